@@ -1,0 +1,59 @@
+/* agency.h: the head state machine of DESIGN.md ("Agency").
+ *
+ * Each head is active (factor 1.0), overloaded (0.5), misaligned (0.7) or withdrawn
+ * (0.0, never computed). After every forward step the machine reads that step's head
+ * statistics (attention utilisation and the cosine of the head's residual contribution
+ * against the rest of its layer) and decides the factors used at the next step:
+ *   u_h <- alpha * u_h + (1 - alpha) * obs_h      (u_h starts at the first observation)
+ *   active -> overloaded   when u_h > overload_threshold
+ *   active -> misaligned   when cos_h < -alignment_threshold (checked after overload)
+ *   overloaded/misaligned -> active after recovery_steps decode steps in that state
+ *   pruned heads are withdrawn for the whole generation and never revived.
+ * State starts fresh for each prompt (hs_agency_begin). */
+#ifndef HEADSWEEP_AGENCY_H
+#define HEADSWEEP_AGENCY_H
+
+#include <stdint.h>
+
+#include "headsweep/model.h"
+#include "headsweep/util.h"
+
+typedef enum {
+    HS_AG_ACTIVE = 0,
+    HS_AG_OVERLOADED = 1,
+    HS_AG_MISALIGNED = 2,
+    HS_AG_WITHDRAWN = 3,
+    HS_AG_NSTATES = 4
+} hs_agency_state;
+
+typedef struct {
+    float factor[HS_AG_NSTATES]; /* gate factor per state: 1.0, 0.5, 0.7, 0.0 */
+    float ema_alpha;             /* weight of the previous utilisation: 0.9 */
+    float overload_threshold;    /* 0.85 */
+    float alignment_threshold;   /* 0.6: misaligned when cos < -0.6 */
+    int recovery_steps;          /* 100 decode steps */
+} hs_agency_params;
+
+typedef struct {
+    hs_agency_params p;
+    int L, H;
+    uint8_t *state;       /* (L, H) hs_agency_state */
+    float *util;          /* (L, H) EMA of utilisation; NaN before the first observation */
+    int *steps_in_state;  /* (L, H) decode steps since the head entered its state */
+    int64_t *occupancy;   /* (L, H, NSTATES) forward steps spent in each state */
+    int64_t *transitions; /* (L, H) state changes */
+    float *factors;       /* (L, H) factor of the current state */
+} hs_agency;
+
+void hs_agency_params_default(hs_agency_params *p);
+const char *hs_agency_state_name(int s);
+hs_status hs_agency_init(hs_agency *ag, int n_layer, int n_head, const hs_agency_params *p);
+void hs_agency_free(hs_agency *ag);
+/* Starts a generation: heads with gate 0 are withdrawn, the rest active; occupancy and
+ * transition counters are cleared. */
+void hs_agency_begin(hs_agency *ag, const float *gates /* (L, H) */);
+/* Consumes one forward step's statistics and updates states and factors. decode_step
+ * is 0 for the prefill, 1 for a decode step (only decode steps count toward recovery). */
+void hs_agency_step(hs_agency *ag, const hs_head_stats *st, int decode_step);
+
+#endif

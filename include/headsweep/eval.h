@@ -1,0 +1,122 @@
+/* eval.h: sampling, generation, perplexity and the per-prompt metrics of a study.
+ *
+ * Sampling draws from a counter-based RNG keyed by (seed, prompt id, step), so a prompt
+ * generates the same tokens on any rank, in any order, on any machine. */
+#ifndef HEADSWEEP_EVAL_H
+#define HEADSWEEP_EVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "headsweep/agency.h"
+#include "headsweep/model.h"
+#include "headsweep/prompts.h"
+#include "headsweep/tokenizer.h"
+#include "headsweep/util.h"
+
+typedef struct {
+    int max_new;       /* tokens to generate at most */
+    float temperature; /* 0: greedy */
+    int top_k;         /* 0: off */
+    float top_p;       /* 1: off */
+    uint64_t seed;
+} hs_sample_params;
+
+void hs_sample_params_default(hs_sample_params *p);
+hs_status hs_sample_params_check(const hs_sample_params *p);
+
+/* Uniform double in [0, 1) from the key (seed, prompt id, step): a stateless hash. */
+double hs_rng_uniform(uint64_t seed, const char *prompt_id, int step);
+
+/* Picks the next token from logits (V). scratch holds 2V floats+ints, see hs_sampler. */
+typedef struct {
+    int V;
+    float *prob;   /* (V) */
+    int32_t *idx;  /* (V) */
+} hs_sampler;
+
+hs_status hs_sampler_init(hs_sampler *s, int vocab);
+void hs_sampler_free(hs_sampler *s);
+int32_t hs_sample(hs_sampler *s, const float *logits, const hs_sample_params *p, double u);
+
+/* Lexical statistics of a generated token sequence (token ids):
+ *   distinct-n  = unique n-grams / n-grams (Li et al. 2016), n = 1, 2
+ *   ttr         = unique words / words, words = whitespace-separated pieces of the text
+ *   repetition  = share of 4-grams that already occurred earlier in the sequence */
+typedef struct {
+    double distinct1, distinct2, ttr, repetition;
+} hs_lexical;
+
+void hs_lexical_ids(const int32_t *ids, int n, hs_lexical *out);
+/* Word type-token ratio of text (len bytes); NaN when it has no words. */
+double hs_lexical_ttr(const char *text, size_t len);
+
+/* Negative log-likelihood of ids[first .. n) given everything before it, teacher-forced.
+ * Sequences longer than the context slide a window of the context length with a stride
+ * of half of it (each token scored once, with at least half a window of history). When
+ * ag is not NULL the tokens are fed one decode step at a time with the state machine
+ * running (agency changes gates between steps); otherwise in batched prefills. */
+hs_status hs_eval_nll(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const int32_t *ids, int n,
+                      int first, double *nll_sum, int *count);
+
+typedef struct {
+    int32_t *ids;      /* (max_new) generated tokens, n of them */
+    int n;
+    int hit_eot;       /* stopped at <|endoftext|> (not stored in ids) */
+    double prefill_s;  /* the prompt's forward pass */
+    double ttft_s;     /* prompt forward + first token sampled */
+    double decode_s;   /* every later step */
+    double total_s;
+} hs_generation;
+
+/* Generates up to p->max_new tokens after prompt (n_prompt ids). The caller sizes the
+ * context for n_prompt + max_new. eot < 0 disables stopping at end of text. */
+hs_status hs_generate(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, hs_sampler *smp,
+                      const int32_t *prompt, int n_prompt, const hs_sample_params *p,
+                      const char *prompt_id, int eot, hs_generation *out);
+
+/* ---- per-prompt metrics of a sweep cell ---- */
+
+typedef enum {
+    HS_M_PROMPT_TOKENS, HS_M_REFERENCE_TOKENS, HS_M_GENERATED_TOKENS,
+    HS_M_PREFILL_S, HS_M_DECODE_S, HS_M_GENERATION_S, HS_M_DECODE_TOKENS_PER_S, HS_M_TTFT_S,
+    HS_M_REFERENCE_PPL, HS_M_GENERATED_PPL_UNPRUNED, HS_M_DISTINCT_1, HS_M_DISTINCT_2,
+    HS_M_TYPE_TOKEN_RATIO, HS_M_REPETITION, HS_M_PEAK_RSS, HS_M_CPU_USER_S, HS_M_CPU_SYSTEM_S,
+    HS_M_LIVE_HEADS, HS_M_FLOPS_PER_TOKEN, HS_M_HIT_EOT,
+    HS_M_COUNT
+} hs_metric_id;
+
+typedef struct {
+    const char *name;        /* dataset name under /metrics */
+    const char *units;
+    const char *description;
+    int timing;              /* 1 for timing/memory (vary run to run), 0 for quality (exact) */
+} hs_metric_info;
+
+extern const hs_metric_info hs_metrics[HS_M_COUNT];
+
+/* What a runner needs for one variant at one level. */
+typedef struct {
+    const hs_model *model;
+    const hs_tokenizer *tok;
+    hs_gating mode;
+    int agency_on;
+    hs_agency_params agency;
+    const float *gates;      /* (L, H) */
+    hs_sample_params sample;
+    int max_t;               /* context to allocate: longest prompt + reference or + max_new */
+    int measure_unpruned_ppl;/* also score the generated text under the unpruned model */
+} hs_runner_config;
+
+typedef struct hs_runner hs_runner;
+
+hs_status hs_runner_init(hs_runner **out, const hs_runner_config *cfg);
+void hs_runner_free(hs_runner *r);
+/* Evaluates one prompt: generation (timed), reference perplexity, lexical metrics,
+ * perplexity of the generation under the unpruned model, resources. metrics receives
+ * HS_M_COUNT values (NaN where not applicable), gen_ids up to max_new ids padded with -1,
+ * occupancy (L, H, NSTATES) the agency state counts (zeros without agency). */
+hs_status hs_runner_eval(hs_runner *r, const hs_prompt *p, double *metrics, int32_t *gen_ids,
+                         int64_t *occupancy);
+
+#endif

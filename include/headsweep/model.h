@@ -1,0 +1,118 @@
+/* model.h: GPT-2 checkpoints in the Hugging Face layout and the forward pass.
+ *
+ * A model directory holds config.json, model.safetensors, vocab.json and merges.txt, as
+ * save_pretrained writes them. The safetensors file is mapped read-only and shared; F32
+ * tensors are used in place, F16/BF16 tensors are widened once into one owned block.
+ *
+ * The forward pass runs in an hs_ctx: a KV cache for one sequence plus scratch space.
+ * Head gates g[l][h] in [0,1] scale each head's attention output before c_proj (like
+ * Hugging Face's head_mask). In HS_GATING_MASK every head is computed and multiplied by
+ * its gate; in HS_GATING_SKIP heads with gate 0 are not computed at all (their Q/K/V
+ * columns and c_proj rows are left out, and the cache holds live heads only). Both give
+ * the same logits for the same gates. */
+#ifndef HEADSWEEP_MODEL_H
+#define HEADSWEEP_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "headsweep/util.h"
+
+typedef struct {
+    int n_layer;     /* L */
+    int n_head;      /* H */
+    int n_embd;      /* C */
+    int n_positions; /* maximum context T_max */
+    int vocab_size;  /* V */
+    int n_inner;     /* MLP width, 4C when config.json has none */
+    float ln_eps;    /* layer_norm_epsilon */
+} hs_config;
+
+/* Reads and validates a config.json (missing or absurd values are HS_EINPUT). */
+hs_status hs_config_load(hs_config *cfg, const char *path);
+
+typedef enum { HS_GATING_MASK = 0, HS_GATING_SKIP = 1 } hs_gating;
+
+/* Parses "mask"/"skip"; HS_EINPUT otherwise. */
+hs_status hs_gating_parse(const char *s, hs_gating *out);
+const char *hs_gating_name(hs_gating g);
+
+/* Weights of one block; every pointer is F32, row-major, Conv1D (in, out) orientation. */
+typedef struct {
+    const float *ln1_w, *ln1_b;   /* (C) */
+    const float *attn_w;          /* (C, 3C), output columns [Q|K|V], head h at h*D */
+    const float *attn_b;          /* (3C) */
+    const float *proj_w;          /* (C, C), input rows of head h at h*D */
+    const float *proj_b;          /* (C) */
+    const float *ln2_w, *ln2_b;   /* (C) */
+    const float *fc_w;            /* (C, F) */
+    const float *fc_b;            /* (F) */
+    const float *fc_proj_w;       /* (F, C) */
+    const float *fc_proj_b;       /* (C) */
+} hs_block;
+
+typedef struct {
+    hs_config cfg;
+    char *dir;
+    char sha256[65];          /* of model.safetensors; filled by hs_model_sha256 */
+    hs_mapped_file st;        /* the safetensors mapping */
+    float *owned;             /* widened F16/BF16 tensors, NULL when all are F32 */
+    const float *wte;         /* (V, C) */
+    const float *wpe;         /* (T_max, C) */
+    const float *lm_head;     /* (V, C): wte unless the checkpoint has lm_head.weight */
+    const float *lnf_w, *lnf_b; /* (C) */
+    hs_block *blocks;         /* (L) */
+    char dtype[16];            /* dtype of the checkpoint's weights: F32, F16 or BF16 */
+    size_t n_params;
+} hs_model;
+
+/* Loads DIR/config.json and DIR/model.safetensors (vocab/merges are the tokenizer's). */
+hs_status hs_model_load(hs_model *m, const char *dir);
+void hs_model_free(hs_model *m);
+/* SHA-256 of model.safetensors, computed on first use (reads the whole file). */
+const char *hs_model_sha256(hs_model *m);
+
+/* Per-step statistics the forward pass can collect for each head (agency, pruning). */
+typedef struct {
+    float *util;    /* (L, H): mean over query rows of 1 - H_row/ln(T_row), rows with T>1 */
+    float *entropy; /* (L, H): mean attention-row entropy in nats, same rows */
+    int *rows;      /* (L, H): number of rows that entered the means (0: no estimate) */
+    float *cosine;  /* (L, H): mean over positions of cos(head contribution, rest of layer) */
+} hs_head_stats;
+
+typedef struct hs_ctx hs_ctx;
+
+/* A forward context for sequences of up to max_t tokens (<= n_positions). */
+hs_status hs_ctx_init(hs_ctx **out, const hs_model *m, int max_t, hs_gating mode);
+void hs_ctx_free(hs_ctx *ctx);
+/* Sets the gates (L*H values in [0,1]); starts a new sequence (clears the cache). In
+ * skip mode the live-head set is taken from the gates that are exactly 0. */
+hs_status hs_ctx_set_gates(hs_ctx *ctx, const float *gates);
+/* Changes gate values for the next steps without changing which heads are live
+ * (agency factors). A head that was skipped stays skipped. */
+void hs_ctx_scale_gates(hs_ctx *ctx, const float *factors /* (L, H) */);
+/* Forgets the sequence; the gates stay. */
+void hs_ctx_reset(hs_ctx *ctx);
+int hs_ctx_pos(const hs_ctx *ctx);
+/* Enables (non-NULL) or disables collection of head statistics. Each forward call
+ * then overwrites *stats with that call's means (the arrays are the caller's). */
+hs_status hs_ctx_collect_stats(hs_ctx *ctx, hs_head_stats *stats);
+/* Gates as set (L, H), and the number of heads computed (all heads in mask mode). */
+const float *hs_ctx_gates(const hs_ctx *ctx);
+int hs_ctx_live_heads(const hs_ctx *ctx);
+
+/* Runs n new tokens through the model, appending them to the cache. When logits is not
+ * NULL it receives (n, V) logits if all_positions, else the last position's (V). */
+hs_status hs_ctx_forward(hs_ctx *ctx, const int32_t *ids, int n, float *logits,
+                         int all_positions);
+
+/* Analytic FLOPs for one decode step at context length t with the given live heads. */
+double hs_model_flops_per_token(const hs_config *cfg, int live_heads, int t);
+
+/* Writes a randomly initialised checkpoint (normal(0, 0.02) as GPT-2 initialises) with a
+ * synthetic byte-level BPE vocabulary of the shape's size. shape: tiny, distilgpt2, gpt2,
+ * gpt2-medium, gpt2-large, gpt2-xl. dtype: F32, F16, BF16. */
+hs_status hs_model_make_random(const char *dir, const char *shape, uint64_t seed,
+                               const char *dtype);
+
+#endif

@@ -1,0 +1,86 @@
+/* util.h: status codes and error messages, timing, resource accounting, file mapping.
+ *
+ * Library code never prints and never exits: it returns an hs_status and leaves a
+ * message (naming the file and the problem) in a per-thread buffer that the caller
+ * reads with hs_err_msg(). Only main() and top-level drivers turn that into output
+ * and an exit code (hs_status_exit_code). */
+#ifndef HEADSWEEP_UTIL_H
+#define HEADSWEEP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+    HS_OK = 0,
+    HS_EINPUT = 1,   /* bad input: malformed file, bad option, out-of-range value (exit 2) */
+    HS_EIO = 2,      /* operating-system failure: open, read, write, full disk (exit 1) */
+    HS_ENOMEM = 3,   /* allocation failed (exit 1) */
+    HS_EINTERNAL = 4,/* broken invariant or library failure (exit 1) */
+    HS_EINTR = 5,    /* stopped by a signal after saving work (exit 3, requeue) */
+} hs_status;
+
+#if defined(__GNUC__)
+#define HS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define HS_PRINTF(a, b)
+#endif
+
+/* Records a message for this thread and returns st, so callers write
+ * `return hs_err(HS_EINPUT, "%s: bad header", path);`. */
+hs_status hs_err(hs_status st, const char *fmt, ...) HS_PRINTF(2, 3);
+/* Prefixes the current message with "<prefix>: " (adds context on the way up). */
+hs_status hs_err_wrap(hs_status st, const char *fmt, ...) HS_PRINTF(2, 3);
+const char *hs_err_msg(void);
+void hs_err_clear(void);
+/* Exit code for a status: 0 ok, 2 bad input, 3 interrupted, 1 otherwise. */
+int hs_status_exit_code(hs_status st);
+const char *hs_status_name(hs_status st);
+
+/* Always-on invariant check (never compiled out, unlike assert). */
+#define HS_CHECK(cond)                                                              \
+    do {                                                                            \
+        if (!(cond)) hs_die_internal(__FILE__, __LINE__, #cond);                    \
+    } while (0)
+_Noreturn void hs_die_internal(const char *file, int line, const char *what);
+
+/* Allocation helpers: return NULL and set HS_ENOMEM message on failure. */
+void *hs_malloc(size_t n, const char *what);
+void *hs_calloc(size_t n, size_t size, const char *what);
+char *hs_strdup(const char *s);
+
+/* Wall clock in seconds from a monotonic clock. */
+double hs_now(void);
+/* Process CPU user and system seconds. */
+void hs_cpu_times(double *user_s, double *sys_s);
+/* Peak resident set size of this process in bytes (VmHWM). */
+int64_t hs_peak_rss_bytes(void);
+/* Current resident set size in bytes (VmRSS). */
+int64_t hs_rss_bytes(void);
+
+/* Read-only mapping of a whole file. */
+typedef struct {
+    const uint8_t *data; /* (size) bytes, PROT_READ, MAP_SHARED: ranks on a node share pages */
+    size_t size;
+    char *path;
+} hs_mapped_file;
+
+hs_status hs_map_file(hs_mapped_file *mf, const char *path);
+void hs_unmap_file(hs_mapped_file *mf);
+
+/* Reads a whole file into a NUL-terminated buffer (*len excludes the NUL). */
+hs_status hs_read_file(const char *path, char **out, size_t *len);
+
+/* SHA-256 of a buffer as 64 lowercase hex chars + NUL. */
+void hs_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Joins dir and name into a newly allocated path. */
+char *hs_path_join(const char *dir, const char *name);
+
+/* IEEE half and bfloat16 to float. */
+float hs_f16_to_f32(uint16_t h);
+float hs_bf16_to_f32(uint16_t b);
+uint16_t hs_f32_to_bf16(float f);   /* round to nearest even */
+uint16_t hs_f32_to_f16(float f);    /* round to nearest even */
+
+#endif

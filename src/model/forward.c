@@ -1,0 +1,156 @@
+/* forward.c: the GPT-2 forward pass with a KV cache and per-head gates.
+ *
+ * Pre-LN blocks: x += attn(ln_1(x)); x += mlp(ln_2(x)); logits = ln_f(x) @ wte^T.
+ * Matmuls go through OpenBLAS on the checkpoint's Conv1D (in, out) layout in place:
+ * a head's Q/K/V columns are a strided slice of c_attn (ldb = 3C) and its c_proj input
+ * rows a contiguous block, so skip mode simply issues matmuls over the live runs. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward_impl.h"
+#include "kernels.h"
+
+static void layer_cache_free(hs_layer_cache *lc)
+{
+    free(lc->slot);
+    free(lc->runs);
+    free(lc->k);
+    free(lc->v);
+    memset(lc, 0, sizeof *lc);
+}
+
+/* Live heads are all heads in mask mode, heads with a non-zero gate in skip mode. */
+static hs_status layer_cache_build(hs_layer_cache *lc, const hs_ctx *c, const float *g)
+{
+    int H = c->cfg.n_head;
+    layer_cache_free(lc);
+    lc->slot = hs_malloc((size_t)H * sizeof *lc->slot, "head slots");
+    lc->runs = hs_malloc((size_t)H * sizeof *lc->runs, "head runs");
+    if (!lc->slot || !lc->runs) return HS_ENOMEM;
+    for (int h = 0; h < H; h++) {
+        int live = c->mode == HS_GATING_MASK || g[h] != 0.0f;
+        lc->slot[h] = live ? lc->n_live++ : -1;
+        if (!live) continue;
+        if (lc->n_runs && lc->runs[lc->n_runs - 1].h0 + lc->runs[lc->n_runs - 1].len == h)
+            lc->runs[lc->n_runs - 1].len++;
+        else
+            lc->runs[lc->n_runs++] = (hs_head_run){h, 1};
+    }
+    size_t n = (size_t)lc->n_live * (size_t)c->max_t * (size_t)c->D;
+    lc->k = hs_malloc(n * sizeof(float), "KV cache");
+    lc->v = hs_malloc(n * sizeof(float), "KV cache");
+    return lc->k && lc->v ? HS_OK : HS_ENOMEM;
+}
+
+static hs_status ctx_alloc_scratch(hs_ctx *c)
+{
+    size_t T = (size_t)c->max_t, C = (size_t)c->cfg.n_embd, F = (size_t)c->cfg.n_inner;
+    size_t LH = (size_t)c->cfg.n_layer * (size_t)c->cfg.n_head;
+    size_t wide = F > C ? F : C;
+    c->gates = hs_malloc(LH * sizeof(float), "gates");
+    c->eff = hs_malloc(LH * sizeof(float), "gates");
+    c->layers = hs_calloc((size_t)c->cfg.n_layer, sizeof *c->layers, "layer caches");
+    c->x = hs_malloc(T * C * sizeof(float), "activations");
+    c->xn = hs_malloc(T * C * sizeof(float), "activations");
+    c->qkv = hs_malloc(T * 3 * C * sizeof(float), "activations");
+    c->a = hs_malloc(T * C * sizeof(float), "activations");
+    c->o = hs_malloc(T * wide * sizeof(float), "activations");
+    c->att = hs_malloc(T * T * sizeof(float), "attention scores");
+    c->logit_scratch = hs_malloc((size_t)c->cfg.vocab_size * sizeof(float), "logits");
+    if (!c->gates || !c->eff || !c->layers || !c->x || !c->xn || !c->qkv || !c->a || !c->o ||
+        !c->att || !c->logit_scratch)
+        return HS_ENOMEM;
+    return HS_OK;
+}
+
+hs_status hs_ctx_init(hs_ctx **out, const hs_model *m, int max_t, hs_gating mode)
+{
+    *out = NULL;
+    if (max_t < 1 || max_t > m->cfg.n_positions)
+        return hs_err(HS_EINPUT, "context of %d tokens: the model allows 1 to %d", max_t, m->cfg.n_positions);
+    hs_ctx *c = hs_calloc(1, sizeof *c, "forward context");
+    if (!c) return HS_ENOMEM;
+    c->m = m;
+    c->cfg = m->cfg;
+    c->max_t = max_t;
+    c->mode = mode;
+    c->D = m->cfg.n_embd / m->cfg.n_head;
+    hs_status st = ctx_alloc_scratch(c);
+    if (!st) {
+        size_t LH = (size_t)c->cfg.n_layer * (size_t)c->cfg.n_head;
+        for (size_t i = 0; i < LH; i++) c->gates[i] = 1.0f;
+        st = hs_ctx_set_gates(c, c->gates);
+    }
+    if (st) {
+        hs_ctx_free(c);
+        return st;
+    }
+    *out = c;
+    return HS_OK;
+}
+
+void hs_ctx_free(hs_ctx *c)
+{
+    if (!c) return;
+    if (c->layers)
+        for (int l = 0; l < c->cfg.n_layer; l++) layer_cache_free(&c->layers[l]);
+    free(c->layers);
+    free(c->gates);
+    free(c->eff);
+    free(c->x);
+    free(c->xn);
+    free(c->qkv);
+    free(c->a);
+    free(c->o);
+    free(c->att);
+    free(c->contrib);
+    free(c->logit_scratch);
+    free(c);
+}
+
+hs_status hs_ctx_set_gates(hs_ctx *c, const float *gates)
+{
+    int L = c->cfg.n_layer, H = c->cfg.n_head;
+    for (int i = 0; i < L * H; i++)
+        if (!(gates[i] >= 0.0f && gates[i] <= 1.0f))
+            return hs_err(HS_EINPUT, "gate of head %d.%d is %g, outside [0, 1]", i / H, i % H, gates[i]);
+    if (gates != c->gates) memcpy(c->gates, gates, (size_t)(L * H) * sizeof(float));
+    memcpy(c->eff, c->gates, (size_t)(L * H) * sizeof(float));
+    for (int l = 0; l < L; l++) {
+        hs_status st = layer_cache_build(&c->layers[l], c, c->gates + l * H);
+        if (st) return st;
+    }
+    c->pos = 0;
+    return HS_OK;
+}
+
+void hs_ctx_scale_gates(hs_ctx *c, const float *factors)
+{
+    int LH = c->cfg.n_layer * c->cfg.n_head;
+    for (int i = 0; i < LH; i++) c->eff[i] = c->gates[i] * factors[i];
+}
+
+void hs_ctx_reset(hs_ctx *c) { c->pos = 0; }
+
+int hs_ctx_pos(const hs_ctx *c) { return c->pos; }
+
+const float *hs_ctx_gates(const hs_ctx *c) { return c->gates; }
+
+int hs_ctx_live_heads(const hs_ctx *c)
+{
+    int n = 0;
+    for (int l = 0; l < c->cfg.n_layer; l++) n += c->layers[l].n_live;
+    return n;
+}
+
+hs_status hs_ctx_collect_stats(hs_ctx *c, hs_head_stats *stats)
+{
+    c->stats = stats;
+    if (!stats || c->contrib) return HS_OK;
+    size_t sz = (size_t)c->cfg.n_head * c->max_t * c->cfg.n_embd;
+    c->contrib = hs_malloc(sz * sizeof(float), "per-head contributions");
+    if (!c->contrib) c->stats = NULL;
+    return c->contrib ? HS_OK : HS_ENOMEM;
+}

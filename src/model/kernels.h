@@ -1,0 +1,22 @@
+/* kernels.h: the small dense kernels of the forward pass (private to src/model). */
+#ifndef HEADSWEEP_KERNELS_H
+#define HEADSWEEP_KERNELS_H
+
+/* y (n, C) = LayerNorm(x (n, C)) * w + b, statistics in double for stability. */
+void hs_k_layernorm(float *restrict y, const float *restrict x, const float *restrict w,
+                    const float *restrict b, int n, int C, float eps);
+/* In place tanh-approximation GELU (gelu_new) over n values. */
+void hs_k_gelu_new(float *x, long n);
+/* y (n, N) = x (n, K) @ W[:, cols] + bias, where W is row-major with row stride ldw and
+ * the slice starts at W; beta 0 overwrites y, 1 accumulates. y has row stride ldy, x ldx. */
+void hs_k_matmul(float *y, int ldy, const float *x, int ldx, const float *W, int ldw,
+                 int n, int K, int N, float beta);
+/* y (n, N) += bias (N) broadcast over rows with row stride ldy. */
+void hs_k_add_bias(float *y, int ldy, const float *restrict bias, int n, int N);
+/* Softmax of x (n) in place. */
+void hs_k_softmax(float *x, int n);
+/* Entropy in nats of a probability vector p (n). */
+double hs_k_entropy(const float *p, int n);
+float hs_k_dot(const float *restrict a, const float *restrict b, int n);
+
+#endif

@@ -1,0 +1,203 @@
+/* model.c: loading a GPT-2 checkpoint directory (config.json + model.safetensors).
+ *
+ * F32 tensors that are 4-byte aligned are used straight from the read-only mapping, so
+ * ranks on one node share the page cache and no process holds a copy. F16 and BF16
+ * tensors (and misaligned F32 ones) are widened once into a single owned block. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "headsweep/model.h"
+#include "headsweep/safetensors.h"
+
+/* Where each tensor goes, and the shape config.json implies for it. */
+typedef struct {
+    char name[64];
+    const float **dst;
+    int ndim;
+    int64_t shape[2];
+    int optional;
+} tensor_spec;
+
+typedef struct {
+    tensor_spec *v;
+    size_t n, cap;
+} spec_list;
+
+static hs_status spec_add(spec_list *l, const char *name, const float **dst, int64_t d0, int64_t d1, int optional)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        tensor_spec *nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv) return hs_err(HS_ENOMEM, "out of memory for tensor list");
+        l->v = nv;
+        l->cap = cap;
+    }
+    tensor_spec *s = &l->v[l->n++];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->dst = dst;
+    s->ndim = d1 ? 2 : 1;
+    s->shape[0] = d0;
+    s->shape[1] = d1;
+    s->optional = optional;
+    return HS_OK;
+}
+
+static hs_status block_specs(spec_list *l, hs_block *b, int i, const hs_config *c)
+{
+    int64_t C = c->n_embd, F = c->n_inner;
+    char n[64];
+    hs_status st = HS_OK;
+#define ADD(suffix, dst, d0, d1)                                           \
+    do {                                                                   \
+        snprintf(n, sizeof n, "h.%d.%s", i, suffix);                       \
+        if (!st) st = spec_add(l, n, &b->dst, d0, d1, 0);                  \
+    } while (0)
+    ADD("ln_1.weight", ln1_w, C, 0);
+    ADD("ln_1.bias", ln1_b, C, 0);
+    ADD("attn.c_attn.weight", attn_w, C, 3 * C);
+    ADD("attn.c_attn.bias", attn_b, 3 * C, 0);
+    ADD("attn.c_proj.weight", proj_w, C, C);
+    ADD("attn.c_proj.bias", proj_b, C, 0);
+    ADD("ln_2.weight", ln2_w, C, 0);
+    ADD("ln_2.bias", ln2_b, C, 0);
+    ADD("mlp.c_fc.weight", fc_w, C, F);
+    ADD("mlp.c_fc.bias", fc_b, F, 0);
+    ADD("mlp.c_proj.weight", fc_proj_w, F, C);
+    ADD("mlp.c_proj.bias", fc_proj_b, C, 0);
+#undef ADD
+    return st;
+}
+
+static hs_status build_specs(spec_list *l, hs_model *m)
+{
+    const hs_config *c = &m->cfg;
+    hs_status st = HS_OK;
+    if (!st) st = spec_add(l, "wte.weight", &m->wte, c->vocab_size, c->n_embd, 0);
+    if (!st) st = spec_add(l, "wpe.weight", &m->wpe, c->n_positions, c->n_embd, 0);
+    if (!st) st = spec_add(l, "ln_f.weight", &m->lnf_w, c->n_embd, 0, 0);
+    if (!st) st = spec_add(l, "ln_f.bias", &m->lnf_b, c->n_embd, 0, 0);
+    if (!st) st = spec_add(l, "lm_head.weight", &m->lm_head, c->vocab_size, c->n_embd, 1);
+    for (int i = 0; i < c->n_layer && !st; i++) st = block_specs(l, &m->blocks[i], i, c);
+    return st;
+}
+
+/* Looks a tensor up under its plain name, then with the "transformer." prefix that
+ * GPT2LMHeadModel checkpoints other than the hub's gpt2 use. */
+static const hs_st_tensor *find_tensor(const hs_st_index *idx, const char *name)
+{
+    const hs_st_tensor *t = hs_st_find(idx, name);
+    if (t) return t;
+    char pref[96];
+    snprintf(pref, sizeof pref, "transformer.%s", name);
+    return hs_st_find(idx, pref);
+}
+
+static hs_status check_shape(const hs_st_tensor *t, const tensor_spec *s, const char *path)
+{
+    int ok = t->ndim == s->ndim && t->shape[0] == s->shape[0] && (s->ndim == 1 || t->shape[1] == s->shape[1]);
+    if (ok && (t->dtype == HS_DT_F32 || t->dtype == HS_DT_F16 || t->dtype == HS_DT_BF16)) return HS_OK;
+    if (ok) return hs_err(HS_EINPUT, "%s: tensor %s: dtype %s is not supported (F32, F16, BF16)", path, t->name, t->dtype_name);
+    char got[96] = "", want[64];
+    for (int d = 0; d < t->ndim && d < 4; d++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    if (s->ndim == 1) snprintf(want, sizeof want, "%lld", (long long)s->shape[0]);
+    else snprintf(want, sizeof want, "%lld, %lld", (long long)s->shape[0], (long long)s->shape[1]);
+    return hs_err(HS_EINPUT, "%s: tensor %s has shape [%s], config.json implies [%s]", path, t->name, got, want);
+}
+
+static int needs_copy(const hs_st_tensor *t)
+{
+    return t->dtype != HS_DT_F32 || ((uintptr_t)t->data & 3u) != 0;
+}
+
+static void widen(float *dst, const hs_st_tensor *t)
+{
+    const uint8_t *p = t->data;
+    for (int64_t i = 0; i < t->n_elems; i++) {
+        uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+        if (t->dtype == HS_DT_F16) dst[i] = hs_f16_to_f32(h);
+        else if (t->dtype == HS_DT_BF16) dst[i] = hs_bf16_to_f32(h);
+    }
+    if (t->dtype == HS_DT_F32) memcpy(dst, p, t->nbytes);
+}
+
+/* Resolves every spec; F32 aligned tensors point into the mapping, others are widened
+ * into one block sized in a first pass. */
+static hs_status bind_tensors(hs_model *m, const hs_st_index *idx, spec_list *l, const char *path)
+{
+    const hs_st_tensor **found = hs_calloc(l->n, sizeof *found, "tensor bindings");
+    if (!found) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    size_t owned_elems = 0;
+    for (size_t i = 0; i < l->n && !st; i++) {
+        found[i] = find_tensor(idx, l->v[i].name);
+        if (!found[i] && !l->v[i].optional) st = hs_err(HS_EINPUT, "%s: missing tensor %s", path, l->v[i].name);
+        else if (found[i] && !(st = check_shape(found[i], &l->v[i], path)) && needs_copy(found[i]))
+            owned_elems += (size_t)found[i]->n_elems;
+    }
+    if (!st && owned_elems && !(m->owned = hs_malloc(owned_elems * sizeof(float), "widened weights")))
+        st = HS_ENOMEM;
+    float *next = m->owned;
+    for (size_t i = 0; i < l->n && !st; i++) {
+        const hs_st_tensor *t = found[i];
+        if (!t) continue;
+        if (needs_copy(t)) {
+            widen(next, t);
+            *l->v[i].dst = next;
+            next += t->n_elems;
+        } else {
+            *l->v[i].dst = (const float *)(const void *)t->data;
+        }
+        m->n_params += (size_t)t->n_elems;
+        if (l->v[i].dst == &m->wte) snprintf(m->dtype, sizeof m->dtype, "%s", t->dtype_name);
+    }
+    free(found);
+    return st;
+}
+
+static hs_status load_weights(hs_model *m, const char *path)
+{
+    hs_status st = hs_map_file(&m->st, path);
+    if (st) return st == HS_EINPUT ? hs_err_wrap(st, "model directory %s", m->dir) : st;
+    hs_st_index idx;
+    if ((st = hs_st_parse(&idx, m->st.data, m->st.size, path))) return st;
+    spec_list l = {0};
+    st = build_specs(&l, m);
+    if (!st) st = bind_tensors(m, &idx, &l, path);
+    if (!st && !m->lm_head) m->lm_head = m->wte; /* tied, as in the hub's gpt2 */
+    free(l.v);
+    hs_st_free(&idx);
+    return st;
+}
+
+hs_status hs_model_load(hs_model *m, const char *dir)
+{
+    memset(m, 0, sizeof *m);
+    char *cfg_path = hs_path_join(dir, "config.json");
+    char *st_path = hs_path_join(dir, "model.safetensors");
+    hs_status st = (!cfg_path || !st_path) ? HS_ENOMEM : HS_OK;
+    if (!st) st = hs_config_load(&m->cfg, cfg_path);
+    if (!st && !(m->dir = hs_strdup(dir))) st = HS_ENOMEM;
+    if (!st && !(m->blocks = hs_calloc((size_t)m->cfg.n_layer, sizeof *m->blocks, "blocks"))) st = HS_ENOMEM;
+    if (!st) st = load_weights(m, st_path);
+    free(cfg_path);
+    free(st_path);
+    if (st) hs_model_free(m);
+    return st;
+}
+
+const char *hs_model_sha256(hs_model *m)
+{
+    if (!m->sha256[0]) hs_sha256_hex(m->st.data, m->st.size, m->sha256);
+    return m->sha256;
+}
+
+void hs_model_free(hs_model *m)
+{
+    if (!m) return;
+    hs_unmap_file(&m->st);
+    free(m->owned);
+    free(m->blocks);
+    free(m->dir);
+    memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,39 @@
+/* alloc.c: allocation wrappers that leave an HS_ENOMEM message saying what failed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "headsweep/util.h"
+
+void *hs_malloc(size_t n, const char *what)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) hs_err(HS_ENOMEM, "out of memory allocating %zu bytes for %s", n, what);
+    return p;
+}
+
+void *hs_calloc(size_t n, size_t size, const char *what)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) hs_err(HS_ENOMEM, "out of memory allocating %zu x %zu bytes for %s", n, size, what);
+    return p;
+}
+
+char *hs_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = hs_malloc(n, "string");
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+char *hs_path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = hs_malloc(a + b + 2, "path");
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    size_t k = a;
+    if (a > 0 && dir[a - 1] != '/') p[k++] = '/';
+    memcpy(p + k, name, b + 1);
+    return p;
+}

@@ -100,6 +100,8 @@ hs_status hs_ctx_collect_stats(hs_ctx *ctx, hs_head_stats *stats);
 /* Gates as set (L, H), and the number of heads computed (all heads in mask mode). */
 const float *hs_ctx_gates(const hs_ctx *ctx);
 int hs_ctx_live_heads(const hs_ctx *ctx);
+int hs_ctx_max_t(const hs_ctx *ctx);
+int hs_ctx_vocab(const hs_ctx *ctx);
 
 /* Runs n new tokens through the model, appending them to the cache. When logits is not
  * NULL it receives (n, V) logits if all_positions, else the last position's (V). */

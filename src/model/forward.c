@@ -138,6 +138,10 @@ int hs_ctx_pos(const hs_ctx *c) { return c->pos; }
 
 const float *hs_ctx_gates(const hs_ctx *c) { return c->gates; }
 
+int hs_ctx_max_t(const hs_ctx *c) { return c->max_t; }
+
+int hs_ctx_vocab(const hs_ctx *c) { return c->cfg.vocab_size; }
+
 int hs_ctx_live_heads(const hs_ctx *c)
 {
     int n = 0;

@@ -1,0 +1,313 @@
+/* cmd_run.c: `headsweep logits`, `generate` and `ppl`: one model, one sequence, with
+ * optional head gates. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "commands.h"
+#include "headsweep/eval.h"
+#include "headsweep/model.h"
+#include "headsweep/prune.h"
+#include "headsweep/tokenizer.h"
+
+/* Options every model-running subcommand shares. */
+typedef struct {
+    const char *model_dir;
+    const char *heads_off;
+    hs_gating gating;
+    int agency;
+    hs_sample_params sp;
+    int truncate;
+} run_opts;
+
+enum { O_MODEL = 1000, O_HEADS_OFF, O_GATING, O_AGENCY, O_MAX_NEW, O_TEMP, O_TOPK, O_TOPP, O_SEED,
+       O_IDS, O_PROMPT, O_CONT, O_TRUNC, O_HELP };
+
+#define RUN_OPTIONS                                                                         \
+    {"model", required_argument, 0, O_MODEL}, {"heads-off", required_argument, 0, O_HEADS_OFF}, \
+        {"gating", required_argument, 0, O_GATING}, {"help", no_argument, 0, O_HELP}
+
+/* Handles a shared option; returns 0 when handled, 1 when not ours, 2 on bad value. */
+static int run_opt(run_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case O_MODEL: o->model_dir = arg; return 0;
+    case O_HEADS_OFF: o->heads_off = arg; return 0;
+    case O_GATING: return hs_gating_parse(arg, &o->gating) ? (fprintf(stderr, "headsweep: %s\n", hs_err_msg()), 2) : 0;
+    case O_AGENCY: o->agency = 1; return 0;
+    case O_TRUNC: o->truncate = 1; return 0;
+    case O_MAX_NEW: return hs_cli_parse_int(arg, "--max-new", 1, 1 << 20, &o->sp.max_new) ? 2 : 0;
+    case O_TEMP: return hs_cli_parse_float(arg, "--temperature", 0, 100, &o->sp.temperature) ? 2 : 0;
+    case O_TOPK: return hs_cli_parse_int(arg, "--top-k", 0, 1 << 24, &o->sp.top_k) ? 2 : 0;
+    case O_TOPP: return hs_cli_parse_float(arg, "--top-p", 1e-6, 1, &o->sp.top_p) ? 2 : 0;
+    case O_SEED: return hs_cli_parse_u64(arg, "--seed", &o->sp.seed) ? 2 : 0;
+    default: return 1;
+    }
+}
+
+/* Loaded model, gates and context for one run. */
+typedef struct {
+    hs_model m;
+    hs_tokenizer *tok;
+    float *gates;
+    hs_ctx *ctx;
+} run_env;
+
+static void env_free(run_env *e)
+{
+    hs_ctx_free(e->ctx);
+    free(e->gates);
+    hs_tokenizer_free(e->tok);
+    hs_model_free(&e->m);
+}
+
+static hs_status env_load(run_env *e, const run_opts *o, int need_tok)
+{
+    memset(e, 0, sizeof *e);
+    hs_status st = hs_model_load(&e->m, o->model_dir);
+    if (!st && need_tok) st = hs_tokenizer_load(&e->tok, o->model_dir);
+    if (st) return st;
+    int LH = e->m.cfg.n_layer * e->m.cfg.n_head;
+    if (!(e->gates = hs_malloc((size_t)LH * sizeof(float), "gates"))) return HS_ENOMEM;
+    for (int i = 0; i < LH; i++) e->gates[i] = 1.0f;
+    if (o->heads_off) st = hs_heads_parse(o->heads_off, e->m.cfg.n_layer, e->m.cfg.n_head, e->gates);
+    return st;
+}
+
+static hs_status env_ctx(run_env *e, const run_opts *o, int max_t)
+{
+    if (max_t > e->m.cfg.n_positions) max_t = e->m.cfg.n_positions;
+    hs_status st = hs_ctx_init(&e->ctx, &e->m, max_t, o->gating);
+    if (!st) st = hs_ctx_set_gates(e->ctx, e->gates);
+    return st;
+}
+
+/* ---- logits ---- */
+
+static const char logits_usage[] =
+    "usage: headsweep logits --model DIR --ids \"464 2068 ...\" [--heads-off \"L.H,...\"]\n"
+    "                        [--gating mask|skip]\n"
+    "Prints the last position's logits, one per line (%.9g).\n";
+
+static int logits_run(const run_opts *o, const int32_t *ids, int n)
+{
+    run_env e;
+    hs_status st = env_load(&e, o, 0);
+    if (!st && n > e.m.cfg.n_positions) st = hs_err(HS_EINPUT, "--ids: %d tokens exceed the context of %d", n, e.m.cfg.n_positions);
+    if (!st) st = env_ctx(&e, o, n);
+    float *logits = st ? NULL : hs_malloc((size_t)e.m.cfg.vocab_size * sizeof(float), "logits");
+    if (!st && !logits) st = HS_ENOMEM;
+    if (!st) st = hs_ctx_forward(e.ctx, ids, n, logits, 0);
+    if (!st)
+        for (int v = 0; v < e.m.cfg.vocab_size; v++) printf("%.9g\n", logits[v]);
+    free(logits);
+    env_free(&e);
+    return st ? hs_cli_fail(st) : 0;
+}
+
+int hs_cmd_logits(int argc, char **argv)
+{
+    run_opts o = {0};
+    hs_sample_params_default(&o.sp);
+    const char *ids_s = NULL;
+    static const struct option opts[] = {RUN_OPTIONS, {"ids", required_argument, 0, O_IDS}, {0, 0, 0, 0}};
+    int c, r;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == O_HELP) return hs_cli_help(logits_usage);
+        if (c == O_IDS) ids_s = optarg;
+        else if ((r = run_opt(&o, c, optarg)) != 0) return r == 2 ? 2 : hs_cli_usage_error(logits_usage, NULL);
+    }
+    if (!o.model_dir || !ids_s) return hs_cli_usage_error(logits_usage, "--model and --ids are required");
+    int32_t *ids;
+    int n;
+    if (hs_cli_parse_ids(ids_s, &ids, &n)) return 2;
+    int rc = logits_run(&o, ids, n);
+    free(ids);
+    return rc;
+}
+
+/* ---- generate ---- */
+
+static const char gen_usage[] =
+    "usage: headsweep generate --model DIR --prompt TEXT [--max-new N] [--temperature T]\n"
+    "                          [--top-k K] [--top-p P] [--seed S] [--heads-off \"L.H,...\"]\n"
+    "                          [--gating mask|skip] [--agency] [--truncate]\n"
+    "Writes the prompt's continuation to stdout and timings to stderr. --temperature 0\n"
+    "(the default) is greedy. --truncate keeps the prompt's last tokens when prompt +\n"
+    "max-new exceed the context (otherwise that is an error).\n";
+
+static hs_status encode_prompt(run_env *e, const run_opts *o, const char *text, int32_t **ids, int *n)
+{
+    size_t nn;
+    hs_status st = hs_tokenizer_encode(e->tok, text, strlen(text), 0, ids, &nn);
+    if (st) return st;
+    *n = (int)nn;
+    int room = e->m.cfg.n_positions - o->sp.max_new;
+    if (nn == 0) return hs_err(HS_EINPUT, "--prompt: empty prompt");
+    if (room < 1) return hs_err(HS_EINPUT, "--max-new %d leaves no room for a prompt in the context of %d", o->sp.max_new, e->m.cfg.n_positions);
+    if (*n > room && !o->truncate)
+        return hs_err(HS_EINPUT, "--prompt: %d tokens + --max-new %d exceed the context of %d (use --truncate to keep the last %d)", *n, o->sp.max_new, e->m.cfg.n_positions, room);
+    if (*n > room) {
+        memmove(*ids, *ids + (*n - room), (size_t)room * sizeof(int32_t));
+        *n = room;
+    }
+    return HS_OK;
+}
+
+static void print_agency(const hs_agency *ag)
+{
+    int64_t tot[HS_AG_NSTATES] = {0}, trans = 0;
+    for (int i = 0; i < ag->L * ag->H; i++) {
+        for (int s = 0; s < HS_AG_NSTATES; s++) tot[s] += ag->occupancy[i * HS_AG_NSTATES + s];
+        trans += ag->transitions[i];
+    }
+    fprintf(stderr, "agency: head-steps");
+    for (int s = 0; s < HS_AG_NSTATES; s++) fprintf(stderr, " %s=%lld", hs_agency_state_name(s), (long long)tot[s]);
+    fprintf(stderr, " transitions=%lld\n", (long long)trans);
+}
+
+typedef struct {
+    hs_agency ag;
+    hs_head_stats stats;
+    hs_sampler smp;
+    hs_generation gen;
+} gen_state;
+
+static hs_status gen_setup(gen_state *g, run_env *e, const run_opts *o)
+{
+    size_t LH = (size_t)e->m.cfg.n_layer * e->m.cfg.n_head;
+    hs_status st = hs_sampler_init(&g->smp, e->m.cfg.vocab_size);
+    if (!st && !(g->gen.ids = hs_malloc((size_t)o->sp.max_new * sizeof(int32_t), "generation"))) st = HS_ENOMEM;
+    if (st || !o->agency) return st;
+    hs_agency_params ap;
+    hs_agency_params_default(&ap);
+    st = hs_agency_init(&g->ag, e->m.cfg.n_layer, e->m.cfg.n_head, &ap);
+    g->stats.util = calloc(LH, sizeof(float));
+    g->stats.entropy = calloc(LH, sizeof(float));
+    g->stats.cosine = calloc(LH, sizeof(float));
+    g->stats.rows = calloc(LH, sizeof(int));
+    if (!st && (!g->stats.util || !g->stats.entropy || !g->stats.cosine || !g->stats.rows)) st = hs_err(HS_ENOMEM, "out of memory");
+    if (!st) st = hs_ctx_collect_stats(e->ctx, &g->stats);
+    return st;
+}
+
+static void gen_free(gen_state *g)
+{
+    hs_agency_free(&g->ag);
+    free(g->stats.util);
+    free(g->stats.entropy);
+    free(g->stats.cosine);
+    free(g->stats.rows);
+    hs_sampler_free(&g->smp);
+    free(g->gen.ids);
+}
+
+static int generate_run(const run_opts *o, const char *prompt)
+{
+    run_env e;
+    gen_state g = {0};
+    int32_t *ids = NULL;
+    int n = 0;
+    hs_status st = hs_sample_params_check(&o->sp);
+    if (!st) st = env_load(&e, o, 1);
+    if (!st) st = encode_prompt(&e, o, prompt, &ids, &n);
+    if (!st) st = env_ctx(&e, o, n + o->sp.max_new);
+    if (!st) st = gen_setup(&g, &e, o);
+    if (!st) st = hs_generate(e.ctx, o->agency ? &g.ag : NULL, o->agency ? &g.stats : NULL, &g.smp, ids, n, &o->sp,
+                              "cli", hs_tokenizer_eot(e.tok), &g.gen);
+    char *text = NULL;
+    size_t len = 0;
+    if (!st) st = hs_tokenizer_decode(e.tok, g.gen.ids, (size_t)g.gen.n, &text, &len);
+    if (!st) {
+        fwrite(text, 1, len, stdout);
+        fputc('\n', stdout);
+        int steps = g.gen.n + g.gen.hit_eot - 1;
+        fprintf(stderr, "prompt %d tokens, generated %d%s; prefill %.4f s, first token %.4f s, decode %.2f tokens/s\n",
+                n, g.gen.n, g.gen.hit_eot ? " (end of text)" : "", g.gen.prefill_s, g.gen.ttft_s,
+                steps > 0 ? steps / g.gen.decode_s : NAN);
+        if (o->agency) print_agency(&g.ag);
+    }
+    free(text);
+    free(ids);
+    gen_free(&g);
+    env_free(&e);
+    return st ? hs_cli_fail(st) : 0;
+}
+
+int hs_cmd_generate(int argc, char **argv)
+{
+    run_opts o = {0};
+    hs_sample_params_default(&o.sp);
+    const char *prompt = NULL;
+    static const struct option opts[] = {
+        RUN_OPTIONS, {"prompt", required_argument, 0, O_PROMPT}, {"max-new", required_argument, 0, O_MAX_NEW},
+        {"temperature", required_argument, 0, O_TEMP}, {"top-k", required_argument, 0, O_TOPK},
+        {"top-p", required_argument, 0, O_TOPP}, {"seed", required_argument, 0, O_SEED},
+        {"agency", no_argument, 0, O_AGENCY}, {"truncate", no_argument, 0, O_TRUNC}, {0, 0, 0, 0}};
+    int c, r;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == O_HELP) return hs_cli_help(gen_usage);
+        if (c == O_PROMPT) prompt = optarg;
+        else if ((r = run_opt(&o, c, optarg)) != 0) return r == 2 ? 2 : hs_cli_usage_error(gen_usage, NULL);
+    }
+    if (!o.model_dir || !prompt) return hs_cli_usage_error(gen_usage, "--model and --prompt are required");
+    return generate_run(&o, prompt);
+}
+
+/* ---- ppl ---- */
+
+static const char ppl_usage[] =
+    "usage: headsweep ppl --model DIR --prompt TEXT --continuation TEXT [--heads-off \"L.H,...\"]\n"
+    "                     [--gating mask|skip]\n"
+    "Prints the teacher-forced perplexity of the continuation given the prompt (exp of the\n"
+    "mean NLL of the continuation's tokens), with a sliding window past the context.\n";
+
+static int ppl_run(const run_opts *o, const char *prompt, const char *cont)
+{
+    run_env e;
+    int32_t *a = NULL, *b = NULL, *seq = NULL;
+    size_t na = 0, nb = 0;
+    hs_status st = env_load(&e, o, 1);
+    if (!st) st = hs_tokenizer_encode(e.tok, prompt, strlen(prompt), 0, &a, &na);
+    if (!st) st = hs_tokenizer_encode(e.tok, cont, strlen(cont), 0, &b, &nb);
+    if (!st && (na == 0 || nb == 0)) st = hs_err(HS_EINPUT, "ppl: the prompt and the continuation must both have tokens");
+    if (!st && !(seq = hs_malloc((na + nb) * sizeof(int32_t), "sequence"))) st = HS_ENOMEM;
+    if (!st) {
+        memcpy(seq, a, na * sizeof(int32_t));
+        memcpy(seq + na, b, nb * sizeof(int32_t));
+        st = env_ctx(&e, o, (int)(na + nb));
+    }
+    double sum = 0;
+    int count = 0;
+    if (!st) st = hs_eval_nll(e.ctx, NULL, NULL, seq, (int)(na + nb), (int)na, &sum, &count);
+    if (!st) printf("perplexity %.6f\nmean_nll %.6f\ntokens %d\n", exp(sum / count), sum / count, count);
+    free(a);
+    free(b);
+    free(seq);
+    env_free(&e);
+    return st ? hs_cli_fail(st) : 0;
+}
+
+int hs_cmd_ppl(int argc, char **argv)
+{
+    run_opts o = {0};
+    hs_sample_params_default(&o.sp);
+    const char *prompt = NULL, *cont = NULL;
+    static const struct option opts[] = {RUN_OPTIONS, {"prompt", required_argument, 0, O_PROMPT},
+                                         {"continuation", required_argument, 0, O_CONT}, {0, 0, 0, 0}};
+    int c, r;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == O_HELP) return hs_cli_help(ppl_usage);
+        if (c == O_PROMPT) prompt = optarg;
+        else if (c == O_CONT) cont = optarg;
+        else if ((r = run_opt(&o, c, optarg)) != 0) return r == 2 ? 2 : hs_cli_usage_error(ppl_usage, NULL);
+    }
+    if (!o.model_dir || !prompt || !cont) return hs_cli_usage_error(ppl_usage, "--model, --prompt and --continuation are required");
+    return ppl_run(&o, prompt, cont);
+}

@@ -1,0 +1,50 @@
+/* generate.c: the timed generation loop (prefill, then one decode step per token). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "headsweep/eval.h"
+
+/* Applies the agency factors chosen after the previous step, runs the step, and lets
+ * the state machine read this step's statistics. */
+static hs_status step(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const int32_t *ids, int n,
+                      float *logits, int decode)
+{
+    if (ag) hs_ctx_scale_gates(ctx, ag->factors);
+    hs_status st = hs_ctx_forward(ctx, ids, n, logits, 0);
+    if (!st && ag) hs_agency_step(ag, stats, decode);
+    return st;
+}
+
+hs_status hs_generate(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, hs_sampler *smp,
+                      const int32_t *prompt, int n_prompt, const hs_sample_params *p,
+                      const char *prompt_id, int eot, hs_generation *out)
+{
+    out->n = 0;
+    out->hit_eot = 0;
+    out->prefill_s = out->ttft_s = out->decode_s = out->total_s = 0;
+    if (n_prompt < 1) return hs_err(HS_EINPUT, "prompt %s: no tokens", prompt_id);
+    if (n_prompt + p->max_new > hs_ctx_max_t(ctx))
+        return hs_err(HS_EINPUT, "prompt %s: %d prompt tokens + %d new tokens exceed the context of %d",
+                      prompt_id, n_prompt, p->max_new, hs_ctx_max_t(ctx));
+    float *logits = hs_malloc((size_t)hs_ctx_vocab(ctx) * sizeof(float), "logits");
+    if (!logits) return HS_ENOMEM;
+    hs_ctx_reset(ctx);
+    if (ag) hs_agency_begin(ag, hs_ctx_gates(ctx));
+    double t0 = hs_now();
+    hs_status st = step(ctx, ag, stats, prompt, n_prompt, logits, 0);
+    out->prefill_s = hs_now() - t0;
+    for (int i = 0; i < p->max_new && !st; i++) {
+        int32_t tok = hs_sample(smp, logits, p, hs_rng_uniform(p->seed, prompt_id, i));
+        if (i == 0) out->ttft_s = hs_now() - t0;
+        if (tok == eot) {
+            out->hit_eot = 1;
+            break;
+        }
+        out->ids[out->n++] = tok;
+        if (i + 1 < p->max_new) st = step(ctx, ag, stats, &tok, 1, logits, 1);
+    }
+    out->total_s = hs_now() - t0;
+    out->decode_s = out->total_s - out->ttft_s;
+    free(logits);
+    return st;
+}

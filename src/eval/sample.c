@@ -1,0 +1,125 @@
+/* sample.c: seeded token sampling (greedy, temperature, top-k, top-p).
+ *
+ * The random number of step s for a prompt is a pure function of (seed, prompt id, s),
+ * a counter-based scheme in the spirit of Salmon et al. 2011 (Random123): no generator
+ * state travels between prompts, so results never depend on which rank ran what. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headsweep/eval.h"
+
+void hs_sample_params_default(hs_sample_params *p)
+{
+    p->max_new = 32;
+    p->temperature = 0.0f;
+    p->top_k = 0;
+    p->top_p = 1.0f;
+    p->seed = 1234;
+}
+
+hs_status hs_sample_params_check(const hs_sample_params *p)
+{
+    if (p->max_new < 1) return hs_err(HS_EINPUT, "max_new_tokens %d: must be at least 1", p->max_new);
+    if (!(p->temperature >= 0.0f) || p->temperature > 100.0f) return hs_err(HS_EINPUT, "temperature %g: must be in [0, 100]", p->temperature);
+    if (p->top_k < 0) return hs_err(HS_EINPUT, "top_k %d: must be >= 0", p->top_k);
+    if (!(p->top_p > 0.0f && p->top_p <= 1.0f)) return hs_err(HS_EINPUT, "top_p %g: must be in (0, 1]", p->top_p);
+    return HS_OK;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+double hs_rng_uniform(uint64_t seed, const char *prompt_id, int step)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a of the prompt id */
+    for (const char *s = prompt_id ? prompt_id : ""; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    uint64_t z = mix64(seed + 0x9e3779b97f4a7c15ull);
+    z = mix64(z ^ h);
+    z = mix64(z ^ ((uint64_t)(uint32_t)step * 0x9e3779b97f4a7c15ull));
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+hs_status hs_sampler_init(hs_sampler *s, int vocab)
+{
+    s->V = vocab;
+    s->prob = hs_malloc((size_t)vocab * sizeof(float), "sampler");
+    s->idx = hs_malloc((size_t)vocab * sizeof(int32_t), "sampler");
+    if (!s->prob || !s->idx) {
+        hs_sampler_free(s);
+        return HS_ENOMEM;
+    }
+    return HS_OK;
+}
+
+void hs_sampler_free(hs_sampler *s)
+{
+    if (!s) return;
+    free(s->prob);
+    free(s->idx);
+    s->prob = NULL;
+    s->idx = NULL;
+}
+
+static int32_t argmax(const float *x, int n)
+{
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i; /* first maximum wins: ties are deterministic */
+    return best;
+}
+
+/* Sorts candidate indices by probability, descending; ties by index for determinism. */
+static const float *sort_prob;
+static int by_prob_desc(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    if (sort_prob[x] != sort_prob[y]) return sort_prob[x] > sort_prob[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* Keeps the k most probable indices (all when k == 0) in s->idx; returns their count. */
+static int top_candidates(hs_sampler *s, int k)
+{
+    int V = s->V;
+    for (int i = 0; i < V; i++) s->idx[i] = i;
+    sort_prob = s->prob;
+    qsort(s->idx, (size_t)V, sizeof(int32_t), by_prob_desc);
+    return (k > 0 && k < V) ? k : V;
+}
+
+int32_t hs_sample(hs_sampler *s, const float *logits, const hs_sample_params *p, double u)
+{
+    int V = s->V;
+    if (p->temperature == 0.0f || p->top_k == 1) return argmax(logits, V);
+    float mx = logits[argmax(logits, V)];
+    double sum = 0;
+    for (int i = 0; i < V; i++) {
+        s->prob[i] = expf((logits[i] - mx) / p->temperature);
+        sum += s->prob[i];
+    }
+    for (int i = 0; i < V; i++) s->prob[i] = (float)(s->prob[i] / sum);
+    int n = top_candidates(s, p->top_k);
+    double mass = 0;
+    int keep = 0;
+    for (; keep < n; keep++) { /* nucleus: smallest prefix whose mass reaches top_p */
+        mass += s->prob[s->idx[keep]];
+        if (mass >= p->top_p) {
+            keep++;
+            break;
+        }
+    }
+    if (keep > n) keep = n;
+    double total = 0;
+    for (int i = 0; i < keep; i++) total += s->prob[s->idx[i]];
+    double target = u * total, acc = 0;
+    for (int i = 0; i < keep; i++) {
+        acc += s->prob[s->idx[i]];
+        if (acc > target) return s->idx[i];
+    }
+    return s->idx[keep - 1];
+}

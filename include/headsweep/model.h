@@ -101,6 +101,8 @@ hs_status hs_ctx_collect_stats(hs_ctx *ctx, hs_head_stats *stats);
 const float *hs_ctx_gates(const hs_ctx *ctx);
 int hs_ctx_live_heads(const hs_ctx *ctx);
 int hs_ctx_max_t(const hs_ctx *ctx);
+/* FLOPs the context's matmuls and attention have performed since it was created. */
+double hs_ctx_flops(const hs_ctx *ctx);
 int hs_ctx_vocab(const hs_ctx *ctx);
 
 /* Runs n new tokens through the model, appending them to the cache. When logits is not

@@ -140,6 +140,8 @@ const float *hs_ctx_gates(const hs_ctx *c) { return c->gates; }
 
 int hs_ctx_max_t(const hs_ctx *c) { return c->max_t; }
 
+double hs_ctx_flops(const hs_ctx *c) { return c->flops; }
+
 int hs_ctx_vocab(const hs_ctx *c) { return c->cfg.vocab_size; }
 
 int hs_ctx_live_heads(const hs_ctx *c)

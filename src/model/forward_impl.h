@@ -27,6 +27,7 @@ struct hs_ctx {
     float *eff;         /* (L, H) gates x agency factors, used in the matmuls */
     hs_layer_cache *layers; /* (L) */
     hs_head_stats *stats;   /* collect when not NULL */
+    double flops;           /* FLOPs of matmuls and attention performed so far */
     /* scratch, sized for max_t rows */
     float *x;    /* (max_t, C) residual stream */
     float *xn;   /* (max_t, C) normalised */

@@ -9,19 +9,28 @@
 #include "forward_impl.h"
 #include "kernels.h"
 
+/* Every weight matmul goes through here so that the context counts the FLOPs it really
+ * performed (tests use it to show skipped heads cost nothing). */
+static void mm(hs_ctx *c, float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int n, int K, int N,
+               float beta)
+{
+    c->flops += 2.0 * n * K * N;
+    hs_k_matmul(y, ldy, x, ldx, W, ldw, n, K, N, beta);
+}
+
 /* qkv (n, 3C) = xn (n, C) @ c_attn + b, only the live heads' Q, K and V columns. */
 static void attn_qkv(hs_ctx *c, const hs_block *b, const hs_layer_cache *lc, int n)
 {
     int C = c->cfg.n_embd, D = c->D;
     if (lc->n_live == c->cfg.n_head) {
-        hs_k_matmul(c->qkv, 3 * C, c->xn, C, b->attn_w, 3 * C, n, C, 3 * C, 0.0f);
+        mm(c, c->qkv, 3 * C, c->xn, C, b->attn_w, 3 * C, n, C, 3 * C, 0.0f);
         hs_k_add_bias(c->qkv, 3 * C, b->attn_b, n, 3 * C);
         return;
     }
     for (int r = 0; r < lc->n_runs; r++)
         for (int part = 0; part < 3; part++) {
             int col = part * C + lc->runs[r].h0 * D, w = lc->runs[r].len * D;
-            hs_k_matmul(c->qkv + col, 3 * C, c->xn, C, b->attn_w + col, 3 * C, n, C, w, 0.0f);
+            mm(c, c->qkv + col, 3 * C, c->xn, C, b->attn_w + col, 3 * C, n, C, w, 0.0f);
             hs_k_add_bias(c->qkv + col, 3 * C, b->attn_b + col, n, w);
         }
 }
@@ -65,6 +74,7 @@ static void attn_head(hs_ctx *c, const hs_layer_cache *lc, int l, int h, int n)
         float *p = c->att, *out = c->a + (size_t)i * C + h * D;
         int T = T0 + i + 1; /* causal: keys 0 .. pos + i */
         for (int t = 0; t < T; t++) p[t] = hs_k_dot(q, K + (size_t)t * D, D) * scale;
+        c->flops += 4.0 * T * D; /* scores and the weighted sum of values */
         hs_k_softmax(p, T);
         stats_row(c, l, h, p, T);
         memset(out, 0, (size_t)D * sizeof(float));
@@ -112,13 +122,13 @@ static void attn_proj(hs_ctx *c, const hs_block *b, const hs_layer_cache *lc, in
 {
     int C = c->cfg.n_embd, D = c->D;
     if (lc->n_live == c->cfg.n_head) {
-        hs_k_matmul(c->o, C, c->a, C, b->proj_w, C, n, C, C, 0.0f);
+        mm(c, c->o, C, c->a, C, b->proj_w, C, n, C, C, 0.0f);
     } else if (lc->n_live == 0) {
         memset(c->o, 0, (size_t)n * C * sizeof(float));
     } else {
         for (int r = 0; r < lc->n_runs; r++) {
             int h0 = lc->runs[r].h0, w = lc->runs[r].len * D;
-            hs_k_matmul(c->o, C, c->a + h0 * D, C, b->proj_w + (size_t)h0 * D * C, C, n, w, C,
+            mm(c, c->o, C, c->a + h0 * D, C, b->proj_w + (size_t)h0 * D * C, C, n, w, C,
                         r == 0 ? 0.0f : 1.0f);
         }
     }
@@ -145,11 +155,11 @@ static void block_mlp(hs_ctx *c, int l, int n)
     const hs_block *b = &c->m->blocks[l];
     int C = c->cfg.n_embd, F = c->cfg.n_inner;
     hs_k_layernorm(c->xn, c->x, b->ln2_w, b->ln2_b, n, C, c->cfg.ln_eps);
-    hs_k_matmul(c->o, F, c->xn, C, b->fc_w, F, n, C, F, 0.0f);
+    mm(c, c->o, F, c->xn, C, b->fc_w, F, n, C, F, 0.0f);
     hs_k_add_bias(c->o, F, b->fc_b, n, F);
     hs_k_gelu_new(c->o, (long)n * F);
     /* xn is free again: use it for the MLP output before adding to the residual */
-    hs_k_matmul(c->xn, C, c->o, F, b->fc_proj_w, C, n, F, C, 0.0f);
+    mm(c, c->xn, C, c->o, F, b->fc_proj_w, C, n, F, C, 0.0f);
     hs_k_add_bias(c->xn, C, b->fc_proj_b, n, C);
     cblas_saxpy(n * C, 1.0f, c->xn, 1, c->x, 1);
 }
@@ -160,6 +170,7 @@ static void lm_head(hs_ctx *c, int first, int rows, float *logits)
     const hs_model *m = c->m;
     int C = c->cfg.n_embd, V = c->cfg.vocab_size;
     hs_k_layernorm(c->xn, c->x + (size_t)first * C, m->lnf_w, m->lnf_b, rows, C, c->cfg.ln_eps);
+    c->flops += 2.0 * rows * V * C;
     if (rows == 1)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, V, C, 1.0f, m->lm_head, C, c->xn, 1, 0.0f, logits, 1);
     else

@@ -1,0 +1,370 @@
+/* test_model.c: checkpoint loading (every malformed-input case), conversions, and the
+ * forward pass invariants: mask == skip, prefill == step-by-step decode, prefixed names. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <math.h>
+
+#include "headsweep/model.h"
+#include "headsweep/safetensors.h"
+#include "test_util.h"
+
+static char *g_dir; /* a valid tiny model, made once */
+
+static int setup(void **state)
+{
+    g_dir = tu_mkdtemp("model");
+    if (!g_dir) return -1;
+    return hs_model_make_random(g_dir, "tiny", 7, "f32") == HS_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    tu_rmtree(g_dir);
+    free(g_dir);
+    return 0;
+}
+
+static void test_sha256(void **state)
+{
+    char hex[65];
+    hs_sha256_hex("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    hs_sha256_hex("", 0, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    const char *s56 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    hs_sha256_hex(s56, strlen(s56), hex);
+    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+static void test_half(void **state)
+{
+    assert_true(hs_f16_to_f32(0x3c00) == 1.0f);
+    assert_true(hs_f16_to_f32(0xc000) == -2.0f);
+    assert_true(hs_f16_to_f32(0x0001) == ldexpf(1.0f, -24)); /* smallest subnormal */
+    assert_true(isinf(hs_f16_to_f32(0x7c00)));
+    assert_true(hs_bf16_to_f32(0x3f80) == 1.0f);
+    for (float x = -3.0f; x < 3.0f; x += 0.37f) {
+        assert_true(fabsf(hs_f16_to_f32(hs_f32_to_f16(x)) - x) <= fabsf(x) * 1e-3f + 1e-7f);
+        assert_true(fabsf(hs_bf16_to_f32(hs_f32_to_bf16(x)) - x) <= fabsf(x) * 8e-3f + 1e-7f);
+    }
+}
+
+/* ---- crafted checkpoints ---- */
+
+typedef struct {
+    json_t *header;
+    const uint8_t *data; /* after the header */
+    size_t data_len;
+    hs_mapped_file mf;
+} st_image;
+
+static void image_load(st_image *im)
+{
+    char *p = tu_join(g_dir, "model.safetensors");
+    assert_int_equal(hs_map_file(&im->mf, p), HS_OK);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | im->mf.data[i];
+    im->header = json_loadb((const char *)im->mf.data + 8, hlen, 0, NULL);
+    assert_non_null(im->header);
+    im->data = im->mf.data + 8 + hlen;
+    im->data_len = im->mf.size - 8 - hlen;
+    free(p);
+}
+
+static void image_free(st_image *im)
+{
+    json_decref(im->header);
+    hs_unmap_file(&im->mf);
+}
+
+/* Writes a model dir with config.json copied, the given header text and data. */
+static char *write_variant(const char *header_txt, const uint8_t *data, size_t len, const char *config_txt)
+{
+    char *d = tu_mkdtemp("bad");
+    char *cfg_src = tu_join(g_dir, "config.json"), *cfg = tu_join(d, "config.json"), *st = tu_join(d, "model.safetensors");
+    char *txt;
+    size_t n;
+    assert_int_equal(hs_read_file(cfg_src, &txt, &n), HS_OK);
+    assert_int_equal(tu_write(cfg, config_txt ? config_txt : txt, config_txt ? strlen(config_txt) : n), 0);
+    FILE *f = fopen(st, "wb");
+    uint64_t hl = strlen(header_txt);
+    for (int i = 0; i < 8; i++) fputc((int)(hl >> (8 * i)) & 0xff, f);
+    fwrite(header_txt, 1, hl, f);
+    if (len) fwrite(data, 1, len, f);
+    fclose(f);
+    free(txt);
+    free(cfg_src);
+    free(cfg);
+    free(st);
+    return d;
+}
+
+/* Loads dir and requires HS_EINPUT with a message containing both needles. */
+static void expect_bad(const char *dir, const char *needle1, const char *needle2)
+{
+    hs_model m;
+    hs_status st = hs_model_load(&m, dir);
+    if (st != HS_EINPUT || !strstr(hs_err_msg(), needle1) || (needle2 && !strstr(hs_err_msg(), needle2)))
+        fail_msg("status %d, message: %s (wanted '%s' and '%s')", st, hs_err_msg(), needle1, needle2 ? needle2 : "");
+    tu_rmtree(dir);
+    free((void *)dir);
+}
+
+static char *variant_from_header(st_image *im, json_t *hdr, size_t data_len)
+{
+    char *txt = json_dumps(hdr, JSON_COMPACT);
+    char *d = write_variant(txt, im->data, data_len, NULL);
+    free(txt);
+    return d;
+}
+
+static void test_bad_container(void **state)
+{
+    st_image im;
+    image_load(&im);
+    char *hdr = json_dumps(im.header, JSON_COMPACT);
+    /* truncated: the data ends early, so offsets point past the end */
+    expect_bad(write_variant(hdr, im.data, im.data_len / 2, NULL), "model.safetensors", "out of range");
+    /* header not a JSON object, not JSON at all */
+    expect_bad(write_variant("[1, 2, 3]", NULL, 0, NULL), "model.safetensors", "not a JSON object");
+    expect_bad(write_variant("{\"wte.weight\": ", NULL, 0, NULL), "model.safetensors", "not valid JSON");
+    /* header length past the end */
+    char *d = tu_mkdtemp("bad"), *cfg = tu_join(g_dir, "config.json"), *cfg2 = tu_join(d, "config.json"), *st = tu_join(d, "model.safetensors");
+    char *ctxt;
+    size_t cn;
+    assert_int_equal(hs_read_file(cfg, &ctxt, &cn), HS_OK);
+    tu_write(cfg2, ctxt, cn);
+    uint8_t bad[16] = {0xff, 0xff, 0, 0, 0, 0, 0, 0, '{', '}'};
+    tu_write(st, bad, sizeof bad);
+    expect_bad(d, "header length", "past the end");
+    /* a file shorter than the length prefix */
+    d = tu_mkdtemp("bad");
+    free(cfg2);
+    free(st);
+    cfg2 = tu_join(d, "config.json");
+    st = tu_join(d, "model.safetensors");
+    tu_write(cfg2, ctxt, cn);
+    tu_write(st, bad, 3);
+    expect_bad(d, "truncated", NULL);
+    free(ctxt);
+    free(cfg);
+    free(cfg2);
+    free(st);
+    free(hdr);
+    image_free(&im);
+}
+
+static void test_bad_entries(void **state)
+{
+    st_image im;
+    image_load(&im);
+    json_t *h;
+    /* offsets out of range */
+    h = json_deep_copy(im.header);
+    json_array_set_new(json_object_get(json_object_get(h, "ln_f.bias"), "data_offsets"), 1, json_integer(1 << 30));
+    expect_bad(variant_from_header(&im, h, im.data_len), "ln_f.bias", "out of range");
+    json_decref(h);
+    /* offsets that do not match the shape */
+    h = json_deep_copy(im.header);
+    json_t *o = json_object_get(json_object_get(h, "ln_f.bias"), "data_offsets");
+    json_array_set_new(o, 1, json_integer(json_integer_value(json_array_get(o, 1)) - 4));
+    expect_bad(variant_from_header(&im, h, im.data_len), "ln_f.bias", "shape and F32 need");
+    json_decref(h);
+    /* overlapping tensors */
+    h = json_deep_copy(im.header);
+    json_object_set(json_object_get(h, "ln_f.weight"), "data_offsets",
+                    json_object_get(json_object_get(h, "ln_f.bias"), "data_offsets"));
+    expect_bad(variant_from_header(&im, h, im.data_len), "overlap", NULL);
+    json_decref(h);
+    /* unknown dtype */
+    h = json_deep_copy(im.header);
+    json_object_set_new(json_object_get(h, "ln_f.bias"), "dtype", json_string("Q4_K"));
+    expect_bad(variant_from_header(&im, h, im.data_len), "ln_f.bias", "unknown dtype 'Q4_K'");
+    json_decref(h);
+    /* a known dtype we do not compute with */
+    h = json_deep_copy(im.header);
+    json_object_set_new(json_object_get(h, "ln_f.bias"), "dtype", json_string("I32"));
+    expect_bad(variant_from_header(&im, h, im.data_len), "ln_f.bias", "not supported");
+    json_decref(h);
+    /* missing tensor */
+    h = json_deep_copy(im.header);
+    json_object_del(h, "h.1.mlp.c_fc.bias");
+    expect_bad(variant_from_header(&im, h, im.data_len), "missing tensor h.1.mlp.c_fc.bias", NULL);
+    json_decref(h);
+    image_free(&im);
+}
+
+static void test_bad_config(void **state)
+{
+    st_image im;
+    image_load(&im);
+    char *hdr = json_dumps(im.header, JSON_COMPACT);
+    const char *base = "\"n_head\": 4, \"n_layer\": 2, \"n_positions\": 128, \"layer_norm_epsilon\": 1e-5";
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "{\"n_embd\": 64, \"vocab_size\": 1000, %s}", base); /* vocab disagrees */
+    expect_bad(write_variant(hdr, im.data, im.data_len, cfg), "wte.weight has shape [1024, 64]", "[1000, 64]");
+    snprintf(cfg, sizeof cfg, "{\"vocab_size\": 1024, %s}", base);
+    expect_bad(write_variant(hdr, im.data, im.data_len, cfg), "config.json", "missing \"n_embd\"");
+    snprintf(cfg, sizeof cfg, "{\"n_embd\": -64, \"vocab_size\": 1024, %s}", base);
+    expect_bad(write_variant(hdr, im.data, im.data_len, cfg), "config.json", "out of range");
+    snprintf(cfg, sizeof cfg, "{\"n_embd\": 66, \"vocab_size\": 1024, %s}", base);
+    expect_bad(write_variant(hdr, im.data, im.data_len, cfg), "config.json", "not a multiple");
+    snprintf(cfg, sizeof cfg, "{\"n_embd\": \"64\", \"vocab_size\": 1024, %s}", base);
+    expect_bad(write_variant(hdr, im.data, im.data_len, cfg), "config.json", "not an integer");
+    snprintf(cfg, sizeof cfg, "{\"n_embd\": 64, \"vocab_size\": 1024, \"activation_function\": \"relu\", %s}", base);
+    expect_bad(write_variant(hdr, im.data, im.data_len, cfg), "config.json", "relu");
+    expect_bad(write_variant(hdr, im.data, im.data_len, "{\"n_embd\": 64,"), "config.json", "not valid JSON");
+    expect_bad(write_variant(hdr, im.data, im.data_len, "[64]"), "config.json", "not a JSON object");
+    char *nodir = tu_mkdtemp("empty");
+    expect_bad(nodir, "config.json", "cannot open");
+    free(hdr);
+    image_free(&im);
+}
+
+/* ---- forward pass invariants ---- */
+
+static float *run_logits(const hs_model *m, hs_gating mode, const float *gates, const int32_t *ids, int n, int stepwise)
+{
+    hs_ctx *c;
+    assert_int_equal(hs_ctx_init(&c, m, n, mode), HS_OK);
+    assert_int_equal(hs_ctx_set_gates(c, gates), HS_OK);
+    float *lg = malloc((size_t)m->cfg.vocab_size * sizeof(float));
+    if (stepwise)
+        for (int i = 0; i < n; i++) assert_int_equal(hs_ctx_forward(c, ids + i, 1, lg, 0), HS_OK);
+    else
+        assert_int_equal(hs_ctx_forward(c, ids, n, lg, 0), HS_OK);
+    hs_ctx_free(c);
+    return lg;
+}
+
+static double max_diff(const float *a, const float *b, int n)
+{
+    double d = 0;
+    for (int i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+static void test_forward_invariants(void **state)
+{
+    hs_model m;
+    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    int LH = m.cfg.n_layer * m.cfg.n_head, V = m.cfg.vocab_size;
+    int32_t ids[40];
+    for (int i = 0; i < 40; i++) ids[i] = (i * 37 + 11) % V;
+    float g_all[8], g_some[8], g_frac[8];
+    for (int i = 0; i < LH; i++) g_all[i] = 1, g_some[i] = (i % 3 == 1) ? 0.0f : 1.0f, g_frac[i] = (i % 2) ? 0.0f : 0.25f + 0.1f * i;
+    const float *sets[] = {g_all, g_some, g_frac};
+    for (int s = 0; s < 3; s++) {
+        float *a = run_logits(&m, HS_GATING_MASK, sets[s], ids, 40, 0);
+        float *b = run_logits(&m, HS_GATING_SKIP, sets[s], ids, 40, 0);
+        float *c = run_logits(&m, HS_GATING_SKIP, sets[s], ids, 40, 1);
+        assert_true(max_diff(a, b, V) < 1e-4);
+        assert_true(max_diff(a, c, V) < 1e-4);
+        if (s > 0) {
+            float *full = run_logits(&m, HS_GATING_MASK, g_all, ids, 40, 0);
+            assert_true(max_diff(a, full, V) > 1e-3); /* pruning changes the output */
+            free(full);
+        }
+        free(a);
+        free(b);
+        free(c);
+    }
+    hs_model_free(&m);
+}
+
+static void test_forward_bad_input(void **state)
+{
+    hs_model m;
+    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    hs_ctx *c;
+    assert_int_equal(hs_ctx_init(&c, &m, m.cfg.n_positions + 1, HS_GATING_MASK), HS_EINPUT);
+    assert_int_equal(hs_ctx_init(&c, &m, 4, HS_GATING_MASK), HS_OK);
+    int32_t ids[5] = {1, 2, 3, 4, 5}, bad = m.cfg.vocab_size;
+    assert_int_equal(hs_ctx_forward(c, ids, 5, NULL, 0), HS_EINPUT);
+    assert_non_null(strstr(hs_err_msg(), "exceeds the context"));
+    assert_int_equal(hs_ctx_forward(c, &bad, 1, NULL, 0), HS_EINPUT);
+    assert_non_null(strstr(hs_err_msg(), "out of range"));
+    float g[8] = {1, 1, 1, 1, 1, 1, 1, 1.5f};
+    assert_int_equal(hs_ctx_set_gates(c, g), HS_EINPUT);
+    hs_ctx_free(c);
+    hs_model_free(&m);
+}
+
+/* transformer.-prefixed names, an explicit lm_head equal to wte, and F16/BF16 files. */
+static void test_layout_variants(void **state)
+{
+    st_image im;
+    image_load(&im);
+    json_t *h = json_object();
+    const char *key;
+    json_t *val;
+    json_object_foreach(im.header, key, val) {
+        char nk[128];
+        snprintf(nk, sizeof nk, "%s%s", strcmp(key, "__metadata__") ? "transformer." : "", key);
+        json_object_set(h, nk, val);
+    }
+    /* lm_head.weight (a copy of wte) and an unused attn.bias buffer appended to the data */
+    json_t *wte_off = json_object_get(json_object_get(im.header, "wte.weight"), "data_offsets");
+    size_t wb = (size_t)json_integer_value(json_array_get(wte_off, 0)), we = (size_t)json_integer_value(json_array_get(wte_off, 1));
+    size_t n2 = im.data_len + (we - wb) + 4;
+    uint8_t *data2 = calloc(n2, 1);
+    memcpy(data2, im.data, im.data_len);
+    memcpy(data2 + im.data_len, im.data + wb, we - wb);
+    json_object_set_new(h, "lm_head.weight", json_pack("{s:s, s:[i,i], s:[I,I]}", "dtype", "F32", "shape", 1024, 64,
+                                                       "data_offsets", (json_int_t)im.data_len, (json_int_t)(im.data_len + we - wb)));
+    json_object_set_new(h, "transformer.h.0.attn.bias", json_pack("{s:s, s:[i,i,i,i], s:[I,I]}", "dtype", "U8", "shape", 1, 1, 2, 2,
+                                                                  "data_offsets", (json_int_t)(n2 - 4), (json_int_t)n2));
+    char *htxt = json_dumps(h, JSON_COMPACT);
+    char *d = write_variant(htxt, data2, n2, NULL);
+    free(htxt);
+    free(data2);
+    json_decref(h);
+    hs_model a, b;
+    assert_int_equal(hs_model_load(&a, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&b, d), HS_OK);
+    assert_true(b.lm_head != b.wte); /* explicit head used, not tied */
+    int32_t ids[3] = {5, 6, 7};
+    float g[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    float *la = run_logits(&a, HS_GATING_MASK, g, ids, 3, 0), *lb = run_logits(&b, HS_GATING_MASK, g, ids, 3, 0);
+    assert_true(max_diff(la, lb, a.cfg.vocab_size) == 0.0);
+    free(la);
+    free(lb);
+    hs_model_free(&a);
+    hs_model_free(&b);
+    tu_rmtree(d);
+    free(d);
+    image_free(&im);
+    const char *dts[] = {"f16", "bf16"};
+    for (int i = 0; i < 2; i++) {
+        char *dd = tu_mkdtemp("half");
+        assert_int_equal(hs_model_make_random(dd, "tiny", 7, dts[i]), HS_OK);
+        hs_model hm;
+        assert_int_equal(hs_model_load(&hm, dd), HS_OK);
+        assert_non_null(hm.owned); /* widened once into an owned block */
+        assert_string_equal(hm.dtype, i ? "BF16" : "F16");
+        float *lh = run_logits(&hm, HS_GATING_MASK, g, ids, 3, 0);
+        for (int v = 0; v < hm.cfg.vocab_size; v++) assert_true(isfinite(lh[v]));
+        free(lh);
+        hs_model_free(&hm);
+        tu_rmtree(dd);
+        free(dd);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_half),
+        cmocka_unit_test(test_bad_container),
+        cmocka_unit_test(test_bad_entries),
+        cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_forward_invariants),
+        cmocka_unit_test(test_forward_bad_input),
+        cmocka_unit_test(test_layout_variants),
+    };
+    return cmocka_run_group_tests_name("model", tests, setup, teardown);
+}

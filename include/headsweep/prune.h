@@ -29,6 +29,8 @@ typedef enum {
 
 hs_status hs_strategy_parse(const char *s, hs_strategy *out);
 const char *hs_strategy_name(hs_strategy s);
+/* 1 for the strategies that run the model on calibration prompts (entropy, ablation). */
+int hs_strategy_needs_calib(hs_strategy s);
 
 typedef struct {
     int L, H;
@@ -53,6 +55,23 @@ hs_status hs_scores_save(const hs_head_scores *sc, const char *path);
 hs_status hs_scores_load(hs_head_scores *sc, const char *path);
 void hs_scores_free(hs_head_scores *sc);
 
+/* The calibration text of a prompt is prompt + reference, tokenized and cut to the first
+ * max_tokens tokens (o->max_tokens, or the model's context when 0 or larger). */
+typedef struct {
+    const int32_t *ids; /* (n) */
+    int n;
+} hs_token_seq;
+
+/* hs_scores_compute on already tokenized calibration sequences (tests, tools): the
+ * calibration path and sha256 stay "" and n_prompts is n_seqs. Sequences shorter than 2
+ * tokens carry no attention row over 2+ keys and no predicted token, and are skipped.
+ * magnitude and random take no sequences (seqs may be NULL). */
+hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token_seq *seqs,
+                                int n_seqs, hs_strategy s, const hs_score_opts *o);
+/* Checks that scores (read from path, for messages) belong to the model: same L and H and
+ * the same model.safetensors sha256. */
+hs_status hs_scores_check_model(const hs_head_scores *sc, hs_model *m, const char *path);
+
 typedef struct {
     int per_layer;          /* rank within each layer instead of globally */
     int keep_one_per_layer; /* never switch off the last head of a layer */
@@ -60,10 +79,20 @@ typedef struct {
 
 /* Number of heads a level switches off: round(pct / 100 * L * H) (DESIGN.md). */
 int hs_prune_count(double pct, int L, int H);
+/* The order in which levels switch heads off: all L*H indices l*H + h, lowest score first,
+ * ties by (layer, head). order has L*H entries. Fails on a non-finite score. */
+hs_status hs_prune_order(const hs_head_scores *sc, int *order);
 /* gates (L, H) = 1 for kept heads, 0 for the lowest-scoring heads of the level. Ties
  * break by (layer, head) order so every rank picks the same set. */
 hs_status hs_prune_select(const hs_head_scores *sc, double pct, const hs_select_opts *o,
                           float *gates);
+/* Selection rules (o NULL = defaults: global, no keep-one):
+ *   global     the round(pct/100 x L x H) lowest-scoring heads over the whole model;
+ *   per_layer  each layer loses its round(pct/100 x H) lowest-scoring heads (the total
+ *              is L times that, which can differ from the global count);
+ *   keep_one_per_layer  a head is passed over when it is the last live one of its layer
+ *              (the global walk goes on to the next lowest head); a level that cannot
+ *              be met that way (more than L x (H - 1) heads) is HS_EINPUT. */
 /* Parses "L.H,L.H,..." and sets those gates to 0 (others untouched); "" is no head. */
 hs_status hs_heads_parse(const char *spec, int L, int H, float *gates);
 

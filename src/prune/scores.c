@@ -1,0 +1,218 @@
+/* scores.c: head scores (prune.h): strategy names, the weight-only strategies
+ * (magnitude, random) and the driver that turns a calibration prompt set into token
+ * sequences for the forward-pass strategies (entropy, ablation: calib.c).
+ *
+ * Everything here is deterministic for a given model, calibration set and seed: no
+ * threads of our own, a fixed order of accumulation, and a platform-independent RNG. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headsweep/prune.h"
+#include "prune_impl.h"
+
+static const char *const strategy_names[] = {"entropy", "magnitude", "random", "ablation"};
+#define N_STRATEGIES ((int)(sizeof strategy_names / sizeof strategy_names[0]))
+
+hs_status hs_strategy_parse(const char *s, hs_strategy *out)
+{
+    for (int i = 0; i < N_STRATEGIES; i++)
+        if (s && !strcmp(s, strategy_names[i])) {
+            *out = (hs_strategy)i;
+            return HS_OK;
+        }
+    return hs_err(HS_EINPUT, "strategy '%s': expected entropy, magnitude, random or ablation",
+                  s ? s : "(null)");
+}
+
+const char *hs_strategy_name(hs_strategy s)
+{
+    return (unsigned)s < (unsigned)N_STRATEGIES ? strategy_names[s] : "unknown";
+}
+
+int hs_strategy_needs_calib(hs_strategy s)
+{
+    return s == HS_STRATEGY_ENTROPY || s == HS_STRATEGY_ABLATION;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): seedable and the same on every platform. */
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform integer in [0, n) without modulo bias: draws below 2^64 mod n are rejected, so
+ * the accepted range is a whole number of copies of [0, n). */
+static uint64_t rng_below(uint64_t *s, uint64_t n)
+{
+    uint64_t reject_below = (0 - n) % n;
+    for (;;) {
+        uint64_t r = splitmix64(s);
+        if (r >= reject_below) return r % n;
+    }
+}
+
+/* random: score[i] = position of head i in a Fisher-Yates shuffle of 0 .. n-1 drawn from
+ * splitmix64(seed), so the scores are a permutation (no ties) fixed by the seed. */
+static void score_random(double *score, int n, uint64_t seed)
+{
+    uint64_t s = seed;
+    for (int i = 0; i < n; i++) score[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)rng_below(&s, (uint64_t)i + 1);
+        double t = score[i];
+        score[i] = score[j];
+        score[j] = t;
+    }
+}
+
+/* Sum of squares of the head's Q, K and V columns of c_attn (C, 3C). */
+static double qkv_sumsq(const hs_block *b, int C, int D, int h)
+{
+    double ss = 0;
+    for (int i = 0; i < C; i++)
+        for (int part = 0; part < 3; part++) {
+            const float *w = b->attn_w + (size_t)i * 3 * C + part * C + h * D;
+            for (int d = 0; d < D; d++) ss += (double)w[d] * w[d];
+        }
+    return ss;
+}
+
+/* magnitude: sqrt(||W_Q[:, h]||^2 + ||W_K[:, h]||^2 + ||W_V[:, h]||^2 + ||W_O[h, :]||^2),
+ * the Frobenius norm of every weight that only head h uses (biases left out). */
+static void score_magnitude(double *score, const hs_model *m)
+{
+    int L = m->cfg.n_layer, H = m->cfg.n_head, C = m->cfg.n_embd, D = C / H;
+    for (int l = 0; l < L; l++) {
+        const hs_block *b = &m->blocks[l];
+        for (int h = 0; h < H; h++) {
+            double ss = qkv_sumsq(b, C, D, h);
+            const float *o = b->proj_w + (size_t)h * D * C;
+            for (size_t k = 0; k < (size_t)D * C; k++) ss += (double)o[k] * o[k];
+            score[l * H + h] = sqrt(ss);
+        }
+    }
+}
+
+static hs_status fill_header(hs_head_scores *out, hs_model *m, hs_strategy s, uint64_t seed)
+{
+    memset(out, 0, sizeof *out);
+    out->L = m->cfg.n_layer;
+    out->H = m->cfg.n_head;
+    out->strategy = s;
+    out->seed = seed;
+    out->score = hs_calloc((size_t)out->L * out->H, sizeof *out->score, "head scores");
+    if (!out->score) return HS_ENOMEM;
+    const char *sha = hs_model_sha256(m);
+    if (sha) snprintf(out->model_sha256, sizeof out->model_sha256, "%s", sha);
+    return HS_OK;
+}
+
+hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token_seq *seqs,
+                                int n_seqs, hs_strategy s, const hs_score_opts *o)
+{
+    static const hs_score_opts defaults = {0, 0, 0};
+    if (!o) o = &defaults;
+    if ((unsigned)s >= (unsigned)N_STRATEGIES)
+        return hs_err(HS_EINPUT, "head scores: unknown strategy %d", (int)s);
+    hs_status st = fill_header(out, m, s, o->seed);
+    if (st) return st;
+    int LH = out->L * out->H;
+    switch (s) {
+    case HS_STRATEGY_RANDOM: score_random(out->score, LH, o->seed); break;
+    case HS_STRATEGY_MAGNITUDE: score_magnitude(out->score, m); break;
+    case HS_STRATEGY_ENTROPY: st = hs_prune_score_entropy(out->score, m, seqs, n_seqs); break;
+    case HS_STRATEGY_ABLATION: st = hs_prune_score_ablation(out->score, m, seqs, n_seqs); break;
+    }
+    if (!st && hs_strategy_needs_calib(s)) out->n_prompts = n_seqs;
+    if (st) hs_scores_free(out);
+    return st;
+}
+
+void hs_scores_free(hs_head_scores *sc)
+{
+    if (!sc) return;
+    free(sc->score);
+    memset(sc, 0, sizeof *sc);
+}
+
+/* ---- calibration text -> token sequences ---- */
+
+static void free_seqs(hs_token_seq *seqs, int n)
+{
+    if (!seqs) return;
+    for (int i = 0; i < n; i++) free((void *)seqs[i].ids);
+    free(seqs);
+}
+
+/* Tokenizes prompt + reference of one calibration prompt, keeping the first max_t ids. */
+static hs_status tokenize_one(const hs_tokenizer *tok, const hs_prompt *p, int max_t,
+                              hs_token_seq *out)
+{
+    size_t a = strlen(p->prompt), b = p->reference ? strlen(p->reference) : 0;
+    char *text = hs_malloc(a + b + 1, "calibration text");
+    if (!text) return HS_ENOMEM;
+    memcpy(text, p->prompt, a);
+    if (b) memcpy(text + a, p->reference, b);
+    text[a + b] = '\0';
+    int32_t *ids = NULL;
+    size_t n = 0;
+    hs_status st = hs_tokenizer_encode(tok, text, a + b, 0, &ids, &n);
+    free(text);
+    if (st) return hs_err_wrap(st, "prompt '%s' (line %d)", p->id, p->line);
+    out->ids = ids;
+    out->n = n > (size_t)max_t ? max_t : (int)n;
+    return HS_OK;
+}
+
+static hs_status tokenize_calib(const hs_model *m, const hs_tokenizer *tok,
+                                const hs_prompt_set *calib, const hs_score_opts *o,
+                                hs_token_seq **out, int *n_out)
+{
+    int n = (int)calib->n;
+    if (o->max_prompts > 0 && o->max_prompts < n) n = o->max_prompts;
+    int max_t = m->cfg.n_positions;
+    if (o->max_tokens > 0 && o->max_tokens < max_t) max_t = o->max_tokens;
+    hs_token_seq *seqs = hs_calloc(n ? (size_t)n : 1, sizeof *seqs, "calibration sequences");
+    if (!seqs) return HS_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        hs_status st = tokenize_one(tok, &calib->items[i], max_t, &seqs[i]);
+        if (st) {
+            free_seqs(seqs, i);
+            return hs_err_wrap(st, "%s", calib->path ? calib->path : "calibration set");
+        }
+    }
+    *out = seqs;
+    *n_out = n;
+    return HS_OK;
+}
+
+hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer *tok,
+                            const hs_prompt_set *calib, hs_strategy s, const hs_score_opts *o)
+{
+    static const hs_score_opts defaults = {0, 0, 0};
+    if (!o) o = &defaults;
+    memset(out, 0, sizeof *out);
+    if (!hs_strategy_needs_calib(s)) return hs_scores_compute_ids(out, m, NULL, 0, s, o);
+    if (!calib || !tok)
+        return hs_err(HS_EINPUT, "%s scores need a calibration prompt set and a tokenizer",
+                      hs_strategy_name(s));
+    const char *path = calib->path ? calib->path : "";
+    if (calib->n == 0) return hs_err(HS_EINPUT, "%s: no calibration prompts", path);
+    if (strlen(path) >= sizeof out->calibration)
+        return hs_err(HS_EINPUT, "%s: calibration path longer than %zu bytes", path,
+                      sizeof out->calibration - 1);
+    hs_token_seq *seqs = NULL;
+    int n = 0;
+    hs_status st = tokenize_calib(m, tok, calib, o, &seqs, &n);
+    if (st) return st;
+    st = hs_scores_compute_ids(out, m, seqs, n, s, o);
+    free_seqs(seqs, n);
+    if (st) return hs_err_wrap(st, "%s", path);
+    snprintf(out->calibration, sizeof out->calibration, "%s", path);
+    snprintf(out->calibration_sha256, sizeof out->calibration_sha256, "%s", calib->sha256);
+    return HS_OK;
+}

@@ -1,0 +1,262 @@
+/* scores_io.c: head scores as a JSON file (jansson), so a job computes them once and
+ * every variant, rank and later run reads the same numbers.
+ *
+ *   {"format": "headsweep-head-scores", "version": 1, "strategy": "entropy",
+ *    "seed": 0, "L": 6, "H": 8, "scores": [[...H numbers...], ...L rows...],
+ *    "calibration": "jobs/prompts/kjv_calib.jsonl", "calibration_sha256": "<64 hex>",
+ *    "model_sha256": "<64 hex>", "n_prompts": 200}
+ *
+ * Numbers are written with 17 significant digits, so a round trip is exact. Loading
+ * checks every field (types, ranges, the L x H shape, finite scores, sha256 spelling,
+ * duplicate keys) and names the file in each message; hs_scores_check_model then ties
+ * the scores to a model. "seed" is written as a string when it does not fit int64. */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headsweep/prune.h"
+#include "prune_impl.h"
+
+#define SCORES_FORMAT "headsweep-head-scores"
+#define SCORES_VERSION 1
+#define MAX_DIM 4096
+
+/* ---- save ---- */
+
+static int set(json_t *obj, const char *key, json_t *v)
+{
+    return v ? json_object_set_new(obj, key, v) : -1;
+}
+
+static json_t *scores_matrix(const hs_head_scores *sc)
+{
+    json_t *rows = json_array();
+    for (int l = 0; rows && l < sc->L; l++) {
+        json_t *row = json_array();
+        if (!row || json_array_append_new(rows, row)) return json_decref(rows), NULL;
+        for (int h = 0; h < sc->H; h++)
+            if (json_array_append_new(row, json_real(sc->score[l * sc->H + h])))
+                return json_decref(rows), NULL;
+    }
+    return rows;
+}
+
+static json_t *scores_to_json(const hs_head_scores *sc)
+{
+    json_t *root = json_object();
+    if (!root) return NULL;
+    json_t *seed = sc->seed <= (uint64_t)INT64_MAX ? json_integer((json_int_t)sc->seed) : NULL;
+    if (!seed) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%" PRIu64, sc->seed);
+        seed = json_string(buf);
+    }
+    int bad = set(root, "format", json_string(SCORES_FORMAT));
+    bad |= set(root, "version", json_integer(SCORES_VERSION));
+    bad |= set(root, "strategy", json_string(hs_strategy_name(sc->strategy)));
+    bad |= set(root, "seed", seed);
+    bad |= set(root, "L", json_integer(sc->L));
+    bad |= set(root, "H", json_integer(sc->H));
+    bad |= set(root, "scores", scores_matrix(sc));
+    bad |= set(root, "calibration", json_string(sc->calibration));
+    bad |= set(root, "calibration_sha256", json_string(sc->calibration_sha256));
+    bad |= set(root, "model_sha256", json_string(sc->model_sha256));
+    bad |= set(root, "n_prompts", json_integer(sc->n_prompts));
+    if (bad) json_decref(root);
+    return bad ? NULL : root;
+}
+
+static hs_status write_text(const char *path, const char *text)
+{
+    size_t n = strlen(path);
+    char *tmp = hs_malloc(n + 5, "path");
+    if (!tmp) return HS_ENOMEM;
+    snprintf(tmp, n + 5, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    hs_status st = HS_OK;
+    if (!f) {
+        st = hs_err(HS_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    } else {
+        int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
+        bad |= fclose(f) != 0;
+        if (bad) st = hs_err(HS_EIO, "%s: write failed: %s", tmp, strerror(errno));
+        else if (rename(tmp, path)) st = hs_err(HS_EIO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+        if (st) remove(tmp);
+    }
+    free(tmp);
+    return st;
+}
+
+hs_status hs_scores_save(const hs_head_scores *sc, const char *path)
+{
+    if (!sc->score || sc->L < 1 || sc->H < 1)
+        return hs_err(HS_EINPUT, "%s: no head scores to save", path);
+    for (int i = 0; i < sc->L * sc->H; i++)
+        if (!isfinite(sc->score[i]))
+            return hs_err(HS_EINPUT, "%s: score of head %d.%d is %g, not a finite number", path,
+                          i / sc->H, i % sc->H, sc->score[i]);
+    json_t *root = scores_to_json(sc);
+    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(root);
+    if (!text) return hs_err(HS_ENOMEM, "%s: out of memory encoding head scores", path);
+    hs_status st = write_text(path, text);
+    free(text);
+    return st;
+}
+
+/* ---- load ---- */
+
+static hs_status get_int(const json_t *root, const char *path, const char *key, long lo,
+                         long hi, long *out)
+{
+    const json_t *v = json_object_get(root, key);
+    if (!v) return hs_err(HS_EINPUT, "%s: missing \"%s\"", path, key);
+    if (!json_is_integer(v)) return hs_err(HS_EINPUT, "%s: \"%s\" is not an integer", path, key);
+    json_int_t x = json_integer_value(v);
+    if (x < lo || x > hi)
+        return hs_err(HS_EINPUT, "%s: \"%s\" is %" JSON_INTEGER_FORMAT ", outside [%ld, %ld]", path,
+                      key, x, lo, hi);
+    *out = (long)x;
+    return HS_OK;
+}
+
+static hs_status get_str(const json_t *root, const char *path, const char *key, char *buf,
+                         size_t cap)
+{
+    const json_t *v = json_object_get(root, key);
+    if (!v) return hs_err(HS_EINPUT, "%s: missing \"%s\"", path, key);
+    if (!json_is_string(v)) return hs_err(HS_EINPUT, "%s: \"%s\" is not a string", path, key);
+    if (json_string_length(v) >= cap || strlen(json_string_value(v)) != json_string_length(v))
+        return hs_err(HS_EINPUT, "%s: \"%s\" is longer than %zu bytes or holds a NUL", path, key,
+                      cap - 1);
+    memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+    return HS_OK;
+}
+
+/* A sha256 is 64 lowercase hex digits; "" is accepted where allow_empty. */
+static hs_status get_sha(const json_t *root, const char *path, const char *key, char out[65],
+                         int allow_empty)
+{
+    hs_status st = get_str(root, path, key, out, 65);
+    if (st) return st;
+    size_t n = strlen(out);
+    int ok = n == 64 || (allow_empty && n == 0);
+    for (size_t i = 0; ok && i < n; i++) ok = (out[i] >= '0' && out[i] <= '9') || (out[i] >= 'a' && out[i] <= 'f');
+    if (!ok) return hs_err(HS_EINPUT, "%s: \"%s\" is not a sha256 (64 lowercase hex digits)", path, key);
+    return HS_OK;
+}
+
+static hs_status get_seed(const json_t *root, const char *path, uint64_t *out)
+{
+    const json_t *v = json_object_get(root, "seed");
+    if (!v) return hs_err(HS_EINPUT, "%s: missing \"seed\"", path);
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return HS_OK;
+    }
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = s && s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
+    if (!s || !end || *end || errno)
+        return hs_err(HS_EINPUT, "%s: \"seed\" is not a non-negative integer", path);
+    *out = x;
+    return HS_OK;
+}
+
+static hs_status get_matrix(const json_t *root, const char *path, hs_head_scores *sc)
+{
+    const json_t *rows = json_object_get(root, "scores");
+    if (!rows) return hs_err(HS_EINPUT, "%s: missing \"scores\"", path);
+    if (!json_is_array(rows) || json_array_size(rows) != (size_t)sc->L)
+        return hs_err(HS_EINPUT, "%s: \"scores\" is not an array of L = %d rows", path, sc->L);
+    for (int l = 0; l < sc->L; l++) {
+        const json_t *row = json_array_get(rows, l);
+        if (!json_is_array(row) || json_array_size(row) != (size_t)sc->H)
+            return hs_err(HS_EINPUT, "%s: \"scores\" row %d is not an array of H = %d numbers", path, l, sc->H);
+        for (int h = 0; h < sc->H; h++) {
+            const json_t *v = json_array_get(row, h);
+            double x = json_is_number(v) ? json_number_value(v) : NAN;
+            if (!isfinite(x))
+                return hs_err(HS_EINPUT, "%s: score of head %d.%d is not a finite number", path, l, h);
+            sc->score[l * sc->H + h] = x;
+        }
+    }
+    return HS_OK;
+}
+
+static hs_status check_format(const json_t *root, const char *path)
+{
+    char fmt[64];
+    long version = 0;
+    hs_status st = get_str(root, path, "format", fmt, sizeof fmt);
+    if (!st && strcmp(fmt, SCORES_FORMAT))
+        st = hs_err(HS_EINPUT, "%s: \"format\" is \"%s\", not \"%s\"", path, fmt, SCORES_FORMAT);
+    if (!st) st = get_int(root, path, "version", SCORES_VERSION, SCORES_VERSION, &version);
+    return st;
+}
+
+static hs_status get_header(const json_t *root, const char *path, hs_head_scores *sc)
+{
+    char name[32];
+    long L = 0, H = 0, n = 0;
+    hs_status st = check_format(root, path);
+    if (!st) st = get_str(root, path, "strategy", name, sizeof name);
+    if (!st && hs_strategy_parse(name, &sc->strategy)) st = hs_err_wrap(HS_EINPUT, "%s", path);
+    if (!st) st = get_seed(root, path, &sc->seed);
+    if (!st) st = get_int(root, path, "L", 1, MAX_DIM, &L);
+    if (!st) st = get_int(root, path, "H", 1, MAX_DIM, &H);
+    if (!st) st = get_str(root, path, "calibration", sc->calibration, sizeof sc->calibration);
+    if (!st) st = get_sha(root, path, "calibration_sha256", sc->calibration_sha256, 1);
+    if (!st) st = get_sha(root, path, "model_sha256", sc->model_sha256, 0);
+    if (!st) st = get_int(root, path, "n_prompts", 0, INT32_MAX, &n);
+    if (st) return st;
+    sc->L = (int)L, sc->H = (int)H, sc->n_prompts = (int)n;
+    if (hs_strategy_needs_calib(sc->strategy) && n < 1)
+        return hs_err(HS_EINPUT, "%s: %s scores need \"n_prompts\" >= 1 (the calibration prompts used)",
+                      path, name);
+    return HS_OK;
+}
+
+static hs_status scores_from_json(const json_t *root, const char *path, hs_head_scores *sc)
+{
+    if (!json_is_object(root)) return hs_err(HS_EINPUT, "%s: not a JSON object", path);
+    hs_status st = get_header(root, path, sc);
+    if (st) return st;
+    sc->score = hs_calloc((size_t)sc->L * sc->H, sizeof *sc->score, "head scores");
+    if (!sc->score) return HS_ENOMEM;
+    return get_matrix(root, path, sc);
+}
+
+hs_status hs_scores_load(hs_head_scores *sc, const char *path)
+{
+    memset(sc, 0, sizeof *sc);
+    char *text = NULL;
+    size_t len = 0;
+    hs_status st = hs_read_file(path, &text, &len);
+    if (st) return st;
+    json_error_t e;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+    free(text);
+    if (!root) return hs_err(HS_EINPUT, "%s:%d:%d: %s", path, e.line, e.column, e.text);
+    st = scores_from_json(root, path, sc);
+    json_decref(root);
+    if (st) hs_scores_free(sc);
+    return st;
+}
+
+hs_status hs_scores_check_model(const hs_head_scores *sc, hs_model *m, const char *path)
+{
+    if (sc->L != m->cfg.n_layer || sc->H != m->cfg.n_head)
+        return hs_err(HS_EINPUT, "%s: scores for %d layers x %d heads, but model %s has %d x %d",
+                      path, sc->L, sc->H, m->dir ? m->dir : "", m->cfg.n_layer, m->cfg.n_head);
+    const char *sha = hs_model_sha256(m);
+    if (strcmp(sc->model_sha256, sha))
+        return hs_err(HS_EINPUT, "%s: scores were computed for model sha256 %.12s..., but %s has %.12s...",
+                      path, sc->model_sha256, m->dir ? m->dir : "the model", sha);
+    return HS_OK;
+}

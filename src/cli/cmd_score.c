@@ -1,0 +1,159 @@
+/* cmd_score.c: `headsweep score`: head scores of a model for one strategy, printed as a
+ * layer x head table with the order in which pruning levels switch heads off, and saved
+ * as JSON (--out) for `--scores FILE` and sweep jobs. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "cmd_score.h"
+#include "headsweep/prompts.h"
+#include "headsweep/prune.h"
+#include "headsweep/tokenizer.h"
+
+static const char score_usage[] =
+    "usage: headsweep score --model DIR --prompts FILE --strategy S [--out FILE] [--seed N]\n"
+    "                       [--max-prompts N] [--max-tokens N]\n"
+    "Computes one score per attention head (higher = more useful; pruning levels switch\n"
+    "off the lowest first), prints them as a layer x head table with the pruning order,\n"
+    "and writes them as JSON with --out (for --scores FILE and sweep jobs).\n"
+    "  --strategy S      entropy: mean 1 - H/ln T of the head's attention rows\n"
+    "                    magnitude: L2 norm of the head's Q, K, V and c_proj weights\n"
+    "                    random: seeded shuffle (--seed)\n"
+    "                    ablation: calibration NLL increase with the head alone off\n"
+    "  --prompts FILE    calibration prompts (JSONL; prompt + reference text is scored);\n"
+    "                    required for entropy and ablation, never the evaluation prompts\n"
+    "  --max-prompts N   use the first N prompts (default all)\n"
+    "  --max-tokens N    cut each calibration text to N tokens (default the context)\n"
+    "  --seed N          seed of the random strategy (default 0)\n";
+
+typedef struct {
+    const char *model, *prompts, *strategy, *out;
+    hs_score_opts so;
+} score_opts;
+
+enum { O_MODEL = 1, O_PROMPTS, O_STRATEGY, O_OUT, O_SEED, O_MAX_PROMPTS, O_MAX_TOKENS, O_HELP };
+
+/* 0 handled, 2 bad value, 3 help, 1 unknown option. */
+static int score_opt(score_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case O_MODEL: o->model = arg; return 0;
+    case O_PROMPTS: o->prompts = arg; return 0;
+    case O_STRATEGY: o->strategy = arg; return 0;
+    case O_OUT: o->out = arg; return 0;
+    case O_SEED: return hs_cli_parse_u64(arg, "--seed", &o->so.seed) ? 2 : 0;
+    case O_MAX_PROMPTS: return hs_cli_parse_int(arg, "--max-prompts", 1, 1 << 30, &o->so.max_prompts) ? 2 : 0;
+    case O_MAX_TOKENS: return hs_cli_parse_int(arg, "--max-tokens", 2, 1 << 30, &o->so.max_tokens) ? 2 : 0;
+    case O_HELP: return 3;
+    default: return 1;
+    }
+}
+
+static int parse_args(score_opts *o, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, 0, O_MODEL},         {"prompts", required_argument, 0, O_PROMPTS},
+        {"strategy", required_argument, 0, O_STRATEGY},   {"out", required_argument, 0, O_OUT},
+        {"seed", required_argument, 0, O_SEED},           {"max-prompts", required_argument, 0, O_MAX_PROMPTS},
+        {"max-tokens", required_argument, 0, O_MAX_TOKENS}, {"help", no_argument, 0, O_HELP},
+        {0, 0, 0, 0}};
+    int c;
+    memset(o, 0, sizeof *o);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int r = score_opt(o, c, optarg);
+        if (r == 3) return hs_cli_help(score_usage), -1;
+        if (r == 1) return hs_cli_usage_error(score_usage, NULL);
+        if (r) return r;
+    }
+    if (optind < argc) return hs_cli_usage_error(score_usage, "unexpected argument");
+    if (!o->model || !o->strategy) return hs_cli_usage_error(score_usage, "--model and --strategy are required");
+    return 0;
+}
+
+static void print_table(const hs_head_scores *sc)
+{
+    printf("layer");
+    for (int h = 0; h < sc->H; h++) printf(" %11s%-2d", "h", h);
+    printf("\n");
+    for (int l = 0; l < sc->L; l++) {
+        printf("%5d", l);
+        for (int h = 0; h < sc->H; h++) printf(" %13.6g", sc->score[l * sc->H + h]);
+        printf("\n");
+    }
+}
+
+/* The removal order, H heads a line, each line starting with the rank of its first. */
+static hs_status print_order(const hs_head_scores *sc)
+{
+    int n = sc->L * sc->H;
+    int *order = hs_malloc((size_t)n * sizeof *order, "head order");
+    if (!order) return HS_ENOMEM;
+    hs_status st = hs_prune_order(sc, order);
+    if (!st) {
+        printf("pruning order (rank: layer.head, switched off first to last):\n");
+        for (int i = 0; i < n; i++) {
+            if (i % sc->H == 0) printf("%5d:", i + 1);
+            printf(" %d.%d", order[i] / sc->H, order[i] % sc->H);
+            if ((i + 1) % sc->H == 0 || i + 1 == n) printf("\n");
+        }
+    }
+    free(order);
+    return st;
+}
+
+static void print_header(const hs_head_scores *sc, const char *model)
+{
+    printf("# %s head scores of %s (model sha256 %.16s...)\n", hs_strategy_name(sc->strategy),
+           model, sc->model_sha256);
+    if (sc->strategy == HS_STRATEGY_RANDOM) printf("# seed %" PRIu64 "\n", sc->seed);
+    if (hs_strategy_needs_calib(sc->strategy))
+        printf("# calibration %s: %d prompts (sha256 %.16s...)\n", sc->calibration, sc->n_prompts,
+               sc->calibration_sha256);
+    printf("# higher = more useful; a level switches off the lowest scores first\n");
+}
+
+/* Loads what the strategy needs and computes the scores. */
+static hs_status compute(const score_opts *o, hs_strategy s, hs_model *m, hs_head_scores *sc)
+{
+    if (!hs_strategy_needs_calib(s)) return hs_scores_compute(sc, m, NULL, NULL, s, &o->so);
+    if (!o->prompts)
+        return hs_err(HS_EINPUT, "--strategy %s needs --prompts FILE (calibration prompts)", o->strategy);
+    hs_prompt_set set;
+    hs_tokenizer *tok = NULL;
+    hs_status st = hs_prompts_load(&set, o->prompts);
+    if (st) return st;
+    st = hs_tokenizer_load(&tok, o->model);
+    if (!st) st = hs_scores_compute(sc, m, tok, &set, s, &o->so);
+    hs_tokenizer_free(tok);
+    hs_prompts_free(&set);
+    return st;
+}
+
+int hs_cmd_score(int argc, char **argv)
+{
+    score_opts o;
+    int rc = parse_args(&o, argc, argv);
+    if (rc) return rc < 0 ? 0 : rc;
+    hs_strategy s;
+    hs_model m;
+    hs_head_scores sc;
+    memset(&sc, 0, sizeof sc);
+    hs_status st = hs_strategy_parse(o.strategy, &s);
+    if (st) return hs_cli_fail(st);
+    if ((st = hs_model_load(&m, o.model))) return hs_cli_fail(st);
+    st = compute(&o, s, &m, &sc);
+    if (!st) {
+        print_header(&sc, o.model);
+        print_table(&sc);
+        st = print_order(&sc);
+    }
+    if (!st && o.out) st = hs_scores_save(&sc, o.out);
+    if (!st && o.out) fprintf(stderr, "headsweep: wrote %s\n", o.out);
+    hs_scores_free(&sc);
+    hs_model_free(&m);
+    return st ? hs_cli_fail(st) : 0;
+}

@@ -1,0 +1,150 @@
+/* prune_opts.c: the shared pruning options of the subcommands (prune_opts.h) and their
+ * translation into head gates: an explicit list, or a level over head scores that are
+ * read from a file or computed on a calibration set on the spot. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "headsweep/prompts.h"
+#include "headsweep/prune.h"
+#include "prune_opts.h"
+
+void hs_cli_prune_init(hs_prune_cli *o)
+{
+    memset(o, 0, sizeof *o);
+    o->prune_level = -1.0;
+}
+
+static int parse_level(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0.0 && v <= 100.0)) {
+        fprintf(stderr, "headsweep: --prune-level: '%s' is not a percentage in [0, 100]\n", s);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_strategy(const char *s, const char **out)
+{
+    hs_strategy st;
+    if (hs_strategy_parse(s, &st)) {
+        fprintf(stderr, "headsweep: --strategy: %s\n", hs_err_msg());
+        return 2;
+    }
+    *out = s;
+    return 0;
+}
+
+int hs_cli_prune_parse_opt(hs_prune_cli *o, int opt_code, const char *arg)
+{
+    switch (opt_code) {
+    case HS_OPT_HEADS_OFF: o->heads_off = arg; return 0;
+    case HS_OPT_PRUNE_LEVEL: return parse_level(arg, &o->prune_level);
+    case HS_OPT_STRATEGY: return parse_strategy(arg, &o->strategy);
+    case HS_OPT_SCORES: o->scores_file = arg; return 0;
+    case HS_OPT_CALIB: o->calib = arg; return 0;
+    case HS_OPT_PER_LAYER: o->per_layer = 1; return 0;
+    case HS_OPT_KEEP_ONE: o->keep_one = 1; return 0;
+    case HS_OPT_PRUNE_SEED: return hs_cli_parse_u64(arg, "--prune-seed", &o->seed) ? 2 : 0;
+    default: return 1;
+    }
+}
+
+int hs_cli_prune_requested(const hs_prune_cli *o)
+{
+    return o->heads_off != NULL || o->prune_level >= 0.0;
+}
+
+static hs_status check_combination(const hs_prune_cli *o)
+{
+    if (o->heads_off && o->prune_level >= 0.0)
+        return hs_err(HS_EINPUT, "give --heads-off or --prune-level, not both");
+    if (o->prune_level < 0.0 && (o->strategy || o->scores_file || o->calib || o->per_layer || o->keep_one))
+        return hs_err(HS_EINPUT, "--strategy, --scores, --calib, --per-layer and --keep-one-per-layer need --prune-level");
+    return HS_OK;
+}
+
+static hs_status load_scores(const hs_prune_cli *o, hs_strategy s, hs_model *m, hs_head_scores *sc)
+{
+    hs_status st = hs_scores_load(sc, o->scores_file);
+    if (!st) st = hs_scores_check_model(sc, m, o->scores_file);
+    if (!st && o->strategy && sc->strategy != s)
+        st = hs_err(HS_EINPUT, "%s holds %s scores, but --strategy %s was given", o->scores_file,
+                    hs_strategy_name(sc->strategy), o->strategy);
+    if (st) hs_scores_free(sc);
+    return st;
+}
+
+/* The calibration file: --calib, else the default set when it is readable. */
+static hs_status calib_path(const hs_prune_cli *o, hs_strategy s, const char **out)
+{
+    if (o->calib) *out = o->calib;
+    else if (access(HS_DEFAULT_CALIB, R_OK) == 0) *out = HS_DEFAULT_CALIB;
+    else
+        return hs_err(HS_EINPUT, "--prune-level with --strategy %s needs head scores: give --scores FILE "
+                                 "(from `headsweep score --out FILE`) or --calib FILE (no %s here)",
+                      hs_strategy_name(s), HS_DEFAULT_CALIB);
+    return HS_OK;
+}
+
+static hs_status compute_calibrated(const char *path, hs_strategy s, hs_model *m,
+                                    const hs_tokenizer *tok, const hs_score_opts *so,
+                                    hs_head_scores *sc)
+{
+    hs_prompt_set set;
+    hs_tokenizer *own = NULL;
+    hs_status st = hs_prompts_load(&set, path);
+    if (st) return st;
+    if (!tok) st = hs_tokenizer_load(&own, m->dir);
+    if (!st) {
+        fprintf(stderr, "headsweep: computing %s head scores on %s (%zu prompts)\n",
+                hs_strategy_name(s), path, set.n);
+        st = hs_scores_compute(sc, m, tok ? tok : own, &set, s, so);
+    }
+    hs_tokenizer_free(own);
+    hs_prompts_free(&set);
+    return st;
+}
+
+static hs_status compute_scores(const hs_prune_cli *o, hs_strategy s, hs_model *m,
+                                const hs_tokenizer *tok, hs_head_scores *sc)
+{
+    hs_score_opts so = {0, 0, o->seed};
+    /* --calib is ignored by magnitude and random, so one command line serves a loop over
+     * strategies */
+    if (!hs_strategy_needs_calib(s)) return hs_scores_compute(sc, m, NULL, NULL, s, &so);
+    const char *path = NULL;
+    hs_status st = calib_path(o, s, &path);
+    return st ? st : compute_calibrated(path, s, m, tok, &so, sc);
+}
+
+static hs_status level_gates(const hs_prune_cli *o, hs_model *m, const hs_tokenizer *tok, float *gates)
+{
+    hs_strategy s = HS_STRATEGY_ENTROPY;
+    if (o->strategy && hs_strategy_parse(o->strategy, &s)) return HS_EINPUT;
+    hs_head_scores sc;
+    hs_status st = o->scores_file ? load_scores(o, s, m, &sc) : compute_scores(o, s, m, tok, &sc);
+    if (st) return st;
+    hs_select_opts so = {o->per_layer, o->keep_one};
+    st = hs_prune_select(&sc, o->prune_level, &so, gates);
+    hs_scores_free(&sc);
+    return st;
+}
+
+int hs_cli_prune_gates(const hs_prune_cli *o, hs_model *m, const hs_tokenizer *tok, float *gates)
+{
+    int L = m->cfg.n_layer, H = m->cfg.n_head;
+    for (int i = 0; i < L * H; i++) gates[i] = 1.0f;
+    hs_status st = check_combination(o);
+    if (!st && o->heads_off) st = hs_heads_parse(o->heads_off, L, H, gates);
+    if (!st && o->prune_level >= 0.0) st = level_gates(o, m, tok, gates);
+    return st ? hs_cli_fail(st) : 0;
+}

@@ -77,7 +77,11 @@ static int parse_args(score_opts *o, int argc, char **argv)
 static void print_table(const hs_head_scores *sc)
 {
     printf("layer");
-    for (int h = 0; h < sc->H; h++) printf(" %11s%-2d", "h", h);
+    for (int h = 0; h < sc->H; h++) {
+        char label[16];
+        snprintf(label, sizeof label, "h%d", h);
+        printf(" %13s", label);
+    }
     printf("\n");
     for (int l = 0; l < sc->L; l++) {
         printf("%5d", l);

@@ -1,0 +1,64 @@
+/* stats.h: the statistics of the report, as pure functions on arrays of doubles.
+ *
+ * - A seeded generator (xoshiro256**, seeded through splitmix64; Blackman & Vigna 2018)
+ *   so every confidence interval is reproducible from the seed printed in the report.
+ * - Percentile bootstrap of the mean (Efron & Tibshirani 1993, ch. 13) with quantiles
+ *   by linear interpolation between order statistics (Hyndman & Fan 1996 type 7, numpy's
+ *   default), so an independent reader can recompute them.
+ * - Paired per-prompt percent differences, the design behind every variant comparison.
+ * - Pareto frontier of (speed up, perplexity down) points.
+ * Missing values are NaN on input; callers filter them out before bootstrapping. */
+#ifndef HS_REPORT_STATS_H
+#define HS_REPORT_STATS_H
+
+#include <stdint.h>
+
+#include "headsweep/util.h"
+
+typedef struct {
+    uint64_t s[4];
+} hs_rng;
+
+void hs_rng_seed(hs_rng *r, uint64_t seed);
+uint64_t hs_rng_next(hs_rng *r);
+/* Uniform integer in [0, n), n > 0, without modulo bias (rejection sampling). */
+uint64_t hs_rng_below(hs_rng *r, uint64_t n);
+/* Seed of one named statistic: splitmix64(seed ^ FNV-1a(key)). Keying each statistic
+ * by name keeps its interval unchanged when other variants or levels are added. */
+uint64_t hs_stream_seed(uint64_t seed, const char *key);
+
+typedef struct {
+    int n;       /* values used */
+    double mean; /* NaN when n == 0 */
+    double sd;   /* sample standard deviation (n - 1); NaN when n < 2 */
+    double lo;   /* bootstrap interval; NaN when n < 2 */
+    double hi;
+} hs_ci;
+
+/* Quantile p in [0, 1] of n >= 1 sorted values, type 7. */
+double hs_quantile_sorted(const double *x, int n, double p);
+
+/* Mean, sd and percentile-bootstrap interval (coverage conf, e.g. 0.95) of the mean of
+ * x[0..n) from B resamples of size n drawn with the generator seeded with seed. All x
+ * must be finite. Fails only when the B means cannot be allocated. */
+hs_status hs_bootstrap_mean(const double *x, int n, int B, double conf, uint64_t seed,
+                            hs_ci *out);
+
+/* Keeps the finite values of x[0..n) in out (which may be x); returns how many. */
+int hs_finite_values(const double *x, int n, double *out);
+
+/* Per-prompt percent differences of a against b, 100 * (a_i - b_i) / b_i, for every i where
+ * both are finite and b_i != 0 (with invert, of 1/a against 1/b: 100 * (b_i / a_i - 1),
+ * needing a_i != 0). Writes them to d in prompt order and returns how many; *n_zero (if
+ * not NULL) receives the number of pairs left out because the divisor was 0. */
+int hs_paired_pct(const double *a, const double *b, int n, int invert, double *d, int *n_zero);
+
+/* front[i] = 1 when point i is not dominated: no j has x_j >= x_i and y_j <= y_i with one
+ * of them strict (higher x and lower y are better). Points with NaN are never on it. */
+void hs_pareto_front(const double *x, const double *y, int n, uint8_t *front);
+
+/* Verdict of an interval for a difference: +1 when it lies above 0, -1 below, 0 when
+ * it contains 0, and -2 when it is undefined (too few pairs). */
+int hs_ci_sign(const hs_ci *c);
+
+#endif

@@ -1,0 +1,668 @@
+/* h5read.c: one results file -> hs_study (see h5read.h, docs/results-format.md).
+ *
+ * Strings may be variable- or fixed-length (h5py writes the former, C writers often the
+ * latter); numbers are converted by HDF5 to the memory type we ask for. Every HDF5 call
+ * is checked and every identifier closed on every path; HDF5's own error stack printing
+ * is switched off so the user sees one message naming the file and the object. */
+#include "h5read.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define HS_SCHEMA_VERSION 1
+
+typedef struct {
+    const char *path; /* for messages */
+    hid_t f;
+} rd;
+
+static hs_status bad(const rd *r, const char *obj, const char *what)
+{
+    return hs_err(HS_EINPUT, "%s: %s: %s", r->path, obj, what);
+}
+
+const char *hs_h5_library_version(void)
+{
+    static char buf[32];
+    unsigned maj = 0, min = 0, rel = 0;
+    if (H5get_libversion(&maj, &min, &rel) < 0) return "unknown";
+    snprintf(buf, sizeof buf, "%u.%u.%u", maj, min, rel);
+    return buf;
+}
+
+/* ---- objects ---- */
+
+/* 1 when every component of obj (a path relative to the root) exists, 0 when one does
+ * not, -1 when HDF5 fails to tell. */
+static int link_exists(const rd *r, const char *obj)
+{
+    char buf[512];
+    if (snprintf(buf, sizeof buf, "%s", obj) >= (int)sizeof buf) return -1;
+    for (char *p = buf;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        htri_t e = H5Lexists(r->f, buf, H5P_DEFAULT);
+        if (e <= 0) return e < 0 ? -1 : 0;
+        if (c == '\0') return 1;
+        *p = c;
+    }
+}
+
+static hs_status open_dataset(const rd *r, const char *obj, hid_t *d)
+{
+    int e = link_exists(r, obj);
+    if (e < 0) return bad(r, obj, "cannot look up this object");
+    if (e == 0) return bad(r, obj, "missing dataset (see docs/results-format.md)");
+    *d = H5Dopen2(r->f, obj, H5P_DEFAULT);
+    if (*d < 0) return bad(r, obj, "exists but is not a readable dataset");
+    return HS_OK;
+}
+
+typedef struct {
+    int rank;
+    hsize_t dim[5];
+    const char *name[5]; /* dimension names for messages */
+} shape;
+
+static void shape_text(const hsize_t *dim, const char *const *name, int rank, char *buf,
+                       size_t cap)
+{
+    size_t k = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < rank && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%s%s%llu", i ? ", " : "",
+                              name ? name[i] : "", name ? " " : "", (unsigned long long)dim[i]);
+    if (k < cap) snprintf(buf + k, cap - k, ")");
+}
+
+/* Reads the extent of d; checks it against want (when want->dim[i] == 0 any length is
+ * accepted along that axis) and stores it in got. */
+static hs_status check_shape(const rd *r, hid_t d, const char *obj, const shape *want,
+                             hsize_t *got)
+{
+    hid_t sp = H5Dget_space(d);
+    if (sp < 0) return bad(r, obj, "cannot read its dataspace");
+    int nd = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[H5S_MAX_RANK];
+    hs_status st = HS_OK;
+    if (nd < 0 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0)
+        st = bad(r, obj, "cannot read its dimensions");
+    if (!st && nd != want->rank)
+        st = hs_err(HS_EINPUT, "%s: %s: has %d dimensions, expected %d", r->path, obj, nd,
+                    want->rank);
+    for (int i = 0; !st && i < nd; i++) {
+        if (want->dim[i] != 0 && dims[i] != want->dim[i]) {
+            char a[160], b[160];
+            shape_text(dims, NULL, nd, a, sizeof a);
+            shape_text(want->dim, want->name, want->rank, b, sizeof b);
+            st = hs_err(HS_EINPUT, "%s: %s: has shape %s, expected %s", r->path, obj, a, b);
+        }
+        if (!st && got) got[i] = dims[i];
+    }
+    if (H5Sclose(sp) < 0 && !st) st = bad(r, obj, "cannot close its dataspace");
+    return st;
+}
+
+static size_t shape_count(const hsize_t *dim, int rank)
+{
+    size_t n = 1;
+    for (int i = 0; i < rank; i++) n *= (size_t)dim[i];
+    return n;
+}
+
+/* Reads a whole numeric dataset as memtype into a new buffer of elsize-byte elements. */
+static hs_status read_numeric(const rd *r, const char *obj, hid_t memtype, size_t elsize,
+                              const shape *want, hsize_t *got, void **out)
+{
+    hid_t d = -1;
+    hsize_t dims[5] = {0};
+    *out = NULL;
+    hs_status st = open_dataset(r, obj, &d);
+    if (st) return st;
+    st = check_shape(r, d, obj, want, dims);
+    if (!st) {
+        size_t n = shape_count(dims, want->rank);
+        *out = hs_malloc(n * elsize, obj);
+        if (!*out) st = HS_ENOMEM;
+    }
+    if (!st && shape_count(dims, want->rank) > 0 &&
+        H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
+        st = bad(r, obj, "cannot read its values as numbers");
+    if (H5Dclose(d) < 0 && !st) st = bad(r, obj, "cannot close");
+    if (got) memcpy(got, dims, sizeof(hsize_t) * (size_t)want->rank);
+    return st;
+}
+
+/* ---- strings (datasets and attributes) ---- */
+
+typedef struct {
+    hid_t id;
+    int is_attr;
+    const char *what; /* "/variant" or "/variant@gating", for messages */
+} strobj;
+
+static hid_t obj_type(const strobj *o) { return o->is_attr ? H5Aget_type(o->id) : H5Dget_type(o->id); }
+static hid_t obj_space(const strobj *o)
+{
+    return o->is_attr ? H5Aget_space(o->id) : H5Dget_space(o->id);
+}
+static herr_t obj_read(const strobj *o, hid_t memtype, void *buf)
+{
+    return o->is_attr ? H5Aread(o->id, memtype, buf)
+                      : H5Dread(o->id, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+}
+
+static hs_status copy_strings(char **src, size_t n, char **dst)
+{
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = hs_strdup(src[i] ? src[i] : "");
+        if (!dst[i]) return HS_ENOMEM;
+    }
+    return HS_OK;
+}
+
+static hs_status read_vlen_strings(const rd *r, const strobj *o, hid_t memtype, size_t n,
+                                   char **out)
+{
+    char **tmp = hs_calloc(n, sizeof *tmp, o->what);
+    if (!tmp) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    if (obj_read(o, memtype, tmp) < 0) st = bad(r, o->what, "cannot read its strings");
+    if (!st) st = copy_strings(tmp, n, out);
+    hid_t sp = obj_space(o);
+    if (sp < 0 || H5Dvlen_reclaim(memtype, sp, H5P_DEFAULT, tmp) < 0)
+        if (!st) st = bad(r, o->what, "cannot release its strings");
+    if (sp >= 0) H5Sclose(sp);
+    free(tmp);
+    return st;
+}
+
+static hs_status read_fixed_strings(const rd *r, const strobj *o, hid_t memtype, size_t size,
+                                    size_t n, char **out)
+{
+    char *buf = hs_calloc(n ? n : 1, size, o->what);
+    if (!buf) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    if (obj_read(o, memtype, buf) < 0) st = bad(r, o->what, "cannot read its strings");
+    for (size_t i = 0; !st && i < n; i++) {
+        buf[i * size + size - 1] = '\0';
+        out[i] = hs_strdup(buf + i * size);
+        if (!out[i]) st = HS_ENOMEM;
+    }
+    free(buf);
+    return st;
+}
+
+/* Memory string type matching ftype: variable-length, or fixed with one byte more for
+ * the terminator; same character set. */
+static hid_t string_memtype(hid_t ftype, int *is_var, size_t *size)
+{
+    htri_t var = H5Tis_variable_str(ftype);
+    H5T_cset_t cset = H5Tget_cset(ftype);
+    if (var < 0 || cset < 0) return -1;
+    *is_var = var > 0;
+    *size = var ? 0 : H5Tget_size(ftype) + 1;
+    if (!var && *size == 1) return -1;
+    hid_t m = H5Tcopy(H5T_C_S1);
+    if (m < 0) return -1;
+    if (H5Tset_size(m, var ? H5T_VARIABLE : *size) < 0 || H5Tset_cset(m, cset) < 0 ||
+        H5Tset_strpad(m, H5T_STR_NULLTERM) < 0) {
+        H5Tclose(m);
+        return -1;
+    }
+    return m;
+}
+
+/* Reads the n strings of a string dataset or attribute into out (n pointers, zeroed). */
+static hs_status read_strings(const rd *r, const strobj *o, size_t n, char **out)
+{
+    hid_t ft = obj_type(o);
+    if (ft < 0) return bad(r, o->what, "cannot read its type");
+    hs_status st = HS_OK;
+    H5T_class_t cls = H5Tget_class(ft);
+    int is_var = 0;
+    size_t size = 0;
+    hid_t mt = -1;
+    if (cls != H5T_STRING) st = bad(r, o->what, "is not a string");
+    if (!st && (mt = string_memtype(ft, &is_var, &size)) < 0)
+        st = bad(r, o->what, "has an unsupported string type");
+    if (!st)
+        st = is_var ? read_vlen_strings(r, o, mt, n, out)
+                    : read_fixed_strings(r, o, mt, size, n, out);
+    if (mt >= 0) H5Tclose(mt);
+    H5Tclose(ft);
+    return st;
+}
+
+static hs_status space_points(const rd *r, const strobj *o, size_t *n)
+{
+    hid_t sp = obj_space(o);
+    if (sp < 0) return bad(r, o->what, "cannot read its dataspace");
+    hssize_t k = H5Sget_simple_extent_npoints(sp);
+    H5Sclose(sp);
+    if (k < 0) return bad(r, o->what, "cannot count its elements");
+    *n = (size_t)k;
+    return HS_OK;
+}
+
+/* A 1-D string dataset (a dimension scale) of any length: *out gets n new strings. */
+static hs_status read_string_dataset(const rd *r, const char *obj, char ***out, int *n)
+{
+    hid_t d = -1;
+    hs_status st = open_dataset(r, obj, &d);
+    if (st) return st;
+    shape want = {1, {0}, {obj}};
+    hsize_t dims[1] = {0};
+    st = check_shape(r, d, obj, &want, dims);
+    if (!st && !(*out = hs_calloc(dims[0] ? dims[0] : 1, sizeof **out, obj))) st = HS_ENOMEM;
+    if (!st) {
+        *n = (int)dims[0];
+        strobj o = {d, 0, obj};
+        st = read_strings(r, &o, dims[0], *out);
+    }
+    if (H5Dclose(d) < 0 && !st) st = bad(r, obj, "cannot close");
+    return st;
+}
+
+/* ---- attributes ---- */
+
+/* Opens attribute name of object loc (named obj in messages); *a < 0 when absent. */
+static hs_status open_attr(const rd *r, hid_t loc, const char *obj, const char *name, hid_t *a)
+{
+    *a = -1;
+    htri_t e = H5Aexists(loc, name);
+    if (e < 0) return hs_err(HS_EINPUT, "%s: %s: cannot look up attribute %s", r->path, obj, name);
+    if (e == 0) return HS_OK;
+    *a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (*a < 0) return hs_err(HS_EINPUT, "%s: %s: cannot open attribute %s", r->path, obj, name);
+    return HS_OK;
+}
+
+/* Reads string attribute name (exactly n values, n >= 1) into out; absent -> required
+ * error, or out[i] = "" when not required. */
+static hs_status attr_strings(const rd *r, hid_t loc, const char *obj, const char *name,
+                              size_t n, int required, char **out)
+{
+    hid_t a;
+    char what[256];
+    snprintf(what, sizeof what, "%s attribute %s", obj, name);
+    hs_status st = open_attr(r, loc, obj, name, &a);
+    if (st) return st;
+    if (a < 0) {
+        if (required) return bad(r, what, "missing (see docs/results-format.md)");
+        for (size_t i = 0; i < n; i++)
+            if (!(out[i] = hs_strdup(""))) return HS_ENOMEM;
+        return HS_OK;
+    }
+    strobj o = {a, 1, what};
+    size_t k = 0;
+    st = space_points(r, &o, &k);
+    if (!st && k != n)
+        st = hs_err(HS_EINPUT, "%s: %s: has %zu values, expected %zu", r->path, what, k, n);
+    if (!st) st = read_strings(r, &o, n, out);
+    if (H5Aclose(a) < 0 && !st) st = bad(r, what, "cannot close");
+    return st;
+}
+
+/* Reads numeric attribute name (n values) as memtype; *found = 0 when absent. */
+static hs_status attr_numbers(const rd *r, hid_t loc, const char *obj, const char *name,
+                              hid_t memtype, size_t n, void *out, int *found)
+{
+    hid_t a;
+    char what[256];
+    snprintf(what, sizeof what, "%s attribute %s", obj, name);
+    hs_status st = open_attr(r, loc, obj, name, &a);
+    *found = a >= 0;
+    if (st || a < 0) return st;
+    strobj o = {a, 1, what};
+    size_t k = 0;
+    st = space_points(r, &o, &k);
+    if (!st && k != n)
+        st = hs_err(HS_EINPUT, "%s: %s: has %zu values, expected %zu", r->path, what, k, n);
+    if (!st && H5Aread(a, memtype, out) < 0) st = bad(r, what, "cannot read it as a number");
+    if (H5Aclose(a) < 0 && !st) st = bad(r, what, "cannot close");
+    return st;
+}
+
+/* ---- provenance: every root attribute as text ---- */
+
+static char *join_numbers(hid_t a, hid_t ft, H5T_class_t cls, size_t n)
+{
+    int is_unsigned = cls == H5T_INTEGER && H5Tget_sign(ft) == H5T_SGN_NONE;
+    hid_t mt = cls == H5T_FLOAT ? H5T_NATIVE_DOUBLE : is_unsigned ? H5T_NATIVE_ULLONG
+                                                                  : H5T_NATIVE_LLONG;
+    union { double d; long long ll; unsigned long long ull; } *v = calloc(n ? n : 1, sizeof *v);
+    char *text = calloc(n * 32 + 1, 1);
+    if (!v || !text || H5Aread(a, mt, v) < 0) {
+        free(v);
+        free(text);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i ? ", " : "";
+        if (cls == H5T_FLOAT) k += (size_t)snprintf(text + k, 32, "%s%.10g", sep, v[i].d);
+        else if (is_unsigned) k += (size_t)snprintf(text + k, 32, "%s%llu", sep, v[i].ull);
+        else k += (size_t)snprintf(text + k, 32, "%s%lld", sep, v[i].ll);
+    }
+    free(v);
+    return text;
+}
+
+static char *join_strings(char **s, size_t n)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++) len += strlen(s[i]) + 2;
+    char *text = malloc(len);
+    if (!text) return NULL;
+    text[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i) strcat(text, ", ");
+        strcat(text, s[i]);
+    }
+    return text;
+}
+
+static void free_strings(char **s, size_t n)
+{
+    if (!s) return;
+    for (size_t i = 0; i < n; i++) free(s[i]);
+    free(s);
+}
+
+/* Renders attribute a (named name) as text; NULL with a message on failure. */
+static char *attr_as_text(const rd *r, hid_t a, const char *name)
+{
+    strobj o = {a, 1, name};
+    size_t n = 0;
+    if (space_points(r, &o, &n)) return NULL;
+    hid_t ft = H5Aget_type(a);
+    if (ft < 0) {
+        bad(r, name, "cannot read the attribute's type");
+        return NULL;
+    }
+    H5T_class_t cls = H5Tget_class(ft);
+    char *text = NULL;
+    if (cls == H5T_STRING) {
+        char **s = calloc(n ? n : 1, sizeof *s);
+        if (s && !read_strings(r, &o, n, s)) text = join_strings(s, n);
+        free_strings(s, n);
+    } else if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+        text = join_numbers(a, ft, cls, n);
+        if (!text) bad(r, name, "cannot read the attribute's values");
+    } else {
+        text = strdup("(value of a type this report does not show)");
+    }
+    H5Tclose(ft);
+    return text;
+}
+
+typedef struct {
+    const rd *r;
+    hs_source *src;
+    hs_status st;
+} attr_walk;
+
+static herr_t on_root_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
+{
+    attr_walk *w = data;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0) {
+        w->st = bad(w->r, name, "cannot open root attribute");
+        return -1;
+    }
+    char *text = attr_as_text(w->r, a, name);
+    H5Aclose(a);
+    hs_attr_text *grown = realloc(w->src->attrs, (size_t)(w->src->n_attrs + 1) * sizeof *grown);
+    char *key = hs_strdup(name);
+    if (!text || !grown || !key) {
+        if (grown) w->src->attrs = grown;
+        free(text);
+        free(key);
+        w->st = text ? hs_err(HS_ENOMEM, "out of memory reading attributes") : HS_EINPUT;
+        return -1;
+    }
+    w->src->attrs = grown;
+    w->src->attrs[w->src->n_attrs++] = (hs_attr_text){key, text};
+    return 0;
+}
+
+static hs_status read_source(const rd *r, hs_study *s)
+{
+    s->src = hs_calloc(1, sizeof *s->src, "source");
+    if (!s->src) return HS_ENOMEM;
+    s->nsrc = 1;
+    if (!(s->src->path = hs_strdup(r->path))) return HS_ENOMEM;
+    attr_walk w = {r, s->src, HS_OK};
+    hsize_t idx = 0;
+    herr_t e = H5Aiterate2(r->f, H5_INDEX_NAME, H5_ITER_INC, &idx, on_root_attr, &w);
+    if (w.st) return w.st;
+    if (e < 0) return bad(r, "/", "cannot list the root attributes");
+    return HS_OK;
+}
+
+static hs_status read_schema_version(const rd *r)
+{
+    long long v = 0;
+    int found = 0;
+    hs_status st = attr_numbers(r, r->f, "/", "schema_version", H5T_NATIVE_LLONG, 1, &v, &found);
+    if (st) return hs_err(HS_EINPUT, "%s: not a headsweep results file (schema_version is not a number)",
+                          r->path);
+    if (!found)
+        return hs_err(HS_EINPUT, "%s: not a headsweep results file (no schema_version attribute)",
+                      r->path);
+    if (v != HS_SCHEMA_VERSION)
+        return hs_err(HS_EINPUT, "%s: schema_version %lld; this headsweep-report reads version %d",
+                      r->path, v, HS_SCHEMA_VERSION);
+    return HS_OK;
+}
+
+/* ---- dimension scales and variant attributes ---- */
+
+static hs_status scale_length(const rd *r, const char *obj, int *n)
+{
+    hid_t d = -1;
+    hs_status st = open_dataset(r, obj, &d);
+    if (st) return st;
+    shape want = {1, {0}, {obj}};
+    hsize_t dims[1] = {0};
+    st = check_shape(r, d, obj, &want, dims);
+    if (H5Dclose(d) < 0 && !st) st = bad(r, obj, "cannot close");
+    *n = (int)dims[0];
+    if (!st && *n <= 0) st = bad(r, obj, "is empty");
+    return st;
+}
+
+static hs_status variant_attrs(const rd *r, hs_study *s)
+{
+    hid_t d = -1;
+    hs_status st = open_dataset(r, "variant", &d);
+    if (st) return st;
+    s->gating = hs_calloc((size_t)s->nv, sizeof *s->gating, "gating");
+    s->agency = hs_calloc((size_t)s->nv, 1, "agency flags");
+    if (!s->gating || !s->agency) st = HS_ENOMEM;
+    if (!st) st = attr_strings(r, d, "/variant", "gating", (size_t)s->nv, 1, s->gating);
+    int found = 0;
+    if (!st) st = attr_numbers(r, d, "/variant", "agency", H5T_NATIVE_UINT8, (size_t)s->nv,
+                               s->agency, &found);
+    if (!st && !found) st = bad(r, "/variant attribute agency", "missing (see docs/results-format.md)");
+    if (H5Dclose(d) < 0 && !st) st = bad(r, "/variant", "cannot close");
+    return st;
+}
+
+static hs_status check_unique(const rd *r, const hs_study *s)
+{
+    for (int i = 0; i < s->nv; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(s->variant[i], s->variant[j]))
+                return hs_err(HS_EINPUT, "%s: /variant: name %s appears twice", r->path, s->variant[i]);
+    for (int i = 0; i < s->nl; i++) {
+        if (!isfinite(s->level[i]))
+            return hs_err(HS_EINPUT, "%s: /level: value %d is not a number", r->path, i);
+        for (int j = 0; j < i; j++)
+            if (s->level[i] == s->level[j])
+                return hs_err(HS_EINPUT, "%s: /level: %g appears twice", r->path, s->level[i]);
+    }
+    return HS_OK;
+}
+
+static hs_status read_scales(const rd *r, hs_study *s)
+{
+    hs_status st = read_string_dataset(r, "variant", &s->variant, &s->nv);
+    if (!st) st = read_string_dataset(r, "prompt", &s->prompt, &s->np);
+    if (!st) st = read_string_dataset(r, "state", &s->state, &s->ns);
+    if (!st) st = scale_length(r, "layer", &s->L);
+    if (!st) st = scale_length(r, "head", &s->H);
+    if (!st && (s->nv == 0 || s->np == 0 || s->ns == 0))
+        st = hs_err(HS_EINPUT, "%s: /variant, /prompt and /state must not be empty", r->path);
+    shape any = {1, {0}, {"level"}};
+    hsize_t nl = 0;
+    if (!st) st = read_numeric(r, "level", H5T_NATIVE_DOUBLE, sizeof(double), &any, &nl,
+                               (void **)&s->level);
+    s->nl = (int)nl;
+    if (!st && s->nl == 0) st = bad(r, "level", "is empty");
+    if (!st) st = variant_attrs(r, s);
+    if (!st) st = check_unique(r, s);
+    return st;
+}
+
+/* ---- metrics ---- */
+
+typedef struct {
+    const rd *r;
+    hs_study *s;
+    hs_status st;
+} metric_walk;
+
+static hs_status metric_attrs(const rd *r, const char *obj, hs_metric_data *m)
+{
+    hid_t d = -1;
+    hs_status st = open_dataset(r, obj, &d);
+    if (st) return st;
+    st = attr_strings(r, d, obj, "units", 1, 0, &m->units);
+    if (!st) st = attr_strings(r, d, obj, "description", 1, 0, &m->description);
+    int found = 0, timing = 0;
+    if (!st) st = attr_numbers(r, d, obj, "timing", H5T_NATIVE_INT, 1, &timing, &found);
+    m->timing = found ? timing : -1;
+    if (H5Dclose(d) < 0 && !st) st = bad(r, obj, "cannot close");
+    return st;
+}
+
+static hs_status read_metric(const rd *r, hs_study *s, const char *name)
+{
+    hs_metric_data *grown = realloc(s->metric, (size_t)(s->nm + 1) * sizeof *grown);
+    if (!grown) return hs_err(HS_ENOMEM, "out of memory listing metrics");
+    s->metric = grown;
+    hs_metric_data *m = &s->metric[s->nm++];
+    memset(m, 0, sizeof *m);
+    if (!(m->name = hs_strdup(name))) return HS_ENOMEM;
+    char obj[300];
+    snprintf(obj, sizeof obj, "metrics/%s", name);
+    shape want = {3, {(hsize_t)s->nv, (hsize_t)s->nl, (hsize_t)s->np}, {"variant", "level", "prompt"}};
+    hs_status st = read_numeric(r, obj, H5T_NATIVE_DOUBLE, sizeof(double), &want, NULL,
+                                (void **)&m->v);
+    if (!st) st = metric_attrs(r, obj, m);
+    return st;
+}
+
+static herr_t on_metric(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    metric_walk *w = data;
+    w->st = read_metric(w->r, w->s, name);
+    return w->st ? -1 : 0;
+}
+
+static hs_status read_metrics(const rd *r, hs_study *s)
+{
+    int e = link_exists(r, "metrics");
+    if (e <= 0) return bad(r, "metrics", e < 0 ? "cannot look up" : "missing group");
+    hid_t g = H5Gopen2(r->f, "metrics", H5P_DEFAULT);
+    if (g < 0) return bad(r, "metrics", "is not a readable group");
+    metric_walk w = {r, s, HS_OK};
+    hsize_t idx = 0;
+    herr_t it = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, on_metric, &w);
+    hs_status st = w.st;
+    if (!st && it < 0) st = bad(r, "metrics", "cannot list its datasets");
+    if (H5Gclose(g) < 0 && !st) st = bad(r, "metrics", "cannot close");
+    if (!st && s->nm == 0) st = bad(r, "metrics", "holds no metrics");
+    return st;
+}
+
+/* ---- heads, agency, cells ---- */
+
+static hs_status read_heads(const rd *r, hs_study *s)
+{
+    hsize_t nv = (hsize_t)s->nv, nl = (hsize_t)s->nl, L = (hsize_t)s->L, H = (hsize_t)s->H;
+    shape sc = {2, {L, H}, {"layer", "head"}};
+    shape pr = {4, {nv, nl, L, H}, {"variant", "level", "layer", "head"}};
+    shape oc = {5, {nv, nl, L, H, (hsize_t)s->ns}, {"variant", "level", "layer", "head", "state"}};
+    hs_status st = read_numeric(r, "heads/score", H5T_NATIVE_DOUBLE, sizeof(double), &sc, NULL,
+                                (void **)&s->score);
+    if (!st) st = read_numeric(r, "heads/pruned", H5T_NATIVE_UINT8, 1, &pr, NULL,
+                               (void **)&s->pruned);
+    if (!st) st = read_numeric(r, "agency/occupancy", H5T_NATIVE_INT64, sizeof(int64_t), &oc,
+                               NULL, (void **)&s->occupancy);
+    return st;
+}
+
+/* Per-prompt done flags from the per-shard cells: prompt i is in shard i % n_shards. */
+static hs_status read_cells(const rd *r, hs_study *s)
+{
+    shape want = {3, {(hsize_t)s->nv, (hsize_t)s->nl, 0}, {"variant", "level", "shard"}};
+    hsize_t dims[3];
+    uint8_t *cells = NULL;
+    hs_status st = read_numeric(r, "cells/done", H5T_NATIVE_UINT8, 1, &want, dims, (void **)&cells);
+    if (!st && dims[2] == 0) st = bad(r, "cells/done", "has no shards");
+    size_t nvl = (size_t)s->nv * (size_t)s->nl;
+    if (!st) {
+        s->done = hs_calloc(nvl * (size_t)s->np, 1, "done flags");
+        s->heads_known = hs_calloc(nvl, 1, "head map flags");
+        if (!s->done || !s->heads_known) st = HS_ENOMEM;
+    }
+    size_t LH = (size_t)s->L * (size_t)s->H;
+    for (size_t vl = 0; !st && vl < nvl; vl++) {
+        for (int p = 0; p < s->np; p++) {
+            s->done[vl * (size_t)s->np + p] = cells[vl * dims[2] + (size_t)p % dims[2]] != 0;
+            s->heads_known[vl] |= s->done[vl * (size_t)s->np + p];
+        }
+        for (size_t k = 0; k < LH; k++) s->heads_known[vl] |= s->pruned[vl * LH + k] != 0;
+    }
+    free(cells);
+    return st;
+}
+
+/* ---- entry point ---- */
+
+static hs_status check_file(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) return hs_err(HS_EINPUT, "%s: no such file", path);
+    if (!S_ISREG(sb.st_mode)) return hs_err(HS_EINPUT, "%s: not a regular file", path);
+    htri_t h = H5Fis_hdf5(path);
+    if (h < 0) return hs_err(HS_EINPUT, "%s: cannot read it", path);
+    if (h == 0) return hs_err(HS_EINPUT, "%s: not an HDF5 file", path);
+    return HS_OK;
+}
+
+hs_status hs_h5_read_study(const char *path, hs_study *s)
+{
+    memset(s, 0, sizeof *s);
+    if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0)
+        return hs_err(HS_EINTERNAL, "cannot silence the HDF5 error stack");
+    hs_status st = check_file(path);
+    if (st) return st;
+    rd r = {path, H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)};
+    if (r.f < 0) return hs_err(HS_EINPUT, "%s: cannot open it as an HDF5 file", path);
+    st = read_schema_version(&r);
+    if (!st) st = read_source(&r, s);
+    if (!st) st = read_scales(&r, s);
+    if (!st) st = read_metrics(&r, s);
+    if (!st) st = read_heads(&r, s);
+    if (!st) st = read_cells(&r, s);
+    if (H5Fclose(r.f) < 0 && !st) st = hs_err(HS_EINPUT, "%s: cannot close", path);
+    return st;
+}

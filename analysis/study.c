@@ -1,0 +1,414 @@
+/* study.c: lookups on an hs_study and the in-memory merge of several results files.
+ *
+ * A merge builds a fresh study on the union grid (variants in order of appearance,
+ * levels ascending, metrics by name) and copies each input into it prompt by prompt,
+ * taking only prompts whose cell is done. Inputs must be the same study: same model,
+ * prompts, calibration and sampling, so that a prompt's numbers mean the same in each. */
+#include "study.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void free_strv(char **v, int n)
+{
+    if (!v) return;
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+void hs_study_free(hs_study *s)
+{
+    if (!s) return;
+    free_strv(s->variant, s->nv);
+    free_strv(s->gating, s->nv);
+    free_strv(s->prompt, s->np);
+    free_strv(s->state, s->ns);
+    for (int i = 0; s->metric && i < s->nm; i++) {
+        free(s->metric[i].name);
+        free(s->metric[i].units);
+        free(s->metric[i].description);
+        free(s->metric[i].v);
+    }
+    for (int i = 0; s->src && i < s->nsrc; i++) {
+        for (int k = 0; k < s->src[i].n_attrs; k++) {
+            free(s->src[i].attrs[k].key);
+            free(s->src[i].attrs[k].value);
+        }
+        free(s->src[i].attrs);
+        free(s->src[i].path);
+    }
+    free_strv(s->notes, s->nnotes);
+    free(s->metric);
+    free(s->src);
+    free(s->agency);
+    free(s->level);
+    free(s->done);
+    free(s->pruned);
+    free(s->heads_known);
+    free(s->occupancy);
+    free(s->score);
+    memset(s, 0, sizeof *s);
+}
+
+int hs_study_variant(const hs_study *s, const char *name)
+{
+    for (int i = 0; i < s->nv; i++)
+        if (!strcmp(s->variant[i], name)) return i;
+    return -1;
+}
+
+int hs_study_level(const hs_study *s, double level)
+{
+    for (int i = 0; i < s->nl; i++)
+        if (s->level[i] == level) return i;
+    return -1;
+}
+
+const hs_metric_data *hs_study_metric(const hs_study *s, const char *name)
+{
+    for (int i = 0; i < s->nm; i++)
+        if (!strcmp(s->metric[i].name, name)) return &s->metric[i];
+    return NULL;
+}
+
+static const char *source_attr(const hs_source *src, const char *key)
+{
+    for (int k = 0; k < src->n_attrs; k++)
+        if (!strcmp(src->attrs[k].key, key)) return src->attrs[k].value;
+    return NULL;
+}
+
+const char *hs_study_attr(const hs_study *s, const char *key)
+{
+    for (int i = 0; i < s->nsrc; i++) {
+        const char *v = source_attr(&s->src[i], key);
+        if (v) return v;
+    }
+    return NULL;
+}
+
+int hs_study_done_count(const hs_study *s, int v, int l)
+{
+    int k = 0;
+    for (int p = 0; p < s->np; p++) k += s->done[hs_vlp(s, v, l, p)];
+    return k;
+}
+
+static hs_status note_v(char ***notes, int *n, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    char **grown = realloc(*notes, (size_t)(*n + 1) * sizeof *grown);
+    if (!grown) return hs_err(HS_ENOMEM, "out of memory adding a note");
+    *notes = grown;
+    if (!(grown[*n] = hs_strdup(buf))) return HS_ENOMEM;
+    (*n)++;
+    return HS_OK;
+}
+
+hs_status hs_study_note(hs_study *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hs_status st = note_v(&s->notes, &s->nnotes, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* ---- same study? ---- */
+
+/* Root attributes that define the study: two files differing in one of these measure
+ * different things and must not be pooled. */
+static const char *const study_keys[] = {
+    "schema_version", "model_sha256", "prompts_sha256", "calibration_sha256", "strategy",
+    "seed", "max_new_tokens", "temperature", "top_k", "top_p",
+};
+
+static hs_status mismatch(const hs_study *a, const hs_study *b, const char *what, const char *x,
+                          const char *y)
+{
+    return hs_err(HS_EINPUT, "%s and %s are not the same study: %s differs (%s vs %s)",
+                  a->src[0].path, b->src[0].path, what, x, y);
+}
+
+static hs_status same_attrs(const hs_study *a, const hs_study *b)
+{
+    for (size_t i = 0; i < sizeof study_keys / sizeof study_keys[0]; i++) {
+        const char *x = hs_study_attr(a, study_keys[i]), *y = hs_study_attr(b, study_keys[i]);
+        if (!x && !y) continue;
+        if (!x || !y || strcmp(x, y))
+            return mismatch(a, b, study_keys[i], x ? x : "absent", y ? y : "absent");
+    }
+    return HS_OK;
+}
+
+static hs_status same_grid(const hs_study *a, const hs_study *b)
+{
+    char x[64], y[64];
+    if (a->L != b->L || a->H != b->H) {
+        snprintf(x, sizeof x, "%d x %d", a->L, a->H);
+        snprintf(y, sizeof y, "%d x %d", b->L, b->H);
+        return mismatch(a, b, "head grid (layers x heads)", x, y);
+    }
+    if (a->np != b->np) {
+        snprintf(x, sizeof x, "%d", a->np);
+        snprintf(y, sizeof y, "%d", b->np);
+        return mismatch(a, b, "number of prompts", x, y);
+    }
+    for (int p = 0; p < a->np; p++)
+        if (strcmp(a->prompt[p], b->prompt[p])) return mismatch(a, b, "prompt id", a->prompt[p], b->prompt[p]);
+    if (a->ns != b->ns) return mismatch(a, b, "number of agency states", "", "");
+    for (int k = 0; k < a->ns; k++)
+        if (strcmp(a->state[k], b->state[k])) return mismatch(a, b, "agency state", a->state[k], b->state[k]);
+    return HS_OK;
+}
+
+static hs_status same_variants_and_units(const hs_study *a, const hs_study *b)
+{
+    for (int j = 0; j < b->nv; j++) {
+        int i = hs_study_variant(a, b->variant[j]);
+        if (i < 0) continue;
+        char what[300];
+        snprintf(what, sizeof what, "gating of variant %s", b->variant[j]);
+        if (strcmp(a->gating[i], b->gating[j])) return mismatch(a, b, what, a->gating[i], b->gating[j]);
+        snprintf(what, sizeof what, "agency flag of variant %s", b->variant[j]);
+        if (a->agency[i] != b->agency[j])
+            return mismatch(a, b, what, a->agency[i] ? "1" : "0", b->agency[j] ? "1" : "0");
+    }
+    for (int k = 0; k < b->nm; k++) {
+        const hs_metric_data *m = hs_study_metric(a, b->metric[k].name);
+        char what[300];
+        snprintf(what, sizeof what, "units of metric %s", b->metric[k].name);
+        if (m && strcmp(m->units, b->metric[k].units)) return mismatch(a, b, what, m->units, b->metric[k].units);
+    }
+    return HS_OK;
+}
+
+/* ---- the union grid ---- */
+
+typedef struct {
+    int nv, nl, nm;
+    const hs_study *vsrc[2]; /* where each variant/metric comes from: a then b */
+} grid_plan;
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static hs_status alloc_fill(void **p, size_t n, size_t el, const char *what)
+{
+    *p = hs_calloc(n ? n : 1, el, what);
+    return *p ? HS_OK : HS_ENOMEM;
+}
+
+static hs_status dup_strv(char ***dst, char *const *src, int n)
+{
+    hs_status st = alloc_fill((void **)dst, (size_t)n, sizeof **dst, "strings");
+    for (int i = 0; !st && i < n; i++)
+        if (!((*dst)[i] = hs_strdup(src[i]))) st = HS_ENOMEM;
+    return st;
+}
+
+/* Adds a's and then b's variants (b may be NULL) to m. */
+static hs_status union_variants(hs_study *m, const hs_study *a, const hs_study *b)
+{
+    int cap = a->nv + (b ? b->nv : 0);
+    hs_status st = alloc_fill((void **)&m->variant, (size_t)cap, sizeof(char *), "variants");
+    if (!st) st = alloc_fill((void **)&m->gating, (size_t)cap, sizeof(char *), "gating");
+    if (!st) st = alloc_fill((void **)&m->agency, (size_t)cap, 1, "agency flags");
+    for (int pass = 0; !st && pass < (b ? 2 : 1); pass++) {
+        const hs_study *s = pass ? b : a;
+        for (int j = 0; !st && j < s->nv; j++) {
+            if (hs_study_variant(m, s->variant[j]) >= 0) continue;
+            m->variant[m->nv] = hs_strdup(s->variant[j]);
+            m->gating[m->nv] = hs_strdup(s->gating[j]);
+            m->agency[m->nv] = s->agency[j];
+            if (!m->variant[m->nv] || !m->gating[m->nv]) st = HS_ENOMEM;
+            m->nv++; /* counted even on failure so hs_study_free releases it */
+        }
+    }
+    return st;
+}
+
+static hs_status union_levels(hs_study *m, const hs_study *a, const hs_study *b)
+{
+    int cap = a->nl + (b ? b->nl : 0);
+    hs_status st = alloc_fill((void **)&m->level, (size_t)cap, sizeof(double), "levels");
+    for (int pass = 0; !st && pass < (b ? 2 : 1); pass++) {
+        const hs_study *s = pass ? b : a;
+        for (int j = 0; j < s->nl; j++)
+            if (hs_study_level(m, s->level[j]) < 0) m->level[m->nl++] = s->level[j];
+    }
+    if (!st) qsort(m->level, (size_t)m->nl, sizeof(double), cmp_double);
+    return st;
+}
+
+static hs_status add_metric(hs_study *m, const hs_metric_data *src, size_t cells)
+{
+    hs_metric_data *d = &m->metric[m->nm++];
+    memset(d, 0, sizeof *d);
+    d->name = hs_strdup(src->name);
+    d->units = hs_strdup(src->units);
+    d->description = hs_strdup(src->description);
+    d->timing = src->timing;
+    d->v = hs_malloc(cells * sizeof(double), "metric values");
+    if (!d->name || !d->units || !d->description || !d->v) return HS_ENOMEM;
+    for (size_t i = 0; i < cells; i++) d->v[i] = NAN;
+    return HS_OK;
+}
+
+static hs_status union_metrics(hs_study *m, const hs_study *a, const hs_study *b)
+{
+    int cap = a->nm + (b ? b->nm : 0);
+    size_t cells = (size_t)m->nv * (size_t)m->nl * (size_t)m->np;
+    hs_status st = alloc_fill((void **)&m->metric, (size_t)cap, sizeof(hs_metric_data), "metrics");
+    for (int pass = 0; !st && pass < (b ? 2 : 1); pass++) {
+        const hs_study *s = pass ? b : a;
+        for (int j = 0; !st && j < s->nm; j++)
+            if (!hs_study_metric(m, s->metric[j].name)) st = add_metric(m, &s->metric[j], cells);
+    }
+    return st;
+}
+
+/* Allocates m on the union grid of a and b (b may be NULL), all prompts not done. */
+static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b)
+{
+    memset(m, 0, sizeof *m);
+    m->np = a->np, m->L = a->L, m->H = a->H;
+    hs_status st = dup_strv(&m->prompt, a->prompt, a->np);
+    m->ns = st ? 0 : a->ns;
+    if (!st) st = dup_strv(&m->state, a->state, a->ns);
+    if (!st) st = union_variants(m, a, b);
+    if (!st) st = union_levels(m, a, b);
+    if (!st) st = union_metrics(m, a, b);
+    size_t vl = (size_t)m->nv * (size_t)m->nl, LH = (size_t)m->L * (size_t)m->H;
+    if (!st) st = alloc_fill((void **)&m->done, vl * (size_t)m->np, 1, "done flags");
+    if (!st) st = alloc_fill((void **)&m->heads_known, vl, 1, "head map flags");
+    if (!st) st = alloc_fill((void **)&m->pruned, vl * LH, 1, "pruned heads");
+    if (!st) st = alloc_fill((void **)&m->occupancy, vl * LH * (size_t)m->ns, sizeof(int64_t), "occupancy");
+    if (!st) st = alloc_fill((void **)&m->score, LH, sizeof(double), "head scores");
+    if (!st) memcpy(m->score, a->score, LH * sizeof(double));
+    return st;
+}
+
+/* ---- copying a source into the union ---- */
+
+/* Copies the done prompts of src cell (sv, sl) into m cell (mv, ml); counts prompts
+ * new to m and prompts m already had. */
+static void absorb_prompts(hs_study *m, int mv, int ml, const hs_study *src, int sv, int sl,
+                           int *n_new, int *n_dup)
+{
+    *n_new = *n_dup = 0;
+    for (int p = 0; p < m->np; p++) {
+        if (!src->done[hs_vlp(src, sv, sl, p)]) continue;
+        size_t mi = hs_vlp(m, mv, ml, p);
+        if (m->done[mi]) {
+            (*n_dup)++;
+            continue;
+        }
+        m->done[mi] = 1;
+        (*n_new)++;
+        for (int k = 0; k < src->nm; k++) {
+            hs_metric_data *d = (hs_metric_data *)hs_study_metric(m, src->metric[k].name);
+            d->v[mi] = src->metric[k].v[hs_vlp(src, sv, sl, p)];
+        }
+    }
+}
+
+static hs_status absorb_heads(hs_study *m, int mv, int ml, const hs_study *src, int sv, int sl,
+                              int n_new, int n_dup)
+{
+    size_t LH = (size_t)m->L * (size_t)m->H, S = (size_t)m->ns;
+    size_t mi = hs_vl(m, mv, ml), si = hs_vl(src, sv, sl);
+    hs_status st = HS_OK;
+    if (src->heads_known[si] && !m->heads_known[mi]) {
+        memcpy(m->pruned + mi * LH, src->pruned + si * LH, LH);
+        m->heads_known[mi] = 1;
+    } else if (src->heads_known[si] && memcmp(m->pruned + mi * LH, src->pruned + si * LH, LH)) {
+        st = hs_study_note(m, "%s: pruned heads of %s at level %g differ from an earlier file; "
+                           "the earlier file's map is shown", src->src[0].path, src->variant[sv],
+                           src->level[sl]);
+    }
+    if (n_new > 0)
+        for (size_t k = 0; k < LH * S; k++) m->occupancy[mi * LH * S + k] += src->occupancy[si * LH * S + k];
+    if (!st && n_new > 0 && n_dup > 0)
+        st = hs_study_note(m, "%s: agency occupancy of %s at level %g is summed over prompts, some of "
+                           "which an earlier file also has; it may count them twice",
+                           src->src[0].path, src->variant[sv], src->level[sl]);
+    return st;
+}
+
+static hs_status absorb_cell(hs_study *m, const hs_study *src, int sv, int sl)
+{
+    int mv = hs_study_variant(m, src->variant[sv]), ml = hs_study_level(m, src->level[sl]);
+    int n_new, n_dup;
+    absorb_prompts(m, mv, ml, src, sv, sl, &n_new, &n_dup);
+    hs_status st = absorb_heads(m, mv, ml, src, sv, sl, n_new, n_dup);
+    if (!st && n_dup > 0)
+        st = hs_study_note(m, "%d prompts of %s at level %g are done in more than one input file; "
+                           "the values of the file given first are used (%s repeats them)",
+                           n_dup, src->variant[sv], src->level[sl], src->src[0].path);
+    return st;
+}
+
+static hs_status copy_sources(hs_study *m, const hs_study *src)
+{
+    hs_source *grown = realloc(m->src, (size_t)(m->nsrc + src->nsrc) * sizeof *grown);
+    if (!grown) return hs_err(HS_ENOMEM, "out of memory merging sources");
+    m->src = grown;
+    for (int i = 0; i < src->nsrc; i++) {
+        hs_source *d = &m->src[m->nsrc++];
+        memset(d, 0, sizeof *d);
+        const hs_source *s = &src->src[i];
+        if (!(d->path = hs_strdup(s->path))) return HS_ENOMEM;
+        if (!(d->attrs = hs_calloc((size_t)s->n_attrs, sizeof *d->attrs, "attributes"))) return HS_ENOMEM;
+        for (int k = 0; k < s->n_attrs; k++, d->n_attrs++) {
+            d->attrs[k].key = hs_strdup(s->attrs[k].key);
+            d->attrs[k].value = hs_strdup(s->attrs[k].value);
+            if (!d->attrs[k].key || !d->attrs[k].value) return HS_ENOMEM;
+        }
+    }
+    for (int i = 0; i < src->nnotes; i++)
+        if (hs_study_note(m, "%s", src->notes[i])) return HS_ENOMEM;
+    return HS_OK;
+}
+
+static hs_status absorb(hs_study *m, const hs_study *src)
+{
+    hs_status st = copy_sources(m, src);
+    for (int v = 0; !st && v < src->nv; v++)
+        for (int l = 0; !st && l < src->nl; l++) st = absorb_cell(m, src, v, l);
+    return st;
+}
+
+/* Replaces *a by the union of a and b (b may be NULL: just re-sorts a's levels). */
+static hs_status regrid(hs_study *a, const hs_study *b)
+{
+    hs_study m;
+    hs_status st = alloc_union(&m, a, b);
+    if (!st) st = absorb(&m, a);
+    if (!st && b) st = absorb(&m, b);
+    if (st) {
+        hs_study_free(&m);
+        return st;
+    }
+    hs_study_free(a);
+    *a = m;
+    return HS_OK;
+}
+
+hs_status hs_study_merge(hs_study *a, const hs_study *b)
+{
+    hs_status st = same_attrs(a, b);
+    if (!st) st = same_grid(a, b);
+    if (!st) st = same_variants_and_units(a, b);
+    if (!st) st = regrid(a, b);
+    return st;
+}
+
+hs_status hs_study_sort_levels(hs_study *s) { return regrid(s, NULL); }

@@ -1,0 +1,84 @@
+/* study.h: the report tool's in-memory picture of one study (one or more results files).
+ *
+ * h5read.c fills one hs_study per file; study.c merges several into one (union of
+ * variants and levels, prompts must match) and answers "which values are real": a value
+ * counts only when its prompt's cell is done and the value is finite. Nothing here knows
+ * HDF5, so the statistics and writers can be tested without files. */
+#ifndef HS_REPORT_STUDY_H
+#define HS_REPORT_STUDY_H
+
+#include <stdint.h>
+
+#include "headsweep/util.h"
+
+typedef struct {
+    char *name;        /* dataset name under /metrics */
+    char *units;       /* attribute `units` ("" when absent) */
+    char *description; /* attribute `description` */
+    int timing;        /* attribute `timing`: 1 timing/memory, 0 exact quality metric */
+    double *v;         /* (nv, nl, np); NaN where the file has no value */
+} hs_metric_data;
+
+typedef struct {
+    char *key;   /* root attribute name */
+    char *value; /* rendered as text (arrays joined with ", ") */
+} hs_attr_text;
+
+typedef struct {
+    char *path;          /* the results file */
+    int n_attrs;
+    hs_attr_text *attrs; /* (n_attrs) root attributes, in the file's order */
+} hs_source;
+
+typedef struct {
+    int nv, nl, np, L, H, ns; /* variants, levels, prompts, layers, heads, states */
+    char **variant;           /* (nv) names */
+    char **gating;            /* (nv) "mask" / "skip" */
+    uint8_t *agency;          /* (nv) 1 when the variant runs the agency state machine */
+    double *level;            /* (nl) percent, ascending after a merge */
+    char **prompt;            /* (np) ids in prompt-file order */
+    char **state;             /* (ns) agency state names */
+    int nm;
+    hs_metric_data *metric;   /* (nm) every /metrics/<name> of the file */
+    uint8_t *done;            /* (nv, nl, np) 1 when the prompt's cell is done */
+    uint8_t *pruned;          /* (nv, nl, L, H) 1 = head switched off */
+    uint8_t *heads_known;     /* (nv, nl) pruned map taken from a file with this cell */
+    int64_t *occupancy;       /* (nv, nl, L, H, ns) steps per state, summed over prompts */
+    double *score;            /* (L, H) head usefulness, higher = more useful */
+    int nsrc;
+    hs_source *src;           /* (nsrc) one per input file */
+    int nnotes;
+    char **notes;             /* (nnotes) things the reader must know (merge choices) */
+} hs_study;
+
+void hs_study_free(hs_study *s);
+
+/* Index helpers; all arrays are row-major in the order of their comments. */
+static inline size_t hs_vlp(const hs_study *s, int v, int l, int p)
+{
+    return ((size_t)v * s->nl + l) * s->np + p;
+}
+static inline size_t hs_vl(const hs_study *s, int v, int l) { return (size_t)v * s->nl + l; }
+
+int hs_study_variant(const hs_study *s, const char *name); /* index or -1 */
+int hs_study_level(const hs_study *s, double level);       /* index or -1 */
+const hs_metric_data *hs_study_metric(const hs_study *s, const char *name);
+/* Root attribute of the first input file that has it, or NULL. */
+const char *hs_study_attr(const hs_study *s, const char *key);
+/* Prompts whose cell is done for (v, l). */
+int hs_study_done_count(const hs_study *s, int v, int l);
+
+/* Appends a note (printf style); returns HS_ENOMEM on failure. */
+hs_status hs_study_note(hs_study *s, const char *fmt, ...) HS_PRINTF(2, 3);
+
+/* Merges b into a (a keeps its order; b's new variants and levels are added, levels
+ * sorted ascending). Refuses (HS_EINPUT, message naming both files) when the two are not
+ * the same study: different model, prompts, calibration, strategy, sampling settings,
+ * head grid, states, prompt ids, or a variant whose gating/agency differ. When both files
+ * have a prompt done, a's value is kept and a note says so. b is left unchanged. */
+hs_status hs_study_merge(hs_study *a, const hs_study *b);
+
+/* Sorts levels ascending (a single file may list them in any order). */
+hs_status hs_study_sort_levels(hs_study *s);
+
+#endif

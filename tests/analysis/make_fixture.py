@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+"""make_fixture.py: writes a synthetic headsweep results file for the report tests.
+
+The layout follows docs/results-format.md (schema version 1) exactly: dimension scales
+attached to every dataset, NaN / -1 fill for cells that are not done, provenance
+attributes at the root. The numbers are synthetic but deterministic (seeded numpy), with
+a designed structure so a reader can tell the variants apart:
+  - baseline (mask) does not get faster with pruning; skip variants do; agency is a bit
+    slower than baseline-skip;
+  - reference perplexity grows with the level, more for agency at high levels.
+By default one cell is partial (agency at the highest level: only even shards done) and
+one value in a done cell is NaN (baseline, second level, prompt 5, reference_perplexity),
+so the report's missing-data paths are exercised.
+
+Options let tests write parts of a study (--done-shards), a mismatched study (--seed-attr)
+and broken files (--schema-version, --drop).
+"""
+import argparse
+
+import h5py
+import numpy as np
+
+METRICS = [
+    # name, units, description, timing
+    ("prompt_tokens", "tokens", "tokens in the prompt", 0),
+    ("reference_tokens", "tokens", "tokens of the held-out continuation", 0),
+    ("generated_tokens", "tokens", "tokens generated", 0),
+    ("prefill_seconds", "s", "prompt forward pass", 1),
+    ("decode_seconds", "s", "decode steps after the first token", 1),
+    ("generation_seconds", "s", "whole generation", 1),
+    ("decode_tokens_per_second", "tokens/s", "decode throughput", 1),
+    ("time_to_first_token", "s", "prompt forward + first token", 1),
+    ("reference_perplexity", "", "teacher-forced perplexity of the continuation", 0),
+    ("generated_perplexity_unpruned", "", "perplexity of the generation, unpruned model", 0),
+    ("distinct_1", "", "unique unigrams / unigrams", 0),
+    ("distinct_2", "", "unique bigrams / bigrams", 0),
+    ("type_token_ratio", "", "unique words / words", 0),
+    ("repetition_rate", "", "share of repeated 4-grams", 0),
+    ("peak_rss_bytes", "bytes", "peak resident set size", 1),
+    ("cpu_user_seconds", "s", "CPU user time", 1),
+    ("cpu_system_seconds", "s", "CPU system time", 1),
+    ("live_heads", "heads", "heads computed", 0),
+    ("flops_per_token", "FLOP", "analytic FLOPs per token", 0),
+    ("hit_eot", "", "stopped at end of text", 0),
+]
+STATES = ["active", "overloaded", "misaligned", "withdrawn"]
+VARIANT_KIND = {"baseline": ("mask", 0), "agency": ("skip", 1), "baseline-skip": ("skip", 0)}
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("out")
+    ap.add_argument("--variants", default="baseline,agency,baseline-skip")
+    ap.add_argument("--levels", default="0,30,50,70")
+    ap.add_argument("--prompts", type=int, default=24)
+    ap.add_argument("--shards", type=int, default=4)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=6)
+    ap.add_argument("--max-new", type=int, default=8)
+    ap.add_argument("--done-shards", default="all",
+                    help="comma-separated shards marked done in every cell, or 'all'")
+    ap.add_argument("--no-partial", action="store_true",
+                    help="do not leave the agency cell at the highest level partial")
+    ap.add_argument("--no-nan", action="store_true", help="do not plant a NaN value")
+    ap.add_argument("--schema-version", type=int, default=1)
+    ap.add_argument("--seed-attr", type=int, default=7, help="the study's sampling seed")
+    ap.add_argument("--drop", action="append", default=[], help="dataset path to leave out")
+    return ap.parse_args()
+
+
+def shape_names(a):
+    return {"v": a.variants.split(","), "l": [float(x) for x in a.levels.split(",")]}
+
+
+def write_scales(f, a, variants, levels, prompts):
+    vs = f.create_dataset("variant", data=np.array(variants, dtype=object),
+                          dtype=h5py.string_dtype("utf-8"))
+    vs.attrs.create("gating", np.array([VARIANT_KIND.get(v, ("skip", 0))[0] for v in variants],
+                                       dtype=object), dtype=h5py.string_dtype("utf-8"))
+    vs.attrs["agency"] = np.array([VARIANT_KIND.get(v, ("skip", 0))[1] for v in variants],
+                                  dtype=np.uint8)
+    f.create_dataset("level", data=np.array(levels, dtype=np.float64))
+    f.create_dataset("prompt", data=np.array(prompts, dtype=object),
+                     dtype=h5py.string_dtype("utf-8"))
+    f.create_dataset("layer", data=np.arange(a.layers, dtype=np.int32))
+    f.create_dataset("head", data=np.arange(a.heads, dtype=np.int32))
+    f.create_dataset("state", data=np.array(STATES, dtype=object),
+                     dtype=h5py.string_dtype("utf-8"))
+    f.create_dataset("shard", data=np.arange(a.shards, dtype=np.int32))
+    f.create_dataset("new_token", data=np.arange(a.max_new, dtype=np.int32))
+    for name in ("variant", "level", "prompt", "layer", "head", "state", "shard", "new_token"):
+        f[name].make_scale(name)
+
+
+def attach(f, dset, dims):
+    for i, name in enumerate(dims):
+        dset.dims[i].attach_scale(f[name])
+        dset.dims[i].label = name
+
+
+def root_attrs(f, a, nranks=2):
+    s = f.attrs
+    s["schema_version"] = np.int32(a.schema_version)
+    for k, v in {
+        "headsweep_version": "0.1.0", "git_describe": "v0.1.0-fixture",
+        "created_utc": "2024-01-01T00:00:00Z", "updated_utc": "2024-01-01T01:00:00Z",
+        "command_line": "mpirun -n 2 headsweep sweep jobs/fixture.ini",
+        "job_name": "fixture",
+        "job_file_text": "[job]\nname = fixture\nmodel = models/tiny\n# ``` a fence inside\n",
+        "model_dir": "models/tiny", "model_sha256": "ab" * 32,
+        "prompts_path": "jobs/prompts/fixture.jsonl", "prompts_sha256": "cd" * 32,
+        "calibration_path": "jobs/prompts/calib.jsonl", "calibration_sha256": "ef" * 32,
+        "strategy": "entropy", "hosts": "node1,node2", "mpi_version": "Open MPI 4.1",
+        "hdf5_version": "1.10.8", "openblas_version": "0.3.21",
+    }.items():
+        s[k] = v
+    s["seed"] = np.int64(a.seed_attr)
+    s["max_new_tokens"] = np.int32(a.max_new)
+    s["temperature"] = np.float64(0.8)
+    s["top_k"] = np.int32(40)
+    s["top_p"] = np.float64(0.95)
+    s["n_ranks"] = np.int32(nranks)
+    s["runs"] = np.int32(1)
+
+
+def done_mask(a, variants, levels):
+    """(variant, level, shard) uint8."""
+    nv, nl = len(variants), len(levels)
+    done = np.zeros((nv, nl, a.shards), dtype=np.uint8)
+    shards = range(a.shards) if a.done_shards == "all" else \
+        [int(x) for x in a.done_shards.split(",") if x != ""]
+    for k in shards:
+        done[:, :, k] = 1
+    if not a.no_partial and "agency" in variants:
+        done[variants.index("agency"), nl - 1, 1::2] = 0
+    return done
+
+
+def metric_values(a, variants, levels, rng):
+    """Dict name -> (variant, level, prompt) float64 with the designed structure."""
+    nv, nl, npr = len(variants), len(levels), a.prompts
+    lv = np.array(levels)[None, :, None] / 100.0
+    prompt_speed = rng.normal(1.0, 0.08, size=(1, 1, npr))
+    prompt_ppl = np.exp(rng.normal(3.2, 0.3, size=(1, 1, npr)))
+    noise = lambda s: rng.normal(1.0, s, size=(nv, nl, npr))
+    skip = np.array([VARIANT_KIND.get(v, ("skip", 0))[0] == "skip" for v in variants])[:, None, None]
+    agen = np.array([VARIANT_KIND.get(v, ("skip", 0))[1] == 1 for v in variants])[:, None, None]
+    tps = 50.0 * prompt_speed * np.where(skip, 1.0 + 0.8 * lv, 1.0) * np.where(agen, 0.97, 1.0) * noise(0.03)
+    gen_tok = np.full((nv, nl, npr), float(a.max_new))
+    ttft = 0.02 * prompt_speed * noise(0.05)
+    decode = (gen_tok - 1) / tps
+    ppl = prompt_ppl * np.exp(1.2 * lv + np.where(agen, 0.3, 0.0) * lv ** 2) * noise(0.02)
+    m = {
+        "prompt_tokens": np.broadcast_to(rng.integers(10, 60, size=(1, 1, npr)), (nv, nl, npr)),
+        "reference_tokens": np.broadcast_to(rng.integers(10, 40, size=(1, 1, npr)), (nv, nl, npr)),
+        "generated_tokens": gen_tok,
+        "prefill_seconds": ttft * 0.9, "decode_seconds": decode,
+        "generation_seconds": ttft + decode, "decode_tokens_per_second": tps,
+        "time_to_first_token": ttft, "reference_perplexity": ppl,
+        "generated_perplexity_unpruned": ppl * 0.5 * noise(0.05),
+        "distinct_1": np.clip(0.7 * noise(0.05), 0, 1), "distinct_2": np.clip(0.9 - 0.2 * lv, 0, 1) * noise(0.04),
+        "type_token_ratio": np.clip(0.75 * noise(0.05), 0, 1), "repetition_rate": 0.05 * noise(0.2),
+        "peak_rss_bytes": 2.0e8 * noise(0.01), "cpu_user_seconds": (ttft + decode) * 0.95,
+        "cpu_system_seconds": (ttft + decode) * 0.02,
+        "live_heads": np.broadcast_to(np.round(a.layers * a.heads * (1 - lv)), (nv, nl, npr)),
+        "flops_per_token": 1.0e6 * (1 - 0.5 * lv) * np.ones((nv, nl, npr)),
+        "hit_eot": np.zeros((nv, nl, npr)),
+    }
+    return {k: np.array(v, dtype=np.float64) for k, v in m.items()}
+
+
+def write_metrics(f, a, variants, levels, done, rng):
+    vals = metric_values(a, variants, levels, rng)
+    prompt_done = done[:, :, np.arange(a.prompts) % a.shards].astype(bool)
+    for name, units, desc, timing in METRICS:
+        path = "metrics/" + name
+        v = np.where(prompt_done, vals[name], np.nan)
+        if name == "reference_perplexity" and not a.no_nan and len(levels) > 1 \
+                and "baseline" in variants and prompt_done[variants.index("baseline"), 1, 5]:
+            v[variants.index("baseline"), 1, 5] = np.nan
+        if path in a.drop:
+            continue
+        d = f.create_dataset(path, data=v)
+        d.attrs["units"] = units
+        d.attrs["description"] = desc
+        d.attrs["timing"] = np.uint8(timing)
+        attach(f, d, ["variant", "level", "prompt"])
+
+
+def write_heads(f, a, variants, levels, done, rng):
+    nv, nl, L, H = len(variants), len(levels), a.layers, a.heads
+    score = rng.permutation(L * H).reshape(L, H).astype(np.float64) / (L * H)
+    d = f.create_dataset("heads/score", data=score)
+    d.attrs["strategy"] = "entropy"
+    d.attrs["calibration_set"] = "jobs/prompts/calib.jsonl"
+    d.attrs["calibration_sha256"] = "ef" * 32
+    d.attrs["n_prompts"] = np.int32(8)
+    attach(f, d, ["layer", "head"])
+    pruned = np.zeros((nv, nl, L, H), dtype=np.uint8)
+    order = np.argsort(score, axis=None)
+    for li, lev in enumerate(levels):
+        k = int(round(lev / 100.0 * L * H))
+        flat = np.zeros(L * H, dtype=np.uint8)
+        flat[order[:k]] = 1
+        pruned[:, li] = flat.reshape(L, H)
+    if "heads/pruned" not in a.drop:
+        d = f.create_dataset("heads/pruned", data=pruned)
+        attach(f, d, ["variant", "level", "layer", "head"])
+    occ = np.zeros((nv, nl, L, H, len(STATES)), dtype=np.int64)
+    steps = (a.max_new + 1) * a.prompts
+    for vi, v in enumerate(variants):
+        if VARIANT_KIND.get(v, ("skip", 0))[1] != 1:
+            continue
+        for li in range(nl):
+            ndone = int(done[vi, li, np.arange(a.prompts) % a.shards].sum())
+            s = steps * ndone // a.prompts
+            over = rng.integers(0, max(1, s // 4), size=(L, H))
+            mis = rng.integers(0, max(1, s // 8), size=(L, H))
+            occ[vi, li, :, :, 0] = s - over - mis
+            occ[vi, li, :, :, 1] = over
+            occ[vi, li, :, :, 2] = mis
+            p = pruned[vi, li].astype(bool)
+            occ[vi, li][p] = [0, 0, 0, s]
+    if "agency/occupancy" not in a.drop:
+        d = f.create_dataset("agency/occupancy", data=occ)
+        attach(f, d, ["variant", "level", "layer", "head", "state"])
+
+
+def write_text_and_cells(f, a, variants, levels, done, rng):
+    nv, nl = len(variants), len(levels)
+    ids = rng.integers(0, 50257, size=(nv, nl, a.prompts, a.max_new)).astype(np.int32)
+    prompt_done = done[:, :, np.arange(a.prompts) % a.shards].astype(bool)
+    ids[~prompt_done] = -1
+    d = f.create_dataset("text/generated_ids", data=ids)
+    attach(f, d, ["variant", "level", "prompt", "new_token"])
+    if "cells/done" not in a.drop:
+        d = f.create_dataset("cells/done", data=done)
+        attach(f, d, ["variant", "level", "shard"])
+    rank = np.where(done == 1, np.arange(a.shards)[None, None, :] % 2, -1).astype(np.int32)
+    d = f.create_dataset("cells/rank", data=rank)
+    attach(f, d, ["variant", "level", "shard"])
+    host = np.where(done == 1, np.where(rank == 0, "node1", "node2"), "").astype(object)
+    d = f.create_dataset("cells/host", data=host, dtype=h5py.string_dtype("utf-8"))
+    attach(f, d, ["variant", "level", "shard"])
+    secs = np.where(done == 1, 1.5, np.nan)
+    d = f.create_dataset("cells/seconds", data=secs)
+    attach(f, d, ["variant", "level", "shard"])
+    fin = np.where(done == 1, "2024-01-01T00:30:00Z", "").astype(object)
+    d = f.create_dataset("cells/finished_utc", data=fin, dtype=h5py.string_dtype("utf-8"))
+    attach(f, d, ["variant", "level", "shard"])
+
+
+def main():
+    a = parse_args()
+    names = shape_names(a)
+    variants, levels = names["v"], names["l"]
+    prompts = ["p%03d" % i for i in range(a.prompts)]
+    rng = np.random.default_rng(20240101)
+    with h5py.File(a.out, "w") as f:
+        root_attrs(f, a)
+        write_scales(f, a, variants, levels, prompts)
+        done = done_mask(a, variants, levels)
+        write_metrics(f, a, variants, levels, done, rng)
+        write_heads(f, a, variants, levels, done, rng)
+        write_text_and_cells(f, a, variants, levels, done, rng)
+
+
+if __name__ == "__main__":
+    main()

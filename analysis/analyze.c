@@ -1,0 +1,331 @@
+/* analyze.c: tables and paired comparisons of a study (see analyze.h).
+ *
+ * The metric names below are the ones the report promises to show; their units and
+ * descriptions come from the file's attributes. Any other /metrics/<name> in the file is
+ * tabulated too, under "other metrics", so a writer adding a metric needs no change here. */
+#include "analyze.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *key, *label, *src0, *src1;
+} table_spec;
+
+static const table_spec promised[] = {
+    {"decode_tokens_per_second", "decode speed", "decode_tokens_per_second", NULL},
+    {"generation_seconds", "generation time", "generation_seconds", NULL},
+    {"time_to_first_token", "time to first token", "time_to_first_token", NULL},
+    {"reference_perplexity", "reference perplexity", "reference_perplexity", NULL},
+    {"generated_perplexity_unpruned", "perplexity of the generated text under the unpruned model",
+     "generated_perplexity_unpruned", NULL},
+    {"distinct_1", "distinct-1", "distinct_1", NULL},
+    {"distinct_2", "distinct-2", "distinct_2", NULL},
+    {"type_token_ratio", "type-token ratio", "type_token_ratio", NULL},
+    {"repetition_rate", "repetition rate", "repetition_rate", NULL},
+    {"peak_rss_bytes", "peak RSS", "peak_rss_bytes", NULL},
+    {"cpu_seconds", "CPU seconds (user + system)", "cpu_user_seconds", "cpu_system_seconds"},
+};
+#define N_PROMISED (int)(sizeof promised / sizeof promised[0])
+
+static const hs_cmp_metric cmp_metrics[] = {
+    {"speed", "speed (decode tokens/s)", "decode_tokens_per_second", 0, "faster", "slower"},
+    {"efficiency", "efficiency (1 / generation time)", "generation_seconds", 1, "faster", "slower"},
+    {"perplexity", "reference perplexity", "reference_perplexity", 0, "worse", "better"},
+    {"quality", "quality (1 / reference perplexity)", "reference_perplexity", 1, "better", "worse"},
+    {"diversity", "lexical diversity (distinct-2)", "distinct_2", 0, "better (more diverse)",
+     "worse (less diverse)"},
+    {"generated_perplexity", "perplexity of generated text (unpruned model)",
+     "generated_perplexity_unpruned", 0, "worse", "better"},
+};
+#define N_CMP (int)(sizeof cmp_metrics / sizeof cmp_metrics[0])
+
+/* The study's comparisons: a, b by name; the seed document's claim is the first. */
+static const char *const variant_pairs[][2] = {
+    {"agency", "baseline"}, {"baseline-skip", "baseline"}, {"agency", "baseline-skip"},
+};
+#define N_VPAIRS (int)(sizeof variant_pairs / sizeof variant_pairs[0])
+
+const char *hs_fmt(char *buf, size_t cap, double x)
+{
+    if (isnan(x)) snprintf(buf, cap, "n/a");
+    else snprintf(buf, cap, "%.4g", x);
+    return buf;
+}
+
+hs_status hs_report_check_input(const hs_study *s, const char *path)
+{
+    for (int i = 0; i < N_PROMISED; i++) {
+        const char *src[2] = {promised[i].src0, promised[i].src1};
+        for (int k = 0; k < 2; k++)
+            if (src[k] && !hs_study_metric(s, src[k]))
+                return hs_err(HS_EINPUT, "%s: metrics/%s: missing dataset (see docs/results-format.md)",
+                              path, src[k]);
+    }
+    return HS_OK;
+}
+
+/* ---- tables ---- */
+
+/* Per-prompt values of table t at (v, l): sum of the sources, NaN when not done. */
+static double table_value(const hs_study *s, const hs_table *t, int v, int l, int p)
+{
+    size_t i = hs_vlp(s, v, l, p);
+    if (!s->done[i]) return NAN;
+    double x = hs_study_metric(s, t->src[0])->v[i];
+    if (t->src[1]) x += hs_study_metric(s, t->src[1])->v[i];
+    return x * t->scale;
+}
+
+void hs_report_table_key(const hs_report *r, const hs_table *t, int v, int l, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "table/%s/%s/%g", t->key, r->st->variant[v], r->st->level[l]);
+}
+
+static hs_status table_cell(const hs_report *r, hs_table *t, int v, int l, double *x)
+{
+    const hs_study *s = r->st;
+    int n = 0, bad = 0;
+    for (int p = 0; p < s->np; p++) {
+        double y = table_value(s, t, v, l, p);
+        if (isfinite(y)) x[n++] = y;
+        else if (s->done[hs_vlp(s, v, l, p)]) bad++;
+    }
+    char key[512];
+    hs_report_table_key(r, t, v, l, key, sizeof key);
+    t->n_bad[hs_vl(s, v, l)] = bad;
+    return hs_bootstrap_mean(x, n, r->opt.bootstrap, r->opt.conf,
+                             hs_stream_seed(r->opt.seed, key), &t->cell[hs_vl(s, v, l)]);
+}
+
+static hs_status table_init(hs_table *t, const hs_study *s, const char *key, const char *label,
+                            const char *src0, const char *src1, int is_promised)
+{
+    const hs_metric_data *m = hs_study_metric(s, src0);
+    int bytes = !strcmp(m->units, "bytes") || !strcmp(m->units, "B");
+    t->key = hs_strdup(key);
+    t->label = hs_strdup(label);
+    t->units = hs_strdup(bytes ? "MiB" : m->units);
+    t->description = hs_strdup(m->description);
+    if (src1 && t->description) { /* a sum: say what both parts are */
+        const hs_metric_data *m1 = hs_study_metric(s, src1);
+        size_t n = strlen(m->description) + strlen(m1->description) + 16;
+        char *d = hs_malloc(n, "description");
+        if (d) snprintf(d, n, "sum of %s and %s", m->description, m1->description);
+        free(t->description);
+        t->description = d;
+    }
+    t->scale = bytes ? 1.0 / (1024.0 * 1024.0) : 1.0;
+    t->promised = is_promised;
+    t->src[0] = m->name;
+    t->src[1] = src1 ? hs_study_metric(s, src1)->name : NULL;
+    size_t vl = (size_t)s->nv * (size_t)s->nl;
+    t->cell = hs_calloc(vl, sizeof *t->cell, "table cells");
+    t->n_bad = hs_calloc(vl, sizeof *t->n_bad, "table counts");
+    if (!t->key || !t->label || !t->units || !t->description || !t->cell || !t->n_bad)
+        return HS_ENOMEM;
+    return HS_OK;
+}
+
+static int used_by_promised(const char *name)
+{
+    for (int i = 0; i < N_PROMISED; i++)
+        if (!strcmp(promised[i].src0, name) || (promised[i].src1 && !strcmp(promised[i].src1, name)))
+            return 1;
+    return 0;
+}
+
+static hs_status make_tables(hs_report *r)
+{
+    const hs_study *s = r->st;
+    r->tab = hs_calloc((size_t)(N_PROMISED + s->nm), sizeof *r->tab, "tables");
+    if (!r->tab) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    for (int i = 0; !st && i < N_PROMISED; i++, r->ntab++)
+        st = table_init(&r->tab[r->ntab], s, promised[i].key, promised[i].label, promised[i].src0,
+                        promised[i].src1, 1);
+    r->n_promised = N_PROMISED;
+    for (int k = 0; !st && k < s->nm; k++) {
+        const char *name = s->metric[k].name;
+        if (used_by_promised(name)) continue;
+        st = table_init(&r->tab[r->ntab], s, name, name, name, NULL, 0);
+        r->ntab++;
+    }
+    return st;
+}
+
+static hs_status fill_tables(hs_report *r)
+{
+    const hs_study *s = r->st;
+    double *x = hs_malloc((size_t)s->np * sizeof *x, "prompt values");
+    if (!x) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    for (int t = 0; !st && t < r->ntab; t++)
+        for (int v = 0; !st && v < s->nv; v++)
+            for (int l = 0; !st && l < s->nl; l++) st = table_cell(r, &r->tab[t], v, l, x);
+    free(x);
+    return st;
+}
+
+/* ---- comparisons ---- */
+
+static hs_status add_pair(hs_report *r, const char *a, const char *b, int b_level)
+{
+    const hs_study *s = r->st;
+    hs_pair *p = &r->pair[r->npair++];
+    char key[600], title[600];
+    if (b_level < 0) {
+        snprintf(key, sizeof key, "%s-vs-%s", a, b);
+        snprintf(title, sizeof title, "%s vs %s", a, b);
+    } else {
+        snprintf(key, sizeof key, "%s-vs-own-%g", a, s->level[b_level]);
+        snprintf(title, sizeof title, "%s vs %s at level %g", a, a, s->level[b_level]);
+    }
+    p->key = hs_strdup(key);
+    p->title = hs_strdup(title);
+    p->a_name = hs_strdup(a);
+    p->b_name = hs_strdup(b);
+    p->a = hs_study_variant(s, a);
+    p->b = hs_study_variant(s, b);
+    p->b_level = b_level;
+    return p->key && p->title && p->a_name && p->b_name ? HS_OK : HS_ENOMEM;
+}
+
+static int is_named_pair_member(const char *name)
+{
+    for (int i = 0; i < N_VPAIRS; i++)
+        if (!strcmp(variant_pairs[i][0], name) || !strcmp(variant_pairs[i][1], name)) return 1;
+    return 0;
+}
+
+/* The named pairs, every other variant against baseline, then each variant against its
+ * own lowest level. */
+static hs_status make_pairs(hs_report *r)
+{
+    const hs_study *s = r->st;
+    r->pair = hs_calloc((size_t)(N_VPAIRS + 2 * s->nv), sizeof *r->pair, "comparisons");
+    if (!r->pair) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    for (int i = 0; !st && i < N_VPAIRS; i++) st = add_pair(r, variant_pairs[i][0], variant_pairs[i][1], -1);
+    for (int v = 0; !st && v < s->nv; v++)
+        if (!is_named_pair_member(s->variant[v]) && hs_study_variant(s, "baseline") >= 0)
+            st = add_pair(r, s->variant[v], "baseline", -1);
+    r->n_variant_pairs = r->npair;
+    for (int v = 0; !st && v < s->nv; v++) st = add_pair(r, s->variant[v], s->variant[v], 0);
+    return st;
+}
+
+void hs_report_cmp_key(const hs_report *r, int pair, int m, int l, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "cmp/%s/%s/%g", r->pair[pair].key, r->cm[m].key, r->st->level[l]);
+}
+
+/* Values of the comparison metric for variant v at level l, NaN where not done. */
+static void cmp_values(const hs_study *s, const hs_metric_data *m, int v, int l, double *x)
+{
+    for (int p = 0; p < s->np; p++) {
+        size_t i = hs_vlp(s, v, l, p);
+        x[p] = s->done[i] ? m->v[i] : NAN;
+    }
+}
+
+static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
+{
+    const hs_study *s = r->st;
+    const hs_pair *p = &r->pair[pi];
+    const hs_cmp_metric *cm = &r->cm[mi];
+    hs_cmp_cell *c = hs_report_cmp(r, pi, mi, l);
+    c->n_prompts = s->np;
+    c->ci = (hs_ci){0, NAN, NAN, NAN, NAN};
+    c->sign = -2;
+    const hs_metric_data *m = hs_study_metric(s, cm->metric);
+    c->available = p->a >= 0 && p->b >= 0 && m && l != p->b_level;
+    if (!c->available) return HS_OK;
+    double *xa = buf, *xb = buf + s->np, *d = buf + 2 * s->np;
+    cmp_values(s, m, p->a, l, xa);
+    cmp_values(s, m, p->b, p->b_level < 0 ? l : p->b_level, xb);
+    int n = hs_paired_pct(xa, xb, s->np, cm->invert, d, &c->n_zero);
+    char key[700];
+    hs_report_cmp_key(r, pi, mi, l, key, sizeof key);
+    hs_status st = hs_bootstrap_mean(d, n, r->opt.bootstrap, r->opt.conf,
+                                     hs_stream_seed(r->opt.seed, key), &c->ci);
+    c->sign = hs_ci_sign(&c->ci);
+    return st;
+}
+
+static hs_status fill_comparisons(hs_report *r)
+{
+    const hs_study *s = r->st;
+    r->cm = cmp_metrics;
+    r->ncm = N_CMP;
+    r->cmp = hs_calloc((size_t)r->npair * N_CMP * (size_t)s->nl, sizeof *r->cmp, "comparisons");
+    double *buf = hs_malloc(3 * (size_t)s->np * sizeof *buf, "paired values");
+    hs_status st = r->cmp && buf ? HS_OK : HS_ENOMEM;
+    for (int p = 0; !st && p < r->npair; p++)
+        for (int m = 0; !st && m < N_CMP; m++)
+            for (int l = 0; !st && l < s->nl; l++) st = cmp_cell(r, p, m, l, buf);
+    free(buf);
+    return st;
+}
+
+const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c)
+{
+    if (!c->available) return "unavailable";
+    switch (c->sign) {
+    case 1: return r->cm[m].up_word;
+    case -1: return r->cm[m].down_word;
+    case 0: return "no significant difference";
+    default: return "too few prompts";
+    }
+}
+
+const hs_table *hs_report_table(const hs_report *r, const char *key)
+{
+    for (int i = 0; i < r->ntab; i++)
+        if (!strcmp(r->tab[i].key, key)) return &r->tab[i];
+    return NULL;
+}
+
+int hs_report_cm(const hs_report *r, const char *key)
+{
+    for (int i = 0; i < r->ncm; i++)
+        if (!strcmp(r->cm[i].key, key)) return i;
+    return -1;
+}
+
+hs_status hs_report_compute(hs_report *r, const hs_study *st, const hs_report_opts *opt)
+{
+    memset(r, 0, sizeof *r);
+    r->st = st;
+    r->opt = *opt;
+    hs_status s = make_tables(r);
+    if (!s) s = fill_tables(r);
+    if (!s) s = make_pairs(r);
+    if (!s) s = fill_comparisons(r);
+    return s;
+}
+
+void hs_report_free(hs_report *r)
+{
+    if (!r) return;
+    for (int i = 0; r->tab && i < r->ntab; i++) {
+        free(r->tab[i].key);
+        free(r->tab[i].label);
+        free(r->tab[i].units);
+        free(r->tab[i].description);
+        free(r->tab[i].cell);
+        free(r->tab[i].n_bad);
+    }
+    for (int i = 0; r->pair && i < r->npair; i++) {
+        free(r->pair[i].key);
+        free(r->pair[i].title);
+        free(r->pair[i].a_name);
+        free(r->pair[i].b_name);
+    }
+    free(r->tab);
+    free(r->pair);
+    free(r->cmp);
+    memset(r, 0, sizeof *r);
+}

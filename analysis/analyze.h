@@ -1,0 +1,100 @@
+/* analyze.h: the numbers of the report, computed once from an hs_study and shared by the
+ * writers (tables.c, figures.c, report_md.c).
+ *
+ * - Tables: for each metric and each (variant, level), the mean over the prompts whose
+ *   cell is done and whose value is finite, with a percentile-bootstrap 95% interval.
+ * - Comparisons: paired per-prompt percent differences between two variants at the same
+ *   level (or a variant against its own lowest level), mean and paired-bootstrap interval,
+ *   and a verdict in words. Each bootstrap is seeded by hs_stream_seed(seed, key) with the
+ *   key written next to it in the CSV, so any interval can be recomputed alone. */
+#ifndef HS_REPORT_ANALYZE_H
+#define HS_REPORT_ANALYZE_H
+
+#include "stats.h"
+#include "study.h"
+
+typedef struct {
+    uint64_t seed;     /* --seed */
+    int bootstrap;     /* --bootstrap: resamples per interval */
+    double conf;       /* 0.95 */
+    int figures;       /* 0 with --no-figures */
+    const char *out;   /* --out DIR */
+} hs_report_opts;
+
+/* One table: a metric (or the sum of two, for CPU seconds) per variant and level. */
+typedef struct {
+    char *key;          /* file-name part: table_<key>.csv */
+    char *label;        /* heading */
+    char *units;        /* display units (after scaling) */
+    char *description;
+    double scale;       /* display value = file value x scale (bytes -> MiB) */
+    int promised;       /* one of the metrics the report must show (else "other metrics") */
+    const char *src[2]; /* metric names (src[1] may be NULL), borrowed from the study */
+    hs_ci *cell;        /* (nv, nl) in display units */
+    int *n_bad;         /* (nv, nl) done prompts whose value is NaN/inf (left out) */
+} hs_table;
+
+/* How a comparison metric is computed and worded. */
+typedef struct {
+    const char *key;      /* "speed" */
+    const char *label;    /* "speed (decode tokens/s)" */
+    const char *metric;   /* dataset name under /metrics */
+    int invert;           /* compare 1/value (efficiency = 1 / generation time) */
+    const char *up_word;  /* verdict when the difference is > 0: "faster" */
+    const char *down_word;/* when < 0: "slower" */
+} hs_cmp_metric;
+
+/* One comparison: a against b at every level (b_level < 0), or a at every level against a
+ * at level index b_level (degradation against the unpruned model). */
+typedef struct {
+    char *key;   /* "agency-vs-baseline" */
+    char *title; /* "agency vs baseline" */
+    char *a_name, *b_name;
+    int a, b;    /* variant indices, -1 when the file lacks the variant */
+    int b_level; /* -1: same level */
+} hs_pair;
+
+typedef struct {
+    int available; /* both variants exist and the metric too */
+    int n_prompts; /* prompts in the study */
+    int n_zero;    /* pairs left out because the divisor was 0 */
+    hs_ci ci;      /* ci.n = pairs used */
+    int sign;      /* hs_ci_sign */
+} hs_cmp_cell;
+
+typedef struct {
+    const hs_study *st;
+    hs_report_opts opt;
+    int ntab, n_promised;
+    hs_table *tab;            /* (ntab): the promised tables first, then the other metrics */
+    int npair;
+    hs_pair *pair;            /* (npair) variant comparisons, then degradation pairs */
+    int n_variant_pairs;      /* the first n_variant_pairs compare variants */
+    int ncm;
+    const hs_cmp_metric *cm;  /* (ncm) */
+    hs_cmp_cell *cmp;         /* (npair, ncm, nl) */
+} hs_report;
+
+/* Checks that a file (already read) has what the report needs: the promised metrics and
+ * the comparison metrics. HS_EINPUT naming the file and dataset otherwise. */
+hs_status hs_report_check_input(const hs_study *s, const char *path);
+
+hs_status hs_report_compute(hs_report *r, const hs_study *st, const hs_report_opts *opt);
+void hs_report_free(hs_report *r);
+
+static inline hs_cmp_cell *hs_report_cmp(const hs_report *r, int pair, int m, int l)
+{
+    return &r->cmp[((size_t)pair * r->ncm + m) * r->st->nl + l];
+}
+const hs_table *hs_report_table(const hs_report *r, const char *key);
+int hs_report_cm(const hs_report *r, const char *key); /* comparison metric index or -1 */
+/* Verdict words of a comparison cell: "faster", "no significant difference", ... */
+const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c);
+/* Seed key of the bootstrap of a table cell or comparison cell, for the CSV files. */
+void hs_report_table_key(const hs_report *r, const hs_table *t, int v, int l, char *buf, size_t cap);
+void hs_report_cmp_key(const hs_report *r, int pair, int m, int l, char *buf, size_t cap);
+
+/* "%.4g" with "n/a" for NaN, for markdown cells. */
+const char *hs_fmt(char *buf, size_t cap, double x);
+
+#endif

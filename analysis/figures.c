@@ -1,0 +1,147 @@
+/* figures.c: the list of figures, shared gnuplot helpers, and rendering (see figures.h). */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "figures_impl.h"
+
+const char *hs_gp_color(int i)
+{
+    static const char *const colors[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a",
+                                         "#66a61e", "#e6ab02", "#a6761d", "#666666"};
+    return colors[(unsigned)i % 8];
+}
+
+void hs_gp_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        fputc(*s == '\n' ? ' ' : *s, f);
+    }
+    fputc('"', f);
+}
+
+void hs_gp_preamble(FILE *f, const char *name, int width, int height)
+{
+    fprintf(f, "# %s.gp: written by headsweep-report; run `gnuplot %s.gp` in this directory.\n"
+               "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
+               "    set terminal pngcairo size %d,%d noenhanced font \",10\"\n"
+               "} else {\n"
+               "    set terminal png size %d,%d noenhanced\n"
+               "}\n"
+               "set output \"%s.png\"\n",
+            name, name, width, height, width, height, name);
+}
+
+hs_status hs_fig_open(const hs_report *r, const char *name, hs_out *dat, hs_out *gp)
+{
+    char file[300];
+    gp->f = NULL, gp->path = NULL;
+    snprintf(file, sizeof file, "%s.dat", name);
+    hs_status st = hs_out_open(dat, r->opt.out, file);
+    if (st) return st;
+    snprintf(file, sizeof file, "%s.gp", name);
+    st = hs_out_open(gp, r->opt.out, file);
+    if (st) hs_out_close(dat);
+    return st;
+}
+
+hs_status hs_fig_close(hs_out *dat, hs_out *gp)
+{
+    hs_status a = hs_out_close(dat), b = hs_out_close(gp);
+    return a ? a : b;
+}
+
+hs_figure *hs_fig_add(hs_figures *out, const char *name, const char *fmt, ...)
+{
+    hs_figure *grown = realloc(out->fig, (size_t)(out->n + 1) * sizeof *grown);
+    if (!grown) {
+        hs_err(HS_ENOMEM, "out of memory listing figures");
+        return NULL;
+    }
+    out->fig = grown;
+    hs_figure *f = &grown[out->n++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->caption, sizeof f->caption, fmt, ap);
+    va_end(ap);
+    return f;
+}
+
+/* Data and scripts of every figure, in the order REPORT.md shows them. */
+static hs_status write_all(const hs_report *r, hs_figures *out)
+{
+    hs_figure *f;
+    hs_status st = HS_OK;
+    if (!(f = hs_fig_add(out, "speed_comparison", "Decode speed (tokens/s) against pruning level, mean "
+                         "with 95%% CI, one line per variant.")))
+        return HS_ENOMEM;
+    st = hs_plot_level_lines(r, f, "decode_tokens_per_second", "decode tokens/s", 0);
+    if (!st && !(f = hs_fig_add(out, "perplexity_comparison", "Reference perplexity (log scale) against "
+                                "pruning level, mean with 95%% CI.")))
+        st = HS_ENOMEM;
+    if (!st) st = hs_plot_level_lines(r, f, "reference_perplexity", "reference perplexity (lower is better)", 1);
+    if (!st && !(f = hs_fig_add(out, "pruning_summary", "Speed against quality per variant and level "
+                                "(labels: level %%); dashed: each variant's Pareto frontier.")))
+        st = HS_ENOMEM;
+    if (!st) st = hs_plot_pruning_summary(r, f);
+    if (!st && !(f = hs_fig_add(out, "radar_comparison", "At the highest level: speed, 1/perplexity, "
+                                "distinct-2 and 1/generation time, each divided by the best variant's.")))
+        st = HS_ENOMEM;
+    if (!st) st = hs_plot_radar(r, f);
+    if (!st && !(f = hs_fig_add(out, "heads_pruned", "Heads switched off at each level (layer x head, "
+                                "dark = off), from /heads/pruned.")))
+        st = HS_ENOMEM;
+    if (!st) st = hs_plot_heads_pruned(r, f);
+    for (int v = 0; !st && v < r->st->nv; v++) {
+        if (!r->st->agency[v]) continue;
+        char name[160], safe[128];
+        hs_out_safe_name(r->st->variant[v], safe, sizeof safe);
+        snprintf(name, sizeof name, "agency_occupancy_%s", safe);
+        if (!(f = hs_fig_add(out, name, "Agency state occupancy of variant %s: share of steps each head "
+                             "spent in each state (rows: levels), from /agency/occupancy.",
+                             r->st->variant[v])))
+            st = HS_ENOMEM;
+        if (!st) st = hs_plot_occupancy(r, f, v);
+    }
+    return st;
+}
+
+static hs_status render_all(const hs_report *r, hs_figures *out)
+{
+    for (int i = 0; i < out->n; i++) {
+        if (!out->fig[i].has_data) continue;
+        hs_status st = hs_gnuplot_run(out->gnuplot_path, r->opt.out, out->fig[i].name);
+        if (st) return st;
+        out->fig[i].rendered = 1;
+    }
+    return HS_OK;
+}
+
+hs_status hs_figures_write(const hs_report *r, hs_figures *out)
+{
+    memset(out, 0, sizeof *out);
+    hs_status st = write_all(r, out);
+    if (st) return st;
+    out->gnuplot_found = hs_gnuplot_find(out->gnuplot_path, sizeof out->gnuplot_path);
+    if (!r->opt.figures) return HS_OK;
+    if (!out->gnuplot_found) {
+        fprintf(stderr, "headsweep-report: note: gnuplot is not on PATH; tables, plot data and "
+                        "gnuplot scripts are written, PNG figures are not (run `gnuplot NAME.gp` "
+                        "in %s later)\n", r->opt.out);
+        return HS_OK;
+    }
+    out->attempted = 1;
+    return render_all(r, out);
+}
+
+void hs_figures_free(hs_figures *f)
+{
+    if (!f) return;
+    free(f->fig);
+    f->fig = NULL;
+    f->n = 0;
+}

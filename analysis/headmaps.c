@@ -1,0 +1,197 @@
+/* headmaps.c: layer x head heat maps — which heads each level switches off (/heads/pruned)
+ * and, for agency variants, the share of steps each head spent in each state
+ * (/agency/occupancy). One multiplot panel per level (and state), one data block each. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "figures_impl.h"
+
+typedef struct {
+    int v; /* variant index, or -1 when every variant with data agrees */
+    int l;
+    int k; /* agency state for occupancy panels */
+} panel;
+
+/* Integer tics, at most about 12 of them. */
+static int tic_step(int n) { return n <= 12 ? 1 : (n + 11) / 12; }
+
+static void panels_gp(FILE *f, const hs_report *r, const char *name, const char *palette,
+                      const char *const *titles, int n, int cols, const char *using)
+{
+    int rows = (n + cols - 1) / cols;
+    hs_gp_preamble(f, name, 300 * cols + 60, 270 * rows + 40);
+    fprintf(f, "set palette defined %s\nset cbrange [0:1]\nset xrange [-0.5:%g]\nset yrange [-0.5:%g]\n"
+               "set xlabel \"head\"\nset ylabel \"layer\"\nset size ratio -1\n"
+               "set xtics 0,%d\nset ytics 0,%d\nset multiplot layout %d,%d\n",
+            palette, r->st->H - 0.5, r->st->L - 0.5, tic_step(r->st->H), tic_step(r->st->L), rows, cols);
+    for (int i = 0; i < n; i++) {
+        fputs("set title ", f);
+        hs_gp_str(f, titles[i]);
+        fprintf(f, "\nplot \"%s.dat\" index %d using %s with image notitle\n", name, i, using);
+    }
+    fputs("unset multiplot\n", f);
+}
+
+/* ---- pruned heads ---- */
+
+static const uint8_t *pruned_map(const hs_study *s, int v, int l)
+{
+    return s->pruned + hs_vl(s, v, l) * (size_t)s->L * (size_t)s->H;
+}
+
+/* Panels of level l: one when all variants with a known map agree, else one per variant. */
+static int level_panels(const hs_study *s, int l, panel *out)
+{
+    int first = -1, agree = 1, n = 0;
+    size_t LH = (size_t)s->L * (size_t)s->H;
+    for (int v = 0; v < s->nv; v++) {
+        if (!s->heads_known[hs_vl(s, v, l)]) continue;
+        if (first < 0) first = v;
+        else if (memcmp(pruned_map(s, first, l), pruned_map(s, v, l), LH)) agree = 0;
+    }
+    if (first < 0) return 0;
+    if (agree) {
+        out[0] = (panel){-1, l, 0};
+        return 1;
+    }
+    for (int v = 0; v < s->nv; v++)
+        if (s->heads_known[hs_vl(s, v, l)]) out[n++] = (panel){v, l, 0};
+    return n;
+}
+
+static int count_on(const uint8_t *m, size_t n)
+{
+    int k = 0;
+    for (size_t i = 0; i < n; i++) k += m[i] != 0;
+    return k;
+}
+
+static void pruned_dat(FILE *f, const hs_study *s, const panel *pn, int n, char **titles, char *tbuf)
+{
+    fputs("# variant level_pct layer head pruned\n", f);
+    size_t LH = (size_t)s->L * (size_t)s->H;
+    for (int i = 0; i < n; i++) {
+        int v = pn[i].v < 0 ? 0 : pn[i].v;
+        for (; pn[i].v < 0 && !s->heads_known[hs_vl(s, v, pn[i].l)]; v++) {}
+        const uint8_t *m = pruned_map(s, v, pn[i].l);
+        char name[128];
+        hs_out_safe_name(pn[i].v < 0 ? "all" : s->variant[v], name, sizeof name);
+        if (i) fputs("\n\n", f);
+        for (int a = 0; a < s->L; a++)
+            for (int h = 0; h < s->H; h++)
+                fprintf(f, "%s %g %d %d %d\n", name, s->level[pn[i].l], a, h, m[(size_t)a * s->H + h] != 0);
+        titles[i] = tbuf + (size_t)i * 128;
+        snprintf(titles[i], 128, "%s%s%g%%: %d of %zu heads off", pn[i].v < 0 ? "" : s->variant[v],
+                 pn[i].v < 0 ? "level " : " at ", s->level[pn[i].l], count_on(m, LH), LH);
+    }
+}
+
+static hs_status pruned_write(const hs_report *r, hs_figure *fig, const panel *pn, int n)
+{
+    char **titles = calloc((size_t)n, sizeof *titles);
+    char *tbuf = calloc((size_t)n, 128);
+    hs_out dat, gp;
+    hs_status st = titles && tbuf ? hs_fig_open(r, fig->name, &dat, &gp) : hs_err(HS_ENOMEM, "out of memory");
+    if (!st) {
+        pruned_dat(dat.f, r->st, pn, n, titles, tbuf);
+        panels_gp(gp.f, r, fig->name, "(0 \"#f4f4f4\", 1 \"#b2182b\")\nunset colorbox",
+                  (const char *const *)titles, n, n < 4 ? n : 4, "4:3:5");
+        fig->has_data = 1;
+        st = hs_fig_close(&dat, &gp);
+    }
+    free(titles);
+    free(tbuf);
+    return st;
+}
+
+hs_status hs_plot_heads_pruned(const hs_report *r, hs_figure *fig)
+{
+    const hs_study *s = r->st;
+    panel *pn = calloc((size_t)s->nv * (size_t)s->nl, sizeof *pn);
+    if (!pn) return hs_err(HS_ENOMEM, "out of memory for head map panels");
+    int n = 0;
+    for (int l = 0; l < s->nl; l++) n += level_panels(s, l, pn + n);
+    hs_status st = HS_OK;
+    if (n == 0) {
+        size_t k = strlen(fig->caption);
+        snprintf(fig->caption + k, sizeof fig->caption - k, " (Not drawn: no cell is done yet.)");
+    } else {
+        st = pruned_write(r, fig, pn, n);
+    }
+    free(pn);
+    return st;
+}
+
+/* ---- agency occupancy ---- */
+
+static const int64_t *occ_map(const hs_study *s, int v, int l)
+{
+    return s->occupancy + hs_vl(s, v, l) * (size_t)s->L * (size_t)s->H * (size_t)s->ns;
+}
+
+static int64_t occ_total(const hs_study *s, int v, int l)
+{
+    const int64_t *o = occ_map(s, v, l);
+    int64_t t = 0;
+    for (size_t i = 0; i < (size_t)s->L * (size_t)s->H * (size_t)s->ns; i++) t += o[i];
+    return t;
+}
+
+static void occ_block(FILE *f, const hs_study *s, int v, int l, int k)
+{
+    const int64_t *o = occ_map(s, v, l);
+    for (int a = 0; a < s->L; a++)
+        for (int h = 0; h < s->H; h++) {
+            const int64_t *c = o + ((size_t)a * s->H + h) * s->ns;
+            int64_t tot = 0;
+            for (int j = 0; j < s->ns; j++) tot += c[j];
+            fprintf(f, "%g %s %d %d %lld %.6g\n", s->level[l], s->state[k], a, h, (long long)c[k],
+                    tot > 0 ? (double)c[k] / (double)tot : 0.0);
+        }
+}
+
+static hs_status occ_write(const hs_report *r, hs_figure *fig, int v, const panel *pn, int n)
+{
+    const hs_study *s = r->st;
+    char **titles = calloc((size_t)n, sizeof *titles);
+    char *tbuf = calloc((size_t)n, 128);
+    hs_out dat, gp;
+    hs_status st = titles && tbuf ? hs_fig_open(r, fig->name, &dat, &gp) : hs_err(HS_ENOMEM, "out of memory");
+    if (st) {
+        free(titles), free(tbuf);
+        return st;
+    }
+    fputs("# level_pct state layer head steps fraction\n", dat.f);
+    for (int i = 0; i < n; i++) {
+        if (i) fputs("\n\n", dat.f);
+        occ_block(dat.f, s, v, pn[i].l, pn[i].k);
+        titles[i] = tbuf + (size_t)i * 128;
+        snprintf(titles[i], 128, "level %g%%: %s", s->level[pn[i].l], s->state[pn[i].k]);
+    }
+    panels_gp(gp.f, r, fig->name, "(0 \"#ffffff\", 1 \"#08306b\")", (const char *const *)titles, n,
+              s->ns, "4:3:6");
+    fig->has_data = 1;
+    st = hs_fig_close(&dat, &gp);
+    free(titles), free(tbuf);
+    return st;
+}
+
+hs_status hs_plot_occupancy(const hs_report *r, hs_figure *fig, int v)
+{
+    const hs_study *s = r->st;
+    panel *pn = calloc((size_t)s->nl * (size_t)s->ns, sizeof *pn);
+    if (!pn) return hs_err(HS_ENOMEM, "out of memory for occupancy panels");
+    int n = 0;
+    for (int l = 0; l < s->nl; l++)
+        if (occ_total(s, v, l) > 0)
+            for (int k = 0; k < s->ns; k++) pn[n++] = (panel){v, l, k};
+    hs_status st = HS_OK;
+    if (n == 0) {
+        size_t k = strlen(fig->caption);
+        snprintf(fig->caption + k, sizeof fig->caption - k, " (Not drawn: all occupancy counts are 0.)");
+    } else {
+        st = occ_write(r, fig, v, pn, n);
+    }
+    free(pn);
+    return st;
+}

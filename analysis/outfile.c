@@ -1,0 +1,95 @@
+/* outfile.c: output directory and files with checked writes (see outfile.h). */
+#include "outfile.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+hs_status hs_mkdir_p(const char *dir)
+{
+    char *buf = hs_strdup(dir);
+    if (!buf) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            st = hs_err(HS_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = c;
+        if (st || c == '\0') break;
+    }
+    struct stat sb;
+    if (!st && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+        st = hs_err(HS_EIO, "%s: not a directory", dir);
+    free(buf);
+    return st;
+}
+
+hs_status hs_out_open(hs_out *o, const char *dir, const char *name)
+{
+    o->f = NULL;
+    o->path = hs_path_join(dir, name);
+    if (!o->path) return HS_ENOMEM;
+    o->f = fopen(o->path, "w");
+    if (!o->f) {
+        hs_status st = hs_err(HS_EIO, "%s: cannot create: %s", o->path, strerror(errno));
+        free(o->path);
+        o->path = NULL;
+        return st;
+    }
+    return HS_OK;
+}
+
+hs_status hs_out_close(hs_out *o)
+{
+    if (!o || !o->f) {
+        if (o) free(o->path), o->path = NULL;
+        return HS_OK;
+    }
+    hs_status st = HS_OK;
+    int write_err = ferror(o->f);
+    if (fclose(o->f) != 0 || write_err)
+        st = hs_err(HS_EIO, "%s: write failed: %s", o->path, strerror(errno ? errno : EIO));
+    o->f = NULL;
+    free(o->path);
+    o->path = NULL;
+    return st;
+}
+
+void hs_out_md_cell(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|') fputs("\\|", f);
+        else if (*s == '\n' || *s == '\r') fputc(' ', f);
+        else fputc(*s, f);
+    }
+}
+
+void hs_out_csv_cell(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+void hs_out_safe_name(const char *s, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (; *s && k + 1 < cap; s++) {
+        char c = *s;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        out[k++] = ok ? c : '_';
+    }
+    if (k == 0 && cap > 1) out[k++] = '_';
+    if (cap) out[k] = '\0';
+}

@@ -1,0 +1,31 @@
+/* outfile.h: checked creation of the report's output files.
+ *
+ * Every output goes through hs_out_open / hs_out_close so a full disk or a directory we
+ * cannot write is reported with the file's path instead of leaving a truncated report. */
+#ifndef HS_REPORT_OUTFILE_H
+#define HS_REPORT_OUTFILE_H
+
+#include <stdio.h>
+
+#include "headsweep/util.h"
+
+/* Creates dir and its missing parents (mode 0777 before umask). */
+hs_status hs_mkdir_p(const char *dir);
+
+typedef struct {
+    FILE *f;
+    char *path; /* dir/name */
+} hs_out;
+
+/* Opens dir/name for writing (truncating). */
+hs_status hs_out_open(hs_out *o, const char *dir, const char *name);
+/* Closes, reporting any earlier write error; NULL-safe and frees the path. */
+hs_status hs_out_close(hs_out *o);
+/* Writes s as a markdown/CSV-safe cell: '|' and newlines are escaped or replaced. */
+void hs_out_md_cell(FILE *f, const char *s);
+void hs_out_csv_cell(FILE *f, const char *s);
+/* Copies s into out (cap bytes) keeping [A-Za-z0-9._-] and replacing the rest with '_',
+ * so a variant or metric name can be part of a file name or a whitespace column. */
+void hs_out_safe_name(const char *s, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,342 @@
+/* report_md.c: REPORT.md (see report_md.h).
+ *
+ * The summary restates each claim of the seed document (seed/agency_pruning_comparison.md)
+ * next to what this study measured, at the seed's levels when the study has them (50%
+ * for speed and perplexity, 70% for the radar claims) and at the nearest level otherwise.
+ * Every number is a paired per-prompt comparison from analyze.c; the wording follows the
+ * verdict rule of docs/report.md (the interval excludes 0 or it does not). */
+#include "report_md.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headsweep/version.h"
+#include "outfile.h"
+#include "tables.h"
+
+/* Index of the level nearest to want (ties: the lower one). */
+static int nearest_level(const hs_study *s, double want)
+{
+    int best = 0;
+    for (int l = 1; l < s->nl; l++)
+        if (fabs(s->level[l] - want) < fabs(s->level[best] - want)) best = l;
+    return best;
+}
+
+static int pair_index(const hs_report *r, const char *a, const char *b)
+{
+    for (int p = 0; p < r->n_variant_pairs; p++)
+        if (!strcmp(r->pair[p].a_name, a) && !strcmp(r->pair[p].b_name, b)) return p;
+    return -1;
+}
+
+static int own_pair(const hs_report *r, const char *v)
+{
+    for (int p = r->n_variant_pairs; p < r->npair; p++)
+        if (!strcmp(r->pair[p].a_name, v)) return p;
+    return -1;
+}
+
+/* "At 50%" or "At 40% (the study has no 50% level; nearest)". */
+static int level_intro(FILE *f, const hs_study *s, double want)
+{
+    int l = nearest_level(s, want);
+    if (s->level[l] == want) fprintf(f, "At %g%%", want);
+    else fprintf(f, "At %g%% (the study has no %g%% level; this is the nearest)", s->level[l], want);
+    return l;
+}
+
+static void claim_line(FILE *f, const hs_report *r, int p, const char *metric, int l)
+{
+    int m = hs_report_cm(r, metric);
+    fprintf(f, "%s, %s: ", r->pair[p].title, r->cm[m].label);
+    hs_md_cmp_phrase(f, r, p, m, l);
+}
+
+static void claim_speed_ppl(FILE *f, const hs_report *r, int ab)
+{
+    fputs("- Seed: \"At 50% pruning, agency models demonstrate **XX% faster generation** than "
+          "baseline\".  \n  Measured: ", f);
+    int l = level_intro(f, r->st, 50);
+    fputs(", ", f);
+    claim_line(f, r, ab, "speed", l);
+    fputs(".\n- Seed: \"Agency models show **XX% better perplexity** at 50% pruning\".  \n  Measured: ", f);
+    level_intro(f, r->st, 50);
+    fputs(", ", f);
+    claim_line(f, r, ab, "perplexity", l);
+    fputs(".\n", f);
+}
+
+static void own_level_line(FILE *f, const hs_report *r, const char *v, const char *metric, int l)
+{
+    int p = own_pair(r, v), m = hs_report_cm(r, metric);
+    if (p < 0) {
+        fprintf(f, "%s: unavailable (the file has no variant named `%s`)", v, v);
+        return;
+    }
+    fprintf(f, "%s at %g%% against its own %g%% level: ", v, r->st->level[l], r->st->level[0]);
+    if (l == 0) fputs("the same level", f);
+    else hs_md_cmp_phrase(f, r, p, m, l);
+}
+
+static void claim_stability(FILE *f, const hs_report *r)
+{
+    const hs_study *s = r->st;
+    int l = nearest_level(s, 70);
+    fputs("- Seed: \"Baseline perplexity rises sharply at higher pruning levels\" and \"agency-enabled "
+          "models maintain stable perplexity up to 70% pruning\".  \n  Measured (reference perplexity, "
+          "paired per prompt): ", f);
+    own_level_line(f, r, "baseline", "perplexity", l);
+    fputs("; ", f);
+    own_level_line(f, r, "agency", "perplexity", l);
+    fputs(".\n", f);
+}
+
+static void claim_radar(FILE *f, const hs_report *r, int ab)
+{
+    const char *metrics[] = {"speed", "quality", "diversity", "efficiency"};
+    fputs("- Seed: \"At 70% pruning ... agency-enabled models outperform baseline models by XX% in "
+          "generation speed, XX% in quality (inverse perplexity), XX% in lexical diversity, XX% in "
+          "efficiency (inverse generation time)\".  \n  Measured: ", f);
+    int l = level_intro(f, r->st, 70);
+    fputs(":\n", f);
+    for (int i = 0; i < 4; i++) {
+        fputs("  - ", f);
+        claim_line(f, r, ab, metrics[i], l);
+        fputs("\n", f);
+    }
+}
+
+/* Coefficient of variation of decode speed per variant at level l (descriptive only). */
+static void claim_variance(FILE *f, const hs_report *r)
+{
+    const hs_study *s = r->st;
+    const hs_table *t = hs_report_table(r, "decode_tokens_per_second");
+    fputs("- Seed: \"**Lower variance** in performance across test prompts\".  \n  Measured "
+          "(coefficient of variation of decode tokens/s across prompts, sd/mean, no interval): ", f);
+    int l = level_intro(f, s, 50);
+    for (int v = 0; v < s->nv; v++) {
+        const hs_ci *c = &t->cell[hs_vl(s, v, l)];
+        fprintf(f, "%s %s ", v ? ";" : ":", s->variant[v]);
+        if (c->n >= 2 && c->mean != 0) fprintf(f, "%.3f", c->sd / c->mean);
+        else fputs("n/a", f);
+    }
+    fputs(". Prompts differ in length, so much of this spread is the prompts', not the variant's.\n", f);
+}
+
+static void claim_attribution(FILE *f, const hs_report *r)
+{
+    int sb = pair_index(r, "baseline-skip", "baseline"), as = pair_index(r, "agency", "baseline-skip");
+    fputs("- Where a speed difference comes from (not claimed by the seed; the ablation "
+          "`baseline-skip` computes no pruned head but has no agency states).  \n  Measured: ", f);
+    int l = level_intro(f, r->st, 50);
+    fputs(": ", f);
+    claim_line(f, r, sb, "speed", l);
+    fputs("; ", f);
+    claim_line(f, r, as, "speed", l);
+    fputs(". The first is what skipping pruned heads buys; the second what agency states add "
+          "on top of it.\n", f);
+}
+
+static void claim_control(FILE *f, const hs_report *r, int ab)
+{
+    const hs_study *s = r->st;
+    int m = hs_report_cm(r, "speed");
+    if (s->level[0] != 0) return;
+    const hs_cmp_cell *c = hs_report_cmp(r, ab, m, 0);
+    fputs("- Control at 0% (no head pruned, so pruning cannot explain a difference): ", f);
+    claim_line(f, r, ab, "speed", 0);
+    fputs(c->available && (c->sign == 1 || c->sign == -1)
+              ? ". A difference here comes from the gating mode, agency bookkeeping or the machines "
+                "the cells ran on; discount the other levels' speed differences accordingly.\n"
+              : ".\n", f);
+}
+
+static void write_summary(FILE *f, const hs_report *r)
+{
+    int ab = pair_index(r, "agency", "baseline");
+    fputs("## The seed document's claims, measured\n\n"
+          "Each line quotes a claim of the seed document and gives the paired per-prompt difference "
+          "measured here: mean of (a - b) / b x 100 over the prompts both variants completed, a 95% "
+          "paired bootstrap interval, and a verdict that is \"faster\"/\"slower\" or \"better\"/\"worse\" "
+          "only when the interval excludes 0.\n\n", f);
+    claim_speed_ppl(f, r, ab);
+    claim_stability(f, r);
+    claim_radar(f, r, ab);
+    claim_variance(f, r);
+    claim_attribution(f, r);
+    claim_control(f, r, ab);
+    fputs("- Not tested as statements: \"linear scaling with pruning percentage\", \"the gap widens\", "
+          "\"upper-right quadrant\" and \"better Pareto frontier\"; the tables and figures below show the "
+          "numbers they would rest on.\n\n", f);
+}
+
+/* ---- figures ---- */
+
+static void write_figures(FILE *f, const hs_report *r, const hs_report_md_extra *x)
+{
+    const hs_figures *g = x->figs;
+    fputs("## Figures\n\n", f);
+    if (!r->opt.figures)
+        fputs("PNG figures were not rendered (--no-figures); run `gnuplot NAME.gp` in this directory.\n\n", f);
+    else if (!g->gnuplot_found)
+        fputs("**Note: gnuplot was not found on PATH, so no PNG figure was rendered.** The plot data "
+              "(`*.dat`) and gnuplot scripts (`*.gp`) are here; run `gnuplot NAME.gp` in this directory.\n\n", f);
+    if (x->figure_error) fprintf(f, "**gnuplot failed:**\n\n```\n%s\n```\n\n", x->figure_error);
+    for (int i = 0; i < g->n; i++) {
+        const hs_figure *fig = &g->fig[i];
+        fprintf(f, "### %s\n\n%s\n\n", fig->name, fig->caption);
+        if (fig->rendered) fprintf(f, "![%s](%s.png)\n\n", fig->name, fig->name);
+        if (fig->has_data) fprintf(f, "Data: [%s.dat](%s.dat), script: [%s.gp](%s.gp).\n\n", fig->name,
+                                   fig->name, fig->name, fig->name);
+    }
+}
+
+/* ---- checks ---- */
+
+static void write_checks(FILE *f, const hs_report *r)
+{
+    const hs_study *s = r->st;
+    size_t LH = (size_t)s->L * (size_t)s->H;
+    fprintf(f, "## Checks\n\nHeads switched off per level (from /heads/pruned) against DESIGN.md's "
+               "round(level/100 x %d x %d); cells without a map are left out.\n\n", s->L, s->H);
+    fputs("| level % | expected | ", f);
+    for (int v = 0; v < s->nv; v++) fprintf(f, "%s | ", s->variant[v]);
+    fputs("\n|---:|---:|", f);
+    for (int v = 0; v < s->nv; v++) fputs("---:|", f);
+    fputc('\n', f);
+    for (int l = 0; l < s->nl; l++) {
+        long expect = lround(s->level[l] / 100.0 * (double)LH);
+        fprintf(f, "| %g | %ld |", s->level[l], expect);
+        for (int v = 0; v < s->nv; v++) {
+            if (!s->heads_known[hs_vl(s, v, l)]) {
+                fputs(" n/a |", f);
+                continue;
+            }
+            int k = 0;
+            for (size_t i = 0; i < LH; i++) k += s->pruned[hs_vl(s, v, l) * LH + i] != 0;
+            fprintf(f, k == expect ? " %d |" : " **%d (differs)** |", k);
+        }
+        fputc('\n', f);
+    }
+    fputc('\n', f);
+}
+
+/* ---- provenance ---- */
+
+static const char *const prov_order[] = {
+    "job_name", "headsweep_version", "git_describe", "created_utc", "updated_utc", "command_line",
+    "runs", "n_ranks", "hosts", "model_dir", "model_sha256", "prompts_path", "prompts_sha256",
+    "calibration_path", "calibration_sha256", "strategy", "seed", "max_new_tokens", "temperature",
+    "top_k", "top_p", "mpi_version", "hdf5_version", "openblas_version", "schema_version",
+};
+#define N_PROV (int)(sizeof prov_order / sizeof prov_order[0])
+
+static int in_prov_order(const char *k)
+{
+    for (int i = 0; i < N_PROV; i++)
+        if (!strcmp(prov_order[i], k)) return 1;
+    return !strcmp(k, "job_file_text");
+}
+
+static void prov_row(FILE *f, const char *k, const char *v)
+{
+    fprintf(f, "| %s | ", k);
+    hs_out_md_cell(f, v);
+    fputs(" |\n", f);
+}
+
+static const char *src_attr(const hs_source *src, const char *key)
+{
+    for (int k = 0; k < src->n_attrs; k++)
+        if (!strcmp(src->attrs[k].key, key)) return src->attrs[k].value;
+    return NULL;
+}
+
+/* A fence longer than any backtick run in text, so the job file cannot close it. */
+static void fenced(FILE *f, const char *text)
+{
+    int run = 0, longest = 0;
+    for (const char *p = text; *p; p++) {
+        run = *p == '`' ? run + 1 : 0;
+        if (run > longest) longest = run;
+    }
+    int n = longest < 3 ? 3 : longest + 1;
+    for (int i = 0; i < n; i++) fputc('`', f);
+    fprintf(f, "ini\n%s%s", text, text[0] && text[strlen(text) - 1] == '\n' ? "" : "\n");
+    for (int i = 0; i < n; i++) fputc('`', f);
+    fputs("\n\n", f);
+}
+
+static void write_source(FILE *f, const hs_source *src)
+{
+    fprintf(f, "### %s\n\n| attribute | value |\n|---|---|\n", src->path);
+    for (int i = 0; i < N_PROV; i++) {
+        const char *v = src_attr(src, prov_order[i]);
+        prov_row(f, prov_order[i], v ? v : "(absent)");
+    }
+    for (int k = 0; k < src->n_attrs; k++)
+        if (!in_prov_order(src->attrs[k].key)) prov_row(f, src->attrs[k].key, src->attrs[k].value);
+    const char *job = src_attr(src, "job_file_text");
+    fputs("\nJob file (with --set overrides):\n\n", f);
+    if (job) fenced(f, job);
+    else fputs("(absent)\n\n", f);
+}
+
+static void write_provenance(FILE *f, const hs_report *r)
+{
+    fprintf(f, "## Provenance\n\nReport: headsweep-report %s (%s), bootstrap %d resamples, seed %llu.\n\n",
+            HS_VERSION, HS_GIT_DESCRIBE, r->opt.bootstrap, (unsigned long long)r->opt.seed);
+    for (int i = 0; i < r->st->nsrc; i++) write_source(f, &r->st->src[i]);
+    if (r->st->nnotes) fputs("### Notes from merging the input files\n\n", f);
+    for (int i = 0; i < r->st->nnotes; i++) fprintf(f, "- %s\n", r->st->notes[i]);
+    if (r->st->nnotes) fputc('\n', f);
+}
+
+/* ---- the document ---- */
+
+static void write_head(FILE *f, const hs_report *r)
+{
+    const hs_study *s = r->st;
+    const char *job = hs_study_attr(s, "job_name");
+    fprintf(f, "# headsweep report: %s\n\n", job ? job : "(unnamed job)");
+    fprintf(f, "%d variant(s), %d level(s), %d prompt(s), model of %d layers x %d heads; read from "
+               "%d file(s):", s->nv, s->nl, s->np, s->L, s->H, s->nsrc);
+    for (int i = 0; i < s->nsrc; i++) fprintf(f, " `%s`", s->src[i].path);
+    fprintf(f, ". Intervals: %g%% percentile bootstrap, %d resamples, seed %llu (docs/report.md). "
+               "All tables: [tables.md](tables.md) and the CSV files beside it.\n\n",
+            100 * r->opt.conf, r->opt.bootstrap, (unsigned long long)r->opt.seed);
+}
+
+static void write_body(FILE *f, const hs_report *r, const hs_report_md_extra *x)
+{
+    static const char *const own_metrics[] = {"speed", "perplexity", NULL};
+    write_head(f, r);
+    write_summary(f, r);
+    fputs("## Coverage and missing data\n\n", f);
+    hs_md_coverage(f, r);
+    hs_md_missing(f, r);
+    fputs("## Comparisons between variants\n\n", f);
+    for (int p = 0; p < r->n_variant_pairs; p++) hs_md_comparison(f, r, p, NULL);
+    fputs("## Each variant against its own lowest level\n\n", f);
+    for (int p = r->n_variant_pairs; p < r->npair; p++) hs_md_comparison(f, r, p, own_metrics);
+    fputs("## Metrics\n\n", f);
+    for (int t = 0; t < r->n_promised; t++) hs_md_metric_table(f, r, &r->tab[t]);
+    write_figures(f, r, x);
+    write_checks(f, r);
+    write_provenance(f, r);
+}
+
+hs_status hs_report_md_write(const hs_report *r, const hs_report_md_extra *x, char **path)
+{
+    hs_out o;
+    *path = NULL;
+    hs_status st = hs_out_open(&o, r->opt.out, "REPORT.md");
+    if (st) return st;
+    write_body(o.f, r, x);
+    *path = hs_strdup(o.path);
+    st = hs_out_close(&o);
+    if (!st && !*path) st = HS_ENOMEM;
+    return st;
+}

@@ -1,6 +1,7 @@
 /* kernels.c: LayerNorm, gelu_new, softmax and the BLAS wrappers of the forward pass. */
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -31,11 +32,32 @@ void hs_k_gelu_new(float *x, long n)
     }
 }
 
+/* y (N) = beta * y + x (K) @ W (K rows of N, stride ldw): the batch-1 product on the
+ * Conv1D layout. Streams W row by row, four rows per pass, so every weight byte is read
+ * once, in order, and y (a few kB) stays in L1: decode is bound by memory bandwidth,
+ * and this is the access pattern that reaches it. */
+static void gemv_rows(float *restrict y, const float *restrict x, const float *restrict W, int ldw, int K, int N,
+                      float beta)
+{
+    if (beta == 0.0f) memset(y, 0, (size_t)N * sizeof(float));
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+        const float *w0 = W + (size_t)k * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        float a0 = x[k], a1 = x[k + 1], a2 = x[k + 2], a3 = x[k + 3];
+        for (int j = 0; j < N; j++) y[j] += a0 * w0[j] + a1 * w1[j] + a2 * w2[j] + a3 * w3[j];
+    }
+    for (; k < K; k++) {
+        const float *w0 = W + (size_t)k * ldw;
+        float a0 = x[k];
+        for (int j = 0; j < N; j++) y[j] += a0 * w0[j];
+    }
+}
+
 void hs_k_matmul(float *y, int ldy, const float *x, int ldx, const float *W, int ldw,
                  int n, int K, int N, float beta)
 {
     if (n == 1)
-        cblas_sgemv(CblasRowMajor, CblasTrans, K, N, 1.0f, W, ldw, x, 1, beta, y, 1);
+        gemv_rows(y, x, W, ldw, K, N, beta);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, N, K, 1.0f, x, ldx, W, ldw,
                     beta, y, ldy);

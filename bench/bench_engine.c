@@ -1,0 +1,116 @@
+/* bench_engine.c: prefill and decode speed of the engine on one model, printed as one
+ * JSON line per configuration, so bench/run_bench.sh can set it beside PyTorch.
+ *
+ *   bench_engine MODEL_DIR [--prompt 128] [--new 128] [--repeats 5] [--threads 1]
+ *                [--gating mask|skip] [--off-pct 0,30,50,70]
+ *
+ * Decode runs greedy from the prompt (argmax, as the PyTorch side does); the median of
+ * the repeats is reported. Heads switched off are the first ones in (layer, head) order
+ * spread evenly over layers, which is what matters for bytes read. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headsweep/model.h"
+
+void openblas_set_num_threads(int);
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int argmax(const float *x, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+/* Every k-th head off, spread over layers: off heads per layer differ by at most one. */
+static void make_gates(float *g, int L, int H, double pct)
+{
+    int total = L * H, off = (int)lround(pct / 100.0 * total);
+    for (int i = 0; i < total; i++) g[i] = 1.0f;
+    for (int k = 0; k < off; k++) {
+        int l = k % L, h = H - 1 - k / L; /* round-robin over layers from the last head */
+        g[l * H + h] = 0.0f;
+    }
+}
+
+static int run(const hs_model *m, hs_gating mode, double pct, int np, int nn, int reps)
+{
+    int L = m->cfg.n_layer, H = m->cfg.n_head, V = m->cfg.vocab_size;
+    float *g = malloc((size_t)L * H * sizeof(float)), *lg = malloc((size_t)V * sizeof(float));
+    int32_t *ids = malloc((size_t)(np + nn) * sizeof(int32_t));
+    double *pre = malloc((size_t)reps * sizeof(double)), *dec = malloc((size_t)reps * sizeof(double));
+    make_gates(g, L, H, pct);
+    for (int i = 0; i < np; i++) ids[i] = (int32_t)((i * 7919 + 13) % V);
+    hs_ctx *c;
+    if (hs_ctx_init(&c, m, np + nn, mode) || hs_ctx_set_gates(c, g)) {
+        fprintf(stderr, "bench: %s\n", hs_err_msg());
+        return 1;
+    }
+    for (int r = 0; r < reps; r++) {
+        hs_ctx_reset(c);
+        double t0 = hs_now();
+        hs_ctx_forward(c, ids, np, lg, 0);
+        double t1 = hs_now();
+        for (int i = 0; i < nn; i++) {
+            int32_t t = argmax(lg, V);
+            hs_ctx_forward(c, &t, 1, lg, 0);
+        }
+        double t2 = hs_now();
+        pre[r] = np / (t1 - t0);
+        dec[r] = 1000.0 * (t2 - t1) / nn;
+    }
+    printf("{\"engine\": \"headsweep\", \"gating\": \"%s\", \"off_pct\": %g, \"prompt\": %d, \"new\": %d, "
+           "\"prefill_tokens_per_s\": %.2f, \"decode_ms_per_token\": %.3f}\n",
+           hs_gating_name(mode), pct, np, nn, median(pre, reps), median(dec, reps));
+    fflush(stdout);
+    hs_ctx_free(c);
+    free(g), free(lg), free(ids), free(pre), free(dec);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] [--gating mask|skip] [--off-pct 0,50]\n");
+        return 2;
+    }
+    int np = 128, nn = 128, reps = 5, threads = 1;
+    const char *gating = "mask", *pcts = "0";
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--new")) nn = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--repeats")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--gating")) gating = argv[i + 1];
+        else if (!strcmp(argv[i], "--off-pct")) pcts = argv[i + 1];
+        else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
+    }
+    openblas_set_num_threads(threads);
+    hs_model m;
+    hs_gating mode;
+    if (hs_gating_parse(gating, &mode) || hs_model_load(&m, argv[1])) {
+        fprintf(stderr, "bench: %s\n", hs_err_msg());
+        return 2;
+    }
+    char *list = strdup(pcts);
+    int rc = 0;
+    for (char *tok = strtok(list, ","); tok && !rc; tok = strtok(NULL, ",")) rc = run(&m, mode, atof(tok), np, nn, reps);
+    free(list);
+    hs_model_free(&m);
+    return rc;
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# test.sh: builds and runs the whole test suite twice: a release build and an
+# AddressSanitizer + UndefinedBehaviorSanitizer build (slow reference tests are run in
+# the release build only). Exits non-zero when anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+tools/setup.sh
+ctest --test-dir build --output-on-failure -j2 --timeout 1200
+
+HS_BUILD_DIR=build-asan HS_BUILD_TYPE=Debug HS_CMAKE_ARGS="-DHS_SANITIZE=ON" tools/setup.sh
+# LeakSanitizer cannot follow MPI's and OpenBLAS's own allocations; leaks of our code
+# are checked by valgrind in the sweep tests instead.
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-asan --output-on-failure -j2 --timeout 1200 -LE slow

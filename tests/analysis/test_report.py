@@ -1,0 +1,328 @@
+#!/usr/bin/python3
+"""test_report.py: headsweep-report end to end on synthetic results files.
+
+    test_report.py REPORT_BINARY WORKDIR
+
+Writes fixtures with make_fixture.py (the schema of docs/results-format.md), runs the
+report and checks it against an independent recomputation with h5py/numpy:
+  - a table mean and a paired agency-vs-baseline difference, to the printed precision;
+  - one bootstrap interval, by re-implementing the documented generator and resampling;
+  - every promised file exists, PNGs are PNGs (when gnuplot is on PATH);
+  - missing cells and NaN values are reported, not averaged in;
+  - merged parts equal the whole; mismatched studies, bad files and bad options exit 2;
+  - gnuplot missing -> note and exit 0; gnuplot failing -> exit 1 with its output.
+"""
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURE = os.path.join(HERE, "make_fixture.py")
+PROMISED = ["decode_tokens_per_second", "generation_seconds", "time_to_first_token",
+            "reference_perplexity", "generated_perplexity_unpruned", "distinct_1", "distinct_2",
+            "type_token_ratio", "repetition_rate", "peak_rss_bytes", "cpu_seconds"]
+FIGURES = ["speed_comparison", "perplexity_comparison", "pruning_summary", "radar_comparison",
+           "heads_pruned", "agency_occupancy_agency"]
+DEFAULT_SEED = 20240601
+M64 = (1 << 64) - 1
+failures = []
+checks = [0]
+
+
+def check(cond, what):
+    checks[0] += 1
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def fixture(path, *args):
+    subprocess.run([sys.executable, FIXTURE, path, *args], check=True)
+    return path
+
+
+def report(binary, files, out, *args, env=None):
+    cmd = [binary, *files, "--out", out, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def row(rows, **kw):
+    hits = [r for r in rows if all(r[k] == str(v) for k, v in kw.items())]
+    assert len(hits) == 1, (kw, len(hits))
+    return hits[0]
+
+
+def values(h5, metric, v, l):
+    """Per-prompt values of a cell with its done mask applied (NaN where not done)."""
+    with h5py.File(h5, "r") as f:
+        variants = [s.decode() if isinstance(s, bytes) else s for s in f["variant"][:]]
+        levels = list(f["level"][:])
+        done = f["cells/done"][:]
+        x = f["metrics/" + metric][variants.index(v), levels.index(l), :]
+    ns = done.shape[2]
+    mask = done[variants.index(v), levels.index(l), np.arange(len(x)) % ns].astype(bool)
+    return np.where(mask, x, np.nan)
+
+
+def close_printed(printed, exact, sig=4):
+    """printed is exact rounded to `sig` significant digits (C's %.4g)."""
+    return float(printed) == float("%.*g" % (sig, exact))
+
+
+# ---- an independent implementation of the documented bootstrap (docs/report.md) ----
+
+def splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return state, z ^ (z >> 31)
+
+
+class Xoshiro:
+    def __init__(self, seed):
+        self.s, x = [], seed
+        for _ in range(4):
+            x, z = splitmix64(x)
+            self.s.append(z)
+
+    def next(self):
+        s = self.s
+        rotl = lambda v, k: ((v << k) | (v >> (64 - k))) & M64
+        result = (rotl((s[1] * 5) & M64, 7) * 9) & M64
+        t = (s[1] << 17) & M64
+        s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t
+        s[3] = rotl(s[3], 45)
+        return result
+
+    def below(self, n):
+        threshold = (-n) % (1 << 64) % n
+        while True:
+            x = self.next()
+            if x >= threshold:
+                return x % n
+
+
+def stream_seed(seed, key):
+    h = 0xCBF29CE484222325
+    for ch in key.encode():
+        h = ((h ^ ch) * 0x100000001B3) & M64
+    return splitmix64(seed ^ h)[1]
+
+
+def bootstrap_ci(x, B, seed):
+    r = Xoshiro(seed)
+    n = len(x)
+    means = sorted(sum(x[r.below(n)] for _ in range(n)) / n for _ in range(B))
+    return np.quantile(means, 0.025), np.quantile(means, 0.975)   # numpy default = type 7
+
+
+# ---- the checks ----
+
+def check_files(out, gnuplot):
+    for name in ["REPORT.md", "tables.md", "coverage.csv", "comparisons.csv"] + \
+            ["table_%s.csv" % k for k in PROMISED]:
+        check(os.path.getsize(os.path.join(out, name)) > 0, "%s written" % name)
+    for fig in FIGURES:
+        for ext in (".dat", ".gp"):
+            check(os.path.exists(os.path.join(out, fig + ext)), fig + ext + " written")
+        png = os.path.join(out, fig + ".png")
+        if gnuplot:
+            ok = os.path.exists(png) and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+            check(ok and os.path.getsize(png) > 1000, fig + ".png is a PNG")
+    with open(os.path.join(out, "speed_comparison.dat")) as f:
+        check(f.readline().startswith("# variant level_pct mean"), "plot data has a header line")
+
+
+def check_table_mean(h5, out):
+    x = values(h5, "decode_tokens_per_second", "baseline", 50.0)
+    rows = read_csv(os.path.join(out, "table_decode_tokens_per_second.csv"))
+    r = row(rows, variant="baseline", level=50)
+    check(abs(float(r["mean"]) - np.nanmean(x)) <= 1e-8 * abs(np.nanmean(x)), "CSV mean tokens/s")
+    check(int(r["n"]) == 24, "n of a complete cell")
+    md = open(os.path.join(out, "tables.md")).read()
+    sec = md[md.index("### decode speed"):]
+    line = [ln for ln in sec.splitlines() if ln.startswith("| 50 |")][0]
+    printed = line.split("|")[2].split()[0]
+    check(close_printed(printed, np.nanmean(x)), "tables.md mean %s vs %.6g" % (printed, np.nanmean(x)))
+    # The bootstrap interval, recomputed from the documented algorithm and the CSV's key.
+    lo, hi = bootstrap_ci(list(x), 2000, stream_seed(DEFAULT_SEED, r["seed_key"]))
+    check(abs(float(r["ci_low"]) - lo) < 1e-9 * abs(lo) and abs(float(r["ci_high"]) - hi) < 1e-9 * abs(hi),
+          "bootstrap CI reproduced independently (%s %s vs %.9g %.9g)" % (r["ci_low"], r["ci_high"], lo, hi))
+
+
+def check_paired(h5, out):
+    a = values(h5, "decode_tokens_per_second", "agency", 50.0)
+    b = values(h5, "decode_tokens_per_second", "baseline", 50.0)
+    d = (a - b) / b * 100
+    want = np.nanmean(d)
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    r = row(rows, comparison="agency-vs-baseline", metric="speed", level=50)
+    check(abs(float(r["mean_pct"]) - want) < 1e-7, "CSV paired mean %s vs %.9g" % (r["mean_pct"], want))
+    check(int(r["n_pairs"]) == 24, "paired n")
+    rep = open(os.path.join(out, "REPORT.md")).read()
+    m = re.search(r"At 50%, agency vs baseline, speed \(decode tokens/s\): ([+-][0-9.]+)% \(95% CI", rep)
+    check(m is not None and m.group(1) == "%+.2f" % want, "REPORT.md paired mean (%s vs %+.2f)"
+          % (m and m.group(1), want))
+    # Partial cell: pairs only where both are done; perplexity NaN left out of pairs.
+    r70 = row(rows, comparison="agency-vs-baseline", metric="speed", level=70)
+    check(int(r70["n_pairs"]) == 12, "pairs at the partial level = 12")
+    p30 = row(rows, comparison="agency-vs-baseline", metric="perplexity", level=30)
+    check(int(p30["n_pairs"]) == 23, "NaN perplexity leaves its pair out")
+    e = row(rows, comparison="agency-vs-baseline", metric="efficiency", level=50)
+    ta = values(h5, "generation_seconds", "agency", 50.0)
+    tb = values(h5, "generation_seconds", "baseline", 50.0)
+    check(abs(float(e["mean_pct"]) - np.mean((tb / ta - 1) * 100)) < 1e-7, "efficiency = 1/time paired")
+    lo, hi, verdict = float(r["ci_low_pct"]), float(r["ci_high_pct"]), r["verdict"]
+    want_verdict = "faster" if lo > 0 else "slower" if hi < 0 else "no significant difference"
+    check(verdict == want_verdict, "verdict rule")
+
+
+def check_missing(out):
+    for name in ("REPORT.md", "tables.md"):
+        text = open(os.path.join(out, name)).read()
+        check("level 70, agency: 12 of 24 prompts done" in text, name + " reports the partial cell")
+        check("level 30, baseline: reference perplexity is missing (NaN) for 1 of 24 done prompts" in text,
+              name + " reports the NaN value")
+    rows = read_csv(os.path.join(out, "table_reference_perplexity.csv"))
+    check(row(rows, variant="baseline", level=30)["n"] == "23", "NaN left out of the mean")
+    check(row(rows, variant="agency", level=70)["n"] == "12", "undone prompts left out of the mean")
+
+
+def check_bad_inputs(binary, work):
+    def expect2(files, what, needle):
+        p = report(binary, files, os.path.join(work, "bad"))
+        ok = p.returncode == 2 and needle in p.stderr and "Sanitizer" not in p.stderr
+        check(ok, "%s -> exit 2 naming %r (got %d: %s)" % (what, needle, p.returncode, p.stderr.strip()))
+    missing = os.path.join(work, "nonexistent.h5")
+    expect2([missing], "missing file", missing + ": no such file")
+    text = os.path.join(work, "text.h5")
+    open(text, "w").write("not hdf5\n")
+    expect2([text], "not HDF5", text + ": not an HDF5 file")
+    empty = os.path.join(work, "empty.h5")
+    h5py.File(empty, "w").close()
+    expect2([empty], "no schema_version", "not a headsweep results file")
+    expect2([fixture(os.path.join(work, "v2.h5"), "--schema-version", "2")], "schema 2", "schema_version 2")
+    for ds in ("metrics/distinct_2", "heads/pruned", "agency/occupancy", "cells/done"):
+        f = fixture(os.path.join(work, "drop.h5"), "--drop", ds)
+        expect2([f], "missing " + ds, ds)
+    with h5py.File(fixture(os.path.join(work, "shape.h5")), "a") as f:
+        del f["metrics/hit_eot"]
+        f["metrics/hit_eot"] = np.zeros((3, 4, 5))
+    expect2([os.path.join(work, "shape.h5")], "misshapen dataset", "metrics/hit_eot: has shape")
+    other = fixture(os.path.join(work, "other.h5"), "--seed-attr", "8")
+    expect2([fixture(os.path.join(work, "one.h5")), other], "mismatched studies",
+            "not the same study: seed differs")
+    p = report(binary, [os.path.join(work, "one.h5")], os.path.join(work, "bad"), "--bootstrap", "x")
+    check(p.returncode == 2, "bad option -> exit 2")
+
+
+def check_merge(binary, work, full_out):
+    a = fixture(os.path.join(work, "part_a.h5"), "--done-shards", "0,1")
+    b = fixture(os.path.join(work, "part_b.h5"), "--done-shards", "2,3")
+    out = os.path.join(work, "merged")
+    p = report(binary, [a, b], out, "--no-figures")
+    check(p.returncode == 0, "merge of two parts runs: " + p.stderr)
+    for name in ["comparisons.csv", "coverage.csv"] + ["table_%s.csv" % k for k in PROMISED]:
+        same = open(os.path.join(out, name)).read() == open(os.path.join(full_out, name)).read()
+        check(same, "merged parts equal the whole file: " + name)
+    text = open(os.path.join(out, "REPORT.md")).read()
+    check(a in text and b in text, "REPORT.md names both input files")
+
+
+def check_other_shapes(binary, work):
+    f = fixture(os.path.join(work, "custom.h5"), "--variants", "baseline,agency,distil", "--levels",
+                "50,0,25", "--prompts", "10", "--shards", "3")
+    out = os.path.join(work, "custom")
+    p = report(binary, [f], out, "--bootstrap", "200")
+    check(p.returncode == 0, "custom variants and unsorted levels: " + p.stderr)
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    check(row(rows, comparison="baseline-skip-vs-baseline", metric="speed", level=25)["verdict"] == "unavailable",
+          "comparison with a variant the file lacks is unavailable")
+    check(row(rows, comparison="distil-vs-baseline", metric="speed", level=25)["available"] == "1",
+          "other variants are compared with baseline")
+    levels = [r["level"] for r in read_csv(os.path.join(out, "coverage.csv")) if r["variant"] == "baseline"]
+    check(levels == ["0", "25", "50"], "levels sorted: %s" % levels)
+    text = open(os.path.join(out, "REPORT.md")).read()
+    check("At 50%, agency vs baseline-skip" in text or "unavailable" in text, "unavailable said in words")
+    g = fixture(os.path.join(work, "lonely.h5"), "--variants", "agency", "--levels", "40")
+    p = report(binary, [g], os.path.join(work, "lonely"), "--bootstrap", "200")
+    check(p.returncode == 0, "single variant, single level: " + p.stderr)
+    h = fixture(os.path.join(work, "nothing.h5"), "--done-shards", "")
+    p = report(binary, [h], os.path.join(work, "nothing"), "--bootstrap", "200")
+    check(p.returncode == 0, "a file with no cell done: " + p.stderr)
+
+
+def check_gnuplot_paths(binary, work, f):
+    out = os.path.join(work, "nognuplot")
+    env = dict(os.environ, PATH=os.path.join(work, "empty-path"))
+    p = report(binary, [f], out, "--bootstrap", "200", env=env)
+    check(p.returncode == 0, "gnuplot missing still exits 0: " + p.stderr)
+    check("gnuplot is not on PATH" in p.stderr, "gnuplot missing noted on stderr")
+    rep = open(os.path.join(out, "REPORT.md")).read()
+    check("gnuplot was not found on PATH" in rep, "gnuplot missing noted in REPORT.md")
+    check(os.path.exists(os.path.join(out, "speed_comparison.dat")) and
+          not os.path.exists(os.path.join(out, "speed_comparison.png")), "data written, no PNG")
+    fake = os.path.join(work, "fake-gnuplot")
+    os.makedirs(fake, exist_ok=True)
+    with open(os.path.join(fake, "gnuplot"), "w") as g:
+        g.write("#!/bin/sh\necho 'fake gnuplot: line 3: undefined variable' >&2\nexit 1\n")
+    os.chmod(os.path.join(fake, "gnuplot"), 0o755)
+    env = dict(os.environ, PATH=fake + ":" + os.environ.get("PATH", ""))
+    p = report(binary, [f], os.path.join(work, "badgnuplot"), "--bootstrap", "200", env=env)
+    check(p.returncode == 1 and "fake gnuplot: line 3: undefined variable" in p.stderr,
+          "gnuplot failure is an error with its output (got %d: %s)" % (p.returncode, p.stderr))
+    p = report(binary, [f], os.path.join(work, "nofig"), "--no-figures", "--bootstrap", "200")
+    check(p.returncode == 0 and not os.path.exists(os.path.join(work, "nofig", "heads_pruned.png")),
+          "--no-figures renders nothing")
+
+
+def check_seed(binary, work, f, out):
+    again = os.path.join(work, "again")
+    report(binary, [f], again, "--no-figures")
+    name = "table_distinct_2.csv"
+    check(open(os.path.join(out, name)).read() == open(os.path.join(again, name)).read(),
+          "same seed, same intervals")
+    other = os.path.join(work, "seed2")
+    report(binary, [f], other, "--no-figures", "--seed", "2")
+    check(open(os.path.join(out, name)).read() != open(os.path.join(other, name)).read(),
+          "another seed, other intervals")
+    check("seed 2" in open(os.path.join(other, "REPORT.md")).read(), "seed printed in REPORT.md")
+
+
+def main():
+    binary, work = sys.argv[1], sys.argv[2]
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    gnuplot = shutil.which("gnuplot") is not None
+    f = fixture(os.path.join(work, "study.h5"))
+    out = os.path.join(work, "report")
+    p = report(binary, [f], out)
+    check(p.returncode == 0, "report runs: " + p.stderr)
+    check(p.stdout.strip().splitlines()[-1] == os.path.join(out, "REPORT.md"), "prints REPORT.md's path")
+    check_files(out, gnuplot)
+    check_table_mean(f, out)
+    check_paired(f, out)
+    check_missing(out)
+    check_seed(binary, work, f, out)
+    check_merge(binary, work, out)
+    check_other_shapes(binary, work)
+    check_bad_inputs(binary, work)
+    check_gnuplot_paths(binary, work, f)
+    print("%d check(s), %d failure(s)" % (checks[0], len(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

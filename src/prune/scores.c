@@ -116,6 +116,7 @@ hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token
 {
     static const hs_score_opts defaults = {0, 0, 0};
     if (!o) o = &defaults;
+    memset(out, 0, sizeof *out);
     if ((unsigned)s >= (unsigned)N_STRATEGIES)
         return hs_err(HS_EINPUT, "head scores: unknown strategy %d", (int)s);
     hs_status st = fill_header(out, m, s, o->seed);

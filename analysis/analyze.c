@@ -61,7 +61,7 @@ hs_status hs_report_check_input(const hs_study *s, const char *path)
         const char *src[2] = {promised[i].src0, promised[i].src1};
         for (int k = 0; k < 2; k++)
             if (src[k] && !hs_study_metric(s, src[k]))
-                return hs_err(HS_EINPUT, "%s: metrics/%s: missing dataset (see docs/results-format.md)",
+                return hs_err(HS_EINPUT, "%s: /metrics/%s: missing dataset (see docs/results-format.md)",
                               path, src[k]);
     }
     return HS_OK;

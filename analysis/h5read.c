@@ -20,9 +20,14 @@ typedef struct {
     hid_t f;
 } rd;
 
+/* Object paths are given relative to the root ("metrics/x") or absolute ("/variant");
+ * messages always show them absolute. */
+static const char *slash(const char *obj) { return obj[0] == '/' ? "" : "/"; }
+
+/* "file: /object: problem". */
 static hs_status bad(const rd *r, const char *obj, const char *what)
 {
-    return hs_err(HS_EINPUT, "%s: %s: %s", r->path, obj, what);
+    return hs_err(HS_EINPUT, "%s: %s%s: %s", r->path, slash(obj), obj, what);
 }
 
 const char *hs_h5_library_version(void)
@@ -92,14 +97,14 @@ static hs_status check_shape(const rd *r, hid_t d, const char *obj, const shape 
     if (nd < 0 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0)
         st = bad(r, obj, "cannot read its dimensions");
     if (!st && nd != want->rank)
-        st = hs_err(HS_EINPUT, "%s: %s: has %d dimensions, expected %d", r->path, obj, nd,
+        st = hs_err(HS_EINPUT, "%s: %s%s: has %d dimensions, expected %d", r->path, slash(obj), obj, nd,
                     want->rank);
     for (int i = 0; !st && i < nd; i++) {
         if (want->dim[i] != 0 && dims[i] != want->dim[i]) {
             char a[160], b[160];
             shape_text(dims, NULL, nd, a, sizeof a);
             shape_text(want->dim, want->name, want->rank, b, sizeof b);
-            st = hs_err(HS_EINPUT, "%s: %s: has shape %s, expected %s", r->path, obj, a, b);
+            st = hs_err(HS_EINPUT, "%s: %s%s: has shape %s, expected %s", r->path, slash(obj), obj, a, b);
         }
         if (!st && got) got[i] = dims[i];
     }
@@ -275,10 +280,10 @@ static hs_status open_attr(const rd *r, hid_t loc, const char *obj, const char *
 {
     *a = -1;
     htri_t e = H5Aexists(loc, name);
-    if (e < 0) return hs_err(HS_EINPUT, "%s: %s: cannot look up attribute %s", r->path, obj, name);
+    if (e < 0) return hs_err(HS_EINPUT, "%s: %s%s: cannot look up attribute %s", r->path, slash(obj), obj, name);
     if (e == 0) return HS_OK;
     *a = H5Aopen(loc, name, H5P_DEFAULT);
-    if (*a < 0) return hs_err(HS_EINPUT, "%s: %s: cannot open attribute %s", r->path, obj, name);
+    if (*a < 0) return hs_err(HS_EINPUT, "%s: %s%s: cannot open attribute %s", r->path, slash(obj), obj, name);
     return HS_OK;
 }
 
@@ -289,7 +294,7 @@ static hs_status attr_strings(const rd *r, hid_t loc, const char *obj, const cha
 {
     hid_t a;
     char what[256];
-    snprintf(what, sizeof what, "%s attribute %s", obj, name);
+    snprintf(what, sizeof what, "%s%s attribute %s", slash(obj), obj, name);
     hs_status st = open_attr(r, loc, obj, name, &a);
     if (st) return st;
     if (a < 0) {
@@ -314,7 +319,7 @@ static hs_status attr_numbers(const rd *r, hid_t loc, const char *obj, const cha
 {
     hid_t a;
     char what[256];
-    snprintf(what, sizeof what, "%s attribute %s", obj, name);
+    snprintf(what, sizeof what, "%s%s attribute %s", slash(obj), obj, name);
     hs_status st = open_attr(r, loc, obj, name, &a);
     *found = a >= 0;
     if (st || a < 0) return st;
@@ -412,10 +417,12 @@ static herr_t on_root_attr(hid_t loc, const char *name, const H5A_info_t *info, 
     attr_walk *w = data;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     if (a < 0) {
-        w->st = bad(w->r, name, "cannot open root attribute");
+        w->st = hs_err(HS_EINPUT, "%s: / attribute %s: cannot open", w->r->path, name);
         return -1;
     }
-    char *text = attr_as_text(w->r, a, name);
+    char what[300];
+    snprintf(what, sizeof what, "/ attribute %s", name);
+    char *text = attr_as_text(w->r, a, what);
     H5Aclose(a);
     hs_attr_text *grown = realloc(w->src->attrs, (size_t)(w->src->n_attrs + 1) * sizeof *grown);
     char *key = hs_strdup(name);

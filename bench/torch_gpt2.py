@@ -7,7 +7,8 @@ tests/reference/ref_gpt2.py, then measures
   - prefill: tokens/s for one prompt of --prompt-len tokens (default 128) into an empty cache;
   - decode: ms/token for --new-tokens (default 128) greedy tokens after that prompt;
 each the median of --repeats runs, and prints one JSON line. Threads: torch.set_num_threads
-(--threads, default 1), so the numbers sit beside the engine's single-thread ones.
+and OPENBLAS_NUM_THREADS/OMP_NUM_THREADS (--threads, default 1; Debian's torch runs its
+matmuls in the system OpenBLAS), so the numbers sit beside the engine's single-thread ones.
 
 Head gates (--heads-off "L.H,...") scale each head's attention probabilities the way
 Hugging Face's head_mask does (every head is still computed: torch has no skip mode here).
@@ -29,9 +30,25 @@ import statistics
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+
+def _threads_from_argv(argv):
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return "1"
+
+
+# Debian's torch does its matmuls in the system OpenBLAS (pthreads build), whose thread
+# count torch.set_num_threads does not govern: fix it before numpy/torch load it.
+if __name__ == "__main__":
+    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_v] = _threads_from_argv(sys.argv[1:])
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "reference"))
@@ -183,6 +200,16 @@ def check_against_ref(model_dir, m, prompt, n_new, heads):
             "check_ok": not bad and diff <= 1e-4, "check_details": bad[:5]}
 
 
+def loaded_blas():
+    """The BLAS libraries mapped into this process (Linux), e.g. openblas-pthread/libblas."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {os.path.realpath(l.split()[-1]) for l in f if "blas" in l.lower()}
+    except OSError:
+        return "unknown"
+    return ",".join(sorted("/".join(p.split("/")[-2:]) for p in libs)) or "none"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
@@ -220,6 +247,7 @@ def main(argv=None):
                      f"the context of {c.n_positions}")
 
     info = {"impl": "torch-eager", "torch": torch.__version__, "threads": a.threads,
+            "blas": loaded_blas(),
             "model": os.path.abspath(a.model), "dtype": ",".join(m.dtypes),
             "n_layer": c.n_layer, "n_head": c.n_head, "n_embd": c.n_embd,
             "vocab_size": c.vocab_size, "heads_off": len(heads),

@@ -18,6 +18,8 @@
 typedef struct {
     const char *path; /* for messages */
     hid_t f;
+    uint8_t *cells;   /* (nv, nl, nshard) /cells/done */
+    hsize_t nshard;
 } rd;
 
 /* Object paths are given relative to the root ("metrics/x") or absolute ("/variant");
@@ -70,8 +72,8 @@ static hs_status open_dataset(const rd *r, const char *obj, hid_t *d)
 
 typedef struct {
     int rank;
-    hsize_t dim[5];
-    const char *name[5]; /* dimension names for messages */
+    hsize_t dim[6];
+    const char *name[6]; /* dimension names for messages */
 } shape;
 
 static void shape_text(const hsize_t *dim, const char *const *name, int rank, char *buf,
@@ -124,7 +126,7 @@ static hs_status read_numeric(const rd *r, const char *obj, hid_t memtype, size_
                               const shape *want, hsize_t *got, void **out)
 {
     hid_t d = -1;
-    hsize_t dims[5] = {0};
+    hsize_t dims[6] = {0};
     *out = NULL;
     hs_status st = open_dataset(r, obj, &d);
     if (st) return st;
@@ -599,46 +601,87 @@ static hs_status read_metrics(const rd *r, hs_study *s)
     return st;
 }
 
-/* ---- heads, agency, cells ---- */
+/* ---- cells, heads, agency ---- */
+
+/* Per-prompt done flags from the per-shard cells: prompt i is in shard i % n_shards. */
+static hs_status read_cells(rd *r, hs_study *s)
+{
+    shape want = {3, {(hsize_t)s->nv, (hsize_t)s->nl, 0}, {"variant", "level", "shard"}};
+    hsize_t dims[3];
+    hs_status st = read_numeric(r, "cells/done", H5T_NATIVE_UINT8, 1, &want, dims, (void **)&r->cells);
+    if (!st && dims[2] == 0) st = bad(r, "cells/done", "has no shards");
+    r->nshard = dims[2];
+    size_t nvl = (size_t)s->nv * (size_t)s->nl;
+    if (!st && !(s->done = hs_calloc(nvl * (size_t)s->np, 1, "done flags"))) st = HS_ENOMEM;
+    for (size_t vl = 0; !st && vl < nvl; vl++)
+        for (int p = 0; p < s->np; p++)
+            s->done[vl * (size_t)s->np + p] = r->cells[vl * r->nshard + (size_t)p % r->nshard] != 0;
+    return st;
+}
+
+static hs_status dataset_rank(const rd *r, const char *obj, int *rank)
+{
+    hid_t d = -1;
+    hs_status st = open_dataset(r, obj, &d);
+    if (st) return st;
+    hid_t sp = H5Dget_space(d);
+    *rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    if (sp >= 0) H5Sclose(sp);
+    if (H5Dclose(d) < 0 || *rank < 0) return bad(r, obj, "cannot read its dimensions");
+    return HS_OK;
+}
+
+/* /agency/occupancy as documented, (variant, level, layer, head, state), or with a shard
+ * axis after level (what the sweep writer stores so resumed and merged runs stay exact);
+ * the latter is summed over the shards that are done. */
+static hs_status read_occupancy(const rd *r, hs_study *s)
+{
+    hsize_t nv = (hsize_t)s->nv, nl = (hsize_t)s->nl, L = (hsize_t)s->L, H = (hsize_t)s->H, S = (hsize_t)s->ns;
+    shape oc = {5, {nv, nl, L, H, S}, {"variant", "level", "layer", "head", "state"}};
+    shape os = {6, {nv, nl, r->nshard, L, H, S}, {"variant", "level", "shard", "layer", "head", "state"}};
+    int rank = 0;
+    hs_status st = dataset_rank(r, "agency/occupancy", &rank);
+    if (st || rank != 6)
+        return st ? st : read_numeric(r, "agency/occupancy", H5T_NATIVE_INT64, sizeof(int64_t), &oc, NULL,
+                                      (void **)&s->occupancy);
+    int64_t *per_shard = NULL;
+    st = read_numeric(r, "agency/occupancy", H5T_NATIVE_INT64, sizeof(int64_t), &os, NULL, (void **)&per_shard);
+    size_t block = (size_t)(L * H * S), nvl = (size_t)(nv * nl);
+    if (!st && !(s->occupancy = hs_calloc(nvl * block, sizeof(int64_t), "occupancy"))) st = HS_ENOMEM;
+    for (size_t vl = 0; !st && vl < nvl; vl++)
+        for (size_t k = 0; k < r->nshard; k++)
+            if (r->cells[vl * r->nshard + k])
+                for (size_t i = 0; i < block; i++)
+                    s->occupancy[vl * block + i] += per_shard[(vl * r->nshard + k) * block + i];
+    free(per_shard);
+    return st;
+}
+
+/* A cell's pruned map is known when the cell has a done prompt or any head switched off
+ * (the writer fills maps when it creates the file; an all-zero map of a cell never run
+ * may be the fill value). */
+static hs_status mark_known_maps(hs_study *s)
+{
+    size_t nvl = (size_t)s->nv * (size_t)s->nl, LH = (size_t)s->L * (size_t)s->H;
+    if (!(s->heads_known = hs_calloc(nvl, 1, "head map flags"))) return HS_ENOMEM;
+    for (size_t vl = 0; vl < nvl; vl++) {
+        for (int p = 0; p < s->np; p++) s->heads_known[vl] |= s->done[vl * (size_t)s->np + p];
+        for (size_t k = 0; k < LH; k++) s->heads_known[vl] |= s->pruned[vl * LH + k] != 0;
+    }
+    return HS_OK;
+}
 
 static hs_status read_heads(const rd *r, hs_study *s)
 {
     hsize_t nv = (hsize_t)s->nv, nl = (hsize_t)s->nl, L = (hsize_t)s->L, H = (hsize_t)s->H;
     shape sc = {2, {L, H}, {"layer", "head"}};
     shape pr = {4, {nv, nl, L, H}, {"variant", "level", "layer", "head"}};
-    shape oc = {5, {nv, nl, L, H, (hsize_t)s->ns}, {"variant", "level", "layer", "head", "state"}};
     hs_status st = read_numeric(r, "heads/score", H5T_NATIVE_DOUBLE, sizeof(double), &sc, NULL,
                                 (void **)&s->score);
     if (!st) st = read_numeric(r, "heads/pruned", H5T_NATIVE_UINT8, 1, &pr, NULL,
                                (void **)&s->pruned);
-    if (!st) st = read_numeric(r, "agency/occupancy", H5T_NATIVE_INT64, sizeof(int64_t), &oc,
-                               NULL, (void **)&s->occupancy);
-    return st;
-}
-
-/* Per-prompt done flags from the per-shard cells: prompt i is in shard i % n_shards. */
-static hs_status read_cells(const rd *r, hs_study *s)
-{
-    shape want = {3, {(hsize_t)s->nv, (hsize_t)s->nl, 0}, {"variant", "level", "shard"}};
-    hsize_t dims[3];
-    uint8_t *cells = NULL;
-    hs_status st = read_numeric(r, "cells/done", H5T_NATIVE_UINT8, 1, &want, dims, (void **)&cells);
-    if (!st && dims[2] == 0) st = bad(r, "cells/done", "has no shards");
-    size_t nvl = (size_t)s->nv * (size_t)s->nl;
-    if (!st) {
-        s->done = hs_calloc(nvl * (size_t)s->np, 1, "done flags");
-        s->heads_known = hs_calloc(nvl, 1, "head map flags");
-        if (!s->done || !s->heads_known) st = HS_ENOMEM;
-    }
-    size_t LH = (size_t)s->L * (size_t)s->H;
-    for (size_t vl = 0; !st && vl < nvl; vl++) {
-        for (int p = 0; p < s->np; p++) {
-            s->done[vl * (size_t)s->np + p] = cells[vl * dims[2] + (size_t)p % dims[2]] != 0;
-            s->heads_known[vl] |= s->done[vl * (size_t)s->np + p];
-        }
-        for (size_t k = 0; k < LH; k++) s->heads_known[vl] |= s->pruned[vl * LH + k] != 0;
-    }
-    free(cells);
+    if (!st) st = mark_known_maps(s);
+    if (!st) st = read_occupancy(r, s);
     return st;
 }
 
@@ -662,14 +705,15 @@ hs_status hs_h5_read_study(const char *path, hs_study *s)
         return hs_err(HS_EINTERNAL, "cannot silence the HDF5 error stack");
     hs_status st = check_file(path);
     if (st) return st;
-    rd r = {path, H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)};
+    rd r = {path, H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), NULL, 0};
     if (r.f < 0) return hs_err(HS_EINPUT, "%s: cannot open it as an HDF5 file", path);
     st = read_schema_version(&r);
     if (!st) st = read_source(&r, s);
     if (!st) st = read_scales(&r, s);
     if (!st) st = read_metrics(&r, s);
-    if (!st) st = read_heads(&r, s);
     if (!st) st = read_cells(&r, s);
+    if (!st) st = read_heads(&r, s);
+    free(r.cells);
     if (H5Fclose(r.f) < 0 && !st) st = hs_err(HS_EINPUT, "%s: cannot close", path);
     return st;
 }

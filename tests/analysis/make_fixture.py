@@ -65,6 +65,10 @@ def parse_args():
     ap.add_argument("--schema-version", type=int, default=1)
     ap.add_argument("--seed-attr", type=int, default=7, help="the study's sampling seed")
     ap.add_argument("--drop", action="append", default=[], help="dataset path to leave out")
+    ap.add_argument("--study", help="the writer's `study` identity text (\\n for newlines)")
+    ap.add_argument("--occupancy-per-shard", action="store_true",
+                    help="store /agency/occupancy with a shard axis (variant, level, shard, layer, "
+                         "head, state) as the sweep writer does; junk in shards not done")
     return ap.parse_args()
 
 
@@ -121,6 +125,8 @@ def root_attrs(f, a, nranks=2):
     s["top_p"] = np.float64(0.95)
     s["n_ranks"] = np.int32(nranks)
     s["runs"] = np.int32(1)
+    if a.study:
+        s["study"] = a.study.replace("\\n", "\n")
 
 
 def done_mask(a, variants, levels):
@@ -221,9 +227,28 @@ def write_heads(f, a, variants, levels, done, rng):
             occ[vi, li, :, :, 2] = mis
             p = pruned[vi, li].astype(bool)
             occ[vi, li][p] = [0, 0, 0, s]
-    if "agency/occupancy" not in a.drop:
+    if "agency/occupancy" in a.drop:
+        return
+    if a.occupancy_per_shard:
+        occ = split_by_shard(occ, done)
+        d = f.create_dataset("agency/occupancy", data=occ)
+        attach(f, d, ["variant", "level", "shard", "layer", "head", "state"])
+    else:
         d = f.create_dataset("agency/occupancy", data=occ)
         attach(f, d, ["variant", "level", "layer", "head", "state"])
+
+
+def split_by_shard(occ, done):
+    """Cell totals spread over the done shards (remainder on the first); 999 elsewhere."""
+    nv, nl, ns = done.shape
+    out = np.full((nv, nl, ns) + occ.shape[2:], 999, dtype=np.int64)
+    for vi in range(nv):
+        for li in range(nl):
+            ks = [k for k in range(ns) if done[vi, li, k]]
+            for j, k in enumerate(ks):
+                share = occ[vi, li] // len(ks)
+                out[vi, li, k] = share + (occ[vi, li] - share * len(ks) if j == 0 else 0)
+    return out
 
 
 def write_text_and_cells(f, a, variants, levels, done, rng):

@@ -224,6 +224,10 @@ def check_bad_inputs(binary, work):
     other = fixture(os.path.join(work, "other.h5"), "--seed-attr", "8")
     expect2([fixture(os.path.join(work, "one.h5")), other], "mismatched studies",
             "not the same study: seed differs")
+    sa = fixture(os.path.join(work, "study_a.h5"), "--study", "seed = 7\\nlevels = 0, 30, 50, 70\\nx = 1")
+    sb = fixture(os.path.join(work, "study_b.h5"), "--study", "seed = 7\\nlevels = 0, 30, 50, 80\\nx = 1")
+    expect2([sa, sb], "different study texts", "study (first differing setting) differs "
+            "(levels = 0, 30, 50, 70 vs levels = 0, 30, 50, 80)")
     p = report(binary, [os.path.join(work, "one.h5")], os.path.join(work, "bad"), "--bootstrap", "x")
     check(p.returncode == 2, "bad option -> exit 2")
 
@@ -239,6 +243,14 @@ def check_merge(binary, work, full_out):
         check(same, "merged parts equal the whole file: " + name)
     text = open(os.path.join(out, "REPORT.md")).read()
     check(a in text and b in text, "REPORT.md names both input files")
+    # The writer's layout of /agency/occupancy, with a shard axis, sums to the same maps.
+    c = fixture(os.path.join(work, "per_shard.h5"), "--occupancy-per-shard")
+    out = os.path.join(work, "per_shard")
+    p = report(binary, [c], out, "--no-figures")
+    check(p.returncode == 0, "occupancy with a shard axis is read: " + p.stderr)
+    name = "agency_occupancy_agency.dat"
+    check(os.path.exists(os.path.join(out, name)) and open(os.path.join(out, name)).read()
+          == open(os.path.join(full_out, name)).read(), "per-shard occupancy sums over done shards")
 
 
 def check_other_shapes(binary, work):

@@ -8,6 +8,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "prune_opts.h"
 #include "headsweep/eval.h"
 #include "headsweep/model.h"
 #include "headsweep/prune.h"
@@ -16,26 +17,27 @@
 /* Options every model-running subcommand shares. */
 typedef struct {
     const char *model_dir;
-    const char *heads_off;
+    hs_prune_cli prune;
     hs_gating gating;
     int agency;
     hs_sample_params sp;
     int truncate;
 } run_opts;
 
-enum { O_MODEL = 1000, O_HEADS_OFF, O_GATING, O_AGENCY, O_MAX_NEW, O_TEMP, O_TOPK, O_TOPP, O_SEED,
+enum { O_MODEL = 1000, O_GATING, O_AGENCY, O_MAX_NEW, O_TEMP, O_TOPK, O_TOPP, O_SEED,
        O_IDS, O_PROMPT, O_CONT, O_TRUNC, O_HELP };
 
 #define RUN_OPTIONS                                                                         \
-    {"model", required_argument, 0, O_MODEL}, {"heads-off", required_argument, 0, O_HEADS_OFF}, \
+    HS_PRUNE_LONG_OPTIONS, {"model", required_argument, 0, O_MODEL},                          \
         {"gating", required_argument, 0, O_GATING}, {"help", no_argument, 0, O_HELP}
 
 /* Handles a shared option; returns 0 when handled, 1 when not ours, 2 on bad value. */
 static int run_opt(run_opts *o, int c, const char *arg)
 {
+    int r = hs_cli_prune_parse_opt(&o->prune, c, arg);
+    if (r != 1) return r;
     switch (c) {
     case O_MODEL: o->model_dir = arg; return 0;
-    case O_HEADS_OFF: o->heads_off = arg; return 0;
     case O_GATING: return hs_gating_parse(arg, &o->gating) ? (fprintf(stderr, "headsweep: %s\n", hs_err_msg()), 2) : 0;
     case O_AGENCY: o->agency = 1; return 0;
     case O_TRUNC: o->truncate = 1; return 0;
@@ -64,17 +66,17 @@ static void env_free(run_env *e)
     hs_model_free(&e->m);
 }
 
-static hs_status env_load(run_env *e, const run_opts *o, int need_tok)
+/* Loads the model (and tokenizer) and computes the gates. Returns an exit code: the
+ * pruning helper prints its own messages, so errors are reported here. */
+static int env_load(run_env *e, const run_opts *o, int need_tok)
 {
     memset(e, 0, sizeof *e);
     hs_status st = hs_model_load(&e->m, o->model_dir);
     if (!st && need_tok) st = hs_tokenizer_load(&e->tok, o->model_dir);
-    if (st) return st;
     int LH = e->m.cfg.n_layer * e->m.cfg.n_head;
-    if (!(e->gates = hs_malloc((size_t)LH * sizeof(float), "gates"))) return HS_ENOMEM;
-    for (int i = 0; i < LH; i++) e->gates[i] = 1.0f;
-    if (o->heads_off) st = hs_heads_parse(o->heads_off, e->m.cfg.n_layer, e->m.cfg.n_head, e->gates);
-    return st;
+    if (!st && !(e->gates = hs_malloc((size_t)LH * sizeof(float), "gates"))) st = HS_ENOMEM;
+    if (st) return hs_cli_fail(st);
+    return hs_cli_prune_gates(&o->prune, &e->m, e->tok, e->gates);
 }
 
 static hs_status env_ctx(run_env *e, const run_opts *o, int max_t)
@@ -89,14 +91,16 @@ static hs_status env_ctx(run_env *e, const run_opts *o, int max_t)
 
 static const char logits_usage[] =
     "usage: headsweep logits --model DIR --ids \"464 2068 ...\" [--heads-off \"L.H,...\"]\n"
-    "                        [--gating mask|skip]\n"
-    "Prints the last position's logits, one per line (%.9g).\n";
+    "                        [--gating mask|skip] [pruning options]\n"
+    "Prints the last position's logits, one per line (%.9g).\n" HS_PRUNE_USAGE;
 
 static int logits_run(const run_opts *o, const int32_t *ids, int n)
 {
     run_env e;
-    hs_status st = env_load(&e, o, 0);
-    if (!st && n > e.m.cfg.n_positions) st = hs_err(HS_EINPUT, "--ids: %d tokens exceed the context of %d", n, e.m.cfg.n_positions);
+    int rc = env_load(&e, o, 0);
+    if (rc) return env_free(&e), rc;
+    hs_status st = HS_OK;
+    if (n > e.m.cfg.n_positions) st = hs_err(HS_EINPUT, "--ids: %d tokens exceed the context of %d", n, e.m.cfg.n_positions);
     if (!st) st = env_ctx(&e, o, n);
     float *logits = st ? NULL : hs_malloc((size_t)e.m.cfg.vocab_size * sizeof(float), "logits");
     if (!st && !logits) st = HS_ENOMEM;
@@ -111,6 +115,7 @@ static int logits_run(const run_opts *o, const int32_t *ids, int n)
 int hs_cmd_logits(int argc, char **argv)
 {
     run_opts o = {0};
+    hs_cli_prune_init(&o.prune);
     hs_sample_params_default(&o.sp);
     const char *ids_s = NULL;
     static const struct option opts[] = {RUN_OPTIONS, {"ids", required_argument, 0, O_IDS}, {0, 0, 0, 0}};
@@ -138,7 +143,8 @@ static const char gen_usage[] =
     "                          [--gating mask|skip] [--agency] [--truncate]\n"
     "Writes the prompt's continuation to stdout and timings to stderr. --temperature 0\n"
     "(the default) is greedy. --truncate keeps the prompt's last tokens when prompt +\n"
-    "max-new exceed the context (otherwise that is an error).\n";
+    "max-new exceed the context (otherwise that is an error). --agency runs the head state\n"
+    "machine (default thresholds) and prints its state occupancy.\n" HS_PRUNE_USAGE;
 
 static hs_status encode_prompt(run_env *e, const run_opts *o, const char *text, int32_t **ids, int *n)
 {
@@ -212,9 +218,10 @@ static int generate_run(const run_opts *o, const char *prompt)
     gen_state g = {0};
     int32_t *ids = NULL;
     int n = 0;
-    hs_status st = hs_sample_params_check(&o->sp);
-    if (!st) st = env_load(&e, o, 1);
-    if (!st) st = encode_prompt(&e, o, prompt, &ids, &n);
+    if (hs_sample_params_check(&o->sp)) return hs_cli_fail(HS_EINPUT);
+    int rc = env_load(&e, o, 1);
+    if (rc) return env_free(&e), rc;
+    hs_status st = encode_prompt(&e, o, prompt, &ids, &n);
     if (!st) st = env_ctx(&e, o, n + o->sp.max_new);
     if (!st) st = gen_setup(&g, &e, o);
     if (!st) st = hs_generate(e.ctx, o->agency ? &g.ag : NULL, o->agency ? &g.stats : NULL, &g.smp, ids, n, &o->sp,
@@ -241,6 +248,7 @@ static int generate_run(const run_opts *o, const char *prompt)
 int hs_cmd_generate(int argc, char **argv)
 {
     run_opts o = {0};
+    hs_cli_prune_init(&o.prune);
     hs_sample_params_default(&o.sp);
     const char *prompt = NULL;
     static const struct option opts[] = {
@@ -265,15 +273,16 @@ static const char ppl_usage[] =
     "usage: headsweep ppl --model DIR --prompt TEXT --continuation TEXT [--heads-off \"L.H,...\"]\n"
     "                     [--gating mask|skip]\n"
     "Prints the teacher-forced perplexity of the continuation given the prompt (exp of the\n"
-    "mean NLL of the continuation's tokens), with a sliding window past the context.\n";
+    "mean NLL of the continuation's tokens), with a sliding window past the context.\n" HS_PRUNE_USAGE;
 
 static int ppl_run(const run_opts *o, const char *prompt, const char *cont)
 {
     run_env e;
     int32_t *a = NULL, *b = NULL, *seq = NULL;
     size_t na = 0, nb = 0;
-    hs_status st = env_load(&e, o, 1);
-    if (!st) st = hs_tokenizer_encode(e.tok, prompt, strlen(prompt), 0, &a, &na);
+    int rc = env_load(&e, o, 1);
+    if (rc) return env_free(&e), rc;
+    hs_status st = hs_tokenizer_encode(e.tok, prompt, strlen(prompt), 0, &a, &na);
     if (!st) st = hs_tokenizer_encode(e.tok, cont, strlen(cont), 0, &b, &nb);
     if (!st && (na == 0 || nb == 0)) st = hs_err(HS_EINPUT, "ppl: the prompt and the continuation must both have tokens");
     if (!st && !(seq = hs_malloc((na + nb) * sizeof(int32_t), "sequence"))) st = HS_ENOMEM;
@@ -296,6 +305,7 @@ static int ppl_run(const run_opts *o, const char *prompt, const char *cont)
 int hs_cmd_ppl(int argc, char **argv)
 {
     run_opts o = {0};
+    hs_cli_prune_init(&o.prune);
     hs_sample_params_default(&o.sp);
     const char *prompt = NULL, *cont = NULL;
     static const struct option opts[] = {RUN_OPTIONS, {"prompt", required_argument, 0, O_PROMPT},

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_score.h"
+#include "cmd_sweep.h"
 #include "commands.h"
 #include "headsweep/version.h"
 
@@ -14,6 +16,9 @@ static const hs_command commands[] = {
     {"ppl", hs_cmd_ppl, "teacher-forced perplexity of a continuation"},
     {"mkmodel", hs_cmd_mkmodel, "write a randomly initialised checkpoint"},
     {"prompts", hs_cmd_prompts, "check or shard a prompt file"},
+    {"score", hs_cmd_score, "score heads on calibration prompts (pruning order)"},
+    {"sweep", hs_cmd_sweep, "run a study: variants x levels x prompt shards (MPI)"},
+    {"merge", hs_cmd_merge, "merge results files of one study"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,213 @@
+/* sweep.h: a study as a job file, the grid of cells it defines, and the results file.
+ *
+ * A job file (INI, docs/sweep.md) names a model, an evaluation prompt set, variants
+ * (gating mode + agency settings), pruning levels and a strategy. Its cells are
+ * (variant x level x prompt shard); `headsweep sweep` hands them out to MPI ranks and
+ * writes every finished cell into one HDF5 file (docs/results-format.md) that a killed
+ * or preempted run resumes. The MPI side lives in src/sweep/comm.c and the HDF5 side in
+ * src/sweep/results.c; nothing else in the project sees either library. */
+#ifndef HEADSWEEP_SWEEP_H
+#define HEADSWEEP_SWEEP_H
+
+#include <stdint.h>
+
+#include "headsweep/agency.h"
+#include "headsweep/eval.h"
+#include "headsweep/model.h"
+#include "headsweep/prune.h"
+#include "headsweep/util.h"
+
+#define HS_RESULTS_SCHEMA_VERSION 1
+#define HS_VARIANT_NAME_MAX 64
+#define HS_HOST_MAX 64       /* bytes of a host name in /cells/host, NUL included */
+#define HS_UTC_MAX 32        /* bytes of an ISO 8601 time in /cells/finished_utc */
+
+/* ---- job files ---- */
+
+typedef struct {
+    char name[HS_VARIANT_NAME_MAX];
+    hs_gating gating;
+    int agency_on;
+    hs_agency_params agency; /* used when agency_on */
+} hs_variant;
+
+typedef struct hs_job_entry hs_job_entry; /* one setting and where it came from (job.c) */
+
+typedef struct {
+    char *path;               /* the job file as given */
+    char *text;               /* its bytes, then one "; --set ..." line per override */
+    char *name;               /* [job] name, default: file name without .ini */
+    char *model_dir;          /* paths relative to the current directory, as written */
+    char *prompts_path;
+    char *calib_path;         /* NULL when the strategy needs no calibration set */
+    char *output;
+    int max_prompts;          /* evaluation prompts used (the first ones); 0: all */
+    int shards;               /* prompt shards: prompt i belongs to shard i % shards */
+    int threads;              /* BLAS threads per rank */
+    int measure_unpruned_ppl; /* score generations under the unpruned model too */
+    hs_variant *variants;     /* (n_variants) in the order of `variants` */
+    int n_variants;
+    double *levels;           /* (n_levels) percent of heads switched off */
+    int n_levels;
+    hs_strategy strategy;
+    hs_score_opts score;      /* calibration limits and the random strategy's seed */
+    hs_select_opts select;
+    hs_sample_params sample;
+    hs_job_entry *entries;    /* (n_entries) every key set, with its origin */
+    int n_entries;
+} hs_job;
+
+/* Reads and checks a job file. sets are "section.key=value" overrides (--set) applied
+ * after the file. Errors name file:line (or the --set argument). Relative paths in the
+ * file are taken relative to the current working directory. */
+hs_status hs_job_load(hs_job *job, const char *path, const char *const *sets, int n_sets);
+/* The same from text already in memory (path is used in messages and for the name). */
+hs_status hs_job_parse(hs_job *job, const char *path, const char *text, const char *const *sets,
+                       int n_sets);
+void hs_job_free(hs_job *job);
+/* Where section.key was set: "jobs/demo.ini:7" or "--set job.shards=9"; "defaults"
+ * when it was not. The string lives as long as the job. */
+const char *hs_job_where(const hs_job *job, const char *section, const char *key);
+
+/* Digests of the inputs that, with the job's settings, decide every quality number. */
+typedef struct {
+    char model_sha256[65];
+    char prompts_sha256[65];
+    char calibration_sha256[65]; /* "" without a calibration set */
+    int n_prompts;               /* evaluation prompts used */
+} hs_study_inputs;
+
+/* The study's identity as "key = value" lines, one per setting that changes a result
+ * (not paths, threads or the output). Two runs with equal texts may fill the same file.
+ * Newly allocated. */
+char *hs_study_text(const hs_job *job, const hs_study_inputs *in);
+
+/* ---- the grid of cells ---- */
+
+typedef struct {
+    int n_variants, n_levels, n_shards; /* cells: variant x level x shard */
+    int n_prompts, n_layers, n_heads, max_new;
+} hs_grid;
+
+typedef struct {
+    int variant, level, shard;
+} hs_cell;
+
+/* Cells are numbered variant-major: index = (variant * n_levels + level) * n_shards + shard,
+ * the row-major order of /cells/done. */
+int64_t hs_grid_cells(const hs_grid *g);
+hs_cell hs_grid_cell(const hs_grid *g, int64_t index);
+/* Prompts of a shard: shard s holds prompts s, s + n_shards, ... (hs_prompts_shard). */
+int hs_grid_shard_size(const hs_grid *g, int shard);
+/* Fills idx (hs_grid_shard_size entries) with the shard's prompt indices, ascending. */
+void hs_grid_shard_prompts(const hs_grid *g, int shard, int32_t *idx);
+
+/* A slice of the cells for a job-array task: part k (1-based) of n holds the cells whose
+ * index % n == k - 1. n == 0 means every cell. */
+typedef struct {
+    int k, n;
+} hs_slice;
+
+hs_status hs_slice_parse(const char *s, hs_slice *out);
+int hs_slice_has(const hs_slice *s, int64_t index);
+
+/* Everything one finished cell contributes to the results file. */
+typedef struct {
+    int64_t index;          /* cell index in the grid */
+    int n;                  /* prompts in the cell */
+    int32_t *prompt;        /* (n) prompt indices, ascending */
+    double *metrics;        /* (n, HS_M_COUNT) per prompt, hs_metrics[] order */
+    int32_t *gen_ids;       /* (n, max_new) generated ids, -1 padded */
+    int64_t *occupancy;     /* (L, H, HS_AG_NSTATES) agency steps, summed over the prompts */
+    double seconds;         /* wall time of the cell */
+    int32_t rank;           /* rank that computed it */
+    int32_t run;            /* sweep invocation that wrote it (1, 2, ...) */
+    char host[HS_HOST_MAX];
+    char finished_utc[HS_UTC_MAX];
+} hs_cell_result;
+
+/* One allocation for the arrays of a cell of n prompts. */
+hs_status hs_cell_result_init(hs_cell_result *c, const hs_grid *g, int n);
+void hs_cell_result_free(hs_cell_result *c);
+
+/* ---- the results file (src/sweep/results.c, the only HDF5 user) ---- */
+
+typedef struct hs_results hs_results;
+
+/* What a new results file is created from. */
+typedef struct {
+    const hs_job *job;
+    hs_grid grid;
+    const char *study;                /* hs_study_text */
+    const hs_study_inputs *inputs;
+    const char *const *prompt_ids;    /* (n_prompts) */
+    const hs_head_scores *scores;
+    const float *gates;               /* (n_levels, L, H): 0 = switched off, same for every variant */
+} hs_results_spec;
+
+/* Provenance of one sweep invocation, written to the root attributes. */
+typedef struct {
+    const char *command_line;
+    int n_ranks;
+    const char *hosts;                /* comma-separated */
+    const char *mpi_version;
+    const char *openblas_version;
+} hs_run_info;
+
+/* Creates path (refusing to replace an existing file) with every dataset allocated and
+ * filled (NaN, -1, 0): from then on cells only overwrite raw data in place. The file is
+ * written under a temporary name and renamed, so path is either absent or complete. */
+hs_status hs_results_create(const char *path, const hs_results_spec *spec);
+/* Opens a results file; refuses files that are not headsweep results of this schema. */
+hs_status hs_results_open(hs_results **out, const char *path, int writable);
+/* Flushes and closes; NULL-safe. */
+hs_status hs_results_close(hs_results *r);
+
+const hs_grid *hs_results_grid(const hs_results *r);
+const char *hs_results_path(const hs_results *r);
+const char *hs_results_study(const hs_results *r);
+const char *hs_results_variant_name(const hs_results *r, int v);
+double hs_results_level(const hs_results *r, int l);
+const char *hs_results_prompt_id(const hs_results *r, int p);
+
+/* HS_EINPUT naming the first settings that differ when the file holds another study. */
+hs_status hs_results_check_study(const hs_results *r, const char *study);
+hs_status hs_results_read_done(hs_results *r, uint8_t *done /* (cells) */);
+/* sc->score is allocated; free with hs_scores_free. */
+hs_status hs_results_read_scores(hs_results *r, hs_head_scores *sc);
+hs_status hs_results_read_pruned(hs_results *r, uint8_t *pruned /* (variants, levels, L, H) */);
+
+/* Records a new invocation (runs += 1, its provenance) and returns its number. */
+hs_status hs_results_begin_run(hs_results *r, const hs_run_info *info, int *run);
+/* Writes a cell's data, flushes it to the operating system, then marks it done. */
+hs_status hs_results_write_cell(hs_results *r, const hs_cell_result *c);
+/* Reads cell c->index (c sized by hs_cell_result_init for the cell's prompts). */
+hs_status hs_results_read_cell(hs_results *r, hs_cell_result *c);
+/* Stamps updated_utc and whether every cell is done, and flushes. */
+hs_status hs_results_end_run(hs_results *r);
+/* Adds a root attribute `merged_from` (merge). */
+hs_status hs_results_set_merged_from(hs_results *r, const char *inputs);
+
+/* ---- commands ---- */
+
+typedef struct {
+    const char *job_path;
+    const char *const *sets;   /* (n_sets) "section.key=value" */
+    int n_sets;
+    const char *output;        /* overrides [job] output when not NULL */
+    hs_slice slice;
+    int progress;              /* -1 auto (bar on a terminal), 0 plain lines, 1 bar */
+    const char *command_line;
+} hs_sweep_opts;
+
+/* Runs the study on every rank of the job (serially without mpirun). Returns HS_EINTR
+ * when a signal stopped it after saving the finished cells. On every rank the error
+ * message is the one to print; *report is 1 on the rank that should print it. */
+hs_status hs_sweep_run(const hs_sweep_opts *o, int *report);
+
+/* Combines results files of one study into out (which must not exist). Cells done in
+ * several inputs must agree on every quality number. *done and *total count the cells
+ * of out. */
+hs_status hs_merge(const char *out, const char *const *inputs, int n_inputs, int64_t *done, int64_t *total);
+
+#endif

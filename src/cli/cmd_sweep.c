@@ -1,0 +1,96 @@
+/* cmd_sweep.c: `headsweep sweep`: command-line options -> hs_sweep_run (src/sweep). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "cmd_sweep.h"
+#include "headsweep/sweep.h"
+
+static const char sweep_usage[] =
+    "usage: [mpirun -n N] headsweep sweep JOB.ini [--set SECTION.KEY=VALUE ...] [--out FILE]\n"
+    "                                   [--cells K/N] [--progress bar|lines]\n"
+    "Runs every (variant x pruning level x prompt shard) cell of the study in JOB.ini on\n"
+    "all MPI ranks (serially without mpirun) and writes one HDF5 results file. Running the\n"
+    "same command again resumes: only cells not yet in the file are computed.\n"
+    "  --set S.K=V    override a job-file setting, e.g. --set generation.seed=7\n"
+    "  --out FILE     results file (default: [job] output, else results/NAME.h5)\n"
+    "  --cells K/N    compute only part K of N of the cells (cell index %% N == K-1),\n"
+    "                 e.g. one SLURM array task each; combine parts with headsweep merge\n"
+    "  --progress M   bar (redrawn line) or lines (plain log lines); default: bar on a\n"
+    "                 terminal, lines otherwise\n"
+    "Exit status: 0 done, 2 bad input, 3 stopped by SIGTERM/SIGINT/SIGUSR1/SIGUSR2 with the\n"
+    "finished cells saved (requeue and run again), 1 other failures.\n"
+    "See docs/sweep.md for the job-file keys.\n";
+
+/* Rank of this process as the MPI launcher announces it (before MPI_Init), so that a
+ * usage error is printed once, not once per rank. */
+static int launcher_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v) return atoi(v);
+    }
+    return 0;
+}
+
+static int usage_error(const char *problem)
+{
+    return launcher_rank() == 0 ? hs_cli_usage_error(sweep_usage, problem) : 2;
+}
+
+/* "headsweep sweep a b c" for the results file's provenance. */
+static char *join_args(int argc, char **argv)
+{
+    size_t n = strlen("headsweep") + 1;
+    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+    char *s = malloc(n);
+    if (!s) return NULL;
+    strcpy(s, "headsweep");
+    for (int i = 0; i < argc; i++) strcat(strcat(s, " "), argv[i]);
+    return s;
+}
+
+int hs_cmd_sweep(int argc, char **argv)
+{
+    static const struct option opts[] = {{"set", required_argument, 0, 's'},   {"out", required_argument, 0, 'o'},
+                                         {"cells", required_argument, 0, 'c'}, {"slice", required_argument, 0, 'c'},
+                                         {"progress", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    hs_sweep_opts o = {.progress = -1};
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    char *cmdline = join_args(argc, argv);
+    if (!sets || !cmdline) {
+        free(sets);
+        free(cmdline);
+        fprintf(stderr, "headsweep: out of memory\n");
+        return 1;
+    }
+    int c, rc = -1;
+    optind = 1;
+    opterr = launcher_rank() == 0;
+    while (rc < 0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 's') sets[o.n_sets++] = optarg;
+        else if (c == 'o') o.output = optarg;
+        else if (c == 'c' && hs_slice_parse(optarg, &o.slice)) rc = usage_error(hs_err_msg());
+        else if (c == 'p' && !strcmp(optarg, "bar")) o.progress = 1;
+        else if (c == 'p' && !strcmp(optarg, "lines")) o.progress = 0;
+        else if (c == 'p') rc = usage_error("--progress: expected bar or lines");
+        else if (c == 'h') rc = launcher_rank() == 0 ? hs_cli_help(sweep_usage) : 0;
+        else if (c != 'c') rc = usage_error(NULL);
+    }
+    if (rc < 0 && optind != argc - 1) rc = usage_error(optind >= argc ? "a job file is required" : "exactly one job file");
+    if (rc < 0) {
+        o.job_path = argv[optind];
+        o.sets = sets;
+        o.command_line = cmdline;
+        int report;
+        hs_status st = hs_sweep_run(&o, &report);
+        rc = st && report ? hs_cli_fail(st) : hs_status_exit_code(st);
+    }
+    free(sets);
+    free(cmdline);
+    return rc;
+}

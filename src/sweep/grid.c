@@ -1,0 +1,215 @@
+/* grid.c: the cells of a study (variant x level x prompt shard), job-array slices, the
+ * study's identity text, and the buffers of a finished cell. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sweep_impl.h"
+
+int64_t hs_grid_cells(const hs_grid *g)
+{
+    return (int64_t)g->n_variants * g->n_levels * g->n_shards;
+}
+
+hs_cell hs_grid_cell(const hs_grid *g, int64_t index)
+{
+    hs_cell c;
+    c.shard = (int)(index % g->n_shards);
+    index /= g->n_shards;
+    c.level = (int)(index % g->n_levels);
+    c.variant = (int)(index / g->n_levels);
+    return c;
+}
+
+int hs_grid_shard_size(const hs_grid *g, int shard)
+{
+    return shard < g->n_prompts ? (g->n_prompts - shard + g->n_shards - 1) / g->n_shards : 0;
+}
+
+void hs_grid_shard_prompts(const hs_grid *g, int shard, int32_t *idx)
+{
+    int n = hs_grid_shard_size(g, shard);
+    for (int j = 0; j < n; j++) idx[j] = shard + j * g->n_shards;
+}
+
+hs_status hs_slice_parse(const char *s, hs_slice *out)
+{
+    char *end;
+    errno = 0;
+    long k = strtol(s, &end, 10);
+    if (errno || end == s || *end != '/')
+        return hs_err(HS_EINPUT, "--cells %s: expected K/N (part K of N, 1 <= K <= N)", s);
+    const char *ns = end + 1;
+    long n = strtol(ns, &end, 10);
+    if (errno || end == ns || *end || n < 1 || n > 1000000 || k < 1 || k > n)
+        return hs_err(HS_EINPUT, "--cells %s: expected K/N (part K of N, 1 <= K <= N)", s);
+    out->k = (int)k;
+    out->n = (int)n;
+    return HS_OK;
+}
+
+int hs_slice_has(const hs_slice *s, int64_t index)
+{
+    return s->n == 0 || index % s->n == s->k - 1;
+}
+
+/* ---- the study's identity ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int failed;
+} text_buf;
+
+static void tb_printf(text_buf *t, const char *fmt, ...) HS_PRINTF(2, 3);
+
+static void tb_printf(text_buf *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = t->failed ? -1 : vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+            return;
+        }
+        if (t->buf && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = (t->cap + (size_t)n + 1) * 2;
+        char *nb = realloc(t->buf, cap);
+        if (!nb) {
+            t->failed = 1;
+            return;
+        }
+        t->buf = nb;
+        t->cap = cap;
+    }
+}
+
+static const char *onoff(int b) { return b ? "on" : "off"; }
+
+static void variant_text(text_buf *t, const hs_variant *v)
+{
+    tb_printf(t, "variant.%s = gating %s, agency %s", v->name, hs_gating_name(v->gating), onoff(v->agency_on));
+    if (v->agency_on) {
+        const hs_agency_params *a = &v->agency;
+        tb_printf(t, ", ema_alpha %.9g, overload_threshold %.9g, alignment_threshold %.9g, recovery_steps %d, "
+                     "factors %.9g %.9g %.9g %.9g",
+                  a->ema_alpha, a->overload_threshold, a->alignment_threshold, a->recovery_steps,
+                  a->factor[HS_AG_ACTIVE], a->factor[HS_AG_OVERLOADED], a->factor[HS_AG_MISALIGNED],
+                  a->factor[HS_AG_WITHDRAWN]);
+    }
+    tb_printf(t, "\n");
+}
+
+char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
+{
+    text_buf t = {0};
+    const hs_sample_params *s = &job->sample;
+    tb_printf(&t, "schema_version = %d\nmodel_sha256 = %s\nprompts_sha256 = %s\nprompts_used = %d\nshards = %d\n",
+              HS_RESULTS_SCHEMA_VERSION, in->model_sha256, in->prompts_sha256, in->n_prompts, job->shards);
+    tb_printf(&t, "max_new_tokens = %d\ntemperature = %.9g\ntop_k = %d\ntop_p = %.9g\nsample_seed = %llu\n",
+              s->max_new, s->temperature, s->top_k, s->top_p, (unsigned long long)s->seed);
+    tb_printf(&t, "measure_unpruned_ppl = %s\nstrategy = %s\ncalibration_sha256 = %s\n",
+              onoff(job->measure_unpruned_ppl), hs_strategy_name(job->strategy),
+              in->calibration_sha256[0] ? in->calibration_sha256 : "none");
+    tb_printf(&t, "calibration_max_prompts = %d\ncalibration_max_tokens = %d\npruning_seed = %llu\n",
+              job->score.max_prompts, job->score.max_tokens, (unsigned long long)job->score.seed);
+    tb_printf(&t, "per_layer = %s\nkeep_one_per_layer = %s\nlevels =", onoff(job->select.per_layer),
+              onoff(job->select.keep_one_per_layer));
+    for (int i = 0; i < job->n_levels; i++) tb_printf(&t, "%s %.9g", i ? "," : "", job->levels[i]);
+    tb_printf(&t, "\nvariants =");
+    for (int i = 0; i < job->n_variants; i++) tb_printf(&t, "%s %s", i ? "," : "", job->variants[i].name);
+    tb_printf(&t, "\n");
+    for (int i = 0; i < job->n_variants; i++) variant_text(&t, &job->variants[i]);
+    if (t.failed) {
+        free(t.buf);
+        hs_err(HS_ENOMEM, "study text: out of memory");
+        return NULL;
+    }
+    return t.buf;
+}
+
+/* ---- cell buffers ---- */
+
+/* Bytes of the one block that holds a cell's arrays, 8-byte arrays first so every array
+ * stays aligned: metrics, occupancy, gen_ids, prompt. */
+static size_t cell_block_bytes(const hs_grid *g, int n)
+{
+    size_t occ = (size_t)g->n_layers * g->n_heads * HS_AG_NSTATES;
+    return (size_t)n * HS_M_COUNT * sizeof(double) + occ * sizeof(int64_t) +
+           (size_t)n * g->max_new * sizeof(int32_t) + (size_t)n * sizeof(int32_t);
+}
+
+hs_status hs_cell_result_init(hs_cell_result *c, const hs_grid *g, int n)
+{
+    memset(c, 0, sizeof *c);
+    size_t bytes = cell_block_bytes(g, n);
+    char *block = hs_calloc(1, bytes ? bytes : 1, "cell result");
+    if (!block) return HS_ENOMEM;
+    c->metrics = (double *)block;
+    c->occupancy = (int64_t *)(c->metrics + (size_t)n * HS_M_COUNT);
+    c->gen_ids = (int32_t *)(c->occupancy + (size_t)g->n_layers * g->n_heads * HS_AG_NSTATES);
+    c->prompt = c->gen_ids + (size_t)n * g->max_new;
+    c->n = n;
+    c->rank = -1;
+    return HS_OK;
+}
+
+void hs_cell_result_free(hs_cell_result *c)
+{
+    if (!c) return;
+    free(c->metrics);
+    memset(c, 0, sizeof *c);
+}
+
+/* Wire format: this header, then the cell's block as it is in memory. Ranks of one job
+ * share the byte order and the build, so raw bytes are enough. */
+typedef struct {
+    int64_t index;
+    int32_t n, rank, run, pad;
+    double seconds;
+    char host[HS_HOST_MAX];
+    char finished_utc[HS_UTC_MAX];
+} wire_header;
+
+hs_status hs_cell_pack(const hs_cell_result *c, const hs_grid *g, void **buf, size_t *n)
+{
+    size_t block = cell_block_bytes(g, c->n);
+    char *out = hs_malloc(sizeof(wire_header) + block, "cell message");
+    if (!out) return HS_ENOMEM;
+    wire_header h = {c->index, c->n, c->rank, c->run, 0, c->seconds, {0}, {0}};
+    memcpy(h.host, c->host, sizeof h.host);
+    memcpy(h.finished_utc, c->finished_utc, sizeof h.finished_utc);
+    memcpy(out, &h, sizeof h);
+    memcpy(out + sizeof h, c->metrics, block);
+    *buf = out;
+    *n = sizeof h + block;
+    return HS_OK;
+}
+
+hs_status hs_cell_unpack(hs_cell_result *c, const hs_grid *g, const void *buf, size_t n)
+{
+    wire_header h;
+    if (n < sizeof h) return hs_err(HS_EINTERNAL, "cell message of %zu bytes is shorter than its header", n);
+    memcpy(&h, buf, sizeof h);
+    if (h.n < 0 || h.index < 0 || h.index >= hs_grid_cells(g) || n != sizeof h + cell_block_bytes(g, h.n))
+        return hs_err(HS_EINTERNAL, "cell message of %zu bytes does not match its header (cell %lld, %d prompts)", n,
+                      (long long)h.index, h.n);
+    hs_status st = hs_cell_result_init(c, g, h.n);
+    if (st) return st;
+    memcpy(c->metrics, (const char *)buf + sizeof h, n - sizeof h);
+    c->index = h.index;
+    c->rank = h.rank;
+    c->run = h.run;
+    c->seconds = h.seconds;
+    memcpy(c->host, h.host, sizeof c->host);
+    memcpy(c->finished_utc, h.finished_utc, sizeof c->finished_utc);
+    c->host[sizeof c->host - 1] = c->finished_utc[sizeof c->finished_utc - 1] = '\0';
+    return HS_OK;
+}

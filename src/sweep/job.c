@@ -1,0 +1,717 @@
+/* job.c: job files (INI, parsed by inih) and --set overrides -> hs_job.
+ *
+ * Parsing has three steps: collect every "key = value" with where it came from (file:line
+ * or the --set argument), apply the overrides, then interpret the settings with checks
+ * that name that origin. inih reports syntax errors by line; our own line counter (the
+ * reader below feeds inih one line at a time) gives the line of every setting, so even
+ * checks made after the whole file is read can point at the line to fix.
+ * Limits: no per-variant model directory (one model per study); lines are at most as
+ * long as inih's line buffer (200 bytes in Debian's build). */
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "headsweep/sweep.h"
+
+struct hs_job_entry {
+    char *section, *key, *value;
+    char *where;  /* "file:line" or "--set section.key=value" */
+    int from_set; /* 1 for --set */
+};
+
+typedef struct {
+    char *name;
+    char *where;
+} section_mark;
+
+/* State of one parse: the entries so far and the first error. */
+typedef struct {
+    hs_job *job;
+    const char *path;
+    const char *p;        /* reader position in the text */
+    const char *line;     /* start of the line inih is processing */
+    int lineno;
+    int long_line;        /* first line longer than inih's buffer, 0 if none */
+    section_mark *sections;
+    int n_sections;
+    hs_job_entry *last;   /* entry of the previous key, for continuation lines */
+    hs_status st;
+} parse_state;
+
+static const char *const job_keys[] = {"name", "model", "prompts", "max_prompts", "shards", "threads",
+                                       "output", "variants", "measure_unpruned_ppl", NULL};
+static const char *const generation_keys[] = {"max_new_tokens", "temperature", "top_k", "top_p", "seed", NULL};
+static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
+                                           "calibration_max_tokens", "per_layer", "keep_one_per_layer",
+                                           "seed", NULL};
+static const char *const variant_keys[] = {"gating", "agency", "ema_alpha", "overload_threshold",
+                                           "alignment_threshold", "recovery_steps", "factor_active",
+                                           "factor_overloaded", "factor_misaligned", "factor_withdrawn", NULL};
+/* Keys whose value is a list and may continue on indented lines. */
+static const char *const list_keys[] = {"variants", "levels", NULL};
+
+static int in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (!strcmp(*list, s)) return 1;
+    return 0;
+}
+
+/* Variant names become HDF5 strings and --set section names: no dots, no spaces. */
+static int valid_name(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
+    return 1;
+}
+
+/* The keys allowed in a section, or NULL for an unknown section. */
+static const char *const *section_keys(const char *section)
+{
+    if (!strcmp(section, "job")) return job_keys;
+    if (!strcmp(section, "generation")) return generation_keys;
+    if (!strcmp(section, "pruning")) return pruning_keys;
+    if (!strncmp(section, "variant.", 8) && valid_name(section + 8)) return variant_keys;
+    return NULL;
+}
+
+static hs_status unknown_section(const char *where, const char *section)
+{
+    return hs_err(HS_EINPUT, "%s: unknown section [%s] (expected [job], [generation], [pruning] or "
+                             "[variant.NAME] with NAME of letters, digits, '_' and '-')", where, section);
+}
+
+static hs_status unknown_key(const char *where, const char *section, const char *key)
+{
+    return hs_err(HS_EINPUT, "%s: unknown key '%s' in [%s]", where, key, section);
+}
+
+/* ---- collecting entries ---- */
+
+static hs_job_entry *find_entry(const hs_job *job, const char *section, const char *key)
+{
+    for (int i = job->n_entries - 1; i >= 0; i--)
+        if (!strcmp(job->entries[i].section, section) && !strcmp(job->entries[i].key, key)) return &job->entries[i];
+    return NULL;
+}
+
+static void entry_free(hs_job_entry *e)
+{
+    free(e->section);
+    free(e->key);
+    free(e->value);
+    free(e->where);
+}
+
+static hs_status add_entry(hs_job *job, const char *section, const char *key, const char *value,
+                           const char *where, int from_set)
+{
+    hs_job_entry *grown = realloc(job->entries, (size_t)(job->n_entries + 1) * sizeof *grown);
+    if (!grown) return hs_err(HS_ENOMEM, "job file: out of memory");
+    job->entries = grown;
+    hs_job_entry *e = &grown[job->n_entries];
+    *e = (hs_job_entry){hs_strdup(section), hs_strdup(key), hs_strdup(value), hs_strdup(where), from_set};
+    if (!e->section || !e->key || !e->value || !e->where) {
+        entry_free(e);
+        return hs_err(HS_ENOMEM, "job file: out of memory");
+    }
+    job->n_entries++;
+    return HS_OK;
+}
+
+static char *where_line(const char *path, int line)
+{
+    char buf[1100];
+    snprintf(buf, sizeof buf, "%s:%d", path, line);
+    return hs_strdup(buf);
+}
+
+/* Appends an indented continuation line to a list value ("levels = 0, 30\n  50, 70"). */
+static hs_status continue_entry(parse_state *ps, const char *key, const char *value)
+{
+    char where[1100];
+    snprintf(where, sizeof where, "%s:%d", ps->path, ps->lineno);
+    if (!in_list(list_keys, key))
+        return hs_err(HS_EINPUT, "%s: indented line continues the value of '%s', which is not a list; "
+                                 "remove the indentation", where, key);
+    hs_job_entry *e = ps->last;
+    size_t n = strlen(e->value) + strlen(value) + 3;
+    char *joined = malloc(n);
+    if (!joined) return hs_err(HS_ENOMEM, "job file: out of memory");
+    snprintf(joined, n, "%s, %s", e->value, value);
+    free(e->value);
+    e->value = joined;
+    return HS_OK;
+}
+
+static hs_status collect(parse_state *ps, const char *section, const char *key, const char *value)
+{
+    char where[1100];
+    snprintf(where, sizeof where, "%s:%d", ps->path, ps->lineno);
+    if (isspace((unsigned char)ps->line[0]) && ps->last && !strcmp(ps->last->key, key))
+        return continue_entry(ps, key, value);
+    if (!*section) return hs_err(HS_EINPUT, "%s: '%s' is outside any section (put it under [job], [generation], [pruning] or [variant.NAME])", where, key);
+    const char *const *keys = section_keys(section);
+    if (!keys) return unknown_section(where, section);
+    if (!in_list(keys, key)) return unknown_key(where, section, key);
+    const hs_job_entry *dup = find_entry(ps->job, section, key);
+    if (dup) return hs_err(HS_EINPUT, "%s: '%s' in [%s] is already set at %s", where, key, section, dup->where);
+    hs_status st = add_entry(ps->job, section, key, value, where, 0);
+    if (!st) ps->last = &ps->job->entries[ps->job->n_entries - 1];
+    return st;
+}
+
+static int on_ini_entry(void *user, const char *section, const char *key, const char *value)
+{
+    parse_state *ps = user;
+    if (ps->st) return 1; /* keep the first error only */
+    ps->st = collect(ps, section, key, value);
+    return ps->st == HS_OK;
+}
+
+/* Remembers a [section] header and its line, so empty or unlisted sections can be named. */
+static void mark_section(parse_state *ps, const char *line)
+{
+    while (isspace((unsigned char)*line)) line++;
+    if (*line != '[') return;
+    ps->last = NULL;
+    const char *end = strchr(line, ']');
+    if (!end) return; /* inih reports the syntax error */
+    section_mark *grown = realloc(ps->sections, (size_t)(ps->n_sections + 1) * sizeof *grown);
+    if (!grown) return;
+    ps->sections = grown;
+    char *name = malloc((size_t)(end - line));
+    if (name) {
+        memcpy(name, line + 1, (size_t)(end - line - 1));
+        name[end - line - 1] = '\0';
+    }
+    grown[ps->n_sections++] = (section_mark){name, where_line(ps->path, ps->lineno)};
+}
+
+/* fgets-like reader over the text that counts lines (inih calls it once per line). */
+static char *read_line(char *buf, int size, void *stream)
+{
+    parse_state *ps = stream;
+    if (!*ps->p) return NULL;
+    const char *nl = strchr(ps->p, '\n');
+    size_t len = nl ? (size_t)(nl - ps->p) + 1 : strlen(ps->p);
+    ps->line = ps->p;
+    ps->lineno++;
+    size_t keep = len;
+    if (keep > (size_t)size - 1) {
+        keep = (size_t)size - 1;
+        if (!ps->long_line) ps->long_line = ps->lineno;
+    }
+    memcpy(buf, ps->p, keep);
+    buf[keep] = '\0';
+    ps->p += len;
+    mark_section(ps, buf);
+    return buf;
+}
+
+static hs_status check_sections(const parse_state *ps)
+{
+    for (int i = 0; i < ps->n_sections; i++) {
+        const section_mark *s = &ps->sections[i];
+        if (s->name && !section_keys(s->name)) return unknown_section(s->where, s->name);
+    }
+    return HS_OK;
+}
+
+static hs_status collect_file(parse_state *ps, const char *text)
+{
+    ps->p = text;
+    int rc = ini_parse_stream(read_line, ps, on_ini_entry, ps);
+    if (ps->st) return ps->st;
+    if (ps->long_line)
+        return hs_err(HS_EINPUT, "%s:%d: line too long (split a list over indented lines)", ps->path, ps->long_line);
+    if (rc > 0)
+        return hs_err(HS_EINPUT, "%s:%d: syntax error: expected [section], key = value, or a ';' or '#' comment",
+                      ps->path, rc);
+    if (rc < 0) return hs_err(HS_ENOMEM, "%s: out of memory while parsing", ps->path);
+    return check_sections(ps);
+}
+
+/* --set section.key=value: the section is everything before the last dot of the name. */
+static hs_status apply_set(hs_job *job, const char *arg)
+{
+    char where[1100];
+    snprintf(where, sizeof where, "--set %s", arg);
+    const char *eq = strchr(arg, '=');
+    const char *dot = NULL;
+    for (const char *q = arg; eq && q < eq; q++)
+        if (*q == '.') dot = q;
+    if (!eq || !dot || dot == arg || dot + 1 == eq)
+        return hs_err(HS_EINPUT, "%s: expected section.key=value (e.g. --set generation.seed=7)", where);
+    char section[256], key[256];
+    if ((size_t)(dot - arg) >= sizeof section || (size_t)(eq - dot - 1) >= sizeof key)
+        return hs_err(HS_EINPUT, "%s: name too long", where);
+    snprintf(section, sizeof section, "%.*s", (int)(dot - arg), arg);
+    snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
+    const char *value = eq + 1;
+    while (isspace((unsigned char)*value)) value++;
+    const char *const *keys = section_keys(section);
+    if (!keys) return unknown_section(where, section);
+    if (!in_list(keys, key)) return unknown_key(where, section, key);
+    hs_job_entry *e = find_entry(job, section, key);
+    if (!e) return add_entry(job, section, key, value, where, 1);
+    char *v = hs_strdup(value), *w = hs_strdup(where);
+    if (!v || !w) {
+        free(v);
+        free(w);
+        return HS_ENOMEM;
+    }
+    free(e->value);
+    free(e->where);
+    e->value = v;
+    e->where = w;
+    e->from_set = 1;
+    return HS_OK;
+}
+
+/* ---- values ---- */
+
+static hs_status bad_value(const hs_job_entry *e, const char *expected)
+{
+    return hs_err(HS_EINPUT, "%s: %s = '%s': expected %s", e->where, e->key, e->value, expected);
+}
+
+static hs_status get_long(const hs_job_entry *e, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(e->value, &end, 10);
+    if (errno || end == e->value || *end || v < lo || v > hi) {
+        char what[96];
+        snprintf(what, sizeof what, "an integer in [%ld, %ld]", lo, hi);
+        return bad_value(e, what);
+    }
+    *out = v;
+    return HS_OK;
+}
+
+static hs_status get_int(const hs_job_entry *e, int lo, int hi, int *out)
+{
+    long v;
+    hs_status st = get_long(e, lo, hi, &v);
+    if (!st) *out = (int)v;
+    return st;
+}
+
+static hs_status get_u64(const hs_job_entry *e, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(e->value, &end, 10);
+    if (errno || end == e->value || *end || e->value[0] == '-') return bad_value(e, "a non-negative integer");
+    *out = (uint64_t)v;
+    return HS_OK;
+}
+
+/* A finite number in [lo, hi] (open at the ends marked by lo_open / hi_open). */
+static hs_status get_double(const hs_job_entry *e, double lo, int lo_open, double hi, int hi_open, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(e->value, &end);
+    int ok = !errno && end != e->value && !*end && isfinite(v) && (lo_open ? v > lo : v >= lo) &&
+             (hi_open ? v < hi : v <= hi);
+    if (!ok) {
+        char what[96];
+        snprintf(what, sizeof what, "a number in %c%g, %g%c", lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']');
+        return bad_value(e, what);
+    }
+    *out = v;
+    return HS_OK;
+}
+
+static hs_status get_float(const hs_job_entry *e, double lo, int lo_open, double hi, int hi_open, float *out)
+{
+    double v;
+    hs_status st = get_double(e, lo, lo_open, hi, hi_open, &v);
+    if (!st) *out = (float)v;
+    return st;
+}
+
+static hs_status get_bool(const hs_job_entry *e, int *out)
+{
+    static const char *const yes[] = {"on", "true", "yes", "1", NULL}, *const no[] = {"off", "false", "no", "0", NULL};
+    if (in_list(yes, e->value)) *out = 1;
+    else if (in_list(no, e->value)) *out = 0;
+    else return bad_value(e, "on or off");
+    return HS_OK;
+}
+
+static hs_status get_path(const hs_job_entry *e, char **out)
+{
+    if (!e->value[0]) return bad_value(e, "a path");
+    free(*out);
+    *out = hs_strdup(e->value);
+    return *out ? HS_OK : HS_ENOMEM;
+}
+
+/* A readable regular file, or a directory holding config.json when dir is set. */
+static hs_status check_input(const hs_job_entry *e, int dir)
+{
+    struct stat sb;
+    char probe[4200];
+    snprintf(probe, sizeof probe, dir ? "%s/config.json" : "%s", e->value);
+    if (stat(e->value, &sb) != 0)
+        return hs_err(HS_EINPUT, "%s: %s = %s: %s", e->where, e->key, e->value, strerror(errno));
+    if (dir && !S_ISDIR(sb.st_mode))
+        return hs_err(HS_EINPUT, "%s: %s = %s: not a directory", e->where, e->key, e->value);
+    if (!dir && S_ISDIR(sb.st_mode))
+        return hs_err(HS_EINPUT, "%s: %s = %s: is a directory, expected a file", e->where, e->key, e->value);
+    if (access(probe, R_OK) != 0)
+        return hs_err(HS_EINPUT, "%s: %s = %s: %s: %s", e->where, e->key, e->value, probe, strerror(errno));
+    return HS_OK;
+}
+
+/* ---- interpreting sections ---- */
+
+typedef hs_status (*key_fn)(hs_job *job, const hs_job_entry *e);
+
+static hs_status set_levels(hs_job *job, const hs_job_entry *e)
+{
+    free(job->levels);
+    job->levels = NULL;
+    job->n_levels = 0;
+    size_t cap = strlen(e->value) / 2 + 1;
+    job->levels = hs_calloc(cap, sizeof *job->levels, "levels");
+    if (!job->levels) return HS_ENOMEM;
+    char *copy = hs_strdup(e->value), *save = NULL;
+    if (!copy) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    for (char *tok = strtok_r(copy, ", \t", &save); tok && !st; tok = strtok_r(NULL, ", \t", &save)) {
+        char *end;
+        double v = strtod(tok, &end);
+        if (*end || !isfinite(v) || v < 0 || v > 100) st = bad_value(e, "percentages in [0, 100] separated by commas");
+        for (int i = 0; !st && i < job->n_levels; i++)
+            if (job->levels[i] == v) st = hs_err(HS_EINPUT, "%s: levels: %g is listed twice", e->where, v);
+        if (!st) job->levels[job->n_levels++] = v;
+    }
+    free(copy);
+    if (!st && job->n_levels == 0) st = bad_value(e, "at least one level");
+    return st;
+}
+
+static hs_status job_key(hs_job *job, const hs_job_entry *e)
+{
+    const char *k = e->key;
+    if (!strcmp(k, "name")) {
+        if (!valid_name(e->value)) return bad_value(e, "letters, digits, '_' and '-'");
+        return get_path(e, &job->name);
+    }
+    if (!strcmp(k, "model")) return get_path(e, &job->model_dir);
+    if (!strcmp(k, "prompts")) return get_path(e, &job->prompts_path);
+    if (!strcmp(k, "output")) return get_path(e, &job->output);
+    if (!strcmp(k, "max_prompts")) return get_int(e, 0, 100000000, &job->max_prompts);
+    if (!strcmp(k, "shards")) return get_int(e, 1, 1000000, &job->shards);
+    if (!strcmp(k, "threads")) return get_int(e, 1, 1024, &job->threads);
+    if (!strcmp(k, "measure_unpruned_ppl")) return get_bool(e, &job->measure_unpruned_ppl);
+    return HS_OK; /* variants: read by build_variants */
+}
+
+static hs_status generation_key(hs_job *job, const hs_job_entry *e)
+{
+    hs_sample_params *s = &job->sample;
+    const char *k = e->key;
+    if (!strcmp(k, "max_new_tokens")) return get_int(e, 1, 1 << 20, &s->max_new);
+    if (!strcmp(k, "temperature")) return get_float(e, 0, 0, 100, 0, &s->temperature);
+    if (!strcmp(k, "top_k")) return get_int(e, 0, 1 << 30, &s->top_k);
+    if (!strcmp(k, "top_p")) return get_float(e, 0, 1, 1, 0, &s->top_p);
+    return get_u64(e, &s->seed);
+}
+
+static hs_status pruning_key(hs_job *job, const hs_job_entry *e)
+{
+    const char *k = e->key;
+    if (!strcmp(k, "strategy")) {
+        if (hs_strategy_parse(e->value, &job->strategy)) return bad_value(e, "entropy, magnitude, random or ablation");
+        return HS_OK;
+    }
+    if (!strcmp(k, "levels")) return set_levels(job, e);
+    if (!strcmp(k, "calibration")) return get_path(e, &job->calib_path);
+    if (!strcmp(k, "calibration_max_prompts")) return get_int(e, 0, 100000000, &job->score.max_prompts);
+    if (!strcmp(k, "calibration_max_tokens")) return get_int(e, 0, 1 << 20, &job->score.max_tokens);
+    if (!strcmp(k, "per_layer")) return get_bool(e, &job->select.per_layer);
+    if (!strcmp(k, "keep_one_per_layer")) return get_bool(e, &job->select.keep_one_per_layer);
+    return get_u64(e, &job->score.seed);
+}
+
+static hs_status variant_key(hs_variant *v, const hs_job_entry *e)
+{
+    hs_agency_params *a = &v->agency;
+    const char *k = e->key;
+    if (!strcmp(k, "gating")) return hs_gating_parse(e->value, &v->gating) ? bad_value(e, "mask or skip") : HS_OK;
+    if (!strcmp(k, "agency")) return get_bool(e, &v->agency_on);
+    if (!strcmp(k, "ema_alpha")) return get_float(e, 0, 0, 1, 1, &a->ema_alpha);
+    if (!strcmp(k, "overload_threshold")) return get_float(e, 0, 0, 1, 0, &a->overload_threshold);
+    if (!strcmp(k, "alignment_threshold")) return get_float(e, 0, 0, 1, 0, &a->alignment_threshold);
+    if (!strcmp(k, "recovery_steps")) return get_int(e, 1, 1 << 30, &a->recovery_steps);
+    if (!strcmp(k, "factor_active")) return get_float(e, 0, 0, 1, 0, &a->factor[HS_AG_ACTIVE]);
+    if (!strcmp(k, "factor_overloaded")) return get_float(e, 0, 0, 1, 0, &a->factor[HS_AG_OVERLOADED]);
+    if (!strcmp(k, "factor_misaligned")) return get_float(e, 0, 0, 1, 0, &a->factor[HS_AG_MISALIGNED]);
+    /* factor_withdrawn: withdrawn heads are not computed at all (DESIGN.md), so only 0 fits. */
+    hs_status st = get_float(e, 0, 0, 0, 0, &a->factor[HS_AG_WITHDRAWN]);
+    return st ? bad_value(e, "0 (withdrawn heads are never computed)") : HS_OK;
+}
+
+/* Predefined variants: usable by name in `variants` without a section. */
+static int predefined_variant(const char *name, hs_variant *v)
+{
+    static const struct {
+        const char *name;
+        hs_gating gating;
+        int agency;
+    } table[] = {{"baseline", HS_GATING_MASK, 0}, {"agency", HS_GATING_SKIP, 1}, {"baseline-skip", HS_GATING_SKIP, 0}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(name, table[i].name)) {
+            v->gating = table[i].gating;
+            v->agency_on = table[i].agency;
+            return 1;
+        }
+    v->gating = HS_GATING_MASK;
+    v->agency_on = 0;
+    return 0;
+}
+
+/* Settings of [variant.NAME] on top of the predefined or default variant. */
+static hs_status fill_variant(hs_job *job, hs_variant *v)
+{
+    char section[HS_VARIANT_NAME_MAX + 16];
+    snprintf(section, sizeof section, "variant.%s", v->name);
+    hs_agency_params_default(&v->agency);
+    predefined_variant(v->name, v);
+    for (int i = 0; i < job->n_entries; i++) {
+        const hs_job_entry *e = &job->entries[i];
+        if (strcmp(e->section, section)) continue;
+        hs_status st = variant_key(v, e);
+        if (st) return st;
+    }
+    for (int i = 0; i < job->n_entries && !v->agency_on; i++) {
+        const hs_job_entry *e = &job->entries[i];
+        if (!strcmp(e->section, section) && strcmp(e->key, "gating") && strcmp(e->key, "agency"))
+            return hs_err(HS_EINPUT, "%s: %s has no effect in variant %s, which has agency = off", e->where, e->key, v->name);
+    }
+    return HS_OK;
+}
+
+static hs_status add_variant(hs_job *job, const hs_job_entry *e, const char *name)
+{
+    if (!valid_name(name) || strlen(name) >= HS_VARIANT_NAME_MAX)
+        return hs_err(HS_EINPUT, "%s: variants: '%s' is not a variant name (letters, digits, '_' and '-', under %d bytes)",
+                      e->where, name, HS_VARIANT_NAME_MAX);
+    for (int i = 0; i < job->n_variants; i++)
+        if (!strcmp(job->variants[i].name, name)) return hs_err(HS_EINPUT, "%s: variants: '%s' is listed twice", e->where, name);
+    hs_variant *v = &job->variants[job->n_variants++];
+    memset(v, 0, sizeof *v);
+    snprintf(v->name, sizeof v->name, "%s", name);
+    char section[HS_VARIANT_NAME_MAX + 16];
+    snprintf(section, sizeof section, "variant.%s", name);
+    int has_section = 0;
+    for (int i = 0; i < job->n_entries && !has_section; i++) has_section = !strcmp(job->entries[i].section, section);
+    hs_variant probe;
+    if (!has_section && !predefined_variant(name, &probe))
+        return hs_err(HS_EINPUT, "%s: variants: '%s' is neither predefined (baseline, agency, baseline-skip) "
+                                 "nor defined in a [variant.%s] section", e->where, name, name);
+    return fill_variant(job, v);
+}
+
+static hs_status build_variants(hs_job *job)
+{
+    static const hs_job_entry fallback = {"job", "variants", "baseline, agency, baseline-skip", "defaults", 0};
+    const hs_job_entry *e = find_entry(job, "job", "variants");
+    if (!e) e = &fallback;
+    job->variants = hs_calloc(strlen(e->value) / 2 + 1, sizeof *job->variants, "variants");
+    char *copy = hs_strdup(e->value), *save = NULL;
+    if (!job->variants || !copy) {
+        free(copy);
+        return HS_ENOMEM;
+    }
+    hs_status st = HS_OK;
+    for (char *tok = strtok_r(copy, ", \t", &save); tok && !st; tok = strtok_r(NULL, ", \t", &save))
+        st = add_variant(job, e, tok);
+    free(copy);
+    if (!st && job->n_variants == 0) st = bad_value(e, "at least one variant");
+    return st;
+}
+
+/* A [variant.X] section (or --set variant.X.key) whose X is not in `variants` is a typo
+ * or a forgotten list entry: either way the user should hear about it. */
+static hs_status check_unlisted(const hs_job *job, const parse_state *ps)
+{
+    for (int i = 0; i < job->n_entries; i++) {
+        const hs_job_entry *e = &job->entries[i];
+        if (strncmp(e->section, "variant.", 8)) continue;
+        int listed = 0;
+        for (int v = 0; v < job->n_variants && !listed; v++) listed = !strcmp(job->variants[v].name, e->section + 8);
+        if (listed) continue;
+        const char *where = e->where;
+        for (int s = 0; s < ps->n_sections && !e->from_set; s++)
+            if (ps->sections[s].name && !strcmp(ps->sections[s].name, e->section)) {
+                where = ps->sections[s].where;
+                break;
+            }
+        return hs_err(HS_EINPUT, "%s: [%s] is not listed in variants (%s)", where, e->section,
+                      hs_job_where(job, "job", "variants"));
+    }
+    return HS_OK;
+}
+
+static hs_status interpret(hs_job *job)
+{
+    for (int i = 0; i < job->n_entries; i++) {
+        const hs_job_entry *e = &job->entries[i];
+        hs_status st = HS_OK;
+        if (!strcmp(e->section, "job")) st = job_key(job, e);
+        else if (!strcmp(e->section, "generation")) st = generation_key(job, e);
+        else if (!strcmp(e->section, "pruning")) st = pruning_key(job, e);
+        if (st) return st;
+    }
+    return build_variants(job);
+}
+
+static hs_status require(const hs_job *job, const char *section, const char *key, int dir)
+{
+    const hs_job_entry *e = find_entry(job, section, key);
+    if (!e) return hs_err(HS_EINPUT, "%s: [%s] %s is required", job->path, section, key);
+    return check_input(e, dir);
+}
+
+static hs_status check_inputs(hs_job *job)
+{
+    hs_status st = require(job, "job", "model", 1);
+    if (!st) st = require(job, "job", "prompts", 0);
+    if (st) return st;
+    if (!hs_strategy_needs_calib(job->strategy)) {
+        free(job->calib_path); /* ignored: magnitude and random need no calibration set */
+        job->calib_path = NULL;
+        return HS_OK;
+    }
+    if (!find_entry(job, "pruning", "calibration"))
+        return hs_err(HS_EINPUT, "%s: [pruning] calibration is required with strategy = %s (%s)", job->path,
+                      hs_strategy_name(job->strategy), hs_job_where(job, "pruning", "strategy"));
+    return require(job, "pruning", "calibration", 0);
+}
+
+/* Job name default: the file name without directory and .ini. */
+static hs_status default_names(hs_job *job)
+{
+    if (!job->name) {
+        const char *base = strrchr(job->path, '/');
+        base = base ? base + 1 : job->path;
+        size_t n = strlen(base);
+        if (n > 4 && !strcmp(base + n - 4, ".ini")) n -= 4;
+        job->name = malloc(n + 1);
+        if (!job->name) return HS_ENOMEM;
+        memcpy(job->name, base, n);
+        job->name[n] = '\0';
+    }
+    if (!job->output) {
+        size_t n = strlen(job->name) + 16;
+        job->output = malloc(n);
+        if (!job->output) return HS_ENOMEM;
+        snprintf(job->output, n, "results/%s.h5", job->name);
+    }
+    return HS_OK;
+}
+
+static void job_defaults(hs_job *job)
+{
+    job->shards = 4;
+    job->threads = 1;
+    job->measure_unpruned_ppl = 1;
+    job->strategy = HS_STRATEGY_ENTROPY;
+    hs_sample_params_default(&job->sample);
+}
+
+static hs_status default_levels(hs_job *job)
+{
+    if (job->levels) return HS_OK;
+    static const double def[] = {0, 30, 50, 70};
+    job->levels = hs_malloc(sizeof def, "levels");
+    if (!job->levels) return HS_ENOMEM;
+    memcpy(job->levels, def, sizeof def);
+    job->n_levels = 4;
+    return HS_OK;
+}
+
+/* The job's text for provenance: the file, then the overrides as comments. */
+static hs_status record_text(hs_job *job, const char *text, const char *const *sets, int n_sets)
+{
+    size_t n = strlen(text) + 2;
+    for (int i = 0; i < n_sets; i++) n += strlen(sets[i]) + 16;
+    job->text = malloc(n);
+    if (!job->text) return hs_err(HS_ENOMEM, "job text: out of memory");
+    size_t len = (size_t)snprintf(job->text, n, "%s", text);
+    if (n_sets && len && job->text[len - 1] != '\n') len += (size_t)snprintf(job->text + len, n - len, "\n");
+    for (int i = 0; i < n_sets; i++) len += (size_t)snprintf(job->text + len, n - len, "; --set %s\n", sets[i]);
+    return HS_OK;
+}
+
+hs_status hs_job_parse(hs_job *job, const char *path, const char *text, const char *const *sets, int n_sets)
+{
+    memset(job, 0, sizeof *job);
+    job_defaults(job);
+    parse_state ps = {.job = job, .path = path};
+    hs_status st = (job->path = hs_strdup(path)) ? HS_OK : HS_ENOMEM;
+    if (!st) st = record_text(job, text, sets, n_sets);
+    if (!st) st = collect_file(&ps, text);
+    for (int i = 0; !st && i < n_sets; i++) st = apply_set(job, sets[i]);
+    if (!st) st = interpret(job);
+    if (!st) st = check_unlisted(job, &ps);
+    if (!st) st = check_inputs(job);
+    if (!st) st = default_names(job);
+    if (!st) st = default_levels(job);
+    if (!st) st = hs_sample_params_check(&job->sample);
+    for (int i = 0; i < ps.n_sections; i++) {
+        free(ps.sections[i].name);
+        free(ps.sections[i].where);
+    }
+    free(ps.sections);
+    if (st) hs_job_free(job);
+    return st;
+}
+
+hs_status hs_job_load(hs_job *job, const char *path, const char *const *sets, int n_sets)
+{
+    memset(job, 0, sizeof *job);
+    char *text;
+    size_t len;
+    hs_status st = hs_read_file(path, &text, &len);
+    if (st) return hs_err_wrap(st, "job file");
+    if (strlen(text) != len) st = hs_err(HS_EINPUT, "%s: job file contains a NUL byte", path);
+    if (!st) st = hs_job_parse(job, path, text, sets, n_sets);
+    free(text);
+    return st;
+}
+
+void hs_job_free(hs_job *job)
+{
+    if (!job) return;
+    for (int i = 0; i < job->n_entries; i++) entry_free(&job->entries[i]);
+    free(job->entries);
+    free(job->path);
+    free(job->text);
+    free(job->name);
+    free(job->model_dir);
+    free(job->prompts_path);
+    free(job->calib_path);
+    free(job->output);
+    free(job->variants);
+    free(job->levels);
+    memset(job, 0, sizeof *job);
+}
+
+const char *hs_job_where(const hs_job *job, const char *section, const char *key)
+{
+    const hs_job_entry *e = find_entry(job, section, key);
+    return e ? e->where : "defaults";
+}

@@ -1,0 +1,153 @@
+/* lock.c: one sweep at a time per results file.
+ *
+ * The lock is OUT.lock next to the results file, held with a POSIX record lock (fcntl
+ * F_SETLK) for the whole run and holding "pid host" for the message a second sweep
+ * prints. The kernel (or the NFS/Lustre lock manager) drops a record lock when its
+ * process dies, so a kill -9 never leaves a lock that blocks the rerun; the file itself
+ * stays behind and is reused. On file systems without record locks the pid and host in
+ * the file decide: a lock whose pid is dead on this host is stale and taken over; one
+ * from another host is refused with a hint to remove it if that run is dead. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sweep_impl.h"
+
+static void read_holder(int fd, long *pid, char *host, size_t host_size)
+{
+    char buf[256] = "";
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    *pid = 0;
+    host[0] = '\0';
+    char h[128] = "";
+    if (sscanf(buf, "%ld %127s", pid, h) == 2) snprintf(host, host_size, "%s", h);
+}
+
+static hs_status write_holder(hs_lock *lk)
+{
+    char host[HS_HOST_MAX] = "unknown", buf[HS_HOST_MAX + 32];
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "unknown");
+    host[sizeof host - 1] = '\0';
+    int n = snprintf(buf, sizeof buf, "%ld %s\n", (long)getpid(), host);
+    if (ftruncate(lk->fd, 0) != 0 || pwrite(lk->fd, buf, (size_t)n, 0) != n)
+        return hs_err(HS_EIO, "%s: cannot write lock file: %s", lk->path, strerror(errno));
+    return HS_OK;
+}
+
+static hs_status refuse(const hs_lock *lk, const char *results, long pid, const char *host, int stale_unknown)
+{
+    if (stale_unknown)
+        return hs_err(HS_EINPUT, "%s is locked by pid %ld on host %s (lock file %s, this file system has no record "
+                                 "locks): if that sweep is no longer running, remove the lock file and retry",
+                      results, pid, host, lk->path);
+    return hs_err(HS_EINPUT, "%s is being written by another sweep (pid %ld on host %s, lock file %s); "
+                             "wait for it to finish or stop it first",
+                  results, pid, host[0] ? host : "unknown", lk->path);
+}
+
+/* Without record locks: decide from the pid and host written in the file. */
+static hs_status fallback_lock(hs_lock *lk, const char *results)
+{
+    long pid;
+    char host[HS_HOST_MAX], me[HS_HOST_MAX] = "";
+    read_holder(lk->fd, &pid, host, sizeof host);
+    if (gethostname(me, sizeof me) != 0) me[0] = '\0';
+    me[sizeof me - 1] = '\0';
+    if (pid > 0 && pid != (long)getpid()) {
+        if (strcmp(host, me)) return refuse(lk, results, pid, host, 1);
+        if (kill((pid_t)pid, 0) == 0 || errno == EPERM) return refuse(lk, results, pid, host, 0);
+    }
+    return write_holder(lk);
+}
+
+/* One attempt: 1 in *retry when the locked file was replaced under us. */
+static hs_status try_lock(hs_lock *lk, const char *results, int *retry)
+{
+    *retry = 0;
+    lk->fd = open(lk->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lk->fd < 0)
+        return hs_err(HS_EIO, "cannot create lock file %s for results file %s: %s", lk->path, results, strerror(errno));
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(lk->fd, F_SETLK, &fl) != 0) {
+        if (errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)
+            return fallback_lock(lk, results);
+        if (errno != EACCES && errno != EAGAIN)
+            return hs_err(HS_EIO, "%s: cannot lock: %s", lk->path, strerror(errno));
+        long pid;
+        char host[HS_HOST_MAX];
+        read_holder(lk->fd, &pid, host, sizeof host);
+        return refuse(lk, results, pid, host, 0);
+    }
+    /* The holder before us may have removed the file between our open and our lock. */
+    struct stat a, b;
+    if (fstat(lk->fd, &a) != 0 || stat(lk->path, &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+        *retry = 1;
+        return HS_OK;
+    }
+    return write_holder(lk);
+}
+
+/* mkdir -p of the directories above path (the README's output goes to results/). */
+static hs_status make_parents(const char *path)
+{
+    char *dir = hs_strdup(path);
+    if (!dir) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    for (char *p = dir + 1; *p && !st; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        struct stat sb;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            st = hs_err(HS_EIO, "cannot create directory %s for results file %s: %s", dir, path, strerror(errno));
+        else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            st = hs_err(HS_EIO, "cannot use %s as the directory of results file %s: not a directory", dir, path);
+        *p = '/';
+    }
+    free(dir);
+    return st;
+}
+
+hs_status hs_lock_acquire(hs_lock *lk, const char *results_path)
+{
+    lk->fd = -1;
+    lk->path = NULL;
+    hs_status pst = make_parents(results_path);
+    if (pst) return pst;
+    size_t n = strlen(results_path) + 6;
+    if (!(lk->path = hs_malloc(n, "lock path"))) return HS_ENOMEM;
+    snprintf(lk->path, n, "%s.lock", results_path);
+    for (int attempt = 0; attempt < 10; attempt++) {
+        int retry;
+        hs_status st = try_lock(lk, results_path, &retry);
+        if (!st && !retry) return HS_OK;
+        if (lk->fd >= 0) close(lk->fd);
+        lk->fd = -1;
+        if (st) {
+            free(lk->path);
+            lk->path = NULL;
+            return st;
+        }
+    }
+    hs_status st = hs_err(HS_EIO, "%s: lock file keeps being replaced; is another sweep starting?", lk->path);
+    free(lk->path);
+    lk->path = NULL;
+    return st;
+}
+
+void hs_lock_release(hs_lock *lk)
+{
+    if (!lk || !lk->path) return;
+    if (lk->fd >= 0) {
+        unlink(lk->path); /* while still locked, so nobody locks a file about to vanish */
+        close(lk->fd);
+    }
+    lk->fd = -1;
+    free(lk->path);
+    lk->path = NULL;
+}

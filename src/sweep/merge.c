@@ -1,0 +1,214 @@
+/* merge.c: `headsweep merge OUT IN...`: one results file from several of the same study
+ * (job-array parts, collaborators' runs, resumed copies).
+ *
+ * Inputs must hold the same study (the study text: model, prompts and every setting that
+ * changes a number), the same grid and the same pruned heads. The first input is copied
+ * to a temporary file, the cells the others add are written into it, and it is renamed
+ * to OUT at the end, so OUT is never half-merged. A cell done in several inputs must be
+ * identical in every quality number (metrics with timing = 0, generated tokens, agency
+ * occupancy); otherwise the merge is refused, naming the cell, the number and the files.
+ * Timing numbers of a cell come from the first input that has it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sweep_impl.h"
+
+static hs_status copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return hs_err(HS_EIO, "%s: cannot open: %s", from, strerror(errno));
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return hs_err(HS_EIO, "%s: cannot create: %s", to, strerror(errno));
+    }
+    static char buf[1 << 16];
+    hs_status st = HS_OK;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) st = hs_err(HS_EIO, "%s: read failed: %s", from, strerror(errno));
+        if (n <= 0) break;
+        for (ssize_t off = 0; off < n && !st;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) st = hs_err(HS_EIO, "%s: write failed: %s", to, strerror(errno));
+            else off += w;
+        }
+        if (st) break;
+    }
+    if (!st && fsync(out) != 0) st = hs_err(HS_EIO, "%s: fsync failed: %s", to, strerror(errno));
+    if (close(out) != 0 && !st) st = hs_err(HS_EIO, "%s: close failed: %s", to, strerror(errno));
+    close(in);
+    return st;
+}
+
+static int same_grid(const hs_grid *a, const hs_grid *b)
+{
+    return a->n_variants == b->n_variants && a->n_levels == b->n_levels && a->n_shards == b->n_shards &&
+           a->n_prompts == b->n_prompts && a->n_layers == b->n_layers && a->n_heads == b->n_heads &&
+           a->max_new == b->max_new;
+}
+
+/* Same study, same grid, same pruned heads as the first input. */
+static hs_status check_same_study(hs_results *first, hs_results *r)
+{
+    hs_status st = hs_results_check_study(r, hs_results_study(first));
+    if (st) return hs_err_wrap(st, "cannot merge %s with %s", hs_results_path(r), hs_results_path(first));
+    const hs_grid *g = hs_results_grid(first);
+    if (!same_grid(g, hs_results_grid(r)))
+        return hs_err(HS_EINPUT, "cannot merge %s with %s: their dimensions differ", hs_results_path(r),
+                      hs_results_path(first));
+    size_t n = (size_t)g->n_variants * g->n_levels * g->n_layers * g->n_heads;
+    uint8_t *a = hs_malloc(n, "pruned heads"), *b = hs_malloc(n, "pruned heads");
+    st = !a || !b ? HS_ENOMEM : hs_results_read_pruned(first, a);
+    if (!st) st = hs_results_read_pruned(r, b);
+    if (!st && memcmp(a, b, n))
+        st = hs_err(HS_EINPUT, "cannot merge %s with %s: they switch off different heads (/heads/pruned)",
+                    hs_results_path(r), hs_results_path(first));
+    free(a);
+    free(b);
+    return st;
+}
+
+static int same_number(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+static hs_status disagree(const hs_results *r, const hs_cell_result *c, const char *a, const char *b, const char *what)
+{
+    hs_cell cell = hs_grid_cell(hs_results_grid(r), c->index);
+    return hs_err(HS_EINPUT, "cell (variant %s, level %g, shard %d) is done in both %s and %s with different results: "
+                             "%s; refusing to merge",
+                  hs_results_variant_name(r, cell.variant), hs_results_level(r, cell.level), cell.shard, a, b, what);
+}
+
+/* Every quality number of a cell must match; timing numbers may differ. */
+static hs_status compare_cells(const hs_results *r, const hs_cell_result *x, const char *a, const hs_cell_result *y,
+                               const char *b)
+{
+    const hs_grid *g = hs_results_grid(r);
+    char what[512];
+    for (int j = 0; j < x->n; j++) {
+        const char *id = hs_results_prompt_id(r, x->prompt[j]);
+        for (int m = 0; m < HS_M_COUNT; m++) {
+            double u = x->metrics[(size_t)j * HS_M_COUNT + m], v = y->metrics[(size_t)j * HS_M_COUNT + m];
+            if (hs_metrics[m].timing || same_number(u, v)) continue;
+            snprintf(what, sizeof what, "%s of prompt %s is %.17g vs %.17g", hs_metrics[m].name, id, u, v);
+            return disagree(r, x, a, b, what);
+        }
+        for (int t = 0; t < g->max_new; t++) {
+            size_t k = (size_t)j * g->max_new + t;
+            if (x->gen_ids[k] == y->gen_ids[k]) continue;
+            snprintf(what, sizeof what, "generated token %d of prompt %s is %d vs %d", t, id, x->gen_ids[k], y->gen_ids[k]);
+            return disagree(r, x, a, b, what);
+        }
+    }
+    size_t occ = (size_t)g->n_layers * g->n_heads * HS_AG_NSTATES;
+    if (memcmp(x->occupancy, y->occupancy, occ * sizeof *x->occupancy))
+        return disagree(r, x, a, b, "the agency state occupancy differs");
+    return HS_OK;
+}
+
+typedef struct {
+    hs_results *out;
+    uint8_t *done;       /* (cells) done in out so far */
+    int *origin;         /* (cells) input each done cell came from */
+    const char *const *inputs;
+} merger;
+
+/* Adds the done cells of input i to the output, checking the ones both have. */
+static hs_status merge_input(merger *m, hs_results *in, int i)
+{
+    const hs_grid *g = hs_results_grid(in);
+    int64_t n = hs_grid_cells(g);
+    uint8_t *done = hs_malloc((size_t)n, "done flags");
+    if (!done) return HS_ENOMEM;
+    hs_status st = hs_results_read_done(in, done);
+    for (int64_t k = 0; k < n && !st; k++) {
+        if (!done[k]) continue;
+        hs_cell_result a, b;
+        int np = hs_grid_shard_size(g, hs_grid_cell(g, k).shard);
+        memset(&b, 0, sizeof b);
+        st = hs_cell_result_init(&a, g, np);
+        a.index = k;
+        if (!st) st = hs_results_read_cell(in, &a);
+        if (!st && m->done[k]) {
+            st = hs_cell_result_init(&b, g, np);
+            b.index = k;
+            if (!st) st = hs_results_read_cell(m->out, &b);
+            if (!st) st = compare_cells(in, &b, m->inputs[m->origin[k]], &a, m->inputs[i]);
+        } else if (!st) {
+            st = hs_results_write_cell(m->out, &a);
+            m->done[k] = 1;
+            m->origin[k] = i;
+        }
+        hs_cell_result_free(&a);
+        hs_cell_result_free(&b);
+    }
+    free(done);
+    return st;
+}
+
+static hs_status merge_into(const char *tmp, hs_results **res, const char *const *inputs, int n_inputs, int64_t *done_out)
+{
+    merger m = {.inputs = inputs};
+    hs_status st = hs_results_open(&m.out, tmp, 1);
+    int64_t n = st ? 0 : hs_grid_cells(hs_results_grid(m.out));
+    if (!st) {
+        m.done = hs_calloc((size_t)n, 1, "done flags");
+        m.origin = hs_calloc((size_t)n, sizeof *m.origin, "cell origins");
+        st = m.done && m.origin ? hs_results_read_done(m.out, m.done) : HS_ENOMEM;
+    }
+    for (int i = 1; i < n_inputs && !st; i++) st = merge_input(&m, res[i], i);
+    size_t len = 1;
+    for (int i = 0; i < n_inputs; i++) len += strlen(inputs[i]) + 2;
+    char *list = st ? NULL : hs_calloc(1, len, "input list");
+    if (!st && !list) st = HS_ENOMEM;
+    for (int i = 0; !st && i < n_inputs; i++) strcat(strcat(list, i ? ", " : ""), inputs[i]);
+    if (!st) st = hs_results_set_merged_from(m.out, list);
+    if (!st) st = hs_results_end_run(m.out);
+    *done_out = 0;
+    for (int64_t k = 0; k < n && m.done; k++) *done_out += m.done[k];
+    hs_status closed = hs_results_close(m.out);
+    free(list);
+    free(m.done);
+    free(m.origin);
+    return st ? st : closed;
+}
+
+hs_status hs_merge(const char *out, const char *const *inputs, int n_inputs, int64_t *done, int64_t *total)
+{
+    *done = *total = 0;
+    if (n_inputs < 1) return hs_err(HS_EINPUT, "merge: no input files");
+    if (access(out, F_OK) == 0)
+        return hs_err(HS_EINPUT, "%s already exists; merge writes a new file and never overwrites one", out);
+    hs_results **res = hs_calloc((size_t)n_inputs, sizeof *res, "inputs");
+    if (!res) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    for (int i = 0; i < n_inputs && !st; i++) {
+        st = hs_results_open(&res[i], inputs[i], 0);
+        if (!st && i > 0) st = check_same_study(res[0], res[i]);
+    }
+    size_t n = strlen(out) + 32;
+    char *tmp = hs_malloc(n, "path");
+    if (!st && !tmp) st = HS_ENOMEM;
+    if (!st) {
+        snprintf(tmp, n, "%s.tmp.%ld", out, (long)getpid());
+        *total = hs_grid_cells(hs_results_grid(res[0]));
+        st = copy_file(inputs[0], tmp);
+        if (!st) st = merge_into(tmp, res, inputs, n_inputs, done);
+        if (!st && rename(tmp, out) != 0) st = hs_err(HS_EIO, "%s: cannot rename %s to it: %s", out, tmp, strerror(errno));
+        if (st) unlink(tmp);
+    }
+    for (int i = 0; i < n_inputs; i++) hs_results_close(res[i]);
+    free(res);
+    free(tmp);
+    return st;
+}

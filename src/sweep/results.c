@@ -1,0 +1,1020 @@
+/* results.c: the results file (docs/results-format.md); the only code that calls HDF5.
+ *
+ * Why a kill -9 at any moment leaves a usable file:
+ *  - A new file is written under a temporary name and renamed when complete, so the
+ *    output path either does not exist or holds the whole structure.
+ *  - Every dataset is contiguous, allocated and filled at creation (NaN, -1, 0). After
+ *    that a cell only overwrites raw data in place: no HDF5 metadata changes while a
+ *    sweep runs, so there is no half-written B-tree or heap for a kill to leave behind.
+ *    The few attributes a run updates (runs, hosts, updated_utc, ...) have fixed sizes
+ *    and are rewritten in place at the start and end of a run.
+ *  - A cell's data is flushed and fsync'ed before its /cells/done flag is set, so a
+ *    flag never stands for data that is not on disk; a cell killed half-written is not
+ *    done and is computed again.
+ * The default (earliest) file format is used: it has no "file open for writing" status
+ * flag that would make a killed file need h5clear before it can be opened again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
+#include "headsweep/version.h"
+#include "sweep_impl.h"
+
+/* Dimensions: each a 1-D dataset at the root made a dimension scale. */
+enum { D_VARIANT, D_LEVEL, D_PROMPT, D_LAYER, D_HEAD, D_STATE, D_SHARD, D_NEW_TOKEN, D_COUNT };
+static const char *const dim_names[D_COUNT] = {"variant", "level", "prompt", "layer",
+                                               "head",    "state", "shard",  "new_token"};
+
+/* Datasets other than /metrics/<name>. */
+enum { DS_GEN, DS_OCC, DS_DONE, DS_RANK, DS_HOST, DS_SECONDS, DS_FINISHED, DS_RUN, DS_PRUNED, DS_SCORE, DS_COUNT };
+typedef struct {
+    const char *name;
+    int ndims;
+    int dims[6];
+} ds_layout;
+static const ds_layout layout[DS_COUNT] = {
+    [DS_GEN] = {"/text/generated_ids", 4, {D_VARIANT, D_LEVEL, D_PROMPT, D_NEW_TOKEN}},
+    [DS_OCC] = {"/agency/occupancy", 6, {D_VARIANT, D_LEVEL, D_SHARD, D_LAYER, D_HEAD, D_STATE}},
+    [DS_DONE] = {"/cells/done", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
+    [DS_RANK] = {"/cells/rank", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
+    [DS_HOST] = {"/cells/host", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
+    [DS_SECONDS] = {"/cells/seconds", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
+    [DS_FINISHED] = {"/cells/finished_utc", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
+    [DS_RUN] = {"/cells/run", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
+    [DS_PRUNED] = {"/heads/pruned", 4, {D_VARIANT, D_LEVEL, D_LAYER, D_HEAD}},
+    [DS_SCORE] = {"/heads/score", 2, {D_LAYER, D_HEAD}},
+};
+static const ds_layout metric_layout = {NULL, 3, {D_VARIANT, D_LEVEL, D_PROMPT}};
+
+/* Root attributes a run rewrites in place: fixed sizes, created with the file. */
+#define CMDLINE_MAX 4096
+#define HOSTS_MAX 2048
+#define VERSION_MAX 256
+
+struct hs_results {
+    char *path;
+    hid_t file;
+    int writable;
+    hs_grid grid;
+    char *study;
+    char **variants;          /* (n_variants) */
+    double *levels;           /* (n_levels) */
+    char **prompts;           /* (n_prompts) */
+    hid_t metric[HS_M_COUNT];
+    hid_t ds[DS_COUNT];
+};
+
+/* ---- errors ---- */
+
+static herr_t deepest_error(unsigned n, const H5E_error2_t *e, void *data)
+{
+    (void)n;
+    snprintf(data, 1024, "%s", e->desc ? e->desc : "");
+    return 0;
+}
+
+/* HDF5's innermost error, reduced to the system's message when it carries one
+ * ("... errno = 28, error message = 'No space left on device', ..."). */
+static void h5_reason(char *out, size_t n)
+{
+    char detail[1024] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, deepest_error, detail);
+    H5Eclear2(H5E_DEFAULT);
+    const char *em = strstr(detail, "error message = '");
+    if (em) {
+        em += strlen("error message = '");
+        snprintf(out, n, "%.*s", (int)strcspn(em, "'"), em);
+    } else {
+        snprintf(out, n, "%s", detail);
+    }
+}
+
+static hs_status h5_fail(const char *path, const char *fmt, ...) HS_PRINTF(2, 3);
+
+static hs_status h5_fail(const char *path, const char *fmt, ...)
+{
+    char what[512], reason[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    h5_reason(reason, sizeof reason);
+    return hs_err(HS_EIO, "%s: %s failed%s%s", path, what, reason[0] ? ": " : "", reason);
+}
+
+static void h5_quiet(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves, with the file name */
+}
+
+static void close_id(hid_t id)
+{
+    if (id < 0) return;
+    switch (H5Iget_type(id)) {
+    case H5I_FILE: H5Fclose(id); break;
+    case H5I_GROUP: H5Gclose(id); break;
+    case H5I_DATASET: H5Dclose(id); break;
+    case H5I_DATASPACE: H5Sclose(id); break;
+    case H5I_DATATYPE: H5Tclose(id); break;
+    case H5I_ATTR: H5Aclose(id); break;
+    case H5I_GENPROP_LST: H5Pclose(id); break;
+    default: break;
+    }
+}
+
+/* ---- types and attributes ---- */
+
+/* A string type: variable length (n == 0, UTF-8) or n bytes, NUL-terminated. */
+static hid_t string_type(size_t n)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0) return t;
+    if (H5Tset_size(t, n ? n : H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0 ||
+        H5Tset_strpad(t, H5T_STR_NULLTERM) < 0) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+/* Writes attribute name of obj (n elements, 0: scalar), creating it when absent. */
+static hs_status put_attr(hid_t obj, const char *path, const char *name, hid_t type, hsize_t n, const void *data)
+{
+    hid_t space = n ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR);
+    htri_t exists = space < 0 ? -1 : H5Aexists(obj, name);
+    hid_t a = exists < 0 ? -1
+              : exists   ? H5Aopen(obj, name, H5P_DEFAULT)
+                         : H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t w = a < 0 ? -1 : H5Awrite(a, type, data);
+    close_id(a);
+    close_id(space);
+    return w < 0 ? h5_fail(path, "writing attribute %s", name) : HS_OK;
+}
+
+static hs_status put_str(hid_t obj, const char *path, const char *name, const char *value)
+{
+    hid_t t = string_type(0);
+    if (t < 0) return h5_fail(path, "creating a string type");
+    const char *v = value ? value : "";
+    hs_status st = put_attr(obj, path, name, t, 0, &v);
+    H5Tclose(t);
+    return st;
+}
+
+/* A fixed-size string attribute (rewritten in place by later runs); longer values are cut. */
+static hs_status put_fixed_str(hid_t obj, const char *path, const char *name, const char *value, size_t size)
+{
+    char *buf = hs_calloc(1, size, "attribute");
+    if (!buf) return HS_ENOMEM;
+    snprintf(buf, size, "%s", value ? value : "");
+    hid_t t = string_type(size);
+    hs_status st = t < 0 ? h5_fail(path, "creating a string type") : put_attr(obj, path, name, t, 0, buf);
+    close_id(t);
+    free(buf);
+    return st;
+}
+
+static hs_status put_i32(hid_t obj, const char *path, const char *name, int32_t v)
+{
+    return put_attr(obj, path, name, H5T_NATIVE_INT32, 0, &v);
+}
+
+static hs_status put_f32(hid_t obj, const char *path, const char *name, float v)
+{
+    return put_attr(obj, path, name, H5T_NATIVE_FLOAT, 0, &v);
+}
+
+static hs_status put_u64(hid_t obj, const char *path, const char *name, uint64_t v)
+{
+    return put_attr(obj, path, name, H5T_NATIVE_UINT64, 0, &v);
+}
+
+static hs_status put_u8(hid_t obj, const char *path, const char *name, uint8_t v)
+{
+    return put_attr(obj, path, name, H5T_NATIVE_UINT8, 0, &v);
+}
+
+/* Reads a string attribute (variable or fixed length) into a new string. */
+static hs_status get_str(hid_t obj, const char *path, const char *name, char **out)
+{
+    *out = NULL;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t ft = a < 0 ? -1 : H5Aget_type(a);
+    htri_t vlen = ft < 0 ? -1 : H5Tis_variable_str(ft);
+    hs_status st = HS_OK;
+    if (vlen < 0 || H5Tget_class(ft) != H5T_STRING) {
+        st = h5_fail(path, "reading string attribute %s", name);
+    } else if (vlen) {
+        hid_t mt = string_type(0);
+        char *v = NULL;
+        if (mt < 0 || H5Aread(a, mt, &v) < 0) st = h5_fail(path, "reading attribute %s", name);
+        else if (!(*out = hs_strdup(v ? v : ""))) st = HS_ENOMEM;
+        if (v) H5free_memory(v);
+        close_id(mt);
+    } else {
+        size_t size = H5Tget_size(ft);
+        hid_t mt = string_type(size + 1);
+        *out = hs_calloc(1, size + 1, "attribute");
+        if (!*out) st = HS_ENOMEM;
+        else if (mt < 0 || H5Aread(a, mt, *out) < 0) st = h5_fail(path, "reading attribute %s", name);
+        close_id(mt);
+    }
+    close_id(ft);
+    close_id(a);
+    if (st) {
+        free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static hs_status get_scalar(hid_t obj, const char *path, const char *name, hid_t mem_type, void *out)
+{
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    herr_t r = a < 0 ? -1 : H5Aread(a, mem_type, out);
+    close_id(a);
+    return r < 0 ? h5_fail(path, "reading attribute %s", name) : HS_OK;
+}
+
+/* ---- datasets ---- */
+
+static hsize_t dim_size(const hs_grid *g, int d)
+{
+    switch (d) {
+    case D_VARIANT: return (hsize_t)g->n_variants;
+    case D_LEVEL: return (hsize_t)g->n_levels;
+    case D_PROMPT: return (hsize_t)g->n_prompts;
+    case D_LAYER: return (hsize_t)g->n_layers;
+    case D_HEAD: return (hsize_t)g->n_heads;
+    case D_STATE: return HS_AG_NSTATES;
+    case D_SHARD: return (hsize_t)g->n_shards;
+    default: return (hsize_t)g->max_new;
+    }
+}
+
+static void layout_dims(const hs_grid *g, const ds_layout *l, hsize_t *dims)
+{
+    for (int i = 0; i < l->ndims; i++) dims[i] = dim_size(g, l->dims[i]);
+}
+
+/* A contiguous dataset, allocated and filled now, with its dimension scales attached. */
+static hs_status create_dataset(hid_t file, const char *path, const char *name, const ds_layout *l,
+                                const hs_grid *g, hid_t type, const void *fill, const hid_t *scales, hid_t *out)
+{
+    hsize_t dims[6];
+    layout_dims(g, l, dims);
+    hid_t space = H5Screate_simple(l->ndims, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    herr_t ok = space < 0 || dcpl < 0 ? -1 : H5Pset_layout(dcpl, H5D_CONTIGUOUS);
+    if (ok >= 0) ok = H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    if (ok >= 0) ok = H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
+    if (ok >= 0 && fill) ok = H5Pset_fill_value(dcpl, type, fill);
+    if (ok >= 0) ok = H5Pset_obj_track_times(dcpl, 0);
+    hid_t d = ok < 0 ? -1 : H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    close_id(dcpl);
+    close_id(space);
+    if (d < 0) return h5_fail(path, "creating dataset %s", name);
+    for (int i = 0; i < l->ndims; i++)
+        if (H5DSattach_scale(d, scales[l->dims[i]], (unsigned)i) < 0 ||
+            H5DSset_label(d, (unsigned)i, dim_names[l->dims[i]]) < 0) {
+            H5Dclose(d);
+            return h5_fail(path, "attaching dimension %s to %s", dim_names[l->dims[i]], name);
+        }
+    *out = d;
+    return HS_OK;
+}
+
+/* Opens a dataset and checks its shape against the grid (guards against foreign files). */
+static hs_status open_dataset(hid_t file, const char *path, const char *name, const ds_layout *l,
+                              const hs_grid *g, hid_t *out)
+{
+    hsize_t want[6], have[6];
+    layout_dims(g, l, want);
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t s = d < 0 ? -1 : H5Dget_space(d);
+    int nd = s < 0 ? -1 : H5Sget_simple_extent_ndims(s);
+    if (nd == l->ndims) H5Sget_simple_extent_dims(s, have, NULL);
+    close_id(s);
+    if (d < 0 || nd < 0) return h5_fail(path, "opening dataset %s", name);
+    int same = nd == l->ndims;
+    for (int i = 0; same && i < nd; i++) same = have[i] == want[i];
+    if (!same) {
+        H5Dclose(d);
+        return hs_err(HS_EINPUT, "%s: dataset %s does not have the shape its dimensions say (damaged file?)", path, name);
+    }
+    *out = d;
+    return HS_OK;
+}
+
+static hs_status write_all(hid_t d, const char *path, const char *name, hid_t mem_type, const void *data)
+{
+    return H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 ? h5_fail(path, "writing %s", name) : HS_OK;
+}
+
+static hs_status read_all(hid_t d, const char *path, const char *name, hid_t mem_type, void *data)
+{
+    return H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 ? h5_fail(path, "reading %s", name) : HS_OK;
+}
+
+/* ---- creating a file ---- */
+
+typedef struct {
+    const char *path;      /* the name users know (messages) */
+    hid_t file;
+    const hs_results_spec *spec;
+    hid_t scales[D_COUNT];
+} creator;
+
+static hs_status make_scale(creator *c, int dim, hid_t file_type, hid_t mem_type, const void *data)
+{
+    hsize_t n = dim_size(&c->spec->grid, dim);
+    char name[64];
+    snprintf(name, sizeof name, "/%s", dim_names[dim]);
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t d = space < 0 ? -1 : H5Dcreate2(c->file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    close_id(space);
+    if (d < 0) return h5_fail(c->path, "creating dimension %s", name);
+    c->scales[dim] = d;
+    if (H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) return h5_fail(c->path, "writing %s", name);
+    if (H5DSset_scale(d, dim_names[dim]) < 0) return h5_fail(c->path, "making %s a dimension scale", name);
+    return HS_OK;
+}
+
+static hs_status make_index_scale(creator *c, int dim)
+{
+    hsize_t n = dim_size(&c->spec->grid, dim);
+    int32_t *v = hs_malloc(n * sizeof *v, "dimension");
+    if (!v) return HS_ENOMEM;
+    for (hsize_t i = 0; i < n; i++) v[i] = (int32_t)i;
+    hs_status st = make_scale(c, dim, H5T_STD_I32LE, H5T_NATIVE_INT32, v);
+    free(v);
+    return st;
+}
+
+static hs_status variant_attrs(creator *c)
+{
+    const hs_job *job = c->spec->job;
+    int nv = job->n_variants;
+    const char **gating = hs_calloc((size_t)nv, sizeof *gating, "variant attributes");
+    uint8_t *agency = hs_calloc((size_t)nv, 1, "variant attributes");
+    hid_t t = string_type(0);
+    hs_status st = !gating || !agency ? HS_ENOMEM : t < 0 ? h5_fail(c->path, "creating a string type") : HS_OK;
+    for (int v = 0; !st && v < nv; v++) {
+        gating[v] = hs_gating_name(job->variants[v].gating);
+        agency[v] = (uint8_t)job->variants[v].agency_on;
+    }
+    if (!st) st = put_attr(c->scales[D_VARIANT], c->path, "gating", t, (hsize_t)nv, gating);
+    if (!st) st = put_attr(c->scales[D_VARIANT], c->path, "agency", H5T_NATIVE_UINT8, (hsize_t)nv, agency);
+    close_id(t);
+    free(gating);
+    free(agency);
+    return st;
+}
+
+static hs_status write_scales(creator *c)
+{
+    const hs_results_spec *s = c->spec;
+    const hs_job *job = s->job;
+    hid_t t = string_type(0);
+    const char **names = hs_calloc((size_t)job->n_variants, sizeof *names, "variant names");
+    static const char *const states[HS_AG_NSTATES] = {"active", "overloaded", "misaligned", "withdrawn"};
+    hs_status st = !names ? HS_ENOMEM : t < 0 ? h5_fail(c->path, "creating a string type") : HS_OK;
+    for (int v = 0; !st && v < job->n_variants; v++) names[v] = job->variants[v].name;
+    if (!st) st = make_scale(c, D_VARIANT, t, t, names);
+    if (!st) st = variant_attrs(c);
+    if (!st) st = make_scale(c, D_LEVEL, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, job->levels);
+    if (!st) st = make_scale(c, D_PROMPT, t, t, s->prompt_ids);
+    if (!st) st = make_scale(c, D_STATE, t, t, states);
+    if (!st) st = put_str(c->scales[D_LEVEL], c->path, "units", "percent of heads switched off");
+    for (int d = D_LAYER; !st && d < D_COUNT; d++)
+        if (d != D_STATE) st = make_index_scale(c, d);
+    close_id(t);
+    free(names);
+    return st;
+}
+
+static hs_status provenance_attrs(creator *c)
+{
+    const hs_results_spec *s = c->spec;
+    const hs_job *job = s->job;
+    hid_t f = c->file;
+    const char *p = c->path;
+    char now[HS_UTC_MAX], sha[65];
+    hs_utc_now(now);
+    hs_sha256_hex(s->study, strlen(s->study), sha);
+    hs_status st = put_i32(f, p, "schema_version", HS_RESULTS_SCHEMA_VERSION);
+    if (!st) st = put_str(f, p, "headsweep_version", HS_VERSION);
+    if (!st) st = put_str(f, p, "git_describe", HS_GIT_DESCRIBE);
+    if (!st) st = put_str(f, p, "created_utc", now);
+    if (!st) st = put_str(f, p, "job_name", job->name);
+    if (!st) st = put_str(f, p, "job_file", job->path);
+    if (!st) st = put_str(f, p, "job_file_text", job->text);
+    if (!st) st = put_str(f, p, "study", s->study);
+    if (!st) st = put_str(f, p, "study_sha256", sha);
+    if (!st) st = put_str(f, p, "model_dir", job->model_dir);
+    if (!st) st = put_str(f, p, "model_sha256", s->inputs->model_sha256);
+    if (!st) st = put_str(f, p, "prompts_path", job->prompts_path);
+    if (!st) st = put_str(f, p, "prompts_sha256", s->inputs->prompts_sha256);
+    if (!st) st = put_i32(f, p, "max_prompts", job->max_prompts);
+    if (!st) st = put_str(f, p, "calibration_path", job->calib_path ? job->calib_path : "");
+    if (!st) st = put_str(f, p, "calibration_sha256", s->inputs->calibration_sha256);
+    return st;
+}
+
+static hs_status settings_attrs(creator *c)
+{
+    const hs_job *job = c->spec->job;
+    hid_t f = c->file;
+    const char *p = c->path;
+    hs_status st = put_str(f, p, "strategy", hs_strategy_name(job->strategy));
+    if (!st) st = put_u64(f, p, "pruning_seed", job->score.seed);
+    if (!st) st = put_u8(f, p, "per_layer", (uint8_t)job->select.per_layer);
+    if (!st) st = put_u8(f, p, "keep_one_per_layer", (uint8_t)job->select.keep_one_per_layer);
+    if (!st) st = put_u64(f, p, "seed", job->sample.seed);
+    if (!st) st = put_i32(f, p, "max_new_tokens", job->sample.max_new);
+    if (!st) st = put_f32(f, p, "temperature", job->sample.temperature);
+    if (!st) st = put_i32(f, p, "top_k", job->sample.top_k);
+    if (!st) st = put_f32(f, p, "top_p", job->sample.top_p);
+    if (!st) st = put_i32(f, p, "n_shards", job->shards);
+    if (!st) st = put_u8(f, p, "measure_unpruned_ppl", (uint8_t)job->measure_unpruned_ppl);
+    return st;
+}
+
+/* Attributes each run rewrites: created now with their final sizes. */
+static hs_status run_attrs(hid_t f, const char *p, const hs_run_info *info, int run, int complete)
+{
+    char now[HS_UTC_MAX], h5ver[64];
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(h5ver, sizeof h5ver, "%u.%u.%u", maj, min, rel);
+    hs_utc_now(now);
+    hs_status st = put_fixed_str(f, p, "updated_utc", now, HS_UTC_MAX);
+    if (!st) st = put_i32(f, p, "runs", run);
+    if (!st) st = put_u8(f, p, "complete", (uint8_t)complete);
+    if (!st && info) st = put_fixed_str(f, p, "command_line", info->command_line, CMDLINE_MAX);
+    if (!st && info) st = put_i32(f, p, "n_ranks", info->n_ranks);
+    if (!st && info) st = put_fixed_str(f, p, "hosts", info->hosts, HOSTS_MAX);
+    if (!st && info) st = put_fixed_str(f, p, "mpi_version", info->mpi_version, VERSION_MAX);
+    if (!st && info) st = put_fixed_str(f, p, "openblas_version", info->openblas_version, VERSION_MAX);
+    if (!st && info) st = put_fixed_str(f, p, "hdf5_version", h5ver, 64);
+    if (!st && info) st = put_fixed_str(f, p, "last_git_describe", HS_GIT_DESCRIBE, VERSION_MAX);
+    return st;
+}
+
+static hs_status make_groups(creator *c)
+{
+    static const char *const groups[] = {"/metrics", "/heads", "/agency", "/text", "/cells"};
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        hid_t g = H5Gcreate2(c->file, groups[i], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) return h5_fail(c->path, "creating group %s", groups[i]);
+        H5Gclose(g);
+    }
+    return HS_OK;
+}
+
+static hs_status make_metrics(creator *c)
+{
+    const double nan = NAN;
+    hs_status st = HS_OK;
+    for (int m = 0; !st && m < HS_M_COUNT; m++) {
+        char name[128];
+        snprintf(name, sizeof name, "/metrics/%s", hs_metrics[m].name);
+        hid_t d = -1;
+        st = create_dataset(c->file, c->path, name, &metric_layout, &c->spec->grid, H5T_IEEE_F64LE, &nan, c->scales, &d);
+        if (st) break;
+        st = put_str(d, c->path, "units", hs_metrics[m].units);
+        if (!st) st = put_str(d, c->path, "description", hs_metrics[m].description);
+        if (!st) st = put_u8(d, c->path, "timing", (uint8_t)hs_metrics[m].timing);
+        H5Dclose(d);
+    }
+    return st;
+}
+
+static hid_t ds_file_type(int ds)
+{
+    switch (ds) {
+    case DS_GEN: case DS_RANK: case DS_RUN: return H5T_STD_I32LE;
+    case DS_OCC: return H5T_STD_I64LE;
+    case DS_DONE: case DS_PRUNED: return H5T_STD_U8LE;
+    case DS_SECONDS: case DS_SCORE: return H5T_IEEE_F64LE;
+    default: return -1; /* strings: made per use */
+    }
+}
+
+static hs_status make_cell_datasets(creator *c, hid_t *ds)
+{
+    static const int32_t minus1 = -1, zero32 = 0;
+    static const int64_t zero64 = 0;
+    static const uint8_t zero8 = 0;
+    const double nan = NAN;
+    const void *fill[DS_COUNT] = {[DS_GEN] = &minus1, [DS_OCC] = &zero64, [DS_DONE] = &zero8, [DS_RANK] = &minus1,
+                                  [DS_SECONDS] = &nan, [DS_RUN] = &zero32, [DS_PRUNED] = &zero8};
+    hs_status st = HS_OK;
+    for (int i = 0; !st && i < DS_COUNT; i++) {
+        hid_t t = i == DS_HOST ? string_type(HS_HOST_MAX) : i == DS_FINISHED ? string_type(HS_UTC_MAX) : H5Tcopy(ds_file_type(i));
+        if (t < 0) return h5_fail(c->path, "creating a type");
+        st = create_dataset(c->file, c->path, layout[i].name, &layout[i], &c->spec->grid, t, fill[i], c->scales, &ds[i]);
+        H5Tclose(t);
+    }
+    return st;
+}
+
+static hs_status write_heads(creator *c, const hid_t *ds)
+{
+    const hs_results_spec *s = c->spec;
+    const hs_grid *g = &s->grid;
+    size_t LH = (size_t)g->n_layers * g->n_heads;
+    uint8_t *pruned = hs_malloc((size_t)g->n_variants * g->n_levels * LH, "pruned heads");
+    if (!pruned) return HS_ENOMEM;
+    for (int v = 0; v < g->n_variants; v++)
+        for (size_t i = 0; i < (size_t)g->n_levels * LH; i++)
+            pruned[(size_t)v * g->n_levels * LH + i] = s->gates[i] == 0.0f;
+    hs_status st = write_all(ds[DS_PRUNED], c->path, "/heads/pruned", H5T_NATIVE_UINT8, pruned);
+    free(pruned);
+    hid_t d = ds[DS_SCORE];
+    if (!st) st = write_all(d, c->path, "/heads/score", H5T_NATIVE_DOUBLE, s->scores->score);
+    if (!st) st = put_str(d, c->path, "strategy", hs_strategy_name(s->scores->strategy));
+    if (!st) st = put_str(d, c->path, "calibration_set", s->scores->calibration);
+    if (!st) st = put_str(d, c->path, "calibration_sha256", s->scores->calibration_sha256);
+    if (!st) st = put_i32(d, c->path, "n_prompts", s->scores->n_prompts);
+    if (!st) st = put_u64(d, c->path, "seed", s->scores->seed);
+    if (!st) st = put_str(d, c->path, "convention", "higher = more useful; a level switches off the lowest scores first");
+    return st;
+}
+
+static hs_status build_file(creator *c)
+{
+    hid_t ds[DS_COUNT];
+    for (int i = 0; i < DS_COUNT; i++) ds[i] = -1;
+    hs_status st = provenance_attrs(c);
+    if (!st) st = settings_attrs(c);
+    if (!st) st = run_attrs(c->file, c->path, &(hs_run_info){"", 0, "", "", ""}, 0, 0);
+    if (!st) st = write_scales(c);
+    if (!st) st = make_groups(c);
+    if (!st) st = make_metrics(c);
+    if (!st) st = make_cell_datasets(c, ds);
+    if (!st) st = write_heads(c, ds);
+    for (int i = 0; i < DS_COUNT; i++) close_id(ds[i]);
+    return st;
+}
+
+/* fsync of a file or directory by path, so a rename is not durable before the data. */
+static hs_status sync_path(const char *p, const char *shown)
+{
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return hs_err(HS_EIO, "%s: cannot open for fsync: %s", shown, strerror(errno));
+    int rc = fsync(fd);
+    int err = errno;
+    close(fd);
+    /* Some file systems refuse fsync on directories (EINVAL): nothing to do then. */
+    if (rc != 0 && err != EINVAL) return hs_err(HS_EIO, "%s: fsync failed: %s", shown, strerror(err));
+    return HS_OK;
+}
+
+static char *parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return hs_strdup(".");
+    if (slash == path) return hs_strdup("/");
+    char *d = hs_malloc((size_t)(slash - path) + 1, "path");
+    if (d) {
+        memcpy(d, path, (size_t)(slash - path));
+        d[slash - path] = '\0';
+    }
+    return d;
+}
+
+hs_status hs_results_create(const char *path, const hs_results_spec *spec)
+{
+    h5_quiet();
+    if (access(path, F_OK) == 0) return hs_err(HS_EINPUT, "%s already exists; not overwriting it", path);
+    size_t n = strlen(path) + 32;
+    char *tmp = hs_malloc(n, "path"), *dir = parent_dir(path);
+    if (!tmp || !dir) {
+        free(tmp);
+        free(dir);
+        return HS_ENOMEM;
+    }
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    creator c = {.path = path, .spec = spec};
+    for (int i = 0; i < D_COUNT; i++) c.scales[i] = -1;
+    hs_status st = HS_OK;
+    c.file = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    if (c.file < 0) st = h5_fail(path, "creating the results file (as %s)", tmp);
+    if (!st) st = build_file(&c);
+    for (int i = 0; i < D_COUNT; i++) close_id(c.scales[i]);
+    if (c.file >= 0 && H5Fclose(c.file) < 0 && !st) st = h5_fail(path, "writing the new results file (as %s)", tmp);
+    if (!st) st = sync_path(tmp, tmp);
+    if (!st && rename(tmp, path) != 0) st = hs_err(HS_EIO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
+    if (!st) st = sync_path(dir, dir);
+    if (st) unlink(tmp);
+    free(tmp);
+    free(dir);
+    return st;
+}
+
+/* ---- opening ---- */
+
+static hs_status read_strings(hid_t d, const char *path, const char *name, int n, char ***out)
+{
+    char **raw = hs_calloc((size_t)n, sizeof *raw, "strings");
+    char **copy = hs_calloc((size_t)n, sizeof *copy, "strings");
+    hid_t t = string_type(0);
+    hs_status st = !raw || !copy ? HS_ENOMEM : t < 0 ? h5_fail(path, "creating a string type") : HS_OK;
+    if (!st && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0) st = h5_fail(path, "reading %s", name);
+    for (int i = 0; i < n && raw; i++) {
+        if (!st && !(copy[i] = hs_strdup(raw[i] ? raw[i] : ""))) st = HS_ENOMEM;
+        if (raw[i]) H5free_memory(raw[i]);
+    }
+    close_id(t);
+    free(raw);
+    if (st) {
+        for (int i = 0; i < n && copy; i++) free(copy[i]);
+        free(copy);
+        copy = NULL;
+    }
+    *out = copy;
+    return st;
+}
+
+static void free_strings(char **s, int n)
+{
+    for (int i = 0; s && i < n; i++) free(s[i]);
+    free(s);
+}
+
+static hs_status scale_length(hid_t file, const char *path, int dim, int *n)
+{
+    char name[64];
+    snprintf(name, sizeof name, "/%s", dim_names[dim]);
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t s = d < 0 ? -1 : H5Dget_space(d);
+    hsize_t len = 0;
+    int nd = s < 0 ? -1 : H5Sget_simple_extent_dims(s, &len, NULL);
+    close_id(s);
+    close_id(d);
+    if (nd != 1) return h5_fail(path, "reading dimension %s", name);
+    *n = (int)len;
+    return HS_OK;
+}
+
+static hs_status read_grid(hs_results *r)
+{
+    hs_grid *g = &r->grid;
+    int *fields[D_COUNT] = {&g->n_variants, &g->n_levels, &g->n_prompts, &g->n_layers,
+                            &g->n_heads,    NULL,          &g->n_shards,  &g->max_new};
+    int states;
+    hs_status st = HS_OK;
+    for (int d = 0; !st && d < D_COUNT; d++) st = scale_length(r->file, r->path, d, fields[d] ? fields[d] : &states);
+    if (!st && states != HS_AG_NSTATES) st = hs_err(HS_EINPUT, "%s: /state has %d entries, expected %d", r->path, states, HS_AG_NSTATES);
+    return st;
+}
+
+static hs_status read_labels(hs_results *r)
+{
+    hid_t v = H5Dopen2(r->file, "/variant", H5P_DEFAULT);
+    hid_t l = H5Dopen2(r->file, "/level", H5P_DEFAULT);
+    hid_t p = H5Dopen2(r->file, "/prompt", H5P_DEFAULT);
+    hs_status st = v < 0 || l < 0 || p < 0 ? h5_fail(r->path, "opening /variant, /level or /prompt") : HS_OK;
+    if (!st) st = read_strings(v, r->path, "/variant", r->grid.n_variants, &r->variants);
+    if (!st) st = read_strings(p, r->path, "/prompt", r->grid.n_prompts, &r->prompts);
+    if (!st && !(r->levels = hs_malloc((size_t)r->grid.n_levels * sizeof(double), "levels"))) st = HS_ENOMEM;
+    if (!st) st = read_all(l, r->path, "/level", H5T_NATIVE_DOUBLE, r->levels);
+    close_id(v);
+    close_id(l);
+    close_id(p);
+    return st;
+}
+
+static hs_status open_datasets(hs_results *r)
+{
+    hs_status st = HS_OK;
+    for (int m = 0; !st && m < HS_M_COUNT; m++) {
+        char name[128];
+        snprintf(name, sizeof name, "/metrics/%s", hs_metrics[m].name);
+        st = open_dataset(r->file, r->path, name, &metric_layout, &r->grid, &r->metric[m]);
+    }
+    for (int i = 0; !st && i < DS_COUNT; i++) st = open_dataset(r->file, r->path, layout[i].name, &layout[i], &r->grid, &r->ds[i]);
+    return st;
+}
+
+/* Refuses files that are not headsweep results of this schema before touching them. */
+static hs_status check_identity(hs_results *r)
+{
+    htri_t has = H5Aexists(r->file, "schema_version");
+    if (has < 0) return h5_fail(r->path, "reading the root attributes");
+    if (!has || H5Aexists(r->file, "study") <= 0)
+        return hs_err(HS_EINPUT, "%s is an HDF5 file but not a headsweep results file (no schema_version/study "
+                                 "attributes); refusing to use it", r->path);
+    int32_t version;
+    hs_status st = get_scalar(r->file, r->path, "schema_version", H5T_NATIVE_INT32, &version);
+    if (!st && version != HS_RESULTS_SCHEMA_VERSION)
+        st = hs_err(HS_EINPUT, "%s: results schema version %d, this headsweep reads version %d", r->path, version,
+                    HS_RESULTS_SCHEMA_VERSION);
+    if (!st) st = get_str(r->file, r->path, "study", &r->study);
+    return st;
+}
+
+hs_status hs_results_open(hs_results **out, const char *path, int writable)
+{
+    h5_quiet();
+    *out = NULL;
+    hs_results *r = hs_calloc(1, sizeof *r, "results");
+    if (!r) return HS_ENOMEM;
+    for (int i = 0; i < HS_M_COUNT; i++) r->metric[i] = -1;
+    for (int i = 0; i < DS_COUNT; i++) r->ds[i] = -1;
+    r->file = -1;
+    r->writable = writable;
+    hs_status st = (r->path = hs_strdup(path)) ? HS_OK : HS_ENOMEM;
+    if (!st) {
+        htri_t is_h5 = H5Fis_hdf5(path);
+        if (is_h5 == 0)
+            st = hs_err(HS_EINPUT, "%s exists but is not an HDF5 file (corrupt or truncated?); refusing to overwrite it: "
+                                   "move it away or choose another output", path);
+        r->file = st || is_h5 < 0 ? -1 : H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (!st && r->file < 0)
+            st = h5_fail(path, "opening the results file%s", writable ? " for writing" : "");
+    }
+    if (!st) st = check_identity(r);
+    if (!st) st = read_grid(r);
+    if (!st) st = read_labels(r);
+    if (!st) st = open_datasets(r);
+    if (st) {
+        hs_results_close(r);
+        return st;
+    }
+    *out = r;
+    return HS_OK;
+}
+
+hs_status hs_results_close(hs_results *r)
+{
+    if (!r) return HS_OK;
+    hs_status st = HS_OK;
+    for (int i = 0; i < HS_M_COUNT; i++) close_id(r->metric[i]);
+    for (int i = 0; i < DS_COUNT; i++) close_id(r->ds[i]);
+    if (r->file >= 0 && H5Fclose(r->file) < 0) st = h5_fail(r->path, "closing");
+    free_strings(r->variants, r->grid.n_variants);
+    free_strings(r->prompts, r->grid.n_prompts);
+    free(r->levels);
+    free(r->study);
+    free(r->path);
+    free(r);
+    return st;
+}
+
+const hs_grid *hs_results_grid(const hs_results *r) { return &r->grid; }
+const char *hs_results_path(const hs_results *r) { return r->path; }
+const char *hs_results_study(const hs_results *r) { return r->study; }
+const char *hs_results_variant_name(const hs_results *r, int v) { return r->variants[v]; }
+double hs_results_level(const hs_results *r, int l) { return r->levels[l]; }
+const char *hs_results_prompt_id(const hs_results *r, int p) { return r->prompts[p]; }
+
+/* ---- the study check ---- */
+
+/* Line i (0-based) of text, as a pointer and a length; NULL past the end. */
+static const char *nth_line(const char *text, int i, int *len)
+{
+    for (; i > 0 && text; i--) {
+        text = strchr(text, '\n');
+        if (text) text++;
+    }
+    if (!text || !*text) return NULL;
+    *len = (int)strcspn(text, "\n");
+    return text;
+}
+
+hs_status hs_results_check_study(const hs_results *r, const char *study)
+{
+    if (!strcmp(r->study, study)) return HS_OK;
+    int differ = 0, la = 0, lb = 0;
+    const char *first_a = NULL, *first_b = NULL;
+    for (int i = 0;; i++) {
+        const char *a = nth_line(r->study, i, &la), *b = nth_line(study, i, &lb);
+        if (!a && !b) break;
+        if (a && b && la == lb && !memcmp(a, b, (size_t)la)) continue;
+        if (!differ++) {
+            first_a = a;
+            first_b = b;
+        }
+    }
+    int lfa = first_a ? (int)strcspn(first_a, "\n") : 0, lfb = first_b ? (int)strcspn(first_b, "\n") : 0;
+    return hs_err(HS_EINPUT, "%s holds results of a different study (%d setting%s differ%s; first: file has '%.*s', "
+                             "this run has '%.*s'); refusing to mix them: choose another output or move the file away",
+                  r->path, differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "", lfa, first_a ? first_a : "",
+                  lfb, first_b ? first_b : "");
+}
+
+/* ---- reading ---- */
+
+hs_status hs_results_read_done(hs_results *r, uint8_t *done)
+{
+    return read_all(r->ds[DS_DONE], r->path, "/cells/done", H5T_NATIVE_UINT8, done);
+}
+
+hs_status hs_results_read_pruned(hs_results *r, uint8_t *pruned)
+{
+    return read_all(r->ds[DS_PRUNED], r->path, "/heads/pruned", H5T_NATIVE_UINT8, pruned);
+}
+
+hs_status hs_results_read_scores(hs_results *r, hs_head_scores *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->L = r->grid.n_layers;
+    sc->H = r->grid.n_heads;
+    sc->score = hs_malloc((size_t)sc->L * sc->H * sizeof(double), "head scores");
+    if (!sc->score) return HS_ENOMEM;
+    hid_t d = r->ds[DS_SCORE];
+    char *strategy = NULL, *calib = NULL, *calib_sha = NULL;
+    hs_status st = read_all(d, r->path, "/heads/score", H5T_NATIVE_DOUBLE, sc->score);
+    if (!st) st = get_str(d, r->path, "strategy", &strategy);
+    if (!st && hs_strategy_parse(strategy, &sc->strategy)) st = hs_err_wrap(HS_EINPUT, "%s: /heads/score", r->path);
+    if (!st) st = get_str(d, r->path, "calibration_set", &calib);
+    if (!st) st = get_str(d, r->path, "calibration_sha256", &calib_sha);
+    if (!st) st = get_scalar(d, r->path, "n_prompts", H5T_NATIVE_INT, &sc->n_prompts);
+    if (!st) st = get_scalar(d, r->path, "seed", H5T_NATIVE_UINT64, &sc->seed);
+    if (!st) {
+        snprintf(sc->calibration, sizeof sc->calibration, "%s", calib);
+        snprintf(sc->calibration_sha256, sizeof sc->calibration_sha256, "%s", calib_sha);
+    }
+    free(strategy);
+    free(calib);
+    free(calib_sha);
+    if (st) hs_scores_free(sc);
+    return st;
+}
+
+/* ---- cells ---- */
+
+/* File selection of one prompt row per prompt of the cell in a (variant, level, prompt,
+ * ...) dataset; count is the row length (1 for metrics, max_new for ids). */
+static hid_t prompt_rows(hid_t d, const hs_cell *cell, const hs_cell_result *c, hsize_t count)
+{
+    hid_t s = H5Dget_space(d);
+    if (s < 0) return s;
+    herr_t ok = H5Sselect_none(s);
+    for (int j = 0; ok >= 0 && j < c->n; j++) {
+        hsize_t start[4] = {(hsize_t)cell->variant, (hsize_t)cell->level, (hsize_t)c->prompt[j], 0};
+        hsize_t cnt[4] = {1, 1, 1, count};
+        ok = H5Sselect_hyperslab(s, H5S_SELECT_OR, start, NULL, cnt, NULL);
+    }
+    if (ok < 0) {
+        H5Sclose(s);
+        return -1;
+    }
+    return s;
+}
+
+/* File selection of one element (rest = 0) or one block at (variant, level, shard, ...). */
+static hid_t cell_block(hid_t d, const hs_cell *cell, int ndims, const hsize_t *tail)
+{
+    hid_t s = H5Dget_space(d);
+    hsize_t start[6] = {(hsize_t)cell->variant, (hsize_t)cell->level, (hsize_t)cell->shard, 0, 0, 0};
+    hsize_t cnt[6] = {1, 1, 1, 1, 1, 1};
+    for (int i = 3; i < ndims; i++) cnt[i] = tail[i - 3];
+    if (s >= 0 && H5Sselect_hyperslab(s, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0) {
+        H5Sclose(s);
+        return -1;
+    }
+    return s;
+}
+
+/* Moves data between memory and a file selection (reads when reading, else writes). The
+ * memory side is n contiguous elements, or every stride-th element from offset. */
+static hs_status transfer(hs_results *r, int reading, hid_t d, hid_t fsel, hid_t mtype, void *buf, hsize_t n,
+                          hsize_t offset, hsize_t stride, const char *what)
+{
+    hsize_t total = stride > 1 ? n * stride : n;
+    hid_t ms = fsel < 0 ? -1 : H5Screate_simple(1, &total, NULL);
+    herr_t ok = ms < 0 ? -1 : 0;
+    if (ok >= 0 && stride > 1) ok = H5Sselect_hyperslab(ms, H5S_SELECT_SET, &offset, &stride, &n, NULL);
+    if (ok >= 0) ok = reading ? H5Dread(d, mtype, ms, fsel, H5P_DEFAULT, buf) : H5Dwrite(d, mtype, ms, fsel, H5P_DEFAULT, buf);
+    close_id(ms);
+    close_id(fsel);
+    return ok < 0 ? h5_fail(r->path, "%s %s", reading ? "reading" : "writing", what) : HS_OK;
+}
+
+/* Metrics, generated ids and occupancy of a cell (the part written before the flag). */
+static hs_status cell_data(hs_results *r, int reading, const hs_cell *cell, hs_cell_result *c)
+{
+    const hs_grid *g = &r->grid;
+    hs_status st = HS_OK;
+    for (int m = 0; !st && m < HS_M_COUNT; m++) {
+        char what[128];
+        snprintf(what, sizeof what, "/metrics/%s", hs_metrics[m].name);
+        hid_t fs = prompt_rows(r->metric[m], cell, c, 1);
+        st = transfer(r, reading, r->metric[m], fs, H5T_NATIVE_DOUBLE, c->metrics, (hsize_t)c->n, (hsize_t)m, HS_M_COUNT, what);
+    }
+    if (!st) {
+        hid_t fs = prompt_rows(r->ds[DS_GEN], cell, c, (hsize_t)g->max_new);
+        st = transfer(r, reading, r->ds[DS_GEN], fs, H5T_NATIVE_INT32, c->gen_ids, (hsize_t)c->n * g->max_new, 0, 1,
+                      "/text/generated_ids");
+    }
+    if (!st) {
+        hsize_t tail[3] = {(hsize_t)g->n_layers, (hsize_t)g->n_heads, HS_AG_NSTATES};
+        hid_t fs = cell_block(r->ds[DS_OCC], cell, 6, tail);
+        st = transfer(r, reading, r->ds[DS_OCC], fs, H5T_NATIVE_INT64, c->occupancy, tail[0] * tail[1] * tail[2], 0, 1,
+                      "/agency/occupancy");
+    }
+    return st;
+}
+
+/* One element of a /cells dataset. */
+static hs_status cell_field(hs_results *r, int reading, int ds, const hs_cell *cell, hid_t mtype, void *value)
+{
+    hid_t fs = cell_block(r->ds[ds], cell, 3, NULL);
+    return transfer(r, reading, r->ds[ds], fs, mtype, value, 1, 0, 1, layout[ds].name);
+}
+
+static hs_status cell_info(hs_results *r, int reading, const hs_cell *cell, hs_cell_result *c)
+{
+    hid_t host_t = string_type(HS_HOST_MAX), utc_t = string_type(HS_UTC_MAX);
+    hs_status st = host_t < 0 || utc_t < 0 ? h5_fail(r->path, "creating a string type") : HS_OK;
+    if (!st) st = cell_field(r, reading, DS_RANK, cell, H5T_NATIVE_INT32, &c->rank);
+    if (!st) st = cell_field(r, reading, DS_RUN, cell, H5T_NATIVE_INT32, &c->run);
+    if (!st) st = cell_field(r, reading, DS_SECONDS, cell, H5T_NATIVE_DOUBLE, &c->seconds);
+    if (!st) st = cell_field(r, reading, DS_HOST, cell, host_t, c->host);
+    if (!st) st = cell_field(r, reading, DS_FINISHED, cell, utc_t, c->finished_utc);
+    close_id(host_t);
+    close_id(utc_t);
+    return st;
+}
+
+/* Flushes HDF5's buffers to the operating system and the operating system's to disk. */
+static hs_status flush_sync(hs_results *r)
+{
+    if (H5Fflush(r->file, H5F_SCOPE_LOCAL) < 0) return h5_fail(r->path, "flushing");
+    hid_t fapl = H5Fget_access_plist(r->file);
+    void *handle = NULL;
+    herr_t ok = fapl < 0 ? -1 : H5Fget_vfd_handle(r->file, fapl, &handle);
+    close_id(fapl);
+    if (ok < 0 || !handle) return h5_fail(r->path, "getting the file descriptor");
+    if (fsync(*(int *)handle) != 0 && errno != EINVAL) return hs_err(HS_EIO, "%s: fsync failed: %s", r->path, strerror(errno));
+    return HS_OK;
+}
+
+hs_status hs_results_write_cell(hs_results *r, const hs_cell_result *c)
+{
+    HS_CHECK(r->writable && c->index >= 0 && c->index < hs_grid_cells(&r->grid));
+    for (int j = 1; j < c->n; j++) HS_CHECK(c->prompt[j - 1] < c->prompt[j]);
+    hs_cell cell = hs_grid_cell(&r->grid, c->index);
+    hs_cell_result *w = (hs_cell_result *)c; /* transfer() reads from it when writing */
+    uint8_t one = 1;
+    hs_status st = cell_data(r, 0, &cell, w);
+    if (!st) st = cell_info(r, 0, &cell, w);
+    if (!st) st = flush_sync(r);
+    if (!st) st = cell_field(r, 0, DS_DONE, &cell, H5T_NATIVE_UINT8, &one);
+    if (!st && H5Fflush(r->file, H5F_SCOPE_LOCAL) < 0) st = h5_fail(r->path, "flushing");
+    return st;
+}
+
+hs_status hs_results_read_cell(hs_results *r, hs_cell_result *c)
+{
+    hs_cell cell = hs_grid_cell(&r->grid, c->index);
+    HS_CHECK(c->n == hs_grid_shard_size(&r->grid, cell.shard));
+    hs_grid_shard_prompts(&r->grid, cell.shard, c->prompt);
+    hs_status st = cell_data(r, 1, &cell, c);
+    if (!st) st = cell_info(r, 1, &cell, c);
+    c->host[HS_HOST_MAX - 1] = c->finished_utc[HS_UTC_MAX - 1] = '\0';
+    return st;
+}
+
+/* ---- runs ---- */
+
+hs_status hs_results_begin_run(hs_results *r, const hs_run_info *info, int *run)
+{
+    int32_t runs = 0;
+    hs_status st = get_scalar(r->file, r->path, "runs", H5T_NATIVE_INT32, &runs);
+    if (!st) st = run_attrs(r->file, r->path, info, runs + 1, 0);
+    if (!st) st = flush_sync(r);
+    if (!st) *run = runs + 1;
+    return st;
+}
+
+hs_status hs_results_end_run(hs_results *r)
+{
+    int64_t n = hs_grid_cells(&r->grid);
+    uint8_t *done = hs_malloc((size_t)n, "done flags");
+    if (!done) return HS_ENOMEM;
+    hs_status st = hs_results_read_done(r, done);
+    int complete = 1;
+    for (int64_t i = 0; i < n && !st; i++) complete &= done[i] != 0;
+    int32_t runs = 0;
+    free(done);
+    if (!st) st = get_scalar(r->file, r->path, "runs", H5T_NATIVE_INT32, &runs);
+    if (!st) st = run_attrs(r->file, r->path, NULL, runs, complete);
+    if (!st) st = flush_sync(r);
+    return st;
+}
+
+hs_status hs_results_set_merged_from(hs_results *r, const char *inputs)
+{
+    return put_str(r->file, r->path, "merged_from", inputs);
+}

@@ -1,0 +1,611 @@
+/* sweep.c: `headsweep sweep`, the driver that runs a study's cells on every rank.
+ *
+ * Phases (every rank runs them in step; each ends in hs_comm_agree, so a failure on any
+ * rank stops all of them with that rank's message):
+ *   1. the job: rank 0 reads the file, every rank parses the same bytes;
+ *   2. inputs: every rank loads the tokenizer, the model (mmap, shared pages) and the
+ *      evaluation prompts;
+ *   3. the output (rank 0): lock, then open and verify the existing file or compute the
+ *      head scores on the calibration set and create the file;
+ *   4. the plan (broadcast): scores, cells still to do, run number, context size;
+ *   5. work: cells from the shared counter; rank 0 also writes every finished cell
+ *      (its own and those the other ranks send), between its own prompts;
+ *   6. the end: rank 0 stamps and closes the file, releases the lock.
+ * Head scores come from rank 0 alone and are broadcast: every rank then prunes from the
+ * very same numbers, even on a cluster whose nodes round floating point differently, and
+ * a resumed run reuses the scores saved in the file instead of recomputing them.
+ * A signal (SIGTERM, SIGINT, SIGUSR1, SIGUSR2) stops every rank at its next prompt: the
+ * cells in flight are abandoned (they are computed again next time), finished cells are
+ * saved, and the run ends with HS_EINTR (exit code 3). */
+#include <cblas.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "headsweep/prompts.h"
+#include "headsweep/tokenizer.h"
+#include "sweep_impl.h"
+
+#define STOP_ERROR 1000 /* stop reason when a rank failed (signals use their number) */
+
+typedef struct {
+    hs_comm *comm;
+    int rank;
+    const hs_sweep_opts *o;
+    hs_job job;
+    int have_job;
+    hs_tokenizer *tok;
+    hs_model model;
+    int have_model;
+    hs_prompt_set prompts;
+    int have_prompts;
+    hs_grid grid;
+    hs_head_scores scores;
+    float *gates;          /* (n_levels, L, H) */
+    int max_t;
+    int64_t *todo;         /* (n_todo) cell indices this run computes */
+    int64_t n_todo, todo_prompts, n_done_before;
+    int32_t run;
+    char *hosts;           /* rank 0 */
+    /* rank 0: the output */
+    hs_lock lock;
+    hs_results *res;
+    int created;
+    hs_progress progress;
+    int64_t cells_written;
+    hs_status write_st;    /* first failure writing a cell */
+    /* work */
+    hs_runner *runner;
+    int runner_variant, runner_level;
+    int64_t *occ;          /* (L, H, NSTATES) one prompt's agency occupancy */
+    int stop;              /* stop reason seen */
+    int stop_sent;
+    double start;
+} sweep;
+
+/* ---- signals ---- */
+
+static volatile sig_atomic_t caught_signal;
+
+static void on_signal(int sig)
+{
+    if (caught_signal) { /* a second signal: the user insists, end now (the file is safe) */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    caught_signal = sig;
+}
+
+void hs_sweep_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+    /* A file-size limit should fail a write with EFBIG (an error naming the file), not
+     * kill the process. */
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+int hs_sweep_signal(void) { return caught_signal; }
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    default: return "a signal";
+    }
+}
+
+void hs_utc_now(char out[HS_UTC_MAX])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, HS_UTC_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* HS_EINTR when a signal arrived (checked at the ends of the set-up phases). */
+static hs_status signal_status(hs_status st)
+{
+    if (st || !caught_signal) return st;
+    return hs_err(HS_EINTR, "stopped by %s before any cell was computed", signal_name(caught_signal));
+}
+
+static hs_status agree(sweep *s, hs_status st)
+{
+    return hs_comm_agree(s->comm, signal_status(st));
+}
+
+/* ---- phase 1: the job ---- */
+
+static hs_status load_job(sweep *s)
+{
+    char *text = NULL;
+    size_t len;
+    hs_status st = HS_OK;
+    if (s->rank == 0) {
+        st = hs_read_file(s->o->job_path, &text, &len);
+        if (st) st = hs_err_wrap(st, "job file");
+        else if (strlen(text) != len) st = hs_err(HS_EINPUT, "%s: job file contains a NUL byte", s->o->job_path);
+    }
+    st = agree(s, st);
+    if (!st) st = hs_comm_agree(s->comm, hs_comm_bcast_string(s->comm, &text));
+    if (!st) {
+        st = hs_job_parse(&s->job, s->o->job_path, text, s->o->sets, s->o->n_sets);
+        s->have_job = !st;
+    }
+    if (!st && s->o->output) {
+        free(s->job.output);
+        st = (s->job.output = hs_strdup(s->o->output)) ? HS_OK : HS_ENOMEM;
+    }
+    free(text);
+    return agree(s, st);
+}
+
+/* ---- phase 2: inputs ---- */
+
+static hs_status load_inputs(sweep *s)
+{
+    const hs_job *job = &s->job;
+    openblas_set_num_threads(job->threads);
+    hs_status st = hs_tokenizer_load(&s->tok, job->model_dir);
+    if (!st) st = hs_model_load(&s->model, job->model_dir);
+    s->have_model = !st;
+    if (!st) st = hs_prompts_load(&s->prompts, job->prompts_path);
+    s->have_prompts = !st;
+    if (st) return st;
+    int n = (int)s->prompts.n;
+    if (job->max_prompts > 0 && job->max_prompts < n) n = job->max_prompts;
+    if (n < job->shards)
+        return hs_err(HS_EINPUT, "%s: shards = %d but only %d evaluation prompts are used, so some cells would be empty",
+                      hs_job_where(job, "job", "shards"), job->shards, n);
+    if (hs_tokenizer_vocab_size(s->tok) > s->model.cfg.vocab_size)
+        return hs_err(HS_EINPUT, "%s: the tokenizer has %d tokens, the model only %d", job->model_dir,
+                      hs_tokenizer_vocab_size(s->tok), s->model.cfg.vocab_size);
+    s->grid = (hs_grid){job->n_variants, job->n_levels, job->shards, n, s->model.cfg.n_layer, s->model.cfg.n_head,
+                        job->sample.max_new};
+    size_t occ = (size_t)s->grid.n_layers * s->grid.n_heads * HS_AG_NSTATES;
+    s->occ = hs_malloc(occ * sizeof *s->occ, "occupancy");
+    s->gates = hs_malloc((size_t)job->n_levels * s->grid.n_layers * s->grid.n_heads * sizeof(float), "gates");
+    return s->occ && s->gates ? HS_OK : HS_ENOMEM;
+}
+
+/* ---- phase 3: the output (rank 0) ---- */
+
+static hs_status count_tokens(const hs_tokenizer *tok, const char *text, int *n)
+{
+    int32_t *ids = NULL;
+    size_t len = 0;
+    hs_status st = hs_tokenizer_encode(tok, text, strlen(text), 0, &ids, &len);
+    free(ids);
+    *n = (int)len;
+    return st;
+}
+
+/* Context every runner allocates: the longest prompt + max(reference, max_new). */
+static hs_status context_size(sweep *s)
+{
+    int worst = 0, n_pos = s->model.cfg.n_positions;
+    for (int i = 0; i < s->grid.n_prompts; i++) {
+        const hs_prompt *p = &s->prompts.items[i];
+        int np, nr = 0;
+        hs_status st = count_tokens(s->tok, p->prompt, &np);
+        if (!st && p->reference) st = count_tokens(s->tok, p->reference, &nr);
+        if (st) return hs_err_wrap(st, "%s:%d: prompt %s", s->job.prompts_path, p->line, p->id);
+        int need = np + (nr > s->grid.max_new ? nr : s->grid.max_new);
+        if (need > n_pos)
+            return hs_err(HS_EINPUT, "%s:%d: prompt %s needs %d tokens (%d prompt + %d %s), over the model's context "
+                                     "of %d; shorten it or lower max_new_tokens",
+                          s->job.prompts_path, p->line, p->id, need, np, need - np,
+                          nr > s->grid.max_new ? "reference" : "generated", n_pos);
+        if (need > worst) worst = need;
+    }
+    s->max_t = worst;
+    return HS_OK;
+}
+
+static hs_status select_gates(sweep *s)
+{
+    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
+    for (int l = 0; l < s->job.n_levels; l++) {
+        hs_status st = hs_prune_select(&s->scores, s->job.levels[l], &s->job.select, s->gates + l * LH);
+        if (st) return hs_err_wrap(st, "level %g", s->job.levels[l]);
+    }
+    return HS_OK;
+}
+
+static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *in)
+{
+    memset(in, 0, sizeof *in);
+    const char *sha = hs_model_sha256(&s->model);
+    if (!sha) return hs_err(HS_EIO, "%s: cannot compute the sha256 of model.safetensors", s->job.model_dir);
+    snprintf(in->model_sha256, sizeof in->model_sha256, "%s", sha);
+    snprintf(in->prompts_sha256, sizeof in->prompts_sha256, "%s", s->prompts.sha256);
+    in->n_prompts = s->grid.n_prompts;
+    if (!s->job.calib_path) return HS_OK;
+    hs_status st = hs_prompts_load(calib, s->job.calib_path);
+    if (!st) snprintf(in->calibration_sha256, sizeof in->calibration_sha256, "%s", calib->sha256);
+    return st;
+}
+
+static hs_status create_output(sweep *s, const char *study, const hs_study_inputs *in, hs_prompt_set *calib)
+{
+    fprintf(stderr, "headsweep: computing %s head scores%s%s\n", hs_strategy_name(s->job.strategy),
+            s->job.calib_path ? " on " : "", s->job.calib_path ? s->job.calib_path : "");
+    hs_status st = hs_scores_compute(&s->scores, &s->model, s->tok, s->job.calib_path ? calib : NULL, s->job.strategy,
+                                     &s->job.score);
+    if (st) return hs_err_wrap(st, "head scores");
+    if ((st = select_gates(s))) return st;
+    const char **ids = hs_calloc((size_t)s->grid.n_prompts, sizeof *ids, "prompt ids");
+    if (!ids) return HS_ENOMEM;
+    for (int i = 0; i < s->grid.n_prompts; i++) ids[i] = s->prompts.items[i].id;
+    hs_results_spec spec = {&s->job, s->grid, study, in, ids, &s->scores, s->gates};
+    st = hs_results_create(s->job.output, &spec);
+    free(ids);
+    s->created = !st;
+    return st;
+}
+
+/* An existing file must hold this study, with the heads this build would prune. */
+static hs_status verify_output(sweep *s, const char *study)
+{
+    hs_status st = hs_results_check_study(s->res, study);
+    if (!st) st = hs_results_read_scores(s->res, &s->scores);
+    if (!st) st = select_gates(s);
+    if (st) return st;
+    const hs_grid *g = &s->grid;
+    size_t LH = (size_t)g->n_layers * g->n_heads, n = (size_t)g->n_variants * g->n_levels * LH;
+    uint8_t *pruned = hs_malloc(n, "pruned heads");
+    if (!pruned) return HS_ENOMEM;
+    st = hs_results_read_pruned(s->res, pruned);
+    for (size_t i = 0; !st && i < n; i++)
+        if (pruned[i] != (s->gates[i % (g->n_levels * LH)] == 0.0f))
+            st = hs_err(HS_EINPUT, "%s: /heads/pruned differs from what this build selects from the saved scores "
+                                   "(pruning code changed?); refusing to mix results", s->job.output);
+    free(pruned);
+    return st;
+}
+
+static hs_status plan_cells(sweep *s)
+{
+    int64_t n = hs_grid_cells(&s->grid);
+    uint8_t *done = hs_malloc((size_t)n, "done flags");
+    s->todo = hs_malloc((size_t)n * sizeof *s->todo, "cell list");
+    if (!done || !s->todo) {
+        free(done);
+        return HS_ENOMEM;
+    }
+    hs_status st = hs_results_read_done(s->res, done);
+    for (int64_t i = 0; !st && i < n; i++) {
+        s->n_done_before += done[i] != 0;
+        if (done[i] || !hs_slice_has(&s->o->slice, i)) continue;
+        s->todo[s->n_todo++] = i;
+        s->todo_prompts += hs_grid_shard_size(&s->grid, hs_grid_cell(&s->grid, i).shard);
+    }
+    free(done);
+    return st;
+}
+
+static hs_status begin_run(sweep *s)
+{
+    hs_run_info info = {s->o->command_line, hs_comm_size(s->comm), s->hosts, hs_comm_library(s->comm),
+                        openblas_get_config()};
+    int run = 0;
+    hs_status st = hs_results_begin_run(s->res, &info, &run);
+    s->run = run;
+    return st;
+}
+
+static hs_status prepare_output(sweep *s)
+{
+    hs_prompt_set calib;
+    memset(&calib, 0, sizeof calib);
+    hs_study_inputs in;
+    char *study = NULL;
+    hs_status st = context_size(s);
+    if (!st) st = study_inputs(s, &calib, &in);
+    if (!st && !(study = hs_study_text(&s->job, &in))) st = HS_ENOMEM;
+    if (!st) st = hs_lock_acquire(&s->lock, s->job.output);
+    if (!st && access(s->job.output, F_OK) != 0) st = create_output(s, study, &in, &calib);
+    if (!st) st = hs_results_open(&s->res, s->job.output, 1);
+    if (!st && !s->created) st = verify_output(s, study);
+    if (!st) st = plan_cells(s);
+    if (!st && s->n_todo > 0) st = begin_run(s);
+    if (calib.path || calib.items) hs_prompts_free(&calib);
+    free(study);
+    return st;
+}
+
+/* ---- phase 4: the plan, from rank 0 to all ---- */
+
+static hs_status share_plan(sweep *s)
+{
+    hs_comm *c = s->comm;
+    int64_t head[3] = {s->n_todo, s->todo_prompts, s->n_done_before};
+    int32_t ints[2] = {s->run, s->max_t};
+    hs_status st = hs_comm_bcast(c, head, sizeof head);
+    if (!st) st = hs_comm_bcast(c, ints, sizeof ints);
+    if (st || s->rank == 0) return st;
+    s->n_todo = head[0];
+    s->todo_prompts = head[1];
+    s->n_done_before = head[2];
+    s->run = ints[0];
+    s->max_t = ints[1];
+    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
+    s->todo = hs_malloc((size_t)(s->n_todo ? s->n_todo : 1) * sizeof *s->todo, "cell list");
+    s->scores.score = hs_malloc(LH * sizeof(double), "head scores");
+    if (!s->todo || !s->scores.score) return HS_ENOMEM;
+    s->scores.L = s->grid.n_layers;
+    s->scores.H = s->grid.n_heads;
+    return HS_OK;
+}
+
+static hs_status share_arrays(sweep *s)
+{
+    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
+    hs_status st = hs_comm_bcast(s->comm, s->todo, (size_t)s->n_todo * sizeof *s->todo);
+    if (!st) st = hs_comm_bcast(s->comm, s->scores.score, LH * sizeof(double));
+    if (!st && s->rank != 0) st = select_gates(s);
+    return st;
+}
+
+/* ---- phase 5: work ---- */
+
+static void report_start(const sweep *s)
+{
+    int64_t total = hs_grid_cells(&s->grid);
+    const char *what = s->created ? "created" : "resuming";
+    if (s->n_todo == 0)
+        fprintf(stderr, "headsweep: %s: nothing to do, %lld of %lld cells done%s\n", s->job.output,
+                (long long)s->n_done_before, (long long)total, s->o->slice.n ? " (or outside this slice)" : "");
+    else
+        fprintf(stderr, "headsweep: %s: %s, %lld of %lld cells done; computing %lld cells (%lld prompts) on %d rank%s\n",
+                s->job.output, what, (long long)s->n_done_before, (long long)total, (long long)s->n_todo,
+                (long long)s->todo_prompts, hs_comm_size(s->comm), hs_comm_size(s->comm) == 1 ? "" : "s");
+}
+
+/* Rank 0 writes a finished cell; a write failure stops everyone (data written stays). */
+static void store_cell(sweep *s, const hs_cell_result *c)
+{
+    if (s->write_st) return;
+    hs_status st = hs_results_write_cell(s->res, c);
+    if (st) {
+        s->write_st = st;
+        hs_comm_request_stop(s->comm, STOP_ERROR);
+        return;
+    }
+    s->cells_written++;
+}
+
+/* Rank 0: takes in the cells other ranks finished (all waiting ones, or one with block). */
+static hs_status collect_cells(sweep *s, int block)
+{
+    for (;;) {
+        void *buf;
+        size_t n;
+        hs_status st = hs_comm_receive(s->comm, block, &buf, &n);
+        if (st) return st;
+        if (!buf) return HS_OK;
+        hs_cell_result c;
+        st = hs_cell_unpack(&c, &s->grid, buf, n);
+        free(buf);
+        if (st) return st;
+        store_cell(s, &c);
+        hs_cell_result_free(&c);
+        if (block) return HS_OK;
+    }
+}
+
+/* Between prompts: signals, the stop flag, rank 0's mail and progress. Sets s->stop. */
+static hs_status poll(sweep *s)
+{
+    hs_status st = HS_OK;
+    if (caught_signal && !s->stop_sent) {
+        s->stop_sent = 1;
+        st = hs_comm_request_stop(s->comm, caught_signal);
+    }
+    if (!st) st = hs_comm_stop_reason(s->comm, &s->stop);
+    if (!st && s->rank == 0) st = collect_cells(s, 0);
+    if (!st && s->rank == 0) {
+        int64_t prompts;
+        st = hs_comm_progress(s->comm, &prompts);
+        hs_progress_update(&s->progress, s->cells_written, prompts, 0);
+    }
+    return st;
+}
+
+static hs_status get_runner(sweep *s, int variant, int level)
+{
+    if (s->runner && s->runner_variant == variant && s->runner_level == level) return HS_OK;
+    hs_runner_free(s->runner);
+    s->runner = NULL;
+    const hs_variant *v = &s->job.variants[variant];
+    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
+    hs_runner_config cfg = {&s->model, s->tok, v->gating, v->agency_on, v->agency, s->gates + level * LH,
+                            s->job.sample, s->max_t, s->job.measure_unpruned_ppl};
+    hs_status st = hs_runner_init(&s->runner, &cfg);
+    s->runner_variant = variant;
+    s->runner_level = level;
+    return st;
+}
+
+static hs_status cell_error(const sweep *s, hs_status st, const hs_cell *cell)
+{
+    return hs_err_wrap(st, "cell (variant %s, level %g, shard %d)", s->job.variants[cell->variant].name,
+                       s->job.levels[cell->level], cell->shard);
+}
+
+/* Evaluates the prompts of one cell into c; HS_EINTR when a stop abandoned it. */
+static hs_status run_cell(sweep *s, int64_t index, hs_cell_result *c)
+{
+    hs_cell cell = hs_grid_cell(&s->grid, index);
+    hs_status st = hs_cell_result_init(c, &s->grid, hs_grid_shard_size(&s->grid, cell.shard));
+    if (!st) st = get_runner(s, cell.variant, cell.level);
+    if (st) return cell_error(s, st, &cell);
+    hs_grid_shard_prompts(&s->grid, cell.shard, c->prompt);
+    size_t occ = (size_t)s->grid.n_layers * s->grid.n_heads * HS_AG_NSTATES;
+    double t0 = hs_now();
+    for (int j = 0; j < c->n; j++) {
+        st = hs_runner_eval(s->runner, &s->prompts.items[c->prompt[j]], c->metrics + (size_t)j * HS_M_COUNT,
+                            c->gen_ids + (size_t)j * s->grid.max_new, s->occ);
+        if (st) return cell_error(s, st, &cell);
+        for (size_t i = 0; i < occ; i++) c->occupancy[i] += s->occ[i];
+        if ((st = hs_comm_add_progress(s->comm, 1)) || (st = poll(s))) return st;
+        if (s->stop) return HS_EINTR;
+    }
+    c->index = index;
+    c->seconds = hs_now() - t0;
+    c->rank = s->rank;
+    c->run = s->run;
+    snprintf(c->host, sizeof c->host, "%s", hs_comm_host(s->comm));
+    hs_utc_now(c->finished_utc);
+    return HS_OK;
+}
+
+static hs_status submit_cell(sweep *s, const hs_cell_result *c)
+{
+    if (s->rank == 0) {
+        store_cell(s, c);
+        return HS_OK;
+    }
+    void *buf;
+    size_t n;
+    hs_status st = hs_cell_pack(c, &s->grid, &buf, &n);
+    return st ? st : hs_comm_send(s->comm, buf, n);
+}
+
+static hs_status work_loop(sweep *s)
+{
+    while (!s->stop) {
+        int64_t item;
+        hs_status st = hs_comm_queue_next(s->comm, &item);
+        if (st || item >= s->n_todo) return st;
+        hs_cell_result c;
+        st = run_cell(s, s->todo[item], &c);
+        if (!st) st = submit_cell(s, &c);
+        hs_cell_result_free(&c);
+        if (st == HS_EINTR) return HS_OK;
+        if (st) return st;
+        if ((st = poll(s))) return st;
+    }
+    return HS_OK;
+}
+
+/* Every rank's share of the work; rank 0 then waits for the others' last cells. */
+static hs_status work(sweep *s)
+{
+    if (s->rank == 0) hs_progress_init(&s->progress, stderr, s->o->progress, s->n_todo, s->todo_prompts);
+    hs_status st = hs_comm_queue_open(s->comm, s->n_todo);
+    if (st) return st;
+    st = work_loop(s);
+    if (st) hs_comm_request_stop(s->comm, STOP_ERROR);
+    hs_status fin = s->rank == 0 ? HS_OK : hs_comm_send_done(s->comm);
+    while (!fin && hs_comm_receive_open(s->comm)) fin = collect_cells(s, 1);
+    if (!st) st = fin;
+    if (!st && s->rank == 0) st = s->write_st;
+    if (!st) st = hs_comm_stop_reason(s->comm, &s->stop);
+    hs_status closed = hs_comm_queue_close(s->comm);
+    return st ? st : closed;
+}
+
+/* ---- phase 6: the end ---- */
+
+static hs_status finish_output(sweep *s, hs_status st)
+{
+    if (s->res && s->n_todo > 0) {
+        int64_t prompts = 0;
+        if (s->rank == 0 && s->progress.out) {
+            hs_comm_progress(s->comm, &prompts);
+            hs_progress_finish(&s->progress, s->cells_written, prompts);
+        }
+        hs_status end = hs_results_end_run(s->res);
+        if (!st) st = end;
+    }
+    hs_status closed = hs_results_close(s->res);
+    s->res = NULL;
+    if (!st) st = closed;
+    hs_lock_release(&s->lock);
+    return st;
+}
+
+/* The outcome on rank 0, to stderr (errors are printed by the caller). */
+static void report_end(const sweep *s, hs_status st)
+{
+    if (s->rank != 0 || s->n_todo == 0 || (st && st != HS_EINTR)) return;
+    int64_t total = hs_grid_cells(&s->grid), done = s->n_done_before + s->cells_written;
+    fprintf(stderr, "headsweep: %s: %lld of %lld cells done (%lld in this run, %.1f s)\n", s->job.output,
+            (long long)done, (long long)total, (long long)s->cells_written, hs_now() - s->start);
+}
+
+static hs_status stop_status(const sweep *s, hs_status st)
+{
+    if (st || !s->stop || s->stop == STOP_ERROR) return st;
+    int64_t left = hs_grid_cells(&s->grid) - s->n_done_before - s->cells_written;
+    return hs_err(HS_EINTR, "stopped by %s; finished cells are saved in %s; run the same command again to compute "
+                            "the %lld cells left", signal_name(s->stop), s->job.output, (long long)left);
+}
+
+static hs_status run(sweep *s)
+{
+    hs_status st = load_job(s);
+    if (!st) st = agree(s, load_inputs(s));
+    if (!st) st = hs_comm_agree(s->comm, hs_comm_hosts(s->comm, &s->hosts));
+    if (!st) st = agree(s, s->rank == 0 ? prepare_output(s) : HS_OK);
+    if (!st) st = hs_comm_agree(s->comm, share_plan(s));
+    if (!st) st = hs_comm_agree(s->comm, share_arrays(s));
+    if (!st && s->rank == 0) report_start(s);
+    hs_status local = st || s->n_todo == 0 ? st : work(s);
+    if (s->rank == 0) local = finish_output(s, local);
+    if (!st) {
+        local = stop_status(s, local);
+        report_end(s, local);
+        st = hs_comm_agree(s->comm, local);
+    }
+    return st;
+}
+
+static void sweep_free(sweep *s)
+{
+    hs_results_close(s->res);
+    hs_lock_release(&s->lock);
+    hs_runner_free(s->runner);
+    free(s->todo);
+    free(s->gates);
+    free(s->occ);
+    free(s->hosts);
+    hs_scores_free(&s->scores);
+    if (s->have_prompts) hs_prompts_free(&s->prompts);
+    if (s->have_model) hs_model_free(&s->model);
+    hs_tokenizer_free(s->tok);
+    if (s->have_job) hs_job_free(&s->job);
+}
+
+hs_status hs_sweep_run(const hs_sweep_opts *o, int *report)
+{
+    sweep s;
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    s.lock.fd = -1;
+    s.start = hs_now();
+    *report = 1;
+    hs_status st = hs_comm_init(&s.comm);
+    if (!st) {
+        s.rank = hs_comm_rank(s.comm);
+        hs_sweep_signals_install();
+        st = run(&s);
+        *report = s.rank == 0;
+    }
+    sweep_free(&s);
+    hs_comm_finalize(s.comm);
+    return st;
+}

@@ -1,0 +1,109 @@
+/* sweep_impl.h: pieces of src/sweep shared between its files and its tests, not part of
+ * the public API: the MPI layer (comm.c, the only file that calls MPI), the lock file,
+ * progress reports, signals and the wire format of a finished cell. */
+#ifndef HEADSWEEP_SWEEP_IMPL_H
+#define HEADSWEEP_SWEEP_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "headsweep/sweep.h"
+
+/* ---- comm.c: ranks, collectives, the work queue, results to the writer ----
+ * Without an MPI launcher (no mpirun/srun environment) everything runs serially as rank 0
+ * of 1 and MPI is never initialised. Collectives must be called by every rank. */
+
+typedef struct hs_comm hs_comm;
+
+hs_status hs_comm_init(hs_comm **out);
+/* Finalises MPI; NULL-safe. */
+void hs_comm_finalize(hs_comm *c);
+int hs_comm_rank(const hs_comm *c);
+int hs_comm_size(const hs_comm *c);
+const char *hs_comm_host(const hs_comm *c);
+/* MPI library version (first line), or "none (serial run)". */
+const char *hs_comm_library(const hs_comm *c);
+
+/* Collective: n bytes of rank 0's buf to every rank. */
+hs_status hs_comm_bcast(hs_comm *c, void *buf, size_t n);
+/* Collective: rank 0's string to every rank (*s allocated on the others; NULL stays NULL). */
+hs_status hs_comm_bcast_string(hs_comm *c, char **s);
+/* Collective: every rank passes its status; all return the most relevant one (a failure
+ * before an interruption, then the lowest rank) with that rank's message, prefixed with
+ * "rank N (host): " when it is not rank 0. */
+hs_status hs_comm_agree(hs_comm *c, hs_status st);
+/* Collective: on rank 0 *hosts = the distinct host names, comma-separated (NULL elsewhere). */
+hs_status hs_comm_hosts(hs_comm *c, char **hosts);
+
+/* The work queue: a shared counter on rank 0 that every rank (rank 0 too) advances with
+ * an atomic fetch-and-add (MPI one-sided, passive target), so no rank only hands out
+ * work. The same window carries a stop flag and a count of prompts done. */
+hs_status hs_comm_queue_open(hs_comm *c, int64_t n_items); /* collective */
+/* Next item; *item >= n_items once the queue is drained. */
+hs_status hs_comm_queue_next(hs_comm *c, int64_t *item);
+/* Collective; the stop reason and progress keep their final values afterwards. */
+hs_status hs_comm_queue_close(hs_comm *c);
+hs_status hs_comm_add_progress(hs_comm *c, int64_t prompts);
+/* Prompts done by all ranks (exact on rank 0). */
+hs_status hs_comm_progress(hs_comm *c, int64_t *prompts);
+/* Asks every rank to stop taking work; the largest reason (> 0) is kept. */
+hs_status hs_comm_request_stop(hs_comm *c, int reason);
+/* The stop reason set by any rank, 0 while running. */
+hs_status hs_comm_stop_reason(hs_comm *c, int *reason);
+
+/* Finished cells travel to the writer, rank 0. Ranks > 0: send takes ownership of the
+ * malloc'ed buffer (at most one in flight; a second send first waits for the first) and
+ * send_done tells rank 0 that no more will come. Rank 0: receive returns the next
+ * message (*buf NULL when none is waiting, or when the message was a rank's "done");
+ * with block it waits for one. receive_open tells whether any rank may still send. */
+hs_status hs_comm_send(hs_comm *c, void *buf, size_t n);
+hs_status hs_comm_send_done(hs_comm *c);
+hs_status hs_comm_receive(hs_comm *c, int block, void **buf, size_t *n);
+int hs_comm_receive_open(const hs_comm *c);
+
+/* ---- cell wire format (grid.c) ---- */
+
+/* Packs a cell into one malloc'ed buffer for hs_comm_send. */
+hs_status hs_cell_pack(const hs_cell_result *c, const hs_grid *g, void **buf, size_t *n);
+/* Unpacks into c (allocated here; free with hs_cell_result_free). */
+hs_status hs_cell_unpack(hs_cell_result *c, const hs_grid *g, const void *buf, size_t n);
+
+/* ---- lock.c: one writer per results file ---- */
+
+typedef struct {
+    char *path;  /* OUT.lock */
+    int fd;
+} hs_lock;
+
+/* Takes OUT.lock next to the results file, or fails naming the holder (pid, host). */
+hs_status hs_lock_acquire(hs_lock *lk, const char *results_path);
+/* Removes the lock file and releases it; NULL-safe and idempotent. */
+void hs_lock_release(hs_lock *lk);
+
+/* ---- progress.c: rank 0's report on stderr ---- */
+
+typedef struct {
+    FILE *out;
+    int bar;              /* redraw one line (terminal) instead of printing lines */
+    int64_t cells_total, cells_done, cells_printed;
+    int64_t prompts_total;
+    double start, last_print;
+} hs_progress;
+
+void hs_progress_init(hs_progress *p, FILE *out, int mode, int64_t cells, int64_t prompts);
+/* Reports cells done and prompts done so far (prints when due, or always with force). */
+void hs_progress_update(hs_progress *p, int64_t cells_done, int64_t prompts_done, int force);
+void hs_progress_finish(hs_progress *p, int64_t cells_done, int64_t prompts_done);
+
+/* ---- signals (sweep.c) ---- */
+
+/* SIGTERM, SIGINT, SIGUSR1, SIGUSR2 set a flag (a second one ends the process at once). */
+void hs_sweep_signals_install(void);
+/* The first signal caught, 0 if none. */
+int hs_sweep_signal(void);
+
+/* UTC now as ISO 8601 "2024-05-01T12:00:00Z". */
+void hs_utc_now(char out[HS_UTC_MAX]);
+
+#endif

@@ -1,5 +1,8 @@
 /* kernels.c: LayerNorm, gelu_new, softmax and the BLAS wrappers of the forward pass. */
 #include <cblas.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <string.h>
 
@@ -44,7 +47,19 @@ static void gemv_rows(float *restrict y, const float *restrict x, const float *r
     for (; k + 4 <= K; k += 4) {
         const float *w0 = W + (size_t)k * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
         float a0 = x[k], a1 = x[k + 1], a2 = x[k + 2], a3 = x[k + 3];
-        for (int j = 0; j < N; j++) y[j] += a0 * w0[j] + a1 * w1[j] + a2 * w2[j] + a3 * w3[j];
+        int j = 0;
+#ifdef __AVX2__
+        __m256 b0 = _mm256_set1_ps(a0), b1 = _mm256_set1_ps(a1), b2 = _mm256_set1_ps(a2), b3 = _mm256_set1_ps(a3);
+        for (; j + 8 <= N; j += 8) {
+            __m256 acc = _mm256_loadu_ps(y + j);
+            acc = _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j), acc);
+            acc = _mm256_fmadd_ps(b1, _mm256_loadu_ps(w1 + j), acc);
+            acc = _mm256_fmadd_ps(b2, _mm256_loadu_ps(w2 + j), acc);
+            acc = _mm256_fmadd_ps(b3, _mm256_loadu_ps(w3 + j), acc);
+            _mm256_storeu_ps(y + j, acc);
+        }
+#endif
+        for (; j < N; j++) y[j] += a0 * w0[j] + a1 * w1[j] + a2 * w2[j] + a3 * w3[j];
     }
     for (; k < K; k++) {
         const float *w0 = W + (size_t)k * ldw;

@@ -48,11 +48,33 @@ static const char *const variant_pairs[][2] = {
 };
 #define N_VPAIRS (int)(sizeof variant_pairs / sizeof variant_pairs[0])
 
+/* Four significant digits, without an exponent between 0.001 and 10^6 (16548 rather than
+ * 1.655e+04: tables are read by people). */
 const char *hs_fmt(char *buf, size_t cap, double x)
 {
+    double a = fabs(x);
     if (isnan(x)) snprintf(buf, cap, "n/a");
-    else snprintf(buf, cap, "%.4g", x);
+    else if (a >= 1e-3 && a < 1e6) {
+        int dec = 3 - (int)floor(log10(a));
+        snprintf(buf, cap, "%.*f", dec > 0 ? dec : 0, x);
+    } else {
+        snprintf(buf, cap, "%.4g", x);
+    }
     return buf;
+}
+
+const char *hs_fmt_pct(char *buf, size_t cap, double x)
+{
+    if (isnan(x)) snprintf(buf, cap, "n/a");
+    else if (x != 0 && fabs(x) < 0.005) snprintf(buf, cap, "%+.1e", x);
+    else snprintf(buf, cap, "%+.2f", x);
+    return buf;
+}
+
+int hs_report_negligible(const hs_cmp_cell *c)
+{
+    return (c->sign == 1 || c->sign == -1) && fabs(c->ci.lo) < HS_NEGLIGIBLE_PCT &&
+           fabs(c->ci.hi) < HS_NEGLIGIBLE_PCT;
 }
 
 hs_status hs_report_check_input(const hs_study *s, const char *path)
@@ -107,7 +129,8 @@ static hs_status table_init(hs_table *t, const hs_study *s, const char *key, con
     int bytes = !strcmp(m->units, "bytes") || !strcmp(m->units, "B");
     t->key = hs_strdup(key);
     t->label = hs_strdup(label);
-    t->units = hs_strdup(bytes ? "MiB" : m->units);
+    /* "1" is how the writer marks a dimensionless ratio: nothing to print. */
+    t->units = hs_strdup(bytes ? "MiB" : strcmp(m->units, "1") ? m->units : "");
     t->description = hs_strdup(m->description);
     if (src1 && t->description) { /* a sum: say what both parts are */
         const hs_metric_data *m1 = hs_study_metric(s, src1);

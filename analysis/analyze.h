@@ -94,7 +94,14 @@ const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c);
 void hs_report_table_key(const hs_report *r, const hs_table *t, int v, int l, char *buf, size_t cap);
 void hs_report_cmp_key(const hs_report *r, int pair, int m, int l, char *buf, size_t cap);
 
-/* "%.4g" with "n/a" for NaN, for markdown cells. */
+/* Four significant digits (no exponent between 0.001 and 10^6), "n/a" for NaN. */
 const char *hs_fmt(char *buf, size_t cap, double x);
+/* A percentage: "%+.2f", or "%+.1e" when it would print as +0.00 without being 0. */
+const char *hs_fmt_pct(char *buf, size_t cap, double x);
+
+/* Differences whose whole interval lies within +-0.01% are marked negligible: between
+ * mask and skip gating such differences are floating-point summation order, not effects. */
+#define HS_NEGLIGIBLE_PCT 0.01
+int hs_report_negligible(const hs_cmp_cell *c);
 
 #endif

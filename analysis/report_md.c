@@ -237,7 +237,7 @@ static int in_prov_order(const char *k)
 {
     for (int i = 0; i < N_PROV; i++)
         if (!strcmp(prov_order[i], k)) return 1;
-    return !strcmp(k, "job_file_text");
+    return !strcmp(k, "job_file_text") || !strcmp(k, "study");
 }
 
 static void prov_row(FILE *f, const char *k, const char *v)
@@ -255,7 +255,7 @@ static const char *src_attr(const hs_source *src, const char *key)
 }
 
 /* A fence longer than any backtick run in text, so the job file cannot close it. */
-static void fenced(FILE *f, const char *text)
+static void fenced(FILE *f, const char *text, const char *lang)
 {
     int run = 0, longest = 0;
     for (const char *p = text; *p; p++) {
@@ -264,7 +264,7 @@ static void fenced(FILE *f, const char *text)
     }
     int n = longest < 3 ? 3 : longest + 1;
     for (int i = 0; i < n; i++) fputc('`', f);
-    fprintf(f, "ini\n%s%s", text, text[0] && text[strlen(text) - 1] == '\n' ? "" : "\n");
+    fprintf(f, "%s\n%s%s", lang, text, text[0] && text[strlen(text) - 1] == '\n' ? "" : "\n");
     for (int i = 0; i < n; i++) fputc('`', f);
     fputs("\n\n", f);
 }
@@ -278,10 +278,14 @@ static void write_source(FILE *f, const hs_source *src)
     }
     for (int k = 0; k < src->n_attrs; k++)
         if (!in_prov_order(src->attrs[k].key)) prov_row(f, src->attrs[k].key, src->attrs[k].value);
-    const char *job = src_attr(src, "job_file_text");
+    const char *job = src_attr(src, "job_file_text"), *study = src_attr(src, "study");
     fputs("\nJob file (with --set overrides):\n\n", f);
-    if (job) fenced(f, job);
+    if (job) fenced(f, job, "ini");
     else fputs("(absent)\n\n", f);
+    if (study) {
+        fputs("Study identity (`study`: the settings that decide the results):\n\n", f);
+        fenced(f, study, "");
+    }
 }
 
 static void write_provenance(FILE *f, const hs_report *r)

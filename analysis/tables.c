@@ -114,8 +114,10 @@ void hs_md_cmp_phrase(FILE *f, const hs_report *r, int p, int m, int l)
         fprintf(f, "too few paired prompts (%d of %d)", c->ci.n, c->n_prompts);
         return;
     }
-    fprintf(f, "%+.2f%% (95%% CI %+.2f .. %+.2f, %d of %d prompts paired): %s", c->ci.mean,
-            c->ci.lo, c->ci.hi, c->ci.n, c->n_prompts, hs_report_verdict(r, m, c));
+    char a[32], b[32], d[32];
+    fprintf(f, "%s%% (95%% CI %s .. %s, %d of %d prompts paired): %s%s", hs_fmt_pct(d, sizeof d, c->ci.mean),
+            hs_fmt_pct(a, sizeof a, c->ci.lo), hs_fmt_pct(b, sizeof b, c->ci.hi), c->ci.n, c->n_prompts,
+            hs_report_verdict(r, m, c), hs_report_negligible(c) ? " (negligible: within 0.01%)" : "");
 }
 
 static int listed(const char *key, const char *const *metrics)
@@ -130,10 +132,13 @@ static void md_cmp_row(FILE *f, const hs_report *r, int p, int m, int l)
 {
     const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
     fprintf(f, "| %g | %s | %d/%d |", r->st->level[l], r->cm[m].label, c->ci.n, c->n_prompts);
-    if (c->ci.n >= 2) fprintf(f, " %+.2f%% | %+.2f .. %+.2f |", c->ci.mean, c->ci.lo, c->ci.hi);
-    else if (c->ci.n == 1) fprintf(f, " %+.2f%% | n/a |", c->ci.mean);
-    else fputs(" n/a | n/a |", f);
-    fprintf(f, " %s |\n", hs_report_verdict(r, m, c));
+    char a[32], b[32], d[32];
+    if (c->ci.n >= 1)
+        fprintf(f, " %s%% | %s .. %s |", hs_fmt_pct(d, sizeof d, c->ci.mean), hs_fmt_pct(a, sizeof a, c->ci.lo),
+                hs_fmt_pct(b, sizeof b, c->ci.hi));
+    else
+        fputs(" n/a | n/a |", f);
+    fprintf(f, " %s%s |\n", hs_report_verdict(r, m, c), hs_report_negligible(c) ? " (negligible)" : "");
 }
 
 void hs_md_comparison(FILE *f, const hs_report *r, int p, const char *const *metrics)

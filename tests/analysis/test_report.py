@@ -75,9 +75,13 @@ def values(h5, metric, v, l):
     return np.where(mask, x, np.nan)
 
 
-def close_printed(printed, exact, sig=4):
-    """printed is exact rounded to `sig` significant digits (C's %.4g)."""
-    return float(printed) == float("%.*g" % (sig, exact))
+def close_printed(printed, exact):
+    """printed is exact rounded to its printed precision (4 significant digits, plain
+    decimals between 0.001 and 10^6, %.4g otherwise)."""
+    if "e" in printed:
+        return float(printed) == float("%.4g" % exact)
+    dec = len(printed.split(".")[1]) if "." in printed else 0
+    return abs(float(printed) - exact) <= 0.5 * 10 ** -dec * (1 + 1e-9)
 
 
 # ---- an independent implementation of the documented bootstrap (docs/report.md) ----

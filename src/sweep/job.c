@@ -150,6 +150,14 @@ static hs_status continue_entry(parse_state *ps, const char *key, const char *va
     return HS_OK;
 }
 
+/* "file:line" of the latest [section] header with this name (the current one). */
+static const char *section_where(const parse_state *ps, const char *section, const char *fallback)
+{
+    for (int i = ps->n_sections - 1; i >= 0; i--)
+        if (ps->sections[i].name && !strcmp(ps->sections[i].name, section)) return ps->sections[i].where;
+    return fallback;
+}
+
 static hs_status collect(parse_state *ps, const char *section, const char *key, const char *value)
 {
     char where[1100];
@@ -158,7 +166,7 @@ static hs_status collect(parse_state *ps, const char *section, const char *key, 
         return continue_entry(ps, key, value);
     if (!*section) return hs_err(HS_EINPUT, "%s: '%s' is outside any section (put it under [job], [generation], [pruning] or [variant.NAME])", where, key);
     const char *const *keys = section_keys(section);
-    if (!keys) return unknown_section(where, section);
+    if (!keys) return unknown_section(section_where(ps, section, where), section);
     if (!in_list(keys, key)) return unknown_key(where, section, key);
     const hs_job_entry *dup = find_entry(ps->job, section, key);
     if (dup) return hs_err(HS_EINPUT, "%s: '%s' in [%s] is already set at %s", where, key, section, dup->where);
@@ -254,6 +262,7 @@ static hs_status apply_set(hs_job *job, const char *arg)
         return hs_err(HS_EINPUT, "%s: name too long", where);
     snprintf(section, sizeof section, "%.*s", (int)(dot - arg), arg);
     snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
+    for (size_t n = strlen(key); n > 0 && isspace((unsigned char)key[n - 1]); n--) key[n - 1] = '\0';
     const char *value = eq + 1;
     while (isspace((unsigned char)*value)) value++;
     const char *const *keys = section_keys(section);

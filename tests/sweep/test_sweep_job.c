@@ -1,0 +1,233 @@
+/* test_sweep_job.c: job files: defaults, predefined and custom variants, --set, and every
+ * kind of mistake reported with the file:line (or --set argument) that causes it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+
+#include "headsweep/sweep.h"
+#include "test_util.h"
+
+static char *dir;
+
+/* Each test runs in a directory with a fake model (config.json) and prompt files: the
+ * parser only checks that they exist, and relative paths are relative to the cwd. */
+static int setup(void **state)
+{
+    dir = tu_mkdtemp("job");
+    if (!dir || chdir(dir) != 0) return -1;
+    mkdir("m", 0777);
+    mkdir("nocfg", 0777);
+    return tu_write("m/config.json", "{}", 2) || tu_write("p.jsonl", "{}\n", 3) || tu_write("c.jsonl", "{}\n", 3);
+}
+
+static int teardown(void **state)
+{
+    if (chdir("/") != 0) return -1;
+    tu_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+#define BASE "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\ncalibration = c.jsonl\n"
+
+static hs_status parse(hs_job *job, const char *text, const char *const *sets, int n_sets)
+{
+    return hs_job_parse(job, "jobs/t.ini", text, sets, n_sets);
+}
+
+/* The text must fail with HS_EINPUT and a message containing every needle. */
+static void expect_error(const char *text, const char *const *sets, int n_sets, const char *n1, const char *n2)
+{
+    hs_job job;
+    hs_status st = parse(&job, text, sets, n_sets);
+    if (st != HS_EINPUT || !strstr(hs_err_msg(), n1) || (n2 && !strstr(hs_err_msg(), n2)))
+        fail_msg("status %d, message '%s', wanted '%s'%s%s", st, hs_err_msg(), n1, n2 ? " and " : "", n2 ? n2 : "");
+}
+
+static void test_defaults(void **state)
+{
+    hs_job job;
+    assert_int_equal(parse(&job, BASE, NULL, 0), HS_OK);
+    assert_string_equal(job.name, "t");
+    assert_string_equal(job.output, "results/t.h5");
+    assert_int_equal(job.shards, 4);
+    assert_int_equal(job.threads, 1);
+    assert_int_equal(job.max_prompts, 0);
+    assert_int_equal(job.n_levels, 4);
+    assert_true(job.levels[3] == 70.0);
+    assert_int_equal(job.strategy, HS_STRATEGY_ENTROPY);
+    assert_int_equal(job.n_variants, 3);
+    assert_string_equal(job.variants[0].name, "baseline");
+    assert_int_equal(job.variants[0].gating, HS_GATING_MASK);
+    assert_int_equal(job.variants[0].agency_on, 0);
+    assert_string_equal(job.variants[1].name, "agency");
+    assert_int_equal(job.variants[1].gating, HS_GATING_SKIP);
+    assert_int_equal(job.variants[1].agency_on, 1);
+    assert_true(job.variants[1].agency.overload_threshold == 0.85f);
+    assert_string_equal(job.variants[2].name, "baseline-skip");
+    assert_int_equal(job.variants[2].gating, HS_GATING_SKIP);
+    assert_int_equal(job.variants[2].agency_on, 0);
+    assert_string_equal(hs_job_where(&job, "job", "prompts"), "jobs/t.ini:3");
+    assert_string_equal(hs_job_where(&job, "job", "shards"), "defaults");
+    hs_job_free(&job);
+}
+
+static void test_full_job(void **state)
+{
+    const char *text = "; a comment\n# another\n[job]\nname = demo\nmodel = m\nprompts = p.jsonl\nmax_prompts = 24\n"
+                       "shards = 6\nthreads = 2\noutput = out/x.h5\nvariants = agency, calm\n"
+                       "measure_unpruned_ppl = off\n"
+                       "[generation]\nmax_new_tokens = 16\ntemperature = 0.7\ntop_k = 40\ntop_p = 0.9\nseed = 99\n"
+                       "[pruning]\nstrategy = magnitude\nlevels = 10, 20\n  30\nper_layer = on\n"
+                       "keep_one_per_layer = yes\nseed = 5\n"
+                       "[variant.agency]\noverload_threshold = 0.9\nrecovery_steps = 7\nfactor_overloaded = 0.25\n"
+                       "[variant.calm]\ngating = skip\nagency = on ; inline comment\nalignment_threshold = 0.3\n";
+    hs_job job;
+    assert_int_equal(parse(&job, text, NULL, 0), HS_OK);
+    assert_string_equal(job.name, "demo");
+    assert_string_equal(job.output, "out/x.h5");
+    assert_int_equal(job.max_prompts, 24);
+    assert_int_equal(job.shards, 6);
+    assert_int_equal(job.threads, 2);
+    assert_int_equal(job.measure_unpruned_ppl, 0);
+    assert_int_equal(job.sample.max_new, 16);
+    assert_true(job.sample.temperature == 0.7f);
+    assert_int_equal(job.sample.top_k, 40);
+    assert_true(job.sample.top_p == 0.9f);
+    assert_int_equal(job.sample.seed, 99);
+    assert_int_equal(job.strategy, HS_STRATEGY_MAGNITUDE);
+    assert_null(job.calib_path); /* magnitude needs no calibration set */
+    assert_int_equal(job.n_levels, 3);
+    assert_true(job.levels[2] == 30.0);
+    assert_int_equal(job.select.per_layer, 1);
+    assert_int_equal(job.select.keep_one_per_layer, 1);
+    assert_int_equal(job.score.seed, 5);
+    assert_int_equal(job.n_variants, 2);
+    assert_true(job.variants[0].agency.overload_threshold == 0.9f);
+    assert_int_equal(job.variants[0].agency.recovery_steps, 7);
+    assert_true(job.variants[0].agency.factor[HS_AG_OVERLOADED] == 0.25f);
+    assert_true(job.variants[0].agency.factor[HS_AG_MISALIGNED] == 0.7f);
+    assert_string_equal(job.variants[1].name, "calm");
+    assert_int_equal(job.variants[1].gating, HS_GATING_SKIP);
+    assert_int_equal(job.variants[1].agency_on, 1);
+    assert_true(job.variants[1].agency.alignment_threshold == 0.3f);
+    assert_non_null(strstr(job.text, "name = demo"));
+    hs_job_free(&job);
+}
+
+static void test_set_overrides(void **state)
+{
+    const char *sets[] = {"generation.seed=7", "job.shards = 2", "variant.agency.ema_alpha=0.5", "pruning.levels=0,90"};
+    hs_job job;
+    assert_int_equal(parse(&job, BASE "[generation]\nseed = 3\n", sets, 4), HS_OK);
+    assert_int_equal(job.sample.seed, 7);
+    assert_int_equal(job.shards, 2);
+    assert_true(job.variants[1].agency.ema_alpha == 0.5f);
+    assert_int_equal(job.n_levels, 2);
+    assert_true(job.levels[1] == 90.0);
+    assert_string_equal(hs_job_where(&job, "generation", "seed"), "--set generation.seed=7");
+    assert_non_null(strstr(job.text, "; --set generation.seed=7\n"));
+    hs_job_free(&job);
+}
+
+static void test_syntax_errors(void **state)
+{
+    expect_error(BASE "[job\n", NULL, 0, "jobs/t.ini:6:", "syntax error");
+    expect_error(BASE "just words\n", NULL, 0, "jobs/t.ini:6:", "syntax error");
+    expect_error("shards = 3\n" BASE, NULL, 0, "jobs/t.ini:1:", "outside any section");
+    expect_error(BASE "[jbo]\nshards = 2\n", NULL, 0, "jobs/t.ini:6:", "unknown section [jbo]");
+    expect_error(BASE "[empty]\n", NULL, 0, "jobs/t.ini:6:", "unknown section [empty]");
+    expect_error(BASE "[variant.a.b]\n", NULL, 0, "jobs/t.ini:6:", "unknown section");
+    expect_error(BASE "[job]\nshard = 2\n", NULL, 0, "jobs/t.ini:7:", "unknown key 'shard' in [job]");
+    expect_error(BASE "[job]\nshards = 2\nshards = 3\n", NULL, 0, "jobs/t.ini:8:", "already set at jobs/t.ini:7");
+    expect_error(BASE "[job]\nname = x\n  more\n", NULL, 0, "jobs/t.ini:8:", "not a list");
+    char long_line[400];
+    snprintf(long_line, sizeof long_line, BASE "[job]\nname = %0300d\n", 7);
+    expect_error(long_line, NULL, 0, "jobs/t.ini:7:", "line too long");
+}
+
+static void test_value_errors(void **state)
+{
+    expect_error(BASE "[job]\nshards = many\n", NULL, 0, "jobs/t.ini:7:", "shards = 'many': expected an integer in [1,");
+    expect_error(BASE "[job]\nshards = 0\n", NULL, 0, "jobs/t.ini:7:", "expected an integer");
+    expect_error(BASE "[job]\nthreads = 2.5\n", NULL, 0, "jobs/t.ini:7:", "threads");
+    expect_error(BASE "[job]\nname = a b\n", NULL, 0, "jobs/t.ini:7:", "name");
+    expect_error(BASE "[job]\nmeasure_unpruned_ppl = maybe\n", NULL, 0, "jobs/t.ini:7:", "expected on or off");
+    expect_error(BASE "[generation]\ntemperature = -1\n", NULL, 0, "jobs/t.ini:7:", "temperature");
+    expect_error(BASE "[generation]\ntop_p = 0\n", NULL, 0, "jobs/t.ini:7:", "expected a number in (0, 1]");
+    expect_error(BASE "[generation]\nseed = -4\n", NULL, 0, "jobs/t.ini:7:", "non-negative integer");
+    expect_error(BASE "[generation]\nmax_new_tokens = 0\n", NULL, 0, "jobs/t.ini:7:", "max_new_tokens");
+    expect_error(BASE "strategy = gradient\n", NULL, 0, "jobs/t.ini:6:", "entropy, magnitude, random or ablation");
+    expect_error(BASE "levels = 0, 30, 130\n", NULL, 0, "jobs/t.ini:6:", "[0, 100]");
+    expect_error(BASE "levels = 0, 30, 30\n", NULL, 0, "jobs/t.ini:6:", "30 is listed twice");
+    expect_error(BASE "levels = ,\n", NULL, 0, "jobs/t.ini:6:", "at least one level");
+    expect_error(BASE "per_layer = 2\n", NULL, 0, "jobs/t.ini:6:", "on or off");
+    expect_error(BASE "[variant.agency]\ngating = prune\n", NULL, 0, "jobs/t.ini:7:", "mask or skip");
+    expect_error(BASE "[variant.agency]\nema_alpha = 1\n", NULL, 0, "jobs/t.ini:7:", "[0, 1)");
+    expect_error(BASE "[variant.agency]\nrecovery_steps = 0\n", NULL, 0, "jobs/t.ini:7:", "recovery_steps");
+    expect_error(BASE "[variant.agency]\nfactor_misaligned = 1.5\n", NULL, 0, "jobs/t.ini:7:", "factor_misaligned");
+    expect_error(BASE "[variant.agency]\nfactor_withdrawn = 0.5\n", NULL, 0, "jobs/t.ini:7:", "never computed");
+}
+
+static void test_variant_errors(void **state)
+{
+    expect_error(BASE "[job]\nvariants = baseline, fancy\n", NULL, 0, "jobs/t.ini:7:", "'fancy' is neither predefined");
+    expect_error(BASE "[job]\nvariants = baseline, baseline\n", NULL, 0, "jobs/t.ini:7:", "listed twice");
+    expect_error(BASE "[job]\nvariants = ,\n", NULL, 0, "jobs/t.ini:7:", "at least one variant");
+    expect_error(BASE "[job]\nvariants = baseline\n[variant.agency]\ngating = skip\n", NULL, 0, "jobs/t.ini:8:",
+                 "[variant.agency] is not listed in variants (jobs/t.ini:7)");
+    expect_error(BASE "[variant.baseline]\noverload_threshold = 0.5\n", NULL, 0, "jobs/t.ini:7:",
+                 "no effect in variant baseline, which has agency = off");
+    const char *set[] = {"variant.extra.gating=skip"};
+    expect_error(BASE, set, 1, "--set variant.extra.gating=skip", "not listed in variants");
+}
+
+static void test_file_errors(void **state)
+{
+    expect_error("[job]\nmodel = nowhere\nprompts = p.jsonl\n", NULL, 0, "jobs/t.ini:2:", "No such file or directory");
+    expect_error("[job]\nmodel = nocfg\nprompts = p.jsonl\n", NULL, 0, "jobs/t.ini:2:", "nocfg/config.json");
+    expect_error("[job]\nmodel = p.jsonl\nprompts = p.jsonl\n", NULL, 0, "jobs/t.ini:2:", "not a directory");
+    expect_error("[job]\nmodel = m\nprompts = missing.jsonl\n", NULL, 0, "jobs/t.ini:3:", "missing.jsonl");
+    expect_error("[job]\nmodel = m\nprompts = m\n", NULL, 0, "jobs/t.ini:3:", "is a directory");
+    expect_error("[job]\nprompts = p.jsonl\n", NULL, 0, "jobs/t.ini", "[job] model is required");
+    expect_error("[job]\nmodel = m\nprompts = p.jsonl\n", NULL, 0, "calibration is required with strategy = entropy",
+                 NULL);
+    expect_error("[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\ncalibration = gone.jsonl\n", NULL, 0,
+                 "jobs/t.ini:5:", "gone.jsonl");
+    hs_job job;
+    assert_int_equal(parse(&job, "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\nstrategy = random\n", NULL, 0), HS_OK);
+    assert_null(job.calib_path);
+    hs_job_free(&job);
+}
+
+static void test_set_errors(void **state)
+{
+    const char *a[] = {"shards=3"}, *b[] = {"job.shards"}, *c[] = {"job.shardz=3"}, *d[] = {"nope.x=1"},
+               *e[] = {"job.shards=-1"};
+    expect_error(BASE, a, 1, "--set shards=3", "section.key=value");
+    expect_error(BASE, b, 1, "--set job.shards", "section.key=value");
+    expect_error(BASE, c, 1, "--set job.shardz=3", "unknown key 'shardz' in [job]");
+    expect_error(BASE, d, 1, "--set nope.x=1", "unknown section [nope]");
+    expect_error(BASE, e, 1, "--set job.shards=-1", "expected an integer");
+}
+
+static void test_load_missing_file(void **state)
+{
+    hs_job job;
+    assert_int_equal(hs_job_load(&job, "no/such.ini", NULL, 0), HS_EINPUT);
+    assert_non_null(strstr(hs_err_msg(), "no/such.ini"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_full_job),   cmocka_unit_test(test_set_overrides),
+        cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_value_errors), cmocka_unit_test(test_variant_errors),
+        cmocka_unit_test(test_file_errors),   cmocka_unit_test(test_set_errors), cmocka_unit_test(test_load_missing_file),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -71,41 +71,49 @@ hs_figure *hs_fig_add(hs_figures *out, const char *name, const char *fmt, ...)
     return f;
 }
 
-/* Data and scripts of every figure, in the order REPORT.md shows them. */
+static hs_status plot_speed(const hs_report *r, hs_figure *f)
+{
+    return hs_plot_level_lines(r, f, "decode_tokens_per_second", "decode tokens/s", 0);
+}
+
+static hs_status plot_perplexity(const hs_report *r, hs_figure *f)
+{
+    return hs_plot_level_lines(r, f, "reference_perplexity", "reference perplexity (lower is better)", 1);
+}
+
+/* The figures every report has, in the order REPORT.md shows them. */
+static const struct {
+    const char *name, *caption;
+    hs_status (*plot)(const hs_report *, hs_figure *);
+} fixed_figures[] = {
+    {"speed_comparison", "Decode speed (tokens/s) against pruning level, mean with 95% CI, one line "
+     "per variant.", plot_speed},
+    {"perplexity_comparison", "Reference perplexity (log scale) against pruning level, mean with 95% CI.",
+     plot_perplexity},
+    {"pruning_summary", "Speed against quality per variant and level (labels: level %); dashed: each "
+     "variant's Pareto frontier.", hs_plot_pruning_summary},
+    {"radar_comparison", "At the highest level: speed, 1/perplexity, distinct-2 and 1/generation time, "
+     "each divided by the best variant's.", hs_plot_radar},
+    {"heads_pruned", "Heads switched off at each level (layer x head, dark = off), from /heads/pruned.",
+     hs_plot_heads_pruned},
+};
+
+/* Data and scripts of every figure: the fixed ones, then one occupancy map per agency variant. */
 static hs_status write_all(const hs_report *r, hs_figures *out)
 {
-    hs_figure *f;
     hs_status st = HS_OK;
-    if (!(f = hs_fig_add(out, "speed_comparison", "Decode speed (tokens/s) against pruning level, mean "
-                         "with 95%% CI, one line per variant.")))
-        return HS_ENOMEM;
-    st = hs_plot_level_lines(r, f, "decode_tokens_per_second", "decode tokens/s", 0);
-    if (!st && !(f = hs_fig_add(out, "perplexity_comparison", "Reference perplexity (log scale) against "
-                                "pruning level, mean with 95%% CI.")))
-        st = HS_ENOMEM;
-    if (!st) st = hs_plot_level_lines(r, f, "reference_perplexity", "reference perplexity (lower is better)", 1);
-    if (!st && !(f = hs_fig_add(out, "pruning_summary", "Speed against quality per variant and level "
-                                "(labels: level %%); dashed: each variant's Pareto frontier.")))
-        st = HS_ENOMEM;
-    if (!st) st = hs_plot_pruning_summary(r, f);
-    if (!st && !(f = hs_fig_add(out, "radar_comparison", "At the highest level: speed, 1/perplexity, "
-                                "distinct-2 and 1/generation time, each divided by the best variant's.")))
-        st = HS_ENOMEM;
-    if (!st) st = hs_plot_radar(r, f);
-    if (!st && !(f = hs_fig_add(out, "heads_pruned", "Heads switched off at each level (layer x head, "
-                                "dark = off), from /heads/pruned.")))
-        st = HS_ENOMEM;
-    if (!st) st = hs_plot_heads_pruned(r, f);
+    hs_figure *f;
+    for (size_t i = 0; !st && i < sizeof fixed_figures / sizeof fixed_figures[0]; i++)
+        st = (f = hs_fig_add(out, fixed_figures[i].name, "%s", fixed_figures[i].caption))
+                 ? fixed_figures[i].plot(r, f) : HS_ENOMEM;
     for (int v = 0; !st && v < r->st->nv; v++) {
         if (!r->st->agency[v]) continue;
         char name[160], safe[128];
         hs_out_safe_name(r->st->variant[v], safe, sizeof safe);
         snprintf(name, sizeof name, "agency_occupancy_%s", safe);
-        if (!(f = hs_fig_add(out, name, "Agency state occupancy of variant %s: share of steps each head "
-                             "spent in each state (rows: levels), from /agency/occupancy.",
-                             r->st->variant[v])))
-            st = HS_ENOMEM;
-        if (!st) st = hs_plot_occupancy(r, f, v);
+        st = (f = hs_fig_add(out, name, "Agency state occupancy of variant %s: share of steps each head "
+                             "spent in each state (rows: levels), from /agency/occupancy.", r->st->variant[v]))
+                 ? hs_plot_occupancy(r, f, v) : HS_ENOMEM;
     }
     return st;
 }

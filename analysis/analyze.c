@@ -31,14 +31,14 @@ static const table_spec promised[] = {
 #define N_PROMISED (int)(sizeof promised / sizeof promised[0])
 
 static const hs_cmp_metric cmp_metrics[] = {
-    {"speed", "speed (decode tokens/s)", "decode_tokens_per_second", 0, "faster", "slower"},
-    {"efficiency", "efficiency (1 / generation time)", "generation_seconds", 1, "faster", "slower"},
-    {"perplexity", "reference perplexity", "reference_perplexity", 0, "worse", "better"},
-    {"quality", "quality (1 / reference perplexity)", "reference_perplexity", 1, "better", "worse"},
-    {"diversity", "lexical diversity (distinct-2)", "distinct_2", 0, "better (more diverse)",
+    {"speed", "speed (decode tokens/s)", "decode_tokens_per_second", 0, 1, "faster", "slower"},
+    {"efficiency", "efficiency (1 / generation time)", "generation_seconds", 1, 1, "faster", "slower"},
+    {"perplexity", "reference perplexity", "reference_perplexity", 0, 0, "worse", "better"},
+    {"quality", "quality (1 / reference perplexity)", "reference_perplexity", 1, 0, "better", "worse"},
+    {"diversity", "lexical diversity (distinct-2)", "distinct_2", 0, 0, "better (more diverse)",
      "worse (less diverse)"},
     {"generated_perplexity", "perplexity of generated text (unpruned model)",
-     "generated_perplexity_unpruned", 0, "worse", "better"},
+     "generated_perplexity_unpruned", 0, 0, "worse", "better"},
 };
 #define N_CMP (int)(sizeof cmp_metrics / sizeof cmp_metrics[0])
 
@@ -254,6 +254,18 @@ static void cmp_values(const hs_study *s, const hs_metric_data *m, int v, int l,
     }
 }
 
+/* Pairs with both values finite whose cells ran on two different (known) hosts. */
+static int cross_host_pairs(const hs_study *s, const double *xa, const double *xb, int va, int la,
+                            int vb, int lb)
+{
+    int k = 0;
+    for (int p = 0; p < s->np; p++) {
+        int ha = s->host[hs_vlp(s, va, la, p)], hb = s->host[hs_vlp(s, vb, lb, p)];
+        k += isfinite(xa[p]) && isfinite(xb[p]) && ha >= 0 && hb >= 0 && ha != hb;
+    }
+    return k;
+}
+
 static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
 {
     const hs_study *s = r->st;
@@ -267,8 +279,10 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     c->available = p->a >= 0 && p->b >= 0 && m && l != p->b_level;
     if (!c->available) return HS_OK;
     double *xa = buf, *xb = buf + s->np, *d = buf + 2 * s->np;
+    int lb = p->b_level < 0 ? l : p->b_level;
     cmp_values(s, m, p->a, l, xa);
-    cmp_values(s, m, p->b, p->b_level < 0 ? l : p->b_level, xb);
+    cmp_values(s, m, p->b, lb, xb);
+    c->n_cross_host = cross_host_pairs(s, xa, xb, p->a, l, p->b, lb);
     int n = hs_paired_pct(xa, xb, s->np, cm->invert, d, &c->n_zero);
     char key[700];
     hs_report_cmp_key(r, pi, mi, l, key, sizeof key);

@@ -40,6 +40,7 @@ typedef struct {
     const char *label;    /* "speed (decode tokens/s)" */
     const char *metric;   /* dataset name under /metrics */
     int invert;           /* compare 1/value (efficiency = 1 / generation time) */
+    int timing;           /* measured time: depends on the machine that ran the cell */
     const char *up_word;  /* verdict when the difference is > 0: "faster" */
     const char *down_word;/* when < 0: "slower" */
 } hs_cmp_metric;
@@ -58,6 +59,7 @@ typedef struct {
     int available; /* both variants exist and the metric too */
     int n_prompts; /* prompts in the study */
     int n_zero;    /* pairs left out because the divisor was 0 */
+    int n_cross_host; /* pairs whose two cells ran on different hosts */
     hs_ci ci;      /* ci.n = pairs used */
     int sign;      /* hs_ci_sign */
 } hs_cmp_cell;

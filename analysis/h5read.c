@@ -619,6 +619,31 @@ static hs_status read_cells(rd *r, hs_study *s)
     return st;
 }
 
+/* Host of each prompt's cell from /cells/host (optional: without it hosts are unknown and
+ * the report cannot say which timing pairs crossed machines). */
+static hs_status read_hosts(const rd *r, hs_study *s)
+{
+    size_t nvl = (size_t)s->nv * (size_t)s->nl, ncell = nvl * r->nshard;
+    if (!(s->host = hs_malloc(nvl * (size_t)s->np * sizeof *s->host, "hosts"))) return HS_ENOMEM;
+    for (size_t i = 0; i < nvl * (size_t)s->np; i++) s->host[i] = -1;
+    int e = link_exists(r, "cells/host");
+    if (e <= 0) return e < 0 ? bad(r, "cells/host", "cannot look up") : HS_OK;
+    hid_t d = -1;
+    shape want = {3, {(hsize_t)s->nv, (hsize_t)s->nl, r->nshard}, {"variant", "level", "shard"}};
+    hs_status st = open_dataset(r, "cells/host", &d);
+    if (st) return st;
+    char **names = hs_calloc(ncell, sizeof *names, "host names");
+    st = names ? check_shape(r, d, "cells/host", &want, NULL) : HS_ENOMEM;
+    if (!st) st = read_strings(r, &(strobj){d, 0, "/cells/host"}, ncell, names);
+    for (size_t vl = 0; !st && vl < nvl; vl++)
+        for (int p = 0; !st && p < s->np; p++)
+            if (s->done[vl * (size_t)s->np + p])
+                st = hs_study_host(s, names[vl * r->nshard + (size_t)p % r->nshard], &s->host[vl * (size_t)s->np + p]);
+    free_strings(names, names ? ncell : 0);
+    if (H5Dclose(d) < 0 && !st) st = bad(r, "cells/host", "cannot close");
+    return st;
+}
+
 static hs_status dataset_rank(const rd *r, const char *obj, int *rank)
 {
     hid_t d = -1;
@@ -712,6 +737,7 @@ hs_status hs_h5_read_study(const char *path, hs_study *s)
     if (!st) st = read_scales(&r, s);
     if (!st) st = read_metrics(&r, s);
     if (!st) st = read_cells(&r, s);
+    if (!st) st = read_hosts(&r, s);
     if (!st) st = read_heads(&r, s);
     free(r.cells);
     if (H5Fclose(r.f) < 0 && !st) st = hs_err(HS_EINPUT, "%s: cannot close", path);

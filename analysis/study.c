@@ -41,6 +41,8 @@ void hs_study_free(hs_study *s)
         free(s->src[i].path);
     }
     free_strv(s->notes, s->nnotes);
+    free_strv(s->hosts, s->nhosts);
+    free(s->host);
     free(s->metric);
     free(s->src);
     free(s->agency);
@@ -95,6 +97,20 @@ int hs_study_done_count(const hs_study *s, int v, int l)
     int k = 0;
     for (int p = 0; p < s->np; p++) k += s->done[hs_vlp(s, v, l, p)];
     return k;
+}
+
+hs_status hs_study_host(hs_study *s, const char *name, int *idx)
+{
+    *idx = -1;
+    if (!name[0]) return HS_OK;
+    for (int i = 0; i < s->nhosts; i++)
+        if (!strcmp(s->hosts[i], name)) return *idx = i, HS_OK;
+    char **grown = realloc(s->hosts, (size_t)(s->nhosts + 1) * sizeof *grown);
+    if (!grown) return hs_err(HS_ENOMEM, "out of memory listing hosts");
+    s->hosts = grown;
+    if (!(grown[s->nhosts] = hs_strdup(name))) return HS_ENOMEM;
+    *idx = s->nhosts++;
+    return HS_OK;
 }
 
 static hs_status note_v(char ***notes, int *n, const char *fmt, va_list ap)
@@ -318,6 +334,8 @@ static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b)
     if (!st) st = alloc_fill((void **)&m->pruned, vl * LH, 1, "pruned heads");
     if (!st) st = alloc_fill((void **)&m->occupancy, vl * LH * (size_t)m->ns, sizeof(int64_t), "occupancy");
     if (!st) st = alloc_fill((void **)&m->score, LH, sizeof(double), "head scores");
+    if (!st) st = alloc_fill((void **)&m->host, vl * (size_t)m->np, sizeof(int), "hosts");
+    for (size_t i = 0; !st && i < vl * (size_t)m->np; i++) m->host[i] = -1;
     if (!st) memcpy(m->score, a->score, LH * sizeof(double));
     return st;
 }
@@ -326,13 +344,13 @@ static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b)
 
 /* Copies the done prompts of src cell (sv, sl) into m cell (mv, ml); counts prompts
  * new to m and prompts m already had. */
-static void absorb_prompts(hs_study *m, int mv, int ml, const hs_study *src, int sv, int sl,
-                           int *n_new, int *n_dup)
+static hs_status absorb_prompts(hs_study *m, int mv, int ml, const hs_study *src, int sv, int sl,
+                                int *n_new, int *n_dup)
 {
     *n_new = *n_dup = 0;
     for (int p = 0; p < m->np; p++) {
-        if (!src->done[hs_vlp(src, sv, sl, p)]) continue;
-        size_t mi = hs_vlp(m, mv, ml, p);
+        size_t si = hs_vlp(src, sv, sl, p), mi = hs_vlp(m, mv, ml, p);
+        if (!src->done[si]) continue;
         if (m->done[mi]) {
             (*n_dup)++;
             continue;
@@ -341,9 +359,12 @@ static void absorb_prompts(hs_study *m, int mv, int ml, const hs_study *src, int
         (*n_new)++;
         for (int k = 0; k < src->nm; k++) {
             hs_metric_data *d = (hs_metric_data *)hs_study_metric(m, src->metric[k].name);
-            d->v[mi] = src->metric[k].v[hs_vlp(src, sv, sl, p)];
+            d->v[mi] = src->metric[k].v[si];
         }
+        hs_status st = hs_study_host(m, src->host[si] >= 0 ? src->hosts[src->host[si]] : "", &m->host[mi]);
+        if (st) return st;
     }
+    return HS_OK;
 }
 
 static hs_status absorb_heads(hs_study *m, int mv, int ml, const hs_study *src, int sv, int sl,
@@ -373,8 +394,8 @@ static hs_status absorb_cell(hs_study *m, const hs_study *src, int sv, int sl)
 {
     int mv = hs_study_variant(m, src->variant[sv]), ml = hs_study_level(m, src->level[sl]);
     int n_new, n_dup;
-    absorb_prompts(m, mv, ml, src, sv, sl, &n_new, &n_dup);
-    hs_status st = absorb_heads(m, mv, ml, src, sv, sl, n_new, n_dup);
+    hs_status st = absorb_prompts(m, mv, ml, src, sv, sl, &n_new, &n_dup);
+    if (!st) st = absorb_heads(m, mv, ml, src, sv, sl, n_new, n_dup);
     if (!st && n_dup > 0)
         st = hs_study_note(m, "%d prompts of %s at level %g are done in more than one input file; "
                            "the values of the file given first are used (%s repeats them)",

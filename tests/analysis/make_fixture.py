@@ -65,6 +65,8 @@ def parse_args():
     ap.add_argument("--schema-version", type=int, default=1)
     ap.add_argument("--seed-attr", type=int, default=7, help="the study's sampling seed")
     ap.add_argument("--drop", action="append", default=[], help="dataset path to leave out")
+    ap.add_argument("--cross-hosts", action="store_true",
+                    help="run each variant's cells on its own host (timing pairs cross machines)")
     ap.add_argument("--study", help="the writer's `study` identity text (\\n for newlines)")
     ap.add_argument("--occupancy-per-shard", action="store_true",
                     help="store /agency/occupancy with a shard axis (variant, level, shard, layer, "
@@ -264,7 +266,8 @@ def write_text_and_cells(f, a, variants, levels, done, rng):
     rank = np.where(done == 1, np.arange(a.shards)[None, None, :] % 2, -1).astype(np.int32)
     d = f.create_dataset("cells/rank", data=rank)
     attach(f, d, ["variant", "level", "shard"])
-    host = np.where(done == 1, np.where(rank == 0, "node1", "node2"), "").astype(object)
+    node = np.arange(nv)[:, None, None] + rank if a.cross_hosts else rank
+    host = np.where(done == 1, np.char.add("node", (node + 1).astype(str)), "").astype(object)
     d = f.create_dataset("cells/host", data=host, dtype=h5py.string_dtype("utf-8"))
     attach(f, d, ["variant", "level", "shard"])
     secs = np.where(done == 1, 1.5, np.nan)

@@ -188,6 +188,7 @@ def check_paired(h5, out):
     ta = values(h5, "generation_seconds", "agency", 50.0)
     tb = values(h5, "generation_seconds", "baseline", 50.0)
     check(abs(float(e["mean_pct"]) - np.mean((tb / ta - 1) * 100)) < 1e-7, "efficiency = 1/time paired")
+    check(r["n_cross_host"] == "0", "same-host pairs are not flagged")
     lo, hi, verdict = float(r["ci_low_pct"]), float(r["ci_high_pct"]), r["verdict"]
     want_verdict = "faster" if lo > 0 else "slower" if hi < 0 else "no significant difference"
     check(verdict == want_verdict, "verdict rule")
@@ -255,6 +256,17 @@ def check_merge(binary, work, full_out):
     name = "agency_occupancy_agency.dat"
     check(os.path.exists(os.path.join(out, name)) and open(os.path.join(out, name)).read()
           == open(os.path.join(full_out, name)).read(), "per-shard occupancy sums over done shards")
+
+
+def check_cross_hosts(binary, work):
+    f = fixture(os.path.join(work, "hosts.h5"), "--cross-hosts")
+    out = os.path.join(work, "hosts")
+    p = report(binary, [f], out, "--no-figures", "--bootstrap", "200")
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    check(p.returncode == 0 and row(rows, comparison="agency-vs-baseline", metric="speed", level=50)["n_cross_host"]
+          == "24", "timing pairs across hosts are counted")
+    check("(caution: 24 of these pairs ran on different hosts)" in open(os.path.join(out, "REPORT.md")).read(),
+          "REPORT.md warns about timing pairs across hosts")
 
 
 def check_other_shapes(binary, work):
@@ -334,6 +346,7 @@ def main():
     check_seed(binary, work, f, out)
     check_merge(binary, work, out)
     check_other_shapes(binary, work)
+    check_cross_hosts(binary, work)
     check_bad_inputs(binary, work)
     check_gnuplot_paths(binary, work, f)
     print("%d check(s), %d failure(s)" % (checks[0], len(failures)))

@@ -120,6 +120,7 @@ def root_attrs(f, a, nranks=2):
         "hdf5_version": "1.10.8", "openblas_version": "0.3.21",
     }.items():
         s[k] = v
+    s.create("hosts", np.bytes_("node1,node2"), dtype="S2048")  # fixed length, as the writer
     s["seed"] = np.int64(a.seed_attr)
     s["max_new_tokens"] = np.int32(a.max_new)
     s["temperature"] = np.float64(0.8)
@@ -267,8 +268,9 @@ def write_text_and_cells(f, a, variants, levels, done, rng):
     d = f.create_dataset("cells/rank", data=rank)
     attach(f, d, ["variant", "level", "shard"])
     node = np.arange(nv)[:, None, None] + rank if a.cross_hosts else rank
-    host = np.where(done == 1, np.char.add("node", (node + 1).astype(str)), "").astype(object)
-    d = f.create_dataset("cells/host", data=host, dtype=h5py.string_dtype("utf-8"))
+    # Fixed-length strings here, as the sweep writer stores them (readers must take both).
+    host = np.where(done == 1, np.char.add("node", (node + 1).astype(str)), "").astype("S64")
+    d = f.create_dataset("cells/host", data=host)
     attach(f, d, ["variant", "level", "shard"])
     secs = np.where(done == 1, 1.5, np.nan)
     d = f.create_dataset("cells/seconds", data=secs)

@@ -75,9 +75,12 @@ static void own_level_line(FILE *f, const hs_report *r, const char *v, const cha
         fprintf(f, "%s: unavailable (the file has no variant named `%s`)", v, v);
         return;
     }
+    if (l == 0) {
+        fprintf(f, "%s: no level below %g%% in this study to compare with", v, r->st->level[0]);
+        return;
+    }
     fprintf(f, "%s at %g%% against its own %g%% level: ", v, r->st->level[l], r->st->level[0]);
-    if (l == 0) fputs("the same level", f);
-    else hs_md_cmp_phrase(f, r, p, m, l);
+    hs_md_cmp_phrase(f, r, p, m, l);
 }
 
 static void claim_stability(FILE *f, const hs_report *r)

@@ -106,8 +106,9 @@ void hs_md_metric_table(FILE *f, const hs_report *r, const hs_table *t)
 void hs_md_cmp_phrase(FILE *f, const hs_report *r, int p, int m, int l)
 {
     const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
+    const hs_pair *pr = &r->pair[p];
     if (!c->available) {
-        fputs("unavailable (variant not in the file)", f);
+        fprintf(f, "unavailable (no variant named `%s` in the file)", pr->a < 0 ? pr->a_name : pr->b_name);
         return;
     }
     if (c->ci.n < 2) {

@@ -172,10 +172,9 @@ static void lm_head(hs_ctx *c, int first, int rows, float *logits)
     hs_k_layernorm(c->xn, c->x + (size_t)first * C, m->lnf_w, m->lnf_b, rows, C, c->cfg.ln_eps);
     c->flops += 2.0 * rows * V * C;
     if (rows == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, V, C, 1.0f, m->lm_head, C, c->xn, 1, 0.0f, logits, 1);
+        hs_k_dot_rows(logits, m->lm_head, C, c->xn, V, C);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, 1.0f, c->xn, C,
-                    m->lm_head, C, 0.0f, logits, V);
+        hs_k_gemm(logits, V, c->xn, C, m->lm_head, C, 1, rows, C, V, 0.0f);
 }
 
 static hs_status check_input(const hs_ctx *c, const int32_t *ids, int n)

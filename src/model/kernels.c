@@ -68,14 +68,46 @@ static void gemv_rows(float *restrict y, const float *restrict x, const float *r
     }
 }
 
+#ifdef __AVX2__
+static float hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#endif
+
+void hs_k_dot_rows(float *restrict y, const float *restrict W, int ldw, const float *restrict x, int N, int K)
+{
+    int n = 0;
+#ifdef __AVX2__
+    for (; n + 4 <= N; n += 4) { /* four rows share each load of x */
+        const float *w0 = W + (size_t)n * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        int k = 0;
+        for (; k + 8 <= K; k += 8) {
+            __m256 xv = _mm256_loadu_ps(x + k);
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k), xv, s1);
+            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + k), xv, s2);
+            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k), xv, s3);
+        }
+        float r0 = hsum256(s0), r1 = hsum256(s1), r2 = hsum256(s2), r3 = hsum256(s3);
+        for (; k < K; k++) r0 += w0[k] * x[k], r1 += w1[k] * x[k], r2 += w2[k] * x[k], r3 += w3[k] * x[k];
+        y[n] = r0, y[n + 1] = r1, y[n + 2] = r2, y[n + 3] = r3;
+    }
+#endif
+    for (; n < N; n++) y[n] = hs_k_dot(W + (size_t)n * ldw, x, K);
+}
+
 void hs_k_matmul(float *y, int ldy, const float *x, int ldx, const float *W, int ldw,
                  int n, int K, int N, float beta)
 {
     if (n == 1)
         gemv_rows(y, x, W, ldw, K, N, beta);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, N, K, 1.0f, x, ldx, W, ldw,
-                    beta, y, ldy);
+        hs_k_gemm(y, ldy, x, ldx, W, ldw, 0, n, K, N, beta);
 }
 
 void hs_k_add_bias(float *y, int ldy, const float *restrict bias, int n, int N)

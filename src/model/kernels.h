@@ -11,6 +11,10 @@ void hs_k_gelu_new(float *x, long n);
  * the slice starts at W; beta 0 overwrites y, 1 accumulates. y has row stride ldy, x ldx. */
 void hs_k_matmul(float *y, int ldy, const float *x, int ldx, const float *W, int ldw,
                  int n, int K, int N, float beta);
+/* C (M, N) = beta * C + A (M, K) @ B, where B is (K, N) with row stride ldb, or with
+ * trans_b stored as (N, K). Row strides ldc, lda. Blocked AVX2+FMA kernel (gemm.c). */
+void hs_k_gemm(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int trans_b, int M, int K,
+               int N, float beta);
 /* y (n, N) += bias (N) broadcast over rows with row stride ldy. */
 void hs_k_add_bias(float *y, int ldy, const float *restrict bias, int n, int N);
 /* Softmax of x (n) in place. */
@@ -18,5 +22,7 @@ void hs_k_softmax(float *x, int n);
 /* Entropy in nats of a probability vector p (n). */
 double hs_k_entropy(const float *p, int n);
 float hs_k_dot(const float *restrict a, const float *restrict b, int n);
+/* y (N) = W (N, K; row stride ldw) @ x (K): one dot product per row (the LM head). */
+void hs_k_dot_rows(float *restrict y, const float *restrict W, int ldw, const float *restrict x, int N, int K);
 
 #endif

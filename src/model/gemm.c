@@ -1,0 +1,103 @@
+/* gemm.c: single-precision matrix products for the prefill and batched paths.
+ *
+ * The Debian OpenBLAS (0.3.21) does not recognise recent Xeons and falls back to its
+ * SSE3 "Prescott" kernels, several times below what AVX2+FMA can do; so products with
+ * more than one row go through this blocked kernel instead (Goto & van de Geijn's
+ * layout: B packed into KC x 16 panels that stay in L1, a 6 x 16 register tile of C,
+ * A read in place). Without AVX2 it defers to cblas_sgemm. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#ifdef __AVX2__
+#include <immintrin.h>
+
+enum { MR = 6, NR = 16, KC = 256 };
+
+/* Packs B[k0 .. k0+kc, j0 .. j0+nr) (nr <= 16, zero padded) into kc rows of 16. B is
+ * (K, N) with row stride ldb, or when trans it is stored as (N, K) with stride ldb. */
+static void pack_b(float *restrict dst, const float *restrict B, int ldb, int trans, int k0, int kc, int j0, int nr)
+{
+    for (int k = 0; k < kc; k++) {
+        float *d = dst + (size_t)k * NR;
+        if (!trans) {
+            const float *s = B + (size_t)(k0 + k) * ldb + j0;
+            memcpy(d, s, (size_t)nr * sizeof(float));
+        } else {
+            for (int j = 0; j < nr; j++) d[j] = B[(size_t)(j0 + j) * ldb + k0 + k];
+        }
+        for (int j = nr; j < NR; j++) d[j] = 0.0f;
+    }
+}
+
+/* tile (MR, NR) = A rows (each a pointer at column k0) x packed panel (kc, NR). */
+static void kernel_6x16(int kc, const float *const a[MR], const float *restrict bp, float *restrict tile)
+{
+    __m256 c[MR][2];
+    for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(bp + (size_t)k * NR), b1 = _mm256_loadu_ps(bp + (size_t)k * NR + 8);
+        for (int r = 0; r < MR; r++) {
+            __m256 av = _mm256_broadcast_ss(a[r] + k);
+            c[r][0] = _mm256_fmadd_ps(av, b0, c[r][0]);
+            c[r][1] = _mm256_fmadd_ps(av, b1, c[r][1]);
+        }
+    }
+    for (int r = 0; r < MR; r++) {
+        _mm256_storeu_ps(tile + r * NR, c[r][0]);
+        _mm256_storeu_ps(tile + r * NR + 8, c[r][1]);
+    }
+}
+
+/* C[i0.., j0..] (mr x nr) = (first ? beta*C : C) + tile. */
+static void tile_store(float *C, int ldc, int i0, int mr, int j0, int nr, const float *tile, int first, float beta)
+{
+    for (int r = 0; r < mr; r++) {
+        float *c = C + (size_t)(i0 + r) * ldc + j0;
+        const float *t = tile + r * NR;
+        if (first && beta == 0.0f)
+            memcpy(c, t, (size_t)nr * sizeof(float));
+        else
+            for (int j = 0; j < nr; j++) c[j] = (first ? beta * c[j] : c[j]) + t[j];
+    }
+}
+
+static void panel(float *C, int ldc, const float *A, int lda, const float *bp, int M, int k0, int kc, int j0,
+                  int nr, int first, float beta)
+{
+    float tile[MR * NR];
+    for (int i0 = 0; i0 < M; i0 += MR) {
+        int mr = M - i0 < MR ? M - i0 : MR;
+        const float *a[MR];
+        for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + k0;
+        kernel_6x16(kc, a, bp, tile);
+        tile_store(C, ldc, i0, mr, j0, nr, tile, first, beta);
+    }
+}
+
+void hs_k_gemm(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int trans_b, int M, int K,
+               int N, float beta)
+{
+    float bp[KC * NR] __attribute__((aligned(32)));
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
+        for (int j0 = 0; j0 < N; j0 += NR) {
+            int nr = N - j0 < NR ? N - j0 : NR;
+            pack_b(bp, B, ldb, trans_b, k0, kc, j0, nr);
+            panel(C, ldc, A, lda, bp, M, k0, kc, j0, nr, k0 == 0, beta);
+        }
+    }
+}
+
+#else
+
+void hs_k_gemm(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int trans_b, int M, int K,
+               int N, float beta)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb,
+                beta, C, ldc);
+}
+
+#endif

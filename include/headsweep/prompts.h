@@ -1,9 +1,11 @@
 /* prompts.h: prompt sets, one JSON object per line:
  *   {"id": "ruth-1-3", "prompt": "...", "reference": "..."}
- * `id` is a unique non-empty string (a number is accepted and kept as its text),
- * `prompt` a non-empty UTF-8 string, `reference` an optional UTF-8 string (the text that
- * actually follows, for teacher-forced perplexity). Blank lines are skipped; anything
- * else malformed is an error naming file:line. */
+ * `id` is a unique non-empty string (an integer is accepted and kept as its text),
+ * `prompt` a non-empty UTF-8 string, `reference` an optional non-empty UTF-8 string (the
+ * text that actually follows, for teacher-forced perplexity; null counts as absent).
+ * Other fields are ignored. Blank lines are skipped; anything else malformed (invalid
+ * UTF-8, not a JSON object, a missing, empty or mistyped field, a repeated id) is
+ * HS_EINPUT with a message "file:line: problem". */
 #ifndef HEADSWEEP_PROMPTS_H
 #define HEADSWEEP_PROMPTS_H
 
@@ -25,13 +27,24 @@ typedef struct {
     char sha256[65];  /* of the file's bytes, for provenance and merge checks */
 } hs_prompt_set;
 
+/* Reads and parses a file; stops at the first problem. */
 hs_status hs_prompts_load(hs_prompt_set *set, const char *path);
 /* Parses from memory; path is used in messages only. */
 hs_status hs_prompts_parse(hs_prompt_set *set, const char *data, size_t len, const char *path);
+/* Receives one problem: msg is "path:line: problem". */
+typedef void (*hs_prompts_report_fn)(void *ctx, int line, const char *msg);
+/* Like hs_prompts_parse, but goes on past bad lines: calls report for every problem (in
+ * line order), keeps the good lines in set and returns HS_OK with *n_problems set. Only
+ * running out of memory is an error. */
+hs_status hs_prompts_check(hs_prompt_set *set, const char *data, size_t len, const char *path,
+                           hs_prompts_report_fn report, void *ctx, size_t *n_problems);
+/* Frees everything set owns and zeroes it; NULL-safe. */
 void hs_prompts_free(hs_prompt_set *set);
 
 /* Reproducible sharding: prompt i belongs to shard (i % n_shards), so shards are
- * balanced and stable when n_shards is fixed. Returns the indices of shard k. */
+ * balanced and stable when n_shards is fixed. Returns the indices of shard k in
+ * increasing order in a new array (*idx; free() it). n_shards < 1 or k outside
+ * [0, n_shards) is HS_EINPUT. */
 hs_status hs_prompts_shard(const hs_prompt_set *set, int n_shards, int k, size_t **idx,
                            size_t *n_idx);
 

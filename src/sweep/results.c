@@ -1,8 +1,9 @@
 /* results.c: the results file (docs/results-format.md); the only code that calls HDF5.
  *
  * Why a kill -9 at any moment leaves a usable file:
- *  - A new file is written under a temporary name and renamed when complete, so the
- *    output path either does not exist or holds the whole structure.
+ *  - A new file is built in memory, written under a temporary name, fsync'ed and
+ *    renamed, so the output path either does not exist or holds the whole structure,
+ *    and a full disk shows up as one failed write() naming the file.
  *  - Every dataset is contiguous, allocated and filled at creation (NaN, -1, 0). After
  *    that a cell only overwrites raw data in place: no HDF5 metadata changes while a
  *    sweep runs, so there is no half-written B-tree or heap for a kill to leave behind.
@@ -591,30 +592,64 @@ static char *parent_dir(const char *path)
     return d;
 }
 
+/* Builds the whole new file in memory (HDF5's core driver) and returns its bytes. A
+ * disk error therefore never happens inside HDF5, where a file that fails to close is
+ * left in a state that crashes the library's exit handler; it happens in write_image. */
+static hs_status build_image(creator *c, void **image, size_t *size)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hs_status st = fapl < 0 || H5Pset_fapl_core(fapl, 1 << 20, 0) < 0 ? h5_fail(c->path, "setting up memory") : HS_OK;
+    c->file = st ? -1 : H5Fcreate(c->path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    close_id(fapl);
+    if (!st && c->file < 0) st = h5_fail(c->path, "creating the results file in memory");
+    if (!st) st = build_file(c);
+    for (int i = 0; i < D_COUNT; i++) close_id(c->scales[i]);
+    ssize_t n = st ? -1 : (H5Fflush(c->file, H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(c->file, NULL, 0));
+    if (!st && n <= 0) st = h5_fail(c->path, "getting the file image");
+    if (!st && !(*image = hs_malloc((size_t)n, "file image"))) st = HS_ENOMEM;
+    if (!st && H5Fget_file_image(c->file, *image, (size_t)n) != n) st = h5_fail(c->path, "copying the file image");
+    if (c->file >= 0 && H5Fclose(c->file) < 0 && !st) st = h5_fail(c->path, "closing the file in memory");
+    *size = st ? 0 : (size_t)n;
+    return st;
+}
+
+/* Writes the image to tmp (new file), fsync'ed. */
+static hs_status write_image(const char *path, const char *tmp, const void *image, size_t size)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return hs_err(HS_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    hs_status st = HS_OK;
+    for (size_t off = 0; off < size && !st;) {
+        ssize_t w = write(fd, (const char *)image + off, size - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) st = hs_err(HS_EIO, "%s: cannot write the new results file (as %s, %zu bytes): %s", path, tmp, size,
+                               strerror(errno));
+        else off += (size_t)w;
+    }
+    if (!st && fsync(fd) != 0) st = hs_err(HS_EIO, "%s: fsync of %s failed: %s", path, tmp, strerror(errno));
+    if (close(fd) != 0 && !st) st = hs_err(HS_EIO, "%s: closing %s failed: %s", path, tmp, strerror(errno));
+    return st;
+}
+
 hs_status hs_results_create(const char *path, const hs_results_spec *spec)
 {
     h5_quiet();
     if (access(path, F_OK) == 0) return hs_err(HS_EINPUT, "%s already exists; not overwriting it", path);
-    size_t n = strlen(path) + 32;
+    size_t n = strlen(path) + 32, size = 0;
     char *tmp = hs_malloc(n, "path"), *dir = parent_dir(path);
-    if (!tmp || !dir) {
-        free(tmp);
-        free(dir);
-        return HS_ENOMEM;
-    }
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    void *image = NULL;
+    hs_status st = tmp && dir ? HS_OK : HS_ENOMEM;
     creator c = {.path = path, .spec = spec};
     for (int i = 0; i < D_COUNT; i++) c.scales[i] = -1;
-    hs_status st = HS_OK;
-    c.file = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-    if (c.file < 0) st = h5_fail(path, "creating the results file (as %s)", tmp);
-    if (!st) st = build_file(&c);
-    for (int i = 0; i < D_COUNT; i++) close_id(c.scales[i]);
-    if (c.file >= 0 && H5Fclose(c.file) < 0 && !st) st = h5_fail(path, "writing the new results file (as %s)", tmp);
-    if (!st) st = sync_path(tmp, tmp);
-    if (!st && rename(tmp, path) != 0) st = hs_err(HS_EIO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
-    if (!st) st = sync_path(dir, dir);
-    if (st) unlink(tmp);
+    if (!st) st = build_image(&c, &image, &size);
+    if (!st) {
+        snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+        st = write_image(path, tmp, image, size);
+        if (!st && rename(tmp, path) != 0) st = hs_err(HS_EIO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
+        if (!st) st = sync_path(dir, dir);
+        if (st) unlink(tmp);
+    }
+    free(image);
     free(tmp);
     free(dir);
     return st;
@@ -722,6 +757,18 @@ static hs_status check_identity(hs_results *r)
     return st;
 }
 
+/* Why an existing file did not open: held by another program, or damaged. */
+static hs_status open_failure(const char *path, int writable)
+{
+    char detail[1024] = "", reason[1024];
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, deepest_error, detail);
+    h5_reason(reason, sizeof reason);
+    if (strstr(detail, "unable to lock"))
+        return hs_err(HS_EIO, "%s: cannot open: another program holds it open (h5py, HDFView, a sweep?): %s", path, reason);
+    return hs_err(HS_EINPUT, "%s cannot be opened as HDF5 (%s): corrupt or truncated?%s", path, reason,
+                  writable ? " refusing to overwrite it: move it away or choose another output" : "");
+}
+
 hs_status hs_results_open(hs_results **out, const char *path, int writable)
 {
     h5_quiet();
@@ -734,13 +781,13 @@ hs_status hs_results_open(hs_results **out, const char *path, int writable)
     r->writable = writable;
     hs_status st = (r->path = hs_strdup(path)) ? HS_OK : HS_ENOMEM;
     if (!st) {
-        htri_t is_h5 = H5Fis_hdf5(path);
-        if (is_h5 == 0)
-            st = hs_err(HS_EINPUT, "%s exists but is not an HDF5 file (corrupt or truncated?); refusing to overwrite it: "
-                                   "move it away or choose another output", path);
+        htri_t is_h5 = 1;
+        if (access(path, F_OK) != 0) st = hs_err(HS_EINPUT, "%s: %s", path, strerror(errno));
+        else if ((is_h5 = H5Fis_hdf5(path)) == 0)
+            st = hs_err(HS_EINPUT, "%s is not an HDF5 file (corrupt or truncated?)%s", path,
+                        writable ? "; refusing to overwrite it: move it away or choose another output" : "");
         r->file = st || is_h5 < 0 ? -1 : H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
-        if (!st && r->file < 0)
-            st = h5_fail(path, "opening the results file%s", writable ? " for writing" : "");
+        if (!st && r->file < 0) st = open_failure(path, writable);
     }
     if (!st) st = check_identity(r);
     if (!st) st = read_grid(r);

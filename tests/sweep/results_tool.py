@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""results_tool.py: reads headsweep results files with h5py for the sweep tests.
+
+  results_tool.py check FILE [--ranks N]   every dataset, dimension scale and attribute of
+                                           docs/results-format.md; distinct-1/2, token
+                                           counts and live heads recomputed from the data
+  results_tool.py compare A B...           quality numbers (timing = 0) identical
+  results_tool.py done FILE                number of cells marked done
+  results_tool.py runs FILE                "run:count ..." cells written by each run
+  results_tool.py tamper FILE              changes one quality number of one done cell
+
+Readers pass HDF5_USE_FILE_LOCKING=FALSE themselves when a sweep may hold the file.
+"""
+import math
+import re
+import sys
+
+import h5py
+import numpy as np
+
+DIMS = ["variant", "level", "prompt", "layer", "head", "state", "shard", "new_token"]
+METRICS = ["prompt_tokens", "reference_tokens", "generated_tokens", "prefill_seconds", "decode_seconds",
+           "generation_seconds", "decode_tokens_per_second", "time_to_first_token", "reference_perplexity",
+           "generated_perplexity_unpruned", "distinct_1", "distinct_2", "type_token_ratio", "repetition_rate",
+           "peak_rss_bytes", "cpu_user_seconds", "cpu_system_seconds", "live_heads", "flops_per_token", "hit_eot"]
+ROOT_ATTRS = ["schema_version", "headsweep_version", "git_describe", "created_utc", "updated_utc", "command_line",
+              "job_name", "job_file", "job_file_text", "study", "study_sha256", "model_dir", "model_sha256",
+              "prompts_path", "prompts_sha256", "max_prompts", "calibration_path", "calibration_sha256", "strategy",
+              "pruning_seed", "per_layer", "keep_one_per_layer", "seed", "max_new_tokens", "temperature", "top_k",
+              "top_p", "n_shards", "measure_unpruned_ppl", "n_ranks", "hosts", "mpi_version", "hdf5_version",
+              "openblas_version", "last_git_describe", "runs", "complete"]
+LAYOUT = {
+    "text/generated_ids": (["variant", "level", "prompt", "new_token"], np.int32),
+    "agency/occupancy": (["variant", "level", "shard", "layer", "head", "state"], np.int64),
+    "cells/done": (["variant", "level", "shard"], np.uint8),
+    "cells/rank": (["variant", "level", "shard"], np.int32),
+    "cells/run": (["variant", "level", "shard"], np.int32),
+    "cells/seconds": (["variant", "level", "shard"], np.float64),
+    "cells/host": (["variant", "level", "shard"], None),
+    "cells/finished_utc": (["variant", "level", "shard"], None),
+    "heads/pruned": (["variant", "level", "layer", "head"], np.uint8),
+    "heads/score": (["layer", "head"], np.float64),
+}
+
+problems = []
+
+
+def expect(cond, msg):
+    if not cond:
+        problems.append(msg)
+
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def check_dims(f):
+    size = {}
+    for d in DIMS:
+        ds = f[d]
+        expect(ds.ndim == 1, f"/{d} is not 1-D")
+        expect(text(ds.attrs.get("CLASS", b"")) == "DIMENSION_SCALE", f"/{d} is not a dimension scale")
+        expect(text(ds.attrs.get("NAME", b"")) == d, f"/{d} has scale name {ds.attrs.get('NAME')}")
+        size[d] = ds.shape[0]
+    expect([text(s) for s in f["state"][...]] == ["active", "overloaded", "misaligned", "withdrawn"], "/state labels")
+    for d in ("layer", "head", "shard", "new_token"):
+        expect(list(f[d][...]) == list(range(size[d])), f"/{d} is not 0..n-1")
+    v = f["variant"]
+    expect(len(v.attrs["gating"]) == size["variant"] and len(v.attrs["agency"]) == size["variant"],
+           "/variant attributes gating/agency")
+    expect(all(text(g) in ("mask", "skip") for g in v.attrs["gating"]), "/variant gating values")
+    expect(len(set(text(p) for p in f["prompt"][...])) == size["prompt"], "prompt ids are not unique")
+    return size
+
+
+def check_dataset(f, name, dims, dtype, size):
+    ds = f[name]
+    expect(ds.shape == tuple(size[d] for d in dims), f"/{name} shape {ds.shape}, want {dims}")
+    if dtype is not None:
+        expect(ds.dtype == dtype, f"/{name} dtype {ds.dtype}, want {np.dtype(dtype)}")
+    for i, d in enumerate(dims):
+        attached = [s.name for s in ds.dims[i].values()]
+        expect(attached == ["/" + d], f"/{name} dimension {i} has scales {attached}, want /{d}")
+        expect(ds.dims[i].label == d, f"/{name} dimension {i} is labelled {ds.dims[i].label!r}")
+
+
+def distinct(ids, n):
+    grams = [tuple(ids[i:i + n]) for i in range(len(ids) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else math.nan
+
+
+def same(a, b):
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+def check_cells(f, size, ranks):
+    done = f["cells/done"][...]
+    expect(done.all(), f"{int((done == 0).sum())} cells not done")
+    expect(bool(f.attrs["complete"]) == bool(done.all()), "attribute complete disagrees with /cells/done")
+    rank = f["cells/rank"][...]
+    expect(((rank >= 0) & ((rank < ranks) | (ranks == 0))).all(), f"/cells/rank outside [0, {ranks})")
+    expect((f["cells/seconds"][...] > 0).all(), "/cells/seconds not positive")
+    expect((f["cells/run"][...] >= 1).all() and (f["cells/run"][...] <= f.attrs["runs"]).all(), "/cells/run")
+    expect(all(h for h in f["cells/host"][...].ravel()), "empty /cells/host")
+    iso = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+    expect(all(iso.match(t) for t in f["cells/finished_utc"][...].ravel()), "/cells/finished_utc not ISO 8601")
+
+
+def check_metrics(f, size):
+    for m in METRICS:
+        expect(m in f["metrics"], f"/metrics/{m} missing")
+    for name, ds in f["metrics"].items():
+        check_dataset(f, "metrics/" + name, ["variant", "level", "prompt"], np.float64, size)
+        for a in ("units", "description", "timing"):
+            expect(a in ds.attrs, f"/metrics/{name} lacks attribute {a}")
+    ids = f["text/generated_ids"][...]
+    m = {k: f["metrics/" + k][...] for k in ("distinct_1", "distinct_2", "generated_tokens", "live_heads")}
+    pruned = f["heads/pruned"][...]
+    L, H = size["layer"], size["head"]
+    for v in range(size["variant"]):
+        for lv in range(size["level"]):
+            live = L * H - int(pruned[v, lv].sum())
+            for p in range(size["prompt"]):
+                row = ids[v, lv, p]
+                n = int((row >= 0).sum())
+                expect((row[n:] == -1).all() and (row[:n] >= 0).all(), f"ids of {v},{lv},{p} are not -1 padded")
+                toks = [int(t) for t in row[:n]]
+                expect(m["generated_tokens"][v, lv, p] == n, f"generated_tokens {v},{lv},{p}")
+                expect(same(m["distinct_1"][v, lv, p], distinct(toks, 1)), f"distinct_1 {v},{lv},{p}")
+                expect(same(m["distinct_2"][v, lv, p], distinct(toks, 2)),
+                       f"distinct_2 of {v},{lv},{p}: file {m['distinct_2'][v, lv, p]}, recomputed {distinct(toks, 2)}")
+                expect(m["live_heads"][v, lv, p] == live, f"live_heads {v},{lv},{p}")
+
+
+def check_heads(f, size):
+    pruned = f["heads/pruned"][...]
+    L, H = size["layer"], size["head"]
+    per_layer = bool(f.attrs["per_layer"]) or bool(f.attrs["keep_one_per_layer"])
+    for lv, level in enumerate(f["level"][...]):
+        for v in range(size["variant"]):
+            expect((pruned[v, lv] == pruned[0, lv]).all(), "variants prune different heads at one level")
+        if not per_layer:
+            expect(int(pruned[0, lv].sum()) == int(math.floor(level / 100 * L * H + 0.5)),
+                   f"level {level}: {int(pruned[0, lv].sum())} heads off")
+    for a in ("strategy", "calibration_set", "calibration_sha256", "n_prompts", "seed"):
+        expect(a in f["heads/score"].attrs, f"/heads/score lacks attribute {a}")
+    occ = f["agency/occupancy"][...]
+    agency = f["variant"].attrs["agency"]
+    for v in range(size["variant"]):
+        if not agency[v]:
+            expect((occ[v] == 0).all(), f"variant {v} without agency has occupancy")
+        else:
+            steps = occ[v].sum(axis=-1)  # (level, shard, layer, head): every head is in one state per step
+            expect((steps == steps[..., :1, :1]).all(), f"variant {v}: heads disagree on the number of steps")
+            withdrawn = occ[v][..., 3] > 0
+            expect((withdrawn.any(axis=1) == (pruned[v] == 1)).all(), f"variant {v}: withdrawn heads != pruned heads")
+
+
+def check(path, ranks):
+    with h5py.File(path, "r") as f:
+        for a in ROOT_ATTRS:
+            expect(a in f.attrs, f"root attribute {a} missing")
+        expect(f.attrs["schema_version"] == 1, "schema_version")
+        size = check_dims(f)
+        for name, (dims, dtype) in LAYOUT.items():
+            check_dataset(f, name, dims, dtype, size)
+        check_cells(f, size, ranks)
+        check_metrics(f, size)
+        check_heads(f, size)
+        expect(ranks == 0 or int(f.attrs["n_ranks"]) == ranks, f"n_ranks {f.attrs['n_ranks']}, want {ranks}")
+    if problems:
+        sys.exit(f"{path}:\n  " + "\n  ".join(problems[:20]))
+    print(f"{path}: schema, dimension scales, attributes and recomputed metrics check out")
+
+
+def quality(path):
+    with h5py.File(path, "r") as f:
+        out = {"metrics/" + n: ds[...] for n, ds in f["metrics"].items() if ds.attrs["timing"] == 0}
+        for k in ("text/generated_ids", "agency/occupancy", "heads/score", "heads/pruned", "cells/done"):
+            out[k] = f[k][...]
+        out["study"] = f.attrs["study"]
+        return out
+
+
+def compare(paths):
+    a = quality(paths[0])
+    for p in paths[1:]:
+        b = quality(p)
+        for k in a:
+            if not np.array_equal(a[k], b[k], equal_nan=not isinstance(a[k], str)):
+                sys.exit(f"{p}: {k} differs from {paths[0]}")
+    print("identical quality numbers:", " ".join(paths))
+
+
+def main():
+    cmd, path = sys.argv[1], sys.argv[2]
+    if cmd == "check":
+        check(path, int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--ranks" else 0)
+    elif cmd == "compare":
+        compare(sys.argv[2:])
+    elif cmd == "done":
+        with h5py.File(path, "r") as f:
+            print(int(f["cells/done"][...].sum()))
+    elif cmd == "runs":
+        with h5py.File(path, "r") as f:
+            run, done = f["cells/run"][...].ravel(), f["cells/done"][...].ravel()
+            print(" ".join(f"{r}:{int(((run == r) & (done == 1)).sum())}" for r in sorted(set(run.tolist()))))
+    elif cmd == "tamper":
+        with h5py.File(path, "r+") as f:
+            v, lv, s = np.argwhere(f["cells/done"][...] == 1)[0]
+            p = s  # the first prompt of shard s
+            f["metrics/distinct_2"][v, lv, p] = f["metrics/distinct_2"][v, lv, p] + 0.125
+            print(f"{text(f['variant'][v])} {f['level'][lv]:g} {s}")
+    else:
+        sys.exit(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# sweep_guard.sh: what the sweep refuses, always with a clear message and never touching
+# the file in the way: a second sweep on the same output, a file of another study, a
+# corrupt or foreign file, an impossible output path, a file-size limit hit while the
+# file is created, and job-file mistakes (file:line).
+source "$(dirname "$0")/fixture.sh" "$1"
+
+# expect CODE NEEDLE... -- command: exit code and stderr substrings.
+expect() {
+  local want=$1 needles=()
+  shift
+  while [ "$1" != "--" ]; do needles+=("$1"); shift; done
+  shift
+  "$@" 2>guard.err
+  local rc=$?
+  [ "$rc" = "$want" ] || fail "$* -> exit $rc, want $want: $(cat guard.err)"
+  for n in "${needles[@]}"; do grep -qF -- "$n" guard.err || fail "$* -> stderr lacks '$n': $(cat guard.err)"; done
+}
+
+# A second sweep while one is running.
+sweep 2 --out g.h5 &
+job=$!
+wait_cells g.h5 1
+expect 2 "g.h5 is being written by another sweep (pid $(cut -d' ' -f1 g.h5.lock) on host" -- \
+  "$hs" sweep study.ini --out g.h5
+expect 2 "being written by another sweep" -- "$mpiexec" -n 2 "$hs" sweep study.ini --out g.h5
+kill -TERM $(rank_pids g.h5)
+wait $job
+[ $? = 3 ] || fail "the first sweep did not stop with 3 after SIGTERM"
+
+# Another study on the same file: refused, file untouched.
+sum=$(sha256sum g.h5)
+expect 2 "g.h5 holds results of a different study" "sample_seed = 11" "sample_seed = 99" -- \
+  "$hs" sweep study.ini --out g.h5 --set generation.seed=99
+expect 2 "different study" "levels = 0, 25, 50, 75" -- "$hs" sweep study.ini --out g.h5 --set pruning.levels=0,50
+[ "$sum" = "$(sha256sum g.h5)" ] || fail "a refused sweep changed g.h5"
+
+# Corrupt and foreign files are refused and kept.
+head -c 3000 g.h5 >cut.h5
+printf 'not an hdf5 file' >junk.h5
+"$py" -c "import h5py; h5py.File('plain.h5', 'w')['x'] = [1, 2]"
+for f in cut.h5 junk.h5 plain.h5; do
+  sum=$(sha256sum $f)
+  expect 2 "$f" "refusing" -- "$hs" sweep study.ini --out $f
+  [ "$sum" = "$(sha256sum $f)" ] || fail "the sweep changed $f"
+done
+
+# Impossible output paths and a file-size limit (a stand-in for a full disk) name the path.
+: >afile
+expect 1 "afile/out.h5" -- "$hs" sweep study.ini --out afile/out.h5
+expect 1 "/proc/headsweep.h5" -- "$hs" sweep study.ini --out /proc/headsweep.h5
+(ulimit -f 16 && "$hs" sweep study.ini --out big/out.h5 2>guard.err)
+rc=$?
+[ "$rc" = 1 ] || fail "file-size limit: exit $rc, want 1: $(cat guard.err)"
+grep -q "big/out.h5" guard.err && grep -q "File too large" guard.err || fail "file-size limit message: $(cat guard.err)"
+[ ! -e big/out.h5 ] && [ -z "$(ls big | grep -v lock)" ] || fail "file-size limit left files: $(ls big)"
+
+# Job-file mistakes reach the user with file:line, once, even on several ranks.
+printf '[job]\nmodel = model\nprompts = prompts.jsonl\nshardz = 2\n' >bad.ini
+expect 2 "bad.ini:4: unknown key 'shardz' in [job]" -- "$hs" sweep bad.ini
+expect 2 "bad.ini:4: unknown key" -- "$mpiexec" -n 2 "$hs" sweep bad.ini
+[ "$(grep -c "unknown key" guard.err)" = 1 ] || fail "the job-file error was printed more than once"
+printf '[job]\nmodel = nomodel\nprompts = prompts.jsonl\n' >bad.ini
+expect 2 "bad.ini:2: model = nomodel: No such file or directory" -- "$hs" sweep bad.ini
+expect 2 "--set job.shards=30: shards = 30 but only 24 evaluation prompts" -- "$hs" sweep study.ini --set job.shards=30 --out s.h5
+expect 2 "--set generation.top_p=2" -- "$hs" sweep study.ini --set generation.top_p=2
+expect 2 "--cells 3/2" -- "$hs" sweep study.ini --cells 3/2
+expect 2 "a job file is required" -- "$hs" sweep
+echo "sweep_guard: ok"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# sweep_merge.sh: job-array parts (--cells K/N) merged with `headsweep merge` equal a
+# single run; merge refuses another study, cells whose quality numbers disagree (naming
+# the cell, the number and the files) and an existing output.
+source "$(dirname "$0")/fixture.sh" "$1"
+sed -i 's/^max_new_tokens = .*/max_new_tokens = 16/' study.ini
+
+expect() {
+  local want=$1 needles=()
+  shift
+  while [ "$1" != "--" ]; do needles+=("$1"); shift; done
+  shift
+  "$@" 2>merge.err
+  local rc=$?
+  [ "$rc" = "$want" ] || fail "$* -> exit $rc, want $want: $(cat merge.err)"
+  for n in "${needles[@]}"; do grep -qF -- "$n" merge.err || fail "$* -> stderr lacks '$n': $(cat merge.err)"; done
+}
+
+sweep 1 --out full.h5 || fail "full run: $(cat sweep.err)"
+sweep 2 --out part1.h5 --cells 1/2 || fail "part 1: $(cat sweep.err)"
+grep -q "computing 36 cells" sweep.err || fail "part 1 of 2 should compute 36 of 72 cells: $(cat sweep.err)"
+sweep 2 --out part2.h5 --cells 2/2 || fail "part 2: $(cat sweep.err)"
+[ "$(cells_done part1.h5)" = 36 ] && [ "$(cells_done part2.h5)" = 36 ] || fail "parts should hold 36 cells each"
+sweep 1 --out part1.h5 --cells 1/2 || fail "rerun of part 1"
+grep -q "nothing to do" sweep.err || fail "a finished part should have nothing to do: $(cat sweep.err)"
+
+expect 0 "merged 2 files into merged.h5: 72 of 72 cells done" -- "$hs" merge merged.h5 part1.h5 part2.h5
+"$py" "$tool" compare full.h5 merged.h5 || fail "merged parts differ from the single run"
+"$py" "$tool" check merged.h5 || fail "schema check of the merged file"
+"$py" -c "import h5py, sys; sys.exit(0 if h5py.File('merged.h5')['/'].attrs['merged_from'] == 'part1.h5, part2.h5' else 1)" ||
+  fail "merged_from attribute"
+
+# Overlapping inputs that agree are fine; the output is never overwritten.
+expect 0 "72 of 72 cells done" -- "$hs" merge overlap.h5 part1.h5 full.h5
+expect 2 "merged.h5 already exists" -- "$hs" merge merged.h5 part1.h5 part2.h5
+
+# Another study (a different seed) is refused, naming the setting.
+sweep 1 --out other.h5 --cells 1/9 --set generation.seed=5 || fail "other study: $(cat sweep.err)"
+expect 2 "cannot merge other.h5 with part1.h5" "different study" "sample_seed = 11" -- \
+  "$hs" merge x.h5 part1.h5 other.h5
+[ ! -e x.h5 ] || fail "a refused merge left x.h5"
+
+# A cell done in two inputs with different quality numbers is refused, naming it.
+cp part1.h5 tampered.h5
+cell=$("$py" "$tool" tamper tampered.h5) || fail "tamper"
+read -r variant level shard <<<"$cell"
+expect 2 "cell (variant $variant, level $level, shard $shard) is done in both tampered.h5 and full.h5" "distinct_2 of prompt" -- \
+  "$hs" merge y.h5 tampered.h5 full.h5
+[ ! -e y.h5 ] || fail "a refused merge left y.h5"
+
+expect 2 "an output and at least one input" -- "$hs" merge only.h5
+expect 2 "nothing.h5: No such file or directory" -- "$hs" merge z.h5 nothing.h5
+echo "sweep_merge: ok"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# sweep_signal.sh: SIGTERM / SIGINT / SIGUSR1 (what SLURM and mpirun send before a time
+# limit or on preemption) stop the sweep with exit code 3 after saving the finished cells
+# and removing the lock; the same command then continues, and the finished file equals an
+# uninterrupted run.
+source "$(dirname "$0")/fixture.sh" "$1"
+sed -i 's/^max_new_tokens = .*/max_new_tokens = 32/' study.ini
+
+sweep 2 --out ref.h5 || fail "reference sweep: $(cat sweep.err)"
+
+# stop_run NRANKS HOW: starts a sweep on t.h5, waits for 4 more cells, sends the signal
+# and expects exit 3 with the cells saved.
+stop_run() {
+  local n=$1 how=$2 before victim
+  before=$(cells_done t.h5)
+  sweep "$n" --out t.h5 &
+  local job=$!
+  wait_cells t.h5 $((before + 4))
+  case $how in
+    term-all) kill -TERM $(rank_pids t.h5) ;;
+    term-one) victim=$(rank_pids t.h5 | grep -vx "$(cut -d' ' -f1 t.h5.lock)" | head -n 1)
+              kill -TERM "$victim" ;;
+    usr1-launcher) kill -USR1 "$(ps -o ppid= -p "$(cut -d' ' -f1 t.h5.lock)" | tr -d ' ')" ;;
+    int-serial) kill -INT "$(cut -d' ' -f1 t.h5.lock)" ;;
+  esac
+  wait $job
+  local rc=$?
+  [ "$rc" = 3 ] || fail "$how: exit $rc, want 3; stderr: $(cat sweep.err)"
+  grep -q "stopped by SIG" sweep.err || fail "$how: no 'stopped by' message: $(cat sweep.err)"
+  grep -q "run the same command again" sweep.err || fail "$how: no resume hint: $(cat sweep.err)"
+  [ ! -e t.h5.lock ] || fail "$how: the lock file was left behind"
+  local now
+  now=$(cells_done t.h5)
+  [ "$now" -ge $((before + 4)) ] && [ "$now" -lt 72 ] || fail "$how: $now cells done (had $before)"
+  grep -q "$((now - before)) in this run" sweep.err || fail "$how: saved cells not reported: $(cat sweep.err)"
+}
+
+stop_run 2 term-all
+stop_run 3 term-one
+stop_run 2 usr1-launcher
+stop_run 1 int-serial
+sweep 2 --out t.h5 || fail "final resume: $(cat sweep.err)"
+[ "$(cells_done t.h5)" = 72 ] || fail "t.h5 incomplete"
+"$py" "$tool" compare ref.h5 t.h5 || fail "interrupted runs differ from the uninterrupted one"
+"$py" "$tool" check t.h5 || fail "schema check"
+runs=$("$py" "$tool" runs t.h5)
+[ "$(echo "$runs" | wc -w)" = 5 ] || fail "cells should come from 5 runs, got: $runs"
+echo "sweep_signal: ok (cells per run: $runs)"

@@ -2,7 +2,8 @@
  * JSON line per configuration, so bench/run_bench.sh can set it beside PyTorch.
  *
  *   bench_engine MODEL_DIR [--prompt 128] [--new 128] [--repeats 5] [--threads 1]
- *                [--gating mask|skip] [--off-pct 0,30,50,70]
+ *                [--gating mask|skip] [--off-pct 0,30,50,70] [--sgemm 1]
+ * --sgemm 1 instead times the prefill matmul shapes in OpenBLAS and in our kernel.
  *
  * Decode runs greedy from the prompt (argmax, as the PyTorch side does); the median of
  * the repeats is reported. Heads switched off are the first ones in (layer, head) order
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "headsweep/model.h"
+#include "../src/model/kernels.h"
 
 void openblas_set_num_threads(int);
 
@@ -83,6 +85,33 @@ static int run(const hs_model *m, hs_gating mode, double pct, int np, int nn, in
     return 0;
 }
 
+/* GFLOP/s of the prefill matmul shapes (n x C @ C x N) through OpenBLAS sgemm and
+ * through the engine's own kernel, side by side, median of reps. */
+static void bench_sgemm(const hs_model *m, int n, int reps)
+{
+    int C = m->cfg.n_embd, F = m->cfg.n_inner;
+    int shapes[4][2] = {{C, 3 * C}, {C, C}, {C, F}, {F, C}};
+    const float *w[4] = {m->blocks[0].attn_w, m->blocks[0].proj_w, m->blocks[0].fc_w, m->blocks[0].fc_proj_w};
+    for (int s = 0; s < 4; s++) {
+        int K = shapes[s][0], N = shapes[s][1];
+        float *x = malloc((size_t)n * K * sizeof(float)), *y = malloc((size_t)n * N * sizeof(float));
+        for (long i = 0; i < (long)n * K; i++) x[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+        double *tb = malloc((size_t)reps * sizeof(double)), *to = malloc((size_t)reps * sizeof(double));
+        for (int r = 0; r < reps; r++) {
+            double t0 = hs_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, N, K, 1.0f, x, K, w[s], N, 0.0f, y, N);
+            double t1 = hs_now();
+            hs_k_gemm(y, N, x, K, w[s], N, 0, n, K, N, 0.0f);
+            double t2 = hs_now();
+            tb[r] = 2.0 * n * K * N / (t1 - t0) / 1e9;
+            to[r] = 2.0 * n * K * N / (t2 - t1) / 1e9;
+        }
+        printf("{\"sgemm_shape\": [%d, %d, %d], \"openblas_gflops\": %.2f, \"headsweep_gflops\": %.2f}\n", n, K, N,
+               median(tb, reps), median(to, reps));
+        free(x), free(y), free(tb), free(to);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -91,6 +120,7 @@ int main(int argc, char **argv)
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
+    int sgemm = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--new")) nn = atoi(argv[i + 1]);
@@ -98,6 +128,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--gating")) gating = argv[i + 1];
         else if (!strcmp(argv[i], "--off-pct")) pcts = argv[i + 1];
+        else if (!strcmp(argv[i], "--sgemm")) sgemm = atoi(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     openblas_set_num_threads(threads);
@@ -106,6 +137,11 @@ int main(int argc, char **argv)
     if (hs_gating_parse(gating, &mode) || hs_model_load(&m, argv[1])) {
         fprintf(stderr, "bench: %s\n", hs_err_msg());
         return 2;
+    }
+    if (sgemm) {
+        bench_sgemm(&m, np, reps);
+        hs_model_free(&m);
+        return 0;
     }
     char *list = strdup(pcts);
     int rc = 0;

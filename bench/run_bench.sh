@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# run_bench.sh: the engine beside PyTorch eager on the same checkpoint, interleaved in
+# rounds so both see the same machine load; prints medians and ratios as markdown.
+#   bench/run_bench.sh [MODEL_DIR] [ROUNDS]
+# MODEL_DIR defaults to a gpt2 (124M) shape random model made in build/bench-gpt2.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hs=build/src/cli/headsweep
+be=build/bench/bench_engine
+model=${1:-build/bench-gpt2}
+rounds=${2:-3}
+[ -x "$be" ] || { echo "build first: tools/setup.sh" >&2; exit 2; }
+[ -f "$model/model.safetensors" ] || "$hs" mkmodel --shape gpt2 --seed 1 --out "$model"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for r in $(seq 1 "$rounds"); do
+  echo "round $r/$rounds" >&2
+  "$be" "$model" --repeats 3 --gating mask --off-pct 0 >>"$out/hs_mask.jsonl"
+  /usr/bin/python3 bench/torch_gpt2.py --model "$model" --repeats 3 >>"$out/torch.jsonl"
+  "$be" "$model" --repeats 3 --gating skip --off-pct 0,30,50,70 >>"$out/hs_skip.jsonl"
+  "$be" "$model" --repeats 3 --gating mask --off-pct 50 >>"$out/hs_mask.jsonl"
+  "$be" "$model" --repeats 3 --sgemm 1 >>"$out/sgemm.jsonl"
+done
+/usr/bin/python3 - "$out" "$model" <<'PY'
+import json, statistics, sys, os
+d = sys.argv[1]
+def rows(name):
+    return [json.loads(l) for l in open(os.path.join(d, name)) if l.strip()]
+med = statistics.median
+hs = rows("hs_mask.jsonl") + rows("hs_skip.jsonl")
+def pick(g, p, key):
+    return med([r[key] for r in hs if r["gating"] == g and r["off_pct"] == p])
+t = rows("torch.jsonl")
+t_dec, t_pre = med([r["decode_ms_per_tok"] for r in t]), med([r["prefill_tok_s"] for r in t])
+h_dec, h_pre = pick("mask", 0, "decode_ms_per_token"), pick("mask", 0, "prefill_tokens_per_s")
+print("| engine | prefill tokens/s (128) | decode ms/token (128 new) |\n| --- | --- | --- |")
+print(f"| headsweep (mask, all heads) | {h_pre:.1f} | {h_dec:.2f} |")
+print(f"| PyTorch eager + KV cache | {t_pre:.1f} | {t_dec:.2f} |")
+print(f"| ratio | {h_pre / t_pre:.2f}x | {t_dec / h_dec:.2f}x faster |\n")
+print("| heads off | skip decode ms/token | speedup vs mask 0% | ideal (weight bytes not read) | share of ideal |\n| --- | --- | --- | --- | --- |")
+# Ideal: decode time proportional to weight bytes read per token. Per layer attention
+# holds 4C^2 of 12C^2 + biases; the LM head (V x C) and MLP are never skipped.
+for p in (0, 30, 50, 70):
+    s = pick("skip", p, "decode_ms_per_token")
+    cfg = json.load(open(os.path.join(sys.argv[2], "config.json")))
+    C, L, V = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"]
+    total = L * 12 * C * C + V * C
+    saved = p / 100 * L * 4 * C * C
+    ideal = total / (total - saved)
+    sp = h_dec / s
+    print(f"| {p}% | {s:.2f} | {sp:.2f}x | {ideal:.2f}x | {((sp - 1) / (ideal - 1) * 100) if p else float('nan'):.0f}% |")
+m50 = pick("mask", 50, "decode_ms_per_token")
+print(f"\nmask mode, 50% heads off: {m50:.2f} ms/token (computes every head)\n")
+print("| prefill shape (n, K, N) | OpenBLAS GFLOP/s | headsweep GFLOP/s | ratio |\n| --- | --- | --- | --- |")
+sg = rows("sgemm.jsonl")
+for shape in sorted({tuple(r["sgemm_shape"]) for r in sg}):
+    ob = med([r["openblas_gflops"] for r in sg if tuple(r["sgemm_shape"]) == shape])
+    me = med([r["headsweep_gflops"] for r in sg if tuple(r["sgemm_shape"]) == shape])
+    print(f"| {shape} | {ob:.1f} | {me:.1f} | {me / ob:.2f} |")
+PY

@@ -175,7 +175,7 @@ static hs_status measure_all(const hs_prompt_set *set, const check_opts *o, leng
 static hs_status print_report(const hs_prompt_set *set, problem_list *pl, lengths *len,
                               int n_ctx)
 {
-    qsort(pl->v, pl->n, sizeof *pl->v, problem_cmp);
+    if (pl->n) qsort(pl->v, pl->n, sizeof *pl->v, problem_cmp);
     for (size_t i = 0; i < pl->n; i++) printf("%s\n", pl->v[i].msg);
     const char *unit = n_ctx ? "tokens" : "bytes";
     char what[64];

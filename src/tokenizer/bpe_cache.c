@@ -12,9 +12,11 @@
 #define CACHE_MAX_SLOTS (1u << 17)
 #define CACHE_MAX_KEY 64
 
-hs_status hs_idvec_reserve(hs_idvec *a, size_t cap)
+hs_status hs_idvec_reserve(hs_idvec *a, size_t need)
 {
-    if (cap <= a->cap) return HS_OK;
+    if (need <= a->cap) return HS_OK;
+    size_t cap = a->cap ? a->cap : 16;
+    while (cap < need) cap *= 2; /* geometric, so appends stay amortised O(1) */
     int32_t *v = realloc(a->v, cap * sizeof *v);
     if (!v) return hs_err(HS_ENOMEM, "out of memory for %zu token ids", cap);
     a->v = v;
@@ -25,7 +27,7 @@ hs_status hs_idvec_reserve(hs_idvec *a, size_t cap)
 hs_status hs_idvec_push(hs_idvec *a, int32_t id)
 {
     if (a->n == a->cap) {
-        hs_status st = hs_idvec_reserve(a, a->cap < 16 ? 16 : 2 * a->cap);
+        hs_status st = hs_idvec_reserve(a, a->n + 1);
         if (st) return st;
     }
     a->v[a->n++] = id;
@@ -68,7 +70,7 @@ int hs_bpe_cache_get(const hs_bpe_cache *c, const char *s, size_t n, hs_idvec *o
     if (!c->slots || n > CACHE_MAX_KEY) return 0;
     const hs_bpe_cache_slot *e = find_slot(c, s, n, hs_hash_bytes(s, n));
     if (e->key_len == 0) return 0;
-    if (hs_idvec_reserve(out, out->n + e->ids_n + out->cap / 2)) return 0;
+    if (hs_idvec_reserve(out, out->n + e->ids_n)) return 0;
     memcpy(out->v + out->n, c->ids + e->ids_off, e->ids_n * sizeof *c->ids);
     out->n += e->ids_n;
     return 1;

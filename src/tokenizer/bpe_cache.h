@@ -15,7 +15,8 @@ typedef struct {
     size_t n, cap;
 } hs_idvec;
 
-hs_status hs_idvec_reserve(hs_idvec *a, size_t cap);
+/* Makes room for at least need ids (capacity grows by doubling). */
+hs_status hs_idvec_reserve(hs_idvec *a, size_t need);
 hs_status hs_idvec_push(hs_idvec *a, int32_t id);
 
 typedef struct {

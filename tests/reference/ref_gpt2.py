@@ -281,15 +281,16 @@ def gelu_new(x):
 def make_random_checkpoint(model_dir, n_layer=2, n_head=4, n_embd=32, vocab_size=101,
                            n_positions=64, n_inner=None, prefix="", lm_head=False,
                            buffers=True, dtype="F32", seed=0, attn_std=0.15,
-                           n_ctx_key=False):
+                           n_ctx_key=False, wte_std=0.1):
     """Writes config.json + model.safetensors. Weights are larger than GPT-2's 0.02 init
     (attn_std for c_attn) so attention is peaked and head gates matter; LayerNorm weights
-    are 1 + noise so a wrong eps or bias shows."""
+    are 1 + noise so a wrong eps or bias shows. wte_std ~1 gives logits of magnitude 10-30,
+    like a trained model's."""
     rng = np.random.default_rng(seed)
     C, V, T = n_embd, vocab_size, n_positions
     Fw = n_inner or 4 * C
     nrm = lambda *shape, s=0.02: rng.normal(0.0, s, size=shape).astype(np.float32)
-    t = {"wte.weight": nrm(V, C, s=0.1), "wpe.weight": nrm(T, C, s=0.05)}
+    t = {"wte.weight": nrm(V, C, s=wte_std), "wpe.weight": nrm(T, C, s=0.05)}
     for l in range(n_layer):
         p = f"h.{l}."
         t[p + "ln_1.weight"] = 1 + nrm(C, s=0.1)

@@ -66,6 +66,48 @@ static void test_sampling_rules(void **state)
     assert_int_equal(hs_sample_params_check(&p), HS_EINPUT);
 }
 
+/* top-k through quickselect equals a straightforward full-sort implementation. */
+static int ref_cmp_desc(const void *a, const void *b)
+{
+    const float *x = a, *y = b; /* (prob, index) pairs */
+    if (x[0] != y[0]) return x[0] > y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+static void test_top_k_matches_full_sort(void **state)
+{
+    enum { V = 997, K = 37 };
+    float lg[V], pairs[V][2], prob[V];
+    for (int i = 0; i < V; i++) lg[i] = (float)((i * 7919) % 1009) / 97.0f + (i % 13 == 0 ? 2.0f : 0.0f);
+    hs_sampler smp;
+    assert_int_equal(hs_sampler_init(&smp, V), HS_OK);
+    hs_sample_params p;
+    hs_sample_params_default(&p);
+    p.temperature = 0.7f;
+    p.top_k = K;
+    float mx = lg[0];
+    for (int i = 1; i < V; i++) mx = fmaxf(mx, lg[i]);
+    double sum = 0;
+    for (int i = 0; i < V; i++) sum += (prob[i] = expf((lg[i] - mx) / p.temperature));
+    for (int i = 0; i < V; i++) pairs[i][0] = (float)(prob[i] / sum), pairs[i][1] = (float)i;
+    qsort(pairs, V, sizeof pairs[0], ref_cmp_desc);
+    double total = 0;
+    for (int i = 0; i < K; i++) total += pairs[i][0];
+    for (int step = 0; step < 1000; step++) {
+        double u = step / 1000.0, acc = 0;
+        int want = (int)pairs[K - 1][1];
+        for (int i = 0; i < K; i++) {
+            acc += pairs[i][0];
+            if (acc > u * total) {
+                want = (int)pairs[i][1];
+                break;
+            }
+        }
+        assert_int_equal(hs_sample(&smp, lg, &p, u), want);
+    }
+    hs_sampler_free(&smp);
+}
+
 static void test_lexical(void **state)
 {
     int32_t ids[8] = {1, 2, 3, 1, 2, 3, 1, 2};
@@ -163,6 +205,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_keyed),   cmocka_unit_test(test_sampling_rules),
+        cmocka_unit_test(test_top_k_matches_full_sort),
         cmocka_unit_test(test_lexical),     cmocka_unit_test(test_nll),
         cmocka_unit_test(test_runner),
     };

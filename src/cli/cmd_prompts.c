@@ -31,6 +31,8 @@ static const char prompts_usage[] =
     "shard   writes N files DIR/STEM.shard-K-of-N.jsonl (K = 0..N-1): prompt i goes to\n"
     "        shard i mod N, as in a sweep; lines are copied unchanged.\n";
 
+#define BAD_ARG "unknown option, missing value or extra argument"
+
 /* ---- problems, collected then printed in line order ----------------------------- */
 
 typedef struct {
@@ -223,7 +225,7 @@ static int cmd_check(int argc, char **argv)
         else if (!strcmp(a, "--max-new") && has_val) {
             if (hs_cli_parse_int(argv[++i], "--max-new", 0, 1 << 20, &o.max_new)) return 2;
         } else if (a[0] != '-' && !o.file) o.file = a;
-        else return hs_cli_usage_error(prompts_usage, "prompts check: unknown option, missing value or extra argument");
+        else return hs_cli_usage_error(prompts_usage, "prompts check: " BAD_ARG);
     }
     if (!o.file) return hs_cli_usage_error(prompts_usage, "prompts check: FILE is required");
     if (o.max_new >= 0 && !o.model)
@@ -282,10 +284,10 @@ static hs_status write_shard(const shard_opts *o, const hs_prompt_set *set, cons
                              const size_t *starts, int k)
 {
     size_t *idx = NULL, n = 0;
-    char *path = shard_path(o, k), tmp[4096];
-    hs_status st = path ? hs_prompts_shard(set, o->shards, k, &idx, &n) : HS_ENOMEM;
+    char *path = shard_path(o, k), *tmp = path ? hs_malloc(strlen(path) + 5, "path") : NULL;
+    hs_status st = tmp ? hs_prompts_shard(set, o->shards, k, &idx, &n) : HS_ENOMEM;
     if (st) goto done;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, strlen(path) + 5, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         st = hs_err(HS_EIO, "%s: cannot create: %s", tmp, strerror(errno));
@@ -293,11 +295,13 @@ static hs_status write_shard(const shard_opts *o, const hs_prompt_set *set, cons
     }
     st = write_lines(f, data, starts, set, idx, n);
     if (fclose(f) != 0 || st) st = hs_err(HS_EIO, "%s: write error: %s", tmp, strerror(errno));
-    if (!st && rename(tmp, path) != 0) st = hs_err(HS_EIO, "%s: cannot rename: %s", tmp, strerror(errno));
+    if (!st && rename(tmp, path) != 0)
+        st = hs_err(HS_EIO, "%s: cannot rename: %s", tmp, strerror(errno));
     if (st) remove(tmp);
     if (!st) printf("%s: %zu prompts\n", path, n);
 done:
     free(idx);
+    free(tmp);
     free(path);
     return st;
 }
@@ -341,10 +345,11 @@ static int cmd_shard(int argc, char **argv)
             if (hs_cli_parse_int(argv[++i], "--shards", 1, 1 << 20, &o.shards)) return 2;
         } else if (!strcmp(a, "--out-dir") && has_val) o.out_dir = argv[++i];
         else if (a[0] != '-' && !o.file) o.file = a;
-        else return hs_cli_usage_error(prompts_usage, "prompts shard: unknown option, missing value or extra argument");
+        else return hs_cli_usage_error(prompts_usage, "prompts shard: " BAD_ARG);
     }
     if (!o.file || !o.out_dir || !o.shards)
-        return hs_cli_usage_error(prompts_usage, "prompts shard: FILE, --shards N and --out-dir DIR are required");
+        return hs_cli_usage_error(prompts_usage,
+                                  "prompts shard: FILE, --shards N and --out-dir DIR are required");
     return shard_file(&o);
 }
 

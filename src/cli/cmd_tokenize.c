@@ -201,7 +201,8 @@ static hs_status detokenize(const hs_tokenizer *tok, const char *text, size_t le
     size_t out_len = 0;
     hs_status st = parse_id_list(text, len, what, &ids, &n);
     if (!st) st = hs_tokenizer_decode(tok, ids, n, &out, &out_len);
-    if (!st && fwrite(out, 1, out_len, stdout) != out_len) st = hs_err(HS_EIO, "stdout: write error");
+    if (!st && fwrite(out, 1, out_len, stdout) != out_len)
+        st = hs_err(HS_EIO, "stdout: write error");
     free(ids);
     free(out);
     return st;

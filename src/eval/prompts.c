@@ -258,7 +258,8 @@ hs_status hs_prompts_shard(const hs_prompt_set *set, int n_shards, int k, size_t
 {
     *idx = NULL;
     *n_idx = 0;
-    if (n_shards < 1) return hs_err(HS_EINPUT, "number of shards must be at least 1, not %d", n_shards);
+    if (n_shards < 1)
+        return hs_err(HS_EINPUT, "number of shards must be at least 1, not %d", n_shards);
     if (k < 0 || k >= n_shards)
         return hs_err(HS_EINPUT, "shard %d does not exist (shards 0..%d)", k, n_shards - 1);
     size_t count = set->n > (size_t)k ? (set->n - (size_t)k - 1) / (size_t)n_shards + 1 : 0;

@@ -232,6 +232,18 @@ static void apply(const hs_tokenizer *tok, word_scratch *w, cand c)
     add_pair(tok, w, c.pos, 0);
 }
 
+/* One symbol per byte, linked in order, and the heap of their pairs that have a rule. */
+static void word_init(const hs_tokenizer *tok, word_scratch *w, const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        w->sym[i] = tok->byte_id[s[i]];
+        w->prev[i] = (int32_t)i - 1;
+        w->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
+    }
+    w->n_heap = 0;
+    for (size_t i = 0; i + 1 < n; i++) add_pair(tok, w, (int32_t)i, 1);
+}
+
 /* BPE of one pre-token of n >= 1 bytes; appends its ids to out. Rules are applied in
  * rounds: every occurrence of the lowest-ranked pair, left to right, before any pair
  * created meanwhile is considered, exactly as the reference's bpe() loop. */
@@ -240,13 +252,7 @@ static hs_status bpe_word(const hs_tokenizer *tok, word_scratch *w, const unsign
 {
     hs_status st = word_scratch_reserve(w, n);
     if (st) return st;
-    for (size_t i = 0; i < n; i++) {
-        w->sym[i] = tok->byte_id[s[i]];
-        w->prev[i] = (int32_t)i - 1;
-        w->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
-    }
-    w->n_heap = 0;
-    for (size_t i = 0; i + 1 < n; i++) add_pair(tok, w, (int32_t)i, 1);
+    word_init(tok, w, s, n);
     while (w->n_heap > 0) {
         int32_t rank = w->heap[0].rank;
         w->n_fresh = 0;

@@ -12,12 +12,19 @@
 
 #include "bpe_impl.h"
 
+/* Whether to copy one more byte at buf position k: below the limit, or finishing a UTF-8
+ * character that started below it (at most 3 continuation bytes). */
+static int quote_room(size_t k, size_t limit, unsigned char c)
+{
+    return k < limit || (k < limit + 3 && (c & 0xC0) == 0x80);
+}
+
 /* Writes s as a quoted, escaped, possibly shortened string into buf (for messages). */
 static const char *quote(const char *s, size_t len, char *buf, size_t cap)
 {
     size_t k = 0, i = 0, limit = cap - 8; /* room for 3 continuation bytes, `..."`, NUL */
     buf[k++] = '"';
-    for (; i < len && (k < limit || (k < limit + 3 && ((unsigned char)s[i] & 0xC0) == 0x80)); i++) {
+    for (; i < len && quote_room(k, limit, (unsigned char)s[i]); i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7F || c == '"' || c == '\\')
             k += (size_t)snprintf(buf + k, cap - k, "\\x%02x", c);
@@ -77,7 +84,8 @@ static hs_status vocab_check_ids(json_t *root, const char *path, int32_t *max_id
             return hs_err(HS_EINPUT, "%s: token %s: id must be an integer, not a JSON %s", path,
                           q, json_is_real(val) ? "real number" : "non-number");
         json_int_t id = json_integer_value(val);
-        if (id < 0) return hs_err(HS_EINPUT, "%s: token %s: negative id %lld", path, q, (long long)id);
+        if (id < 0)
+            return hs_err(HS_EINPUT, "%s: token %s: negative id %lld", path, q, (long long)id);
         if (id > HS_BPE_MAX_ID)
             return hs_err(HS_EINPUT, "%s: token %s: id %lld above the limit %d", path, q,
                           (long long)id, HS_BPE_MAX_ID);
@@ -119,7 +127,8 @@ static hs_status vocab_add(hs_tokenizer *tok, const char *path, const char *key,
     tok->tok_data_len += (size_t)n;
     int32_t old = hs_tokmap_insert(tok, id);
     if (old >= 0) /* distinct keys always decode to distinct bytes; kept as a guard */
-        return hs_err(HS_EINPUT, "%s: tokens with ids %d and %d have the same bytes", path, old, id);
+        return hs_err(HS_EINPUT, "%s: tokens with ids %d and %d have the same bytes", path, old,
+                      id);
     return HS_OK;
 }
 

@@ -712,6 +712,24 @@ static hs_status read_heads(const rd *r, hs_study *s)
 
 /* ---- entry point ---- */
 
+/* Innermost description on HDF5's error stack ("unable to lock file, errno = 11, ..."). */
+static herr_t on_error(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc) snprintf(data, 256, "%s", e->desc);
+    return 0;
+}
+
+static hs_status open_failed(const char *path)
+{
+    char why[256] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, on_error, why);
+    if (strstr(why, "unable to lock"))
+        return hs_err(HS_EINPUT, "%s: cannot open: the file is locked (%s); a sweep is probably still "
+                      "writing it. Report when it is done, or read a snapshot that may be inconsistent "
+                      "with HDF5_USE_FILE_LOCKING=FALSE", path, why);
+    return hs_err(HS_EINPUT, "%s: cannot open it as an HDF5 file%s%s", path, why[0] ? ": " : "", why);
+}
+
 static hs_status check_file(const char *path)
 {
     struct stat sb;
@@ -731,7 +749,7 @@ hs_status hs_h5_read_study(const char *path, hs_study *s)
     hs_status st = check_file(path);
     if (st) return st;
     rd r = {path, H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), NULL, 0};
-    if (r.f < 0) return hs_err(HS_EINPUT, "%s: cannot open it as an HDF5 file", path);
+    if (r.f < 0) return open_failed(path);
     st = read_schema_version(&r);
     if (!st) st = read_source(&r, s);
     if (!st) st = read_scales(&r, s);

@@ -111,6 +111,10 @@ void hs_md_cmp_phrase(FILE *f, const hs_report *r, int p, int m, int l)
         fprintf(f, "unavailable (no variant named `%s` in the file)", pr->a < 0 ? pr->a_name : pr->b_name);
         return;
     }
+    if (c->ci.n == 0) {
+        fprintf(f, "not measured: no prompt is done in both (0 of %d)", c->n_prompts);
+        return;
+    }
     if (c->ci.n < 2) {
         fprintf(f, "too few paired prompts (%d of %d)", c->ci.n, c->n_prompts);
         return;

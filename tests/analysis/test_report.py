@@ -215,6 +215,12 @@ def check_bad_inputs(binary, work):
     text = os.path.join(work, "text.h5")
     open(text, "w").write("not hdf5\n")
     expect2([text], "not HDF5", text + ": not an HDF5 file")
+    whole = fixture(os.path.join(work, "whole.h5"))
+    cut = os.path.join(work, "truncated.h5")
+    open(cut, "wb").write(open(whole, "rb").read()[:3000])
+    expect2([cut], "truncated file", cut + ": cannot open it as an HDF5 file")
+    with h5py.File(whole, "a"):   # as a running sweep holds its file
+        expect2([whole], "file being written", whole + ": cannot open: the file is locked")
     empty = os.path.join(work, "empty.h5")
     h5py.File(empty, "w").close()
     expect2([empty], "no schema_version", "not a headsweep results file")

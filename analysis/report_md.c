@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h5read.h"
 #include "headsweep/version.h"
 #include "outfile.h"
 #include "tables.h"
@@ -293,8 +294,8 @@ static void write_source(FILE *f, const hs_source *src)
 
 static void write_provenance(FILE *f, const hs_report *r)
 {
-    fprintf(f, "## Provenance\n\nReport: headsweep-report %s (%s), bootstrap %d resamples, seed %llu.\n\n",
-            HS_VERSION, HS_GIT_DESCRIBE, r->opt.bootstrap, (unsigned long long)r->opt.seed);
+    fprintf(f, "## Provenance\n\nReport: headsweep-report %s (%s), HDF5 %s, bootstrap %d resamples, seed %llu.\n\n",
+            HS_VERSION, HS_GIT_DESCRIBE, hs_h5_library_version(), r->opt.bootstrap, (unsigned long long)r->opt.seed);
     for (int i = 0; i < r->st->nsrc; i++) write_source(f, &r->st->src[i]);
     if (r->st->nnotes) fputs("### Notes from merging the input files\n\n", f);
     for (int i = 0; i < r->st->nnotes; i++) fprintf(f, "- %s\n", r->st->notes[i]);

@@ -12,24 +12,24 @@
 
 #include "bpe_impl.h"
 
-/* Whether to copy one more byte at buf position k: below the limit, or finishing a UTF-8
- * character that started below it (at most 3 continuation bytes). */
-static int quote_room(size_t k, size_t limit, unsigned char c)
-{
-    return k < limit || (k < limit + 3 && (c & 0xC0) == 0x80);
-}
-
-/* Writes s as a quoted, escaped, possibly shortened string into buf (for messages). */
+/* Writes s as a quoted, possibly shortened string into buf (for messages): valid UTF-8
+ * characters as they are, control characters, quotes, backslashes and bytes outside
+ * valid UTF-8 as \xHH, so the message itself is always valid UTF-8. */
 static const char *quote(const char *s, size_t len, char *buf, size_t cap)
 {
-    size_t k = 0, i = 0, limit = cap - 8; /* room for 3 continuation bytes, `..."`, NUL */
+    size_t k = 0, i = 0, limit = cap - 10; /* room for one piece (<= 4), `..."`, NUL */
     buf[k++] = '"';
-    for (; i < len && quote_room(k, limit, (unsigned char)s[i]); i++) {
+    while (i < len && k < limit) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7F || c == '"' || c == '\\')
+        size_t n = hs_utf8_seq_len((const unsigned char *)s + i, len - i);
+        if (n == 0 || c < 0x20 || c == 0x7F || c == '"' || c == '\\') {
             k += (size_t)snprintf(buf + k, cap - k, "\\x%02x", c);
-        else
-            buf[k++] = (char)c;
+            i++;
+        } else {
+            memcpy(buf + k, s + i, n);
+            k += n;
+            i += n;
+        }
     }
     if (i < len) k += (size_t)snprintf(buf + k, cap - k, "...");
     snprintf(buf + k, cap - k, "\"");

@@ -363,7 +363,7 @@ static void test_bad_merges(void **state)
     expect_load_error(v, "a b\nzz c\n", "merges.txt:2", "token \"zz\" is not in the vocabulary");
     expect_load_error(v, "a b\nab d\n", "merges.txt:2", "merged token \"abd\" is not in the vocabulary");
     expect_load_error(v, "a b\na\xc5\x84 c\n", "merges.txt:2", "U+0144 stands for no byte");
-    expect_load_error(v, "a b\nx \xff\n", "merges.txt:2", "invalid UTF-8");
+    expect_load_error(v, "a b\nx \xff\n", "merges.txt:2", "\"\\xff\" is not byte-level text: invalid UTF-8");
     expect_load_error(v, "a b\nab c\na b\n", "merges.txt:3", "merge repeats line 1");
     assert_int_equal(load_texts(v, "a b\r\nab c\r\n"), HS_OK);   /* no header, CRLF */
     assert_int_equal(load_texts(v, ""), HS_OK);                   /* no merges at all */

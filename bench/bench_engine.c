@@ -3,6 +3,7 @@
  *
  *   bench_engine MODEL_DIR [--prompt 128] [--new 128] [--repeats 5] [--threads 1]
  *                [--gating mask|skip] [--off-pct 0,30,50,70] [--sgemm 1]
+ * --batch 1,8,16 instead times throughput-mode decode of that many sequences together.
  * --sgemm 1 instead times the prefill matmul shapes in OpenBLAS and in our kernel.
  *
  * Decode runs greedy from the prompt (argmax, as the PyTorch side does); the median of
@@ -112,6 +113,37 @@ static void bench_sgemm(const hs_model *m, int n, int reps)
     }
 }
 
+/* Throughput mode: B sequences (prompt np each) decoded together for nn steps;
+ * reports aggregate decode tokens/s beside B = 1 measured in the same run. */
+static void bench_batch(const hs_model *m, int B, int np, int nn, int reps)
+{
+    int V = m->cfg.vocab_size;
+    hs_ctx **seqs = calloc((size_t)B, sizeof *seqs);
+    int32_t *ids = malloc((size_t)np * sizeof(int32_t)), *tok = malloc((size_t)B * sizeof(int32_t));
+    float *lg = malloc((size_t)B * V * sizeof(float));
+    double *tps = malloc((size_t)reps * sizeof(double));
+    for (int i = 0; i < np; i++) ids[i] = (int32_t)((i * 7919 + 13) % V);
+    for (int b = 0; b < B; b++) hs_ctx_init(&seqs[b], m, np + nn, HS_GATING_MASK);
+    for (int r = 0; r < reps; r++) {
+        for (int b = 0; b < B; b++) {
+            hs_ctx_reset(seqs[b]);
+            hs_ctx_forward(seqs[b], ids, np, lg, 0);
+            tok[b] = (int32_t)((b * 31) % V);
+        }
+        double t0 = hs_now();
+        for (int s = 0; s < nn; s++) {
+            hs_ctx_forward_batch(seqs, B, tok, lg);
+            for (int b = 0; b < B; b++) tok[b] = (int32_t)argmax(lg + (size_t)b * V, V);
+        }
+        tps[r] = (double)B * nn / (hs_now() - t0);
+    }
+    printf("{\"engine\": \"headsweep\", \"mode\": \"batch\", \"batch\": %d, \"prompt\": %d, \"new\": %d, "
+           "\"decode_tokens_per_s\": %.2f}\n", B, np, nn, median(tps, reps));
+    fflush(stdout);
+    for (int b = 0; b < B; b++) hs_ctx_free(seqs[b]);
+    free(seqs), free(ids), free(tok), free(lg), free(tps);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -121,6 +153,7 @@ int main(int argc, char **argv)
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
     int sgemm = 0;
+    const char *batches = NULL;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--new")) nn = atoi(argv[i + 1]);
@@ -129,6 +162,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--gating")) gating = argv[i + 1];
         else if (!strcmp(argv[i], "--off-pct")) pcts = argv[i + 1];
         else if (!strcmp(argv[i], "--sgemm")) sgemm = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batch")) batches = argv[i + 1];
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     openblas_set_num_threads(threads);
@@ -137,6 +171,13 @@ int main(int argc, char **argv)
     if (hs_gating_parse(gating, &mode) || hs_model_load(&m, argv[1])) {
         fprintf(stderr, "bench: %s\n", hs_err_msg());
         return 2;
+    }
+    if (batches) {
+        char *bl = strdup(batches);
+        for (char *tok = strtok(bl, ","); tok; tok = strtok(NULL, ",")) bench_batch(&m, atoi(tok), np, nn, reps);
+        free(bl);
+        hs_model_free(&m);
+        return 0;
     }
     if (sgemm) {
         bench_sgemm(&m, np, reps);

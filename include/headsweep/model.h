@@ -110,6 +110,13 @@ int hs_ctx_vocab(const hs_ctx *ctx);
 hs_status hs_ctx_forward(hs_ctx *ctx, const int32_t *ids, int n, float *logits,
                          int all_positions);
 
+/* One decode step of B sequences together (throughput mode): sequence i takes token
+ * ids[i] at its own position, with its own cache, gates and statistics, and logits row i
+ * (B, V) receives its next-token logits. The sequences must share the model, gating
+ * mode, live heads and context size. The weights are read once for the whole batch, and
+ * every row is bit-identical to what hs_ctx_forward gives that sequence alone. */
+hs_status hs_ctx_forward_batch(hs_ctx *const *seqs, int B, const int32_t *ids, float *logits);
+
 /* Analytic FLOPs for one decode step at context length t with the given live heads. */
 double hs_model_flops_per_token(const hs_config *cfg, int live_heads, int t);
 

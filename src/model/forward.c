@@ -59,8 +59,10 @@ static hs_status ctx_alloc_scratch(hs_ctx *c)
     c->o = hs_malloc(T * wide * sizeof(float), "activations");
     c->att = hs_malloc(T * T * sizeof(float), "attention scores");
     c->logit_scratch = hs_malloc((size_t)c->cfg.vocab_size * sizeof(float), "logits");
+    c->row_seq = hs_malloc(T * sizeof *c->row_seq, "row table");
+    c->row_pos = hs_malloc(T * sizeof *c->row_pos, "row table");
     if (!c->gates || !c->eff || !c->layers || !c->x || !c->xn || !c->qkv || !c->a || !c->o ||
-        !c->att || !c->logit_scratch)
+        !c->att || !c->logit_scratch || !c->row_seq || !c->row_pos)
         return HS_ENOMEM;
     return HS_OK;
 }
@@ -107,6 +109,8 @@ void hs_ctx_free(hs_ctx *c)
     free(c->att);
     free(c->contrib);
     free(c->logit_scratch);
+    free(c->row_seq);
+    free(c->row_pos);
     free(c);
 }
 
@@ -155,7 +159,7 @@ hs_status hs_ctx_collect_stats(hs_ctx *c, hs_head_stats *stats)
 {
     c->stats = stats;
     if (!stats || c->contrib) return HS_OK;
-    size_t sz = (size_t)c->cfg.n_head * c->max_t * c->cfg.n_embd;
+    size_t sz = (size_t)(c->cfg.n_head + 1) * c->cfg.n_embd;
     c->contrib = hs_malloc(sz * sizeof(float), "per-head contributions");
     if (!c->contrib) c->stats = NULL;
     return c->contrib ? HS_OK : HS_ENOMEM;

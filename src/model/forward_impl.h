@@ -35,7 +35,9 @@ struct hs_ctx {
     float *a;    /* (max_t, C) attention output, head h at columns h*D */
     float *o;    /* (max_t, max(C, F)) sublayer output / MLP hidden */
     float *att;  /* (max_t, max_t) scores of one head */
-    float *contrib; /* (H, max_t, C) per-head residual contributions, stats only */
+    float *contrib; /* (H + 1, C) one row's per-head residual contributions and their sum, stats only */
+    struct hs_ctx **row_seq; /* (max_t) sequence of each row of a forward call */
+    int *row_pos;            /* (max_t) position of each row */
     float *logit_scratch; /* (V) */
 };
 

@@ -35,36 +35,53 @@ void hs_k_gelu_new(float *x, long n)
     }
 }
 
-/* y (N) = beta * y + x (K) @ W (K rows of N, stride ldw): the batch-1 product on the
- * Conv1D layout. Streams W row by row, four rows per pass, so every weight byte is read
- * once, in order, and y (a few kB) stays in L1: decode is bound by memory bandwidth,
- * and this is the access pattern that reaches it. */
-static void gemv_rows(float *restrict y, const float *restrict x, const float *restrict W, int ldw, int K, int N,
+/* y[j0 .. j1) += x[k .. k+4) @ W[k .. k+4, j0 .. j1): one group of four weight rows.
+ * Every output element sees the same chain of fused multiply-adds whether the rows
+ * of x are processed one at a time (decode) or as a batch, so both give identical bits. */
+static void rows4_update(float *restrict y, const float *restrict x, const float *restrict W, int ldw, int k,
+                         int j0, int j1)
+{
+    const float *w0 = W + (size_t)k * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+    float a0 = x[k], a1 = x[k + 1], a2 = x[k + 2], a3 = x[k + 3];
+    int j = j0;
+#ifdef __AVX2__
+    __m256 b0 = _mm256_set1_ps(a0), b1 = _mm256_set1_ps(a1), b2 = _mm256_set1_ps(a2), b3 = _mm256_set1_ps(a3);
+    for (; j + 8 <= j1; j += 8) {
+        __m256 acc = _mm256_loadu_ps(y + j);
+        acc = _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j), acc);
+        acc = _mm256_fmadd_ps(b1, _mm256_loadu_ps(w1 + j), acc);
+        acc = _mm256_fmadd_ps(b2, _mm256_loadu_ps(w2 + j), acc);
+        acc = _mm256_fmadd_ps(b3, _mm256_loadu_ps(w3 + j), acc);
+        _mm256_storeu_ps(y + j, acc);
+    }
+#endif
+    for (; j < j1; j++) y[j] = fmaf(a3, w3[j], fmaf(a2, w2[j], fmaf(a1, w1[j], fmaf(a0, w0[j], y[j]))));
+}
+
+/* The same for a single weight row (K not a multiple of 4). */
+static void row1_update(float *restrict y, const float *restrict x, const float *restrict W, int ldw, int k,
+                        int j0, int j1)
+{
+    const float *w0 = W + (size_t)k * ldw;
+    for (int j = j0; j < j1; j++) y[j] = fmaf(x[k], w0[j], y[j]);
+}
+
+/* Columns per pass of the batched product: B rows of y over this many columns stay in
+ * L1 while the weight rows stream past once. */
+enum { HS_BATCH_COLS = 256 };
+
+void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int B, int K, int N,
                       float beta)
 {
-    if (beta == 0.0f) memset(y, 0, (size_t)N * sizeof(float));
-    int k = 0;
-    for (; k + 4 <= K; k += 4) {
-        const float *w0 = W + (size_t)k * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-        float a0 = x[k], a1 = x[k + 1], a2 = x[k + 2], a3 = x[k + 3];
-        int j = 0;
-#ifdef __AVX2__
-        __m256 b0 = _mm256_set1_ps(a0), b1 = _mm256_set1_ps(a1), b2 = _mm256_set1_ps(a2), b3 = _mm256_set1_ps(a3);
-        for (; j + 8 <= N; j += 8) {
-            __m256 acc = _mm256_loadu_ps(y + j);
-            acc = _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j), acc);
-            acc = _mm256_fmadd_ps(b1, _mm256_loadu_ps(w1 + j), acc);
-            acc = _mm256_fmadd_ps(b2, _mm256_loadu_ps(w2 + j), acc);
-            acc = _mm256_fmadd_ps(b3, _mm256_loadu_ps(w3 + j), acc);
-            _mm256_storeu_ps(y + j, acc);
-        }
-#endif
-        for (; j < N; j++) y[j] += a0 * w0[j] + a1 * w1[j] + a2 * w2[j] + a3 * w3[j];
-    }
-    for (; k < K; k++) {
-        const float *w0 = W + (size_t)k * ldw;
-        float a0 = x[k];
-        for (int j = 0; j < N; j++) y[j] += a0 * w0[j];
+    if (beta == 0.0f)
+        for (int b = 0; b < B; b++) memset(y + (size_t)b * ldy, 0, (size_t)N * sizeof(float));
+    int jstep = B == 1 ? N : HS_BATCH_COLS;
+    for (int j0 = 0; j0 < N; j0 += jstep) {
+        int j1 = j0 + jstep < N ? j0 + jstep : N, k = 0;
+        for (; k + 4 <= K; k += 4)
+            for (int b = 0; b < B; b++) rows4_update(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1);
+        for (; k < K; k++)
+            for (int b = 0; b < B; b++) row1_update(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1);
     }
 }
 
@@ -78,34 +95,46 @@ static float hsum256(__m256 v)
 }
 #endif
 
-void hs_k_dot_rows(float *restrict y, const float *restrict W, int ldw, const float *restrict x, int N, int K)
+/* y[n .. n+4) = W[n .. n+4, :] @ x: four dot products sharing each load of x. */
+static void dot4(float *restrict y, const float *restrict W, int ldw, const float *restrict x, int n, int K)
+{
+    const float *w0 = W + (size_t)n * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+    float r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+    int k = 0;
+#ifdef __AVX2__
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 xv = _mm256_loadu_ps(x + k);
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k), xv, s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + k), xv, s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k), xv, s3);
+    }
+    r0 = hsum256(s0), r1 = hsum256(s1), r2 = hsum256(s2), r3 = hsum256(s3);
+#endif
+    for (; k < K; k++) r0 = fmaf(w0[k], x[k], r0), r1 = fmaf(w1[k], x[k], r1), r2 = fmaf(w2[k], x[k], r2), r3 = fmaf(w3[k], x[k], r3);
+    y[n] = r0, y[n + 1] = r1, y[n + 2] = r2, y[n + 3] = r3;
+}
+
+void hs_k_dot_rows(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K)
 {
     int n = 0;
-#ifdef __AVX2__
-    for (; n + 4 <= N; n += 4) { /* four rows share each load of x */
-        const float *w0 = W + (size_t)n * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-        int k = 0;
-        for (; k + 8 <= K; k += 8) {
-            __m256 xv = _mm256_loadu_ps(x + k);
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, s0);
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k), xv, s1);
-            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + k), xv, s2);
-            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k), xv, s3);
+    for (; n + 4 <= N; n += 4) /* four weight rows (a few kB) serve every row of x */
+        for (int b = 0; b < B; b++) dot4(y + (size_t)b * ldy, W, ldw, x + (size_t)b * ldx, n, K);
+    for (; n < N; n++)
+        for (int b = 0; b < B; b++) {
+            const float *w = W + (size_t)n * ldw, *xb = x + (size_t)b * ldx;
+            float r = 0;
+            for (int k = 0; k < K; k++) r = fmaf(w[k], xb[k], r);
+            y[(size_t)b * ldy + n] = r;
         }
-        float r0 = hsum256(s0), r1 = hsum256(s1), r2 = hsum256(s2), r3 = hsum256(s3);
-        for (; k < K; k++) r0 += w0[k] * x[k], r1 += w1[k] * x[k], r2 += w2[k] * x[k], r3 += w3[k] * x[k];
-        y[n] = r0, y[n + 1] = r1, y[n + 2] = r2, y[n + 3] = r3;
-    }
-#endif
-    for (; n < N; n++) y[n] = hs_k_dot(W + (size_t)n * ldw, x, K);
 }
 
 void hs_k_matmul(float *y, int ldy, const float *x, int ldx, const float *W, int ldw,
                  int n, int K, int N, float beta)
 {
     if (n == 1)
-        gemv_rows(y, x, W, ldw, K, N, beta);
+        hs_k_matmul_rows(y, ldy, x, ldx, W, ldw, 1, K, N, beta);
     else
         hs_k_gemm(y, ldy, x, ldx, W, ldw, 0, n, K, N, beta);
 }

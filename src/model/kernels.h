@@ -22,7 +22,12 @@ void hs_k_softmax(float *x, int n);
 /* Entropy in nats of a probability vector p (n). */
 double hs_k_entropy(const float *p, int n);
 float hs_k_dot(const float *restrict a, const float *restrict b, int n);
-/* y (N) = W (N, K; row stride ldw) @ x (K): one dot product per row (the LM head). */
-void hs_k_dot_rows(float *restrict y, const float *restrict W, int ldw, const float *restrict x, int N, int K);
+/* y (B, N) = W (N, K; row stride ldw) @ x (B, K)^T: one dot product per weight row and
+ * row of x (the LM head). Each row of y is bit-identical to what B = 1 gives. */
+void hs_k_dot_rows(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K);
+/* y (B, N) = beta * y + x (B, K) @ W: independent rows (a decode batch) streaming W once
+ * per step; each row is bit-identical to the B = 1 product (decode). */
+void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int B, int K, int N,
+                      float beta);
 
 #endif

@@ -354,6 +354,77 @@ static void test_layout_variants(void **state)
     }
 }
 
+/* A decode batch gives every sequence exactly (bit for bit) the logits it gets alone,
+ * in both gating modes and with head statistics on. */
+static void batch_vs_single(const hs_model *m, hs_gating mode, const float *gates, int with_stats)
+{
+    enum { B = 4, STEPS = 6 };
+    int V = m->cfg.vocab_size, LH = m->cfg.n_layer * m->cfg.n_head;
+    hs_ctx *solo[B], *bat[B];
+    float *ls = malloc((size_t)V * sizeof(float)), *lb = malloc((size_t)B * V * sizeof(float));
+    float st_mem[2][B][4][64];
+    int rows_mem[2][B][64];
+    hs_head_stats st[2][B];
+    int32_t tok[B];
+    for (int i = 0; i < B; i++) {
+        int np = 3 + 5 * i;
+        int32_t prompt[32];
+        for (int t = 0; t < np; t++) prompt[t] = (int32_t)((t * 13 + i * 101 + 5) % V);
+        for (int k = 0; k < 2; k++) {
+            hs_ctx **c = k ? &bat[i] : &solo[i];
+            assert_int_equal(hs_ctx_init(c, m, 48, mode), HS_OK);
+            assert_int_equal(hs_ctx_set_gates(*c, gates), HS_OK);
+            st[k][i] = (hs_head_stats){st_mem[k][i][0], st_mem[k][i][1], rows_mem[k][i], st_mem[k][i][2]};
+            if (with_stats) assert_int_equal(hs_ctx_collect_stats(*c, &st[k][i]), HS_OK);
+            assert_int_equal(hs_ctx_forward(*c, prompt, np, NULL, 0), HS_OK);
+        }
+        tok[i] = (int32_t)(i * 7 + 1);
+    }
+    for (int step = 0; step < STEPS; step++) {
+        assert_int_equal(hs_ctx_forward_batch(bat, B, tok, lb), HS_OK);
+        for (int i = 0; i < B; i++) {
+            assert_int_equal(hs_ctx_forward(solo[i], &tok[i], 1, ls, 0), HS_OK);
+            assert_memory_equal(ls, lb + (size_t)i * V, (size_t)V * sizeof(float));
+            if (with_stats) {
+                assert_memory_equal(st[0][i].util, st[1][i].util, (size_t)LH * sizeof(float));
+                assert_memory_equal(st[0][i].cosine, st[1][i].cosine, (size_t)LH * sizeof(float));
+            }
+            tok[i] = (int32_t)((tok[i] * 31 + step) % V);
+        }
+    }
+    for (int i = 0; i < B; i++) {
+        assert_int_equal(hs_ctx_pos(bat[i]), hs_ctx_pos(solo[i]));
+        hs_ctx_free(solo[i]);
+        hs_ctx_free(bat[i]);
+    }
+    free(ls);
+    free(lb);
+}
+
+static void test_batch_decode_identical(void **state)
+{
+    hs_model m;
+    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f};
+    batch_vs_single(&m, HS_GATING_MASK, all, 0);
+    batch_vs_single(&m, HS_GATING_SKIP, some, 0);
+    batch_vs_single(&m, HS_GATING_SKIP, some, 1);
+    /* sequences with different live heads cannot share a batch */
+    hs_ctx *a, *b;
+    assert_int_equal(hs_ctx_init(&a, &m, 8, HS_GATING_SKIP), HS_OK);
+    assert_int_equal(hs_ctx_init(&b, &m, 8, HS_GATING_SKIP), HS_OK);
+    assert_int_equal(hs_ctx_set_gates(b, some), HS_OK);
+    hs_ctx *pair[2] = {a, b};
+    int32_t ids[2] = {1, 2};
+    float *lg = malloc((size_t)2 * m.cfg.vocab_size * sizeof(float));
+    assert_int_equal(hs_ctx_forward_batch(pair, 2, ids, lg), HS_EINPUT);
+    assert_non_null(strstr(hs_err_msg(), "other live heads"));
+    free(lg);
+    hs_ctx_free(a);
+    hs_ctx_free(b);
+    hs_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_forward_invariants),
         cmocka_unit_test(test_forward_bad_input),
         cmocka_unit_test(test_layout_variants),
+        cmocka_unit_test(test_batch_decode_identical),
     };
     return cmocka_run_group_tests_name("model", tests, setup, teardown);
 }

@@ -226,6 +226,43 @@ static void test_large_file(void **state)
     free(data);
 }
 
+/* Random damage to a small file: both modes give HS_OK or HS_EINPUT, never crash; in
+ * check mode every problem is reported with a line number that exists. */
+static void count_problem(void *ctx, int line, const char *msg)
+{
+    assert_true(line >= 1 && line <= 6); /* 3 lines, plus up to 3 inserted newlines */
+    assert_non_null(strstr(msg, "f.jsonl:"));
+    ++*(int *)ctx;
+}
+
+static void test_mutated_lines(void **state)
+{
+    static const char base[] = "{\"id\": \"a\", \"prompt\": \"b\", \"reference\": \"c\"}\n"
+                               "{\"id\": 1, \"prompt\": \"x\\u00e9\"}\n{\"id\": \"z\", \"prompt\": \"y\"}";
+    static const char alphabet[] = "{}[]\":,0123456789-. \\u\n\xc3\xff";
+    uint64_t r = 7;
+    for (int it = 0; it < 5000; it++) {
+        char s[sizeof base];
+        memcpy(s, base, sizeof base);
+        for (int j = 0; j < 1 + it % 3; j++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            size_t p = (r >> 33) % (sizeof base - 1);
+            s[p] = (r >> 20) & 1 ? (char)(r >> 40) : alphabet[(r >> 40) % (sizeof alphabet - 1)];
+        }
+        hs_prompt_set set;
+        hs_status st = hs_prompts_parse(&set, s, sizeof base - 1, "f.jsonl");
+        assert_true(st == HS_OK || st == HS_EINPUT);
+        hs_prompts_free(&set);
+        int reported = 0;
+        size_t n_problems;
+        assert_int_equal(hs_prompts_check(&set, s, sizeof base - 1, "f.jsonl", count_problem,
+                                          &reported, &n_problems), HS_OK);
+        assert_int_equal((size_t)reported, n_problems);
+        assert_int_equal(st == HS_OK, n_problems == 0);
+        hs_prompts_free(&set);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_check_reports_everything),
         cmocka_unit_test(test_shards_partition),
         cmocka_unit_test(test_large_file),
+        cmocka_unit_test(test_mutated_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

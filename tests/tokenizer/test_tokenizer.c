@@ -371,6 +371,64 @@ static void test_bad_merges(void **state)
     free(v);
 }
 
+/* Random damage to the fixture files: loading must give HS_OK or HS_EINPUT, never crash,
+ * and whatever loads must still round-trip any bytes. */
+static void mutate(char *s, size_t *len, const char *alphabet)
+{
+    if (*len == 0) return;
+    size_t p = rng() % *len;
+    switch (rng() % 3) {
+    case 0: s[p] = (char)rng(); break;
+    case 1: *len = p; break;
+    default: s[p] = alphabet[rng() % strlen(alphabet)];
+    }
+}
+
+/* Loads the tokenizer in dir again and round-trips 300 random bytes through it. */
+static void round_trip_with(const char *dir)
+{
+    hs_tokenizer *tok;
+    char buf[300], *out;
+    int32_t *ids;
+    size_t n, out_len;
+    assert_int_equal(hs_tokenizer_load(&tok, dir), HS_OK);
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (char)rng();
+    assert_int_equal(hs_tokenizer_encode(tok, buf, sizeof buf, 1, &ids, &n), HS_OK);
+    assert_int_equal(hs_tokenizer_decode(tok, ids, n, &out, &out_len), HS_OK);
+    assert_int_equal(out_len, sizeof buf);
+    assert_memory_equal(out, buf, sizeof buf);
+    free(ids), free(out);
+    hs_tokenizer_free(tok);
+}
+
+static void test_mutated_files(void **state)
+{
+    const char *dir = getenv("HS_TOK_DATA");
+    char *vp = tu_join(dir, "vocab.json"), *mp = tu_join(dir, "merges.txt");
+    char *vocab, *merges, *v = NULL, *m = NULL;
+    size_t nv, nm;
+    assert_int_equal(hs_read_file(vp, &vocab, &nv), HS_OK);
+    assert_int_equal(hs_read_file(mp, &merges, &nm), HS_OK);
+    int loaded = 0;
+    for (int it = 0; it < 400; it++) {
+        size_t lv = nv, lm = nm;
+        v = realloc(v, nv + 1), m = realloc(m, nm + 1);
+        assert_true(v && m);
+        memcpy(v, vocab, nv + 1), memcpy(m, merges, nm + 1);
+        for (int j = 0, k = 1 + (int)(rng() % 4); j < k; j++) {
+            if (it % 3 != 1) mutate(v, &lv, "{}[]\":,0123456789-.e \\u");
+            if (it % 3 != 0) mutate(m, &lm, " \n\r\tab#\xc4\xa0");
+        }
+        v[lv] = m[lm] = '\0';
+        hs_status st = load_texts(v, m);
+        if (st != HS_OK && st != HS_EINPUT) fail_msg("status %d: %s", st, hs_err_msg());
+        if (st == HS_OK) round_trip_with(tmpdir);
+        loaded += st == HS_OK;
+    }
+    print_message("%d of 400 damaged tokenizers still loaded\n", loaded);
+    free(v), free(m), free(vocab), free(merges), free(vp), free(mp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_bad_vocab),
         cmocka_unit_test(test_bad_merges),
+        cmocka_unit_test(test_mutated_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

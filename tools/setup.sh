@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config git
   libopenblas-dev libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libcmocka-dev libjansson-dev libpcre2-dev libinih-dev
-  python3 python3-numpy python3-h5py gnuplot-nox nodejs npm)
+  python3 python3-numpy python3-h5py python3-regex gnuplot-nox nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -200,10 +200,11 @@ typedef struct {
     const char *command_line;
 } hs_sweep_opts;
 
-/* Runs the study on every rank of the job (serially without mpirun). Returns HS_EINTR
- * when a signal stopped it after saving the finished cells. On every rank the error
- * message is the one to print; *report is 1 on the rank that should print it. */
-hs_status hs_sweep_run(const hs_sweep_opts *o, int *report);
+/* Runs the study on every rank of the job (serially without mpirun), printing progress
+ * and, on rank 0, the outcome to stderr (a top-level driver: only rank 0 knows every
+ * rank's result). Returns the status all ranks agreed on: HS_EINTR when a signal stopped
+ * it after saving the finished cells. */
+hs_status hs_sweep_run(const hs_sweep_opts *o);
 
 /* Combines results files of one study into out (which must not exist). Cells done in
  * several inputs must agree on every quality number. *done and *total count the cells

@@ -86,9 +86,7 @@ int hs_cmd_sweep(int argc, char **argv)
         o.job_path = argv[optind];
         o.sets = sets;
         o.command_line = cmdline;
-        int report;
-        hs_status st = hs_sweep_run(&o, &report);
-        rc = st && report ? hs_cli_fail(st) : hs_status_exit_code(st);
+        rc = hs_status_exit_code(hs_sweep_run(&o));
     }
     free(sets);
     free(cmdline);

@@ -590,21 +590,26 @@ static void sweep_free(sweep *s)
     if (s->have_job) hs_job_free(&s->job);
 }
 
-hs_status hs_sweep_run(const hs_sweep_opts *o, int *report)
+hs_status hs_sweep_run(const hs_sweep_opts *o)
 {
     sweep s;
     memset(&s, 0, sizeof s);
     s.o = o;
     s.lock.fd = -1;
     s.start = hs_now();
-    *report = 1;
     hs_status st = hs_comm_init(&s.comm);
-    if (!st) {
-        s.rank = hs_comm_rank(s.comm);
-        hs_sweep_signals_install();
-        st = run(&s);
-        *report = s.rank == 0;
+    if (st) {
+        fprintf(stderr, "headsweep: %s\n", hs_err_msg());
+        hs_comm_finalize(s.comm);
+        return st;
     }
+    s.rank = hs_comm_rank(s.comm);
+    hs_sweep_signals_install();
+    st = run(&s);
+    /* Rank 0 prints the outcome every rank agreed on, and only then may the others leave:
+     * mpirun ends the whole job as soon as one rank exits non-zero. */
+    if (st && s.rank == 0) fprintf(stderr, "headsweep: %s\n", hs_err_msg());
+    hs_comm_agree(s.comm, HS_OK);
     sweep_free(&s);
     hs_comm_finalize(s.comm);
     return st;

@@ -1,6 +1,7 @@
 # fixture.sh: sourced by the sweep script tests. Makes a work directory with a tiny random
-# model, 24 short prompts, a calibration set and study.ini (3 variants x 4 levels x 6
-# shards = 72 cells), and helpers to run sweeps, find their ranks and read the results.
+# model, 24 short prompts, a calibration set and study.ini (3 variants x 2 levels x 6
+# shards = $total = 36 cells of 4 prompts), and helpers to run sweeps, find their ranks
+# and read the results.
 # Usage: source fixture.sh MPIEXEC
 set -u
 hs=${HS_HEADSWEEP:?HS_HEADSWEEP must name the headsweep binary}
@@ -40,16 +41,18 @@ output = results/study.h5
 variants = baseline, agency, baseline-skip
 
 [generation]
-max_new_tokens = 48
+max_new_tokens = 32
 temperature = 0.8
 top_k = 20
 seed = 11
 
 [pruning]
 strategy = entropy
-levels = 0, 25, 50, 75
+levels = 0, 50
 calibration = calib.jsonl
 EOF
+
+total=36
 
 # sweep NRANKS args...: runs a sweep (serially for 1), stderr to sweep.err.
 sweep() {

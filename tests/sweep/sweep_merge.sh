@@ -3,7 +3,7 @@
 # single run; merge refuses another study, cells whose quality numbers disagree (naming
 # the cell, the number and the files) and an existing output.
 source "$(dirname "$0")/fixture.sh" "$1"
-sed -i 's/^max_new_tokens = .*/max_new_tokens = 16/' study.ini
+sed -i -e 's/^max_new_tokens = .*/max_new_tokens = 16/' -e 's/^shards = .*/shards = 6\nmax_prompts = 12/' study.ini
 
 expect() {
   local want=$1 needles=()
@@ -18,20 +18,20 @@ expect() {
 
 sweep 1 --out full.h5 || fail "full run: $(cat sweep.err)"
 sweep 2 --out part1.h5 --cells 1/2 || fail "part 1: $(cat sweep.err)"
-grep -q "computing 36 cells" sweep.err || fail "part 1 of 2 should compute 36 of 72 cells: $(cat sweep.err)"
+grep -q "computing $((total / 2)) cells" sweep.err || fail "part 1 of 2 should compute $((total / 2)) of $total cells: $(cat sweep.err)"
 sweep 2 --out part2.h5 --cells 2/2 || fail "part 2: $(cat sweep.err)"
-[ "$(cells_done part1.h5)" = 36 ] && [ "$(cells_done part2.h5)" = 36 ] || fail "parts should hold 36 cells each"
+[ "$(cells_done part1.h5)" = $((total / 2)) ] && [ "$(cells_done part2.h5)" = $((total / 2)) ] || fail "parts should hold half the cells each"
 sweep 1 --out part1.h5 --cells 1/2 || fail "rerun of part 1"
 grep -q "nothing to do" sweep.err || fail "a finished part should have nothing to do: $(cat sweep.err)"
 
-expect 0 "merged 2 files into merged.h5: 72 of 72 cells done" -- "$hs" merge merged.h5 part1.h5 part2.h5
+expect 0 "merged 2 files into merged.h5: $total of $total cells done" -- "$hs" merge merged.h5 part1.h5 part2.h5
 "$py" "$tool" compare full.h5 merged.h5 || fail "merged parts differ from the single run"
 "$py" "$tool" check merged.h5 || fail "schema check of the merged file"
 "$py" -c "import h5py, sys; sys.exit(0 if h5py.File('merged.h5')['/'].attrs['merged_from'] == 'part1.h5, part2.h5' else 1)" ||
   fail "merged_from attribute"
 
 # Overlapping inputs that agree are fine; the output is never overwritten.
-expect 0 "72 of 72 cells done" -- "$hs" merge overlap.h5 part1.h5 full.h5
+expect 0 "$total of $total cells done" -- "$hs" merge overlap.h5 part1.h5 full.h5
 expect 2 "merged.h5 already exists" -- "$hs" merge merged.h5 part1.h5 part2.h5
 
 # Another study (a different seed) is refused, naming the setting.

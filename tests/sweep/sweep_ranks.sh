@@ -3,11 +3,11 @@
 # (every metric with timing = 0, generated tokens, agency occupancy, scores, pruned
 # heads), every rank takes cells, and the file passes the h5py schema check.
 source "$(dirname "$0")/fixture.sh" "$1"
-short=(--set generation.max_new_tokens=16)
+short=(--set generation.max_new_tokens=16 --set job.max_prompts=12)
 
 sweep 1 "${short[@]}" || fail "serial sweep: $(cat sweep.err)"
 [ -f results/study.h5 ] || fail "default output results/study.h5 not written"
-grep -q "72 of 72 cells done" sweep.err || fail "serial run did not report 72 cells: $(cat sweep.err)"
+grep -q "$total of $total cells done" sweep.err || fail "serial run did not report $total cells: $(cat sweep.err)"
 sweep 2 --out two.h5 "${short[@]}" || fail "2-rank sweep: $(cat sweep.err)"
 sweep 3 --out three.h5 "${short[@]}" || fail "3-rank sweep: $(cat sweep.err)"
 "$py" "$tool" compare results/study.h5 two.h5 three.h5 || fail "ranks disagree"
@@ -22,6 +22,6 @@ PY
 # Running the finished study again computes nothing and leaves the file as it was.
 before=$(sha256sum two.h5)
 sweep 2 --out two.h5 "${short[@]}" || fail "rerun of a finished study: $(cat sweep.err)"
-grep -q "nothing to do, 72 of 72 cells done" sweep.err || fail "rerun: $(cat sweep.err)"
+grep -q "nothing to do, $total of $total cells done" sweep.err || fail "rerun: $(cat sweep.err)"
 [ "$before" = "$(sha256sum two.h5)" ] || fail "a rerun with nothing to do changed the file"
 echo "sweep_ranks: ok"

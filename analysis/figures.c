@@ -87,9 +87,10 @@ static const struct {
     hs_status (*plot)(const hs_report *, hs_figure *);
 } fixed_figures[] = {
     {"speed_comparison", "Decode speed (tokens/s) against pruning level, mean with 95% CI, one line "
-     "per variant.", plot_speed},
-    {"perplexity_comparison", "Reference perplexity (log scale) against pruning level, mean with 95% CI.",
-     plot_perplexity},
+     "per variant. The bars include the spread between prompts; whether two variants differ is "
+     "answered by the paired comparisons above, which remove it.", plot_speed},
+    {"perplexity_comparison", "Reference perplexity (log scale) against pruning level, mean with 95% CI. "
+     "Overlapping bars do not mean no difference: see the paired comparisons.", plot_perplexity},
     {"pruning_summary", "Speed against quality per variant and level (labels: level %); dashed: each "
      "variant's Pareto frontier.", hs_plot_pruning_summary},
     {"radar_comparison", "At the highest level: speed, 1/perplexity, distinct-2 and 1/generation time, "

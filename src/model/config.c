@@ -48,8 +48,10 @@ static hs_status read_fields(hs_config *c, json_t *root, const char *path)
     if (eps) {
         if (!json_is_number(eps)) return hs_err(HS_EINPUT, "%s: \"layer_norm_epsilon\" is not a number", path);
         double e = json_number_value(eps);
-        if (!(e > 0 && e < 1)) return hs_err(HS_EINPUT, "%s: layer_norm_epsilon %g is out of range (0, 1)", path, e);
-        c->ln_eps = (float)e;
+        float f = (float)e; /* checked as the float the kernels use: 1e-50 would become 0 */
+        if (!(e > 0 && e < 1 && f > 0 && f < 1))
+            return hs_err(HS_EINPUT, "%s: layer_norm_epsilon %g is out of range (0, 1) as a float", path, e);
+        c->ln_eps = f;
     }
     if (c->n_embd % c->n_head)
         return hs_err(HS_EINPUT, "%s: n_embd %d is not a multiple of n_head %d", path, c->n_embd, c->n_head);

@@ -342,10 +342,19 @@ static hs_status get_double(const hs_job_entry *e, double lo, int lo_open, doubl
 
 static hs_status get_float(const hs_job_entry *e, double lo, int lo_open, double hi, int hi_open, float *out)
 {
-    double v;
+    double v = 0;
     hs_status st = get_double(e, lo, lo_open, hi, hi_open, &v);
-    if (!st) *out = (float)v;
-    return st;
+    if (st) return st;
+    /* The range must hold for the float that is used: 1e-300 is in (0, 1] as a double but
+     * 0 as a float, 0.999999999 is in (0, 1) but 1 as a float. */
+    float f = (float)v;
+    if (!((lo_open ? f > lo : f >= lo) && (hi_open ? f < hi : f <= hi))) {
+        char what[96];
+        snprintf(what, sizeof what, "a number in %c%g, %g%c as a float", lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']');
+        return bad_value(e, what);
+    }
+    *out = f;
+    return HS_OK;
 }
 
 static hs_status get_bool(const hs_job_entry *e, int *out)

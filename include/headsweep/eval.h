@@ -75,6 +75,27 @@ hs_status hs_generate(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, hs_sampl
                       const int32_t *prompt, int n_prompt, const hs_sample_params *p,
                       const char *prompt_id, int eot, hs_generation *out);
 
+/* Throughput mode: count prompts generated through `slots` contexts that decode together
+ * (hs_ctx_forward_batch), a slot refilled with the next prompt as soon as its sequence
+ * ends. out[i] receives exactly what hs_generate gives prompt i alone (timings 0). The
+ * contexts share model, gating mode, gates and size; agency and stats are per slot
+ * (both NULL without agency). */
+typedef struct {
+    hs_ctx **ctx;                 /* (slots) */
+    hs_agency *agency;            /* (slots) or NULL */
+    hs_head_stats *stats;         /* (slots) collected by ctx[k], or NULL */
+    int slots;
+    const int32_t *const *prompts;/* (count) token ids of each prompt */
+    const int *n_prompt;          /* (count) */
+    const char *const *prompt_ids;/* (count) keys of the sampler */
+    int count;
+    const hs_sample_params *params;
+    int eot;                      /* end-of-text id, < 0: none */
+    hs_generation *out;           /* (count), ids sized max_new by the caller */
+} hs_batch_job;
+
+hs_status hs_generate_batch(const hs_batch_job *job, hs_sampler *smp);
+
 /* ---- per-prompt metrics of a sweep cell ---- */
 
 typedef enum {

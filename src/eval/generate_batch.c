@@ -1,0 +1,117 @@
+/* generate_batch.c: throughput mode. Many prompts share decode steps: up to B sequences
+ * are active at once, each with its own cache, agency state and position; a finished
+ * sequence's slot is refilled with the next prompt. Every sequence gets exactly the
+ * tokens that hs_generate gives it alone (the batched forward is bit-identical and the
+ * sampler is keyed by prompt id and step), but the weights are read once per step for
+ * the whole batch. Per-prompt timings are not meaningful here and are not recorded. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "headsweep/eval.h"
+
+typedef struct {
+    int prompt;   /* index into the job's prompts, -1 when the slot is free */
+    int step;     /* samples drawn so far */
+    int32_t last; /* token to feed next */
+} slot_state;
+
+/* Draws sample number `step` of a slot's prompt from logits and records it; returns 1
+ * when the prompt's generation is finished. */
+static int take_sample(const hs_batch_job *job, slot_state *s, hs_sampler *smp, const float *logits)
+{
+    const hs_sample_params *p = job->params;
+    hs_generation *g = &job->out[s->prompt];
+    int32_t tok = hs_sample(smp, logits, p, hs_rng_uniform(p->seed, job->prompt_ids[s->prompt], s->step));
+    s->step++;
+    if (tok == job->eot) {
+        g->hit_eot = 1;
+        return 1;
+    }
+    g->ids[g->n++] = tok;
+    s->last = tok;
+    return s->step >= p->max_new;
+}
+
+/* Starts prompt i in slot k: prefill alone (already a matrix product), first sample. */
+static hs_status start_prompt(const hs_batch_job *job, int k, int i, slot_state *s, hs_sampler *smp, float *logits)
+{
+    hs_ctx *c = job->ctx[k];
+    hs_agency *ag = job->agency ? &job->agency[k] : NULL;
+    hs_generation *g = &job->out[i];
+    g->n = 0;
+    g->hit_eot = 0;
+    g->prefill_s = g->ttft_s = g->decode_s = g->total_s = 0;
+    if (job->n_prompt[i] + job->params->max_new > hs_ctx_max_t(c))
+        return hs_err(HS_EINPUT, "prompt %s: %d prompt tokens + %d new tokens exceed the context of %d",
+                      job->prompt_ids[i], job->n_prompt[i], job->params->max_new, hs_ctx_max_t(c));
+    hs_ctx_reset(c);
+    if (ag) {
+        hs_agency_begin(ag, hs_ctx_gates(c));
+        hs_ctx_scale_gates(c, ag->factors);
+    }
+    hs_status st = hs_ctx_forward(c, job->prompts[i], job->n_prompt[i], logits, 0);
+    if (st) return st;
+    if (ag) hs_agency_step(ag, &job->stats[k], 0);
+    *s = (slot_state){i, 0, -1};
+    if (take_sample(job, s, smp, logits)) s->prompt = -1;
+    return HS_OK;
+}
+
+/* Fills free slots from the queue; returns the number of active slots. */
+static hs_status refill(const hs_batch_job *job, slot_state *slots, int *next, hs_sampler *smp, float *logits,
+                        int *active)
+{
+    *active = 0;
+    for (int k = 0; k < job->slots; k++) {
+        while (slots[k].prompt < 0 && *next < job->count) {
+            hs_status st = start_prompt(job, k, (*next)++, &slots[k], smp, logits);
+            if (st) return st;
+        }
+        *active += slots[k].prompt >= 0;
+    }
+    return HS_OK;
+}
+
+/* One decode step of every active slot together. */
+static hs_status batch_step(const hs_batch_job *job, slot_state *slots, hs_sampler *smp, float *logits,
+                            hs_ctx **act, int32_t *tok, int *map)
+{
+    int B = 0;
+    for (int k = 0; k < job->slots; k++) {
+        if (slots[k].prompt < 0) continue;
+        if (job->agency) hs_ctx_scale_gates(job->ctx[k], job->agency[k].factors);
+        act[B] = job->ctx[k], tok[B] = slots[k].last, map[B++] = k;
+    }
+    hs_status st = hs_ctx_forward_batch(act, B, tok, logits);
+    int V = hs_ctx_vocab(job->ctx[0]);
+    for (int b = 0; b < B && !st; b++) {
+        int k = map[b];
+        if (job->agency) hs_agency_step(&job->agency[k], &job->stats[k], 1);
+        if (take_sample(job, &slots[k], smp, logits + (size_t)b * V)) slots[k].prompt = -1;
+    }
+    return st;
+}
+
+hs_status hs_generate_batch(const hs_batch_job *job, hs_sampler *smp)
+{
+    int V = hs_ctx_vocab(job->ctx[0]), S = job->slots;
+    slot_state *slots = hs_malloc((size_t)S * sizeof *slots, "batch slots");
+    float *logits = hs_malloc((size_t)S * V * sizeof(float), "batch logits");
+    hs_ctx **act = hs_malloc((size_t)S * sizeof *act, "batch");
+    int32_t *tok = hs_malloc((size_t)S * sizeof *tok, "batch");
+    int *map = hs_malloc((size_t)S * sizeof *map, "batch");
+    hs_status st = (slots && logits && act && tok && map) ? HS_OK : HS_ENOMEM;
+    for (int k = 0; k < S && !st; k++) slots[k].prompt = -1;
+    int next = 0, active = 0;
+    if (!st) st = refill(job, slots, &next, smp, logits, &active);
+    while (!st && active > 0) {
+        st = batch_step(job, slots, smp, logits, act, tok, map);
+        if (!st) st = refill(job, slots, &next, smp, logits, &active);
+    }
+    free(slots);
+    free(logits);
+    free(act);
+    free(tok);
+    free(map);
+    return st;
+}

@@ -166,6 +166,8 @@ hs_status hs_results_close(hs_results *r);
 const hs_grid *hs_results_grid(const hs_results *r);
 const char *hs_results_path(const hs_results *r);
 const char *hs_results_study(const hs_results *r);
+/* git describe of the build that last computed cells into the file ("" if none did). */
+const char *hs_results_last_version(const hs_results *r);
 const char *hs_results_variant_name(const hs_results *r, int v);
 double hs_results_level(const hs_results *r, int l);
 const char *hs_results_prompt_id(const hs_results *r, int p);

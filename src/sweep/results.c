@@ -65,6 +65,7 @@ struct hs_results {
     int writable;
     hs_grid grid;
     char *study;
+    char *last_version;       /* git describe of the build that last wrote cells */
     char **variants;          /* (n_variants) */
     double *levels;           /* (n_levels) */
     char **prompts;           /* (n_prompts) */
@@ -756,6 +757,7 @@ static hs_status check_identity(hs_results *r)
         st = hs_err(HS_EINPUT, "%s: results schema version %d, this headsweep reads version %d", r->path, version,
                     HS_RESULTS_SCHEMA_VERSION);
     if (!st) st = get_str(r->file, r->path, "study", &r->study);
+    if (!st) st = get_str(r->file, r->path, "last_git_describe", &r->last_version);
     return st;
 }
 
@@ -814,6 +816,7 @@ hs_status hs_results_close(hs_results *r)
     free_strings(r->prompts, r->grid.n_prompts);
     free(r->levels);
     free(r->study);
+    free(r->last_version);
     free(r->path);
     free(r);
     return st;
@@ -822,6 +825,7 @@ hs_status hs_results_close(hs_results *r)
 const hs_grid *hs_results_grid(const hs_results *r) { return &r->grid; }
 const char *hs_results_path(const hs_results *r) { return r->path; }
 const char *hs_results_study(const hs_results *r) { return r->study; }
+const char *hs_results_last_version(const hs_results *r) { return r->last_version; }
 const char *hs_results_variant_name(const hs_results *r, int v) { return r->variants[v]; }
 double hs_results_level(const hs_results *r, int l) { return r->levels[l]; }
 const char *hs_results_prompt_id(const hs_results *r, int p) { return r->prompts[p]; }

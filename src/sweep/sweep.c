@@ -27,6 +27,7 @@
 
 #include "headsweep/prompts.h"
 #include "headsweep/tokenizer.h"
+#include "headsweep/version.h"
 #include "sweep_impl.h"
 
 #define STOP_ERROR 1000 /* stop reason when a rank failed (signals use their number) */
@@ -259,6 +260,10 @@ static hs_status create_output(sweep *s, const char *study, const hs_study_input
 /* An existing file must hold this study, with the heads this build would prune. */
 static hs_status verify_output(sweep *s, const char *study)
 {
+    const char *last = hs_results_last_version(s->res);
+    if (last[0] && strcmp(last, HS_GIT_DESCRIBE))
+        fprintf(stderr, "headsweep: warning: %s was last written by headsweep %s, this is %s: if the engine "
+                        "changed, its cells and this run's may differ\n", s->job.output, last, HS_GIT_DESCRIBE);
     hs_status st = hs_results_check_study(s->res, study);
     if (!st) st = hs_results_read_scores(s->res, &s->scores);
     if (!st) st = select_gates(s);

@@ -37,6 +37,10 @@ expect 2 "g.h5 holds results of a different study" "sample_seed = 11" "sample_se
 expect 2 "different study" "levels = 0, 25, 50, 75" -- "$hs" sweep study.ini --out g.h5 --set pruning.levels=0,25
 [ "$sum" = "$(sha256sum g.h5)" ] || fail "a refused sweep changed g.h5"
 
+# Resuming a file another build wrote works, with a warning.
+"$py" -c "import h5py; h5py.File('g.h5', 'r+').attrs['last_git_describe'] = 'old-build'"
+expect 0 "warning: g.h5 was last written by headsweep old-build" -- "$hs" sweep study.ini --out g.h5 --cells 1/1000
+
 # Corrupt and foreign files are refused and kept.
 head -c 3000 g.h5 >cut.h5
 printf 'not an hdf5 file' >junk.h5

@@ -10,7 +10,13 @@ mpiexec=${1:?the test needs the MPI launcher as its first argument}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tool="$here/results_tool.py"
 work=$(mktemp -d /tmp/hs-sweep-XXXXXX)
-trap 'jobs -p | xargs -r kill -9 2>/dev/null; rm -rf "$work"' EXIT
+# On exit, sweeps still running in the background go too, launcher and ranks alike.
+killtree() {
+  local c
+  for c in $(pgrep -P "$1"); do killtree "$c"; done
+  kill -9 "$1" 2>/dev/null
+}
+trap 'for p in $(jobs -p); do killtree "$p"; done; rm -rf "$work"' EXIT
 cd "$work" || exit 1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 

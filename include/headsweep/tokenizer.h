@@ -46,5 +46,8 @@ const char *hs_tokenizer_token_bytes(const hs_tokenizer *tok, int32_t id, size_t
 /* Length of the longest prefix of s[0..n) that is valid UTF-8 (RFC 3629: no overlong
  * forms, no surrogates, nothing above U+10FFFF); n when all of it is. */
 size_t hs_utf8_valid_prefix(const char *s, size_t n);
+/* Code point that GPT-2's bytes_to_unicode assigns to byte b (how vocab.json and
+ * merges.txt spell raw bytes). */
+uint32_t hs_bytelevel_char(uint8_t b);
 
 #endif

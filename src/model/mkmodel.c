@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "headsweep/model.h"
+#include "headsweep/tokenizer.h"
 
 typedef struct {
     const char *name;
@@ -48,22 +49,12 @@ static float rng_normal(uint64_t *s)
     return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
 }
 
-/* GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to 256+n. */
-static uint32_t byte_codepoint(int b)
-{
-    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)) return (uint32_t)b;
-    int n = 0;
-    for (int x = 0; x < b; x++)
-        if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255))) n++;
-    return 256u + (uint32_t)n;
-}
-
 /* Appends the byte-level (bytes_to_unicode) UTF-8 spelling of raw bytes to out. */
 static void unicode_spelling(const char *raw, size_t n, char *out)
 {
     size_t k = strlen(out);
     for (size_t i = 0; i < n; i++) {
-        uint32_t cp = byte_codepoint((unsigned char)raw[i]);
+        uint32_t cp = hs_bytelevel_char((uint8_t)raw[i]);
         if (cp < 0x80) out[k++] = (char)cp;
         else {
             out[k++] = (char)(0xc0 | (cp >> 6));

@@ -57,8 +57,7 @@ struct hs_tokenizer {
 };
 
 /* bytelevel.c */
-/* Code point that bytes_to_unicode assigns to byte b. */
-uint32_t hs_bytelevel_char(uint8_t b);
+/* hs_bytelevel_char (bytes_to_unicode) is public: see tokenizer.h. */
 /* Converts byte-level text (UTF-8 of mapped code points) to raw bytes in out (at most
  * len bytes). Returns the number of bytes, or -1 when text holds a character that
  * no byte maps to (*bad gets its code point, or UINT32_MAX for invalid UTF-8). */

@@ -112,10 +112,17 @@ static hs_status check_overlap(const hs_st_index *idx, const char *path)
     if (!order) return HS_ENOMEM;
     for (size_t i = 0; i < idx->n; i++) order[i] = &idx->tensors[i];
     qsort(order, idx->n, sizeof *order, by_offset);
+    /* Compare with the non-empty tensor that reaches furthest so far: an empty tensor
+     * (no bytes) between two overlapping ones must not hide the overlap. */
     hs_status st = HS_OK;
-    for (size_t i = 1; i < idx->n && !st; i++)
-        if (order[i - 1]->nbytes && order[i]->nbytes && order[i - 1]->data + order[i - 1]->nbytes > order[i]->data)
-            st = hs_err(HS_EINPUT, "%s: tensors %s and %s overlap", path, order[i - 1]->name, order[i]->name);
+    const hs_st_tensor *reach = NULL;
+    for (size_t i = 0; i < idx->n && !st; i++) {
+        const hs_st_tensor *t = order[i];
+        if (!t->nbytes) continue;
+        if (reach && reach->data + reach->nbytes > t->data)
+            st = hs_err(HS_EINPUT, "%s: tensors %s and %s overlap", path, reach->name, t->name);
+        if (!reach || t->data + t->nbytes > reach->data + reach->nbytes) reach = t;
+    }
     free(order);
     return st;
 }

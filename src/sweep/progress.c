@@ -52,6 +52,7 @@ static void print(hs_progress *p, int64_t prompts_done, double now)
     fflush(p->out);
     p->last_print = now;
     p->cells_printed = p->cells_done;
+    p->prompts_printed = prompts_done;
 }
 
 void hs_progress_update(hs_progress *p, int64_t cells_done, int64_t prompts_done, int force)
@@ -66,7 +67,8 @@ void hs_progress_update(hs_progress *p, int64_t cells_done, int64_t prompts_done
 void hs_progress_finish(hs_progress *p, int64_t cells_done, int64_t prompts_done)
 {
     p->cells_done = cells_done;
-    print(p, prompts_done, hs_now());
+    /* A plain log needs no repeat of a line it just printed. */
+    if (p->bar || cells_done != p->cells_printed || prompts_done != p->prompts_printed) print(p, prompts_done, hs_now());
     if (p->bar) fputc('\n', p->out);
     fflush(p->out);
 }

@@ -87,7 +87,7 @@ typedef struct {
     FILE *out;
     int bar;              /* redraw one line (terminal) instead of printing lines */
     int64_t cells_total, cells_done, cells_printed;
-    int64_t prompts_total;
+    int64_t prompts_total, prompts_printed;
     double start, last_print;
 } hs_progress;
 

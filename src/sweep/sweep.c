@@ -412,7 +412,7 @@ static hs_status collect_cells(sweep *s, int block)
 }
 
 /* Between prompts: signals, the stop flag, rank 0's mail and progress. Sets s->stop. */
-static hs_status poll(sweep *s)
+static hs_status check_in(sweep *s)
 {
     hs_status st = HS_OK;
     if (caught_signal && !s->stop_sent) {
@@ -465,7 +465,7 @@ static hs_status run_cell(sweep *s, int64_t index, hs_cell_result *c)
                             c->gen_ids + (size_t)j * s->grid.max_new, s->occ);
         if (st) return cell_error(s, st, &cell);
         for (size_t i = 0; i < occ; i++) c->occupancy[i] += s->occ[i];
-        if ((st = hs_comm_add_progress(s->comm, 1)) || (st = poll(s))) return st;
+        if ((st = hs_comm_add_progress(s->comm, 1)) || (st = check_in(s))) return st;
         if (s->stop) return HS_EINTR;
     }
     c->index = index;
@@ -501,7 +501,7 @@ static hs_status work_loop(sweep *s)
         hs_cell_result_free(&c);
         if (st == HS_EINTR) return HS_OK;
         if (st) return st;
-        if ((st = poll(s))) return st;
+        if ((st = check_in(s))) return st;
     }
     return HS_OK;
 }

@@ -58,6 +58,7 @@ typedef struct {
     hs_progress progress;
     int64_t cells_written;
     hs_status write_st;    /* first failure writing a cell */
+    double write_seconds;  /* rank 0: wall time spent writing cells to the results file */
     /* work */
     hs_runner *runner;
     int runner_variant, runner_level;
@@ -383,7 +384,9 @@ static void report_start(const sweep *s)
 static void store_cell(sweep *s, const hs_cell_result *c)
 {
     if (s->write_st) return;
+    double t0 = hs_now();
     hs_status st = hs_results_write_cell(s->res, c);
+    s->write_seconds += hs_now() - t0;
     if (st) {
         s->write_st = st;
         hs_comm_request_stop(s->comm, STOP_ERROR);
@@ -548,8 +551,10 @@ static void report_end(const sweep *s, hs_status st)
 {
     if (s->rank != 0 || s->n_todo == 0 || (st && st != HS_EINTR)) return;
     int64_t total = hs_grid_cells(&s->grid), done = s->n_done_before + s->cells_written;
-    fprintf(stderr, "headsweep: %s: %lld of %lld cells done (%lld in this run, %.1f s)\n", s->job.output,
-            (long long)done, (long long)total, (long long)s->cells_written, hs_now() - s->start);
+    double wall = hs_now() - s->start;
+    fprintf(stderr, "headsweep: %s: %lld of %lld cells done (%lld in this run, %.1f s; writing results %.2f s, %.1f%%)\n",
+            s->job.output, (long long)done, (long long)total, (long long)s->cells_written, wall, s->write_seconds,
+            wall > 0 ? 100.0 * s->write_seconds / wall : 0.0);
 }
 
 static hs_status stop_status(const sweep *s, hs_status st)

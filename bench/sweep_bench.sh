@@ -13,10 +13,10 @@ trap 'rm -rf "$work"' EXIT
 flags=(--oversubscribe)
 [ "$(id -u)" -eq 0 ] && flags+=(--allow-run-as-root)
 for n in 1 2; do
-  start=$(date +%s.%N)
+  start=$EPOCHREALTIME
   mpirun "${flags[@]}" -n "$n" "$hs" sweep "$job" --out "$work/r$n.h5" --progress lines "$@" 2>"$work/r$n.log"
-  end=$(date +%s.%N)
-  echo "$n $(echo "$end - $start" | bc) $(grep -o 'writing results [0-9.]* s, [0-9.]*%' "$work/r$n.log" | tail -n 1)" >>"$work/times"
+  end=$EPOCHREALTIME
+  echo "$n $start $end $(grep -o 'writing results [0-9.]* s, [0-9.]*%' "$work/r$n.log" | tail -n 1)" >>"$work/times"
 done
 /usr/bin/python3 - "$work" <<'PY'
 import h5py, numpy as np, sys, os
@@ -26,7 +26,7 @@ print("| ranks | wall s | cells/min | generated tokens/s | parallel efficiency |
 print("| --- | --- | --- | --- | --- | --- | --- |")
 base = None
 for r in rows:
-    n, wall = int(r[0]), float(r[1])
+    n, wall = int(r[0]), float(r[2]) - float(r[1])
     with h5py.File(os.path.join(w, f"r{n}.h5"), "r") as f:
         cells = int(np.sum(f["cells/done"][...]))
         toks = float(np.nansum(f["metrics/generated_tokens"][...]))
@@ -34,6 +34,6 @@ for r in rows:
     tps = toks / wall
     base = base or tps
     eff = tps / (base * n)
-    share = " ".join(r[2:]) if len(r) > 2 else "n/a"
+    share = " ".join(r[3:]) if len(r) > 3 else "n/a"
     print(f"| {n} | {wall:.1f} | {cells / wall * 60:.1f} | {tps:.1f} | {eff:.2f} | {rss:.0f} | {share} |")
 PY

@@ -254,13 +254,14 @@ static void cmp_values(const hs_study *s, const hs_metric_data *m, int v, int l,
     }
 }
 
-/* Pairs with both values finite whose cells ran on two different (known) hosts. */
-static int cross_host_pairs(const hs_study *s, const double *xa, const double *xb, int va, int la,
+/* Pairs with both values finite whose cells ran on different hosts or in different sweep
+ * invocations (both known). */
+static int cross_origin_pairs(const hs_study *s, const double *xa, const double *xb, int va, int la,
                             int vb, int lb)
 {
     int k = 0;
     for (int p = 0; p < s->np; p++) {
-        int ha = s->host[hs_vlp(s, va, la, p)], hb = s->host[hs_vlp(s, vb, lb, p)];
+        int ha = s->origin[hs_vlp(s, va, la, p)], hb = s->origin[hs_vlp(s, vb, lb, p)];
         k += isfinite(xa[p]) && isfinite(xb[p]) && ha >= 0 && hb >= 0 && ha != hb;
     }
     return k;
@@ -282,7 +283,7 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     int lb = p->b_level < 0 ? l : p->b_level;
     cmp_values(s, m, p->a, l, xa);
     cmp_values(s, m, p->b, lb, xb);
-    c->n_cross_host = cross_host_pairs(s, xa, xb, p->a, l, p->b, lb);
+    c->n_cross = cross_origin_pairs(s, xa, xb, p->a, l, p->b, lb);
     int n = hs_paired_pct(xa, xb, s->np, cm->invert, d, &c->n_zero);
     char key[700];
     hs_report_cmp_key(r, pi, mi, l, key, sizeof key);

@@ -59,7 +59,8 @@ typedef struct {
     int available; /* both variants exist and the metric too */
     int n_prompts; /* prompts in the study */
     int n_zero;    /* pairs left out because the divisor was 0 */
-    int n_cross_host; /* pairs whose two cells ran on different hosts */
+    int n_cross;   /* pairs whose two cells ran on different hosts or in different sweep
+                      runs (files): their timings were not measured side by side */
     hs_ci ci;      /* ci.n = pairs used */
     int sign;      /* hs_ci_sign */
 } hs_cmp_cell;

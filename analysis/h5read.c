@@ -619,28 +619,53 @@ static hs_status read_cells(rd *r, hs_study *s)
     return st;
 }
 
-/* Host of each prompt's cell from /cells/host (optional: without it hosts are unknown and
- * the report cannot say which timing pairs crossed machines). */
-static hs_status read_hosts(const rd *r, hs_study *s)
+/* Optional int32 (variant, level, shard) dataset; *out = NULL when the file has none. */
+static hs_status read_optional_cells_int(const rd *r, const hs_study *s, const char *obj, int32_t **out)
 {
-    size_t nvl = (size_t)s->nv * (size_t)s->nl, ncell = nvl * r->nshard;
-    if (!(s->host = hs_malloc(nvl * (size_t)s->np * sizeof *s->host, "hosts"))) return HS_ENOMEM;
-    for (size_t i = 0; i < nvl * (size_t)s->np; i++) s->host[i] = -1;
-    int e = link_exists(r, "cells/host");
-    if (e <= 0) return e < 0 ? bad(r, "cells/host", "cannot look up") : HS_OK;
+    *out = NULL;
+    int e = link_exists(r, obj);
+    if (e <= 0) return e < 0 ? bad(r, obj, "cannot look up") : HS_OK;
+    shape want = {3, {(hsize_t)s->nv, (hsize_t)s->nl, r->nshard}, {"variant", "level", "shard"}};
+    return read_numeric(r, obj, H5T_NATIVE_INT32, sizeof(int32_t), &want, NULL, (void **)out);
+}
+
+static hs_status read_cell_strings(const rd *r, const hs_study *s, const char *obj, char **names)
+{
     hid_t d = -1;
     shape want = {3, {(hsize_t)s->nv, (hsize_t)s->nl, r->nshard}, {"variant", "level", "shard"}};
-    hs_status st = open_dataset(r, "cells/host", &d);
+    hs_status st = open_dataset(r, obj, &d);
     if (st) return st;
-    char **names = hs_calloc(ncell, sizeof *names, "host names");
-    st = names ? check_shape(r, d, "cells/host", &want, NULL) : HS_ENOMEM;
-    if (!st) st = read_strings(r, &(strobj){d, 0, "/cells/host"}, ncell, names);
+    st = check_shape(r, d, obj, &want, NULL);
+    char what[64];
+    snprintf(what, sizeof what, "/%s", obj);
+    if (!st) st = read_strings(r, &(strobj){d, 0, what}, (size_t)s->nv * (size_t)s->nl * r->nshard, names);
+    if (H5Dclose(d) < 0 && !st) st = bad(r, obj, "cannot close");
+    return st;
+}
+
+/* Where and when each prompt's cell ran: "host, run k" from /cells/host and /cells/run.
+ * Both are optional for the report: without them timing pairs cannot be checked for
+ * having run side by side. */
+static hs_status read_origins(const rd *r, hs_study *s)
+{
+    size_t nvl = (size_t)s->nv * (size_t)s->nl, ncell = nvl * r->nshard;
+    if (!(s->origin = hs_malloc(nvl * (size_t)s->np * sizeof *s->origin, "cell origins"))) return HS_ENOMEM;
+    for (size_t i = 0; i < nvl * (size_t)s->np; i++) s->origin[i] = -1;
+    int e = link_exists(r, "cells/host");
+    if (e <= 0) return e < 0 ? bad(r, "cells/host", "cannot look up") : HS_OK;
+    int32_t *run = NULL;
+    char **host = hs_calloc(ncell, sizeof *host, "host names");
+    hs_status st = host ? read_cell_strings(r, s, "cells/host", host) : HS_ENOMEM;
+    if (!st) st = read_optional_cells_int(r, s, "cells/run", &run);
     for (size_t vl = 0; !st && vl < nvl; vl++)
-        for (int p = 0; !st && p < s->np; p++)
-            if (s->done[vl * (size_t)s->np + p])
-                st = hs_study_host(s, names[vl * r->nshard + (size_t)p % r->nshard], &s->host[vl * (size_t)s->np + p]);
-    free_strings(names, names ? ncell : 0);
-    if (H5Dclose(d) < 0 && !st) st = bad(r, "cells/host", "cannot close");
+        for (int p = 0; !st && p < s->np; p++) {
+            size_t c = vl * r->nshard + (size_t)p % r->nshard, i = vl * (size_t)s->np + p;
+            char name[128] = "";
+            if (s->done[i] && host[c][0]) snprintf(name, sizeof name, "%s, run %d", host[c], run ? run[c] : 0);
+            st = hs_study_origin(s, name, &s->origin[i]);
+        }
+    free_strings(host, host ? ncell : 0);
+    free(run);
     return st;
 }
 
@@ -725,8 +750,8 @@ static hs_status open_failed(const char *path)
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, on_error, why);
     if (strstr(why, "unable to lock"))
         return hs_err(HS_EINPUT, "%s: cannot open: the file is locked (%s); a sweep is probably still "
-                      "writing it. Report when it is done, or read a snapshot that may be inconsistent "
-                      "with HDF5_USE_FILE_LOCKING=FALSE", path, why);
+                      "writing it. Report when it is done, or set HDF5_USE_FILE_LOCKING=FALSE to report "
+                      "on the cells done so far", path, why);
     return hs_err(HS_EINPUT, "%s: cannot open it as an HDF5 file%s%s", path, why[0] ? ": " : "", why);
 }
 
@@ -755,7 +780,7 @@ hs_status hs_h5_read_study(const char *path, hs_study *s)
     if (!st) st = read_scales(&r, s);
     if (!st) st = read_metrics(&r, s);
     if (!st) st = read_cells(&r, s);
-    if (!st) st = read_hosts(&r, s);
+    if (!st) st = read_origins(&r, s);
     if (!st) st = read_heads(&r, s);
     free(r.cells);
     if (H5Fclose(r.f) < 0 && !st) st = hs_err(HS_EINPUT, "%s: cannot close", path);

@@ -41,8 +41,8 @@ void hs_study_free(hs_study *s)
         free(s->src[i].path);
     }
     free_strv(s->notes, s->nnotes);
-    free_strv(s->hosts, s->nhosts);
-    free(s->host);
+    free_strv(s->origins, s->norigins);
+    free(s->origin);
     free(s->metric);
     free(s->src);
     free(s->agency);
@@ -99,17 +99,17 @@ int hs_study_done_count(const hs_study *s, int v, int l)
     return k;
 }
 
-hs_status hs_study_host(hs_study *s, const char *name, int *idx)
+hs_status hs_study_origin(hs_study *s, const char *name, int *idx)
 {
     *idx = -1;
     if (!name[0]) return HS_OK;
-    for (int i = 0; i < s->nhosts; i++)
-        if (!strcmp(s->hosts[i], name)) return *idx = i, HS_OK;
-    char **grown = realloc(s->hosts, (size_t)(s->nhosts + 1) * sizeof *grown);
+    for (int i = 0; i < s->norigins; i++)
+        if (!strcmp(s->origins[i], name)) return *idx = i, HS_OK;
+    char **grown = realloc(s->origins, (size_t)(s->norigins + 1) * sizeof *grown);
     if (!grown) return hs_err(HS_ENOMEM, "out of memory listing hosts");
-    s->hosts = grown;
-    if (!(grown[s->nhosts] = hs_strdup(name))) return HS_ENOMEM;
-    *idx = s->nhosts++;
+    s->origins = grown;
+    if (!(grown[s->norigins] = hs_strdup(name))) return HS_ENOMEM;
+    *idx = s->norigins++;
     return HS_OK;
 }
 
@@ -334,8 +334,8 @@ static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b)
     if (!st) st = alloc_fill((void **)&m->pruned, vl * LH, 1, "pruned heads");
     if (!st) st = alloc_fill((void **)&m->occupancy, vl * LH * (size_t)m->ns, sizeof(int64_t), "occupancy");
     if (!st) st = alloc_fill((void **)&m->score, LH, sizeof(double), "head scores");
-    if (!st) st = alloc_fill((void **)&m->host, vl * (size_t)m->np, sizeof(int), "hosts");
-    for (size_t i = 0; !st && i < vl * (size_t)m->np; i++) m->host[i] = -1;
+    if (!st) st = alloc_fill((void **)&m->origin, vl * (size_t)m->np, sizeof(int), "cell origins");
+    for (size_t i = 0; !st && i < vl * (size_t)m->np; i++) m->origin[i] = -1;
     if (!st) memcpy(m->score, a->score, LH * sizeof(double));
     return st;
 }
@@ -361,7 +361,11 @@ static hs_status absorb_prompts(hs_study *m, int mv, int ml, const hs_study *src
             hs_metric_data *d = (hs_metric_data *)hs_study_metric(m, src->metric[k].name);
             d->v[mi] = src->metric[k].v[si];
         }
-        hs_status st = hs_study_host(m, src->host[si] >= 0 ? src->hosts[src->host[si]] : "", &m->host[mi]);
+        /* Runs of different files are different sessions even when numbered alike. */
+        char name[600] = "";
+        if (src->origin[si] >= 0)
+            snprintf(name, sizeof name, "%s, %s", src->origins[src->origin[si]], src->src[0].path);
+        hs_status st = hs_study_origin(m, name, &m->origin[mi]);
         if (st) return st;
     }
     return HS_OK;

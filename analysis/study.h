@@ -45,10 +45,11 @@ typedef struct {
     uint8_t *heads_known;     /* (nv, nl) pruned map taken from a file with this cell */
     int64_t *occupancy;       /* (nv, nl, L, H, ns) steps per state, summed over prompts */
     double *score;            /* (L, H) head usefulness, higher = more useful */
-    int nhosts;
-    char **hosts;             /* (nhosts) distinct names from /cells/host */
-    int *host;                /* (nv, nl, np) index into hosts of the host that ran the
-                                 prompt's cell; -1 unknown (no /cells/host, or not done) */
+    int norigins;
+    char **origins;           /* (norigins) distinct "host, run k": where and in which sweep
+                                 invocation cells ran (/cells/host, /cells/run) */
+    int *origin;              /* (nv, nl, np) index into origins for the prompt's cell; -1
+                                 unknown (no /cells/host, or not done) */
     int nsrc;
     hs_source *src;           /* (nsrc) one per input file */
     int nnotes;
@@ -72,8 +73,8 @@ const char *hs_study_attr(const hs_study *s, const char *key);
 /* Prompts whose cell is done for (v, l). */
 int hs_study_done_count(const hs_study *s, int v, int l);
 
-/* Index of host name in s->hosts, adding it when new; -1 for "" (unknown). */
-hs_status hs_study_host(hs_study *s, const char *name, int *idx);
+/* Index of name in s->origins, adding it when new; -1 for "" (unknown). */
+hs_status hs_study_origin(hs_study *s, const char *name, int *idx);
 
 /* Appends a note (printf style); returns HS_ENOMEM on failure. */
 hs_status hs_study_note(hs_study *s, const char *fmt, ...) HS_PRINTF(2, 3);

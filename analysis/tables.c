@@ -123,8 +123,8 @@ void hs_md_cmp_phrase(FILE *f, const hs_report *r, int p, int m, int l)
     fprintf(f, "%s%% (95%% CI %s .. %s, %d of %d prompts paired): %s%s", hs_fmt_pct(d, sizeof d, c->ci.mean),
             hs_fmt_pct(a, sizeof a, c->ci.lo), hs_fmt_pct(b, sizeof b, c->ci.hi), c->ci.n, c->n_prompts,
             hs_report_verdict(r, m, c), hs_report_negligible(c) ? " (negligible: within 0.01%)" : "");
-    if (r->cm[m].timing && c->n_cross_host > 0)
-        fprintf(f, " (caution: %d of these pairs ran on different hosts)", c->n_cross_host);
+    if (r->cm[m].timing && c->n_cross > 0)
+        fprintf(f, " (caution: %d of these pairs ran on different hosts or in different sweep runs)", c->n_cross);
 }
 
 static int listed(const char *key, const char *const *metrics)
@@ -146,7 +146,7 @@ static void md_cmp_row(FILE *f, const hs_report *r, int p, int m, int l)
     else
         fputs(" n/a | n/a |", f);
     fprintf(f, " %s%s", hs_report_verdict(r, m, c), hs_report_negligible(c) ? " (negligible)" : "");
-    if (r->cm[m].timing && c->n_cross_host > 0) fprintf(f, " (%d pairs across hosts)", c->n_cross_host);
+    if (r->cm[m].timing && c->n_cross > 0) fprintf(f, " (%d pairs across hosts/runs)", c->n_cross);
     fputs(" |\n", f);
 }
 
@@ -222,7 +222,7 @@ static void write_table_csv(FILE *f, const hs_report *r, const hs_table *t)
 
 static void write_cmp_csv(FILE *f, const hs_report *r)
 {
-    fputs("comparison,a,b,b_level,metric,level,available,n_pairs,n_prompts,n_zero,n_cross_host,mean_pct,"
+    fputs("comparison,a,b,b_level,metric,level,available,n_pairs,n_prompts,n_zero,n_cross_host_or_run,mean_pct,"
           "sd_pct,ci_low_pct,ci_high_pct,verdict,seed_key\n", f);
     for (int p = 0; p < r->npair; p++)
         for (int m = 0; m < r->ncm; m++)
@@ -237,7 +237,7 @@ static void write_cmp_csv(FILE *f, const hs_report *r)
                 if (pr->b_level >= 0) fprintf(f, ",%g", r->st->level[pr->b_level]);
                 else fputs(",", f);
                 fprintf(f, ",%s,%g,%d,%d,%d,%d,%d", r->cm[m].key, r->st->level[l], c->available,
-                        c->ci.n, c->n_prompts, c->n_zero, c->n_cross_host);
+                        c->ci.n, c->n_prompts, c->n_zero, c->n_cross);
                 csv_num(f, c->ci.mean), csv_num(f, c->ci.sd), csv_num(f, c->ci.lo), csv_num(f, c->ci.hi);
                 fputc(',', f);
                 hs_out_csv_cell(f, hs_report_verdict(r, m, c));

@@ -2,8 +2,9 @@
 """make_fixture.py: writes a synthetic headsweep results file for the report tests.
 
 The layout follows docs/results-format.md (schema version 1) exactly: dimension scales
-attached to every dataset, NaN / -1 fill for cells that are not done, provenance
-attributes at the root. The numbers are synthetic but deterministic (seeded numpy), with
+attached to every dataset, NaN / -1 fill for cells that are not done, every root
+attribute with its documented type (fixed-length where the writer rewrites in place),
+the `study` identity text, /agency/occupancy per shard. The numbers are synthetic but deterministic (seeded numpy), with
 a designed structure so a reader can tell the variants apart:
   - baseline (mask) does not get faster with pruning; skip variants do; agency is a bit
     slower than baseline-skip;
@@ -16,6 +17,7 @@ Options let tests write parts of a study (--done-shards), a mismatched study (--
 and broken files (--schema-version, --drop).
 """
 import argparse
+import hashlib
 
 import h5py
 import numpy as np
@@ -67,10 +69,12 @@ def parse_args():
     ap.add_argument("--drop", action="append", default=[], help="dataset path to leave out")
     ap.add_argument("--cross-hosts", action="store_true",
                     help="run each variant's cells on its own host (timing pairs cross machines)")
-    ap.add_argument("--study", help="the writer's `study` identity text (\\n for newlines)")
-    ap.add_argument("--occupancy-per-shard", action="store_true",
-                    help="store /agency/occupancy with a shard axis (variant, level, shard, layer, "
-                         "head, state) as the sweep writer does; junk in shards not done")
+    ap.add_argument("--cross-runs", action="store_true",
+                    help="write the first variant's cells in sweep run 1, the others in run 2")
+    ap.add_argument("--study", help="replace the `study` identity text (\\n for newlines)")
+    ap.add_argument("--occupancy-no-shard", action="store_true",
+                    help="store /agency/occupancy without the shard axis, as the first sketch of "
+                         "the format did: (variant, level, layer, head, state)")
     return ap.parse_args()
 
 
@@ -86,6 +90,7 @@ def write_scales(f, a, variants, levels, prompts):
     vs.attrs["agency"] = np.array([VARIANT_KIND.get(v, ("skip", 0))[1] for v in variants],
                                   dtype=np.uint8)
     f.create_dataset("level", data=np.array(levels, dtype=np.float64))
+    f["level"].attrs["units"] = "percent of heads switched off"
     f.create_dataset("prompt", data=np.array(prompts, dtype=object),
                      dtype=h5py.string_dtype("utf-8"))
     f.create_dataset("layer", data=np.arange(a.layers, dtype=np.int32))
@@ -104,32 +109,62 @@ def attach(f, dset, dims):
         dset.dims[i].label = name
 
 
-def root_attrs(f, a, nranks=2):
+def study_text(a, variants, levels):
+    """The writer's identity text: one `key = value` line per setting (docs/results-format.md)."""
+    if a.study:
+        return a.study.replace("\\n", "\n")
+    lines = ["schema_version = %d" % a.schema_version, "model_sha256 = " + "ab" * 32,
+             "prompts_sha256 = " + "cd" * 32, "prompts_used = %d" % a.prompts, "shards = %d" % a.shards,
+             "max_new_tokens = %d" % a.max_new, "temperature = 0.800000012", "top_k = 40",
+             "top_p = 0.949999988", "sample_seed = %d" % a.seed_attr, "measure_unpruned_ppl = on",
+             "strategy = entropy", "calibration_sha256 = " + "ef" * 32,
+             "levels = " + ", ".join("%g" % x for x in levels), "variants = " + ", ".join(variants)]
+    lines += ["variant.%s = gating %s, agency %s" % (v, VARIANT_KIND.get(v, ("skip", 0))[0],
+                                                     "on" if VARIANT_KIND.get(v, ("skip", 0))[1] else "off")
+              for v in variants]
+    return "\n".join(lines) + "\n"
+
+
+def fixed(s, attrs, name, value, size):
+    attrs.create(name, np.bytes_(value), dtype="S%d" % size)
+
+
+def root_attrs(f, a, variants, levels, nranks=2):
     s = f.attrs
     s["schema_version"] = np.int32(a.schema_version)
     for k, v in {
-        "headsweep_version": "0.1.0", "git_describe": "v0.1.0-fixture",
-        "created_utc": "2024-01-01T00:00:00Z", "updated_utc": "2024-01-01T01:00:00Z",
-        "command_line": "mpirun -n 2 headsweep sweep jobs/fixture.ini",
-        "job_name": "fixture",
-        "job_file_text": "[job]\nname = fixture\nmodel = models/tiny\n# ``` a fence inside\n",
+        "headsweep_version": "0.1.0", "git_describe": "v0.1.0-fixture", "created_utc": "2024-01-01T00:00:00Z",
+        "job_name": "fixture", "job_file": "jobs/fixture.ini",
+        "job_file_text": "[job]\nname = fixture\nmodel = models/tiny\n# ``` a fence inside\n; --set generation.seed=7\n",
         "model_dir": "models/tiny", "model_sha256": "ab" * 32,
         "prompts_path": "jobs/prompts/fixture.jsonl", "prompts_sha256": "cd" * 32,
-        "calibration_path": "jobs/prompts/calib.jsonl", "calibration_sha256": "ef" * 32,
-        "strategy": "entropy", "hosts": "node1,node2", "mpi_version": "Open MPI 4.1",
-        "hdf5_version": "1.10.8", "openblas_version": "0.3.21",
+        "calibration_path": "jobs/prompts/calib.jsonl", "calibration_sha256": "ef" * 32, "strategy": "entropy",
     }.items():
         s[k] = v
-    s.create("hosts", np.bytes_("node1,node2"), dtype="S2048")  # fixed length, as the writer
-    s["seed"] = np.int64(a.seed_attr)
+    text = study_text(a, variants, levels)
+    s["study"] = text
+    s["study_sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    s["max_prompts"] = np.int32(a.prompts)
+    s["pruning_seed"] = np.uint64(0)
+    s["per_layer"] = np.uint8(0)
+    s["keep_one_per_layer"] = np.uint8(0)
+    s["seed"] = np.uint64(a.seed_attr)
     s["max_new_tokens"] = np.int32(a.max_new)
-    s["temperature"] = np.float64(0.8)
+    s["temperature"] = np.float32(0.8)
     s["top_k"] = np.int32(40)
-    s["top_p"] = np.float64(0.95)
+    s["top_p"] = np.float32(0.95)
+    s["n_shards"] = np.int32(a.shards)
+    s["measure_unpruned_ppl"] = np.uint8(1)
+    # Rewritten in place by each run: fixed-size types.
+    s["runs"] = np.int32(2 if a.cross_runs else 1)
+    fixed(s, s, "updated_utc", "2024-01-01T01:00:00Z", 32)
+    s["complete"] = np.uint8(0)  # set by main() once cells/done is known
+    fixed(s, s, "command_line", "mpirun -n 2 headsweep sweep jobs/fixture.ini", 4096)
     s["n_ranks"] = np.int32(nranks)
-    s["runs"] = np.int32(1)
-    if a.study:
-        s["study"] = a.study.replace("\\n", "\n")
+    fixed(s, s, "hosts", "node1,node2", 2048)
+    for k, v in {"mpi_version": "Open MPI v4.1.4", "openblas_version": "OpenBLAS 0.3.21",
+                 "hdf5_version": "1.10.8", "last_git_describe": "v0.1.0-fixture"}.items():
+        fixed(s, s, k, v, 256)
 
 
 def done_mask(a, variants, levels):
@@ -204,6 +239,8 @@ def write_heads(f, a, variants, levels, done, rng):
     d.attrs["calibration_set"] = "jobs/prompts/calib.jsonl"
     d.attrs["calibration_sha256"] = "ef" * 32
     d.attrs["n_prompts"] = np.int32(8)
+    d.attrs["seed"] = np.uint64(0)
+    d.attrs["convention"] = "higher = more useful; a level switches off the lowest scores first"
     attach(f, d, ["layer", "head"])
     pruned = np.zeros((nv, nl, L, H), dtype=np.uint8)
     order = np.argsort(score, axis=None)
@@ -232,19 +269,19 @@ def write_heads(f, a, variants, levels, done, rng):
             occ[vi, li][p] = [0, 0, 0, s]
     if "agency/occupancy" in a.drop:
         return
-    if a.occupancy_per_shard:
-        occ = split_by_shard(occ, done)
-        d = f.create_dataset("agency/occupancy", data=occ)
-        attach(f, d, ["variant", "level", "shard", "layer", "head", "state"])
-    else:
+    if a.occupancy_no_shard:
         d = f.create_dataset("agency/occupancy", data=occ)
         attach(f, d, ["variant", "level", "layer", "head", "state"])
+    else:
+        d = f.create_dataset("agency/occupancy", data=split_by_shard(occ, done))
+        attach(f, d, ["variant", "level", "shard", "layer", "head", "state"])
 
 
 def split_by_shard(occ, done):
-    """Cell totals spread over the done shards (remainder on the first); 999 elsewhere."""
+    """Cell totals spread over the done shards (remainder on the first); shards not done
+    hold the fill value 0."""
     nv, nl, ns = done.shape
-    out = np.full((nv, nl, ns) + occ.shape[2:], 999, dtype=np.int64)
+    out = np.zeros((nv, nl, ns) + occ.shape[2:], dtype=np.int64)
     for vi in range(nv):
         for li in range(nl):
             ks = [k for k in range(ns) if done[vi, li, k]]
@@ -272,11 +309,16 @@ def write_text_and_cells(f, a, variants, levels, done, rng):
     host = np.where(done == 1, np.char.add("node", (node + 1).astype(str)), "").astype("S64")
     d = f.create_dataset("cells/host", data=host)
     attach(f, d, ["variant", "level", "shard"])
+    run = np.where(done == 1, 1, 0).astype(np.int32)
+    if a.cross_runs:
+        run[1:][done[1:] == 1] = 2
+    d = f.create_dataset("cells/run", data=run)
+    attach(f, d, ["variant", "level", "shard"])
     secs = np.where(done == 1, 1.5, np.nan)
     d = f.create_dataset("cells/seconds", data=secs)
     attach(f, d, ["variant", "level", "shard"])
-    fin = np.where(done == 1, "2024-01-01T00:30:00Z", "").astype(object)
-    d = f.create_dataset("cells/finished_utc", data=fin, dtype=h5py.string_dtype("utf-8"))
+    fin = np.where(done == 1, "2024-01-01T00:30:00Z", "").astype("S32")
+    d = f.create_dataset("cells/finished_utc", data=fin)
     attach(f, d, ["variant", "level", "shard"])
 
 
@@ -287,12 +329,13 @@ def main():
     prompts = ["p%03d" % i for i in range(a.prompts)]
     rng = np.random.default_rng(20240101)
     with h5py.File(a.out, "w") as f:
-        root_attrs(f, a)
+        root_attrs(f, a, variants, levels)
         write_scales(f, a, variants, levels, prompts)
         done = done_mask(a, variants, levels)
         write_metrics(f, a, variants, levels, done, rng)
         write_heads(f, a, variants, levels, done, rng)
         write_text_and_cells(f, a, variants, levels, done, rng)
+        f.attrs["complete"] = np.uint8(done.all())
 
 
 if __name__ == "__main__":

@@ -188,7 +188,7 @@ def check_paired(h5, out):
     ta = values(h5, "generation_seconds", "agency", 50.0)
     tb = values(h5, "generation_seconds", "baseline", 50.0)
     check(abs(float(e["mean_pct"]) - np.mean((tb / ta - 1) * 100)) < 1e-7, "efficiency = 1/time paired")
-    check(r["n_cross_host"] == "0", "same-host pairs are not flagged")
+    check(r["n_cross_host_or_run"] == "0", "pairs run side by side are not flagged")
     lo, hi, verdict = float(r["ci_low_pct"]), float(r["ci_high_pct"]), r["verdict"]
     want_verdict = "faster" if lo > 0 else "slower" if hi < 0 else "no significant difference"
     check(verdict == want_verdict, "verdict rule")
@@ -234,7 +234,13 @@ def check_bad_inputs(binary, work):
     expect2([os.path.join(work, "shape.h5")], "misshapen dataset", "metrics/hit_eot: has shape")
     other = fixture(os.path.join(work, "other.h5"), "--seed-attr", "8")
     expect2([fixture(os.path.join(work, "one.h5")), other], "mismatched studies",
-            "not the same study: seed differs")
+            "not the same study: study (first differing setting) differs (sample_seed = 7 vs sample_seed = 8)")
+    with h5py.File(other, "a") as h:   # without the writer's study text, the attributes decide
+        del h.attrs["study"]
+    with h5py.File(os.path.join(work, "one.h5"), "a") as h:
+        del h.attrs["study"]
+    expect2([os.path.join(work, "one.h5"), other], "mismatched studies without study text",
+            "not the same study: seed differs (7 vs 8)")
     sa = fixture(os.path.join(work, "study_a.h5"), "--study", "seed = 7\\nlevels = 0, 30, 50, 70\\nx = 1")
     sb = fixture(os.path.join(work, "study_b.h5"), "--study", "seed = 7\\nlevels = 0, 30, 50, 80\\nx = 1")
     expect2([sa, sb], "different study texts", "study (first differing setting) differs "
@@ -254,14 +260,17 @@ def check_merge(binary, work, full_out):
         check(same, "merged parts equal the whole file: " + name)
     text = open(os.path.join(out, "REPORT.md")).read()
     check(a in text and b in text, "REPORT.md names both input files")
-    # The writer's layout of /agency/occupancy, with a shard axis, sums to the same maps.
-    c = fixture(os.path.join(work, "per_shard.h5"), "--occupancy-per-shard")
-    out = os.path.join(work, "per_shard")
+    # The first sketch's /agency/occupancy without a shard axis gives the same maps.
+    c = fixture(os.path.join(work, "no_shard.h5"), "--occupancy-no-shard")
+    out = os.path.join(work, "no_shard")
     p = report(binary, [c], out, "--no-figures")
-    check(p.returncode == 0, "occupancy with a shard axis is read: " + p.stderr)
+    check(p.returncode == 0, "occupancy without a shard axis is read: " + p.stderr)
     name = "agency_occupancy_agency.dat"
     check(os.path.exists(os.path.join(out, name)) and open(os.path.join(out, name)).read()
-          == open(os.path.join(full_out, name)).read(), "per-shard occupancy sums over done shards")
+          == open(os.path.join(full_out, name)).read(), "occupancy summed over done shards = cell totals")
+    rows = read_csv(os.path.join(work, "merged", "comparisons.csv"))
+    check(row(rows, comparison="agency-vs-baseline", metric="speed", level=50)["n_cross_host_or_run"] == "0",
+          "parts split by shard pair prompts within one file: not flagged")
 
 
 def check_cross_hosts(binary, work):
@@ -269,10 +278,18 @@ def check_cross_hosts(binary, work):
     out = os.path.join(work, "hosts")
     p = report(binary, [f], out, "--no-figures", "--bootstrap", "200")
     rows = read_csv(os.path.join(out, "comparisons.csv"))
-    check(p.returncode == 0 and row(rows, comparison="agency-vs-baseline", metric="speed", level=50)["n_cross_host"]
-          == "24", "timing pairs across hosts are counted")
-    check("(caution: 24 of these pairs ran on different hosts)" in open(os.path.join(out, "REPORT.md")).read(),
-          "REPORT.md warns about timing pairs across hosts")
+    check(p.returncode == 0 and row(rows, comparison="agency-vs-baseline", metric="speed", level=50)
+          ["n_cross_host_or_run"] == "24", "timing pairs across hosts are counted")
+    check("(caution: 24 of these pairs ran on different hosts or in different sweep runs)"
+          in open(os.path.join(out, "REPORT.md")).read(), "REPORT.md warns about timing pairs across hosts")
+    check(row(rows, comparison="agency-vs-baseline", metric="perplexity", level=50)["verdict"] != "",
+          "quality comparisons are not affected")
+    f = fixture(os.path.join(work, "runs.h5"), "--cross-runs")
+    p = report(binary, [f], os.path.join(work, "runs"), "--no-figures", "--bootstrap", "200")
+    rows = read_csv(os.path.join(work, "runs", "comparisons.csv"))
+    check(row(rows, comparison="agency-vs-baseline", metric="speed", level=50)["n_cross_host_or_run"] == "24" and
+          row(rows, comparison="agency-vs-baseline-skip", metric="speed", level=50)["n_cross_host_or_run"] == "0",
+          "timing pairs from different sweep runs are counted")
 
 
 def check_other_shapes(binary, work):

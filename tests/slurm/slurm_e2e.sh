@@ -202,13 +202,18 @@ computed_once "logs/hs-study-$id.rank0.log" "$cells"
 step "3. time limit: 1 rank, --time=1 --signal-lead=25; in parallel 4. job array: 3 parts + merge"
 tl=$(run_submit --ranks 1 --time 1 --signal-lead 25 long.ini --out results/long.h5)
 
-# 4. A job array of 3 parts and its merge job; part 2 fails part-way (frozen with scontrol
+# 4. A job array of 3 parts and its merge job, submitted held (--sbatch=--hold) so that the
+# test releases the tasks in its own order. Part 2 fails part-way (frozen with scontrol
 # suspend once a cell is saved, then cancelled: SLURM kills a suspended job outright, like
-# a crashed node), so the merge job refuses and prints the command that runs task 1 alone;
-# that command resumes the part file and merges.
-ids=$(run_submit --array 3 --ranks 1 study.ini --out results/array.h5)
+# a crashed node). Task 0 gets the time-limit signal by hand (scancel --batch
+# --signal=USR1, what --signal=B:USR1 does) once it has saved a cell: it must requeue
+# itself alone (ARRAYID_0; the bare array id would requeue every task), and the merge job
+# must wait for its restart. The merge job then refuses and prints the command that runs
+# task 1 alone; that command resumes the part file and merges.
+ids=$(run_submit --array 3 --ranks 1 --sbatch=--hold study.ini --out results/array.h5)
 aid=$(sed -n 1p <<<"$ids") mid=$(sed -n 2p <<<"$ids")
 [ -n "$mid" ] || fail "no merge job id: $ids"
+scontrol release "$mid" "${aid}_1"
 part2=results/array.parts/part-2-of-3.h5
 resumable=0
 wait_cells "$part2" 1 180
@@ -221,6 +226,10 @@ if [ "$resumable" = 0 ]; then # too quick to catch: lose its file instead
   job_wait "${aid}_1" 60 >/dev/null
   rm -f "$part2"
 fi
+scontrol release "${aid}_0"
+wait_cells results/array.parts/part-1-of-3.h5 1 180
+scancel --batch --signal=USR1 "${aid}_0" || true # fails only if task 0 has just finished
+scontrol release "${aid}_2"
 st=$(job_wait "$mid" 300) || fail "merge job did not end"
 mlog="logs/hs-study-merge-$mid.out"
 [ "$st" = FAILED ] || fail "the merge job should refuse while part 2 is unfinished; it ended $st: $(cat "$mlog")"
@@ -229,10 +238,20 @@ grep -q "array task(s) 1 did not finish" "$mlog" || fail "$mlog does not name ta
 again=$(sed -n 's/.*headsweep-merge.sbatch:   //p' "$mlog")
 [[ $again == *"--tasks 1" ]] || fail "$mlog gives no command to run task 1 again: $(cat "$mlog")"
 { [ -f "logs/hs-study-${aid}_0.out" ] && [ -f "logs/hs-study-${aid}_0.rank0.log" ]; } || fail "array logs: $(ls logs)"
+log="logs/hs-study-${aid}_0.out"
+if grep -q "stopped by SIGUSR1" "logs/hs-study-${aid}_0.rank0.log"; then
+  { grep -q "requeueing job ${aid}_0 (restart 1 will resume)" "$log" && grep -q "restart count 1" "$log"; } ||
+    fail "array task 0 did not requeue itself: $(cat "$log")"
+  grep -q "resuming, [1-9][0-9]* of $cells cells done" "logs/hs-study-${aid}_0.rank0.log" ||
+    fail "array task 0 did not resume: $(cat "logs/hs-study-${aid}_0.rank0.log")"
+else
+  step "   array task 0 finished before its SIGUSR1 arrived: its self-requeue was not exercised"
+fi
 step "   merge job: task 1 did not finish; running what it printed: $again"
 eval "$again" >submit.out 2>submit.err || fail "resubmitting task 1: $(cat submit.err)"
 mapfile -t ids2 < <(grep -E '^[0-9]+$' submit.out)
 [ "${#ids2[@]}" = 2 ] || fail "resubmission printed no job ids: $(cat submit.out submit.err)"
+scontrol release "${ids2[1]}" "${ids2[0]}_1" # held like the first submission
 st=$(job_wait "${ids2[1]}" 300) || fail "second merge job did not end"
 mlog="logs/hs-study-merge-${ids2[1]}.out"
 [ "$st" = COMPLETED ] || fail "second merge job ended $st: $(cat "$mlog")"

@@ -80,6 +80,10 @@ typedef struct {
     float *cosine;  /* (L, H): mean over positions of cos(head contribution, rest of layer) */
 } hs_head_stats;
 
+/* Allocates the four (L, H) arrays (zeroed); free with hs_head_stats_free (NULL-safe). */
+hs_status hs_head_stats_init(hs_head_stats *s, int n_layer, int n_head);
+void hs_head_stats_free(hs_head_stats *s);
+
 typedef struct hs_ctx hs_ctx;
 
 /* A forward context for sequences of up to max_t tokens (<= n_positions). */

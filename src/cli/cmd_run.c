@@ -185,18 +185,13 @@ typedef struct {
 
 static hs_status gen_setup(gen_state *g, run_env *e, const run_opts *o)
 {
-    size_t LH = (size_t)e->m.cfg.n_layer * e->m.cfg.n_head;
     hs_status st = hs_sampler_init(&g->smp, e->m.cfg.vocab_size);
     if (!st && !(g->gen.ids = hs_malloc((size_t)o->sp.max_new * sizeof(int32_t), "generation"))) st = HS_ENOMEM;
     if (st || !o->agency) return st;
     hs_agency_params ap;
     hs_agency_params_default(&ap);
     st = hs_agency_init(&g->ag, e->m.cfg.n_layer, e->m.cfg.n_head, &ap);
-    g->stats.util = calloc(LH, sizeof(float));
-    g->stats.entropy = calloc(LH, sizeof(float));
-    g->stats.cosine = calloc(LH, sizeof(float));
-    g->stats.rows = calloc(LH, sizeof(int));
-    if (!st && (!g->stats.util || !g->stats.entropy || !g->stats.cosine || !g->stats.rows)) st = hs_err(HS_ENOMEM, "out of memory");
+    if (!st) st = hs_head_stats_init(&g->stats, e->m.cfg.n_layer, e->m.cfg.n_head);
     if (!st) st = hs_ctx_collect_stats(e->ctx, &g->stats);
     return st;
 }
@@ -204,10 +199,7 @@ static hs_status gen_setup(gen_state *g, run_env *e, const run_opts *o)
 static void gen_free(gen_state *g)
 {
     hs_agency_free(&g->ag);
-    free(g->stats.util);
-    free(g->stats.entropy);
-    free(g->stats.cosine);
-    free(g->stats.rows);
+    hs_head_stats_free(&g->stats);
     hs_sampler_free(&g->smp);
     free(g->gen.ids);
 }

@@ -22,23 +22,6 @@ struct hs_runner {
     int live_heads;
 };
 
-static hs_status stats_alloc(hs_head_stats *s, size_t LH)
-{
-    s->util = hs_calloc(LH, sizeof(float), "head stats");
-    s->entropy = hs_calloc(LH, sizeof(float), "head stats");
-    s->cosine = hs_calloc(LH, sizeof(float), "head stats");
-    s->rows = hs_calloc(LH, sizeof(int), "head stats");
-    return s->util && s->entropy && s->cosine && s->rows ? HS_OK : HS_ENOMEM;
-}
-
-static void stats_free(hs_head_stats *s)
-{
-    free(s->util);
-    free(s->entropy);
-    free(s->cosine);
-    free(s->rows);
-}
-
 static hs_status runner_setup(hs_runner *r)
 {
     const hs_runner_config *c = &r->cfg;
@@ -52,7 +35,7 @@ static hs_status runner_setup(hs_runner *r)
     if (!st && c->agency_on) {
         st = hs_agency_init(&r->ag, L, H, &c->agency);
         r->has_agency = !st;
-        if (!st) st = stats_alloc(&r->stats, (size_t)L * H);
+        if (!st) st = hs_head_stats_init(&r->stats, L, H);
         if (!st) st = hs_ctx_collect_stats(r->ctx, &r->stats);
     }
     for (int i = 0; i < L * H; i++) r->live_heads += c->gates[i] != 0.0f;
@@ -82,7 +65,7 @@ void hs_runner_free(hs_runner *r)
     hs_ctx_free(r->ctx);
     hs_ctx_free(r->unpruned);
     if (r->has_agency) hs_agency_free(&r->ag);
-    stats_free(&r->stats);
+    hs_head_stats_free(&r->stats);
     hs_sampler_free(&r->smp);
     free(r->gen.ids);
     free(r->seq);

@@ -164,3 +164,25 @@ hs_status hs_ctx_collect_stats(hs_ctx *c, hs_head_stats *stats)
     if (!c->contrib) c->stats = NULL;
     return c->contrib ? HS_OK : HS_ENOMEM;
 }
+
+hs_status hs_head_stats_init(hs_head_stats *s, int n_layer, int n_head)
+{
+    size_t LH = (size_t)n_layer * (size_t)n_head;
+    s->util = hs_calloc(LH, sizeof(float), "head stats");
+    s->entropy = hs_calloc(LH, sizeof(float), "head stats");
+    s->cosine = hs_calloc(LH, sizeof(float), "head stats");
+    s->rows = hs_calloc(LH, sizeof(int), "head stats");
+    if (s->util && s->entropy && s->cosine && s->rows) return HS_OK;
+    hs_head_stats_free(s);
+    return HS_ENOMEM;
+}
+
+void hs_head_stats_free(hs_head_stats *s)
+{
+    if (!s) return;
+    free(s->util);
+    free(s->entropy);
+    free(s->cosine);
+    free(s->rows);
+    memset(s, 0, sizeof *s);
+}

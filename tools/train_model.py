@@ -719,7 +719,9 @@ def write_card(args, r):
     w("- LR: linear warm-up to %g over %d steps, cosine decay to %g at step %d."
       % (args.lr, args.warmup, args.min_lr, args.steps))
     w("- Seed %d, `torch.set_num_threads(2)`, CPU, torch %s." % (args.seed, __import__("torch").__version__))
-    w("- Training wall time: %.1f min (2 threads, on a shared 2-core machine)." % (r["train_wall"] / 60))
+    w("- Training wall time: %.1f min for the %d steps, including the held-out loss on the "
+      "first 8k held-out tokens every %d steps (2 threads, on a 2-core machine shared with "
+      "other work, so step times varied)." % (r["train_wall"] / 60, args.steps, args.eval_every))
     w("")
     w("## Results")
     w("")

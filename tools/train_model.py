@@ -440,13 +440,14 @@ def write_safetensors(path, tensors, metadata=None):
 
 
 def hf_config(cfg):
-    """config.json as transformers' save_pretrained writes it for GPT2LMHeadModel."""
+    """config.json as transformers' save_pretrained writes it for GPT2LMHeadModel
+    (dropout 0: the model was trained without dropout)."""
     return {
         "activation_function": "gelu_new",
         "architectures": ["GPT2LMHeadModel"],
-        "attn_pdrop": 0.1,
+        "attn_pdrop": 0.0,
         "bos_token_id": VOCAB_SIZE - 1,
-        "embd_pdrop": 0.1,
+        "embd_pdrop": 0.0,
         "eos_token_id": VOCAB_SIZE - 1,
         "initializer_range": 0.02,
         "layer_norm_epsilon": cfg["layer_norm_epsilon"],
@@ -458,7 +459,7 @@ def hf_config(cfg):
         "n_layer": cfg["n_layer"],
         "n_positions": cfg["n_positions"],
         "reorder_and_upcast_attn": False,
-        "resid_pdrop": 0.1,
+        "resid_pdrop": 0.0,
         "scale_attn_by_inverse_layer_idx": False,
         "scale_attn_weights": True,
         "summary_activation": None,

@@ -18,6 +18,7 @@
  * cells in flight are abandoned (they are computed again next time), finished cells are
  * saved, and the run ends with HS_EINTR (exit code 3). */
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ typedef struct {
     int stop;              /* stop reason seen */
     int stop_sent;
     double start;
+    long pace_ms;          /* HS_TEST_PROMPT_PACE_MS: pause after each prompt (fault tests) */
 } sweep;
 
 /* ---- signals ---- */
@@ -453,6 +455,25 @@ static hs_status cell_error(const sweep *s, hs_status st, const hs_cell *cell)
                        s->job.levels[cell->level], cell->shard);
 }
 
+/* The fault-injection tests (tests/sweep) send signals and kill -9 "while cells are being
+ * computed"; on a tiny model and a fast machine the whole sweep can end before they do.
+ * HS_TEST_PROMPT_PACE_MS stretches every prompt by that many milliseconds so they can
+ * act at a point of their choosing. It changes timings only, never a quality metric. */
+static long pace_from_env(void)
+{
+    const char *v = getenv("HS_TEST_PROMPT_PACE_MS");
+    char *end;
+    long ms = v ? strtol(v, &end, 10) : 0;
+    return v && *v && !*end && ms > 0 && ms <= 60000 ? ms : 0;
+}
+
+static void pace(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) && errno == EINTR && !caught_signal) {
+    }
+}
+
 /* Evaluates the prompts of one cell into c; HS_EINTR when a stop abandoned it. */
 static hs_status run_cell(sweep *s, int64_t index, hs_cell_result *c)
 {
@@ -468,6 +489,7 @@ static hs_status run_cell(sweep *s, int64_t index, hs_cell_result *c)
                             c->gen_ids + (size_t)j * s->grid.max_new, s->occ);
         if (st) return cell_error(s, st, &cell);
         for (size_t i = 0; i < occ; i++) c->occupancy[i] += s->occ[i];
+        if (s->pace_ms > 0) pace(s->pace_ms);
         if ((st = hs_comm_add_progress(s->comm, 1)) || (st = check_in(s))) return st;
         if (s->stop) return HS_EINTR;
     }
@@ -607,6 +629,7 @@ hs_status hs_sweep_run(const hs_sweep_opts *o)
     s.o = o;
     s.lock.fd = -1;
     s.start = hs_now();
+    s.pace_ms = pace_from_env();
     hs_status st = hs_comm_init(&s.comm);
     if (st) {
         fprintf(stderr, "headsweep: %s\n", hs_err_msg());

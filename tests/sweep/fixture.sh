@@ -60,6 +60,10 @@ EOF
 
 total=36
 
+# Tests that act on a running sweep (signals, kill -9, a second sweep) set
+# HS_TEST_PROMPT_PACE_MS for it: every prompt then lasts that much longer, so the sweep is
+# still running when they act, on any machine. Only timings change.
+
 # sweep NRANKS args...: runs a sweep (serially for 1), stderr to sweep.err.
 sweep() {
   local n=$1

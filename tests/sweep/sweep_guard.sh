@@ -4,7 +4,9 @@
 # corrupt or foreign file, an impossible output path, a file-size limit hit while the
 # file is created, and job-file mistakes (file:line).
 source "$(dirname "$0")/fixture.sh" "$1"
-# Long enough that the first sweep is still running while the second ones try.
+# Paced prompts (see fixture.sh), and the first sweep's ranks frozen (SIGSTOP) while the
+# others try, so it still holds the lock however fast the machine is: unpaced, the tiny
+# model once finished the whole sweep before the check.
 sed -i -e 's/^levels = .*/levels = 0, 25, 50, 75/' -e 's/^max_new_tokens = .*/max_new_tokens = 64/' study.ini
 
 # expect CODE NEEDLE... -- command: exit code and stderr substrings.
@@ -20,13 +22,17 @@ expect() {
 }
 
 # A second sweep while one is running.
-sweep 2 --out g.h5 &
+HS_TEST_PROMPT_PACE_MS=50 sweep 2 --out g.h5 &
 job=$!
 wait_cells g.h5 1
+pids=$(rank_pids g.h5)
+[ -n "$pids" ] || fail "the first sweep ended before the second one could try"
+kill -STOP $pids
 expect 2 "g.h5 is being written by another sweep (pid $(cut -d' ' -f1 g.h5.lock) on host" -- \
   "$hs" sweep study.ini --out g.h5
 expect 2 "being written by another sweep" -- "$mpiexec" -n 2 "$hs" sweep study.ini --out g.h5
-kill -TERM $(rank_pids g.h5)
+kill -TERM $pids
+kill -CONT $pids
 wait $job
 [ $? = 3 ] || fail "the first sweep did not stop with 3 after SIGTERM"
 

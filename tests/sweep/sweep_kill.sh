@@ -12,7 +12,7 @@ sweep 2 --out ref.h5 || fail "reference sweep: $(cat sweep.err)"
 # that were done.
 kill_run() {
   local out=$1 n=$2 which=$3 pids victim
-  sweep "$n" --out "$out" &
+  HS_TEST_PROMPT_PACE_MS=20 sweep "$n" --out "$out" &
   local job=$!
   wait_cells "$out" 3
   pids=$(rank_pids "$out")

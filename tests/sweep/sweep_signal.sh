@@ -16,7 +16,7 @@ stop_run() {
   local n=$1 how=$2 before victim
   before=$(cells_done t.h5)
   [ $((before + 2)) -lt $total ] || fail "$how: only $((total - before)) cells left; the study is too short for this test"
-  sweep "$n" --out t.h5 &
+  HS_TEST_PROMPT_PACE_MS=20 sweep "$n" --out t.h5 &
   local job=$!
   wait_cells t.h5 $((before + 2))
   case $how in

@@ -91,6 +91,85 @@ void hs_k_gemm(float *C, int ldc, const float *A, int lda, const float *B, int l
     }
 }
 
+/* C rows i0 .. i0+mr (columns j0 .. j0+nr) += A rows (at column k0) x packed panel
+ * (kc, NR), accumulating in C itself: each element gets one fused multiply-add per k,
+ * in k order, onto the value C held, which is exactly the chain rows4_update builds.
+ * So a batch through here equals its rows one at a time, bit for bit. */
+static void kernel_acc(int kc, const float *const a[MR], const float *restrict bp, float *C, int ldc, int mr,
+                       int nr)
+{
+    float tile[MR * NR] __attribute__((aligned(32)));
+    int full = mr == MR && nr == NR;
+    float *src = full ? C : tile;
+    int ld = full ? ldc : NR;
+    if (!full)
+        for (int r = 0; r < MR; r++)
+            for (int j = 0; j < NR; j++) tile[r * NR + j] = r < mr && j < nr ? C[(size_t)r * ldc + j] : 0.0f;
+    __m256 c[MR][2];
+    for (int r = 0; r < MR; r++)
+        c[r][0] = _mm256_loadu_ps(src + (size_t)r * ld), c[r][1] = _mm256_loadu_ps(src + (size_t)r * ld + 8);
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(bp + (size_t)k * NR), b1 = _mm256_load_ps(bp + (size_t)k * NR + 8);
+        for (int r = 0; r < MR; r++) {
+            __m256 av = _mm256_broadcast_ss(a[r] + k);
+            c[r][0] = _mm256_fmadd_ps(av, b0, c[r][0]);
+            c[r][1] = _mm256_fmadd_ps(av, b1, c[r][1]);
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        _mm256_storeu_ps(src + (size_t)r * ld, c[r][0]), _mm256_storeu_ps(src + (size_t)r * ld + 8, c[r][1]);
+    if (!full)
+        for (int r = 0; r < mr; r++) memcpy(C + (size_t)r * ldc, tile + r * NR, (size_t)nr * sizeof(float));
+}
+
+enum { NP = 4 }; /* panels packed together: each weight row is read 4 lines at a time */
+
+/* Packs W[k0 .. k0+kc, j0 .. j0+NP*NR) into NP consecutive (kc, NR) panels (zero padded
+ * past N), reading each weight row sequentially, and prefetches the next block's bytes
+ * of the same rows: a batch reuses each panel only a few times, so reading the weights
+ * at streaming speed is what decides the time. */
+static void pack_wide(float *restrict dst, const float *restrict W, int ldw, int k0, int kc, int j0, int N)
+{
+    int ncols = N - j0 < NP * NR ? N - j0 : NP * NR;
+    for (int k = 0; k < kc; k++) {
+        const float *s = W + (size_t)(k0 + k) * ldw + j0;
+        if (j0 + NP * NR < N) _mm_prefetch((const char *)(s + NP * NR), _MM_HINT_T0);
+        if (j0 + NP * NR + 16 < N) _mm_prefetch((const char *)(s + NP * NR + 16), _MM_HINT_T0);
+        for (int p = 0; p < NP; p++) {
+            float *d = dst + ((size_t)p * kc + k) * NR;
+            int c0 = p * NR, n = ncols - c0;
+            if (n >= NR) {
+                _mm256_store_ps(d, _mm256_loadu_ps(s + c0));
+                _mm256_store_ps(d + 8, _mm256_loadu_ps(s + c0 + 8));
+            } else {
+                for (int j = 0; j < NR; j++) d[j] = j < n ? s[c0 + j] : 0.0f;
+            }
+        }
+    }
+}
+
+void hs_k_gemm_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N)
+{
+    static _Thread_local float bp[NP * KC * NR] __attribute__((aligned(32)));
+    /* k blocks outermost, as in hs_k_gemm: consecutive blocks read neighbouring bytes of
+     * the same weight rows. */
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
+        for (int j0 = 0; j0 < N; j0 += NP * NR) {
+            pack_wide(bp, B, ldb, k0, kc, j0, N);
+            for (int p = 0; p < NP && j0 + p * NR < N; p++) {
+                int jp = j0 + p * NR, nr = N - jp < NR ? N - jp : NR;
+                for (int i0 = 0; i0 < M; i0 += MR) {
+                    int mr = M - i0 < MR ? M - i0 : MR;
+                    const float *a[MR];
+                    for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + k0;
+                    kernel_acc(kc, a, bp + (size_t)p * kc * NR, C + (size_t)i0 * ldc + jp, ldc, mr, nr);
+                }
+            }
+        }
+    }
+}
+
 #else
 
 void hs_k_gemm(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int trans_b, int M, int K,

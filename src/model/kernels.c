@@ -26,6 +26,60 @@ void hs_k_layernorm(float *restrict y, const float *restrict x, const float *res
     }
 }
 
+#ifdef __AVX2__
+/* tanh of 8 floats to a few ulp: tanh|x| = e / (e + 2) with e = expm1(2|x|), and expm1
+ * by range reduction 2|x| = n ln2 + r, |r| <= ln2/2, Taylor series of expm1(r) to r^8
+ * (truncation below 1e-9 relative), expm1 = 2^n (expm1(r) + 1) - 1. Near 0 this keeps
+ * full relative precision (no 1 - small cancellation); past |x| = 9 tanh is 1 in float.
+ * libm's tanhf (through expm1f, one call per element) was ~25% of a decode step. */
+static __m256 tanh8(__m256 x)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+    __m256 a = _mm256_andnot_ps(sign, x);
+    __m256 big = _mm256_cmp_ps(a, _mm256_set1_ps(9.0f), _CMP_GT_OQ);
+    __m256 y = _mm256_mul_ps(two, _mm256_min_ps(a, _mm256_set1_ps(9.0f)));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(y, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    /* r = y - n ln2 in two steps (Cody & Waite), exact enough for |n| <= 26 */
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), y);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187045e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 40320);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 5040));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    __m256 em1r = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r); /* expm1(r) */
+    __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+    __m256 e = _mm256_fmadd_ps(scale, em1r, _mm256_sub_ps(scale, one)); /* expm1(y) */
+    __m256 t = _mm256_div_ps(e, _mm256_add_ps(e, two));
+    t = _mm256_blendv_ps(t, one, big);
+    return _mm256_or_ps(t, _mm256_and_ps(x, sign));
+}
+
+static __m256 gelu8(__m256 v)
+{
+    const __m256 k = _mm256_set1_ps(0.7978845608028654f), c = _mm256_set1_ps(0.044715f);
+    __m256 v3 = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
+    __m256 t = tanh8(_mm256_mul_ps(k, _mm256_fmadd_ps(c, v3, v)));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(_mm256_set1_ps(1.0f), t));
+}
+
+/* Every element goes through the same 8-wide code, the tail too (padded), so a value
+ * gets the same bits whatever its position: batched rows equal single ones. */
+void hs_k_gelu_new(float *x, long n)
+{
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu8(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        float buf[8] = {0};
+        memcpy(buf, x + i, (size_t)(n - i) * sizeof(float));
+        _mm256_storeu_ps(buf, gelu8(_mm256_loadu_ps(buf)));
+        memcpy(x + i, buf, (size_t)(n - i) * sizeof(float));
+    }
+}
+#else
 void hs_k_gelu_new(float *x, long n)
 {
     const float k = 0.7978845608028654f; /* sqrt(2/pi), Hendrycks & Gimpel 2016 */
@@ -34,6 +88,7 @@ void hs_k_gelu_new(float *x, long n)
         x[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
     }
 }
+#endif
 
 /* y[j0 .. j1) += x[k .. k+4) @ W[k .. k+4, j0 .. j1): one group of four weight rows.
  * Every output element sees the same chain of fused multiply-adds whether the rows
@@ -69,12 +124,23 @@ static void row1_update(float *restrict y, const float *restrict x, const float 
 /* Columns per pass of the batched product: B rows of y over this many columns stay in
  * L1 while the weight rows stream past once. */
 enum { HS_BATCH_COLS = 256 };
+/* From this many rows the packed, register-blocked product is faster (bench/bench_engine
+ * --batch); both give the same bits. */
+#ifndef HS_PACKED_MIN_ROWS
+#define HS_PACKED_MIN_ROWS 4
+#endif
 
 void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int B, int K, int N,
                       float beta)
 {
     if (beta == 0.0f)
         for (int b = 0; b < B; b++) memset(y + (size_t)b * ldy, 0, (size_t)N * sizeof(float));
+#ifdef __AVX2__
+    if (B >= HS_PACKED_MIN_ROWS) { /* register-blocked, same chains: see hs_k_gemm_acc */
+        hs_k_gemm_acc(y, ldy, x, ldx, W, ldw, B, K, N);
+        return;
+    }
+#endif
     int jstep = B == 1 ? N : HS_BATCH_COLS;
     for (int j0 = 0; j0 < N; j0 += jstep) {
         int j1 = j0 + jstep < N ? j0 + jstep : N, k = 0;

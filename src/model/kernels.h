@@ -24,6 +24,9 @@ double hs_k_entropy(const float *p, int n);
 float hs_k_dot(const float *restrict a, const float *restrict b, int n);
 /* y (B, N) = W (N, K; row stride ldw) @ x (B, K)^T: one dot product per weight row and
  * row of x (the LM head). Each row of y is bit-identical to what B = 1 gives. */
+/* AVX2 only: C (M, N) += A (M, K) @ B (K, N), each element one fused multiply-add per
+ * k in order onto C's value (the chain of hs_k_matmul_rows, so results are identical). */
+void hs_k_gemm_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N);
 void hs_k_dot_rows(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K);
 /* y (B, N) = beta * y + x (B, K) @ W: independent rows (a decode batch) streaming W once
  * per step; each row is bit-identical to the B = 1 product (decode). */

@@ -1,0 +1,116 @@
+/* test_kernels.c: the batched matrix products give every row exactly the bits it gets
+ * alone (the property throughput mode rests on), for batch sizes around the register
+ * tile (6 rows) and shapes with ragged edges (K not a multiple of 4, N not of 16), with
+ * and without accumulation into existing values; and they agree with a double-precision
+ * reference to float accuracy. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+static float frand(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return ((float)((*s >> 8) & 0xffff) / 32768.0f) - 1.0f;
+}
+
+static void check_shape(int B, int K, int N, float beta)
+{
+    unsigned seed = (unsigned)(B * 7919 + K * 31 + N);
+    int ldx = K + 3, ldy = N + 5, ldw = N + 2;
+    float *x = malloc((size_t)B * ldx * sizeof(float)), *W = malloc((size_t)K * ldw * sizeof(float));
+    float *yb = malloc((size_t)B * ldy * sizeof(float)), *y1 = malloc((size_t)ldy * sizeof(float));
+    for (int i = 0; i < B * ldx; i++) x[i] = frand(&seed);
+    for (int i = 0; i < K * ldw; i++) W[i] = frand(&seed);
+    for (int i = 0; i < B * ldy; i++) yb[i] = frand(&seed);
+    float *init = malloc((size_t)B * ldy * sizeof(float));
+    memcpy(init, yb, (size_t)B * ldy * sizeof(float));
+    hs_k_matmul_rows(yb, ldy, x, ldx, W, ldw, B, K, N, beta);
+    for (int b = 0; b < B; b++) {
+        memcpy(y1, init + (size_t)b * ldy, (size_t)ldy * sizeof(float));
+        hs_k_matmul_rows(y1, ldy, x + (size_t)b * ldx, ldx, W, ldw, 1, K, N, beta);
+        if (memcmp(y1, yb + (size_t)b * ldy, (size_t)N * sizeof(float)))
+            fail_msg("B %d K %d N %d beta %g: row %d differs from its product alone", B, K, N, beta, b);
+        /* columns past N are not touched */
+        assert_memory_equal(yb + (size_t)b * ldy + N, init + (size_t)b * ldy + N, 5 * sizeof(float));
+        for (int j = 0; j < N; j++) {
+            double ref = beta == 0.0f ? 0.0 : init[(size_t)b * ldy + j], mag = fabs(ref);
+            for (int k = 0; k < K; k++) {
+                ref += (double)x[(size_t)b * ldx + k] * W[(size_t)k * ldw + j];
+                mag += fabs((double)x[(size_t)b * ldx + k] * W[(size_t)k * ldw + j]);
+            }
+            assert_true(fabs(yb[(size_t)b * ldy + j] - ref) <= 1e-6 * mag + 1e-30);
+        }
+    }
+    free(x), free(W), free(yb), free(y1), free(init);
+}
+
+static void test_matmul_rows_batch_equals_single(void **state)
+{
+    (void)state;
+    static const int Bs[] = {1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 32};
+    static const int Ks[] = {1, 4, 37, 256, 300};
+    static const int Ns[] = {1, 15, 16, 45, 64, 130};
+    for (size_t b = 0; b < sizeof Bs / sizeof *Bs; b++)
+        for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++)
+            for (size_t n = 0; n < sizeof Ns / sizeof *Ns; n++) {
+                check_shape(Bs[b], Ks[k], Ns[n], 0.0f);
+                check_shape(Bs[b], Ks[k], Ns[n], 1.0f);
+            }
+}
+
+/* gelu_new against double precision over the range activations take (and beyond), with
+ * the error scaled by |v| (the output's size where it matters; for large negative v the
+ * output is a tiny difference and only absolute accuracy is meaningful). libm's tanhf in
+ * the same formula is the yardstick: ours may be at most a little worse. Also: a value
+ * gets the same bits wherever it sits in the array (the tail is not computed apart). */
+static double gelu_ref(double v)
+{
+    return 0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+}
+
+static void test_gelu_accuracy(void **state)
+{
+    (void)state;
+    enum { N = 200003 };
+    float *x = malloc(N * sizeof(float)), *y = malloc(N * sizeof(float));
+    for (int i = 0; i < N; i++) {
+        double u = -1.0 + 2.0 * i / (N - 1);
+        x[i] = (float)(i % 3 == 0 ? 14.0 * u : i % 3 == 1 ? 3.0 * u : 1e-3 * u * u * u);
+    }
+    memcpy(y, x, N * sizeof(float));
+    hs_k_gelu_new(y, N);
+    double worst = 0, worst_libm = 0;
+    for (int i = 0; i < N; i++) {
+        double v = x[i], ref = gelu_ref(v), scale = fabs(v) > 1e-30 ? fabs(v) : 1e-30;
+        float lib = 0.5f * x[i] * (1.0f + tanhf(0.7978845608028654f * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+        worst = fmax(worst, fabs(y[i] - ref) / scale);
+        worst_libm = fmax(worst_libm, fabs(lib - ref) / scale);
+    }
+    fprintf(stderr, "gelu_new: worst error / |v| %.3g (libm tanhf in the same formula: %.3g)\n", worst, worst_libm);
+    assert_true(worst <= 2 * worst_libm + 1e-7);
+    assert_true(worst < 5e-7);
+    for (int off = 0; off < 8; off++) { /* position independence, tails of every length */
+        float a[13], b[13];
+        for (int i = 0; i < 13; i++) a[i] = x[1000 + i];
+        memcpy(b, a, sizeof a);
+        hs_k_gelu_new(a, 13);
+        hs_k_gelu_new(b + off, 13 - off);
+        assert_memory_equal(a + off, b + off, (size_t)(13 - off) * sizeof(float));
+    }
+    free(x);
+    free(y);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_matmul_rows_batch_equals_single),
+                                       cmocka_unit_test(test_gelu_accuracy)};
+    return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
+}

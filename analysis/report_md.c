@@ -317,10 +317,43 @@ static void write_head(FILE *f, const hs_report *r)
             100 * r->opt.conf, r->opt.bootstrap, (unsigned long long)r->opt.seed);
 }
 
+/* Integer value of "key = N" on a line of the study text, or -1. */
+static long study_int(const char *study, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *l = study; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (!strncmp(l, key, n) && !strncmp(l + n, " = ", 3)) return strtol(l + n + 3, NULL, 10);
+    return -1;
+}
+
+/* Which numbers come from which measurement mode (job key `mode`, docs/sweep.md). */
+static void write_mode(FILE *f, const hs_report *r)
+{
+    const char *study = hs_study_attr(r->st, "study");
+    if (!study || !strstr(study, "\nmode = throughput\n")) {
+        fputs("Measurement mode: **latency** (every prompt generated alone and timed; speed, time and resource "
+              "numbers are per prompt).\n\n", f);
+        return;
+    }
+    long batch = study_int(study, "batch"), k = study_int(study, "latency_prompts");
+    fprintf(f, "Measurement mode: **throughput** (the prompts of a cell decoded together, %ld at a time). Quality "
+               "numbers (perplexity, diversity, repetition, tokens generated) come from every prompt and equal what "
+               "latency mode gives. ", batch);
+    if (k > 0)
+        fprintf(f, "Speed, time and resource numbers (tokens/s, generation time, time to first token, CPU seconds, "
+                   "peak RSS) come only from the first %ld prompt(s) of each cell, run again alone in latency mode "
+                   "(their tokens checked equal to the batch's); the n of those tables counts them. Batched wall "
+                   "time per cell is in /cells/seconds.\n\n", k);
+    else
+        fputs("No prompt was timed alone (`latency_prompts = 0`): the per-prompt speed and time tables are empty "
+              "by design; batched wall time per cell is in /cells/seconds. Peak RSS is each batch's.\n\n", f);
+}
+
 static void write_body(FILE *f, const hs_report *r, const hs_report_md_extra *x)
 {
     static const char *const own_metrics[] = {"speed", "perplexity", NULL};
     write_head(f, r);
+    write_mode(f, r);
     write_summary(f, r);
     fputs("## Coverage and missing data\n\n", f);
     hs_md_coverage(f, r);

@@ -92,9 +92,32 @@ typedef struct {
     const hs_sample_params *params;
     int eot;                      /* end-of-text id, < 0: none */
     hs_generation *out;           /* (count), ids sized max_new by the caller */
+    int64_t *occupancy;           /* (L, H, NSTATES) agency state counts of every prompt's
+                                     generation added up, or NULL */
 } hs_batch_job;
 
 hs_status hs_generate_batch(const hs_batch_job *job, hs_sampler *smp);
+
+/* Teacher-forced NLL of many sequences, each exactly as hs_eval_nll gives it alone.
+ * With agency the tokens of every sequence that fits the context are fed one decode
+ * step at a time, the slots stepping together through hs_ctx_forward_batch (matrix
+ * products instead of one matrix-vector product per token); longer sequences, and all
+ * sequences without agency (one prefill each, already a matrix product), go through
+ * hs_eval_nll on ctx[0]. */
+typedef struct {
+    hs_ctx **ctx;                 /* (slots) same model, gating mode, gates and size */
+    hs_agency *agency;            /* (slots) or NULL */
+    hs_head_stats *stats;         /* (slots) collected by ctx[k], or NULL */
+    int slots;
+    const int32_t *const *ids;    /* (count) sequences */
+    const int *n;                 /* (count) their lengths */
+    const int *first;             /* (count) first scored position, >= 1 */
+    int count;
+    double *nll_sum;              /* (count) out */
+    int *nll_count;               /* (count) out: tokens scored */
+} hs_nll_batch_job;
+
+hs_status hs_eval_nll_batch(const hs_nll_batch_job *job);
 
 /* ---- per-prompt metrics of a sweep cell ---- */
 
@@ -127,6 +150,7 @@ typedef struct {
     hs_sample_params sample;
     int max_t;               /* context to allocate: longest prompt + reference or + max_new */
     int measure_unpruned_ppl;/* also score the generated text under the unpruned model */
+    int batch;               /* sequences decoded together by hs_runner_eval_batch (>= 1) */
 } hs_runner_config;
 
 typedef struct hs_runner hs_runner;
@@ -139,5 +163,12 @@ void hs_runner_free(hs_runner *r);
  * occupancy (L, H, NSTATES) the agency state counts (zeros without agency). */
 hs_status hs_runner_eval(hs_runner *r, const hs_prompt *p, double *metrics, int32_t *gen_ids,
                          int64_t *occupancy);
+/* Throughput mode: the n prompts evaluated together (hs_generate_batch, then
+ * hs_eval_nll_batch), cfg.batch at a time. Quality metrics and gen_ids equal what
+ * hs_runner_eval gives each prompt; per-prompt timings and CPU seconds are NaN (the
+ * caller times the whole batch), peak RSS is the batch's. metrics (n, HS_M_COUNT),
+ * gen_ids (n, max_new), occupancy (L, H, NSTATES) summed over the prompts, or NULL. */
+hs_status hs_runner_eval_batch(hs_runner *r, const hs_prompt *const *prompts, int n, double *metrics,
+                               int32_t *gen_ids, int64_t *occupancy);
 
 #endif

@@ -44,6 +44,9 @@ typedef struct {
     int max_prompts;          /* evaluation prompts used (the first ones); 0: all */
     int shards;               /* prompt shards: prompt i belongs to shard i % shards */
     int threads;              /* BLAS threads per rank */
+    int throughput;           /* mode = throughput: a cell's prompts decoded together */
+    int batch;                /* sequences decoded together in throughput mode */
+    int latency_prompts;      /* throughput mode: first prompts of each cell also timed alone */
     int measure_unpruned_ppl; /* score generations under the unpruned model too */
     hs_variant *variants;     /* (n_variants) in the order of `variants` */
     int n_variants;

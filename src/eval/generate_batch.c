@@ -32,6 +32,17 @@ static int take_sample(const hs_batch_job *job, slot_state *s, hs_sampler *smp, 
     return s->step >= p->max_new;
 }
 
+/* A slot's prompt is done: its agency occupancy joins the job's sum, the slot is free. */
+static void finish(const hs_batch_job *job, int k, slot_state *s)
+{
+    if (job->occupancy && job->agency) {
+        const hs_agency *ag = &job->agency[k];
+        size_t n = (size_t)ag->L * ag->H * HS_AG_NSTATES;
+        for (size_t i = 0; i < n; i++) job->occupancy[i] += ag->occupancy[i];
+    }
+    s->prompt = -1;
+}
+
 /* Starts prompt i in slot k: prefill alone (already a matrix product), first sample. */
 static hs_status start_prompt(const hs_batch_job *job, int k, int i, slot_state *s, hs_sampler *smp, float *logits)
 {
@@ -53,7 +64,7 @@ static hs_status start_prompt(const hs_batch_job *job, int k, int i, slot_state 
     if (st) return st;
     if (ag) hs_agency_step(ag, &job->stats[k], 0);
     *s = (slot_state){i, 0, -1};
-    if (take_sample(job, s, smp, logits)) s->prompt = -1;
+    if (take_sample(job, s, smp, logits)) finish(job, k, s);
     return HS_OK;
 }
 
@@ -87,7 +98,7 @@ static hs_status batch_step(const hs_batch_job *job, slot_state *slots, hs_sampl
     for (int b = 0; b < B && !st; b++) {
         int k = map[b];
         if (job->agency) hs_agency_step(&job->agency[k], &job->stats[k], 1);
-        if (take_sample(job, &slots[k], smp, logits + (size_t)b * V)) slots[k].prompt = -1;
+        if (take_sample(job, &slots[k], smp, logits + (size_t)b * V)) finish(job, k, &slots[k]);
     }
     return st;
 }

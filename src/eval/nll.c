@@ -76,3 +76,120 @@ hs_status hs_eval_nll(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const in
     }
     return st;
 }
+
+/* ---- many sequences at once (hs_eval_nll_batch) ---- */
+
+typedef struct {
+    int seq;      /* index into the job, -1 when the slot is free */
+    int t;        /* position whose token the slot's current logits score */
+} nll_slot;
+
+/* Scores the slot's current position from its logits; returns 1 when the sequence is done. */
+static int nll_score(const hs_nll_batch_job *job, nll_slot *s, const float *logits, int V)
+{
+    job->nll_sum[s->seq] += token_nll(logits, V, job->ids[s->seq][s->t]);
+    job->nll_count[s->seq]++;
+    return ++s->t == job->n[s->seq];
+}
+
+/* Starts sequence i in slot k: prefill of its context (as window_stepwise), first score. */
+static hs_status nll_start(const hs_nll_batch_job *job, int k, int i, nll_slot *s, float *logits, int V)
+{
+    hs_ctx *c = job->ctx[k];
+    hs_agency *ag = &job->agency[k];
+    hs_ctx_reset(c);
+    hs_agency_begin(ag, hs_ctx_gates(c));
+    hs_ctx_scale_gates(c, ag->factors);
+    hs_status st = hs_ctx_forward(c, job->ids[i], job->first[i], logits, 0);
+    if (st) return st;
+    hs_agency_step(ag, &job->stats[k], 0);
+    *s = (nll_slot){i, job->first[i]};
+    if (nll_score(job, s, logits, V)) s->seq = -1;
+    return HS_OK;
+}
+
+/* Sequences that need the sliding window (or run without agency) go alone. */
+static int nll_alone(const hs_nll_batch_job *job, int i, int W)
+{
+    return !job->agency || job->n[i] > W;
+}
+
+static hs_status nll_refill(const hs_nll_batch_job *job, nll_slot *slots, int *next, float *logits, int V,
+                            int *active)
+{
+    int W = hs_ctx_max_t(job->ctx[0]);
+    *active = 0;
+    for (int k = 0; k < job->slots; k++) {
+        while (slots[k].seq < 0 && *next < job->count) {
+            int i = (*next)++;
+            if (job->first[i] < 1 || job->first[i] >= job->n[i])
+                return hs_err(HS_EINPUT, "perplexity: need at least one context token and one scored token "
+                                         "(first %d of %d)", job->first[i], job->n[i]);
+            if (nll_alone(job, i, W)) continue;
+            hs_status st = nll_start(job, k, i, &slots[k], logits, V);
+            if (st) return st;
+        }
+        *active += slots[k].seq >= 0;
+    }
+    return HS_OK;
+}
+
+/* One teacher-forced decode step of every active slot: feeds the token before the one
+ * each slot scores next. */
+static hs_status nll_step(const hs_nll_batch_job *job, nll_slot *slots, float *logits, int V, hs_ctx **act,
+                          int32_t *tok, int *map)
+{
+    int B = 0;
+    for (int k = 0; k < job->slots; k++) {
+        if (slots[k].seq < 0) continue;
+        hs_ctx_scale_gates(job->ctx[k], job->agency[k].factors);
+        act[B] = job->ctx[k], tok[B] = job->ids[slots[k].seq][slots[k].t - 1], map[B++] = k;
+    }
+    hs_status st = hs_ctx_forward_batch(act, B, tok, logits);
+    for (int b = 0; b < B && !st; b++) {
+        int k = map[b];
+        hs_agency_step(&job->agency[k], &job->stats[k], 1);
+        if (nll_score(job, &slots[k], logits + (size_t)b * V, V)) slots[k].seq = -1;
+    }
+    return st;
+}
+
+static hs_status nll_batched(const hs_nll_batch_job *job)
+{
+    int V = hs_ctx_vocab(job->ctx[0]), S = job->slots;
+    nll_slot *slots = hs_malloc((size_t)S * sizeof *slots, "perplexity slots");
+    float *logits = hs_malloc((size_t)S * V * sizeof(float), "perplexity logits");
+    hs_ctx **act = hs_malloc((size_t)S * sizeof *act, "perplexity batch");
+    int32_t *tok = hs_malloc((size_t)S * sizeof *tok, "perplexity batch");
+    int *map = hs_malloc((size_t)S * sizeof *map, "perplexity batch");
+    hs_status st = (slots && logits && act && tok && map) ? HS_OK : HS_ENOMEM;
+    for (int k = 0; k < S && !st; k++) slots[k].seq = -1;
+    int next = 0, active = 0;
+    if (!st) st = nll_refill(job, slots, &next, logits, V, &active);
+    while (!st && active > 0) {
+        st = nll_step(job, slots, logits, V, act, tok, map);
+        if (!st) st = nll_refill(job, slots, &next, logits, V, &active);
+    }
+    free(slots);
+    free(logits);
+    free(act);
+    free(tok);
+    free(map);
+    return st;
+}
+
+hs_status hs_eval_nll_batch(const hs_nll_batch_job *job)
+{
+    if (job->slots < 1 || (job->agency && !job->stats))
+        return hs_err(HS_EINTERNAL, "batched perplexity: %s", job->slots < 1 ? "no slots" : "agency needs head statistics");
+    for (int i = 0; i < job->count; i++) job->nll_sum[i] = 0, job->nll_count[i] = 0;
+    hs_status st = job->agency ? nll_batched(job) : HS_OK;
+    int W = hs_ctx_max_t(job->ctx[0]);
+    for (int i = 0; i < job->count && !st; i++) {
+        if (!nll_alone(job, i, W)) continue;
+        hs_agency *ag = job->agency ? &job->agency[0] : NULL;
+        st = hs_eval_nll(job->ctx[0], ag, ag ? &job->stats[0] : NULL, job->ids[i], job->n[i], job->first[i],
+                         &job->nll_sum[i], &job->nll_count[i]);
+    }
+    return st;
+}

@@ -20,6 +20,11 @@ struct hs_runner {
     hs_generation gen;
     int32_t *seq;         /* (max_t) prompt + continuation ids */
     int live_heads;
+    /* throughput mode (hs_runner_eval_batch), made on first use */
+    int slots;            /* contexts below */
+    hs_ctx **bctx;        /* (slots) the variant's gating and gates, like ctx */
+    hs_agency *bag;       /* (slots) with agency, else NULL */
+    hs_head_stats *bstats;/* (slots) with agency, else NULL */
 };
 
 static hs_status runner_setup(hs_runner *r)
@@ -59,9 +64,23 @@ hs_status hs_runner_init(hs_runner **out, const hs_runner_config *cfg)
     return HS_OK;
 }
 
+static void batch_free(hs_runner *r)
+{
+    for (int k = 0; k < r->slots; k++) {
+        if (r->bctx) hs_ctx_free(r->bctx[k]);
+        if (r->bag) hs_agency_free(&r->bag[k]);
+        if (r->bstats) hs_head_stats_free(&r->bstats[k]);
+    }
+    free(r->bctx);
+    free(r->bag);
+    free(r->bstats);
+    r->slots = 0;
+}
+
 void hs_runner_free(hs_runner *r)
 {
     if (!r) return;
+    batch_free(r);
     hs_ctx_free(r->ctx);
     hs_ctx_free(r->unpruned);
     if (r->has_agency) hs_agency_free(&r->ag);
@@ -199,4 +218,223 @@ hs_status hs_runner_eval(hs_runner *r, const hs_prompt *p, double *metrics, int3
         for (int i = 0; i < r->cfg.sample.max_new; i++) gen_ids[i] = i < r->gen.n ? r->gen.ids[i] : -1;
     }
     return HS_OK;
+}
+
+/* ---- throughput mode ---- */
+
+/* The batch contexts (and agency states) of the variant, made once per runner. */
+static hs_status batch_setup(hs_runner *r)
+{
+    const hs_runner_config *c = &r->cfg;
+    if (r->slots) return HS_OK;
+    int S = c->batch > 1 ? c->batch : 1, L = c->model->cfg.n_layer, H = c->model->cfg.n_head;
+    r->bctx = hs_calloc((size_t)S, sizeof *r->bctx, "batch contexts");
+    if (c->agency_on) {
+        r->bag = hs_calloc((size_t)S, sizeof *r->bag, "batch agency");
+        r->bstats = hs_calloc((size_t)S, sizeof *r->bstats, "batch statistics");
+    }
+    if (!r->bctx || (c->agency_on && (!r->bag || !r->bstats))) return HS_ENOMEM;
+    r->slots = S;
+    hs_status st = HS_OK;
+    for (int k = 0; k < S && !st; k++) {
+        st = hs_ctx_init(&r->bctx[k], c->model, c->max_t, c->mode);
+        if (!st) st = hs_ctx_set_gates(r->bctx[k], c->gates);
+        if (!st && c->agency_on) st = hs_agency_init(&r->bag[k], L, H, &c->agency);
+        if (!st && c->agency_on) st = hs_head_stats_init(&r->bstats[k], L, H);
+        if (!st && c->agency_on) st = hs_ctx_collect_stats(r->bctx[k], &r->bstats[k]);
+    }
+    if (st) batch_free(r);
+    return st;
+}
+
+/* Buffers of one batch: prompt ids, generations, and the sequences scored afterwards. */
+typedef struct {
+    int n;
+    int32_t **pids;       /* (n) prompt ids */
+    int *np;              /* (n) */
+    const char **keys;    /* (n) prompt ids as sampler keys */
+    hs_generation *gen;   /* (n) */
+    int32_t *gen_ids;     /* (n, max_new) */
+    int32_t **seq;        /* (n) prompt + continuation, for perplexity */
+    int *seq_n, *first;   /* (n) */
+    double *nll;          /* (n) */
+    int *count;           /* (n) */
+} batch_bufs;
+
+static void bufs_free(batch_bufs *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        if (b->pids) free(b->pids[i]);
+        if (b->seq) free(b->seq[i]);
+    }
+    free(b->pids);
+    free(b->np);
+    free(b->keys);
+    free(b->gen);
+    free(b->gen_ids);
+    free(b->seq);
+    free(b->seq_n);
+    free(b->first);
+    free(b->nll);
+    free(b->count);
+}
+
+static hs_status bufs_init(batch_bufs *b, int n, int max_new)
+{
+    memset(b, 0, sizeof *b);
+    b->n = n;
+    size_t N = (size_t)(n > 0 ? n : 1);
+    b->pids = hs_calloc(N, sizeof *b->pids, "batch prompts");
+    b->np = hs_calloc(N, sizeof *b->np, "batch prompts");
+    b->keys = hs_calloc(N, sizeof *b->keys, "batch prompts");
+    b->gen = hs_calloc(N, sizeof *b->gen, "batch generations");
+    b->gen_ids = hs_calloc(N * (size_t)max_new, sizeof *b->gen_ids, "batch generations");
+    b->seq = hs_calloc(N, sizeof *b->seq, "batch sequences");
+    b->seq_n = hs_calloc(N, sizeof *b->seq_n, "batch sequences");
+    b->first = hs_calloc(N, sizeof *b->first, "batch sequences");
+    b->nll = hs_calloc(N, sizeof *b->nll, "batch perplexity");
+    b->count = hs_calloc(N, sizeof *b->count, "batch perplexity");
+    if (!b->pids || !b->np || !b->keys || !b->gen || !b->gen_ids || !b->seq || !b->seq_n || !b->first || !b->nll ||
+        !b->count)
+        return HS_ENOMEM;
+    for (int i = 0; i < n; i++) b->gen[i].ids = b->gen_ids + (size_t)i * max_new;
+    return HS_OK;
+}
+
+/* Sequence i = prompt + tail (nt ids), scored from the tail's first token. */
+static hs_status bufs_seq(const hs_runner *r, batch_bufs *b, int i, const int32_t *tail, int nt, const hs_prompt *p)
+{
+    int n = b->np[i] + nt;
+    if (n > r->cfg.max_t)
+        return hs_err(HS_EINPUT, "prompt %s (line %d): prompt + reference are %d tokens, over the context of %d", p->id,
+                      p->line, n, r->cfg.max_t);
+    free(b->seq[i]);
+    b->seq[i] = hs_malloc((size_t)n * sizeof(int32_t), "batch sequence");
+    if (!b->seq[i]) return HS_ENOMEM;
+    memcpy(b->seq[i], b->pids[i], (size_t)b->np[i] * sizeof(int32_t));
+    memcpy(b->seq[i] + b->np[i], tail, (size_t)nt * sizeof(int32_t));
+    b->seq_n[i] = n;
+    b->first[i] = b->np[i];
+    return HS_OK;
+}
+
+static hs_status batch_encode(hs_runner *r, batch_bufs *b, const hs_prompt *const *prompts, double *metrics)
+{
+    for (int i = 0; i < b->n; i++) {
+        size_t np;
+        hs_status st = encode(r, prompts[i]->prompt, &b->pids[i], &np);
+        if (st) return hs_err_wrap(st, "prompt %s (line %d)", prompts[i]->id, prompts[i]->line);
+        b->np[i] = (int)np;
+        b->keys[i] = prompts[i]->id;
+        metrics[(size_t)i * HS_M_COUNT + HS_M_PROMPT_TOKENS] = (double)np;
+    }
+    return HS_OK;
+}
+
+/* Generation of every prompt, then its quality metrics; timings are the caller's. */
+static hs_status batch_generate(hs_runner *r, batch_bufs *b, double *metrics, int64_t *occupancy)
+{
+    hs_batch_job job = {r->bctx, r->bag, r->bstats, r->slots, (const int32_t *const *)b->pids, b->np, b->keys,
+                        b->n, &r->cfg.sample, hs_tokenizer_eot(r->cfg.tok), b->gen, occupancy};
+    hs_status st = hs_generate_batch(&job, &r->smp);
+    static const hs_metric_id untimed[] = {HS_M_PREFILL_S, HS_M_TTFT_S, HS_M_DECODE_S, HS_M_GENERATION_S,
+                                           HS_M_DECODE_TOKENS_PER_S};
+    hs_generation own = r->gen; /* record_generation and generated_ttr read r->gen */
+    for (int i = 0; i < b->n && !st; i++) {
+        double *m = metrics + (size_t)i * HS_M_COUNT;
+        r->gen = b->gen[i];
+        record_generation(r, m, b->np[i]);
+        for (size_t j = 0; j < sizeof untimed / sizeof *untimed; j++) m[untimed[j]] = NAN;
+        st = generated_ttr(r, m);
+    }
+    r->gen = own;
+    return st;
+}
+
+/* Scores the sequences listed in idx (k of them) and stores exp(mean NLL) as metric id. */
+static hs_status batch_score(hs_runner *r, batch_bufs *b, hs_ctx **ctx, int slots, int agency, const int *idx,
+                             int k, double *metrics, hs_metric_id id)
+{
+    if (k == 0) return HS_OK;
+    const int32_t **ids = hs_malloc((size_t)k * sizeof *ids, "batch perplexity");
+    int *n = hs_malloc((size_t)k * sizeof *n, "batch perplexity"), *first = hs_malloc((size_t)k * sizeof *first, "batch perplexity");
+    hs_status st = ids && n && first ? HS_OK : HS_ENOMEM;
+    for (int j = 0; j < k && !st; j++) ids[j] = b->seq[idx[j]], n[j] = b->seq_n[idx[j]], first[j] = b->first[idx[j]];
+    hs_nll_batch_job job = {ctx, agency ? r->bag : NULL, agency ? r->bstats : NULL, slots, ids, n, first, k,
+                            b->nll, b->count};
+    if (!st) st = hs_eval_nll_batch(&job);
+    for (int j = 0; j < k && !st; j++)
+        if (b->count[j] > 0) metrics[(size_t)idx[j] * HS_M_COUNT + id] = exp(b->nll[j] / b->count[j]);
+    free(ids);
+    free(n);
+    free(first);
+    return st;
+}
+
+/* Teacher-forced perplexity of each reference under the variant (with its agency). */
+static hs_status batch_reference(hs_runner *r, batch_bufs *b, const hs_prompt *const *prompts, double *metrics,
+                                 int *idx)
+{
+    int k = 0;
+    hs_status st = HS_OK;
+    for (int i = 0; i < b->n && !st; i++) {
+        const hs_prompt *p = prompts[i];
+        if (!p->reference || !p->reference[0]) continue;
+        int32_t *rids;
+        size_t nr;
+        st = encode(r, p->reference, &rids, &nr);
+        if (st) break;
+        metrics[(size_t)i * HS_M_COUNT + HS_M_REFERENCE_TOKENS] = (double)nr;
+        if (nr > 0) st = bufs_seq(r, b, i, rids, (int)nr, p);
+        if (!st && nr > 0) idx[k++] = i;
+        free(rids);
+    }
+    if (!st) st = batch_score(r, b, r->bctx, r->slots, r->cfg.agency_on, idx, k, metrics, HS_M_REFERENCE_PPL);
+    return st;
+}
+
+/* Perplexity of each generation under the unpruned model (plain prefills). */
+static hs_status batch_unpruned(hs_runner *r, batch_bufs *b, const hs_prompt *const *prompts, double *metrics,
+                                int *idx)
+{
+    if (!r->unpruned) return HS_OK;
+    int k = 0;
+    hs_status st = HS_OK;
+    for (int i = 0; i < b->n && !st; i++) {
+        if (b->gen[i].n == 0) continue;
+        st = bufs_seq(r, b, i, b->gen[i].ids, b->gen[i].n, prompts[i]);
+        idx[k++] = i;
+    }
+    if (!st) st = batch_score(r, b, &r->unpruned, 1, 0, idx, k, metrics, HS_M_GENERATED_PPL_UNPRUNED);
+    return st;
+}
+
+hs_status hs_runner_eval_batch(hs_runner *r, const hs_prompt *const *prompts, int n, double *metrics,
+                               int32_t *gen_ids, int64_t *occupancy)
+{
+    int max_new = r->cfg.sample.max_new;
+    for (size_t i = 0; i < (size_t)n * HS_M_COUNT; i++) metrics[i] = NAN;
+    if (occupancy) {
+        size_t LHS = (size_t)r->cfg.model->cfg.n_layer * r->cfg.model->cfg.n_head * HS_AG_NSTATES;
+        memset(occupancy, 0, LHS * sizeof(int64_t));
+    }
+    reset_peak_rss();
+    batch_bufs b;
+    hs_status st = bufs_init(&b, n, max_new);
+    int *idx = hs_malloc((size_t)(n > 0 ? n : 1) * sizeof *idx, "batch index");
+    if (!st && !idx) st = HS_ENOMEM;
+    if (!st) st = batch_setup(r);
+    if (!st) st = batch_encode(r, &b, prompts, metrics);
+    if (!st) st = batch_generate(r, &b, metrics, occupancy);
+    if (!st) st = batch_reference(r, &b, prompts, metrics, idx);
+    if (!st) st = batch_unpruned(r, &b, prompts, metrics, idx);
+    double rss = (double)hs_peak_rss_bytes();
+    for (int i = 0; i < n && !st; i++) {
+        metrics[(size_t)i * HS_M_COUNT + HS_M_PEAK_RSS] = rss;
+        for (int j = 0; gen_ids && j < max_new; j++)
+            gen_ids[(size_t)i * max_new + j] = j < b.gen[i].n ? b.gen[i].ids[j] : -1;
+    }
+    bufs_free(&b);
+    free(idx);
+    return st;
 }

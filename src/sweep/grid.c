@@ -123,7 +123,11 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
     tb_printf(&t, "per_layer = %s\nkeep_one_per_layer = %s\nlevels =", onoff(job->select.per_layer),
               onoff(job->select.keep_one_per_layer));
     for (int i = 0; i < job->n_levels; i++) tb_printf(&t, "%s %.9g", i ? "," : "", job->levels[i]);
-    tb_printf(&t, "\nvariants =");
+    tb_printf(&t, "\n");
+    /* Latency mode writes no line, so files from before the mode key keep their identity. */
+    if (job->throughput)
+        tb_printf(&t, "mode = throughput\nbatch = %d\nlatency_prompts = %d\n", job->batch, job->latency_prompts);
+    tb_printf(&t, "variants =");
     for (int i = 0; i < job->n_variants; i++) tb_printf(&t, "%s %s", i ? "," : "", job->variants[i].name);
     tb_printf(&t, "\n");
     for (int i = 0; i < job->n_variants; i++) variant_text(&t, &job->variants[i]);

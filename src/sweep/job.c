@@ -44,7 +44,8 @@ typedef struct {
 } parse_state;
 
 static const char *const job_keys[] = {"name", "model", "prompts", "max_prompts", "shards", "threads",
-                                       "output", "variants", "measure_unpruned_ppl", NULL};
+                                       "output", "variants", "measure_unpruned_ppl", "mode", "batch",
+                                       "latency_prompts", NULL};
 static const char *const generation_keys[] = {"max_new_tokens", "temperature", "top_k", "top_p", "seed", NULL};
 static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
                                            "calibration_max_tokens", "per_layer", "keep_one_per_layer",
@@ -433,6 +434,13 @@ static hs_status job_key(hs_job *job, const hs_job_entry *e)
     if (!strcmp(k, "shards")) return get_int(e, 1, 1000000, &job->shards);
     if (!strcmp(k, "threads")) return get_int(e, 1, 1024, &job->threads);
     if (!strcmp(k, "measure_unpruned_ppl")) return get_bool(e, &job->measure_unpruned_ppl);
+    if (!strcmp(k, "mode")) {
+        if (strcmp(e->value, "latency") && strcmp(e->value, "throughput")) return bad_value(e, "latency or throughput");
+        job->throughput = !strcmp(e->value, "throughput");
+        return HS_OK;
+    }
+    if (!strcmp(k, "batch")) return get_int(e, 1, 4096, &job->batch);
+    if (!strcmp(k, "latency_prompts")) return get_int(e, 0, 100000000, &job->latency_prompts);
     return HS_OK; /* variants: read by build_variants */
 }
 
@@ -596,6 +604,19 @@ static hs_status interpret(hs_job *job)
     return build_variants(job);
 }
 
+/* batch and latency_prompts only mean something in throughput mode: set in latency mode
+ * they are a mistake the user should hear about, not a silent no-op. */
+static hs_status check_mode(const hs_job *job)
+{
+    static const char *const only_throughput[] = {"batch", "latency_prompts"};
+    for (int i = 0; i < 2 && !job->throughput; i++) {
+        const hs_job_entry *e = find_entry(job, "job", only_throughput[i]);
+        if (e) return hs_err(HS_EINPUT, "%s: %s applies to mode = throughput only (mode is latency: %s)", e->where,
+                             only_throughput[i], hs_job_where(job, "job", "mode"));
+    }
+    return HS_OK;
+}
+
 static hs_status require(const hs_job *job, const char *section, const char *key, int dir)
 {
     const hs_job_entry *e = find_entry(job, section, key);
@@ -645,6 +666,7 @@ static void job_defaults(hs_job *job)
 {
     job->shards = 4;
     job->threads = 1;
+    job->batch = 16;
     job->measure_unpruned_ppl = 1;
     job->strategy = HS_STRATEGY_ENTROPY;
     hs_sample_params_default(&job->sample);
@@ -685,6 +707,7 @@ hs_status hs_job_parse(hs_job *job, const char *path, const char *text, const ch
     for (int i = 0; !st && i < n_sets; i++) st = apply_set(job, sets[i]);
     if (!st) st = interpret(job);
     if (!st) st = check_unlisted(job, &ps);
+    if (!st) st = check_mode(job);
     if (!st) st = check_inputs(job);
     if (!st) st = default_names(job);
     if (!st) st = default_levels(job);

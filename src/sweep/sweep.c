@@ -442,7 +442,7 @@ static hs_status get_runner(sweep *s, int variant, int level)
     const hs_variant *v = &s->job.variants[variant];
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     hs_runner_config cfg = {&s->model, s->tok, v->gating, v->agency_on, v->agency, s->gates + level * LH,
-                            s->job.sample, s->max_t, s->job.measure_unpruned_ppl};
+                            s->job.sample, s->max_t, s->job.measure_unpruned_ppl, s->job.batch};
     hs_status st = hs_runner_init(&s->runner, &cfg);
     s->runner_variant = variant;
     s->runner_level = level;
@@ -474,6 +474,69 @@ static void pace(long ms)
     }
 }
 
+/* Latency mode: one prompt at a time, each timed (the seed's speed metrics). */
+static hs_status cell_latency(sweep *s, hs_cell_result *c)
+{
+    size_t occ = (size_t)s->grid.n_layers * s->grid.n_heads * HS_AG_NSTATES;
+    for (int j = 0; j < c->n; j++) {
+        hs_status st = hs_runner_eval(s->runner, &s->prompts.items[c->prompt[j]], c->metrics + (size_t)j * HS_M_COUNT,
+                                      c->gen_ids + (size_t)j * s->grid.max_new, s->occ);
+        if (st) return st;
+        for (size_t i = 0; i < occ; i++) c->occupancy[i] += s->occ[i];
+        if (s->pace_ms > 0) pace(s->pace_ms);
+        if ((st = hs_comm_add_progress(s->comm, 1)) || (st = check_in(s))) return st;
+        if (s->stop) return HS_EINTR;
+    }
+    return HS_OK;
+}
+
+/* Throughput mode, latency sample: prompt j again alone and timed. Its timing and memory
+ * metrics replace the batch's NaNs; its tokens must equal the batch's, which checks the
+ * batched path on every sampled prompt of a real run. */
+static hs_status time_alone(sweep *s, hs_cell_result *c, int j, double *m, int32_t *ids)
+{
+    const hs_prompt *p = &s->prompts.items[c->prompt[j]];
+    hs_status st = hs_runner_eval(s->runner, p, m, ids, s->occ);
+    if (st) return st;
+    size_t max_new = (size_t)s->grid.max_new;
+    if (memcmp(ids, c->gen_ids + j * max_new, max_new * sizeof(int32_t)))
+        return hs_err(HS_EINTERNAL, "prompt %s (line %d): throughput and latency mode generated different tokens",
+                      p->id, p->line);
+    for (int k = 0; k < HS_M_COUNT; k++)
+        if (hs_metrics[k].timing) c->metrics[(size_t)j * HS_M_COUNT + k] = m[k];
+    return HS_OK;
+}
+
+/* Throughput mode: the cell's prompts decoded together, in chunks so that a signal is
+ * seen within a few batches; then the latency sample. *batch_s: wall seconds of the
+ * batched part alone (the cell's /cells/seconds). */
+static hs_status cell_throughput(sweep *s, hs_cell_result *c, double *batch_s)
+{
+    double t0 = hs_now();
+    size_t occ = (size_t)s->grid.n_layers * s->grid.n_heads * HS_AG_NSTATES, max_new = (size_t)s->grid.max_new;
+    int chunk = s->job.batch * 8;
+    const hs_prompt **pp = hs_malloc((size_t)c->n * sizeof *pp, "cell prompts");
+    double *m = hs_malloc(HS_M_COUNT * sizeof(double), "cell metrics");
+    int32_t *ids = hs_malloc(max_new * sizeof(int32_t), "cell tokens");
+    hs_status st = pp && m && ids ? HS_OK : HS_ENOMEM;
+    for (int j = 0; j < c->n && !st; j++) pp[j] = &s->prompts.items[c->prompt[j]];
+    for (int j = 0; j < c->n && !st && !s->stop; j += chunk) {
+        int k = c->n - j < chunk ? c->n - j : chunk;
+        st = hs_runner_eval_batch(s->runner, pp + j, k, c->metrics + (size_t)j * HS_M_COUNT, c->gen_ids + j * max_new,
+                                  s->occ);
+        for (size_t i = 0; i < occ && !st; i++) c->occupancy[i] += s->occ[i];
+        if (!st && s->pace_ms > 0) pace(s->pace_ms * k);
+        if (!st) st = hs_comm_add_progress(s->comm, k);
+        if (!st) st = check_in(s);
+    }
+    *batch_s = hs_now() - t0;
+    for (int j = 0; j < c->n && j < s->job.latency_prompts && !st && !s->stop; j++) st = time_alone(s, c, j, m, ids);
+    free(pp);
+    free(m);
+    free(ids);
+    return !st && s->stop ? HS_EINTR : st;
+}
+
 /* Evaluates the prompts of one cell into c; HS_EINTR when a stop abandoned it. */
 static hs_status run_cell(sweep *s, int64_t index, hs_cell_result *c)
 {
@@ -482,19 +545,12 @@ static hs_status run_cell(sweep *s, int64_t index, hs_cell_result *c)
     if (!st) st = get_runner(s, cell.variant, cell.level);
     if (st) return cell_error(s, st, &cell);
     hs_grid_shard_prompts(&s->grid, cell.shard, c->prompt);
-    size_t occ = (size_t)s->grid.n_layers * s->grid.n_heads * HS_AG_NSTATES;
-    double t0 = hs_now();
-    for (int j = 0; j < c->n; j++) {
-        st = hs_runner_eval(s->runner, &s->prompts.items[c->prompt[j]], c->metrics + (size_t)j * HS_M_COUNT,
-                            c->gen_ids + (size_t)j * s->grid.max_new, s->occ);
-        if (st) return cell_error(s, st, &cell);
-        for (size_t i = 0; i < occ; i++) c->occupancy[i] += s->occ[i];
-        if (s->pace_ms > 0) pace(s->pace_ms);
-        if ((st = hs_comm_add_progress(s->comm, 1)) || (st = check_in(s))) return st;
-        if (s->stop) return HS_EINTR;
-    }
+    double t0 = hs_now(), batch_s = 0;
+    st = s->job.throughput ? cell_throughput(s, c, &batch_s) : cell_latency(s, c);
+    if (st == HS_EINTR) return st;
+    if (st) return cell_error(s, st, &cell);
     c->index = index;
-    c->seconds = hs_now() - t0;
+    c->seconds = s->job.throughput ? batch_s : hs_now() - t0;
     c->rank = s->rank;
     c->run = s->run;
     snprintf(c->host, sizeof c->host, "%s", hs_comm_host(s->comm));

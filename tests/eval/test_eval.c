@@ -254,7 +254,7 @@ static void batch_vs_single(int with_agency)
     assert_int_equal(hs_generate(ctx[0], with_agency ? &ag[0] : NULL, with_agency ? &st[0] : NULL, &smp, prompts[0],
                                  n_prompt[0], &sp, ids[0], -1, &probe), HS_OK);
     int eot = probe_mem[3];
-    hs_batch_job job = {ctx, with_agency ? ag : NULL, with_agency ? st : NULL, S, prompts, n_prompt, ids, P, &sp, eot, out};
+    hs_batch_job job = {ctx, with_agency ? ag : NULL, with_agency ? st : NULL, S, prompts, n_prompt, ids, P, &sp, eot, out, NULL};
     assert_int_equal(hs_generate_batch(&job, &smp), HS_OK);
     int stopped = 0;
     long long transitions = 0;
@@ -286,6 +286,75 @@ static void test_generate_batch_identical(void **state)
     batch_vs_single(1);
 }
 
+/* hs_runner_eval_batch gives every prompt exactly hs_runner_eval's quality metrics,
+ * tokens and agency occupancy, for each gating/agency combination and batch size
+ * (1, a batch smaller than the prompts so slots refill, one larger than them). */
+static void runner_batch_case(const hs_model *m, const hs_tokenizer *tok, hs_gating mode, int agency, int batch)
+{
+    enum { P = 7, MAXNEW = 9 };
+    int LH = m->cfg.n_layer * m->cfg.n_head;
+    float gates[64];
+    for (int i = 0; i < LH; i++) gates[i] = (i % 3 == 1) ? 0.0f : 1.0f;
+    hs_runner_config rc = {.model = m, .tok = tok, .mode = mode, .agency_on = agency, .gates = gates,
+                           .max_t = 96, .measure_unpruned_ppl = 1, .batch = batch};
+    hs_agency_params_default(&rc.agency);
+    rc.agency.overload_threshold = 0.02f; /* states change on a random model */
+    rc.agency.alignment_threshold = 0.05f;
+    rc.agency.recovery_steps = 3;
+    hs_sample_params_default(&rc.sample);
+    rc.sample.max_new = MAXNEW;
+    rc.sample.temperature = 0.9f;
+    static const char *text[P] = {"the cat sat on the mat", "a", "in the beginning was the word",
+                                  "and the earth was without form", "so", "light", "and god saw the light"};
+    static const char *ref[P] = {" and then it slept", "", " and the word was with god", " and void", NULL,
+                                 " be light and there was light and it was good", " that it was good"};
+    hs_prompt prompts[P];
+    const hs_prompt *pp[P];
+    char idbuf[P][8];
+    for (int i = 0; i < P; i++) {
+        snprintf(idbuf[i], sizeof idbuf[i], "p%d", i);
+        prompts[i] = (hs_prompt){.id = idbuf[i], .prompt = (char *)text[i], .reference = (char *)ref[i], .line = i + 1};
+        pp[i] = &prompts[i];
+    }
+    hs_runner *r;
+    assert_int_equal(hs_runner_init(&r, &rc), HS_OK);
+    double mb[P][HS_M_COUNT], ms[HS_M_COUNT];
+    int32_t gb[P][MAXNEW], gs[MAXNEW];
+    int64_t ob[64 * HS_AG_NSTATES], os[64 * HS_AG_NSTATES], osum[64 * HS_AG_NSTATES] = {0};
+    assert_int_equal(hs_runner_eval_batch(r, pp, P, &mb[0][0], &gb[0][0], ob), HS_OK);
+    for (int i = 0; i < P; i++) {
+        assert_int_equal(hs_runner_eval(r, pp[i], ms, gs, os), HS_OK);
+        for (int j = 0; j < LH * HS_AG_NSTATES; j++) osum[j] += os[j];
+        assert_memory_equal(gs, gb[i], sizeof gs);
+        for (int k = 0; k < HS_M_COUNT; k++) {
+            if (hs_metrics[k].timing) continue;
+            if (!((isnan(ms[k]) && isnan(mb[i][k])) || ms[k] == mb[i][k]))
+                fail_msg("mode %d agency %d batch %d prompt %d: %s %.17g (batch) vs %.17g (alone)", mode, agency, batch, i,
+                         hs_metrics[k].name, mb[i][k], ms[k]);
+        }
+        assert_true(isnan(mb[i][HS_M_GENERATION_S]) && isnan(mb[i][HS_M_CPU_USER_S]) && mb[i][HS_M_PEAK_RSS] > 0);
+    }
+    assert_true(isfinite(mb[0][HS_M_REFERENCE_PPL]) && isnan(mb[4][HS_M_REFERENCE_PPL]));
+    assert_memory_equal(osum, ob, (size_t)LH * HS_AG_NSTATES * sizeof(int64_t));
+    hs_runner_free(r);
+}
+
+static void test_runner_batch_identical(void **state)
+{
+    hs_model m;
+    hs_tokenizer *tok;
+    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_tokenizer_load(&tok, g_dir), HS_OK);
+    static const int batches[] = {1, 3, 16};
+    for (int b = 0; b < 3; b++) {
+        runner_batch_case(&m, tok, HS_GATING_MASK, 0, batches[b]);
+        runner_batch_case(&m, tok, HS_GATING_SKIP, 0, batches[b]);
+        runner_batch_case(&m, tok, HS_GATING_SKIP, 1, batches[b]);
+    }
+    hs_tokenizer_free(tok);
+    hs_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_top_k_matches_full_sort),
         cmocka_unit_test(test_lexical),     cmocka_unit_test(test_nll),
         cmocka_unit_test(test_runner),      cmocka_unit_test(test_generate_batch_identical),
+        cmocka_unit_test(test_runner_batch_identical),
     };
     return cmocka_run_group_tests_name("eval", tests, setup, teardown);
 }

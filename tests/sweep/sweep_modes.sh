@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# sweep_modes.sh: mode = throughput (a cell's prompts decoded together) gives every quality
+# number, token and agency count that latency mode gives, on 1 and 2 ranks; per-prompt
+# timings exist exactly for the latency sample (the first latency_prompts of each cell);
+# the mode is part of the study's identity; misuse of the mode keys is refused with
+# file:line; and the report says where its numbers came from.
+source "$(dirname "$0")/fixture.sh" "$1"
+short=(--set generation.max_new_tokens=20)
+thr=(--set job.mode=throughput --set job.batch=3)
+
+sweep 2 --out lat.h5 "${short[@]}" || fail "latency sweep: $(cat sweep.err)"
+sweep 2 --out thr.h5 "${short[@]}" "${thr[@]}" --set job.latency_prompts=1 || fail "throughput sweep: $(cat sweep.err)"
+sweep 1 --out thr1.h5 "${short[@]}" "${thr[@]}" --set job.batch=16 || fail "serial throughput sweep: $(cat sweep.err)"
+"$py" "$tool" check thr.h5 --ranks 2 || fail "schema check"
+
+"$py" - lat.h5 thr.h5 thr1.h5 <<'PY' || fail "throughput mode differs from latency mode"
+import sys, h5py, numpy as np
+lat, thr, thr1 = (h5py.File(p, "r") for p in sys.argv[1:])
+for name, ds in lat["metrics"].items():
+    a = ds[...]
+    for f, k in ((thr, 1), (thr1, 0)):
+        b = f["metrics/" + name][...]
+        if ds.attrs["timing"] == 0:
+            assert np.array_equal(a, b, equal_nan=True), f"{f.filename}: {name} differs from latency mode"
+for k in ("text/generated_ids", "agency/occupancy", "heads/pruned", "heads/score"):
+    for f in (thr, thr1):
+        assert np.array_equal(lat[k][...], f[k][...]), f"{f.filename}: {k} differs"
+# The latency sample: the first prompt of each cell (shard s holds prompts s, s+6, ...).
+shards = 6
+gen_s = thr["metrics/generation_seconds"][...]
+timed = np.isfinite(gen_s)
+want = np.zeros_like(timed)
+want[:, :, :shards] = True
+assert (timed == want).all(), f"timed prompts {np.argwhere(timed)[:8]} are not the first of each cell"
+assert (gen_s[timed] > 0).all() and np.isfinite(thr["metrics/decode_tokens_per_second"][...][timed]).all()
+assert not np.isfinite(thr1["metrics/generation_seconds"][...]).any(), "untimed run has timings"
+assert (thr1["metrics/peak_rss_bytes"][...] > 0).all(), "peak RSS missing in throughput mode"
+assert "mode = throughput" in thr.attrs["study"] and "latency_prompts = 1" in thr.attrs["study"]
+assert "mode =" not in lat.attrs["study"]
+print("throughput mode: identical quality, latency sample of", int(timed.sum()), "prompts")
+PY
+
+# The mode is part of the study: a latency run cannot resume a throughput file.
+"$hs" sweep study.ini --out thr.h5 "${short[@]}" 2>guard.err
+[ $? = 2 ] && grep -q "different study" guard.err || fail "resuming a throughput file in latency mode: $(cat guard.err)"
+
+# Mode keys: bad values and throughput-only keys in latency mode name where they were set.
+"$hs" sweep study.ini --set job.mode=fast 2>guard.err
+[ $? = 2 ] && grep -q -- "--set job.mode=fast" guard.err && grep -q "latency or throughput" guard.err ||
+  fail "bad mode: $(cat guard.err)"
+printf '[job]\nmodel = model\nprompts = prompts.jsonl\nbatch = 8\n' >bad.ini
+"$hs" sweep bad.ini 2>guard.err
+[ $? = 2 ] && grep -q "bad.ini:4: batch applies to mode = throughput only" guard.err || fail "batch in latency mode: $(cat guard.err)"
+"$hs" sweep study.ini "${thr[@]}" --set job.batch=0 2>guard.err
+[ $? = 2 ] && grep -q -- "--set job.batch=0" guard.err || fail "batch 0: $(cat guard.err)"
+
+# The report tells which numbers came from which mode.
+report=${HS_BINARY_DIR:?}/analysis/headsweep-report
+if [ -x "$report" ]; then
+  "$report" thr.h5 --out rep >/dev/null 2>rep.err || fail "report: $(cat rep.err)"
+  grep -q "Measurement mode: \*\*throughput\*\*" rep/REPORT.md && grep -q "first 1 prompt(s) of each cell" rep/REPORT.md ||
+    fail "the report does not say how thr.h5 was measured"
+  "$report" lat.h5 --out rep2 >/dev/null 2>rep.err || fail "report: $(cat rep.err)"
+  grep -q "Measurement mode: \*\*latency\*\*" rep2/REPORT.md || fail "latency report lacks its mode"
+fi
+echo "sweep_modes: ok"

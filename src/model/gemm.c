@@ -22,6 +22,12 @@ static void pack_b(float *restrict dst, const float *restrict B, int ldb, int tr
 {
     for (int k = 0; k < kc; k++) {
         float *d = dst + (size_t)k * NR;
+        if (!trans && nr == NR) { /* two vector moves: memcpy here was a rep movs per row */
+            const float *s = B + (size_t)(k0 + k) * ldb + j0;
+            _mm256_storeu_ps(d, _mm256_loadu_ps(s));
+            _mm256_storeu_ps(d + 8, _mm256_loadu_ps(s + 8));
+            continue;
+        }
         if (!trans) {
             const float *s = B + (size_t)(k0 + k) * ldb + j0;
             memcpy(d, s, (size_t)nr * sizeof(float));
@@ -125,16 +131,14 @@ static void kernel_acc(int kc, const float *const a[MR], const float *restrict b
 enum { NP = 4 }; /* panels packed together: each weight row is read 4 lines at a time */
 
 /* Packs W[k0 .. k0+kc, j0 .. j0+NP*NR) into NP consecutive (kc, NR) panels (zero padded
- * past N), reading each weight row sequentially, and prefetches the next block's bytes
- * of the same rows: a batch reuses each panel only a few times, so reading the weights
- * at streaming speed is what decides the time. */
+ * past N), reading each weight row 4 lines at a time. A batch reuses each panel only a
+ * few times, so reading the weights at streaming speed matters as much as the arithmetic
+ * (hs_k_gemm_acc prefetches the next block while multiplying this one). */
 static void pack_wide(float *restrict dst, const float *restrict W, int ldw, int k0, int kc, int j0, int N)
 {
     int ncols = N - j0 < NP * NR ? N - j0 : NP * NR;
     for (int k = 0; k < kc; k++) {
         const float *s = W + (size_t)(k0 + k) * ldw + j0;
-        if (j0 + NP * NR < N) _mm_prefetch((const char *)(s + NP * NR), _MM_HINT_T0);
-        if (j0 + NP * NR + 16 < N) _mm_prefetch((const char *)(s + NP * NR + 16), _MM_HINT_T0);
         for (int p = 0; p < NP; p++) {
             float *d = dst + ((size_t)p * kc + k) * NR;
             int c0 = p * NR, n = ncols - c0;
@@ -148,22 +152,37 @@ static void pack_wide(float *restrict dst, const float *restrict W, int ldw, int
     }
 }
 
+/* Prefetches rows [r0, r1) of the weight block (k0, j0) (NP*NR columns = 4 lines per
+ * row) so that packing it finds them in cache: issued while the previous block is being
+ * multiplied, it overlaps the weight stream with the arithmetic. */
+static void prefetch_block(const float *W, int ldw, int k0, int j0, int N, int r0, int r1)
+{
+    if (j0 >= N) return;
+    for (int k = r0; k < r1; k++) {
+        const char *s = (const char *)(W + (size_t)(k0 + k) * ldw + j0);
+        for (int l = 0; l < NP * NR * 4 && j0 + l / 4 < N; l += 64) _mm_prefetch(s + l, _MM_HINT_T0);
+    }
+}
+
 void hs_k_gemm_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N)
 {
     static _Thread_local float bp[NP * KC * NR] __attribute__((aligned(32)));
+    int tiles = (M + MR - 1) / MR;
     /* k blocks outermost, as in hs_k_gemm: consecutive blocks read neighbouring bytes of
      * the same weight rows. */
     for (int k0 = 0; k0 < K; k0 += KC) {
         int kc = K - k0 < KC ? K - k0 : KC;
         for (int j0 = 0; j0 < N; j0 += NP * NR) {
             pack_wide(bp, B, ldb, k0, kc, j0, N);
+            int calls = 0, total = NP * tiles;
             for (int p = 0; p < NP && j0 + p * NR < N; p++) {
                 int jp = j0 + p * NR, nr = N - jp < NR ? N - jp : NR;
-                for (int i0 = 0; i0 < M; i0 += MR) {
+                for (int i0 = 0; i0 < M; i0 += MR, calls++) {
                     int mr = M - i0 < MR ? M - i0 : MR;
                     const float *a[MR];
                     for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + k0;
                     kernel_acc(kc, a, bp + (size_t)p * kc * NR, C + (size_t)i0 * ldc + jp, ldc, mr, nr);
+                    prefetch_block(B, ldb, k0, j0 + NP * NR, N, kc * calls / total, kc * (calls + 1) / total);
                 }
             }
         }

@@ -126,6 +126,11 @@ static void row1_update(float *restrict y, const float *restrict x, const float 
 enum { HS_BATCH_COLS = 256 };
 /* From this many rows the packed, register-blocked product is faster (bench/bench_engine
  * --batch); both give the same bits. */
+/* Products with fewer rows than this (short prompts) skip hs_k_gemm: packing a whole
+ * weight matrix for a few rows costs more than it saves (bench_engine --prompt 8..64). */
+#ifndef HS_GEMM_MIN_ROWS
+#define HS_GEMM_MIN_ROWS 48
+#endif
 #ifndef HS_PACKED_MIN_ROWS
 #define HS_PACKED_MIN_ROWS 4
 #endif
@@ -182,11 +187,47 @@ static void dot4(float *restrict y, const float *restrict W, int ldw, const floa
     y[n] = r0, y[n + 1] = r1, y[n + 2] = r2, y[n + 3] = r3;
 }
 
+#ifdef __AVX2__
+/* dot4 for two rows of x at once: each weight load serves both, so the product is bound
+ * by the multiply-adds instead of the loads. Every (row, output) pair keeps dot4's exact
+ * sequence (8-lane partial sums in k order, the same horizontal sum, the same tail), so
+ * a batch still equals its rows alone. */
+static void dot4x2(float *restrict y0, float *restrict y1, const float *restrict W, int ldw,
+                   const float *restrict x0, const float *restrict x1, int n, int K)
+{
+    const float *w[4] = {W + (size_t)n * ldw, W + (size_t)(n + 1) * ldw, W + (size_t)(n + 2) * ldw,
+                         W + (size_t)(n + 3) * ldw};
+    __m256 s[2][4];
+    for (int i = 0; i < 4; i++) s[0][i] = s[1][i] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 a = _mm256_loadu_ps(x0 + k), b = _mm256_loadu_ps(x1 + k);
+        for (int i = 0; i < 4; i++) {
+            __m256 wv = _mm256_loadu_ps(w[i] + k);
+            s[0][i] = _mm256_fmadd_ps(wv, a, s[0][i]);
+            s[1][i] = _mm256_fmadd_ps(wv, b, s[1][i]);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        float r0 = hsum256(s[0][i]), r1 = hsum256(s[1][i]);
+        for (int t = k; t < K; t++) r0 = fmaf(w[i][t], x0[t], r0), r1 = fmaf(w[i][t], x1[t], r1);
+        y0[n + i] = r0, y1[n + i] = r1;
+    }
+}
+#endif
+
 void hs_k_dot_rows(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K)
 {
     int n = 0;
-    for (; n + 4 <= N; n += 4) /* four weight rows (a few kB) serve every row of x */
-        for (int b = 0; b < B; b++) dot4(y + (size_t)b * ldy, W, ldw, x + (size_t)b * ldx, n, K);
+    for (; n + 4 <= N; n += 4) { /* four weight rows (a few kB) serve every row of x */
+        int b = 0;
+#ifdef __AVX2__
+        for (; b + 2 <= B; b += 2)
+            dot4x2(y + (size_t)b * ldy, y + (size_t)(b + 1) * ldy, W, ldw, x + (size_t)b * ldx,
+                   x + (size_t)(b + 1) * ldx, n, K);
+#endif
+        for (; b < B; b++) dot4(y + (size_t)b * ldy, W, ldw, x + (size_t)b * ldx, n, K);
+    }
     for (; n < N; n++)
         for (int b = 0; b < B; b++) {
             const float *w = W + (size_t)n * ldw, *xb = x + (size_t)b * ldx;
@@ -199,8 +240,8 @@ void hs_k_dot_rows(float *y, int ldy, const float *W, int ldw, const float *x, i
 void hs_k_matmul(float *y, int ldy, const float *x, int ldx, const float *W, int ldw,
                  int n, int K, int N, float beta)
 {
-    if (n == 1)
-        hs_k_matmul_rows(y, ldy, x, ldx, W, ldw, 1, K, N, beta);
+    if (n < HS_GEMM_MIN_ROWS)
+        hs_k_matmul_rows(y, ldy, x, ldx, W, ldw, n, K, N, beta);
     else
         hs_k_gemm(y, ldy, x, ldx, W, ldw, 0, n, K, N, beta);
 }

@@ -65,6 +65,38 @@ static void test_matmul_rows_batch_equals_single(void **state)
             }
 }
 
+/* The LM head's dot-row product: a batch equals its rows alone, ragged shapes included. */
+static void test_dot_rows_batch_equals_single(void **state)
+{
+    (void)state;
+    static const int Bs[] = {1, 2, 3, 5, 8}, Ns[] = {1, 4, 7, 13, 64}, Ks[] = {1, 8, 13, 64, 77};
+    unsigned seed = 5;
+    for (size_t bi = 0; bi < 5; bi++)
+        for (size_t ni = 0; ni < 5; ni++)
+            for (size_t ki = 0; ki < 5; ki++) {
+                int B = Bs[bi], N = Ns[ni], K = Ks[ki], ldw = K + 1, ldx = K + 2, ldy = N + 3;
+                float *W = malloc((size_t)N * ldw * sizeof(float)), *x = malloc((size_t)B * ldx * sizeof(float));
+                float *yb = calloc((size_t)B * ldy, sizeof(float)), *y1 = calloc((size_t)ldy, sizeof(float));
+                for (int i = 0; i < N * ldw; i++) W[i] = frand(&seed);
+                for (int i = 0; i < B * ldx; i++) x[i] = frand(&seed);
+                hs_k_dot_rows(yb, ldy, W, ldw, x, ldx, B, N, K);
+                for (int b = 0; b < B; b++) {
+                    hs_k_dot_rows(y1, ldy, W, ldw, x + (size_t)b * ldx, ldx, 1, N, K);
+                    if (memcmp(y1, yb + (size_t)b * ldy, (size_t)N * sizeof(float)))
+                        fail_msg("dot rows B %d N %d K %d: row %d differs from its product alone", B, N, K, b);
+                    for (int n = 0; n < N; n++) {
+                        double ref = 0, mag = 0;
+                        for (int k = 0; k < K; k++) {
+                            ref += (double)W[(size_t)n * ldw + k] * x[(size_t)b * ldx + k];
+                            mag += fabs((double)W[(size_t)n * ldw + k] * x[(size_t)b * ldx + k]);
+                        }
+                        assert_true(fabs(y1[n] - ref) <= 1e-6 * mag + 1e-30);
+                    }
+                }
+                free(W), free(x), free(yb), free(y1);
+            }
+}
+
 /* gelu_new against double precision over the range activations take (and beyond), with
  * the error scaled by |v| (the output's size where it matters; for large negative v the
  * output is a tiny difference and only absolute accuracy is meaningful). libm's tanhf in
@@ -111,6 +143,7 @@ static void test_gelu_accuracy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_matmul_rows_batch_equals_single),
+                                       cmocka_unit_test(test_dot_rows_batch_equals_single),
                                        cmocka_unit_test(test_gelu_accuracy)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

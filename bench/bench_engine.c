@@ -165,7 +165,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--batch")) batches = argv[i + 1];
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
-    openblas_set_num_threads(threads);
+    hs_model_set_threads(threads);
     hs_model m;
     hs_gating mode;
     if (hs_gating_parse(gating, &mode) || hs_model_load(&m, argv[1])) {

@@ -124,6 +124,11 @@ hs_status hs_ctx_forward_batch(hs_ctx *const *seqs, int B, const int32_t *ids, f
 /* Analytic FLOPs for one decode step at context length t with the given live heads. */
 double hs_model_flops_per_token(const hs_config *cfg, int live_heads, int t);
 
+/* Threads per process for the forward pass: our kernels (split by output columns, so
+ * every result is the same for any count) and OpenBLAS where it is still used. 1 by
+ * default; returns the count in effect (1 when built without OpenMP). */
+int hs_model_set_threads(int n);
+
 /* Writes a randomly initialised checkpoint (normal(0, 0.02) as GPT-2 initialises) with a
  * synthetic byte-level BPE vocabulary of the shape's size. shape: tiny, distilgpt2, gpt2,
  * gpt2-medium, gpt2-large, gpt2-xl. dtype: F32, F16, BF16. */

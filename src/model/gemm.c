@@ -83,8 +83,8 @@ static void panel(float *C, int ldc, const float *A, int lda, const float *bp, i
     }
 }
 
-void hs_k_gemm(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int trans_b, int M, int K,
-               int N, float beta)
+static void gemm_serial(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int trans_b, int M,
+                        int K, int N, float beta)
 {
     float bp[KC * NR] __attribute__((aligned(32)));
     for (int k0 = 0; k0 < K; k0 += KC) {
@@ -94,6 +94,26 @@ void hs_k_gemm(float *C, int ldc, const float *A, int lda, const float *B, int l
             pack_b(bp, B, ldb, trans_b, k0, kc, j0, nr);
             panel(C, ldc, A, lda, bp, M, k0, kc, j0, nr, k0 == 0, beta);
         }
+    }
+}
+
+/* Threads take contiguous column slices (whole 16-wide panels): an element's sums do
+ * not depend on the slicing. */
+void hs_k_gemm(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int trans_b, int M, int K,
+               int N, float beta)
+{
+    int T = hs_k_threads_for((double)M * K * N);
+    if (T == 1) {
+        gemm_serial(C, ldc, A, lda, B, ldb, trans_b, M, K, N, beta);
+        return;
+    }
+    HS_PARALLEL
+    {
+        int lo, hi;
+        hs_k_share(N, NR, HS_THREAD_ID, T, &lo, &hi);
+        if (lo < hi)
+            gemm_serial(C + lo, ldc, A, lda, trans_b ? B + (size_t)lo * ldb : B + lo, ldb, trans_b, M, K, hi - lo,
+                        beta);
     }
 }
 

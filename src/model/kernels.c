@@ -5,7 +5,6 @@
 #endif
 #include <math.h>
 #include <string.h>
-
 #include "kernels.h"
 
 void hs_k_layernorm(float *restrict y, const float *restrict x, const float *restrict w,
@@ -113,6 +112,38 @@ static void rows4_update(float *restrict y, const float *restrict x, const float
     for (; j < j1; j++) y[j] = fmaf(a3, w3[j], fmaf(a2, w2[j], fmaf(a1, w1[j], fmaf(a0, w0[j], y[j]))));
 }
 
+#ifndef HS_PREFETCH_FLOATS
+#define HS_PREFETCH_FLOATS 256
+#endif
+
+/* The same for eight weight rows: y is loaded and stored half as often per weight byte,
+ * which is what single-sequence decode (reading every weight once) is bound by next. */
+static void rows8_update(float *restrict y, const float *restrict x, const float *restrict W, int ldw, int k,
+                         int j0, int j1)
+{
+#ifdef __AVX2__
+    const float *w[8];
+    __m256 b[8];
+    for (int i = 0; i < 8; i++) w[i] = W + (size_t)(k + i) * ldw, b[i] = _mm256_set1_ps(x[k + i]);
+    int j = j0;
+    for (; j + 8 <= j1; j += 8) {
+        if (!(j & 15))
+            for (int i = 0; i < 8; i++) _mm_prefetch((const char *)(w[i] + j + HS_PREFETCH_FLOATS), _MM_HINT_T0);
+        __m256 acc = _mm256_loadu_ps(y + j);
+        for (int i = 0; i < 8; i++) acc = _mm256_fmadd_ps(b[i], _mm256_loadu_ps(w[i] + j), acc);
+        _mm256_storeu_ps(y + j, acc);
+    }
+    for (; j < j1; j++) {
+        float acc = y[j];
+        for (int i = 0; i < 8; i++) acc = fmaf(x[k + i], w[i][j], acc);
+        y[j] = acc;
+    }
+#else
+    rows4_update(y, x, W, ldw, k, j0, j1);
+    rows4_update(y, x, W, ldw, k + 4, j0, j1);
+#endif
+}
+
 /* The same for a single weight row (K not a multiple of 4). */
 static void row1_update(float *restrict y, const float *restrict x, const float *restrict W, int ldw, int k,
                         int j0, int j1)
@@ -124,22 +155,54 @@ static void row1_update(float *restrict y, const float *restrict x, const float 
 /* Columns per pass of the batched product: B rows of y over this many columns stay in
  * L1 while the weight rows stream past once. */
 enum { HS_BATCH_COLS = 256 };
-/* From this many rows the packed, register-blocked product is faster (bench/bench_engine
- * --batch); both give the same bits. */
 /* Products with fewer rows than this (short prompts) skip hs_k_gemm: packing a whole
  * weight matrix for a few rows costs more than it saves (bench_engine --prompt 8..64). */
 #ifndef HS_GEMM_MIN_ROWS
 #define HS_GEMM_MIN_ROWS 48
 #endif
+/* From this many rows the packed, register-blocked product is faster (bench/bench_engine
+ * --batch); both give the same bits. */
 #ifndef HS_PACKED_MIN_ROWS
 #define HS_PACKED_MIN_ROWS 4
 #endif
 
-void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int B, int K, int N,
-                      float beta)
+/* ---- threads: every product is split by output columns (or LM-head rows), so each
+ * output element is computed by one thread with the same chain whatever the count:
+ * results do not depend on the number of threads. ---- */
+
+static int g_threads = 1;
+
+void hs_k_set_threads(int n)
 {
-    if (beta == 0.0f)
-        for (int b = 0; b < B; b++) memset(y + (size_t)b * ldy, 0, (size_t)N * sizeof(float));
+#ifdef _OPENMP
+    g_threads = n < 1 ? 1 : n > 256 ? 256 : n;
+#else
+    g_threads = 1; /* built without OpenMP: the kernels run on the calling thread */
+    (void)n;
+#endif
+}
+int hs_k_threads(void) { return g_threads; }
+
+/* Threads worth using for a product of this many multiply-adds: below ~64K the wake-up
+ * of a thread costs more than its share saves. */
+int hs_k_threads_for(double work)
+{
+    return work < 65536.0 ? 1 : g_threads;
+}
+
+/* Thread t's share [lo, hi) of n items, cut at multiples of align, contiguous. */
+void hs_k_share(int n, int align, int t, int T, int *lo, int *hi)
+{
+    int units = (n + align - 1) / align;
+    int u0 = (int)((long)units * t / T), u1 = (int)((long)units * (t + 1) / T);
+    *lo = u0 * align < n ? u0 * align : n;
+    *hi = u1 * align < n ? u1 * align : n;
+}
+
+
+static void matmul_rows_serial(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int B, int K,
+                               int N)
+{
 #ifdef __AVX2__
     if (B >= HS_PACKED_MIN_ROWS) { /* register-blocked, same chains: see hs_k_gemm_acc */
         hs_k_gemm_acc(y, ldy, x, ldx, W, ldw, B, K, N);
@@ -149,10 +212,30 @@ void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, const float *W
     int jstep = B == 1 ? N : HS_BATCH_COLS;
     for (int j0 = 0; j0 < N; j0 += jstep) {
         int j1 = j0 + jstep < N ? j0 + jstep : N, k = 0;
+        for (; k + 8 <= K; k += 8)
+            for (int b = 0; b < B; b++) rows8_update(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1);
         for (; k + 4 <= K; k += 4)
             for (int b = 0; b < B; b++) rows4_update(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1);
         for (; k < K; k++)
             for (int b = 0; b < B; b++) row1_update(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1);
+    }
+}
+
+void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int B, int K, int N,
+                      float beta)
+{
+    if (beta == 0.0f)
+        for (int b = 0; b < B; b++) memset(y + (size_t)b * ldy, 0, (size_t)N * sizeof(float));
+    int T = hs_k_threads_for((double)B * K * N);
+    if (T == 1) {
+        matmul_rows_serial(y, ldy, x, ldx, W, ldw, B, K, N);
+        return;
+    }
+    HS_PARALLEL
+    {
+        int lo, hi; /* 16 columns = one cache line of y and of each weight row */
+        hs_k_share(N, 16, HS_THREAD_ID, T, &lo, &hi);
+        if (lo < hi) matmul_rows_serial(y + lo, ldy, x, ldx, W + lo, ldw, B, K, hi - lo);
     }
 }
 
@@ -216,7 +299,7 @@ static void dot4x2(float *restrict y0, float *restrict y1, const float *restrict
 }
 #endif
 
-void hs_k_dot_rows(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K)
+static void dot_rows_serial(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K)
 {
     int n = 0;
     for (; n + 4 <= N; n += 4) { /* four weight rows (a few kB) serve every row of x */
@@ -235,6 +318,21 @@ void hs_k_dot_rows(float *y, int ldy, const float *W, int ldw, const float *x, i
             for (int k = 0; k < K; k++) r = fmaf(w[k], xb[k], r);
             y[(size_t)b * ldy + n] = r;
         }
+}
+
+void hs_k_dot_rows(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K)
+{
+    int T = hs_k_threads_for((double)B * N * K);
+    if (T == 1) {
+        dot_rows_serial(y, ldy, W, ldw, x, ldx, B, N, K);
+        return;
+    }
+    HS_PARALLEL
+    {
+        int lo, hi; /* cut at multiples of 4 so the groups of four rows are the serial ones */
+        hs_k_share(N, 16, HS_THREAD_ID, T, &lo, &hi);
+        if (lo < hi) dot_rows_serial(y + lo, ldy, W + (size_t)lo * ldw, ldw, x, ldx, B, hi - lo, K);
+    }
 }
 
 void hs_k_matmul(float *y, int ldy, const float *x, int ldx, const float *W, int ldw,

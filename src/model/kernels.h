@@ -2,6 +2,10 @@
 #ifndef HEADSWEEP_KERNELS_H
 #define HEADSWEEP_KERNELS_H
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* y (n, C) = LayerNorm(x (n, C)) * w + b, statistics in double for stability. */
 void hs_k_layernorm(float *restrict y, const float *restrict x, const float *restrict w,
                     const float *restrict b, int n, int C, float eps);
@@ -26,6 +30,25 @@ float hs_k_dot(const float *restrict a, const float *restrict b, int n);
  * row of x (the LM head). Each row of y is bit-identical to what B = 1 gives. */
 /* AVX2 only: C (M, N) += A (M, K) @ B (K, N), each element one fused multiply-add per
  * k in order onto C's value (the chain of hs_k_matmul_rows, so results are identical). */
+/* Threads of the kernels (1 by default; > 1 only when built with OpenMP). Products are
+ * split by output columns, so results do not depend on the count. */
+void hs_k_set_threads(int n);
+int hs_k_threads(void);
+/* For the kernels' own use: threads worth using for `work` multiply-adds, and thread t's
+ * contiguous share [lo, hi) of n items cut at multiples of align. */
+int hs_k_threads_for(double work);
+void hs_k_share(int n, int align, int t, int T, int *lo, int *hi);
+
+/* HS_PARALLEL runs the next block on the local variable T threads (OpenMP when built
+ * with it; otherwise T is always 1 and the block is never reached with more). */
+#ifdef _OPENMP
+#define HS_THREAD_ID omp_get_thread_num()
+#define HS_PARALLEL _Pragma("omp parallel num_threads(T)")
+#else
+#define HS_THREAD_ID 0
+#define HS_PARALLEL
+#endif
+
 void hs_k_gemm_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N);
 void hs_k_dot_rows(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K);
 /* y (B, N) = beta * y + x (B, K) @ W: independent rows (a decode batch) streaming W once

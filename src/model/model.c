@@ -8,6 +8,9 @@
 
 #include "headsweep/model.h"
 #include "headsweep/safetensors.h"
+#include "kernels.h"
+
+void openblas_set_num_threads(int);
 
 /* Where each tensor goes, and the shape config.json implies for it. */
 typedef struct {
@@ -200,4 +203,11 @@ void hs_model_free(hs_model *m)
     free(m->blocks);
     free(m->dir);
     memset(m, 0, sizeof *m);
+}
+
+int hs_model_set_threads(int n)
+{
+    hs_k_set_threads(n);
+    openblas_set_num_threads(n < 1 ? 1 : n);
+    return hs_k_threads();
 }

@@ -161,7 +161,9 @@ static hs_status load_job(sweep *s)
 static hs_status load_inputs(sweep *s)
 {
     const hs_job *job = &s->job;
-    openblas_set_num_threads(job->threads);
+    if (hs_model_set_threads(job->threads) < job->threads && s->rank == 0)
+        fprintf(stderr, "headsweep: warning: %s: threads = %d, but this build has no OpenMP: 1 thread per rank\n",
+                hs_job_where(job, "job", "threads"), job->threads);
     hs_status st = hs_tokenizer_load(&s->tok, job->model_dir);
     if (!st) st = hs_model_load(&s->model, job->model_dir);
     s->have_model = !st;

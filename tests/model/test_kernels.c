@@ -97,6 +97,44 @@ static void test_dot_rows_batch_equals_single(void **state)
             }
 }
 
+/* Thread counts change nothing: products are split by output columns (and LM-head rows),
+ * each element computed whole by one thread. Shapes large enough to be split, ragged. */
+static void fill(float *v, size_t n, unsigned *seed)
+{
+    for (size_t i = 0; i < n; i++) v[i] = frand(seed);
+}
+
+static void test_threads_same_bits(void **state)
+{
+    (void)state;
+    enum { K = 300, N = 1001, M = 50 };
+    unsigned seed = 9;
+    float *W = malloc((size_t)K * N * sizeof(float)), *Wt = malloc((size_t)N * K * sizeof(float));
+    float *x = malloc((size_t)M * K * sizeof(float));
+    fill(W, (size_t)K * N, &seed), fill(Wt, (size_t)N * K, &seed), fill(x, (size_t)M * K, &seed);
+    float *ref[5], *out = malloc((size_t)M * N * sizeof(float));
+    static const int Bs[] = {1, 3, 16};
+    for (int T = 1; T <= 3; T++) {
+        hs_k_set_threads(T);
+        if (hs_k_threads() != T) skip(); /* built without OpenMP */
+        for (int c = 0; c < 5; c++) {
+            memset(out, 0, (size_t)M * N * sizeof(float));
+            if (c < 3) hs_k_matmul_rows(out, N, x, K, W, N, Bs[c], K, N, 0.0f);
+            else if (c == 3) hs_k_dot_rows(out, N, Wt, K, x, K, 3, N, K);
+            else hs_k_gemm(out, N, x, K, Wt, K, 1, M, K, N, 0.0f);
+            if (T == 1) {
+                ref[c] = malloc((size_t)M * N * sizeof(float));
+                memcpy(ref[c], out, (size_t)M * N * sizeof(float));
+            } else if (memcmp(ref[c], out, (size_t)M * N * sizeof(float))) {
+                fail_msg("product %d with %d threads differs from 1 thread", c, T);
+            }
+        }
+    }
+    hs_k_set_threads(1);
+    for (int c = 0; c < 5; c++) free(ref[c]);
+    free(W), free(Wt), free(x), free(out);
+}
+
 /* gelu_new against double precision over the range activations take (and beyond), with
  * the error scaled by |v| (the output's size where it matters; for large negative v the
  * output is a tiny difference and only absolute accuracy is meaningful). libm's tanhf in
@@ -144,6 +182,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_matmul_rows_batch_equals_single),
                                        cmocka_unit_test(test_dot_rows_batch_equals_single),
+                                       cmocka_unit_test(test_threads_same_bits),
                                        cmocka_unit_test(test_gelu_accuracy)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -5,6 +5,8 @@
  *                [--gating mask|skip] [--off-pct 0,30,50,70] [--sgemm 1]
  * --batch 1,8,16 instead times throughput-mode decode of that many sequences together.
  * --sgemm 1 instead times the prefill matmul shapes in OpenBLAS and in our kernel.
+ * --weights bf16 runs in bf16 weight mode; --bf16-error 1 instead compares bf16 logits
+ * with f32 ones over a --prompt long sequence.
  *
  * Decode runs greedy from the prompt (argmax, as the PyTorch side does); the median of
  * the repeats is reported. Heads switched off are the first ones in (layer, head) order
@@ -102,7 +104,7 @@ static void bench_sgemm(const hs_model *m, int n, int reps)
             double t0 = hs_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, N, K, 1.0f, x, K, w[s], N, 0.0f, y, N);
             double t1 = hs_now();
-            hs_k_gemm(y, N, x, K, w[s], N, 0, n, K, N, 0.0f);
+            hs_k_gemm(y, N, x, K, hs_w_f32(w[s]), N, 0, n, K, N, 0.0f);
             double t2 = hs_now();
             tb[r] = 2.0 * n * K * N / (t1 - t0) / 1e9;
             to[r] = 2.0 * n * K * N / (t2 - t1) / 1e9;
@@ -111,6 +113,47 @@ static void bench_sgemm(const hs_model *m, int n, int reps)
                median(tb, reps), median(to, reps));
         free(x), free(y), free(tb), free(to);
     }
+}
+
+/* bf16 weight mode against f32 on the same token sequence (np tokens, logits at every
+ * position, decode-free so both see the same inputs): largest absolute logit difference,
+ * the same relative to the f32 logits' spread, and how often the top token agrees. */
+static int bench_bf16_error(const char *dir, int np)
+{
+    hs_model m32, m16;
+    if (hs_model_load(&m32, dir) || hs_model_load(&m16, dir) || hs_model_use_bf16(&m16)) {
+        fprintf(stderr, "bench: %s\n", hs_err_msg());
+        return 2;
+    }
+    int V = m32.cfg.vocab_size;
+    if (np > m32.cfg.n_positions) np = m32.cfg.n_positions;
+    int32_t *ids = malloc((size_t)np * sizeof(int32_t));
+    float *a = malloc((size_t)np * V * sizeof(float)), *b = malloc((size_t)np * V * sizeof(float));
+    for (int i = 0; i < np; i++) ids[i] = (int32_t)((i * 7919 + 13) % V);
+    hs_ctx *c32, *c16;
+    if (hs_ctx_init(&c32, &m32, np, HS_GATING_MASK) || hs_ctx_init(&c16, &m16, np, HS_GATING_MASK) ||
+        hs_ctx_forward(c32, ids, np, a, 1) || hs_ctx_forward(c16, ids, np, b, 1)) {
+        fprintf(stderr, "bench: %s\n", hs_err_msg());
+        return 2;
+    }
+    double worst = 0, spread = 0;
+    int agree = 0;
+    for (int t = 0; t < np; t++) {
+        const float *x = a + (size_t)t * V, *y = b + (size_t)t * V;
+        float lo = x[0], hi = x[0];
+        for (int v = 0; v < V; v++) {
+            worst = fmax(worst, fabs((double)x[v] - y[v]));
+            lo = fminf(lo, x[v]), hi = fmaxf(hi, x[v]);
+        }
+        spread = fmax(spread, hi - lo);
+        agree += argmax(x, V) == argmax(y, V);
+    }
+    printf("{\"bf16_vs_f32\": {\"positions\": %d, \"max_abs_logit_diff\": %.4g, \"logit_spread\": %.4g, "
+           "\"top1_agreement\": %.4f}}\n", np, worst, spread, (double)agree / np);
+    hs_ctx_free(c32), hs_ctx_free(c16);
+    hs_model_free(&m32), hs_model_free(&m16);
+    free(ids), free(a), free(b);
+    return 0;
 }
 
 /* Throughput mode: B sequences (prompt np each) decoded together for nn steps;
@@ -147,13 +190,15 @@ static void bench_batch(const hs_model *m, int B, int np, int nn, int reps)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] [--gating mask|skip] [--off-pct 0,50]\n");
+        fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] "
+                        "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16] [--batch 1,8,16] [--sgemm 1] "
+                        "[--bf16-error 1]\n");
         return 2;
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
-    int sgemm = 0;
-    const char *batches = NULL;
+    int sgemm = 0, bf16_error = 0;
+    const char *batches = NULL, *weights = "f32";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--new")) nn = atoi(argv[i + 1]);
@@ -163,12 +208,16 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--off-pct")) pcts = argv[i + 1];
         else if (!strcmp(argv[i], "--sgemm")) sgemm = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) batches = argv[i + 1];
+        else if (!strcmp(argv[i], "--weights")) weights = argv[i + 1];
+        else if (!strcmp(argv[i], "--bf16-error")) bf16_error = atoi(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     hs_model_set_threads(threads);
+    if (bf16_error) return bench_bf16_error(argv[1], np);
     hs_model m;
     hs_gating mode;
-    if (hs_gating_parse(gating, &mode) || hs_model_load(&m, argv[1])) {
+    if (hs_gating_parse(gating, &mode) || hs_model_load(&m, argv[1]) ||
+        (!strcmp(weights, "bf16") && hs_model_use_bf16(&m))) {
         fprintf(stderr, "bench: %s\n", hs_err_msg());
         return 2;
     }

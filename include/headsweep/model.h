@@ -49,6 +49,9 @@ typedef struct {
     const float *fc_b;            /* (F) */
     const float *fc_proj_w;       /* (F, C) */
     const float *fc_proj_b;       /* (C) */
+    /* bf16 weight mode (hs_model_use_bf16): the four matrices above rounded to bfloat16,
+     * which the forward pass then reads instead; NULL otherwise */
+    const uint16_t *attn_w16, *proj_w16, *fc_w16, *fc_proj_w16;
 } hs_block;
 
 typedef struct {
@@ -60,6 +63,8 @@ typedef struct {
     const float *wte;         /* (V, C) */
     const float *wpe;         /* (T_max, C) */
     const float *lm_head;     /* (V, C): wte unless the checkpoint has lm_head.weight */
+    const uint16_t *lm_head16;/* (V, C) bf16 weight mode, else NULL */
+    uint16_t *owned16;        /* the bf16 copies, NULL unless hs_model_use_bf16 */
     const float *lnf_w, *lnf_b; /* (C) */
     hs_block *blocks;         /* (L) */
     char dtype[16];            /* dtype of the checkpoint's weights: F32, F16 or BF16 */
@@ -123,6 +128,14 @@ hs_status hs_ctx_forward_batch(hs_ctx *const *seqs, int B, const int32_t *ids, f
 
 /* Analytic FLOPs for one decode step at context length t with the given live heads. */
 double hs_model_flops_per_token(const hs_config *cfg, int live_heads, int t);
+
+/* bf16 weight mode: the weight matrices (attention, MLP, LM head; 97% of a gpt2's bytes)
+ * are rounded to bfloat16 (round to nearest even) in a block of half their F32 size, and
+ * every later forward pass reads those, widening each weight exactly to f32 before its
+ * multiply-add: half the bytes per decoded token for an error of bf16 rounding in the
+ * weights (bench_engine --bf16 reports it against f32). Biases, LayerNorm and the
+ * embeddings stay f32. Idempotent. */
+hs_status hs_model_use_bf16(hs_model *m);
 
 /* Threads per process for the forward pass: our kernels (split by output columns, so
  * every result is the same for any count) and OpenBLAS where it is still used. 1 by

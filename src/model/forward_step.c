@@ -21,9 +21,14 @@ typedef struct {
     int batch;         /* rows are different sequences (one row each) */
 } rowset;
 
+/* Weight matrix `field` of block b from element off on: its bf16 copy in bf16 weight
+ * mode (hs_model_use_bf16), else the F32 one. */
+#define BW(b, field, off) \
+    ((b)->field##16 ? (hs_w){NULL, (b)->field##16 + (off)} : (hs_w){(b)->field + (off), NULL})
+
 /* Every weight matmul goes through here so that the lead context counts the FLOPs it
  * really performed (tests use it to show that skipped heads cost nothing). */
-static void mm(const rowset *R, float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int K, int N,
+static void mm(const rowset *R, float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int K, int N,
                float beta)
 {
     R->lead->flops += 2.0 * R->n * K * N;
@@ -37,14 +42,14 @@ static void attn_qkv(const rowset *R, const hs_block *b, const hs_layer_cache *l
     hs_ctx *c = R->lead;
     int C = c->cfg.n_embd, D = c->D, n = R->n;
     if (lc->n_live == c->cfg.n_head) {
-        mm(R, c->qkv, 3 * C, c->xn, C, b->attn_w, 3 * C, C, 3 * C, 0.0f);
+        mm(R, c->qkv, 3 * C, c->xn, C, BW(b, attn_w, 0), 3 * C, C, 3 * C, 0.0f);
         hs_k_add_bias(c->qkv, 3 * C, b->attn_b, n, 3 * C);
         return;
     }
     for (int r = 0; r < lc->n_runs; r++)
         for (int part = 0; part < 3; part++) {
             int col = part * C + lc->runs[r].h0 * D, w = lc->runs[r].len * D;
-            mm(R, c->qkv + col, 3 * C, c->xn, C, b->attn_w + col, 3 * C, C, w, 0.0f);
+            mm(R, c->qkv + col, 3 * C, c->xn, C, BW(b, attn_w, col), 3 * C, C, w, 0.0f);
             hs_k_add_bias(c->qkv + col, 3 * C, b->attn_b + col, n, w);
         }
 }
@@ -116,7 +121,7 @@ static void stats_contrib_row(const rowset *R, int i, const hs_block *b, int l)
     for (int h = 0; h < H; h++) {
         if (lc->slot[h] < 0) continue;
         float *ch = s->contrib + (size_t)h * C;
-        hs_k_matmul_rows(ch, C, a + h * D, D, b->proj_w + (size_t)h * D * C, C, 1, D, C, 0.0f);
+        hs_k_matmul_rows(ch, C, a + h * D, D, BW(b, proj_w, (size_t)h * D * C), C, 1, D, C, 0.0f);
         for (int j = 0; j < C; j++) sum[j] += ch[j];
     }
     int rows_of_seq = R->batch ? 1 : R->n;
@@ -139,13 +144,13 @@ static void attn_proj(const rowset *R, const hs_block *b, const hs_layer_cache *
     hs_ctx *c = R->lead;
     int C = c->cfg.n_embd, D = c->D;
     if (lc->n_live == c->cfg.n_head) {
-        mm(R, c->o, C, c->a, C, b->proj_w, C, C, C, 0.0f);
+        mm(R, c->o, C, c->a, C, BW(b, proj_w, 0), C, C, C, 0.0f);
     } else if (lc->n_live == 0) {
         memset(c->o, 0, (size_t)R->n * C * sizeof(float));
     } else {
         for (int r = 0; r < lc->n_runs; r++) {
             int h0 = lc->runs[r].h0, w = lc->runs[r].len * D;
-            mm(R, c->o, C, c->a + h0 * D, C, b->proj_w + (size_t)h0 * D * C, C, w, C, r == 0 ? 0.0f : 1.0f);
+            mm(R, c->o, C, c->a + h0 * D, C, BW(b, proj_w, (size_t)h0 * D * C), C, w, C, r == 0 ? 0.0f : 1.0f);
         }
     }
     hs_k_add_bias(c->o, C, b->proj_b, R->n, C);
@@ -180,11 +185,11 @@ static void block_mlp(const rowset *R, int l)
     const hs_block *b = &c->m->blocks[l];
     int C = c->cfg.n_embd, F = c->cfg.n_inner, n = R->n;
     hs_k_layernorm(c->xn, c->x, b->ln2_w, b->ln2_b, n, C, c->cfg.ln_eps);
-    mm(R, c->o, F, c->xn, C, b->fc_w, F, C, F, 0.0f);
+    mm(R, c->o, F, c->xn, C, BW(b, fc_w, 0), F, C, F, 0.0f);
     hs_k_add_bias(c->o, F, b->fc_b, n, F);
     hs_k_gelu_new(c->o, (long)n * F);
     /* xn is free again: use it for the MLP output before adding to the residual */
-    mm(R, c->xn, C, c->o, F, b->fc_proj_w, C, F, C, 0.0f);
+    mm(R, c->xn, C, c->o, F, BW(b, fc_proj_w, 0), C, F, C, 0.0f);
     hs_k_add_bias(c->xn, C, b->fc_proj_b, n, C);
     add_rows(c->x, c->xn, (long)n * C);
 }
@@ -198,8 +203,9 @@ static void lm_head(const rowset *R, int first, int rows, float *logits)
     int C = c->cfg.n_embd, V = c->cfg.vocab_size;
     hs_k_layernorm(c->xn, c->x + (size_t)first * C, m->lnf_w, m->lnf_b, rows, C, c->cfg.ln_eps);
     c->flops += 2.0 * rows * V * C;
-    if (rows > 1 && !R->batch) hs_k_gemm(logits, V, c->xn, C, m->lm_head, C, 1, rows, C, V, 0.0f);
-    else hs_k_dot_rows(logits, V, m->lm_head, C, c->xn, C, rows, V, C);
+    hs_w W = {m->lm_head16 ? NULL : m->lm_head, m->lm_head16};
+    if (rows > 1 && !R->batch) hs_k_gemm(logits, V, c->xn, C, W, C, 1, rows, C, V, 0.0f);
+    else hs_k_dot_rows(logits, V, W, C, c->xn, C, rows, V, C);
 }
 
 static void stats_begin(hs_ctx *s)

@@ -89,69 +89,6 @@ void hs_k_gelu_new(float *x, long n)
 }
 #endif
 
-/* y[j0 .. j1) += x[k .. k+4) @ W[k .. k+4, j0 .. j1): one group of four weight rows.
- * Every output element sees the same chain of fused multiply-adds whether the rows
- * of x are processed one at a time (decode) or as a batch, so both give identical bits. */
-static void rows4_update(float *restrict y, const float *restrict x, const float *restrict W, int ldw, int k,
-                         int j0, int j1)
-{
-    const float *w0 = W + (size_t)k * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-    float a0 = x[k], a1 = x[k + 1], a2 = x[k + 2], a3 = x[k + 3];
-    int j = j0;
-#ifdef __AVX2__
-    __m256 b0 = _mm256_set1_ps(a0), b1 = _mm256_set1_ps(a1), b2 = _mm256_set1_ps(a2), b3 = _mm256_set1_ps(a3);
-    for (; j + 8 <= j1; j += 8) {
-        __m256 acc = _mm256_loadu_ps(y + j);
-        acc = _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j), acc);
-        acc = _mm256_fmadd_ps(b1, _mm256_loadu_ps(w1 + j), acc);
-        acc = _mm256_fmadd_ps(b2, _mm256_loadu_ps(w2 + j), acc);
-        acc = _mm256_fmadd_ps(b3, _mm256_loadu_ps(w3 + j), acc);
-        _mm256_storeu_ps(y + j, acc);
-    }
-#endif
-    for (; j < j1; j++) y[j] = fmaf(a3, w3[j], fmaf(a2, w2[j], fmaf(a1, w1[j], fmaf(a0, w0[j], y[j]))));
-}
-
-#ifndef HS_PREFETCH_FLOATS
-#define HS_PREFETCH_FLOATS 256
-#endif
-
-/* The same for eight weight rows: y is loaded and stored half as often per weight byte,
- * which is what single-sequence decode (reading every weight once) is bound by next. */
-static void rows8_update(float *restrict y, const float *restrict x, const float *restrict W, int ldw, int k,
-                         int j0, int j1)
-{
-#ifdef __AVX2__
-    const float *w[8];
-    __m256 b[8];
-    for (int i = 0; i < 8; i++) w[i] = W + (size_t)(k + i) * ldw, b[i] = _mm256_set1_ps(x[k + i]);
-    int j = j0;
-    for (; j + 8 <= j1; j += 8) {
-        if (!(j & 15))
-            for (int i = 0; i < 8; i++) _mm_prefetch((const char *)(w[i] + j + HS_PREFETCH_FLOATS), _MM_HINT_T0);
-        __m256 acc = _mm256_loadu_ps(y + j);
-        for (int i = 0; i < 8; i++) acc = _mm256_fmadd_ps(b[i], _mm256_loadu_ps(w[i] + j), acc);
-        _mm256_storeu_ps(y + j, acc);
-    }
-    for (; j < j1; j++) {
-        float acc = y[j];
-        for (int i = 0; i < 8; i++) acc = fmaf(x[k + i], w[i][j], acc);
-        y[j] = acc;
-    }
-#else
-    rows4_update(y, x, W, ldw, k, j0, j1);
-    rows4_update(y, x, W, ldw, k + 4, j0, j1);
-#endif
-}
-
-/* The same for a single weight row (K not a multiple of 4). */
-static void row1_update(float *restrict y, const float *restrict x, const float *restrict W, int ldw, int k,
-                        int j0, int j1)
-{
-    const float *w0 = W + (size_t)k * ldw;
-    for (int j = j0; j < j1; j++) y[j] = fmaf(x[k], w0[j], y[j]);
-}
-
 /* Columns per pass of the batched product: B rows of y over this many columns stay in
  * L1 while the weight rows stream past once. */
 enum { HS_BATCH_COLS = 256 };
@@ -200,45 +137,6 @@ void hs_k_share(int n, int align, int t, int T, int *lo, int *hi)
 }
 
 
-static void matmul_rows_serial(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int B, int K,
-                               int N)
-{
-#ifdef __AVX2__
-    if (B >= HS_PACKED_MIN_ROWS) { /* register-blocked, same chains: see hs_k_gemm_acc */
-        hs_k_gemm_acc(y, ldy, x, ldx, W, ldw, B, K, N);
-        return;
-    }
-#endif
-    int jstep = B == 1 ? N : HS_BATCH_COLS;
-    for (int j0 = 0; j0 < N; j0 += jstep) {
-        int j1 = j0 + jstep < N ? j0 + jstep : N, k = 0;
-        for (; k + 8 <= K; k += 8)
-            for (int b = 0; b < B; b++) rows8_update(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1);
-        for (; k + 4 <= K; k += 4)
-            for (int b = 0; b < B; b++) rows4_update(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1);
-        for (; k < K; k++)
-            for (int b = 0; b < B; b++) row1_update(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1);
-    }
-}
-
-void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int B, int K, int N,
-                      float beta)
-{
-    if (beta == 0.0f)
-        for (int b = 0; b < B; b++) memset(y + (size_t)b * ldy, 0, (size_t)N * sizeof(float));
-    int T = hs_k_threads_for((double)B * K * N);
-    if (T == 1) {
-        matmul_rows_serial(y, ldy, x, ldx, W, ldw, B, K, N);
-        return;
-    }
-    HS_PARALLEL
-    {
-        int lo, hi; /* 16 columns = one cache line of y and of each weight row */
-        hs_k_share(N, 16, HS_THREAD_ID, T, &lo, &hi);
-        if (lo < hi) matmul_rows_serial(y + lo, ldy, x, ldx, W + lo, ldw, B, K, hi - lo);
-    }
-}
-
 #ifdef __AVX2__
 static float hsum256(__m256 v)
 {
@@ -249,94 +147,42 @@ static float hsum256(__m256 v)
 }
 #endif
 
-/* y[n .. n+4) = W[n .. n+4, :] @ x: four dot products sharing each load of x. */
-static void dot4(float *restrict y, const float *restrict W, int ldw, const float *restrict x, int n, int K)
+/* Weights prefetched this many elements ahead along a row in the decode kernel. */
+#define HS_PREFETCH_ELEMS 256
+
+#define WT float
+#define KN(name) name##_f32
+#define WLOAD8(p) _mm256_loadu_ps(p)
+#define WGET(p) (*(p))
+#include "kernels_wt.h"
+#undef WT
+#undef KN
+#undef WLOAD8
+#undef WGET
+
+#define WT uint16_t
+#define KN(name) name##_bf16
+#define WLOAD8(p) hs_bf16x8_load(p)
+#define WGET(p) hs_bf16_to_f32(*(p))
+#include "kernels_wt.h"
+#undef WT
+#undef KN
+#undef WLOAD8
+#undef WGET
+
+void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta)
 {
-    const float *w0 = W + (size_t)n * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-    float r0 = 0, r1 = 0, r2 = 0, r3 = 0;
-    int k = 0;
-#ifdef __AVX2__
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    for (; k + 8 <= K; k += 8) {
-        __m256 xv = _mm256_loadu_ps(x + k);
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k), xv, s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + k), xv, s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k), xv, s3);
-    }
-    r0 = hsum256(s0), r1 = hsum256(s1), r2 = hsum256(s2), r3 = hsum256(s3);
-#endif
-    for (; k < K; k++) r0 = fmaf(w0[k], x[k], r0), r1 = fmaf(w1[k], x[k], r1), r2 = fmaf(w2[k], x[k], r2), r3 = fmaf(w3[k], x[k], r3);
-    y[n] = r0, y[n + 1] = r1, y[n + 2] = r2, y[n + 3] = r3;
+    if (W.h) matmul_rows_bf16(y, ldy, x, ldx, W.h, ldw, B, K, N, beta);
+    else matmul_rows_f32(y, ldy, x, ldx, W.f, ldw, B, K, N, beta);
 }
 
-#ifdef __AVX2__
-/* dot4 for two rows of x at once: each weight load serves both, so the product is bound
- * by the multiply-adds instead of the loads. Every (row, output) pair keeps dot4's exact
- * sequence (8-lane partial sums in k order, the same horizontal sum, the same tail), so
- * a batch still equals its rows alone. */
-static void dot4x2(float *restrict y0, float *restrict y1, const float *restrict W, int ldw,
-                   const float *restrict x0, const float *restrict x1, int n, int K)
+void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, int B, int N, int K)
 {
-    const float *w[4] = {W + (size_t)n * ldw, W + (size_t)(n + 1) * ldw, W + (size_t)(n + 2) * ldw,
-                         W + (size_t)(n + 3) * ldw};
-    __m256 s[2][4];
-    for (int i = 0; i < 4; i++) s[0][i] = s[1][i] = _mm256_setzero_ps();
-    int k = 0;
-    for (; k + 8 <= K; k += 8) {
-        __m256 a = _mm256_loadu_ps(x0 + k), b = _mm256_loadu_ps(x1 + k);
-        for (int i = 0; i < 4; i++) {
-            __m256 wv = _mm256_loadu_ps(w[i] + k);
-            s[0][i] = _mm256_fmadd_ps(wv, a, s[0][i]);
-            s[1][i] = _mm256_fmadd_ps(wv, b, s[1][i]);
-        }
-    }
-    for (int i = 0; i < 4; i++) {
-        float r0 = hsum256(s[0][i]), r1 = hsum256(s[1][i]);
-        for (int t = k; t < K; t++) r0 = fmaf(w[i][t], x0[t], r0), r1 = fmaf(w[i][t], x1[t], r1);
-        y0[n + i] = r0, y1[n + i] = r1;
-    }
-}
-#endif
-
-static void dot_rows_serial(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K)
-{
-    int n = 0;
-    for (; n + 4 <= N; n += 4) { /* four weight rows (a few kB) serve every row of x */
-        int b = 0;
-#ifdef __AVX2__
-        for (; b + 2 <= B; b += 2)
-            dot4x2(y + (size_t)b * ldy, y + (size_t)(b + 1) * ldy, W, ldw, x + (size_t)b * ldx,
-                   x + (size_t)(b + 1) * ldx, n, K);
-#endif
-        for (; b < B; b++) dot4(y + (size_t)b * ldy, W, ldw, x + (size_t)b * ldx, n, K);
-    }
-    for (; n < N; n++)
-        for (int b = 0; b < B; b++) {
-            const float *w = W + (size_t)n * ldw, *xb = x + (size_t)b * ldx;
-            float r = 0;
-            for (int k = 0; k < K; k++) r = fmaf(w[k], xb[k], r);
-            y[(size_t)b * ldy + n] = r;
-        }
+    if (W.h) dot_rows_bf16(y, ldy, W.h, ldw, x, ldx, B, N, K);
+    else dot_rows_f32(y, ldy, W.f, ldw, x, ldx, B, N, K);
 }
 
-void hs_k_dot_rows(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K)
-{
-    int T = hs_k_threads_for((double)B * N * K);
-    if (T == 1) {
-        dot_rows_serial(y, ldy, W, ldw, x, ldx, B, N, K);
-        return;
-    }
-    HS_PARALLEL
-    {
-        int lo, hi; /* cut at multiples of 4 so the groups of four rows are the serial ones */
-        hs_k_share(N, 16, HS_THREAD_ID, T, &lo, &hi);
-        if (lo < hi) dot_rows_serial(y + lo, ldy, W + (size_t)lo * ldw, ldw, x, ldx, B, hi - lo, K);
-    }
-}
-
-void hs_k_matmul(float *y, int ldy, const float *x, int ldx, const float *W, int ldw,
-                 int n, int K, int N, float beta)
+void hs_k_matmul(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int n, int K, int N, float beta)
 {
     if (n < HS_GEMM_MIN_ROWS)
         hs_k_matmul_rows(y, ldy, x, ldx, W, ldw, n, K, N, beta);

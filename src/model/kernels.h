@@ -2,8 +2,34 @@
 #ifndef HEADSWEEP_KERNELS_H
 #define HEADSWEEP_KERNELS_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "headsweep/util.h"
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+
+/* A weight matrix as the kernels read it: F32 (f), or bfloat16 (h, the upper half of
+ * each F32, widened exactly before use) when h is set. Offsets move both. */
+typedef struct {
+    const float *f;
+    const uint16_t *h;
+} hs_w;
+
+static inline hs_w hs_w_f32(const float *p) { return (hs_w){p, NULL}; }
+static inline hs_w hs_w_at(hs_w w, size_t off) { return (hs_w){w.f ? w.f + off : NULL, w.h ? w.h + off : NULL}; }
+
+#ifdef __AVX2__
+static inline __m256 hs_bf16x8_load(const uint16_t *p)
+{
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
 #endif
 
 /* y (n, C) = LayerNorm(x (n, C)) * w + b, statistics in double for stability. */
@@ -13,12 +39,11 @@ void hs_k_layernorm(float *restrict y, const float *restrict x, const float *res
 void hs_k_gelu_new(float *x, long n);
 /* y (n, N) = x (n, K) @ W[:, cols] + bias, where W is row-major with row stride ldw and
  * the slice starts at W; beta 0 overwrites y, 1 accumulates. y has row stride ldy, x ldx. */
-void hs_k_matmul(float *y, int ldy, const float *x, int ldx, const float *W, int ldw,
-                 int n, int K, int N, float beta);
+void hs_k_matmul(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int n, int K, int N, float beta);
 /* C (M, N) = beta * C + A (M, K) @ B, where B is (K, N) with row stride ldb, or with
  * trans_b stored as (N, K). Row strides ldc, lda. Blocked AVX2+FMA kernel (gemm.c). */
-void hs_k_gemm(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int trans_b, int M, int K,
-               int N, float beta);
+void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
+               float beta);
 /* y (n, N) += bias (N) broadcast over rows with row stride ldy. */
 void hs_k_add_bias(float *y, int ldy, const float *restrict bias, int n, int N);
 /* Softmax of x (n) in place. */
@@ -28,8 +53,11 @@ double hs_k_entropy(const float *p, int n);
 float hs_k_dot(const float *restrict a, const float *restrict b, int n);
 /* y (B, N) = W (N, K; row stride ldw) @ x (B, K)^T: one dot product per weight row and
  * row of x (the LM head). Each row of y is bit-identical to what B = 1 gives. */
-/* AVX2 only: C (M, N) += A (M, K) @ B (K, N), each element one fused multiply-add per
- * k in order onto C's value (the chain of hs_k_matmul_rows, so results are identical). */
+void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, int B, int N, int K);
+/* y (B, N) = beta * y + x (B, K) @ W: independent rows (a decode batch) streaming W once
+ * per step; each row is bit-identical to the B = 1 product (decode). */
+void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta);
+
 /* Threads of the kernels (1 by default; > 1 only when built with OpenMP). Products are
  * split by output columns, so results do not depend on the count. */
 void hs_k_set_threads(int n);
@@ -49,11 +77,9 @@ void hs_k_share(int n, int align, int t, int T, int *lo, int *hi);
 #define HS_PARALLEL
 #endif
 
-void hs_k_gemm_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N);
-void hs_k_dot_rows(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K);
-/* y (B, N) = beta * y + x (B, K) @ W: independent rows (a decode batch) streaming W once
- * per step; each row is bit-identical to the B = 1 product (decode). */
-void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int B, int K, int N,
-                      float beta);
+/* AVX2 only (gemm.c): C (M, N) += A (M, K) @ B (K, N), each element one fused multiply-add
+ * per k in order onto C's value (the chain of hs_k_matmul_rows, so results are identical). */
+void hs_k_gemm_acc_f32(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N);
+void hs_k_gemm_acc_bf16(float *C, int ldc, const float *A, int lda, const uint16_t *B, int ldb, int M, int K, int N);
 
 #endif

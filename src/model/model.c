@@ -200,6 +200,7 @@ void hs_model_free(hs_model *m)
     if (!m) return;
     hs_unmap_file(&m->st);
     free(m->owned);
+    free(m->owned16);
     free(m->blocks);
     free(m->dir);
     memset(m, 0, sizeof *m);
@@ -210,4 +211,32 @@ int hs_model_set_threads(int n)
     hs_k_set_threads(n);
     openblas_set_num_threads(n < 1 ? 1 : n);
     return hs_k_threads();
+}
+
+/* Rounds n F32 values to bf16 into dst; returns dst + n. */
+static uint16_t *to_bf16(uint16_t *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = hs_f32_to_bf16(src[i]);
+    return dst + n;
+}
+
+hs_status hs_model_use_bf16(hs_model *m)
+{
+    if (m->owned16) return HS_OK;
+    const hs_config *c = &m->cfg;
+    size_t C = (size_t)c->n_embd, F = (size_t)c->n_inner, V = (size_t)c->vocab_size;
+    size_t per_layer = C * 3 * C + C * C + C * F + F * C;
+    uint16_t *p = hs_malloc((per_layer * (size_t)c->n_layer + V * C) * sizeof(uint16_t), "bf16 weights");
+    if (!p) return HS_ENOMEM;
+    m->owned16 = p;
+    for (int l = 0; l < c->n_layer; l++) {
+        hs_block *b = &m->blocks[l];
+        b->attn_w16 = p, p = to_bf16(p, b->attn_w, C * 3 * C);
+        b->proj_w16 = p, p = to_bf16(p, b->proj_w, C * C);
+        b->fc_w16 = p, p = to_bf16(p, b->fc_w, C * F);
+        b->fc_proj_w16 = p, p = to_bf16(p, b->fc_proj_w, F * C);
+    }
+    m->lm_head16 = p;
+    to_bf16(p, m->lm_head, V * C);
+    return HS_OK;
 }

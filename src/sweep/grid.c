@@ -124,7 +124,8 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
               onoff(job->select.keep_one_per_layer));
     for (int i = 0; i < job->n_levels; i++) tb_printf(&t, "%s %.9g", i ? "," : "", job->levels[i]);
     tb_printf(&t, "\n");
-    /* Latency mode writes no line, so files from before the mode key keep their identity. */
+    /* Defaults (f32, latency mode) write no line, so files from before these keys keep their identity. */
+    if (job->bf16) tb_printf(&t, "weights = bf16\n");
     if (job->throughput)
         tb_printf(&t, "mode = throughput\nbatch = %d\nlatency_prompts = %d\n", job->batch, job->latency_prompts);
     tb_printf(&t, "variants =");

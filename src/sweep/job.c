@@ -45,7 +45,7 @@ typedef struct {
 
 static const char *const job_keys[] = {"name", "model", "prompts", "max_prompts", "shards", "threads",
                                        "output", "variants", "measure_unpruned_ppl", "mode", "batch",
-                                       "latency_prompts", NULL};
+                                       "latency_prompts", "weights", NULL};
 static const char *const generation_keys[] = {"max_new_tokens", "temperature", "top_k", "top_p", "seed", NULL};
 static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
                                            "calibration_max_tokens", "per_layer", "keep_one_per_layer",
@@ -440,6 +440,11 @@ static hs_status job_key(hs_job *job, const hs_job_entry *e)
         return HS_OK;
     }
     if (!strcmp(k, "batch")) return get_int(e, 1, 4096, &job->batch);
+    if (!strcmp(k, "weights")) {
+        if (strcmp(e->value, "f32") && strcmp(e->value, "bf16")) return bad_value(e, "f32 or bf16");
+        job->bf16 = !strcmp(e->value, "bf16");
+        return HS_OK;
+    }
     if (!strcmp(k, "latency_prompts")) return get_int(e, 0, 100000000, &job->latency_prompts);
     return HS_OK; /* variants: read by build_variants */
 }

@@ -167,6 +167,7 @@ static hs_status load_inputs(sweep *s)
     hs_status st = hs_tokenizer_load(&s->tok, job->model_dir);
     if (!st) st = hs_model_load(&s->model, job->model_dir);
     s->have_model = !st;
+    if (!st && job->bf16) st = hs_model_use_bf16(&s->model);
     if (!st) st = hs_prompts_load(&s->prompts, job->prompts_path);
     s->have_prompts = !st;
     if (st) return st;

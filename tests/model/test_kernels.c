@@ -31,10 +31,10 @@ static void check_shape(int B, int K, int N, float beta)
     for (int i = 0; i < B * ldy; i++) yb[i] = frand(&seed);
     float *init = malloc((size_t)B * ldy * sizeof(float));
     memcpy(init, yb, (size_t)B * ldy * sizeof(float));
-    hs_k_matmul_rows(yb, ldy, x, ldx, W, ldw, B, K, N, beta);
+    hs_k_matmul_rows(yb, ldy, x, ldx, hs_w_f32(W), ldw, B, K, N, beta);
     for (int b = 0; b < B; b++) {
         memcpy(y1, init + (size_t)b * ldy, (size_t)ldy * sizeof(float));
-        hs_k_matmul_rows(y1, ldy, x + (size_t)b * ldx, ldx, W, ldw, 1, K, N, beta);
+        hs_k_matmul_rows(y1, ldy, x + (size_t)b * ldx, ldx, hs_w_f32(W), ldw, 1, K, N, beta);
         if (memcmp(y1, yb + (size_t)b * ldy, (size_t)N * sizeof(float)))
             fail_msg("B %d K %d N %d beta %g: row %d differs from its product alone", B, K, N, beta, b);
         /* columns past N are not touched */
@@ -79,9 +79,9 @@ static void test_dot_rows_batch_equals_single(void **state)
                 float *yb = calloc((size_t)B * ldy, sizeof(float)), *y1 = calloc((size_t)ldy, sizeof(float));
                 for (int i = 0; i < N * ldw; i++) W[i] = frand(&seed);
                 for (int i = 0; i < B * ldx; i++) x[i] = frand(&seed);
-                hs_k_dot_rows(yb, ldy, W, ldw, x, ldx, B, N, K);
+                hs_k_dot_rows(yb, ldy, hs_w_f32(W), ldw, x, ldx, B, N, K);
                 for (int b = 0; b < B; b++) {
-                    hs_k_dot_rows(y1, ldy, W, ldw, x + (size_t)b * ldx, ldx, 1, N, K);
+                    hs_k_dot_rows(y1, ldy, hs_w_f32(W), ldw, x + (size_t)b * ldx, ldx, 1, N, K);
                     if (memcmp(y1, yb + (size_t)b * ldy, (size_t)N * sizeof(float)))
                         fail_msg("dot rows B %d N %d K %d: row %d differs from its product alone", B, N, K, b);
                     for (int n = 0; n < N; n++) {
@@ -119,9 +119,9 @@ static void test_threads_same_bits(void **state)
         if (hs_k_threads() != T) skip(); /* built without OpenMP */
         for (int c = 0; c < 5; c++) {
             memset(out, 0, (size_t)M * N * sizeof(float));
-            if (c < 3) hs_k_matmul_rows(out, N, x, K, W, N, Bs[c], K, N, 0.0f);
-            else if (c == 3) hs_k_dot_rows(out, N, Wt, K, x, K, 3, N, K);
-            else hs_k_gemm(out, N, x, K, Wt, K, 1, M, K, N, 0.0f);
+            if (c < 3) hs_k_matmul_rows(out, N, x, K, hs_w_f32(W), N, Bs[c], K, N, 0.0f);
+            else if (c == 3) hs_k_dot_rows(out, N, hs_w_f32(Wt), K, x, K, 3, N, K);
+            else hs_k_gemm(out, N, x, K, hs_w_f32(Wt), K, 1, M, K, N, 0.0f);
             if (T == 1) {
                 ref[c] = malloc((size_t)M * N * sizeof(float));
                 memcpy(ref[c], out, (size_t)M * N * sizeof(float));
@@ -133,6 +133,44 @@ static void test_threads_same_bits(void **state)
     hs_k_set_threads(1);
     for (int c = 0; c < 5; c++) free(ref[c]);
     free(W), free(Wt), free(x), free(out);
+}
+
+/* bf16 weights: every kernel gives exactly what it gives with the same weights widened to
+ * f32 beforehand (the widening is exact and the chains are shared), batched or not,
+ * threaded or not, ragged shapes included. */
+static void test_bf16_equals_widened_f32(void **state)
+{
+    (void)state;
+    enum { K = 261, N = 203, M = 53 };
+    unsigned seed = 21;
+    uint16_t *h = malloc((size_t)K * N * sizeof(uint16_t));
+    float *f = malloc((size_t)K * N * sizeof(float)), *x = malloc((size_t)M * K * sizeof(float));
+    for (int i = 0; i < K * N; i++) h[i] = hs_f32_to_bf16(frand(&seed)), f[i] = hs_bf16_to_f32(h[i]);
+    fill(x, (size_t)M * K, &seed);
+    float *a = malloc((size_t)M * N * sizeof(float)), *b = malloc((size_t)M * N * sizeof(float));
+    hs_w wh = {NULL, h}, wf = hs_w_f32(f);
+    for (int T = 1; T <= 2; T++) {
+        hs_k_set_threads(T);
+        static const int Bs[] = {1, 2, 5, 16};
+        for (int i = 0; i < 4; i++) {
+            memset(a, 0, (size_t)M * N * sizeof(float)), memset(b, 0, (size_t)M * N * sizeof(float));
+            hs_k_matmul_rows(a, N, x, K, wh, N, Bs[i], K, N, 0.0f);
+            hs_k_matmul_rows(b, N, x, K, wf, N, Bs[i], K, N, 0.0f);
+            assert_memory_equal(a, b, (size_t)Bs[i] * N * sizeof(float));
+        }
+        /* the LM head layout: W (N, K) = the same bytes read as N rows of K */
+        hs_k_dot_rows(a, N, (hs_w){NULL, h}, K, x, K, 3, N, K);
+        hs_k_dot_rows(b, N, hs_w_f32(f), K, x, K, 3, N, K);
+        assert_memory_equal(a, b, (size_t)3 * N * sizeof(float));
+        for (int trans = 0; trans < 2; trans++) {
+            int ldb = trans ? K : N;
+            hs_k_gemm(a, N, x, K, wh, ldb, trans, M, K, N, 0.0f);
+            hs_k_gemm(b, N, x, K, wf, ldb, trans, M, K, N, 0.0f);
+            assert_memory_equal(a, b, (size_t)M * N * sizeof(float));
+        }
+    }
+    hs_k_set_threads(1);
+    free(h), free(f), free(x), free(a), free(b);
 }
 
 /* gelu_new against double precision over the range activations take (and beyond), with
@@ -183,6 +221,7 @@ int main(void)
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_matmul_rows_batch_equals_single),
                                        cmocka_unit_test(test_dot_rows_batch_equals_single),
                                        cmocka_unit_test(test_threads_same_bits),
+                                       cmocka_unit_test(test_bf16_equals_widened_f32),
                                        cmocka_unit_test(test_gelu_accuracy)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

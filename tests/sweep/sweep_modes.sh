@@ -54,6 +54,21 @@ printf '[job]\nmodel = model\nprompts = prompts.jsonl\nbatch = 8\n' >bad.ini
 "$hs" sweep study.ini "${thr[@]}" --set job.batch=0 2>guard.err
 [ $? = 2 ] && grep -q -- "--set job.batch=0" guard.err || fail "batch 0: $(cat guard.err)"
 
+# bf16 weights: a different study (its numbers differ), close to f32 in quality.
+sweep 1 --out bf.h5 "${short[@]}" --set job.weights=bf16 || fail "bf16 sweep: $(cat sweep.err)"
+"$py" - lat.h5 bf.h5 <<'PY' || fail "bf16 sweep"
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, "r") for p in sys.argv[1:])
+assert "weights = bf16" in b.attrs["study"] and "weights" not in a.attrs["study"]
+pa, pb = a["metrics/reference_perplexity"][...], b["metrics/reference_perplexity"][...]
+ok = np.isfinite(pa) & np.isfinite(pb)
+rel = np.abs(pb[ok] / pa[ok] - 1)
+assert ok.sum() > 0 and np.median(rel) < 0.05, f"bf16 reference perplexity off by {np.median(rel):.3g} (median)"
+print(f"bf16: reference perplexity within {rel.max():.2%} of f32 (median {np.median(rel):.2%})")
+PY
+"$hs" sweep study.ini --set job.weights=f16 2>guard.err
+[ $? = 2 ] && grep -q "f32 or bf16" guard.err || fail "bad weights value: $(cat guard.err)"
+
 # The report tells which numbers came from which mode.
 report=${HS_BINARY_DIR:?}/analysis/headsweep-report
 if [ -x "$report" ]; then

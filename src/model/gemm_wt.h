@@ -1,0 +1,117 @@
+/* gemm_wt.h: the packing and driver parts of gemm.c that read weights, written once for
+ * both weight types. Included by gemm.c twice (see kernels_wt.h for WT, KN, WLOAD8 and
+ * WGET). Weights are widened to f32 as they are packed, so the register kernels are
+ * shared and a bf16 product differs from an f32 one only in the weights' values. No
+ * include guard on purpose. */
+
+/* Packs B[k0 .. k0+kc, j0 .. j0+nr) (nr <= 16, zero padded) into kc rows of 16. B is
+ * (K, N) with row stride ldb, or when trans it is stored as (N, K) with stride ldb. */
+static void KN(pack_b)(float *restrict dst, const WT *restrict B, int ldb, int trans, int k0, int kc, int j0, int nr)
+{
+    for (int k = 0; k < kc; k++) {
+        float *d = dst + (size_t)k * NR;
+        if (!trans && nr == NR) { /* two vector moves: memcpy here was a rep movs per row */
+            const WT *s = B + (size_t)(k0 + k) * ldb + j0;
+            _mm256_storeu_ps(d, WLOAD8(s));
+            _mm256_storeu_ps(d + 8, WLOAD8(s + 8));
+            continue;
+        }
+        for (int j = 0; j < nr; j++)
+            d[j] = trans ? WGET(B + (size_t)(j0 + j) * ldb + k0 + k) : WGET(B + (size_t)(k0 + k) * ldb + j0 + j);
+        for (int j = nr; j < NR; j++) d[j] = 0.0f;
+    }
+}
+
+static void KN(gemm_serial)(float *C, int ldc, const float *A, int lda, const WT *B, int ldb, int trans_b, int M,
+                            int K, int N, float beta)
+{
+    float bp[KC * NR] __attribute__((aligned(32)));
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
+        for (int j0 = 0; j0 < N; j0 += NR) {
+            int nr = N - j0 < NR ? N - j0 : NR;
+            KN(pack_b)(bp, B, ldb, trans_b, k0, kc, j0, nr);
+            panel(C, ldc, A, lda, bp, M, k0, kc, j0, nr, k0 == 0, beta);
+        }
+    }
+}
+
+/* Threads take contiguous column slices (whole 16-wide panels): an element's sums do
+ * not depend on the slicing. */
+static void KN(gemm)(float *C, int ldc, const float *A, int lda, const WT *B, int ldb, int trans_b, int M, int K,
+                     int N, float beta)
+{
+    int T = hs_k_threads_for((double)M * K * N);
+    if (T == 1) {
+        KN(gemm_serial)(C, ldc, A, lda, B, ldb, trans_b, M, K, N, beta);
+        return;
+    }
+    HS_PARALLEL
+    {
+        int lo, hi;
+        hs_k_share(N, NR, HS_THREAD_ID, T, &lo, &hi);
+        if (lo < hi)
+            KN(gemm_serial)(C + lo, ldc, A, lda, trans_b ? B + (size_t)lo * ldb : B + lo, ldb, trans_b, M, K, hi - lo,
+                            beta);
+    }
+}
+
+/* Packs W[k0 .. k0+kc, j0 .. j0+NP*NR) into NP consecutive (kc, NR) panels (zero padded
+ * past N), reading each weight row 4 lines at a time. A batch reuses each panel only a
+ * few times, so reading the weights at streaming speed matters as much as the arithmetic
+ * (hs_k_gemm_acc prefetches the next block while multiplying this one). */
+static void KN(pack_wide)(float *restrict dst, const WT *restrict W, int ldw, int k0, int kc, int j0, int N)
+{
+    int ncols = N - j0 < NP * NR ? N - j0 : NP * NR;
+    for (int k = 0; k < kc; k++) {
+        const WT *s = W + (size_t)(k0 + k) * ldw + j0;
+        for (int p = 0; p < NP; p++) {
+            float *d = dst + ((size_t)p * kc + k) * NR;
+            int c0 = p * NR, n = ncols - c0;
+            if (n >= NR) {
+                _mm256_store_ps(d, WLOAD8(s + c0));
+                _mm256_store_ps(d + 8, WLOAD8(s + c0 + 8));
+            } else {
+                for (int j = 0; j < NR; j++) d[j] = j < n ? WGET(s + c0 + j) : 0.0f;
+            }
+        }
+    }
+}
+
+/* Prefetches rows [r0, r1) of the weight block (k0, j0) (NP*NR columns) so that packing
+ * it finds them in cache: issued while the previous block is being multiplied, it
+ * overlaps the weight stream with the arithmetic. */
+static void KN(prefetch_block)(const WT *W, int ldw, int k0, int j0, int N, int r0, int r1)
+{
+    if (j0 >= N) return;
+    int bytes = (N - j0 < NP * NR ? N - j0 : NP * NR) * (int)sizeof(WT);
+    for (int k = r0; k < r1; k++) {
+        const char *s = (const char *)(W + (size_t)(k0 + k) * ldw + j0);
+        for (int l = 0; l < bytes; l += 64) _mm_prefetch(s + l, _MM_HINT_T0);
+    }
+}
+
+void KN(hs_k_gemm_acc)(float *C, int ldc, const float *A, int lda, const WT *B, int ldb, int M, int K, int N)
+{
+    static _Thread_local float bp[NP * KC * NR] __attribute__((aligned(32)));
+    int tiles = (M + MR - 1) / MR;
+    /* k blocks outermost, as in hs_k_gemm: consecutive blocks read neighbouring bytes of
+     * the same weight rows. */
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
+        for (int j0 = 0; j0 < N; j0 += NP * NR) {
+            KN(pack_wide)(bp, B, ldb, k0, kc, j0, N);
+            int calls = 0, total = NP * tiles;
+            for (int p = 0; p < NP && j0 + p * NR < N; p++) {
+                int jp = j0 + p * NR, nr = N - jp < NR ? N - jp : NR;
+                for (int i0 = 0; i0 < M; i0 += MR, calls++) {
+                    int mr = M - i0 < MR ? M - i0 : MR;
+                    const float *a[MR];
+                    for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + k0;
+                    kernel_acc(kc, a, bp + (size_t)p * kc * NR, C + (size_t)i0 * ldc + jp, ldc, mr, nr);
+                    KN(prefetch_block)(B, ldb, k0, j0 + NP * NR, N, kc * calls / total, kc * (calls + 1) / total);
+                }
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run_bench.sh: the engine beside PyTorch eager on the same checkpoint, interleaved in
-# rounds so both see the same machine load; prints medians and ratios as markdown.
+# rounds so both see the same machine load; also bf16 weights, 2 threads, throughput
+# mode and the bf16 logit error; prints medians and ratios as markdown.
 #   bench/run_bench.sh [MODEL_DIR] [ROUNDS]
 # MODEL_DIR defaults to a gpt2 (124M) shape random model made in build/bench-gpt2.
 set -euo pipefail
@@ -20,7 +21,12 @@ for r in $(seq 1 "$rounds"); do
   "$be" "$model" --repeats 3 --gating skip --off-pct 0,30,50,70 >>"$out/hs_skip.jsonl"
   "$be" "$model" --repeats 3 --gating mask --off-pct 50 >>"$out/hs_mask.jsonl"
   "$be" "$model" --repeats 3 --sgemm 1 >>"$out/sgemm.jsonl"
+  "$be" "$model" --repeats 3 --gating mask --off-pct 0 --weights bf16 | sed 's/"engine": "headsweep"/"engine": "headsweep-bf16"/' >>"$out/variants.jsonl"
+  "$be" "$model" --repeats 3 --gating mask --off-pct 0 --threads 2 | sed 's/"engine": "headsweep"/"engine": "headsweep-2threads"/' >>"$out/variants.jsonl"
+  "$be" "$model" --batch 1,8,16,32 --prompt 32 --new 32 --repeats 1 >>"$out/batch.jsonl"
+  "$be" "$model" --batch 1,16 --prompt 32 --new 32 --repeats 1 --weights bf16 | sed 's/"mode": "batch"/"mode": "batch-bf16"/' >>"$out/batch.jsonl"
 done
+"$be" "$model" --bf16-error 1 --prompt 128 >"$out/bf16err.json"
 /usr/bin/python3 - "$out" "$model" <<'PY'
 import json, statistics, sys, os
 d = sys.argv[1]
@@ -51,6 +57,23 @@ for p in (0, 30, 50, 70):
     print(f"| {p}% | {s:.2f} | {sp:.2f}x | {ideal:.2f}x | {((sp - 1) / (ideal - 1) * 100) if p else float('nan'):.0f}% |")
 m50 = pick("mask", 50, "decode_ms_per_token")
 print(f"\nmask mode, 50% heads off: {m50:.2f} ms/token (computes every head)\n")
+var = rows("variants.jsonl")
+print("| decode, all heads | ms/token | vs f32 1 thread |\n| --- | --- | --- |")
+print(f"| f32, 1 thread | {h_dec:.2f} | 1.00x |")
+for eng, label in (("headsweep-bf16", "bf16 weights, 1 thread"), ("headsweep-2threads", "f32, 2 threads")):
+    v = med([r["decode_ms_per_token"] for r in var if r["engine"] == eng])
+    print(f"| {label} | {v:.2f} | {h_dec / v:.2f}x |")
+e = json.load(open(os.path.join(d, "bf16err.json")))["bf16_vs_f32"]
+print(f"\nbf16 against f32 logits over {e['positions']} positions: max |difference| {e['max_abs_logit_diff']:.3g} "
+      f"(logit spread {e['logit_spread']:.3g}), top-1 token agreement {100 * e['top1_agreement']:.1f}%\n")
+bt = rows("batch.jsonl")
+print("| throughput mode (prompt 32, 32 new) | decode tokens/s | vs batch 1 |\n| --- | --- | --- |")
+for mode in ("batch", "batch-bf16"):
+    b1 = med([r["decode_tokens_per_s"] for r in bt if r["mode"] == mode and r["batch"] == 1])
+    for B in sorted({r["batch"] for r in bt if r["mode"] == mode}):
+        v = med([r["decode_tokens_per_s"] for r in bt if r["mode"] == mode and r["batch"] == B])
+        print(f"| {'bf16 ' if mode.endswith('bf16') else ''}batch {B} | {v:.1f} | {v / b1:.2f}x |")
+print()
 print("| prefill shape (n, K, N) | OpenBLAS GFLOP/s | headsweep GFLOP/s | ratio |\n| --- | --- | --- | --- |")
 sg = rows("sgemm.jsonl")
 for shape in sorted({tuple(r["sgemm_shape"]) for r in sg}):

@@ -22,14 +22,22 @@ typedef struct {
     int agency;
     hs_sample_params sp;
     int truncate;
+    int bf16;     /* --weights bf16 */
+    int threads;  /* --threads N (0: 1) */
 } run_opts;
 
 enum { O_MODEL = 1000, O_GATING, O_AGENCY, O_MAX_NEW, O_TEMP, O_TOPK, O_TOPP, O_SEED,
-       O_IDS, O_PROMPT, O_CONT, O_TRUNC, O_HELP };
+       O_IDS, O_PROMPT, O_CONT, O_TRUNC, O_HELP, O_WEIGHTS, O_THREADS };
+
+/* Engine options of every model-running subcommand (appended to each usage). */
+#define RUN_USAGE                                                                                \
+    "Engine: --weights f32|bf16 (bf16: weight matrices rounded to bfloat16, half the bytes\n"     \
+    "        read per token), --threads N (threads for the forward pass; default 1).\n"
 
 #define RUN_OPTIONS                                                                         \
     HS_PRUNE_LONG_OPTIONS, {"model", required_argument, 0, O_MODEL},                          \
-        {"gating", required_argument, 0, O_GATING}, {"help", no_argument, 0, O_HELP}
+        {"gating", required_argument, 0, O_GATING}, {"help", no_argument, 0, O_HELP},             \
+        {"weights", required_argument, 0, O_WEIGHTS}, {"threads", required_argument, 0, O_THREADS}
 
 /* Handles a shared option; returns 0 when handled, 1 when not ours, 2 on bad value. */
 static int run_opt(run_opts *o, int c, const char *arg)
@@ -41,6 +49,12 @@ static int run_opt(run_opts *o, int c, const char *arg)
     case O_GATING: return hs_gating_parse(arg, &o->gating) ? (fprintf(stderr, "headsweep: %s\n", hs_err_msg()), 2) : 0;
     case O_AGENCY: o->agency = 1; return 0;
     case O_TRUNC: o->truncate = 1; return 0;
+    case O_THREADS: return hs_cli_parse_int(arg, "--threads", 1, 1024, &o->threads) ? 2 : 0;
+    case O_WEIGHTS:
+        if (strcmp(arg, "f32") && strcmp(arg, "bf16"))
+            return fprintf(stderr, "headsweep: --weights %s: expected f32 or bf16\n", arg), 2;
+        o->bf16 = !strcmp(arg, "bf16");
+        return 0;
     case O_MAX_NEW: return hs_cli_parse_int(arg, "--max-new", 1, 1 << 20, &o->sp.max_new) ? 2 : 0;
     case O_TEMP: return hs_cli_parse_float(arg, "--temperature", 0, 100, &o->sp.temperature) ? 2 : 0;
     case O_TOPK: return hs_cli_parse_int(arg, "--top-k", 0, 1 << 24, &o->sp.top_k) ? 2 : 0;
@@ -71,7 +85,9 @@ static void env_free(run_env *e)
 static int env_load(run_env *e, const run_opts *o, int need_tok)
 {
     memset(e, 0, sizeof *e);
+    hs_model_set_threads(o->threads > 0 ? o->threads : 1);
     hs_status st = hs_model_load(&e->m, o->model_dir);
+    if (!st && o->bf16) st = hs_model_use_bf16(&e->m);
     if (!st && need_tok) st = hs_tokenizer_load(&e->tok, o->model_dir);
     int LH = e->m.cfg.n_layer * e->m.cfg.n_head;
     if (!st && !(e->gates = hs_malloc((size_t)LH * sizeof(float), "gates"))) st = HS_ENOMEM;
@@ -92,7 +108,7 @@ static hs_status env_ctx(run_env *e, const run_opts *o, int max_t)
 static const char logits_usage[] =
     "usage: headsweep logits --model DIR --ids \"464 2068 ...\" [--heads-off \"L.H,...\"]\n"
     "                        [--gating mask|skip] [pruning options]\n"
-    "Prints the last position's logits, one per line (%.9g).\n" HS_PRUNE_USAGE;
+    "Prints the last position's logits, one per line (%.9g).\n" HS_PRUNE_USAGE RUN_USAGE;
 
 static int logits_run(const run_opts *o, const int32_t *ids, int n)
 {
@@ -144,7 +160,7 @@ static const char gen_usage[] =
     "Writes the prompt's continuation to stdout and timings to stderr. --temperature 0\n"
     "(the default) is greedy. --truncate keeps the prompt's last tokens when prompt +\n"
     "max-new exceed the context (otherwise that is an error). --agency runs the head state\n"
-    "machine (default thresholds) and prints its state occupancy.\n" HS_PRUNE_USAGE;
+    "machine (default thresholds) and prints its state occupancy.\n" HS_PRUNE_USAGE RUN_USAGE;
 
 static hs_status encode_prompt(run_env *e, const run_opts *o, const char *text, int32_t **ids, int *n)
 {
@@ -265,7 +281,7 @@ static const char ppl_usage[] =
     "usage: headsweep ppl --model DIR --prompt TEXT --continuation TEXT [--heads-off \"L.H,...\"]\n"
     "                     [--gating mask|skip]\n"
     "Prints the teacher-forced perplexity of the continuation given the prompt (exp of the\n"
-    "mean NLL of the continuation's tokens), with a sliding window past the context.\n" HS_PRUNE_USAGE;
+    "mean NLL of the continuation's tokens), with a sliding window past the context.\n" HS_PRUNE_USAGE RUN_USAGE;
 
 static int ppl_run(const run_opts *o, const char *prompt, const char *cont)
 {

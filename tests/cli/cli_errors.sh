@@ -47,11 +47,22 @@ expect 2 "--temperature" -- "$hs" generate --model "$work/m" --prompt "hi" --tem
 expect 2 "--top-p" -- "$hs" generate --model "$work/m" --prompt "hi" --top-p 0
 expect 2 "unknown shape" -- "$hs" mkmodel --shape huge --seed 1 --out "$work/x"
 expect 2 "must both have tokens" -- "$hs" ppl --model "$work/m" --prompt "a b" --continuation ""
+expect 2 "expected f32 or bf16" -- "$hs" logits --model "$work/m" --ids "1" --weights f16
+expect 2 "--threads" -- "$hs" logits --model "$work/m" --ids "1" --threads 0
 # the good paths work too (exit 0)
 expect 0 "" -- "$hs" logits --model "$work/m" --ids "1 2 3"
 expect 0 "generated" -- "$hs" generate --model "$work/m" --prompt "the quick brown fox" --max-new 5
 expect 0 "" -- "$hs" generate --model "$work/m" --prompt "$(printf 'abc %.0s' $(seq 1 200))" --max-new 8 --truncate
 expect 0 "" -- "$hs" ppl --model "$work/m" --prompt "a b c" --continuation " d e f"
+
+# --threads never changes a number; --weights bf16 changes them a little.
+"$hs" mkmodel --shape tiny --seed 5 --out "$work/t" 2>/dev/null
+ids="$(seq -s ' ' 1 100)"
+"$hs" logits --model "$work/t" --ids "$ids" >"$work/l1" && "$hs" logits --model "$work/t" --ids "$ids" --threads 3 >"$work/l3" &&
+  "$hs" logits --model "$work/t" --ids "$ids" --weights bf16 >"$work/lb" || { echo "FAIL: logits runs"; fails=$((fails + 1)); }
+if cmp -s "$work/l1" "$work/l3"; then passes=$((passes + 1)); else echo "FAIL: --threads 3 changed the logits"; fails=$((fails + 1)); fi
+if paste "$work/l1" "$work/lb" | awk '{d = $1 - $2; d = d < 0 ? -d : d; if (d > m) m = d; if ($1 != $2) n++}
+     END {exit !(n > 0 && m < 0.05)}'; then passes=$((passes + 1)); else echo "FAIL: bf16 logits not close to f32 (or identical)"; fails=$((fails + 1)); fi
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

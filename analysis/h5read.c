@@ -32,6 +32,26 @@ static hs_status bad(const rd *r, const char *obj, const char *what)
     return hs_err(HS_EINPUT, "%s: %s%s: %s", r->path, slash(obj), obj, what);
 }
 
+/* Innermost description on HDF5's error stack ("data error detected by Fletcher32
+ * checksum", "unable to lock file, errno = 11, ..."). */
+static herr_t on_error(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc) snprintf(data, 256, "%s", e->desc);
+    return 0;
+}
+
+/* bad() for a failed HDF5 call: adds HDF5's reason, and says plainly when a checksum
+ * failed (the writer gives every dataset and its metadata one: the file is damaged). */
+static hs_status bad_h5(const rd *r, const char *obj, const char *what)
+{
+    char why[256] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, on_error, why);
+    if (strstr(why, "checksum"))
+        return hs_err(HS_EINPUT, "%s: %s%s: %s: %s: the file is damaged (a checksum does not match)", r->path,
+                      slash(obj), obj, what, why);
+    return hs_err(HS_EINPUT, "%s: %s%s: %s%s%s", r->path, slash(obj), obj, what, why[0] ? ": " : "", why);
+}
+
 const char *hs_h5_library_version(void)
 {
     static char buf[32];
@@ -63,10 +83,10 @@ static int link_exists(const rd *r, const char *obj)
 static hs_status open_dataset(const rd *r, const char *obj, hid_t *d)
 {
     int e = link_exists(r, obj);
-    if (e < 0) return bad(r, obj, "cannot look up this object");
+    if (e < 0) return bad_h5(r, obj, "cannot look up this object");
     if (e == 0) return bad(r, obj, "missing dataset (see docs/results-format.md)");
     *d = H5Dopen2(r->f, obj, H5P_DEFAULT);
-    if (*d < 0) return bad(r, obj, "exists but is not a readable dataset");
+    if (*d < 0) return bad_h5(r, obj, "exists but is not a readable dataset");
     return HS_OK;
 }
 
@@ -121,6 +141,43 @@ static size_t shape_count(const hsize_t *dim, int rank)
     return n;
 }
 
+/* 1 when the chunk index of d (a version 1 B-tree, which HDF5 does not checksum) has
+ * every chunk at its coordinates, with no filter skipped and the stored size of a full
+ * fletcher32 chunk; a damaged entry would otherwise read silently as fill values. 1 for
+ * datasets that are not chunked or not checksummed (older files, h5py's). */
+static int chunk_index_ok(hid_t d, int rank, const hsize_t *dims)
+{
+    hid_t dcpl = H5Dget_create_plist(d), t = H5Dget_type(d);
+    hsize_t chunk[H5S_MAX_RANK], at[H5S_MAX_RANK] = {0}, n = 0, want = 1;
+    int ok = dcpl >= 0 && t >= 0;
+    int checked = ok && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, rank, chunk) == rank &&
+                  H5Pget_nfilters(dcpl) == 1 && H5Pget_filter2(dcpl, 0, NULL, NULL, NULL, 0, NULL, NULL) == H5Z_FILTER_FLETCHER32;
+    size_t bytes = ok ? H5Tget_size(t) : 0;
+    for (int i = 0; checked && i < rank; i++) {
+        want *= (dims[i] + chunk[i] - 1) / chunk[i];
+        bytes *= (size_t)chunk[i];
+    }
+    hid_t sp = checked ? H5Dget_space(d) : -1;
+    if (checked && (sp < 0 || H5Dget_num_chunks(d, sp, &n) < 0 || n != want)) ok = 0;
+    if (sp >= 0) H5Sclose(sp);
+    for (int more = checked && ok && want > 0; more && ok;) {
+        unsigned mask = 1;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0;
+        ok = H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) >= 0 && addr != HADDR_UNDEF && mask == 0 &&
+             size == bytes + 4;
+        more = 0;
+        for (int i = rank - 1; i >= 0 && !more; i--) {
+            at[i] += chunk[i];
+            if (at[i] < dims[i]) more = 1;
+            else at[i] = 0;
+        }
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (t >= 0) H5Tclose(t);
+    return ok;
+}
+
 /* Reads a whole numeric dataset as memtype into a new buffer of elsize-byte elements. */
 static hs_status read_numeric(const rd *r, const char *obj, hid_t memtype, size_t elsize,
                               const shape *want, hsize_t *got, void **out)
@@ -138,7 +195,9 @@ static hs_status read_numeric(const rd *r, const char *obj, hid_t memtype, size_
     }
     if (!st && shape_count(dims, want->rank) > 0 &&
         H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
-        st = bad(r, obj, "cannot read its values as numbers");
+        st = bad_h5(r, obj, "cannot read its values as numbers");
+    if (!st && !chunk_index_ok(d, want->rank, dims))
+        st = bad(r, obj, "its chunk index is damaged (a chunk is missing, misplaced or of the wrong size)");
     if (H5Dclose(d) < 0 && !st) st = bad(r, obj, "cannot close");
     if (got) memcpy(got, dims, sizeof(hsize_t) * (size_t)want->rank);
     return st;
@@ -178,7 +237,7 @@ static hs_status read_vlen_strings(const rd *r, const strobj *o, hid_t memtype, 
     char **tmp = hs_calloc(n, sizeof *tmp, o->what);
     if (!tmp) return HS_ENOMEM;
     hs_status st = HS_OK;
-    if (obj_read(o, memtype, tmp) < 0) st = bad(r, o->what, "cannot read its strings");
+    if (obj_read(o, memtype, tmp) < 0) st = bad_h5(r, o->what, "cannot read its strings");
     if (!st) st = copy_strings(tmp, n, out);
     hid_t sp = obj_space(o);
     if (sp < 0 || H5Dvlen_reclaim(memtype, sp, H5P_DEFAULT, tmp) < 0)
@@ -194,7 +253,7 @@ static hs_status read_fixed_strings(const rd *r, const strobj *o, hid_t memtype,
     char *buf = hs_calloc(n ? n : 1, size, o->what);
     if (!buf) return HS_ENOMEM;
     hs_status st = HS_OK;
-    if (obj_read(o, memtype, buf) < 0) st = bad(r, o->what, "cannot read its strings");
+    if (obj_read(o, memtype, buf) < 0) st = bad_h5(r, o->what, "cannot read its strings");
     for (size_t i = 0; !st && i < n; i++) {
         buf[i * size + size - 1] = '\0';
         out[i] = hs_strdup(buf + i * size);
@@ -450,7 +509,7 @@ static hs_status read_source(const rd *r, hs_study *s)
     hsize_t idx = 0;
     herr_t e = H5Aiterate2(r->f, H5_INDEX_NAME, H5_ITER_INC, &idx, on_root_attr, &w);
     if (w.st) return w.st;
-    if (e < 0) return bad(r, "/", "cannot list the root attributes");
+    if (e < 0) return bad_h5(r, "/", "cannot list the root attributes");
     return HS_OK;
 }
 
@@ -590,12 +649,12 @@ static hs_status read_metrics(const rd *r, hs_study *s)
     int e = link_exists(r, "metrics");
     if (e <= 0) return bad(r, "metrics", e < 0 ? "cannot look up" : "missing group");
     hid_t g = H5Gopen2(r->f, "metrics", H5P_DEFAULT);
-    if (g < 0) return bad(r, "metrics", "is not a readable group");
+    if (g < 0) return bad_h5(r, "metrics", "is not a readable group");
     metric_walk w = {r, s, HS_OK};
     hsize_t idx = 0;
     herr_t it = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, on_metric, &w);
     hs_status st = w.st;
-    if (!st && it < 0) st = bad(r, "metrics", "cannot list its datasets");
+    if (!st && it < 0) st = bad_h5(r, "metrics", "cannot list its datasets");
     if (H5Gclose(g) < 0 && !st) st = bad(r, "metrics", "cannot close");
     if (!st && s->nm == 0) st = bad(r, "metrics", "holds no metrics");
     return st;
@@ -736,13 +795,6 @@ static hs_status read_heads(const rd *r, hs_study *s)
 }
 
 /* ---- entry point ---- */
-
-/* Innermost description on HDF5's error stack ("unable to lock file, errno = 11, ..."). */
-static herr_t on_error(unsigned n, const H5E_error2_t *e, void *data)
-{
-    if (n == 0 && e->desc) snprintf(data, 256, "%s", e->desc);
-    return 0;
-}
 
 static hs_status open_failed(const char *path)
 {

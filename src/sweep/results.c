@@ -4,16 +4,24 @@
  *  - A new file is built in memory, written under a temporary name, fsync'ed and
  *    renamed, so the output path either does not exist or holds the whole structure,
  *    and a full disk shows up as one failed write() naming the file.
- *  - Every dataset is contiguous, allocated and filled at creation (NaN, -1, 0). After
- *    that a cell only overwrites raw data in place: no HDF5 metadata changes while a
- *    sweep runs, so there is no half-written B-tree or heap for a kill to leave behind.
- *    The few attributes a run updates (runs, hosts, updated_utc, ...) have fixed sizes
- *    and are rewritten in place at the start and end of a run.
+ *  - Every dataset is allocated and filled at creation (NaN, -1, 0), every chunk with
+ *    it. After that a cell only overwrites chunks in place with chunks of the same size
+ *    (fletcher32 adds 4 bytes whatever the data): no HDF5 metadata changes while a sweep
+ *    runs, so there is no half-written B-tree or heap for a kill to leave behind. The
+ *    few attributes a run updates (runs, hosts, updated_utc, ...) have fixed sizes and
+ *    are rewritten in place at the start and end of a run.
  *  - A cell's data is flushed and fsync'ed before its /cells/done flag is set, so a
  *    flag never stands for data that is not on disk; a cell killed half-written is not
  *    done and is computed again.
- * The default (earliest) file format is used: it has no "file open for writing" status
- * flag that would make a killed file need h5clear before it can be opened again. */
+ * Why damage on disk is never used silently: every dataset has the fletcher32 filter
+ * (each chunk carries a checksum HDF5 verifies on every read), and the file format is
+ * that of HDF5 1.8 (superblock version 2, version 2 object headers), whose metadata
+ * carries checksums too. Opening a file reads every dataset once, so a damaged file is
+ * refused up front (resume, merge) rather than half-way; the chunk index (a version 1
+ * B-tree, which HDF5 does not checksum) is checked entry by entry (verify_chunks). Not
+ * covered: the global heap holding variable-length strings (labels, attribute text). The 1.10 format would checksum those too, but it marks a file "open
+ * for writing" in the superblock, and a file whose writer was killed then needs h5clear
+ * before it opens again: a kill must never make the file unusable. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -100,6 +108,17 @@ static void h5_reason(char *out, size_t n)
 
 static hs_status h5_fail(const char *path, const char *fmt, ...) HS_PRINTF(2, 3);
 
+/* The error of what (a failed step on path) with reason, HDF5's words for it. */
+static hs_status h5_fail_because(const char *path, const char *what, const char *reason)
+{
+    if (strstr(reason, "checksum"))
+        return hs_err(HS_EINPUT, "%s: %s failed: %s: the file is damaged (a checksum does not match); refusing to "
+                                 "use it", path, what, reason);
+    return hs_err(HS_EIO, "%s: %s failed%s%s", path, what, reason[0] ? ": " : "", reason);
+}
+
+/* The error of a failed HDF5 call, with HDF5's reason: call it before any other HDF5
+ * call, which would clear the error stack. */
 static hs_status h5_fail(const char *path, const char *fmt, ...)
 {
     char what[512], reason[1024];
@@ -108,7 +127,7 @@ static hs_status h5_fail(const char *path, const char *fmt, ...)
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     h5_reason(reason, sizeof reason);
-    return hs_err(HS_EIO, "%s: %s failed%s%s", path, what, reason[0] ? ": " : "", reason);
+    return h5_fail_because(path, what, reason);
 }
 
 static void h5_quiet(void)
@@ -158,9 +177,10 @@ static hs_status put_attr(hid_t obj, const char *path, const char *name, hid_t t
               : exists   ? H5Aopen(obj, name, H5P_DEFAULT)
                          : H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
     herr_t w = a < 0 ? -1 : H5Awrite(a, type, data);
+    hs_status st = w < 0 ? h5_fail(path, "writing attribute %s", name) : HS_OK; /* before closing: see transfer() */
     close_id(a);
     close_id(space);
-    return w < 0 ? h5_fail(path, "writing attribute %s", name) : HS_OK;
+    return st;
 }
 
 static hs_status put_str(hid_t obj, const char *path, const char *name, const char *value)
@@ -244,8 +264,9 @@ static hs_status get_scalar(hid_t obj, const char *path, const char *name, hid_t
 {
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     herr_t r = a < 0 ? -1 : H5Aread(a, mem_type, out);
+    hs_status st = r < 0 ? h5_fail(path, "reading attribute %s", name) : HS_OK; /* before closing */
     close_id(a);
-    return r < 0 ? h5_fail(path, "reading attribute %s", name) : HS_OK;
+    return st;
 }
 
 /* ---- datasets ---- */
@@ -269,20 +290,62 @@ static void layout_dims(const hs_grid *g, const ds_layout *l, hsize_t *dims)
     for (int i = 0; i < l->ndims; i++) dims[i] = dim_size(g, l->dims[i]);
 }
 
-/* A contiguous dataset, allocated and filled now, with its dimension scales attached. */
+/* Chunk shape: one cell along the cell axes (variant, level, shard), so a cell rewrites
+ * few chunks besides its own; other axes whole, halved until a chunk is at most
+ * CHUNK_BYTES. 0 when some axis is empty (such a dataset cannot be chunked). */
+#define CHUNK_BYTES 65536
+static int chunk_dims(int nd, const hsize_t *dims, const int *axes, size_t elem, hsize_t *chunk)
+{
+    size_t bytes = elem;
+    for (int i = 0; i < nd; i++) {
+        if (dims[i] == 0) return 0;
+        int cell_axis = axes && (axes[i] == D_VARIANT || axes[i] == D_LEVEL || axes[i] == D_SHARD);
+        chunk[i] = cell_axis ? 1 : dims[i];
+        bytes *= (size_t)chunk[i];
+    }
+    for (int i = 0; i < nd && bytes > CHUNK_BYTES; i++)
+        while (chunk[i] > 1 && bytes > CHUNK_BYTES) {
+            bytes = bytes / (size_t)chunk[i] * (size_t)((chunk[i] + 1) / 2);
+            chunk[i] = (chunk[i] + 1) / 2;
+        }
+    return 1;
+}
+
+/* Creation properties of every dataset: chunked with a fletcher32 checksum per chunk,
+ * allocated and filled now (fill may be NULL: HDF5's zero fill). HDF5 applies no filter
+ * to variable-length strings (the /variant, /prompt, /state labels): those stay
+ * contiguous. */
+static hid_t checked_dcpl(int nd, const hsize_t *dims, const int *axes, hid_t type, const void *fill)
+{
+    hsize_t chunk[6];
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    size_t elem = H5Tget_size(type);
+    htri_t vlen = H5Tis_variable_str(type);
+    herr_t ok = dcpl < 0 || elem == 0 || vlen < 0 ? -1 : 0;
+    if (ok >= 0 && !vlen && chunk_dims(nd, dims, axes, elem, chunk)) {
+        ok = H5Pset_chunk(dcpl, nd, chunk);
+        if (ok >= 0) ok = H5Pset_fletcher32(dcpl);
+    }
+    if (ok >= 0) ok = H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    if (ok >= 0) ok = H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
+    if (ok >= 0 && fill) ok = H5Pset_fill_value(dcpl, type, fill);
+    if (ok >= 0) ok = H5Pset_obj_track_times(dcpl, 0);
+    if (ok < 0) {
+        close_id(dcpl);
+        return -1;
+    }
+    return dcpl;
+}
+
+/* A dataset allocated and filled now, with its dimension scales attached. */
 static hs_status create_dataset(hid_t file, const char *path, const char *name, const ds_layout *l,
                                 const hs_grid *g, hid_t type, const void *fill, const hid_t *scales, hid_t *out)
 {
     hsize_t dims[6];
     layout_dims(g, l, dims);
     hid_t space = H5Screate_simple(l->ndims, dims, NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    herr_t ok = space < 0 || dcpl < 0 ? -1 : H5Pset_layout(dcpl, H5D_CONTIGUOUS);
-    if (ok >= 0) ok = H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
-    if (ok >= 0) ok = H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
-    if (ok >= 0 && fill) ok = H5Pset_fill_value(dcpl, type, fill);
-    if (ok >= 0) ok = H5Pset_obj_track_times(dcpl, 0);
-    hid_t d = ok < 0 ? -1 : H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    hid_t dcpl = checked_dcpl(l->ndims, dims, l->dims, type, fill);
+    hid_t d = space < 0 || dcpl < 0 ? -1 : H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     close_id(dcpl);
     close_id(space);
     if (d < 0) return h5_fail(path, "creating dataset %s", name);
@@ -306,8 +369,12 @@ static hs_status open_dataset(hid_t file, const char *path, const char *name, co
     hid_t s = d < 0 ? -1 : H5Dget_space(d);
     int nd = s < 0 ? -1 : H5Sget_simple_extent_ndims(s);
     if (nd == l->ndims && H5Sget_simple_extent_dims(s, have, NULL) < 0) nd = -1;
+    hs_status st = d < 0 || nd < 0 ? h5_fail(path, "opening dataset %s", name) : HS_OK; /* before closing */
     close_id(s);
-    if (d < 0 || nd < 0) return h5_fail(path, "opening dataset %s", name);
+    if (st) {
+        close_id(d);
+        return st;
+    }
     int same = nd == l->ndims;
     for (int i = 0; same && i < nd; i++) same = have[i] == want[i];
     if (!same) {
@@ -343,7 +410,9 @@ static hs_status make_scale(creator *c, int dim, hid_t file_type, hid_t mem_type
     char name[64];
     snprintf(name, sizeof name, "/%s", dim_names[dim]);
     hid_t space = H5Screate_simple(1, &n, NULL);
-    hid_t d = space < 0 ? -1 : H5Dcreate2(c->file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = checked_dcpl(1, &n, NULL, file_type, NULL);
+    hid_t d = space < 0 || dcpl < 0 ? -1 : H5Dcreate2(c->file, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    close_id(dcpl);
     close_id(space);
     if (d < 0) return h5_fail(c->path, "creating dimension %s", name);
     c->scales[dim] = d;
@@ -595,13 +664,69 @@ static char *parent_dir(const char *path)
     return d;
 }
 
+/* Bob Jenkins' lookup3 hashlittle(), the checksum of HDF5 metadata (H5checksum.c); a
+ * tail shorter than 12 bytes is zero-padded, which adds nothing to the sums. */
+#define ROT32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+static uint32_t lookup3(const uint8_t *k, size_t length)
+{
+    uint32_t a, b, c;
+    a = b = c = 0xdeadbeefu + (uint32_t)length;
+    if (length == 0) return c;
+    for (;;) {
+        uint8_t tail[12] = {0};
+        const uint8_t *p = k;
+        size_t n = length > 12 ? 12 : length;
+        if (n < 12) p = memcpy(tail, k, n);
+        a += p[0] + ((uint32_t)p[1] << 8) + ((uint32_t)p[2] << 16) + ((uint32_t)p[3] << 24);
+        b += p[4] + ((uint32_t)p[5] << 8) + ((uint32_t)p[6] << 16) + ((uint32_t)p[7] << 24);
+        c += p[8] + ((uint32_t)p[9] << 8) + ((uint32_t)p[10] << 16) + ((uint32_t)p[11] << 24);
+        if (length <= 12) break;
+        a -= c; a ^= ROT32(c, 4);  c += b;
+        b -= a; b ^= ROT32(a, 6);  a += c;
+        c -= b; c ^= ROT32(b, 8);  b += a;
+        a -= c; a ^= ROT32(c, 16); c += b;
+        b -= a; b ^= ROT32(a, 19); a += c;
+        c -= b; c ^= ROT32(b, 4);  b += a;
+        length -= 12;
+        k += 12;
+    }
+    c ^= b; c -= ROT32(b, 14);
+    a ^= c; a -= ROT32(c, 11);
+    b ^= a; b -= ROT32(a, 25);
+    c ^= b; c -= ROT32(b, 16);
+    a ^= c; a -= ROT32(c, 4);
+    b ^= a; b -= ROT32(a, 14);
+    c ^= b; c -= ROT32(b, 24);
+    return c;
+}
+
+/* HDF5 1.10.8's H5Fget_file_image sets the end-of-file address in the image's version 2
+ * superblock without recomputing the superblock's checksum, and such a file does not
+ * open ("incorrect metadata checksum"). Recomputes it: signature, version 2, then the
+ * offset and length sizes, flags, four addresses and the checksum. */
+static hs_status fix_superblock(const char *path, uint8_t *image, size_t size)
+{
+    static const uint8_t sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (size < 12 || memcmp(image, sig, 8) || image[8] != 2)
+        return hs_err(HS_EINTERNAL, "%s: the file image does not start with a version 2 superblock", path);
+    size_t n = 12 + 4 * (size_t)image[9];
+    if (n + 4 > size) return hs_err(HS_EINTERNAL, "%s: the file image's superblock is cut short", path);
+    uint32_t sum = lookup3(image, n);
+    for (int i = 0; i < 4; i++) image[n + (size_t)i] = (uint8_t)(sum >> (8 * i));
+    return HS_OK;
+}
+
 /* Builds the whole new file in memory (HDF5's core driver) and returns its bytes. A
  * disk error therefore never happens inside HDF5, where a file that fails to close is
  * left in a state that crashes the library's exit handler; it happens in write_image. */
 static hs_status build_image(creator *c, void **image, size_t *size)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    hs_status st = fapl < 0 || H5Pset_fapl_core(fapl, 1 << 20, 0) < 0 ? h5_fail(c->path, "setting up memory") : HS_OK;
+    /* V18 bounds: checksummed metadata without the 1.10 "open for writing" flag (top of file). */
+    hs_status st = fapl < 0 || H5Pset_fapl_core(fapl, 1 << 20, 0) < 0 ||
+                           H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0
+                       ? h5_fail(c->path, "setting up memory")
+                       : HS_OK;
     c->file = st ? -1 : H5Fcreate(c->path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     close_id(fapl);
     if (!st && c->file < 0) st = h5_fail(c->path, "creating the results file in memory");
@@ -611,6 +736,7 @@ static hs_status build_image(creator *c, void **image, size_t *size)
     if (!st && n <= 0) st = h5_fail(c->path, "getting the file image");
     if (!st && !(*image = hs_malloc((size_t)n, "file image"))) st = HS_ENOMEM;
     if (!st && H5Fget_file_image(c->file, *image, (size_t)n) != n) st = h5_fail(c->path, "copying the file image");
+    if (!st) st = fix_superblock(c->path, *image, (size_t)n);
     if (c->file >= 0 && H5Fclose(c->file) < 0 && !st) st = h5_fail(c->path, "closing the file in memory");
     *size = st ? 0 : (size_t)n;
     return st;
@@ -696,11 +822,11 @@ static hs_status scale_length(hid_t file, const char *path, int dim, int *n)
     hid_t s = d < 0 ? -1 : H5Dget_space(d);
     hsize_t len = 0;
     int nd = s < 0 ? -1 : H5Sget_simple_extent_dims(s, &len, NULL);
+    hs_status st = nd != 1 ? h5_fail(path, "reading dimension %s", name) : HS_OK; /* before closing: see transfer() */
     close_id(s);
     close_id(d);
-    if (nd != 1) return h5_fail(path, "reading dimension %s", name);
     *n = (int)len;
-    return HS_OK;
+    return st;
 }
 
 static hs_status read_grid(hs_results *r)
@@ -740,6 +866,166 @@ static hs_status open_datasets(hs_results *r)
         st = open_dataset(r->file, r->path, name, &metric_layout, &r->grid, &r->metric[m]);
     }
     for (int i = 0; !st && i < DS_COUNT; i++) st = open_dataset(r->file, r->path, layout[i].name, &layout[i], &r->grid, &r->ds[i]);
+    return st;
+}
+
+/* Reads one attribute in its own type (H5Aiterate2 callback; HDF5 checks the checksum of
+ * the header or heap block holding it). On failure, HDF5's reason goes to data. */
+static herr_t read_back_attr(hid_t obj, const char *name, const H5A_info_t *info, void *data)
+{
+    (void)info;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = a < 0 ? -1 : H5Aget_type(a), sp = a < 0 ? -1 : H5Aget_space(a);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    size_t size = t < 0 ? 0 : H5Tget_size(t);
+    void *buf = n < 0 || size == 0 ? NULL : calloc((size_t)(n ? n : 1), size);
+    herr_t ok = buf && H5Aread(a, t, buf) >= 0 ? 0 : -1;
+    if (ok >= 0 && (H5Tdetect_class(t, H5T_VLEN) > 0 || H5Tis_variable_str(t) > 0))
+        ok = H5Dvlen_reclaim(t, sp, H5P_DEFAULT, buf);
+    if (ok < 0) h5_reason(data, 1024);
+    free(buf);
+    close_id(sp);
+    close_id(t);
+    close_id(a);
+    return ok;
+}
+
+/* Every attribute of obj read once, before a run rewrites any of them: damage found
+ * half-way through rewriting them would leave the file changed. */
+static hs_status verify_attrs(const hs_results *r, hid_t obj, const char *name)
+{
+    char reason[1024] = "", what[300];
+    hsize_t idx = 0;
+    if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, read_back_attr, reason) >= 0) return HS_OK;
+    if (!reason[0]) h5_reason(reason, sizeof reason);
+    snprintf(what, sizeof what, "reading back the attributes of %s", name);
+    return h5_fail_because(r->path, what, reason);
+}
+
+/* Addresses of every chunk seen while verifying a file (no two may be equal). */
+typedef struct {
+    haddr_t *addr;
+    size_t n, cap;
+} chunk_list;
+
+static int cmp_addr(const void *a, const void *b)
+{
+    haddr_t x = *(const haddr_t *)a, y = *(const haddr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static hs_status damaged_index(const hs_results *r, const char *name, const char *what)
+{
+    return hs_err(HS_EINPUT, "%s: %s: %s: the file is damaged (its chunk index is wrong); refusing to use it",
+                  r->path, name, what);
+}
+
+/* Next chunk coordinate (row-major) in steps of chunk; 0 past the last. */
+static int next_chunk(int nd, const hsize_t *dims, const hsize_t *chunk, hsize_t *at)
+{
+    for (int i = nd - 1; i >= 0; i--) {
+        at[i] += chunk[i];
+        if (at[i] < dims[i]) return 1;
+        at[i] = 0;
+    }
+    return 0;
+}
+
+/* The chunk index of d checked against its shape. HDF5 gives the version 1 B-tree that
+ * indexes chunks no checksum, and a damaged entry would read silently as fill values (a
+ * chunk not found) or as another chunk's data (with a valid checksum): so every chunk
+ * must be found at its coordinates, unfiltered by nothing, with the stored size of a full
+ * chunk plus its checksum, at an address no other chunk has (checked in verify_data). */
+static hs_status verify_chunks(const hs_results *r, hid_t d, hid_t fs, int nd, const hsize_t *dims, size_t elem,
+                               const char *name, chunk_list *seen)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    H5D_layout_t lay = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
+    hsize_t chunk[H5S_MAX_RANK], at[H5S_MAX_RANK] = {0}, n = 0, want = 1;
+    int ok = lay == H5D_CHUNKED ? H5Pget_chunk(dcpl, nd, chunk) == nd : lay >= 0;
+    close_id(dcpl);
+    if (!ok) return damaged_index(r, name, "cannot read its layout");
+    if (lay != H5D_CHUNKED) return HS_OK; /* variable-length labels: see checked_dcpl */
+    size_t bytes = elem;
+    for (int i = 0; i < nd; i++) {
+        want *= (dims[i] + chunk[i] - 1) / chunk[i];
+        bytes *= (size_t)chunk[i];
+    }
+    if (H5Dget_num_chunks(d, fs, &n) < 0 || n != want) return damaged_index(r, name, "chunks missing or extra");
+    if (seen->n + want > seen->cap) {
+        size_t cap = (seen->n + want) * 2;
+        haddr_t *grown = realloc(seen->addr, cap * sizeof *grown);
+        if (!grown) return hs_err(HS_ENOMEM, "out of memory checking %s", r->path);
+        seen->addr = grown;
+        seen->cap = cap;
+    }
+    do {
+        unsigned mask = 1;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0;
+        if (H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF || mask != 0 ||
+            size != bytes + 4)
+            return damaged_index(r, name, "a chunk is missing, misplaced or of the wrong size");
+        seen->addr[seen->n++] = addr;
+    } while (next_chunk(nd, dims, chunk, at));
+    return HS_OK;
+}
+
+/* Reads d whole, one index of its first axis at a time, in its own file type: HDF5
+ * checks every chunk's checksum on the way. */
+static hs_status verify_dataset(const hs_results *r, hid_t d, const char *name, chunk_list *seen)
+{
+    hid_t t = H5Dget_type(d), fs = H5Dget_space(d);
+    int nd = fs < 0 ? -1 : H5Sget_simple_extent_ndims(fs);
+    hsize_t dims[H5S_MAX_RANK], start[H5S_MAX_RANK] = {0};
+    size_t row = t < 0 ? 0 : H5Tget_size(t);
+    if (nd < 1 || row == 0 || H5Sget_simple_extent_dims(fs, dims, NULL) < 0) nd = -1;
+    for (int i = 1; i < nd; i++) row *= (size_t)dims[i];
+    hsize_t count[H5S_MAX_RANK];
+    for (int i = 0; i < nd; i++) count[i] = i ? dims[i] : 1;
+    hid_t ms = nd < 1 ? -1 : H5Screate_simple(nd, count, NULL);
+    void *buf = ms < 0 ? NULL : hs_malloc(row ? row : 1, "read-back buffer");
+    herr_t ok = buf ? 0 : -1;
+    for (hsize_t i = 0; ok >= 0 && nd > 0 && i < dims[0] && row > 0; i++) {
+        start[0] = i;
+        ok = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+        if (ok >= 0) ok = H5Dread(d, t, ms, fs, H5P_DEFAULT, buf);
+        if (ok >= 0 && H5Tis_variable_str(t) > 0) ok = H5Dvlen_reclaim(t, ms, H5P_DEFAULT, buf);
+    }
+    /* Before any other HDF5 call, which would clear the error stack h5_fail reads. */
+    hs_status st = ok < 0 ? h5_fail(r->path, "reading back %s", name) : verify_attrs(r, d, name);
+    if (!st && nd > 0) st = verify_chunks(r, d, fs, nd, dims, H5Tget_size(t), name, seen);
+    free(buf);
+    close_id(ms);
+    close_id(fs);
+    close_id(t);
+    return st;
+}
+
+/* Every dataset read once, so a damaged chunk anywhere is found before any use. */
+static hs_status verify_data(hs_results *r)
+{
+    chunk_list seen = {NULL, 0, 0};
+    hs_status st = verify_attrs(r, r->file, "/");
+    for (int dim = 0; !st && dim < D_COUNT; dim++) {
+        char name[64];
+        snprintf(name, sizeof name, "/%s", dim_names[dim]);
+        hid_t d = H5Dopen2(r->file, name, H5P_DEFAULT);
+        st = d < 0 ? h5_fail(r->path, "opening %s", name) : verify_dataset(r, d, name, &seen);
+        close_id(d);
+    }
+    for (int m = 0; !st && m < HS_M_COUNT; m++) {
+        char name[128];
+        snprintf(name, sizeof name, "/metrics/%s", hs_metrics[m].name);
+        st = verify_dataset(r, r->metric[m], name, &seen);
+    }
+    for (int i = 0; !st && i < DS_COUNT; i++) st = verify_dataset(r, r->ds[i], layout[i].name, &seen);
+    if (!st && seen.n > 1) {
+        qsort(seen.addr, seen.n, sizeof *seen.addr, cmp_addr);
+        for (size_t i = 1; !st && i < seen.n; i++)
+            if (seen.addr[i] == seen.addr[i - 1]) st = damaged_index(r, "chunk index", "two chunks at one address");
+    }
+    free(seen.addr);
     return st;
 }
 
@@ -797,6 +1083,7 @@ hs_status hs_results_open(hs_results **out, const char *path, int writable)
     if (!st) st = read_grid(r);
     if (!st) st = read_labels(r);
     if (!st) st = open_datasets(r);
+    if (!st) st = verify_data(r);
     if (st) {
         hs_results_close(r);
         return st;
@@ -949,9 +1236,11 @@ static hs_status transfer(hs_results *r, int reading, hid_t d, hid_t fsel, hid_t
     herr_t ok = ms < 0 ? -1 : 0;
     if (ok >= 0 && stride > 1) ok = H5Sselect_hyperslab(ms, H5S_SELECT_SET, &offset, &stride, &n, NULL);
     if (ok >= 0) ok = reading ? H5Dread(d, mtype, ms, fsel, H5P_DEFAULT, buf) : H5Dwrite(d, mtype, ms, fsel, H5P_DEFAULT, buf);
+    /* h5_fail first: closing would clear the error stack it reads the reason from. */
+    hs_status st = ok < 0 ? h5_fail(r->path, "%s %s", reading ? "reading" : "writing", what) : HS_OK;
     close_id(ms);
     close_id(fsel);
-    return ok < 0 ? h5_fail(r->path, "%s %s", reading ? "reading" : "writing", what) : HS_OK;
+    return st;
 }
 
 /* Metrics, generated ids and occupancy of a cell (the part written before the flag). */

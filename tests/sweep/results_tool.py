@@ -8,10 +8,15 @@
   results_tool.py done FILE                number of cells marked done
   results_tool.py runs FILE                "run:count ..." cells written by each run
   results_tool.py tamper FILE              changes one quality number of one done cell
+  results_tool.py damage FILE DIR SEED     writes damaged copies of FILE to DIR (truncations,
+                                           bit flips in the superblock, object headers, chunks
+                                           and anywhere) and prints "copy class" per line
 
 Readers pass HDF5_USE_FILE_LOCKING=FALSE themselves when a sweep may hold the file.
 """
 import math
+import os
+import random
 import re
 import sys
 
@@ -178,7 +183,7 @@ def quality(path):
         out = {"metrics/" + n: ds[...] for n, ds in f["metrics"].items() if ds.attrs["timing"] == 0}
         for k in ("text/generated_ids", "agency/occupancy", "heads/score", "heads/pruned", "cells/done"):
             out[k] = f[k][...]
-        out["study"] = f.attrs["study"]
+        out["study"] = text(f.attrs["study"])
         return out
 
 
@@ -190,6 +195,62 @@ def compare(paths):
             if not np.array_equal(a[k], b[k], equal_nan=not isinstance(a[k], str)):
                 sys.exit(f"{p}: {k} differs from {paths[0]}")
     print("identical quality numbers:", " ".join(paths))
+
+
+def regions(path):
+    """Byte ranges of the structures the damage cases aim at: the superblock (48 bytes
+    in the 1.8 format), the version 2 object headers (from their OHDR/OCHK signature)
+    and every dataset chunk (h5py's chunk index)."""
+    data = open(path, "rb").read()
+    heads = [m.start() for m in re.finditer(b"OHDR|OCHK", data)]
+    # Global heap collections: the text of the variable-length /variant, /prompt and
+    # /state labels and the dimension-scale references, without a checksum in HDF5
+    # (docs/robustness.md); left out of the "anywhere" flips.
+    gheap = [(m.start(), m.start() + int.from_bytes(data[m.start() + 8:m.start() + 16], "little"))
+             for m in re.finditer(b"GCOL", data)]
+    chunks = []
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and obj.chunks:
+                for i in range(obj.id.get_num_chunks()):
+                    c = obj.id.get_chunk_info(i)
+                    chunks.append((c.byte_offset, c.size, name))
+        f.visititems(visit)
+    return data, heads, chunks, gheap
+
+
+def damage(path, outdir, seed):
+    """Seeded damage: 32 truncations, and bit flips in the superblock (4), in object
+    headers (12), in chunks of data (16, each in a different dataset where possible)
+    and anywhere in the file (12)."""
+    rng = random.Random(seed)
+    data, heads, chunks, gheap = regions(path)
+    n = len(data)
+    cases = []
+    fixed = [0, 1, 7, 8, 47, 48, 512, 2048, 4096, n // 2, n - 4096, n - 512, n - 8, n - 1]
+    for length in sorted(set(fixed + [rng.randrange(1, n) for _ in range(40)]))[:32]:
+        cases.append((f"trunc-{length}", "truncated", data[:length]))
+    def flip(cls, off):
+        b = bytearray(data)
+        b[off] ^= 1 << rng.randrange(8)
+        cases.append((f"{cls}-{off}", cls, bytes(b)))
+    for off in rng.sample(range(48), 4):
+        flip("superblock", off)
+    for h in rng.sample(heads, min(12, len(heads))):
+        flip("header", h + rng.randrange(4, 40))
+    rng.shuffle(chunks)
+    seen = set()
+    picked = [c for c in chunks if not (c[2] in seen or seen.add(c[2]))][:16]
+    for off, size, _ in picked:
+        flip("chunk", off + rng.randrange(size))
+    anywhere = [o for o in range(n) if not any(a <= o < b for a, b in gheap)]
+    for off in rng.sample(anywhere, 12):
+        flip("anywhere", off)
+    os.makedirs(outdir, exist_ok=True)
+    for name, cls, b in cases:
+        with open(os.path.join(outdir, name + ".h5"), "wb") as f:
+            f.write(b)
+        print(name, cls)
 
 
 def main():
@@ -211,6 +272,8 @@ def main():
             p = s  # the first prompt of shard s
             f["metrics/distinct_2"][v, lv, p] = f["metrics/distinct_2"][v, lv, p] + 0.125
             print(f"{text(f['variant'][v])} {f['level'][lv]:g} {s}")
+    elif cmd == "damage":
+        damage(path, sys.argv[3], int(sys.argv[4]))
     else:
         sys.exit(f"unknown command {cmd}")
 

@@ -120,11 +120,17 @@ void hs_k_set_threads(int n)
 }
 int hs_k_threads(void) { return g_threads; }
 
-/* Threads worth using for a product of this many multiply-adds: below ~64K the wake-up
- * of a thread costs more than its share saves. */
+/* Threads worth using for a product of this many multiply-adds. Waking the other threads
+ * costs microseconds when they spin and tens of microseconds when they sleep (a shared
+ * machine), so only products of a gpt2's size (768 x 768 and up) are split; a small
+ * model's decode (256-wide, ~1 ms per token) runs on one thread, where ranks scale it
+ * better (docs/scaling.md). */
+#ifndef HS_THREAD_MIN_WORK
+#define HS_THREAD_MIN_WORK 524288.0
+#endif
 int hs_k_threads_for(double work)
 {
-    return work < 65536.0 ? 1 : g_threads;
+    return work < HS_THREAD_MIN_WORK ? 1 : g_threads;
 }
 
 /* Thread t's share [lo, hi) of n items, cut at multiples of align, contiguous. */

@@ -107,7 +107,7 @@ static void fill(float *v, size_t n, unsigned *seed)
 static void test_threads_same_bits(void **state)
 {
     (void)state;
-    enum { K = 300, N = 1001, M = 50 };
+    enum { K = 300, N = 2003, M = 50 }; /* B = 1: 600K multiply-adds, above the threading threshold */
     unsigned seed = 9;
     float *W = malloc((size_t)K * N * sizeof(float)), *Wt = malloc((size_t)N * K * sizeof(float));
     float *x = malloc((size_t)M * K * sizeof(float));

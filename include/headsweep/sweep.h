@@ -160,8 +160,12 @@ typedef struct {
 
 /* Creates path (refusing to replace an existing file) with every dataset allocated and
  * filled (NaN, -1, 0): from then on cells only overwrite raw data in place. The file is
- * written under a temporary name and renamed, so path is either absent or complete. */
+ * written under a temporary name and renamed, so path is either absent or complete;
+ * stale temporary files of killed runs are removed first. */
 hs_status hs_results_create(const char *path, const hs_results_spec *spec);
+/* Removes path.tmp.PID files that a killed create or merge left behind: only those whose
+ * PID is not running on this host (called under the sweep's lock, and by merge). */
+void hs_results_remove_stale_tmp(const char *path);
 /* Opens a results file; refuses files that are not headsweep results of this schema. */
 hs_status hs_results_open(hs_results **out, const char *path, int writable);
 /* Flushes and closes; NULL-safe. */
@@ -191,6 +195,9 @@ hs_status hs_results_write_cell(hs_results *r, const hs_cell_result *c);
 hs_status hs_results_read_cell(hs_results *r, hs_cell_result *c);
 /* Stamps updated_utc and whether every cell is done, and flushes. */
 hs_status hs_results_end_run(hs_results *r);
+/* When every cell is done but the file does not say `complete` (the run that wrote the
+ * last cell was killed before stamping it), stamps it; otherwise changes nothing. */
+hs_status hs_results_settle(hs_results *r);
 /* Adds a root attribute `merged_from` (merge). */
 hs_status hs_results_set_merged_from(hs_results *r, const char *inputs);
 

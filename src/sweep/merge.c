@@ -189,6 +189,7 @@ hs_status hs_merge(const char *out, const char *const *inputs, int n_inputs, int
     if (n_inputs < 1) return hs_err(HS_EINPUT, "merge: no input files");
     if (access(out, F_OK) == 0)
         return hs_err(HS_EINPUT, "%s already exists; merge writes a new file and never overwrites one", out);
+    hs_results_remove_stale_tmp(out);
     hs_results **res = hs_calloc((size_t)n_inputs, sizeof *res, "inputs");
     if (!res) return HS_ENOMEM;
     hs_status st = HS_OK;

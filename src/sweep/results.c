@@ -22,9 +22,11 @@
  * covered: the global heap holding variable-length strings (labels, attribute text). The 1.10 format would checksum those too, but it marks a file "open
  * for writing" in the superblock, and a file whose writer was killed then needs h5clear
  * before it opens again: a kill must never make the file unusable. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -760,10 +762,42 @@ static hs_status write_image(const char *path, const char *tmp, const void *imag
     return st;
 }
 
+/* PID of name when it is base.tmp.PID, else 0. */
+static long tmp_pid(const char *name, const char *base)
+{
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) || strncmp(name + n, ".tmp.", 5)) return 0;
+    const char *digits = name + n + 5;
+    char *end;
+    long pid = strtol(digits, &end, 10);
+    return *digits >= '0' && *digits <= '9' && !*end && pid > 0 ? pid : 0;
+}
+
+void hs_results_remove_stale_tmp(const char *path)
+{
+    char *dir = parent_dir(path);
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    DIR *d = dir ? opendir(dir) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        long pid = tmp_pid(e->d_name, base);
+        if (!pid || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *tmp = hs_malloc(n, "path");
+        if (!tmp) break;
+        snprintf(tmp, n, "%s/%s", dir, e->d_name);
+        if (unlink(tmp) == 0)
+            fprintf(stderr, "headsweep: removed %s, left by a run that was killed (pid %ld is not running)\n", tmp, pid);
+        free(tmp);
+    }
+    if (d) closedir(d);
+    free(dir);
+}
+
 hs_status hs_results_create(const char *path, const hs_results_spec *spec)
 {
     h5_quiet();
     if (access(path, F_OK) == 0) return hs_err(HS_EINPUT, "%s already exists; not overwriting it", path);
+    hs_results_remove_stale_tmp(path);
     size_t n = strlen(path) + 32, size = 0;
     char *tmp = hs_malloc(n, "path"), *dir = parent_dir(path);
     void *image = NULL;
@@ -1340,20 +1374,40 @@ hs_status hs_results_begin_run(hs_results *r, const hs_run_info *info, int *run)
     return st;
 }
 
-hs_status hs_results_end_run(hs_results *r)
+static hs_status all_done(hs_results *r, int *complete)
 {
     int64_t n = hs_grid_cells(&r->grid);
     uint8_t *done = hs_malloc((size_t)n, "done flags");
     if (!done) return HS_ENOMEM;
     hs_status st = hs_results_read_done(r, done);
-    int complete = 1;
-    for (int64_t i = 0; i < n && !st; i++) complete &= done[i] != 0;
-    int32_t runs = 0;
+    *complete = 1;
+    for (int64_t i = 0; i < n && !st; i++) *complete &= done[i] != 0;
     free(done);
+    return st;
+}
+
+hs_status hs_results_end_run(hs_results *r)
+{
+    int complete = 0;
+    int32_t runs = 0;
+    hs_status st = all_done(r, &complete);
     if (!st) st = get_scalar(r->file, r->path, "runs", H5T_NATIVE_INT32, &runs);
     if (!st) st = run_attrs(r->file, r->path, NULL, runs, complete);
     if (!st) st = flush_sync(r);
     return st;
+}
+
+/* A kill between the last cell's done flag and end_run's stamp (sweep_killpoints.sh)
+ * leaves complete = 0 on a finished file; the next run has no cell to compute and would
+ * never call end_run. */
+hs_status hs_results_settle(hs_results *r)
+{
+    int complete = 0;
+    uint8_t stamped = 0;
+    hs_status st = all_done(r, &complete);
+    if (!st && complete) st = get_scalar(r->file, r->path, "complete", H5T_NATIVE_UINT8, &stamped);
+    if (st || !complete || stamped) return st;
+    return hs_results_end_run(r);
 }
 
 hs_status hs_results_set_merged_from(hs_results *r, const char *inputs)

@@ -619,6 +619,8 @@ static hs_status finish_output(sweep *s, hs_status st)
         }
         hs_status end = hs_results_end_run(s->res);
         if (!st) st = end;
+    } else if (s->res && !st) {
+        st = hs_results_settle(s->res);
     }
     hs_status closed = hs_results_close(s->res);
     s->res = NULL;

@@ -212,9 +212,10 @@ static hs_status context_size(sweep *s)
         int need = np + (nr > s->grid.max_new ? nr : s->grid.max_new);
         if (need > n_pos)
             return hs_err(HS_EINPUT, "%s:%d: prompt %s needs %d tokens (%d prompt + %d %s), over the model's context "
-                                     "of %d; shorten it or lower max_new_tokens",
+                                     "of %d; shorten %s",
                           s->job.prompts_path, p->line, p->id, need, np, need - np,
-                          nr > s->grid.max_new ? "reference" : "generated", n_pos);
+                          nr > s->grid.max_new ? "reference" : "generated", n_pos,
+                          nr > s->grid.max_new ? "the prompt or its reference" : "it or lower max_new_tokens");
         if (need > worst) worst = need;
     }
     s->max_t = worst;

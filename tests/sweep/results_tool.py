@@ -4,7 +4,9 @@
   results_tool.py check FILE [--ranks N]   every dataset, dimension scale and attribute of
                                            docs/results-format.md; distinct-1/2, token
                                            counts and live heads recomputed from the data
-  results_tool.py compare A B...           quality numbers (timing = 0) identical
+  results_tool.py compare [--numbers-only] A B...
+                                           quality numbers (timing = 0) and study
+                                           identical (--numbers-only: not the study)
   results_tool.py done FILE                number of cells marked done
   results_tool.py runs FILE                "run:count ..." cells written by each run
   results_tool.py tamper FILE              changes one quality number of one done cell
@@ -188,7 +190,11 @@ def quality(path):
 
 
 def compare(paths):
+    numbers_only = "--numbers-only" in paths  # leave out the study text (e.g. other prompt file bytes)
+    paths = [p for p in paths if p != "--numbers-only"]
     a = quality(paths[0])
+    if numbers_only:
+        del a["study"]
     for p in paths[1:]:
         b = quality(p)
         for k in a:

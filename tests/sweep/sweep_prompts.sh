@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# sweep_prompts.sh: hostile prompt sets through `headsweep sweep` (docs/sweep.md, "Prompt
+# files"), serially and on 2 ranks. Refused before any cell runs, with exit 2, file:line in
+# the message and no output, lock or temporary file left: invalid UTF-8, a duplicate id,
+# an empty prompt, a line that is not JSON, a prompt whose reference or whose
+# max_new_tokens would run past the model's context (n_positions = 128). Accepted: blank
+# and whitespace-only lines (skipped; the numbers equal those of the file without them, and
+# a later error still names its real line), an over-context prompt past max_prompts (never
+# used), and 100,000 prompts (a study of 5,000 cells of which --cells computes 2).
+source "$(dirname "$0")/fixture.sh" "$1"
+
+sweep 1 --out ref.h5 || fail "reference sweep: $(cat sweep.err)"
+
+# refused NAME FILE PATTERN [--set ...]: exit 2 on 1 and 2 ranks, PATTERN (file:line: ...)
+# in the message, nothing left in results/.
+refused() {
+  local name=$1 file=$2 pattern=$3 n rc
+  shift 3
+  for n in 1 2; do
+    rm -rf results
+    sweep "$n" --set "job.prompts=$file" "$@"
+    rc=$?
+    [ "$rc" = 2 ] || fail "$name ($n ranks): exit $rc, want 2: $(cat sweep.err)"
+    grep -q -- "$pattern" sweep.err || fail "$name ($n ranks): no message matching [$pattern]: $(cat sweep.err)"
+    [ "$(grep -c "$pattern" sweep.err)" = 1 ] || fail "$name ($n ranks): the message is printed more than once"
+    if grep -q "cells done\|computing .* head scores" sweep.err; then fail "$name ($n ranks): refused too late: $(cat sweep.err)"; fi
+    [ -z "$(ls -A results 2>/dev/null)" ] || fail "$name ($n ranks): left files: $(ls -A results)"
+  done
+  echo "  refused: $name: $(grep -o -- "$pattern.*" sweep.err | head -c 160)"
+}
+
+# line K TEXT: prompts.jsonl with line K replaced by TEXT (printf format).
+line() { awk -v k="$1" -v t="$(printf "$2")" 'NR == k {print t; next} {print}' prompts.jsonl; }
+
+line 5 '{"id": "bad-utf8", "prompt": "caf\351 au lait"}' >utf8.jsonl
+refused "invalid UTF-8" utf8.jsonl "utf8.jsonl:5: invalid UTF-8 (byte 34 of the line)"
+line 7 '{"id": "gen-2", "prompt": "a second gen-2"}' >dup.jsonl
+refused "duplicate id" dup.jsonl 'dup.jsonl:7: duplicate id "gen-2" (first at line 3)'
+line 9 '{"id": "empty", "prompt": ""}' >empty.jsonl
+refused "empty prompt" empty.jsonl 'empty.jsonl:9: empty "prompt"'
+line 4 '{"id": "cut", "prompt": "no end' >cut.jsonl
+refused "not JSON" cut.jsonl "cut.jsonl:4: not valid JSON"
+# Over the context of 128 tokens: a long reference; a prompt that leaves less than
+# max_new_tokens = 32 positions.
+words=$(printf 'and the earth %.0s' $(seq 60))
+line 6 "{\"id\": \"long-ref\", \"prompt\": \"in the beginning\", \"reference\": \"$words\"}" >ref.jsonl
+refused "prompt + reference over the context" ref.jsonl "ref.jsonl:6: prompt long-ref needs .* reference), over the model.s context of 128; shorten the prompt or its reference"
+long=$(printf 'and the earth %.0s' $(seq 9)) # 108 tokens
+line 24 "{\"id\": \"long-prompt\", \"prompt\": \"$long\"}" >gen.jsonl
+refused "prompt + max_new_tokens over the context" gen.jsonl "gen.jsonl:24: prompt long-prompt needs .* generated), over the model's context of 128"
+# The same prompt fits when fewer tokens are generated.
+sweep 1 --set job.prompts=gen.jsonl --set generation.max_new_tokens=4 --out "$work/short.h5" ||
+  fail "a prompt that fits with max_new_tokens = 4 was refused: $(cat sweep.err)"
+
+# Blank lines (empty, spaces, tabs, CR) anywhere: skipped, same numbers as without them,
+# and the line numbers of later problems still count them.
+"$py" - <<'EOF' || fail "writing blank.jsonl"
+lines = open("prompts.jsonl").read().splitlines()
+out = ["", "   "]
+for i, l in enumerate(lines):
+    out.append(l)
+    if i % 5 == 0:
+        out += ["", "\t", " \r"]
+out += ["", ""]
+open("blank.jsonl", "w").write("\n".join(out) + "\n")
+EOF
+for n in 1 2; do
+  sweep "$n" --set job.prompts=blank.jsonl --out "$work/blank$n.h5" || fail "blank lines ($n ranks): $(cat sweep.err)"
+  "$py" "$tool" compare --numbers-only ref.h5 "blank$n.h5" >/dev/null || fail "blank lines changed the numbers"
+done
+echo "  accepted: blank and whitespace-only lines (numbers equal the reference)"
+badline=$(grep -n '"gen-9"' blank.jsonl | cut -d: -f1)
+sed "${badline}s/\"gen-9\"/\"gen-1\"/" blank.jsonl >blank-dup.jsonl
+refused "duplicate id after blank lines" blank-dup.jsonl "blank-dup.jsonl:$badline: duplicate id \"gen-1\""
+
+# max_prompts: prompts past it are not used, so an over-context one there is accepted.
+cat prompts.jsonl >tail.jsonl
+echo "{\"id\": \"unused\", \"prompt\": \"$long\"}" >>tail.jsonl
+sweep 1 --set job.prompts=tail.jsonl --set job.max_prompts=24 --out "$work/tail.h5" ||
+  fail "an over-context prompt past max_prompts was refused: $(cat sweep.err)"
+"$py" "$tool" compare --numbers-only ref.h5 tail.h5 >/dev/null || fail "max_prompts: numbers differ"
+echo "  accepted: an over-context prompt past max_prompts (not used)"
+
+# 100,000 prompts: 1 variant x 1 level x 5,000 shards of 20 prompts; --cells 1/2500
+# computes cells 0 and 2500.
+"$py" - <<'EOF' || fail "writing big.jsonl"
+import json
+words = "in the beginning god created the heaven and the earth and the earth was without form and void".split()
+with open("big.jsonl", "w") as f:
+    for i in range(100000):
+        k = i % 12
+        f.write(json.dumps({"id": f"p{i}", "prompt": " ".join(words[k:k + 4]), "reference": " " + words[k + 4]}) + "\n")
+EOF
+for n in 1 2; do
+  t0=$(date +%s)
+  sweep "$n" --set job.prompts=big.jsonl --set job.shards=5000 --set job.variants=baseline --set pruning.levels=50 \
+    --set generation.max_new_tokens=4 --cells 1/2500 --out "$work/big$n.h5" || fail "100,000 prompts ($n ranks): $(cat sweep.err)"
+  secs=$(($(date +%s) - t0))
+  grep -q "created, 0 of 5000 cells done; computing 2 cells (40 prompts)" sweep.err ||
+    fail "100,000 prompts ($n ranks): wrong plan: $(cat sweep.err)"
+  [ "$(cells_done "big$n.h5")" = 2 ] || fail "100,000 prompts: $(cells_done "big$n.h5") cells done, want 2"
+  [ "$secs" -lt 120 ] || fail "100,000 prompts took $secs s"
+done
+"$py" - "$work/big1.h5" "$work/big2.h5" <<'EOF' || fail "100,000 prompts: files differ or the prompt axis is wrong"
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, "r") for p in sys.argv[1:])
+assert a["prompt"].shape == (100000,) and a["prompt"][99999] == b"p99999"
+done = a["cells/done"][...].ravel()
+assert list(np.nonzero(done)[0]) == [0, 2500]
+for k in ("text/generated_ids", "metrics/distinct_1", "metrics/reference_perplexity"):
+    assert np.array_equal(a[k][...], b[k][...], equal_nan=True), k
+EOF
+echo "  accepted: 100,000 prompts, 2 of 5,000 cells computed ($secs s on 2 ranks), same on 1 and 2 ranks"
+echo "sweep_prompts: ok"

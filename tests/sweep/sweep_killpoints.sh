@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sweep_killpoints.sh: SIGKILL at 27 fixed points of a sweep's and a merge's life loses no
+# sweep_killpoints.sh: SIGKILL at 30 points of a sweep's and a merge's life loses no
 # finished cell. Rank 0 (the writer) runs under strace, which sends SIGKILL when the
 # process enters the Nth matching system call (`-e inject=SYSCALL:signal=KILL:when=N`);
 # N comes from a trace of an uninterrupted run (the Nth pwrite64 on the results file is

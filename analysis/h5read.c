@@ -20,7 +20,13 @@ typedef struct {
     hid_t f;
     uint8_t *cells;   /* (nv, nl, nshard) /cells/done */
     hsize_t nshard;
+    struct chunk_addrs *chunks; /* file address of every chunk read so far */
 } rd;
+
+struct chunk_addrs {
+    haddr_t *addr;
+    size_t n, cap;
+};
 
 /* Object paths are given relative to the root ("metrics/x") or absolute ("/variant");
  * messages always show them absolute. */
@@ -144,8 +150,23 @@ static size_t shape_count(const hsize_t *dim, int rank)
 /* 1 when the chunk index of d (a version 1 B-tree, which HDF5 does not checksum) has
  * every chunk at its coordinates, with no filter skipped and the stored size of a full
  * fletcher32 chunk; a damaged entry would otherwise read silently as fill values. 1 for
- * datasets that are not chunked or not checksummed (older files, h5py's). */
-static int chunk_index_ok(hid_t d, int rank, const hsize_t *dims)
+ * datasets that are not chunked or not checksummed (older files, h5py's). Each chunk's
+ * address joins r->chunks: an entry pointing at another chunk (whose checksum is valid)
+ * is caught by chunks_distinct once everything is read. */
+static int remember_chunk(const rd *r, haddr_t addr)
+{
+    struct chunk_addrs *c = r->chunks;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 256;
+        haddr_t *grown = realloc(c->addr, cap * sizeof *grown);
+        if (!grown) return 0;
+        c->addr = grown, c->cap = cap;
+    }
+    c->addr[c->n++] = addr;
+    return 1;
+}
+
+static int chunk_index_ok(const rd *r, hid_t d, int rank, const hsize_t *dims)
 {
     hid_t dcpl = H5Dget_create_plist(d), t = H5Dget_type(d);
     hsize_t chunk[H5S_MAX_RANK], at[H5S_MAX_RANK] = {0}, n = 0, want = 1;
@@ -164,8 +185,10 @@ static int chunk_index_ok(hid_t d, int rank, const hsize_t *dims)
         unsigned mask = 1;
         haddr_t addr = HADDR_UNDEF;
         hsize_t size = 0;
+        hsize_t found = 0; /* the lookup reads use: see verify_chunks in src/sweep/results.c */
         ok = H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) >= 0 && addr != HADDR_UNDEF && mask == 0 &&
-             size == bytes + 4;
+             size == bytes + 4 && H5Dget_chunk_storage_size(d, at, &found) >= 0 && found == size &&
+             remember_chunk(r, addr);
         more = 0;
         for (int i = rank - 1; i >= 0 && !more; i--) {
             at[i] += chunk[i];
@@ -196,7 +219,7 @@ static hs_status read_numeric(const rd *r, const char *obj, hid_t memtype, size_
     if (!st && shape_count(dims, want->rank) > 0 &&
         H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
         st = bad_h5(r, obj, "cannot read its values as numbers");
-    if (!st && !chunk_index_ok(d, want->rank, dims))
+    if (!st && !chunk_index_ok(r, d, want->rank, dims))
         st = bad(r, obj, "its chunk index is damaged (a chunk is missing, misplaced or of the wrong size)");
     if (H5Dclose(d) < 0 && !st) st = bad(r, obj, "cannot close");
     if (got) memcpy(got, dims, sizeof(hsize_t) * (size_t)want->rank);
@@ -499,6 +522,20 @@ static herr_t on_root_attr(hid_t loc, const char *name, const H5A_info_t *info, 
     return 0;
 }
 
+/* Listings use HDF5's native order and are sorted here: with H5_ITER_INC, HDF5 (1.10)
+ * copies a group's or object's dense link/attribute storage into a table first, and when
+ * a checksum of that storage fails it frees the half-built table and crashes; the native
+ * order walks the index and returns the error. */
+static int cmp_attr_key(const void *a, const void *b)
+{
+    return strcmp(((const hs_attr_text *)a)->key, ((const hs_attr_text *)b)->key);
+}
+
+static int cmp_metric_name(const void *a, const void *b)
+{
+    return strcmp(((const hs_metric_data *)a)->name, ((const hs_metric_data *)b)->name);
+}
+
 static hs_status read_source(const rd *r, hs_study *s)
 {
     s->src = hs_calloc(1, sizeof *s->src, "source");
@@ -507,9 +544,10 @@ static hs_status read_source(const rd *r, hs_study *s)
     if (!(s->src->path = hs_strdup(r->path))) return HS_ENOMEM;
     attr_walk w = {r, s->src, HS_OK};
     hsize_t idx = 0;
-    herr_t e = H5Aiterate2(r->f, H5_INDEX_NAME, H5_ITER_INC, &idx, on_root_attr, &w);
+    herr_t e = H5Aiterate2(r->f, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, on_root_attr, &w);
     if (w.st) return w.st;
     if (e < 0) return bad_h5(r, "/", "cannot list the root attributes");
+    qsort(s->src->attrs, (size_t)s->src->n_attrs, sizeof *s->src->attrs, cmp_attr_key);
     return HS_OK;
 }
 
@@ -652,8 +690,9 @@ static hs_status read_metrics(const rd *r, hs_study *s)
     if (g < 0) return bad_h5(r, "metrics", "is not a readable group");
     metric_walk w = {r, s, HS_OK};
     hsize_t idx = 0;
-    herr_t it = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, on_metric, &w);
+    herr_t it = H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, on_metric, &w);
     hs_status st = w.st;
+    if (!st && it >= 0) qsort(s->metric, (size_t)s->nm, sizeof *s->metric, cmp_metric_name);
     if (!st && it < 0) st = bad_h5(r, "metrics", "cannot list its datasets");
     if (H5Gclose(g) < 0 && !st) st = bad(r, "metrics", "cannot close");
     if (!st && s->nm == 0) st = bad(r, "metrics", "holds no metrics");
@@ -818,6 +857,24 @@ static hs_status check_file(const char *path)
     return HS_OK;
 }
 
+static int cmp_haddr(const void *a, const void *b)
+{
+    haddr_t x = *(const haddr_t *)a, y = *(const haddr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* No two chunks at one address (see chunk_index_ok). */
+static hs_status chunks_distinct(const rd *r)
+{
+    struct chunk_addrs *c = r->chunks;
+    if (c->n > 1) qsort(c->addr, c->n, sizeof *c->addr, cmp_haddr);
+    for (size_t i = 1; i < c->n; i++)
+        if (c->addr[i] == c->addr[i - 1])
+            return hs_err(HS_EINPUT, "%s: the file is damaged (two chunks of its datasets share one address in the "
+                                     "chunk index); refusing to use it", r->path);
+    return HS_OK;
+}
+
 hs_status hs_h5_read_study(const char *path, hs_study *s)
 {
     memset(s, 0, sizeof *s);
@@ -825,7 +882,8 @@ hs_status hs_h5_read_study(const char *path, hs_study *s)
         return hs_err(HS_EINTERNAL, "cannot silence the HDF5 error stack");
     hs_status st = check_file(path);
     if (st) return st;
-    rd r = {path, H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), NULL, 0};
+    struct chunk_addrs chunks = {NULL, 0, 0};
+    rd r = {path, H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), NULL, 0, &chunks};
     if (r.f < 0) return open_failed(path);
     st = read_schema_version(&r);
     if (!st) st = read_source(&r, s);
@@ -834,7 +892,9 @@ hs_status hs_h5_read_study(const char *path, hs_study *s)
     if (!st) st = read_cells(&r, s);
     if (!st) st = read_origins(&r, s);
     if (!st) st = read_heads(&r, s);
+    if (!st) st = chunks_distinct(&r);
     free(r.cells);
+    free(chunks.addr);
     if (H5Fclose(r.f) < 0 && !st) st = hs_err(HS_EINPUT, "%s: cannot close", path);
     return st;
 }

@@ -969,7 +969,11 @@ static int next_chunk(int nd, const hsize_t *dims, const hsize_t *chunk, hsize_t
  * indexes chunks no checksum, and a damaged entry would read silently as fill values (a
  * chunk not found) or as another chunk's data (with a valid checksum): so every chunk
  * must be found at its coordinates, unfiltered by nothing, with the stored size of a full
- * chunk plus its checksum, at an address no other chunk has (checked in verify_data). */
+ * chunk plus its checksum, at an address no other chunk has (checked in verify_data).
+ * Found twice: H5Dget_chunk_info_by_coord matches a chunk on its dataset coordinates
+ * only, while reads (and H5Dget_chunk_storage_size) search the B-tree on every key
+ * field, so a flip in a key's last (element size) offset hides the chunk from reads
+ * alone. */
 static hs_status verify_chunks(const hs_results *r, hid_t d, hid_t fs, int nd, const hsize_t *dims, size_t elem,
                                const char *name, chunk_list *seen)
 {
@@ -997,8 +1001,9 @@ static hs_status verify_chunks(const hs_results *r, hid_t d, hid_t fs, int nd, c
         unsigned mask = 1;
         haddr_t addr = HADDR_UNDEF;
         hsize_t size = 0;
+        hsize_t found = 0;
         if (H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF || mask != 0 ||
-            size != bytes + 4)
+            size != bytes + 4 || H5Dget_chunk_storage_size(d, at, &found) < 0 || found != size)
             return damaged_index(r, name, "a chunk is missing, misplaced or of the wrong size");
         seen->addr[seen->n++] = addr;
     } while (next_chunk(nd, dims, chunk, at));

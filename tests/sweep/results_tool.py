@@ -7,6 +7,8 @@
   results_tool.py compare [--numbers-only] A B...
                                            quality numbers (timing = 0) and study
                                            identical (--numbers-only: not the study)
+  results_tool.py keeps A B...             every value (timing too) of A's done prompts
+                                           unchanged in B...
   results_tool.py done FILE                number of cells marked done
   results_tool.py runs FILE                "run:count ..." cells written by each run
   results_tool.py tamper FILE              changes one quality number of one done cell
@@ -203,6 +205,22 @@ def compare(paths):
     print("identical quality numbers:", " ".join(paths))
 
 
+def keeps(paths):
+    """Every number (timing too) and generated token of the prompts done in the first
+    file is in each later file unchanged: a damaged copy must not lose or alter them."""
+    with h5py.File(paths[0], "r") as f:
+        done = np.isfinite(f["metrics/generation_seconds"][...])  # (variant, level, prompt)
+        a = {"metrics/" + n: ds[...] for n, ds in f["metrics"].items()}
+        a["text/generated_ids"] = f["text/generated_ids"][...]
+    for p in paths[1:]:
+        with h5py.File(p, "r") as f:
+            for k, x in a.items():
+                y = f[k][...]
+                if not np.array_equal(x[done], y[done], equal_nan=x.dtype.kind == "f"):
+                    sys.exit(f"{p}: {k} lost or changed values of {paths[0]}")
+    print("kept every value of", paths[0], "in", " ".join(paths[1:]))
+
+
 def regions(path):
     """Byte ranges of the structures the damage cases aim at: the superblock (48 bytes
     in the 1.8 format), the version 2 object headers (from their OHDR/OCHK signature)
@@ -265,6 +283,8 @@ def main():
         check(path, int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--ranks" else 0)
     elif cmd == "compare":
         compare(sys.argv[2:])
+    elif cmd == "keeps":
+        keeps(sys.argv[2:])
     elif cmd == "done":
         with h5py.File(path, "r") as f:
             print(int(f["cells/done"][...].sum()))

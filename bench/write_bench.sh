@@ -31,14 +31,18 @@ max_new_tokens = 8
 strategy = magnitude
 levels = $lv
 INI
+trap 'cat "$work"/*.log >&2 2>/dev/null; rm -rf "$work"' EXIT
+ncells=$((3 * levels * shards))
 t0=$EPOCHREALTIME
-"$hs" sweep w.ini --out w.h5 --cells 1/100000000 --progress lines 2>create.log
+# part N+1 of N+1 holds no cell: this run only creates the file (and computes nothing)
+"$hs" sweep w.ini --out w.h5 --cells $((ncells + 1))/$((ncells + 1)) --progress lines 2>create.log
 t1=$EPOCHREALTIME
 "$hs" sweep w.ini --out w.h5 --cells 1/"$slice" --progress lines 2>run.log
 t2=$EPOCHREALTIME
 cells=$(grep -o '[0-9]* in this run' run.log | tail -n 1 | cut -d' ' -f1)
 wr=$(grep -o 'writing results [0-9.]* s' run.log | tail -n 1 | cut -d' ' -f3)
 size=$(stat -c %s w.h5)
+trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 - "$prompts" "$levels" "$shards" "$t0" "$t1" "$t2" "$cells" "$wr" "$size" <<'PY'
 import sys
 p, l, s, t0, t1, t2, cells, wr, size = sys.argv[1:]

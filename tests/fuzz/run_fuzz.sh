@@ -11,13 +11,14 @@
 #   HS_FUZZ_WORK   the working corpus, where new inputs go (default
 #                  $HS_FUZZ_BUILD/fuzz-corpus/TARGET; the committed seeds are never written)
 #   HS_FUZZ_JOBS   parallel compile jobs for the build (default 2)
+#   HS_FUZZ_HISTORY  where the run's line goes (default tests/fuzz/history.tsv, committed:
+#                  the campaign's record outlasts build directories and machines)
 # Crashes are saved in $HS_FUZZ_BUILD/fuzz-artifacts/TARGET/, logs in
-# $HS_FUZZ_BUILD/fuzz-logs/, and one line per run is added to
-# $HS_FUZZ_BUILD/fuzz-logs/history.tsv. Exit status: libFuzzer's (0 when nothing was found).
+# $HS_FUZZ_BUILD/fuzz-logs/. Exit status: libFuzzer's (0 when nothing was found).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 if [ $# -lt 2 ]; then
-  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 target=$1 secs=$2
@@ -99,7 +100,7 @@ fi
 printf 'fuzz %s: %ss wall, %ss CPU, %s executions (%s/s), cov: %s ft: %s, corpus %s, peak RSS %s MB: %s\n' \
   "$target" "$wall" "$cpu" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${rss:-?}" "$result"
 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$secs" "$wall" "$cpu" \
-  "${execs:-}" "${cov:-}" "${ft:-}" "$result" >>"$logs/history.tsv"
+  "${execs:-}" "${cov:-}" "${ft:-}" "$result" >>"${HS_FUZZ_HISTORY:-$src/tests/fuzz/history.tsv}"
 if ((rc)); then
   grep -E "^==[0-9]+==ERROR|fuzz invariant broken|runtime error|SUMMARY|^artifact_prefix|Test unit written" "$log" |
     head -n 20 >&2

@@ -15,7 +15,7 @@ trap 'rm -rf "$smoke"' EXIT
 failed=()
 for dir in "$here"/corpus/*/; do
   t=$(basename "$dir")
-  HS_FUZZ_WORK=$smoke/$t bash "$here/run_fuzz.sh" "$t" "$secs"
+  HS_FUZZ_WORK=$smoke/$t HS_FUZZ_HISTORY=$smoke/history.tsv bash "$here/run_fuzz.sh" "$t" "$secs"
   rc=$?
   if ((rc == 77)); then
     echo "fuzz_smoke: skipped: clang with libFuzzer is not installed" >&2

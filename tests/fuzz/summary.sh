@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # summary.sh [HISTORY.tsv]: totals per target over the runs run_fuzz.sh recorded
-# (default $HS_FUZZ_BUILD/fuzz-logs/history.tsv, HS_FUZZ_BUILD defaulting to build-fuzz):
+# (default tests/fuzz/history.tsv, the committed record of the campaign; columns: UTC
+# time, target, requested seconds, wall s, CPU s, executions, cov, ft, result):
 # runs, wall and CPU seconds, executions, the coverage of the latest run and crashes.
 # Replays (SECONDS 0) count as runs but add next to nothing.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-hist=${1:-${HS_FUZZ_BUILD:-$src/build-fuzz}/fuzz-logs/history.tsv}
+hist=${1:-${HS_FUZZ_HISTORY:-$src/tests/fuzz/history.tsv}}
 [ -f "$hist" ] || { echo "summary: no $hist (run tests/fuzz/run_fuzz.sh first)" >&2; exit 2; }
 printf "%-20s %5s %9s %9s %13s %6s %6s %7s\n" target runs "wall s" "CPU s" executions cov ft crashes
 awk -F'\t' '

@@ -7,12 +7,18 @@
  * --sgemm 1 instead times the prefill matmul shapes in OpenBLAS and in our kernel.
  * --weights bf16 runs in bf16 weight mode; --bf16-error 1 instead compares bf16 logits
  * with f32 ones over a --prompt long sequence.
+ * --read-bw MB instead measures this core's streaming read bandwidth over MB megabytes
+ * (the roofline of batch-1 decode: weight bytes per token / bandwidth).
  *
  * Decode runs greedy from the prompt (argmax, as the PyTorch side does); the median of
  * the repeats is reported. Heads switched off are the first ones in (layer, head) order
  * spread evenly over layers, which is what matters for bytes read. */
 #include <cblas.h>
 #include <math.h>
+#include <time.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,17 +193,70 @@ static void bench_batch(const hs_model *m, int B, int np, int nn, int reps)
     free(seqs), free(ids), free(tok), free(lg), free(tps);
 }
 
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Sum of n floats (n % 32 == 0) with four independent AVX2 accumulators: the loads, not
+ * the adds, bound it, as they bound a batch-1 product over weights. */
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static float read_all(const float *a, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t i = 0; i < n; i += 32) {
+        s0 = _mm256_add_ps(s0, _mm256_load_ps(a + i));
+        s1 = _mm256_add_ps(s1, _mm256_load_ps(a + i + 8));
+        s2 = _mm256_add_ps(s2, _mm256_load_ps(a + i + 16));
+        s3 = _mm256_add_ps(s3, _mm256_load_ps(a + i + 24));
+    }
+    float o[8];
+    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    return o[0] + o[1] + o[2] + o[3] + o[4] + o[5] + o[6] + o[7];
+}
+#else
+static float read_all(const float *a, size_t n)
+{
+    float s[4] = {0};
+    for (size_t i = 0; i < n; i += 4)
+        for (int k = 0; k < 4; k++) s[k] += a[i + k];
+    return s[0] + s[1] + s[2] + s[3];
+}
+#endif
+
+/* One-core read bandwidth over a buffer far larger than the caches, median of reps. */
+static int bench_read_bw(int mb, int reps)
+{
+    size_t n = (size_t)mb * (1u << 20) / sizeof(float) / 32 * 32;
+    float *a = n ? aligned_alloc(64, n * sizeof *a) : NULL;
+    double *t = calloc((size_t)reps, sizeof *t);
+    if (!a || !t || reps < 1) return fprintf(stderr, "bench: cannot allocate %d MB\n", mb), free(a), free(t), 2;
+    for (size_t i = 0; i < n; i++) a[i] = 1.0f; /* touch every page before timing */
+    volatile float sink = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        sink += read_all(a, n);
+        t[r] = now_s() - t0;
+    }
+    printf("{\"read_bw_gb_s\": %.3f, \"bytes\": %zu}\n", (double)(n * sizeof *a) / median(t, reps) / 1e9,
+           n * sizeof *a);
+    free(a), free(t);
+    return sink < 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] "
                         "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16] [--batch 1,8,16] [--sgemm 1] "
-                        "[--bf16-error 1]\n");
+                        "[--bf16-error 1] [--read-bw MB]\n");
         return 2;
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
-    int sgemm = 0, bf16_error = 0;
+    int sgemm = 0, bf16_error = 0, read_bw = 0;
     const char *batches = NULL, *weights = "f32";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
@@ -210,9 +269,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--batch")) batches = argv[i + 1];
         else if (!strcmp(argv[i], "--weights")) weights = argv[i + 1];
         else if (!strcmp(argv[i], "--bf16-error")) bf16_error = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--read-bw")) read_bw = atoi(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     hs_model_set_threads(threads);
+    if (read_bw) return bench_read_bw(read_bw, reps);
     if (bf16_error) return bench_bf16_error(argv[1], np);
     hs_model m;
     hs_gating mode;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run_bench.sh: the engine beside PyTorch eager on the same checkpoint, interleaved in
 # rounds so both see the same machine load; also bf16 weights, 2 threads, throughput
-# mode and the bf16 logit error; prints medians and ratios as markdown.
+# mode and the bf16 logit error, and this core's read bandwidth in every round (the
+# roofline of batch-1 decode); prints medians and ratios as markdown.
 #   bench/run_bench.sh [MODEL_DIR] [ROUNDS]
 # MODEL_DIR defaults to a gpt2 (124M) shape random model made in build/bench-gpt2.
 set -euo pipefail
@@ -16,6 +17,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
+  "$be" "$model" --read-bw 512 --repeats 5 >>"$out/bw.jsonl"
   "$be" "$model" --repeats 3 --gating mask --off-pct 0 >>"$out/hs_mask.jsonl"
   /usr/bin/python3 bench/torch_gpt2.py --model "$model" --repeats 3 >>"$out/torch.jsonl"
   "$be" "$model" --repeats 3 --gating skip --off-pct 0,30,50,70 >>"$out/hs_skip.jsonl"
@@ -43,18 +45,26 @@ print("| engine | prefill tokens/s (128) | decode ms/token (128 new) |\n| --- | 
 print(f"| headsweep (mask, all heads) | {h_pre:.1f} | {h_dec:.2f} |")
 print(f"| PyTorch eager + KV cache | {t_pre:.1f} | {t_dec:.2f} |")
 print(f"| ratio | {h_pre / t_pre:.2f}x | {t_dec / h_dec:.2f}x faster |\n")
-print("| heads off | skip decode ms/token | speedup vs mask 0% | ideal (weight bytes not read) | share of ideal |\n| --- | --- | --- | --- | --- |")
+# Roofline of batch-1 decode: every weight matrix (and the LM head) read once per token.
+cfg = json.load(open(os.path.join(sys.argv[2], "config.json")))
+C, L, V = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"]
+F = cfg.get("n_inner") or 4 * C
+mats = L * (4 * C * C + 2 * C * F) + V * C
+bw = med([r["read_bw_gb_s"] for r in rows("bw.jsonl")])
+lim32, lim16 = 4 * mats / bw / 1e6, 2 * mats / bw / 1e6
+print(f"read bandwidth of one core (median of rounds): {bw:.1f} GB/s; a decode step reads {4 * mats / 1e6:.0f} MB "
+      f"of f32 weights ({2 * mats / 1e6:.0f} MB in bf16): limit {lim32:.1f} ms/token f32, {lim16:.1f} ms/token bf16; "
+      f"f32 decode runs at {100 * lim32 / h_dec:.0f}% of its limit\n")
+print("| heads off | skip decode ms/token | speedup vs skip 0% | vs mask 0% | ideal (weight bytes not read) | share of ideal |\n| --- | --- | --- | --- | --- | --- |")
 # Ideal: decode time proportional to weight bytes read per token. Per layer attention
-# holds 4C^2 of 12C^2 + biases; the LM head (V x C) and MLP are never skipped.
+# holds 4C^2 of the matrices; the LM head (V x C) and the MLP are never skipped.
+s0 = pick("skip", 0, "decode_ms_per_token")
 for p in (0, 30, 50, 70):
     s = pick("skip", p, "decode_ms_per_token")
-    cfg = json.load(open(os.path.join(sys.argv[2], "config.json")))
-    C, L, V = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"]
-    total = L * 12 * C * C + V * C
-    saved = p / 100 * L * 4 * C * C
-    ideal = total / (total - saved)
-    sp = h_dec / s
-    print(f"| {p}% | {s:.2f} | {sp:.2f}x | {ideal:.2f}x | {((sp - 1) / (ideal - 1) * 100) if p else float('nan'):.0f}% |")
+    ideal = mats / (mats - p / 100 * L * 4 * C * C)
+    sp = s0 / s
+    share = f"{(sp - 1) / (ideal - 1) * 100:.0f}%" if p else "-"
+    print(f"| {p}% | {s:.2f} | {sp:.2f}x | {h_dec / s:.2f}x | {ideal:.2f}x | {share} |")
 m50 = pick("mask", 50, "decode_ms_per_token")
 print(f"\nmask mode, 50% heads off: {m50:.2f} ms/token (computes every head)\n")
 var = rows("variants.jsonl")

@@ -7,6 +7,8 @@
  * --sgemm 1 instead times the prefill matmul shapes in OpenBLAS and in our kernel.
  * --weights bf16 runs in bf16 weight mode; --bf16-error 1 instead compares bf16 logits
  * with f32 ones over a --prompt long sequence.
+ * --paired R instead times skip mode at --off-pct against mask 0% and 50% in R rounds of
+ * turns, with ratios taken within each round.
  * --read-bw MB instead measures this core's streaming read bandwidth over MB megabytes
  * (the roofline of batch-1 decode: weight bytes per token / bandwidth).
  *
@@ -92,6 +94,73 @@ static int run(const hs_model *m, hs_gating mode, double pct, int np, int nn, in
     hs_ctx_free(c);
     free(g), free(lg), free(ids), free(pre), free(dec);
     return 0;
+}
+
+/* ms per decode token of nn greedy tokens after an np-token prompt (ids), from a reset c. */
+static double decode_ms(hs_ctx *c, const int32_t *ids, int np, int nn, float *lg, int V)
+{
+    hs_ctx_reset(c);
+    hs_ctx_forward(c, ids, np, lg, 0);
+    double t1 = hs_now();
+    for (int i = 0; i < nn; i++) {
+        int32_t t = argmax(lg, V);
+        hs_ctx_forward(c, &t, 1, lg, 0);
+    }
+    return 1000.0 * (hs_now() - t1) / nn;
+}
+
+/* Skip mode at each of pcts against mask mode at 0% and 50%, measured in turns: each
+ * round times every configuration once (in a rotated order), and the ratios are taken
+ * within a round, so the machine's drift between rounds (other tenants' memory traffic)
+ * cancels out. Prints each configuration's median ms/token and its median ratios. */
+static int bench_paired(const hs_model *m, const char *pcts, int np, int nn, int reps)
+{
+    enum { MAXC = 16 };
+    int L = m->cfg.n_layer, H = m->cfg.n_head, V = m->cfg.vocab_size, n = 2;
+    hs_gating mode[MAXC] = {HS_GATING_MASK, HS_GATING_MASK};
+    double pct[MAXC] = {0, 50};
+    char *list = strdup(pcts);
+    for (char *tok = strtok(list, ","); tok && n < MAXC; tok = strtok(NULL, ",")) mode[n] = HS_GATING_SKIP, pct[n++] = atof(tok);
+    free(list);
+    hs_ctx *c[MAXC] = {0};
+    float *g = malloc((size_t)L * H * sizeof(float)), *lg = malloc((size_t)V * sizeof(float));
+    int32_t *ids = malloc((size_t)(np + nn) * sizeof(int32_t));
+    double *ms = calloc((size_t)(n * reps), sizeof *ms), *ratio = calloc((size_t)reps, sizeof *ratio);
+    int rc = !g || !lg || !ids || !ms || !ratio;
+    for (int i = 0; i < np; i++) ids[i] = (int32_t)((i * 7919 + 13) % V);
+    for (int k = 0; k < n && !rc; k++) {
+        make_gates(g, L, H, pct[k]);
+        rc = hs_ctx_init(&c[k], m, np + nn, mode[k]) || hs_ctx_set_gates(c[k], g);
+    }
+    if (rc) fprintf(stderr, "bench: %s\n", hs_err_msg());
+    for (int r = 0; r < reps && !rc; r++)
+        for (int j = 0; j < n; j++) {
+            int k = (j + r) % n;
+            ms[k * reps + r] = decode_ms(c[k], ids, np, nn, lg, V);
+        }
+    int skip0 = -1;
+    for (int k = 2; k < n; k++)
+        if (pct[k] == 0) skip0 = k;
+    for (int k = 0; k < n && !rc; k++) {
+        double rm, rs = NAN, rmh, q1 = NAN, q3 = NAN;
+        for (int r = 0; r < reps; r++) ratio[r] = ms[r] / ms[k * reps + r];
+        rm = median(ratio, reps); /* sorts ratio: quartiles follow */
+        double q1m = ratio[(reps - 1) / 4], q3m = ratio[(3 * (reps - 1) + 3) / 4];
+        for (int r = 0; r < reps; r++) ratio[r] = ms[1 * reps + r] / ms[k * reps + r];
+        rmh = median(ratio, reps);
+        if (skip0 >= 0) {
+            for (int r = 0; r < reps; r++) ratio[r] = ms[skip0 * reps + r] / ms[k * reps + r];
+            rs = median(ratio, reps);
+            q1 = ratio[(reps - 1) / 4], q3 = ratio[(3 * (reps - 1) + 3) / 4];
+        }
+        printf("{\"paired\": %d, \"gating\": \"%s\", \"off_pct\": %g, \"decode_ms_per_token\": %.3f, "
+               "\"speedup_vs_mask0\": %.4f, \"speedup_vs_mask0_quartiles\": [%.4f, %.4f], "
+               "\"speedup_vs_mask50\": %.4f, \"speedup_vs_skip0\": %.4f, \"speedup_vs_skip0_quartiles\": [%.4f, %.4f]}\n",
+               reps, hs_gating_name(mode[k]), pct[k], median(ms + k * reps, reps), rm, q1m, q3m, rmh, rs, q1, q3);
+    }
+    for (int k = 0; k < n; k++) hs_ctx_free(c[k]);
+    free(g), free(lg), free(ids), free(ms), free(ratio);
+    return rc;
 }
 
 /* GFLOP/s of the prefill matmul shapes (n x C @ C x N) through OpenBLAS sgemm and
@@ -251,12 +320,12 @@ int main(int argc, char **argv)
     if (argc < 2) {
         fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] "
                         "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16] [--batch 1,8,16] [--sgemm 1] "
-                        "[--bf16-error 1] [--read-bw MB]\n");
+                        "[--bf16-error 1] [--read-bw MB] [--paired R]\n");
         return 2;
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
-    int sgemm = 0, bf16_error = 0, read_bw = 0;
+    int sgemm = 0, bf16_error = 0, read_bw = 0, paired = 0;
     const char *batches = NULL, *weights = "f32";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
@@ -270,6 +339,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--weights")) weights = argv[i + 1];
         else if (!strcmp(argv[i], "--bf16-error")) bf16_error = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--read-bw")) read_bw = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--paired")) paired = atoi(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     hs_model_set_threads(threads);
@@ -288,6 +358,11 @@ int main(int argc, char **argv)
         free(bl);
         hs_model_free(&m);
         return 0;
+    }
+    if (paired) {
+        int rc = bench_paired(&m, pcts, np, nn, paired);
+        hs_model_free(&m);
+        return rc;
     }
     if (sgemm) {
         bench_sgemm(&m, np, reps);

@@ -20,14 +20,15 @@ for r in $(seq 1 "$rounds"); do
   "$be" "$model" --read-bw 512 --repeats 5 >>"$out/bw.jsonl"
   "$be" "$model" --repeats 3 --gating mask --off-pct 0 >>"$out/hs_mask.jsonl"
   /usr/bin/python3 bench/torch_gpt2.py --model "$model" --repeats 3 >>"$out/torch.jsonl"
-  "$be" "$model" --repeats 3 --gating skip --off-pct 0,30,50,70 >>"$out/hs_skip.jsonl"
-  "$be" "$model" --repeats 3 --gating mask --off-pct 50 >>"$out/hs_mask.jsonl"
   "$be" "$model" --repeats 3 --sgemm 1 >>"$out/sgemm.jsonl"
   "$be" "$model" --repeats 3 --gating mask --off-pct 0 --weights bf16 | sed 's/"engine": "headsweep"/"engine": "headsweep-bf16"/' >>"$out/variants.jsonl"
   "$be" "$model" --repeats 3 --gating mask --off-pct 0 --threads 2 | sed 's/"engine": "headsweep"/"engine": "headsweep-2threads"/' >>"$out/variants.jsonl"
   "$be" "$model" --batch 1,8,16,32 --prompt 32 --new 32 --repeats 1 >>"$out/batch.jsonl"
   "$be" "$model" --batch 1,16 --prompt 32 --new 32 --repeats 1 --weights bf16 | sed 's/"mode": "batch"/"mode": "batch-bf16"/' >>"$out/batch.jsonl"
 done
+# skip against mask: every configuration once per round, ratios within rounds (drift cancels)
+echo "skip vs mask, $((5 * rounds)) paired rounds" >&2
+"$be" "$model" --paired $((5 * rounds)) --off-pct 0,30,50,70 --prompt 32 --new 32 >"$out/paired.jsonl"
 "$be" "$model" --bf16-error 1 --prompt 128 >"$out/bf16err.json"
 /usr/bin/python3 - "$out" "$model" <<'PY'
 import json, statistics, sys, os
@@ -35,7 +36,7 @@ d = sys.argv[1]
 def rows(name):
     return [json.loads(l) for l in open(os.path.join(d, name)) if l.strip()]
 med = statistics.median
-hs = rows("hs_mask.jsonl") + rows("hs_skip.jsonl")
+hs = rows("hs_mask.jsonl")
 def pick(g, p, key):
     return med([r[key] for r in hs if r["gating"] == g and r["off_pct"] == p])
 t = rows("torch.jsonl")
@@ -55,18 +56,25 @@ lim32, lim16 = 4 * mats / bw / 1e6, 2 * mats / bw / 1e6
 print(f"read bandwidth of one core (median of rounds): {bw:.1f} GB/s; a decode step reads {4 * mats / 1e6:.0f} MB "
       f"of f32 weights ({2 * mats / 1e6:.0f} MB in bf16): limit {lim32:.1f} ms/token f32, {lim16:.1f} ms/token bf16; "
       f"f32 decode runs at {100 * lim32 / h_dec:.0f}% of its limit\n")
-print("| heads off | skip decode ms/token | speedup vs skip 0% | vs mask 0% | ideal (weight bytes not read) | share of ideal |\n| --- | --- | --- | --- | --- | --- |")
+pr = rows("paired.jsonl")
+print(f"| heads off | skip decode ms/token | speedup vs skip 0% (quartiles) | vs mask 0% (quartiles) | vs mask at 50% | ideal (weight bytes not read) | share of ideal |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
 # Ideal: decode time proportional to weight bytes read per token. Per layer attention
 # holds 4C^2 of the matrices; the LM head (V x C) and the MLP are never skipped.
-s0 = pick("skip", 0, "decode_ms_per_token")
-for p in (0, 30, 50, 70):
-    s = pick("skip", p, "decode_ms_per_token")
+for r in pr:
+    p = r["off_pct"]
+    if r["gating"] != "skip":
+        continue
     ideal = mats / (mats - p / 100 * L * 4 * C * C)
-    sp = s0 / s
+    sp = r["speedup_vs_skip0"]
     share = f"{(sp - 1) / (ideal - 1) * 100:.0f}%" if p else "-"
-    print(f"| {p}% | {s:.2f} | {sp:.2f}x | {h_dec / s:.2f}x | {ideal:.2f}x | {share} |")
-m50 = pick("mask", 50, "decode_ms_per_token")
-print(f"\nmask mode, 50% heads off: {m50:.2f} ms/token (computes every head)\n")
+    a, b = r["speedup_vs_skip0_quartiles"]
+    c, e = r["speedup_vs_mask0_quartiles"]
+    mh = f'{r["speedup_vs_mask50"]:.2f}x' if p == 50 else ""
+    print(f"| {p:g}% | {r['decode_ms_per_token']:.2f} | {sp:.2f}x ({a:.2f}-{b:.2f}) | {r['speedup_vs_mask0']:.2f}x ({c:.2f}-{e:.2f}) | {mh} | {ideal:.2f}x | {share} |")
+m50 = [r for r in pr if r["gating"] == "mask" and r["off_pct"] == 50][0]
+print(f"\nmask mode, 50% heads off: {m50['decode_ms_per_token']:.2f} ms/token (computes every head; "
+      f"{m50['speedup_vs_mask0']:.2f}x mask 0%), {pr[0]['paired']} paired rounds of prompt 32 + 32 new tokens\n")
 var = rows("variants.jsonl")
 print("| decode, all heads | ms/token | vs f32 1 thread |\n| --- | --- | --- |")
 print(f"| f32, 1 thread | {h_dec:.2f} | 1.00x |")

@@ -147,12 +147,7 @@ static size_t shape_count(const hsize_t *dim, int rank)
     return n;
 }
 
-/* 1 when the chunk index of d (a version 1 B-tree, which HDF5 does not checksum) has
- * every chunk at its coordinates, with no filter skipped and the stored size of a full
- * fletcher32 chunk; a damaged entry would otherwise read silently as fill values. 1 for
- * datasets that are not chunked or not checksummed (older files, h5py's). Each chunk's
- * address joins r->chunks: an entry pointing at another chunk (whose checksum is valid)
- * is caught by chunks_distinct once everything is read. */
+/* Adds a chunk's file address to r->chunks (0 when out of memory). */
 static int remember_chunk(const rd *r, haddr_t addr)
 {
     struct chunk_addrs *c = r->chunks;
@@ -166,6 +161,12 @@ static int remember_chunk(const rd *r, haddr_t addr)
     return 1;
 }
 
+/* 1 when the chunk index of d (a version 1 B-tree, which HDF5 does not checksum) has
+ * every chunk at its coordinates, with no filter skipped and the stored size of a full
+ * fletcher32 chunk; a damaged entry would otherwise read silently as fill values. 1 for
+ * datasets that are not chunked or not checksummed (older files, h5py's). Each chunk's
+ * address joins r->chunks: an entry pointing at another chunk (whose checksum is valid)
+ * is caught by chunks_distinct once everything is read. */
 static int chunk_index_ok(const rd *r, hid_t d, int rank, const hsize_t *dims)
 {
     hid_t dcpl = H5Dget_create_plist(d), t = H5Dget_type(d);

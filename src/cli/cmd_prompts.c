@@ -19,15 +19,19 @@
 #include "headsweep/tokenizer.h"
 
 static const char prompts_usage[] =
-    "usage: headsweep prompts check FILE [--model DIR] [--max-new N]\n"
+    "usage: headsweep prompts check FILE [--model DIR] [--max-new N] [--require-reference]\n"
     "       headsweep prompts shard FILE --shards N --out-dir DIR\n"
     "\n"
     "check   reports every problem of a prompt file (JSON lines: \"id\", \"prompt\",\n"
     "        optional \"reference\"), one per line as FILE:LINE: PROBLEM, then a summary\n"
-    "        of the lengths. Exit 0 when clean, 2 when there is any problem.\n"
+    "        of the lengths. Exit 0 when clean, 2 when there is any problem. Blank lines\n"
+    "        are listed as notes (every reader skips them; they do not change the exit).\n"
     "        --model DIR  also count tokens (vocab.json, merges.txt) and check them\n"
     "                     against n_positions in DIR/config.json: prompt + reference\n"
+    "                     (without it the context is NOT checked, and the summary says so)\n"
     "        --max-new N  and prompt + N generated tokens (needs --model)\n"
+    "        --require-reference  a prompt without \"reference\" is a problem (an\n"
+    "                     evaluation set needs one for reference perplexity)\n"
     "shard   writes N files DIR/STEM.shard-K-of-N.jsonl (K = 0..N-1): prompt i goes to\n"
     "        shard i mod N, as in a sweep; lines are copied unchanged.\n";
 
@@ -40,9 +44,12 @@ typedef struct {
     char *msg;
 } problem;
 
+/* Problems and notes (blank lines) share the list so both print in line order; only
+ * problems make the check fail. */
 typedef struct {
     problem *v;
     size_t n, cap;
+    size_t n_notes;
     hs_status st; /* HS_ENOMEM once an append failed */
 } problem_list;
 
@@ -82,9 +89,28 @@ static void problems_free(problem_list *l)
 
 /* ---- check -------------------------------------------------------------------- */
 
+/* Blank lines: every reader skips them (hs_prompts_parse), so they are notes, not problems,
+ * but a file that should have none (a generator's bug, a stray edit) shows them here. */
+static void note_blank_lines(const char *path, const char *data, size_t len, problem_list *pl)
+{
+    size_t pos = 0;
+    for (int line = 1; pos < len && !pl->st; line++) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - data) : len, i = pos;
+        while (i < end && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r')) i++;
+        pos = end + 1;
+        if (i < end) continue;
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s:%d: note: blank line (skipped)", path, line);
+        problems_add(pl, line, msg);
+        pl->n_notes++;
+    }
+}
+
 typedef struct {
     const char *file, *model;
-    int max_new; /* -1 when not given */
+    int max_new;     /* -1 when not given */
+    int require_ref; /* --require-reference */
 } check_opts;
 
 typedef struct {
@@ -113,8 +139,13 @@ static hs_status measure(const hs_prompt_set *set, size_t i, const hs_tokenizer 
     if (st) return st;
     len->prompt_len[i] = np;
     if (p->reference) len->ref_len[len->n_ref++] = nr;
-    if (!tok) return HS_OK;
     char msg[1024], ref[64] = "";
+    if (o->require_ref && !p->reference) {
+        snprintf(msg, sizeof msg, "%s:%d: no \"reference\" (--require-reference: reference "
+                 "perplexity needs the text that follows the prompt)", set->path, p->line);
+        problems_add(pl, p->line, msg);
+    }
+    if (!tok) return pl->st;
     size_t ctx = (size_t)cfg->n_positions;
     if (p->reference) snprintf(ref, sizeof ref, " + reference (%zu tokens)", nr);
     if (np + nr > ctx) {
@@ -181,13 +212,17 @@ static hs_status print_report(const hs_prompt_set *set, problem_list *pl, length
     for (size_t i = 0; i < pl->n; i++) printf("%s\n", pl->v[i].msg);
     const char *unit = n_ctx ? "tokens" : "bytes";
     char what[64];
-    printf("%s: %zu prompts, %zu with a reference, %zu problem%s\n", set->path, set->n,
-           len->n_ref, pl->n, pl->n == 1 ? "" : "s");
+    size_t n_problems = pl->n - pl->n_notes;
+    printf("%s: %zu prompts, %zu with a reference, %zu problem%s", set->path, set->n, len->n_ref,
+           n_problems, n_problems == 1 ? "" : "s");
+    if (pl->n_notes) printf(", %zu blank line%s skipped", pl->n_notes, pl->n_notes == 1 ? "" : "s");
+    printf("\n");
     snprintf(what, sizeof what, "prompt %s", unit);
     print_stats(what, len->prompt_len, set->n);
     snprintf(what, sizeof what, "reference %s", unit);
     print_stats(what, len->ref_len, len->n_ref);
     if (n_ctx) printf("model context: %d tokens\n", n_ctx);
+    else printf("model context: not checked (give --model DIR to count tokens against it)\n");
     if (fflush(stdout) || ferror(stdout)) return hs_err(HS_EIO, "stdout: write error");
     return HS_OK;
 }
@@ -202,10 +237,11 @@ static int check_file(const check_opts *o)
     lengths lens = {0};
     hs_status st = hs_read_file(o->file, &data, &len);
     if (!st) st = hs_prompts_check(&set, data, len, o->file, problems_add, &pl, &n_parse);
+    if (!st) note_blank_lines(o->file, data, len, &pl);
     if (!st) st = pl.st;
     if (!st) st = measure_all(&set, o, &lens, &pl, &n_ctx);
     if (!st) st = print_report(&set, &pl, &lens, n_ctx);
-    int rc = st ? hs_cli_fail(st) : (pl.n ? 2 : 0);
+    int rc = st ? hs_cli_fail(st) : (pl.n > pl.n_notes ? 2 : 0);
     free(lens.prompt_len);
     free(lens.ref_len);
     problems_free(&pl);
@@ -216,12 +252,13 @@ static int check_file(const check_opts *o)
 
 static int cmd_check(int argc, char **argv)
 {
-    check_opts o = {NULL, NULL, -1};
+    check_opts o = {NULL, NULL, -1, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_val = i + 1 < argc;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return hs_cli_help(prompts_usage);
         if (!strcmp(a, "--model") && has_val) o.model = argv[++i];
+        else if (!strcmp(a, "--require-reference")) o.require_ref = 1;
         else if (!strcmp(a, "--max-new") && has_val) {
             if (hs_cli_parse_int(argv[++i], "--max-new", 0, 1 << 20, &o.max_new)) return 2;
         } else if (a[0] != '-' && !o.file) o.file = a;

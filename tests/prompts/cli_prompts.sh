@@ -31,6 +31,13 @@ JSONL
 expect_rc "check clean" 0 $?
 expect_line "clean summary" "good.jsonl: 3 prompts, 2 with a reference, 0 problems" "$T/out"
 expect_line "byte lengths without --model" "prompt bytes: min 3, median 5, max 17" "$T/out"
+expect_line "blank line is a note" "good.jsonl:3: note: blank line (skipped)" "$T/out"
+expect_line "blank lines counted" "0 problems, 1 blank line skipped" "$T/out"
+expect_line "context not checked is said" "model context: not checked (give --model DIR" "$T/out"
+"$HS" prompts check "$T/good.jsonl" --require-reference >"$T/out" 2>&1
+expect_rc "check --require-reference" 2 $?
+expect_line "missing reference is a problem" "good.jsonl:2: no \"reference\"" "$T/out"
+expect_line "one problem" "good.jsonl: 3 prompts, 2 with a reference, 1 problem," "$T/out"
 "$HS" prompts check "$T/good.jsonl" --model "$T/model" >"$T/out" 2>&1
 expect_rc "check clean with model" 0 $?
 expect_line "token lengths" "prompt tokens: min 1, median 2, max 4" "$T/out"

@@ -19,6 +19,7 @@ typedef struct {
     const char *model_dir;
     hs_prune_cli prune;
     hs_gating gating;
+    int gating_set; /* --gating given */
     int agency;
     hs_sample_params sp;
     int truncate;
@@ -46,7 +47,9 @@ static int run_opt(run_opts *o, int c, const char *arg)
     if (r != 1) return r;
     switch (c) {
     case O_MODEL: o->model_dir = arg; return 0;
-    case O_GATING: return hs_gating_parse(arg, &o->gating) ? (fprintf(stderr, "headsweep: %s\n", hs_err_msg()), 2) : 0;
+    case O_GATING:
+        o->gating_set = 1;
+        return hs_gating_parse(arg, &o->gating) ? (fprintf(stderr, "headsweep: %s\n", hs_err_msg()), 2) : 0;
     case O_AGENCY: o->agency = 1; return 0;
     case O_TRUNC: o->truncate = 1; return 0;
     case O_THREADS: return hs_cli_parse_int(arg, "--threads", 1, 1024, &o->threads) ? 2 : 0;
@@ -160,7 +163,9 @@ static const char gen_usage[] =
     "Writes the prompt's continuation to stdout and timings to stderr. --temperature 0\n"
     "(the default) is greedy. --truncate keeps the prompt's last tokens when prompt +\n"
     "max-new exceed the context (otherwise that is an error). --agency runs the head state\n"
-    "machine (default thresholds) and prints its state occupancy.\n" HS_PRUNE_USAGE RUN_USAGE;
+    "machine (default thresholds) with --gating skip (withdrawn heads are never computed;\n"
+    "--gating mask is refused) and prints its state occupancy: totals, then one line per\n"
+    "head.\n" HS_PRUNE_USAGE RUN_USAGE;
 
 static hs_status encode_prompt(run_env *e, const run_opts *o, const char *text, int32_t **ids, int *n)
 {
@@ -190,6 +195,12 @@ static void print_agency(const hs_agency *ag)
     fprintf(stderr, "agency: head-steps");
     for (int s = 0; s < HS_AG_NSTATES; s++) fprintf(stderr, " %s=%lld", hs_agency_state_name(s), (long long)tot[s]);
     fprintf(stderr, " transitions=%lld\n", (long long)trans);
+    for (int i = 0; i < ag->L * ag->H; i++) {
+        fprintf(stderr, "agency head %d.%d:", i / ag->H, i % ag->H);
+        for (int s = 0; s < HS_AG_NSTATES; s++)
+            fprintf(stderr, " %s=%lld", hs_agency_state_name(s), (long long)ag->occupancy[i * HS_AG_NSTATES + s]);
+        fprintf(stderr, " transitions=%lld\n", (long long)ag->transitions[i]);
+    }
 }
 
 typedef struct {
@@ -272,6 +283,10 @@ int hs_cmd_generate(int argc, char **argv)
         else if ((r = run_opt(&o, c, optarg)) != 0) return r == 2 ? 2 : hs_cli_usage_error(gen_usage, NULL);
     }
     if (!o.model_dir || !prompt) return hs_cli_usage_error(gen_usage, "--model and --prompt are required");
+    if (o.agency && o.gating_set && o.gating == HS_GATING_MASK)
+        return hs_cli_usage_error(gen_usage, "--agency runs with --gating skip: withdrawn heads are never "
+                                             "computed (DESIGN.md), so --gating mask contradicts it");
+    if (o.agency) o.gating = HS_GATING_SKIP;
     return generate_run(&o, prompt);
 }
 

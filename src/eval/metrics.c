@@ -21,6 +21,6 @@ const hs_metric_info hs_metrics[HS_M_COUNT] = {
     [HS_M_CPU_USER_S] = {"cpu_user_seconds", "s", "user CPU time of the rank for this prompt (all metrics)", 1},
     [HS_M_CPU_SYSTEM_S] = {"cpu_system_seconds", "s", "system CPU time of the rank for this prompt (all metrics)", 1},
     [HS_M_LIVE_HEADS] = {"live_heads", "heads", "heads not switched off by pruning", 0},
-    [HS_M_FLOPS_PER_TOKEN] = {"flops_per_token", "FLOP", "analytic FLOPs of one decode step at the mean generation context, counting the heads the gating mode computes", 0},
+    [HS_M_FLOPS_PER_TOKEN] = {"flops_per_token", "FLOP", "analytic FLOPs of one decode step at the mean generation context, counting the heads the gating mode computes, plus agency's per-head c_proj product when agency is on", 0},
     [HS_M_HIT_EOT] = {"hit_eot", "1", "1 when generation stopped at <|endoftext|>", 0},
 };

@@ -131,7 +131,11 @@ static void record_generation(hs_runner *r, double *m, int n_prompt)
     m[HS_M_DECODE_TOKENS_PER_S] = steps > 0 && g->decode_s > 0 ? steps / g->decode_s : NAN;
     int computed = r->cfg.mode == HS_GATING_MASK ? r->cfg.model->cfg.n_layer * r->cfg.model->cfg.n_head : r->live_heads;
     m[HS_M_LIVE_HEADS] = r->live_heads;
-    m[HS_M_FLOPS_PER_TOKEN] = hs_model_flops_per_token(&r->cfg.model->cfg, computed, n_prompt + g->n / 2);
+    const hs_config *mc = &r->cfg.model->cfg;
+    double flops = hs_model_flops_per_token(mc, computed, n_prompt + g->n / 2);
+    /* agency's misalignment signal: one c_proj product (2 D C) per live head per step */
+    if (r->cfg.agency_on) flops += (double)r->live_heads * 2.0 * mc->n_embd * (mc->n_embd / mc->n_head);
+    m[HS_M_FLOPS_PER_TOKEN] = flops;
     hs_lexical lx;
     hs_lexical_ids(g->ids, g->n, &lx);
     m[HS_M_DISTINCT_1] = lx.distinct1;

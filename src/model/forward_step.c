@@ -123,6 +123,9 @@ static void stats_contrib_row(const rowset *R, int i, const hs_block *b, int l)
         float *ch = s->contrib + (size_t)h * C;
         hs_k_matmul_rows(ch, C, a + h * D, D, BW(b, proj_w, (size_t)h * D * C), C, 1, D, C, 0.0f);
         for (int j = 0; j < C; j++) sum[j] += ch[j];
+        /* not through mm(), so counted here: agency's signal is real work, and the
+         * FLOP count must show what it costs on top of the forward pass */
+        R->lead->flops += 2.0 * D * C;
     }
     int rows_of_seq = R->batch ? 1 : R->n;
     for (int h = 0; h < H; h++) {

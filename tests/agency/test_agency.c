@@ -100,6 +100,43 @@ static void test_recovery_after_100_decode_steps(void **state)
     hs_agency_free(&ag);
 }
 
+/* Overloaded heads also return to active after recovery_steps decode steps, whatever their
+ * utilisation; the next step re-checks it, so a head still above the threshold goes
+ * straight back (one transition each way). Misalignment is not looked at while
+ * overloaded. */
+static void test_overload_recovery(void **state)
+{
+    hs_agency ag;
+    new_agency(&ag);
+    fake_stats f;
+    fake_init(&f, 0.1f, 0.95f, 0, -0.9f);
+    hs_agency_step(&ag, &f.s, 0); /* prefill: head 1 overloaded (overload is checked first) */
+    assert_int_equal(ag.state[1], HS_AG_OVERLOADED);
+    assert_int_equal(ag.state[0], HS_AG_ACTIVE);
+    for (int i = 0; i < 99; i++) {
+        hs_agency_step(&ag, &f.s, 1);
+        assert_int_equal(ag.state[1], HS_AG_OVERLOADED);
+        assert_true(ag.factors[1] == 0.5f);
+    }
+    hs_agency_step(&ag, &f.s, 1); /* the 100th decode step in the state */
+    assert_int_equal(ag.state[1], HS_AG_ACTIVE);
+    assert_true(ag.factors[1] == 1.0f);
+    assert_int_equal(ag.transitions[1], 2);
+    hs_agency_step(&ag, &f.s, 1); /* EMA still 0.95 > 0.85: overloaded again */
+    assert_int_equal(ag.state[1], HS_AG_OVERLOADED);
+    assert_int_equal(ag.transitions[1], 3);
+    /* with low utilisation the EMA decays and the head stays active after recovery */
+    fake_init(&f, 0.1f, 0.0f, 0, 0);
+    for (int i = 0; i < 100; i++) hs_agency_step(&ag, &f.s, 1);
+    assert_int_equal(ag.state[1], HS_AG_ACTIVE);
+    for (int i = 0; i < 50; i++) hs_agency_step(&ag, &f.s, 1);
+    assert_int_equal(ag.state[1], HS_AG_ACTIVE);
+    assert_int_equal(ag.transitions[1], 4);
+    assert_int_equal(ag.occupancy[1 * HS_AG_NSTATES + HS_AG_OVERLOADED], 100 + 100);
+    assert_int_equal(ag.occupancy[1 * HS_AG_NSTATES + HS_AG_ACTIVE], 1 + 1 + 50);
+    hs_agency_free(&ag);
+}
+
 static void test_withdrawn_never_revived(void **state)
 {
     hs_agency_params p;
@@ -158,6 +195,37 @@ static void test_withdrawn_cost_nothing(void **state)
         double step = hs_ctx_flops(c) - before;
         assert_true(step == hs_model_flops_per_token(&m.cfg, LH - off, 10));
         assert_int_equal(hs_ctx_live_heads(c), LH - off);
+        hs_ctx_free(c);
+    }
+    free(lg);
+    hs_model_free(&m);
+}
+
+/* With agency's statistics on, a decode step costs the forward pass plus one c_proj
+ * product (2 D C) per live head for the misalignment cosine, and withdrawn heads still
+ * cost nothing: the count shows agency's own overhead rather than hiding it. */
+static void test_agency_stats_flops(void **state)
+{
+    hs_model m;
+    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    int LH = m.cfg.n_layer * m.cfg.n_head, C = m.cfg.n_embd, D = C / m.cfg.n_head;
+    float g[64], util[64], ent[64], cosv[64];
+    int rows[64];
+    int32_t ids[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    float *lg = malloc((size_t)m.cfg.vocab_size * sizeof(float));
+    for (int off = 0; off <= LH; off += 5) {
+        for (int i = 0; i < LH; i++) g[i] = i < off ? 0.0f : 1.0f;
+        hs_head_stats st = {util, ent, rows, cosv};
+        hs_ctx *c;
+        assert_int_equal(hs_ctx_init(&c, &m, 16, HS_GATING_SKIP), HS_OK);
+        assert_int_equal(hs_ctx_set_gates(c, g), HS_OK);
+        assert_int_equal(hs_ctx_collect_stats(c, &st), HS_OK);
+        assert_int_equal(hs_ctx_forward(c, ids, 9, lg, 0), HS_OK);
+        double before = hs_ctx_flops(c);
+        assert_int_equal(hs_ctx_forward(c, ids + 9, 1, lg, 0), HS_OK);
+        double step = hs_ctx_flops(c) - before;
+        double expect = hs_model_flops_per_token(&m.cfg, LH - off, 10) + (LH - off) * 2.0 * D * C;
+        assert_true(step == expect);
         hs_ctx_free(c);
     }
     free(lg);
@@ -225,8 +293,10 @@ int main(void)
         cmocka_unit_test(test_ema),
         cmocka_unit_test(test_misalignment_threshold),
         cmocka_unit_test(test_recovery_after_100_decode_steps),
+        cmocka_unit_test(test_overload_recovery),
         cmocka_unit_test(test_withdrawn_never_revived),
         cmocka_unit_test(test_withdrawn_cost_nothing),
+        cmocka_unit_test(test_agency_stats_flops),
         cmocka_unit_test(test_agency_equals_baseline_when_quiet),
     };
     return cmocka_run_group_tests_name("agency", tests, setup, teardown);

@@ -28,10 +28,16 @@ but one head of a layer, every head of one layer, every head of every layer.
 Environment: HS_HEADSWEEP = the engine binary (or --headsweep). Exit 0 when every case
 passes, 1 on any mismatch (each printed), 2 on a usage or setup error.
 
-Usage: check_logits.py --work DIR [--model DIR]... [--no-gpt2] [--keep] [--large-logits]
+Pruning by level (tiny and each --model): `logits --prune-level 30|50|70 --strategy S
+--scores FILE` (magnitude; also entropy on --calib prompts) against the reference with the
+heads that the saved scores select (ranked here, independently) masked; at 50% the logits
+must also differ from the unpruned model's.
+
+Usage: check_logits.py --work DIR [--model DIR]... [--calib FILE] [--no-gpt2] [--keep] [--large-logits]
 """
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -183,6 +189,59 @@ def check_pruned_differs(ck, case, base_ref, r, base_eng, v):
             print(f"  {case}: pruning moves engine logits by {d:.3g}")
 
 
+def selected_heads(scores, pct):
+    """The heads a level switches off, derived here from the saved scores, independently of
+    the engine's selection code: global ranking, lowest score first, ties by (layer, head),
+    round(pct/100 x L x H) heads (DESIGN.md, Pruning)."""
+    L, H = scores.shape
+    order = sorted(range(L * H), key=lambda i: (scores.flat[i], i))
+    n = int(np.floor(pct / 100.0 * L * H + 0.5))
+    return sorted((i // H, i % H) for i in order[:n])
+
+
+def check_strategy_levels(ck, label, model_dir, calib, work, seed=11):
+    """Pruning by level as a sweep does it (`--prune-level P --strategy S --scores FILE`)
+    equals the reference with exactly the heads that the saved scores select masked, and at
+    50% the baseline's logits really differ from the unpruned ones."""
+    ref = ref_gpt2.GPT2(model_dir)
+    cfg = ref.cfg
+    ids = sequences(cfg, (24,), seed)[0]
+    base = ref.forward(ids, ref.gates_from_heads_off([]))
+    strategies = [("magnitude", [])]
+    if calib:
+        strategies.append(("entropy", ["--prompts", calib, "--max-prompts", "8"]))
+    for strat, extra in strategies:
+        out = os.path.join(work, f"{label}-{strat}-scores.json")
+        if ck.run(["score", "--model", model_dir, "--strategy", strat, "--out", out] + extra,
+                  f"{label} score {strat}") is None:
+            continue
+        with open(out) as f:
+            scores = np.array(json.load(f)["scores"], dtype=np.float64)
+        for pct in (30, 50, 70):
+            heads = selected_heads(scores, pct)
+            case = f"{label} {strat} {pct}% ({len(heads)} heads off) T={len(ids)}"
+            r = ref.forward(ids, ref.gates_from_heads_off(heads))
+            args = ["logits", "--model", model_dir, "--ids", " ".join(map(str, ids)),
+                    "--gating", "mask", "--prune-level", str(pct), "--strategy", strat,
+                    "--scores", out]
+            got = ck.run(args, case)
+            if got is None:
+                continue
+            v = np.array([float(x) for x in got[0].split()])
+            ck.n_cases += 1
+            d = float(np.max(np.abs(v - r))) if v.shape == r.shape else float("inf")
+            ck.note(label + " by level", d, case)
+            if not d <= TOL:
+                ck.fail(f"{case}: max|engine-ref| {d:.3g} > {TOL}: the engine did not "
+                        f"switch off the heads its scores select")
+            moved = float(np.max(np.abs(v - base))) if v.shape == base.shape else 0.0
+            if pct == 50 and not moved > PRUNE_MIN:
+                ck.fail(f"{case}: logits moved only {moved:.3g} from the unpruned model: "
+                        f"the baseline was not pruned")
+            print(f"  {case}: max|engine-ref| {d:.3g}, moved {moved:.3g} from unpruned",
+                  flush=True)
+
+
 def mkmodel(ck, shape, out, dtype="f32", seed=1):
     if os.path.isdir(out):
         shutil.rmtree(out)
@@ -225,6 +284,8 @@ def main():
     ap.add_argument("--headsweep", default=os.environ.get("HS_HEADSWEEP"))
     ap.add_argument("--model", action="append", default=[],
                     help="also check this existing model directory (repeatable)")
+    ap.add_argument("--calib", help="calibration prompts for the entropy strategy check of "
+                    "each --model (default: magnitude only)")
     ap.add_argument("--no-gpt2", action="store_true", help="leave out the 124M model")
     ap.add_argument("--keep", action="store_true", help="keep the gpt2 model afterwards")
     ap.add_argument("--large-logits", action="store_true",
@@ -244,6 +305,7 @@ def main():
     if not mkmodel(ck, "tiny", tiny):
         return report(ck, t0)
     check_model(ck, "tiny", tiny, tiny_lengths, full=True)
+    check_strategy_levels(ck, "tiny", tiny, None, a.work)
     for dt in ("f16", "bf16"):
         d = os.path.join(a.work, f"tiny-{dt}")
         if mkmodel(ck, "tiny", d, dtype=dt):
@@ -251,7 +313,9 @@ def main():
     for label, d in write_hf_variants(a.work, tiny, a.large_logits).items():
         check_model(ck, label, d, (1, 5, 10 ** 9), full=True)
     for d in a.model:
-        check_model(ck, os.path.basename(os.path.normpath(d)), d, tiny_lengths, full=True)
+        label = os.path.basename(os.path.normpath(d))
+        check_model(ck, label, d, tiny_lengths, full=True)
+        check_strategy_levels(ck, label, d, a.calib, a.work)
     if not a.no_gpt2:
         g = os.path.join(a.work, "gpt2")
         if mkmodel(ck, "gpt2", g):

@@ -42,11 +42,9 @@ static const hs_cmp_metric cmp_metrics[] = {
 };
 #define N_CMP (int)(sizeof cmp_metrics / sizeof cmp_metrics[0])
 
-/* The study's comparisons: a, b by name; the seed document's claim is the first. */
-static const char *const variant_pairs[][2] = {
-    {"agency", "baseline"}, {"baseline-skip", "baseline"}, {"agency", "baseline-skip"},
-};
-#define N_VPAIRS (int)(sizeof variant_pairs / sizeof variant_pairs[0])
+/* The ablation that separates skipping pruned heads from agency states (DESIGN.md). */
+#define HS_ABLATION_NAME "baseline-skip"
+#define HS_SUBJECT_NAME "agency"
 
 /* Four significant digits, without an exponent between 0.001 and 10^6 (16548 rather than
  * 1.655e+04: tables are read by people). */
@@ -87,6 +85,17 @@ hs_status hs_report_check_input(const hs_study *s, const char *path)
                               path, src[k]);
     }
     return HS_OK;
+}
+
+hs_status hs_report_check_reference(const hs_study *s, const char *reference)
+{
+    if (hs_study_variant(s, reference) >= 0) return HS_OK;
+    char list[1024] = "";
+    size_t k = 0;
+    for (int v = 0; v < s->nv && k < sizeof list; v++)
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", v ? ", " : "", s->variant[v]);
+    return hs_err(HS_EINPUT, "--reference %s: no such variant in %s (variants: %s)", reference,
+                  s->nsrc == 1 ? s->src[0].path : "the input files", list);
 }
 
 /* ---- tables ---- */
@@ -216,28 +225,50 @@ static hs_status add_pair(hs_report *r, const char *a, const char *b, int b_leve
     return p->key && p->title && p->a_name && p->b_name ? HS_OK : HS_ENOMEM;
 }
 
-static int is_named_pair_member(const char *name)
+/* The subject of the seed document's claims: `agency` by name, else the first variant that
+ * runs the agency state machine, so a study that names its variants otherwise still gets
+ * its claims measured. Never the reference itself. */
+static int find_subject(const hs_study *s, int ref)
 {
-    for (int i = 0; i < N_VPAIRS; i++)
-        if (!strcmp(variant_pairs[i][0], name) || !strcmp(variant_pairs[i][1], name)) return 1;
-    return 0;
+    int v = hs_study_variant(s, HS_SUBJECT_NAME);
+    if (v >= 0 && v != ref) return v;
+    for (v = 0; v < s->nv; v++)
+        if (s->agency[v] && v != ref) return v;
+    return -1;
 }
 
-/* The named pairs, every other variant against baseline, then each variant against its
- * own lowest level. */
+static void find_roles(hs_report *r)
+{
+    const hs_study *s = r->st;
+    r->ref = hs_study_variant(s, r->opt.reference);
+    r->subject = find_subject(s, r->ref);
+    r->ablation = hs_study_variant(s, HS_ABLATION_NAME);
+    if (r->ablation == r->ref || r->ablation == r->subject) r->ablation = -1;
+}
+
+/* Every other variant against the reference (listed, "unavailable", even when the file
+ * lacks the reference), the subject against the ablation when both exist, then each
+ * variant against its own lowest level. */
 static hs_status make_pairs(hs_report *r)
 {
     const hs_study *s = r->st;
-    r->pair = hs_calloc((size_t)(N_VPAIRS + 2 * s->nv), sizeof *r->pair, "comparisons");
+    r->pair = hs_calloc((size_t)(2 * s->nv + 1), sizeof *r->pair, "comparisons");
     if (!r->pair) return HS_ENOMEM;
     hs_status st = HS_OK;
-    for (int i = 0; !st && i < N_VPAIRS; i++) st = add_pair(r, variant_pairs[i][0], variant_pairs[i][1], -1);
     for (int v = 0; !st && v < s->nv; v++)
-        if (!is_named_pair_member(s->variant[v]) && hs_study_variant(s, "baseline") >= 0)
-            st = add_pair(r, s->variant[v], "baseline", -1);
+        if (v != r->ref) st = add_pair(r, s->variant[v], r->opt.reference, -1);
+    if (!st && r->subject >= 0 && r->ablation >= 0)
+        st = add_pair(r, s->variant[r->subject], s->variant[r->ablation], -1);
     r->n_variant_pairs = r->npair;
     for (int v = 0; !st && v < s->nv; v++) st = add_pair(r, s->variant[v], s->variant[v], 0);
     return st;
+}
+
+int hs_report_pair(const hs_report *r, int a, int b)
+{
+    for (int p = 0; a >= 0 && b >= 0 && p < r->n_variant_pairs; p++)
+        if (r->pair[p].a == a && r->pair[p].b == b) return p;
+    return -1;
 }
 
 void hs_report_cmp_key(const hs_report *r, int pair, int m, int l, char *buf, size_t cap)
@@ -289,7 +320,9 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     hs_report_cmp_key(r, pi, mi, l, key, sizeof key);
     hs_status st = hs_bootstrap_mean(d, n, r->opt.bootstrap, r->opt.conf,
                                      hs_stream_seed(r->opt.seed, key), &c->ci);
-    c->sign = hs_ci_sign(&c->ci);
+    /* The interval is kept (it is what the data say) but a handful of prompts is too few
+     * for the percentile bootstrap to be trusted with a verdict (docs/report.md). */
+    c->sign = c->ci.n >= r->opt.min_pairs ? hs_ci_sign(&c->ci) : -2;
     return st;
 }
 
@@ -308,14 +341,14 @@ static hs_status fill_comparisons(hs_report *r)
     return st;
 }
 
-const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c)
+const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c, char *buf, size_t cap)
 {
     if (!c->available) return "unavailable";
     switch (c->sign) {
     case 1: return r->cm[m].up_word;
     case -1: return r->cm[m].down_word;
     case 0: return "no significant difference";
-    default: return "too few prompts";
+    default: snprintf(buf, cap, "too few prompts (n=%d)", c->ci.n); return buf;
     }
 }
 
@@ -338,6 +371,7 @@ hs_status hs_report_compute(hs_report *r, const hs_study *st, const hs_report_op
     memset(r, 0, sizeof *r);
     r->st = st;
     r->opt = *opt;
+    find_roles(r);
     hs_status s = make_tables(r);
     if (!s) s = fill_tables(r);
     if (!s) s = make_pairs(r);

@@ -14,11 +14,13 @@
 #include "study.h"
 
 typedef struct {
-    uint64_t seed;     /* --seed */
-    int bootstrap;     /* --bootstrap: resamples per interval */
-    double conf;       /* 0.95 */
-    int figures;       /* 0 with --no-figures */
-    const char *out;   /* --out DIR */
+    uint64_t seed;         /* --seed */
+    int bootstrap;         /* --bootstrap: resamples per interval */
+    double conf;           /* 0.95 */
+    int figures;           /* 0 with --no-figures */
+    const char *out;       /* --out DIR */
+    int min_pairs;         /* --min-pairs: fewer paired prompts give no verdict */
+    const char *reference; /* --reference: the variant every other one is compared with */
 } hs_report_opts;
 
 /* One table: a metric (or the sum of two, for CPU seconds) per variant and level. */
@@ -62,12 +64,18 @@ typedef struct {
     int n_cross;   /* pairs whose two cells ran on different hosts or in different sweep
                       runs (files): their timings were not measured side by side */
     hs_ci ci;      /* ci.n = pairs used */
-    int sign;      /* hs_ci_sign */
+    int sign;      /* hs_ci_sign, or -2 (no verdict) with fewer than --min-pairs pairs */
 } hs_cmp_cell;
 
 typedef struct {
     const hs_study *st;
     hs_report_opts opt;
+    /* Roles of variants (indices, -1 when the file has none): the reference (--reference);
+     * the subject of the seed document's claims (the variant named `agency`, else the first
+     * other variant running the agency state machine); the ablation `baseline-skip`, which
+     * splits the subject's difference from the reference into "skipping pruned heads" and
+     * "agency states" when the subject is compared with it. */
+    int ref, subject, ablation;
     int ntab, n_promised;
     hs_table *tab;            /* (ntab): the promised tables first, then the other metrics */
     int npair;
@@ -81,6 +89,12 @@ typedef struct {
 /* Checks that a file (already read) has what the report needs: the promised metrics and
  * the comparison metrics. HS_EINPUT naming the file and dataset otherwise. */
 hs_status hs_report_check_input(const hs_study *s, const char *path);
+/* Checks that --reference names a variant of the study (HS_EINPUT listing them). Only
+ * for an explicit --reference: the default `baseline` may be absent (comparisons are then
+ * "unavailable" and the report says how to choose another). */
+hs_status hs_report_check_reference(const hs_study *s, const char *reference);
+
+#define HS_DEFAULT_MIN_PAIRS 10
 
 hs_status hs_report_compute(hs_report *r, const hs_study *st, const hs_report_opts *opt);
 void hs_report_free(hs_report *r);
@@ -91,8 +105,12 @@ static inline hs_cmp_cell *hs_report_cmp(const hs_report *r, int pair, int m, in
 }
 const hs_table *hs_report_table(const hs_report *r, const char *key);
 int hs_report_cm(const hs_report *r, const char *key); /* comparison metric index or -1 */
-/* Verdict words of a comparison cell: "faster", "no significant difference", ... */
-const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c);
+/* Verdict words of a comparison cell: "faster", "no significant difference", "too few
+ * prompts (n=K)" (fewer than --min-pairs pairs; then c->sign is -2), ...; may be written
+ * into buf (cap bytes). */
+const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c, char *buf, size_t cap);
+/* Index of the comparison a vs b (same level), or -1. */
+int hs_report_pair(const hs_report *r, int a, int b);
 /* Seed key of the bootstrap of a table cell or comparison cell, for the CSV files. */
 void hs_report_table_key(const hs_report *r, const hs_table *t, int v, int l, char *buf, size_t cap);
 void hs_report_cmp_key(const hs_report *r, int pair, int m, int l, char *buf, size_t cap);

@@ -1,4 +1,5 @@
 /* figures.c: the list of figures, shared gnuplot helpers, and rendering (see figures.h). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,63 @@ void hs_gp_str(FILE *f, const char *s)
         fputc(*s == '\n' ? ' ' : *s, f);
     }
     fputc('"', f);
+}
+
+#define HS_MAX_TICS 8
+
+/* Tics every step (1, 2 or 5 x 10^k, about 5 of them) in [lo, hi]: for ranges under a
+ * factor 2, where a log axis looks linear anyway. */
+static int linear_tics(double lo, double hi, double *t)
+{
+    double raw = (hi - lo) / 5, p = pow(10, floor(log10(raw))), step = p;
+    if (raw > 5 * p) step = 10 * p;
+    else if (raw > 2 * p) step = 5 * p;
+    else if (raw > p) step = 2 * p;
+    int n = 0;
+    for (double v = ceil(lo / step) * step; v <= hi * (1 + 1e-12) && n < HS_MAX_TICS + 4; v += step) t[n++] = v;
+    return n;
+}
+
+/* Values m x 10^e in [lo, hi] for the mantissas m (0-terminated); returns how many
+ * (possibly more than fit: only the first cap are stored). */
+static int mantissa_tics(double lo, double hi, const double *m, double *t, int cap)
+{
+    int n = 0;
+    for (int e = (int)floor(log10(lo)); e <= (int)ceil(log10(hi)); e++)
+        for (int j = 0; m[j] > 0; j++) {
+            double v = m[j] * pow(10, e);
+            if (v < lo || v > hi) continue;
+            if (n < cap) t[n] = v;
+            n++;
+        }
+    return n;
+}
+
+/* The densest of these sets that gives at most HS_MAX_TICS tics; 0 when even decades are
+ * too many (gnuplot's own decade tics are then right). */
+static int log_tics(double lo, double hi, double *t, int cap)
+{
+    static const double sets[][12] = {{1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9, 0}, {1, 2, 3, 4, 5, 6, 8, 0},
+                                      {1, 2, 3, 5, 7, 0}, {1, 2, 5, 0}, {1, 3, 0}, {1, 0}};
+    if (hi < 2 * lo) return linear_tics(lo, hi, t);
+    for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+        int n = mantissa_tics(lo, hi, sets[k], t, cap);
+        if (n <= HS_MAX_TICS) return n;
+    }
+    return 0;
+}
+
+void hs_gp_log_axis(FILE *f, char axis, double lo, double hi, int reverse)
+{
+    double pad = hi > lo ? pow(hi / lo, 0.05) : 1.1, t[HS_MAX_TICS + 4];
+    if (pad < 1.02) pad = 1.02;
+    double a = lo / pad, b = hi * pad;
+    fprintf(f, "set logscale %c\nset %crange [%.6g:%.6g]\n", axis, axis, reverse ? b : a, reverse ? a : b);
+    int n = log_tics(a, b, t, HS_MAX_TICS + 4);
+    if (n < 2) return;
+    fprintf(f, "set %ctics (", axis);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%.6g", i ? ", " : "", t[i]);
+    fprintf(f, ")\nset m%ctics 1\n", axis);
 }
 
 void hs_gp_preamble(FILE *f, const char *name, int width, int height)
@@ -53,6 +111,41 @@ hs_status hs_fig_close(hs_out *dat, hs_out *gp)
     return a ? a : b;
 }
 
+/* Appends sep and the formatted text to the caption, reallocating it to fit. */
+static hs_status caption_vappend(hs_figure *fig, const char *sep, const char *fmt, va_list ap)
+{
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    if (n < 0) return hs_err(HS_EINTERNAL, "figure %s: caption format failed", fig->name);
+    size_t old = fig->caption ? strlen(fig->caption) : 0, k = old ? strlen(sep) : 0;
+    char *c = realloc(fig->caption, old + k + (size_t)n + 1);
+    if (!c) return hs_err(HS_ENOMEM, "out of memory for the caption of %s", fig->name);
+    memcpy(c + old, sep, k);
+    vsnprintf(c + old + k, (size_t)n + 1, fmt, ap);
+    fig->caption = c;
+    return HS_OK;
+}
+
+hs_status hs_fig_note(hs_figure *fig, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hs_status st = caption_vappend(fig, " ", fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+hs_status hs_fig_more(hs_figure *fig, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hs_status st = caption_vappend(fig, "", fmt, ap);
+    va_end(ap);
+    return st;
+}
+
 hs_figure *hs_fig_add(hs_figures *out, const char *name, const char *fmt, ...)
 {
     hs_figure *grown = realloc(out->fig, (size_t)(out->n + 1) * sizeof *grown);
@@ -66,9 +159,9 @@ hs_figure *hs_fig_add(hs_figures *out, const char *name, const char *fmt, ...)
     snprintf(f->name, sizeof f->name, "%s", name);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(f->caption, sizeof f->caption, fmt, ap);
+    hs_status st = caption_vappend(f, "", fmt, ap);
     va_end(ap);
-    return f;
+    return st ? NULL : f;
 }
 
 static hs_status plot_speed(const hs_report *r, hs_figure *f)
@@ -91,8 +184,9 @@ static const struct {
      "answered by the paired comparisons above, which remove it.", plot_speed},
     {"perplexity_comparison", "Reference perplexity (log scale) against pruning level, mean with 95% CI. "
      "Overlapping bars do not mean no difference: see the paired comparisons.", plot_perplexity},
-    {"pruning_summary", "Speed against quality per variant and level (labels: level %); dashed: each "
-     "variant's Pareto frontier.", hs_plot_pruning_summary},
+    {"pruning_summary", "Speed against quality per variant and level (labels: level %; where points of "
+     "the same level coincide one label stands for them); rings, joined by a dashed line when there are "
+     "several: each variant's Pareto frontier.", hs_plot_pruning_summary},
     {"radar_comparison", "At the highest level: speed, 1/perplexity, distinct-2 and 1/generation time, "
      "each divided by the best variant's.", hs_plot_radar},
     {"heads_pruned", "Heads switched off at each level (layer x head, dark = off), from /heads/pruned.",
@@ -150,6 +244,7 @@ hs_status hs_figures_write(const hs_report *r, hs_figures *out)
 void hs_figures_free(hs_figures *f)
 {
     if (!f) return;
+    for (int i = 0; i < f->n; i++) free(f->fig[i].caption);
     free(f->fig);
     f->fig = NULL;
     f->n = 0;

@@ -11,7 +11,7 @@
 
 typedef struct {
     char name[160];    /* file stem: speed_comparison */
-    char caption[400]; /* one line for REPORT.md */
+    char *caption;     /* one paragraph for REPORT.md; grows with every note (never cut) */
     int has_data;      /* .dat and .gp were written */
     int rendered;      /* .png was made */
 } hs_figure;
@@ -24,7 +24,7 @@ typedef struct {
     char gnuplot_path[512];
 } hs_figures;
 
-/* Writes every figure's data and script; renders PNGs unless r->opt.figures is 0 or
+/* Writes every figure's data and script; captions list the cells a figure leaves out; renders PNGs unless r->opt.figures is 0 or
  * gnuplot is missing (then a note goes to stderr). A gnuplot failure is HS_EIO (exit 1)
  * with gnuplot's stderr in the message; the figures before it stay listed in out. */
 hs_status hs_figures_write(const hs_report *r, hs_figures *out);

@@ -12,6 +12,11 @@
 const char *hs_gp_color(int i);
 /* Writes s as a gnuplot double-quoted string. */
 void hs_gp_str(FILE *f, const char *s);
+/* A log-scaled axis ('x' or 'y') over data in [lo, hi] (both > 0): the range padded by 5% of
+ * its span in log space (gnuplot's own autoscale would widen it to whole decades) and
+ * explicit tics at 1-2-5 style values (gnuplot labels only decades, so a range inside one
+ * decade would have no label). reverse flips the axis. */
+void hs_gp_log_axis(FILE *f, char axis, double lo, double hi, int reverse);
 /* Terminal (pngcairo when available, else png), output NAME.png, common settings. */
 void hs_gp_preamble(FILE *f, const char *name, int width, int height);
 
@@ -22,6 +27,10 @@ hs_status hs_fig_close(hs_out *dat, hs_out *gp);
 
 /* Appends a figure entry (name, caption printf) to out; returns it or NULL (ENOMEM). */
 hs_figure *hs_fig_add(hs_figures *out, const char *name, const char *fmt, ...) HS_PRINTF(3, 4);
+/* Appends to the caption, growing it: hs_fig_note after a space, hs_fig_more directly.
+ * HS_ENOMEM (caption unchanged) when it cannot grow. */
+hs_status hs_fig_note(hs_figure *fig, const char *fmt, ...) HS_PRINTF(2, 3);
+hs_status hs_fig_more(hs_figure *fig, const char *fmt, ...) HS_PRINTF(2, 3);
 
 /* The plots: each writes NAME.dat/.gp when it has data and sets fig->has_data. */
 hs_status hs_plot_level_lines(const hs_report *r, hs_figure *fig, const char *table_key,

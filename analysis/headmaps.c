@@ -104,20 +104,35 @@ static hs_status pruned_write(const hs_report *r, hs_figure *fig, const panel *p
     return st;
 }
 
+/* Cells without a head map (not done, nothing pruned recorded): "agency at 70%", or a whole
+ * level when no variant has one, so no level disappears from the figure unsaid. */
+static hs_status pruned_missing_note(const hs_study *s, hs_figure *fig)
+{
+    int k = 0;
+    hs_status st = HS_OK;
+    for (int l = 0; !st && l < s->nl; l++) {
+        int known = 0;
+        for (int v = 0; v < s->nv; v++) known += s->heads_known[hs_vl(s, v, l)] != 0;
+        if (known == 0) st = hs_fig_more(fig, "%slevel %g%% (no panel)", k++ ? ", " : "", s->level[l]);
+        for (int v = 0; !st && known && v < s->nv; v++)
+            if (!s->heads_known[hs_vl(s, v, l)])
+                st = hs_fig_more(fig, "%s%s at %g%%", k++ ? ", " : "", s->variant[v], s->level[l]);
+    }
+    return st;
+}
+
 hs_status hs_plot_heads_pruned(const hs_report *r, hs_figure *fig)
 {
     const hs_study *s = r->st;
     panel *pn = calloc((size_t)s->nv * (size_t)s->nl, sizeof *pn);
     if (!pn) return hs_err(HS_ENOMEM, "out of memory for head map panels");
-    int n = 0;
+    int n = 0, complete = 1;
     for (int l = 0; l < s->nl; l++) n += level_panels(s, l, pn + n);
-    hs_status st = HS_OK;
-    if (n == 0) {
-        size_t k = strlen(fig->caption);
-        snprintf(fig->caption + k, sizeof fig->caption - k, " (Not drawn: no cell is done yet.)");
-    } else {
-        st = pruned_write(r, fig, pn, n);
-    }
+    for (size_t i = 0; i < (size_t)s->nv * (size_t)s->nl; i++) complete &= s->heads_known[i] != 0;
+    hs_status st = n ? pruned_write(r, fig, pn, n) : hs_fig_note(fig, "(Not drawn: no cell is done yet.)");
+    if (!st && n && !complete) st = hs_fig_note(fig, "No head map (cell not done) for: ");
+    if (!st && n && !complete) st = pruned_missing_note(s, fig);
+    if (!st && n && !complete) st = hs_fig_more(fig, ".");
     free(pn);
     return st;
 }
@@ -176,6 +191,29 @@ static hs_status occ_write(const hs_report *r, hs_figure *fig, int v, const pane
     return st;
 }
 
+/* Levels left out (no count: cell not done) and levels summed over fewer prompts, so the
+ * rows of the map can be read against the study's levels. */
+static hs_status occ_notes(const hs_study *s, hs_figure *fig, int v)
+{
+    hs_status st = HS_OK;
+    int k = 0;
+    for (int l = 0; !st && l < s->nl; l++)
+        if (occ_total(s, v, l) == 0)
+            st = k++ ? hs_fig_more(fig, ", %g%%", s->level[l])
+                     : hs_fig_note(fig, "Levels without occupancy counts (cell not done or no step counted), "
+                                        "no panel: %g%%", s->level[l]);
+    if (!st && k) st = hs_fig_more(fig, ".");
+    k = 0;
+    for (int l = 0; !st && l < s->nl; l++) {
+        int done = hs_study_done_count(s, v, l);
+        if (done == 0 || done == s->np || occ_total(s, v, l) == 0) continue;
+        st = k++ ? hs_fig_more(fig, ", %g%% (%d of %d)", s->level[l], done, s->np)
+                 : hs_fig_note(fig, "Counts over fewer prompts: %g%% (%d of %d)", s->level[l], done, s->np);
+    }
+    if (!st && k) st = hs_fig_more(fig, ".");
+    return st;
+}
+
 hs_status hs_plot_occupancy(const hs_report *r, hs_figure *fig, int v)
 {
     const hs_study *s = r->st;
@@ -185,13 +223,8 @@ hs_status hs_plot_occupancy(const hs_report *r, hs_figure *fig, int v)
     for (int l = 0; l < s->nl; l++)
         if (occ_total(s, v, l) > 0)
             for (int k = 0; k < s->ns; k++) pn[n++] = (panel){v, l, k};
-    hs_status st = HS_OK;
-    if (n == 0) {
-        size_t k = strlen(fig->caption);
-        snprintf(fig->caption + k, sizeof fig->caption - k, " (Not drawn: all occupancy counts are 0.)");
-    } else {
-        st = occ_write(r, fig, v, pn, n);
-    }
+    hs_status st = n ? occ_write(r, fig, v, pn, n) : hs_fig_note(fig, "(Not drawn: all occupancy counts are 0.)");
+    if (!st && n) st = occ_notes(s, fig, v);
     free(pn);
     return st;
 }

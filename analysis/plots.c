@@ -2,39 +2,71 @@
  * the radar chart. Each writes NAME.dat (the numbers, one block per variant) and NAME.gp.
  * Means and intervals are the ones of the tables (analyze.c), so figures and tables agree. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "figures_impl.h"
 #include "stats.h"
 
-static void caption_append(hs_figure *fig, const char *text)
-{
-    size_t k = strlen(fig->caption);
-    snprintf(fig->caption + k, sizeof fig->caption - k, " %s", text);
-}
-
-/* Appends "Means over fewer prompts: agency at 70% (12 of 24); they cover other prompts
- * than the rest." for the partial cells of table t among levels [l0, l1]. */
-static void partial_note(hs_figure *fig, const hs_report *r, const hs_table *t, int l0, int l1)
+/* Appends "Means over fewer prompts: agency at 70% (12 of 24), ...; they cover other
+ * prompts than the rest." for the partial cells of table t among levels [l0, l1]. */
+static hs_status partial_note(hs_figure *fig, const hs_report *r, const hs_table *t, int l0, int l1)
 {
     const hs_study *s = r->st;
-    char buf[sizeof fig->caption];
-    size_t k = 0;
-    for (int v = 0; v < s->nv; v++)
-        for (int l = l0; l <= l1 && k < sizeof buf; l++) {
+    int k = 0;
+    hs_status st = HS_OK;
+    for (int v = 0; !st && v < s->nv; v++)
+        for (int l = l0; !st && l <= l1; l++) {
             int n = t->cell[hs_vl(s, v, l)].n;
             if (n == 0 || n == s->np) continue;
-            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s %s at %g%% (%d of %d)",
-                                  k ? "," : "Means over fewer prompts:", s->variant[v], s->level[l], n, s->np);
+            st = k++ ? hs_fig_more(fig, ", %s at %g%% (%d of %d)", s->variant[v], s->level[l], n, s->np)
+                     : hs_fig_note(fig, "Means over fewer prompts: %s at %g%% (%d of %d)", s->variant[v],
+                                   s->level[l], n, s->np);
         }
-    if (k == 0 || k >= sizeof buf) return;
-    snprintf(buf + k, sizeof buf - k, "; they cover other prompts than the rest.");
-    caption_append(fig, buf);
+    if (!st && k) st = hs_fig_more(fig, "; they cover other prompts than the rest.");
+    return st;
+}
+
+/* Whether a figure has a value for (v, l). */
+typedef int (*cell_has)(const hs_report *r, const void *ctx, int v, int l);
+
+/* One variant's missing levels among [l0, l1]: "agency at 70%" or "agency (every level)". */
+static hs_status missing_variant(hs_figure *fig, const hs_report *r, cell_has has, const void *ctx, int v,
+                                 int l0, int l1, int *k)
+{
+    const hs_study *s = r->st;
+    int miss = 0;
+    for (int l = l0; l <= l1; l++) miss += !has(r, ctx, v, l);
+    if (miss == 0) return HS_OK;
+    if (miss == l1 - l0 + 1 && l1 > l0)
+        return hs_fig_more(fig, "%s%s (every level)", (*k)++ ? ", " : "", s->variant[v]);
+    hs_status st = HS_OK;
+    for (int l = l0; !st && l <= l1; l++)
+        if (!has(r, ctx, v, l)) st = hs_fig_more(fig, "%s%s at %g%%", (*k)++ ? ", " : "", s->variant[v], s->level[l]);
+    return st;
+}
+
+/* Appends "Missing, not drawn: agency at 70%, baseline-skip (every level)." for the
+ * (variant, level) cells among levels [l0, l1] that the figure has no value for. */
+static hs_status missing_note(hs_figure *fig, const hs_report *r, cell_has has, const void *ctx, int l0, int l1)
+{
+    int any = 0, k = 0;
+    for (int v = 0; v < r->st->nv; v++)
+        for (int l = l0; l <= l1; l++) any |= !has(r, ctx, v, l);
+    if (!any) return HS_OK;
+    hs_status st = hs_fig_note(fig, "Missing (no value), not drawn: ");
+    for (int v = 0; !st && v < r->st->nv; v++) st = missing_variant(fig, r, has, ctx, v, l0, l1, &k);
+    return st ? st : hs_fig_more(fig, ".");
 }
 
 static int has_cell(const hs_table *t, const hs_study *s, int v, int l)
 {
     return t->cell[hs_vl(s, v, l)].n > 0;
+}
+
+static int table_has(const hs_report *r, const void *ctx, int v, int l)
+{
+    return has_cell(ctx, r->st, v, l);
 }
 
 static int variant_has_data(const hs_table *t, const hs_study *s, int v)
@@ -66,9 +98,24 @@ static void level_lines_dat(FILE *f, const hs_report *r, const hs_table *t)
     }
 }
 
+/* Smallest and largest value drawn, bars included; 0 when none is positive (no log axis). */
+static int level_lines_span(const hs_study *s, const hs_table *t, double *lo, double *hi)
+{
+    *lo = INFINITY, *hi = 0;
+    for (size_t i = 0; i < (size_t)s->nv * (size_t)s->nl; i++) {
+        const hs_ci *c = &t->cell[i];
+        if (c->n == 0) continue;
+        double a = c->n >= 2 ? c->lo : c->mean, b = c->n >= 2 ? c->hi : c->mean;
+        if (a > 0 && a < *lo) *lo = a;
+        if (b > *hi) *hi = b;
+    }
+    return isfinite(*lo) && *hi >= *lo;
+}
+
 static void level_lines_gp(FILE *f, const hs_report *r, const hs_table *t, const char *name,
                            const char *ylabel, int logy, int nseries)
 {
+    double lo, hi;
     const hs_study *s = r->st;
     double span = s->level[s->nl - 1] - s->level[0];
     if (span <= 0) span = 10;
@@ -77,8 +124,10 @@ static void level_lines_gp(FILE *f, const hs_report *r, const hs_table *t, const
     char yl[300];
     snprintf(yl, sizeof yl, "%s%s%s%s", ylabel, t->units[0] ? " [" : "", t->units, t->units[0] ? "]" : "");
     hs_gp_str(f, yl);
-    fprintf(f, "\nset grid\nset key outside right top\nset xrange [%g:%g]\n%s", s->level[0] - 0.08 * span,
-            s->level[s->nl - 1] + 0.08 * span, logy ? "set logscale y\n" : "");
+    fprintf(f, "\nset grid\nset key outside right top\nset xrange [%g:%g]\n", s->level[0] - 0.08 * span,
+            s->level[s->nl - 1] + 0.08 * span);
+    if (logy && level_lines_span(s, t, &lo, &hi)) hs_gp_log_axis(f, 'y', lo, hi, 0);
+    else if (logy) fputs("set logscale y\n", f);
     fputs("plot \\\n", f);
     int i = 0;
     for (int v = 0; v < s->nv; v++) {
@@ -97,18 +146,17 @@ hs_status hs_plot_level_lines(const hs_report *r, hs_figure *fig, const char *ta
     const hs_table *t = hs_report_table(r, table_key);
     int nseries = 0;
     for (int v = 0; v < r->st->nv; v++) nseries += variant_has_data(t, r->st, v);
-    if (nseries == 0) {
-        caption_append(fig, "(Not drawn: no variant has data.)");
-        return HS_OK;
-    }
+    if (nseries == 0) return hs_fig_note(fig, "(Not drawn: no variant has data.)");
     hs_out dat, gp;
     hs_status st = hs_fig_open(r, fig->name, &dat, &gp);
     if (st) return st;
     level_lines_dat(dat.f, r, t);
     level_lines_gp(gp.f, r, t, fig->name, ylabel, logy, nseries);
-    partial_note(fig, r, t, 0, r->st->nl - 1);
     fig->has_data = 1;
-    return hs_fig_close(&dat, &gp);
+    st = hs_fig_close(&dat, &gp);
+    if (!st) st = partial_note(fig, r, t, 0, r->st->nl - 1);
+    if (!st) st = missing_note(fig, r, table_has, t, 0, r->st->nl - 1);
+    return st;
 }
 
 /* ---- speed against perplexity, with each variant's Pareto frontier ---- */
@@ -117,111 +165,171 @@ typedef struct {
     const hs_table *speed, *ppl;
 } sq_tables;
 
+typedef struct {
+    int v, l;
+    double x, y;   /* mean decode tokens/s, mean reference perplexity */
+    uint8_t front; /* on its variant's Pareto frontier */
+    int label;     /* 0: hidden (a label of the same level is next to it), 1: right, 2: left */
+} sq_pt;
+
 static int sq_point(const hs_report *r, const sq_tables *t, int v, int l, double *x, double *y)
 {
     const hs_ci *a = &t->speed->cell[hs_vl(r->st, v, l)], *b = &t->ppl->cell[hs_vl(r->st, v, l)];
     *x = a->mean, *y = b->mean;
-    return a->n > 0 && b->n > 0 && isfinite(*x) && isfinite(*y);
+    return a->n > 0 && b->n > 0 && isfinite(*x) && isfinite(*y) && *y > 0;
 }
 
-/* Points of variant v (level order) into x, y, lev; returns how many; marks its frontier. */
-static int sq_points(const hs_report *r, const sq_tables *t, int v, double *x, double *y,
-                     double *lev, uint8_t *front)
+static int sq_has(const hs_report *r, const void *ctx, int v, int l)
+{
+    double x, y;
+    return sq_point(r, ctx, v, l, &x, &y);
+}
+
+/* Points of every variant (level order within a variant) with their frontier flags;
+ * x, y, front are scratch of nl entries. Returns how many. */
+static int sq_collect(const hs_report *r, const sq_tables *t, sq_pt *pt, double *x, double *y, uint8_t *front)
 {
     int n = 0;
-    for (int l = 0; l < r->st->nl; l++)
-        if (sq_point(r, t, v, l, &x[n], &y[n])) lev[n++] = r->st->level[l];
-    hs_pareto_front(x, y, n, front);
+    for (int v = 0; v < r->st->nv; v++) {
+        int k = 0;
+        for (int l = 0; l < r->st->nl; l++) {
+            if (!sq_point(r, t, v, l, &x[k], &y[k])) continue;
+            pt[n + k] = (sq_pt){v, l, x[k], y[k], 0, 1};
+            k++;
+        }
+        hs_pareto_front(x, y, k, front);
+        for (int i = 0; i < k; i++) pt[n + i].front = front[i];
+        n += k;
+    }
     return n;
 }
 
-static void sq_front_block(FILE *f, const char *name, const double *x, const double *y,
-                           const uint8_t *front, int n)
+/* Data range of the points: x linear, y (perplexity) positive for the log axis. */
+static void sq_range(const sq_pt *pt, int n, double *x0, double *x1, double *y0, double *y1)
 {
-    /* Frontier points in order of speed: a selection sort is plenty for a few levels. */
-    uint8_t used[256] = {0};
-    for (int k = 0; k < n; k++) {
-        int best = -1;
-        for (int i = 0; i < n && i < 256; i++)
-            if (front[i] && !used[i] && (best < 0 || x[i] < x[best])) best = i;
-        if (best < 0) break;
-        used[best] = 1;
-        fprintf(f, "%s %.9g %.9g\n", name, x[best], y[best]);
+    *x0 = *x1 = pt[0].x, *y0 = *y1 = pt[0].y;
+    for (int i = 1; i < n; i++) {
+        *x0 = fmin(*x0, pt[i].x), *x1 = fmax(*x1, pt[i].x);
+        *y0 = fmin(*y0, pt[i].y), *y1 = fmax(*y1, pt[i].y);
     }
 }
 
-static int sq_count_front(const uint8_t *front, int n)
+/* Labels that would overlap: one of the same level is hidden (the other says it), one of
+ * another level goes to the other side of its point. Closeness is 4% of the plot in both
+ * directions (y on the log scale it is drawn with). */
+static void sq_place_labels(sq_pt *pt, int n)
 {
-    int k = 0;
-    for (int i = 0; i < n; i++) k += front[i];
-    return k;
+    double x0, x1, y0, y1;
+    sq_range(pt, n, &x0, &x1, &y0, &y1);
+    double sx = x1 > x0 ? x1 - x0 : 1, sy = y1 > y0 ? log(y1 / y0) : 1;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i && pt[i].label; j++) {
+            if (!pt[j].label || fabs(pt[i].x - pt[j].x) / sx > 0.04 || fabs(log(pt[i].y / pt[j].y)) / sy > 0.04)
+                continue;
+            if (pt[i].l == pt[j].l) pt[i].label = 0;
+            else if (pt[i].label == pt[j].label) pt[i].label = 3 - pt[j].label;
+        }
 }
 
-static void sq_gp_series(FILE *f, const hs_report *r, int v, int i, int nfront, int first)
+static void sq_front_block(FILE *f, const char *name, const sq_pt *pt, int n)
+{
+    /* Frontier points in order of speed, so the dashed line runs left to right. */
+    double last = -INFINITY;
+    for (int done = 0; done < n;) {
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (pt[i].front && pt[i].x > last && (best < 0 || pt[i].x < pt[best].x)) best = i;
+        if (best < 0) break;
+        fprintf(f, "%s %.9g %.9g\n", name, pt[best].x, pt[best].y);
+        last = pt[best].x;
+        done++;
+    }
+}
+
+static void sq_gp_series(FILE *f, const hs_report *r, int v, int i, int nfront)
 {
     const char *c = hs_gp_color(v);
-    fprintf(f, "%s  \"pruning_summary.dat\" index %d using 3:4 with points pt 7 ps 1.5 lc rgb \"%s\" title ",
-            first ? "" : ", \\\n", i, c);
+    fprintf(f, "  \"pruning_summary.dat\" index %d using 3:4 with points pt 7 ps 1.5 lc rgb \"%s\" title ", i, c);
     hs_gp_str(f, r->st->variant[v]);
-    fprintf(f, ", \\\n  \"pruning_summary.dat\" index %d using 3:4:(sprintf(\"%%g%%%%\", $2)) with labels "
-               "offset 1.2,0.6 tc rgb \"%s\" notitle", i, c);
+    fprintf(f, ", \\\n  \"pruning_summary.dat\" index %d using 3:4:($6 == 1 ? sprintf(\"%%g%%%%\", $2) : \"\") "
+               "with labels left offset 0.9,0.7 tc rgb \"%s\" notitle", i, c);
+    fprintf(f, ", \\\n  \"pruning_summary.dat\" index %d using 3:4:($6 == 2 ? sprintf(\"%%g%%%%\", $2) : \"\") "
+               "with labels right offset -0.9,-0.7 tc rgb \"%s\" notitle", i, c);
+    /* A ring marks every frontier point, so a frontier of one point is visible too. */
+    fprintf(f, ", \\\n  \"pruning_summary_front.dat\" index %d using 2:3 with points pt 6 ps 2.6 lw 1.5 "
+               "lc rgb \"%s\" notitle", i, c);
     if (nfront >= 2)
         fprintf(f, ", \\\n  \"pruning_summary_front.dat\" index %d using 2:3 with lines dt 2 lw 2 "
                    "lc rgb \"%s\" notitle", i, c);
+    fputs(", \\\n", f);
 }
 
-static hs_status sq_write(const hs_report *r, const sq_tables *t, hs_out *dat, hs_out *gp,
-                          hs_out *front_out)
+static void sq_gp_head(FILE *f, const sq_pt *pt, int n)
 {
-    const hs_study *s = r->st;
-    double x[256], y[256], lev[256];
-    uint8_t front[256];
-    fputs("# variant level_pct tokens_per_s perplexity on_frontier\n", dat->f);
-    fputs("# variant tokens_per_s perplexity\n", front_out->f);
-    hs_gp_preamble(gp->f, "pruning_summary", 900, 620);
-    fputs("set xlabel \"decode tokens/s (right = faster)\"\n"
-          "set ylabel \"reference perplexity, log scale, reversed (up = better)\"\n"
-          "set logscale y\nset yrange [*:*] reverse\nset grid\nset key outside right top\nplot \\\n",
-          gp->f);
-    int i = 0;
-    for (int v = 0; v < s->nv; v++) {
-        int n = sq_points(r, t, v, x, y, lev, front);
-        if (n == 0) continue;
+    double x0, x1, y0, y1;
+    sq_range(pt, n, &x0, &x1, &y0, &y1);
+    /* Room on the right for the labels; a single speed is centred. */
+    double sx = x1 - x0, a = x0 - 0.08 * sx, b = x1 + 0.12 * sx;
+    if (sx <= 0) a = x0 - 0.05 * fabs(x0) - 0.5, b = x0 + 0.05 * fabs(x0) + 0.5;
+    hs_gp_preamble(f, "pruning_summary", 900, 620);
+    fprintf(f, "set xlabel \"decode tokens/s (right = faster)\"\n"
+               "set ylabel \"reference perplexity, log scale, reversed (up = better)\"\n"
+               "set xrange [%.6g:%.6g]\n", a, b);
+    hs_gp_log_axis(f, 'y', y0, y1, 1);
+    fputs("set grid\nset key outside right top\nplot \\\n", f);
+}
+
+static void sq_write(const hs_report *r, sq_pt *pt, int n, FILE *dat, FILE *gp, FILE *front)
+{
+    sq_place_labels(pt, n);
+    fputs("# variant level_pct tokens_per_s perplexity on_frontier label\n", dat);
+    fputs("# variant tokens_per_s perplexity\n", front);
+    sq_gp_head(gp, pt, n);
+    for (int i = 0, series = 0; i < n; series++) {
+        int j = i, nfront = 0;
+        for (; j < n && pt[j].v == pt[i].v; j++) nfront += pt[j].front;
         char name[128];
-        hs_out_safe_name(s->variant[v], name, sizeof name);
-        if (i) fputs("\n\n", dat->f), fputs("\n\n", front_out->f);
-        for (int k = 0; k < n; k++)
-            fprintf(dat->f, "%s %g %.9g %.9g %d\n", name, lev[k], x[k], y[k], front[k]);
-        sq_front_block(front_out->f, name, x, y, front, n);
-        sq_gp_series(gp->f, r, v, i, sq_count_front(front, n), i == 0);
-        i++;
+        hs_out_safe_name(r->st->variant[pt[i].v], name, sizeof name);
+        if (series) fputs("\n\n", dat), fputs("\n\n", front);
+        for (int k = i; k < j; k++)
+            fprintf(dat, "%s %g %.9g %.9g %d %d\n", name, r->st->level[pt[k].l], pt[k].x, pt[k].y, pt[k].front,
+                    pt[k].label);
+        sq_front_block(front, name, pt + i, j - i);
+        sq_gp_series(gp, r, pt[i].v, series, nfront);
+        i = j;
     }
-    fputc('\n', gp->f);
-    return HS_OK;
+    /* One key entry explains the rings and dashes of every colour. */
+    fputs("  NaN with linespoints dt 2 lw 2 pt 6 ps 2.6 lc rgb \"#444444\" title \"Pareto frontier\"\n", gp);
 }
 
-hs_status hs_plot_pruning_summary(const hs_report *r, hs_figure *fig)
+static hs_status sq_files(const hs_report *r, hs_figure *fig, sq_pt *pt, int n)
 {
-    sq_tables t = {hs_report_table(r, "decode_tokens_per_second"), hs_report_table(r, "reference_perplexity")};
-    int any = 0;
-    double x, y;
-    for (int v = 0; v < r->st->nv; v++)
-        for (int l = 0; l < r->st->nl; l++) any |= sq_point(r, &t, v, l, &x, &y);
-    if (!any || r->st->nl > 256) {
-        caption_append(fig, any ? "(Not drawn: more than 256 levels.)"
-                                : "(Not drawn: no variant has both speed and perplexity.)");
-        return HS_OK;
-    }
     hs_out dat, gp, front;
     hs_status st = hs_fig_open(r, fig->name, &dat, &gp);
     if (st) return st;
     st = hs_out_open(&front, r->opt.out, "pruning_summary_front.dat");
-    if (!st) st = sq_write(r, &t, &dat, &gp, &front);
-    partial_note(fig, r, t.ppl, 0, r->st->nl - 1);
-    hs_status c = hs_out_close(&front);
+    if (!st) sq_write(r, pt, n, dat.f, gp.f, front.f);
+    hs_status c = st ? HS_OK : hs_out_close(&front);
     hs_status d = hs_fig_close(&dat, &gp);
-    fig->has_data = !st;
+    fig->has_data = !st && !c && !d;
     return st ? st : c ? c : d;
+}
+
+hs_status hs_plot_pruning_summary(const hs_report *r, hs_figure *fig)
+{
+    const hs_study *s = r->st;
+    sq_tables t = {hs_report_table(r, "decode_tokens_per_second"), hs_report_table(r, "reference_perplexity")};
+    sq_pt *pt = hs_calloc((size_t)s->nv * (size_t)s->nl, sizeof *pt, "summary points");
+    double *xy = hs_calloc(2 * (size_t)s->nl, sizeof *xy, "summary points");
+    uint8_t *front = hs_calloc((size_t)s->nl, 1, "summary points");
+    hs_status st = pt && xy && front ? HS_OK : HS_ENOMEM;
+    int n = st ? 0 : sq_collect(r, &t, pt, xy, xy + s->nl, front);
+    if (!st && n == 0) st = hs_fig_note(fig, "(Not drawn: no variant has both speed and perplexity.)");
+    else if (!st) st = sq_files(r, fig, pt, n);
+    if (!st && n) st = partial_note(fig, r, t.ppl, 0, s->nl - 1);
+    if (!st && n) st = missing_note(fig, r, sq_has, &t, 0, s->nl - 1);
+    free(pt), free(xy), free(front);
+    return st;
 }
 
 /* ---- radar at the highest level ---- */
@@ -313,21 +421,42 @@ static void radar_write(const hs_report *r, int l, FILE *dat, FILE *gp, const ch
     fputc('\n', gp);
 }
 
+static int radar_has(const hs_report *r, const void *ctx, int v, int l)
+{
+    double val[RADAR_AXES];
+    (void)ctx;
+    return radar_values(r, v, l, val);
+}
+
+/* A radar of one variant is a square of 1s by construction: say so rather than let it look
+ * like a result. */
+static hs_status radar_single_note(hs_figure *fig, const hs_report *r, int l)
+{
+    int drawn = -1;
+    for (int v = 0; v < r->st->nv; v++)
+        if (radar_has(r, NULL, v, l)) drawn = v;
+    if (r->st->nv == 1)
+        return hs_fig_note(fig, "The study has one variant (%s), so every axis is 1 by construction: this radar "
+                                "compares nothing.", r->st->variant[drawn]);
+    return hs_fig_note(fig, "Only %s has all four values at this level, so every axis is 1 by construction: this "
+                            "radar compares nothing.", r->st->variant[drawn]);
+}
+
 hs_status hs_plot_radar(const hs_report *r, hs_figure *fig)
 {
-    int l = r->st->nl - 1, any = 0;
-    double val[RADAR_AXES];
-    for (int v = 0; v < r->st->nv; v++) any |= radar_values(r, v, l, val);
-    char note[128];
-    snprintf(note, sizeof note, any ? "(Level %g%%.)" : "(Not drawn: no variant has all four values at level %g%%.)",
-             r->st->level[l]);
-    caption_append(fig, note);
-    if (!any) return HS_OK;
+    int l = r->st->nl - 1, drawn = 0;
+    for (int v = 0; v < r->st->nv; v++) drawn += radar_has(r, NULL, v, l);
+    if (!drawn)
+        return hs_fig_note(fig, "(Not drawn: no variant has all four values at level %g%%.)", r->st->level[l]);
+    hs_status st = hs_fig_note(fig, "(Level %g%%.)", r->st->level[l]);
     hs_out dat, gp;
-    hs_status st = hs_fig_open(r, fig->name, &dat, &gp);
+    if (!st) st = hs_fig_open(r, fig->name, &dat, &gp);
     if (st) return st;
     radar_write(r, l, dat.f, gp.f, fig->name);
-    partial_note(fig, r, hs_report_table(r, "decode_tokens_per_second"), l, l);
     fig->has_data = 1;
-    return hs_fig_close(&dat, &gp);
+    st = hs_fig_close(&dat, &gp);
+    if (!st && drawn == 1) st = radar_single_note(fig, r, l);
+    if (!st) st = partial_note(fig, r, hs_report_table(r, "decode_tokens_per_second"), l, l);
+    if (!st) st = missing_note(fig, r, radar_has, NULL, l, l);
+    return st;
 }

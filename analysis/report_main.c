@@ -1,6 +1,7 @@
 /* report_main.c: the headsweep-report command.
  *
  *   headsweep-report FILE.h5 [FILE2.h5 ...] --out DIR [--seed S] [--bootstrap N] [--no-figures]
+ *                    [--reference VARIANT] [--min-pairs N]
  *
  * Reads one or more results files of the same study (merged in memory), writes tables,
  * plot data, gnuplot scripts, PNG figures and REPORT.md into DIR, and prints REPORT.md's
@@ -20,20 +21,25 @@
 
 #define HS_DEFAULT_SEED 20240601ULL
 #define HS_DEFAULT_BOOTSTRAP 2000
+#define HS_DEFAULT_REFERENCE "baseline"
 
 typedef struct {
     hs_report_opts opt;
     int nfiles;
     char **files; /* (nfiles) borrowed from argv */
+    int reference_given; /* --reference was on the command line: it must exist */
 } cli_args;
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: headsweep-report FILE.h5 [FILE2.h5 ...] --out DIR [--seed S] [--bootstrap N] "
                "[--no-figures]\n"
+               "                        [--reference VARIANT] [--min-pairs N]\n"
                "  Several files are merged as one study (they must share model, prompts, calibration\n"
-               "  and sampling settings). Defaults: --seed %llu, --bootstrap %d.\n",
-            HS_DEFAULT_SEED, HS_DEFAULT_BOOTSTRAP);
+               "  and sampling settings). Every variant is compared with the reference variant; a\n"
+               "  comparison with fewer than --min-pairs paired prompts gets no verdict.\n"
+               "  Defaults: --seed %llu, --bootstrap %d, --reference %s, --min-pairs %d.\n",
+            HS_DEFAULT_SEED, HS_DEFAULT_BOOTSTRAP, HS_DEFAULT_REFERENCE, HS_DEFAULT_MIN_PAIRS);
 }
 
 static hs_status parse_u64(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
@@ -63,7 +69,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *opt, int
 static hs_status parse_option(cli_args *a, int argc, char **argv, int *i)
 {
     int missing = 0;
-    unsigned long long u;
+    unsigned long long u = 0;
     const char *v;
     if (!strcmp(argv[*i], "--no-figures")) a->opt.figures = 0;
     else if ((v = opt_value(argc, argv, i, "--out", &missing))) a->opt.out = v;
@@ -74,6 +80,14 @@ static hs_status parse_option(cli_args *a, int argc, char **argv, int *i)
         if (parse_u64("--bootstrap", v, 10000000ULL, &u)) return HS_EINPUT;
         if (u < 100) return hs_err(HS_EINPUT, "--bootstrap: %llu resamples are too few for a 95%% interval (use >= 100)", u);
         a->opt.bootstrap = (int)u;
+    } else if ((v = opt_value(argc, argv, i, "--min-pairs", &missing))) {
+        if (parse_u64("--min-pairs", v, 1000000ULL, &u)) return HS_EINPUT;
+        if (u < 2) return hs_err(HS_EINPUT, "--min-pairs: %llu is too few: an interval needs at least 2 pairs", u);
+        a->opt.min_pairs = (int)u;
+    } else if ((v = opt_value(argc, argv, i, "--reference", &missing))) {
+        if (!*v) return hs_err(HS_EINPUT, "--reference: empty variant name");
+        a->opt.reference = v;
+        a->reference_given = 1;
     } else if (missing) return hs_err(HS_EINPUT, "%s: needs a value", argv[*i]);
     else return hs_err(HS_EINPUT, "unknown option %s", argv[*i]);
     return HS_OK;
@@ -81,7 +95,9 @@ static hs_status parse_option(cli_args *a, int argc, char **argv, int *i)
 
 static hs_status parse_args(cli_args *a, int argc, char **argv)
 {
-    a->opt = (hs_report_opts){HS_DEFAULT_SEED, HS_DEFAULT_BOOTSTRAP, 0.95, 1, NULL};
+    a->opt = (hs_report_opts){.seed = HS_DEFAULT_SEED, .bootstrap = HS_DEFAULT_BOOTSTRAP, .conf = 0.95,
+                              .figures = 1, .out = NULL, .min_pairs = HS_DEFAULT_MIN_PAIRS,
+                              .reference = HS_DEFAULT_REFERENCE};
     a->files = calloc((size_t)argc, sizeof *a->files);
     if (!a->files) return hs_err(HS_ENOMEM, "out of memory");
     for (int i = 1; i < argc; i++) {
@@ -110,7 +126,21 @@ static hs_status load_study(const cli_args *a, hs_study *s)
         hs_study_free(&b);
     }
     if (!st) st = hs_study_sort_levels(s);
+    if (!st && a->reference_given) st = hs_report_check_reference(s, a->opt.reference);
     return st;
+}
+
+/* An unfinished sweep is said on stderr too, not only in REPORT.md. */
+static void warn_incomplete(const hs_study *s)
+{
+    size_t missing, total;
+    hs_study_not_done(s, &missing, &total);
+    for (int i = 0; i < s->nsrc; i++)
+        if (hs_study_src_incomplete(s, i))
+            fprintf(stderr, "headsweep-report: warning: %s is incomplete (complete = 0: its sweep was interrupted, "
+                            "is still running or ran only some cells); %zu of %zu results are not done in the "
+                            "input%s\n", s->src[i].path, missing, total,
+                    missing ? ", REPORT.md lists them" : "");
 }
 
 static hs_status write_outputs(const hs_report *r, char **report_path)
@@ -138,6 +168,7 @@ static hs_status run(const cli_args *a, char **report_path)
     hs_report r;
     memset(&r, 0, sizeof r);
     hs_status st = load_study(a, &s);
+    if (!st) warn_incomplete(&s);
     if (!st) st = hs_mkdir_p(a->opt.out);
     if (!st) st = hs_report_compute(&r, &s, &a->opt);
     if (!st) st = write_outputs(&r, report_path);

@@ -25,17 +25,19 @@ static int nearest_level(const hs_study *s, double want)
     return best;
 }
 
-static int pair_index(const hs_report *r, const char *a, const char *b)
+/* The comparison behind the seed document's claims: subject vs reference (listed, as
+ * unavailable, when the file lacks the reference), or -1 when there is no subject. */
+static int claim_pair(const hs_report *r)
 {
-    for (int p = 0; p < r->n_variant_pairs; p++)
-        if (!strcmp(r->pair[p].a_name, a) && !strcmp(r->pair[p].b_name, b)) return p;
+    for (int p = 0; r->subject >= 0 && p < r->n_variant_pairs; p++)
+        if (r->pair[p].a == r->subject && !strcmp(r->pair[p].b_name, r->opt.reference)) return p;
     return -1;
 }
 
-static int own_pair(const hs_report *r, const char *v)
+static int own_pair(const hs_report *r, int v)
 {
-    for (int p = r->n_variant_pairs; p < r->npair; p++)
-        if (!strcmp(r->pair[p].a_name, v)) return p;
+    for (int p = r->n_variant_pairs; v >= 0 && p < r->npair; p++)
+        if (r->pair[p].a == v) return p;
     return -1;
 }
 
@@ -51,6 +53,11 @@ static int level_intro(FILE *f, const hs_study *s, double want)
 static void claim_line(FILE *f, const hs_report *r, int p, const char *metric, int l)
 {
     int m = hs_report_cm(r, metric);
+    if (p < 0) {
+        fprintf(f, "%s: unavailable (the file has no agency variant: none is named `agency` or runs the agency "
+                   "state machine)", r->cm[m].label);
+        return;
+    }
     fprintf(f, "%s, %s: ", r->pair[p].title, r->cm[m].label);
     hs_md_cmp_phrase(f, r, p, m, l);
 }
@@ -69,18 +76,21 @@ static void claim_speed_ppl(FILE *f, const hs_report *r, int ab)
     fputs(".\n", f);
 }
 
-static void own_level_line(FILE *f, const hs_report *r, const char *v, const char *metric, int l)
+/* Variant v (role, -1 when absent: `missing` says which) at level l against its own
+ * lowest level. */
+static void own_level_line(FILE *f, const hs_report *r, int v, const char *missing, const char *metric, int l)
 {
     int p = own_pair(r, v), m = hs_report_cm(r, metric);
     if (p < 0) {
-        fprintf(f, "%s: unavailable (the file has no variant named `%s`)", v, v);
+        fprintf(f, "%s: unavailable (the file has no %s)", missing, missing);
         return;
     }
+    const char *name = r->st->variant[v];
     if (l == 0) {
-        fprintf(f, "%s: no level below %g%% in this study to compare with", v, r->st->level[0]);
+        fprintf(f, "%s: no level below %g%% in this study to compare with", name, r->st->level[0]);
         return;
     }
-    fprintf(f, "%s at %g%% against its own %g%% level: ", v, r->st->level[l], r->st->level[0]);
+    fprintf(f, "%s at %g%% against its own %g%% level: ", name, r->st->level[l], r->st->level[0]);
     hs_md_cmp_phrase(f, r, p, m, l);
 }
 
@@ -91,9 +101,11 @@ static void claim_stability(FILE *f, const hs_report *r)
     fputs("- Seed: \"Baseline perplexity rises sharply at higher pruning levels\" and \"agency-enabled "
           "models maintain stable perplexity up to 70% pruning\".  \n  Measured (reference perplexity, "
           "paired per prompt): ", f);
-    own_level_line(f, r, "baseline", "perplexity", l);
+    char ref[300];
+    snprintf(ref, sizeof ref, "reference variant `%s`", r->opt.reference);
+    own_level_line(f, r, r->ref, ref, "perplexity", l);
     fputs("; ", f);
-    own_level_line(f, r, "agency", "perplexity", l);
+    own_level_line(f, r, r->subject, "agency variant", "perplexity", l);
     fputs(".\n", f);
 }
 
@@ -129,25 +141,77 @@ static void claim_variance(FILE *f, const hs_report *r)
     fputs(". Prompts differ in length, so much of this spread is the prompts', not the variant's.\n", f);
 }
 
+/* What the 0% control says about comparison p at level l (speed): a difference can be
+ * put down to pruning only when the same two variants do not already differ at 0%, where
+ * nothing is pruned (both compute every head). */
+static void credit(FILE *f, const hs_report *r, int p, int l, const char *what)
+{
+    int m = hs_report_cm(r, "speed");
+    const hs_cmp_cell *c = hs_report_cmp(r, p, m, l), *c0 = hs_report_cmp(r, p, m, 0);
+    char w[64];
+    fprintf(f, "%s: ", r->pair[p].title);
+    if (c->sign == -2 || c0->sign == -2)
+        fprintf(f, "too few paired prompts at %g%% or at 0%% to put a difference down to %s", r->st->level[l],
+                what);
+    else if (c->sign == 0)
+        fprintf(f, "no significant difference at %g%%, so no speed difference can be put down to %s",
+                r->st->level[l], what);
+    else if (c0->sign == 0)
+        fprintf(f, "%s at %g%% and no significant difference at 0%%, so the difference comes with pruning and "
+                   "can be put down to %s", hs_report_verdict(r, m, c, w, sizeof w), r->st->level[l], what);
+    else
+        fprintf(f, "already %s at 0%%, where nothing is pruned: that much is gating or agency overhead, machine "
+                   "load or noise, and only a difference at %g%% beyond it (compare the two intervals) can be put "
+                   "down to %s", hs_report_verdict(r, m, c0, w, sizeof w), r->st->level[l], what);
+}
+
+static void attribution_control(FILE *f, const hs_report *r, int sb, int as, int l)
+{
+    if (r->st->level[0] != 0) {
+        fputs("  This study has no 0% level, so there is no control: part of either difference may be gating or "
+              "agency overhead, machine load or noise rather than pruning.\n", f);
+        return;
+    }
+    if (l == 0) {
+        fputs("  These are the 0% control itself (nothing is pruned): a difference here is gating or agency overhead, "
+              "machine load or noise.\n", f);
+        return;
+    }
+    fputs("  Control at 0% (nothing is pruned, so `baseline-skip` has no head to skip): ", f);
+    claim_line(f, r, sb, "speed", 0);
+    fputs("; ", f);
+    claim_line(f, r, as, "speed", 0);
+    fputs(".  \n  Reading: ", f);
+    credit(f, r, sb, l, "skipping pruned heads");
+    fputs("; ", f);
+    credit(f, r, as, l, "agency states (both variants skip pruned heads)");
+    fputs(".\n", f);
+}
+
 static void claim_attribution(FILE *f, const hs_report *r)
 {
-    int sb = pair_index(r, "baseline-skip", "baseline"), as = pair_index(r, "agency", "baseline-skip");
-    fputs("- Where a speed difference comes from (not claimed by the seed; the ablation "
-          "`baseline-skip` computes no pruned head but has no agency states).  \n  Measured: ", f);
+    fputs("- Where a speed difference comes from (not claimed by the seed; the ablation `baseline-skip` computes no "
+          "pruned head but has no agency states).  \n  Measured: ", f);
+    int sb = hs_report_pair(r, r->ablation, r->ref), as = hs_report_pair(r, r->subject, r->ablation);
+    if (sb < 0 || as < 0) {
+        fprintf(f, "not available: it needs the reference `%s`, a variant named `baseline-skip` and an agency "
+                   "variant in the file.\n", r->opt.reference);
+        return;
+    }
     int l = level_intro(f, r->st, 50);
     fputs(": ", f);
     claim_line(f, r, sb, "speed", l);
     fputs("; ", f);
     claim_line(f, r, as, "speed", l);
-    fputs(". The first is what skipping pruned heads buys; the second what agency states add "
-          "on top of it.\n", f);
+    fputs(".  \n", f);
+    attribution_control(f, r, sb, as, l);
 }
 
 static void claim_control(FILE *f, const hs_report *r, int ab)
 {
     const hs_study *s = r->st;
     int m = hs_report_cm(r, "speed");
-    if (s->level[0] != 0) return;
+    if (s->level[0] != 0 || ab < 0) return;
     const hs_cmp_cell *c = hs_report_cmp(r, ab, m, 0);
     fputs("- Control at 0% (no head pruned, so pruning cannot explain a difference): ", f);
     claim_line(f, r, ab, "speed", 0);
@@ -157,20 +221,32 @@ static void claim_control(FILE *f, const hs_report *r, int ab)
               : ".\n", f);
 }
 
+/* Which variants stand for the seed's "agency" and "baseline" models here. */
+static void write_roles(FILE *f, const hs_report *r)
+{
+    fputs("The seed's agency model is ", f);
+    if (r->subject >= 0) fprintf(f, "`%s`", r->st->variant[r->subject]);
+    else fputs("absent here (no variant is named `agency` or runs the agency state machine)", f);
+    fprintf(f, "; its baseline is the reference `%s` (--reference)%s.\n\n", r->opt.reference,
+            r->ref >= 0 ? "" : ", which the file does not have: choose another with --reference VARIANT");
+}
+
 static void write_summary(FILE *f, const hs_report *r)
 {
-    int ab = pair_index(r, "agency", "baseline");
-    fputs("## The seed document's claims, measured\n\n"
-          "Each line quotes a claim of the seed document and gives the paired per-prompt difference "
-          "measured here: mean of (a - b) / b x 100 over the prompts both variants completed, a 95% "
-          "paired bootstrap interval, and a verdict that is \"faster\"/\"slower\" or \"better\"/\"worse\" "
-          "only when the interval excludes 0.\n\n", f);
+    int ab = claim_pair(r);
+    fprintf(f, "## The seed document's claims, measured\n\n"
+               "Each line quotes a claim of the seed document and gives the paired per-prompt difference "
+               "measured here: mean of (a - b) / b x 100 over the prompts both variants completed, a 95%% "
+               "paired bootstrap interval, and a verdict that is \"faster\"/\"slower\" or \"better\"/\"worse\" "
+               "only when the interval excludes 0 and at least %d prompts are paired (--min-pairs; fewer give "
+               "\"too few prompts (n=K)\"). See the caveats below before quoting any of it. ", r->opt.min_pairs);
+    write_roles(f, r);
     claim_speed_ppl(f, r, ab);
+    claim_control(f, r, ab);
     claim_stability(f, r);
     claim_radar(f, r, ab);
     claim_variance(f, r);
     claim_attribution(f, r);
-    claim_control(f, r, ab);
     fputs("- Not tested as statements: \"linear scaling with pruning percentage\", \"the gap widens\", "
           "\"upper-right quadrant\" and \"better Pareto frontier\"; the tables and figures below show the "
           "numbers they would rest on.\n\n", f);
@@ -190,7 +266,7 @@ static void write_figures(FILE *f, const hs_report *r, const hs_report_md_extra 
     if (x->figure_error) fprintf(f, "**gnuplot failed:**\n\n```\n%s\n```\n\n", x->figure_error);
     for (int i = 0; i < g->n; i++) {
         const hs_figure *fig = &g->fig[i];
-        fprintf(f, "### %s\n\n%s\n\n", fig->name, fig->caption);
+        fprintf(f, "### %s\n\n%s\n\n", fig->name, fig->caption ? fig->caption : "");
         if (fig->rendered) fprintf(f, "![%s](%s.png)\n\n", fig->name, fig->name);
         if (fig->has_data) fprintf(f, "Data: [%s.dat](%s.dat), script: [%s.gp](%s.gp).\n\n", fig->name,
                                    fig->name, fig->name, fig->name);
@@ -304,11 +380,35 @@ static void write_provenance(FILE *f, const hs_report *r)
 
 /* ---- the document ---- */
 
+/* ---- incomplete input ---- */
+
+/* A file whose sweep did not finish: said first, before any number is read. */
+static void write_incomplete(FILE *f, const hs_study *s)
+{
+    size_t missing, total;
+    int any = 0;
+    for (int i = 0; i < s->nsrc; i++) {
+        if (!hs_study_src_incomplete(s, i)) continue;
+        fprintf(f, "%s> **Warning: incomplete results.** `%s` has `complete = 0`: its sweep was interrupted, is "
+                   "still running, or ran only some of its cells (`--cells`).\n", any ? ">\n" : "", s->src[i].path);
+        any = 1;
+    }
+    if (!any) return;
+    hs_study_not_done(s, &missing, &total);
+    if (missing)
+        fprintf(f, ">\n> %zu of %zu (variant, level, prompt) results are not done; every mean and comparison below "
+                   "uses the done prompts only (see \"Coverage and missing data\"). Resume the sweep on the same "
+                   "file to complete it.\n\n", missing, total);
+    else
+        fputs(">\n> The input files together have every cell done, so no result is missing.\n\n", f);
+}
+
 static void write_head(FILE *f, const hs_report *r)
 {
     const hs_study *s = r->st;
     const char *job = hs_study_attr(s, "job_name");
     fprintf(f, "# headsweep report: %s\n\n", job ? job : "(unnamed job)");
+    write_incomplete(f, s);
     fprintf(f, "%d variant(s), %d level(s), %d prompt(s), model of %d layers x %d heads; read from "
                "%d file(s):", s->nv, s->nl, s->np, s->L, s->H, s->nsrc);
     for (int i = 0; i < s->nsrc; i++) fprintf(f, " `%s`", s->src[i].path);
@@ -349,12 +449,107 @@ static void write_mode(FILE *f, const hs_report *r)
               "by design; batched wall time per cell is in /cells/seconds. Peak RSS is each batch's.\n\n", f);
 }
 
+/* ---- caveats ---- */
+
+/* -1 in latency mode, else the prompts per cell re-run alone in throughput mode. */
+static long timed_alone(const hs_report *r)
+{
+    const char *study = hs_study_attr(r->st, "study");
+    if (!study || !strstr(study, "\nmode = throughput\n")) return -1;
+    long k = study_int(study, "latency_prompts");
+    return k > 0 ? k : 0;
+}
+
+typedef struct {
+    int decided;     /* rows with a verdict */
+    int significant; /* of them, the interval excludes 0 */
+    int few;         /* rows with fewer than --min-pairs pairs */
+    int min_n, max_n;/* pairs per row with any pair */
+    int cross;       /* timing pairs across hosts or runs */
+} cmp_count;
+
+static void count_rows(const hs_report *r, int p0, int p1, cmp_count *k)
+{
+    *k = (cmp_count){0, 0, 0, -1, -1, 0};
+    for (int p = p0; p < p1; p++)
+        for (int m = 0; m < r->ncm; m++)
+            for (int l = 0; l < r->st->nl; l++) {
+                const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
+                if (!c->available) continue;
+                k->decided += c->sign != -2;
+                k->significant += c->sign == 1 || c->sign == -1;
+                k->few += c->sign == -2;
+                k->cross += r->cm[m].timing ? c->n_cross : 0;
+                if (c->ci.n == 0) continue;
+                if (k->min_n < 0 || c->ci.n < k->min_n) k->min_n = c->ci.n;
+                if (c->ci.n > k->max_n) k->max_n = c->ci.n;
+            }
+}
+
+static void caveat_sizes(FILE *f, const hs_report *r, const cmp_count *between, const cmp_count *own)
+{
+    fprintf(f, "- **Sample sizes.** %d prompt(s) per cell; ", r->st->np);
+    if (between->min_n < 0) fputs("no comparison between variants has a paired prompt. ", f);
+    else fprintf(f, "comparisons between variants pair %d to %d prompts. ", between->min_n, between->max_n);
+    fprintf(f, "A verdict needs at least %d pairs (--min-pairs); %d comparison row(s) have fewer and say "
+               "\"too few prompts (n=K)\". The percentile bootstrap is approximate: with fewer than about 20 "
+               "prompts, or skewed values such as perplexity, its intervals are too narrow.\n",
+            r->opt.min_pairs, between->few + own->few);
+}
+
+static void caveat_multiple(FILE *f, const cmp_count *between, const cmp_count *own)
+{
+    if (between->decided + own->decided == 0) {
+        fputs("- **Multiple comparisons.** No comparison row has a verdict here. Once there are enough prompts, "
+              "expect about one row in twenty to be \"significant\" by chance alone at 95%: nothing is corrected "
+              "for multiplicity.\n", f);
+        return;
+    }
+    fprintf(f, "- **Multiple comparisons.** Between variants, %d comparison row(s) (pair x metric x level) have a "
+               "verdict and %d of them are \"significant\" (faster/slower, better/worse); at 95%% about %d/20 = "
+               "%.1f would be by chance alone if no variant differed from another. Against each variant's own "
+               "lowest level: %d row(s), %d significant (about %.1f by chance). Nothing is corrected for "
+               "multiplicity and the rows are not independent (the same prompts in every row; perplexity and "
+               "1/perplexity are one measurement), so a lone significant row among many is weak evidence, and "
+               "\"no significant difference\" is not evidence of equality.\n",
+            between->decided, between->significant, between->decided, between->decided / 20.0, own->decided,
+            own->significant, own->decided / 20.0);
+}
+
+static void caveat_timing(FILE *f, const hs_report *r, const cmp_count *between)
+{
+    long k = timed_alone(r);
+    fputs("- **Timings** (tokens/s, generation time, time to first token, CPU seconds, peak RSS) depend on the "
+          "machine and on what else ran on it: they hold for this machine and its load only. ", f);
+    if (k < 0) fputs("They come from latency-mode prompts (each generated alone). ", f);
+    else if (k > 0) fprintf(f, "They come only from latency-mode prompts (the first %ld of each cell, run alone), "
+                               "not from the batched runs. ", k);
+    else fputs("No prompt was run alone in latency mode, so there are none here. ", f);
+    if (between->cross > 0)
+        fprintf(f, "%d timing pair(s) between variants ran on different hosts or in different sweep runs "
+                   "(flagged where they occur). ", between->cross);
+    fputs("At 0% nothing is pruned, so a speed difference there is noise or gating/agency overhead, not pruning. "
+          "Quality metrics (perplexity, diversity, repetition) are exact and do not depend on the machine.\n\n", f);
+}
+
+static void write_caveats(FILE *f, const hs_report *r)
+{
+    cmp_count between, own;
+    count_rows(r, 0, r->n_variant_pairs, &between);
+    count_rows(r, r->n_variant_pairs, r->npair, &own);
+    fputs("## Caveats\n\n", f);
+    caveat_sizes(f, r, &between, &own);
+    caveat_multiple(f, &between, &own);
+    caveat_timing(f, r, &between);
+}
+
 static void write_body(FILE *f, const hs_report *r, const hs_report_md_extra *x)
 {
     static const char *const own_metrics[] = {"speed", "perplexity", NULL};
     write_head(f, r);
     write_mode(f, r);
     write_summary(f, r);
+    write_caveats(f, r);
     fputs("## Coverage and missing data\n\n", f);
     hs_md_coverage(f, r);
     hs_md_missing(f, r);

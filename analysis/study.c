@@ -99,6 +99,19 @@ int hs_study_done_count(const hs_study *s, int v, int l)
     return k;
 }
 
+int hs_study_src_incomplete(const hs_study *s, int i)
+{
+    const char *v = source_attr(&s->src[i], "complete");
+    return v && !strcmp(v, "0");
+}
+
+void hs_study_not_done(const hs_study *s, size_t *not_done, size_t *total)
+{
+    *total = (size_t)s->nv * (size_t)s->nl * (size_t)s->np;
+    *not_done = 0;
+    for (size_t i = 0; i < *total; i++) *not_done += !s->done[i];
+}
+
 hs_status hs_study_origin(hs_study *s, const char *name, int *idx)
 {
     *idx = -1;

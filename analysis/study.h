@@ -73,6 +73,12 @@ const char *hs_study_attr(const hs_study *s, const char *key);
 /* Prompts whose cell is done for (v, l). */
 int hs_study_done_count(const hs_study *s, int v, int l);
 
+/* 1 when input file i says its sweep did not finish every cell (root attribute
+ * `complete` = 0: interrupted, still running, or run with --cells). */
+int hs_study_src_incomplete(const hs_study *s, int i);
+/* (variant, level, prompt) results whose cell is not done, and how many there are. */
+void hs_study_not_done(const hs_study *s, size_t *not_done, size_t *total);
+
 /* Index of name in s->origins, adding it when new; -1 for "" (unknown). */
 hs_status hs_study_origin(hs_study *s, const char *name, int *idx);
 

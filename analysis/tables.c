@@ -103,12 +103,22 @@ void hs_md_metric_table(FILE *f, const hs_report *r, const hs_table *t)
     fputc('\n', f);
 }
 
+/* Which variant a pair lacks, and how to pick another reference when it is that one. */
+static void md_unavailable(FILE *f, const hs_report *r, const hs_pair *pr)
+{
+    const char *missing = pr->a < 0 ? pr->a_name : pr->b_name;
+    fprintf(f, "the file has no variant named `%s`", missing);
+    if (!strcmp(missing, r->opt.reference)) fputs("; choose the reference with --reference VARIANT", f);
+}
+
 void hs_md_cmp_phrase(FILE *f, const hs_report *r, int p, int m, int l)
 {
     const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
     const hs_pair *pr = &r->pair[p];
     if (!c->available) {
-        fprintf(f, "unavailable (no variant named `%s` in the file)", pr->a < 0 ? pr->a_name : pr->b_name);
+        fputs("unavailable (", f);
+        md_unavailable(f, r, pr);
+        fputc(')', f);
         return;
     }
     if (c->ci.n == 0) {
@@ -119,10 +129,10 @@ void hs_md_cmp_phrase(FILE *f, const hs_report *r, int p, int m, int l)
         fprintf(f, "too few paired prompts (%d of %d)", c->ci.n, c->n_prompts);
         return;
     }
-    char a[32], b[32], d[32];
+    char a[32], b[32], d[32], w[64];
     fprintf(f, "%s%% (95%% CI %s .. %s, %d of %d prompts paired): %s%s", hs_fmt_pct(d, sizeof d, c->ci.mean),
             hs_fmt_pct(a, sizeof a, c->ci.lo), hs_fmt_pct(b, sizeof b, c->ci.hi), c->ci.n, c->n_prompts,
-            hs_report_verdict(r, m, c), hs_report_negligible(c) ? " (negligible: within 0.01%)" : "");
+            hs_report_verdict(r, m, c, w, sizeof w), hs_report_negligible(c) ? " (negligible: within 0.01%)" : "");
     if (r->cm[m].timing && c->n_cross > 0)
         fprintf(f, " (caution: %d of these pairs ran on different hosts or in different sweep runs)", c->n_cross);
 }
@@ -139,13 +149,13 @@ static void md_cmp_row(FILE *f, const hs_report *r, int p, int m, int l)
 {
     const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
     fprintf(f, "| %g | %s | %d/%d |", r->st->level[l], r->cm[m].label, c->ci.n, c->n_prompts);
-    char a[32], b[32], d[32];
+    char a[32], b[32], d[32], w[64];
     if (c->ci.n >= 1)
         fprintf(f, " %s%% | %s .. %s |", hs_fmt_pct(d, sizeof d, c->ci.mean), hs_fmt_pct(a, sizeof a, c->ci.lo),
                 hs_fmt_pct(b, sizeof b, c->ci.hi));
     else
         fputs(" n/a | n/a |", f);
-    fprintf(f, " %s%s", hs_report_verdict(r, m, c), hs_report_negligible(c) ? " (negligible)" : "");
+    fprintf(f, " %s%s", hs_report_verdict(r, m, c, w, sizeof w), hs_report_negligible(c) ? " (negligible)" : "");
     if (r->cm[m].timing && c->n_cross > 0) fprintf(f, " (%d pairs across hosts/runs)", c->n_cross);
     fputs(" |\n", f);
 }
@@ -155,13 +165,21 @@ void hs_md_comparison(FILE *f, const hs_report *r, int p, const char *const *met
     const hs_pair *pr = &r->pair[p];
     fprintf(f, "### %s\n\n", pr->title);
     if (pr->a < 0 || pr->b < 0) {
-        fprintf(f, "Unavailable: the file has no variant named `%s`.\n\n", pr->a < 0 ? pr->a_name : pr->b_name);
+        fputs("Unavailable: ", f);
+        md_unavailable(f, r, pr);
+        fputs(".\n\n", f);
         return;
     }
-    if (pr->b_level < 0)
+    if (pr->b_level < 0) {
         fprintf(f, "Per prompt: (%s - %s) / %s x 100 at the same level; mean over the prompts done in "
-                "both, with a paired bootstrap 95%% CI.\n\n", pr->a_name, pr->b_name, pr->b_name);
-    else
+                "both, with a paired bootstrap 95%% CI; no verdict from fewer than %d pairs.", pr->a_name,
+                pr->b_name, pr->b_name, r->opt.min_pairs);
+        /* Both variants compute every head at 0%: that row is the control for the others. */
+        if (r->st->level[0] == 0)
+            fputs(" The 0% rows are the control: nothing is pruned there, so a speed difference at 0% is "
+                  "noise, machine load or gating/agency overhead, not pruning.", f);
+        fputs("\n\n", f);
+    } else
         fprintf(f, "Per prompt: (level L - level %g) / level %g x 100 within %s.\n\n",
                 r->st->level[pr->b_level], r->st->level[pr->b_level], pr->a_name);
     fputs("| level % | metric | pairs | mean difference | 95% CI (%) | verdict |\n"
@@ -230,7 +248,7 @@ static void write_cmp_csv(FILE *f, const hs_report *r)
                 const hs_pair *pr = &r->pair[p];
                 const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
                 if (l == pr->b_level) continue;
-                char key[700];
+                char key[700], w[64];
                 hs_out_csv_cell(f, pr->key), fputc(',', f);
                 hs_out_csv_cell(f, pr->a_name), fputc(',', f);
                 hs_out_csv_cell(f, pr->b_name);
@@ -240,7 +258,7 @@ static void write_cmp_csv(FILE *f, const hs_report *r)
                         c->ci.n, c->n_prompts, c->n_zero, c->n_cross);
                 csv_num(f, c->ci.mean), csv_num(f, c->ci.sd), csv_num(f, c->ci.lo), csv_num(f, c->ci.hi);
                 fputc(',', f);
-                hs_out_csv_cell(f, hs_report_verdict(r, m, c));
+                hs_out_csv_cell(f, hs_report_verdict(r, m, c, w, sizeof w));
                 hs_report_cmp_key(r, p, m, l, key, sizeof key);
                 fputc(',', f);
                 hs_out_csv_cell(f, key);

@@ -9,12 +9,14 @@ a designed structure so a reader can tell the variants apart:
   - baseline (mask) does not get faster with pruning; skip variants do; agency is a bit
     slower than baseline-skip;
   - reference perplexity grows with the level, more for agency at high levels.
-By default one cell is partial (agency at the highest level: only even shards done) and
-one value in a done cell is NaN (baseline, second level, prompt 5, reference_perplexity),
+By default one cell is partial (the agency variant at the highest level: only even shards
+done) and one value in a done cell is NaN (baseline, or the first mask variant, second
+level, prompt 5, reference_perplexity),
 so the report's missing-data paths are exercised.
 
-Options let tests write parts of a study (--done-shards), a mismatched study (--seed-attr)
-and broken files (--schema-version, --drop).
+Options let tests write parts of a study (--done-shards), a mismatched study (--seed-attr),
+variants under other names (--variants with --kinds) and broken files (--schema-version,
+--drop).
 """
 import argparse
 import hashlib
@@ -53,6 +55,9 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out")
     ap.add_argument("--variants", default="baseline,agency,baseline-skip")
+    ap.add_argument("--kinds", help="gating:agency of each variant, comma-separated in --variants order "
+                                    "(e.g. mask:0,skip:1); default by name: baseline mask:0, agency skip:1, "
+                                    "others skip:0")
     ap.add_argument("--levels", default="0,30,50,70")
     ap.add_argument("--prompts", type=int, default=24)
     ap.add_argument("--shards", type=int, default=4)
@@ -64,6 +69,8 @@ def parse_args():
     ap.add_argument("--no-partial", action="store_true",
                     help="do not leave the agency cell at the highest level partial")
     ap.add_argument("--no-nan", action="store_true", help="do not plant a NaN value")
+    ap.add_argument("--undone", action="append", default=[], metavar="VARIANT@LEVEL",
+                    help="leave every shard of this cell not done (repeatable)")
     ap.add_argument("--schema-version", type=int, default=1)
     ap.add_argument("--seed-attr", type=int, default=7, help="the study's sampling seed")
     ap.add_argument("--drop", action="append", default=[], help="dataset path to leave out")
@@ -78,6 +85,15 @@ def parse_args():
     return ap.parse_args()
 
 
+def kinds(a, variants):
+    """(gating, agency) per variant: --kinds, else by name."""
+    if not a.kinds:
+        return [VARIANT_KIND.get(v, ("skip", 0)) for v in variants]
+    ks = [(k.split(":")[0], int(k.split(":")[1])) for k in a.kinds.split(",")]
+    assert len(ks) == len(variants), "--kinds needs one entry per variant"
+    return ks
+
+
 def shape_names(a):
     return {"v": a.variants.split(","), "l": [float(x) for x in a.levels.split(",")]}
 
@@ -85,10 +101,9 @@ def shape_names(a):
 def write_scales(f, a, variants, levels, prompts):
     vs = f.create_dataset("variant", data=np.array(variants, dtype=object),
                           dtype=h5py.string_dtype("utf-8"))
-    vs.attrs.create("gating", np.array([VARIANT_KIND.get(v, ("skip", 0))[0] for v in variants],
+    vs.attrs.create("gating", np.array([k[0] for k in kinds(a, variants)],
                                        dtype=object), dtype=h5py.string_dtype("utf-8"))
-    vs.attrs["agency"] = np.array([VARIANT_KIND.get(v, ("skip", 0))[1] for v in variants],
-                                  dtype=np.uint8)
+    vs.attrs["agency"] = np.array([k[1] for k in kinds(a, variants)], dtype=np.uint8)
     f.create_dataset("level", data=np.array(levels, dtype=np.float64))
     f["level"].attrs["units"] = "percent of heads switched off"
     f.create_dataset("prompt", data=np.array(prompts, dtype=object),
@@ -119,9 +134,8 @@ def study_text(a, variants, levels):
              "top_p = 0.949999988", "sample_seed = %d" % a.seed_attr, "measure_unpruned_ppl = on",
              "strategy = entropy", "calibration_sha256 = " + "ef" * 32,
              "levels = " + ", ".join("%g" % x for x in levels), "variants = " + ", ".join(variants)]
-    lines += ["variant.%s = gating %s, agency %s" % (v, VARIANT_KIND.get(v, ("skip", 0))[0],
-                                                     "on" if VARIANT_KIND.get(v, ("skip", 0))[1] else "off")
-              for v in variants]
+    lines += ["variant.%s = gating %s, agency %s" % (v, k[0], "on" if k[1] else "off")
+              for v, k in zip(variants, kinds(a, variants))]
     return "\n".join(lines) + "\n"
 
 
@@ -175,8 +189,12 @@ def done_mask(a, variants, levels):
         [int(x) for x in a.done_shards.split(",") if x != ""]
     for k in shards:
         done[:, :, k] = 1
-    if not a.no_partial and "agency" in variants:
-        done[variants.index("agency"), nl - 1, 1::2] = 0
+    agency = [i for i, k in enumerate(kinds(a, variants)) if k[1]]
+    if not a.no_partial and agency:   # the (first) agency variant at the highest level
+        done[agency[0], nl - 1, 1::2] = 0
+    for cell in a.undone:
+        v, lev = cell.split("@")
+        done[variants.index(v), levels.index(float(lev))] = 0
     return done
 
 
@@ -187,8 +205,8 @@ def metric_values(a, variants, levels, rng):
     prompt_speed = rng.normal(1.0, 0.08, size=(1, 1, npr))
     prompt_ppl = np.exp(rng.normal(3.2, 0.3, size=(1, 1, npr)))
     noise = lambda s: rng.normal(1.0, s, size=(nv, nl, npr))
-    skip = np.array([VARIANT_KIND.get(v, ("skip", 0))[0] == "skip" for v in variants])[:, None, None]
-    agen = np.array([VARIANT_KIND.get(v, ("skip", 0))[1] == 1 for v in variants])[:, None, None]
+    skip = np.array([k[0] == "skip" for k in kinds(a, variants)])[:, None, None]
+    agen = np.array([k[1] == 1 for k in kinds(a, variants)])[:, None, None]
     tps = 50.0 * prompt_speed * np.where(skip, 1.0 + 0.8 * lv, 1.0) * np.where(agen, 0.97, 1.0) * noise(0.03)
     gen_tok = np.full((nv, nl, npr), float(a.max_new))
     ttft = 0.02 * prompt_speed * noise(0.05)
@@ -216,12 +234,14 @@ def metric_values(a, variants, levels, rng):
 def write_metrics(f, a, variants, levels, done, rng):
     vals = metric_values(a, variants, levels, rng)
     prompt_done = done[:, :, np.arange(a.prompts) % a.shards].astype(bool)
+    masks = [i for i, k in enumerate(kinds(a, variants)) if k[0] == "mask"]
+    nan_v = variants.index("baseline") if "baseline" in variants else masks[0] if masks else None
     for name, units, desc, timing in METRICS:
         path = "metrics/" + name
         v = np.where(prompt_done, vals[name], np.nan)
-        if name == "reference_perplexity" and not a.no_nan and len(levels) > 1 \
-                and "baseline" in variants and prompt_done[variants.index("baseline"), 1, 5]:
-            v[variants.index("baseline"), 1, 5] = np.nan
+        if name == "reference_perplexity" and not a.no_nan and len(levels) > 1 and a.prompts > 5 \
+                and nan_v is not None and prompt_done[nan_v, 1, 5]:
+            v[nan_v, 1, 5] = np.nan
         if path in a.drop:
             continue
         d = f.create_dataset(path, data=v)
@@ -254,8 +274,8 @@ def write_heads(f, a, variants, levels, done, rng):
         attach(f, d, ["variant", "level", "layer", "head"])
     occ = np.zeros((nv, nl, L, H, len(STATES)), dtype=np.int64)
     steps = (a.max_new + 1) * a.prompts
-    for vi, v in enumerate(variants):
-        if VARIANT_KIND.get(v, ("skip", 0))[1] != 1:
+    for vi, k in enumerate(kinds(a, variants)):
+        if k[1] != 1:
             continue
         for li in range(nl):
             ndone = int(done[vi, li, np.arange(a.prompts) % a.shards].sum())

@@ -10,7 +10,11 @@ report and checks it against an independent recomputation with h5py/numpy:
   - every promised file exists, PNGs are PNGs (when gnuplot is on PATH);
   - missing cells and NaN values are reported, not averaged in;
   - merged parts equal the whole; mismatched studies, bad files and bad options exit 2;
-  - gnuplot missing -> note and exit 0; gnuplot failing -> exit 1 with its output.
+  - gnuplot missing -> note and exit 0; gnuplot failing -> exit 1 with its output;
+  - --min-pairs, the caveats' counts, the 0% control in the speed attribution;
+  - --reference on a file whose variants have other names;
+  - figure captions list the cells they leave out; gnuplot scripts (log range, labels,
+    Pareto rings); an incomplete file is warned about first.
 """
 import csv
 import os
@@ -142,9 +146,11 @@ def check_files(out, gnuplot):
         for ext in (".dat", ".gp"):
             check(os.path.exists(os.path.join(out, fig + ext)), fig + ext + " written")
         png = os.path.join(out, fig + ".png")
-        if gnuplot:
+        if gnuplot:   # CI installs gnuplot-nox (tools/setup.sh): then every PNG is required
             ok = os.path.exists(png) and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
             check(ok and os.path.getsize(png) > 1000, fig + ".png is a PNG")
+    if not gnuplot:
+        print("SKIP: gnuplot is not on PATH: the PNG checks are skipped (tools/setup.sh installs gnuplot-nox)")
     with open(os.path.join(out, "speed_comparison.dat")) as f:
         check(f.readline().startswith("# variant level_pct mean"), "plot data has a header line")
 
@@ -299,17 +305,25 @@ def check_other_shapes(binary, work):
     p = report(binary, [f], out, "--bootstrap", "200")
     check(p.returncode == 0, "custom variants and unsorted levels: " + p.stderr)
     rows = read_csv(os.path.join(out, "comparisons.csv"))
-    check(row(rows, comparison="baseline-skip-vs-baseline", metric="speed", level=25)["verdict"] == "unavailable",
-          "comparison with a variant the file lacks is unavailable")
+    check(not [r for r in rows if "baseline-skip" in r["comparison"]],
+          "no comparison with a variant the file lacks")
     check(row(rows, comparison="distil-vs-baseline", metric="speed", level=25)["available"] == "1",
           "other variants are compared with baseline")
     levels = [r["level"] for r in read_csv(os.path.join(out, "coverage.csv")) if r["variant"] == "baseline"]
     check(levels == ["0", "25", "50"], "levels sorted: %s" % levels)
     text = open(os.path.join(out, "REPORT.md")).read()
-    check("At 50%, agency vs baseline-skip" in text or "unavailable" in text, "unavailable said in words")
+    check("Measured: not available: it needs the reference `baseline`, a variant named `baseline-skip`" in text,
+          "the attribution says which variant it lacks")
+    check("This study has no 0% level" not in text, "levels 0, 25, 50 have a control")
     g = fixture(os.path.join(work, "lonely.h5"), "--variants", "agency", "--levels", "40")
     p = report(binary, [g], os.path.join(work, "lonely"), "--bootstrap", "200")
     check(p.returncode == 0, "single variant, single level: " + p.stderr)
+    rows = read_csv(os.path.join(work, "lonely", "comparisons.csv"))
+    check(row(rows, comparison="agency-vs-baseline", metric="speed", level=40)["verdict"] == "unavailable",
+          "comparison with a reference the file lacks is listed as unavailable")
+    text = open(os.path.join(work, "lonely", "REPORT.md")).read()
+    check("unavailable (the file has no variant named `baseline`; choose the reference with --reference VARIANT)"
+          in text, "unavailable said in words, with the way out")
     h = fixture(os.path.join(work, "nothing.h5"), "--done-shards", "")
     p = report(binary, [h], os.path.join(work, "nothing"), "--bootstrap", "200")
     check(p.returncode == 0, "a file with no cell done: " + p.stderr)
@@ -323,8 +337,12 @@ def check_gnuplot_paths(binary, work, f):
     check("gnuplot is not on PATH" in p.stderr, "gnuplot missing noted on stderr")
     rep = open(os.path.join(out, "REPORT.md")).read()
     check("gnuplot was not found on PATH" in rep, "gnuplot missing noted in REPORT.md")
-    check(os.path.exists(os.path.join(out, "speed_comparison.dat")) and
-          not os.path.exists(os.path.join(out, "speed_comparison.png")), "data written, no PNG")
+    for name in ["tables.md", "coverage.csv", "comparisons.csv"] + ["table_%s.csv" % k for k in PROMISED] + \
+            [fig + ext for fig in FIGURES for ext in (".dat", ".gp")]:
+        check(os.path.exists(os.path.join(out, name)) and os.path.getsize(os.path.join(out, name)) > 0,
+              "gnuplot missing: %s still written" % name)
+    check(not [n for n in os.listdir(out) if n.endswith(".png")] and ".png)" not in rep,
+          "gnuplot missing: no PNG made or linked")
     fake = os.path.join(work, "fake-gnuplot")
     os.makedirs(fake, exist_ok=True)
     with open(os.path.join(fake, "gnuplot"), "w") as g:
@@ -352,6 +370,238 @@ def check_seed(binary, work, f, out):
     check("seed 2" in open(os.path.join(other, "REPORT.md")).read(), "seed printed in REPORT.md")
 
 
+# ---- verdicts, caveats and the 0% control ----
+
+WORDS = {"speed": ("faster", "slower"), "efficiency": ("faster", "slower"), "perplexity": ("worse", "better"),
+         "quality": ("better", "worse"), "diversity": ("better (more diverse)", "worse (less diverse)"),
+         "generated_perplexity": ("worse", "better")}
+
+
+def want_verdict(r, min_pairs):
+    """The documented verdict rule (docs/report.md), threshold included."""
+    if r["available"] != "1":
+        return "unavailable"
+    n = int(r["n_pairs"])
+    if n < min_pairs or n < 2:
+        return "too few prompts (n=%d)" % n
+    lo, hi = float(r["ci_low_pct"]), float(r["ci_high_pct"])
+    up, down = WORDS[r["metric"]]
+    return up if lo > 0 else down if hi < 0 else "no significant difference"
+
+
+def check_verdicts(rows, min_pairs, what):
+    bad = [(r["comparison"], r["metric"], r["level"], r["verdict"]) for r in rows
+           if r["verdict"] != want_verdict(r, min_pairs)]
+    check(not bad, "%s: every verdict follows the rule with --min-pairs %d (first wrong: %s)"
+          % (what, min_pairs, bad[:1]))
+
+
+def count_rows(rows, between):
+    sel = [r for r in rows if (r["b_level"] == "") == between and r["available"] == "1"]
+    decided = [r for r in sel if not r["verdict"].startswith("too few")]
+    signif = [r for r in decided if r["verdict"] != "no significant difference"]
+    return len(decided), len(signif), len(sel) - len(decided)
+
+
+def check_caveats(out):
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    text = open(os.path.join(out, "REPORT.md")).read()
+    (c1, k1, f1), (c2, k2, f2) = count_rows(rows, True), count_rows(rows, False)
+    want = ("Between variants, %d comparison row(s) (pair x metric x level) have a verdict and %d of them are "
+            "\"significant\" (faster/slower, better/worse); at 95%% about %d/20 = %.1f would be by chance alone"
+            % (c1, k1, c1, c1 / 20))
+    check(want in text, "caveats count the comparisons: " + want)
+    check("Against each variant's own lowest level: %d row(s), %d significant (about %.1f by chance)"
+          % (c2, k2, c2 / 20) in text, "caveats count the degradation rows")
+    check("A verdict needs at least 10 pairs (--min-pairs); %d comparison row(s) have fewer" % (f1 + f2) in text,
+          "caveats count the rows without a verdict")
+    check("They come from latency-mode prompts" in text and "depend on the machine" in text,
+          "caveats say where timings come from")
+    check(text.index("## Caveats") < text.index("## Coverage and missing data"), "caveats come before the tables")
+
+
+def check_min_pairs(binary, work, f, out):
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    check_verdicts(rows, 10, "default report")
+    strict = os.path.join(work, "minpairs13")
+    p = report(binary, [f], strict, "--no-figures", "--min-pairs", "13")
+    check(p.returncode == 0, "--min-pairs 13 runs: " + p.stderr)
+    rows13 = read_csv(os.path.join(strict, "comparisons.csv"))
+    check_verdicts(rows13, 13, "--min-pairs 13")
+    r70 = row(rows13, comparison="agency-vs-baseline", metric="speed", level=70)
+    check(r70["verdict"] == "too few prompts (n=12)" and r70["mean_pct"] != "",
+          "12 pairs under --min-pairs 13: no verdict, numbers kept (%s)" % r70["verdict"])
+    check(": too few prompts (n=12)" in open(os.path.join(strict, "REPORT.md")).read(), "REPORT.md says it")
+    few = fixture(os.path.join(work, "few.h5"), "--prompts", "6", "--shards", "2", "--no-partial")
+    p = report(binary, [few], os.path.join(work, "few"), "--no-figures", "--bootstrap", "200")
+    rows = read_csv(os.path.join(work, "few", "comparisons.csv"))
+    check(p.returncode == 0 and all(r["verdict"].startswith("too few prompts (n=") for r in rows),
+          "6 prompts: no verdict anywhere by default")
+    text = open(os.path.join(work, "few", "REPORT.md")).read()
+    check(re.search(r"At 50%, agency vs baseline, speed \(decode tokens/s\): [+-][0-9.]+% \(95% CI [^)]*\): "
+                    r"too few prompts \(n=6\)", text) is not None, "the seed claim line withholds its verdict")
+    p = report(binary, [few], os.path.join(work, "few2"), "--no-figures", "--bootstrap", "200", "--min-pairs", "2")
+    rows = read_csv(os.path.join(work, "few2", "comparisons.csv"))
+    check_verdicts(rows, 2, "--min-pairs 2")
+    check(any(r["verdict"] in ("faster", "slower") for r in rows), "--min-pairs 2 gives verdicts again")
+    for bad in ("1", "x", ""):
+        p = report(binary, [few], os.path.join(work, "bad"), "--min-pairs", bad)
+        check(p.returncode == 2 and "--min-pairs" in p.stderr, "--min-pairs %r -> exit 2: %s" % (bad, p.stderr))
+
+
+def credit_phrase(rows, comparison, level):
+    """What REPORT.md must conclude from the speed verdicts at level and at the 0% control."""
+    v = row(rows, comparison=comparison, metric="speed", level=level)["verdict"]
+    v0 = row(rows, comparison=comparison, metric="speed", level=0)["verdict"]
+    if v.startswith("too few") or v0.startswith("too few"):
+        return "too few paired prompts at %g%% or at 0%%" % level
+    if v == "no significant difference":
+        return "no significant difference at %g%%, so no speed difference can be put down to" % level
+    if v0 == "no significant difference":
+        return "%s at %g%% and no significant difference at 0%%, so the difference comes with pruning" % (v, level)
+    return "already %s at 0%%, where nothing is pruned: that much is gating or agency overhead" % v0
+
+
+def check_control(binary, work, out):
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    text = open(os.path.join(out, "REPORT.md")).read()
+    between = {r["comparison"] for r in rows if r["b_level"] == ""}
+    check(between == {"agency-vs-baseline", "baseline-skip-vs-baseline", "agency-vs-baseline-skip"},
+          "the default study's comparisons: %s" % sorted(between))
+    check("Control at 0% (nothing is pruned, so `baseline-skip` has no head to skip): baseline-skip vs baseline, "
+          "speed (decode tokens/s): " in text, "the attribution shows the 0% control")
+    phrases = [credit_phrase(rows, c, 50) for c in ("baseline-skip-vs-baseline", "agency-vs-baseline-skip")]
+    check(phrases[0] != phrases[1], "the fixture exercises two readings of the control")
+    check("Reading: baseline-skip vs baseline: " + phrases[0] in text, "reading of skip vs baseline: " + phrases[0])
+    check("; agency vs baseline-skip: " + phrases[1] in text, "reading of agency vs skip: " + phrases[1])
+    check("The 0% rows are the control: nothing is pruned there" in open(os.path.join(out, "tables.md")).read(),
+          "comparison tables say the 0% rows are the control")
+    g = fixture(os.path.join(work, "no0.h5"), "--levels", "30,50,70")
+    p = report(binary, [g], os.path.join(work, "no0"), "--no-figures", "--bootstrap", "200")
+    check(p.returncode == 0 and "This study has no 0% level, so there is no control" in
+          open(os.path.join(work, "no0", "REPORT.md")).read(), "a study without 0% says it has no control")
+
+
+# ---- --reference ----
+
+def check_reference(binary, work, f):
+    ren = fixture(os.path.join(work, "renamed.h5"), "--variants", "plain,gated,fast", "--kinds",
+                  "mask:0,skip:1,skip:0")
+    out = os.path.join(work, "renamed")
+    p = report(binary, [ren], out, "--no-figures", "--bootstrap", "200", "--reference", "plain")
+    check(p.returncode == 0, "--reference plain runs: " + p.stderr)
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    check({r["comparison"] for r in rows} == {"gated-vs-plain", "fast-vs-plain", "plain-vs-own-0",
+                                              "gated-vs-own-0", "fast-vs-own-0"}, "every variant against plain")
+    a = values(ren, "decode_tokens_per_second", "gated", 50.0)
+    b = values(ren, "decode_tokens_per_second", "plain", 50.0)
+    want = np.nanmean((a - b) / b * 100)
+    got = float(row(rows, comparison="gated-vs-plain", metric="speed", level=50)["mean_pct"])
+    check(abs(got - want) < 1e-7, "paired mean against the reference (%.9g vs %.9g)" % (got, want))
+    text = open(os.path.join(out, "REPORT.md")).read()
+    check("The seed's agency model is `gated`; its baseline is the reference `plain` (--reference)" in text,
+          "REPORT.md names the variants standing for agency and baseline")
+    check("At 50%%, gated vs plain, speed (decode tokens/s): %+.2f%%" % want in text, "claims measured on gated")
+    p = report(binary, [ren], os.path.join(work, "renamed_fast"), "--no-figures", "--bootstrap", "200",
+               "--reference=fast")
+    rows = read_csv(os.path.join(work, "renamed_fast", "comparisons.csv"))
+    check({r["comparison"] for r in rows if r["b_level"] == ""} == {"plain-vs-fast", "gated-vs-fast"},
+          "--reference=fast compares the others with fast")
+    p = report(binary, [ren], os.path.join(work, "bad"), "--reference", "nope")
+    check(p.returncode == 2 and "--reference nope: no such variant in %s (variants: plain, gated, fast)" % ren
+          in p.stderr, "unknown --reference -> exit 2 listing the variants: " + p.stderr)
+    out = os.path.join(work, "ref_skip")
+    p = report(binary, [f], out, "--no-figures", "--bootstrap", "200", "--reference", "baseline-skip")
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    keys = [(r["comparison"], r["metric"], r["level"]) for r in rows]
+    check(p.returncode == 0 and len(keys) == len(set(keys)) and
+          {r["comparison"] for r in rows if r["b_level"] == ""} ==
+          {"baseline-vs-baseline-skip", "agency-vs-baseline-skip"}, "--reference baseline-skip: no duplicate pair")
+
+
+# ---- figures: captions, scripts ----
+
+def caption(out, fig):
+    text = open(os.path.join(out, "REPORT.md")).read()
+    return text.split("### %s\n\n" % fig, 1)[1].split("\n", 1)[0]
+
+
+def check_captions(binary, work):
+    f = fixture(os.path.join(work, "undone.h5"), "--undone", "agency@70", "--undone", "baseline-skip@70")
+    out = os.path.join(work, "undone")
+    p = report(binary, [f], out, "--bootstrap", "200")
+    check(p.returncode == 0, "report with undone cells: " + p.stderr)
+    for fig in ("speed_comparison", "perplexity_comparison", "pruning_summary", "radar_comparison"):
+        check("Missing (no value), not drawn: agency at 70%, baseline-skip at 70%." in caption(out, fig),
+              fig + " caption lists the missing cells")
+    check("Only baseline has all four values at this level, so every axis is 1 by construction"
+          in caption(out, "radar_comparison"), "a radar of one variant says so")
+    check("no panel: 70%." in caption(out, "agency_occupancy_agency"), "occupancy names the level it leaves out")
+    dat = open(os.path.join(out, "speed_comparison.dat")).read()
+    check("\nagency 70 " not in dat and "\nbaseline 70 " in dat, "missing cells are not in the plot data")
+    text = open(os.path.join(work, "lonely", "REPORT.md")).read()
+    check("The study has one variant (agency), so every axis is 1 by construction" in text,
+          "a one-variant study's radar says so")
+    # Captions grow: 13 long variant names left out, none cut.
+    names = ["variant-number-%02d" % i for i in range(14)]
+    g = fixture(os.path.join(work, "many.h5"), "--variants", ",".join(names), "--levels", "0,50",
+                *sum((["--undone", n + "@50"] for n in names[1:]), []))
+    out = os.path.join(work, "many")
+    p = report(binary, [g], out, "--no-figures", "--bootstrap", "100")
+    cap = caption(out, "speed_comparison")
+    check(p.returncode == 0 and len(cap) > 400 and cap.endswith(".") and
+          all("%s at 50%%" % n in cap for n in names[1:]), "a long caption is complete (%d chars)" % len(cap))
+    check("Only variant-number-00 has all four values" in caption(out, "radar_comparison"),
+          "the radar's note survives a long caption")
+
+
+def numbers(path):
+    return [ln.split() for ln in open(path) if ln.strip() and not ln.startswith("#")]
+
+
+def check_scripts(out, lonely):
+    gp = open(os.path.join(out, "perplexity_comparison.gp")).read()
+    m = re.search(r"set yrange \[([-0-9.e+]+):([-0-9.e+]+)\]", gp)
+    rows = numbers(os.path.join(out, "perplexity_comparison.dat"))
+    lo, hi = min(float(r[3]) for r in rows), max(float(r[4]) for r in rows)
+    check(m is not None and lo / 1.2 <= float(m.group(1)) <= lo and hi <= float(m.group(2)) <= hi * 1.2,
+          "log y range hugs the data (%s vs %.4g..%.4g)" % (m and m.groups(), lo, hi))
+    t = re.search(r"set ytics \(([^)]*)\)", gp)
+    tics = [float(x) for x in t.group(1).split(",")] if t else []
+    check(len(tics) >= 3 and all(float(m.group(1)) <= x <= float(m.group(2)) for x in tics),
+          "labelled tics inside the log range: %s" % tics)
+    gp = open(os.path.join(out, "pruning_summary.gp")).read()
+    m = re.search(r"set yrange \[([-0-9.e+]+):([-0-9.e+]+)\]", gp)
+    check(m is not None and float(m.group(1)) > float(m.group(2)), "perplexity axis reversed, explicit range")
+    pts = numbers(os.path.join(out, "pruning_summary.dat"))
+    x = np.array([float(r[2]) for r in pts]); y = np.log([float(r[3]) for r in pts])
+    sx, sy = np.ptp(x) or 1, np.ptp(y) or 1
+    clash = [(pts[i][:2], pts[j][:2]) for i in range(len(pts)) for j in range(i)
+             if pts[i][5] != "0" and pts[j][5] != "0" and abs(x[i] - x[j]) / sx <= 0.04 and
+             abs(y[i] - y[j]) / sy <= 0.04 and (pts[i][1] == pts[j][1] or pts[i][5] == pts[j][5])]
+    check(not clash, "no two labels drawn on top of each other: %s" % clash[:2])
+    check(any(r[5] == "0" for r in pts), "coincident 0% points share one label")
+    front = numbers(os.path.join(lonely, "pruning_summary_front.dat"))
+    gp = open(os.path.join(lonely, "pruning_summary.gp")).read()
+    check(len(front) == 1 and '"pruning_summary_front.dat" index 0 using 2:3 with points pt 6' in gp and
+          "with lines dt 2" not in gp, "a one-point Pareto frontier is marked with a ring")
+
+
+# ---- interrupted files ----
+
+def check_incomplete(binary, work, f, p, out):
+    check("warning: %s is incomplete (complete = 0" % f in p.stderr, "stderr warns about complete = 0")
+    head = open(os.path.join(out, "REPORT.md")).read().split("## ", 1)[0]
+    check("> **Warning: incomplete results.** `%s` has `complete = 0`" % f in head and
+          "12 of 288 (variant, level, prompt) results are not done" in head, "REPORT.md warns first")
+    g = fixture(os.path.join(work, "complete.h5"), "--no-partial")
+    with h5py.File(g, "r") as h:
+        check(int(h.attrs["complete"]) == 1, "fixture marks a full file complete")
+    p = report(binary, [g], os.path.join(work, "complete"), "--no-figures", "--bootstrap", "200")
+    check(p.returncode == 0 and "incomplete" not in p.stderr and "Warning: incomplete" not in
+          open(os.path.join(work, "complete", "REPORT.md")).read(), "a complete file gets no warning")
+
+
 def main():
     binary, work = sys.argv[1], sys.argv[2]
     shutil.rmtree(work, ignore_errors=True)
@@ -372,6 +622,13 @@ def main():
     check_cross_hosts(binary, work)
     check_bad_inputs(binary, work)
     check_gnuplot_paths(binary, work, f)
+    check_caveats(out)
+    check_min_pairs(binary, work, f, out)
+    check_control(binary, work, out)
+    check_reference(binary, work, f)
+    check_captions(binary, work)
+    check_scripts(out, os.path.join(work, "lonely"))
+    check_incomplete(binary, work, f, p, out)
     print("%d check(s), %d failure(s)" % (checks[0], len(failures)))
     return 1 if failures else 0
 

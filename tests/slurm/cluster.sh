@@ -2,12 +2,13 @@
 # cluster.sh: a throw-away one-node SLURM cluster on this machine, for the slurm tests.
 # Sourced. Needs root (the daemons run as root, munged as the munge user).
 #
-#   slurm_install            installs slurm-wlm and munge with apt-get when missing
+#   slurm_install            installs slurm-wlm, munge and hdf5-tools (h5dump, which the
+#                            test reads the results with) with apt-get when missing
 #                            (status 1 if they are missing and cannot be installed)
 #   cluster_start DIR        munged, slurmctld and slurmd with every file under DIR, on free
-#                            ports; exports SLURM_CONF; status 1 (message on stderr) if a
-#                            daemon cannot run at all, 2 if they run but the node never
-#                            becomes idle
+#                            ports, one node with 2 CPUs ($cluster_cpus); exports SLURM_CONF;
+#                            status 1 (message on stderr) if a daemon cannot run at all, 2 if
+#                            they run but the node never becomes idle
 #   cluster_stop             cancels every job, waits for them, stops the daemons by pid
 #   job_state ID             JobState of a job (its array tasks: one line each)
 #   job_wait ID SECONDS      until the job (every array task) has ended; prints the states
@@ -17,20 +18,21 @@
 
 cluster_pids=()
 cluster_dir=""
+cluster_cpus=2 # the issue's "one-node cluster with 2 CPUs", whatever this machine has
 
 slurm_install() {
-  local bins=(munged mungekey slurmctld slurmd sbatch scontrol squeue scancel srun)
+  local bins=(munged mungekey slurmctld slurmd sbatch scontrol squeue scancel srun h5dump)
   local b missing=0
   for b in "${bins[@]}"; do command -v "$b" >/dev/null 2>&1 || missing=1; done
   [ "$missing" = 1 ] || return 0
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "slurm-wlm/munge are not installed and cannot be installed here (need root and apt-get)" >&2
+    echo "slurm-wlm/munge/hdf5-tools are not installed and cannot be installed here (need root and apt-get)" >&2
     return 1
   fi
-  echo "installing slurm-wlm and munge with apt-get ..." >&2
+  echo "installing slurm-wlm, munge and hdf5-tools with apt-get ..." >&2
   local i
   for i in 1 2 3 4 5 6 7 8 9 10 11 12; do # another apt-get may hold the dpkg lock
-    if DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slurm-wlm munge \
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slurm-wlm munge hdf5-tools \
       >"${TMPDIR:-/tmp}/hs-slurm-apt.log" 2>&1; then
       break
     fi
@@ -43,7 +45,7 @@ slurm_install() {
   done
   for b in "${bins[@]}"; do
     command -v "$b" >/dev/null 2>&1 || {
-      echo "apt-get could not install slurm-wlm and munge:" >&2
+      echo "apt-get could not install slurm-wlm, munge and hdf5-tools:" >&2
       tail -n 5 "${TMPDIR:-/tmp}/hs-slurm-apt.log" >&2
       return 1
     }
@@ -98,6 +100,12 @@ cluster_start() {
   fi
   node=$(slurmd -C 2>/dev/null | head -n 1)
   [[ $node == NodeName=* ]] || { echo "slurmd -C cannot describe this node: $node" >&2; return 1; }
+  # The node's name and memory from slurmd -C, its CPUs pinned to $cluster_cpus (one socket,
+  # one thread per core) so that the test's jobs see the same cluster on any machine.
+  # SlurmdParameters=config_overrides below keeps a machine with fewer CPUs from being
+  # drained for having less than this (the jobs then share them; task/none binds nothing).
+  node="${node%% *} CPUs=$cluster_cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cluster_cpus ThreadsPerCore=1 $(
+    grep -o 'RealMemory=[0-9]*' <<<"$node")"
   # cred_expire is also how long a requeued job waits before it may start again
   # (default 120 s): 10 s keeps the test short.
   cat >"$d/slurm.conf" <<EOF
@@ -112,6 +120,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
+SlurmdParameters=config_overrides
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation=$d/state

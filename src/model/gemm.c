@@ -4,7 +4,8 @@
  * SSE3 "Prescott" kernels, several times below what AVX2+FMA can do; so products with
  * more than one row go through this blocked kernel instead (Goto & van de Geijn's
  * layout: B packed into KC x 16 panels that stay in L1, a 6 x 16 register tile of C,
- * A read in place). Without AVX2 it defers to cblas_sgemm. */
+ * A read in place). Without AVX2 it defers to cblas_sgemm. The accumulating product of
+ * decode batches (hs_k_gemm_acc) also has an AVX-512 tile, chosen at run time. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,79 @@ static void kernel_acc(int kc, const float *const a[MR], const float *restrict b
 
 enum { NP = 4 }; /* panels packed together: each weight row is read 4 lines at a time */
 
+/* ---- AVX-512 (chosen at run time: the build's floor is AVX2, the Xeons we run on have
+ * AVX-512, whose FMA rate is ~1.6x AVX2's here; bench/ab_batch.sh). The same packed
+ * panels, a 6 x 64 tile (all NP panels at once: 24 zmm accumulators, 4 panel loads and 6
+ * broadcasts per k). Every element is still one FMA per k, in k order, onto C's value:
+ * the bits are those of kernel_acc and of the batch-1 chain. ---- */
+
+static int g_avx512 = -1; /* -1: not decided yet */
+
+static int hs_cpu_avx512(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+}
+
+int hs_k_avx512(void)
+{
+    /* Racing first calls from several threads all store the same value. */
+    if (g_avx512 < 0) {
+        const char *off = getenv("HS_NO_AVX512");
+        g_avx512 = hs_cpu_avx512() && !(off && *off && strcmp(off, "0"));
+    }
+    return g_avx512;
+}
+
+int hs_k_avx512_set(int on)
+{
+    g_avx512 = on && hs_cpu_avx512();
+    return g_avx512;
+}
+
+/* C rows (mr of them, a compile-time constant after inlining) x 64 columns += A rows x
+ * the NP packed panels at bp (panel p at bp + p * kc * NR). Columns past the edge are
+ * masked off (m[p]): the panels are zero padded and those lanes are never stored. */
+static inline __attribute__((always_inline)) HS_AVX512 void tile512(int kc, const float *const a[MR],
+                                                                    const float *restrict bp, float *C, int ldc,
+                                                                    const __mmask16 m[NP], const int mr)
+{
+    __m512 c[MR][NP];
+    for (int r = 0; r < mr; r++)
+        for (int p = 0; p < NP; p++) c[r][p] = _mm512_maskz_loadu_ps(m[p], C + (size_t)r * ldc + p * NR);
+    const size_t ps = (size_t)kc * NR;
+    for (int k = 0; k < kc; k++) {
+        __m512 b[NP];
+        for (int p = 0; p < NP; p++) b[p] = _mm512_load_ps(bp + p * ps + (size_t)k * NR);
+        for (int r = 0; r < mr; r++) {
+            __m512 av = _mm512_set1_ps(a[r][k]);
+            for (int p = 0; p < NP; p++) c[r][p] = _mm512_fmadd_ps(av, b[p], c[r][p]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int p = 0; p < NP; p++) _mm512_mask_storeu_ps(C + (size_t)r * ldc + p * NR, m[p], c[r][p]);
+}
+
+/* C[0 .. mr, 0 .. ncols) += A rows (a, at the block's first k) x the packed block. One
+ * copy of the tile per row count, so a short last tile does only its own rows' work. */
+static HS_AVX512 void kernel512_acc(int kc, const float *const a[MR], const float *restrict bp, float *C, int ldc,
+                                    int mr, int ncols)
+{
+    __mmask16 m[NP];
+    for (int p = 0; p < NP; p++) {
+        int n = ncols - p * NR;
+        m[p] = n >= NR ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+    }
+    switch (mr) {
+    case 6: tile512(kc, a, bp, C, ldc, m, 6); break;
+    case 5: tile512(kc, a, bp, C, ldc, m, 5); break;
+    case 4: tile512(kc, a, bp, C, ldc, m, 4); break;
+    case 3: tile512(kc, a, bp, C, ldc, m, 3); break;
+    case 2: tile512(kc, a, bp, C, ldc, m, 2); break;
+    default: tile512(kc, a, bp, C, ldc, m, 1); break;
+    }
+}
+
 #define WT float
 #define KN(name) name##_f32
 #define WLOAD8(p) _mm256_loadu_ps(p)
@@ -122,6 +196,9 @@ void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int 
 }
 
 #else
+
+int hs_k_avx512(void) { return 0; }
+int hs_k_avx512_set(int on) { return (void)on, 0; }
 
 /* Without AVX2: OpenBLAS for F32; bf16 weights row by row through the portable paths of
  * the row and dot-row kernels (beta is 0 or 1 wherever the forward pass calls this). */

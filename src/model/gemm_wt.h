@@ -91,16 +91,34 @@ static void KN(prefetch_block)(const WT *W, int ldw, int k0, int j0, int N, int 
     }
 }
 
+/* The AVX-512 pass over one packed block: every 6-row tile against all NP panels. */
+static void KN(block512)(float *C, int ldc, const float *A, int lda, const float *bp, const WT *B, int ldb, int M,
+                         int N, int k0, int kc, int j0)
+{
+    int tiles = (M + MR - 1) / MR, ncols = N - j0 < NP * NR ? N - j0 : NP * NR;
+    for (int i0 = 0, t = 0; i0 < M; i0 += MR, t++) {
+        int mr = M - i0 < MR ? M - i0 : MR;
+        const float *a[MR];
+        for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + k0;
+        kernel512_acc(kc, a, bp, C + (size_t)i0 * ldc + j0, ldc, mr, ncols);
+        KN(prefetch_block)(B, ldb, k0, j0 + NP * NR, N, kc * t / tiles, kc * (t + 1) / tiles);
+    }
+}
+
 void KN(hs_k_gemm_acc)(float *C, int ldc, const float *A, int lda, const WT *B, int ldb, int M, int K, int N)
 {
-    static _Thread_local float bp[NP * KC * NR] __attribute__((aligned(32)));
-    int tiles = (M + MR - 1) / MR;
+    static _Thread_local float bp[NP * KC * NR] __attribute__((aligned(64)));
+    int tiles = (M + MR - 1) / MR, wide = hs_k_avx512();
     /* k blocks outermost, as in hs_k_gemm: consecutive blocks read neighbouring bytes of
      * the same weight rows. */
     for (int k0 = 0; k0 < K; k0 += KC) {
         int kc = K - k0 < KC ? K - k0 : KC;
         for (int j0 = 0; j0 < N; j0 += NP * NR) {
             KN(pack_wide)(bp, B, ldb, k0, kc, j0, N);
+            if (wide) {
+                KN(block512)(C, ldc, A, lda, bp, B, ldb, M, N, k0, kc, j0);
+                continue;
+            }
             int calls = 0, total = NP * tiles;
             for (int p = 0; p < NP && j0 + p * NR < N; p++) {
                 int jp = j0 + p * NR, nr = N - jp < NR ? N - jp : NR;

@@ -78,8 +78,19 @@ void hs_k_share(int n, int align, int t, int T, int *lo, int *hi);
 #endif
 
 /* AVX2 only (gemm.c): C (M, N) += A (M, K) @ B (K, N), each element one fused multiply-add
- * per k in order onto C's value (the chain of hs_k_matmul_rows, so results are identical). */
+ * per k in order onto C's value (the chain of hs_k_matmul_rows, so results are identical).
+ * An AVX-512 tile when hs_k_avx512(), with the same chains. */
 void hs_k_gemm_acc_f32(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N);
 void hs_k_gemm_acc_bf16(float *C, int ldc, const float *A, int lda, const uint16_t *B, int ldb, int M, int K, int N);
+
+/* Whether the batched kernels (hs_k_gemm_acc, and hs_k_dot_rows for two rows or more)
+ * take their AVX-512 paths: the CPU has avx512f and avx512dq and the environment does not
+ * set HS_NO_AVX512 (to anything but 0), decided at the first call. hs_k_avx512_set
+ * overrides it (tests, A/B benchmarks) and returns the state in force, which stays 0 on a
+ * CPU without AVX-512. Both paths give identical bits. */
+int hs_k_avx512(void);
+int hs_k_avx512_set(int on);
+/* For the functions of those paths (the build's floor is AVX2). */
+#define HS_AVX512 __attribute__((target("avx512f,avx512dq")))
 
 #endif

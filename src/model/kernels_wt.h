@@ -162,10 +162,85 @@ static void KN(dot4x2)(float *restrict y0, float *restrict y1, const WT *restric
 }
 #endif
 
+#ifdef __AVX2__
+/* dot4x2 on AVX-512 for four weight rows and np (a constant after inlining) pairs of rows
+ * of x: lanes 0-7 of a register hold one row's 8-lane partial sums, lanes 8-15 the
+ * other's (the pairs interleaved by hs_k_pair_rows, each weight vector broadcast to both
+ * halves), so each (row, output) pair keeps dot4's exact sequence: same partial sums in
+ * k order, same horizontal sum of each half, same tail. y[j] NULL: row j is padding. */
+static inline __attribute__((always_inline)) HS_AVX512 void KN(dot4_pairs)(float *const y[2 * HS_PAIRS],
+                                                                           const WT *W, int ldw, int n,
+                                                                           const float *xp, size_t ps,
+                                                                           const float *const x[2 * HS_PAIRS],
+                                                                           int K, int K8, const int np)
+{
+    const WT *w[4];
+    __m512 s[4][HS_PAIRS];
+    for (int i = 0; i < 4; i++) {
+        w[i] = W + (size_t)(n + i) * ldw;
+        for (int p = 0; p < np; p++) s[i][p] = _mm512_setzero_ps();
+    }
+    for (int k = 0; k < K8; k += 8) {
+        __m512 xv[HS_PAIRS];
+        for (int p = 0; p < np; p++) xv[p] = _mm512_load_ps(xp + p * ps + 2 * (size_t)k);
+        for (int i = 0; i < 4; i++) {
+            __m512 wv = WDUP16(w[i] + k);
+            for (int p = 0; p < np; p++) s[i][p] = _mm512_fmadd_ps(wv, xv[p], s[i][p]);
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        for (int p = 0; p < np; p++)
+            for (int h = 0; h < 2; h++) {
+                int j = 2 * p + h;
+                if (!y[j]) continue;
+                float r = hsum256(h ? hs_hi256(s[i][p]) : _mm512_castps512_ps256(s[i][p]));
+                for (int t = K8; t < K; t++) r = fmaf(WGET(w[i] + t), x[j][t], r);
+                y[j][n + i] = r;
+            }
+}
+
+/* The LM head of a decode batch on AVX-512: rows of W four at a time (in L1) against
+ * every pair of rows of x, HS_PAIRS pairs per pass. It does the rows that dot4 does for
+ * one row of x (all but N % 4) and returns how many: 0 if it cannot allocate the pairs,
+ * and the AVX2 path does them all. */
+static HS_AVX512 int KN(dot_rows512)(float *y, int ldy, const WT *W, int ldw, const float *x, int ldx, int B, int N,
+                                     int K)
+{
+    int K8 = K / 8 * 8, P = (B + 1) / 2, n1 = N / 4 * 4;
+    size_t ps = 2 * (size_t)K8;
+    float *xp = K8 && n1 ? hs_k_pair_rows(x, ldx, B, K8) : NULL;
+    if (!xp) return 0;
+    for (int n = 0; n < n1; n += 4)
+        for (int p0 = 0; p0 < P; p0 += HS_PAIRS) {
+            float *yr[2 * HS_PAIRS];
+            const float *xr[2 * HS_PAIRS];
+            for (int j = 0; j < 2 * HS_PAIRS; j++) {
+                int b = 2 * p0 + j;
+                yr[j] = b < B ? y + (size_t)b * ldy : NULL;
+                xr[j] = x + (size_t)(b < B ? b : B - 1) * ldx;
+            }
+            const float *xq = xp + p0 * ps;
+            switch (P - p0 < HS_PAIRS ? P - p0 : HS_PAIRS) {
+            case 6: KN(dot4_pairs)(yr, W, ldw, n, xq, ps, xr, K, K8, 6); break;
+            case 5: KN(dot4_pairs)(yr, W, ldw, n, xq, ps, xr, K, K8, 5); break;
+            case 4: KN(dot4_pairs)(yr, W, ldw, n, xq, ps, xr, K, K8, 4); break;
+            case 3: KN(dot4_pairs)(yr, W, ldw, n, xq, ps, xr, K, K8, 3); break;
+            case 2: KN(dot4_pairs)(yr, W, ldw, n, xq, ps, xr, K, K8, 2); break;
+            default: KN(dot4_pairs)(yr, W, ldw, n, xq, ps, xr, K, K8, 1); break;
+            }
+        }
+    free(xp);
+    return n1;
+}
+#endif
+
 static void KN(dot_rows_serial)(float *y, int ldy, const WT *W, int ldw, const float *x, int ldx, int B, int N,
                                 int K)
 {
     int n = 0;
+#ifdef __AVX2__
+    if (B >= 2 && hs_k_avx512()) n = KN(dot_rows512)(y, ldy, W, ldw, x, ldx, B, N, K);
+#endif
     for (; n + 4 <= N; n += 4) { /* four weight rows (a few kB) serve every row of x */
         int b = 0;
 #ifdef __AVX2__

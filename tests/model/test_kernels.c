@@ -2,7 +2,7 @@
  * alone (the property throughput mode rests on), for batch sizes around the register
  * tile (6 rows) and shapes with ragged edges (K not a multiple of 4, N not of 16), with
  * and without accumulation into existing values; and they agree with a double-precision
- * reference to float accuracy. */
+ * reference to float accuracy. The AVX-512 and AVX2 paths give the same bits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,6 +173,66 @@ static void test_bf16_equals_widened_f32(void **state)
     free(h), free(f), free(x), free(a), free(b);
 }
 
+/* The AVX-512 paths of the batched products (hs_k_avx512) give exactly the bits of the
+ * AVX2 paths and of each row alone, for f32 and bf16 weights, both layouts (matmul_rows:
+ * W (K, N); dot_rows, the LM head: W (N, K)), batch sizes around the 6-row tile and the
+ * 6 pairs of rows of the LM head kernel, K and N off every vector width, 1 and 2 threads.
+ * Skipped on a CPU without AVX-512. */
+static void run_both(float *y, int ldy, const float *x, int ldx, hs_w W, int B, int K, int N, int lm_head)
+{
+    if (lm_head) hs_k_dot_rows(y, ldy, W, K + 1, x, ldx, B, N, K);
+    else hs_k_matmul_rows(y, ldy, x, ldx, W, N + 3, B, K, N, 1.0f);
+}
+
+static void check_avx512_shape(int B, int K, int N, int lm_head, int bf16, unsigned *seed)
+{
+    int ldx = K + 2, ldy = N + 1, ldw = lm_head ? K + 1 : N + 3, rows = lm_head ? N : K;
+    size_t nw = (size_t)rows * ldw, ny = (size_t)B * ldy;
+    float *wf = malloc(nw * sizeof(float)), *x = malloc((size_t)B * ldx * sizeof(float));
+    uint16_t *wh = malloc(nw * sizeof(uint16_t));
+    float *init = malloc(ny * sizeof(float)), *y[3] = {malloc(ny * sizeof(float)), malloc(ny * sizeof(float)),
+                                                      malloc(ny * sizeof(float))};
+    for (size_t i = 0; i < nw; i++) wh[i] = hs_f32_to_bf16(frand(seed)), wf[i] = bf16 ? hs_bf16_to_f32(wh[i]) : frand(seed);
+    fill(x, (size_t)B * ldx, seed), fill(init, ny, seed);
+    hs_w W = bf16 ? (hs_w){NULL, wh} : hs_w_f32(wf);
+    for (int path = 0; path < 3; path++) { /* 0: AVX-512 batch, 1: AVX2 batch, 2: AVX-512 row by row */
+        hs_k_avx512_set(path != 1);
+        memcpy(y[path], init, ny * sizeof(float));
+        if (path < 2)
+            run_both(y[path], ldy, x, ldx, W, B, K, N, lm_head);
+        else
+            for (int b = 0; b < B; b++) run_both(y[path] + (size_t)b * ldy, ldy, x + (size_t)b * ldx, ldx, W, 1, K, N, lm_head);
+    }
+    hs_k_avx512_set(1);
+    for (int path = 1; path < 3; path++)
+        if (memcmp(y[0], y[path], ny * sizeof(float)))
+            fail_msg("%s %s B %d K %d N %d threads %d: AVX-512 batch differs from %s", lm_head ? "dot_rows" : "matmul_rows",
+                     bf16 ? "bf16" : "f32", B, K, N, hs_k_threads(), path == 1 ? "the AVX2 batch" : "rows alone");
+    free(wf), free(x), free(wh), free(init), free(y[0]), free(y[1]), free(y[2]);
+}
+
+static void test_avx512_same_bits(void **state)
+{
+    (void)state;
+    if (!hs_k_avx512_set(1)) {
+        fprintf(stderr, "this CPU has no AVX-512 (avx512f + avx512dq): AVX-512 kernels not tested\n");
+        skip();
+    }
+    static const int Bs[] = {2, 3, 5, 6, 7, 12, 13, 14, 32, 33}, Ks[] = {1, 7, 8, 37, 256, 300};
+    static const int Ns[] = {1, 4, 15, 45, 64, 65, 130};
+    unsigned seed = 77;
+    for (int T = 1; T <= 2; T++) {
+        hs_k_set_threads(T);
+        for (size_t b = 0; b < sizeof Bs / sizeof *Bs; b++)
+            for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++)
+                for (size_t n = 0; n < sizeof Ns / sizeof *Ns; n++)
+                    for (int v = 0; v < 4; v++) check_avx512_shape(Bs[b], Ks[k], Ns[n], v & 1, v >> 1, &seed);
+        check_avx512_shape(32, 520, 2003, 0, 0, &seed); /* large enough to be split by threads */
+        check_avx512_shape(32, 520, 2003, 1, 1, &seed);
+    }
+    hs_k_set_threads(1);
+}
+
 /* gelu_new against double precision over the range activations take (and beyond), with
  * the error scaled by |v| (the output's size where it matters; for large negative v the
  * output is a tiny difference and only absolute accuracy is meaningful). libm's tanhf in
@@ -222,6 +282,7 @@ int main(void)
                                        cmocka_unit_test(test_dot_rows_batch_equals_single),
                                        cmocka_unit_test(test_threads_same_bits),
                                        cmocka_unit_test(test_bf16_equals_widened_f32),
+                                       cmocka_unit_test(test_avx512_same_bits),
                                        cmocka_unit_test(test_gelu_accuracy)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

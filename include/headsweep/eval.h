@@ -94,6 +94,7 @@ typedef struct {
     hs_generation *out;           /* (count), ids sized max_new by the caller */
     int64_t *occupancy;           /* (L, H, NSTATES) agency state counts of every prompt's
                                      generation added up, or NULL */
+    int64_t *transitions;         /* (L, H) agency state changes added up the same way, or NULL */
 } hs_batch_job;
 
 hs_status hs_generate_batch(const hs_batch_job *job, hs_sampler *smp);
@@ -160,15 +161,17 @@ void hs_runner_free(hs_runner *r);
 /* Evaluates one prompt: generation (timed), reference perplexity, lexical metrics,
  * perplexity of the generation under the unpruned model, resources. metrics receives
  * HS_M_COUNT values (NaN where not applicable), gen_ids up to max_new ids padded with -1,
- * occupancy (L, H, NSTATES) the agency state counts (zeros without agency). */
+ * occupancy (L, H, NSTATES) the agency state counts of the generation and transitions
+ * (L, H) its state changes (zeros without agency; either may be NULL). */
 hs_status hs_runner_eval(hs_runner *r, const hs_prompt *p, double *metrics, int32_t *gen_ids,
-                         int64_t *occupancy);
+                         int64_t *occupancy, int64_t *transitions);
 /* Throughput mode: the n prompts evaluated together (hs_generate_batch, then
  * hs_eval_nll_batch), cfg.batch at a time. Quality metrics and gen_ids equal what
  * hs_runner_eval gives each prompt; per-prompt timings and CPU seconds are NaN (the
  * caller times the whole batch), peak RSS is the batch's. metrics (n, HS_M_COUNT),
- * gen_ids (n, max_new), occupancy (L, H, NSTATES) summed over the prompts, or NULL. */
+ * gen_ids (n, max_new), occupancy (L, H, NSTATES) and transitions (L, H) summed over the
+ * prompts, or NULL. */
 hs_status hs_runner_eval_batch(hs_runner *r, const hs_prompt *const *prompts, int n, double *metrics,
-                               int32_t *gen_ids, int64_t *occupancy);
+                               int32_t *gen_ids, int64_t *occupancy, int64_t *transitions);
 
 #endif

@@ -40,6 +40,11 @@ typedef struct {
     char *model_dir;          /* paths relative to the current directory, as written */
     char *prompts_path;
     char *calib_path;         /* NULL when the strategy needs no calibration set */
+    char *scores_path;        /* [pruning] scores: saved head scores used instead of computing
+                                 them (NULL: computed); the file's strategy is the job's */
+    char *heads_off;          /* [pruning] heads_off: an explicit head list, the study's one
+                                 level (NULL: levels over scores); canonical "L.H, ..." once
+                                 the sweep has checked it against the model */
     char *output;
     int max_prompts;          /* evaluation prompts used (the first ones); 0: all */
     int shards;               /* prompt shards: prompt i belongs to shard i % shards */
@@ -79,6 +84,7 @@ typedef struct {
     char prompts_sha256[65];
     char calibration_sha256[65]; /* "" without a calibration set */
     int n_prompts;               /* evaluation prompts used */
+    char scores_sha256[65];      /* of the [pruning] scores file, "" without one */
 } hs_study_inputs;
 
 /* The study's identity as "key = value" lines, one per setting that changes a result
@@ -123,6 +129,7 @@ typedef struct {
     double *metrics;        /* (n, HS_M_COUNT) per prompt, hs_metrics[] order */
     int32_t *gen_ids;       /* (n, max_new) generated ids, -1 padded */
     int64_t *occupancy;     /* (L, H, HS_AG_NSTATES) agency steps, summed over the prompts */
+    int64_t *transitions;   /* (L, H) agency state changes, summed over the prompts */
     double seconds;         /* wall time of the cell */
     int32_t rank;           /* rank that computed it */
     int32_t run;            /* sweep invocation that wrote it (1, 2, ...) */
@@ -186,6 +193,9 @@ hs_status hs_results_read_done(hs_results *r, uint8_t *done /* (cells) */);
 /* sc->score is allocated; free with hs_scores_free. */
 hs_status hs_results_read_scores(hs_results *r, hs_head_scores *sc);
 hs_status hs_results_read_pruned(hs_results *r, uint8_t *pruned /* (variants, levels, L, H) */);
+/* 1 when the file has /agency/transitions (files written before it existed do not: their
+ * cells are read with zero transitions and written without them). */
+int hs_results_has_transitions(const hs_results *r);
 
 /* Records a new invocation (runs += 1, its provenance) and returns its number. */
 hs_status hs_results_begin_run(hs_results *r, const hs_run_info *info, int *run);

@@ -1,6 +1,6 @@
 /* cmd_score.c: `headsweep score`: head scores of a model for one strategy, printed as a
  * layer x head table with the order in which pruning levels switch heads off, and saved
- * as JSON (--out) for `--scores FILE` and sweep jobs. */
+ * as JSON (--out) for `--scores FILE` and a sweep job's `[pruning] scores = FILE`. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,7 +18,8 @@ static const char score_usage[] =
     "                       [--max-prompts N] [--max-tokens N]\n"
     "Computes one score per attention head (higher = more useful; pruning levels switch\n"
     "off the lowest first), prints them as a layer x head table with the pruning order,\n"
-    "and writes them as JSON with --out (for --scores FILE and sweep jobs).\n"
+    "and writes them as JSON with --out (for --scores FILE and [pruning] scores = FILE\n"
+    "in sweep jobs, which then reuse them for every variant).\n"
     "  --strategy S      entropy: mean 1 - H/ln T of the head's attention rows\n"
     "                    magnitude: L2 norm of the head's Q, K, V and c_proj weights\n"
     "                    random: seeded shuffle (--seed)\n"

@@ -1,4 +1,5 @@
-/* cmd_sweep.c: `headsweep sweep`: command-line options -> hs_sweep_run (src/sweep). */
+/* cmd_sweep.c: `headsweep sweep`: command-line options -> hs_sweep_run (src/sweep). The
+ * usage text is printed with fputs (hs_cli_help), not printf: a '%' stands for itself. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static const char sweep_usage[] =
     "same command again resumes: only cells not yet in the file are computed.\n"
     "  --set S.K=V    override a job-file setting, e.g. --set generation.seed=7\n"
     "  --out FILE     results file (default: [job] output, else results/NAME.h5)\n"
-    "  --cells K/N    compute only part K of N of the cells (cell index %% N == K-1),\n"
+    "  --cells K/N    compute only part K of N of the cells (cell index % N == K-1),\n"
     "                 e.g. one SLURM array task each; combine parts with headsweep merge\n"
     "  --progress M   bar (redrawn line) or lines (plain log lines); default: bar on a\n"
     "                 terminal, lines otherwise\n"

@@ -32,13 +32,17 @@ static int take_sample(const hs_batch_job *job, slot_state *s, hs_sampler *smp, 
     return s->step >= p->max_new;
 }
 
-/* A slot's prompt is done: its agency occupancy joins the job's sum, the slot is free. */
+/* A slot's prompt is done: its agency counts join the job's sums, the slot is free. */
 static void finish(const hs_batch_job *job, int k, slot_state *s)
 {
     if (job->occupancy && job->agency) {
         const hs_agency *ag = &job->agency[k];
         size_t n = (size_t)ag->L * ag->H * HS_AG_NSTATES;
         for (size_t i = 0; i < n; i++) job->occupancy[i] += ag->occupancy[i];
+    }
+    if (job->transitions && job->agency) {
+        const hs_agency *ag = &job->agency[k];
+        for (size_t i = 0; i < (size_t)ag->L * ag->H; i++) job->transitions[i] += ag->transitions[i];
     }
     s->prompt = -1;
 }

@@ -183,7 +183,7 @@ static hs_status unpruned_ppl(hs_runner *r, const int32_t *pids, int np, double 
     return perplexity(r, r->unpruned, NULL, np + r->gen.n, np, &m[HS_M_GENERATED_PPL_UNPRUNED]);
 }
 
-static hs_status eval_prompt(hs_runner *r, const hs_prompt *p, double *m, int64_t *occupancy)
+static hs_status eval_prompt(hs_runner *r, const hs_prompt *p, double *m, int64_t *occupancy, int64_t *transitions)
 {
     int32_t *pids;
     size_t np;
@@ -198,6 +198,8 @@ static hs_status eval_prompt(hs_runner *r, const hs_prompt *p, double *m, int64_
         size_t LHS = (size_t)r->cfg.model->cfg.n_layer * r->cfg.model->cfg.n_head * HS_AG_NSTATES;
         if (occupancy && ag) memcpy(occupancy, ag->occupancy, LHS * sizeof(int64_t));
         else if (occupancy) memset(occupancy, 0, LHS * sizeof(int64_t));
+        if (transitions && ag) memcpy(transitions, ag->transitions, LHS / HS_AG_NSTATES * sizeof(int64_t));
+        else if (transitions) memset(transitions, 0, LHS / HS_AG_NSTATES * sizeof(int64_t));
     }
     if (!st) st = generated_ttr(r, m);
     if (!st) st = reference_ppl(r, p, pids, (int)np, m);
@@ -206,13 +208,14 @@ static hs_status eval_prompt(hs_runner *r, const hs_prompt *p, double *m, int64_
     return st;
 }
 
-hs_status hs_runner_eval(hs_runner *r, const hs_prompt *p, double *metrics, int32_t *gen_ids, int64_t *occupancy)
+hs_status hs_runner_eval(hs_runner *r, const hs_prompt *p, double *metrics, int32_t *gen_ids, int64_t *occupancy,
+                         int64_t *transitions)
 {
     for (int i = 0; i < HS_M_COUNT; i++) metrics[i] = NAN;
     reset_peak_rss();
     double u0, s0, u1, s1;
     hs_cpu_times(&u0, &s0);
-    hs_status st = eval_prompt(r, p, metrics, occupancy);
+    hs_status st = eval_prompt(r, p, metrics, occupancy, transitions);
     if (st) return st;
     hs_cpu_times(&u1, &s1);
     metrics[HS_M_CPU_USER_S] = u1 - u0;
@@ -336,10 +339,11 @@ static hs_status batch_encode(hs_runner *r, batch_bufs *b, const hs_prompt *cons
 }
 
 /* Generation of every prompt, then its quality metrics; timings are the caller's. */
-static hs_status batch_generate(hs_runner *r, batch_bufs *b, double *metrics, int64_t *occupancy)
+static hs_status batch_generate(hs_runner *r, batch_bufs *b, double *metrics, int64_t *occupancy,
+                                int64_t *transitions)
 {
     hs_batch_job job = {r->bctx, r->bag, r->bstats, r->slots, (const int32_t *const *)b->pids, b->np, b->keys,
-                        b->n, &r->cfg.sample, hs_tokenizer_eot(r->cfg.tok), b->gen, occupancy};
+                        b->n, &r->cfg.sample, hs_tokenizer_eot(r->cfg.tok), b->gen, occupancy, transitions};
     hs_status st = hs_generate_batch(&job, &r->smp);
     static const hs_metric_id untimed[] = {HS_M_PREFILL_S, HS_M_TTFT_S, HS_M_DECODE_S, HS_M_GENERATION_S,
                                            HS_M_DECODE_TOKENS_PER_S};
@@ -414,14 +418,13 @@ static hs_status batch_unpruned(hs_runner *r, batch_bufs *b, const hs_prompt *co
 }
 
 hs_status hs_runner_eval_batch(hs_runner *r, const hs_prompt *const *prompts, int n, double *metrics,
-                               int32_t *gen_ids, int64_t *occupancy)
+                               int32_t *gen_ids, int64_t *occupancy, int64_t *transitions)
 {
     int max_new = r->cfg.sample.max_new;
+    size_t LH = (size_t)r->cfg.model->cfg.n_layer * r->cfg.model->cfg.n_head;
     for (size_t i = 0; i < (size_t)n * HS_M_COUNT; i++) metrics[i] = NAN;
-    if (occupancy) {
-        size_t LHS = (size_t)r->cfg.model->cfg.n_layer * r->cfg.model->cfg.n_head * HS_AG_NSTATES;
-        memset(occupancy, 0, LHS * sizeof(int64_t));
-    }
+    if (occupancy) memset(occupancy, 0, LH * HS_AG_NSTATES * sizeof(int64_t));
+    if (transitions) memset(transitions, 0, LH * sizeof(int64_t));
     reset_peak_rss();
     batch_bufs b;
     hs_status st = bufs_init(&b, n, max_new);
@@ -429,7 +432,7 @@ hs_status hs_runner_eval_batch(hs_runner *r, const hs_prompt *const *prompts, in
     if (!st && !idx) st = HS_ENOMEM;
     if (!st) st = batch_setup(r);
     if (!st) st = batch_encode(r, &b, prompts, metrics);
-    if (!st) st = batch_generate(r, &b, metrics, occupancy);
+    if (!st) st = batch_generate(r, &b, metrics, occupancy, transitions);
     if (!st) st = batch_reference(r, &b, prompts, metrics, idx);
     if (!st) st = batch_unpruned(r, &b, prompts, metrics, idx);
     double rss = (double)hs_peak_rss_bytes();

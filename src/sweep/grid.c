@@ -116,7 +116,7 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
     tb_printf(&t, "max_new_tokens = %d\ntemperature = %.9g\ntop_k = %d\ntop_p = %.9g\nsample_seed = %llu\n",
               s->max_new, s->temperature, s->top_k, s->top_p, (unsigned long long)s->seed);
     tb_printf(&t, "measure_unpruned_ppl = %s\nstrategy = %s\ncalibration_sha256 = %s\n",
-              onoff(job->measure_unpruned_ppl), hs_strategy_name(job->strategy),
+              onoff(job->measure_unpruned_ppl), job->heads_off ? "heads_off" : hs_strategy_name(job->strategy),
               in->calibration_sha256[0] ? in->calibration_sha256 : "none");
     tb_printf(&t, "calibration_max_prompts = %d\ncalibration_max_tokens = %d\npruning_seed = %llu\n",
               job->score.max_prompts, job->score.max_tokens, (unsigned long long)job->score.seed);
@@ -124,8 +124,11 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
               onoff(job->select.keep_one_per_layer));
     for (int i = 0; i < job->n_levels; i++) tb_printf(&t, "%s %.9g", i ? "," : "", job->levels[i]);
     tb_printf(&t, "\n");
-    /* Defaults (f32, latency mode) write no line, so files from before these keys keep their identity. */
+    /* Defaults (f32, latency mode, computed scores) write no line, so files from before
+     * these keys keep their identity. */
     if (job->bf16) tb_printf(&t, "weights = bf16\n");
+    if (in->scores_sha256[0]) tb_printf(&t, "scores_sha256 = %s\n", in->scores_sha256);
+    if (job->heads_off) tb_printf(&t, "heads_off = %s\n", job->heads_off);
     if (job->throughput)
         tb_printf(&t, "mode = throughput\nbatch = %d\nlatency_prompts = %d\n", job->batch, job->latency_prompts);
     tb_printf(&t, "variants =");
@@ -143,11 +146,11 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
 /* ---- cell buffers ---- */
 
 /* Bytes of the one block that holds a cell's arrays, 8-byte arrays first so every array
- * stays aligned: metrics, occupancy, gen_ids, prompt. */
+ * stays aligned: metrics, occupancy, transitions, gen_ids, prompt. */
 static size_t cell_block_bytes(const hs_grid *g, int n)
 {
-    size_t occ = (size_t)g->n_layers * g->n_heads * HS_AG_NSTATES;
-    return (size_t)n * HS_M_COUNT * sizeof(double) + occ * sizeof(int64_t) +
+    size_t LH = (size_t)g->n_layers * g->n_heads;
+    return (size_t)n * HS_M_COUNT * sizeof(double) + LH * (HS_AG_NSTATES + 1) * sizeof(int64_t) +
            (size_t)n * g->max_new * sizeof(int32_t) + (size_t)n * sizeof(int32_t);
 }
 
@@ -159,7 +162,8 @@ hs_status hs_cell_result_init(hs_cell_result *c, const hs_grid *g, int n)
     if (!block) return HS_ENOMEM;
     c->metrics = (double *)block;
     c->occupancy = (int64_t *)(c->metrics + (size_t)n * HS_M_COUNT);
-    c->gen_ids = (int32_t *)(c->occupancy + (size_t)g->n_layers * g->n_heads * HS_AG_NSTATES);
+    c->transitions = c->occupancy + (size_t)g->n_layers * g->n_heads * HS_AG_NSTATES;
+    c->gen_ids = (int32_t *)(c->transitions + (size_t)g->n_layers * g->n_heads);
     c->prompt = c->gen_ids + (size_t)n * g->max_new;
     c->n = n;
     c->rank = -1;

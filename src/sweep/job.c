@@ -5,6 +5,9 @@
  * that name that origin. inih reports syntax errors by line; our own line counter (the
  * reader below feeds inih one line at a time) gives the line of every setting, so even
  * checks made after the whole file is read can point at the line to fix.
+ * Checks that need the model (a heads_off list against its shape, a scores file against
+ * its sha256) are made by the sweep once the model is loaded, still naming file:line
+ * through hs_job_where.
  * Limits: no per-variant model directory (one model per study); lines are at most as
  * long as inih's line buffer (200 bytes in Debian's build). */
 #include <ctype.h>
@@ -49,7 +52,7 @@ static const char *const job_keys[] = {"name", "model", "prompts", "max_prompts"
 static const char *const generation_keys[] = {"max_new_tokens", "temperature", "top_k", "top_p", "seed", NULL};
 static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
                                            "calibration_max_tokens", "per_layer", "keep_one_per_layer",
-                                           "seed", NULL};
+                                           "seed", "scores", "heads_off", NULL};
 static const char *const variant_keys[] = {"gating", "agency", "ema_alpha", "overload_threshold",
                                            "alignment_threshold", "recovery_steps", "factor_active",
                                            "factor_overloaded", "factor_misaligned", "factor_withdrawn", NULL};
@@ -375,7 +378,8 @@ static hs_status get_path(const hs_job_entry *e, char **out)
     return *out ? HS_OK : HS_ENOMEM;
 }
 
-/* A readable regular file, or a directory holding config.json when dir is set. */
+/* A readable regular file, or a directory holding config.json when dir is set. The
+ * other model files are read (and reported with this line) by the sweep. */
 static hs_status check_input(const hs_job_entry *e, int dir)
 {
     struct stat sb;
@@ -473,6 +477,11 @@ static hs_status pruning_key(hs_job *job, const hs_job_entry *e)
     if (!strcmp(k, "calibration_max_tokens")) return get_int(e, 0, 1 << 20, &job->score.max_tokens);
     if (!strcmp(k, "per_layer")) return get_bool(e, &job->select.per_layer);
     if (!strcmp(k, "keep_one_per_layer")) return get_bool(e, &job->select.keep_one_per_layer);
+    if (!strcmp(k, "scores")) return get_path(e, &job->scores_path);
+    if (!strcmp(k, "heads_off")) {
+        free(job->heads_off);
+        return (job->heads_off = hs_strdup(e->value)) ? HS_OK : HS_ENOMEM; /* "" = no head */
+    }
     return get_u64(e, &job->score.seed);
 }
 
@@ -513,6 +522,19 @@ static int predefined_variant(const char *name, hs_variant *v)
     return 0;
 }
 
+/* Agency withdraws heads by not computing them (DESIGN.md): with gating = mask they would
+ * be computed and multiplied by 0, a different cost and a contradiction of the variant's
+ * meaning. Points at the gating line when there is one, else at agency = on. */
+static hs_status check_agency_gating(const hs_job *job, const hs_variant *v, const char *section)
+{
+    if (!v->agency_on || v->gating != HS_GATING_MASK) return HS_OK;
+    const hs_job_entry *g = find_entry(job, section, "gating"), *a = find_entry(job, section, "agency");
+    const char *where = g ? g->where : a ? a->where : "defaults";
+    return hs_err(HS_EINPUT, "%s: variant %s has agency = on with gating = %s: agency needs gating = skip "
+                             "(withdrawn heads are never computed)%s",
+                  where, v->name, g ? "mask" : "mask (the default)", g ? "" : "; add gating = skip");
+}
+
 /* Settings of [variant.NAME] on top of the predefined or default variant. */
 static hs_status fill_variant(hs_job *job, hs_variant *v)
 {
@@ -531,7 +553,7 @@ static hs_status fill_variant(hs_job *job, hs_variant *v)
         if (!strcmp(e->section, section) && strcmp(e->key, "gating") && strcmp(e->key, "agency"))
             return hs_err(HS_EINPUT, "%s: %s has no effect in variant %s, which has agency = off", e->where, e->key, v->name);
     }
-    return HS_OK;
+    return check_agency_gating(job, v, section);
 }
 
 static hs_status add_variant(hs_job *job, const hs_job_entry *e, const char *name)
@@ -629,11 +651,47 @@ static hs_status require(const hs_job *job, const char *section, const char *key
     return check_input(e, dir);
 }
 
+/* heads_off is the whole pruning of the study: every other [pruning] key would select
+ * heads too, or describe how scores are made, and so could only be ignored. */
+static hs_status check_heads_off(hs_job *job)
+{
+    const hs_job_entry *h = find_entry(job, "pruning", "heads_off");
+    for (int i = 0; h && i < job->n_entries; i++) {
+        const hs_job_entry *e = &job->entries[i];
+        if (e != h && !strcmp(e->section, "pruning"))
+            return hs_err(HS_EINPUT, "%s: %s cannot be combined with heads_off (%s): an explicit head list is the "
+                                     "study's only pruning level; remove %s", e->where, e->key, h->where, e->key);
+    }
+    if (!h) return HS_OK;
+    free(job->calib_path);
+    job->calib_path = NULL;
+    job->levels = hs_calloc(1, sizeof *job->levels, "levels");
+    job->n_levels = 1; /* its value, the share of heads listed, is set once the model is known */
+    return job->levels ? HS_OK : HS_ENOMEM;
+}
+
+/* With a scores file the scores are not computed: the calibration keys describe a
+ * computation that does not happen and are ignored (the file records its own
+ * calibration set and seed); `strategy`, when given, must match the file's (checked by
+ * the sweep, which reads it). */
+static hs_status check_scores(hs_job *job)
+{
+    const hs_job_entry *e = find_entry(job, "pruning", "scores");
+    if (!e) return HS_OK;
+    hs_status st = check_input(e, 0);
+    free(job->calib_path);
+    job->calib_path = NULL;
+    job->score.max_prompts = job->score.max_tokens = 0;
+    return st;
+}
+
 static hs_status check_inputs(hs_job *job)
 {
     hs_status st = require(job, "job", "model", 1);
     if (!st) st = require(job, "job", "prompts", 0);
+    if (!st) st = check_heads_off(job);
     if (st) return st;
+    if (job->heads_off || job->scores_path) return check_scores(job);
     if (!hs_strategy_needs_calib(job->strategy)) {
         free(job->calib_path); /* ignored: magnitude and random need no calibration set */
         job->calib_path = NULL;
@@ -750,6 +808,8 @@ void hs_job_free(hs_job *job)
     free(job->model_dir);
     free(job->prompts_path);
     free(job->calib_path);
+    free(job->scores_path);
+    free(job->heads_off);
     free(job->output);
     free(job->variants);
     free(job->levels);

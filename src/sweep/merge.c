@@ -6,8 +6,10 @@
  * to a temporary file, the cells the others add are written into it, and it is renamed
  * to OUT at the end, so OUT is never half-merged. A cell done in several inputs must be
  * identical in every quality number (metrics with timing = 0, generated tokens, agency
- * occupancy); otherwise the merge is refused, naming the cell, the number and the files.
- * Timing numbers of a cell come from the first input that has it. */
+ * occupancy and transitions); otherwise the merge is refused, naming the cell, the number
+ * and the files. Timing numbers of a cell come from the first input that has it.
+ * Files written before /agency/transitions existed merge only with each other: their
+ * cells have no transitions to give a file that records them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -64,6 +66,13 @@ static hs_status check_same_study(hs_results *first, hs_results *r)
     if (!same_grid(g, hs_results_grid(r)))
         return hs_err(HS_EINPUT, "cannot merge %s with %s: their dimensions differ", hs_results_path(r),
                       hs_results_path(first));
+    if (hs_results_has_transitions(first) != hs_results_has_transitions(r)) {
+        int newer = hs_results_has_transitions(r);
+        return hs_err(HS_EINPUT, "cannot merge %s with %s: %s records /agency/transitions and %s, written by an "
+                                 "older headsweep, does not; merge the older files separately",
+                      hs_results_path(r), hs_results_path(first), hs_results_path(newer ? r : first),
+                      hs_results_path(newer ? first : r));
+    }
     size_t n = (size_t)g->n_variants * g->n_levels * g->n_layers * g->n_heads;
     uint8_t *a = hs_malloc(n, "pruned heads"), *b = hs_malloc(n, "pruned heads");
     st = !a || !b ? HS_ENOMEM : hs_results_read_pruned(first, a);
@@ -113,6 +122,8 @@ static hs_status compare_cells(const hs_results *r, const hs_cell_result *x, con
     size_t occ = (size_t)g->n_layers * g->n_heads * HS_AG_NSTATES;
     if (memcmp(x->occupancy, y->occupancy, occ * sizeof *x->occupancy))
         return disagree(r, x, a, b, "the agency state occupancy differs");
+    if (memcmp(x->transitions, y->transitions, occ / HS_AG_NSTATES * sizeof *x->transitions))
+        return disagree(r, x, a, b, "the agency state transitions differ");
     return HS_OK;
 }
 

@@ -43,26 +43,51 @@ enum { D_VARIANT, D_LEVEL, D_PROMPT, D_LAYER, D_HEAD, D_STATE, D_SHARD, D_NEW_TO
 static const char *const dim_names[D_COUNT] = {"variant", "level", "prompt", "layer",
                                                "head",    "state", "shard",  "new_token"};
 
-/* Datasets other than /metrics/<name>. */
-enum { DS_GEN, DS_OCC, DS_DONE, DS_RANK, DS_HOST, DS_SECONDS, DS_FINISHED, DS_RUN, DS_PRUNED, DS_SCORE, DS_COUNT };
+/* units and description of each dimension scale (every dataset carries both). */
+static const char *const dim_units[D_COUNT][2] = {
+    [D_VARIANT] = {"1", "model variant: gating mode + agency on/off (attributes gating, agency)"},
+    [D_LEVEL] = {"percent of heads switched off", "pruning level"},
+    [D_PROMPT] = {"1", "evaluation prompt id, in prompt-file order"},
+    [D_LAYER] = {"1", "transformer layer index"},
+    [D_HEAD] = {"1", "attention head index within a layer"},
+    [D_STATE] = {"1", "agency state of a head"},
+    [D_SHARD] = {"1", "prompt shard: prompt i belongs to shard i % n_shards"},
+    [D_NEW_TOKEN] = {"1", "position of a generated token"},
+};
+
+/* Datasets other than /metrics/<name>. DS_TRANS came after the first files were written:
+ * a file without it still opens (hs_results_has_transitions). */
+enum { DS_GEN, DS_OCC, DS_DONE, DS_RANK, DS_HOST, DS_SECONDS, DS_FINISHED, DS_RUN, DS_PRUNED, DS_SCORE, DS_TRANS, DS_COUNT };
 typedef struct {
     const char *name;
     int ndims;
     int dims[6];
+    const char *units, *description;
 } ds_layout;
 static const ds_layout layout[DS_COUNT] = {
-    [DS_GEN] = {"/text/generated_ids", 4, {D_VARIANT, D_LEVEL, D_PROMPT, D_NEW_TOKEN}},
-    [DS_OCC] = {"/agency/occupancy", 6, {D_VARIANT, D_LEVEL, D_SHARD, D_LAYER, D_HEAD, D_STATE}},
-    [DS_DONE] = {"/cells/done", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
-    [DS_RANK] = {"/cells/rank", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
-    [DS_HOST] = {"/cells/host", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
-    [DS_SECONDS] = {"/cells/seconds", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
-    [DS_FINISHED] = {"/cells/finished_utc", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
-    [DS_RUN] = {"/cells/run", 3, {D_VARIANT, D_LEVEL, D_SHARD}},
-    [DS_PRUNED] = {"/heads/pruned", 4, {D_VARIANT, D_LEVEL, D_LAYER, D_HEAD}},
-    [DS_SCORE] = {"/heads/score", 2, {D_LAYER, D_HEAD}},
+    [DS_GEN] = {"/text/generated_ids", 4, {D_VARIANT, D_LEVEL, D_PROMPT, D_NEW_TOKEN}, "token id",
+                "GPT-2 token ids generated for the prompt, -1 after the last one (end of text not stored)"},
+    [DS_OCC] = {"/agency/occupancy", 6, {D_VARIANT, D_LEVEL, D_SHARD, D_LAYER, D_HEAD, D_STATE}, "forward steps",
+                "steps (prefill + decode) each head spent in each agency state during generation, summed over the "
+                "prompts of the cell; 0 for variants without agency"},
+    [DS_DONE] = {"/cells/done", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "1", "1 once the cell's data is on disk"},
+    [DS_RANK] = {"/cells/rank", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "1", "MPI rank that computed the cell, -1 if none"},
+    [DS_HOST] = {"/cells/host", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "1", "host name of the rank that computed the cell"},
+    [DS_SECONDS] = {"/cells/seconds", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "s",
+                    "wall time of the cell (throughput mode: its batched evaluation, without the latency sample)"},
+    [DS_FINISHED] = {"/cells/finished_utc", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "ISO 8601 UTC",
+                     "time the cell finished"},
+    [DS_RUN] = {"/cells/run", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "1",
+                "sweep invocation that wrote the cell (1 = the run that created the file), 0 if none"},
+    [DS_PRUNED] = {"/heads/pruned", 4, {D_VARIANT, D_LEVEL, D_LAYER, D_HEAD}, "1",
+                   "1 where the head is switched off (the same for every variant at a level)"},
+    [DS_SCORE] = {"/heads/score", 2, {D_LAYER, D_HEAD}, "strategy-dependent (see attribute strategy)",
+                  "head scores, higher = more useful; levels switch off the lowest first"},
+    [DS_TRANS] = {"/agency/transitions", 5, {D_VARIANT, D_LEVEL, D_SHARD, D_LAYER, D_HEAD}, "state changes",
+                  "agency state changes of each head during generation, summed over the prompts of the cell; 0 for "
+                  "variants without agency"},
 };
-static const ds_layout metric_layout = {NULL, 3, {D_VARIANT, D_LEVEL, D_PROMPT}};
+static const ds_layout metric_layout = {NULL, 3, {D_VARIANT, D_LEVEL, D_PROMPT}, NULL, NULL};
 
 /* Root attributes a run rewrites in place: fixed sizes, created with the file. */
 #define CMDLINE_MAX 4096
@@ -351,6 +376,12 @@ static hs_status create_dataset(hid_t file, const char *path, const char *name, 
     close_id(dcpl);
     close_id(space);
     if (d < 0) return h5_fail(path, "creating dataset %s", name);
+    hs_status st = l->units ? put_str(d, path, "units", l->units) : HS_OK;
+    if (!st && l->description) st = put_str(d, path, "description", l->description);
+    if (st) {
+        H5Dclose(d);
+        return st;
+    }
     for (int i = 0; i < l->ndims; i++)
         if (H5DSattach_scale(d, scales[l->dims[i]], (unsigned)i) < 0 ||
             H5DSset_label(d, (unsigned)i, dim_names[l->dims[i]]) < 0) {
@@ -420,7 +451,8 @@ static hs_status make_scale(creator *c, int dim, hid_t file_type, hid_t mem_type
     c->scales[dim] = d;
     if (H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) return h5_fail(c->path, "writing %s", name);
     if (H5DSset_scale(d, dim_names[dim]) < 0) return h5_fail(c->path, "making %s a dimension scale", name);
-    return HS_OK;
+    hs_status st = put_str(d, c->path, "units", dim_units[dim][0]);
+    return st ? st : put_str(d, c->path, "description", dim_units[dim][1]);
 }
 
 static hs_status make_index_scale(creator *c, int dim)
@@ -468,11 +500,23 @@ static hs_status write_scales(creator *c)
     if (!st) st = make_scale(c, D_LEVEL, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, job->levels);
     if (!st) st = make_scale(c, D_PROMPT, t, t, s->prompt_ids);
     if (!st) st = make_scale(c, D_STATE, t, t, states);
-    if (!st) st = put_str(c->scales[D_LEVEL], c->path, "units", "percent of heads switched off");
     for (int d = D_LAYER; !st && d < D_COUNT; d++)
         if (d != D_STATE) st = make_index_scale(c, d);
     close_id(t);
     free(names);
+    return st;
+}
+
+/* Where the switched-off heads came from: scores computed on the calibration set, a
+ * scores file, or an explicit list. */
+static hs_status heads_source_attrs(creator *c)
+{
+    const hs_job *job = c->spec->job;
+    const char *source = job->heads_off ? "heads_off" : job->scores_path ? "scores_file" : "computed";
+    hs_status st = put_str(c->file, c->path, "heads_source", source);
+    if (!st) st = put_str(c->file, c->path, "scores_path", job->scores_path ? job->scores_path : "");
+    if (!st) st = put_str(c->file, c->path, "scores_sha256", c->spec->inputs->scores_sha256);
+    if (!st) st = put_str(c->file, c->path, "heads_off", job->heads_off ? job->heads_off : "");
     return st;
 }
 
@@ -501,6 +545,7 @@ static hs_status provenance_attrs(creator *c)
     if (!st) st = put_i32(f, p, "max_prompts", job->max_prompts);
     if (!st) st = put_str(f, p, "calibration_path", job->calib_path ? job->calib_path : "");
     if (!st) st = put_str(f, p, "calibration_sha256", s->inputs->calibration_sha256);
+    if (!st) st = heads_source_attrs(c);
     return st;
 }
 
@@ -509,7 +554,7 @@ static hs_status settings_attrs(creator *c)
     const hs_job *job = c->spec->job;
     hid_t f = c->file;
     const char *p = c->path;
-    hs_status st = put_str(f, p, "strategy", hs_strategy_name(job->strategy));
+    hs_status st = put_str(f, p, "strategy", job->heads_off ? "heads_off" : hs_strategy_name(job->strategy));
     if (!st) st = put_u64(f, p, "pruning_seed", job->score.seed);
     if (!st) st = put_u8(f, p, "per_layer", (uint8_t)job->select.per_layer);
     if (!st) st = put_u8(f, p, "keep_one_per_layer", (uint8_t)job->select.keep_one_per_layer);
@@ -576,7 +621,7 @@ static hid_t ds_file_type(int ds)
 {
     switch (ds) {
     case DS_GEN: case DS_RANK: case DS_RUN: return H5T_STD_I32LE;
-    case DS_OCC: return H5T_STD_I64LE;
+    case DS_OCC: case DS_TRANS: return H5T_STD_I64LE;
     case DS_DONE: case DS_PRUNED: return H5T_STD_U8LE;
     case DS_SECONDS: case DS_SCORE: return H5T_IEEE_F64LE;
     default: return -1; /* strings: made per use */
@@ -590,7 +635,8 @@ static hs_status make_cell_datasets(creator *c, hid_t *ds)
     static const uint8_t zero8 = 0;
     const double nan = NAN;
     const void *fill[DS_COUNT] = {[DS_GEN] = &minus1, [DS_OCC] = &zero64, [DS_DONE] = &zero8, [DS_RANK] = &minus1,
-                                  [DS_SECONDS] = &nan, [DS_RUN] = &zero32, [DS_PRUNED] = &zero8};
+                                  [DS_SECONDS] = &nan, [DS_RUN] = &zero32, [DS_PRUNED] = &zero8,
+                                  [DS_TRANS] = &zero64};
     hs_status st = HS_OK;
     for (int i = 0; !st && i < DS_COUNT; i++) {
         hid_t t = i == DS_HOST ? string_type(HS_HOST_MAX) : i == DS_FINISHED ? string_type(HS_UTC_MAX) : H5Tcopy(ds_file_type(i));
@@ -614,8 +660,10 @@ static hs_status write_heads(creator *c, const hid_t *ds)
     hs_status st = write_all(ds[DS_PRUNED], c->path, "/heads/pruned", H5T_NATIVE_UINT8, pruned);
     free(pruned);
     hid_t d = ds[DS_SCORE];
+    /* heads_off: 0 for a listed head, 1 for the others (sweep.c), no strategy behind them */
+    const char *strategy = s->job->heads_off ? "heads_off" : hs_strategy_name(s->scores->strategy);
     if (!st) st = write_all(d, c->path, "/heads/score", H5T_NATIVE_DOUBLE, s->scores->score);
-    if (!st) st = put_str(d, c->path, "strategy", hs_strategy_name(s->scores->strategy));
+    if (!st) st = put_str(d, c->path, "strategy", strategy);
     if (!st) st = put_str(d, c->path, "calibration_set", s->scores->calibration);
     if (!st) st = put_str(d, c->path, "calibration_sha256", s->scores->calibration_sha256);
     if (!st) st = put_i32(d, c->path, "n_prompts", s->scores->n_prompts);
@@ -899,7 +947,11 @@ static hs_status open_datasets(hs_results *r)
         snprintf(name, sizeof name, "/metrics/%s", hs_metrics[m].name);
         st = open_dataset(r->file, r->path, name, &metric_layout, &r->grid, &r->metric[m]);
     }
-    for (int i = 0; !st && i < DS_COUNT; i++) st = open_dataset(r->file, r->path, layout[i].name, &layout[i], &r->grid, &r->ds[i]);
+    for (int i = 0; !st && i < DS_COUNT; i++) {
+        htri_t has = i == DS_TRANS ? H5Lexists(r->file, layout[i].name, H5P_DEFAULT) : 1;
+        if (has < 0) st = h5_fail(r->path, "looking up %s", layout[i].name);
+        else if (has) st = open_dataset(r->file, r->path, layout[i].name, &layout[i], &r->grid, &r->ds[i]);
+    }
     return st;
 }
 
@@ -1058,7 +1110,8 @@ static hs_status verify_data(hs_results *r)
         snprintf(name, sizeof name, "/metrics/%s", hs_metrics[m].name);
         st = verify_dataset(r, r->metric[m], name, &seen);
     }
-    for (int i = 0; !st && i < DS_COUNT; i++) st = verify_dataset(r, r->ds[i], layout[i].name, &seen);
+    for (int i = 0; !st && i < DS_COUNT; i++)
+        if (r->ds[i] >= 0) st = verify_dataset(r, r->ds[i], layout[i].name, &seen);
     if (!st && seen.n > 1) {
         qsort(seen.addr, seen.n, sizeof *seen.addr, cmp_addr);
         for (size_t i = 1; !st && i < seen.n; i++)
@@ -1198,6 +1251,8 @@ hs_status hs_results_read_done(hs_results *r, uint8_t *done)
     return read_all(r->ds[DS_DONE], r->path, "/cells/done", H5T_NATIVE_UINT8, done);
 }
 
+int hs_results_has_transitions(const hs_results *r) { return r->ds[DS_TRANS] >= 0; }
+
 hs_status hs_results_read_pruned(hs_results *r, uint8_t *pruned)
 {
     return read_all(r->ds[DS_PRUNED], r->path, "/heads/pruned", H5T_NATIVE_UINT8, pruned);
@@ -1282,7 +1337,21 @@ static hs_status transfer(hs_results *r, int reading, hid_t d, hid_t fsel, hid_t
     return st;
 }
 
-/* Metrics, generated ids and occupancy of a cell (the part written before the flag). */
+/* A cell's per-head agency transitions; a file without the dataset reads as zeros and
+ * is written without them. */
+static hs_status cell_transitions(hs_results *r, int reading, const hs_cell *cell, hs_cell_result *c)
+{
+    hsize_t tail[2] = {(hsize_t)r->grid.n_layers, (hsize_t)r->grid.n_heads};
+    if (r->ds[DS_TRANS] < 0) {
+        if (reading) memset(c->transitions, 0, tail[0] * tail[1] * sizeof *c->transitions);
+        return HS_OK;
+    }
+    hid_t fs = cell_block(r->ds[DS_TRANS], cell, 5, tail);
+    return transfer(r, reading, r->ds[DS_TRANS], fs, H5T_NATIVE_INT64, c->transitions, tail[0] * tail[1], 0, 1,
+                    "/agency/transitions");
+}
+
+/* Metrics, generated ids and agency counts of a cell (the part written before the flag). */
 static hs_status cell_data(hs_results *r, int reading, const hs_cell *cell, hs_cell_result *c)
 {
     const hs_grid *g = &r->grid;
@@ -1304,6 +1373,7 @@ static hs_status cell_data(hs_results *r, int reading, const hs_cell *cell, hs_c
         st = transfer(r, reading, r->ds[DS_OCC], fs, H5T_NATIVE_INT64, c->occupancy, tail[0] * tail[1] * tail[2], 0, 1,
                       "/agency/occupancy");
     }
+    if (!st) st = cell_transitions(r, reading, cell, c);
     return st;
 }
 

@@ -13,7 +13,9 @@
  *   6. the end: rank 0 stamps and closes the file, releases the lock.
  * Head scores come from rank 0 alone and are broadcast: every rank then prunes from the
  * very same numbers, even on a cluster whose nodes round floating point differently, and
- * a resumed run reuses the scores saved in the file instead of recomputing them.
+ * a resumed run reuses the scores saved in the file instead of recomputing them. Rank 0
+ * computes them on the calibration set, or reads them from the job's scores file; with
+ * an explicit head list (heads_off) every rank takes the same list from the job.
  * A signal (SIGTERM, SIGINT, SIGUSR1, SIGUSR2) stops every rank at its next prompt: the
  * cells in flight are abandoned (they are computed again next time), finished cells are
  * saved, and the run ends with HS_EINTR (exit code 3). */
@@ -64,6 +66,7 @@ typedef struct {
     hs_runner *runner;
     int runner_variant, runner_level;
     int64_t *occ;          /* (L, H, NSTATES) one prompt's agency occupancy */
+    int64_t *trans;        /* (L, H) one prompt's agency state changes */
     int stop;              /* stop reason seen */
     int stop_sent;
     double start;
@@ -158,6 +161,39 @@ static hs_status load_job(sweep *s)
 
 /* ---- phase 2: inputs ---- */
 
+/* gates (L, H) of the job's heads_off list: 1, and 0 for every listed head. */
+static hs_status list_gates(const sweep *s, float *gates)
+{
+    const hs_config *c = &s->model.cfg;
+    for (int i = 0; i < c->n_layer * c->n_head; i++) gates[i] = 1.0f;
+    hs_status st = hs_heads_parse(s->job.heads_off, c->n_layer, c->n_head, gates);
+    return st ? hs_err_wrap(st, "%s: heads_off", hs_job_where(&s->job, "pruning", "heads_off")) : HS_OK;
+}
+
+/* heads_off, checked against the model, becomes the study's one level (the percentage of
+ * heads it lists) and a canonical list ("0.1, 2.3", layer-major, each head once), so that
+ * two spellings of one head set are one study. */
+static hs_status heads_off_level(sweep *s)
+{
+    if (!s->job.heads_off) return HS_OK;
+    int L = s->model.cfg.n_layer, H = s->model.cfg.n_head, off = 0;
+    size_t cap = (size_t)L * H * 32 + 1, len = 0; /* ", L.H" with two ints fits 32 bytes */
+    float *g = hs_malloc((size_t)L * H * sizeof *g, "head list");
+    char *canon = hs_calloc(cap, 1, "head list");
+    hs_status st = g && canon ? list_gates(s, g) : HS_ENOMEM;
+    for (int i = 0; !st && i < L * H; i++)
+        if (g[i] == 0.0f) len += (size_t)snprintf(canon + len, cap - len, "%s%d.%d", off++ ? ", " : "", i / H, i % H);
+    if (!st) {
+        free(s->job.heads_off);
+        s->job.heads_off = canon;
+        canon = NULL;
+        s->job.levels[0] = 100.0 * off / (L * H);
+    }
+    free(g);
+    free(canon);
+    return st;
+}
+
 static hs_status load_inputs(sweep *s)
 {
     const hs_job *job = &s->job;
@@ -167,7 +203,9 @@ static hs_status load_inputs(sweep *s)
     hs_status st = hs_tokenizer_load(&s->tok, job->model_dir);
     if (!st) st = hs_model_load(&s->model, job->model_dir);
     s->have_model = !st;
-    if (!st && job->bf16) st = hs_model_use_bf16(&s->model);
+    if (st) return hs_err_wrap(st, "%s: model = %s", hs_job_where(job, "job", "model"), job->model_dir);
+    if (job->bf16) st = hs_model_use_bf16(&s->model);
+    if (!st) st = heads_off_level(s);
     if (!st) st = hs_prompts_load(&s->prompts, job->prompts_path);
     s->have_prompts = !st;
     if (st) return st;
@@ -181,10 +219,11 @@ static hs_status load_inputs(sweep *s)
                       hs_tokenizer_vocab_size(s->tok), s->model.cfg.vocab_size);
     s->grid = (hs_grid){job->n_variants, job->n_levels, job->shards, n, s->model.cfg.n_layer, s->model.cfg.n_head,
                         job->sample.max_new};
-    size_t occ = (size_t)s->grid.n_layers * s->grid.n_heads * HS_AG_NSTATES;
-    s->occ = hs_malloc(occ * sizeof *s->occ, "occupancy");
-    s->gates = hs_malloc((size_t)job->n_levels * s->grid.n_layers * s->grid.n_heads * sizeof(float), "gates");
-    return s->occ && s->gates ? HS_OK : HS_ENOMEM;
+    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
+    s->occ = hs_malloc(LH * HS_AG_NSTATES * sizeof *s->occ, "occupancy");
+    s->trans = hs_malloc(LH * sizeof *s->trans, "transitions");
+    s->gates = hs_malloc((size_t)job->n_levels * LH * sizeof(float), "gates");
+    return s->occ && s->trans && s->gates ? HS_OK : HS_ENOMEM;
 }
 
 /* ---- phase 3: the output (rank 0) ---- */
@@ -225,10 +264,54 @@ static hs_status context_size(sweep *s)
 static hs_status select_gates(sweep *s)
 {
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
+    if (s->job.heads_off) return list_gates(s, s->gates); /* its only level */
     for (int l = 0; l < s->job.n_levels; l++) {
         hs_status st = hs_prune_select(&s->scores, s->job.levels[l], &s->job.select, s->gates + l * LH);
         if (st) return hs_err_wrap(st, "level %g", s->job.levels[l]);
     }
+    return HS_OK;
+}
+
+static hs_status file_sha256(const char *path, char out[65])
+{
+    char *text = NULL;
+    size_t len = 0;
+    hs_status st = hs_read_file(path, &text, &len);
+    if (!st) hs_sha256_hex(text, len, out);
+    free(text);
+    return st;
+}
+
+/* Rank 0: the job's scores file, checked against the model (shape and sha256) and the
+ * job's strategy when one is given; its strategy and seed become the job's (provenance,
+ * the study text). */
+static hs_status load_scores_file(sweep *s)
+{
+    hs_job *job = &s->job;
+    const char *where = hs_job_where(job, "pruning", "scores");
+    hs_status st = hs_scores_load(&s->scores, job->scores_path);
+    if (!st) st = hs_scores_check_model(&s->scores, &s->model, job->scores_path);
+    if (st) return hs_err_wrap(st, "%s: scores", where);
+    const char *given = hs_job_where(job, "pruning", "strategy");
+    if (strcmp(given, "defaults") && s->scores.strategy != job->strategy)
+        return hs_err(HS_EINPUT, "%s: strategy = %s, but the scores file (%s) holds %s scores", given,
+                      hs_strategy_name(job->strategy), where, hs_strategy_name(s->scores.strategy));
+    job->strategy = s->scores.strategy;
+    job->score.seed = s->scores.seed;
+    return HS_OK;
+}
+
+/* Rank 0, heads_off: scores that say the same as the list (0 for a listed head, 1 for
+ * the others), for /heads/score and the broadcast every other study has. */
+static hs_status list_scores(sweep *s)
+{
+    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
+    hs_scores_free(&s->scores);
+    memset(&s->scores, 0, sizeof s->scores);
+    s->scores.L = s->grid.n_layers;
+    s->scores.H = s->grid.n_heads;
+    if (!(s->scores.score = hs_malloc(LH * sizeof(double), "head scores"))) return HS_ENOMEM;
+    for (size_t i = 0; i < LH; i++) s->scores.score[i] = s->gates[i];
     return HS_OK;
 }
 
@@ -240,20 +323,38 @@ static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *i
     snprintf(in->model_sha256, sizeof in->model_sha256, "%s", sha);
     snprintf(in->prompts_sha256, sizeof in->prompts_sha256, "%s", s->prompts.sha256);
     in->n_prompts = s->grid.n_prompts;
+    if (s->job.scores_path) {
+        snprintf(in->calibration_sha256, sizeof in->calibration_sha256, "%s", s->scores.calibration_sha256);
+        return file_sha256(s->job.scores_path, in->scores_sha256);
+    }
     if (!s->job.calib_path) return HS_OK;
     hs_status st = hs_prompts_load(calib, s->job.calib_path);
     if (!st) snprintf(in->calibration_sha256, sizeof in->calibration_sha256, "%s", calib->sha256);
     return st;
 }
 
+/* Rank 0, a new file: the head scores (unless read from the job's scores file), the
+ * gates of every level. */
+static hs_status make_scores(sweep *s, hs_prompt_set *calib)
+{
+    if (s->job.heads_off) {
+        hs_status st = select_gates(s);
+        return st ? st : list_scores(s);
+    }
+    if (!s->job.scores_path) {
+        fprintf(stderr, "headsweep: computing %s head scores%s%s\n", hs_strategy_name(s->job.strategy),
+                s->job.calib_path ? " on " : "", s->job.calib_path ? s->job.calib_path : "");
+        hs_status st = hs_scores_compute(&s->scores, &s->model, s->tok, s->job.calib_path ? calib : NULL,
+                                         s->job.strategy, &s->job.score);
+        if (st) return hs_err_wrap(st, "head scores");
+    }
+    return select_gates(s);
+}
+
 static hs_status create_output(sweep *s, const char *study, const hs_study_inputs *in, hs_prompt_set *calib)
 {
-    fprintf(stderr, "headsweep: computing %s head scores%s%s\n", hs_strategy_name(s->job.strategy),
-            s->job.calib_path ? " on " : "", s->job.calib_path ? s->job.calib_path : "");
-    hs_status st = hs_scores_compute(&s->scores, &s->model, s->tok, s->job.calib_path ? calib : NULL, s->job.strategy,
-                                     &s->job.score);
-    if (st) return hs_err_wrap(st, "head scores");
-    if ((st = select_gates(s))) return st;
+    hs_status st = make_scores(s, calib);
+    if (st) return st;
     const char **ids = hs_calloc((size_t)s->grid.n_prompts, sizeof *ids, "prompt ids");
     if (!ids) return HS_ENOMEM;
     for (int i = 0; i < s->grid.n_prompts; i++) ids[i] = s->prompts.items[i].id;
@@ -271,9 +372,17 @@ static hs_status verify_output(sweep *s, const char *study)
     if (last[0] && strcmp(last, HS_GIT_DESCRIBE))
         fprintf(stderr, "headsweep: warning: %s was last written by headsweep %s, this is %s: if the engine "
                         "changed, its cells and this run's may differ\n", s->job.output, last, HS_GIT_DESCRIBE);
+    if (!hs_results_has_transitions(s->res))
+        fprintf(stderr, "headsweep: note: %s predates /agency/transitions: this run does not record agency "
+                        "transitions either\n", s->job.output);
     hs_status st = hs_results_check_study(s->res, study);
-    if (!st) st = hs_results_read_scores(s->res, &s->scores);
-    if (!st) st = select_gates(s);
+    if (!st && s->job.heads_off) st = select_gates(s);
+    if (!st && s->job.heads_off) st = list_scores(s);
+    if (!st && !s->job.heads_off) {
+        hs_scores_free(&s->scores); /* the job's scores file, if any: the file's copy is used */
+        st = hs_results_read_scores(s->res, &s->scores);
+    }
+    if (!st && !s->job.heads_off) st = select_gates(s);
     if (st) return st;
     const hs_grid *g = &s->grid;
     size_t LH = (size_t)g->n_layers * g->n_heads, n = (size_t)g->n_variants * g->n_levels * LH;
@@ -325,6 +434,7 @@ static hs_status prepare_output(sweep *s)
     hs_study_inputs in;
     char *study = NULL;
     hs_status st = context_size(s);
+    if (!st && s->job.scores_path) st = load_scores_file(s);
     if (!st) st = study_inputs(s, &calib, &in);
     if (!st && !(study = hs_study_text(&s->job, &in))) st = HS_ENOMEM;
     if (!st) st = hs_lock_acquire(&s->lock, s->job.output);
@@ -478,15 +588,22 @@ static void pace(long ms)
     }
 }
 
+/* Adds one prompt's (or batch's) agency counts to the cell's sums. */
+static void add_counts(hs_cell_result *c, const int64_t *occ, const int64_t *trans, size_t LH)
+{
+    for (size_t i = 0; i < LH * HS_AG_NSTATES; i++) c->occupancy[i] += occ[i];
+    for (size_t i = 0; i < LH; i++) c->transitions[i] += trans[i];
+}
+
 /* Latency mode: one prompt at a time, each timed (the seed's speed metrics). */
 static hs_status cell_latency(sweep *s, hs_cell_result *c)
 {
-    size_t occ = (size_t)s->grid.n_layers * s->grid.n_heads * HS_AG_NSTATES;
+    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     for (int j = 0; j < c->n; j++) {
         hs_status st = hs_runner_eval(s->runner, &s->prompts.items[c->prompt[j]], c->metrics + (size_t)j * HS_M_COUNT,
-                                      c->gen_ids + (size_t)j * s->grid.max_new, s->occ);
+                                      c->gen_ids + (size_t)j * s->grid.max_new, s->occ, s->trans);
         if (st) return st;
-        for (size_t i = 0; i < occ; i++) c->occupancy[i] += s->occ[i];
+        add_counts(c, s->occ, s->trans, LH);
         if (s->pace_ms > 0) pace(s->pace_ms);
         if ((st = hs_comm_add_progress(s->comm, 1)) || (st = check_in(s))) return st;
         if (s->stop) return HS_EINTR;
@@ -500,7 +617,7 @@ static hs_status cell_latency(sweep *s, hs_cell_result *c)
 static hs_status time_alone(sweep *s, hs_cell_result *c, int j, double *m, int32_t *ids)
 {
     const hs_prompt *p = &s->prompts.items[c->prompt[j]];
-    hs_status st = hs_runner_eval(s->runner, p, m, ids, s->occ);
+    hs_status st = hs_runner_eval(s->runner, p, m, ids, NULL, NULL); /* counts: the batch's */
     if (st) return st;
     size_t max_new = (size_t)s->grid.max_new;
     if (memcmp(ids, c->gen_ids + j * max_new, max_new * sizeof(int32_t)))
@@ -517,7 +634,7 @@ static hs_status time_alone(sweep *s, hs_cell_result *c, int j, double *m, int32
 static hs_status cell_throughput(sweep *s, hs_cell_result *c, double *batch_s)
 {
     double t0 = hs_now();
-    size_t occ = (size_t)s->grid.n_layers * s->grid.n_heads * HS_AG_NSTATES, max_new = (size_t)s->grid.max_new;
+    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads, max_new = (size_t)s->grid.max_new;
     int chunk = s->job.batch * 8;
     const hs_prompt **pp = hs_malloc((size_t)c->n * sizeof *pp, "cell prompts");
     double *m = hs_malloc(HS_M_COUNT * sizeof(double), "cell metrics");
@@ -527,8 +644,8 @@ static hs_status cell_throughput(sweep *s, hs_cell_result *c, double *batch_s)
     for (int j = 0; j < c->n && !st && !s->stop; j += chunk) {
         int k = c->n - j < chunk ? c->n - j : chunk;
         st = hs_runner_eval_batch(s->runner, pp + j, k, c->metrics + (size_t)j * HS_M_COUNT, c->gen_ids + j * max_new,
-                                  s->occ);
-        for (size_t i = 0; i < occ && !st; i++) c->occupancy[i] += s->occ[i];
+                                  s->occ, s->trans);
+        if (!st) add_counts(c, s->occ, s->trans, LH);
         if (!st && s->pace_ms > 0) pace(s->pace_ms * k);
         if (!st) st = hs_comm_add_progress(s->comm, k);
         if (!st) st = check_in(s);
@@ -676,6 +793,7 @@ static void sweep_free(sweep *s)
     free(s->todo);
     free(s->gates);
     free(s->occ);
+    free(s->trans);
     free(s->hosts);
     hs_scores_free(&s->scores);
     if (s->have_prompts) hs_prompts_free(&s->prompts);

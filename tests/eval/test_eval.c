@@ -184,8 +184,8 @@ static void test_runner(void **state)
     double m1[HS_M_COUNT], m2[HS_M_COUNT];
     int32_t g1[12], g2[12];
     int64_t occ[64 * HS_AG_NSTATES];
-    assert_int_equal(hs_runner_eval(r, &p, m1, g1, occ), HS_OK);
-    assert_int_equal(hs_runner_eval(r, &p, m2, g2, occ), HS_OK);
+    assert_int_equal(hs_runner_eval(r, &p, m1, g1, occ, NULL), HS_OK);
+    assert_int_equal(hs_runner_eval(r, &p, m2, g2, occ, NULL), HS_OK);
     /* quality metrics are exact functions of (model, prompt, seed): equal on re-run */
     for (int i = 0; i < HS_M_COUNT; i++)
         if (!hs_metrics[i].timing) assert_true((isnan(m1[i]) && isnan(m2[i])) || m1[i] == m2[i]);
@@ -254,7 +254,7 @@ static void batch_vs_single(int with_agency)
     assert_int_equal(hs_generate(ctx[0], with_agency ? &ag[0] : NULL, with_agency ? &st[0] : NULL, &smp, prompts[0],
                                  n_prompt[0], &sp, ids[0], -1, &probe), HS_OK);
     int eot = probe_mem[3];
-    hs_batch_job job = {ctx, with_agency ? ag : NULL, with_agency ? st : NULL, S, prompts, n_prompt, ids, P, &sp, eot, out, NULL};
+    hs_batch_job job = {ctx, with_agency ? ag : NULL, with_agency ? st : NULL, S, prompts, n_prompt, ids, P, &sp, eot, out, NULL, NULL};
     assert_int_equal(hs_generate_batch(&job, &smp), HS_OK);
     int stopped = 0;
     long long transitions = 0;
@@ -321,10 +321,12 @@ static void runner_batch_case(const hs_model *m, const hs_tokenizer *tok, hs_gat
     double mb[P][HS_M_COUNT], ms[HS_M_COUNT];
     int32_t gb[P][MAXNEW], gs[MAXNEW];
     int64_t ob[64 * HS_AG_NSTATES], os[64 * HS_AG_NSTATES], osum[64 * HS_AG_NSTATES] = {0};
-    assert_int_equal(hs_runner_eval_batch(r, pp, P, &mb[0][0], &gb[0][0], ob), HS_OK);
+    int64_t tb[64], ts[64], tsum[64] = {0};
+    assert_int_equal(hs_runner_eval_batch(r, pp, P, &mb[0][0], &gb[0][0], ob, tb), HS_OK);
     for (int i = 0; i < P; i++) {
-        assert_int_equal(hs_runner_eval(r, pp[i], ms, gs, os), HS_OK);
+        assert_int_equal(hs_runner_eval(r, pp[i], ms, gs, os, ts), HS_OK);
         for (int j = 0; j < LH * HS_AG_NSTATES; j++) osum[j] += os[j];
+        for (int j = 0; j < LH; j++) tsum[j] += ts[j];
         assert_memory_equal(gs, gb[i], sizeof gs);
         for (int k = 0; k < HS_M_COUNT; k++) {
             if (hs_metrics[k].timing) continue;
@@ -336,6 +338,10 @@ static void runner_batch_case(const hs_model *m, const hs_tokenizer *tok, hs_gat
     }
     assert_true(isfinite(mb[0][HS_M_REFERENCE_PPL]) && isnan(mb[4][HS_M_REFERENCE_PPL]));
     assert_memory_equal(osum, ob, (size_t)LH * HS_AG_NSTATES * sizeof(int64_t));
+    assert_memory_equal(tsum, tb, (size_t)LH * sizeof(int64_t));
+    int64_t moves = 0;
+    for (int j = 0; j < LH; j++) moves += tb[j];
+    assert_true(agency ? moves > 0 : moves == 0); /* thresholds set above make states change */
     hs_runner_free(r);
 }
 

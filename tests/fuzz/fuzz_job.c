@@ -83,7 +83,10 @@ static void check_job(const hs_job *job)
         FZ_CHECK(isfinite(job->levels[i]) && job->levels[i] >= 0 && job->levels[i] <= 100, "level %g", job->levels[i]);
     FZ_CHECK(job->shards >= 1 && job->threads >= 1 && job->max_prompts >= 0, "shards/threads/max_prompts");
     FZ_CHECK(hs_sample_params_check(&job->sample) == HS_OK, "sampling: %s", hs_err_msg());
-    FZ_CHECK(hs_strategy_needs_calib(job->strategy) == (job->calib_path != NULL), "calibration path");
+    /* scores = FILE and heads_off replace the computed scores: no calibration set then */
+    int computed = !job->scores_path && !job->heads_off;
+    FZ_CHECK((computed && hs_strategy_needs_calib(job->strategy)) == (job->calib_path != NULL), "calibration path");
+    FZ_CHECK(!job->heads_off || (job->n_levels == 1 && !job->scores_path), "heads_off with %d levels", job->n_levels);
     FZ_CHECK(hs_job_where(job, "job", "model") && hs_job_where(job, "pruning", "nothing"), "hs_job_where");
     hs_study_inputs in = {.n_prompts = 1};
     memset(in.model_sha256, 'a', 64);

@@ -2,8 +2,10 @@
 """results_tool.py: reads headsweep results files with h5py for the sweep tests.
 
   results_tool.py check FILE [--ranks N]   every dataset, dimension scale and attribute of
-                                           docs/results-format.md; distinct-1/2, token
-                                           counts and live heads recomputed from the data
+                                           docs/results-format.md (units and description on
+                                           every dataset); distinct-1/2, token counts and
+                                           live heads recomputed from the data; agency
+                                           occupancy and transitions consistent
   results_tool.py compare [--numbers-only] A B...
                                            quality numbers (timing = 0) and study
                                            identical (--numbers-only: not the study)
@@ -37,10 +39,12 @@ ROOT_ATTRS = ["schema_version", "headsweep_version", "git_describe", "created_ut
               "prompts_path", "prompts_sha256", "max_prompts", "calibration_path", "calibration_sha256", "strategy",
               "pruning_seed", "per_layer", "keep_one_per_layer", "seed", "max_new_tokens", "temperature", "top_k",
               "top_p", "n_shards", "measure_unpruned_ppl", "n_ranks", "hosts", "mpi_version", "hdf5_version",
-              "openblas_version", "last_git_describe", "runs", "complete"]
+              "openblas_version", "last_git_describe", "runs", "complete", "heads_source", "scores_path",
+              "scores_sha256", "heads_off"]
 LAYOUT = {
     "text/generated_ids": (["variant", "level", "prompt", "new_token"], np.int32),
     "agency/occupancy": (["variant", "level", "shard", "layer", "head", "state"], np.int64),
+    "agency/transitions": (["variant", "level", "shard", "layer", "head"], np.int64),
     "cells/done": (["variant", "level", "shard"], np.uint8),
     "cells/rank": (["variant", "level", "shard"], np.int32),
     "cells/run": (["variant", "level", "shard"], np.int32),
@@ -91,6 +95,41 @@ def check_dataset(f, name, dims, dtype, size):
         attached = [s.name for s in ds.dims[i].values()]
         expect(attached == ["/" + d], f"/{name} dimension {i} has scales {attached}, want /{d}")
         expect(ds.dims[i].label == d, f"/{name} dimension {i} is labelled {ds.dims[i].label!r}")
+
+
+def check_described(f):
+    """Every dataset the file holds (dimension scales, metrics, the rest) carries non-empty
+    units and description attributes: a new dataset without them fails here."""
+    seen = []
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            seen.append(name)
+            for a in ("units", "description"):
+                expect(a in obj.attrs and text(obj.attrs[a]).strip() != "", f"/{name} lacks attribute {a}")
+    f.visititems(visit)
+    expect(len(seen) >= len(DIMS) + len(METRICS) + len(LAYOUT), f"only {len(seen)} datasets")
+
+
+def check_agency(f, size):
+    """Zero for variants without agency; otherwise every head has the same number of steps,
+    withdrawn heads are the pruned ones and never change state, and a head seen in k states
+    changed state at least k - 1 times (each prompt starts every head in one state)."""
+    occ, trans = f["agency/occupancy"][...], f["agency/transitions"][...]
+    pruned = f["heads/pruned"][...]
+    agency = f["variant"].attrs["agency"]
+    for v in range(size["variant"]):
+        if not agency[v]:
+            expect((occ[v] == 0).all(), f"variant {v} without agency has occupancy")
+            expect((trans[v] == 0).all(), f"variant {v} without agency has transitions")
+            continue
+        steps = occ[v].sum(axis=-1)  # (level, shard, layer, head): every head is in one state per step
+        expect((steps == steps[..., :1, :1]).all(), f"variant {v}: heads disagree on the number of steps")
+        withdrawn = occ[v][..., 3] > 0
+        expect((withdrawn.any(axis=1) == (pruned[v] == 1)).all(), f"variant {v}: withdrawn heads != pruned heads")
+        expect((trans[v][withdrawn] == 0).all(), f"variant {v}: withdrawn heads changed state")
+        states = (occ[v] > 0).sum(axis=-1)
+        expect((trans[v] >= states - 1).all(), f"variant {v}: heads seen in several states without transitions")
+        expect(not (states > 1).any() or trans[v].sum() > 0, f"variant {v}: states change but no transitions")
 
 
 def distinct(ids, n):
@@ -153,16 +192,11 @@ def check_heads(f, size):
                    f"level {level}: {int(pruned[0, lv].sum())} heads off")
     for a in ("strategy", "calibration_set", "calibration_sha256", "n_prompts", "seed"):
         expect(a in f["heads/score"].attrs, f"/heads/score lacks attribute {a}")
-    occ = f["agency/occupancy"][...]
-    agency = f["variant"].attrs["agency"]
-    for v in range(size["variant"]):
-        if not agency[v]:
-            expect((occ[v] == 0).all(), f"variant {v} without agency has occupancy")
-        else:
-            steps = occ[v].sum(axis=-1)  # (level, shard, layer, head): every head is in one state per step
-            expect((steps == steps[..., :1, :1]).all(), f"variant {v}: heads disagree on the number of steps")
-            withdrawn = occ[v][..., 3] > 0
-            expect((withdrawn.any(axis=1) == (pruned[v] == 1)).all(), f"variant {v}: withdrawn heads != pruned heads")
+    source = text(f.attrs["heads_source"])
+    expect(source in ("computed", "scores_file", "heads_off"), f"heads_source {source!r}")
+    expect((source == "scores_file") == bool(text(f.attrs["scores_path"])), "scores_path vs heads_source")
+    expect((source == "heads_off") == (text(f.attrs["strategy"]) == "heads_off"), "strategy vs heads_source")
+    check_agency(f, size)
 
 
 def check(path, ranks):
@@ -176,6 +210,7 @@ def check(path, ranks):
         check_cells(f, size, ranks)
         check_metrics(f, size)
         check_heads(f, size)
+        check_described(f)
         expect(ranks == 0 or int(f.attrs["n_ranks"]) == ranks, f"n_ranks {f.attrs['n_ranks']}, want {ranks}")
     if problems:
         sys.exit(f"{path}:\n  " + "\n  ".join(problems[:20]))
@@ -185,7 +220,8 @@ def check(path, ranks):
 def quality(path):
     with h5py.File(path, "r") as f:
         out = {"metrics/" + n: ds[...] for n, ds in f["metrics"].items() if ds.attrs["timing"] == 0}
-        for k in ("text/generated_ids", "agency/occupancy", "heads/score", "heads/pruned", "cells/done"):
+        for k in ("text/generated_ids", "agency/occupancy", "agency/transitions", "heads/score", "heads/pruned",
+                  "cells/done"):
             out[k] = f[k][...]
         out["study"] = text(f.attrs["study"])
         return out

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sweep_modes.sh: mode = throughput (a cell's prompts decoded together) gives every quality
-# number, token and agency count that latency mode gives, on 1 and 2 ranks; per-prompt
-# timings exist exactly for the latency sample (the first latency_prompts of each cell);
+# number, token and agency count (occupancy, transitions) that latency mode gives, on 1 and
+# 2 ranks; per-prompt timings exist exactly for the latency sample (the first
+# latency_prompts of each cell);
 # the mode is part of the study's identity; misuse of the mode keys is refused with
 # file:line; and the report says where its numbers came from.
 source "$(dirname "$0")/fixture.sh" "$1"
@@ -22,7 +23,7 @@ for name, ds in lat["metrics"].items():
         b = f["metrics/" + name][...]
         if ds.attrs["timing"] == 0:
             assert np.array_equal(a, b, equal_nan=True), f"{f.filename}: {name} differs from latency mode"
-for k in ("text/generated_ids", "agency/occupancy", "heads/pruned", "heads/score"):
+for k in ("text/generated_ids", "agency/occupancy", "agency/transitions", "heads/pruned", "heads/score"):
     for f in (thr, thr1):
         assert np.array_equal(lat[k][...], f[k][...]), f"{f.filename}: {k} differs"
 # The latency sample: the first prompt of each cell (shard s holds prompts s, s+6, ...).

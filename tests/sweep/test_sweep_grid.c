@@ -102,7 +102,7 @@ static char *study_of(const char *set, const hs_study_inputs *in)
 /* Settings that change a number change the study; paths, threads and names do not. */
 static void test_study_text(void **state)
 {
-    hs_study_inputs in = {"aa", "bb", "cc", 10};
+    hs_study_inputs in = {"aa", "bb", "cc", 10, ""};
     char *base = study_of(NULL, &in);
     assert_non_null(strstr(base, "model_sha256 = aa\n"));
     assert_non_null(strstr(base, "levels = 0, 30, 50, 70\n"));
@@ -149,6 +149,7 @@ static void test_pack_unpack(void **state)
     c.metrics[1] = NAN;
     for (int i = 0; i < n * grid.max_new; i++) c.gen_ids[i] = i - 3;
     for (int i = 0; i < grid.n_layers * grid.n_heads * HS_AG_NSTATES; i++) c.occupancy[i] = 1000 + i;
+    for (int i = 0; i < grid.n_layers * grid.n_heads; i++) c.transitions[i] = 5000 + i;
     void *buf;
     size_t len;
     assert_int_equal(hs_cell_pack(&c, &grid, &buf, &len), HS_OK);
@@ -164,6 +165,7 @@ static void test_pack_unpack(void **state)
     assert_memory_equal(d.metrics, c.metrics, (size_t)n * HS_M_COUNT * sizeof(double));
     assert_memory_equal(d.gen_ids, c.gen_ids, (size_t)n * grid.max_new * sizeof(int32_t));
     assert_memory_equal(d.occupancy, c.occupancy, (size_t)grid.n_layers * grid.n_heads * HS_AG_NSTATES * sizeof(int64_t));
+    assert_memory_equal(d.transitions, c.transitions, (size_t)grid.n_layers * grid.n_heads * sizeof(int64_t));
     hs_cell_result bad;
     assert_int_equal(hs_cell_unpack(&bad, &grid, buf, len - 1), HS_EINTERNAL);
     free(buf);

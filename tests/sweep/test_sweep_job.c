@@ -204,6 +204,45 @@ static void test_file_errors(void **state)
     hs_job_free(&job);
 }
 
+/* Agency withdraws heads by not computing them: gating = mask is refused, at the line
+ * that sets it, or at agency = on when the mask is the default of a custom variant. */
+static void test_agency_needs_skip(void **state)
+{
+    const char *set[] = {"variant.agency.gating=mask"};
+    expect_error(BASE, set, 1, "--set variant.agency.gating=mask", "agency needs gating = skip");
+    expect_error(BASE "[job]\nvariants = a\n[variant.a]\nagency = on\n", NULL, 0, "jobs/t.ini:9:",
+                 "gating = mask (the default)");
+    expect_error(BASE "[job]\nvariants = a\n[variant.a]\nagency = on\ngating = mask\n", NULL, 0, "jobs/t.ini:10:",
+                 "agency needs gating = skip");
+    hs_job job;
+    assert_int_equal(parse(&job, BASE "[job]\nvariants = a\n[variant.a]\nagency = on\ngating = skip\n", NULL, 0), HS_OK);
+    hs_job_free(&job);
+}
+
+/* [pruning] scores and heads_off: what they replace, and their conflicts. */
+static void test_pruning_sources(void **state)
+{
+    hs_job job;
+    assert_int_equal(tu_write("s.json", "{}", 2), 0);
+    assert_int_equal(parse(&job, BASE "scores = s.json\nlevels = 10, 20\n", NULL, 0), HS_OK);
+    assert_string_equal(job.scores_path, "s.json");
+    assert_null(job.calib_path); /* ignored: the scores are not computed */
+    assert_int_equal(job.n_levels, 2);
+    hs_job_free(&job);
+    expect_error(BASE "scores = nope.json\n", NULL, 0, "jobs/t.ini:6:", "nope.json");
+    assert_int_equal(parse(&job, "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\nheads_off = 1.2, 0.3\n", NULL, 0),
+                     HS_OK);
+    assert_string_equal(job.heads_off, "1.2, 0.3");
+    assert_int_equal(job.n_levels, 1);
+    assert_null(job.calib_path);
+    hs_job_free(&job);
+    expect_error(BASE "heads_off = 0.1\n", NULL, 0, "jobs/t.ini:5: calibration cannot be combined with heads_off "
+                                                     "(jobs/t.ini:6)", NULL);
+    const char *lv[] = {"pruning.heads_off=0.1"};
+    expect_error("[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\nlevels = 50\n", lv, 1,
+                 "jobs/t.ini:5: levels cannot be combined with heads_off (--set pruning.heads_off=0.1)", NULL);
+}
+
 static void test_set_errors(void **state)
 {
     const char *a[] = {"shards=3"}, *b[] = {"job.shards"}, *c[] = {"job.shardz=3"}, *d[] = {"nope.x=1"},
@@ -228,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_defaults),      cmocka_unit_test(test_full_job),   cmocka_unit_test(test_set_overrides),
         cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_value_errors), cmocka_unit_test(test_variant_errors),
         cmocka_unit_test(test_file_errors),   cmocka_unit_test(test_set_errors), cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test(test_agency_needs_skip), cmocka_unit_test(test_pruning_sources),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,7 +19,7 @@ static char *dir;
 static hs_job job;
 static hs_grid grid;
 static char *study;
-static const hs_study_inputs inputs = {"model-sha", "prompts-sha", "calib-sha", 7};
+static const hs_study_inputs inputs = {"model-sha", "prompts-sha", "calib-sha", 7, ""};
 
 static int setup(void **state)
 {
@@ -66,6 +66,7 @@ static void fill_cell(hs_cell_result *c, int64_t index, double base)
     for (int i = 0; i < c->n * HS_M_COUNT; i++) c->metrics[i] = base + i;
     for (int i = 0; i < c->n * grid.max_new; i++) c->gen_ids[i] = (int32_t)(base + i);
     for (int i = 0; i < grid.n_layers * grid.n_heads * HS_AG_NSTATES; i++) c->occupancy[i] = (int64_t)base * 10 + i;
+    for (int i = 0; i < grid.n_layers * grid.n_heads; i++) c->transitions[i] = (int64_t)base * 3 + i;
     c->seconds = 2.25;
     c->rank = 1;
     c->run = 1;
@@ -110,6 +111,7 @@ static void test_create_open(void **state)
     c.index = 0;
     assert_int_equal(hs_results_read_cell(r, &c), HS_OK);
     assert_true(isnan(c.metrics[0]) && c.gen_ids[0] == -1 && c.occupancy[0] == 0 && c.rank == -1 && c.run == 0);
+    assert_true(hs_results_has_transitions(r) && c.transitions[0] == 0);
     hs_cell_result_free(&c);
     assert_int_equal(hs_results_close(r), HS_OK);
 }
@@ -147,6 +149,7 @@ static void test_write_read_cells(void **state)
         assert_memory_equal(c.metrics, cells[k]->metrics, (size_t)c.n * HS_M_COUNT * sizeof(double));
         assert_memory_equal(c.gen_ids, cells[k]->gen_ids, (size_t)c.n * grid.max_new * sizeof(int32_t));
         assert_memory_equal(c.occupancy, cells[k]->occupancy, 2 * 3 * HS_AG_NSTATES * sizeof(int64_t));
+        assert_memory_equal(c.transitions, cells[k]->transitions, 2 * 3 * sizeof(int64_t));
         assert_true(c.seconds == 2.25);
         assert_int_equal(c.rank, 1);
         assert_string_equal(c.host, "node1");

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# sweep_jobkeys.sh: job-file keys whose checks need the model, end to end:
+#  - [pruning] scores = FILE (from `headsweep score`) is used instead of computing scores:
+#    same heads and quality numbers as computing them, recorded as the heads' source, part
+#    of the study; a bad, foreign or mismatching scores file is refused with file:line;
+#  - [pruning] heads_off = L.H,... switches exactly those heads off in every variant, as
+#    the study's one level; conflicts and heads the model lacks are refused with file:line;
+#  - agency = on with gating = mask is refused with file:line;
+#  - a model directory without vocab.json, or with a damaged model.safetensors, is an error
+#    naming the job file and the line of `model`;
+#  - a file written before /agency/transitions existed is resumed (without them) and is
+#    not merged with one that has them.
+source "$(dirname "$0")/fixture.sh" "$1"
+sed -i -e 's/^max_new_tokens = .*/max_new_tokens = 12/' -e 's/^shards = .*/shards = 2\nmax_prompts = 6/' study.ini
+cells=12 # 3 variants x 2 levels x 2 shards
+
+# expect CODE NEEDLE... -- command: exit code and stderr substrings.
+expect() {
+  local want=$1 needles=()
+  shift
+  while [ "$1" != "--" ]; do needles+=("$1"); shift; done
+  shift
+  "$@" >/dev/null 2>err.txt
+  local rc=$?
+  [ "$rc" = "$want" ] || fail "$* -> exit $rc, want $want: $(cat err.txt)"
+  for n in "${needles[@]}"; do grep -qF -- "$n" err.txt || fail "$* -> stderr lacks '$n': $(cat err.txt)"; done
+}
+line_of() { grep -n "^$1 =" study.ini | cut -d: -f1; }
+attr() { "$py" -c "import h5py, sys; v = h5py.File(sys.argv[1], 'r').attrs[sys.argv[2]]; print(v.decode() if isinstance(v, bytes) else v)" "$@"; }
+
+# ---- scores = FILE ----
+"$hs" score --model model --prompts calib.jsonl --strategy entropy --out scores.json >/dev/null 2>&1 || fail "score"
+sweep 1 --out computed.h5 || fail "computed scores: $(cat sweep.err)"
+sweep 2 --out saved.h5 --set pruning.scores=scores.json || fail "saved scores: $(cat sweep.err)"
+grep -q "computing .* head scores" sweep.err && fail "a sweep with a scores file computed scores: $(cat sweep.err)"
+"$py" "$tool" check saved.h5 --ranks 2 || fail "schema check (scores file)"
+"$py" "$tool" compare --numbers-only computed.h5 saved.h5 || fail "saved scores give other numbers than computed ones"
+[ "$(attr saved.h5 heads_source)" = scores_file ] && [ "$(attr saved.h5 scores_path)" = scores.json ] &&
+  [ "$(attr computed.h5 heads_source)" = computed ] || fail "heads_source / scores_path"
+attr saved.h5 study | grep -q "^scores_sha256 = $(sha256sum scores.json | cut -d' ' -f1)$" ||
+  fail "the scores file is not part of the study"
+sweep 1 --out saved.h5 --set pruning.scores=scores.json || fail "rerun with the scores file: $(cat sweep.err)"
+grep -q "nothing to do" sweep.err || fail "rerun: $(cat sweep.err)"
+# Another scores file is another study.
+"$hs" score --model model --prompts calib.jsonl --strategy entropy --max-prompts 2 --out scores2.json >/dev/null 2>&1
+expect 2 "different study" -- "$hs" sweep study.ini --out saved.h5 --set pruning.scores=scores2.json
+
+# Bad scores files name the job line (here the --set argument) and the problem.
+echo '{"format": "headsweep-head-scores"' >broken.json
+expect 2 "--set pruning.scores=broken.json: scores" "broken.json" -- \
+  "$hs" sweep study.ini --out x.h5 --set pruning.scores=broken.json
+"$hs" mkmodel --shape tiny --seed 4 --out other 2>/dev/null || fail "mkmodel other"
+"$hs" score --model other --prompts calib.jsonl --strategy magnitude --out other.json >/dev/null 2>&1 || fail "score other"
+expect 2 "--set pruning.scores=other.json: scores" "computed for model sha256" -- \
+  "$hs" sweep study.ini --out x.h5 --set pruning.scores=other.json
+"$hs" score --model model --prompts calib.jsonl --strategy magnitude --out magnitude.json >/dev/null 2>&1
+expect 2 "study.ini:$(line_of strategy): strategy = entropy, but the scores file" "holds magnitude scores" -- \
+  "$hs" sweep study.ini --out x.h5 --set pruning.scores=magnitude.json
+expect 2 "--set pruning.scores=nowhere.json" "No such file" -- \
+  "$hs" sweep study.ini --out x.h5 --set pruning.scores=nowhere.json
+[ ! -e x.h5 ] || fail "a refused sweep left x.h5"
+
+# ---- heads_off = L.H,... ----
+sed -e '/^\[pruning\]/,$d' study.ini >list.ini
+printf '[pruning]\nheads_off = 1.3, 0.2,1.3\n' >>list.ini
+"$hs" sweep list.ini --out list.h5 --progress lines 2>sweep.err || fail "heads_off sweep: $(cat sweep.err)"
+"$py" "$tool" check list.h5 || fail "schema check (heads_off)"
+"$py" - list.h5 <<'PY' || fail "heads_off"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+pruned = f["heads/pruned"][...]  # (variant, level, layer, head) on a 2 x 4 model
+want = np.zeros((2, 4), np.uint8)
+want[1, 3] = want[0, 2] = 1
+assert pruned.shape[1] == 1 and (pruned == want).all(), f"pruned heads {np.argwhere(pruned)}"
+assert list(f["level"][...]) == [25.0], f"level {f['level'][...]}"
+assert f.attrs["heads_source"] == "heads_off" and f.attrs["heads_off"] == "0.2, 1.3", f.attrs["heads_off"]
+assert "heads_off = 0.2, 1.3" in f.attrs["study"] and "strategy = heads_off" in f.attrs["study"]
+assert f.attrs["strategy"] == "heads_off" and f["heads/score"].attrs["strategy"] == "heads_off"
+assert (f["metrics/live_heads"][...] == 6).all()
+PY
+# Another spelling of the same heads is the same study: resumes with nothing to do.
+sed -i 's/^heads_off = .*/heads_off = 0.2,1.3/' list.ini
+"$hs" sweep list.ini --out list.h5 2>sweep.err || fail "heads_off rerun: $(cat sweep.err)"
+grep -q "nothing to do" sweep.err || fail "heads_off rerun: $(cat sweep.err)"
+hl=$(grep -n '^heads_off' list.ini | cut -d: -f1)
+sed 's/^heads_off = .*/heads_off = 0.1, 2.0/' list.ini >badlist.ini
+expect 2 "badlist.ini:$hl: heads_off" "head 2.0 does not exist" -- "$hs" sweep badlist.ini --out y.h5
+expect 2 "--set pruning.levels=50: levels cannot be combined with heads_off (list.ini:$hl)" -- \
+  "$hs" sweep list.ini --out y.h5 --set pruning.levels=50
+expect 2 "study.ini:$(line_of strategy): strategy cannot be combined with heads_off" -- \
+  "$hs" sweep study.ini --out y.h5 --set pruning.heads_off=0.1
+[ ! -e y.h5 ] || fail "a refused sweep left y.h5"
+
+# ---- agency needs skip gating ----
+expect 2 "--set variant.agency.gating=mask: variant agency has agency = on with gating = mask" -- \
+  "$hs" sweep study.ini --out z.h5 --set variant.agency.gating=mask
+
+# ---- model files: the error names the job line of `model` ----
+cp -r model novocab && rm novocab/vocab.json
+sed 's/^model = .*/model = novocab/' study.ini >novocab.ini
+expect 2 "novocab.ini:$(line_of model): model = novocab" "novocab/vocab.json" -- "$hs" sweep novocab.ini --out z.h5
+cp -r model trunc && head -c 3000 model/model.safetensors >trunc/model.safetensors
+expect 2 "--set job.model=trunc: model = trunc" "model.safetensors" -- \
+  "$hs" sweep study.ini --out z.h5 --set job.model=trunc
+[ ! -e z.h5 ] || fail "a refused sweep left z.h5"
+
+# ---- files from before /agency/transitions ----
+sweep 1 --out old.h5 --cells 1/2 || fail "part of the old file: $(cat sweep.err)"
+"$py" -c "import h5py; del h5py.File('old.h5', 'r+')['agency/transitions']" || fail "making an old file"
+expect 2 "cannot merge old.h5 with computed.h5" "written by an older headsweep" -- "$hs" merge m.h5 computed.h5 old.h5
+sweep 2 --out old.h5 || fail "resuming an old file: $(cat sweep.err)"
+grep -q "predates /agency/transitions" sweep.err || fail "no note about the old file: $(cat sweep.err)"
+"$py" - old.h5 computed.h5 <<'PY' || fail "resumed old file"
+import sys, h5py, numpy as np
+old, new = (h5py.File(p, "r") for p in sys.argv[1:])
+assert "agency/transitions" not in old and old["cells/done"][...].all()
+for k in ("text/generated_ids", "agency/occupancy", "metrics/distinct_2"):
+    assert np.array_equal(old[k][...], new[k][...], equal_nan=True), k
+PY
+# ---- the usage text is printed as it is (no printf escapes) ----
+"$hs" sweep --help >help.txt || fail "sweep --help"
+grep -qF "cell index % N == K-1" help.txt && ! grep -qF "%%" help.txt || fail "sweep --help: $(grep cells help.txt)"
+echo "sweep_jobkeys: ok"

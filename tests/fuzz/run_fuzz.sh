@@ -94,7 +94,10 @@ cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<<"$last")
 ft=$(sed -n 's/.*ft: \([0-9]*\).*/\1/p' <<<"$last")
 corp=$(sed -n 's/.*corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<<"$last")
 result=ok
-if ((rc)); then
+if ((rc == 72)); then
+  # libFuzzer's -interrupted_exitcode: stopped by SIGINT/SIGTERM, nothing found
+  result="interrupted (exit 72)"
+elif ((rc)); then
   result="CRASH (exit $rc)"
 fi
 printf 'fuzz %s: %ss wall, %ss CPU, %s executions (%s/s), cov: %s ft: %s, corpus %s, peak RSS %s MB: %s\n' \

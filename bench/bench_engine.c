@@ -3,7 +3,8 @@
  *
  *   bench_engine MODEL_DIR [--prompt 128] [--new 128] [--repeats 5] [--threads 1]
  *                [--gating mask|skip] [--off-pct 0,30,50,70] [--sgemm 1]
- * --batch 1,8,16 instead times throughput-mode decode of that many sequences together.
+ * --batch 1,8,16 instead times throughput-mode decode of that many sequences together,
+ * with the weights pre-packed as the sweep's throughput mode has them (--pack 0: not).
  * --sgemm 1 instead times the prefill matmul shapes in OpenBLAS and in our kernel.
  * --weights bf16 runs in bf16 weight mode; --bf16-error 1 instead compares bf16 logits
  * with f32 ones over a --prompt long sequence.
@@ -233,7 +234,7 @@ static int bench_bf16_error(const char *dir, int np)
 
 /* Throughput mode: B sequences (prompt np each) decoded together for nn steps;
  * reports aggregate decode tokens/s beside B = 1 measured in the same run. */
-static void bench_batch(const hs_model *m, int B, int np, int nn, int reps)
+static void bench_batch(const hs_model *m, int B, int np, int nn, int reps, int pack)
 {
     int V = m->cfg.vocab_size;
     hs_ctx **seqs = calloc((size_t)B, sizeof *seqs);
@@ -256,7 +257,7 @@ static void bench_batch(const hs_model *m, int B, int np, int nn, int reps)
         tps[r] = (double)B * nn / (hs_now() - t0);
     }
     printf("{\"engine\": \"headsweep\", \"mode\": \"batch\", \"batch\": %d, \"prompt\": %d, \"new\": %d, "
-           "\"decode_tokens_per_s\": %.2f}\n", B, np, nn, median(tps, reps));
+           "\"packed\": %d, \"decode_tokens_per_s\": %.2f}\n", B, np, nn, pack, median(tps, reps));
     fflush(stdout);
     for (int b = 0; b < B; b++) hs_ctx_free(seqs[b]);
     free(seqs), free(ids), free(tok), free(lg), free(tps);
@@ -320,12 +321,12 @@ int main(int argc, char **argv)
     if (argc < 2) {
         fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] "
                         "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16] [--batch 1,8,16] [--sgemm 1] "
-                        "[--bf16-error 1] [--read-bw MB] [--paired R]\n");
+                        "[--pack 0|1] [--bf16-error 1] [--read-bw MB] [--paired R]\n");
         return 2;
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
-    int sgemm = 0, bf16_error = 0, read_bw = 0, paired = 0;
+    int sgemm = 0, bf16_error = 0, read_bw = 0, paired = 0, pack = 1;
     const char *batches = NULL, *weights = "f32";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
@@ -340,6 +341,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--bf16-error")) bf16_error = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--read-bw")) read_bw = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--paired")) paired = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--pack")) pack = atoi(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     hs_model_set_threads(threads);
@@ -353,8 +355,12 @@ int main(int argc, char **argv)
         return 2;
     }
     if (batches) {
+        if (pack && hs_model_pack(&m)) {
+            fprintf(stderr, "bench: %s\n", hs_err_msg());
+            return 2;
+        }
         char *bl = strdup(batches);
-        for (char *tok = strtok(bl, ","); tok; tok = strtok(NULL, ",")) bench_batch(&m, atoi(tok), np, nn, reps);
+        for (char *tok = strtok(bl, ","); tok; tok = strtok(NULL, ",")) bench_batch(&m, atoi(tok), np, nn, reps, pack);
         free(bl);
         hs_model_free(&m);
         return 0;

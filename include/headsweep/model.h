@@ -37,6 +37,14 @@ typedef enum { HS_GATING_MASK = 0, HS_GATING_SKIP = 1 } hs_gating;
 hs_status hs_gating_parse(const char *s, hs_gating *out);
 const char *hs_gating_name(hs_gating g);
 
+/* A weight matrix (K, N) laid out for the products of decode batches (hs_model_pack):
+ * blocks of 256 rows, each block's 16-column panels one after another (src/model/gemm.c
+ * has the exact layout). data is NULL when the model is not packed. */
+typedef struct {
+    const float *data;
+    int K, N;
+} hs_wpack;
+
 /* Weights of one block; every pointer is F32, row-major, Conv1D (in, out) orientation. */
 typedef struct {
     const float *ln1_w, *ln1_b;   /* (C) */
@@ -52,6 +60,8 @@ typedef struct {
     /* bf16 weight mode (hs_model_use_bf16): the four matrices above rounded to bfloat16,
      * which the forward pass then reads instead; NULL otherwise */
     const uint16_t *attn_w16, *proj_w16, *fc_w16, *fc_proj_w16;
+    /* throughput mode (hs_model_pack): the same four matrices pre-packed */
+    hs_wpack attn_wp, proj_wp, fc_wp, fc_proj_wp;
 } hs_block;
 
 typedef struct {
@@ -65,6 +75,7 @@ typedef struct {
     const float *lm_head;     /* (V, C): wte unless the checkpoint has lm_head.weight */
     const uint16_t *lm_head16;/* (V, C) bf16 weight mode, else NULL */
     uint16_t *owned16;        /* the bf16 copies, NULL unless hs_model_use_bf16 */
+    float *owned_pack;        /* the packed copies, NULL unless hs_model_pack */
     const float *lnf_w, *lnf_b; /* (C) */
     hs_block *blocks;         /* (L) */
     char dtype[16];            /* dtype of the checkpoint's weights: F32, F16 or BF16 */
@@ -136,6 +147,16 @@ double hs_model_flops_per_token(const hs_config *cfg, int live_heads, int t);
  * weights (bench_engine --bf16 reports it against f32). Biases, LayerNorm and the
  * embeddings stay f32. Idempotent. */
 hs_status hs_model_use_bf16(hs_model *m);
+
+/* Throughput mode: copies the four weight matrices of every block (69% of a gpt2's
+ * weights; not the LM head, whose product is already two sequences per load) into the
+ * layout the products of a decode batch read, so that the batch streams each weight
+ * once instead of gathering 64-column strips row by row at every step. Batch-1 and
+ * prefill keep reading the original matrices. Costs one f32 copy of those matrices per
+ * process (also in bf16 weight mode: the bf16 values are widened exactly, so results do
+ * not change); every product gives the same bits as without it. Call after
+ * hs_model_use_bf16 when both are wanted; idempotent; a no-op in a build without AVX2. */
+hs_status hs_model_pack(hs_model *m);
 
 /* Threads per process for the forward pass: our kernels (split by output columns, so
  * every result is the same for any count) and OpenBLAS where it is still used. 1 by

@@ -46,6 +46,8 @@ _Noreturn void hs_die_internal(const char *file, int line, const char *what);
 
 /* Allocation helpers: return NULL and set HS_ENOMEM message on failure. */
 void *hs_malloc(size_t n, const char *what);
+/* align: a power of two, a multiple of sizeof(void *); release with free(). */
+void *hs_malloc_aligned(size_t n, size_t align, const char *what);
 void *hs_calloc(size_t n, size_t size, const char *what);
 char *hs_strdup(const char *s);
 

@@ -22,9 +22,11 @@ typedef struct {
 } rowset;
 
 /* Weight matrix `field` of block b from element off on: its bf16 copy in bf16 weight
- * mode (hs_model_use_bf16), else the F32 one. */
-#define BW(b, field, off) \
-    ((b)->field##16 ? (hs_w){NULL, (b)->field##16 + (off)} : (hs_w){(b)->field + (off), NULL})
+ * mode (hs_model_use_bf16), else the F32 one; with its packed copy when the model has
+ * one (hs_model_pack), which decode batches then read. */
+#define BW(b, field, off)                                                                   \
+    ((hs_w){(b)->field##16 ? NULL : (b)->field + (off), (b)->field##16 ? (b)->field##16 + (off) : NULL, \
+            (b)->field##p.data ? &(b)->field##p : NULL, (off)})
 
 /* Every weight matmul goes through here so that the lead context counts the FLOPs it
  * really performed (tests use it to show that skipped heads cost nothing). */
@@ -94,16 +96,11 @@ static void attn_row_head(const rowset *R, int i, int l, int h)
     const float *q = c->qkv + (size_t)i * 3 * C + h * D;
     float *p = c->att, *out = c->a + (size_t)i * C + h * D;
     float scale = 1.0f / sqrtf((float)D), g = s->eff[l * c->cfg.n_head + h];
-    for (int t = 0; t < T; t++) p[t] = hs_k_dot(q, K + (size_t)t * D, D) * scale;
+    hs_k_attn_scores(p, q, K, T, D, scale);
     c->flops += 4.0 * T * D; /* scores and the weighted sum of values */
     hs_k_softmax(p, T);
     stats_row(s, l, h, p, T);
-    memset(out, 0, (size_t)D * sizeof(float));
-    for (int t = 0; t < T; t++) {
-        const float *vt = V + (size_t)t * D;
-        float pt = p[t];
-        for (int d = 0; d < D; d++) out[d] += pt * vt[d];
-    }
+    hs_k_attn_values(out, p, V, T, D);
     for (int d = 0; d < D; d++) out[d] *= g;
 }
 
@@ -206,7 +203,7 @@ static void lm_head(const rowset *R, int first, int rows, float *logits)
     int C = c->cfg.n_embd, V = c->cfg.vocab_size;
     hs_k_layernorm(c->xn, c->x + (size_t)first * C, m->lnf_w, m->lnf_b, rows, C, c->cfg.ln_eps);
     c->flops += 2.0 * rows * V * C;
-    hs_w W = {m->lm_head16 ? NULL : m->lm_head, m->lm_head16};
+    hs_w W = {m->lm_head16 ? NULL : m->lm_head, m->lm_head16, NULL, 0};
     if (rows > 1 && !R->batch) hs_k_gemm(logits, V, c->xn, C, W, C, 1, rows, C, V, 0.0f);
     else hs_k_dot_rows(logits, V, W, C, c->xn, C, rows, V, C);
 }

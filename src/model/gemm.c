@@ -126,16 +126,16 @@ int hs_k_avx512_set(int on)
 }
 
 /* C rows (mr of them, a compile-time constant after inlining) x 64 columns += A rows x
- * the NP packed panels at bp (panel p at bp + p * kc * NR). Columns past the edge are
+ * the NP packed panels at bp (panel p at bp + p * ps; ps is kc * NR for a block packed
+ * per call, the k block's panel size for a pre-packed matrix). Columns past the edge are
  * masked off (m[p]): the panels are zero padded and those lanes are never stored. */
 static inline __attribute__((always_inline)) HS_AVX512 void tile512(int kc, const float *const a[MR],
-                                                                    const float *restrict bp, float *C, int ldc,
-                                                                    const __mmask16 m[NP], const int mr)
+                                                                    const float *restrict bp, size_t ps, float *C,
+                                                                    int ldc, const __mmask16 m[NP], const int mr)
 {
     __m512 c[MR][NP];
     for (int r = 0; r < mr; r++)
         for (int p = 0; p < NP; p++) c[r][p] = _mm512_maskz_loadu_ps(m[p], C + (size_t)r * ldc + p * NR);
-    const size_t ps = (size_t)kc * NR;
     for (int k = 0; k < kc; k++) {
         __m512 b[NP];
         for (int p = 0; p < NP; p++) b[p] = _mm512_load_ps(bp + p * ps + (size_t)k * NR);
@@ -150,8 +150,8 @@ static inline __attribute__((always_inline)) HS_AVX512 void tile512(int kc, cons
 
 /* C[0 .. mr, 0 .. ncols) += A rows (a, at the block's first k) x the packed block. One
  * copy of the tile per row count, so a short last tile does only its own rows' work. */
-static HS_AVX512 void kernel512_acc(int kc, const float *const a[MR], const float *restrict bp, float *C, int ldc,
-                                    int mr, int ncols)
+static HS_AVX512 void kernel512_acc(int kc, const float *const a[MR], const float *restrict bp, size_t ps, float *C,
+                                    int ldc, int mr, int ncols)
 {
     __mmask16 m[NP];
     for (int p = 0; p < NP; p++) {
@@ -159,12 +159,12 @@ static HS_AVX512 void kernel512_acc(int kc, const float *const a[MR], const floa
         m[p] = n >= NR ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
     }
     switch (mr) {
-    case 6: tile512(kc, a, bp, C, ldc, m, 6); break;
-    case 5: tile512(kc, a, bp, C, ldc, m, 5); break;
-    case 4: tile512(kc, a, bp, C, ldc, m, 4); break;
-    case 3: tile512(kc, a, bp, C, ldc, m, 3); break;
-    case 2: tile512(kc, a, bp, C, ldc, m, 2); break;
-    default: tile512(kc, a, bp, C, ldc, m, 1); break;
+    case 6: tile512(kc, a, bp, ps, C, ldc, m, 6); break;
+    case 5: tile512(kc, a, bp, ps, C, ldc, m, 5); break;
+    case 4: tile512(kc, a, bp, ps, C, ldc, m, 4); break;
+    case 3: tile512(kc, a, bp, ps, C, ldc, m, 3); break;
+    case 2: tile512(kc, a, bp, ps, C, ldc, m, 2); break;
+    default: tile512(kc, a, bp, ps, C, ldc, m, 1); break;
     }
 }
 
@@ -188,6 +188,89 @@ static HS_AVX512 void kernel512_acc(int kc, const float *const a[MR], const floa
 #undef WLOAD8
 #undef WGET
 
+/* ---- Pre-packed weights (throughput mode, hs_model_pack). Packing a block per call
+ * reads each weight row 64 floats at a time, and on gpt2's c_attn consecutive rows are
+ * 9 KB apart, a new 4 KB page per row: the hardware prefetcher does not follow that, and
+ * a batch step waited on it for a quarter to a third of its time (docs/performance.md).
+ * Packed once, a k block's panels are one contiguous stream. Layout of a (K, N) matrix:
+ * k blocks of KC rows (the last one shorter, kb rows); in a block, panel q (columns
+ * 16q .. 16q+16, zero padded past N) is kb x 16 floats at
+ *   data + b0 * npan * 16 + q * kb * 16     (b0 the block's first row, npan = ceil(N/16)),
+ * then NP-1 panels of zeros at the end, so that a 64-column tile starting at the last
+ * panel reads inside the allocation (its extra columns are masked off). ---- */
+
+static int npan(int N) { return (N + NR - 1) / NR; }
+
+size_t hs_k_pack_floats(int K, int N) { return (size_t)K * npan(N) * NR + (size_t)(NP - 1) * KC * NR; }
+
+void hs_k_pack(float *dst, hs_w W, int ldw, int K, int N)
+{
+    int np = npan(N);
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
+        float *blk = dst + (size_t)k0 * np * NR;
+        for (int q = 0; q < np; q++) {
+            int j0 = q * NR, nr = N - j0 < NR ? N - j0 : NR;
+            if (W.h) pack_b_bf16(blk + (size_t)q * kc * NR, W.h, ldw, 0, k0, kc, j0, nr);
+            else pack_b_f32(blk + (size_t)q * kc * NR, W.f, ldw, 0, k0, kc, j0, nr);
+        }
+    }
+    memset(dst + (size_t)K * np * NR, 0, (size_t)(NP - 1) * KC * NR * sizeof(float));
+}
+
+/* C (M, N) += A (M, K) @ the packed matrix's rows [r0, r0+K) and columns [c0, c0+N)
+ * (c0 a multiple of 16): the tiles of hs_k_gemm_acc reading the panels in place, so every
+ * element gets the same chain (one FMA per k, in k order, onto C's value). */
+static void gemm_acc_packed(float *C, int ldc, const float *A, int lda, const hs_wpack *P, int r0, int c0, int M,
+                            int K, int N)
+{
+    int np = npan(P->N), wide = hs_k_avx512();
+    for (int k0 = r0; k0 < r0 + K;) {
+        int b0 = k0 / KC * KC, kb = P->K - b0 < KC ? P->K - b0 : KC;
+        int k1 = b0 + kb < r0 + K ? b0 + kb : r0 + K, kc = k1 - k0;
+        size_t ps = (size_t)kb * NR; /* one panel of this block */
+        const float *blk = P->data + (size_t)b0 * np * NR + (size_t)(k0 - b0) * NR;
+        for (int j0 = c0; j0 < c0 + N; j0 += NP * NR) {
+            const float *bp = blk + (size_t)(j0 / NR) * ps;
+            int ncols = c0 + N - j0 < NP * NR ? c0 + N - j0 : NP * NR;
+            for (int i0 = 0; i0 < M; i0 += MR) {
+                int mr = M - i0 < MR ? M - i0 : MR;
+                const float *a[MR];
+                for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + (k0 - r0);
+                float *c = C + (size_t)i0 * ldc + (j0 - c0);
+                if (wide) {
+                    kernel512_acc(kc, a, bp, ps, c, ldc, mr, ncols);
+                    continue;
+                }
+                for (int p = 0; p < NP && p * NR < ncols; p++)
+                    kernel_acc(kc, a, bp + p * ps, c + p * NR, ldc, mr, ncols - p * NR < NR ? ncols - p * NR : NR);
+            }
+        }
+        k0 = k1;
+    }
+}
+
+int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpack *P, size_t off, int B, int K, int N,
+                       float beta)
+{
+    int r0 = (int)(off / (size_t)P->N), c0 = (int)(off % (size_t)P->N);
+    if (c0 % NR || r0 + K > P->K || c0 + N > P->N) return 0;
+    if (beta == 0.0f)
+        for (int b = 0; b < B; b++) memset(y + (size_t)b * ldy, 0, (size_t)N * sizeof(float));
+    int T = hs_k_threads_for((double)B * K * N);
+    if (T == 1) {
+        gemm_acc_packed(y, ldy, x, ldx, P, r0, c0, B, K, N);
+        return 1;
+    }
+    HS_PARALLEL
+    {
+        int lo, hi;
+        hs_k_share(N, NR, HS_THREAD_ID, T, &lo, &hi);
+        if (lo < hi) gemm_acc_packed(y + lo, ldy, x, ldx, P, r0, c0 + lo, B, K, hi - lo);
+    }
+    return 1;
+}
+
 void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
                float beta)
 {
@@ -199,6 +282,16 @@ void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int 
 
 int hs_k_avx512(void) { return 0; }
 int hs_k_avx512_set(int on) { return (void)on, 0; }
+
+/* Without AVX2 nothing is pre-packed (hs_model_pack leaves the model as it is). */
+size_t hs_k_pack_floats(int K, int N) { return (void)K, (void)N, 0; }
+void hs_k_pack(float *dst, hs_w W, int ldw, int K, int N) { (void)dst, (void)W, (void)ldw, (void)K, (void)N; }
+int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpack *P, size_t off, int B, int K, int N,
+                       float beta)
+{
+    (void)y, (void)ldy, (void)x, (void)ldx, (void)P, (void)off, (void)B, (void)K, (void)N, (void)beta;
+    return 0;
+}
 
 /* Without AVX2: OpenBLAS for F32; bf16 weights row by row through the portable paths of
  * the row and dot-row kernels (beta is 0 or 1 wherever the forward pass calls this). */

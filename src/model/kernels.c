@@ -224,6 +224,8 @@ static float *hs_k_pair_rows(const float *x, int ldx, int B, int K8)
 
 void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta)
 {
+    if (W.p && B >= HS_PACKED_MIN_ROWS && ldw == W.p->N && hs_k_matmul_packed(y, ldy, x, ldx, W.p, W.poff, B, K, N, beta))
+        return;
     if (W.h) matmul_rows_bf16(y, ldy, x, ldx, W.h, ldw, B, K, N, beta);
     else matmul_rows_f32(y, ldy, x, ldx, W.f, ldw, B, K, N, beta);
 }
@@ -283,4 +285,87 @@ float hs_k_dot(const float *restrict a, const float *restrict b, int n)
 #endif
     for (; i < n; i++) s = fmaf(a[i], b[i], s);
     return s;
+}
+
+/* ---- attention over one head's cache. A decode step of a small model spends a third of
+ * its time here when the products are batched (docs/performance.md), and one key per
+ * call with a horizontal sum each was most of it. Both paths (batch and alone) call these,
+ * and both give hs_k_dot's bits and the scalar loop's, so nothing downstream changes. ---- */
+
+#ifdef __AVX2__
+/* a[j] lane k -> t[k] lane j (8 x 8 transpose). */
+static void transpose8(__m256 a[8], __m256 t[8])
+{
+    __m256 u[8], v[8];
+    for (int i = 0; i < 4; i++) {
+        u[2 * i] = _mm256_unpacklo_ps(a[2 * i], a[2 * i + 1]);
+        u[2 * i + 1] = _mm256_unpackhi_ps(a[2 * i], a[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        v[4 * i] = _mm256_shuffle_ps(u[4 * i], u[4 * i + 2], 0x44);
+        v[4 * i + 1] = _mm256_shuffle_ps(u[4 * i], u[4 * i + 2], 0xee);
+        v[4 * i + 2] = _mm256_shuffle_ps(u[4 * i + 1], u[4 * i + 3], 0x44);
+        v[4 * i + 3] = _mm256_shuffle_ps(u[4 * i + 1], u[4 * i + 3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm256_permute2f128_ps(v[i], v[4 + i], 0x20);
+        t[4 + i] = _mm256_permute2f128_ps(v[i], v[4 + i], 0x31);
+    }
+}
+
+/* p[0 .. 8) = scale * (q . K row j) for 8 keys: each key's 8-lane partial sums exactly as
+ * hs_k_dot builds them, then the 8 horizontal sums at once, lanes added in hsum256's
+ * order ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). D % 8 == 0. */
+static void scores8(float *p, const float *q, const float *K, int D, float scale)
+{
+    __m256 a[8], t[8];
+    for (int j = 0; j < 8; j++) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int d = 0; d < D; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(K + (size_t)j * D + d), acc);
+        a[j] = acc;
+    }
+    transpose8(a, t);
+    __m256 lo = _mm256_add_ps(_mm256_add_ps(t[0], t[4]), _mm256_add_ps(t[2], t[6]));
+    __m256 hi = _mm256_add_ps(_mm256_add_ps(t[1], t[5]), _mm256_add_ps(t[3], t[7]));
+    _mm256_storeu_ps(p, _mm256_mul_ps(_mm256_add_ps(lo, hi), _mm256_set1_ps(scale)));
+}
+#endif
+
+void hs_k_attn_scores(float *p, const float *q, const float *K, int T, int D, float scale)
+{
+    int t = 0;
+#ifdef __AVX2__
+    if (D % 8 == 0)
+        for (; t + 8 <= T; t += 8) scores8(p + t, q, K + (size_t)t * D, D, scale);
+#endif
+    for (; t < T; t++) p[t] = hs_k_dot(q, K + (size_t)t * D, D) * scale;
+}
+
+void hs_k_attn_values(float *restrict out, const float *restrict p, const float *restrict V, int T, int D)
+{
+    int d0 = 0;
+#ifdef __AVX2__
+    /* up to 64 outputs in registers across all keys: out[d] = out[d] + p[t] * V[t][d], a
+     * multiply then an add, in t order, as the scalar loop below computes it */
+    for (; d0 + 8 <= D; d0 += 64) {
+        int n = (D - d0) / 8 < 8 ? (D - d0) / 8 : 8;
+        __m256 acc[8];
+        for (int i = 0; i < n; i++) acc[i] = _mm256_setzero_ps();
+        for (int t = 0; t < T; t++) {
+            __m256 pt = _mm256_set1_ps(p[t]);
+            const float *vt = V + (size_t)t * D + d0;
+            for (int i = 0; i < n; i++) acc[i] = _mm256_add_ps(acc[i], _mm256_mul_ps(pt, _mm256_loadu_ps(vt + 8 * i)));
+        }
+        for (int i = 0; i < n; i++) _mm256_storeu_ps(out + d0 + 8 * i, acc[i]);
+        if (n < 8) {
+            d0 += 8 * n;
+            break;
+        }
+    }
+#endif
+    for (int d = d0; d < D; d++) {
+        float acc = 0.0f;
+        for (int t = 0; t < T; t++) acc = acc + p[t] * V[(size_t)t * D + d];
+        out[d] = acc;
+    }
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "headsweep/model.h"
 #include "headsweep/util.h"
 #ifdef __AVX2__
 #include <immintrin.h>
@@ -15,14 +16,22 @@
 #endif
 
 /* A weight matrix as the kernels read it: F32 (f), or bfloat16 (h, the upper half of
- * each F32, widened exactly before use) when h is set. Offsets move both. */
+ * each F32, widened exactly before use) when h is set; p, when set, is the same matrix
+ * pre-packed for decode batches (hs_model_pack) and poff the element offset (row * N +
+ * column) the slice starts at. Offsets move all three. */
 typedef struct {
     const float *f;
     const uint16_t *h;
+    const hs_wpack *p;
+    size_t poff;
 } hs_w;
 
-static inline hs_w hs_w_f32(const float *p) { return (hs_w){p, NULL}; }
-static inline hs_w hs_w_at(hs_w w, size_t off) { return (hs_w){w.f ? w.f + off : NULL, w.h ? w.h + off : NULL}; }
+static inline hs_w hs_w_f32(const float *p) { return (hs_w){p, NULL, NULL, 0}; }
+static inline hs_w hs_w_bf16(const uint16_t *h) { return (hs_w){NULL, h, NULL, 0}; }
+static inline hs_w hs_w_at(hs_w w, size_t off)
+{
+    return (hs_w){w.f ? w.f + off : NULL, w.h ? w.h + off : NULL, w.p, w.poff + off};
+}
 
 #ifdef __AVX2__
 static inline __m256 hs_bf16x8_load(const uint16_t *p)
@@ -51,6 +60,11 @@ void hs_k_softmax(float *x, int n);
 /* Entropy in nats of a probability vector p (n). */
 double hs_k_entropy(const float *p, int n);
 float hs_k_dot(const float *restrict a, const float *restrict b, int n);
+/* Attention of one query over one head's cache: p (T) = scale * (q (D) . K[t] (T, D));
+ * out (D) = sum over t of p[t] * V[t] (T, D), in t order, each term rounded before its
+ * add. Each p[t] has the bits of hs_k_dot(q, K[t], D) * scale. */
+void hs_k_attn_scores(float *p, const float *q, const float *K, int T, int D, float scale);
+void hs_k_attn_values(float *restrict out, const float *restrict p, const float *restrict V, int T, int D);
 /* y (B, N) = W (N, K; row stride ldw) @ x (B, K)^T: one dot product per weight row and
  * row of x (the LM head). Each row of y is bit-identical to what B = 1 gives. */
 void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, int B, int N, int K);
@@ -82,6 +96,17 @@ void hs_k_share(int n, int align, int t, int T, int *lo, int *hi);
  * An AVX-512 tile when hs_k_avx512(), with the same chains. */
 void hs_k_gemm_acc_f32(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N);
 void hs_k_gemm_acc_bf16(float *C, int ldc, const float *A, int lda, const uint16_t *B, int ldb, int M, int K, int N);
+
+/* Pre-packed weights (gemm.c; the layout is described there). hs_k_pack_floats: the
+ * floats a (K, N) matrix takes packed (0 in a build without AVX2: nothing is packed);
+ * hs_k_pack writes W (K, N; row stride ldw) so. hs_k_matmul_packed: y (B, N) = beta * y +
+ * x (B, K) @ the slice of P starting at element off (row off / N, column off % N), with
+ * the chains of hs_k_matmul_rows, so the same bits; returns 0, doing nothing, when the
+ * slice's first column is not a multiple of 16 or the build has no AVX2. */
+size_t hs_k_pack_floats(int K, int N);
+void hs_k_pack(float *dst, hs_w W, int ldw, int K, int N);
+int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpack *P, size_t off, int B, int K, int N,
+                       float beta);
 
 /* Whether the batched kernels (hs_k_gemm_acc, and hs_k_dot_rows for two rows or more)
  * take their AVX-512 paths: the CPU has avx512f and avx512dq and the environment does not

@@ -201,6 +201,7 @@ void hs_model_free(hs_model *m)
     hs_unmap_file(&m->st);
     free(m->owned);
     free(m->owned16);
+    free(m->owned_pack);
     free(m->blocks);
     free(m->dir);
     memset(m, 0, sizeof *m);
@@ -238,5 +239,34 @@ hs_status hs_model_use_bf16(hs_model *m)
     }
     m->lm_head16 = p;
     to_bf16(p, m->lm_head, V * C);
+    return HS_OK;
+}
+
+/* Packs one matrix (K, N) at *p and advances it; bf16 weights when the model reads them. */
+static hs_wpack pack_one(float **p, const float *f, const uint16_t *h, int K, int N)
+{
+    hs_wpack w = {*p, K, N};
+    hs_k_pack(*p, (hs_w){h ? NULL : f, h, NULL, 0}, N, K, N);
+    *p += hs_k_pack_floats(K, N);
+    return w;
+}
+
+hs_status hs_model_pack(hs_model *m)
+{
+    const hs_config *c = &m->cfg;
+    int C = c->n_embd, F = c->n_inner;
+    size_t per_layer = hs_k_pack_floats(C, 3 * C) + hs_k_pack_floats(C, C) + hs_k_pack_floats(C, F) +
+                       hs_k_pack_floats(F, C);
+    if (m->owned_pack || per_layer == 0) return HS_OK;
+    float *p = hs_malloc_aligned(per_layer * (size_t)c->n_layer * sizeof(float), 64, "packed weights");
+    if (!p) return HS_ENOMEM;
+    m->owned_pack = p;
+    for (int l = 0; l < c->n_layer; l++) {
+        hs_block *b = &m->blocks[l];
+        b->attn_wp = pack_one(&p, b->attn_w, b->attn_w16, C, 3 * C);
+        b->proj_wp = pack_one(&p, b->proj_w, b->proj_w16, C, C);
+        b->fc_wp = pack_one(&p, b->fc_w, b->fc_w16, C, F);
+        b->fc_proj_wp = pack_one(&p, b->fc_proj_w, b->fc_proj_w16, F, C);
+    }
     return HS_OK;
 }

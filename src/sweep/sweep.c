@@ -205,6 +205,9 @@ static hs_status load_inputs(sweep *s)
     s->have_model = !st;
     if (st) return hs_err_wrap(st, "%s: model = %s", hs_job_where(job, "job", "model"), job->model_dir);
     if (job->bf16) st = hs_model_use_bf16(&s->model);
+    /* throughput mode: decode batches stream pre-packed weights (one more f32 copy of the
+     * layers' matrices per rank; docs/sweep.md, "Memory per rank") */
+    if (!st && job->throughput) st = hs_model_pack(&s->model);
     if (!st) st = heads_off_level(s);
     if (!st) st = hs_prompts_load(&s->prompts, job->prompts_path);
     s->have_prompts = !st;

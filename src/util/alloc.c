@@ -11,6 +11,17 @@ void *hs_malloc(size_t n, const char *what)
     return p;
 }
 
+void *hs_malloc_aligned(size_t n, size_t align, const char *what)
+{
+    void *p = NULL;
+    int e = posix_memalign(&p, align, n ? n : 1);
+    if (e) {
+        hs_err(HS_ENOMEM, "out of memory allocating %zu bytes (aligned to %zu) for %s", n, align, what);
+        return NULL;
+    }
+    return p;
+}
+
 void *hs_calloc(size_t n, size_t size, const char *what)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);

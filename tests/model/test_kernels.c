@@ -2,7 +2,8 @@
  * alone (the property throughput mode rests on), for batch sizes around the register
  * tile (6 rows) and shapes with ragged edges (K not a multiple of 4, N not of 16), with
  * and without accumulation into existing values; and they agree with a double-precision
- * reference to float accuracy. The AVX-512 and AVX2 paths give the same bits. */
+ * reference to float accuracy. The AVX-512 and AVX2 paths give the same bits, and so
+ * does reading pre-packed weights (hs_model_pack). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,7 +149,7 @@ static void test_bf16_equals_widened_f32(void **state)
     for (int i = 0; i < K * N; i++) h[i] = hs_f32_to_bf16(frand(&seed)), f[i] = hs_bf16_to_f32(h[i]);
     fill(x, (size_t)M * K, &seed);
     float *a = malloc((size_t)M * N * sizeof(float)), *b = malloc((size_t)M * N * sizeof(float));
-    hs_w wh = {NULL, h}, wf = hs_w_f32(f);
+    hs_w wh = hs_w_bf16(h), wf = hs_w_f32(f);
     for (int T = 1; T <= 2; T++) {
         hs_k_set_threads(T);
         static const int Bs[] = {1, 2, 5, 16};
@@ -159,7 +160,7 @@ static void test_bf16_equals_widened_f32(void **state)
             assert_memory_equal(a, b, (size_t)Bs[i] * N * sizeof(float));
         }
         /* the LM head layout: W (N, K) = the same bytes read as N rows of K */
-        hs_k_dot_rows(a, N, (hs_w){NULL, h}, K, x, K, 3, N, K);
+        hs_k_dot_rows(a, N, hs_w_bf16(h), K, x, K, 3, N, K);
         hs_k_dot_rows(b, N, hs_w_f32(f), K, x, K, 3, N, K);
         assert_memory_equal(a, b, (size_t)3 * N * sizeof(float));
         for (int trans = 0; trans < 2; trans++) {
@@ -194,7 +195,7 @@ static void check_avx512_shape(int B, int K, int N, int lm_head, int bf16, unsig
                                                       malloc(ny * sizeof(float))};
     for (size_t i = 0; i < nw; i++) wh[i] = hs_f32_to_bf16(frand(seed)), wf[i] = bf16 ? hs_bf16_to_f32(wh[i]) : frand(seed);
     fill(x, (size_t)B * ldx, seed), fill(init, ny, seed);
-    hs_w W = bf16 ? (hs_w){NULL, wh} : hs_w_f32(wf);
+    hs_w W = bf16 ? hs_w_bf16(wh) : hs_w_f32(wf);
     for (int path = 0; path < 3; path++) { /* 0: AVX-512 batch, 1: AVX2 batch, 2: AVX-512 row by row */
         hs_k_avx512_set(path != 1);
         memcpy(y[path], init, ny * sizeof(float));
@@ -231,6 +232,114 @@ static void test_avx512_same_bits(void **state)
         check_avx512_shape(32, 520, 2003, 1, 1, &seed);
     }
     hs_k_set_threads(1);
+}
+
+/* Pre-packed weights (throughput mode) give exactly the bits of the unpacked batch and of
+ * each row alone: slices of rows that start and end inside a 256-row block or cross one
+ * (skip mode's attention projection reads the live heads' rows), column slices at panel
+ * offsets and ragged widths, slices whose first column is off a panel (refused: the
+ * unpacked path runs instead), beta 0 and 1, f32 and bf16, AVX-512 and AVX2, 1 and 2
+ * threads. The packed copy lives in a buffer with no slack past hs_k_pack_floats, so
+ * ASan catches a tile that reads past it. */
+static void check_packed(int B, int Kf, int Nf, int r0, int K, int c0, int N, int bf16, float beta, unsigned *seed)
+{
+    size_t nw = (size_t)Kf * Nf, ny = (size_t)B * (N + 1);
+    float *wf = malloc(nw * sizeof(float)), *x = malloc((size_t)B * (K + 2) * sizeof(float));
+    uint16_t *wh = malloc(nw * sizeof(uint16_t));
+    for (size_t i = 0; i < nw; i++) wh[i] = hs_f32_to_bf16(frand(seed)), wf[i] = bf16 ? hs_bf16_to_f32(wh[i]) : frand(seed);
+    fill(x, (size_t)B * (K + 2), seed);
+    hs_w W = bf16 ? hs_w_bf16(wh) : hs_w_f32(wf);
+    size_t np = hs_k_pack_floats(Kf, Nf);
+    assert_true(np > 0);
+    float *packed = NULL;
+    assert_int_equal(posix_memalign((void **)&packed, 64, np * sizeof(float)), 0);
+    hs_k_pack(packed, W, Nf, Kf, Nf);
+    hs_wpack P = {packed, Kf, Nf};
+    hs_w Wp = W;
+    Wp.p = &P;
+    size_t off = (size_t)r0 * Nf + c0;
+    float *init = malloc(ny * sizeof(float)), *y[3] = {malloc(ny * sizeof(float)), malloc(ny * sizeof(float)),
+                                                      malloc(ny * sizeof(float))};
+    fill(init, ny, seed);
+    for (int path = 0; path < 3; path++) { /* 0: packed batch, 1: unpacked batch, 2: rows alone */
+        memcpy(y[path], init, ny * sizeof(float));
+        hs_w w = hs_w_at(path == 0 ? Wp : W, off);
+        if (path < 2)
+            hs_k_matmul_rows(y[path], N + 1, x, K + 2, w, Nf, B, K, N, beta);
+        else
+            for (int b = 0; b < B; b++)
+                hs_k_matmul_rows(y[path] + (size_t)b * (N + 1), N + 1, x + (size_t)b * (K + 2), K + 2, w, Nf, 1, K, N, beta);
+    }
+    for (int path = 1; path < 3; path++)
+        if (memcmp(y[0], y[path], ny * sizeof(float)))
+            fail_msg("packed %s B %d (%d, %d) rows %d+%d cols %d+%d beta %g threads %d avx512 %d: differs from %s",
+                     bf16 ? "bf16" : "f32", B, Kf, Nf, r0, K, c0, N, beta, hs_k_threads(), hs_k_avx512(),
+                     path == 1 ? "the unpacked batch" : "rows alone");
+    free(wf), free(x), free(wh), free(packed), free(init), free(y[0]), free(y[1]), free(y[2]);
+}
+
+static void test_packed_same_bits(void **state)
+{
+    (void)state;
+    /* (Kf, Nf, r0, K, c0, N): whole matrices, block-crossing and in-block row slices,
+     * column slices (one head of 64 or 32, a ragged end, an off-panel start) */
+    static const int shapes[][6] = {{37, 45, 0, 37, 0, 45},       {256, 64, 0, 256, 0, 64},
+                                    {300, 130, 0, 300, 0, 130},   {520, 203, 0, 520, 0, 203},
+                                    {768, 96, 192, 128, 0, 96},   {768, 96, 224, 64, 0, 96},
+                                    {600, 200, 250, 300, 32, 160}, {300, 2003, 0, 300, 1920, 83},
+                                    {64, 192, 0, 64, 64, 64},     {96, 192, 32, 32, 128, 32},
+                                    {64, 100, 0, 64, 8, 40},      {520, 2003, 0, 520, 0, 2003}};
+    static const int Bs[] = {4, 5, 6, 7, 13, 32};
+    unsigned seed = 91;
+    int avx512 = hs_k_avx512_set(1);
+    for (int wide = 0; wide <= avx512; wide++) {
+        hs_k_avx512_set(wide);
+        for (int T = 1; T <= 2; T++) {
+            hs_k_set_threads(T);
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+                for (size_t b = 0; b < sizeof Bs / sizeof *Bs; b++) {
+                    const int *d = shapes[s];
+                    check_packed(Bs[b], d[0], d[1], d[2], d[3], d[4], d[5], (int)(b & 1), b % 3 ? 1.0f : 0.0f, &seed);
+                }
+        }
+    }
+    hs_k_avx512_set(1);
+    hs_k_set_threads(1);
+}
+
+/* Attention over a head's cache: scores have exactly hs_k_dot's bits times the scale, and
+ * the weighted sum of values is the plain loop's (each product rounded, then added in key
+ * order), for head sizes on and off the 8-float vector (D 8 .. 72, 12, 20) and key counts
+ * around the 8-key block. */
+static void test_attention_same_bits(void **state)
+{
+    (void)state;
+    static const int Ds[] = {8, 12, 16, 20, 32, 64, 72, 128}, Ts[] = {1, 2, 7, 8, 9, 16, 23, 64, 65};
+    unsigned seed = 5;
+    for (size_t i = 0; i < sizeof Ds / sizeof *Ds; i++)
+        for (size_t j = 0; j < sizeof Ts / sizeof *Ts; j++) {
+            int D = Ds[i], T = Ts[j];
+            float *q = malloc((size_t)D * sizeof(float)), *K = malloc((size_t)T * D * sizeof(float));
+            float *V = malloc((size_t)T * D * sizeof(float)), *p = malloc((size_t)T * sizeof(float));
+            float *out = malloc((size_t)D * sizeof(float));
+            fill(q, (size_t)D, &seed), fill(K, (size_t)T * D, &seed), fill(V, (size_t)T * D, &seed);
+            float scale = 1.0f / sqrtf((float)D);
+            hs_k_attn_scores(p, q, K, T, D, scale);
+            for (int t = 0; t < T; t++) {
+                float want = hs_k_dot(q, K + (size_t)t * D, D) * scale;
+                if (memcmp(&want, &p[t], sizeof want)) fail_msg("scores D %d T %d: key %d differs from hs_k_dot", D, T, t);
+            }
+            hs_k_attn_values(out, p, V, T, D);
+            for (int d = 0; d < D; d++) {
+                float acc = 0.0f;
+                for (int t = 0; t < T; t++) {
+                    float m = p[t] * V[(size_t)t * D + d]; /* two statements: never contracted to an FMA */
+                    acc = acc + m;
+                }
+                if (memcmp(&acc, &out[d], sizeof acc)) fail_msg("values D %d T %d: output %d differs from the loop", D, T, d);
+            }
+            free(q), free(K), free(V), free(p), free(out);
+        }
 }
 
 /* gelu_new against double precision over the range activations take (and beyond), with
@@ -283,6 +392,8 @@ int main(void)
                                        cmocka_unit_test(test_threads_same_bits),
                                        cmocka_unit_test(test_bf16_equals_widened_f32),
                                        cmocka_unit_test(test_avx512_same_bits),
+                                       cmocka_unit_test(test_packed_same_bits),
+                                       cmocka_unit_test(test_attention_same_bits),
                                        cmocka_unit_test(test_gelu_accuracy)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -425,6 +425,34 @@ static void test_batch_decode_identical(void **state)
     hs_model_free(&m);
 }
 
+/* Throughput mode's pre-packed weights (hs_model_pack): the batch reads the packed copy,
+ * each sequence alone the original matrices, and the logits stay bit-identical, for f32
+ * and bf16 weights, mask and skip gating (skip reads slices of rows and columns: the live
+ * heads' Q/K/V columns and c_proj rows). Packing twice is a no-op. */
+static void test_batch_decode_packed(void **state)
+{
+    (void)state;
+    float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f}, first[8] = {0, 1, 1, 1, 1, 1, 1, 1};
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        hs_model m;
+        assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+        if (bf16) assert_int_equal(hs_model_use_bf16(&m), HS_OK);
+        assert_int_equal(hs_model_pack(&m), HS_OK);
+        const float *packed = m.owned_pack;
+        assert_int_equal(hs_model_pack(&m), HS_OK);
+        assert_ptr_equal(m.owned_pack, packed);
+#ifdef __AVX2__
+        assert_non_null(packed);
+        assert_non_null(m.blocks[0].attn_wp.data);
+        assert_int_equal(m.blocks[1].fc_proj_wp.K, m.cfg.n_inner);
+#endif
+        batch_vs_single(&m, HS_GATING_MASK, all, 0);
+        batch_vs_single(&m, HS_GATING_SKIP, some, 1);
+        batch_vs_single(&m, HS_GATING_SKIP, first, 0);
+        hs_model_free(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_forward_bad_input),
         cmocka_unit_test(test_layout_variants),
         cmocka_unit_test(test_batch_decode_identical),
+        cmocka_unit_test(test_batch_decode_packed),
     };
     return cmocka_run_group_tests_name("model", tests, setup, teardown);
 }

@@ -129,6 +129,12 @@ int hs_ctx_vocab(const hs_ctx *ctx);
  * NULL it receives (n, V) logits if all_positions, else the last position's (V). */
 hs_status hs_ctx_forward(hs_ctx *ctx, const int32_t *ids, int n, float *logits,
                          int all_positions);
+/* The same with logits (hi - lo, V) of this call's positions lo .. hi-1 only (0 <= lo <
+ * hi <= n): teacher-forced scoring needs the logits of the scored positions alone, and
+ * the LM head is a third of a gpt2 position's work. A position's logits are the same
+ * whichever range they are asked in, as long as the range has 2 rows or more (one row
+ * goes through the matrix-vector kernel, whose sums run in another order). */
+hs_status hs_ctx_forward_rows(hs_ctx *ctx, const int32_t *ids, int n, float *logits, int lo, int hi);
 
 /* One decode step of B sequences together (throughput mode): sequence i takes token
  * ids[i] at its own position, with its own cache, gates and statistics, and logits row i

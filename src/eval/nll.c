@@ -14,16 +14,18 @@ static double token_nll(const float *logits, int V, int32_t target)
     return log(sum) - (double)(logits[target] - mx);
 }
 
-/* Scores ids[first .. n) given ids[0 .. first) within one window (n <= context). */
+/* Scores ids[first .. n) given ids[0 .. first) within one window (n <= context): one
+ * prefill, logits of the positions first-1 .. n-2 only (those that predict a scored
+ * token; the context's own positions need no LM head). */
 static hs_status window_batched(hs_ctx *ctx, const int32_t *ids, int n, int first, int V,
                                 double *sum, int *count)
 {
-    float *logits = hs_malloc((size_t)n * V * sizeof(float), "logits");
+    float *logits = hs_malloc((size_t)(n - first) * V * sizeof(float), "logits");
     if (!logits) return HS_ENOMEM;
     hs_ctx_reset(ctx);
-    hs_status st = hs_ctx_forward(ctx, ids, n, logits, 1);
+    hs_status st = hs_ctx_forward_rows(ctx, ids, n, logits, first - 1, n - 1);
     for (int t = first; t < n && !st; t++) {
-        *sum += token_nll(logits + (size_t)(t - 1) * V, V, ids[t]);
+        *sum += token_nll(logits + (size_t)(t - first) * V, V, ids[t]);
         (*count)++;
     }
     free(logits);

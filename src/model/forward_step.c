@@ -237,7 +237,7 @@ static hs_status check_ids(const hs_ctx *c, const int32_t *ids, int n)
 }
 
 /* Embeds the rows, runs every block, and writes logits of the requested rows. */
-static void run_rows(const rowset *R, const int32_t *ids, float *logits, int all_rows)
+static void run_rows(const rowset *R, const int32_t *ids, float *logits, int lo, int hi)
 {
     hs_ctx *c = R->lead;
     int C = c->cfg.n_embd, stats_rows = R->batch ? R->n : 1;
@@ -251,24 +251,28 @@ static void run_rows(const rowset *R, const int32_t *ids, float *logits, int all
         block_attn(R, l);
         block_mlp(R, l);
     }
-    if (logits) {
-        if (all_rows) lm_head(R, 0, R->n, logits);
-        else lm_head(R, R->n - 1, 1, logits);
-    }
+    if (logits) lm_head(R, lo, hi - lo, logits);
     for (int i = 0; i < stats_rows; i++)
         if (R->seq[i]->stats) stats_end(R->seq[i]);
 }
 
 hs_status hs_ctx_forward(hs_ctx *c, const int32_t *ids, int n, float *logits, int all_positions)
 {
+    return hs_ctx_forward_rows(c, ids, n, logits, all_positions ? 0 : n - 1, n);
+}
+
+hs_status hs_ctx_forward_rows(hs_ctx *c, const int32_t *ids, int n, float *logits, int lo, int hi)
+{
     if (n < 1) return hs_err(HS_EINPUT, "forward: no tokens");
+    if (logits && (lo < 0 || lo >= hi || hi > n))
+        return hs_err(HS_EINPUT, "forward: logits of positions %d .. %d asked of a call of %d tokens", lo, hi - 1, n);
     if (c->pos + n > c->max_t)
         return hs_err(HS_EINPUT, "sequence of %d tokens exceeds the context of %d", c->pos + n, c->max_t);
     hs_status st = check_ids(c, ids, n);
     if (st) return st;
     for (int i = 0; i < n; i++) c->row_seq[i] = c, c->row_pos[i] = c->pos + i;
     rowset R = {c, n, c->row_seq, c->row_pos, 0};
-    run_rows(&R, ids, logits, all_positions);
+    run_rows(&R, ids, logits, lo, hi);
     c->pos += n;
     return HS_OK;
 }
@@ -300,7 +304,7 @@ hs_status hs_ctx_forward_batch(hs_ctx *const *seqs, int B, const int32_t *ids, f
     hs_ctx *lead = seqs[0];
     for (int i = 0; i < B; i++) lead->row_seq[i] = seqs[i], lead->row_pos[i] = seqs[i]->pos;
     rowset R = {lead, B, lead->row_seq, lead->row_pos, 1};
-    run_rows(&R, ids, logits, 1);
+    run_rows(&R, ids, logits, 0, B);
     for (int i = 0; i < B; i++) seqs[i]->pos++;
     return HS_OK;
 }

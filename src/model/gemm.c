@@ -36,12 +36,13 @@ static void kernel_6x16(int kc, const float *const a[MR], const float *restrict 
     }
 }
 
-/* C[i0.., j0..] (mr x nr) = (first ? beta*C : C) + tile. */
-static void tile_store(float *C, int ldc, int i0, int mr, int j0, int nr, const float *tile, int first, float beta)
+/* C[i0.., j0..] (mr x nr) = (first ? beta*C : C) + tile (row stride ldt). */
+static void tile_store(float *C, int ldc, int i0, int mr, int j0, int nr, const float *tile, int ldt, int first,
+                       float beta)
 {
     for (int r = 0; r < mr; r++) {
         float *c = C + (size_t)(i0 + r) * ldc + j0;
-        const float *t = tile + r * NR;
+        const float *t = tile + r * ldt;
         if (first && beta == 0.0f)
             memcpy(c, t, (size_t)nr * sizeof(float));
         else
@@ -58,7 +59,7 @@ static void panel(float *C, int ldc, const float *A, int lda, const float *bp, i
         const float *a[MR];
         for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + k0;
         kernel_6x16(kc, a, bp, tile);
-        tile_store(C, ldc, i0, mr, j0, nr, tile, first, beta);
+        tile_store(C, ldc, i0, mr, j0, nr, tile, NR, first, beta);
     }
 }
 
@@ -165,6 +166,55 @@ static HS_AVX512 void kernel512_acc(int kc, const float *const a[MR], const floa
     case 3: tile512(kc, a, bp, ps, C, ldc, m, 3); break;
     case 2: tile512(kc, a, bp, ps, C, ldc, m, 2); break;
     default: tile512(kc, a, bp, ps, C, ldc, m, 1); break;
+    }
+}
+
+/* Prefill (hs_k_gemm) on AVX-512: tile (mr, 64) = A rows x the NP packed panels at bp,
+ * each element one FMA chain from zero in k order, as kernel_6x16 computes it; the caller
+ * adds the tile to C as panel() does, so the bits are those of the AVX2 path. */
+static inline __attribute__((always_inline)) HS_AVX512 void tile512z(int kc, const float *const a[MR],
+                                                                     const float *restrict bp, float *restrict tile,
+                                                                     const int mr)
+{
+    __m512 c[MR][NP];
+    for (int r = 0; r < mr; r++)
+        for (int p = 0; p < NP; p++) c[r][p] = _mm512_setzero_ps();
+    const size_t ps = (size_t)kc * NR;
+    for (int k = 0; k < kc; k++) {
+        __m512 b[NP];
+        for (int p = 0; p < NP; p++) b[p] = _mm512_load_ps(bp + p * ps + (size_t)k * NR);
+        for (int r = 0; r < mr; r++) {
+            __m512 av = _mm512_set1_ps(a[r][k]);
+            for (int p = 0; p < NP; p++) c[r][p] = _mm512_fmadd_ps(av, b[p], c[r][p]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int p = 0; p < NP; p++) _mm512_storeu_ps(tile + r * NP * NR + p * NR, c[r][p]);
+}
+
+static HS_AVX512 void kernel512_6x64(int kc, const float *const a[MR], const float *restrict bp, float *tile, int mr)
+{
+    switch (mr) {
+    case 6: tile512z(kc, a, bp, tile, 6); break;
+    case 5: tile512z(kc, a, bp, tile, 5); break;
+    case 4: tile512z(kc, a, bp, tile, 4); break;
+    case 3: tile512z(kc, a, bp, tile, 3); break;
+    case 2: tile512z(kc, a, bp, tile, 2); break;
+    default: tile512z(kc, a, bp, tile, 1); break;
+    }
+}
+
+/* panel() for NP packed panels at once (ncols <= 64 columns from j0). */
+static void panel512(float *C, int ldc, const float *A, int lda, const float *bp, int M, int k0, int kc, int j0,
+                     int ncols, int first, float beta)
+{
+    float tile[MR * NP * NR];
+    for (int i0 = 0; i0 < M; i0 += MR) {
+        int mr = M - i0 < MR ? M - i0 : MR;
+        const float *a[MR];
+        for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + k0;
+        kernel512_6x64(kc, a, bp, tile, mr);
+        tile_store(C, ldc, i0, mr, j0, ncols, tile, NP * NR, first, beta);
     }
 }
 

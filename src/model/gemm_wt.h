@@ -22,9 +22,32 @@ static void KN(pack_b)(float *restrict dst, const WT *restrict B, int ldb, int t
     }
 }
 
+/* The AVX-512 prefill: NP panels packed side by side (zeros past N), 64 columns a tile. */
+static void KN(gemm_serial512)(float *C, int ldc, const float *A, int lda, const WT *B, int ldb, int trans_b, int M,
+                               int K, int N, float beta)
+{
+    static _Thread_local float bp[NP * KC * NR] __attribute__((aligned(64)));
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
+        for (int j0 = 0; j0 < N; j0 += NP * NR) {
+            for (int p = 0; p < NP; p++) {
+                int jp = j0 + p * NR, nr = N - jp < NR ? N - jp : NR;
+                float *d = bp + (size_t)p * kc * NR;
+                if (nr > 0) KN(pack_b)(d, B, ldb, trans_b, k0, kc, jp, nr);
+                else memset(d, 0, (size_t)kc * NR * sizeof(float));
+            }
+            panel512(C, ldc, A, lda, bp, M, k0, kc, j0, N - j0 < NP * NR ? N - j0 : NP * NR, k0 == 0, beta);
+        }
+    }
+}
+
 static void KN(gemm_serial)(float *C, int ldc, const float *A, int lda, const WT *B, int ldb, int trans_b, int M,
                             int K, int N, float beta)
 {
+    if (hs_k_avx512()) {
+        KN(gemm_serial512)(C, ldc, A, lda, B, ldb, trans_b, M, K, N, beta);
+        return;
+    }
     float bp[KC * NR] __attribute__((aligned(32)));
     for (int k0 = 0; k0 < K; k0 += KC) {
         int kc = K - k0 < KC ? K - k0 : KC;

@@ -174,7 +174,7 @@ static void test_bf16_equals_widened_f32(void **state)
     free(h), free(f), free(x), free(a), free(b);
 }
 
-/* The AVX-512 paths of the batched products (hs_k_avx512) give exactly the bits of the
+/* The AVX-512 paths of the batched products and of the prefill (hs_k_avx512) give exactly the bits of the
  * AVX2 paths and of each row alone, for f32 and bf16 weights, both layouts (matmul_rows:
  * W (K, N); dot_rows, the LM head: W (N, K)), batch sizes around the 6-row tile and the
  * 6 pairs of rows of the LM head kernel, K and N off every vector width, 1 and 2 threads.
@@ -212,6 +212,30 @@ static void check_avx512_shape(int B, int K, int N, int lm_head, int bf16, unsig
     free(wf), free(x), free(wh), free(init), free(y[0]), free(y[1]), free(y[2]);
 }
 
+/* The prefill product (hs_k_gemm: both weight layouts, beta 0 and 1) on AVX-512 gives the
+ * AVX2 path's bits. */
+static void check_avx512_gemm(int M, int K, int N, int trans, int bf16, float beta, unsigned *seed)
+{
+    int lda = K + 1, ldc = N + 2, ldb = trans ? K + 3 : N + 3, rows = trans ? N : K;
+    size_t nw = (size_t)rows * ldb, nc = (size_t)M * ldc;
+    float *wf = malloc(nw * sizeof(float)), *a = malloc((size_t)M * lda * sizeof(float));
+    uint16_t *wh = malloc(nw * sizeof(uint16_t));
+    float *init = malloc(nc * sizeof(float)), *c[2] = {malloc(nc * sizeof(float)), malloc(nc * sizeof(float))};
+    for (size_t i = 0; i < nw; i++) wh[i] = hs_f32_to_bf16(frand(seed)), wf[i] = frand(seed);
+    fill(a, (size_t)M * lda, seed), fill(init, nc, seed);
+    hs_w W = bf16 ? hs_w_bf16(wh) : hs_w_f32(wf);
+    for (int path = 0; path < 2; path++) {
+        hs_k_avx512_set(path == 0);
+        memcpy(c[path], init, nc * sizeof(float));
+        hs_k_gemm(c[path], ldc, a, lda, W, ldb, trans, M, K, N, beta);
+    }
+    hs_k_avx512_set(1);
+    if (memcmp(c[0], c[1], nc * sizeof(float)))
+        fail_msg("gemm %s M %d K %d N %d trans %d beta %g threads %d: AVX-512 differs from AVX2", bf16 ? "bf16" : "f32", M,
+                 K, N, trans, beta, hs_k_threads());
+    free(wf), free(a), free(wh), free(init), free(c[0]), free(c[1]);
+}
+
 static void test_avx512_same_bits(void **state)
 {
     (void)state;
@@ -230,6 +254,12 @@ static void test_avx512_same_bits(void **state)
                     for (int v = 0; v < 4; v++) check_avx512_shape(Bs[b], Ks[k], Ns[n], v & 1, v >> 1, &seed);
         check_avx512_shape(32, 520, 2003, 0, 0, &seed); /* large enough to be split by threads */
         check_avx512_shape(32, 520, 2003, 1, 1, &seed);
+        static const int Ms[] = {1, 5, 6, 7, 13, 50}, Kg[] = {1, 37, 256, 300}, Ng[] = {1, 15, 64, 65, 130};
+        for (size_t m = 0; m < sizeof Ms / sizeof *Ms; m++)
+            for (size_t k = 0; k < sizeof Kg / sizeof *Kg; k++)
+                for (size_t n = 0; n < sizeof Ng / sizeof *Ng; n++)
+                    for (int v = 0; v < 8; v++) check_avx512_gemm(Ms[m], Kg[k], Ng[n], v & 1, (v >> 1) & 1, v >> 2 ? 1.0f : 0.0f, &seed);
+        check_avx512_gemm(64, 520, 2003, 1, 0, 0.0f, &seed); /* the LM head over all positions, threaded */
     }
     hs_k_set_threads(1);
 }

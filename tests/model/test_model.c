@@ -354,6 +354,49 @@ static void test_layout_variants(void **state)
     }
 }
 
+/* hs_ctx_forward_rows: the logits of any range of 2 or more positions are those rows of
+ * the all-positions logits, bit for bit (what teacher-forced perplexity relies on); a
+ * single row equals the last-position logits of a call ending there; bad ranges are
+ * refused. */
+static void test_forward_rows(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    hs_model m;
+    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    int V = m.cfg.vocab_size;
+    int32_t ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (int32_t)((i * 37 + 11) % V);
+    hs_ctx *c;
+    assert_int_equal(hs_ctx_init(&c, &m, N, HS_GATING_MASK), HS_OK);
+    float *all = malloc((size_t)N * V * sizeof(float)), *part = malloc((size_t)N * V * sizeof(float));
+    assert_int_equal(hs_ctx_forward(c, ids, N, all, 1), HS_OK);
+    static const int ranges[][2] = {{0, N}, {5, N}, {5, N - 1}, {0, 2}, {N - 2, N}, {3, 17}};
+    for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++) {
+        int lo = ranges[r][0], hi = ranges[r][1];
+        hs_ctx_reset(c);
+        assert_int_equal(hs_ctx_forward_rows(c, ids, N, part, lo, hi), HS_OK);
+        assert_int_equal(hs_ctx_pos(c), N);
+        if (memcmp(part, all + (size_t)lo * V, (size_t)(hi - lo) * V * sizeof(float)))
+            fail_msg("logits of positions %d .. %d differ from those rows of all positions", lo, hi - 1);
+    }
+    float ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(m.cfg.n_layer * m.cfg.n_head, 8);
+    float *last = run_logits(&m, HS_GATING_MASK, ones, ids, 8, 0);
+    hs_ctx_reset(c);
+    assert_int_equal(hs_ctx_forward_rows(c, ids, N, part, 7, 8), HS_OK);
+    assert_memory_equal(part, last, (size_t)V * sizeof(float));
+    static const int bad[][2] = {{-1, 3}, {4, 4}, {5, 3}, {0, N + 1}};
+    for (size_t r = 0; r < sizeof bad / sizeof *bad; r++) {
+        hs_ctx_reset(c);
+        assert_int_equal(hs_ctx_forward_rows(c, ids, N, part, bad[r][0], bad[r][1]), HS_EINPUT);
+        assert_non_null(strstr(hs_err_msg(), "logits of positions"));
+    }
+    free(last), free(all), free(part);
+    hs_ctx_free(c);
+    hs_model_free(&m);
+}
+
 /* A decode batch gives every sequence exactly (bit for bit) the logits it gets alone,
  * in both gating modes and with head statistics on. */
 static void batch_vs_single(const hs_model *m, hs_gating mode, const float *gates, int with_stats)
@@ -466,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_layout_variants),
         cmocka_unit_test(test_batch_decode_identical),
         cmocka_unit_test(test_batch_decode_packed),
+        cmocka_unit_test(test_forward_rows),
     };
     return cmocka_run_group_tests_name("model", tests, setup, teardown);
 }

@@ -160,8 +160,8 @@ hs_status hs_model_use_bf16(hs_model *m);
  * once instead of gathering 64-column strips row by row at every step. Batch-1 and
  * prefill keep reading the original matrices. Costs one f32 copy of those matrices per
  * process (also in bf16 weight mode: the bf16 values are widened exactly, so results do
- * not change); every product gives the same bits as without it. Call after
- * hs_model_use_bf16 when both are wanted; idempotent; a no-op in a build without AVX2. */
+ * not change); every product gives the same bits as without it. Idempotent; a later
+ * hs_model_use_bf16 packs again from the bf16 values; a no-op in a build without AVX2. */
 hs_status hs_model_pack(hs_model *m);
 
 /* Threads per process for the forward pass: our kernels (split by output columns, so

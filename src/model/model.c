@@ -239,7 +239,15 @@ hs_status hs_model_use_bf16(hs_model *m)
     }
     m->lm_head16 = p;
     to_bf16(p, m->lm_head, V * C);
-    return HS_OK;
+    /* a packed copy made from the F32 values would now disagree with what batch 1 reads */
+    if (!m->owned_pack) return HS_OK;
+    free(m->owned_pack);
+    m->owned_pack = NULL;
+    for (int l = 0; l < c->n_layer; l++) {
+        hs_block *b = &m->blocks[l];
+        b->attn_wp = b->proj_wp = b->fc_wp = b->fc_proj_wp = (hs_wpack){NULL, 0, 0};
+    }
+    return hs_model_pack(m);
 }
 
 /* Packs one matrix (K, N) at *p and advances it; bf16 weights when the model reads them. */

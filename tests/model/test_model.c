@@ -476,11 +476,12 @@ static void test_batch_decode_packed(void **state)
 {
     (void)state;
     float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f}, first[8] = {0, 1, 1, 1, 1, 1, 1, 1};
-    for (int bf16 = 0; bf16 < 2; bf16++) {
+    for (int bf16 = 0; bf16 < 3; bf16++) { /* 2: packed first, then bf16 (packs again) */
         hs_model m;
         assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
-        if (bf16) assert_int_equal(hs_model_use_bf16(&m), HS_OK);
+        if (bf16 == 1) assert_int_equal(hs_model_use_bf16(&m), HS_OK);
         assert_int_equal(hs_model_pack(&m), HS_OK);
+        if (bf16 == 2) assert_int_equal(hs_model_use_bf16(&m), HS_OK);
         const float *packed = m.owned_pack;
         assert_int_equal(hs_model_pack(&m), HS_OK);
         assert_ptr_equal(m.owned_pack, packed);

@@ -70,12 +70,16 @@ typedef struct {
     char sha256[65];          /* of model.safetensors; filled by hs_model_sha256 */
     hs_mapped_file st;        /* the safetensors mapping */
     float *owned;             /* widened F16/BF16 tensors, NULL when all are F32 */
+    size_t owned_bytes;
     const float *wte;         /* (V, C) */
     const float *wpe;         /* (T_max, C) */
     const float *lm_head;     /* (V, C): wte unless the checkpoint has lm_head.weight */
     const uint16_t *lm_head16;/* (V, C) bf16 weight mode, else NULL */
     uint16_t *owned16;        /* the bf16 copies, NULL unless hs_model_use_bf16 */
     float *owned_pack;        /* the packed copies, NULL unless hs_model_pack */
+    void *owned_huge;         /* private copy of model.safetensors, NULL unless
+                                 hs_model_use_hugepages */
+    int huge;                 /* weight blocks are allocated on huge pages */
     const float *lnf_w, *lnf_b; /* (C) */
     hs_block *blocks;         /* (L) */
     char dtype[16];            /* dtype of the checkpoint's weights: F32, F16 or BF16 */
@@ -163,6 +167,16 @@ hs_status hs_model_use_bf16(hs_model *m);
  * not change); every product gives the same bits as without it. Idempotent; a later
  * hs_model_use_bf16 packs again from the bf16 values; a no-op in a build without AVX2. */
 hs_status hs_model_pack(hs_model *m);
+
+/* Huge-page mode, for speed measurements: the weights the forward pass reads move to
+ * private memory on 2 MB transparent huge pages (hs_malloc_huge): the F32 tensors of
+ * model.safetensors are copied out of the shared file mapping, and the widened, bf16
+ * and packed blocks are made again there (also those made later). A decode step of a
+ * gpt2 streams ~500 MB, and with 4 KB pages every 4 KB of it costs a TLB miss; huge
+ * pages cut the f32 decode time by about a tenth on this machine (docs/performance.md).
+ * The price: a private copy of the weights per process instead of one page-cache copy
+ * shared by the node's ranks. Results are the same bits (tested). Idempotent. */
+hs_status hs_model_use_hugepages(hs_model *m);
 
 /* Threads per process for the forward pass: our kernels (split by output columns, so
  * every result is the same for any count) and OpenBLAS where it is still used. 1 by

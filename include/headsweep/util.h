@@ -49,6 +49,14 @@ void *hs_malloc(size_t n, const char *what);
 /* align: a power of two, a multiple of sizeof(void *); release with free(). */
 void *hs_malloc_aligned(size_t n, size_t align, const char *what);
 void *hs_calloc(size_t n, size_t size, const char *what);
+/* A block for weights on 2 MB transparent huge pages: aligned to 2 MB, its size rounded
+ * up to a multiple of it, and marked MADV_HUGEPAGE before anything touches it, so the
+ * kernel backs it with huge pages where it can (THP "always" or "madvise"; 4 KB pages,
+ * and nothing else different, where it cannot). Release with free(). */
+void *hs_malloc_huge(size_t n, const char *what);
+/* kB of this process's memory on anonymous huge pages (AnonHugePages of
+ * /proc/self/smaps_rollup), or -1 where the kernel does not say. */
+long hs_anon_huge_kb(void);
 char *hs_strdup(const char *s);
 
 /* Wall clock in seconds from a monotonic clock. */

@@ -5,6 +5,7 @@
  * tensors (and misaligned F32 ones) are widened once into a single owned block. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "headsweep/model.h"
 #include "headsweep/safetensors.h"
@@ -108,6 +109,12 @@ static hs_status check_shape(const hs_st_tensor *t, const tensor_spec *s, const 
     return hs_err(HS_EINPUT, "%s: tensor %s has shape [%s], config.json implies [%s]", path, t->name, got, want);
 }
 
+/* Every block of weights goes through here, so huge-page mode applies to all of them. */
+static void *weights_alloc(const hs_model *m, size_t bytes, const char *what)
+{
+    return m->huge ? hs_malloc_huge(bytes, what) : hs_malloc_aligned(bytes, 64, what);
+}
+
 static int needs_copy(const hs_st_tensor *t)
 {
     return t->dtype != HS_DT_F32 || ((uintptr_t)t->data & 3u) != 0;
@@ -138,8 +145,8 @@ static hs_status bind_tensors(hs_model *m, const hs_st_index *idx, spec_list *l,
         else if (found[i] && !(st = check_shape(found[i], &l->v[i], path)) && needs_copy(found[i]))
             owned_elems += (size_t)found[i]->n_elems;
     }
-    if (!st && owned_elems && !(m->owned = hs_malloc(owned_elems * sizeof(float), "widened weights")))
-        st = HS_ENOMEM;
+    m->owned_bytes = owned_elems * sizeof(float);
+    if (!st && owned_elems && !(m->owned = weights_alloc(m, m->owned_bytes, "widened weights"))) st = HS_ENOMEM;
     float *next = m->owned;
     for (size_t i = 0; i < l->n && !st; i++) {
         const hs_st_tensor *t = found[i];
@@ -202,6 +209,7 @@ void hs_model_free(hs_model *m)
     free(m->owned);
     free(m->owned16);
     free(m->owned_pack);
+    free(m->owned_huge);
     free(m->blocks);
     free(m->dir);
     memset(m, 0, sizeof *m);
@@ -221,13 +229,24 @@ static uint16_t *to_bf16(uint16_t *dst, const float *src, size_t n)
     return dst + n;
 }
 
+static hs_status repack(hs_model *m)
+{
+    free(m->owned_pack);
+    m->owned_pack = NULL;
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        hs_block *b = &m->blocks[l];
+        b->attn_wp = b->proj_wp = b->fc_wp = b->fc_proj_wp = (hs_wpack){NULL, 0, 0};
+    }
+    return hs_model_pack(m);
+}
+
 hs_status hs_model_use_bf16(hs_model *m)
 {
     if (m->owned16) return HS_OK;
     const hs_config *c = &m->cfg;
     size_t C = (size_t)c->n_embd, F = (size_t)c->n_inner, V = (size_t)c->vocab_size;
     size_t per_layer = C * 3 * C + C * C + C * F + F * C;
-    uint16_t *p = hs_malloc((per_layer * (size_t)c->n_layer + V * C) * sizeof(uint16_t), "bf16 weights");
+    uint16_t *p = weights_alloc(m, (per_layer * (size_t)c->n_layer + V * C) * sizeof(uint16_t), "bf16 weights");
     if (!p) return HS_ENOMEM;
     m->owned16 = p;
     for (int l = 0; l < c->n_layer; l++) {
@@ -240,14 +259,7 @@ hs_status hs_model_use_bf16(hs_model *m)
     m->lm_head16 = p;
     to_bf16(p, m->lm_head, V * C);
     /* a packed copy made from the F32 values would now disagree with what batch 1 reads */
-    if (!m->owned_pack) return HS_OK;
-    free(m->owned_pack);
-    m->owned_pack = NULL;
-    for (int l = 0; l < c->n_layer; l++) {
-        hs_block *b = &m->blocks[l];
-        b->attn_wp = b->proj_wp = b->fc_wp = b->fc_proj_wp = (hs_wpack){NULL, 0, 0};
-    }
-    return hs_model_pack(m);
+    return m->owned_pack ? repack(m) : HS_OK;
 }
 
 /* Packs one matrix (K, N) at *p and advances it; bf16 weights when the model reads them. */
@@ -266,7 +278,7 @@ hs_status hs_model_pack(hs_model *m)
     size_t per_layer = hs_k_pack_floats(C, 3 * C) + hs_k_pack_floats(C, C) + hs_k_pack_floats(C, F) +
                        hs_k_pack_floats(F, C);
     if (m->owned_pack || per_layer == 0) return HS_OK;
-    float *p = hs_malloc_aligned(per_layer * (size_t)c->n_layer * sizeof(float), 64, "packed weights");
+    float *p = weights_alloc(m, per_layer * (size_t)c->n_layer * sizeof(float), "packed weights");
     if (!p) return HS_ENOMEM;
     m->owned_pack = p;
     for (int l = 0; l < c->n_layer; l++) {
@@ -277,4 +289,63 @@ hs_status hs_model_pack(hs_model *m)
         b->fc_proj_wp = pack_one(&p, b->fc_proj_w, b->fc_proj_w16, F, C);
     }
     return HS_OK;
+}
+
+/* Points every weight that lay in [from, from + n) at the same offset in to. */
+static hs_status rebase(hs_model *m, const void *from, size_t n, void *to)
+{
+    spec_list l = {0};
+    hs_status st = build_specs(&l, m);
+    const char *lo = from;
+    for (size_t i = 0; i < l.n && !st; i++) {
+        const char *p = (const char *)(const void *)*l.v[i].dst;
+        if (p >= lo && p < lo + n) *l.v[i].dst = (const float *)(const void *)((char *)to + (p - lo));
+    }
+    free(l.v);
+    return st;
+}
+
+/* Moves an owned block to a new block of the same size (allocated in the current mode). */
+static hs_status move_owned(hs_model *m, float **block, size_t bytes, const char *what)
+{
+    void *to = weights_alloc(m, bytes, what);
+    if (!to) return HS_ENOMEM;
+    memcpy(to, *block, bytes);
+    hs_status st = rebase(m, *block, bytes, to);
+    if (st) return free(to), st;
+    free(*block);
+    *block = to;
+    return HS_OK;
+}
+
+hs_status hs_model_use_hugepages(hs_model *m)
+{
+    if (m->huge) return HS_OK;
+    m->huge = 1;
+    hs_status st = HS_OK;
+    /* the whole file, header included, so that offsets (and alignment) stay as mapped */
+    if (!(m->owned_huge = weights_alloc(m, m->st.size, "huge-page copy of model.safetensors"))) st = HS_ENOMEM;
+    if (!st) {
+        memcpy(m->owned_huge, m->st.data, m->st.size);
+        st = rebase(m, m->st.data, m->st.size, m->owned_huge);
+#ifdef MADV_DONTNEED
+        /* this process no longer reads the mapping's pages (hs_model_sha256 pages them in
+         * again if asked), so they leave its resident set: RSS then counts the copy once */
+        if (!st) (void)madvise((void *)m->st.data, m->st.size, MADV_DONTNEED);
+#endif
+    }
+    if (!st && m->owned) st = move_owned(m, &m->owned, m->owned_bytes, "widened weights");
+    if (!st && m->owned16) { /* made again in huge-page memory, packs with them */
+        free(m->owned16);
+        m->owned16 = NULL;
+        m->lm_head16 = NULL;
+        for (int l = 0; l < m->cfg.n_layer; l++) {
+            hs_block *b = &m->blocks[l];
+            b->attn_w16 = b->proj_w16 = b->fc_w16 = b->fc_proj_w16 = NULL;
+        }
+        st = hs_model_use_bf16(m);
+    } else if (!st && m->owned_pack) {
+        st = repack(m);
+    }
+    return st;
 }

@@ -497,6 +497,74 @@ static void test_batch_decode_packed(void **state)
     }
 }
 
+static int in_block(const void *p, const void *block, size_t n)
+{
+    return (const char *)p >= (const char *)block && (const char *)p < (const char *)block + n;
+}
+
+/* Sets a model up the way `how` says: bit 1 bf16, bit 2 packed; huge pages before
+ * (huge_first) or after the others, or not at all (huge 0). */
+static void setup_model(hs_model *m, const char *dir, int how, int huge, int huge_first)
+{
+    assert_int_equal(hs_model_load(m, dir), HS_OK);
+    if (huge && huge_first) assert_int_equal(hs_model_use_hugepages(m), HS_OK);
+    if (how & 1) assert_int_equal(hs_model_use_bf16(m), HS_OK);
+    if (how & 2) assert_int_equal(hs_model_pack(m), HS_OK);
+    if (huge && !huge_first) assert_int_equal(hs_model_use_hugepages(m), HS_OK);
+}
+
+/* Huge-page mode (hs_model_use_hugepages) moves every weight the forward pass reads out
+ * of the shared file mapping into private memory, remakes the widened/bf16/packed blocks
+ * there whichever order the modes were asked in, and changes no bit of any logit (batch 1,
+ * prefill, decode batches). Whether the kernel really gave 2 MB pages depends on its THP
+ * setting, so that is printed, not asserted. */
+static void test_hugepages(void **state)
+{
+    (void)state;
+    char *half = tu_mkdtemp("half");
+    assert_int_equal(hs_model_make_random(half, "tiny", 7, "bf16"), HS_OK);
+    float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f};
+    int32_t ids[5] = {5, 6, 7, 300, 2};
+    long huge_kb = -1;
+    for (int how = 0; how < 4; how++)
+        for (int huge_first = 0; huge_first < 2; huge_first++)
+            for (int d = 0; d < 2; d++) {
+                const char *dir = d ? half : g_dir;
+                hs_model ref, m;
+                setup_model(&ref, dir, how, 0, 0);
+                setup_model(&m, dir, how, 1, huge_first);
+                const void *owned16 = m.owned16;
+                assert_int_equal(hs_model_use_hugepages(&m), HS_OK); /* idempotent */
+                assert_ptr_equal(m.owned16, owned16);
+                long kb = hs_anon_huge_kb();
+                huge_kb = kb > huge_kb ? kb : huge_kb;
+                const hs_block *b = &m.blocks[m.cfg.n_layer - 1];
+                const void *w[] = {m.wte, m.wpe, m.lm_head, m.lnf_b, b->attn_w, b->fc_proj_w, b->ln2_b, b->fc_proj_b};
+                for (size_t i = 0; i < sizeof w / sizeof *w; i++) {
+                    assert_false(in_block(w[i], m.st.data, m.st.size));
+                    assert_true(in_block(w[i], m.owned_huge, m.st.size) || in_block(w[i], m.owned, m.owned_bytes));
+                }
+                assert_true(m.lm_head == m.wte); /* still tied */
+                if (how & 1) assert_true(in_block(b->fc_w16, m.owned16, 2 * m.n_params));
+                for (int stepwise = 0; stepwise < 2; stepwise++) {
+                    float *la = run_logits(&ref, HS_GATING_MASK, some, ids, 5, stepwise);
+                    float *lb = run_logits(&m, HS_GATING_MASK, some, ids, 5, stepwise);
+                    assert_memory_equal(la, lb, (size_t)m.cfg.vocab_size * sizeof(float));
+                    free(la);
+                    free(lb);
+                }
+                if (how & 2) {
+                    batch_vs_single(&m, HS_GATING_MASK, all, 0);
+                    batch_vs_single(&m, HS_GATING_SKIP, some, 1);
+                }
+                hs_model_free(&ref);
+                hs_model_free(&m);
+            }
+    print_message("hugepages: up to %ld kB of this process were on anonymous huge pages\n", huge_kb);
+    tu_rmtree(half);
+    free(half);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_batch_decode_identical),
         cmocka_unit_test(test_batch_decode_packed),
         cmocka_unit_test(test_forward_rows),
+        cmocka_unit_test(test_hugepages),
     };
     return cmocka_run_group_tests_name("model", tests, setup, teardown);
 }

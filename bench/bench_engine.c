@@ -12,6 +12,8 @@
  * turns, with ratios taken within each round.
  * --read-bw MB instead measures this core's streaming read bandwidth over MB megabytes
  * (the roofline of batch-1 decode: weight bytes per token / bandwidth).
+ * --huge-pages 1 puts the weights (or the --read-bw buffer) on 2 MB transparent huge
+ * pages (hs_model_use_hugepages) and says on stderr how many kB the kernel gave.
  *
  * Decode runs greedy from the prompt (argmax, as the PyTorch side does); the median of
  * the repeats is reported. Heads switched off are the first ones in (layer, head) order
@@ -297,13 +299,14 @@ static float read_all(const float *a, size_t n)
 #endif
 
 /* One-core read bandwidth over a buffer far larger than the caches, median of reps. */
-static int bench_read_bw(int mb, int reps)
+static int bench_read_bw(int mb, int reps, int huge)
 {
     size_t n = (size_t)mb * (1u << 20) / sizeof(float) / 32 * 32;
-    float *a = n ? aligned_alloc(64, n * sizeof *a) : NULL;
+    float *a = !n ? NULL : huge ? hs_malloc_huge(n * sizeof *a, "read-bw buffer") : aligned_alloc(64, n * sizeof *a);
     double *t = calloc((size_t)reps, sizeof *t);
     if (!a || !t || reps < 1) return fprintf(stderr, "bench: cannot allocate %d MB\n", mb), free(a), free(t), 2;
     for (size_t i = 0; i < n; i++) a[i] = 1.0f; /* touch every page before timing */
+    if (huge) fprintf(stderr, "bench: %ld kB on huge pages\n", hs_anon_huge_kb());
     volatile float sink = 0;
     for (int r = 0; r < reps; r++) {
         double t0 = now_s();
@@ -321,12 +324,13 @@ int main(int argc, char **argv)
     if (argc < 2) {
         fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] "
                         "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16] [--batch 1,8,16] [--sgemm 1] "
-                        "[--pack 0|1] [--bf16-error 1] [--read-bw MB] [--paired R]\n");
+                        "[--pack 0|1] [--bf16-error 1] [--read-bw MB] [--paired R] "
+                        "[--huge-pages 0|1]\n");
         return 2;
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
-    int sgemm = 0, bf16_error = 0, read_bw = 0, paired = 0, pack = 1;
+    int sgemm = 0, bf16_error = 0, read_bw = 0, paired = 0, pack = 1, huge = 0;
     const char *batches = NULL, *weights = "f32";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
@@ -342,18 +346,20 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--read-bw")) read_bw = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--paired")) paired = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--pack")) pack = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--huge-pages")) huge = atoi(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     hs_model_set_threads(threads);
-    if (read_bw) return bench_read_bw(read_bw, reps);
+    if (read_bw) return bench_read_bw(read_bw, reps, huge);
     if (bf16_error) return bench_bf16_error(argv[1], np);
     hs_model m;
     hs_gating mode;
-    if (hs_gating_parse(gating, &mode) || hs_model_load(&m, argv[1]) ||
+    if (hs_gating_parse(gating, &mode) || hs_model_load(&m, argv[1]) || (huge && hs_model_use_hugepages(&m)) ||
         (!strcmp(weights, "bf16") && hs_model_use_bf16(&m))) {
         fprintf(stderr, "bench: %s\n", hs_err_msg());
         return 2;
     }
+    if (huge) fprintf(stderr, "bench: %ld kB on huge pages\n", hs_anon_huge_kb());
     if (batches) {
         if (pack && hs_model_pack(&m)) {
             fprintf(stderr, "bench: %s\n", hs_err_msg());

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run_bench.sh: the engine beside PyTorch eager on the same checkpoint, interleaved in
 # rounds so both see the same machine load; also bf16 weights, 2 threads, throughput
-# mode and the bf16 logit error, and this core's read bandwidth in every round (the
+# mode, weights on huge pages and the bf16 logit error, and this core's read bandwidth in every round (the
 # roofline of batch-1 decode); prints medians and ratios as markdown.
 #   bench/run_bench.sh [MODEL_DIR] [ROUNDS]
 # MODEL_DIR defaults to a gpt2 (124M) shape random model made in build/bench-gpt2.
@@ -23,6 +23,7 @@ for r in $(seq 1 "$rounds"); do
   "$be" "$model" --repeats 3 --sgemm 1 >>"$out/sgemm.jsonl"
   "$be" "$model" --repeats 3 --gating mask --off-pct 0 --weights bf16 | sed 's/"engine": "headsweep"/"engine": "headsweep-bf16"/' >>"$out/variants.jsonl"
   "$be" "$model" --repeats 3 --gating mask --off-pct 0 --threads 2 | sed 's/"engine": "headsweep"/"engine": "headsweep-2threads"/' >>"$out/variants.jsonl"
+  "$be" "$model" --repeats 3 --gating mask --off-pct 0 --huge-pages 1 2>/dev/null | sed 's/"engine": "headsweep"/"engine": "headsweep-huge"/' >>"$out/variants.jsonl"
   "$be" "$model" --batch 1,8,16,32 --prompt 32 --new 32 --repeats 1 >>"$out/batch.jsonl"
   "$be" "$model" --batch 1,16 --prompt 32 --new 32 --repeats 1 --weights bf16 | sed 's/"mode": "batch"/"mode": "batch-bf16"/' >>"$out/batch.jsonl"
 done
@@ -76,11 +77,12 @@ m50 = [r for r in pr if r["gating"] == "mask" and r["off_pct"] == 50][0]
 print(f"\nmask mode, 50% heads off: {m50['decode_ms_per_token']:.2f} ms/token (computes every head; "
       f"{m50['speedup_vs_mask0']:.2f}x mask 0%), {pr[0]['paired']} paired rounds of prompt 32 + 32 new tokens\n")
 var = rows("variants.jsonl")
-print("| decode, all heads | ms/token | vs f32 1 thread |\n| --- | --- | --- |")
-print(f"| f32, 1 thread | {h_dec:.2f} | 1.00x |")
-for eng, label in (("headsweep-bf16", "bf16 weights, 1 thread"), ("headsweep-2threads", "f32, 2 threads")):
+print("| decode, all heads | ms/token | vs f32 1 thread | vs PyTorch |\n| --- | --- | --- | --- |")
+print(f"| f32, 1 thread | {h_dec:.2f} | 1.00x | {t_dec / h_dec:.2f}x |")
+for eng, label in (("headsweep-huge", "f32, weights on huge pages, 1 thread"), ("headsweep-bf16", "bf16 weights, 1 thread"),
+                   ("headsweep-2threads", "f32, 2 threads")):
     v = med([r["decode_ms_per_token"] for r in var if r["engine"] == eng])
-    print(f"| {label} | {v:.2f} | {h_dec / v:.2f}x |")
+    print(f"| {label} | {v:.2f} | {h_dec / v:.2f}x | {t_dec / v:.2f}x |")
 e = json.load(open(os.path.join(d, "bf16err.json")))["bf16_vs_f32"]
 print(f"\nbf16 against f32 logits over {e['positions']} positions: max |difference| {e['max_abs_logit_diff']:.3g} "
       f"(logit spread {e['logit_spread']:.3g}), top-1 token agreement {100 * e['top1_agreement']:.1f}%\n")

@@ -24,21 +24,24 @@ typedef struct {
     hs_sample_params sp;
     int truncate;
     int bf16;     /* --weights bf16 */
+    int huge;     /* --huge-pages */
     int threads;  /* --threads N (0: 1) */
 } run_opts;
 
 enum { O_MODEL = 1000, O_GATING, O_AGENCY, O_MAX_NEW, O_TEMP, O_TOPK, O_TOPP, O_SEED,
-       O_IDS, O_PROMPT, O_CONT, O_TRUNC, O_HELP, O_WEIGHTS, O_THREADS };
+       O_IDS, O_PROMPT, O_CONT, O_TRUNC, O_HELP, O_WEIGHTS, O_THREADS, O_HUGE };
 
 /* Engine options of every model-running subcommand (appended to each usage). */
 #define RUN_USAGE                                                                                \
     "Engine: --weights f32|bf16 (bf16: weight matrices rounded to bfloat16, half the bytes\n"     \
-    "        read per token), --threads N (threads for the forward pass; default 1).\n"
+    "        read per token), --threads N (threads for the forward pass; default 1),\n"          \
+    "        --huge-pages (a private copy of the weights on 2 MB pages: faster decode).\n"
 
 #define RUN_OPTIONS                                                                         \
     HS_PRUNE_LONG_OPTIONS, {"model", required_argument, 0, O_MODEL},                          \
         {"gating", required_argument, 0, O_GATING}, {"help", no_argument, 0, O_HELP},             \
-        {"weights", required_argument, 0, O_WEIGHTS}, {"threads", required_argument, 0, O_THREADS}
+        {"weights", required_argument, 0, O_WEIGHTS}, {"threads", required_argument, 0, O_THREADS}, \
+        {"huge-pages", no_argument, 0, O_HUGE}
 
 /* Handles a shared option; returns 0 when handled, 1 when not ours, 2 on bad value. */
 static int run_opt(run_opts *o, int c, const char *arg)
@@ -52,6 +55,7 @@ static int run_opt(run_opts *o, int c, const char *arg)
         return hs_gating_parse(arg, &o->gating) ? (fprintf(stderr, "headsweep: %s\n", hs_err_msg()), 2) : 0;
     case O_AGENCY: o->agency = 1; return 0;
     case O_TRUNC: o->truncate = 1; return 0;
+    case O_HUGE: o->huge = 1; return 0;
     case O_THREADS: return hs_cli_parse_int(arg, "--threads", 1, 1024, &o->threads) ? 2 : 0;
     case O_WEIGHTS:
         if (strcmp(arg, "f32") && strcmp(arg, "bf16"))
@@ -90,6 +94,7 @@ static int env_load(run_env *e, const run_opts *o, int need_tok)
     memset(e, 0, sizeof *e);
     hs_model_set_threads(o->threads > 0 ? o->threads : 1);
     hs_status st = hs_model_load(&e->m, o->model_dir);
+    if (!st && o->huge) st = hs_model_use_hugepages(&e->m);
     if (!st && o->bf16) st = hs_model_use_bf16(&e->m);
     if (!st && need_tok) st = hs_tokenizer_load(&e->tok, o->model_dir);
     int LH = e->m.cfg.n_layer * e->m.cfg.n_head;

@@ -127,6 +127,8 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
     /* Defaults (f32, latency mode, computed scores) write no line, so files from before
      * these keys keep their identity. */
     if (job->bf16) tb_printf(&t, "weights = bf16\n");
+    /* same results, other timings: resuming with it changed would mix two speeds */
+    if (job->huge_pages) tb_printf(&t, "huge_pages = on\n");
     if (in->scores_sha256[0]) tb_printf(&t, "scores_sha256 = %s\n", in->scores_sha256);
     if (job->heads_off) tb_printf(&t, "heads_off = %s\n", job->heads_off);
     if (job->throughput)

@@ -48,7 +48,7 @@ typedef struct {
 
 static const char *const job_keys[] = {"name", "model", "prompts", "max_prompts", "shards", "threads",
                                        "output", "variants", "measure_unpruned_ppl", "mode", "batch",
-                                       "latency_prompts", "weights", NULL};
+                                       "latency_prompts", "weights", "huge_pages", NULL};
 static const char *const generation_keys[] = {"max_new_tokens", "temperature", "top_k", "top_p", "seed", NULL};
 static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
                                            "calibration_max_tokens", "per_layer", "keep_one_per_layer",
@@ -449,6 +449,7 @@ static hs_status job_key(hs_job *job, const hs_job_entry *e)
         job->bf16 = !strcmp(e->value, "bf16");
         return HS_OK;
     }
+    if (!strcmp(k, "huge_pages")) return get_bool(e, &job->huge_pages);
     if (!strcmp(k, "latency_prompts")) return get_int(e, 0, 100000000, &job->latency_prompts);
     return HS_OK; /* variants: read by build_variants */
 }

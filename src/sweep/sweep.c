@@ -204,7 +204,9 @@ static hs_status load_inputs(sweep *s)
     if (!st) st = hs_model_load(&s->model, job->model_dir);
     s->have_model = !st;
     if (st) return hs_err_wrap(st, "%s: model = %s", hs_job_where(job, "job", "model"), job->model_dir);
-    if (job->bf16) st = hs_model_use_bf16(&s->model);
+    /* before bf16 and packing, so that their blocks are made on huge pages too */
+    if (job->huge_pages) st = hs_model_use_hugepages(&s->model);
+    if (!st && job->bf16) st = hs_model_use_bf16(&s->model);
     /* throughput mode: decode batches stream pre-packed weights (one more f32 copy of the
      * layers' matrices per rank; docs/sweep.md, "Memory per rank") */
     if (!st && job->throughput) st = hs_model_pack(&s->model);

@@ -3,7 +3,7 @@
 # number, token and agency count (occupancy, transitions) that latency mode gives, on 1 and
 # 2 ranks; per-prompt timings exist exactly for the latency sample (the first
 # latency_prompts of each cell);
-# the mode is part of the study's identity; misuse of the mode keys is refused with
+# the mode is part of the study's identity; huge_pages = true changes no number; misuse of the mode keys is refused with
 # file:line; and the report says where its numbers came from.
 source "$(dirname "$0")/fixture.sh" "$1"
 short=(--set generation.max_new_tokens=20)
@@ -69,6 +69,22 @@ print(f"bf16: reference perplexity within {rel.max():.2%} of f32 (median {np.med
 PY
 "$hs" sweep study.ini --set job.weights=f16 2>guard.err
 [ $? = 2 ] && grep -q "f32 or bf16" guard.err || fail "bad weights value: $(cat guard.err)"
+
+# Weights on huge pages: the same numbers and tokens (only timings may differ), recorded
+# in the study's identity; a bad value is refused.
+sweep 1 --out huge.h5 "${short[@]}" --set job.huge_pages=true || fail "huge-page sweep: $(cat sweep.err)"
+"$py" - lat.h5 huge.h5 <<'PY' || fail "huge-page sweep differs"
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, "r") for p in sys.argv[1:])
+assert "huge_pages = on" in b.attrs["study"] and "huge_pages" not in a.attrs["study"]
+for name, ds in a["metrics"].items():
+    if ds.attrs["timing"] == 0:
+        assert np.array_equal(ds[...], b["metrics/" + name][...], equal_nan=True), f"{name} differs"
+assert np.array_equal(a["text/generated_ids"][...], b["text/generated_ids"][...])
+print("huge_pages: every non-timing metric and token equal to the 4 KB-page run")
+PY
+"$hs" sweep study.ini --set job.huge_pages=maybe 2>guard.err
+[ $? = 2 ] && grep -q "huge_pages" guard.err || fail "bad huge_pages value: $(cat guard.err)"
 
 # The report tells which numbers came from which mode.
 report=${HS_BINARY_DIR:?}/analysis/headsweep-report

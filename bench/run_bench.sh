@@ -12,6 +12,8 @@ be=build/bench/bench_engine
 model=${1:-build/bench-gpt2}
 rounds=${2:-3}
 [ -x "$be" ] || { echo "build first: tools/setup.sh" >&2; exit 2; }
+/usr/bin/python3 -c 'import torch' 2>/dev/null ||
+  { echo "run_bench: the PyTorch baseline needs Debian's PyTorch: apt-get install python3-torch" >&2; exit 2; }
 [ -f "$model/model.safetensors" ] || "$hs" mkmodel --shape gpt2 --seed 1 --out "$model"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

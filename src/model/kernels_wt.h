@@ -134,6 +134,28 @@ static void KN(dot4)(float *restrict y, const WT *restrict W, int ldw, const flo
 }
 
 #ifdef __AVX2__
+/* dot4 for weight rows n .. n+4 and m .. m+4 at once, for one row of x: two streams far
+ * apart in W keep more cache-line reads in flight than one (the LM head of batch-1
+ * decode is a third of its weight bytes). Each row keeps dot4's exact sequence. */
+static void KN(dot4_far)(float *restrict y, const WT *restrict W, int ldw, const float *restrict x, int n, int m,
+                         int K)
+{
+    const WT *w[8];
+    __m256 s[8];
+    for (int i = 0; i < 4; i++) w[i] = W + (size_t)(n + i) * ldw, w[4 + i] = W + (size_t)(m + i) * ldw;
+    for (int i = 0; i < 8; i++) s[i] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 xv = _mm256_loadu_ps(x + k);
+        for (int i = 0; i < 8; i++) s[i] = _mm256_fmadd_ps(WLOAD8(w[i] + k), xv, s[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        float r = hsum256(s[i]);
+        for (int t = k; t < K; t++) r = fmaf(WGET(w[i] + t), x[t], r);
+        y[i < 4 ? n + i : m + i - 4] = r;
+    }
+}
+
 /* dot4 for two rows of x at once: each weight load serves both, so the product is bound
  * by the multiply-adds instead of the loads. Every (row, output) pair keeps dot4's exact
  * sequence (8-lane partial sums in k order, the same horizontal sum, the same tail), so
@@ -240,6 +262,11 @@ static void KN(dot_rows_serial)(float *y, int ldy, const WT *W, int ldw, const f
     int n = 0;
 #ifdef __AVX2__
     if (B >= 2 && hs_k_avx512()) n = KN(dot_rows512)(y, ldy, W, ldw, x, ldx, B, N, K);
+    if (B == 1) { /* the first and second half of W's groups of four rows together */
+        int half = N / 8 * 4;
+        for (; n < half; n += 4) KN(dot4_far)(y, W, ldw, x, n, n + half, K);
+        n = 2 * half;
+    }
 #endif
     for (; n + 4 <= N; n += 4) { /* four weight rows (a few kB) serve every row of x */
         int b = 0;

@@ -113,15 +113,16 @@ static void test_threads_same_bits(void **state)
     float *W = malloc((size_t)K * N * sizeof(float)), *Wt = malloc((size_t)N * K * sizeof(float));
     float *x = malloc((size_t)M * K * sizeof(float));
     fill(W, (size_t)K * N, &seed), fill(Wt, (size_t)N * K, &seed), fill(x, (size_t)M * K, &seed);
-    float *ref[5], *out = malloc((size_t)M * N * sizeof(float));
+    float *ref[6], *out = malloc((size_t)M * N * sizeof(float));
     static const int Bs[] = {1, 3, 16};
     for (int T = 1; T <= 3; T++) {
         hs_k_set_threads(T);
         if (hs_k_threads() != T) skip(); /* built without OpenMP */
-        for (int c = 0; c < 5; c++) {
+        for (int c = 0; c < 6; c++) {
             memset(out, 0, (size_t)M * N * sizeof(float));
             if (c < 3) hs_k_matmul_rows(out, N, x, K, hs_w_f32(W), N, Bs[c], K, N, 0.0f);
             else if (c == 3) hs_k_dot_rows(out, N, hs_w_f32(Wt), K, x, K, 3, N, K);
+            else if (c == 5) hs_k_dot_rows(out, N, hs_w_f32(Wt), K, x, K, 1, N, K); /* two far row streams */
             else hs_k_gemm(out, N, x, K, hs_w_f32(Wt), K, 1, M, K, N, 0.0f);
             if (T == 1) {
                 ref[c] = malloc((size_t)M * N * sizeof(float));
@@ -132,7 +133,7 @@ static void test_threads_same_bits(void **state)
         }
     }
     hs_k_set_threads(1);
-    for (int c = 0; c < 5; c++) free(ref[c]);
+    for (int c = 0; c < 6; c++) free(ref[c]);
     free(W), free(Wt), free(x), free(out);
 }
 

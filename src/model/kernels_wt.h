@@ -34,7 +34,7 @@ static void KN(rows4_update)(float *restrict y, const float *restrict x, const W
 /* The same for eight weight rows: y is loaded and stored half as often per weight byte,
  * which is what single-sequence decode (reading every weight once) is bound by next. */
 static void KN(rows8_update)(float *restrict y, const float *restrict x, const WT *restrict W, int ldw, int k,
-                             int j0, int j1)
+                             int j0, int j1, int next)
 {
 #ifdef __AVX2__
     const WT *w[8];
@@ -43,9 +43,14 @@ static void KN(rows8_update)(float *restrict y, const float *restrict x, const W
     int j = j0;
     /* Prefetch only inside [j0, j1): skip mode reads column runs of live heads (a run of
      * 384 of 2304 floats per row at 50% off), and prefetching past a run's end would
-     * fetch the switched-off heads' weights this mode exists not to read. */
+     * fetch the switched-off heads' weights this mode exists not to read. With next set
+     * (batch 1, another group of eight rows to come) the same columns of the next eight
+     * rows are fetched instead: eight streams a whole group ahead, and rows of 768
+     * floats (c_proj, the MLP's down projection) no longer end the prefetch early. */
     for (; j + 8 <= j1; j += 8) {
-        if (!(j & 15) && j + HS_PREFETCH_ELEMS < j1)
+        if (!(j & 15) && next)
+            for (int i = 0; i < 8; i++) _mm_prefetch((const char *)(w[i] + 8 * (size_t)ldw + j), _MM_HINT_T0);
+        else if (!(j & 15) && j + HS_PREFETCH_ELEMS < j1)
             for (int i = 0; i < 8; i++) _mm_prefetch((const char *)(w[i] + j + HS_PREFETCH_ELEMS), _MM_HINT_T0);
         __m256 acc = _mm256_loadu_ps(y + j);
         for (int i = 0; i < 8; i++) acc = _mm256_fmadd_ps(b[i], WLOAD8(w[i] + j), acc);
@@ -83,7 +88,8 @@ static void KN(matmul_rows_serial)(float *y, int ldy, const float *x, int ldx, c
     for (int j0 = 0; j0 < N; j0 += jstep) {
         int j1 = j0 + jstep < N ? j0 + jstep : N, k = 0;
         for (; k + 8 <= K; k += 8)
-            for (int b = 0; b < B; b++) KN(rows8_update)(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1);
+            for (int b = 0; b < B; b++)
+                KN(rows8_update)(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1, B == 1 && k + 16 <= K);
         for (; k + 4 <= K; k += 4)
             for (int b = 0; b < B; b++) KN(rows4_update)(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1);
         for (; k < K; k++)

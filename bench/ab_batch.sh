@@ -14,13 +14,12 @@ be=${1:-build/bench/bench_engine} rounds=${2:-5} batch=${3:-32}
 shift $(($# < 3 ? $# : 3))
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(build/bench-gpt2 models/kjv-gpt2)
-[ -x "$be" ] || { echo "ab_batch: no $be (build first)" >&2; exit 2; }
-hs=$(dirname "$be")/../src/cli/headsweep
+source bench/ab_common.sh
+ab_need_engine "$be" ab_batch
 for m in "${models[@]}"; do
-  [ -f "$m/model.safetensors" ] || "$hs" mkmodel --shape gpt2 --seed 1 --out "$m" >&2
+  ab_need_model "$be" "$m"
 done
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+ab_tmp
 tps() { sed 's/.*"decode_tokens_per_s": \([0-9.]*\).*/\1/'; }
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2

@@ -9,11 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 be=${1:-build/bench/bench_engine} rounds=${2:-7} model=${3:-build/bench-gpt2}
-[ -x "$be" ] || { echo "ab_huge: no $be (build first)" >&2; exit 2; }
-hs=$(dirname "$be")/../src/cli/headsweep
-[ -f "$model/model.safetensors" ] || "$hs" mkmodel --shape gpt2 --seed 1 --out "$model" >&2
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+source bench/ab_common.sh
+ab_need_engine "$be" ab_huge
+ab_need_model "$be" "$model"
+ab_tmp
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
   for huge in 0 1; do

@@ -70,7 +70,7 @@ typedef struct {
     char sha256[65];          /* of model.safetensors; filled by hs_model_sha256 */
     hs_mapped_file st;        /* the safetensors mapping */
     float *owned;             /* widened F16/BF16 tensors, NULL when all are F32 */
-    size_t owned_bytes;
+    size_t owned_bytes;       /* size of owned */
     const float *wte;         /* (V, C) */
     const float *wpe;         /* (T_max, C) */
     const float *lm_head;     /* (V, C): wte unless the checkpoint has lm_head.weight */
@@ -173,7 +173,7 @@ hs_status hs_model_pack(hs_model *m);
  * model.safetensors are copied out of the shared file mapping, and the widened, bf16
  * and packed blocks are made again there (also those made later). A decode step of a
  * gpt2 streams ~500 MB, and with 4 KB pages every 4 KB of it costs a TLB miss; huge
- * pages cut the f32 decode time by about a tenth on this machine (docs/performance.md).
+ * pages cut the f32 decode time by 4-7% on this machine (docs/performance.md).
  * The price: a private copy of the weights per process instead of one page-cache copy
  * shared by the node's ranks. Results are the same bits (tested). Idempotent. */
 hs_status hs_model_use_hugepages(hs_model *m);

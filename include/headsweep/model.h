@@ -172,8 +172,8 @@ hs_status hs_model_pack(hs_model *m);
  * private memory on 2 MB transparent huge pages (hs_malloc_huge): the F32 tensors of
  * model.safetensors are copied out of the shared file mapping, and the widened, bf16
  * and packed blocks are made again there (also those made later). A decode step of a
- * gpt2 streams ~500 MB, and with 4 KB pages every 4 KB of it costs a TLB miss; huge
- * pages cut the f32 decode time by 4-7% on this machine (docs/performance.md).
+ * gpt2 streams ~500 MB, and with 4 KB pages every 4 KB of it costs a TLB miss (on
+ * this KVM guest the gain was a few percent at best: docs/performance.md).
  * The price: a private copy of the weights per process instead of one page-cache copy
  * shared by the node's ranks. Results are the same bits (tested). Idempotent. */
 hs_status hs_model_use_hugepages(hs_model *m);

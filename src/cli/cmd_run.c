@@ -35,7 +35,7 @@ enum { O_MODEL = 1000, O_GATING, O_AGENCY, O_MAX_NEW, O_TEMP, O_TOPK, O_TOPP, O_
 #define RUN_USAGE                                                                                \
     "Engine: --weights f32|bf16 (bf16: weight matrices rounded to bfloat16, half the bytes\n"     \
     "        read per token), --threads N (threads for the forward pass; default 1),\n"          \
-    "        --huge-pages (a private copy of the weights on 2 MB pages: faster decode).\n"
+    "        --huge-pages (a private copy of the weights on 2 MB pages: fewer TLB misses).\n"
 
 #define RUN_OPTIONS                                                                         \
     HS_PRUNE_LONG_OPTIONS, {"model", required_argument, 0, O_MODEL},                          \

@@ -13,14 +13,19 @@ const char *hs_gp_color(int i)
     return colors[(unsigned)i % 8];
 }
 
+/* A single-quoted gnuplot string: gnuplot expands backquotes (command substitution) and
+ * backslash escapes inside double quotes but nothing inside single quotes, where the only
+ * special character is the quote itself, written twice. Control characters (a newline
+ * would end the command) become spaces. */
 void hs_gp_str(FILE *f, const char *s)
 {
-    fputc('"', f);
+    fputc('\'', f);
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        fputc(*s == '\n' ? ' ' : *s, f);
+        unsigned char c = (unsigned char)*s;
+        if (c == '\'') fputc('\'', f);
+        fputc(c < 0x20 || c == 0x7f ? ' ' : c, f);
     }
-    fputc('"', f);
+    fputc('\'', f);
 }
 
 #define HS_MAX_TICS 8

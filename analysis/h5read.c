@@ -7,6 +7,7 @@
 #include "h5read.h"
 
 #include <hdf5.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -617,6 +618,32 @@ static hs_status check_unique(const rd *r, const hs_study *s)
     return HS_OK;
 }
 
+/* Names become file names, data-file columns, gnuplot titles and Markdown: they must be
+ * what a job can give (letters, digits, '_', '-', as src/sweep/job.c checks), so a file
+ * made by hand cannot smuggle quotes, backquotes or newlines into them. */
+static hs_status check_names(const rd *r, const char *obj, char *const *names, int n)
+{
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        int ok = len > 0 && len < 64;
+        for (const char *c = names[i]; ok && *c; c++) ok = isalnum((unsigned char)*c) || *c == '_' || *c == '-';
+        if (!ok)
+            return hs_err(HS_EINPUT, "%s: %s: entry %d is not a name (1-63 letters, digits, '_' or '-')",
+                          r->path, obj, i);
+    }
+    return HS_OK;
+}
+
+/* Prompt ids come from the prompts file and may hold any text but control characters. */
+static hs_status check_printable(const rd *r, const char *obj, char *const *text, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (const unsigned char *c = (const unsigned char *)text[i]; *c; c++)
+            if (*c < 0x20 || *c == 0x7f)
+                return hs_err(HS_EINPUT, "%s: %s: entry %d holds a control character", r->path, obj, i);
+    return HS_OK;
+}
+
 static hs_status read_scales(const rd *r, hs_study *s)
 {
     hs_status st = read_string_dataset(r, "variant", &s->variant, &s->nv);
@@ -633,6 +660,10 @@ static hs_status read_scales(const rd *r, hs_study *s)
     s->nl = (int)nl;
     if (!st && s->nl == 0) st = bad(r, "level", "is empty");
     if (!st) st = variant_attrs(r, s);
+    if (!st) st = check_names(r, "/variant", s->variant, s->nv);
+    if (!st) st = check_names(r, "/state", s->state, s->ns);
+    if (!st) st = check_names(r, "/variant attribute gating", s->gating, s->nv);
+    if (!st) st = check_printable(r, "/prompt", s->prompt, s->np);
     if (!st) st = check_unique(r, s);
     return st;
 }
@@ -667,11 +698,12 @@ static hs_status read_metric(const rd *r, hs_study *s, const char *name)
     hs_metric_data *m = &s->metric[s->nm++];
     memset(m, 0, sizeof *m);
     if (!(m->name = hs_strdup(name))) return HS_ENOMEM;
+    hs_status st = check_names(r, "/metrics", &m->name, 1);
+    if (st) return st;
     char obj[300];
     snprintf(obj, sizeof obj, "metrics/%s", name);
     shape want = {3, {(hsize_t)s->nv, (hsize_t)s->nl, (hsize_t)s->np}, {"variant", "level", "prompt"}};
-    hs_status st = read_numeric(r, obj, H5T_NATIVE_DOUBLE, sizeof(double), &want, NULL,
-                                (void **)&m->v);
+    st = read_numeric(r, obj, H5T_NATIVE_DOUBLE, sizeof(double), &want, NULL, (void **)&m->v);
     if (!st) st = metric_attrs(r, obj, m);
     return st;
 }

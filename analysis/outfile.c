@@ -58,18 +58,51 @@ hs_status hs_out_close(hs_out *o)
     return st;
 }
 
+static int is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+/* Backslash before every character Markdown could read as markup (CommonMark lets any
+ * ASCII punctuation be escaped so), so a string from a file can neither close a table
+ * cell nor open a code span, link, emphasis or HTML tag; control characters (a newline
+ * would end the table row) become spaces. */
 void hs_out_md_cell(FILE *f, const char *s)
 {
     for (; *s; s++) {
-        if (*s == '|') fputs("\\|", f);
-        else if (*s == '\n' || *s == '\r') fputc(' ', f);
-        else fputc(*s, f);
+        unsigned char c = (unsigned char)*s;
+        if (is_control(c)) c = ' ';
+        else if (strchr("\\`|*_[]<>#!&~", c)) fputc('\\', f);
+        fputc(c, f);
     }
 }
 
+void hs_out_md_code(FILE *f, const char *s)
+{
+    int run = 0, longest = 0;
+    for (const char *p = s; *p; p++) {
+        run = *p == '`' ? run + 1 : 0;
+        if (run > longest) longest = run;
+    }
+    /* Not for table cells (GFM splits rows on | even inside code). A fence longer than any backtick run inside; a space keeps a backtick at either end
+     * from joining the fence (CommonMark strips one such space on each side). */
+    int pad = s[0] == '`' || (s[0] && s[strlen(s) - 1] == '`');
+    for (int i = 0; i <= longest; i++) fputc('`', f);
+    if (pad) fputc(' ', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        fputc(is_control(c) ? ' ' : c, f);
+    }
+    if (pad) fputc(' ', f);
+    for (int i = 0; i <= longest; i++) fputc('`', f);
+}
+
+/* RFC 4180: a field with a comma, quote, CR or LF is quoted and its quotes doubled. Other
+ * control characters and edge spaces also get quotes, so no reader trims or splits them. */
 void hs_out_csv_cell(FILE *f, const char *s)
 {
-    if (!strpbrk(s, ",\"\n\r")) {
+    int quote = 0;
+    for (const char *p = s; *p; p++) quote |= *p == ',' || *p == '"' || is_control((unsigned char)*p);
+    size_t n = strlen(s);
+    quote |= n && (s[0] == ' ' || s[n - 1] == ' ');
+    if (!quote) {
         fputs(s, f);
         return;
     }

@@ -21,8 +21,12 @@ typedef struct {
 hs_status hs_out_open(hs_out *o, const char *dir, const char *name);
 /* Closes, reporting any earlier write error; NULL-safe and frees the path. */
 hs_status hs_out_close(hs_out *o);
-/* Writes s as a markdown/CSV-safe cell: '|' and newlines are escaped or replaced. */
+/* Writes s (any bytes from a results file) as Markdown text that renders as itself:
+ * markup characters backslash-escaped, control characters as spaces. Safe in table cells. */
 void hs_out_md_cell(FILE *f, const char *s);
+/* Writes s as one Markdown code span (fence longer than any backtick run in s). */
+void hs_out_md_code(FILE *f, const char *s);
+/* Writes s as one RFC 4180 CSV field (quoted when needed, quotes doubled). */
 void hs_out_csv_cell(FILE *f, const char *s);
 /* Copies s into out (cap bytes) keeping [A-Za-z0-9._-] and replacing the rest with '_',
  * so a variant or metric name can be part of a file name or a whitespace column. */

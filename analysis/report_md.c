@@ -322,7 +322,9 @@ static int in_prov_order(const char *k)
 
 static void prov_row(FILE *f, const char *k, const char *v)
 {
-    fprintf(f, "| %s | ", k);
+    fputs("| ", f);
+    hs_out_md_cell(f, k);
+    fputs(" | ", f);
     hs_out_md_cell(f, v);
     fputs(" |\n", f);
 }
@@ -344,14 +346,19 @@ static void fenced(FILE *f, const char *text, const char *lang)
     }
     int n = longest < 3 ? 3 : longest + 1;
     for (int i = 0; i < n; i++) fputc('`', f);
-    fprintf(f, "%s\n%s%s", lang, text, text[0] && text[strlen(text) - 1] == '\n' ? "" : "\n");
+    fprintf(f, "%s\n", lang);
+    for (const char *p = text; *p; p++) /* control characters but newline and tab as spaces */
+        fputc((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t' ? ' ' : *p == 0x7f ? ' ' : *p, f);
+    fputs(text[0] && text[strlen(text) - 1] == '\n' ? "" : "\n", f);
     for (int i = 0; i < n; i++) fputc('`', f);
     fputs("\n\n", f);
 }
 
 static void write_source(FILE *f, const hs_source *src)
 {
-    fprintf(f, "### %s\n\n| attribute | value |\n|---|---|\n", src->path);
+    fputs("### ", f);
+    hs_out_md_cell(f, src->path);
+    fputs("\n\n| attribute | value |\n|---|---|\n", f);
     for (int i = 0; i < N_PROV; i++) {
         const char *v = src_attr(src, prov_order[i]);
         prov_row(f, prov_order[i], v ? v : "(absent)");
@@ -374,7 +381,11 @@ static void write_provenance(FILE *f, const hs_report *r)
             HS_VERSION, HS_GIT_DESCRIBE, hs_h5_library_version(), r->opt.bootstrap, (unsigned long long)r->opt.seed);
     for (int i = 0; i < r->st->nsrc; i++) write_source(f, &r->st->src[i]);
     if (r->st->nnotes) fputs("### Notes from merging the input files\n\n", f);
-    for (int i = 0; i < r->st->nnotes; i++) fprintf(f, "- %s\n", r->st->notes[i]);
+    for (int i = 0; i < r->st->nnotes; i++) {
+        fputs("- ", f);
+        hs_out_md_cell(f, r->st->notes[i]);
+        fputc('\n', f);
+    }
     if (r->st->nnotes) fputc('\n', f);
 }
 
@@ -389,8 +400,10 @@ static void write_incomplete(FILE *f, const hs_study *s)
     int any = 0;
     for (int i = 0; i < s->nsrc; i++) {
         if (!hs_study_src_incomplete(s, i)) continue;
-        fprintf(f, "%s> **Warning: incomplete results.** `%s` has `complete = 0`: its sweep was interrupted, is "
-                   "still running, or ran only some of its cells (`--cells`).\n", any ? ">\n" : "", s->src[i].path);
+        fprintf(f, "%s> **Warning: incomplete results.** ", any ? ">\n" : "");
+        hs_out_md_code(f, s->src[i].path);
+        fputs(" has `complete = 0`: its sweep was interrupted, is still running, or ran only some of its "
+              "cells (`--cells`).\n", f);
         any = 1;
     }
     if (!any) return;
@@ -407,11 +420,13 @@ static void write_head(FILE *f, const hs_report *r)
 {
     const hs_study *s = r->st;
     const char *job = hs_study_attr(s, "job_name");
-    fprintf(f, "# headsweep report: %s\n\n", job ? job : "(unnamed job)");
+    fputs("# headsweep report: ", f);
+    hs_out_md_cell(f, job ? job : "(unnamed job)");
+    fputs("\n\n", f);
     write_incomplete(f, s);
     fprintf(f, "%d variant(s), %d level(s), %d prompt(s), model of %d layers x %d heads; read from "
                "%d file(s):", s->nv, s->nl, s->np, s->L, s->H, s->nsrc);
-    for (int i = 0; i < s->nsrc; i++) fprintf(f, " `%s`", s->src[i].path);
+    for (int i = 0; i < s->nsrc; i++) fputc(' ', f), hs_out_md_code(f, s->src[i].path);
     fprintf(f, ". Intervals: %g%% percentile bootstrap, %d resamples, seed %llu (docs/report.md). "
                "All tables: [tables.md](tables.md) and the CSV files beside it.\n\n",
             100 * r->opt.conf, r->opt.bootstrap, (unsigned long long)r->opt.seed);

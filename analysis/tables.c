@@ -88,7 +88,7 @@ void hs_md_metric_table(FILE *f, const hs_report *r, const hs_table *t)
 {
     const hs_study *s = r->st;
     fprintf(f, "### %s", t->label);
-    if (t->units[0]) fprintf(f, " (%s)", t->units);
+    if (t->units[0]) fputs(" (", f), hs_out_md_cell(f, t->units), fputc(')', f);
     fprintf(f, "\n\n`%s`%s%s", t->src[0], t->src[1] ? " + `" : "", t->src[1] ? t->src[1] : "");
     fprintf(f, "%s: ", t->src[1] ? "`" : "");
     hs_out_md_cell(f, t->description[0] ? t->description : "(no description in the file)");

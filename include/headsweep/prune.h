@@ -7,6 +7,10 @@
  *   magnitude L2 norm of the head's Q, K, V columns and c_proj rows
  *   random    a seeded shuffle
  *   ablation  increase in calibration NLL when that head alone is switched off
+ *   gradient  Michel et al. 2019: sum over calibration sequences of |dL/d(gate)|,
+ *             normalised to unit L2 norm within each layer (src/prune/gradient.c)
+ *   taylor    first-order Taylor estimate of the ablation score, -dL/d(gate) of the
+ *             mean calibration NLL per token
  *   list      an explicit head list (--heads-off), no scores
  * Scores are computed once on a calibration set and shared by every variant, so all
  * variants at a level switch off the same heads. */
@@ -25,11 +29,14 @@ typedef enum {
     HS_STRATEGY_MAGNITUDE,
     HS_STRATEGY_RANDOM,
     HS_STRATEGY_ABLATION,
+    HS_STRATEGY_GRADIENT,
+    HS_STRATEGY_TAYLOR,
 } hs_strategy;
 
 hs_status hs_strategy_parse(const char *s, hs_strategy *out);
 const char *hs_strategy_name(hs_strategy s);
-/* 1 for the strategies that run the model on calibration prompts (entropy, ablation). */
+/* 1 for the strategies that run the model on calibration prompts (all but magnitude
+ * and random). */
 int hs_strategy_needs_calib(hs_strategy s);
 
 typedef struct {
@@ -47,6 +54,8 @@ typedef struct {
     int max_prompts;        /* calibration prompts to use at most (0: all) */
     int max_tokens;         /* tokens per calibration prompt at most (0: context) */
     uint64_t seed;          /* random strategy */
+    const float *gates;     /* (L, H) gates to score under; NULL: all 1 (iterative
+                               pruning re-scores under the current mask) */
 } hs_score_opts;
 
 hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer *tok,

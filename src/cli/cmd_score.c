@@ -24,8 +24,12 @@ static const char score_usage[] =
     "                    magnitude: L2 norm of the head's Q, K, V and c_proj weights\n"
     "                    random: seeded shuffle (--seed)\n"
     "                    ablation: calibration NLL increase with the head alone off\n"
+    "                    gradient: sum over calibration sequences of |dNLL/d gate|,\n"
+    "                    unit L2 norm per layer (Michel et al. 2019)\n"
+    "                    taylor: -dNLL/d gate, first-order estimate of ablation\n"
     "  --prompts FILE    calibration prompts (JSONL; prompt + reference text is scored);\n"
-    "                    required for entropy and ablation, never the evaluation prompts\n"
+    "                    required for all but magnitude and random; never the\n"
+    "                    evaluation prompts\n"
     "  --max-prompts N   use the first N prompts (default all)\n"
     "  --max-tokens N    cut each calibration text to N tokens (default the context)\n"
     "  --seed N          seed of the random strategy (default 0)\n";

@@ -3,7 +3,8 @@
  *
  *   --heads-off "L.H,..."   exactly these heads off
  *   --prune-level P         switch off round(P/100 x L x H) heads (0 <= P <= 100) ranked by
- *   --strategy S            entropy (default), magnitude, random or ablation, with scores
+ *   --strategy S            entropy (default), magnitude, random, ablation, gradient or
+ *                           taylor, with scores
  *   --scores FILE           read from FILE (`headsweep score --out FILE`), or computed now
  *   --calib FILE            on these calibration prompts (default jobs/prompts/kjv_calib.jsonl
  *                           when it exists; magnitude and random need none)
@@ -76,9 +77,10 @@ enum {
     "pruning (give --heads-off or --prune-level, not both):\n"                               \
     "  --heads-off \"L.H,...\"   switch these heads off\n"                                   \
     "  --prune-level P         switch off round(P/100 x layers x heads) lowest-scoring heads\n" \
-    "  --strategy S            entropy (default), magnitude, random, ablation\n"             \
+    "  --strategy S            entropy (default), magnitude, random, ablation, gradient,\n"  \
+    "                          taylor\n"                                                     \
     "  --scores FILE           scores from `headsweep score --out FILE` (else computed now)\n" \
-    "  --calib FILE            calibration prompts for entropy/ablation\n"                   \
+    "  --calib FILE            calibration prompts for entropy/ablation/gradient/taylor\n"                   \
     "                          (default " HS_DEFAULT_CALIB " when it exists)\n"              \
     "  --per-layer             every layer loses round(P/100 x heads) heads\n"               \
     "  --keep-one-per-layer    never switch off the last head of a layer\n"                  \

@@ -11,6 +11,9 @@
  *           first), with one head switched off, minus the same with none off: the
  *           leave-one-out form of the head importance of Michel, Levy and Neubig,
  *           "Are Sixteen Heads Really Better than One?" (NeurIPS 2019). L*H + 1 passes.
+ * Both run under the given gates (all 1 at first; the current mask when iterative pruning
+ * re-scores): ablation then switches off one more head at a time, and a head already
+ * off scores 0.
  * Both walk the sequences in order in one context, so results do not depend on threads. */
 #include <math.h>
 #include <stdlib.h>
@@ -82,7 +85,7 @@ static hs_status entropy_one(hs_ctx *ctx, entropy_acc *a, const hs_token_seq *se
 }
 
 hs_status hs_prune_score_entropy(double *score, const hs_model *m, const hs_token_seq *seqs,
-                                 int n_seqs)
+                                 int n_seqs, const float *gates)
 {
     hs_status st = check_seqs(m, seqs, n_seqs);
     if (st) return st;
@@ -91,6 +94,7 @@ hs_status hs_prune_score_entropy(double *score, const hs_model *m, const hs_toke
     if ((st = entropy_acc_init(&a, LH))) return st;
     hs_ctx *ctx = NULL;
     st = hs_ctx_init(&ctx, m, longest_seq(seqs, n_seqs), HS_GATING_MASK);
+    if (!st) st = hs_ctx_set_gates(ctx, gates);
     if (!st) st = hs_ctx_collect_stats(ctx, &a.st);
     for (int i = 0; !st && i < n_seqs; i++)
         if (seqs[i].n >= 2) {
@@ -134,24 +138,29 @@ static hs_status ablation_run(hs_ctx *ctx, float *gates, size_t LH, double *scor
     hs_status st = hs_ctx_set_gates(ctx, gates);
     if (!st) st = mean_nll(ctx, seqs, n_seqs, &base);
     for (size_t i = 0; !st && i < LH; i++) {
+        float keep = gates[i];
+        if (keep == 0.0f) { /* already off: switching it off again changes nothing */
+            score[i] = 0.0;
+            continue;
+        }
         gates[i] = 0.0f;
         st = hs_ctx_set_gates(ctx, gates);
         if (!st) st = mean_nll(ctx, seqs, n_seqs, &off);
-        gates[i] = 1.0f;
+        gates[i] = keep;
         if (!st) score[i] = off - base;
     }
     return st;
 }
 
 hs_status hs_prune_score_ablation(double *score, const hs_model *m, const hs_token_seq *seqs,
-                                  int n_seqs)
+                                  int n_seqs, const float *base_gates)
 {
     hs_status st = check_seqs(m, seqs, n_seqs);
     if (st) return st;
     size_t LH = (size_t)m->cfg.n_layer * m->cfg.n_head;
     float *gates = hs_malloc(LH * sizeof *gates, "gates");
     if (!gates) return HS_ENOMEM;
-    for (size_t i = 0; i < LH; i++) gates[i] = 1.0f;
+    memcpy(gates, base_gates, LH * sizeof *gates);
     hs_ctx *ctx = NULL;
     st = hs_ctx_init(&ctx, m, longest_seq(seqs, n_seqs), HS_GATING_MASK);
     if (!st) st = ablation_run(ctx, gates, LH, score, seqs, n_seqs);

@@ -4,11 +4,16 @@
 
 #include "headsweep/prune.h"
 
+/* Every scorer runs under gates (L, H): all 1 for the first scores, the current mask when
+ * iterative pruning re-scores the heads still on. */
 /* entropy: score (L, H) = row-weighted mean over the sequences of 1 - H_row / ln T_row. */
 hs_status hs_prune_score_entropy(double *score, const hs_model *m, const hs_token_seq *seqs,
-                                 int n_seqs);
-/* ablation: score (L, H) = mean NLL with that head alone off - mean NLL unpruned. */
+                                 int n_seqs, const float *gates);
+/* ablation: score (L, H) = mean NLL with that head also off - mean NLL under gates. */
 hs_status hs_prune_score_ablation(double *score, const hs_model *m, const hs_token_seq *seqs,
-                                  int n_seqs);
+                                  int n_seqs, const float *gates);
+/* gradient (taylor 0) or taylor (1) scores from the gate gradients at gates (gradient.c). */
+hs_status hs_prune_score_gradient(double *score, const hs_model *m, const hs_token_seq *seqs,
+                                  int n_seqs, const float *gates, int taylor);
 
 #endif

@@ -1,6 +1,7 @@
 /* scores.c: head scores (prune.h): strategy names, the weight-only strategies
  * (magnitude, random) and the driver that turns a calibration prompt set into token
- * sequences for the forward-pass strategies (entropy, ablation: calib.c).
+ * sequences for the forward-pass strategies (entropy, ablation: calib.c; gradient,
+ * taylor: gradient.c).
  *
  * Everything here is deterministic for a given model, calibration set and seed: no
  * threads of our own, a fixed order of accumulation, and a platform-independent RNG. */
@@ -11,7 +12,8 @@
 #include "headsweep/prune.h"
 #include "prune_impl.h"
 
-static const char *const strategy_names[] = {"entropy", "magnitude", "random", "ablation"};
+static const char *const strategy_names[] = {"entropy", "magnitude", "random", "ablation",
+                                                 "gradient", "taylor"};
 #define N_STRATEGIES ((int)(sizeof strategy_names / sizeof strategy_names[0]))
 
 hs_status hs_strategy_parse(const char *s, hs_strategy *out)
@@ -21,7 +23,7 @@ hs_status hs_strategy_parse(const char *s, hs_strategy *out)
             *out = (hs_strategy)i;
             return HS_OK;
         }
-    return hs_err(HS_EINPUT, "strategy '%s': expected entropy, magnitude, random or ablation",
+    return hs_err(HS_EINPUT, "strategy '%s': expected entropy, magnitude, random, ablation, gradient or taylor",
                   s ? s : "(null)");
 }
 
@@ -32,7 +34,7 @@ const char *hs_strategy_name(hs_strategy s)
 
 int hs_strategy_needs_calib(hs_strategy s)
 {
-    return s == HS_STRATEGY_ENTROPY || s == HS_STRATEGY_ABLATION;
+    return s != HS_STRATEGY_MAGNITUDE && s != HS_STRATEGY_RANDOM;
 }
 
 /* splitmix64 (Steele, Lea, Flood 2014): seedable and the same on every platform. */
@@ -114,7 +116,7 @@ static hs_status fill_header(hs_head_scores *out, hs_model *m, hs_strategy s, ui
 hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token_seq *seqs,
                                 int n_seqs, hs_strategy s, const hs_score_opts *o)
 {
-    static const hs_score_opts defaults = {0, 0, 0};
+    static const hs_score_opts defaults = {0, 0, 0, NULL};
     if (!o) o = &defaults;
     memset(out, 0, sizeof *out);
     if ((unsigned)s >= (unsigned)N_STRATEGIES)
@@ -122,12 +124,22 @@ hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token
     hs_status st = fill_header(out, m, s, o->seed);
     if (st) return st;
     int LH = out->L * out->H;
+    float *ones = NULL;
+    const float *gates = o->gates;
+    if (!gates && hs_strategy_needs_calib(s)) {
+        if (!(ones = hs_malloc((size_t)LH * sizeof *ones, "gates"))) return hs_scores_free(out), HS_ENOMEM;
+        for (int i = 0; i < LH; i++) ones[i] = 1.0f;
+        gates = ones;
+    }
     switch (s) {
     case HS_STRATEGY_RANDOM: score_random(out->score, LH, o->seed); break;
     case HS_STRATEGY_MAGNITUDE: score_magnitude(out->score, m); break;
-    case HS_STRATEGY_ENTROPY: st = hs_prune_score_entropy(out->score, m, seqs, n_seqs); break;
-    case HS_STRATEGY_ABLATION: st = hs_prune_score_ablation(out->score, m, seqs, n_seqs); break;
+    case HS_STRATEGY_ENTROPY: st = hs_prune_score_entropy(out->score, m, seqs, n_seqs, gates); break;
+    case HS_STRATEGY_ABLATION: st = hs_prune_score_ablation(out->score, m, seqs, n_seqs, gates); break;
+    case HS_STRATEGY_GRADIENT: st = hs_prune_score_gradient(out->score, m, seqs, n_seqs, gates, 0); break;
+    case HS_STRATEGY_TAYLOR: st = hs_prune_score_gradient(out->score, m, seqs, n_seqs, gates, 1); break;
     }
+    free(ones);
     if (!st && hs_strategy_needs_calib(s)) out->n_prompts = n_seqs;
     if (st) hs_scores_free(out);
     return st;
@@ -194,7 +206,7 @@ static hs_status tokenize_calib(const hs_model *m, const hs_tokenizer *tok,
 hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer *tok,
                             const hs_prompt_set *calib, hs_strategy s, const hs_score_opts *o)
 {
-    static const hs_score_opts defaults = {0, 0, 0};
+    static const hs_score_opts defaults = {0, 0, 0, NULL};
     if (!o) o = &defaults;
     memset(out, 0, sizeof *out);
     if (!hs_strategy_needs_calib(s)) return hs_scores_compute_ids(out, m, NULL, 0, s, o);

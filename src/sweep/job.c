@@ -469,7 +469,7 @@ static hs_status pruning_key(hs_job *job, const hs_job_entry *e)
 {
     const char *k = e->key;
     if (!strcmp(k, "strategy")) {
-        if (hs_strategy_parse(e->value, &job->strategy)) return bad_value(e, "entropy, magnitude, random or ablation");
+        if (hs_strategy_parse(e->value, &job->strategy)) return bad_value(e, "entropy, magnitude, random, ablation, gradient or taylor");
         return HS_OK;
     }
     if (!strcmp(k, "levels")) return set_levels(job, e);

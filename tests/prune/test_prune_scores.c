@@ -8,6 +8,8 @@
  *   peaked by construction the ranking follows attention entropy, not gate values;
  * - ablation matches NLL differences computed here from logits, and switching off the
  *   top head hurts more than the bottom one;
+ * - gradient has unit norm per layer and taylor equals central differences of the NLL
+ *   (the torch check is tests/reference/ref_gate_grad.py); scoring under a mask;
  * - a pruned model really is pruned (logits move), and mask and skip gating agree. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -112,7 +114,7 @@ static void test_random_seeded(void **state)
     load(&m);
     /* independent splitmix64 + Fisher-Yates (python, see the file header) */
     const double want1[8] = {4, 3, 2, 7, 5, 6, 0, 1}, want42[8] = {3, 1, 6, 2, 4, 0, 7, 5};
-    hs_score_opts o = {0, 0, 1};
+    hs_score_opts o = {0, 0, 1, NULL};
     hs_head_scores a, b;
     assert_int_equal(hs_scores_compute_ids(&a, &m, NULL, 0, HS_STRATEGY_RANDOM, &o), HS_OK);
     assert_memory_equal(a.score, want1, sizeof want1);
@@ -374,6 +376,57 @@ static void test_ablation(void **state)
     free_attn(&b1);
 }
 
+/* gradient and taylor against central differences of the NLL (own_mean_nll) under
+ * gates of 0.5 (so both sides of the gate stay in [0, 1]); ablation and the gradient
+ * under a mask: a head already off scores 0 in ablation. */
+static void test_gradient_taylor(void **state)
+{
+    hs_model m;
+    load(&m);
+    owned_attn b1;
+    own_attn(&m, 1, &b1);
+    scale_head_output(&m, &b1, 2, 40.0f);
+    float half[8] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    hs_score_opts o = {0, 0, 0, half};
+    hs_head_scores gr, ty;
+    assert_int_equal(hs_scores_compute_ids(&gr, &m, g_seqs, NSEQ, HS_STRATEGY_GRADIENT, &o), HS_OK);
+    assert_int_equal(hs_scores_compute_ids(&ty, &m, g_seqs, NSEQ, HS_STRATEGY_TAYLOR, &o), HS_OK);
+    assert_int_equal(gr.n_prompts, NSEQ);
+    for (int l = 0; l < 2; l++) {
+        double ss = 0;
+        for (int h = 0; h < 4; h++) ss += gr.score[l * 4 + h] * gr.score[l * 4 + h];
+        assert_true(fabs(ss - 1.0) < 1e-9); /* unit L2 norm per layer */
+    }
+    const float eps = 0.01f;
+    for (int i = 0; i < 8; i++) {
+        float g[8];
+        memcpy(g, half, sizeof g);
+        g[i] = 0.5f + eps;
+        double up = own_mean_nll(&m, g);
+        g[i] = 0.5f - eps;
+        double down = own_mean_nll(&m, g);
+        double fd = -(up - down) / (2 * eps);
+        print_message("taylor %d.%d: %.6g, central difference %.6g\n", i / 4, i % 4, ty.score[i], fd);
+        if (fabs(ty.score[i] - fd) > 2e-6 + 1e-2 * fabs(fd))
+            fail_msg("taylor %d.%d = %g, central difference %g", i / 4, i % 4, ty.score[i], fd);
+    }
+    assert_true(ty.score[6] > 0.01); /* the loud head 1.2 matters */
+    hs_scores_free(&gr);
+    hs_scores_free(&ty);
+    float mask[8] = {1, 0, 1, 1, 1, 1, 1, 0};
+    hs_score_opts om = {0, 0, 0, mask};
+    hs_head_scores ab;
+    assert_int_equal(hs_scores_compute_ids(&ab, &m, g_seqs, NSEQ, HS_STRATEGY_ABLATION, &om), HS_OK);
+    double base = own_mean_nll(&m, mask);
+    mask[6] = 0.0f;
+    double off = own_mean_nll(&m, mask);
+    assert_true(ab.score[1] == 0.0 && ab.score[7] == 0.0);
+    assert_true(fabs(ab.score[6] - (off - base)) < 1e-6);
+    hs_scores_free(&ab);
+    hs_model_free(&m);
+    free_attn(&b1);
+}
+
 /* ---- the pruned model really is pruned; mask and skip agree ---- */
 
 static void last_logits(const hs_model *m, const float *gates, hs_gating mode, float *out)
@@ -401,9 +454,9 @@ static void test_pruned_baseline_differs(void **state)
     assert_non_null(full);
     float ones[8] = {1, 1, 1, 1, 1, 1, 1, 1}, g[8];
     last_logits(&m, ones, HS_GATING_MASK, full);
-    for (int s = 0; s < 4; s++) {
+    for (int s = 0; s < 6; s++) {
         hs_head_scores sc;
-        hs_score_opts o = {0, 0, 7};
+        hs_score_opts o = {0, 0, 7, NULL};
         assert_int_equal(hs_scores_compute_ids(&sc, &m, g_seqs, NSEQ, (hs_strategy)s, &o), HS_OK);
         assert_int_equal(hs_prune_select(&sc, 50, NULL, g), HS_OK);
         assert_int_equal((int)(g[0] + g[1] + g[2] + g[3] + g[4] + g[5] + g[6] + g[7]), 4);
@@ -457,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_entropy_matches_reference),
         cmocka_unit_test(test_entropy_ranks_by_entropy_not_gates),
         cmocka_unit_test(test_ablation),
+        cmocka_unit_test(test_gradient_taylor),
         cmocka_unit_test(test_pruned_baseline_differs),
         cmocka_unit_test(test_check_model_and_inputs),
     };

@@ -43,8 +43,8 @@ static const char *gate_string(const float *g, int L, int H)
 
 static void test_strategy_names(void **state)
 {
-    const char *names[] = {"entropy", "magnitude", "random", "ablation"};
-    for (int i = 0; i < 4; i++) {
+    const char *names[] = {"entropy", "magnitude", "random", "ablation", "gradient", "taylor"};
+    for (int i = 0; i < 6; i++) {
         hs_strategy s;
         assert_int_equal(hs_strategy_parse(names[i], &s), HS_OK);
         assert_string_equal(hs_strategy_name(s), names[i]);
@@ -54,6 +54,7 @@ static void test_strategy_names(void **state)
     assert_non_null(strstr(hs_err_msg(), "gates"));
     assert_int_equal(hs_strategy_parse("Entropy", &s), HS_EINPUT);
     assert_true(hs_strategy_needs_calib(HS_STRATEGY_ENTROPY) && hs_strategy_needs_calib(HS_STRATEGY_ABLATION));
+    assert_true(hs_strategy_needs_calib(HS_STRATEGY_GRADIENT) && hs_strategy_needs_calib(HS_STRATEGY_TAYLOR));
     assert_false(hs_strategy_needs_calib(HS_STRATEGY_MAGNITUDE) || hs_strategy_needs_calib(HS_STRATEGY_RANDOM));
 }
 

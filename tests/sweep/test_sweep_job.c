@@ -161,7 +161,7 @@ static void test_value_errors(void **state)
     expect_error(BASE "[generation]\ntop_p = 0\n", NULL, 0, "jobs/t.ini:7:", "expected a number in (0, 1]");
     expect_error(BASE "[generation]\nseed = -4\n", NULL, 0, "jobs/t.ini:7:", "non-negative integer");
     expect_error(BASE "[generation]\nmax_new_tokens = 0\n", NULL, 0, "jobs/t.ini:7:", "max_new_tokens");
-    expect_error(BASE "strategy = gradient\n", NULL, 0, "jobs/t.ini:6:", "entropy, magnitude, random or ablation");
+    expect_error(BASE "strategy = gates\n", NULL, 0, "jobs/t.ini:6:", "entropy, magnitude, random, ablation, gradient or taylor");
     expect_error(BASE "levels = 0, 30, 130\n", NULL, 0, "jobs/t.ini:6:", "[0, 100]");
     expect_error(BASE "levels = 0, 30, 30\n", NULL, 0, "jobs/t.ini:6:", "30 is listed twice");
     expect_error(BASE "levels = ,\n", NULL, 0, "jobs/t.ini:6:", "at least one level");

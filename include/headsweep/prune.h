@@ -11,6 +11,8 @@
  *             normalised to unit L2 norm within each layer (src/prune/gradient.c)
  *   taylor    first-order Taylor estimate of the ablation score, -dL/d(gate) of the
  *             mean calibration NLL per token
+ *   iterative removal rank of iterative pruning: re-score the heads still on with a
+ *             base strategy every step of heads (src/prune/iterative.c)
  *   list      an explicit head list (--heads-off), no scores
  * Scores are computed once on a calibration set and shared by every variant, so all
  * variants at a level switch off the same heads. */
@@ -31,6 +33,7 @@ typedef enum {
     HS_STRATEGY_ABLATION,
     HS_STRATEGY_GRADIENT,
     HS_STRATEGY_TAYLOR,
+    HS_STRATEGY_ITERATIVE,
 } hs_strategy;
 
 hs_status hs_strategy_parse(const char *s, hs_strategy *out);
@@ -48,6 +51,8 @@ typedef struct {
     char calibration_sha256[65];
     char model_sha256[65];
     int n_prompts;          /* calibration prompts used */
+    hs_strategy base;       /* iterative: the re-scoring strategy */
+    double step;            /* iterative: percent of heads per round */
 } hs_head_scores;
 
 typedef struct {
@@ -56,6 +61,10 @@ typedef struct {
     uint64_t seed;          /* random strategy */
     const float *gates;     /* (L, H) gates to score under; NULL: all 1 (iterative
                                pruning re-scores under the current mask) */
+    hs_strategy iterative_base; /* iterative: the strategy that re-scores (zeroed:
+                                   entropy; the CLI and job files default to gradient) */
+    double iterative_step;      /* iterative: percent of heads switched off per round
+                                   (<= 0: 10) */
 } hs_score_opts;
 
 hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer *tok,

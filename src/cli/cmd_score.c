@@ -27,19 +27,45 @@ static const char score_usage[] =
     "                    gradient: sum over calibration sequences of |dNLL/d gate|,\n"
     "                    unit L2 norm per layer (Michel et al. 2019)\n"
     "                    taylor: -dNLL/d gate, first-order estimate of ablation\n"
+    "                    iterative: removal rank of iterative pruning: switch off\n"
+    "                    the --step lowest heads by --base, re-score the rest, repeat\n"
     "  --prompts FILE    calibration prompts (JSONL; prompt + reference text is scored);\n"
     "                    required for all but magnitude and random; never the\n"
     "                    evaluation prompts\n"
     "  --max-prompts N   use the first N prompts (default all)\n"
     "  --max-tokens N    cut each calibration text to N tokens (default the context)\n"
-    "  --seed N          seed of the random strategy (default 0)\n";
+    "  --seed N          seed of the random strategy (default 0)\n"
+    "  --base S          iterative: the strategy that re-scores the heads still on\n"
+    "                    (default gradient)\n"
+    "  --step P          iterative: percent of heads switched off per round (default 10)\n";
 
 typedef struct {
     const char *model, *prompts, *strategy, *out;
     hs_score_opts so;
 } score_opts;
 
-enum { O_MODEL = 1, O_PROMPTS, O_STRATEGY, O_OUT, O_SEED, O_MAX_PROMPTS, O_MAX_TOKENS, O_HELP };
+enum { O_MODEL = 1, O_PROMPTS, O_STRATEGY, O_OUT, O_SEED, O_MAX_PROMPTS, O_MAX_TOKENS, O_BASE, O_STEP, O_HELP };
+
+static int parse_base(const char *arg, hs_strategy *out)
+{
+    if (hs_strategy_parse(arg, out) || *out == HS_STRATEGY_ITERATIVE) {
+        fprintf(stderr, "headsweep: --base: '%s': expected entropy, magnitude, random, ablation, gradient or taylor\n", arg);
+        return 2;
+    }
+    return 0;
+}
+
+static int parse_step(const char *arg, double *out)
+{
+    float v;
+    if (hs_cli_parse_float(arg, "--step", 0.0, 100.0, &v)) return 2;
+    if (!(v > 0)) {
+        fprintf(stderr, "headsweep: --step: must be above 0 percent\n");
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
 
 /* 0 handled, 2 bad value, 3 help, 1 unknown option. */
 static int score_opt(score_opts *o, int c, const char *arg)
@@ -50,6 +76,8 @@ static int score_opt(score_opts *o, int c, const char *arg)
     case O_STRATEGY: o->strategy = arg; return 0;
     case O_OUT: o->out = arg; return 0;
     case O_SEED: return hs_cli_parse_u64(arg, "--seed", &o->so.seed) ? 2 : 0;
+    case O_BASE: return parse_base(arg, &o->so.iterative_base);
+    case O_STEP: return parse_step(arg, &o->so.iterative_step);
     case O_MAX_PROMPTS: return hs_cli_parse_int(arg, "--max-prompts", 1, 1 << 30, &o->so.max_prompts) ? 2 : 0;
     case O_MAX_TOKENS: return hs_cli_parse_int(arg, "--max-tokens", 2, 1 << 30, &o->so.max_tokens) ? 2 : 0;
     case O_HELP: return 3;
@@ -64,9 +92,12 @@ static int parse_args(score_opts *o, int argc, char **argv)
         {"strategy", required_argument, 0, O_STRATEGY},   {"out", required_argument, 0, O_OUT},
         {"seed", required_argument, 0, O_SEED},           {"max-prompts", required_argument, 0, O_MAX_PROMPTS},
         {"max-tokens", required_argument, 0, O_MAX_TOKENS}, {"help", no_argument, 0, O_HELP},
+        {"base", required_argument, 0, O_BASE},           {"step", required_argument, 0, O_STEP},
         {0, 0, 0, 0}};
     int c;
     memset(o, 0, sizeof *o);
+    o->so.iterative_base = HS_STRATEGY_GRADIENT;
+    o->so.iterative_step = 10.0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int r = score_opt(o, c, optarg);
@@ -119,6 +150,8 @@ static void print_header(const hs_head_scores *sc, const char *model)
     printf("# %s head scores of %s (model sha256 %.16s...)\n", hs_strategy_name(sc->strategy),
            model, sc->model_sha256);
     if (sc->strategy == HS_STRATEGY_RANDOM) printf("# seed %" PRIu64 "\n", sc->seed);
+    if (sc->strategy == HS_STRATEGY_ITERATIVE)
+        printf("# re-scored by %s every %g%% of heads; score = removal rank\n", hs_strategy_name(sc->base), sc->step);
     if (hs_strategy_needs_calib(sc->strategy))
         printf("# calibration %s: %d prompts (sha256 %.16s...)\n", sc->calibration, sc->n_prompts,
                sc->calibration_sha256);

@@ -117,7 +117,7 @@ static hs_status compute_calibrated(const char *path, hs_strategy s, hs_model *m
 static hs_status compute_scores(const hs_prune_cli *o, hs_strategy s, hs_model *m,
                                 const hs_tokenizer *tok, hs_head_scores *sc)
 {
-    hs_score_opts so = {0, 0, o->seed, NULL};
+    hs_score_opts so = {0, 0, o->seed, NULL, HS_STRATEGY_GRADIENT, 10.0};
     /* --calib is ignored by magnitude and random, so one command line serves a loop over
      * strategies */
     if (!hs_strategy_needs_calib(s)) return hs_scores_compute(sc, m, NULL, NULL, s, &so);

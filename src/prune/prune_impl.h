@@ -16,4 +16,9 @@ hs_status hs_prune_score_ablation(double *score, const hs_model *m, const hs_tok
 hs_status hs_prune_score_gradient(double *score, const hs_model *m, const hs_token_seq *seqs,
                                   int n_seqs, const float *gates, int taylor);
 
+/* iterative: score (L, H) = removal rank of iterative pruning with re-scoring by
+ * o->iterative_base every o->iterative_step percent of heads (iterative.c). */
+hs_status hs_prune_score_iterative(double *score, hs_model *m, const hs_token_seq *seqs, int n_seqs,
+                                   const hs_score_opts *o);
+
 #endif

@@ -13,7 +13,7 @@
 #include "prune_impl.h"
 
 static const char *const strategy_names[] = {"entropy", "magnitude", "random", "ablation",
-                                                 "gradient", "taylor"};
+                                                 "gradient", "taylor", "iterative"};
 #define N_STRATEGIES ((int)(sizeof strategy_names / sizeof strategy_names[0]))
 
 hs_status hs_strategy_parse(const char *s, hs_strategy *out)
@@ -23,7 +23,7 @@ hs_status hs_strategy_parse(const char *s, hs_strategy *out)
             *out = (hs_strategy)i;
             return HS_OK;
         }
-    return hs_err(HS_EINPUT, "strategy '%s': expected entropy, magnitude, random, ablation, gradient or taylor",
+    return hs_err(HS_EINPUT, "strategy '%s': expected entropy, magnitude, random, ablation, gradient, taylor or iterative",
                   s ? s : "(null)");
 }
 
@@ -116,7 +116,7 @@ static hs_status fill_header(hs_head_scores *out, hs_model *m, hs_strategy s, ui
 hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token_seq *seqs,
                                 int n_seqs, hs_strategy s, const hs_score_opts *o)
 {
-    static const hs_score_opts defaults = {0, 0, 0, NULL};
+    static const hs_score_opts defaults = {0, 0, 0, NULL, HS_STRATEGY_GRADIENT, 10.0};
     if (!o) o = &defaults;
     memset(out, 0, sizeof *out);
     if ((unsigned)s >= (unsigned)N_STRATEGIES)
@@ -138,6 +138,11 @@ hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token
     case HS_STRATEGY_ABLATION: st = hs_prune_score_ablation(out->score, m, seqs, n_seqs, gates); break;
     case HS_STRATEGY_GRADIENT: st = hs_prune_score_gradient(out->score, m, seqs, n_seqs, gates, 0); break;
     case HS_STRATEGY_TAYLOR: st = hs_prune_score_gradient(out->score, m, seqs, n_seqs, gates, 1); break;
+    case HS_STRATEGY_ITERATIVE:
+        st = hs_prune_score_iterative(out->score, m, seqs, n_seqs, o);
+        out->base = o->iterative_base;
+        out->step = o->iterative_step > 0 ? o->iterative_step : 10.0;
+        break;
     }
     free(ones);
     if (!st && hs_strategy_needs_calib(s)) out->n_prompts = n_seqs;
@@ -206,7 +211,7 @@ static hs_status tokenize_calib(const hs_model *m, const hs_tokenizer *tok,
 hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer *tok,
                             const hs_prompt_set *calib, hs_strategy s, const hs_score_opts *o)
 {
-    static const hs_score_opts defaults = {0, 0, 0, NULL};
+    static const hs_score_opts defaults = {0, 0, 0, NULL, HS_STRATEGY_GRADIENT, 10.0};
     if (!o) o = &defaults;
     memset(out, 0, sizeof *out);
     if (!hs_strategy_needs_calib(s)) return hs_scores_compute_ids(out, m, NULL, 0, s, o);

@@ -5,6 +5,8 @@
  *    "seed": 0, "L": 6, "H": 8, "scores": [[...H numbers...], ...L rows...],
  *    "calibration": "jobs/prompts/kjv_calib.jsonl", "calibration_sha256": "<64 hex>",
  *    "model_sha256": "<64 hex>", "n_prompts": 200}
+ * and for iterative scores also "base": "gradient" (the re-scoring strategy) and
+ * "step": 10 (percent of heads per round).
  *
  * Numbers are written with 17 significant digits, so a round trip is exact. Loading
  * checks every field (types, ranges, the L x H shape, finite scores, sha256 spelling,
@@ -66,6 +68,10 @@ static json_t *scores_to_json(const hs_head_scores *sc)
     bad |= set(root, "calibration_sha256", json_string(sc->calibration_sha256));
     bad |= set(root, "model_sha256", json_string(sc->model_sha256));
     bad |= set(root, "n_prompts", json_integer(sc->n_prompts));
+    if (sc->strategy == HS_STRATEGY_ITERATIVE) {
+        bad |= set(root, "base", json_string(hs_strategy_name(sc->base)));
+        bad |= set(root, "step", json_real(sc->step));
+    }
     if (bad) json_decref(root);
     return bad ? NULL : root;
 }
@@ -200,6 +206,21 @@ static hs_status check_format(const json_t *root, const char *path)
     return st;
 }
 
+/* iterative scores name their re-scoring strategy and step (percent of heads). */
+static hs_status get_iterative(const json_t *root, const char *path, hs_head_scores *sc)
+{
+    char name[32];
+    hs_status st = get_str(root, path, "base", name, sizeof name);
+    if (!st && (hs_strategy_parse(name, &sc->base) || sc->base == HS_STRATEGY_ITERATIVE))
+        st = hs_err(HS_EINPUT, "%s: \"base\" is \"%s\", not a strategy iterative pruning re-scores with", path, name);
+    const json_t *v = json_object_get(root, "step");
+    double x = json_is_number(v) ? json_number_value(v) : NAN;
+    if (!st && !(x > 0 && x <= 100))
+        st = hs_err(HS_EINPUT, "%s: \"step\" must be a number of percent in (0, 100]", path);
+    sc->step = x;
+    return st;
+}
+
 static hs_status get_header(const json_t *root, const char *path, hs_head_scores *sc)
 {
     char name[32];
@@ -216,6 +237,7 @@ static hs_status get_header(const json_t *root, const char *path, hs_head_scores
     if (!st) st = get_int(root, path, "n_prompts", 0, INT32_MAX, &n);
     if (st) return st;
     sc->L = (int)L, sc->H = (int)H, sc->n_prompts = (int)n;
+    if (sc->strategy == HS_STRATEGY_ITERATIVE && (st = get_iterative(root, path, sc))) return st;
     if (hs_strategy_needs_calib(sc->strategy) && n < 1)
         return hs_err(HS_EINPUT, "%s: %s scores need \"n_prompts\" >= 1 (the calibration prompts used)",
                       path, name);

@@ -127,6 +127,9 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
     /* Defaults (f32, latency mode, computed scores) write no line, so files from before
      * these keys keep their identity. */
     if (job->bf16) tb_printf(&t, "weights = bf16\n");
+    if (!job->heads_off && job->strategy == HS_STRATEGY_ITERATIVE)
+        tb_printf(&t, "iterative_base = %s\niterative_step = %.9g\n", hs_strategy_name(job->score.iterative_base),
+                  job->score.iterative_step);
     /* same results, other timings: resuming with it changed would mix two speeds */
     if (job->huge_pages) tb_printf(&t, "huge_pages = on\n");
     if (in->scores_sha256[0]) tb_printf(&t, "scores_sha256 = %s\n", in->scores_sha256);

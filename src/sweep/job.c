@@ -52,7 +52,8 @@ static const char *const job_keys[] = {"name", "model", "prompts", "max_prompts"
 static const char *const generation_keys[] = {"max_new_tokens", "temperature", "top_k", "top_p", "seed", NULL};
 static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
                                            "calibration_max_tokens", "per_layer", "keep_one_per_layer",
-                                           "seed", "scores", "heads_off", NULL};
+                                           "seed", "scores", "heads_off", "iterative_base", "iterative_step",
+                                           NULL};
 static const char *const variant_keys[] = {"gating", "agency", "ema_alpha", "overload_threshold",
                                            "alignment_threshold", "recovery_steps", "factor_active",
                                            "factor_overloaded", "factor_misaligned", "factor_withdrawn", NULL};
@@ -469,7 +470,7 @@ static hs_status pruning_key(hs_job *job, const hs_job_entry *e)
 {
     const char *k = e->key;
     if (!strcmp(k, "strategy")) {
-        if (hs_strategy_parse(e->value, &job->strategy)) return bad_value(e, "entropy, magnitude, random, ablation, gradient or taylor");
+        if (hs_strategy_parse(e->value, &job->strategy)) return bad_value(e, "entropy, magnitude, random, ablation, gradient, taylor or iterative");
         return HS_OK;
     }
     if (!strcmp(k, "levels")) return set_levels(job, e);
@@ -479,6 +480,14 @@ static hs_status pruning_key(hs_job *job, const hs_job_entry *e)
     if (!strcmp(k, "per_layer")) return get_bool(e, &job->select.per_layer);
     if (!strcmp(k, "keep_one_per_layer")) return get_bool(e, &job->select.keep_one_per_layer);
     if (!strcmp(k, "scores")) return get_path(e, &job->scores_path);
+    if (!strcmp(k, "iterative_base")) {
+        hs_strategy b;
+        if (hs_strategy_parse(e->value, &b) || b == HS_STRATEGY_ITERATIVE)
+            return bad_value(e, "entropy, magnitude, random, ablation, gradient or taylor");
+        job->score.iterative_base = b;
+        return HS_OK;
+    }
+    if (!strcmp(k, "iterative_step")) return get_double(e, 0.0, 1, 100.0, 0, &job->score.iterative_step);
     if (!strcmp(k, "heads_off")) {
         free(job->heads_off);
         return (job->heads_off = hs_strdup(e->value)) ? HS_OK : HS_ENOMEM; /* "" = no head */
@@ -733,6 +742,8 @@ static void job_defaults(hs_job *job)
     job->batch = 16;
     job->measure_unpruned_ppl = 1;
     job->strategy = HS_STRATEGY_ENTROPY;
+    job->score.iterative_base = HS_STRATEGY_GRADIENT;
+    job->score.iterative_step = 10.0;
     hs_sample_params_default(&job->sample);
 }
 

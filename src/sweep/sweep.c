@@ -303,6 +303,10 @@ static hs_status load_scores_file(sweep *s)
                       hs_strategy_name(job->strategy), where, hs_strategy_name(s->scores.strategy));
     job->strategy = s->scores.strategy;
     job->score.seed = s->scores.seed;
+    if (job->strategy == HS_STRATEGY_ITERATIVE) {
+        job->score.iterative_base = s->scores.base;
+        job->score.iterative_step = s->scores.step;
+    }
     return HS_OK;
 }
 

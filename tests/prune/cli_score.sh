@@ -24,7 +24,7 @@ cat >"$work/c.jsonl" <<'JSONL'
 {"id": "b", "prompt": "And the earth was without form, and void; ", "reference": "and darkness was upon the face of the deep."}
 JSONL
 
-for s in entropy magnitude random ablation gradient taylor; do
+for s in entropy magnitude random ablation gradient taylor iterative; do
     expect_rc 0 "$HS" score --model "$work/m" --prompts "$work/c.jsonl" --strategy $s --out "$work/$s.json"
     cp "$work/out" "$work/$s.txt"
     grep -q "^# $s head scores" "$work/$s.txt" || fail "$s: no header"

@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     const hs_strategy which[2] = {HS_STRATEGY_GRADIENT, HS_STRATEGY_TAYLOR};
     for (int k = 0; k < 2; k++) {
         hs_head_scores sc;
-        hs_score_opts o = {0, 0, 0, gates};
+        hs_score_opts o = {0, 0, 0, gates, HS_STRATEGY_GRADIENT, 10.0};
         if (hs_scores_compute_ids(&sc, &m, seqs, n, which[k], &o)) return 1;
         print_row(hs_strategy_name(which[k]), sc.score, LH);
         hs_scores_free(&sc);

@@ -123,7 +123,7 @@ static void expect_select(hs_strategy s, uint64_t seed, double pct, int per_laye
     hs_model m;
     load(&m);
     hs_head_scores sc;
-    hs_score_opts so = {0, 0, seed, NULL};
+    hs_score_opts so = {0, 0, seed, NULL, HS_STRATEGY_GRADIENT, 10.0};
     assert_int_equal(hs_scores_compute(&sc, &m, NULL, NULL, s, &so), HS_OK);
     hs_select_opts sel = {per_layer, 0};
     float want[8];
@@ -158,7 +158,7 @@ static void test_gates_scores_file(void **state)
     hs_model m;
     load(&m);
     hs_head_scores sc;
-    hs_score_opts so = {0, 0, 3, NULL};
+    hs_score_opts so = {0, 0, 3, NULL, HS_STRATEGY_GRADIENT, 10.0};
     assert_int_equal(hs_scores_compute(&sc, &m, NULL, NULL, HS_STRATEGY_RANDOM, &so), HS_OK);
     char *path = tu_join(g_dir, "random.json"), *other = tu_join(g_dir, "other.json");
     assert_int_equal(hs_scores_save(&sc, path), HS_OK);

@@ -10,6 +10,8 @@
  *   top head hurts more than the bottom one;
  * - gradient has unit norm per layer and taylor equals central differences of the NLL
  *   (the torch check is tests/reference/ref_gate_grad.py); scoring under a mask;
+ * - iterative: removal ranks, each round the base's lowest under the current mask, levels
+ *   nested;
  * - a pruned model really is pruned (logits move), and mask and skip gating agree. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -114,7 +116,7 @@ static void test_random_seeded(void **state)
     load(&m);
     /* independent splitmix64 + Fisher-Yates (python, see the file header) */
     const double want1[8] = {4, 3, 2, 7, 5, 6, 0, 1}, want42[8] = {3, 1, 6, 2, 4, 0, 7, 5};
-    hs_score_opts o = {0, 0, 1, NULL};
+    hs_score_opts o = {0, 0, 1, NULL, HS_STRATEGY_GRADIENT, 10.0};
     hs_head_scores a, b;
     assert_int_equal(hs_scores_compute_ids(&a, &m, NULL, 0, HS_STRATEGY_RANDOM, &o), HS_OK);
     assert_memory_equal(a.score, want1, sizeof want1);
@@ -387,7 +389,7 @@ static void test_gradient_taylor(void **state)
     own_attn(&m, 1, &b1);
     scale_head_output(&m, &b1, 2, 40.0f);
     float half[8] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
-    hs_score_opts o = {0, 0, 0, half};
+    hs_score_opts o = {0, 0, 0, half, HS_STRATEGY_GRADIENT, 10.0};
     hs_head_scores gr, ty;
     assert_int_equal(hs_scores_compute_ids(&gr, &m, g_seqs, NSEQ, HS_STRATEGY_GRADIENT, &o), HS_OK);
     assert_int_equal(hs_scores_compute_ids(&ty, &m, g_seqs, NSEQ, HS_STRATEGY_TAYLOR, &o), HS_OK);
@@ -414,7 +416,7 @@ static void test_gradient_taylor(void **state)
     hs_scores_free(&gr);
     hs_scores_free(&ty);
     float mask[8] = {1, 0, 1, 1, 1, 1, 1, 0};
-    hs_score_opts om = {0, 0, 0, mask};
+    hs_score_opts om = {0, 0, 0, mask, HS_STRATEGY_GRADIENT, 10.0};
     hs_head_scores ab;
     assert_int_equal(hs_scores_compute_ids(&ab, &m, g_seqs, NSEQ, HS_STRATEGY_ABLATION, &om), HS_OK);
     double base = own_mean_nll(&m, mask);
@@ -423,6 +425,53 @@ static void test_gradient_taylor(void **state)
     assert_true(ab.score[1] == 0.0 && ab.score[7] == 0.0);
     assert_true(fabs(ab.score[6] - (off - base)) < 1e-6);
     hs_scores_free(&ab);
+    hs_model_free(&m);
+    free_attn(&b1);
+}
+
+/* iterative: scores are the removal ranks 0 .. L*H-1; every round's heads are the two
+ * lowest of the base scores recomputed here under the mask of the rounds before; the
+ * head sets of the levels are nested. */
+static void test_iterative(void **state)
+{
+    hs_model m;
+    load(&m);
+    owned_attn b1;
+    own_attn(&m, 1, &b1);
+    scale_head_output(&m, &b1, 2, 40.0f);
+    hs_score_opts o = {0, 0, 0, NULL, HS_STRATEGY_TAYLOR, 25.0}; /* 2 of 8 heads a round */
+    hs_head_scores it;
+    assert_int_equal(hs_scores_compute_ids(&it, &m, g_seqs, NSEQ, HS_STRATEGY_ITERATIVE, &o), HS_OK);
+    assert_true(it.base == HS_STRATEGY_TAYLOR && it.step == 25.0);
+    int seen[8] = {0};
+    for (int i = 0; i < 8; i++) {
+        int r = (int)it.score[i];
+        assert_true(r >= 0 && r < 8 && r == it.score[i] && !seen[r]);
+        seen[r] = 1;
+    }
+    float mask[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    for (int round = 0; round < 4; round++) {
+        hs_score_opts bo = {0, 0, 0, mask, HS_STRATEGY_GRADIENT, 10.0};
+        hs_head_scores b;
+        assert_int_equal(hs_scores_compute_ids(&b, &m, g_seqs, NSEQ, HS_STRATEGY_TAYLOR, &bo), HS_OK);
+        int lo1 = -1, lo2 = -1; /* the two lowest of the heads still on, ties by index */
+        for (int i = 0; i < 8; i++) {
+            if (mask[i] == 0.0f) continue;
+            if (lo1 < 0 || b.score[i] < b.score[lo1]) lo2 = lo1, lo1 = i;
+            else if (lo2 < 0 || b.score[i] < b.score[lo2]) lo2 = i;
+        }
+        assert_int_equal((int)it.score[lo1], 2 * round);
+        assert_int_equal((int)it.score[lo2], 2 * round + 1);
+        mask[lo1] = mask[lo2] = 0.0f;
+        hs_scores_free(&b);
+    }
+    float prev[8] = {1, 1, 1, 1, 1, 1, 1, 1}, g[8];
+    for (int pct = 10; pct <= 90; pct += 10) {
+        assert_int_equal(hs_prune_select(&it, pct, NULL, g), HS_OK);
+        for (int i = 0; i < 8; i++) assert_true(g[i] <= prev[i]); /* off stays off */
+        memcpy(prev, g, sizeof g);
+    }
+    hs_scores_free(&it);
     hs_model_free(&m);
     free_attn(&b1);
 }
@@ -454,9 +503,9 @@ static void test_pruned_baseline_differs(void **state)
     assert_non_null(full);
     float ones[8] = {1, 1, 1, 1, 1, 1, 1, 1}, g[8];
     last_logits(&m, ones, HS_GATING_MASK, full);
-    for (int s = 0; s < 6; s++) {
+    for (int s = 0; s < 7; s++) {
         hs_head_scores sc;
-        hs_score_opts o = {0, 0, 7, NULL};
+        hs_score_opts o = {0, 0, 7, NULL, HS_STRATEGY_GRADIENT, 10.0};
         assert_int_equal(hs_scores_compute_ids(&sc, &m, g_seqs, NSEQ, (hs_strategy)s, &o), HS_OK);
         assert_int_equal(hs_prune_select(&sc, 50, NULL, g), HS_OK);
         assert_int_equal((int)(g[0] + g[1] + g[2] + g[3] + g[4] + g[5] + g[6] + g[7]), 4);
@@ -511,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_entropy_ranks_by_entropy_not_gates),
         cmocka_unit_test(test_ablation),
         cmocka_unit_test(test_gradient_taylor),
+        cmocka_unit_test(test_iterative),
         cmocka_unit_test(test_pruned_baseline_differs),
         cmocka_unit_test(test_check_model_and_inputs),
     };

@@ -43,8 +43,8 @@ static const char *gate_string(const float *g, int L, int H)
 
 static void test_strategy_names(void **state)
 {
-    const char *names[] = {"entropy", "magnitude", "random", "ablation", "gradient", "taylor"};
-    for (int i = 0; i < 6; i++) {
+    const char *names[] = {"entropy", "magnitude", "random", "ablation", "gradient", "taylor", "iterative"};
+    for (int i = 0; i < 7; i++) {
         hs_strategy s;
         assert_int_equal(hs_strategy_parse(names[i], &s), HS_OK);
         assert_string_equal(hs_strategy_name(s), names[i]);

@@ -150,6 +150,20 @@ static void test_syntax_errors(void **state)
     expect_error(long_line, NULL, 0, "jobs/t.ini:7:", "line too long");
 }
 
+/* iterative pruning's keys: defaults gradient and 10%, or as set. */
+static void test_iterative_keys(void **state)
+{
+    hs_job job;
+    assert_int_equal(parse(&job, BASE "strategy = iterative\n", NULL, 0), HS_OK);
+    assert_true(job.strategy == HS_STRATEGY_ITERATIVE && job.score.iterative_base == HS_STRATEGY_GRADIENT &&
+                job.score.iterative_step == 10.0);
+    hs_job_free(&job);
+    assert_int_equal(parse(&job, BASE "strategy = iterative\niterative_base = taylor\niterative_step = 20\n",
+                           NULL, 0), HS_OK);
+    assert_true(job.score.iterative_base == HS_STRATEGY_TAYLOR && job.score.iterative_step == 20.0);
+    hs_job_free(&job);
+}
+
 static void test_value_errors(void **state)
 {
     expect_error(BASE "[job]\nshards = many\n", NULL, 0, "jobs/t.ini:7:", "shards = 'many': expected an integer in [1,");
@@ -161,7 +175,9 @@ static void test_value_errors(void **state)
     expect_error(BASE "[generation]\ntop_p = 0\n", NULL, 0, "jobs/t.ini:7:", "expected a number in (0, 1]");
     expect_error(BASE "[generation]\nseed = -4\n", NULL, 0, "jobs/t.ini:7:", "non-negative integer");
     expect_error(BASE "[generation]\nmax_new_tokens = 0\n", NULL, 0, "jobs/t.ini:7:", "max_new_tokens");
-    expect_error(BASE "strategy = gates\n", NULL, 0, "jobs/t.ini:6:", "entropy, magnitude, random, ablation, gradient or taylor");
+    expect_error(BASE "iterative_base = iterative\n", NULL, 0, "jobs/t.ini:6:", "gradient or taylor");
+    expect_error(BASE "iterative_step = 0\n", NULL, 0, "jobs/t.ini:6:", "(0, 100]");
+    expect_error(BASE "strategy = gates\n", NULL, 0, "jobs/t.ini:6:", "entropy, magnitude, random, ablation, gradient, taylor or iterative");
     expect_error(BASE "levels = 0, 30, 130\n", NULL, 0, "jobs/t.ini:6:", "[0, 100]");
     expect_error(BASE "levels = 0, 30, 30\n", NULL, 0, "jobs/t.ini:6:", "30 is listed twice");
     expect_error(BASE "levels = ,\n", NULL, 0, "jobs/t.ini:6:", "at least one level");
@@ -265,7 +281,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),      cmocka_unit_test(test_full_job),   cmocka_unit_test(test_set_overrides),
-        cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_value_errors), cmocka_unit_test(test_variant_errors),
+        cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_iterative_keys),
+        cmocka_unit_test(test_value_errors), cmocka_unit_test(test_variant_errors),
         cmocka_unit_test(test_file_errors),   cmocka_unit_test(test_set_errors), cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_agency_needs_skip), cmocka_unit_test(test_pruning_sources),
     };

@@ -30,17 +30,27 @@ static const table_spec promised[] = {
 };
 #define N_PROMISED (int)(sizeof promised / sizeof promised[0])
 
+/* Margins: differences a reader would not act on. Timings 2% (drift of a shared machine
+ * over minutes is of that order: docs/report.md), perplexity 1%, distinct-2 1% (of its
+ * value, about 0.01 absolute), perplexity of generated text 2% (it moves with any change
+ * of the sampled tokens). Overridden with --margin KEY=PCT. */
 static const hs_cmp_metric cmp_metrics[] = {
-    {"speed", "speed (decode tokens/s)", "decode_tokens_per_second", 0, 1, "faster", "slower"},
-    {"efficiency", "efficiency (1 / generation time)", "generation_seconds", 1, 1, "faster", "slower"},
-    {"perplexity", "reference perplexity", "reference_perplexity", 0, 0, "worse", "better"},
-    {"quality", "quality (1 / reference perplexity)", "reference_perplexity", 1, 0, "better", "worse"},
+    {"speed", "speed (decode tokens/s)", "decode_tokens_per_second", 0, 1, "faster", "slower", 2.0},
+    {"efficiency", "efficiency (1 / generation time)", "generation_seconds", 1, 1, "faster", "slower", 2.0},
+    {"perplexity", "reference perplexity", "reference_perplexity", 0, 0, "worse", "better", 1.0},
+    {"quality", "quality (1 / reference perplexity)", "reference_perplexity", 1, 0, "better", "worse", 1.0},
     {"diversity", "lexical diversity (distinct-2)", "distinct_2", 0, 0, "better (more diverse)",
-     "worse (less diverse)"},
+     "worse (less diverse)", 1.0},
     {"generated_perplexity", "perplexity of generated text (unpruned model)",
-     "generated_perplexity_unpruned", 0, 0, "worse", "better"},
+     "generated_perplexity_unpruned", 0, 0, "worse", "better", 2.0},
 };
 #define N_CMP (int)(sizeof cmp_metrics / sizeof cmp_metrics[0])
+
+const hs_cmp_metric *hs_report_cmp_metrics(int *n)
+{
+    *n = N_CMP;
+    return cmp_metrics;
+}
 
 /* The ablation that separates skipping pruned heads from agency states (DESIGN.md). */
 #define HS_ABLATION_NAME "baseline-skip"
@@ -69,10 +79,54 @@ const char *hs_fmt_pct(char *buf, size_t cap, double x)
     return buf;
 }
 
-int hs_report_negligible(const hs_cmp_cell *c)
+double hs_report_p(const hs_report *r, const hs_cmp_cell *c)
 {
-    return (c->sign == 1 || c->sign == -1) && fabs(c->ci.lo) < HS_NEGLIGIBLE_PCT &&
-           fabs(c->ci.hi) < HS_NEGLIGIBLE_PCT;
+    return r->opt.holm ? c->p_holm : c->perm.p;
+}
+
+static const char *fmt_pval(char *buf, size_t cap, double p)
+{
+    if (isnan(p)) snprintf(buf, cap, "n/a");
+    else if (p >= 0.001) snprintf(buf, cap, "%.3f", p);
+    else snprintf(buf, cap, "%.1e", p);
+    return buf;
+}
+
+const char *hs_fmt_p(const hs_report *r, const hs_cmp_cell *c, char *buf, size_t cap)
+{
+    char a[32], b[32];
+    if (!c->available || c->ci.n < 2) {
+        snprintf(buf, cap, "p n/a");
+        return buf;
+    }
+    if (c->perm.exact)
+        snprintf(buf, cap, "p = %s (exact, %d differ)", fmt_pval(a, sizeof a, c->perm.p), c->perm.n_nonzero);
+    else
+        snprintf(buf, cap, "p = %s (Monte Carlo, %d draws, %d differ)", fmt_pval(a, sizeof a, c->perm.p),
+                 c->perm.resamples, c->perm.n_nonzero);
+    if (r->opt.holm && !isnan(c->p_holm)) {
+        size_t k = strlen(buf);
+        snprintf(buf + k, cap - k, ", Holm %s", fmt_pval(b, sizeof b, c->p_holm));
+    }
+    return buf;
+}
+
+/* Nothing switched off for v at level l (from /heads/pruned; level 0 when unknown). */
+static int nothing_pruned(const hs_study *s, int v, int l)
+{
+    size_t LH = (size_t)s->L * (size_t)s->H;
+    if (!s->heads_known[hs_vl(s, v, l)]) return s->level[l] == 0;
+    for (size_t i = 0; i < LH; i++)
+        if (s->pruned[hs_vl(s, v, l) * LH + i]) return 0;
+    return 1;
+}
+
+int hs_report_same_code(const hs_report *r, int p, int l)
+{
+    const hs_study *s = r->st;
+    const hs_pair *pr = &r->pair[p];
+    if (pr->a < 0 || pr->b < 0 || pr->b_level >= 0) return 0;
+    return !s->agency[pr->a] && !s->agency[pr->b] && nothing_pruned(s, pr->a, l) && nothing_pruned(s, pr->b, l);
 }
 
 hs_status hs_report_check_input(const hs_study *s, const char *path)
@@ -306,7 +360,9 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     hs_cmp_cell *c = hs_report_cmp(r, pi, mi, l);
     c->n_prompts = s->np;
     c->ci = (hs_ci){0, NAN, NAN, NAN, NAN};
-    c->sign = -2;
+    c->perm = (hs_perm){0, 1, 0, NAN};
+    c->p_holm = NAN;
+    c->verdict = HS_V_FEW;
     const hs_metric_data *m = hs_study_metric(s, cm->metric);
     c->available = p->a >= 0 && p->b >= 0 && m && l != p->b_level;
     if (!c->available) return HS_OK;
@@ -316,14 +372,81 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     cmp_values(s, m, p->b, lb, xb);
     c->n_cross = cross_origin_pairs(s, xa, xb, p->a, l, p->b, lb);
     int n = hs_paired_pct(xa, xb, s->np, cm->invert, d, &c->n_zero);
-    char key[700];
+    char key[700], pkey[710];
     hs_report_cmp_key(r, pi, mi, l, key, sizeof key);
+    snprintf(pkey, sizeof pkey, "perm/%s", key);
     hs_status st = hs_bootstrap_mean(d, n, r->opt.bootstrap, r->opt.conf,
                                      hs_stream_seed(r->opt.seed, key), &c->ci);
-    /* The interval is kept (it is what the data say) but a handful of prompts is too few
-     * for the percentile bootstrap to be trusted with a verdict (docs/report.md). */
-    c->sign = c->ci.n >= r->opt.min_pairs ? hs_ci_sign(&c->ci) : -2;
+    if (!st) st = hs_signflip_test(d, n, HS_PERM_EXACT, r->opt.bootstrap, hs_stream_seed(r->opt.seed, pkey),
+                                   &c->perm);
     return st;
+}
+
+/* A row is tested (has a p-value that can decide it) when it has enough pairs and enough
+ * of them differ: ties carry no information about the sign of an effect. */
+static int tested(const hs_report *r, const hs_cmp_cell *c)
+{
+    return c->available && c->ci.n >= r->opt.min_pairs && c->perm.n_nonzero >= r->opt.min_pairs;
+}
+
+/* The verdict rule of docs/report.md, in order: too few pairs or differing pairs; all
+ * identical; interval within the margin (equivalent); interval excluding 0 with p below
+ * alpha: beyond the margin a direction, within it inconclusive; else no difference. */
+static int decide(const hs_report *r, const hs_cmp_cell *c)
+{
+    double m = c->margin, alpha = 1.0 - r->opt.conf;
+    if (c->ci.n < r->opt.min_pairs || c->ci.n < 2) return HS_V_FEW;
+    if (c->perm.n_nonzero == 0) return HS_V_IDENTICAL;
+    if (c->perm.n_nonzero < r->opt.min_pairs) return HS_V_FEW;
+    if (m > 0 && c->ci.lo > -m && c->ci.hi < m) return HS_V_EQUIV;
+    int excl = hs_ci_sign(&c->ci);
+    if ((excl == 1 || excl == -1) && hs_report_p(r, c) < alpha)
+        return fabs(c->ci.mean) < m ? HS_V_SMALL : excl;
+    return HS_V_NONE;
+}
+
+/* Holm over one family of rows (pairs p0..p1): every tested row of it. */
+static hs_status holm_family(hs_report *r, int p0, int p1)
+{
+    size_t n = (size_t)(p1 - p0) * (size_t)r->ncm * (size_t)r->st->nl;
+    double *p = hs_malloc((n ? n : 1) * 2 * sizeof *p, "Holm p-values");
+    if (!p) return HS_ENOMEM;
+    hs_cmp_cell *c0 = hs_report_cmp(r, p0, 0, 0);
+    for (size_t i = 0; i < n; i++) p[i] = tested(r, &c0[i]) ? c0[i].perm.p : NAN;
+    hs_status st = hs_holm(p, (int)n, p + n);
+    for (size_t i = 0; !st && i < n; i++) c0[i].p_holm = p[n + i];
+    free(p);
+    return st;
+}
+
+/* Verdicts once every p-value is known (Holm needs them all): the variant comparisons
+ * and the degradation rows are two families. */
+static hs_status decide_all(hs_report *r)
+{
+    hs_status st = holm_family(r, 0, r->n_variant_pairs);
+    if (!st) st = holm_family(r, r->n_variant_pairs, r->npair);
+    for (int p = 0; !st && p < r->npair; p++)
+        for (int m = 0; m < r->ncm; m++)
+            for (int l = 0; l < r->st->nl; l++) {
+                hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
+                c->margin = r->margin[m];
+                c->verdict = c->available ? decide(r, c) : HS_V_FEW;
+            }
+    return st;
+}
+
+/* Margins per comparison metric: the defaults, then --margin overrides (checked by the
+ * command line against hs_report_cmp_metrics). */
+static hs_status set_margins(hs_report *r)
+{
+    r->margin = hs_malloc(N_CMP * sizeof *r->margin, "margins");
+    if (!r->margin) return HS_ENOMEM;
+    for (int m = 0; m < N_CMP; m++) {
+        r->margin[m] = cmp_metrics[m].margin_pct;
+        for (int k = 0; k < r->opt.n_margin; k++)
+            if (!strcmp(r->opt.margin[k].key, cmp_metrics[m].key)) r->margin[m] = r->opt.margin[k].pct;
+    }
+    return HS_OK;
 }
 
 static hs_status fill_comparisons(hs_report *r)
@@ -344,11 +467,21 @@ static hs_status fill_comparisons(hs_report *r)
 const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c, char *buf, size_t cap)
 {
     if (!c->available) return "unavailable";
-    switch (c->sign) {
-    case 1: return r->cm[m].up_word;
-    case -1: return r->cm[m].down_word;
-    case 0: return "no significant difference";
-    default: snprintf(buf, cap, "too few prompts (n=%d)", c->ci.n); return buf;
+    switch (c->verdict) {
+    case HS_V_UP: return r->cm[m].up_word;
+    case HS_V_DOWN: return r->cm[m].down_word;
+    case HS_V_NONE: return "no significant difference";
+    case HS_V_IDENTICAL: snprintf(buf, cap, "identical (all %d pairs equal)", c->ci.n); return buf;
+    case HS_V_EQUIV: snprintf(buf, cap, "equivalent (within +-%g%%)", c->margin); return buf;
+    case HS_V_SMALL:
+        snprintf(buf, cap, "inconclusive (significant, but the mean is within the +-%g%% margin)", c->margin);
+        return buf;
+    default:
+        if (c->ci.n < r->opt.min_pairs || c->perm.n_nonzero == c->ci.n)
+            snprintf(buf, cap, "too few prompts (n=%d)", c->ci.n);
+        else
+            snprintf(buf, cap, "too few differing prompts (%d of %d differ)", c->perm.n_nonzero, c->ci.n);
+        return buf;
     }
 }
 
@@ -376,6 +509,8 @@ hs_status hs_report_compute(hs_report *r, const hs_study *st, const hs_report_op
     if (!s) s = fill_tables(r);
     if (!s) s = make_pairs(r);
     if (!s) s = fill_comparisons(r);
+    if (!s) s = set_margins(r);
+    if (!s) s = decide_all(r);
     return s;
 }
 
@@ -399,5 +534,6 @@ void hs_report_free(hs_report *r)
     free(r->tab);
     free(r->pair);
     free(r->cmp);
+    free(r->margin);
     memset(r, 0, sizeof *r);
 }

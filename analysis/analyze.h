@@ -5,8 +5,11 @@
  *   cell is done and whose value is finite, with a percentile-bootstrap 95% interval.
  * - Comparisons: paired per-prompt percent differences between two variants at the same
  *   level (or a variant against its own lowest level), mean and paired-bootstrap interval,
- *   and a verdict in words. Each bootstrap is seeded by hs_stream_seed(seed, key) with the
- *   key written next to it in the CSV, so any interval can be recomputed alone. */
+ *   a sign-flip p-value (optionally Holm-adjusted), and a verdict in words that also
+ *   weighs a practical-equivalence margin per metric. Each bootstrap is seeded by
+ *   hs_stream_seed(seed, key) and each Monte Carlo sign-flip test by
+ *   hs_stream_seed(seed, "perm/" key), with the key written next to it in the CSV, so any
+ *   number can be recomputed alone. */
 #ifndef HS_REPORT_ANALYZE_H
 #define HS_REPORT_ANALYZE_H
 
@@ -21,6 +24,12 @@ typedef struct {
     const char *out;       /* --out DIR */
     int min_pairs;         /* --min-pairs: fewer paired prompts give no verdict */
     const char *reference; /* --reference: the variant every other one is compared with */
+    int holm;              /* --holm: verdicts use Holm-adjusted p-values */
+    int n_margin;          /* --margin KEY=PCT overrides, in command-line order */
+    struct {
+        const char *key;   /* comparison metric key ("speed") */
+        double pct;        /* equivalence margin in percent, >= 0 */
+    } margin[16];
 } hs_report_opts;
 
 /* One table: a metric (or the sum of two, for CPU seconds) per variant and level. */
@@ -45,7 +54,22 @@ typedef struct {
     int timing;           /* measured time: depends on the machine that ran the cell */
     const char *up_word;  /* verdict when the difference is > 0: "faster" */
     const char *down_word;/* when < 0: "slower" */
+    double margin_pct;    /* default practical-equivalence margin, percent (--margin) */
 } hs_cmp_metric;
+
+/* The comparison metrics, for option checking and help: *n receives how many. */
+const hs_cmp_metric *hs_report_cmp_metrics(int *n);
+
+/* Verdict of a comparison cell (docs/report.md, "Verdict rule"). */
+enum {
+    HS_V_FEW = -2,      /* fewer than --min-pairs pairs, or non-zero pairs */
+    HS_V_DOWN = -1,     /* significant, beyond the margin, below 0 */
+    HS_V_NONE = 0,      /* no significant difference */
+    HS_V_UP = 1,        /* significant, beyond the margin, above 0 */
+    HS_V_EQUIV = 2,     /* the whole interval within +-margin */
+    HS_V_IDENTICAL = 3, /* every paired difference is exactly 0 */
+    HS_V_SMALL = 4,     /* significant, but the mean lies within the margin: inconclusive */
+};
 
 /* One comparison: a against b at every level (b_level < 0), or a at every level against a
  * at level index b_level (degradation against the unpruned model). */
@@ -64,7 +88,10 @@ typedef struct {
     int n_cross;   /* pairs whose two cells ran on different hosts or in different sweep
                       runs (files): their timings were not measured side by side */
     hs_ci ci;      /* ci.n = pairs used */
-    int sign;      /* hs_ci_sign, or -2 (no verdict) with fewer than --min-pairs pairs */
+    hs_perm perm;  /* sign-flip test of a zero mean; perm.n_nonzero pairs differ */
+    double p_holm; /* Holm-adjusted p within its family (NaN when the row has no test) */
+    double margin; /* equivalence margin (percent) the verdict used */
+    int verdict;   /* HS_V_* */
 } hs_cmp_cell;
 
 typedef struct {
@@ -83,6 +110,7 @@ typedef struct {
     int n_variant_pairs;      /* the first n_variant_pairs compare variants */
     int ncm;
     const hs_cmp_metric *cm;  /* (ncm) */
+    double *margin;           /* (ncm) equivalence margins in percent, after --margin */
     hs_cmp_cell *cmp;         /* (npair, ncm, nl) */
 } hs_report;
 
@@ -95,6 +123,9 @@ hs_status hs_report_check_input(const hs_study *s, const char *path);
 hs_status hs_report_check_reference(const hs_study *s, const char *reference);
 
 #define HS_DEFAULT_MIN_PAIRS 10
+/* Sign-flip p-values are exact (every assignment enumerated) up to this many non-zero
+ * pairs, Monte Carlo with --bootstrap draws above. */
+#define HS_PERM_EXACT 20
 
 hs_status hs_report_compute(hs_report *r, const hs_study *st, const hs_report_opts *opt);
 void hs_report_free(hs_report *r);
@@ -105,9 +136,8 @@ static inline hs_cmp_cell *hs_report_cmp(const hs_report *r, int pair, int m, in
 }
 const hs_table *hs_report_table(const hs_report *r, const char *key);
 int hs_report_cm(const hs_report *r, const char *key); /* comparison metric index or -1 */
-/* Verdict words of a comparison cell: "faster", "no significant difference", "too few
- * prompts (n=K)" (fewer than --min-pairs pairs; then c->sign is -2), ...; may be written
- * into buf (cap bytes). */
+/* Verdict words of a comparison cell: "faster", "no significant difference", "equivalent
+ * (within +-1%)", "too few prompts (n=K)", ...; may be written into buf (cap bytes). */
 const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c, char *buf, size_t cap);
 /* Index of the comparison a vs b (same level), or -1. */
 int hs_report_pair(const hs_report *r, int a, int b);
@@ -120,9 +150,16 @@ const char *hs_fmt(char *buf, size_t cap, double x);
 /* A percentage: "%+.2f", or "%+.1e" when it would print as +0.00 without being 0. */
 const char *hs_fmt_pct(char *buf, size_t cap, double x);
 
-/* Differences whose whole interval lies within +-0.01% are marked negligible: between
- * mask and skip gating such differences are floating-point summation order, not effects. */
-#define HS_NEGLIGIBLE_PCT 0.01
-int hs_report_negligible(const hs_cmp_cell *c);
+/* "p = 0.125 (exact, 4 differ)" or "p = 1.0e-04 (Monte Carlo, 10000 draws)", with the
+ * Holm-adjusted value after it under --holm; "p n/a" without a test. */
+const char *hs_fmt_p(const hs_report *r, const hs_cmp_cell *c, char *buf, size_t cap);
+/* The p-value the verdict uses: Holm-adjusted under --holm, else the test's. */
+double hs_report_p(const hs_report *r, const hs_cmp_cell *c);
+/* 1 when the variants of comparison p compute the same thing at level l: neither runs the
+ * agency state machine and neither switches a head off there (mask and skip gating are
+ * then one code path), so a timing difference can only be run order, load or noise. */
+int hs_report_same_code(const hs_report *r, int p, int l);
+/* Significant and beyond the margin: the verdict says "faster"/"worse"/... */
+static inline int hs_verdict_directional(int v) { return v == HS_V_UP || v == HS_V_DOWN; }
 
 #endif

@@ -1,7 +1,7 @@
 /* report_main.c: the headsweep-report command.
  *
  *   headsweep-report FILE.h5 [FILE2.h5 ...] --out DIR [--seed S] [--bootstrap N] [--no-figures]
- *                    [--reference VARIANT] [--min-pairs N]
+ *                    [--reference VARIANT] [--min-pairs N] [--holm] [--margin METRIC=PCT ...]
  *
  * Reads one or more results files of the same study (merged in memory), writes tables,
  * plot data, gnuplot scripts, PNG figures and REPORT.md into DIR, and prints REPORT.md's
@@ -20,7 +20,7 @@
 #include "tables.h"
 
 #define HS_DEFAULT_SEED 20240601ULL
-#define HS_DEFAULT_BOOTSTRAP 2000
+#define HS_DEFAULT_BOOTSTRAP 10000
 #define HS_DEFAULT_REFERENCE "baseline"
 
 typedef struct {
@@ -34,12 +34,45 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: headsweep-report FILE.h5 [FILE2.h5 ...] --out DIR [--seed S] [--bootstrap N] "
                "[--no-figures]\n"
-               "                        [--reference VARIANT] [--min-pairs N]\n"
+               "                        [--reference VARIANT] [--min-pairs N] [--holm] [--margin METRIC=PCT ...]\n"
                "  Several files are merged as one study (they must share model, prompts, calibration\n"
                "  and sampling settings). Every variant is compared with the reference variant; a\n"
-               "  comparison with fewer than --min-pairs paired prompts gets no verdict.\n"
-               "  Defaults: --seed %llu, --bootstrap %d, --reference %s, --min-pairs %d.\n",
+               "  comparison with fewer than --min-pairs paired prompts, or prompts that differ, gets\n"
+               "  no verdict. --bootstrap N also sets the Monte Carlo draws of the sign-flip test.\n"
+               "  --holm: verdicts use Holm-adjusted p-values. --margin METRIC=PCT (repeatable):\n"
+               "  equivalence margin in percent of a comparison metric.\n"
+               "  Defaults: --seed %llu, --bootstrap %d, --reference %s, --min-pairs %d, margins",
             HS_DEFAULT_SEED, HS_DEFAULT_BOOTSTRAP, HS_DEFAULT_REFERENCE, HS_DEFAULT_MIN_PAIRS);
+    int n;
+    const hs_cmp_metric *cm = hs_report_cmp_metrics(&n);
+    for (int i = 0; i < n; i++) fprintf(f, "%s %s=%g", i ? "," : "", cm[i].key, cm[i].margin_pct);
+    fputs(".\n", f);
+}
+
+/* --margin METRIC=PCT: METRIC one of the comparison metrics, PCT a finite number >= 0. */
+static hs_status parse_margin(cli_args *a, const char *v)
+{
+    int n;
+    const hs_cmp_metric *cm = hs_report_cmp_metrics(&n);
+    const char *eq = strchr(v, '=');
+    char *end;
+    if (a->opt.n_margin >= (int)(sizeof a->opt.margin / sizeof a->opt.margin[0]))
+        return hs_err(HS_EINPUT, "--margin: too many (at most %d)", (int)(sizeof a->opt.margin / sizeof a->opt.margin[0]));
+    int k = -1;
+    for (int i = 0; eq && i < n; i++)
+        if (strlen(cm[i].key) == (size_t)(eq - v) && !strncmp(cm[i].key, v, (size_t)(eq - v))) k = i;
+    if (k < 0) {
+        char list[256] = "";
+        for (int i = 0, o = 0; i < n; i++) o += snprintf(list + o, sizeof list - (size_t)o, "%s%s", i ? ", " : "", cm[i].key);
+        return hs_err(HS_EINPUT, "--margin '%s': expected METRIC=PCT with METRIC one of %s", v, list);
+    }
+    errno = 0;
+    double pct = strtod(eq + 1, &end);
+    if (errno || end == eq + 1 || *end || !(pct >= 0) || pct > 1000)
+        return hs_err(HS_EINPUT, "--margin '%s': PCT must be a number from 0 to 1000", v);
+    a->opt.margin[a->opt.n_margin].key = cm[k].key;
+    a->opt.margin[a->opt.n_margin++].pct = pct;
+    return HS_OK;
 }
 
 static hs_status parse_u64(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
@@ -72,6 +105,10 @@ static hs_status parse_option(cli_args *a, int argc, char **argv, int *i)
     unsigned long long u = 0;
     const char *v;
     if (!strcmp(argv[*i], "--no-figures")) a->opt.figures = 0;
+    else if (!strcmp(argv[*i], "--holm")) a->opt.holm = 1;
+    else if ((v = opt_value(argc, argv, i, "--margin", &missing))) {
+        if (parse_margin(a, v)) return HS_EINPUT;
+    }
     else if ((v = opt_value(argc, argv, i, "--out", &missing))) a->opt.out = v;
     else if ((v = opt_value(argc, argv, i, "--seed", &missing))) {
         if (parse_u64("--seed", v, ~0ULL, &u)) return HS_EINPUT;

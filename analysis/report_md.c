@@ -143,22 +143,31 @@ static void claim_variance(FILE *f, const hs_report *r)
 
 /* What the 0% control says about comparison p at level l (speed): a difference can be
  * put down to pruning only when the same two variants do not already differ at 0%, where
- * nothing is pruned (both compute every head). */
+ * nothing is pruned. When the two run the same code at 0% (hs_report_same_code), a
+ * difference there is run order, machine load or noise, never overhead. */
 static void credit(FILE *f, const hs_report *r, int p, int l, const char *what)
 {
     int m = hs_report_cm(r, "speed");
     const hs_cmp_cell *c = hs_report_cmp(r, p, m, l), *c0 = hs_report_cmp(r, p, m, 0);
-    char w[64];
+    char w[160];
     fprintf(f, "%s: ", r->pair[p].title);
-    if (c->sign == -2 || c0->sign == -2)
+    if (c->verdict == HS_V_FEW || c0->verdict == HS_V_FEW)
         fprintf(f, "too few paired prompts at %g%% or at 0%% to put a difference down to %s", r->st->level[l],
                 what);
-    else if (c->sign == 0)
-        fprintf(f, "no significant difference at %g%%, so no speed difference can be put down to %s",
-                r->st->level[l], what);
-    else if (c0->sign == 0)
-        fprintf(f, "%s at %g%% and no significant difference at 0%%, so the difference comes with pruning and "
-                   "can be put down to %s", hs_report_verdict(r, m, c, w, sizeof w), r->st->level[l], what);
+    else if (c->verdict == HS_V_EQUIV)
+        fprintf(f, "equivalent within +-%g%% at %g%%, so no speed difference beyond that margin can be put down "
+                   "to %s", c->margin, r->st->level[l], what);
+    else if (!hs_verdict_directional(c->verdict))
+        fprintf(f, "no significant difference beyond the +-%g%% margin at %g%%, so no speed difference can be put "
+                   "down to %s", c->margin, r->st->level[l], what);
+    else if (!hs_verdict_directional(c0->verdict))
+        fprintf(f, "%s at %g%% and no difference beyond the margin at 0%%, so the difference comes with pruning "
+                   "and can be put down to %s", hs_report_verdict(r, m, c, w, sizeof w), r->st->level[l], what);
+    else if (hs_report_same_code(r, p, 0))
+        fprintf(f, "already %s at 0%%, where both variants run the same code (nothing pruned, no agency): that "
+                   "much is run order, machine load or noise, not overhead, and only a difference at %g%% beyond "
+                   "it (compare the two intervals) can be put down to %s",
+                hs_report_verdict(r, m, c0, w, sizeof w), r->st->level[l], what);
     else
         fprintf(f, "already %s at 0%%, where nothing is pruned: that much is gating or agency overhead, machine "
                    "load or noise, and only a difference at %g%% beyond it (compare the two intervals) can be put "
@@ -215,10 +224,13 @@ static void claim_control(FILE *f, const hs_report *r, int ab)
     const hs_cmp_cell *c = hs_report_cmp(r, ab, m, 0);
     fputs("- Control at 0% (no head pruned, so pruning cannot explain a difference): ", f);
     claim_line(f, r, ab, "speed", 0);
-    fputs(c->available && (c->sign == 1 || c->sign == -1)
-              ? ". A difference here comes from the gating mode, agency bookkeeping or the machines "
-                "the cells ran on; discount the other levels' speed differences accordingly.\n"
-              : ".\n", f);
+    if (!c->available || !hs_verdict_directional(c->verdict)) fputs(".\n", f);
+    else if (hs_report_same_code(r, ab, 0))
+        fputs(". Both variants run the same code here, so this difference is run order, machine load or noise; "
+              "discount the other levels' speed differences accordingly.\n", f);
+    else
+        fputs(". A difference here comes from the gating mode, agency bookkeeping, run order or the machines the "
+              "cells ran on; discount the other levels' speed differences accordingly.\n", f);
 }
 
 /* Which variants stand for the seed's "agency" and "baseline" models here. */
@@ -236,10 +248,13 @@ static void write_summary(FILE *f, const hs_report *r)
     int ab = claim_pair(r);
     fprintf(f, "## The seed document's claims, measured\n\n"
                "Each line quotes a claim of the seed document and gives the paired per-prompt difference "
-               "measured here: mean of (a - b) / b x 100 over the prompts both variants completed, a 95%% "
-               "paired bootstrap interval, and a verdict that is \"faster\"/\"slower\" or \"better\"/\"worse\" "
-               "only when the interval excludes 0 and at least %d prompts are paired (--min-pairs; fewer give "
-               "\"too few prompts (n=K)\"). See the caveats below before quoting any of it. ", r->opt.min_pairs);
+               "measured here: mean of (a - b) / b x 100 over the prompts both variants completed (a mean of "
+               "per-prompt ratios), a 95%% paired bootstrap interval and a sign-flip p-value%s. The verdict is "
+               "\"faster\"/\"slower\" or \"better\"/\"worse\" only when the interval excludes 0, p < %g and "
+               "the mean lies beyond the metric's equivalence margin; an interval wholly inside the margin reads "
+               "\"equivalent\"; at least %d pairs must differ (--min-pairs; ties carry no sign). See the caveats "
+               "below before quoting any of it. ", r->opt.holm ? " (Holm-adjusted, --holm)" : "",
+            1.0 - r->opt.conf, r->opt.min_pairs);
     write_roles(f, r);
     claim_speed_ppl(f, r, ab);
     claim_control(f, r, ab);
@@ -427,9 +442,12 @@ static void write_head(FILE *f, const hs_report *r)
     fprintf(f, "%d variant(s), %d level(s), %d prompt(s), model of %d layers x %d heads; read from "
                "%d file(s):", s->nv, s->nl, s->np, s->L, s->H, s->nsrc);
     for (int i = 0; i < s->nsrc; i++) fputc(' ', f), hs_out_md_code(f, s->src[i].path);
-    fprintf(f, ". Intervals: %g%% percentile bootstrap, %d resamples, seed %llu (docs/report.md). "
-               "All tables: [tables.md](tables.md) and the CSV files beside it.\n\n",
-            100 * r->opt.conf, r->opt.bootstrap, (unsigned long long)r->opt.seed);
+    fprintf(f, ". Intervals: %g%% percentile bootstrap, %d resamples, seed %llu; p-values: sign-flip test, exact "
+               "up to %d differing pairs, else %d Monte Carlo draws%s; equivalence margins:",
+            100 * r->opt.conf, r->opt.bootstrap, (unsigned long long)r->opt.seed, HS_PERM_EXACT, r->opt.bootstrap,
+            r->opt.holm ? ", Holm-adjusted" : ", not adjusted for multiplicity");
+    for (int m = 0; m < r->ncm; m++) fprintf(f, "%s %s +-%g%%", m ? "," : "", r->cm[m].key, r->margin[m]);
+    fputs(" (docs/report.md). All tables: [tables.md](tables.md) and the CSV files beside it.\n\n", f);
 }
 
 /* Integer value of "key = N" on a line of the study text, or -1. */
@@ -446,8 +464,8 @@ static void write_mode(FILE *f, const hs_report *r)
 {
     const char *study = hs_study_attr(r->st, "study");
     if (!study || !strstr(study, "\nmode = throughput\n")) {
-        fputs("Measurement mode: **latency** (every prompt generated alone and timed; speed, time and resource "
-              "numbers are per prompt).\n\n", f);
+        fputs("Measurement mode: **latency** (prompts generated one at a time per rank and timed; speed, time and "
+              "resource numbers are per prompt).\n\n", f);
         return;
     }
     long batch = study_int(study, "batch"), k = study_int(study, "latency_prompts");
@@ -476,24 +494,26 @@ static long timed_alone(const hs_report *r)
 }
 
 typedef struct {
-    int decided;     /* rows with a verdict */
-    int significant; /* of them, the interval excludes 0 */
-    int few;         /* rows with fewer than --min-pairs pairs */
+    int decided;     /* rows with a verdict (enough differing pairs) */
+    int significant; /* of them, a direction (faster/slower, better/worse) */
+    int equivalent;  /* of them, equivalent within the margin or identical */
+    int few;         /* rows with fewer than --min-pairs pairs or differing pairs */
     int min_n, max_n;/* pairs per row with any pair */
     int cross;       /* timing pairs across hosts or runs */
 } cmp_count;
 
 static void count_rows(const hs_report *r, int p0, int p1, cmp_count *k)
 {
-    *k = (cmp_count){0, 0, 0, -1, -1, 0};
+    *k = (cmp_count){0, 0, 0, 0, -1, -1, 0};
     for (int p = p0; p < p1; p++)
         for (int m = 0; m < r->ncm; m++)
             for (int l = 0; l < r->st->nl; l++) {
                 const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
                 if (!c->available) continue;
-                k->decided += c->sign != -2;
-                k->significant += c->sign == 1 || c->sign == -1;
-                k->few += c->sign == -2;
+                k->decided += c->verdict != HS_V_FEW;
+                k->significant += hs_verdict_directional(c->verdict);
+                k->equivalent += c->verdict == HS_V_EQUIV || c->verdict == HS_V_IDENTICAL;
+                k->few += c->verdict == HS_V_FEW;
                 k->cross += r->cm[m].timing ? c->n_cross : 0;
                 if (c->ci.n == 0) continue;
                 if (k->min_n < 0 || c->ci.n < k->min_n) k->min_n = c->ci.n;
@@ -506,29 +526,34 @@ static void caveat_sizes(FILE *f, const hs_report *r, const cmp_count *between, 
     fprintf(f, "- **Sample sizes.** %d prompt(s) per cell; ", r->st->np);
     if (between->min_n < 0) fputs("no comparison between variants has a paired prompt. ", f);
     else fprintf(f, "comparisons between variants pair %d to %d prompts. ", between->min_n, between->max_n);
-    fprintf(f, "A verdict needs at least %d pairs (--min-pairs); %d comparison row(s) have fewer and say "
-               "\"too few prompts (n=K)\". The percentile bootstrap is approximate: with fewer than about 20 "
-               "prompts, or skewed values such as perplexity, its intervals are too narrow.\n",
-            r->opt.min_pairs, between->few + own->few);
+    fprintf(f, "A verdict needs at least %d pairs that differ (--min-pairs: a prompt on which both variants give "
+               "exactly the same value says nothing about which is better); %d comparison row(s) have fewer and "
+               "say \"too few prompts\" or \"too few differing prompts\". The percentile bootstrap is approximate: "
+               "with fewer than about 20 prompts, or skewed values such as perplexity, its intervals are too "
+               "narrow, which is why a verdict also needs the sign-flip p-value (exact with up to %d differing "
+               "pairs).\n", r->opt.min_pairs, between->few + own->few, HS_PERM_EXACT);
 }
 
-static void caveat_multiple(FILE *f, const cmp_count *between, const cmp_count *own)
+static void caveat_multiple(FILE *f, const hs_report *r, const cmp_count *between, const cmp_count *own)
 {
     if (between->decided + own->decided == 0) {
-        fputs("- **Multiple comparisons.** No comparison row has a verdict here. Once there are enough prompts, "
-              "expect about one row in twenty to be \"significant\" by chance alone at 95%: nothing is corrected "
-              "for multiplicity.\n", f);
+        fputs("- **Multiple comparisons.** No comparison row has a verdict here.\n", f);
         return;
     }
     fprintf(f, "- **Multiple comparisons.** Between variants, %d comparison row(s) (pair x metric x level) have a "
-               "verdict and %d of them are \"significant\" (faster/slower, better/worse); at 95%% about %d/20 = "
-               "%.1f would be by chance alone if no variant differed from another. Against each variant's own "
-               "lowest level: %d row(s), %d significant (about %.1f by chance). Nothing is corrected for "
-               "multiplicity and the rows are not independent (the same prompts in every row; perplexity and "
-               "1/perplexity are one measurement), so a lone significant row among many is weak evidence, and "
-               "\"no significant difference\" is not evidence of equality.\n",
-            between->decided, between->significant, between->decided, between->decided / 20.0, own->decided,
-            own->significant, own->decided / 20.0);
+               "verdict: %d significant beyond their margin (faster/slower, better/worse) and %d equivalent or "
+               "identical; at alpha = %g about %.1f of the %d would pass the p-value test by chance alone if no "
+               "variant differed from another. Against each variant's own lowest level: %d row(s), %d significant. ",
+            between->decided, between->significant, between->equivalent, 1.0 - r->opt.conf,
+            between->decided * (1.0 - r->opt.conf), between->decided, own->decided, own->significant);
+    if (r->opt.holm)
+        fputs("Verdicts use Holm-adjusted p-values (--holm), each of the two groups of rows a family, so the "
+              "chance of any false \"significant\" row in a group is at most alpha. ", f);
+    else
+        fputs("The p-values are not corrected for multiplicity (--holm corrects them); ", f);
+    fputs("the rows are not independent (the same prompts in every row; perplexity and 1/perplexity are one "
+          "measurement), and \"no significant difference\" is not evidence of equality: only \"equivalent\" "
+          "is.\n", f);
 }
 
 static void caveat_timing(FILE *f, const hs_report *r, const cmp_count *between)
@@ -536,15 +561,18 @@ static void caveat_timing(FILE *f, const hs_report *r, const cmp_count *between)
     long k = timed_alone(r);
     fputs("- **Timings** (tokens/s, generation time, time to first token, CPU seconds, peak RSS) depend on the "
           "machine and on what else ran on it: they hold for this machine and its load only. ", f);
-    if (k < 0) fputs("They come from latency-mode prompts (each generated alone). ", f);
+    if (k < 0) fputs("They come from latency-mode prompts (one prompt at a time per rank; ranks sharing a node "
+                     "still compete for its cores and memory bandwidth). ", f);
     else if (k > 0) fprintf(f, "They come only from latency-mode prompts (the first %ld of each cell, run alone), "
                                "not from the batched runs. ", k);
     else fputs("No prompt was run alone in latency mode, so there are none here. ", f);
     if (between->cross > 0)
         fprintf(f, "%d timing pair(s) between variants ran on different hosts or in different sweep runs "
                    "(flagged where they occur). ", between->cross);
-    fputs("At 0% nothing is pruned, so a speed difference there is noise or gating/agency overhead, not pruning. "
-          "Quality metrics (perplexity, diversity, repetition) are exact and do not depend on the machine.\n\n", f);
+    fputs("At 0% nothing is pruned, so a speed difference there is noise, run order or gating/agency overhead, not "
+          "pruning (and between variants that run the same code there, never overhead). Quality metrics "
+          "(perplexity, diversity, repetition) are deterministic for a given build and CPU kernel set: the same "
+          "on any number of ranks, but another build or CPU may change the last bits.\n\n", f);
 }
 
 static void write_caveats(FILE *f, const hs_report *r)
@@ -554,7 +582,7 @@ static void write_caveats(FILE *f, const hs_report *r)
     count_rows(r, r->n_variant_pairs, r->npair, &own);
     fputs("## Caveats\n\n", f);
     caveat_sizes(f, r, &between, &own);
-    caveat_multiple(f, &between, &own);
+    caveat_multiple(f, r, &between, &own);
     caveat_timing(f, r, &between);
 }
 

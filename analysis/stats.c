@@ -1,4 +1,5 @@
-/* stats.c: seeded generator, percentile bootstrap, paired differences, Pareto frontier.
+/* stats.c: seeded generator, percentile bootstrap, paired differences, sign-flip test,
+ * Holm adjustment, Pareto frontier.
  * See stats.h for the definitions; everything here is pure and deterministic. */
 #include "stats.h"
 
@@ -132,6 +133,154 @@ int hs_paired_pct(const double *a, const double *b, int n, int invert, double *d
     if (n_zero) *n_zero = zero;
     return k;
 }
+
+/* ---- sign-flip test ---- */
+
+/* All 2^k signed sums of v[0..k), k <= 13, into out (bit i of the index set: -v[i]). Each
+ * sum is added up directly, so no rounding error accumulates across the enumeration. */
+static void signed_sums(const double *v, int k, double *out)
+{
+    for (uint32_t mask = 0; mask < (1u << k); mask++) {
+        double s = 0.0;
+        for (int i = 0; i < k; i++) s += (mask >> i & 1u) ? -v[i] : v[i];
+        out[mask] = s;
+    }
+}
+
+/* First index of sorted x[0..n) with x[i] >= t (n when none). */
+static size_t lower_bound(const double *x, size_t n, double t)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x[mid] < t) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* First index of sorted x[0..n) with x[i] > t (n when none). */
+static size_t upper_bound(const double *x, size_t n, double t)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x[mid] <= t) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Exact count of assignments with |S*| >= t > 0 by meeting in the middle: the sums of the
+ * two halves are enumerated apart, and for each sum a of the first half the sums b of the
+ * second with b >= t - a or b <= -t - a (disjoint since t > 0) are counted by binary
+ * search: 2 x 2^13 sums at most instead of 2^26. */
+static hs_status exact_count(const double *v, int k, double t, double *count)
+{
+    int h = k / 2;
+    size_t na = (size_t)1 << h, nb = (size_t)1 << (k - h);
+    double *a = hs_malloc((na + nb) * sizeof *a, "sign-flip sums");
+    if (!a) return HS_ENOMEM;
+    double *b = a + na;
+    signed_sums(v, h, a);
+    signed_sums(v + h, k - h, b);
+    qsort(b, nb, sizeof *b, cmp_double);
+    double c = 0.0;
+    for (size_t i = 0; i < na; i++)
+        c += (double)(nb - lower_bound(b, nb, t - a[i])) + (double)upper_bound(b, nb, -t - a[i]);
+    free(a);
+    *count = c;
+    return HS_OK;
+}
+
+/* Monte Carlo count over B assignments, 64 random signs per generator draw. */
+static double mc_count(const double *v, int k, double t, int B, uint64_t seed)
+{
+    hs_rng r;
+    hs_rng_seed(&r, seed);
+    double c = 0.0;
+    for (int b = 0; b < B; b++) {
+        double s = 0.0;
+        uint64_t bits = 0;
+        for (int i = 0; i < k; i++) {
+            if (i % 64 == 0) bits = hs_rng_next(&r);
+            s += (bits >> (i % 64) & 1u) ? -v[i] : v[i];
+        }
+        c += fabs(s) >= t;
+    }
+    return c;
+}
+
+hs_status hs_signflip_test(const double *d, int n, int max_exact, int B, uint64_t seed, hs_perm *out)
+{
+    *out = (hs_perm){0, 1, 0, 1.0};
+    double *v = hs_malloc((size_t)(n > 0 ? n : 1) * sizeof *v, "sign-flip values");
+    if (!v) return HS_ENOMEM;
+    double s = 0.0, abs_sum = 0.0;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (d[i] != 0.0) {
+            v[k++] = d[i];
+            s += d[i];
+            abs_sum += fabs(d[i]);
+        }
+    out->n_nonzero = k;
+    /* Sums that equal |S| up to rounding are ties and count as at least as extreme; when
+     * S itself is 0 up to rounding every assignment does, and p stays 1. */
+    double t = fabs(s) - 1e-9 * abs_sum;
+    hs_status st = HS_OK;
+    if (k > 0 && t > 0) {
+        if (max_exact > HS_PERM_EXACT_MAX) max_exact = HS_PERM_EXACT_MAX;
+        double c = 0.0;
+        out->exact = k <= max_exact;
+        if (out->exact) {
+            st = exact_count(v, k, t, &c);
+            out->p = c / ldexp(1.0, k);
+        } else {
+            out->resamples = B;
+            out->p = (1.0 + mc_count(v, k, t, B, seed)) / (B + 1.0);
+        }
+    }
+    free(v);
+    return st;
+}
+
+/* ---- Holm ---- */
+
+typedef struct {
+    double p;
+    int i;
+} p_index;
+
+static int cmp_p_index(const void *a, const void *b)
+{
+    const p_index *x = a, *y = b;
+    if (x->p != y->p) return (x->p > y->p) - (x->p < y->p);
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+hs_status hs_holm(const double *p, int m, double *adj)
+{
+    p_index *o = hs_malloc((size_t)(m > 0 ? m : 1) * sizeof *o, "Holm order");
+    if (!o) return HS_ENOMEM;
+    int k = 0;
+    for (int i = 0; i < m; i++) {
+        adj[i] = NAN;
+        if (!isnan(p[i])) o[k++] = (p_index){p[i], i};
+    }
+    qsort(o, (size_t)k, sizeof *o, cmp_p_index);
+    double run = 0.0;
+    for (int j = 0; j < k; j++) {
+        double a = (k - j) * o[j].p;
+        if (a > 1.0) a = 1.0;
+        if (a > run) run = a;
+        adj[o[j].i] = run;
+    }
+    free(o);
+    return HS_OK;
+}
+
+/* ---- Pareto ---- */
 
 static int dominates(double xj, double yj, double xi, double yi)
 {

@@ -6,6 +6,8 @@
  *   by linear interpolation between order statistics (Hyndman & Fan 1996 type 7, numpy's
  *   default), so an independent reader can recompute them.
  * - Paired per-prompt percent differences, the design behind every variant comparison.
+ * - Sign-flip (permutation) test of a zero mean difference, exact by enumeration when the
+ *   non-zero differences are few, Monte Carlo otherwise, and Holm's step-down adjustment.
  * - Pareto frontier of (speed up, perplexity down) points.
  * Missing values are NaN on input; callers filter them out before bootstrapping. */
 #ifndef HS_REPORT_STATS_H
@@ -52,6 +54,32 @@ int hs_finite_values(const double *x, int n, double *out);
  * needing a_i != 0). Writes them to d in prompt order and returns how many; *n_zero (if
  * not NULL) receives the number of pairs left out because the divisor was 0. */
 int hs_paired_pct(const double *a, const double *b, int n, int invert, double *d, int *n_zero);
+
+/* Two-sided sign-flip test of "the mean of d is 0" (Fisher 1935, ch. 21; Good 2005,
+ * "Permutation, Parametric and Bootstrap Tests of Hypotheses", sec. 3.1.2): under the null
+ * hypothesis each paired difference is as likely to have either sign, so the statistic
+ * |sum d_i| is compared with its values under every sign assignment. Zero differences
+ * (prompts on which the two variants agree exactly) add nothing to any sum and are not
+ * counted in n_nonzero. */
+typedef struct {
+    int n_nonzero; /* differences != 0 */
+    int exact;     /* 1: all 2^n_nonzero assignments enumerated; 0: Monte Carlo */
+    int resamples; /* Monte Carlo assignments drawn (0 when exact) */
+    double p;      /* two-sided p-value; 1 when n_nonzero == 0 (every assignment ties) */
+} hs_perm;
+
+/* The test on d[0..n) (all finite): exact when n_nonzero <= max_exact (at most
+ * HS_PERM_EXACT_MAX), else B random assignments drawn with the generator seeded with seed
+ * and p = (1 + #{|S*| >= |S|}) / (B + 1) (Phipson & Smyth 2010), never 0. Sums within a
+ * relative 1e-9 of the observed one count as ties (>=). Fails only on allocation. */
+#define HS_PERM_EXACT_MAX 26
+hs_status hs_signflip_test(const double *d, int n, int max_exact, int B, uint64_t seed, hs_perm *out);
+
+/* Holm's step-down adjustment (Holm 1979) of the m p-values p[0..m): with p sorted
+ * ascending, adj_(j) = max over i <= j of min(1, (m - i + 1) p_(i)). NaN entries are left
+ * NaN and not counted in m. Rejecting where adj < alpha controls the family-wise error
+ * rate at alpha. Fails only on allocation. */
+hs_status hs_holm(const double *p, int m, double *adj);
 
 /* front[i] = 1 when point i is not dominated: no j has x_j >= x_i and y_j <= y_i with one
  * of them strict (higher x and lower y are better). Points with NaN are never on it. */

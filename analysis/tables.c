@@ -129,10 +129,10 @@ void hs_md_cmp_phrase(FILE *f, const hs_report *r, int p, int m, int l)
         fprintf(f, "too few paired prompts (%d of %d)", c->ci.n, c->n_prompts);
         return;
     }
-    char a[32], b[32], d[32], w[64];
-    fprintf(f, "%s%% (95%% CI %s .. %s, %d of %d prompts paired): %s%s", hs_fmt_pct(d, sizeof d, c->ci.mean),
+    char a[32], b[32], d[32], w[160], pv[96];
+    fprintf(f, "%s%% (95%% CI %s .. %s, %d of %d prompts paired, %s): %s", hs_fmt_pct(d, sizeof d, c->ci.mean),
             hs_fmt_pct(a, sizeof a, c->ci.lo), hs_fmt_pct(b, sizeof b, c->ci.hi), c->ci.n, c->n_prompts,
-            hs_report_verdict(r, m, c, w, sizeof w), hs_report_negligible(c) ? " (negligible: within 0.01%)" : "");
+            hs_fmt_p(r, c, pv, sizeof pv), hs_report_verdict(r, m, c, w, sizeof w));
     if (r->cm[m].timing && c->n_cross > 0)
         fprintf(f, " (caution: %d of these pairs ran on different hosts or in different sweep runs)", c->n_cross);
 }
@@ -148,14 +148,16 @@ static int listed(const char *key, const char *const *metrics)
 static void md_cmp_row(FILE *f, const hs_report *r, int p, int m, int l)
 {
     const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
-    fprintf(f, "| %g | %s | %d/%d |", r->st->level[l], r->cm[m].label, c->ci.n, c->n_prompts);
-    char a[32], b[32], d[32], w[64];
+    fprintf(f, "| %g | %s | %d/%d | %d |", r->st->level[l], r->cm[m].label, c->ci.n, c->n_prompts,
+            c->perm.n_nonzero);
+    char a[32], b[32], d[32], w[160], pv[96];
     if (c->ci.n >= 1)
         fprintf(f, " %s%% | %s .. %s |", hs_fmt_pct(d, sizeof d, c->ci.mean), hs_fmt_pct(a, sizeof a, c->ci.lo),
                 hs_fmt_pct(b, sizeof b, c->ci.hi));
     else
         fputs(" n/a | n/a |", f);
-    fprintf(f, " %s%s", hs_report_verdict(r, m, c, w, sizeof w), hs_report_negligible(c) ? " (negligible)" : "");
+    fprintf(f, " %s | %s", hs_fmt_p(r, c, pv, sizeof pv),
+            hs_report_verdict(r, m, c, w, sizeof w));
     if (r->cm[m].timing && c->n_cross > 0) fprintf(f, " (%d pairs across hosts/runs)", c->n_cross);
     fputs(" |\n", f);
 }
@@ -171,9 +173,10 @@ void hs_md_comparison(FILE *f, const hs_report *r, int p, const char *const *met
         return;
     }
     if (pr->b_level < 0) {
-        fprintf(f, "Per prompt: (%s - %s) / %s x 100 at the same level; mean over the prompts done in "
-                "both, with a paired bootstrap 95%% CI; no verdict from fewer than %d pairs.", pr->a_name,
-                pr->b_name, pr->b_name, r->opt.min_pairs);
+        fprintf(f, "Per prompt: (%s - %s) / %s x 100 at the same level; mean of these per-prompt ratios over "
+                "the prompts done in both, with a paired bootstrap 95%% CI and a sign-flip p-value; no verdict "
+                "from fewer than %d pairs or differing pairs.", pr->a_name, pr->b_name, pr->b_name,
+                r->opt.min_pairs);
         /* Both variants compute every head at 0%: that row is the control for the others. */
         if (r->st->level[0] == 0)
             fputs(" The 0% rows are the control: nothing is pruned there, so a speed difference at 0% is "
@@ -182,8 +185,8 @@ void hs_md_comparison(FILE *f, const hs_report *r, int p, const char *const *met
     } else
         fprintf(f, "Per prompt: (level L - level %g) / level %g x 100 within %s.\n\n",
                 r->st->level[pr->b_level], r->st->level[pr->b_level], pr->a_name);
-    fputs("| level % | metric | pairs | mean difference | 95% CI (%) | verdict |\n"
-          "|---:|---|---:|---:|---:|---|\n", f);
+    fputs("| level % | metric | pairs | differ | mean difference | 95% CI (%) | p (sign-flip) | verdict |\n"
+          "|---:|---|---:|---:|---:|---:|---|---|\n", f);
     for (int l = 0; l < r->st->nl; l++)
         for (int m = 0; m < r->ncm; m++)
             if (l != pr->b_level && listed(r->cm[m].key, metrics)) md_cmp_row(f, r, p, m, l);
@@ -241,14 +244,14 @@ static void write_table_csv(FILE *f, const hs_report *r, const hs_table *t)
 static void write_cmp_csv(FILE *f, const hs_report *r)
 {
     fputs("comparison,a,b,b_level,metric,level,available,n_pairs,n_prompts,n_zero,n_cross_host_or_run,mean_pct,"
-          "sd_pct,ci_low_pct,ci_high_pct,verdict,seed_key\n", f);
+          "sd_pct,ci_low_pct,ci_high_pct,verdict,seed_key,n_nonzero,p_value,p_method,p_holm,margin_pct\n", f);
     for (int p = 0; p < r->npair; p++)
         for (int m = 0; m < r->ncm; m++)
             for (int l = 0; l < r->st->nl; l++) {
                 const hs_pair *pr = &r->pair[p];
                 const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
                 if (l == pr->b_level) continue;
-                char key[700], w[64];
+                char key[700], w[160];
                 hs_out_csv_cell(f, pr->key), fputc(',', f);
                 hs_out_csv_cell(f, pr->a_name), fputc(',', f);
                 hs_out_csv_cell(f, pr->b_name);
@@ -262,6 +265,11 @@ static void write_cmp_csv(FILE *f, const hs_report *r)
                 hs_report_cmp_key(r, p, m, l, key, sizeof key);
                 fputc(',', f);
                 hs_out_csv_cell(f, key);
+                fprintf(f, ",%d", c->perm.n_nonzero);
+                csv_num(f, c->ci.n >= 2 ? c->perm.p : NAN);
+                fputs(c->ci.n < 2 ? "," : c->perm.exact ? ",exact" : ",monte-carlo", f);
+                csv_num(f, c->p_holm);
+                csv_num(f, c->margin);
                 fputc('\n', f);
             }
 }

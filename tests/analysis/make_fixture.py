@@ -14,6 +14,8 @@ done) and one value in a done cell is NaN (baseline, or the first mask variant, 
 level, prompt 5, reference_perplexity),
 so the report's missing-data paths are exercised.
 
+--ties plants known ties and drift for the verdict rule (docs/report.md), see plant_ties().
+
 Options let tests write parts of a study (--done-shards), a mismatched study (--seed-attr),
 variants under other names (--variants with --kinds) and broken files (--schema-version,
 --drop).
@@ -78,6 +80,8 @@ def parse_args():
                     help="run each variant's cells on its own host (timing pairs cross machines)")
     ap.add_argument("--cross-runs", action="store_true",
                     help="write the first variant's cells in sweep run 1, the others in run 2")
+    ap.add_argument("--ties", action="store_true",
+                    help="plant known ties and drift (plant_ties) for the verdict tests")
     ap.add_argument("--study", help="replace the `study` identity text (\\n for newlines)")
     ap.add_argument("--occupancy-no-shard", action="store_true",
                     help="store /agency/occupancy without the shard axis, as the first sketch of "
@@ -231,8 +235,37 @@ def metric_values(a, variants, levels, rng):
     return {k: np.array(v, dtype=np.float64) for k, v in m.items()}
 
 
+QUALITY = ["reference_perplexity", "generated_perplexity_unpruned", "distinct_1", "distinct_2",
+           "type_token_ratio", "repetition_rate"]
+TIE_DISTINCT2_PROMPTS = [2, 7, 13, 19]   # where agency's distinct-2 differs at 0%
+TIE_SPEED_DRIFT = 1.004                 # baseline-skip's timing drift at 0% (same code)
+TIE_PPL_SHIFT = 1.0003                  # agency's perplexity at 50%: +0.03%
+
+
+def plant_ties(vals, variants, levels):
+    """Known answers for the verdict rule, on the default variants and levels:
+      - baseline-skip has baseline's quality values exactly at every level (identical);
+      - at 0% baseline-skip is 0.4% faster on every prompt (run-order drift between two
+        runs of the same code): inside the 2% speed margin;
+      - at 0% agency's distinct-2 equals baseline's except on 4 prompts (+5%): exact
+        sign-flip p = 2/16 = 0.125 although the bootstrap interval excludes 0;
+      - at 50% agency's reference perplexity is baseline's x 1.0003: inside the 1% margin."""
+    b, s, g = variants.index("baseline"), variants.index("baseline-skip"), variants.index("agency")
+    l0, l50 = levels.index(0.0), levels.index(50.0)
+    for name in QUALITY:
+        vals[name][s] = vals[name][b]
+    vals["decode_tokens_per_second"][s, l0] = vals["decode_tokens_per_second"][b, l0] * TIE_SPEED_DRIFT
+    vals["generation_seconds"][s, l0] = vals["generation_seconds"][b, l0] / TIE_SPEED_DRIFT
+    d2 = vals["distinct_2"][b, l0].copy()
+    d2[TIE_DISTINCT2_PROMPTS] *= 1.05
+    vals["distinct_2"][g, l0] = d2
+    vals["reference_perplexity"][g, l50] = vals["reference_perplexity"][b, l50] * TIE_PPL_SHIFT
+
+
 def write_metrics(f, a, variants, levels, done, rng):
     vals = metric_values(a, variants, levels, rng)
+    if a.ties:
+        plant_ties(vals, variants, levels)
     prompt_done = done[:, :, np.arange(a.prompts) % a.shards].astype(bool)
     masks = [i for i, k in enumerate(kinds(a, variants)) if k[0] == "mask"]
     nan_v = variants.index("baseline") if "baseline" in variants else masks[0] if masks else None

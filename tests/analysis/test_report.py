@@ -12,6 +12,10 @@ report and checks it against an independent recomputation with h5py/numpy:
   - merged parts equal the whole; mismatched studies, bad files and bad options exit 2;
   - gnuplot missing -> note and exit 0; gnuplot failing -> exit 1 with its output;
   - --min-pairs, the caveats' counts, the 0% control in the speed attribution;
+  - the verdict rule on planted ties and drift (make_fixture.py --ties): identical rows,
+    too few differing prompts, sign-flip p-values recomputed by enumeration, equivalence
+    margins (--margin), Holm's adjustment (--holm), a 0% difference between runs of the
+    same code not called overhead;
   - --reference on a file whose variants have other names;
   - figure captions list the cells they leave out; gnuplot scripts (log range, labels,
     Pareto rings); an incomplete file is warned about first.
@@ -34,6 +38,7 @@ PROMISED = ["decode_tokens_per_second", "generation_seconds", "time_to_first_tok
 FIGURES = ["speed_comparison", "perplexity_comparison", "pruning_summary", "radar_comparison",
            "heads_pruned", "agency_occupancy_agency"]
 DEFAULT_SEED = 20240601
+DEFAULT_BOOTSTRAP = 10000
 M64 = (1 << 64) - 1
 failures = []
 checks = [0]
@@ -167,7 +172,7 @@ def check_table_mean(h5, out):
     printed = line.split("|")[2].split()[0]
     check(close_printed(printed, np.nanmean(x)), "tables.md mean %s vs %.6g" % (printed, np.nanmean(x)))
     # The bootstrap interval, recomputed from the documented algorithm and the CSV's key.
-    lo, hi = bootstrap_ci(list(x), 2000, stream_seed(DEFAULT_SEED, r["seed_key"]))
+    lo, hi = bootstrap_ci(list(x), DEFAULT_BOOTSTRAP, stream_seed(DEFAULT_SEED, r["seed_key"]))
     check(abs(float(r["ci_low"]) - lo) < 1e-9 * abs(lo) and abs(float(r["ci_high"]) - hi) < 1e-9 * abs(hi),
           "bootstrap CI reproduced independently (%s %s vs %.9g %.9g)" % (r["ci_low"], r["ci_high"], lo, hi))
 
@@ -195,9 +200,7 @@ def check_paired(h5, out):
     tb = values(h5, "generation_seconds", "baseline", 50.0)
     check(abs(float(e["mean_pct"]) - np.mean((tb / ta - 1) * 100)) < 1e-7, "efficiency = 1/time paired")
     check(r["n_cross_host_or_run"] == "0", "pairs run side by side are not flagged")
-    lo, hi, verdict = float(r["ci_low_pct"]), float(r["ci_high_pct"]), r["verdict"]
-    want_verdict = "faster" if lo > 0 else "slower" if hi < 0 else "no significant difference"
-    check(verdict == want_verdict, "verdict rule")
+    check(r["verdict"] == want_verdict(r, 10), "verdict rule")
 
 
 def check_missing(out):
@@ -368,6 +371,8 @@ def check_seed(binary, work, f, out):
     check(open(os.path.join(out, name)).read() != open(os.path.join(other, name)).read(),
           "another seed, other intervals")
     check("seed 2" in open(os.path.join(other, "REPORT.md")).read(), "seed printed in REPORT.md")
+    check("percentile bootstrap, %d resamples" % DEFAULT_BOOTSTRAP in open(os.path.join(out, "REPORT.md")).read(),
+          "the default number of resamples is %d" % DEFAULT_BOOTSTRAP)
 
 
 # ---- verdicts, caveats and the 0% control ----
@@ -377,21 +382,32 @@ WORDS = {"speed": ("faster", "slower"), "efficiency": ("faster", "slower"), "per
          "generated_perplexity": ("worse", "better")}
 
 
-def want_verdict(r, min_pairs):
+def want_verdict(r, min_pairs, holm=False):
     """The documented verdict rule (docs/report.md), threshold included."""
     if r["available"] != "1":
         return "unavailable"
-    n = int(r["n_pairs"])
+    n, k = int(r["n_pairs"]), int(r["n_nonzero"])
     if n < min_pairs or n < 2:
         return "too few prompts (n=%d)" % n
-    lo, hi = float(r["ci_low_pct"]), float(r["ci_high_pct"])
-    up, down = WORDS[r["metric"]]
-    return up if lo > 0 else down if hi < 0 else "no significant difference"
+    if k == 0:
+        return "identical (all %d pairs equal)" % n
+    if k < min_pairs:
+        return "too few differing prompts (%d of %d differ)" % (k, n)
+    lo, hi, mean, m = float(r["ci_low_pct"]), float(r["ci_high_pct"]), float(r["mean_pct"]), float(r["margin_pct"])
+    if m > 0 and -m < lo and hi < m:
+        return "equivalent (within +-%g%%)" % m
+    p = float(r["p_holm"] if holm else r["p_value"])
+    if (lo > 0 or hi < 0) and p < 0.05:
+        if abs(mean) < m:
+            return "inconclusive (significant, but the mean is within the +-%g%% margin)" % m
+        up, down = WORDS[r["metric"]]
+        return up if lo > 0 else down
+    return "no significant difference"
 
 
-def check_verdicts(rows, min_pairs, what):
+def check_verdicts(rows, min_pairs, what, holm=False):
     bad = [(r["comparison"], r["metric"], r["level"], r["verdict"]) for r in rows
-           if r["verdict"] != want_verdict(r, min_pairs)]
+           if r["verdict"] != want_verdict(r, min_pairs, holm)]
     check(not bad, "%s: every verdict follows the rule with --min-pairs %d (first wrong: %s)"
           % (what, min_pairs, bad[:1]))
 
@@ -399,24 +415,28 @@ def check_verdicts(rows, min_pairs, what):
 def count_rows(rows, between):
     sel = [r for r in rows if (r["b_level"] == "") == between and r["available"] == "1"]
     decided = [r for r in sel if not r["verdict"].startswith("too few")]
-    signif = [r for r in decided if r["verdict"] != "no significant difference"]
-    return len(decided), len(signif), len(sel) - len(decided)
+    signif = [r for r in decided if r["verdict"].split(" (")[0] in
+              ("faster", "slower", "better", "worse")]
+    equiv = [r for r in decided if r["verdict"].startswith(("equivalent", "identical"))]
+    return len(decided), len(signif), len(equiv), len(sel) - len(decided)
 
 
 def check_caveats(out):
     rows = read_csv(os.path.join(out, "comparisons.csv"))
     text = open(os.path.join(out, "REPORT.md")).read()
-    (c1, k1, f1), (c2, k2, f2) = count_rows(rows, True), count_rows(rows, False)
-    want = ("Between variants, %d comparison row(s) (pair x metric x level) have a verdict and %d of them are "
-            "\"significant\" (faster/slower, better/worse); at 95%% about %d/20 = %.1f would be by chance alone"
-            % (c1, k1, c1, c1 / 20))
+    (c1, k1, e1, f1), (c2, k2, _, f2) = count_rows(rows, True), count_rows(rows, False)
+    want = ("Between variants, %d comparison row(s) (pair x metric x level) have a verdict: %d significant beyond "
+            "their margin (faster/slower, better/worse) and %d equivalent or identical; at alpha = 0.05 about %.1f "
+            "of the %d would pass" % (c1, k1, e1, c1 * 0.05, c1))
     check(want in text, "caveats count the comparisons: " + want)
-    check("Against each variant's own lowest level: %d row(s), %d significant (about %.1f by chance)"
-          % (c2, k2, c2 / 20) in text, "caveats count the degradation rows")
-    check("A verdict needs at least 10 pairs (--min-pairs); %d comparison row(s) have fewer" % (f1 + f2) in text,
-          "caveats count the rows without a verdict")
+    check("Against each variant's own lowest level: %d row(s), %d significant." % (c2, k2) in text,
+          "caveats count the degradation rows")
+    check("A verdict needs at least 10 pairs that differ (--min-pairs" in text and
+          "; %d comparison row(s) have fewer" % (f1 + f2) in text, "caveats count the rows without a verdict")
     check("They come from latency-mode prompts" in text and "depend on the machine" in text,
           "caveats say where timings come from")
+    check("exact and machine-independent" not in text and "each generated alone" not in text,
+          "no claim of machine-independent quality numbers or of prompts run alone")
     check(text.index("## Caveats") < text.index("## Coverage and missing data"), "caveats come before the tables")
 
 
@@ -438,7 +458,7 @@ def check_min_pairs(binary, work, f, out):
     check(p.returncode == 0 and all(r["verdict"].startswith("too few prompts (n=") for r in rows),
           "6 prompts: no verdict anywhere by default")
     text = open(os.path.join(work, "few", "REPORT.md")).read()
-    check(re.search(r"At 50%, agency vs baseline, speed \(decode tokens/s\): [+-][0-9.]+% \(95% CI [^)]*\): "
+    check(re.search(r"At 50%, agency vs baseline, speed \(decode tokens/s\): [+-][0-9.]+% \(95% CI [^\n]*?\): "
                     r"too few prompts \(n=6\)", text) is not None, "the seed claim line withholds its verdict")
     p = report(binary, [few], os.path.join(work, "few2"), "--no-figures", "--bootstrap", "200", "--min-pairs", "2")
     rows = read_csv(os.path.join(work, "few2", "comparisons.csv"))
@@ -449,16 +469,25 @@ def check_min_pairs(binary, work, f, out):
         check(p.returncode == 2 and "--min-pairs" in p.stderr, "--min-pairs %r -> exit 2: %s" % (bad, p.stderr))
 
 
-def credit_phrase(rows, comparison, level):
+def directional(verdict):
+    return verdict.split(" (")[0] in ("faster", "slower")
+
+
+def credit_phrase(rows, comparison, level, same_code=False):
     """What REPORT.md must conclude from the speed verdicts at level and at the 0% control."""
-    v = row(rows, comparison=comparison, metric="speed", level=level)["verdict"]
-    v0 = row(rows, comparison=comparison, metric="speed", level=0)["verdict"]
+    r = row(rows, comparison=comparison, metric="speed", level=level)
+    v, v0 = r["verdict"], row(rows, comparison=comparison, metric="speed", level=0)["verdict"]
     if v.startswith("too few") or v0.startswith("too few"):
         return "too few paired prompts at %g%% or at 0%%" % level
-    if v == "no significant difference":
-        return "no significant difference at %g%%, so no speed difference can be put down to" % level
-    if v0 == "no significant difference":
-        return "%s at %g%% and no significant difference at 0%%, so the difference comes with pruning" % (v, level)
+    if v.startswith("equivalent"):
+        return "equivalent within +-%s%% at %g%%, so no speed difference beyond that margin" % (r["margin_pct"], level)
+    if not directional(v):
+        return "no significant difference beyond the +-%s%% margin at %g%%" % (r["margin_pct"], level)
+    if not directional(v0):
+        return "%s at %g%% and no difference beyond the margin at 0%%, so the difference comes with pruning" % (v, level)
+    if same_code:
+        return "already %s at 0%%, where both variants run the same code (nothing pruned, no agency): that much " \
+               "is run order, machine load or noise, not overhead" % v0
     return "already %s at 0%%, where nothing is pruned: that much is gating or agency overhead" % v0
 
 
@@ -470,7 +499,8 @@ def check_control(binary, work, out):
           "the default study's comparisons: %s" % sorted(between))
     check("Control at 0% (nothing is pruned, so `baseline-skip` has no head to skip): baseline-skip vs baseline, "
           "speed (decode tokens/s): " in text, "the attribution shows the 0% control")
-    phrases = [credit_phrase(rows, c, 50) for c in ("baseline-skip-vs-baseline", "agency-vs-baseline-skip")]
+    phrases = [credit_phrase(rows, "baseline-skip-vs-baseline", 50, True),
+               credit_phrase(rows, "agency-vs-baseline-skip", 50)]
     check(phrases[0] != phrases[1], "the fixture exercises two readings of the control")
     check("Reading: baseline-skip vs baseline: " + phrases[0] in text, "reading of skip vs baseline: " + phrases[0])
     check("; agency vs baseline-skip: " + phrases[1] in text, "reading of agency vs skip: " + phrases[1])
@@ -602,6 +632,102 @@ def check_incomplete(binary, work, f, p, out):
           open(os.path.join(work, "complete", "REPORT.md")).read(), "a complete file gets no warning")
 
 
+# ---- ties, drift, p-values, margins, Holm ----
+
+def signflip_p(d):
+    """Two-sided sign-flip p-value by enumerating every sign assignment of the non-zero d."""
+    v = [x for x in d if x != 0]
+    if not v:
+        return 1.0
+    t = abs(sum(v)) - 1e-9 * sum(abs(x) for x in v)
+    if t <= 0:
+        return 1.0
+    k = len(v)
+    signs = ((np.arange(1 << k)[:, None] >> np.arange(k)) & 1) * -2 + 1
+    return float(np.mean(np.abs(signs @ np.array(v)) >= t))
+
+
+def check_pvalue(h5, out):
+    """An exact p-value of the report recomputed here from the file (12 pairs at 70%)."""
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    r = row(rows, comparison="agency-vs-baseline", metric="diversity", level=70)
+    a, b = values(h5, "distinct_2", "agency", 70.0), values(h5, "distinct_2", "baseline", 70.0)
+    d = [x for x in (a - b) / b * 100 if np.isfinite(x)]
+    want = signflip_p(d)
+    check(r["p_method"] == "exact" and int(r["n_nonzero"]) == len(d) == 12 and
+          abs(float(r["p_value"]) - want) < 1e-9, "exact sign-flip p %s vs enumeration %.9g" % (r["p_value"], want))
+    mc = row(rows, comparison="agency-vs-baseline", metric="diversity", level=50)
+    a, b = values(h5, "distinct_2", "agency", 50.0), values(h5, "distinct_2", "baseline", 50.0)
+    check(mc["p_method"] == "monte-carlo" and int(mc["n_nonzero"]) == 24, "24 differing pairs: Monte Carlo p")
+
+
+def check_ties(binary, work):
+    f = fixture(os.path.join(work, "ties.h5"), "--ties", "--no-partial", "--no-nan")
+    out = os.path.join(work, "ties")
+    p = report(binary, [f], out, "--no-figures", "--bootstrap", "2000")
+    check(p.returncode == 0, "report on planted ties runs: " + p.stderr)
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    check_verdicts(rows, 10, "planted ties")
+    verdict = lambda c, m, l: row(rows, comparison=c, metric=m, level=l)["verdict"]
+    for m in ("perplexity", "quality", "diversity", "generated_perplexity"):
+        check(verdict("baseline-skip-vs-baseline", m, 50) == "identical (all 24 pairs equal)",
+              "identical quality values read identical: " + m)
+    d2 = row(rows, comparison="agency-vs-baseline", metric="diversity", level=0)
+    check(d2["n_nonzero"] == "4" and d2["p_method"] == "exact" and float(d2["p_value"]) == 0.125,
+          "4 differing prompts of 24: exact p = 0.125 (%s, %s)" % (d2["n_nonzero"], d2["p_value"]))
+    check(float(d2["ci_low_pct"]) > 0 and d2["verdict"] == "too few differing prompts (4 of 24 differ)",
+          "ties do not count toward --min-pairs although the bootstrap interval excludes 0: " + d2["verdict"])
+    check(verdict("baseline-skip-vs-baseline", "speed", 0) == "equivalent (within +-2%)",
+          "a 0.4% drift at 0% is equivalent within the speed margin")
+    check(verdict("agency-vs-baseline", "perplexity", 50) == "equivalent (within +-1%)",
+          "a 0.03% perplexity change is equivalent, not worse")
+    text = open(os.path.join(out, "REPORT.md")).read()
+    check("Control at 0% (no head pruned, so pruning cannot explain a difference): agency vs baseline" in text,
+          "the claims keep their 0% control line")
+    # --min-pairs 2: the 4 differing prompts are tested, and p = 0.125 withholds the verdict.
+    p = report(binary, [f], os.path.join(work, "ties2"), "--no-figures", "--min-pairs", "2", "--bootstrap", "2000")
+    rows2 = read_csv(os.path.join(work, "ties2", "comparisons.csv"))
+    check_verdicts(rows2, 2, "planted ties, --min-pairs 2")
+    check(row(rows2, comparison="agency-vs-baseline", metric="diversity", level=0)["verdict"] ==
+          "no significant difference", "an interval excluding 0 with p = 0.125 is not significant")
+    # A margin of 0.1%: the same-code drift at 0% is now "faster", and is read as run order, not overhead.
+    p = report(binary, [f], os.path.join(work, "ties3"), "--no-figures", "--bootstrap", "2000", "--margin", "speed=0.1",
+               "--margin=perplexity=0")
+    check(p.returncode == 0, "--margin runs: " + p.stderr)
+    rows3 = read_csv(os.path.join(work, "ties3", "comparisons.csv"))
+    check_verdicts(rows3, 10, "--margin speed=0.1")
+    check(row(rows3, comparison="baseline-skip-vs-baseline", metric="speed", level=0)["verdict"] == "faster" and
+          row(rows3, comparison="agency-vs-baseline", metric="perplexity", level=50)["verdict"] == "worse",
+          "smaller margins turn the planted drifts into verdicts")
+    text = open(os.path.join(work, "ties3", "REPORT.md")).read()
+    check("Reading: baseline-skip vs baseline: already faster at 0%, where both variants run the same code "
+          "(nothing pruned, no agency): that much is run order, machine load or noise, not overhead" in text,
+          "a 0% difference between runs of the same code is not called overhead")
+    for bad in ("speed", "nope=1", "speed=-1", "speed=x", "speed="):
+        p = report(binary, [f], os.path.join(work, "bad"), "--margin", bad)
+        check(p.returncode == 2 and "--margin" in p.stderr, "--margin %r -> exit 2: %s" % (bad, p.stderr.strip()))
+
+
+def check_holm(binary, work, f):
+    out = os.path.join(work, "holm")
+    p = report(binary, [f], out, "--no-figures", "--holm", "--bootstrap", "2000")
+    check(p.returncode == 0, "--holm runs: " + p.stderr)
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    check_verdicts(rows, 10, "--holm", holm=True)
+    for between in (True, False):
+        fam = [r for r in rows if (r["b_level"] == "") == between and r["available"] == "1"
+               and int(r["n_pairs"]) >= 10 and int(r["n_nonzero"]) >= 10]
+        ps = np.array([float(r["p_value"]) for r in fam])
+        order = np.argsort(ps, kind="stable")
+        adj = np.minimum(1, (len(ps) - np.arange(len(ps))) * ps[order])
+        adj = np.maximum.accumulate(adj)
+        got = np.array([float(fam[i]["p_holm"]) for i in order])
+        check(len(fam) > 0 and np.allclose(got, adj, rtol=1e-7, atol=0),
+              "Holm-adjusted p recomputed (%s family of %d)" % ("between" if between else "own", len(fam)))
+    check("Verdicts use Holm-adjusted p-values (--holm)" in open(os.path.join(out, "REPORT.md")).read(),
+          "REPORT.md says the p-values are Holm-adjusted")
+
+
 def main():
     binary, work = sys.argv[1], sys.argv[2]
     shutil.rmtree(work, ignore_errors=True)
@@ -629,6 +755,9 @@ def main():
     check_captions(binary, work)
     check_scripts(out, os.path.join(work, "lonely"))
     check_incomplete(binary, work, f, p, out)
+    check_ties(binary, work)
+    check_pvalue(f, out)
+    check_holm(binary, work, f)
     print("%d check(s), %d failure(s)" % (checks[0], len(failures)))
     return 1 if failures else 0
 

@@ -1,7 +1,8 @@
 /* test_stats.c: the report's statistics (analysis/stats.c) against answers known in
  * closed form: type-7 quantiles, the exact bootstrap distribution of a two-point sample,
  * the bootstrap standard error sigma_hat / sqrt(n) of a mean, paired percent differences
- * computed per prompt, and Pareto dominance. */
+ * computed per prompt, Pareto dominance, and the sign-flip test's p-values against a
+ * brute-force enumeration of every sign assignment written out here. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -199,6 +200,100 @@ static void test_finite_values(void **state)
     assert_true(x[0] == 1 && x[1] == 3 && x[2] == 5);
 }
 
+/* p-value by brute force: every one of the 2^k sign assignments of the non-zero values,
+ * each sum added up afresh, ties within 1e-9 of sum |d| counted as extreme. */
+static double brute_p(const double *d, int n)
+{
+    double v[24], s = 0, abs_sum = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (d[i] != 0) v[k++] = d[i], s += d[i], abs_sum += fabs(d[i]);
+    double t = fabs(s) - 1e-9 * abs_sum;
+    if (k == 0 || t <= 0) return 1.0;
+    long hits = 0;
+    for (long mask = 0; mask < (1L << k); mask++) {
+        double x = 0;
+        for (int i = 0; i < k; i++) x += (mask >> i & 1) ? -v[i] : v[i];
+        hits += fabs(x) >= t;
+    }
+    return (double)hits / (double)(1L << k);
+}
+
+/* The issue's case: 4 prompts of 24 differ, all upwards, 20 are ties. Only the 4 count;
+ * the two extreme assignments of 16 give p = 2/16 = 0.125. */
+static void test_signflip_ties_dropped(void **state)
+{
+    double d[24] = {0};
+    d[3] = 2.5, d[8] = 1.0, d[11] = 4.0, d[20] = 0.5;
+    hs_perm t;
+    assert_int_equal(hs_signflip_test(d, 24, 20, 1000, 1, &t), HS_OK);
+    assert_int_equal(t.n_nonzero, 4);
+    assert_true(t.exact && t.p == 0.125);
+    /* No difference at all: every assignment ties, p = 1. */
+    double z[5] = {0};
+    assert_int_equal(hs_signflip_test(z, 5, 20, 1000, 1, &t), HS_OK);
+    assert_true(t.n_nonzero == 0 && t.p == 1.0);
+    /* Equal magnitudes: {2, 1, -1}: |S| >= 2 in 6 of 8 assignments (the ties count). */
+    const double e[] = {2, 1, -1};
+    assert_int_equal(hs_signflip_test(e, 3, 20, 1000, 1, &t), HS_OK);
+    assert_true(t.p == 0.75);
+}
+
+/* Random samples of 1..20 values, some zeros, some repeated magnitudes: the meet-in-the-
+ * middle count equals brute force exactly. */
+static void test_signflip_exact_vs_enumeration(void **state)
+{
+    hs_rng r;
+    hs_rng_seed(&r, 77);
+    for (int trial = 0; trial < 60; trial++) {
+        int n = 1 + (int)hs_rng_below(&r, 20);
+        double d[20];
+        for (int i = 0; i < n; i++) {
+            int k = (int)hs_rng_below(&r, 9);
+            d[i] = k == 0 ? 0.0 : (double)(k - 4) * 0.37 + (trial % 3 ? 0.1 * (double)hs_rng_below(&r, 5) : 0);
+        }
+        hs_perm t;
+        assert_int_equal(hs_signflip_test(d, n, 20, 1000, 1, &t), HS_OK);
+        double want = brute_p(d, n);
+        assert_true(t.exact);
+        assert_true(fabs(t.p - want) < 1e-15);
+    }
+}
+
+/* 22 non-zero values with max_exact 20: Monte Carlo with 20000 draws lands within 5
+ * binomial standard errors of the exact p (brute force over 4M assignments). */
+static void test_signflip_monte_carlo(void **state)
+{
+    double d[22];
+    for (int i = 0; i < 22; i++) d[i] = (i % 3 == 0 ? -1.0 : 1.0) * (0.5 + 0.1 * i);
+    double want = brute_p(d, 22);
+    hs_perm t;
+    assert_int_equal(hs_signflip_test(d, 22, 20, 20000, 5, &t), HS_OK);
+    assert_true(!t.exact && t.resamples == 20000 && t.p > 0);
+    double se = sqrt(want * (1 - want) / 20000);
+    assert_true(fabs(t.p - want) < 5 * se + 1.0 / 20001);
+    /* The same seed gives the same p; exact mode agrees with brute force above 20 too. */
+    hs_perm u;
+    hs_signflip_test(d, 22, 20, 20000, 5, &u);
+    assert_true(u.p == t.p);
+    assert_int_equal(hs_signflip_test(d, 22, 26, 0, 5, &u), HS_OK);
+    assert_true(u.exact && fabs(u.p - want) < 1e-15);
+}
+
+/* Holm 1979 by hand: p = (0.01, 0.04, 0.03, 0.005), m = 4 -> sorted 0.005, 0.01, 0.03, 0.04
+ * times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.02, 0.03, 0.06, 0.06. */
+static void test_holm(void **state)
+{
+    const double p[] = {0.01, 0.04, 0.03, NAN, 0.005};
+    double adj[5];
+    assert_int_equal(hs_holm(p, 5, adj), HS_OK);
+    assert_true(fabs(adj[0] - 0.03) < 1e-15 && fabs(adj[1] - 0.06) < 1e-15 && fabs(adj[2] - 0.06) < 1e-15);
+    assert_true(isnan(adj[3]) && fabs(adj[4] - 0.02) < 1e-15);
+    const double big[] = {0.5, 0.6};
+    assert_int_equal(hs_holm(big, 2, adj), HS_OK);
+    assert_true(adj[0] == 1.0 && adj[1] == 1.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +311,10 @@ int main(void)
         cmocka_unit_test(test_pareto_front),
         cmocka_unit_test(test_ci_sign),
         cmocka_unit_test(test_finite_values),
+        cmocka_unit_test(test_signflip_ties_dropped),
+        cmocka_unit_test(test_signflip_exact_vs_enumeration),
+        cmocka_unit_test(test_signflip_monte_carlo),
+        cmocka_unit_test(test_holm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@ sweep 1 --out ref.h5 || fail "reference sweep: $(cat sweep.err)"
 sweep 1 --out p.h5 --cells 1/2 || fail "first half: $(cat sweep.err)"
 sweep 1 --out q.h5 --cells 2/2 || fail "second half: $(cat sweep.err)"
 cp p.h5 x.h5
-"$report" x.h5 --out rep-intact --no-figures >/dev/null 2>&1 || fail "headsweep-report on the intact file"
+"$report" x.h5 --out rep-intact --no-figures --bootstrap 200 >/dev/null 2>&1 || fail "headsweep-report on the intact file"
 "$py" "$tool" damage p.h5 dmg "$seed" >cases.txt || fail "making damaged copies"
 
 # run CMD...: rc and err.txt; a signal (128+), a sanitizer report or a hang fails.
@@ -66,7 +66,7 @@ while read -r case cls; do
     case $reader in
       resume) run "$hs" sweep study.ini --out x.h5 ;;
       merge) run "$hs" merge m.h5 x.h5 q.h5 ;;
-      report) run "$report" x.h5 --out rep --no-figures ;;
+      report) run "$report" x.h5 --out rep --no-figures --bootstrap 200 ;;
     esac
     if [ "$rc" = 0 ]; then check_accepted; else check_refusal; fi
   done

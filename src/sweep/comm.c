@@ -63,9 +63,22 @@ static int launched_by_mpi(void)
     return 0;
 }
 
+/* Open MPI picks its one-sided component at MPI_Init. Debian's openmpi-mca-params.conf
+ * excludes pt2pt (osc = ^ucx,pt2pt), which leaves none for a window spanning hosts over
+ * TCP: on two nodes MPI_Win_allocate failed with MPI_ERR_WIN (tests/slurm/multinode.sh).
+ * Unless the user chose (OMPI_MCA_osc set), admit every component but ucx; on one host
+ * osc/sm still wins, so single-node runs are unchanged. Other MPIs ignore the variable. */
+static hs_status admit_osc_pt2pt(void)
+{
+    if (getenv("OMPI_MCA_osc") || setenv("OMPI_MCA_osc", "^ucx", 0) == 0) return HS_OK;
+    return hs_err(HS_EIO, "%s: setenv(OMPI_MCA_osc) failed before MPI_Init", __FILE__);
+}
+
 static hs_status init_mpi(hs_comm *c)
 {
     int provided;
+    hs_status st = admit_osc_pt2pt();
+    if (st) return st;
     MPI_TRY(MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided));
     c->mpi = 1;
     MPI_TRY(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));

@@ -5,6 +5,7 @@
 #   slurm_install            installs slurm-wlm, munge and hdf5-tools (h5dump, which the
 #                            test reads the results with) with apt-get when missing
 #                            (status 1 if they are missing and cannot be installed)
+#   munge_start DIR          munged alone (its key, socket and logs under DIR/munge, DIR/log)
 #   cluster_start DIR        munged, slurmctld and slurmd with every file under DIR, on free
 #                            ports, one node with 2 CPUs ($cluster_cpus); exports SLURM_CONF;
 #                            status 1 (message on stderr) if a daemon cannot run at all, 2 if
@@ -78,13 +79,10 @@ _start_daemon() {
   fi
 }
 
-cluster_start() {
-  local d=$1 host node cport dport
-  cluster_dir=$d
-  mkdir -p "$d"/{state,spool,log,munge}
-  chmod 755 "$d" "$d/log"
-  host=$(hostname -s)
-  # munge: own key, socket, pid and seed files, run as the munge user.
+# munge_start DIR: munged as the munge user with its own key, socket, pid and seed files
+# under DIR/munge (logs in DIR/log); status 1 if it cannot run or does not answer.
+munge_start() {
+  local d=$1
   chown munge:munge "$d/munge"
   chmod 755 "$d/munge" # munged wants its socket directory world-executable
   setpriv --reuid=munge --regid=munge --init-groups mungekey --create --keyfile="$d/munge/munge.key" \
@@ -94,6 +92,15 @@ cluster_start() {
     --pid-file="$d/munge/munged.pid" --seed-file="$d/munge/munged.seed" --log-file="$d/log/munged.file.log" || return 1
   munge -S "$d/munge/munge.socket" -n </dev/null | unmunge -S "$d/munge/munge.socket" >/dev/null 2>&1 ||
     { echo "munged runs but does not answer on $d/munge/munge.socket" >&2; return 1; }
+}
+
+cluster_start() {
+  local d=$1 host node cport dport
+  cluster_dir=$d
+  mkdir -p "$d"/{state,spool,log,munge}
+  chmod 755 "$d" "$d/log"
+  host=$(hostname -s)
+  munge_start "$d" || return 1
   if ! cport=$(free_port) || ! dport=$(free_port); then
     echo "no free TCP port" >&2
     return 1

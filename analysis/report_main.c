@@ -2,6 +2,7 @@
  *
  *   headsweep-report FILE.h5 [FILE2.h5 ...] --out DIR [--seed S] [--bootstrap N] [--no-figures]
  *                    [--reference VARIANT] [--min-pairs N] [--holm] [--margin METRIC=PCT ...]
+ *                    (and -h/--help, --version: headsweep/cliopt.h)
  *
  * Reads one or more results files of the same study (merged in memory), writes tables,
  * plot data, gnuplot scripts, PNG figures and REPORT.md into DIR, and prints REPORT.md's
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "analyze.h"
+#include "headsweep/cliopt.h"
 #include "figures.h"
 #include "h5read.h"
 #include "outfile.h"
@@ -26,28 +28,37 @@
 typedef struct {
     hs_report_opts opt;
     int nfiles;
-    char **files; /* (nfiles) borrowed from argv */
+    char **files; /* (nfiles) the operands of argv */
     int reference_given; /* --reference was on the command line: it must exist */
 } cli_args;
 
-static void usage(FILE *f)
+static char usage_text[2048];
+
+/* The usage, with the defaults filled in (hs_opt prints it as it is). */
+static const char *usage(void)
 {
-    fprintf(f, "usage: headsweep-report FILE.h5 [FILE2.h5 ...] --out DIR [--seed S] [--bootstrap N] "
-               "[--no-figures]\n"
-               "                        [--reference VARIANT] [--min-pairs N] [--holm] [--margin METRIC=PCT ...]\n"
-               "  Several files are merged as one study (they must share model, prompts, calibration\n"
-               "  and sampling settings). Every variant is compared with the reference variant; a\n"
-               "  comparison with fewer than --min-pairs paired prompts, or prompts that differ, gets\n"
-               "  no verdict. --bootstrap N also sets the Monte Carlo draws of the sign-flip test.\n"
-               "  --holm: verdicts use Holm-adjusted p-values. --margin METRIC=PCT (repeatable):\n"
-               "  equivalence margin in percent of a comparison metric.\n"
-               "  Defaults: --seed %llu, --bootstrap %d, --reference %s, --min-pairs %d, margins",
-            HS_DEFAULT_SEED, HS_DEFAULT_BOOTSTRAP, HS_DEFAULT_REFERENCE, HS_DEFAULT_MIN_PAIRS);
-    int n;
+    int n, k = snprintf(usage_text, sizeof usage_text,
+             "usage: headsweep-report FILE.h5 [FILE2.h5 ...] --out DIR [--seed S] [--bootstrap N] "
+             "[--no-figures]\n"
+             "                        [--reference VARIANT] [--min-pairs N] [--holm] [--margin METRIC=PCT ...]\n"
+             "  Several files are merged as one study (they must share model, prompts, calibration\n"
+             "  and sampling settings). Every variant is compared with the reference variant; a\n"
+             "  comparison with fewer than --min-pairs paired prompts, or prompts that differ, gets\n"
+             "  no verdict. --bootstrap N also sets the Monte Carlo draws of the sign-flip test.\n"
+             "  --holm: verdicts use Holm-adjusted p-values. --margin METRIC=PCT (repeatable):\n"
+             "  equivalence margin in percent of a comparison metric.\n"
+             "  Defaults: --seed %llu, --bootstrap %d, --reference %s, --min-pairs %d, margins",
+             HS_DEFAULT_SEED, HS_DEFAULT_BOOTSTRAP, HS_DEFAULT_REFERENCE, HS_DEFAULT_MIN_PAIRS);
     const hs_cmp_metric *cm = hs_report_cmp_metrics(&n);
-    for (int i = 0; i < n; i++) fprintf(f, "%s %s=%g", i ? "," : "", cm[i].key, cm[i].margin_pct);
-    fputs(".\n", f);
+    for (int i = 0; i < n && k > 0 && (size_t)k < sizeof usage_text; i++)
+        k += snprintf(usage_text + k, sizeof usage_text - (size_t)k, "%s %s=%g", i ? "," : "", cm[i].key, cm[i].margin_pct);
+    if (k > 0 && (size_t)k < sizeof usage_text) snprintf(usage_text + k, sizeof usage_text - (size_t)k, ".\n");
+    return usage_text;
 }
+
+static const char report_exits[] =
+    "Exit status: 0 done, 2 bad input or usage, 1 any other failure (gnuplot failing too,\n"
+    "after REPORT.md has been written with gnuplot's message).\n";
 
 /* --margin METRIC=PCT: METRIC one of the comparison metrics, PCT a finite number >= 0. */
 static hs_status parse_margin(cli_args *a, const char *v)
@@ -75,79 +86,69 @@ static hs_status parse_margin(cli_args *a, const char *v)
     return HS_OK;
 }
 
-static hs_status parse_u64(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-') return hs_err(HS_EINPUT, "%s: expected a non-negative integer", opt);
-    *out = strtoull(s, &end, 10);
-    if (errno || *end || *out > max) return hs_err(HS_EINPUT, "%s: bad value '%s'", opt, s);
-    return HS_OK;
-}
+enum { O_OUT = 1, O_SEED, O_BOOTSTRAP, O_MIN_PAIRS, O_REFERENCE, O_NO_FIGURES, O_HOLM, O_MARGIN };
 
-/* Value of option opt at argv[*i]: "--opt VALUE" or "--opt=VALUE"; NULL if not this option. */
-static const char *opt_value(int argc, char **argv, int *i, const char *opt, int *missing)
+/* One option's value into a; 0 when fine, else a usage error of p (printed: 2). */
+static int parse_option(const hs_opt *p, cli_args *a, int c, const char *v)
 {
-    size_t n = strlen(opt);
-    if (strncmp(argv[*i], opt, n)) return NULL;
-    if (argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0') return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static hs_status parse_option(cli_args *a, int argc, char **argv, int *i)
-{
-    int missing = 0;
-    unsigned long long u = 0;
-    const char *v;
-    if (!strcmp(argv[*i], "--no-figures")) a->opt.figures = 0;
-    else if (!strcmp(argv[*i], "--holm")) a->opt.holm = 1;
-    else if ((v = opt_value(argc, argv, i, "--margin", &missing))) {
-        if (parse_margin(a, v)) return HS_EINPUT;
-    }
-    else if ((v = opt_value(argc, argv, i, "--out", &missing))) a->opt.out = v;
-    else if ((v = opt_value(argc, argv, i, "--seed", &missing))) {
-        if (parse_u64("--seed", v, ~0ULL, &u)) return HS_EINPUT;
+    uint64_t u = 0;
+    switch (c) {
+    case O_NO_FIGURES: a->opt.figures = 0; return 0;
+    case O_HOLM: a->opt.holm = 1; return 0;
+    case O_MARGIN:
+        if (parse_margin(a, v)) break;
+        return 0;
+    case O_OUT: a->opt.out = v; return 0;
+    case O_SEED:
+        if (hs_opt_parse_u64(v, "--seed", &u)) break;
         a->opt.seed = u;
-    } else if ((v = opt_value(argc, argv, i, "--bootstrap", &missing))) {
-        if (parse_u64("--bootstrap", v, 10000000ULL, &u)) return HS_EINPUT;
-        if (u < 100) return hs_err(HS_EINPUT, "--bootstrap: %llu resamples are too few for a 95%% interval (use >= 100)", u);
+        return 0;
+    case O_BOOTSTRAP:
+        if (hs_opt_parse_u64(v, "--bootstrap", &u)) break;
+        if (u > 10000000ULL) return hs_opt_error(p, "--bootstrap: '%s' is more than 10000000 resamples", v);
+        if (u < 100) return hs_opt_error(p, "--bootstrap: %llu resamples are too few for a 95%% interval (use >= 100)", (unsigned long long)u);
         a->opt.bootstrap = (int)u;
-    } else if ((v = opt_value(argc, argv, i, "--min-pairs", &missing))) {
-        if (parse_u64("--min-pairs", v, 1000000ULL, &u)) return HS_EINPUT;
-        if (u < 2) return hs_err(HS_EINPUT, "--min-pairs: %llu is too few: an interval needs at least 2 pairs", u);
+        return 0;
+    case O_MIN_PAIRS:
+        if (hs_opt_parse_u64(v, "--min-pairs", &u)) break;
+        if (u > 1000000ULL) return hs_opt_error(p, "--min-pairs: '%s' is more than 1000000", v);
+        if (u < 2) return hs_opt_error(p, "--min-pairs: %llu is too few: an interval needs at least 2 pairs", (unsigned long long)u);
         a->opt.min_pairs = (int)u;
-    } else if ((v = opt_value(argc, argv, i, "--reference", &missing))) {
-        if (!*v) return hs_err(HS_EINPUT, "--reference: empty variant name");
+        return 0;
+    case O_REFERENCE:
+        if (!*v) return hs_opt_error(p, "--reference: empty variant name");
         a->opt.reference = v;
         a->reference_given = 1;
-    } else if (missing) return hs_err(HS_EINPUT, "%s: needs a value", argv[*i]);
-    else return hs_err(HS_EINPUT, "unknown option %s", argv[*i]);
-    return HS_OK;
+        return 0;
+    default: return hs_opt_error(p, "option code %d is not handled (a bug)", c);
+    }
+    return hs_opt_error(p, "%s", hs_err_msg());
 }
 
-static hs_status parse_args(cli_args *a, int argc, char **argv)
+/* -1 to go on, else the exit code (0 after --help or --version, 2 after a usage error). */
+static int parse_args(cli_args *a, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"out", required_argument, 0, O_OUT},           {"seed", required_argument, 0, O_SEED},
+        {"bootstrap", required_argument, 0, O_BOOTSTRAP}, {"min-pairs", required_argument, 0, O_MIN_PAIRS},
+        {"reference", required_argument, 0, O_REFERENCE}, {"no-figures", no_argument, 0, O_NO_FIGURES},
+        {"holm", no_argument, 0, O_HOLM},               {"margin", required_argument, 0, O_MARGIN},
+        {0, 0, 0, 0}};
     a->opt = (hs_report_opts){.seed = HS_DEFAULT_SEED, .bootstrap = HS_DEFAULT_BOOTSTRAP, .conf = 0.95,
                               .figures = 1, .out = NULL, .min_pairs = HS_DEFAULT_MIN_PAIRS,
                               .reference = HS_DEFAULT_REFERENCE};
-    a->files = calloc((size_t)argc, sizeof *a->files);
-    if (!a->files) return hs_err(HS_ENOMEM, "out of memory");
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            hs_status st = parse_option(a, argc, argv, &i);
-            if (st) return st;
-        } else {
-            a->files[a->nfiles++] = argv[i];
-        }
+    hs_opt p;
+    int c, rc;
+    hs_opt_init(&p, "headsweep-report", NULL, usage(), report_exits, opts);
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+        if (c == HS_OPT_EXIT) return rc;
+        if (parse_option(&p, a, c, optarg)) return 2;
     }
-    if (a->nfiles == 0) return hs_err(HS_EINPUT, "no results file given");
-    if (!a->opt.out) return hs_err(HS_EINPUT, "--out DIR is required");
-    return HS_OK;
+    if (p.next >= argc) return hs_opt_error(&p, "no results file given");
+    if (!a->opt.out) return hs_opt_error(&p, "--out DIR is required");
+    a->files = argv + p.next;
+    a->nfiles = argc - p.next;
+    return -1;
 }
 
 /* Reads every file, checks it, merges into *s. */
@@ -216,23 +217,13 @@ static hs_status run(const cli_args *a, char **report_path)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
     cli_args a = {0};
     char *report_path = NULL;
-    hs_status st = parse_args(&a, argc, argv);
-    if (st) {
-        fprintf(stderr, "headsweep-report: %s\n", hs_err_msg());
-        usage(stderr);
-    } else if ((st = run(&a, &report_path)) != HS_OK) {
-        fprintf(stderr, "headsweep-report: %s\n", hs_err_msg());
-    } else {
-        printf("%s\n", report_path);
-    }
+    int rc = parse_args(&a, argc, argv);
+    if (rc >= 0) return rc;
+    hs_status st = run(&a, &report_path);
+    if (st) fprintf(stderr, "headsweep-report: %s\n", hs_err_msg());
+    else printf("%s\n", report_path);
     free(report_path);
-    free(a.files);
     return hs_status_exit_code(st);
 }

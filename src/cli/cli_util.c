@@ -1,6 +1,5 @@
-/* cli_util.c: shared option parsing and error reporting of the subcommands. */
+/* cli_util.c: shared option parsing and error reporting of the subcommands (cli_util.h). */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,54 +12,25 @@ int hs_cli_fail(hs_status st)
     return hs_status_exit_code(st);
 }
 
-int hs_cli_help(const char *usage)
+void hs_cli_opt_init(hs_opt *p, const char *cmd, const char *usage, const char *exits, const struct option *opts)
 {
-    fputs(usage, stdout);
-    return 0;
+    hs_opt_init(p, "headsweep", cmd, usage, exits, opts);
 }
 
-int hs_cli_usage_error(const char *usage, const char *problem)
+int hs_cli_parse_u64(const hs_opt *p, const char *s, const char *opt, uint64_t *out)
 {
-    if (problem) fprintf(stderr, "headsweep: %s\n", problem);
-    fputs(usage, stderr);
-    return 2;
+    return hs_opt_parse_u64(s, opt, out) ? hs_opt_error(p, "%s", hs_err_msg()) : 0;
 }
 
-int hs_cli_parse_u64(const char *s, const char *opt, uint64_t *out)
+int hs_cli_parse_int(const hs_opt *p, const char *s, const char *opt, int lo, int hi, int *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') {
-        fprintf(stderr, "headsweep: %s: '%s' is not a non-negative integer\n", opt, s);
-        return 1;
-    }
-    *out = v;
-    return 0;
+    return hs_opt_parse_int(s, opt, lo, hi, out) ? hs_opt_error(p, "%s", hs_err_msg()) : 0;
 }
 
-int hs_cli_parse_int(const char *s, const char *opt, int lo, int hi, int *out)
+int hs_cli_parse_float(const hs_opt *p, const char *s, const char *opt, double lo, double hi, float *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "headsweep: %s: '%s' is not an integer in [%d, %d]\n", opt, s, lo, hi);
-        return 1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-int hs_cli_parse_float(const char *s, const char *opt, double lo, double hi, float *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
-        fprintf(stderr, "headsweep: %s: '%s' is not a number in [%g, %g]\n", opt, s, lo, hi);
-        return 1;
-    }
+    double v;
+    if (hs_opt_parse_double(s, opt, lo, hi, &v)) return hs_opt_error(p, "%s", hs_err_msg());
     *out = (float)v;
     return 0;
 }

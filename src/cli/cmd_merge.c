@@ -1,6 +1,5 @@
 /* cmd_merge.c: `headsweep merge OUT.h5 IN.h5...` -> hs_merge (src/sweep/merge.c). */
 #include <stdio.h>
-#include <string.h>
 
 #include "cli_util.h"
 #include "cmd_sweep.h"
@@ -14,15 +13,18 @@ static const char merge_usage[] =
 
 int hs_cmd_merge(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return hs_cli_help(merge_usage);
-        if (argv[i][0] == '-' && argv[i][1]) return hs_cli_usage_error(merge_usage, "merge takes no options");
-    }
-    if (argc < 3) return hs_cli_usage_error(merge_usage, "an output and at least one input are required");
+    static const struct option none[] = {{0, 0, 0, 0}};
+    hs_opt p;
+    int rc;
+    hs_cli_opt_init(&p, "merge", merge_usage, NULL, none);
+    if (hs_opt_next(&p, argc, argv, &rc) == HS_OPT_EXIT) return rc; /* help, version or a bad option */
+    if (hs_opt_operands(&p, argc, 2, argc, "an output and at least one input are required")) return 2;
+    char **files = argv + p.next;
+    int n_in = argc - p.next - 1;
     int64_t done, total;
-    hs_status st = hs_merge(argv[1], (const char *const *)argv + 2, argc - 2, &done, &total);
+    hs_status st = hs_merge(files[0], (const char *const *)files + 1, n_in, &done, &total);
     if (st) return hs_cli_fail(st);
-    fprintf(stderr, "headsweep: merged %d file%s into %s: %lld of %lld cells done\n", argc - 2, argc == 3 ? "" : "s",
-            argv[1], (long long)done, (long long)total);
+    fprintf(stderr, "headsweep: merged %d file%s into %s: %lld of %lld cells done\n", n_in, n_in == 1 ? "" : "s",
+            files[0], (long long)done, (long long)total);
     return 0;
 }

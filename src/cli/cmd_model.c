@@ -1,5 +1,4 @@
 /* cmd_model.c: `headsweep info` and `headsweep mkmodel`. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,15 +15,16 @@ static const char info_usage[] =
 int hs_cmd_info(int argc, char **argv)
 {
     const char *dir = NULL;
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'm') dir = optarg;
-        else if (c == 'h') return hs_cli_help(info_usage);
-        else return hs_cli_usage_error(info_usage, NULL);
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {0, 0, 0, 0}};
+    hs_opt p;
+    int c, rc;
+    hs_cli_opt_init(&p, "info", info_usage, NULL, opts);
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+        if (c == HS_OPT_EXIT) return rc;
+        dir = optarg; /* 'm', the only option */
     }
-    if (!dir) return hs_cli_usage_error(info_usage, "--model is required");
+    if (hs_opt_operands(&p, argc, 0, 0, "info takes no operands (the model is --model DIR)")) return 2;
+    if (!dir) return hs_opt_error(&p, "--model DIR is required");
     hs_model m;
     hs_status st = hs_model_load(&m, dir);
     if (st) return hs_cli_fail(st);
@@ -53,22 +53,23 @@ int hs_cmd_mkmodel(int argc, char **argv)
     uint64_t seed = 0;
     static const struct option opts[] = {{"shape", required_argument, 0, 's'}, {"seed", required_argument, 0, 'S'},
                                          {"out", required_argument, 0, 'o'},   {"dtype", required_argument, 0, 'd'},
-                                         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                                         {0, 0, 0, 0}};
+    hs_opt p;
+    int c, rc;
+    hs_cli_opt_init(&p, "mkmodel", mk_usage, NULL, opts);
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
         switch (c) {
+        case HS_OPT_EXIT: return rc;
         case 's': shape = optarg; break;
         case 'o': out = optarg; break;
         case 'd': dtype = optarg; break;
         case 'S':
-            if (hs_cli_parse_u64(optarg, "--seed", &seed)) return 2;
+            if (hs_cli_parse_u64(&p, optarg, "--seed", &seed)) return 2;
             break;
-        case 'h': return hs_cli_help(mk_usage);
-        default: return hs_cli_usage_error(mk_usage, NULL);
         }
     }
-    if (!shape || !out) return hs_cli_usage_error(mk_usage, "--shape and --out are required");
+    if (hs_opt_operands(&p, argc, 0, 0, "mkmodel takes no operands")) return 2;
+    if (!shape || !out) return hs_opt_error(&p, "--shape and --out are required");
     hs_status st = hs_model_make_random(out, shape, seed, dtype);
     if (st) return hs_cli_fail(st);
     fprintf(stderr, "headsweep: wrote %s model to %s\n", shape, out);

@@ -7,6 +7,7 @@
  * model's config.json: prompt + reference must fit for teacher-forced perplexity, and
  * prompt + max-new for generation. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,9 @@ static const char prompts_usage[] =
     "shard   writes N files DIR/STEM.shard-K-of-N.jsonl (K = 0..N-1): prompt i goes to\n"
     "        shard i mod N, as in a sweep; lines are copied unchanged.\n";
 
-#define BAD_ARG "unknown option, missing value or extra argument"
+static const char prompts_exits[] =
+    "Exit status: 0 done (check: no problem), 2 bad input or usage (check: any problem\n"
+    "found), 1 failure (I/O, memory, internal).\n";
 
 /* ---- problems, collected then printed in line order ----------------------------- */
 
@@ -252,21 +255,22 @@ static int check_file(const check_opts *o)
 
 static int cmd_check(int argc, char **argv)
 {
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"require-reference", no_argument, 0, 'r'},
+                                         {"max-new", required_argument, 0, 'n'}, {0, 0, 0, 0}};
     check_opts o = {NULL, NULL, -1, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return hs_cli_help(prompts_usage);
-        if (!strcmp(a, "--model") && has_val) o.model = argv[++i];
-        else if (!strcmp(a, "--require-reference")) o.require_ref = 1;
-        else if (!strcmp(a, "--max-new") && has_val) {
-            if (hs_cli_parse_int(argv[++i], "--max-new", 0, 1 << 20, &o.max_new)) return 2;
-        } else if (a[0] != '-' && !o.file) o.file = a;
-        else return hs_cli_usage_error(prompts_usage, "prompts check: " BAD_ARG);
+    hs_opt p;
+    int c, rc;
+    hs_cli_opt_init(&p, "prompts check", prompts_usage, prompts_exits, opts);
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+        if (c == HS_OPT_EXIT) return rc;
+        if (c == 'm') o.model = optarg;
+        else if (c == 'r') o.require_ref = 1;
+        else if (c == 'n' && hs_cli_parse_int(&p, optarg, "--max-new", 0, 1 << 20, &o.max_new)) return 2;
     }
-    if (!o.file) return hs_cli_usage_error(prompts_usage, "prompts check: FILE is required");
-    if (o.max_new >= 0 && !o.model)
-        return hs_cli_usage_error(prompts_usage, "prompts check: --max-new needs --model");
+    if (hs_opt_operands(&p, argc, 1, 1, "exactly one FILE is required")) return 2;
+    o.file = argv[p.next];
+    if (o.max_new >= 0 && !o.model) return hs_opt_error(&p, "--max-new needs --model");
     return check_file(&o);
 }
 
@@ -373,28 +377,32 @@ static int shard_file(const shard_opts *o)
 
 static int cmd_shard(int argc, char **argv)
 {
+    static const struct option opts[] = {{"shards", required_argument, 0, 's'},
+                                         {"out-dir", required_argument, 0, 'o'}, {0, 0, 0, 0}};
     shard_opts o = {NULL, NULL, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return hs_cli_help(prompts_usage);
-        if (!strcmp(a, "--shards") && has_val) {
-            if (hs_cli_parse_int(argv[++i], "--shards", 1, 1 << 20, &o.shards)) return 2;
-        } else if (!strcmp(a, "--out-dir") && has_val) o.out_dir = argv[++i];
-        else if (a[0] != '-' && !o.file) o.file = a;
-        else return hs_cli_usage_error(prompts_usage, "prompts shard: " BAD_ARG);
+    hs_opt p;
+    int c, rc;
+    hs_cli_opt_init(&p, "prompts shard", prompts_usage, prompts_exits, opts);
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+        if (c == HS_OPT_EXIT) return rc;
+        if (c == 's' && hs_cli_parse_int(&p, optarg, "--shards", 1, 1 << 20, &o.shards)) return 2;
+        else if (c == 'o') o.out_dir = optarg;
     }
-    if (!o.file || !o.out_dir || !o.shards)
-        return hs_cli_usage_error(prompts_usage,
-                                  "prompts shard: FILE, --shards N and --out-dir DIR are required");
+    if (hs_opt_operands(&p, argc, 1, 1, "exactly one FILE is required")) return 2;
+    o.file = argv[p.next];
+    if (!o.out_dir || !o.shards) return hs_opt_error(&p, "FILE, --shards N and --out-dir DIR are required");
     return shard_file(&o);
 }
 
 int hs_cmd_prompts(int argc, char **argv)
 {
-    if (argc < 2) return hs_cli_usage_error(prompts_usage, "prompts: check or shard?");
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return hs_cli_help(prompts_usage);
-    if (!strcmp(argv[1], "check")) return cmd_check(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "shard")) return cmd_shard(argc - 1, argv + 1);
-    return hs_cli_usage_error(prompts_usage, "prompts: unknown subcommand (check or shard)");
+    static const struct option none[] = {{0, 0, 0, 0}};
+    hs_opt p;
+    int rc;
+    hs_cli_opt_init(&p, "prompts", prompts_usage, prompts_exits, none);
+    if (argc >= 2 && !strcmp(argv[1], "check")) return cmd_check(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "shard")) return cmd_shard(argc - 1, argv + 1);
+    if (argc >= 2 && argv[1][0] == '-' && hs_opt_next(&p, argc, argv, &rc) == HS_OPT_EXIT) return rc;
+    if (argc < 2) return hs_opt_error(&p, "a subcommand is required: check or shard");
+    return hs_opt_error(&p, "unknown subcommand '%s' (check or shard)", argv[1]);
 }

@@ -1,6 +1,5 @@
 /* cmd_run.c: `headsweep logits`, `generate` and `ppl`: one model, one sequence, with
  * optional head gates. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +28,7 @@ typedef struct {
 } run_opts;
 
 enum { O_MODEL = 1000, O_GATING, O_AGENCY, O_MAX_NEW, O_TEMP, O_TOPK, O_TOPP, O_SEED,
-       O_IDS, O_PROMPT, O_CONT, O_TRUNC, O_HELP, O_WEIGHTS, O_THREADS, O_HUGE };
+       O_IDS, O_PROMPT, O_CONT, O_TRUNC, O_WEIGHTS, O_THREADS, O_HUGE };
 
 /* Engine options of every model-running subcommand (appended to each usage). */
 #define RUN_USAGE                                                                                \
@@ -39,35 +38,35 @@ enum { O_MODEL = 1000, O_GATING, O_AGENCY, O_MAX_NEW, O_TEMP, O_TOPK, O_TOPP, O_
 
 #define RUN_OPTIONS                                                                         \
     HS_PRUNE_LONG_OPTIONS, {"model", required_argument, 0, O_MODEL},                          \
-        {"gating", required_argument, 0, O_GATING}, {"help", no_argument, 0, O_HELP},             \
+        {"gating", required_argument, 0, O_GATING},                                               \
         {"weights", required_argument, 0, O_WEIGHTS}, {"threads", required_argument, 0, O_THREADS}, \
         {"huge-pages", no_argument, 0, O_HUGE}
 
-/* Handles a shared option; returns 0 when handled, 1 when not ours, 2 on bad value. */
-static int run_opt(run_opts *o, int c, const char *arg)
+/* Handles a shared option; returns 0 when handled, 2 on a bad value (usage error printed).
+ * Every option hs_opt_next returns is one of these or the caller's own. */
+static int run_opt(const hs_opt *p, run_opts *o, int c, const char *arg)
 {
-    int r = hs_cli_prune_parse_opt(&o->prune, c, arg);
+    int r = hs_cli_prune_parse_opt(p, &o->prune, c, arg);
     if (r != 1) return r;
     switch (c) {
     case O_MODEL: o->model_dir = arg; return 0;
     case O_GATING:
         o->gating_set = 1;
-        return hs_gating_parse(arg, &o->gating) ? (fprintf(stderr, "headsweep: %s\n", hs_err_msg()), 2) : 0;
+        return hs_gating_parse(arg, &o->gating) ? hs_opt_error(p, "%s", hs_err_msg()) : 0;
     case O_AGENCY: o->agency = 1; return 0;
     case O_TRUNC: o->truncate = 1; return 0;
     case O_HUGE: o->huge = 1; return 0;
-    case O_THREADS: return hs_cli_parse_int(arg, "--threads", 1, 1024, &o->threads) ? 2 : 0;
+    case O_THREADS: return hs_cli_parse_int(p, arg, "--threads", 1, 1024, &o->threads) ? 2 : 0;
     case O_WEIGHTS:
-        if (strcmp(arg, "f32") && strcmp(arg, "bf16"))
-            return fprintf(stderr, "headsweep: --weights %s: expected f32 or bf16\n", arg), 2;
+        if (strcmp(arg, "f32") && strcmp(arg, "bf16")) return hs_opt_error(p, "--weights %s: expected f32 or bf16", arg);
         o->bf16 = !strcmp(arg, "bf16");
         return 0;
-    case O_MAX_NEW: return hs_cli_parse_int(arg, "--max-new", 1, 1 << 20, &o->sp.max_new) ? 2 : 0;
-    case O_TEMP: return hs_cli_parse_float(arg, "--temperature", 0, 100, &o->sp.temperature) ? 2 : 0;
-    case O_TOPK: return hs_cli_parse_int(arg, "--top-k", 0, 1 << 24, &o->sp.top_k) ? 2 : 0;
-    case O_TOPP: return hs_cli_parse_float(arg, "--top-p", 1e-6, 1, &o->sp.top_p) ? 2 : 0;
-    case O_SEED: return hs_cli_parse_u64(arg, "--seed", &o->sp.seed) ? 2 : 0;
-    default: return 1;
+    case O_MAX_NEW: return hs_cli_parse_int(p, arg, "--max-new", 1, 1 << 20, &o->sp.max_new) ? 2 : 0;
+    case O_TEMP: return hs_cli_parse_float(p, arg, "--temperature", 0, 100, &o->sp.temperature) ? 2 : 0;
+    case O_TOPK: return hs_cli_parse_int(p, arg, "--top-k", 0, 1 << 24, &o->sp.top_k) ? 2 : 0;
+    case O_TOPP: return hs_cli_parse_float(p, arg, "--top-p", 1e-6, 1, &o->sp.top_p) ? 2 : 0;
+    case O_SEED: return hs_cli_parse_u64(p, arg, "--seed", &o->sp.seed) ? 2 : 0;
+    default: return hs_opt_error(p, "option code %d is not handled (a bug)", c);
     }
 }
 
@@ -143,18 +142,20 @@ int hs_cmd_logits(int argc, char **argv)
     hs_sample_params_default(&o.sp);
     const char *ids_s = NULL;
     static const struct option opts[] = {RUN_OPTIONS, {"ids", required_argument, 0, O_IDS}, {0, 0, 0, 0}};
-    int c, r;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == O_HELP) return hs_cli_help(logits_usage);
+    int c, rc;
+    hs_opt p;
+    hs_cli_opt_init(&p, "logits", logits_usage, NULL, opts);
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+        if (c == HS_OPT_EXIT) return rc;
         if (c == O_IDS) ids_s = optarg;
-        else if ((r = run_opt(&o, c, optarg)) != 0) return r == 2 ? 2 : hs_cli_usage_error(logits_usage, NULL);
+        else if (run_opt(&p, &o, c, optarg)) return 2;
     }
-    if (!o.model_dir || !ids_s) return hs_cli_usage_error(logits_usage, "--model and --ids are required");
+    if (hs_opt_operands(&p, argc, 0, 0, "logits takes no operands (the ids are --ids LIST)")) return 2;
+    if (!o.model_dir || !ids_s) return hs_opt_error(&p, "--model and --ids are required");
     int32_t *ids;
     int n;
     if (hs_cli_parse_ids(ids_s, &ids, &n)) return 2;
-    int rc = logits_run(&o, ids, n);
+    rc = logits_run(&o, ids, n);
     free(ids);
     return rc;
 }
@@ -280,17 +281,19 @@ int hs_cmd_generate(int argc, char **argv)
         {"temperature", required_argument, 0, O_TEMP}, {"top-k", required_argument, 0, O_TOPK},
         {"top-p", required_argument, 0, O_TOPP}, {"seed", required_argument, 0, O_SEED},
         {"agency", no_argument, 0, O_AGENCY}, {"truncate", no_argument, 0, O_TRUNC}, {0, 0, 0, 0}};
-    int c, r;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == O_HELP) return hs_cli_help(gen_usage);
+    int c, rc;
+    hs_opt p;
+    hs_cli_opt_init(&p, "generate", gen_usage, NULL, opts);
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+        if (c == HS_OPT_EXIT) return rc;
         if (c == O_PROMPT) prompt = optarg;
-        else if ((r = run_opt(&o, c, optarg)) != 0) return r == 2 ? 2 : hs_cli_usage_error(gen_usage, NULL);
+        else if (run_opt(&p, &o, c, optarg)) return 2;
     }
-    if (!o.model_dir || !prompt) return hs_cli_usage_error(gen_usage, "--model and --prompt are required");
+    if (hs_opt_operands(&p, argc, 0, 0, "generate takes no operands (the prompt is --prompt TEXT)")) return 2;
+    if (!o.model_dir || !prompt) return hs_opt_error(&p, "--model and --prompt are required");
     if (o.agency && o.gating_set && o.gating == HS_GATING_MASK)
-        return hs_cli_usage_error(gen_usage, "--agency runs with --gating skip: withdrawn heads are never "
-                                             "computed (DESIGN.md), so --gating mask contradicts it");
+        return hs_opt_error(&p, "--agency runs with --gating skip: withdrawn heads are never "
+                                "computed (DESIGN.md), so --gating mask contradicts it");
     if (o.agency) o.gating = HS_GATING_SKIP;
     return generate_run(&o, prompt);
 }
@@ -338,14 +341,16 @@ int hs_cmd_ppl(int argc, char **argv)
     const char *prompt = NULL, *cont = NULL;
     static const struct option opts[] = {RUN_OPTIONS, {"prompt", required_argument, 0, O_PROMPT},
                                          {"continuation", required_argument, 0, O_CONT}, {0, 0, 0, 0}};
-    int c, r;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == O_HELP) return hs_cli_help(ppl_usage);
+    int c, rc;
+    hs_opt p;
+    hs_cli_opt_init(&p, "ppl", ppl_usage, NULL, opts);
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+        if (c == HS_OPT_EXIT) return rc;
         if (c == O_PROMPT) prompt = optarg;
         else if (c == O_CONT) cont = optarg;
-        else if ((r = run_opt(&o, c, optarg)) != 0) return r == 2 ? 2 : hs_cli_usage_error(ppl_usage, NULL);
+        else if (run_opt(&p, &o, c, optarg)) return 2;
     }
-    if (!o.model_dir || !prompt || !cont) return hs_cli_usage_error(ppl_usage, "--model, --prompt and --continuation are required");
+    if (hs_opt_operands(&p, argc, 0, 0, "ppl takes no operands")) return 2;
+    if (!o.model_dir || !prompt || !cont) return hs_opt_error(&p, "--model, --prompt and --continuation are required");
     return ppl_run(&o, prompt, cont);
 }

@@ -1,7 +1,6 @@
 /* cmd_score.c: `headsweep score`: head scores of a model for one strategy, printed as a
  * layer x head table with the order in which pruning levels switch heads off, and saved
  * as JSON (--out) for `--scores FILE` and a sweep job's `[pruning] scores = FILE`. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,69 +43,62 @@ typedef struct {
     hs_score_opts so;
 } score_opts;
 
-enum { O_MODEL = 1, O_PROMPTS, O_STRATEGY, O_OUT, O_SEED, O_MAX_PROMPTS, O_MAX_TOKENS, O_BASE, O_STEP, O_HELP };
+enum { O_MODEL = 1, O_PROMPTS, O_STRATEGY, O_OUT, O_SEED, O_MAX_PROMPTS, O_MAX_TOKENS, O_BASE, O_STEP };
 
-static int parse_base(const char *arg, hs_strategy *out)
+static int parse_base(const hs_opt *p, const char *arg, hs_strategy *out)
 {
-    if (hs_strategy_parse(arg, out) || *out == HS_STRATEGY_ITERATIVE) {
-        fprintf(stderr, "headsweep: --base: '%s': expected entropy, magnitude, random, ablation, gradient or taylor\n", arg);
-        return 2;
-    }
+    if (hs_strategy_parse(arg, out) || *out == HS_STRATEGY_ITERATIVE)
+        return hs_opt_error(p, "--base: '%s': expected entropy, magnitude, random, ablation, gradient or taylor", arg);
     return 0;
 }
 
-static int parse_step(const char *arg, double *out)
+static int parse_step(const hs_opt *p, const char *arg, double *out)
 {
     float v;
-    if (hs_cli_parse_float(arg, "--step", 0.0, 100.0, &v)) return 2;
-    if (!(v > 0)) {
-        fprintf(stderr, "headsweep: --step: must be above 0 percent\n");
-        return 2;
-    }
+    if (hs_cli_parse_float(p, arg, "--step", 0.0, 100.0, &v)) return 2;
+    if (!(v > 0)) return hs_opt_error(p, "--step: must be above 0 percent");
     *out = v;
     return 0;
 }
 
-/* 0 handled, 2 bad value, 3 help, 1 unknown option. */
-static int score_opt(score_opts *o, int c, const char *arg)
+/* 0 handled, 2 bad value (usage error printed). */
+static int score_opt(const hs_opt *p, score_opts *o, int c, const char *arg)
 {
     switch (c) {
     case O_MODEL: o->model = arg; return 0;
     case O_PROMPTS: o->prompts = arg; return 0;
     case O_STRATEGY: o->strategy = arg; return 0;
     case O_OUT: o->out = arg; return 0;
-    case O_SEED: return hs_cli_parse_u64(arg, "--seed", &o->so.seed) ? 2 : 0;
-    case O_BASE: return parse_base(arg, &o->so.iterative_base);
-    case O_STEP: return parse_step(arg, &o->so.iterative_step);
-    case O_MAX_PROMPTS: return hs_cli_parse_int(arg, "--max-prompts", 1, 1 << 30, &o->so.max_prompts) ? 2 : 0;
-    case O_MAX_TOKENS: return hs_cli_parse_int(arg, "--max-tokens", 2, 1 << 30, &o->so.max_tokens) ? 2 : 0;
-    case O_HELP: return 3;
-    default: return 1;
+    case O_SEED: return hs_cli_parse_u64(p, arg, "--seed", &o->so.seed) ? 2 : 0;
+    case O_BASE: return parse_base(p, arg, &o->so.iterative_base);
+    case O_STEP: return parse_step(p, arg, &o->so.iterative_step);
+    case O_MAX_PROMPTS: return hs_cli_parse_int(p, arg, "--max-prompts", 1, 1 << 30, &o->so.max_prompts) ? 2 : 0;
+    case O_MAX_TOKENS: return hs_cli_parse_int(p, arg, "--max-tokens", 2, 1 << 30, &o->so.max_tokens) ? 2 : 0;
+    default: return hs_opt_error(p, "option code %d is not handled (a bug)", c);
     }
 }
 
+/* 0 to go on, -1 after --help or --version, else the exit code of a usage error. */
 static int parse_args(score_opts *o, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL},         {"prompts", required_argument, 0, O_PROMPTS},
         {"strategy", required_argument, 0, O_STRATEGY},   {"out", required_argument, 0, O_OUT},
         {"seed", required_argument, 0, O_SEED},           {"max-prompts", required_argument, 0, O_MAX_PROMPTS},
-        {"max-tokens", required_argument, 0, O_MAX_TOKENS}, {"help", no_argument, 0, O_HELP},
-        {"base", required_argument, 0, O_BASE},           {"step", required_argument, 0, O_STEP},
-        {0, 0, 0, 0}};
-    int c;
+        {"max-tokens", required_argument, 0, O_MAX_TOKENS}, {"base", required_argument, 0, O_BASE},
+        {"step", required_argument, 0, O_STEP},           {0, 0, 0, 0}};
+    int c, rc;
+    hs_opt p;
     memset(o, 0, sizeof *o);
     o->so.iterative_base = HS_STRATEGY_GRADIENT;
     o->so.iterative_step = 10.0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int r = score_opt(o, c, optarg);
-        if (r == 3) return hs_cli_help(score_usage), -1;
-        if (r == 1) return hs_cli_usage_error(score_usage, NULL);
-        if (r) return r;
+    hs_cli_opt_init(&p, "score", score_usage, NULL, opts);
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+        if (c == HS_OPT_EXIT) return rc ? rc : -1;
+        if (score_opt(&p, o, c, optarg)) return 2;
     }
-    if (optind < argc) return hs_cli_usage_error(score_usage, "unexpected argument");
-    if (!o->model || !o->strategy) return hs_cli_usage_error(score_usage, "--model and --strategy are required");
+    if (hs_opt_operands(&p, argc, 0, 0, "score takes no operands")) return 2;
+    if (!o->model || !o->strategy) return hs_opt_error(&p, "--model and --strategy are required");
     return 0;
 }
 

@@ -1,6 +1,5 @@
 /* cmd_sweep.c: `headsweep sweep`: command-line options -> hs_sweep_run (src/sweep). The
- * usage text is printed with fputs (hs_cli_help), not printf: a '%' stands for itself. */
-#include <getopt.h>
+ * usage text is printed with fputs (hs_opt_help), not printf: a '%' stands for itself. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +20,11 @@ static const char sweep_usage[] =
     "                 e.g. one SLURM array task each; combine parts with headsweep merge\n"
     "  --progress M   bar (redrawn line) or lines (plain log lines); default: bar on a\n"
     "                 terminal, lines otherwise\n"
-    "Exit status: 0 done, 2 bad input, 3 stopped by SIGTERM/SIGINT/SIGUSR1/SIGUSR2 with the\n"
-    "finished cells saved (requeue and run again), 1 other failures.\n"
     "See docs/sweep.md for the job-file keys.\n";
+
+static const char sweep_exits[] =
+    "Exit status: 0 done, 2 bad input, 3 stopped by SIGTERM/SIGINT/SIGUSR1/SIGUSR2 with the\n"
+    "finished cells saved (requeue and run again), 1 other failures.\n";
 
 /* Rank of this process as the MPI launcher announces it (before MPI_Init), so that a
  * usage error is printed once, not once per rank. */
@@ -35,11 +36,6 @@ static int launcher_rank(void)
         if (v) return atoi(v);
     }
     return 0;
-}
-
-static int usage_error(const char *problem)
-{
-    return launcher_rank() == 0 ? hs_cli_usage_error(sweep_usage, problem) : 2;
 }
 
 /* "headsweep sweep a b c" for the results file's provenance. */
@@ -58,8 +54,7 @@ int hs_cmd_sweep(int argc, char **argv)
 {
     static const struct option opts[] = {{"set", required_argument, 0, 's'},   {"out", required_argument, 0, 'o'},
                                          {"cells", required_argument, 0, 'c'}, {"slice", required_argument, 0, 'c'},
-                                         {"progress", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+                                         {"progress", required_argument, 0, 'p'}, {0, 0, 0, 0}};
     hs_sweep_opts o = {.progress = -1};
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     char *cmdline = join_args(argc, argv);
@@ -70,21 +65,20 @@ int hs_cmd_sweep(int argc, char **argv)
         return 1;
     }
     int c, rc = -1;
-    optind = 1;
-    opterr = launcher_rank() == 0;
-    while (rc < 0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    hs_opt p;
+    hs_cli_opt_init(&p, "sweep", sweep_usage, sweep_exits, opts);
+    p.quiet = launcher_rank() != 0; /* a usage error is printed once, not once per rank */
+    while (rc < 0 && (c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
         if (c == 's') sets[o.n_sets++] = optarg;
         else if (c == 'o') o.output = optarg;
-        else if (c == 'c' && hs_slice_parse(optarg, &o.slice)) rc = usage_error(hs_err_msg());
+        else if (c == 'c' && hs_slice_parse(optarg, &o.slice)) rc = hs_opt_error(&p, "%s", hs_err_msg());
         else if (c == 'p' && !strcmp(optarg, "bar")) o.progress = 1;
         else if (c == 'p' && !strcmp(optarg, "lines")) o.progress = 0;
-        else if (c == 'p') rc = usage_error("--progress: expected bar or lines");
-        else if (c == 'h') rc = launcher_rank() == 0 ? hs_cli_help(sweep_usage) : 0;
-        else if (c != 'c') rc = usage_error(NULL);
+        else if (c == 'p') rc = hs_opt_error(&p, "--progress: expected bar or lines, not '%s'", optarg);
     }
-    if (rc < 0 && optind != argc - 1) rc = usage_error(optind >= argc ? "a job file is required" : "exactly one job file");
+    if (rc < 0 && p.next != argc - 1) rc = hs_opt_error(&p, "%s", p.next >= argc ? "a job file is required" : "exactly one job file");
     if (rc < 0) {
-        o.job_path = argv[optind];
+        o.job_path = argv[p.next];
         o.sets = sets;
         o.command_line = cmdline;
         rc = hs_status_exit_code(hs_sweep_run(&o));

@@ -3,6 +3,7 @@
  * tokenize --jsonl is the batch mode the reference test uses: one JSON string per input
  * line, one line of ids per input line, so thousands of strings cost one process. */
 #include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,28 +39,31 @@ static const char detokenize_usage[] =
 typedef struct {
     const char *model;
     const char *ids;
-    int no_special, jsonl, help;
+    int no_special, jsonl;
 } tok_opts;
 
 /* Parses the options both commands share; returns -1 when fine, else an exit code. */
 static int parse_opts(int argc, char **argv, const char *usage, int detok, tok_opts *o)
 {
+    static const struct option tok_opts_list[] = {{"model", required_argument, 0, 'm'},
+                                                  {"no-special", no_argument, 0, 'n'},
+                                                  {"jsonl", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+    static const struct option detok_opts_list[] = {{"model", required_argument, 0, 'm'},
+                                                    {"ids", required_argument, 0, 'i'}, {0, 0, 0, 0}};
+    hs_opt p;
+    int c, rc;
     memset(o, 0, sizeof *o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return hs_cli_help(usage);
-        if (!strcmp(a, "--model") && has_val) o->model = argv[++i];
-        else if (detok && !strcmp(a, "--ids") && has_val) o->ids = argv[++i];
-        else if (!detok && !strcmp(a, "--no-special")) o->no_special = 1;
-        else if (!detok && !strcmp(a, "--jsonl")) o->jsonl = 1;
-        else {
-            char msg[300];
-            snprintf(msg, sizeof msg, "%s: unknown option or missing value: %s", argv[0], a);
-            return hs_cli_usage_error(usage, msg);
-        }
+    hs_cli_opt_init(&p, argv[0], usage, NULL, detok ? detok_opts_list : tok_opts_list);
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+        if (c == HS_OPT_EXIT) return rc;
+        if (c == 'm') o->model = optarg;
+        else if (c == 'i') o->ids = optarg;
+        else if (c == 'n') o->no_special = 1;
+        else if (c == 'j') o->jsonl = 1;
     }
-    if (!o->model) return hs_cli_usage_error(usage, "--model DIR is required");
+    if (hs_opt_operands(&p, argc, 0, 0, detok ? "detokenize reads standard input or --ids, not operands"
+                                              : "tokenize reads standard input, not operands")) return 2;
+    if (!o->model) return hs_opt_error(&p, "--model DIR is required");
     return -1;
 }
 

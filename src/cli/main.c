@@ -5,6 +5,7 @@
 #include "cmd_score.h"
 #include "cmd_sweep.h"
 #include "commands.h"
+#include "headsweep/cliopt.h"
 #include "headsweep/version.h"
 
 static const hs_command commands[] = {
@@ -23,28 +24,57 @@ static const hs_command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: headsweep COMMAND [options]   (headsweep COMMAND --help)\n\ncommands:\n");
+    fprintf(out, "usage: headsweep COMMAND [options]\n"
+                 "       headsweep help COMMAND      (the same as headsweep COMMAND --help)\n"
+                 "       headsweep --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nEvery command takes -h/--help (its options and exit codes) and --version.\n"
+                 "%s", HS_OPT_EXITS_DEFAULT);
+}
+
+static const hs_command *find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name)) return &commands[i];
+    return NULL;
+}
+
+static int unknown(const char *name)
+{
+    fprintf(stderr, "headsweep: unknown command '%s'\nsee 'headsweep --help'\n", name);
+    return 2;
+}
+
+/* headsweep help [COMMAND] */
+static int help(int argc, char **argv)
+{
+    if (argc < 3) {
+        usage(stdout);
+        return 0;
+    }
+    const hs_command *c = find(argv[2]);
+    if (!c) return unknown(argv[2]);
+    char *args[] = {argv[2], "--help", NULL};
+    return c->run(2, args);
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
+        fprintf(stderr, "headsweep: a command is required\n");
         usage(stderr);
         return 2;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "help")) return help(argc, argv);
     if (!strcmp(argv[1], "--version")) {
         printf("headsweep %s (%s)\n", HS_VERSION, HS_GIT_DESCRIBE);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "headsweep: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    const hs_command *c = find(argv[1]);
+    return c ? c->run(argc - 1, argv + 1) : unknown(argv[1]);
 }

@@ -1,7 +1,6 @@
 /* prune_opts.c: the shared pruning options of the subcommands (prune_opts.h) and their
  * translation into head gates: an explicit list, or a level over head scores that are
  * read from a file or computed on a calibration set on the spot. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,41 +18,25 @@ void hs_cli_prune_init(hs_prune_cli *o)
     o->prune_level = -1.0;
 }
 
-static int parse_level(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0.0 && v <= 100.0)) {
-        fprintf(stderr, "headsweep: --prune-level: '%s' is not a percentage in [0, 100]\n", s);
-        return 2;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_strategy(const char *s, const char **out)
+static int parse_strategy(const hs_opt *p, const char *s, const char **out)
 {
     hs_strategy st;
-    if (hs_strategy_parse(s, &st)) {
-        fprintf(stderr, "headsweep: --strategy: %s\n", hs_err_msg());
-        return 2;
-    }
+    if (hs_strategy_parse(s, &st)) return hs_opt_error(p, "--strategy: %s", hs_err_msg());
     *out = s;
     return 0;
 }
 
-int hs_cli_prune_parse_opt(hs_prune_cli *o, int opt_code, const char *arg)
+int hs_cli_prune_parse_opt(const hs_opt *p, hs_prune_cli *o, int opt_code, const char *arg)
 {
     switch (opt_code) {
     case HS_OPT_HEADS_OFF: o->heads_off = arg; return 0;
-    case HS_OPT_PRUNE_LEVEL: return parse_level(arg, &o->prune_level);
-    case HS_OPT_STRATEGY: return parse_strategy(arg, &o->strategy);
+    case HS_OPT_PRUNE_LEVEL: return hs_opt_parse_double(arg, "--prune-level", 0, 100, &o->prune_level) ? hs_opt_error(p, "%s", hs_err_msg()) : 0;
+    case HS_OPT_STRATEGY: return parse_strategy(p, arg, &o->strategy);
     case HS_OPT_SCORES: o->scores_file = arg; return 0;
     case HS_OPT_CALIB: o->calib = arg; return 0;
     case HS_OPT_PER_LAYER: o->per_layer = 1; return 0;
     case HS_OPT_KEEP_ONE: o->keep_one = 1; return 0;
-    case HS_OPT_PRUNE_SEED: return hs_cli_parse_u64(arg, "--prune-seed", &o->seed) ? 2 : 0;
+    case HS_OPT_PRUNE_SEED: return hs_cli_parse_u64(p, arg, "--prune-seed", &o->seed) ? 2 : 0;
     default: return 1;
     }
 }

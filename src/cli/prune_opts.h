@@ -16,8 +16,10 @@
  *     hs_prune_cli po;
  *     hs_cli_prune_init(&po);
  *     static const struct option opts[] = {HS_PRUNE_LONG_OPTIONS, {"model", ...}, {0, 0, 0, 0}};
- *     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
- *         int r = hs_cli_prune_parse_opt(&po, c, optarg);
+ *     hs_cli_opt_init(&p, "logits", usage, NULL, opts);
+ *     while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+ *         if (c == HS_OPT_EXIT) return rc;
+ *         int r = hs_cli_prune_parse_opt(&p, &po, c, optarg);
  *         if (r == 2) return 2;
  *         if (r == 0) continue;
  *         ... the subcommand's own options ...
@@ -29,8 +31,9 @@
 #ifndef HEADSWEEP_CLI_PRUNE_OPTS_H
 #define HEADSWEEP_CLI_PRUNE_OPTS_H
 
-#include <getopt.h>
 #include <stdint.h>
+
+#include "headsweep/cliopt.h"
 
 #include "headsweep/model.h"
 #include "headsweep/tokenizer.h"
@@ -88,9 +91,9 @@ enum {
 
 /* No pruning: all fields unset. */
 void hs_cli_prune_init(hs_prune_cli *o);
-/* Handles one getopt_long result: 0 when it was a pruning option, 1 when it is not one,
- * 2 when its value is bad (message printed). */
-int hs_cli_prune_parse_opt(hs_prune_cli *o, int opt_code, const char *optarg_value);
+/* Handles one hs_opt_next result: 0 when it was a pruning option, 1 when it is not one,
+ * 2 when its value is bad (a usage error of p printed). */
+int hs_cli_prune_parse_opt(const hs_opt *p, hs_prune_cli *o, int opt_code, const char *optarg_value);
 /* 1 when any pruning was asked for (--heads-off or --prune-level). */
 int hs_cli_prune_requested(const hs_prune_cli *o);
 /* Fills gates (L, H) from the options: all 1 when no pruning was asked for. tok may be

@@ -64,5 +64,59 @@ if cmp -s "$work/l1" "$work/l3"; then passes=$((passes + 1)); else echo "FAIL: -
 if paste "$work/l1" "$work/lb" | awk '{d = $1 - $2; d = d < 0 ? -d : d; if (d > m) m = d; if ($1 != $2) n++}
      END {exit !(n > 0 && m < 0.05)}'; then passes=$((passes + 1)); else echo "FAIL: bf16 logits not close to f32 (or identical)"; fails=$((fails + 1)); fi
 
+# ---- one command-line style (cliopt.h): every command, the same options and wording ----
+report=${HS_BINARY_DIR:?}/analysis/headsweep-report
+[ -x "$report" ] || { echo "FAIL: no $report"; fails=$((fails + 1)); }
+ok() { passes=$((passes + 1)); }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# help_ok NAME cmd...: exit 0, a usage line and the exit codes on stdout, nothing on stderr.
+help_ok() {
+  local name=$1; shift
+  "$@" >"$work/out" 2>"$work/err" </dev/null
+  local rc=$?
+  if [ "$rc" -eq 0 ] && grep -q "^usage: " "$work/out" && grep -q "^Exit status: .*0 .*2 bad input" "$work/out" &&
+    [ ! -s "$work/err" ]; then ok; else bad "$name: exit $rc, stdout: $(head -c 200 "$work/out") stderr: $(head -c 200 "$work/err")"; fi
+}
+for cmd in info tokenize detokenize logits generate ppl mkmodel prompts "prompts check" "prompts shard" score sweep merge; do
+  # shellcheck disable=SC2086
+  set -- $cmd
+  help_ok "$cmd -h" "$hs" "$@" -h
+  help_ok "$cmd --help" "$hs" "$@" --help
+  "$hs" "$@" --help >"$work/help1" 2>/dev/null
+  if [ "$#" -eq 1 ]; then
+    help_ok "help $cmd" "$hs" help "$cmd"
+    "$hs" help "$cmd" >"$work/help2" 2>/dev/null
+    cmp -s "$work/help1" "$work/help2" && ok || bad "headsweep help $cmd differs from $cmd --help"
+  fi
+  "$hs" "$@" --version >"$work/out" 2>"$work/err"
+  rc=$?
+  [ "$rc" -eq 0 ] && grep -q "^headsweep [0-9]" "$work/out" && ok || bad "$cmd --version: exit $rc: $(cat "$work/out" "$work/err")"
+  expect 2 "headsweep: $cmd: unknown option '--no-such-option'" -- "$hs" "$@" --no-such-option
+  grep -qxF "see 'headsweep $cmd --help'" "$work/err" && ok || bad "$cmd: no --help hint: $(cat "$work/err")"
+  expect 2 "headsweep: $cmd: option '--help' takes no value" -- "$hs" "$@" --help=yes
+done
+help_ok "headsweep --help" "$hs" --help
+help_ok "headsweep help" "$hs" help
+expect 2 "unknown command 'nope'" -- "$hs" help nope
+# missing values and bad numbers: one wording, whatever the command
+expect 2 "headsweep: info: option '--model' needs a value" -- "$hs" info --model
+expect 2 "headsweep: prompts shard: option '--shards' needs a value" -- "$hs" prompts shard f --shards
+expect 2 "headsweep: mkmodel: --seed: 'x' is not a non-negative integer" -- "$hs" mkmodel --shape tiny --out "$work/y" --seed x
+expect 2 "headsweep: score: --max-prompts: '0' is not an integer in [1, " -- "$hs" score --model "$work/m" --strategy random --max-prompts 0
+expect 2 "headsweep: generate: --top-p: '2' is not a number in [" -- "$hs" generate --model "$work/m" --prompt hi --top-p 2
+expect 2 "headsweep: logits: --prune-level: '101' is not a number in [0, 100]" -- "$hs" logits --model "$work/m" --ids 1 --prune-level 101
+expect 2 "headsweep: sweep: --progress: expected bar or lines" -- "$hs" sweep x.ini --progress fancy
+expect 2 "headsweep: info: info takes no operands" -- "$hs" info --model "$work/m" extra
+# --opt=VALUE works as --opt VALUE everywhere
+expect 0 "" -- "$hs" info --model="$work/m"
+# headsweep-report: the same layer
+help_ok "report -h" "$report" -h
+help_ok "report --help" "$report" --help
+"$report" --version >"$work/out" 2>&1 && grep -q "^headsweep-report [0-9]" "$work/out" && ok || bad "report --version: $(cat "$work/out")"
+expect 2 "headsweep-report: unknown option '--no-such-option'" -- "$report" --no-such-option
+grep -qxF "see 'headsweep-report --help'" "$work/err" && ok || bad "report: no --help hint: $(cat "$work/err")"
+expect 2 "headsweep-report: option '--out' needs a value" -- "$report" x.h5 --out
+expect 2 "headsweep-report: --seed: 'x' is not a non-negative integer" -- "$report" x.h5 --out "$work/r" --seed x
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

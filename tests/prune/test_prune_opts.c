@@ -1,5 +1,5 @@
 /* test_prune_opts.c: the pruning options shared by the subcommands (src/cli/prune_opts.c):
- * option parsing through getopt_long with HS_PRUNE_LONG_OPTIONS, and the gates they give
+ * option parsing through the option layer (cliopt.h) with HS_PRUNE_LONG_OPTIONS, and the gates they give
  * (explicit lists, levels over computed or saved scores, calibration from prompts, the
  * conflicts and missing inputs that must be exit code 2). */
 #include <setjmp.h>
@@ -40,16 +40,18 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs getopt_long over args with the shared options plus one of the caller's own. */
+/* Runs the option layer over args with the shared options plus one of the caller's own. */
 static int parse(hs_prune_cli *o, int argc, char **argv)
 {
     static const struct option opts[] = {HS_PRUNE_LONG_OPTIONS, {"model", required_argument, 0, 'm'}, {0, 0, 0, 0}};
-    int c, own = 0;
+    int c, own = 0, rc;
+    hs_opt p;
     hs_cli_prune_init(o);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int r = hs_cli_prune_parse_opt(o, c, optarg);
+    hs_opt_init(&p, "test", NULL, "", "", opts);
+    p.quiet = 1;
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+        if (c == HS_OPT_EXIT) return rc;
+        int r = hs_cli_prune_parse_opt(&p, o, c, optarg);
         if (r == 2) return 2;
         if (r == 1 && c == 'm') own++;
         else if (r == 1) return 1;
@@ -80,7 +82,9 @@ static void test_parse_options(void **state)
         char *a[] = {"x", (char *)bad[i][0], (char *)bad[i][1], NULL};
         assert_int_equal(parse(&o, 3, a), 2);
     }
-    assert_int_equal(hs_cli_prune_parse_opt(&o, 'q', NULL), 1);
+    hs_opt p;
+    hs_opt_init(&p, "test", NULL, "", "", NULL);
+    assert_int_equal(hs_cli_prune_parse_opt(&p, &o, 'q', NULL), 1);
 }
 
 static void load(hs_model *m) { assert_int_equal(hs_model_load(m, g_model), HS_OK); }

@@ -29,6 +29,13 @@ typedef struct {
     hs_gating gating;
     int agency_on;
     hs_agency_params agency; /* used when agency_on */
+    /* The variant's pruning: [variant.NAME] strategy, scores, per_layer and
+     * keep_one_per_layer, each defaulting to [pruning]'s. Variants with the same strategy
+     * and scores file share one set of scores. */
+    hs_strategy strategy;
+    const char *scores_path; /* saved scores (the job's or the section's), NULL: computed */
+    hs_select_opts select;
+    int own_pruning;         /* the section sets one of them (then the study text says so) */
 } hs_variant;
 
 typedef struct hs_job_entry hs_job_entry; /* one setting and where it came from (job.c) */
@@ -86,6 +93,8 @@ typedef struct {
     char calibration_sha256[65]; /* "" without a calibration set */
     int n_prompts;               /* evaluation prompts used */
     char scores_sha256[65];      /* of the [pruning] scores file, "" without one */
+    char (*variant_scores_sha256)[65]; /* (n_variants) of each variant's scores file, ""
+                                          without one; NULL: no variant has its own */
 } hs_study_inputs;
 
 /* The study's identity as "key = value" lines, one per setting that changes a result
@@ -153,8 +162,8 @@ typedef struct {
     const char *study;                /* hs_study_text */
     const hs_study_inputs *inputs;
     const char *const *prompt_ids;    /* (n_prompts) */
-    const hs_head_scores *scores;
-    const float *gates;               /* (n_levels, L, H): 0 = switched off, same for every variant */
+    const hs_head_scores *scores;     /* (n_variants) each variant's scores */
+    const float *gates;               /* (n_variants, n_levels, L, H): 0 = switched off */
 } hs_results_spec;
 
 /* Provenance of one sweep invocation, written to the root attributes. */
@@ -191,8 +200,9 @@ const char *hs_results_prompt_id(const hs_results *r, int p);
 /* HS_EINPUT naming the first settings that differ when the file holds another study. */
 hs_status hs_results_check_study(const hs_results *r, const char *study);
 hs_status hs_results_read_done(hs_results *r, uint8_t *done /* (cells) */);
-/* sc->score is allocated; free with hs_scores_free. */
-hs_status hs_results_read_scores(hs_results *r, hs_head_scores *sc);
+/* Variant v's scores (/heads/variant_score; files without it: /heads/score for every
+ * variant). sc->score is allocated; free with hs_scores_free. */
+hs_status hs_results_read_scores(hs_results *r, int v, hs_head_scores *sc);
 hs_status hs_results_read_pruned(hs_results *r, uint8_t *pruned /* (variants, levels, L, H) */);
 /* 1 when the file has /agency/transitions (files written before it existed do not: their
  * cells are read with zero transitions and written without them). */

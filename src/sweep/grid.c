@@ -93,9 +93,14 @@ static void tb_printf(text_buf *t, const char *fmt, ...)
 
 static const char *onoff(int b) { return b ? "on" : "off"; }
 
-static void variant_text(text_buf *t, const hs_variant *v)
+static void variant_text(text_buf *t, const hs_variant *v, const char *scores_sha256)
 {
     tb_printf(t, "variant.%s = gating %s, agency %s", v->name, hs_gating_name(v->gating), onoff(v->agency_on));
+    /* only a variant that prunes its own way says so: older studies keep their text */
+    if (v->own_pruning)
+        tb_printf(t, ", strategy %s, scores %s, per_layer %s, keep_one_per_layer %s", hs_strategy_name(v->strategy),
+                  scores_sha256 && scores_sha256[0] ? scores_sha256 : "computed", onoff(v->select.per_layer),
+                  onoff(v->select.keep_one_per_layer));
     if (v->agency_on) {
         const hs_agency_params *a = &v->agency;
         tb_printf(t, ", ema_alpha %.9g, overload_threshold %.9g, alignment_threshold %.9g, recovery_steps %d, "
@@ -139,7 +144,8 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
     tb_printf(&t, "variants =");
     for (int i = 0; i < job->n_variants; i++) tb_printf(&t, "%s %s", i ? "," : "", job->variants[i].name);
     tb_printf(&t, "\n");
-    for (int i = 0; i < job->n_variants; i++) variant_text(&t, &job->variants[i]);
+    for (int i = 0; i < job->n_variants; i++)
+        variant_text(&t, &job->variants[i], in->variant_scores_sha256 ? in->variant_scores_sha256[i] : NULL);
     if (t.failed) {
         free(t.buf);
         hs_err(HS_ENOMEM, "study text: out of memory");

@@ -56,7 +56,10 @@ static const char *const pruning_keys[] = {"strategy", "levels", "calibration", 
                                            NULL};
 static const char *const variant_keys[] = {"gating", "agency", "ema_alpha", "overload_threshold",
                                            "alignment_threshold", "recovery_steps", "factor_active",
-                                           "factor_overloaded", "factor_misaligned", "factor_withdrawn", NULL};
+                                           "factor_overloaded", "factor_misaligned", "factor_withdrawn",
+                                           "strategy", "scores", "per_layer", "keep_one_per_layer", NULL};
+/* Variant keys that are the variant's pruning, not its agency. */
+static const char *const variant_pruning_keys[] = {"strategy", "scores", "per_layer", "keep_one_per_layer", NULL};
 /* Keys whose value is a list and may continue on indented lines. */
 static const char *const list_keys[] = {"variants", "levels", NULL};
 
@@ -495,10 +498,28 @@ static hs_status pruning_key(hs_job *job, const hs_job_entry *e)
     return get_u64(e, &job->score.seed);
 }
 
+/* strategy, scores, per_layer, keep_one_per_layer of a variant section. */
+static hs_status variant_pruning_key(hs_variant *v, const hs_job_entry *e)
+{
+    const char *k = e->key;
+    v->own_pruning = 1;
+    if (!strcmp(k, "strategy")) {
+        if (hs_strategy_parse(e->value, &v->strategy))
+            return bad_value(e, "entropy, magnitude, random, ablation, gradient, taylor or iterative");
+        return HS_OK;
+    }
+    if (!strcmp(k, "per_layer")) return get_bool(e, &v->select.per_layer);
+    if (!strcmp(k, "keep_one_per_layer")) return get_bool(e, &v->select.keep_one_per_layer);
+    hs_status st = check_input(e, 0); /* scores */
+    if (!st) v->scores_path = e->value;
+    return st;
+}
+
 static hs_status variant_key(hs_variant *v, const hs_job_entry *e)
 {
     hs_agency_params *a = &v->agency;
     const char *k = e->key;
+    if (in_list(variant_pruning_keys, k)) return variant_pruning_key(v, e);
     if (!strcmp(k, "gating")) return hs_gating_parse(e->value, &v->gating) ? bad_value(e, "mask or skip") : HS_OK;
     if (!strcmp(k, "agency")) return get_bool(e, &v->agency_on);
     if (!strcmp(k, "ema_alpha")) return get_float(e, 0, 0, 1, 1, &a->ema_alpha);
@@ -552,15 +573,24 @@ static hs_status fill_variant(hs_job *job, hs_variant *v)
     snprintf(section, sizeof section, "variant.%s", v->name);
     hs_agency_params_default(&v->agency);
     predefined_variant(v->name, v);
+    v->strategy = job->strategy;
+    v->scores_path = job->scores_path;
+    v->select = job->select;
+    int own_strategy = 0, own_scores = 0;
     for (int i = 0; i < job->n_entries; i++) {
         const hs_job_entry *e = &job->entries[i];
         if (strcmp(e->section, section)) continue;
         hs_status st = variant_key(v, e);
         if (st) return st;
+        own_strategy |= !strcmp(e->key, "strategy");
+        own_scores |= !strcmp(e->key, "scores");
     }
+    /* a strategy of its own is computed, not read from [pruning]'s scores file */
+    if (own_strategy && !own_scores) v->scores_path = NULL;
     for (int i = 0; i < job->n_entries && !v->agency_on; i++) {
         const hs_job_entry *e = &job->entries[i];
-        if (!strcmp(e->section, section) && strcmp(e->key, "gating") && strcmp(e->key, "agency"))
+        if (!strcmp(e->section, section) && strcmp(e->key, "gating") && strcmp(e->key, "agency") &&
+            !in_list(variant_pruning_keys, e->key))
             return hs_err(HS_EINPUT, "%s: %s has no effect in variant %s, which has agency = off", e->where, e->key, v->name);
     }
     return check_agency_gating(job, v, section);
@@ -695,21 +725,52 @@ static hs_status check_scores(hs_job *job)
     return st;
 }
 
+/* The first variant whose scores are computed with a strategy that reads the
+ * calibration set, or NULL. */
+static const hs_variant *calib_variant(const hs_job *job)
+{
+    for (int i = 0; i < job->n_variants; i++)
+        if (!job->variants[i].scores_path && hs_strategy_needs_calib(job->variants[i].strategy))
+            return &job->variants[i];
+    return NULL;
+}
+
+/* heads_off is the study's whole pruning: a variant cannot prune otherwise. */
+static hs_status check_variant_pruning(const hs_job *job)
+{
+    for (int i = 0; job->heads_off && i < job->n_entries; i++) {
+        const hs_job_entry *e = &job->entries[i];
+        if (!strncmp(e->section, "variant.", 8) && in_list(variant_pruning_keys, e->key))
+            return hs_err(HS_EINPUT, "%s: %s cannot be combined with heads_off (%s): an explicit head list is the "
+                                     "study's only pruning level", e->where, e->key,
+                          hs_job_where(job, "pruning", "heads_off"));
+    }
+    return HS_OK;
+}
+
 static hs_status check_inputs(hs_job *job)
 {
     hs_status st = require(job, "job", "model", 1);
     if (!st) st = require(job, "job", "prompts", 0);
     if (!st) st = check_heads_off(job);
+    if (!st) st = check_variant_pruning(job);
     if (st) return st;
-    if (job->heads_off || job->scores_path) return check_scores(job);
-    if (!hs_strategy_needs_calib(job->strategy)) {
+    const hs_variant *cv = calib_variant(job);
+    if (job->heads_off || (job->scores_path && !cv)) return check_scores(job);
+    if (!cv) {
         free(job->calib_path); /* ignored: magnitude and random need no calibration set */
         job->calib_path = NULL;
         return HS_OK;
     }
-    if (!find_entry(job, "pruning", "calibration"))
+    if (!find_entry(job, "pruning", "calibration")) {
+        char section[HS_VARIANT_NAME_MAX + 16];
+        snprintf(section, sizeof section, "variant.%s", cv->name);
+        const char *where = hs_job_where(job, section, "strategy");
+        if (!strcmp(where, "defaults")) where = hs_job_where(job, "pruning", "strategy");
         return hs_err(HS_EINPUT, "%s: [pruning] calibration is required with strategy = %s (%s)", job->path,
-                      hs_strategy_name(job->strategy), hs_job_where(job, "pruning", "strategy"));
+                      hs_strategy_name(cv->strategy), where);
+    }
+    if (job->scores_path && (st = check_input(find_entry(job, "pruning", "scores"), 0))) return st;
     return require(job, "pruning", "calibration", 0);
 }
 

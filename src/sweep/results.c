@@ -55,9 +55,11 @@ static const char *const dim_units[D_COUNT][2] = {
     [D_NEW_TOKEN] = {"1", "position of a generated token"},
 };
 
-/* Datasets other than /metrics/<name>. DS_TRANS came after the first files were written:
- * a file without it still opens (hs_results_has_transitions). */
-enum { DS_GEN, DS_OCC, DS_DONE, DS_RANK, DS_HOST, DS_SECONDS, DS_FINISHED, DS_RUN, DS_PRUNED, DS_SCORE, DS_TRANS, DS_COUNT };
+/* Datasets other than /metrics/<name>. DS_TRANS and DS_VSCORE came after the first files
+ * were written: a file without them still opens (hs_results_has_transitions; without
+ * /heads/variant_score every variant has the scores of /heads/score). */
+enum { DS_GEN, DS_OCC, DS_DONE, DS_RANK, DS_HOST, DS_SECONDS, DS_FINISHED, DS_RUN, DS_PRUNED, DS_SCORE, DS_TRANS,
+       DS_VSCORE, DS_COUNT };
 typedef struct {
     const char *name;
     int ndims;
@@ -80,12 +82,16 @@ static const ds_layout layout[DS_COUNT] = {
     [DS_RUN] = {"/cells/run", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "1",
                 "sweep invocation that wrote the cell (1 = the run that created the file), 0 if none"},
     [DS_PRUNED] = {"/heads/pruned", 4, {D_VARIANT, D_LEVEL, D_LAYER, D_HEAD}, "1",
-                   "1 where the head is switched off (the same for every variant at a level)"},
+                   "1 where the head is switched off in the variant at the level"},
     [DS_SCORE] = {"/heads/score", 2, {D_LAYER, D_HEAD}, "strategy-dependent (see attribute strategy)",
-                  "head scores, higher = more useful; levels switch off the lowest first"},
+                  "head scores of the first variant, higher = more useful; levels switch off the lowest first "
+                  "(every variant's: /heads/variant_score)"},
     [DS_TRANS] = {"/agency/transitions", 5, {D_VARIANT, D_LEVEL, D_SHARD, D_LAYER, D_HEAD}, "state changes",
                   "agency state changes of each head during generation, summed over the prompts of the cell; 0 for "
                   "variants without agency"},
+    [DS_VSCORE] = {"/heads/variant_score", 3, {D_VARIANT, D_LAYER, D_HEAD},
+                   "strategy-dependent (see the strategy attribute of /variant)",
+                   "each variant's head scores, higher = more useful; its levels switch off the lowest first"},
 };
 static const ds_layout metric_layout = {NULL, 3, {D_VARIANT, D_LEVEL, D_PROMPT}, NULL, NULL};
 
@@ -466,23 +472,35 @@ static hs_status make_index_scale(creator *c, int dim)
     return st;
 }
 
+/* Per variant: gating and agency, and its pruning (strategy, per_layer,
+ * keep_one_per_layer; strategy heads_off for an explicit list). */
 static hs_status variant_attrs(creator *c)
 {
     const hs_job *job = c->spec->job;
     int nv = job->n_variants;
     const char **gating = hs_calloc((size_t)nv, sizeof *gating, "variant attributes");
-    uint8_t *agency = hs_calloc((size_t)nv, 1, "variant attributes");
+    const char **strategy = hs_calloc((size_t)nv, sizeof *strategy, "variant attributes");
+    uint8_t *flags = hs_calloc((size_t)nv * 3, 1, "variant attributes"); /* agency, per_layer, keep_one */
     hid_t t = string_type(0);
-    hs_status st = !gating || !agency ? HS_ENOMEM : t < 0 ? h5_fail(c->path, "creating a string type") : HS_OK;
+    hs_status st = !gating || !strategy || !flags ? HS_ENOMEM : t < 0 ? h5_fail(c->path, "creating a string type") : HS_OK;
     for (int v = 0; !st && v < nv; v++) {
-        gating[v] = hs_gating_name(job->variants[v].gating);
-        agency[v] = (uint8_t)job->variants[v].agency_on;
+        const hs_variant *var = &job->variants[v];
+        gating[v] = hs_gating_name(var->gating);
+        strategy[v] = job->heads_off ? "heads_off" : hs_strategy_name(c->spec->scores[v].strategy);
+        flags[v] = (uint8_t)var->agency_on;
+        flags[nv + v] = (uint8_t)var->select.per_layer;
+        flags[2 * nv + v] = (uint8_t)var->select.keep_one_per_layer;
     }
-    if (!st) st = put_attr(c->scales[D_VARIANT], c->path, "gating", t, (hsize_t)nv, gating);
-    if (!st) st = put_attr(c->scales[D_VARIANT], c->path, "agency", H5T_NATIVE_UINT8, (hsize_t)nv, agency);
+    hid_t d = c->scales[D_VARIANT];
+    if (!st) st = put_attr(d, c->path, "gating", t, (hsize_t)nv, gating);
+    if (!st) st = put_attr(d, c->path, "agency", H5T_NATIVE_UINT8, (hsize_t)nv, flags);
+    if (!st) st = put_attr(d, c->path, "strategy", t, (hsize_t)nv, strategy);
+    if (!st) st = put_attr(d, c->path, "per_layer", H5T_NATIVE_UINT8, (hsize_t)nv, flags + nv);
+    if (!st) st = put_attr(d, c->path, "keep_one_per_layer", H5T_NATIVE_UINT8, (hsize_t)nv, flags + 2 * nv);
     close_id(t);
     free(gating);
-    free(agency);
+    free(strategy);
+    free(flags);
     return st;
 }
 
@@ -623,7 +641,7 @@ static hid_t ds_file_type(int ds)
     case DS_GEN: case DS_RANK: case DS_RUN: return H5T_STD_I32LE;
     case DS_OCC: case DS_TRANS: return H5T_STD_I64LE;
     case DS_DONE: case DS_PRUNED: return H5T_STD_U8LE;
-    case DS_SECONDS: case DS_SCORE: return H5T_IEEE_F64LE;
+    case DS_SECONDS: case DS_SCORE: case DS_VSCORE: return H5T_IEEE_F64LE;
     default: return -1; /* strings: made per use */
     }
 }
@@ -636,7 +654,7 @@ static hs_status make_cell_datasets(creator *c, hid_t *ds)
     const double nan = NAN;
     const void *fill[DS_COUNT] = {[DS_GEN] = &minus1, [DS_OCC] = &zero64, [DS_DONE] = &zero8, [DS_RANK] = &minus1,
                                   [DS_SECONDS] = &nan, [DS_RUN] = &zero32, [DS_PRUNED] = &zero8,
-                                  [DS_TRANS] = &zero64};
+                                  [DS_TRANS] = &zero64, [DS_VSCORE] = &nan};
     hs_status st = HS_OK;
     for (int i = 0; !st && i < DS_COUNT; i++) {
         hid_t t = i == DS_HOST ? string_type(HS_HOST_MAX) : i == DS_FINISHED ? string_type(HS_UTC_MAX) : H5Tcopy(ds_file_type(i));
@@ -652,13 +670,16 @@ static hs_status write_heads(creator *c, const hid_t *ds)
     const hs_results_spec *s = c->spec;
     const hs_grid *g = &s->grid;
     size_t LH = (size_t)g->n_layers * g->n_heads;
-    uint8_t *pruned = hs_malloc((size_t)g->n_variants * g->n_levels * LH, "pruned heads");
-    if (!pruned) return HS_ENOMEM;
-    for (int v = 0; v < g->n_variants; v++)
-        for (size_t i = 0; i < (size_t)g->n_levels * LH; i++)
-            pruned[(size_t)v * g->n_levels * LH + i] = s->gates[i] == 0.0f;
-    hs_status st = write_all(ds[DS_PRUNED], c->path, "/heads/pruned", H5T_NATIVE_UINT8, pruned);
+    size_t n = (size_t)g->n_variants * g->n_levels * LH;
+    uint8_t *pruned = hs_malloc(n, "pruned heads");
+    double *vscore = hs_malloc((size_t)g->n_variants * LH * sizeof *vscore, "head scores");
+    hs_status st = pruned && vscore ? HS_OK : HS_ENOMEM;
+    for (size_t i = 0; !st && i < n; i++) pruned[i] = s->gates[i] == 0.0f;
+    for (int v = 0; !st && v < g->n_variants; v++) memcpy(vscore + v * LH, s->scores[v].score, LH * sizeof *vscore);
+    if (!st) st = write_all(ds[DS_PRUNED], c->path, "/heads/pruned", H5T_NATIVE_UINT8, pruned);
+    if (!st) st = write_all(ds[DS_VSCORE], c->path, "/heads/variant_score", H5T_NATIVE_DOUBLE, vscore);
     free(pruned);
+    free(vscore);
     hid_t d = ds[DS_SCORE];
     /* heads_off: 0 for a listed head, 1 for the others (sweep.c), no strategy behind them */
     const char *strategy = s->job->heads_off ? "heads_off" : hs_strategy_name(s->scores->strategy);
@@ -948,7 +969,7 @@ static hs_status open_datasets(hs_results *r)
         st = open_dataset(r->file, r->path, name, &metric_layout, &r->grid, &r->metric[m]);
     }
     for (int i = 0; !st && i < DS_COUNT; i++) {
-        htri_t has = i == DS_TRANS ? H5Lexists(r->file, layout[i].name, H5P_DEFAULT) : 1;
+        htri_t has = i == DS_TRANS || i == DS_VSCORE ? H5Lexists(r->file, layout[i].name, H5P_DEFAULT) : 1;
         if (has < 0) st = h5_fail(r->path, "looking up %s", layout[i].name);
         else if (has) st = open_dataset(r->file, r->path, layout[i].name, &layout[i], &r->grid, &r->ds[i]);
     }
@@ -1258,7 +1279,19 @@ hs_status hs_results_read_pruned(hs_results *r, uint8_t *pruned)
     return read_all(r->ds[DS_PRUNED], r->path, "/heads/pruned", H5T_NATIVE_UINT8, pruned);
 }
 
-hs_status hs_results_read_scores(hs_results *r, hs_head_scores *sc)
+/* Row v of /heads/variant_score into score (L, H). */
+static hs_status read_variant_row(hs_results *r, int v, double *score)
+{
+    size_t LH = (size_t)r->grid.n_layers * r->grid.n_heads;
+    double *all = hs_malloc((size_t)r->grid.n_variants * LH * sizeof *all, "head scores");
+    if (!all) return HS_ENOMEM;
+    hs_status st = read_all(r->ds[DS_VSCORE], r->path, "/heads/variant_score", H5T_NATIVE_DOUBLE, all);
+    if (!st) memcpy(score, all + (size_t)v * LH, LH * sizeof *score);
+    free(all);
+    return st;
+}
+
+hs_status hs_results_read_scores(hs_results *r, int v, hs_head_scores *sc)
 {
     memset(sc, 0, sizeof *sc);
     sc->L = r->grid.n_layers;
@@ -1267,7 +1300,8 @@ hs_status hs_results_read_scores(hs_results *r, hs_head_scores *sc)
     if (!sc->score) return HS_ENOMEM;
     hid_t d = r->ds[DS_SCORE];
     char *strategy = NULL, *calib = NULL, *calib_sha = NULL;
-    hs_status st = read_all(d, r->path, "/heads/score", H5T_NATIVE_DOUBLE, sc->score);
+    hs_status st = r->ds[DS_VSCORE] >= 0 ? read_variant_row(r, v, sc->score)
+                                         : read_all(d, r->path, "/heads/score", H5T_NATIVE_DOUBLE, sc->score);
     if (!st) st = get_str(d, r->path, "strategy", &strategy);
     if (!st && hs_strategy_parse(strategy, &sc->strategy)) st = hs_err_wrap(HS_EINPUT, "%s: /heads/score", r->path);
     if (!st) st = get_str(d, r->path, "calibration_set", &calib);

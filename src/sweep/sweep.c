@@ -47,8 +47,10 @@ typedef struct {
     hs_prompt_set prompts;
     int have_prompts;
     hs_grid grid;
-    hs_head_scores scores;
-    float *gates;          /* (n_levels, L, H) */
+    hs_head_scores *scores; /* (n_variants) each variant's; variants with the same strategy
+                               and scores file hold copies of one computation */
+    char (*vsha)[65];      /* (n_variants) sha256 of a variant's own scores file, or "" */
+    float *gates;          /* (n_variants, n_levels, L, H) */
     int max_t;
     int64_t *todo;         /* (n_todo) cell indices this run computes */
     int64_t n_todo, todo_prompts, n_done_before;
@@ -227,8 +229,10 @@ static hs_status load_inputs(sweep *s)
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     s->occ = hs_malloc(LH * HS_AG_NSTATES * sizeof *s->occ, "occupancy");
     s->trans = hs_malloc(LH * sizeof *s->trans, "transitions");
-    s->gates = hs_malloc((size_t)job->n_levels * LH * sizeof(float), "gates");
-    return s->occ && s->trans && s->gates ? HS_OK : HS_ENOMEM;
+    s->gates = hs_malloc((size_t)job->n_variants * job->n_levels * LH * sizeof(float), "gates");
+    s->scores = hs_calloc((size_t)job->n_variants, sizeof *s->scores, "head scores");
+    s->vsha = hs_calloc((size_t)job->n_variants, sizeof *s->vsha, "scores digests");
+    return s->occ && s->trans && s->gates && s->scores && s->vsha ? HS_OK : HS_ENOMEM;
 }
 
 /* ---- phase 3: the output (rank 0) ---- */
@@ -266,14 +270,33 @@ static hs_status context_size(sweep *s)
     return HS_OK;
 }
 
+/* gates of every variant and level from the variant's scores and selection rules. */
 static hs_status select_gates(sweep *s)
 {
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
-    if (s->job.heads_off) return list_gates(s, s->gates); /* its only level */
-    for (int l = 0; l < s->job.n_levels; l++) {
-        hs_status st = hs_prune_select(&s->scores, s->job.levels[l], &s->job.select, s->gates + l * LH);
-        if (st) return hs_err_wrap(st, "level %g", s->job.levels[l]);
+    for (int v = 0; v < s->job.n_variants; v++) {
+        const hs_variant *var = &s->job.variants[v];
+        float *g = s->gates + (size_t)v * s->job.n_levels * LH;
+        if (s->job.heads_off) { /* its only level */
+            hs_status st = list_gates(s, g);
+            if (st) return st;
+            continue;
+        }
+        for (int l = 0; l < s->job.n_levels; l++) {
+            hs_status st = hs_prune_select(&s->scores[v], s->job.levels[l], &var->select, g + l * LH);
+            if (st) return hs_err_wrap(st, "variant %s, level %g", var->name, s->job.levels[l]);
+        }
     }
+    return HS_OK;
+}
+
+static hs_status scores_copy(hs_head_scores *dst, const hs_head_scores *src)
+{
+    size_t LH = (size_t)src->L * src->H;
+    *dst = *src;
+    dst->score = hs_malloc(LH * sizeof(double), "head scores");
+    if (!dst->score) return HS_ENOMEM;
+    memcpy(dst->score, src->score, LH * sizeof(double));
     return HS_OK;
 }
 
@@ -287,27 +310,50 @@ static hs_status file_sha256(const char *path, char out[65])
     return st;
 }
 
-/* Rank 0: the job's scores file, checked against the model (shape and sha256) and the
- * job's strategy when one is given; its strategy and seed become the job's (provenance,
- * the study text). */
-static hs_status load_scores_file(sweep *s)
+/* Rank 0: a scores file of variant v (the job's or its section's), checked against the
+ * model (shape and sha256) and the strategy given beside it; its strategy becomes the
+ * variant's, and for the job's file also the job's with its seed (provenance, the study
+ * text). Variants naming the same file share one read. */
+static hs_status load_variant_scores(sweep *s, int v)
 {
     hs_job *job = &s->job;
-    const char *where = hs_job_where(job, "pruning", "scores");
-    hs_status st = hs_scores_load(&s->scores, job->scores_path);
-    if (!st) st = hs_scores_check_model(&s->scores, &s->model, job->scores_path);
+    hs_variant *var = &job->variants[v];
+    for (int u = 0; u < v; u++)
+        if (job->variants[u].scores_path && !strcmp(job->variants[u].scores_path, var->scores_path)) {
+            var->strategy = s->scores[u].strategy;
+            memcpy(s->vsha[v], s->vsha[u], sizeof s->vsha[v]);
+            return scores_copy(&s->scores[v], &s->scores[u]);
+        }
+    char section[HS_VARIANT_NAME_MAX + 16];
+    snprintf(section, sizeof section, "variant.%s", var->name);
+    int own = var->scores_path != job->scores_path;
+    const char *where = own ? hs_job_where(job, section, "scores") : hs_job_where(job, "pruning", "scores");
+    hs_head_scores *sc = &s->scores[v];
+    hs_status st = hs_scores_load(sc, var->scores_path);
+    if (!st) st = hs_scores_check_model(sc, &s->model, var->scores_path);
     if (st) return hs_err_wrap(st, "%s: scores", where);
-    const char *given = hs_job_where(job, "pruning", "strategy");
-    if (strcmp(given, "defaults") && s->scores.strategy != job->strategy)
+    const char *given = own ? hs_job_where(job, section, "strategy") : hs_job_where(job, "pruning", "strategy");
+    hs_strategy want = own ? var->strategy : job->strategy;
+    if (strcmp(given, "defaults") && sc->strategy != want)
         return hs_err(HS_EINPUT, "%s: strategy = %s, but the scores file (%s) holds %s scores", given,
-                      hs_strategy_name(job->strategy), where, hs_strategy_name(s->scores.strategy));
-    job->strategy = s->scores.strategy;
-    job->score.seed = s->scores.seed;
+                      hs_strategy_name(want), where, hs_strategy_name(sc->strategy));
+    var->strategy = sc->strategy;
+    if (own) return file_sha256(var->scores_path, s->vsha[v]);
+    job->strategy = sc->strategy;
+    job->score.seed = sc->seed;
     if (job->strategy == HS_STRATEGY_ITERATIVE) {
-        job->score.iterative_base = s->scores.base;
-        job->score.iterative_step = s->scores.step;
+        job->score.iterative_base = sc->base;
+        job->score.iterative_step = sc->step;
     }
     return HS_OK;
+}
+
+static hs_status load_scores_files(sweep *s)
+{
+    hs_status st = HS_OK;
+    for (int v = 0; !st && v < s->job.n_variants; v++)
+        if (s->job.variants[v].scores_path) st = load_variant_scores(s, v);
+    return st;
 }
 
 /* Rank 0, heads_off: scores that say the same as the list (0 for a listed head, 1 for
@@ -315,12 +361,14 @@ static hs_status load_scores_file(sweep *s)
 static hs_status list_scores(sweep *s)
 {
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
-    hs_scores_free(&s->scores);
-    memset(&s->scores, 0, sizeof s->scores);
-    s->scores.L = s->grid.n_layers;
-    s->scores.H = s->grid.n_heads;
-    if (!(s->scores.score = hs_malloc(LH * sizeof(double), "head scores"))) return HS_ENOMEM;
-    for (size_t i = 0; i < LH; i++) s->scores.score[i] = s->gates[i];
+    for (int v = 0; v < s->job.n_variants; v++) {
+        hs_head_scores *sc = &s->scores[v];
+        hs_scores_free(sc);
+        sc->L = s->grid.n_layers;
+        sc->H = s->grid.n_heads;
+        if (!(sc->score = hs_malloc(LH * sizeof(double), "head scores"))) return HS_ENOMEM;
+        for (size_t i = 0; i < LH; i++) sc->score[i] = s->gates[i];
+    }
     return HS_OK;
 }
 
@@ -332,9 +380,16 @@ static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *i
     snprintf(in->model_sha256, sizeof in->model_sha256, "%s", sha);
     snprintf(in->prompts_sha256, sizeof in->prompts_sha256, "%s", s->prompts.sha256);
     in->n_prompts = s->grid.n_prompts;
+    for (int v = 0; v < s->job.n_variants; v++)
+        if (s->vsha[v][0]) in->variant_scores_sha256 = s->vsha;
     if (s->job.scores_path) {
-        snprintf(in->calibration_sha256, sizeof in->calibration_sha256, "%s", s->scores.calibration_sha256);
-        return file_sha256(s->job.scores_path, in->scores_sha256);
+        for (int v = 0; v < s->job.n_variants; v++)
+            if (s->job.variants[v].scores_path == s->job.scores_path) {
+                snprintf(in->calibration_sha256, sizeof in->calibration_sha256, "%s", s->scores[v].calibration_sha256);
+                break;
+            }
+        hs_status st = file_sha256(s->job.scores_path, in->scores_sha256);
+        if (st || !s->job.calib_path) return st; /* else variants compute scores too */
     }
     if (!s->job.calib_path) return HS_OK;
     hs_status st = hs_prompts_load(calib, s->job.calib_path);
@@ -350,12 +405,23 @@ static hs_status make_scores(sweep *s, hs_prompt_set *calib)
         hs_status st = select_gates(s);
         return st ? st : list_scores(s);
     }
-    if (!s->job.scores_path) {
-        fprintf(stderr, "headsweep: computing %s head scores%s%s\n", hs_strategy_name(s->job.strategy),
-                s->job.calib_path ? " on " : "", s->job.calib_path ? s->job.calib_path : "");
-        hs_status st = hs_scores_compute(&s->scores, &s->model, s->tok, s->job.calib_path ? calib : NULL,
-                                         s->job.strategy, &s->job.score);
-        if (st) return hs_err_wrap(st, "head scores");
+    for (int v = 0; v < s->job.n_variants; v++) {
+        const hs_variant *var = &s->job.variants[v];
+        if (var->scores_path) continue;
+        int same = -1; /* an earlier variant computed with the same strategy shares its scores */
+        for (int u = 0; u < v && same < 0; u++)
+            if (!s->job.variants[u].scores_path && s->job.variants[u].strategy == var->strategy) same = u;
+        hs_status st;
+        if (same >= 0) {
+            st = scores_copy(&s->scores[v], &s->scores[same]);
+        } else {
+            int uses_calib = hs_strategy_needs_calib(var->strategy);
+            fprintf(stderr, "headsweep: computing %s head scores%s%s\n", hs_strategy_name(var->strategy),
+                    uses_calib ? " on " : "", uses_calib ? s->job.calib_path : "");
+            st = hs_scores_compute(&s->scores[v], &s->model, s->tok, uses_calib ? calib : NULL, var->strategy,
+                                   &s->job.score);
+        }
+        if (st) return hs_err_wrap(st, "%s head scores", hs_strategy_name(var->strategy));
     }
     return select_gates(s);
 }
@@ -367,7 +433,7 @@ static hs_status create_output(sweep *s, const char *study, const hs_study_input
     const char **ids = hs_calloc((size_t)s->grid.n_prompts, sizeof *ids, "prompt ids");
     if (!ids) return HS_ENOMEM;
     for (int i = 0; i < s->grid.n_prompts; i++) ids[i] = s->prompts.items[i].id;
-    hs_results_spec spec = {&s->job, s->grid, study, in, ids, &s->scores, s->gates};
+    hs_results_spec spec = {&s->job, s->grid, study, in, ids, s->scores, s->gates};
     st = hs_results_create(s->job.output, &spec);
     free(ids);
     s->created = !st;
@@ -387,9 +453,9 @@ static hs_status verify_output(sweep *s, const char *study)
     hs_status st = hs_results_check_study(s->res, study);
     if (!st && s->job.heads_off) st = select_gates(s);
     if (!st && s->job.heads_off) st = list_scores(s);
-    if (!st && !s->job.heads_off) {
-        hs_scores_free(&s->scores); /* the job's scores file, if any: the file's copy is used */
-        st = hs_results_read_scores(s->res, &s->scores);
+    for (int v = 0; !st && !s->job.heads_off && v < s->job.n_variants; v++) {
+        hs_scores_free(&s->scores[v]); /* a scores file, if any: the results file's copy is used */
+        st = hs_results_read_scores(s->res, v, &s->scores[v]);
     }
     if (!st && !s->job.heads_off) st = select_gates(s);
     if (st) return st;
@@ -399,7 +465,7 @@ static hs_status verify_output(sweep *s, const char *study)
     if (!pruned) return HS_ENOMEM;
     st = hs_results_read_pruned(s->res, pruned);
     for (size_t i = 0; !st && i < n; i++)
-        if (pruned[i] != (s->gates[i % (g->n_levels * LH)] == 0.0f))
+        if (pruned[i] != (s->gates[i] == 0.0f))
             st = hs_err(HS_EINPUT, "%s: /heads/pruned differs from what this build selects from the saved scores "
                                    "(pruning code changed?); refusing to mix results", s->job.output);
     free(pruned);
@@ -443,7 +509,7 @@ static hs_status prepare_output(sweep *s)
     hs_study_inputs in;
     char *study = NULL;
     hs_status st = context_size(s);
-    if (!st && s->job.scores_path) st = load_scores_file(s);
+    if (!st) st = load_scores_files(s);
     if (!st) st = study_inputs(s, &calib, &in);
     if (!st && !(study = hs_study_text(&s->job, &in))) st = HS_ENOMEM;
     if (!st) st = hs_lock_acquire(&s->lock, s->job.output);
@@ -474,10 +540,13 @@ static hs_status share_plan(sweep *s)
     s->max_t = ints[1];
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     s->todo = hs_malloc((size_t)(s->n_todo ? s->n_todo : 1) * sizeof *s->todo, "cell list");
-    s->scores.score = hs_malloc(LH * sizeof(double), "head scores");
-    if (!s->todo || !s->scores.score) return HS_ENOMEM;
-    s->scores.L = s->grid.n_layers;
-    s->scores.H = s->grid.n_heads;
+    if (!s->todo) return HS_ENOMEM;
+    for (int v = 0; v < s->grid.n_variants; v++) {
+        s->scores[v].score = hs_malloc(LH * sizeof(double), "head scores");
+        if (!s->scores[v].score) return HS_ENOMEM;
+        s->scores[v].L = s->grid.n_layers;
+        s->scores[v].H = s->grid.n_heads;
+    }
     return HS_OK;
 }
 
@@ -485,7 +554,8 @@ static hs_status share_arrays(sweep *s)
 {
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     hs_status st = hs_comm_bcast(s->comm, s->todo, (size_t)s->n_todo * sizeof *s->todo);
-    if (!st) st = hs_comm_bcast(s->comm, s->scores.score, LH * sizeof(double));
+    for (int v = 0; !st && v < s->grid.n_variants; v++)
+        st = hs_comm_bcast(s->comm, s->scores[v].score, LH * sizeof(double));
     if (!st && s->rank != 0) st = select_gates(s);
     return st;
 }
@@ -564,7 +634,8 @@ static hs_status get_runner(sweep *s, int variant, int level)
     s->runner = NULL;
     const hs_variant *v = &s->job.variants[variant];
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
-    hs_runner_config cfg = {&s->model, s->tok, v->gating, v->agency_on, v->agency, s->gates + level * LH,
+    hs_runner_config cfg = {&s->model, s->tok, v->gating, v->agency_on, v->agency,
+                            s->gates + ((size_t)variant * s->grid.n_levels + level) * LH,
                             s->job.sample, s->max_t, s->job.measure_unpruned_ppl, s->job.batch};
     hs_status st = hs_runner_init(&s->runner, &cfg);
     s->runner_variant = variant;
@@ -804,7 +875,9 @@ static void sweep_free(sweep *s)
     free(s->occ);
     free(s->trans);
     free(s->hosts);
-    hs_scores_free(&s->scores);
+    for (int v = 0; s->scores && v < s->job.n_variants; v++) hs_scores_free(&s->scores[v]);
+    free(s->scores);
+    free(s->vsha);
     if (s->have_prompts) hs_prompts_free(&s->prompts);
     if (s->have_model) hs_model_free(&s->model);
     hs_tokenizer_free(s->tok);

@@ -53,6 +53,7 @@ LAYOUT = {
     "cells/finished_utc": (["variant", "level", "shard"], None),
     "heads/pruned": (["variant", "level", "layer", "head"], np.uint8),
     "heads/score": (["layer", "head"], np.float64),
+    "heads/variant_score": (["variant", "layer", "head"], np.float64),
 }
 
 problems = []
@@ -183,13 +184,18 @@ def check_metrics(f, size):
 def check_heads(f, size):
     pruned = f["heads/pruned"][...]
     L, H = size["layer"], size["head"]
-    per_layer = bool(f.attrs["per_layer"]) or bool(f.attrs["keep_one_per_layer"])
+    # variants with the same strategy and selection rules prune the same heads
+    va, nv = f["variant"].attrs, size["variant"]
+    rule = [(text(va["strategy"][v]), int(va["per_layer"][v]), int(va["keep_one_per_layer"][v])) for v in range(nv)]
+    vs = f["heads/variant_score"][...]
     for lv, level in enumerate(f["level"][...]):
-        for v in range(size["variant"]):
-            expect((pruned[v, lv] == pruned[0, lv]).all(), "variants prune different heads at one level")
-        if not per_layer:
-            expect(int(pruned[0, lv].sum()) == int(math.floor(level / 100 * L * H + 0.5)),
-                   f"level {level}: {int(pruned[0, lv].sum())} heads off")
+        for v in range(nv):
+            u = rule.index(rule[v])
+            expect((pruned[v, lv] == pruned[u, lv]).all(), f"variants {u} and {v} prune different heads at one level")
+            expect(np.array_equal(vs[v], vs[u]), f"variants {u} and {v} have one strategy but other scores")
+            if not (rule[v][1] or rule[v][2]):
+                expect(int(pruned[v, lv].sum()) == int(math.floor(level / 100 * L * H + 0.5)),
+                       f"level {level}: {int(pruned[v, lv].sum())} heads off in variant {v}")
     for a in ("strategy", "calibration_set", "calibration_sha256", "n_prompts", "seed"):
         expect(a in f["heads/score"].attrs, f"/heads/score lacks attribute {a}")
     source = text(f.attrs["heads_source"])

@@ -5,6 +5,10 @@
 #    of the study; a bad, foreign or mismatching scores file is refused with file:line;
 #  - [pruning] heads_off = L.H,... switches exactly those heads off in every variant, as
 #    the study's one level; conflicts and heads the model lacks are refused with file:line;
+#  - a strategy per variant ([variant.X] strategy, scores, per_layer, keep_one_per_layer):
+#    each variant's scores and heads are those of its own strategy, variants with the same
+#    strategy share scores, the study text names them, a rerun resumes; with heads_off a
+#    variant strategy is refused;
 #  - agency = on with gating = mask is refused with file:line;
 #  - a model directory without vocab.json, or with a damaged model.safetensors, is an error
 #    naming the job file and the line of `model`;
@@ -60,6 +64,57 @@ expect 2 "--set pruning.scores=nowhere.json" "No such file" -- \
   "$hs" sweep study.ini --out x.h5 --set pruning.scores=nowhere.json
 [ ! -e x.h5 ] || fail "a refused sweep left x.h5"
 
+# ---- a strategy per variant ----
+"$hs" score --model model --strategy random --seed 0 --out random.json >/dev/null 2>&1 || fail "score random"
+sweep 2 --out per.h5 --set variant.baseline.strategy=magnitude --set variant.baseline-skip.strategy=random \
+  --set variant.baseline-skip.per_layer=on || fail "strategy per variant: $(cat sweep.err)"
+grep -q "computing magnitude head scores" sweep.err && grep -q "computing random head scores" sweep.err &&
+  grep -q "computing entropy head scores" sweep.err || fail "per-variant scores not computed: $(cat sweep.err)"
+"$py" "$tool" check per.h5 --ranks 2 || fail "schema check (strategy per variant)"
+"$py" - per.h5 magnitude.json scores.json random.json <<'PY' || fail "strategy per variant"
+import json, sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+want = [np.array(json.load(open(p))["scores"], float) for p in sys.argv[2:]]  # baseline, agency, baseline-skip
+strat = [s.decode() if isinstance(s, bytes) else s for s in f["variant"].attrs["strategy"]]
+assert strat == ["magnitude", "entropy", "random"], strat
+assert list(f["variant"].attrs["per_layer"]) == [0, 0, 1]
+vs, pruned, levels = f["heads/variant_score"][...], f["heads/pruned"][...], f["level"][...]
+L, H = vs.shape[1:]
+for v in range(3):
+    assert np.array_equal(vs[v], want[v]), f"variant {v} scores"
+    for li, pct in enumerate(levels):
+        got = pruned[v, li]
+        if v == 2:  # per layer: each layer loses its round(pct/100 H) lowest
+            k = int(np.floor(pct / 100 * H + 0.5))
+            exp = np.zeros((L, H), np.uint8)
+            for l in range(L):
+                exp[l, np.lexsort((np.arange(H), want[v][l]))[:k]] = 1
+        else:
+            k = int(np.floor(pct / 100 * L * H + 0.5))
+            order = np.lexsort((np.arange(L * H), want[v].ravel()))
+            exp = np.zeros(L * H, np.uint8)
+            exp[order[:k]] = 1
+            exp = exp.reshape(L, H)
+        assert np.array_equal(got, exp), f"variant {v} level {pct}: {np.argwhere(got)} vs {np.argwhere(exp)}"
+assert not np.array_equal(pruned[0, 1], pruned[1, 1]), "magnitude and entropy prune the same heads"
+study = f.attrs["study"]
+assert "variant.baseline = gating mask, agency off, strategy magnitude, scores computed" in study, study
+agency_line = [l for l in study.splitlines() if l.startswith("variant.agency =")][0]
+assert "strategy" not in agency_line, agency_line  # inherits [pruning]: the text says nothing new
+assert np.array_equal(f["heads/score"][...], want[0])
+PY
+sweep 1 --out per.h5 --set variant.baseline.strategy=magnitude --set variant.baseline-skip.strategy=random \
+  --set variant.baseline-skip.per_layer=on || fail "strategy per variant, rerun: $(cat sweep.err)"
+grep -q "nothing to do" sweep.err || fail "strategy per variant, rerun: $(cat sweep.err)"
+expect 2 "different study" -- "$hs" sweep study.ini --out per.h5 --set variant.baseline.strategy=magnitude
+# a variant's scores file, and strategy = magnitude beside it, must agree
+sweep 1 --out pfile.h5 --set variant.baseline.scores=magnitude.json || fail "variant scores file: $(cat sweep.err)"
+"$py" -c "import h5py,sys; f=h5py.File('pfile.h5','r'); assert 'variant.baseline = gating mask, agency off, strategy magnitude, scores $(sha256sum magnitude.json | cut -d' ' -f1)' in f.attrs['study'], f.attrs['study']" ||
+  fail "variant scores file not in the study"
+expect 2 "--set variant.baseline.strategy=random: strategy = random, but the scores file" "holds magnitude scores" -- \
+  "$hs" sweep study.ini --out x.h5 --set variant.baseline.scores=magnitude.json --set variant.baseline.strategy=random
+[ ! -e x.h5 ] || fail "a refused sweep left x.h5"
+
 # ---- heads_off = L.H,... ----
 sed -e '/^\[pruning\]/,$d' study.ini >list.ini
 printf '[pruning]\nheads_off = 1.3, 0.2,1.3\n' >>list.ini
@@ -90,6 +145,9 @@ expect 2 "--set pruning.levels=50: levels cannot be combined with heads_off (lis
 expect 2 "study.ini:$(line_of strategy): strategy cannot be combined with heads_off" -- \
   "$hs" sweep study.ini --out y.h5 --set pruning.heads_off=0.1
 [ ! -e y.h5 ] || fail "a refused sweep left y.h5"
+
+expect 2 "--set variant.baseline.strategy=random: strategy cannot be combined with heads_off" -- \
+  "$hs" sweep list.ini --out y.h5 --set variant.baseline.strategy=random
 
 # ---- agency needs skip gating ----
 expect 2 "--set variant.agency.gating=mask: variant agency has agency = on with gating = mask" -- \

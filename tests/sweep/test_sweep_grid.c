@@ -102,7 +102,7 @@ static char *study_of(const char *set, const hs_study_inputs *in)
 /* Settings that change a number change the study; paths, threads and names do not. */
 static void test_study_text(void **state)
 {
-    hs_study_inputs in = {"aa", "bb", "cc", 10, ""};
+    hs_study_inputs in = {"aa", "bb", "cc", 10, "", NULL};
     char *base = study_of(NULL, &in);
     assert_non_null(strstr(base, "model_sha256 = aa\n"));
     assert_non_null(strstr(base, "levels = 0, 30, 50, 70\n"));

@@ -19,7 +19,7 @@ static char *dir;
 static hs_job job;
 static hs_grid grid;
 static char *study;
-static const hs_study_inputs inputs = {"model-sha", "prompts-sha", "calib-sha", 7, ""};
+static const hs_study_inputs inputs = {"model-sha", "prompts-sha", "calib-sha", 7, "", NULL};
 
 static int setup(void **state)
 {
@@ -47,13 +47,18 @@ static int teardown(void **state)
 
 static void create(const char *path)
 {
-    double score[6] = {0.5, 0.1, 0.9, 0.3, 0.2, 0.8};
-    hs_head_scores sc = {.L = 2, .H = 3, .score = score, .strategy = HS_STRATEGY_ENTROPY, .n_prompts = 4};
-    snprintf(sc.calibration, sizeof sc.calibration, "c.jsonl");
-    float gates[2 * 6];
-    for (int i = 0; i < 12; i++) gates[i] = i >= 6 && (i == 7 || i == 10) ? 0.0f : 1.0f;
+    /* variants 0 and 1 share entropy scores, variant 2 has its own (magnitude) */
+    static double score[6] = {0.5, 0.1, 0.9, 0.3, 0.2, 0.8}, score2[6] = {1, 2, 3, 4, 5, 6};
+    hs_head_scores sc[3] = {{.L = 2, .H = 3, .score = score, .strategy = HS_STRATEGY_ENTROPY, .n_prompts = 4},
+                            {.L = 2, .H = 3, .score = score, .strategy = HS_STRATEGY_ENTROPY, .n_prompts = 4},
+                            {.L = 2, .H = 3, .score = score2, .strategy = HS_STRATEGY_MAGNITUDE}};
+    snprintf(sc[0].calibration, sizeof sc[0].calibration, "c.jsonl");
+    float gates[3 * 2 * 6]; /* (variant, level, L*H): levels 0 and 50% */
+    for (int i = 0; i < 36; i++) gates[i] = 1.0f;
+    gates[7] = gates[10] = gates[12 + 7] = gates[12 + 10] = 0.0f; /* entropy 50%: 0.1 and 0.2 */
+    gates[24 + 6] = gates[24 + 7] = gates[24 + 8] = 0.0f;          /* magnitude 50%: 1, 2, 3 */
     const char *ids[7] = {"a", "b", "c", "d", "e", "f", "g"};
-    hs_results_spec spec = {&job, grid, study, &inputs, ids, &sc, gates};
+    hs_results_spec spec = {&job, grid, study, &inputs, ids, sc, gates};
     assert_int_equal(hs_results_create(path, &spec), HS_OK);
 }
 
@@ -96,14 +101,18 @@ static void test_create_open(void **state)
     assert_int_equal(hs_results_read_done(r, done), HS_OK);
     for (int i = 0; i < 18; i++) assert_int_equal(done[i], 0);
     assert_int_equal(hs_results_read_pruned(r, pruned), HS_OK);
-    for (int v = 0; v < 3; v++)
+    for (int v = 0; v < 2; v++)
         for (int i = 0; i < 12; i++) assert_int_equal(pruned[v * 12 + i], i == 7 || i == 10);
+    for (int i = 0; i < 12; i++) assert_int_equal(pruned[24 + i], i >= 6 && i <= 8); /* per variant */
     hs_head_scores sc;
-    assert_int_equal(hs_results_read_scores(r, &sc), HS_OK);
+    assert_int_equal(hs_results_read_scores(r, 0, &sc), HS_OK);
     assert_true(sc.score[2] == 0.9);
     assert_int_equal(sc.strategy, HS_STRATEGY_ENTROPY);
     assert_int_equal(sc.n_prompts, 4);
     assert_string_equal(sc.calibration, "c.jsonl");
+    hs_scores_free(&sc);
+    assert_int_equal(hs_results_read_scores(r, 2, &sc), HS_OK);
+    assert_true(sc.score[0] == 1.0 && sc.score[5] == 6.0);
     hs_scores_free(&sc);
     /* An unwritten cell reads as NaN / -1 / 0. */
     hs_cell_result c;
@@ -191,10 +200,11 @@ static void test_refusals(void **state)
 {
     create("r4.h5");
     double score[6] = {0};
-    hs_head_scores sc = {.L = 2, .H = 3, .score = score};
-    float gates[12] = {0};
+    hs_head_scores sc[3] = {{.L = 2, .H = 3, .score = score}, {.L = 2, .H = 3, .score = score},
+                            {.L = 2, .H = 3, .score = score}};
+    float gates[36] = {0};
     const char *ids[7] = {"a", "b", "c", "d", "e", "f", "g"};
-    hs_results_spec spec = {&job, grid, study, &inputs, ids, &sc, gates};
+    hs_results_spec spec = {&job, grid, study, &inputs, ids, sc, gates};
     assert_int_equal(hs_results_create("r4.h5", &spec), HS_EINPUT); /* never overwrites */
     assert_non_null(strstr(hs_err_msg(), "r4.h5 already exists"));
 

@@ -11,22 +11,25 @@
 #include <string.h>
 
 typedef struct {
-    const char *key, *label, *src0, *src1;
+    const char *key, *label, *src0, *src1, *weight;
 } table_spec;
 
 static const table_spec promised[] = {
-    {"decode_tokens_per_second", "decode speed", "decode_tokens_per_second", NULL},
-    {"generation_seconds", "generation time", "generation_seconds", NULL},
-    {"time_to_first_token", "time to first token", "time_to_first_token", NULL},
-    {"reference_perplexity", "reference perplexity", "reference_perplexity", NULL},
+    {"decode_tokens_per_second", "decode speed", "decode_tokens_per_second", NULL, NULL},
+    {"generation_seconds", "generation time", "generation_seconds", NULL, NULL},
+    {"time_to_first_token", "time to first token", "time_to_first_token", NULL, NULL},
+    {"corpus_reference_perplexity", "corpus reference perplexity (token-weighted)", "reference_perplexity", NULL,
+     "reference_tokens"},
+    {"reference_perplexity", "reference perplexity (mean of per-prompt perplexities)", "reference_perplexity",
+     NULL, NULL},
     {"generated_perplexity_unpruned", "perplexity of the generated text under the unpruned model",
-     "generated_perplexity_unpruned", NULL},
-    {"distinct_1", "distinct-1", "distinct_1", NULL},
-    {"distinct_2", "distinct-2", "distinct_2", NULL},
-    {"type_token_ratio", "type-token ratio", "type_token_ratio", NULL},
-    {"repetition_rate", "repetition rate", "repetition_rate", NULL},
-    {"peak_rss_bytes", "peak RSS", "peak_rss_bytes", NULL},
-    {"cpu_seconds", "CPU seconds (user + system)", "cpu_user_seconds", "cpu_system_seconds"},
+     "generated_perplexity_unpruned", NULL, NULL},
+    {"distinct_1", "distinct-1", "distinct_1", NULL, NULL},
+    {"distinct_2", "distinct-2", "distinct_2", NULL, NULL},
+    {"type_token_ratio", "type-token ratio", "type_token_ratio", NULL, NULL},
+    {"repetition_rate", "repetition rate", "repetition_rate", NULL, NULL},
+    {"peak_rss_bytes", "peak RSS", "peak_rss_bytes", NULL, NULL},
+    {"cpu_seconds", "CPU seconds (user + system)", "cpu_user_seconds", "cpu_system_seconds", NULL},
 };
 #define N_PROMISED (int)(sizeof promised / sizeof promised[0])
 
@@ -35,14 +38,17 @@ static const table_spec promised[] = {
  * value, about 0.01 absolute), perplexity of generated text 2% (it moves with any change
  * of the sampled tokens). Overridden with --margin KEY=PCT. */
 static const hs_cmp_metric cmp_metrics[] = {
-    {"speed", "speed (decode tokens/s)", "decode_tokens_per_second", 0, 1, "faster", "slower", 2.0},
-    {"efficiency", "efficiency (1 / generation time)", "generation_seconds", 1, 1, "faster", "slower", 2.0},
-    {"perplexity", "reference perplexity", "reference_perplexity", 0, 0, "worse", "better", 1.0},
-    {"quality", "quality (1 / reference perplexity)", "reference_perplexity", 1, 0, "better", "worse", 1.0},
+    {"speed", "speed (decode tokens/s)", "decode_tokens_per_second", 0, 1, "faster", "slower", 2.0, NULL},
+    {"efficiency", "efficiency (1 / generation time)", "generation_seconds", 1, 1, "faster", "slower", 2.0, NULL},
+    {"corpus_perplexity", "corpus reference perplexity (per-token NLL)", "reference_perplexity", 0, 0, "worse",
+     "better", 1.0, "reference_tokens"},
+    {"perplexity", "reference perplexity (mean of per-prompt ratios)", "reference_perplexity", 0, 0, "worse",
+     "better", 1.0, NULL},
+    {"quality", "quality (1 / reference perplexity)", "reference_perplexity", 1, 0, "better", "worse", 1.0, NULL},
     {"diversity", "lexical diversity (distinct-2)", "distinct_2", 0, 0, "better (more diverse)",
-     "worse (less diverse)", 1.0},
+     "worse (less diverse)", 1.0, NULL},
     {"generated_perplexity", "perplexity of generated text (unpruned model)",
-     "generated_perplexity_unpruned", 0, 0, "worse", "better", 2.0},
+     "generated_perplexity_unpruned", 0, 0, "worse", "better", 2.0, NULL},
 };
 #define N_CMP (int)(sizeof cmp_metrics / sizeof cmp_metrics[0])
 
@@ -169,6 +175,28 @@ void hs_report_table_key(const hs_report *r, const hs_table *t, int v, int l, ch
     snprintf(buf, cap, "table/%s/%s/%g", t->key, r->st->variant[v], r->st->level[l]);
 }
 
+/* A corpus perplexity exp(sum w ln x / sum w) from the per-prompt perplexities x and token
+ * counts w (xw holds n values of x, then room for n weights): the bootstrap of the ratio
+ * estimator on the log scale, mapped back through exp (monotone, so the interval too). */
+static hs_status corpus_cell(const hs_report *r, const hs_table *t, int v, int l, double *xw, int n,
+                             uint64_t seed, hs_ci *out)
+{
+    const hs_study *s = r->st;
+    const hs_metric_data *w = hs_study_metric(s, t->weight);
+    double *wt = xw + s->np;
+    int k = 0;
+    for (int p = 0, j = 0; p < s->np && j < n; p++) {
+        if (!isfinite(table_value(s, t, v, l, p))) continue;
+        double wi = w ? w->v[hs_vlp(s, v, l, p)] : NAN;
+        double xi = xw[j++];
+        if (!(wi > 0) || !(xi > 0)) continue;
+        xw[k] = wi * log(xi), wt[k++] = wi;
+    }
+    hs_status st = hs_bootstrap_ratio(xw, wt, k, r->opt.bootstrap, r->opt.conf, seed, out);
+    out->mean = exp(out->mean), out->lo = exp(out->lo), out->hi = exp(out->hi);
+    return st;
+}
+
 static hs_status table_cell(const hs_report *r, hs_table *t, int v, int l, double *x)
 {
     const hs_study *s = r->st;
@@ -181,12 +209,13 @@ static hs_status table_cell(const hs_report *r, hs_table *t, int v, int l, doubl
     char key[512];
     hs_report_table_key(r, t, v, l, key, sizeof key);
     t->n_bad[hs_vl(s, v, l)] = bad;
-    return hs_bootstrap_mean(x, n, r->opt.bootstrap, r->opt.conf,
-                             hs_stream_seed(r->opt.seed, key), &t->cell[hs_vl(s, v, l)]);
+    uint64_t seed = hs_stream_seed(r->opt.seed, key);
+    if (t->weight) return corpus_cell(r, t, v, l, x, n, seed, &t->cell[hs_vl(s, v, l)]);
+    return hs_bootstrap_mean(x, n, r->opt.bootstrap, r->opt.conf, seed, &t->cell[hs_vl(s, v, l)]);
 }
 
 static hs_status table_init(hs_table *t, const hs_study *s, const char *key, const char *label,
-                            const char *src0, const char *src1, int is_promised)
+                            const char *src0, const char *src1, const char *weight, int is_promised)
 {
     const hs_metric_data *m = hs_study_metric(s, src0);
     int bytes = !strcmp(m->units, "bytes") || !strcmp(m->units, "B");
@@ -207,6 +236,7 @@ static hs_status table_init(hs_table *t, const hs_study *s, const char *key, con
     t->promised = is_promised;
     t->src[0] = m->name;
     t->src[1] = src1 ? hs_study_metric(s, src1)->name : NULL;
+    t->weight = weight;
     size_t vl = (size_t)s->nv * (size_t)s->nl;
     t->cell = hs_calloc(vl, sizeof *t->cell, "table cells");
     t->n_bad = hs_calloc(vl, sizeof *t->n_bad, "table counts");
@@ -231,12 +261,12 @@ static hs_status make_tables(hs_report *r)
     hs_status st = HS_OK;
     for (int i = 0; !st && i < N_PROMISED; i++, r->ntab++)
         st = table_init(&r->tab[r->ntab], s, promised[i].key, promised[i].label, promised[i].src0,
-                        promised[i].src1, 1);
+                        promised[i].src1, promised[i].weight, 1);
     r->n_promised = N_PROMISED;
     for (int k = 0; !st && k < s->nm; k++) {
         const char *name = s->metric[k].name;
         if (used_by_promised(name)) continue;
-        st = table_init(&r->tab[r->ntab], s, name, name, name, NULL, 0);
+        st = table_init(&r->tab[r->ntab], s, name, name, name, NULL, NULL, 0);
         r->ntab++;
     }
     return st;
@@ -245,7 +275,7 @@ static hs_status make_tables(hs_report *r)
 static hs_status fill_tables(hs_report *r)
 {
     const hs_study *s = r->st;
-    double *x = hs_malloc((size_t)s->np * sizeof *x, "prompt values");
+    double *x = hs_malloc(2 * (size_t)s->np * sizeof *x, "prompt values");
     if (!x) return HS_ENOMEM;
     hs_status st = HS_OK;
     for (int t = 0; !st && t < r->ntab; t++)
@@ -352,6 +382,37 @@ static int cross_origin_pairs(const hs_study *s, const double *xa, const double 
     return k;
 }
 
+/* Per-prompt weighted log-ratios w_i ln(a_i / b_i) into x and the weights w_i (the token
+ * count of b's cell; the reference text is the same for every variant) into w, for every
+ * prompt where both perplexities and the weight are finite and positive. *n_zero counts
+ * the pairs left out because a value was not positive. */
+static int corpus_pairs(const hs_study *s, const hs_cmp_metric *cm, int vb, int lb, const double *xa,
+                        const double *xb, double *x, double *w, int *n_zero)
+{
+    const hs_metric_data *wm = hs_study_metric(s, cm->weight);
+    int k = 0, zero = 0;
+    for (int p = 0; p < s->np; p++) {
+        double wi = wm ? wm->v[hs_vlp(s, vb, lb, p)] : NAN;
+        if (!isfinite(xa[p]) || !isfinite(xb[p]) || !isfinite(wi)) continue;
+        if (!(xa[p] > 0) || !(xb[p] > 0) || !(wi > 0)) {
+            zero++;
+            continue;
+        }
+        x[k] = wi * (log(xa[p]) - log(xb[p])), w[k++] = wi;
+    }
+    *n_zero = zero;
+    return k;
+}
+
+/* Bootstrap of sum x / sum w (per-token NLL difference), shown in percent of the corpus
+ * perplexity: 100 (exp(.) - 1), monotone, so the interval maps through as well. */
+static hs_status corpus_ci(const hs_report *r, const double *x, const double *w, int n, uint64_t seed, hs_ci *c)
+{
+    hs_status st = hs_bootstrap_ratio(x, w, n, r->opt.bootstrap, r->opt.conf, seed, c);
+    c->mean = 100.0 * expm1(c->mean), c->lo = 100.0 * expm1(c->lo), c->hi = 100.0 * expm1(c->hi);
+    return st;
+}
+
 static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
 {
     const hs_study *s = r->st;
@@ -371,12 +432,18 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     cmp_values(s, m, p->a, l, xa);
     cmp_values(s, m, p->b, lb, xb);
     c->n_cross = cross_origin_pairs(s, xa, xb, p->a, l, p->b, lb);
-    int n = hs_paired_pct(xa, xb, s->np, cm->invert, d, &c->n_zero);
     char key[700], pkey[710];
     hs_report_cmp_key(r, pi, mi, l, key, sizeof key);
     snprintf(pkey, sizeof pkey, "perm/%s", key);
-    hs_status st = hs_bootstrap_mean(d, n, r->opt.bootstrap, r->opt.conf,
-                                     hs_stream_seed(r->opt.seed, key), &c->ci);
+    int n;
+    hs_status st;
+    if (cm->weight) {
+        n = corpus_pairs(s, cm, p->b, lb, xa, xb, d, d + s->np, &c->n_zero);
+        st = corpus_ci(r, d, d + s->np, n, hs_stream_seed(r->opt.seed, key), &c->ci);
+    } else {
+        n = hs_paired_pct(xa, xb, s->np, cm->invert, d, &c->n_zero);
+        st = hs_bootstrap_mean(d, n, r->opt.bootstrap, r->opt.conf, hs_stream_seed(r->opt.seed, key), &c->ci);
+    }
     if (!st) st = hs_signflip_test(d, n, HS_PERM_EXACT, r->opt.bootstrap, hs_stream_seed(r->opt.seed, pkey),
                                    &c->perm);
     return st;
@@ -455,7 +522,7 @@ static hs_status fill_comparisons(hs_report *r)
     r->cm = cmp_metrics;
     r->ncm = N_CMP;
     r->cmp = hs_calloc((size_t)r->npair * N_CMP * (size_t)s->nl, sizeof *r->cmp, "comparisons");
-    double *buf = hs_malloc(3 * (size_t)s->np * sizeof *buf, "paired values");
+    double *buf = hs_malloc(4 * (size_t)s->np * sizeof *buf, "paired values");
     hs_status st = r->cmp && buf ? HS_OK : HS_ENOMEM;
     for (int p = 0; !st && p < r->npair; p++)
         for (int m = 0; !st && m < N_CMP; m++)

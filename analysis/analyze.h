@@ -41,6 +41,8 @@ typedef struct {
     double scale;       /* display value = file value x scale (bytes -> MiB) */
     int promised;       /* one of the metrics the report must show (else "other metrics") */
     const char *src[2]; /* metric names (src[1] may be NULL), borrowed from the study */
+    const char *weight; /* NULL, or the token count that makes this a corpus perplexity:
+                           exp(sum w ln x / sum w) of the per-prompt perplexities x */
     hs_ci *cell;        /* (nv, nl) in display units */
     int *n_bad;         /* (nv, nl) done prompts whose value is NaN/inf (left out) */
 } hs_table;
@@ -55,6 +57,10 @@ typedef struct {
     const char *up_word;  /* verdict when the difference is > 0: "faster" */
     const char *down_word;/* when < 0: "slower" */
     double margin_pct;    /* default practical-equivalence margin, percent (--margin) */
+    const char *weight;   /* NULL: mean of per-prompt percentages. Else a perplexity compared
+                             as a corpus: the per-token NLL difference sum w_i ln(a_i / b_i) /
+                             sum w_i with w the reference's token count, shown as
+                             100 x (exp(.) - 1), the ratio of the corpus perplexities */
 } hs_cmp_metric;
 
 /* The comparison metrics, for option checking and help: *n receives how many. */

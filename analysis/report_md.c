@@ -72,6 +72,8 @@ static void claim_speed_ppl(FILE *f, const hs_report *r, int ab)
     fputs(".\n- Seed: \"Agency models show **XX% better perplexity** at 50% pruning\".  \n  Measured: ", f);
     level_intro(f, r->st, 50);
     fputs(", ", f);
+    claim_line(f, r, ab, "corpus_perplexity", l);
+    fputs(" (ratio of corpus perplexities, from per-token NLL differences); as a mean of per-prompt ratios: ", f);
     claim_line(f, r, ab, "perplexity", l);
     fputs(".\n", f);
 }
@@ -99,13 +101,13 @@ static void claim_stability(FILE *f, const hs_report *r)
     const hs_study *s = r->st;
     int l = nearest_level(s, 70);
     fputs("- Seed: \"Baseline perplexity rises sharply at higher pruning levels\" and \"agency-enabled "
-          "models maintain stable perplexity up to 70% pruning\".  \n  Measured (reference perplexity, "
-          "paired per prompt): ", f);
+          "models maintain stable perplexity up to 70% pruning\".  \n  Measured (corpus reference perplexity, "
+          "per-token NLL paired per prompt): ", f);
     char ref[300];
     snprintf(ref, sizeof ref, "reference variant `%s`", r->opt.reference);
-    own_level_line(f, r, r->ref, ref, "perplexity", l);
+    own_level_line(f, r, r->ref, ref, "corpus_perplexity", l);
     fputs("; ", f);
-    own_level_line(f, r, r->subject, "agency variant", "perplexity", l);
+    own_level_line(f, r, r->subject, "agency variant", "corpus_perplexity", l);
     fputs(".\n", f);
 }
 
@@ -249,7 +251,9 @@ static void write_summary(FILE *f, const hs_report *r)
     fprintf(f, "## The seed document's claims, measured\n\n"
                "Each line quotes a claim of the seed document and gives the paired per-prompt difference "
                "measured here: mean of (a - b) / b x 100 over the prompts both variants completed (a mean of "
-               "per-prompt ratios), a 95%% paired bootstrap interval and a sign-flip p-value%s. The verdict is "
+               "per-prompt ratios; for corpus perplexity instead the ratio of the two corpus perplexities, "
+               "exp of the token-weighted mean per-token NLL difference, the primary quality effect), a 95%% "
+               "paired bootstrap interval and a sign-flip p-value%s. The verdict is "
                "\"faster\"/\"slower\" or \"better\"/\"worse\" only when the interval excludes 0, p < %g and "
                "the mean lies beyond the metric's equivalence margin; an interval wholly inside the margin reads "
                "\"equivalent\"; at least %d pairs must differ (--min-pairs; ties carry no sign). See the caveats "
@@ -588,7 +592,7 @@ static void write_caveats(FILE *f, const hs_report *r)
 
 static void write_body(FILE *f, const hs_report *r, const hs_report_md_extra *x)
 {
-    static const char *const own_metrics[] = {"speed", "perplexity", NULL};
+    static const char *const own_metrics[] = {"speed", "corpus_perplexity", "perplexity", NULL};
     write_head(f, r);
     write_mode(f, r);
     write_summary(f, r);

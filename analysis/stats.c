@@ -110,6 +110,32 @@ hs_status hs_bootstrap_mean(const double *x, int n, int B, double conf, uint64_t
     return HS_OK;
 }
 
+hs_status hs_bootstrap_ratio(const double *x, const double *w, int n, int B, double conf, uint64_t seed,
+                             hs_ci *out)
+{
+    double sx = 0.0, sw = 0.0;
+    for (int i = 0; i < n; i++) sx += x[i], sw += w[i];
+    *out = (hs_ci){n, n > 0 ? sx / sw : NAN, NAN, NAN, NAN};
+    if (n < 2 || B < 1) return HS_OK;
+    double *r = hs_malloc((size_t)B * sizeof *r, "bootstrap ratios");
+    if (!r) return HS_ENOMEM;
+    hs_rng g;
+    hs_rng_seed(&g, seed);
+    for (int b = 0; b < B; b++) {
+        double bx = 0.0, bw = 0.0;
+        for (int i = 0; i < n; i++) {
+            uint64_t k = hs_rng_below(&g, (uint64_t)n);
+            bx += x[k], bw += w[k];
+        }
+        r[b] = bx / bw;
+    }
+    qsort(r, (size_t)B, sizeof *r, cmp_double);
+    out->lo = hs_quantile_sorted(r, B, (1.0 - conf) / 2.0);
+    out->hi = hs_quantile_sorted(r, B, 1.0 - (1.0 - conf) / 2.0);
+    free(r);
+    return HS_OK;
+}
+
 int hs_finite_values(const double *x, int n, double *out)
 {
     int k = 0;

@@ -46,6 +46,13 @@ double hs_quantile_sorted(const double *x, int n, double p);
 hs_status hs_bootstrap_mean(const double *x, int n, int B, double conf, uint64_t seed,
                             hs_ci *out);
 
+/* Ratio estimator sum(x) / sum(w) of x[0..n), w[0..n) (w > 0; e.g. a prompt's total log
+ * likelihood and its token count, giving the corpus per-token mean), with a percentile
+ * bootstrap that resamples the (x_i, w_i) pairs together (Efron & Tibshirani 1993, sec.
+ * 9.4): same generator, quantiles and seed use as hs_bootstrap_mean. out->sd is NaN. */
+hs_status hs_bootstrap_ratio(const double *x, const double *w, int n, int B, double conf, uint64_t seed,
+                             hs_ci *out);
+
 /* Keeps the finite values of x[0..n) in out (which may be x); returns how many. */
 int hs_finite_values(const double *x, int n, double *out);
 

@@ -92,8 +92,14 @@ void hs_md_metric_table(FILE *f, const hs_report *r, const hs_table *t)
     fprintf(f, "\n\n`%s`%s%s", t->src[0], t->src[1] ? " + `" : "", t->src[1] ? t->src[1] : "");
     fprintf(f, "%s: ", t->src[1] ? "`" : "");
     hs_out_md_cell(f, t->description[0] ? t->description : "(no description in the file)");
-    fprintf(f, ". Mean over prompts [%g%% bootstrap CI]; n = prompts counted when fewer than %d.\n\n",
-            100 * r->opt.conf, s->np);
+    if (t->weight)
+        fprintf(f, ". Corpus perplexity: exp(sum of n_i ln ppl_i / sum of n_i) with n_i = `%s`, i.e. the "
+                   "perplexity of all prompts' tokens together (not the mean of per-prompt perplexities) "
+                   "[%g%% bootstrap CI, prompts resampled]; n = prompts counted when fewer than %d.\n\n",
+                t->weight, 100 * r->opt.conf, s->np);
+    else
+        fprintf(f, ". Mean over prompts [%g%% bootstrap CI]; n = prompts counted when fewer than %d.\n\n",
+                100 * r->opt.conf, s->np);
     md_header_variants(f, s, "level %");
     for (int l = 0; l < s->nl; l++) {
         fprintf(f, "| %g |", s->level[l]);

@@ -33,7 +33,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "make_fixture.py")
 PROMISED = ["decode_tokens_per_second", "generation_seconds", "time_to_first_token",
-            "reference_perplexity", "generated_perplexity_unpruned", "distinct_1", "distinct_2",
+            "corpus_reference_perplexity", "reference_perplexity", "generated_perplexity_unpruned", "distinct_1", "distinct_2",
             "type_token_ratio", "repetition_rate", "peak_rss_bytes", "cpu_seconds"]
 FIGURES = ["speed_comparison", "perplexity_comparison", "pruning_summary", "radar_comparison",
            "heads_pruned", "agency_occupancy_agency"]
@@ -203,11 +203,32 @@ def check_paired(h5, out):
     check(r["verdict"] == want_verdict(r, 10), "verdict rule")
 
 
+def check_corpus(h5, out):
+    """Corpus perplexity (token-weighted) and its paired per-token NLL difference, recomputed."""
+    ppl = values(h5, "reference_perplexity", "baseline", 50.0)
+    n = values(h5, "reference_tokens", "baseline", 50.0)
+    want = np.exp(np.sum(n * np.log(ppl)) / np.sum(n))
+    r = row(read_csv(os.path.join(out, "table_corpus_reference_perplexity.csv")), variant="baseline", level=50)
+    check(abs(float(r["mean"]) - want) < 1e-7 * want and abs(want - np.mean(ppl)) > 1e-3,
+          "corpus perplexity %s vs %.9g (mean of perplexities %.6g)" % (r["mean"], want, np.mean(ppl)))
+    check(float(r["ci_low"]) < want < float(r["ci_high"]), "corpus perplexity has an interval around it")
+    a = values(h5, "reference_perplexity", "agency", 50.0)
+    d = 100 * np.expm1(np.sum(n * (np.log(a) - np.log(ppl))) / np.sum(n))
+    c = row(read_csv(os.path.join(out, "comparisons.csv")), comparison="agency-vs-baseline",
+            metric="corpus_perplexity", level=50)
+    check(abs(float(c["mean_pct"]) - d) < 1e-6, "corpus perplexity ratio %s vs %.9g" % (c["mean_pct"], d))
+    text = open(os.path.join(out, "REPORT.md")).read()
+    check("agency vs baseline, corpus reference perplexity (per-token NLL): %+.2f%%" % d in text and
+          "as a mean of per-prompt ratios: agency vs baseline, reference perplexity (mean of per-prompt ratios)"
+          in text, "the perplexity claim leads with the corpus ratio and names the mean of ratios")
+
+
 def check_missing(out):
     for name in ("REPORT.md", "tables.md"):
         text = open(os.path.join(out, name)).read()
         check("level 70, agency: 12 of 24 prompts done" in text, name + " reports the partial cell")
-        check("level 30, baseline: reference perplexity is missing (NaN) for 1 of 24 done prompts" in text,
+        check("level 30, baseline: reference perplexity (mean of per-prompt perplexities) is missing (NaN) for 1 of 24 "
+              "done prompts" in text,
               name + " reports the NaN value")
     rows = read_csv(os.path.join(out, "table_reference_perplexity.csv"))
     check(row(rows, variant="baseline", level=30)["n"] == "23", "NaN left out of the mean")
@@ -378,6 +399,7 @@ def check_seed(binary, work, f, out):
 # ---- verdicts, caveats and the 0% control ----
 
 WORDS = {"speed": ("faster", "slower"), "efficiency": ("faster", "slower"), "perplexity": ("worse", "better"),
+         "corpus_perplexity": ("worse", "better"),
          "quality": ("better", "worse"), "diversity": ("better (more diverse)", "worse (less diverse)"),
          "generated_perplexity": ("worse", "better")}
 
@@ -742,6 +764,7 @@ def main():
     check_table_mean(f, out)
     check_paired(f, out)
     check_missing(out)
+    check_corpus(f, out)
     check_seed(binary, work, f, out)
     check_merge(binary, work, out)
     check_other_shapes(binary, work)

@@ -294,6 +294,21 @@ static void test_holm(void **state)
     assert_true(adj[0] == 1.0 && adj[1] == 1.0);
 }
 
+/* Ratio estimator: with unit weights it is the mean, resample for resample (same draws);
+ * with weights it is sum x / sum w, not the mean of x_i / w_i. */
+static void test_bootstrap_ratio(void **state)
+{
+    const double x[] = {3.1, 4.1, 5.9, 2.6, 5.3, 5.8, 9.7, 9.3, 2.3, 8.4};
+    const double one[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    hs_ci a, b;
+    assert_int_equal(hs_bootstrap_mean(x, 10, 2000, 0.95, 5, &a), HS_OK);
+    assert_int_equal(hs_bootstrap_ratio(x, one, 10, 2000, 0.95, 5, &b), HS_OK);
+    assert_true(a.mean == b.mean && a.lo == b.lo && a.hi == b.hi && isnan(b.sd));
+    const double xs[] = {10, 2}, w[] = {10, 1}; /* ratios 1 and 2; sum/sum = 12/11 */
+    assert_int_equal(hs_bootstrap_ratio(xs, w, 2, 1000, 0.95, 5, &b), HS_OK);
+    assert_true(fabs(b.mean - 12.0 / 11.0) < 1e-15 && b.lo == 1.0 && b.hi == 2.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_signflip_exact_vs_enumeration),
         cmocka_unit_test(test_signflip_monte_carlo),
         cmocka_unit_test(test_holm),
+        cmocka_unit_test(test_bootstrap_ratio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -223,6 +223,24 @@ def check_corpus(h5, out):
           in text, "the perplexity claim leads with the corpus ratio and names the mean of ratios")
 
 
+def check_headlines(h5, out):
+    """Each claim bullet carries its own attribution; agency occupancy is stated."""
+    text = open(os.path.join(out, "REPORT.md")).read()
+    bullet = text.split("**XX% faster generation**", 1)[1].split("\n- ", 1)[0]
+    check("Attribution: skipping pruned heads, baseline-skip vs baseline, speed (decode tokens/s): " in bullet and
+          "; agency states on top, agency vs baseline-skip, speed (decode tokens/s): " in bullet,
+          "the speed claim's bullet carries its attribution")
+    bullet = text.split("**XX% better perplexity**", 1)[1].split("\n- ", 1)[0]
+    check("Attribution: skipping pruned heads, baseline-skip vs baseline, corpus reference perplexity" in bullet,
+          "the perplexity claim's bullet carries its attribution")
+    with h5py.File(h5, "r") as f:
+        occ = f["agency/occupancy"][1, 0].sum(axis=(0, 1, 2))   # agency, 0%: per state
+        states = [x.decode() if isinstance(x, bytes) else x for x in f["state"][:]]
+    live = occ.sum() - occ[states.index("withdrawn")]
+    want = "0%%: overloaded %.2f%%, misaligned %.2f%% of %d" % (100 * occ[1] / live, 100 * occ[2] / live, live)
+    check("How often `agency`'s states acted" in text and want in text, "occupancy shares stated: " + want)
+
+
 def check_missing(out):
     for name in ("REPORT.md", "tables.md"):
         text = open(os.path.join(out, name)).read()
@@ -765,6 +783,7 @@ def main():
     check_paired(f, out)
     check_missing(out)
     check_corpus(f, out)
+    check_headlines(f, out)
     check_seed(binary, work, f, out)
     check_merge(binary, work, out)
     check_other_shapes(binary, work)

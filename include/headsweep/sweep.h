@@ -219,6 +219,11 @@ hs_status hs_results_end_run(hs_results *r);
 /* When every cell is done but the file does not say `complete` (the run that wrote the
  * last cell was killed before stamping it), stamps it; otherwise changes nothing. */
 hs_status hs_results_settle(hs_results *r);
+/* The root attribute `complete`: 1 once a run stamped every cell done. */
+hs_status hs_results_read_complete(hs_results *r, int *complete);
+/* 1 when a live sweep holds the lock of results_path (OUT.lock, src/sweep/lock.c), with
+ * the pid and host it wrote there; 0 when nobody does. Takes nothing. */
+int hs_lock_holder(const char *results_path, long *pid, char host[HS_HOST_MAX]);
 /* Adds a root attribute `merged_from` (merge). */
 hs_status hs_results_set_merged_from(hs_results *r, const char *inputs);
 
@@ -233,6 +238,20 @@ typedef struct {
     int progress;              /* -1 auto (bar on a terminal), 0 plain lines, 1 bar */
     const char *command_line;
 } hs_sweep_opts;
+
+/* What a sweep would compute, without computing: the job after every --set, the prompts
+ * used and the cells (sweep --dry-run). Reads the job file, the prompt file and the
+ * model's config.json (for a heads_off list), nothing else; no MPI. */
+typedef struct {
+    hs_job job;            /* levels[0] is the heads_off list's percentage when there is one */
+    int n_prompts;         /* evaluation prompts used */
+    hs_grid grid;          /* n_layers, n_heads from config.json; cells in grid order */
+    int64_t cells;         /* every cell of the study */
+    int64_t cells_slice;   /* the cells of --cells K/N (all without it) */
+} hs_sweep_plan;
+
+hs_status hs_sweep_plan_make(hs_sweep_plan *p, const hs_sweep_opts *o);
+void hs_sweep_plan_free(hs_sweep_plan *p);
 
 /* Runs the study on every rank of the job (serially without mpirun), printing progress
  * and, on rank 0, the outcome to stderr (a top-level driver: only rank 0 knows every

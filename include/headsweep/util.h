@@ -18,6 +18,7 @@ typedef enum {
     HS_ENOMEM = 3,   /* allocation failed (exit 1) */
     HS_EINTERNAL = 4,/* broken invariant or library failure (exit 1) */
     HS_EINTR = 5,    /* stopped by a signal after saving work (exit 3, requeue) */
+    HS_EBUSY = 6,    /* the results file is held by another live sweep (exit 4) */
 } hs_status;
 
 #if defined(__GNUC__)
@@ -33,7 +34,7 @@ hs_status hs_err(hs_status st, const char *fmt, ...) HS_PRINTF(2, 3);
 hs_status hs_err_wrap(hs_status st, const char *fmt, ...) HS_PRINTF(2, 3);
 const char *hs_err_msg(void);
 void hs_err_clear(void);
-/* Exit code for a status: 0 ok, 2 bad input, 3 interrupted, 1 otherwise. */
+/* Exit code for a status: 0 ok, 2 bad input, 3 interrupted, 4 busy, 1 otherwise. */
 int hs_status_exit_code(hs_status st);
 const char *hs_status_name(hs_status st);
 

@@ -20,6 +20,7 @@ static const hs_command commands[] = {
     {"score", hs_cmd_score, "score heads on calibration prompts (pruning order)"},
     {"sweep", hs_cmd_sweep, "run a study: variants x levels x prompt shards (MPI)"},
     {"merge", hs_cmd_merge, "merge results files of one study"},
+    {"status", hs_cmd_status, "cells done/missing, lock holder and study of a results file"},
 };
 
 static void usage(FILE *out)

@@ -6,7 +6,9 @@
  * process dies, so a kill -9 never leaves a lock that blocks the rerun; the file itself
  * stays behind and is reused. On file systems without record locks the pid and host in
  * the file decide: a lock whose pid is dead on this host is stale and taken over; one
- * from another host is refused with a hint to remove it if that run is dead. */
+ * from another host is refused with a hint to remove it if that run is dead. Either
+ * refusal is HS_EBUSY (exit 4). hs_lock_holder asks the same question without taking it
+ * (`headsweep status`). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -40,13 +42,14 @@ static hs_status write_holder(hs_lock *lk)
     return HS_OK;
 }
 
+/* HS_EBUSY (exit 4): scripts tell "another sweep has it" from a failure by the code. */
 static hs_status refuse(const hs_lock *lk, const char *results, long pid, const char *host, int stale_unknown)
 {
     if (stale_unknown)
-        return hs_err(HS_EINPUT, "%s is locked by pid %ld on host %s (lock file %s, this file system has no record "
+        return hs_err(HS_EBUSY, "%s is locked by pid %ld on host %s (lock file %s, this file system has no record "
                                  "locks): if that sweep is no longer running, remove the lock file and retry",
                       results, pid, host, lk->path);
-    return hs_err(HS_EINPUT, "%s is being written by another sweep (pid %ld on host %s, lock file %s); "
+    return hs_err(HS_EBUSY, "%s is being written by another sweep (pid %ld on host %s, lock file %s); "
                              "wait for it to finish or stop it first",
                   results, pid, host[0] ? host : "unknown", lk->path);
 }
@@ -150,4 +153,38 @@ void hs_lock_release(hs_lock *lk)
     lk->fd = -1;
     free(lk->path);
     lk->path = NULL;
+}
+
+/* Without record locks: a holder counts when its pid lives here or it is on another host
+ * (that we cannot check, and a sweep would refuse it too). */
+static int fallback_holder(long pid, const char *host)
+{
+    char me[HS_HOST_MAX] = "";
+    if (gethostname(me, sizeof me) != 0) me[0] = '\0';
+    me[sizeof me - 1] = '\0';
+    if (pid <= 0 || (pid == (long)getpid() && !strcmp(host, me))) return 0;
+    return strcmp(host, me) != 0 || kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int hs_lock_holder(const char *results_path, long *pid, char host[HS_HOST_MAX])
+{
+    *pid = 0;
+    host[0] = '\0';
+    char *path = hs_malloc(strlen(results_path) + 6, "lock path");
+    if (!path) return 0;
+    sprintf(path, "%s.lock", results_path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0) return 0; /* no lock file: nobody holds it */
+    read_holder(fd, pid, host, HS_HOST_MAX);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int held;
+    if (fcntl(fd, F_GETLK, &fl) == 0) {
+        held = fl.l_type != F_UNLCK;
+        if (held && fl.l_pid > 0 && *pid <= 0) *pid = (long)fl.l_pid;
+    } else {
+        held = fallback_holder(*pid, host);
+    }
+    close(fd);
+    return held;
 }

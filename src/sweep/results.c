@@ -1523,3 +1523,11 @@ hs_status hs_results_set_merged_from(hs_results *r, const char *inputs)
 {
     return put_str(r->file, r->path, "merged_from", inputs);
 }
+
+hs_status hs_results_read_complete(hs_results *r, int *complete)
+{
+    uint8_t c = 0;
+    hs_status st = get_scalar(r->file, r->path, "complete", H5T_NATIVE_UINT8, &c);
+    *complete = c != 0;
+    return st;
+}

@@ -43,6 +43,7 @@ int hs_status_exit_code(hs_status st)
     case HS_OK: return 0;
     case HS_EINPUT: return 2;
     case HS_EINTR: return 3;
+    case HS_EBUSY: return 4;
     default: return 1;
     }
 }
@@ -50,7 +51,7 @@ int hs_status_exit_code(hs_status st)
 const char *hs_status_name(hs_status st)
 {
     static const char *names[] = {"ok", "bad input", "I/O error", "out of memory",
-                                  "internal error", "interrupted"};
+                                  "internal error", "interrupted", "busy"};
     return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "unknown";
 }
 

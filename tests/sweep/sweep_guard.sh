@@ -28,9 +28,9 @@ wait_cells g.h5 1
 pids=$(rank_pids g.h5)
 [ -n "$pids" ] || fail "the first sweep ended before the second one could try"
 kill -STOP $pids
-expect 2 "g.h5 is being written by another sweep (pid $(cut -d' ' -f1 g.h5.lock) on host" -- \
+expect 4 "g.h5 is being written by another sweep (pid $(cut -d' ' -f1 g.h5.lock) on host" -- \
   "$hs" sweep study.ini --out g.h5
-expect 2 "being written by another sweep" -- "$mpiexec" -n 2 "$hs" sweep study.ini --out g.h5
+expect 4 "being written by another sweep" -- "$mpiexec" -n 2 "$hs" sweep study.ini --out g.h5
 kill -TERM $pids
 kill -CONT $pids
 wait $job

@@ -57,6 +57,24 @@ static hs_status acquire_in_child(const char *results, char *msg, size_t n)
     return (hs_status)WEXITSTATUS(status);
 }
 
+/* hs_lock_holder seen from another process (a process never conflicts with its own
+ * record locks): 1 when it reports the lock held by pid want_pid, 0 when free, 2 else. */
+static int holder_in_child(const char *results, long want_pid)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        long holder;
+        char host[HS_HOST_MAX];
+        int held = hs_lock_holder(results, &holder, host);
+        _exit(held ? (holder == want_pid && host[0] ? 1 : 2) : 0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
 static void test_second_holder_refused(void **state)
 {
     hs_lock lk;
@@ -65,10 +83,13 @@ static void test_second_holder_refused(void **state)
     assert_int_equal(stat("out/deep/r.h5.lock", &sb), 0);
     char msg[1024], me[64];
     snprintf(me, sizeof me, "pid %ld on host", (long)getpid());
-    assert_int_equal(acquire_in_child("out/deep/r.h5", msg, sizeof msg), HS_EINPUT);
+    assert_int_equal(acquire_in_child("out/deep/r.h5", msg, sizeof msg), HS_EBUSY); /* exit 4 */
     if (!strstr(msg, "out/deep/r.h5 is being written by another sweep") || !strstr(msg, me))
         fail_msg("unexpected message: %s", msg);
+    assert_int_equal(holder_in_child("out/deep/r.h5", (long)getpid()), 1);
+    assert_int_equal(holder_in_child("out/deep/nothing.h5", 0), 0); /* no lock file */
     hs_lock_release(&lk);
+    assert_int_equal(holder_in_child("out/deep/r.h5", 0), 0);
     assert_int_not_equal(stat("out/deep/r.h5.lock", &sb), 0); /* removed on release */
     assert_int_equal(acquire_in_child("out/deep/r.h5", msg, sizeof msg), HS_OK);
     hs_lock_release(&lk); /* idempotent */
@@ -89,6 +110,7 @@ static void test_dead_holder_taken_over(void **state)
     assert_true(WIFSIGNALED(status));
     struct stat sb;
     assert_int_equal(stat("dead.h5.lock", &sb), 0); /* still there */
+    assert_int_equal(holder_in_child("dead.h5", 0), 0);   /* but nobody holds it */
     hs_lock lk;
     assert_int_equal(hs_lock_acquire(&lk, "dead.h5"), HS_OK);
     hs_lock_release(&lk);

@@ -1,0 +1,153 @@
+/* cmd_status.c: `headsweep status FILE [--json]`: what a results file holds and who is
+ * writing it, for people and for scripts (slurm/): cells done and missing per variant and
+ * level, the study's identity, the complete flag, and the holder of the lock when a live
+ * sweep has it (exit 4 then). Reads only; never takes the lock.
+ *
+ * A running sweep keeps its file open for writing, and HDF5's own file lock would refuse
+ * this reader; status then opens it without that lock (HDF5_USE_FILE_LOCKING=FALSE). The
+ * sweep flushes each cell's data before marking it done, so the done flags read that way
+ * may lag by the cells in flight but never count a cell that is not written. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "cmd_sweep.h"
+#include "headsweep/sweep.h"
+
+static const char status_usage[] =
+    "usage: headsweep status FILE.h5 [--json]\n"
+    "Prints what the results file holds: the study (its identity: a sha256 of the settings\n"
+    "that decide every result, and the settings), cells done and missing per variant and\n"
+    "level, whether the file is complete, and the pid and host of the sweep writing it when\n"
+    "a live one holds its lock (FILE.h5.lock).\n"
+    "  --json   the same as one JSON object on stdout (docs/sweep.md, \"Status\")\n";
+
+static const char status_exits[] =
+    "Exit status: 0 read (complete or not: see \"complete\"), 4 read, but a live sweep is\n"
+    "writing the file (its counts may lag by the cells in flight), 2 not a results file or\n"
+    "usage, 1 failure (I/O, memory, internal).\n";
+
+typedef struct {
+    hs_results *res;
+    uint8_t *done;  /* (cells) */
+    int64_t n_done, cells;
+    int complete;
+    int locked;
+    long pid;
+    char host[HS_HOST_MAX];
+    char study_sha256[65];
+} file_status;
+
+static hs_status status_read(file_status *s, const char *path)
+{
+    memset(s, 0, sizeof *s);
+    s->locked = hs_lock_holder(path, &s->pid, s->host);
+    if (s->locked && setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1) != 0)
+        return hs_err(HS_EINTERNAL, "setenv HDF5_USE_FILE_LOCKING failed");
+    hs_status st = hs_results_open(&s->res, path, 0);
+    if (st) return st;
+    s->cells = hs_grid_cells(hs_results_grid(s->res));
+    if (!(s->done = hs_malloc((size_t)(s->cells ? s->cells : 1), "done flags"))) return HS_ENOMEM;
+    st = hs_results_read_done(s->res, s->done);
+    if (!st) st = hs_results_read_complete(s->res, &s->complete);
+    for (int64_t i = 0; !st && i < s->cells; i++) s->n_done += s->done[i] != 0;
+    const char *study = hs_results_study(s->res);
+    hs_sha256_hex(study, strlen(study), s->study_sha256);
+    return st;
+}
+
+static void status_free(file_status *s)
+{
+    hs_results_close(s->res);
+    free(s->done);
+}
+
+/* Shards done of (variant v, level l). */
+static int shards_done(const file_status *s, int v, int l)
+{
+    const hs_grid *g = hs_results_grid(s->res);
+    int n = 0;
+    for (int k = 0; k < g->n_shards; k++) n += s->done[((int64_t)v * g->n_levels + l) * g->n_shards + k] != 0;
+    return n;
+}
+
+static void print_text(const file_status *s, const char *path)
+{
+    const hs_grid *g = hs_results_grid(s->res);
+    printf("file        %s\n", path);
+    printf("study       sha256 %s\n", s->study_sha256);
+    printf("cells       %lld of %lld done, %lld missing (%d variants x %d levels x %d shards; %d prompts)\n",
+           (long long)s->n_done, (long long)s->cells, (long long)(s->cells - s->n_done), g->n_variants, g->n_levels,
+           g->n_shards, g->n_prompts);
+    printf("complete    %s\n", s->complete ? "yes" : "no");
+    if (s->locked) printf("lock        held by a live sweep: pid %ld on host %s\n", s->pid, s->host[0] ? s->host : "unknown");
+    else printf("lock        free\n");
+    printf("last build  %s\n", hs_results_last_version(s->res)[0] ? hs_results_last_version(s->res) : "(no cell yet)");
+    printf("\n%-20s %8s %8s %8s\n", "variant", "level", "done", "missing");
+    for (int v = 0; v < g->n_variants; v++)
+        for (int l = 0; l < g->n_levels; l++) {
+            int d = shards_done(s, v, l);
+            printf("%-20s %8g %8d %8d\n", hs_results_variant_name(s->res, v), hs_results_level(s->res, l), d,
+                   g->n_shards - d);
+        }
+    printf("\nstudy settings:\n%s", hs_results_study(s->res));
+    size_t n = strlen(hs_results_study(s->res));
+    if (n && hs_results_study(s->res)[n - 1] != '\n') putchar('\n');
+}
+
+static json_t *status_json(const file_status *s, const char *path)
+{
+    const hs_grid *g = hs_results_grid(s->res);
+    json_t *by = json_array(), *variants = json_array(), *levels = json_array();
+    for (int v = 0; v < g->n_variants; v++) json_array_append_new(variants, json_string(hs_results_variant_name(s->res, v)));
+    for (int l = 0; l < g->n_levels; l++) json_array_append_new(levels, json_real(hs_results_level(s->res, l)));
+    for (int v = 0; v < g->n_variants; v++)
+        for (int l = 0; l < g->n_levels; l++) {
+            int d = shards_done(s, v, l);
+            json_array_append_new(by, json_pack("{s:s, s:f, s:i, s:i}", "variant", hs_results_variant_name(s->res, v),
+                                                "level", hs_results_level(s->res, l), "done", d, "missing", g->n_shards - d));
+        }
+    json_t *lock = s->locked ? json_pack("{s:b, s:I, s:s}", "held", 1, "pid", (json_int_t)s->pid, "host", s->host)
+                             : json_pack("{s:b}", "held", 0);
+    return json_pack("{s:s, s:{s:s, s:s}, s:{s:I, s:I, s:I}, s:b, s:o, s:s, s:i, s:i, s:o, s:o, s:o}", "file", path,
+                     "study", "sha256", s->study_sha256, "settings", hs_results_study(s->res), "cells", "total",
+                     (json_int_t)s->cells, "done", (json_int_t)s->n_done, "missing", (json_int_t)(s->cells - s->n_done),
+                     "complete", s->complete, "lock", lock, "last_version", hs_results_last_version(s->res),
+                     "shards", g->n_shards, "prompts", g->n_prompts, "variants", variants, "levels", levels,
+                     "by_variant_level", by);
+}
+
+static hs_status print_json(const file_status *s, const char *path)
+{
+    json_t *js = status_json(s, path);
+    hs_status st = HS_OK;
+    if (!js || json_dumpf(js, stdout, JSON_INDENT(2)) != 0) st = hs_err(HS_ENOMEM, "--json: cannot build the JSON");
+    else putchar('\n');
+    json_decref(js);
+    return st;
+}
+
+int hs_cmd_status(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+    hs_opt p;
+    int c, rc, as_json = 0;
+    hs_cli_opt_init(&p, "status", status_usage, status_exits, opts);
+    while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
+        if (c == HS_OPT_EXIT) return rc;
+        as_json = 1; /* 'j', the only option */
+    }
+    if (hs_opt_operands(&p, argc, 1, 1, "exactly one results file is required")) return 2;
+    const char *path = argv[p.next];
+    file_status s;
+    hs_status st = status_read(&s, path);
+    if (!st && as_json) st = print_json(&s, path);
+    else if (!st) print_text(&s, path);
+    if (!st && (fflush(stdout) || ferror(stdout))) st = hs_err(HS_EIO, "stdout: write error");
+    int locked = s.locked;
+    status_free(&s);
+    if (st) return hs_cli_fail(st);
+    return locked ? hs_status_exit_code(HS_EBUSY) : 0;
+}

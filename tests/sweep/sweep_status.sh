@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# sweep_status.sh: the machine-readable state the Slurm scripts use instead of log text:
+# `sweep --dry-run [--json]` (the plan after every --set, a continued INI line included,
+# nothing computed), `status FILE [--json]` (cells done and missing, complete flag, study
+# identity, lock holder) and exit code 4 for "a live sweep holds the file" (status and
+# sweep). JSON is checked with Python's json module.
+source "$(dirname "$0")/fixture.sh" "$1"
+
+# jq-free checks: json_check FILE PYTHON-EXPRESSION-over-d
+json_check() {
+  "$py" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+ok = eval(sys.argv[2])
+sys.exit(0 if ok else 1)' "$1" "$2" || fail "$1: not true: $2 in $(cat "$1")"
+}
+
+# ---- dry run: the plan, no output file, no MPI ----
+"$hs" sweep study.ini --dry-run --json >plan.json || fail "--dry-run --json"
+"$py" -m json.tool plan.json >/dev/null || fail "--dry-run --json is not JSON"
+json_check plan.json 'd["cells"] == 36 and d["cells_in_slice"] == 36 and d["slice"] is None'
+json_check plan.json 'd["levels"] == [0, 50] and [v["name"] for v in d["variants"]] == ["baseline", "agency", "baseline-skip"]'
+json_check plan.json 'd["prompts"] == {"file": "prompts.jsonl", "used": 24, "shards": 6} and d["output"] == "results/study.h5"'
+json_check plan.json 'd["variants"][1] == {"name": "agency", "gating": "skip", "agency": True} and d["max_new_tokens"] == 32'
+[ ! -e results/study.h5 ] || fail "--dry-run created the results file"
+"$hs" sweep study.ini --dry-run --json --set pruning.levels=0,25,50 --set job.shards=4 --cells 2/5 >p2.json || fail "dry run with --set"
+# cells i with i % 5 == 1 among 3 x 3 x 4 = 36
+json_check p2.json 'd["cells"] == 36 and d["cells_in_slice"] == len([i for i in range(36) if i % 5 == 1]) and d["slice"] == {"k": 2, "n": 5}'
+# A value continued on the next line (INI continuation) is one list: 4 levels, 72 cells.
+sed 's/^levels = .*/levels = 0, 25,\n  50, 75/' study.ini >cont.ini
+grep -q "^  50, 75" cont.ini || fail "cont.ini has no continuation line"
+"$hs" sweep cont.ini --dry-run --json >p3.json || fail "dry run of cont.ini"
+json_check p3.json 'd["levels"] == [0, 25, 50, 75] and d["cells"] == 72'
+"$hs" sweep study.ini --dry-run >plan.txt || fail "--dry-run (text)"
+grep -q "^cells *36 (3 variants x 2 levels x 6 shards)" plan.txt || fail "dry-run text: $(cat plan.txt)"
+"$hs" sweep study.ini --dry-run --set job.shards=30 2>err.txt
+[ $? = 2 ] && grep -q "shards = 30 but only 24" err.txt || fail "dry run of an impossible job: $(cat err.txt)"
+
+# ---- status of half a study ----
+"$hs" status results/study.h5 2>err.txt
+[ $? = 2 ] && grep -q "results/study.h5" err.txt || fail "status of a missing file: $(cat err.txt)"
+sweep 1 --cells 1/2 || fail "sweep --cells 1/2: $(cat sweep.err)"
+"$hs" status results/study.h5 --json >s1.json || fail "status --json (exit $?)"
+"$py" -m json.tool s1.json >/dev/null || fail "status --json is not JSON"
+json_check s1.json 'd["cells"] == {"total": 36, "done": 18, "missing": 18} and d["complete"] is False and d["lock"] == {"held": False}'
+json_check s1.json 'len(d["by_variant_level"]) == 6 and sum(c["done"] for c in d["by_variant_level"]) == 18 and all(c["done"] + c["missing"] == 6 for c in d["by_variant_level"])'
+json_check s1.json 'len(d["study"]["sha256"]) == 64 and "seed = 11" in d["study"]["settings"]'
+"$hs" status results/study.h5 >s1.txt || fail "status (text)"
+grep -q "^cells *18 of 36 done, 18 missing" s1.txt && grep -q "^lock *free" s1.txt || fail "status text: $(cat s1.txt)"
+
+# ---- a live sweep holds the file: exit 4 from status and from a second sweep ----
+# Paced so that it is still running when status looks (see fixture.sh), then stopped.
+HS_TEST_PROMPT_PACE_MS=200 sweep 2 &
+job=$!
+wait_cells results/study.h5 19
+pids=$(rank_pids results/study.h5)
+[ -n "$pids" ] || fail "the sweep ended before status could look"
+kill -STOP $pids || fail "the sweep ended before status could look (kill -STOP)"
+"$hs" status results/study.h5 --json >s2.json
+rc=$?
+[ "$rc" = 4 ] || fail "status of a file a live sweep holds: exit $rc, want 4"
+json_check s2.json "d['lock']['held'] is True and d['lock']['pid'] == $(cut -d' ' -f1 results/study.h5.lock) and d['cells']['done'] >= 19"
+"$hs" sweep study.ini 2>err.txt
+rc=$?
+[ "$rc" = 4 ] && grep -q "is being written by another sweep" err.txt || fail "second sweep: exit $rc, want 4: $(cat err.txt)"
+kill -TERM $pids
+kill -CONT $pids
+wait $job
+[ $? = 3 ] || fail "the paced sweep did not stop with 3 after SIGTERM: $(cat sweep.err)"
+sweep 2 || fail "the rest of the sweep: $(cat sweep.err)"
+"$hs" status results/study.h5 --json >s3.json || fail "status after the sweep: exit $?"
+json_check s3.json 'd["cells"]["done"] == 36 and d["complete"] is True and d["lock"]["held"] is False'
+echo "sweep_status: ok"

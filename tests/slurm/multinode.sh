@@ -13,7 +13,8 @@
 #      process in it, its link deleted. SLURM marks it DOWN, the job NODE_FAIL and requeued
 #      (--requeue, as hs-submit submits); the node comes back (a new link and slurmd), the
 #      job restarts and resumes: every cell saved before the loss kept as it was, the rest
-#      computed exactly once by the restart, quality numbers equal to step 1.
+#      computed exactly once by the restart, quality numbers equal to step 1;
+#   5. the same with node 2 (rank 1 alone) lost: the writer survives the loss of its peer.
 # The files are checked with h5dump and `headsweep merge` (which refuses cells with
 # different quality numbers). HS_SLURM_KEEP=1 keeps the work directory.
 # Exit 77 (SKIP) only when this machine cannot make network namespaces (not root, or
@@ -165,62 +166,72 @@ check_complete results/mpirun2.h5
 step "   hosts: $(two_hosts results/mpirun2.h5)"
 same_results results/one.h5 results/mpirun2.h5
 
-# --- 4. a node lost mid-sweep ----------------------------------------------------------------
-# Paced (150 ms a prompt, sbatch passes the environment on) so that the sweep is still
-# running when the node dies, whatever the machine's speed.
-step "4. node lost: 2 nodes x 1 rank, node 1 (batch script, rank 0, writer) killed after 4 cells"
-id=$(HS_TEST_PROMPT_PACE_MS=150 run_submit --nodes 2 --ranks 2 "${demo[@]}" --out results/lost.h5)
-for _ in $(seq 1200); do
-  [ -f results/lost.h5 ] && [ "$(done_cells results/lost.h5)" -ge 4 ] && break
-  [ "$(job_state "$id")" != COMPLETED ] || fail "the paced job finished before the test could kill a node"
-  sleep 0.1
-done
-[ "$(done_cells results/lost.h5)" -ge 4 ] || fail "results/lost.h5 never reached 4 done cells"
-killed=$(mn_node_kill 1)
-# What the file held when the node died: cells, and their values, that must survive.
-h5values results/lost.h5 /cells/done >before.done
-h5values results/lost.h5 /metrics/generated_tokens >before.tokens
-h5values results/lost.h5 /metrics/reference_perplexity >before.ppl
-kept=$(grep -c '^1$' before.done || true)
-step "   killed $killed processes of hsnode1 and cut its link with $kept of $cells cells saved"
-[ "$kept" -lt "$cells" ] || fail "every cell was saved before the node died: nothing to resume"
-# SLURM notices (SlurmdTimeout=10), marks the node DOWN and requeues the job.
-requeued=0
-for _ in $(seq 120); do
-  grep -q "Requeuing JobId=$id" cluster/log/slurmctld.log 2>/dev/null && { requeued=1; break; }
-  sleep 1
-done
-[ "$requeued" = 1 ] || fail "slurmctld did not requeue job $id after node 1 died: $(grep -E "JobId=$id|hsnode1" cluster/log/slurmctld.log | tail -n 8)"
-step "   slurmctld: $(grep -m1 -oE "(Nodes? hsnode1 not responding|node hsnode1 .*down|hsnode1.*DOWN)[^\"]*" cluster/log/slurmctld.log || echo 'node 1 down'); $(grep -m1 -o "Requeuing JobId=$id.*" cluster/log/slurmctld.log)"
-st=$(job_state "$id")
-[[ $st =~ ^(PENDING|REQUEUED|REQUEUE_HOLD|CONFIGURING)$ ]] || fail "job $id is $st after the requeue, want PENDING (waiting for 2 nodes)"
-[ "$(sinfo -h -n hsnode1 -o %T)" != idle ] || fail "hsnode1 is idle although it died"
-# Nothing the dead writer saved is lost: the done flags and values read right after the
-# kill are still there (the kill can land between a cell's data and its flag: that cell
-# is simply not done).
-cmp -s before.done <(h5values results/lost.h5 /cells/done) || fail "results/lost.h5 changed while no sweep ran"
-step "   node 1 replaced: a new link and slurmd; the job restarts and resumes"
-mn_node_start 1 || fail "hsnode1 could not be started again"
-finish "$id" 400
-log="logs/hs-demo-$id.out" r0="logs/hs-demo-$id.rank0.log"
-[ "$(scontrol -o show job "$id" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')" = 1 ] || fail "job $id: want 1 restart"
-grep -q "restart count 1, on hsnode\[1-2\]" "$log" || fail "$log: no restart on both nodes: $(cat "$log")"
-check_complete results/lost.h5
-# Every cell exactly once: the first run's cells are exactly those saved before the kill,
-# unchanged; the restart resumed them and computed the others.
-[ "$(runs_count results/lost.h5 1)" = "$kept" ] || fail "results/lost.h5: $(runs_count results/lost.h5 1) cells of run 1, want the $kept saved before the kill"
-[ "$(runs_count results/lost.h5 2)" = $((cells - kept)) ] || fail "results/lost.h5: $(runs_count results/lost.h5 2) cells of run 2, want $((cells - kept))"
-grep -q "resuming, $kept of $cells cells done" "$r0" || fail "$r0: the restart did not resume the $kept saved cells: $(cat "$r0")"
-grep -q "$cells of $cells cells done ($((cells - kept)) in this run" "$r0" || fail "$r0: the restart did not compute the $((cells - kept)) others once: $(cat "$r0")"
-# Values are (variant, level, prompt), not per cell: every value present before the kill
-# (not the fill value, NaN) must be there unchanged.
-for m in tokens ppl; do
-  d=/metrics/generated_tokens
-  [ "$m" = ppl ] && d=/metrics/reference_perplexity
-  paste "before.$m" <(h5values results/lost.h5 "$d") | awk 'tolower($1) != "nan" && $1 != $2 { bad++ } END { exit bad > 0 }' ||
-    fail "results/lost.h5: a value of $d saved before the kill changed"
-done
-step "   hosts: $(two_hosts results/lost.h5)"
-same_results results/one.h5 results/lost.h5
+# --- 4 and 5. a node lost mid-sweep ------------------------------------------------------------
+# lose_node K WHAT FILE: a 2-node sweep into FILE, paced (150 ms a prompt, sbatch passes
+# the environment on) so that it is still running when node K dies, whatever the
+# machine's speed; SLURM must requeue it and the restart resume it.
+lose_node() {
+  local k=$1 what=$2 f=$3 id killed kept requeued st log r0 m d
+  step "   2 nodes x 1 rank, node $k ($what) killed after 4 cells"
+  id=$(HS_TEST_PROMPT_PACE_MS=150 run_submit --nodes 2 --ranks 2 "${demo[@]}" --out "$f")
+  for _ in $(seq 1200); do
+    [ -f "$f" ] && [ "$(done_cells "$f")" -ge 4 ] && break
+    [ "$(job_state "$id")" != COMPLETED ] || fail "the paced job finished before the test could kill a node"
+    sleep 0.1
+  done
+  [ "$(done_cells "$f")" -ge 4 ] || fail "$f never reached 4 done cells"
+  killed=$(mn_node_kill "$k")
+  # What the file held when the node died: cells, and their values, that must survive.
+  h5values "$f" /cells/done >before.done
+  h5values "$f" /metrics/generated_tokens >before.tokens
+  h5values "$f" /metrics/reference_perplexity >before.ppl
+  kept=$(grep -c '^1$' before.done || true)
+  step "   killed $killed processes of hsnode$k and cut its link with $kept of $cells cells saved"
+  [ "$kept" -lt "$cells" ] || fail "every cell was saved before the node died: nothing to resume"
+  # SLURM notices (SlurmdTimeout=10), marks the node DOWN and requeues the job.
+  requeued=0
+  for _ in $(seq 120); do
+    grep -q "Requeuing JobId=$id\$" cluster/log/slurmctld.log 2>/dev/null && { requeued=1; break; }
+    sleep 1
+  done
+  [ "$requeued" = 1 ] || fail "slurmctld did not requeue job $id after node $k died: $(grep -E "JobId=$id|hsnode$k" cluster/log/slurmctld.log | tail -n 8)"
+  step "   slurmctld: $(grep -oE "Nodes? hsnode$k not responding, setting DOWN" cluster/log/slurmctld.log | tail -n 1); Requeuing JobId=$id"
+  st=$(job_state "$id")
+  [[ $st =~ ^(PENDING|REQUEUED|REQUEUE_HOLD|CONFIGURING)$ ]] || fail "job $id is $st after the requeue, want PENDING (waiting for 2 nodes)"
+  [ "$(sinfo -h -n "hsnode$k" -o %T)" != idle ] || fail "hsnode$k is idle although it died"
+  # Nothing saved is lost. When the writer died the file cannot have changed since; when
+  # it survived, it may have saved more cells before the job was stopped.
+  if [ "$k" = 1 ]; then
+    cmp -s before.done <(h5values "$f" /cells/done) || fail "$f changed while no sweep ran"
+  fi
+  kept=$(done_cells "$f")
+  step "   node $k replaced: a new link and slurmd; the job restarts and resumes ($kept cells saved)"
+  mn_node_start "$k" || fail "hsnode$k could not be started again"
+  finish "$id" 400
+  log="logs/hs-demo-$id.out" r0="logs/hs-demo-$id.rank0.log"
+  [ "$(scontrol -o show job "$id" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')" = 1 ] || fail "job $id: want 1 restart"
+  grep -q "restart count 1, on hsnode\[1-2\]" "$log" || fail "$log: no restart on both nodes: $(cat "$log")"
+  check_complete "$f"
+  # Every cell exactly once: the first run's cells are exactly those saved before the
+  # restart, unchanged; the restart resumed them and computed the others.
+  [ "$(runs_count "$f" 1)" = "$kept" ] || fail "$f: $(runs_count "$f" 1) cells of run 1, want the $kept saved before the restart"
+  [ "$(runs_count "$f" 2)" = $((cells - kept)) ] || fail "$f: $(runs_count "$f" 2) cells of run 2, want $((cells - kept))"
+  grep -q "resuming, $kept of $cells cells done" "$r0" || fail "$r0: the restart did not resume the $kept saved cells: $(cat "$r0")"
+  grep -q "$cells of $cells cells done ($((cells - kept)) in this run" "$r0" || fail "$r0: the restart did not compute the $((cells - kept)) others once: $(cat "$r0")"
+  # Values are (variant, level, prompt), not per cell: every value present right after
+  # the kill (not the fill value, NaN) must be there unchanged.
+  for m in tokens ppl; do
+    d=/metrics/generated_tokens
+    [ "$m" = ppl ] && d=/metrics/reference_perplexity
+    paste "before.$m" <(h5values "$f" "$d") | awk 'tolower($1) != "nan" && $1 != $2 { bad++ } END { exit bad > 0 }' ||
+      fail "$f: a value of $d saved before the kill changed"
+  done
+  step "   hosts: $(two_hosts "$f")"
+  same_results results/one.h5 "$f"
+}
+step "4. node lost: the node of the batch script, rank 0 and the results writer"
+lose_node 1 "batch script, rank 0, writer" results/lost1.h5
+step "5. node lost: the other node (rank 1)"
+lose_node 2 "rank 1" results/lost2.h5
 
 step "multinode: ok"

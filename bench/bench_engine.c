@@ -166,30 +166,70 @@ static int bench_paired(const hs_model *m, const char *pcts, int np, int nn, int
     return rc;
 }
 
-/* GFLOP/s of the prefill matmul shapes (n x C @ C x N) through OpenBLAS sgemm and
- * through the engine's own kernel, side by side, median of reps. */
+/* Largest error of C = A (n, K) @ W (K, N) against a float64 product, over a sample of
+ * entries, relative to sum_k |a_ik w_kj| (the size rounding errors scale with). */
+static double sgemm_error(const float *x, const float *w, const float *y, int n, int K, int N)
+{
+    double worst = 0.0;
+    for (int i = 0; i < n; i += 7)
+        for (int j = 0; j < N; j += 29) {
+            double s = 0.0, mag = 0.0;
+            for (int k = 0; k < K; k++) {
+                double t = (double)x[(size_t)i * K + k] * w[(size_t)k * N + j];
+                s += t, mag += fabs(t);
+            }
+            double e = fabs(s - y[(size_t)i * N + j]) / (mag > 0.0 ? mag : 1.0);
+            if (e > worst) worst = e;
+        }
+    return worst;
+}
+
+/* GFLOP/s of the prefill matmul shapes (n x C @ C x N) through OpenBLAS sgemm and through
+ * the engine's own kernel (hs_k_gemm with the OpenBLAS route off), and through hs_k_gemm as
+ * it dispatches, alternated call by call so both see the same machine load; medians of the
+ * reps and of the per-rep ratios, each result checked against float64. The first line says
+ * which OpenBLAS kernel this process got (OPENBLAS_CORETYPE is read when the library loads). */
 static void bench_sgemm(const hs_model *m, int n, int reps)
 {
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    printf("{\"openblas_corename\": \"%s\", \"openblas_config\": \"%s\", \"OPENBLAS_CORETYPE\": \"%s\", "
+           "\"hs_gemm_uses_openblas\": %d}\n",
+           openblas_get_corename(), openblas_get_config(), ct ? ct : "(unset)", hs_k_gemm_blas());
     int C = m->cfg.n_embd, F = m->cfg.n_inner;
     int shapes[4][2] = {{C, 3 * C}, {C, C}, {C, F}, {F, C}};
     const float *w[4] = {m->blocks[0].attn_w, m->blocks[0].proj_w, m->blocks[0].fc_w, m->blocks[0].fc_proj_w};
+    int route = hs_k_gemm_blas();
     for (int s = 0; s < 4; s++) {
         int K = shapes[s][0], N = shapes[s][1];
         float *x = malloc((size_t)n * K * sizeof(float)), *y = malloc((size_t)n * N * sizeof(float));
+        float *z = malloc((size_t)n * N * sizeof(float));
+        double *tb = malloc((size_t)reps * 3 * sizeof(double)), *to = tb + reps, *rt = tb + 2 * reps;
+        if (!x || !y || !z || !tb) {
+            fprintf(stderr, "bench_engine: out of memory in --sgemm\n");
+            exit(2);
+        }
         for (long i = 0; i < (long)n * K; i++) x[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
-        double *tb = malloc((size_t)reps * sizeof(double)), *to = malloc((size_t)reps * sizeof(double));
+        /* one untimed call of each first: page faults of the weight mapping, warm caches */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, N, K, 1.0f, x, K, w[s], N, 0.0f, y, N);
+        hs_k_gemm_blas_set(0);
+        hs_k_gemm(z, N, x, K, hs_w_f32(w[s]), N, 0, n, K, N, 0.0f);
         for (int r = 0; r < reps; r++) {
             double t0 = hs_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, N, K, 1.0f, x, K, w[s], N, 0.0f, y, N);
             double t1 = hs_now();
-            hs_k_gemm(y, N, x, K, hs_w_f32(w[s]), N, 0, n, K, N, 0.0f);
+            hs_k_gemm(z, N, x, K, hs_w_f32(w[s]), N, 0, n, K, N, 0.0f);
             double t2 = hs_now();
             tb[r] = 2.0 * n * K * N / (t1 - t0) / 1e9;
             to[r] = 2.0 * n * K * N / (t2 - t1) / 1e9;
+            rt[r] = to[r] / tb[r];
         }
-        printf("{\"sgemm_shape\": [%d, %d, %d], \"openblas_gflops\": %.2f, \"headsweep_gflops\": %.2f}\n", n, K, N,
-               median(tb, reps), median(to, reps));
-        free(x), free(y), free(tb), free(to);
+        hs_k_gemm_blas_set(route);
+        printf("{\"sgemm_shape\": [%d, %d, %d], \"openblas_gflops\": %.2f, \"headsweep_gflops\": %.2f, "
+               "\"ratio_median\": %.3f, \"openblas_max_rel_err\": %.2g, \"headsweep_max_rel_err\": %.2g}\n",
+               n, K, N, median(tb, reps), median(to, reps), median(rt, reps), sgemm_error(x, w[s], y, n, K, N),
+               sgemm_error(x, w[s], z, n, K, N));
+        fflush(stdout);
+        free(x), free(y), free(z), free(tb);
     }
 }
 

@@ -2,7 +2,11 @@
 # run_bench.sh: the engine beside PyTorch eager on the same checkpoint, interleaved in
 # rounds so both see the same machine load; also bf16 weights, 2 threads, throughput
 # mode, weights on huge pages and the bf16 logit error, and this core's read bandwidth in every round (the
-# roofline of batch-1 decode); prints medians and ratios as markdown.
+# roofline of batch-1 decode); prints medians and ratios as markdown. The anchors (PyTorch,
+# and OpenBLAS sgemm in --sgemm) run in their best correct configuration: OPENBLAS_CORETYPE
+# and OPENBLAS_L2_SIZE, which this machine sets and which force OpenBLAS's kernel choice at
+# load, are unset in their commands alone; the kernel that ran and its error against
+# float64 are printed with the results.
 #   bench/run_bench.sh [MODEL_DIR] [ROUNDS]
 # MODEL_DIR defaults to a gpt2 (124M) shape random model made in build/bench-gpt2.
 set -euo pipefail
@@ -15,14 +19,15 @@ rounds=${2:-3}
 /usr/bin/python3 -c 'import torch' 2>/dev/null ||
   { echo "run_bench: the PyTorch baseline needs Debian's PyTorch: apt-get install python3-torch" >&2; exit 2; }
 [ -f "$model/model.safetensors" ] || "$hs" mkmodel --shape gpt2 --seed 1 --out "$model"
+anchor() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
   "$be" "$model" --read-bw 512 --repeats 5 >>"$out/bw.jsonl"
   "$be" "$model" --repeats 3 --gating mask --off-pct 0 >>"$out/hs_mask.jsonl"
-  /usr/bin/python3 bench/torch_gpt2.py --model "$model" --repeats 3 >>"$out/torch.jsonl"
-  "$be" "$model" --repeats 3 --sgemm 1 >>"$out/sgemm.jsonl"
+  anchor /usr/bin/python3 bench/torch_gpt2.py --model "$model" --repeats 3 >>"$out/torch.jsonl"
+  anchor "$be" "$model" --repeats 5 --sgemm 1 >>"$out/sgemm.jsonl"
   "$be" "$model" --repeats 3 --gating mask --off-pct 0 --weights bf16 | sed 's/"engine": "headsweep"/"engine": "headsweep-bf16"/' >>"$out/variants.jsonl"
   "$be" "$model" --repeats 3 --gating mask --off-pct 0 --threads 2 | sed 's/"engine": "headsweep"/"engine": "headsweep-2threads"/' >>"$out/variants.jsonl"
   "$be" "$model" --repeats 3 --gating mask --off-pct 0 --huge-pages 1 2>/dev/null | sed 's/"engine": "headsweep"/"engine": "headsweep-huge"/' >>"$out/variants.jsonl"
@@ -49,6 +54,8 @@ print("| engine | prefill tokens/s (128) | decode ms/token (128 new) |\n| --- | 
 print(f"| headsweep (mask, all heads) | {h_pre:.1f} | {h_dec:.2f} |")
 print(f"| PyTorch eager + KV cache | {t_pre:.1f} | {t_dec:.2f} |")
 print(f"| ratio | {h_pre / t_pre:.2f}x | {t_dec / h_dec:.2f}x faster |\n")
+print(f"PyTorch {t[0]['torch']}: OpenBLAS core {t[0]['openblas_core']} (OPENBLAS_CORETYPE {t[0]['OPENBLAS_CORETYPE']}), "
+      f"float32 matmul against float64: largest relative error {max(r['matmul_max_rel_err'] for r in t):.1e}\n")
 # Roofline of batch-1 decode: every weight matrix (and the LM head) read once per token.
 cfg = json.load(open(os.path.join(sys.argv[2], "config.json")))
 C, L, V = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"]
@@ -96,10 +103,17 @@ for mode in ("batch", "batch-bf16"):
         v = med([r["decode_tokens_per_s"] for r in bt if r["mode"] == mode and r["batch"] == B])
         print(f"| {'bf16 ' if mode.endswith('bf16') else ''}batch {B} | {v:.1f} | {v / b1:.2f}x |")
 print()
-print("| prefill shape (n, K, N) | OpenBLAS GFLOP/s | headsweep GFLOP/s | ratio |\n| --- | --- | --- | --- |")
 sg = rows("sgemm.jsonl")
+core = [r for r in sg if "openblas_corename" in r][0]
+sg = [r for r in sg if "sgemm_shape" in r]
+print(f"OpenBLAS core {core['openblas_corename']} (OPENBLAS_CORETYPE {core['OPENBLAS_CORETYPE']}); headsweep's own tiles; "
+      "ratio: median of the per-call ratios (the two alternate call by call)\n")
+print("| prefill shape (n, K, N) | OpenBLAS GFLOP/s | headsweep GFLOP/s | ratio | largest error vs float64 (OpenBLAS, ours) |\n| --- | --- | --- | --- | --- |")
 for shape in sorted({tuple(r["sgemm_shape"]) for r in sg}):
     ob = med([r["openblas_gflops"] for r in sg if tuple(r["sgemm_shape"]) == shape])
     me = med([r["headsweep_gflops"] for r in sg if tuple(r["sgemm_shape"]) == shape])
-    print(f"| {shape} | {ob:.1f} | {me:.1f} | {me / ob:.2f} |")
+    rt = med([r["ratio_median"] for r in sg if tuple(r["sgemm_shape"]) == shape])
+    eo = max(r["openblas_max_rel_err"] for r in sg if tuple(r["sgemm_shape"]) == shape)
+    eh = max(r["headsweep_max_rel_err"] for r in sg if tuple(r["sgemm_shape"]) == shape)
+    print(f"| {shape} | {ob:.1f} | {me:.1f} | {rt:.2f} | {eo:.1e}, {eh:.1e} |")
 PY

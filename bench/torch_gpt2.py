@@ -9,6 +9,9 @@ tests/reference/ref_gpt2.py, then measures
 each the median of --repeats runs, and prints one JSON line. Threads: torch.set_num_threads
 and OPENBLAS_NUM_THREADS/OMP_NUM_THREADS (--threads, default 1; Debian's torch runs its
 matmuls in the system OpenBLAS), so the numbers sit beside the engine's single-thread ones.
+The JSON line names the OpenBLAS kernel that ran (openblas_core; run it with
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for OpenBLAS's own choice) and the largest
+error of a float32 matmul against float64 (matmul_max_rel_err).
 
 Head gates (--heads-off "L.H,...") scale each head's attention probabilities the way
 Hugging Face's head_mask does (every head is still computed: torch has no skip mode here).
@@ -210,6 +213,35 @@ def loaded_blas():
     return ",".join(sorted("/".join(p.split("/")[-2:]) for p in libs)) or "none"
 
 
+def blas_core():
+    """(corename, config) of the OpenBLAS this process loaded, asked through ctypes (no
+    threadpoolctl in Debian 12's python3 packages); OPENBLAS_CORETYPE, read at load, forces it."""
+    import ctypes
+    try:
+        with open("/proc/self/maps") as f:
+            libs = sorted({l.split()[-1] for l in f if "blas" in l.lower() and l.split()[-1].startswith("/")})
+    except OSError:
+        libs = []
+    for p in libs:
+        try:
+            lib = ctypes.CDLL(p)
+            lib.openblas_get_corename.restype = lib.openblas_get_config.restype = ctypes.c_char_p
+            return lib.openblas_get_corename().decode(), lib.openblas_get_config().decode()
+        except (OSError, AttributeError):
+            continue
+    return "unknown", "unknown"
+
+
+def matmul_error(C=768, N=2304, n=128):
+    """Largest error of torch's float32 matmul on a prefill shape against float64, relative
+    to sum |a_ik b_kj|: checks that the BLAS kernel in use computes correctly."""
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.rand(n, C, generator=g) - 0.5, torch.rand(C, N, generator=g) - 0.5
+    exact = a.double() @ b.double()
+    mag = a.double().abs() @ b.double().abs()
+    return float(((a @ b).double() - exact).abs().div(mag).max())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
@@ -247,7 +279,9 @@ def main(argv=None):
                      f"the context of {c.n_positions}")
 
     info = {"impl": "torch-eager", "torch": torch.__version__, "threads": a.threads,
-            "blas": loaded_blas(),
+            "blas": loaded_blas(), "openblas_core": blas_core()[0], "openblas_config": blas_core()[1],
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
+            "matmul_max_rel_err": matmul_error(),
             "model": os.path.abspath(a.model), "dtype": ",".join(m.dtypes),
             "n_layer": c.n_layer, "n_head": c.n_head, "n_embd": c.n_embd,
             "vocab_size": c.vocab_size, "heads_off": len(heads),

@@ -53,6 +53,12 @@ void hs_k_matmul(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, in
  * trans_b stored as (N, K). Row strides ldc, lda. Blocked AVX2+FMA kernel (gemm.c). */
 void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
                float beta);
+/* 1 when hs_k_gemm sends F32 products with B in (K, N) layout (the prefill's layer
+ * products) to OpenBLAS's cblas_sgemm (its loaded core has AVX-512 kernels, or
+ * HS_GEMM_BLAS=1), 0 when it uses its own tiles; _set forces it (tests, benchmarks) and
+ * returns the new value. bf16 weights and trans_b always take the tiles. */
+int hs_k_gemm_blas(void);
+int hs_k_gemm_blas_set(int on);
 /* y (n, N) += bias (N) broadcast over rows with row stride ldy. */
 void hs_k_add_bias(float *y, int ldy, const float *restrict bias, int n, int N);
 /* Softmax of x (n) in place. */

@@ -218,7 +218,7 @@ void hs_model_free(hs_model *m)
 int hs_model_set_threads(int n)
 {
     hs_k_set_threads(n);
-    openblas_set_num_threads(n < 1 ? 1 : n);
+    openblas_set_num_threads(1); /* hs_k_gemm splits OpenBLAS's products itself (gemm.c) */
     return hs_k_threads();
 }
 

@@ -3,11 +3,15 @@
  * tile (6 rows) and shapes with ragged edges (K not a multiple of 4, N not of 16), with
  * and without accumulation into existing values; and they agree with a double-precision
  * reference to float accuracy. The AVX-512 and AVX2 paths give the same bits, and so
- * does reading pre-packed weights (hs_model_pack). */
+ * does reading pre-packed weights (hs_model_pack). These bit-identity tests are about our
+ * own tiles, so they run with hs_k_gemm's OpenBLAS route off; the route has its own test
+ * (test_gemm_blas_route): it gives cblas_sgemm's bits, close to the tiles', the same with
+ * 1 or 2 OpenBLAS threads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,8 +420,56 @@ static void test_gelu_accuracy(void **state)
     free(y);
 }
 
+/* hs_k_gemm's OpenBLAS route (F32, W in (K, N) layout): exactly cblas_sgemm's result,
+ * within float accuracy of our tiles, and the same bits with 1 and 2 threads (the thread
+ * count of a rank never changes results: with OpenBLAS's AVX-512 kernels the threads take
+ * column slices, which this checks when the loaded core is one of them, e.g. run with
+ * OPENBLAS_CORETYPE unset on an AVX-512 CPU; on other cores the route stays on one
+ * thread); the LM head's transposed product keeps the tiles' bits. */
+static void test_gemm_blas_route(void **state)
+{
+    (void)state;
+    enum { M = 57, K = 300, N = 203 }; /* 3.4 M multiply-adds: split by 2 threads */
+    unsigned seed = 31;
+    size_t nc = (size_t)M * N;
+    float *a = malloc((size_t)M * K * sizeof(float)), *w = malloc((size_t)K * N * sizeof(float));
+    float *c[4] = {malloc(nc * sizeof(float)), malloc(nc * sizeof(float)), malloc(nc * sizeof(float)),
+                   malloc(nc * sizeof(float))};
+    fill(a, (size_t)M * K, &seed), fill(w, (size_t)K * N, &seed);
+    for (float beta = 0.0f; beta <= 1.0f; beta += 1.0f) {
+        for (int i = 0; i < 4; i++) fill(c[i], nc, &(unsigned){5});
+        assert_int_equal(hs_k_gemm_blas_set(1), 1);
+        hs_k_gemm(c[0], N, a, K, hs_w_f32(w), N, 0, M, K, N, beta);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, w, N, beta, c[1], N);
+        assert_memory_equal(c[0], c[1], nc * sizeof(float));
+        hs_k_set_threads(2);
+        if (hs_k_threads() == 2) { /* else built without OpenMP */
+            hs_k_gemm(c[2], N, a, K, hs_w_f32(w), N, 0, M, K, N, beta);
+            if (memcmp(c[0], c[2], nc * sizeof(float)))
+                fail_msg("OpenBLAS route, beta %g: 2 threads differ from 1", beta);
+        }
+        hs_k_set_threads(1);
+        hs_k_gemm_blas_set(0);
+        hs_k_gemm(c[3], N, a, K, hs_w_f32(w), N, 0, M, K, N, beta);
+        for (size_t i = 0; i < nc; i++) {
+            double mag = fabs(beta) * 1.0 + K; /* |a|, |w| <= 1, starting values <= 1 */
+            if (fabs((double)c[0][i] - c[3][i]) > 1e-6 * mag) fail_msg("OpenBLAS route and tiles disagree at %zu", i);
+        }
+    }
+    /* trans_b (the LM head) stays on the tiles whatever the route */
+    float *wt = malloc((size_t)N * K * sizeof(float));
+    fill(wt, (size_t)N * K, &seed);
+    hs_k_gemm(c[0], N, a, K, hs_w_f32(wt), K, 1, M, K, N, 0.0f);
+    hs_k_gemm_blas_set(1);
+    hs_k_gemm(c[1], N, a, K, hs_w_f32(wt), K, 1, M, K, N, 0.0f);
+    hs_k_gemm_blas_set(0);
+    assert_memory_equal(c[0], c[1], nc * sizeof(float));
+    free(a), free(w), free(wt), free(c[0]), free(c[1]), free(c[2]), free(c[3]);
+}
+
 int main(void)
 {
+    hs_k_gemm_blas_set(0); /* the bit-identity tests below are about our own tiles */
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_matmul_rows_batch_equals_single),
                                        cmocka_unit_test(test_dot_rows_batch_equals_single),
                                        cmocka_unit_test(test_threads_same_bits),
@@ -425,6 +477,7 @@ int main(void)
                                        cmocka_unit_test(test_avx512_same_bits),
                                        cmocka_unit_test(test_packed_same_bits),
                                        cmocka_unit_test(test_attention_same_bits),
-                                       cmocka_unit_test(test_gelu_accuracy)};
+                                       cmocka_unit_test(test_gelu_accuracy),
+                                       cmocka_unit_test(test_gemm_blas_route)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

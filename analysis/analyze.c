@@ -110,6 +110,10 @@ const char *hs_fmt_p(const hs_report *r, const hs_cmp_cell *c, char *buf, size_t
     else
         snprintf(buf, cap, "p = %s (Monte Carlo, %d draws, %d differ)", fmt_pval(a, sizeof a, c->perm.p),
                  c->perm.resamples, c->perm.n_nonzero);
+    if (r->opt.cluster_books) {
+        size_t k = strlen(buf);
+        snprintf(buf + k, cap - k, ", %d books", c->n_clusters);
+    }
     if (r->opt.holm && !isnan(c->p_holm)) {
         size_t k = strlen(buf);
         snprintf(buf + k, cap - k, ", Holm %s", fmt_pval(b, sizeof b, c->p_holm));
@@ -387,7 +391,7 @@ static int cross_origin_pairs(const hs_study *s, const double *xa, const double 
  * prompt where both perplexities and the weight are finite and positive. *n_zero counts
  * the pairs left out because a value was not positive. */
 static int corpus_pairs(const hs_study *s, const hs_cmp_metric *cm, int vb, int lb, const double *xa,
-                        const double *xb, double *x, double *w, int *n_zero)
+                        const double *xb, double *x, double *w, int *idx, int *n_zero)
 {
     const hs_metric_data *wm = hs_study_metric(s, cm->weight);
     int k = 0, zero = 0;
@@ -398,7 +402,7 @@ static int corpus_pairs(const hs_study *s, const hs_cmp_metric *cm, int vb, int 
             zero++;
             continue;
         }
-        x[k] = wi * (log(xa[p]) - log(xb[p])), w[k++] = wi;
+        idx[k] = p, x[k] = wi * (log(xa[p]) - log(xb[p])), w[k++] = wi;
     }
     *n_zero = zero;
     return k;
@@ -413,6 +417,42 @@ static hs_status corpus_ci(const hs_report *r, const double *x, const double *w,
     return st;
 }
 
+/* hs_paired_pct, also noting which prompt each difference comes from (idx). */
+static int paired_pct_idx(const double *a, const double *b, int n, int invert, double *d, int *idx, int *n_zero)
+{
+    int k = 0, zero = 0, z;
+    for (int p = 0; p < n; p++) {
+        if (hs_paired_pct(a + p, b + p, 1, invert, d + k, &z) == 1) idx[k++] = p;
+        zero += z;
+    }
+    *n_zero = zero;
+    return k;
+}
+
+/* --cluster-books: the interval resamples whole books and the sign-flip test flips each
+ * book's sum of differences, since prompts of one passage are not independent. The pair-
+ * level count of differing pairs (perm.n_nonzero) still decides --min-pairs. With a
+ * corpus metric, x holds NLL differences and w token counts; else w is NULL (means). */
+static hs_status cluster_cell(const hs_report *r, hs_cmp_cell *c, const double *x, const double *w, const int *idx,
+                              int n, const char *key, const char *pkey)
+{
+    int *cl = hs_malloc((size_t)(n > 0 ? n : 1) * sizeof *cl, "clusters");
+    double *sum = hs_calloc((size_t)(r->nbooks > 0 ? r->nbooks : 1), sizeof *sum, "book sums");
+    hs_status st = cl && sum ? HS_OK : HS_ENOMEM;
+    for (int i = 0; !st && i < n; i++) cl[i] = r->book[idx[i]], sum[cl[i]] += x[i];
+    if (!st) st = hs_bootstrap_cluster_ratio(x, w, cl, n, r->opt.bootstrap, r->opt.conf,
+                                             hs_stream_seed(r->opt.seed, key), &c->ci, &c->n_clusters);
+    if (!st && w) c->ci.mean = 100.0 * expm1(c->ci.mean), c->ci.lo = 100.0 * expm1(c->ci.lo),
+                  c->ci.hi = 100.0 * expm1(c->ci.hi);
+    hs_perm q;
+    if (!st) st = hs_signflip_test(sum, r->nbooks, HS_PERM_EXACT, r->opt.bootstrap,
+                                   hs_stream_seed(r->opt.seed, pkey), &q);
+    if (!st) c->perm.p = q.p, c->perm.exact = q.exact, c->perm.resamples = q.resamples;
+    free(cl);
+    free(sum);
+    return st;
+}
+
 static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
 {
     const hs_study *s = r->st;
@@ -422,6 +462,7 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     c->n_prompts = s->np;
     c->ci = (hs_ci){0, NAN, NAN, NAN, NAN};
     c->perm = (hs_perm){0, 1, 0, NAN};
+    c->n_clusters = 0;
     c->p_holm = NAN;
     c->verdict = HS_V_FEW;
     const hs_metric_data *m = hs_study_metric(s, cm->metric);
@@ -435,17 +476,18 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     char key[700], pkey[710];
     hs_report_cmp_key(r, pi, mi, l, key, sizeof key);
     snprintf(pkey, sizeof pkey, "perm/%s", key);
-    int n;
+    int n, *idx = (int *)(buf + 4 * s->np);
     hs_status st;
     if (cm->weight) {
-        n = corpus_pairs(s, cm, p->b, lb, xa, xb, d, d + s->np, &c->n_zero);
+        n = corpus_pairs(s, cm, p->b, lb, xa, xb, d, d + s->np, idx, &c->n_zero);
         st = corpus_ci(r, d, d + s->np, n, hs_stream_seed(r->opt.seed, key), &c->ci);
     } else {
-        n = hs_paired_pct(xa, xb, s->np, cm->invert, d, &c->n_zero);
+        n = paired_pct_idx(xa, xb, s->np, cm->invert, d, idx, &c->n_zero);
         st = hs_bootstrap_mean(d, n, r->opt.bootstrap, r->opt.conf, hs_stream_seed(r->opt.seed, key), &c->ci);
     }
     if (!st) st = hs_signflip_test(d, n, HS_PERM_EXACT, r->opt.bootstrap, hs_stream_seed(r->opt.seed, pkey),
                                    &c->perm);
+    if (!st && r->opt.cluster_books) st = cluster_cell(r, c, d, cm->weight ? d + s->np : NULL, idx, n, key, pkey);
     return st;
 }
 
@@ -465,6 +507,7 @@ static int decide(const hs_report *r, const hs_cmp_cell *c)
     if (c->ci.n < r->opt.min_pairs || c->ci.n < 2) return HS_V_FEW;
     if (c->perm.n_nonzero == 0) return HS_V_IDENTICAL;
     if (c->perm.n_nonzero < r->opt.min_pairs) return HS_V_FEW;
+    if (r->opt.cluster_books && c->n_clusters < 2) return HS_V_FEW; /* no clustered interval */
     if (m > 0 && c->ci.lo > -m && c->ci.hi < m) return HS_V_EQUIV;
     int excl = hs_ci_sign(&c->ci);
     if ((excl == 1 || excl == -1) && hs_report_p(r, c) < alpha)
@@ -522,7 +565,7 @@ static hs_status fill_comparisons(hs_report *r)
     r->cm = cmp_metrics;
     r->ncm = N_CMP;
     r->cmp = hs_calloc((size_t)r->npair * N_CMP * (size_t)s->nl, sizeof *r->cmp, "comparisons");
-    double *buf = hs_malloc(4 * (size_t)s->np * sizeof *buf, "paired values");
+    double *buf = hs_malloc(5 * (size_t)s->np * sizeof *buf, "paired values"); /* last: prompt indices */
     hs_status st = r->cmp && buf ? HS_OK : HS_ENOMEM;
     for (int p = 0; !st && p < r->npair; p++)
         for (int m = 0; !st && m < N_CMP; m++)
@@ -544,7 +587,9 @@ const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c, c
         snprintf(buf, cap, "inconclusive (significant, but the mean is within the +-%g%% margin)", c->margin);
         return buf;
     default:
-        if (c->ci.n < r->opt.min_pairs || c->perm.n_nonzero == c->ci.n)
+        if (r->opt.cluster_books && c->ci.n >= r->opt.min_pairs && c->perm.n_nonzero >= r->opt.min_pairs)
+            snprintf(buf, cap, "too few books (%d) for a clustered interval", c->n_clusters);
+        else if (c->ci.n < r->opt.min_pairs || c->perm.n_nonzero == c->ci.n)
             snprintf(buf, cap, "too few prompts (n=%d)", c->ci.n);
         else
             snprintf(buf, cap, "too few differing prompts (%d of %d differ)", c->perm.n_nonzero, c->ci.n);
@@ -566,13 +611,45 @@ int hs_report_cm(const hs_report *r, const char *key)
     return -1;
 }
 
+/* The book of a prompt id "<book>-<chapter>-<verse>" (jobs/prompts/README.md): the id
+ * without up to two trailing "-<digits>" parts; an id without them is its own book. */
+static void book_of(const char *id, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", id);
+    for (int k = 0; k < 2; k++) {
+        char *dash = strrchr(out, '-');
+        if (!dash || dash == out || !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1)) return;
+        *dash = '\0';
+    }
+}
+
+static hs_status find_books(hs_report *r)
+{
+    const hs_study *s = r->st;
+    r->book = hs_malloc((size_t)(s->np > 0 ? s->np : 1) * sizeof *r->book, "books");
+    r->book_name = hs_calloc((size_t)(s->np > 0 ? s->np : 1), sizeof *r->book_name, "book names");
+    r->book_count = hs_calloc((size_t)(s->np > 0 ? s->np : 1), sizeof *r->book_count, "book counts");
+    if (!r->book || !r->book_name || !r->book_count) return HS_ENOMEM;
+    for (int p = 0; p < s->np; p++) {
+        char b[256];
+        book_of(s->prompt[p], b, sizeof b);
+        int k = 0;
+        while (k < r->nbooks && strcmp(r->book_name[k], b)) k++;
+        if (k == r->nbooks && !(r->book_name[r->nbooks++] = hs_strdup(b))) return HS_ENOMEM;
+        r->book[p] = k;
+        r->book_count[k]++;
+    }
+    return HS_OK;
+}
+
 hs_status hs_report_compute(hs_report *r, const hs_study *st, const hs_report_opts *opt)
 {
     memset(r, 0, sizeof *r);
     r->st = st;
     r->opt = *opt;
     find_roles(r);
-    hs_status s = make_tables(r);
+    hs_status s = find_books(r);
+    if (!s) s = make_tables(r);
     if (!s) s = fill_tables(r);
     if (!s) s = make_pairs(r);
     if (!s) s = fill_comparisons(r);
@@ -602,5 +679,9 @@ void hs_report_free(hs_report *r)
     free(r->pair);
     free(r->cmp);
     free(r->margin);
+    for (int i = 0; r->book_name && i < r->nbooks; i++) free(r->book_name[i]);
+    free(r->book_name);
+    free(r->book);
+    free(r->book_count);
     memset(r, 0, sizeof *r);
 }

@@ -25,6 +25,7 @@ typedef struct {
     int min_pairs;         /* --min-pairs: fewer paired prompts give no verdict */
     const char *reference; /* --reference: the variant every other one is compared with */
     int holm;              /* --holm: verdicts use Holm-adjusted p-values */
+    int cluster_books;     /* --cluster-books: comparisons resample and flip whole books */
     int n_margin;          /* --margin KEY=PCT overrides, in command-line order */
     struct {
         const char *key;   /* comparison metric key ("speed") */
@@ -96,6 +97,7 @@ typedef struct {
     hs_ci ci;      /* ci.n = pairs used */
     hs_perm perm;  /* sign-flip test of a zero mean; perm.n_nonzero pairs differ */
     double p_holm; /* Holm-adjusted p within its family (NaN when the row has no test) */
+    int n_clusters;/* books among the pairs (--cluster-books; else 0) */
     double margin; /* equivalence margin (percent) the verdict used */
     int verdict;   /* HS_V_* */
 } hs_cmp_cell;
@@ -117,6 +119,10 @@ typedef struct {
     int ncm;
     const hs_cmp_metric *cm;  /* (ncm) */
     double *margin;           /* (ncm) equivalence margins in percent, after --margin */
+    int nbooks;               /* books the prompts come from (prompt ids "<book>-<ch>-<v>") */
+    int *book;                /* (np) book index of each prompt */
+    char **book_name;         /* (nbooks) in order of first appearance */
+    int *book_count;          /* (nbooks) prompts per book */
     hs_cmp_cell *cmp;         /* (npair, ncm, nl) */
 } hs_report;
 

@@ -1,7 +1,7 @@
 /* report_main.c: the headsweep-report command.
  *
  *   headsweep-report FILE.h5 [FILE2.h5 ...] --out DIR [--seed S] [--bootstrap N] [--no-figures]
- *                    [--reference VARIANT] [--min-pairs N] [--holm] [--margin METRIC=PCT ...]
+ *                    [--reference VARIANT] [--min-pairs N] [--holm] [--margin METRIC=PCT ...] [--cluster-books]
  *                    (and -h/--help, --version: headsweep/cliopt.h)
  *
  * Reads one or more results files of the same study (merged in memory), writes tables,
@@ -41,11 +41,14 @@ static const char *usage(void)
              "usage: headsweep-report FILE.h5 [FILE2.h5 ...] --out DIR [--seed S] [--bootstrap N] "
              "[--no-figures]\n"
              "                        [--reference VARIANT] [--min-pairs N] [--holm] [--margin METRIC=PCT ...]\n"
+             "                        [--cluster-books]\n"
              "  Several files are merged as one study (they must share model, prompts, calibration\n"
              "  and sampling settings). Every variant is compared with the reference variant; a\n"
              "  comparison with fewer than --min-pairs paired prompts, or prompts that differ, gets\n"
              "  no verdict. --bootstrap N also sets the Monte Carlo draws of the sign-flip test.\n"
-             "  --holm: verdicts use Holm-adjusted p-values. --margin METRIC=PCT (repeatable):\n"
+             "  --holm: verdicts use Holm-adjusted p-values. --cluster-books: comparisons resample\n"
+             "  and sign-flip whole books (prompt ids <book>-<chapter>-<verse>), not prompts.\n"
+             "  --margin METRIC=PCT (repeatable):\n"
              "  equivalence margin in percent of a comparison metric.\n"
              "  Defaults: --seed %llu, --bootstrap %d, --reference %s, --min-pairs %d, margins",
              HS_DEFAULT_SEED, HS_DEFAULT_BOOTSTRAP, HS_DEFAULT_REFERENCE, HS_DEFAULT_MIN_PAIRS);
@@ -86,7 +89,7 @@ static hs_status parse_margin(cli_args *a, const char *v)
     return HS_OK;
 }
 
-enum { O_OUT = 1, O_SEED, O_BOOTSTRAP, O_MIN_PAIRS, O_REFERENCE, O_NO_FIGURES, O_HOLM, O_MARGIN };
+enum { O_OUT = 1, O_SEED, O_BOOTSTRAP, O_MIN_PAIRS, O_REFERENCE, O_NO_FIGURES, O_HOLM, O_MARGIN, O_CLUSTER };
 
 /* One option's value into a; 0 when fine, else a usage error of p (printed: 2). */
 static int parse_option(const hs_opt *p, cli_args *a, int c, const char *v)
@@ -95,6 +98,7 @@ static int parse_option(const hs_opt *p, cli_args *a, int c, const char *v)
     switch (c) {
     case O_NO_FIGURES: a->opt.figures = 0; return 0;
     case O_HOLM: a->opt.holm = 1; return 0;
+    case O_CLUSTER: a->opt.cluster_books = 1; return 0;
     case O_MARGIN:
         if (parse_margin(a, v)) break;
         return 0;
@@ -133,6 +137,7 @@ static int parse_args(cli_args *a, int argc, char **argv)
         {"bootstrap", required_argument, 0, O_BOOTSTRAP}, {"min-pairs", required_argument, 0, O_MIN_PAIRS},
         {"reference", required_argument, 0, O_REFERENCE}, {"no-figures", no_argument, 0, O_NO_FIGURES},
         {"holm", no_argument, 0, O_HOLM},               {"margin", required_argument, 0, O_MARGIN},
+        {"cluster-books", no_argument, 0, O_CLUSTER},
         {0, 0, 0, 0}};
     a->opt = (hs_report_opts){.seed = HS_DEFAULT_SEED, .bootstrap = HS_DEFAULT_BOOTSTRAP, .conf = 0.95,
                               .figures = 1, .out = NULL, .min_pairs = HS_DEFAULT_MIN_PAIRS,

@@ -501,6 +501,26 @@ static void write_incomplete(FILE *f, const hs_study *s)
         fputs(">\n> The input files together have every cell done, so no result is missing.\n\n", f);
 }
 
+/* Where the prompts come from: books (from the ids) and counts, and how comparisons treat
+ * them (prompts of one passage are not independent). */
+static void write_books(FILE *f, const hs_report *r)
+{
+    fprintf(f, "Prompts: %d from %d book(s) (from the ids):", r->st->np, r->nbooks);
+    for (int k = 0; k < r->nbooks && k < 40; k++) {
+        fputs(k ? ", " : " ", f);
+        hs_out_md_cell(f, r->book_name[k]);
+        fprintf(f, " %d", r->book_count[k]);
+    }
+    if (r->nbooks > 40) fprintf(f, ", and %d more", r->nbooks - 40);
+    if (r->opt.cluster_books)
+        fputs(". Comparisons resample whole books and flip each book's sum of differences (--cluster-books); "
+              "metric tables still resample prompts.\n\n", f);
+    else
+        fprintf(f, ". Comparisons resample prompts as if independent; neighbouring prompts of one book are passages "
+                   "of one text%s (--cluster-books resamples books instead).\n\n",
+                r->nbooks == 1 ? ", and here every prompt comes from one book: the intervals speak for that book only" : "");
+}
+
 static void write_head(FILE *f, const hs_report *r)
 {
     const hs_study *s = r->st;
@@ -518,6 +538,7 @@ static void write_head(FILE *f, const hs_report *r)
             r->opt.holm ? ", Holm-adjusted" : ", not adjusted for multiplicity");
     for (int m = 0; m < r->ncm; m++) fprintf(f, "%s %s +-%g%%", m ? "," : "", r->cm[m].key, r->margin[m]);
     fputs(" (docs/report.md). All tables: [tables.md](tables.md) and the CSV files beside it.\n\n", f);
+    write_books(f, r);
 }
 
 /* Integer value of "key = N" on a line of the study text, or -1. */

@@ -136,6 +136,45 @@ hs_status hs_bootstrap_ratio(const double *x, const double *w, int n, int B, dou
     return HS_OK;
 }
 
+hs_status hs_bootstrap_cluster_ratio(const double *x, const double *w, const int *cl, int n, int B, double conf,
+                                     uint64_t seed, hs_ci *out, int *n_clusters)
+{
+    /* per-cluster sums, then the clusters that have values packed to the front */
+    double *cx = hs_calloc((size_t)(n > 0 ? n : 1) * 2, sizeof *cx, "cluster sums");
+    double *r = hs_malloc((size_t)(B > 0 ? B : 1) * sizeof *r, "cluster bootstrap");
+    int *has = hs_calloc((size_t)(n > 0 ? n : 1), sizeof *has, "clusters");
+    hs_status st = cx && r && has ? HS_OK : HS_ENOMEM;
+    int nc = 0;
+    double sx = 0.0, sw = 0.0;
+    for (int i = 0; !st && i < n; i++) {
+        cx[2 * cl[i]] += x[i], cx[2 * cl[i] + 1] += w ? w[i] : 1.0, has[cl[i]] = 1;
+        sx += x[i], sw += w ? w[i] : 1.0;
+    }
+    for (int c = 0; !st && c < n; c++)
+        if (has[c]) cx[2 * nc] = cx[2 * c], cx[2 * nc + 1] = cx[2 * c + 1], nc++;
+    *out = (hs_ci){n, n > 0 ? sx / sw : NAN, NAN, NAN, NAN};
+    *n_clusters = nc;
+    if (!st && nc >= 2 && B >= 1) {
+        hs_rng g;
+        hs_rng_seed(&g, seed);
+        for (int b = 0; b < B; b++) {
+            double bx = 0.0, bw = 0.0;
+            for (int i = 0; i < nc; i++) {
+                uint64_t k = hs_rng_below(&g, (uint64_t)nc);
+                bx += cx[2 * k], bw += cx[2 * k + 1];
+            }
+            r[b] = bx / bw;
+        }
+        qsort(r, (size_t)B, sizeof *r, cmp_double);
+        out->lo = hs_quantile_sorted(r, B, (1.0 - conf) / 2.0);
+        out->hi = hs_quantile_sorted(r, B, 1.0 - (1.0 - conf) / 2.0);
+    }
+    free(cx);
+    free(r);
+    free(has);
+    return st;
+}
+
 int hs_finite_values(const double *x, int n, double *out)
 {
     int k = 0;

@@ -53,6 +53,14 @@ hs_status hs_bootstrap_mean(const double *x, int n, int B, double conf, uint64_t
 hs_status hs_bootstrap_ratio(const double *x, const double *w, int n, int B, double conf, uint64_t seed,
                              hs_ci *out);
 
+/* Cluster bootstrap of the ratio sum(x) / sum(w) (w NULL: all 1, the pooled mean), for
+ * values that come in dependent groups (prompts of one book): cl[i] in [0, n) names x[i]'s
+ * cluster; whole clusters are drawn with replacement, as many as there are (Davison &
+ * Hinkley 1997, sec. 3.8, "Hierarchical data", the first-stage-only scheme). *n_clusters
+ * receives how many clusters have values; with fewer than 2 the interval is NaN. */
+hs_status hs_bootstrap_cluster_ratio(const double *x, const double *w, const int *cl, int n, int B, double conf,
+                                     uint64_t seed, hs_ci *out, int *n_clusters);
+
 /* Keeps the finite values of x[0..n) in out (which may be x); returns how many. */
 int hs_finite_values(const double *x, int n, double *out);
 

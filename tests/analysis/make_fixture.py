@@ -80,6 +80,8 @@ def parse_args():
                     help="run each variant's cells on its own host (timing pairs cross machines)")
     ap.add_argument("--cross-runs", action="store_true",
                     help="write the first variant's cells in sweep run 1, the others in run 2")
+    ap.add_argument("--book-ids", action="store_true",
+                    help="prompt ids <book>-1-<verse> from three books (ruth, jonah, mark), in blocks")
     ap.add_argument("--ties", action="store_true",
                     help="plant known ties and drift (plant_ties) for the verdict tests")
     ap.add_argument("--study", help="replace the `study` identity text (\\n for newlines)")
@@ -380,6 +382,9 @@ def main():
     names = shape_names(a)
     variants, levels = names["v"], names["l"]
     prompts = ["p%03d" % i for i in range(a.prompts)]
+    if a.book_ids:
+        per = -(-a.prompts // 3)
+        prompts = ["%s-1-%d" % (["ruth", "jonah", "mark"][i // per], i % per + 1) for i in range(a.prompts)]
     rng = np.random.default_rng(20240101)
     with h5py.File(a.out, "w") as f:
         root_attrs(f, a, variants, levels)

@@ -748,6 +748,45 @@ def check_ties(binary, work):
         check(p.returncode == 2 and "--margin" in p.stderr, "--margin %r -> exit 2: %s" % (bad, p.stderr.strip()))
 
 
+def cluster_ci(x, cl, B, seed):
+    """Cluster bootstrap of the pooled mean as docs/report.md describes it."""
+    books = sorted(set(cl))
+    sums = [(sum(v for v, c in zip(x, cl) if c == b), sum(1 for c in cl if c == b)) for b in books]
+    r, nc = Xoshiro(seed), len(books)
+    means = []
+    for _ in range(B):
+        draw = [sums[r.below(nc)] for _ in range(nc)]
+        means.append(sum(d[0] for d in draw) / sum(d[1] for d in draw))
+    return np.quantile(sorted(means), 0.025), np.quantile(sorted(means), 0.975)
+
+
+def check_books(binary, work):
+    f = fixture(os.path.join(work, "books.h5"), "--book-ids", "--no-partial", "--no-nan")
+    out = os.path.join(work, "books")
+    p = report(binary, [f], out, "--no-figures", "--bootstrap", "500", "--cluster-books")
+    check(p.returncode == 0, "--cluster-books runs: " + p.stderr)
+    text = open(os.path.join(out, "REPORT.md")).read()
+    check("Prompts: 24 from 3 book(s) (from the ids): ruth 8, jonah 8, mark 8. Comparisons resample whole books"
+          in text, "REPORT.md names the books and counts")
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    r = row(rows, comparison="agency-vs-baseline", metric="speed", level=50)
+    a = values(f, "decode_tokens_per_second", "agency", 50.0)
+    b = values(f, "decode_tokens_per_second", "baseline", 50.0)
+    d = list((a - b) / b * 100)
+    cl = [i // 8 for i in range(24)]
+    lo, hi = cluster_ci(d, cl, 500, stream_seed(DEFAULT_SEED, r["seed_key"]))
+    check(abs(float(r["ci_low_pct"]) - lo) < 1e-7 and abs(float(r["ci_high_pct"]) - hi) < 1e-7,
+          "cluster bootstrap reproduced (%s %s vs %.9g %.9g)" % (r["ci_low_pct"], r["ci_high_pct"], lo, hi))
+    sums = [sum(x for x, c in zip(d, cl) if c == k) for k in range(3)]
+    check(r["p_method"] == "exact" and abs(float(r["p_value"]) - signflip_p(sums)) < 1e-12 and
+          float(r["p_value"]) >= 0.25, "3 books: sign-flip over book sums, p >= 2/8 (%s)" % r["p_value"])
+    check_verdicts(rows, 10, "--cluster-books")
+    check(r["verdict"] == "no significant difference", "3 books cannot make a verdict: " + r["verdict"])
+    p = report(binary, [f], os.path.join(work, "books_plain"), "--no-figures", "--bootstrap", "500")
+    check("Comparisons resample prompts as if independent" in
+          open(os.path.join(work, "books_plain", "REPORT.md")).read(), "without the option REPORT.md says so")
+
+
 def check_holm(binary, work, f):
     out = os.path.join(work, "holm")
     p = report(binary, [f], out, "--no-figures", "--holm", "--bootstrap", "2000")
@@ -800,6 +839,7 @@ def main():
     check_ties(binary, work)
     check_pvalue(f, out)
     check_holm(binary, work, f)
+    check_books(binary, work)
     print("%d check(s), %d failure(s)" % (checks[0], len(failures)))
     return 1 if failures else 0
 

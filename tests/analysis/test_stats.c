@@ -309,6 +309,28 @@ static void test_bootstrap_ratio(void **state)
     assert_true(fabs(b.mean - 12.0 / 11.0) < 1e-15 && b.lo == 1.0 && b.hi == 2.0);
 }
 
+/* Clusters of one value each: the cluster bootstrap is the ordinary one, draw for draw.
+ * Two clusters {1, 3} and {2}: the pooled mean is 2 and resamples give 2 (mixed), 2
+ * (first twice) or 2 (second twice): a zero-width interval at 2. One cluster: no interval. */
+static void test_bootstrap_cluster(void **state)
+{
+    const double x[] = {3.1, 4.1, 5.9, 2.6, 5.3, 5.8, 9.7, 9.3, 2.3, 8.4};
+    const int own[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    hs_ci a, b;
+    int nc = 0;
+    assert_int_equal(hs_bootstrap_mean(x, 10, 2000, 0.95, 5, &a), HS_OK);
+    assert_int_equal(hs_bootstrap_cluster_ratio(x, NULL, own, 10, 2000, 0.95, 5, &b, &nc), HS_OK);
+    assert_int_equal(nc, 10);
+    assert_true(a.mean == b.mean && a.lo == b.lo && a.hi == b.hi);
+    const double y[] = {1, 2, 3};
+    const int cl[] = {0, 1, 0};
+    assert_int_equal(hs_bootstrap_cluster_ratio(y, NULL, cl, 3, 500, 0.95, 5, &b, &nc), HS_OK);
+    assert_true(nc == 2 && b.mean == 2 && b.lo == 2 && b.hi == 2);
+    const int one[] = {2, 2, 2};
+    assert_int_equal(hs_bootstrap_cluster_ratio(y, NULL, one, 3, 500, 0.95, 5, &b, &nc), HS_OK);
+    assert_true(nc == 1 && b.mean == 2 && isnan(b.lo) && isnan(b.hi));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_signflip_monte_carlo),
         cmocka_unit_test(test_holm),
         cmocka_unit_test(test_bootstrap_ratio),
+        cmocka_unit_test(test_bootstrap_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,7 +182,13 @@ static void credit(FILE *f, const hs_report *r, int p, int l, const char *what)
     else if (!hs_verdict_directional(c->verdict))
         fprintf(f, "no significant difference beyond the +-%g%% margin at %g%%, so no speed difference can be put "
                    "down to %s", c->margin, r->st->level[l], what);
-    else if (!hs_verdict_directional(c0->verdict))
+    else if (!hs_verdict_directional(c0->verdict) && c0->ci.lo <= c->ci.mean && c->ci.mean <= c0->ci.hi) {
+        char a[32], b[32];
+        fprintf(f, "%s at %g%%, but the 0%% control is too noisy to tell: its interval (%s .. %s) contains the %g%% "
+                   "difference, so it cannot be put down to %s", hs_report_verdict(r, m, c, w, sizeof w),
+                r->st->level[l], hs_fmt_pct(a, sizeof a, c0->ci.lo), hs_fmt_pct(b, sizeof b, c0->ci.hi),
+                r->st->level[l], what);
+    } else if (!hs_verdict_directional(c0->verdict))
         fprintf(f, "%s at %g%% and no difference beyond the margin at 0%%, so the difference comes with pruning "
                    "and can be put down to %s", hs_report_verdict(r, m, c, w, sizeof w), r->st->level[l], what);
     else if (hs_report_same_code(r, p, 0))

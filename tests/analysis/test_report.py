@@ -523,6 +523,9 @@ def credit_phrase(rows, comparison, level, same_code=False):
         return "equivalent within +-%s%% at %g%%, so no speed difference beyond that margin" % (r["margin_pct"], level)
     if not directional(v):
         return "no significant difference beyond the +-%s%% margin at %g%%" % (r["margin_pct"], level)
+    r0 = row(rows, comparison=comparison, metric="speed", level=0)
+    if not directional(v0) and float(r0["ci_low_pct"]) <= float(r["mean_pct"]) <= float(r0["ci_high_pct"]):
+        return "%s at %g%%, but the 0%% control is too noisy to tell: its interval" % (v, level)
     if not directional(v0):
         return "%s at %g%% and no difference beyond the margin at 0%%, so the difference comes with pruning" % (v, level)
     if same_code:

@@ -36,6 +36,8 @@ hs_status hs_fig_more(hs_figure *fig, const char *fmt, ...) HS_PRINTF(2, 3);
 hs_status hs_plot_level_lines(const hs_report *r, hs_figure *fig, const char *table_key,
                               const char *ylabel, int logy);
 hs_status hs_plot_pruning_summary(const hs_report *r, hs_figure *fig);
+/* Corpus perplexity against % heads off, one line per variant, with a table (corpus.c). */
+hs_status hs_plot_corpus_perplexity(const hs_report *r, hs_figure *fig);
 hs_status hs_plot_radar(const hs_report *r, hs_figure *fig);
 hs_status hs_plot_heads_pruned(const hs_report *r, hs_figure *fig);
 hs_status hs_plot_occupancy(const hs_report *r, hs_figure *fig, int v);

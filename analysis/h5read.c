@@ -592,8 +592,11 @@ static hs_status variant_attrs(const rd *r, hs_study *s)
     if (st) return st;
     s->gating = hs_calloc((size_t)s->nv, sizeof *s->gating, "gating");
     s->agency = hs_calloc((size_t)s->nv, 1, "agency flags");
-    if (!s->gating || !s->agency) st = HS_ENOMEM;
+    s->strategy = hs_calloc((size_t)s->nv, sizeof *s->strategy, "strategies");
+    if (!s->gating || !s->agency || !s->strategy) st = HS_ENOMEM;
     if (!st) st = attr_strings(r, d, "/variant", "gating", (size_t)s->nv, 1, s->gating);
+    /* optional: files from before the strategy per variant have "" */
+    if (!st) st = attr_strings(r, d, "/variant", "strategy", (size_t)s->nv, 0, s->strategy);
     int found = 0;
     if (!st) st = attr_numbers(r, d, "/variant", "agency", H5T_NATIVE_UINT8, (size_t)s->nv,
                                s->agency, &found);

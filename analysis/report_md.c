@@ -466,10 +466,26 @@ static void write_source(FILE *f, const hs_source *src)
     }
 }
 
+/* Each variant with what decides its numbers: gating, agency and head-pruning strategy. */
+static void write_variant_list(FILE *f, const hs_study *s)
+{
+    fputs("Variants (gating, agency, head-pruning strategy from the /variant attributes):", f);
+    for (int v = 0; v < s->nv; v++) {
+        fputs(v ? "; " : " ", f);
+        hs_out_md_code(f, s->variant[v]);
+        fputs(": ", f);
+        hs_out_md_cell(f, s->gating[v]);
+        fprintf(f, ", agency %s, strategy ", s->agency[v] ? "on" : "off");
+        hs_out_md_cell(f, s->strategy[v][0] ? s->strategy[v] : "not recorded (file predates it)");
+    }
+    fputs(".\n\n", f);
+}
+
 static void write_provenance(FILE *f, const hs_report *r)
 {
     fprintf(f, "## Provenance\n\nReport: headsweep-report %s (%s), HDF5 %s, bootstrap %d resamples, seed %llu.\n\n",
             HS_VERSION, HS_GIT_DESCRIBE, hs_h5_library_version(), r->opt.bootstrap, (unsigned long long)r->opt.seed);
+    write_variant_list(f, r->st);
     for (int i = 0; i < r->st->nsrc; i++) write_source(f, &r->st->src[i]);
     if (r->st->nnotes) fputs("### Notes from merging the input files\n\n", f);
     for (int i = 0; i < r->st->nnotes; i++) {
@@ -527,12 +543,39 @@ static void write_books(FILE *f, const hs_report *r)
                 r->nbooks == 1 ? ", and here every prompt comes from one book: the intervals speak for that book only" : "");
 }
 
+/* The distinct pruning strategies of the variants, in variant order, joined by ", ";
+ * 0 (nothing written) when the file does not record them. */
+static int write_strategies(FILE *f, const hs_study *s)
+{
+    int n = 0;
+    for (int v = 0; v < s->nv; v++) {
+        int seen = !s->strategy[v][0];
+        for (int u = 0; u < v && !seen; u++) seen = !strcmp(s->strategy[u], s->strategy[v]);
+        if (seen) continue;
+        if (n++) fputs(", ", f);
+        hs_out_md_cell(f, s->strategy[v]);
+    }
+    return n;
+}
+
+static int has_strategies(const hs_study *s)
+{
+    for (int v = 0; v < s->nv; v++)
+        if (s->strategy[v][0]) return 1;
+    return 0;
+}
+
 static void write_head(FILE *f, const hs_report *r)
 {
     const hs_study *s = r->st;
     const char *job = hs_study_attr(s, "job_name");
     fputs("# headsweep report: ", f);
     hs_out_md_cell(f, job ? job : "(unnamed job)");
+    if (has_strategies(s)) {
+        fputs(" (head pruning: ", f);
+        write_strategies(f, s);
+        fputc(')', f);
+    }
     fputs("\n\n", f);
     write_incomplete(f, s);
     fprintf(f, "%d variant(s), %d level(s), %d prompt(s), model of %d layers x %d heads; read from "
@@ -688,7 +731,9 @@ static void write_body(FILE *f, const hs_report *r, const hs_report_md_extra *x)
     static const char *const own_metrics[] = {"speed", "corpus_perplexity", "perplexity", NULL};
     write_head(f, r);
     write_mode(f, r);
-    write_summary(f, r);
+    /* the seed document's claims are about its agency model: a study without one (a
+     * comparison of pruning strategies, say) has nothing to say about them */
+    if (r->subject >= 0) write_summary(f, r);
     write_caveats(f, r);
     fputs("## Coverage and missing data\n\n", f);
     hs_md_coverage(f, r);

@@ -24,6 +24,7 @@ void hs_study_free(hs_study *s)
     if (!s) return;
     free_strv(s->variant, s->nv);
     free_strv(s->gating, s->nv);
+    free_strv(s->strategy, s->nv);
     free_strv(s->prompt, s->np);
     free_strv(s->state, s->ns);
     for (int i = 0; s->metric && i < s->nm; i++) {
@@ -229,6 +230,9 @@ static hs_status same_variants_and_units(const hs_study *a, const hs_study *b)
         char what[300];
         snprintf(what, sizeof what, "gating of variant %s", b->variant[j]);
         if (strcmp(a->gating[i], b->gating[j])) return mismatch(a, b, what, a->gating[i], b->gating[j]);
+        snprintf(what, sizeof what, "strategy of variant %s", b->variant[j]);
+        if (strcmp(a->strategy[i], b->strategy[j]))
+            return mismatch(a, b, what, a->strategy[i], b->strategy[j]);
         snprintf(what, sizeof what, "agency flag of variant %s", b->variant[j]);
         if (a->agency[i] != b->agency[j])
             return mismatch(a, b, what, a->agency[i] ? "1" : "0", b->agency[j] ? "1" : "0");
@@ -275,6 +279,7 @@ static hs_status union_variants(hs_study *m, const hs_study *a, const hs_study *
     int cap = a->nv + (b ? b->nv : 0);
     hs_status st = alloc_fill((void **)&m->variant, (size_t)cap, sizeof(char *), "variants");
     if (!st) st = alloc_fill((void **)&m->gating, (size_t)cap, sizeof(char *), "gating");
+    if (!st) st = alloc_fill((void **)&m->strategy, (size_t)cap, sizeof(char *), "strategies");
     if (!st) st = alloc_fill((void **)&m->agency, (size_t)cap, 1, "agency flags");
     for (int pass = 0; !st && pass < (b ? 2 : 1); pass++) {
         const hs_study *s = pass ? b : a;
@@ -282,8 +287,9 @@ static hs_status union_variants(hs_study *m, const hs_study *a, const hs_study *
             if (hs_study_variant(m, s->variant[j]) >= 0) continue;
             m->variant[m->nv] = hs_strdup(s->variant[j]);
             m->gating[m->nv] = hs_strdup(s->gating[j]);
+            m->strategy[m->nv] = hs_strdup(s->strategy[j]);
             m->agency[m->nv] = s->agency[j];
-            if (!m->variant[m->nv] || !m->gating[m->nv]) st = HS_ENOMEM;
+            if (!m->variant[m->nv] || !m->gating[m->nv] || !m->strategy[m->nv]) st = HS_ENOMEM;
             m->nv++; /* counted even on failure so hs_study_free releases it */
         }
     }

@@ -34,6 +34,8 @@ typedef struct {
     int nv, nl, np, L, H, ns; /* variants, levels, prompts, layers, heads, states */
     char **variant;           /* (nv) names */
     char **gating;            /* (nv) "mask" / "skip" */
+    char **strategy;          /* (nv) the variant's head-pruning strategy ("entropy", ...,
+                                 "heads_off"); "" when the file predates the attribute */
     uint8_t *agency;          /* (nv) 1 when the variant runs the agency state machine */
     double *level;            /* (nl) percent, ascending after a merge */
     char **prompt;            /* (np) ids in prompt-file order */

@@ -61,6 +61,8 @@ def parse_args():
                                     "(e.g. mask:0,skip:1); default by name: baseline mask:0, agency skip:1, "
                                     "others skip:0")
     ap.add_argument("--levels", default="0,30,50,70")
+    ap.add_argument("--strategies", help="the /variant attribute strategy: one per variant, comma-separated "
+                    "(default: no attribute, as files before the strategy per variant)")
     ap.add_argument("--prompts", type=int, default=24)
     ap.add_argument("--shards", type=int, default=4)
     ap.add_argument("--layers", type=int, default=4)
@@ -110,6 +112,9 @@ def write_scales(f, a, variants, levels, prompts):
     vs.attrs.create("gating", np.array([k[0] for k in kinds(a, variants)],
                                        dtype=object), dtype=h5py.string_dtype("utf-8"))
     vs.attrs["agency"] = np.array([k[1] for k in kinds(a, variants)], dtype=np.uint8)
+    if a.strategies:
+        vs.attrs.create("strategy", np.array(a.strategies.split(","), dtype=object),
+                        dtype=h5py.string_dtype("utf-8"))
     f.create_dataset("level", data=np.array(levels, dtype=np.float64))
     f["level"].attrs["units"] = "percent of heads switched off"
     f.create_dataset("prompt", data=np.array(prompts, dtype=object),

@@ -810,6 +810,38 @@ def check_holm(binary, work, f):
           "REPORT.md says the p-values are Holm-adjusted")
 
 
+def check_strategies(binary, work, out):
+    """A study of pruning strategies: the title names them, there is no section on the seed's
+    agency claims, and corpus_perplexity.dat holds exp(sum NLL / sum tokens) of every cell's
+    done prompts (recomputed here) inside its interval; a file without the attribute (the
+    default fixture) keeps the seed section and a plain title."""
+    text = open(os.path.join(out, "REPORT.md")).read()
+    check("## The seed document's claims, measured" in text and "(head pruning:" not in text,
+          "a study with an agency variant and no strategy attribute: seed section, plain title")
+    g = fixture(os.path.join(work, "strategies.h5"), "--variants", "ent,grad,rand", "--kinds",
+                "skip:0,skip:0,skip:0", "--strategies", "entropy,gradient,random", "--levels", "0,50")
+    o = os.path.join(work, "strategies")
+    p = report(binary, [g], o, "--no-figures", "--bootstrap", "200", "--reference", "rand")
+    check(p.returncode == 0, "strategies report runs: " + p.stderr)
+    text = open(os.path.join(o, "REPORT.md")).read()
+    check(text.startswith("# headsweep report: ") and "(head pruning: entropy, gradient, random)\n" in text,
+          "the title names the strategies: " + text.splitlines()[0])
+    check("seed document's claims" not in text, "no seed-claims section without an agency variant")
+    check("`grad`: skip, agency off, strategy gradient" in text, "provenance lists each variant's strategy")
+    rows = [l.split() for l in open(os.path.join(o, "corpus_perplexity.dat")) if l.strip() and l[0] != "#"]
+    check(len(rows) == 6, "corpus_perplexity.dat: 3 variants x 2 levels (%d rows)" % len(rows))
+    for r in rows:
+        v = r[0]
+        level = 0.0 if float(r[2]) == 0 else 50.0
+        ppl, tok = values(g, "reference_perplexity", v, level), values(g, "reference_tokens", v, level)
+        ok = np.isfinite(ppl) & np.isfinite(tok) & (ppl > 0) & (tok >= 1)
+        want = np.exp((tok[ok] * np.log(ppl[ok])).sum() / tok[ok].sum())
+        got, lo, hi = float(r[3]), float(r[4]), float(r[5])
+        check(abs(got - want) <= 1e-6 * want and int(r[6]) == ok.sum(),
+              "corpus perplexity of %s at %g%%: %.9g, recomputed %.9g" % (v, level, got, want))
+        check(lo <= got <= hi and r[1] in ("entropy", "gradient", "random"), "interval and strategy of %s" % v)
+
+
 def main():
     binary, work = sys.argv[1], sys.argv[2]
     shutil.rmtree(work, ignore_errors=True)
@@ -843,6 +875,7 @@ def main():
     check_pvalue(f, out)
     check_holm(binary, work, f)
     check_books(binary, work)
+    check_strategies(binary, work, out)
     print("%d check(s), %d failure(s)" % (checks[0], len(failures)))
     return 1 if failures else 0
 

@@ -1,0 +1,193 @@
+/* corpus.c: the head-pruning literature's figure (Michel et al. 2019, fig. 3; Voita et al.
+ * 2019): quality against the share of heads pruned, one line per variant (a strategy).
+ *
+ * Quality is the corpus perplexity of the reference texts, exp(sum NLL / sum tokens) over
+ * every done prompt of the cell, pooled rather than a mean of per-prompt perplexities, so
+ * long references weigh by their tokens as in a language-modelling evaluation. A prompt's
+ * NLL sum is reference_tokens x ln(reference_perplexity). The interval is a percentile
+ * bootstrap over prompts (the pooled ratio recomputed on each resample), seeded by
+ * hs_stream_seed(seed, "corpus/VARIANT/LEVEL"). The x axis is the share of heads the cell
+ * really switched off (from /heads/pruned), which per-layer selection can make differ
+ * from the nominal level. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "figures_impl.h"
+
+typedef struct {
+    double x;  /* % of heads off */
+    hs_ci ci;  /* corpus perplexity; ci.n = prompts */
+} corpus_pt;
+
+/* NLL sums and token counts (k of each) of the prompts of (v, l) with both values real. */
+static int corpus_terms(const hs_study *s, const hs_metric_data *ppl, const hs_metric_data *tok, int v, int l,
+                        double *nll, double *n)
+{
+    int k = 0;
+    for (int p = 0; p < s->np; p++) {
+        size_t i = hs_vlp(s, v, l, p);
+        double x = ppl->v[i], t = tok->v[i];
+        if (!s->done[i] || !isfinite(x) || x <= 0 || !isfinite(t) || t < 1) continue;
+        nll[k] = t * log(x);
+        n[k++] = t;
+    }
+    return k;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Pooled perplexity of the k prompts and its bootstrap interval (NaN bounds when k < 2). */
+static hs_status corpus_ci(const hs_report *r, const char *key, const double *nll, const double *n, int k,
+                           hs_ci *out)
+{
+    double a = 0, b = 0;
+    for (int i = 0; i < k; i++) a += nll[i], b += n[i];
+    *out = (hs_ci){k, exp(a / b), NAN, NAN, NAN};
+    if (k < 2) return HS_OK;
+    int B = r->opt.bootstrap;
+    double *bs = hs_malloc((size_t)B * sizeof *bs, "bootstrap");
+    if (!bs) return HS_ENOMEM;
+    hs_rng g;
+    hs_rng_seed(&g, hs_stream_seed(r->opt.seed, key));
+    for (int j = 0; j < B; j++) {
+        double sa = 0, sb = 0;
+        for (int i = 0; i < k; i++) {
+            int pick = (int)hs_rng_below(&g, (uint64_t)k);
+            sa += nll[pick], sb += n[pick];
+        }
+        bs[j] = exp(sa / sb);
+    }
+    qsort(bs, (size_t)B, sizeof *bs, cmp_double);
+    double tail = (1 - r->opt.conf) / 2;
+    out->lo = hs_quantile_sorted(bs, B, tail);
+    out->hi = hs_quantile_sorted(bs, B, 1 - tail);
+    free(bs);
+    return HS_OK;
+}
+
+static double share_off(const hs_study *s, int v, int l)
+{
+    size_t LH = (size_t)s->L * s->H, off = 0;
+    if (!s->heads_known[hs_vl(s, v, l)]) return s->level[l];
+    for (size_t k = 0; k < LH; k++) off += s->pruned[hs_vl(s, v, l) * LH + k];
+    return 100.0 * (double)off / (double)LH;
+}
+
+/* pt (nv, nl): every cell's point; ci.n = 0 where the cell has no prompt. */
+static hs_status corpus_points(const hs_report *r, const hs_metric_data *ppl, const hs_metric_data *tok,
+                               corpus_pt *pt)
+{
+    const hs_study *s = r->st;
+    double *nll = hs_malloc(2 * (size_t)s->np * sizeof *nll, "corpus terms");
+    if (!nll) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    for (int v = 0; !st && v < s->nv; v++)
+        for (int l = 0; !st && l < s->nl; l++) {
+            char key[200];
+            snprintf(key, sizeof key, "corpus/%s/%g", s->variant[v], s->level[l]);
+            corpus_pt *p = &pt[hs_vl(s, v, l)];
+            p->x = share_off(s, v, l);
+            int k = corpus_terms(s, ppl, tok, v, l, nll, nll + s->np);
+            st = corpus_ci(r, key, nll, nll + s->np, k, &p->ci);
+        }
+    free(nll);
+    return st;
+}
+
+static void corpus_dat(FILE *f, const hs_study *s, const corpus_pt *pt, const int *series)
+{
+    fputs("# variant strategy heads_off_pct corpus_perplexity ci_low ci_high prompts\n", f);
+    int block = 0;
+    for (int v = 0; v < s->nv; v++) {
+        if (!series[v]) continue;
+        char name[128], strat[64];
+        hs_out_safe_name(s->variant[v], name, sizeof name);
+        hs_out_safe_name(s->strategy[v][0] ? s->strategy[v] : "-", strat, sizeof strat);
+        if (block++) fputs("\n\n", f);
+        for (int l = 0; l < s->nl; l++) {
+            const corpus_pt *p = &pt[hs_vl(s, v, l)];
+            if (p->ci.n == 0) continue;
+            double lo = p->ci.n >= 2 ? p->ci.lo : p->ci.mean, hi = p->ci.n >= 2 ? p->ci.hi : p->ci.mean;
+            fprintf(f, "%s %s %.9g %.9g %.9g %.9g %d\n", name, strat, p->x, p->ci.mean, lo, hi, p->ci.n);
+        }
+    }
+}
+
+static void corpus_gp(FILE *f, const hs_study *s, const char *name, const int *series, int nseries)
+{
+    hs_gp_preamble(f, name, 900, 560);
+    fputs("set xlabel \"heads switched off (% of all heads)\"\n"
+          "set ylabel \"corpus perplexity of the references (lower is better)\"\n"
+          "set grid\nset key outside right top\nset xrange [-4:104]\nplot \\\n", f);
+    int i = 0;
+    for (int v = 0; v < s->nv; v++) {
+        if (!series[v]) continue;
+        double dx = (i - (nseries - 1) / 2.0) * 0.6;
+        fprintf(f, "  \"%s.dat\" index %d using ($3%+g):4:5:6 with yerrorlines lw 2 pt 7 lc rgb \"%s\" title ", name,
+                i, dx, hs_gp_color(v));
+        char title[200];
+        if (s->strategy[v][0] && strcmp(s->strategy[v], s->variant[v]))
+            snprintf(title, sizeof title, "%s (%s)", s->variant[v], s->strategy[v]);
+        else snprintf(title, sizeof title, "%s", s->variant[v]);
+        hs_gp_str(f, title);
+        fputs(++i < nseries ? ", \\\n" : "\n", f);
+    }
+}
+
+/* The numbers of the figure as a Markdown table in its caption (levels x variants). */
+static hs_status corpus_table(hs_figure *fig, const hs_study *s, const corpus_pt *pt, const int *series)
+{
+    hs_status st = hs_fig_more(fig, "\n\n| level %% |");
+    for (int v = 0; !st && v < s->nv; v++)
+        if (series[v]) st = hs_fig_more(fig, " %s |", s->variant[v]);
+    if (!st) st = hs_fig_more(fig, "\n|---:|");
+    for (int v = 0; !st && v < s->nv; v++)
+        if (series[v]) st = hs_fig_more(fig, "---:|");
+    for (int l = 0; !st && l < s->nl; l++) {
+        st = hs_fig_more(fig, "\n| %g |", s->level[l]);
+        for (int v = 0; !st && v < s->nv; v++) {
+            if (!series[v]) continue;
+            const corpus_pt *p = &pt[hs_vl(s, v, l)];
+            if (p->ci.n == 0) st = hs_fig_more(fig, " - |");
+            else if (p->ci.n < 2) st = hs_fig_more(fig, " %.2f (n=1) |", p->ci.mean);
+            else st = hs_fig_more(fig, " %.2f [%.2f, %.2f] |", p->ci.mean, p->ci.lo, p->ci.hi);
+        }
+    }
+    return st;
+}
+
+hs_status hs_plot_corpus_perplexity(const hs_report *r, hs_figure *fig)
+{
+    const hs_study *s = r->st;
+    const hs_metric_data *ppl = hs_study_metric(s, "reference_perplexity");
+    const hs_metric_data *tok = hs_study_metric(s, "reference_tokens");
+    if (!ppl || !tok) return hs_fig_note(fig, "(Not drawn: the file has no reference_perplexity or reference_tokens.)");
+    corpus_pt *pt = hs_calloc((size_t)s->nv * s->nl, sizeof *pt, "corpus points");
+    int *series = hs_calloc((size_t)s->nv, sizeof *series, "series");
+    hs_status st = pt && series ? corpus_points(r, ppl, tok, pt) : HS_ENOMEM;
+    int nseries = 0;
+    for (int v = 0; !st && v < s->nv; v++) {
+        for (int l = 0; l < s->nl; l++) series[v] |= pt[hs_vl(s, v, l)].ci.n > 0;
+        nseries += series[v];
+    }
+    if (!st && nseries == 0) st = hs_fig_note(fig, "(Not drawn: no variant has data.)");
+    else if (!st) {
+        hs_out dat, gp;
+        st = hs_fig_open(r, fig->name, &dat, &gp);
+        if (!st) {
+            corpus_dat(dat.f, s, pt, series);
+            corpus_gp(gp.f, s, fig->name, series, nseries);
+            fig->has_data = 1;
+            st = hs_fig_close(&dat, &gp);
+        }
+        if (!st) st = corpus_table(fig, s, pt, series);
+    }
+    free(pt);
+    free(series);
+    return st;
+}

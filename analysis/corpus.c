@@ -1,14 +1,12 @@
 /* corpus.c: the head-pruning literature's figure (Michel et al. 2019, fig. 3; Voita et al.
  * 2019): quality against the share of heads pruned, one line per variant (a strategy).
  *
- * Quality is the corpus perplexity of the reference texts, exp(sum NLL / sum tokens) over
- * every done prompt of the cell, pooled rather than a mean of per-prompt perplexities, so
- * long references weigh by their tokens as in a language-modelling evaluation. A prompt's
- * NLL sum is reference_tokens x ln(reference_perplexity). The interval is a percentile
- * bootstrap over prompts (the pooled ratio recomputed on each resample), seeded by
- * hs_stream_seed(seed, "corpus/VARIANT/LEVEL"). The x axis is the share of heads the cell
- * really switched off (from /heads/pruned), which per-layer selection can make differ
- * from the nominal level. */
+ * Quality is the corpus perplexity of the reference texts of the table
+ * corpus_reference_perplexity (analyze.c: exp(sum n ln ppl / sum n) over the cell's done
+ * prompts, n = reference tokens, with its bootstrap interval), pooled rather than a mean
+ * of per-prompt perplexities, as a language-modelling evaluation reports it. The x axis
+ * is the share of heads the cell really switched off (from /heads/pruned), which
+ * per-layer selection can make differ from the nominal level. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,56 +18,6 @@ typedef struct {
     hs_ci ci;  /* corpus perplexity; ci.n = prompts */
 } corpus_pt;
 
-/* NLL sums and token counts (k of each) of the prompts of (v, l) with both values real. */
-static int corpus_terms(const hs_study *s, const hs_metric_data *ppl, const hs_metric_data *tok, int v, int l,
-                        double *nll, double *n)
-{
-    int k = 0;
-    for (int p = 0; p < s->np; p++) {
-        size_t i = hs_vlp(s, v, l, p);
-        double x = ppl->v[i], t = tok->v[i];
-        if (!s->done[i] || !isfinite(x) || x <= 0 || !isfinite(t) || t < 1) continue;
-        nll[k] = t * log(x);
-        n[k++] = t;
-    }
-    return k;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Pooled perplexity of the k prompts and its bootstrap interval (NaN bounds when k < 2). */
-static hs_status corpus_ci(const hs_report *r, const char *key, const double *nll, const double *n, int k,
-                           hs_ci *out)
-{
-    double a = 0, b = 0;
-    for (int i = 0; i < k; i++) a += nll[i], b += n[i];
-    *out = (hs_ci){k, exp(a / b), NAN, NAN, NAN};
-    if (k < 2) return HS_OK;
-    int B = r->opt.bootstrap;
-    double *bs = hs_malloc((size_t)B * sizeof *bs, "bootstrap");
-    if (!bs) return HS_ENOMEM;
-    hs_rng g;
-    hs_rng_seed(&g, hs_stream_seed(r->opt.seed, key));
-    for (int j = 0; j < B; j++) {
-        double sa = 0, sb = 0;
-        for (int i = 0; i < k; i++) {
-            int pick = (int)hs_rng_below(&g, (uint64_t)k);
-            sa += nll[pick], sb += n[pick];
-        }
-        bs[j] = exp(sa / sb);
-    }
-    qsort(bs, (size_t)B, sizeof *bs, cmp_double);
-    double tail = (1 - r->opt.conf) / 2;
-    out->lo = hs_quantile_sorted(bs, B, tail);
-    out->hi = hs_quantile_sorted(bs, B, 1 - tail);
-    free(bs);
-    return HS_OK;
-}
-
 static double share_off(const hs_study *s, int v, int l)
 {
     size_t LH = (size_t)s->L * s->H, off = 0;
@@ -78,25 +26,16 @@ static double share_off(const hs_study *s, int v, int l)
     return 100.0 * (double)off / (double)LH;
 }
 
-/* pt (nv, nl): every cell's point; ci.n = 0 where the cell has no prompt. */
-static hs_status corpus_points(const hs_report *r, const hs_metric_data *ppl, const hs_metric_data *tok,
-                               corpus_pt *pt)
+/* pt (nv, nl): every cell's point from the corpus table; ci.n = 0 where it has no prompt. */
+static void corpus_points(const hs_report *r, const hs_table *t, corpus_pt *pt)
 {
     const hs_study *s = r->st;
-    double *nll = hs_malloc(2 * (size_t)s->np * sizeof *nll, "corpus terms");
-    if (!nll) return HS_ENOMEM;
-    hs_status st = HS_OK;
-    for (int v = 0; !st && v < s->nv; v++)
-        for (int l = 0; !st && l < s->nl; l++) {
-            char key[200];
-            snprintf(key, sizeof key, "corpus/%s/%g", s->variant[v], s->level[l]);
+    for (int v = 0; v < s->nv; v++)
+        for (int l = 0; l < s->nl; l++) {
             corpus_pt *p = &pt[hs_vl(s, v, l)];
             p->x = share_off(s, v, l);
-            int k = corpus_terms(s, ppl, tok, v, l, nll, nll + s->np);
-            st = corpus_ci(r, key, nll, nll + s->np, k, &p->ci);
+            p->ci = t->cell[hs_vl(s, v, l)];
         }
-    free(nll);
-    return st;
 }
 
 static void corpus_dat(FILE *f, const hs_study *s, const corpus_pt *pt, const int *series)
@@ -164,12 +103,12 @@ static hs_status corpus_table(hs_figure *fig, const hs_study *s, const corpus_pt
 hs_status hs_plot_corpus_perplexity(const hs_report *r, hs_figure *fig)
 {
     const hs_study *s = r->st;
-    const hs_metric_data *ppl = hs_study_metric(s, "reference_perplexity");
-    const hs_metric_data *tok = hs_study_metric(s, "reference_tokens");
-    if (!ppl || !tok) return hs_fig_note(fig, "(Not drawn: the file has no reference_perplexity or reference_tokens.)");
+    const hs_table *t = hs_report_table(r, "corpus_reference_perplexity");
+    if (!t) return hs_fig_note(fig, "(Not drawn: no corpus perplexity table.)");
     corpus_pt *pt = hs_calloc((size_t)s->nv * s->nl, sizeof *pt, "corpus points");
     int *series = hs_calloc((size_t)s->nv, sizeof *series, "series");
-    hs_status st = pt && series ? corpus_points(r, ppl, tok, pt) : HS_ENOMEM;
+    hs_status st = pt && series ? HS_OK : HS_ENOMEM;
+    if (!st) corpus_points(r, t, pt);
     int nseries = 0;
     for (int v = 0; !st && v < s->nv; v++) {
         for (int l = 0; l < s->nl; l++) series[v] |= pt[hs_vl(s, v, l)].ci.n > 0;

@@ -191,7 +191,7 @@ static const struct {
      "Overlapping bars do not mean no difference: see the paired comparisons.", plot_perplexity},
     {"corpus_perplexity", "The head-pruning literature's figure: corpus perplexity of the reference texts "
      "(exp(sum NLL / sum tokens) over the cell's prompts) against the share of heads switched off, one line "
-     "per variant and its strategy, with a 95% percentile-bootstrap interval over prompts.",
+     "per variant and its strategy, with the 95% interval of the corpus perplexity table.",
      hs_plot_corpus_perplexity},
     {"pruning_summary", "Speed against quality per variant and level (labels: level %; where points of "
      "the same level coincide one label stands for them); rings, joined by a dashed line when there are "

@@ -16,7 +16,8 @@
 #   5. threads: --threads 2 reaches the sweep; a log directory with a % in its name;
 #   6. an sbatch that refuses the merge job: hs-submit prints the command to submit it.
 # Before those: hs-submit --dry-run (options, --set job.output, --array above the cell
-# count) and the merge script on an unreadable cell count.
+# count, a continued line in the job file, a job the sweep refuses, no sbatch) and the merge
+# script on an unreadable `headsweep status --json`.
 # The files are checked with h5dump (hdf5-tools) and `headsweep merge` (which refuses
 # cells with different quality numbers), so neither Python nor h5py is needed.
 # HS_SLURM_KEEP=1 keeps the work directory (logs, results) after a passing run.
@@ -191,22 +192,39 @@ grep -q "warning: --array 50 is more than the job's $cells cells" dry.err || fai
 "$submit" --build "$build" --dry-run --array "$cells" "${demo[@]}" >dry.out 2>dry.err || fail "hs-submit --array $cells"
 ! grep -q "warning" dry.err || fail "a warning for --array $cells: $(cat dry.err)"
 [ -z "$(squeue -h)" ] || fail "--dry-run submitted a job"
-# The merge script (outside SLURM, as it also runs by hand) with a headsweep whose merge
-# of all parts says 1 of 4 cells but whose merge of one part prints no readable count: an
-# error (exit 2), never a complete part.
+# The cell count is the sweep's own (--dry-run --json): a value continued on the next line
+# of the job file counts (the awk reader hs-submit once had saw 2 levels of these 4).
+sed 's/^levels = .*/levels = 0, 30,\n  50, 70/' jobs/demo.ini >cont.ini
+grep -q "^  50, 70" cont.ini || fail "cont.ini has no continuation line"
+"$submit" --build "$build" --dry-run --array "$cells" cont.ini "${demo[@]:1}" >dry.out 2>dry.err || fail "hs-submit cont.ini"
+! grep -q "warning" dry.err || fail "continued levels miscounted: $(cat dry.err)"
+"$submit" --build "$build" --dry-run --array $((cells + 1)) cont.ini "${demo[@]:1}" >dry.out 2>dry.err || fail "hs-submit cont.ini"
+grep -q "more than the job's $cells cells" dry.err || fail "no warning for --array $((cells + 1)): $(cat dry.err)"
+# A job the sweep refuses is refused before anything is written; so is a submit host
+# without sbatch (PATH without it: only what hs-submit needs before it checks).
+rc=0
+"$submit" --build "$build" --dry-run "${demo[@]}" --set job.shards=99 >dry.out 2>dry.err || rc=$?
+{ [ "$rc" = 2 ] && grep -q "shards = 99 but only 8" dry.err; } || fail "hs-submit of a bad job: exit $rc: $(cat dry.err)"
+mkdir -p nosbatch
+for t in dirname basename python3; do ln -sf "$(command -v "$t")" "nosbatch/$t"; done
+rc=0
+PATH=$work/nosbatch "$submit" --build "$build" --logs nologs "${demo[@]}" --out results/nosb.h5 >dry.out 2>dry.err || rc=$?
+{ [ "$rc" = 2 ] && grep -q "sbatch not found" dry.err && [ ! -e nologs ]; } ||
+  fail "hs-submit without sbatch: exit $rc (want 2, nothing written): $(cat dry.err)"
+# The merge script (outside SLURM, as it also runs by hand) with a headsweep whose status
+# prints no JSON: an error (exit 2), never a complete part.
 mkdir -p fake/x.parts
 touch fake/x.parts/part-1-of-2.h5 fake/x.parts/part-2-of-2.h5
 cat >fake/hs <<'EOF'
 #!/bin/sh
-[ "$1" = merge ] || exit 0
-: >"$2"
-if [ $# -gt 3 ]; then echo "headsweep: merged 2 files into $2: 1 of 4 cells done" >&2; else echo "headsweep: merged into $2" >&2; fi
+[ "$1" = status ] && echo "1 of 4 cells done"
+exit 0
 EOF
 chmod +x fake/hs
 rc=0
 "$src/slurm/headsweep-merge.sbatch" --out fake/x.h5 --parts 2 --bin fake/hs --report-bin fake/hs >fake/log 2>&1 || rc=$?
-{ [ "$rc" = 2 ] && grep -q "could not read the cell count" fake/log && [ ! -e fake/x.h5 ]; } ||
-  fail "merge script with an unreadable cell count: exit $rc, want 2: $(cat fake/log)"
+{ [ "$rc" = 2 ] && grep -q "could not read headsweep status --json" fake/log && [ ! -e fake/x.h5 ]; } ||
+  fail "merge script with an unreadable status: exit $rc, want 2: $(cat fake/log)"
 
 # --- 1. straight: srun, 2 ranks -----------------------------------------------------------
 step "1. straight run of the demo: srun, 2 ranks"

@@ -229,6 +229,8 @@ hs_status hs_results_set_merged_from(hs_results *r, const char *inputs);
 
 /* ---- commands ---- */
 
+#define HS_PROGRESS_INTERVAL 10.0 /* seconds between plain progress lines (batch logs) */
+
 typedef struct {
     const char *job_path;
     const char *const *sets;   /* (n_sets) "section.key=value" */
@@ -236,6 +238,7 @@ typedef struct {
     const char *output;        /* overrides [job] output when not NULL */
     hs_slice slice;
     int progress;              /* -1 auto (bar on a terminal), 0 plain lines, 1 bar */
+    double progress_interval;  /* seconds between plain progress lines; <= 0: HS_PROGRESS_INTERVAL */
     const char *command_line;
 } hs_sweep_opts;
 

@@ -11,7 +11,8 @@
 
 static const char sweep_usage[] =
     "usage: [mpirun -n N] headsweep sweep JOB.ini [--set SECTION.KEY=VALUE ...] [--out FILE]\n"
-    "                                   [--cells K/N] [--progress bar|lines] [--dry-run [--json]]\n"
+    "                                   [--cells K/N] [--progress bar|lines] [--progress-interval S]\n"
+    "                                   [--dry-run [--json]]\n"
     "Runs every (variant x pruning level x prompt shard) cell of the study in JOB.ini on\n"
     "all MPI ranks (serially without mpirun) and writes one HDF5 results file. Running the\n"
     "same command again resumes: only cells not yet in the file are computed.\n"
@@ -20,7 +21,9 @@ static const char sweep_usage[] =
     "  --cells K/N    compute only part K of N of the cells (cell index % N == K-1),\n"
     "                 e.g. one SLURM array task each; combine parts with headsweep merge\n"
     "  --progress M   bar (redrawn line) or lines (plain log lines); default: bar on a\n"
-    "                 terminal, lines otherwise\n"
+    "                 terminal, lines otherwise (mpirun's pipes, batch logs)\n"
+    "  --progress-interval S  seconds between progress lines (default 10), printed\n"
+    "                 whether a cell has finished or not\n"
     "  --dry-run      print what would run (variants, levels, prompts, cells, after every\n"
     "                 --set) and compute nothing; reads the job, the prompt file and the\n"
     "                 model's config.json only, never the results file; no MPI\n"
@@ -116,6 +119,7 @@ int hs_cmd_sweep(int argc, char **argv)
     static const struct option opts[] = {{"set", required_argument, 0, 's'},   {"out", required_argument, 0, 'o'},
                                          {"cells", required_argument, 0, 'c'}, {"slice", required_argument, 0, 'c'},
                                          {"progress", required_argument, 0, 'p'}, {"dry-run", no_argument, 0, 'n'},
+                                         {"progress-interval", required_argument, 0, 'i'},
                                          {"json", no_argument, 0, 'j'},           {0, 0, 0, 0}};
     hs_sweep_opts o = {.progress = -1};
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
@@ -137,6 +141,8 @@ int hs_cmd_sweep(int argc, char **argv)
         else if (c == 'p' && !strcmp(optarg, "bar")) o.progress = 1;
         else if (c == 'p' && !strcmp(optarg, "lines")) o.progress = 0;
         else if (c == 'p') rc = hs_opt_error(&p, "--progress: expected bar or lines, not '%s'", optarg);
+        else if (c == 'i' && hs_opt_parse_double(optarg, "--progress-interval", 0.01, 86400, &o.progress_interval))
+            rc = hs_opt_error(&p, "%s", hs_err_msg());
         else if (c == 'n') dry = 1;
         else if (c == 'j') as_json = 1;
     }

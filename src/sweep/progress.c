@@ -1,7 +1,10 @@
 /* progress.c: rank 0's progress report on stderr: cells done of total, prompts per
  * second and the time left at that rate. On a terminal one line is redrawn as a bar;
- * otherwise (batch logs) a plain line is printed when a cell has finished, at most
- * every PLAIN_INTERVAL seconds, so a SLURM log stays short. */
+ * otherwise (batch logs, mpirun, which pipes rank 0's stderr) a plain line every
+ * interval seconds (default HS_PROGRESS_INTERVAL), whether a cell has finished or not:
+ * with a large model one cell takes minutes, and a log that says nothing for that long
+ * cannot be told from a hung run. Lines come between rank 0's prompts, so they are at
+ * least one prompt apart. */
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,14 +12,14 @@
 #include "sweep_impl.h"
 
 #define BAR_INTERVAL 0.5
-#define PLAIN_INTERVAL 10.0
 #define BAR_WIDTH 30
 
-void hs_progress_init(hs_progress *p, FILE *out, int mode, int64_t cells, int64_t prompts)
+void hs_progress_init(hs_progress *p, FILE *out, int mode, double interval, int64_t cells, int64_t prompts)
 {
     memset(p, 0, sizeof *p);
     p->out = out;
     p->bar = mode < 0 ? isatty(fileno(out)) : mode;
+    p->interval = interval > 0 ? interval : HS_PROGRESS_INTERVAL;
     p->cells_total = cells;
     p->prompts_total = prompts;
     p->start = hs_now();
@@ -58,10 +61,9 @@ static void print(hs_progress *p, int64_t prompts_done, double now)
 void hs_progress_update(hs_progress *p, int64_t cells_done, int64_t prompts_done, int force)
 {
     p->cells_done = cells_done;
-    int new_cell = cells_done != p->cells_printed;
     double now = hs_now();
-    double due = p->bar ? BAR_INTERVAL : PLAIN_INTERVAL;
-    if (force || (now - p->last_print >= due && (p->bar || new_cell))) print(p, prompts_done, now);
+    double due = p->bar ? BAR_INTERVAL : p->interval;
+    if (force || now - p->last_print >= due) print(p, prompts_done, now);
 }
 
 void hs_progress_finish(hs_progress *p, int64_t cells_done, int64_t prompts_done)

@@ -791,7 +791,8 @@ static hs_status work_loop(sweep *s)
 /* Every rank's share of the work; rank 0 then waits for the others' last cells. */
 static hs_status work(sweep *s)
 {
-    if (s->rank == 0) hs_progress_init(&s->progress, stderr, s->o->progress, s->n_todo, s->todo_prompts);
+    if (s->rank == 0) hs_progress_init(&s->progress, stderr, s->o->progress, s->o->progress_interval, s->n_todo,
+                                         s->todo_prompts);
     hs_status st = hs_comm_queue_open(s->comm, s->n_todo);
     if (st) return st;
     st = work_loop(s);

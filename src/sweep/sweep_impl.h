@@ -88,10 +88,12 @@ typedef struct {
     int bar;              /* redraw one line (terminal) instead of printing lines */
     int64_t cells_total, cells_done, cells_printed;
     int64_t prompts_total, prompts_printed;
+    double interval;      /* seconds between plain lines */
     double start, last_print;
 } hs_progress;
 
-void hs_progress_init(hs_progress *p, FILE *out, int mode, int64_t cells, int64_t prompts);
+/* mode: -1 bar on a terminal, else lines; 0 lines; 1 bar. interval <= 0: the default. */
+void hs_progress_init(hs_progress *p, FILE *out, int mode, double interval, int64_t cells, int64_t prompts);
 /* Reports cells done and prompts done so far (prints when due, or always with force). */
 void hs_progress_update(hs_progress *p, int64_t cells_done, int64_t prompts_done, int force);
 void hs_progress_finish(hs_progress *p, int64_t cells_done, int64_t prompts_done);

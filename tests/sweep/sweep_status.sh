@@ -3,7 +3,8 @@
 # `sweep --dry-run [--json]` (the plan after every --set, a continued INI line included,
 # nothing computed), `status FILE [--json]` (cells done and missing, complete flag, study
 # identity, lock holder) and exit code 4 for "a live sweep holds the file" (status and
-# sweep). JSON is checked with Python's json module.
+# sweep). JSON is checked with Python's json module. Also --progress-interval: progress
+# lines by time under mpirun, not only when a cell finishes.
 source "$(dirname "$0")/fixture.sh" "$1"
 
 # jq-free checks: json_check FILE PYTHON-EXPRESSION-over-d
@@ -66,7 +67,14 @@ kill -TERM $pids
 kill -CONT $pids
 wait $job
 [ $? = 3 ] || fail "the paced sweep did not stop with 3 after SIGTERM: $(cat sweep.err)"
-sweep 2 || fail "the rest of the sweep: $(cat sweep.err)"
+# The rest, under mpirun (stderr a pipe, so plain lines) with --progress-interval: a line
+# every 0.1 s whether a cell has finished or not, so the same cell count comes more than
+# once (each cell is 4 prompts of at least 100 ms; rank 0 checks in between its prompts).
+HS_TEST_PROMPT_PACE_MS=100 sweep 2 --progress-interval 0.1 || fail "the rest of the sweep: $(cat sweep.err)"
+repeats=$(sed -n 's|^headsweep: \([0-9]*/[0-9]*\) cells, .*prompts/s.*|\1|p' sweep.err | uniq -d | wc -l)
+[ "$repeats" -ge 1 ] || fail "no progress line between cells with --progress-interval 0.1: $(grep cells, sweep.err)"
+"$hs" sweep study.ini --progress-interval 0 2>err.txt
+[ $? = 2 ] && grep -q "progress-interval: '0' is not a number in" err.txt || fail "--progress-interval 0: $(cat err.txt)"
 "$hs" status results/study.h5 --json >s3.json || fail "status after the sweep: exit $?"
 json_check s3.json 'd["cells"]["done"] == 36 and d["complete"] is True and d["lock"]["held"] is False'
 echo "sweep_status: ok"

@@ -25,9 +25,9 @@ static const char status_usage[] =
     "  --json   the same as one JSON object on stdout (docs/sweep.md, \"Status\")\n";
 
 static const char status_exits[] =
-    "Exit status: 0 read (complete or not: see \"complete\"), 4 read, but a live sweep is\n"
-    "writing the file (its counts may lag by the cells in flight), 2 not a results file or\n"
-    "usage, 1 failure (I/O, memory, internal).\n";
+    "Exit status: 0 read (complete or not: see \"complete\"), 2 bad input or usage (not a\n"
+    "results file), 4 read, but a live sweep is writing the file (its counts may lag by the\n"
+    "cells in flight), 1 failure (I/O, memory, internal).\n";
 
 typedef struct {
     hs_results *res;

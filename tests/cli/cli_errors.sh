@@ -77,7 +77,7 @@ help_ok() {
   if [ "$rc" -eq 0 ] && grep -q "^usage: " "$work/out" && grep -q "^Exit status: .*0 .*2 bad input" "$work/out" &&
     [ ! -s "$work/err" ]; then ok; else bad "$name: exit $rc, stdout: $(head -c 200 "$work/out") stderr: $(head -c 200 "$work/err")"; fi
 }
-for cmd in info tokenize detokenize logits generate ppl mkmodel prompts "prompts check" "prompts shard" score sweep merge; do
+for cmd in info tokenize detokenize logits generate ppl mkmodel prompts "prompts check" "prompts shard" score sweep merge status; do
   # shellcheck disable=SC2086
   set -- $cmd
   help_ok "$cmd -h" "$hs" "$@" -h

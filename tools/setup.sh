@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config git
   libopenblas-dev libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-  libcmocka-dev libjansson-dev libpcre2-dev libinih-dev valgrind strace procps clang libclang-rt-14-dev
+  libcmocka-dev libjansson-dev libssl-dev libpcre2-dev libinih-dev valgrind strace procps clang libclang-rt-14-dev
   python3 python3-numpy python3-h5py python3-regex gnuplot-nox nodejs npm
   slurm-wlm munge iproute2) # the slurm tests' clusters (tests/slurm: SLURM, munge, network namespaces)
 

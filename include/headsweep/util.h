@@ -82,8 +82,12 @@ void hs_unmap_file(hs_mapped_file *mf);
 /* Reads a whole file into a NUL-terminated buffer (*len excludes the NUL). */
 hs_status hs_read_file(const char *path, char **out, size_t *len);
 
-/* SHA-256 of a buffer as 64 lowercase hex chars + NUL. */
+/* SHA-256 of a buffer as 64 lowercase hex chars + NUL, by OpenSSL's libcrypto (SHA-NI or
+ * AVX2 code: ~6x the portable routine; docs/performance.md, "SHA-256"). */
 void hs_sha256_hex(const void *data, size_t len, char out[65]);
+/* The same by the portable FIPS 180-4 routine this project had before: the independent
+ * check of the libcrypto path in the tests and the baseline of bench/bench_sha256. */
+void hs_sha256_hex_builtin(const void *data, size_t len, char out[65]);
 
 /* Joins dir and name into a newly allocated path. */
 char *hs_path_join(const char *dir, const char *name);

@@ -112,6 +112,15 @@ void hs_ctx_free(hs_ctx *ctx);
 /* Sets the gates (L*H values in [0,1]); starts a new sequence (clears the cache). In
  * skip mode the live-head set is taken from the gates that are exactly 0. */
 hs_status hs_ctx_set_gates(hs_ctx *ctx, const float *gates);
+/* Mean ablation: a head's output z_h (D per position) is replaced, to the extent its gate
+ * g is below 1, by a fixed vector: g z_h + (1 - g) mean_h, so a switched-off head (g = 0)
+ * contributes mean_h at every position instead of nothing (zero ablation, the default,
+ * means NULL). means (L, H, D) is copied, typically each head's mean output over a
+ * calibration set (hs_head_means, prune.h). Enters as one constant vector per layer,
+ * sum_h (1 - g_h) mean_h W_O[h], added after c_proj: the same in mask and skip mode,
+ * computed from the F32 weights and the gates as set (not agency factors). Takes effect
+ * from the next forward call; a later hs_ctx_set_gates keeps it. */
+hs_status hs_ctx_set_head_means(hs_ctx *ctx, const float *means);
 /* Changes gate values for the next steps without changing which heads are live
  * (agency factors). A head that was skipped stays skipped. */
 void hs_ctx_scale_gates(hs_ctx *ctx, const float *factors /* (L, H) */);

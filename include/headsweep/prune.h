@@ -86,6 +86,9 @@ typedef struct {
  * magnitude and random take no sequences (seqs may be NULL). */
 hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token_seq *seqs,
                                 int n_seqs, hs_strategy s, const hs_score_opts *o);
+/* Mean ablation's vectors: means (L, H, D) = each head's ungated output averaged over
+ * every position of the calibration sequences of 2+ tokens (all gates 1). */
+hs_status hs_head_means(const hs_model *m, const hs_token_seq *seqs, int n_seqs, float *means);
 /* Checks that scores (read from path, for messages) belong to the model: same L and H and
  * the same model.safetensors sha256. */
 hs_status hs_scores_check_model(const hs_head_scores *sc, hs_model *m, const char *path);

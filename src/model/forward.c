@@ -111,7 +111,49 @@ void hs_ctx_free(hs_ctx *c)
     free(c->logit_scratch);
     free(c->row_seq);
     free(c->row_pos);
+    free(c->head_mean);
+    free(c->mean_off);
     free(c);
+}
+
+/* mean_off[l] (C) = sum over heads of (1 - g_h) head_mean[l, h] (D) @ c_proj rows of h. */
+static void mean_offsets(hs_ctx *c)
+{
+    int L = c->cfg.n_layer, H = c->cfg.n_head, C = c->cfg.n_embd, D = c->D;
+    for (int l = 0; l < L; l++) {
+        float *off = c->mean_off + (size_t)l * C;
+        const float *W = c->m->blocks[l].proj_w;
+        memset(off, 0, (size_t)C * sizeof *off);
+        for (int h = 0; h < H; h++) {
+            float w = 1.0f - c->gates[l * H + h];
+            const float *mu = c->head_mean + ((size_t)l * H + h) * D;
+            for (int d = 0; w != 0.0f && d < D; d++)
+                for (int j = 0; j < C; j++) off[j] += w * mu[d] * W[(size_t)(h * D + d) * C + j];
+        }
+    }
+}
+
+hs_status hs_ctx_set_head_means(hs_ctx *c, const float *means)
+{
+    int L = c->cfg.n_layer, H = c->cfg.n_head, C = c->cfg.n_embd;
+    free(c->head_mean);
+    free(c->mean_off);
+    c->head_mean = c->mean_off = NULL;
+    if (!means) return HS_OK;
+    size_t n = (size_t)L * H * c->D;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(means[i])) return hs_err(HS_EINPUT, "head means: value %zu is not finite", i);
+    c->head_mean = hs_malloc(n * sizeof(float), "head means");
+    c->mean_off = hs_malloc((size_t)L * C * sizeof(float), "head means");
+    if (!c->head_mean || !c->mean_off) {
+        free(c->head_mean);
+        free(c->mean_off);
+        c->head_mean = c->mean_off = NULL;
+        return HS_ENOMEM;
+    }
+    memcpy(c->head_mean, means, n * sizeof(float));
+    mean_offsets(c);
+    return HS_OK;
 }
 
 hs_status hs_ctx_set_gates(hs_ctx *c, const float *gates)
@@ -126,6 +168,7 @@ hs_status hs_ctx_set_gates(hs_ctx *c, const float *gates)
         hs_status st = layer_cache_build(&c->layers[l], c, c->gates + l * H);
         if (st) return st;
     }
+    if (c->head_mean) mean_offsets(c);
     c->pos = 0;
     return HS_OK;
 }

@@ -39,6 +39,8 @@ struct hs_ctx {
     struct hs_ctx **row_seq; /* (max_t) sequence of each row of a forward call */
     int *row_pos;            /* (max_t) position of each row */
     float *logit_scratch; /* (V) */
+    float *head_mean;     /* (L, H, D) mean ablation's head outputs, NULL: zero ablation */
+    float *mean_off;      /* (L, C) sum_h (1 - g_h) head_mean[l, h] W_O[h], with head_mean */
 };
 
 #endif

@@ -176,6 +176,8 @@ static void block_attn(const rowset *R, int l)
     for (int i = 0; i < R->n; i++)
         if (R->seq[i]->stats) stats_contrib_row(R, i, b, l);
     attn_proj(R, b, lc);
+    for (int i = 0; i < R->n; i++) /* mean ablation: each row's sequence has its own gates */
+        if (R->seq[i]->mean_off) add_rows(c->o + (size_t)i * C, R->seq[i]->mean_off + (size_t)l * C, C);
     add_rows(c->x, c->o, (long)R->n * C);
 }
 

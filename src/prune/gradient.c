@@ -58,6 +58,33 @@ static hs_status grad_walk(hs_grad_ctx *gc, const float *gates, const hs_token_s
     return a->tokens ? HS_OK : hs_err(HS_EINPUT, "no calibration sequence has 2 or more tokens");
 }
 
+hs_status hs_head_means(const hs_model *m, const hs_token_seq *seqs, int n_seqs, float *means)
+{
+    int L = m->cfg.n_layer, H = m->cfg.n_head, max_t = 0;
+    size_t LH = (size_t)L * H, n = (size_t)m->cfg.n_embd * L;
+    long positions = 0;
+    for (int i = 0; i < n_seqs; i++)
+        if (seqs[i].n > max_t) max_t = seqs[i].n;
+    if (max_t < 2) return hs_err(HS_EINPUT, "no calibration sequence has 2 or more tokens");
+    double *sum = hs_calloc(n, sizeof *sum, "head means"), *g = hs_malloc(LH * sizeof *g, "gradients");
+    float *ones = hs_malloc(LH * sizeof *ones, "gates");
+    hs_grad_ctx *gc = NULL;
+    hs_status st = sum && g && ones ? hs_grad_init(&gc, m, max_t) : HS_ENOMEM;
+    for (size_t k = 0; !st && k < LH; k++) ones[k] = 1.0f;
+    for (int i = 0; !st && i < n_seqs; i++) {
+        double loss;
+        if (seqs[i].n < 2) continue;
+        st = hs_grad_gates(gc, ones, seqs[i].ids, seqs[i].n, &loss, g, sum);
+        positions += seqs[i].n;
+    }
+    for (size_t k = 0; !st && k < n; k++) means[k] = (float)(sum[k] / (double)positions);
+    hs_grad_free(gc);
+    free(sum);
+    free(g);
+    free(ones);
+    return st;
+}
+
 hs_status hs_prune_score_gradient(double *score, const hs_model *m, const hs_token_seq *seqs, int n_seqs,
                                   const float *gates, int taylor)
 {

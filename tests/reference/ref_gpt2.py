@@ -216,8 +216,10 @@ class GPT2:
             gates[l, h] = 0.0
         return gates
 
-    def forward(self, ids, gates=None, all_positions=False):
+    def forward(self, ids, gates=None, all_positions=False, means=None, collect=None):
         """ids: sequence of token ids; gates: (L, H) array or None (all 1).
+        means: (L, H, D) mean ablation: head output g z + (1 - g) mean instead of g z.
+        collect: a list that receives each layer's ungated head outputs z (H, T, D).
         Returns float64 logits (V,) for the last position, or (T, V)."""
         c = self.cfg
         ids = np.asarray(ids, dtype=np.int64)
@@ -235,7 +237,8 @@ class GPT2:
             p = f"h.{l}."
             a = layer_norm(x, self.g(p + "ln_1.weight"), self.g(p + "ln_1.bias"), c.eps)
             qkv = a @ self.g(p + "attn.c_attn.weight") + self.g(p + "attn.c_attn.bias")
-            x = x + self._attention(qkv, gates[l], future, p)
+            mean = None if means is None else np.asarray(means, dtype=np.float64)[l]
+            x = x + self._attention(qkv, gates[l], future, p, mean, collect)
             m = layer_norm(x, self.g(p + "ln_2.weight"), self.g(p + "ln_2.bias"), c.eps)
             hdn = gelu_new(m @ self.g(p + "mlp.c_fc.weight") + self.g(p + "mlp.c_fc.bias"))
             x = x + hdn @ self.g(p + "mlp.c_proj.weight") + self.g(p + "mlp.c_proj.bias")
@@ -248,7 +251,7 @@ class GPT2:
             logits[:, v0:v0 + step] = x @ self.lm_head[v0:v0 + step].astype(np.float64).T
         return logits if all_positions else logits[0]
 
-    def _attention(self, qkv, gate, future, p):
+    def _attention(self, qkv, gate, future, p, mean=None, collect=None):
         c = self.cfg
         C, H, D = c.n_embd, c.n_head, c.head_dim
         T = qkv.shape[0]
@@ -260,7 +263,12 @@ class GPT2:
         s -= s.max(axis=-1, keepdims=True)
         pr = np.exp(s)
         pr /= pr.sum(axis=-1, keepdims=True)
-        o = (pr @ v) * gate[:, None, None]                          # (H, T, D), gated
+        z = pr @ v                                                  # (H, T, D)
+        if collect is not None:
+            collect.append(z)
+        o = z * gate[:, None, None]                                 # gated
+        if mean is not None:                                        # mean ablation
+            o = o + (1.0 - gate)[:, None, None] * mean[:, None, :]
         o = o.transpose(1, 0, 2).reshape(T, C)
         return o @ self.g(p + "attn.c_proj.weight") + self.g(p + "attn.c_proj.bias")
 

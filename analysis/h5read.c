@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "headsweep/results_check.h"
+
 #define HS_SCHEMA_VERSION 1
 
 typedef struct {
@@ -921,7 +923,9 @@ hs_status hs_h5_read_study(const char *path, hs_study *s)
     struct chunk_addrs chunks = {NULL, 0, 0};
     rd r = {path, H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), NULL, 0, &chunks};
     if (r.f < 0) return open_failed(path);
-    st = read_schema_version(&r);
+    hs_results_dims dims;
+    st = hs_results_validate(r.f, path, &dims); /* the check resume and merge run too */
+    if (!st) st = read_schema_version(&r);
     if (!st) st = read_source(&r, s);
     if (!st) st = read_scales(&r, s);
     if (!st) st = read_metrics(&r, s);

@@ -35,6 +35,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
+#include "headsweep/results_check.h"
 #include "headsweep/version.h"
 #include "sweep_impl.h"
 
@@ -1192,6 +1193,8 @@ hs_status hs_results_open(hs_results **out, const char *path, int writable)
         r->file = st || is_h5 < 0 ? -1 : H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
         if (!st && r->file < 0) st = open_failure(path, writable);
     }
+    hs_results_dims dims;
+    if (!st) st = hs_results_validate(r->file, path, &dims); /* shared with headsweep-report */
     if (!st) st = check_identity(r);
     if (!st) st = read_grid(r);
     if (!st) st = read_labels(r);

@@ -451,6 +451,17 @@ static hs_status verify_output(sweep *s, const char *study)
         fprintf(stderr, "headsweep: note: %s predates /agency/transitions: this run does not record agency "
                         "transitions either\n", s->job.output);
     hs_status st = hs_results_check_study(s->res, study);
+    const hs_grid *fg = hs_results_grid(s->res), *jg = &s->grid;
+    /* The study text names the grid, but a file made by hand can say one thing in its
+     * text and hold another shape: every buffer below is sized from the job. */
+    if (!st && (fg->n_variants != jg->n_variants || fg->n_levels != jg->n_levels || fg->n_shards != jg->n_shards ||
+                fg->n_prompts != jg->n_prompts || fg->n_layers != jg->n_layers || fg->n_heads != jg->n_heads ||
+                fg->max_new != jg->max_new))
+        st = hs_err(HS_EINPUT, "%s: its dimensions (%d variants, %d levels, %d shards, %d prompts, %d x %d heads, "
+                               "%d new tokens) are not this job's (%d, %d, %d, %d, %d x %d, %d); refusing to mix results",
+                    s->job.output, fg->n_variants, fg->n_levels, fg->n_shards, fg->n_prompts, fg->n_layers, fg->n_heads,
+                    fg->max_new, jg->n_variants, jg->n_levels, jg->n_shards, jg->n_prompts, jg->n_layers, jg->n_heads,
+                    jg->max_new);
     if (!st && s->job.heads_off) st = select_gates(s);
     if (!st && s->job.heads_off) st = list_scores(s);
     for (int v = 0; !st && !s->job.heads_off && v < s->job.n_variants; v++) {

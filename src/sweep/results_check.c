@@ -1,0 +1,448 @@
+/* results_check.c: the schema check shared by every reader of a results file (see
+ * include/headsweep/results_check.h for what it promises).
+ *
+ * It only reads metadata and a few small datasets, each with HDF5's own checksums
+ * verified on the way; the readers then read what they need. The tables below repeat the
+ * layout results.c writes (docs/results-format.md is the reference for both). */
+#include "headsweep/results_check.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headsweep/sweep.h" /* HS_RESULTS_SCHEMA_VERSION, HS_AG_NSTATES */
+
+enum { S_VARIANT, S_LEVEL, S_PROMPT, S_LAYER, S_HEAD, S_STATE, S_SHARD, S_NEW_TOKEN, S_COUNT };
+
+static const struct {
+    const char *name;
+    H5T_class_t cls;
+} scales[S_COUNT] = {
+    {"/variant", H5T_STRING}, {"/level", H5T_FLOAT},   {"/prompt", H5T_STRING}, {"/layer", H5T_INTEGER},
+    {"/head", H5T_INTEGER},   {"/state", H5T_STRING},  {"/shard", H5T_INTEGER}, {"/new_token", H5T_INTEGER},
+};
+
+/* Datasets besides /metrics/<name>: shape as scale indices, type class. */
+static const struct {
+    const char *name;
+    int rank, dims[6];
+    H5T_class_t cls;
+    int optional; /* /agency/transitions came after the first files; 2: the older layout below */
+} datasets[] = {
+    {"/text/generated_ids", 4, {S_VARIANT, S_LEVEL, S_PROMPT, S_NEW_TOKEN}, H5T_INTEGER, 0},
+    {"/agency/occupancy", 6, {S_VARIANT, S_LEVEL, S_SHARD, S_LAYER, S_HEAD, S_STATE}, H5T_INTEGER, 0},
+    /* The format's first sketch had no shard axis: the report reads such files, a sweep
+     * refuses to write into them (results.c checks the rank it writes). */
+    {"/agency/occupancy", 5, {S_VARIANT, S_LEVEL, S_LAYER, S_HEAD, S_STATE}, H5T_INTEGER, 2},
+    {"/agency/transitions", 5, {S_VARIANT, S_LEVEL, S_SHARD, S_LAYER, S_HEAD}, H5T_INTEGER, 1},
+    {"/cells/done", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_INTEGER, 0},
+    {"/cells/rank", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_INTEGER, 0},
+    {"/cells/run", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_INTEGER, 0},
+    {"/cells/seconds", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_FLOAT, 0},
+    {"/cells/host", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_STRING, 0},
+    {"/cells/finished_utc", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_STRING, 0},
+    {"/heads/pruned", 4, {S_VARIANT, S_LEVEL, S_LAYER, S_HEAD}, H5T_INTEGER, 0},
+    {"/heads/score", 2, {S_LAYER, S_HEAD}, H5T_FLOAT, 0},
+};
+#define N_DATASETS (int)(sizeof datasets / sizeof datasets[0])
+
+/* Attributes readers read or runs rewrite: each must be one value (a run writes one
+ * value over it; an array there would make HDF5 read past that value). */
+static const struct {
+    const char *obj, *name;
+    H5T_class_t cls;
+} scalar_attrs[] = {
+    {"/", "schema_version", H5T_INTEGER},       {"/", "study", H5T_STRING},
+    {"/", "runs", H5T_INTEGER},                 {"/", "complete", H5T_INTEGER},
+    {"/", "updated_utc", H5T_STRING},           {"/", "command_line", H5T_STRING},
+    {"/", "n_ranks", H5T_INTEGER},              {"/", "hosts", H5T_STRING},
+    {"/", "mpi_version", H5T_STRING},           {"/", "openblas_version", H5T_STRING},
+    {"/", "hdf5_version", H5T_STRING},          {"/", "last_git_describe", H5T_STRING},
+    {"/", "merged_from", H5T_STRING},           {"/", "job_name", H5T_STRING},
+    {"/", "job_file_text", H5T_STRING},         {"/heads/score", "strategy", H5T_STRING},
+    {"/heads/score", "calibration_set", H5T_STRING}, {"/heads/score", "calibration_sha256", H5T_STRING},
+    {"/heads/score", "n_prompts", H5T_INTEGER}, {"/heads/score", "seed", H5T_INTEGER},
+};
+#define N_SCALAR_ATTRS (int)(sizeof scalar_attrs / sizeof scalar_attrs[0])
+
+#define RUNS_MAX (1 << 20)          /* sweep invocations on one file */
+#define CHUNK_BYTES_MAX (1 << 20)   /* the writer's chunks are at most 64 KiB */
+#define STRING_SIZE_MAX (1 << 16)   /* fixed-length strings */
+
+typedef struct {
+    hid_t file;
+    const char *path;
+    hsize_t file_size;
+    hsize_t len[S_COUNT];
+} ck;
+
+static hs_status fail(const ck *c, const char *obj, const char *fmt, ...) HS_PRINTF(3, 4);
+static hs_status fail(const ck *c, const char *obj, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return hs_err(HS_EINPUT, "%s: %s: %s (see docs/results-format.md); refusing to use the file", c->path, obj, what);
+}
+
+/* HDF5's innermost reason, for a call that failed on a damaged file. */
+static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc) snprintf(data, 256, "%s", e->desc);
+    return 0;
+}
+
+static hs_status fail_h5(const ck *c, const char *obj, const char *what)
+{
+    char why[256] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, why);
+    return hs_err(HS_EINPUT, "%s: %s: %s%s%s", c->path, obj, what, why[0] ? ": " : "", why);
+}
+
+static void close_id(hid_t id)
+{
+    if (id < 0) return;
+    H5I_type_t t = H5Iget_type(id);
+    if (t == H5I_DATASET) H5Dclose(id);
+    else if (t == H5I_DATATYPE) H5Tclose(id);
+    else if (t == H5I_DATASPACE) H5Sclose(id);
+    else if (t == H5I_ATTR) H5Aclose(id);
+    else if (t == H5I_GENPROP_LST) H5Pclose(id);
+}
+
+/* ---- types and shapes ---- */
+
+static const char *class_name(H5T_class_t cls)
+{
+    return cls == H5T_STRING ? "strings" : cls == H5T_FLOAT ? "floating-point numbers" : "integers";
+}
+
+/* Type class and size a reader can convert from: integers of 1-8 bytes, floats of 4 or
+ * 8, strings variable-length or of 1..STRING_SIZE_MAX bytes. *stored: bytes per element
+ * in the file (16 for a variable-length string's heap reference). */
+static hs_status check_type(const ck *c, const char *obj, hid_t t, H5T_class_t want, size_t *stored)
+{
+    H5T_class_t cls = t < 0 ? H5T_NO_CLASS : H5Tget_class(t);
+    size_t size = t < 0 ? 0 : H5Tget_size(t);
+    if (cls != want) return fail(c, obj, "should hold %s", class_name(want));
+    htri_t var = cls == H5T_STRING ? H5Tis_variable_str(t) : 0;
+    if (var < 0) return fail_h5(c, obj, "cannot read its string type");
+    int ok = cls == H5T_INTEGER ? size >= 1 && size <= 8
+             : cls == H5T_FLOAT ? size == 4 || size == 8
+                                : var || (size >= 1 && size <= STRING_SIZE_MAX);
+    if (!ok) return fail(c, obj, "elements of %zu bytes", size);
+    *stored = var ? 16 : size;
+    return HS_OK;
+}
+
+/* Simple dataspace of the given rank; its extent into dims. */
+static hs_status check_space(const ck *c, const char *obj, hid_t sp, int rank, hsize_t *dims)
+{
+    H5S_class_t cls = sp < 0 ? H5S_NO_CLASS : H5Sget_simple_extent_type(sp);
+    if (cls != (rank ? H5S_SIMPLE : H5S_SCALAR))
+        return fail(c, obj, rank ? "is not an array" : "is not a single value");
+    if (!rank) return HS_OK;
+    int nd = H5Sget_simple_extent_ndims(sp);
+    if (nd != rank) return fail(c, obj, "has %d dimensions, expected %d", nd, rank);
+    if (nd > 0 && H5Sget_simple_extent_dims(sp, dims, NULL) != nd) return fail_h5(c, obj, "cannot read its shape");
+    return HS_OK;
+}
+
+static void shape_text(const hsize_t *dims, int rank, char *buf, size_t cap)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < rank && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%llu", i ? ", " : "(", (unsigned long long)dims[i]);
+    if (k < cap) snprintf(buf + k, cap - k, ")");
+}
+
+/* n = product of dims times elem, or 0 when it overflows. */
+static hsize_t bytes_of(const hsize_t *dims, int rank, size_t elem)
+{
+    hsize_t n = elem;
+    for (int i = 0; i < rank; i++)
+        if (__builtin_mul_overflow(n, dims[i], &n)) return 0;
+    return n;
+}
+
+/* Chunk shape within the dataset's, at most CHUNK_BYTES_MAX bytes, at most
+ * HS_RESULTS_CHUNKS_MAX chunks (each is looked up when a file opens). */
+static hs_status check_chunks(const ck *c, const char *obj, hid_t d, int rank, const hsize_t *dims, size_t elem)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    H5D_layout_t lay = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
+    hsize_t chunk[H5S_MAX_RANK];
+    int got = lay == H5D_CHUNKED ? H5Pget_chunk(dcpl, rank, chunk) : rank;
+    close_id(dcpl);
+    if (lay < 0 || got != rank) return fail_h5(c, obj, "cannot read its storage layout");
+    if (lay != H5D_CHUNKED) return HS_OK;
+    hsize_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        if (chunk[i] == 0 || chunk[i] > (dims[i] ? dims[i] : 1))
+            return fail(c, obj, "chunk dimension %d is %llu for a length of %llu", i, (unsigned long long)chunk[i],
+                        (unsigned long long)dims[i]);
+        n *= (dims[i] + chunk[i] - 1) / chunk[i]; /* <= product of dims, checked by the caller */
+    }
+    hsize_t bytes = bytes_of(chunk, rank, elem);
+    if (bytes == 0 || bytes > CHUNK_BYTES_MAX) return fail(c, obj, "chunks of more than %d bytes", CHUNK_BYTES_MAX);
+    if (n > HS_RESULTS_CHUNKS_MAX) return fail(c, obj, "%llu chunks (at most %d)", (unsigned long long)n, HS_RESULTS_CHUNKS_MAX);
+    return HS_OK;
+}
+
+/* A string attribute units or description, when present, is one string. */
+static hs_status check_attr(const ck *c, hid_t obj, const char *objname, const char *name, H5T_class_t cls,
+                            hsize_t count, int required)
+{
+    char what[300];
+    snprintf(what, sizeof what, "%s attribute %s", objname, name);
+    htri_t has = H5Aexists(obj, name);
+    if (has < 0) return fail_h5(c, what, "cannot look it up");
+    if (!has) return required ? fail(c, what, "is missing") : HS_OK;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = a < 0 ? -1 : H5Aget_type(a), sp = a < 0 ? -1 : H5Aget_space(a);
+    hsize_t dims[1] = {0};
+    size_t stored = 0;
+    hs_status st = a < 0 || t < 0 ? fail_h5(c, what, "cannot open it") : check_type(c, what, t, cls, &stored);
+    if (!st) st = check_space(c, what, sp, count ? 1 : 0, dims);
+    if (!st && count && dims[0] != count)
+        st = fail(c, what, "has %llu values, expected %llu", (unsigned long long)dims[0], (unsigned long long)count);
+    close_id(sp);
+    close_id(t);
+    close_id(a);
+    return st;
+}
+
+/* Opens obj as a dataset of rank `rank`, type class cls; checks its shape against want
+ * (NULL: any, stored in got), its bytes against the file size, chunks and units. */
+static hs_status check_dataset(const ck *c, const char *obj, int rank, const hsize_t *want, H5T_class_t cls,
+                               hsize_t *got, hid_t *out)
+{
+    hid_t d = H5Dopen2(c->file, obj, H5P_DEFAULT);
+    if (d < 0) return fail_h5(c, obj, "cannot open it as a dataset");
+    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+    hsize_t dims[H5S_MAX_RANK];
+    size_t elem = 0;
+    hs_status st = t < 0 ? fail_h5(c, obj, "cannot read its type") : check_type(c, obj, t, cls, &elem);
+    if (!st) st = check_space(c, obj, sp, rank, dims);
+    for (int i = 0; !st && want && i < rank; i++)
+        if (dims[i] != want[i]) {
+            char a[200], b[200];
+            shape_text(dims, rank, a, sizeof a);
+            shape_text(want, rank, b, sizeof b);
+            st = fail(c, obj, "has shape %s, expected %s from the dimension scales", a, b);
+        }
+    hsize_t bytes = st ? 0 : bytes_of(dims, rank, elem);
+    /* Every dataset is allocated in full when the file is created: it cannot be larger
+     * than the file (a length of 2^40 in a 100 KB file is a lie, not a big study). */
+    if (!st && (bytes == 0 ? bytes_of(dims, rank, 1) != 0 || rank == 0 : bytes > c->file_size))
+        st = fail(c, obj, "declares more data than the file holds (%llu bytes)", (unsigned long long)c->file_size);
+    if (!st) st = check_chunks(c, obj, d, rank, dims, elem);
+    if (!st) st = check_attr(c, d, obj, "units", H5T_STRING, 0, 0);
+    if (!st) st = check_attr(c, d, obj, "description", H5T_STRING, 0, 0);
+    for (int i = 0; !st && got && i < rank; i++) got[i] = dims[i];
+    close_id(sp);
+    close_id(t);
+    if (!st && out) *out = d;
+    else close_id(d);
+    return st;
+}
+
+/* ---- the parts of a file ---- */
+
+static hs_status check_scales(ck *c, hs_results_dims *dims)
+{
+    int *n[S_COUNT] = {&dims->n_variants, &dims->n_levels, &dims->n_prompts, &dims->n_layers,
+                       &dims->n_heads,    &dims->n_states, &dims->n_shards,  &dims->max_new};
+    for (int s = 0; s < S_COUNT; s++) {
+        hs_status st = check_dataset(c, scales[s].name, 1, NULL, scales[s].cls, &c->len[s], NULL);
+        if (st) return st;
+        if (c->len[s] < 1 || c->len[s] > HS_RESULTS_DIM_MAX)
+            return fail(c, scales[s].name, "has %llu entries (1 to %d)", (unsigned long long)c->len[s],
+                        HS_RESULTS_DIM_MAX);
+        *n[s] = (int)c->len[s];
+    }
+    if (dims->n_states != HS_AG_NSTATES)
+        return fail(c, "/state", "has %d entries, expected the %d agency states", dims->n_states, HS_AG_NSTATES);
+    hid_t v = H5Dopen2(c->file, "/variant", H5P_DEFAULT);
+    if (v < 0) return fail_h5(c, "/variant", "cannot open it");
+    hs_status st = check_attr(c, v, "/variant", "gating", H5T_STRING, c->len[S_VARIANT], 1);
+    if (!st) st = check_attr(c, v, "/variant", "agency", H5T_INTEGER, c->len[S_VARIANT], 1);
+    close_id(v);
+    return st;
+}
+
+static hs_status check_root_attrs(const ck *c)
+{
+    htri_t has = H5Aexists(c->file, "schema_version");
+    if (has < 0) return fail_h5(c, "/", "cannot read its attributes");
+    if (!has)
+        return hs_err(HS_EINPUT, "%s is an HDF5 file but not a headsweep results file (no schema_version "
+                                 "attribute); refusing to use it", c->path);
+    hs_status st = HS_OK;
+    for (int i = 0; !st && i < N_SCALAR_ATTRS; i++) {
+        if (strcmp(scalar_attrs[i].obj, "/")) continue;
+        st = check_attr(c, c->file, "/", scalar_attrs[i].name, scalar_attrs[i].cls, 0, 0);
+    }
+    int32_t version = 0;
+    hid_t a = st ? -1 : H5Aopen(c->file, "schema_version", H5P_DEFAULT);
+    if (!st && (a < 0 || H5Aread(a, H5T_NATIVE_INT32, &version) < 0))
+        st = fail_h5(c, "/ attribute schema_version", "cannot read it");
+    close_id(a);
+    if (!st && version != HS_RESULTS_SCHEMA_VERSION)
+        st = hs_err(HS_EINPUT, "%s: results schema_version %d; this headsweep reads version %d only "
+                               "(docs/results-format.md)", c->path, version, HS_RESULTS_SCHEMA_VERSION);
+    return st;
+}
+
+/* Reads the whole dataset obj (already shape-checked) as int64 and checks every value
+ * is in [lo, hi]. */
+static hs_status check_values(const ck *c, const char *obj, int64_t lo, int64_t hi)
+{
+    hid_t d = H5Dopen2(c->file, obj, H5P_DEFAULT), sp = d < 0 ? -1 : H5Dget_space(d);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    int64_t *v = n < 0 ? NULL : malloc((size_t)(n ? n : 1) * sizeof *v);
+    hs_status st = HS_OK;
+    if (n < 0) st = fail_h5(c, obj, "cannot read its shape");
+    else if (!v) st = hs_err(HS_ENOMEM, "%s: %s: out of memory checking its values", c->path, obj);
+    else if (H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+        st = fail_h5(c, obj, "cannot read it");
+    for (hssize_t i = 0; !st && i < n; i++)
+        if (v[i] < lo || v[i] > hi)
+            st = fail(c, obj, "value %lld at index %lld is outside [%lld, %lld]", (long long)v[i], (long long)i,
+                      (long long)lo, (long long)hi);
+    free(v);
+    close_id(sp);
+    close_id(d);
+    return st;
+}
+
+static hs_status check_levels(const ck *c)
+{
+    hid_t d = H5Dopen2(c->file, "/level", H5P_DEFAULT);
+    double *v = malloc(c->len[S_LEVEL] * sizeof *v);
+    hs_status st = HS_OK;
+    if (!v) st = hs_err(HS_ENOMEM, "%s: out of memory reading /level", c->path);
+    else if (d < 0 || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+        st = fail_h5(c, "/level", "cannot read it");
+    for (hsize_t i = 0; !st && i < c->len[S_LEVEL]; i++)
+        if (!(v[i] >= 0 && v[i] <= 100)) st = fail(c, "/level", "entry %llu is not a percentage", (unsigned long long)i);
+    free(v);
+    close_id(d);
+    return st;
+}
+
+/* Rank of dataset obj, -1 when it cannot be read. */
+static int dataset_rank(const ck *c, const char *obj)
+{
+    hid_t d = H5Dopen2(c->file, obj, H5P_DEFAULT), sp = d < 0 ? -1 : H5Dget_space(d);
+    int nd = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    close_id(sp);
+    close_id(d);
+    return nd;
+}
+
+static hs_status check_datasets(const ck *c, hs_results_dims *dims)
+{
+    hs_status st = HS_OK;
+    for (int i = 0; !st && i < N_DATASETS; i++) {
+        htri_t has = H5Lexists(c->file, datasets[i].name, H5P_DEFAULT);
+        if (has < 0) return fail_h5(c, datasets[i].name, "cannot look it up");
+        if (!has && datasets[i].optional) continue;
+        if (!has) return fail(c, datasets[i].name, "is missing");
+        int older = datasets[i].optional == 2, has_older = i + 1 < N_DATASETS && datasets[i + 1].optional == 2;
+        if ((older && dataset_rank(c, datasets[i].name) != datasets[i].rank) ||
+            (has_older && dataset_rank(c, datasets[i].name) == datasets[i + 1].rank))
+            continue; /* the other layout of the same dataset applies */
+        hsize_t want[6];
+        for (int k = 0; k < datasets[i].rank; k++) want[k] = c->len[datasets[i].dims[k]];
+        hid_t d = -1;
+        st = check_dataset(c, datasets[i].name, datasets[i].rank, want, datasets[i].cls, NULL, &d);
+        for (int k = 0; !st && k < N_SCALAR_ATTRS; k++)
+            if (!strcmp(scalar_attrs[k].obj, datasets[i].name))
+                st = check_attr(c, d, datasets[i].name, scalar_attrs[k].name, scalar_attrs[k].cls, 0, 0);
+        close_id(d);
+        if (!strcmp(datasets[i].name, "/agency/transitions")) dims->has_transitions = 1;
+    }
+    return st;
+}
+
+/* Runs recorded in the root attribute `runs` (0 when absent: a file being created). */
+static hs_status read_runs(const ck *c, int64_t *runs)
+{
+    *runs = 0;
+    htri_t has = H5Aexists(c->file, "runs");
+    if (has <= 0) return has < 0 ? fail_h5(c, "/", "cannot read its attributes") : HS_OK;
+    hid_t a = H5Aopen(c->file, "runs", H5P_DEFAULT);
+    hs_status st = a < 0 || H5Aread(a, H5T_NATIVE_INT64, runs) < 0 ? fail_h5(c, "/ attribute runs", "cannot read it")
+                                                                   : HS_OK;
+    close_id(a);
+    if (!st && (*runs < 0 || *runs > RUNS_MAX)) st = fail(c, "/ attribute runs", "is %lld", (long long)*runs);
+    return st;
+}
+
+static hs_status check_all_values(const ck *c, const hs_results_dims *dims)
+{
+    int64_t runs = 0;
+    hs_status st = read_runs(c, &runs);
+    if (!st) st = check_levels(c);
+    if (!st) st = check_values(c, "/cells/done", 0, 1);
+    if (!st) st = check_values(c, "/cells/run", 0, runs);
+    if (!st) st = check_values(c, "/cells/rank", -1, INT32_MAX);
+    if (!st) st = check_values(c, "/heads/pruned", 0, 1);
+    if (!st) st = check_values(c, "/agency/occupancy", 0, HS_RESULTS_COUNT_MAX);
+    if (!st && dims->has_transitions) st = check_values(c, "/agency/transitions", 0, HS_RESULTS_COUNT_MAX);
+    return st;
+}
+
+typedef struct {
+    const ck *c;
+    const hsize_t *want;
+    hs_status st;
+} metric_walk;
+
+static herr_t on_metric(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)g, (void)info;
+    metric_walk *w = data;
+    char obj[320];
+    if (snprintf(obj, sizeof obj, "/metrics/%s", name) >= (int)sizeof obj) {
+        w->st = fail(w->c, "/metrics", "a dataset name is longer than %d bytes", (int)sizeof obj - 10);
+        return -1;
+    }
+    hid_t d = -1;
+    w->st = check_dataset(w->c, obj, 3, w->want, H5T_FLOAT, NULL, &d);
+    if (!w->st) w->st = check_attr(w->c, d, obj, "timing", H5T_INTEGER, 0, 0);
+    close_id(d);
+    return w->st ? -1 : 0;
+}
+
+static hs_status check_metrics(const ck *c)
+{
+    hsize_t want[3] = {c->len[S_VARIANT], c->len[S_LEVEL], c->len[S_PROMPT]};
+    metric_walk w = {c, want, HS_OK};
+    hid_t g = H5Gopen2(c->file, "/metrics", H5P_DEFAULT);
+    if (g < 0) return fail_h5(c, "/metrics", "cannot open it as a group");
+    hsize_t idx = 0;
+    herr_t it = H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, on_metric, &w);
+    H5Gclose(g);
+    if (!w.st && it < 0) return fail_h5(c, "/metrics", "cannot list its datasets");
+    return w.st;
+}
+
+hs_status hs_results_validate(hid_t file, const char *path, hs_results_dims *dims)
+{
+    memset(dims, 0, sizeof *dims);
+    ck c = {file, path, 0, {0}};
+    if (H5Fget_filesize(file, &c.file_size) < 0) return fail_h5(&c, "/", "cannot read the file size");
+    hs_status st = check_root_attrs(&c);
+    if (!st) st = check_scales(&c, dims);
+    if (!st) st = check_datasets(&c, dims);
+    if (!st) st = check_metrics(&c);
+    if (!st) st = check_all_values(&c, dims);
+    return st;
+}

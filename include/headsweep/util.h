@@ -89,6 +89,12 @@ void hs_sha256_hex(const void *data, size_t len, char out[65]);
  * check of the libcrypto path in the tests and the baseline of bench/bench_sha256. */
 void hs_sha256_hex_builtin(const void *data, size_t len, char out[65]);
 
+/* A new output file through a unique temporary name (PATH.tmp.XXXXXX, mkstemp):
+ * hs_tmp_create opens it; hs_tmp_commit closes it and, when st is HS_OK and every write
+ * succeeded, renames it to path; otherwise removes it. Returns the first error. */
+hs_status hs_tmp_create(const char *path, FILE **f, char **tmp);
+hs_status hs_tmp_commit(const char *path, FILE *f, char *tmp, hs_status st);
+
 /* Joins dir and name into a newly allocated path. */
 char *hs_path_join(const char *dir, const char *name);
 

@@ -325,24 +325,17 @@ static hs_status write_shard(const shard_opts *o, const hs_prompt_set *set, cons
                              const size_t *starts, int k)
 {
     size_t *idx = NULL, n = 0;
-    char *path = shard_path(o, k), *tmp = path ? hs_malloc(strlen(path) + 5, "path") : NULL;
-    hs_status st = tmp ? hs_prompts_shard(set, o->shards, k, &idx, &n) : HS_ENOMEM;
-    if (st) goto done;
-    snprintf(tmp, strlen(path) + 5, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = hs_err(HS_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto done;
+    char *path = shard_path(o, k), *tmp = NULL;
+    FILE *f = NULL;
+    hs_status st = path ? hs_prompts_shard(set, o->shards, k, &idx, &n) : HS_ENOMEM;
+    if (!st) st = hs_tmp_create(path, &f, &tmp);
+    if (!st) {
+        st = write_lines(f, data, starts, set, idx, n);
+        if (st) st = hs_err(HS_EIO, "%s: write error: %s", tmp, strerror(errno));
+        st = hs_tmp_commit(path, f, tmp, st);
     }
-    st = write_lines(f, data, starts, set, idx, n);
-    if (fclose(f) != 0 || st) st = hs_err(HS_EIO, "%s: write error: %s", tmp, strerror(errno));
-    if (!st && rename(tmp, path) != 0)
-        st = hs_err(HS_EIO, "%s: cannot rename: %s", tmp, strerror(errno));
-    if (st) remove(tmp);
     if (!st) printf("%s: %zu prompts\n", path, n);
-done:
     free(idx);
-    free(tmp);
     free(path);
     return st;
 }

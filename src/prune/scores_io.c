@@ -78,23 +78,12 @@ static json_t *scores_to_json(const hs_head_scores *sc)
 
 static hs_status write_text(const char *path, const char *text)
 {
-    size_t n = strlen(path);
-    char *tmp = hs_malloc(n + 5, "path");
-    if (!tmp) return HS_ENOMEM;
-    snprintf(tmp, n + 5, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    hs_status st = HS_OK;
-    if (!f) {
-        st = hs_err(HS_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    } else {
-        int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
-        bad |= fclose(f) != 0;
-        if (bad) st = hs_err(HS_EIO, "%s: write failed: %s", tmp, strerror(errno));
-        else if (rename(tmp, path)) st = hs_err(HS_EIO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        if (st) remove(tmp);
-    }
-    free(tmp);
-    return st;
+    FILE *f;
+    char *tmp;
+    hs_status st = hs_tmp_create(path, &f, &tmp);
+    if (st) return st;
+    if (fputs(text, f) < 0 || fputc('\n', f) == EOF) st = hs_err(HS_EIO, "%s: write failed: %s", tmp, strerror(errno));
+    return hs_tmp_commit(path, f, tmp, st);
 }
 
 hs_status hs_scores_save(const hs_head_scores *sc, const char *path)

@@ -8,7 +8,13 @@
  * the file decide: a lock whose pid is dead on this host is stale and taken over; one
  * from another host is refused with a hint to remove it if that run is dead. Either
  * refusal is HS_EBUSY (exit 4). hs_lock_holder asks the same question without taking it
- * (`headsweep status`). */
+ * (`headsweep status`).
+ *
+ * The lock file is opened with O_NOFOLLOW and must be a regular file with one link: a
+ * symlink or hard link planted as OUT.lock would otherwise make the sweep truncate and
+ * write its target. `headsweep merge` takes the lock of its output and of every input,
+ * so it never runs beside a sweep writing either (hs_lock_input). */
+#define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -69,13 +75,30 @@ static hs_status fallback_lock(hs_lock *lk, const char *results)
     return write_holder(lk);
 }
 
+/* A regular file with one link, so writing our pid cannot change another file. */
+static hs_status check_plain(const hs_lock *lk, const char *results)
+{
+    struct stat sb;
+    if (fstat(lk->fd, &sb) != 0) return hs_err(HS_EIO, "%s: cannot stat: %s", lk->path, strerror(errno));
+    if (!S_ISREG(sb.st_mode) || sb.st_nlink != 1)
+        return hs_err(HS_EINPUT, "lock file %s of results file %s is %s; refusing to write it (remove it if you did "
+                                 "not put it there)", lk->path, results,
+                      S_ISREG(sb.st_mode) ? "a hard link to another file" : "not a regular file");
+    return HS_OK;
+}
+
 /* One attempt: 1 in *retry when the locked file was replaced under us. */
 static hs_status try_lock(hs_lock *lk, const char *results, int *retry)
 {
     *retry = 0;
-    lk->fd = open(lk->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    lk->fd = open(lk->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (lk->fd < 0 && errno == ELOOP)
+        return hs_err(HS_EINPUT, "lock file %s of results file %s is a symbolic link; refusing to follow it "
+                                 "(remove it if you did not put it there)", lk->path, results);
     if (lk->fd < 0)
         return hs_err(HS_EIO, "cannot create lock file %s for results file %s: %s", lk->path, results, strerror(errno));
+    hs_status plain = check_plain(lk, results);
+    if (plain) return plain;
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     if (fcntl(lk->fd, F_SETLK, &fl) != 0) {
         if (errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)
@@ -141,6 +164,52 @@ hs_status hs_lock_acquire(hs_lock *lk, const char *results_path)
     free(lk->path);
     lk->path = NULL;
     return st;
+}
+
+/* Without write access to an input's directory (a collaborator's read-only copy) no
+ * sweep can be writing it through this lock either; an existing lock still counts. */
+static hs_status check_foreign_lock(const char *lock_path, const char *results)
+{
+    int fd = open(lock_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return HS_OK; /* no lock file: nobody holds it */
+    struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+    hs_status st = HS_OK;
+    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+        st = hs_err(HS_EBUSY, "%s is being written by a sweep (pid %ld, lock file %s); wait for it to finish, "
+                               "or merge a copy taken after it stopped", results, (long)fl.l_pid, lock_path);
+    close(fd);
+    return st;
+}
+
+hs_status hs_lock_input(hs_lock *lk, const char *results_path)
+{
+    hs_status st = hs_lock_acquire(lk, results_path);
+    if (st != HS_EIO) return st;
+    hs_err_clear(); /* the lock could not be created: read-only directory or file system */
+    size_t n = strlen(results_path) + 6;
+    char *path = hs_malloc(n, "lock path");
+    if (!path) return HS_ENOMEM;
+    snprintf(path, n, "%s.lock", results_path);
+    struct stat sb;
+    st = stat(results_path, &sb) == 0 ? check_foreign_lock(path, results_path) : st;
+    free(path);
+    return st;
+}
+
+hs_status hs_rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return HS_OK;
+    if (errno == EEXIST)
+        return hs_err(HS_EINPUT, "%s appeared while it was being written (as %s); not replacing it", to, from);
+    if (errno != EINVAL && errno != ENOSYS)
+        return hs_err(HS_EIO, "%s: cannot rename %s to it: %s", to, from, strerror(errno));
+    /* A file system without RENAME_NOREPLACE: link() also refuses an existing name. */
+    if (link(from, to) != 0)
+        return errno == EEXIST ? hs_err(HS_EINPUT, "%s appeared while it was being written (as %s); not replacing it",
+                                        to, from)
+                               : hs_err(HS_EIO, "%s: cannot link %s to it: %s", to, from, strerror(errno));
+    if (unlink(from) != 0) return hs_err(HS_EIO, "%s: cannot remove %s after linking it: %s", to, from, strerror(errno));
+    return HS_OK;
 }
 
 void hs_lock_release(hs_lock *lk)

@@ -4,7 +4,9 @@
  * Inputs must hold the same study (the study text: model, prompts and every setting that
  * changes a number), the same grid and the same pruned heads. The first input is copied
  * to a temporary file, the cells the others add are written into it, and it is renamed
- * to OUT at the end, so OUT is never half-merged. A cell done in several inputs must be
+ * to OUT at the end (never over an existing file), so OUT is never half-merged. Merge
+ * holds OUT.lock and every input's lock like a sweep, so it never runs beside a sweep
+ * writing either. A cell done in several inputs must be
  * identical in every quality number (metrics with timing = 0, generated tokens, agency
  * occupancy and transitions); otherwise the merge is refused, naming the cell, the number
  * and the files. Timing numbers of a cell come from the first input that has it.
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sweep_impl.h"
@@ -194,16 +197,52 @@ static hs_status merge_into(const char *tmp, hs_results **res, const char *const
     return st ? st : closed;
 }
 
+/* HS_TEST_MERGE_PAUSE_MS: sleep that long before the output gets its name, so the race
+ * tests (tests/sweep/sweep_mergelock.sh) can create OUT meanwhile. Timing only. */
+static void test_pause(void)
+{
+    const char *v = getenv("HS_TEST_MERGE_PAUSE_MS");
+    char *end;
+    long ms = v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v || *end || ms <= 0 || ms > 60000) return;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) && errno == EINTR) {
+    }
+}
+
+/* Locks of the output and of every input, so no sweep writes any of them meanwhile
+ * (a cell copied before its data would otherwise be marked done). */
+static hs_status lock_all(hs_lock *locks, const char *out, const char *const *inputs, int n_inputs)
+{
+    hs_status st = hs_lock_acquire(&locks[0], out);
+    for (int i = 0; i < n_inputs && !st; i++) st = hs_lock_input(&locks[i + 1], inputs[i]);
+    return st;
+}
+
+static void unlock_all(hs_lock *locks, int n)
+{
+    for (int i = n - 1; locks && i >= 0; i--) hs_lock_release(&locks[i]);
+    free(locks);
+}
+
 hs_status hs_merge(const char *out, const char *const *inputs, int n_inputs, int64_t *done, int64_t *total)
 {
     *done = *total = 0;
     if (n_inputs < 1) return hs_err(HS_EINPUT, "merge: no input files");
-    if (access(out, F_OK) == 0)
-        return hs_err(HS_EINPUT, "%s already exists; merge writes a new file and never overwrites one", out);
+    if (!out[0]) return hs_err(HS_EINPUT, "merge: the output path is empty");
+    hs_lock *locks = hs_calloc((size_t)n_inputs + 1, sizeof *locks, "locks");
+    if (!locks) return HS_ENOMEM;
+    for (int i = 0; i <= n_inputs; i++) locks[i].fd = -1;
+    hs_status st = lock_all(locks, out, inputs, n_inputs);
+    if (!st && access(out, F_OK) == 0)
+        st = hs_err(HS_EINPUT, "%s already exists; merge writes a new file and never overwrites one", out);
+    if (st) {
+        unlock_all(locks, n_inputs + 1);
+        return st;
+    }
     hs_results_remove_stale_tmp(out);
     hs_results **res = hs_calloc((size_t)n_inputs, sizeof *res, "inputs");
-    if (!res) return HS_ENOMEM;
-    hs_status st = HS_OK;
+    if (!res) st = HS_ENOMEM;
     for (int i = 0; i < n_inputs && !st; i++) {
         st = hs_results_open(&res[i], inputs[i], 0);
         if (!st && i > 0) st = check_same_study(res[0], res[i]);
@@ -216,11 +255,14 @@ hs_status hs_merge(const char *out, const char *const *inputs, int n_inputs, int
         *total = hs_grid_cells(hs_results_grid(res[0]));
         st = copy_file(inputs[0], tmp);
         if (!st) st = merge_into(tmp, res, inputs, n_inputs, done);
-        if (!st && rename(tmp, out) != 0) st = hs_err(HS_EIO, "%s: cannot rename %s to it: %s", out, tmp, strerror(errno));
+        /* Never rename() over OUT: a file that appeared meanwhile stays as it is. */
+        if (!st) test_pause();
+        if (!st) st = hs_rename_noreplace(tmp, out);
         if (st) unlink(tmp);
     }
-    for (int i = 0; i < n_inputs; i++) hs_results_close(res[i]);
+    for (int i = 0; res && i < n_inputs; i++) hs_results_close(res[i]);
     free(res);
     free(tmp);
+    unlock_all(locks, n_inputs + 1);
     return st;
 }

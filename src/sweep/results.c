@@ -878,7 +878,7 @@ hs_status hs_results_create(const char *path, const hs_results_spec *spec)
     if (!st) {
         snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
         st = write_image(path, tmp, image, size);
-        if (!st && rename(tmp, path) != 0) st = hs_err(HS_EIO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
+        if (!st) st = hs_rename_noreplace(tmp, path); /* a file that appeared meanwhile is not replaced */
         if (!st) st = sync_path(dir, dir);
         if (st) unlink(tmp);
     }

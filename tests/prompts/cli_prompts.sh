@@ -110,5 +110,14 @@ expect_line "shard bad file message" "^headsweep: .*bad.jsonl:2: not valid JSON"
 "$HS" prompts shard "$T/ten.jsonl" --shards 0 --out-dir "$T/s0" >"$T/out" 2>&1
 expect_rc "--shards 0" 2 $?
 
+# A link planted at the old fixed temporary name (OUT.tmp) is never written through.
+echo precious >"$T/victim"
+mkdir -p "$T/s3" && ln -s "$T/victim" "$T/s3/ten.shard-0-of-2.jsonl.tmp"
+"$HS" prompts shard "$T/ten.jsonl" --shards 2 --out-dir "$T/s3" >"$T/out" 2>&1
+expect_rc "shard beside a planted .tmp link" 0 $?
+if [ "$(cat "$T/victim")" = precious ] && [ -f "$T/s3/ten.shard-0-of-2.jsonl" ] && [ ! -L "$T/s3/ten.shard-0-of-2.jsonl" ] &&
+    [ -z "$(ls "$T/s3" | grep -v '^ten.shard-[01]-of-2.jsonl\(.tmp\)\?$')" ]; then
+    ok "shard writes through a unique temporary name"; else bad "shard followed a planted link or left a temporary file"; fi
+
 if [ "$fails" -ne 0 ]; then echo "$fails failed"; exit 1; fi
 echo "all passed"

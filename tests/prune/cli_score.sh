@@ -69,5 +69,12 @@ else
     echo "logits does not take --prune-level yet: that part skipped"
 fi
 
+# A link planted at the old fixed temporary name (OUT.tmp) is never written through.
+echo precious >"$work/victim"
+ln -s "$work/victim" "$work/planted.json.tmp"
+expect_rc 0 "$HS" score --model "$work/m" --strategy random --seed 5 --out "$work/planted.json"
+[ "$(cat "$work/victim")" = precious ] && [ -f "$work/planted.json" ] && [ ! -L "$work/planted.json" ] &&
+    [ -z "$(ls "$work" | grep '^planted.json.tmp.')" ] || fail "score --out followed a planted link or left a temporary file"
+
 [ "$fails" = 0 ] && echo "all checks passed"
 [ "$fails" = 0 ]

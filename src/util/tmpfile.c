@@ -1,0 +1,51 @@
+/* tmpfile.c: a new file written beside its final path and renamed into place.
+ *
+ * The temporary name is unique (mkstemp: PATH.tmp.XXXXXX, created O_EXCL, never through
+ * a symlink), so two writers never share one and a link planted at a fixed PATH.tmp
+ * cannot redirect the write. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "headsweep/util.h"
+
+hs_status hs_tmp_create(const char *path, FILE **f, char **tmp)
+{
+    *f = NULL;
+    size_t n = strlen(path) + 12;
+    if (!(*tmp = hs_malloc(n, "path"))) return HS_ENOMEM;
+    snprintf(*tmp, n, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(*tmp);
+    if (fd < 0) {
+        hs_status st = hs_err(HS_EIO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        free(*tmp);
+        *tmp = NULL;
+        return st;
+    }
+    /* mkstemp makes 0600; the final file should read like any other output. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0 || !(*f = fdopen(fd, "wb"))) {
+        hs_status st = hs_err(HS_EIO, "%s: cannot open %s: %s", path, *tmp, strerror(errno));
+        close(fd);
+        unlink(*tmp);
+        free(*tmp);
+        *tmp = NULL;
+        return st;
+    }
+    return HS_OK;
+}
+
+hs_status hs_tmp_commit(const char *path, FILE *f, char *tmp, hs_status st)
+{
+    int write_err = ferror(f);
+    if (fclose(f) != 0 || write_err)
+        st = st ? st : hs_err(HS_EIO, "%s: write failed (as %s): %s", path, tmp, strerror(errno ? errno : EIO));
+    if (!st && rename(tmp, path) != 0) st = hs_err(HS_EIO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
+    if (st) unlink(tmp);
+    free(tmp);
+    return st;
+}

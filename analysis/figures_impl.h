@@ -12,6 +12,8 @@
 const char *hs_gp_color(int i);
 /* Writes s as a gnuplot double-quoted string. */
 void hs_gp_str(FILE *f, const char *s);
+/* Largest PNG side we ask gnuplot for (Cairo's limit is 32767). */
+#define HS_GP_MAX_PX 32000
 /* A log-scaled axis ('x' or 'y') over data in [lo, hi] (both > 0): the range padded by 5% of
  * its span in log space (gnuplot's own autoscale would widen it to whole decades) and
  * explicit tics at 1-2-5 style values (gnuplot labels only decades, so a range inside one

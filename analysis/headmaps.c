@@ -19,7 +19,13 @@ static void panels_gp(FILE *f, const hs_report *r, const char *name, const char 
                       const char *const *titles, int n, int cols, const char *using)
 {
     int rows = (n + cols - 1) / cols;
-    hs_gp_preamble(f, name, 300 * cols + 60, 270 * rows + 40);
+    /* Cairo draws at most 32767 pixels a side: many levels get smaller panels instead
+     * of a figure that cannot be drawn (122 levels in 4 columns did that). */
+    double scale = 1;
+    if (270.0 * rows + 40 > HS_GP_MAX_PX) scale = (HS_GP_MAX_PX - 40) / (270.0 * rows);
+    if (300.0 * cols + 60 > HS_GP_MAX_PX && (HS_GP_MAX_PX - 60) / (300.0 * cols) < scale)
+        scale = (HS_GP_MAX_PX - 60) / (300.0 * cols);
+    hs_gp_preamble(f, name, (int)(300 * cols * scale) + 60, (int)(270 * rows * scale) + 40);
     fprintf(f, "set palette defined %s\nset cbrange [0:1]\nset xrange [-0.5:%g]\nset yrange [-0.5:%g]\n"
                "set xlabel \"head\"\nset ylabel \"layer\"\nset size ratio -1\n"
                "set xtics 0,%d\nset ytics 0,%d\nset multiplot layout %d,%d\n",

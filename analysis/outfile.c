@@ -8,6 +8,7 @@
 
 hs_status hs_mkdir_p(const char *dir)
 {
+    if (!dir[0]) return hs_err(HS_EINPUT, "the output directory path is empty");
     char *buf = hs_strdup(dir);
     if (!buf) return HS_ENOMEM;
     hs_status st = HS_OK;
@@ -16,13 +17,13 @@ hs_status hs_mkdir_p(const char *dir)
         char c = *p;
         *p = '\0';
         if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            st = hs_err(HS_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
+            st = hs_err(errno == ENOTDIR ? HS_EINPUT : HS_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
         *p = c;
         if (st || c == '\0') break;
     }
     struct stat sb;
     if (!st && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
-        st = hs_err(HS_EIO, "%s: not a directory", dir);
+        st = hs_err(HS_EINPUT, "%s: not a directory", dir);
     free(buf);
     return st;
 }

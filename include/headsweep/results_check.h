@@ -14,7 +14,8 @@
  *  - every attribute a reader reads or a run rewrites: scalar or of its length, class,
  *    and for the fixed-size strings rewritten in place, their exact size;
  *  - values: done flags and pruned flags 0/1, run numbers in [0, runs], ranks >= -1,
- *    agency counters in [0, HS_RESULTS_COUNT_MAX], levels finite in [0, 100].
+ *    agency counters in [0, HS_RESULTS_COUNT_MAX], levels finite in [0, 100], head
+ *    scores finite.
  * Not checked here: names' characters (the report's concern), study text contents. */
 #ifndef HEADSWEEP_RESULTS_CHECK_H
 #define HEADSWEEP_RESULTS_CHECK_H

@@ -129,10 +129,12 @@ static hs_status make_parents(const char *path)
         if (*p != '/') continue;
         *p = '\0';
         struct stat sb;
+        /* A path through a regular file is the user's mistake (exit 2), not an I/O error. */
         if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            st = hs_err(HS_EIO, "cannot create directory %s for results file %s: %s", dir, path, strerror(errno));
+            st = hs_err(errno == ENOTDIR ? HS_EINPUT : HS_EIO, "cannot create directory %s for results file %s: %s", dir,
+                        path, strerror(errno));
         else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            st = hs_err(HS_EIO, "cannot use %s as the directory of results file %s: not a directory", dir, path);
+            st = hs_err(HS_EINPUT, "cannot use %s as the directory of results file %s: not a directory", dir, path);
         *p = '/';
     }
     free(dir);
@@ -143,6 +145,11 @@ hs_status hs_lock_acquire(hs_lock *lk, const char *results_path)
 {
     lk->fd = -1;
     lk->path = NULL;
+    if (!results_path[0]) return hs_err(HS_EINPUT, "the results file path is empty");
+    struct stat sb;
+    if (stat(results_path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return hs_err(HS_EINPUT, "%s is a directory; give the results file's name (e.g. %s/study.h5)", results_path,
+                      results_path);
     hs_status pst = make_parents(results_path);
     if (pst) return pst;
     size_t n = strlen(results_path) + 6;

@@ -346,6 +346,25 @@ static int dataset_rank(const ck *c, const char *obj)
     return nd;
 }
 
+/* Head scores decide which heads a resumed level switches off: finite numbers only. */
+static hs_status check_scores(const ck *c)
+{
+    hsize_t n = c->len[S_LAYER] * c->len[S_HEAD]; /* both <= 2^24 */
+    hid_t d = H5Dopen2(c->file, "/heads/score", H5P_DEFAULT);
+    double *v = malloc((size_t)n * sizeof *v);
+    hs_status st = HS_OK;
+    if (!v) st = hs_err(HS_ENOMEM, "%s: out of memory reading /heads/score", c->path);
+    else if (d < 0 || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+        st = fail_h5(c, "/heads/score", "cannot read it");
+    for (hsize_t i = 0; !st && i < n; i++)
+        if (!isfinite(v[i]))
+            st = fail(c, "/heads/score", "head %llu.%llu has the non-finite score %g",
+                      (unsigned long long)(i / c->len[S_HEAD]), (unsigned long long)(i % c->len[S_HEAD]), v[i]);
+    free(v);
+    close_id(d);
+    return st;
+}
+
 static hs_status check_datasets(const ck *c, hs_results_dims *dims)
 {
     hs_status st = HS_OK;
@@ -390,6 +409,7 @@ static hs_status check_all_values(const ck *c, const hs_results_dims *dims)
     int64_t runs = 0;
     hs_status st = read_runs(c, &runs);
     if (!st) st = check_levels(c);
+    if (!st) st = check_scores(c);
     if (!st) st = check_values(c, "/cells/done", 0, 1);
     if (!st) st = check_values(c, "/cells/run", 0, runs);
     if (!st) st = check_values(c, "/cells/rank", -1, INT32_MAX);

@@ -284,7 +284,8 @@ static hs_status select_gates(sweep *s)
         }
         for (int l = 0; l < s->job.n_levels; l++) {
             hs_status st = hs_prune_select(&s->scores[v], s->job.levels[l], &var->select, g + l * LH);
-            if (st) return hs_err_wrap(st, "variant %s, level %g", var->name, s->job.levels[l]);
+            /* The levels and selection rules come from the job file: name it. */
+            if (st) return hs_err_wrap(st, "%s: variant %s, level %g", s->job.path, var->name, s->job.levels[l]);
         }
     }
     return HS_OK;

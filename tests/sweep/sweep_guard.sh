@@ -57,9 +57,10 @@ for f in cut.h5 junk.h5 plain.h5; do
   [ "$sum" = "$(sha256sum $f)" ] || fail "the sweep changed $f"
 done
 
-# Impossible output paths and a file-size limit (a stand-in for a full disk) name the path.
+# Impossible output paths and a file-size limit (a stand-in for a full disk) name the path;
+# a path through a regular file is the user's mistake (exit 2), /proc an I/O error (exit 1).
 : >afile
-expect 1 "afile/out.h5" -- "$hs" sweep study.ini --out afile/out.h5
+expect 2 "afile/out.h5" -- "$hs" sweep study.ini --out afile/out.h5
 expect 1 "/proc/headsweep.h5" -- "$hs" sweep study.ini --out /proc/headsweep.h5
 (ulimit -f 16 && "$hs" sweep study.ini --out big/out.h5 2>guard.err)
 rc=$?

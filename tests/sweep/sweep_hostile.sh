@@ -10,7 +10,10 @@
 #   occupancy-max, transitions-max  counters near INT64_MAX (summed past it)
 #   done-7            a done flag of 7 (merge said "9180 of 36 cells done")
 #   runs-max          runs = INT32_MAX (the next run number overflowed)
+#   score-nan         a non-finite head score (the level's message named no file)
 #   chunk-huge        a dataset chunked in chunks larger than the dataset
+# and output paths that are user mistakes: empty (read out of bounds), a directory (was
+# "corrupt or truncated?"), under a regular file (was exit 1).
 source "$(dirname "$0")/fixture.sh" "$1"
 report=${HS_BINARY_DIR:?HS_BINARY_DIR must name the build directory}/analysis/headsweep-report
 
@@ -58,6 +61,7 @@ craft("runs-max", lambda f: f.attrs.__setitem__("runs", np.int32(2**31 - 1)))
 craft("occupancy-max", setitem("agency/occupancy", 2**63 - 10))
 craft("transitions-max", setitem("agency/transitions", 2**63 - 10))
 craft("done-7", setitem("cells/done", 7))
+craft("score-nan", setitem("heads/score", float("nan")))
 
 def huge_chunks(f):
     attrs = dict(f["metrics/hit_eot"].attrs)
@@ -81,7 +85,7 @@ run() {
 
 n=0
 for case in bigger-grid long-dim dim-2^32 schema-array study-array runs-array runs-max occupancy-max \
-  transitions-max done-7 chunk-huge; do
+  transitions-max done-7 score-nan chunk-huge; do
   for reader in resume merge report; do
     cp "$case.h5" x.h5
     rm -rf m.h5 rep x.h5.lock
@@ -104,4 +108,24 @@ for case in bigger-grid long-dim dim-2^32 schema-array study-array runs-array ru
     n=$((n + 1))
   done
 done
-echo "sweep_hostile: ok ($n refusals with exit 2)"
+# Output paths that are user mistakes: exit 2, one message, nothing created.
+touch afile
+mkdir adir
+for out in "" adir afile/x.h5; do
+  case=out-"$out" reader=sweep
+  run "$hs" sweep study.ini --out "$out"
+  [ "$rc" = 2 ] || fail "sweep --out '$out': exit $rc, want 2: $(cat err.txt)"
+  case=out-"$out" reader=merge
+  run "$hs" merge "$out" p.h5 q.h5
+  [ "$rc" = 2 ] || fail "merge '$out': exit $rc, want 2: $(cat err.txt)"
+done
+run "$hs" sweep study.ini --out adir
+grep -q "adir is a directory" err.txt || fail "sweep --out DIR: $(cat err.txt)"
+grep -q "corrupt" err.txt && fail "sweep --out DIR still says corrupt: $(cat err.txt)"
+for out in "" afile/rep; do
+  case=report-out-"$out" reader=report
+  run "$report" p.h5 --out "$out" --no-figures
+  [ "$rc" = 2 ] || fail "headsweep-report --out '$out': exit $rc, want 2: $(cat err.txt)"
+done
+[ "$(ls adir)" = "" ] && [ ! -e afile.lock ] || fail "a refused output left files"
+echo "sweep_hostile: ok ($n refusals with exit 2, and the output-path mistakes)"

@@ -45,6 +45,7 @@ static const struct {
     {"/cells/finished_utc", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_STRING, 0},
     {"/heads/pruned", 4, {S_VARIANT, S_LEVEL, S_LAYER, S_HEAD}, H5T_INTEGER, 0},
     {"/heads/score", 2, {S_LAYER, S_HEAD}, H5T_FLOAT, 0},
+    {"/heads/variant_score", 3, {S_VARIANT, S_LAYER, S_HEAD}, H5T_FLOAT, 1}, /* newer files */
 };
 #define N_DATASETS (int)(sizeof datasets / sizeof datasets[0])
 
@@ -272,6 +273,7 @@ static hs_status check_scales(ck *c, hs_results_dims *dims)
     if (v < 0) return fail_h5(c, "/variant", "cannot open it");
     hs_status st = check_attr(c, v, "/variant", "gating", H5T_STRING, c->len[S_VARIANT], 1);
     if (!st) st = check_attr(c, v, "/variant", "agency", H5T_INTEGER, c->len[S_VARIANT], 1);
+    if (!st) st = check_attr(c, v, "/variant", "strategy", H5T_STRING, c->len[S_VARIANT], 0);
     close_id(v);
     return st;
 }

@@ -29,6 +29,17 @@ submit="$src/slurm/hs-submit"
 source "$here/cluster.sh"
 # shellcheck source=SCRIPTDIR/netns_cluster.sh
 source "$here/netns_cluster.sh"
+# A checkout or build under /tmp (CI may clone there) stays visible inside the nodes.
+MN_KEEP_TMP=""
+for p in "$src" "$build" "$(dirname "$hs")"; do
+  p=$(realpath "$p")
+  case $p in
+    /tmp/?*) top=${p#/tmp/}; top=/tmp/${top%%/*} ;; # its top folder under /tmp
+    *) continue ;;
+  esac
+  case " $MN_KEEP_TMP " in *" $top "*) ;; *) MN_KEEP_TMP+=" $top" ;; esac
+done
+export MN_KEEP_TMP
 t0=$(date +%s)
 
 step() { echo "[$(($(date +%s) - t0)) s] $*"; }

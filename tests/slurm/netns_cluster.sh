@@ -71,9 +71,13 @@ _mn_in() {
   mkdir -p "$mn_dir/tmp/$2"
   chmod 1777 "$mn_dir/tmp/$2"
   # shellcheck disable=SC2016 # expanded by that sh
-  mn_in=(nsenter "--net=/run/netns/$1" unshare --uts --mount sh -c 'h=$0 e=$1; shift
+  # Paths under /tmp that every node must still see (MN_KEEP_TMP, space-separated: a
+  # checkout or build under /tmp, as CI's may be) are bound at the same place inside the
+  # node's own /tmp first, and that /tmp is bound recursively so they come along.
+  mn_in=(nsenter "--net=/run/netns/$1" unshare --uts --mount sh -c 'h=$0 e=$1 k=$2; shift 2
+    for p in $k; do mkdir -p "$e/tmp/$h/${p#/tmp/}" && mount --bind "$p" "$e/tmp/$h/${p#/tmp/}" || exit 1; done
     mount --bind "$e/etc/hosts" /etc/hosts && mount --bind "$e/etc/resolv.conf" /etc/resolv.conf &&
-      mount --bind "$e/tmp/$h" /tmp && hostname "$h" && exec "$@"' "$2" "$mn_dir")
+      mount --rbind "$e/tmp/$h" /tmp && hostname "$h" && exec "$@"' "$2" "$mn_dir" "${MN_KEEP_TMP:-}")
 }
 
 mn_node_exec() {

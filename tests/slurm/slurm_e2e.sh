@@ -96,7 +96,7 @@ demo=(jobs/demo.ini --set job.max_prompts=8 --set generation.max_new_tokens=16
 cells=48 # 3 variants x 4 levels x 4 shards
 # Step 3: 96 prompts in 32 shards, 384 cells of 3 prompts, paced (see there); its own
 # name (logs hs-demo-long-*) and results file, given as --set job.output (no --out).
-long=("${demo[@]}" --set job.max_prompts=96 --set job.shards=32 --set job.name=demo-long
+long=("${demo[@]}" --set job.prompts=jobs/prompts/kjv_heldout.jsonl --set job.max_prompts=96 --set job.shards=32 --set job.name=demo-long
   --set job.output=results/long.h5)
 long_cells=384
 

@@ -165,7 +165,7 @@ echo "serial:"
 kill_point 1 "lock taken, before the head scores" $(at 1 access_1) none
 kill_point 1 "head scores computed, before the file is built" $(at 1 access_2) none
 kill_point 1 "file being built in memory" $(at 1 core_open) none
-kill_point 1 "file written as OUT.tmp.PID, before the rename" rename 1 none -
+kill_point 1 "file written as OUT.tmp.PID, before the rename" renameat2 1 none -
 [ "$(grep -c "removed .*k$kills.h5.tmp.[0-9]*, left by a run that was killed" sweep.err)" = 1 ] ||
   fail "the rerun did not remove the killed run's temporary file: $(cat sweep.err)"
 kill_point 1 "just after the rename" $(at 1 after_rename) 0
@@ -184,7 +184,7 @@ kill_point 1 "closing the file" $(at 1 close) $total
 kill_point 1 "rank 0 mid-cell, computing prompt 6" openat 6 1 /proc/self/clear_refs
 
 echo "2 and 3 ranks, rank 0 killed:"
-kill_point 2 "file written as OUT.tmp.PID, before the rename" rename 1 none -
+kill_point 2 "file written as OUT.tmp.PID, before the rename" renameat2 1 none -
 kill_point 2 "mid-way through writing cell 5" $(at 2 mid_cell_5) 4
 kill_point 2 "just before cell 12's done flag" $(at 2 before_done_12) 11
 kill_point 3 "just after cell 20's done flag" $(at 2 after_done_20) 20
@@ -246,7 +246,7 @@ merge_kill() {
 }
 merge_kill "copying the first input" read 3 "$work/p.h5"
 merge_kill "adding the second input's cells" pread64 200 "$work/q.h5"
-merge_kill "merged, before the rename" rename 1 -
+merge_kill "merged, before the rename" renameat2 1 -
 [ -n "$(grep "removed .*.h5.tmp.[0-9]*, left by a run that was killed" merge.err)" ] ||
   fail "the merge rerun did not remove the killed merge's temporary file: $(cat merge.err)"
 

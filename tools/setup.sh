@@ -12,6 +12,9 @@ packages=(build-essential cmake pkg-config git
   libcmocka-dev libjansson-dev libssl-dev libpcre2-dev libinih-dev valgrind strace procps clang libclang-rt-14-dev
   python3 python3-numpy python3-h5py python3-regex gnuplot-nox nodejs npm
   slurm-wlm munge iproute2) # the slurm tests' clusters (tests/slurm: SLURM, munge, network namespaces)
+# HS_TEST_PACKAGES: what only the tests need (tools/test.sh), kept out of the demo's set-up.
+read -r -a extra <<<"${HS_TEST_PACKAGES:-}"
+packages+=("${extra[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

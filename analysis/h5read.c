@@ -189,7 +189,7 @@ static int chunk_index_ok(const rd *r, hid_t d, int rank, const hsize_t *dims)
         unsigned mask = 1;
         haddr_t addr = HADDR_UNDEF;
         hsize_t size = 0;
-        hsize_t found = 0; /* the lookup reads use: see verify_chunks in src/sweep/results.c */
+        hsize_t found = 0; /* the lookup reads use: see verify_chunks in src/results/results.c */
         ok = H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) >= 0 && addr != HADDR_UNDEF && mask == 0 &&
              size == bytes + 4 && H5Dget_chunk_storage_size(d, at, &found) >= 0 && found == size &&
              remember_chunk(r, addr);

@@ -5,7 +5,7 @@
  * (variant x level x prompt shard); `headsweep sweep` hands them out to MPI ranks and
  * writes every finished cell into one HDF5 file (docs/results-format.md) that a killed
  * or preempted run resumes. The MPI side lives in src/sweep/comm.c and the HDF5 side in
- * src/sweep/results.c; nothing else in the project sees either library. */
+ * src/results/results.c; nothing else in the project sees either library. */
 #ifndef HEADSWEEP_SWEEP_H
 #define HEADSWEEP_SWEEP_H
 
@@ -151,7 +151,7 @@ typedef struct {
 hs_status hs_cell_result_init(hs_cell_result *c, const hs_grid *g, int n);
 void hs_cell_result_free(hs_cell_result *c);
 
-/* ---- the results file (src/sweep/results.c, the only HDF5 user) ---- */
+/* ---- the results file (src/results/results.c, the only HDF5 user) ---- */
 
 typedef struct hs_results hs_results;
 

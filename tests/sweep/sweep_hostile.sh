@@ -3,7 +3,7 @@
 # are refused by all three, resume, `headsweep merge` and headsweep-report, with exit 2
 # and a message naming the file: never a signal, a sanitizer report, a hang or a file
 # changed. Each case is one that crashed or misled a reader before the shared schema
-# check (src/sweep/results_check.c):
+# check (src/results/results_check.c):
 #   bigger-grid       the study text of the job, the grid of a larger study (resume overflowed)
 #   long-dim, dim-2^32  a dimension scale declaring 2^31+5 or 2^32 entries (int truncation, hours of loops)
 #   schema-array, study-array, runs-array  array-valued root attributes read as one value

@@ -37,7 +37,7 @@
 
 #include "headsweep/results_check.h"
 #include "headsweep/version.h"
-#include "sweep_impl.h"
+#include "../sweep/sweep_impl.h"
 
 /* Dimensions: each a 1-D dataset at the root made a dimension scale. */
 enum { D_VARIANT, D_LEVEL, D_PROMPT, D_LAYER, D_HEAD, D_STATE, D_SHARD, D_NEW_TOKEN, D_COUNT };

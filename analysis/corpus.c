@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "figures_impl.h"
+#include "caption.h"
+#include "gnuplot.h"
+#include "plots.h"
 
 typedef struct {
     double x;  /* % of heads off */
@@ -117,12 +119,12 @@ hs_status hs_plot_corpus_perplexity(const hs_report *r, hs_figure *fig)
     if (!st && nseries == 0) st = hs_fig_note(fig, "(Not drawn: no variant has data.)");
     else if (!st) {
         hs_out dat, gp;
-        st = hs_fig_open(r, fig->name, &dat, &gp);
+        st = hs_gp_open(r->opt.out, fig->name, &dat, &gp);
         if (!st) {
             corpus_dat(dat.f, s, pt, series);
             corpus_gp(gp.f, s, fig->name, series, nseries);
             fig->has_data = 1;
-            st = hs_fig_close(&dat, &gp);
+            st = hs_gp_close(&dat, &gp);
         }
         if (!st) st = corpus_table(fig, s, pt, series);
     }

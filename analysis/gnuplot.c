@@ -1,17 +1,130 @@
-/* gnuplot.c: finding gnuplot on PATH and running one script in the output directory.
+/* gnuplot.c: the gnuplot kit (see gnuplot.h): strings, colours, axes and the terminal in
+ * scripts, a figure's .dat/.gp pair, finding gnuplot on PATH and running one script in the
+ * output directory.
  *
  * The child changes into the output directory so scripts use relative file names and
  * stay runnable by hand; its stdout and stderr are captured (up to 64 KiB) to be shown
  * when it fails. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "figures_impl.h"
+#include "gnuplot.h"
+
+const char *hs_gp_color(int i)
+{
+    static const char *const colors[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a",
+                                         "#66a61e", "#e6ab02", "#a6761d", "#666666"};
+    return colors[(unsigned)i % 8];
+}
+
+/* A single-quoted gnuplot string: gnuplot expands backquotes (command substitution) and
+ * backslash escapes inside double quotes but nothing inside single quotes, where the only
+ * special character is the quote itself, written twice. Control characters (a newline
+ * would end the command) become spaces. */
+void hs_gp_str(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\'') fputc('\'', f);
+        fputc(c < 0x20 || c == 0x7f ? ' ' : c, f);
+    }
+    fputc('\'', f);
+}
+
+#define HS_MAX_TICS 8
+
+/* Tics every step (1, 2 or 5 x 10^k, about 5 of them) in [lo, hi]: for ranges under a
+ * factor 2, where a log axis looks linear anyway. */
+static int linear_tics(double lo, double hi, double *t)
+{
+    double raw = (hi - lo) / 5, p = pow(10, floor(log10(raw))), step = p;
+    if (raw > 5 * p) step = 10 * p;
+    else if (raw > 2 * p) step = 5 * p;
+    else if (raw > p) step = 2 * p;
+    int n = 0;
+    for (double v = ceil(lo / step) * step; v <= hi * (1 + 1e-12) && n < HS_MAX_TICS + 4; v += step) t[n++] = v;
+    return n;
+}
+
+/* Values m x 10^e in [lo, hi] for the mantissas m (0-terminated); returns how many
+ * (possibly more than fit: only the first cap are stored). */
+static int mantissa_tics(double lo, double hi, const double *m, double *t, int cap)
+{
+    int n = 0;
+    for (int e = (int)floor(log10(lo)); e <= (int)ceil(log10(hi)); e++)
+        for (int j = 0; m[j] > 0; j++) {
+            double v = m[j] * pow(10, e);
+            if (v < lo || v > hi) continue;
+            if (n < cap) t[n] = v;
+            n++;
+        }
+    return n;
+}
+
+/* The densest of these sets that gives at most HS_MAX_TICS tics; 0 when even decades are
+ * too many (gnuplot's own decade tics are then right). */
+static int log_tics(double lo, double hi, double *t, int cap)
+{
+    static const double sets[][12] = {{1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9, 0}, {1, 2, 3, 4, 5, 6, 8, 0},
+                                      {1, 2, 3, 5, 7, 0}, {1, 2, 5, 0}, {1, 3, 0}, {1, 0}};
+    if (hi < 2 * lo) return linear_tics(lo, hi, t);
+    for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+        int n = mantissa_tics(lo, hi, sets[k], t, cap);
+        if (n <= HS_MAX_TICS) return n;
+    }
+    return 0;
+}
+
+void hs_gp_log_axis(FILE *f, char axis, double lo, double hi, int reverse)
+{
+    double pad = hi > lo ? pow(hi / lo, 0.05) : 1.1, t[HS_MAX_TICS + 4];
+    if (pad < 1.02) pad = 1.02;
+    double a = lo / pad, b = hi * pad;
+    fprintf(f, "set logscale %c\nset %crange [%.6g:%.6g]\n", axis, axis, reverse ? b : a, reverse ? a : b);
+    int n = log_tics(a, b, t, HS_MAX_TICS + 4);
+    if (n < 2) return;
+    fprintf(f, "set %ctics (", axis);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%.6g", i ? ", " : "", t[i]);
+    fprintf(f, ")\nset m%ctics 1\n", axis);
+}
+
+void hs_gp_preamble(FILE *f, const char *name, int width, int height)
+{
+    fprintf(f, "# %s.gp: written by headsweep-report; run `gnuplot %s.gp` in this directory.\n"
+               "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
+               "    set terminal pngcairo size %d,%d noenhanced font \",10\"\n"
+               "} else {\n"
+               "    set terminal png size %d,%d noenhanced\n"
+               "}\n"
+               "set output \"%s.png\"\n",
+            name, name, width, height, width, height, name);
+}
+
+hs_status hs_gp_open(const char *dir, const char *name, hs_out *dat, hs_out *gp)
+{
+    char file[300];
+    gp->f = NULL, gp->path = NULL;
+    snprintf(file, sizeof file, "%s.dat", name);
+    hs_status st = hs_out_open(dat, dir, file);
+    if (st) return st;
+    snprintf(file, sizeof file, "%s.gp", name);
+    st = hs_out_open(gp, dir, file);
+    if (st) hs_out_close(dat);
+    return st;
+}
+
+hs_status hs_gp_close(hs_out *dat, hs_out *gp)
+{
+    hs_status a = hs_out_close(dat), b = hs_out_close(gp);
+    return a ? a : b;
+}
 
 #define HS_GP_CAPTURE (64 * 1024)
 

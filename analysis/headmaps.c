@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "figures_impl.h"
+#include "caption.h"
+#include "gnuplot.h"
+#include "plots.h"
 
 typedef struct {
     int v; /* variant index, or -1 when every variant with data agrees */
@@ -97,13 +99,13 @@ static hs_status pruned_write(const hs_report *r, hs_figure *fig, const panel *p
     char **titles = calloc((size_t)n, sizeof *titles);
     char *tbuf = calloc((size_t)n, 128);
     hs_out dat, gp;
-    hs_status st = titles && tbuf ? hs_fig_open(r, fig->name, &dat, &gp) : hs_err(HS_ENOMEM, "out of memory");
+    hs_status st = titles && tbuf ? hs_gp_open(r->opt.out, fig->name, &dat, &gp) : hs_err(HS_ENOMEM, "out of memory");
     if (!st) {
         pruned_dat(dat.f, r->st, pn, n, titles, tbuf);
         panels_gp(gp.f, r, fig->name, "(0 \"#f4f4f4\", 1 \"#b2182b\")\nunset colorbox",
                   (const char *const *)titles, n, n < 4 ? n : 4, "4:3:5");
         fig->has_data = 1;
-        st = hs_fig_close(&dat, &gp);
+        st = hs_gp_close(&dat, &gp);
     }
     free(titles);
     free(tbuf);
@@ -177,7 +179,7 @@ static hs_status occ_write(const hs_report *r, hs_figure *fig, int v, const pane
     char **titles = calloc((size_t)n, sizeof *titles);
     char *tbuf = calloc((size_t)n, 128);
     hs_out dat, gp;
-    hs_status st = titles && tbuf ? hs_fig_open(r, fig->name, &dat, &gp) : hs_err(HS_ENOMEM, "out of memory");
+    hs_status st = titles && tbuf ? hs_gp_open(r->opt.out, fig->name, &dat, &gp) : hs_err(HS_ENOMEM, "out of memory");
     if (st) {
         free(titles), free(tbuf);
         return st;
@@ -192,7 +194,7 @@ static hs_status occ_write(const hs_report *r, hs_figure *fig, int v, const pane
     panels_gp(gp.f, r, fig->name, "(0 \"#ffffff\", 1 \"#08306b\")", (const char *const *)titles, n,
               s->ns, "4:3:6");
     fig->has_data = 1;
-    st = hs_fig_close(&dat, &gp);
+    st = hs_gp_close(&dat, &gp);
     free(titles), free(tbuf);
     return st;
 }

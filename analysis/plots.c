@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "figures_impl.h"
+#include "caption.h"
+#include "gnuplot.h"
+#include "plots.h"
 #include "stats.h"
 
 /* Appends "Means over fewer prompts: agency at 70% (12 of 24), ...; they cover other
@@ -148,12 +150,12 @@ hs_status hs_plot_level_lines(const hs_report *r, hs_figure *fig, const char *ta
     for (int v = 0; v < r->st->nv; v++) nseries += variant_has_data(t, r->st, v);
     if (nseries == 0) return hs_fig_note(fig, "(Not drawn: no variant has data.)");
     hs_out dat, gp;
-    hs_status st = hs_fig_open(r, fig->name, &dat, &gp);
+    hs_status st = hs_gp_open(r->opt.out, fig->name, &dat, &gp);
     if (st) return st;
     level_lines_dat(dat.f, r, t);
     level_lines_gp(gp.f, r, t, fig->name, ylabel, logy, nseries);
     fig->has_data = 1;
-    st = hs_fig_close(&dat, &gp);
+    st = hs_gp_close(&dat, &gp);
     if (!st) st = partial_note(fig, r, t, 0, r->st->nl - 1);
     if (!st) st = missing_note(fig, r, table_has, t, 0, r->st->nl - 1);
     return st;
@@ -305,12 +307,12 @@ static void sq_write(const hs_report *r, sq_pt *pt, int n, FILE *dat, FILE *gp, 
 static hs_status sq_files(const hs_report *r, hs_figure *fig, sq_pt *pt, int n)
 {
     hs_out dat, gp, front;
-    hs_status st = hs_fig_open(r, fig->name, &dat, &gp);
+    hs_status st = hs_gp_open(r->opt.out, fig->name, &dat, &gp);
     if (st) return st;
     st = hs_out_open(&front, r->opt.out, "pruning_summary_front.dat");
     if (!st) sq_write(r, pt, n, dat.f, gp.f, front.f);
     hs_status c = st ? HS_OK : hs_out_close(&front);
-    hs_status d = hs_fig_close(&dat, &gp);
+    hs_status d = hs_gp_close(&dat, &gp);
     fig->has_data = !st && !c && !d;
     return st ? st : c ? c : d;
 }
@@ -450,11 +452,11 @@ hs_status hs_plot_radar(const hs_report *r, hs_figure *fig)
         return hs_fig_note(fig, "(Not drawn: no variant has all four values at level %g%%.)", r->st->level[l]);
     hs_status st = hs_fig_note(fig, "(Level %g%%.)", r->st->level[l]);
     hs_out dat, gp;
-    if (!st) st = hs_fig_open(r, fig->name, &dat, &gp);
+    if (!st) st = hs_gp_open(r->opt.out, fig->name, &dat, &gp);
     if (st) return st;
     radar_write(r, l, dat.f, gp.f, fig->name);
     fig->has_data = 1;
-    st = hs_fig_close(&dat, &gp);
+    st = hs_gp_close(&dat, &gp);
     if (!st && drawn == 1) st = radar_single_note(fig, r, l);
     if (!st) st = partial_note(fig, r, hs_report_table(r, "decode_tokens_per_second"), l, l);
     if (!st) st = missing_note(fig, r, radar_has, NULL, l, l);

@@ -1,0 +1,39 @@
+/* gnuplot.h: the gnuplot kit of headsweep-report: finding and running gnuplot, writing
+ * strings into its scripts, the terminal and output set-up, axes, and the NAME.dat /
+ * NAME.gp pair a figure is made of. It knows nothing of reports or figures: callers pass
+ * the output directory and the figure's file stem, and nothing here calls back. */
+#ifndef HS_REPORT_GNUPLOT_H
+#define HS_REPORT_GNUPLOT_H
+
+#include <stdio.h>
+
+#include "headsweep/util.h"
+#include "outfile.h"
+
+/* Colour of series i (cycles through 8 colours that print well). */
+const char *hs_gp_color(int i);
+/* Writes s (any bytes, e.g. a variant name from a results file) as a gnuplot string that
+ * gnuplot takes literally: single-quoted, quotes doubled, control characters as spaces. */
+void hs_gp_str(FILE *f, const char *s);
+/* Largest PNG side we ask gnuplot for (Cairo's limit is 32767). */
+#define HS_GP_MAX_PX 32000
+/* A log-scaled axis ('x' or 'y') over data in [lo, hi] (both > 0): the range padded by 5% of
+ * its span in log space (gnuplot's own autoscale would widen it to whole decades) and
+ * explicit tics at 1-2-5 style values (gnuplot labels only decades, so a range inside one
+ * decade would have no label). reverse flips the axis. */
+void hs_gp_log_axis(FILE *f, char axis, double lo, double hi, int reverse);
+/* Terminal (pngcairo when available, else png), output NAME.png, common settings. */
+void hs_gp_preamble(FILE *f, const char *name, int width, int height);
+
+/* Opens dir/NAME.dat and dir/NAME.gp. */
+hs_status hs_gp_open(const char *dir, const char *name, hs_out *dat, hs_out *gp);
+/* Closes both (keeps the first error). */
+hs_status hs_gp_close(hs_out *dat, hs_out *gp);
+
+/* gnuplot on PATH: fills path (cap bytes) and returns 1, or 0. */
+int hs_gnuplot_find(char *path, size_t cap);
+/* Runs `gnuplot NAME.gp` in dir; HS_EIO with its stderr when it fails or makes no PNG.
+ * Warnings of a successful run are copied to stderr. */
+hs_status hs_gnuplot_run(const char *gnuplot, const char *dir, const char *name);
+
+#endif

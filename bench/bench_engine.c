@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "headsweep/model.h"
-#include "../src/model/kernels.h"
+#include "kernels.h"
 
 void openblas_set_num_threads(int);
 

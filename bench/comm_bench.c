@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/sweep/sweep_impl.h"
+#include "sweep_impl.h"
 
 enum { OP_NEXT, OP_PROGRESS, OP_STOP, OP_SEND, OP_RECV, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {"queue_next", "add_progress", "stop_reason", "send", "receive"};

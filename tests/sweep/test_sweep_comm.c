@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/sweep/sweep_impl.h"
+#include "sweep_impl.h"
 
 static int failures;
 

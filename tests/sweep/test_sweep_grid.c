@@ -9,7 +9,7 @@
 #include <math.h>
 #include <sys/stat.h>
 
-#include "../../src/sweep/sweep_impl.h"
+#include "sweep_impl.h"
 #include "test_util.h"
 
 static const hs_grid grid = {3, 4, 5, 23, 2, 4, 6};

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "../../src/sweep/sweep_impl.h"
+#include "sweep_impl.h"
 #include "test_util.h"
 
 static char *dir;

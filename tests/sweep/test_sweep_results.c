@@ -12,7 +12,7 @@
 
 #include <hdf5.h>
 
-#include "../../src/sweep/sweep_impl.h"
+#include "sweep_impl.h"
 #include "test_util.h"
 
 static char *dir;

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/tokenizer/bpe_impl.h"
+#include "bpe_impl.h"
 #include "headsweep/tokenizer.h"
 #include "test_util.h"
 

@@ -24,9 +24,9 @@ typedef struct {
     char gnuplot_path[512];
 } hs_figures;
 
-/* Writes every figure's data and script; captions list the cells a figure leaves out; renders PNGs unless r->opt.figures is 0 or
- * gnuplot is missing (then a note goes to stderr). A gnuplot failure is HS_EIO (exit 1)
- * with gnuplot's stderr in the message; the figures before it stay listed in out. */
+/* Writes every figure's data and script; captions list the cells a figure leaves out; renders PNGs unless
+ * r->opt.figures is 0 or gnuplot is missing (then a note goes to stderr). A gnuplot failure is HS_EIO (exit 1) with
+ * gnuplot's stderr in the message; the figures before it stay listed in out. */
 hs_status hs_figures_write(const hs_report *r, hs_figures *out);
 void hs_figures_free(hs_figures *f);
 

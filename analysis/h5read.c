@@ -176,7 +176,8 @@ static int chunk_index_ok(const rd *r, hid_t d, int rank, const hsize_t *dims)
     hsize_t chunk[H5S_MAX_RANK], at[H5S_MAX_RANK] = {0}, n = 0, want = 1;
     int ok = dcpl >= 0 && t >= 0;
     int checked = ok && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, rank, chunk) == rank &&
-                  H5Pget_nfilters(dcpl) == 1 && H5Pget_filter2(dcpl, 0, NULL, NULL, NULL, 0, NULL, NULL) == H5Z_FILTER_FLETCHER32;
+                  H5Pget_nfilters(dcpl) == 1 &&
+                  H5Pget_filter2(dcpl, 0, NULL, NULL, NULL, 0, NULL, NULL) == H5Z_FILTER_FLETCHER32;
     size_t bytes = ok ? H5Tget_size(t) : 0;
     for (int i = 0; checked && i < rank; i++) {
         want *= (dims[i] + chunk[i] - 1) / chunk[i];

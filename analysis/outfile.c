@@ -82,8 +82,8 @@ void hs_out_md_code(FILE *f, const char *s)
         run = *p == '`' ? run + 1 : 0;
         if (run > longest) longest = run;
     }
-    /* Not for table cells (GFM splits rows on | even inside code). A fence longer than any backtick run inside; a space keeps a backtick at either end
-     * from joining the fence (CommonMark strips one such space on each side). */
+    /* Not for table cells (GFM splits rows on | even inside code). A fence longer than any backtick run inside; a space
+     * keeps a backtick at either end from joining the fence (CommonMark strips one such space on each side). */
     int pad = s[0] == '`' || (s[0] && s[strlen(s) - 1] == '`');
     for (int i = 0; i <= longest; i++) fputc('`', f);
     if (pad) fputc(' ', f);

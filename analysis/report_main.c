@@ -54,7 +54,8 @@ static const char *usage(void)
              HS_DEFAULT_SEED, HS_DEFAULT_BOOTSTRAP, HS_DEFAULT_REFERENCE, HS_DEFAULT_MIN_PAIRS);
     const hs_cmp_metric *cm = hs_report_cmp_metrics(&n);
     for (int i = 0; i < n && k > 0 && (size_t)k < sizeof usage_text; i++)
-        k += snprintf(usage_text + k, sizeof usage_text - (size_t)k, "%s %s=%g", i ? "," : "", cm[i].key, cm[i].margin_pct);
+        k += snprintf(usage_text + k, sizeof usage_text - (size_t)k, "%s %s=%g", i ? "," : "", cm[i].key,
+                      cm[i].margin_pct);
     if (k > 0 && (size_t)k < sizeof usage_text) snprintf(usage_text + k, sizeof usage_text - (size_t)k, ".\n");
     return usage_text;
 }
@@ -71,13 +72,15 @@ static hs_status parse_margin(cli_args *a, const char *v)
     const char *eq = strchr(v, '=');
     char *end;
     if (a->opt.n_margin >= (int)(sizeof a->opt.margin / sizeof a->opt.margin[0]))
-        return hs_err(HS_EINPUT, "--margin: too many (at most %d)", (int)(sizeof a->opt.margin / sizeof a->opt.margin[0]));
+        return hs_err(HS_EINPUT, "--margin: too many (at most %d)",
+                      (int)(sizeof a->opt.margin / sizeof a->opt.margin[0]));
     int k = -1;
     for (int i = 0; eq && i < n; i++)
         if (strlen(cm[i].key) == (size_t)(eq - v) && !strncmp(cm[i].key, v, (size_t)(eq - v))) k = i;
     if (k < 0) {
         char list[256] = "";
-        for (int i = 0, o = 0; i < n; i++) o += snprintf(list + o, sizeof list - (size_t)o, "%s%s", i ? ", " : "", cm[i].key);
+        for (int i = 0, o = 0; i < n; i++)
+            o += snprintf(list + o, sizeof list - (size_t)o, "%s%s", i ? ", " : "", cm[i].key);
         return hs_err(HS_EINPUT, "--margin '%s': expected METRIC=PCT with METRIC one of %s", v, list);
     }
     errno = 0;
@@ -110,13 +113,17 @@ static int parse_option(const hs_opt *p, cli_args *a, int c, const char *v)
     case O_BOOTSTRAP:
         if (hs_opt_parse_u64(v, "--bootstrap", &u)) break;
         if (u > 10000000ULL) return hs_opt_error(p, "--bootstrap: '%s' is more than 10000000 resamples", v);
-        if (u < 100) return hs_opt_error(p, "--bootstrap: %llu resamples are too few for a 95%% interval (use >= 100)", (unsigned long long)u);
+        if (u < 100)
+            return hs_opt_error(p, "--bootstrap: %llu resamples are too few for a 95%% interval (use >= 100)",
+                                (unsigned long long)u);
         a->opt.bootstrap = (int)u;
         return 0;
     case O_MIN_PAIRS:
         if (hs_opt_parse_u64(v, "--min-pairs", &u)) break;
         if (u > 1000000ULL) return hs_opt_error(p, "--min-pairs: '%s' is more than 1000000", v);
-        if (u < 2) return hs_opt_error(p, "--min-pairs: %llu is too few: an interval needs at least 2 pairs", (unsigned long long)u);
+        if (u < 2)
+            return hs_opt_error(p, "--min-pairs: %llu is too few: an interval needs at least 2 pairs",
+                                (unsigned long long)u);
         a->opt.min_pairs = (int)u;
         return 0;
     case O_REFERENCE:

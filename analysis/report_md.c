@@ -538,9 +538,11 @@ static void write_books(FILE *f, const hs_report *r)
         fputs(". Comparisons resample whole books and flip each book's sum of differences (--cluster-books); "
               "metric tables still resample prompts.\n\n", f);
     else
-        fprintf(f, ". Comparisons resample prompts as if independent; neighbouring prompts of one book are passages "
-                   "of one text%s (--cluster-books resamples books instead).\n\n",
-                r->nbooks == 1 ? ", and here every prompt comes from one book: the intervals speak for that book only" : "");
+        fprintf(f,
+                ". Comparisons resample prompts as if independent; neighbouring prompts of one book are passages "
+                "of one text%s (--cluster-books resamples books instead).\n\n",
+                r->nbooks == 1 ? ", and here every prompt comes from one book: the intervals speak for that book only"
+                               : "");
 }
 
 /* The distinct pruning strategies of the variants, in variant order, joined by ", ";

@@ -123,7 +123,8 @@ static int bench_paired(const hs_model *m, const char *pcts, int np, int nn, int
     hs_gating mode[MAXC] = {HS_GATING_MASK, HS_GATING_MASK};
     double pct[MAXC] = {0, 50};
     char *list = strdup(pcts);
-    for (char *tok = strtok(list, ","); tok && n < MAXC; tok = strtok(NULL, ",")) mode[n] = HS_GATING_SKIP, pct[n++] = atof(tok);
+    for (char *tok = strtok(list, ","); tok && n < MAXC; tok = strtok(NULL, ","))
+        mode[n] = HS_GATING_SKIP, pct[n++] = atof(tok);
     free(list);
     hs_ctx *c[MAXC] = {0};
     float *g = malloc((size_t)L * H * sizeof(float)), *lg = malloc((size_t)V * sizeof(float));
@@ -156,10 +157,11 @@ static int bench_paired(const hs_model *m, const char *pcts, int np, int nn, int
             rs = median(ratio, reps);
             q1 = ratio[(reps - 1) / 4], q3 = ratio[(3 * (reps - 1) + 3) / 4];
         }
-        printf("{\"paired\": %d, \"gating\": \"%s\", \"off_pct\": %g, \"decode_ms_per_token\": %.3f, "
-               "\"speedup_vs_mask0\": %.4f, \"speedup_vs_mask0_quartiles\": [%.4f, %.4f], "
-               "\"speedup_vs_mask50\": %.4f, \"speedup_vs_skip0\": %.4f, \"speedup_vs_skip0_quartiles\": [%.4f, %.4f]}\n",
-               reps, hs_gating_name(mode[k]), pct[k], median(ms + k * reps, reps), rm, q1m, q3m, rmh, rs, q1, q3);
+        printf(
+            "{\"paired\": %d, \"gating\": \"%s\", \"off_pct\": %g, \"decode_ms_per_token\": %.3f, "
+            "\"speedup_vs_mask0\": %.4f, \"speedup_vs_mask0_quartiles\": [%.4f, %.4f], "
+            "\"speedup_vs_mask50\": %.4f, \"speedup_vs_skip0\": %.4f, \"speedup_vs_skip0_quartiles\": [%.4f, %.4f]}\n",
+            reps, hs_gating_name(mode[k]), pct[k], median(ms + k * reps, reps), rm, q1m, q3m, rmh, rs, q1, q3);
     }
     for (int k = 0; k < n; k++) hs_ctx_free(c[k]);
     free(g), free(lg), free(ids), free(ms), free(ratio);
@@ -423,7 +425,8 @@ int main(int argc, char **argv)
     }
     char *list = strdup(pcts);
     int rc = 0;
-    for (char *tok = strtok(list, ","); tok && !rc; tok = strtok(NULL, ",")) rc = run(&m, mode, atof(tok), np, nn, reps);
+    for (char *tok = strtok(list, ","); tok && !rc; tok = strtok(NULL, ","))
+        rc = run(&m, mode, atof(tok), np, nn, reps);
     free(list);
     hs_model_free(&m);
     return rc;

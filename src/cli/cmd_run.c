@@ -58,7 +58,8 @@ static int run_opt(const hs_opt *p, run_opts *o, int c, const char *arg)
     case O_HUGE: o->huge = 1; return 0;
     case O_THREADS: return hs_cli_parse_int(p, arg, "--threads", 1, 1024, &o->threads) ? 2 : 0;
     case O_WEIGHTS:
-        if (strcmp(arg, "f32") && strcmp(arg, "bf16")) return hs_opt_error(p, "--weights %s: expected f32 or bf16", arg);
+        if (strcmp(arg, "f32") && strcmp(arg, "bf16"))
+            return hs_opt_error(p, "--weights %s: expected f32 or bf16", arg);
         o->bf16 = !strcmp(arg, "bf16");
         return 0;
     case O_MAX_NEW: return hs_cli_parse_int(p, arg, "--max-new", 1, 1 << 20, &o->sp.max_new) ? 2 : 0;
@@ -123,7 +124,8 @@ static int logits_run(const run_opts *o, const int32_t *ids, int n)
     int rc = env_load(&e, o, 0);
     if (rc) return env_free(&e), rc;
     hs_status st = HS_OK;
-    if (n > e.m.cfg.n_positions) st = hs_err(HS_EINPUT, "--ids: %d tokens exceed the context of %d", n, e.m.cfg.n_positions);
+    if (n > e.m.cfg.n_positions)
+        st = hs_err(HS_EINPUT, "--ids: %d tokens exceed the context of %d", n, e.m.cfg.n_positions);
     if (!st) st = env_ctx(&e, o, n);
     float *logits = st ? NULL : hs_malloc((size_t)e.m.cfg.vocab_size * sizeof(float), "logits");
     if (!st && !logits) st = HS_ENOMEM;
@@ -181,9 +183,13 @@ static hs_status encode_prompt(run_env *e, const run_opts *o, const char *text, 
     *n = (int)nn;
     int room = e->m.cfg.n_positions - o->sp.max_new;
     if (nn == 0) return hs_err(HS_EINPUT, "--prompt: empty prompt");
-    if (room < 1) return hs_err(HS_EINPUT, "--max-new %d leaves no room for a prompt in the context of %d", o->sp.max_new, e->m.cfg.n_positions);
+    if (room < 1)
+        return hs_err(HS_EINPUT, "--max-new %d leaves no room for a prompt in the context of %d", o->sp.max_new,
+                      e->m.cfg.n_positions);
     if (*n > room && !o->truncate)
-        return hs_err(HS_EINPUT, "--prompt: %d tokens + --max-new %d exceed the context of %d (use --truncate to keep the last %d)", *n, o->sp.max_new, e->m.cfg.n_positions, room);
+        return hs_err(HS_EINPUT, "--prompt: %d tokens + --max-new %d exceed the context of %d "
+                                 "(use --truncate to keep the last %d)",
+                      *n, o->sp.max_new, e->m.cfg.n_positions, room);
     if (*n > room) {
         memmove(*ids, *ids + (*n - room), (size_t)room * sizeof(int32_t));
         *n = room;
@@ -315,7 +321,8 @@ static int ppl_run(const run_opts *o, const char *prompt, const char *cont)
     if (rc) return env_free(&e), rc;
     hs_status st = hs_tokenizer_encode(e.tok, prompt, strlen(prompt), 0, &a, &na);
     if (!st) st = hs_tokenizer_encode(e.tok, cont, strlen(cont), 0, &b, &nb);
-    if (!st && (na == 0 || nb == 0)) st = hs_err(HS_EINPUT, "ppl: the prompt and the continuation must both have tokens");
+    if (!st && (na == 0 || nb == 0))
+        st = hs_err(HS_EINPUT, "ppl: the prompt and the continuation must both have tokens");
     if (!st && !(seq = hs_malloc((na + nb) * sizeof(int32_t), "sequence"))) st = HS_ENOMEM;
     if (!st) {
         memcpy(seq, a, na * sizeof(int32_t));

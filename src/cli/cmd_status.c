@@ -82,7 +82,8 @@ static void print_text(const file_status *s, const char *path)
            (long long)s->n_done, (long long)s->cells, (long long)(s->cells - s->n_done), g->n_variants, g->n_levels,
            g->n_shards, g->n_prompts);
     printf("complete    %s\n", s->complete ? "yes" : "no");
-    if (s->locked) printf("lock        held by a live sweep: pid %ld on host %s\n", s->pid, s->host[0] ? s->host : "unknown");
+    if (s->locked)
+        printf("lock        held by a live sweep: pid %ld on host %s\n", s->pid, s->host[0] ? s->host : "unknown");
     else printf("lock        free\n");
     printf("last build  %s\n", hs_results_last_version(s->res)[0] ? hs_results_last_version(s->res) : "(no cell yet)");
     printf("\n%-20s %8s %8s %8s\n", "variant", "level", "done", "missing");
@@ -101,13 +102,15 @@ static json_t *status_json(const file_status *s, const char *path)
 {
     const hs_grid *g = hs_results_grid(s->res);
     json_t *by = json_array(), *variants = json_array(), *levels = json_array();
-    for (int v = 0; v < g->n_variants; v++) json_array_append_new(variants, json_string(hs_results_variant_name(s->res, v)));
+    for (int v = 0; v < g->n_variants; v++)
+        json_array_append_new(variants, json_string(hs_results_variant_name(s->res, v)));
     for (int l = 0; l < g->n_levels; l++) json_array_append_new(levels, json_real(hs_results_level(s->res, l)));
     for (int v = 0; v < g->n_variants; v++)
         for (int l = 0; l < g->n_levels; l++) {
             int d = shards_done(s, v, l);
             json_array_append_new(by, json_pack("{s:s, s:f, s:i, s:i}", "variant", hs_results_variant_name(s->res, v),
-                                                "level", hs_results_level(s->res, l), "done", d, "missing", g->n_shards - d));
+                                                "level", hs_results_level(s->res, l), "done", d, "missing",
+                                                g->n_shards - d));
         }
     json_t *lock = s->locked ? json_pack("{s:b, s:I, s:s}", "held", 1, "pid", (json_int_t)s->pid, "host", s->host)
                              : json_pack("{s:b}", "held", 0);

@@ -52,7 +52,8 @@ static void plan_print_text(const hs_sweep_plan *p, const hs_sweep_opts *o)
 {
     const hs_job *j = &p->job;
     printf("job         %s (%s)\noutput      %s\nmodel       %s\n", j->name, j->path, j->output, j->model_dir);
-    printf("prompts     %s: %d used, %d shard%s\n", j->prompts_path, p->n_prompts, j->shards, j->shards == 1 ? "" : "s");
+    printf("prompts     %s: %d used, %d shard%s\n", j->prompts_path, p->n_prompts, j->shards,
+           j->shards == 1 ? "" : "s");
     printf("variants   ");
     for (int v = 0; v < j->n_variants; v++)
         printf(" %s (%s%s)%s", j->variants[v].name, hs_gating_name(j->variants[v].gating),
@@ -71,8 +72,9 @@ static json_t *plan_json(const hs_sweep_plan *p, const hs_sweep_opts *o)
     const hs_job *j = &p->job;
     json_t *variants = json_array(), *levels = json_array();
     for (int v = 0; v < j->n_variants; v++)
-        json_array_append_new(variants, json_pack("{s:s, s:s, s:b}", "name", j->variants[v].name, "gating",
-                                                  hs_gating_name(j->variants[v].gating), "agency", j->variants[v].agency_on));
+        json_array_append_new(variants,
+                              json_pack("{s:s, s:s, s:b}", "name", j->variants[v].name, "gating",
+                                        hs_gating_name(j->variants[v].gating), "agency", j->variants[v].agency_on));
     for (int l = 0; l < j->n_levels; l++) json_array_append_new(levels, json_real(j->levels[l]));
     json_t *slice = o->slice.n ? json_pack("{s:i, s:i}", "k", o->slice.k, "n", o->slice.n) : json_null();
     return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i, s:i}, s:o, s:o, s:s, s:s?, s:i, s:I, s:o, s:I}",
@@ -147,7 +149,8 @@ int hs_cmd_sweep(int argc, char **argv)
         else if (c == 'j') as_json = 1;
     }
     if (rc < 0 && as_json && !dry) rc = hs_opt_error(&p, "--json goes with --dry-run");
-    if (rc < 0 && p.next != argc - 1) rc = hs_opt_error(&p, "%s", p.next >= argc ? "a job file is required" : "exactly one job file");
+    if (rc < 0 && p.next != argc - 1)
+        rc = hs_opt_error(&p, "%s", p.next >= argc ? "a job file is required" : "exactly one job file");
     if (rc < 0) {
         o.job_path = argv[p.next];
         o.sets = sets;

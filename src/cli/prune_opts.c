@@ -30,7 +30,10 @@ int hs_cli_prune_parse_opt(const hs_opt *p, hs_prune_cli *o, int opt_code, const
 {
     switch (opt_code) {
     case HS_OPT_HEADS_OFF: o->heads_off = arg; return 0;
-    case HS_OPT_PRUNE_LEVEL: return hs_opt_parse_double(arg, "--prune-level", 0, 100, &o->prune_level) ? hs_opt_error(p, "%s", hs_err_msg()) : 0;
+    case HS_OPT_PRUNE_LEVEL:
+        if (hs_opt_parse_double(arg, "--prune-level", 0, 100, &o->prune_level))
+            return hs_opt_error(p, "%s", hs_err_msg());
+        return 0;
     case HS_OPT_STRATEGY: return parse_strategy(p, arg, &o->strategy);
     case HS_OPT_SCORES: o->scores_file = arg; return 0;
     case HS_OPT_CALIB: o->calib = arg; return 0;
@@ -51,7 +54,8 @@ static hs_status check_combination(const hs_prune_cli *o)
     if (o->heads_off && o->prune_level >= 0.0)
         return hs_err(HS_EINPUT, "give --heads-off or --prune-level, not both");
     if (o->prune_level < 0.0 && (o->strategy || o->scores_file || o->calib || o->per_layer || o->keep_one))
-        return hs_err(HS_EINPUT, "--strategy, --scores, --calib, --per-layer and --keep-one-per-layer need --prune-level");
+        return hs_err(HS_EINPUT,
+                      "--strategy, --scores, --calib, --per-layer and --keep-one-per-layer need --prune-level");
     return HS_OK;
 }
 

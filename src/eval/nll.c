@@ -60,7 +60,9 @@ hs_status hs_eval_nll(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const in
 {
     *nll_sum = 0;
     *count = 0;
-    if (first < 1 || first >= n) return hs_err(HS_EINPUT, "perplexity: need at least one context token and one scored token (first %d of %d)", first, n);
+    if (first < 1 || first >= n)
+        return hs_err(HS_EINPUT, "perplexity: need at least one context token and one scored token (first %d of %d)",
+                      first, n);
     int W = hs_ctx_max_t(ctx), V = hs_ctx_vocab(ctx);
     if (ag && !stats) return hs_err(HS_EINTERNAL, "perplexity with agency needs head statistics");
     /* Windows of W tokens ending at `end`; each scores the tokens not scored before. */
@@ -183,7 +185,8 @@ static hs_status nll_batched(const hs_nll_batch_job *job)
 hs_status hs_eval_nll_batch(const hs_nll_batch_job *job)
 {
     if (job->slots < 1 || (job->agency && !job->stats))
-        return hs_err(HS_EINTERNAL, "batched perplexity: %s", job->slots < 1 ? "no slots" : "agency needs head statistics");
+        return hs_err(HS_EINTERNAL, "batched perplexity: %s",
+                      job->slots < 1 ? "no slots" : "agency needs head statistics");
     for (int i = 0; i < job->count; i++) job->nll_sum[i] = 0, job->nll_count[i] = 0;
     hs_status st = job->agency ? nll_batched(job) : HS_OK;
     int W = hs_ctx_max_t(job->ctx[0]);

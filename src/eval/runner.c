@@ -169,7 +169,8 @@ static hs_status reference_ppl(hs_runner *r, const hs_prompt *p, const int32_t *
         memcpy(r->seq + np, rids, nr * sizeof(int32_t));
         st = perplexity(r, r->ctx, r->has_agency ? &r->ag : NULL, n, np, &m[HS_M_REFERENCE_PPL]);
     } else if (nr > 0) {
-        st = hs_err(HS_EINPUT, "prompt %s (line %d): prompt + reference are %d tokens, over the context of %d", p->id, p->line, n, r->cfg.max_t);
+        st = hs_err(HS_EINPUT, "prompt %s (line %d): prompt + reference are %d tokens, over the context of %d", p->id,
+                    p->line, n, r->cfg.max_t);
     }
     free(rids);
     return st;
@@ -365,7 +366,8 @@ static hs_status batch_score(hs_runner *r, batch_bufs *b, hs_ctx **ctx, int slot
 {
     if (k == 0) return HS_OK;
     const int32_t **ids = hs_malloc((size_t)k * sizeof *ids, "batch perplexity");
-    int *n = hs_malloc((size_t)k * sizeof *n, "batch perplexity"), *first = hs_malloc((size_t)k * sizeof *first, "batch perplexity");
+    int *n = hs_malloc((size_t)k * sizeof *n, "batch perplexity"),
+        *first = hs_malloc((size_t)k * sizeof *first, "batch perplexity");
     hs_status st = ids && n && first ? HS_OK : HS_ENOMEM;
     for (int j = 0; j < k && !st; j++) ids[j] = b->seq[idx[j]], n[j] = b->seq_n[idx[j]], first[j] = b->first[idx[j]];
     hs_nll_batch_job job = {ctx, agency ? r->bag : NULL, agency ? r->bstats : NULL, slots, ids, n, first, k,

@@ -21,7 +21,8 @@ void hs_sample_params_default(hs_sample_params *p)
 hs_status hs_sample_params_check(const hs_sample_params *p)
 {
     if (p->max_new < 1) return hs_err(HS_EINPUT, "max_new_tokens %d: must be at least 1", p->max_new);
-    if (!(p->temperature >= 0.0f) || p->temperature > 100.0f) return hs_err(HS_EINPUT, "temperature %g: must be in [0, 100]", p->temperature);
+    if (!(p->temperature >= 0.0f) || p->temperature > 100.0f)
+        return hs_err(HS_EINPUT, "temperature %g: must be in [0, 100]", p->temperature);
     if (p->top_k < 0) return hs_err(HS_EINPUT, "top_k %d: must be >= 0", p->top_k);
     if (!(p->top_p > 0.0f && p->top_p <= 1.0f)) return hs_err(HS_EINPUT, "top_p %g: must be in (0, 1]", p->top_p);
     return HS_OK;

@@ -234,7 +234,8 @@ static hs_status check_ids(const hs_ctx *c, const int32_t *ids, int n)
 {
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= c->cfg.vocab_size)
-            return hs_err(HS_EINPUT, "token id %d at position %d is out of range [0, %d)", ids[i], i, c->cfg.vocab_size);
+            return hs_err(HS_EINPUT, "token id %d at position %d is out of range [0, %d)", ids[i], i,
+                          c->cfg.vocab_size);
     return HS_OK;
 }
 

@@ -50,7 +50,8 @@ static __m256 tanh8(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
     __m256 em1r = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r); /* expm1(r) */
-    __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+    __m256 scale =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
     __m256 e = _mm256_fmadd_ps(scale, em1r, _mm256_sub_ps(scale, one)); /* expm1(y) */
     __m256 t = _mm256_div_ps(e, _mm256_add_ps(e, two));
     t = _mm256_blendv_ps(t, one, big);
@@ -224,7 +225,8 @@ static float *hs_k_pair_rows(const float *x, int ldx, int B, int K8)
 
 void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta)
 {
-    if (W.p && B >= HS_PACKED_MIN_ROWS && ldw == W.p->N && hs_k_matmul_packed(y, ldy, x, ldx, W.p, W.poff, B, K, N, beta))
+    if (W.p && B >= HS_PACKED_MIN_ROWS && ldw == W.p->N &&
+        hs_k_matmul_packed(y, ldy, x, ldx, W.p, W.poff, B, K, N, beta))
         return;
     if (W.h) matmul_rows_bf16(y, ldy, x, ldx, W.h, ldw, B, K, N, beta);
     else matmul_rows_f32(y, ldy, x, ldx, W.f, ldw, B, K, N, beta);
@@ -321,7 +323,8 @@ static void scores8(float *p, const float *q, const float *K, int D, float scale
     __m256 a[8], t[8];
     for (int j = 0; j < 8; j++) {
         __m256 acc = _mm256_setzero_ps();
-        for (int d = 0; d < D; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(K + (size_t)j * D + d), acc);
+        for (int d = 0; d < D; d += 8)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(K + (size_t)j * D + d), acc);
         a[j] = acc;
     }
     transpose8(a, t);

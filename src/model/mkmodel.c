@@ -186,7 +186,8 @@ static hs_status write_config(const shape_def *sd, const char *dir)
                           "eos_token_id", sd->V - 1);
     hs_status st = HS_OK;
     if (!o) st = hs_err(HS_EINTERNAL, "cannot build config.json");
-    else if (json_dump_file(o, p, JSON_PRESERVE_ORDER | JSON_INDENT(2)) != 0) st = hs_err(HS_EIO, "%s: cannot write", p);
+    else if (json_dump_file(o, p, JSON_PRESERVE_ORDER | JSON_INDENT(2)) != 0)
+        st = hs_err(HS_EIO, "%s: cannot write", p);
     json_decref(o);
     free(p);
     return st;
@@ -282,7 +283,8 @@ static hs_status write_safetensors(const shape_def *sd, const char *dir, uint64_
     }
     int n = mk_tensors(sd, t);
     FILE *f = fopen(p, "wb");
-    hs_status st = f ? write_header(f, t, n, dt == 0 ? 4 : 2, dtn[dt], p) : hs_err(HS_EIO, "%s: cannot open for writing", p);
+    hs_status st =
+        f ? write_header(f, t, n, dt == 0 ? 4 : 2, dtn[dt], p) : hs_err(HS_EIO, "%s: cannot open for writing", p);
     uint64_t rng = seed;
     for (int i = 0; i < n && !st; i++) st = write_values(f, &t[i], dt, &rng, p);
     if (f && fclose(f) != 0 && !st) st = hs_err(HS_EIO, "%s: write failed (disk full?)", p);
@@ -294,10 +296,13 @@ static hs_status write_safetensors(const shape_def *sd, const char *dir, uint64_
 hs_status hs_model_make_random(const char *dir, const char *shape, uint64_t seed, const char *dtype)
 {
     const shape_def *sd = shape_find(shape);
-    if (!sd) return hs_err(HS_EINPUT, "unknown shape '%s' (tiny, distilgpt2, gpt2, gpt2-medium, gpt2-large, gpt2-xl)", shape);
+    if (!sd)
+        return hs_err(HS_EINPUT, "unknown shape '%s' (tiny, distilgpt2, gpt2, gpt2-medium, gpt2-large, gpt2-xl)",
+                      shape);
     int dt = !strcasecmp(dtype, "f32") ? 0 : !strcasecmp(dtype, "f16") ? 1 : !strcasecmp(dtype, "bf16") ? 2 : -1;
     if (dt < 0) return hs_err(HS_EINPUT, "unknown dtype '%s' (f32, f16, bf16)", dtype);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return hs_err(HS_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return hs_err(HS_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
     synth_vocab v = {0};
     hs_status st = vocab_build(&v, sd->V, seed);
     if (!st) st = write_vocab(&v, dir);

@@ -100,7 +100,9 @@ static hs_status check_shape(const hs_st_tensor *t, const tensor_spec *s, const 
 {
     int ok = t->ndim == s->ndim && t->shape[0] == s->shape[0] && (s->ndim == 1 || t->shape[1] == s->shape[1]);
     if (ok && (t->dtype == HS_DT_F32 || t->dtype == HS_DT_F16 || t->dtype == HS_DT_BF16)) return HS_OK;
-    if (ok) return hs_err(HS_EINPUT, "%s: tensor %s: dtype %s is not supported (F32, F16, BF16)", path, t->name, t->dtype_name);
+    if (ok)
+        return hs_err(HS_EINPUT, "%s: tensor %s: dtype %s is not supported (F32, F16, BF16)", path, t->name,
+                      t->dtype_name);
     char got[96] = "", want[64];
     for (int d = 0; d < t->ndim && d < 4; d++)
         snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);

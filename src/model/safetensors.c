@@ -148,15 +148,20 @@ static hs_status parse_header(hs_st_index *idx, json_t *root, const uint8_t *bas
 hs_status hs_st_parse(hs_st_index *idx, const uint8_t *data, size_t size, const char *path)
 {
     memset(idx, 0, sizeof *idx);
-    if (size < 8) return hs_err(HS_EINPUT, "%s: truncated: %zu bytes, a safetensors file starts with an 8-byte header length", path, size);
+    if (size < 8)
+        return hs_err(HS_EINPUT, "%s: truncated: %zu bytes, a safetensors file starts with an 8-byte header length",
+                      path, size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | data[i];
     if (hlen > size - 8)
-        return hs_err(HS_EINPUT, "%s: header length %llu past the end of the file (size %zu)", path, (unsigned long long)hlen, size);
-    if (hlen > HS_ST_MAX_HEADER) return hs_err(HS_EINPUT, "%s: header length %llu is absurd", path, (unsigned long long)hlen);
+        return hs_err(HS_EINPUT, "%s: header length %llu past the end of the file (size %zu)", path,
+                      (unsigned long long)hlen, size);
+    if (hlen > HS_ST_MAX_HEADER)
+        return hs_err(HS_EINPUT, "%s: header length %llu is absurd", path, (unsigned long long)hlen);
     json_error_t jerr;
     json_t *root = json_loadb((const char *)data + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) return hs_err(HS_EINPUT, "%s: header is not valid JSON: %s (at byte %d)", path, jerr.text, jerr.position);
+    if (!root)
+        return hs_err(HS_EINPUT, "%s: header is not valid JSON: %s (at byte %d)", path, jerr.text, jerr.position);
     hs_status st = HS_OK;
     if (!json_is_object(root))
         st = hs_err(HS_EINPUT, "%s: header is not a JSON object", path);

@@ -34,9 +34,11 @@ hs_status hs_heads_parse(const char *spec, int L, int H, float *gates)
             h = parse_index(&p);
         }
         if (l < 0 || h < 0 || (*p && *p != ',' && *p != ' '))
-            return hs_err(HS_EINPUT, "head list '%s': '%.*s' is not LAYER.HEAD", spec, (int)strcspn(start, ", "), start);
+            return hs_err(HS_EINPUT, "head list '%s': '%.*s' is not LAYER.HEAD", spec, (int)strcspn(start, ", "),
+                          start);
         if (l >= L || h >= H)
-            return hs_err(HS_EINPUT, "head list '%s': head %ld.%ld does not exist (model has %d layers x %d heads)", spec, l, h, L, H);
+            return hs_err(HS_EINPUT, "head list '%s': head %ld.%ld does not exist (model has %d layers x %d heads)",
+                          spec, l, h, L, H);
         gates[l * H + h] = 0.0f;
     }
     return HS_OK;

@@ -23,7 +23,8 @@ hs_status hs_strategy_parse(const char *s, hs_strategy *out)
             *out = (hs_strategy)i;
             return HS_OK;
         }
-    return hs_err(HS_EINPUT, "strategy '%s': expected entropy, magnitude, random, ablation, gradient, taylor or iterative",
+    return hs_err(HS_EINPUT,
+                  "strategy '%s': expected entropy, magnitude, random, ablation, gradient, taylor or iterative",
                   s ? s : "(null)");
 }
 

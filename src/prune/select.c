@@ -56,7 +56,8 @@ static hs_status level_counts(double pct, int L, int H, const hs_select_opts *o,
     if (o->per_layer) {
         int k = hs_prune_count(pct, 1, H);
         if (k > cap)
-            return hs_err(HS_EINPUT, "level %g%% switches off %d of %d heads in every layer, but keep-one-per-layer keeps one",
+            return hs_err(HS_EINPUT,
+                          "level %g%% switches off %d of %d heads in every layer, but keep-one-per-layer keeps one",
                           pct, k, H);
         *total = k * L;
         *per_layer_max = k;

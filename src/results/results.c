@@ -19,9 +19,9 @@
  * carries checksums too. Opening a file reads every dataset once, so a damaged file is
  * refused up front (resume, merge) rather than half-way; the chunk index (a version 1
  * B-tree, which HDF5 does not checksum) is checked entry by entry (verify_chunks). Not
- * covered: the global heap holding variable-length strings (labels, attribute text). The 1.10 format would checksum those too, but it marks a file "open
- * for writing" in the superblock, and a file whose writer was killed then needs h5clear
- * before it opens again: a kill must never make the file unusable. */
+ * covered: the global heap holding variable-length strings (labels, attribute text). The 1.10 format would checksum
+ * those too, but it marks a file "open for writing" in the superblock, and a file whose writer was killed then needs
+ * h5clear before it opens again: a kill must never make the file unusable. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -419,7 +419,8 @@ static hs_status open_dataset(hid_t file, const char *path, const char *name, co
     for (int i = 0; same && i < nd; i++) same = have[i] == want[i];
     if (!same) {
         H5Dclose(d);
-        return hs_err(HS_EINPUT, "%s: dataset %s does not have the shape its dimensions say (damaged file?)", path, name);
+        return hs_err(HS_EINPUT, "%s: dataset %s does not have the shape its dimensions say (damaged file?)", path,
+                      name);
     }
     *out = d;
     return HS_OK;
@@ -483,7 +484,9 @@ static hs_status variant_attrs(creator *c)
     const char **strategy = hs_calloc((size_t)nv, sizeof *strategy, "variant attributes");
     uint8_t *flags = hs_calloc((size_t)nv * 3, 1, "variant attributes"); /* agency, per_layer, keep_one */
     hid_t t = string_type(0);
-    hs_status st = !gating || !strategy || !flags ? HS_ENOMEM : t < 0 ? h5_fail(c->path, "creating a string type") : HS_OK;
+    hs_status st = !gating || !strategy || !flags ? HS_ENOMEM
+                   : t < 0                        ? h5_fail(c->path, "creating a string type")
+                                                  : HS_OK;
     for (int v = 0; !st && v < nv; v++) {
         const hs_variant *var = &job->variants[v];
         gating[v] = hs_gating_name(var->gating);
@@ -626,7 +629,8 @@ static hs_status make_metrics(creator *c)
         char name[128];
         snprintf(name, sizeof name, "/metrics/%s", hs_metrics[m].name);
         hid_t d = -1;
-        st = create_dataset(c->file, c->path, name, &metric_layout, &c->spec->grid, H5T_IEEE_F64LE, &nan, c->scales, &d);
+        st = create_dataset(c->file, c->path, name, &metric_layout, &c->spec->grid, H5T_IEEE_F64LE, &nan, c->scales,
+                            &d);
         if (st) break;
         st = put_str(d, c->path, "units", hs_metrics[m].units);
         if (!st) st = put_str(d, c->path, "description", hs_metrics[m].description);
@@ -658,9 +662,12 @@ static hs_status make_cell_datasets(creator *c, hid_t *ds)
                                   [DS_TRANS] = &zero64, [DS_VSCORE] = &nan};
     hs_status st = HS_OK;
     for (int i = 0; !st && i < DS_COUNT; i++) {
-        hid_t t = i == DS_HOST ? string_type(HS_HOST_MAX) : i == DS_FINISHED ? string_type(HS_UTC_MAX) : H5Tcopy(ds_file_type(i));
+        hid_t t = i == DS_HOST       ? string_type(HS_HOST_MAX)
+                  : i == DS_FINISHED ? string_type(HS_UTC_MAX)
+                                     : H5Tcopy(ds_file_type(i));
         if (t < 0) return h5_fail(c->path, "creating a type");
-        st = create_dataset(c->file, c->path, layout[i].name, &layout[i], &c->spec->grid, t, fill[i], c->scales, &ds[i]);
+        st = create_dataset(c->file, c->path, layout[i].name, &layout[i], &c->spec->grid, t, fill[i], c->scales,
+                            &ds[i]);
         H5Tclose(t);
     }
     return st;
@@ -690,7 +697,8 @@ static hs_status write_heads(creator *c, const hid_t *ds)
     if (!st) st = put_str(d, c->path, "calibration_sha256", s->scores->calibration_sha256);
     if (!st) st = put_i32(d, c->path, "n_prompts", s->scores->n_prompts);
     if (!st) st = put_u64(d, c->path, "seed", s->scores->seed);
-    if (!st) st = put_str(d, c->path, "convention", "higher = more useful; a level switches off the lowest scores first");
+    if (!st)
+        st = put_str(d, c->path, "convention", "higher = more useful; a level switches off the lowest scores first");
     return st;
 }
 
@@ -856,7 +864,8 @@ void hs_results_remove_stale_tmp(const char *path)
         if (!tmp) break;
         snprintf(tmp, n, "%s/%s", dir, e->d_name);
         if (unlink(tmp) == 0)
-            fprintf(stderr, "headsweep: removed %s, left by a run that was killed (pid %ld is not running)\n", tmp, pid);
+            fprintf(stderr, "headsweep: removed %s, left by a run that was killed (pid %ld is not running)\n", tmp,
+                    pid);
         free(tmp);
     }
     if (d) closedir(d);
@@ -941,7 +950,8 @@ static hs_status read_grid(hs_results *r)
     int states;
     hs_status st = HS_OK;
     for (int d = 0; !st && d < D_COUNT; d++) st = scale_length(r->file, r->path, d, fields[d] ? fields[d] : &states);
-    if (!st && states != HS_AG_NSTATES) st = hs_err(HS_EINPUT, "%s: /state has %d entries, expected %d", r->path, states, HS_AG_NSTATES);
+    if (!st && states != HS_AG_NSTATES)
+        st = hs_err(HS_EINPUT, "%s: /state has %d entries, expected %d", r->path, states, HS_AG_NSTATES);
     return st;
 }
 
@@ -1168,7 +1178,8 @@ static hs_status open_failure(const char *path, int writable)
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, deepest_error, detail);
     h5_reason(reason, sizeof reason);
     if (strstr(detail, "unable to lock"))
-        return hs_err(HS_EIO, "%s: cannot open: another program holds it open (h5py, HDFView, a sweep?): %s", path, reason);
+        return hs_err(HS_EIO, "%s: cannot open: another program holds it open (h5py, HDFView, a sweep?): %s", path,
+                      reason);
     return hs_err(HS_EINPUT, "%s cannot be opened as HDF5 (%s): corrupt or truncated?%s", path, reason,
                   writable ? " refusing to overwrite it: move it away or choose another output" : "");
 }
@@ -1366,7 +1377,8 @@ static hs_status transfer(hs_results *r, int reading, hid_t d, hid_t fsel, hid_t
     hid_t ms = fsel < 0 ? -1 : H5Screate_simple(1, &total, NULL);
     herr_t ok = ms < 0 ? -1 : 0;
     if (ok >= 0 && stride > 1) ok = H5Sselect_hyperslab(ms, H5S_SELECT_SET, &offset, &stride, &n, NULL);
-    if (ok >= 0) ok = reading ? H5Dread(d, mtype, ms, fsel, H5P_DEFAULT, buf) : H5Dwrite(d, mtype, ms, fsel, H5P_DEFAULT, buf);
+    if (ok >= 0)
+        ok = reading ? H5Dread(d, mtype, ms, fsel, H5P_DEFAULT, buf) : H5Dwrite(d, mtype, ms, fsel, H5P_DEFAULT, buf);
     /* h5_fail first: closing would clear the error stack it reads the reason from. */
     hs_status st = ok < 0 ? h5_fail(r->path, "%s %s", reading ? "reading" : "writing", what) : HS_OK;
     close_id(ms);
@@ -1397,7 +1409,8 @@ static hs_status cell_data(hs_results *r, int reading, const hs_cell *cell, hs_c
         char what[128];
         snprintf(what, sizeof what, "/metrics/%s", hs_metrics[m].name);
         hid_t fs = prompt_rows(r->metric[m], cell, c, 1);
-        st = transfer(r, reading, r->metric[m], fs, H5T_NATIVE_DOUBLE, c->metrics, (hsize_t)c->n, (hsize_t)m, HS_M_COUNT, what);
+        st = transfer(r, reading, r->metric[m], fs, H5T_NATIVE_DOUBLE, c->metrics, (hsize_t)c->n, (hsize_t)m,
+                      HS_M_COUNT, what);
     }
     if (!st) {
         hid_t fs = prompt_rows(r->ds[DS_GEN], cell, c, (hsize_t)g->max_new);
@@ -1444,7 +1457,8 @@ static hs_status flush_sync(hs_results *r)
     herr_t ok = fapl < 0 ? -1 : H5Fget_vfd_handle(r->file, fapl, &handle);
     close_id(fapl);
     if (ok < 0 || !handle) return h5_fail(r->path, "getting the file descriptor");
-    if (fsync(*(int *)handle) != 0 && errno != EINVAL) return hs_err(HS_EIO, "%s: fsync failed: %s", r->path, strerror(errno));
+    if (fsync(*(int *)handle) != 0 && errno != EINVAL)
+        return hs_err(HS_EIO, "%s: fsync failed: %s", r->path, strerror(errno));
     return HS_OK;
 }
 

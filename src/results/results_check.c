@@ -191,7 +191,8 @@ static hs_status check_chunks(const ck *c, const char *obj, hid_t d, int rank, c
     }
     hsize_t bytes = bytes_of(chunk, rank, elem);
     if (bytes == 0 || bytes > CHUNK_BYTES_MAX) return fail(c, obj, "chunks of more than %d bytes", CHUNK_BYTES_MAX);
-    if (n > HS_RESULTS_CHUNKS_MAX) return fail(c, obj, "%llu chunks (at most %d)", (unsigned long long)n, HS_RESULTS_CHUNKS_MAX);
+    if (n > HS_RESULTS_CHUNKS_MAX)
+        return fail(c, obj, "%llu chunks (at most %d)", (unsigned long long)n, HS_RESULTS_CHUNKS_MAX);
     return HS_OK;
 }
 
@@ -332,7 +333,8 @@ static hs_status check_levels(const ck *c)
     else if (d < 0 || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
         st = fail_h5(c, "/level", "cannot read it");
     for (hsize_t i = 0; !st && i < c->len[S_LEVEL]; i++)
-        if (!(v[i] >= 0 && v[i] <= 100)) st = fail(c, "/level", "entry %llu is not a percentage", (unsigned long long)i);
+        if (!(v[i] >= 0 && v[i] <= 100))
+            st = fail(c, "/level", "entry %llu is not a percentage", (unsigned long long)i);
     free(v);
     close_id(d);
     return st;

@@ -172,7 +172,10 @@ static hs_status collect(parse_state *ps, const char *section, const char *key, 
     snprintf(where, sizeof where, "%s:%d", ps->path, ps->lineno);
     if (isspace((unsigned char)ps->line[0]) && ps->last && !strcmp(ps->last->key, key))
         return continue_entry(ps, key, value);
-    if (!*section) return hs_err(HS_EINPUT, "%s: '%s' is outside any section (put it under [job], [generation], [pruning] or [variant.NAME])", where, key);
+    if (!*section)
+        return hs_err(HS_EINPUT,
+                      "%s: '%s' is outside any section (put it under [job], [generation], [pruning] or [variant.NAME])",
+                      where, key);
     const char *const *keys = section_keys(section);
     if (!keys) return unknown_section(section_where(ps, section, where), section);
     if (!in_list(keys, key)) return unknown_key(where, section, key);
@@ -358,7 +361,8 @@ static hs_status get_float(const hs_job_entry *e, double lo, int lo_open, double
     float f = (float)v;
     if (!((lo_open ? f > lo : f >= lo) && (hi_open ? f < hi : f <= hi))) {
         char what[96];
-        snprintf(what, sizeof what, "a number in %c%g, %g%c as a float", lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']');
+        snprintf(what, sizeof what, "a number in %c%g, %g%c as a float", lo_open ? '(' : '[', lo, hi,
+                 hi_open ? ')' : ']');
         return bad_value(e, what);
     }
     *out = f;
@@ -473,7 +477,8 @@ static hs_status pruning_key(hs_job *job, const hs_job_entry *e)
 {
     const char *k = e->key;
     if (!strcmp(k, "strategy")) {
-        if (hs_strategy_parse(e->value, &job->strategy)) return bad_value(e, "entropy, magnitude, random, ablation, gradient, taylor or iterative");
+        if (hs_strategy_parse(e->value, &job->strategy))
+            return bad_value(e, "entropy, magnitude, random, ablation, gradient, taylor or iterative");
         return HS_OK;
     }
     if (!strcmp(k, "levels")) return set_levels(job, e);
@@ -591,7 +596,8 @@ static hs_status fill_variant(hs_job *job, hs_variant *v)
         const hs_job_entry *e = &job->entries[i];
         if (!strcmp(e->section, section) && strcmp(e->key, "gating") && strcmp(e->key, "agency") &&
             !in_list(variant_pruning_keys, e->key))
-            return hs_err(HS_EINPUT, "%s: %s has no effect in variant %s, which has agency = off", e->where, e->key, v->name);
+            return hs_err(HS_EINPUT, "%s: %s has no effect in variant %s, which has agency = off", e->where, e->key,
+                          v->name);
     }
     return check_agency_gating(job, v, section);
 }
@@ -599,10 +605,12 @@ static hs_status fill_variant(hs_job *job, hs_variant *v)
 static hs_status add_variant(hs_job *job, const hs_job_entry *e, const char *name)
 {
     if (!valid_name(name) || strlen(name) >= HS_VARIANT_NAME_MAX)
-        return hs_err(HS_EINPUT, "%s: variants: '%s' is not a variant name (letters, digits, '_' and '-', under %d bytes)",
+        return hs_err(HS_EINPUT,
+                      "%s: variants: '%s' is not a variant name (letters, digits, '_' and '-', under %d bytes)",
                       e->where, name, HS_VARIANT_NAME_MAX);
     for (int i = 0; i < job->n_variants; i++)
-        if (!strcmp(job->variants[i].name, name)) return hs_err(HS_EINPUT, "%s: variants: '%s' is listed twice", e->where, name);
+        if (!strcmp(job->variants[i].name, name))
+            return hs_err(HS_EINPUT, "%s: variants: '%s' is listed twice", e->where, name);
     hs_variant *v = &job->variants[job->n_variants++];
     memset(v, 0, sizeof *v);
     snprintf(v->name, sizeof v->name, "%s", name);

@@ -131,8 +131,8 @@ static hs_status make_parents(const char *path)
         struct stat sb;
         /* A path through a regular file is the user's mistake (exit 2), not an I/O error. */
         if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            st = hs_err(errno == ENOTDIR ? HS_EINPUT : HS_EIO, "cannot create directory %s for results file %s: %s", dir,
-                        path, strerror(errno));
+            st = hs_err(errno == ENOTDIR ? HS_EINPUT : HS_EIO, "cannot create directory %s for results file %s: %s",
+                        dir, path, strerror(errno));
         else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
             st = hs_err(HS_EINPUT, "cannot use %s as the directory of results file %s: not a directory", dir, path);
         *p = '/';
@@ -215,7 +215,8 @@ hs_status hs_rename_noreplace(const char *from, const char *to)
         return errno == EEXIST ? hs_err(HS_EINPUT, "%s appeared while it was being written (as %s); not replacing it",
                                         to, from)
                                : hs_err(HS_EIO, "%s: cannot link %s to it: %s", to, from, strerror(errno));
-    if (unlink(from) != 0) return hs_err(HS_EIO, "%s: cannot remove %s after linking it: %s", to, from, strerror(errno));
+    if (unlink(from) != 0)
+        return hs_err(HS_EIO, "%s: cannot remove %s after linking it: %s", to, from, strerror(errno));
     return HS_OK;
 }
 

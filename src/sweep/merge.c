@@ -118,7 +118,8 @@ static hs_status compare_cells(const hs_results *r, const hs_cell_result *x, con
         for (int t = 0; t < g->max_new; t++) {
             size_t k = (size_t)j * g->max_new + t;
             if (x->gen_ids[k] == y->gen_ids[k]) continue;
-            snprintf(what, sizeof what, "generated token %d of prompt %s is %d vs %d", t, id, x->gen_ids[k], y->gen_ids[k]);
+            snprintf(what, sizeof what, "generated token %d of prompt %s is %d vs %d", t, id, x->gen_ids[k],
+                     y->gen_ids[k]);
             return disagree(r, x, a, b, what);
         }
     }
@@ -170,7 +171,8 @@ static hs_status merge_input(merger *m, hs_results *in, int i)
     return st;
 }
 
-static hs_status merge_into(const char *tmp, hs_results **res, const char *const *inputs, int n_inputs, int64_t *done_out)
+static hs_status merge_into(const char *tmp, hs_results **res, const char *const *inputs, int n_inputs,
+                            int64_t *done_out)
 {
     merger m = {.inputs = inputs};
     hs_status st = hs_results_open(&m.out, tmp, 1);

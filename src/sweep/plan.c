@@ -42,7 +42,8 @@ static hs_status count_prompts(hs_sweep_plan *p)
     hs_prompts_free(&set);
     if (p->job.max_prompts > 0 && p->job.max_prompts < n) n = p->job.max_prompts;
     if (n < p->job.shards)
-        return hs_err(HS_EINPUT, "%s: shards = %d but only %d evaluation prompts are used, so some cells would be empty",
+        return hs_err(HS_EINPUT,
+                      "%s: shards = %d but only %d evaluation prompts are used, so some cells would be empty",
                       hs_job_where(&p->job, "job", "shards"), p->job.shards, n);
     p->n_prompts = n;
     return HS_OK;

@@ -70,7 +70,8 @@ void hs_progress_finish(hs_progress *p, int64_t cells_done, int64_t prompts_done
 {
     p->cells_done = cells_done;
     /* A plain log needs no repeat of a line it just printed. */
-    if (p->bar || cells_done != p->cells_printed || prompts_done != p->prompts_printed) print(p, prompts_done, hs_now());
+    if (p->bar || cells_done != p->cells_printed || prompts_done != p->prompts_printed)
+        print(p, prompts_done, hs_now());
     if (p->bar) fputc('\n', p->out);
     fflush(p->out);
 }

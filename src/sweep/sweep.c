@@ -219,7 +219,8 @@ static hs_status load_inputs(sweep *s)
     int n = (int)s->prompts.n;
     if (job->max_prompts > 0 && job->max_prompts < n) n = job->max_prompts;
     if (n < job->shards)
-        return hs_err(HS_EINPUT, "%s: shards = %d but only %d evaluation prompts are used, so some cells would be empty",
+        return hs_err(HS_EINPUT,
+                      "%s: shards = %d but only %d evaluation prompts are used, so some cells would be empty",
                       hs_job_where(job, "job", "shards"), job->shards, n);
     if (hs_tokenizer_vocab_size(s->tok) > s->model.cfg.vocab_size)
         return hs_err(HS_EINPUT, "%s: the tokenizer has %d tokens, the model only %d", job->model_dir,
@@ -458,8 +459,9 @@ static hs_status verify_output(sweep *s, const char *study)
     if (!st && (fg->n_variants != jg->n_variants || fg->n_levels != jg->n_levels || fg->n_shards != jg->n_shards ||
                 fg->n_prompts != jg->n_prompts || fg->n_layers != jg->n_layers || fg->n_heads != jg->n_heads ||
                 fg->max_new != jg->max_new))
-        st = hs_err(HS_EINPUT, "%s: its dimensions (%d variants, %d levels, %d shards, %d prompts, %d x %d heads, "
-                               "%d new tokens) are not this job's (%d, %d, %d, %d, %d x %d, %d); refusing to mix results",
+        st = hs_err(HS_EINPUT,
+                    "%s: its dimensions (%d variants, %d levels, %d shards, %d prompts, %d x %d heads, "
+                    "%d new tokens) are not this job's (%d, %d, %d, %d, %d x %d, %d); refusing to mix results",
                     s->job.output, fg->n_variants, fg->n_levels, fg->n_shards, fg->n_prompts, fg->n_layers, fg->n_heads,
                     fg->max_new, jg->n_variants, jg->n_levels, jg->n_shards, jg->n_prompts, jg->n_layers, jg->n_heads,
                     jg->max_new);
@@ -582,7 +584,8 @@ static void report_start(const sweep *s)
         fprintf(stderr, "headsweep: %s: nothing to do, %lld of %lld cells done%s\n", s->job.output,
                 (long long)s->n_done_before, (long long)total, s->o->slice.n ? " (or outside this slice)" : "");
     else
-        fprintf(stderr, "headsweep: %s: %s, %lld of %lld cells done; computing %lld cells (%lld prompts) on %d rank%s\n",
+        fprintf(stderr,
+                "headsweep: %s: %s, %lld of %lld cells done; computing %lld cells (%lld prompts) on %d rank%s\n",
                 s->job.output, what, (long long)s->n_done_before, (long long)total, (long long)s->n_todo,
                 (long long)s->todo_prompts, hs_comm_size(s->comm), hs_comm_size(s->comm) == 1 ? "" : "s");
 }
@@ -846,7 +849,8 @@ static void report_end(const sweep *s, hs_status st)
     if (s->rank != 0 || s->n_todo == 0 || (st && st != HS_EINTR)) return;
     int64_t total = hs_grid_cells(&s->grid), done = s->n_done_before + s->cells_written;
     double wall = hs_now() - s->start;
-    fprintf(stderr, "headsweep: %s: %lld of %lld cells done (%lld in this run, %.1f s; writing results %.2f s, %.1f%%)\n",
+    fprintf(stderr,
+            "headsweep: %s: %lld of %lld cells done (%lld in this run, %.1f s; writing results %.2f s, %.1f%%)\n",
             s->job.output, (long long)done, (long long)total, (long long)s->cells_written, wall, s->write_seconds,
             wall > 0 ? 100.0 * s->write_seconds / wall : 0.0);
 }

@@ -44,7 +44,8 @@ hs_status hs_tmp_commit(const char *path, FILE *f, char *tmp, hs_status st)
     int write_err = ferror(f);
     if (fclose(f) != 0 || write_err)
         st = st ? st : hs_err(HS_EIO, "%s: write failed (as %s): %s", path, tmp, strerror(errno ? errno : EIO));
-    if (!st && rename(tmp, path) != 0) st = hs_err(HS_EIO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
+    if (!st && rename(tmp, path) != 0)
+        st = hs_err(HS_EIO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
     if (st) unlink(tmp);
     free(tmp);
     return st;

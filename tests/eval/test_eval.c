@@ -254,7 +254,8 @@ static void batch_vs_single(int with_agency)
     assert_int_equal(hs_generate(ctx[0], with_agency ? &ag[0] : NULL, with_agency ? &st[0] : NULL, &smp, prompts[0],
                                  n_prompt[0], &sp, ids[0], -1, &probe), HS_OK);
     int eot = probe_mem[3];
-    hs_batch_job job = {ctx, with_agency ? ag : NULL, with_agency ? st : NULL, S, prompts, n_prompt, ids, P, &sp, eot, out, NULL, NULL};
+    hs_batch_job job = {
+        ctx, with_agency ? ag : NULL, with_agency ? st : NULL, S, prompts, n_prompt, ids, P, &sp, eot, out, NULL, NULL};
     assert_int_equal(hs_generate_batch(&job, &smp), HS_OK);
     int stopped = 0;
     long long transitions = 0;
@@ -269,7 +270,8 @@ static void batch_vs_single(int with_agency)
         if (with_agency)
             for (int h = 0; h < LH; h++) transitions += ag[0].transitions[h];
     }
-    fprintf(stderr, "batch test: %d of %d prompts stopped early, %lld agency transitions\n", stopped, P, (long long)transitions);
+    fprintf(stderr, "batch test: %d of %d prompts stopped early, %lld agency transitions\n", stopped, P,
+            (long long)transitions);
     if (with_agency) assert_true(transitions > 0); /* the state machine really acted */
     assert_true(stopped > 0);                      /* and refills happened mid-batch */
     for (int k = 0; k < S; k++) {
@@ -331,8 +333,8 @@ static void runner_batch_case(const hs_model *m, const hs_tokenizer *tok, hs_gat
         for (int k = 0; k < HS_M_COUNT; k++) {
             if (hs_metrics[k].timing) continue;
             if (!((isnan(ms[k]) && isnan(mb[i][k])) || ms[k] == mb[i][k]))
-                fail_msg("mode %d agency %d batch %d prompt %d: %s %.17g (batch) vs %.17g (alone)", mode, agency, batch, i,
-                         hs_metrics[k].name, mb[i][k], ms[k]);
+                fail_msg("mode %d agency %d batch %d prompt %d: %s %.17g (batch) vs %.17g (alone)", mode, agency, batch,
+                         i, hs_metrics[k].name, mb[i][k], ms[k]);
         }
         assert_true(isnan(mb[i][HS_M_GENERATION_S]) && isnan(mb[i][HS_M_CPU_USER_S]) && mb[i][HS_M_PEAK_RSS] > 0);
     }

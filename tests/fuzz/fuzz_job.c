@@ -30,7 +30,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char *m = fz_path(dir, "m");
     if (mkdir(m, 0700) != 0) FZ_FAIL("mkdir %s", m);
     char *cfg = fz_path(m, "config.json");
-    static const char config[] = "{\"n_layer\": 2, \"n_head\": 4, \"n_embd\": 64, \"n_positions\": 128, \"vocab_size\": 1024}\n";
+    static const char config[] =
+        "{\"n_layer\": 2, \"n_head\": 4, \"n_embd\": 64, \"n_positions\": 128, \"vocab_size\": 1024}\n";
     fz_write(cfg, config, sizeof config - 1);
     static const char prompts[] = "{\"id\": \"a\", \"prompt\": \"In the beginning\", \"reference\": \" God\"}\n";
     char *p = fz_path(dir, "p.jsonl"), *c = fz_path(dir, "c.jsonl");

@@ -198,7 +198,8 @@ static void check_avx512_shape(int B, int K, int N, int lm_head, int bf16, unsig
     uint16_t *wh = malloc(nw * sizeof(uint16_t));
     float *init = malloc(ny * sizeof(float)), *y[3] = {malloc(ny * sizeof(float)), malloc(ny * sizeof(float)),
                                                       malloc(ny * sizeof(float))};
-    for (size_t i = 0; i < nw; i++) wh[i] = hs_f32_to_bf16(frand(seed)), wf[i] = bf16 ? hs_bf16_to_f32(wh[i]) : frand(seed);
+    for (size_t i = 0; i < nw; i++)
+        wh[i] = hs_f32_to_bf16(frand(seed)), wf[i] = bf16 ? hs_bf16_to_f32(wh[i]) : frand(seed);
     fill(x, (size_t)B * ldx, seed), fill(init, ny, seed);
     hs_w W = bf16 ? hs_w_bf16(wh) : hs_w_f32(wf);
     for (int path = 0; path < 3; path++) { /* 0: AVX-512 batch, 1: AVX2 batch, 2: AVX-512 row by row */
@@ -207,13 +208,15 @@ static void check_avx512_shape(int B, int K, int N, int lm_head, int bf16, unsig
         if (path < 2)
             run_both(y[path], ldy, x, ldx, W, B, K, N, lm_head);
         else
-            for (int b = 0; b < B; b++) run_both(y[path] + (size_t)b * ldy, ldy, x + (size_t)b * ldx, ldx, W, 1, K, N, lm_head);
+            for (int b = 0; b < B; b++)
+                run_both(y[path] + (size_t)b * ldy, ldy, x + (size_t)b * ldx, ldx, W, 1, K, N, lm_head);
     }
     hs_k_avx512_set(1);
     for (int path = 1; path < 3; path++)
         if (memcmp(y[0], y[path], ny * sizeof(float)))
-            fail_msg("%s %s B %d K %d N %d threads %d: AVX-512 batch differs from %s", lm_head ? "dot_rows" : "matmul_rows",
-                     bf16 ? "bf16" : "f32", B, K, N, hs_k_threads(), path == 1 ? "the AVX2 batch" : "rows alone");
+            fail_msg("%s %s B %d K %d N %d threads %d: AVX-512 batch differs from %s",
+                     lm_head ? "dot_rows" : "matmul_rows", bf16 ? "bf16" : "f32", B, K, N, hs_k_threads(),
+                     path == 1 ? "the AVX2 batch" : "rows alone");
     free(wf), free(x), free(wh), free(init), free(y[0]), free(y[1]), free(y[2]);
 }
 
@@ -236,8 +239,8 @@ static void check_avx512_gemm(int M, int K, int N, int trans, int bf16, float be
     }
     hs_k_avx512_set(1);
     if (memcmp(c[0], c[1], nc * sizeof(float)))
-        fail_msg("gemm %s M %d K %d N %d trans %d beta %g threads %d: AVX-512 differs from AVX2", bf16 ? "bf16" : "f32", M,
-                 K, N, trans, beta, hs_k_threads());
+        fail_msg("gemm %s M %d K %d N %d trans %d beta %g threads %d: AVX-512 differs from AVX2", bf16 ? "bf16" : "f32",
+                 M, K, N, trans, beta, hs_k_threads());
     free(wf), free(a), free(wh), free(init), free(c[0]), free(c[1]);
 }
 
@@ -263,7 +266,8 @@ static void test_avx512_same_bits(void **state)
         for (size_t m = 0; m < sizeof Ms / sizeof *Ms; m++)
             for (size_t k = 0; k < sizeof Kg / sizeof *Kg; k++)
                 for (size_t n = 0; n < sizeof Ng / sizeof *Ng; n++)
-                    for (int v = 0; v < 8; v++) check_avx512_gemm(Ms[m], Kg[k], Ng[n], v & 1, (v >> 1) & 1, v >> 2 ? 1.0f : 0.0f, &seed);
+                    for (int v = 0; v < 8; v++)
+                        check_avx512_gemm(Ms[m], Kg[k], Ng[n], v & 1, (v >> 1) & 1, v >> 2 ? 1.0f : 0.0f, &seed);
         check_avx512_gemm(64, 520, 2003, 1, 0, 0.0f, &seed); /* the LM head over all positions, threaded */
     }
     hs_k_set_threads(1);
@@ -281,7 +285,8 @@ static void check_packed(int B, int Kf, int Nf, int r0, int K, int c0, int N, in
     size_t nw = (size_t)Kf * Nf, ny = (size_t)B * (N + 1);
     float *wf = malloc(nw * sizeof(float)), *x = malloc((size_t)B * (K + 2) * sizeof(float));
     uint16_t *wh = malloc(nw * sizeof(uint16_t));
-    for (size_t i = 0; i < nw; i++) wh[i] = hs_f32_to_bf16(frand(seed)), wf[i] = bf16 ? hs_bf16_to_f32(wh[i]) : frand(seed);
+    for (size_t i = 0; i < nw; i++)
+        wh[i] = hs_f32_to_bf16(frand(seed)), wf[i] = bf16 ? hs_bf16_to_f32(wh[i]) : frand(seed);
     fill(x, (size_t)B * (K + 2), seed);
     hs_w W = bf16 ? hs_w_bf16(wh) : hs_w_f32(wf);
     size_t np = hs_k_pack_floats(Kf, Nf);
@@ -303,7 +308,8 @@ static void check_packed(int B, int Kf, int Nf, int r0, int K, int c0, int N, in
             hs_k_matmul_rows(y[path], N + 1, x, K + 2, w, Nf, B, K, N, beta);
         else
             for (int b = 0; b < B; b++)
-                hs_k_matmul_rows(y[path] + (size_t)b * (N + 1), N + 1, x + (size_t)b * (K + 2), K + 2, w, Nf, 1, K, N, beta);
+                hs_k_matmul_rows(y[path] + (size_t)b * (N + 1), N + 1, x + (size_t)b * (K + 2), K + 2, w, Nf, 1, K, N,
+                                 beta);
     }
     for (int path = 1; path < 3; path++)
         if (memcmp(y[0], y[path], ny * sizeof(float)))
@@ -362,7 +368,8 @@ static void test_attention_same_bits(void **state)
             hs_k_attn_scores(p, q, K, T, D, scale);
             for (int t = 0; t < T; t++) {
                 float want = hs_k_dot(q, K + (size_t)t * D, D) * scale;
-                if (memcmp(&want, &p[t], sizeof want)) fail_msg("scores D %d T %d: key %d differs from hs_k_dot", D, T, t);
+                if (memcmp(&want, &p[t], sizeof want))
+                    fail_msg("scores D %d T %d: key %d differs from hs_k_dot", D, T, t);
             }
             hs_k_attn_values(out, p, V, T, D);
             for (int d = 0; d < D; d++) {
@@ -371,7 +378,8 @@ static void test_attention_same_bits(void **state)
                     float m = p[t] * V[(size_t)t * D + d]; /* two statements: never contracted to an FMA */
                     acc = acc + m;
                 }
-                if (memcmp(&acc, &out[d], sizeof acc)) fail_msg("values D %d T %d: output %d differs from the loop", D, T, d);
+                if (memcmp(&acc, &out[d], sizeof acc))
+                    fail_msg("values D %d T %d: output %d differs from the loop", D, T, d);
             }
             free(q), free(K), free(V), free(p), free(out);
         }

@@ -103,7 +103,8 @@ static void image_free(st_image *im)
 static char *write_variant(const char *header_txt, const uint8_t *data, size_t len, const char *config_txt)
 {
     char *d = tu_mkdtemp("bad");
-    char *cfg_src = tu_join(g_dir, "config.json"), *cfg = tu_join(d, "config.json"), *st = tu_join(d, "model.safetensors");
+    char *cfg_src = tu_join(g_dir, "config.json"), *cfg = tu_join(d, "config.json"),
+         *st = tu_join(d, "model.safetensors");
     char *txt;
     size_t n;
     assert_int_equal(hs_read_file(cfg_src, &txt, &n), HS_OK);
@@ -151,7 +152,8 @@ static void test_bad_container(void **state)
     expect_bad(write_variant("[1, 2, 3]", NULL, 0, NULL), "model.safetensors", "not a JSON object");
     expect_bad(write_variant("{\"wte.weight\": ", NULL, 0, NULL), "model.safetensors", "not valid JSON");
     /* header length past the end */
-    char *d = tu_mkdtemp("bad"), *cfg = tu_join(g_dir, "config.json"), *cfg2 = tu_join(d, "config.json"), *st = tu_join(d, "model.safetensors");
+    char *d = tu_mkdtemp("bad"), *cfg = tu_join(g_dir, "config.json"), *cfg2 = tu_join(d, "config.json"),
+         *st = tu_join(d, "model.safetensors");
     char *ctxt;
     size_t cn;
     assert_int_equal(hs_read_file(cfg, &ctxt, &cn), HS_OK);
@@ -274,7 +276,8 @@ static void test_forward_invariants(void **state)
     int32_t ids[40];
     for (int i = 0; i < 40; i++) ids[i] = (i * 37 + 11) % V;
     float g_all[8], g_some[8], g_frac[8];
-    for (int i = 0; i < LH; i++) g_all[i] = 1, g_some[i] = (i % 3 == 1) ? 0.0f : 1.0f, g_frac[i] = (i % 2) ? 0.0f : 0.25f + 0.1f * i;
+    for (int i = 0; i < LH; i++)
+        g_all[i] = 1, g_some[i] = (i % 3 == 1) ? 0.0f : 1.0f, g_frac[i] = (i % 2) ? 0.0f : 0.25f + 0.1f * i;
     const float *sets[] = {g_all, g_some, g_frac};
     for (int s = 0; s < 3; s++) {
         float *a = run_logits(&m, HS_GATING_MASK, sets[s], ids, 40, 0);
@@ -327,15 +330,18 @@ static void test_layout_variants(void **state)
     }
     /* lm_head.weight (a copy of wte) and an unused attn.bias buffer appended to the data */
     json_t *wte_off = json_object_get(json_object_get(im.header, "wte.weight"), "data_offsets");
-    size_t wb = (size_t)json_integer_value(json_array_get(wte_off, 0)), we = (size_t)json_integer_value(json_array_get(wte_off, 1));
+    size_t wb = (size_t)json_integer_value(json_array_get(wte_off, 0)),
+           we = (size_t)json_integer_value(json_array_get(wte_off, 1));
     size_t n2 = im.data_len + (we - wb) + 4;
     uint8_t *data2 = calloc(n2, 1);
     memcpy(data2, im.data, im.data_len);
     memcpy(data2 + im.data_len, im.data + wb, we - wb);
-    json_object_set_new(h, "lm_head.weight", json_pack("{s:s, s:[i,i], s:[I,I]}", "dtype", "F32", "shape", 1024, 64,
-                                                       "data_offsets", (json_int_t)im.data_len, (json_int_t)(im.data_len + we - wb)));
-    json_object_set_new(h, "transformer.h.0.attn.bias", json_pack("{s:s, s:[i,i,i,i], s:[I,I]}", "dtype", "U8", "shape", 1, 1, 2, 2,
-                                                                  "data_offsets", (json_int_t)(n2 - 4), (json_int_t)n2));
+    json_object_set_new(h, "lm_head.weight",
+                        json_pack("{s:s, s:[i,i], s:[I,I]}", "dtype", "F32", "shape", 1024, 64, "data_offsets",
+                                  (json_int_t)im.data_len, (json_int_t)(im.data_len + we - wb)));
+    json_object_set_new(h, "transformer.h.0.attn.bias",
+                        json_pack("{s:s, s:[i,i,i,i], s:[I,I]}", "dtype", "U8", "shape", 1, 1, 2, 2, "data_offsets",
+                                  (json_int_t)(n2 - 4), (json_int_t)n2));
     char *htxt = json_dumps(h, JSON_COMPACT);
     char *d = write_variant(htxt, data2, n2, NULL);
     free(htxt);
@@ -494,7 +500,8 @@ static void test_batch_decode_identical(void **state)
 static void test_batch_decode_packed(void **state)
 {
     (void)state;
-    float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f}, first[8] = {0, 1, 1, 1, 1, 1, 1, 1};
+    float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f},
+          first[8] = {0, 1, 1, 1, 1, 1, 1, 1};
     for (int bf16 = 0; bf16 < 3; bf16++) { /* 2: packed first, then bf16 (packs again) */
         hs_model m;
         assert_int_equal(hs_model_load(&m, g_dir), HS_OK);

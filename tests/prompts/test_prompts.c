@@ -80,7 +80,8 @@ static void test_malformed_lines(void **state)
     expect_bad_line("{\"id\": \"x\", \"prompt\": \"a\", \"reference\": 3}", "\"reference\" must be a string");
     expect_bad_line("{\"id\": \"x\", \"prompt\": \"a\", \"reference\": \"\"}", "empty \"reference\"");
     expect_bad_line("{\"id\": \"first\", \"prompt\": \"a\"}", "duplicate id \"first\" (first at line 1)");
-    expect_bad_line("{\"id\": \"x\", \"id\": \"y\", \"prompt\": \"a\"}", "not valid JSON: column 16: duplicate object key");
+    expect_bad_line("{\"id\": \"x\", \"id\": \"y\", \"prompt\": \"a\"}",
+                    "not valid JSON: column 16: duplicate object key");
     expect_bad_line("{\"id\": \"x\", \"prompt\": \"a\\u0000b\"}", "not valid JSON");
     /* the first problem of a line is the one reported */
     expect_bad_line("{\"prompt\": \"\"}", "missing \"id\"");

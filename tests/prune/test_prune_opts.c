@@ -17,7 +17,8 @@ static char *g_dir, *g_model, *g_prompts;
 
 static const char prompts_text[] =
     "{\"id\": \"a\", \"prompt\": \"In the beginning \", \"reference\": \"God created the heaven and the earth.\"}\n"
-    "{\"id\": \"b\", \"prompt\": \"And the earth was without form, and void; \", \"reference\": \"and darkness was upon the face of the deep.\"}\n"
+    "{\"id\": \"b\", \"prompt\": \"And the earth was without form, and void; \", \"reference\": \"and darkness was "
+    "upon the face of the deep.\"}\n"
     "{\"id\": \"c\", \"prompt\": \"And God said, Let there be light: and there was light.\"}\n";
 
 static int setup(void **state)

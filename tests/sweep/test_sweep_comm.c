@@ -25,13 +25,15 @@ static int rank, size;
 static void test_collectives(hs_comm *c)
 {
     int64_t v[2] = {rank == 0 ? 42 : -1, rank == 0 ? 7 : -1};
-    EXPECT(!hs_comm_bcast(c, v, sizeof v) && v[0] == 42 && v[1] == 7, "bcast gave %lld %lld", (long long)v[0], (long long)v[1]);
+    EXPECT(!hs_comm_bcast(c, v, sizeof v) && v[0] == 42 && v[1] == 7, "bcast gave %lld %lld", (long long)v[0],
+           (long long)v[1]);
     char *s = rank == 0 ? hs_strdup("hello ranks") : NULL;
     EXPECT(!hs_comm_bcast_string(c, &s) && s && !strcmp(s, "hello ranks"), "bcast_string gave %s", s ? s : "NULL");
     free(s);
     char *hosts = NULL;
     EXPECT(!hs_comm_hosts(c, &hosts), "hosts failed: %s", hs_err_msg());
-    EXPECT(rank != 0 || (hosts && strstr(hosts, hs_comm_host(c))), "hosts '%s' lacks this host", hosts ? hosts : "NULL");
+    EXPECT(rank != 0 || (hosts && strstr(hosts, hs_comm_host(c))), "hosts '%s' lacks this host",
+           hosts ? hosts : "NULL");
     free(hosts);
 }
 
@@ -84,7 +86,8 @@ static void test_queue(hs_comm *c)
         for (size_t i = 0; buf && i < len / sizeof(int64_t); i++) count[((int64_t *)buf)[i]]++;
         free(buf);
     }
-    for (int64_t i = 0; rank == 0 && i < n; i++) EXPECT(count[i] == 1, "item %lld taken %d times", (long long)i, count[i]);
+    for (int64_t i = 0; rank == 0 && i < n; i++)
+        EXPECT(count[i] == 1, "item %lld taken %d times", (long long)i, count[i]);
     EXPECT(!hs_comm_queue_close(c), "queue_close: %s", hs_err_msg());
     int64_t prompts;
     EXPECT(!hs_comm_progress(c, &prompts), "progress: %s", hs_err_msg());
@@ -123,7 +126,8 @@ int main(void)
     test_queue(c);
     test_stop(c);
     hs_status st = hs_comm_agree(c, failures ? hs_err(HS_EINTERNAL, "%d checks failed", failures) : HS_OK);
-    if (rank == 0) fprintf(stderr, "test_sweep_comm on %d rank%s: %s\n", size, size == 1 ? "" : "s", st ? hs_err_msg() : "ok");
+    if (rank == 0)
+        fprintf(stderr, "test_sweep_comm on %d rank%s: %s\n", size, size == 1 ? "" : "s", st ? hs_err_msg() : "ok");
     hs_comm_finalize(c);
     return st ? 1 : 0;
 }

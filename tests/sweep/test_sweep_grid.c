@@ -90,8 +90,8 @@ static char *study_of(const char *set, const hs_study_inputs *in)
 {
     hs_job job;
     const char *sets[] = {set};
-    hs_status st = hs_job_parse(&job, "t.ini", "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\ncalibration = c.jsonl\n",
-                                sets, set ? 1 : 0);
+    hs_status st = hs_job_parse(
+        &job, "t.ini", "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\ncalibration = c.jsonl\n", sets, set ? 1 : 0);
     assert_int_equal(st, HS_OK);
     char *text = hs_study_text(&job, in);
     hs_job_free(&job);
@@ -164,7 +164,8 @@ static void test_pack_unpack(void **state)
     assert_memory_equal(d.prompt, c.prompt, (size_t)n * sizeof(int32_t));
     assert_memory_equal(d.metrics, c.metrics, (size_t)n * HS_M_COUNT * sizeof(double));
     assert_memory_equal(d.gen_ids, c.gen_ids, (size_t)n * grid.max_new * sizeof(int32_t));
-    assert_memory_equal(d.occupancy, c.occupancy, (size_t)grid.n_layers * grid.n_heads * HS_AG_NSTATES * sizeof(int64_t));
+    assert_memory_equal(d.occupancy, c.occupancy,
+                        (size_t)grid.n_layers * grid.n_heads * HS_AG_NSTATES * sizeof(int64_t));
     assert_memory_equal(d.transitions, c.transitions, (size_t)grid.n_layers * grid.n_heads * sizeof(int64_t));
     hs_cell_result bad;
     assert_int_equal(hs_cell_unpack(&bad, &grid, buf, len - 1), HS_EINTERNAL);

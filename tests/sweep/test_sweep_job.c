@@ -166,7 +166,8 @@ static void test_iterative_keys(void **state)
 
 static void test_value_errors(void **state)
 {
-    expect_error(BASE "[job]\nshards = many\n", NULL, 0, "jobs/t.ini:7:", "shards = 'many': expected an integer in [1,");
+    expect_error(BASE "[job]\nshards = many\n", NULL, 0,
+                 "jobs/t.ini:7:", "shards = 'many': expected an integer in [1,");
     expect_error(BASE "[job]\nshards = 0\n", NULL, 0, "jobs/t.ini:7:", "expected an integer");
     expect_error(BASE "[job]\nthreads = 2.5\n", NULL, 0, "jobs/t.ini:7:", "threads");
     expect_error(BASE "[job]\nname = a b\n", NULL, 0, "jobs/t.ini:7:", "name");
@@ -177,7 +178,8 @@ static void test_value_errors(void **state)
     expect_error(BASE "[generation]\nmax_new_tokens = 0\n", NULL, 0, "jobs/t.ini:7:", "max_new_tokens");
     expect_error(BASE "iterative_base = iterative\n", NULL, 0, "jobs/t.ini:6:", "gradient or taylor");
     expect_error(BASE "iterative_step = 0\n", NULL, 0, "jobs/t.ini:6:", "(0, 100]");
-    expect_error(BASE "strategy = gates\n", NULL, 0, "jobs/t.ini:6:", "entropy, magnitude, random, ablation, gradient, taylor or iterative");
+    expect_error(BASE "strategy = gates\n", NULL, 0,
+                 "jobs/t.ini:6:", "entropy, magnitude, random, ablation, gradient, taylor or iterative");
     expect_error(BASE "levels = 0, 30, 130\n", NULL, 0, "jobs/t.ini:6:", "[0, 100]");
     expect_error(BASE "levels = 0, 30, 30\n", NULL, 0, "jobs/t.ini:6:", "30 is listed twice");
     expect_error(BASE "levels = ,\n", NULL, 0, "jobs/t.ini:6:", "at least one level");
@@ -215,7 +217,8 @@ static void test_file_errors(void **state)
     expect_error("[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\ncalibration = gone.jsonl\n", NULL, 0,
                  "jobs/t.ini:5:", "gone.jsonl");
     hs_job job;
-    assert_int_equal(parse(&job, "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\nstrategy = random\n", NULL, 0), HS_OK);
+    assert_int_equal(parse(&job, "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\nstrategy = random\n", NULL, 0),
+                     HS_OK);
     assert_null(job.calib_path);
     hs_job_free(&job);
 }
@@ -231,7 +234,8 @@ static void test_agency_needs_skip(void **state)
     expect_error(BASE "[job]\nvariants = a\n[variant.a]\nagency = on\ngating = mask\n", NULL, 0, "jobs/t.ini:10:",
                  "agency needs gating = skip");
     hs_job job;
-    assert_int_equal(parse(&job, BASE "[job]\nvariants = a\n[variant.a]\nagency = on\ngating = skip\n", NULL, 0), HS_OK);
+    assert_int_equal(parse(&job, BASE "[job]\nvariants = a\n[variant.a]\nagency = on\ngating = skip\n", NULL, 0),
+                     HS_OK);
     hs_job_free(&job);
 }
 
@@ -280,10 +284,11 @@ static void test_load_missing_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_full_job),   cmocka_unit_test(test_set_overrides),
-        cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_iterative_keys),
-        cmocka_unit_test(test_value_errors), cmocka_unit_test(test_variant_errors),
-        cmocka_unit_test(test_file_errors),   cmocka_unit_test(test_set_errors), cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test(test_defaults),          cmocka_unit_test(test_full_job),
+        cmocka_unit_test(test_set_overrides),     cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_iterative_keys),    cmocka_unit_test(test_value_errors),
+        cmocka_unit_test(test_variant_errors),    cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_set_errors),        cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_agency_needs_skip), cmocka_unit_test(test_pruning_sources),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -26,9 +26,11 @@ static int setup(void **state)
     dir = tu_mkdtemp("results");
     if (!dir || chdir(dir) != 0) return -1;
     mkdir("m", 0777);
-    if (tu_write("m/config.json", "{}", 2) || tu_write("p.jsonl", "{}\n", 3) || tu_write("c.jsonl", "{}\n", 3)) return -1;
-    const char *text = "[job]\nmodel = m\nprompts = p.jsonl\nshards = 3\n[pruning]\ncalibration = c.jsonl\nlevels = 0, 50\n"
-                       "[generation]\nmax_new_tokens = 5\n";
+    if (tu_write("m/config.json", "{}", 2) || tu_write("p.jsonl", "{}\n", 3) || tu_write("c.jsonl", "{}\n", 3))
+        return -1;
+    const char *text =
+        "[job]\nmodel = m\nprompts = p.jsonl\nshards = 3\n[pruning]\ncalibration = c.jsonl\nlevels = 0, 50\n"
+        "[generation]\nmax_new_tokens = 5\n";
     if (hs_job_parse(&job, "t.ini", text, NULL, 0)) return -1;
     grid = (hs_grid){job.n_variants, job.n_levels, job.shards, inputs.n_prompts, 2, 3, job.sample.max_new};
     study = hs_study_text(&job, &inputs);

@@ -1,10 +1,11 @@
 /* forward.c: the GPT-2 forward pass with a KV cache and per-head gates.
  *
  * Pre-LN blocks: x += attn(ln_1(x)); x += mlp(ln_2(x)); logits = ln_f(x) @ wte^T.
- * Matmuls go through OpenBLAS on the checkpoint's Conv1D (in, out) layout in place:
- * a head's Q/K/V columns are a strided slice of c_attn (ldb = 3C) and its c_proj input
- * rows a contiguous block, so skip mode simply issues matmuls over the live runs. */
-#include <cblas.h>
+ * Matmuls go through the kernels' dispatcher (matmul.c: our row kernels and tiles, and
+ * OpenBLAS's sgemm for f32 prefill products when it has AVX-512 kernels) on the
+ * checkpoint's Conv1D (in, out) layout in place: a head's Q/K/V columns are a strided
+ * slice of c_attn (ldb = 3C) and its c_proj input rows a contiguous block, so skip mode
+ * simply issues matmuls over the live runs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

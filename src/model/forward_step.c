@@ -22,8 +22,8 @@ typedef struct {
 } rowset;
 
 /* Weight matrix `field` of block b from element off on: its bf16 copy in bf16 weight
- * mode (hs_model_use_bf16), else the F32 one; with its packed copy when the model has
- * one (hs_model_pack), which decode batches then read. */
+ * mode (HS_WEIGHTS_BF16), else the F32 one; with its packed copy when the model has
+ * one (hs_model_opts.pack), which decode batches then read. */
 #define BW(b, field, off)                                                                   \
     ((hs_w){(b)->field##16 ? NULL : (b)->field + (off), (b)->field##16 ? (b)->field##16 + (off) : NULL, \
             (b)->field##p.data ? &(b)->field##p : NULL, (off)})

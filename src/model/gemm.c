@@ -1,18 +1,11 @@
-/* gemm.c: single-precision matrix products for the prefill and batched paths.
- *
- * OpenBLAS is only as fast as the kernels it loads: forced to older ones (this machine
- * sets OPENBLAS_CORETYPE=Haswell; Debian's 0.3.21 fell back to SSE3 "Prescott" on the
- * Xeons of an earlier session) it runs several times below AVX2+FMA, with its AVX-512
- * ones it is about as fast as the tiles below or faster (docs/performance.md). So F32
- * layer products go to OpenBLAS when it loaded AVX-512 kernels (the route below), and
- * everything else with more than one row through this blocked kernel (Goto & van de Geijn's
- * layout: B packed into KC x 16 panels that stay in L1, a 6 x 16 register tile of C,
- * A read in place). Without AVX2 it defers to cblas_sgemm. The accumulating product of
- * decode batches (hs_k_gemm_acc) also has an AVX-512 tile, chosen at run time. */
-#include <cblas.h>
+/* gemm.c: our register-blocked single-precision products, for the prefill and decode
+ * batches (matmul.c decides when they run, and when OpenBLAS runs instead). Goto & van de
+ * Geijn's layout: B packed into KC x 16 panels that stay in L1, a 6 x 16 register tile of
+ * C, A read in place; an AVX-512 6 x 64 tile chosen at run time (cpu.c). The accumulating
+ * product of decode batches (hs_k_gemm_acc) reads weights in place or pre-packed once
+ * (throughput mode). AVX2 builds only: without AVX2 matmul.c sends products elsewhere. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "kernels.h"
 
@@ -105,30 +98,6 @@ enum { NP = 4 }; /* panels packed together: each weight row is read 4 lines at a
  * panels, a 6 x 64 tile (all NP panels at once: 24 zmm accumulators, 4 panel loads and 6
  * broadcasts per k). Every element is still one FMA per k, in k order, onto C's value:
  * the bits are those of kernel_acc and of the batch-1 chain. ---- */
-
-static int g_avx512 = -1; /* -1: not decided yet */
-
-static int hs_cpu_avx512(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-}
-
-int hs_k_avx512(void)
-{
-    /* Racing first calls from several threads all store the same value. */
-    if (g_avx512 < 0) {
-        const char *off = getenv("HS_NO_AVX512");
-        g_avx512 = hs_cpu_avx512() && !(off && *off && strcmp(off, "0"));
-    }
-    return g_avx512;
-}
-
-int hs_k_avx512_set(int on)
-{
-    g_avx512 = on && hs_cpu_avx512();
-    return g_avx512;
-}
 
 /* C rows (mr of them, a compile-time constant after inlining) x 64 columns += A rows x
  * the NP packed panels at bp (panel p at bp + p * ps; ps is kc * NR for a block packed
@@ -242,7 +211,7 @@ static void panel512(float *C, int ldc, const float *A, int lda, const float *bp
 #undef WLOAD8
 #undef WGET
 
-/* ---- Pre-packed weights (throughput mode, hs_model_pack). Packing a block per call
+/* ---- Pre-packed weights (throughput mode, hs_model_opts.pack). Packing a block per call
  * reads each weight row 64 floats at a time, and on gpt2's c_attn consecutive rows are
  * 9 KB apart, a new 4 KB page per row: the hardware prefetcher does not follow that, and
  * a batch step waited on it for a quarter to a third of its time (docs/performance.md).
@@ -325,93 +294,9 @@ int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpac
     return 1;
 }
 
-/* ---- The OpenBLAS route for the prefill's layer products. OpenBLAS picks its kernels when
- * the library loads (OPENBLAS_CORETYPE, read then, forces a choice; nothing in this
- * process can change it afterwards through the public API): its AVX-512 sgemm kernels
- * (SkylakeX, Cooperlake, SapphireRapids) were faster than the tiles above on most gpt2
- * prefill shapes (bench/ab_blas.sh, docs/performance.md), its Haswell and older ones
- * slower. So F32 products with W in (K, N) layout go to cblas_sgemm when the loaded core
- * is one of those, to our tiles otherwise. bf16 weights, and the LM head's transposed
- * product, always take our tiles: OpenBLAS's rounding of a row can depend on how many
- * rows are in the product, and teacher-forced perplexity relies on the LM head's rows not
- * doing so (test_forward_rows). HS_GEMM_BLAS=0 / 1 in the environment forces the choice
- * (read once per process; for A/B runs). Results are bit-identical within a route, not
- * between routes. ---- */
-
-static int g_blas = -1; /* -1: not decided yet */
-
-static int blas_core_wide(void)
-{
-    static const char *wide[] = {"skylakex", "cooperlake", "sapphirerapids"};
-    const char *core = openblas_get_corename();
-    for (size_t i = 0; core && i < sizeof wide / sizeof *wide; i++)
-        if (!strcasecmp(core, wide[i])) return 1;
-    return 0;
-}
-
-int hs_k_gemm_blas(void)
-{
-    if (g_blas < 0) {
-        const char *force = getenv("HS_GEMM_BLAS");
-        int on = force && *force ? strcmp(force, "0") != 0 : blas_core_wide();
-        if (on) openblas_set_num_threads(1); /* gemm_blas does the threading */
-        g_blas = on;
-    }
-    return g_blas;
-}
-
-int hs_k_gemm_blas_set(int on)
-{
-    if (on) openblas_set_num_threads(1);
-    g_blas = on != 0;
-    return g_blas;
-}
-
-/* Threads take column slices of whole 16-wide panels, each one cblas_sgemm on one
- * OpenBLAS thread (hs_model_set_threads keeps OpenBLAS at 1): OpenBLAS's own threading can
- * change an element's rounding with the thread count. With the AVX-512 kernels a column's
- * bits do not depend on where its slice starts (test_gemm_blas_route); with the Haswell
- * ones they do, so a forced route (HS_GEMM_BLAS=1) on other cores stays on one thread. */
-static void gemm_blas(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N,
-                      float beta)
-{
-    static int wide = -1;
-    if (wide < 0) wide = blas_core_wide(); /* racing first calls store the same value */
-    int T = wide ? hs_k_threads_for((double)M * K * N) : 1;
-    if (T == 1) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    HS_PARALLEL
-    {
-        int lo, hi;
-        hs_k_share(N, NR, HS_THREAD_ID, T, &lo, &hi);
-        if (lo < hi)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, hi - lo, K, 1.0f, A, lda, B + lo, ldb, beta,
-                        C + lo, ldc);
-    }
-}
-
-void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
-               float beta)
-{
-    if (!B.h && !trans_b && hs_k_gemm_blas()) {
-        gemm_blas(C, ldc, A, lda, B.f, ldb, M, K, N, beta);
-        return;
-    }
-    if (B.h) gemm_bf16(C, ldc, A, lda, B.h, ldb, trans_b, M, K, N, beta);
-    else gemm_f32(C, ldc, A, lda, B.f, ldb, trans_b, M, K, N, beta);
-}
-
 #else
 
-int hs_k_avx512(void) { return 0; }
-int hs_k_avx512_set(int on) { return (void)on, 0; }
-/* Without AVX2 every F32 product goes to OpenBLAS already. */
-int hs_k_gemm_blas(void) { return 1; }
-int hs_k_gemm_blas_set(int on) { return (void)on, 1; }
-
-/* Without AVX2 nothing is pre-packed (hs_model_pack leaves the model as it is). */
+/* Without AVX2 nothing is pre-packed (hs_model_opts.pack makes no copy). */
 size_t hs_k_pack_floats(int K, int N) { return (void)K, (void)N, 0; }
 void hs_k_pack(float *dst, hs_w W, int ldw, int K, int N) { (void)dst, (void)W, (void)ldw, (void)K, (void)N; }
 int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpack *P, size_t off, int B, int K, int N,
@@ -419,32 +304,6 @@ int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpac
 {
     (void)y, (void)ldy, (void)x, (void)ldx, (void)P, (void)off, (void)B, (void)K, (void)N, (void)beta;
     return 0;
-}
-
-/* Without AVX2: OpenBLAS for F32; bf16 weights row by row through the portable paths of
- * the row and dot-row kernels (beta is 0 or 1 wherever the forward pass calls this). */
-void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
-               float beta)
-{
-    if (!B.h) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B.f, ldb,
-                    beta, C, ldc);
-    } else if (trans_b) {
-        for (int i = 0; i < M; i++) {
-            float *c = C + (size_t)i * ldc;
-            if (beta != 0.0f) {
-                float *t = malloc((size_t)N * sizeof(float));
-                if (!t) abort(); /* no error path here; cannot happen in practice (N = vocab) */
-                hs_k_dot_rows(t, N, B, ldb, A + (size_t)i * lda, lda, 1, N, K);
-                for (int j = 0; j < N; j++) c[j] += t[j];
-                free(t);
-            } else {
-                hs_k_dot_rows(c, ldc, B, ldb, A + (size_t)i * lda, lda, 1, N, K);
-            }
-        }
-    } else {
-        hs_k_matmul_rows(C, ldc, A, lda, B, ldb, M, K, N, beta);
-    }
 }
 
 #endif

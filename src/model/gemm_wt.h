@@ -61,8 +61,8 @@ static void KN(gemm_serial)(float *C, int ldc, const float *A, int lda, const WT
 
 /* Threads take contiguous column slices (whole 16-wide panels): an element's sums do
  * not depend on the slicing. */
-static void KN(gemm)(float *C, int ldc, const float *A, int lda, const WT *B, int ldb, int trans_b, int M, int K,
-                     int N, float beta)
+void KN(hs_k_tiles)(float *C, int ldc, const float *A, int lda, const WT *B, int ldb, int trans_b, int M,
+                    int K, int N, float beta)
 {
     int T = hs_k_threads_for((double)M * K * N);
     if (T == 1) {
@@ -128,7 +128,8 @@ static void KN(block512)(float *C, int ldc, const float *A, int lda, const float
     }
 }
 
-void KN(hs_k_gemm_acc)(float *C, int ldc, const float *A, int lda, const WT *B, int ldb, int M, int K, int N)
+static void KN(gemm_acc_serial)(float *C, int ldc, const float *A, int lda, const WT *B, int ldb, int M, int K,
+                                int N)
 {
     static _Thread_local float bp[NP * KC * NR] __attribute__((aligned(64)));
     int tiles = (M + MR - 1) / MR, wide = hs_k_avx512();
@@ -154,5 +155,24 @@ void KN(hs_k_gemm_acc)(float *C, int ldc, const float *A, int lda, const WT *B, 
                 }
             }
         }
+    }
+}
+
+/* The same over threads taking contiguous 16-column slices, beta 0 overwriting C first. */
+void KN(hs_k_gemm_acc)(float *C, int ldc, const float *A, int lda, const WT *B, int ldb, int M, int K, int N,
+                       float beta)
+{
+    if (beta == 0.0f)
+        for (int b = 0; b < M; b++) memset(C + (size_t)b * ldc, 0, (size_t)N * sizeof(float));
+    int T = hs_k_threads_for((double)M * K * N);
+    if (T == 1) {
+        KN(gemm_acc_serial)(C, ldc, A, lda, B, ldb, M, K, N);
+        return;
+    }
+    HS_PARALLEL
+    {
+        int lo, hi; /* 16 columns = one cache line of C */
+        hs_k_share(N, 16, HS_THREAD_ID, T, &lo, &hi);
+        if (lo < hi) KN(gemm_acc_serial)(C + lo, ldc, A, lda, B + lo, ldb, M, K, hi - lo);
     }
 }

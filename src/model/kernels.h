@@ -1,4 +1,11 @@
-/* kernels.h: the small dense kernels of the forward pass (private to src/model). */
+/* kernels.h: the dense kernels of the forward pass (private to src/model). The files:
+ *   kernels.c  element-wise and attention kernels (LayerNorm, GELU, softmax, attention)
+ *   matmul.c   the one dispatcher of the matrix products (hs_k_matmul, _rows, _dot_rows,
+ *              hs_k_gemm), and the only user of OpenBLAS among them
+ *   rows.c     decode's row kernels (kernels_wt.h), gemm.c the register-blocked tiles
+ *              and pre-packed weights (gemm_wt.h)
+ *   threads.c  thread count and work split; cpu.c the instruction sets in use
+ * Calls go one way: forward -> matmul -> rows/gemm -> threads/cpu. */
 #ifndef HEADSWEEP_KERNELS_H
 #define HEADSWEEP_KERNELS_H
 
@@ -17,7 +24,7 @@
 
 /* A weight matrix as the kernels read it: F32 (f), or bfloat16 (h, the upper half of
  * each F32, widened exactly before use) when h is set; p, when set, is the same matrix
- * pre-packed for decode batches (hs_model_pack) and poff the element offset (row * N +
+ * pre-packed for decode batches (hs_model_opts.pack) and poff the element offset (row * N +
  * column) the slice starts at. Offsets move all three. */
 typedef struct {
     const float *f;
@@ -34,6 +41,14 @@ static inline hs_w hs_w_at(hs_w w, size_t off)
 }
 
 #ifdef __AVX2__
+static inline float hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
 static inline __m256 hs_bf16x8_load(const uint16_t *p)
 {
     __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
@@ -50,7 +65,7 @@ void hs_k_gelu_new(float *x, long n);
  * the slice starts at W; beta 0 overwrites y, 1 accumulates. y has row stride ldy, x ldx. */
 void hs_k_matmul(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int n, int K, int N, float beta);
 /* C (M, N) = beta * C + A (M, K) @ B, where B is (K, N) with row stride ldb, or with
- * trans_b stored as (N, K). Row strides ldc, lda. Blocked AVX2+FMA kernel (gemm.c). */
+ * trans_b stored as (N, K). Row strides ldc, lda. OpenBLAS or our tiles (matmul.c says which). */
 void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
                float beta);
 /* 1 when hs_k_gemm sends F32 products with B in (K, N) layout (the prefill's layer
@@ -78,7 +93,7 @@ void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, 
  * per step; each row is bit-identical to the B = 1 product (decode). */
 void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta);
 
-/* Threads of the kernels (1 by default; > 1 only when built with OpenMP). Products are
+/* threads.c: threads of the kernels (1 by default; > 1 only when built with OpenMP). Products are
  * split by output columns, so results do not depend on the count. */
 void hs_k_set_threads(int n);
 int hs_k_threads(void);
@@ -97,11 +112,28 @@ void hs_k_share(int n, int align, int t, int T, int *lo, int *hi);
 #define HS_PARALLEL
 #endif
 
-/* AVX2 only (gemm.c): C (M, N) += A (M, K) @ B (K, N), each element one fused multiply-add
- * per k in order onto C's value (the chain of hs_k_matmul_rows, so results are identical).
- * An AVX-512 tile when hs_k_avx512(), with the same chains. */
-void hs_k_gemm_acc_f32(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N);
-void hs_k_gemm_acc_bf16(float *C, int ldc, const float *A, int lda, const uint16_t *B, int ldb, int M, int K, int N);
+/* The implementations matmul.c chooses among, per weight type (f32: float weights, bf16:
+ * uint16_t). rows.c: hs_k_rows y (B, N) = beta * y + x (B, K) @ W (row stride ldw), every
+ * element one chain of FMAs in k order (so a row of a batch equals the row alone);
+ * hs_k_dotrows y (B, N) = x (B, K) @ W^T for W (N, K), each row bit-identical to B = 1. */
+void hs_k_rows_f32(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int B, int K, int N,
+                   float beta);
+void hs_k_rows_bf16(float *y, int ldy, const float *x, int ldx, const uint16_t *W, int ldw, int B, int K, int N,
+                    float beta);
+void hs_k_dotrows_f32(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K);
+void hs_k_dotrows_bf16(float *y, int ldy, const uint16_t *W, int ldw, const float *x, int ldx, int B, int N, int K);
+/* AVX2 only (gemm.c). hs_k_tiles: hs_k_gemm's product on our tiles. hs_k_gemm_acc: C (M, N)
+ * = beta * C + A (M, K) @ B (K, N), each element one fused multiply-add per k in order onto
+ * C's value (the chain of hs_k_rows, so results are identical); an AVX-512 tile when
+ * hs_k_avx512(), with the same chains. */
+void hs_k_tiles_f32(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int trans_b, int M, int K,
+                    int N, float beta);
+void hs_k_tiles_bf16(float *C, int ldc, const float *A, int lda, const uint16_t *B, int ldb, int trans_b, int M, int K,
+                     int N, float beta);
+void hs_k_gemm_acc_f32(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N,
+                       float beta);
+void hs_k_gemm_acc_bf16(float *C, int ldc, const float *A, int lda, const uint16_t *B, int ldb, int M, int K, int N,
+                        float beta);
 
 /* Pre-packed weights (gemm.c; the layout is described there). hs_k_pack_floats: the
  * floats a (K, N) matrix takes packed (0 in a build without AVX2: nothing is packed);
@@ -114,7 +146,7 @@ void hs_k_pack(float *dst, hs_w W, int ldw, int K, int N);
 int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpack *P, size_t off, int B, int K, int N,
                        float beta);
 
-/* Whether the batched kernels (hs_k_gemm_acc, and hs_k_dot_rows for two rows or more)
+/* cpu.c: whether the batched kernels (hs_k_gemm_acc, and hs_k_dot_rows for two rows or more)
  * take their AVX-512 paths: the CPU has avx512f and avx512dq and the environment does not
  * set HS_NO_AVX512 (to anything but 0), decided at the first call. hs_k_avx512_set
  * overrides it (tests, A/B benchmarks) and returns the state in force, which stays 0 on a

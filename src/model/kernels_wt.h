@@ -1,5 +1,5 @@
-/* kernels_wt.h: the kernels that read weights, written once for both weight types.
- * Included by kernels.c twice, with
+/* kernels_wt.h: the row kernels that read weights, written once for both weight types.
+ * Included by rows.c twice, with
  *   WT        the stored weight type (float, or uint16_t holding bfloat16)
  *   KN(name)  the instance's name for a function (name_f32, name_bf16)
  *   WLOAD8(p) 8 weights from p as an __m256 of floats
@@ -78,12 +78,6 @@ static void KN(row1_update)(float *restrict y, const float *restrict x, const WT
 static void KN(matmul_rows_serial)(float *y, int ldy, const float *x, int ldx, const WT *W, int ldw, int B, int K,
                                    int N)
 {
-#ifdef __AVX2__
-    if (B >= HS_PACKED_MIN_ROWS) { /* register-blocked, same chains: see hs_k_gemm_acc */
-        KN(hs_k_gemm_acc)(y, ldy, x, ldx, W, ldw, B, K, N);
-        return;
-    }
-#endif
     int jstep = B == 1 ? N : HS_BATCH_COLS;
     for (int j0 = 0; j0 < N; j0 += jstep) {
         int j1 = j0 + jstep < N ? j0 + jstep : N, k = 0;
@@ -98,8 +92,8 @@ static void KN(matmul_rows_serial)(float *y, int ldy, const float *x, int ldx, c
 }
 
 /* y (B, N) = beta * y + x (B, K) @ W, threads splitting the columns. */
-static void KN(matmul_rows)(float *y, int ldy, const float *x, int ldx, const WT *W, int ldw, int B, int K, int N,
-                            float beta)
+void KN(hs_k_rows)(float *y, int ldy, const float *x, int ldx, const WT *W, int ldw, int B, int K, int N,
+                    float beta)
 {
     if (beta == 0.0f)
         for (int b = 0; b < B; b++) memset(y + (size_t)b * ldy, 0, (size_t)N * sizeof(float));
@@ -294,7 +288,7 @@ static void KN(dot_rows_serial)(float *y, int ldy, const WT *W, int ldw, const f
 }
 
 /* y (B, N) = x (B, K) @ W^T for W (N, K), threads splitting the rows of W. */
-static void KN(dot_rows)(float *y, int ldy, const WT *W, int ldw, const float *x, int ldx, int B, int N, int K)
+void KN(hs_k_dotrows)(float *y, int ldy, const WT *W, int ldw, const float *x, int ldx, int B, int N, int K)
 {
     int T = hs_k_threads_for((double)B * N * K);
     if (T == 1) {

@@ -3,7 +3,7 @@
  * tile (6 rows) and shapes with ragged edges (K not a multiple of 4, N not of 16), with
  * and without accumulation into existing values; and they agree with a double-precision
  * reference to float accuracy. The AVX-512 and AVX2 paths give the same bits, and so
- * does reading pre-packed weights (hs_model_pack). These bit-identity tests are about our
+ * does reading pre-packed weights (hs_model_opts.pack). These bit-identity tests are about our
  * own tiles, so they run with hs_k_gemm's OpenBLAS route off; the route has its own test
  * (test_gemm_blas_route): it gives cblas_sgemm's bits, close to the tiles', the same with
  * 1 or 2 OpenBLAS threads. */

@@ -1,0 +1,171 @@
+/* matmul.c: the one dispatcher of the forward pass's matrix products. Each product goes
+ * to the implementation that is fastest for its shape and weights, all giving the bits
+ * the forward pass's tests rely on:
+ *   - 1-3 rows of activations (decode): the row kernels (rows.c), weights read in place;
+ *   - 4-47 rows (decode batches, short prompts): the register-blocked tiles (gemm.c), on
+ *     the pre-packed copy when the model has one (throughput mode), with the same chains;
+ *   - prefill, 48 rows and more: f32 weights to OpenBLAS's cblas_sgemm when it loaded
+ *     AVX-512 kernels (or HS_GEMM_BLAS=1), else, and for bf16 weights and the LM head's
+ *     transposed product, our tiles (gemm.c). This is where the forward pass uses
+ *     OpenBLAS (backward.c's gate-gradient pass calls cblas_sgemm directly).
+ * Without AVX2 every f32 product goes to OpenBLAS. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kernels.h"
+
+/* Products with fewer rows than this (short prompts) skip hs_k_gemm: packing a whole
+ * weight matrix for a few rows costs more than it saves (bench_engine --prompt 8..64). */
+#ifndef HS_GEMM_MIN_ROWS
+#define HS_GEMM_MIN_ROWS 48
+#endif
+/* From this many rows the packed, register-blocked product is faster (bench/bench_engine
+ * --batch); both give the same bits. */
+#ifndef HS_PACKED_MIN_ROWS
+#define HS_PACKED_MIN_ROWS 4
+#endif
+
+void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta)
+{
+    if (W.p && B >= HS_PACKED_MIN_ROWS && ldw == W.p->N &&
+        hs_k_matmul_packed(y, ldy, x, ldx, W.p, W.poff, B, K, N, beta))
+        return;
+#ifdef __AVX2__
+    if (B >= HS_PACKED_MIN_ROWS) { /* register-blocked tiles, the same chains */
+        if (W.h) hs_k_gemm_acc_bf16(y, ldy, x, ldx, W.h, ldw, B, K, N, beta);
+        else hs_k_gemm_acc_f32(y, ldy, x, ldx, W.f, ldw, B, K, N, beta);
+        return;
+    }
+#endif
+    if (W.h) hs_k_rows_bf16(y, ldy, x, ldx, W.h, ldw, B, K, N, beta);
+    else hs_k_rows_f32(y, ldy, x, ldx, W.f, ldw, B, K, N, beta);
+}
+
+void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, int B, int N, int K)
+{
+    if (W.h) hs_k_dotrows_bf16(y, ldy, W.h, ldw, x, ldx, B, N, K);
+    else hs_k_dotrows_f32(y, ldy, W.f, ldw, x, ldx, B, N, K);
+}
+
+void hs_k_matmul(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int n, int K, int N, float beta)
+{
+    if (n < HS_GEMM_MIN_ROWS)
+        hs_k_matmul_rows(y, ldy, x, ldx, W, ldw, n, K, N, beta);
+    else
+        hs_k_gemm(y, ldy, x, ldx, W, ldw, 0, n, K, N, beta);
+}
+
+#ifdef __AVX2__
+/* ---- The OpenBLAS route for the prefill's layer products (AVX2 builds). OpenBLAS picks its kernels when
+ * the library loads (OPENBLAS_CORETYPE, read then, forces a choice; nothing in this
+ * process can change it afterwards through the public API): its AVX-512 sgemm kernels
+ * (SkylakeX, Cooperlake, SapphireRapids) were faster than our tiles (gemm.c) on most gpt2
+ * prefill shapes (bench/ab_blas.sh, docs/performance.md), its Haswell and older ones
+ * slower. So F32 products with W in (K, N) layout go to cblas_sgemm when the loaded core
+ * is one of those, to our tiles otherwise. bf16 weights, and the LM head's transposed
+ * product, always take our tiles: OpenBLAS's rounding of a row can depend on how many
+ * rows are in the product, and teacher-forced perplexity relies on the LM head's rows not
+ * doing so (test_forward_rows). HS_GEMM_BLAS=0 / 1 in the environment forces the choice
+ * (read once per process; for A/B runs). Results are bit-identical within a route, not
+ * between routes. ---- */
+
+static int g_blas = -1; /* -1: not decided yet */
+
+static int blas_core_wide(void)
+{
+    static const char *wide[] = {"skylakex", "cooperlake", "sapphirerapids"};
+    const char *core = openblas_get_corename();
+    for (size_t i = 0; core && i < sizeof wide / sizeof *wide; i++)
+        if (!strcasecmp(core, wide[i])) return 1;
+    return 0;
+}
+
+int hs_k_gemm_blas(void)
+{
+    if (g_blas < 0) {
+        const char *force = getenv("HS_GEMM_BLAS");
+        int on = force && *force ? strcmp(force, "0") != 0 : blas_core_wide();
+        if (on) openblas_set_num_threads(1); /* gemm_blas does the threading */
+        g_blas = on;
+    }
+    return g_blas;
+}
+
+int hs_k_gemm_blas_set(int on)
+{
+    if (on) openblas_set_num_threads(1);
+    g_blas = on != 0;
+    return g_blas;
+}
+
+/* Threads take column slices of whole 16-wide panels, each one cblas_sgemm on one
+ * OpenBLAS thread (hs_model_set_threads keeps OpenBLAS at 1): OpenBLAS's own threading can
+ * change an element's rounding with the thread count. With the AVX-512 kernels a column's
+ * bits do not depend on where its slice starts (test_gemm_blas_route); with the Haswell
+ * ones they do, so a forced route (HS_GEMM_BLAS=1) on other cores stays on one thread. */
+static void gemm_blas(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K, int N,
+                      float beta)
+{
+    static int wide = -1;
+    if (wide < 0) wide = blas_core_wide(); /* racing first calls store the same value */
+    int T = wide ? hs_k_threads_for((double)M * K * N) : 1;
+    if (T == 1) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    HS_PARALLEL
+    {
+        int lo, hi;
+        hs_k_share(N, 16, HS_THREAD_ID, T, &lo, &hi);
+        if (lo < hi)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, hi - lo, K, 1.0f, A, lda, B + lo, ldb, beta,
+                        C + lo, ldc);
+    }
+}
+
+void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
+               float beta)
+{
+    if (!B.h && !trans_b && hs_k_gemm_blas()) {
+        gemm_blas(C, ldc, A, lda, B.f, ldb, M, K, N, beta);
+        return;
+    }
+    if (B.h) hs_k_tiles_bf16(C, ldc, A, lda, B.h, ldb, trans_b, M, K, N, beta);
+    else hs_k_tiles_f32(C, ldc, A, lda, B.f, ldb, trans_b, M, K, N, beta);
+}
+
+#else
+
+/* Without AVX2 every F32 product goes to OpenBLAS already. */
+int hs_k_gemm_blas(void) { return 1; }
+int hs_k_gemm_blas_set(int on) { return (void)on, 1; }
+
+/* Without AVX2: OpenBLAS for F32; bf16 weights row by row through the portable paths of
+ * the row and dot-row kernels (beta is 0 or 1 wherever the forward pass calls this). */
+void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
+               float beta)
+{
+    if (!B.h) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B.f, ldb,
+                    beta, C, ldc);
+    } else if (trans_b) {
+        for (int i = 0; i < M; i++) {
+            float *c = C + (size_t)i * ldc;
+            if (beta != 0.0f) {
+                float *t = malloc((size_t)N * sizeof(float));
+                if (!t) abort(); /* no error path here; cannot happen in practice (N = vocab) */
+                hs_k_dot_rows(t, N, B, ldb, A + (size_t)i * lda, lda, 1, N, K);
+                for (int j = 0; j < N; j++) c[j] += t[j];
+                free(t);
+            } else {
+                hs_k_dot_rows(c, ldc, B, ldb, A + (size_t)i * lda, lda, 1, N, K);
+            }
+        }
+    } else {
+        hs_k_matmul_rows(C, ldc, A, lda, B, ldb, M, K, N, beta);
+    }
+}
+
+#endif

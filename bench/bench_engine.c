@@ -13,7 +13,7 @@
  * --read-bw MB instead measures this core's streaming read bandwidth over MB megabytes
  * (the roofline of batch-1 decode: weight bytes per token / bandwidth).
  * --huge-pages 1 puts the weights (or the --read-bw buffer) on 2 MB transparent huge
- * pages (hs_model_use_hugepages) and says on stderr how many kB the kernel gave.
+ * pages (hs_model_opts.huge_pages) and says on stderr how many kB the kernel gave.
  *
  * Decode runs greedy from the prompt (argmax, as the PyTorch side does); the median of
  * the repeats is reported. Heads switched off are the first ones in (layer, head) order
@@ -241,7 +241,7 @@ static void bench_sgemm(const hs_model *m, int n, int reps)
 static int bench_bf16_error(const char *dir, int np)
 {
     hs_model m32, m16;
-    if (hs_model_load(&m32, dir) || hs_model_load(&m16, dir) || hs_model_use_bf16(&m16)) {
+    if (hs_model_load(&m32, dir, NULL) || hs_model_load(&m16, dir, &(hs_model_opts){.weights = HS_WEIGHTS_BF16})) {
         fprintf(stderr, "bench: %s\n", hs_err_msg());
         return 2;
     }
@@ -396,17 +396,13 @@ int main(int argc, char **argv)
     if (bf16_error) return bench_bf16_error(argv[1], np);
     hs_model m;
     hs_gating mode;
-    if (hs_gating_parse(gating, &mode) || hs_model_load(&m, argv[1]) || (huge && hs_model_use_hugepages(&m)) ||
-        (!strcmp(weights, "bf16") && hs_model_use_bf16(&m))) {
+    hs_model_opts mo = {.pack = batches && pack, .huge_pages = huge};
+    if (hs_gating_parse(gating, &mode) || hs_weights_parse(weights, &mo.weights) || hs_model_load(&m, argv[1], &mo)) {
         fprintf(stderr, "bench: %s\n", hs_err_msg());
         return 2;
     }
     if (huge) fprintf(stderr, "bench: %ld kB on huge pages\n", hs_anon_huge_kb());
     if (batches) {
-        if (pack && hs_model_pack(&m)) {
-            fprintf(stderr, "bench: %s\n", hs_err_msg());
-            return 2;
-        }
         char *bl = strdup(batches);
         for (char *tok = strtok(bl, ","); tok; tok = strtok(NULL, ",")) bench_batch(&m, atoi(tok), np, nn, reps, pack);
         free(bl);

@@ -37,7 +37,7 @@ typedef enum { HS_GATING_MASK = 0, HS_GATING_SKIP = 1 } hs_gating;
 hs_status hs_gating_parse(const char *s, hs_gating *out);
 const char *hs_gating_name(hs_gating g);
 
-/* A weight matrix (K, N) laid out for the products of decode batches (hs_model_pack):
+/* A weight matrix (K, N) laid out for the products of decode batches (hs_model_opts.pack):
  * blocks of 256 rows, each block's 16-column panels one after another (src/model/gemm.c
  * has the exact layout). data is NULL when the model is not packed. */
 typedef struct {
@@ -57,15 +57,48 @@ typedef struct {
     const float *fc_b;            /* (F) */
     const float *fc_proj_w;       /* (F, C) */
     const float *fc_proj_b;       /* (C) */
-    /* bf16 weight mode (hs_model_use_bf16): the four matrices above rounded to bfloat16,
+    /* bf16 weight mode (HS_WEIGHTS_BF16): the four matrices above rounded to bfloat16,
      * which the forward pass then reads instead; NULL otherwise */
     const uint16_t *attn_w16, *proj_w16, *fc_w16, *fc_proj_w16;
-    /* throughput mode (hs_model_pack): the same four matrices pre-packed */
+    /* throughput mode (hs_model_opts.pack): the same four matrices pre-packed */
     hs_wpack attn_wp, proj_wp, fc_wp, fc_proj_wp;
 } hs_block;
 
+/* How the weight matrices are stored for the forward pass (job key `weights`).
+ * HS_WEIGHTS_BF16: the four matrices of every block and the LM head (97% of a gpt2's
+ * bytes) rounded to bfloat16 (round to nearest even) in a block of half their F32 size;
+ * every forward pass reads those, widening each weight exactly to f32 before its
+ * multiply-add: half the bytes per decoded token for an error of bf16 rounding in the
+ * weights (bench_engine --bf16-error reports it). Biases, LayerNorm and the embeddings
+ * stay f32. */
+typedef enum { HS_WEIGHTS_F32 = 0, HS_WEIGHTS_BF16 = 1 } hs_weights;
+
+/* Parses "f32"/"bf16"; HS_EINPUT otherwise. */
+hs_status hs_weights_parse(const char *s, hs_weights *out);
+const char *hs_weights_name(hs_weights w);
+
+/* Options of hs_model_load; {0} is plain F32 weights read in place. */
+typedef struct {
+    hs_weights weights;
+    /* Throughput mode: the four weight matrices of every block (not the LM head, whose
+     * product already serves two sequences per load) also copied into the layout the
+     * products of a decode batch read, so that a batch streams each weight once instead
+     * of gathering 64-column strips row by row at every step. Batch 1 and prefill keep
+     * reading the original matrices. One more f32 copy of those matrices per process
+     * (also for bf16 weights, widened exactly); every product gives the same bits as
+     * without it. No copy in a build without AVX2. */
+    int pack;
+    /* Huge-page mode, for speed measurements: a private copy of model.safetensors and
+     * every derived block on 2 MB transparent huge pages (hs_malloc_huge), where a decode
+     * step (~500 MB for a gpt2) takes fewer TLB misses (docs/performance.md has what it
+     * gained). The price: a private copy of the weights per process instead of one
+     * page-cache copy shared by the node's ranks. Results are the same bits (tested). */
+    int huge_pages;
+} hs_model_opts;
+
 typedef struct {
     hs_config cfg;
+    hs_weights weights;       /* as loaded */
     char *dir;
     char sha256[65];          /* of model.safetensors; filled by hs_model_sha256 */
     hs_mapped_file st;        /* the safetensors mapping */
@@ -75,10 +108,9 @@ typedef struct {
     const float *wpe;         /* (T_max, C) */
     const float *lm_head;     /* (V, C): wte unless the checkpoint has lm_head.weight */
     const uint16_t *lm_head16;/* (V, C) bf16 weight mode, else NULL */
-    uint16_t *owned16;        /* the bf16 copies, NULL unless hs_model_use_bf16 */
-    float *owned_pack;        /* the packed copies, NULL unless hs_model_pack */
-    void *owned_huge;         /* private copy of model.safetensors, NULL unless
-                                 hs_model_use_hugepages */
+    uint16_t *owned16;        /* the bf16 copies, NULL unless HS_WEIGHTS_BF16 */
+    float *owned_pack;        /* the packed copies, NULL unless opts.pack */
+    void *owned_huge;         /* private copy of model.safetensors, NULL unless opts.huge_pages */
     int huge;                 /* weight blocks are allocated on huge pages */
     const float *lnf_w, *lnf_b; /* (C) */
     hs_block *blocks;         /* (L) */
@@ -86,8 +118,12 @@ typedef struct {
     size_t n_params;
 } hs_model;
 
-/* Loads DIR/config.json and DIR/model.safetensors (vocab/merges are the tokenizer's). */
-hs_status hs_model_load(hs_model *m, const char *dir);
+/* Loads DIR/config.json and DIR/model.safetensors (vocab/merges are the tokenizer's) and
+ * builds, once each, the derived weight copies opts asks for (NULL: F32 weights as in the
+ * checkpoint, no copies). The modes combine in any way and never change each other's
+ * values: huge pages first (every block is then made there), then the bf16 copy from the
+ * F32 values, then the packed copy from what batch 1 reads (bf16 or F32). */
+hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts);
 void hs_model_free(hs_model *m);
 /* SHA-256 of model.safetensors, computed on first use (reads the whole file). */
 const char *hs_model_sha256(hs_model *m);
@@ -159,43 +195,9 @@ hs_status hs_ctx_forward_batch(hs_ctx *const *seqs, int B, const int32_t *ids, f
 /* Analytic FLOPs for one decode step at context length t with the given live heads. */
 double hs_model_flops_per_token(const hs_config *cfg, int live_heads, int t);
 
-/* bf16 weight mode: the weight matrices (attention, MLP, LM head; 97% of a gpt2's bytes)
- * are rounded to bfloat16 (round to nearest even) in a block of half their F32 size, and
- * every later forward pass reads those, widening each weight exactly to f32 before its
- * multiply-add: half the bytes per decoded token for an error of bf16 rounding in the
- * weights (bench_engine --bf16 reports it against f32). Biases, LayerNorm and the
- * embeddings stay f32. Idempotent. */
-hs_status hs_model_use_bf16(hs_model *m);
-
-/* Throughput mode: copies the four weight matrices of every block (69% of a gpt2's
- * weights; not the LM head, whose product is already two sequences per load) into the
- * layout the products of a decode batch read, so that the batch streams each weight
- * once instead of gathering 64-column strips row by row at every step. Batch-1 and
- * prefill keep reading the original matrices. Costs one f32 copy of those matrices per
- * process (also in bf16 weight mode: the bf16 values are widened exactly, so results do
- * not change); every product gives the same bits as without it. Idempotent; a later
- * hs_model_use_bf16 packs again from the bf16 values; a no-op in a build without AVX2. */
-hs_status hs_model_pack(hs_model *m);
-
-/* Huge-page mode, for speed measurements: the weights the forward pass reads move to
- * private memory on 2 MB transparent huge pages (hs_malloc_huge): the F32 tensors of
- * model.safetensors are copied out of the shared file mapping, and the widened, bf16
- * and packed blocks are made again there (also those made later). A decode step of a
- * gpt2 streams ~500 MB, and with 4 KB pages every 4 KB of it costs a TLB miss (on
- * this KVM guest the gain was a few percent at best: docs/performance.md).
- * The price: a private copy of the weights per process instead of one page-cache copy
- * shared by the node's ranks. Results are the same bits (tested). Idempotent. */
-hs_status hs_model_use_hugepages(hs_model *m);
-
 /* Threads per process for the forward pass: our kernels (split by output columns, so
  * every result is the same for any count) and OpenBLAS where it is still used. 1 by
  * default; returns the count in effect (1 when built without OpenMP). */
 int hs_model_set_threads(int n);
-
-/* Writes a randomly initialised checkpoint (normal(0, 0.02) as GPT-2 initialises) with a
- * synthetic byte-level BPE vocabulary of the shape's size. shape: tiny, distilgpt2, gpt2,
- * gpt2-medium, gpt2-large, gpt2-xl. dtype: F32, F16, BF16. */
-hs_status hs_model_make_random(const char *dir, const char *shape, uint64_t seed,
-                               const char *dtype);
 
 #endif

@@ -59,8 +59,8 @@ typedef struct {
     int throughput;           /* mode = throughput: a cell's prompts decoded together */
     int batch;                /* sequences decoded together in throughput mode */
     int latency_prompts;      /* throughput mode: first prompts of each cell also timed alone */
-    int bf16;                 /* weights = bf16: hs_model_use_bf16 (changes quality numbers) */
-    int huge_pages;           /* huge_pages = true: hs_model_use_hugepages (timings only) */
+    int bf16;                 /* weights = bf16: HS_WEIGHTS_BF16 (changes quality numbers) */
+    int huge_pages;           /* huge_pages = true: hs_model_opts.huge_pages (timings only) */
     int measure_unpruned_ppl; /* score generations under the unpruned model too */
     hs_variant *variants;     /* (n_variants) in the order of `variants` */
     int n_variants;

@@ -6,6 +6,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "headsweep/fixture.h"
 #include "headsweep/model.h"
 
 static const char info_usage[] =
@@ -26,7 +27,7 @@ int hs_cmd_info(int argc, char **argv)
     if (hs_opt_operands(&p, argc, 0, 0, "info takes no operands (the model is --model DIR)")) return 2;
     if (!dir) return hs_opt_error(&p, "--model DIR is required");
     hs_model m;
-    hs_status st = hs_model_load(&m, dir);
+    hs_status st = hs_model_load(&m, dir, NULL);
     if (st) return hs_cli_fail(st);
     const hs_config *cf = &m.cfg;
     printf("model        %s\n", dir);

@@ -22,8 +22,7 @@ typedef struct {
     int agency;
     hs_sample_params sp;
     int truncate;
-    int bf16;     /* --weights bf16 */
-    int huge;     /* --huge-pages */
+    hs_model_opts load; /* --weights, --huge-pages */
     int threads;  /* --threads N (0: 1) */
 } run_opts;
 
@@ -55,12 +54,11 @@ static int run_opt(const hs_opt *p, run_opts *o, int c, const char *arg)
         return hs_gating_parse(arg, &o->gating) ? hs_opt_error(p, "%s", hs_err_msg()) : 0;
     case O_AGENCY: o->agency = 1; return 0;
     case O_TRUNC: o->truncate = 1; return 0;
-    case O_HUGE: o->huge = 1; return 0;
+    case O_HUGE: o->load.huge_pages = 1; return 0;
     case O_THREADS: return hs_cli_parse_int(p, arg, "--threads", 1, 1024, &o->threads) ? 2 : 0;
     case O_WEIGHTS:
-        if (strcmp(arg, "f32") && strcmp(arg, "bf16"))
+        if (hs_weights_parse(arg, &o->load.weights))
             return hs_opt_error(p, "--weights %s: expected f32 or bf16", arg);
-        o->bf16 = !strcmp(arg, "bf16");
         return 0;
     case O_MAX_NEW: return hs_cli_parse_int(p, arg, "--max-new", 1, 1 << 20, &o->sp.max_new) ? 2 : 0;
     case O_TEMP: return hs_cli_parse_float(p, arg, "--temperature", 0, 100, &o->sp.temperature) ? 2 : 0;
@@ -93,9 +91,7 @@ static int env_load(run_env *e, const run_opts *o, int need_tok)
 {
     memset(e, 0, sizeof *e);
     hs_model_set_threads(o->threads > 0 ? o->threads : 1);
-    hs_status st = hs_model_load(&e->m, o->model_dir);
-    if (!st && o->huge) st = hs_model_use_hugepages(&e->m);
-    if (!st && o->bf16) st = hs_model_use_bf16(&e->m);
+    hs_status st = hs_model_load(&e->m, o->model_dir, &o->load);
     if (!st && need_tok) st = hs_tokenizer_load(&e->tok, o->model_dir);
     int LH = e->m.cfg.n_layer * e->m.cfg.n_head;
     if (!st && !(e->gates = hs_malloc((size_t)LH * sizeof(float), "gates"))) st = HS_ENOMEM;

@@ -178,7 +178,7 @@ int hs_cmd_score(int argc, char **argv)
     memset(&sc, 0, sizeof sc);
     hs_status st = hs_strategy_parse(o.strategy, &s);
     if (st) return hs_cli_fail(st);
-    if ((st = hs_model_load(&m, o.model))) return hs_cli_fail(st);
+    if ((st = hs_model_load(&m, o.model, NULL))) return hs_cli_fail(st);
     st = compute(&o, s, &m, &sc);
     if (!st) {
         print_header(&sc, o.model);

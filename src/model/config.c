@@ -84,6 +84,16 @@ hs_status hs_gating_parse(const char *s, hs_gating *out)
 
 const char *hs_gating_name(hs_gating g) { return g == HS_GATING_SKIP ? "skip" : "mask"; }
 
+hs_status hs_weights_parse(const char *s, hs_weights *out)
+{
+    if (!strcmp(s, "f32")) *out = HS_WEIGHTS_F32;
+    else if (!strcmp(s, "bf16")) *out = HS_WEIGHTS_BF16;
+    else return hs_err(HS_EINPUT, "weights '%s': expected f32 or bf16", s);
+    return HS_OK;
+}
+
+const char *hs_weights_name(hs_weights w) { return w == HS_WEIGHTS_BF16 ? "bf16" : "f32"; }
+
 double hs_model_flops_per_token(const hs_config *c, int live_heads, int t)
 {
     /* 2 FLOPs per multiply-add. Per layer: QKV and c_proj scale with live heads, MLP is

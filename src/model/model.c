@@ -167,12 +167,27 @@ static hs_status bind_tensors(hs_model *m, const hs_st_index *idx, spec_list *l,
     return st;
 }
 
+/* Huge-page mode: the whole file, header included, copied to private memory on huge pages
+ * (so offsets and alignment stay as mapped); the tensors are then bound in the copy. */
+static hs_status copy_to_huge(hs_model *m)
+{
+    if (!(m->owned_huge = weights_alloc(m, m->st.size, "huge-page copy of model.safetensors"))) return HS_ENOMEM;
+    memcpy(m->owned_huge, m->st.data, m->st.size);
+#ifdef MADV_DONTNEED
+    /* this process no longer reads the mapping's pages (hs_model_sha256 pages them in
+     * again if asked), so they leave its resident set: RSS then counts the copy once */
+    (void)madvise((void *)m->st.data, m->st.size, MADV_DONTNEED);
+#endif
+    return HS_OK;
+}
+
 static hs_status load_weights(hs_model *m, const char *path)
 {
     hs_status st = hs_map_file(&m->st, path);
     if (st) return st == HS_EINPUT ? hs_err_wrap(st, "model directory %s", m->dir) : st;
+    if (m->huge && (st = copy_to_huge(m))) return st;
     hs_st_index idx;
-    if ((st = hs_st_parse(&idx, m->st.data, m->st.size, path))) return st;
+    if ((st = hs_st_parse(&idx, m->huge ? m->owned_huge : m->st.data, m->st.size, path))) return st;
     spec_list l = {0};
     st = build_specs(&l, m);
     if (!st) st = bind_tensors(m, &idx, &l, path);
@@ -182,9 +197,15 @@ static hs_status load_weights(hs_model *m, const char *path)
     return st;
 }
 
-hs_status hs_model_load(hs_model *m, const char *dir)
+static hs_status make_bf16(hs_model *m);
+static hs_status make_pack(hs_model *m);
+
+hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
 {
+    static const hs_model_opts plain = {0};
+    if (!opts) opts = &plain;
     memset(m, 0, sizeof *m);
+    m->huge = opts->huge_pages != 0; /* first: every block below is then made on huge pages */
     char *cfg_path = hs_path_join(dir, "config.json");
     char *st_path = hs_path_join(dir, "model.safetensors");
     hs_status st = (!cfg_path || !st_path) ? HS_ENOMEM : HS_OK;
@@ -192,6 +213,10 @@ hs_status hs_model_load(hs_model *m, const char *dir)
     if (!st && !(m->dir = hs_strdup(dir))) st = HS_ENOMEM;
     if (!st && !(m->blocks = hs_calloc((size_t)m->cfg.n_layer, sizeof *m->blocks, "blocks"))) st = HS_ENOMEM;
     if (!st) st = load_weights(m, st_path);
+    /* the derived copies, each made once from the values the forward pass reads */
+    if (!st && opts->weights == HS_WEIGHTS_BF16) st = make_bf16(m);
+    if (!st && opts->pack) st = make_pack(m);
+    if (!st) m->weights = opts->weights;
     free(cfg_path);
     free(st_path);
     if (st) hs_model_free(m);
@@ -220,7 +245,7 @@ void hs_model_free(hs_model *m)
 int hs_model_set_threads(int n)
 {
     hs_k_set_threads(n);
-    openblas_set_num_threads(1); /* hs_k_gemm splits OpenBLAS's products itself (gemm.c) */
+    openblas_set_num_threads(1); /* hs_k_gemm splits OpenBLAS's products itself (matmul.c) */
     return hs_k_threads();
 }
 
@@ -231,20 +256,10 @@ static uint16_t *to_bf16(uint16_t *dst, const float *src, size_t n)
     return dst + n;
 }
 
-static hs_status repack(hs_model *m)
+/* bf16 weight mode (hs_model_opts): the four matrices of every block and the LM head
+ * rounded to bfloat16 into one block. */
+static hs_status make_bf16(hs_model *m)
 {
-    free(m->owned_pack);
-    m->owned_pack = NULL;
-    for (int l = 0; l < m->cfg.n_layer; l++) {
-        hs_block *b = &m->blocks[l];
-        b->attn_wp = b->proj_wp = b->fc_wp = b->fc_proj_wp = (hs_wpack){NULL, 0, 0};
-    }
-    return hs_model_pack(m);
-}
-
-hs_status hs_model_use_bf16(hs_model *m)
-{
-    if (m->owned16) return HS_OK;
     const hs_config *c = &m->cfg;
     size_t C = (size_t)c->n_embd, F = (size_t)c->n_inner, V = (size_t)c->vocab_size;
     size_t per_layer = C * 3 * C + C * C + C * F + F * C;
@@ -260,8 +275,7 @@ hs_status hs_model_use_bf16(hs_model *m)
     }
     m->lm_head16 = p;
     to_bf16(p, m->lm_head, V * C);
-    /* a packed copy made from the F32 values would now disagree with what batch 1 reads */
-    return m->owned_pack ? repack(m) : HS_OK;
+    return HS_OK;
 }
 
 /* Packs one matrix (K, N) at *p and advances it; bf16 weights when the model reads them. */
@@ -273,13 +287,15 @@ static hs_wpack pack_one(float **p, const float *f, const uint16_t *h, int K, in
     return w;
 }
 
-hs_status hs_model_pack(hs_model *m)
+/* Throughput mode (hs_model_opts): the four matrices of every block packed, from the
+ * bf16 values in bf16 weight mode (what batch 1 reads too). */
+static hs_status make_pack(hs_model *m)
 {
     const hs_config *c = &m->cfg;
     int C = c->n_embd, F = c->n_inner;
     size_t per_layer = hs_k_pack_floats(C, 3 * C) + hs_k_pack_floats(C, C) + hs_k_pack_floats(C, F) +
                        hs_k_pack_floats(F, C);
-    if (m->owned_pack || per_layer == 0) return HS_OK;
+    if (per_layer == 0) return HS_OK;
     float *p = weights_alloc(m, per_layer * (size_t)c->n_layer * sizeof(float), "packed weights");
     if (!p) return HS_ENOMEM;
     m->owned_pack = p;
@@ -291,63 +307,4 @@ hs_status hs_model_pack(hs_model *m)
         b->fc_proj_wp = pack_one(&p, b->fc_proj_w, b->fc_proj_w16, F, C);
     }
     return HS_OK;
-}
-
-/* Points every weight that lay in [from, from + n) at the same offset in to. */
-static hs_status rebase(hs_model *m, const void *from, size_t n, void *to)
-{
-    spec_list l = {0};
-    hs_status st = build_specs(&l, m);
-    const char *lo = from;
-    for (size_t i = 0; i < l.n && !st; i++) {
-        const char *p = (const char *)(const void *)*l.v[i].dst;
-        if (p >= lo && p < lo + n) *l.v[i].dst = (const float *)(const void *)((char *)to + (p - lo));
-    }
-    free(l.v);
-    return st;
-}
-
-/* Moves an owned block to a new block of the same size (allocated in the current mode). */
-static hs_status move_owned(hs_model *m, float **block, size_t bytes, const char *what)
-{
-    void *to = weights_alloc(m, bytes, what);
-    if (!to) return HS_ENOMEM;
-    memcpy(to, *block, bytes);
-    hs_status st = rebase(m, *block, bytes, to);
-    if (st) return free(to), st;
-    free(*block);
-    *block = to;
-    return HS_OK;
-}
-
-hs_status hs_model_use_hugepages(hs_model *m)
-{
-    if (m->huge) return HS_OK;
-    m->huge = 1;
-    hs_status st = HS_OK;
-    /* the whole file, header included, so that offsets (and alignment) stay as mapped */
-    if (!(m->owned_huge = weights_alloc(m, m->st.size, "huge-page copy of model.safetensors"))) st = HS_ENOMEM;
-    if (!st) {
-        memcpy(m->owned_huge, m->st.data, m->st.size);
-        st = rebase(m, m->st.data, m->st.size, m->owned_huge);
-#ifdef MADV_DONTNEED
-        /* this process no longer reads the mapping's pages (hs_model_sha256 pages them in
-         * again if asked), so they leave its resident set: RSS then counts the copy once */
-        if (!st) (void)madvise((void *)m->st.data, m->st.size, MADV_DONTNEED);
-#endif
-    }
-    if (!st && m->owned) st = move_owned(m, &m->owned, m->owned_bytes, "widened weights");
-    if (!st && m->owned16) { /* made again in huge-page memory, packs with them */
-        free(m->owned16);
-        m->owned16 = NULL;
-        m->lm_head16 = NULL;
-        for (int l = 0; l < m->cfg.n_layer; l++) {
-            hs_block *b = &m->blocks[l];
-            b->attn_w16 = b->proj_w16 = b->fc_w16 = b->fc_proj_w16 = NULL;
-        }
-        st = hs_model_use_bf16(m);
-    } else if (!st && m->owned_pack) {
-        st = repack(m);
-    }
-    return st;
 }

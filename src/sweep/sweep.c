@@ -203,16 +203,14 @@ static hs_status load_inputs(sweep *s)
         fprintf(stderr, "headsweep: warning: %s: threads = %d, but this build has no OpenMP: 1 thread per rank\n",
                 hs_job_where(job, "job", "threads"), job->threads);
     hs_status st = hs_tokenizer_load(&s->tok, job->model_dir);
-    if (!st) st = hs_model_load(&s->model, job->model_dir);
-    s->have_model = !st;
-    if (st) return hs_err_wrap(st, "%s: model = %s", hs_job_where(job, "job", "model"), job->model_dir);
-    /* before bf16 and packing, so that their blocks are made on huge pages too */
-    if (job->huge_pages) st = hs_model_use_hugepages(&s->model);
-    if (!st && job->bf16) st = hs_model_use_bf16(&s->model);
     /* throughput mode: decode batches stream pre-packed weights (one more f32 copy of the
      * layers' matrices per rank; docs/sweep.md, "Memory per rank") */
-    if (!st && job->throughput) st = hs_model_pack(&s->model);
-    if (!st) st = heads_off_level(s);
+    hs_model_opts mo = {.weights = job->bf16 ? HS_WEIGHTS_BF16 : HS_WEIGHTS_F32, .pack = job->throughput,
+                        .huge_pages = job->huge_pages};
+    if (!st) st = hs_model_load(&s->model, job->model_dir, &mo);
+    s->have_model = !st;
+    if (st) return hs_err_wrap(st, "%s: model = %s", hs_job_where(job, "job", "model"), job->model_dir);
+    st = heads_off_level(s);
     if (!st) st = hs_prompts_load(&s->prompts, job->prompts_path);
     s->have_prompts = !st;
     if (st) return st;

@@ -8,6 +8,7 @@
 
 #include "headsweep/agency.h"
 #include "headsweep/eval.h"
+#include "headsweep/fixture.h"
 #include "headsweep/model.h"
 #include "test_util.h"
 
@@ -179,7 +180,7 @@ static int teardown(void **state)
 static void test_withdrawn_cost_nothing(void **state)
 {
     hs_model m;
-    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
     int LH = m.cfg.n_layer * m.cfg.n_head;
     float g[64];
     int32_t ids[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
@@ -207,7 +208,7 @@ static void test_withdrawn_cost_nothing(void **state)
 static void test_agency_stats_flops(void **state)
 {
     hs_model m;
-    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
     int LH = m.cfg.n_layer * m.cfg.n_head, C = m.cfg.n_embd, D = C / m.cfg.n_head;
     float g[64], util[64], ent[64], cosv[64];
     int rows[64];
@@ -236,7 +237,7 @@ static void test_agency_stats_flops(void **state)
 static void test_agency_equals_baseline_when_quiet(void **state)
 {
     hs_model m;
-    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
     int LH = m.cfg.n_layer * m.cfg.n_head;
     float g[64];
     for (int i = 0; i < LH; i++) g[i] = 1.0f;

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "headsweep/eval.h"
+#include "headsweep/fixture.h"
 #include "test_util.h"
 
 static char *g_dir;
@@ -128,7 +129,7 @@ static void test_lexical(void **state)
 static void test_nll(void **state)
 {
     hs_model m;
-    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
     int V = m.cfg.vocab_size, n = 40;
     int32_t ids[300];
     for (int i = 0; i < 300; i++) ids[i] = (i * 31 + 7) % V;
@@ -167,7 +168,7 @@ static void test_runner(void **state)
 {
     hs_model m;
     hs_tokenizer *tok;
-    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
     assert_int_equal(hs_tokenizer_load(&tok, g_dir), HS_OK);
     int LH = m.cfg.n_layer * m.cfg.n_head;
     float gates[64];
@@ -207,7 +208,7 @@ static void batch_vs_single(int with_agency)
 {
     enum { P = 7, S = 3, MAXNEW = 10 };
     hs_model m;
-    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
     int LH = m.cfg.n_layer * m.cfg.n_head;
     float gates[64];
     for (int i = 0; i < LH; i++) gates[i] = (i % 3 == 2) ? 0.0f : 1.0f;
@@ -351,7 +352,7 @@ static void test_runner_batch_identical(void **state)
 {
     hs_model m;
     hs_tokenizer *tok;
-    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
     assert_int_equal(hs_tokenizer_load(&tok, g_dir), HS_OK);
     static const int batches[] = {1, 3, 16};
     for (int b = 0; b < 3; b++) {

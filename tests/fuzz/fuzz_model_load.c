@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_write(g_st_path, data, size);
     hs_model m;
     hs_err_clear();
-    hs_status st = hs_model_load(&m, g_dir);
+    hs_status st = hs_model_load(&m, g_dir, NULL);
     if (st) {
         fz_expect_input_error(st, "model.safetensors", NULL);
         return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
+#include "headsweep/fixture.h"
 #include "headsweep/model.h"
 #include "headsweep/tokenizer.h"
 

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <math.h>
 
+#include "headsweep/fixture.h"
 #include "headsweep/model.h"
 #include "headsweep/safetensors.h"
 #include "test_util.h"
@@ -126,7 +127,7 @@ static char *write_variant(const char *header_txt, const uint8_t *data, size_t l
 static void expect_bad(const char *dir, const char *needle1, const char *needle2)
 {
     hs_model m;
-    hs_status st = hs_model_load(&m, dir);
+    hs_status st = hs_model_load(&m, dir, NULL);
     if (st != HS_EINPUT || !strstr(hs_err_msg(), needle1) || (needle2 && !strstr(hs_err_msg(), needle2)))
         fail_msg("status %d, message: %s (wanted '%s' and '%s')", st, hs_err_msg(), needle1, needle2 ? needle2 : "");
     tu_rmtree(dir);
@@ -271,7 +272,7 @@ static double max_diff(const float *a, const float *b, int n)
 static void test_forward_invariants(void **state)
 {
     hs_model m;
-    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
     int LH = m.cfg.n_layer * m.cfg.n_head, V = m.cfg.vocab_size;
     int32_t ids[40];
     for (int i = 0; i < 40; i++) ids[i] = (i * 37 + 11) % V;
@@ -300,7 +301,7 @@ static void test_forward_invariants(void **state)
 static void test_forward_bad_input(void **state)
 {
     hs_model m;
-    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
     hs_ctx *c;
     assert_int_equal(hs_ctx_init(&c, &m, m.cfg.n_positions + 1, HS_GATING_MASK), HS_EINPUT);
     assert_int_equal(hs_ctx_init(&c, &m, 4, HS_GATING_MASK), HS_OK);
@@ -348,8 +349,8 @@ static void test_layout_variants(void **state)
     free(data2);
     json_decref(h);
     hs_model a, b;
-    assert_int_equal(hs_model_load(&a, g_dir), HS_OK);
-    assert_int_equal(hs_model_load(&b, d), HS_OK);
+    assert_int_equal(hs_model_load(&a, g_dir, NULL), HS_OK);
+    assert_int_equal(hs_model_load(&b, d, NULL), HS_OK);
     assert_true(b.lm_head != b.wte); /* explicit head used, not tied */
     int32_t ids[3] = {5, 6, 7};
     float g[8] = {1, 1, 1, 1, 1, 1, 1, 1};
@@ -367,7 +368,7 @@ static void test_layout_variants(void **state)
         char *dd = tu_mkdtemp("half");
         assert_int_equal(hs_model_make_random(dd, "tiny", 7, dts[i]), HS_OK);
         hs_model hm;
-        assert_int_equal(hs_model_load(&hm, dd), HS_OK);
+        assert_int_equal(hs_model_load(&hm, dd, NULL), HS_OK);
         assert_non_null(hm.owned); /* widened once into an owned block */
         assert_string_equal(hm.dtype, i ? "BF16" : "F16");
         float *lh = run_logits(&hm, HS_GATING_MASK, g, ids, 3, 0);
@@ -388,7 +389,7 @@ static void test_forward_rows(void **state)
     (void)state;
     enum { N = 20 };
     hs_model m;
-    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
     int V = m.cfg.vocab_size;
     int32_t ids[N];
     for (int i = 0; i < N; i++) ids[i] = (int32_t)((i * 37 + 11) % V);
@@ -472,7 +473,7 @@ static void batch_vs_single(const hs_model *m, hs_gating mode, const float *gate
 static void test_batch_decode_identical(void **state)
 {
     hs_model m;
-    assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
     float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f};
     batch_vs_single(&m, HS_GATING_MASK, all, 0);
     batch_vs_single(&m, HS_GATING_SKIP, some, 0);
@@ -493,26 +494,22 @@ static void test_batch_decode_identical(void **state)
     hs_model_free(&m);
 }
 
-/* Throughput mode's pre-packed weights (hs_model_pack): the batch reads the packed copy,
- * each sequence alone the original matrices, and the logits stay bit-identical, for f32
- * and bf16 weights, mask and skip gating (skip reads slices of rows and columns: the live
- * heads' Q/K/V columns and c_proj rows). Packing twice is a no-op. */
+/* Throughput mode's pre-packed weights (hs_model_opts.pack): the batch reads the packed
+ * copy, each sequence alone the original matrices, and the logits stay bit-identical, for
+ * f32 and bf16 weights, mask and skip gating (skip reads slices of rows and columns: the
+ * live heads' Q/K/V columns and c_proj rows). */
 static void test_batch_decode_packed(void **state)
 {
     (void)state;
     float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f},
           first[8] = {0, 1, 1, 1, 1, 1, 1, 1};
-    for (int bf16 = 0; bf16 < 3; bf16++) { /* 2: packed first, then bf16 (packs again) */
+    for (int bf16 = 0; bf16 < 2; bf16++) {
         hs_model m;
-        assert_int_equal(hs_model_load(&m, g_dir), HS_OK);
-        if (bf16 == 1) assert_int_equal(hs_model_use_bf16(&m), HS_OK);
-        assert_int_equal(hs_model_pack(&m), HS_OK);
-        if (bf16 == 2) assert_int_equal(hs_model_use_bf16(&m), HS_OK);
-        const float *packed = m.owned_pack;
-        assert_int_equal(hs_model_pack(&m), HS_OK);
-        assert_ptr_equal(m.owned_pack, packed);
+        hs_model_opts o = {.weights = bf16 ? HS_WEIGHTS_BF16 : HS_WEIGHTS_F32, .pack = 1};
+        assert_int_equal(hs_model_load(&m, g_dir, &o), HS_OK);
+        assert_int_equal(m.weights, o.weights);
 #ifdef __AVX2__
-        assert_non_null(packed);
+        assert_non_null(m.owned_pack);
         assert_non_null(m.blocks[0].attn_wp.data);
         assert_int_equal(m.blocks[1].fc_proj_wp.K, m.cfg.n_inner);
 #endif
@@ -528,22 +525,19 @@ static int in_block(const void *p, const void *block, size_t n)
     return (const char *)p >= (const char *)block && (const char *)p < (const char *)block + n;
 }
 
-/* Sets a model up the way `how` says: bit 1 bf16, bit 2 packed; huge pages before
- * (huge_first) or after the others, or not at all (huge 0). */
-static void setup_model(hs_model *m, const char *dir, int how, int huge, int huge_first)
+/* Loads a model the way `how` says: bit 1 bf16, bit 2 packed, with or without huge pages. */
+static void setup_model(hs_model *m, const char *dir, int how, int huge)
 {
-    assert_int_equal(hs_model_load(m, dir), HS_OK);
-    if (huge && huge_first) assert_int_equal(hs_model_use_hugepages(m), HS_OK);
-    if (how & 1) assert_int_equal(hs_model_use_bf16(m), HS_OK);
-    if (how & 2) assert_int_equal(hs_model_pack(m), HS_OK);
-    if (huge && !huge_first) assert_int_equal(hs_model_use_hugepages(m), HS_OK);
+    hs_model_opts o = {.weights = how & 1 ? HS_WEIGHTS_BF16 : HS_WEIGHTS_F32, .pack = (how & 2) != 0,
+                       .huge_pages = huge};
+    assert_int_equal(hs_model_load(m, dir, &o), HS_OK);
 }
 
-/* Huge-page mode (hs_model_use_hugepages) moves every weight the forward pass reads out
- * of the shared file mapping into private memory, remakes the widened/bf16/packed blocks
- * there whichever order the modes were asked in, and changes no bit of any logit (batch 1,
- * prefill, decode batches). Whether the kernel really gave 2 MB pages depends on its THP
- * setting, so that is printed, not asserted. */
+/* Huge-page mode (hs_model_opts.huge_pages) reads every weight of the forward pass from
+ * private memory instead of the shared file mapping, makes the widened/bf16/packed blocks
+ * there, and changes no bit of any logit (batch 1, prefill, decode batches). Whether the
+ * kernel really gave 2 MB pages depends on its THP setting, so that is printed, not
+ * asserted. */
 static void test_hugepages(void **state)
 {
     (void)state;
@@ -553,39 +547,36 @@ static void test_hugepages(void **state)
     int32_t ids[5] = {5, 6, 7, 300, 2};
     long huge_kb = -1;
     for (int how = 0; how < 4; how++)
-        for (int huge_first = 0; huge_first < 2; huge_first++)
-            for (int d = 0; d < 2; d++) {
-                const char *dir = d ? half : g_dir;
-                hs_model ref, m;
-                setup_model(&ref, dir, how, 0, 0);
-                setup_model(&m, dir, how, 1, huge_first);
-                const void *owned16 = m.owned16;
-                assert_int_equal(hs_model_use_hugepages(&m), HS_OK); /* idempotent */
-                assert_ptr_equal(m.owned16, owned16);
-                long kb = hs_anon_huge_kb();
-                huge_kb = kb > huge_kb ? kb : huge_kb;
-                const hs_block *b = &m.blocks[m.cfg.n_layer - 1];
-                const void *w[] = {m.wte, m.wpe, m.lm_head, m.lnf_b, b->attn_w, b->fc_proj_w, b->ln2_b, b->fc_proj_b};
-                for (size_t i = 0; i < sizeof w / sizeof *w; i++) {
-                    assert_false(in_block(w[i], m.st.data, m.st.size));
-                    assert_true(in_block(w[i], m.owned_huge, m.st.size) || in_block(w[i], m.owned, m.owned_bytes));
-                }
-                assert_true(m.lm_head == m.wte); /* still tied */
-                if (how & 1) assert_true(in_block(b->fc_w16, m.owned16, 2 * m.n_params));
-                for (int stepwise = 0; stepwise < 2; stepwise++) {
-                    float *la = run_logits(&ref, HS_GATING_MASK, some, ids, 5, stepwise);
-                    float *lb = run_logits(&m, HS_GATING_MASK, some, ids, 5, stepwise);
-                    assert_memory_equal(la, lb, (size_t)m.cfg.vocab_size * sizeof(float));
-                    free(la);
-                    free(lb);
-                }
-                if (how & 2) {
-                    batch_vs_single(&m, HS_GATING_MASK, all, 0);
-                    batch_vs_single(&m, HS_GATING_SKIP, some, 1);
-                }
-                hs_model_free(&ref);
-                hs_model_free(&m);
+        for (int d = 0; d < 2; d++) {
+            const char *dir = d ? half : g_dir;
+            hs_model ref, m;
+            setup_model(&ref, dir, how, 0);
+            setup_model(&m, dir, how, 1);
+            assert_true(m.huge);
+            long kb = hs_anon_huge_kb();
+            huge_kb = kb > huge_kb ? kb : huge_kb;
+            const hs_block *b = &m.blocks[m.cfg.n_layer - 1];
+            const void *w[] = {m.wte, m.wpe, m.lm_head, m.lnf_b, b->attn_w, b->fc_proj_w, b->ln2_b, b->fc_proj_b};
+            for (size_t i = 0; i < sizeof w / sizeof *w; i++) {
+                assert_false(in_block(w[i], m.st.data, m.st.size));
+                assert_true(in_block(w[i], m.owned_huge, m.st.size) || in_block(w[i], m.owned, m.owned_bytes));
             }
+            assert_true(m.lm_head == m.wte); /* still tied */
+            if (how & 1) assert_true(in_block(b->fc_w16, m.owned16, 2 * m.n_params));
+            for (int stepwise = 0; stepwise < 2; stepwise++) {
+                float *la = run_logits(&ref, HS_GATING_MASK, some, ids, 5, stepwise);
+                float *lb = run_logits(&m, HS_GATING_MASK, some, ids, 5, stepwise);
+                assert_memory_equal(la, lb, (size_t)m.cfg.vocab_size * sizeof(float));
+                free(la);
+                free(lb);
+            }
+            if (how & 2) {
+                batch_vs_single(&m, HS_GATING_MASK, all, 0);
+                batch_vs_single(&m, HS_GATING_SKIP, some, 1);
+            }
+            hs_model_free(&ref);
+            hs_model_free(&m);
+        }
     print_message("hugepages: up to %ld kB of this process were on anonymous huge pages\n", huge_kb);
     tu_rmtree(half);
     free(half);

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 {
     if (argc < 3) return fprintf(stderr, "usage: gate_grad_dump MODEL IDS [GATES]\n"), 2;
     hs_model m;
-    if (hs_model_load(&m, argv[1])) return 1;
+    if (hs_model_load(&m, argv[1], NULL)) return 1;
     int L = m.cfg.n_layer, H = m.cfg.n_head, LH = L * H;
     float *gates = malloc((size_t)LH * sizeof *gates);
     double *dg = malloc((size_t)LH * sizeof *dg);

@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 {
     if (argc < 5) return fprintf(stderr, "usage: mean_ablation_dump MODEL CALIB EVAL HEADS_OFF\n"), 2;
     hs_model m;
-    if (hs_model_load(&m, argv[1])) return 1;
+    if (hs_model_load(&m, argv[1], NULL)) return 1;
     int L = m.cfg.n_layer, H = m.cfg.n_head, D = m.cfg.n_embd / H;
     hs_token_seq calib[MAX_SEQS], eval[1];
     int nc = read_seqs(argv[2], calib, m.cfg.n_positions), ne = read_seqs(argv[3], eval, m.cfg.n_positions);

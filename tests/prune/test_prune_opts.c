@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <stdint.h>
 
+#include "headsweep/fixture.h"
 #include "headsweep/prompts.h"
 #include "headsweep/prune.h"
 #include "prune_opts.h"
@@ -88,7 +89,7 @@ static void test_parse_options(void **state)
     assert_int_equal(hs_cli_prune_parse_opt(&p, &o, 'q', NULL), 1);
 }
 
-static void load(hs_model *m) { assert_int_equal(hs_model_load(m, g_model), HS_OK); }
+static void load(hs_model *m) { assert_int_equal(hs_model_load(m, g_model, NULL), HS_OK); }
 
 static int gates_for(hs_prune_cli *o, float *g)
 {

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "headsweep/fixture.h"
 #include "headsweep/prune.h"
 #include "test_util.h"
 
@@ -54,7 +55,7 @@ static int teardown(void **state)
 
 static void load(hs_model *m)
 {
-    assert_int_equal(hs_model_load(m, g_dir), HS_OK);
+    assert_int_equal(hs_model_load(m, g_dir, NULL), HS_OK);
     assert_int_equal(m->cfg.n_layer, 2);
     assert_int_equal(m->cfg.n_head, 4);
 }

@@ -14,7 +14,9 @@ static hs_status plot_speed(const hs_report *r, hs_figure *f)
 
 static hs_status plot_perplexity(const hs_report *r, hs_figure *f)
 {
-    return hs_plot_level_lines(r, f, "reference_perplexity", "reference perplexity (lower is better)", 1);
+    /* Corpus (token-weighted) perplexity, the tables' primary quality number (issue 18). */
+    return hs_plot_level_lines(r, f, "corpus_reference_perplexity", "corpus reference perplexity (lower is better)",
+                               1);
 }
 
 /* The figures every report has, in the order REPORT.md shows them. */
@@ -25,8 +27,9 @@ static const struct {
     {"speed_comparison", "Decode speed (tokens/s) against pruning level, mean with 95% CI, one line "
      "per variant. The bars include the spread between prompts; whether two variants differ is "
      "answered by the paired comparisons above, which remove it.", plot_speed},
-    {"perplexity_comparison", "Reference perplexity (log scale) against pruning level, mean with 95% CI. "
-     "Overlapping bars do not mean no difference: see the paired comparisons.", plot_perplexity},
+    {"perplexity_comparison", "Corpus reference perplexity (exp(sum NLL / sum tokens) over the cell's prompts, "
+     "log scale) against pruning level, with the 95% interval of the corpus perplexity table. Overlapping bars do "
+     "not mean no difference: see the paired comparisons.", plot_perplexity},
     {"corpus_perplexity", "The head-pruning literature's figure: corpus perplexity of the reference texts "
      "(exp(sum NLL / sum tokens) over the cell's prompts) against the share of heads switched off, one line "
      "per variant and its strategy, with the 95% interval of the corpus perplexity table.",

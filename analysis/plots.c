@@ -430,18 +430,18 @@ static int radar_has(const hs_report *r, const void *ctx, int v, int l)
     return radar_values(r, v, l, val);
 }
 
-/* A radar of one variant is a square of 1s by construction: say so rather than let it look
- * like a result. */
+/* A radar of one variant is a square of 1s by construction: it is not drawn (issue 20), and
+ * the caption says why rather than leave the reader looking for it. */
 static hs_status radar_single_note(hs_figure *fig, const hs_report *r, int l)
 {
     int drawn = -1;
     for (int v = 0; v < r->st->nv; v++)
         if (radar_has(r, NULL, v, l)) drawn = v;
     if (r->st->nv == 1)
-        return hs_fig_note(fig, "The study has one variant (%s), so every axis is 1 by construction: this radar "
-                                "compares nothing.", r->st->variant[drawn]);
-    return hs_fig_note(fig, "Only %s has all four values at this level, so every axis is 1 by construction: this "
-                            "radar compares nothing.", r->st->variant[drawn]);
+        return hs_fig_note(fig, "(Not drawn: the study has one variant (%s), so every axis would be 1 by "
+                                "construction: a radar compares variants.)", r->st->variant[drawn]);
+    return hs_fig_note(fig, "(Not drawn: only %s has all four values at level %g%%, so every axis would be 1 by "
+                            "construction: a radar compares variants.)", r->st->variant[drawn], r->st->level[l]);
 }
 
 hs_status hs_plot_radar(const hs_report *r, hs_figure *fig)
@@ -450,14 +450,16 @@ hs_status hs_plot_radar(const hs_report *r, hs_figure *fig)
     for (int v = 0; v < r->st->nv; v++) drawn += radar_has(r, NULL, v, l);
     if (!drawn)
         return hs_fig_note(fig, "(Not drawn: no variant has all four values at level %g%%.)", r->st->level[l]);
-    hs_status st = hs_fig_note(fig, "(Level %g%%.)", r->st->level[l]);
+    hs_status st = drawn == 1 ? radar_single_note(fig, r, l) : HS_OK;
+    if (!st && drawn == 1) st = missing_note(fig, r, radar_has, NULL, l, l);
+    if (st || drawn == 1) return st;
+    st = hs_fig_note(fig, "(Level %g%%.)", r->st->level[l]);
     hs_out dat, gp;
     if (!st) st = hs_gp_open(r->opt.out, fig->name, &dat, &gp);
     if (st) return st;
     radar_write(r, l, dat.f, gp.f, fig->name);
     fig->has_data = 1;
     st = hs_gp_close(&dat, &gp);
-    if (!st && drawn == 1) st = radar_single_note(fig, r, l);
     if (!st) st = partial_note(fig, r, hs_report_table(r, "decode_tokens_per_second"), l, l);
     if (!st) st = missing_note(fig, r, radar_has, NULL, l, l);
     return st;

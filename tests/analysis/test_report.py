@@ -212,6 +212,10 @@ def check_corpus(h5, out):
     check(abs(float(r["mean"]) - want) < 1e-7 * want and abs(want - np.mean(ppl)) > 1e-3,
           "corpus perplexity %s vs %.9g (mean of perplexities %.6g)" % (r["mean"], want, np.mean(ppl)))
     check(float(r["ci_low"]) < want < float(r["ci_high"]), "corpus perplexity has an interval around it")
+    fig = [x for x in numbers(os.path.join(out, "perplexity_comparison.dat")) if x[:2] == ["baseline", "50"]]
+    check(len(fig) == 1 and all(abs(float(fig[0][k]) - x) < 1e-6 * want for k, x in
+                                ((2, want), (3, float(r["ci_low"])), (4, float(r["ci_high"])))),
+          "the perplexity figure draws the corpus perplexity and its interval (%s vs %.9g)" % (fig, want))
     a = values(h5, "reference_perplexity", "agency", 50.0)
     d = 100 * np.expm1(np.sum(n * (np.log(a) - np.log(ppl))) / np.sum(n))
     c = row(read_csv(os.path.join(out, "comparisons.csv")), comparison="agency-vs-baseline",
@@ -607,14 +611,16 @@ def check_captions(binary, work):
     for fig in ("speed_comparison", "perplexity_comparison", "pruning_summary", "radar_comparison"):
         check("Missing (no value), not drawn: agency at 70%, baseline-skip at 70%." in caption(out, fig),
               fig + " caption lists the missing cells")
-    check("Only baseline has all four values at this level, so every axis is 1 by construction"
-          in caption(out, "radar_comparison"), "a radar of one variant says so")
+    check("(Not drawn: only baseline has all four values at level 70%, so every axis would be 1 by construction"
+          in caption(out, "radar_comparison") and not os.path.exists(os.path.join(out, "radar_comparison.gp")),
+          "a radar of one variant is not drawn and says why")
     check("no panel: 70%." in caption(out, "agency_occupancy_agency"), "occupancy names the level it leaves out")
     dat = open(os.path.join(out, "speed_comparison.dat")).read()
     check("\nagency 70 " not in dat and "\nbaseline 70 " in dat, "missing cells are not in the plot data")
     text = open(os.path.join(work, "lonely", "REPORT.md")).read()
-    check("The study has one variant (agency), so every axis is 1 by construction" in text,
-          "a one-variant study's radar says so")
+    radar = [n for n in os.listdir(os.path.join(work, "lonely")) if n.startswith("radar")]
+    check("(Not drawn: the study has one variant (agency), so every axis would be 1 by construction" in text
+          and not radar, "a one-variant study has no radar and says why (%s)" % radar)
     # Captions grow: 13 long variant names left out, none cut.
     names = ["variant-number-%02d" % i for i in range(14)]
     g = fixture(os.path.join(work, "many.h5"), "--variants", ",".join(names), "--levels", "0,50",
@@ -624,7 +630,7 @@ def check_captions(binary, work):
     cap = caption(out, "speed_comparison")
     check(p.returncode == 0 and len(cap) > 400 and cap.endswith(".") and
           all("%s at 50%%" % n in cap for n in names[1:]), "a long caption is complete (%d chars)" % len(cap))
-    check("Only variant-number-00 has all four values" in caption(out, "radar_comparison"),
+    check("only variant-number-00 has all four values" in caption(out, "radar_comparison"),
           "the radar's note survives a long caption")
 
 

@@ -9,7 +9,7 @@
 
 static hs_status plot_speed(const hs_report *r, hs_figure *f)
 {
-    return hs_plot_level_lines(r, f, "decode_tokens_per_second", "decode tokens/s", 0);
+    return hs_plot_level_lines(r, f, "decode_tokens_per_second", "decode speed", 0); /* the table adds [tokens/s] */
 }
 
 static hs_status plot_perplexity(const hs_report *r, hs_figure *f)

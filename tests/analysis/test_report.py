@@ -639,6 +639,9 @@ def numbers(path):
 
 
 def check_scripts(out, lonely):
+    for gpf in [n for n in os.listdir(out) if n.endswith(".gp")]:
+        for lab, unit in re.findall(r"set [xy]label '([^']*)\[([^]']+)\]'", open(os.path.join(out, gpf)).read()):
+            check(unit not in lab, "%s: the unit %s is not repeated in its axis label %r" % (gpf, unit, lab))
     gp = open(os.path.join(out, "perplexity_comparison.gp")).read()
     m = re.search(r"set yrange \[([-0-9.e+]+):([-0-9.e+]+)\]", gp)
     rows = numbers(os.path.join(out, "perplexity_comparison.dat"))

@@ -67,6 +67,10 @@ typedef struct {
     double ttft_s;     /* prompt forward + first token sampled */
     double decode_s;   /* every later step */
     double total_s;
+    /* per phase (hs_phase_use): prefill = the prompt's forward pass; decode = the rest of
+     * the generation (sampling and decode steps). Wall seconds are prefill_s and
+     * total_s - prefill_s; the probes' own time between the phases is in neither. */
+    hs_phase_use prefill_use, decode_use;
 } hs_generation;
 
 /* Generates up to p->max_new tokens after prompt (n_prompt ids). The caller sizes the
@@ -128,6 +132,11 @@ typedef enum {
     HS_M_REFERENCE_PPL, HS_M_GENERATED_PPL_UNPRUNED, HS_M_DISTINCT_1, HS_M_DISTINCT_2,
     HS_M_TYPE_TOKEN_RATIO, HS_M_REPETITION, HS_M_PEAK_RSS, HS_M_CPU_USER_S, HS_M_CPU_SYSTEM_S,
     HS_M_LIVE_HEADS, HS_M_FLOPS_PER_TOKEN, HS_M_HIT_EOT,
+    /* per phase: prefill, decode (generation), scoring (quality metrics after it) */
+    HS_M_PREFILL_CPU_S, HS_M_DECODE_CPU_S, HS_M_SCORING_S, HS_M_SCORING_CPU_S, HS_M_PREFILL_RSS_GROWTH,
+    HS_M_DECODE_RSS_GROWTH, HS_M_SCORING_RSS_GROWTH,
+    /* the order of timed runs (docs/sweep.md, "Interleaved timings") */
+    HS_M_RUN_POSITION, HS_M_RUN_START, HS_M_TIMING_REPEATS,
     HS_M_COUNT
 } hs_metric_id;
 
@@ -165,6 +174,11 @@ void hs_runner_free(hs_runner *r);
  * (L, H) its state changes (zeros without agency; either may be NULL). */
 hs_status hs_runner_eval(hs_runner *r, const hs_prompt *p, double *metrics, int32_t *gen_ids,
                          int64_t *occupancy, int64_t *transitions);
+/* The generation alone, timed (a repeated timing, docs/sweep.md "Interleaved timings"):
+ * metrics receives the generation's timing, phase and token-count metrics (NaN for the
+ * rest), gen_ids the tokens (max_new, -1 padded), which the caller may check equal to
+ * hs_runner_eval's. Agency counts are not reported. */
+hs_status hs_runner_generate(hs_runner *r, const hs_prompt *p, double *metrics, int32_t *gen_ids);
 /* Throughput mode: the n prompts evaluated together (hs_generate_batch, then
  * hs_eval_nll_batch), cfg.batch at a time. Quality metrics and gen_ids equal what
  * hs_runner_eval gives each prompt; per-prompt timings and CPU seconds are NaN (the

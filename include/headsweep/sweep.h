@@ -61,6 +61,8 @@ typedef struct {
     int latency_prompts;      /* throughput mode: first prompts of each cell also timed alone */
     int bf16;                 /* weights = bf16: HS_WEIGHTS_BF16 (changes quality numbers) */
     int huge_pages;           /* huge_pages = true: hs_model_opts.huge_pages (timings only) */
+    int sequential;           /* timing_order = sequential: a cell's variant alone, not interleaved */
+    int timing_repeats;       /* timed generations per prompt, their median recorded (>= 1) */
     int measure_unpruned_ppl; /* score generations under the unpruned model too */
     hs_variant *variants;     /* (n_variants) in the order of `variants` */
     int n_variants;
@@ -130,6 +132,9 @@ typedef struct {
 
 hs_status hs_slice_parse(const char *s, hs_slice *out);
 int hs_slice_has(const hs_slice *s, int64_t index);
+/* What a slice divides: the cell index, or with interleaved timings its (level, shard)
+ * (level * n_shards + shard), so that the variants timed together stay in one part. */
+int64_t hs_grid_slice_key(const hs_grid *g, int64_t cell, int interleaved);
 
 /* Everything one finished cell contributes to the results file. */
 typedef struct {

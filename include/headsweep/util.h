@@ -68,6 +68,25 @@ void hs_cpu_times(double *user_s, double *sys_s);
 int64_t hs_peak_rss_bytes(void);
 /* Current resident set size in bytes (VmRSS). */
 int64_t hs_rss_bytes(void);
+/* Resets the kernel's peak-RSS watermark (VmHWM) to the current RSS (Linux >= 4.0: 5 into
+ * /proc/self/clear_refs). Best effort: where it fails the peak stays the process's so far. */
+void hs_peak_rss_reset(void);
+/* Wall time, CPU time and peak-RSS growth of one phase of work (prefill, decode, scoring):
+ * hs_phase_begin resets the peak watermark and reads RSS and the clocks; hs_phase_end
+ * gives wall seconds, CPU seconds of the process (user + system, all threads:
+ * CLOCK_PROCESS_CPUTIME_ID, ns resolution), the peak RSS during the phase and its growth
+ * over the RSS at its start (bytes; NaN where /proc does not say). */
+typedef struct {
+    double wall, cpu;
+    int64_t rss;
+} hs_phase;
+
+typedef struct {
+    double wall_s, cpu_s, peak_rss, rss_growth;
+} hs_phase_use;
+
+void hs_phase_begin(hs_phase *p);
+hs_phase_use hs_phase_end(const hs_phase *p);
 
 /* Read-only mapping of a whole file. */
 typedef struct {

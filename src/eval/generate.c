@@ -30,9 +30,17 @@ hs_status hs_generate(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, hs_sampl
     if (!logits) return HS_ENOMEM;
     hs_ctx_reset(ctx);
     if (ag) hs_agency_begin(ag, hs_ctx_gates(ctx));
+    /* Each phase is probed (hs_phase: CPU time, peak RSS); the probe between the two reads
+     * /proc and is taken out of the wall times (t0 moves forward by its duration). */
+    hs_phase ph;
+    hs_phase_begin(&ph);
     double t0 = hs_now();
     hs_status st = step(ctx, ag, stats, prompt, n_prompt, logits, 0);
     out->prefill_s = hs_now() - t0;
+    double probe = hs_now();
+    out->prefill_use = hs_phase_end(&ph);
+    hs_phase_begin(&ph);
+    t0 += hs_now() - probe;
     for (int i = 0; i < p->max_new && !st; i++) {
         int32_t tok = hs_sample(smp, logits, p, hs_rng_uniform(p->seed, prompt_id, i));
         if (i == 0) out->ttft_s = hs_now() - t0;
@@ -44,6 +52,7 @@ hs_status hs_generate(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, hs_sampl
         if (i + 1 < p->max_new) st = step(ctx, ag, stats, &tok, 1, logits, 1);
     }
     out->total_s = hs_now() - t0;
+    out->decode_use = hs_phase_end(&ph);
     out->decode_s = out->total_s - out->ttft_s;
     free(logits);
     return st;

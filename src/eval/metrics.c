@@ -37,4 +37,30 @@ const hs_metric_info hs_metrics[HS_M_COUNT] = {
                               "analytic FLOPs of one decode step at the mean generation context, counting the heads "
                               "the gating mode computes, plus agency's per-head c_proj product when agency is on", 0},
     [HS_M_HIT_EOT] = {"hit_eot", "1", "1 when generation stopped at <|endoftext|>", 0},
+    [HS_M_PREFILL_CPU_S] = {"prefill_cpu_seconds", "s",
+     "CPU time (user + system, all threads) of the prompt's forward pass", 1},
+    [HS_M_DECODE_CPU_S] = {"decode_cpu_seconds", "s",
+     "CPU time (user + system, all threads) of the generation after the prefill (sampling and decode "
+     "steps)", 1},
+    [HS_M_SCORING_S] = {"scoring_seconds", "s",
+     "wall time of the quality metrics after the generation (reference perplexity, unpruned perplexity, "
+     "type-token ratio); with agency the reference is fed token by token", 1},
+    [HS_M_SCORING_CPU_S] = {"scoring_cpu_seconds", "s",
+     "CPU time (user + system, all threads) of the scoring phase", 1},
+    [HS_M_PREFILL_RSS_GROWTH] = {"prefill_rss_growth_bytes", "bytes",
+     "peak resident set size during the prefill minus the resident set size at its start (VmHWM reset per "
+     "phase)", 1},
+    [HS_M_DECODE_RSS_GROWTH] = {"decode_rss_growth_bytes", "bytes",
+     "peak resident set size during the decode phase minus the resident set size at its start", 1},
+    [HS_M_SCORING_RSS_GROWTH] = {"scoring_rss_growth_bytes", "bytes",
+     "peak resident set size during the scoring phase minus the resident set size at its start", 1},
+    [HS_M_RUN_POSITION] = {"run_position", "1",
+     "0-based position at which this variant's timed generation of the prompt ran among the variants of "
+     "its level interleaved with it (first repeat); NaN when the timings were not interleaved", 1},
+    [HS_M_RUN_START] = {"run_start_seconds", "s",
+     "wall-clock time (seconds since the Unix epoch) at which this variant's first timed generation of the"
+     " prompt started: the order of all timed runs", 1},
+    [HS_M_TIMING_REPEATS] = {"timing_repeats", "1",
+     "timed generations of the prompt (job key timing_repeats); the generation timings and the prefill and"
+     " decode resources are their medians", 1},
 };

@@ -1,11 +1,10 @@
 /* runner.c: evaluates prompts for one (variant, level): the timed generation, then the
  * quality metrics, then resource use. Timing covers the generation only; the scoring
- * passes that follow do not disturb it. */
-#include <fcntl.h>
+ * passes that follow do not disturb it. Time, CPU and peak-RSS growth are recorded per
+ * phase: prefill, decode (both in hs_generate) and scoring. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "headsweep/eval.h"
 
@@ -91,17 +90,6 @@ void hs_runner_free(hs_runner *r)
     free(r);
 }
 
-/* Resets the kernel's peak-RSS watermark so VmHWM measures this prompt alone
- * (Linux >= 4.0: writing 5 to clear_refs). Best effort: without it the peak is the
- * process's so far, which is still an upper bound. */
-static void reset_peak_rss(void)
-{
-    int fd = open("/proc/self/clear_refs", O_WRONLY);
-    if (fd < 0) return;
-    if (write(fd, "5", 1) != 1) { /* ignore: measurement degrades to process peak */ }
-    close(fd);
-}
-
 /* exp(mean NLL) of seq[first .. n) under ctx (with agency when ag is given). */
 static hs_status perplexity(hs_runner *r, hs_ctx *ctx, hs_agency *ag, int n, int first, double *ppl)
 {
@@ -129,6 +117,10 @@ static void record_generation(hs_runner *r, double *m, int n_prompt)
     m[HS_M_DECODE_S] = g->decode_s;
     m[HS_M_GENERATION_S] = g->total_s;
     m[HS_M_DECODE_TOKENS_PER_S] = steps > 0 && g->decode_s > 0 ? steps / g->decode_s : NAN;
+    m[HS_M_PREFILL_CPU_S] = g->prefill_use.cpu_s;
+    m[HS_M_DECODE_CPU_S] = g->decode_use.cpu_s;
+    m[HS_M_PREFILL_RSS_GROWTH] = g->prefill_use.rss_growth;
+    m[HS_M_DECODE_RSS_GROWTH] = g->decode_use.rss_growth;
     int computed = r->cfg.mode == HS_GATING_MASK ? r->cfg.model->cfg.n_layer * r->cfg.model->cfg.n_head : r->live_heads;
     m[HS_M_LIVE_HEADS] = r->live_heads;
     const hs_config *mc = &r->cfg.model->cfg;
@@ -202,9 +194,20 @@ static hs_status eval_prompt(hs_runner *r, const hs_prompt *p, double *m, int64_
         if (transitions && ag) memcpy(transitions, ag->transitions, LHS / HS_AG_NSTATES * sizeof(int64_t));
         else if (transitions) memset(transitions, 0, LHS / HS_AG_NSTATES * sizeof(int64_t));
     }
+    hs_phase ph;
+    hs_phase_begin(&ph);
     if (!st) st = generated_ttr(r, m);
     if (!st) st = reference_ppl(r, p, pids, (int)np, m);
     if (!st) st = unpruned_ppl(r, pids, (int)np, m);
+    hs_phase_use u = hs_phase_end(&ph);
+    m[HS_M_SCORING_S] = u.wall_s;
+    m[HS_M_SCORING_CPU_S] = u.cpu_s;
+    m[HS_M_SCORING_RSS_GROWTH] = u.rss_growth;
+    /* the prompt's peak: the phases reset the watermark, so it is the largest phase peak */
+    double peak = u.peak_rss;
+    if (r->gen.prefill_use.peak_rss > peak) peak = r->gen.prefill_use.peak_rss;
+    if (r->gen.decode_use.peak_rss > peak) peak = r->gen.decode_use.peak_rss;
+    m[HS_M_PEAK_RSS] = peak;
     free(pids);
     return st;
 }
@@ -213,7 +216,7 @@ hs_status hs_runner_eval(hs_runner *r, const hs_prompt *p, double *metrics, int3
                          int64_t *transitions)
 {
     for (int i = 0; i < HS_M_COUNT; i++) metrics[i] = NAN;
-    reset_peak_rss();
+    hs_peak_rss_reset();
     double u0, s0, u1, s1;
     hs_cpu_times(&u0, &s0);
     hs_status st = eval_prompt(r, p, metrics, occupancy, transitions);
@@ -221,10 +224,26 @@ hs_status hs_runner_eval(hs_runner *r, const hs_prompt *p, double *metrics, int3
     hs_cpu_times(&u1, &s1);
     metrics[HS_M_CPU_USER_S] = u1 - u0;
     metrics[HS_M_CPU_SYSTEM_S] = s1 - s0;
-    metrics[HS_M_PEAK_RSS] = (double)hs_peak_rss_bytes();
     if (gen_ids) {
         for (int i = 0; i < r->cfg.sample.max_new; i++) gen_ids[i] = i < r->gen.n ? r->gen.ids[i] : -1;
     }
+    return HS_OK;
+}
+
+hs_status hs_runner_generate(hs_runner *r, const hs_prompt *p, double *metrics, int32_t *gen_ids)
+{
+    for (int i = 0; i < HS_M_COUNT; i++) metrics[i] = NAN;
+    int32_t *pids;
+    size_t np;
+    hs_status st = encode(r, p->prompt, &pids, &np);
+    if (st) return hs_err_wrap(st, "prompt %s (line %d)", p->id, p->line);
+    hs_agency *ag = r->has_agency ? &r->ag : NULL;
+    st = hs_generate(r->ctx, ag, ag ? &r->stats : NULL, &r->smp, pids, (int)np, &r->cfg.sample, p->id,
+                     hs_tokenizer_eot(r->cfg.tok), &r->gen);
+    free(pids);
+    if (st) return st;
+    record_generation(r, metrics, (int)np);
+    for (int i = 0; i < r->cfg.sample.max_new; i++) gen_ids[i] = i < r->gen.n ? r->gen.ids[i] : -1;
     return HS_OK;
 }
 
@@ -347,7 +366,8 @@ static hs_status batch_generate(hs_runner *r, batch_bufs *b, double *metrics, in
                         b->n, &r->cfg.sample, hs_tokenizer_eot(r->cfg.tok), b->gen, occupancy, transitions};
     hs_status st = hs_generate_batch(&job, &r->smp);
     static const hs_metric_id untimed[] = {HS_M_PREFILL_S, HS_M_TTFT_S, HS_M_DECODE_S, HS_M_GENERATION_S,
-                                           HS_M_DECODE_TOKENS_PER_S};
+                                           HS_M_DECODE_TOKENS_PER_S, HS_M_PREFILL_CPU_S, HS_M_DECODE_CPU_S,
+                                           HS_M_PREFILL_RSS_GROWTH, HS_M_DECODE_RSS_GROWTH};
     hs_generation own = r->gen; /* record_generation and generated_ttr read r->gen */
     for (int i = 0; i < b->n && !st; i++) {
         double *m = metrics + (size_t)i * HS_M_COUNT;
@@ -427,7 +447,7 @@ hs_status hs_runner_eval_batch(hs_runner *r, const hs_prompt *const *prompts, in
     for (size_t i = 0; i < (size_t)n * HS_M_COUNT; i++) metrics[i] = NAN;
     if (occupancy) memset(occupancy, 0, LH * HS_AG_NSTATES * sizeof(int64_t));
     if (transitions) memset(transitions, 0, LH * sizeof(int64_t));
-    reset_peak_rss();
+    hs_peak_rss_reset();
     batch_bufs b;
     hs_status st = bufs_init(&b, n, max_new);
     int *idx = hs_malloc((size_t)(n > 0 ? n : 1) * sizeof *idx, "batch index");

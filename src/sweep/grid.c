@@ -55,6 +55,13 @@ int hs_slice_has(const hs_slice *s, int64_t index)
     return s->n == 0 || index % s->n == s->k - 1;
 }
 
+int64_t hs_grid_slice_key(const hs_grid *g, int64_t cell, int interleaved)
+{
+    if (!interleaved) return cell;
+    hs_cell c = hs_grid_cell(g, cell);
+    return (int64_t)c.level * g->n_shards + c.shard;
+}
+
 /* ---- the study's identity ---- */
 
 typedef struct {
@@ -137,6 +144,8 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
                   job->score.iterative_step);
     /* same results, other timings: resuming with it changed would mix two speeds */
     if (job->huge_pages) tb_printf(&t, "huge_pages = on\n");
+    if (job->sequential) tb_printf(&t, "timing_order = sequential\n");
+    if (job->timing_repeats != 1) tb_printf(&t, "timing_repeats = %d\n", job->timing_repeats);
     if (in->scores_sha256[0]) tb_printf(&t, "scores_sha256 = %s\n", in->scores_sha256);
     if (job->heads_off) tb_printf(&t, "heads_off = %s\n", job->heads_off);
     if (job->throughput)

@@ -48,7 +48,8 @@ typedef struct {
 
 static const char *const job_keys[] = {"name", "model", "prompts", "max_prompts", "shards", "threads",
                                        "output", "variants", "measure_unpruned_ppl", "mode", "batch",
-                                       "latency_prompts", "weights", "huge_pages", NULL};
+                                       "latency_prompts", "weights", "huge_pages", "timing_order",
+                                       "timing_repeats", NULL};
 static const char *const generation_keys[] = {"max_new_tokens", "temperature", "top_k", "top_p", "seed", NULL};
 static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
                                            "calibration_max_tokens", "per_layer", "keep_one_per_layer",
@@ -459,6 +460,13 @@ static hs_status job_key(hs_job *job, const hs_job_entry *e)
     }
     if (!strcmp(k, "huge_pages")) return get_bool(e, &job->huge_pages);
     if (!strcmp(k, "latency_prompts")) return get_int(e, 0, 100000000, &job->latency_prompts);
+    if (!strcmp(k, "timing_repeats")) return get_int(e, 1, 1000, &job->timing_repeats);
+    if (!strcmp(k, "timing_order")) {
+        if (strcmp(e->value, "interleaved") && strcmp(e->value, "sequential"))
+            return bad_value(e, "interleaved or sequential");
+        job->sequential = !strcmp(e->value, "sequential");
+        return HS_OK;
+    }
     return HS_OK; /* variants: read by build_variants */
 }
 
@@ -809,6 +817,7 @@ static void job_defaults(hs_job *job)
     job->shards = 4;
     job->threads = 1;
     job->batch = 16;
+    job->timing_repeats = 1;
     job->measure_unpruned_ppl = 1;
     job->strategy = HS_STRATEGY_ENTROPY;
     job->score.iterative_base = HS_STRATEGY_GRADIENT;

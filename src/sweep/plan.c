@@ -69,7 +69,8 @@ hs_status hs_sweep_plan_make(hs_sweep_plan *p, const hs_sweep_opts *o)
     p->grid = (hs_grid){j->n_variants, j->n_levels, j->shards, p->n_prompts, p->grid.n_layers, p->grid.n_heads,
                         j->sample.max_new};
     p->cells = hs_grid_cells(&p->grid);
-    for (int64_t i = 0; i < p->cells; i++) p->cells_slice += hs_slice_has(&o->slice, i);
+    for (int64_t i = 0; i < p->cells; i++)
+        p->cells_slice += hs_slice_has(&o->slice, hs_grid_slice_key(&p->grid, i, !j->sequential));
     return HS_OK;
 }
 

@@ -65,8 +65,10 @@ typedef struct {
     hs_status write_st;    /* first failure writing a cell */
     double write_seconds;  /* rank 0: wall time spent writing cells to the results file */
     /* work */
-    hs_runner *runner;
-    int runner_variant, runner_level;
+    hs_runner **runners;   /* (n_variants) the runners of runner_level made so far */
+    int runner_level;
+    int64_t *group_start;  /* (n_groups + 1) work item g: cells todo[group_start[g] .. group_start[g + 1]) */
+    int64_t n_groups;
     int64_t *occ;          /* (L, H, NSTATES) one prompt's agency occupancy */
     int64_t *trans;        /* (L, H) one prompt's agency state changes */
     int stop;              /* stop reason seen */
@@ -496,7 +498,7 @@ static hs_status plan_cells(sweep *s)
     hs_status st = hs_results_read_done(s->res, done);
     for (int64_t i = 0; !st && i < n; i++) {
         s->n_done_before += done[i] != 0;
-        if (done[i] || !hs_slice_has(&s->o->slice, i)) continue;
+        if (done[i] || !hs_slice_has(&s->o->slice, hs_grid_slice_key(&s->grid, i, !s->job.sequential))) continue;
         s->todo[s->n_todo++] = i;
         s->todo_prompts += hs_grid_shard_size(&s->grid, hs_grid_cell(&s->grid, i).shard);
     }
@@ -640,19 +642,26 @@ static hs_status check_in(sweep *s)
     return st;
 }
 
-static hs_status get_runner(sweep *s, int variant, int level)
+/* The runner of (variant, level). With `only`, every other runner is freed first (one
+ * alive at a time: sequential cells, throughput batches with their batch contexts);
+ * otherwise the runners of one level stay alive together for interleaved timings. */
+static hs_status get_runner(sweep *s, int variant, int level, int only, hs_runner **out)
 {
-    if (s->runner && s->runner_variant == variant && s->runner_level == level) return HS_OK;
-    hs_runner_free(s->runner);
-    s->runner = NULL;
+    for (int v = 0; v < s->grid.n_variants; v++)
+        if (s->runners[v] && (s->runner_level != level || (only && v != variant))) {
+            hs_runner_free(s->runners[v]);
+            s->runners[v] = NULL;
+        }
+    s->runner_level = level;
+    *out = s->runners[variant];
+    if (*out) return HS_OK;
     const hs_variant *v = &s->job.variants[variant];
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     hs_runner_config cfg = {&s->model, s->tok, v->gating, v->agency_on, v->agency,
                             s->gates + ((size_t)variant * s->grid.n_levels + level) * LH,
                             s->job.sample, s->max_t, s->job.measure_unpruned_ppl, s->job.batch};
-    hs_status st = hs_runner_init(&s->runner, &cfg);
-    s->runner_variant = variant;
-    s->runner_level = level;
+    hs_status st = hs_runner_init(&s->runners[variant], &cfg);
+    *out = s->runners[variant];
     return st;
 }
 
@@ -688,87 +697,268 @@ static void add_counts(hs_cell_result *c, const int64_t *occ, const int64_t *tra
     for (size_t i = 0; i < LH; i++) c->transitions[i] += trans[i];
 }
 
-/* Latency mode: one prompt at a time, each timed (the seed's speed metrics). */
-static hs_status cell_latency(sweep *s, hs_cell_result *c)
+/* ---- a work item: the cells of one (level, shard), timed interleaved ----
+ *
+ * docs/sweep.md, "Interleaved timings": for each prompt of the shard the item's variants
+ * run back to back, in an order rotated by one position from prompt to prompt and from
+ * repeat to repeat; with timing_order = sequential an item is one cell (the variant
+ * alone). Quality numbers do not depend on the order: each variant has its own runner,
+ * and a prompt's evaluation depends on nothing but the prompt. */
+
+typedef struct {
+    hs_cell_result *c;  /* (nv) the item's cells, one per variant, same level and shard */
+    hs_cell *cell;      /* (nv) their coordinates */
+    double *busy;       /* (nv) wall seconds spent on each cell (its /cells/seconds) */
+    double *rounds;     /* (nv, timing_repeats, HS_M_COUNT) one prompt's timed runs */
+    int32_t *ids;       /* (max_new) tokens of a repeated run */
+    int nv, level, shard;
+} work_item;
+
+/* Metrics of the generation that timing_repeats repeats, recorded as their medians. */
+static const hs_metric_id repeated[] = {HS_M_PREFILL_S, HS_M_TTFT_S, HS_M_DECODE_S, HS_M_GENERATION_S,
+                                        HS_M_DECODE_TOKENS_PER_S, HS_M_PREFILL_CPU_S, HS_M_DECODE_CPU_S,
+                                        HS_M_PREFILL_RSS_GROWTH, HS_M_DECODE_RSS_GROWTH};
+#define N_REPEATED (int)(sizeof repeated / sizeof repeated[0])
+
+static int cmp_double(const void *a, const void *b)
 {
-    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
-    for (int j = 0; j < c->n; j++) {
-        hs_status st = hs_runner_eval(s->runner, &s->prompts.items[c->prompt[j]], c->metrics + (size_t)j * HS_M_COUNT,
-                                      c->gen_ids + (size_t)j * s->grid.max_new, s->occ, s->trans);
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of the finite values among x[0], x[stride], ... (n of them); NaN if none. */
+static double median_of(const double *x, int n, int stride, double *tmp)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[(size_t)i * stride])) tmp[k++] = x[(size_t)i * stride];
+    if (k == 0) return NAN;
+    qsort(tmp, (size_t)k, sizeof *tmp, cmp_double);
+    return k % 2 ? tmp[k / 2] : 0.5 * (tmp[k / 2 - 1] + tmp[k / 2]);
+}
+
+static double epoch_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Variant k's first timed run of prompt j. Latency mode: its whole evaluation. Throughput
+ * mode (the latency sample): the prompt again alone, whose tokens must equal the batch's
+ * (this checks the batched path on every sampled prompt of a real run) and whose timing,
+ * phase and memory metrics replace the batch's NaNs. */
+static hs_status first_run(sweep *s, work_item *w, int k, int j, hs_runner *r, double *m)
+{
+    hs_cell_result *c = &w->c[k];
+    const hs_prompt *p = &s->prompts.items[c->prompt[j]];
+    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads, max_new = (size_t)s->grid.max_new;
+    double *cm = c->metrics + (size_t)j * HS_M_COUNT;
+    if (!s->job.throughput) {
+        hs_status st = hs_runner_eval(r, p, cm, c->gen_ids + j * max_new, s->occ, s->trans);
+        if (!st) add_counts(c, s->occ, s->trans, LH);
+        if (!st) memcpy(m, cm, HS_M_COUNT * sizeof *m);
+        return st;
+    }
+    hs_status st = hs_runner_eval(r, p, m, w->ids, NULL, NULL); /* counts: the batch's */
+    if (st) return st;
+    if (memcmp(w->ids, c->gen_ids + j * max_new, max_new * sizeof(int32_t)))
+        return hs_err(HS_EINTERNAL, "prompt %s (line %d): throughput and latency mode generated different tokens",
+                      p->id, p->line);
+    for (int i = 0; i < HS_M_COUNT; i++)
+        if (hs_metrics[i].timing) cm[i] = m[i];
+    return HS_OK;
+}
+
+/* A repeated timed run: the generation alone, its tokens checked against the first run's. */
+static hs_status repeat_run(sweep *s, work_item *w, int k, int j, hs_runner *r, double *m)
+{
+    const hs_prompt *p = &s->prompts.items[w->c[k].prompt[j]];
+    size_t max_new = (size_t)s->grid.max_new;
+    hs_status st = hs_runner_generate(r, p, m, w->ids);
+    if (!st && memcmp(w->ids, w->c[k].gen_ids + j * max_new, max_new * sizeof(int32_t)))
+        st = hs_err(HS_EINTERNAL, "prompt %s (line %d): a repeated timing generated other tokens", p->id, p->line);
+    return st;
+}
+
+/* One timed run of variant k (round r of prompt j) at position pos of its round. */
+static hs_status timed_run(sweep *s, work_item *w, int k, int j, int r, int pos)
+{
+    hs_runner *runner;
+    hs_status st = get_runner(s, w->cell[k].variant, w->level, s->job.sequential, &runner);
+    if (st) return cell_error(s, st, &w->cell[k]);
+    double *m = w->rounds + ((size_t)k * s->job.timing_repeats + r) * HS_M_COUNT, t0 = hs_now(), start = epoch_now();
+    st = r == 0 ? first_run(s, w, k, j, runner, m) : repeat_run(s, w, k, j, runner, m);
+    if (!s->job.throughput) w->busy[k] += hs_now() - t0; /* throughput: the batches' time alone */
+    if (st) return cell_error(s, st, &w->cell[k]);
+    if (r == 0) {
+        double *cm = w->c[k].metrics + (size_t)j * HS_M_COUNT;
+        cm[HS_M_RUN_POSITION] = s->job.sequential ? NAN : pos;
+        cm[HS_M_RUN_START] = start;
+        cm[HS_M_TIMING_REPEATS] = s->job.timing_repeats;
+    }
+    if (s->pace_ms > 0) pace(s->pace_ms);
+    return HS_OK;
+}
+
+/* Prompt j of every cell of the item: timing_repeats rounds of the variants back to back,
+ * round r of prompt j starting at variant (j + shard + r) mod nv, so that over a cell's
+ * prompts every variant runs at every position; then each repeated metric's median. */
+static hs_status item_prompt(sweep *s, work_item *w, int j)
+{
+    int nv = w->nv, R = s->job.timing_repeats;
+    for (int r = 0; r < R; r++) {
+        int rot = (j + w->shard + r) % nv;
+        for (int pos = 0; pos < nv; pos++) {
+            hs_status st = timed_run(s, w, (pos + rot) % nv, j, r, pos);
+            if (st) return st;
+        }
+    }
+    double tmp[1000];
+    for (int k = 0; k < nv && R > 1; k++)
+        for (int i = 0; i < N_REPEATED; i++)
+            w->c[k].metrics[(size_t)j * HS_M_COUNT + repeated[i]] =
+                median_of(w->rounds + (size_t)k * R * HS_M_COUNT + repeated[i], R, HS_M_COUNT, tmp);
+    return HS_OK;
+}
+
+/* Latency mode: every prompt, one at a time, each variant's timed. */
+static hs_status item_latency(sweep *s, work_item *w)
+{
+    for (int j = 0; j < w->c[0].n; j++) {
+        hs_status st = item_prompt(s, w, j);
         if (st) return st;
-        add_counts(c, s->occ, s->trans, LH);
-        if (s->pace_ms > 0) pace(s->pace_ms);
-        if ((st = hs_comm_add_progress(s->comm, 1)) || (st = check_in(s))) return st;
+        if ((st = hs_comm_add_progress(s->comm, w->nv)) || (st = check_in(s))) return st;
         if (s->stop) return HS_EINTR;
     }
     return HS_OK;
 }
 
-/* Throughput mode, latency sample: prompt j again alone and timed. Its timing and memory
- * metrics replace the batch's NaNs; its tokens must equal the batch's, which checks the
- * batched path on every sampled prompt of a real run. */
-static hs_status time_alone(sweep *s, hs_cell_result *c, int j, double *m, int32_t *ids)
-{
-    const hs_prompt *p = &s->prompts.items[c->prompt[j]];
-    hs_status st = hs_runner_eval(s->runner, p, m, ids, NULL, NULL); /* counts: the batch's */
-    if (st) return st;
-    size_t max_new = (size_t)s->grid.max_new;
-    if (memcmp(ids, c->gen_ids + j * max_new, max_new * sizeof(int32_t)))
-        return hs_err(HS_EINTERNAL, "prompt %s (line %d): throughput and latency mode generated different tokens",
-                      p->id, p->line);
-    for (int k = 0; k < HS_M_COUNT; k++)
-        if (hs_metrics[k].timing) c->metrics[(size_t)j * HS_M_COUNT + k] = m[k];
-    return HS_OK;
-}
-
-/* Throughput mode: the cell's prompts decoded together, in chunks so that a signal is
- * seen within a few batches; then the latency sample. *batch_s: wall seconds of the
- * batched part alone (the cell's /cells/seconds). */
-static hs_status cell_throughput(sweep *s, hs_cell_result *c, double *batch_s)
+/* Throughput mode, one cell: its prompts decoded together, in chunks so that a signal is
+ * seen within a few batches. *batch_s: wall seconds of the batched part (/cells/seconds). */
+static hs_status cell_batches(sweep *s, hs_cell_result *c, const hs_cell *cell, double *batch_s)
 {
     double t0 = hs_now();
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads, max_new = (size_t)s->grid.max_new;
     int chunk = s->job.batch * 8;
+    hs_runner *runner;
     const hs_prompt **pp = hs_malloc((size_t)c->n * sizeof *pp, "cell prompts");
-    double *m = hs_malloc(HS_M_COUNT * sizeof(double), "cell metrics");
-    int32_t *ids = hs_malloc(max_new * sizeof(int32_t), "cell tokens");
-    hs_status st = pp && m && ids ? HS_OK : HS_ENOMEM;
+    if (!pp) return HS_ENOMEM;
+    hs_status st = get_runner(s, cell->variant, cell->level, 1, &runner);
+    if (st) st = cell_error(s, st, cell);
     for (int j = 0; j < c->n && !st; j++) pp[j] = &s->prompts.items[c->prompt[j]];
     for (int j = 0; j < c->n && !st && !s->stop; j += chunk) {
         int k = c->n - j < chunk ? c->n - j : chunk;
-        st = hs_runner_eval_batch(s->runner, pp + j, k, c->metrics + (size_t)j * HS_M_COUNT, c->gen_ids + j * max_new,
+        st = hs_runner_eval_batch(runner, pp + j, k, c->metrics + (size_t)j * HS_M_COUNT, c->gen_ids + j * max_new,
                                   s->occ, s->trans);
+        if (st) st = cell_error(s, st, cell);
         if (!st) add_counts(c, s->occ, s->trans, LH);
         if (!st && s->pace_ms > 0) pace(s->pace_ms * k);
         if (!st) st = hs_comm_add_progress(s->comm, k);
         if (!st) st = check_in(s);
     }
     *batch_s = hs_now() - t0;
-    for (int j = 0; j < c->n && j < s->job.latency_prompts && !st && !s->stop; j++) st = time_alone(s, c, j, m, ids);
     free(pp);
-    free(m);
-    free(ids);
+    return st;
+}
+
+/* Throughput mode: each cell's batches, then the latency sample (the first
+ * latency_prompts prompts of the shard) timed like latency mode, interleaved. */
+static hs_status item_throughput(sweep *s, work_item *w)
+{
+    hs_status st = HS_OK;
+    for (int k = 0; k < w->nv && !st && !s->stop; k++) st = cell_batches(s, &w->c[k], &w->cell[k], &w->busy[k]);
+    for (int j = 0; j < w->c[0].n && j < s->job.latency_prompts && !st && !s->stop; j++) {
+        st = item_prompt(s, w, j);
+        if (!st) st = check_in(s);
+    }
     return !st && s->stop ? HS_EINTR : st;
 }
 
-/* Evaluates the prompts of one cell into c; HS_EINTR when a stop abandoned it. */
-static hs_status run_cell(sweep *s, int64_t index, hs_cell_result *c)
+static void item_free(work_item *w)
 {
-    hs_cell cell = hs_grid_cell(&s->grid, index);
-    hs_status st = hs_cell_result_init(c, &s->grid, hs_grid_shard_size(&s->grid, cell.shard));
-    if (!st) st = get_runner(s, cell.variant, cell.level);
-    if (st) return cell_error(s, st, &cell);
-    hs_grid_shard_prompts(&s->grid, cell.shard, c->prompt);
-    double t0 = hs_now(), batch_s = 0;
-    st = s->job.throughput ? cell_throughput(s, c, &batch_s) : cell_latency(s, c);
-    if (st == HS_EINTR) return st;
-    if (st) return cell_error(s, st, &cell);
-    c->index = index;
-    c->seconds = s->job.throughput ? batch_s : hs_now() - t0;
-    c->rank = s->rank;
-    c->run = s->run;
-    snprintf(c->host, sizeof c->host, "%s", hs_comm_host(s->comm));
-    hs_utc_now(c->finished_utc);
+    for (int k = 0; w->c && k < w->nv; k++) hs_cell_result_free(&w->c[k]);
+    free(w->c);
+    free(w->cell);
+    free(w->busy);
+    free(w->rounds);
+    free(w->ids);
+}
+
+static hs_status item_init(sweep *s, work_item *w, int64_t first, int nv)
+{
+    memset(w, 0, sizeof *w);
+    w->c = hs_calloc((size_t)nv, sizeof *w->c, "work item");
+    w->cell = hs_calloc((size_t)nv, sizeof *w->cell, "work item");
+    w->busy = hs_calloc((size_t)nv, sizeof *w->busy, "work item");
+    w->rounds = hs_malloc((size_t)nv * s->job.timing_repeats * HS_M_COUNT * sizeof *w->rounds, "timings");
+    w->ids = hs_malloc((size_t)s->grid.max_new * sizeof *w->ids, "timed tokens");
+    if (!w->c || !w->cell || !w->busy || !w->rounds || !w->ids) return HS_ENOMEM;
+    w->nv = nv;
+    hs_status st = HS_OK;
+    for (int k = 0; k < nv && !st; k++) {
+        w->cell[k] = hs_grid_cell(&s->grid, s->todo[first + k]);
+        st = hs_cell_result_init(&w->c[k], &s->grid, hs_grid_shard_size(&s->grid, w->cell[k].shard));
+        if (!st) hs_grid_shard_prompts(&s->grid, w->cell[k].shard, w->c[k].prompt);
+        w->c[k].index = s->todo[first + k];
+    }
+    w->level = w->cell[0].level;
+    w->shard = w->cell[0].shard;
+    return st;
+}
+
+/* Evaluates work item g (its cells todo[group_start[g] ..]) into w; HS_EINTR when a stop
+ * abandoned it. */
+static hs_status run_item(sweep *s, int64_t g, work_item *w)
+{
+    hs_status st = item_init(s, w, s->group_start[g], (int)(s->group_start[g + 1] - s->group_start[g]));
+    if (!st) st = s->job.throughput ? item_throughput(s, w) : item_latency(s, w);
+    if (st) return st;
+    for (int k = 0; k < w->nv; k++) {
+        hs_cell_result *c = &w->c[k];
+        c->seconds = w->busy[k];
+        c->rank = s->rank;
+        c->run = s->run;
+        snprintf(c->host, sizeof c->host, "%s", hs_comm_host(s->comm));
+        hs_utc_now(c->finished_utc);
+    }
+    return HS_OK;
+}
+
+/* The work items, on every rank from the broadcast cell list: interleaved, the cells of
+ * one (level, shard) together (the list reordered level- and shard-major, variants in job
+ * order within an item); sequential, each cell alone in the list's order. */
+static hs_status make_groups(sweep *s)
+{
+    const hs_grid *g = &s->grid;
+    int64_t cells = hs_grid_cells(g), k = 0;
+    s->runners = hs_calloc((size_t)g->n_variants, sizeof *s->runners, "runners");
+    s->group_start = hs_malloc((size_t)(s->n_todo + 1) * sizeof *s->group_start, "work items");
+    uint8_t *mark = hs_calloc((size_t)(cells ? cells : 1), 1, "work items");
+    if (!s->runners || !s->group_start || !mark) {
+        free(mark);
+        return HS_ENOMEM;
+    }
+    s->runner_level = -1;
+    s->n_groups = 0;
+    if (s->job.sequential) { /* the cell list's order, variant-major */
+        for (int64_t i = 0; i <= s->n_todo; i++) s->group_start[i] = i;
+        s->n_groups = s->n_todo;
+        free(mark);
+        return HS_OK;
+    }
+    for (int64_t i = 0; i < s->n_todo; i++) mark[s->todo[i]] = 1;
+    for (int l = 0; l < g->n_levels; l++)
+        for (int sh = 0; sh < g->n_shards; sh++) {
+            int64_t first = k;
+            for (int v = 0; v < g->n_variants; v++) {
+                int64_t idx = ((int64_t)v * g->n_levels + l) * g->n_shards + sh;
+                if (mark[idx]) s->todo[k++] = idx;
+            }
+            if (k > first) s->group_start[s->n_groups++] = first;
+        }
+    s->group_start[s->n_groups] = k;
+    free(mark);
     return HS_OK;
 }
 
@@ -789,11 +979,11 @@ static hs_status work_loop(sweep *s)
     while (!s->stop) {
         int64_t item;
         hs_status st = hs_comm_queue_next(s->comm, &item);
-        if (st || item >= s->n_todo) return st;
-        hs_cell_result c;
-        st = run_cell(s, s->todo[item], &c);
-        if (!st) st = submit_cell(s, &c);
-        hs_cell_result_free(&c);
+        if (st || item >= s->n_groups) return st;
+        work_item w;
+        st = run_item(s, item, &w);
+        for (int k = 0; !st && k < w.nv; k++) st = submit_cell(s, &w.c[k]);
+        item_free(&w);
         if (st == HS_EINTR) return HS_OK;
         if (st) return st;
         if ((st = check_in(s))) return st;
@@ -806,7 +996,7 @@ static hs_status work(sweep *s)
 {
     if (s->rank == 0) hs_progress_init(&s->progress, stderr, s->o->progress, s->o->progress_interval, s->n_todo,
                                          s->todo_prompts);
-    hs_status st = hs_comm_queue_open(s->comm, s->n_todo);
+    hs_status st = hs_comm_queue_open(s->comm, s->n_groups);
     if (st) return st;
     st = work_loop(s);
     if (st) hs_comm_request_stop(s->comm, STOP_ERROR);
@@ -869,6 +1059,7 @@ static hs_status run(sweep *s)
     if (!st) st = agree(s, s->rank == 0 ? prepare_output(s) : HS_OK);
     if (!st) st = hs_comm_agree(s->comm, share_plan(s));
     if (!st) st = hs_comm_agree(s->comm, share_arrays(s));
+    if (!st) st = hs_comm_agree(s->comm, make_groups(s));
     if (!st && s->rank == 0) report_start(s);
     hs_status local = st || s->n_todo == 0 ? st : work(s);
     if (s->rank == 0) local = finish_output(s, local);
@@ -884,7 +1075,9 @@ static void sweep_free(sweep *s)
 {
     hs_results_close(s->res);
     hs_lock_release(&s->lock);
-    hs_runner_free(s->runner);
+    for (int v = 0; s->runners && v < s->grid.n_variants; v++) hs_runner_free(s->runners[v]);
+    free(s->runners);
+    free(s->group_start);
     free(s->todo);
     free(s->gates);
     free(s->occ);

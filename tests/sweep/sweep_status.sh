@@ -24,8 +24,10 @@ json_check plan.json 'd["prompts"] == {"file": "prompts.jsonl", "used": 24, "sha
 json_check plan.json 'd["variants"][1] == {"name": "agency", "gating": "skip", "agency": True} and d["max_new_tokens"] == 32'
 [ ! -e results/study.h5 ] || fail "--dry-run created the results file"
 "$hs" sweep study.ini --dry-run --json --set pruning.levels=0,25,50 --set job.shards=4 --cells 2/5 >p2.json || fail "dry run with --set"
-# cells i with i % 5 == 1 among 3 x 3 x 4 = 36
-json_check p2.json 'd["cells"] == 36 and d["cells_in_slice"] == len([i for i in range(36) if i % 5 == 1]) and d["slice"] == {"k": 2, "n": 5}'
+# 3 x 3 x 4 = 36 cells; timings interleaved (the default), a slice takes whole (level, shard)
+# items: cell i = (variant * 3 + level) * 4 + shard is in part 2 of 5 when (level * 4 + shard) % 5 == 1
+in_part='len([i for i in range(36) if ((i // 4 % 3) * 4 + i % 4) % 5 == 1])'
+json_check p2.json "d[\"cells\"] == 36 and d[\"cells_in_slice\"] == $in_part and d[\"slice\"] == {\"k\": 2, \"n\": 5}"
 # A value continued on the next line (INI continuation) is one list: 4 levels, 72 cells.
 sed 's/^levels = .*/levels = 0, 25,\n  50, 75/' study.ini >cont.ini
 grep -q "^  50, 75" cont.ini || fail "cont.ini has no continuation line"

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# sweep_timing.sh: interleaved timings (docs/sweep.md, "Interleaved timings"). The variants of
+# a level run back to back per prompt in a rotating order that the file records (every
+# variant at every position), repeated timings are stored as medians with their count,
+# per-phase resources are recorded with units, and the quality numbers are exactly those of
+# a sequential (variant by variant) run, in latency and in throughput mode.
+source "$(dirname "$0")/fixture.sh" "$1"
+sed -i 's/^max_new_tokens = .*/max_new_tokens = 8/' study.ini
+
+sweep 1 --out seq.h5 --set job.timing_order=sequential || fail "sequential sweep: $(cat sweep.err)"
+sweep 2 --out il.h5 --set job.timing_repeats=3 || fail "interleaved sweep: $(cat sweep.err)"
+"$py" "$tool" compare --numbers-only seq.h5 il.h5 || fail "interleaving changed a quality number"
+"$py" "$tool" check il.h5 || fail "schema check"
+sweep 1 --out thr.h5 --set job.mode=throughput --set job.latency_prompts=2 --set job.timing_repeats=2 ||
+  fail "throughput sweep: $(cat sweep.err)"
+"$py" "$tool" compare --numbers-only seq.h5 thr.h5 || fail "throughput + interleaving changed a quality number"
+
+"$py" - <<'PY' || fail "order, repeats or phases not recorded as documented"
+import sys
+import h5py
+import numpy as np
+
+def fail(msg):
+    sys.exit("sweep_timing: " + msg)
+
+with h5py.File("il.h5", "r") as f, h5py.File("seq.h5", "r") as s:
+    m = f["metrics"]
+    pos, start, reps = m["run_position"][...], m["run_start_seconds"][...], m["timing_repeats"][...]
+    nv, nl, npr = pos.shape
+    shards = int(f.attrs["n_shards"])
+    if "timing_repeats = 3" not in f.attrs["study"]:
+        fail("the study text lacks timing_repeats = 3")
+    if not (reps == 3).all():
+        fail("timing_repeats is not 3 for every prompt")
+    for l in range(nl):
+        for p in range(npr):
+            got = sorted(pos[:, l, p].astype(int))
+            if got != list(range(nv)):
+                fail(f"level {l}, prompt {p}: positions {got} are not a permutation")
+            # rotation: prompt j of shard s starts at variant (j + s) % nv
+            j, sh = p // shards, p % shards
+            if int(np.argmin(pos[:, l, p])) != (j + sh) % nv:
+                fail(f"level {l}, prompt {p}: round starts at variant {np.argmin(pos[:, l, p])}")
+            # the recorded start times follow the positions: the variants ran back to back
+            if list(np.argsort(start[:, l, p])) != list(np.argsort(pos[:, l, p])):
+                fail(f"level {l}, prompt {p}: start times {start[:, l, p]} do not follow positions")
+        for v in range(nv):
+            counts = np.bincount(pos[v, l].astype(int), minlength=nv)
+            if counts.min() == 0:
+                fail(f"variant {v} level {l} never ran at some position: {counts}")
+    if not np.isnan(s["metrics/run_position"][...]).all():
+        fail("a sequential run records run positions")
+    for name, units in [("prefill_cpu_seconds", "s"), ("decode_cpu_seconds", "s"), ("scoring_seconds", "s"),
+                        ("scoring_cpu_seconds", "s"), ("prefill_rss_growth_bytes", "bytes"),
+                        ("decode_rss_growth_bytes", "bytes"), ("scoring_rss_growth_bytes", "bytes")]:
+        d = m[name]
+        if d.attrs["units"] != units or d.attrs["timing"] != 1:
+            fail(f"{name}: units {d.attrs['units']!r}, timing {d.attrs['timing']}")
+        x = d[...]
+        if not (np.isfinite(x).all() and (x >= 0).all()):
+            fail(f"{name}: not finite and >= 0 everywhere")
+    if not (m["scoring_seconds"][...] > 0).all() or not (m["decode_cpu_seconds"][...] > 0).all():
+        fail("a phase took no time")
+
+with h5py.File("thr.h5", "r") as f:
+    pos, shards = f["metrics/run_position"][...], int(f.attrs["n_shards"])
+    sampled = (np.arange(pos.shape[2]) // shards) < 2   # the first 2 prompts of each shard
+    if not np.isfinite(pos[:, :, sampled]).all() or not np.isnan(pos[:, :, ~sampled]).all():
+        fail("throughput mode: run positions not exactly on the latency sample")
+    if not (f["metrics/timing_repeats"][:, :, sampled] == 2).all():
+        fail("throughput mode: latency sample not timed twice")
+print("sweep_timing: order, repeats and phases recorded")
+PY
+
+# --cells with interleaving takes whole (level, shard) items: every part's done cells are
+# complete across the variants.
+sweep 1 --out part.h5 --cells 2/5 || fail "sliced sweep: $(cat sweep.err)"
+"$py" - <<'PY' || fail "a slice split the variants of an item"
+import sys
+import h5py
+import numpy as np
+d = h5py.File("part.h5", "r")["cells/done"][...]
+if not d.any() or not (d.all(axis=0) == d.any(axis=0)).all():
+    sys.exit("sweep_timing: --cells 2/5 did not take all variants of its (level, shard) items")
+PY
+echo "sweep_timing: ok"

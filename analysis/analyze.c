@@ -453,6 +453,32 @@ static hs_status cluster_cell(const hs_report *r, hs_cmp_cell *c, const double *
     return st;
 }
 
+/* Timings of two variants at one level are compared only where the sweep interleaved them
+ * (docs/sweep.md, "Interleaved timings"): both runs of the prompt carry a run_position and
+ * come from one host and sweep run, hence from one work item. When some pairs are, the
+ * others are left out (NaN in xa); when none is (files from before interleaving,
+ * timing_order = sequential), every pair stays and the verdict says run order confounds it. */
+static void interleaved_pairs(const hs_study *s, int va, int vb, int l, double *xa, const double *xb,
+                              hs_cmp_cell *c)
+{
+    const hs_metric_data *pos = hs_study_metric(s, "run_position");
+    int k = 0, n = 0;
+    for (int p = 0; p < s->np; p++) {
+        size_t ia = hs_vlp(s, va, l, p), ib = hs_vlp(s, vb, l, p);
+        if (!isfinite(xa[p]) || !isfinite(xb[p])) continue;
+        n++;
+        k += pos && isfinite(pos->v[ia]) && isfinite(pos->v[ib]) && s->origin[ia] >= 0 &&
+             s->origin[ia] == s->origin[ib];
+    }
+    c->n_interleaved = k;
+    c->n_not_interleaved = n - k;
+    for (int p = 0; p < s->np && k > 0; p++) {
+        size_t ia = hs_vlp(s, va, l, p), ib = hs_vlp(s, vb, l, p);
+        if (!(isfinite(pos->v[ia]) && isfinite(pos->v[ib]) && s->origin[ia] >= 0 && s->origin[ia] == s->origin[ib]))
+            xa[p] = NAN;
+    }
+}
+
 static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
 {
     const hs_study *s = r->st;
@@ -472,6 +498,8 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     int lb = p->b_level < 0 ? l : p->b_level;
     cmp_values(s, m, p->a, l, xa);
     cmp_values(s, m, p->b, lb, xb);
+    c->n_interleaved = c->n_not_interleaved = 0;
+    if (cm->timing && p->b_level < 0) interleaved_pairs(s, p->a, p->b, l, xa, xb, c);
     c->n_cross = cross_origin_pairs(s, xa, xb, p->a, l, p->b, lb);
     char key[700], pkey[710];
     hs_report_cmp_key(r, pi, mi, l, key, sizeof key);
@@ -495,7 +523,8 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
  * of them differ: ties carry no information about the sign of an effect. */
 static int tested(const hs_report *r, const hs_cmp_cell *c)
 {
-    return c->available && c->ci.n >= r->opt.min_pairs && c->perm.n_nonzero >= r->opt.min_pairs;
+    return c->available && c->ci.n >= r->opt.min_pairs && c->perm.n_nonzero >= r->opt.min_pairs &&
+           !(c->n_not_interleaved > 0 && c->n_interleaved == 0); /* no verdict: run order confounds it */
 }
 
 /* The verdict rule of docs/report.md, in order: too few pairs or differing pairs; all
@@ -508,6 +537,7 @@ static int decide(const hs_report *r, const hs_cmp_cell *c)
     if (c->perm.n_nonzero == 0) return HS_V_IDENTICAL;
     if (c->perm.n_nonzero < r->opt.min_pairs) return HS_V_FEW;
     if (r->opt.cluster_books && c->n_clusters < 2) return HS_V_FEW; /* no clustered interval */
+    if (c->n_not_interleaved > 0 && c->n_interleaved == 0) return HS_V_ORDER;
     if (m > 0 && c->ci.lo > -m && c->ci.hi < m) return HS_V_EQUIV;
     int excl = hs_ci_sign(&c->ci);
     if ((excl == 1 || excl == -1) && hs_report_p(r, c) < alpha)
@@ -581,6 +611,7 @@ const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c, c
     case HS_V_UP: return r->cm[m].up_word;
     case HS_V_DOWN: return r->cm[m].down_word;
     case HS_V_NONE: return "no significant difference";
+    case HS_V_ORDER: return "no verdict: timings not interleaved (confounded with run order)";
     case HS_V_IDENTICAL: snprintf(buf, cap, "identical (all %d pairs equal)", c->ci.n); return buf;
     case HS_V_EQUIV: snprintf(buf, cap, "equivalent (within +-%g%%)", c->margin); return buf;
     case HS_V_SMALL:

@@ -76,6 +76,7 @@ enum {
     HS_V_EQUIV = 2,     /* the whole interval within +-margin */
     HS_V_IDENTICAL = 3, /* every paired difference is exactly 0 */
     HS_V_SMALL = 4,     /* significant, but the mean lies within the margin: inconclusive */
+    HS_V_ORDER = 5,     /* timings between variants that were not interleaved: run order confounds them */
 };
 
 /* One comparison: a against b at every level (b_level < 0), or a at every level against a
@@ -94,6 +95,10 @@ typedef struct {
     int n_zero;    /* pairs left out because the divisor was 0 */
     int n_cross;   /* pairs whose two cells ran on different hosts or in different sweep
                       runs (files): their timings were not measured side by side */
+    int n_interleaved; /* timing rows between variants: pairs timed interleaved (both runs
+                          carry a run_position and share host and sweep run); only these
+                          are compared when there are any */
+    int n_not_interleaved; /* timing pairs left out, or all pairs when none was interleaved */
     hs_ci ci;      /* ci.n = pairs used */
     hs_perm perm;  /* sign-flip test of a zero mean; perm.n_nonzero pairs differ */
     double p_holm; /* Holm-adjusted p within its family (NaN when the row has no test) */

@@ -6,6 +6,7 @@
  * Every number is a paired per-prompt comparison from analyze.c; the wording follows the
  * verdict rule of docs/report.md (the interval excludes 0 or it does not). */
 #include "report_md.h"
+#include "report_timing.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -173,7 +174,10 @@ static void credit(FILE *f, const hs_report *r, int p, int l, const char *what)
     const hs_cmp_cell *c = hs_report_cmp(r, p, m, l), *c0 = hs_report_cmp(r, p, m, 0);
     char w[160];
     fprintf(f, "%s: ", r->pair[p].title);
-    if (c->verdict == HS_V_FEW || c0->verdict == HS_V_FEW)
+    if (c->verdict == HS_V_ORDER || c0->verdict == HS_V_ORDER)
+        fprintf(f, "timings not interleaved at %g%% or at 0%%, so run order confounds them and no speed difference "
+                   "can be put down to %s", r->st->level[l], what);
+    else if (c->verdict == HS_V_FEW || c0->verdict == HS_V_FEW)
         fprintf(f, "too few paired prompts at %g%% or at 0%% to put a difference down to %s", r->st->level[l],
                 what);
     else if (c->verdict == HS_V_EQUIV)
@@ -210,8 +214,10 @@ static void attribution_control(FILE *f, const hs_report *r, int sb, int as, int
         return;
     }
     if (l == 0) {
-        fputs("  These are the 0% control itself (nothing is pruned): a difference here is gating or agency overhead, "
-              "machine load or noise.\n", f);
+        fputs("  These are the 0% control itself (nothing is pruned): between `baseline-skip` and the reference, "
+              "which run the same code when nothing is pruned, a difference here is run order, machine load or noise, "
+              "never overhead; between the agency variant and `baseline-skip` it may also be agency "
+              "bookkeeping.\n", f);
         return;
     }
     fputs("  Control at 0% (nothing is pruned, so `baseline-skip` has no head to skip): ", f);
@@ -652,7 +658,7 @@ static void count_rows(const hs_report *r, int p0, int p1, cmp_count *k)
             for (int l = 0; l < r->st->nl; l++) {
                 const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
                 if (!c->available) continue;
-                k->decided += c->verdict != HS_V_FEW;
+                k->decided += c->verdict != HS_V_FEW && c->verdict != HS_V_ORDER;
                 k->significant += hs_verdict_directional(c->verdict);
                 k->equivalent += c->verdict == HS_V_EQUIV || c->verdict == HS_V_IDENTICAL;
                 k->few += c->verdict == HS_V_FEW;
@@ -733,6 +739,7 @@ static void write_body(FILE *f, const hs_report *r, const hs_report_md_extra *x)
     static const char *const own_metrics[] = {"speed", "corpus_perplexity", "perplexity", NULL};
     write_head(f, r);
     write_mode(f, r);
+    hs_md_timing_order(f, r);
     /* the seed document's claims are about its agency model: a study without one (a
      * comparison of pruning strategies, say) has nothing to say about them */
     if (r->subject >= 0) write_summary(f, r);
@@ -746,6 +753,7 @@ static void write_body(FILE *f, const hs_report *r, const hs_report_md_extra *x)
     for (int p = r->n_variant_pairs; p < r->npair; p++) hs_md_comparison(f, r, p, own_metrics);
     fputs("## Metrics\n\n", f);
     for (int t = 0; t < r->n_promised; t++) hs_md_metric_table(f, r, &r->tab[t]);
+    hs_md_phases(f, r);
     write_figures(f, r, x);
     write_checks(f, r);
     write_provenance(f, r);

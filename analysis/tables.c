@@ -250,7 +250,8 @@ static void write_table_csv(FILE *f, const hs_report *r, const hs_table *t)
 static void write_cmp_csv(FILE *f, const hs_report *r)
 {
     fputs("comparison,a,b,b_level,metric,level,available,n_pairs,n_prompts,n_zero,n_cross_host_or_run,mean_pct,"
-          "sd_pct,ci_low_pct,ci_high_pct,verdict,seed_key,n_nonzero,p_value,p_method,p_holm,margin_pct\n", f);
+          "sd_pct,ci_low_pct,ci_high_pct,verdict,seed_key,n_nonzero,p_value,p_method,p_holm,margin_pct,n_interleaved,"
+          "n_not_interleaved\n", f);
     for (int p = 0; p < r->npair; p++)
         for (int m = 0; m < r->ncm; m++)
             for (int l = 0; l < r->st->nl; l++) {
@@ -276,7 +277,7 @@ static void write_cmp_csv(FILE *f, const hs_report *r)
                 fputs(c->ci.n < 2 ? "," : c->perm.exact ? ",exact" : ",monte-carlo", f);
                 csv_num(f, c->p_holm);
                 csv_num(f, c->margin);
-                fputc('\n', f);
+                fprintf(f, ",%d,%d\n", c->n_interleaved, c->n_not_interleaved);
             }
 }
 

@@ -48,6 +48,16 @@ METRICS = [
     ("live_heads", "heads", "heads computed", 0),
     ("flops_per_token", "FLOP", "analytic FLOPs per token", 0),
     ("hit_eot", "", "stopped at end of text", 0),
+    ("prefill_cpu_seconds", "s", "CPU time of the prefill", 1),
+    ("decode_cpu_seconds", "s", "CPU time of the decode phase", 1),
+    ("scoring_seconds", "s", "wall time of the scoring phase", 1),
+    ("scoring_cpu_seconds", "s", "CPU time of the scoring phase", 1),
+    ("prefill_rss_growth_bytes", "bytes", "peak RSS growth during the prefill", 1),
+    ("decode_rss_growth_bytes", "bytes", "peak RSS growth during the decode phase", 1),
+    ("scoring_rss_growth_bytes", "bytes", "peak RSS growth during the scoring phase", 1),
+    ("run_position", "1", "position among the interleaved variants", 1),
+    ("run_start_seconds", "s", "start of the first timed run", 1),
+    ("timing_repeats", "1", "timed generations whose median is recorded", 1),
 ]
 STATES = ["active", "overloaded", "misaligned", "withdrawn"]
 VARIANT_KIND = {"baseline": ("mask", 0), "agency": ("skip", 1), "baseline-skip": ("skip", 0)}
@@ -239,6 +249,21 @@ def metric_values(a, variants, levels, rng):
         "flops_per_token": 1.0e6 * (1 - 0.5 * lv) * np.ones((nv, nl, npr)),
         "hit_eot": np.zeros((nv, nl, npr)),
     }
+    # Interleaved timings (docs/sweep.md): prompt i's variants ran back to back from
+    # variant (i + shard) % nv on; the per-phase resources follow the timings. No draws from
+    # rng here, so the values above stay those of older fixtures.
+    pidx = np.arange(npr)[None, None, :]
+    j, shard = pidx // a.shards, pidx % a.shards
+    pos = (np.arange(nv)[:, None, None] - (j + shard)) % nv
+    m.update({
+        "prefill_cpu_seconds": ttft * 0.85, "decode_cpu_seconds": decode * 0.95,
+        "scoring_seconds": (ttft + decode) * np.where(agen, 3.0, 0.5), "scoring_cpu_seconds":
+        (ttft + decode) * np.where(agen, 2.9, 0.48), "prefill_rss_growth_bytes": np.full((nv, nl, npr), 4096.0),
+        "decode_rss_growth_bytes": np.zeros((nv, nl, npr)), "scoring_rss_growth_bytes": np.full((nv, nl, npr), 8192.0),
+        "run_position": np.broadcast_to(pos, (nv, nl, npr)),
+        "run_start_seconds": 1.7e9 + (np.arange(nl)[None, :, None] * npr + pidx) * nv + pos,
+        "timing_repeats": np.ones((nv, nl, npr)),
+    })
     return {k: np.array(v, dtype=np.float64) for k, v in m.items()}
 
 

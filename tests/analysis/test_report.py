@@ -344,6 +344,44 @@ def check_cross_hosts(binary, work):
           "timing pairs from different sweep runs are counted")
 
 
+def check_interleaving(binary, work, out):
+    """Speed comparisons use interleaved timings and say so; a file without run positions
+    (written before interleaving, or timing_order = sequential) gets no speed verdict."""
+    rows = read_csv(os.path.join(out, "comparisons.csv"))
+    text = open(os.path.join(out, "REPORT.md")).read()
+    r = row(rows, comparison="agency-vs-baseline", metric="speed", level=50)
+    check(r["n_interleaved"] == r["n_pairs"] == "24" and r["n_not_interleaved"] == "0",
+          "interleaved pairs counted: %s of %s" % (r["n_interleaved"], r["n_pairs"]))
+    check("Timings: **interleaved**. For each prompt the variants of a level ran back to back" in text,
+          "REPORT.md says the timings were interleaved")
+    check(row(rows, comparison="agency-vs-baseline", metric="perplexity", level=50)["n_interleaved"] == "0",
+          "quality rows have no timing pairs")
+    check("## Resources per phase" in text and "| 50 | agency |" in text and "scoring CPU ms" in text,
+          "REPORT.md compares the phases")
+    f = fixture(os.path.join(work, "seq.h5"), "--drop", "metrics/run_position")
+    seq = os.path.join(work, "seq")
+    p = report(binary, [f], seq, "--no-figures", "--bootstrap", "500")
+    check(p.returncode == 0, "a file without run positions is reported: " + p.stderr)
+    rows = read_csv(os.path.join(seq, "comparisons.csv"))
+    text = open(os.path.join(seq, "REPORT.md")).read()
+    check_verdicts(rows, 10, "not interleaved")
+    speed = [r for r in rows if r["metric"] in ("speed", "efficiency") and r["b_level"] == "" and
+             r["available"] == "1" and not r["verdict"].startswith("too few")]
+    check(speed and all(r["verdict"] == "no verdict: timings not interleaved (confounded with run order)"
+                        for r in speed), "no speed verdict between variants without interleaving")
+    check("Timings: **not interleaved**" in text and "confounded with run order" in text,
+          "REPORT.md says the timings were not interleaved")
+    check(row(rows, comparison="agency-vs-baseline", metric="perplexity", level=50)["verdict"] ==
+          row(read_csv(os.path.join(out, "comparisons.csv")), comparison="agency-vs-baseline", metric="perplexity",
+              level=50)["verdict"], "quality verdicts do not depend on the timing order")
+    f = fixture(os.path.join(work, "runs2.h5"), "--cross-runs")
+    p = report(binary, [f], os.path.join(work, "runs2"), "--no-figures", "--bootstrap", "200")
+    rows = read_csv(os.path.join(work, "runs2", "comparisons.csv"))
+    check(row(rows, comparison="agency-vs-baseline", metric="speed", level=50)["n_interleaved"] == "0" and
+          row(rows, comparison="agency-vs-baseline-skip", metric="speed", level=50)["n_interleaved"] == "24",
+          "timings from different sweep runs were not interleaved with each other")
+
+
 def check_other_shapes(binary, work):
     f = fixture(os.path.join(work, "custom.h5"), "--variants", "baseline,agency,distil", "--levels",
                 "50,0,25", "--prompts", "10", "--shards", "3")
@@ -437,6 +475,8 @@ def want_verdict(r, min_pairs, holm=False):
         return "identical (all %d pairs equal)" % n
     if k < min_pairs:
         return "too few differing prompts (%d of %d differ)" % (k, n)
+    if r["metric"] in ("speed", "efficiency") and r["b_level"] == "" and int(r["n_interleaved"]) == 0:
+        return "no verdict: timings not interleaved (confounded with run order)"
     lo, hi, mean, m = float(r["ci_low_pct"]), float(r["ci_high_pct"]), float(r["mean_pct"]), float(r["margin_pct"])
     if m > 0 and -m < lo and hi < m:
         return "equivalent (within +-%g%%)" % m
@@ -458,7 +498,7 @@ def check_verdicts(rows, min_pairs, what, holm=False):
 
 def count_rows(rows, between):
     sel = [r for r in rows if (r["b_level"] == "") == between and r["available"] == "1"]
-    decided = [r for r in sel if not r["verdict"].startswith("too few")]
+    decided = [r for r in sel if not r["verdict"].startswith(("too few", "no verdict"))]
     signif = [r for r in decided if r["verdict"].split(" (")[0] in
               ("faster", "slower", "better", "worse")]
     equiv = [r for r in decided if r["verdict"].startswith(("equivalent", "identical"))]
@@ -871,6 +911,7 @@ def main():
     check_merge(binary, work, out)
     check_other_shapes(binary, work)
     check_cross_hosts(binary, work)
+    check_interleaving(binary, work, out)
     check_bad_inputs(binary, work)
     check_gnuplot_paths(binary, work, f)
     check_caveats(out)

@@ -1,0 +1,16 @@
+/* report_timing.h: REPORT.md paragraphs about timings: whether the variants' timings were
+ * interleaved (docs/sweep.md, "Interleaved timings") and resources per phase. */
+#ifndef HS_REPORT_REPORT_TIMING_H
+#define HS_REPORT_REPORT_TIMING_H
+
+#include <stdio.h>
+
+#include "analyze.h"
+#include "outfile.h"
+
+/* One paragraph: interleaved or not (then speed verdicts are withheld), and the repeats. */
+void hs_md_timing_order(FILE *f, const hs_report *r);
+/* "## Resources per phase": wall, CPU and RSS growth of prefill, decode and scoring. */
+void hs_md_phases(FILE *f, const hs_report *r);
+
+#endif

@@ -454,7 +454,7 @@ static hs_status cluster_cell(const hs_report *r, hs_cmp_cell *c, const double *
 }
 
 /* Timings of two variants at one level are compared only where the sweep interleaved them
- * (docs/sweep.md, "Interleaved timings"): both runs of the prompt carry a run_position and
+ * (docs/timing.md): both runs of the prompt carry a run_position and
  * come from one host and sweep run, hence from one work item. When some pairs are, the
  * others are left out (NaN in xa); when none is (files from before interleaving,
  * timing_order = sequential), every pair stays and the verdict says run order confounds it. */

@@ -1,5 +1,5 @@
 /* report_timing.h: REPORT.md paragraphs about timings: whether the variants' timings were
- * interleaved (docs/sweep.md, "Interleaved timings") and resources per phase. */
+ * interleaved (docs/timing.md) and resources per phase. */
 #ifndef HS_REPORT_REPORT_TIMING_H
 #define HS_REPORT_REPORT_TIMING_H
 

@@ -135,7 +135,7 @@ typedef enum {
     /* per phase: prefill, decode (generation), scoring (quality metrics after it) */
     HS_M_PREFILL_CPU_S, HS_M_DECODE_CPU_S, HS_M_SCORING_S, HS_M_SCORING_CPU_S, HS_M_PREFILL_RSS_GROWTH,
     HS_M_DECODE_RSS_GROWTH, HS_M_SCORING_RSS_GROWTH,
-    /* the order of timed runs (docs/sweep.md, "Interleaved timings") */
+    /* the order of timed runs (docs/timing.md) */
     HS_M_RUN_POSITION, HS_M_RUN_START, HS_M_TIMING_REPEATS,
     HS_M_COUNT
 } hs_metric_id;
@@ -174,7 +174,7 @@ void hs_runner_free(hs_runner *r);
  * (L, H) its state changes (zeros without agency; either may be NULL). */
 hs_status hs_runner_eval(hs_runner *r, const hs_prompt *p, double *metrics, int32_t *gen_ids,
                          int64_t *occupancy, int64_t *transitions);
-/* The generation alone, timed (a repeated timing, docs/sweep.md "Interleaved timings"):
+/* The generation alone, timed (a repeated timing, docs/timing.md):
  * metrics receives the generation's timing, phase and token-count metrics (NaN for the
  * rest), gen_ids the tokens (max_new, -1 padded), which the caller may check equal to
  * hs_runner_eval's. Agency counts are not reported. */

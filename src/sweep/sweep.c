@@ -699,7 +699,7 @@ static void add_counts(hs_cell_result *c, const int64_t *occ, const int64_t *tra
 
 /* ---- a work item: the cells of one (level, shard), timed interleaved ----
  *
- * docs/sweep.md, "Interleaved timings": for each prompt of the shard the item's variants
+ * docs/timing.md: for each prompt of the shard the item's variants
  * run back to back, in an order rotated by one position from prompt to prompt and from
  * repeat to repeat; with timing_order = sequential an item is one cell (the variant
  * alone). Quality numbers do not depend on the order: each variant has its own runner,

@@ -249,7 +249,7 @@ def metric_values(a, variants, levels, rng):
         "flops_per_token": 1.0e6 * (1 - 0.5 * lv) * np.ones((nv, nl, npr)),
         "hit_eot": np.zeros((nv, nl, npr)),
     }
-    # Interleaved timings (docs/sweep.md): prompt i's variants ran back to back from
+    # Interleaved timings (docs/timing.md): prompt i's variants ran back to back from
     # variant (i + shard) % nv on; the per-phase resources follow the timings. No draws from
     # rng here, so the values above stay those of older fixtures.
     pidx = np.arange(npr)[None, None, :]

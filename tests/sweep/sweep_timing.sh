@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sweep_timing.sh: interleaved timings (docs/sweep.md, "Interleaved timings"). The variants of
+# sweep_timing.sh: interleaved timings (docs/timing.md). The variants of
 # a level run back to back per prompt in a rotating order that the file records (every
 # variant at every position), repeated timings are stored as medians with their count,
 # per-phase resources are recorded with units, and the quality numbers are exactly those of

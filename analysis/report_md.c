@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "h5read.h"
+#include "headsweep/results.h"
 #include "headsweep/version.h"
 #include "outfile.h"
 #include "tables.h"
@@ -490,7 +491,7 @@ static void write_variant_list(FILE *f, const hs_study *s)
 static void write_provenance(FILE *f, const hs_report *r)
 {
     fprintf(f, "## Provenance\n\nReport: headsweep-report %s (%s), HDF5 %s, bootstrap %d resamples, seed %llu.\n\n",
-            HS_VERSION, HS_GIT_DESCRIBE, hs_h5_library_version(), r->opt.bootstrap, (unsigned long long)r->opt.seed);
+            HS_VERSION, HS_GIT_DESCRIBE, hs_results_hdf5_version(), r->opt.bootstrap, (unsigned long long)r->opt.seed);
     write_variant_list(f, r->st);
     for (int i = 0; i < r->st->nsrc; i++) write_source(f, &r->st->src[i]);
     if (r->st->nnotes) fputs("### Notes from merging the input files\n\n", f);

@@ -15,9 +15,9 @@
 #include "headsweep/eval.h"
 #include "headsweep/model.h"
 #include "headsweep/prune.h"
+#include "headsweep/results.h"
 #include "headsweep/util.h"
 
-#define HS_RESULTS_SCHEMA_VERSION 1
 #define HS_VARIANT_NAME_MAX 64
 #define HS_HOST_MAX 64       /* bytes of a host name in /cells/host, NUL included */
 #define HS_UTC_MAX 32        /* bytes of an ISO 8601 time in /cells/finished_utc */

@@ -18,7 +18,7 @@
  * that of HDF5 1.8 (superblock version 2, version 2 object headers), whose metadata
  * carries checksums too. Opening a file reads every dataset once, so a damaged file is
  * refused up front (resume, merge) rather than half-way; the chunk index (a version 1
- * B-tree, which HDF5 does not checksum) is checked entry by entry (verify_chunks). Not
+ * B-tree, which HDF5 does not checksum) is checked entry by entry (hs_h5_check_chunks). Not
  * covered: the global heap holding variable-length strings (labels, attribute text). The 1.10 format would checksum
  * those too, but it marks a file "open for writing" in the superblock, and a file whose writer was killed then needs
  * h5clear before it opens again: a kill must never make the file unusable. */
@@ -35,66 +35,21 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
-#include "headsweep/results_check.h"
 #include "headsweep/version.h"
 #include "../sweep/sweep_impl.h"
+#include "results_impl.h"
 
-/* Dimensions: each a 1-D dataset at the root made a dimension scale. */
-enum { D_VARIANT, D_LEVEL, D_PROMPT, D_LAYER, D_HEAD, D_STATE, D_SHARD, D_NEW_TOKEN, D_COUNT };
-static const char *const dim_names[D_COUNT] = {"variant", "level", "prompt", "layer",
-                                               "head",    "state", "shard",  "new_token"};
-
-/* units and description of each dimension scale (every dataset carries both). */
-static const char *const dim_units[D_COUNT][2] = {
-    [D_VARIANT] = {"1", "model variant: gating mode + agency on/off (attributes gating, agency)"},
-    [D_LEVEL] = {"percent of heads switched off", "pruning level"},
-    [D_PROMPT] = {"1", "evaluation prompt id, in prompt-file order"},
-    [D_LAYER] = {"1", "transformer layer index"},
-    [D_HEAD] = {"1", "attention head index within a layer"},
-    [D_STATE] = {"1", "agency state of a head"},
-    [D_SHARD] = {"1", "prompt shard: prompt i belongs to shard i % n_shards"},
-    [D_NEW_TOKEN] = {"1", "position of a generated token"},
-};
-
-/* Datasets other than /metrics/<name>. DS_TRANS and DS_VSCORE came after the first files
- * were written: a file without them still opens (hs_results_has_transitions; without
- * /heads/variant_score every variant has the scores of /heads/score). */
-enum { DS_GEN, DS_OCC, DS_DONE, DS_RANK, DS_HOST, DS_SECONDS, DS_FINISHED, DS_RUN, DS_PRUNED, DS_SCORE, DS_TRANS,
-       DS_VSCORE, DS_COUNT };
-typedef struct {
-    const char *name;
-    int ndims;
-    int dims[6];
-    const char *units, *description;
-} ds_layout;
-static const ds_layout layout[DS_COUNT] = {
-    [DS_GEN] = {"/text/generated_ids", 4, {D_VARIANT, D_LEVEL, D_PROMPT, D_NEW_TOKEN}, "token id",
-                "GPT-2 token ids generated for the prompt, -1 after the last one (end of text not stored)"},
-    [DS_OCC] = {"/agency/occupancy", 6, {D_VARIANT, D_LEVEL, D_SHARD, D_LAYER, D_HEAD, D_STATE}, "forward steps",
-                "steps (prefill + decode) each head spent in each agency state during generation, summed over the "
-                "prompts of the cell; 0 for variants without agency"},
-    [DS_DONE] = {"/cells/done", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "1", "1 once the cell's data is on disk"},
-    [DS_RANK] = {"/cells/rank", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "1", "MPI rank that computed the cell, -1 if none"},
-    [DS_HOST] = {"/cells/host", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "1", "host name of the rank that computed the cell"},
-    [DS_SECONDS] = {"/cells/seconds", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "s",
-                    "wall time of the cell (throughput mode: its batched evaluation, without the latency sample)"},
-    [DS_FINISHED] = {"/cells/finished_utc", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "ISO 8601 UTC",
-                     "time the cell finished"},
-    [DS_RUN] = {"/cells/run", 3, {D_VARIANT, D_LEVEL, D_SHARD}, "1",
-                "sweep invocation that wrote the cell (1 = the run that created the file), 0 if none"},
-    [DS_PRUNED] = {"/heads/pruned", 4, {D_VARIANT, D_LEVEL, D_LAYER, D_HEAD}, "1",
-                   "1 where the head is switched off in the variant at the level"},
-    [DS_SCORE] = {"/heads/score", 2, {D_LAYER, D_HEAD}, "strategy-dependent (see attribute strategy)",
-                  "head scores of the first variant, higher = more useful; levels switch off the lowest first "
-                  "(every variant's: /heads/variant_score)"},
-    [DS_TRANS] = {"/agency/transitions", 5, {D_VARIANT, D_LEVEL, D_SHARD, D_LAYER, D_HEAD}, "state changes",
-                  "agency state changes of each head during generation, summed over the prompts of the cell; 0 for "
-                  "variants without agency"},
-    [DS_VSCORE] = {"/heads/variant_score", 3, {D_VARIANT, D_LAYER, D_HEAD},
-                   "strategy-dependent (see the strategy attribute of /variant)",
-                   "each variant's head scores, higher = more useful; its levels switch off the lowest first"},
-};
-static const ds_layout metric_layout = {NULL, 3, {D_VARIANT, D_LEVEL, D_PROMPT}, NULL, NULL};
+/* The layout comes from the schema table (schema.c, include/headsweep/results.h). */
+enum { D_VARIANT = HS_RD_VARIANT, D_LEVEL = HS_RD_LEVEL, D_PROMPT = HS_RD_PROMPT, D_LAYER = HS_RD_LAYER,
+       D_HEAD = HS_RD_HEAD, D_STATE = HS_RD_STATE, D_SHARD = HS_RD_SHARD, D_NEW_TOKEN = HS_RD_NEW_TOKEN,
+       D_COUNT = HS_RD_COUNT };
+enum { DS_GEN = HS_RDS_GEN, DS_OCC = HS_RDS_OCC, DS_DONE = HS_RDS_DONE, DS_RANK = HS_RDS_RANK, DS_HOST = HS_RDS_HOST,
+       DS_SECONDS = HS_RDS_SECONDS, DS_FINISHED = HS_RDS_FINISHED, DS_RUN = HS_RDS_RUN, DS_PRUNED = HS_RDS_PRUNED,
+       DS_SCORE = HS_RDS_SCORE, DS_TRANS = HS_RDS_TRANS, DS_VSCORE = HS_RDS_VSCORE, DS_COUNT = HS_RDS_COUNT };
+typedef hs_results_dataset_def ds_layout;
+#define layout hs_results_datasets
+#define metric_layout hs_results_metric
+#define dim_names(d) hs_results_dim_name(d)
 
 /* Root attributes a run rewrites in place: fixed sizes, created with the file. */
 #define CMDLINE_MAX 4096
@@ -117,19 +72,12 @@ struct hs_results {
 
 /* ---- errors ---- */
 
-static herr_t deepest_error(unsigned n, const H5E_error2_t *e, void *data)
-{
-    (void)n;
-    snprintf(data, 1024, "%s", e->desc ? e->desc : "");
-    return 0;
-}
-
 /* HDF5's innermost error, reduced to the system's message when it carries one
  * ("... errno = 28, error message = 'No space left on device', ..."). */
 static void h5_reason(char *out, size_t n)
 {
-    char detail[1024] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, deepest_error, detail);
+    char detail[1024];
+    hs_h5_innermost(detail, sizeof detail);
     H5Eclear2(H5E_DEFAULT);
     const char *em = strstr(detail, "error message = '");
     if (em) {
@@ -321,7 +269,7 @@ static hsize_t dim_size(const hs_grid *g, int d)
 
 static void layout_dims(const hs_grid *g, const ds_layout *l, hsize_t *dims)
 {
-    for (int i = 0; i < l->ndims; i++) dims[i] = dim_size(g, l->dims[i]);
+    for (int i = 0; i < l->rank; i++) dims[i] = dim_size(g, l->dims[i]);
 }
 
 /* Chunk shape: one cell along the cell axes (variant, level, shard), so a cell rewrites
@@ -377,8 +325,8 @@ static hs_status create_dataset(hid_t file, const char *path, const char *name, 
 {
     hsize_t dims[6];
     layout_dims(g, l, dims);
-    hid_t space = H5Screate_simple(l->ndims, dims, NULL);
-    hid_t dcpl = checked_dcpl(l->ndims, dims, l->dims, type, fill);
+    hid_t space = H5Screate_simple(l->rank, dims, NULL);
+    hid_t dcpl = checked_dcpl(l->rank, dims, l->dims, type, fill);
     hid_t d = space < 0 || dcpl < 0 ? -1 : H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     close_id(dcpl);
     close_id(space);
@@ -389,11 +337,11 @@ static hs_status create_dataset(hid_t file, const char *path, const char *name, 
         H5Dclose(d);
         return st;
     }
-    for (int i = 0; i < l->ndims; i++)
+    for (int i = 0; i < l->rank; i++)
         if (H5DSattach_scale(d, scales[l->dims[i]], (unsigned)i) < 0 ||
-            H5DSset_label(d, (unsigned)i, dim_names[l->dims[i]]) < 0) {
+            H5DSset_label(d, (unsigned)i, dim_names(l->dims[i])) < 0) {
             H5Dclose(d);
-            return h5_fail(path, "attaching dimension %s to %s", dim_names[l->dims[i]], name);
+            return h5_fail(path, "attaching dimension %s to %s", dim_names(l->dims[i]), name);
         }
     *out = d;
     return HS_OK;
@@ -408,14 +356,14 @@ static hs_status open_dataset(hid_t file, const char *path, const char *name, co
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
     hid_t s = d < 0 ? -1 : H5Dget_space(d);
     int nd = s < 0 ? -1 : H5Sget_simple_extent_ndims(s);
-    if (nd == l->ndims && H5Sget_simple_extent_dims(s, have, NULL) < 0) nd = -1;
+    if (nd == l->rank && H5Sget_simple_extent_dims(s, have, NULL) < 0) nd = -1;
     hs_status st = d < 0 || nd < 0 ? h5_fail(path, "opening dataset %s", name) : HS_OK; /* before closing */
     close_id(s);
     if (st) {
         close_id(d);
         return st;
     }
-    int same = nd == l->ndims;
+    int same = nd == l->rank;
     for (int i = 0; same && i < nd; i++) same = have[i] == want[i];
     if (!same) {
         H5Dclose(d);
@@ -449,7 +397,7 @@ static hs_status make_scale(creator *c, int dim, hid_t file_type, hid_t mem_type
 {
     hsize_t n = dim_size(&c->spec->grid, dim);
     char name[64];
-    snprintf(name, sizeof name, "/%s", dim_names[dim]);
+    snprintf(name, sizeof name, "/%s", dim_names(dim));
     hid_t space = H5Screate_simple(1, &n, NULL);
     hid_t dcpl = checked_dcpl(1, &n, NULL, file_type, NULL);
     hid_t d = space < 0 || dcpl < 0 ? -1 : H5Dcreate2(c->file, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
@@ -458,9 +406,9 @@ static hs_status make_scale(creator *c, int dim, hid_t file_type, hid_t mem_type
     if (d < 0) return h5_fail(c->path, "creating dimension %s", name);
     c->scales[dim] = d;
     if (H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) return h5_fail(c->path, "writing %s", name);
-    if (H5DSset_scale(d, dim_names[dim]) < 0) return h5_fail(c->path, "making %s a dimension scale", name);
-    hs_status st = put_str(d, c->path, "units", dim_units[dim][0]);
-    return st ? st : put_str(d, c->path, "description", dim_units[dim][1]);
+    if (H5DSset_scale(d, dim_names(dim)) < 0) return h5_fail(c->path, "making %s a dimension scale", name);
+    hs_status st = put_str(d, c->path, "units", hs_results_scales[dim].units);
+    return st ? st : put_str(d, c->path, "description", hs_results_scales[dim].description);
 }
 
 static hs_status make_index_scale(creator *c, int dim)
@@ -640,14 +588,17 @@ static hs_status make_metrics(creator *c)
     return st;
 }
 
-static hid_t ds_file_type(int ds)
+/* The file type of a schema type (a new type: close it). */
+static hid_t file_type(hs_results_type t)
 {
-    switch (ds) {
-    case DS_GEN: case DS_RANK: case DS_RUN: return H5T_STD_I32LE;
-    case DS_OCC: case DS_TRANS: return H5T_STD_I64LE;
-    case DS_DONE: case DS_PRUNED: return H5T_STD_U8LE;
-    case DS_SECONDS: case DS_SCORE: case DS_VSCORE: return H5T_IEEE_F64LE;
-    default: return -1; /* strings: made per use */
+    switch (t) {
+    case HS_RT_I32: return H5Tcopy(H5T_STD_I32LE);
+    case HS_RT_I64: return H5Tcopy(H5T_STD_I64LE);
+    case HS_RT_U8: return H5Tcopy(H5T_STD_U8LE);
+    case HS_RT_F64: return H5Tcopy(H5T_IEEE_F64LE);
+    case HS_RT_HOST: return string_type(HS_HOST_MAX);
+    case HS_RT_UTC: return string_type(HS_UTC_MAX);
+    default: return string_type(0);
     }
 }
 
@@ -662,11 +613,9 @@ static hs_status make_cell_datasets(creator *c, hid_t *ds)
                                   [DS_TRANS] = &zero64, [DS_VSCORE] = &nan};
     hs_status st = HS_OK;
     for (int i = 0; !st && i < DS_COUNT; i++) {
-        hid_t t = i == DS_HOST       ? string_type(HS_HOST_MAX)
-                  : i == DS_FINISHED ? string_type(HS_UTC_MAX)
-                                     : H5Tcopy(ds_file_type(i));
+        hid_t t = file_type(layout[i].type);
         if (t < 0) return h5_fail(c->path, "creating a type");
-        st = create_dataset(c->file, c->path, layout[i].name, &layout[i], &c->spec->grid, t, fill[i], c->scales,
+        st = create_dataset(c->file, c->path, layout[i].path, &layout[i], &c->spec->grid, t, fill[i], c->scales,
                             &ds[i]);
         H5Tclose(t);
     }
@@ -930,7 +879,7 @@ static void free_strings(char **s, int n)
 static hs_status scale_length(hid_t file, const char *path, int dim, int *n)
 {
     char name[64];
-    snprintf(name, sizeof name, "/%s", dim_names[dim]);
+    snprintf(name, sizeof name, "/%s", dim_names(dim));
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
     hid_t s = d < 0 ? -1 : H5Dget_space(d);
     hsize_t len = 0;
@@ -980,9 +929,9 @@ static hs_status open_datasets(hs_results *r)
         st = open_dataset(r->file, r->path, name, &metric_layout, &r->grid, &r->metric[m]);
     }
     for (int i = 0; !st && i < DS_COUNT; i++) {
-        htri_t has = i == DS_TRANS || i == DS_VSCORE ? H5Lexists(r->file, layout[i].name, H5P_DEFAULT) : 1;
-        if (has < 0) st = h5_fail(r->path, "looking up %s", layout[i].name);
-        else if (has) st = open_dataset(r->file, r->path, layout[i].name, &layout[i], &r->grid, &r->ds[i]);
+        htri_t has = i == DS_TRANS || i == DS_VSCORE ? H5Lexists(r->file, layout[i].path, H5P_DEFAULT) : 1;
+        if (has < 0) st = h5_fail(r->path, "looking up %s", layout[i].path);
+        else if (has) st = open_dataset(r->file, r->path, layout[i].path, &layout[i], &r->grid, &r->ds[i]);
     }
     return st;
 }
@@ -1020,83 +969,15 @@ static hs_status verify_attrs(const hs_results *r, hid_t obj, const char *name)
     return h5_fail_because(r->path, what, reason);
 }
 
-/* Addresses of every chunk seen while verifying a file (no two may be equal). */
-typedef struct {
-    haddr_t *addr;
-    size_t n, cap;
-} chunk_list;
-
-static int cmp_addr(const void *a, const void *b)
-{
-    haddr_t x = *(const haddr_t *)a, y = *(const haddr_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static hs_status damaged_index(const hs_results *r, const char *name, const char *what)
 {
     return hs_err(HS_EINPUT, "%s: %s: %s: the file is damaged (its chunk index is wrong); refusing to use it",
                   r->path, name, what);
 }
 
-/* Next chunk coordinate (row-major) in steps of chunk; 0 past the last. */
-static int next_chunk(int nd, const hsize_t *dims, const hsize_t *chunk, hsize_t *at)
-{
-    for (int i = nd - 1; i >= 0; i--) {
-        at[i] += chunk[i];
-        if (at[i] < dims[i]) return 1;
-        at[i] = 0;
-    }
-    return 0;
-}
-
-/* The chunk index of d checked against its shape. HDF5 gives the version 1 B-tree that
- * indexes chunks no checksum, and a damaged entry would read silently as fill values (a
- * chunk not found) or as another chunk's data (with a valid checksum): so every chunk
- * must be found at its coordinates, unfiltered by nothing, with the stored size of a full
- * chunk plus its checksum, at an address no other chunk has (checked in verify_data).
- * Found twice: H5Dget_chunk_info_by_coord matches a chunk on its dataset coordinates
- * only, while reads (and H5Dget_chunk_storage_size) search the B-tree on every key
- * field, so a flip in a key's last (element size) offset hides the chunk from reads
- * alone. */
-static hs_status verify_chunks(const hs_results *r, hid_t d, hid_t fs, int nd, const hsize_t *dims, size_t elem,
-                               const char *name, chunk_list *seen)
-{
-    hid_t dcpl = H5Dget_create_plist(d);
-    H5D_layout_t lay = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
-    hsize_t chunk[H5S_MAX_RANK], at[H5S_MAX_RANK] = {0}, n = 0, want = 1;
-    int ok = lay == H5D_CHUNKED ? H5Pget_chunk(dcpl, nd, chunk) == nd : lay >= 0;
-    close_id(dcpl);
-    if (!ok) return damaged_index(r, name, "cannot read its layout");
-    if (lay != H5D_CHUNKED) return HS_OK; /* variable-length labels: see checked_dcpl */
-    size_t bytes = elem;
-    for (int i = 0; i < nd; i++) {
-        want *= (dims[i] + chunk[i] - 1) / chunk[i];
-        bytes *= (size_t)chunk[i];
-    }
-    if (H5Dget_num_chunks(d, fs, &n) < 0 || n != want) return damaged_index(r, name, "chunks missing or extra");
-    if (seen->n + want > seen->cap) {
-        size_t cap = (seen->n + want) * 2;
-        haddr_t *grown = realloc(seen->addr, cap * sizeof *grown);
-        if (!grown) return hs_err(HS_ENOMEM, "out of memory checking %s", r->path);
-        seen->addr = grown;
-        seen->cap = cap;
-    }
-    do {
-        unsigned mask = 1;
-        haddr_t addr = HADDR_UNDEF;
-        hsize_t size = 0;
-        hsize_t found = 0;
-        if (H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF || mask != 0 ||
-            size != bytes + 4 || H5Dget_chunk_storage_size(d, at, &found) < 0 || found != size)
-            return damaged_index(r, name, "a chunk is missing, misplaced or of the wrong size");
-        seen->addr[seen->n++] = addr;
-    } while (next_chunk(nd, dims, chunk, at));
-    return HS_OK;
-}
-
 /* Reads d whole, one index of its first axis at a time, in its own file type: HDF5
  * checks every chunk's checksum on the way. */
-static hs_status verify_dataset(const hs_results *r, hid_t d, const char *name, chunk_list *seen)
+static hs_status verify_dataset(const hs_results *r, hid_t d, const char *name, hs_h5_chunks *seen)
 {
     hid_t t = H5Dget_type(d), fs = H5Dget_space(d);
     int nd = fs < 0 ? -1 : H5Sget_simple_extent_ndims(fs);
@@ -1117,7 +998,8 @@ static hs_status verify_dataset(const hs_results *r, hid_t d, const char *name, 
     }
     /* Before any other HDF5 call, which would clear the error stack h5_fail reads. */
     hs_status st = ok < 0 ? h5_fail(r->path, "reading back %s", name) : verify_attrs(r, d, name);
-    if (!st && nd > 0) st = verify_chunks(r, d, fs, nd, dims, H5Tget_size(t), name, seen);
+    const char *bad = st || nd <= 0 ? NULL : hs_h5_check_chunks(d, nd, dims, H5Tget_size(t), 1, seen);
+    if (bad) st = damaged_index(r, name, bad); /* see hs_h5_check_chunks */
     free(buf);
     close_id(ms);
     close_id(fs);
@@ -1128,11 +1010,11 @@ static hs_status verify_dataset(const hs_results *r, hid_t d, const char *name, 
 /* Every dataset read once, so a damaged chunk anywhere is found before any use. */
 static hs_status verify_data(hs_results *r)
 {
-    chunk_list seen = {NULL, 0, 0};
+    hs_h5_chunks seen = {NULL, 0, 0};
     hs_status st = verify_attrs(r, r->file, "/");
     for (int dim = 0; !st && dim < D_COUNT; dim++) {
         char name[64];
-        snprintf(name, sizeof name, "/%s", dim_names[dim]);
+        snprintf(name, sizeof name, "/%s", dim_names(dim));
         hid_t d = H5Dopen2(r->file, name, H5P_DEFAULT);
         st = d < 0 ? h5_fail(r->path, "opening %s", name) : verify_dataset(r, d, name, &seen);
         close_id(d);
@@ -1143,12 +1025,9 @@ static hs_status verify_data(hs_results *r)
         st = verify_dataset(r, r->metric[m], name, &seen);
     }
     for (int i = 0; !st && i < DS_COUNT; i++)
-        if (r->ds[i] >= 0) st = verify_dataset(r, r->ds[i], layout[i].name, &seen);
-    if (!st && seen.n > 1) {
-        qsort(seen.addr, seen.n, sizeof *seen.addr, cmp_addr);
-        for (size_t i = 1; !st && i < seen.n; i++)
-            if (seen.addr[i] == seen.addr[i - 1]) st = damaged_index(r, "chunk index", "two chunks at one address");
-    }
+        if (r->ds[i] >= 0) st = verify_dataset(r, r->ds[i], layout[i].path, &seen);
+    const char *bad = st ? NULL : hs_h5_chunks_distinct(&seen);
+    if (bad) st = damaged_index(r, "chunk index", bad);
     free(seen.addr);
     return st;
 }
@@ -1174,8 +1053,8 @@ static hs_status check_identity(hs_results *r)
 /* Why an existing file did not open: held by another program, or damaged. */
 static hs_status open_failure(const char *path, int writable)
 {
-    char detail[1024] = "", reason[1024];
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, deepest_error, detail);
+    char detail[1024], reason[1024];
+    hs_h5_innermost(detail, sizeof detail);
     h5_reason(reason, sizeof reason);
     if (strstr(detail, "unable to lock"))
         return hs_err(HS_EIO, "%s: cannot open: another program holds it open (h5py, HDFView, a sweep?): %s", path,
@@ -1246,37 +1125,14 @@ const char *hs_results_prompt_id(const hs_results *r, int p) { return r->prompts
 
 /* ---- the study check ---- */
 
-/* Line i (0-based) of text, as a pointer and a length; NULL past the end. */
-static const char *nth_line(const char *text, int i, int *len)
-{
-    for (; i > 0 && text; i--) {
-        text = strchr(text, '\n');
-        if (text) text++;
-    }
-    if (!text || !*text) return NULL;
-    *len = (int)strcspn(text, "\n");
-    return text;
-}
-
 hs_status hs_results_check_study(const hs_results *r, const char *study)
 {
-    if (!strcmp(r->study, study)) return HS_OK;
-    int differ = 0, la = 0, lb = 0;
-    const char *first_a = NULL, *first_b = NULL;
-    for (int i = 0;; i++) {
-        const char *a = nth_line(r->study, i, &la), *b = nth_line(study, i, &lb);
-        if (!a && !b) break;
-        if (a && b && la == lb && !memcmp(a, b, (size_t)la)) continue;
-        if (!differ++) {
-            first_a = a;
-            first_b = b;
-        }
-    }
-    int lfa = first_a ? (int)strcspn(first_a, "\n") : 0, lfb = first_b ? (int)strcspn(first_b, "\n") : 0;
-    return hs_err(HS_EINPUT, "%s holds results of a different study (%d setting%s differ%s; first: file has '%.*s', "
-                             "this run has '%.*s'); refusing to mix them: choose another output or move the file away",
-                  r->path, differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "", lfa, first_a ? first_a : "",
-                  lfb, first_b ? first_b : "");
+    char a[512], b[512];
+    int differ = 0;
+    if (hs_results_same_study(r->study, study, &differ, a, b, sizeof a)) return HS_OK;
+    return hs_err(HS_EINPUT, "%s holds results of a different study (%d setting%s differ%s; first: file has '%s', "
+                             "this run has '%s'); refusing to mix them: choose another output or move the file away",
+                  r->path, differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "", a, b);
 }
 
 /* ---- reading ---- */
@@ -1431,7 +1287,7 @@ static hs_status cell_data(hs_results *r, int reading, const hs_cell *cell, hs_c
 static hs_status cell_field(hs_results *r, int reading, int ds, const hs_cell *cell, hid_t mtype, void *value)
 {
     hid_t fs = cell_block(r->ds[ds], cell, 3, NULL);
-    return transfer(r, reading, r->ds[ds], fs, mtype, value, 1, 0, 1, layout[ds].name);
+    return transfer(r, reading, r->ds[ds], fs, mtype, value, 1, 0, 1, layout[ds].path);
 }
 
 static hs_status cell_info(hs_results *r, int reading, const hs_cell *cell, hs_cell_result *c)

@@ -1,10 +1,11 @@
 /* results_check.c: the schema check shared by every reader of a results file (see
- * include/headsweep/results_check.h for what it promises).
+ * results_impl.h for what it promises).
  *
  * It only reads metadata and a few small datasets, each with HDF5's own checksums
- * verified on the way; the readers then read what they need. The tables below repeat the
- * layout results.c writes (docs/results-format.md is the reference for both). */
-#include "headsweep/results_check.h"
+ * verified on the way; the readers then read what they need. Scales and datasets are
+ * those of the schema table (schema.c) the writer creates from; the attributes a reader
+ * reads or a run rewrites are listed below. */
+#include "results_impl.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -12,42 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "headsweep/sweep.h" /* HS_RESULTS_SCHEMA_VERSION, HS_AG_NSTATES */
+#include "headsweep/sweep.h" /* HS_AG_NSTATES */
 
-enum { S_VARIANT, S_LEVEL, S_PROMPT, S_LAYER, S_HEAD, S_STATE, S_SHARD, S_NEW_TOKEN, S_COUNT };
+enum { S_VARIANT = HS_RD_VARIANT, S_LEVEL = HS_RD_LEVEL, S_PROMPT = HS_RD_PROMPT, S_LAYER = HS_RD_LAYER,
+       S_HEAD = HS_RD_HEAD, S_STATE = HS_RD_STATE, S_SHARD = HS_RD_SHARD, S_COUNT = HS_RD_COUNT };
 
-static const struct {
-    const char *name;
-    H5T_class_t cls;
-} scales[S_COUNT] = {
-    {"/variant", H5T_STRING}, {"/level", H5T_FLOAT},   {"/prompt", H5T_STRING}, {"/layer", H5T_INTEGER},
-    {"/head", H5T_INTEGER},   {"/state", H5T_STRING},  {"/shard", H5T_INTEGER}, {"/new_token", H5T_INTEGER},
-};
-
-/* Datasets besides /metrics/<name>: shape as scale indices, type class. */
-static const struct {
-    const char *name;
-    int rank, dims[6];
-    H5T_class_t cls;
-    int optional; /* /agency/transitions came after the first files; 2: the older layout below */
-} datasets[] = {
-    {"/text/generated_ids", 4, {S_VARIANT, S_LEVEL, S_PROMPT, S_NEW_TOKEN}, H5T_INTEGER, 0},
-    {"/agency/occupancy", 6, {S_VARIANT, S_LEVEL, S_SHARD, S_LAYER, S_HEAD, S_STATE}, H5T_INTEGER, 0},
-    /* The format's first sketch had no shard axis: the report reads such files, a sweep
-     * refuses to write into them (results.c checks the rank it writes). */
-    {"/agency/occupancy", 5, {S_VARIANT, S_LEVEL, S_LAYER, S_HEAD, S_STATE}, H5T_INTEGER, 2},
-    {"/agency/transitions", 5, {S_VARIANT, S_LEVEL, S_SHARD, S_LAYER, S_HEAD}, H5T_INTEGER, 1},
-    {"/cells/done", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_INTEGER, 0},
-    {"/cells/rank", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_INTEGER, 0},
-    {"/cells/run", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_INTEGER, 0},
-    {"/cells/seconds", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_FLOAT, 0},
-    {"/cells/host", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_STRING, 0},
-    {"/cells/finished_utc", 3, {S_VARIANT, S_LEVEL, S_SHARD}, H5T_STRING, 0},
-    {"/heads/pruned", 4, {S_VARIANT, S_LEVEL, S_LAYER, S_HEAD}, H5T_INTEGER, 0},
-    {"/heads/score", 2, {S_LAYER, S_HEAD}, H5T_FLOAT, 0},
-    {"/heads/variant_score", 3, {S_VARIANT, S_LAYER, S_HEAD}, H5T_FLOAT, 1}, /* newer files */
-};
-#define N_DATASETS (int)(sizeof datasets / sizeof datasets[0])
+static H5T_class_t class_of(hs_results_type t)
+{
+    hs_results_class c = hs_results_type_class(t);
+    return c == HS_RC_STRING ? H5T_STRING : c == HS_RC_FLOAT ? H5T_FLOAT : H5T_INTEGER;
+}
 
 /* Attributes readers read or runs rewrite: each must be one value (a run writes one
  * value over it; an array there would make HDF5 read past that value). */
@@ -90,17 +65,10 @@ static hs_status fail(const ck *c, const char *obj, const char *fmt, ...)
     return hs_err(HS_EINPUT, "%s: %s: %s (see docs/results-format.md); refusing to use the file", c->path, obj, what);
 }
 
-/* HDF5's innermost reason, for a call that failed on a damaged file. */
-static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data)
-{
-    if (n == 0 && e->desc) snprintf(data, 256, "%s", e->desc);
-    return 0;
-}
-
 static hs_status fail_h5(const ck *c, const char *obj, const char *what)
 {
-    char why[256] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, why);
+    char why[256];
+    hs_h5_innermost(why, sizeof why);
     return hs_err(HS_EINPUT, "%s: %s: %s%s%s", c->path, obj, what, why[0] ? ": " : "", why);
 }
 
@@ -261,10 +229,11 @@ static hs_status check_scales(ck *c, hs_results_dims *dims)
     int *n[S_COUNT] = {&dims->n_variants, &dims->n_levels, &dims->n_prompts, &dims->n_layers,
                        &dims->n_heads,    &dims->n_states, &dims->n_shards,  &dims->max_new};
     for (int s = 0; s < S_COUNT; s++) {
-        hs_status st = check_dataset(c, scales[s].name, 1, NULL, scales[s].cls, &c->len[s], NULL);
+        const char *name = hs_results_scales[s].path;
+        hs_status st = check_dataset(c, name, 1, NULL, class_of(hs_results_scales[s].type), &c->len[s], NULL);
         if (st) return st;
         if (c->len[s] < 1 || c->len[s] > HS_RESULTS_DIM_MAX)
-            return fail(c, scales[s].name, "has %llu entries (1 to %d)", (unsigned long long)c->len[s],
+            return fail(c, name, "has %llu entries (1 to %d)", (unsigned long long)c->len[s],
                         HS_RESULTS_DIM_MAX);
         *n[s] = (int)c->len[s];
     }
@@ -369,27 +338,27 @@ static hs_status check_scores(const ck *c)
     return st;
 }
 
+/* Every dataset of the schema table (the older unsharded occupancy accepted too). */
 static hs_status check_datasets(const ck *c, hs_results_dims *dims)
 {
     hs_status st = HS_OK;
-    for (int i = 0; !st && i < N_DATASETS; i++) {
-        htri_t has = H5Lexists(c->file, datasets[i].name, H5P_DEFAULT);
-        if (has < 0) return fail_h5(c, datasets[i].name, "cannot look it up");
-        if (!has && datasets[i].optional) continue;
-        if (!has) return fail(c, datasets[i].name, "is missing");
-        int older = datasets[i].optional == 2, has_older = i + 1 < N_DATASETS && datasets[i + 1].optional == 2;
-        if ((older && dataset_rank(c, datasets[i].name) != datasets[i].rank) ||
-            (has_older && dataset_rank(c, datasets[i].name) == datasets[i + 1].rank))
-            continue; /* the other layout of the same dataset applies */
+    for (int i = 0; !st && i < HS_RDS_COUNT; i++) {
+        const hs_results_dataset_def *def = &hs_results_datasets[i];
+        htri_t has = H5Lexists(c->file, def->path, H5P_DEFAULT);
+        if (has < 0) return fail_h5(c, def->path, "cannot look it up");
+        if (!has && def->optional) continue;
+        if (!has) return fail(c, def->path, "is missing");
+        if (i == HS_RDS_OCC && dataset_rank(c, def->path) == hs_results_occupancy_unsharded.rank)
+            def = &hs_results_occupancy_unsharded;
         hsize_t want[6];
-        for (int k = 0; k < datasets[i].rank; k++) want[k] = c->len[datasets[i].dims[k]];
+        for (int k = 0; k < def->rank; k++) want[k] = c->len[def->dims[k]];
         hid_t d = -1;
-        st = check_dataset(c, datasets[i].name, datasets[i].rank, want, datasets[i].cls, NULL, &d);
+        st = check_dataset(c, def->path, def->rank, want, class_of(def->type), NULL, &d);
         for (int k = 0; !st && k < N_SCALAR_ATTRS; k++)
-            if (!strcmp(scalar_attrs[k].obj, datasets[i].name))
-                st = check_attr(c, d, datasets[i].name, scalar_attrs[k].name, scalar_attrs[k].cls, 0, 0);
+            if (!strcmp(scalar_attrs[k].obj, def->path))
+                st = check_attr(c, d, def->path, scalar_attrs[k].name, scalar_attrs[k].cls, 0, 0);
         close_id(d);
-        if (!strcmp(datasets[i].name, "/agency/transitions")) dims->has_transitions = 1;
+        if (i == HS_RDS_TRANS) dims->has_transitions = 1;
     }
     return st;
 }

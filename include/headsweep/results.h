@@ -1,0 +1,137 @@
+/* results.h: the results stage (src/results), the one owner of the HDF5 results file
+ * (docs/results-format.md): its schema table, the schema check every reader runs, and the
+ * read-only access the report uses. Creating, resuming and merging files go through the
+ * hs_results_* calls of sweep.h, which the same stage implements; nothing outside
+ * src/results includes hdf5.h.
+ *
+ * Every problem with a file (missing, not HDF5, not a headsweep file, another schema
+ * version, a missing or misshapen dataset, a damaged chunk or checksum) is HS_EINPUT with a
+ * message naming the file and the object. */
+#ifndef HEADSWEEP_RESULTS_H
+#define HEADSWEEP_RESULTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "headsweep/util.h"
+
+#define HS_RESULTS_SCHEMA_VERSION 1
+#define HS_RESULTS_DIM_MAX (1 << 24)            /* any one dimension (100,000 prompts is tested) */
+#define HS_RESULTS_CHUNKS_MAX (1 << 22)         /* chunks of one dataset (one per cell in practice) */
+#define HS_RESULTS_COUNT_MAX ((int64_t)1 << 38) /* agency counters: sums over HS_RESULTS_DIM_MAX shards stay < 2^62 */
+
+/* ---- the schema table: one row per dimension scale and per dataset ---- */
+
+/* Dimension scales, each a 1-D dataset at the root. */
+enum { HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_PROMPT, HS_RD_LAYER, HS_RD_HEAD, HS_RD_STATE, HS_RD_SHARD, HS_RD_NEW_TOKEN,
+       HS_RD_COUNT };
+
+/* Element types as the writer stores them; readers accept any type of the same class. */
+typedef enum {
+    HS_RT_I32, HS_RT_I64, HS_RT_U8, HS_RT_F64,
+    HS_RT_STRING, /* variable length */
+    HS_RT_HOST,   /* fixed, HS_HOST_MAX bytes */
+    HS_RT_UTC     /* fixed, HS_UTC_MAX bytes */
+} hs_results_type;
+typedef enum { HS_RC_INTEGER, HS_RC_FLOAT, HS_RC_STRING } hs_results_class;
+
+typedef struct {
+    const char *path;     /* "/variant" */
+    hs_results_type type;
+    const char *units, *description;
+} hs_results_scale_def;
+
+/* Datasets besides /metrics/<name>, in the order the writer creates them. TRANS and
+ * VSCORE came after the first files were written: files without them still open. */
+enum { HS_RDS_GEN, HS_RDS_OCC, HS_RDS_DONE, HS_RDS_RANK, HS_RDS_HOST, HS_RDS_SECONDS, HS_RDS_FINISHED, HS_RDS_RUN,
+       HS_RDS_PRUNED, HS_RDS_SCORE, HS_RDS_TRANS, HS_RDS_VSCORE, HS_RDS_COUNT };
+
+typedef struct {
+    const char *path;     /* "/cells/done" */
+    int rank;
+    int dims[6];          /* HS_RD_* of each axis */
+    hs_results_type type;
+    int optional;         /* absent from files written before it existed */
+    const char *units, *description;
+} hs_results_dataset_def;
+
+extern const hs_results_scale_def hs_results_scales[HS_RD_COUNT];
+extern const hs_results_dataset_def hs_results_datasets[HS_RDS_COUNT];
+/* /metrics/<name>: (variant, level, prompt) doubles; units and description per metric. */
+extern const hs_results_dataset_def hs_results_metric;
+/* The format's first sketch stored /agency/occupancy without the shard axis: the report
+ * reads such files (summing nothing), a sweep refuses to write into them. */
+extern const hs_results_dataset_def hs_results_occupancy_unsharded;
+/* The scale name without its slash ("variant"), as dimension labels use it. */
+const char *hs_results_dim_name(int dim);
+hs_results_class hs_results_type_class(hs_results_type t);
+
+/* Extents the schema check found (every one in 1..HS_RESULTS_DIM_MAX). */
+typedef struct {
+    int n_variants, n_levels, n_prompts, n_layers, n_heads, n_states, n_shards, max_new;
+    int has_transitions; /* /agency/transitions exists (files before it do not have it) */
+} hs_results_dims;
+
+/* ---- one study, two files: the single definition resume, merge and the report use ---- */
+
+/* Compares two study texts (root attribute `study`: one "key = value" line per setting that
+ * changes a result). 1 when equal; else 0 with the number of differing lines and the first
+ * differing line of each (NUL-terminated, "(end)" when one text is shorter) in a and b. */
+int hs_results_same_study(const char *x, const char *y, int *n_differ, char *a, char *b, size_t cap);
+/* Two values of a quality number (a metric with timing = 0, a generated token, an agency
+ * count) agree when equal, NaN agreeing with NaN. Timing numbers of a cell may differ
+ * between runs: merges take them from the first input that has the cell. */
+int hs_results_same_value(double a, double b);
+
+/* ---- read-only access (headsweep-report) ---- */
+
+typedef struct hs_results_reader hs_results_reader;
+
+typedef enum { HS_RN_F64, HS_RN_I64, HS_RN_I32, HS_RN_INT, HS_RN_U8 } hs_results_num;
+
+typedef struct {
+    int rank;
+    uint64_t dim[6];      /* 0: any length along that axis */
+    const char *name[6];  /* axis names for messages */
+} hs_results_shape;
+
+typedef struct {
+    char *key;   /* root attribute name */
+    char *value; /* rendered as text (arrays joined with ", ") */
+} hs_results_attr;
+
+/* Opens path read-only after the schema check (hs_results_validate) and the schema
+ * version; fills *dims. On failure *out is NULL. */
+hs_status hs_results_reader_open(hs_results_reader **out, const char *path, hs_results_dims *dims);
+/* Checks that no two chunks read share one address (a damaged chunk index pointing at
+ * another chunk with a valid checksum), then closes; NULL-safe. */
+hs_status hs_results_reader_close(hs_results_reader *r);
+const char *hs_results_reader_path(const hs_results_reader *r);
+/* 1 when obj (relative to the root or absolute) exists, 0 when not; HS_EINPUT when
+ * HDF5 cannot tell (*exists -1). */
+hs_status hs_results_reader_exists(const hs_results_reader *r, const char *obj, int *exists);
+/* Rank of dataset obj. */
+hs_status hs_results_reader_rank(const hs_results_reader *r, const char *obj, int *rank);
+/* Reads dataset obj whole as numbers into a new buffer, checking its shape against want
+ * (extent into got when not NULL) and its chunk index entry by entry. */
+hs_status hs_results_reader_numbers(hs_results_reader *r, const char *obj, hs_results_num type,
+                                    const hs_results_shape *want, uint64_t *got, void **out);
+/* Reads the string dataset obj of shape want (extent into got) into n new strings. */
+hs_status hs_results_reader_strings(const hs_results_reader *r, const char *obj, const hs_results_shape *want,
+                                    uint64_t *got, char ***out);
+/* Attribute `name` of object obj ("/" the root): n strings (allocated into out[0..n)), or
+ * n numbers of the given type. Missing: HS_EINPUT when required, else out[i] = "" / *found 0. */
+hs_status hs_results_reader_attr_strings(const hs_results_reader *r, const char *obj, const char *name, size_t n,
+                                         int required, char **out);
+hs_status hs_results_reader_attr_numbers(const hs_results_reader *r, const char *obj, const char *name,
+                                         hs_results_num type, size_t n, void *out, int *found);
+/* Every root attribute rendered as text, sorted by key (free with hs_results_attrs_free). */
+hs_status hs_results_reader_root_attrs(const hs_results_reader *r, hs_results_attr **out, int *n);
+void hs_results_attrs_free(hs_results_attr *a, int n);
+/* Names of the links in group obj, sorted (free each and the array). */
+hs_status hs_results_reader_list(const hs_results_reader *r, const char *obj, char ***names, int *n);
+
+/* Version of the HDF5 library in use, e.g. "1.10.8". */
+const char *hs_results_hdf5_version(void);
+
+#endif

@@ -1,0 +1,92 @@
+/* h5util.c: HDF5 helpers every reader of a results file shares (results_impl.h): the
+ * innermost error of a failed call and the entry-by-entry check of a chunk index. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "results_impl.h"
+
+static herr_t on_error(unsigned n, const H5E_error2_t *e, void *data)
+{
+    char **out = data;
+    if (n == 0 && e->desc) snprintf(out[0], (size_t)(out[1] - out[0]), "%s", e->desc);
+    return 0;
+}
+
+void hs_h5_innermost(char *out, size_t n)
+{
+    if (!n) return;
+    out[0] = '\0';
+    char *span[2] = {out, out + n};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, on_error, span);
+}
+
+static int remember(hs_h5_chunks *seen, haddr_t addr)
+{
+    if (seen->n == seen->cap) {
+        size_t cap = seen->cap ? 2 * seen->cap : 256;
+        haddr_t *grown = realloc(seen->addr, cap * sizeof *grown);
+        if (!grown) return 0;
+        seen->addr = grown, seen->cap = cap;
+    }
+    seen->addr[seen->n++] = addr;
+    return 1;
+}
+
+/* Next chunk coordinate (row-major) in steps of chunk; 0 past the last. */
+static int next_chunk(int nd, const hsize_t *dims, const hsize_t *chunk, hsize_t *at)
+{
+    for (int i = nd - 1; i >= 0; i--) {
+        at[i] += chunk[i];
+        if (at[i] < dims[i]) return 1;
+        at[i] = 0;
+    }
+    return 0;
+}
+
+const char *hs_h5_check_chunks(hid_t d, int rank, const hsize_t *dims, size_t elem, int strict, hs_h5_chunks *seen)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    H5D_layout_t lay = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
+    hsize_t chunk[H5S_MAX_RANK], at[H5S_MAX_RANK] = {0}, n = 0, want = 1;
+    int ok = lay == H5D_CHUNKED ? H5Pget_chunk(dcpl, rank, chunk) == rank : lay >= 0;
+    int fletcher = ok && lay == H5D_CHUNKED && H5Pget_nfilters(dcpl) == 1 &&
+                   H5Pget_filter2(dcpl, 0, NULL, NULL, NULL, 0, NULL, NULL) == H5Z_FILTER_FLETCHER32;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (!ok) return "cannot read its layout";
+    if (lay != H5D_CHUNKED || (!strict && !fletcher)) return NULL; /* variable-length labels, h5py's files */
+    if (rank < 1) return NULL;
+    size_t bytes = elem;
+    for (int i = 0; i < rank; i++) {
+        want *= (dims[i] + chunk[i] - 1) / chunk[i];
+        bytes *= (size_t)chunk[i];
+    }
+    hid_t fs = H5Dget_space(d);
+    ok = fs >= 0 && H5Dget_num_chunks(d, fs, &n) >= 0 && n == want;
+    if (fs >= 0) H5Sclose(fs);
+    if (!ok) return "chunks missing or extra";
+    if (want == 0) return NULL;
+    do {
+        unsigned mask = 1;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0, found = 0;
+        if (H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF || mask != 0 ||
+            size != bytes + 4 || H5Dget_chunk_storage_size(d, at, &found) < 0 || found != size)
+            return "a chunk is missing, misplaced or of the wrong size";
+        if (!remember(seen, addr)) return "out of memory checking the chunk index";
+    } while (next_chunk(rank, dims, chunk, at));
+    return NULL;
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+    haddr_t x = *(const haddr_t *)a, y = *(const haddr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+const char *hs_h5_chunks_distinct(hs_h5_chunks *seen)
+{
+    if (seen->n > 1) qsort(seen->addr, seen->n, sizeof *seen->addr, cmp_addr);
+    for (size_t i = 1; i < seen->n; i++)
+        if (seen->addr[i] == seen->addr[i - 1]) return "two chunks at one address";
+    return NULL;
+}

@@ -1,0 +1,61 @@
+/* results_impl.h: pieces of src/results shared between its files, not part of the public
+ * API (include/headsweep/results.h): the schema check and the HDF5 helpers every reader
+ * of a results file uses. Only src/results includes hdf5.h. */
+#ifndef HEADSWEEP_RESULTS_IMPL_H
+#define HEADSWEEP_RESULTS_IMPL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+#include "headsweep/results.h"
+
+/* The schema check every reader of a results file runs before it trusts anything in it
+ * (resume and merge in hs_results_open, headsweep-report in hs_results_reader_open), so
+ * all accept exactly the same files. A results file is what collaborators exchange: it
+ * may be made by hand or damaged. The check reads only shapes, types, attribute layouts
+ * and a few small datasets (done flags, run numbers, counters, levels) and refuses, with
+ * one message naming the file and the object (HS_EINPUT), any file where a later read
+ * could overflow a buffer, truncate a size to int, loop for hours or add counters past
+ * INT64_MAX:
+ *  - every dimension scale: rank 1, length 1..HS_RESULTS_DIM_MAX, its type class;
+ *  - every dataset of the schema table: rank and shape from the scales, type class and
+ *    element size, and declared bytes (overflow-checked) no more than the file holds,
+ *    since a writer allocates every dataset at creation; at most HS_RESULTS_CHUNKS_MAX
+ *    chunks;
+ *  - every attribute a reader reads or a run rewrites: scalar or of its length, class,
+ *    and for the fixed-size strings rewritten in place, their exact size;
+ *  - values: done flags and pruned flags 0/1, run numbers in [0, runs], ranks >= -1,
+ *    agency counters in [0, HS_RESULTS_COUNT_MAX], levels finite in [0, 100], head
+ *    scores finite.
+ * Not checked here: names' characters (the report's concern), study text contents.
+ * Checks the open file (path for messages) and fills *dims. */
+hs_status hs_results_validate(hid_t file, const char *path, hs_results_dims *dims);
+
+/* HDF5's innermost error description ("data error detected by Fletcher32 checksum",
+ * "unable to lock file, errno = 11, ..."), "" when the stack is empty. Call it before
+ * any other HDF5 call, which would clear the stack. */
+void hs_h5_innermost(char *out, size_t n);
+
+/* Addresses of every chunk seen while reading a file: no two may be equal. */
+typedef struct {
+    haddr_t *addr;
+    size_t n, cap;
+} hs_h5_chunks;
+
+/* The chunk index of dataset d (extent dims, elem bytes per element) checked entry by
+ * entry: NULL when whole, else what is wrong. HDF5 gives the version 1 B-tree that
+ * indexes chunks no checksum, and a damaged entry would read silently as fill values (a
+ * chunk not found) or as another chunk's data (with a valid checksum): so every chunk
+ * must be found at its coordinates, with no filter skipped, with the stored size of a
+ * full chunk plus its fletcher32 checksum, at an address no other chunk has
+ * (hs_h5_chunks_distinct, once everything is read). Found twice:
+ * H5Dget_chunk_info_by_coord matches a chunk on its dataset coordinates only, while
+ * reads (and H5Dget_chunk_storage_size) search the B-tree on every key field, so a flip
+ * in a key's last (element size) offset hides the chunk from reads alone.
+ * strict (files a sweep opens): every chunked dataset must carry fletcher32; otherwise
+ * datasets that are not chunked with fletcher32 alone (files made by h5py) are skipped. */
+const char *hs_h5_check_chunks(hid_t d, int rank, const hsize_t *dims, size_t elem, int strict, hs_h5_chunks *seen);
+/* NULL when no two chunks seen share an address; sorts seen. */
+const char *hs_h5_chunks_distinct(hs_h5_chunks *seen);
+
+#endif

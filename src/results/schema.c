@@ -1,0 +1,105 @@
+/* schema.c: the schema table (include/headsweep/results.h): every dimension scale and
+ * dataset of a results file, its shape, type, units and description. The writer creates
+ * from it, the schema check checks against it and the readers read through it;
+ * docs/results-format.md describes the same layout for people. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "headsweep/results.h"
+
+#define CELL {HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_SHARD}
+
+const hs_results_scale_def hs_results_scales[HS_RD_COUNT] = {
+    [HS_RD_VARIANT] = {"/variant", HS_RT_STRING, "1",
+                       "model variant: gating mode + agency on/off (attributes gating, agency)"},
+    [HS_RD_LEVEL] = {"/level", HS_RT_F64, "percent of heads switched off", "pruning level"},
+    [HS_RD_PROMPT] = {"/prompt", HS_RT_STRING, "1", "evaluation prompt id, in prompt-file order"},
+    [HS_RD_LAYER] = {"/layer", HS_RT_I32, "1", "transformer layer index"},
+    [HS_RD_HEAD] = {"/head", HS_RT_I32, "1", "attention head index within a layer"},
+    [HS_RD_STATE] = {"/state", HS_RT_STRING, "1", "agency state of a head"},
+    [HS_RD_SHARD] = {"/shard", HS_RT_I32, "1", "prompt shard: prompt i belongs to shard i % n_shards"},
+    [HS_RD_NEW_TOKEN] = {"/new_token", HS_RT_I32, "1", "position of a generated token"},
+};
+
+const hs_results_dataset_def hs_results_datasets[HS_RDS_COUNT] = {
+    [HS_RDS_GEN] = {"/text/generated_ids", 4, {HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_PROMPT, HS_RD_NEW_TOKEN}, HS_RT_I32,
+                    0, "token id",
+                    "GPT-2 token ids generated for the prompt, -1 after the last one (end of text not stored)"},
+    [HS_RDS_OCC] = {"/agency/occupancy", 6,
+                    {HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_SHARD, HS_RD_LAYER, HS_RD_HEAD, HS_RD_STATE}, HS_RT_I64, 0,
+                    "forward steps",
+                    "steps (prefill + decode) each head spent in each agency state during generation, summed over "
+                    "the prompts of the cell; 0 for variants without agency"},
+    [HS_RDS_DONE] = {"/cells/done", 3, CELL, HS_RT_U8, 0, "1", "1 once the cell's data is on disk"},
+    [HS_RDS_RANK] = {"/cells/rank", 3, CELL, HS_RT_I32, 0, "1", "MPI rank that computed the cell, -1 if none"},
+    [HS_RDS_HOST] = {"/cells/host", 3, CELL, HS_RT_HOST, 0, "1", "host name of the rank that computed the cell"},
+    [HS_RDS_SECONDS] = {"/cells/seconds", 3, CELL, HS_RT_F64, 0, "s",
+                        "wall time of the cell (throughput mode: its batched evaluation, without the latency "
+                        "sample)"},
+    [HS_RDS_FINISHED] = {"/cells/finished_utc", 3, CELL, HS_RT_UTC, 0, "ISO 8601 UTC", "time the cell finished"},
+    [HS_RDS_RUN] = {"/cells/run", 3, CELL, HS_RT_I32, 0, "1",
+                    "sweep invocation that wrote the cell (1 = the run that created the file), 0 if none"},
+    [HS_RDS_PRUNED] = {"/heads/pruned", 4, {HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_LAYER, HS_RD_HEAD}, HS_RT_U8, 0, "1",
+                       "1 where the head is switched off in the variant at the level"},
+    [HS_RDS_SCORE] = {"/heads/score", 2, {HS_RD_LAYER, HS_RD_HEAD}, HS_RT_F64, 0,
+                      "strategy-dependent (see attribute strategy)",
+                      "head scores of the first variant, higher = more useful; levels switch off the lowest first "
+                      "(every variant's: /heads/variant_score)"},
+    [HS_RDS_TRANS] = {"/agency/transitions", 5, {HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_SHARD, HS_RD_LAYER, HS_RD_HEAD},
+                      HS_RT_I64, 1, "state changes",
+                      "agency state changes of each head during generation, summed over the prompts of the cell; 0 "
+                      "for variants without agency"},
+    [HS_RDS_VSCORE] = {"/heads/variant_score", 3, {HS_RD_VARIANT, HS_RD_LAYER, HS_RD_HEAD}, HS_RT_F64, 1,
+                       "strategy-dependent (see the strategy attribute of /variant)",
+                       "each variant's head scores, higher = more useful; its levels switch off the lowest first"},
+};
+
+const hs_results_dataset_def hs_results_metric = {
+    NULL, 3, {HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_PROMPT}, HS_RT_F64, 0, NULL, NULL};
+
+const hs_results_dataset_def hs_results_occupancy_unsharded = {
+    "/agency/occupancy", 5, {HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_LAYER, HS_RD_HEAD, HS_RD_STATE}, HS_RT_I64, 2,
+    NULL, NULL};
+
+const char *hs_results_dim_name(int dim) { return hs_results_scales[dim].path + 1; }
+
+hs_results_class hs_results_type_class(hs_results_type t)
+{
+    return t == HS_RT_F64 ? HS_RC_FLOAT : t == HS_RT_STRING || t == HS_RT_HOST || t == HS_RT_UTC ? HS_RC_STRING
+                                                                                                : HS_RC_INTEGER;
+}
+
+/* ---- one study ---- */
+
+/* Line i (0-based) of text, as a pointer and a length; NULL past the end. */
+static const char *nth_line(const char *text, int i, int *len)
+{
+    for (; i > 0 && text; i--) {
+        text = strchr(text, '\n');
+        if (text) text++;
+    }
+    if (!text || !*text) return NULL;
+    *len = (int)strcspn(text, "\n");
+    return text;
+}
+
+int hs_results_same_study(const char *x, const char *y, int *n_differ, char *a, char *b, size_t cap)
+{
+    *n_differ = 0;
+    if (cap) a[0] = b[0] = '\0';
+    if (!strcmp(x, y)) return 1;
+    for (int i = 0;; i++) {
+        int la = 0, lb = 0;
+        const char *p = nth_line(x, i, &la), *q = nth_line(y, i, &lb);
+        if (!p && !q) break;
+        if (p && q && la == lb && !memcmp(p, q, (size_t)la)) continue;
+        if (!(*n_differ)++ && cap) {
+            snprintf(a, cap, "%.*s", p ? la : (int)strlen("(end)"), p ? p : "(end)");
+            snprintf(b, cap, "%.*s", q ? lb : (int)strlen("(end)"), q ? q : "(end)");
+        }
+    }
+    return 0;
+}
+
+int hs_results_same_value(double a, double b) { return a == b || (isnan(a) && isnan(b)); }

@@ -6,8 +6,8 @@
  * --batch 1,8,16 instead times throughput-mode decode of that many sequences together,
  * with the weights pre-packed as the sweep's throughput mode has them (--pack 0: not).
  * --sgemm 1 instead times the prefill matmul shapes in OpenBLAS and in our kernel.
- * --weights bf16 runs in bf16 weight mode; --bf16-error 1 instead compares bf16 logits
- * with f32 ones over a --prompt long sequence.
+ * --weights bf16|int8 runs in that weight mode; --bf16-error 1 (--int8-error 1) instead
+ * compares bf16 (int8) logits with f32 ones over a --prompt long sequence.
  * --paired R instead times skip mode at --off-pct against mask 0% and 50% in R rounds of
  * turns, with ratios taken within each round.
  * --read-bw MB instead measures this core's streaming read bandwidth over MB megabytes
@@ -235,13 +235,14 @@ static void bench_sgemm(const hs_model *m, int n, int reps)
     }
 }
 
-/* bf16 weight mode against f32 on the same token sequence (np tokens, logits at every
- * position, decode-free so both see the same inputs): largest absolute logit difference,
- * the same relative to the f32 logits' spread, and how often the top token agrees. */
-static int bench_bf16_error(const char *dir, int np)
+/* bf16 (or int8) weight mode against f32 on the same token sequence (np tokens, logits at
+ * every position, decode-free so both see the same inputs): largest absolute logit
+ * difference, the same relative to the f32 logits' spread, and how often the top token
+ * agrees. */
+static int bench_weights_error(const char *dir, int np, hs_weights w)
 {
     hs_model m32, m16;
-    if (hs_model_load(&m32, dir, NULL) || hs_model_load(&m16, dir, &(hs_model_opts){.weights = HS_WEIGHTS_BF16})) {
+    if (hs_model_load(&m32, dir, NULL) || hs_model_load(&m16, dir, &(hs_model_opts){.weights = w})) {
         fprintf(stderr, "bench: %s\n", hs_err_msg());
         return 2;
     }
@@ -268,8 +269,8 @@ static int bench_bf16_error(const char *dir, int np)
         spread = fmax(spread, hi - lo);
         agree += argmax(x, V) == argmax(y, V);
     }
-    printf("{\"bf16_vs_f32\": {\"positions\": %d, \"max_abs_logit_diff\": %.4g, \"logit_spread\": %.4g, "
-           "\"top1_agreement\": %.4f}}\n", np, worst, spread, (double)agree / np);
+    printf("{\"%s_vs_f32\": {\"positions\": %d, \"max_abs_logit_diff\": %.4g, \"logit_spread\": %.4g, "
+           "\"top1_agreement\": %.4f}}\n", hs_weights_name(w), np, worst, spread, (double)agree / np);
     hs_ctx_free(c32), hs_ctx_free(c16);
     hs_model_free(&m32), hs_model_free(&m16);
     free(ids), free(a), free(b);
@@ -365,14 +366,14 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] "
-                        "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16] [--batch 1,8,16] [--sgemm 1] "
-                        "[--pack 0|1] [--bf16-error 1] [--read-bw MB] [--paired R] "
+                        "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16|int8] [--batch 1,8,16] [--sgemm 1] "
+                        "[--pack 0|1] [--bf16-error 1] [--int8-error 1] [--read-bw MB] [--paired R] "
                         "[--huge-pages 0|1]\n");
         return 2;
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
-    int sgemm = 0, bf16_error = 0, read_bw = 0, paired = 0, pack = 1, huge = 0;
+    int sgemm = 0, bf16_error = 0, int8_error = 0, read_bw = 0, paired = 0, pack = 1, huge = 0;
     const char *batches = NULL, *weights = "f32";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
@@ -385,6 +386,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--batch")) batches = argv[i + 1];
         else if (!strcmp(argv[i], "--weights")) weights = argv[i + 1];
         else if (!strcmp(argv[i], "--bf16-error")) bf16_error = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--int8-error")) int8_error = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--read-bw")) read_bw = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--paired")) paired = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--pack")) pack = atoi(argv[i + 1]);
@@ -393,7 +395,8 @@ int main(int argc, char **argv)
     }
     hs_model_set_threads(threads);
     if (read_bw) return bench_read_bw(read_bw, reps, huge);
-    if (bf16_error) return bench_bf16_error(argv[1], np);
+    if (bf16_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_BF16);
+    if (int8_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_INT8);
     hs_model m;
     hs_gating mode;
     hs_model_opts mo = {.pack = batches && pack, .huge_pages = huge};

@@ -60,6 +60,11 @@ typedef struct {
     /* bf16 weight mode (HS_WEIGHTS_BF16): the four matrices above rounded to bfloat16,
      * which the forward pass then reads instead; NULL otherwise */
     const uint16_t *attn_w16, *proj_w16, *fc_w16, *fc_proj_w16;
+    /* int8 weight mode (HS_WEIGHTS_INT8): the same four matrices as int8 (same shapes)
+     * with one f32 scale per row (attn_w_s8 (C), proj_w_s8 (C), fc_w_s8 (C), fc_proj_w_s8
+     * (F)); NULL otherwise */
+    const int8_t *attn_w8, *proj_w8, *fc_w8, *fc_proj_w8;
+    const float *attn_w_s8, *proj_w_s8, *fc_w_s8, *fc_proj_w_s8;
     /* throughput mode (hs_model_opts.pack): the same four matrices pre-packed */
     hs_wpack attn_wp, proj_wp, fc_wp, fc_proj_wp;
 } hs_block;
@@ -70,10 +75,16 @@ typedef struct {
  * every forward pass reads those, widening each weight exactly to f32 before its
  * multiply-add: half the bytes per decoded token for an error of bf16 rounding in the
  * weights (bench_engine --bf16-error reports it). Biases, LayerNorm and the embeddings
- * stay f32. */
-typedef enum { HS_WEIGHTS_F32 = 0, HS_WEIGHTS_BF16 = 1 } hs_weights;
+ * stay f32.
+ * HS_WEIGHTS_INT8: the same matrices as int8 with one f32 scale per stored row (absmax /
+ * 127, round to nearest even): about a quarter of the bytes per decoded token. In x @ W
+ * (Conv1D rows are inputs) x is multiplied by the scales first and the kernels multiply
+ * by the int8 values widened exactly to f32 (weight-only quantization: activations stay
+ * f32); the LM head's rows are its outputs, scaled after the sums. The error is that of
+ * the weights' rounding to int8 (bench_engine --int8-error, docs/performance.md). */
+typedef enum { HS_WEIGHTS_F32 = 0, HS_WEIGHTS_BF16 = 1, HS_WEIGHTS_INT8 = 2 } hs_weights;
 
-/* Parses "f32"/"bf16"; HS_EINPUT otherwise. */
+/* Parses "f32"/"bf16"/"int8"; HS_EINPUT otherwise. */
 hs_status hs_weights_parse(const char *s, hs_weights *out);
 const char *hs_weights_name(hs_weights w);
 
@@ -108,7 +119,10 @@ typedef struct {
     const float *wpe;         /* (T_max, C) */
     const float *lm_head;     /* (V, C): wte unless the checkpoint has lm_head.weight */
     const uint16_t *lm_head16;/* (V, C) bf16 weight mode, else NULL */
+    const int8_t *lm_head8;   /* (V, C) int8 weight mode, else NULL */
+    const float *lm_head_s8;  /* (V) its row scales */
     uint16_t *owned16;        /* the bf16 copies, NULL unless HS_WEIGHTS_BF16 */
+    void *owned8;             /* the int8 copies and their scales, NULL unless HS_WEIGHTS_INT8 */
     float *owned_pack;        /* the packed copies, NULL unless opts.pack */
     void *owned_huge;         /* private copy of model.safetensors, NULL unless opts.huge_pages */
     int huge;                 /* weight blocks are allocated on huge pages */

@@ -211,6 +211,16 @@ static void panel512(float *C, int ldc, const float *A, int lda, const float *bp
 #undef WLOAD8
 #undef WGET
 
+#define WT int8_t
+#define KN(name) name##_i8
+#define WLOAD8(p) hs_i8x8_load(p)
+#define WGET(p) ((float)*(p))
+#include "gemm_wt.h"
+#undef WT
+#undef KN
+#undef WLOAD8
+#undef WGET
+
 /* ---- Pre-packed weights (throughput mode, hs_model_opts.pack). Packing a block per call
  * reads each weight row 64 floats at a time, and on gpt2's c_attn consecutive rows are
  * 9 KB apart, a new 4 KB page per row: the hardware prefetcher does not follow that, and
@@ -234,7 +244,8 @@ void hs_k_pack(float *dst, hs_w W, int ldw, int K, int N)
         float *blk = dst + (size_t)k0 * np * NR;
         for (int q = 0; q < np; q++) {
             int j0 = q * NR, nr = N - j0 < NR ? N - j0 : NR;
-            if (W.h) pack_b_bf16(blk + (size_t)q * kc * NR, W.h, ldw, 0, k0, kc, j0, nr);
+            if (W.q) pack_b_i8(blk + (size_t)q * kc * NR, W.q, ldw, 0, k0, kc, j0, nr);
+            else if (W.h) pack_b_bf16(blk + (size_t)q * kc * NR, W.h, ldw, 0, k0, kc, j0, nr);
             else pack_b_f32(blk + (size_t)q * kc * NR, W.f, ldw, 0, k0, kc, j0, nr);
         }
     }

@@ -23,21 +23,26 @@
 #endif
 
 /* A weight matrix as the kernels read it: F32 (f), or bfloat16 (h, the upper half of
- * each F32, widened exactly before use) when h is set; p, when set, is the same matrix
- * pre-packed for decode batches (hs_model_opts.pack) and poff the element offset (row * N +
- * column) the slice starts at. Offsets move all three. */
+ * each F32, widened exactly before use) when h is set, or int8 (q) when q is set, with one
+ * scale per stored row in qs (row r of the whole matrix is qs[r]: the weight is
+ * q[r][c] * qs[r]); p, when set, is the same matrix pre-packed for decode batches
+ * (hs_model_opts.pack) and poff the element offset (row * N + column) the slice starts
+ * at. Offsets move f, h, q and poff; qs stays at the whole matrix's row 0. */
 typedef struct {
     const float *f;
     const uint16_t *h;
     const hs_wpack *p;
     size_t poff;
+    const int8_t *q;
+    const float *qs;
 } hs_w;
 
-static inline hs_w hs_w_f32(const float *p) { return (hs_w){p, NULL, NULL, 0}; }
-static inline hs_w hs_w_bf16(const uint16_t *h) { return (hs_w){NULL, h, NULL, 0}; }
+static inline hs_w hs_w_f32(const float *p) { return (hs_w){p, NULL, NULL, 0, NULL, NULL}; }
+static inline hs_w hs_w_bf16(const uint16_t *h) { return (hs_w){NULL, h, NULL, 0, NULL, NULL}; }
+static inline hs_w hs_w_i8(const int8_t *q, const float *qs) { return (hs_w){NULL, NULL, NULL, 0, q, qs}; }
 static inline hs_w hs_w_at(hs_w w, size_t off)
 {
-    return (hs_w){w.f ? w.f + off : NULL, w.h ? w.h + off : NULL, w.p, w.poff + off};
+    return (hs_w){w.f ? w.f + off : NULL, w.h ? w.h + off : NULL, w.p, w.poff + off, w.q ? w.q + off : NULL, w.qs};
 }
 
 #ifdef __AVX2__
@@ -53,6 +58,12 @@ static inline __m256 hs_bf16x8_load(const uint16_t *p)
 {
     __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+/* 8 int8 weights widened exactly to f32. */
+static inline __m256 hs_i8x8_load(const int8_t *p)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
 }
 #endif
 
@@ -122,6 +133,10 @@ void hs_k_rows_bf16(float *y, int ldy, const float *x, int ldx, const uint16_t *
                     float beta);
 void hs_k_dotrows_f32(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K);
 void hs_k_dotrows_bf16(float *y, int ldy, const uint16_t *W, int ldw, const float *x, int ldx, int B, int N, int K);
+/* int8: the unscaled values q, widened exactly (matmul.c applies the row scales). */
+void hs_k_rows_i8(float *y, int ldy, const float *x, int ldx, const int8_t *W, int ldw, int B, int K, int N,
+                  float beta);
+void hs_k_dotrows_i8(float *y, int ldy, const int8_t *W, int ldw, const float *x, int ldx, int B, int N, int K);
 /* AVX2 only (gemm.c). hs_k_tiles: hs_k_gemm's product on our tiles. hs_k_gemm_acc: C (M, N)
  * = beta * C + A (M, K) @ B (K, N), each element one fused multiply-add per k in order onto
  * C's value (the chain of hs_k_rows, so results are identical); an AVX-512 tile when
@@ -134,6 +149,10 @@ void hs_k_gemm_acc_f32(float *C, int ldc, const float *A, int lda, const float *
                        float beta);
 void hs_k_gemm_acc_bf16(float *C, int ldc, const float *A, int lda, const uint16_t *B, int ldb, int M, int K, int N,
                         float beta);
+void hs_k_tiles_i8(float *C, int ldc, const float *A, int lda, const int8_t *B, int ldb, int trans_b, int M, int K,
+                   int N, float beta);
+void hs_k_gemm_acc_i8(float *C, int ldc, const float *A, int lda, const int8_t *B, int ldb, int M, int K, int N,
+                      float beta);
 
 /* Pre-packed weights (gemm.c; the layout is described there). hs_k_pack_floats: the
  * floats a (K, N) matrix takes packed (0 in a build without AVX2: nothing is packed);

@@ -10,6 +10,7 @@
  *     OpenBLAS (backward.c's gate-gradient pass calls cblas_sgemm directly).
  * Without AVX2 every f32 product goes to OpenBLAS. */
 #include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,34 +28,117 @@
 #define HS_PACKED_MIN_ROWS 4
 #endif
 
-void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta)
+static void gemm_impl(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
+                      float beta);
+
+/* ---- int8 weights: each stored row r of W has a scale s[r] (W = s * q). In x @ W the
+ * rows of W are the inputs, so x is scaled first (x'[k] = x[k] s[k], one rounding each)
+ * and the kernels multiply x' by the int8 values widened exactly, with the chains of the
+ * f32 kernels: batch and single rows stay bit-identical. In x @ W^T (the LM head) the rows
+ * are the outputs, scaled after the sums. ---- */
+
+/* A block the kernels need for one call. There is no error path below the forward pass's
+ * products; an allocation of a few rows of activations that fails ends the process. */
+static float *scratch(size_t n)
+{
+    float *p = malloc(n * sizeof(float));
+    if (!p) abort();
+    return p;
+}
+
+/* The row scales of slice W (row stride ldw): row poff / ldw of the whole matrix on. */
+static const float *i8_scales(hs_w W, int ldw) { return W.qs + W.poff / (size_t)ldw; }
+
+/* xs (B, K) = x (B, K) * s (K) per column. */
+static float *i8_scale_x(const float *x, int ldx, int B, int K, const float *s)
+{
+    float *xs = scratch((size_t)B * K);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < K; k++) xs[(size_t)b * K + k] = x[(size_t)b * ldx + k] * s[k];
+    return xs;
+}
+
+/* y (B, N) = beta * y + t (B, N) * s (N) per column. */
+static void i8_scale_out(float *y, int ldy, const float *t, int B, int N, const float *s, float beta)
+{
+    for (int b = 0; b < B; b++) {
+        float *yb = y + (size_t)b * ldy;
+        const float *tb = t + (size_t)b * N;
+        for (int n = 0; n < N; n++) yb[n] = beta == 0.0f ? tb[n] * s[n] : fmaf(beta, yb[n], tb[n] * s[n]);
+    }
+}
+
+/* y = beta * y + x @ W for x already scaled when W is int8. */
+static void rows_impl(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta)
 {
     if (W.p && B >= HS_PACKED_MIN_ROWS && ldw == W.p->N &&
         hs_k_matmul_packed(y, ldy, x, ldx, W.p, W.poff, B, K, N, beta))
         return;
 #ifdef __AVX2__
     if (B >= HS_PACKED_MIN_ROWS) { /* register-blocked tiles, the same chains */
-        if (W.h) hs_k_gemm_acc_bf16(y, ldy, x, ldx, W.h, ldw, B, K, N, beta);
+        if (W.q) hs_k_gemm_acc_i8(y, ldy, x, ldx, W.q, ldw, B, K, N, beta);
+        else if (W.h) hs_k_gemm_acc_bf16(y, ldy, x, ldx, W.h, ldw, B, K, N, beta);
         else hs_k_gemm_acc_f32(y, ldy, x, ldx, W.f, ldw, B, K, N, beta);
         return;
     }
 #endif
-    if (W.h) hs_k_rows_bf16(y, ldy, x, ldx, W.h, ldw, B, K, N, beta);
+    if (W.q) hs_k_rows_i8(y, ldy, x, ldx, W.q, ldw, B, K, N, beta);
+    else if (W.h) hs_k_rows_bf16(y, ldy, x, ldx, W.h, ldw, B, K, N, beta);
     else hs_k_rows_f32(y, ldy, x, ldx, W.f, ldw, B, K, N, beta);
+}
+
+/* y = x @ W^T, unscaled int8 values when W is int8. */
+static void dotrows_impl(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, int B, int N, int K)
+{
+    if (W.q) hs_k_dotrows_i8(y, ldy, W.q, ldw, x, ldx, B, N, K);
+    else if (W.h) hs_k_dotrows_bf16(y, ldy, W.h, ldw, x, ldx, B, N, K);
+    else hs_k_dotrows_f32(y, ldy, W.f, ldw, x, ldx, B, N, K);
+}
+
+void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta)
+{
+    if (!W.q) {
+        rows_impl(y, ldy, x, ldx, W, ldw, B, K, N, beta);
+        return;
+    }
+    float *xs = i8_scale_x(x, ldx, B, K, i8_scales(W, ldw));
+    rows_impl(y, ldy, xs, K, W, ldw, B, K, N, beta);
+    free(xs);
 }
 
 void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, int B, int N, int K)
 {
-    if (W.h) hs_k_dotrows_bf16(y, ldy, W.h, ldw, x, ldx, B, N, K);
-    else hs_k_dotrows_f32(y, ldy, W.f, ldw, x, ldx, B, N, K);
+    dotrows_impl(y, ldy, W, ldw, x, ldx, B, N, K);
+    if (!W.q) return;
+    const float *s = i8_scales(W, ldw);
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < N; n++) y[(size_t)b * ldy + n] *= s[n];
 }
 
 void hs_k_matmul(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int n, int K, int N, float beta)
 {
-    if (n < HS_GEMM_MIN_ROWS)
+    if (n < HS_GEMM_MIN_ROWS) {
         hs_k_matmul_rows(y, ldy, x, ldx, W, ldw, n, K, N, beta);
-    else
-        hs_k_gemm(y, ldy, x, ldx, W, ldw, 0, n, K, N, beta);
+        return;
+    }
+    hs_k_gemm(y, ldy, x, ldx, W, ldw, 0, n, K, N, beta);
+}
+
+void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
+               float beta)
+{
+    if (!B.q) {
+        gemm_impl(C, ldc, A, lda, B, ldb, trans_b, M, K, N, beta);
+    } else if (!trans_b) {
+        float *as = i8_scale_x(A, lda, M, K, i8_scales(B, ldb));
+        gemm_impl(C, ldc, as, K, B, ldb, 0, M, K, N, beta);
+        free(as);
+    } else {
+        float *t = scratch((size_t)M * N);
+        gemm_impl(t, N, A, lda, B, ldb, 1, M, K, N, 0.0f);
+        i8_scale_out(C, ldc, t, M, N, i8_scales(B, ldb), beta);
+        free(t);
+    }
 }
 
 #ifdef __AVX2__
@@ -125,14 +209,15 @@ static void gemm_blas(float *C, int ldc, const float *A, int lda, const float *B
     }
 }
 
-void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
-               float beta)
+static void gemm_impl(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
+                      float beta)
 {
-    if (!B.h && !trans_b && hs_k_gemm_blas()) {
+    if (B.f && !trans_b && hs_k_gemm_blas()) {
         gemm_blas(C, ldc, A, lda, B.f, ldb, M, K, N, beta);
         return;
     }
-    if (B.h) hs_k_tiles_bf16(C, ldc, A, lda, B.h, ldb, trans_b, M, K, N, beta);
+    if (B.q) hs_k_tiles_i8(C, ldc, A, lda, B.q, ldb, trans_b, M, K, N, beta);
+    else if (B.h) hs_k_tiles_bf16(C, ldc, A, lda, B.h, ldb, trans_b, M, K, N, beta);
     else hs_k_tiles_f32(C, ldc, A, lda, B.f, ldb, trans_b, M, K, N, beta);
 }
 
@@ -142,29 +227,29 @@ void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int 
 int hs_k_gemm_blas(void) { return 1; }
 int hs_k_gemm_blas_set(int on) { return (void)on, 1; }
 
-/* Without AVX2: OpenBLAS for F32; bf16 weights row by row through the portable paths of
- * the row and dot-row kernels (beta is 0 or 1 wherever the forward pass calls this). */
-void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
-               float beta)
+/* Without AVX2: OpenBLAS for F32; bf16 and int8 weights row by row through the portable
+ * paths of the row and dot-row kernels (beta is 0 or 1 wherever the forward pass calls
+ * this; int8 values unscaled, hs_k_gemm scales). */
+static void gemm_impl(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
+                      float beta)
 {
-    if (!B.h) {
+    if (B.f) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B.f, ldb,
                     beta, C, ldc);
     } else if (trans_b) {
         for (int i = 0; i < M; i++) {
             float *c = C + (size_t)i * ldc;
             if (beta != 0.0f) {
-                float *t = malloc((size_t)N * sizeof(float));
-                if (!t) abort(); /* no error path here; cannot happen in practice (N = vocab) */
-                hs_k_dot_rows(t, N, B, ldb, A + (size_t)i * lda, lda, 1, N, K);
+                float *t = scratch((size_t)N);
+                dotrows_impl(t, N, B, ldb, A + (size_t)i * lda, lda, 1, N, K);
                 for (int j = 0; j < N; j++) c[j] += t[j];
                 free(t);
             } else {
-                hs_k_dot_rows(c, ldc, B, ldb, A + (size_t)i * lda, lda, 1, N, K);
+                dotrows_impl(c, ldc, B, ldb, A + (size_t)i * lda, lda, 1, N, K);
             }
         }
     } else {
-        hs_k_matmul_rows(C, ldc, A, lda, B, ldb, M, K, N, beta);
+        rows_impl(C, ldc, A, lda, B, ldb, M, K, N, beta);
     }
 }
 

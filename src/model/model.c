@@ -3,6 +3,7 @@
  * F32 tensors that are 4-byte aligned are used straight from the read-only mapping, so
  * ranks on one node share the page cache and no process holds a copy. F16 and BF16
  * tensors (and misaligned F32 ones) are widened once into a single owned block. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -198,6 +199,7 @@ static hs_status load_weights(hs_model *m, const char *path)
 }
 
 static hs_status make_bf16(hs_model *m);
+static hs_status make_int8(hs_model *m);
 static hs_status make_pack(hs_model *m);
 
 hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
@@ -215,6 +217,7 @@ hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
     if (!st) st = load_weights(m, st_path);
     /* the derived copies, each made once from the values the forward pass reads */
     if (!st && opts->weights == HS_WEIGHTS_BF16) st = make_bf16(m);
+    if (!st && opts->weights == HS_WEIGHTS_INT8) st = make_int8(m);
     if (!st && opts->pack) st = make_pack(m);
     if (!st) m->weights = opts->weights;
     free(cfg_path);
@@ -235,6 +238,7 @@ void hs_model_free(hs_model *m)
     hs_unmap_file(&m->st);
     free(m->owned);
     free(m->owned16);
+    free(m->owned8);
     free(m->owned_pack);
     free(m->owned_huge);
     free(m->blocks);
@@ -278,11 +282,55 @@ static hs_status make_bf16(hs_model *m)
     return HS_OK;
 }
 
-/* Packs one matrix (K, N) at *p and advances it; bf16 weights when the model reads them. */
-static hs_wpack pack_one(float **p, const float *f, const uint16_t *h, int K, int N)
+/* Rounds the rows (R, N) of src to int8 at *q with one scale per row at *s (absmax / 127,
+ * so the largest weight of a row is +-127 exactly), and advances both. */
+static void to_int8(int8_t **q, float **s, const float *src, size_t R, size_t N)
+{
+    for (size_t r = 0; r < R; r++) {
+        const float *w = src + r * N;
+        float amax = 0.0f;
+        for (size_t j = 0; j < N; j++) amax = fabsf(w[j]) > amax ? fabsf(w[j]) : amax;
+        float scale = amax / 127.0f;
+        for (size_t j = 0; j < N; j++) {
+            float v = scale > 0.0f ? nearbyintf(w[j] / scale) : 0.0f;
+            (*q)[r * N + j] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : v);
+        }
+        (*s)[r] = scale;
+    }
+    *q += R * N;
+    *s += R;
+}
+
+/* int8 weight mode (hs_model_opts): the same matrices as make_bf16, as int8 with row
+ * scales; the scales first in the block (f32 alignment), then the values. */
+static hs_status make_int8(hs_model *m)
+{
+    const hs_config *c = &m->cfg;
+    size_t C = (size_t)c->n_embd, F = (size_t)c->n_inner, V = (size_t)c->vocab_size, L = (size_t)c->n_layer;
+    size_t rows = L * (C + C + C + F) + V, vals = L * (C * 3 * C + C * C + C * F + F * C) + V * C;
+    void *blk = weights_alloc(m, rows * sizeof(float) + vals, "int8 weights");
+    if (!blk) return HS_ENOMEM;
+    m->owned8 = blk;
+    float *s = blk;
+    int8_t *q = (int8_t *)(s + rows);
+    for (int l = 0; l < c->n_layer; l++) {
+        hs_block *b = &m->blocks[l];
+        b->attn_w8 = q, b->attn_w_s8 = s, to_int8(&q, &s, b->attn_w, C, 3 * C);
+        b->proj_w8 = q, b->proj_w_s8 = s, to_int8(&q, &s, b->proj_w, C, C);
+        b->fc_w8 = q, b->fc_w_s8 = s, to_int8(&q, &s, b->fc_w, C, F);
+        b->fc_proj_w8 = q, b->fc_proj_w_s8 = s, to_int8(&q, &s, b->fc_proj_w, F, C);
+    }
+    m->lm_head8 = q, m->lm_head_s8 = s;
+    to_int8(&q, &s, m->lm_head, V, C);
+    return HS_OK;
+}
+
+/* Packs one matrix (K, N) at *p and advances it: the values the model's batch 1 reads
+ * (bf16, or int8 unscaled: the kernels scale the activations). */
+static hs_wpack pack_one(float **p, const float *f, const uint16_t *h, const int8_t *q, int K, int N)
 {
     hs_wpack w = {*p, K, N};
-    hs_k_pack(*p, (hs_w){h ? NULL : f, h, NULL, 0}, N, K, N);
+    hs_k_pack(*p, (hs_w){h || q ? NULL : f, h, NULL, 0, q, NULL}, N, K, N);
     *p += hs_k_pack_floats(K, N);
     return w;
 }
@@ -301,10 +349,10 @@ static hs_status make_pack(hs_model *m)
     m->owned_pack = p;
     for (int l = 0; l < c->n_layer; l++) {
         hs_block *b = &m->blocks[l];
-        b->attn_wp = pack_one(&p, b->attn_w, b->attn_w16, C, 3 * C);
-        b->proj_wp = pack_one(&p, b->proj_w, b->proj_w16, C, C);
-        b->fc_wp = pack_one(&p, b->fc_w, b->fc_w16, C, F);
-        b->fc_proj_wp = pack_one(&p, b->fc_proj_w, b->fc_proj_w16, F, C);
+        b->attn_wp = pack_one(&p, b->attn_w, b->attn_w16, b->attn_w8, C, 3 * C);
+        b->proj_wp = pack_one(&p, b->proj_w, b->proj_w16, b->proj_w8, C, C);
+        b->fc_wp = pack_one(&p, b->fc_w, b->fc_w16, b->fc_w8, C, F);
+        b->fc_proj_wp = pack_one(&p, b->fc_proj_w, b->fc_proj_w16, b->fc_proj_w8, F, C);
     }
     return HS_OK;
 }

@@ -33,6 +33,11 @@ static inline __attribute__((always_inline)) HS_AVX512 __m512 hs_bf16x8_dup(cons
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
 }
 
+static inline __attribute__((always_inline)) HS_AVX512 __m512 hs_i8x8_dup(const int8_t *p)
+{
+    return _mm512_broadcast_f32x8(hs_i8x8_load(p));
+}
+
 /* Pairs of rows of x per pass of the AVX-512 LM head: 4 x HS_PAIRS accumulators. */
 enum { HS_PAIRS = 6 };
 
@@ -76,6 +81,18 @@ static float *hs_k_pair_rows(const float *x, int ldx, int B, int K8)
 #define WLOAD8(p) hs_bf16x8_load(p)
 #define WGET(p) hs_bf16_to_f32(*(p))
 #define WDUP16(p) hs_bf16x8_dup(p)
+#include "kernels_wt.h"
+#undef WT
+#undef KN
+#undef WLOAD8
+#undef WGET
+#undef WDUP16
+
+#define WT int8_t
+#define KN(name) name##_i8
+#define WLOAD8(p) hs_i8x8_load(p)
+#define WGET(p) ((float)*(p))
+#define WDUP16(p) hs_i8x8_dup(p)
 #include "kernels_wt.h"
 #undef WT
 #undef KN

@@ -138,7 +138,7 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
     tb_printf(&t, "\n");
     /* Defaults (f32, latency mode, computed scores) write no line, so files from before
      * these keys keep their identity. */
-    if (job->bf16) tb_printf(&t, "weights = bf16\n");
+    if (job->weights != HS_WEIGHTS_F32) tb_printf(&t, "weights = %s\n", hs_weights_name(job->weights));
     if (!job->heads_off && job->strategy == HS_STRATEGY_ITERATIVE)
         tb_printf(&t, "iterative_base = %s\niterative_step = %.9g\n", hs_strategy_name(job->score.iterative_base),
                   job->score.iterative_step);

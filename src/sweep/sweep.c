@@ -207,7 +207,7 @@ static hs_status load_inputs(sweep *s)
     hs_status st = hs_tokenizer_load(&s->tok, job->model_dir);
     /* throughput mode: decode batches stream pre-packed weights (one more f32 copy of the
      * layers' matrices per rank; docs/sweep.md, "Memory per rank") */
-    hs_model_opts mo = {.weights = job->bf16 ? HS_WEIGHTS_BF16 : HS_WEIGHTS_F32, .pack = job->throughput,
+    hs_model_opts mo = {.weights = job->weights, .pack = job->throughput,
                         .huge_pages = job->huge_pages};
     if (!st) st = hs_model_load(&s->model, job->model_dir, &mo);
     s->have_model = !st;

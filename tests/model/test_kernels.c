@@ -434,6 +434,43 @@ static void test_gelu_accuracy(void **state)
  * column slices, which this checks when the loaded core is one of them, e.g. run with
  * OPENBLAS_CORETYPE unset on an AVX-512 CPU; on other cores the route stays on one
  * thread); the LM head's transposed product keeps the tiles' bits. */
+/* int8 weights (values q, one scale per stored row) against a scalar double reference of
+ * x @ (s q) and x @ (s q)^T, for 1 row (the row kernels), 5 rows (the tiles) and 50
+ * (hs_k_matmul's GEMM), ragged shapes. */
+static void test_int8_vs_scalar(void **state)
+{
+    (void)state;
+    enum { K = 37, N = 53, B = 50 };
+    unsigned seed = 11;
+    int8_t *q = malloc(K * N);
+    float *s = malloc(K * sizeof(float)), *sn = malloc(N * sizeof(float)), *x = malloc(B * K * sizeof(float));
+    float *y = malloc(B * N * sizeof(float));
+    for (int i = 0; i < K * N; i++) q[i] = (int8_t)((int)(frand(&seed) * 127.0f));
+    for (int k = 0; k < K; k++) s[k] = 0.001f + 0.01f * (frand(&seed) + 1.0f);
+    for (int n = 0; n < N; n++) sn[n] = 0.001f + 0.01f * (frand(&seed) + 1.0f);
+    fill(x, B * K, &seed);
+    int rows[] = {1, 5, B};
+    for (int r = 0; r < 3; r++) {
+        int b = rows[r];
+        hs_k_matmul(y, N, x, K, hs_w_i8(q, s), N, b, K, N, 0.0f);
+        for (int i = 0; i < b; i++)
+            for (int n = 0; n < N; n++) {
+                double ref = 0;
+                for (int k = 0; k < K; k++) ref += (double)x[i * K + k] * s[k] * q[k * N + n];
+                assert_true(fabs(y[i * N + n] - ref) <= 1e-5 * (1 + fabs(ref)));
+            }
+        /* W (N, K) = q read as N rows of K, scales per row n: the LM head's product */
+        hs_k_dot_rows(y, N, hs_w_i8(q, sn), K, x, K, b, N, K);
+        for (int i = 0; i < b; i++)
+            for (int n = 0; n < N; n++) {
+                double ref = 0;
+                for (int k = 0; k < K; k++) ref += (double)x[i * K + k] * sn[n] * q[n * K + k];
+                assert_true(fabs(y[i * N + n] - ref) <= 1e-5 * (1 + fabs(ref)));
+            }
+    }
+    free(q), free(s), free(sn), free(x), free(y);
+}
+
 static void test_gemm_blas_route(void **state)
 {
     (void)state;
@@ -486,6 +523,7 @@ int main(void)
                                        cmocka_unit_test(test_packed_same_bits),
                                        cmocka_unit_test(test_attention_same_bits),
                                        cmocka_unit_test(test_gelu_accuracy),
-                                       cmocka_unit_test(test_gemm_blas_route)};
+                                       cmocka_unit_test(test_gemm_blas_route),
+                                       cmocka_unit_test(test_int8_vs_scalar)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -520,6 +520,42 @@ static void test_batch_decode_packed(void **state)
     }
 }
 
+/* int8 weight mode: a decode batch stays bit-identical to each sequence alone (packed or
+ * not), and the logits stay close to f32's with the same top token. */
+static void test_int8_weights(void **state)
+{
+    (void)state;
+    float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f};
+    int32_t ids[5] = {5, 6, 7, 300, 2};
+    hs_model ref;
+    assert_int_equal(hs_model_load(&ref, g_dir, NULL), HS_OK);
+    for (int pack = 0; pack < 2; pack++) {
+        hs_model m;
+        hs_model_opts o = {.weights = HS_WEIGHTS_INT8, .pack = pack};
+        assert_int_equal(hs_model_load(&m, g_dir, &o), HS_OK);
+        assert_non_null(m.blocks[0].attn_w8);
+        batch_vs_single(&m, HS_GATING_MASK, all, 0);
+        batch_vs_single(&m, HS_GATING_SKIP, some, 1);
+        int V = m.cfg.vocab_size;
+        float *la = run_logits(&ref, HS_GATING_MASK, all, ids, 5, 0);
+        float *lb = run_logits(&m, HS_GATING_MASK, all, ids, 5, 0);
+        float lo = la[0], hi = la[0], d = 0;
+        int ta = 0, tb = 0;
+        for (int v = 0; v < V; v++) {
+            lo = la[v] < lo ? la[v] : lo, hi = la[v] > hi ? la[v] : hi;
+            d = fabsf(la[v] - lb[v]) > d ? fabsf(la[v] - lb[v]) : d;
+            ta = la[v] > la[ta] ? v : ta, tb = lb[v] > lb[tb] ? v : tb;
+        }
+        print_message("int8: max |logit - f32| %.4g, f32 spread %.4g\n", d, hi - lo);
+        assert_true(d <= 0.05f * (hi - lo));
+        assert_int_equal(ta, tb);
+        free(la);
+        free(lb);
+        hs_model_free(&m);
+    }
+    hs_model_free(&ref);
+}
+
 static int in_block(const void *p, const void *block, size_t n)
 {
     return (const char *)p >= (const char *)block && (const char *)p < (const char *)block + n;
@@ -595,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_layout_variants),
         cmocka_unit_test(test_batch_decode_identical),
         cmocka_unit_test(test_batch_decode_packed),
+        cmocka_unit_test(test_int8_weights),
         cmocka_unit_test(test_forward_rows),
         cmocka_unit_test(test_hugepages),
     };

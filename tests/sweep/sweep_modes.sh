@@ -68,7 +68,7 @@ assert ok.sum() > 0 and np.median(rel) < 0.05, f"bf16 reference perplexity off b
 print(f"bf16: reference perplexity within {rel.max():.2%} of f32 (median {np.median(rel):.2%})")
 PY
 "$hs" sweep study.ini --set job.weights=f16 2>guard.err
-[ $? = 2 ] && grep -q "f32 or bf16" guard.err || fail "bad weights value: $(cat guard.err)"
+[ $? = 2 ] && grep -q "f32, bf16 or int8" guard.err || fail "bad weights value: $(cat guard.err)"
 
 # Weights on huge pages: the same numbers and tokens (only timings may differ), recorded
 # in the study's identity; a bad value is refused.

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "headsweep/prompts.h"
+
 typedef struct {
     const char *key, *label, *src0, *src1, *weight;
 } table_spec;
@@ -642,16 +644,11 @@ int hs_report_cm(const hs_report *r, const char *key)
     return -1;
 }
 
-/* The book of a prompt id "<book>-<chapter>-<verse>" (jobs/prompts/README.md): the id
- * without up to two trailing "-<digits>" parts; an id without them is its own book. */
+/* The book of a prompt id: the rule the sweep's max_prompts sample stratifies by
+ * (hs_prompt_book_len, src/eval/prompt_sample.c). */
 static void book_of(const char *id, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s", id);
-    for (int k = 0; k < 2; k++) {
-        char *dash = strrchr(out, '-');
-        if (!dash || dash == out || !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1)) return;
-        *dash = '\0';
-    }
+    snprintf(out, cap, "%.*s", (int)hs_prompt_book_len(id), id);
 }
 
 static hs_status find_books(hs_report *r)

@@ -5,8 +5,11 @@ overlapping another sampled prompt's reference.
   /usr/bin/python3 tools/sample_prompts.py IN.jsonl N OUT.jsonl [--seed S]
 
 jobs/prompts/kjv_heldout.jsonl starts a prompt at every verse, so its head (what
-`max_prompts` takes) is one passage of one book in which each prompt's reference is the
-next prompt's text. This script picks N prompts instead:
+`max_prompts` took with `prompt_order = head`) is one passage of one book in which each
+prompt's reference is the next prompt's text. This script picks N prompts instead, as a
+file (jobs/prompts/kjv_heldout_sample24.jsonl for the demo). The sweep itself now samples
+the same way when max_prompts is below the file's count (docs/sweep.md, "Which prompts"),
+with its own random stream, so its sample differs from this script's for equal seeds:
 
 - the book of a prompt is its id without the trailing "-<chapter>-<verse>" (as
   headsweep-report names it);

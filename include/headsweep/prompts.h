@@ -48,4 +48,18 @@ void hs_prompts_free(hs_prompt_set *set);
 hs_status hs_prompts_shard(const hs_prompt_set *set, int n_shards, int k, size_t **idx,
                            size_t *n_idx);
 
+/* The book of a prompt id "<book>-<chapter>-<verse>" (jobs/prompts/README.md): the length
+ * of the id without up to two trailing "-<digits>" parts; an id without them is its own
+ * book. The sweep's sample and the report's per-book counts both use it. */
+size_t hs_prompt_book_len(const char *id);
+/* Chooses n of set's prompts (1 <= n <= set->n) into idx (n entries, increasing): a
+ * sample stratified by book in proportion to the books' sizes, random within a book
+ * from seed, without one chosen prompt's text sharing a 40-byte run with another's
+ * reference (prompt_sample.c). Deterministic for a file, n and seed. HS_EINPUT when n
+ * is out of range or overlaps leave fewer than n. */
+hs_status hs_prompts_sample(const hs_prompt_set *set, size_t n, uint64_t seed, size_t *idx);
+/* Keeps only the prompts idx[0..n) (increasing indices) in set, in that order, and frees
+ * the others. */
+void hs_prompts_keep(hs_prompt_set *set, const size_t *idx, size_t n);
+
 #endif

@@ -53,7 +53,9 @@ typedef struct {
                                  level (NULL: levels over scores); canonical "L.H, ..." once
                                  the sweep has checked it against the model */
     char *output;
-    int max_prompts;          /* evaluation prompts used (the first ones); 0: all */
+    int max_prompts;          /* evaluation prompts used; 0: all */
+    int prompt_head;          /* prompt_order = head: the first max_prompts, not a sample */
+    uint64_t prompt_seed;     /* seed of the max_prompts sample (hs_prompts_sample) */
     int shards;               /* prompt shards: prompt i belongs to shard i % shards */
     int threads;              /* BLAS threads per rank */
     int throughput;           /* mode = throughput: a cell's prompts decoded together */

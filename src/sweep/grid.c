@@ -146,6 +146,10 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
     if (job->huge_pages) tb_printf(&t, "huge_pages = on\n");
     if (job->sequential) tb_printf(&t, "timing_order = sequential\n");
     if (job->timing_repeats != 1) tb_printf(&t, "timing_repeats = %d\n", job->timing_repeats);
+    /* max_prompts took a seeded sample (hs_prompts_sample), not the head of the file; files
+     * from before samples, and studies of every prompt, have no line */
+    if (job->max_prompts > 0 && in->n_prompts == job->max_prompts && !job->prompt_head)
+        tb_printf(&t, "prompt_order = sample\nprompt_seed = %llu\n", (unsigned long long)job->prompt_seed);
     if (in->scores_sha256[0]) tb_printf(&t, "scores_sha256 = %s\n", in->scores_sha256);
     if (job->heads_off) tb_printf(&t, "heads_off = %s\n", job->heads_off);
     if (job->throughput)

@@ -49,7 +49,7 @@ typedef struct {
 static const char *const job_keys[] = {"name", "model", "prompts", "max_prompts", "shards", "threads",
                                        "output", "variants", "measure_unpruned_ppl", "mode", "batch",
                                        "latency_prompts", "weights", "huge_pages", "timing_order",
-                                       "timing_repeats", NULL};
+                                       "timing_repeats", "prompt_order", "prompt_seed", NULL};
 static const char *const generation_keys[] = {"max_new_tokens", "temperature", "top_k", "top_p", "seed", NULL};
 static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
                                            "calibration_max_tokens", "per_layer", "keep_one_per_layer",
@@ -466,6 +466,12 @@ static hs_status job_key(hs_job *job, const hs_job_entry *e)
         job->sequential = !strcmp(e->value, "sequential");
         return HS_OK;
     }
+    if (!strcmp(k, "prompt_order")) {
+        if (strcmp(e->value, "sample") && strcmp(e->value, "head")) return bad_value(e, "sample or head");
+        job->prompt_head = !strcmp(e->value, "head");
+        return HS_OK;
+    }
+    if (!strcmp(k, "prompt_seed")) return get_u64(e, &job->prompt_seed);
     return HS_OK; /* variants: read by build_variants */
 }
 

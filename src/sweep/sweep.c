@@ -44,7 +44,7 @@ typedef struct {
     hs_tokenizer *tok;
     hs_model model;
     int have_model;
-    hs_prompt_set prompts;
+    hs_prompt_set prompts;    /* the prompts used (max_prompts), in file order */
     int have_prompts;
     hs_grid grid;
     hs_head_scores *scores; /* (n_variants) each variant's; variants with the same strategy
@@ -198,6 +198,23 @@ static hs_status heads_off_level(sweep *s)
     return st;
 }
 
+/* max_prompts: a seeded sample stratified by book (docs/sweep.md, "Which prompts"), or the
+ * file's first prompts with prompt_order = head. The set keeps only the prompts used. */
+static hs_status choose_prompts(sweep *s)
+{
+    const hs_job *job = &s->job;
+    size_t k = (size_t)job->max_prompts;
+    if (k == 0 || k >= s->prompts.n) return HS_OK;
+    size_t *idx = hs_malloc(k * sizeof *idx, "prompt sample");
+    if (!idx) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    for (size_t i = 0; i < k; i++) idx[i] = i;
+    if (!job->prompt_head) st = hs_prompts_sample(&s->prompts, k, job->prompt_seed, idx);
+    if (!st) hs_prompts_keep(&s->prompts, idx, k);
+    free(idx);
+    return st ? hs_err_wrap(st, "%s", hs_job_where(job, "job", "max_prompts")) : HS_OK;
+}
+
 static hs_status load_inputs(sweep *s)
 {
     const hs_job *job = &s->job;
@@ -215,9 +232,9 @@ static hs_status load_inputs(sweep *s)
     st = heads_off_level(s);
     if (!st) st = hs_prompts_load(&s->prompts, job->prompts_path);
     s->have_prompts = !st;
+    if (!st) st = choose_prompts(s);
     if (st) return st;
     int n = (int)s->prompts.n;
-    if (job->max_prompts > 0 && job->max_prompts < n) n = job->max_prompts;
     if (n < job->shards)
         return hs_err(HS_EINPUT,
                       "%s: shards = %d but only %d evaluation prompts are used, so some cells would be empty",

@@ -73,13 +73,42 @@ badline=$(grep -n '"gen-9"' blank.jsonl | cut -d: -f1)
 sed "${badline}s/\"gen-9\"/\"gen-1\"/" blank.jsonl >blank-dup.jsonl
 refused "duplicate id after blank lines" blank-dup.jsonl "blank-dup.jsonl:$badline: duplicate id \"gen-1\""
 
-# max_prompts: prompts past it are not used, so an over-context one there is accepted.
+# max_prompts with prompt_order = head: prompts past it are not used, so an over-context one
+# there is accepted.
 cat prompts.jsonl >tail.jsonl
 echo "{\"id\": \"unused\", \"prompt\": \"$long\"}" >>tail.jsonl
-sweep 1 --set job.prompts=tail.jsonl --set job.max_prompts=24 --out "$work/tail.h5" ||
+sweep 1 --set job.prompts=tail.jsonl --set job.max_prompts=24 --set job.prompt_order=head --out "$work/tail.h5" ||
   fail "an over-context prompt past max_prompts was refused: $(cat sweep.err)"
 "$py" "$tool" compare --numbers-only ref.h5 tail.h5 >/dev/null || fail "max_prompts: numbers differ"
 echo "  accepted: an over-context prompt past max_prompts (not used)"
+
+# max_prompts by default: a seeded sample in file order, another for another seed, named
+# in the study; the over-context prompt is a book of its own, so the sample takes it.
+for seed in 5 6; do
+  sweep 1 --set job.max_prompts=12 --set job.prompt_seed=$seed --out "$work/s$seed.h5" ||
+    fail "max_prompts sample (seed $seed): $(cat sweep.err)"
+done
+"$py" - "$work/s5.h5" "$work/s6.h5" <<'EOF' || fail "max_prompts: not a seeded sample"
+import sys
+import h5py
+def ids(path):
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in h5py.File(path, "r")["prompt"][...]]
+a, b = ids(sys.argv[1]), ids(sys.argv[2])
+head = [f"gen-{i}" for i in range(12)]
+assert a != head and b != head and a != b, (a, b)
+for x in (a, b):
+    assert len(set(x)) == 12 and set(x) <= {f"gen-{i}" for i in range(24)}, x
+    assert x == sorted(x, key=lambda s: int(s[4:])), x
+study = h5py.File(sys.argv[1], "r").attrs["study"]
+study = study.decode() if isinstance(study, bytes) else str(study)
+assert "prompt_order = sample\nprompt_seed = 5\n" in study, study
+EOF
+sweep 1 --set job.max_prompts=12 --set job.prompt_seed=5 --out "$work/s5b.h5" || fail "max_prompts sample again"
+"$py" "$tool" compare --numbers-only "$work/s5.h5" "$work/s5b.h5" >/dev/null || fail "max_prompts: a seed's sample differs"
+sweep 1 --set job.prompts=tail.jsonl --set job.max_prompts=24 --out "$work/tail2.h5" &&
+  fail "the sample left out the over-context prompt, a book of its own"
+grep -q "unused needs" sweep.err || fail "the over-context sampled prompt: $(cat sweep.err)"
+echo "  sampled: max_prompts = 12 of 24, seeded, in file order; an over-context prompt sampled is refused"
 
 # 100,000 prompts: 1 variant x 1 level x 5,000 shards of 20 prompts; --cells 1/2500
 # computes cells 0 and 2500.

@@ -56,6 +56,8 @@ typedef struct {
     int max_prompts;          /* evaluation prompts used; 0: all */
     int prompt_head;          /* prompt_order = head: the first max_prompts, not a sample */
     uint64_t prompt_seed;     /* seed of the max_prompts sample (hs_prompts_sample) */
+    double progress_interval; /* [job] progress_interval: seconds between plain progress lines;
+                                 0: HS_PROGRESS_INTERVAL; --progress-interval overrides it */
     int shards;               /* prompt shards: prompt i belongs to shard i % shards */
     int threads;              /* BLAS threads per rank */
     int throughput;           /* mode = throughput: a cell's prompts decoded together */

@@ -49,7 +49,7 @@ typedef struct {
 static const char *const job_keys[] = {"name", "model", "prompts", "max_prompts", "shards", "threads",
                                        "output", "variants", "measure_unpruned_ppl", "mode", "batch",
                                        "latency_prompts", "weights", "huge_pages", "timing_order",
-                                       "timing_repeats", "prompt_order", "prompt_seed", NULL};
+                                       "timing_repeats", "prompt_order", "prompt_seed", "progress_interval", NULL};
 static const char *const generation_keys[] = {"max_new_tokens", "temperature", "top_k", "top_p", "seed", NULL};
 static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
                                            "calibration_max_tokens", "per_layer", "keep_one_per_layer",
@@ -472,6 +472,7 @@ static hs_status job_key(hs_job *job, const hs_job_entry *e)
         return HS_OK;
     }
     if (!strcmp(k, "prompt_seed")) return get_u64(e, &job->prompt_seed);
+    if (!strcmp(k, "progress_interval")) return get_double(e, 0.01, 0, 86400, 0, &job->progress_interval);
     return HS_OK; /* variants: read by build_variants */
 }
 

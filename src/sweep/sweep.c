@@ -1011,8 +1011,9 @@ static hs_status work_loop(sweep *s)
 /* Every rank's share of the work; rank 0 then waits for the others' last cells. */
 static hs_status work(sweep *s)
 {
-    if (s->rank == 0) hs_progress_init(&s->progress, stderr, s->o->progress, s->o->progress_interval, s->n_todo,
-                                         s->todo_prompts);
+    /* --progress-interval, else the job's progress_interval, else HS_PROGRESS_INTERVAL */
+    double interval = s->o->progress_interval > 0 ? s->o->progress_interval : s->job.progress_interval;
+    if (s->rank == 0) hs_progress_init(&s->progress, stderr, s->o->progress, interval, s->n_todo, s->todo_prompts);
     hs_status st = hs_comm_queue_open(s->comm, s->n_groups);
     if (st) return st;
     st = work_loop(s);

@@ -77,6 +77,14 @@ repeats=$(sed -n 's|^headsweep: \([0-9]*/[0-9]*\) cells, .*prompts/s.*|\1|p' swe
 [ "$repeats" -ge 1 ] || fail "no progress line between cells with --progress-interval 0.1: $(grep cells, sweep.err)"
 "$hs" sweep study.ini --progress-interval 0 2>err.txt
 [ $? = 2 ] && grep -q "progress-interval: '0' is not a number in" err.txt || fail "--progress-interval 0: $(cat err.txt)"
+# The same as the job key progress_interval (here for a slice of 6 cells into another file).
+HS_TEST_PROMPT_PACE_MS=100 sweep 2 --set job.progress_interval=0.1 --cells 1/6 --out "$work/pi.h5" ||
+  fail "progress_interval = 0.1: $(cat sweep.err)"
+repeats=$(sed -n 's|^headsweep: \([0-9]*/[0-9]*\) cells, .*prompts/s.*|\1|p' sweep.err | uniq -d | wc -l)
+[ "$repeats" -ge 1 ] || fail "no progress line between cells with progress_interval = 0.1: $(grep cells, sweep.err)"
+"$hs" sweep study.ini --set job.progress_interval=0 2>err.txt
+[ $? = 2 ] && grep -q "progress_interval = '0': expected a number in \[0.01, 86400\]" err.txt ||
+  fail "progress_interval = 0: $(cat err.txt)"
 "$hs" status results/study.h5 --json >s3.json || fail "status after the sweep: exit $?"
 json_check s3.json 'd["cells"]["done"] == 36 and d["complete"] is True and d["lock"]["held"] is False'
 echo "sweep_status: ok"

@@ -20,6 +20,7 @@
 #define HEADSWEEP_PRUNE_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "headsweep/model.h"
 #include "headsweep/prompts.h"
@@ -116,5 +117,75 @@ hs_status hs_prune_select(const hs_head_scores *sc, double pct, const hs_select_
  *              be met that way (more than L x (H - 1) heads) is HS_EINPUT. */
 /* Parses "L.H,L.H,..." and sets those gates to 0 (others untouched); "" is no head. */
 hs_status hs_heads_parse(const char *spec, int L, int H, float *gates);
+
+/* ---- the pruning plan (src/prune/plan.c) ----
+ * The one place where a study's pruning settings become head gates, for the sweep (rank 0
+ * resolves the plan and broadcasts its gate matrix) and for the subcommands' --heads-off /
+ * --prune-level alike: per variant, head scores (a saved file, checked against the model
+ * and against a strategy given beside it, or computed on the calibration set, variants
+ * with the same strategy and no file sharing one computation), then per level the heads
+ * the variant's selection rule switches off; or an explicit head list, the single level of
+ * every variant. The settings (hs_plan_spec) stay untouched: what the plan resolves (the
+ * level of a head list, a scores file's strategy and seed) lives in the plan. */
+
+/* One variant's pruning settings. The *_where strings say where a setting came from
+ * ("jobs/x.ini:7", "--set ...", "--strategy"), for messages; NULL: not set. */
+typedef struct {
+    const char *name;           /* for messages */
+    hs_strategy strategy;       /* of computed scores; beside a scores file, checked against it */
+    const char *strategy_where; /* NULL: not given (a scores file's own strategy is taken) */
+    const char *scores_path;    /* saved scores (`headsweep score --out`), NULL: computed */
+    const char *scores_where;   /* where scores_path was named */
+    int study_scores;           /* scores_path is the study's own ([pruning] scores): its
+                                   strategy, seed and iterative settings become the plan's */
+    hs_select_opts select;
+} hs_plan_variant;
+
+typedef struct {
+    const hs_plan_variant *variants; /* (n_variants) */
+    int n_variants;
+    const double *levels;       /* (n_levels) percent of heads off; unused with heads_off */
+    int n_levels;
+    const char *levels_where;   /* the file that set the levels (messages), NULL: none */
+    const char *heads_off;      /* an explicit head list "L.H,...": the one level, NULL: levels */
+    const char *heads_off_where;
+    hs_strategy strategy;       /* the study's (variants may have their own) */
+    hs_score_opts score;        /* calibration limits, random seed, iterative settings */
+} hs_plan_spec;
+
+typedef struct {
+    int n_variants, n_levels, L, H;
+    double *levels;             /* (n_levels) as run: a head list's share of the heads */
+    char *heads_off;            /* the head list as "L.H, L.H" (layer-major, each head
+                                   once, so two spellings of one set are one study), or NULL */
+    hs_strategy strategy;       /* the study's: its scores file's when it has one */
+    hs_score_opts score;        /* spec's, with the seed and iterative settings of the
+                                   study's scores file */
+    hs_strategy *vstrategy;     /* (n_variants) each variant's: its scores file's */
+    hs_head_scores *scores;     /* (n_variants) once read or computed (a head list: 0 for a
+                                   listed head, 1 for the others) */
+    char (*scores_sha256)[65];  /* (n_variants) of a variant's own scores file (not the
+                                   study's), "" without one */
+    float *gates;               /* (n_variants, n_levels, L, H): 1 on, 0 off */
+} hs_prune_plan;
+
+/* Checks the head list against an L x H model and sizes the plan; no scores yet. Needs no
+ * weights (sweep --dry-run calls it with config.json's shape). */
+hs_status hs_prune_plan_init(hs_prune_plan *p, const hs_plan_spec *spec, int L, int H);
+void hs_prune_plan_free(hs_prune_plan *p);
+/* 1 when some variant computes scores with a strategy that runs calibration prompts. */
+int hs_prune_plan_needs_calib(const hs_prune_plan *p, const hs_plan_spec *spec);
+/* Reads and checks the variants' scores files (variants naming one file share one read). */
+hs_status hs_prune_plan_read_files(hs_prune_plan *p, const hs_plan_spec *spec, hs_model *m);
+/* Computes the scores of the variants without a file; calib (NULL when no variant needs
+ * it) was tokenized by tok. Announces each computation on log (NULL: silent). */
+hs_status hs_prune_plan_compute(hs_prune_plan *p, const hs_plan_spec *spec, hs_model *m, const hs_tokenizer *tok,
+                                const hs_prompt_set *calib, FILE *log);
+/* Variant v's scores from elsewhere (a results file being resumed); takes sc's array. */
+hs_status hs_prune_plan_set_scores(hs_prune_plan *p, int v, hs_head_scores *sc);
+/* The gate matrix from the scores (or the head list). */
+hs_status hs_prune_plan_select(hs_prune_plan *p, const hs_plan_spec *spec);
+/* Gates (L, H) of variant v at level l. */
+const float *hs_prune_plan_gates(const hs_prune_plan *p, int v, int l);
 
 #endif

@@ -50,8 +50,8 @@ typedef struct {
     char *scores_path;        /* [pruning] scores: saved head scores used instead of computing
                                  them (NULL: computed); the file's strategy is the job's */
     char *heads_off;          /* [pruning] heads_off: an explicit head list, the study's one
-                                 level (NULL: levels over scores); canonical "L.H, ..." once
-                                 the sweep has checked it against the model */
+                                 level (NULL: levels over scores), as written; its level and
+                                 canonical spelling are the pruning plan's (prune.h) */
     char *output;
     int max_prompts;          /* evaluation prompts used; 0: all */
     int prompt_head;          /* prompt_order = head: the first max_prompts, not a sample */
@@ -70,7 +70,8 @@ typedef struct {
     int measure_unpruned_ppl; /* score generations under the unpruned model too */
     hs_variant *variants;     /* (n_variants) in the order of `variants` */
     int n_variants;
-    double *levels;           /* (n_levels) percent of heads switched off */
+    double *levels;           /* (n_levels) percent of heads switched off (with heads_off: one
+                                 level, its value the pruning plan's) */
     int n_levels;
     hs_strategy strategy;
     hs_score_opts score;      /* calibration limits and the random strategy's seed */
@@ -252,10 +253,13 @@ typedef struct {
 } hs_sweep_opts;
 
 /* What a sweep would compute, without computing: the job after every --set, the prompts
- * used and the cells (sweep --dry-run). Reads the job file, the prompt file and the
+ * used and the cells (sweep --dry-run, src/sweep/dryrun.c). Reads the job file, the prompt file and the
  * model's config.json (for a heads_off list), nothing else; no MPI. */
 typedef struct {
-    hs_job job;            /* levels[0] is the heads_off list's percentage when there is one */
+    hs_job job;            /* as parsed, with --out */
+    hs_prune_plan prune;   /* its levels as run (a heads_off list's share of the heads);
+                              sized, no scores or gates */
+    int have_prune;
     int n_prompts;         /* evaluation prompts used */
     hs_grid grid;          /* n_layers, n_heads from config.json; cells in grid order */
     int64_t cells;         /* every cell of the study */

@@ -59,11 +59,12 @@ static void plan_print_text(const hs_sweep_plan *p, const hs_sweep_opts *o)
         printf(" %s (%s%s)%s", j->variants[v].name, hs_gating_name(j->variants[v].gating),
                j->variants[v].agency_on ? ", agency" : "", v + 1 < j->n_variants ? "," : "\n");
     printf("levels     ");
-    for (int l = 0; l < j->n_levels; l++) printf(" %g%s", j->levels[l], l + 1 < j->n_levels ? "," : "\n");
+    for (int l = 0; l < p->prune.n_levels; l++)
+        printf(" %g%s", p->prune.levels[l], l + 1 < p->prune.n_levels ? "," : "\n");
     if (j->heads_off) printf("heads_off   %s\n", j->heads_off);
     else printf("strategy    %s\n", hs_strategy_name(j->strategy));
     printf("cells       %lld (%d variants x %d levels x %d shards)\n", (long long)p->cells, j->n_variants,
-           j->n_levels, j->shards);
+           p->prune.n_levels, j->shards);
     if (o->slice.n) printf("this part   %lld (--cells %d/%d)\n", (long long)p->cells_slice, o->slice.k, o->slice.n);
 }
 
@@ -75,7 +76,7 @@ static json_t *plan_json(const hs_sweep_plan *p, const hs_sweep_opts *o)
         json_array_append_new(variants,
                               json_pack("{s:s, s:s, s:b}", "name", j->variants[v].name, "gating",
                                         hs_gating_name(j->variants[v].gating), "agency", j->variants[v].agency_on));
-    for (int l = 0; l < j->n_levels; l++) json_array_append_new(levels, json_real(j->levels[l]));
+    for (int l = 0; l < p->prune.n_levels; l++) json_array_append_new(levels, json_real(p->prune.levels[l]));
     json_t *slice = o->slice.n ? json_pack("{s:i, s:i}", "k", o->slice.k, "n", o->slice.n) : json_null();
     return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i, s:i}, s:o, s:o, s:s, s:s?, s:i, s:I, s:o, s:I}",
                      "job", j->name, "job_file", j->path, "output", j->output, "model", j->model_dir,

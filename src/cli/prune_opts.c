@@ -1,6 +1,7 @@
 /* prune_opts.c: the shared pruning options of the subcommands (prune_opts.h) and their
  * translation into head gates: an explicit list, or a level over head scores that are
- * read from a file or computed on a calibration set on the spot. */
+ * read from a file or computed on a calibration set on the spot, through the same pruning
+ * plan as the sweep (src/prune/plan.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,17 +60,6 @@ static hs_status check_combination(const hs_prune_cli *o)
     return HS_OK;
 }
 
-static hs_status load_scores(const hs_prune_cli *o, hs_strategy s, hs_model *m, hs_head_scores *sc)
-{
-    hs_status st = hs_scores_load(sc, o->scores_file);
-    if (!st) st = hs_scores_check_model(sc, m, o->scores_file);
-    if (!st && o->strategy && sc->strategy != s)
-        st = hs_err(HS_EINPUT, "%s holds %s scores, but --strategy %s was given", o->scores_file,
-                    hs_strategy_name(sc->strategy), o->strategy);
-    if (st) hs_scores_free(sc);
-    return st;
-}
-
 /* The calibration file: --calib, else the default set when it is readable. */
 static hs_status calib_path(const hs_prune_cli *o, hs_strategy s, const char **out)
 {
@@ -82,47 +72,41 @@ static hs_status calib_path(const hs_prune_cli *o, hs_strategy s, const char **o
     return HS_OK;
 }
 
-static hs_status compute_calibrated(const char *path, hs_strategy s, hs_model *m,
-                                    const hs_tokenizer *tok, const hs_score_opts *so,
-                                    hs_head_scores *sc)
+/* Scores computed on the spot: the calibration set (and a tokenizer when the caller has
+ * none) only for the strategies that run prompts; --calib is ignored by magnitude and
+ * random, so one command line serves a loop over strategies. */
+static hs_status compute_scores(const hs_prune_cli *o, hs_prune_plan *plan, const hs_plan_spec *spec, hs_model *m,
+                                const hs_tokenizer *tok)
 {
+    if (!hs_prune_plan_needs_calib(plan, spec)) return hs_prune_plan_compute(plan, spec, m, NULL, NULL, NULL);
+    const char *path = NULL;
     hs_prompt_set set;
     hs_tokenizer *own = NULL;
-    hs_status st = hs_prompts_load(&set, path);
-    if (st) return st;
+    hs_status st = calib_path(o, spec->strategy, &path);
+    if (st || (st = hs_prompts_load(&set, path))) return st;
     if (!tok) st = hs_tokenizer_load(&own, m->dir);
-    if (!st) {
-        fprintf(stderr, "headsweep: computing %s head scores on %s (%zu prompts)\n",
-                hs_strategy_name(s), path, set.n);
-        st = hs_scores_compute(sc, m, tok ? tok : own, &set, s, so);
-    }
+    if (!st) st = hs_prune_plan_compute(plan, spec, m, tok ? tok : own, &set, stderr);
     hs_tokenizer_free(own);
     hs_prompts_free(&set);
     return st;
 }
 
-static hs_status compute_scores(const hs_prune_cli *o, hs_strategy s, hs_model *m,
-                                const hs_tokenizer *tok, hs_head_scores *sc)
+/* The options as a one-variant, one-level plan (prune.h): the sweep's code path. */
+static hs_status plan_gates(const hs_prune_cli *o, hs_model *m, const hs_tokenizer *tok, float *gates)
 {
-    hs_score_opts so = {0, 0, o->seed, NULL, HS_STRATEGY_GRADIENT, 10.0};
-    /* --calib is ignored by magnitude and random, so one command line serves a loop over
-     * strategies */
-    if (!hs_strategy_needs_calib(s)) return hs_scores_compute(sc, m, NULL, NULL, s, &so);
-    const char *path = NULL;
-    hs_status st = calib_path(o, s, &path);
-    return st ? st : compute_calibrated(path, s, m, tok, &so, sc);
-}
-
-static hs_status level_gates(const hs_prune_cli *o, hs_model *m, const hs_tokenizer *tok, float *gates)
-{
-    hs_strategy s = HS_STRATEGY_ENTROPY;
-    if (o->strategy && hs_strategy_parse(o->strategy, &s)) return HS_EINPUT;
-    hs_head_scores sc;
-    hs_status st = o->scores_file ? load_scores(o, s, m, &sc) : compute_scores(o, s, m, tok, &sc);
+    hs_plan_variant var = {"", HS_STRATEGY_ENTROPY, o->strategy ? "--strategy" : NULL, o->scores_file, NULL, 1,
+                           {o->per_layer, o->keep_one}};
+    if (o->strategy && hs_strategy_parse(o->strategy, &var.strategy)) return HS_EINPUT;
+    hs_plan_spec spec = {&var, 1, &o->prune_level, 1, NULL, o->heads_off, NULL, var.strategy,
+                         {0, 0, o->seed, NULL, HS_STRATEGY_GRADIENT, 10.0}};
+    hs_prune_plan plan;
+    hs_status st = hs_prune_plan_init(&plan, &spec, m->cfg.n_layer, m->cfg.n_head);
     if (st) return st;
-    hs_select_opts so = {o->per_layer, o->keep_one};
-    st = hs_prune_select(&sc, o->prune_level, &so, gates);
-    hs_scores_free(&sc);
+    if (!o->heads_off) st = o->scores_file ? hs_prune_plan_read_files(&plan, &spec, m)
+                                            : compute_scores(o, &plan, &spec, m, tok);
+    if (!st) st = hs_prune_plan_select(&plan, &spec);
+    if (!st) memcpy(gates, hs_prune_plan_gates(&plan, 0, 0), (size_t)plan.L * plan.H * sizeof *gates);
+    hs_prune_plan_free(&plan);
     return st;
 }
 
@@ -131,7 +115,6 @@ int hs_cli_prune_gates(const hs_prune_cli *o, hs_model *m, const hs_tokenizer *t
     int L = m->cfg.n_layer, H = m->cfg.n_head;
     for (int i = 0; i < L * H; i++) gates[i] = 1.0f;
     hs_status st = check_combination(o);
-    if (!st && o->heads_off) st = hs_heads_parse(o->heads_off, L, H, gates);
-    if (!st && o->prune_level >= 0.0) st = level_gates(o, m, tok, gates);
+    if (!st && hs_cli_prune_requested(o)) st = plan_gates(o, m, tok, gates);
     return st ? hs_cli_fail(st) : 0;
 }

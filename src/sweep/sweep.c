@@ -4,18 +4,20 @@
  * rank stops all of them with that rank's message):
  *   1. the job: rank 0 reads the file, every rank parses the same bytes;
  *   2. inputs: every rank loads the tokenizer, the model (mmap, shared pages) and the
- *      evaluation prompts;
- *   3. the output (rank 0): lock, then open and verify the existing file or compute the
- *      head scores on the calibration set and create the file;
- *   4. the plan (broadcast): scores, cells still to do, run number, context size;
+ *      evaluation prompts, and sizes the pruning plan (src/prune/plan.c: the levels as
+ *      run, a heads_off list checked against the model);
+ *   3. the output (rank 0): reads the scores files, locks, then opens and verifies the
+ *      existing file or computes the head scores on the calibration set and creates the
+ *      file; either way the plan's gate matrix is selected;
+ *   4. the plan (broadcast): cells still to do, run number, context size, gate matrix;
  *   5. work: cells from the shared counter; rank 0 also writes every finished cell
  *      (its own and those the other ranks send), between its own prompts;
  *   6. the end: rank 0 stamps and closes the file, releases the lock.
- * Head scores come from rank 0 alone and are broadcast: every rank then prunes from the
- * very same numbers, even on a cluster whose nodes round floating point differently, and
- * a resumed run reuses the scores saved in the file instead of recomputing them. Rank 0
- * computes them on the calibration set, or reads them from the job's scores file; with
- * an explicit head list (heads_off) every rank takes the same list from the job.
+ * Head scores and gates come from rank 0 alone and the gates are broadcast: every rank
+ * then prunes the very same heads, even on a cluster whose nodes round floating point
+ * differently, and a resumed run selects from the scores saved in the file instead of
+ * recomputing them. The parsed job is never changed: what the plan resolves is seen
+ * through hs_job_as_run (src/sweep/jobplan.c).
  * A signal (SIGTERM, SIGINT, SIGUSR1, SIGUSR2) stops every rank at its next prompt: the
  * cells in flight are abandoned (they are computed again next time), finished cells are
  * saved, and the run ends with HS_EINTR (exit code 3). */
@@ -46,11 +48,13 @@ typedef struct {
     int have_model;
     hs_prompt_set prompts;    /* the prompts used (max_prompts), in file order */
     int have_prompts;
+    const char *output;    /* --out, else the job's */
     hs_grid grid;
-    hs_head_scores *scores; /* (n_variants) each variant's; variants with the same strategy
-                               and scores file hold copies of one computation */
-    char (*vsha)[65];      /* (n_variants) sha256 of a variant's own scores file, or "" */
-    float *gates;          /* (n_variants, n_levels, L, H) */
+    hs_plan_spec spec;     /* the job's pruning settings (borrows the job) */
+    hs_prune_plan plan;    /* levels as run, head scores (rank 0), gates (every rank) */
+    int have_plan;
+    hs_job as_run;         /* rank 0: the job seen through the plan (study text, results file) */
+    int have_as_run;
     int max_t;
     int64_t *todo;         /* (n_todo) cell indices this run computes */
     int64_t n_todo, todo_prompts, n_done_before;
@@ -155,46 +159,20 @@ static hs_status load_job(sweep *s)
         st = hs_job_parse(&s->job, s->o->job_path, text, s->o->sets, s->o->n_sets);
         s->have_job = !st;
     }
-    if (!st && s->o->output) {
-        free(s->job.output);
-        st = (s->job.output = hs_strdup(s->o->output)) ? HS_OK : HS_ENOMEM;
-    }
+    if (!st) s->output = s->o->output ? s->o->output : s->job.output;
     free(text);
     return agree(s, st);
 }
 
 /* ---- phase 2: inputs ---- */
 
-/* gates (L, H) of the job's heads_off list: 1, and 0 for every listed head. */
-static hs_status list_gates(const sweep *s, float *gates)
+/* The pruning plan's levels (a heads_off list, checked against the model, becomes the
+ * study's one level) and its gate matrix, on every rank; rank 0 fills it later. */
+static hs_status init_plan(sweep *s)
 {
-    const hs_config *c = &s->model.cfg;
-    for (int i = 0; i < c->n_layer * c->n_head; i++) gates[i] = 1.0f;
-    hs_status st = hs_heads_parse(s->job.heads_off, c->n_layer, c->n_head, gates);
-    return st ? hs_err_wrap(st, "%s: heads_off", hs_job_where(&s->job, "pruning", "heads_off")) : HS_OK;
-}
-
-/* heads_off, checked against the model, becomes the study's one level (the percentage of
- * heads it lists) and a canonical list ("0.1, 2.3", layer-major, each head once), so that
- * two spellings of one head set are one study. */
-static hs_status heads_off_level(sweep *s)
-{
-    if (!s->job.heads_off) return HS_OK;
-    int L = s->model.cfg.n_layer, H = s->model.cfg.n_head, off = 0;
-    size_t cap = (size_t)L * H * 32 + 1, len = 0; /* ", L.H" with two ints fits 32 bytes */
-    float *g = hs_malloc((size_t)L * H * sizeof *g, "head list");
-    char *canon = hs_calloc(cap, 1, "head list");
-    hs_status st = g && canon ? list_gates(s, g) : HS_ENOMEM;
-    for (int i = 0; !st && i < L * H; i++)
-        if (g[i] == 0.0f) len += (size_t)snprintf(canon + len, cap - len, "%s%d.%d", off++ ? ", " : "", i / H, i % H);
-    if (!st) {
-        free(s->job.heads_off);
-        s->job.heads_off = canon;
-        canon = NULL;
-        s->job.levels[0] = 100.0 * off / (L * H);
-    }
-    free(g);
-    free(canon);
+    hs_status st = hs_job_plan_spec(&s->job, &s->spec);
+    if (!st) st = hs_prune_plan_init(&s->plan, &s->spec, s->model.cfg.n_layer, s->model.cfg.n_head);
+    s->have_plan = !st;
     return st;
 }
 
@@ -229,7 +207,7 @@ static hs_status load_inputs(sweep *s)
     if (!st) st = hs_model_load(&s->model, job->model_dir, &mo);
     s->have_model = !st;
     if (st) return hs_err_wrap(st, "%s: model = %s", hs_job_where(job, "job", "model"), job->model_dir);
-    st = heads_off_level(s);
+    st = init_plan(s);
     if (!st) st = hs_prompts_load(&s->prompts, job->prompts_path);
     s->have_prompts = !st;
     if (!st) st = choose_prompts(s);
@@ -247,10 +225,7 @@ static hs_status load_inputs(sweep *s)
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     s->occ = hs_malloc(LH * HS_AG_NSTATES * sizeof *s->occ, "occupancy");
     s->trans = hs_malloc(LH * sizeof *s->trans, "transitions");
-    s->gates = hs_malloc((size_t)job->n_variants * job->n_levels * LH * sizeof(float), "gates");
-    s->scores = hs_calloc((size_t)job->n_variants, sizeof *s->scores, "head scores");
-    s->vsha = hs_calloc((size_t)job->n_variants, sizeof *s->vsha, "scores digests");
-    return s->occ && s->trans && s->gates && s->scores && s->vsha ? HS_OK : HS_ENOMEM;
+    return s->occ && s->trans ? HS_OK : HS_ENOMEM;
 }
 
 /* ---- phase 3: the output (rank 0) ---- */
@@ -288,37 +263,6 @@ static hs_status context_size(sweep *s)
     return HS_OK;
 }
 
-/* gates of every variant and level from the variant's scores and selection rules. */
-static hs_status select_gates(sweep *s)
-{
-    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
-    for (int v = 0; v < s->job.n_variants; v++) {
-        const hs_variant *var = &s->job.variants[v];
-        float *g = s->gates + (size_t)v * s->job.n_levels * LH;
-        if (s->job.heads_off) { /* its only level */
-            hs_status st = list_gates(s, g);
-            if (st) return st;
-            continue;
-        }
-        for (int l = 0; l < s->job.n_levels; l++) {
-            hs_status st = hs_prune_select(&s->scores[v], s->job.levels[l], &var->select, g + l * LH);
-            /* The levels and selection rules come from the job file: name it. */
-            if (st) return hs_err_wrap(st, "%s: variant %s, level %g", s->job.path, var->name, s->job.levels[l]);
-        }
-    }
-    return HS_OK;
-}
-
-static hs_status scores_copy(hs_head_scores *dst, const hs_head_scores *src)
-{
-    size_t LH = (size_t)src->L * src->H;
-    *dst = *src;
-    dst->score = hs_malloc(LH * sizeof(double), "head scores");
-    if (!dst->score) return HS_ENOMEM;
-    memcpy(dst->score, src->score, LH * sizeof(double));
-    return HS_OK;
-}
-
 static hs_status file_sha256(const char *path, char out[65])
 {
     char *text = NULL;
@@ -327,68 +271,6 @@ static hs_status file_sha256(const char *path, char out[65])
     if (!st) hs_sha256_hex(text, len, out);
     free(text);
     return st;
-}
-
-/* Rank 0: a scores file of variant v (the job's or its section's), checked against the
- * model (shape and sha256) and the strategy given beside it; its strategy becomes the
- * variant's, and for the job's file also the job's with its seed (provenance, the study
- * text). Variants naming the same file share one read. */
-static hs_status load_variant_scores(sweep *s, int v)
-{
-    hs_job *job = &s->job;
-    hs_variant *var = &job->variants[v];
-    for (int u = 0; u < v; u++)
-        if (job->variants[u].scores_path && !strcmp(job->variants[u].scores_path, var->scores_path)) {
-            var->strategy = s->scores[u].strategy;
-            memcpy(s->vsha[v], s->vsha[u], sizeof s->vsha[v]);
-            return scores_copy(&s->scores[v], &s->scores[u]);
-        }
-    char section[HS_VARIANT_NAME_MAX + 16];
-    snprintf(section, sizeof section, "variant.%s", var->name);
-    int own = var->scores_path != job->scores_path;
-    const char *where = own ? hs_job_where(job, section, "scores") : hs_job_where(job, "pruning", "scores");
-    hs_head_scores *sc = &s->scores[v];
-    hs_status st = hs_scores_load(sc, var->scores_path);
-    if (!st) st = hs_scores_check_model(sc, &s->model, var->scores_path);
-    if (st) return hs_err_wrap(st, "%s: scores", where);
-    const char *given = own ? hs_job_where(job, section, "strategy") : hs_job_where(job, "pruning", "strategy");
-    hs_strategy want = own ? var->strategy : job->strategy;
-    if (strcmp(given, "defaults") && sc->strategy != want)
-        return hs_err(HS_EINPUT, "%s: strategy = %s, but the scores file (%s) holds %s scores", given,
-                      hs_strategy_name(want), where, hs_strategy_name(sc->strategy));
-    var->strategy = sc->strategy;
-    if (own) return file_sha256(var->scores_path, s->vsha[v]);
-    job->strategy = sc->strategy;
-    job->score.seed = sc->seed;
-    if (job->strategy == HS_STRATEGY_ITERATIVE) {
-        job->score.iterative_base = sc->base;
-        job->score.iterative_step = sc->step;
-    }
-    return HS_OK;
-}
-
-static hs_status load_scores_files(sweep *s)
-{
-    hs_status st = HS_OK;
-    for (int v = 0; !st && v < s->job.n_variants; v++)
-        if (s->job.variants[v].scores_path) st = load_variant_scores(s, v);
-    return st;
-}
-
-/* Rank 0, heads_off: scores that say the same as the list (0 for a listed head, 1 for
- * the others), for /heads/score and the broadcast every other study has. */
-static hs_status list_scores(sweep *s)
-{
-    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
-    for (int v = 0; v < s->job.n_variants; v++) {
-        hs_head_scores *sc = &s->scores[v];
-        hs_scores_free(sc);
-        sc->L = s->grid.n_layers;
-        sc->H = s->grid.n_heads;
-        if (!(sc->score = hs_malloc(LH * sizeof(double), "head scores"))) return HS_ENOMEM;
-        for (size_t i = 0; i < LH; i++) sc->score[i] = s->gates[i];
-    }
-    return HS_OK;
 }
 
 static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *in)
@@ -400,11 +282,12 @@ static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *i
     snprintf(in->prompts_sha256, sizeof in->prompts_sha256, "%s", s->prompts.sha256);
     in->n_prompts = s->grid.n_prompts;
     for (int v = 0; v < s->job.n_variants; v++)
-        if (s->vsha[v][0]) in->variant_scores_sha256 = s->vsha;
+        if (s->plan.scores_sha256[v][0]) in->variant_scores_sha256 = s->plan.scores_sha256;
     if (s->job.scores_path) {
         for (int v = 0; v < s->job.n_variants; v++)
             if (s->job.variants[v].scores_path == s->job.scores_path) {
-                snprintf(in->calibration_sha256, sizeof in->calibration_sha256, "%s", s->scores[v].calibration_sha256);
+                snprintf(in->calibration_sha256, sizeof in->calibration_sha256, "%s",
+                         s->plan.scores[v].calibration_sha256);
                 break;
             }
         hs_status st = file_sha256(s->job.scores_path, in->scores_sha256);
@@ -416,44 +299,23 @@ static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *i
     return st;
 }
 
-/* Rank 0, a new file: the head scores (unless read from the job's scores file), the
- * gates of every level. */
-static hs_status make_scores(sweep *s, hs_prompt_set *calib)
+/* Rank 0, a new file: the head scores (unless read from scores files), the gates of
+ * every level. */
+static hs_status make_scores(sweep *s, const hs_prompt_set *calib)
 {
-    if (s->job.heads_off) {
-        hs_status st = select_gates(s);
-        return st ? st : list_scores(s);
-    }
-    for (int v = 0; v < s->job.n_variants; v++) {
-        const hs_variant *var = &s->job.variants[v];
-        if (var->scores_path) continue;
-        int same = -1; /* an earlier variant computed with the same strategy shares its scores */
-        for (int u = 0; u < v && same < 0; u++)
-            if (!s->job.variants[u].scores_path && s->job.variants[u].strategy == var->strategy) same = u;
-        hs_status st;
-        if (same >= 0) {
-            st = scores_copy(&s->scores[v], &s->scores[same]);
-        } else {
-            int uses_calib = hs_strategy_needs_calib(var->strategy);
-            fprintf(stderr, "headsweep: computing %s head scores%s%s\n", hs_strategy_name(var->strategy),
-                    uses_calib ? " on " : "", uses_calib ? s->job.calib_path : "");
-            st = hs_scores_compute(&s->scores[v], &s->model, s->tok, uses_calib ? calib : NULL, var->strategy,
-                                   &s->job.score);
-        }
-        if (st) return hs_err_wrap(st, "%s head scores", hs_strategy_name(var->strategy));
-    }
-    return select_gates(s);
+    hs_status st = hs_prune_plan_compute(&s->plan, &s->spec, &s->model, s->tok, calib->path ? calib : NULL, stderr);
+    return st ? st : hs_prune_plan_select(&s->plan, &s->spec);
 }
 
-static hs_status create_output(sweep *s, const char *study, const hs_study_inputs *in, hs_prompt_set *calib)
+static hs_status create_output(sweep *s, const char *study, const hs_study_inputs *in, const hs_prompt_set *calib)
 {
     hs_status st = make_scores(s, calib);
     if (st) return st;
     const char **ids = hs_calloc((size_t)s->grid.n_prompts, sizeof *ids, "prompt ids");
     if (!ids) return HS_ENOMEM;
     for (int i = 0; i < s->grid.n_prompts; i++) ids[i] = s->prompts.items[i].id;
-    hs_results_spec spec = {&s->job, s->grid, study, in, ids, s->scores, s->gates};
-    st = hs_results_create(s->job.output, &spec);
+    hs_results_spec spec = {&s->as_run, s->grid, study, in, ids, s->plan.scores, s->plan.gates};
+    st = hs_results_create(s->output, &spec);
     free(ids);
     s->created = !st;
     return st;
@@ -465,10 +327,10 @@ static hs_status verify_output(sweep *s, const char *study)
     const char *last = hs_results_last_version(s->res);
     if (last[0] && strcmp(last, HS_GIT_DESCRIBE))
         fprintf(stderr, "headsweep: warning: %s was last written by headsweep %s, this is %s: if the engine "
-                        "changed, its cells and this run's may differ\n", s->job.output, last, HS_GIT_DESCRIBE);
+                        "changed, its cells and this run's may differ\n", s->output, last, HS_GIT_DESCRIBE);
     if (!hs_results_has_transitions(s->res))
         fprintf(stderr, "headsweep: note: %s predates /agency/transitions: this run does not record agency "
-                        "transitions either\n", s->job.output);
+                        "transitions either\n", s->output);
     hs_status st = hs_results_check_study(s->res, study);
     const hs_grid *fg = hs_results_grid(s->res), *jg = &s->grid;
     /* The study text names the grid, but a file made by hand can say one thing in its
@@ -479,16 +341,15 @@ static hs_status verify_output(sweep *s, const char *study)
         st = hs_err(HS_EINPUT,
                     "%s: its dimensions (%d variants, %d levels, %d shards, %d prompts, %d x %d heads, "
                     "%d new tokens) are not this job's (%d, %d, %d, %d, %d x %d, %d); refusing to mix results",
-                    s->job.output, fg->n_variants, fg->n_levels, fg->n_shards, fg->n_prompts, fg->n_layers, fg->n_heads,
+                    s->output, fg->n_variants, fg->n_levels, fg->n_shards, fg->n_prompts, fg->n_layers, fg->n_heads,
                     fg->max_new, jg->n_variants, jg->n_levels, jg->n_shards, jg->n_prompts, jg->n_layers, jg->n_heads,
                     jg->max_new);
-    if (!st && s->job.heads_off) st = select_gates(s);
-    if (!st && s->job.heads_off) st = list_scores(s);
     for (int v = 0; !st && !s->job.heads_off && v < s->job.n_variants; v++) {
-        hs_scores_free(&s->scores[v]); /* a scores file, if any: the results file's copy is used */
-        st = hs_results_read_scores(s->res, v, &s->scores[v]);
+        hs_head_scores sc; /* a scores file's, if any, give way to the results file's copy */
+        st = hs_results_read_scores(s->res, v, &sc);
+        if (!st) st = hs_prune_plan_set_scores(&s->plan, v, &sc);
     }
-    if (!st && !s->job.heads_off) st = select_gates(s);
+    if (!st) st = hs_prune_plan_select(&s->plan, &s->spec);
     if (st) return st;
     const hs_grid *g = &s->grid;
     size_t LH = (size_t)g->n_layers * g->n_heads, n = (size_t)g->n_variants * g->n_levels * LH;
@@ -496,9 +357,9 @@ static hs_status verify_output(sweep *s, const char *study)
     if (!pruned) return HS_ENOMEM;
     st = hs_results_read_pruned(s->res, pruned);
     for (size_t i = 0; !st && i < n; i++)
-        if (pruned[i] != (s->gates[i] == 0.0f))
+        if (pruned[i] != (s->plan.gates[i] == 0.0f))
             st = hs_err(HS_EINPUT, "%s: /heads/pruned differs from what this build selects from the saved scores "
-                                   "(pruning code changed?); refusing to mix results", s->job.output);
+                                   "(pruning code changed?); refusing to mix results", s->output);
     free(pruned);
     return st;
 }
@@ -540,12 +401,14 @@ static hs_status prepare_output(sweep *s)
     hs_study_inputs in;
     char *study = NULL;
     hs_status st = context_size(s);
-    if (!st) st = load_scores_files(s);
+    if (!st) st = hs_prune_plan_read_files(&s->plan, &s->spec, &s->model);
     if (!st) st = study_inputs(s, &calib, &in);
-    if (!st && !(study = hs_study_text(&s->job, &in))) st = HS_ENOMEM;
-    if (!st) st = hs_lock_acquire(&s->lock, s->job.output);
-    if (!st && access(s->job.output, F_OK) != 0) st = create_output(s, study, &in, &calib);
-    if (!st) st = hs_results_open(&s->res, s->job.output, 1);
+    if (!st) st = hs_job_as_run(&s->job, &s->plan, &s->as_run);
+    s->have_as_run = !st;
+    if (!st && !(study = hs_study_text(&s->as_run, &in))) st = HS_ENOMEM;
+    if (!st) st = hs_lock_acquire(&s->lock, s->output);
+    if (!st && access(s->output, F_OK) != 0) st = create_output(s, study, &in, &calib);
+    if (!st) st = hs_results_open(&s->res, s->output, 1);
     if (!st && !s->created) st = verify_output(s, study);
     if (!st) st = plan_cells(s);
     if (!st && s->n_todo > 0) st = begin_run(s);
@@ -569,26 +432,18 @@ static hs_status share_plan(sweep *s)
     s->n_done_before = head[2];
     s->run = ints[0];
     s->max_t = ints[1];
-    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     s->todo = hs_malloc((size_t)(s->n_todo ? s->n_todo : 1) * sizeof *s->todo, "cell list");
-    if (!s->todo) return HS_ENOMEM;
-    for (int v = 0; v < s->grid.n_variants; v++) {
-        s->scores[v].score = hs_malloc(LH * sizeof(double), "head scores");
-        if (!s->scores[v].score) return HS_ENOMEM;
-        s->scores[v].L = s->grid.n_layers;
-        s->scores[v].H = s->grid.n_heads;
-    }
-    return HS_OK;
+    return s->todo ? HS_OK : HS_ENOMEM;
 }
 
+/* The cells to do and rank 0's gate matrix: every rank prunes exactly the heads rank 0
+ * selected, even on a cluster whose nodes round floating point differently. */
 static hs_status share_arrays(sweep *s)
 {
-    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
+    const hs_prune_plan *p = &s->plan;
+    size_t gates = (size_t)p->n_variants * p->n_levels * p->L * p->H * sizeof *p->gates;
     hs_status st = hs_comm_bcast(s->comm, s->todo, (size_t)s->n_todo * sizeof *s->todo);
-    for (int v = 0; !st && v < s->grid.n_variants; v++)
-        st = hs_comm_bcast(s->comm, s->scores[v].score, LH * sizeof(double));
-    if (!st && s->rank != 0) st = select_gates(s);
-    return st;
+    return st ? st : hs_comm_bcast(s->comm, s->plan.gates, gates);
 }
 
 /* ---- phase 5: work ---- */
@@ -598,12 +453,12 @@ static void report_start(const sweep *s)
     int64_t total = hs_grid_cells(&s->grid);
     const char *what = s->created ? "created" : "resuming";
     if (s->n_todo == 0)
-        fprintf(stderr, "headsweep: %s: nothing to do, %lld of %lld cells done%s\n", s->job.output,
+        fprintf(stderr, "headsweep: %s: nothing to do, %lld of %lld cells done%s\n", s->output,
                 (long long)s->n_done_before, (long long)total, s->o->slice.n ? " (or outside this slice)" : "");
     else
         fprintf(stderr,
                 "headsweep: %s: %s, %lld of %lld cells done; computing %lld cells (%lld prompts) on %d rank%s\n",
-                s->job.output, what, (long long)s->n_done_before, (long long)total, (long long)s->n_todo,
+                s->output, what, (long long)s->n_done_before, (long long)total, (long long)s->n_todo,
                 (long long)s->todo_prompts, hs_comm_size(s->comm), hs_comm_size(s->comm) == 1 ? "" : "s");
 }
 
@@ -673,9 +528,8 @@ static hs_status get_runner(sweep *s, int variant, int level, int only, hs_runne
     *out = s->runners[variant];
     if (*out) return HS_OK;
     const hs_variant *v = &s->job.variants[variant];
-    size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     hs_runner_config cfg = {&s->model, s->tok, v->gating, v->agency_on, v->agency,
-                            s->gates + ((size_t)variant * s->grid.n_levels + level) * LH,
+                            hs_prune_plan_gates(&s->plan, variant, level),
                             s->job.sample, s->max_t, s->job.measure_unpruned_ppl, s->job.batch};
     hs_status st = hs_runner_init(&s->runners[variant], &cfg);
     *out = s->runners[variant];
@@ -685,7 +539,7 @@ static hs_status get_runner(sweep *s, int variant, int level, int only, hs_runne
 static hs_status cell_error(const sweep *s, hs_status st, const hs_cell *cell)
 {
     return hs_err_wrap(st, "cell (variant %s, level %g, shard %d)", s->job.variants[cell->variant].name,
-                       s->job.levels[cell->level], cell->shard);
+                       s->plan.levels[cell->level], cell->shard);
 }
 
 /* The fault-injection tests (tests/sweep) send signals and kill -9 "while cells are being
@@ -1057,7 +911,7 @@ static void report_end(const sweep *s, hs_status st)
     double wall = hs_now() - s->start;
     fprintf(stderr,
             "headsweep: %s: %lld of %lld cells done (%lld in this run, %.1f s; writing results %.2f s, %.1f%%)\n",
-            s->job.output, (long long)done, (long long)total, (long long)s->cells_written, wall, s->write_seconds,
+            s->output, (long long)done, (long long)total, (long long)s->cells_written, wall, s->write_seconds,
             wall > 0 ? 100.0 * s->write_seconds / wall : 0.0);
 }
 
@@ -1066,7 +920,7 @@ static hs_status stop_status(const sweep *s, hs_status st)
     if (st || !s->stop || s->stop == STOP_ERROR) return st;
     int64_t left = hs_grid_cells(&s->grid) - s->n_done_before - s->cells_written;
     return hs_err(HS_EINTR, "stopped by %s; finished cells are saved in %s; run the same command again to compute "
-                            "the %lld cells left", signal_name(s->stop), s->job.output, (long long)left);
+                            "the %lld cells left", signal_name(s->stop), s->output, (long long)left);
 }
 
 static hs_status run(sweep *s)
@@ -1097,13 +951,12 @@ static void sweep_free(sweep *s)
     free(s->runners);
     free(s->group_start);
     free(s->todo);
-    free(s->gates);
     free(s->occ);
     free(s->trans);
     free(s->hosts);
-    for (int v = 0; s->scores && v < s->job.n_variants; v++) hs_scores_free(&s->scores[v]);
-    free(s->scores);
-    free(s->vsha);
+    if (s->have_as_run) hs_job_as_run_free(&s->as_run);
+    if (s->have_plan) hs_prune_plan_free(&s->plan);
+    hs_job_plan_spec_free(&s->spec);
     if (s->have_prompts) hs_prompts_free(&s->prompts);
     if (s->have_model) hs_model_free(&s->model);
     hs_tokenizer_free(s->tok);

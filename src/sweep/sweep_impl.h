@@ -103,6 +103,18 @@ void hs_progress_init(hs_progress *p, FILE *out, int mode, double interval, int6
 void hs_progress_update(hs_progress *p, int64_t cells_done, int64_t prompts_done, int force);
 void hs_progress_finish(hs_progress *p, int64_t cells_done, int64_t prompts_done);
 
+/* ---- jobplan.c: the job's pruning settings and the pruning plan (src/prune/plan.c) ---- */
+
+/* The job's pruning settings as the plan's input; spec borrows the job (free its variant
+ * array with hs_job_plan_spec_free). */
+hs_status hs_job_plan_spec(const hs_job *job, hs_plan_spec *spec);
+void hs_job_plan_spec_free(hs_plan_spec *spec);
+/* The job as the study runs it (for hs_study_text and the results file): job with the
+ * plan's levels, head list, strategies, seed and iterative settings. A view that borrows
+ * both (never hs_job_free it): free with hs_job_as_run_free. */
+hs_status hs_job_as_run(const hs_job *job, const hs_prune_plan *p, hs_job *view);
+void hs_job_as_run_free(hs_job *view);
+
 /* ---- signals (sweep.c) ---- */
 
 /* SIGTERM, SIGINT, SIGUSR1, SIGUSR2 set a flag (a second one ends the process at once). */

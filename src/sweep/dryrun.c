@@ -1,4 +1,4 @@
-/* plan.c: what a sweep would compute, without computing it (`headsweep sweep --dry-run`):
+/* dryrun.c: what a sweep would compute, without computing it (`headsweep sweep --dry-run`):
  * the job after every --set, the evaluation prompts used, and the cells of the grid and
  * of a --cells slice. The counts are the sweep's own (hs_grid_cells, hs_slice_has), so a
  * script that sizes a job array from them (slurm/hs-submit) cannot disagree with it. */
@@ -8,9 +8,9 @@
 #include "headsweep/prompts.h"
 #include "sweep_impl.h"
 
-/* A heads_off list is the study's one level: its percentage of the model's heads, as the
- * sweep computes it once the model is loaded (here from config.json alone). */
-static hs_status heads_off_level(hs_sweep_plan *p)
+/* The pruning plan's levels, as the sweep sizes it once the model is loaded (here with
+ * config.json's shape alone): a heads_off list is the study's one level. */
+static hs_status plan_levels(hs_sweep_plan *p)
 {
     char *path = hs_path_join(p->job.model_dir, "config.json");
     if (!path) return HS_ENOMEM;
@@ -18,18 +18,12 @@ static hs_status heads_off_level(hs_sweep_plan *p)
     hs_status st = hs_config_load(&cfg, path);
     free(path);
     if (st) return hs_err_wrap(st, "%s: model = %s", hs_job_where(&p->job, "job", "model"), p->job.model_dir);
-    p->grid.n_layers = cfg.n_layer;
-    p->grid.n_heads = cfg.n_head;
-    if (!p->job.heads_off) return HS_OK;
-    int LH = cfg.n_layer * cfg.n_head, off = 0;
-    float *g = hs_malloc((size_t)LH * sizeof *g, "head list");
-    if (!g) return HS_ENOMEM;
-    for (int i = 0; i < LH; i++) g[i] = 1.0f;
-    st = hs_heads_parse(p->job.heads_off, cfg.n_layer, cfg.n_head, g);
-    for (int i = 0; !st && i < LH; i++) off += g[i] == 0.0f;
-    if (!st) p->job.levels[0] = 100.0 * off / LH;
-    free(g);
-    return st ? hs_err_wrap(st, "%s: heads_off", hs_job_where(&p->job, "pruning", "heads_off")) : HS_OK;
+    hs_plan_spec spec;
+    st = hs_job_plan_spec(&p->job, &spec);
+    if (!st) st = hs_prune_plan_init(&p->prune, &spec, cfg.n_layer, cfg.n_head);
+    p->have_prune = !st;
+    hs_job_plan_spec_free(&spec);
+    return st;
 }
 
 /* Evaluation prompts used: the file's, or the first max_prompts; at least one a shard. */
@@ -58,15 +52,14 @@ hs_status hs_sweep_plan_make(hs_sweep_plan *p, const hs_sweep_opts *o)
         free(p->job.output);
         if (!(p->job.output = hs_strdup(o->output))) st = HS_ENOMEM;
     }
-    if (!st) st = heads_off_level(p);
+    if (!st) st = plan_levels(p);
     if (!st) st = count_prompts(p);
     if (st) {
-        hs_job_free(&p->job);
-        memset(p, 0, sizeof *p);
+        hs_sweep_plan_free(p);
         return st;
     }
     const hs_job *j = &p->job;
-    p->grid = (hs_grid){j->n_variants, j->n_levels, j->shards, p->n_prompts, p->grid.n_layers, p->grid.n_heads,
+    p->grid = (hs_grid){j->n_variants, p->prune.n_levels, j->shards, p->n_prompts, p->prune.L, p->prune.H,
                         j->sample.max_new};
     p->cells = hs_grid_cells(&p->grid);
     for (int64_t i = 0; i < p->cells; i++)
@@ -76,5 +69,8 @@ hs_status hs_sweep_plan_make(hs_sweep_plan *p, const hs_sweep_opts *o)
 
 void hs_sweep_plan_free(hs_sweep_plan *p)
 {
-    if (p && p->job.path) hs_job_free(&p->job);
+    if (!p) return;
+    if (p->have_prune) hs_prune_plan_free(&p->prune);
+    if (p->job.path) hs_job_free(&p->job);
+    memset(p, 0, sizeof *p);
 }

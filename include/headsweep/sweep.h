@@ -20,7 +20,6 @@
 
 #define HS_VARIANT_NAME_MAX 64
 #define HS_HOST_MAX 64       /* bytes of a host name in /cells/host, NUL included */
-#define HS_UTC_MAX 32        /* bytes of an ISO 8601 time in /cells/finished_utc */
 
 /* ---- job files ---- */
 
@@ -268,6 +267,11 @@ typedef struct {
 
 hs_status hs_sweep_plan_make(hs_sweep_plan *p, const hs_sweep_opts *o);
 void hs_sweep_plan_free(hs_sweep_plan *p);
+
+/* Rank of this process as its MPI launcher announced it before MPI_Init (0 without a
+ * launcher), so that a usage error is printed once, not once per rank. src/sweep/comm.c
+ * owns the launchers' environment. */
+int hs_sweep_launcher_rank(void);
 
 /* Runs the study on every rank of the job (serially without mpirun), printing progress
  * and, on rank 0, the outcome to stderr (a top-level driver: only rank 0 knows every

@@ -62,6 +62,9 @@ char *hs_strdup(const char *s);
 
 /* Wall clock in seconds from a monotonic clock. */
 double hs_now(void);
+#define HS_UTC_MAX 32 /* bytes of an ISO 8601 UTC time, NUL included */
+/* UTC now as ISO 8601 "2024-05-01T12:00:00Z". */
+void hs_utc_now(char out[HS_UTC_MAX]);
 /* Process CPU user and system seconds. */
 void hs_cpu_times(double *user_s, double *sys_s);
 /* Peak resident set size of this process in bytes (VmHWM). */

@@ -35,18 +35,6 @@ static const char sweep_exits[] =
     "finished cells saved (requeue and run again), 4 the results file is held by another\n"
     "live sweep (nothing was done; `headsweep status FILE` names it), 1 other failures.\n";
 
-/* Rank of this process as the MPI launcher announces it (before MPI_Init), so that a
- * usage error is printed once, not once per rank. */
-static int launcher_rank(void)
-{
-    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v) return atoi(v);
-    }
-    return 0;
-}
-
 /* --dry-run as text: one "key  value" line each. */
 static void plan_print_text(const hs_sweep_plan *p, const hs_sweep_opts *o)
 {
@@ -91,13 +79,13 @@ static int dry_run(const hs_sweep_opts *o, int as_json)
 {
     hs_sweep_plan p;
     hs_status st = hs_sweep_plan_make(&p, o);
-    if (st) return launcher_rank() == 0 ? hs_cli_fail(st) : hs_status_exit_code(st);
-    if (launcher_rank() == 0 && as_json) {
+    if (st) return hs_sweep_launcher_rank() == 0 ? hs_cli_fail(st) : hs_status_exit_code(st);
+    if (hs_sweep_launcher_rank() == 0 && as_json) {
         json_t *js = plan_json(&p, o);
         if (!js || json_dumpf(js, stdout, JSON_INDENT(2)) != 0) st = hs_err(HS_ENOMEM, "--json: cannot build the JSON");
         else putchar('\n');
         json_decref(js);
-    } else if (launcher_rank() == 0) {
+    } else if (hs_sweep_launcher_rank() == 0) {
         plan_print_text(&p, o);
     }
     hs_sweep_plan_free(&p);
@@ -136,7 +124,7 @@ int hs_cmd_sweep(int argc, char **argv)
     int c, rc = -1, dry = 0, as_json = 0;
     hs_opt p;
     hs_cli_opt_init(&p, "sweep", sweep_usage, sweep_exits, opts);
-    p.quiet = launcher_rank() != 0; /* a usage error is printed once, not once per rank */
+    p.quiet = hs_sweep_launcher_rank() != 0; /* a usage error is printed once, not once per rank */
     while (rc < 0 && (c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
         if (c == 's') sets[o.n_sets++] = optarg;
         else if (c == 'o') o.output = optarg;

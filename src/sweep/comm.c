@@ -52,14 +52,30 @@ static hs_status mpi_fail(int rc, const char *call, int line)
         if (rc_ != MPI_SUCCESS) return mpi_fail(rc_, #call, __LINE__); \
     } while (0)
 
-/* Environment variables that MPI launchers (Open MPI, MPICH/Hydra, PMI-2, PMIx, srun
- * --mpi=...) set for the processes they start. */
+/* The environment MPI launchers (Open MPI's mpirun, MPICH/Hydra, PMI-2, PMIx, srun
+ * --mpi=...) give the processes they start: a rank variable, or only a size. Read here
+ * alone, before MPI_Init: whether to initialise MPI at all, and which rank prints. */
+static const struct {
+    const char *name;
+    int is_rank;
+} launcher_env[] = {
+    {"OMPI_COMM_WORLD_RANK", 1}, {"PMIX_RANK", 1},       {"PMI_RANK", 1},        {"OMPI_COMM_WORLD_SIZE", 0},
+    {"PMI_SIZE", 0},             {"MPI_LOCALNRANKS", 0}, {"HS_FORCE_MPI", 0},
+};
+
 static int launched_by_mpi(void)
 {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK",
-                                       "MPI_LOCALNRANKS", "HS_FORCE_MPI"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-        if (getenv(vars[i])) return 1;
+    for (size_t i = 0; i < sizeof launcher_env / sizeof launcher_env[0]; i++)
+        if (getenv(launcher_env[i].name)) return 1;
+    return 0;
+}
+
+int hs_sweep_launcher_rank(void)
+{
+    for (size_t i = 0; i < sizeof launcher_env / sizeof launcher_env[0]; i++) {
+        const char *v = launcher_env[i].is_rank ? getenv(launcher_env[i].name) : NULL;
+        if (v) return atoi(v);
+    }
     return 0;
 }
 

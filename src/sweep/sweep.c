@@ -24,7 +24,6 @@
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -81,59 +80,11 @@ typedef struct {
     long pace_ms;          /* HS_TEST_PROMPT_PACE_MS: pause after each prompt (fault tests) */
 } sweep;
 
-/* ---- signals ---- */
-
-static volatile sig_atomic_t caught_signal;
-
-static void on_signal(int sig)
-{
-    if (caught_signal) { /* a second signal: the user insists, end now (the file is safe) */
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
-    caught_signal = sig;
-}
-
-void hs_sweep_signals_install(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
-    /* A file-size limit should fail a write with EFBIG (an error naming the file), not
-     * kill the process. */
-    signal(SIGXFSZ, SIG_IGN);
-}
-
-int hs_sweep_signal(void) { return caught_signal; }
-
-static const char *signal_name(int sig)
-{
-    switch (sig) {
-    case SIGTERM: return "SIGTERM";
-    case SIGINT: return "SIGINT";
-    case SIGUSR1: return "SIGUSR1";
-    case SIGUSR2: return "SIGUSR2";
-    default: return "a signal";
-    }
-}
-
-void hs_utc_now(char out[HS_UTC_MAX])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, HS_UTC_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* HS_EINTR when a signal arrived (checked at the ends of the set-up phases). */
 static hs_status signal_status(hs_status st)
 {
-    if (st || !caught_signal) return st;
-    return hs_err(HS_EINTR, "stopped by %s before any cell was computed", signal_name(caught_signal));
+    if (st || !hs_sweep_signal()) return st;
+    return hs_err(HS_EINTR, "stopped by %s before any cell was computed", hs_sweep_signal_name(hs_sweep_signal()));
 }
 
 static hs_status agree(sweep *s, hs_status st)
@@ -500,9 +451,9 @@ static hs_status collect_cells(sweep *s, int block)
 static hs_status check_in(sweep *s)
 {
     hs_status st = HS_OK;
-    if (caught_signal && !s->stop_sent) {
+    if (hs_sweep_signal() && !s->stop_sent) {
         s->stop_sent = 1;
-        st = hs_comm_request_stop(s->comm, caught_signal);
+        st = hs_comm_request_stop(s->comm, hs_sweep_signal());
     }
     if (!st) st = hs_comm_stop_reason(s->comm, &s->stop);
     if (!st && s->rank == 0) st = collect_cells(s, 0);
@@ -557,7 +508,7 @@ static long pace_from_env(void)
 static void pace(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) && errno == EINTR && !caught_signal) {
+    while (nanosleep(&ts, &ts) && errno == EINTR && !hs_sweep_signal()) {
     }
 }
 
@@ -920,7 +871,7 @@ static hs_status stop_status(const sweep *s, hs_status st)
     if (st || !s->stop || s->stop == STOP_ERROR) return st;
     int64_t left = hs_grid_cells(&s->grid) - s->n_done_before - s->cells_written;
     return hs_err(HS_EINTR, "stopped by %s; finished cells are saved in %s; run the same command again to compute "
-                            "the %lld cells left", signal_name(s->stop), s->output, (long long)left);
+                            "the %lld cells left", hs_sweep_signal_name(s->stop), s->output, (long long)left);
 }
 
 static hs_status run(sweep *s)

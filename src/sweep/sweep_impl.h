@@ -1,6 +1,6 @@
 /* sweep_impl.h: pieces of src/sweep shared between its files and its tests, not part of
  * the public API: the MPI layer (comm.c, the only file that calls MPI), the lock file,
- * progress reports, signals and the wire format of a finished cell. */
+ * progress reports, signals, the job's pruning plan and the wire format of a finished cell. */
 #ifndef HEADSWEEP_SWEEP_IMPL_H
 #define HEADSWEEP_SWEEP_IMPL_H
 
@@ -115,14 +115,13 @@ void hs_job_plan_spec_free(hs_plan_spec *spec);
 hs_status hs_job_as_run(const hs_job *job, const hs_prune_plan *p, hs_job *view);
 void hs_job_as_run_free(hs_job *view);
 
-/* ---- signals (sweep.c) ---- */
+/* ---- signals.c ---- */
 
 /* SIGTERM, SIGINT, SIGUSR1, SIGUSR2 set a flag (a second one ends the process at once). */
 void hs_sweep_signals_install(void);
 /* The first signal caught, 0 if none. */
 int hs_sweep_signal(void);
-
-/* UTC now as ISO 8601 "2024-05-01T12:00:00Z". */
-void hs_utc_now(char out[HS_UTC_MAX]);
+/* "SIGTERM", ...; "a signal" for any other number. */
+const char *hs_sweep_signal_name(int sig);
 
 #endif

@@ -1,4 +1,4 @@
-/* timing.c: monotonic wall clock, CPU times and resident memory of this process. */
+/* timing.c: monotonic wall clock, UTC time stamps, CPU times and resident memory of this process. */
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +14,14 @@ double hs_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void hs_utc_now(char out[HS_UTC_MAX])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, HS_UTC_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 void hs_cpu_times(double *user_s, double *sys_s)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "headsweep/prompts.h"
 #include "headsweep/results.h"
 
 typedef struct {
@@ -223,7 +224,8 @@ static hs_status read_cells(rd *r, hs_study *s)
     if (!st && !(s->done = hs_calloc(nvl * (size_t)s->np, 1, "done flags"))) st = HS_ENOMEM;
     for (size_t vl = 0; !st && vl < nvl; vl++)
         for (int p = 0; p < s->np; p++)
-            s->done[vl * (size_t)s->np + p] = r->cells[vl * r->nshard + (size_t)p % r->nshard] != 0;
+            s->done[vl * (size_t)s->np + p] =
+                r->cells[vl * r->nshard + (size_t)hs_shard_of((size_t)p, (int)r->nshard)] != 0;
     return st;
 }
 
@@ -256,7 +258,7 @@ static hs_status read_origins(const rd *r, hs_study *s)
     if (!st) st = read_optional_cells_int(r, s, "cells/run", &run);
     for (size_t vl = 0; !st && vl < nvl; vl++)
         for (int p = 0; !st && p < s->np; p++) {
-            size_t c = vl * r->nshard + (size_t)p % r->nshard, i = vl * (size_t)s->np + p;
+            size_t c = vl * r->nshard + (size_t)hs_shard_of((size_t)p, (int)r->nshard), i = vl * (size_t)s->np + p;
             char name[128] = "";
             if (s->done[i] && host[c][0]) snprintf(name, sizeof name, "%s, run %d", host[c], run ? run[c] : 0);
             st = hs_study_origin(s, name, &s->origin[i]);

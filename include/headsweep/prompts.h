@@ -41,9 +41,14 @@ hs_status hs_prompts_check(hs_prompt_set *set, const char *data, size_t len, con
 /* Frees everything set owns and zeroes it; NULL-safe. */
 void hs_prompts_free(hs_prompt_set *set);
 
-/* Reproducible sharding: prompt i belongs to shard (i % n_shards), so shards are
- * balanced and stable when n_shards is fixed. Returns the indices of shard k in
- * increasing order in a new array (*idx; free() it). n_shards < 1 or k outside
+/* The sharding rule, the one definition the sweep, `prompts shard` and the report share:
+ * prompt i belongs to shard i % n_shards, so shard k holds prompts k, k + n_shards, ...
+ * in increasing order; shards are balanced and stable while n_shards is fixed. */
+int hs_shard_of(size_t prompt, int n_shards);
+/* Prompts in shard k of n_prompts, and the j-th of them. */
+size_t hs_shard_size(size_t n_prompts, int n_shards, int k);
+size_t hs_shard_prompt(int k, size_t j, int n_shards);
+/* Indices of shard k of set in a new array (*idx; free() it). n_shards < 1 or k outside
  * [0, n_shards) is HS_EINPUT. */
 hs_status hs_prompts_shard(const hs_prompt_set *set, int n_shards, int k, size_t **idx,
                            size_t *n_idx);

@@ -253,6 +253,21 @@ void hs_prompts_free(hs_prompt_set *set)
     memset(set, 0, sizeof *set);
 }
 
+int hs_shard_of(size_t prompt, int n_shards)
+{
+    return (int)(prompt % (size_t)n_shards);
+}
+
+size_t hs_shard_size(size_t n_prompts, int n_shards, int k)
+{
+    return n_prompts > (size_t)k ? (n_prompts - (size_t)k - 1) / (size_t)n_shards + 1 : 0;
+}
+
+size_t hs_shard_prompt(int k, size_t j, int n_shards)
+{
+    return (size_t)k + j * (size_t)n_shards;
+}
+
 hs_status hs_prompts_shard(const hs_prompt_set *set, int n_shards, int k, size_t **idx,
                            size_t *n_idx)
 {
@@ -262,10 +277,10 @@ hs_status hs_prompts_shard(const hs_prompt_set *set, int n_shards, int k, size_t
         return hs_err(HS_EINPUT, "number of shards must be at least 1, not %d", n_shards);
     if (k < 0 || k >= n_shards)
         return hs_err(HS_EINPUT, "shard %d does not exist (shards 0..%d)", k, n_shards - 1);
-    size_t count = set->n > (size_t)k ? (set->n - (size_t)k - 1) / (size_t)n_shards + 1 : 0;
+    size_t count = hs_shard_size(set->n, n_shards, k);
     size_t *v = hs_malloc(count * sizeof *v, "shard indices");
     if (!v) return HS_ENOMEM;
-    for (size_t j = 0; j < count; j++) v[j] = (size_t)k + j * (size_t)n_shards;
+    for (size_t j = 0; j < count; j++) v[j] = hs_shard_prompt(k, j, n_shards);
     *idx = v;
     *n_idx = count;
     return HS_OK;

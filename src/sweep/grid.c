@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "headsweep/prompts.h"
 #include "sweep_impl.h"
 
 int64_t hs_grid_cells(const hs_grid *g)
@@ -25,13 +26,13 @@ hs_cell hs_grid_cell(const hs_grid *g, int64_t index)
 
 int hs_grid_shard_size(const hs_grid *g, int shard)
 {
-    return shard < g->n_prompts ? (g->n_prompts - shard + g->n_shards - 1) / g->n_shards : 0;
+    return (int)hs_shard_size((size_t)g->n_prompts, g->n_shards, shard);
 }
 
 void hs_grid_shard_prompts(const hs_grid *g, int shard, int32_t *idx)
 {
     int n = hs_grid_shard_size(g, shard);
-    for (int j = 0; j < n; j++) idx[j] = shard + j * g->n_shards;
+    for (int j = 0; j < n; j++) idx[j] = (int32_t)hs_shard_prompt(shard, (size_t)j, g->n_shards);
 }
 
 hs_status hs_slice_parse(const char *s, hs_slice *out)

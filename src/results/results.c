@@ -638,7 +638,7 @@ static hs_status write_heads(creator *c, const hid_t *ds)
     free(pruned);
     free(vscore);
     hid_t d = ds[DS_SCORE];
-    /* heads_off: 0 for a listed head, 1 for the others (sweep.c), no strategy behind them */
+    /* heads_off: 0 for a listed head, 1 for the others (src/prune/plan.c), no strategy behind them */
     const char *strategy = s->job->heads_off ? "heads_off" : hs_strategy_name(s->scores->strategy);
     if (!st) st = write_all(d, c->path, "/heads/score", H5T_NATIVE_DOUBLE, s->scores->score);
     if (!st) st = put_str(d, c->path, "strategy", strategy);

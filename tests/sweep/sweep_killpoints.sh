@@ -181,7 +181,10 @@ kill_point 1 "just before the last cell's done flag" $(at 1 before_done_$total) 
 kill_point 1 "final flush: before the end-of-run stamp" $(at 1 end_stamp) $total
 kill_point 1 "final flush: before its fsync" $(at 1 end_fsync) $total
 kill_point 1 "closing the file" $(at 1 close) $total
-kill_point 1 "rank 0 mid-cell, computing prompt 6" openat 6 1 /proc/self/clear_refs
+# A work item is the 3 variants' cells of one (level, shard), interleaved prompt by prompt:
+# 12 evaluations, each opening /proc/self/clear_refs 4 times (the per-phase RSS probes), so
+# the 54th open is inside the second item, after the first item's 3 cells were saved.
+kill_point 1 "rank 0 mid-item, computing the second item's prompts" openat 54 3 /proc/self/clear_refs
 
 echo "2 and 3 ranks, rank 0 killed:"
 kill_point 2 "file written as OUT.tmp.PID, before the rename" renameat2 1 none -

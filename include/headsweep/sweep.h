@@ -139,6 +139,9 @@ int hs_slice_has(const hs_slice *s, int64_t index);
 /* What a slice divides: the cell index, or with interleaved timings its (level, shard)
  * (level * n_shards + shard), so that the variants timed together stay in one part. */
 int64_t hs_grid_slice_key(const hs_grid *g, int64_t cell, int interleaved);
+/* Whether a study's cells were sliced by work item (timings interleaved, the default) or
+ * cell by cell (timing_order = sequential), from the study text the file records. */
+int hs_study_interleaved(const char *study);
 
 /* Everything one finished cell contributes to the results file. */
 typedef struct {

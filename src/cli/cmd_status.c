@@ -17,12 +17,14 @@
 #include "headsweep/sweep.h"
 
 static const char status_usage[] =
-    "usage: headsweep status FILE.h5 [--json]\n"
+    "usage: headsweep status FILE.h5 [--json] [--cells K/N]\n"
     "Prints what the results file holds: the study (its identity: a sha256 of the settings\n"
     "that decide every result, and the settings), cells done and missing per variant and\n"
     "level, whether the file is complete, and the pid and host of the sweep writing it when\n"
     "a live one holds its lock (FILE.h5.lock).\n"
-    "  --json   the same as one JSON object on stdout (docs/sweep.md, \"Status\")\n";
+    "  --json        the same as one JSON object on stdout (docs/sweep.md, \"Status\")\n"
+    "  --cells K/N   also count the cells of part K of N, as `sweep --cells K/N` divides them\n"
+    "                (whole work items unless the study has timing_order = sequential)\n";
 
 static const char status_exits[] =
     "Exit status: 0 read (complete or not: see \"complete\"), 2 bad input or usage (not a\n"
@@ -33,6 +35,8 @@ typedef struct {
     hs_results *res;
     uint8_t *done;  /* (cells) */
     int64_t n_done, cells;
+    hs_slice slice;                 /* --cells K/N; n == 0 without it */
+    int64_t slice_cells, slice_done; /* cells of that part, and those done */
     int complete;
     int locked;
     long pid;
@@ -40,9 +44,10 @@ typedef struct {
     char study_sha256[65];
 } file_status;
 
-static hs_status status_read(file_status *s, const char *path)
+static hs_status status_read(file_status *s, const char *path, hs_slice slice)
 {
     memset(s, 0, sizeof *s);
+    s->slice = slice;
     s->locked = hs_lock_holder(path, &s->pid, s->host);
     if (s->locked && setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1) != 0)
         return hs_err(HS_EINTERNAL, "setenv HDF5_USE_FILE_LOCKING failed");
@@ -54,6 +59,14 @@ static hs_status status_read(file_status *s, const char *path)
     if (!st) st = hs_results_read_complete(s->res, &s->complete);
     for (int64_t i = 0; !st && i < s->cells; i++) s->n_done += s->done[i] != 0;
     const char *study = hs_results_study(s->res);
+    /* The part's cells by the sweep's own rule (hs_slice_has on hs_grid_slice_key), so the
+     * array scripts never restate how --cells divides a study. */
+    int interleaved = hs_study_interleaved(study);
+    for (int64_t i = 0; !st && s->slice.n && i < s->cells; i++)
+        if (hs_slice_has(&s->slice, hs_grid_slice_key(hs_results_grid(s->res), i, interleaved))) {
+            s->slice_cells++;
+            s->slice_done += s->done[i] != 0;
+        }
     hs_sha256_hex(study, strlen(study), s->study_sha256);
     return st;
 }
@@ -81,6 +94,9 @@ static void print_text(const file_status *s, const char *path)
     printf("cells       %lld of %lld done, %lld missing (%d variants x %d levels x %d shards; %d prompts)\n",
            (long long)s->n_done, (long long)s->cells, (long long)(s->cells - s->n_done), g->n_variants, g->n_levels,
            g->n_shards, g->n_prompts);
+    if (s->slice.n)
+        printf("this part   %lld of %lld done (--cells %d/%d)\n", (long long)s->slice_done, (long long)s->slice_cells,
+               s->slice.k, s->slice.n);
     printf("complete    %s\n", s->complete ? "yes" : "no");
     if (s->locked)
         printf("lock        held by a live sweep: pid %ld on host %s\n", s->pid, s->host[0] ? s->host : "unknown");
@@ -114,10 +130,16 @@ static json_t *status_json(const file_status *s, const char *path)
         }
     json_t *lock = s->locked ? json_pack("{s:b, s:I, s:s}", "held", 1, "pid", (json_int_t)s->pid, "host", s->host)
                              : json_pack("{s:b}", "held", 0);
-    return json_pack("{s:s, s:{s:s, s:s}, s:{s:I, s:I, s:I}, s:b, s:o, s:s, s:i, s:i, s:o, s:o, s:o}", "file", path,
+    json_t *slice = s->slice.n ? json_pack("{s:i, s:i, s:I, s:I, s:I}", "k", s->slice.k, "n", s->slice.n, "total",
+                                           (json_int_t)s->slice_cells, "done", (json_int_t)s->slice_done, "missing",
+                                           (json_int_t)(s->slice_cells - s->slice_done))
+                               : json_null();
+    return json_pack("{s:s, s:{s:s, s:s}, s:{s:I, s:I, s:I}, s:o, s:b, s:o, s:s, s:i, s:i, s:o, s:o, s:o}", "file",
+                     path,
                      "study", "sha256", s->study_sha256, "settings", hs_results_study(s->res), "cells", "total",
                      (json_int_t)s->cells, "done", (json_int_t)s->n_done, "missing", (json_int_t)(s->cells - s->n_done),
-                     "complete", s->complete, "lock", lock, "last_version", hs_results_last_version(s->res),
+                     "slice", slice, "complete", s->complete, "lock", lock, "last_version",
+                     hs_results_last_version(s->res),
                      "shards", g->n_shards, "prompts", g->n_prompts, "variants", variants, "levels", levels,
                      "by_variant_level", by);
 }
@@ -134,18 +156,21 @@ static hs_status print_json(const file_status *s, const char *path)
 
 int hs_cmd_status(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, 0, 'j'}, {"cells", required_argument, 0, 'c'}, {0, 0, 0, 0}};
     hs_opt p;
     int c, rc, as_json = 0;
+    hs_slice slice = {0, 0};
     hs_cli_opt_init(&p, "status", status_usage, status_exits, opts);
     while ((c = hs_opt_next(&p, argc, argv, &rc)) != HS_OPT_END) {
         if (c == HS_OPT_EXIT) return rc;
-        as_json = 1; /* 'j', the only option */
+        if (c == 'j') as_json = 1;
+        else if (c == 'c' && hs_slice_parse(optarg, &slice)) return hs_opt_error(&p, "%s", hs_err_msg());
     }
     if (hs_opt_operands(&p, argc, 1, 1, "exactly one results file is required")) return 2;
     const char *path = argv[p.next];
     file_status s;
-    hs_status st = status_read(&s, path);
+    hs_status st = status_read(&s, path, slice);
     if (!st && as_json) st = print_json(&s, path);
     else if (!st) print_text(&s, path);
     if (!st && (fflush(stdout) || ferror(stdout))) st = hs_err(HS_EIO, "stdout: write error");

@@ -63,6 +63,15 @@ int64_t hs_grid_slice_key(const hs_grid *g, int64_t cell, int interleaved)
     return (int64_t)c.level * g->n_shards + c.shard;
 }
 
+int hs_study_interleaved(const char *study)
+{
+    static const char line[] = "timing_order = sequential\n";
+    size_t n = sizeof line - 1;
+    for (const char *q = study; q && *q; q = strchr(q, '\n'), q = q ? q + 1 : NULL)
+        if (!strncmp(q, line, n)) return 0;
+    return 1;
+}
+
 /* ---- the study's identity ---- */
 
 typedef struct {

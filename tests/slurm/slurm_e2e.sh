@@ -141,11 +141,15 @@ computed_once() {
 }
 # runs_count FILE RUN: cells of FILE written by sweep run RUN (/cells/run).
 runs_count() { h5values "$1" /cells/run | grep -c "^$2\$" || true; }
-# part_cells FILE K N: part K of N has done exactly the cells whose index is K-1 modulo N.
+# --cells K/N divides whole work items, the 3 variants' cells of one (level, shard): cell i
+# (variant-major) is in item i % items, and part K of N holds the items that are K-1 modulo N.
+items=$((cells / 3))
+share_of() { echo $((3 * ((items - $1 + 3) / 3))); } # share_of K: cells of part K of 3
+# part_cells FILE K N: part K of N has done exactly its items' cells.
 part_cells() {
   local i=0 v wrong=0
   while read -r v; do
-    if [ $((i % $3)) = $(($2 - 1)) ]; then [ "$v" = 1 ] || wrong=$((wrong + 1)); else [ "$v" = 0 ] || wrong=$((wrong + 1)); fi
+    if [ $((i % items % $3)) = $(($2 - 1)) ]; then [ "$v" = 1 ] || wrong=$((wrong + 1)); else [ "$v" = 0 ] || wrong=$((wrong + 1)); fi
     i=$((i + 1))
   done < <(h5values "$1" /cells/done)
   { [ "$i" = "$cells" ] && [ "$wrong" = 0 ]; } || fail "$1: $wrong of its $i cell flags are not those of part $2 of $3"
@@ -282,7 +286,7 @@ tl=$(HS_TEST_PROMPT_PACE_MS=50 run_submit --ranks 1 --time 1 --signal-lead 25 "$
 ids=$(HS_TEST_PROMPT_PACE_MS=200 run_submit --array 3 --ranks 1 --sbatch=--hold "${demo[@]}" --out results/array.h5)
 aid=$(sed -n 1p <<<"$ids") mid=$(sed -n 2p <<<"$ids")
 [ -n "$mid" ] || fail "no merge job id: $ids"
-share=$((cells / 3))
+share=$(share_of 2) # part 2's cells
 scontrol release "$mid" "${aid}_1"
 part2=results/array.parts/part-2-of-3.h5
 resumable=0
@@ -344,8 +348,8 @@ fi
 for k in 1 2 3; do part_cells "results/array.parts/part-$k-of-3.h5" "$k" 3; done
 computed_once "$r0" $((share - kept))
 [ "$(runs_count "$part2" $((kept > 0 ? 2 : 1)))" = $((share - kept)) ] || fail "$part2: /cells/run: $(h5values "$part2" /cells/run | tr '\n' ' ')"
-computed_once "logs/hs-demo-${aid}_0.rank0.log" "$share"
-computed_once "logs/hs-demo-${aid}_2.rank0.log" "$share"
+computed_once "logs/hs-demo-${aid}_0.rank0.log" "$(share_of 1)"
+computed_once "logs/hs-demo-${aid}_2.rank0.log" "$(share_of 3)"
 check_complete results/array.h5 "$cells"
 same_results results/straight.h5 results/array.h5
 [ -s results/array-report/REPORT.md ] || fail "no report: $(cat "$mlog")"

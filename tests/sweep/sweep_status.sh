@@ -87,4 +87,18 @@ repeats=$(sed -n 's|^headsweep: \([0-9]*/[0-9]*\) cells, .*prompts/s.*|\1|p' swe
   fail "progress_interval = 0: $(cat err.txt)"
 "$hs" status results/study.h5 --json >s3.json || fail "status after the sweep: exit $?"
 json_check s3.json 'd["cells"]["done"] == 36 and d["complete"] is True and d["lock"]["held"] is False'
+# status --cells K/N counts a part's cells as the sweep divides them (whole work items): the
+# same numbers as the dry run's, adding up to the study, all done in the complete file.
+sum=0
+for k in 1 2 3 4 5; do
+  "$hs" status results/study.h5 --json --cells "$k/5" >sk.json || fail "status --cells $k/5: exit $?"
+  "$hs" sweep study.ini --dry-run --json --cells "$k/5" >pk.json || fail "dry run --cells $k/5"
+  want=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["cells_in_slice"])' pk.json)
+  json_check sk.json "d['slice']['k'] == $k and d['slice']['total'] == $want and d['slice']['done'] == $want"
+  [ $((want % 3)) = 0 ] || fail "part $k of 5 holds $want cells, not whole items of the 3 variants"
+  sum=$((sum + want))
+done
+[ "$sum" = 36 ] || fail "the five parts hold $sum cells, not 36"
+"$hs" status results/study.h5 --cells 6/5 2>err.txt
+[ $? = 2 ] && grep -q "expected K/N" err.txt || fail "status --cells 6/5: $(cat err.txt)"
 echo "sweep_status: ok"

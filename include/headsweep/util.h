@@ -107,6 +107,9 @@ hs_status hs_read_file(const char *path, char **out, size_t *len);
 /* SHA-256 of a buffer as 64 lowercase hex chars + NUL, by OpenSSL's libcrypto (SHA-NI or
  * AVX2 code: ~6x the portable routine; docs/performance.md, "SHA-256"). */
 void hs_sha256_hex(const void *data, size_t len, char out[65]);
+/* SHA-256 of a whole file's bytes (a scores file recorded in provenance); the read's error
+ * names the file. */
+hs_status hs_sha256_file(const char *path, char out[65]);
 /* The same by the portable FIPS 180-4 routine this project had before: the independent
  * check of the libcrypto path in the tests and the baseline of bench/bench_sha256. */
 void hs_sha256_hex_builtin(const void *data, size_t len, char out[65]);

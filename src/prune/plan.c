@@ -99,16 +99,6 @@ static hs_status scores_copy(hs_head_scores *dst, const hs_head_scores *src)
     return HS_OK;
 }
 
-static hs_status file_sha256(const char *path, char out[65])
-{
-    char *text = NULL;
-    size_t len = 0;
-    hs_status st = hs_read_file(path, &text, &len);
-    if (!st) hs_sha256_hex(text, len, out);
-    free(text);
-    return st;
-}
-
 /* The study's scores file decides the study's strategy, seed and iterative settings. */
 static void adopt_study_scores(hs_prune_plan *p, const hs_head_scores *sc)
 {
@@ -145,7 +135,7 @@ static hs_status read_variant_file(hs_prune_plan *p, const hs_plan_variant *var,
         adopt_study_scores(p, sc);
         return HS_OK;
     }
-    return file_sha256(var->scores_path, p->scores_sha256[v]);
+    return hs_sha256_file(var->scores_path, p->scores_sha256[v]);
 }
 
 hs_status hs_prune_plan_read_files(hs_prune_plan *p, const hs_plan_spec *spec, hs_model *m)

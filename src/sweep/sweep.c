@@ -214,16 +214,6 @@ static hs_status context_size(sweep *s)
     return HS_OK;
 }
 
-static hs_status file_sha256(const char *path, char out[65])
-{
-    char *text = NULL;
-    size_t len = 0;
-    hs_status st = hs_read_file(path, &text, &len);
-    if (!st) hs_sha256_hex(text, len, out);
-    free(text);
-    return st;
-}
-
 static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *in)
 {
     memset(in, 0, sizeof *in);
@@ -241,7 +231,7 @@ static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *i
                          s->plan.scores[v].calibration_sha256);
                 break;
             }
-        hs_status st = file_sha256(s->job.scores_path, in->scores_sha256);
+        hs_status st = hs_sha256_file(s->job.scores_path, in->scores_sha256);
         if (st || !s->job.calib_path) return st; /* else variants compute scores too */
     }
     if (!s->job.calib_path) return HS_OK;

@@ -4,6 +4,7 @@
  * 180-4 routine below stays as the independent check of it (tests/model) and as the
  * benchmark's baseline. */
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "headsweep/util.h"
@@ -79,4 +80,14 @@ void hs_sha256_hex_builtin(const void *data, size_t len, char out[65])
     for (int i = 0; i < 8; i++)
         for (int j = 0; j < 4; j++) md[4 * i + j] = (uint8_t)(h[i] >> (24 - 8 * j));
     to_hex(md, out);
+}
+
+hs_status hs_sha256_file(const char *path, char out[65])
+{
+    char *text = NULL;
+    size_t len = 0;
+    hs_status st = hs_read_file(path, &text, &len);
+    if (!st) hs_sha256_hex(text, len, out);
+    free(text);
+    return st;
 }

@@ -151,10 +151,34 @@ static hid_t string_type(size_t n)
 }
 
 /* Writes attribute name of obj (n elements, 0: scalar), creating it when absent. */
+/* 1 when attribute `name` exists with exactly `type` and n elements (n = 0: scalar), 0 when
+ * it does not exist, or is deleted here because another tool rewrote it with another type or
+ * shape (h5py writes a variable-length string where we keep a fixed-size one, and HDF5 cannot
+ * convert between the two: sweep_guard), -1 on an HDF5 error. */
+static htri_t attr_reusable(hid_t obj, const char *name, hid_t type, hsize_t n)
+{
+    htri_t exists = H5Aexists(obj, name);
+    if (exists <= 0) return exists;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = a < 0 ? -1 : H5Aget_type(a);
+    hid_t s = a < 0 ? -1 : H5Aget_space(a);
+    htri_t same = t < 0 || s < 0 ? -1 : H5Tequal(t, type);
+    if (same > 0) {
+        hssize_t have = H5Sget_simple_extent_npoints(s);
+        int rank = H5Sget_simple_extent_ndims(s);
+        same = have < 0 || rank < 0 ? -1 : (n ? rank == 1 && (hsize_t)have == n : rank == 0);
+    }
+    close_id(s);
+    close_id(t);
+    close_id(a);
+    if (same == 0 && H5Adelete(obj, name) < 0) return -1;
+    return same;
+}
+
 static hs_status put_attr(hid_t obj, const char *path, const char *name, hid_t type, hsize_t n, const void *data)
 {
     hid_t space = n ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR);
-    htri_t exists = space < 0 ? -1 : H5Aexists(obj, name);
+    htri_t exists = space < 0 ? -1 : attr_reusable(obj, name, type, n);
     hid_t a = exists < 0 ? -1
               : exists   ? H5Aopen(obj, name, H5P_DEFAULT)
                          : H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);

@@ -870,6 +870,29 @@ hs_status hs_results_create(const char *path, const hs_results_spec *spec)
     return st;
 }
 
+/* Element i of a string attribute of n elements (variable or fixed length) into a new string. */
+static hs_status get_str_at(hid_t obj, const char *path, const char *name, size_t n, size_t i, char **out)
+{
+    *out = NULL;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t sp = a < 0 ? -1 : H5Aget_space(a);
+    hssize_t len = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    hid_t mt = string_type(0);
+    char **v = hs_calloc(n, sizeof *v, "attribute");
+    hs_status st = !v ? HS_ENOMEM : HS_OK;
+    if (!st && (len != (hssize_t)n || i >= n || mt < 0 || H5Aread(a, mt, v) < 0))
+        st = h5_fail(path, "reading element %zu of attribute %s (%zu expected)", i, name, n);
+    else if (!st) {
+        if (!(*out = hs_strdup(v[i] ? v[i] : ""))) st = HS_ENOMEM;
+        if (H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v) < 0 && !st) st = h5_fail(path, "freeing attribute %s", name);
+    }
+    free(v);
+    close_id(mt);
+    close_id(sp);
+    close_id(a);
+    return st;
+}
+
 /* ---- opening ---- */
 
 static hs_status read_strings(hid_t d, const char *path, const char *name, int n, char ***out)
@@ -1185,6 +1208,21 @@ static hs_status read_variant_row(hs_results *r, int v, double *score)
     return st;
 }
 
+/* Variant v's strategy: /variant's per-variant attribute where the file has per-variant
+ * scores, else (files before strategies per variant) the study's, on /heads/score. */
+static hs_status read_strategy(hs_results *r, int v, char **out)
+{
+    hid_t d = H5Dopen2(r->file, "/variant", H5P_DEFAULT);
+    htri_t has = d < 0 ? -1 : H5Aexists(d, "strategy");
+    hs_status st = has < 0 ? h5_fail(r->path, "looking up /variant's strategy attribute") : HS_OK;
+    if (!st && has && r->ds[DS_VSCORE] >= 0)
+        st = get_str_at(d, r->path, "strategy", (size_t)r->grid.n_variants, (size_t)v, out);
+    else if (!st)
+        st = get_str(r->ds[DS_SCORE], r->path, "strategy", out);
+    close_id(d);
+    return st;
+}
+
 hs_status hs_results_read_scores(hs_results *r, int v, hs_head_scores *sc)
 {
     memset(sc, 0, sizeof *sc);
@@ -1196,8 +1234,9 @@ hs_status hs_results_read_scores(hs_results *r, int v, hs_head_scores *sc)
     char *strategy = NULL, *calib = NULL, *calib_sha = NULL;
     hs_status st = r->ds[DS_VSCORE] >= 0 ? read_variant_row(r, v, sc->score)
                                          : read_all(d, r->path, "/heads/score", H5T_NATIVE_DOUBLE, sc->score);
-    if (!st) st = get_str(d, r->path, "strategy", &strategy);
-    if (!st && hs_strategy_parse(strategy, &sc->strategy)) st = hs_err_wrap(HS_EINPUT, "%s: /heads/score", r->path);
+    if (!st) st = read_strategy(r, v, &strategy);
+    if (!st && hs_strategy_parse(strategy, &sc->strategy))
+        st = hs_err(HS_EINPUT, "%s: variant %d: unknown strategy '%s'", r->path, v, strategy);
     if (!st) st = get_str(d, r->path, "calibration_set", &calib);
     if (!st) st = get_str(d, r->path, "calibration_sha256", &calib_sha);
     if (!st) st = get_scalar(d, r->path, "n_prompts", H5T_NATIVE_INT, &sc->n_prompts);

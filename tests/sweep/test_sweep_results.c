@@ -115,6 +115,7 @@ static void test_create_open(void **state)
     hs_scores_free(&sc);
     assert_int_equal(hs_results_read_scores(r, 2, &sc), HS_OK);
     assert_true(sc.score[0] == 1.0 && sc.score[5] == 6.0);
+    assert_int_equal(sc.strategy, HS_STRATEGY_MAGNITUDE); /* its own, not variant 0's */
     hs_scores_free(&sc);
     /* An unwritten cell reads as NaN / -1 / 0. */
     hs_cell_result c;

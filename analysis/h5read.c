@@ -220,12 +220,16 @@ static hs_status read_cells(rd *r, hs_study *s)
     hs_status st = hs_results_reader_numbers(r->f, "cells/done", HS_RN_U8, &want, dims, (void **)&r->cells);
     if (!st && dims[2] == 0) st = bad(r, "cells/done", "has no shards");
     r->nshard = dims[2];
-    size_t nvl = (size_t)s->nv * (size_t)s->nl;
-    if (!st && !(s->done = hs_calloc(nvl * (size_t)s->np, 1, "done flags"))) st = HS_ENOMEM;
+    s->src->nshard = (int)r->nshard;
+    size_t nvl = (size_t)s->nv * (size_t)s->nl, n = nvl * (size_t)s->np;
+    if (!st && !(s->done = hs_calloc(n, 1, "done flags"))) st = HS_ENOMEM;
+    if (!st && !(s->source = hs_malloc(n * sizeof *s->source, "value sources"))) st = HS_ENOMEM;
     for (size_t vl = 0; !st && vl < nvl; vl++)
-        for (int p = 0; p < s->np; p++)
-            s->done[vl * (size_t)s->np + p] =
-                r->cells[vl * r->nshard + (size_t)hs_shard_of((size_t)p, (int)r->nshard)] != 0;
+        for (int p = 0; p < s->np; p++) {
+            size_t i = vl * (size_t)s->np + p;
+            s->done[i] = r->cells[vl * r->nshard + (size_t)hs_shard_of((size_t)p, (int)r->nshard)] != 0;
+            s->source[i] = s->done[i] ? 0 : -1;
+        }
     return st;
 }
 
@@ -301,9 +305,11 @@ static hs_status mark_known_maps(hs_study *s)
 {
     size_t nvl = (size_t)s->nv * (size_t)s->nl, LH = (size_t)s->L * (size_t)s->H;
     if (!(s->heads_known = hs_calloc(nvl, 1, "head map flags"))) return HS_ENOMEM;
+    if (!(s->map_source = hs_malloc(nvl * sizeof *s->map_source, "head map sources"))) return HS_ENOMEM;
     for (size_t vl = 0; vl < nvl; vl++) {
         for (int p = 0; p < s->np; p++) s->heads_known[vl] |= s->done[vl * (size_t)s->np + p];
         for (size_t k = 0; k < LH; k++) s->heads_known[vl] |= s->pruned[vl * LH + k] != 0;
+        s->map_source[vl] = s->heads_known[vl] ? 0 : -1;
     }
     return HS_OK;
 }

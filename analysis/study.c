@@ -3,7 +3,9 @@
  * A merge builds a fresh study on the union grid (variants in order of appearance,
  * levels ascending, metrics by name) and copies each input into it prompt by prompt,
  * taking only prompts whose cell is done. Inputs must be the same study: same model,
- * prompts, calibration and sampling, so that a prompt's numbers mean the same in each. */
+ * prompts, calibration and sampling, so that a prompt's numbers mean the same in each.
+ * Prompts and head maps present in several inputs follow the merge rule of `headsweep
+ * merge` (results.h, src/results/merge_rule.c): they must agree, or the merge is refused. */
 #include "study.h"
 
 #include <math.h>
@@ -11,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "headsweep/prompts.h"
+#include "headsweep/results.h"
 
 static void free_strv(char **v, int n)
 {
@@ -51,6 +56,8 @@ void hs_study_free(hs_study *s)
     free(s->done);
     free(s->pruned);
     free(s->heads_known);
+    free(s->map_source);
+    free(s->source);
     free(s->occupancy);
     free(s->score);
     memset(s, 0, sizeof *s);
@@ -354,27 +361,59 @@ static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b)
     if (!st) st = alloc_fill((void **)&m->occupancy, vl * LH * (size_t)m->ns, sizeof(int64_t), "occupancy");
     if (!st) st = alloc_fill((void **)&m->score, LH, sizeof(double), "head scores");
     if (!st) st = alloc_fill((void **)&m->origin, vl * (size_t)m->np, sizeof(int), "cell origins");
-    for (size_t i = 0; !st && i < vl * (size_t)m->np; i++) m->origin[i] = -1;
+    if (!st) st = alloc_fill((void **)&m->source, vl * (size_t)m->np, sizeof(int), "value sources");
+    if (!st) st = alloc_fill((void **)&m->map_source, vl, sizeof(int), "head map sources");
+    for (size_t i = 0; !st && i < vl * (size_t)m->np; i++) m->origin[i] = m->source[i] = -1;
+    for (size_t i = 0; !st && i < vl; i++) m->map_source[i] = -1;
     if (!st) memcpy(m->score, a->score, LH * sizeof(double));
     return st;
 }
 
 /* ---- copying a source into the union ---- */
 
-/* Copies the done prompts of src cell (sv, sl) into m cell (mv, ml); counts prompts
- * new to m and prompts m already had. */
-static hs_status absorb_prompts(hs_study *m, int mv, int ml, const hs_study *src, int sv, int sl,
-                                int *n_new, int *n_dup)
+/* Where src's values of a (variant, level) go in m: src's sources are m's from base on. */
+typedef struct {
+    int mv, ml;       /* cell in m */
+    const hs_study *src;
+    int sv, sl;       /* cell in src */
+    int base;         /* index in m->src of src->src[0] */
+} absorb_at;
+
+/* A prompt done in m and in src: every quality number must agree (the merge rule). */
+static hs_status check_duplicate(const hs_study *m, const absorb_at *at, int p)
 {
+    const hs_study *src = at->src;
+    size_t si = hs_vlp(src, at->sv, at->sl, p), mi = hs_vlp(m, at->mv, at->ml, p);
+    const hs_source *a = &m->src[m->source[mi]], *b = &m->src[at->base + src->source[si]];
+    char what[512];
+    for (int k = 0; k < src->nm; k++) {
+        const hs_metric_data *d = hs_study_metric(m, src->metric[k].name);
+        if (hs_results_same_metric(d->name, d->timing, m->prompt[p], d->v[mi], src->metric[k].v[si], what,
+                                   sizeof what))
+            continue;
+        int shard = a->nshard > 0 ? hs_shard_of((size_t)p, a->nshard) : 0;
+        return hs_results_cell_conflict(m->variant[at->mv], m->level[at->ml], shard, a->path, b->path, what);
+    }
+    return HS_OK;
+}
+
+/* Copies the done prompts of src cell (sv, sl) into m cell (mv, ml); counts prompts
+ * new to m and prompts m already had (which must agree). */
+static hs_status absorb_prompts(hs_study *m, const absorb_at *at, int *n_new, int *n_dup)
+{
+    const hs_study *src = at->src;
     *n_new = *n_dup = 0;
     for (int p = 0; p < m->np; p++) {
-        size_t si = hs_vlp(src, sv, sl, p), mi = hs_vlp(m, mv, ml, p);
+        size_t si = hs_vlp(src, at->sv, at->sl, p), mi = hs_vlp(m, at->mv, at->ml, p);
         if (!src->done[si]) continue;
         if (m->done[mi]) {
             (*n_dup)++;
+            hs_status st = check_duplicate(m, at, p);
+            if (st) return st;
             continue;
         }
         m->done[mi] = 1;
+        m->source[mi] = at->base + src->source[si];
         (*n_new)++;
         for (int k = 0; k < src->nm; k++) {
             hs_metric_data *d = (hs_metric_data *)hs_study_metric(m, src->metric[k].name);
@@ -390,38 +429,38 @@ static hs_status absorb_prompts(hs_study *m, int mv, int ml, const hs_study *src
     return HS_OK;
 }
 
-static hs_status absorb_heads(hs_study *m, int mv, int ml, const hs_study *src, int sv, int sl,
-                              int n_new, int n_dup)
+static hs_status absorb_heads(hs_study *m, const absorb_at *at, int n_new, int n_dup)
 {
+    const hs_study *src = at->src;
     size_t LH = (size_t)m->L * (size_t)m->H, S = (size_t)m->ns;
-    size_t mi = hs_vl(m, mv, ml), si = hs_vl(src, sv, sl);
+    size_t mi = hs_vl(m, at->mv, at->ml), si = hs_vl(src, at->sv, at->sl);
     hs_status st = HS_OK;
     if (src->heads_known[si] && !m->heads_known[mi]) {
         memcpy(m->pruned + mi * LH, src->pruned + si * LH, LH);
         m->heads_known[mi] = 1;
+        m->map_source[mi] = at->base + src->map_source[si];
     } else if (src->heads_known[si] && memcmp(m->pruned + mi * LH, src->pruned + si * LH, LH)) {
-        st = hs_study_note(m, "%s: pruned heads of %s at level %g differ from an earlier file; "
-                           "the earlier file's map is shown", src->src[0].path, src->variant[sv],
-                           src->level[sl]);
+        return hs_results_heads_conflict(m->variant[at->mv], m->level[at->ml], m->src[m->map_source[mi]].path,
+                                         m->src[at->base + src->map_source[si]].path);
     }
     if (n_new > 0)
         for (size_t k = 0; k < LH * S; k++) m->occupancy[mi * LH * S + k] += src->occupancy[si * LH * S + k];
     if (!st && n_new > 0 && n_dup > 0)
         st = hs_study_note(m, "%s: agency occupancy of %s at level %g is summed over prompts, some of "
                            "which an earlier file also has; it may count them twice",
-                           src->src[0].path, src->variant[sv], src->level[sl]);
+                           src->src[0].path, src->variant[at->sv], src->level[at->sl]);
     return st;
 }
 
-static hs_status absorb_cell(hs_study *m, const hs_study *src, int sv, int sl)
+static hs_status absorb_cell(hs_study *m, const hs_study *src, int sv, int sl, int base)
 {
-    int mv = hs_study_variant(m, src->variant[sv]), ml = hs_study_level(m, src->level[sl]);
+    absorb_at at = {hs_study_variant(m, src->variant[sv]), hs_study_level(m, src->level[sl]), src, sv, sl, base};
     int n_new, n_dup;
-    hs_status st = absorb_prompts(m, mv, ml, src, sv, sl, &n_new, &n_dup);
-    if (!st) st = absorb_heads(m, mv, ml, src, sv, sl, n_new, n_dup);
+    hs_status st = absorb_prompts(m, &at, &n_new, &n_dup);
+    if (!st) st = absorb_heads(m, &at, n_new, n_dup);
     if (!st && n_dup > 0)
-        st = hs_study_note(m, "%d prompts of %s at level %g are done in more than one input file; "
-                           "the values of the file given first are used (%s repeats them)",
+        st = hs_study_note(m, "%d prompts of %s at level %g are done in more than one input file with the same "
+                           "quality numbers; the timings of the file given first are used (%s repeats them)",
                            n_dup, src->variant[sv], src->level[sl], src->src[0].path);
     return st;
 }
@@ -435,6 +474,7 @@ static hs_status copy_sources(hs_study *m, const hs_study *src)
         hs_source *d = &m->src[m->nsrc++];
         memset(d, 0, sizeof *d);
         const hs_source *s = &src->src[i];
+        d->nshard = s->nshard;
         if (!(d->path = hs_strdup(s->path))) return HS_ENOMEM;
         if (!(d->attrs = hs_calloc((size_t)s->n_attrs, sizeof *d->attrs, "attributes"))) return HS_ENOMEM;
         for (int k = 0; k < s->n_attrs; k++, d->n_attrs++) {
@@ -450,9 +490,10 @@ static hs_status copy_sources(hs_study *m, const hs_study *src)
 
 static hs_status absorb(hs_study *m, const hs_study *src)
 {
+    int base = m->nsrc;
     hs_status st = copy_sources(m, src);
     for (int v = 0; !st && v < src->nv; v++)
-        for (int l = 0; !st && l < src->nl; l++) st = absorb_cell(m, src, v, l);
+        for (int l = 0; !st && l < src->nl; l++) st = absorb_cell(m, src, v, l, base);
     return st;
 }
 

@@ -28,6 +28,7 @@ typedef struct {
     char *path;          /* the results file */
     int n_attrs;
     hs_attr_text *attrs; /* (n_attrs) root attributes, in the file's order */
+    int nshard;          /* prompt shards of the file: prompt p is in shard hs_shard_of(p, nshard) */
 } hs_source;
 
 typedef struct {
@@ -45,6 +46,9 @@ typedef struct {
     uint8_t *done;            /* (nv, nl, np) 1 when the prompt's cell is done */
     uint8_t *pruned;          /* (nv, nl, L, H) 1 = head switched off */
     uint8_t *heads_known;     /* (nv, nl) pruned map taken from a file with this cell */
+    int *map_source;          /* (nv, nl) index into src of the file the pruned map comes from; -1 unknown */
+    int *source;              /* (nv, nl, np) index into src of the file a done prompt's values come from;
+                                 -1 not done */
     int64_t *occupancy;       /* (nv, nl, L, H, ns) steps per state, summed over prompts */
     double *score;            /* (L, H) head usefulness, higher = more useful */
     int norigins;
@@ -90,8 +94,11 @@ hs_status hs_study_note(hs_study *s, const char *fmt, ...) HS_PRINTF(2, 3);
 /* Merges b into a (a keeps its order; b's new variants and levels are added, levels
  * sorted ascending). Refuses (HS_EINPUT, message naming both files) when the two are not
  * the same study: different model, prompts, calibration, strategy, sampling settings,
- * head grid, states, prompt ids, or a variant whose gating/agency differ. When both files
- * have a prompt done, a's value is kept and a note says so. b is left unchanged. */
+ * head grid, states, prompt ids, or a variant whose gating/agency differ. Files are joined
+ * by the merge rule of `headsweep merge` (results.h): a (variant, level) in both must switch
+ * off the same heads and a prompt done in both must have the same quality numbers, else
+ * the merge is refused naming both files and the cell; its timing numbers are a's, and a
+ * note says so. b is left unchanged. */
 hs_status hs_study_merge(hs_study *a, const hs_study *b);
 
 /* Sorts levels ascending (a single file may list them in any order). */

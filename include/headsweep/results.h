@@ -78,10 +78,23 @@ typedef struct {
  * changes a result). 1 when equal; else 0 with the number of differing lines and the first
  * differing line of each (NUL-terminated, "(end)" when one text is shorter) in a and b. */
 int hs_results_same_study(const char *x, const char *y, int *n_differ, char *a, char *b, size_t cap);
-/* Two values of a quality number (a metric with timing = 0, a generated token, an agency
- * count) agree when equal, NaN agreeing with NaN. Timing numbers of a cell may differ
- * between runs: merges take them from the first input that has the cell. */
+/* The merge rule (src/results/merge_rule.c), one for `headsweep merge` and the report's
+ * multi-file reading: equal study texts; a (variant, level) in both files switches off the
+ * same heads; a cell done in both agrees in every quality number (a metric with timing = 0,
+ * a generated token, an agency count). Timing numbers of a cell may differ between runs:
+ * merges take them from the first input that has the cell. */
+/* Two values of a quality number agree when equal, NaN agreeing with NaN. */
 int hs_results_same_value(double a, double b);
+/* 1 when metric `name` (timing: 1 for a timing number, which may differ) of a prompt agrees
+ * in both files; else 0 and what (cap bytes) says how: "distinct_2 of prompt p7 is x vs y". */
+int hs_results_same_metric(const char *name, int timing, const char *prompt, double a, double b, char *what,
+                           size_t cap);
+/* The refusal of a cell done in files a and b with different results (HS_EINPUT, naming
+ * the cell, both files and what differs). */
+hs_status hs_results_cell_conflict(const char *variant, double level, int shard, const char *a, const char *b,
+                                   const char *what);
+/* The refusal of files a and b whose pruned heads differ for a variant at a level. */
+hs_status hs_results_heads_conflict(const char *variant, double level, const char *a, const char *b);
 
 /* ---- read-only access (headsweep-report) ---- */
 

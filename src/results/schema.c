@@ -2,7 +2,6 @@
  * dataset of a results file, its shape, type, units and description. The writer creates
  * from it, the schema check checks against it and the readers read through it;
  * docs/results-format.md describes the same layout for people. */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,37 +68,3 @@ hs_results_class hs_results_type_class(hs_results_type t)
     return t == HS_RT_F64 ? HS_RC_FLOAT : t == HS_RT_STRING || t == HS_RT_HOST || t == HS_RT_UTC ? HS_RC_STRING
                                                                                                 : HS_RC_INTEGER;
 }
-
-/* ---- one study ---- */
-
-/* Line i (0-based) of text, as a pointer and a length; NULL past the end. */
-static const char *nth_line(const char *text, int i, int *len)
-{
-    for (; i > 0 && text; i--) {
-        text = strchr(text, '\n');
-        if (text) text++;
-    }
-    if (!text || !*text) return NULL;
-    *len = (int)strcspn(text, "\n");
-    return text;
-}
-
-int hs_results_same_study(const char *x, const char *y, int *n_differ, char *a, char *b, size_t cap)
-{
-    *n_differ = 0;
-    if (cap) a[0] = b[0] = '\0';
-    if (!strcmp(x, y)) return 1;
-    for (int i = 0;; i++) {
-        int la = 0, lb = 0;
-        const char *p = nth_line(x, i, &la), *q = nth_line(y, i, &lb);
-        if (!p && !q) break;
-        if (p && q && la == lb && !memcmp(p, q, (size_t)la)) continue;
-        if (!(*n_differ)++ && cap) {
-            snprintf(a, cap, "%.*s", p ? la : (int)strlen("(end)"), p ? p : "(end)");
-            snprintf(b, cap, "%.*s", q ? lb : (int)strlen("(end)"), q ? q : "(end)");
-        }
-    }
-    return 0;
-}
-
-int hs_results_same_value(double a, double b) { return a == b || (isnan(a) && isnan(b)); }

@@ -6,15 +6,15 @@
  * to a temporary file, the cells the others add are written into it, and it is renamed
  * to OUT at the end (never over an existing file), so OUT is never half-merged. Merge
  * holds OUT.lock and every input's lock like a sweep, so it never runs beside a sweep
- * writing either. A cell done in several inputs must be
- * identical in every quality number (metrics with timing = 0, generated tokens, agency
- * occupancy and transitions); otherwise the merge is refused, naming the cell, the number
- * and the files. Timing numbers of a cell come from the first input that has it.
+ * writing either. A cell done in several inputs must be identical in every quality number
+ * (metrics with timing = 0, generated tokens, agency occupancy and transitions); otherwise
+ * the merge is refused, naming the cell, the number and the files. Timing numbers of a cell
+ * come from the first input that has it. This is the merge rule of results.h
+ * (src/results/merge_rule.c), which the report's multi-file reading applies too.
  * Files written before /agency/transitions existed merge only with each other: their
  * cells have no transitions to give a file that records them. */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,32 +76,29 @@ static hs_status check_same_study(hs_results *first, hs_results *r)
                       hs_results_path(r), hs_results_path(first), hs_results_path(newer ? r : first),
                       hs_results_path(newer ? first : r));
     }
-    size_t n = (size_t)g->n_variants * g->n_levels * g->n_layers * g->n_heads;
+    size_t LH = (size_t)g->n_layers * g->n_heads, n = (size_t)g->n_variants * g->n_levels * LH;
     uint8_t *a = hs_malloc(n, "pruned heads"), *b = hs_malloc(n, "pruned heads");
     st = !a || !b ? HS_ENOMEM : hs_results_read_pruned(first, a);
     if (!st) st = hs_results_read_pruned(r, b);
-    if (!st && memcmp(a, b, n))
-        st = hs_err(HS_EINPUT, "cannot merge %s with %s: they switch off different heads (/heads/pruned)",
-                    hs_results_path(r), hs_results_path(first));
+    for (size_t vl = 0; !st && vl < n / LH; vl++)
+        if (memcmp(a + vl * LH, b + vl * LH, LH))
+            st = hs_results_heads_conflict(hs_results_variant_name(r, (int)(vl / (size_t)g->n_levels)),
+                                           hs_results_level(r, (int)(vl % (size_t)g->n_levels)),
+                                           hs_results_path(first), hs_results_path(r));
     free(a);
     free(b);
     return st;
 }
 
-static int same_number(double a, double b)
-{
-    return a == b || (isnan(a) && isnan(b));
-}
-
 static hs_status disagree(const hs_results *r, const hs_cell_result *c, const char *a, const char *b, const char *what)
 {
     hs_cell cell = hs_grid_cell(hs_results_grid(r), c->index);
-    return hs_err(HS_EINPUT, "cell (variant %s, level %g, shard %d) is done in both %s and %s with different results: "
-                             "%s; refusing to merge",
-                  hs_results_variant_name(r, cell.variant), hs_results_level(r, cell.level), cell.shard, a, b, what);
+    return hs_results_cell_conflict(hs_results_variant_name(r, cell.variant), hs_results_level(r, cell.level),
+                                    cell.shard, a, b, what);
 }
 
-/* Every quality number of a cell must match; timing numbers may differ. */
+/* Every quality number of a cell must match; timing numbers may differ (the merge rule,
+ * results.h). */
 static hs_status compare_cells(const hs_results *r, const hs_cell_result *x, const char *a, const hs_cell_result *y,
                                const char *b)
 {
@@ -111,9 +108,8 @@ static hs_status compare_cells(const hs_results *r, const hs_cell_result *x, con
         const char *id = hs_results_prompt_id(r, x->prompt[j]);
         for (int m = 0; m < HS_M_COUNT; m++) {
             double u = x->metrics[(size_t)j * HS_M_COUNT + m], v = y->metrics[(size_t)j * HS_M_COUNT + m];
-            if (hs_metrics[m].timing || same_number(u, v)) continue;
-            snprintf(what, sizeof what, "%s of prompt %s is %.17g vs %.17g", hs_metrics[m].name, id, u, v);
-            return disagree(r, x, a, b, what);
+            if (!hs_results_same_metric(hs_metrics[m].name, hs_metrics[m].timing, id, u, v, what, sizeof what))
+                return disagree(r, x, a, b, what);
         }
         for (int t = 0; t < g->max_new; t++) {
             size_t k = (size_t)j * g->max_new + t;

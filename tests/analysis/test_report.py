@@ -10,6 +10,8 @@ report and checks it against an independent recomputation with h5py/numpy:
   - every promised file exists, PNGs are PNGs (when gnuplot is on PATH);
   - missing cells and NaN values are reported, not averaged in;
   - merged parts equal the whole; mismatched studies, bad files and bad options exit 2;
+  - duplicate cells follow `headsweep merge`'s rule: identical ones accepted, differing
+    quality numbers or pruned heads refused (exit 2 naming both files and the cell);
   - gnuplot missing -> note and exit 0; gnuplot failing -> exit 1 with its output;
   - --min-pairs, the caveats' counts, the 0% control in the speed attribution;
   - the verdict rule on planted ties and drift (make_fixture.py --ties): identical rows,
@@ -323,6 +325,54 @@ def check_merge(binary, work, full_out):
     rows = read_csv(os.path.join(work, "merged", "comparisons.csv"))
     check(row(rows, comparison="agency-vs-baseline", metric="speed", level=50)["n_cross_host_or_run"] == "0",
           "parts split by shard pair prompts within one file: not flagged")
+
+
+def check_duplicates(binary, work, full_out):
+    """The merge rule of `headsweep merge` (include/headsweep/results.h): a prompt done in two
+    files must have the same quality numbers and a (variant, level) in both the same pruned
+    heads, else exit 2 naming both files and the cell; identical duplicates (the planted NaN
+    included: shard 1 is in both parts) are accepted, timings taken from the first file."""
+    a = fixture(os.path.join(work, "dup_a.h5"), "--done-shards", "0,1,2")
+    b = fixture(os.path.join(work, "dup_b.h5"), "--done-shards", "1,2,3")
+    tables = ["comparisons.csv"] + ["table_%s.csv" % k for k in PROMISED]
+
+    def run(files, name):
+        out = os.path.join(work, name)
+        return out, report(binary, files, out, "--no-figures")
+
+    def same_as_whole(out, what):
+        for t in tables:
+            check(open(os.path.join(out, t)).read() == open(os.path.join(full_out, t)).read(), what + ": " + t)
+
+    out, p = run([a, b], "dup")
+    check(p.returncode == 0, "identical duplicate cells are accepted: " + p.stderr)
+    same_as_whole(out, "overlapping parts equal the whole file")
+
+    def tampered(name, obj, index, factor):
+        path = os.path.join(work, name)
+        shutil.copy(b, path)
+        with h5py.File(path, "a") as h:
+            d = h[obj]
+            d[index] = d[index] * factor if factor else 1 - d[index]
+        return path
+
+    c = tampered("dup_quality.h5", "metrics/distinct_1", (0, 2, 1), 1.5)
+    out, p = run([a, c], "dup_quality")
+    needle = ("cell (variant baseline, level 50, shard 1) is done in both %s and %s with different results: "
+              "distinct_1 of prompt p001 is " % (a, c))
+    check(p.returncode == 2 and needle in p.stderr and "Sanitizer" not in p.stderr,
+          "a differing quality number of a duplicate cell -> exit 2 naming %r (got %d: %s)"
+          % (needle, p.returncode, p.stderr.strip()))
+    t = tampered("dup_timing.h5", "metrics/decode_tokens_per_second", (0, 2, 1), 1.5)
+    out, p = run([a, t], "dup_timing")
+    check(p.returncode == 0, "a differing timing number of a duplicate cell is accepted: " + p.stderr)
+    same_as_whole(out, "timings of a duplicate cell are the first file's")
+    h = tampered("dup_heads.h5", "heads/pruned", (0, 2, 0, 0), None)
+    out, p = run([a, h], "dup_heads")
+    needle = ("cannot merge %s with %s: they switch off different heads (/heads/pruned) in variant baseline at "
+              "level 50" % (h, a))
+    check(p.returncode == 2 and needle in p.stderr, "differing pruned heads -> exit 2 naming %r (got %d: %s)"
+          % (needle, p.returncode, p.stderr.strip()))
 
 
 def check_cross_hosts(binary, work):
@@ -909,6 +959,7 @@ def main():
     check_headlines(f, out)
     check_seed(binary, work, f, out)
     check_merge(binary, work, out)
+    check_duplicates(binary, work, out)
     check_other_shapes(binary, work)
     check_cross_hosts(binary, work)
     check_interleaving(binary, work, out)

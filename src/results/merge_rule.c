@@ -1,0 +1,69 @@
+/* merge_rule.c: the one definition of when two results files of one study may be joined,
+ * used by `headsweep merge` (src/sweep/merge.c) and by the report's multi-file reading
+ * (analysis/study.c), so the two never disagree about the same pair of files:
+ *  - the study texts are equal (hs_results_same_study);
+ *  - a (variant, level) present in both switches off the same heads;
+ *  - a cell done in both agrees in every quality number (a metric with timing = 0, a
+ *    generated token, an agency count), NaN agreeing with NaN; timing numbers may differ
+ *    between runs and are taken from the first file that has the cell.
+ * Anything else is refused with one message naming both files and the cell. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "headsweep/results.h"
+
+/* Line i (0-based) of text, as a pointer and a length; NULL past the end. */
+static const char *nth_line(const char *text, int i, int *len)
+{
+    for (; i > 0 && text; i--) {
+        text = strchr(text, '\n');
+        if (text) text++;
+    }
+    if (!text || !*text) return NULL;
+    *len = (int)strcspn(text, "\n");
+    return text;
+}
+
+int hs_results_same_study(const char *x, const char *y, int *n_differ, char *a, char *b, size_t cap)
+{
+    *n_differ = 0;
+    if (cap) a[0] = b[0] = '\0';
+    if (!strcmp(x, y)) return 1;
+    for (int i = 0;; i++) {
+        int la = 0, lb = 0;
+        const char *p = nth_line(x, i, &la), *q = nth_line(y, i, &lb);
+        if (!p && !q) break;
+        if (p && q && la == lb && !memcmp(p, q, (size_t)la)) continue;
+        if (!(*n_differ)++ && cap) {
+            snprintf(a, cap, "%.*s", p ? la : (int)strlen("(end)"), p ? p : "(end)");
+            snprintf(b, cap, "%.*s", q ? lb : (int)strlen("(end)"), q ? q : "(end)");
+        }
+    }
+    return 0;
+}
+
+int hs_results_same_value(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
+int hs_results_same_metric(const char *name, int timing, const char *prompt, double a, double b, char *what,
+                           size_t cap)
+{
+    if (timing || hs_results_same_value(a, b)) return 1;
+    snprintf(what, cap, "%s of prompt %s is %.17g vs %.17g", name, prompt, a, b);
+    return 0;
+}
+
+hs_status hs_results_cell_conflict(const char *variant, double level, int shard, const char *a, const char *b,
+                                   const char *what)
+{
+    return hs_err(HS_EINPUT, "cell (variant %s, level %g, shard %d) is done in both %s and %s with different results: "
+                             "%s; refusing to merge",
+                  variant, level, shard, a, b, what);
+}
+
+hs_status hs_results_heads_conflict(const char *variant, double level, const char *a, const char *b)
+{
+    return hs_err(HS_EINPUT, "cannot merge %s with %s: they switch off different heads (/heads/pruned) in variant %s "
+                             "at level %g",
+                  b, a, variant, level);
+}

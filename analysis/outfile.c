@@ -95,24 +95,32 @@ void hs_out_md_code(FILE *f, const char *s)
     for (int i = 0; i <= longest; i++) fputc('`', f);
 }
 
+/* Spreadsheets (Excel, LibreOffice, Google Sheets) run a cell starting with = + - @ as a
+ * formula, some after stripping a leading tab or CR, and DDE payloads such as
+ * =cmd|' /C calc'!A0 run commands. OWASP's CSV injection advice: a single quote in front,
+ * which the spreadsheet shows as text and a CSV reader keeps as data. Also in front of such
+ * a character after a , ; tab CR or LF inside the field: a spreadsheet splitting on another
+ * separator than ours (';' in decimal-comma locales, tab) would start a cell there. */
+static int csv_formula_char(char c) { return c && strchr("=+-@\t\r", c) != NULL; }
+static int csv_separator(char c) { return c && strchr(",;\t\r\n", c) != NULL; }
+
 /* RFC 4180: a field with a comma, quote, CR or LF is quoted and its quotes doubled. Other
- * control characters and edge spaces also get quotes, so no reader trims or splits them. */
+ * control characters, edge spaces and semicolons also get quotes, so no reader trims or
+ * splits them. Only string cells come here; numbers are printed as numbers (-0.5 stays one). */
 void hs_out_csv_cell(FILE *f, const char *s)
 {
     int quote = 0;
-    for (const char *p = s; *p; p++) quote |= *p == ',' || *p == '"' || is_control((unsigned char)*p);
+    for (const char *p = s; *p; p++)
+        quote |= *p == ',' || *p == ';' || *p == '"' || is_control((unsigned char)*p);
     size_t n = strlen(s);
     quote |= n && (s[0] == ' ' || s[n - 1] == ' ');
-    if (!quote) {
-        fputs(s, f);
-        return;
+    if (quote) fputc('"', f);
+    for (const char *p = s; *p; p++) {
+        if (csv_formula_char(*p) && (p == s || csv_separator(p[-1]))) fputc('\'', f);
+        if (*p == '"') fputc('"', f);
+        fputc(*p, f);
     }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    if (quote) fputc('"', f);
 }
 
 void hs_out_safe_name(const char *s, char *out, size_t cap)

@@ -26,7 +26,9 @@ hs_status hs_out_close(hs_out *o);
 void hs_out_md_cell(FILE *f, const char *s);
 /* Writes s as one Markdown code span (fence longer than any backtick run in s). */
 void hs_out_md_code(FILE *f, const char *s);
-/* Writes s as one RFC 4180 CSV field (quoted when needed, quotes doubled). */
+/* Writes the string s as one RFC 4180 CSV field (quoted when needed, quotes doubled), with
+ * a single quote before an = + - @ tab or CR that starts it or follows a , ; tab CR or LF,
+ * so no spreadsheet runs it as a formula (OWASP CSV injection). Not for numbers. */
 void hs_out_csv_cell(FILE *f, const char *s);
 /* Copies s into out (cap bytes) keeping [A-Za-z0-9._-] and replacing the rest with '_',
  * so a variant or metric name can be part of a file name or a whitespace column. */

@@ -19,7 +19,6 @@
 #include "headsweep/util.h"
 
 #define HS_VARIANT_NAME_MAX 64
-#define HS_HOST_MAX 64       /* bytes of a host name in /cells/host, NUL included */
 
 /* ---- job files ---- */
 
@@ -110,24 +109,6 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in);
 
 /* ---- the grid of cells ---- */
 
-typedef struct {
-    int n_variants, n_levels, n_shards; /* cells: variant x level x shard */
-    int n_prompts, n_layers, n_heads, max_new;
-} hs_grid;
-
-typedef struct {
-    int variant, level, shard;
-} hs_cell;
-
-/* Cells are numbered variant-major: index = (variant * n_levels + level) * n_shards + shard,
- * the row-major order of /cells/done. */
-int64_t hs_grid_cells(const hs_grid *g);
-hs_cell hs_grid_cell(const hs_grid *g, int64_t index);
-/* Prompts of a shard: shard s holds prompts s, s + n_shards, ... (hs_prompts_shard). */
-int hs_grid_shard_size(const hs_grid *g, int shard);
-/* Fills idx (hs_grid_shard_size entries) with the shard's prompt indices, ascending. */
-void hs_grid_shard_prompts(const hs_grid *g, int shard, int32_t *idx);
-
 /* A slice of the cells for a job-array task: part k (1-based) of n holds the cells whose
  * index % n == k - 1. n == 0 means every cell. */
 typedef struct {
@@ -142,26 +123,6 @@ int64_t hs_grid_slice_key(const hs_grid *g, int64_t cell, int interleaved);
 /* Whether a study's cells were sliced by work item (timings interleaved, the default) or
  * cell by cell (timing_order = sequential), from the study text the file records. */
 int hs_study_interleaved(const char *study);
-
-/* Everything one finished cell contributes to the results file. */
-typedef struct {
-    int64_t index;          /* cell index in the grid */
-    int n;                  /* prompts in the cell */
-    int32_t *prompt;        /* (n) prompt indices, ascending */
-    double *metrics;        /* (n, HS_M_COUNT) per prompt, hs_metrics[] order */
-    int32_t *gen_ids;       /* (n, max_new) generated ids, -1 padded */
-    int64_t *occupancy;     /* (L, H, HS_AG_NSTATES) agency steps, summed over the prompts */
-    int64_t *transitions;   /* (L, H) agency state changes, summed over the prompts */
-    double seconds;         /* wall time of the cell */
-    int32_t rank;           /* rank that computed it */
-    int32_t run;            /* sweep invocation that wrote it (1, 2, ...) */
-    char host[HS_HOST_MAX];
-    char finished_utc[HS_UTC_MAX];
-} hs_cell_result;
-
-/* One allocation for the arrays of a cell of n prompts. */
-hs_status hs_cell_result_init(hs_cell_result *c, const hs_grid *g, int n);
-void hs_cell_result_free(hs_cell_result *c);
 
 /* ---- the results file (src/results/results.c, the only HDF5 user) ---- */
 

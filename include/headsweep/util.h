@@ -119,6 +119,9 @@ void hs_sha256_hex_builtin(const void *data, size_t len, char out[65]);
  * succeeded, renames it to path; otherwise removes it. Returns the first error. */
 hs_status hs_tmp_create(const char *path, FILE **f, char **tmp);
 hs_status hs_tmp_commit(const char *path, FILE *f, char *tmp, hs_status st);
+/* rename(from, to) that fails (HS_EINPUT) instead of replacing an existing to
+ * (renameat2 RENAME_NOREPLACE; link + unlink where the file system lacks it). */
+hs_status hs_rename_noreplace(const char *from, const char *to);
 
 /* Joins dir and name into a newly allocated path. */
 char *hs_path_join(const char *dir, const char *name);

@@ -36,7 +36,7 @@
 #include <hdf5_hl.h>
 
 #include "headsweep/version.h"
-#include "../sweep/sweep_impl.h"
+#include "headsweep/sweep.h"
 #include "results_impl.h"
 
 /* The layout comes from the schema table (schema.c, include/headsweep/results.h). */

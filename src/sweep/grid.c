@@ -1,5 +1,5 @@
-/* grid.c: the cells of a study (variant x level x prompt shard), job-array slices, the
- * study's identity text, and the buffers of a finished cell. */
+/* grid.c: job-array slices of the cells (the grid itself is the results file's, in
+ * src/results/cells.c), the study's identity text, and a finished cell's wire format. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,32 +8,6 @@
 
 #include "headsweep/prompts.h"
 #include "sweep_impl.h"
-
-int64_t hs_grid_cells(const hs_grid *g)
-{
-    return (int64_t)g->n_variants * g->n_levels * g->n_shards;
-}
-
-hs_cell hs_grid_cell(const hs_grid *g, int64_t index)
-{
-    hs_cell c;
-    c.shard = (int)(index % g->n_shards);
-    index /= g->n_shards;
-    c.level = (int)(index % g->n_levels);
-    c.variant = (int)(index / g->n_levels);
-    return c;
-}
-
-int hs_grid_shard_size(const hs_grid *g, int shard)
-{
-    return (int)hs_shard_size((size_t)g->n_prompts, g->n_shards, shard);
-}
-
-void hs_grid_shard_prompts(const hs_grid *g, int shard, int32_t *idx)
-{
-    int n = hs_grid_shard_size(g, shard);
-    for (int j = 0; j < n; j++) idx[j] = (int32_t)hs_shard_prompt(shard, (size_t)j, g->n_shards);
-}
 
 hs_status hs_slice_parse(const char *s, hs_slice *out)
 {
@@ -177,40 +151,6 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
     return t.buf;
 }
 
-/* ---- cell buffers ---- */
-
-/* Bytes of the one block that holds a cell's arrays, 8-byte arrays first so every array
- * stays aligned: metrics, occupancy, transitions, gen_ids, prompt. */
-static size_t cell_block_bytes(const hs_grid *g, int n)
-{
-    size_t LH = (size_t)g->n_layers * g->n_heads;
-    return (size_t)n * HS_M_COUNT * sizeof(double) + LH * (HS_AG_NSTATES + 1) * sizeof(int64_t) +
-           (size_t)n * g->max_new * sizeof(int32_t) + (size_t)n * sizeof(int32_t);
-}
-
-hs_status hs_cell_result_init(hs_cell_result *c, const hs_grid *g, int n)
-{
-    memset(c, 0, sizeof *c);
-    size_t bytes = cell_block_bytes(g, n);
-    char *block = hs_calloc(1, bytes ? bytes : 1, "cell result");
-    if (!block) return HS_ENOMEM;
-    c->metrics = (double *)block;
-    c->occupancy = (int64_t *)(c->metrics + (size_t)n * HS_M_COUNT);
-    c->transitions = c->occupancy + (size_t)g->n_layers * g->n_heads * HS_AG_NSTATES;
-    c->gen_ids = (int32_t *)(c->transitions + (size_t)g->n_layers * g->n_heads);
-    c->prompt = c->gen_ids + (size_t)n * g->max_new;
-    c->n = n;
-    c->rank = -1;
-    return HS_OK;
-}
-
-void hs_cell_result_free(hs_cell_result *c)
-{
-    if (!c) return;
-    free(c->metrics);
-    memset(c, 0, sizeof *c);
-}
-
 /* Wire format: this header, then the cell's block as it is in memory. Ranks of one job
  * share the byte order and the build, so raw bytes are enough. */
 typedef struct {
@@ -223,7 +163,7 @@ typedef struct {
 
 hs_status hs_cell_pack(const hs_cell_result *c, const hs_grid *g, void **buf, size_t *n)
 {
-    size_t block = cell_block_bytes(g, c->n);
+    size_t block = hs_cell_result_bytes(g, c->n);
     char *out = hs_malloc(sizeof(wire_header) + block, "cell message");
     if (!out) return HS_ENOMEM;
     wire_header h = {c->index, c->n, c->rank, c->run, 0, c->seconds, {0}, {0}};
@@ -241,7 +181,7 @@ hs_status hs_cell_unpack(hs_cell_result *c, const hs_grid *g, const void *buf, s
     wire_header h;
     if (n < sizeof h) return hs_err(HS_EINTERNAL, "cell message of %zu bytes is shorter than its header", n);
     memcpy(&h, buf, sizeof h);
-    if (h.n < 0 || h.index < 0 || h.index >= hs_grid_cells(g) || n != sizeof h + cell_block_bytes(g, h.n))
+    if (h.n < 0 || h.index < 0 || h.index >= hs_grid_cells(g) || n != sizeof h + hs_cell_result_bytes(g, h.n))
         return hs_err(HS_EINTERNAL, "cell message of %zu bytes does not match its header (cell %lld, %d prompts)", n,
                       (long long)h.index, h.n);
     hs_status st = hs_cell_result_init(c, g, h.n);

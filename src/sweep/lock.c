@@ -14,7 +14,6 @@
  * symlink or hard link planted as OUT.lock would otherwise make the sweep truncate and
  * write its target. `headsweep merge` takes the lock of its output and of every input,
  * so it never runs beside a sweep writing either (hs_lock_input). */
-#define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -201,23 +200,6 @@ hs_status hs_lock_input(hs_lock *lk, const char *results_path)
     st = stat(results_path, &sb) == 0 ? check_foreign_lock(path, results_path) : st;
     free(path);
     return st;
-}
-
-hs_status hs_rename_noreplace(const char *from, const char *to)
-{
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return HS_OK;
-    if (errno == EEXIST)
-        return hs_err(HS_EINPUT, "%s appeared while it was being written (as %s); not replacing it", to, from);
-    if (errno != EINVAL && errno != ENOSYS)
-        return hs_err(HS_EIO, "%s: cannot rename %s to it: %s", to, from, strerror(errno));
-    /* A file system without RENAME_NOREPLACE: link() also refuses an existing name. */
-    if (link(from, to) != 0)
-        return errno == EEXIST ? hs_err(HS_EINPUT, "%s appeared while it was being written (as %s); not replacing it",
-                                        to, from)
-                               : hs_err(HS_EIO, "%s: cannot link %s to it: %s", to, from, strerror(errno));
-    if (unlink(from) != 0)
-        return hs_err(HS_EIO, "%s: cannot remove %s after linking it: %s", to, from, strerror(errno));
-    return HS_OK;
 }
 
 void hs_lock_release(hs_lock *lk)

@@ -83,8 +83,6 @@ void hs_lock_release(hs_lock *lk);
 /* The lock of a file merge reads: taken like a sweep's, so no sweep writes it meanwhile;
  * where the lock file cannot be created (read-only directory), only checked (lk->fd -1). */
 hs_status hs_lock_input(hs_lock *lk, const char *results_path);
-/* rename(from, to) that fails (HS_EINPUT) instead of replacing an existing to. */
-hs_status hs_rename_noreplace(const char *from, const char *to);
 
 /* ---- progress.c: rank 0's report on stderr ---- */
 

@@ -2,8 +2,11 @@
  *
  * The temporary name is unique (mkstemp: PATH.tmp.XXXXXX, created O_EXCL, never through
  * a symlink), so two writers never share one and a link planted at a fixed PATH.tmp
- * cannot redirect the write. */
+ * cannot redirect the write. hs_rename_noreplace gives a finished file its name without
+ * ever replacing one that appeared meanwhile (results files, merge outputs). */
+#define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,4 +52,21 @@ hs_status hs_tmp_commit(const char *path, FILE *f, char *tmp, hs_status st)
     if (st) unlink(tmp);
     free(tmp);
     return st;
+}
+
+hs_status hs_rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return HS_OK;
+    if (errno == EEXIST)
+        return hs_err(HS_EINPUT, "%s appeared while it was being written (as %s); not replacing it", to, from);
+    if (errno != EINVAL && errno != ENOSYS)
+        return hs_err(HS_EIO, "%s: cannot rename %s to it: %s", to, from, strerror(errno));
+    /* A file system without RENAME_NOREPLACE: link() also refuses an existing name. */
+    if (link(from, to) != 0)
+        return errno == EEXIST ? hs_err(HS_EINPUT, "%s appeared while it was being written (as %s); not replacing it",
+                                        to, from)
+                               : hs_err(HS_EIO, "%s: cannot link %s to it: %s", to, from, strerror(errno));
+    if (unlink(from) != 0)
+        return hs_err(HS_EIO, "%s: cannot remove %s after linking it: %s", to, from, strerror(errno));
+    return HS_OK;
 }

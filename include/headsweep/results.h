@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "headsweep/eval.h"
+#include "headsweep/model.h"
+#include "headsweep/prune.h"
 #include "headsweep/util.h"
 
 #define HS_RESULTS_SCHEMA_VERSION 1
@@ -115,6 +118,46 @@ hs_status hs_cell_result_init(hs_cell_result *c, const hs_grid *g, int n);
 void hs_cell_result_free(hs_cell_result *c);
 /* Bytes of that one block (c->metrics on): the sweep's ranks send it as it is. */
 size_t hs_cell_result_bytes(const hs_grid *g, int n);
+
+/* Digests of the inputs that, with the job's settings, decide every quality number. */
+typedef struct {
+    char model_sha256[65];
+    char prompts_sha256[65];
+    char calibration_sha256[65]; /* "" without a calibration set */
+    int n_prompts;               /* evaluation prompts used */
+    char scores_sha256[65];      /* of the [pruning] scores file, "" without one */
+    char (*variant_scores_sha256)[65]; /* (n_variants) of each variant's scores file, ""
+                                          without one; NULL: no variant has its own */
+} hs_study_inputs;
+
+/* One variant as a results file records it (/variant and its attributes). */
+typedef struct {
+    const char *name;
+    hs_gating gating;
+    int agency_on;
+    hs_select_opts select;    /* per_layer, keep_one_per_layer */
+} hs_results_variant;
+
+/* The settings a new results file records (root attributes, /variant, /level): plain data
+ * that the sweep fills from the job as run (hs_job_results_view), so src/results does not
+ * depend on the job parser. Strings are borrowed; NULL where the job has none. */
+typedef struct {
+    const char *name;                   /* job_name */
+    const char *path, *text;            /* job_file, job_file_text */
+    const char *model_dir, *prompts_path;
+    const char *calib_path;             /* NULL: no calibration set */
+    const char *scores_path;            /* NULL: scores computed */
+    const char *heads_off;              /* canonical head list, NULL: levels over scores */
+    int max_prompts;
+    const hs_results_variant *variants; /* (n_variants of the grid) */
+    const double *levels;               /* (n_levels of the grid) percent switched off */
+    hs_strategy strategy;
+    uint64_t pruning_seed;
+    hs_select_opts select;
+    hs_sample_params sample;
+    int shards;
+    int measure_unpruned_ppl;
+} hs_results_job;
 
 /* ---- one study, two files: the single definition resume, merge and the report use ---- */
 

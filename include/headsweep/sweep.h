@@ -91,21 +91,15 @@ void hs_job_free(hs_job *job);
  * when it was not. The string lives as long as the job. */
 const char *hs_job_where(const hs_job *job, const char *section, const char *key);
 
-/* Digests of the inputs that, with the job's settings, decide every quality number. */
-typedef struct {
-    char model_sha256[65];
-    char prompts_sha256[65];
-    char calibration_sha256[65]; /* "" without a calibration set */
-    int n_prompts;               /* evaluation prompts used */
-    char scores_sha256[65];      /* of the [pruning] scores file, "" without one */
-    char (*variant_scores_sha256)[65]; /* (n_variants) of each variant's scores file, ""
-                                          without one; NULL: no variant has its own */
-} hs_study_inputs;
-
 /* The study's identity as "key = value" lines, one per setting that changes a result
  * (not paths, threads or the output). Two runs with equal texts may fill the same file.
  * Newly allocated. */
 char *hs_study_text(const hs_job *job, const hs_study_inputs *in);
+
+/* The job as a results file records it (hs_results_spec): its variants are allocated,
+ * strings borrowed from job; free with hs_job_results_view_free. */
+hs_status hs_job_results_view(const hs_job *job, hs_results_job *out);
+void hs_job_results_view_free(hs_results_job *out);
 
 /* ---- the grid of cells ---- */
 
@@ -130,7 +124,7 @@ typedef struct hs_results hs_results;
 
 /* What a new results file is created from. */
 typedef struct {
-    const hs_job *job;
+    hs_results_job job;
     hs_grid grid;
     const char *study;                /* hs_study_text */
     const hs_study_inputs *inputs;

@@ -450,8 +450,8 @@ static hs_status make_index_scale(creator *c, int dim)
  * keep_one_per_layer; strategy heads_off for an explicit list). */
 static hs_status variant_attrs(creator *c)
 {
-    const hs_job *job = c->spec->job;
-    int nv = job->n_variants;
+    const hs_results_job *job = &c->spec->job;
+    int nv = c->spec->grid.n_variants;
     const char **gating = hs_calloc((size_t)nv, sizeof *gating, "variant attributes");
     const char **strategy = hs_calloc((size_t)nv, sizeof *strategy, "variant attributes");
     uint8_t *flags = hs_calloc((size_t)nv * 3, 1, "variant attributes"); /* agency, per_layer, keep_one */
@@ -460,7 +460,7 @@ static hs_status variant_attrs(creator *c)
                    : t < 0                        ? h5_fail(c->path, "creating a string type")
                                                   : HS_OK;
     for (int v = 0; !st && v < nv; v++) {
-        const hs_variant *var = &job->variants[v];
+        const hs_results_variant *var = &job->variants[v];
         gating[v] = hs_gating_name(var->gating);
         strategy[v] = job->heads_off ? "heads_off" : hs_strategy_name(c->spec->scores[v].strategy);
         flags[v] = (uint8_t)var->agency_on;
@@ -483,12 +483,12 @@ static hs_status variant_attrs(creator *c)
 static hs_status write_scales(creator *c)
 {
     const hs_results_spec *s = c->spec;
-    const hs_job *job = s->job;
+    const hs_results_job *job = &s->job;
     hid_t t = string_type(0);
-    const char **names = hs_calloc((size_t)job->n_variants, sizeof *names, "variant names");
+    const char **names = hs_calloc((size_t)s->grid.n_variants, sizeof *names, "variant names");
     static const char *const states[HS_AG_NSTATES] = {"active", "overloaded", "misaligned", "withdrawn"};
     hs_status st = !names ? HS_ENOMEM : t < 0 ? h5_fail(c->path, "creating a string type") : HS_OK;
-    for (int v = 0; !st && v < job->n_variants; v++) names[v] = job->variants[v].name;
+    for (int v = 0; !st && v < s->grid.n_variants; v++) names[v] = job->variants[v].name;
     if (!st) st = make_scale(c, D_VARIANT, t, t, names);
     if (!st) st = variant_attrs(c);
     if (!st) st = make_scale(c, D_LEVEL, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, job->levels);
@@ -505,7 +505,7 @@ static hs_status write_scales(creator *c)
  * scores file, or an explicit list. */
 static hs_status heads_source_attrs(creator *c)
 {
-    const hs_job *job = c->spec->job;
+    const hs_results_job *job = &c->spec->job;
     const char *source = job->heads_off ? "heads_off" : job->scores_path ? "scores_file" : "computed";
     hs_status st = put_str(c->file, c->path, "heads_source", source);
     if (!st) st = put_str(c->file, c->path, "scores_path", job->scores_path ? job->scores_path : "");
@@ -517,7 +517,7 @@ static hs_status heads_source_attrs(creator *c)
 static hs_status provenance_attrs(creator *c)
 {
     const hs_results_spec *s = c->spec;
-    const hs_job *job = s->job;
+    const hs_results_job *job = &s->job;
     hid_t f = c->file;
     const char *p = c->path;
     char now[HS_UTC_MAX], sha[65];
@@ -545,11 +545,11 @@ static hs_status provenance_attrs(creator *c)
 
 static hs_status settings_attrs(creator *c)
 {
-    const hs_job *job = c->spec->job;
+    const hs_results_job *job = &c->spec->job;
     hid_t f = c->file;
     const char *p = c->path;
     hs_status st = put_str(f, p, "strategy", job->heads_off ? "heads_off" : hs_strategy_name(job->strategy));
-    if (!st) st = put_u64(f, p, "pruning_seed", job->score.seed);
+    if (!st) st = put_u64(f, p, "pruning_seed", job->pruning_seed);
     if (!st) st = put_u8(f, p, "per_layer", (uint8_t)job->select.per_layer);
     if (!st) st = put_u8(f, p, "keep_one_per_layer", (uint8_t)job->select.keep_one_per_layer);
     if (!st) st = put_u64(f, p, "seed", job->sample.seed);
@@ -663,7 +663,7 @@ static hs_status write_heads(creator *c, const hid_t *ds)
     free(vscore);
     hid_t d = ds[DS_SCORE];
     /* heads_off: 0 for a listed head, 1 for the others (src/prune/plan.c), no strategy behind them */
-    const char *strategy = s->job->heads_off ? "heads_off" : hs_strategy_name(s->scores->strategy);
+    const char *strategy = s->job.heads_off ? "heads_off" : hs_strategy_name(s->scores->strategy);
     if (!st) st = write_all(d, c->path, "/heads/score", H5T_NATIVE_DOUBLE, s->scores->score);
     if (!st) st = put_str(d, c->path, "strategy", strategy);
     if (!st) st = put_str(d, c->path, "calibration_set", s->scores->calibration);

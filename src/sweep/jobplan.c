@@ -2,7 +2,7 @@
  * src/prune/plan.c), and the job as the study runs it once the plan is resolved. The
  * parsed job is never changed: what the plan resolves (a head list's level and canonical
  * spelling, a scores file's strategy and seed) is seen through a view for the study text
- * and the results file. */
+ * and the results file, which gets it as plain data (hs_job_results_view). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,4 +61,25 @@ hs_status hs_job_as_run(const hs_job *job, const hs_prune_plan *p, hs_job *view)
 void hs_job_as_run_free(hs_job *view)
 {
     if (view) free(view->variants);
+}
+
+hs_status hs_job_results_view(const hs_job *job, hs_results_job *out)
+{
+    hs_results_variant *vars = hs_calloc((size_t)job->n_variants, sizeof *vars, "variants");
+    if (!vars) return HS_ENOMEM;
+    for (int v = 0; v < job->n_variants; v++) {
+        const hs_variant *var = &job->variants[v];
+        vars[v] = (hs_results_variant){var->name, var->gating, var->agency_on, var->select};
+    }
+    *out = (hs_results_job){job->name, job->path, job->text, job->model_dir, job->prompts_path, job->calib_path,
+                            job->scores_path, job->heads_off, job->max_prompts, vars, job->levels, job->strategy,
+                            job->score.seed, job->select, job->sample, job->shards, job->measure_unpruned_ppl};
+    return HS_OK;
+}
+
+void hs_job_results_view_free(hs_results_job *out)
+{
+    if (!out) return;
+    free((void *)out->variants);
+    memset(out, 0, sizeof *out);
 }

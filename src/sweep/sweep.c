@@ -255,8 +255,11 @@ static hs_status create_output(sweep *s, const char *study, const hs_study_input
     const char **ids = hs_calloc((size_t)s->grid.n_prompts, sizeof *ids, "prompt ids");
     if (!ids) return HS_ENOMEM;
     for (int i = 0; i < s->grid.n_prompts; i++) ids[i] = s->prompts.items[i].id;
-    hs_results_spec spec = {&s->as_run, s->grid, study, in, ids, s->plan.scores, s->plan.gates};
-    st = hs_results_create(s->output, &spec);
+    hs_results_spec spec = {.grid = s->grid, .study = study, .inputs = in, .prompt_ids = ids,
+                            .scores = s->plan.scores, .gates = s->plan.gates};
+    st = hs_job_results_view(&s->as_run, &spec.job);
+    if (!st) st = hs_results_create(s->output, &spec);
+    hs_job_results_view_free(&spec.job);
     free(ids);
     s->created = !st;
     return st;

@@ -60,8 +60,11 @@ static void create(const char *path)
     gates[7] = gates[10] = gates[12 + 7] = gates[12 + 10] = 0.0f; /* entropy 50%: 0.1 and 0.2 */
     gates[24 + 6] = gates[24 + 7] = gates[24 + 8] = 0.0f;          /* magnitude 50%: 1, 2, 3 */
     const char *ids[7] = {"a", "b", "c", "d", "e", "f", "g"};
-    hs_results_spec spec = {&job, grid, study, &inputs, ids, sc, gates};
+    hs_results_spec spec = {.grid = grid, .study = study, .inputs = &inputs, .prompt_ids = ids, .scores = sc,
+                            .gates = gates};
+    assert_int_equal(hs_job_results_view(&job, &spec.job), HS_OK);
     assert_int_equal(hs_results_create(path, &spec), HS_OK);
+    hs_job_results_view_free(&spec.job);
 }
 
 static void fill_cell(hs_cell_result *c, int64_t index, double base)
@@ -207,7 +210,9 @@ static void test_refusals(void **state)
                             {.L = 2, .H = 3, .score = score}};
     float gates[36] = {0};
     const char *ids[7] = {"a", "b", "c", "d", "e", "f", "g"};
-    hs_results_spec spec = {&job, grid, study, &inputs, ids, sc, gates};
+    hs_results_spec spec = {.grid = grid, .study = study, .inputs = &inputs, .prompt_ids = ids, .scores = sc,
+                            .gates = gates};
+    assert_int_equal(hs_job_results_view(&job, &spec.job), HS_OK);
     assert_int_equal(hs_results_create("r4.h5", &spec), HS_EINPUT); /* never overwrites */
     assert_non_null(strstr(hs_err_msg(), "r4.h5 already exists"));
 
@@ -225,6 +230,7 @@ static void test_refusals(void **state)
     /* Creating in a directory that does not exist names the file. */
     assert_int_equal(hs_results_create("no/such/dir/r.h5", &spec), HS_EIO);
     assert_non_null(strstr(hs_err_msg(), "no/such/dir/r.h5"));
+    hs_job_results_view_free(&spec.job);
 }
 
 int main(void)

@@ -41,9 +41,11 @@ void hs_md_timing_order(FILE *f, const hs_report *r)
     if (il + not_il == 0) return; /* no timed pair between variants (one variant, no latency sample) */
     if (il > 0) {
         fprintf(f, "Timings: **interleaved**. For each prompt the variants of a level ran back to back on one rank, "
-                   "in an order rotated by one position from prompt to prompt (recorded per prompt in "
+                   "in an order that changes from prompt to prompt (recorded per prompt in "
                    "`/metrics/run_position`, and every timed run's start in `run_start_seconds`), so the paired "
-                   "speed differences between variants compare runs made side by side, not minutes apart. "
+                   "speed differences between variants compare runs made side by side, not minutes apart "
+                   "(sweeps since December 2026 follow a Williams design: each variant at each position and "
+                   "directly after each other variant equally often). "
                    "%d speed pair(s) between variants were interleaved", il);
         if (not_il > 0)
             fprintf(f, "; %d were not (cells computed in different sweep runs or files) and are left out of the "

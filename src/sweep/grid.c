@@ -37,6 +37,27 @@ int64_t hs_grid_slice_key(const hs_grid *g, int64_t cell, int interleaved)
     return (int64_t)c.level * g->n_shards + c.shard;
 }
 
+int hs_order_rows(int nv)
+{
+    return nv % 2 ? 2 * nv : nv;
+}
+
+/* Row 0 of the square is 0, 1, nv-1, 2, nv-2, ...: its successive differences 1, -2, 3, -4,
+ * ... are distinct modulo an even nv, so its cyclic shifts (rows 0..nv-1) put every ordered
+ * pair next to each other once. For odd nv two differences coincide, and the shifts of the
+ * reversed row supply the missing pairs: 2 nv rows, each pair twice. */
+int hs_order_variant(int nv, int64_t row, int pos)
+{
+    int rows = hs_order_rows(nv);
+    int r = (int)(((row % rows) + rows) % rows);
+    if (r >= nv) { /* odd nv, second square: row r - nv read backwards */
+        r -= nv;
+        pos = nv - 1 - pos;
+    }
+    int base = pos == 0 ? 0 : pos % 2 ? (pos + 1) / 2 : nv - pos / 2;
+    return (base + r) % nv;
+}
+
 int hs_study_interleaved(const char *study)
 {
     static const char line[] = "timing_order = sequential\n";

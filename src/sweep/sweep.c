@@ -515,10 +515,11 @@ static void add_counts(hs_cell_result *c, const int64_t *occ, const int64_t *tra
 /* ---- a work item: the cells of one (level, shard), timed interleaved ----
  *
  * docs/timing.md: for each prompt of the shard the item's variants
- * run back to back, in an order rotated by one position from prompt to prompt and from
- * repeat to repeat; with timing_order = sequential an item is one cell (the variant
- * alone). Quality numbers do not depend on the order: each variant has its own runner,
- * and a prompt's evaluation depends on nothing but the prompt. */
+ * run back to back, in the order of the next row of a Williams design from prompt to
+ * prompt and from repeat to repeat (hs_order_variant: positions and predecessors balanced);
+ * with timing_order = sequential an item is one cell (the variant alone). Quality numbers
+ * do not depend on the order: each variant has its own runner, and a prompt's evaluation
+ * depends on nothing but the prompt. */
 
 typedef struct {
     hs_cell_result *c;  /* (nv) the item's cells, one per variant, same level and shard */
@@ -617,15 +618,16 @@ static hs_status timed_run(sweep *s, work_item *w, int k, int j, int r, int pos)
 }
 
 /* Prompt j of every cell of the item: timing_repeats rounds of the variants back to back,
- * round r of prompt j starting at variant (j + shard + r) mod nv, so that over a cell's
- * prompts every variant runs at every position; then each repeated metric's median. */
+ * round r of prompt j in the order of Williams row j + shard + r, so that over a full
+ * cycle of rows every variant runs at every position and after every other variant
+ * equally often (a cyclic rotation balances only positions); then each repeated metric's
+ * median. */
 static hs_status item_prompt(sweep *s, work_item *w, int j)
 {
     int nv = w->nv, R = s->job.timing_repeats;
     for (int r = 0; r < R; r++) {
-        int rot = (j + w->shard + r) % nv;
         for (int pos = 0; pos < nv; pos++) {
-            hs_status st = timed_run(s, w, (pos + rot) % nv, j, r, pos);
+            hs_status st = timed_run(s, w, hs_order_variant(nv, (int64_t)j + w->shard + r, pos), j, r, pos);
             if (st) return st;
         }
     }

@@ -69,6 +69,16 @@ hs_status hs_cell_pack(const hs_cell_result *c, const hs_grid *g, void **buf, si
 /* Unpacks into c (allocated here; free with hs_cell_result_free). */
 hs_status hs_cell_unpack(hs_cell_result *c, const hs_grid *g, const void *buf, size_t n);
 
+/* ---- the order of interleaved timed runs (grid.c, docs/timing.md) ---- */
+
+/* Rows of a Williams design for nv variants (Williams 1949, Aust. J. Sci. Res. A 2:149):
+ * nv rows for even nv, 2 nv (a square and its mirror image) for odd nv. Over these rows
+ * every variant runs at every position, and directly after every other variant, equally
+ * often (first-order carry-over balance). */
+int hs_order_rows(int nv);
+/* The variant (0 .. nv-1) at position pos of row `row` (taken modulo hs_order_rows). */
+int hs_order_variant(int nv, int64_t row, int pos);
+
 /* ---- lock.c: one writer per results file ---- */
 
 typedef struct {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# sweep_timing.sh: interleaved timings (docs/timing.md). The variants of
-# a level run back to back per prompt in a rotating order that the file records (every
-# variant at every position), repeated timings are stored as medians with their count,
-# per-phase resources are recorded with units, and the quality numbers are exactly those of
-# a sequential (variant by variant) run, in latency and in throughput mode.
+# sweep_timing.sh: interleaved timings (docs/timing.md). The variants of a level run back to
+# back per prompt in the order of a Williams design that the file records (every variant at
+# every position and after every other variant equally often), repeated timings are stored
+# as medians with their count, per-phase resources are recorded with units, and the quality
+# numbers are exactly those of a sequential (variant by variant) run, in latency and in
+# throughput mode.
 source "$(dirname "$0")/fixture.sh" "$1"
 sed -i 's/^max_new_tokens = .*/max_new_tokens = 8/' study.ini
 
@@ -37,17 +38,25 @@ with h5py.File("il.h5", "r") as f, h5py.File("seq.h5", "r") as s:
             got = sorted(pos[:, l, p].astype(int))
             if got != list(range(nv)):
                 fail(f"level {l}, prompt {p}: positions {got} are not a permutation")
-            # rotation: prompt j of shard s starts at variant (j + s) % nv
-            j, sh = p // shards, p % shards
-            if int(np.argmin(pos[:, l, p])) != (j + sh) % nv:
-                fail(f"level {l}, prompt {p}: round starts at variant {np.argmin(pos[:, l, p])}")
             # the recorded start times follow the positions: the variants ran back to back
             if list(np.argsort(start[:, l, p])) != list(np.argsort(pos[:, l, p])):
                 fail(f"level {l}, prompt {p}: start times {start[:, l, p]} do not follow positions")
-        for v in range(nv):
-            counts = np.bincount(pos[v, l].astype(int), minlength=nv)
-            if counts.min() == 0:
-                fail(f"variant {v} level {l} never ran at some position: {counts}")
+        # Williams order: prompt j of shard s runs row j + s; with 3 variants (6 rows) and 4
+        # prompts in each of 6 shards every row occurs 4 times per level, so over the level
+        # each variant holds each position, and directly follows each other variant, 8 times.
+        at, after = np.zeros((nv, nv), int), np.zeros((nv, nv), int)
+        for p in range(npr):
+            order = list(np.argsort(pos[:, l, p]))
+            for q, v in enumerate(order):
+                at[v, q] += 1
+            for a, b in zip(order, order[1:]):
+                after[a, b] += 1
+        if nv != 3 or npr != 24 or shards != 6:
+            fail(f"the fixture changed ({nv} variants, {npr} prompts, {shards} shards): redo the counts")
+        if not (at == 8).all():
+            fail(f"level {l}: positions not balanced: {at.tolist()}")
+        if not (after + 8 * np.eye(nv, dtype=int) == 8).all():
+            fail(f"level {l}: predecessors not balanced (row a: how often b ran right after a): {after.tolist()}")
     if not np.isnan(s["metrics/run_position"][...]).all():
         fail("a sequential run records run positions")
     for name, units in [("prefill_cpu_seconds", "s"), ("decode_cpu_seconds", "s"), ("scoring_seconds", "s"),

@@ -70,6 +70,40 @@ static void test_slices(void **state)
 
 static char *dir;
 
+/* The interleaved order (docs/timing.md): for 1..9 variants, each row is a permutation;
+ * over any hs_order_rows consecutive rows (a full cycle, starting anywhere, as the shard
+ * offset does) every variant takes every position equally often, and every ordered pair
+ * (a, b), a != b, occurs as "b directly after a" equally often (rows / nv times), which a
+ * cyclic rotation fails for 3 or more variants. */
+static void test_order_balanced(void **state)
+{
+    (void)state;
+    enum { MAXV = 9 };
+    for (int nv = 1; nv <= MAXV; nv++) {
+        int rows = hs_order_rows(nv);
+        assert_int_equal(rows, nv % 2 ? 2 * nv : nv);
+        for (int64_t start = 0; start < 2 * rows; start += 3) {
+            int at[MAXV][MAXV] = {{0}}, after[MAXV][MAXV] = {{0}};
+            for (int64_t row = start; row < start + rows; row++) {
+                int seen[MAXV] = {0}, prev = -1;
+                for (int pos = 0; pos < nv; pos++) {
+                    int v = hs_order_variant(nv, row, pos);
+                    assert_in_range(v, 0, nv - 1);
+                    assert_int_equal(seen[v]++, 0); /* a permutation */
+                    at[v][pos]++;
+                    if (prev >= 0) after[prev][v]++;
+                    prev = v;
+                }
+            }
+            for (int a = 0; a < nv; a++)
+                for (int b = 0; b < nv; b++) {
+                    assert_int_equal(at[a][b], rows / nv);
+                    assert_int_equal(after[a][b], a == b ? 0 : rows / nv);
+                }
+        }
+    }
+}
+
 static int setup(void **state)
 {
     dir = tu_mkdtemp("grid");
@@ -179,7 +213,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells_round_trip), cmocka_unit_test(test_shards_partition),
         cmocka_unit_test(test_slices),           cmocka_unit_test(test_study_text),
-        cmocka_unit_test(test_pack_unpack),
+        cmocka_unit_test(test_pack_unpack),        cmocka_unit_test(test_order_balanced),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,7 +1,7 @@
 /* results.h: the results stage (src/results), the one owner of the HDF5 results file
- * (docs/results-format.md): its schema table, the schema check every reader runs, and the
- * read-only access the report uses. Creating, resuming and merging files go through the
- * hs_results_* calls of sweep.h, which the same stage implements; nothing outside
+ * (docs/results-format.md): its schema table, the grid of cells its datasets are shaped
+ * by, creating, opening and the cell I/O of resume and merge, the schema check every
+ * reader runs, the merge rule, and the read-only access the report uses; nothing outside
  * src/results includes hdf5.h.
  *
  * Every problem with a file (missing, not HDF5, not a headsweep file, another schema
@@ -158,6 +158,79 @@ typedef struct {
     int shards;
     int measure_unpruned_ppl;
 } hs_results_job;
+
+/* ---- a results file to create, resume or merge (src/results/results.c) ---- */
+
+typedef struct hs_results hs_results;
+
+/* What a new results file is created from. */
+typedef struct {
+    hs_results_job job;
+    hs_grid grid;
+    const char *study;                /* hs_study_text */
+    const hs_study_inputs *inputs;
+    const char *const *prompt_ids;    /* (n_prompts) */
+    const hs_head_scores *scores;     /* (n_variants) each variant's scores */
+    const float *gates;               /* (n_variants, n_levels, L, H): 0 = switched off */
+} hs_results_spec;
+
+/* Provenance of one sweep invocation, written to the root attributes. */
+typedef struct {
+    const char *command_line;
+    int n_ranks;
+    const char *hosts;                /* comma-separated */
+    const char *mpi_version;
+    const char *openblas_version;
+} hs_run_info;
+
+/* Creates path (refusing to replace an existing file) with every dataset allocated and
+ * filled (NaN, -1, 0): from then on cells only overwrite raw data in place. The file is
+ * written under a temporary name and renamed, so path is either absent or complete;
+ * stale temporary files of killed runs are removed first. */
+hs_status hs_results_create(const char *path, const hs_results_spec *spec);
+/* Removes path.tmp.PID files that a killed create or merge left behind: only those whose
+ * PID is not running on this host (called under the sweep's lock, and by merge). */
+void hs_results_remove_stale_tmp(const char *path);
+/* Opens a results file; refuses files that are not headsweep results of this schema. */
+hs_status hs_results_open(hs_results **out, const char *path, int writable);
+/* Flushes and closes; NULL-safe. */
+hs_status hs_results_close(hs_results *r);
+
+const hs_grid *hs_results_grid(const hs_results *r);
+const char *hs_results_path(const hs_results *r);
+const char *hs_results_study(const hs_results *r);
+/* git describe of the build that last computed cells into the file ("" if none did). */
+const char *hs_results_last_version(const hs_results *r);
+const char *hs_results_variant_name(const hs_results *r, int v);
+double hs_results_level(const hs_results *r, int l);
+const char *hs_results_prompt_id(const hs_results *r, int p);
+
+/* HS_EINPUT naming the first settings that differ when the file holds another study. */
+hs_status hs_results_check_study(const hs_results *r, const char *study);
+hs_status hs_results_read_done(hs_results *r, uint8_t *done /* (cells) */);
+/* Variant v's scores (/heads/variant_score; files without it: /heads/score for every
+ * variant). sc->score is allocated; free with hs_scores_free. */
+hs_status hs_results_read_scores(hs_results *r, int v, hs_head_scores *sc);
+hs_status hs_results_read_pruned(hs_results *r, uint8_t *pruned /* (variants, levels, L, H) */);
+/* 1 when the file has /agency/transitions (files written before it existed do not: their
+ * cells are read with zero transitions and written without them). */
+int hs_results_has_transitions(const hs_results *r);
+
+/* Records a new invocation (runs += 1, its provenance) and returns its number. */
+hs_status hs_results_begin_run(hs_results *r, const hs_run_info *info, int *run);
+/* Writes a cell's data, flushes it to the operating system, then marks it done. */
+hs_status hs_results_write_cell(hs_results *r, const hs_cell_result *c);
+/* Reads cell c->index (c sized by hs_cell_result_init for the cell's prompts). */
+hs_status hs_results_read_cell(hs_results *r, hs_cell_result *c);
+/* Stamps updated_utc and whether every cell is done, and flushes. */
+hs_status hs_results_end_run(hs_results *r);
+/* When every cell is done but the file does not say `complete` (the run that wrote the
+ * last cell was killed before stamping it), stamps it; otherwise changes nothing. */
+hs_status hs_results_settle(hs_results *r);
+/* The root attribute `complete`: 1 once a run stamped every cell done. */
+hs_status hs_results_read_complete(hs_results *r, int *complete);
+/* Adds a root attribute `merged_from` (merge). */
+hs_status hs_results_set_merged_from(hs_results *r, const char *inputs);
 
 /* ---- one study, two files: the single definition resume, merge and the report use ---- */
 

@@ -5,7 +5,8 @@
  * (variant x level x prompt shard); `headsweep sweep` hands them out to MPI ranks and
  * writes every finished cell into one HDF5 file (docs/results-format.md) that a killed
  * or preempted run resumes. The MPI side lives in src/sweep/comm.c and the HDF5 side in
- * src/results/results.c; nothing else in the project sees either library. */
+ * src/results (include/headsweep/results.h: the grid, the file and its cell I/O); nothing
+ * else in the project sees either library. */
 #ifndef HEADSWEEP_SWEEP_H
 #define HEADSWEEP_SWEEP_H
 
@@ -118,81 +119,11 @@ int64_t hs_grid_slice_key(const hs_grid *g, int64_t cell, int interleaved);
  * cell by cell (timing_order = sequential), from the study text the file records. */
 int hs_study_interleaved(const char *study);
 
-/* ---- the results file (src/results/results.c, the only HDF5 user) ---- */
+/* ---- the results file's lock (src/sweep/lock.c) ---- */
 
-typedef struct hs_results hs_results;
-
-/* What a new results file is created from. */
-typedef struct {
-    hs_results_job job;
-    hs_grid grid;
-    const char *study;                /* hs_study_text */
-    const hs_study_inputs *inputs;
-    const char *const *prompt_ids;    /* (n_prompts) */
-    const hs_head_scores *scores;     /* (n_variants) each variant's scores */
-    const float *gates;               /* (n_variants, n_levels, L, H): 0 = switched off */
-} hs_results_spec;
-
-/* Provenance of one sweep invocation, written to the root attributes. */
-typedef struct {
-    const char *command_line;
-    int n_ranks;
-    const char *hosts;                /* comma-separated */
-    const char *mpi_version;
-    const char *openblas_version;
-} hs_run_info;
-
-/* Creates path (refusing to replace an existing file) with every dataset allocated and
- * filled (NaN, -1, 0): from then on cells only overwrite raw data in place. The file is
- * written under a temporary name and renamed, so path is either absent or complete;
- * stale temporary files of killed runs are removed first. */
-hs_status hs_results_create(const char *path, const hs_results_spec *spec);
-/* Removes path.tmp.PID files that a killed create or merge left behind: only those whose
- * PID is not running on this host (called under the sweep's lock, and by merge). */
-void hs_results_remove_stale_tmp(const char *path);
-/* Opens a results file; refuses files that are not headsweep results of this schema. */
-hs_status hs_results_open(hs_results **out, const char *path, int writable);
-/* Flushes and closes; NULL-safe. */
-hs_status hs_results_close(hs_results *r);
-
-const hs_grid *hs_results_grid(const hs_results *r);
-const char *hs_results_path(const hs_results *r);
-const char *hs_results_study(const hs_results *r);
-/* git describe of the build that last computed cells into the file ("" if none did). */
-const char *hs_results_last_version(const hs_results *r);
-const char *hs_results_variant_name(const hs_results *r, int v);
-double hs_results_level(const hs_results *r, int l);
-const char *hs_results_prompt_id(const hs_results *r, int p);
-
-/* HS_EINPUT naming the first settings that differ when the file holds another study. */
-hs_status hs_results_check_study(const hs_results *r, const char *study);
-hs_status hs_results_read_done(hs_results *r, uint8_t *done /* (cells) */);
-/* Variant v's scores (/heads/variant_score; files without it: /heads/score for every
- * variant). sc->score is allocated; free with hs_scores_free. */
-hs_status hs_results_read_scores(hs_results *r, int v, hs_head_scores *sc);
-hs_status hs_results_read_pruned(hs_results *r, uint8_t *pruned /* (variants, levels, L, H) */);
-/* 1 when the file has /agency/transitions (files written before it existed do not: their
- * cells are read with zero transitions and written without them). */
-int hs_results_has_transitions(const hs_results *r);
-
-/* Records a new invocation (runs += 1, its provenance) and returns its number. */
-hs_status hs_results_begin_run(hs_results *r, const hs_run_info *info, int *run);
-/* Writes a cell's data, flushes it to the operating system, then marks it done. */
-hs_status hs_results_write_cell(hs_results *r, const hs_cell_result *c);
-/* Reads cell c->index (c sized by hs_cell_result_init for the cell's prompts). */
-hs_status hs_results_read_cell(hs_results *r, hs_cell_result *c);
-/* Stamps updated_utc and whether every cell is done, and flushes. */
-hs_status hs_results_end_run(hs_results *r);
-/* When every cell is done but the file does not say `complete` (the run that wrote the
- * last cell was killed before stamping it), stamps it; otherwise changes nothing. */
-hs_status hs_results_settle(hs_results *r);
-/* The root attribute `complete`: 1 once a run stamped every cell done. */
-hs_status hs_results_read_complete(hs_results *r, int *complete);
 /* 1 when a live sweep holds the lock of results_path (OUT.lock, src/sweep/lock.c), with
  * the pid and host it wrote there; 0 when nobody does. Takes nothing. */
 int hs_lock_holder(const char *results_path, long *pid, char host[HS_HOST_MAX]);
-/* Adds a root attribute `merged_from` (merge). */
-hs_status hs_results_set_merged_from(hs_results *r, const char *inputs);
 
 /* ---- commands ---- */
 

@@ -36,7 +36,8 @@
 #include <hdf5_hl.h>
 
 #include "headsweep/version.h"
-#include "headsweep/sweep.h"
+#include "headsweep/agency.h"
+#include "headsweep/results.h"
 #include "results_impl.h"
 
 /* The layout comes from the schema table (schema.c, include/headsweep/results.h). */

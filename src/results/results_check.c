@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "headsweep/sweep.h" /* HS_AG_NSTATES */
+#include "headsweep/agency.h" /* HS_AG_NSTATES */
 
 enum { S_VARIANT = HS_RD_VARIANT, S_LEVEL = HS_RD_LEVEL, S_PROMPT = HS_RD_PROMPT, S_LAYER = HS_RD_LAYER,
        S_HEAD = HS_RD_HEAD, S_STATE = HS_RD_STATE, S_SHARD = HS_RD_SHARD, S_COUNT = HS_RD_COUNT };

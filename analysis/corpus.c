@@ -124,7 +124,7 @@ hs_status hs_plot_corpus_perplexity(const hs_report *r, hs_figure *fig)
             corpus_dat(dat.f, s, pt, series);
             corpus_gp(gp.f, s, fig->name, series, nseries);
             fig->has_data = 1;
-            st = hs_gp_close(&dat, &gp);
+            st = hs_gp_close(&dat, &gp, fig->name);
         }
         if (!st) st = corpus_table(fig, s, pt, series);
     }

@@ -67,7 +67,7 @@ static hs_status render_all(const hs_report *r, hs_figures *out)
 {
     for (int i = 0; i < out->n; i++) {
         if (!out->fig[i].has_data) continue;
-        hs_status st = hs_gnuplot_run(out->gnuplot_path, r->opt.out, out->fig[i].name);
+        hs_status st = hs_gnuplot_run(out->gnuplot_path, r->opt.out, out->fig[i].name, &out->fig[i].pdf);
         if (st) return st;
         out->fig[i].rendered = 1;
     }

@@ -3,7 +3,8 @@
  * For each figure NAME the output directory receives NAME.dat (whitespace-separated
  * columns, first line a '#'-prefixed header, one block per series separated by two blank
  * lines so gnuplot's `index` selects it), NAME.gp (run as `gnuplot NAME.gp` inside the
- * directory) and NAME.png. A figure without any data gets no files and says why. */
+ * directory) and NAME.png with NAME.pdf beside it (vector, same layout). A figure without any
+ * data gets no files and says why. */
 #ifndef HS_REPORT_FIGURES_H
 #define HS_REPORT_FIGURES_H
 
@@ -14,6 +15,7 @@ typedef struct {
     char *caption;     /* one paragraph for REPORT.md; grows with every note (never cut) */
     int has_data;      /* .dat and .gp were written */
     int rendered;      /* .png was made */
+    int pdf;           /* .pdf was made beside it (gnuplot has pdfcairo) */
 } hs_figure;
 
 typedef struct {

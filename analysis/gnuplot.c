@@ -95,16 +95,43 @@ void hs_gp_log_axis(FILE *f, char axis, double lo, double hi, int reverse)
     fprintf(f, ")\nset m%ctics 1\n", axis);
 }
 
+/* PDF page side of a W-pixel PNG: cairo draws a PNG at 72 pixels per inch (a 10-point font is 10
+ * pixels high), so W/72 inches gives the PDF the PNG's exact layout. Pages beyond 200 inches
+ * (14400 points, the PDF reference's implementation limit, Adobe PDF 1.7 annex C) are scaled
+ * down with fonts and lines, keeping the proportions. */
+#define HS_GP_PDF_MAX_PT 14400.0
+
 void hs_gp_preamble(FILE *f, const char *name, int width, int height)
 {
-    fprintf(f, "# %s.gp: written by headsweep-report; run `gnuplot %s.gp` in this directory.\n"
-               "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
-               "    set terminal pngcairo size %d,%d noenhanced font \",10\"\n"
+    double side = width > height ? width : height, s = side > HS_GP_PDF_MAX_PT ? HS_GP_PDF_MAX_PT / side : 1;
+    fprintf(f, "# %s.gp: written by headsweep-report; run `gnuplot %s.gp` in this directory: it draws\n"
+               "# %s.png, then loads itself again with hs_pdf = 1 to draw the same figure as %s.pdf.\n"
+               "reset\n"
+               "if (!exists(\"hs_pdf\")) { hs_pdf = 0 }\n"
+               "if (hs_pdf) {\n"
+               "    set terminal pdfcairo size %.4fin,%.4fin noenhanced font \",10\" fontscale %.4g linewidth %.4g\n"
+               "    set output \"%s.pdf\"\n"
                "} else {\n"
-               "    set terminal png size %d,%d noenhanced\n"
-               "}\n"
-               "set output \"%s.png\"\n",
-            name, name, width, height, width, height, name);
+               "    if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
+               "        set terminal pngcairo size %d,%d noenhanced font \",10\"\n"
+               "    } else {\n"
+               "        set terminal png size %d,%d noenhanced\n"
+               "    }\n"
+               "    set output \"%s.png\"\n"
+               "}\n",
+            name, name, name, name, width * s / 72.0, height * s / 72.0, s, s, name, width, height, width, height,
+            name);
+}
+
+/* The second pass: the same script with the PDF terminal, when gnuplot has one (Debian's
+ * gnuplot-nox has pdfcairo). A multiplot cannot be replotted, so the script is run again. */
+static void gp_trailer(FILE *f, const char *name)
+{
+    fprintf(f, "unset output\n"
+               "if (!hs_pdf && strstrt(GPVAL_TERMINALS, \"pdfcairo\") > 0) {\n"
+               "    hs_pdf = 1\n"
+               "    load \"%s.gp\"\n"
+               "}\n", name);
 }
 
 hs_status hs_gp_open(const char *dir, const char *name, hs_out *dat, hs_out *gp)
@@ -120,8 +147,9 @@ hs_status hs_gp_open(const char *dir, const char *name, hs_out *dat, hs_out *gp)
     return st;
 }
 
-hs_status hs_gp_close(hs_out *dat, hs_out *gp)
+hs_status hs_gp_close(hs_out *dat, hs_out *gp, const char *name)
 {
+    if (gp->f) gp_trailer(gp->f, name);
     hs_status a = hs_out_close(dat), b = hs_out_close(gp);
     return a ? a : b;
 }
@@ -190,22 +218,47 @@ static hs_status wait_child(pid_t pid, int *status)
     return HS_OK;
 }
 
-static hs_status check_png(const char *dir, const char *name, const char *output)
+/* Removes dir/NAME.EXT left by an earlier report, so an output that this run fails to make is
+ * not mistaken for one it made. */
+static hs_status remove_old(const char *dir, const char *name, const char *ext)
 {
-    char png[1024];
-    snprintf(png, sizeof png, "%s/%s.png", dir, name);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return hs_err(HS_EIO, "cannot remove the old %s: %s", path, strerror(errno));
+    return HS_OK;
+}
+
+/* The PNG must exist; the PDF exists when gnuplot has pdfcairo (*pdf = 1), and must then
+ * start with the PDF header (cairo writes the file as it goes: a failed page leaves a stub). */
+static hs_status check_outputs(const char *dir, const char *name, const char *output, int *pdf)
+{
+    char path[1024], head[5] = {0};
+    snprintf(path, sizeof path, "%s/%s.png", dir, name);
     struct stat sb;
-    if (stat(png, &sb) != 0 || sb.st_size == 0)
-        return hs_err(HS_EIO, "gnuplot %s.gp made no %s%s%s", name, png,
+    if (stat(path, &sb) != 0 || sb.st_size == 0)
+        return hs_err(HS_EIO, "gnuplot %s.gp made no %s%s%s", name, path,
+                      output[0] ? "; its output:\n" : "", output);
+    snprintf(path, sizeof path, "%s/%s.pdf", dir, name);
+    FILE *f = fopen(path, "rb");
+    *pdf = f != NULL;
+    if (f && (fread(head, 1, sizeof head, f) != sizeof head || memcmp(head, "%PDF-", 5) != 0)) *pdf = -1;
+    if (f) fclose(f);
+    if (*pdf < 0)
+        return hs_err(HS_EIO, "gnuplot %s.gp made %s without a PDF header%s%s", name, path,
                       output[0] ? "; its output:\n" : "", output);
     if (output[0]) fprintf(stderr, "headsweep-report: gnuplot %s.gp: %s", name, output);
     return HS_OK;
 }
 
-hs_status hs_gnuplot_run(const char *gnuplot, const char *dir, const char *name)
+hs_status hs_gnuplot_run(const char *gnuplot, const char *dir, const char *name, int *pdf)
 {
     char script[300];
     snprintf(script, sizeof script, "%s.gp", name);
+    *pdf = 0;
+    hs_status st = remove_old(dir, name, "png");
+    if (!st) st = remove_old(dir, name, "pdf");
+    if (st) return st;
     int fd[2];
     if (pipe(fd) != 0) return hs_err(HS_EIO, "gnuplot: pipe failed: %s", strerror(errno));
     fflush(NULL);
@@ -223,13 +276,13 @@ hs_status hs_gnuplot_run(const char *gnuplot, const char *dir, const char *name)
     if (output) drain(fd[0], output, HS_GP_CAPTURE);
     close(fd[0]);
     int status = 0;
-    hs_status st = wait_child(pid, &status);
+    st = wait_child(pid, &status);
     if (!st && !output) st = HS_ENOMEM;
     if (!st && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
         st = hs_err(HS_EIO, "gnuplot %s/%s failed (%s %d); its output:\n%s", dir, script,
                     WIFEXITED(status) ? "exit status" : "signal",
                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), tail(output));
-    if (!st) st = check_png(dir, name, output);
+    if (!st) st = check_outputs(dir, name, output, pdf);
     free(output);
     return st;
 }

@@ -22,18 +22,24 @@ void hs_gp_str(FILE *f, const char *s);
  * explicit tics at 1-2-5 style values (gnuplot labels only decades, so a range inside one
  * decade would have no label). reverse flips the axis. */
 void hs_gp_log_axis(FILE *f, char axis, double lo, double hi, int reverse);
-/* Terminal (pngcairo when available, else png), output NAME.png, common settings. */
+/* The script's head: the terminal (pngcairo when available, else png) and output NAME.png of
+ * width x height pixels, or, in the script's second pass (hs_pdf = 1, see hs_gp_close), pdfcairo
+ * and NAME.pdf with the same layout (width/72 x height/72 inches). Starts with `reset`, so the
+ * second pass draws on a clean slate. */
 void hs_gp_preamble(FILE *f, const char *name, int width, int height);
 
 /* Opens dir/NAME.dat and dir/NAME.gp. */
 hs_status hs_gp_open(const char *dir, const char *name, hs_out *dat, hs_out *gp);
-/* Closes both (keeps the first error). */
-hs_status hs_gp_close(hs_out *dat, hs_out *gp);
+/* Ends the script NAME.gp with its PDF pass (it loads itself again with hs_pdf = 1 when
+ * gnuplot has pdfcairo, so `gnuplot NAME.gp` draws NAME.png and NAME.pdf), then closes both
+ * files (keeps the first error). */
+hs_status hs_gp_close(hs_out *dat, hs_out *gp, const char *name);
 
 /* gnuplot on PATH: fills path (cap bytes) and returns 1, or 0. */
 int hs_gnuplot_find(char *path, size_t cap);
-/* Runs `gnuplot NAME.gp` in dir; HS_EIO with its stderr when it fails or makes no PNG.
- * Warnings of a successful run are copied to stderr. */
-hs_status hs_gnuplot_run(const char *gnuplot, const char *dir, const char *name);
+/* Runs `gnuplot NAME.gp` in dir (after removing an old NAME.png and NAME.pdf); HS_EIO with its
+ * output when it fails, makes no PNG or makes a NAME.pdf that is not a PDF. *pdf = 1 when it
+ * made NAME.pdf (0: this gnuplot has no pdfcairo). Warnings of a successful run go to stderr. */
+hs_status hs_gnuplot_run(const char *gnuplot, const char *dir, const char *name, int *pdf);
 
 #endif

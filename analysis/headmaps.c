@@ -105,7 +105,7 @@ static hs_status pruned_write(const hs_report *r, hs_figure *fig, const panel *p
         panels_gp(gp.f, r, fig->name, "(0 \"#f4f4f4\", 1 \"#b2182b\")\nunset colorbox",
                   (const char *const *)titles, n, n < 4 ? n : 4, "4:3:5");
         fig->has_data = 1;
-        st = hs_gp_close(&dat, &gp);
+        st = hs_gp_close(&dat, &gp, fig->name);
     }
     free(titles);
     free(tbuf);
@@ -194,7 +194,7 @@ static hs_status occ_write(const hs_report *r, hs_figure *fig, int v, const pane
     panels_gp(gp.f, r, fig->name, "(0 \"#ffffff\", 1 \"#08306b\")", (const char *const *)titles, n,
               s->ns, "4:3:6");
     fig->has_data = 1;
-    st = hs_gp_close(&dat, &gp);
+    st = hs_gp_close(&dat, &gp, fig->name);
     free(titles), free(tbuf);
     return st;
 }

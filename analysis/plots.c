@@ -155,7 +155,7 @@ hs_status hs_plot_level_lines(const hs_report *r, hs_figure *fig, const char *ta
     level_lines_dat(dat.f, r, t);
     level_lines_gp(gp.f, r, t, fig->name, ylabel, logy, nseries);
     fig->has_data = 1;
-    st = hs_gp_close(&dat, &gp);
+    st = hs_gp_close(&dat, &gp, fig->name);
     if (!st) st = partial_note(fig, r, t, 0, r->st->nl - 1);
     if (!st) st = missing_note(fig, r, table_has, t, 0, r->st->nl - 1);
     return st;
@@ -312,7 +312,7 @@ static hs_status sq_files(const hs_report *r, hs_figure *fig, sq_pt *pt, int n)
     st = hs_out_open(&front, r->opt.out, "pruning_summary_front.dat");
     if (!st) sq_write(r, pt, n, dat.f, gp.f, front.f);
     hs_status c = st ? HS_OK : hs_out_close(&front);
-    hs_status d = hs_gp_close(&dat, &gp);
+    hs_status d = hs_gp_close(&dat, &gp, fig->name);
     fig->has_data = !st && !c && !d;
     return st ? st : c ? c : d;
 }
@@ -459,7 +459,7 @@ hs_status hs_plot_radar(const hs_report *r, hs_figure *fig)
     if (st) return st;
     radar_write(r, l, dat.f, gp.f, fig->name);
     fig->has_data = 1;
-    st = hs_gp_close(&dat, &gp);
+    st = hs_gp_close(&dat, &gp, fig->name);
     if (!st) st = partial_note(fig, r, hs_report_table(r, "decode_tokens_per_second"), l, l);
     if (!st) st = missing_note(fig, r, radar_has, NULL, l, l);
     return st;

@@ -357,15 +357,22 @@ static void write_figures(FILE *f, const hs_report *r, const hs_report_md_extra 
     const hs_figures *g = x->figs;
     fputs("## Figures\n\n", f);
     if (!r->opt.figures)
-        fputs("PNG figures were not rendered (--no-figures); run `gnuplot NAME.gp` in this directory.\n\n", f);
+        fputs("Figures were not rendered (--no-figures); `gnuplot NAME.gp` in this directory draws NAME.png and "
+              "NAME.pdf.\n\n", f);
     else if (!g->gnuplot_found)
-        fputs("**Note: gnuplot was not found on PATH, so no PNG figure was rendered.** The plot data "
+        fputs("**Note: gnuplot was not found on PATH, so no PNG or PDF figure was rendered.** The plot data "
               "(`*.dat`) and gnuplot scripts (`*.gp`) are here; run `gnuplot NAME.gp` in this directory.\n\n", f);
     if (x->figure_error) fprintf(f, "**gnuplot failed:**\n\n```\n%s\n```\n\n", x->figure_error);
+    int png = 0, pdf = 0;
+    for (int i = 0; i < g->n; i++) png += g->fig[i].rendered, pdf += g->fig[i].pdf;
+    if (png > pdf)
+        fputs("Note: this gnuplot has no `pdfcairo` terminal, so some figures have no PDF beside the PNG "
+              "(Debian's gnuplot-nox has it).\n\n", f);
     for (int i = 0; i < g->n; i++) {
         const hs_figure *fig = &g->fig[i];
         fprintf(f, "### %s\n\n%s\n\n", fig->name, fig->caption ? fig->caption : "");
         if (fig->rendered) fprintf(f, "![%s](%s.png)\n\n", fig->name, fig->name);
+        if (fig->pdf) fprintf(f, "Vector (PDF): [%s.pdf](%s.pdf). ", fig->name, fig->name);
         if (fig->has_data) fprintf(f, "Data: [%s.dat](%s.dat), script: [%s.gp](%s.gp).\n\n", fig->name,
                                    fig->name, fig->name, fig->name);
     }

@@ -7,7 +7,8 @@ Writes fixtures with make_fixture.py (the schema of docs/results-format.md), run
 report and checks it against an independent recomputation with h5py/numpy:
   - a table mean and a paired agency-vs-baseline difference, to the printed precision;
   - one bootstrap interval, by re-implementing the documented generator and resampling;
-  - every promised file exists, PNGs are PNGs (when gnuplot is on PATH);
+  - every promised file exists, PNGs are PNGs and a PDF of the same layout is beside each
+    (when gnuplot is on PATH), `gnuplot NAME.gp` redraws both;
   - missing cells and NaN values are reported, not averaged in;
   - merged parts equal the whole; mismatched studies, bad files and bad options exit 2;
   - duplicate cells follow `headsweep merge`'s rule: identical ones accepted, differing
@@ -26,6 +27,7 @@ import csv
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -145,6 +147,38 @@ def bootstrap_ci(x, B, seed):
 
 # ---- the checks ----
 
+def png_size(path):
+    d = open(path, "rb").read(24)
+    return struct.unpack(">II", d[16:24])
+
+
+def check_pdf(out, fig):
+    """FIG.pdf beside FIG.png (gnuplot-nox has pdfcairo): a whole PDF (header, %%EOF trailer),
+    one page of the PNG's layout (cairo draws PNGs at 72 px per inch: MediaBox = pixels), with
+    more than a blank page's bytes, linked from REPORT.md."""
+    path = os.path.join(out, fig + ".pdf")
+    data = open(path, "rb").read() if os.path.exists(path) else b""
+    check(data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF") and len(data) > 5000,
+          "%s.pdf is a PDF (%d bytes)" % (fig, len(data)))
+    pages = len(re.findall(rb"/Type\s*/Page\b", data))
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([0-9.]+) ([0-9.]+)\s*\]", data)
+    w, h = png_size(os.path.join(out, fig + ".png"))
+    check(pages == 1 and box and abs(float(box.group(1)) - w) <= 1 and abs(float(box.group(2)) - h) <= 1,
+          "%s.pdf: one page of the PNG's %dx%d layout (%d pages, %s)" % (fig, w, h, pages, box and box.groups()))
+    check("[%s.pdf](%s.pdf)" % (fig, fig) in open(os.path.join(out, "REPORT.md")).read(), fig + ".pdf listed")
+
+
+def check_redraw(out):
+    """`gnuplot NAME.gp` in the directory redraws both the PNG and the PDF."""
+    if not shutil.which("gnuplot"):
+        return
+    for ext in (".png", ".pdf"):
+        os.remove(os.path.join(out, "heads_pruned" + ext))
+    subprocess.run(["gnuplot", "heads_pruned.gp"], cwd=out, check=True, capture_output=True)
+    check(all(os.path.getsize(os.path.join(out, "heads_pruned" + e)) > 1000 for e in (".png", ".pdf")),
+          "gnuplot heads_pruned.gp redraws heads_pruned.png and heads_pruned.pdf")
+
+
 def check_files(out, gnuplot):
     for name in ["REPORT.md", "tables.md", "coverage.csv", "comparisons.csv"] + \
             ["table_%s.csv" % k for k in PROMISED]:
@@ -156,6 +190,8 @@ def check_files(out, gnuplot):
         if gnuplot:   # CI installs gnuplot-nox (tools/setup.sh): then every PNG is required
             ok = os.path.exists(png) and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
             check(ok and os.path.getsize(png) > 1000, fig + ".png is a PNG")
+            if ok:
+                check_pdf(out, fig)
     if not gnuplot:
         print("SKIP: gnuplot is not on PATH: the PNG checks are skipped (tools/setup.sh installs gnuplot-nox)")
     with open(os.path.join(out, "speed_comparison.dat")) as f:
@@ -463,6 +499,35 @@ def check_other_shapes(binary, work):
     check(p.returncode == 0, "a file with no cell done: " + p.stderr)
 
 
+def fake_gnuplot(work, name, body):
+    d = os.path.join(work, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "gnuplot"), "w") as g:
+        g.write("#!/bin/sh\n" + body)
+    os.chmod(os.path.join(d, "gnuplot"), 0o755)
+    return dict(os.environ, PATH=d + ":" + os.environ.get("PATH", ""))
+
+
+def check_fake_gnuplot(binary, work, f):
+    """A gnuplot without pdfcairo (makes only the PNG): no PDF listed, REPORT.md says why, and a
+    PDF left by an earlier report is removed rather than listed. One that leaves a PDF without
+    a PDF header fails the report."""
+    out = os.path.join(work, "nopdf")
+    os.makedirs(out, exist_ok=True)
+    open(os.path.join(out, "heads_pruned.pdf"), "wb").write(b"%PDF-1.5 stale")
+    env = fake_gnuplot(work, "png-only", "echo png > \"${1%.gp}.png\"\n")
+    p = report(binary, [f], out, "--bootstrap", "200", env=env)
+    rep = open(os.path.join(out, "REPORT.md")).read() if p.returncode == 0 else ""
+    check(p.returncode == 0 and ".pdf)" not in rep and "no `pdfcairo` terminal" in rep and
+          not os.path.exists(os.path.join(out, "heads_pruned.pdf")),
+          "gnuplot without pdfcairo: no PDF listed, the note, the stale PDF removed (%d: %s)"
+          % (p.returncode, p.stderr))
+    env = fake_gnuplot(work, "bad-pdf", "echo png > \"${1%.gp}.png\"; echo not-a-pdf > \"${1%.gp}.pdf\"\n")
+    p = report(binary, [f], os.path.join(work, "badpdf"), "--bootstrap", "200", env=env)
+    check(p.returncode == 1 and "without a PDF header" in p.stderr,
+          "a PDF without its header fails the report (%d: %s)" % (p.returncode, p.stderr[-300:]))
+
+
 def check_gnuplot_paths(binary, work, f):
     out = os.path.join(work, "nognuplot")
     env = dict(os.environ, PATH=os.path.join(work, "empty-path"))
@@ -475,8 +540,9 @@ def check_gnuplot_paths(binary, work, f):
             [fig + ext for fig in FIGURES for ext in (".dat", ".gp")]:
         check(os.path.exists(os.path.join(out, name)) and os.path.getsize(os.path.join(out, name)) > 0,
               "gnuplot missing: %s still written" % name)
-    check(not [n for n in os.listdir(out) if n.endswith(".png")] and ".png)" not in rep,
-          "gnuplot missing: no PNG made or linked")
+    check(not [n for n in os.listdir(out) if n.endswith((".png", ".pdf"))] and ".png)" not in rep and
+          ".pdf)" not in rep, "gnuplot missing: no PNG or PDF made or linked")
+    check_fake_gnuplot(binary, work, f)
     fake = os.path.join(work, "fake-gnuplot")
     os.makedirs(fake, exist_ok=True)
     with open(os.path.join(fake, "gnuplot"), "w") as g:
@@ -952,6 +1018,7 @@ def main():
     check(p.returncode == 0, "report runs: " + p.stderr)
     check(p.stdout.strip().splitlines()[-1] == os.path.join(out, "REPORT.md"), "prints REPORT.md's path")
     check_files(out, gnuplot)
+    check_redraw(out)
     check_table_mean(f, out)
     check_paired(f, out)
     check_missing(out)

@@ -6,7 +6,7 @@
 A fixture (make_fixture.py) is edited with h5py so that every free-text string the report
 prints (metric units and descriptions, the job name, root attribute names and values, the
 job file text) holds a backquoted command, a gnuplot system() call, both kinds of quote,
-Markdown markup, a newline and an escape character. The report must run (figures on when
+Markdown markup, braces, a newline and an escape character. The report must run (figures on when
 gnuplot is there), create no file from any of those commands, and write well-formed
 output: gnuplot scripts that render, CSV fields that read back as the exact string,
 Markdown lines that the strings neither break nor leave unescaped. Names (variants,
@@ -38,7 +38,7 @@ def hostile(tag, marker_dir):
     """A string that runs `touch marker_dir/PWNED_tag` if anything evaluates it."""
     m = os.path.join(marker_dir, "PWNED_" + tag)
     return (f"x`touch {m}_bq` $(touch {m}_sh) ' \" system(\"touch {m}_sys\") '.system('touch {m}_sq').' "
-            f"| *b* _i_ [l](u) <b>h</b> \\\n# line2\x1b[31m\r end")
+            f"| *b* _i_ [l](u) <b>h</b> {{ }} \\\n# line2\x1b[31m\r end")
 
 
 def make(path, marker_dir):
@@ -120,6 +120,9 @@ def check_figures(out, gnuplot):
         return
     pngs = glob.glob(os.path.join(out, "*.png"))
     check(len(pngs) >= 5, f"only {len(pngs)} figures rendered")
+    # The PDF pass runs the same script again: each PNG has its PDF.
+    pdfs = [p for p in pngs if open(p[:-4] + ".pdf", "rb").read(5) == b"%PDF-"] if pngs else []
+    check(len(pdfs) == len(pngs), f"{len(pngs) - len(pdfs)} figure(s) without a PDF")
 
 
 def refused(binary, work, marker_dir, what, edit):

@@ -39,7 +39,7 @@ FIXTURE = os.path.join(HERE, "make_fixture.py")
 PROMISED = ["decode_tokens_per_second", "generation_seconds", "time_to_first_token",
             "corpus_reference_perplexity", "reference_perplexity", "generated_perplexity_unpruned", "distinct_1", "distinct_2",
             "type_token_ratio", "repetition_rate", "peak_rss_bytes", "cpu_seconds"]
-FIGURES = ["speed_comparison", "perplexity_comparison", "pruning_summary", "radar_comparison",
+FIGURES = ["paired_differences", "speed_comparison", "perplexity_comparison", "pruning_summary", "radar_comparison",
            "heads_pruned", "agency_occupancy_agency"]
 DEFAULT_SEED = 20240601
 DEFAULT_BOOTSTRAP = 10000
@@ -239,6 +239,40 @@ def check_paired(h5, out):
     check(abs(float(e["mean_pct"]) - np.mean((tb / ta - 1) * 100)) < 1e-7, "efficiency = 1/time paired")
     check(r["n_cross_host_or_run"] == "0", "pairs run side by side are not flagged")
     check(r["verdict"] == want_verdict(r, 10), "verdict rule")
+
+
+PAIRED_PANELS = ["speed", "corpus_perplexity", "diversity", "generated_perplexity"]
+
+
+def check_paired_figure(h5, out):
+    """paired_differences: every comparison between variants of the four panel metrics, each
+    point the CSV's mean and interval with its verdict, the corpus panel's per-token NLL
+    difference recomputed from the file; one panel per metric, a zero line, the titles quoted."""
+    csv_rows = read_csv(os.path.join(out, "comparisons.csv"))
+    want = {(r["metric"], r["comparison"], float(r["level"])): r for r in csv_rows
+            if r["b_level"] == "" and r["metric"] in PAIRED_PANELS and int(r["n_pairs"]) > 0}
+    pts = numbers(os.path.join(out, "paired_differences.dat"))
+    got = {(p[0], p[1], float(p[2])): p for p in pts}
+    check(len(pts) == len(got) and set(got) == set(want) and len(want) == 4 * 3 * 4,
+          "paired_differences.dat: one point per comparison, metric and level (%d vs %d)" % (len(got), len(want)))
+    for k in set(got) & set(want):
+        p, r = got[k], want[k]
+        same = all(abs(float(p[i]) - float(r[c])) <= 1e-7 * max(1, abs(float(r[c])))
+                   for i, c in ((3, "mean_pct"), (4, "ci_low_pct"), (5, "ci_high_pct")))
+        verdict = r["verdict"].split(" (")[0] in ("faster", "slower", "better", "worse")
+        check(same and p[6] == r["n_pairs"] and p[7] == str(int(verdict)) and float(p[9]) == float(r["margin_pct"]),
+              "paired point %s = comparisons.csv (%s vs %s)" % (k, p[3:], [r["mean_pct"], r["verdict"]]))
+    a, b = values(h5, "reference_perplexity", "agency", 50.0), values(h5, "reference_perplexity", "baseline", 50.0)
+    n = values(h5, "reference_tokens", "baseline", 50.0)
+    ok = np.isfinite(a) & np.isfinite(b)
+    d = np.sum(n[ok] * (np.log(a[ok]) - np.log(b[ok]))) / np.sum(n[ok])
+    nll = float(got[("corpus_perplexity", "agency-vs-baseline", 50.0)][8])
+    check(abs(nll - d) <= 1e-7 * abs(d), "per-token NLL difference %.9g, recomputed %.9g" % (nll, d))
+    gp = open(os.path.join(out, "paired_differences.gp")).read()
+    titles = re.findall(r"keyentry with yerrorlines [^\n]* title '([^']*)'", gp)
+    check(gp.count("\nplot ") == 4 and "set multiplot layout 2,2" in gp and "set xzeroaxis" in gp and
+          titles == ["agency vs baseline", "baseline-skip vs baseline", "agency vs baseline-skip"],
+          "paired_differences.gp: 4 panels in a 2x2 layout, zero line, the comparisons in the key (%s)" % titles)
 
 
 def check_corpus(h5, out):
@@ -771,12 +805,25 @@ def check_captions(binary, work):
           in caption(out, "radar_comparison") and not os.path.exists(os.path.join(out, "radar_comparison.gp")),
           "a radar of one variant is not drawn and says why")
     check("no panel: 70%." in caption(out, "agency_occupancy_agency"), "occupancy names the level it leaves out")
+    check("No pairs (no value), not drawn: agency vs baseline, speed at 70%, agency vs baseline, corpus_perplexity "
+          "at 70%" in caption(out, "paired_differences"), "the paired figure names the cells without pairs")
+    check(not [p for p in numbers(os.path.join(out, "paired_differences.dat")) if p[2] == "70"],
+          "no paired point where one side is not done")
     dat = open(os.path.join(out, "speed_comparison.dat")).read()
     check("\nagency 70 " not in dat and "\nbaseline 70 " in dat, "missing cells are not in the plot data")
     text = open(os.path.join(work, "lonely", "REPORT.md")).read()
     radar = [n for n in os.listdir(os.path.join(work, "lonely")) if n.startswith("radar")]
     check("(Not drawn: the study has one variant (agency), so every axis would be 1 by construction" in text
           and not radar, "a one-variant study has no radar and says why (%s)" % radar)
+    check("(Not drawn: no comparison between variants has a paired value.)" in caption(os.path.join(work, "lonely"),
+          "paired_differences") and not os.path.exists(os.path.join(work, "lonely", "paired_differences.gp")),
+          "a one-variant study has no paired figure and says why")
+    p = report(binary, [os.path.join(work, "renamed.h5")], os.path.join(work, "renamed_noref"), "--no-figures",
+               "--bootstrap", "100")
+    check(p.returncode == 0 and "Not drawn (a variant is not in the study, or no prompt is done in both): "
+          "plain vs baseline, gated vs baseline, fast vs baseline." in caption(os.path.join(work, "renamed_noref"),
+                                                                            "paired_differences"),
+          "comparisons with an absent reference are named as not drawn")
     # Captions grow: 13 long variant names left out, none cut.
     names = ["variant-number-%02d" % i for i in range(14)]
     g = fixture(os.path.join(work, "many.h5"), "--variants", ",".join(names), "--levels", "0,50",
@@ -1021,6 +1068,7 @@ def main():
     check_redraw(out)
     check_table_mean(f, out)
     check_paired(f, out)
+    check_paired_figure(f, out)
     check_missing(out)
     check_corpus(f, out)
     check_headlines(f, out)

@@ -86,6 +86,8 @@ def backquote_outside_single_quotes(text):
 def check_outputs(out, marker_dir, want_units):
     check(not glob.glob(os.path.join(marker_dir, "PWNED*")) and not glob.glob(os.path.join(out, "PWNED*")),
           "a command from the file ran: " + " ".join(glob.glob(os.path.join(marker_dir, "PWNED*"))))
+    # The paired-difference figure labels its series with comparison titles (variant names).
+    check(os.path.exists(os.path.join(out, "paired_differences.gp")), "paired_differences.gp written")
     for gp in glob.glob(os.path.join(out, "*.gp")):
         text = open(gp, encoding="utf-8", errors="replace").read()
         check("\x1b" not in text and "\r" not in text, f"{gp}: control character")

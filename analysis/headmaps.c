@@ -1,6 +1,7 @@
 /* headmaps.c: layer x head heat maps — which heads each level switches off (/heads/pruned)
  * and, for agency variants, the share of steps each head spent in each state
- * (/agency/occupancy). One multiplot panel per level (and state), one data block each. */
+ * (/agency/occupancy). One multiplot panel per level (and state), one data block each; the
+ * occupancy grid has one row per level and one column per state, one colour scale and bar. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,30 +174,117 @@ static void occ_block(FILE *f, const hs_study *s, int v, int l, int k)
         }
 }
 
-static hs_status occ_write(const hs_report *r, hs_figure *fig, int v, const panel *pn, int n)
+/* Steps of variant v in state k at level l, over every head. */
+static int64_t occ_state_total(const hs_study *s, int v, int l, int k)
+{
+    const int64_t *o = occ_map(s, v, l);
+    int64_t t = 0;
+    for (size_t i = 0; i < (size_t)s->L * (size_t)s->H; i++) t += o[i * (size_t)s->ns + (size_t)k];
+    return t;
+}
+
+/* The grid: one row per level with counts (lv, nrow), one column per state that some drawn
+ * level has steps in (ks, ncol). A state no head ever entered would be a column of blank
+ * panels: it gets none, and the caption names it. */
+typedef struct {
+    int nrow, ncol, *lv, *ks;
+} occ_grid;
+
+static void occ_make_grid(const hs_study *s, int v, occ_grid *g)
+{
+    g->nrow = g->ncol = 0;
+    for (int l = 0; l < s->nl; l++)
+        if (occ_total(s, v, l) > 0) g->lv[g->nrow++] = l;
+    for (int k = 0; k < s->ns; k++) {
+        int64_t t = 0;
+        for (int i = 0; i < g->nrow; i++) t += occ_state_total(s, v, g->lv[i], k);
+        if (t > 0) g->ks[g->ncol++] = k;
+    }
+}
+
+/* Layout with room on the right for the one colour bar; fractions of the whole figure. */
+static void occ_layout(FILE *f, const hs_study *s, const occ_grid *g, const char *name, int *wp, int *hp)
+{
+    double scale = 1, cw = 300, ch = 270;
+    if (ch * g->nrow + 80 > HS_GP_MAX_PX) scale = (HS_GP_MAX_PX - 80) / (ch * g->nrow);
+    if (cw * g->ncol + 190 > HS_GP_MAX_PX && (HS_GP_MAX_PX - 190) / (cw * g->ncol) < scale)
+        scale = (HS_GP_MAX_PX - 190) / (cw * g->ncol);
+    int w = (int)(cw * g->ncol * scale) + 190, h = (int)(ch * g->nrow * scale) + 80;
+    *wp = w, *hp = h;
+    hs_gp_preamble(f, name, w, h);
+    /* One colour scale for every panel (a share is comparable across states and levels). */
+    fprintf(f, "set palette defined (0 \"#ffffff\", 1 \"#08306b\")\nset cbrange [0:1]\n"
+               "set xrange [-0.5:%g]\nset yrange [-0.5:%g]\nset size ratio -1\nset xtics 0,%d\nset ytics 0,%d\n"
+               "unset colorbox\nset cblabel \"share of the head's steps\"\n",
+            s->H - 0.5, s->L - 0.5, tic_step(s->H), tic_step(s->L));
+    fprintf(f, "set multiplot layout %d,%d margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f\n", g->nrow, g->ncol,
+            60.0 / w, 1 - 130.0 / w, 50.0 / h, 1 - 30.0 / h, 45.0 / w, 60.0 / h);
+}
+
+/* Panel (row i, column j): axis labels on the outer panels only, the colour bar with the
+ * last one, and a panel without a step in its state says so instead of looking empty. */
+static void occ_panel(FILE *f, const hs_study *s, const occ_grid *g, int v, int i, int j, const char *name,
+                      int w, int h)
+{
+    int l = g->lv[i], k = g->ks[j], last = i == g->nrow - 1 && j == g->ncol - 1;
+    char title[200];
+    snprintf(title, sizeof title, "level %g%%: %s", s->level[l], s->state[k]);
+    fputs("set title ", f);
+    hs_gp_str(f, title);
+    fprintf(f, "\nset xlabel \"%s\"\nset ylabel \"%s\"\n", i == g->nrow - 1 ? "head" : "",
+            j == 0 ? "layer" : "");
+    if (occ_state_total(s, v, l, k) == 0)
+        fputs("set label 1 \"no step in this state\" at graph 0.5,0.5 center front\n", f);
+    if (last) /* the one colour bar, beside the grid at its full height */
+        fprintf(f, "set colorbox user origin screen %.4f,%.4f size screen %.4f,%.4f\n", 1 - 110.0 / w, 50.0 / h,
+                18.0 / w, 1 - 80.0 / h);
+    fprintf(f, "plot \"%s.dat\" index %d using 4:3:6 with image notitle\nunset label 1\n", name, i * g->ncol + j);
+}
+
+static hs_status occ_write(const hs_report *r, hs_figure *fig, int v, const occ_grid *g)
 {
     const hs_study *s = r->st;
-    char **titles = calloc((size_t)n, sizeof *titles);
-    char *tbuf = calloc((size_t)n, 128);
     hs_out dat, gp;
-    hs_status st = titles && tbuf ? hs_gp_open(r->opt.out, fig->name, &dat, &gp) : hs_err(HS_ENOMEM, "out of memory");
-    if (st) {
-        free(titles), free(tbuf);
-        return st;
-    }
+    hs_status st = hs_gp_open(r->opt.out, fig->name, &dat, &gp);
+    if (st) return st;
     fputs("# level_pct state layer head steps fraction\n", dat.f);
-    for (int i = 0; i < n; i++) {
-        if (i) fputs("\n\n", dat.f);
-        occ_block(dat.f, s, v, pn[i].l, pn[i].k);
-        titles[i] = tbuf + (size_t)i * 128;
-        snprintf(titles[i], 128, "level %g%%: %s", s->level[pn[i].l], s->state[pn[i].k]);
-    }
-    panels_gp(gp.f, r, fig->name, "(0 \"#ffffff\", 1 \"#08306b\")", (const char *const *)titles, n,
-              s->ns, "4:3:6");
+    for (int i = 0; i < g->nrow; i++)
+        for (int j = 0; j < g->ncol; j++) {
+            if (i || j) fputs("\n\n", dat.f);
+            occ_block(dat.f, s, v, g->lv[i], g->ks[j]);
+        }
+    int w, h;
+    occ_layout(gp.f, s, g, fig->name, &w, &h);
+    for (int i = 0; i < g->nrow; i++)
+        for (int j = 0; j < g->ncol; j++) occ_panel(gp.f, s, g, v, i, j, fig->name, w, h);
+    fputs("unset multiplot\n", gp.f);
     fig->has_data = 1;
-    st = hs_gp_close(&dat, &gp, fig->name);
-    free(titles), free(tbuf);
-    return st;
+    return hs_gp_close(&dat, &gp, fig->name);
+}
+
+/* States without a column, and panels whose state no head entered at that level. */
+static hs_status occ_state_notes(const hs_study *s, hs_figure *fig, int v, const occ_grid *g)
+{
+    hs_status st = HS_OK;
+    int k = 0;
+    for (int j = 0, c = 0; !st && j < s->ns; j++) {
+        if (c < g->ncol && g->ks[c] == j) {
+            c++;
+            continue;
+        }
+        st = k++ ? hs_fig_more(fig, ", %s", s->state[j])
+                 : hs_fig_note(fig, "No head entered these states at any level drawn, no column: %s", s->state[j]);
+    }
+    if (!st && k) st = hs_fig_more(fig, ".");
+    k = 0;
+    for (int i = 0; !st && i < g->nrow; i++)
+        for (int j = 0; !st && j < g->ncol; j++) {
+            if (occ_state_total(s, v, g->lv[i], g->ks[j]) > 0) continue;
+            st = k++ ? hs_fig_more(fig, ", %s at %g%%", s->state[g->ks[j]], s->level[g->lv[i]])
+                     : hs_fig_note(fig, "No step in the state (panel marked so): %s at %g%%", s->state[g->ks[j]],
+                                   s->level[g->lv[i]]);
+        }
+    return !st && k ? hs_fig_more(fig, ".") : st;
 }
 
 /* Levels left out (no count: cell not done) and levels summed over fewer prompts, so the
@@ -225,14 +313,15 @@ static hs_status occ_notes(const hs_study *s, hs_figure *fig, int v)
 hs_status hs_plot_occupancy(const hs_report *r, hs_figure *fig, int v)
 {
     const hs_study *s = r->st;
-    panel *pn = calloc((size_t)s->nl * (size_t)s->ns, sizeof *pn);
-    if (!pn) return hs_err(HS_ENOMEM, "out of memory for occupancy panels");
-    int n = 0;
-    for (int l = 0; l < s->nl; l++)
-        if (occ_total(s, v, l) > 0)
-            for (int k = 0; k < s->ns; k++) pn[n++] = (panel){v, l, k};
-    hs_status st = n ? occ_write(r, fig, v, pn, n) : hs_fig_note(fig, "(Not drawn: all occupancy counts are 0.)");
-    if (!st && n) st = occ_notes(s, fig, v);
-    free(pn);
+    occ_grid g;
+    g.lv = calloc((size_t)s->nl, sizeof *g.lv);
+    g.ks = calloc((size_t)s->ns + 1, sizeof *g.ks);
+    hs_status st = g.lv && g.ks ? HS_OK : hs_err(HS_ENOMEM, "out of memory for occupancy panels");
+    if (!st) occ_make_grid(s, v, &g);
+    if (!st && g.ncol == 0) st = hs_fig_note(fig, "(Not drawn: all occupancy counts are 0.)");
+    else if (!st) st = occ_write(r, fig, v, &g);
+    if (!st && g.ncol) st = occ_state_notes(s, fig, v, &g);
+    if (!st && g.ncol) st = occ_notes(s, fig, v);
+    free(g.lv), free(g.ks);
     return st;
 }

@@ -275,6 +275,38 @@ def check_paired_figure(h5, out):
           "paired_differences.gp: 4 panels in a 2x2 layout, zero line, the comparisons in the key (%s)" % titles)
 
 
+def check_occupancy_figure(binary, work, out):
+    """One row per level and one column per state that occurs, as many panels as the layout
+    holds, one colour scale (cbrange [0:1] set once) and one colour bar; a state no head
+    entered gets no column, a panel without steps says so."""
+    def layout(o):
+        gp = open(os.path.join(o, "agency_occupancy_agency.gp")).read()
+        m = re.search(r"set multiplot layout (\d+),(\d+)", gp)
+        blocks = open(os.path.join(o, "agency_occupancy_agency.dat")).read().count("\n\n\n") + 1
+        return gp, (int(m.group(1)), int(m.group(2))) if m else None, gp.count("\nplot "), blocks
+    gp, rc, plots, blocks = layout(out)
+    first_plot = gp.index("\nplot ")
+    check(rc == (4, 4) and plots == blocks == 16, "occupancy: 4 levels x 4 states, no empty panel (%s, %d plots, "
+          "%d blocks)" % (rc, plots, blocks))
+    check(gp.count("set cbrange") == 1 and "set cbrange [0:1]" in gp and gp.count("set colorbox user") == 1 and
+          gp.index("unset colorbox") < first_plot < gp.index("set colorbox user"),
+          "occupancy: one colour scale, one colour bar (with the last panel)")
+    check(gp.count("no step in this state") == 1 and "No step in the state (panel marked so): withdrawn at 0%."
+          in caption(out, "agency_occupancy_agency"), "occupancy: the panel without steps is marked and named")
+    g = os.path.join(work, "no_overload.h5")
+    shutil.copy(os.path.join(work, "study.h5"), g)
+    with h5py.File(g, "r+") as f:
+        occ = f["agency/occupancy"][...]
+        occ[..., 1] = 0     # no head of any variant ever "overloaded"
+        f["agency/occupancy"][...] = occ
+    o = os.path.join(work, "no_overload")
+    p = report(binary, [g], o, "--no-figures", "--bootstrap", "100")
+    gp, rc, plots, blocks = layout(o)
+    check(p.returncode == 0 and rc == (4, 3) and plots == blocks == 12 and "overloaded'" not in gp and
+          "No head entered these states at any level drawn, no column: overloaded." in
+          caption(o, "agency_occupancy_agency"), "a state never entered has no column (%s, %d plots)" % (rc, plots))
+
+
 def check_corpus(h5, out):
     """Corpus perplexity (token-weighted) and its paired per-token NLL difference, recomputed."""
     ppl = values(h5, "reference_perplexity", "baseline", 50.0)
@@ -1086,6 +1118,7 @@ def main():
     check_reference(binary, work, f)
     check_captions(binary, work)
     check_scripts(out, os.path.join(work, "lonely"))
+    check_occupancy_figure(binary, work, out)
     check_incomplete(binary, work, f, p, out)
     check_ties(binary, work)
     check_pvalue(f, out)

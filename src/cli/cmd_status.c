@@ -98,7 +98,9 @@ static void print_text(const file_status *s, const char *path)
         printf("this part   %lld of %lld done (--cells %d/%d)\n", (long long)s->slice_done, (long long)s->slice_cells,
                s->slice.k, s->slice.n);
     printf("complete    %s\n", s->complete ? "yes" : "no");
-    if (s->locked)
+    if (s->locked && s->pid <= 0) /* only the lock on the file itself: held through another path to it */
+        printf("lock        held by a live sweep or merge through another path to this file (pid unknown)\n");
+    else if (s->locked)
         printf("lock        held by a live sweep: pid %ld on host %s\n", s->pid, s->host[0] ? s->host : "unknown");
     else printf("lock        free\n");
     printf("last build  %s\n", hs_results_last_version(s->res)[0] ? hs_results_last_version(s->res) : "(no cell yet)");

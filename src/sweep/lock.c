@@ -13,7 +13,18 @@
  * The lock file is opened with O_NOFOLLOW and must be a regular file with one link: a
  * symlink or hard link planted as OUT.lock would otherwise make the sweep truncate and
  * write its target. `headsweep merge` takes the lock of its output and of every input,
- * so it never runs beside a sweep writing either (hs_lock_input). */
+ * so it never runs beside a sweep writing either (hs_lock_input).
+ *
+ * One file, one lock, whatever the path (issue 17). OUT.lock lives in the canonical path
+ * of OUT's directory (realpath), so dir/OUT and link-to-dir/OUT share it, also before OUT
+ * exists. Once OUT exists, an open file description lock (F_OFD_SETLK) on OUT itself keys
+ * the lock on its (device, inode): a hard link or a symbolic link to OUT is the same lock.
+ * A sweep or merge output takes it for writing, a merge input for reading. Kept on file
+ * systems whose record locks are the kernel's own and independent of flock(), which HDF5
+ * uses for its own file lock (ext4, xfs, btrfs, tmpfs, overlayfs, zfs, f2fs); elsewhere
+ * (NFS, which emulates flock() with record locks, Lustre, GPFS, CIFS, FUSE) it is skipped
+ * and only OUT.lock and HDF5's own lock apply (docs/sweep.md). */
+#define _GNU_SOURCE /* F_OFD_SETLK, F_OFD_GETLK */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "sweep_impl.h"
@@ -118,6 +130,111 @@ static hs_status try_lock(hs_lock *lk, const char *results, int *retry)
     return write_holder(lk);
 }
 
+/* ---- the lock on the file's identity ---- */
+
+/* 1 on the local file systems where an OFD lock on the results file cannot meet HDF5's
+ * flock() on it (the two are separate on Linux) nor a lock of another host. */
+static int identity_lock_safe(int fd)
+{
+    struct statfs fs;
+    if (fstatfs(fd, &fs) != 0) return 0;
+    switch ((unsigned long)fs.f_type) {
+    case 0xEF53UL:     /* ext2, ext3, ext4 */
+    case 0x58465342UL: /* xfs */
+    case 0x9123683EUL: /* btrfs */
+    case 0x01021994UL: /* tmpfs */
+    case 0x794C7630UL: /* overlayfs (containers) */
+    case 0x2FC12FC1UL: /* zfs */
+    case 0xF2F52010UL: /* f2fs */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* HS_EBUSY (exit 4), as for OUT.lock: the holder's pid is unknown (OFD locks have none). */
+static hs_status refuse_identity(const char *results, const struct stat *sb)
+{
+    return hs_err(HS_EBUSY, "%s is being written by another sweep (or read by a merge) through another path to the "
+                             "same file (a hard link or a symbolic link: device %lu, inode %lu); wait for it to finish "
+                             "or stop it first", results, (unsigned long)sb->st_dev, (unsigned long)sb->st_ino);
+}
+
+/* Opens results for the identity lock: -1 (errno ENOENT) when it does not exist, -2 when
+ * it is not a regular file or its file system is not one where the lock is safe. */
+static int open_identity(const char *results, int writer, int *rdwr)
+{
+    /* O_NONBLOCK: a FIFO planted as the results file must not hang the open */
+    int fd = writer ? open(results, O_RDWR | O_NONBLOCK | O_CLOEXEC) : -1;
+    *rdwr = fd >= 0;
+    if (fd < 0) fd = open(results, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || !identity_lock_safe(fd)) {
+        close(fd);
+        return -2;
+    }
+    return fd;
+}
+
+hs_status hs_lock_identity(hs_lock *lk, const char *results)
+{
+    if (lk->id_fd >= 0) return HS_OK;
+    int rdwr, fd = open_identity(results, lk->writer, &rdwr);
+    if (fd < 0) return HS_OK; /* not there yet, or not lockable: the open that follows says what is wrong */
+    /* A writer that may not write still takes a read lock: it then meets every writer. */
+    struct flock fl = {.l_type = rdwr ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+        lk->id_fd = fd;
+        return HS_OK;
+    }
+    int e = errno;
+    struct stat sb;
+    hs_status st = HS_OK; /* EINVAL, ENOLCK: no OFD locks here; OUT.lock alone */
+    if (e == EAGAIN || e == EACCES) st = fstat(fd, &sb) == 0 ? refuse_identity(results, &sb) : HS_EBUSY;
+    close(fd);
+    return st;
+}
+
+/* 1 when another process holds a write lock on the identity of results. */
+static int identity_held(const char *results)
+{
+    int rdwr, fd = open_identity(results, 0, &rdwr);
+    if (fd < 0) return 0;
+    struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+    int held = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_WRLCK;
+    close(fd);
+    return held;
+}
+
+/* ---- OUT.lock ---- */
+
+/* DIR/NAME.lock for results DIR/NAME with DIR in canonical form (realpath) into *out:
+ * every path to one directory gives one lock file. */
+static hs_status lock_path_of(const char *results, char **out)
+{
+    *out = NULL;
+    const char *slash = strrchr(results, '/'), *name = slash ? slash + 1 : results;
+    if (!name[0]) return hs_err(HS_EINPUT, "%s ends with '/'; give the results file's name (e.g. %sstudy.h5)", results,
+                                results);
+    size_t dlen = !slash || slash == results ? 1 : (size_t)(slash - results);
+    char *dir = hs_malloc(dlen + 1, "directory");
+    if (!dir) return HS_ENOMEM;
+    memcpy(dir, slash ? results : ".", dlen);
+    dir[dlen] = '\0';
+    hs_status st = HS_OK;
+    char *real = realpath(dir, NULL);
+    if (!real)
+        st = hs_err(errno == ENOTDIR ? HS_EINPUT : HS_EIO, "cannot resolve directory %s of results file %s: %s", dir,
+                    results, strerror(errno));
+    size_t n = real ? strlen(real) + strlen(name) + 7 : 0;
+    if (real && !(*out = hs_malloc(n, "lock path"))) st = HS_ENOMEM;
+    if (*out) snprintf(*out, n, "%s%s%s.lock", real, strcmp(real, "/") ? "/" : "", name);
+    free(real);
+    free(dir);
+    return st;
+}
+
 /* mkdir -p of the directories above path (the README's output goes to results/). */
 static hs_status make_parents(const char *path)
 {
@@ -140,10 +257,12 @@ static hs_status make_parents(const char *path)
     return st;
 }
 
-hs_status hs_lock_acquire(hs_lock *lk, const char *results_path)
+/* OUT.lock, then OUT's identity when OUT exists. */
+static hs_status take_lock(hs_lock *lk, const char *results_path, int writer)
 {
-    lk->fd = -1;
+    lk->fd = lk->id_fd = -1;
     lk->path = NULL;
+    lk->writer = writer;
     if (!results_path[0]) return hs_err(HS_EINPUT, "the results file path is empty");
     struct stat sb;
     if (stat(results_path, &sb) == 0 && S_ISDIR(sb.st_mode))
@@ -151,13 +270,16 @@ hs_status hs_lock_acquire(hs_lock *lk, const char *results_path)
                       results_path);
     hs_status pst = make_parents(results_path);
     if (pst) return pst;
-    size_t n = strlen(results_path) + 6;
-    if (!(lk->path = hs_malloc(n, "lock path"))) return HS_ENOMEM;
-    snprintf(lk->path, n, "%s.lock", results_path);
+    hs_status lst = lock_path_of(results_path, &lk->path);
+    if (lst) return lst;
     for (int attempt = 0; attempt < 10; attempt++) {
         int retry;
         hs_status st = try_lock(lk, results_path, &retry);
-        if (!st && !retry) return HS_OK;
+        if (!st && !retry) {
+            st = hs_lock_identity(lk, results_path);
+            if (st) hs_lock_release(lk); /* OUT.lock was ours: remove it again */
+            return st;
+        }
         if (lk->fd >= 0) close(lk->fd);
         lk->fd = -1;
         if (st) {
@@ -171,6 +293,8 @@ hs_status hs_lock_acquire(hs_lock *lk, const char *results_path)
     lk->path = NULL;
     return st;
 }
+
+hs_status hs_lock_acquire(hs_lock *lk, const char *results_path) { return take_lock(lk, results_path, 1); }
 
 /* Without write access to an input's directory (a collaborator's read-only copy) no
  * sweep can be writing it through this lock either; an existing lock still counts. */
@@ -189,22 +313,24 @@ static hs_status check_foreign_lock(const char *lock_path, const char *results)
 
 hs_status hs_lock_input(hs_lock *lk, const char *results_path)
 {
-    hs_status st = hs_lock_acquire(lk, results_path);
+    hs_status st = take_lock(lk, results_path, 0);
     if (st != HS_EIO) return st;
     hs_err_clear(); /* the lock could not be created: read-only directory or file system */
-    size_t n = strlen(results_path) + 6;
-    char *path = hs_malloc(n, "lock path");
-    if (!path) return HS_ENOMEM;
-    snprintf(path, n, "%s.lock", results_path);
+    char *path;
+    if ((st = lock_path_of(results_path, &path))) return st;
     struct stat sb;
     st = stat(results_path, &sb) == 0 ? check_foreign_lock(path, results_path) : st;
     free(path);
+    if (!st) st = hs_lock_identity(lk, results_path); /* a read lock needs no write access */
     return st;
 }
 
 void hs_lock_release(hs_lock *lk)
 {
-    if (!lk || !lk->path) return;
+    if (!lk) return;
+    if (lk->id_fd >= 0) close(lk->id_fd); /* the OFD lock goes with its last descriptor */
+    lk->id_fd = -1;
+    if (!lk->path) return;
     if (lk->fd >= 0) {
         unlink(lk->path); /* while still locked, so nobody locks a file about to vanish */
         close(lk->fd);
@@ -229,12 +355,11 @@ int hs_lock_holder(const char *results_path, long *pid, char host[HS_HOST_MAX])
 {
     *pid = 0;
     host[0] = '\0';
-    char *path = hs_malloc(strlen(results_path) + 6, "lock path");
-    if (!path) return 0;
-    sprintf(path, "%s.lock", results_path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *path;
+    if (lock_path_of(results_path, &path)) hs_err_clear();
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     free(path);
-    if (fd < 0) return 0; /* no lock file: nobody holds it */
+    if (fd < 0) return identity_held(results_path); /* no lock file: held only through another path */
     read_holder(fd, pid, host, HS_HOST_MAX);
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     int held;
@@ -245,5 +370,5 @@ int hs_lock_holder(const char *results_path, long *pid, char host[HS_HOST_MAX])
         held = fallback_holder(*pid, host);
     }
     close(fd);
-    return held;
+    return held || identity_held(results_path);
 }

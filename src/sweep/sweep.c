@@ -352,6 +352,7 @@ static hs_status prepare_output(sweep *s)
     if (!st && !(study = hs_study_text(&s->as_run, &in))) st = HS_ENOMEM;
     if (!st) st = hs_lock_acquire(&s->lock, s->output);
     if (!st && access(s->output, F_OK) != 0) st = create_output(s, study, &in, &calib);
+    if (!st) st = hs_lock_identity(&s->lock, s->output); /* a file just created: key the lock on it too */
     if (!st) st = hs_results_open(&s->res, s->output, 1);
     if (!st && !s->created) st = verify_output(s, study);
     if (!st) st = plan_cells(s);

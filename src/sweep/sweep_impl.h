@@ -82,12 +82,21 @@ int hs_order_variant(int nv, int64_t row, int pos);
 /* ---- lock.c: one writer per results file ---- */
 
 typedef struct {
-    char *path;  /* OUT.lock */
+    char *path;  /* OUT.lock in the canonical directory of OUT */
     int fd;
+    int id_fd;   /* OUT itself, holding the lock on its identity; -1 before it exists */
+    int writer;  /* hs_lock_acquire (1) or hs_lock_input (0) */
 } hs_lock;
 
-/* Takes OUT.lock next to the results file, or fails naming the holder (pid, host). */
+/* Takes OUT.lock beside the results file (in its directory's canonical path, so a path
+ * through a symbolic link to the directory finds the same lock), and when the file exists
+ * the lock on its identity (hs_lock_identity); or fails naming the holder (pid, host). */
 hs_status hs_lock_acquire(hs_lock *lk, const char *results_path);
+/* The lock on the results file's identity (device, inode), so that another path to the
+ * same file (a hard link, a symbolic link) is the same lock: HS_EBUSY when another sweep
+ * or merge holds it. HS_OK without taking it when the file does not exist yet (call again
+ * once it does) or its file system may not have independent record locks (see lock.c). */
+hs_status hs_lock_identity(hs_lock *lk, const char *results_path);
 /* Removes the lock file and releases it; NULL-safe and idempotent. */
 void hs_lock_release(hs_lock *lk);
 /* The lock of a file merge reads: taken like a sweep's, so no sweep writes it meanwhile;

@@ -1,6 +1,9 @@
 /* test_sweep_lock.c: one sweep per results file: a second holder (another process) is
  * refused with the first one's pid and host, the lock of a dead process is taken over,
- * missing directories are created and an impossible path is named in the message. */
+ * missing directories are created and an impossible path is named in the message. One
+ * file is one lock whatever the path: a hard link (same or other directory), a symbolic
+ * link to the file, and a path through a symbolic link to its directory (also before the
+ * file exists) are refused with HS_EBUSY (exit 4), for sweeps and merge inputs alike. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,9 +33,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs hs_lock_acquire in a child process (record locks are per process); returns its
- * status and copies its message into msg. */
-static hs_status acquire_in_child(const char *results, char *msg, size_t n)
+/* Runs hs_lock_acquire (or hs_lock_input when input) in a child process (record locks
+ * are per process); returns its status and copies its message into msg. */
+static hs_status lock_in_child(const char *results, int input, char *msg, size_t n)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -41,7 +44,7 @@ static hs_status acquire_in_child(const char *results, char *msg, size_t n)
     if (pid == 0) {
         close(fds[0]);
         hs_lock lk;
-        hs_status st = hs_lock_acquire(&lk, results);
+        hs_status st = input ? hs_lock_input(&lk, results) : hs_lock_acquire(&lk, results);
         const char *m = st ? hs_err_msg() : "";
         if (write(fds[1], m, strlen(m)) < 0) _exit(99);
         hs_lock_release(&lk);
@@ -55,6 +58,11 @@ static hs_status acquire_in_child(const char *results, char *msg, size_t n)
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status));
     return (hs_status)WEXITSTATUS(status);
+}
+
+static hs_status acquire_in_child(const char *results, char *msg, size_t n)
+{
+    return lock_in_child(results, 0, msg, n);
 }
 
 /* hs_lock_holder seen from another process (a process never conflicts with its own
@@ -127,12 +135,80 @@ static void test_impossible_path_named(void **state)
     hs_lock_release(&lk);
 }
 
+/* HS_EBUSY with a message naming the path the child was given. */
+static void expect_busy(const char *results, int input)
+{
+    char msg[1024];
+    hs_status st = lock_in_child(results, input, msg, sizeof msg);
+    if (st != HS_EBUSY || !strstr(msg, results) || !strstr(msg, "being written by another sweep"))
+        fail_msg("%s (%s): status %d, message: %s", results, input ? "input" : "output", (int)st, msg);
+}
+
+/* A results file reached through other paths while a sweep holds it. */
+static void test_other_paths_to_one_file(void **state)
+{
+    assert_int_equal(tu_write("a.h5", "x", 1), 0);
+    assert_int_equal(mkdir("other", 0777), 0);
+    assert_int_equal(link("a.h5", "b.h5"), 0);
+    assert_int_equal(link("a.h5", "other/c.h5"), 0);
+    assert_int_equal(symlink("a.h5", "s.h5"), 0);
+    hs_lock lk;
+    assert_int_equal(hs_lock_acquire(&lk, "a.h5"), HS_OK);
+    expect_busy("b.h5", 0);        /* hard link, same directory */
+    expect_busy("other/c.h5", 0);  /* hard link, another directory */
+    expect_busy("s.h5", 0);        /* symbolic link to the file */
+    expect_busy("b.h5", 1);        /* merge input through a hard link */
+    assert_int_not_equal(holder_in_child("other/c.h5", 0), 0); /* `headsweep status` sees it too */
+    struct stat sb;
+    assert_int_not_equal(stat("b.h5.lock", &sb), 0); /* a refused lock leaves no lock file */
+    hs_lock_release(&lk);
+    char msg[1024];
+    assert_int_equal(acquire_in_child("other/c.h5", msg, sizeof msg), HS_OK);
+    assert_int_equal(holder_in_child("other/c.h5", 0), 0);
+}
+
+/* Merge inputs take a read lock: two merges may read one file, a sweep may not write it. */
+static void test_inputs_share(void **state)
+{
+    assert_int_equal(tu_write("in.h5", "x", 1), 0);
+    assert_int_equal(link("in.h5", "in2.h5"), 0);
+    hs_lock lk;
+    assert_int_equal(hs_lock_input(&lk, "in.h5"), HS_OK);
+    char msg[1024];
+    assert_int_equal(lock_in_child("in2.h5", 1, msg, sizeof msg), HS_OK);
+    expect_busy("in2.h5", 0);
+    hs_lock_release(&lk);
+}
+
+/* dir/x.h5 and link-to-dir/x.h5 share one OUT.lock, before x.h5 exists and after. */
+static void test_symlinked_directory(void **state)
+{
+    assert_int_equal(mkdir("real", 0777), 0);
+    assert_int_equal(symlink("real", "alias"), 0);
+    hs_lock lk;
+    assert_int_equal(hs_lock_acquire(&lk, "real/x.h5"), HS_OK);
+    char msg[1024], me[64];
+    snprintf(me, sizeof me, "pid %ld on host", (long)getpid());
+    assert_int_equal(acquire_in_child("alias/x.h5", msg, sizeof msg), HS_EBUSY);
+    if (!strstr(msg, "alias/x.h5 is being written by another sweep") || !strstr(msg, me))
+        fail_msg("unexpected message: %s", msg);
+    assert_int_equal(holder_in_child("alias/x.h5", (long)getpid()), 1);
+    assert_int_equal(tu_write("real/x.h5", "x", 1), 0); /* the sweep creates the file */
+    assert_int_equal(hs_lock_identity(&lk, "real/x.h5"), HS_OK);
+    expect_busy("alias/x.h5", 0);
+    hs_lock_release(&lk);
+    assert_int_equal(acquire_in_child("alias/x.h5", msg, sizeof msg), HS_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_holder_refused),
         cmocka_unit_test(test_dead_holder_taken_over),
         cmocka_unit_test(test_impossible_path_named),
+        cmocka_unit_test(test_other_paths_to_one_file),
+        cmocka_unit_test(test_inputs_share),
+        cmocka_unit_test(test_symlinked_directory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

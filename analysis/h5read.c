@@ -330,20 +330,34 @@ static hs_status read_heads(const rd *r, hs_study *s)
 
 /* ---- entry point ---- */
 
+/* Everything after the open; closes r->f. */
+static hs_status read_study(rd *r, hs_study *s)
+{
+    hs_status st = read_source(r, s);
+    if (!st) st = read_scales(r, s);
+    if (!st) st = read_metrics(r, s);
+    if (!st) st = read_cells(r, s);
+    if (!st) st = read_origins(r, s);
+    if (!st) st = read_heads(r, s);
+    free(r->cells);
+    hs_status cst = hs_results_reader_close(r->f); /* no two chunks at one address */
+    return st ? st : cst;
+}
+
 hs_status hs_h5_read_study(const char *path, hs_study *s)
 {
     memset(s, 0, sizeof *s);
     hs_results_dims dims;
     rd r = {path, NULL, NULL, 0};
     hs_status st = hs_results_reader_open(&r.f, path, &dims);
-    if (st) return st;
-    st = read_source(&r, s);
-    if (!st) st = read_scales(&r, s);
-    if (!st) st = read_metrics(&r, s);
-    if (!st) st = read_cells(&r, s);
-    if (!st) st = read_origins(&r, s);
-    if (!st) st = read_heads(&r, s);
-    free(r.cells);
-    hs_status cst = hs_results_reader_close(r.f); /* no two chunks at one address */
-    return st ? st : cst;
+    return st ? st : read_study(&r, s);
+}
+
+hs_status hs_h5_read_study_image(const char *name, const void *image, size_t size, hs_study *s)
+{
+    memset(s, 0, sizeof *s);
+    hs_results_dims dims;
+    rd r = {name, NULL, NULL, 0};
+    hs_status st = hs_results_reader_open_image(&r.f, name, image, size, &dims);
+    return st ? st : read_study(&r, s);
 }

@@ -11,5 +11,7 @@
 
 /* Fills *out (zeroed first; free with hs_study_free, also after a failure). */
 hs_status hs_h5_read_study(const char *path, hs_study *out);
+/* The same from size bytes at image (an in-memory file; name for messages): the fuzz target. */
+hs_status hs_h5_read_study_image(const char *name, const void *image, size_t size, hs_study *out);
 
 #endif

@@ -304,6 +304,13 @@ void hs_results_attrs_free(hs_results_attr *a, int n);
 /* Names of the links in group obj, sorted (free each and the array). */
 hs_status hs_results_reader_list(const hs_results_reader *r, const char *obj, char ***names, int *n);
 
+/* In-memory files (the fuzz targets of tests/fuzz): size bytes at image opened through
+ * HDF5's core driver, name only for messages. _open_image is hs_results_reader_open;
+ * validate_image runs the schema check resume and merge run (hs_results_validate) alone. */
+hs_status hs_results_reader_open_image(hs_results_reader **out, const char *name, const void *image, size_t size,
+                                       hs_results_dims *dims);
+hs_status hs_results_validate_image(const char *name, const void *image, size_t size, hs_results_dims *dims);
+
 /* Version of the HDF5 library in use, e.g. "1.10.8". */
 const char *hs_results_hdf5_version(void);
 

@@ -1,5 +1,6 @@
 /* h5util.c: HDF5 helpers every reader of a results file shares (results_impl.h): the
- * innermost error of a failed call and the entry-by-entry check of a chunk index. */
+ * innermost error of a failed call, the entry-by-entry check of a chunk index, and the
+ * in-memory file images of the fuzz targets. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,6 +19,18 @@ void hs_h5_innermost(char *out, size_t n)
     out[0] = '\0';
     char *span[2] = {out, out + n};
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, on_error, span);
+}
+
+hid_t hs_h5_image_fapl(const void *image, size_t size)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return -1;
+    /* backing_store 0: nothing is ever written to a file named like the image */
+    if (H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 || H5Pset_file_image(fapl, (void *)image, size) < 0) {
+        H5Pclose(fapl);
+        return -1;
+    }
+    return fapl;
 }
 
 static int remember(hs_h5_chunks *seen, haddr_t addr)

@@ -558,13 +558,10 @@ hs_status hs_results_reader_list(const hs_results_reader *r, const char *obj, ch
     return st;
 }
 
-hs_status hs_results_reader_open(hs_results_reader **out, const char *path, hs_results_dims *dims)
+/* Opens path (a file, or only a name when fapl holds an image) and runs the checks. */
+static hs_status reader_open(hs_results_reader **out, const char *path, hid_t fapl, hs_results_dims *dims)
 {
-    *out = NULL;
-    memset(dims, 0, sizeof *dims);
-    if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) return hs_err(HS_EINTERNAL, "cannot silence the HDF5 error stack");
-    hs_status st = check_file(path);
-    if (st) return st;
+    hs_status st = HS_OK;
     rd *r = hs_calloc(1, sizeof *r, "results reader");
     if (!r) return HS_ENOMEM;
     if (!(r->path_copy = hs_strdup(path))) {
@@ -572,7 +569,7 @@ hs_status hs_results_reader_open(hs_results_reader **out, const char *path, hs_r
         return HS_ENOMEM;
     }
     r->path = r->path_copy;
-    r->f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    r->f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (r->f < 0) st = open_failed(path);
     if (!st) st = hs_results_validate(r->f, path, dims); /* the check resume and merge run too */
     if (!st) st = read_schema_version(r);
@@ -582,6 +579,29 @@ hs_status hs_results_reader_open(hs_results_reader **out, const char *path, hs_r
     }
     *out = r;
     return HS_OK;
+}
+
+hs_status hs_results_reader_open(hs_results_reader **out, const char *path, hs_results_dims *dims)
+{
+    *out = NULL;
+    memset(dims, 0, sizeof *dims);
+    if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) return hs_err(HS_EINTERNAL, "cannot silence the HDF5 error stack");
+    hs_status st = check_file(path);
+    return st ? st : reader_open(out, path, H5P_DEFAULT, dims);
+}
+
+hs_status hs_results_reader_open_image(hs_results_reader **out, const char *name, const void *image, size_t size,
+                                       hs_results_dims *dims)
+{
+    *out = NULL;
+    memset(dims, 0, sizeof *dims);
+    if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) return hs_err(HS_EINTERNAL, "cannot silence the HDF5 error stack");
+    if (!size) return hs_err(HS_EINPUT, "%s: empty file", name); /* no image: the core driver would read name */
+    hid_t fapl = hs_h5_image_fapl(image, size);
+    if (fapl < 0) return hs_err(HS_EINTERNAL, "%s: cannot set up an in-memory HDF5 file", name);
+    hs_status st = reader_open(out, name, fapl, dims);
+    H5Pclose(fapl);
+    return st;
 }
 
 hs_status hs_results_reader_close(hs_results_reader *r)

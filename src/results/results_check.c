@@ -427,6 +427,25 @@ static hs_status check_metrics(const ck *c)
     return w.st;
 }
 
+hs_status hs_results_validate_image(const char *name, const void *image, size_t size, hs_results_dims *dims)
+{
+    memset(dims, 0, sizeof *dims);
+    if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) return hs_err(HS_EINTERNAL, "cannot silence the HDF5 error stack");
+    if (!size) return hs_err(HS_EINPUT, "%s: empty file", name); /* no image: the core driver would read name */
+    hid_t fapl = hs_h5_image_fapl(image, size);
+    if (fapl < 0) return hs_err(HS_EINTERNAL, "%s: cannot set up an in-memory HDF5 file", name);
+    hid_t f = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (f < 0) {
+        char why[256];
+        hs_h5_innermost(why, sizeof why);
+        return hs_err(HS_EINPUT, "%s: cannot open it as an HDF5 file%s%s", name, why[0] ? ": " : "", why);
+    }
+    hs_status st = hs_results_validate(f, name, dims);
+    if (H5Fclose(f) < 0 && !st) st = hs_err(HS_EINPUT, "%s: cannot close", name);
+    return st;
+}
+
 hs_status hs_results_validate(hid_t file, const char *path, hs_results_dims *dims)
 {
     memset(dims, 0, sizeof *dims);

@@ -36,6 +36,10 @@ hs_status hs_results_validate(hid_t file, const char *path, hs_results_dims *dim
  * any other HDF5 call, which would clear the stack. */
 void hs_h5_innermost(char *out, size_t n);
 
+/* A file access property list that opens size bytes at image (copied) as the file, through
+ * the core driver without a backing file: the fuzz targets' in-memory files. -1 on failure. */
+hid_t hs_h5_image_fapl(const void *image, size_t size);
+
 /* Addresses of every chunk seen while reading a file: no two may be equal. */
 typedef struct {
     haddr_t *addr;

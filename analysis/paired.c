@@ -99,7 +99,7 @@ static void pd_layout(FILE *f, const hs_report *r, const pd_plan *pl, const char
     if (span <= 0) span = 10;
     hs_gp_preamble(f, name, w, h);
     fprintf(f, "set grid\nset xlabel \"pruning level (%%)\"\nset xrange [%g:%g]\n"
-               "set xzeroaxis linetype -1 linewidth 1.5\nset yrange [*<0:0<*]\n",
+               "set xzeroaxis linetype -1 linewidth 1.5\n",
             s->level[0] - 0.08 * span, s->level[s->nl - 1] + 0.08 * span);
     fprintf(f, "set multiplot layout %d,%d margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f\n", rows, cols,
             75.0 / w, 1 - (key_w - 10.0) / w, 55.0 / h, 1 - 45.0 / h, 85.0 / w, 95.0 / h);
@@ -134,6 +134,24 @@ static void pd_panel_head(FILE *f, const hs_report *r, int m)
                "fillstyle solid noborder behind clip\n", -r->margin[m], r->margin[m]);
 }
 
+/* The panel's y range always holds 0. When every point and bar of the panel is exactly 0
+ * (variants that compute the same thing: "identical" rows) gnuplot would have an empty
+ * range and warn, so the range is then the equivalence band. */
+static void pd_yrange(FILE *f, const hs_report *r, const pd_plan *pl, int m)
+{
+    int flat = 1;
+    for (int j = 0; j < pl->np; j++)
+        for (int l = 0; l < r->st->nl; l++) {
+            const hs_cmp_cell *c = hs_report_cmp(r, pl->p[j], m, l);
+            if (!pd_drawn(c)) continue;
+            flat &= c->ci.mean == 0 && (c->ci.n < 2 || ((c->ci.lo == 0 || !isfinite(c->ci.lo)) &&
+                                                        (c->ci.hi == 0 || !isfinite(c->ci.hi))));
+        }
+    double half = r->margin[m] > 0 ? 1.5 * r->margin[m] : 1;
+    if (flat) fprintf(f, "set yrange [%g:%g]\n", -half, half);
+    else fputs("set yrange [*<0:0<*]\n", f);
+}
+
 /* One panel; *block is the data block of its first series. */
 static void pd_panel(FILE *f, const hs_report *r, const pd_plan *pl, int i, const char *name, int *block)
 {
@@ -141,6 +159,7 @@ static void pd_panel(FILE *f, const hs_report *r, const pd_plan *pl, int i, cons
     double span = r->st->level[r->st->nl - 1] - r->st->level[0];
     if (span <= 0) span = 10;
     pd_panel_head(f, r, m);
+    pd_yrange(f, r, pl, m);
     fputs(i == 0 ? "" : "unset key\n", f);
     fputs("plot \\\n", f);
     for (int j = 0; j < pl->np; j++) {

@@ -275,6 +275,23 @@ def check_paired_figure(h5, out):
           "paired_differences.gp: 4 panels in a 2x2 layout, zero line, the comparisons in the key (%s)" % titles)
 
 
+def check_flat_panel(binary, work):
+    """Variants with equal distinct-2 for every prompt: the diversity panel's points are all 0,
+    and its range is the equivalence band (+-1.5 x 1%) instead of gnuplot's empty-range warning."""
+    g = os.path.join(work, "flat.h5")
+    shutil.copy(os.path.join(work, "study.h5"), g)
+    with h5py.File(g, "r+") as f:
+        d = f["metrics/distinct_2"][...]
+        d[:] = d[0:1]
+        f["metrics/distinct_2"][...] = d
+    o = os.path.join(work, "flat")
+    p = report(binary, [g], o, "--bootstrap", "100")
+    gp = open(os.path.join(o, "paired_differences.gp")).read()
+    panel = gp.split("title 'lexical diversity", 1)[1].split("\nplot ", 1)[0]
+    check(p.returncode == 0 and "set yrange [-1.5:1.5]" in panel and "empty y range" not in p.stderr,
+          "an all-zero panel gets the band as its range, no gnuplot warning (%s)" % p.stderr[-300:])
+
+
 def check_occupancy_figure(binary, work, out):
     """One row per level and one column per state that occurs, as many panels as the layout
     holds, one colour scale (cbrange [0:1] set once) and one colour bar; a state no head
@@ -1119,6 +1136,7 @@ def main():
     check_captions(binary, work)
     check_scripts(out, os.path.join(work, "lonely"))
     check_occupancy_figure(binary, work, out)
+    check_flat_panel(binary, work)
     check_incomplete(binary, work, f, p, out)
     check_ties(binary, work)
     check_pvalue(f, out)

@@ -161,6 +161,8 @@ typedef struct {
     int max_t;               /* context to allocate: longest prompt + reference or + max_new */
     int measure_unpruned_ppl;/* also score the generated text under the unpruned model */
     int batch;               /* sequences decoded together by hs_runner_eval_batch (>= 1) */
+    const float *head_means; /* (L, H, D) mean ablation: what a switched-off head contributes
+                                (hs_ctx_set_head_means); NULL: zero ablation */
 } hs_runner_config;
 
 typedef struct hs_runner hs_runner;

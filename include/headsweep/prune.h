@@ -43,6 +43,24 @@ const char *hs_strategy_name(hs_strategy s);
  * and random). */
 int hs_strategy_needs_calib(hs_strategy s);
 
+/* What a pruned head contributes (docs/pruning.md, "Mean ablation"): nothing (zero, the
+ * default) or its mean output over a calibration set (mean). */
+typedef enum { HS_ABLATION_ZERO, HS_ABLATION_MEAN } hs_ablation;
+
+hs_status hs_ablation_parse(const char *s, hs_ablation *out);
+const char *hs_ablation_name(hs_ablation a);
+
+/* Mean ablation's vectors and where they come from. */
+typedef struct {
+    int D;                  /* head size n_embd / n_head; 0: no means */
+    float *v;               /* (L, H, D) each head's output averaged over every position of
+                               the calibration sequences (hs_head_means), NULL: none */
+    char calibration[512];  /* path of the calibration set they were averaged over */
+    char calibration_sha256[65];
+    int n_prompts;          /* calibration prompts used */
+    int max_tokens;         /* tokens per prompt at most (0: the model's context) */
+} hs_head_mean_set;
+
 typedef struct {
     int L, H;
     double *score;          /* (L, H), higher = more useful */
@@ -54,6 +72,7 @@ typedef struct {
     int n_prompts;          /* calibration prompts used */
     hs_strategy base;       /* iterative: the re-scoring strategy */
     double step;            /* iterative: percent of heads per round */
+    hs_head_mean_set means; /* stored beside the scores when computed on a calibration set */
 } hs_head_scores;
 
 typedef struct {
@@ -66,6 +85,8 @@ typedef struct {
                                    entropy; the CLI and job files default to gradient) */
     double iterative_step;      /* iterative: percent of heads switched off per round
                                    (<= 0: 10) */
+    int means;                  /* also average the head outputs (hs_head_scores.means) on
+                                   the calibration set, which every strategy then needs */
 } hs_score_opts;
 
 hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer *tok,
@@ -90,6 +111,12 @@ hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token
 /* Mean ablation's vectors: means (L, H, D) = each head's ungated output averaged over
  * every position of the calibration sequences of 2+ tokens (all gates 1). */
 hs_status hs_head_means(const hs_model *m, const hs_token_seq *seqs, int n_seqs, float *means);
+/* The same on a calibration prompt set, tokenized as the scores are (o: max_prompts and
+ * max_tokens), with its provenance. Free with hs_head_mean_set_free (NULL-safe). */
+hs_status hs_head_mean_set_compute(hs_head_mean_set *out, const hs_model *m, const hs_tokenizer *tok,
+                                   const hs_prompt_set *calib, const hs_score_opts *o);
+hs_status hs_head_mean_set_copy(hs_head_mean_set *dst, const hs_head_mean_set *src, int L, int H);
+void hs_head_mean_set_free(hs_head_mean_set *ms);
 /* Checks that scores (read from path, for messages) belong to the model: same L and H and
  * the same model.safetensors sha256. */
 hs_status hs_scores_check_model(const hs_head_scores *sc, hs_model *m, const char *path);
@@ -139,6 +166,9 @@ typedef struct {
     int study_scores;           /* scores_path is the study's own ([pruning] scores): its
                                    strategy, seed and iterative settings become the plan's */
     hs_select_opts select;
+    hs_ablation ablation;       /* mean: the head means of its scores file, or computed on
+                                   the calibration set when the scores are computed */
+    const char *ablation_where;
 } hs_plan_variant;
 
 typedef struct {
@@ -181,6 +211,11 @@ hs_status hs_prune_plan_read_files(hs_prune_plan *p, const hs_plan_spec *spec, h
  * it) was tokenized by tok. Announces each computation on log (NULL: silent). */
 hs_status hs_prune_plan_compute(hs_prune_plan *p, const hs_plan_spec *spec, hs_model *m, const hs_tokenizer *tok,
                                 const hs_prompt_set *calib, FILE *log);
+/* 1 when some variant without a scores file uses mean ablation (its means are computed on
+ * the calibration set). */
+int hs_prune_plan_needs_means(const hs_plan_spec *spec);
+/* Head means (L, H, D) variant v's pruned heads contribute: NULL under zero ablation. */
+const float *hs_prune_plan_means(const hs_prune_plan *p, const hs_plan_spec *spec, int v);
 /* Variant v's scores from elsewhere (a results file being resumed); takes sc's array. */
 hs_status hs_prune_plan_set_scores(hs_prune_plan *p, int v, hs_head_scores *sc);
 /* The gate matrix from the scores (or the head list). */

@@ -35,6 +35,8 @@ typedef struct {
     const char *scores_path; /* saved scores (the job's or the section's), NULL: computed */
     hs_select_opts select;
     int own_pruning;         /* the section sets one of them (then the study text says so) */
+    hs_ablation ablation;    /* ablation = zero|mean ([pruning]'s unless the section sets it):
+                                what a switched-off head contributes */
 } hs_variant;
 
 typedef struct hs_job_entry hs_job_entry; /* one setting and where it came from (job.c) */
@@ -75,6 +77,7 @@ typedef struct {
     hs_strategy strategy;
     hs_score_opts score;      /* calibration limits and the random strategy's seed */
     hs_select_opts select;
+    hs_ablation ablation;     /* [pruning] ablation, the variants' default (zero) */
     hs_sample_params sample;
     hs_job_entry *entries;    /* (n_entries) every key set, with its origin */
     int n_entries;

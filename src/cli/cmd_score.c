@@ -30,7 +30,8 @@ static const char score_usage[] =
     "                    the --step lowest heads by --base, re-score the rest, repeat\n"
     "  --prompts FILE    calibration prompts (JSONL; prompt + reference text is scored);\n"
     "                    required for all but magnitude and random; never the\n"
-    "                    evaluation prompts\n"
+    "                    evaluation prompts. With it, --out also stores each head's\n"
+    "                    mean output over these prompts, for ablation = mean\n"
     "  --max-prompts N   use the first N prompts (default all)\n"
     "  --max-tokens N    cut each calibration text to N tokens (default the context)\n"
     "  --seed N          seed of the random strategy (default 0)\n"
@@ -147,21 +148,26 @@ static void print_header(const hs_head_scores *sc, const char *model)
     if (hs_strategy_needs_calib(sc->strategy))
         printf("# calibration %s: %d prompts (sha256 %.16s...)\n", sc->calibration, sc->n_prompts,
                sc->calibration_sha256);
+    if (sc->means.v)
+        printf("# head means (ablation = mean) over %s: %d prompts\n", sc->means.calibration, sc->means.n_prompts);
     printf("# higher = more useful; a level switches off the lowest scores first\n");
 }
 
-/* Loads what the strategy needs and computes the scores. */
+/* Loads what the strategy needs and computes the scores; with a calibration set also the
+ * head means (mean ablation), saved beside the scores. */
 static hs_status compute(const score_opts *o, hs_strategy s, hs_model *m, hs_head_scores *sc)
 {
-    if (!hs_strategy_needs_calib(s)) return hs_scores_compute(sc, m, NULL, NULL, s, &o->so);
+    if (!o->prompts && !hs_strategy_needs_calib(s)) return hs_scores_compute(sc, m, NULL, NULL, s, &o->so);
     if (!o->prompts)
         return hs_err(HS_EINPUT, "--strategy %s needs --prompts FILE (calibration prompts)", o->strategy);
     hs_prompt_set set;
     hs_tokenizer *tok = NULL;
+    hs_score_opts so = o->so;
+    so.means = 1;
     hs_status st = hs_prompts_load(&set, o->prompts);
     if (st) return st;
     st = hs_tokenizer_load(&tok, o->model);
-    if (!st) st = hs_scores_compute(sc, m, tok, &set, s, &o->so);
+    if (!st) st = hs_scores_compute(sc, m, tok, &set, s, &so);
     hs_tokenizer_free(tok);
     hs_prompts_free(&set);
     return st;

@@ -31,6 +31,7 @@ static hs_status runner_setup(hs_runner *r)
     const hs_runner_config *c = &r->cfg;
     int L = c->model->cfg.n_layer, H = c->model->cfg.n_head;
     hs_status st = hs_ctx_init(&r->ctx, c->model, c->max_t, c->mode);
+    if (!st) st = hs_ctx_set_head_means(r->ctx, c->head_means);
     if (!st) st = hs_ctx_set_gates(r->ctx, c->gates);
     if (!st && c->measure_unpruned_ppl) st = hs_ctx_init(&r->unpruned, c->model, c->max_t, HS_GATING_MASK);
     if (!st) st = hs_sampler_init(&r->smp, c->model->cfg.vocab_size);
@@ -265,6 +266,7 @@ static hs_status batch_setup(hs_runner *r)
     hs_status st = HS_OK;
     for (int k = 0; k < S && !st; k++) {
         st = hs_ctx_init(&r->bctx[k], c->model, c->max_t, c->mode);
+        if (!st) st = hs_ctx_set_head_means(r->bctx[k], c->head_means);
         if (!st) st = hs_ctx_set_gates(r->bctx[k], c->gates);
         if (!st && c->agency_on) st = hs_agency_init(&r->bag[k], L, H, &c->agency);
         if (!st && c->agency_on) st = hs_head_stats_init(&r->bstats[k], L, H);

@@ -75,11 +75,23 @@ void hs_prune_plan_free(hs_prune_plan *p)
     memset(p, 0, sizeof *p);
 }
 
+int hs_prune_plan_needs_means(const hs_plan_spec *spec)
+{
+    for (int v = 0; !spec->heads_off && v < spec->n_variants; v++)
+        if (!spec->variants[v].scores_path && spec->variants[v].ablation == HS_ABLATION_MEAN) return 1;
+    return 0;
+}
+
 int hs_prune_plan_needs_calib(const hs_prune_plan *p, const hs_plan_spec *spec)
 {
     for (int v = 0; !spec->heads_off && v < p->n_variants; v++)
         if (!spec->variants[v].scores_path && hs_strategy_needs_calib(spec->variants[v].strategy)) return 1;
-    return 0;
+    return hs_prune_plan_needs_means(spec);
+}
+
+const float *hs_prune_plan_means(const hs_prune_plan *p, const hs_plan_spec *spec, int v)
+{
+    return spec->variants[v].ablation == HS_ABLATION_MEAN ? p->scores[v].means.v : NULL;
 }
 
 const float *hs_prune_plan_gates(const hs_prune_plan *p, int v, int l)
@@ -93,10 +105,11 @@ static hs_status scores_copy(hs_head_scores *dst, const hs_head_scores *src)
 {
     size_t LH = (size_t)src->L * src->H;
     *dst = *src;
+    dst->means.v = NULL;
     dst->score = hs_malloc(LH * sizeof(double), "head scores");
     if (!dst->score) return HS_ENOMEM;
     memcpy(dst->score, src->score, LH * sizeof(double));
-    return HS_OK;
+    return hs_head_mean_set_copy(&dst->means, &src->means, src->L, src->H);
 }
 
 /* The study's scores file decides the study's strategy, seed and iterative settings. */
@@ -138,11 +151,24 @@ static hs_status read_variant_file(hs_prune_plan *p, const hs_plan_variant *var,
     return hs_sha256_file(var->scores_path, p->scores_sha256[v]);
 }
 
+/* Mean ablation with a scores file takes the file's means: one computed without them
+ * (before they existed, or by a strategy without a calibration set) cannot serve. */
+static hs_status check_file_means(const hs_prune_plan *p, const hs_plan_variant *var, int v)
+{
+    if (var->ablation != HS_ABLATION_MEAN || p->scores[v].means.v) return HS_OK;
+    return hs_err(HS_EINPUT, "%s: variant %s has ablation = mean, but its scores file %s holds no head means; "
+                             "recompute it with `headsweep score --prompts CALIB --out FILE`, which stores them",
+                  var->ablation_where ? var->ablation_where : "ablation", var->name, var->scores_path);
+}
+
 hs_status hs_prune_plan_read_files(hs_prune_plan *p, const hs_plan_spec *spec, hs_model *m)
 {
     hs_status st = HS_OK;
     for (int v = 0; !st && !spec->heads_off && v < p->n_variants; v++)
-        if (spec->variants[v].scores_path) st = read_variant_file(p, &spec->variants[v], v, m);
+        if (spec->variants[v].scores_path) {
+            st = read_variant_file(p, &spec->variants[v], v, m);
+            if (!st) st = check_file_means(p, &spec->variants[v], v);
+        }
     return st;
 }
 
@@ -161,6 +187,26 @@ static hs_status compute_variant(hs_prune_plan *p, const hs_plan_spec *spec, int
     return st ? hs_err_wrap(st, "%s head scores", hs_strategy_name(s)) : HS_OK;
 }
 
+/* One average of the head outputs over the calibration set, for every variant that
+ * computes its scores and uses mean ablation (the means do not depend on the strategy). */
+static hs_status compute_means(hs_prune_plan *p, const hs_plan_spec *spec, const hs_model *m,
+                               const hs_tokenizer *tok, const hs_prompt_set *calib, FILE *log)
+{
+    if (!hs_prune_plan_needs_means(spec)) return HS_OK;
+    if (!calib) return hs_err(HS_EINTERNAL, "head means: no calibration set");
+    if (log) fprintf(log, "headsweep: computing head means on %s (%zu prompts)\n", calib->path, calib->n);
+    hs_head_mean_set ms;
+    hs_status st = hs_head_mean_set_compute(&ms, m, tok, calib, &spec->score);
+    for (int v = 0; !st && v < p->n_variants; v++) {
+        const hs_plan_variant *var = &spec->variants[v];
+        if (var->scores_path || var->ablation != HS_ABLATION_MEAN) continue;
+        hs_head_mean_set_free(&p->scores[v].means);
+        st = hs_head_mean_set_copy(&p->scores[v].means, &ms, p->L, p->H);
+    }
+    hs_head_mean_set_free(&ms);
+    return st;
+}
+
 hs_status hs_prune_plan_compute(hs_prune_plan *p, const hs_plan_spec *spec, hs_model *m, const hs_tokenizer *tok,
                                 const hs_prompt_set *calib, FILE *log)
 {
@@ -173,7 +219,7 @@ hs_status hs_prune_plan_compute(hs_prune_plan *p, const hs_plan_spec *spec, hs_m
                                  : compute_variant(p, spec, v, m, tok, calib, log);
         if (st) return st;
     }
-    return HS_OK;
+    return spec->heads_off ? HS_OK : compute_means(p, spec, m, tok, calib, log);
 }
 
 hs_status hs_prune_plan_set_scores(hs_prune_plan *p, int v, hs_head_scores *sc)

@@ -38,6 +38,16 @@ int hs_strategy_needs_calib(hs_strategy s)
     return s != HS_STRATEGY_MAGNITUDE && s != HS_STRATEGY_RANDOM;
 }
 
+hs_status hs_ablation_parse(const char *s, hs_ablation *out)
+{
+    if (s && !strcmp(s, "zero")) *out = HS_ABLATION_ZERO;
+    else if (s && !strcmp(s, "mean")) *out = HS_ABLATION_MEAN;
+    else return hs_err(HS_EINPUT, "ablation '%s': expected zero or mean", s ? s : "(null)");
+    return HS_OK;
+}
+
+const char *hs_ablation_name(hs_ablation a) { return a == HS_ABLATION_MEAN ? "mean" : "zero"; }
+
 /* splitmix64 (Steele, Lea, Flood 2014): seedable and the same on every platform. */
 static uint64_t splitmix64(uint64_t *s)
 {
@@ -117,7 +127,7 @@ static hs_status fill_header(hs_head_scores *out, hs_model *m, hs_strategy s, ui
 hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token_seq *seqs,
                                 int n_seqs, hs_strategy s, const hs_score_opts *o)
 {
-    static const hs_score_opts defaults = {0, 0, 0, NULL, HS_STRATEGY_GRADIENT, 10.0};
+    static const hs_score_opts defaults = {0, 0, 0, NULL, HS_STRATEGY_GRADIENT, 10.0, 0};
     if (!o) o = &defaults;
     memset(out, 0, sizeof *out);
     if ((unsigned)s >= (unsigned)N_STRATEGIES)
@@ -155,6 +165,7 @@ void hs_scores_free(hs_head_scores *sc)
 {
     if (!sc) return;
     free(sc->score);
+    hs_head_mean_set_free(&sc->means);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -209,28 +220,88 @@ static hs_status tokenize_calib(const hs_model *m, const hs_tokenizer *tok,
     return HS_OK;
 }
 
+/* The calibration set's path fits the 512 bytes its provenance fields hold. */
+static hs_status check_calib(const hs_prompt_set *calib, const hs_tokenizer *tok, const char *what)
+{
+    if (!calib || !tok) return hs_err(HS_EINPUT, "%s need a calibration prompt set and a tokenizer", what);
+    const char *path = calib->path ? calib->path : "";
+    if (calib->n == 0) return hs_err(HS_EINPUT, "%s: no calibration prompts", path);
+    if (strlen(path) >= sizeof ((hs_head_scores *)0)->calibration)
+        return hs_err(HS_EINPUT, "%s: calibration path longer than %zu bytes", path,
+                      sizeof ((hs_head_scores *)0)->calibration - 1);
+    return HS_OK;
+}
+
+/* means->v (L, H, D) from already tokenized sequences, with the set's provenance. */
+static hs_status means_from_seqs(hs_head_mean_set *ms, const hs_model *m, const hs_token_seq *seqs, int n,
+                                 const hs_prompt_set *calib, const hs_score_opts *o)
+{
+    int D = m->cfg.n_embd / m->cfg.n_head;
+    memset(ms, 0, sizeof *ms);
+    ms->v = hs_malloc((size_t)m->cfg.n_layer * m->cfg.n_head * D * sizeof *ms->v, "head means");
+    hs_status st = ms->v ? hs_head_means(m, seqs, n, ms->v) : HS_ENOMEM;
+    if (st) {
+        hs_head_mean_set_free(ms);
+        return hs_err_wrap(st, "head means");
+    }
+    ms->D = D;
+    snprintf(ms->calibration, sizeof ms->calibration, "%s", calib->path ? calib->path : "");
+    snprintf(ms->calibration_sha256, sizeof ms->calibration_sha256, "%s", calib->sha256);
+    ms->n_prompts = n;
+    ms->max_tokens = o->max_tokens;
+    return HS_OK;
+}
+
+hs_status hs_head_mean_set_compute(hs_head_mean_set *out, const hs_model *m, const hs_tokenizer *tok,
+                                   const hs_prompt_set *calib, const hs_score_opts *o)
+{
+    memset(out, 0, sizeof *out);
+    hs_status st = check_calib(calib, tok, "head means");
+    hs_token_seq *seqs = NULL;
+    int n = 0;
+    if (!st) st = tokenize_calib(m, tok, calib, o, &seqs, &n);
+    if (!st) st = means_from_seqs(out, m, seqs, n, calib, o);
+    free_seqs(seqs, n);
+    return st ? hs_err_wrap(st, "%s", calib && calib->path ? calib->path : "calibration set") : HS_OK;
+}
+
+hs_status hs_head_mean_set_copy(hs_head_mean_set *dst, const hs_head_mean_set *src, int L, int H)
+{
+    *dst = *src;
+    if (!src->v) return HS_OK;
+    size_t n = (size_t)L * H * src->D * sizeof *src->v;
+    if (!(dst->v = hs_malloc(n, "head means"))) return HS_ENOMEM;
+    memcpy(dst->v, src->v, n);
+    return HS_OK;
+}
+
+void hs_head_mean_set_free(hs_head_mean_set *ms)
+{
+    if (!ms) return;
+    free(ms->v);
+    memset(ms, 0, sizeof *ms);
+}
+
 hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer *tok,
                             const hs_prompt_set *calib, hs_strategy s, const hs_score_opts *o)
 {
-    static const hs_score_opts defaults = {0, 0, 0, NULL, HS_STRATEGY_GRADIENT, 10.0};
+    static const hs_score_opts defaults = {0, 0, 0, NULL, HS_STRATEGY_GRADIENT, 10.0, 0};
     if (!o) o = &defaults;
     memset(out, 0, sizeof *out);
-    if (!hs_strategy_needs_calib(s)) return hs_scores_compute_ids(out, m, NULL, 0, s, o);
-    if (!calib || !tok)
-        return hs_err(HS_EINPUT, "%s scores need a calibration prompt set and a tokenizer",
-                      hs_strategy_name(s));
+    if (!hs_strategy_needs_calib(s) && !o->means) return hs_scores_compute_ids(out, m, NULL, 0, s, o);
+    hs_status st = check_calib(calib, tok, o->means ? "head means" : hs_strategy_name(s));
+    if (st) return st;
     const char *path = calib->path ? calib->path : "";
-    if (calib->n == 0) return hs_err(HS_EINPUT, "%s: no calibration prompts", path);
-    if (strlen(path) >= sizeof out->calibration)
-        return hs_err(HS_EINPUT, "%s: calibration path longer than %zu bytes", path,
-                      sizeof out->calibration - 1);
     hs_token_seq *seqs = NULL;
     int n = 0;
-    hs_status st = tokenize_calib(m, tok, calib, o, &seqs, &n);
+    st = tokenize_calib(m, tok, calib, o, &seqs, &n);
     if (st) return st;
     st = hs_scores_compute_ids(out, m, seqs, n, s, o);
+    if (!st && o->means) st = means_from_seqs(&out->means, m, seqs, n, calib, o);
     free_seqs(seqs, n);
+    if (st) hs_scores_free(out);
     if (st) return hs_err_wrap(st, "%s", path);
+    if (!hs_strategy_needs_calib(s)) return HS_OK; /* magnitude, random: only the means saw the set */
     snprintf(out->calibration, sizeof out->calibration, "%s", path);
     snprintf(out->calibration_sha256, sizeof out->calibration_sha256, "%s", calib->sha256);
     return HS_OK;

@@ -6,13 +6,17 @@
  *    "calibration": "jobs/prompts/kjv_calib.jsonl", "calibration_sha256": "<64 hex>",
  *    "model_sha256": "<64 hex>", "n_prompts": 200}
  * and for iterative scores also "base": "gradient" (the re-scoring strategy) and
- * "step": 10 (percent of heads per round).
+ * "step": 10 (percent of heads per round). Mean ablation's head means, when computed,
+ * follow as "means": {"D": 32, "values": [[[...D...], ...H...], ...L...], "calibration",
+ * "calibration_sha256", "n_prompts", "max_tokens"} (their own calibration set: magnitude
+ * and random scores have none).
  *
  * Numbers are written with 17 significant digits, so a round trip is exact. Loading
  * checks every field (types, ranges, the L x H shape, finite scores, sha256 spelling,
  * duplicate keys) and names the file in each message; hs_scores_check_model then ties
  * the scores to a model. "seed" is written as a string when it does not fit int64. */
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -47,6 +51,40 @@ static json_t *scores_matrix(const hs_head_scores *sc)
     return rows;
 }
 
+/* means (L, H, D) as nested arrays; floats widen to double exactly, so they round-trip. */
+static json_t *means_values(const hs_head_scores *sc)
+{
+    const hs_head_mean_set *ms = &sc->means;
+    json_t *layers = json_array();
+    for (int l = 0; layers && l < sc->L; l++) {
+        json_t *heads = json_array();
+        if (!heads || json_array_append_new(layers, heads)) return json_decref(layers), NULL;
+        for (int h = 0; h < sc->H; h++) {
+            json_t *vec = json_array();
+            if (!vec || json_array_append_new(heads, vec)) return json_decref(layers), NULL;
+            const float *mu = ms->v + ((size_t)l * sc->H + h) * ms->D;
+            for (int d = 0; d < ms->D; d++)
+                if (json_array_append_new(vec, json_real(mu[d]))) return json_decref(layers), NULL;
+        }
+    }
+    return layers;
+}
+
+static json_t *means_to_json(const hs_head_scores *sc)
+{
+    const hs_head_mean_set *ms = &sc->means;
+    json_t *o = json_object();
+    if (!o) return NULL;
+    int bad = set(o, "D", json_integer(ms->D));
+    bad |= set(o, "calibration", json_string(ms->calibration));
+    bad |= set(o, "calibration_sha256", json_string(ms->calibration_sha256));
+    bad |= set(o, "n_prompts", json_integer(ms->n_prompts));
+    bad |= set(o, "max_tokens", json_integer(ms->max_tokens));
+    bad |= set(o, "values", means_values(sc));
+    if (bad) json_decref(o);
+    return bad ? NULL : o;
+}
+
 static json_t *scores_to_json(const hs_head_scores *sc)
 {
     json_t *root = json_object();
@@ -72,6 +110,7 @@ static json_t *scores_to_json(const hs_head_scores *sc)
         bad |= set(root, "base", json_string(hs_strategy_name(sc->base)));
         bad |= set(root, "step", json_real(sc->step));
     }
+    if (sc->means.v) bad |= set(root, "means", means_to_json(sc));
     if (bad) json_decref(root);
     return bad ? NULL : root;
 }
@@ -233,6 +272,54 @@ static hs_status get_header(const json_t *root, const char *path, hs_head_scores
     return HS_OK;
 }
 
+/* "values": L arrays of H arrays of D finite numbers that fit a float. */
+static hs_status get_means_values(const json_t *o, const char *path, hs_head_scores *sc)
+{
+    hs_head_mean_set *ms = &sc->means;
+    const json_t *layers = json_object_get(o, "values");
+    if (!json_is_array(layers) || json_array_size(layers) != (size_t)sc->L)
+        return hs_err(HS_EINPUT, "%s: \"means\": \"values\" is not an array of L = %d layers", path, sc->L);
+    for (int l = 0; l < sc->L; l++) {
+        const json_t *heads = json_array_get(layers, l);
+        if (!json_is_array(heads) || json_array_size(heads) != (size_t)sc->H)
+            return hs_err(HS_EINPUT, "%s: \"means\": layer %d is not an array of H = %d heads", path, l, sc->H);
+        for (int h = 0; h < sc->H; h++) {
+            const json_t *vec = json_array_get(heads, h);
+            if (!json_is_array(vec) || json_array_size(vec) != (size_t)ms->D)
+                return hs_err(HS_EINPUT, "%s: \"means\": head %d.%d is not an array of D = %d numbers", path, l, h,
+                              ms->D);
+            for (int d = 0; d < ms->D; d++) {
+                const json_t *v = json_array_get(vec, d);
+                double x = json_is_number(v) ? json_number_value(v) : NAN;
+                if (!(fabs(x) <= FLT_MAX))
+                    return hs_err(HS_EINPUT, "%s: \"means\": head %d.%d value %d is not a finite float", path, l,
+                                  h, d);
+                ms->v[((size_t)l * sc->H + h) * ms->D + d] = (float)x;
+            }
+        }
+    }
+    return HS_OK;
+}
+
+/* The optional "means" object (mean ablation's head means and their calibration set). */
+static hs_status get_means(const json_t *root, const char *path, hs_head_scores *sc)
+{
+    const json_t *o = json_object_get(root, "means");
+    if (!o) return HS_OK;
+    if (!json_is_object(o)) return hs_err(HS_EINPUT, "%s: \"means\" is not an object", path);
+    hs_head_mean_set *ms = &sc->means;
+    long D = 0, n = 0, t = 0;
+    hs_status st = get_int(o, path, "D", 1, MAX_DIM, &D);
+    if (!st) st = get_str(o, path, "calibration", ms->calibration, sizeof ms->calibration);
+    if (!st) st = get_sha(o, path, "calibration_sha256", ms->calibration_sha256, 0);
+    if (!st) st = get_int(o, path, "n_prompts", 1, INT32_MAX, &n);
+    if (!st) st = get_int(o, path, "max_tokens", 0, INT32_MAX, &t);
+    if (st) return hs_err_wrap(st, "\"means\"");
+    ms->D = (int)D, ms->n_prompts = (int)n, ms->max_tokens = (int)t;
+    ms->v = hs_malloc((size_t)sc->L * sc->H * ms->D * sizeof *ms->v, "head means");
+    return ms->v ? get_means_values(o, path, sc) : HS_ENOMEM;
+}
+
 static hs_status scores_from_json(const json_t *root, const char *path, hs_head_scores *sc)
 {
     if (!json_is_object(root)) return hs_err(HS_EINPUT, "%s: not a JSON object", path);
@@ -240,7 +327,8 @@ static hs_status scores_from_json(const json_t *root, const char *path, hs_head_
     if (st) return st;
     sc->score = hs_calloc((size_t)sc->L * sc->H, sizeof *sc->score, "head scores");
     if (!sc->score) return HS_ENOMEM;
-    return get_matrix(root, path, sc);
+    st = get_matrix(root, path, sc);
+    return st ? st : get_means(root, path, sc);
 }
 
 hs_status hs_scores_load(hs_head_scores *sc, const char *path)
@@ -265,6 +353,9 @@ hs_status hs_scores_check_model(const hs_head_scores *sc, hs_model *m, const cha
     if (sc->L != m->cfg.n_layer || sc->H != m->cfg.n_head)
         return hs_err(HS_EINPUT, "%s: scores for %d layers x %d heads, but model %s has %d x %d",
                       path, sc->L, sc->H, m->dir ? m->dir : "", m->cfg.n_layer, m->cfg.n_head);
+    if (sc->means.v && sc->means.D * m->cfg.n_head != m->cfg.n_embd)
+        return hs_err(HS_EINPUT, "%s: head means of %d values per head, but model %s has %d", path, sc->means.D,
+                      m->dir ? m->dir : "", m->cfg.n_embd / m->cfg.n_head);
     const char *sha = hs_model_sha256(m);
     if (strcmp(sc->model_sha256, sha))
         return hs_err(HS_EINPUT, "%s: scores were computed for model sha256 %.12s..., but %s has %.12s...",

@@ -113,6 +113,7 @@ static void variant_text(text_buf *t, const hs_variant *v, const char *scores_sh
         tb_printf(t, ", strategy %s, scores %s, per_layer %s, keep_one_per_layer %s", hs_strategy_name(v->strategy),
                   scores_sha256 && scores_sha256[0] ? scores_sha256 : "computed", onoff(v->select.per_layer),
                   onoff(v->select.keep_one_per_layer));
+    if (v->ablation != HS_ABLATION_ZERO) tb_printf(t, ", ablation %s", hs_ablation_name(v->ablation));
     if (v->agency_on) {
         const hs_agency_params *a = &v->agency;
         tb_printf(t, ", ema_alpha %.9g, overload_threshold %.9g, alignment_threshold %.9g, recovery_steps %d, "

@@ -54,12 +54,14 @@ static const char *const generation_keys[] = {"max_new_tokens", "temperature", "
 static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
                                            "calibration_max_tokens", "per_layer", "keep_one_per_layer",
                                            "seed", "scores", "heads_off", "iterative_base", "iterative_step",
-                                           NULL};
+                                           "ablation", NULL};
 static const char *const variant_keys[] = {"gating", "agency", "ema_alpha", "overload_threshold",
                                            "alignment_threshold", "recovery_steps", "factor_active",
                                            "factor_overloaded", "factor_misaligned", "factor_withdrawn",
-                                           "strategy", "scores", "per_layer", "keep_one_per_layer", NULL};
-/* Variant keys that are the variant's pruning, not its agency. */
+                                           "strategy", "scores", "per_layer", "keep_one_per_layer", "ablation",
+                                           NULL};
+/* Variant keys that are the variant's pruning, not its agency (ablation, what its pruned
+ * heads contribute, is handled beside them: it selects no heads). */
 static const char *const variant_pruning_keys[] = {"strategy", "scores", "per_layer", "keep_one_per_layer", NULL};
 /* Keys whose value is a list and may continue on indented lines. */
 static const char *const list_keys[] = {"variants", "levels", NULL};
@@ -487,6 +489,11 @@ static hs_status generation_key(hs_job *job, const hs_job_entry *e)
     return get_u64(e, &s->seed);
 }
 
+static hs_status get_ablation(const hs_job_entry *e, hs_ablation *out)
+{
+    return hs_ablation_parse(e->value, out) ? bad_value(e, "zero or mean") : HS_OK;
+}
+
 static hs_status pruning_key(hs_job *job, const hs_job_entry *e)
 {
     const char *k = e->key;
@@ -510,6 +517,7 @@ static hs_status pruning_key(hs_job *job, const hs_job_entry *e)
         return HS_OK;
     }
     if (!strcmp(k, "iterative_step")) return get_double(e, 0.0, 1, 100.0, 0, &job->score.iterative_step);
+    if (!strcmp(k, "ablation")) return get_ablation(e, &job->ablation);
     if (!strcmp(k, "heads_off")) {
         free(job->heads_off);
         return (job->heads_off = hs_strdup(e->value)) ? HS_OK : HS_ENOMEM; /* "" = no head */
@@ -539,6 +547,7 @@ static hs_status variant_key(hs_variant *v, const hs_job_entry *e)
     hs_agency_params *a = &v->agency;
     const char *k = e->key;
     if (in_list(variant_pruning_keys, k)) return variant_pruning_key(v, e);
+    if (!strcmp(k, "ablation")) return get_ablation(e, &v->ablation);
     if (!strcmp(k, "gating")) return hs_gating_parse(e->value, &v->gating) ? bad_value(e, "mask or skip") : HS_OK;
     if (!strcmp(k, "agency")) return get_bool(e, &v->agency_on);
     if (!strcmp(k, "ema_alpha")) return get_float(e, 0, 0, 1, 1, &a->ema_alpha);
@@ -595,6 +604,7 @@ static hs_status fill_variant(hs_job *job, hs_variant *v)
     v->strategy = job->strategy;
     v->scores_path = job->scores_path;
     v->select = job->select;
+    v->ablation = job->ablation;
     int own_strategy = 0, own_scores = 0;
     for (int i = 0; i < job->n_entries; i++) {
         const hs_job_entry *e = &job->entries[i];
@@ -609,7 +619,7 @@ static hs_status fill_variant(hs_job *job, hs_variant *v)
     for (int i = 0; i < job->n_entries && !v->agency_on; i++) {
         const hs_job_entry *e = &job->entries[i];
         if (!strcmp(e->section, section) && strcmp(e->key, "gating") && strcmp(e->key, "agency") &&
-            !in_list(variant_pruning_keys, e->key))
+            strcmp(e->key, "ablation") && !in_list(variant_pruning_keys, e->key))
             return hs_err(HS_EINPUT, "%s: %s has no effect in variant %s, which has agency = off", e->where, e->key,
                           v->name);
     }
@@ -748,11 +758,12 @@ static hs_status check_scores(hs_job *job)
 }
 
 /* The first variant whose scores are computed with a strategy that reads the
- * calibration set, or NULL. */
+ * calibration set, or whose head means are (mean ablation without a scores file), or NULL. */
 static const hs_variant *calib_variant(const hs_job *job)
 {
     for (int i = 0; i < job->n_variants; i++)
-        if (!job->variants[i].scores_path && hs_strategy_needs_calib(job->variants[i].strategy))
+        if (!job->variants[i].scores_path && (hs_strategy_needs_calib(job->variants[i].strategy) ||
+                                              job->variants[i].ablation == HS_ABLATION_MEAN))
             return &job->variants[i];
     return NULL;
 }
@@ -762,7 +773,8 @@ static hs_status check_variant_pruning(const hs_job *job)
 {
     for (int i = 0; job->heads_off && i < job->n_entries; i++) {
         const hs_job_entry *e = &job->entries[i];
-        if (!strncmp(e->section, "variant.", 8) && in_list(variant_pruning_keys, e->key))
+        int prunes = in_list(variant_pruning_keys, e->key) || !strcmp(e->key, "ablation");
+        if (!strncmp(e->section, "variant.", 8) && prunes)
             return hs_err(HS_EINPUT, "%s: %s cannot be combined with heads_off (%s): an explicit head list is the "
                                      "study's only pruning level", e->where, e->key,
                           hs_job_where(job, "pruning", "heads_off"));
@@ -787,10 +799,12 @@ static hs_status check_inputs(hs_job *job)
     if (!find_entry(job, "pruning", "calibration")) {
         char section[HS_VARIANT_NAME_MAX + 16];
         snprintf(section, sizeof section, "variant.%s", cv->name);
-        const char *where = hs_job_where(job, section, "strategy");
-        if (!strcmp(where, "defaults")) where = hs_job_where(job, "pruning", "strategy");
-        return hs_err(HS_EINPUT, "%s: [pruning] calibration is required with strategy = %s (%s)", job->path,
-                      hs_strategy_name(cv->strategy), where);
+        int means = !hs_strategy_needs_calib(cv->strategy); /* only its head means need the set */
+        const char *key = means ? "ablation" : "strategy";
+        const char *where = hs_job_where(job, section, key);
+        if (!strcmp(where, "defaults")) where = hs_job_where(job, "pruning", key);
+        return hs_err(HS_EINPUT, "%s: [pruning] calibration is required with %s = %s (%s)", job->path, key,
+                      means ? "mean" : hs_strategy_name(cv->strategy), where);
     }
     if (job->scores_path && (st = check_input(find_entry(job, "pruning", "scores"), 0))) return st;
     return require(job, "pruning", "calibration", 0);

@@ -21,8 +21,10 @@ static void variant_spec(const hs_job *job, const hs_variant *var, hs_plan_varia
     snprintf(section, sizeof section, "variant.%s", var->name);
     int own = var->scores_path != job->scores_path; /* its section names its own file */
     const char *sec = own ? section : "pruning";
+    const char *ablation_where = where_set(job, section, "ablation");
     *out = (hs_plan_variant){var->name, var->strategy, where_set(job, sec, "strategy"), var->scores_path,
-                             hs_job_where(job, sec, "scores"), var->scores_path && !own, var->select};
+                             hs_job_where(job, sec, "scores"), var->scores_path && !own, var->select,
+                             var->ablation, ablation_where ? ablation_where : where_set(job, "pruning", "ablation")};
 }
 
 hs_status hs_job_plan_spec(const hs_job *job, hs_plan_spec *spec)

@@ -52,6 +52,8 @@ typedef struct {
     hs_plan_spec spec;     /* the job's pruning settings (borrows the job) */
     hs_prune_plan plan;    /* levels as run, head scores (rank 0), gates (every rank) */
     int have_plan;
+    float *means;          /* (n_variants, L, H, D) head means of the mean-ablation variants (rank 0's,
+                              broadcast; zeros for the others), NULL when no variant uses them */
     hs_job as_run;         /* rank 0: the job seen through the plan (study text, results file) */
     int have_as_run;
     int max_t;
@@ -265,6 +267,26 @@ static hs_status create_output(sweep *s, const char *study, const hs_study_input
     return st;
 }
 
+/* Resuming: mean-ablation variants whose means neither the results file nor a scores file
+ * holds get them recomputed on the calibration set, which the study text pins (its sha256
+ * and limits), so they are the numbers the first run used. */
+static hs_status resume_means(sweep *s, const hs_prompt_set *calib)
+{
+    hs_head_mean_set ms;
+    memset(&ms, 0, sizeof ms);
+    hs_status st = HS_OK;
+    for (int v = 0; !st && !s->job.heads_off && v < s->job.n_variants; v++) {
+        hs_head_scores *sc = &s->plan.scores[v];
+        if (s->job.variants[v].ablation != HS_ABLATION_MEAN || sc->means.v) continue;
+        if (!calib->path)
+            return hs_err(HS_EINTERNAL, "variant %s: no head means to resume with", s->job.variants[v].name);
+        if (!ms.v) st = hs_head_mean_set_compute(&ms, &s->model, s->tok, calib, &s->job.score);
+        if (!st) st = hs_head_mean_set_copy(&sc->means, &ms, s->plan.L, s->plan.H);
+    }
+    hs_head_mean_set_free(&ms);
+    return st;
+}
+
 /* An existing file must hold this study, with the heads this build would prune. */
 static hs_status verify_output(sweep *s, const char *study)
 {
@@ -291,6 +313,10 @@ static hs_status verify_output(sweep *s, const char *study)
     for (int v = 0; !st && !s->job.heads_off && v < s->job.n_variants; v++) {
         hs_head_scores sc; /* a scores file's, if any, give way to the results file's copy */
         st = hs_results_read_scores(s->res, v, &sc);
+        if (!st && !sc.means.v) { /* a file without means: keep the scores file's */
+            sc.means = s->plan.scores[v].means;
+            memset(&s->plan.scores[v].means, 0, sizeof sc.means);
+        }
         if (!st) st = hs_prune_plan_set_scores(&s->plan, v, &sc);
     }
     if (!st) st = hs_prune_plan_select(&s->plan, &s->spec);
@@ -355,6 +381,7 @@ static hs_status prepare_output(sweep *s)
     if (!st) st = hs_lock_identity(&s->lock, s->output); /* a file just created: key the lock on it too */
     if (!st) st = hs_results_open(&s->res, s->output, 1);
     if (!st && !s->created) st = verify_output(s, study);
+    if (!st && !s->created) st = resume_means(s, &calib);
     if (!st) st = plan_cells(s);
     if (!st && s->n_todo > 0) st = begin_run(s);
     if (calib.path || calib.items) hs_prompts_free(&calib);
@@ -381,6 +408,26 @@ static hs_status share_plan(sweep *s)
     return s->todo ? HS_OK : HS_ENOMEM;
 }
 
+/* The head means of the mean-ablation variants, from rank 0's plan to every rank (one
+ * copy for all levels: they depend on the variant only). */
+static hs_status share_means(sweep *s)
+{
+    int any = 0;
+    for (int v = 0; v < s->job.n_variants; v++) any |= s->job.variants[v].ablation == HS_ABLATION_MEAN;
+    if (!any || s->job.heads_off) return HS_OK;
+    size_t LHD = (size_t)s->model.cfg.n_layer * s->model.cfg.n_embd; /* L * H * D */
+    if (!(s->means = hs_calloc((size_t)s->job.n_variants * LHD, sizeof *s->means, "head means"))) return HS_ENOMEM;
+    hs_status st = HS_OK; /* rank 0 broadcasts even after a failure, so no rank waits forever */
+    for (int v = 0; s->rank == 0 && !st && v < s->job.n_variants; v++) {
+        const float *mu = hs_prune_plan_means(&s->plan, &s->spec, v);
+        if (mu) memcpy(s->means + (size_t)v * LHD, mu, LHD * sizeof *mu);
+        else if (s->job.variants[v].ablation == HS_ABLATION_MEAN)
+            st = hs_err(HS_EINTERNAL, "variant %s: mean ablation without head means", s->job.variants[v].name);
+    }
+    hs_status bst = hs_comm_bcast(s->comm, s->means, (size_t)s->job.n_variants * LHD * sizeof *s->means);
+    return st ? st : bst;
+}
+
 /* The cells to do and rank 0's gate matrix: every rank prunes exactly the heads rank 0
  * selected, even on a cluster whose nodes round floating point differently. */
 static hs_status share_arrays(sweep *s)
@@ -388,7 +435,8 @@ static hs_status share_arrays(sweep *s)
     const hs_prune_plan *p = &s->plan;
     size_t gates = (size_t)p->n_variants * p->n_levels * p->L * p->H * sizeof *p->gates;
     hs_status st = hs_comm_bcast(s->comm, s->todo, (size_t)s->n_todo * sizeof *s->todo);
-    return st ? st : hs_comm_bcast(s->comm, s->plan.gates, gates);
+    if (!st) st = hs_comm_bcast(s->comm, s->plan.gates, gates);
+    return st ? st : share_means(s);
 }
 
 /* ---- phase 5: work ---- */
@@ -473,9 +521,11 @@ static hs_status get_runner(sweep *s, int variant, int level, int only, hs_runne
     *out = s->runners[variant];
     if (*out) return HS_OK;
     const hs_variant *v = &s->job.variants[variant];
+    size_t LHD = (size_t)s->model.cfg.n_layer * s->model.cfg.n_embd;
+    const float *means = v->ablation == HS_ABLATION_MEAN ? s->means + (size_t)variant * LHD : NULL;
     hs_runner_config cfg = {&s->model, s->tok, v->gating, v->agency_on, v->agency,
                             hs_prune_plan_gates(&s->plan, variant, level),
-                            s->job.sample, s->max_t, s->job.measure_unpruned_ppl, s->job.batch};
+                            s->job.sample, s->max_t, s->job.measure_unpruned_ppl, s->job.batch, means};
     hs_status st = hs_runner_init(&s->runners[variant], &cfg);
     *out = s->runners[variant];
     return st;
@@ -898,6 +948,7 @@ static void sweep_free(sweep *s)
     free(s->runners);
     free(s->group_start);
     free(s->todo);
+    free(s->means);
     free(s->occ);
     free(s->trans);
     free(s->hosts);

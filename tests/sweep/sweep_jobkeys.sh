@@ -9,6 +9,11 @@
 #    each variant's scores and heads are those of its own strategy, variants with the same
 #    strategy share scores, the study text names them, a rerun resumes; with heads_off a
 #    variant strategy is refused;
+#  - ablation = mean ([pruning] or per variant): head means computed on the calibration set
+#    (also for magnitude, which otherwise needs none) or taken from the scores file, named
+#    in the study text; on 2 ranks the same numbers as serially; level 0 equals zero
+#    ablation and a pruned level does not; a resumed run (kill after some cells) recomputes
+#    nothing differently; a scores file without means and a bad value are refused;
 #  - agency = on with gating = mask is refused with file:line;
 #  - a model directory without vocab.json, or with a damaged model.safetensors, is an error
 #    naming the job file and the line of `model`;
@@ -113,6 +118,51 @@ sweep 1 --out pfile.h5 --set variant.baseline.scores=magnitude.json || fail "var
   fail "variant scores file not in the study"
 expect 2 "--set variant.baseline.strategy=random: strategy = random, but the scores file" "holds magnitude scores" -- \
   "$hs" sweep study.ini --out x.h5 --set variant.baseline.scores=magnitude.json --set variant.baseline.strategy=random
+[ ! -e x.h5 ] || fail "a refused sweep left x.h5"
+
+# ---- ablation = mean ----
+sweep 1 --out zero.h5 --set pruning.strategy=magnitude || fail "magnitude, zero ablation: $(cat sweep.err)"
+sweep 1 --out mean1.h5 --set pruning.strategy=magnitude --set variant.baseline.ablation=mean \
+  --set variant.agency.ablation=mean || fail "mean ablation: $(cat sweep.err)"
+grep -q "computing head means on calib.jsonl" sweep.err || fail "head means not computed: $(cat sweep.err)"
+sweep 2 --out mean2.h5 --set pruning.strategy=magnitude --set variant.baseline.ablation=mean \
+  --set variant.agency.ablation=mean || fail "mean ablation, 2 ranks: $(cat sweep.err)"
+"$py" "$tool" check mean2.h5 --ranks 2 || fail "schema check (mean ablation)"
+"$py" "$tool" compare --numbers-only mean1.h5 mean2.h5 || fail "mean ablation: 2 ranks differ from 1"
+"$py" - zero.h5 mean1.h5 <<'PY' || fail "mean ablation"
+import sys, h5py, numpy as np
+z, m = (h5py.File(p, "r") for p in sys.argv[1:])
+rz, rm = (f["metrics/reference_perplexity"][...] for f in (z, m))  # (variant, level, prompt)
+assert np.array_equal(rz[:, 0], rm[:, 0]), "level 0 (no head off) differs under mean ablation"
+assert np.array_equal(rz[2], rm[2]), "baseline-skip keeps zero ablation"
+assert not np.allclose(rz[0, 1], rm[0, 1]) and not np.allclose(rz[1, 1], rm[1, 1]), "mean ablation = zero ablation"
+study = m.attrs["study"]
+assert "variant.baseline = gating mask, agency off, ablation mean" in study, study
+assert "ablation" not in z.attrs["study"] and m.attrs["calibration_sha256"] != "", study
+PY
+expect 2 "different study" -- "$hs" sweep study.ini --out mean1.h5 --set pruning.strategy=magnitude
+# a killed run resumes with the same means: every cell equals the uninterrupted run's
+HS_TEST_PROMPT_PACE_MS=150 sweep 1 --out mean3.h5 --set pruning.strategy=magnitude --set pruning.ablation=mean &
+job=$!
+wait_cells mean3.h5 2
+kill -9 $(rank_pids mean3.h5)
+wait $job
+[ "$(cells_done mean3.h5)" -lt $cells ] || fail "mean3.h5: the run finished before the kill"
+sweep 1 --out mean3.h5 --set pruning.strategy=magnitude --set pruning.ablation=mean || fail "resume: $(cat sweep.err)"
+grep -q "resuming" sweep.err || fail "mean ablation did not resume: $(cat sweep.err)"
+sweep 1 --out mean4.h5 --set pruning.strategy=magnitude --set pruning.ablation=mean || fail "mean4: $(cat sweep.err)"
+"$py" "$tool" compare --numbers-only mean3.h5 mean4.h5 || fail "a resumed mean-ablation run differs"
+# means from a scores file (score stores them with --prompts); a file without them is refused
+"$hs" score --model model --prompts calib.jsonl --strategy entropy --out withmeans.json >/dev/null 2>&1 ||
+  fail "score with means"
+sweep 1 --out meanfile.h5 --set pruning.scores=withmeans.json --set pruning.ablation=mean ||
+  fail "means from a scores file: $(cat sweep.err)"
+grep -q "computing head means" sweep.err && fail "means recomputed despite the scores file: $(cat sweep.err)"
+"$hs" score --model model --strategy magnitude --out nomeans.json >/dev/null 2>&1 || fail "score without means"
+expect 2 "--set variant.agency.ablation=mean: variant agency has ablation = mean" "holds no head means" -- \
+  "$hs" sweep study.ini --out x.h5 --set pruning.strategy=magnitude --set pruning.scores=nomeans.json \
+  --set variant.agency.ablation=mean
+expect 2 "--set pruning.ablation=average" "zero or mean" -- "$hs" sweep study.ini --out x.h5 --set pruning.ablation=average
 [ ! -e x.h5 ] || fail "a refused sweep left x.h5"
 
 # ---- heads_off = L.H,... ----

@@ -263,6 +263,41 @@ static void test_pruning_sources(void **state)
                  "jobs/t.ini:5: levels cannot be combined with heads_off (--set pruning.heads_off=0.1)", NULL);
 }
 
+/* ablation = zero|mean: [pruning]'s is every variant's default, a section overrides it; zero
+ * adds nothing to the study text (older studies keep their identity), mean names itself;
+ * mean ablation needs the calibration set even where the strategy does not. */
+static void test_ablation_key(void **state)
+{
+    static const hs_study_inputs in = {"m-sha", "p-sha", "c-sha", 1, "", NULL};
+    hs_job job;
+    assert_int_equal(parse(&job, BASE, NULL, 0), HS_OK);
+    for (int v = 0; v < job.n_variants; v++) assert_int_equal(job.variants[v].ablation, HS_ABLATION_ZERO);
+    char *zero = hs_study_text(&job, &in);
+    assert_non_null(zero);
+    assert_null(strstr(zero, "ablation"));
+    hs_job_free(&job);
+    const char *text = BASE "ablation = mean\n[job]\nvariants = baseline, agency, z\n[variant.z]\nablation = zero\n";
+    assert_int_equal(parse(&job, text, NULL, 0), HS_OK);
+    assert_true(job.variants[0].ablation == HS_ABLATION_MEAN && job.variants[1].ablation == HS_ABLATION_MEAN &&
+                job.variants[2].ablation == HS_ABLATION_ZERO);
+    char *mean = hs_study_text(&job, &in);
+    assert_non_null(strstr(mean, "variant.baseline = gating mask, agency off, ablation mean\n"));
+    assert_non_null(strstr(mean, "variant.z = gating mask, agency off\n"));
+    free(zero);
+    free(mean);
+    hs_job_free(&job);
+    expect_error(BASE "ablation = average\n", NULL, 0, "jobs/t.ini:6:", "expected zero or mean");
+    const char *mag = "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\nstrategy = magnitude\n";
+    assert_int_equal(parse(&job, mag, NULL, 0), HS_OK);
+    assert_null(job.calib_path); /* magnitude alone needs none */
+    hs_job_free(&job);
+    const char *am[] = {"variant.agency.ablation=mean"};
+    expect_error(mag, am, 1, "[pruning] calibration is required with ablation = mean",
+                 "--set variant.agency.ablation=mean");
+    expect_error("[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\nheads_off = 0.1\n", am, 1,
+                 "--set variant.agency.ablation=mean: ablation cannot be combined with heads_off", NULL);
+}
+
 static void test_set_errors(void **state)
 {
     const char *a[] = {"shards=3"}, *b[] = {"job.shards"}, *c[] = {"job.shardz=3"}, *d[] = {"nope.x=1"},
@@ -290,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_variant_errors),    cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_set_errors),        cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_agency_needs_skip), cmocka_unit_test(test_pruning_sources),
+        cmocka_unit_test(test_ablation_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

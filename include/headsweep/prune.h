@@ -85,8 +85,6 @@ typedef struct {
                                    entropy; the CLI and job files default to gradient) */
     double iterative_step;      /* iterative: percent of heads switched off per round
                                    (<= 0: 10) */
-    int means;                  /* also average the head outputs (hs_head_scores.means) on
-                                   the calibration set, which every strategy then needs */
 } hs_score_opts;
 
 hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer *tok,

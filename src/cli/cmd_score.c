@@ -162,12 +162,11 @@ static hs_status compute(const score_opts *o, hs_strategy s, hs_model *m, hs_hea
         return hs_err(HS_EINPUT, "--strategy %s needs --prompts FILE (calibration prompts)", o->strategy);
     hs_prompt_set set;
     hs_tokenizer *tok = NULL;
-    hs_score_opts so = o->so;
-    so.means = 1;
     hs_status st = hs_prompts_load(&set, o->prompts);
     if (st) return st;
     st = hs_tokenizer_load(&tok, o->model);
-    if (!st) st = hs_scores_compute(sc, m, tok, &set, s, &so);
+    if (!st) st = hs_scores_compute(sc, m, tok, &set, s, &o->so);
+    if (!st) st = hs_head_mean_set_compute(&sc->means, m, tok, &set, &o->so);
     hs_tokenizer_free(tok);
     hs_prompts_free(&set);
     return st;

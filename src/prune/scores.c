@@ -127,7 +127,7 @@ static hs_status fill_header(hs_head_scores *out, hs_model *m, hs_strategy s, ui
 hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token_seq *seqs,
                                 int n_seqs, hs_strategy s, const hs_score_opts *o)
 {
-    static const hs_score_opts defaults = {0, 0, 0, NULL, HS_STRATEGY_GRADIENT, 10.0, 0};
+    static const hs_score_opts defaults = {0, 0, 0, NULL, HS_STRATEGY_GRADIENT, 10.0};
     if (!o) o = &defaults;
     memset(out, 0, sizeof *out);
     if ((unsigned)s >= (unsigned)N_STRATEGIES)
@@ -285,11 +285,11 @@ void hs_head_mean_set_free(hs_head_mean_set *ms)
 hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer *tok,
                             const hs_prompt_set *calib, hs_strategy s, const hs_score_opts *o)
 {
-    static const hs_score_opts defaults = {0, 0, 0, NULL, HS_STRATEGY_GRADIENT, 10.0, 0};
+    static const hs_score_opts defaults = {0, 0, 0, NULL, HS_STRATEGY_GRADIENT, 10.0};
     if (!o) o = &defaults;
     memset(out, 0, sizeof *out);
-    if (!hs_strategy_needs_calib(s) && !o->means) return hs_scores_compute_ids(out, m, NULL, 0, s, o);
-    hs_status st = check_calib(calib, tok, o->means ? "head means" : hs_strategy_name(s));
+    if (!hs_strategy_needs_calib(s)) return hs_scores_compute_ids(out, m, NULL, 0, s, o);
+    hs_status st = check_calib(calib, tok, hs_strategy_name(s));
     if (st) return st;
     const char *path = calib->path ? calib->path : "";
     hs_token_seq *seqs = NULL;
@@ -297,11 +297,8 @@ hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer
     st = tokenize_calib(m, tok, calib, o, &seqs, &n);
     if (st) return st;
     st = hs_scores_compute_ids(out, m, seqs, n, s, o);
-    if (!st && o->means) st = means_from_seqs(&out->means, m, seqs, n, calib, o);
     free_seqs(seqs, n);
-    if (st) hs_scores_free(out);
     if (st) return hs_err_wrap(st, "%s", path);
-    if (!hs_strategy_needs_calib(s)) return HS_OK; /* magnitude, random: only the means saw the set */
     snprintf(out->calibration, sizeof out->calibration, "%s", path);
     snprintf(out->calibration_sha256, sizeof out->calibration_sha256, "%s", calib->sha256);
     return HS_OK;

@@ -25,9 +25,10 @@
 
 /* ---- the schema table: one row per dimension scale and per dataset ---- */
 
-/* Dimension scales, each a 1-D dataset at the root. */
+/* Dimension scales, each a 1-D dataset at the root. HEAD_DIM exists only in files with
+ * /heads/means (a study with a mean-ablation variant). */
 enum { HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_PROMPT, HS_RD_LAYER, HS_RD_HEAD, HS_RD_STATE, HS_RD_SHARD, HS_RD_NEW_TOKEN,
-       HS_RD_COUNT };
+       HS_RD_HEAD_DIM, HS_RD_COUNT };
 
 /* Element types as the writer stores them; readers accept any type of the same class. */
 typedef enum {
@@ -45,9 +46,10 @@ typedef struct {
 } hs_results_scale_def;
 
 /* Datasets besides /metrics/<name>, in the order the writer creates them. TRANS and
- * VSCORE came after the first files were written: files without them still open. */
+ * VSCORE came after the first files were written: files without them still open. MEANS
+ * is written only by studies with a mean-ablation variant. */
 enum { HS_RDS_GEN, HS_RDS_OCC, HS_RDS_DONE, HS_RDS_RANK, HS_RDS_HOST, HS_RDS_SECONDS, HS_RDS_FINISHED, HS_RDS_RUN,
-       HS_RDS_PRUNED, HS_RDS_SCORE, HS_RDS_TRANS, HS_RDS_VSCORE, HS_RDS_COUNT };
+       HS_RDS_PRUNED, HS_RDS_SCORE, HS_RDS_TRANS, HS_RDS_VSCORE, HS_RDS_MEANS, HS_RDS_COUNT };
 
 typedef struct {
     const char *path;     /* "/cells/done" */
@@ -72,6 +74,7 @@ hs_results_class hs_results_type_class(hs_results_type t);
 /* Extents the schema check found (every one in 1..HS_RESULTS_DIM_MAX). */
 typedef struct {
     int n_variants, n_levels, n_prompts, n_layers, n_heads, n_states, n_shards, max_new;
+    int n_head_dim;      /* /head_dim's length, 0 without /heads/means */
     int has_transitions; /* /agency/transitions exists (files before it do not have it) */
 } hs_results_dims;
 
@@ -82,6 +85,7 @@ typedef struct {
 typedef struct {
     int n_variants, n_levels, n_shards; /* cells: variant x level x shard */
     int n_prompts, n_layers, n_heads, max_new;
+    int head_dim;       /* n_embd / n_head of /heads/means (mean ablation), 0: no means stored */
 } hs_grid;
 
 typedef struct {
@@ -136,6 +140,7 @@ typedef struct {
     hs_gating gating;
     int agency_on;
     hs_select_opts select;    /* per_layer, keep_one_per_layer */
+    hs_ablation ablation;     /* mean: /heads/means holds the means its pruned heads contribute */
 } hs_results_variant;
 
 /* The settings a new results file records (root attributes, /variant, /level): plain data

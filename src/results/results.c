@@ -28,6 +28,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,10 +44,11 @@
 /* The layout comes from the schema table (schema.c, include/headsweep/results.h). */
 enum { D_VARIANT = HS_RD_VARIANT, D_LEVEL = HS_RD_LEVEL, D_PROMPT = HS_RD_PROMPT, D_LAYER = HS_RD_LAYER,
        D_HEAD = HS_RD_HEAD, D_STATE = HS_RD_STATE, D_SHARD = HS_RD_SHARD, D_NEW_TOKEN = HS_RD_NEW_TOKEN,
-       D_COUNT = HS_RD_COUNT };
+       D_HEAD_DIM = HS_RD_HEAD_DIM, D_COUNT = HS_RD_COUNT };
 enum { DS_GEN = HS_RDS_GEN, DS_OCC = HS_RDS_OCC, DS_DONE = HS_RDS_DONE, DS_RANK = HS_RDS_RANK, DS_HOST = HS_RDS_HOST,
        DS_SECONDS = HS_RDS_SECONDS, DS_FINISHED = HS_RDS_FINISHED, DS_RUN = HS_RDS_RUN, DS_PRUNED = HS_RDS_PRUNED,
-       DS_SCORE = HS_RDS_SCORE, DS_TRANS = HS_RDS_TRANS, DS_VSCORE = HS_RDS_VSCORE, DS_COUNT = HS_RDS_COUNT };
+       DS_SCORE = HS_RDS_SCORE, DS_TRANS = HS_RDS_TRANS, DS_VSCORE = HS_RDS_VSCORE,
+       DS_MEANS = HS_RDS_MEANS, DS_COUNT = HS_RDS_COUNT };
 typedef hs_results_dataset_def ds_layout;
 #define layout hs_results_datasets
 #define metric_layout hs_results_metric
@@ -288,6 +290,7 @@ static hsize_t dim_size(const hs_grid *g, int d)
     case D_HEAD: return (hsize_t)g->n_heads;
     case D_STATE: return HS_AG_NSTATES;
     case D_SHARD: return (hsize_t)g->n_shards;
+    case D_HEAD_DIM: return (hsize_t)g->head_dim;
     default: return (hsize_t)g->max_new;
     }
 }
@@ -496,7 +499,7 @@ static hs_status write_scales(creator *c)
     if (!st) st = make_scale(c, D_PROMPT, t, t, s->prompt_ids);
     if (!st) st = make_scale(c, D_STATE, t, t, states);
     for (int d = D_LAYER; !st && d < D_COUNT; d++)
-        if (d != D_STATE) st = make_index_scale(c, d);
+        if (d != D_STATE && (d != D_HEAD_DIM || s->grid.head_dim)) st = make_index_scale(c, d);
     close_id(t);
     free(names);
     return st;
@@ -635,15 +638,57 @@ static hs_status make_cell_datasets(creator *c, hid_t *ds)
     const double nan = NAN;
     const void *fill[DS_COUNT] = {[DS_GEN] = &minus1, [DS_OCC] = &zero64, [DS_DONE] = &zero8, [DS_RANK] = &minus1,
                                   [DS_SECONDS] = &nan, [DS_RUN] = &zero32, [DS_PRUNED] = &zero8,
-                                  [DS_TRANS] = &zero64, [DS_VSCORE] = &nan};
+                                  [DS_TRANS] = &zero64, [DS_VSCORE] = &nan, [DS_MEANS] = &nan};
     hs_status st = HS_OK;
     for (int i = 0; !st && i < DS_COUNT; i++) {
+        if (i == DS_MEANS && !c->spec->grid.head_dim) continue; /* no mean-ablation variant */
         hid_t t = file_type(layout[i].type);
         if (t < 0) return h5_fail(c->path, "creating a type");
         st = create_dataset(c->file, c->path, layout[i].path, &layout[i], &c->spec->grid, t, fill[i], c->scales,
                             &ds[i]);
         H5Tclose(t);
     }
+    return st;
+}
+
+/* Per-variant string attribute of /heads/means from a field of each variant's means. */
+static hs_status means_str_attr(creator *c, hid_t d, const char *name, size_t offset)
+{
+    int nv = c->spec->grid.n_variants;
+    const char **v = hs_calloc((size_t)nv, sizeof *v, "head means attributes");
+    hid_t t = string_type(0);
+    hs_status st = !v ? HS_ENOMEM : t < 0 ? h5_fail(c->path, "creating a string type") : HS_OK;
+    for (int i = 0; !st && i < nv; i++) v[i] = (const char *)&c->spec->scores[i].means + offset;
+    if (!st) st = put_attr(d, c->path, name, t, (hsize_t)nv, v);
+    close_id(t);
+    free(v);
+    return st;
+}
+
+/* /heads/means (variant, L, H, D): the means each mean-ablation variant ran with (NaN for
+ * the others, whose scores carry none), and per variant where they came from. */
+static hs_status write_means(creator *c, hid_t d)
+{
+    const hs_results_spec *s = c->spec;
+    const hs_grid *g = &s->grid;
+    size_t n = (size_t)g->n_layers * g->n_heads * g->head_dim;
+    double *all = hs_malloc((size_t)g->n_variants * n * sizeof *all, "head means");
+    int32_t *ints = hs_calloc((size_t)g->n_variants * 2, sizeof *ints, "head means attributes");
+    hs_status st = all && ints ? HS_OK : HS_ENOMEM;
+    for (int v = 0; !st && v < g->n_variants; v++) {
+        const hs_head_mean_set *ms = &s->scores[v].means;
+        int use = s->job.variants[v].ablation == HS_ABLATION_MEAN && ms->v && ms->D == g->head_dim;
+        for (size_t i = 0; i < n; i++) all[v * n + i] = use ? ms->v[i] : NAN;
+        ints[v] = use ? ms->n_prompts : 0;
+        ints[g->n_variants + v] = use ? ms->max_tokens : 0;
+    }
+    if (!st) st = write_all(d, c->path, "/heads/means", H5T_NATIVE_DOUBLE, all);
+    if (!st) st = means_str_attr(c, d, "calibration_set", offsetof(hs_head_mean_set, calibration));
+    if (!st) st = means_str_attr(c, d, "calibration_sha256", offsetof(hs_head_mean_set, calibration_sha256));
+    if (!st) st = put_attr(d, c->path, "n_prompts", H5T_NATIVE_INT32, (hsize_t)g->n_variants, ints);
+    if (!st) st = put_attr(d, c->path, "max_tokens", H5T_NATIVE_INT32, (hsize_t)g->n_variants, ints + g->n_variants);
+    free(all);
+    free(ints);
     return st;
 }
 
@@ -673,6 +718,7 @@ static hs_status write_heads(creator *c, const hid_t *ds)
     if (!st) st = put_u64(d, c->path, "seed", s->scores->seed);
     if (!st)
         st = put_str(d, c->path, "convention", "higher = more useful; a level switches off the lowest scores first");
+    if (!st && ds[DS_MEANS] >= 0) st = write_means(c, ds[DS_MEANS]);
     return st;
 }
 
@@ -942,11 +988,14 @@ static hs_status scale_length(hid_t file, const char *path, int dim, int *n)
 static hs_status read_grid(hs_results *r)
 {
     hs_grid *g = &r->grid;
-    int *fields[D_COUNT] = {&g->n_variants, &g->n_levels, &g->n_prompts, &g->n_layers,
-                            &g->n_heads,    NULL,          &g->n_shards,  &g->max_new};
+    int *fields[D_COUNT] = {&g->n_variants, &g->n_levels, &g->n_prompts, &g->n_layers, &g->n_heads,
+                            NULL,           &g->n_shards, &g->max_new,  &g->head_dim};
     int states;
-    hs_status st = HS_OK;
-    for (int d = 0; !st && d < D_COUNT; d++) st = scale_length(r->file, r->path, d, fields[d] ? fields[d] : &states);
+    htri_t means = H5Lexists(r->file, "/head_dim", H5P_DEFAULT); /* only with /heads/means */
+    hs_status st = means < 0 ? h5_fail(r->path, "looking up /head_dim") : HS_OK;
+    g->head_dim = 0;
+    for (int d = 0; !st && d < D_COUNT; d++)
+        if (d != D_HEAD_DIM || means) st = scale_length(r->file, r->path, d, fields[d] ? fields[d] : &states);
     if (!st && states != HS_AG_NSTATES)
         st = hs_err(HS_EINPUT, "%s: /state has %d entries, expected %d", r->path, states, HS_AG_NSTATES);
     return st;
@@ -977,7 +1026,7 @@ static hs_status open_datasets(hs_results *r)
         st = open_dataset(r->file, r->path, name, &metric_layout, &r->grid, &r->metric[m]);
     }
     for (int i = 0; !st && i < DS_COUNT; i++) {
-        htri_t has = i == DS_TRANS || i == DS_VSCORE ? H5Lexists(r->file, layout[i].path, H5P_DEFAULT) : 1;
+        htri_t has = layout[i].optional ? H5Lexists(r->file, layout[i].path, H5P_DEFAULT) : 1;
         if (has < 0) st = h5_fail(r->path, "looking up %s", layout[i].path);
         else if (has) st = open_dataset(r->file, r->path, layout[i].path, &layout[i], &r->grid, &r->ds[i]);
     }
@@ -1061,6 +1110,7 @@ static hs_status verify_data(hs_results *r)
     hs_h5_chunks seen = {NULL, 0, 0};
     hs_status st = verify_attrs(r, r->file, "/");
     for (int dim = 0; !st && dim < D_COUNT; dim++) {
+        if (dim == D_HEAD_DIM && !r->grid.head_dim) continue; /* absent without /heads/means */
         char name[64];
         snprintf(name, sizeof name, "/%s", dim_names(dim));
         hid_t d = H5Dopen2(r->file, name, H5P_DEFAULT);
@@ -1224,6 +1274,53 @@ static hs_status read_strategy(hs_results *r, int v, char **out)
     return st;
 }
 
+/* An integer attribute of exactly n elements. */
+static hs_status get_i32s(hid_t obj, const char *path, const char *name, size_t n, int32_t *out)
+{
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t sp = a < 0 ? -1 : H5Aget_space(a);
+    hssize_t len = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    herr_t ok = len == (hssize_t)n ? H5Aread(a, H5T_NATIVE_INT32, out) : -1;
+    hs_status st = ok < 0 ? h5_fail(path, "reading attribute %s (%zu integers expected)", name, n) : HS_OK;
+    close_id(sp);
+    close_id(a);
+    return st;
+}
+
+/* Row v of /heads/means into sc->means with its provenance; none when the file has no means
+ * or the row is NaN (a zero-ablation variant). */
+static hs_status read_means(hs_results *r, int v, hs_head_scores *sc)
+{
+    hid_t d = r->ds[DS_MEANS];
+    const hs_grid *g = &r->grid;
+    size_t n = (size_t)g->n_layers * g->n_heads * g->head_dim, nv = (size_t)g->n_variants;
+    if (d < 0 || !n) return HS_OK;
+    double *all = hs_malloc(nv * n * sizeof *all, "head means");
+    int32_t *ints = hs_malloc(nv * 2 * sizeof *ints, "head means attributes");
+    char *calib = NULL, *sha = NULL;
+    hs_status st = all && ints ? read_all(d, r->path, "/heads/means", H5T_NATIVE_DOUBLE, all) : HS_ENOMEM;
+    int use = !st && !isnan(all[v * n]);
+    if (use) st = get_str_at(d, r->path, "calibration_set", nv, (size_t)v, &calib);
+    if (use && !st) st = get_str_at(d, r->path, "calibration_sha256", nv, (size_t)v, &sha);
+    if (use && !st) st = get_i32s(d, r->path, "n_prompts", nv, ints);
+    if (use && !st) st = get_i32s(d, r->path, "max_tokens", nv, ints + nv);
+    hs_head_mean_set *ms = &sc->means;
+    if (use && !st && !(ms->v = hs_malloc(n * sizeof *ms->v, "head means"))) st = HS_ENOMEM;
+    for (size_t i = 0; use && !st && i < n; i++) ms->v[i] = (float)all[v * n + i];
+    if (use && !st) {
+        ms->D = g->head_dim;
+        snprintf(ms->calibration, sizeof ms->calibration, "%s", calib);
+        snprintf(ms->calibration_sha256, sizeof ms->calibration_sha256, "%s", sha);
+        ms->n_prompts = ints[v];
+        ms->max_tokens = ints[nv + v];
+    }
+    free(all);
+    free(ints);
+    free(calib);
+    free(sha);
+    return st;
+}
+
 hs_status hs_results_read_scores(hs_results *r, int v, hs_head_scores *sc)
 {
     memset(sc, 0, sizeof *sc);
@@ -1242,6 +1339,7 @@ hs_status hs_results_read_scores(hs_results *r, int v, hs_head_scores *sc)
     if (!st) st = get_str(d, r->path, "calibration_sha256", &calib_sha);
     if (!st) st = get_scalar(d, r->path, "n_prompts", H5T_NATIVE_INT, &sc->n_prompts);
     if (!st) st = get_scalar(d, r->path, "seed", H5T_NATIVE_UINT64, &sc->seed);
+    if (!st) st = read_means(r, v, sc);
     if (!st) {
         snprintf(sc->calibration, sizeof sc->calibration, "%s", calib);
         snprintf(sc->calibration_sha256, sizeof sc->calibration_sha256, "%s", calib_sha);

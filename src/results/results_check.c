@@ -16,7 +16,8 @@
 #include "headsweep/agency.h" /* HS_AG_NSTATES */
 
 enum { S_VARIANT = HS_RD_VARIANT, S_LEVEL = HS_RD_LEVEL, S_PROMPT = HS_RD_PROMPT, S_LAYER = HS_RD_LAYER,
-       S_HEAD = HS_RD_HEAD, S_STATE = HS_RD_STATE, S_SHARD = HS_RD_SHARD, S_COUNT = HS_RD_COUNT };
+       S_HEAD = HS_RD_HEAD, S_STATE = HS_RD_STATE, S_SHARD = HS_RD_SHARD, S_HEAD_DIM = HS_RD_HEAD_DIM,
+       S_COUNT = HS_RD_COUNT };
 
 static H5T_class_t class_of(hs_results_type t)
 {
@@ -226,10 +227,15 @@ static hs_status check_dataset(const ck *c, const char *obj, int rank, const hsi
 
 static hs_status check_scales(ck *c, hs_results_dims *dims)
 {
-    int *n[S_COUNT] = {&dims->n_variants, &dims->n_levels, &dims->n_prompts, &dims->n_layers,
-                       &dims->n_heads,    &dims->n_states, &dims->n_shards,  &dims->max_new};
+    int *n[S_COUNT] = {&dims->n_variants, &dims->n_levels, &dims->n_prompts, &dims->n_layers, &dims->n_heads,
+                       &dims->n_states,   &dims->n_shards, &dims->max_new,   &dims->n_head_dim};
+    dims->n_head_dim = 0;
+    c->len[S_HEAD_DIM] = 0; /* /head_dim comes with /heads/means only: its absence leaves 0 */
     for (int s = 0; s < S_COUNT; s++) {
         const char *name = hs_results_scales[s].path;
+        htri_t has = s == S_HEAD_DIM ? H5Lexists(c->file, name, H5P_DEFAULT) : 1;
+        if (has < 0) return fail_h5(c, name, "cannot look it up");
+        if (!has) continue;
         hs_status st = check_dataset(c, name, 1, NULL, class_of(hs_results_scales[s].type), &c->len[s], NULL);
         if (st) return st;
         if (c->len[s] < 1 || c->len[s] > HS_RESULTS_DIM_MAX)
@@ -338,6 +344,16 @@ static hs_status check_scores(const ck *c)
     return st;
 }
 
+/* /heads/means names each variant's calibration set, its sha256, prompts and max_tokens. */
+static hs_status check_means_attrs(const ck *c, hid_t d)
+{
+    static const char *const names[] = {"calibration_set", "calibration_sha256", "n_prompts", "max_tokens"};
+    hs_status st = HS_OK;
+    for (int i = 0; !st && i < 4; i++)
+        st = check_attr(c, d, "/heads/means", names[i], i < 2 ? H5T_STRING : H5T_INTEGER, c->len[S_VARIANT], 1);
+    return st;
+}
+
 /* Every dataset of the schema table (the older unsharded occupancy accepted too). */
 static hs_status check_datasets(const ck *c, hs_results_dims *dims)
 {
@@ -357,6 +373,7 @@ static hs_status check_datasets(const ck *c, hs_results_dims *dims)
         for (int k = 0; !st && k < N_SCALAR_ATTRS; k++)
             if (!strcmp(scalar_attrs[k].obj, def->path))
                 st = check_attr(c, d, def->path, scalar_attrs[k].name, scalar_attrs[k].cls, 0, 0);
+        if (!st && i == HS_RDS_MEANS) st = check_means_attrs(c, d);
         close_id(d);
         if (i == HS_RDS_TRANS) dims->has_transitions = 1;
     }

@@ -19,6 +19,8 @@ const hs_results_scale_def hs_results_scales[HS_RD_COUNT] = {
     [HS_RD_STATE] = {"/state", HS_RT_STRING, "1", "agency state of a head"},
     [HS_RD_SHARD] = {"/shard", HS_RT_I32, "1", "prompt shard: prompt i belongs to shard i % n_shards"},
     [HS_RD_NEW_TOKEN] = {"/new_token", HS_RT_I32, "1", "position of a generated token"},
+    [HS_RD_HEAD_DIM] = {"/head_dim", HS_RT_I32, "1",
+                        "position within a head's output vector (only with /heads/means)"},
 };
 
 const hs_results_dataset_def hs_results_datasets[HS_RDS_COUNT] = {
@@ -52,6 +54,11 @@ const hs_results_dataset_def hs_results_datasets[HS_RDS_COUNT] = {
     [HS_RDS_VSCORE] = {"/heads/variant_score", 3, {HS_RD_VARIANT, HS_RD_LAYER, HS_RD_HEAD}, HS_RT_F64, 1,
                        "strategy-dependent (see the strategy attribute of /variant)",
                        "each variant's head scores, higher = more useful; its levels switch off the lowest first"},
+    [HS_RDS_MEANS] = {"/heads/means", 4, {HS_RD_VARIANT, HS_RD_LAYER, HS_RD_HEAD, HS_RD_HEAD_DIM}, HS_RT_F64, 1,
+                      "activation",
+                      "mean ablation: each head's output (before c_proj) averaged over the calibration set, which a "
+                      "switched-off head contributes instead of zero; NaN for zero-ablation variants (attributes: "
+                      "each variant's calibration set, its sha256, prompts and max_tokens)"},
 };
 
 const hs_results_dataset_def hs_results_metric = {

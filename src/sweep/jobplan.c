@@ -71,7 +71,7 @@ hs_status hs_job_results_view(const hs_job *job, hs_results_job *out)
     if (!vars) return HS_ENOMEM;
     for (int v = 0; v < job->n_variants; v++) {
         const hs_variant *var = &job->variants[v];
-        vars[v] = (hs_results_variant){var->name, var->gating, var->agency_on, var->select};
+        vars[v] = (hs_results_variant){var->name, var->gating, var->agency_on, var->select, var->ablation};
     }
     *out = (hs_results_job){job->name, job->path, job->text, job->model_dir, job->prompts_path, job->calib_path,
                             job->scores_path, job->heads_off, job->max_prompts, vars, job->levels, job->strategy,

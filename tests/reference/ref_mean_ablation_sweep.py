@@ -138,6 +138,13 @@ def check_sweep(a, m, ev, stored, f, fails):
     check_stored_means(names, stored, f, fails)
 
 
+def calib_sha(f):
+    """sha256 of the calibration set the scores file's means came from (beside r.h5)."""
+    d = os.path.dirname(f.filename)
+    with open(os.path.join(d, "s.json")) as fh:
+        return json.load(fh)["means"]["calibration_sha256"]
+
+
 def check_stored_means(names, stored, f, fails):
     if "/heads/means" in f:
         hm = f["/heads/means"][...]
@@ -146,6 +153,11 @@ def check_stored_means(names, stored, f, fails):
                 fails.append("/heads/means of variant %s is not the scores file's" % name)
             if name == "zero" and not np.isnan(hm[v]).all():
                 fails.append("/heads/means of the zero-ablation variant is not NaN")
+        sha = [x.decode() if isinstance(x, bytes) else x for x in f["/heads/means"].attrs["calibration_sha256"]]
+        if sha[1] != f.attrs["calibration_sha256"] and sha[1] != calib_sha(f):
+            fails.append("/heads/means does not name the calibration set's sha256")
+    else:
+        fails.append("the results file has no /heads/means")
 
 
 

@@ -12,7 +12,7 @@
 #include "sweep_impl.h"
 #include "test_util.h"
 
-static const hs_grid grid = {3, 4, 5, 23, 2, 4, 6};
+static const hs_grid grid = {3, 4, 5, 23, 2, 4, 6, 0};
 
 static void test_cells_round_trip(void **state)
 {
@@ -44,7 +44,7 @@ static void test_shards_partition(void **state)
     }
     assert_int_equal(total, 23);
     for (int i = 0; i < 23; i++) assert_int_equal(seen[i], 1);
-    hs_grid few = {1, 1, 4, 2, 1, 1, 1};
+    hs_grid few = {1, 1, 4, 2, 1, 1, 1, 0};
     assert_int_equal(hs_grid_shard_size(&few, 3), 0);
 }
 

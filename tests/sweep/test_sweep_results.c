@@ -32,7 +32,7 @@ static int setup(void **state)
         "[job]\nmodel = m\nprompts = p.jsonl\nshards = 3\n[pruning]\ncalibration = c.jsonl\nlevels = 0, 50\n"
         "[generation]\nmax_new_tokens = 5\n";
     if (hs_job_parse(&job, "t.ini", text, NULL, 0)) return -1;
-    grid = (hs_grid){job.n_variants, job.n_levels, job.shards, inputs.n_prompts, 2, 3, job.sample.max_new};
+    grid = (hs_grid){job.n_variants, job.n_levels, job.shards, inputs.n_prompts, 2, 3, job.sample.max_new, 0};
     study = hs_study_text(&job, &inputs);
     return study ? 0 : -1;
 }
@@ -129,6 +129,61 @@ static void test_create_open(void **state)
     assert_true(hs_results_has_transitions(r) && c.transitions[0] == 0);
     hs_cell_result_free(&c);
     assert_int_equal(hs_results_close(r), HS_OK);
+}
+
+/* A study with a mean-ablation variant stores the means it runs with in /heads/means (NaN
+ * for the zero-ablation variants) with their provenance, and a resume reads them back;
+ * the schema check accepts the file and refuses one whose means lost an attribute. */
+static void test_head_means(void **state)
+{
+    hs_job mj;
+    const char *text = "[job]\nmodel = m\nprompts = p.jsonl\nshards = 3\nvariants = baseline, mean\n[pruning]\n"
+                       "calibration = c.jsonl\nlevels = 0, 50\n[generation]\nmax_new_tokens = 5\n"
+                       "[variant.mean]\nablation = mean\n";
+    assert_int_equal(hs_job_parse(&mj, "t.ini", text, NULL, 0), HS_OK);
+    hs_grid g = {2, 2, 3, inputs.n_prompts, 2, 3, 5, 2}; /* head_dim 2 */
+    char *mstudy = hs_study_text(&mj, &inputs);
+    static double score[6] = {0.5, 0.1, 0.9, 0.3, 0.2, 0.8};
+    static float mu[12] = {1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, 0.125f}; /* (L 2, H 3, D 2) */
+    hs_head_scores sc[2] = {{.L = 2, .H = 3, .score = score, .strategy = HS_STRATEGY_ENTROPY, .n_prompts = 4},
+                            {.L = 2, .H = 3, .score = score, .strategy = HS_STRATEGY_ENTROPY, .n_prompts = 4,
+                             .means = {.D = 2, .v = mu, .n_prompts = 4, .max_tokens = 64}}};
+    snprintf(sc[1].means.calibration, sizeof sc[1].means.calibration, "c.jsonl");
+    memset(sc[1].means.calibration_sha256, 'a', 64);
+    float gates[2 * 2 * 6];
+    for (int i = 0; i < 24; i++) gates[i] = i % 12 < 6 || i % 6 != 1 ? 1.0f : 0.0f;
+    const char *ids[7] = {"a", "b", "c", "d", "e", "f", "g"};
+    hs_results_spec spec = {.grid = g, .study = mstudy, .inputs = &inputs, .prompt_ids = ids, .scores = sc,
+                            .gates = gates};
+    assert_int_equal(hs_job_results_view(&mj, &spec.job), HS_OK);
+    assert_int_equal(hs_results_create("rm.h5", &spec), HS_OK);
+    hs_job_results_view_free(&spec.job);
+    hs_results *r;
+    assert_int_equal(hs_results_open(&r, "rm.h5", 0), HS_OK);
+    assert_int_equal(hs_results_grid(r)->head_dim, 2);
+    hs_head_scores got;
+    assert_int_equal(hs_results_read_scores(r, 0, &got), HS_OK);
+    assert_null(got.means.v); /* zero ablation: NaN row, no means */
+    hs_scores_free(&got);
+    assert_int_equal(hs_results_read_scores(r, 1, &got), HS_OK);
+    assert_non_null(got.means.v);
+    assert_int_equal(got.means.D, 2);
+    assert_memory_equal(got.means.v, mu, sizeof mu);
+    assert_string_equal(got.means.calibration, "c.jsonl");
+    assert_int_equal(strlen(got.means.calibration_sha256), 64);
+    assert_true(got.means.n_prompts == 4 && got.means.max_tokens == 64);
+    hs_scores_free(&got);
+    assert_int_equal(hs_results_close(r), HS_OK);
+    /* a file whose means lost their provenance is refused by the schema check */
+    hid_t f = H5Fopen("rm.h5", H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "/heads/means", H5P_DEFAULT);
+    assert_true(f >= 0 && d >= 0 && H5Adelete(d, "max_tokens") >= 0);
+    H5Dclose(d);
+    H5Fclose(f);
+    assert_int_equal(hs_results_open(&r, "rm.h5", 0), HS_EINPUT);
+    assert_non_null(strstr(hs_err_msg(), "/heads/means attribute max_tokens"));
+    free(mstudy);
+    hs_job_free(&mj);
 }
 
 static void test_write_read_cells(void **state)
@@ -238,6 +293,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_open),
         cmocka_unit_test(test_write_read_cells),
+        cmocka_unit_test(test_head_means),
         cmocka_unit_test(test_other_study_refused),
         cmocka_unit_test(test_refusals),
     };

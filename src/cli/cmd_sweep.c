@@ -43,9 +43,11 @@ static void plan_print_text(const hs_sweep_plan *p, const hs_sweep_opts *o)
     printf("prompts     %s: %d used, %d shard%s\n", j->prompts_path, p->n_prompts, j->shards,
            j->shards == 1 ? "" : "s");
     printf("variants   ");
-    for (int v = 0; v < j->n_variants; v++)
-        printf(" %s (%s%s)%s", j->variants[v].name, hs_gating_name(j->variants[v].gating),
-               j->variants[v].agency_on ? ", agency" : "", v + 1 < j->n_variants ? "," : "\n");
+    for (int v = 0; v < j->n_variants; v++) {
+        const hs_variant *var = &j->variants[v];
+        printf(" %s (%s%s%s)%s", var->name, hs_gating_name(var->gating), var->agency_on ? ", agency" : "",
+               var->ablation == HS_ABLATION_MEAN ? ", mean ablation" : "", v + 1 < j->n_variants ? "," : "\n");
+    }
     printf("levels     ");
     for (int l = 0; l < p->prune.n_levels; l++)
         printf(" %g%s", p->prune.levels[l], l + 1 < p->prune.n_levels ? "," : "\n");

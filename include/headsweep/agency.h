@@ -49,6 +49,9 @@ void hs_agency_params_default(hs_agency_params *p);
 const char *hs_agency_state_name(int s);
 hs_status hs_agency_init(hs_agency *ag, int n_layer, int n_head, const hs_agency_params *p);
 void hs_agency_free(hs_agency *ag);
+/* dst = src, every field (both made by hs_agency_init with the same L and H): a state to
+ * fork, e.g. the one after a prompt's prefill, shared by generation and scoring. */
+void hs_agency_copy(hs_agency *dst, const hs_agency *src);
 /* Starts a generation: heads with gate 0 are withdrawn, the rest active; occupancy and
  * transition counters are cleared. */
 void hs_agency_begin(hs_agency *ag, const float *gates /* (L, H) */);

@@ -51,6 +51,22 @@ void hs_lexical_ids(const int32_t *ids, int n, hs_lexical *out);
 /* Word type-token ratio of text (len bytes); NaN when it has no words. */
 double hs_lexical_ttr(const char *text, size_t len);
 
+/* What a generation keeps of its prompt's prefill, so that scoring a continuation of the
+ * same prompt in the same context (hs_eval_nll_fork) starts from it instead of running
+ * the prompt again (issue 22): the context is marked after the prefill (hs_ctx_mark:
+ * the prompt's cache rows survive the decode steps, which only append), and with agency
+ * the state machine after its prefill step and the prefill's logits are copied here. */
+typedef struct {
+    int n_prompt;   /* the marked prefix; 0: nothing kept */
+    float *logits;  /* (V) the prefill's last-position logits (agency only) */
+    hs_agency ag;   /* the state after the prefill step (agency only) */
+    int has_ag;
+} hs_prefill_fork;
+
+/* like: the agency whose state is to be kept (its L, H), or NULL without agency. */
+hs_status hs_prefill_fork_init(hs_prefill_fork *f, int vocab, const hs_agency *like);
+void hs_prefill_fork_free(hs_prefill_fork *f);
+
 /* Negative log-likelihood of ids[first .. n) given everything before it, teacher-forced.
  * Sequences longer than the context slide a window of the context length with a stride
  * of half of it (each token scored once, with at least half a window of history). When
@@ -58,6 +74,14 @@ double hs_lexical_ttr(const char *text, size_t len);
  * running (agency changes gates between steps); otherwise in batched prefills. */
 hs_status hs_eval_nll(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const int32_t *ids, int n,
                       int first, double *nll_sum, int *count);
+/* 1 when hs_eval_nll of ids[first .. n) given a prompt ids[0 .. first) can start from the
+ * prompt's prefill kept in ctx (hs_eval_nll_fork) and give the same bits: one window,
+ * and without agency a prefix whose products split exactly (hs_ctx_prefix_exact). */
+int hs_eval_nll_forkable(const hs_ctx *ctx, int agency, int first, int n);
+/* hs_eval_nll from the prefill of ids[0 .. first) that f and ctx kept (f->n_prompt ==
+ * first; after any later steps in ctx, which it rewinds), bit-identical to it. */
+hs_status hs_eval_nll_fork(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const hs_prefill_fork *f,
+                           const int32_t *ids, int n, int first, double *nll_sum, int *count);
 
 typedef struct {
     int32_t *ids;      /* (max_new) generated tokens, n of them */
@@ -74,10 +98,11 @@ typedef struct {
 } hs_generation;
 
 /* Generates up to p->max_new tokens after prompt (n_prompt ids). The caller sizes the
- * context for n_prompt + max_new. eot < 0 disables stopping at end of text. */
+ * context for n_prompt + max_new. eot < 0 disables stopping at end of text. keep, when
+ * not NULL, receives the prefill (above); its copies are part of the prefill phase. */
 hs_status hs_generate(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, hs_sampler *smp,
                       const int32_t *prompt, int n_prompt, const hs_sample_params *p,
-                      const char *prompt_id, int eot, hs_generation *out);
+                      const char *prompt_id, int eot, hs_generation *out, hs_prefill_fork *keep);
 
 /* Throughput mode: count prompts generated through `slots` contexts that decode together
  * (hs_ctx_forward_batch), a slot refilled with the next prompt as soon as its sequence
@@ -99,6 +124,14 @@ typedef struct {
     int64_t *occupancy;           /* (L, H, NSTATES) agency state counts of every prompt's
                                      generation added up, or NULL */
     int64_t *transitions;         /* (L, H) agency state changes added up the same way, or NULL */
+    /* Without agency: a continuation of prompt i scored from the prompt's own prefill
+     * right after it (issue 22), as hs_eval_nll_fork: score_seq[i] (score_n[i] ids, the
+     * prompt then the continuation; hs_eval_nll_forkable must hold) or NULL; the NLL sum
+     * and count go to score_nll[i], score_count[i]. score_seq NULL: none. */
+    const int32_t *const *score_seq; /* (count) */
+    const int *score_n;           /* (count) */
+    double *score_nll;            /* (count) out */
+    int *score_count;             /* (count) out */
 } hs_batch_job;
 
 hs_status hs_generate_batch(const hs_batch_job *job, hs_sampler *smp);
@@ -189,5 +222,10 @@ hs_status hs_runner_generate(hs_runner *r, const hs_prompt *p, double *metrics, 
  * prompts, or NULL. */
 hs_status hs_runner_eval_batch(hs_runner *r, const hs_prompt *const *prompts, int n, double *metrics,
                                int32_t *gen_ids, int64_t *occupancy, int64_t *transitions);
+/* Prompts so far whose reference was scored from the generation's prefill (issue 22)
+ * instead of a prefill of its own. Sharing is on unless HS_SHARE_PREFILL=0 is in the
+ * environment when the runner is made (a switch for tests and benchmarks: both ways give
+ * the same bits). */
+long hs_runner_shared_prefills(const hs_runner *r);
 
 #endif

@@ -199,6 +199,25 @@ hs_status hs_ctx_forward(hs_ctx *ctx, const int32_t *ids, int n, float *logits,
  * goes through the matrix-vector kernel, whose sums run in another order). */
 hs_status hs_ctx_forward_rows(hs_ctx *ctx, const int32_t *ids, int n, float *logits, int lo, int hi);
 
+/* A prefix shared by continuations (issue 22: the prompt's prefill serves generation and
+ * the scoring of a reference continuation). hs_ctx_mark, right after a forward call of this
+ * sequence alone, keeps the end of the sequence as a point to come back to, with its last
+ * position's final hidden state; hs_ctx_rewind forgets every position after the mark (the
+ * prefix's cache rows stay: the cache is only appended to); hs_ctx_forward_cont, at the
+ * mark, runs n more tokens with the bits one call of prefix + n tokens gives them, and its
+ * logits range may start at lo = -1, the prefix's last position. That holds only when
+ * hs_ctx_prefix_exact(prefix, prefix + n) says so: the products of a forward call take
+ * one of two routes by their row count (matmul.c), and a route's rows do not change with
+ * the row count, but the routes' sums run in different orders (and OpenBLAS's rows may
+ * depend on the row count); forward_cont refuses otherwise. A reset or new gates drop the
+ * mark. */
+hs_status hs_ctx_mark(hs_ctx *ctx);
+hs_status hs_ctx_rewind(hs_ctx *ctx);
+/* 1 when a call of `prefix` tokens then a continuation to `whole` tokens gives exactly the
+ * bits of one call of `whole` tokens (the prefix's own call included). */
+int hs_ctx_prefix_exact(const hs_ctx *ctx, int prefix, int whole);
+hs_status hs_ctx_forward_cont(hs_ctx *ctx, const int32_t *ids, int n, float *logits, int lo, int hi);
+
 /* One decode step of B sequences together (throughput mode): sequence i takes token
  * ids[i] at its own position, with its own cache, gates and statistics, and logits row i
  * (B, V) receives its next-token logits. The sequences must share the model, gating

@@ -55,6 +55,18 @@ void hs_agency_free(hs_agency *ag)
     memset(ag, 0, sizeof *ag);
 }
 
+void hs_agency_copy(hs_agency *dst, const hs_agency *src)
+{
+    size_t LH = (size_t)src->L * src->H;
+    dst->p = src->p;
+    memcpy(dst->state, src->state, LH);
+    memcpy(dst->util, src->util, LH * sizeof(float));
+    memcpy(dst->steps_in_state, src->steps_in_state, LH * sizeof(int));
+    memcpy(dst->occupancy, src->occupancy, LH * HS_AG_NSTATES * sizeof(int64_t));
+    memcpy(dst->transitions, src->transitions, LH * sizeof(int64_t));
+    memcpy(dst->factors, src->factors, LH * sizeof(float));
+}
+
 void hs_agency_begin(hs_agency *ag, const float *gates)
 {
     size_t LH = (size_t)ag->L * ag->H;

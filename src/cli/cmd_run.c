@@ -253,7 +253,7 @@ static int generate_run(const run_opts *o, const char *prompt)
     if (!st) st = env_ctx(&e, o, n + o->sp.max_new);
     if (!st) st = gen_setup(&g, &e, o);
     if (!st) st = hs_generate(e.ctx, o->agency ? &g.ag : NULL, o->agency ? &g.stats : NULL, &g.smp, ids, n, &o->sp,
-                              "cli", hs_tokenizer_eot(e.tok), &g.gen);
+                              "cli", hs_tokenizer_eot(e.tok), &g.gen, NULL);
     char *text = NULL;
     size_t len = 0;
     if (!st) st = hs_tokenizer_decode(e.tok, g.gen.ids, (size_t)g.gen.n, &text, &len);

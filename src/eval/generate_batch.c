@@ -3,7 +3,9 @@
  * sequence's slot is refilled with the next prompt. Every sequence gets exactly the
  * tokens that hs_generate gives it alone (the batched forward is bit-identical and the
  * sampler is keyed by prompt id and step), but the weights are read once per step for
- * the whole batch. Per-prompt timings are not meaningful here and are not recorded. */
+ * the whole batch. Per-prompt timings are not meaningful here and are not recorded.
+ * Without agency a prompt's reference can be scored from its prefill right after it
+ * (hs_batch_job.score_seq): its cache rows are reused, not recomputed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,7 +49,20 @@ static void finish(const hs_batch_job *job, int k, slot_state *s)
     s->prompt = -1;
 }
 
-/* Starts prompt i in slot k: prefill alone (already a matrix product), first sample. */
+/* Scores prompt i's continuation from the prefill just run in c (issue 22), then takes c
+ * back to the end of the prompt for the generation. */
+static hs_status score_from_prefill(const hs_batch_job *job, hs_ctx *c, int i)
+{
+    hs_prefill_fork f = {.n_prompt = job->n_prompt[i]};
+    hs_status st = hs_ctx_mark(c);
+    if (!st) st = hs_eval_nll_fork(c, NULL, NULL, &f, job->score_seq[i], job->score_n[i], job->n_prompt[i],
+                                   &job->score_nll[i], &job->score_count[i]);
+    if (!st) st = hs_ctx_rewind(c);
+    return st;
+}
+
+/* Starts prompt i in slot k: prefill alone (already a matrix product), the scoring that
+ * shares it (job->score_seq), first sample. */
 static hs_status start_prompt(const hs_batch_job *job, int k, int i, slot_state *s, hs_sampler *smp, float *logits)
 {
     hs_ctx *c = job->ctx[k];
@@ -67,6 +82,12 @@ static hs_status start_prompt(const hs_batch_job *job, int k, int i, slot_state 
     hs_status st = hs_ctx_forward(c, job->prompts[i], job->n_prompt[i], logits, 0);
     if (st) return st;
     if (ag) hs_agency_step(ag, &job->stats[k], 0);
+    if (job->score_seq && job->score_seq[i]) {
+        if (ag)
+            return hs_err(HS_EINTERNAL, "prompt %s: throughput mode shares no prefill with agency", job->prompt_ids[i]);
+        st = score_from_prefill(job, c, i);
+        if (st) return st;
+    }
     *s = (slot_state){i, 0, -1};
     if (take_sample(job, s, smp, logits)) finish(job, k, s);
     return HS_OK;

@@ -1,6 +1,8 @@
-/* nll.c: teacher-forced negative log-likelihood with a sliding window past the context. */
+/* nll.c: teacher-forced negative log-likelihood with a sliding window past the context,
+ * from scratch or from a prompt's prefill that a generation kept (hs_eval_nll_fork). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "headsweep/eval.h"
 
@@ -32,7 +34,25 @@ static hs_status window_batched(hs_ctx *ctx, const int32_t *ids, int n, int firs
     return st;
 }
 
-/* Same, one token per step with the agency machine updating gates between steps. */
+/* Scores ids[first .. n) one token per step from the logits (V) of position first - 1,
+ * the agency machine updating gates between steps. */
+static hs_status stepwise_from(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const int32_t *ids, int n,
+                               int first, int V, float *logits, double *sum, int *count)
+{
+    hs_status st = HS_OK;
+    for (int t = first; t < n && !st; t++) {
+        *sum += token_nll(logits, V, ids[t]);
+        (*count)++;
+        if (t + 1 == n) break;
+        hs_ctx_scale_gates(ctx, ag->factors);
+        st = hs_ctx_forward(ctx, ids + t, 1, logits, 0);
+        if (!st) hs_agency_step(ag, stats, 1);
+    }
+    return st;
+}
+
+/* Same as window_batched, one token per step with the agency machine updating gates
+ * between steps. */
 static hs_status window_stepwise(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const int32_t *ids,
                                  int n, int first, int V, double *sum, int *count)
 {
@@ -43,14 +63,7 @@ static hs_status window_stepwise(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stat
     hs_ctx_scale_gates(ctx, ag->factors);
     hs_status st = hs_ctx_forward(ctx, ids, first, logits, 0);
     if (!st) hs_agency_step(ag, stats, 0);
-    for (int t = first; t < n && !st; t++) {
-        *sum += token_nll(logits, V, ids[t]);
-        (*count)++;
-        if (t + 1 == n) break;
-        hs_ctx_scale_gates(ctx, ag->factors);
-        st = hs_ctx_forward(ctx, ids + t, 1, logits, 0);
-        if (!st) hs_agency_step(ag, stats, 1);
-    }
+    if (!st) st = stepwise_from(ctx, ag, stats, ids, n, first, V, logits, sum, count);
     free(logits);
     return st;
 }
@@ -79,6 +92,60 @@ hs_status hs_eval_nll(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const in
         scored_to = end;
     }
     return st;
+}
+
+/* ---- from a kept prefill (issue 22) ---- */
+
+int hs_eval_nll_forkable(const hs_ctx *ctx, int agency, int first, int n)
+{
+    if (first < 1 || first >= n || n > hs_ctx_max_t(ctx)) return 0; /* one window, from position 0 */
+    return agency || hs_ctx_prefix_exact(ctx, first, n);
+}
+
+/* Without agency: the continuation in one call after the prompt, its products routed as
+ * window_batched's one call of n rows, logits from the prompt's last position on. */
+static hs_status fork_batched(hs_ctx *ctx, const int32_t *ids, int n, int first, int V, double *sum, int *count)
+{
+    float *logits = hs_malloc((size_t)(n - first) * V * sizeof(float), "logits");
+    if (!logits) return HS_ENOMEM;
+    hs_status st = hs_ctx_forward_cont(ctx, ids + first, n - first, logits, -1, n - first - 1);
+    for (int t = first; t < n && !st; t++) {
+        *sum += token_nll(logits + (size_t)(t - first) * V, V, ids[t]);
+        (*count)++;
+    }
+    free(logits);
+    return st;
+}
+
+/* With agency: window_stepwise after its prefill step, from the kept state and logits. */
+static hs_status fork_stepwise(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const hs_prefill_fork *f,
+                               const int32_t *ids, int n, int first, int V, double *sum, int *count)
+{
+    float *logits = hs_malloc((size_t)V * sizeof(float), "logits");
+    if (!logits) return HS_ENOMEM;
+    memcpy(logits, f->logits, (size_t)V * sizeof(float));
+    hs_agency_copy(ag, &f->ag);
+    hs_status st = stepwise_from(ctx, ag, stats, ids, n, first, V, logits, sum, count);
+    free(logits);
+    return st;
+}
+
+hs_status hs_eval_nll_fork(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const hs_prefill_fork *f,
+                           const int32_t *ids, int n, int first, double *nll_sum, int *count)
+{
+    *nll_sum = 0;
+    *count = 0;
+    if (f->n_prompt != first || !hs_eval_nll_forkable(ctx, ag != NULL, first, n) || (ag && (!f->has_ag || !stats)))
+        return hs_err(HS_EINTERNAL, "perplexity from a kept prefill of %d tokens: cannot score %d .. %d that way",
+                      f->n_prompt, first, n - 1);
+    hs_status st = hs_ctx_rewind(ctx);
+    if (st) return st;
+    if (hs_ctx_pos(ctx) != first)
+        return hs_err(HS_EINTERNAL, "perplexity from a kept prefill: the context's mark is at %d, not %d",
+                      hs_ctx_pos(ctx), first);
+    int V = hs_ctx_vocab(ctx);
+    return ag ? fork_stepwise(ctx, ag, stats, f, ids, n, first, V, nll_sum, count)
+              : fork_batched(ctx, ids, n, first, V, nll_sum, count);
 }
 
 /* ---- many sequences at once (hs_eval_nll_batch) ---- */

@@ -1,7 +1,9 @@
 /* runner.c: evaluates prompts for one (variant, level): the timed generation, then the
  * quality metrics, then resource use. Timing covers the generation only; the scoring
  * passes that follow do not disturb it. Time, CPU and peak-RSS growth are recorded per
- * phase: prefill, decode (both in hs_generate) and scoring. */
+ * phase: prefill, decode (both in hs_generate) and scoring. The reference is scored from
+ * the generation's prefill of the prompt wherever that gives the same bits (issue 22,
+ * hs_eval_nll_forkable), so the prompt runs through the variant once. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,9 @@ struct hs_runner {
     hs_generation gen;
     int32_t *seq;         /* (max_t) prompt + continuation ids */
     int live_heads;
+    int share;            /* score references from the generation's prefill (HS_SHARE_PREFILL) */
+    long shared;          /* prompts scored so */
+    hs_prefill_fork fork; /* the single path's kept prefill */
     /* throughput mode (hs_runner_eval_batch), made on first use */
     int slots;            /* contexts below */
     hs_ctx **bctx;        /* (slots) the variant's gating and gates, like ctx */
@@ -43,7 +48,10 @@ static hs_status runner_setup(hs_runner *r)
         if (!st) st = hs_head_stats_init(&r->stats, L, H);
         if (!st) st = hs_ctx_collect_stats(r->ctx, &r->stats);
     }
+    if (!st) st = hs_prefill_fork_init(&r->fork, c->model->cfg.vocab_size, r->has_agency ? &r->ag : NULL);
     for (int i = 0; i < L * H; i++) r->live_heads += c->gates[i] != 0.0f;
+    const char *share = getenv("HS_SHARE_PREFILL");
+    r->share = !(share && !strcmp(share, "0"));
     return st;
 }
 
@@ -86,6 +94,7 @@ void hs_runner_free(hs_runner *r)
     if (r->has_agency) hs_agency_free(&r->ag);
     hs_head_stats_free(&r->stats);
     hs_sampler_free(&r->smp);
+    hs_prefill_fork_free(&r->fork);
     free(r->gen.ids);
     free(r->seq);
     free(r);
@@ -147,25 +156,52 @@ static hs_status generated_ttr(hs_runner *r, double *m)
     return HS_OK;
 }
 
-/* Teacher-forced perplexity of the reference continuation under the variant. */
-static hs_status reference_ppl(hs_runner *r, const hs_prompt *p, const int32_t *pids, int np, double *m)
+/* A prompt's token ids and its reference's (NULL, 0 when it has none). */
+typedef struct {
+    int32_t *pids, *rids;
+    int np, nr;
+} prompt_ids;
+
+static hs_status encode_prompt(hs_runner *r, const hs_prompt *p, prompt_ids *t)
+{
+    size_t n = 0;
+    *t = (prompt_ids){0};
+    hs_status st = encode(r, p->prompt, &t->pids, &n);
+    t->np = (int)n;
+    if (!st && p->reference && p->reference[0]) {
+        st = encode(r, p->reference, &t->rids, &n);
+        t->nr = (int)n;
+    }
+    return st ? hs_err_wrap(st, "prompt %s (line %d)", p->id, p->line) : HS_OK;
+}
+
+/* Whether the generation keeps its prefill for the reference's scoring. */
+static int wants_fork(const hs_runner *r, const prompt_ids *t)
+{
+    return r->share && t->nr > 0 && hs_eval_nll_forkable(r->ctx, r->has_agency, t->np, t->np + t->nr);
+}
+
+/* Teacher-forced perplexity of the reference continuation under the variant, from the
+ * generation's prefill when it kept it (r->fork). */
+static hs_status reference_ppl(hs_runner *r, const hs_prompt *p, const prompt_ids *t, double *m)
 {
     if (!p->reference || !p->reference[0]) return HS_OK;
-    int32_t *rids;
-    size_t nr;
-    hs_status st = encode(r, p->reference, &rids, &nr);
-    if (st) return st;
-    m[HS_M_REFERENCE_TOKENS] = (double)nr;
-    int n = np + (int)nr;
-    if (nr > 0 && n <= r->cfg.max_t) {
-        memcpy(r->seq, pids, (size_t)np * sizeof(int32_t));
-        memcpy(r->seq + np, rids, nr * sizeof(int32_t));
-        st = perplexity(r, r->ctx, r->has_agency ? &r->ag : NULL, n, np, &m[HS_M_REFERENCE_PPL]);
-    } else if (nr > 0) {
-        st = hs_err(HS_EINPUT, "prompt %s (line %d): prompt + reference are %d tokens, over the context of %d", p->id,
-                    p->line, n, r->cfg.max_t);
-    }
-    free(rids);
+    m[HS_M_REFERENCE_TOKENS] = (double)t->nr;
+    int n = t->np + t->nr;
+    if (t->nr > 0 && n > r->cfg.max_t)
+        return hs_err(HS_EINPUT, "prompt %s (line %d): prompt + reference are %d tokens, over the context of %d",
+                      p->id, p->line, n, r->cfg.max_t);
+    if (t->nr == 0) return HS_OK;
+    memcpy(r->seq, t->pids, (size_t)t->np * sizeof(int32_t));
+    memcpy(r->seq + t->np, t->rids, (size_t)t->nr * sizeof(int32_t));
+    if (r->fork.n_prompt != t->np) return perplexity(r, r->ctx, r->has_agency ? &r->ag : NULL, n, t->np,
+                                                     &m[HS_M_REFERENCE_PPL]);
+    hs_agency *ag = r->has_agency ? &r->ag : NULL;
+    double sum;
+    int count;
+    hs_status st = hs_eval_nll_fork(r->ctx, ag, ag ? &r->stats : NULL, &r->fork, r->seq, n, t->np, &sum, &count);
+    if (!st && count > 0) m[HS_M_REFERENCE_PPL] = exp(sum / count);
+    r->shared += !st;
     return st;
 }
 
@@ -177,18 +213,24 @@ static hs_status unpruned_ppl(hs_runner *r, const int32_t *pids, int np, double 
     return perplexity(r, r->unpruned, NULL, np + r->gen.n, np, &m[HS_M_GENERATED_PPL_UNPRUNED]);
 }
 
+/* The generation of prompt t, keeping its prefill when the reference's scoring can use it. */
+static hs_status generate(hs_runner *r, const hs_prompt *p, const prompt_ids *t)
+{
+    hs_agency *ag = r->has_agency ? &r->ag : NULL;
+    r->fork.n_prompt = 0;
+    return hs_generate(r->ctx, ag, ag ? &r->stats : NULL, &r->smp, t->pids, t->np, &r->cfg.sample, p->id,
+                       hs_tokenizer_eot(r->cfg.tok), &r->gen, wants_fork(r, t) ? &r->fork : NULL);
+}
+
 static hs_status eval_prompt(hs_runner *r, const hs_prompt *p, double *m, int64_t *occupancy, int64_t *transitions)
 {
-    int32_t *pids;
-    size_t np;
-    hs_status st = encode(r, p->prompt, &pids, &np);
-    if (st) return hs_err_wrap(st, "prompt %s (line %d)", p->id, p->line);
-    m[HS_M_PROMPT_TOKENS] = (double)np;
+    prompt_ids t;
+    hs_status st = encode_prompt(r, p, &t);
+    m[HS_M_PROMPT_TOKENS] = (double)t.np;
     hs_agency *ag = r->has_agency ? &r->ag : NULL;
-    st = hs_generate(r->ctx, ag, ag ? &r->stats : NULL, &r->smp, pids, (int)np, &r->cfg.sample, p->id,
-                     hs_tokenizer_eot(r->cfg.tok), &r->gen);
+    if (!st) st = generate(r, p, &t);
     if (!st) {
-        record_generation(r, m, (int)np);
+        record_generation(r, m, t.np);
         size_t LHS = (size_t)r->cfg.model->cfg.n_layer * r->cfg.model->cfg.n_head * HS_AG_NSTATES;
         if (occupancy && ag) memcpy(occupancy, ag->occupancy, LHS * sizeof(int64_t));
         else if (occupancy) memset(occupancy, 0, LHS * sizeof(int64_t));
@@ -198,8 +240,8 @@ static hs_status eval_prompt(hs_runner *r, const hs_prompt *p, double *m, int64_
     hs_phase ph;
     hs_phase_begin(&ph);
     if (!st) st = generated_ttr(r, m);
-    if (!st) st = reference_ppl(r, p, pids, (int)np, m);
-    if (!st) st = unpruned_ppl(r, pids, (int)np, m);
+    if (!st) st = reference_ppl(r, p, &t, m);
+    if (!st) st = unpruned_ppl(r, t.pids, t.np, m);
     hs_phase_use u = hs_phase_end(&ph);
     m[HS_M_SCORING_S] = u.wall_s;
     m[HS_M_SCORING_CPU_S] = u.cpu_s;
@@ -209,7 +251,8 @@ static hs_status eval_prompt(hs_runner *r, const hs_prompt *p, double *m, int64_
     if (r->gen.prefill_use.peak_rss > peak) peak = r->gen.prefill_use.peak_rss;
     if (r->gen.decode_use.peak_rss > peak) peak = r->gen.decode_use.peak_rss;
     m[HS_M_PEAK_RSS] = peak;
-    free(pids);
+    free(t.pids);
+    free(t.rids);
     return st;
 }
 
@@ -234,16 +277,14 @@ hs_status hs_runner_eval(hs_runner *r, const hs_prompt *p, double *metrics, int3
 hs_status hs_runner_generate(hs_runner *r, const hs_prompt *p, double *metrics, int32_t *gen_ids)
 {
     for (int i = 0; i < HS_M_COUNT; i++) metrics[i] = NAN;
-    int32_t *pids;
-    size_t np;
-    hs_status st = encode(r, p->prompt, &pids, &np);
-    if (st) return hs_err_wrap(st, "prompt %s (line %d)", p->id, p->line);
-    hs_agency *ag = r->has_agency ? &r->ag : NULL;
-    st = hs_generate(r->ctx, ag, ag ? &r->stats : NULL, &r->smp, pids, (int)np, &r->cfg.sample, p->id,
-                     hs_tokenizer_eot(r->cfg.tok), &r->gen);
-    free(pids);
+    prompt_ids t;
+    hs_status st = encode_prompt(r, p, &t);
+    /* keeps the prefill as hs_runner_eval does, so that the prefill phase is the same work */
+    if (!st) st = generate(r, p, &t);
+    free(t.pids);
+    free(t.rids);
     if (st) return st;
-    record_generation(r, metrics, (int)np);
+    record_generation(r, metrics, t.np);
     for (int i = 0; i < r->cfg.sample.max_new; i++) gen_ids[i] = i < r->gen.n ? r->gen.ids[i] : -1;
     return HS_OK;
 }
@@ -288,6 +329,10 @@ typedef struct {
     int *seq_n, *first;   /* (n) */
     double *nll;          /* (n) */
     int *count;           /* (n) */
+    int *has_ref;         /* (n) the prompt's reference is in seq and to be scored */
+    const int32_t **share_seq; /* (n) seq[i] when scored from the generation's prefill, else NULL */
+    double *share_nll;    /* (n) its NLL sum */
+    int *share_count;     /* (n) */
 } batch_bufs;
 
 static void bufs_free(batch_bufs *b)
@@ -306,6 +351,10 @@ static void bufs_free(batch_bufs *b)
     free(b->first);
     free(b->nll);
     free(b->count);
+    free(b->has_ref);
+    free(b->share_seq);
+    free(b->share_nll);
+    free(b->share_count);
 }
 
 static hs_status bufs_init(batch_bufs *b, int n, int max_new)
@@ -323,8 +372,12 @@ static hs_status bufs_init(batch_bufs *b, int n, int max_new)
     b->first = hs_calloc(N, sizeof *b->first, "batch sequences");
     b->nll = hs_calloc(N, sizeof *b->nll, "batch perplexity");
     b->count = hs_calloc(N, sizeof *b->count, "batch perplexity");
+    b->has_ref = hs_calloc(N, sizeof *b->has_ref, "batch perplexity");
+    b->share_seq = hs_calloc(N, sizeof *b->share_seq, "batch perplexity");
+    b->share_nll = hs_calloc(N, sizeof *b->share_nll, "batch perplexity");
+    b->share_count = hs_calloc(N, sizeof *b->share_count, "batch perplexity");
     if (!b->pids || !b->np || !b->keys || !b->gen || !b->gen_ids || !b->seq || !b->seq_n || !b->first || !b->nll ||
-        !b->count)
+        !b->count || !b->has_ref || !b->share_seq || !b->share_nll || !b->share_count)
         return HS_ENOMEM;
     for (int i = 0; i < n; i++) b->gen[i].ids = b->gen_ids + (size_t)i * max_new;
     return HS_OK;
@@ -365,7 +418,8 @@ static hs_status batch_generate(hs_runner *r, batch_bufs *b, double *metrics, in
                                 int64_t *transitions)
 {
     hs_batch_job job = {r->bctx, r->bag, r->bstats, r->slots, (const int32_t *const *)b->pids, b->np, b->keys,
-                        b->n, &r->cfg.sample, hs_tokenizer_eot(r->cfg.tok), b->gen, occupancy, transitions};
+                        b->n, &r->cfg.sample, hs_tokenizer_eot(r->cfg.tok), b->gen, occupancy, transitions,
+                        b->share_seq, b->seq_n, b->share_nll, b->share_count};
     hs_status st = hs_generate_batch(&job, &r->smp);
     static const hs_metric_id untimed[] = {HS_M_PREFILL_S, HS_M_TTFT_S, HS_M_DECODE_S, HS_M_GENERATION_S,
                                            HS_M_DECODE_TOKENS_PER_S, HS_M_PREFILL_CPU_S, HS_M_DECODE_CPU_S,
@@ -403,11 +457,14 @@ static hs_status batch_score(hs_runner *r, batch_bufs *b, hs_ctx **ctx, int slot
     return st;
 }
 
-/* Teacher-forced perplexity of each reference under the variant (with its agency). */
-static hs_status batch_reference(hs_runner *r, batch_bufs *b, const hs_prompt *const *prompts, double *metrics,
-                                 int *idx)
+/* Each reference's sequence (prompt + reference), before the generation: without agency
+ * the generation scores those it can from the prompt's prefill (share_seq). With agency
+ * the references are scored token by token, the slots stepping together after the
+ * generation (hs_eval_nll_batch); sharing the prefill there would mean keeping every
+ * prompt's cache rows until then, so each is prefilled again. */
+static hs_status batch_reference_prepare(hs_runner *r, batch_bufs *b, const hs_prompt *const *prompts,
+                                         double *metrics)
 {
-    int k = 0;
     hs_status st = HS_OK;
     for (int i = 0; i < b->n && !st; i++) {
         const hs_prompt *p = prompts[i];
@@ -418,11 +475,31 @@ static hs_status batch_reference(hs_runner *r, batch_bufs *b, const hs_prompt *c
         if (st) break;
         metrics[(size_t)i * HS_M_COUNT + HS_M_REFERENCE_TOKENS] = (double)nr;
         if (nr > 0) st = bufs_seq(r, b, i, rids, (int)nr, p);
-        if (!st && nr > 0) idx[k++] = i;
+        b->has_ref[i] = !st && nr > 0;
+        if (b->has_ref[i] && r->share && !r->cfg.agency_on &&
+            hs_eval_nll_forkable(r->bctx[0], 0, b->np[i], b->seq_n[i]))
+            b->share_seq[i] = b->seq[i];
         free(rids);
     }
-    if (!st) st = batch_score(r, b, r->bctx, r->slots, r->cfg.agency_on, idx, k, metrics, HS_M_REFERENCE_PPL);
     return st;
+}
+
+/* Teacher-forced perplexity of each reference under the variant (with its agency): those
+ * the generation did not score already. */
+static hs_status batch_reference(hs_runner *r, batch_bufs *b, double *metrics, int *idx)
+{
+    int k = 0;
+    for (int i = 0; i < b->n; i++) {
+        if (!b->has_ref[i]) continue;
+        if (!b->share_seq[i]) {
+            idx[k++] = i;
+            continue;
+        }
+        if (b->share_count[i] > 0)
+            metrics[(size_t)i * HS_M_COUNT + HS_M_REFERENCE_PPL] = exp(b->share_nll[i] / b->share_count[i]);
+        r->shared++;
+    }
+    return batch_score(r, b, r->bctx, r->slots, r->cfg.agency_on, idx, k, metrics, HS_M_REFERENCE_PPL);
 }
 
 /* Perplexity of each generation under the unpruned model (plain prefills). */
@@ -456,8 +533,9 @@ hs_status hs_runner_eval_batch(hs_runner *r, const hs_prompt *const *prompts, in
     if (!st && !idx) st = HS_ENOMEM;
     if (!st) st = batch_setup(r);
     if (!st) st = batch_encode(r, &b, prompts, metrics);
+    if (!st) st = batch_reference_prepare(r, &b, prompts, metrics);
     if (!st) st = batch_generate(r, &b, metrics, occupancy, transitions);
-    if (!st) st = batch_reference(r, &b, prompts, metrics, idx);
+    if (!st) st = batch_reference(r, &b, metrics, idx);
     if (!st) st = batch_unpruned(r, &b, prompts, metrics, idx);
     double rss = (double)hs_peak_rss_bytes();
     for (int i = 0; i < n && !st; i++) {
@@ -469,3 +547,5 @@ hs_status hs_runner_eval_batch(hs_runner *r, const hs_prompt *const *prompts, in
     free(idx);
     return st;
 }
+
+long hs_runner_shared_prefills(const hs_runner *r) { return r->shared; }

@@ -114,6 +114,7 @@ void hs_ctx_free(hs_ctx *c)
     free(c->row_pos);
     free(c->head_mean);
     free(c->mean_off);
+    free(c->x_mark);
     free(c);
 }
 
@@ -170,7 +171,7 @@ hs_status hs_ctx_set_gates(hs_ctx *c, const float *gates)
         if (st) return st;
     }
     if (c->head_mean) mean_offsets(c);
-    c->pos = 0;
+    c->pos = c->mark_pos = c->last_n = 0;
     return HS_OK;
 }
 
@@ -180,7 +181,31 @@ void hs_ctx_scale_gates(hs_ctx *c, const float *factors)
     for (int i = 0; i < LH; i++) c->eff[i] = c->gates[i] * factors[i];
 }
 
-void hs_ctx_reset(hs_ctx *c) { c->pos = 0; }
+void hs_ctx_reset(hs_ctx *c) { c->pos = c->mark_pos = c->last_n = 0; }
+
+hs_status hs_ctx_mark(hs_ctx *c)
+{
+    int C = c->cfg.n_embd;
+    if (c->last_n < 1) return hs_err(HS_EINTERNAL, "mark: the last forward call was not this sequence's alone");
+    if (!c->x_mark && !(c->x_mark = hs_malloc((size_t)C * sizeof(float), "shared prefix"))) return HS_ENOMEM;
+    memcpy(c->x_mark, c->x + (size_t)(c->last_n - 1) * C, (size_t)C * sizeof(float));
+    c->mark_pos = c->pos;
+    return HS_OK;
+}
+
+hs_status hs_ctx_rewind(hs_ctx *c)
+{
+    if (c->mark_pos < 1) return hs_err(HS_EINTERNAL, "rewind: no marked prefix");
+    c->pos = c->mark_pos;
+    c->last_n = 0;
+    return HS_OK;
+}
+
+int hs_ctx_prefix_exact(const hs_ctx *c, int prefix, int whole)
+{
+    (void)c;
+    return prefix < whole && hs_k_matmul_same_route(prefix, whole) && hs_k_matmul_split_exact(whole - prefix, whole);
+}
 
 int hs_ctx_pos(const hs_ctx *c) { return c->pos; }
 

@@ -41,6 +41,11 @@ struct hs_ctx {
     float *logit_scratch; /* (V) */
     float *head_mean;     /* (L, H, D) mean ablation's head outputs, NULL: zero ablation */
     float *mean_off;      /* (L, C) sum_h (1 - g_h) head_mean[l, h] W_O[h], with head_mean */
+    /* a shared prefix (hs_ctx_mark): its end and the final hidden state (residual stream
+     * before ln_f) of its last position; mark_pos 0: none */
+    int mark_pos;
+    float *x_mark;        /* (C) */
+    int last_n;           /* rows of the last single-sequence forward call, 0 after others */
 };
 
 #endif

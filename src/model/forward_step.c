@@ -19,6 +19,7 @@ typedef struct {
     hs_ctx **seq;      /* (n) the sequence of each row */
     const int *pos;    /* (n) the position of each row */
     int batch;         /* rows are different sequences (one row each) */
+    int whole;         /* rows the products' route is chosen for: n, or a split prefill's total */
 } rowset;
 
 /* Weight matrix `field` of block b from element off on: its bf16 copy in bf16 weight
@@ -37,7 +38,7 @@ static void mm(const rowset *R, float *y, int ldy, const float *x, int ldx, hs_w
 {
     R->lead->flops += 2.0 * R->n * K * N;
     if (R->batch) hs_k_matmul_rows(y, ldy, x, ldx, W, ldw, R->n, K, N, beta);
-    else hs_k_matmul(y, ldy, x, ldx, W, ldw, R->n, K, N, beta);
+    else hs_k_matmul_as(y, ldy, x, ldx, W, ldw, R->n, R->whole, K, N, beta);
 }
 
 /* qkv (n, 3C) = xn (n, C) @ c_attn + b, only the live heads' Q, K and V columns. */
@@ -198,14 +199,17 @@ static void block_mlp(const rowset *R, int l)
     add_rows(c->x, c->xn, (long)n * C);
 }
 
-/* logits (rows, V) = ln_f(x[first .. first + rows)) @ lm_head^T. A prefill asking for
- * every position uses the GEMM; single rows and decode batches the dot-row kernel. */
+/* logits (rows, V) = ln_f(x[first .. first + rows)) @ lm_head^T, where first = -1 is the
+ * marked prefix's last position (hs_ctx_forward_cont). A prefill asking for every position
+ * uses the GEMM; single rows and decode batches the dot-row kernel. */
 static void lm_head(const rowset *R, int first, int rows, float *logits)
 {
     hs_ctx *c = R->lead;
     const hs_model *m = c->m;
-    int C = c->cfg.n_embd, V = c->cfg.vocab_size;
-    hs_k_layernorm(c->xn, c->x + (size_t)first * C, m->lnf_w, m->lnf_b, rows, C, c->cfg.ln_eps);
+    int C = c->cfg.n_embd, V = c->cfg.vocab_size, pre = first < 0;
+    if (pre) hs_k_layernorm(c->xn, c->x_mark, m->lnf_w, m->lnf_b, 1, C, c->cfg.ln_eps);
+    hs_k_layernorm(c->xn + (size_t)pre * C, c->x + (size_t)(first + pre) * C, m->lnf_w, m->lnf_b, rows - pre, C,
+                   c->cfg.ln_eps);
     c->flops += 2.0 * rows * V * C;
     hs_w W = {m->lm_head16 || m->lm_head8 ? NULL : m->lm_head, m->lm_head16, NULL, 0, m->lm_head8, m->lm_head_s8};
     if (rows > 1 && !R->batch) hs_k_gemm(logits, V, c->xn, C, W, C, 1, rows, C, V, 0.0f);
@@ -266,20 +270,39 @@ hs_status hs_ctx_forward(hs_ctx *c, const int32_t *ids, int n, float *logits, in
     return hs_ctx_forward_rows(c, ids, n, logits, all_positions ? 0 : n - 1, n);
 }
 
-hs_status hs_ctx_forward_rows(hs_ctx *c, const int32_t *ids, int n, float *logits, int lo, int hi)
+/* One call of n rows of c's sequence, the products routed for `whole` rows; logits rows
+ * lo .. hi-1, lo = -1 being the marked prefix's last position. */
+static hs_status forward_seq(hs_ctx *c, const int32_t *ids, int n, float *logits, int lo, int hi, int whole)
 {
     if (n < 1) return hs_err(HS_EINPUT, "forward: no tokens");
-    if (logits && (lo < 0 || lo >= hi || hi > n))
+    int lo_min = whole > n ? -1 : 0;
+    if (logits && (lo < lo_min || lo >= hi || hi > n))
         return hs_err(HS_EINPUT, "forward: logits of positions %d .. %d asked of a call of %d tokens", lo, hi - 1, n);
     if (c->pos + n > c->max_t)
         return hs_err(HS_EINPUT, "sequence of %d tokens exceeds the context of %d", c->pos + n, c->max_t);
     hs_status st = check_ids(c, ids, n);
     if (st) return st;
     for (int i = 0; i < n; i++) c->row_seq[i] = c, c->row_pos[i] = c->pos + i;
-    rowset R = {c, n, c->row_seq, c->row_pos, 0};
+    rowset R = {c, n, c->row_seq, c->row_pos, 0, whole};
     run_rows(&R, ids, logits, lo, hi);
     c->pos += n;
+    c->last_n = n;
     return HS_OK;
+}
+
+hs_status hs_ctx_forward_rows(hs_ctx *c, const int32_t *ids, int n, float *logits, int lo, int hi)
+{
+    return forward_seq(c, ids, n, logits, lo, hi, n);
+}
+
+hs_status hs_ctx_forward_cont(hs_ctx *c, const int32_t *ids, int n, float *logits, int lo, int hi)
+{
+    if (c->mark_pos < 1 || c->pos != c->mark_pos)
+        return hs_err(HS_EINTERNAL, "continuation: the sequence is not at a marked prefix (at %d, mark %d)", c->pos,
+                      c->mark_pos);
+    if (!hs_ctx_prefix_exact(c, c->pos, c->pos + n))
+        return hs_err(HS_EINTERNAL, "continuation: %d + %d tokens would not give the bits of one call", c->pos, n);
+    return forward_seq(c, ids, n, logits, lo, hi, c->pos + n);
 }
 
 /* A batch must share the model, the gating mode, the live heads and the context size. */
@@ -308,8 +331,8 @@ hs_status hs_ctx_forward_batch(hs_ctx *const *seqs, int B, const int32_t *ids, f
     if (st) return st;
     hs_ctx *lead = seqs[0];
     for (int i = 0; i < B; i++) lead->row_seq[i] = seqs[i], lead->row_pos[i] = seqs[i]->pos;
-    rowset R = {lead, B, lead->row_seq, lead->row_pos, 1};
+    rowset R = {lead, B, lead->row_seq, lead->row_pos, 1, B};
     run_rows(&R, ids, logits, 0, B);
-    for (int i = 0; i < B; i++) seqs[i]->pos++;
+    for (int i = 0; i < B; i++) seqs[i]->pos++, seqs[i]->last_n = 0;
     return HS_OK;
 }

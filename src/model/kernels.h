@@ -75,6 +75,16 @@ void hs_k_gelu_new(float *x, long n);
 /* y (n, N) = x (n, K) @ W[:, cols] + bias, where W is row-major with row stride ldw and
  * the slice starts at W; beta 0 overwrites y, 1 accumulates. y has row stride ldy, x ldx. */
 void hs_k_matmul(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int n, int K, int N, float beta);
+/* The same n rows dispatched as if they were part of a product of `whole` rows (>= n):
+ * the rows of a prefill split into calls (a prompt, then its continuation) get the route,
+ * and so the bits, of the one call of all of them when hs_k_matmul_split_exact says so. */
+void hs_k_matmul_as(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int n, int whole, int K, int N,
+                    float beta);
+/* 1 when `part` rows of a product of `whole` rows, computed alone through hs_k_matmul_as
+ * (whole), get exactly the bits they get in the whole product. */
+int hs_k_matmul_split_exact(int part, int whole);
+/* 1 when products of a and b rows take the same route (so a row gets the same bits). */
+int hs_k_matmul_same_route(int a, int b);
 /* C (M, N) = beta * C + A (M, K) @ B, where B is (K, N) with row stride ldb, or with
  * trans_b stored as (N, K). Row strides ldc, lda. OpenBLAS or our tiles (matmul.c says which). */
 void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,

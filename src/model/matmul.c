@@ -117,12 +117,30 @@ void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, 
 
 void hs_k_matmul(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int n, int K, int N, float beta)
 {
-    if (n < HS_GEMM_MIN_ROWS) {
+    hs_k_matmul_as(y, ldy, x, ldx, W, ldw, n, n, K, N, beta);
+}
+
+void hs_k_matmul_as(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int n, int whole, int K, int N,
+                    float beta)
+{
+    if (whole < HS_GEMM_MIN_ROWS) {
         hs_k_matmul_rows(y, ldy, x, ldx, W, ldw, n, K, N, beta);
         return;
     }
     hs_k_gemm(y, ldy, x, ldx, W, ldw, 0, n, K, N, beta);
 }
+
+/* The row kernels and our tiles give each row its own chains, whatever the row count; only
+ * the two routes' chains differ (the tiles sum each 256-wide k block apart). OpenBLAS's
+ * rounding of a row can depend on the product's row count, so its route never splits. */
+int hs_k_matmul_split_exact(int part, int whole)
+{
+    int small = whole < HS_GEMM_MIN_ROWS;
+    if (part < 1 || part > whole) return 0;
+    return small || !hs_k_gemm_blas();
+}
+
+int hs_k_matmul_same_route(int a, int b) { return (a < HS_GEMM_MIN_ROWS) == (b < HS_GEMM_MIN_ROWS); }
 
 void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
                float beta)

@@ -1,0 +1,232 @@
+/* test_prefill_share.c: the prompt's prefill shared between generation and scoring (issue
+ * 22) changes no bit. The runner evaluates held-out prompts of the bundled model with
+ * sharing on and off (HS_SHARE_PREFILL=0) and every quality metric, generated token and
+ * agency count must be equal, one prompt at a time and in throughput mode, mask and skip
+ * gating, with and without agency. The bundled model is used because its products have
+ * more than 256 inputs (the MLP's 1024), where the two routes of a product (matmul.c) sum
+ * in different orders: a continuation routed wrongly would change bits here, which it
+ * would not on the tiny test model. The prompts cover the three cases: prompt + reference
+ * under 48 tokens (shared), prompt alone 48 or more (shared), and a prompt under 48 whose
+ * reference takes it past 48 (not shared without agency: it would change bits); the test
+ * also checks that sharing really happened where it should. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headsweep/eval.h"
+#include "headsweep/prompts.h"
+
+enum { MAXNEW = 10, MAXP = 9 };
+
+typedef struct {
+    hs_model m;
+    hs_tokenizer *tok;
+    hs_prompt_set set;
+    const hs_prompt *pp[MAXP];
+    int n;
+} fixture;
+
+static fixture g;
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *src = getenv("HS_SOURCE_DIR");
+    char model[4096], prompts[4096];
+    if (!src) return -1;
+    snprintf(model, sizeof model, "%s/models/kjv-gpt2", src);
+    snprintf(prompts, sizeof prompts, "%s/jobs/prompts/kjv_heldout_sample24.jsonl", src);
+    if (hs_model_load(&g.m, model, NULL) || hs_tokenizer_load(&g.tok, model) || hs_prompts_load(&g.set, prompts))
+        return -1;
+    g.n = (int)g.set.n < MAXP ? (int)g.set.n : MAXP;
+    for (int i = 0; i < g.n; i++) g.pp[i] = &g.set.items[i];
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hs_prompts_free(&g.set);
+    hs_tokenizer_free(g.tok);
+    hs_model_free(&g.m);
+    return 0;
+}
+
+/* Everything an evaluation gives that must not depend on sharing. */
+typedef struct {
+    double metrics[MAXP][HS_M_COUNT];
+    int32_t ids[MAXP][MAXNEW];
+    int64_t occ[MAXP][6 * 8 * HS_AG_NSTATES], trans[MAXP][6 * 8];
+    long shared;
+} outcome;
+
+static void run(hs_runner_config *rc, int share, int batch, outcome *o)
+{
+    assert_int_equal(setenv("HS_SHARE_PREFILL", share ? "1" : "0", 1), 0);
+    rc->batch = batch;
+    hs_runner *r;
+    assert_int_equal(hs_runner_init(&r, rc), HS_OK);
+    memset(o, 0, sizeof *o);
+    if (batch == 0) {
+        for (int i = 0; i < g.n; i++)
+            assert_int_equal(hs_runner_eval(r, g.pp[i], o->metrics[i], o->ids[i], o->occ[i], o->trans[i]), HS_OK);
+    } else {
+        assert_int_equal(hs_runner_eval_batch(r, g.pp, g.n, &o->metrics[0][0], &o->ids[0][0], o->occ[0], o->trans[0]),
+                         HS_OK);
+    }
+    o->shared = hs_runner_shared_prefills(r);
+    hs_runner_free(r);
+}
+
+/* Prompts whose reference the runner can score from the generation's prefill. */
+static long expected_shared(const hs_runner_config *rc, int batch)
+{
+    if (rc->agency_on && batch) return 0; /* throughput mode with agency does not share */
+    hs_ctx *c;
+    assert_int_equal(hs_ctx_init(&c, rc->model, rc->max_t, rc->mode), HS_OK);
+    long n = 0;
+    int cross = 0;
+    for (int i = 0; i < g.n; i++) {
+        int32_t *ids;
+        size_t np, nr;
+        const hs_prompt *p = g.pp[i];
+        assert_int_equal(hs_tokenizer_encode(g.tok, p->prompt, strlen(p->prompt), 0, &ids, &np), HS_OK);
+        free(ids);
+        assert_int_equal(hs_tokenizer_encode(g.tok, p->reference, strlen(p->reference), 0, &ids, &nr), HS_OK);
+        free(ids);
+        n += hs_eval_nll_forkable(c, rc->agency_on, (int)np, (int)(np + nr));
+        cross += np < 48 && np + nr >= 48;
+    }
+    hs_ctx_free(c);
+    assert_true(cross > 0); /* the case that must not share without agency is covered */
+    return n;
+}
+
+static void compare(const outcome *on, const outcome *off, const char *what)
+{
+    for (int i = 0; i < g.n; i++) {
+        for (int k = 0; k < HS_M_COUNT; k++) {
+            if (hs_metrics[k].timing) continue;
+            double a = on->metrics[i][k], b = off->metrics[i][k];
+            if (!(isnan(a) && isnan(b)) && memcmp(&a, &b, sizeof a))
+                fail_msg("%s, prompt %s: %s %.17g shared vs %.17g not", what, g.pp[i]->id, hs_metrics[k].name, a, b);
+        }
+        assert_true(isfinite(on->metrics[i][HS_M_REFERENCE_PPL]));
+    }
+    assert_memory_equal(on->ids, off->ids, sizeof on->ids);
+    assert_memory_equal(on->occ, off->occ, sizeof on->occ);
+    assert_memory_equal(on->trans, off->trans, sizeof on->trans);
+}
+
+static void check_case(hs_gating mode, int agency, int batch)
+{
+    int LH = g.m.cfg.n_layer * g.m.cfg.n_head;
+    float gates[64];
+    assert_true(LH <= 64 && LH <= 6 * 8);
+    for (int i = 0; i < LH; i++) gates[i] = (i % 3 == 1) ? 0.0f : 1.0f;
+    hs_runner_config rc = {.model = &g.m, .tok = g.tok, .mode = mode, .agency_on = agency, .gates = gates,
+                           .max_t = 256, .measure_unpruned_ppl = 1};
+    hs_agency_params_default(&rc.agency);
+    rc.agency.overload_threshold = 0.3f; /* states change during the prompts */
+    rc.agency.recovery_steps = 3;
+    hs_sample_params_default(&rc.sample);
+    rc.sample.max_new = MAXNEW;
+    rc.sample.temperature = 0.9f;
+    rc.sample.seed = 7;
+    static outcome on, off;
+    char what[96];
+    snprintf(what, sizeof what, "%s gating, agency %d, batch %d", hs_gating_name(mode), agency, batch);
+    run(&rc, 1, batch, &on);
+    run(&rc, 0, batch, &off);
+    compare(&on, &off, what);
+    long want = expected_shared(&rc, batch);
+    if (on.shared != want || off.shared != 0)
+        fail_msg("%s: %ld prompts shared their prefill (expected %ld), %ld with sharing off", what, on.shared, want,
+                 off.shared);
+    assert_true(want > 0 || (agency && batch));
+    if (agency) {
+        int64_t moves = 0;
+        for (int i = 0; i < g.n; i++)
+            for (int j = 0; j < LH; j++) moves += on.trans[i][j];
+        assert_true(moves > 0); /* the state machine acted */
+    }
+}
+
+static void test_share_single(void **state)
+{
+    (void)state;
+    for (int agency = 0; agency < 2; agency++) {
+        check_case(HS_GATING_MASK, agency, 0);
+        check_case(HS_GATING_SKIP, agency, 0);
+    }
+}
+
+static void test_share_batch(void **state)
+{
+    (void)state;
+    check_case(HS_GATING_MASK, 0, 3);
+    check_case(HS_GATING_SKIP, 0, 16);
+    check_case(HS_GATING_SKIP, 1, 3); /* not shared: still equal */
+}
+
+/* The model's part: a prompt marked, decode steps after it, a rewind and a continuation
+ * give the logits one call gives, and a split that would change bits is refused. */
+static void test_forward_cont(void **state)
+{
+    (void)state;
+    enum { N = 120 };
+    int V = g.m.cfg.vocab_size;
+    int32_t ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (int32_t)((i * 37 + 11) % V);
+    /* both calls under 48 rows, a one-row continuation, both 48 or more, a one-token prompt */
+    static const int cases[][2] = {{10, 40}, {46, 47}, {50, 120}, {60, 61}, {1, 30}};
+    hs_ctx *a, *b;
+    assert_int_equal(hs_ctx_init(&a, &g.m, N, HS_GATING_MASK), HS_OK);
+    assert_int_equal(hs_ctx_init(&b, &g.m, N, HS_GATING_MASK), HS_OK);
+    float *whole = malloc((size_t)N * V * sizeof(float)), *part = malloc((size_t)N * V * sizeof(float));
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        int np = cases[c][0], n = cases[c][1];
+        assert_true(hs_ctx_prefix_exact(a, np, n));
+        hs_ctx_reset(a);
+        assert_int_equal(hs_ctx_forward_rows(a, ids, n, whole, np - 1, n - 1), HS_OK);
+        hs_ctx_reset(b);
+        assert_int_equal(hs_ctx_forward(b, ids, np, part, 0), HS_OK);
+        assert_int_equal(hs_ctx_mark(b), HS_OK);
+        for (int s = 0; s < 3; s++) assert_int_equal(hs_ctx_forward(b, &ids[s], 1, part, 0), HS_OK);
+        assert_int_equal(hs_ctx_rewind(b), HS_OK);
+        assert_int_equal(hs_ctx_pos(b), np);
+        assert_int_equal(hs_ctx_forward_cont(b, ids + np, n - np, part, -1, n - np - 1), HS_OK);
+        if (memcmp(part, whole, (size_t)(n - np) * V * sizeof(float)))
+            fail_msg("prompt %d + continuation to %d: logits differ from one call", np, n);
+    }
+    /* a prompt under 48 tokens whose continuation passes 48: the routes differ */
+    assert_false(hs_ctx_prefix_exact(a, 20, 60));
+    hs_ctx_reset(b);
+    assert_int_equal(hs_ctx_forward(b, ids, 20, part, 0), HS_OK);
+    assert_int_equal(hs_ctx_mark(b), HS_OK);
+    assert_int_equal(hs_ctx_forward_cont(b, ids + 20, 40, part, -1, 39), HS_EINTERNAL);
+    hs_ctx_reset(b);
+    assert_int_equal(hs_ctx_rewind(b), HS_EINTERNAL); /* a reset drops the mark */
+    free(whole);
+    free(part);
+    hs_ctx_free(a);
+    hs_ctx_free(b);
+}
+
+int main(void)
+{
+    /* our own tiles for the prefill's products, whichever OpenBLAS core loads: the case
+     * where a prompt of 48 tokens or more shares its prefill is then always covered */
+    setenv("HS_GEMM_BLAS", "0", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forward_cont),
+        cmocka_unit_test(test_share_single),
+        cmocka_unit_test(test_share_batch),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

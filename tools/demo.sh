@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # demo.sh: the README's main job. Installs and builds when needed, runs the demo sweep
-# (jobs/demo.ini: the bundled model, variants baseline/agency/baseline-skip at 0/30/50/70%
+# (jobs/demo.ini: the bundled model, variants baseline/agency/baseline-skip/agency-cal at 0/30/50/70%
 # pruning) on 2 MPI ranks, and writes the report.
 #   tools/demo.sh [RANKS] [extra sweep arguments...]
 set -euo pipefail

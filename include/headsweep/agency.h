@@ -59,4 +59,27 @@ void hs_agency_begin(hs_agency *ag, const float *gates /* (L, H) */);
  * is 0 for the prefill, 1 for a decode step (only decode steps count toward recovery). */
 void hs_agency_step(hs_agency *ag, const hs_head_stats *st, int decode_step);
 
+/* ---- thresholds from a calibration set (calibrate.c) ----
+ * The per-step observations the state machine compares with its thresholds, taken on
+ * calibration text read one token at a time (every token a decode step) by the unpruned
+ * model (mask mode, all gates 1): each head's utilisation at every step whose attention
+ * row spans 2+ keys, and each head's cosine at every step. For a percentile p:
+ *   overload_threshold  = P_p(utilisation)          (the top 100 - p % of observations)
+ *   alignment_threshold = -P_(100-p)(cosine)        (misaligned: cos < P_(100-p)(cosine))
+ * P is the linear-interpolation percentile (Hyndman and Fan 1996, definition 7; numpy's
+ * default). Utilisation is compared as an EMA in the machine, so a head exceeds its
+ * threshold less often than 100 - p % of the steps. */
+typedef struct {
+    double percentile;         /* p, in (0, 100) */
+    float overload_threshold;  /* P_p of per-step utilisation */
+    float alignment_threshold; /* -P_(100-p) of per-step cosine (may be negative) */
+    int64_t n_util, n_cosine;  /* observations the percentiles were taken over */
+} hs_agency_calib;
+
+/* Percentile p (0..100) of x (n > 0 finite values; sorted in place), definition 7. */
+double hs_agency_percentile(double *x, size_t n, double p);
+/* Runs the n_seqs sequences (those of 2+ tokens) and fills out for percentile p. */
+hs_status hs_agency_calibrate(const hs_model *m, const hs_token_seq *seqs, int n_seqs, double p,
+                              hs_agency_calib *out);
+
 #endif

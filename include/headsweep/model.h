@@ -142,6 +142,12 @@ void hs_model_free(hs_model *m);
 /* SHA-256 of model.safetensors, computed on first use (reads the whole file). */
 const char *hs_model_sha256(hs_model *m);
 
+/* A tokenized sequence the model runs over (calibration text, pruning and agency). */
+typedef struct {
+    const int32_t *ids; /* (n) */
+    int n;
+} hs_token_seq;
+
 /* Per-step statistics the forward pass can collect for each head (agency, pruning). */
 typedef struct {
     float *util;    /* (L, H): mean over query rows of 1 - H_row/ln(T_row), rows with T>1 */

@@ -94,11 +94,12 @@ hs_status hs_scores_load(hs_head_scores *sc, const char *path);
 void hs_scores_free(hs_head_scores *sc);
 
 /* The calibration text of a prompt is prompt + reference, tokenized and cut to the first
- * max_tokens tokens (o->max_tokens, or the model's context when 0 or larger). */
-typedef struct {
-    const int32_t *ids; /* (n) */
-    int n;
-} hs_token_seq;
+ * max_tokens tokens (o->max_tokens, or the model's context when 0 or larger); the first
+ * o->max_prompts prompts (all when 0). hs_calib_tokenize makes them (newly allocated; free
+ * with hs_calib_free), as hs_scores_compute does. hs_token_seq is in model.h. */
+hs_status hs_calib_tokenize(const hs_model *m, const hs_tokenizer *tok, const hs_prompt_set *calib,
+                            const hs_score_opts *o, hs_token_seq **out, int *n_out);
+void hs_calib_free(hs_token_seq *seqs, int n);
 
 /* hs_scores_compute on already tokenized calibration sequences (tests, tools): the
  * calibration path and sha256 stay "" and n_prompts is n_seqs. Sequences shorter than 2

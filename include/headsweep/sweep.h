@@ -20,6 +20,7 @@
 #include "headsweep/util.h"
 
 #define HS_VARIANT_NAME_MAX 64
+#define HS_AGENCY_PERCENTILE 95.0 /* agency_thresholds = calibrated without agency_percentile */
 
 /* ---- job files ---- */
 
@@ -28,6 +29,10 @@ typedef struct {
     hs_gating gating;
     int agency_on;
     hs_agency_params agency; /* used when agency_on */
+    double agency_percentile; /* agency_thresholds = calibrated: the percentile (0, 100) of the
+                                 calibration set's per-step statistics the sweep sets the
+                                 overload and alignment thresholds to at plan time
+                                 (hs_agency_calibrate); 0: the thresholds as set */
     /* The variant's pruning: [variant.NAME] strategy, scores, per_layer and
      * keep_one_per_layer, each defaulting to [pruning]'s. Variants with the same strategy
      * and scores file share one set of scores. */

@@ -171,7 +171,7 @@ void hs_scores_free(hs_head_scores *sc)
 
 /* ---- calibration text -> token sequences ---- */
 
-static void free_seqs(hs_token_seq *seqs, int n)
+void hs_calib_free(hs_token_seq *seqs, int n)
 {
     if (!seqs) return;
     for (int i = 0; i < n; i++) free((void *)seqs[i].ids);
@@ -198,9 +198,8 @@ static hs_status tokenize_one(const hs_tokenizer *tok, const hs_prompt *p, int m
     return HS_OK;
 }
 
-static hs_status tokenize_calib(const hs_model *m, const hs_tokenizer *tok,
-                                const hs_prompt_set *calib, const hs_score_opts *o,
-                                hs_token_seq **out, int *n_out)
+hs_status hs_calib_tokenize(const hs_model *m, const hs_tokenizer *tok, const hs_prompt_set *calib,
+                            const hs_score_opts *o, hs_token_seq **out, int *n_out)
 {
     int n = (int)calib->n;
     if (o->max_prompts > 0 && o->max_prompts < n) n = o->max_prompts;
@@ -211,7 +210,7 @@ static hs_status tokenize_calib(const hs_model *m, const hs_tokenizer *tok,
     for (int i = 0; i < n; i++) {
         hs_status st = tokenize_one(tok, &calib->items[i], max_t, &seqs[i]);
         if (st) {
-            free_seqs(seqs, i);
+            hs_calib_free(seqs, i);
             return hs_err_wrap(st, "%s", calib->path ? calib->path : "calibration set");
         }
     }
@@ -259,9 +258,9 @@ hs_status hs_head_mean_set_compute(hs_head_mean_set *out, const hs_model *m, con
     hs_status st = check_calib(calib, tok, "head means");
     hs_token_seq *seqs = NULL;
     int n = 0;
-    if (!st) st = tokenize_calib(m, tok, calib, o, &seqs, &n);
+    if (!st) st = hs_calib_tokenize(m, tok, calib, o, &seqs, &n);
     if (!st) st = means_from_seqs(out, m, seqs, n, calib, o);
-    free_seqs(seqs, n);
+    hs_calib_free(seqs, n);
     return st ? hs_err_wrap(st, "%s", calib && calib->path ? calib->path : "calibration set") : HS_OK;
 }
 
@@ -294,10 +293,10 @@ hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer
     const char *path = calib->path ? calib->path : "";
     hs_token_seq *seqs = NULL;
     int n = 0;
-    st = tokenize_calib(m, tok, calib, o, &seqs, &n);
+    st = hs_calib_tokenize(m, tok, calib, o, &seqs, &n);
     if (st) return st;
     st = hs_scores_compute_ids(out, m, seqs, n, s, o);
-    free_seqs(seqs, n);
+    hs_calib_free(seqs, n);
     if (st) return hs_err_wrap(st, "%s", path);
     snprintf(out->calibration, sizeof out->calibration, "%s", path);
     snprintf(out->calibration_sha256, sizeof out->calibration_sha256, "%s", calib->sha256);

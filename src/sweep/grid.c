@@ -121,6 +121,9 @@ static void variant_text(text_buf *t, const hs_variant *v, const char *scores_sh
                   a->ema_alpha, a->overload_threshold, a->alignment_threshold, a->recovery_steps,
                   a->factor[HS_AG_ACTIVE], a->factor[HS_AG_OVERLOADED], a->factor[HS_AG_MISALIGNED],
                   a->factor[HS_AG_WITHDRAWN]);
+        /* the thresholds above were derived at plan time (hs_agency_calibrate) */
+        if (v->agency_percentile > 0)
+            tb_printf(t, ", thresholds calibrated at percentile %.9g", v->agency_percentile);
     }
     tb_printf(t, "\n");
 }

@@ -58,6 +58,7 @@ static const char *const pruning_keys[] = {"strategy", "levels", "calibration", 
 static const char *const variant_keys[] = {"gating", "agency", "ema_alpha", "overload_threshold",
                                            "alignment_threshold", "recovery_steps", "factor_active",
                                            "factor_overloaded", "factor_misaligned", "factor_withdrawn",
+                                           "agency_thresholds", "agency_percentile",
                                            "strategy", "scores", "per_layer", "keep_one_per_layer", "ablation",
                                            NULL};
 /* Variant keys that are the variant's pruning, not its agency (ablation, what its pruned
@@ -554,6 +555,7 @@ static hs_status variant_key(hs_variant *v, const hs_job_entry *e)
     if (!strcmp(k, "overload_threshold")) return get_float(e, 0, 0, 1, 0, &a->overload_threshold);
     if (!strcmp(k, "alignment_threshold")) return get_float(e, 0, 0, 1, 0, &a->alignment_threshold);
     if (!strcmp(k, "recovery_steps")) return get_int(e, 1, 1 << 30, &a->recovery_steps);
+    if (!strcmp(k, "agency_thresholds") || !strcmp(k, "agency_percentile")) return HS_OK; /* variant_thresholds */
     if (!strcmp(k, "factor_active")) return get_float(e, 0, 0, 1, 0, &a->factor[HS_AG_ACTIVE]);
     if (!strcmp(k, "factor_overloaded")) return get_float(e, 0, 0, 1, 0, &a->factor[HS_AG_OVERLOADED]);
     if (!strcmp(k, "factor_misaligned")) return get_float(e, 0, 0, 1, 0, &a->factor[HS_AG_MISALIGNED]);
@@ -594,6 +596,31 @@ static hs_status check_agency_gating(const hs_job *job, const hs_variant *v, con
                   where, v->name, g ? "mask" : "mask (the default)", g ? "" : "; add gating = skip");
 }
 
+/* agency_thresholds = calibrated (with agency_percentile, default HS_AGENCY_PERCENTILE):
+ * the sweep sets the overload and alignment thresholds from the calibration set, so they
+ * cannot also be given. */
+static hs_status variant_thresholds(const hs_job *job, hs_variant *v, const char *section)
+{
+    const hs_job_entry *t = find_entry(job, section, "agency_thresholds");
+    const hs_job_entry *p = find_entry(job, section, "agency_percentile");
+    int calibrated = t && !strcmp(t->value, "calibrated");
+    if (t && !calibrated && strcmp(t->value, "default")) return bad_value(t, "default or calibrated");
+    if (p && !calibrated)
+        return hs_err(HS_EINPUT, "%s: agency_percentile has no effect in variant %s without agency_thresholds = "
+                                 "calibrated", p->where, v->name);
+    v->agency_percentile = 0;
+    if (!calibrated) return HS_OK;
+    static const char *const derived[] = {"overload_threshold", "alignment_threshold"};
+    for (int i = 0; i < 2; i++) {
+        const hs_job_entry *e = find_entry(job, section, derived[i]);
+        if (e)
+            return hs_err(HS_EINPUT, "%s: %s cannot be set in variant %s: agency_thresholds = calibrated (%s) "
+                                     "derives it from the calibration set", e->where, derived[i], v->name, t->where);
+    }
+    v->agency_percentile = HS_AGENCY_PERCENTILE;
+    return p ? get_double(p, 0, 1, 100, 1, &v->agency_percentile) : HS_OK;
+}
+
 /* Settings of [variant.NAME] on top of the predefined or default variant. */
 static hs_status fill_variant(hs_job *job, hs_variant *v)
 {
@@ -623,7 +650,8 @@ static hs_status fill_variant(hs_job *job, hs_variant *v)
             return hs_err(HS_EINPUT, "%s: %s has no effect in variant %s, which has agency = off", e->where, e->key,
                           v->name);
     }
-    return check_agency_gating(job, v, section);
+    hs_status st = variant_thresholds(job, v, section);
+    return st ? st : check_agency_gating(job, v, section);
 }
 
 static hs_status add_variant(hs_job *job, const hs_job_entry *e, const char *name)
@@ -810,6 +838,22 @@ static hs_status check_inputs(hs_job *job)
     return require(job, "pruning", "calibration", 0);
 }
 
+/* agency_thresholds = calibrated reads the calibration set the study's scores are computed
+ * from; a study without one (heads_off, scores files, magnitude or random) has none. */
+static hs_status check_calibrated(const hs_job *job)
+{
+    for (int v = 0; v < job->n_variants && !job->calib_path; v++)
+        if (job->variants[v].agency_percentile > 0) {
+            char section[HS_VARIANT_NAME_MAX + 16];
+            snprintf(section, sizeof section, "variant.%s", job->variants[v].name);
+            return hs_err(HS_EINPUT, "%s: agency_thresholds = calibrated needs a calibration set, and this study "
+                                     "reads none ([pruning] calibration with a strategy that computes scores "
+                                     "from it: entropy, ablation, gradient, taylor or iterative)",
+                          hs_job_where(job, section, "agency_thresholds"));
+        }
+    return HS_OK;
+}
+
 /* Job name default: the file name without directory and .ini. */
 static hs_status default_names(hs_job *job)
 {
@@ -882,6 +926,7 @@ hs_status hs_job_parse(hs_job *job, const char *path, const char *text, const ch
     if (!st) st = check_unlisted(job, &ps);
     if (!st) st = check_mode(job);
     if (!st) st = check_inputs(job);
+    if (!st) st = check_calibrated(job);
     if (!st) st = default_names(job);
     if (!st) st = default_levels(job);
     if (!st) st = hs_sample_params_check(&job->sample);

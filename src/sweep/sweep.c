@@ -244,6 +244,34 @@ static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *i
     return st;
 }
 
+/* agency_thresholds = calibrated: each such variant's thresholds at its percentile of the
+ * calibration set's per-step statistics (hs_agency_calibrate), set on the job before the
+ * study text is written, so the file's `study` attribute records them with the percentile
+ * and a resume that would derive others refuses. Rank 0; share_arrays sends them. */
+static hs_status calibrate_agency(sweep *s, const hs_prompt_set *calib)
+{
+    hs_token_seq *seqs = NULL;
+    int n = 0;
+    hs_status st = HS_OK;
+    for (int v = 0; v < s->job.n_variants && !st; v++) {
+        hs_variant *var = &s->job.variants[v];
+        if (var->agency_percentile <= 0) continue;
+        if (!seqs) st = hs_calib_tokenize(&s->model, s->tok, calib, &s->job.score, &seqs, &n);
+        hs_agency_calib c;
+        if (!st) st = hs_agency_calibrate(&s->model, seqs, n, var->agency_percentile, &c);
+        if (st) st = hs_err_wrap(st, "%s: variant %s", calib->path, var->name);
+        if (st) break;
+        var->agency.overload_threshold = c.overload_threshold;
+        var->agency.alignment_threshold = c.alignment_threshold;
+        fprintf(stderr, "headsweep: variant %s: agency thresholds at percentile %g of %s: overload_threshold %.6g "
+                        "(of %lld per-step utilisations), alignment_threshold %.6g (of %lld cosines)\n",
+                var->name, c.percentile, calib->path, c.overload_threshold, (long long)c.n_util,
+                c.alignment_threshold, (long long)c.n_cosine);
+    }
+    hs_calib_free(seqs, n);
+    return st;
+}
+
 /* Rank 0, a new file: the head scores (unless read from scores files), the gates of
  * every level. */
 static hs_status make_scores(sweep *s, const hs_prompt_set *calib)
@@ -375,6 +403,7 @@ static hs_status prepare_output(sweep *s)
     hs_status st = context_size(s);
     if (!st) st = hs_prune_plan_read_files(&s->plan, &s->spec, &s->model);
     if (!st) st = study_inputs(s, &calib, &in);
+    if (!st) st = calibrate_agency(s, &calib);
     if (!st) st = hs_job_as_run(&s->job, &s->plan, &s->as_run);
     s->have_as_run = !st;
     if (!st && !(study = hs_study_text(&s->as_run, &in))) st = HS_ENOMEM;
@@ -430,6 +459,25 @@ static hs_status share_means(sweep *s)
     return st ? st : bst;
 }
 
+/* Rank 0's agency thresholds (calibrated ones are derived there only). */
+static hs_status share_thresholds(sweep *s)
+{
+    int nv = s->job.n_variants;
+    float *t = hs_malloc((size_t)nv * 2 * sizeof *t, "agency thresholds");
+    if (!t) return HS_ENOMEM;
+    for (int v = 0; v < nv; v++) {
+        t[2 * v] = s->job.variants[v].agency.overload_threshold;
+        t[2 * v + 1] = s->job.variants[v].agency.alignment_threshold;
+    }
+    hs_status st = hs_comm_bcast(s->comm, t, (size_t)nv * 2 * sizeof *t);
+    for (int v = 0; v < nv && !st; v++) {
+        s->job.variants[v].agency.overload_threshold = t[2 * v];
+        s->job.variants[v].agency.alignment_threshold = t[2 * v + 1];
+    }
+    free(t);
+    return st;
+}
+
 /* The cells to do and rank 0's gate matrix: every rank prunes exactly the heads rank 0
  * selected, even on a cluster whose nodes round floating point differently. */
 static hs_status share_arrays(sweep *s)
@@ -438,6 +486,7 @@ static hs_status share_arrays(sweep *s)
     size_t gates = (size_t)p->n_variants * p->n_levels * p->L * p->H * sizeof *p->gates;
     hs_status st = hs_comm_bcast(s->comm, s->todo, (size_t)s->n_todo * sizeof *s->todo);
     if (!st) st = hs_comm_bcast(s->comm, s->plan.gates, gates);
+    if (!st) st = share_thresholds(s);
     return st ? st : share_means(s);
 }
 

@@ -337,18 +337,22 @@ static void find_roles(hs_report *r)
 }
 
 /* Every other variant against the reference (listed, "unavailable", even when the file
- * lacks the reference), the subject against the ablation when both exist, then each
- * variant against its own lowest level. */
+ * lacks the reference), the subject against the ablation when both exist, and so every
+ * other agency variant (e.g. calibrated thresholds), then each variant against its own
+ * lowest level. */
 static hs_status make_pairs(hs_report *r)
 {
     const hs_study *s = r->st;
-    r->pair = hs_calloc((size_t)(2 * s->nv + 1), sizeof *r->pair, "comparisons");
+    r->pair = hs_calloc((size_t)(3 * s->nv + 1), sizeof *r->pair, "comparisons");
     if (!r->pair) return HS_ENOMEM;
     hs_status st = HS_OK;
     for (int v = 0; !st && v < s->nv; v++)
         if (v != r->ref) st = add_pair(r, s->variant[v], r->opt.reference, -1);
     if (!st && r->subject >= 0 && r->ablation >= 0)
         st = add_pair(r, s->variant[r->subject], s->variant[r->ablation], -1);
+    for (int v = 0; !st && r->ablation >= 0 && v < s->nv; v++)
+        if (s->agency[v] && v != r->subject && v != r->ref && v != r->ablation)
+            st = add_pair(r, s->variant[v], s->variant[r->ablation], -1);
     r->n_variant_pairs = r->npair;
     for (int v = 0; !st && v < s->nv; v++) st = add_pair(r, s->variant[v], s->variant[v], 0);
     return st;

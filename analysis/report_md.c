@@ -295,18 +295,14 @@ static void occupancy_sums(const hs_study *s, int v, int l, int64_t *sum)
         for (int k = 0; k < s->ns; k++) sum[k] += o[i * (size_t)s->ns + k];
 }
 
-/* How often the subject's states acted, per level: a state that almost never fires cannot
- * explain a difference, whatever the verdicts say. */
-static void claim_occupancy(FILE *f, const hs_report *r)
+/* How often variant v's states acted, per level ("; 0%: overloaded 0.10%, ... of N"): a
+ * state that almost never fires cannot explain a difference, whatever the verdicts say. */
+static void occupancy_levels(FILE *f, const hs_study *s, int v)
 {
-    const hs_study *s = r->st;
     int w = state_index(s, "withdrawn");
-    if (r->subject < 0 || !s->occupancy || s->ns > 16) return;
-    fprintf(f, "- How often `%s`'s states acted (head-steps of heads not withdrawn, summed over prompts; "
-               "withdrawn = pruned):", s->variant[r->subject]);
     for (int l = 0; l < s->nl; l++) {
         int64_t sum[16], live = 0;
-        occupancy_sums(s, r->subject, l, sum);
+        occupancy_sums(s, v, l, sum);
         for (int k = 0; k < s->ns; k++) live += k == w ? 0 : sum[k];
         fprintf(f, "%s %g%%:", l ? ";" : "", s->level[l]);
         if (live == 0) {
@@ -319,8 +315,63 @@ static void claim_occupancy(FILE *f, const hs_report *r)
                     first = 0;
         fprintf(f, " of %lld", (long long)live);
     }
+}
+
+static void claim_occupancy(FILE *f, const hs_report *r)
+{
+    const hs_study *s = r->st;
+    if (r->subject < 0 || !s->occupancy || s->ns > 16) return;
+    fprintf(f, "- How often `%s`'s states acted (head-steps of heads not withdrawn, summed over prompts; "
+               "withdrawn = pruned):", s->variant[r->subject]);
+    occupancy_levels(f, s, r->subject);
     fputs(". Where these shares are small the agency variant differs from `baseline-skip` only on the few steps "
           "they cover.\n", f);
+}
+
+/* Variant v's thresholds as its line of the study text records them ("variant.NAME = ...,
+ * overload_threshold X, alignment_threshold Y, ..., thresholds calibrated at percentile
+ * p"), or nothing when the text lacks them. */
+static void agency_thresholds(FILE *f, const hs_report *r, int v)
+{
+    const char *study = hs_study_attr(r->st, "study");
+    char key[300];
+    snprintf(key, sizeof key, "variant.%s = ", r->st->variant[v]);
+    const char *line = study ? strstr(study, key) : NULL;
+    if (!line || (line != study && line[-1] != '\n')) return;
+    const char *end = strchr(line, '\n'), *o = strstr(line, "overload_threshold "),
+               *a = strstr(line, "alignment_threshold "), *c = strstr(line, "thresholds calibrated at percentile ");
+    if (!end) end = line + strlen(line);
+    if (!o || !a || o > end || a > end) return;
+    fprintf(f, " (overload_threshold %.4g, alignment_threshold %.4g", strtod(o + 19, NULL), strtod(a + 20, NULL));
+    if (c && c < end) fprintf(f, ", calibrated: percentile %g of the calibration set's per-step statistics",
+                             strtod(c + 36, NULL));
+    fputs(")", f);
+}
+
+/* Every agency variant besides the subject (calibrated thresholds, say): its occupancy
+ * beside its quality and speed against the reference and against `baseline-skip`, so a
+ * difference can be read against how often its states acted. */
+static void claim_other_agency(FILE *f, const hs_report *r)
+{
+    const hs_study *s = r->st;
+    for (int v = 0; v < s->nv; v++) {
+        if (!s->agency[v] || v == r->subject || v == r->ref || v == r->ablation) continue;
+        fprintf(f, "- Agency variant `%s`", s->variant[v]);
+        agency_thresholds(f, r, v);
+        if (s->occupancy && s->ns <= 16) {
+            fputs(". States acted (head-steps of heads not withdrawn):", f);
+            occupancy_levels(f, s, v);
+        }
+        fputs(".  \n  ", f);
+        int l = level_intro(f, s, 50), pr = hs_report_pair(r, v, r->ref), pa = hs_report_pair(r, v, r->ablation);
+        const char *metrics[] = {"speed", "corpus_perplexity"};
+        for (int k = 0; k < 2; k++) {
+            fputs(k ? "; " : ", ", f);
+            if (pr >= 0) claim_line(f, r, pr, metrics[k], l);
+            if (pa >= 0) fputs(pr >= 0 ? "; " : "", f), claim_line(f, r, pa, metrics[k], l);
+        }
+        fputs(".\n", f);
+    }
 }
 
 static void write_summary(FILE *f, const hs_report *r)
@@ -340,6 +391,7 @@ static void write_summary(FILE *f, const hs_report *r)
     write_roles(f, r);
     claim_speed_ppl(f, r, ab);
     claim_occupancy(f, r);
+    claim_other_agency(f, r);
     claim_control(f, r, ab);
     claim_stability(f, r);
     claim_radar(f, r, ab);

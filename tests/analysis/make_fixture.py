@@ -96,6 +96,9 @@ def parse_args():
                     help="prompt ids <book>-1-<verse> from three books (ruth, jonah, mark), in blocks")
     ap.add_argument("--ties", action="store_true",
                     help="plant known ties and drift (plant_ties) for the verdict tests")
+    ap.add_argument("--calibrated", action="append", default=[], metavar="VARIANT=P,U,C",
+                    help="agency_thresholds = calibrated for VARIANT: percentile P, overload_threshold U, "
+                         "alignment_threshold C in its line of the study text")
     ap.add_argument("--study", help="replace the `study` identity text (\\n for newlines)")
     ap.add_argument("--occupancy-no-shard", action="store_true",
                     help="store /agency/occupancy without the shard axis, as the first sketch of "
@@ -155,8 +158,16 @@ def study_text(a, variants, levels):
              "top_p = 0.949999988", "sample_seed = %d" % a.seed_attr, "measure_unpruned_ppl = on",
              "strategy = entropy", "calibration_sha256 = " + "ef" * 32,
              "levels = " + ", ".join("%g" % x for x in levels), "variants = " + ", ".join(variants)]
-    lines += ["variant.%s = gating %s, agency %s" % (v, k[0], "on" if k[1] else "off")
-              for v, k in zip(variants, kinds(a, variants))]
+    cal = {c.split("=")[0]: c.split("=")[1].split(",") for c in a.calibrated}
+    for v, k in zip(variants, kinds(a, variants)):
+        line = "variant.%s = gating %s, agency %s" % (v, k[0], "on" if k[1] else "off")
+        if k[1]:  # as the sweep writes it (src/sweep/grid.c), the seed's thresholds unless calibrated
+            p, u, c = cal.get(v, (None, "0.850000024", "0.600000024"))
+            line += (", ema_alpha 0.899999976, overload_threshold %s, alignment_threshold %s, recovery_steps 100, "
+                     "factors 1 0.5 0.699999988 0" % (u, c))
+            if p:
+                line += ", thresholds calibrated at percentile " + p
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 

@@ -1103,6 +1103,38 @@ def check_strategies(binary, work, out):
         check(lo <= got <= hi and r[1] in ("entropy", "gradient", "random"), "interval and strategy of %s" % v)
 
 
+def check_calibrated(binary, work):
+    """A second agency variant (calibrated thresholds) gets its own bullet beside the seed's
+    claims: its thresholds and percentile from the study text, its occupancy per level
+    (recomputed here at 50%), and its speed and corpus perplexity against the reference and
+    against baseline-skip."""
+    g = fixture(os.path.join(work, "calibrated.h5"), "--variants", "baseline,agency,baseline-skip,agency-cal",
+                "--kinds", "mask:0,skip:1,skip:0,skip:1", "--calibrated", "agency-cal=95,0.123456789,-0.0525",
+                "--no-partial")
+    o = os.path.join(work, "calibrated")
+    p = report(binary, [g], o, "--no-figures", "--bootstrap", "200")
+    check(p.returncode == 0, "calibrated report runs: " + p.stderr)
+    text = open(os.path.join(o, "REPORT.md")).read()
+    bullet = [l for l in text.split("\n- ") if l.startswith("Agency variant `agency-cal`")]
+    check(len(bullet) == 1, "one bullet for agency-cal")
+    b = bullet[0] if bullet else ""
+    check("(overload_threshold 0.1235, alignment_threshold -0.0525, calibrated: percentile 95 of the calibration "
+          "set's per-step statistics)" in b, "the bullet names the calibrated thresholds: " + b[:300])
+    check("Agency variant `agency`" not in text, "the subject gets no second bullet")
+    for comp in ("agency-cal vs baseline, speed", "agency-cal vs baseline-skip, speed",
+                 "agency-cal vs baseline, corpus reference perplexity",
+                 "agency-cal vs baseline-skip, corpus reference perplexity"):
+        check(comp in b.replace("`", ""), "the bullet has %r: %s" % (comp, b[:600]))
+    with h5py.File(g, "r") as h:
+        occ = h["agency/occupancy"][...]  # (variant, level, shard, L, H, state)
+        names = [x.decode() if isinstance(x, bytes) else x for x in h["state"][...]]
+        levels = list(h["level"][...])
+    o50 = occ[3, levels.index(50)].reshape(-1, len(names)).sum(axis=0)
+    live = o50.sum() - o50[names.index("withdrawn")]
+    want = "50%%: overloaded %.2f%%" % (100.0 * o50[names.index("overloaded")] / live)
+    check(want in b, "occupancy of agency-cal at 50%% recomputed: %r in %s" % (want, b[:600]))
+
+
 def main():
     binary, work = sys.argv[1], sys.argv[2]
     shutil.rmtree(work, ignore_errors=True)
@@ -1143,6 +1175,7 @@ def main():
     check_holm(binary, work, f)
     check_books(binary, work)
     check_strategies(binary, work, out)
+    check_calibrated(binary, work)
     print("%d check(s), %d failure(s)" % (checks[0], len(failures)))
     return 1 if failures else 0
 

@@ -220,6 +220,17 @@ static hs_status table_cell(const hs_report *r, hs_table *t, int v, int l, doubl
     return hs_bootstrap_mean(x, n, r->opt.bootstrap, r->opt.conf, seed, &t->cell[hs_vl(s, v, l)]);
 }
 
+/* Units as the tables and figures show them: "1" (a ratio or a count, CF's way) shows nothing,
+ * bytes become MiB (scaled), and a rate of tokens, "s-1" in CF units since schema 2 (the metric's
+ * long_name says tokens), reads tokens/s as in schema 1 files. */
+static const char *shown_units(const hs_metric_data *m, int bytes)
+{
+    if (bytes) return "MiB";
+    if (!strcmp(m->units, "1")) return "";
+    if (!strcmp(m->units, "s-1") && strstr(m->name, "tokens")) return "tokens/s";
+    return m->units;
+}
+
 static hs_status table_init(hs_table *t, const hs_study *s, const char *key, const char *label,
                             const char *src0, const char *src1, const char *weight, int is_promised)
 {
@@ -227,8 +238,7 @@ static hs_status table_init(hs_table *t, const hs_study *s, const char *key, con
     int bytes = !strcmp(m->units, "bytes") || !strcmp(m->units, "B");
     t->key = hs_strdup(key);
     t->label = hs_strdup(label);
-    /* "1" is how the writer marks a dimensionless ratio: nothing to print. */
-    t->units = hs_strdup(bytes ? "MiB" : strcmp(m->units, "1") ? m->units : "");
+    t->units = hs_strdup(shown_units(m, bytes));
     t->description = hs_strdup(m->description);
     if (src1 && t->description) { /* a sum: say what both parts are */
         const hs_metric_data *m1 = hs_study_metric(s, src1);

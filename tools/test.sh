@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 # python3-torch: the independent references (numpy model vs torch, gate gradients vs
-# autograd) run instead of skipping.
-HS_TEST_PACKAGES="python3-torch" tools/setup.sh
+# autograd) run instead of skipping. udunits-bin, python3-xarray, python3-netcdf4,
+# python3-h5netcdf: the results file's CF units and the documented xarray snippets
+# (tests/sweep/sweep_netcdf.sh).
+HS_TEST_PACKAGES="python3-torch udunits-bin python3-xarray python3-netcdf4 python3-h5netcdf" tools/setup.sh
 ctest --test-dir build --output-on-failure -j2 --timeout 1200
 
 HS_BUILD_DIR=build-asan HS_BUILD_TYPE=Debug HS_CMAKE_ARGS="-DHS_SANITIZE=ON" tools/setup.sh

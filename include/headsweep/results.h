@@ -18,7 +18,12 @@
 #include "headsweep/prune.h"
 #include "headsweep/util.h"
 
-#define HS_RESULTS_SCHEMA_VERSION 1
+/* Version 2: CF-1.8 attributes (long_name, UDUNITS-2 units, _FillValue), fixed-length strings only (no
+ * global heap), /cells/finished_utc as seconds since the epoch. headsweep-report reads versions 1 and 2;
+ * resume and merge write into and from version 2 only (docs/results-format.md). */
+#define HS_RESULTS_SCHEMA_VERSION 2
+#define HS_RESULTS_SCHEMA_OLDEST 1 /* oldest version the report reads */
+#define HS_RESULTS_EPOCH_UNITS "seconds since 1970-01-01T00:00:00Z" /* CF units of a time */
 #define HS_RESULTS_DIM_MAX (1 << 24)            /* any one dimension (100,000 prompts is tested) */
 #define HS_RESULTS_CHUNKS_MAX (1 << 22)         /* chunks of one dataset (one per cell in practice) */
 #define HS_RESULTS_COUNT_MAX ((int64_t)1 << 38) /* agency counters: sums over HS_RESULTS_DIM_MAX shards stay < 2^62 */
@@ -33,16 +38,16 @@ enum { HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_PROMPT, HS_RD_LAYER, HS_RD_HEAD, HS_RD_
 /* Element types as the writer stores them; readers accept any type of the same class. */
 typedef enum {
     HS_RT_I32, HS_RT_I64, HS_RT_U8, HS_RT_F64,
-    HS_RT_STRING, /* variable length */
+    HS_RT_STRING, /* fixed length, sized to the longest value (schema 1: variable length) */
     HS_RT_HOST,   /* fixed, HS_HOST_MAX bytes */
-    HS_RT_UTC     /* fixed, HS_UTC_MAX bytes */
+    HS_RT_UTC     /* fixed, HS_UTC_MAX bytes (schema 1's /cells/finished_utc) */
 } hs_results_type;
 typedef enum { HS_RC_INTEGER, HS_RC_FLOAT, HS_RC_STRING } hs_results_class;
 
 typedef struct {
     const char *path;     /* "/variant" */
     hs_results_type type;
-    const char *units, *description;
+    const char *units, *description; /* written as the CF attributes units and long_name */
 } hs_results_scale_def;
 
 /* Datasets besides /metrics/<name>, in the order the writer creates them. TRANS and
@@ -73,6 +78,7 @@ hs_results_class hs_results_type_class(hs_results_type t);
 
 /* Extents the schema check found (every one in 1..HS_RESULTS_DIM_MAX). */
 typedef struct {
+    int schema_version; /* HS_RESULTS_SCHEMA_OLDEST..HS_RESULTS_SCHEMA_VERSION */
     int n_variants, n_levels, n_prompts, n_layers, n_heads, n_states, n_shards, max_new;
     int n_head_dim;      /* /head_dim's length, 0 without /heads/means */
     int has_transitions; /* /agency/transitions exists (files before it do not have it) */

@@ -1,18 +1,21 @@
 /* metrics.c: the per-prompt metrics of a study: names, units and meaning (DESIGN.md,
- * "Metrics"). The results file and the report take their labels from this table. */
+ * "Metrics"). The results file and the report take their labels from this table. Units are
+ * UDUNITS-2 strings as the CF conventions want them (the results file's `units`): a count
+ * is "1" and its description says what it counts, a rate of tokens "s-1". */
 #include "headsweep/eval.h"
 
 const hs_metric_info hs_metrics[HS_M_COUNT] = {
-    [HS_M_PROMPT_TOKENS] = {"prompt_tokens", "tokens", "tokens in the prompt", 0},
-    [HS_M_REFERENCE_TOKENS] = {"reference_tokens", "tokens",
+    [HS_M_PROMPT_TOKENS] = {"prompt_tokens", "1", "tokens in the prompt", 0},
+    [HS_M_REFERENCE_TOKENS] = {"reference_tokens", "1",
                                "tokens in the reference continuation scored for reference_perplexity", 0},
-    [HS_M_GENERATED_TOKENS] = {"generated_tokens", "tokens", "tokens generated (end of text not counted)", 0},
+    [HS_M_GENERATED_TOKENS] = {"generated_tokens", "1", "tokens generated (end of text not counted)", 0},
     [HS_M_PREFILL_S] = {"prefill_seconds", "s", "wall time of the prompt's forward pass", 1},
     [HS_M_DECODE_S] = {"decode_seconds", "s", "wall time from the first generated token to the end of generation", 1},
     [HS_M_GENERATION_S] = {"generation_seconds", "s",
                            "wall time of the whole generation (prefill + sampling + decode)", 1},
-    [HS_M_DECODE_TOKENS_PER_S] = {"decode_tokens_per_second", "tokens/s",
-                                  "decode steps after the first token divided by decode_seconds", 1},
+    [HS_M_DECODE_TOKENS_PER_S] = {"decode_tokens_per_second", "s-1",
+                                  "decode speed in tokens per second: decode steps after the first token "
+                                  "divided by decode_seconds", 1},
     [HS_M_TTFT_S] = {"time_to_first_token", "s",
                      "wall time from the start of the prefill to the first sampled token", 1},
     [HS_M_REFERENCE_PPL] = {"reference_perplexity", "1",
@@ -32,10 +35,11 @@ const hs_metric_info hs_metrics[HS_M_COUNT] = {
                        1},
     [HS_M_CPU_USER_S] = {"cpu_user_seconds", "s", "user CPU time of the rank for this prompt (all metrics)", 1},
     [HS_M_CPU_SYSTEM_S] = {"cpu_system_seconds", "s", "system CPU time of the rank for this prompt (all metrics)", 1},
-    [HS_M_LIVE_HEADS] = {"live_heads", "heads", "heads not switched off by pruning", 0},
-    [HS_M_FLOPS_PER_TOKEN] = {"flops_per_token", "FLOP",
-                              "analytic FLOPs of one decode step at the mean generation context, counting the heads "
-                              "the gating mode computes, plus agency's per-head c_proj product when agency is on", 0},
+    [HS_M_LIVE_HEADS] = {"live_heads", "1", "attention heads not switched off by pruning", 0},
+    [HS_M_FLOPS_PER_TOKEN] = {"flops_per_token", "1",
+                              "analytic floating-point operations (FLOP) of one decode step at the mean generation "
+                              "context, counting the heads the gating mode computes, plus agency's per-head c_proj "
+                              "product when agency is on", 0},
     [HS_M_HIT_EOT] = {"hit_eot", "1", "1 when generation stopped at <|endoftext|>", 0},
     [HS_M_PREFILL_CPU_S] = {"prefill_cpu_seconds", "s",
      "CPU time (user + system, all threads) of the prompt's forward pass", 1},
@@ -57,7 +61,7 @@ const hs_metric_info hs_metrics[HS_M_COUNT] = {
     [HS_M_RUN_POSITION] = {"run_position", "1",
      "0-based position at which this variant's timed generation of the prompt ran among the variants of "
      "its level interleaved with it (first repeat); NaN when the timings were not interleaved", 1},
-    [HS_M_RUN_START] = {"run_start_seconds", "s",
+    [HS_M_RUN_START] = {"run_start_seconds", "seconds since 1970-01-01T00:00:00Z",
      "wall-clock time (seconds since the Unix epoch) at which this variant's first timed generation of the"
      " prompt started: the order of all timed runs", 1},
     [HS_M_TIMING_REPEATS] = {"timing_repeats", "1",

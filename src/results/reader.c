@@ -421,9 +421,9 @@ static hs_status read_schema_version(const rd *r)
     if (!found)
         return hs_err(HS_EINPUT, "%s: not a headsweep results file (no schema_version attribute)",
                       r->path);
-    if (v != HS_RESULTS_SCHEMA_VERSION)
-        return hs_err(HS_EINPUT, "%s: schema_version %lld; this headsweep-report reads version %d",
-                      r->path, v, HS_RESULTS_SCHEMA_VERSION);
+    if (v < HS_RESULTS_SCHEMA_OLDEST || v > HS_RESULTS_SCHEMA_VERSION)
+        return hs_err(HS_EINPUT, "%s: schema_version %lld; this headsweep-report reads versions %d to %d",
+                      r->path, v, HS_RESULTS_SCHEMA_OLDEST, HS_RESULTS_SCHEMA_VERSION);
     return HS_OK;
 }
 

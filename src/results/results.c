@@ -18,10 +18,13 @@
  * that of HDF5 1.8 (superblock version 2, version 2 object headers), whose metadata
  * carries checksums too. Opening a file reads every dataset once, so a damaged file is
  * refused up front (resume, merge) rather than half-way; the chunk index (a version 1
- * B-tree, which HDF5 does not checksum) is checked entry by entry (hs_h5_check_chunks). Not
- * covered: the global heap holding variable-length strings (labels, attribute text). The 1.10 format would checksum
- * those too, but it marks a file "open for writing" in the superblock, and a file whose writer was killed then needs
- * h5clear before it opens again: a kill must never make the file unusable. */
+ * B-tree, which HDF5 does not checksum) is checked entry by entry (hs_h5_check_chunks). Every
+ * string is fixed-length (schema 2): attribute text sits in the checksummed object headers and
+ * labels in chunked fletcher32 datasets, so HDF5's unchecksummed global heap holds no text (only
+ * the dimension scales' DIMENSION_LIST references, which headsweep's readers do not use). The 1.10
+ * format would checksum the global heap too, but it marks a file "open for writing" in the
+ * superblock, and a file whose writer was killed then needs h5clear before it opens again: a kill
+ * must never make the file unusable. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +34,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -192,14 +196,37 @@ static hs_status put_attr(hid_t obj, const char *path, const char *name, hid_t t
     return st;
 }
 
+/* n strings packed into one buffer of n fixed-size elements, each as long as the longest
+ * string plus its NUL (*size): fixed-length strings keep text out of HDF5's unchecksummed global
+ * heap. */
+static char *pack_strings(const char *const *v, size_t n, size_t *size)
+{
+    *size = 1;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] && strlen(v[i]) + 1 > *size) *size = strlen(v[i]) + 1;
+    char *buf = hs_calloc(n ? n : 1, *size, "strings");
+    for (size_t i = 0; buf && i < n; i++)
+        if (v[i]) memcpy(buf + i * *size, v[i], strlen(v[i]));
+    return buf;
+}
+
+/* n fixed-length strings as the attribute name of obj (n = 0: one scalar string, v[0]). */
+static hs_status put_strs(hid_t obj, const char *path, const char *name, hsize_t n, const char *const *v)
+{
+    size_t size = 0;
+    char *buf = pack_strings(v, n ? (size_t)n : 1, &size);
+    if (!buf) return HS_ENOMEM;
+    hid_t t = string_type(size);
+    hs_status st = t < 0 ? h5_fail(path, "creating a string type") : put_attr(obj, path, name, t, n, buf);
+    close_id(t);
+    free(buf);
+    return st;
+}
+
 static hs_status put_str(hid_t obj, const char *path, const char *name, const char *value)
 {
-    hid_t t = string_type(0);
-    if (t < 0) return h5_fail(path, "creating a string type");
     const char *v = value ? value : "";
-    hs_status st = put_attr(obj, path, name, t, 0, &v);
-    H5Tclose(t);
-    return st;
+    return put_strs(obj, path, name, 0, &v);
 }
 
 /* A fixed-size string attribute (rewritten in place by later runs); longer values are cut. */
@@ -347,9 +374,29 @@ static hid_t checked_dcpl(int nd, const hsize_t *dims, const int *axes, hid_t ty
     return dcpl;
 }
 
-/* A dataset allocated and filled now, with its dimension scales attached. */
+/* CF's _FillValue (in the dataset's own type) where the fill marks a value not written yet
+ * (NaN, -1), so that netCDF readers (xarray) mask it; 0-filled counters and flags have none. */
+static hs_status put_missing(hid_t d, const char *path, hid_t type, const void *missing)
+{
+    return missing ? put_attr(d, path, "_FillValue", type, 0, missing) : HS_OK;
+}
+
+/* CF attributes of a dataset: units, long_name and, on fixed-length text, the _Encoding that
+ * xarray needs to return str rather than bytes. */
+static hs_status put_cf(hid_t d, const char *path, hid_t type, const char *units, const char *long_name)
+{
+    hs_status st = units ? put_str(d, path, "units", units) : HS_OK;
+    if (!st && long_name) st = put_str(d, path, "long_name", long_name);
+    if (!st && H5Tget_class(type) == H5T_STRING) st = put_str(d, path, "_Encoding", "utf-8");
+    return st;
+}
+
+/* A dataset allocated and filled now, with its dimension scales attached. missing: the
+ * fill value as CF's _FillValue, or NULL when the fill is real data (zero counts). The
+ * scales name the dimensions: no DIMENSION_LABELS besides them. */
 static hs_status create_dataset(hid_t file, const char *path, const char *name, const ds_layout *l,
-                                const hs_grid *g, hid_t type, const void *fill, const hid_t *scales, hid_t *out)
+                                const hs_grid *g, hid_t type, const void *fill, const void *missing,
+                                const hid_t *scales, hid_t *out)
 {
     hsize_t dims[6];
     layout_dims(g, l, dims);
@@ -359,15 +406,14 @@ static hs_status create_dataset(hid_t file, const char *path, const char *name, 
     close_id(dcpl);
     close_id(space);
     if (d < 0) return h5_fail(path, "creating dataset %s", name);
-    hs_status st = l->units ? put_str(d, path, "units", l->units) : HS_OK;
-    if (!st && l->description) st = put_str(d, path, "description", l->description);
+    hs_status st = put_cf(d, path, type, l->units, l->description);
+    if (!st) st = put_missing(d, path, type, missing);
     if (st) {
         H5Dclose(d);
         return st;
     }
     for (int i = 0; i < l->rank; i++)
-        if (H5DSattach_scale(d, scales[l->dims[i]], (unsigned)i) < 0 ||
-            H5DSset_label(d, (unsigned)i, dim_names(l->dims[i])) < 0) {
+        if (H5DSattach_scale(d, scales[l->dims[i]], (unsigned)i) < 0) {
             H5Dclose(d);
             return h5_fail(path, "attaching dimension %s to %s", dim_names(l->dims[i]), name);
         }
@@ -435,8 +481,21 @@ static hs_status make_scale(creator *c, int dim, hid_t file_type, hid_t mem_type
     c->scales[dim] = d;
     if (H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) return h5_fail(c->path, "writing %s", name);
     if (H5DSset_scale(d, dim_names(dim)) < 0) return h5_fail(c->path, "making %s a dimension scale", name);
-    hs_status st = put_str(d, c->path, "units", hs_results_scales[dim].units);
-    return st ? st : put_str(d, c->path, "description", hs_results_scales[dim].description);
+    return put_cf(d, c->path, file_type, hs_results_scales[dim].units, hs_results_scales[dim].description);
+}
+
+/* A label scale (variant, prompt, state): fixed-length strings, chunked with fletcher32 like
+ * every dataset (checked_dcpl). */
+static hs_status make_string_scale(creator *c, int dim, const char *const *labels)
+{
+    size_t size = 0;
+    char *buf = pack_strings(labels, (size_t)dim_size(&c->spec->grid, dim), &size);
+    if (!buf) return HS_ENOMEM;
+    hid_t t = string_type(size);
+    hs_status st = t < 0 ? h5_fail(c->path, "creating a string type") : make_scale(c, dim, t, t, buf);
+    close_id(t);
+    free(buf);
+    return st;
 }
 
 static hs_status make_index_scale(creator *c, int dim)
@@ -459,10 +518,7 @@ static hs_status variant_attrs(creator *c)
     const char **gating = hs_calloc((size_t)nv, sizeof *gating, "variant attributes");
     const char **strategy = hs_calloc((size_t)nv, sizeof *strategy, "variant attributes");
     uint8_t *flags = hs_calloc((size_t)nv * 3, 1, "variant attributes"); /* agency, per_layer, keep_one */
-    hid_t t = string_type(0);
-    hs_status st = !gating || !strategy || !flags ? HS_ENOMEM
-                   : t < 0                        ? h5_fail(c->path, "creating a string type")
-                                                  : HS_OK;
+    hs_status st = !gating || !strategy || !flags ? HS_ENOMEM : HS_OK;
     for (int v = 0; !st && v < nv; v++) {
         const hs_results_variant *var = &job->variants[v];
         gating[v] = hs_gating_name(var->gating);
@@ -472,12 +528,11 @@ static hs_status variant_attrs(creator *c)
         flags[2 * nv + v] = (uint8_t)var->select.keep_one_per_layer;
     }
     hid_t d = c->scales[D_VARIANT];
-    if (!st) st = put_attr(d, c->path, "gating", t, (hsize_t)nv, gating);
+    if (!st) st = put_strs(d, c->path, "gating", (hsize_t)nv, gating);
     if (!st) st = put_attr(d, c->path, "agency", H5T_NATIVE_UINT8, (hsize_t)nv, flags);
-    if (!st) st = put_attr(d, c->path, "strategy", t, (hsize_t)nv, strategy);
+    if (!st) st = put_strs(d, c->path, "strategy", (hsize_t)nv, strategy);
     if (!st) st = put_attr(d, c->path, "per_layer", H5T_NATIVE_UINT8, (hsize_t)nv, flags + nv);
     if (!st) st = put_attr(d, c->path, "keep_one_per_layer", H5T_NATIVE_UINT8, (hsize_t)nv, flags + 2 * nv);
-    close_id(t);
     free(gating);
     free(strategy);
     free(flags);
@@ -488,19 +543,17 @@ static hs_status write_scales(creator *c)
 {
     const hs_results_spec *s = c->spec;
     const hs_results_job *job = &s->job;
-    hid_t t = string_type(0);
     const char **names = hs_calloc((size_t)s->grid.n_variants, sizeof *names, "variant names");
     static const char *const states[HS_AG_NSTATES] = {"active", "overloaded", "misaligned", "withdrawn"};
-    hs_status st = !names ? HS_ENOMEM : t < 0 ? h5_fail(c->path, "creating a string type") : HS_OK;
+    hs_status st = !names ? HS_ENOMEM : HS_OK;
     for (int v = 0; !st && v < s->grid.n_variants; v++) names[v] = job->variants[v].name;
-    if (!st) st = make_scale(c, D_VARIANT, t, t, names);
+    if (!st) st = make_string_scale(c, D_VARIANT, names);
     if (!st) st = variant_attrs(c);
     if (!st) st = make_scale(c, D_LEVEL, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, job->levels);
-    if (!st) st = make_scale(c, D_PROMPT, t, t, s->prompt_ids);
-    if (!st) st = make_scale(c, D_STATE, t, t, states);
+    if (!st) st = make_string_scale(c, D_PROMPT, s->prompt_ids);
+    if (!st) st = make_string_scale(c, D_STATE, states);
     for (int d = D_LAYER; !st && d < D_COUNT; d++)
         if (d != D_STATE && (d != D_HEAD_DIM || s->grid.head_dim)) st = make_index_scale(c, d);
-    close_id(t);
     free(names);
     return st;
 }
@@ -528,6 +581,7 @@ static hs_status provenance_attrs(creator *c)
     hs_utc_now(now);
     hs_sha256_hex(s->study, strlen(s->study), sha);
     hs_status st = put_i32(f, p, "schema_version", HS_RESULTS_SCHEMA_VERSION);
+    if (!st) st = put_str(f, p, "Conventions", "CF-1.8"); /* units, long_name, _FillValue as CF defines them */
     if (!st) st = put_str(f, p, "headsweep_version", HS_VERSION);
     if (!st) st = put_str(f, p, "git_describe", HS_GIT_DESCRIBE);
     if (!st) st = put_str(f, p, "created_utc", now);
@@ -605,11 +659,10 @@ static hs_status make_metrics(creator *c)
         char name[128];
         snprintf(name, sizeof name, "/metrics/%s", hs_metrics[m].name);
         hid_t d = -1;
-        st = create_dataset(c->file, c->path, name, &metric_layout, &c->spec->grid, H5T_IEEE_F64LE, &nan, c->scales,
-                            &d);
+        st = create_dataset(c->file, c->path, name, &metric_layout, &c->spec->grid, H5T_IEEE_F64LE, &nan, &nan,
+                            c->scales, &d);
         if (st) break;
-        st = put_str(d, c->path, "units", hs_metrics[m].units);
-        if (!st) st = put_str(d, c->path, "description", hs_metrics[m].description);
+        st = put_cf(d, c->path, H5T_IEEE_F64LE, hs_metrics[m].units, hs_metrics[m].description);
         if (!st) st = put_u8(d, c->path, "timing", (uint8_t)hs_metrics[m].timing);
         if (H5Dclose(d) < 0 && !st) st = h5_fail(c->path, "closing %s", name);
     }
@@ -638,14 +691,17 @@ static hs_status make_cell_datasets(creator *c, hid_t *ds)
     const double nan = NAN;
     const void *fill[DS_COUNT] = {[DS_GEN] = &minus1, [DS_OCC] = &zero64, [DS_DONE] = &zero8, [DS_RANK] = &minus1,
                                   [DS_SECONDS] = &nan, [DS_RUN] = &zero32, [DS_PRUNED] = &zero8,
-                                  [DS_TRANS] = &zero64, [DS_VSCORE] = &nan, [DS_MEANS] = &nan};
+                                  [DS_TRANS] = &zero64, [DS_VSCORE] = &nan, [DS_MEANS] = &nan, [DS_FINISHED] = &nan};
+    /* padding and cells not done yet; the rest is written at creation or counts from 0 */
+    const void *missing[DS_COUNT] = {[DS_GEN] = &minus1, [DS_RANK] = &minus1, [DS_SECONDS] = &nan,
+                                     [DS_FINISHED] = &nan};
     hs_status st = HS_OK;
     for (int i = 0; !st && i < DS_COUNT; i++) {
         if (i == DS_MEANS && !c->spec->grid.head_dim) continue; /* no mean-ablation variant */
         hid_t t = file_type(layout[i].type);
         if (t < 0) return h5_fail(c->path, "creating a type");
-        st = create_dataset(c->file, c->path, layout[i].path, &layout[i], &c->spec->grid, t, fill[i], c->scales,
-                            &ds[i]);
+        st = create_dataset(c->file, c->path, layout[i].path, &layout[i], &c->spec->grid, t, fill[i], missing[i],
+                            c->scales, &ds[i]);
         H5Tclose(t);
     }
     return st;
@@ -656,11 +712,9 @@ static hs_status means_str_attr(creator *c, hid_t d, const char *name, size_t of
 {
     int nv = c->spec->grid.n_variants;
     const char **v = hs_calloc((size_t)nv, sizeof *v, "head means attributes");
-    hid_t t = string_type(0);
-    hs_status st = !v ? HS_ENOMEM : t < 0 ? h5_fail(c->path, "creating a string type") : HS_OK;
+    hs_status st = !v ? HS_ENOMEM : HS_OK;
     for (int i = 0; !st && i < nv; i++) v[i] = (const char *)&c->spec->scores[i].means + offset;
-    if (!st) st = put_attr(d, c->path, name, t, (hsize_t)nv, v);
-    close_id(t);
+    if (!st) st = put_strs(d, c->path, name, (hsize_t)nv, v); /* fixed-length, as every string */
     free(v);
     return st;
 }
@@ -942,12 +996,29 @@ static hs_status get_str_at(hid_t obj, const char *path, const char *name, size_
 
 /* ---- opening ---- */
 
-static hs_status read_strings(hid_t d, const char *path, const char *name, int n, char ***out)
+/* The n strings of label dataset d, fixed-length (schema 2) or variable-length (schema 1),
+ * each copied into a new string. */
+static hs_status read_fixed_strings(hid_t d, hid_t ft, const char *path, const char *name, int n, char **copy)
+{
+    size_t size = H5Tget_size(ft) + 1;
+    char *buf = size > 1 ? hs_calloc((size_t)n, size, "strings") : NULL;
+    hid_t t = buf ? string_type(size) : -1;
+    hs_status st = !buf ? HS_ENOMEM : t < 0 ? h5_fail(path, "creating a string type") : HS_OK;
+    if (!st && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) st = h5_fail(path, "reading %s", name);
+    for (int i = 0; !st && i < n; i++) {
+        buf[(size_t)i * size + size - 1] = '\0';
+        if (!(copy[i] = hs_strdup(buf + (size_t)i * size))) st = HS_ENOMEM;
+    }
+    close_id(t);
+    free(buf);
+    return st;
+}
+
+static hs_status read_vlen_strings(hid_t d, const char *path, const char *name, int n, char **copy)
 {
     char **raw = hs_calloc((size_t)n, sizeof *raw, "strings");
-    char **copy = hs_calloc((size_t)n, sizeof *copy, "strings");
     hid_t t = string_type(0);
-    hs_status st = !raw || !copy ? HS_ENOMEM : t < 0 ? h5_fail(path, "creating a string type") : HS_OK;
+    hs_status st = !raw ? HS_ENOMEM : t < 0 ? h5_fail(path, "creating a string type") : HS_OK;
     if (!st && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0) st = h5_fail(path, "reading %s", name);
     for (int i = 0; i < n && raw; i++) {
         if (!st && !(copy[i] = hs_strdup(raw[i] ? raw[i] : ""))) st = HS_ENOMEM;
@@ -955,6 +1026,17 @@ static hs_status read_strings(hid_t d, const char *path, const char *name, int n
     }
     close_id(t);
     free(raw);
+    return st;
+}
+
+static hs_status read_strings(hid_t d, const char *path, const char *name, int n, char ***out)
+{
+    char **copy = hs_calloc((size_t)n, sizeof *copy, "strings");
+    hid_t ft = H5Dget_type(d);
+    htri_t vlen = ft < 0 ? -1 : H5Tis_variable_str(ft);
+    hs_status st = !copy ? HS_ENOMEM : vlen < 0 ? h5_fail(path, "reading the type of %s", name) : HS_OK;
+    if (!st) st = vlen ? read_vlen_strings(d, path, name, n, copy) : read_fixed_strings(d, ft, path, name, n, copy);
+    close_id(ft);
     if (st) {
         for (int i = 0; i < n && copy; i++) free(copy[i]);
         free(copy);
@@ -1140,9 +1222,12 @@ static hs_status check_identity(hs_results *r)
                                  "attributes); refusing to use it", r->path);
     int32_t version;
     hs_status st = get_scalar(r->file, r->path, "schema_version", H5T_NATIVE_INT32, &version);
+    /* Writing into a schema 1 file would need its variable-length strings and string times: a
+     * second writer for files that the build which made them can finish. */
     if (!st && version != HS_RESULTS_SCHEMA_VERSION)
-        st = hs_err(HS_EINPUT, "%s: results schema version %d, this headsweep reads version %d", r->path, version,
-                    HS_RESULTS_SCHEMA_VERSION);
+        st = hs_err(HS_EINPUT, "%s: results schema version %d; this headsweep resumes and merges version %d only: "
+                               "finish or merge it with the build that made it (headsweep-report still reads it; "
+                               "docs/results-format.md)", r->path, version, HS_RESULTS_SCHEMA_VERSION);
     if (!st) st = get_str(r->file, r->path, "study", &r->study);
     if (!st) st = get_str(r->file, r->path, "last_git_describe", &r->last_version);
     return st;
@@ -1452,17 +1537,41 @@ static hs_status cell_field(hs_results *r, int reading, int ds, const hs_cell *c
     return transfer(r, reading, r->ds[ds], fs, mtype, value, 1, 0, 1, layout[ds].path);
 }
 
+/* A cell's finish time, "YYYY-MM-DDTHH:MM:SSZ" (hs_utc_now) in memory, seconds since the Unix
+ * epoch in the file (CF's time units: xarray decodes it); NaN for "" (no time). */
+static double utc_to_epoch(const char *utc)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int end = 0;
+    if (sscanf(utc, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+               &tm.tm_sec, &end) != 6 || end == 0 || utc[end])
+        return NAN;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (double)timegm(&tm);
+}
+
+static void epoch_to_utc(double t, char out[HS_UTC_MAX])
+{
+    struct tm tm;
+    time_t s = (time_t)t;
+    out[0] = '\0';
+    if (isfinite(t) && fabs(t) < 1e12 && gmtime_r(&s, &tm)) strftime(out, HS_UTC_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 static hs_status cell_info(hs_results *r, int reading, const hs_cell *cell, hs_cell_result *c)
 {
-    hid_t host_t = string_type(HS_HOST_MAX), utc_t = string_type(HS_UTC_MAX);
-    hs_status st = host_t < 0 || utc_t < 0 ? h5_fail(r->path, "creating a string type") : HS_OK;
+    hid_t host_t = string_type(HS_HOST_MAX);
+    double finished = reading ? NAN : utc_to_epoch(c->finished_utc);
+    hs_status st = host_t < 0 ? h5_fail(r->path, "creating a string type") : HS_OK;
     if (!st) st = cell_field(r, reading, DS_RANK, cell, H5T_NATIVE_INT32, &c->rank);
     if (!st) st = cell_field(r, reading, DS_RUN, cell, H5T_NATIVE_INT32, &c->run);
     if (!st) st = cell_field(r, reading, DS_SECONDS, cell, H5T_NATIVE_DOUBLE, &c->seconds);
     if (!st) st = cell_field(r, reading, DS_HOST, cell, host_t, c->host);
-    if (!st) st = cell_field(r, reading, DS_FINISHED, cell, utc_t, c->finished_utc);
+    if (!st) st = cell_field(r, reading, DS_FINISHED, cell, H5T_NATIVE_DOUBLE, &finished);
+    if (!st && reading) epoch_to_utc(finished, c->finished_utc);
     close_id(host_t);
-    close_id(utc_t);
     return st;
 }
 

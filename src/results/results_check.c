@@ -46,12 +46,13 @@ static const struct {
 
 #define RUNS_MAX (1 << 20)          /* sweep invocations on one file */
 #define CHUNK_BYTES_MAX (1 << 20)   /* the writer's chunks are at most 64 KiB */
-#define STRING_SIZE_MAX (1 << 16)   /* fixed-length strings */
+#define STRING_SIZE_MAX (1 << 20)   /* fixed-length strings (schema 2 stores the job file's text as one) */
 
 typedef struct {
     hid_t file;
     const char *path;
     hsize_t file_size;
+    int version; /* schema_version */
     hsize_t len[S_COUNT];
 } ck;
 
@@ -214,7 +215,8 @@ static hs_status check_dataset(const ck *c, const char *obj, int rank, const hsi
         st = fail(c, obj, "declares more data than the file holds (%llu bytes)", (unsigned long long)c->file_size);
     if (!st) st = check_chunks(c, obj, d, rank, dims, elem);
     if (!st) st = check_attr(c, d, obj, "units", H5T_STRING, 0, 0);
-    if (!st) st = check_attr(c, d, obj, "description", H5T_STRING, 0, 0);
+    if (!st) st = check_attr(c, d, obj, "long_name", H5T_STRING, 0, 0);   /* schema 2 */
+    if (!st) st = check_attr(c, d, obj, "description", H5T_STRING, 0, 0); /* schema 1 */
     for (int i = 0; !st && got && i < rank; i++) got[i] = dims[i];
     close_id(sp);
     close_id(t);
@@ -254,7 +256,7 @@ static hs_status check_scales(ck *c, hs_results_dims *dims)
     return st;
 }
 
-static hs_status check_root_attrs(const ck *c)
+static hs_status check_root_attrs(ck *c)
 {
     htri_t has = H5Aexists(c->file, "schema_version");
     if (has < 0) return fail_h5(c, "/", "cannot read its attributes");
@@ -271,9 +273,11 @@ static hs_status check_root_attrs(const ck *c)
     if (!st && (a < 0 || H5Aread(a, H5T_NATIVE_INT32, &version) < 0))
         st = fail_h5(c, "/ attribute schema_version", "cannot read it");
     close_id(a);
-    if (!st && version != HS_RESULTS_SCHEMA_VERSION)
-        st = hs_err(HS_EINPUT, "%s: results schema_version %d; this headsweep reads version %d only "
-                               "(docs/results-format.md)", c->path, version, HS_RESULTS_SCHEMA_VERSION);
+    if (!st && (version < HS_RESULTS_SCHEMA_OLDEST || version > HS_RESULTS_SCHEMA_VERSION))
+        st = hs_err(HS_EINPUT, "%s: results schema_version %d; this headsweep reads versions %d to %d only "
+                               "(docs/results-format.md)", c->path, version, HS_RESULTS_SCHEMA_OLDEST,
+                    HS_RESULTS_SCHEMA_VERSION);
+    c->version = version;
     return st;
 }
 
@@ -368,8 +372,10 @@ static hs_status check_datasets(const ck *c, hs_results_dims *dims)
             def = &hs_results_occupancy_unsharded;
         hsize_t want[6];
         for (int k = 0; k < def->rank; k++) want[k] = c->len[def->dims[k]];
+        /* schema 1 kept finish times as ISO 8601 strings */
+        H5T_class_t cls = i == HS_RDS_FINISHED && c->version < 2 ? H5T_STRING : class_of(def->type);
         hid_t d = -1;
-        st = check_dataset(c, def->path, def->rank, want, class_of(def->type), NULL, &d);
+        st = check_dataset(c, def->path, def->rank, want, cls, NULL, &d);
         for (int k = 0; !st && k < N_SCALAR_ATTRS; k++)
             if (!strcmp(scalar_attrs[k].obj, def->path))
                 st = check_attr(c, d, def->path, scalar_attrs[k].name, scalar_attrs[k].cls, 0, 0);
@@ -466,9 +472,10 @@ hs_status hs_results_validate_image(const char *name, const void *image, size_t 
 hs_status hs_results_validate(hid_t file, const char *path, hs_results_dims *dims)
 {
     memset(dims, 0, sizeof *dims);
-    ck c = {file, path, 0, {0}};
+    ck c = {file, path, 0, 0, {0}};
     if (H5Fget_filesize(file, &c.file_size) < 0) return fail_h5(&c, "/", "cannot read the file size");
     hs_status st = check_root_attrs(&c);
+    dims->schema_version = c.version;
     if (!st) st = check_scales(&c, dims);
     if (!st) st = check_datasets(&c, dims);
     if (!st) st = check_metrics(&c);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """make_fixture.py: writes a synthetic headsweep results file for the report tests.
 
-The layout follows docs/results-format.md (schema version 1) exactly: dimension scales
+The layout follows docs/results-format.md (schema version 1, which the report still reads) exactly: dimension scales
 attached to every dataset, NaN / -1 fill for cells that are not done, every root
 attribute with its documented type (fixed-length where the writer rewrites in place),
 the `study` identity text, /agency/occupancy per shard. The numbers are synthetic but deterministic (seeded numpy), with

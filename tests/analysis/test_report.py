@@ -397,7 +397,7 @@ def check_bad_inputs(binary, work):
     empty = os.path.join(work, "empty.h5")
     h5py.File(empty, "w").close()
     expect2([empty], "no schema_version", "not a headsweep results file")
-    expect2([fixture(os.path.join(work, "v2.h5"), "--schema-version", "2")], "schema 2", "schema_version 2")
+    expect2([fixture(os.path.join(work, "v3.h5"), "--schema-version", "3")], "schema 3", "schema_version 3")
     for ds in ("metrics/distinct_2", "heads/pruned", "agency/occupancy", "cells/done"):
         f = fixture(os.path.join(work, "drop.h5"), "--drop", ds)
         expect2([f], "missing " + ds, ds)

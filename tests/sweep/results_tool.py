@@ -2,10 +2,14 @@
 """results_tool.py: reads headsweep results files with h5py for the sweep tests.
 
   results_tool.py check FILE [--ranks N]   every dataset, dimension scale and attribute of
-                                           docs/results-format.md (units and description on
-                                           every dataset); distinct-1/2, token counts and
-                                           live heads recomputed from the data; agency
-                                           occupancy and transitions consistent
+                                           docs/results-format.md (units and long_name on
+                                           every dataset, fixed-length strings only); distinct-1/2,
+                                           token counts and live heads recomputed from the data;
+                                           agency occupancy and transitions consistent
+  results_tool.py cf FILE                  the CF conventions readers rely on: Conventions,
+                                           long_name, units that UDUNITS-2 parses (the udunits2
+                                           program), _FillValue where cells pad, numeric times,
+                                           no DIMENSION_LABELS
   results_tool.py compare [--numbers-only] A B...
                                            quality numbers (timing = 0) and study
                                            identical (--numbers-only: not the study)
@@ -24,7 +28,9 @@ import math
 import os
 import random
 import re
+import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -34,7 +40,7 @@ METRICS = ["prompt_tokens", "reference_tokens", "generated_tokens", "prefill_sec
            "generation_seconds", "decode_tokens_per_second", "time_to_first_token", "reference_perplexity",
            "generated_perplexity_unpruned", "distinct_1", "distinct_2", "type_token_ratio", "repetition_rate",
            "peak_rss_bytes", "cpu_user_seconds", "cpu_system_seconds", "live_heads", "flops_per_token", "hit_eot"]
-ROOT_ATTRS = ["schema_version", "headsweep_version", "git_describe", "created_utc", "updated_utc", "command_line",
+ROOT_ATTRS = ["Conventions", "schema_version", "headsweep_version", "git_describe", "created_utc", "updated_utc", "command_line",
               "job_name", "job_file", "job_file_text", "study", "study_sha256", "model_dir", "model_sha256",
               "prompts_path", "prompts_sha256", "max_prompts", "calibration_path", "calibration_sha256", "strategy",
               "pruning_seed", "per_layer", "keep_one_per_layer", "seed", "max_new_tokens", "temperature", "top_k",
@@ -95,17 +101,33 @@ def check_dataset(f, name, dims, dtype, size):
     for i, d in enumerate(dims):
         attached = [s.name for s in ds.dims[i].values()]
         expect(attached == ["/" + d], f"/{name} dimension {i} has scales {attached}, want /{d}")
-        expect(ds.dims[i].label == d, f"/{name} dimension {i} is labelled {ds.dims[i].label!r}")
+    expect("DIMENSION_LABELS" not in ds.attrs, f"/{name} has DIMENSION_LABELS besides its scales")
+
+
+def fixed_length(obj, where):
+    """No variable-length string anywhere (schema 2): their text would live in HDF5's global
+    heap, which no checksum covers."""
+    for k in obj.attrs:
+        if k == "DIMENSION_LIST":  # HDF5's own references to the scales
+            continue
+        t = h5py.check_string_dtype(obj.attrs.get_id(k).dtype)
+        expect(t is None or t.length is not None, f"{where} attribute {k} is a variable-length string")
+    if isinstance(obj, h5py.Dataset):
+        t = h5py.check_string_dtype(obj.dtype)
+        expect(t is None or t.length is not None, f"{where} holds variable-length strings")
+        expect(t is None or (obj.chunks and obj.fletcher32), f"{where}: strings not chunked with fletcher32")
 
 
 def check_described(f):
     """Every dataset the file holds (dimension scales, metrics, the rest) carries non-empty
-    units and description attributes: a new dataset without them fails here."""
+    units and long_name attributes: a new dataset without them fails here."""
     seen = []
+    fixed_length(f, "/")
     def visit(name, obj):
+        fixed_length(obj, "/" + name)
         if isinstance(obj, h5py.Dataset):
             seen.append(name)
-            for a in ("units", "description"):
+            for a in ("units", "long_name"):
                 expect(a in obj.attrs and text(obj.attrs[a]).strip() != "", f"/{name} lacks attribute {a}")
     f.visititems(visit)
     expect(len(seen) >= len(DIMS) + len(METRICS) + len(LAYOUT), f"only {len(seen)} datasets")
@@ -151,8 +173,10 @@ def check_cells(f, size, ranks):
     expect((f["cells/seconds"][...] > 0).all(), "/cells/seconds not positive")
     expect((f["cells/run"][...] >= 1).all() and (f["cells/run"][...] <= f.attrs["runs"]).all(), "/cells/run")
     expect(all(h for h in f["cells/host"][...].ravel()), "empty /cells/host")
-    iso = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-    expect(all(iso.match(t) for t in f["cells/finished_utc"][...].ravel()), "/cells/finished_utc not ISO 8601")
+    fin, created = f["cells/finished_utc"][...], f.attrs["created_utc"].decode()
+    start = (np.datetime64(created.rstrip("Z")) - np.datetime64("1970-01-01T00:00:00")) / np.timedelta64(1, "s")
+    expect(((fin >= start) & (fin <= time.time() + 1)).all(), "/cells/finished_utc not seconds since the epoch "
+           "between the file's creation and now")
 
 
 def check_metrics(f, size):
@@ -160,7 +184,7 @@ def check_metrics(f, size):
         expect(m in f["metrics"], f"/metrics/{m} missing")
     for name, ds in f["metrics"].items():
         check_dataset(f, "metrics/" + name, ["variant", "level", "prompt"], np.float64, size)
-        for a in ("units", "description", "timing"):
+        for a in ("units", "long_name", "timing", "_FillValue"):
             expect(a in ds.attrs, f"/metrics/{name} lacks attribute {a}")
     ids = f["text/generated_ids"][...]
     m = {k: f["metrics/" + k][...] for k in ("distinct_1", "distinct_2", "generated_tokens", "live_heads")}
@@ -209,7 +233,7 @@ def check(path, ranks):
     with h5py.File(path, "r") as f:
         for a in ROOT_ATTRS:
             expect(a in f.attrs, f"root attribute {a} missing")
-        expect(f.attrs["schema_version"] == 1, "schema_version")
+        expect(f.attrs["schema_version"] == 2, "schema_version")
         size = check_dims(f)
         for name, (dims, dtype) in LAYOUT.items():
             check_dataset(f, name, dims, dtype, size)
@@ -221,6 +245,76 @@ def check(path, ranks):
     if problems:
         sys.exit(f"{path}:\n  " + "\n  ".join(problems[:20]))
     print(f"{path}: schema, dimension scales, attributes and recomputed metrics check out")
+
+
+EPOCH = "seconds since 1970-01-01T00:00:00Z"
+
+
+def udunits_parses(unit):
+    """Whether UDUNITS-2 (Debian's udunits-bin) parses unit: udunits2 exits 1 on one it does not know."""
+    r = subprocess.run(["udunits2", "-H", unit, "-W", ""], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    return r.returncode == 0
+
+
+def cf_fill(f, name, want):
+    ds = f[name]
+    fv = ds.attrs.get("_FillValue")
+    expect(fv is not None, f"/{name} has no _FillValue")
+    if fv is not None:
+        expect(np.asarray(fv).dtype == ds.dtype, f"/{name} _FillValue of type {np.asarray(fv).dtype}, not {ds.dtype}")
+        expect(same(float(fv), want), f"/{name} _FillValue {fv}, want {want}")
+
+
+def cf_netcdf(path, f):
+    """What CF decoding gives netCDF readers: xarray (h5netcdf) masks the -1 padding of the
+    generated ids, decodes the finish times and names every axis; netCDF4 (the C library)
+    reads the numeric groups. Arrays of fixed-length strings need netCDF-C 4.9.1 or later
+    (Debian 12 has 4.9.0: Unidata/netcdf-c#2159), so netCDF4 is not asked for the labels."""
+    import warnings
+    warnings.simplefilter("ignore")
+    import xarray as xr
+    ids = f["text/generated_ids"][...]
+    t = xr.open_dataset(path, engine="h5netcdf", group="text")
+    expect(int(t["generated_ids"].isnull().sum()) == int((ids == -1).sum()), "xarray does not mask the -1 padding")
+    c = xr.open_dataset(path, engine="h5netcdf", group="cells")
+    expect(c["finished_utc"].dtype.kind == "M", f"xarray reads /cells/finished_utc as {c['finished_utc'].dtype}")
+    root = xr.open_dataset(path, engine="h5netcdf")
+    expect(root["variant"].dtype.kind in "OU", f"xarray reads /variant as {root['variant'].dtype}, not str")
+    for g in ("metrics", "text", "heads", "agency"):
+        x = xr.open_dataset(path, engine="netcdf4", group=g)
+        for k, v in x.data_vars.items():
+            expect(v.shape == f[g + "/" + k].shape, f"netCDF4 reads /{g}/{k} as {v.shape}")
+    n = xr.open_dataset(path, engine="netcdf4", group="text")["generated_ids"]
+    expect(int(n.isnull().sum()) == int((ids == -1).sum()), "netCDF4 does not mask the -1 padding")
+
+
+def cf(path):
+    for bad in ("tokens/s", "FLOP"):  # the check can fail
+        expect(not udunits_parses(bad), f"udunits2 parses {bad!r}: the unit check would pass anything")
+    with h5py.File(path, "r") as f:
+        expect(text(f.attrs.get("Conventions", b"")) == "CF-1.8", "root attribute Conventions is not CF-1.8")
+        units = {}
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                u = text(obj.attrs.get("units", b""))
+                expect(u.strip() != "", f"/{name} has no units")
+                expect(text(obj.attrs.get("long_name", b"")).strip() != "", f"/{name} has no long_name")
+                units.setdefault(u, []).append(name)
+            expect("DIMENSION_LABELS" not in obj.attrs, f"/{name} has DIMENSION_LABELS")
+            fixed_length(obj, "/" + name)
+        f.visititems(visit)
+        for u, names in sorted(units.items()):
+            expect(udunits_parses(u), f"units {u!r} of /{names[0]} (and {len(names) - 1} more) do not parse with UDUNITS-2")
+        cf_fill(f, "text/generated_ids", -1)
+        cf_fill(f, "cells/rank", -1)
+        for name in ["cells/seconds", "cells/finished_utc"] + ["metrics/" + m for m in f["metrics"]]:
+            cf_fill(f, name, math.nan)
+        for name in ("cells/finished_utc", "metrics/run_start_seconds"):
+            expect(text(f[name].attrs["units"]) == EPOCH and f[name].dtype.kind == "f", f"/{name} is not a CF time")
+        cf_netcdf(path, f)
+    if problems:
+        sys.exit(f"{path}:\n  " + "\n  ".join(problems[:20]))
+    print(f"{path}: CF-1.8 attributes, {len(units)} distinct units all parsed by UDUNITS-2, fill values, times")
 
 
 def quality(path):
@@ -323,6 +417,8 @@ def main():
     cmd, path = sys.argv[1], sys.argv[2]
     if cmd == "check":
         check(path, int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--ranks" else 0)
+    elif cmd == "cf":
+        cf(path)
     elif cmd == "compare":
         compare(sys.argv[2:])
     elif cmd == "keeps":

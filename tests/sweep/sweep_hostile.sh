@@ -36,7 +36,7 @@ def replace_scale(f, name, n):
     attrs = dict(f[name].attrs)
     del f[name]
     d = f.create_dataset(name, shape=(n,), dtype=np.int32, chunks=(1024,))
-    for k in ("units", "description"):
+    for k in ("units", "long_name"):
         if k in attrs:
             d.attrs[k] = attrs[k]
 
@@ -55,7 +55,7 @@ craft("bigger-grid", study_of_p, src="big.h5")
 craft("long-dim", lambda f: replace_scale(f, "new_token", 2**31 + 5))
 craft("dim-2^32", lambda f: replace_scale(f, "shard", 2**32))
 craft("schema-array", lambda f: f.attrs.__setitem__("schema_version", np.array([1, 1, 1, 1], dtype=np.int32)))
-craft("study-array", lambda f: f.attrs.__setitem__("study", [f.attrs["study"], "x"]))
+craft("study-array", lambda f: f.attrs.__setitem__("study", [f.attrs["study"].decode(), "x"]))
 craft("runs-array", lambda f: f.attrs.__setitem__("runs", np.arange(64, dtype=np.int32)))
 craft("runs-max", lambda f: f.attrs.__setitem__("runs", np.int32(2**31 - 1)))
 craft("occupancy-max", setitem("agency/occupancy", 2**63 - 10))
@@ -70,7 +70,7 @@ def huge_chunks(f):
     d = f.create_dataset("metrics/hit_eot", shape=shape, dtype=np.float64, chunks=(shape[0], shape[1], 4096),
                          maxshape=(None, None, None))
     for k, v in attrs.items():
-        if k in ("units", "description", "timing"):
+        if k in ("units", "long_name", "timing", "_FillValue"):
             d.attrs[k] = v
 craft("chunk-huge", huge_chunks)
 EOF

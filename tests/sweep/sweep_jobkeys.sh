@@ -102,7 +102,7 @@ for v in range(3):
             exp = exp.reshape(L, H)
         assert np.array_equal(got, exp), f"variant {v} level {pct}: {np.argwhere(got)} vs {np.argwhere(exp)}"
 assert not np.array_equal(pruned[0, 1], pruned[1, 1]), "magnitude and entropy prune the same heads"
-study = f.attrs["study"]
+study = f.attrs["study"].decode()
 assert "variant.baseline = gating mask, agency off, strategy magnitude, scores computed" in study, study
 agency_line = [l for l in study.splitlines() if l.startswith("variant.agency =")][0]
 assert "strategy" not in agency_line, agency_line  # inherits [pruning]: the text says nothing new
@@ -114,7 +114,7 @@ grep -q "nothing to do" sweep.err || fail "strategy per variant, rerun: $(cat sw
 expect 2 "different study" -- "$hs" sweep study.ini --out per.h5 --set variant.baseline.strategy=magnitude
 # a variant's scores file, and strategy = magnitude beside it, must agree
 sweep 1 --out pfile.h5 --set variant.baseline.scores=magnitude.json || fail "variant scores file: $(cat sweep.err)"
-"$py" -c "import h5py,sys; f=h5py.File('pfile.h5','r'); assert 'variant.baseline = gating mask, agency off, strategy magnitude, scores $(sha256sum magnitude.json | cut -d' ' -f1)' in f.attrs['study'], f.attrs['study']" ||
+"$py" -c "import h5py,sys; f=h5py.File('pfile.h5','r'); assert 'variant.baseline = gating mask, agency off, strategy magnitude, scores $(sha256sum magnitude.json | cut -d' ' -f1)' in f.attrs['study'].decode(), f.attrs['study']" ||
   fail "variant scores file not in the study"
 expect 2 "--set variant.baseline.strategy=random: strategy = random, but the scores file" "holds magnitude scores" -- \
   "$hs" sweep study.ini --out x.h5 --set variant.baseline.scores=magnitude.json --set variant.baseline.strategy=random
@@ -178,9 +178,9 @@ want = np.zeros((2, 4), np.uint8)
 want[1, 3] = want[0, 2] = 1
 assert pruned.shape[1] == 1 and (pruned == want).all(), f"pruned heads {np.argwhere(pruned)}"
 assert list(f["level"][...]) == [25.0], f"level {f['level'][...]}"
-assert f.attrs["heads_source"] == "heads_off" and f.attrs["heads_off"] == "0.2, 1.3", f.attrs["heads_off"]
-assert "heads_off = 0.2, 1.3" in f.attrs["study"] and "strategy = heads_off" in f.attrs["study"]
-assert f.attrs["strategy"] == "heads_off" and f["heads/score"].attrs["strategy"] == "heads_off"
+assert f.attrs["heads_source"] == b"heads_off" and f.attrs["heads_off"] == b"0.2, 1.3", f.attrs["heads_off"]
+assert "heads_off = 0.2, 1.3" in f.attrs["study"].decode() and "strategy = heads_off" in f.attrs["study"].decode()
+assert f.attrs["strategy"] == b"heads_off" and f["heads/score"].attrs["strategy"] == b"heads_off"
 assert (f["metrics/live_heads"][...] == 6).all()
 PY
 # Another spelling of the same heads is the same study: resumes with nothing to do.

@@ -27,7 +27,7 @@ grep -q "nothing to do" sweep.err || fail "a finished part should have nothing t
 expect 0 "merged 2 files into merged.h5: $total of $total cells done" -- "$hs" merge merged.h5 part1.h5 part2.h5
 "$py" "$tool" compare full.h5 merged.h5 || fail "merged parts differ from the single run"
 "$py" "$tool" check merged.h5 || fail "schema check of the merged file"
-"$py" -c "import h5py, sys; sys.exit(0 if h5py.File('merged.h5')['/'].attrs['merged_from'] == 'part1.h5, part2.h5' else 1)" ||
+"$py" -c "import h5py, sys; sys.exit(0 if h5py.File('merged.h5')['/'].attrs['merged_from'] == b'part1.h5, part2.h5' else 1)" ||
   fail "merged_from attribute"
 
 # Overlapping inputs that agree are fine; the output is never overwritten.

@@ -36,8 +36,8 @@ assert (timed == want).all(), f"timed prompts {np.argwhere(timed)[:8]} are not t
 assert (gen_s[timed] > 0).all() and np.isfinite(thr["metrics/decode_tokens_per_second"][...][timed]).all()
 assert not np.isfinite(thr1["metrics/generation_seconds"][...]).any(), "untimed run has timings"
 assert (thr1["metrics/peak_rss_bytes"][...] > 0).all(), "peak RSS missing in throughput mode"
-assert "mode = throughput" in thr.attrs["study"] and "latency_prompts = 1" in thr.attrs["study"]
-assert "mode =" not in lat.attrs["study"]
+assert "mode = throughput" in thr.attrs["study"].decode() and "latency_prompts = 1" in thr.attrs["study"].decode()
+assert "mode =" not in lat.attrs["study"].decode()
 print("throughput mode: identical quality, latency sample of", int(timed.sum()), "prompts")
 PY
 
@@ -60,7 +60,7 @@ sweep 1 --out bf.h5 "${short[@]}" --set job.weights=bf16 || fail "bf16 sweep: $(
 "$py" - lat.h5 bf.h5 <<'PY' || fail "bf16 sweep"
 import sys, h5py, numpy as np
 a, b = (h5py.File(p, "r") for p in sys.argv[1:])
-assert "weights = bf16" in b.attrs["study"] and "weights" not in a.attrs["study"]
+assert "weights = bf16" in b.attrs["study"].decode() and "weights" not in a.attrs["study"].decode()
 pa, pb = a["metrics/reference_perplexity"][...], b["metrics/reference_perplexity"][...]
 ok = np.isfinite(pa) & np.isfinite(pb)
 rel = np.abs(pb[ok] / pa[ok] - 1)
@@ -76,7 +76,7 @@ sweep 1 --out huge.h5 "${short[@]}" --set job.huge_pages=true || fail "huge-page
 "$py" - lat.h5 huge.h5 <<'PY' || fail "huge-page sweep differs"
 import sys, h5py, numpy as np
 a, b = (h5py.File(p, "r") for p in sys.argv[1:])
-assert "huge_pages = on" in b.attrs["study"] and "huge_pages" not in a.attrs["study"]
+assert "huge_pages = on" in b.attrs["study"].decode() and "huge_pages" not in a.attrs["study"].decode()
 for name, ds in a["metrics"].items():
     if ds.attrs["timing"] == 0:
         assert np.array_equal(ds[...], b["metrics/" + name][...], equal_nan=True), f"{name} differs"

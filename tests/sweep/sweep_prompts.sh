@@ -99,7 +99,7 @@ assert a != head and b != head and a != b, (a, b)
 for x in (a, b):
     assert len(set(x)) == 12 and set(x) <= {f"gen-{i}" for i in range(24)}, x
     assert x == sorted(x, key=lambda s: int(s[4:])), x
-study = h5py.File(sys.argv[1], "r").attrs["study"]
+study = h5py.File(sys.argv[1], "r").attrs["study"].decode()
 study = study.decode() if isinstance(study, bytes) else str(study)
 assert "prompt_order = sample\nprompt_seed = 5\n" in study, study
 EOF

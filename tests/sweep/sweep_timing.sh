@@ -29,7 +29,7 @@ with h5py.File("il.h5", "r") as f, h5py.File("seq.h5", "r") as s:
     pos, start, reps = m["run_position"][...], m["run_start_seconds"][...], m["timing_repeats"][...]
     nv, nl, npr = pos.shape
     shards = int(f.attrs["n_shards"])
-    if "timing_repeats = 3" not in f.attrs["study"]:
+    if "timing_repeats = 3" not in f.attrs["study"].decode():
         fail("the study text lacks timing_repeats = 3")
     if not (reps == 3).all():
         fail("timing_repeats is not 3 for every prompt")
@@ -63,7 +63,7 @@ with h5py.File("il.h5", "r") as f, h5py.File("seq.h5", "r") as s:
                         ("scoring_cpu_seconds", "s"), ("prefill_rss_growth_bytes", "bytes"),
                         ("decode_rss_growth_bytes", "bytes"), ("scoring_rss_growth_bytes", "bytes")]:
         d = m[name]
-        if d.attrs["units"] != units or d.attrs["timing"] != 1:
+        if d.attrs["units"].decode() != units or d.attrs["timing"] != 1:
             fail(f"{name}: units {d.attrs['units']!r}, timing {d.attrs['timing']}")
         x = d[...]
         if not (np.isfinite(x).all() and (x >= 0).all()):

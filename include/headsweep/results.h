@@ -51,10 +51,12 @@ typedef struct {
 } hs_results_scale_def;
 
 /* Datasets besides /metrics/<name>, in the order the writer creates them. TRANS and
- * VSCORE came after the first files were written: files without them still open. MEANS
- * is written only by studies with a mean-ablation variant. */
+ * VSCORE came after the first files were written, PROMPT_TEXT and REFERENCE_TEXT with
+ * schema 2: files without them still open. MEANS is written only by studies with a
+ * mean-ablation variant. */
 enum { HS_RDS_GEN, HS_RDS_OCC, HS_RDS_DONE, HS_RDS_RANK, HS_RDS_HOST, HS_RDS_SECONDS, HS_RDS_FINISHED, HS_RDS_RUN,
-       HS_RDS_PRUNED, HS_RDS_SCORE, HS_RDS_TRANS, HS_RDS_VSCORE, HS_RDS_MEANS, HS_RDS_COUNT };
+       HS_RDS_PRUNED, HS_RDS_SCORE, HS_RDS_TRANS, HS_RDS_VSCORE, HS_RDS_MEANS, HS_RDS_PROMPT_TEXT,
+       HS_RDS_REFERENCE_TEXT, HS_RDS_COUNT };
 
 typedef struct {
     const char *path;     /* "/cells/done" */
@@ -181,6 +183,8 @@ typedef struct {
     const char *study;                /* hs_study_text */
     const hs_study_inputs *inputs;
     const char *const *prompt_ids;    /* (n_prompts) */
+    const char *const *prompt_text;   /* (n_prompts) UTF-8, stored so the file is self-contained */
+    const char *const *reference_text; /* (n_prompts) UTF-8, NULL entries for none */
     const hs_head_scores *scores;     /* (n_variants) each variant's scores */
     const float *gates;               /* (n_variants, n_levels, L, H): 0 = switched off */
 } hs_results_spec;

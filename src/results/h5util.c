@@ -103,3 +103,17 @@ const char *hs_h5_chunks_distinct(hs_h5_chunks *seen)
         if (seen->addr[i] == seen->addr[i - 1]) return "two chunks at one address";
     return NULL;
 }
+
+htri_t hs_h5_path_exists(hid_t file, const char *path)
+{
+    char buf[512];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        htri_t e = H5Lexists(file, buf, H5P_DEFAULT);
+        if (e <= 0 || c == '\0') return e;
+        *p = c;
+    }
+}

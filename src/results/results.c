@@ -52,7 +52,8 @@ enum { D_VARIANT = HS_RD_VARIANT, D_LEVEL = HS_RD_LEVEL, D_PROMPT = HS_RD_PROMPT
 enum { DS_GEN = HS_RDS_GEN, DS_OCC = HS_RDS_OCC, DS_DONE = HS_RDS_DONE, DS_RANK = HS_RDS_RANK, DS_HOST = HS_RDS_HOST,
        DS_SECONDS = HS_RDS_SECONDS, DS_FINISHED = HS_RDS_FINISHED, DS_RUN = HS_RDS_RUN, DS_PRUNED = HS_RDS_PRUNED,
        DS_SCORE = HS_RDS_SCORE, DS_TRANS = HS_RDS_TRANS, DS_VSCORE = HS_RDS_VSCORE,
-       DS_MEANS = HS_RDS_MEANS, DS_COUNT = HS_RDS_COUNT };
+       DS_MEANS = HS_RDS_MEANS, DS_PROMPT_TEXT = HS_RDS_PROMPT_TEXT, DS_REFERENCE_TEXT = HS_RDS_REFERENCE_TEXT,
+       DS_COUNT = HS_RDS_COUNT };
 typedef hs_results_dataset_def ds_layout;
 #define layout hs_results_datasets
 #define metric_layout hs_results_metric
@@ -643,7 +644,7 @@ static hs_status run_attrs(hid_t f, const char *p, const hs_run_info *info, int 
 
 static hs_status make_groups(creator *c)
 {
-    static const char *const groups[] = {"/metrics", "/heads", "/agency", "/text", "/cells"};
+    static const char *const groups[] = {"/metrics", "/heads", "/agency", "/text", "/cells", "/prompts"};
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         hid_t g = H5Gcreate2(c->file, groups[i], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (g < 0 || H5Gclose(g) < 0) return h5_fail(c->path, "creating group %s", groups[i]);
@@ -698,6 +699,7 @@ static hs_status make_cell_datasets(creator *c, hid_t *ds)
     hs_status st = HS_OK;
     for (int i = 0; !st && i < DS_COUNT; i++) {
         if (i == DS_MEANS && !c->spec->grid.head_dim) continue; /* no mean-ablation variant */
+        if (i == DS_PROMPT_TEXT || i == DS_REFERENCE_TEXT) continue; /* make_texts: sized to the text */
         hid_t t = file_type(layout[i].type);
         if (t < 0) return h5_fail(c->path, "creating a type");
         st = create_dataset(c->file, c->path, layout[i].path, &layout[i], &c->spec->grid, t, fill[i], missing[i],
@@ -715,6 +717,26 @@ static hs_status means_str_attr(creator *c, hid_t d, const char *name, size_t of
     hs_status st = !v ? HS_ENOMEM : HS_OK;
     for (int i = 0; !st && i < nv; i++) v[i] = (const char *)&c->spec->scores[i].means + offset;
     if (!st) st = put_strs(d, c->path, name, (hsize_t)nv, v); /* fixed-length, as every string */
+    free(v);
+    return st;
+}
+
+/* One text per prompt (NULL: all ""), fixed-length to the longest, so that the file holds
+ * what its numbers were measured on without the prompt file. */
+static hs_status make_text(creator *c, int i, const char *const *text, hid_t *d)
+{
+    size_t np = (size_t)c->spec->grid.n_prompts, size = 0;
+    const char **v = hs_calloc(np, sizeof *v, "prompt texts");
+    for (size_t p = 0; v && text && p < np; p++) v[p] = text[p];
+    char *buf = v ? pack_strings(v, np, &size) : NULL;
+    hid_t t = buf ? string_type(size) : -1;
+    hs_status st = !buf ? HS_ENOMEM : t < 0 ? h5_fail(c->path, "creating a string type") : HS_OK;
+    if (!st)
+        st = create_dataset(c->file, c->path, layout[i].path, &layout[i], &c->spec->grid, t, NULL, NULL, c->scales,
+                            d);
+    if (!st) st = write_all(*d, c->path, layout[i].path, t, buf);
+    close_id(t);
+    free(buf);
     free(v);
     return st;
 }
@@ -744,6 +766,12 @@ static hs_status write_means(creator *c, hid_t d)
     free(all);
     free(ints);
     return st;
+}
+
+static hs_status make_texts(creator *c, hid_t *ds)
+{
+    hs_status st = make_text(c, DS_PROMPT_TEXT, c->spec->prompt_text, &ds[DS_PROMPT_TEXT]);
+    return st ? st : make_text(c, DS_REFERENCE_TEXT, c->spec->reference_text, &ds[DS_REFERENCE_TEXT]);
 }
 
 static hs_status write_heads(creator *c, const hid_t *ds)
@@ -787,6 +815,7 @@ static hs_status build_file(creator *c)
     if (!st) st = make_groups(c);
     if (!st) st = make_metrics(c);
     if (!st) st = make_cell_datasets(c, ds);
+    if (!st) st = make_texts(c, ds);
     if (!st) st = write_heads(c, ds);
     for (int i = 0; i < DS_COUNT; i++) close_id(ds[i]);
     return st;
@@ -1108,7 +1137,7 @@ static hs_status open_datasets(hs_results *r)
         st = open_dataset(r->file, r->path, name, &metric_layout, &r->grid, &r->metric[m]);
     }
     for (int i = 0; !st && i < DS_COUNT; i++) {
-        htri_t has = layout[i].optional ? H5Lexists(r->file, layout[i].path, H5P_DEFAULT) : 1;
+        htri_t has = layout[i].optional ? hs_h5_path_exists(r->file, layout[i].path) : 1;
         if (has < 0) st = h5_fail(r->path, "looking up %s", layout[i].path);
         else if (has) st = open_dataset(r->file, r->path, layout[i].path, &layout[i], &r->grid, &r->ds[i]);
     }
@@ -1273,6 +1302,10 @@ hs_status hs_results_open(hs_results **out, const char *path, int writable)
     if (!st) st = read_labels(r);
     if (!st) st = open_datasets(r);
     if (!st) st = verify_data(r);
+    /* Past H5Fopen every read is of the file's own bytes: a failure there (an address past
+     * the end, a length HDF5 cannot follow) is damage, exit 2 like a bad checksum. */
+    if (st == HS_EIO && r->file >= 0)
+        st = hs_err_wrap(HS_EINPUT, "%s: damaged or unreadable, refusing to use it", path);
     if (st) {
         hs_results_close(r);
         return st;

@@ -364,7 +364,7 @@ static hs_status check_datasets(const ck *c, hs_results_dims *dims)
     hs_status st = HS_OK;
     for (int i = 0; !st && i < HS_RDS_COUNT; i++) {
         const hs_results_dataset_def *def = &hs_results_datasets[i];
-        htri_t has = H5Lexists(c->file, def->path, H5P_DEFAULT);
+        htri_t has = hs_h5_path_exists(c->file, def->path);
         if (has < 0) return fail_h5(c, def->path, "cannot look it up");
         if (!has && def->optional) continue;
         if (!has) return fail(c, def->path, "is missing");

@@ -59,6 +59,9 @@ typedef struct {
  * strict (files a sweep opens): every chunked dataset must carry fletcher32; otherwise
  * datasets that are not chunked with fletcher32 alone (files made by h5py) are skipped. */
 const char *hs_h5_check_chunks(hid_t d, int rank, const hsize_t *dims, size_t elem, int strict, hs_h5_chunks *seen);
+/* Whether the absolute path exists, component by component: H5Lexists fails rather than
+ * answering 0 when a group on the way is missing (/prompts/text in a schema 1 file). */
+htri_t hs_h5_path_exists(hid_t file, const char *path);
 /* NULL when no two chunks seen share an address; sorts seen. */
 const char *hs_h5_chunks_distinct(hs_h5_chunks *seen);
 

@@ -62,6 +62,11 @@ const hs_results_dataset_def hs_results_datasets[HS_RDS_COUNT] = {
                       "mean ablation: each head's output activation (before c_proj) averaged over the calibration "
                       "set, which a switched-off head contributes instead of zero; NaN for zero-ablation variants "
                       "(attributes: each variant's calibration set, its sha256, prompts and max_tokens)"},
+    [HS_RDS_PROMPT_TEXT] = {"/prompts/text", 1, {HS_RD_PROMPT}, HS_RT_STRING, 1, "1",
+                            "the prompt's text (UTF-8), as in the prompt file"},
+    [HS_RDS_REFERENCE_TEXT] = {"/prompts/reference", 1, {HS_RD_PROMPT}, HS_RT_STRING, 1, "1",
+                               "the reference continuation's text (UTF-8) that reference_perplexity scores, \"\" "
+                               "when the prompt file has none"},
 };
 
 const hs_results_dataset_def hs_results_metric = {

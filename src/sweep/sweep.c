@@ -284,10 +284,16 @@ static hs_status create_output(sweep *s, const char *study, const hs_study_input
 {
     hs_status st = make_scores(s, calib);
     if (st) return st;
-    const char **ids = hs_calloc((size_t)s->grid.n_prompts, sizeof *ids, "prompt ids");
+    size_t np = (size_t)s->grid.n_prompts;
+    const char **ids = hs_calloc(3 * np, sizeof *ids, "prompt ids"); /* ids, texts, references */
     if (!ids) return HS_ENOMEM;
-    for (int i = 0; i < s->grid.n_prompts; i++) ids[i] = s->prompts.items[i].id;
+    for (size_t i = 0; i < np; i++) {
+        ids[i] = s->prompts.items[i].id;
+        ids[np + i] = s->prompts.items[i].prompt;
+        ids[2 * np + i] = s->prompts.items[i].reference;
+    }
     hs_results_spec spec = {.grid = s->grid, .study = study, .inputs = in, .prompt_ids = ids,
+                            .prompt_text = ids + np, .reference_text = ids + 2 * np,
                             .scores = s->plan.scores, .gates = s->plan.gates};
     st = hs_job_results_view(&s->as_run, &spec.job);
     if (!st) st = hs_results_create(s->output, &spec);

@@ -60,6 +60,8 @@ LAYOUT = {
     "heads/pruned": (["variant", "level", "layer", "head"], np.uint8),
     "heads/score": (["layer", "head"], np.float64),
     "heads/variant_score": (["variant", "layer", "head"], np.float64),
+    "prompts/text": (["prompt"], None),
+    "prompts/reference": (["prompt"], None),
 }
 
 problems = []
@@ -423,6 +425,15 @@ def main():
         compare(sys.argv[2:])
     elif cmd == "keeps":
         keeps(sys.argv[2:])
+    elif cmd == "texts":  # the file's prompt texts equal the prompt file's (self-contained)
+        import json
+        with h5py.File(path, "r") as f:
+            got = [(text(i), text(p), text(r)) for i, p, r in
+                   zip(f["prompt"][...], f["prompts/text"][...], f["prompts/reference"][...])]
+        want = [(d["id"], d["prompt"], d.get("reference", "")) for d in map(json.loads, open(sys.argv[3]))]
+        if got != want[:len(got)] or not got:
+            sys.exit(f"{path}: /prompts/text and /prompts/reference are not the prompt file's texts")
+        print(f"{path}: the texts of all {len(got)} prompts and references")
     elif cmd == "done":
         with h5py.File(path, "r") as f:
             print(int(f["cells/done"][...].sum()))

@@ -3,7 +3,7 @@
 # (results_tool.py check), the CF conventions with UDUNITS-2 parsing every unit and xarray
 # (h5netcdf and netCDF4 engines) decoding fill values and times (results_tool.py cf), and
 # every python snippet of docs/results-format.md run against it with its row counts checked
-# (doc_snippets.py). Skips (77) only when udunits2 or a Debian package it needs
+# (doc_snippets.py); the prompt and reference texts stored in the file. Skips (77) only when udunits2 or a Debian package it needs
 # (python3-xarray, python3-netcdf4, python3-h5netcdf) is not installed.
 source "$(dirname "$0")/fixture.sh" "$1"
 command -v udunits2 >/dev/null || { echo "SKIP: udunits2 (Debian udunits-bin) not installed"; exit 77; }
@@ -14,5 +14,6 @@ sweep 1 || fail "sweep: $(cat sweep.err)"
 out=results/study.h5
 "$py" "$tool" check "$out" || fail "schema check"
 "$py" "$tool" cf "$out" || fail "CF check"
+"$py" "$tool" texts "$out" prompts.jsonl || fail "prompt texts"
 "$py" "$here/doc_snippets.py" "$out" "$here/../../docs/results-format.md" || fail "documented snippets"
 echo "PASS: sweep_netcdf"

@@ -60,8 +60,8 @@ static void create(const char *path)
     gates[7] = gates[10] = gates[12 + 7] = gates[12 + 10] = 0.0f; /* entropy 50%: 0.1 and 0.2 */
     gates[24 + 6] = gates[24 + 7] = gates[24 + 8] = 0.0f;          /* magnitude 50%: 1, 2, 3 */
     const char *ids[7] = {"a", "b", "c", "d", "e", "f", "g"};
-    hs_results_spec spec = {.grid = grid, .study = study, .inputs = &inputs, .prompt_ids = ids, .scores = sc,
-                            .gates = gates};
+    hs_results_spec spec = {.grid = grid, .study = study, .inputs = &inputs, .prompt_ids = ids, .prompt_text = ids,
+                            .scores = sc, .gates = gates};
     assert_int_equal(hs_job_results_view(&job, &spec.job), HS_OK);
     assert_int_equal(hs_results_create(path, &spec), HS_OK);
     hs_job_results_view_free(&spec.job);
@@ -265,8 +265,8 @@ static void test_refusals(void **state)
                             {.L = 2, .H = 3, .score = score}};
     float gates[36] = {0};
     const char *ids[7] = {"a", "b", "c", "d", "e", "f", "g"};
-    hs_results_spec spec = {.grid = grid, .study = study, .inputs = &inputs, .prompt_ids = ids, .scores = sc,
-                            .gates = gates};
+    hs_results_spec spec = {.grid = grid, .study = study, .inputs = &inputs, .prompt_ids = ids, .prompt_text = ids,
+                            .scores = sc, .gates = gates};
     assert_int_equal(hs_job_results_view(&job, &spec.job), HS_OK);
     assert_int_equal(hs_results_create("r4.h5", &spec), HS_EINPUT); /* never overwrites */
     assert_non_null(strstr(hs_err_msg(), "r4.h5 already exists"));

@@ -1000,24 +1000,46 @@ hs_status hs_results_create(const char *path, const hs_results_spec *spec)
     return st;
 }
 
+/* Element i of a fixed-length string attribute a of n elements (schema 2) into a new string. */
+static hs_status get_fixed_str_at(hid_t a, hid_t ft, const char *path, const char *name, size_t n, size_t i,
+                                  char **out)
+{
+    size_t size = H5Tget_size(ft) + 1;
+    char *buf = size > 1 ? hs_calloc(n, size, "attribute") : NULL;
+    hid_t mt = buf ? string_type(size) : -1;
+    hs_status st = !buf ? HS_ENOMEM : HS_OK;
+    if (!st && (mt < 0 || H5Aread(a, mt, buf) < 0))
+        st = h5_fail(path, "reading element %zu of attribute %s (%zu expected)", i, name, n);
+    if (!st) {
+        buf[i * size + size - 1] = '\0';
+        if (!(*out = hs_strdup(buf + i * size))) st = HS_ENOMEM;
+    }
+    close_id(mt);
+    free(buf);
+    return st;
+}
+
 /* Element i of a string attribute of n elements (variable or fixed length) into a new string. */
 static hs_status get_str_at(hid_t obj, const char *path, const char *name, size_t n, size_t i, char **out)
 {
     *out = NULL;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t sp = a < 0 ? -1 : H5Aget_space(a);
+    hid_t sp = a < 0 ? -1 : H5Aget_space(a), ft = a < 0 ? -1 : H5Aget_type(a);
     hssize_t len = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
-    hid_t mt = string_type(0);
-    char **v = hs_calloc(n, sizeof *v, "attribute");
-    hs_status st = !v ? HS_ENOMEM : HS_OK;
-    if (!st && (len != (hssize_t)n || i >= n || mt < 0 || H5Aread(a, mt, v) < 0))
+    htri_t vlen = ft < 0 ? -1 : H5Tis_variable_str(ft);
+    hid_t mt = vlen > 0 ? string_type(0) : -1;
+    char **v = vlen > 0 ? hs_calloc(n, sizeof *v, "attribute") : NULL;
+    hs_status st = HS_OK;
+    if (len != (hssize_t)n || i >= n || vlen < 0 || (vlen > 0 && (mt < 0 || !v || H5Aread(a, mt, v) < 0)))
         st = h5_fail(path, "reading element %zu of attribute %s (%zu expected)", i, name, n);
-    else if (!st) {
+    else if (!vlen) st = get_fixed_str_at(a, ft, path, name, n, i, out);
+    else {
         if (!(*out = hs_strdup(v[i] ? v[i] : ""))) st = HS_ENOMEM;
         if (H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v) < 0 && !st) st = h5_fail(path, "freeing attribute %s", name);
     }
     free(v);
     close_id(mt);
+    close_id(ft);
     close_id(sp);
     close_id(a);
     return st;

@@ -87,8 +87,15 @@ for name, i in pts.items():
     print(name, calls[i][0], calls[i][1])
 for k in (1, 2, 3):
     print(f"access_{k} access {k}")
-print("core_open openat 1")
-print("after_rename openat 2")
+# The openat calls on OUT before it exists fail (the identity lock's probes, HDF5's open
+# attempt); the last of them comes just before the file is built in memory, and the
+# first that succeeds just after the rename (the identity lock taken on the new file).
+opens = [(n, line) for n, line in enumerate(l for l in open(sys.argv[1]) if re.match(r"^\d+\s+openat\(", l)
+         and "resumed>" not in l)]
+first_ok = next(n for n, line in opens if not re.search(r"\) = -1 ", line))
+assert first_ok > 0, "no failed open of OUT before the file exists"
+print(f"core_open openat {first_ok}")
+print(f"after_rename openat {first_ok + 1}")
 EOF
 for n in 1 2; do "$py" points.py rec$n.trace $total >points$n.txt || fail "cannot read the trace of rank 0: $(tail rec$n.trace)"; done
 point() { grep "^$2 " "points$1.txt" | cut -d' ' -f2,3; }

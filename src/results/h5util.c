@@ -1,8 +1,14 @@
 /* h5util.c: HDF5 helpers every reader of a results file shares (results_impl.h): the
  * innermost error of a failed call, the entry-by-entry check of a chunk index, and the
- * in-memory file images of the fuzz targets. */
+ * in-memory file images of the fuzz targets, and the refusal of files without metadata
+ * checksums. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "results_impl.h"
 
@@ -116,4 +122,42 @@ htri_t hs_h5_path_exists(hid_t file, const char *path)
         if (e <= 0 || c == '\0') return e;
         *p = c;
     }
+}
+
+/* HDF5's format signature, searched at 0, 512, 1024, 2048, ... (a user block before it). */
+static const unsigned char h5_signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+
+int hs_h5_superblock_version(const void *image, size_t size)
+{
+    const unsigned char *b = image;
+    for (size_t at = 0; at + 9 <= size && at < ((size_t)1 << 62); at = at ? 2 * at : 512)
+        if (!memcmp(b + at, h5_signature, sizeof h5_signature)) return b[at + 8];
+    return -1;
+}
+
+int hs_h5_superblock_version_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -2;
+    struct stat sb;
+    int version = fstat(fd, &sb) == 0 ? -1 : -2;
+    unsigned char head[9];
+    for (off_t at = 0; version == -1 && at + 9 <= sb.st_size && at < ((off_t)1 << 60); at = at ? 2 * at : 512) {
+        if (pread(fd, head, sizeof head, at) != (ssize_t)sizeof head) version = -2;
+        else if (!memcmp(head, h5_signature, sizeof h5_signature)) version = head[8];
+    }
+    close(fd);
+    return version;
+}
+
+hs_status hs_h5_require_checksums(const char *path, int version)
+{
+    if (version >= 2) return HS_OK;
+    if (version == -2) return hs_err(HS_EINPUT, "%s: cannot read it: %s", path, strerror(errno));
+    if (version == -1) return hs_err(HS_EINPUT, "%s: not an HDF5 file (no HDF5 signature); refusing it", path);
+    return hs_err(HS_EINPUT,
+                  "%s: its HDF5 superblock (version %d) and object headers carry no checksums, so the HDF5 "
+                  "library could crash on damage in them; refusing it: headsweep reads only the checksummed "
+                  "format it writes (superblock version 2 or later; `h5repack --latest IN OUT` converts a file)",
+                  path, version);
 }

@@ -40,6 +40,16 @@ void hs_h5_innermost(char *out, size_t n);
  * the core driver without a backing file: the fuzz targets' in-memory files. -1 on failure. */
 hid_t hs_h5_image_fapl(const void *image, size_t size);
 
+/* The version of the superblock at the file's HDF5 signature: 0 or 1 (HDF5 1.6's format,
+ * which h5py writes by default) give the superblock and object headers no checksums, and a
+ * flipped bit there can crash the HDF5 library before it reports anything (a heap overflow
+ * in H5Aexists, found by fuzz_results_report): such files are refused before HDF5 reads
+ * them. -1: no signature; -2 (file only): cannot read it, errno set. */
+int hs_h5_superblock_version(const void *image, size_t size);
+int hs_h5_superblock_version_file(const char *path);
+/* HS_OK for version >= 2, else a message naming path and exit 2. */
+hs_status hs_h5_require_checksums(const char *path, int version);
+
 /* Addresses of every chunk seen while reading a file: no two may be equal. */
 typedef struct {
     haddr_t *addr;

@@ -427,7 +427,7 @@ def main():
         per = -(-a.prompts // 3)
         prompts = ["%s-1-%d" % (["ruth", "jonah", "mark"][i // per], i % per + 1) for i in range(a.prompts)]
     rng = np.random.default_rng(20240101)
-    with h5py.File(a.out, "w") as f:
+    with h5py.File(a.out, "w", libver="latest") as f:   # checksummed metadata, as the sweep writes
         root_attrs(f, a, variants, levels)
         write_scales(f, a, variants, levels, prompts)
         done = done_mask(a, variants, levels)

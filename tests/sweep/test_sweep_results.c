@@ -276,9 +276,20 @@ static void test_refusals(void **state)
     assert_int_equal(hs_results_open(&r, "junk.h5", 1), HS_EINPUT);
     assert_non_null(strstr(hs_err_msg(), "junk.h5 is not an HDF5 file"));
 
-    hid_t f = H5Fcreate("plain.h5", H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* HDF5's default format (superblock 0, h5py's default too) has no metadata checksums:
+     * refused before the library reads it. */
+    hid_t f = H5Fcreate("old.h5", H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     assert_true(f >= 0);
     H5Fclose(f);
+    assert_int_equal(hs_results_open(&r, "old.h5", 1), HS_EINPUT);
+    assert_non_null(strstr(hs_err_msg(), "old.h5: its HDF5 superblock (version 0)"));
+
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    assert_true(fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST) >= 0);
+    f = H5Fcreate("plain.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    assert_true(f >= 0);
+    H5Fclose(f);
+    H5Pclose(fapl);
     assert_int_equal(hs_results_open(&r, "plain.h5", 1), HS_EINPUT);
     assert_non_null(strstr(hs_err_msg(), "plain.h5 is an HDF5 file but not a headsweep results file"));
 

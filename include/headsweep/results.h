@@ -305,7 +305,7 @@ hs_status hs_results_reader_rank(const hs_results_reader *r, const char *obj, in
 hs_status hs_results_reader_numbers(hs_results_reader *r, const char *obj, hs_results_num type,
                                     const hs_results_shape *want, uint64_t *got, void **out);
 /* Reads the string dataset obj of shape want (extent into got) into n new strings. */
-hs_status hs_results_reader_strings(const hs_results_reader *r, const char *obj, const hs_results_shape *want,
+hs_status hs_results_reader_strings(hs_results_reader *r, const char *obj, const hs_results_shape *want,
                                     uint64_t *got, char ***out);
 /* Attribute `name` of object obj ("/" the root): n strings (allocated into out[0..n)), or
  * n numbers of the given type. Missing: HS_EINPUT when required, else out[i] = "" / *found 0. */

@@ -673,7 +673,7 @@ hs_status hs_results_reader_numbers(hs_results_reader *r, const char *obj, hs_re
     return st;
 }
 
-hs_status hs_results_reader_strings(const hs_results_reader *r, const char *obj, const hs_results_shape *want,
+hs_status hs_results_reader_strings(hs_results_reader *r, const char *obj, const hs_results_shape *want,
                                     uint64_t *got, char ***out)
 {
     *out = NULL;
@@ -688,6 +688,13 @@ hs_status hs_results_reader_strings(const hs_results_reader *r, const char *obj,
     char what[300];
     snprintf(what, sizeof what, "%s%s", slash(obj), obj);
     if (!st) st = read_strings(r, &(strobj){d, 0, what}, n, *out);
+    /* Labels and /cells/host are chunked with fletcher32 since schema 2: their chunk index
+     * is checked like the numbers' (a flipped key read another cell's host, bitflip.py). */
+    hid_t t = st || n == 0 ? -1 : H5Dget_type(d);
+    const char *why = st || n == 0 ? NULL : t < 0 ? "cannot read its type"
+                                             : hs_h5_check_chunks(d, w.rank, dims, H5Tget_size(t), 0, &r->chunks);
+    if (t >= 0) H5Tclose(t);
+    if (why) st = hs_err(HS_EINPUT, "%s: %s: its chunk index is damaged (%s)", r->path, what, why);
     if (H5Dclose(d) < 0 && !st) st = bad(r, obj, "cannot close");
     for (int i = 0; got && i < w.rank; i++) got[i] = (uint64_t)dims[i];
     return st;

@@ -2,7 +2,7 @@
 # multinode.sh: the slurm/ scripts on a SLURM cluster of two compute nodes on this machine
 # (netns_cluster.sh: each node its own network, UTS and mount namespace joined by veth
 # links to a bridge, its own slurmd; one slurmctld, one munged). The demo study, shortened
-# as in slurm_e2e.sh (8 prompts, 16 new tokens, 48 cells):
+# as in slurm_e2e.sh (8 prompts, 16 new tokens, 64 cells):
 #   1. one node x 2 ranks (hs-submit --nodes 1 --ranks 2, srun --mpi=pmix): the reference;
 #   2. two nodes x 1 rank each through hs-submit --nodes 2 (srun --mpi=pmix): /cells/host
 #      names both nodes, quality numbers equal to step 1;
@@ -103,7 +103,7 @@ ln -s "$src/jobs" jobs
 ln -s "$src/models" models
 demo=(jobs/demo.ini --set job.max_prompts=8 --set generation.max_new_tokens=16
   --set pruning.calibration_max_prompts=16)
-cells=48 # 3 variants x 4 levels x 4 shards
+cells=64 # 4 variants x 4 levels x 4 shards
 
 export HDF5_USE_FILE_LOCKING=FALSE # the test reads files a sweep is writing
 # h5values FILE DATASET: the dataset's values, one per line, in /cells/done's order.

@@ -2,12 +2,12 @@
 # slurm_e2e.sh: the slurm/ scripts on a real SLURM: a private one-node cluster (munged,
 # slurmctld, slurmd on this machine, declared with 2 CPUs) runs the demo study,
 # jobs/demo.ini on the bundled model, shortened with --set (8 prompts, 16 new tokens,
-# 16 calibration prompts: 48 cells, about 12 s on 2 ranks instead of 26 s, a minute
+# 16 calibration prompts: 64 cells, about 12 s on 2 ranks instead of 26 s, a minute
 # under load):
 #   1. straight: hs-submit, srun, 2 ranks -> complete file (the reference);
 #   2. requeue: mpirun, 2 ranks, `scontrol requeue` while it runs -> the requeued job
 #      resumes: every cell computed once, quality numbers equal to the straight run;
-#   3. time limit: 1 rank, --time=1 with the SIGUSR1 25 s ahead, the demo with 384 cells
+#   3. time limit: 1 rank, --time=1 with the SIGUSR1 25 s ahead, the demo with 512 cells
 #      (too long for one minute) -> the script saves, requeues itself, restarts, resumes;
 #   4. job array: 3 parts + the merge job; task 1 is killed part-way, the merge job refuses
 #      and prints the command that runs task 1 alone (hs-submit --tasks 1, which it gets as
@@ -93,12 +93,12 @@ ln -s "$src/jobs" jobs
 ln -s "$src/models" models
 demo=(jobs/demo.ini --set job.max_prompts=8 --set generation.max_new_tokens=16
   --set pruning.calibration_max_prompts=16)
-cells=48 # 3 variants x 4 levels x 4 shards
-# Step 3: 96 prompts in 32 shards, 384 cells of 3 prompts, paced (see there); its own
+cells=64 # 4 variants x 4 levels x 4 shards
+# Step 3: 96 prompts in 32 shards, 512 cells of 3 prompts, paced (see there); its own
 # name (logs hs-demo-long-*) and results file, given as --set job.output (no --out).
 long=("${demo[@]}" --set job.prompts=jobs/prompts/kjv_heldout.jsonl --set job.max_prompts=96 --set job.shards=32 --set job.name=demo-long
   --set job.output=results/long.h5)
-long_cells=384
+long_cells=512
 
 export HDF5_USE_FILE_LOCKING=FALSE # the tests read files a sweep is writing
 # h5values FILE DATASET: the dataset's values, one per line, in /cells/done's order
@@ -141,10 +141,11 @@ computed_once() {
 }
 # runs_count FILE RUN: cells of FILE written by sweep run RUN (/cells/run).
 runs_count() { h5values "$1" /cells/run | grep -c "^$2\$" || true; }
-# --cells K/N divides whole work items, the 3 variants' cells of one (level, shard): cell i
+# --cells K/N divides whole work items, the 4 variants' cells of one (level, shard): cell i
 # (variant-major) is in item i % items, and part K of N holds the items that are K-1 modulo N.
-items=$((cells / 3))
-share_of() { echo $((3 * ((items - $1 + 3) / 3))); } # share_of K: cells of part K of 3
+nvariants=4
+items=$((cells / nvariants))
+share_of() { echo $((nvariants * ((items - $1 + 3) / 3))); } # share_of K: cells of part K of 3
 # part_cells FILE K N: part K of N has done exactly its items' cells.
 part_cells() {
   local i=0 v wrong=0
@@ -190,9 +191,10 @@ rc=0
 "$submit" --build "$build" --dry-run "${demo[@]}" --out results/x.h5 --set job.output=results/y.h5 >dry.out 2>dry.err || rc=$?
 { [ "$rc" = 2 ] && grep -q "name different results files" dry.err; } ||
   fail "hs-submit --out x --set job.output=y: exit $rc, want 2 and a message: $(cat dry.err)"
-# More array tasks than cells: a warning (48 cells: 3 variants x 4 levels x 4 shards).
-"$submit" --build "$build" --dry-run --array 50 "${demo[@]}" >dry.out 2>dry.err || fail "hs-submit --array 50"
-grep -q "warning: --array 50 is more than the job's $cells cells" dry.err || fail "no warning for --array 50: $(cat dry.err)"
+# More array tasks than cells: a warning.
+over=$((cells + 2))
+"$submit" --build "$build" --dry-run --array $over "${demo[@]}" >dry.out 2>dry.err || fail "hs-submit --array $over"
+grep -q "warning: --array $over is more than the job's $cells cells" dry.err || fail "no warning for --array $over: $(cat dry.err)"
 "$submit" --build "$build" --dry-run --array "$cells" "${demo[@]}" >dry.out 2>dry.err || fail "hs-submit --array $cells"
 ! grep -q "warning" dry.err || fail "a warning for --array $cells: $(cat dry.err)"
 [ -z "$(squeue -h)" ] || fail "--dry-run submitted a job"

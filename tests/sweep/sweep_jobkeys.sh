@@ -136,9 +136,9 @@ rz, rm = (f["metrics/reference_perplexity"][...] for f in (z, m))  # (variant, l
 assert np.array_equal(rz[:, 0], rm[:, 0]), "level 0 (no head off) differs under mean ablation"
 assert np.array_equal(rz[2], rm[2]), "baseline-skip keeps zero ablation"
 assert not np.allclose(rz[0, 1], rm[0, 1]) and not np.allclose(rz[1, 1], rm[1, 1]), "mean ablation = zero ablation"
-study = m.attrs["study"]
+study = m.attrs["study"].decode()  # fixed-length strings (schema 2) come back as bytes
 assert "variant.baseline = gating mask, agency off, ablation mean" in study, study
-assert "ablation" not in z.attrs["study"] and m.attrs["calibration_sha256"] != "", study
+assert "ablation" not in z.attrs["study"].decode() and m.attrs["calibration_sha256"] != b"", study
 PY
 expect 2 "different study" -- "$hs" sweep study.ini --out mean1.h5 --set pruning.strategy=magnitude
 # a killed run resumes with the same means: every cell equals the uninterrupted run's

@@ -27,7 +27,9 @@ void hs_h5_innermost(char *out, size_t n)
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, on_error, span);
 }
 
-hid_t hs_h5_image_fapl(const void *image, size_t size)
+/* A file access property list that opens size bytes at image (copied) as the file, through
+ * the core driver without a backing file. -1 on failure. */
+static hid_t image_fapl(const void *image, size_t size)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0) return -1;
@@ -38,6 +40,18 @@ hid_t hs_h5_image_fapl(const void *image, size_t size)
     }
     return fapl;
 }
+
+hs_status hs_h5_image_open(const char *name, const void *image, size_t size, hid_t *fapl)
+{
+    *fapl = -1;
+    if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) return hs_err(HS_EINTERNAL, "cannot silence the HDF5 error stack");
+    if (!size) return hs_err(HS_EINPUT, "%s: empty file", name); /* no image: the core driver would read name */
+    hs_status st = hs_h5_require_checksums(name, hs_h5_superblock_version(image, size));
+    if (st) return st;
+    *fapl = image_fapl(image, size);
+    return *fapl < 0 ? hs_err(HS_EINTERNAL, "%s: cannot set up an in-memory HDF5 file", name) : HS_OK;
+}
+
 
 static int remember(hs_h5_chunks *seen, haddr_t addr)
 {

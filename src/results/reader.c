@@ -595,13 +595,10 @@ hs_status hs_results_reader_open_image(hs_results_reader **out, const char *name
 {
     *out = NULL;
     memset(dims, 0, sizeof *dims);
-    if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) return hs_err(HS_EINTERNAL, "cannot silence the HDF5 error stack");
-    if (!size) return hs_err(HS_EINPUT, "%s: empty file", name); /* no image: the core driver would read name */
-    hs_status sb = hs_h5_require_checksums(name, hs_h5_superblock_version(image, size));
-    if (sb) return sb;
-    hid_t fapl = hs_h5_image_fapl(image, size);
-    if (fapl < 0) return hs_err(HS_EINTERNAL, "%s: cannot set up an in-memory HDF5 file", name);
-    hs_status st = reader_open(out, name, fapl, dims);
+    hid_t fapl;
+    hs_status st = hs_h5_image_open(name, image, size, &fapl);
+    if (st) return st;
+    st = reader_open(out, name, fapl, dims);
     H5Pclose(fapl);
     return st;
 }

@@ -453,12 +453,9 @@ static hs_status check_metrics(const ck *c)
 hs_status hs_results_validate_image(const char *name, const void *image, size_t size, hs_results_dims *dims)
 {
     memset(dims, 0, sizeof *dims);
-    if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) return hs_err(HS_EINTERNAL, "cannot silence the HDF5 error stack");
-    if (!size) return hs_err(HS_EINPUT, "%s: empty file", name); /* no image: the core driver would read name */
-    hs_status sb = hs_h5_require_checksums(name, hs_h5_superblock_version(image, size));
+    hid_t fapl;
+    hs_status sb = hs_h5_image_open(name, image, size, &fapl);
     if (sb) return sb;
-    hid_t fapl = hs_h5_image_fapl(image, size);
-    if (fapl < 0) return hs_err(HS_EINTERNAL, "%s: cannot set up an in-memory HDF5 file", name);
     hid_t f = H5Fopen(name, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
     if (f < 0) {

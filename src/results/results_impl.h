@@ -36,9 +36,11 @@ hs_status hs_results_validate(hid_t file, const char *path, hs_results_dims *dim
  * any other HDF5 call, which would clear the stack. */
 void hs_h5_innermost(char *out, size_t n);
 
-/* A file access property list that opens size bytes at image (copied) as the file, through
- * the core driver without a backing file: the fuzz targets' in-memory files. -1 on failure. */
-hid_t hs_h5_image_fapl(const void *image, size_t size);
+/* What both fuzz entry points do first: HDF5's error printing off, an empty image or one
+ * without metadata checksums refused (messages name `name`), then *fapl: a file access
+ * property list that opens the size bytes at image (copied) as the file, through the core
+ * driver without a backing file (the caller closes it). */
+hs_status hs_h5_image_open(const char *name, const void *image, size_t size, hid_t *fapl);
 
 /* The version of the superblock at the file's HDF5 signature: 0 or 1 (HDF5 1.6's format,
  * which h5py writes by default) give the superblock and object headers no checksums, and a

@@ -178,13 +178,19 @@ typedef struct {
     const char *levels_where;   /* the file that set the levels (messages), NULL: none */
     const char *heads_off;      /* an explicit head list "L.H,...": the one level, NULL: levels */
     const char *heads_off_where;
+    int each_head;              /* [pruning] each_head = on: after the levels, one level per head
+                                   (layer-major) switching off that head alone in every variant */
     hs_strategy strategy;       /* the study's (variants may have their own) */
     hs_score_opts score;        /* calibration limits, random seed, iterative settings */
 } hs_plan_spec;
 
 typedef struct {
     int n_variants, n_levels, L, H;
-    double *levels;             /* (n_levels) as run: a head list's share of the heads */
+    double *levels;             /* (n_levels) as run: a head list's share of the heads; with
+                                   each_head, the L*H single-head levels (100 / (L*H) each) last */
+    int *level_head;            /* (n_levels) -1 for a level of the strategies or the head list,
+                                   l*H + h for the level that switches off head (l, h) alone */
+    int n_single;               /* single-head levels (each_head: L*H, else 0) */
     char *heads_off;            /* the head list as "L.H, L.H" (layer-major, each head
                                    once, so two spellings of one set are one study), or NULL */
     hs_strategy strategy;       /* the study's: its scores file's when it has one */

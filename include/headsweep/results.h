@@ -170,6 +170,8 @@ typedef struct {
     hs_sample_params sample;
     int shards;
     int measure_unpruned_ppl;
+    const int *level_head;              /* (n_levels) -1, or l*H + h for a level that switches off
+                                           head (l, h) alone (each_head); NULL: no such level */
 } hs_results_job;
 
 /* ---- a results file to create, resume or merge (src/results/results.c) ---- */

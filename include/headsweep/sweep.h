@@ -79,6 +79,10 @@ typedef struct {
     double *levels;           /* (n_levels) percent of heads switched off (with heads_off: one
                                  level, its value the pruning plan's) */
     int n_levels;
+    int each_head;            /* [pruning] each_head = on: the plan adds a level per head that
+                                 switches off that head alone (docs/pruning.md, "Each head alone") */
+    const int *level_head;    /* (n_levels) as run (hs_job_as_run): -1, or l*H + h for the level
+                                 that switches off head (l, h) alone; NULL without each_head */
     hs_strategy strategy;
     hs_score_opts score;      /* calibration limits and the random strategy's seed */
     hs_select_opts select;

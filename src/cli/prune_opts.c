@@ -97,7 +97,7 @@ static hs_status plan_gates(const hs_prune_cli *o, hs_model *m, const hs_tokeniz
     hs_plan_variant var = {"", HS_STRATEGY_ENTROPY, o->strategy ? "--strategy" : NULL, o->scores_file, NULL, 1,
                            {o->per_layer, o->keep_one}, HS_ABLATION_ZERO, NULL};
     if (o->strategy && hs_strategy_parse(o->strategy, &var.strategy)) return HS_EINPUT;
-    hs_plan_spec spec = {&var, 1, &o->prune_level, 1, NULL, o->heads_off, NULL, var.strategy,
+    hs_plan_spec spec = {&var, 1, &o->prune_level, 1, NULL, o->heads_off, NULL, 0, var.strategy,
                          {0, 0, o->seed, NULL, HS_STRATEGY_GRADIENT, 10.0}};
     hs_prune_plan plan;
     hs_status st = hs_prune_plan_init(&plan, &spec, m->cfg.n_layer, m->cfg.n_head);

@@ -39,25 +39,38 @@ static hs_status list_level(hs_prune_plan *p, const hs_plan_spec *spec)
 
 /* ---- set-up ---- */
 
+/* each_head: the study's levels, then one level per head (layer-major) whose only head off
+ * is that one; its value is the share of heads it switches off, 100 / (L*H). */
+static void single_head_levels(hs_prune_plan *p, int n_listed)
+{
+    for (int l = 0; l < p->n_levels; l++) p->level_head[l] = l < n_listed ? -1 : l - n_listed;
+    for (int l = n_listed; l < p->n_levels; l++) p->levels[l] = 100.0 / (p->L * p->H);
+}
+
 hs_status hs_prune_plan_init(hs_prune_plan *p, const hs_plan_spec *spec, int L, int H)
 {
     memset(p, 0, sizeof *p);
+    int n_listed = spec->heads_off ? 1 : spec->n_levels;
     p->n_variants = spec->n_variants;
-    p->n_levels = spec->heads_off ? 1 : spec->n_levels;
+    p->n_single = spec->each_head && !spec->heads_off ? L * H : 0;
+    p->n_levels = n_listed + p->n_single;
     p->L = L;
     p->H = H;
     p->strategy = spec->strategy;
     p->score = spec->score;
     size_t nv = (size_t)p->n_variants, LH = (size_t)L * H;
     p->levels = hs_calloc((size_t)p->n_levels, sizeof *p->levels, "levels");
+    p->level_head = hs_calloc((size_t)p->n_levels, sizeof *p->level_head, "single-head levels");
     p->vstrategy = hs_calloc(nv, sizeof *p->vstrategy, "variant strategies");
     p->scores = hs_calloc(nv, sizeof *p->scores, "head scores");
     p->scores_sha256 = hs_calloc(nv, sizeof *p->scores_sha256, "scores digests");
     p->gates = hs_malloc(nv * (size_t)p->n_levels * LH * sizeof *p->gates, "gates");
-    hs_status st = p->levels && p->vstrategy && p->scores && p->scores_sha256 && p->gates ? HS_OK : HS_ENOMEM;
+    hs_status st = p->levels && p->level_head && p->vstrategy && p->scores && p->scores_sha256 && p->gates
+                       ? HS_OK : HS_ENOMEM;
     for (int v = 0; !st && v < p->n_variants; v++) p->vstrategy[v] = spec->variants[v].strategy;
+    if (!st) single_head_levels(p, n_listed);
     if (!st && spec->heads_off) st = list_level(p, spec);
-    else if (!st) memcpy(p->levels, spec->levels, (size_t)p->n_levels * sizeof *p->levels);
+    else if (!st) memcpy(p->levels, spec->levels, (size_t)n_listed * sizeof *p->levels);
     if (st) hs_prune_plan_free(p);
     return st;
 }
@@ -68,6 +81,7 @@ void hs_prune_plan_free(hs_prune_plan *p)
     for (int v = 0; p->scores && v < p->n_variants; v++) hs_scores_free(&p->scores[v]);
     free(p->scores);
     free(p->levels);
+    free(p->level_head);
     free(p->heads_off);
     free(p->vstrategy);
     free(p->scores_sha256);
@@ -262,6 +276,10 @@ hs_status hs_prune_plan_select(hs_prune_plan *p, const hs_plan_spec *spec)
         if (!p->scores[v].score) return hs_err(HS_EINTERNAL, "variant %s: gates selected before its scores", var->name);
         for (int l = 0; l < p->n_levels; l++) {
             float *g = p->gates + (v * p->n_levels + l) * LH;
+            if (p->level_head[l] >= 0) { /* each_head: that head alone, whatever the strategy */
+                for (size_t i = 0; i < LH; i++) g[i] = i == (size_t)p->level_head[l] ? 0.0f : 1.0f;
+                continue;
+            }
             hs_status st = hs_prune_select(&p->scores[v], p->levels[l], &var->select, g);
             if (st && spec->levels_where)
                 return hs_err_wrap(st, "%s: variant %s, level %g", spec->levels_where, var->name, p->levels[l]);

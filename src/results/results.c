@@ -551,6 +551,10 @@ static hs_status write_scales(creator *c)
     if (!st) st = make_string_scale(c, D_VARIANT, names);
     if (!st) st = variant_attrs(c);
     if (!st) st = make_scale(c, D_LEVEL, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, job->levels);
+    /* each_head: which head a level switches off alone (-1: a level of the strategies) */
+    if (!st && job->level_head)
+        st = put_attr(c->scales[D_LEVEL], c->path, "single_head", H5T_NATIVE_INT, (hsize_t)s->grid.n_levels,
+                      job->level_head);
     if (!st) st = make_string_scale(c, D_PROMPT, s->prompt_ids);
     if (!st) st = make_string_scale(c, D_STATE, states);
     for (int d = D_LAYER; !st && d < D_COUNT; d++)

@@ -143,8 +143,11 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
               job->score.max_prompts, job->score.max_tokens, (unsigned long long)job->score.seed);
     tb_printf(&t, "per_layer = %s\nkeep_one_per_layer = %s\nlevels =", onoff(job->select.per_layer),
               onoff(job->select.keep_one_per_layer));
-    for (int i = 0; i < job->n_levels; i++) tb_printf(&t, "%s %.9g", i ? "," : "", job->levels[i]);
+    /* each_head's single-head levels are one line, not L*H repeated values */
+    for (int i = 0, k = 0; i < job->n_levels; i++)
+        if (!job->level_head || job->level_head[i] < 0) tb_printf(&t, "%s %.9g", k++ ? "," : "", job->levels[i]);
     tb_printf(&t, "\n");
+    if (job->level_head) tb_printf(&t, "each_head = on\n");
     /* Defaults (f32, latency mode, computed scores) write no line, so files from before
      * these keys keep their identity. */
     if (job->weights != HS_WEIGHTS_F32) tb_printf(&t, "weights = %s\n", hs_weights_name(job->weights));

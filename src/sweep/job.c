@@ -54,7 +54,7 @@ static const char *const generation_keys[] = {"max_new_tokens", "temperature", "
 static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
                                            "calibration_max_tokens", "per_layer", "keep_one_per_layer",
                                            "seed", "scores", "heads_off", "iterative_base", "iterative_step",
-                                           "ablation", NULL};
+                                           "ablation", "each_head", NULL};
 static const char *const variant_keys[] = {"gating", "agency", "ema_alpha", "overload_threshold",
                                            "alignment_threshold", "recovery_steps", "factor_active",
                                            "factor_overloaded", "factor_misaligned", "factor_withdrawn",
@@ -519,6 +519,7 @@ static hs_status pruning_key(hs_job *job, const hs_job_entry *e)
     }
     if (!strcmp(k, "iterative_step")) return get_double(e, 0.0, 1, 100.0, 0, &job->score.iterative_step);
     if (!strcmp(k, "ablation")) return get_ablation(e, &job->ablation);
+    if (!strcmp(k, "each_head")) return get_bool(e, &job->each_head);
     if (!strcmp(k, "heads_off")) {
         free(job->heads_off);
         return (job->heads_off = hs_strdup(e->value)) ? HS_OK : HS_ENOMEM; /* "" = no head */
@@ -854,6 +855,18 @@ static hs_status check_calibrated(const hs_job *job)
     return HS_OK;
 }
 
+/* each_head measures every head's effect against the unpruned model of the same variant:
+ * level 0 must be run (it is the reference of every single-head cell). */
+static hs_status check_each_head(const hs_job *job)
+{
+    if (!job->each_head || job->heads_off) return HS_OK;
+    for (int i = 0; i < job->n_levels; i++)
+        if (job->levels[i] == 0) return HS_OK;
+    return hs_err(HS_EINPUT, "%s: each_head = on needs level 0 (the unpruned reference of every head's effect) "
+                             "in levels (%s)", hs_job_where(job, "pruning", "each_head"),
+                  hs_job_where(job, "pruning", "levels"));
+}
+
 /* Job name default: the file name without directory and .ini. */
 static hs_status default_names(hs_job *job)
 {
@@ -929,6 +942,7 @@ hs_status hs_job_parse(hs_job *job, const char *path, const char *text, const ch
     if (!st) st = check_calibrated(job);
     if (!st) st = default_names(job);
     if (!st) st = default_levels(job);
+    if (!st) st = check_each_head(job);
     if (!st) st = hs_sample_params_check(&job->sample);
     for (int i = 0; i < ps.n_sections; i++) {
         free(ps.sections[i].name);

@@ -33,8 +33,8 @@ hs_status hs_job_plan_spec(const hs_job *job, hs_plan_spec *spec)
     if (!vars) return HS_ENOMEM;
     for (int v = 0; v < job->n_variants; v++) variant_spec(job, &job->variants[v], &vars[v]);
     *spec = (hs_plan_spec){vars, job->n_variants, job->levels, job->n_levels, job->path, job->heads_off,
-                           job->heads_off ? hs_job_where(job, "pruning", "heads_off") : NULL, job->strategy,
-                           job->score};
+                           job->heads_off ? hs_job_where(job, "pruning", "heads_off") : NULL, job->each_head,
+                           job->strategy, job->score};
     return HS_OK;
 }
 
@@ -54,6 +54,7 @@ hs_status hs_job_as_run(const hs_job *job, const hs_prune_plan *p, hs_job *view)
     for (int v = 0; v < job->n_variants; v++) view->variants[v].strategy = p->vstrategy[v];
     view->levels = p->levels;
     view->n_levels = p->n_levels;
+    view->level_head = p->n_single ? p->level_head : NULL;
     view->heads_off = p->heads_off;
     view->strategy = p->strategy;
     view->score = p->score;
@@ -75,7 +76,8 @@ hs_status hs_job_results_view(const hs_job *job, hs_results_job *out)
     }
     *out = (hs_results_job){job->name, job->path, job->text, job->model_dir, job->prompts_path, job->calib_path,
                             job->scores_path, job->heads_off, job->max_prompts, vars, job->levels, job->strategy,
-                            job->score.seed, job->select, job->sample, job->shards, job->measure_unpruned_ppl};
+                            job->score.seed, job->select, job->sample, job->shards, job->measure_unpruned_ppl,
+                            job->level_head};
     return HS_OK;
 }
 

@@ -175,7 +175,7 @@ static hs_status load_inputs(sweep *s)
                       hs_tokenizer_vocab_size(s->tok), s->model.cfg.vocab_size);
     int mean = 0; /* a mean-ablation variant: the results file stores its head means */
     for (int v = 0; v < job->n_variants; v++) mean |= !job->heads_off && job->variants[v].ablation == HS_ABLATION_MEAN;
-    s->grid = (hs_grid){job->n_variants, job->n_levels, job->shards, n, s->model.cfg.n_layer, s->model.cfg.n_head,
+    s->grid = (hs_grid){job->n_variants, s->plan.n_levels, job->shards, n, s->model.cfg.n_layer, s->model.cfg.n_head,
                         job->sample.max_new, mean ? s->model.cfg.n_embd / s->model.cfg.n_head : 0};
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     s->occ = hs_malloc(LH * HS_AG_NSTATES * sizeof *s->occ, "occupancy");

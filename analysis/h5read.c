@@ -103,6 +103,8 @@ static hs_status variant_attrs(const rd *r, hs_study *s)
     return st;
 }
 
+/* A level is its percentage and, in each_head studies, the single head it switches off
+ * (attribute single_head of /level): only single-head levels share a percentage. */
 static hs_status check_unique(const rd *r, const hs_study *s)
 {
     for (int i = 0; i < s->nv; i++)
@@ -112,11 +114,28 @@ static hs_status check_unique(const rd *r, const hs_study *s)
     for (int i = 0; i < s->nl; i++) {
         if (!isfinite(s->level[i]))
             return hs_err(HS_EINPUT, "%s: /level: value %d is not a number", r->path, i);
+        int hi = s->level_head ? s->level_head[i] : -1;
+        if (hi < -1 || hi >= s->L * s->H)
+            return hs_err(HS_EINPUT, "%s: /level attribute single_head: entry %d is %d, not -1 or a head index "
+                                     "below %d", r->path, i, hi, s->L * s->H);
         for (int j = 0; j < i; j++)
-            if (s->level[i] == s->level[j])
+            if (s->level[i] == s->level[j] && hi == (s->level_head ? s->level_head[j] : -1))
                 return hs_err(HS_EINPUT, "%s: /level: %g appears twice", r->path, s->level[i]);
     }
     return HS_OK;
+}
+
+/* each_head studies: which head each level switches off alone (-1 for the others). */
+static hs_status read_level_heads(const rd *r, hs_study *s)
+{
+    int found = 0;
+    int *h = hs_malloc((size_t)s->nl * sizeof *h, "single-head levels");
+    hs_status st = h ? hs_results_reader_attr_numbers(r->f, "/level", "single_head", HS_RN_INT, (size_t)s->nl, h,
+                                                      &found)
+                     : HS_ENOMEM;
+    if (!st && found) s->level_head = h;
+    else free(h);
+    return st;
 }
 
 /* Names become file names, data-file columns, gnuplot titles and Markdown: they must be
@@ -161,6 +180,7 @@ static hs_status read_scales(const rd *r, hs_study *s)
     s->nl = (int)nl;
     if (!st && s->nl == 0) st = bad(r, "level", "is empty");
     if (!st) st = variant_attrs(r, s);
+    if (!st) st = read_level_heads(r, s);
     if (!st) st = check_names(r, "/variant", s->variant, s->nv);
     if (!st) st = check_names(r, "/state", s->state, s->ns);
     if (!st) st = check_names(r, "/variant attribute gating", s->gating, s->nv);
@@ -320,6 +340,24 @@ static hs_status mark_known_maps(hs_study *s)
     return HS_OK;
 }
 
+/* A single-head level switches off exactly its head wherever its map is known. */
+static hs_status check_single_heads(const rd *r, const hs_study *s)
+{
+    size_t LH = (size_t)s->L * (size_t)s->H;
+    for (int v = 0; s->level_head && v < s->nv; v++)
+        for (int l = 0; l < s->nl; l++) {
+            const uint8_t *m = s->pruned + hs_vl(s, v, l) * LH;
+            int h = s->level_head[l], ok = 1;
+            for (size_t k = 0; h >= 0 && s->heads_known[hs_vl(s, v, l)] && k < LH; k++)
+                ok &= (m[k] != 0) == (k == (size_t)h);
+            if (!ok)
+                return hs_err(HS_EINPUT, "%s: /heads/pruned: variant %s, level %d switches off other heads than "
+                                         "head %d.%d alone, which /level attribute single_head names",
+                              r->path, s->variant[v], l, h / s->H, h % s->H);
+        }
+    return HS_OK;
+}
+
 static hs_status read_heads(const rd *r, hs_study *s)
 {
     uint64_t nv = (uint64_t)s->nv, nl = (uint64_t)s->nl, L = (uint64_t)s->L, H = (uint64_t)s->H;
@@ -330,6 +368,7 @@ static hs_status read_heads(const rd *r, hs_study *s)
     if (!st) st = hs_results_reader_numbers(r->f, "heads/pruned", HS_RN_U8, &pr, NULL,
                                (void **)&s->pruned);
     if (!st) st = mark_known_maps(s);
+    if (!st) st = check_single_heads(r, s);
     if (!st) st = read_occupancy(r, s);
     return st;
 }

@@ -18,6 +18,7 @@
 #include "figures.h"
 #include "h5read.h"
 #include "outfile.h"
+#include "effects.h"
 #include "report_md.h"
 #include "tables.h"
 
@@ -193,14 +194,16 @@ static void warn_incomplete(const hs_study *s)
                     missing ? ", REPORT.md lists them" : "");
 }
 
-static hs_status write_outputs(const hs_report *r, char **report_path)
+static hs_status write_outputs(const hs_report *r, const hs_effects *fx, char **report_path)
 {
     hs_figures figs;
     hs_status st = hs_tables_write(r);
+    if (!st && fx) st = hs_effects_write_csv(fx, r);
     if (st) return st;
     hs_status fst = hs_figures_write(r, &figs);
+    if (!fst && fx) fst = hs_effects_figures(fx, r, &figs);
     char *fig_err = fst ? hs_strdup(hs_err_msg()) : NULL;
-    hs_report_md_extra x = {&figs, fig_err};
+    hs_report_md_extra x = {&figs, fig_err, fx};
     st = hs_report_md_write(r, &x, report_path);
     hs_figures_free(&figs);
     if (fst) {
@@ -214,15 +217,22 @@ static hs_status write_outputs(const hs_report *r, char **report_path)
 
 static hs_status run(const cli_args *a, char **report_path)
 {
-    hs_study s;
+    hs_study s, single; /* single: an each_head study's single-head levels, kept apart from the tables */
     hs_report r;
+    hs_effects fx;
     memset(&r, 0, sizeof r);
+    memset(&fx, 0, sizeof fx);
+    memset(&single, 0, sizeof single);
     hs_status st = load_study(a, &s);
+    if (!st) st = hs_study_split_heads(&s, &single);
     if (!st) warn_incomplete(&s);
     if (!st) st = hs_mkdir_p(a->opt.out);
     if (!st) st = hs_report_compute(&r, &s, &a->opt);
-    if (!st) st = write_outputs(&r, report_path);
+    if (!st && single.nl) st = hs_effects_compute(&fx, &r, &single);
+    if (!st) st = write_outputs(&r, single.nl ? &fx : NULL, report_path);
+    hs_effects_free(&fx);
     hs_report_free(&r);
+    hs_study_free(&single);
     hs_study_free(&s);
     return st;
 }

@@ -814,6 +814,7 @@ static void write_body(FILE *f, const hs_report *r, const hs_report_md_extra *x)
     fputs("## Metrics\n\n", f);
     for (int t = 0; t < r->n_promised; t++) hs_md_metric_table(f, r, &r->tab[t]);
     hs_md_phases(f, r);
+    if (x->effects) hs_effects_md(f, x->effects);
     write_figures(f, r, x);
     write_checks(f, r);
     write_provenance(f, r);

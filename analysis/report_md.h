@@ -4,11 +4,13 @@
 #define HS_REPORT_REPORT_MD_H
 
 #include "analyze.h"
+#include "effects.h"
 #include "figures.h"
 
 typedef struct {
     const hs_figures *figs;
     const char *figure_error; /* gnuplot's failure message, or NULL */
+    const hs_effects *effects; /* each_head studies: the section "Each head alone"; NULL otherwise */
 } hs_report_md_extra;
 
 /* Writes DIR/REPORT.md; *path receives its path (caller frees). */

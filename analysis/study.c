@@ -53,6 +53,7 @@ void hs_study_free(hs_study *s)
     free(s->src);
     free(s->agency);
     free(s->level);
+    free(s->level_head);
     free(s->done);
     free(s->pruned);
     free(s->heads_known);
@@ -70,12 +71,16 @@ int hs_study_variant(const hs_study *s, const char *name)
     return -1;
 }
 
-int hs_study_level(const hs_study *s, double level)
+static int head_of(const hs_study *s, int l) { return s->level_head ? s->level_head[l] : -1; }
+
+int hs_study_level_head(const hs_study *s, double level, int head)
 {
     for (int i = 0; i < s->nl; i++)
-        if (s->level[i] == level) return i;
+        if (s->level[i] == level && head_of(s, i) == head) return i;
     return -1;
 }
+
+int hs_study_level(const hs_study *s, double level) { return hs_study_level_head(s, level, -1); }
 
 const hs_metric_data *hs_study_metric(const hs_study *s, const char *name)
 {
@@ -303,16 +308,51 @@ static hs_status union_variants(hs_study *m, const hs_study *a, const hs_study *
     return st;
 }
 
-static hs_status union_levels(hs_study *m, const hs_study *a, const hs_study *b)
+/* Which levels a regrid keeps: all, those of the strategies, or each_head's single-head ones. */
+enum { KEEP_ALL, KEEP_LEVELS, KEEP_SINGLE };
+
+static int kept(const hs_study *s, int l, int keep)
 {
-    int cap = a->nl + (b ? b->nl : 0);
-    hs_status st = alloc_fill((void **)&m->level, (size_t)cap, sizeof(double), "levels");
+    return keep == KEEP_ALL || (keep == KEEP_SINGLE) == (head_of(s, l) >= 0);
+}
+
+typedef struct {
+    double level;
+    int head;
+} level_key;
+
+static int cmp_level_key(const void *x, const void *y)
+{
+    const level_key *a = x, *b = y;
+    int c = cmp_double(&a->level, &b->level);
+    return c ? c : (a->head > b->head) - (a->head < b->head);
+}
+
+/* The union of a's and b's kept levels as (percent, single head), sorted by both;
+ * m->level_head stays NULL when no kept level is a single head's. */
+static hs_status union_levels(hs_study *m, const hs_study *a, const hs_study *b, int keep)
+{
+    int cap = a->nl + (b ? b->nl : 0), any_head = 0;
+    level_key *k = hs_calloc((size_t)(cap ? cap : 1), sizeof *k, "levels");
+    hs_status st = k ? alloc_fill((void **)&m->level, (size_t)cap, sizeof(double), "levels") : HS_ENOMEM;
+    if (!st) st = alloc_fill((void **)&m->level_head, (size_t)cap, sizeof(int), "levels");
     for (int pass = 0; !st && pass < (b ? 2 : 1); pass++) {
         const hs_study *s = pass ? b : a;
-        for (int j = 0; j < s->nl; j++)
-            if (hs_study_level(m, s->level[j]) < 0) m->level[m->nl++] = s->level[j];
+        for (int j = 0; j < s->nl; j++) {
+            if (!kept(s, j, keep) || hs_study_level_head(m, s->level[j], head_of(s, j)) >= 0) continue;
+            k[m->nl] = (level_key){s->level[j], head_of(s, j)};
+            m->level_head[m->nl] = head_of(s, j);
+            m->level[m->nl++] = s->level[j];
+            any_head |= head_of(s, j) >= 0;
+        }
     }
-    if (!st) qsort(m->level, (size_t)m->nl, sizeof(double), cmp_double);
+    if (!st) qsort(k, (size_t)m->nl, sizeof *k, cmp_level_key);
+    for (int i = 0; !st && i < m->nl; i++) m->level[i] = k[i].level, m->level_head[i] = k[i].head;
+    if (!any_head) {
+        free(m->level_head);
+        m->level_head = NULL;
+    }
+    free(k);
     return st;
 }
 
@@ -344,7 +384,7 @@ static hs_status union_metrics(hs_study *m, const hs_study *a, const hs_study *b
 }
 
 /* Allocates m on the union grid of a and b (b may be NULL), all prompts not done. */
-static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b)
+static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b, int keep)
 {
     memset(m, 0, sizeof *m);
     m->np = a->np, m->L = a->L, m->H = a->H;
@@ -352,7 +392,7 @@ static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b)
     m->ns = st ? 0 : a->ns;
     if (!st) st = dup_strv(&m->state, a->state, a->ns);
     if (!st) st = union_variants(m, a, b);
-    if (!st) st = union_levels(m, a, b);
+    if (!st) st = union_levels(m, a, b, keep);
     if (!st) st = union_metrics(m, a, b);
     size_t vl = (size_t)m->nv * (size_t)m->nl, LH = (size_t)m->L * (size_t)m->H;
     if (!st) st = alloc_fill((void **)&m->done, vl * (size_t)m->np, 1, "done flags");
@@ -454,7 +494,8 @@ static hs_status absorb_heads(hs_study *m, const absorb_at *at, int n_new, int n
 
 static hs_status absorb_cell(hs_study *m, const hs_study *src, int sv, int sl, int base)
 {
-    absorb_at at = {hs_study_variant(m, src->variant[sv]), hs_study_level(m, src->level[sl]), src, sv, sl, base};
+    absorb_at at = {hs_study_variant(m, src->variant[sv]), hs_study_level_head(m, src->level[sl], head_of(src, sl)),
+                    src, sv, sl, base};
     int n_new, n_dup;
     hs_status st = absorb_prompts(m, &at, &n_new, &n_dup);
     if (!st) st = absorb_heads(m, &at, n_new, n_dup);
@@ -488,12 +529,23 @@ static hs_status copy_sources(hs_study *m, const hs_study *src)
     return HS_OK;
 }
 
-static hs_status absorb(hs_study *m, const hs_study *src)
+static hs_status absorb(hs_study *m, const hs_study *src, int keep)
 {
     int base = m->nsrc;
     hs_status st = copy_sources(m, src);
     for (int v = 0; !st && v < src->nv; v++)
-        for (int l = 0; !st && l < src->nl; l++) st = absorb_cell(m, src, v, l, base);
+        for (int l = 0; !st && l < src->nl; l++)
+            if (kept(src, l, keep)) st = absorb_cell(m, src, v, l, base);
+    return st;
+}
+
+/* *m = the union of a and b (b may be NULL) on the levels keep selects. */
+static hs_status regrid_into(hs_study *m, const hs_study *a, const hs_study *b, int keep)
+{
+    hs_status st = alloc_union(m, a, b, keep);
+    if (!st) st = absorb(m, a, keep);
+    if (!st && b) st = absorb(m, b, keep);
+    if (st) hs_study_free(m);
     return st;
 }
 
@@ -501,13 +553,8 @@ static hs_status absorb(hs_study *m, const hs_study *src)
 static hs_status regrid(hs_study *a, const hs_study *b)
 {
     hs_study m;
-    hs_status st = alloc_union(&m, a, b);
-    if (!st) st = absorb(&m, a);
-    if (!st && b) st = absorb(&m, b);
-    if (st) {
-        hs_study_free(&m);
-        return st;
-    }
+    hs_status st = regrid_into(&m, a, b, KEEP_ALL);
+    if (st) return st;
     hs_study_free(a);
     *a = m;
     return HS_OK;
@@ -523,3 +570,21 @@ hs_status hs_study_merge(hs_study *a, const hs_study *b)
 }
 
 hs_status hs_study_sort_levels(hs_study *s) { return regrid(s, NULL); }
+
+hs_status hs_study_split_heads(hs_study *s, hs_study *single)
+{
+    memset(single, 0, sizeof *single);
+    int any = 0;
+    for (int l = 0; l < s->nl; l++) any |= head_of(s, l) >= 0;
+    if (!any) return HS_OK;
+    hs_study rest;
+    hs_status st = regrid_into(single, s, NULL, KEEP_SINGLE);
+    if (!st) st = regrid_into(&rest, s, NULL, KEEP_LEVELS);
+    if (st) {
+        hs_study_free(single);
+        return st;
+    }
+    hs_study_free(s);
+    *s = rest;
+    return HS_OK;
+}

@@ -39,6 +39,9 @@ typedef struct {
                                  "heads_off"); "" when the file predates the attribute */
     uint8_t *agency;          /* (nv) 1 when the variant runs the agency state machine */
     double *level;            /* (nl) percent, ascending after a merge */
+    int *level_head;          /* (nl) each_head studies: l*H + h for a level that switches off head
+                                 (l, h) alone (several share one percentage), -1 for the others;
+                                 NULL when the study has no such level. A level is (level, head). */
     char **prompt;            /* (np) ids in prompt-file order */
     char **state;             /* (ns) agency state names */
     int nm;
@@ -72,7 +75,10 @@ static inline size_t hs_vlp(const hs_study *s, int v, int l, int p)
 static inline size_t hs_vl(const hs_study *s, int v, int l) { return (size_t)v * s->nl + l; }
 
 int hs_study_variant(const hs_study *s, const char *name); /* index or -1 */
-int hs_study_level(const hs_study *s, double level);       /* index or -1 */
+int hs_study_level(const hs_study *s, double level);       /* index of a level that is not a single
+                                                              head's, or -1 */
+/* Index of level (level, head), head -1 for a level that is not a single head's; or -1. */
+int hs_study_level_head(const hs_study *s, double level, int head);
 const hs_metric_data *hs_study_metric(const hs_study *s, const char *name);
 /* Root attribute of the first input file that has it, or NULL. */
 const char *hs_study_attr(const hs_study *s, const char *key);
@@ -103,5 +109,10 @@ hs_status hs_study_merge(hs_study *a, const hs_study *b);
 
 /* Sorts levels ascending (a single file may list them in any order). */
 hs_status hs_study_sort_levels(hs_study *s);
+
+/* each_head: moves the single-head levels of s into *single (a study of the same variants and
+ * prompts whose levels are those, level_head set) and keeps the others in s, so every table and
+ * figure of the report sees the strategies' levels only. *single is zeroed when s has none. */
+hs_status hs_study_split_heads(hs_study *s, hs_study *single);
 
 #endif

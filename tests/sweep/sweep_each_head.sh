@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# sweep_each_head.sh: the each_head study kind end to end on the tiny model (2 layers x 4
+# heads): a sweep on 2 ranks with [pruning] each_head = on, levels 0, 25, 50 and two
+# variants (zero and mean ablation), then headsweep-report, then each_head_check.py, which
+# checks against the file and an independent computation:
+#   (a) one level per head, each switching off exactly that head in every variant (/level
+#       attribute single_head, /heads/pruned), every cell done;
+#   (b) head_effects.csv equals numpy's per-token NLL differences from the per-prompt values
+#       in the file, and the single-head cells' reference perplexities equal the numpy
+#       reference model's (tests/reference/ref_gpt2.py) with that head off;
+#   (c) head_interactions.csv equals cumulative minus the sum of the individual effects.
+# Also: the job refusals (no level 0, with heads_off) and the study text's each_head line.
+# Usage: sweep_each_head.sh MPIEXEC (HS_HEADSWEEP, HS_BINARY_DIR, HS_PYTHON3 from CTest)
+source "$(dirname "$0")/fixture.sh" "$1"
+report=${HS_BINARY_DIR:?HS_BINARY_DIR must name the build directory}/analysis/headsweep-report
+
+cat >each.ini <<'EOF'
+[job]
+model = model
+prompts = prompts.jsonl
+shards = 3
+variants = zero, mean
+measure_unpruned_ppl = off
+
+[generation]
+max_new_tokens = 4
+
+[pruning]
+strategy = magnitude
+levels = 0, 25, 50
+each_head = on
+calibration = calib.jsonl
+
+[variant.zero]
+gating = skip
+
+[variant.mean]
+gating = mask
+ablation = mean
+EOF
+
+# Refusals, before anything runs.
+"$hs" sweep each.ini --set pruning.levels=25,50 --dry-run >/dev/null 2>err.txt && fail "each_head without level 0 ran"
+grep -q "each_head = on needs level 0" err.txt || fail "no level 0: $(cat err.txt)"
+printf '[job]\nmodel = model\nprompts = prompts.jsonl\n[pruning]\nheads_off = 0.1\neach_head = on\n' >list.ini
+"$hs" sweep list.ini --dry-run >/dev/null 2>err.txt && fail "each_head with heads_off ran"
+grep -q "cannot be combined with heads_off" err.txt || fail "heads_off: $(cat err.txt)"
+# The dry run counts the single-head levels: 2 variants x (3 + 8) levels x 3 shards.
+"$hs" sweep each.ini --dry-run --json >dry.json || fail "dry run"
+"$py" -c 'import json,sys; d=json.load(open("dry.json")); sys.exit(d["cells"] != 66)' || fail "dry run: $(cat dry.json)"
+
+"$mpiexec" -n 2 "$hs" sweep each.ini --out each.h5 --progress lines 2>sweep.err || fail "sweep: $(cat sweep.err)"
+"$report" each.h5 --out rep --bootstrap 500 >/dev/null 2>report.err || fail "report: $(cat report.err)"
+for f in head_effects.csv head_interactions.csv head_effects_zero.dat head_effects_mean.gp; do
+  [ -s "rep/$f" ] || fail "report: no $f"
+done
+grep -q "^## Each head alone" rep/REPORT.md || fail "REPORT.md has no section Each head alone"
+"$py" "$here/each_head_check.py" --headsweep "$hs" --model model --prompts prompts.jsonl --results each.h5 \
+  --report rep || fail "each_head_check.py"
+echo ok

@@ -373,6 +373,40 @@ static hs_status read_heads(const rd *r, hs_study *s)
     return st;
 }
 
+/* ---- mean ablation ---- */
+
+/* 1 when variant name's line of the study text says `ablation mean` (src/sweep/grid.c
+ * writes ", ablation mean" on it; zero ablation writes nothing). */
+static int study_says_mean(const char *study, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *l = study; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        size_t len = strcspn(l, "\n");
+        if (strncmp(l, "variant.", 8) || strncmp(l + 8, name, n) || strncmp(l + 8 + n, " = ", 3)) continue;
+        for (const char *k = l; k + 15 <= l + len; k++)
+            if (!strncmp(k, ", ablation mean", 15)) return 1;
+    }
+    return 0;
+}
+
+/* A mean-ablation variant's strategy reads "S (mean ablation)" wherever the report names it
+ * (title, provenance, figure keys), so it is never taken for the zero-ablation variant of
+ * the same strategy. */
+static hs_status label_mean_ablation(hs_study *s)
+{
+    const char *study = hs_study_attr(s, "study");
+    for (int v = 0; study && v < s->nv; v++) {
+        if (!study_says_mean(study, s->variant[v])) continue;
+        size_t n = strlen(s->strategy[v]) + 32;
+        char *l = hs_malloc(n, "strategy label");
+        if (!l) return HS_ENOMEM;
+        snprintf(l, n, "%s (mean ablation)", s->strategy[v][0] ? s->strategy[v] : "?");
+        free(s->strategy[v]);
+        s->strategy[v] = l;
+    }
+    return HS_OK;
+}
+
 /* ---- entry point ---- */
 
 /* Everything after the open; closes r->f. */
@@ -380,6 +414,7 @@ static hs_status read_study(rd *r, hs_study *s)
 {
     hs_status st = read_source(r, s);
     if (!st) st = read_scales(r, s);
+    if (!st) st = label_mean_ablation(s);
     if (!st) st = read_metrics(r, s);
     if (!st) st = read_cells(r, s);
     if (!st) st = read_origins(r, s);

@@ -55,6 +55,10 @@ for f in head_effects.csv head_interactions.csv head_effects_zero.dat head_effec
   [ -s "rep/$f" ] || fail "report: no $f"
 done
 grep -q "^## Each head alone" rep/REPORT.md || fail "REPORT.md has no section Each head alone"
+# The mean-ablation variant is labelled as such in the title (and provenance), the zero one not.
+head -1 rep/REPORT.md | grep -qF "(head pruning: magnitude, magnitude (mean ablation))" ||
+  fail "REPORT.md title: $(head -1 rep/REPORT.md)"
+grep -qF '`mean`: mask, agency off, strategy magnitude (mean ablation)' rep/REPORT.md || fail "provenance label"
 "$py" "$here/each_head_check.py" --headsweep "$hs" --model model --prompts prompts.jsonl --results each.h5 \
   --report rep || fail "each_head_check.py"
 echo ok

@@ -347,7 +347,8 @@ static void md_interactions(FILE *f, const hs_effects *e, int v)
         if (!any++)
             fputs("Cumulative effect of each level against the sum of the individual effects of its heads "
                   "(nats per token, on the prompts done in every cell involved):\n\n| level % | heads off | "
-                  "cumulative | sum of individual | interaction [95% CI] | prompts |\n|---:|---:|---:|---:|---:|---:|\n",
+                  "cumulative | sum of individual | interaction [95% CI] | prompts |\n"
+                  "|---:|---:|---:|---:|---:|---:|\n",
                   f);
         char a[32], b[32];
         fprintf(f, "| %g | %d |", e->st->level[it->l], it->n_off);

@@ -27,6 +27,7 @@
 #define HS_RESULTS_DIM_MAX (1 << 24)            /* any one dimension (100,000 prompts is tested) */
 #define HS_RESULTS_CHUNKS_MAX (1 << 22)         /* chunks of one dataset (one per cell in practice) */
 #define HS_RESULTS_COUNT_MAX ((int64_t)1 << 38) /* agency counters: sums over HS_RESULTS_DIM_MAX shards stay < 2^62 */
+#define HS_RESULTS_TEXT_MAX (1 << 20)           /* bytes of one fixed-length string (the schema check's limit) */
 
 /* ---- the schema table: one row per dimension scale and per dataset ---- */
 
@@ -52,11 +53,11 @@ typedef struct {
 
 /* Datasets besides /metrics/<name>, in the order the writer creates them. TRANS and
  * VSCORE came after the first files were written, PROMPT_TEXT and REFERENCE_TEXT with
- * schema 2: files without them still open. MEANS is written only by studies with a
- * mean-ablation variant. */
+ * schema 2, GEN_TEXT after them: files without them still open. MEANS is written only by
+ * studies with a mean-ablation variant. */
 enum { HS_RDS_GEN, HS_RDS_OCC, HS_RDS_DONE, HS_RDS_RANK, HS_RDS_HOST, HS_RDS_SECONDS, HS_RDS_FINISHED, HS_RDS_RUN,
        HS_RDS_PRUNED, HS_RDS_SCORE, HS_RDS_TRANS, HS_RDS_VSCORE, HS_RDS_MEANS, HS_RDS_PROMPT_TEXT,
-       HS_RDS_REFERENCE_TEXT, HS_RDS_COUNT };
+       HS_RDS_REFERENCE_TEXT, HS_RDS_GEN_TEXT, HS_RDS_COUNT };
 
 typedef struct {
     const char *path;     /* "/cells/done" */
@@ -94,6 +95,8 @@ typedef struct {
     int n_variants, n_levels, n_shards; /* cells: variant x level x shard */
     int n_prompts, n_layers, n_heads, max_new;
     int head_dim;       /* n_embd / n_head of /heads/means (mean ablation), 0: no means stored */
+    int text_bytes;     /* size of /prompts/generated's fixed-length strings, NUL included: max_new times
+                           hs_tokenizer_text_bound, plus 1; 0: no generated text stored */
 } hs_grid;
 
 typedef struct {
@@ -116,6 +119,9 @@ typedef struct {
     int32_t *prompt;        /* (n) prompt indices, ascending */
     double *metrics;        /* (n, HS_M_COUNT) per prompt, hs_metrics[] order */
     int32_t *gen_ids;       /* (n, max_new) generated ids, -1 padded */
+    char *text;             /* (n, text_bytes) their text (hs_tokenizer_decode_text), NUL padded; NULL when
+                               text_bytes is 0 */
+    int text_bytes;         /* the grid's text_bytes when the buffers were made */
     int64_t *occupancy;     /* (L, H, HS_AG_NSTATES) agency steps, summed over the prompts */
     int64_t *transitions;   /* (L, H) agency state changes, summed over the prompts */
     double seconds;         /* wall time of the cell */
@@ -232,6 +238,9 @@ hs_status hs_results_read_pruned(hs_results *r, uint8_t *pruned /* (variants, le
 /* 1 when the file has /agency/transitions (files written before it existed do not: their
  * cells are read with zero transitions and written without them). */
 int hs_results_has_transitions(const hs_results *r);
+/* 1 when the file has /prompts/generated (its grid's text_bytes > 0); files written before it
+ * read as "" and are written without it. */
+int hs_results_has_text(const hs_results *r);
 
 /* Records a new invocation (runs += 1, its provenance) and returns its number. */
 hs_status hs_results_begin_run(hs_results *r, const hs_run_info *info, int *run);
@@ -258,14 +267,22 @@ int hs_results_same_study(const char *x, const char *y, int *n_differ, char *a, 
 /* The merge rule (src/results/merge_rule.c), one for `headsweep merge` and the report's
  * multi-file reading: equal study texts; a (variant, level) in both files switches off the
  * same heads; a cell done in both agrees in every quality number (a metric with timing = 0,
- * a generated token, an agency count). Timing numbers of a cell may differ between runs:
- * merges take them from the first input that has the cell. */
+ * a generated token and text, an agency count of the cell's shard). Timing numbers of a cell
+ * may differ between runs: merges take them from the first input that has the cell. */
 /* Two values of a quality number agree when equal, NaN agreeing with NaN. */
 int hs_results_same_value(double a, double b);
 /* 1 when metric `name` (timing: 1 for a timing number, which may differ) of a prompt agrees
  * in both files; else 0 and what (cap bytes) says how: "distinct_2 of prompt p7 is x vs y". */
 int hs_results_same_metric(const char *name, int timing, const char *prompt, double a, double b, char *what,
                            size_t cap);
+/* 1 when a prompt's n generated tokens (-1 padded) agree; else 0 and what says the first
+ * that differs: "generated token 3 of prompt p7 is 12 vs 40". */
+int hs_results_same_tokens(const char *prompt, const int32_t *a, const int32_t *b, int n, char *what, size_t cap);
+/* 1 when a prompt's generated texts (/prompts/generated) agree; else 0 and what. */
+int hs_results_same_text(const char *prompt, const char *a, const char *b, char *what, size_t cap);
+/* 1 when n agency counts of one cell (one shard: its occupancy or its transitions, named by
+ * name) agree; else 0 and what. */
+int hs_results_same_counts(const char *name, const int64_t *a, const int64_t *b, size_t n, char *what, size_t cap);
 /* The refusal of a cell done in files a and b with different results (HS_EINPUT, naming
  * the cell, both files and what differs). */
 hs_status hs_results_cell_conflict(const char *variant, double level, int shard, const char *a, const char *b,

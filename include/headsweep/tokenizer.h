@@ -43,6 +43,20 @@ hs_status hs_tokenizer_decode(const hs_tokenizer *tok, const int32_t *ids, size_
 /* The token's bytes (not NUL-terminated) or NULL when id is out of range. */
 const char *hs_tokenizer_token_bytes(const hs_tokenizer *tok, int32_t id, size_t *len);
 
+/* Decodes ids into text (src/tokenizer/text.c): the bytes as Python's
+ * bytes.decode("utf-8", errors="replace") reads them (Hugging Face's tokenizer.decode), each
+ * maximal ill-formed subsequence one U+FFFD, and NUL a U+FFFD too, so the text is valid
+ * UTF-8 without NUL. Written into out (cap bytes, NUL-terminated); an id out of range is
+ * HS_EINPUT, a text that does not fit HS_EINTERNAL. */
+hs_status hs_tokenizer_decode_text(const hs_tokenizer *tok, const int32_t *ids, size_t n_ids, char *out,
+                                   size_t cap);
+/* Most bytes one token adds to such a text in any context: a text of n tokens takes at most
+ * n times this, plus its NUL. */
+size_t hs_tokenizer_text_bound(const hs_tokenizer *tok);
+/* s[0..n) made valid UTF-8 without NUL as hs_tokenizer_decode_text does: at most cap - 1
+ * bytes and a NUL into out; returns the whole text's length (as snprintf). */
+size_t hs_utf8_replace_invalid(const char *s, size_t n, char *out, size_t cap);
+
 /* Length of the longest prefix of s[0..n) that is valid UTF-8 (RFC 3629: no overlong
  * forms, no surrogates, nothing above U+10FFFF); n when all of it is. */
 size_t hs_utf8_valid_prefix(const char *s, size_t n);

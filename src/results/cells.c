@@ -38,12 +38,12 @@ void hs_grid_shard_prompts(const hs_grid *g, int shard, int32_t *idx)
 /* ---- a cell's buffers ---- */
 
 /* 8-byte arrays first so every array stays aligned: metrics, occupancy, transitions,
- * gen_ids, prompt. */
+ * gen_ids, prompt, text. */
 size_t hs_cell_result_bytes(const hs_grid *g, int n)
 {
     size_t LH = (size_t)g->n_layers * g->n_heads;
     return (size_t)n * HS_M_COUNT * sizeof(double) + LH * (HS_AG_NSTATES + 1) * sizeof(int64_t) +
-           (size_t)n * g->max_new * sizeof(int32_t) + (size_t)n * sizeof(int32_t);
+           (size_t)n * g->max_new * sizeof(int32_t) + (size_t)n * sizeof(int32_t) + (size_t)n * g->text_bytes;
 }
 
 hs_status hs_cell_result_init(hs_cell_result *c, const hs_grid *g, int n)
@@ -57,6 +57,8 @@ hs_status hs_cell_result_init(hs_cell_result *c, const hs_grid *g, int n)
     c->transitions = c->occupancy + (size_t)g->n_layers * g->n_heads * HS_AG_NSTATES;
     c->gen_ids = (int32_t *)(c->transitions + (size_t)g->n_layers * g->n_heads);
     c->prompt = c->gen_ids + (size_t)n * g->max_new;
+    c->text = g->text_bytes ? (char *)(c->prompt + n) : NULL;
+    c->text_bytes = g->text_bytes;
     c->n = n;
     c->rank = -1;
     return HS_OK;

@@ -4,8 +4,9 @@
  *  - the study texts are equal (hs_results_same_study);
  *  - a (variant, level) present in both switches off the same heads;
  *  - a cell done in both agrees in every quality number (a metric with timing = 0, a
- *    generated token, an agency count), NaN agreeing with NaN; timing numbers may differ
- *    between runs and are taken from the first file that has the cell.
+ *    generated token, its generated text, an agency count of its shard), NaN agreeing with
+ *    NaN; timing numbers may differ between runs and are taken from the first file that
+ *    has the cell.
  * Anything else is refused with one message naming both files and the cell. */
 #include <math.h>
 #include <stdio.h>
@@ -51,6 +52,36 @@ int hs_results_same_metric(const char *name, int timing, const char *prompt, dou
     if (timing || hs_results_same_value(a, b)) return 1;
     snprintf(what, cap, "%s of prompt %s is %.17g vs %.17g", name, prompt, a, b);
     return 0;
+}
+
+int hs_results_same_tokens(const char *prompt, const int32_t *a, const int32_t *b, int n, char *what, size_t cap)
+{
+    for (int t = 0; t < n; t++)
+        if (a[t] != b[t]) {
+            snprintf(what, cap, "generated token %d of prompt %s is %d vs %d", t, prompt, a[t], b[t]);
+            return 0;
+        }
+    return 1;
+}
+
+int hs_results_same_text(const char *prompt, const char *a, const char *b, char *what, size_t cap)
+{
+    if (!strcmp(a, b)) return 1;
+    size_t k = 0;
+    while (a[k] == b[k]) k++;
+    snprintf(what, cap, "the generated text of prompt %s differs from byte %zu on", prompt, k);
+    return 0;
+}
+
+int hs_results_same_counts(const char *name, const int64_t *a, const int64_t *b, size_t n, char *what, size_t cap)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) {
+            snprintf(what, cap, "agency %s count %zu of the shard is %lld vs %lld", name, i, (long long)a[i],
+                     (long long)b[i]);
+            return 0;
+        }
+    return 1;
 }
 
 hs_status hs_results_cell_conflict(const char *variant, double level, int shard, const char *a, const char *b,

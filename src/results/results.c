@@ -53,7 +53,7 @@ enum { DS_GEN = HS_RDS_GEN, DS_OCC = HS_RDS_OCC, DS_DONE = HS_RDS_DONE, DS_RANK 
        DS_SECONDS = HS_RDS_SECONDS, DS_FINISHED = HS_RDS_FINISHED, DS_RUN = HS_RDS_RUN, DS_PRUNED = HS_RDS_PRUNED,
        DS_SCORE = HS_RDS_SCORE, DS_TRANS = HS_RDS_TRANS, DS_VSCORE = HS_RDS_VSCORE,
        DS_MEANS = HS_RDS_MEANS, DS_PROMPT_TEXT = HS_RDS_PROMPT_TEXT, DS_REFERENCE_TEXT = HS_RDS_REFERENCE_TEXT,
-       DS_COUNT = HS_RDS_COUNT };
+       DS_GEN_TEXT = HS_RDS_GEN_TEXT, DS_COUNT = HS_RDS_COUNT };
 typedef hs_results_dataset_def ds_layout;
 #define layout hs_results_datasets
 #define metric_layout hs_results_metric
@@ -703,7 +703,7 @@ static hs_status make_cell_datasets(creator *c, hid_t *ds)
     hs_status st = HS_OK;
     for (int i = 0; !st && i < DS_COUNT; i++) {
         if (i == DS_MEANS && !c->spec->grid.head_dim) continue; /* no mean-ablation variant */
-        if (i == DS_PROMPT_TEXT || i == DS_REFERENCE_TEXT) continue; /* make_texts: sized to the text */
+        if (i == DS_PROMPT_TEXT || i == DS_REFERENCE_TEXT || i == DS_GEN_TEXT) continue; /* make_texts */
         hid_t t = file_type(layout[i].type);
         if (t < 0) return h5_fail(c->path, "creating a type");
         st = create_dataset(c->file, c->path, layout[i].path, &layout[i], &c->spec->grid, t, fill[i], missing[i],
@@ -772,10 +772,25 @@ static hs_status write_means(creator *c, hid_t d)
     return st;
 }
 
+/* /prompts/generated: "" until a cell writes its texts, in strings of the grid's text_bytes, a
+ * bound of any text of max_new tokens (fixed now: cells only overwrite chunks in place). */
+static hs_status make_generated_text(creator *c, hid_t *d)
+{
+    hid_t t = string_type((size_t)c->spec->grid.text_bytes);
+    hs_status st = t < 0 ? h5_fail(c->path, "creating a string type") : HS_OK;
+    if (!st)
+        st = create_dataset(c->file, c->path, layout[DS_GEN_TEXT].path, &layout[DS_GEN_TEXT], &c->spec->grid, t, NULL,
+                            NULL, c->scales, d);
+    close_id(t);
+    return st;
+}
+
 static hs_status make_texts(creator *c, hid_t *ds)
 {
     hs_status st = make_text(c, DS_PROMPT_TEXT, c->spec->prompt_text, &ds[DS_PROMPT_TEXT]);
-    return st ? st : make_text(c, DS_REFERENCE_TEXT, c->spec->reference_text, &ds[DS_REFERENCE_TEXT]);
+    if (!st) st = make_text(c, DS_REFERENCE_TEXT, c->spec->reference_text, &ds[DS_REFERENCE_TEXT]);
+    if (!st && c->spec->grid.text_bytes > 0) st = make_generated_text(c, &ds[DS_GEN_TEXT]);
+    return st;
 }
 
 static hs_status write_heads(creator *c, const hid_t *ds)
@@ -1122,6 +1137,25 @@ static hs_status scale_length(hid_t file, const char *path, int dim, int *n)
     return st;
 }
 
+/* The grid's text_bytes: the string size of /prompts/generated, 0 without it. */
+static hs_status text_size(hs_results *r)
+{
+    const char *name = layout[DS_GEN_TEXT].path;
+    htri_t has = hs_h5_path_exists(r->file, name);
+    hid_t d = has > 0 ? H5Dopen2(r->file, name, H5P_DEFAULT) : -1;
+    hid_t t = d < 0 ? -1 : H5Dget_type(d);
+    size_t size = t < 0 ? 0 : H5Tget_size(t);
+    htri_t vlen = t < 0 ? -1 : H5Tis_variable_str(t);
+    hs_status st = has < 0 || (has && (size == 0 || vlen < 0)) ? h5_fail(r->path, "reading the type of %s", name)
+                   : vlen > 0 ? hs_err(HS_EINPUT, "%s: %s holds variable-length strings; refusing to write into it",
+                                       r->path, name)
+                              : HS_OK;
+    close_id(t);
+    close_id(d);
+    r->grid.text_bytes = st ? 0 : (int)size; /* at most 1 MiB: hs_results_validate */
+    return st;
+}
+
 static hs_status read_grid(hs_results *r)
 {
     hs_grid *g = &r->grid;
@@ -1135,6 +1169,7 @@ static hs_status read_grid(hs_results *r)
         if (d != D_HEAD_DIM || means) st = scale_length(r->file, r->path, d, fields[d] ? fields[d] : &states);
     if (!st && states != HS_AG_NSTATES)
         st = hs_err(HS_EINPUT, "%s: /state has %d entries, expected %d", r->path, states, HS_AG_NSTATES);
+    if (!st) st = text_size(r);
     return st;
 }
 
@@ -1427,6 +1462,8 @@ hs_status hs_results_read_done(hs_results *r, uint8_t *done)
 
 int hs_results_has_transitions(const hs_results *r) { return r->ds[DS_TRANS] >= 0; }
 
+int hs_results_has_text(const hs_results *r) { return r->ds[DS_GEN_TEXT] >= 0; }
+
 hs_status hs_results_read_pruned(hs_results *r, uint8_t *pruned)
 {
     return read_all(r->ds[DS_PRUNED], r->path, "/heads/pruned", H5T_NATIVE_UINT8, pruned);
@@ -1603,7 +1640,27 @@ static hs_status cell_transitions(hs_results *r, int reading, const hs_cell *cel
                     "/agency/transitions");
 }
 
-/* Metrics, generated ids and agency counts of a cell (the part written before the flag). */
+/* A cell's generated texts; a file without /prompts/generated reads as "" and is written
+ * without them. The cell's buffers must have the file's string size. */
+static hs_status cell_text(hs_results *r, int reading, const hs_cell *cell, hs_cell_result *c)
+{
+    size_t bytes = (size_t)c->n * c->text_bytes;
+    if (r->ds[DS_GEN_TEXT] < 0) {
+        if (reading && c->text) memset(c->text, 0, bytes);
+        return HS_OK;
+    }
+    if (c->text_bytes != r->grid.text_bytes)
+        return hs_err(HS_EINPUT, "%s: /prompts/generated holds strings of %d bytes, the cell's texts have %d", r->path,
+                      r->grid.text_bytes, c->text_bytes);
+    hid_t t = string_type((size_t)c->text_bytes);
+    if (t < 0) return h5_fail(r->path, "creating a string type");
+    hid_t fs = prompt_rows(r->ds[DS_GEN_TEXT], cell, c, 1);
+    hs_status st = transfer(r, reading, r->ds[DS_GEN_TEXT], fs, t, c->text, (hsize_t)c->n, 0, 1, "/prompts/generated");
+    close_id(t);
+    return st;
+}
+
+/* Metrics, generated ids and texts and agency counts of a cell (the part written before the flag). */
 static hs_status cell_data(hs_results *r, int reading, const hs_cell *cell, hs_cell_result *c)
 {
     const hs_grid *g = &r->grid;
@@ -1627,6 +1684,7 @@ static hs_status cell_data(hs_results *r, int reading, const hs_cell *cell, hs_c
                       "/agency/occupancy");
     }
     if (!st) st = cell_transitions(r, reading, cell, c);
+    if (!st) st = cell_text(r, reading, cell, c);
     return st;
 }
 

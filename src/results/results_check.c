@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "headsweep/agency.h" /* HS_AG_NSTATES */
+#include "headsweep/agency.h"    /* HS_AG_NSTATES */
+#include "headsweep/tokenizer.h" /* hs_utf8_valid_prefix */
 
 enum { S_VARIANT = HS_RD_VARIANT, S_LEVEL = HS_RD_LEVEL, S_PROMPT = HS_RD_PROMPT, S_LAYER = HS_RD_LAYER,
        S_HEAD = HS_RD_HEAD, S_STATE = HS_RD_STATE, S_SHARD = HS_RD_SHARD, S_HEAD_DIM = HS_RD_HEAD_DIM,
@@ -46,7 +47,7 @@ static const struct {
 
 #define RUNS_MAX (1 << 20)          /* sweep invocations on one file */
 #define CHUNK_BYTES_MAX (1 << 20)   /* the writer's chunks are at most 64 KiB */
-#define STRING_SIZE_MAX (1 << 20)   /* fixed-length strings (schema 2 stores the job file's text as one) */
+#define STRING_SIZE_MAX HS_RESULTS_TEXT_MAX /* fixed-length strings: the job file's text, generated texts */
 
 typedef struct {
     hid_t file;
@@ -406,6 +407,92 @@ static hs_status read_runs(const ck *c, int64_t *runs)
     return st;
 }
 
+/* Element i (size bytes at e) of a text dataset: valid UTF-8 up to its first NUL and only
+ * NULs after it, so h5py (which keeps a fixed-length string's bytes up to its trailing NULs)
+ * and C (which stops at the first) read the same text. */
+static hs_status check_text_element(const ck *c, const char *obj, const char *e, size_t size, hsize_t i)
+{
+    const char *nul = memchr(e, 0, size);
+    size_t len = nul ? (size_t)(nul - e) : size, valid = hs_utf8_valid_prefix(e, len);
+    if (valid < len) return fail(c, obj, "entry %llu is not valid UTF-8 (byte %zu)", (unsigned long long)i, valid + 1);
+    for (size_t k = len; k < size; k++)
+        if (e[k]) return fail(c, obj, "entry %llu holds bytes after its end (a NUL)", (unsigned long long)i);
+    return HS_OK;
+}
+
+/* Variable-length strings (schema 1, h5py): n of them read whole. */
+static hs_status check_vlen_texts(const ck *c, const char *obj, hid_t d, hid_t sp, hssize_t n)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    char **v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    hs_status st = t < 0 || H5Tset_size(t, H5T_VARIABLE) < 0 ? fail_h5(c, obj, "cannot make a string type")
+                   : !v ? hs_err(HS_ENOMEM, "%s: %s: out of memory checking its texts", c->path, obj)
+                   : H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0 ? fail_h5(c, obj, "cannot read it")
+                                                                         : HS_OK;
+    for (hssize_t i = 0; !st && i < n; i++)
+        if (v[i]) st = check_text_element(c, obj, v[i], strlen(v[i]), (hsize_t)i);
+    if (v && t >= 0 && H5Dvlen_reclaim(t, sp, H5P_DEFAULT, v) < 0 && !st) st = fail_h5(c, obj, "cannot free it");
+    free(v);
+    close_id(t);
+    return st;
+}
+
+/* Fixed-length strings, read in their own type one row of the last axis at a time (a
+ * whole /prompts/generated can be large). */
+static hs_status check_fixed_texts(const ck *c, const char *obj, hid_t d, hid_t t, hid_t sp)
+{
+    int nd = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[H5S_MAX_RANK], start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
+    if (nd < 1 || H5Sget_simple_extent_dims(sp, dims, NULL) != nd) return fail_h5(c, obj, "cannot read its shape");
+    size_t size = H5Tget_size(t), row = (size_t)dims[nd - 1];
+    for (int i = 0; i < nd; i++) count[i] = i == nd - 1 ? dims[i] : 1;
+    char *buf = malloc(row * size > 0 ? row * size : 1);
+    hid_t ms = H5Screate_simple(1, &dims[nd - 1], NULL);
+    hs_status st = !buf ? hs_err(HS_ENOMEM, "%s: %s: out of memory checking its texts", c->path, obj)
+                   : ms < 0 ? fail_h5(c, obj, "cannot make a dataspace") : HS_OK;
+    hsize_t at = 0; /* index of the row's first element */
+    for (int more = row > 0; !st && more; at += row) {
+        if (H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dread(d, t, ms, sp, H5P_DEFAULT, buf) < 0)
+            st = fail_h5(c, obj, "cannot read it");
+        for (size_t k = 0; !st && k < row; k++) st = check_text_element(c, obj, buf + k * size, size, at + k);
+        more = 0; /* next row: the leading axes counted like an odometer */
+        for (int i = nd - 2; i >= 0 && !more; i--)
+            if (++start[i] < dims[i]) more = 1;
+            else start[i] = 0;
+    }
+    close_id(ms);
+    free(buf);
+    return st;
+}
+
+/* Texts of the file (already shape-checked; absent ones skipped): UTF-8, as the prompt
+ * loader and the writer of generated text (hs_tokenizer_decode_text) make them. Control
+ * characters are text (a newline in a prompt). */
+static hs_status check_texts(const ck *c)
+{
+    static const int texts[] = {HS_RDS_PROMPT_TEXT, HS_RDS_REFERENCE_TEXT, HS_RDS_GEN_TEXT};
+    hs_status st = HS_OK;
+    for (size_t i = 0; !st && i < sizeof texts / sizeof texts[0]; i++) {
+        const char *obj = hs_results_datasets[texts[i]].path;
+        htri_t has = hs_h5_path_exists(c->file, obj);
+        if (has <= 0) {
+            if (has < 0) st = fail_h5(c, obj, "cannot look it up");
+            continue;
+        }
+        hid_t d = H5Dopen2(c->file, obj, H5P_DEFAULT), t = d < 0 ? -1 : H5Dget_type(d);
+        hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+        hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+        htri_t vlen = t < 0 ? -1 : H5Tis_variable_str(t);
+        if (n < 0 || vlen < 0) st = fail_h5(c, obj, "cannot open it");
+        else if (n > 0) st = vlen ? check_vlen_texts(c, obj, d, sp, n) : check_fixed_texts(c, obj, d, t, sp);
+        close_id(sp);
+        close_id(t);
+        close_id(d);
+    }
+    return st;
+}
+
 static hs_status check_all_values(const ck *c, const hs_results_dims *dims)
 {
     int64_t runs = 0;
@@ -418,6 +505,7 @@ static hs_status check_all_values(const ck *c, const hs_results_dims *dims)
     if (!st) st = check_values(c, "/heads/pruned", 0, 1);
     if (!st) st = check_values(c, "/agency/occupancy", 0, HS_RESULTS_COUNT_MAX);
     if (!st && dims->has_transitions) st = check_values(c, "/agency/transitions", 0, HS_RESULTS_COUNT_MAX);
+    if (!st) st = check_texts(c);
     return st;
 }
 

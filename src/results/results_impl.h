@@ -26,7 +26,8 @@
  *    and for the fixed-size strings rewritten in place, their exact size;
  *  - values: done flags and pruned flags 0/1, run numbers in [0, runs], ranks >= -1,
  *    agency counters in [0, HS_RESULTS_COUNT_MAX], levels finite in [0, 100], head
- *    scores finite.
+ *    scores finite; texts (/prompts/text, /prompts/reference, /prompts/generated) valid
+ *    UTF-8 with nothing after a fixed-length string's first NUL.
  * Not checked here: names' characters (the report's concern), study text contents.
  * Checks the open file (path for messages) and fills *dims. */
 hs_status hs_results_validate(hid_t file, const char *path, hs_results_dims *dims);

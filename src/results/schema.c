@@ -67,6 +67,9 @@ const hs_results_dataset_def hs_results_datasets[HS_RDS_COUNT] = {
     [HS_RDS_REFERENCE_TEXT] = {"/prompts/reference", 1, {HS_RD_PROMPT}, HS_RT_STRING, 1, "1",
                                "the reference continuation's text (UTF-8) that reference_perplexity scores, \"\" "
                                "when the prompt file has none"},
+    [HS_RDS_GEN_TEXT] = {"/prompts/generated", 3, {HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_PROMPT}, HS_RT_STRING, 1, "1",
+                         "the generated text: generated_ids decoded, as valid UTF-8 (a byte sequence that is not "
+                         "UTF-8, and NUL, become U+FFFD, as Python's decode(errors=\"replace\")); \"\" until done"},
 };
 
 const hs_results_dataset_def hs_results_metric = {

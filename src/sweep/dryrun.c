@@ -60,7 +60,7 @@ hs_status hs_sweep_plan_make(hs_sweep_plan *p, const hs_sweep_opts *o)
     }
     const hs_job *j = &p->job;
     p->grid = (hs_grid){j->n_variants, p->prune.n_levels, j->shards, p->n_prompts, p->prune.L, p->prune.H,
-                        j->sample.max_new, 0}; /* head_dim: no file is made */
+                        j->sample.max_new, 0, 0}; /* head_dim, text_bytes: no file is made */
     p->cells = hs_grid_cells(&p->grid);
     for (int64_t i = 0; i < p->cells; i++)
         p->cells_slice += hs_slice_has(&o->slice, hs_grid_slice_key(&p->grid, i, !j->sequential));

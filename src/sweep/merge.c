@@ -7,12 +7,12 @@
  * to OUT at the end (never over an existing file), so OUT is never half-merged. Merge
  * holds OUT.lock and every input's lock like a sweep, so it never runs beside a sweep
  * writing either. A cell done in several inputs must be identical in every quality number
- * (metrics with timing = 0, generated tokens, agency occupancy and transitions); otherwise
+ * (metrics with timing = 0, generated tokens and text, agency occupancy and transitions); otherwise
  * the merge is refused, naming the cell, the number and the files. Timing numbers of a cell
  * come from the first input that has it. This is the merge rule of results.h
  * (src/results/merge_rule.c), which the report's multi-file reading applies too.
- * Files written before /agency/transitions existed merge only with each other: their
- * cells have no transitions to give a file that records them. */
+ * Files written before /agency/transitions or /prompts/generated existed merge only with each
+ * other: their cells have no transitions or texts to give a file that records them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -57,7 +57,19 @@ static int same_grid(const hs_grid *a, const hs_grid *b)
 {
     return a->n_variants == b->n_variants && a->n_levels == b->n_levels && a->n_shards == b->n_shards &&
            a->n_prompts == b->n_prompts && a->n_layers == b->n_layers && a->n_heads == b->n_heads &&
-           a->max_new == b->max_new;
+           a->max_new == b->max_new && (a->text_bytes == b->text_bytes || !a->text_bytes || !b->text_bytes);
+}
+
+/* Files of this build and files written before an optional dataset existed merge only with
+ * their own kind: the older cells have nothing to give a file that records it. */
+static hs_status same_optional(hs_results *first, hs_results *r, int (*has)(const hs_results *), const char *what)
+{
+    if (has(first) == has(r)) return HS_OK;
+    int newer = has(r);
+    return hs_err(HS_EINPUT, "cannot merge %s with %s: %s records %s and %s, written by an older headsweep, does not; "
+                             "merge the older files separately",
+                  hs_results_path(r), hs_results_path(first), hs_results_path(newer ? r : first), what,
+                  hs_results_path(newer ? first : r));
 }
 
 /* Same study, same grid, same pruned heads as the first input. */
@@ -69,13 +81,9 @@ static hs_status check_same_study(hs_results *first, hs_results *r)
     if (!same_grid(g, hs_results_grid(r)))
         return hs_err(HS_EINPUT, "cannot merge %s with %s: their dimensions differ", hs_results_path(r),
                       hs_results_path(first));
-    if (hs_results_has_transitions(first) != hs_results_has_transitions(r)) {
-        int newer = hs_results_has_transitions(r);
-        return hs_err(HS_EINPUT, "cannot merge %s with %s: %s records /agency/transitions and %s, written by an "
-                                 "older headsweep, does not; merge the older files separately",
-                      hs_results_path(r), hs_results_path(first), hs_results_path(newer ? r : first),
-                      hs_results_path(newer ? first : r));
-    }
+    st = same_optional(first, r, hs_results_has_transitions, "/agency/transitions");
+    if (!st) st = same_optional(first, r, hs_results_has_text, "/prompts/generated");
+    if (st) return st;
     size_t LH = (size_t)g->n_layers * g->n_heads, n = (size_t)g->n_variants * g->n_levels * LH;
     uint8_t *a = hs_malloc(n, "pruned heads"), *b = hs_malloc(n, "pruned heads");
     st = !a || !b ? HS_ENOMEM : hs_results_read_pruned(first, a);
@@ -111,19 +119,18 @@ static hs_status compare_cells(const hs_results *r, const hs_cell_result *x, con
             if (!hs_results_same_metric(hs_metrics[m].name, hs_metrics[m].timing, id, u, v, what, sizeof what))
                 return disagree(r, x, a, b, what);
         }
-        for (int t = 0; t < g->max_new; t++) {
-            size_t k = (size_t)j * g->max_new + t;
-            if (x->gen_ids[k] == y->gen_ids[k]) continue;
-            snprintf(what, sizeof what, "generated token %d of prompt %s is %d vs %d", t, id, x->gen_ids[k],
-                     y->gen_ids[k]);
+        size_t k = (size_t)j * g->max_new;
+        if (!hs_results_same_tokens(id, x->gen_ids + k, y->gen_ids + k, g->max_new, what, sizeof what))
             return disagree(r, x, a, b, what);
-        }
+        if (x->text && y->text &&
+            !hs_results_same_text(id, x->text + (size_t)j * x->text_bytes, y->text + (size_t)j * y->text_bytes, what,
+                                  sizeof what))
+            return disagree(r, x, a, b, what);
     }
-    size_t occ = (size_t)g->n_layers * g->n_heads * HS_AG_NSTATES;
-    if (memcmp(x->occupancy, y->occupancy, occ * sizeof *x->occupancy))
-        return disagree(r, x, a, b, "the agency state occupancy differs");
-    if (memcmp(x->transitions, y->transitions, occ / HS_AG_NSTATES * sizeof *x->transitions))
-        return disagree(r, x, a, b, "the agency state transitions differ");
+    size_t LH = (size_t)g->n_layers * g->n_heads;
+    if (!hs_results_same_counts("occupancy", x->occupancy, y->occupancy, LH * HS_AG_NSTATES, what, sizeof what) ||
+        !hs_results_same_counts("transitions", x->transitions, y->transitions, LH, what, sizeof what))
+        return disagree(r, x, a, b, what);
     return HS_OK;
 }
 

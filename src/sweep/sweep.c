@@ -175,8 +175,14 @@ static hs_status load_inputs(sweep *s)
                       hs_tokenizer_vocab_size(s->tok), s->model.cfg.vocab_size);
     int mean = 0; /* a mean-ablation variant: the results file stores its head means */
     for (int v = 0; v < job->n_variants; v++) mean |= !job->heads_off && job->variants[v].ablation == HS_ABLATION_MEAN;
+    /* /prompts/generated's strings hold any text of max_new tokens (hs_tokenizer_text_bound) */
+    size_t text_bytes = (size_t)job->sample.max_new * hs_tokenizer_text_bound(s->tok) + 1;
+    if (text_bytes > HS_RESULTS_TEXT_MAX)
+        return hs_err(HS_EINPUT, "%s: max_new_tokens = %d: the generated texts could take %zu bytes each, more than "
+                                 "the %d a results file stores", hs_job_where(job, "generation", "max_new_tokens"),
+                      job->sample.max_new, text_bytes, HS_RESULTS_TEXT_MAX);
     s->grid = (hs_grid){job->n_variants, s->plan.n_levels, job->shards, n, s->model.cfg.n_layer, s->model.cfg.n_head,
-                        job->sample.max_new, mean ? s->model.cfg.n_embd / s->model.cfg.n_head : 0};
+                        job->sample.max_new, mean ? s->model.cfg.n_embd / s->model.cfg.n_head : 0, (int)text_bytes};
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     s->occ = hs_malloc(LH * HS_AG_NSTATES * sizeof *s->occ, "occupancy");
     s->trans = hs_malloc(LH * sizeof *s->trans, "transitions");
@@ -333,13 +339,16 @@ static hs_status verify_output(sweep *s, const char *study)
     if (!hs_results_has_transitions(s->res))
         fprintf(stderr, "headsweep: note: %s predates /agency/transitions: this run does not record agency "
                         "transitions either\n", s->output);
+    if (!hs_results_has_text(s->res))
+        fprintf(stderr, "headsweep: note: %s predates /prompts/generated: this run does not record the generated "
+                        "texts either (decode /text/generated_ids with headsweep detokenize)\n", s->output);
     hs_status st = hs_results_check_study(s->res, study);
     const hs_grid *fg = hs_results_grid(s->res), *jg = &s->grid;
     /* The study text names the grid, but a file made by hand can say one thing in its
      * text and hold another shape: every buffer below is sized from the job. */
     if (!st && (fg->n_variants != jg->n_variants || fg->n_levels != jg->n_levels || fg->n_shards != jg->n_shards ||
                 fg->n_prompts != jg->n_prompts || fg->n_layers != jg->n_layers || fg->n_heads != jg->n_heads ||
-                fg->max_new != jg->max_new))
+                fg->max_new != jg->max_new || (fg->text_bytes && fg->text_bytes != jg->text_bytes)))
         st = hs_err(HS_EINPUT,
                     "%s: its dimensions (%d variants, %d levels, %d shards, %d prompts, %d x %d heads, "
                     "%d new tokens) are not this job's (%d, %d, %d, %d, %d x %d, %d); refusing to mix results",
@@ -832,6 +841,21 @@ static hs_status item_init(sweep *s, work_item *w, int64_t first, int nv)
     return st;
 }
 
+/* Each prompt's generated text from its ids (up to the -1 padding), for /prompts/generated. */
+static hs_status decode_texts(sweep *s, hs_cell_result *c)
+{
+    int max_new = s->grid.max_new;
+    hs_status st = HS_OK;
+    for (int j = 0; !st && c->text && j < c->n; j++) {
+        const int32_t *ids = c->gen_ids + (size_t)j * max_new;
+        int n = 0;
+        while (n < max_new && ids[n] >= 0) n++;
+        st = hs_tokenizer_decode_text(s->tok, ids, (size_t)n, c->text + (size_t)j * c->text_bytes,
+                                      (size_t)c->text_bytes);
+    }
+    return st;
+}
+
 /* Evaluates work item g (its cells todo[group_start[g] ..]) into w; HS_EINTR when a stop
  * abandoned it. */
 static hs_status run_item(sweep *s, int64_t g, work_item *w)
@@ -841,6 +865,8 @@ static hs_status run_item(sweep *s, int64_t g, work_item *w)
     if (st) return st;
     for (int k = 0; k < w->nv; k++) {
         hs_cell_result *c = &w->c[k];
+        st = decode_texts(s, c);
+        if (st) return cell_error(s, st, &w->cell[k]);
         c->seconds = w->busy[k];
         c->rank = s->rank;
         c->run = s->run;

@@ -15,6 +15,11 @@
                                            identical (--numbers-only: not the study)
   results_tool.py keeps A B...             every value (timing too) of A's done prompts
                                            unchanged in B...
+  results_tool.py gentext FILE MODEL_DIR   /prompts/generated is /text/generated_ids decoded as
+                                           Hugging Face's tokenizer.decode does (GPT-2's byte
+                                           decoder from MODEL_DIR/vocab.json, then UTF-8 with
+                                           errors="replace"), NUL as U+FFFD, "" for cells not
+                                           done, sized by the vocabulary's bound; h5py and xarray
   results_tool.py done FILE                number of cells marked done
   results_tool.py runs FILE                "run:count ..." cells written by each run
   results_tool.py tamper FILE              changes one quality number of one done cell
@@ -62,6 +67,7 @@ LAYOUT = {
     "heads/variant_score": (["variant", "layer", "head"], np.float64),
     "prompts/text": (["prompt"], None),
     "prompts/reference": (["prompt"], None),
+    "prompts/generated": (["variant", "level", "prompt"], None),
 }
 
 problems = []
@@ -323,7 +329,7 @@ def quality(path):
     with h5py.File(path, "r") as f:
         out = {"metrics/" + n: ds[...] for n, ds in f["metrics"].items() if ds.attrs["timing"] == 0}
         for k in ("text/generated_ids", "agency/occupancy", "agency/transitions", "heads/score", "heads/pruned",
-                  "cells/done"):
+                  "cells/done", "prompts/generated"):
             out[k] = f[k][...]
         out["study"] = text(f.attrs["study"])
         return out
@@ -338,7 +344,7 @@ def compare(paths):
     for p in paths[1:]:
         b = quality(p)
         for k in a:
-            if not np.array_equal(a[k], b[k], equal_nan=not isinstance(a[k], str)):
+            if not np.array_equal(a[k], b[k], equal_nan=isinstance(a[k], np.ndarray) and a[k].dtype.kind == "f"):
                 sys.exit(f"{p}: {k} differs from {paths[0]}")
     print("identical quality numbers:", " ".join(paths))
 
@@ -350,13 +356,69 @@ def keeps(paths):
         done = np.isfinite(f["metrics/generation_seconds"][...])  # (variant, level, prompt)
         a = {"metrics/" + n: ds[...] for n, ds in f["metrics"].items()}
         a["text/generated_ids"] = f["text/generated_ids"][...]
+        a["prompts/generated"] = f["prompts/generated"][...]
     for p in paths[1:]:
         with h5py.File(p, "r") as f:
             for k, x in a.items():
                 y = f[k][...]
-                if not np.array_equal(x[done], y[done], equal_nan=x.dtype.kind == "f"):
+                if not np.array_equal(x[done], y[done], equal_nan=x.dtype.kind == "f" and x.ndim > 0):
                     sys.exit(f"{p}: {k} lost or changed values of {paths[0]}")
     print("kept every value of", paths[0], "in", " ".join(paths[1:]))
+
+
+def bytes_to_unicode():
+    """GPT-2's byte -> character table (encoder.py), how vocab.json spells raw bytes."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1)) + \
+        list(range(ord("\u00ae"), ord("\u00ff") + 1))
+    cs = bs[:]
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + len(cs) - 188)
+    return dict(zip(bs, map(chr, cs)))
+
+
+def as_text(raw):
+    """Bytes as Hugging Face's tokenizer.decode returns them, NUL replaced like invalid bytes
+    (a fixed-length string ends at its first NUL)."""
+    return raw.decode("utf-8", errors="replace").replace("\0", "\ufffd")
+
+
+def token_bound(raw):
+    """Most bytes a token adds to a text in any context: its valid UTF-8 as it is, every
+    other byte (and NUL) at most one U+FFFD of 3 bytes; surrogateescape marks those bytes."""
+    return sum(3 if ch == "\0" or "\udc80" <= ch <= "\udcff" else len(ch.encode())
+               for ch in raw.decode("utf-8", errors="surrogateescape"))
+
+
+def gentext(path, model):
+    import json
+    import warnings
+    warnings.simplefilter("ignore")
+    import xarray as xr
+    byte_of = {c: b for b, c in bytes_to_unicode().items()}
+    vocab = json.load(open(os.path.join(model, "vocab.json"), encoding="utf-8"))
+    token = {i: bytes(byte_of[c] for c in t) for t, i in vocab.items()}
+    replaced = 0
+    with h5py.File(path, "r") as f:
+        ids, gen, done = f["text/generated_ids"][...], f["prompts/generated"], f["cells/done"][...]
+        want_size = ids.shape[-1] * max(token_bound(t) for t in token.values()) + 1
+        expect(gen.dtype.itemsize == want_size, f"/prompts/generated strings of {gen.dtype.itemsize} bytes, "
+               f"want max_new x the vocabulary's bound + 1 = {want_size}")
+        got = gen[...]
+        nshard = done.shape[2]
+        for v, lv, p in np.ndindex(*got.shape):
+            row = [int(i) for i in ids[v, lv, p] if i >= 0]
+            want = as_text(b"".join(token[i] for i in row)) if done[v, lv, p % nshard] else ""
+            replaced += "\ufffd" in want
+            expect(got[v, lv, p].decode("utf-8") == want,
+                   f"/prompts/generated[{v}, {lv}, {p}] is {got[v, lv, p]!r}, the ids decode to {want!r}")
+    x = xr.open_dataset(path, engine="h5netcdf", group="prompts")["generated"].values
+    expect(x.shape == got.shape and all(a == b.decode() for a, b in zip(x.ravel(), got.ravel())),
+           "xarray (h5netcdf) reads other texts than h5py")
+    if problems:
+        sys.exit(f"{path}:\n  " + "\n  ".join(problems[:20]))
+    print(f"{path}: all {got.size} generated texts are their ids decoded ({replaced} with U+FFFD), in h5py and xarray")
 
 
 def regions(path):
@@ -434,6 +496,8 @@ def main():
         if got != want[:len(got)] or not got:
             sys.exit(f"{path}: /prompts/text and /prompts/reference are not the prompt file's texts")
         print(f"{path}: the texts of all {len(got)} prompts and references")
+    elif cmd == "gentext":
+        gentext(path, sys.argv[3])
     elif cmd == "done":
         with h5py.File(path, "r") as f:
             print(int(f["cells/done"][...].sum()))

@@ -12,7 +12,7 @@
 #include "sweep_impl.h"
 #include "test_util.h"
 
-static const hs_grid grid = {3, 4, 5, 23, 2, 4, 6, 0};
+static const hs_grid grid = {3, 4, 5, 23, 2, 4, 6, 0, 9}; /* texts of up to 8 bytes */
 
 static void test_cells_round_trip(void **state)
 {
@@ -44,7 +44,7 @@ static void test_shards_partition(void **state)
     }
     assert_int_equal(total, 23);
     for (int i = 0; i < 23; i++) assert_int_equal(seen[i], 1);
-    hs_grid few = {1, 1, 4, 2, 1, 1, 1, 0};
+    hs_grid few = {1, 1, 4, 2, 1, 1, 1, 0, 0};
     assert_int_equal(hs_grid_shard_size(&few, 3), 0);
 }
 
@@ -184,6 +184,7 @@ static void test_pack_unpack(void **state)
     for (int i = 0; i < n * grid.max_new; i++) c.gen_ids[i] = i - 3;
     for (int i = 0; i < grid.n_layers * grid.n_heads * HS_AG_NSTATES; i++) c.occupancy[i] = 1000 + i;
     for (int i = 0; i < grid.n_layers * grid.n_heads; i++) c.transitions[i] = 5000 + i;
+    for (int j = 0; j < n; j++) snprintf(c.text + j * 9, 9, "text %u", (unsigned)j % 100u);
     void *buf;
     size_t len;
     assert_int_equal(hs_cell_pack(&c, &grid, &buf, &len), HS_OK);
@@ -201,6 +202,7 @@ static void test_pack_unpack(void **state)
     assert_memory_equal(d.occupancy, c.occupancy,
                         (size_t)grid.n_layers * grid.n_heads * HS_AG_NSTATES * sizeof(int64_t));
     assert_memory_equal(d.transitions, c.transitions, (size_t)grid.n_layers * grid.n_heads * sizeof(int64_t));
+    assert_memory_equal(d.text, c.text, (size_t)n * 9);
     hs_cell_result bad;
     assert_int_equal(hs_cell_unpack(&bad, &grid, buf, len - 1), HS_EINTERNAL);
     free(buf);

@@ -32,7 +32,8 @@ static int setup(void **state)
         "[job]\nmodel = m\nprompts = p.jsonl\nshards = 3\n[pruning]\ncalibration = c.jsonl\nlevels = 0, 50\n"
         "[generation]\nmax_new_tokens = 5\n";
     if (hs_job_parse(&job, "t.ini", text, NULL, 0)) return -1;
-    grid = (hs_grid){job.n_variants, job.n_levels, job.shards, inputs.n_prompts, 2, 3, job.sample.max_new, 0};
+    /* generated texts of up to 15 bytes */
+    grid = (hs_grid){job.n_variants, job.n_levels, job.shards, inputs.n_prompts, 2, 3, job.sample.max_new, 0, 16};
     study = hs_study_text(&job, &inputs);
     return study ? 0 : -1;
 }
@@ -77,6 +78,8 @@ static void fill_cell(hs_cell_result *c, int64_t index, double base)
     for (int i = 0; i < c->n * grid.max_new; i++) c->gen_ids[i] = (int32_t)(base + i);
     for (int i = 0; i < grid.n_layers * grid.n_heads * HS_AG_NSTATES; i++) c->occupancy[i] = (int64_t)base * 10 + i;
     for (int i = 0; i < grid.n_layers * grid.n_heads; i++) c->transitions[i] = (int64_t)base * 3 + i;
+    for (int j = 0; j < c->n; j++)
+        snprintf(c->text + j * 16, 16, "t%u \xC3\xA9\n%u", (unsigned)base % 1000u, (unsigned)j % 100u);
     c->seconds = 2.25;
     c->rank = 1;
     c->run = 1;
@@ -97,6 +100,8 @@ static void test_create_open(void **state)
     assert_int_equal(g->n_layers, 2);
     assert_int_equal(g->n_heads, 3);
     assert_int_equal(g->max_new, 5);
+    assert_int_equal(g->text_bytes, 16);
+    assert_true(hs_results_has_text(r));
     assert_string_equal(hs_results_variant_name(r, 1), "agency");
     assert_true(hs_results_level(r, 1) == 50.0);
     assert_string_equal(hs_results_prompt_id(r, 6), "g");
@@ -141,7 +146,7 @@ static void test_head_means(void **state)
                        "calibration = c.jsonl\nlevels = 0, 50\n[generation]\nmax_new_tokens = 5\n"
                        "[variant.mean]\nablation = mean\n";
     assert_int_equal(hs_job_parse(&mj, "t.ini", text, NULL, 0), HS_OK);
-    hs_grid g = {2, 2, 3, inputs.n_prompts, 2, 3, 5, 2}; /* head_dim 2 */
+    hs_grid g = {2, 2, 3, inputs.n_prompts, 2, 3, 5, 2, 0}; /* head_dim 2, no texts */
     char *mstudy = hs_study_text(&mj, &inputs);
     static double score[6] = {0.5, 0.1, 0.9, 0.3, 0.2, 0.8};
     static float mu[12] = {1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, 0.125f}; /* (L 2, H 3, D 2) */
@@ -220,6 +225,7 @@ static void test_write_read_cells(void **state)
         assert_memory_equal(c.gen_ids, cells[k]->gen_ids, (size_t)c.n * grid.max_new * sizeof(int32_t));
         assert_memory_equal(c.occupancy, cells[k]->occupancy, 2 * 3 * HS_AG_NSTATES * sizeof(int64_t));
         assert_memory_equal(c.transitions, cells[k]->transitions, 2 * 3 * sizeof(int64_t));
+        assert_memory_equal(c.text, cells[k]->text, (size_t)c.n * 16);
         assert_true(c.seconds == 2.25);
         assert_int_equal(c.rank, 1);
         assert_string_equal(c.host, "node1");
@@ -231,7 +237,7 @@ static void test_write_read_cells(void **state)
     assert_int_equal(hs_cell_result_init(&n, &grid, hs_grid_shard_size(&grid, 2)), HS_OK);
     n.index = 5;
     assert_int_equal(hs_results_read_cell(r, &n), HS_OK);
-    assert_true(isnan(n.metrics[0]));
+    assert_true(isnan(n.metrics[0]) && n.text[0] == '\0');
     hs_cell_result_free(&n);
     hs_cell_result_free(&a);
     hs_cell_result_free(&b);

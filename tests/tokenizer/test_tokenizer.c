@@ -274,6 +274,50 @@ static void test_decode_errors(void **state)
     free(out);
 }
 
+/* ---- text for files (text.c) ------------------------------------------------------ */
+
+#define R "\xEF\xBF\xBD" /* U+FFFD */
+
+static void expect_text(const char *in, size_t n, const char *want)
+{
+    char out[256];
+    assert_int_equal(hs_utf8_replace_invalid(in, n, out, sizeof out), strlen(want));
+    assert_string_equal(out, want);
+}
+
+/* The examples of Unicode 15, section 3.9 (Tables 3-8 to 3-11, "U+FFFD Substitution of
+ * Maximal Subparts"), which Python's bytes.decode("utf-8", "replace") follows too. */
+static void test_replace_invalid(void **state)
+{
+    (void)state;
+    expect_text("a\xF1\x80\x80\xE1\x80\xC2" "b\x80" "c\x80\xBF" "d", 13, "a" R R R "b" R "c" R R "d");
+    expect_text("\xC0\xAF\xE0\x80\xBF\xF0\x81\x82" "A", 9, R R R R R R R R "A");          /* non-shortest */
+    expect_text("\xED\xA0\x80\xED\xBF\xBF\xED\xAF" "A", 9, R R R R R R R R "A");          /* surrogates */
+    expect_text("\xF4\x91\x92\x93\xFF" "A\x80\xBF" "B", 9, R R R R R "A" R R "B");        /* other */
+    expect_text("\xE1\x80\xE2\xF0\x91\x92\xF1\xBF" "A", 9, R R R R "A");                  /* truncated */
+    expect_text("x\0y\xE2\x82", 5, "x" R "y" R);   /* NUL, and a sequence cut at the end */
+    expect_text("\xC3\xA9\xE2\x82\xAC\n\t", 7, "\xC3\xA9\xE2\x82\xAC\n\t"); /* valid text and controls unchanged */
+    char small[4];
+    assert_int_equal(hs_utf8_replace_invalid("ab\xFF", 3, small, sizeof small), 5);
+    assert_string_equal(small, "ab"); /* cut before a piece that does not fit whole */
+}
+
+/* Decoded text on the fixture: a text within the bound, the bound of its vocabulary (the
+ * longest token is <|endoftext|>, 13 ASCII bytes; a byte token that is no UTF-8 alone adds
+ * up to 3), and a buffer too short. */
+static void test_decode_text(void **state)
+{
+    (void)state;
+    int32_t ids[] = {HELLO, SP_WORLD, 0xC3, E_ACUTE, 0xE2, 0x82, 0, '!'};
+    char out[64];
+    assert_int_equal(hs_tokenizer_decode_text(fixture, ids, 8, out, sizeof out), HS_OK);
+    assert_string_equal(out, "hello world" R "\xC3\xA9" R R "!");
+    assert_int_equal(hs_tokenizer_text_bound(fixture), 13);
+    assert_int_equal(hs_tokenizer_decode_text(fixture, ids, 8, out, 20), HS_EINTERNAL);
+    int32_t bad[] = {EOT + 1};
+    assert_int_equal(hs_tokenizer_decode_text(fixture, bad, 1, out, sizeof out), HS_EINPUT);
+}
+
 /* ---- malformed files ------------------------------------------------------------ */
 
 /* JSON text of the 256 byte tokens with id = byte, followed by extra ("..." entries). */
@@ -441,6 +485,8 @@ int main(void)
         cmocka_unit_test(test_heap_matches_naive),
         cmocka_unit_test(test_long_inputs),
         cmocka_unit_test(test_decode_errors),
+        cmocka_unit_test(test_replace_invalid),
+        cmocka_unit_test(test_decode_text),
         cmocka_unit_test(test_bad_vocab),
         cmocka_unit_test(test_bad_merges),
         cmocka_unit_test(test_mutated_files),

@@ -320,7 +320,38 @@ static hs_status read_occupancy(const rd *r, hs_study *s)
             if (r->cells[vl * r->nshard + k])
                 for (size_t i = 0; i < block; i++)
                     s->occupancy[vl * block + i] += per_shard[(vl * r->nshard + k) * block + i];
-    free(per_shard);
+    /* kept per cell too: a cell in two files must agree in its own counts (the merge rule) */
+    s->occ_shard = per_shard;
+    s->nshard = st ? 0 : (int)r->nshard;
+    if (!st && !(s->shard_done = hs_malloc(nvl * r->nshard, "cell flags"))) st = HS_ENOMEM;
+    if (!st) memcpy(s->shard_done, r->cells, nvl * r->nshard);
+    return st;
+}
+
+/* /agency/transitions per cell, when the file has them (files before them do not). */
+static hs_status read_transitions(const rd *r, hs_study *s)
+{
+    int e = 0;
+    hs_status st = hs_results_reader_exists(r->f, "agency/transitions", &e);
+    if (st || !e || !s->occ_shard) return st;
+    shape want = {5, {(uint64_t)s->nv, (uint64_t)s->nl, r->nshard, (uint64_t)s->L, (uint64_t)s->H},
+                  {"variant", "level", "shard", "layer", "head"}};
+    return hs_results_reader_numbers(r->f, "agency/transitions", HS_RN_I64, &want, NULL, (void **)&s->trans_shard);
+}
+
+/* The generated tokens, and their texts where the file has them: quality numbers a
+ * duplicate cell must repeat (study.c). */
+static hs_status read_generated(const rd *r, hs_study *s)
+{
+    shape ids = {4, {(uint64_t)s->nv, (uint64_t)s->nl, (uint64_t)s->np, 0},
+                 {"variant", "level", "prompt", "new_token"}};
+    uint64_t got[4] = {0};
+    hs_status st = hs_results_reader_numbers(r->f, "text/generated_ids", HS_RN_I32, &ids, got, (void **)&s->gen_ids);
+    s->max_new = (int)got[3];
+    int e = 0;
+    if (!st) st = hs_results_reader_exists(r->f, "prompts/generated", &e);
+    shape text = {3, {(uint64_t)s->nv, (uint64_t)s->nl, (uint64_t)s->np}, {"variant", "level", "prompt"}};
+    if (!st && e) st = hs_results_reader_strings(r->f, "prompts/generated", &text, NULL, &s->gen_text);
     return st;
 }
 
@@ -370,6 +401,7 @@ static hs_status read_heads(const rd *r, hs_study *s)
     if (!st) st = mark_known_maps(s);
     if (!st) st = check_single_heads(r, s);
     if (!st) st = read_occupancy(r, s);
+    if (!st) st = read_transitions(r, s);
     return st;
 }
 
@@ -419,6 +451,7 @@ static hs_status read_study(rd *r, hs_study *s)
     if (!st) st = read_cells(r, s);
     if (!st) st = read_origins(r, s);
     if (!st) st = read_heads(r, s);
+    if (!st) st = read_generated(r, s);
     free(r->cells);
     hs_status cst = hs_results_reader_close(r->f); /* no two chunks at one address */
     return st ? st : cst;

@@ -60,6 +60,11 @@ void hs_study_free(hs_study *s)
     free(s->map_source);
     free(s->source);
     free(s->occupancy);
+    free(s->shard_done);
+    free(s->occ_shard);
+    free(s->trans_shard);
+    free(s->gen_ids);
+    free_strv(s->gen_text, s->gen_text ? s->nv * s->nl * s->np : 0);
     free(s->score);
     memset(s, 0, sizeof *s);
 }
@@ -228,6 +233,11 @@ static hs_status same_grid(const hs_study *a, const hs_study *b)
     }
     for (int p = 0; p < a->np; p++)
         if (strcmp(a->prompt[p], b->prompt[p])) return mismatch(a, b, "prompt id", a->prompt[p], b->prompt[p]);
+    if (a->gen_ids && b->gen_ids && a->max_new != b->max_new) {
+        snprintf(x, sizeof x, "%d", a->max_new);
+        snprintf(y, sizeof y, "%d", b->max_new);
+        return mismatch(a, b, "generated tokens per prompt", x, y);
+    }
     if (a->ns != b->ns) return mismatch(a, b, "number of agency states", "", "");
     for (int k = 0; k < a->ns; k++)
         if (strcmp(a->state[k], b->state[k])) return mismatch(a, b, "agency state", a->state[k], b->state[k]);
@@ -383,6 +393,29 @@ static hs_status union_metrics(hs_study *m, const hs_study *a, const hs_study *b
     return st;
 }
 
+/* The per-cell arrays of m: generated tokens and texts, and agency counts per shard when
+ * both inputs keep them with one shard count (else the report sums per file, as before). */
+static hs_status alloc_cells(hs_study *m, const hs_study *a, const hs_study *b)
+{
+    size_t vl = (size_t)m->nv * (size_t)m->nl, LH = (size_t)m->L * (size_t)m->H, n = vl * (size_t)m->np;
+    hs_status st = HS_OK;
+    m->max_new = a->max_new;
+    if (a->gen_ids && (!b || b->gen_ids)) {
+        st = alloc_fill((void **)&m->gen_ids, n * (size_t)m->max_new, sizeof(int32_t), "generated tokens");
+        for (size_t i = 0; !st && i < n * (size_t)m->max_new; i++) m->gen_ids[i] = -1;
+    }
+    if (!st && (a->gen_text || (b && b->gen_text))) st = alloc_fill((void **)&m->gen_text, n, sizeof(char *), "texts");
+    int sharded = a->occ_shard && (!b || (b->occ_shard && b->nshard == a->nshard));
+    m->nshard = sharded ? a->nshard : 0;
+    size_t cells = vl * (size_t)m->nshard;
+    if (!st && sharded) st = alloc_fill((void **)&m->shard_done, cells, 1, "cell flags");
+    if (!st && sharded)
+        st = alloc_fill((void **)&m->occ_shard, cells * LH * (size_t)m->ns, sizeof(int64_t), "occupancy");
+    if (!st && sharded && a->trans_shard && (!b || b->trans_shard))
+        st = alloc_fill((void **)&m->trans_shard, cells * LH, sizeof(int64_t), "transitions");
+    return st;
+}
+
 /* Allocates m on the union grid of a and b (b may be NULL), all prompts not done. */
 static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b, int keep)
 {
@@ -403,6 +436,7 @@ static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b, 
     if (!st) st = alloc_fill((void **)&m->origin, vl * (size_t)m->np, sizeof(int), "cell origins");
     if (!st) st = alloc_fill((void **)&m->source, vl * (size_t)m->np, sizeof(int), "value sources");
     if (!st) st = alloc_fill((void **)&m->map_source, vl, sizeof(int), "head map sources");
+    if (!st) st = alloc_cells(m, a, b);
     for (size_t i = 0; !st && i < vl * (size_t)m->np; i++) m->origin[i] = m->source[i] = -1;
     for (size_t i = 0; !st && i < vl; i++) m->map_source[i] = -1;
     if (!st) memcpy(m->score, a->score, LH * sizeof(double));
@@ -419,21 +453,38 @@ typedef struct {
     int base;         /* index in m->src of src->src[0] */
 } absorb_at;
 
-/* A prompt done in m and in src: every quality number must agree (the merge rule). */
+/* A prompt done in m and in src: every quality number must agree (the merge rule): the
+ * metrics, the generated tokens and text. */
 static hs_status check_duplicate(const hs_study *m, const absorb_at *at, int p)
 {
     const hs_study *src = at->src;
-    size_t si = hs_vlp(src, at->sv, at->sl, p), mi = hs_vlp(m, at->mv, at->ml, p);
+    size_t si = hs_vlp(src, at->sv, at->sl, p), mi = hs_vlp(m, at->mv, at->ml, p), T = (size_t)m->max_new;
     const hs_source *a = &m->src[m->source[mi]], *b = &m->src[at->base + src->source[si]];
     char what[512];
-    for (int k = 0; k < src->nm; k++) {
+    int same = 1;
+    for (int k = 0; same && k < src->nm; k++) {
         const hs_metric_data *d = hs_study_metric(m, src->metric[k].name);
-        if (hs_results_same_metric(d->name, d->timing, m->prompt[p], d->v[mi], src->metric[k].v[si], what,
-                                   sizeof what))
-            continue;
-        int shard = a->nshard > 0 ? hs_shard_of((size_t)p, a->nshard) : 0;
-        return hs_results_cell_conflict(m->variant[at->mv], m->level[at->ml], shard, a->path, b->path, what);
+        same = hs_results_same_metric(d->name, d->timing, m->prompt[p], d->v[mi], src->metric[k].v[si], what,
+                                      sizeof what);
     }
+    if (same && m->gen_ids && src->gen_ids)
+        same = hs_results_same_tokens(m->prompt[p], m->gen_ids + mi * T, src->gen_ids + si * T, m->max_new, what,
+                                      sizeof what);
+    if (same && m->gen_text && src->gen_text && m->gen_text[mi] && src->gen_text[si])
+        same = hs_results_same_text(m->prompt[p], m->gen_text[mi], src->gen_text[si], what, sizeof what);
+    if (same) return HS_OK;
+    int shard = a->nshard > 0 ? hs_shard_of((size_t)p, a->nshard) : 0;
+    return hs_results_cell_conflict(m->variant[at->mv], m->level[at->ml], shard, a->path, b->path, what);
+}
+
+/* A new done prompt's tokens and text into m. */
+static hs_status copy_generated(hs_study *m, const absorb_at *at, int p)
+{
+    const hs_study *src = at->src;
+    size_t si = hs_vlp(src, at->sv, at->sl, p), mi = hs_vlp(m, at->mv, at->ml, p), T = (size_t)m->max_new;
+    if (m->gen_ids && src->gen_ids) memcpy(m->gen_ids + mi * T, src->gen_ids + si * T, T * sizeof *m->gen_ids);
+    if (m->gen_text && src->gen_text && src->gen_text[si] && !(m->gen_text[mi] = hs_strdup(src->gen_text[si])))
+        return HS_ENOMEM;
     return HS_OK;
 }
 
@@ -459,13 +510,46 @@ static hs_status absorb_prompts(hs_study *m, const absorb_at *at, int *n_new, in
             hs_metric_data *d = (hs_metric_data *)hs_study_metric(m, src->metric[k].name);
             d->v[mi] = src->metric[k].v[si];
         }
+        hs_status st = copy_generated(m, at, p);
+        if (st) return st;
         /* Runs of different files are different sessions even when numbered alike. */
         char name[600] = "";
         if (src->origin[si] >= 0)
             snprintf(name, sizeof name, "%s, %s", src->origins[src->origin[si]], src->src[0].path);
-        hs_status st = hs_study_origin(m, name, &m->origin[mi]);
+        st = hs_study_origin(m, name, &m->origin[mi]);
         if (st) return st;
     }
+    return HS_OK;
+}
+
+/* The agency counts of src's cells (sv, sl, k) into m's: a cell m already has must repeat
+ * them (the merge rule), a new one is copied; m's totals are then its done cells' sums. */
+static hs_status absorb_shards(hs_study *m, const absorb_at *at)
+{
+    const hs_study *src = at->src;
+    size_t LH = (size_t)m->L * (size_t)m->H, S = (size_t)m->ns, K = (size_t)m->nshard;
+    size_t mc = hs_vl(m, at->mv, at->ml) * K, sc = hs_vl(src, at->sv, at->sl) * K;
+    char what[512];
+    for (size_t k = 0; k < K; k++) {
+        if (!src->shard_done[sc + k]) continue;
+        const int64_t *so = src->occ_shard + (sc + k) * LH * S;
+        const int64_t *sx = m->trans_shard ? src->trans_shard + (sc + k) * LH : NULL;
+        int64_t *mo = m->occ_shard + (mc + k) * LH * S, *mx = m->trans_shard ? m->trans_shard + (mc + k) * LH : NULL;
+        if (!m->shard_done[mc + k]) {
+            memcpy(mo, so, LH * S * sizeof *mo);
+            if (mx) memcpy(mx, sx, LH * sizeof *mx);
+            m->shard_done[mc + k] = 1;
+        } else if (!hs_results_same_counts("occupancy", mo, so, LH * S, what, sizeof what) ||
+                   (mx && !hs_results_same_counts("transitions", mx, sx, LH, what, sizeof what))) {
+            int first = k < (size_t)m->np ? m->source[hs_vlp(m, at->mv, at->ml, (int)k)] : -1; /* prompt k: shard k */
+            return hs_results_cell_conflict(m->variant[at->mv], m->level[at->ml], (int)k,
+                                            m->src[first >= 0 ? first : 0].path, src->src[0].path, what);
+        }
+    }
+    int64_t *tot = m->occupancy + hs_vl(m, at->mv, at->ml) * LH * S;
+    memset(tot, 0, LH * S * sizeof *tot);
+    for (size_t k = 0; k < K; k++)
+        for (size_t i = 0; m->shard_done[mc + k] && i < LH * S; i++) tot[i] += m->occ_shard[(mc + k) * LH * S + i];
     return HS_OK;
 }
 
@@ -483,6 +567,7 @@ static hs_status absorb_heads(hs_study *m, const absorb_at *at, int n_new, int n
         return hs_results_heads_conflict(m->variant[at->mv], m->level[at->ml], m->src[m->map_source[mi]].path,
                                          m->src[at->base + src->map_source[si]].path);
     }
+    if (m->nshard) return absorb_shards(m, at); /* exact per cell */
     if (n_new > 0)
         for (size_t k = 0; k < LH * S; k++) m->occupancy[mi * LH * S + k] += src->occupancy[si * LH * S + k];
     if (!st && n_new > 0 && n_dup > 0)

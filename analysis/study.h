@@ -53,6 +53,15 @@ typedef struct {
     int *source;              /* (nv, nl, np) index into src of the file a done prompt's values come from;
                                  -1 not done */
     int64_t *occupancy;       /* (nv, nl, L, H, ns) steps per state, summed over prompts */
+    int nshard;               /* shards of the per-shard arrays below, 0 when they are not kept (a file
+                                 with occupancy summed over shards, or files of different shard counts) */
+    uint8_t *shard_done;      /* (nv, nl, nshard) 1 when the cell (variant, level, shard) is done */
+    int64_t *occ_shard;       /* (nv, nl, nshard, L, H, ns) /agency/occupancy per cell as stored */
+    int64_t *trans_shard;     /* (nv, nl, nshard, L, H) /agency/transitions; NULL without them */
+    int max_new;              /* generated tokens per prompt (/new_token) */
+    int32_t *gen_ids;         /* (nv, nl, np, max_new) /text/generated_ids, -1 padded; NULL: not known */
+    char **gen_text;          /* (nv, nl, np) /prompts/generated, NULL entries where not known; NULL
+                                 without the dataset */
     double *score;            /* (L, H) head usefulness, higher = more useful */
     int norigins;
     char **origins;           /* (norigins) distinct "host, run k": where and in which sweep
@@ -104,7 +113,9 @@ hs_status hs_study_note(hs_study *s, const char *fmt, ...) HS_PRINTF(2, 3);
  * by the merge rule of `headsweep merge` (results.h): a (variant, level) in both must switch
  * off the same heads and a prompt done in both must have the same quality numbers, else
  * the merge is refused naming both files and the cell; its timing numbers are a's, and a
- * note says so. b is left unchanged. */
+ * note says so. Quality numbers are those of hs_results_same_*: the metrics with timing 0,
+ * the generated tokens and texts, and the agency counts of the cell's shard (when both keep
+ * them per shard). b is left unchanged. */
 hs_status hs_study_merge(hs_study *a, const hs_study *b);
 
 /* Sorts levels ascending (a single file may list them in any order). */

@@ -348,48 +348,40 @@ def write_heads(f, a, variants, levels, done, rng):
     if "heads/pruned" not in a.drop:
         d = f.create_dataset("heads/pruned", data=pruned)
         attach(f, d, ["variant", "level", "layer", "head"])
-    occ = np.zeros((nv, nl, L, H, len(STATES)), dtype=np.int64)
-    steps = (a.max_new + 1) * a.prompts
+    # Each cell's counts as a sweep writes them: its own, whatever other cells are done
+    # (seeded by the cell), so parts of one study agree on the cells they share; cells not
+    # done hold the fill value 0.
+    per_shard = np.zeros((nv, nl, a.shards, L, H, len(STATES)), dtype=np.int64)
     for vi, k in enumerate(kinds(a, variants)):
         if k[1] != 1:
             continue
         for li in range(nl):
-            ndone = int(done[vi, li, np.arange(a.prompts) % a.shards].sum())
-            s = steps * ndone // a.prompts
-            over = rng.integers(0, max(1, s // 4), size=(L, H))
-            mis = rng.integers(0, max(1, s // 8), size=(L, H))
-            occ[vi, li, :, :, 0] = s - over - mis
-            occ[vi, li, :, :, 1] = over
-            occ[vi, li, :, :, 2] = mis
-            p = pruned[vi, li].astype(bool)
-            occ[vi, li][p] = [0, 0, 0, s]
+            for sh in range(a.shards):
+                if not done[vi, li, sh]:
+                    continue
+                cell = np.random.default_rng([vi, li, sh])
+                s = (a.max_new + 1) * len(range(sh, a.prompts, a.shards))
+                over = cell.integers(0, max(1, s // 4), size=(L, H))
+                mis = cell.integers(0, max(1, s // 8), size=(L, H))
+                o = per_shard[vi, li, sh]
+                o[:, :, 0] = s - over - mis
+                o[:, :, 1] = over
+                o[:, :, 2] = mis
+                o[pruned[vi, li].astype(bool)] = [0, 0, 0, s]
     if "agency/occupancy" in a.drop:
         return
     if a.occupancy_no_shard:
-        d = f.create_dataset("agency/occupancy", data=occ)
+        d = f.create_dataset("agency/occupancy", data=per_shard.sum(axis=2))
         attach(f, d, ["variant", "level", "layer", "head", "state"])
     else:
-        d = f.create_dataset("agency/occupancy", data=split_by_shard(occ, done))
+        d = f.create_dataset("agency/occupancy", data=per_shard)
         attach(f, d, ["variant", "level", "shard", "layer", "head", "state"])
-
-
-def split_by_shard(occ, done):
-    """Cell totals spread over the done shards (remainder on the first); shards not done
-    hold the fill value 0."""
-    nv, nl, ns = done.shape
-    out = np.zeros((nv, nl, ns) + occ.shape[2:], dtype=np.int64)
-    for vi in range(nv):
-        for li in range(nl):
-            ks = [k for k in range(ns) if done[vi, li, k]]
-            for j, k in enumerate(ks):
-                share = occ[vi, li] // len(ks)
-                out[vi, li, k] = share + (occ[vi, li] - share * len(ks) if j == 0 else 0)
-    return out
 
 
 def write_text_and_cells(f, a, variants, levels, done, rng):
     nv, nl = len(variants), len(levels)
-    ids = rng.integers(0, 50257, size=(nv, nl, a.prompts, a.max_new)).astype(np.int32)
+    # the tokens of a prompt do not depend on which cells are done (parts of one study agree)
+    ids = np.random.default_rng(7).integers(0, 50257, size=(nv, nl, a.prompts, a.max_new)).astype(np.int32)
     prompt_done = done[:, :, np.arange(a.prompts) % a.shards].astype(bool)
     ids[~prompt_done] = -1
     d = f.create_dataset("text/generated_ids", data=ids)

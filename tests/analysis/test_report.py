@@ -448,7 +448,8 @@ def check_merge(binary, work, full_out):
 
 def check_duplicates(binary, work, full_out):
     """The merge rule of `headsweep merge` (include/headsweep/results.h): a prompt done in two
-    files must have the same quality numbers and a (variant, level) in both the same pruned
+    files must have the same quality numbers (metrics, generated tokens, agency counts of its
+    cell) and a (variant, level) in both the same pruned
     heads, else exit 2 naming both files and the cell; identical duplicates (the planted NaN
     included: shard 1 is in both parts) are accepted, timings taken from the first file."""
     a = fixture(os.path.join(work, "dup_a.h5"), "--done-shards", "0,1,2")
@@ -482,6 +483,20 @@ def check_duplicates(binary, work, full_out):
     check(p.returncode == 2 and needle in p.stderr and "Sanitizer" not in p.stderr,
           "a differing quality number of a duplicate cell -> exit 2 naming %r (got %d: %s)"
           % (needle, p.returncode, p.stderr.strip()))
+    # Two files that differ only in one generated token, or in one agency count of a cell
+    # both have: refused as `headsweep merge` refuses them (src/results/merge_rule.c).
+    for name, obj, index, needle in (
+            ("dup_ids.h5", "text/generated_ids", (0, 2, 1, 3),
+             "cell (variant baseline, level 50, shard 1) is done in both %s and %s with different results: "
+             "generated token 3 of prompt p001 is "),
+            ("dup_occupancy.h5", "agency/occupancy", (1, 2, 1, 0, 1, 0),
+             "cell (variant agency, level 50, shard 1) is done in both %s and %s with different results: "
+             "agency occupancy count 4 of the shard is ")):
+        c = tampered(name, obj, index, None)
+        out, p = run([a, c], name[:-3])
+        check(p.returncode == 2 and needle % (a, c) in p.stderr,
+              "%s differing in %s only -> exit 2 naming %r (got %d: %s)"
+              % (name, obj, needle % (a, c), p.returncode, p.stderr.strip()))
     t = tampered("dup_timing.h5", "metrics/decode_tokens_per_second", (0, 2, 1), 1.5)
     out, p = run([a, t], "dup_timing")
     check(p.returncode == 0, "a differing timing number of a duplicate cell is accepted: " + p.stderr)

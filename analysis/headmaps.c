@@ -1,7 +1,9 @@
 /* headmaps.c: layer x head heat maps — which heads each level switches off (/heads/pruned)
  * and, for agency variants, the share of steps each head spent in each state
- * (/agency/occupancy). One multiplot panel per level (and state), one data block each; the
- * occupancy grid has one row per level and one column per state, one colour scale and bar. */
+ * (/agency/occupancy). One multiplot panel per level and group of variants with the same
+ * head sets (or per level and state), one data block each, and no empty slot in either
+ * grid; the occupancy grid has one row per level and one column per state, one colour scale
+ * and bar. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,63 +11,80 @@
 #include "gnuplot.h"
 #include "plots.h"
 
-typedef struct {
-    int v; /* variant index, or -1 when every variant with data agrees */
-    int l;
-    int k; /* agency state for occupancy panels */
-} panel;
-
 /* Integer tics, at most about 12 of them. */
 static int tic_step(int n) { return n <= 12 ? 1 : (n + 11) / 12; }
 
-static void panels_gp(FILE *f, const hs_report *r, const char *name, const char *palette,
-                      const char *const *titles, int n, int cols, const char *using)
-{
-    int rows = (n + cols - 1) / cols;
-    /* Cairo draws at most 32767 pixels a side: many levels get smaller panels instead
-     * of a figure that cannot be drawn (122 levels in 4 columns did that). */
-    double scale = 1;
-    if (270.0 * rows + 40 > HS_GP_MAX_PX) scale = (HS_GP_MAX_PX - 40) / (270.0 * rows);
-    if (300.0 * cols + 60 > HS_GP_MAX_PX && (HS_GP_MAX_PX - 60) / (300.0 * cols) < scale)
-        scale = (HS_GP_MAX_PX - 60) / (300.0 * cols);
-    hs_gp_preamble(f, name, (int)(300 * cols * scale) + 60, (int)(270 * rows * scale) + 40);
-    fprintf(f, "set palette defined %s\nset cbrange [0:1]\nset xrange [-0.5:%g]\nset yrange [-0.5:%g]\n"
-               "set xlabel \"head\"\nset ylabel \"layer\"\nset size ratio -1\n"
-               "set xtics 0,%d\nset ytics 0,%d\nset multiplot layout %d,%d\n",
-            palette, r->st->H - 0.5, r->st->L - 0.5, tic_step(r->st->H), tic_step(r->st->L), rows, cols);
-    for (int i = 0; i < n; i++) {
-        fputs("set title ", f);
-        hs_gp_str(f, titles[i]);
-        fprintf(f, "\nplot \"%s.dat\" index %d using %s with image notitle\n", name, i, using);
-    }
-    fputs("unset multiplot\n", f);
-}
+/* ---- pruned heads ----
+ * A grid with no blank slot (issue 20): when the variants fall into several groups with
+ * different head sets (a study of strategies), one row per level and one column per group,
+ * so a column reads as one strategy's nested sets; when every variant switches off the same
+ * heads, one panel per level in as many columns as leave the last row full (or shortest). A
+ * (level, group) whose cell is not done gets its panel, marked, rather than a hole. */
 
-/* ---- pruned heads ---- */
+typedef struct {
+    int ng;      /* groups: variants whose head maps agree wherever both are known */
+    int *group;  /* (nv) group of each variant, -1 for one with no map at any level */
+    int rows, cols, n; /* n = rows x cols panels when ng > 1, nl when ng == 1 */
+} pruned_grid;
 
 static const uint8_t *pruned_map(const hs_study *s, int v, int l)
 {
     return s->pruned + hs_vl(s, v, l) * (size_t)s->L * (size_t)s->H;
 }
 
-/* Panels of level l: one when all variants with a known map agree, else one per variant. */
-static int level_panels(const hs_study *s, int l, panel *out)
+/* Whether variants a and b switch off the same heads at every level both have a map. */
+static int same_heads(const hs_study *s, int a, int b)
 {
-    int first = -1, agree = 1, n = 0;
     size_t LH = (size_t)s->L * (size_t)s->H;
+    for (int l = 0; l < s->nl; l++)
+        if (s->heads_known[hs_vl(s, a, l)] && s->heads_known[hs_vl(s, b, l)] &&
+            memcmp(pruned_map(s, a, l), pruned_map(s, b, l), LH))
+            return 0;
+    return 1;
+}
+
+static int has_any_map(const hs_study *s, int v)
+{
+    for (int l = 0; l < s->nl; l++)
+        if (s->heads_known[hs_vl(s, v, l)]) return 1;
+    return 0;
+}
+
+/* Columns for n panels in one group: one row up to 6, else 3..6 columns with the fewest empty
+ * slots in the last row (more columns on a tie): 10 levels are 2 x 5, not 3 x 4 with 2 blanks. */
+static int wrap_cols(int n)
+{
+    if (n <= 6) return n;
+    int best = 3;
+    for (int c = 4; c <= 6; c++)
+        if ((c - n % c) % c <= (best - n % best) % best) best = c;
+    return best;
+}
+
+static void pruned_make_grid(const hs_study *s, pruned_grid *g)
+{
+    g->ng = 0;
     for (int v = 0; v < s->nv; v++) {
-        if (!s->heads_known[hs_vl(s, v, l)]) continue;
-        if (first < 0) first = v;
-        else if (memcmp(pruned_map(s, first, l), pruned_map(s, v, l), LH)) agree = 0;
+        g->group[v] = -1;
+        if (!has_any_map(s, v)) continue;
+        for (int u = 0; u < v && g->group[v] < 0; u++)
+            if (g->group[u] >= 0 && same_heads(s, u, v)) g->group[v] = g->group[u];
+        if (g->group[v] < 0) g->group[v] = g->ng++;
     }
-    if (first < 0) return 0;
-    if (agree) {
-        out[0] = (panel){-1, l, 0};
-        return 1;
+    if (g->ng == 1) g->n = s->nl, g->cols = wrap_cols(s->nl), g->rows = (s->nl + g->cols - 1) / g->cols;
+    else g->rows = s->nl, g->cols = g->ng, g->n = g->rows * g->cols;
+}
+
+/* The map of group k at level l: a member's that is known, or NULL (no member's cell done). */
+static const uint8_t *group_map(const hs_study *s, const pruned_grid *g, int k, int l, int *first)
+{
+    *first = -1;
+    for (int v = 0; v < s->nv; v++) {
+        if (g->group[v] != k) continue;
+        if (*first < 0) *first = v;
+        if (s->heads_known[hs_vl(s, v, l)]) return pruned_map(s, v, l);
     }
-    for (int v = 0; v < s->nv; v++)
-        if (s->heads_known[hs_vl(s, v, l)]) out[n++] = (panel){v, l, 0};
-    return n;
+    return NULL;
 }
 
 static int count_on(const uint8_t *m, size_t n)
@@ -75,46 +94,81 @@ static int count_on(const uint8_t *m, size_t n)
     return k;
 }
 
-static void pruned_dat(FILE *f, const hs_study *s, const panel *pn, int n, char **titles, char *tbuf)
+/* The group's members as a title: "ablation, ablation-mean" (cap bytes). */
+static void group_names(const hs_study *s, const pruned_grid *g, int k, char *buf, size_t cap)
 {
-    fputs("# variant level_pct layer head pruned\n", f);
-    size_t LH = (size_t)s->L * (size_t)s->H;
-    for (int i = 0; i < n; i++) {
-        int v = pn[i].v < 0 ? 0 : pn[i].v;
-        for (; pn[i].v < 0 && !s->heads_known[hs_vl(s, v, pn[i].l)]; v++) {}
-        const uint8_t *m = pruned_map(s, v, pn[i].l);
-        char name[128];
-        hs_out_safe_name(pn[i].v < 0 ? "all" : s->variant[v], name, sizeof name);
-        if (i) fputs("\n\n", f);
-        for (int a = 0; a < s->L; a++)
-            for (int h = 0; h < s->H; h++)
-                fprintf(f, "%s %g %d %d %d\n", name, s->level[pn[i].l], a, h, m[(size_t)a * s->H + h] != 0);
-        titles[i] = tbuf + (size_t)i * 128;
-        snprintf(titles[i], 128, "%s%s%g%%: %d of %zu heads off", pn[i].v < 0 ? "" : s->variant[v],
-                 pn[i].v < 0 ? "level " : " at ", s->level[pn[i].l], count_on(m, LH), LH);
-    }
+    size_t n = 0;
+    buf[0] = 0;
+    for (int v = 0; v < s->nv && n < cap; v++)
+        if (g->group[v] == k) n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", s->variant[v]);
 }
 
-static hs_status pruned_write(const hs_report *r, hs_figure *fig, const panel *pn, int n)
+/* Panel i (level l, group k): its data block (pruned 0/1, NaN when not done) and title. */
+static int pruned_block(FILE *f, const hs_study *s, const pruned_grid *g, int l, int k, char *title, size_t cap)
 {
-    char **titles = calloc((size_t)n, sizeof *titles);
-    char *tbuf = calloc((size_t)n, 128);
+    size_t LH = (size_t)s->L * (size_t)s->H;
+    int first;
+    const uint8_t *m = group_map(s, g, k, l, &first);
+    char name[128], who[200];
+    hs_out_safe_name(g->ng == 1 ? "all" : s->variant[first], name, sizeof name);
+    for (int a = 0; a < s->L; a++)
+        for (int h = 0; h < s->H; h++) {
+            if (m) fprintf(f, "%s %g %d %d %d\n", name, s->level[l], a, h, m[(size_t)a * s->H + h] != 0);
+            else fprintf(f, "%s %g %d %d NaN\n", name, s->level[l], a, h);
+        }
+    group_names(s, g, k, who, sizeof who);
+    if (!m) snprintf(title, cap, "%s%s%g%%: not done", g->ng == 1 ? "level " : who, g->ng == 1 ? "" : " at ",
+                     s->level[l]);
+    else if (g->ng == 1) snprintf(title, cap, "level %g%%: %d of %zu heads off", s->level[l], count_on(m, LH), LH);
+    else snprintf(title, cap, "%s at %g%%: %d of %zu heads off", who, s->level[l], count_on(m, LH), LH);
+    return m != NULL;
+}
+
+static void pruned_gp_head(FILE *f, const hs_report *r, const char *name, const pruned_grid *g)
+{
+    /* Cairo draws at most 32767 pixels a side: many levels get smaller panels instead
+     * of a figure that cannot be drawn (122 levels in 4 columns did that). */
+    double scale = 1;
+    if (270.0 * g->rows + 40 > HS_GP_MAX_PX) scale = (HS_GP_MAX_PX - 40) / (270.0 * g->rows);
+    if (300.0 * g->cols + 60 > HS_GP_MAX_PX && (HS_GP_MAX_PX - 60) / (300.0 * g->cols) < scale)
+        scale = (HS_GP_MAX_PX - 60) / (300.0 * g->cols);
+    hs_gp_preamble(f, name, (int)(300 * g->cols * scale) + 60, (int)(270 * g->rows * scale) + 40);
+    fprintf(f, "set palette defined (0 \"#f4f4f4\", 1 \"#b2182b\")\nunset colorbox\nset cbrange [0:1]\n"
+               "set xrange [-0.5:%g]\nset yrange [-0.5:%g]\nset xlabel \"head\"\nset ylabel \"layer\"\n"
+               "set size ratio -1\nset xtics 0,%d\nset ytics 0,%d\nset multiplot layout %d,%d\n",
+            r->st->H - 0.5, r->st->L - 0.5, tic_step(r->st->H), tic_step(r->st->L), g->rows, g->cols);
+}
+
+static void pruned_gp_panel(FILE *f, const char *name, int i, const char *title, int known)
+{
+    fputs("set title ", f);
+    hs_gp_str(f, title);
+    if (!known) fputs("\nset label 1 \"cell not done\" at graph 0.5,0.5 center front", f);
+    fprintf(f, "\nplot \"%s.dat\" index %d using 4:3:5 with image notitle\nunset label 1\n", name, i);
+}
+
+static hs_status pruned_write(const hs_report *r, hs_figure *fig, const pruned_grid *g)
+{
+    const hs_study *s = r->st;
     hs_out dat, gp;
-    hs_status st = titles && tbuf ? hs_gp_open(r->opt.out, fig->name, &dat, &gp) : hs_err(HS_ENOMEM, "out of memory");
-    if (!st) {
-        pruned_dat(dat.f, r->st, pn, n, titles, tbuf);
-        panels_gp(gp.f, r, fig->name, "(0 \"#f4f4f4\", 1 \"#b2182b\")\nunset colorbox",
-                  (const char *const *)titles, n, n < 4 ? n : 4, "4:3:5");
-        fig->has_data = 1;
-        st = hs_gp_close(&dat, &gp, fig->name);
+    hs_status st = hs_gp_open(r->opt.out, fig->name, &dat, &gp);
+    if (st) return st;
+    fputs("# variant level_pct layer head pruned\n", dat.f);
+    pruned_gp_head(gp.f, r, fig->name, g);
+    for (int i = 0; i < g->n; i++) {
+        int l = g->ng == 1 ? i : i / g->cols, k = g->ng == 1 ? 0 : i % g->cols;
+        char title[320];
+        if (i) fputs("\n\n", dat.f);
+        int known = pruned_block(dat.f, s, g, l, k, title, sizeof title);
+        pruned_gp_panel(gp.f, fig->name, i, title, known);
     }
-    free(titles);
-    free(tbuf);
-    return st;
+    fputs("unset multiplot\n", gp.f);
+    fig->has_data = 1;
+    return hs_gp_close(&dat, &gp, fig->name);
 }
 
 /* Cells without a head map (not done, nothing pruned recorded): "agency at 70%", or a whole
- * level when no variant has one, so no level disappears from the figure unsaid. */
+ * level when no variant has one, so no level is left unexplained. */
 static hs_status pruned_missing_note(const hs_study *s, hs_figure *fig)
 {
     int k = 0;
@@ -122,7 +176,7 @@ static hs_status pruned_missing_note(const hs_study *s, hs_figure *fig)
     for (int l = 0; !st && l < s->nl; l++) {
         int known = 0;
         for (int v = 0; v < s->nv; v++) known += s->heads_known[hs_vl(s, v, l)] != 0;
-        if (known == 0) st = hs_fig_more(fig, "%slevel %g%% (no panel)", k++ ? ", " : "", s->level[l]);
+        if (known == 0) st = hs_fig_more(fig, "%slevel %g%% (panels marked)", k++ ? ", " : "", s->level[l]);
         for (int v = 0; !st && known && v < s->nv; v++)
             if (!s->heads_known[hs_vl(s, v, l)])
                 st = hs_fig_more(fig, "%s%s at %g%%", k++ ? ", " : "", s->variant[v], s->level[l]);
@@ -130,19 +184,37 @@ static hs_status pruned_missing_note(const hs_study *s, hs_figure *fig)
     return st;
 }
 
+/* Variants whose maps agree share a column: say which, so a missing name is not a missing variant. */
+static hs_status pruned_group_note(const hs_study *s, hs_figure *fig, const pruned_grid *g)
+{
+    hs_status st = HS_OK;
+    for (int k = 0; !st && k < g->ng; k++) {
+        int members = 0;
+        for (int v = 0; v < s->nv; v++) members += g->group[v] == k;
+        if (members < 2 || g->ng == 1) continue;
+        char who[200];
+        group_names(s, g, k, who, sizeof who);
+        st = hs_fig_note(fig, "One column for %s: they switch off the same heads at every level.", who);
+    }
+    if (!st && g->ng > 1) st = hs_fig_note(fig, "Rows: levels; columns: variants with different head sets.");
+    return st;
+}
+
 hs_status hs_plot_heads_pruned(const hs_report *r, hs_figure *fig)
 {
     const hs_study *s = r->st;
-    panel *pn = calloc((size_t)s->nv * (size_t)s->nl, sizeof *pn);
-    if (!pn) return hs_err(HS_ENOMEM, "out of memory for head map panels");
-    int n = 0, complete = 1;
-    for (int l = 0; l < s->nl; l++) n += level_panels(s, l, pn + n);
+    pruned_grid g;
+    g.group = calloc((size_t)s->nv, sizeof *g.group);
+    if (!g.group) return hs_err(HS_ENOMEM, "out of memory for head map panels");
+    pruned_make_grid(s, &g);
+    int complete = 1;
     for (size_t i = 0; i < (size_t)s->nv * (size_t)s->nl; i++) complete &= s->heads_known[i] != 0;
-    hs_status st = n ? pruned_write(r, fig, pn, n) : hs_fig_note(fig, "(Not drawn: no cell is done yet.)");
-    if (!st && n && !complete) st = hs_fig_note(fig, "No head map (cell not done) for: ");
-    if (!st && n && !complete) st = pruned_missing_note(s, fig);
-    if (!st && n && !complete) st = hs_fig_more(fig, ".");
-    free(pn);
+    hs_status st = g.ng ? pruned_write(r, fig, &g) : hs_fig_note(fig, "(Not drawn: no cell is done yet.)");
+    if (!st && g.ng) st = pruned_group_note(s, fig, &g);
+    if (!st && g.ng && !complete) st = hs_fig_note(fig, "No head map (cell not done) for: ");
+    if (!st && g.ng && !complete) st = pruned_missing_note(s, fig);
+    if (!st && g.ng && !complete) st = hs_fig_more(fig, ".");
+    free(g.group);
     return st;
 }
 

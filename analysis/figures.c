@@ -26,12 +26,14 @@ static const struct {
 } fixed_figures[] = {
     {"paired_differences", "The paired comparisons between variants (comparisons.csv): the mean paired "
      "difference of the first variant from the second against pruning level, with its 95% bootstrap interval "
-     "(prompts resampled in pairs), one panel per metric: speed and distinct-2 as means of per-prompt "
-     "differences, corpus perplexity as the ratio of the two corpus perplexities minus 1, i.e. 100 (exp(D) - 1) "
-     "for the per-token NLL difference D (nats, the data's nll_nats column), the perplexity of the generated "
-     "text as a mean of per-prompt differences. The line is zero, the grey band the equivalence margin; a filled "
-     "point has a verdict of a difference (interval excluding 0, p < 0.05, mean beyond the margin), an open one "
-     "any other verdict. The 0% level, where nothing is pruned, is the control.", hs_plot_paired_differences},
+     "(prompts resampled in pairs), one panel for each comparison metric of the tables: corpus perplexity as the "
+     "ratio of the two corpus perplexities minus 1, i.e. 100 (exp(D) - 1) for the per-token NLL difference D "
+     "(nats, the data's nll_nats column); every other panel (speed, efficiency = 1 / generation time, reference "
+     "perplexity and quality = 1 / reference perplexity as per-prompt ratios, distinct-2, the perplexity of the "
+     "generated text) as a mean of per-prompt differences. The line is zero, the grey band the equivalence "
+     "margin; a filled point has a verdict of a difference (interval excluding 0, p < 0.05, mean beyond the "
+     "margin), an open one any other verdict. The 0% level, where nothing is pruned, is the control.",
+     hs_plot_paired_differences},
     {"speed_comparison", "Decode speed (tokens/s) against pruning level, mean with 95% CI, one line "
      "per variant. The bars include the spread between prompts; whether two variants differ is "
      "answered by the paired comparisons above, which remove it.", plot_speed},

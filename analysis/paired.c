@@ -1,9 +1,11 @@
 /* paired.c: the paired-difference figure, the report's result as a picture: for each
  * comparison between variants, the mean paired difference against pruning level with its
- * bootstrap 95% interval as error bars, one panel per metric, a zero line and the
- * equivalence margin as a grey band. The numbers are those of comparisons.csv (analyze.c),
- * so figure and tables agree; comparisons of a variant with its own lowest level are not
- * drawn (they answer another question and have their own rows in the tables). */
+ * bootstrap 95% interval as error bars, one panel per comparison metric the report computes
+ * (all of them, in the tables' order: a reader looking up a row of comparisons.csv finds
+ * its panel), a zero line and the equivalence margin as a grey band. The numbers are those
+ * of comparisons.csv (analyze.c), so figure and tables agree; comparisons of a variant with
+ * its own lowest level are not drawn (they answer another question and have their own
+ * rows in the tables). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,21 +14,16 @@
 #include "gnuplot.h"
 #include "plots.h"
 
-/* The panels, in order: speed, the primary quality effect (corpus perplexity, i.e. the
- * per-token NLL difference), diversity and the perplexity of the generated text. The
- * other comparison metrics restate these (efficiency ~ speed; perplexity and quality are
- * per-prompt forms of the corpus number) and stay in the tables. */
-static const char *const panel_key[] = {"speed", "corpus_perplexity", "diversity", "generated_perplexity"};
-#define PD_MAX_PANELS (sizeof panel_key / sizeof panel_key[0])
-
 /* Panel geometry in pixels (the PDF keeps it, see hs_gp_preamble). */
 #define PD_W 520
 #define PD_H 380
 #define PD_KEY_W 330 /* the key's column, at least */
 
 typedef struct {
-    int nm, m[PD_MAX_PANELS]; /* comparison-metric index of each panel with data */
-    int np, *p;               /* (np) variant comparisons drawn, in the report's order */
+    int nm, *m;  /* (nm) comparison-metric index of each panel with data, in r->cm order */
+    int np, *p;  /* (np) variant comparisons drawn, in the report's order */
+    int key_w;   /* width the key needs, pixels */
+    int in_slot; /* the key sits in the empty last slot of the grid (odd panel count) */
 } pd_plan;
 
 static int pd_drawn(const hs_cmp_cell *c) { return c->available && c->ci.n > 0 && isfinite(c->ci.mean); }
@@ -42,9 +39,9 @@ static int pd_series_has(const hs_report *r, int p, int m)
 static void pd_make_plan(const hs_report *r, pd_plan *pl)
 {
     pl->nm = pl->np = 0;
-    for (size_t i = 0; i < PD_MAX_PANELS; i++) {
-        int m = hs_report_cm(r, panel_key[i]), any = 0;
-        for (int p = 0; m >= 0 && p < r->n_variant_pairs; p++) any |= pd_series_has(r, p, m);
+    for (int m = 0; m < r->ncm; m++) {
+        int any = 0;
+        for (int p = 0; p < r->n_variant_pairs; p++) any |= pd_series_has(r, p, m);
         if (any) pl->m[pl->nm++] = m;
     }
     for (int p = 0; p < r->n_variant_pairs; p++) {
@@ -52,6 +49,15 @@ static void pd_make_plan(const hs_report *r, pd_plan *pl)
         for (int i = 0; i < pl->nm; i++) any |= pd_series_has(r, p, pl->m[i]);
         if (any) pl->p[pl->np++] = p;
     }
+    /* Room for the longest comparison title: about 6.5 pixels a character at 10 points. */
+    pl->key_w = PD_KEY_W;
+    for (int j = 0; j < pl->np; j++) {
+        int need = 70 + (int)(6.5 * (double)strlen(r->pair[pl->p[j]].title));
+        pl->key_w = need > pl->key_w ? need : pl->key_w;
+    }
+    /* An odd number of panels in two columns leaves the last slot empty: the key goes
+     * there when it fits, instead of in a column of its own beside a blank slot. */
+    pl->in_slot = pl->nm > 1 && pl->nm % 2 == 1 && pl->key_w <= PD_W;
 }
 
 /* One block: the comparison's points of one metric. nll_nats is the per-token NLL
@@ -84,16 +90,12 @@ static void pd_dat(FILE *f, const hs_report *r, const pd_plan *pl)
         }
 }
 
-/* The layout: up to two panels a row, the key in a column of its own on the right. */
+/* The layout: up to two panels a row; the key in the grid's empty last slot (in_slot) or in
+ * a column of its own on the right. */
 static void pd_layout(FILE *f, const hs_report *r, const pd_plan *pl, const char *name)
 {
     const hs_study *s = r->st;
-    int cols = pl->nm < 2 ? 1 : 2, rows = (pl->nm + cols - 1) / cols, key_w = PD_KEY_W;
-    /* Room for the longest comparison title: about 6.5 pixels a character at 10 points. */
-    for (int j = 0; j < pl->np; j++) {
-        int need = 70 + (int)(6.5 * (double)strlen(r->pair[pl->p[j]].title));
-        key_w = need > key_w ? need : key_w;
-    }
+    int cols = pl->nm < 2 ? 1 : 2, rows = (pl->nm + cols - 1) / cols, key_w = pl->in_slot ? 30 : pl->key_w;
     int w = cols * PD_W + key_w, h = rows * PD_H + 30;
     double span = s->level[s->nl - 1] - s->level[0];
     if (span <= 0) span = 10;
@@ -101,9 +103,17 @@ static void pd_layout(FILE *f, const hs_report *r, const pd_plan *pl, const char
     fprintf(f, "set grid\nset xlabel \"pruning level (%%)\"\nset xrange [%g:%g]\n"
                "set xzeroaxis linetype -1 linewidth 1.5\n",
             s->level[0] - 0.08 * span, s->level[s->nl - 1] + 0.08 * span);
-    fprintf(f, "set multiplot layout %d,%d margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f\n", rows, cols,
-            75.0 / w, 1 - (key_w - 10.0) / w, 55.0 / h, 1 - 45.0 / h, 85.0 / w, 95.0 / h);
-    fprintf(f, "set key at screen %.4f,%.4f left top Left reverse\n", 1 - (key_w - 25.0) / w, 1 - 45.0 / h);
+    /* Margins and spacing as fractions of the figure (left, right, bottom, top; x, y). */
+    double l = 75.0 / w, rm = 1 - (key_w - 10.0) / w, b = 55.0 / h, t = 1 - 45.0 / h, sx = 85.0 / w, sy = 95.0 / h;
+    fprintf(f, "set multiplot layout %d,%d margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f\n", rows, cols, l, rm, b, t,
+            sx, sy);
+    if (!pl->in_slot) {
+        fprintf(f, "set key at screen %.4f,%.4f left top Left reverse\n", 1 - (key_w - 25.0) / w, t);
+        return;
+    }
+    /* The empty slot: right column, bottom row (its top is the bottom margin plus one panel height). */
+    double pw = (rm - l - sx) / 2, ph = (t - b - (rows - 1) * sy) / rows;
+    fprintf(f, "set key at screen %.4f,%.4f left top Left reverse\n", l + pw + sx + 15.0 / w, b + ph);
 }
 
 /* The key, drawn with the first panel: one entry per comparison (same colour in every
@@ -234,7 +244,11 @@ hs_status hs_plot_paired_differences(const hs_report *r, hs_figure *fig)
 {
     pd_plan pl;
     pl.p = hs_calloc((size_t)r->n_variant_pairs + 1, sizeof *pl.p, "paired-difference series");
-    if (!pl.p) return HS_ENOMEM;
+    pl.m = hs_calloc((size_t)r->ncm + 1, sizeof *pl.m, "paired-difference panels");
+    if (!pl.p || !pl.m) {
+        free(pl.p), free(pl.m);
+        return HS_ENOMEM;
+    }
     pd_make_plan(r, &pl);
     hs_status st = HS_OK;
     if (pl.np == 0) st = hs_fig_note(fig, "(Not drawn: no comparison between variants has a paired value.)");
@@ -247,6 +261,6 @@ hs_status hs_plot_paired_differences(const hs_report *r, hs_figure *fig)
         st = hs_gp_close(&dat, &gp, fig->name);
     }
     if (!st) st = pd_notes(fig, r, &pl);
-    free(pl.p);
+    free(pl.p), free(pl.m);
     return st;
 }

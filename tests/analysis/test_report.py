@@ -241,11 +241,12 @@ def check_paired(h5, out):
     check(r["verdict"] == want_verdict(r, 10), "verdict rule")
 
 
-PAIRED_PANELS = ["speed", "corpus_perplexity", "diversity", "generated_perplexity"]
+PAIRED_PANELS = ["speed", "efficiency", "corpus_perplexity", "perplexity", "quality", "diversity",
+                 "generated_perplexity"]   # every comparison metric of comparisons.csv (issue 20)
 
 
 def check_paired_figure(h5, out):
-    """paired_differences: every comparison between variants of the four panel metrics, each
+    """paired_differences: every comparison between variants of the seven panel metrics, each
     point the CSV's mean and interval with its verdict, the corpus panel's per-token NLL
     difference recomputed from the file; one panel per metric, a zero line, the titles quoted."""
     csv_rows = read_csv(os.path.join(out, "comparisons.csv"))
@@ -253,7 +254,7 @@ def check_paired_figure(h5, out):
             if r["b_level"] == "" and r["metric"] in PAIRED_PANELS and int(r["n_pairs"]) > 0}
     pts = numbers(os.path.join(out, "paired_differences.dat"))
     got = {(p[0], p[1], float(p[2])): p for p in pts}
-    check(len(pts) == len(got) and set(got) == set(want) and len(want) == 4 * 3 * 4,
+    check(len(pts) == len(got) and set(got) == set(want) and len(want) == 7 * 3 * 4,
           "paired_differences.dat: one point per comparison, metric and level (%d vs %d)" % (len(got), len(want)))
     for k in set(got) & set(want):
         p, r = got[k], want[k]
@@ -270,9 +271,9 @@ def check_paired_figure(h5, out):
     check(abs(nll - d) <= 1e-7 * abs(d), "per-token NLL difference %.9g, recomputed %.9g" % (nll, d))
     gp = open(os.path.join(out, "paired_differences.gp")).read()
     titles = re.findall(r"keyentry with yerrorlines [^\n]* title '([^']*)'", gp)
-    check(gp.count("\nplot ") == 4 and "set multiplot layout 2,2" in gp and "set xzeroaxis" in gp and
+    check(gp.count("\nplot ") == 7 and "set multiplot layout 4,2" in gp and "set xzeroaxis" in gp and
           titles == ["agency vs baseline", "baseline-skip vs baseline", "agency vs baseline-skip"],
-          "paired_differences.gp: 4 panels in a 2x2 layout, zero line, the comparisons in the key (%s)" % titles)
+          "paired_differences.gp: 7 panels in a 4x2 layout, zero line, the comparisons in the key (%s)" % titles)
 
 
 def check_flat_panel(binary, work):
@@ -869,8 +870,9 @@ def check_captions(binary, work):
           in caption(out, "radar_comparison") and not os.path.exists(os.path.join(out, "radar_comparison.gp")),
           "a radar of one variant is not drawn and says why")
     check("no panel: 70%." in caption(out, "agency_occupancy_agency"), "occupancy names the level it leaves out")
-    check("No pairs (no value), not drawn: agency vs baseline, speed at 70%, agency vs baseline, corpus_perplexity "
-          "at 70%" in caption(out, "paired_differences"), "the paired figure names the cells without pairs")
+    check("No pairs (no value), not drawn: agency vs baseline, speed at 70%, agency vs baseline, efficiency at 70%, "
+          "agency vs baseline, corpus_perplexity at 70%" in caption(out, "paired_differences"),
+          "the paired figure names the cells without pairs")
     check(not [p for p in numbers(os.path.join(out, "paired_differences.dat")) if p[2] == "70"],
           "no paired point where one side is not done")
     dat = open(os.path.join(out, "speed_comparison.dat")).read()

@@ -44,9 +44,11 @@ static const struct {
      "(exp(sum NLL / sum tokens) over the cell's prompts) against the share of heads switched off, one line "
      "per variant and its strategy, with the 95% interval of the corpus perplexity table.",
      hs_plot_corpus_perplexity},
-    {"pruning_summary", "Speed against quality per variant and level (labels: level %; where points of "
-     "the same level coincide one label stands for them); rings, joined by a dashed line when there are "
-     "several: each variant's Pareto frontier.", hs_plot_pruning_summary},
+    {"pruning_summary", "Speed against quality per variant and level: mean decode tokens/s against corpus "
+     "reference perplexity (exp(sum NLL / sum tokens) over the cell's prompts, as in the figure above), thin bars "
+     "the 95% intervals of their tables (the spread between prompts, which the paired comparisons remove); labels: "
+     "level %, where points of the same level coincide one label stands for them; rings, joined by a dashed line "
+     "when there are several: each variant's Pareto frontier among the means.", hs_plot_pruning_summary},
     {"radar_comparison", "At the highest level: speed, 1/perplexity, distinct-2 and 1/generation time, "
      "each divided by the best variant's.", hs_plot_radar},
     {"heads_pruned", "Heads switched off at each level (layer x head, dark = off), from /heads/pruned.",

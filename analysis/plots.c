@@ -161,7 +161,10 @@ hs_status hs_plot_level_lines(const hs_report *r, hs_figure *fig, const char *ta
     return st;
 }
 
-/* ---- speed against perplexity, with each variant's Pareto frontier ---- */
+/* ---- speed against quality, with each variant's Pareto frontier ----
+ * Quality is the corpus (token-weighted) reference perplexity, the tables' and the
+ * literature figure's number, not a mean of per-prompt perplexities (issue 19); both axes
+ * carry the tables' 95% bootstrap intervals, so a frontier point is read with its spread. */
 
 typedef struct {
     const hs_table *speed, *ppl;
@@ -169,22 +172,33 @@ typedef struct {
 
 typedef struct {
     int v, l;
-    double x, y;   /* mean decode tokens/s, mean reference perplexity */
+    double x, y;   /* mean decode tokens/s, corpus reference perplexity */
+    double x0, x1; /* interval of x (x itself when the cell has one prompt) */
+    double y0, y1; /* interval of y, likewise */
     uint8_t front; /* on its variant's Pareto frontier */
     int label;     /* 0: hidden (a label of the same level is next to it), 1: right, 2: left */
 } sq_pt;
 
-static int sq_point(const hs_report *r, const sq_tables *t, int v, int l, double *x, double *y)
+/* The interval of c, or its mean when it has none (one prompt: drawn without a bar). */
+static void sq_bar(const hs_ci *c, double *lo, double *hi)
+{
+    int bar = c->n >= 2 && isfinite(c->lo) && isfinite(c->hi);
+    *lo = bar ? c->lo : c->mean, *hi = bar ? c->hi : c->mean;
+}
+
+static int sq_point(const hs_report *r, const sq_tables *t, int v, int l, sq_pt *p)
 {
     const hs_ci *a = &t->speed->cell[hs_vl(r->st, v, l)], *b = &t->ppl->cell[hs_vl(r->st, v, l)];
-    *x = a->mean, *y = b->mean;
-    return a->n > 0 && b->n > 0 && isfinite(*x) && isfinite(*y) && *y > 0;
+    *p = (sq_pt){v, l, a->mean, b->mean, 0, 0, 0, 0, 0, 1};
+    sq_bar(a, &p->x0, &p->x1);
+    sq_bar(b, &p->y0, &p->y1);
+    return a->n > 0 && b->n > 0 && isfinite(p->x) && isfinite(p->y) && p->y > 0 && p->y0 > 0;
 }
 
 static int sq_has(const hs_report *r, const void *ctx, int v, int l)
 {
-    double x, y;
-    return sq_point(r, ctx, v, l, &x, &y);
+    sq_pt p;
+    return sq_point(r, ctx, v, l, &p);
 }
 
 /* Points of every variant (level order within a variant) with their frontier flags;
@@ -195,8 +209,8 @@ static int sq_collect(const hs_report *r, const sq_tables *t, sq_pt *pt, double 
     for (int v = 0; v < r->st->nv; v++) {
         int k = 0;
         for (int l = 0; l < r->st->nl; l++) {
-            if (!sq_point(r, t, v, l, &x[k], &y[k])) continue;
-            pt[n + k] = (sq_pt){v, l, x[k], y[k], 0, 1};
+            if (!sq_point(r, t, v, l, &pt[n + k])) continue;
+            x[k] = pt[n + k].x, y[k] = pt[n + k].y;
             k++;
         }
         hs_pareto_front(x, y, k, front);
@@ -206,13 +220,14 @@ static int sq_collect(const hs_report *r, const sq_tables *t, sq_pt *pt, double 
     return n;
 }
 
-/* Data range of the points: x linear, y (perplexity) positive for the log axis. */
-static void sq_range(const sq_pt *pt, int n, double *x0, double *x1, double *y0, double *y1)
+/* Data range of the points (bars = 0) or of their bars (bars = 1): x linear, y (perplexity)
+ * positive for the log axis. */
+static void sq_range(const sq_pt *pt, int n, int bars, double *x0, double *x1, double *y0, double *y1)
 {
-    *x0 = *x1 = pt[0].x, *y0 = *y1 = pt[0].y;
-    for (int i = 1; i < n; i++) {
-        *x0 = fmin(*x0, pt[i].x), *x1 = fmax(*x1, pt[i].x);
-        *y0 = fmin(*y0, pt[i].y), *y1 = fmax(*y1, pt[i].y);
+    *x0 = *y0 = INFINITY, *x1 = *y1 = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        *x0 = fmin(*x0, bars ? pt[i].x0 : pt[i].x), *x1 = fmax(*x1, bars ? pt[i].x1 : pt[i].x);
+        *y0 = fmin(*y0, bars ? pt[i].y0 : pt[i].y), *y1 = fmax(*y1, bars ? pt[i].y1 : pt[i].y);
     }
 }
 
@@ -222,7 +237,7 @@ static void sq_range(const sq_pt *pt, int n, double *x0, double *x1, double *y0,
 static void sq_place_labels(sq_pt *pt, int n)
 {
     double x0, x1, y0, y1;
-    sq_range(pt, n, &x0, &x1, &y0, &y1);
+    sq_range(pt, n, 0, &x0, &x1, &y0, &y1);
     double sx = x1 > x0 ? x1 - x0 : 1, sy = y1 > y0 ? log(y1 / y0) : 1;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < i && pt[i].label; j++) {
@@ -251,6 +266,10 @@ static void sq_front_block(FILE *f, const char *name, const sq_pt *pt, int n)
 static void sq_gp_series(FILE *f, const hs_report *r, int v, int i, int nfront)
 {
     const char *c = hs_gp_color(v);
+    /* Thin, half-transparent bars first (#AARRGGBB), so points, rings and labels stay readable over
+     * the bars of seven strategies. */
+    fprintf(f, "  \"pruning_summary.dat\" index %d using 3:4:7:8:9:10 with xyerrorbars pt -1 lw 0.8 "
+               "lc rgb \"#80%s\" notitle, \\\n", i, c + 1);
     fprintf(f, "  \"pruning_summary.dat\" index %d using 3:4 with points pt 7 ps 1.5 lc rgb \"%s\" title ", i, c);
     hs_gp_str(f, r->st->variant[v]);
     fprintf(f, ", \\\n  \"pruning_summary.dat\" index %d using 3:4:($6 == 1 ? sprintf(\"%%g%%%%\", $2) : \"\") "
@@ -269,13 +288,13 @@ static void sq_gp_series(FILE *f, const hs_report *r, int v, int i, int nfront)
 static void sq_gp_head(FILE *f, const sq_pt *pt, int n)
 {
     double x0, x1, y0, y1;
-    sq_range(pt, n, &x0, &x1, &y0, &y1);
+    sq_range(pt, n, 1, &x0, &x1, &y0, &y1);
     /* Room on the right for the labels; a single speed is centred. */
     double sx = x1 - x0, a = x0 - 0.08 * sx, b = x1 + 0.12 * sx;
     if (sx <= 0) a = x0 - 0.05 * fabs(x0) - 0.5, b = x0 + 0.05 * fabs(x0) + 0.5;
     hs_gp_preamble(f, "pruning_summary", 900, 620);
     fprintf(f, "set xlabel \"decode tokens/s (right = faster)\"\n"
-               "set ylabel \"reference perplexity, log scale, reversed (up = better)\"\n"
+               "set ylabel \"corpus reference perplexity, log scale, reversed (up = better)\"\n"
                "set xrange [%.6g:%.6g]\n", a, b);
     hs_gp_log_axis(f, 'y', y0, y1, 1);
     fputs("set grid\nset key outside right top\nplot \\\n", f);
@@ -284,7 +303,8 @@ static void sq_gp_head(FILE *f, const sq_pt *pt, int n)
 static void sq_write(const hs_report *r, sq_pt *pt, int n, FILE *dat, FILE *gp, FILE *front)
 {
     sq_place_labels(pt, n);
-    fputs("# variant level_pct tokens_per_s perplexity on_frontier label\n", dat);
+    fputs("# variant level_pct tokens_per_s corpus_perplexity on_frontier label tokens_per_s_ci_low "
+          "tokens_per_s_ci_high corpus_perplexity_ci_low corpus_perplexity_ci_high\n", dat);
     fputs("# variant tokens_per_s perplexity\n", front);
     sq_gp_head(gp, pt, n);
     for (int i = 0, series = 0; i < n; series++) {
@@ -294,8 +314,8 @@ static void sq_write(const hs_report *r, sq_pt *pt, int n, FILE *dat, FILE *gp, 
         hs_out_safe_name(r->st->variant[pt[i].v], name, sizeof name);
         if (series) fputs("\n\n", dat), fputs("\n\n", front);
         for (int k = i; k < j; k++)
-            fprintf(dat, "%s %g %.9g %.9g %d %d\n", name, r->st->level[pt[k].l], pt[k].x, pt[k].y, pt[k].front,
-                    pt[k].label);
+            fprintf(dat, "%s %g %.9g %.9g %d %d %.9g %.9g %.9g %.9g\n", name, r->st->level[pt[k].l], pt[k].x,
+                    pt[k].y, pt[k].front, pt[k].label, pt[k].x0, pt[k].x1, pt[k].y0, pt[k].y1);
         sq_front_block(front, name, pt + i, j - i);
         sq_gp_series(gp, r, pt[i].v, series, nfront);
         i = j;
@@ -320,7 +340,8 @@ static hs_status sq_files(const hs_report *r, hs_figure *fig, sq_pt *pt, int n)
 hs_status hs_plot_pruning_summary(const hs_report *r, hs_figure *fig)
 {
     const hs_study *s = r->st;
-    sq_tables t = {hs_report_table(r, "decode_tokens_per_second"), hs_report_table(r, "reference_perplexity")};
+    sq_tables t = {hs_report_table(r, "decode_tokens_per_second"),
+                   hs_report_table(r, "corpus_reference_perplexity")};
     sq_pt *pt = hs_calloc((size_t)s->nv * (size_t)s->nl, sizeof *pt, "summary points");
     double *xy = hs_calloc(2 * (size_t)s->nl, sizeof *xy, "summary points");
     uint8_t *front = hs_calloc((size_t)s->nl, 1, "summary points");

@@ -72,8 +72,9 @@ static void corpus_gp(FILE *f, const hs_study *s, const char *name, const int *s
         fprintf(f, "  \"%s.dat\" index %d using ($3%+g):4:5:6 with yerrorlines lw 2 pt 7 lc rgb \"%s\" title ", name,
                 i, dx, hs_gp_color(v));
         char title[200];
+        /* "variant: strategy", since a strategy may carry its own parentheses: "ablation (mean ablation)". */
         if (s->strategy[v][0] && strcmp(s->strategy[v], s->variant[v]))
-            snprintf(title, sizeof title, "%s (%s)", s->variant[v], s->strategy[v]);
+            snprintf(title, sizeof title, "%s: %s", s->variant[v], s->strategy[v]);
         else snprintf(title, sizeof title, "%s", s->variant[v]);
         hs_gp_str(f, title);
         fputs(++i < nseries ? ", \\\n" : "\n", f);

@@ -146,7 +146,7 @@ def check_corpus_figure(h5, maps, out):
     check(mag[1] != 10.0, "per-layer selection: x is the share really off (%g), not the nominal level" % mag[1])
     gp = open(os.path.join(out, "corpus_perplexity.gp")).read()
     titles = re.findall(r"index (\d+) using \S+ with yerrorlines [^\n]* title '([^']*)'", gp)
-    want_t = [(str(i), v if v == s else "%s (%s)" % (v, s)) for i, (v, s) in enumerate(zip(VARIANTS, STRATEGIES))]
+    want_t = [(str(i), v if v == s else "%s: %s" % (v, s)) for i, (v, s) in enumerate(zip(VARIANTS, STRATEGIES))]
     check(titles == want_t, "corpus_perplexity.gp: one series per variant with its strategy, in order (%s)" % titles)
 
 

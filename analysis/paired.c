@@ -22,6 +22,7 @@
 typedef struct {
     int nm, *m;  /* (nm) comparison-metric index of each panel with data, in r->cm order */
     int np, *p;  /* (np) variant comparisons drawn, in the report's order */
+    int *color;  /* (np) colour index of each drawn comparison */
     int key_w;   /* width the key needs, pixels */
     int in_slot; /* the key sits in the empty last slot of the grid (odd panel count) */
 } pd_plan;
@@ -33,6 +34,17 @@ static int pd_series_has(const hs_report *r, int p, int m)
     for (int l = 0; l < r->st->nl; l++)
         if (pd_drawn(hs_report_cmp(r, p, m, l))) return 1;
     return 0;
+}
+
+/* A comparison takes the colour of its first variant, as that variant's line has in the other
+ * figures (a study of strategies against one reference), unless two drawn comparisons share a
+ * first variant (agency vs baseline and vs baseline-skip): then each its own. */
+static void pd_colors(const hs_report *r, pd_plan *pl)
+{
+    int unique = 1;
+    for (int j = 0; j < pl->np; j++)
+        for (int k = 0; k < j; k++) unique &= r->pair[pl->p[j]].a != r->pair[pl->p[k]].a;
+    for (int j = 0; j < pl->np; j++) pl->color[j] = unique ? r->pair[pl->p[j]].a : pl->p[j];
 }
 
 /* Panels with at least one point, and comparisons with at least one point in them. */
@@ -49,6 +61,7 @@ static void pd_make_plan(const hs_report *r, pd_plan *pl)
         for (int i = 0; i < pl->nm; i++) any |= pd_series_has(r, p, pl->m[i]);
         if (any) pl->p[pl->np++] = p;
     }
+    pd_colors(r, pl);
     /* Room for the longest comparison title: about 6.5 pixels a character at 10 points. */
     pl->key_w = PD_KEY_W;
     for (int j = 0; j < pl->np; j++) {
@@ -121,7 +134,8 @@ static void pd_layout(FILE *f, const hs_report *r, const pd_plan *pl, const char
 static void pd_key(FILE *f, const hs_report *r, const pd_plan *pl)
 {
     for (int j = 0; j < pl->np; j++) {
-        fprintf(f, ", \\\n  keyentry with yerrorlines lw 2 pt 6 ps 1.2 lc rgb \"%s\" title ", hs_gp_color(pl->p[j]));
+        fprintf(f, ", \\\n  keyentry with yerrorlines lw 2 pt 6 ps 1.2 lc rgb \"%s\" title ",
+                hs_gp_color(pl->color[j]));
         hs_gp_str(f, r->pair[pl->p[j]].title);
     }
     fputs(", \\\n  keyentry with boxes fs solid noborder fc rgb \"#e3e3e3\" title \"equivalence margin\""
@@ -176,7 +190,7 @@ static void pd_panel(FILE *f, const hs_report *r, const pd_plan *pl, int i, cons
         int p = pl->p[j];
         if (!pd_series_has(r, p, m)) continue;
         double dx = (j - (pl->np - 1) / 2.0) * 0.012 * span;
-        const char *c = hs_gp_color(p);
+        const char *c = hs_gp_color(pl->color[j]);
         fprintf(f, "%s  \"%s.dat\" index %d using ($3%+g):4:5:6 with yerrorlines lw 2 pt 6 ps 1.2 lc rgb \"%s\" "
                    "notitle, \\\n  \"%s.dat\" index %d using ($3%+g):($8 > 0 ? $4 : NaN) with points pt 7 ps 1.2 "
                    "lc rgb \"%s\" notitle",
@@ -245,8 +259,9 @@ hs_status hs_plot_paired_differences(const hs_report *r, hs_figure *fig)
     pd_plan pl;
     pl.p = hs_calloc((size_t)r->n_variant_pairs + 1, sizeof *pl.p, "paired-difference series");
     pl.m = hs_calloc((size_t)r->ncm + 1, sizeof *pl.m, "paired-difference panels");
-    if (!pl.p || !pl.m) {
-        free(pl.p), free(pl.m);
+    pl.color = hs_calloc((size_t)r->n_variant_pairs + 1, sizeof *pl.color, "paired-difference colours");
+    if (!pl.p || !pl.m || !pl.color) {
+        free(pl.p), free(pl.m), free(pl.color);
         return HS_ENOMEM;
     }
     pd_make_plan(r, &pl);
@@ -261,6 +276,6 @@ hs_status hs_plot_paired_differences(const hs_report *r, hs_figure *fig)
         st = hs_gp_close(&dat, &gp, fig->name);
     }
     if (!st) st = pd_notes(fig, r, &pl);
-    free(pl.p), free(pl.m);
+    free(pl.p), free(pl.m), free(pl.color);
     return st;
 }

@@ -258,6 +258,13 @@ def check_paired(out):
     check(m and m.groups() == ("4", "2") and gp.count("\nplot ") == 7 and key and 0.5 < float(key.group(1)) < 0.6
           and float(key.group(2)) < 0.3, "paired_differences.gp: 7 panels in 4 x 2, the key in the last slot "
           "(%s, key at %s)" % (m and m.groups(), key and key.groups()))
+    keys = dict((t.split(" vs ")[0], c) for c, t in
+                re.findall(r'keyentry with yerrorlines [^\n]*lc rgb "(#[0-9a-f]+)" title \'([^\']*)\'', gp))
+    corpus_gp = open(os.path.join(out, "corpus_perplexity.gp")).read()
+    lines = dict((t.split(":")[0], c) for c, t in
+                 re.findall(r'with yerrorlines [^\n]*lc rgb "(#[0-9a-f]+)" title \'([^\']*)\'', corpus_gp))
+    check(len(keys) == 6 and all(keys[v] == lines[v] for v in keys),
+          "each comparison against random has its strategy's colour of the corpus figure (%s, %s)" % (keys, lines))
     panel_titles = re.findall(r"set title '([^']*): above 0", gp)
     check(len(panel_titles) == 7 and panel_titles[1].startswith("efficiency") and
           panel_titles[4].startswith("quality"), "one panel per metric in the tables' order: %s" % panel_titles)

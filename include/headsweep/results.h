@@ -41,7 +41,8 @@ typedef enum {
     HS_RT_I32, HS_RT_I64, HS_RT_U8, HS_RT_F64,
     HS_RT_STRING, /* fixed length, sized to the longest value (schema 1: variable length) */
     HS_RT_HOST,   /* fixed, HS_HOST_MAX bytes */
-    HS_RT_UTC     /* fixed, HS_UTC_MAX bytes (schema 1's /cells/finished_utc) */
+    HS_RT_UTC,    /* fixed, HS_UTC_MAX bytes (schema 1's /cells/finished_utc) */
+    HS_RT_U64, HS_RT_F32 /* attributes only */
 } hs_results_type;
 typedef enum { HS_RC_INTEGER, HS_RC_FLOAT, HS_RC_STRING } hs_results_class;
 
@@ -72,9 +73,51 @@ extern const hs_results_scale_def hs_results_scales[HS_RD_COUNT];
 extern const hs_results_dataset_def hs_results_datasets[HS_RDS_COUNT];
 /* /metrics/<name>: (variant, level, prompt) doubles; units and description per metric. */
 extern const hs_results_dataset_def hs_results_metric;
-/* The format's first sketch stored /agency/occupancy without the shard axis: the report
- * reads such files (summing nothing), a sweep refuses to write into them. */
+/* Older layouts readers accept beside a row of hs_results_datasets, told apart by their
+ * rank; NULL where there is none. The format's first sketch stored /agency/occupancy
+ * without the shard axis: the report reads such files (summing nothing), a sweep refuses
+ * to write into them. */
+extern const hs_results_dataset_def *const hs_results_older[HS_RDS_COUNT];
 extern const hs_results_dataset_def hs_results_occupancy_unsharded;
+/* ---- the attribute table (schema.c): every attribute the writer writes and the schema
+ * check checks, the one place their names, types and fixed sizes are written down ---- */
+
+/* Root attributes in the order the writer writes them (created, then rewritten by every
+ * run, then merge's), then the attributes of /variant, /heads/score, /heads/means and
+ * /level, then those of every dataset and of every metric. */
+enum { HS_RA_SCHEMA_VERSION, HS_RA_CONVENTIONS, HS_RA_HEADSWEEP_VERSION, HS_RA_GIT_DESCRIBE, HS_RA_CREATED_UTC,
+       HS_RA_JOB_NAME, HS_RA_JOB_FILE, HS_RA_JOB_FILE_TEXT, HS_RA_STUDY, HS_RA_STUDY_SHA256, HS_RA_MODEL_DIR,
+       HS_RA_MODEL_SHA256, HS_RA_PROMPTS_PATH, HS_RA_PROMPTS_SHA256, HS_RA_MAX_PROMPTS, HS_RA_CALIBRATION_PATH,
+       HS_RA_CALIBRATION_SHA256, HS_RA_HEADS_SOURCE, HS_RA_SCORES_PATH, HS_RA_SCORES_SHA256, HS_RA_HEADS_OFF,
+       HS_RA_STRATEGY, HS_RA_PRUNING_SEED, HS_RA_PER_LAYER, HS_RA_KEEP_ONE, HS_RA_SEED, HS_RA_MAX_NEW_TOKENS,
+       HS_RA_TEMPERATURE, HS_RA_TOP_K, HS_RA_TOP_P, HS_RA_N_SHARDS, HS_RA_MEASURE_UNPRUNED_PPL,
+       HS_RA_UPDATED_UTC, HS_RA_RUNS, HS_RA_COMPLETE, HS_RA_COMMAND_LINE, HS_RA_N_RANKS, HS_RA_HOSTS,
+       HS_RA_MPI_VERSION, HS_RA_OPENBLAS_VERSION, HS_RA_HDF5_VERSION, HS_RA_LAST_GIT_DESCRIBE, HS_RA_MERGED_FROM,
+       HS_RA_GATING, HS_RA_AGENCY, HS_RA_VARIANT_STRATEGY, HS_RA_VARIANT_PER_LAYER, HS_RA_VARIANT_KEEP_ONE,
+       HS_RA_SCORE_STRATEGY, HS_RA_SCORE_CALIBRATION, HS_RA_SCORE_CALIBRATION_SHA256, HS_RA_SCORE_N_PROMPTS,
+       HS_RA_SCORE_SEED, HS_RA_SCORE_CONVENTION, HS_RA_MEANS_CALIBRATION, HS_RA_MEANS_CALIBRATION_SHA256,
+       HS_RA_MEANS_N_PROMPTS, HS_RA_MEANS_MAX_TOKENS, HS_RA_SINGLE_HEAD, HS_RA_UNITS, HS_RA_LONG_NAME,
+       HS_RA_DESCRIPTION, HS_RA_ENCODING, HS_RA_TIMING, HS_RA_COUNT };
+
+#define HS_RESULTS_ANY "*"            /* hs_results_attr_def.obj: every dataset */
+#define HS_RESULTS_METRIC "/metrics/*" /* every /metrics/<name> */
+#define HS_RA_ONE (-1)                 /* hs_results_attr_def.per: one value */
+
+typedef struct {
+    const char *obj;        /* "/", a dataset's path, HS_RESULTS_ANY or HS_RESULTS_METRIC */
+    const char *name;
+    hs_results_type type;   /* HS_RT_STRING (fixed-length, sized to the value or to size), HS_RT_I32, HS_RT_U8,
+                               HS_RT_U64, HS_RT_F32 */
+    int per;                /* HS_RD_VARIANT or HS_RD_LEVEL: one value per entry of that axis; HS_RA_ONE:
+                               one value (a run writes one value over it) */
+    size_t size;            /* strings a run rewrites in place: their bytes, NUL included; else 0 */
+    int required;           /* the schema check refuses a file without it (schema_version: not results) */
+    const char *units;      /* of a number, NULL for text (documentation; attributes carry no units) */
+    const char *long_name;  /* what it holds */
+} hs_results_attr_def;
+
+extern const hs_results_attr_def hs_results_attrs[HS_RA_COUNT];
+
 /* The scale name without its slash ("variant"), as dimension labels use it. */
 const char *hs_results_dim_name(int dim);
 hs_results_class hs_results_type_class(hs_results_type t);

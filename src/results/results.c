@@ -59,11 +59,6 @@ typedef hs_results_dataset_def ds_layout;
 #define metric_layout hs_results_metric
 #define dim_names(d) hs_results_dim_name(d)
 
-/* Root attributes a run rewrites in place: fixed sizes, created with the file. */
-#define CMDLINE_MAX 4096
-#define HOSTS_MAX 2048
-#define VERSION_MAX 256
-
 struct hs_results {
     char *path;
     hid_t file;
@@ -243,24 +238,54 @@ static hs_status put_fixed_str(hid_t obj, const char *path, const char *name, co
     return st;
 }
 
-static hs_status put_i32(hid_t obj, const char *path, const char *name, int32_t v)
+/* Attribute id of the attribute table (schema.c) on obj, by its name, type and size there:
+ * n values (the length of its axis for one per variant or level, else 0: one), value a
+ * string (const char *), n strings (const char *const *) or n numbers of the table's type. */
+static hs_status put_def(hid_t obj, const char *path, int id, hsize_t n, const void *value)
 {
-    return put_attr(obj, path, name, H5T_NATIVE_INT32, 0, &v);
+    const hs_results_attr_def *a = &hs_results_attrs[id];
+    HS_CHECK(!n == (a->per == HS_RA_ONE));
+    switch (a->type) {
+    case HS_RT_I32: return put_attr(obj, path, a->name, H5T_NATIVE_INT32, n, value);
+    case HS_RT_U8: return put_attr(obj, path, a->name, H5T_NATIVE_UINT8, n, value);
+    case HS_RT_U64: return put_attr(obj, path, a->name, H5T_NATIVE_UINT64, n, value);
+    case HS_RT_F32: return put_attr(obj, path, a->name, H5T_NATIVE_FLOAT, n, value);
+    default: break;
+    }
+    HS_CHECK(a->type == HS_RT_STRING);
+    if (n) return put_strs(obj, path, a->name, n, value);
+    return a->size ? put_fixed_str(obj, path, a->name, value, a->size) : put_str(obj, path, a->name, value);
 }
 
-static hs_status put_f32(hid_t obj, const char *path, const char *name, float v)
+/* One value of attribute id, checked against the table's type. */
+static hs_status put_text(hid_t obj, const char *path, int id, const char *v)
 {
-    return put_attr(obj, path, name, H5T_NATIVE_FLOAT, 0, &v);
+    HS_CHECK(hs_results_attrs[id].type == HS_RT_STRING);
+    return put_def(obj, path, id, 0, v);
 }
 
-static hs_status put_u64(hid_t obj, const char *path, const char *name, uint64_t v)
+static hs_status put_i32(hid_t obj, const char *path, int id, int32_t v)
 {
-    return put_attr(obj, path, name, H5T_NATIVE_UINT64, 0, &v);
+    HS_CHECK(hs_results_attrs[id].type == HS_RT_I32);
+    return put_def(obj, path, id, 0, &v);
 }
 
-static hs_status put_u8(hid_t obj, const char *path, const char *name, uint8_t v)
+static hs_status put_f32(hid_t obj, const char *path, int id, float v)
 {
-    return put_attr(obj, path, name, H5T_NATIVE_UINT8, 0, &v);
+    HS_CHECK(hs_results_attrs[id].type == HS_RT_F32);
+    return put_def(obj, path, id, 0, &v);
+}
+
+static hs_status put_u64(hid_t obj, const char *path, int id, uint64_t v)
+{
+    HS_CHECK(hs_results_attrs[id].type == HS_RT_U64);
+    return put_def(obj, path, id, 0, &v);
+}
+
+static hs_status put_u8(hid_t obj, const char *path, int id, uint8_t v)
+{
+    HS_CHECK(hs_results_attrs[id].type == HS_RT_U8);
+    return put_def(obj, path, id, 0, &v);
 }
 
 /* Reads a string attribute (variable or fixed length) into a new string. */
@@ -386,9 +411,9 @@ static hs_status put_missing(hid_t d, const char *path, hid_t type, const void *
  * xarray needs to return str rather than bytes. */
 static hs_status put_cf(hid_t d, const char *path, hid_t type, const char *units, const char *long_name)
 {
-    hs_status st = units ? put_str(d, path, "units", units) : HS_OK;
-    if (!st && long_name) st = put_str(d, path, "long_name", long_name);
-    if (!st && H5Tget_class(type) == H5T_STRING) st = put_str(d, path, "_Encoding", "utf-8");
+    hs_status st = units ? put_text(d, path, HS_RA_UNITS, units) : HS_OK;
+    if (!st && long_name) st = put_text(d, path, HS_RA_LONG_NAME, long_name);
+    if (!st && H5Tget_class(type) == H5T_STRING) st = put_text(d, path, HS_RA_ENCODING, "utf-8");
     return st;
 }
 
@@ -529,11 +554,11 @@ static hs_status variant_attrs(creator *c)
         flags[2 * nv + v] = (uint8_t)var->select.keep_one_per_layer;
     }
     hid_t d = c->scales[D_VARIANT];
-    if (!st) st = put_strs(d, c->path, "gating", (hsize_t)nv, gating);
-    if (!st) st = put_attr(d, c->path, "agency", H5T_NATIVE_UINT8, (hsize_t)nv, flags);
-    if (!st) st = put_strs(d, c->path, "strategy", (hsize_t)nv, strategy);
-    if (!st) st = put_attr(d, c->path, "per_layer", H5T_NATIVE_UINT8, (hsize_t)nv, flags + nv);
-    if (!st) st = put_attr(d, c->path, "keep_one_per_layer", H5T_NATIVE_UINT8, (hsize_t)nv, flags + 2 * nv);
+    if (!st) st = put_def(d, c->path, HS_RA_GATING, (hsize_t)nv, gating);
+    if (!st) st = put_def(d, c->path, HS_RA_AGENCY, (hsize_t)nv, flags);
+    if (!st) st = put_def(d, c->path, HS_RA_VARIANT_STRATEGY, (hsize_t)nv, strategy);
+    if (!st) st = put_def(d, c->path, HS_RA_VARIANT_PER_LAYER, (hsize_t)nv, flags + nv);
+    if (!st) st = put_def(d, c->path, HS_RA_VARIANT_KEEP_ONE, (hsize_t)nv, flags + 2 * nv);
     free(gating);
     free(strategy);
     free(flags);
@@ -553,8 +578,7 @@ static hs_status write_scales(creator *c)
     if (!st) st = make_scale(c, D_LEVEL, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, job->levels);
     /* each_head: which head a level switches off alone (-1: a level of the strategies) */
     if (!st && job->level_head)
-        st = put_attr(c->scales[D_LEVEL], c->path, "single_head", H5T_NATIVE_INT, (hsize_t)s->grid.n_levels,
-                      job->level_head);
+        st = put_def(c->scales[D_LEVEL], c->path, HS_RA_SINGLE_HEAD, (hsize_t)s->grid.n_levels, job->level_head);
     if (!st) st = make_string_scale(c, D_PROMPT, s->prompt_ids);
     if (!st) st = make_string_scale(c, D_STATE, states);
     for (int d = D_LAYER; !st && d < D_COUNT; d++)
@@ -569,10 +593,10 @@ static hs_status heads_source_attrs(creator *c)
 {
     const hs_results_job *job = &c->spec->job;
     const char *source = job->heads_off ? "heads_off" : job->scores_path ? "scores_file" : "computed";
-    hs_status st = put_str(c->file, c->path, "heads_source", source);
-    if (!st) st = put_str(c->file, c->path, "scores_path", job->scores_path ? job->scores_path : "");
-    if (!st) st = put_str(c->file, c->path, "scores_sha256", c->spec->inputs->scores_sha256);
-    if (!st) st = put_str(c->file, c->path, "heads_off", job->heads_off ? job->heads_off : "");
+    hs_status st = put_text(c->file, c->path, HS_RA_HEADS_SOURCE, source);
+    if (!st) st = put_text(c->file, c->path, HS_RA_SCORES_PATH, job->scores_path ? job->scores_path : "");
+    if (!st) st = put_text(c->file, c->path, HS_RA_SCORES_SHA256, c->spec->inputs->scores_sha256);
+    if (!st) st = put_text(c->file, c->path, HS_RA_HEADS_OFF, job->heads_off ? job->heads_off : "");
     return st;
 }
 
@@ -585,23 +609,23 @@ static hs_status provenance_attrs(creator *c)
     char now[HS_UTC_MAX], sha[65];
     hs_utc_now(now);
     hs_sha256_hex(s->study, strlen(s->study), sha);
-    hs_status st = put_i32(f, p, "schema_version", HS_RESULTS_SCHEMA_VERSION);
-    if (!st) st = put_str(f, p, "Conventions", "CF-1.8"); /* units, long_name, _FillValue as CF defines them */
-    if (!st) st = put_str(f, p, "headsweep_version", HS_VERSION);
-    if (!st) st = put_str(f, p, "git_describe", HS_GIT_DESCRIBE);
-    if (!st) st = put_str(f, p, "created_utc", now);
-    if (!st) st = put_str(f, p, "job_name", job->name);
-    if (!st) st = put_str(f, p, "job_file", job->path);
-    if (!st) st = put_str(f, p, "job_file_text", job->text);
-    if (!st) st = put_str(f, p, "study", s->study);
-    if (!st) st = put_str(f, p, "study_sha256", sha);
-    if (!st) st = put_str(f, p, "model_dir", job->model_dir);
-    if (!st) st = put_str(f, p, "model_sha256", s->inputs->model_sha256);
-    if (!st) st = put_str(f, p, "prompts_path", job->prompts_path);
-    if (!st) st = put_str(f, p, "prompts_sha256", s->inputs->prompts_sha256);
-    if (!st) st = put_i32(f, p, "max_prompts", job->max_prompts);
-    if (!st) st = put_str(f, p, "calibration_path", job->calib_path ? job->calib_path : "");
-    if (!st) st = put_str(f, p, "calibration_sha256", s->inputs->calibration_sha256);
+    hs_status st = put_i32(f, p, HS_RA_SCHEMA_VERSION, HS_RESULTS_SCHEMA_VERSION);
+    if (!st) st = put_text(f, p, HS_RA_CONVENTIONS, "CF-1.8"); /* units, long_name, _FillValue as CF defines them */
+    if (!st) st = put_text(f, p, HS_RA_HEADSWEEP_VERSION, HS_VERSION);
+    if (!st) st = put_text(f, p, HS_RA_GIT_DESCRIBE, HS_GIT_DESCRIBE);
+    if (!st) st = put_text(f, p, HS_RA_CREATED_UTC, now);
+    if (!st) st = put_text(f, p, HS_RA_JOB_NAME, job->name);
+    if (!st) st = put_text(f, p, HS_RA_JOB_FILE, job->path);
+    if (!st) st = put_text(f, p, HS_RA_JOB_FILE_TEXT, job->text);
+    if (!st) st = put_text(f, p, HS_RA_STUDY, s->study);
+    if (!st) st = put_text(f, p, HS_RA_STUDY_SHA256, sha);
+    if (!st) st = put_text(f, p, HS_RA_MODEL_DIR, job->model_dir);
+    if (!st) st = put_text(f, p, HS_RA_MODEL_SHA256, s->inputs->model_sha256);
+    if (!st) st = put_text(f, p, HS_RA_PROMPTS_PATH, job->prompts_path);
+    if (!st) st = put_text(f, p, HS_RA_PROMPTS_SHA256, s->inputs->prompts_sha256);
+    if (!st) st = put_i32(f, p, HS_RA_MAX_PROMPTS, job->max_prompts);
+    if (!st) st = put_text(f, p, HS_RA_CALIBRATION_PATH, job->calib_path ? job->calib_path : "");
+    if (!st) st = put_text(f, p, HS_RA_CALIBRATION_SHA256, s->inputs->calibration_sha256);
     if (!st) st = heads_source_attrs(c);
     return st;
 }
@@ -611,17 +635,17 @@ static hs_status settings_attrs(creator *c)
     const hs_results_job *job = &c->spec->job;
     hid_t f = c->file;
     const char *p = c->path;
-    hs_status st = put_str(f, p, "strategy", job->heads_off ? "heads_off" : hs_strategy_name(job->strategy));
-    if (!st) st = put_u64(f, p, "pruning_seed", job->pruning_seed);
-    if (!st) st = put_u8(f, p, "per_layer", (uint8_t)job->select.per_layer);
-    if (!st) st = put_u8(f, p, "keep_one_per_layer", (uint8_t)job->select.keep_one_per_layer);
-    if (!st) st = put_u64(f, p, "seed", job->sample.seed);
-    if (!st) st = put_i32(f, p, "max_new_tokens", job->sample.max_new);
-    if (!st) st = put_f32(f, p, "temperature", job->sample.temperature);
-    if (!st) st = put_i32(f, p, "top_k", job->sample.top_k);
-    if (!st) st = put_f32(f, p, "top_p", job->sample.top_p);
-    if (!st) st = put_i32(f, p, "n_shards", job->shards);
-    if (!st) st = put_u8(f, p, "measure_unpruned_ppl", (uint8_t)job->measure_unpruned_ppl);
+    hs_status st = put_text(f, p, HS_RA_STRATEGY, job->heads_off ? "heads_off" : hs_strategy_name(job->strategy));
+    if (!st) st = put_u64(f, p, HS_RA_PRUNING_SEED, job->pruning_seed);
+    if (!st) st = put_u8(f, p, HS_RA_PER_LAYER, (uint8_t)job->select.per_layer);
+    if (!st) st = put_u8(f, p, HS_RA_KEEP_ONE, (uint8_t)job->select.keep_one_per_layer);
+    if (!st) st = put_u64(f, p, HS_RA_SEED, job->sample.seed);
+    if (!st) st = put_i32(f, p, HS_RA_MAX_NEW_TOKENS, job->sample.max_new);
+    if (!st) st = put_f32(f, p, HS_RA_TEMPERATURE, job->sample.temperature);
+    if (!st) st = put_i32(f, p, HS_RA_TOP_K, job->sample.top_k);
+    if (!st) st = put_f32(f, p, HS_RA_TOP_P, job->sample.top_p);
+    if (!st) st = put_i32(f, p, HS_RA_N_SHARDS, job->shards);
+    if (!st) st = put_u8(f, p, HS_RA_MEASURE_UNPRUNED_PPL, (uint8_t)job->measure_unpruned_ppl);
     return st;
 }
 
@@ -633,16 +657,16 @@ static hs_status run_attrs(hid_t f, const char *p, const hs_run_info *info, int 
     if (H5get_libversion(&maj, &min, &rel) < 0) return h5_fail(p, "asking the HDF5 version");
     snprintf(h5ver, sizeof h5ver, "%u.%u.%u", maj, min, rel);
     hs_utc_now(now);
-    hs_status st = put_fixed_str(f, p, "updated_utc", now, HS_UTC_MAX);
-    if (!st) st = put_i32(f, p, "runs", run);
-    if (!st) st = put_u8(f, p, "complete", (uint8_t)complete);
-    if (!st && info) st = put_fixed_str(f, p, "command_line", info->command_line, CMDLINE_MAX);
-    if (!st && info) st = put_i32(f, p, "n_ranks", info->n_ranks);
-    if (!st && info) st = put_fixed_str(f, p, "hosts", info->hosts, HOSTS_MAX);
-    if (!st && info) st = put_fixed_str(f, p, "mpi_version", info->mpi_version, VERSION_MAX);
-    if (!st && info) st = put_fixed_str(f, p, "openblas_version", info->openblas_version, VERSION_MAX);
-    if (!st && info) st = put_fixed_str(f, p, "hdf5_version", h5ver, 64);
-    if (!st && info) st = put_fixed_str(f, p, "last_git_describe", HS_GIT_DESCRIBE, VERSION_MAX);
+    hs_status st = put_text(f, p, HS_RA_UPDATED_UTC, now);
+    if (!st) st = put_i32(f, p, HS_RA_RUNS, run);
+    if (!st) st = put_u8(f, p, HS_RA_COMPLETE, (uint8_t)complete);
+    if (!st && info) st = put_text(f, p, HS_RA_COMMAND_LINE, info->command_line);
+    if (!st && info) st = put_i32(f, p, HS_RA_N_RANKS, info->n_ranks);
+    if (!st && info) st = put_text(f, p, HS_RA_HOSTS, info->hosts);
+    if (!st && info) st = put_text(f, p, HS_RA_MPI_VERSION, info->mpi_version);
+    if (!st && info) st = put_text(f, p, HS_RA_OPENBLAS_VERSION, info->openblas_version);
+    if (!st && info) st = put_text(f, p, HS_RA_HDF5_VERSION, h5ver);
+    if (!st && info) st = put_text(f, p, HS_RA_LAST_GIT_DESCRIBE, HS_GIT_DESCRIBE);
     return st;
 }
 
@@ -668,7 +692,7 @@ static hs_status make_metrics(creator *c)
                             c->scales, &d);
         if (st) break;
         st = put_cf(d, c->path, H5T_IEEE_F64LE, hs_metrics[m].units, hs_metrics[m].description);
-        if (!st) st = put_u8(d, c->path, "timing", (uint8_t)hs_metrics[m].timing);
+        if (!st) st = put_u8(d, c->path, HS_RA_TIMING, (uint8_t)hs_metrics[m].timing);
         if (H5Dclose(d) < 0 && !st) st = h5_fail(c->path, "closing %s", name);
     }
     return st;
@@ -714,13 +738,13 @@ static hs_status make_cell_datasets(creator *c, hid_t *ds)
 }
 
 /* Per-variant string attribute of /heads/means from a field of each variant's means. */
-static hs_status means_str_attr(creator *c, hid_t d, const char *name, size_t offset)
+static hs_status means_str_attr(creator *c, hid_t d, int id, size_t offset)
 {
     int nv = c->spec->grid.n_variants;
     const char **v = hs_calloc((size_t)nv, sizeof *v, "head means attributes");
     hs_status st = !v ? HS_ENOMEM : HS_OK;
     for (int i = 0; !st && i < nv; i++) v[i] = (const char *)&c->spec->scores[i].means + offset;
-    if (!st) st = put_strs(d, c->path, name, (hsize_t)nv, v); /* fixed-length, as every string */
+    if (!st) st = put_def(d, c->path, id, (hsize_t)nv, v); /* fixed-length, as every string */
     free(v);
     return st;
 }
@@ -763,10 +787,11 @@ static hs_status write_means(creator *c, hid_t d)
         ints[g->n_variants + v] = use ? ms->max_tokens : 0;
     }
     if (!st) st = write_all(d, c->path, "/heads/means", H5T_NATIVE_DOUBLE, all);
-    if (!st) st = means_str_attr(c, d, "calibration_set", offsetof(hs_head_mean_set, calibration));
-    if (!st) st = means_str_attr(c, d, "calibration_sha256", offsetof(hs_head_mean_set, calibration_sha256));
-    if (!st) st = put_attr(d, c->path, "n_prompts", H5T_NATIVE_INT32, (hsize_t)g->n_variants, ints);
-    if (!st) st = put_attr(d, c->path, "max_tokens", H5T_NATIVE_INT32, (hsize_t)g->n_variants, ints + g->n_variants);
+    if (!st) st = means_str_attr(c, d, HS_RA_MEANS_CALIBRATION, offsetof(hs_head_mean_set, calibration));
+    if (!st)
+        st = means_str_attr(c, d, HS_RA_MEANS_CALIBRATION_SHA256, offsetof(hs_head_mean_set, calibration_sha256));
+    if (!st) st = put_def(d, c->path, HS_RA_MEANS_N_PROMPTS, (hsize_t)g->n_variants, ints);
+    if (!st) st = put_def(d, c->path, HS_RA_MEANS_MAX_TOKENS, (hsize_t)g->n_variants, ints + g->n_variants);
     free(all);
     free(ints);
     return st;
@@ -812,13 +837,14 @@ static hs_status write_heads(creator *c, const hid_t *ds)
     /* heads_off: 0 for a listed head, 1 for the others (src/prune/plan.c), no strategy behind them */
     const char *strategy = s->job.heads_off ? "heads_off" : hs_strategy_name(s->scores->strategy);
     if (!st) st = write_all(d, c->path, "/heads/score", H5T_NATIVE_DOUBLE, s->scores->score);
-    if (!st) st = put_str(d, c->path, "strategy", strategy);
-    if (!st) st = put_str(d, c->path, "calibration_set", s->scores->calibration);
-    if (!st) st = put_str(d, c->path, "calibration_sha256", s->scores->calibration_sha256);
-    if (!st) st = put_i32(d, c->path, "n_prompts", s->scores->n_prompts);
-    if (!st) st = put_u64(d, c->path, "seed", s->scores->seed);
+    if (!st) st = put_text(d, c->path, HS_RA_SCORE_STRATEGY, strategy);
+    if (!st) st = put_text(d, c->path, HS_RA_SCORE_CALIBRATION, s->scores->calibration);
+    if (!st) st = put_text(d, c->path, HS_RA_SCORE_CALIBRATION_SHA256, s->scores->calibration_sha256);
+    if (!st) st = put_i32(d, c->path, HS_RA_SCORE_N_PROMPTS, s->scores->n_prompts);
+    if (!st) st = put_u64(d, c->path, HS_RA_SCORE_SEED, s->scores->seed);
     if (!st)
-        st = put_str(d, c->path, "convention", "higher = more useful; a level switches off the lowest scores first");
+        st = put_text(d, c->path, HS_RA_SCORE_CONVENTION,
+                      "higher = more useful; a level switches off the lowest scores first");
     if (!st && ds[DS_MEANS] >= 0) st = write_means(c, ds[DS_MEANS]);
     return st;
 }
@@ -1823,7 +1849,7 @@ hs_status hs_results_settle(hs_results *r)
 
 hs_status hs_results_set_merged_from(hs_results *r, const char *inputs)
 {
-    return put_str(r->file, r->path, "merged_from", inputs);
+    return put_text(r->file, r->path, HS_RA_MERGED_FROM, inputs);
 }
 
 hs_status hs_results_read_complete(hs_results *r, int *complete)

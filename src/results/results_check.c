@@ -3,8 +3,10 @@
  *
  * It only reads metadata and a few small datasets, each with HDF5's own checksums
  * verified on the way; the readers then read what they need. Scales and datasets are
- * those of the schema table (schema.c) the writer creates from; the attributes a reader
- * reads or a run rewrites are listed below. */
+ * those of the schema table (schema.c) the writer creates from, and so are the attributes
+ * (its attribute table: every one of its class, one value or one per variant or level, and
+ * present where the table requires it: a run writes one value over a scalar, and an array
+ * there would make HDF5 read past that value). */
 #include "results_impl.h"
 
 #include <math.h>
@@ -25,25 +27,6 @@ static H5T_class_t class_of(hs_results_type t)
     hs_results_class c = hs_results_type_class(t);
     return c == HS_RC_STRING ? H5T_STRING : c == HS_RC_FLOAT ? H5T_FLOAT : H5T_INTEGER;
 }
-
-/* Attributes readers read or runs rewrite: each must be one value (a run writes one
- * value over it; an array there would make HDF5 read past that value). */
-static const struct {
-    const char *obj, *name;
-    H5T_class_t cls;
-} scalar_attrs[] = {
-    {"/", "schema_version", H5T_INTEGER},       {"/", "study", H5T_STRING},
-    {"/", "runs", H5T_INTEGER},                 {"/", "complete", H5T_INTEGER},
-    {"/", "updated_utc", H5T_STRING},           {"/", "command_line", H5T_STRING},
-    {"/", "n_ranks", H5T_INTEGER},              {"/", "hosts", H5T_STRING},
-    {"/", "mpi_version", H5T_STRING},           {"/", "openblas_version", H5T_STRING},
-    {"/", "hdf5_version", H5T_STRING},          {"/", "last_git_describe", H5T_STRING},
-    {"/", "merged_from", H5T_STRING},           {"/", "job_name", H5T_STRING},
-    {"/", "job_file_text", H5T_STRING},         {"/heads/score", "strategy", H5T_STRING},
-    {"/heads/score", "calibration_set", H5T_STRING}, {"/heads/score", "calibration_sha256", H5T_STRING},
-    {"/heads/score", "n_prompts", H5T_INTEGER}, {"/heads/score", "seed", H5T_INTEGER},
-};
-#define N_SCALAR_ATTRS (int)(sizeof scalar_attrs / sizeof scalar_attrs[0])
 
 #define RUNS_MAX (1 << 20)          /* sweep invocations on one file */
 #define CHUNK_BYTES_MAX (1 << 20)   /* the writer's chunks are at most 64 KiB */
@@ -196,6 +179,29 @@ static hs_status check_attr(const ck *c, hid_t obj, const char *objname, const c
     return st;
 }
 
+/* Whether row a of the attribute table is about object obj: its path, or (generic) every
+ * dataset (HS_RESULTS_ANY) or every metric (HS_RESULTS_METRIC). */
+static int attr_of(const hs_results_attr_def *a, const char *obj, int generic)
+{
+    if (!strcmp(a->obj, HS_RESULTS_ANY)) return generic && strcmp(obj, "/") != 0;
+    if (!strcmp(a->obj, HS_RESULTS_METRIC)) return generic && !strncmp(obj, "/metrics/", 9);
+    return !generic && !strcmp(a->obj, obj);
+}
+
+/* Every attribute of the table about obj (open as o): of its class, one value or one per
+ * entry of its axis (whose length c->len holds by then), present where required. */
+static hs_status check_attrs(const ck *c, hid_t o, const char *obj, int generic)
+{
+    hs_status st = HS_OK;
+    for (int i = 0; !st && i < HS_RA_COUNT; i++) {
+        const hs_results_attr_def *a = &hs_results_attrs[i];
+        if (!attr_of(a, obj, generic)) continue;
+        hsize_t count = a->per == HS_RA_ONE ? 0 : c->len[a->per];
+        st = check_attr(c, o, obj, a->name, class_of(a->type), count, a->required);
+    }
+    return st;
+}
+
 /* Opens obj as a dataset of rank `rank`, type class cls; checks its shape against want
  * (NULL: any, stored in got), its bytes against the file size, chunks and units. */
 static hs_status check_dataset(const ck *c, const char *obj, int rank, const hsize_t *want, H5T_class_t cls,
@@ -221,9 +227,7 @@ static hs_status check_dataset(const ck *c, const char *obj, int rank, const hsi
     if (!st && (bytes == 0 ? bytes_of(dims, rank, 1) != 0 || rank == 0 : bytes > c->file_size))
         st = fail(c, obj, "declares more data than the file holds (%llu bytes)", (unsigned long long)c->file_size);
     if (!st) st = check_chunks(c, obj, d, rank, dims, elem);
-    if (!st) st = check_attr(c, d, obj, "units", H5T_STRING, 0, 0);
-    if (!st) st = check_attr(c, d, obj, "long_name", H5T_STRING, 0, 0);   /* schema 2 */
-    if (!st) st = check_attr(c, d, obj, "description", H5T_STRING, 0, 0); /* schema 1 */
+    if (!st) st = check_attrs(c, d, obj, 1); /* units, long_name (schema 1: description), ... */
     for (int i = 0; !st && got && i < rank; i++) got[i] = dims[i];
     close_id(sp);
     close_id(t);
@@ -254,12 +258,14 @@ static hs_status check_scales(ck *c, hs_results_dims *dims)
     }
     if (dims->n_states != HS_AG_NSTATES)
         return fail(c, "/state", "has %d entries, expected the %d agency states", dims->n_states, HS_AG_NSTATES);
-    hid_t v = H5Dopen2(c->file, "/variant", H5P_DEFAULT);
-    if (v < 0) return fail_h5(c, "/variant", "cannot open it");
-    hs_status st = check_attr(c, v, "/variant", "gating", H5T_STRING, c->len[S_VARIANT], 1);
-    if (!st) st = check_attr(c, v, "/variant", "agency", H5T_INTEGER, c->len[S_VARIANT], 1);
-    if (!st) st = check_attr(c, v, "/variant", "strategy", H5T_STRING, c->len[S_VARIANT], 0);
-    close_id(v);
+    hs_status st = HS_OK;
+    for (int s = 0; !st && s < S_COUNT; s++) { /* the scales' own attributes, now that every length is known */
+        const char *name = hs_results_scales[s].path;
+        if (!c->len[s]) continue; /* /head_dim, absent */
+        hid_t d = H5Dopen2(c->file, name, H5P_DEFAULT);
+        st = d < 0 ? fail_h5(c, name, "cannot open it") : check_attrs(c, d, name, 0);
+        close_id(d);
+    }
     return st;
 }
 
@@ -270,11 +276,7 @@ static hs_status check_root_attrs(ck *c)
     if (!has)
         return hs_err(HS_EINPUT, "%s is an HDF5 file but not a headsweep results file (no schema_version "
                                  "attribute); refusing to use it", c->path);
-    hs_status st = HS_OK;
-    for (int i = 0; !st && i < N_SCALAR_ATTRS; i++) {
-        if (strcmp(scalar_attrs[i].obj, "/")) continue;
-        st = check_attr(c, c->file, "/", scalar_attrs[i].name, scalar_attrs[i].cls, 0, 0);
-    }
+    hs_status st = check_attrs(c, c->file, "/", 0);
     int32_t version = 0;
     hid_t a = st ? -1 : H5Aopen(c->file, "schema_version", H5P_DEFAULT);
     if (!st && (a < 0 || H5Aread(a, H5T_NATIVE_INT32, &version) < 0))
@@ -355,16 +357,6 @@ static hs_status check_scores(const ck *c)
     return st;
 }
 
-/* /heads/means names each variant's calibration set, its sha256, prompts and max_tokens. */
-static hs_status check_means_attrs(const ck *c, hid_t d)
-{
-    static const char *const names[] = {"calibration_set", "calibration_sha256", "n_prompts", "max_tokens"};
-    hs_status st = HS_OK;
-    for (int i = 0; !st && i < 4; i++)
-        st = check_attr(c, d, "/heads/means", names[i], i < 2 ? H5T_STRING : H5T_INTEGER, c->len[S_VARIANT], 1);
-    return st;
-}
-
 /* Every dataset of the schema table (the older unsharded occupancy accepted too). */
 static hs_status check_datasets(const ck *c, hs_results_dims *dims)
 {
@@ -375,18 +367,15 @@ static hs_status check_datasets(const ck *c, hs_results_dims *dims)
         if (has < 0) return fail_h5(c, def->path, "cannot look it up");
         if (!has && def->optional) continue;
         if (!has) return fail(c, def->path, "is missing");
-        if (i == HS_RDS_OCC && dataset_rank(c, def->path) == hs_results_occupancy_unsharded.rank)
-            def = &hs_results_occupancy_unsharded;
+        if (hs_results_older[i] && dataset_rank(c, def->path) == hs_results_older[i]->rank)
+            def = hs_results_older[i]; /* e.g. the first sketch's occupancy without a shard axis */
         hsize_t want[6];
         for (int k = 0; k < def->rank; k++) want[k] = c->len[def->dims[k]];
         /* schema 1 kept finish times as ISO 8601 strings */
         H5T_class_t cls = i == HS_RDS_FINISHED && c->version < 2 ? H5T_STRING : class_of(def->type);
         hid_t d = -1;
         st = check_dataset(c, def->path, def->rank, want, cls, NULL, &d);
-        for (int k = 0; !st && k < N_SCALAR_ATTRS; k++)
-            if (!strcmp(scalar_attrs[k].obj, def->path))
-                st = check_attr(c, d, def->path, scalar_attrs[k].name, scalar_attrs[k].cls, 0, 0);
-        if (!st && i == HS_RDS_MEANS) st = check_means_attrs(c, d);
+        if (!st) st = check_attrs(c, d, def->path, 0); /* /heads/score's, /heads/means' per variant */
         close_id(d);
         if (i == HS_RDS_TRANS) dims->has_transitions = 1;
     }
@@ -525,8 +514,7 @@ static herr_t on_metric(hid_t g, const char *name, const H5L_info_t *info, void 
         return -1;
     }
     hid_t d = -1;
-    w->st = check_dataset(w->c, obj, 3, w->want, H5T_FLOAT, NULL, &d);
-    if (!w->st) w->st = check_attr(w->c, d, obj, "timing", H5T_INTEGER, 0, 0);
+    w->st = check_dataset(w->c, obj, 3, w->want, H5T_FLOAT, NULL, &d); /* and its timing attribute */
     close_id(d);
     return w->st ? -1 : 0;
 }

@@ -22,8 +22,9 @@
  *    element size, and declared bytes (overflow-checked) no more than the file holds,
  *    since a writer allocates every dataset at creation; at most HS_RESULTS_CHUNKS_MAX
  *    chunks;
- *  - every attribute a reader reads or a run rewrites: scalar or of its length, class,
- *    and for the fixed-size strings rewritten in place, their exact size;
+ *  - every attribute of the attribute table (hs_results_attrs, the writer's too): its
+ *    class, one value or one per variant or level, present where required (not the size
+ *    of a string a run rewrites: the run recreates one that another tool rewrote);
  *  - values: done flags and pruned flags 0/1, run numbers in [0, runs], ranks >= -1,
  *    agency counters in [0, HS_RESULTS_COUNT_MAX], levels finite in [0, 100], head
  *    scores finite; texts (/prompts/text, /prompts/reference, /prompts/generated) valid

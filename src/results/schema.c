@@ -1,6 +1,7 @@
 /* schema.c: the schema table (include/headsweep/results.h): every dimension scale and
- * dataset of a results file, its shape, type, units and description. The writer creates
- * from it, the schema check checks against it and the readers read through it;
+ * dataset of a results file, its shape, type, units and description, and every attribute
+ * with its type, size and whether a file must have it. The writer creates from it, the
+ * schema check checks against it and the readers read through it;
  * docs/results-format.md describes the same layout for people.
  * Units follow the CF conventions: every one parses with UDUNITS-2 (counts and ids are
  * "1", the description, written as long_name, says what is counted); `results_tool.py cf`
@@ -79,10 +80,113 @@ const hs_results_dataset_def hs_results_occupancy_unsharded = {
     "/agency/occupancy", 5, {HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_LAYER, HS_RD_HEAD, HS_RD_STATE}, HS_RT_I64, 2,
     NULL, NULL};
 
+const hs_results_dataset_def *const hs_results_older[HS_RDS_COUNT] = {[HS_RDS_OCC] = &hs_results_occupancy_unsharded};
+
+/* The attribute table: every attribute the writer writes and the schema check checks
+ * (docs/results-format.md, "Root attributes"). Strings are fixed-length: sized to their
+ * value, or to `size` where a run rewrites them in place. */
+#define ROOT "/"
+#define VAR "/variant"
+#define SCORE "/heads/score"
+#define MEANS "/heads/means"
+
+const hs_results_attr_def hs_results_attrs[HS_RA_COUNT] = {
+    /* written once, when the file is created */
+    [HS_RA_SCHEMA_VERSION] = {ROOT, "schema_version", HS_RT_I32, HS_RA_ONE, 0, 1, "1", "results schema version"},
+    [HS_RA_CONVENTIONS] = {ROOT, "Conventions", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "CF conventions followed: CF-1.8"},
+    [HS_RA_HEADSWEEP_VERSION] = {ROOT, "headsweep_version", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL,
+                                 "version of the headsweep that created the file"},
+    [HS_RA_GIT_DESCRIBE] = {ROOT, "git_describe", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "git describe of that build"},
+    [HS_RA_CREATED_UTC] = {ROOT, "created_utc", HS_RT_STRING, HS_RA_ONE, 0, 0, "ISO 8601", "creation time (UTC)"},
+    [HS_RA_JOB_NAME] = {ROOT, "job_name", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "[job] name"},
+    [HS_RA_JOB_FILE] = {ROOT, "job_file", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "the job file's path as given"},
+    [HS_RA_JOB_FILE_TEXT] = {ROOT, "job_file_text", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL,
+                             "the job file's bytes, then one `; --set ...` line per override"},
+    [HS_RA_STUDY] = {ROOT, "study", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL,
+                     "the study's identity: one `key = value` line per setting that changes a result"},
+    [HS_RA_STUDY_SHA256] = {ROOT, "study_sha256", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "SHA-256 of study"},
+    [HS_RA_MODEL_DIR] = {ROOT, "model_dir", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "model directory as given"},
+    [HS_RA_MODEL_SHA256] = {ROOT, "model_sha256", HS_RT_STRING, HS_RA_ONE, 0, 0,
+                            NULL, "SHA-256 of its model.safetensors"},
+    [HS_RA_PROMPTS_PATH] = {ROOT, "prompts_path", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "evaluation prompts"},
+    [HS_RA_PROMPTS_SHA256] = {ROOT, "prompts_sha256", HS_RT_STRING, HS_RA_ONE, 0, 0,
+                              NULL, "SHA-256 of the prompt file"},
+    [HS_RA_MAX_PROMPTS] = {ROOT, "max_prompts", HS_RT_I32, HS_RA_ONE, 0, 0, "1", "evaluation prompts used (0 = all)"},
+    [HS_RA_CALIBRATION_PATH] = {ROOT, "calibration_path", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL,
+                                "calibration prompts, \"\" without"},
+    [HS_RA_CALIBRATION_SHA256] = {ROOT, "calibration_sha256", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL,
+                                  "SHA-256 of the calibration set (or of the scores file)"},
+    [HS_RA_HEADS_SOURCE] = {ROOT, "heads_source", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL,
+                            "where the switched-off heads came from: computed, scores_file or heads_off"},
+    [HS_RA_SCORES_PATH] = {ROOT, "scores_path", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "the scores file as given, \"\""},
+    [HS_RA_SCORES_SHA256] = {ROOT, "scores_sha256", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "its SHA-256, \"\""},
+    [HS_RA_HEADS_OFF] = {ROOT, "heads_off", HS_RT_STRING, HS_RA_ONE, 0, 0,
+                         NULL, "the explicit head list, canonical, \"\""},
+    [HS_RA_STRATEGY] = {ROOT, "strategy", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "pruning strategy"},
+    [HS_RA_PRUNING_SEED] = {ROOT, "pruning_seed", HS_RT_U64, HS_RA_ONE, 0, 0, "1", "seed of the random strategy"},
+    [HS_RA_PER_LAYER] = {ROOT, "per_layer", HS_RT_U8, HS_RA_ONE, 0, 0, "1", "1: a level switches off heads per layer"},
+    [HS_RA_KEEP_ONE] = {ROOT, "keep_one_per_layer", HS_RT_U8, HS_RA_ONE, 0, 0, "1", "1: every layer keeps a head"},
+    [HS_RA_SEED] = {ROOT, "seed", HS_RT_U64, HS_RA_ONE, 0, 0, "1", "sampling seed"},
+    [HS_RA_MAX_NEW_TOKENS] = {ROOT, "max_new_tokens", HS_RT_I32, HS_RA_ONE, 0, 0, "1", "tokens generated at most"},
+    [HS_RA_TEMPERATURE] = {ROOT, "temperature", HS_RT_F32, HS_RA_ONE, 0, 0, "1", "sampling temperature"},
+    [HS_RA_TOP_K] = {ROOT, "top_k", HS_RT_I32, HS_RA_ONE, 0, 0, "1", "top-k sampling (0: off)"},
+    [HS_RA_TOP_P] = {ROOT, "top_p", HS_RT_F32, HS_RA_ONE, 0, 0, "1", "top-p sampling (1: off)"},
+    [HS_RA_N_SHARDS] = {ROOT, "n_shards", HS_RT_I32, HS_RA_ONE, 0, 0, "1", "prompt shards"},
+    [HS_RA_MEASURE_UNPRUNED_PPL] = {ROOT, "measure_unpruned_ppl", HS_RT_U8, HS_RA_ONE, 0, 0, "1",
+                                    "1: generated_perplexity_unpruned is measured"},
+    /* rewritten in place by every run that computes cells: fixed sizes */
+    [HS_RA_UPDATED_UTC] = {ROOT, "updated_utc", HS_RT_STRING, HS_RA_ONE, HS_UTC_MAX, 0, "ISO 8601",
+                           "last start or end of a run"},
+    [HS_RA_RUNS] = {ROOT, "runs", HS_RT_I32, HS_RA_ONE, 0, 0, "1", "sweep invocations that computed cells"},
+    [HS_RA_COMPLETE] = {ROOT, "complete", HS_RT_U8, HS_RA_ONE, 0, 0, "1", "1 when every cell is done"},
+    [HS_RA_COMMAND_LINE] = {ROOT, "command_line", HS_RT_STRING, HS_RA_ONE, 4096, 0, NULL, "of the last run"},
+    [HS_RA_N_RANKS] = {ROOT, "n_ranks", HS_RT_I32, HS_RA_ONE, 0, 0, "1", "MPI ranks of the last run"},
+    [HS_RA_HOSTS] = {ROOT, "hosts", HS_RT_STRING, HS_RA_ONE, 2048, 0, NULL, "distinct host names of the last run"},
+    [HS_RA_MPI_VERSION] = {ROOT, "mpi_version", HS_RT_STRING, HS_RA_ONE, 256, 0, NULL, "of the last run"},
+    [HS_RA_OPENBLAS_VERSION] = {ROOT, "openblas_version", HS_RT_STRING, HS_RA_ONE, 256, 0, NULL, "of the last run"},
+    [HS_RA_HDF5_VERSION] = {ROOT, "hdf5_version", HS_RT_STRING, HS_RA_ONE, 64, 0, NULL, "of the last run"},
+    [HS_RA_LAST_GIT_DESCRIBE] = {ROOT, "last_git_describe", HS_RT_STRING, HS_RA_ONE, 256, 0, NULL,
+                                 "git describe of the build that last computed cells"},
+    [HS_RA_MERGED_FROM] = {ROOT, "merged_from", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "headsweep merge's inputs"},
+    /* per variant */
+    [HS_RA_GATING] = {VAR, "gating", HS_RT_STRING, HS_RD_VARIANT, 0, 1, NULL, "gating mode: mask or skip"},
+    [HS_RA_AGENCY] = {VAR, "agency", HS_RT_U8, HS_RD_VARIANT, 0, 1, "1", "1: agency on"},
+    [HS_RA_VARIANT_STRATEGY] = {VAR, "strategy", HS_RT_STRING, HS_RD_VARIANT, 0, 0, NULL, "the variant's strategy"},
+    [HS_RA_VARIANT_PER_LAYER] = {VAR, "per_layer", HS_RT_U8, HS_RD_VARIANT, 0, 0, "1", "per_layer of the variant"},
+    [HS_RA_VARIANT_KEEP_ONE] = {VAR, "keep_one_per_layer", HS_RT_U8, HS_RD_VARIANT, 0, 0, "1", "keep_one_per_layer"},
+    /* the first variant's head scores */
+    [HS_RA_SCORE_STRATEGY] = {SCORE, "strategy", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "scale of the scores"},
+    [HS_RA_SCORE_CALIBRATION] = {SCORE, "calibration_set", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "calibration set"},
+    [HS_RA_SCORE_CALIBRATION_SHA256] = {SCORE, "calibration_sha256", HS_RT_STRING, HS_RA_ONE, 0, 0,
+                                        NULL, "its SHA-256"},
+    [HS_RA_SCORE_N_PROMPTS] = {SCORE, "n_prompts", HS_RT_I32, HS_RA_ONE, 0, 0, "1", "calibration prompts used"},
+    [HS_RA_SCORE_SEED] = {SCORE, "seed", HS_RT_U64, HS_RA_ONE, 0, 0, "1", "seed of the random strategy"},
+    [HS_RA_SCORE_CONVENTION] = {SCORE, "convention", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "how to read the scores"},
+    /* mean ablation, per variant */
+    [HS_RA_MEANS_CALIBRATION] = {MEANS, "calibration_set", HS_RT_STRING, HS_RD_VARIANT, 0, 1,
+                                 NULL, "calibration set, \"\""},
+    [HS_RA_MEANS_CALIBRATION_SHA256] = {MEANS, "calibration_sha256", HS_RT_STRING, HS_RD_VARIANT, 0, 1,
+                                        NULL, "its SHA-256"},
+    [HS_RA_MEANS_N_PROMPTS] = {MEANS, "n_prompts", HS_RT_I32, HS_RD_VARIANT, 0, 1, "1", "calibration prompts used"},
+    [HS_RA_MEANS_MAX_TOKENS] = {MEANS, "max_tokens", HS_RT_I32, HS_RD_VARIANT, 0, 1,
+                                "1", "tokens per calibration prompt"},
+    /* each_head: per level, the head it switches off alone */
+    [HS_RA_SINGLE_HEAD] = {"/level", "single_head", HS_RT_I32, HS_RD_LEVEL, 0, 0, "1",
+                           "the head a level switches off alone (layer * n_head + head), -1 for a listed level"},
+    /* every dataset (HS_RESULTS_ANY) and every metric; CF's _FillValue, in each dataset's own type, is not here */
+    [HS_RA_UNITS] = {HS_RESULTS_ANY, "units", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "CF units (UDUNITS-2)"},
+    [HS_RA_LONG_NAME] = {HS_RESULTS_ANY, "long_name", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "CF long_name (schema 2)"},
+    [HS_RA_DESCRIPTION] = {HS_RESULTS_ANY, "description", HS_RT_STRING, HS_RA_ONE, 0, 0,
+                           NULL, "what it holds (schema 1)"},
+    [HS_RA_ENCODING] = {HS_RESULTS_ANY, "_Encoding", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL,
+                        "utf-8 on text, so that xarray returns str"},
+    [HS_RA_TIMING] = {HS_RESULTS_METRIC, "timing", HS_RT_U8, HS_RA_ONE, 0, 0, "1", "1: a timing number"},
+};
+
 const char *hs_results_dim_name(int dim) { return hs_results_scales[dim].path + 1; }
 
 hs_results_class hs_results_type_class(hs_results_type t)
 {
-    return t == HS_RT_F64 ? HS_RC_FLOAT : t == HS_RT_STRING || t == HS_RT_HOST || t == HS_RT_UTC ? HS_RC_STRING
-                                                                                                : HS_RC_INTEGER;
+    if (t == HS_RT_F64 || t == HS_RT_F32) return HS_RC_FLOAT;
+    return t == HS_RT_STRING || t == HS_RT_HOST || t == HS_RT_UTC ? HS_RC_STRING : HS_RC_INTEGER;
 }

@@ -406,6 +406,29 @@ def check_bad_inputs(binary, work):
         del f["metrics/hit_eot"]
         f["metrics/hit_eot"] = np.zeros((3, 4, 5))
     expect2([os.path.join(work, "shape.h5")], "misshapen dataset", "metrics/hit_eot: has shape")
+    # Every attribute of the attribute table (src/results/schema.c) is checked, not only those
+    # a reader reads: of its class, one value or one per variant.
+    for name, edit, needle in (
+            ("top_p", lambda f: f.attrs.__setitem__("top_p", "0.95"),
+             "/ attribute top_p: should hold floating-point numbers"),
+            ("per_layer", lambda f: f["variant"].attrs.__setitem__("per_layer", np.uint8(0)),
+             "/variant attribute per_layer: is not an array"),
+            ("convention", lambda f: f["heads/score"].attrs.__setitem__("convention", np.array(["a", "b"], "S1")),
+             "/heads/score attribute convention: is not a single value")):
+        path = fixture(os.path.join(work, "attr_%s.h5" % name))
+        with h5py.File(path, "a") as f:
+            edit(f)
+        expect2([path], "attribute " + name, needle)
+    # Texts must be UTF-8 with nothing after a fixed-length string's NUL (/prompts/generated).
+    for name, bad, needle in (("utf8", b"ok\xe2\x82", "entry 5 is not valid UTF-8 (byte 3)"),
+                              ("nul", b"ok\0more", "entry 5 holds bytes after its end (a NUL)")):
+        path = fixture(os.path.join(work, "text_%s.h5" % name))
+        with h5py.File(path, "a") as f:
+            ids = f["text/generated_ids"]
+            texts = np.full(ids.shape[:3], b"a text", dtype="S16")
+            texts.flat[5] = bad
+            f.create_dataset("prompts/generated", data=texts)
+        expect2([path], "generated text " + name, "/prompts/generated: " + needle)
     other = fixture(os.path.join(work, "other.h5"), "--seed-attr", "8")
     expect2([fixture(os.path.join(work, "one.h5")), other], "mismatched studies",
             "not the same study: study (first differing setting) differs (sample_seed = 7 vs sample_seed = 8)")

@@ -17,7 +17,7 @@
 #  - agency = on with gating = mask is refused with file:line;
 #  - a model directory without vocab.json, or with a damaged model.safetensors, is an error
 #    naming the job file and the line of `model`;
-#  - a file written before /agency/transitions existed is resumed (without them) and is
+#  - a file written before /agency/transitions (or /prompts/generated) existed is resumed (without them) and is
 #    not merged with one that has them.
 source "$(dirname "$0")/fixture.sh" "$1"
 sed -i -e 's/^max_new_tokens = .*/max_new_tokens = 12/' -e 's/^shards = .*/shards = 2\nmax_prompts = 6/' study.ini
@@ -223,6 +223,20 @@ import sys, h5py, numpy as np
 old, new = (h5py.File(p, "r") for p in sys.argv[1:])
 assert "agency/transitions" not in old and old["cells/done"][...].all()
 for k in ("text/generated_ids", "agency/occupancy", "metrics/distinct_2"):
+    assert np.array_equal(old[k][...], new[k][...], equal_nan=True), k
+PY
+# ---- files from before /prompts/generated: the same, without the generated texts ----
+sweep 1 --out notext.h5 --cells 1/2 || fail "part of the file without texts: $(cat sweep.err)"
+"$py" -c "import h5py; del h5py.File('notext.h5', 'r+')['prompts/generated']" || fail "making a file without texts"
+expect 2 "cannot merge notext.h5 with computed.h5" "/prompts/generated and notext.h5, written by an older" -- \
+  "$hs" merge m.h5 computed.h5 notext.h5
+sweep 2 --out notext.h5 || fail "resuming a file without texts: $(cat sweep.err)"
+grep -q "predates /prompts/generated" sweep.err || fail "no note about the file without texts: $(cat sweep.err)"
+"$py" - notext.h5 computed.h5 <<'PY' || fail "resumed file without texts"
+import sys, h5py, numpy as np
+old, new = (h5py.File(p, "r") for p in sys.argv[1:])
+assert "prompts/generated" not in old and "prompts/generated" in new and old["cells/done"][...].all()
+for k in ("text/generated_ids", "agency/occupancy", "agency/transitions", "metrics/distinct_2"):
     assert np.array_equal(old[k][...], new[k][...], equal_nan=True), k
 PY
 # ---- the usage text is printed as it is (no printf escapes) ----

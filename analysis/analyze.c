@@ -674,7 +674,8 @@ static hs_status find_books(hs_report *r)
     if (!r->book || !r->book_name || !r->book_count) return HS_ENOMEM;
     for (int p = 0; p < s->np; p++) {
         char b[256];
-        book_of(s->prompt[p], b, sizeof b);
+        if (s->book && s->book[p][0]) snprintf(b, sizeof b, "%s", s->book[p]); /* as the sample took it */
+        else book_of(s->prompt[p], b, sizeof b);
         int k = 0;
         while (k < r->nbooks && strcmp(r->book_name[k], b)) k++;
         if (k == r->nbooks && !(r->book_name[r->nbooks++] = hs_strdup(b))) return HS_ENOMEM;

@@ -189,6 +189,33 @@ static hs_status read_scales(const rd *r, hs_study *s)
     return st;
 }
 
+/* Which rows of the prompt file the prompts are (/prompts/file_index, /prompts/line) and
+ * their books (/prompts/book): optional, files before them have none. */
+static hs_status read_prompt_rows(const rd *r, hs_study *s)
+{
+    static const char *const obj[2] = {"prompts/file_index", "prompts/line"};
+    shape want = {1, {(uint64_t)s->np}, {"prompt"}};
+    int e = 0;
+    hs_status st = HS_OK;
+    for (int k = 0; !st && k < 2; k++) {
+        int32_t *v = NULL;
+        if ((st = hs_results_reader_exists(r->f, obj[k], &e)) || !e) continue;
+        if (!s->row) {
+            if (!(s->row = hs_malloc((size_t)s->np * 2 * sizeof *s->row, "prompt rows"))) return HS_ENOMEM;
+            for (int p = 0; p < 2 * s->np; p++) s->row[p] = -1;
+        }
+        st = hs_results_reader_numbers(r->f, obj[k], HS_RN_I32, &want, NULL, (void **)&v);
+        for (int p = 0; !st && p < s->np; p++) s->row[2 * p + k] = v[p] >= 0 ? v[p] : -1;
+        free(v);
+    }
+    if (!st) st = hs_results_reader_exists(r->f, "prompts/book", &e);
+    if (st || !e) return st;
+    uint64_t n = 0;
+    st = hs_results_reader_strings(r->f, "prompts/book", &want, &n, &s->book);
+    if (!st) st = check_printable(r, "/prompts/book", s->book, s->np);
+    return st;
+}
+
 /* ---- metrics ---- */
 
 static hs_status metric_attrs(const rd *r, const char *obj, hs_metric_data *m)
@@ -447,6 +474,7 @@ static hs_status read_study(rd *r, hs_study *s)
     hs_status st = read_source(r, s);
     if (!st) st = read_scales(r, s);
     if (!st) st = label_mean_ablation(s);
+    if (!st) st = read_prompt_rows(r, s);
     if (!st) st = read_metrics(r, s);
     if (!st) st = read_cells(r, s);
     if (!st) st = read_origins(r, s);

@@ -589,17 +589,37 @@ static void write_incomplete(FILE *f, const hs_study *s)
         fputs(">\n> The input files together have every cell done, so no result is missing.\n\n", f);
 }
 
-/* Where the prompts come from: books (from the ids) and counts, and how comparisons treat
+/* The lowest and highest known line of the prompt file among the prompts; 0 when unknown. */
+static int line_range(const hs_study *s, int *lo, int *hi)
+{
+    *lo = *hi = -1;
+    for (int p = 0; s->row && p < s->np; p++) {
+        int l = (int)s->row[2 * p + 1];
+        if (l < 0) continue;
+        if (*lo < 0 || l < *lo) *lo = l;
+        if (l > *hi) *hi = l;
+    }
+    return *lo >= 0;
+}
+
+/* Where the prompts come from: books (as the sweep's sample recorded them in /prompts/book,
+ * else from the ids) and counts, their rows of the prompt file, and how comparisons treat
  * them (prompts of one passage are not independent). */
 static void write_books(FILE *f, const hs_report *r)
 {
-    fprintf(f, "Prompts: %d from %d book(s) (from the ids):", r->st->np, r->nbooks);
+    int lo, hi;
+    fprintf(f, "Prompts: %d from %d book(s) (%s):", r->st->np, r->nbooks,
+            r->st->book ? "as the sweep's sample recorded them, /prompts/book" : "from the ids");
     for (int k = 0; k < r->nbooks && k < 40; k++) {
         fputs(k ? ", " : " ", f);
         hs_out_md_cell(f, r->book_name[k]);
         fprintf(f, " %d", r->book_count[k]);
     }
     if (r->nbooks > 40) fprintf(f, ", and %d more", r->nbooks - 40);
+    if (line_range(r->st, &lo, &hi))
+        fprintf(f, "; lines %d to %d of the prompt file (each prompt's row: `prompts.csv`)", lo, hi);
+    else
+        fputs("; the file does not record their rows of the prompt file", f);
     if (r->opt.cluster_books)
         fputs(". Comparisons resample whole books and flip each book's sum of differences (--cluster-books); "
               "metric tables still resample prompts.\n\n", f);

@@ -31,6 +31,8 @@ void hs_study_free(hs_study *s)
     free_strv(s->gating, s->nv);
     free_strv(s->strategy, s->nv);
     free_strv(s->prompt, s->np);
+    free_strv(s->book, s->np);
+    free(s->row);
     free_strv(s->state, s->ns);
     for (int i = 0; s->metric && i < s->nm; i++) {
         free(s->metric[i].name);
@@ -422,6 +424,9 @@ static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b, 
     memset(m, 0, sizeof *m);
     m->np = a->np, m->L = a->L, m->H = a->H;
     hs_status st = dup_strv(&m->prompt, a->prompt, a->np);
+    if (!st && a->book) st = dup_strv(&m->book, a->book, a->np); /* the study text pins the sample: a's is b's */
+    if (!st && a->row && !(m->row = hs_malloc((size_t)a->np * 2 * sizeof *m->row, "prompt rows"))) st = HS_ENOMEM;
+    if (!st && a->row) memcpy(m->row, a->row, (size_t)a->np * 2 * sizeof *m->row);
     m->ns = st ? 0 : a->ns;
     if (!st) st = dup_strv(&m->state, a->state, a->ns);
     if (!st) st = union_variants(m, a, b);

@@ -43,6 +43,10 @@ typedef struct {
                                  (l, h) alone (several share one percentage), -1 for the others;
                                  NULL when the study has no such level. A level is (level, head). */
     char **prompt;            /* (np) ids in prompt-file order */
+    char **book;              /* (np) each prompt's book as the sweep's sample took it (/prompts/book);
+                                 NULL when the file predates it (books then come from the ids) */
+    int32_t *row;             /* (np, 2) index among the prompt file's prompts and line (/prompts/file_index,
+                                 /prompts/line; -1 unknown); NULL when the file has neither */
     char **state;             /* (ns) agency state names */
     int nm;
     hs_metric_data *metric;   /* (nm) every /metrics/<name> of the file */

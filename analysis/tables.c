@@ -292,6 +292,23 @@ static void write_coverage_csv(FILE *f, const hs_report *r)
         }
 }
 
+/* The prompts and where each is in the prompt file: the book the sample stratified by and
+ * the rows /prompts/file_index and /prompts/line record (empty when the file predates them). */
+static void write_prompts_csv(FILE *f, const hs_report *r)
+{
+    const hs_study *s = r->st;
+    fputs("prompt,book,file_index,line\n", f);
+    for (int p = 0; p < s->np; p++) {
+        hs_out_csv_cell(f, s->prompt[p]);
+        fputc(',', f);
+        hs_out_csv_cell(f, r->book_name[r->book[p]]);
+        for (int k = 0; k < 2; k++)
+            if (s->row && s->row[2 * p + k] >= 0) fprintf(f, ",%d", (int)s->row[2 * p + k]);
+            else fputc(',', f);
+        fputc('\n', f);
+    }
+}
+
 /* Opens dir/name, lets fn write it, closes with checks. */
 static hs_status write_file(const hs_report *r, const char *name, const hs_table *t,
                             void (*fn)(FILE *, const hs_report *, const hs_table *))
@@ -306,12 +323,14 @@ static hs_status write_file(const hs_report *r, const char *name, const hs_table
 static void tables_md_fn(FILE *f, const hs_report *r, const hs_table *t) { write_tables_md(f, r); }
 static void cmp_csv_fn(FILE *f, const hs_report *r, const hs_table *t) { write_cmp_csv(f, r); }
 static void coverage_csv_fn(FILE *f, const hs_report *r, const hs_table *t) { write_coverage_csv(f, r); }
+static void prompts_csv_fn(FILE *f, const hs_report *r, const hs_table *t) { write_prompts_csv(f, r); }
 
 hs_status hs_tables_write(const hs_report *r)
 {
     hs_status st = write_file(r, "tables.md", NULL, tables_md_fn);
     if (!st) st = write_file(r, "comparisons.csv", NULL, cmp_csv_fn);
     if (!st) st = write_file(r, "coverage.csv", NULL, coverage_csv_fn);
+    if (!st) st = write_file(r, "prompts.csv", NULL, prompts_csv_fn);
     for (int t = 0; !st && t < r->ntab; t++) {
         char name[300];
         char safe[256];

@@ -10,6 +10,7 @@
 #define HEADSWEEP_PROMPTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "headsweep/util.h"
 
@@ -63,6 +64,12 @@ size_t hs_prompt_book_len(const char *id);
  * reference (prompt_sample.c). Deterministic for a file, n and seed. HS_EINPUT when n
  * is out of range or overlaps leave fewer than n. */
 hs_status hs_prompts_sample(const hs_prompt_set *set, size_t n, uint64_t seed, size_t *idx);
+/* The prompts a study uses (job keys max_prompts, prompt_order, prompt_seed): every prompt
+ * when max_prompts is 0 or not below set->n, else the first max_prompts with head, else
+ * hs_prompts_sample's. idx (set->n entries) receives their indices in the file, increasing,
+ * and *n their count: the one rule the sweep, its resume check and --dry-run share. */
+hs_status hs_prompts_choose(const hs_prompt_set *set, int max_prompts, int head, uint64_t seed, size_t *idx,
+                            size_t *n);
 /* Keeps only the prompts idx[0..n) (increasing indices) in set, in that order, and frees
  * the others. */
 void hs_prompts_keep(hs_prompt_set *set, const size_t *idx, size_t n);

@@ -54,11 +54,13 @@ typedef struct {
 
 /* Datasets besides /metrics/<name>, in the order the writer creates them. TRANS and
  * VSCORE came after the first files were written, PROMPT_TEXT and REFERENCE_TEXT with
- * schema 2, GEN_TEXT after them: files without them still open. MEANS is written only by
- * studies with a mean-ablation variant. */
+ * schema 2, GEN_TEXT after them, PROMPT_INDEX, PROMPT_LINE and PROMPT_BOOK (which rows of
+ * the prompt file the study uses) after it: files without them still open. MEANS is written
+ * only by studies with a mean-ablation variant. */
 enum { HS_RDS_GEN, HS_RDS_OCC, HS_RDS_DONE, HS_RDS_RANK, HS_RDS_HOST, HS_RDS_SECONDS, HS_RDS_FINISHED, HS_RDS_RUN,
        HS_RDS_PRUNED, HS_RDS_SCORE, HS_RDS_TRANS, HS_RDS_VSCORE, HS_RDS_MEANS, HS_RDS_PROMPT_TEXT,
-       HS_RDS_REFERENCE_TEXT, HS_RDS_GEN_TEXT, HS_RDS_COUNT };
+       HS_RDS_REFERENCE_TEXT, HS_RDS_GEN_TEXT, HS_RDS_PROMPT_INDEX, HS_RDS_PROMPT_LINE, HS_RDS_PROMPT_BOOK,
+       HS_RDS_COUNT };
 
 typedef struct {
     const char *path;     /* "/cells/done" */
@@ -236,6 +238,9 @@ typedef struct {
     const char *const *prompt_ids;    /* (n_prompts) */
     const char *const *prompt_text;   /* (n_prompts) UTF-8, stored so the file is self-contained */
     const char *const *reference_text; /* (n_prompts) UTF-8, NULL entries for none */
+    const int32_t *prompt_file_index; /* (n_prompts) index among the prompt file's prompts, NULL: unknown (-1) */
+    const int32_t *prompt_line;       /* (n_prompts) 1-based line in the prompt file, NULL: unknown (-1) */
+    const char *const *prompt_book;   /* (n_prompts) the book (stratum of the sample), NULL: all "" */
     const hs_head_scores *scores;     /* (n_variants) each variant's scores */
     const float *gates;               /* (n_variants, n_levels, L, H): 0 = switched off */
 } hs_results_spec;
@@ -271,6 +276,11 @@ const char *hs_results_variant_name(const hs_results *r, int v);
 double hs_results_level(const hs_results *r, int l);
 const char *hs_results_prompt_id(const hs_results *r, int p);
 
+/* HS_EINPUT when the file's prompts are not these n (ids, and where /prompts/file_index
+ * and /prompts/line exist, the rows of the prompt file): a resume must compute the prompts
+ * the file's cells were computed on, whatever changed in the sampling code since. */
+hs_status hs_results_check_prompts(hs_results *r, int n, const char *const *ids, const int32_t *file_index,
+                                   const int32_t *line);
 /* HS_EINPUT naming the first settings that differ when the file holds another study. */
 hs_status hs_results_check_study(const hs_results *r, const char *study);
 hs_status hs_results_read_done(hs_results *r, uint8_t *done /* (cells) */);

@@ -15,6 +15,7 @@
 #include "headsweep/agency.h"
 #include "headsweep/eval.h"
 #include "headsweep/model.h"
+#include "headsweep/prompts.h"
 #include "headsweep/prune.h"
 #include "headsweep/results.h"
 #include "headsweep/util.h"
@@ -161,6 +162,9 @@ typedef struct {
                               sized, no scores or gates */
     int have_prune;
     int n_prompts;         /* evaluation prompts used */
+    hs_prompt_set prompts; /* those prompts (max_prompts' choice, hs_prompts_choose), in file order */
+    size_t *file_index;    /* (n_prompts) each one's index among the file's prompts */
+    int n_file;            /* prompts in the file */
     hs_grid grid;          /* n_layers, n_heads from config.json; cells in grid order */
     int64_t cells;         /* every cell of the study */
     int64_t cells_slice;   /* the cells of --cells K/N (all without it) */

@@ -35,8 +35,58 @@ static const char sweep_exits[] =
     "finished cells saved (requeue and run again), 4 the results file is held by another\n"
     "live sweep (nothing was done; `headsweep status FILE` names it), 1 other failures.\n";
 
+/* Books of the prompts used, in order of their first prompt, with counts (the strata of a
+ * max_prompts sample); book[i] is prompt i's book number. Returns the number of books. */
+static int plan_books(const hs_sweep_plan *p, int *book, int *count)
+{
+    int nb = 0;
+    for (int i = 0; i < p->n_prompts; i++) {
+        const char *id = p->prompts.items[i].id;
+        size_t len = hs_prompt_book_len(id);
+        int k = 0;
+        while (k < nb) {
+            const char *first = p->prompts.items[count[2 * k + 1]].id;
+            if (hs_prompt_book_len(first) == len && !strncmp(first, id, len)) break;
+            k++;
+        }
+        if (k == nb) count[2 * nb++] = 0, count[2 * k + 1] = i;
+        count[2 * k]++;
+        book[i] = k;
+    }
+    return nb;
+}
+
+static const char *plan_order(const hs_sweep_plan *p)
+{
+    return p->n_prompts == p->n_file ? "all" : p->job.prompt_head ? "head" : "sample";
+}
+
+#define HS_DRY_ROWS 50 /* prompts listed in the text form; --json lists every one */
+
+/* The prompts used: how chosen, books and counts, and their rows of the prompt file. */
+static hs_status plan_print_sample(const hs_sweep_plan *p)
+{
+    int *book = hs_malloc((size_t)p->n_prompts * 3 * sizeof *book, "dry run books"), *count = book + p->n_prompts;
+    if (!book) return HS_ENOMEM;
+    int nb = plan_books(p, book, count);
+    printf("sample      %s, %d of %d", plan_order(p), p->n_prompts, p->n_file);
+    if (!strcmp(plan_order(p), "sample")) printf(", prompt_seed %llu", (unsigned long long)p->job.prompt_seed);
+    printf("; %d book%s:", nb, nb == 1 ? "" : "s");
+    for (int k = 0; k < nb; k++) {
+        const char *id = p->prompts.items[count[2 * k + 1]].id;
+        printf(" %.*s %d%s", (int)hs_prompt_book_len(id), id, count[2 * k], k + 1 < nb ? "," : "\n");
+    }
+    printf("rows       ");
+    for (int i = 0; i < p->n_prompts && i < HS_DRY_ROWS; i++)
+        printf(" %s (line %d)%s", p->prompts.items[i].id, p->prompts.items[i].line, i + 1 < p->n_prompts ? "," : "");
+    if (p->n_prompts > HS_DRY_ROWS) printf(" and %d more (--json lists every one)", p->n_prompts - HS_DRY_ROWS);
+    putchar('\n');
+    free(book);
+    return HS_OK;
+}
+
 /* --dry-run as text: one "key  value" line each. */
-static void plan_print_text(const hs_sweep_plan *p, const hs_sweep_opts *o)
+static hs_status plan_print_text(const hs_sweep_plan *p, const hs_sweep_opts *o)
 {
     const hs_job *j = &p->job;
     printf("job         %s (%s)\noutput      %s\nmodel       %s\n", j->name, j->path, j->output, j->model_dir);
@@ -56,6 +106,32 @@ static void plan_print_text(const hs_sweep_plan *p, const hs_sweep_opts *o)
     printf("cells       %lld (%d variants x %d levels x %d shards)\n", (long long)p->cells, j->n_variants,
            p->prune.n_levels, j->shards);
     if (o->slice.n) printf("this part   %lld (--cells %d/%d)\n", (long long)p->cells_slice, o->slice.k, o->slice.n);
+    return plan_print_sample(p);
+}
+
+/* "sample": how the prompts were chosen, books with counts, and each prompt's row of the
+ * prompt file (index among its prompts, line) and book, as /prompts/ of the results file. */
+static json_t *plan_sample_json(const hs_sweep_plan *p)
+{
+    int *book = hs_malloc((size_t)p->n_prompts * 3 * sizeof *book, "dry run books"), *count = book + p->n_prompts;
+    if (!book) return NULL;
+    int nb = plan_books(p, book, count);
+    json_t *books = json_array(), *rows = json_array();
+    for (int k = 0; k < nb; k++) {
+        const char *id = p->prompts.items[count[2 * k + 1]].id;
+        json_array_append_new(books, json_pack("{s:s%, s:i}", "book", id, hs_prompt_book_len(id), "count",
+                                               count[2 * k]));
+    }
+    for (int i = 0; i < p->n_prompts; i++) {
+        const hs_prompt *q = &p->prompts.items[i];
+        json_array_append_new(rows, json_pack("{s:s, s:I, s:i, s:s%}", "id", q->id, "file_index",
+                                              (json_int_t)p->file_index[i], "line", q->line, "book", q->id,
+                                              hs_prompt_book_len(q->id)));
+    }
+    free(book);
+    json_t *seed = strcmp(plan_order(p), "sample") ? json_null() : json_integer((json_int_t)p->job.prompt_seed);
+    return json_pack("{s:s, s:o, s:i, s:i, s:o, s:o}", "order", plan_order(p), "seed", seed, "used", p->n_prompts,
+                     "of", p->n_file, "books", books, "prompts", rows);
 }
 
 static json_t *plan_json(const hs_sweep_plan *p, const hs_sweep_opts *o)
@@ -68,12 +144,14 @@ static json_t *plan_json(const hs_sweep_plan *p, const hs_sweep_opts *o)
                                         hs_gating_name(j->variants[v].gating), "agency", j->variants[v].agency_on));
     for (int l = 0; l < p->prune.n_levels; l++) json_array_append_new(levels, json_real(p->prune.levels[l]));
     json_t *slice = o->slice.n ? json_pack("{s:i, s:i}", "k", o->slice.k, "n", o->slice.n) : json_null();
-    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i, s:i}, s:o, s:o, s:s, s:s?, s:i, s:I, s:o, s:I}",
+    json_t *sample = plan_sample_json(p);
+    if (!sample) return NULL;
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i, s:i}, s:o, s:o, s:s, s:s?, s:i, s:I, s:o, s:I, s:o}",
                      "job", j->name, "job_file", j->path, "output", j->output, "model", j->model_dir,
                      "prompts", "file", j->prompts_path, "used", p->n_prompts, "shards", j->shards,
                      "variants", variants, "levels", levels, "strategy", hs_strategy_name(j->strategy),
                      "heads_off", j->heads_off, "max_new_tokens", j->sample.max_new, "cells", (json_int_t)p->cells,
-                     "slice", slice, "cells_in_slice", (json_int_t)p->cells_slice);
+                     "slice", slice, "cells_in_slice", (json_int_t)p->cells_slice, "sample", sample);
 }
 
 /* sweep --dry-run: the plan on stdout (rank 0 only under a launcher), nothing computed. */
@@ -88,7 +166,7 @@ static int dry_run(const hs_sweep_opts *o, int as_json)
         else putchar('\n');
         json_decref(js);
     } else if (hs_sweep_launcher_rank() == 0) {
-        plan_print_text(&p, o);
+        st = plan_print_text(&p, o);
     }
     hs_sweep_plan_free(&p);
     if (!st && (fflush(stdout) || ferror(stdout))) st = hs_err(HS_EIO, "stdout: write error");

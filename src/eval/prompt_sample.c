@@ -249,6 +249,15 @@ hs_status hs_prompts_sample(const hs_prompt_set *set, size_t n, uint64_t seed, s
     return st;
 }
 
+hs_status hs_prompts_choose(const hs_prompt_set *set, int max_prompts, int head, uint64_t seed, size_t *idx,
+                            size_t *n)
+{
+    size_t k = max_prompts > 0 && (size_t)max_prompts < set->n ? (size_t)max_prompts : set->n;
+    *n = k;
+    for (size_t i = 0; i < k; i++) idx[i] = i;
+    return k < set->n && !head ? hs_prompts_sample(set, k, seed, idx) : HS_OK;
+}
+
 void hs_prompts_keep(hs_prompt_set *set, const size_t *idx, size_t n)
 {
     size_t k = 0;

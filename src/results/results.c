@@ -53,7 +53,8 @@ enum { DS_GEN = HS_RDS_GEN, DS_OCC = HS_RDS_OCC, DS_DONE = HS_RDS_DONE, DS_RANK 
        DS_SECONDS = HS_RDS_SECONDS, DS_FINISHED = HS_RDS_FINISHED, DS_RUN = HS_RDS_RUN, DS_PRUNED = HS_RDS_PRUNED,
        DS_SCORE = HS_RDS_SCORE, DS_TRANS = HS_RDS_TRANS, DS_VSCORE = HS_RDS_VSCORE,
        DS_MEANS = HS_RDS_MEANS, DS_PROMPT_TEXT = HS_RDS_PROMPT_TEXT, DS_REFERENCE_TEXT = HS_RDS_REFERENCE_TEXT,
-       DS_GEN_TEXT = HS_RDS_GEN_TEXT, DS_COUNT = HS_RDS_COUNT };
+       DS_GEN_TEXT = HS_RDS_GEN_TEXT, DS_PROMPT_INDEX = HS_RDS_PROMPT_INDEX, DS_PROMPT_LINE = HS_RDS_PROMPT_LINE,
+       DS_PROMPT_BOOK = HS_RDS_PROMPT_BOOK, DS_COUNT = HS_RDS_COUNT };
 typedef hs_results_dataset_def ds_layout;
 #define layout hs_results_datasets
 #define metric_layout hs_results_metric
@@ -720,14 +721,16 @@ static hs_status make_cell_datasets(creator *c, hid_t *ds)
     const double nan = NAN;
     const void *fill[DS_COUNT] = {[DS_GEN] = &minus1, [DS_OCC] = &zero64, [DS_DONE] = &zero8, [DS_RANK] = &minus1,
                                   [DS_SECONDS] = &nan, [DS_RUN] = &zero32, [DS_PRUNED] = &zero8,
-                                  [DS_TRANS] = &zero64, [DS_VSCORE] = &nan, [DS_MEANS] = &nan, [DS_FINISHED] = &nan};
-    /* padding and cells not done yet; the rest is written at creation or counts from 0 */
+                                  [DS_TRANS] = &zero64, [DS_VSCORE] = &nan, [DS_MEANS] = &nan, [DS_FINISHED] = &nan,
+                                  [DS_PROMPT_INDEX] = &minus1, [DS_PROMPT_LINE] = &minus1};
+    /* padding and cells not done yet, rows not recorded; the rest is written at creation or counts from 0 */
     const void *missing[DS_COUNT] = {[DS_GEN] = &minus1, [DS_RANK] = &minus1, [DS_SECONDS] = &nan,
-                                     [DS_FINISHED] = &nan};
+                                     [DS_FINISHED] = &nan, [DS_PROMPT_INDEX] = &minus1, [DS_PROMPT_LINE] = &minus1};
     hs_status st = HS_OK;
     for (int i = 0; !st && i < DS_COUNT; i++) {
         if (i == DS_MEANS && !c->spec->grid.head_dim) continue; /* no mean-ablation variant */
-        if (i == DS_PROMPT_TEXT || i == DS_REFERENCE_TEXT || i == DS_GEN_TEXT) continue; /* make_texts */
+        if (i == DS_PROMPT_TEXT || i == DS_REFERENCE_TEXT || i == DS_GEN_TEXT || i == DS_PROMPT_BOOK)
+            continue; /* make_texts: sized to the text */
         hid_t t = file_type(layout[i].type);
         if (t < 0) return h5_fail(c->path, "creating a type");
         st = create_dataset(c->file, c->path, layout[i].path, &layout[i], &c->spec->grid, t, fill[i], missing[i],
@@ -810,11 +813,20 @@ static hs_status make_generated_text(creator *c, hid_t *d)
     return st;
 }
 
+/* The prompts' texts, the generated texts' dataset and which rows of the prompt file the
+ * prompts are (/prompts/file_index, line and book), so a reader knows the sample without
+ * re-running the sampler. */
 static hs_status make_texts(creator *c, hid_t *ds)
 {
-    hs_status st = make_text(c, DS_PROMPT_TEXT, c->spec->prompt_text, &ds[DS_PROMPT_TEXT]);
-    if (!st) st = make_text(c, DS_REFERENCE_TEXT, c->spec->reference_text, &ds[DS_REFERENCE_TEXT]);
-    if (!st && c->spec->grid.text_bytes > 0) st = make_generated_text(c, &ds[DS_GEN_TEXT]);
+    const hs_results_spec *s = c->spec;
+    hs_status st = make_text(c, DS_PROMPT_TEXT, s->prompt_text, &ds[DS_PROMPT_TEXT]);
+    if (!st) st = make_text(c, DS_REFERENCE_TEXT, s->reference_text, &ds[DS_REFERENCE_TEXT]);
+    if (!st && s->grid.text_bytes > 0) st = make_generated_text(c, &ds[DS_GEN_TEXT]);
+    if (!st) st = make_text(c, DS_PROMPT_BOOK, s->prompt_book, &ds[DS_PROMPT_BOOK]);
+    if (!st && s->prompt_file_index)
+        st = write_all(ds[DS_PROMPT_INDEX], c->path, "/prompts/file_index", H5T_NATIVE_INT32, s->prompt_file_index);
+    if (!st && s->prompt_line)
+        st = write_all(ds[DS_PROMPT_LINE], c->path, "/prompts/line", H5T_NATIVE_INT32, s->prompt_line);
     return st;
 }
 
@@ -1477,6 +1489,38 @@ hs_status hs_results_check_study(const hs_results *r, const char *study)
     return hs_err(HS_EINPUT, "%s holds results of a different study (%d setting%s differ%s; first: file has '%s', "
                              "this run has '%s'); refusing to mix them: choose another output or move the file away",
                   r->path, differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "", a, b);
+}
+
+/* One row dataset of /prompts (file_index or line) against this run's values; -1 in the file
+ * (not recorded) matches anything. */
+static hs_status check_prompt_rows(hs_results *r, int d, const char *what, const int32_t *want)
+{
+    int n = r->grid.n_prompts;
+    if (r->ds[d] < 0 || !want) return HS_OK; /* a file from before the dataset */
+    int32_t *have = hs_malloc((size_t)n * sizeof *have, "prompt rows");
+    hs_status st = have ? read_all(r->ds[d], r->path, layout[d].path, H5T_NATIVE_INT32, have) : HS_ENOMEM;
+    for (int i = 0; !st && i < n; i++)
+        if (have[i] >= 0 && have[i] != want[i])
+            st = hs_err(HS_EINPUT, "%s: %s: prompt %s is %s %d of the prompt file there, %d in this run (the prompt "
+                                   "file or the way max_prompts samples changed); refusing to mix results",
+                        r->path, layout[d].path, r->prompts[i], what, (int)have[i], (int)want[i]);
+    free(have);
+    return st;
+}
+
+hs_status hs_results_check_prompts(hs_results *r, int n, const char *const *ids, const int32_t *file_index,
+                                   const int32_t *line)
+{
+    if (n != r->grid.n_prompts)
+        return hs_err(HS_EINPUT, "%s holds %d prompts, this run uses %d; refusing to mix results", r->path,
+                      r->grid.n_prompts, n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(r->prompts[i], ids[i]))
+            return hs_err(HS_EINPUT, "%s: prompt %d is %s there, %s in this run (the prompt file or the way "
+                                     "max_prompts samples changed); refusing to mix results",
+                          r->path, i, r->prompts[i], ids[i]);
+    hs_status st = check_prompt_rows(r, DS_PROMPT_INDEX, "prompt", file_index);
+    return st ? st : check_prompt_rows(r, DS_PROMPT_LINE, "line", line);
 }
 
 /* ---- reading ---- */

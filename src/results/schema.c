@@ -71,6 +71,14 @@ const hs_results_dataset_def hs_results_datasets[HS_RDS_COUNT] = {
     [HS_RDS_GEN_TEXT] = {"/prompts/generated", 3, {HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_PROMPT}, HS_RT_STRING, 1, "1",
                          "the generated text: generated_ids decoded, as valid UTF-8 (a byte sequence that is not "
                          "UTF-8, and NUL, become U+FFFD, as Python's decode(errors=\"replace\")); \"\" until done"},
+    [HS_RDS_PROMPT_INDEX] = {"/prompts/file_index", 1, {HS_RD_PROMPT}, HS_RT_I32, 1, "1",
+                             "the prompt's position among the prompt file's prompts (0-based, blank lines not "
+                             "counted): which prompts max_prompts chose; -1 when not recorded"},
+    [HS_RDS_PROMPT_LINE] = {"/prompts/line", 1, {HS_RD_PROMPT}, HS_RT_I32, 1, "1",
+                            "line of the prompt file (1-based) holding the prompt; -1 when not recorded"},
+    [HS_RDS_PROMPT_BOOK] = {"/prompts/book", 1, {HS_RD_PROMPT}, HS_RT_STRING, 1, "1",
+                            "the prompt's book, the stratum of the max_prompts sample: its id without up to two "
+                            "trailing -<digits> parts"},
 };
 
 const hs_results_dataset_def hs_results_metric = {

@@ -1,5 +1,6 @@
 /* dryrun.c: what a sweep would compute, without computing it (`headsweep sweep --dry-run`):
- * the job after every --set, the evaluation prompts used, and the cells of the grid and
+ * the job after every --set, the evaluation prompts used (the rows of the prompt file a
+ * max_prompts sample takes, which the results file records), and the cells of the grid and
  * of a --cells slice. The counts are the sweep's own (hs_grid_cells, hs_slice_has), so a
  * script that sizes a job array from them (slurm/hs-submit) cannot disagree with it. */
 #include <stdlib.h>
@@ -26,20 +27,25 @@ static hs_status plan_levels(hs_sweep_plan *p)
     return st;
 }
 
-/* Evaluation prompts used: the file's, or the first max_prompts; at least one a shard. */
-static hs_status count_prompts(hs_sweep_plan *p)
+/* Evaluation prompts used: the sweep's choice (hs_prompts_choose: all, the first max_prompts
+ * or the seeded sample), kept with their rows of the file; at least one a shard. */
+static hs_status choose_prompts(hs_sweep_plan *p)
 {
-    hs_prompt_set set;
-    hs_status st = hs_prompts_load(&set, p->job.prompts_path);
+    const hs_job *j = &p->job;
+    hs_status st = hs_prompts_load(&p->prompts, j->prompts_path);
     if (st) return st;
-    int n = (int)set.n;
-    hs_prompts_free(&set);
-    if (p->job.max_prompts > 0 && p->job.max_prompts < n) n = p->job.max_prompts;
-    if (n < p->job.shards)
+    size_t k = 0;
+    p->n_file = (int)p->prompts.n;
+    p->file_index = hs_malloc((p->prompts.n ? p->prompts.n : 1) * sizeof *p->file_index, "prompt sample");
+    if (!p->file_index) return HS_ENOMEM;
+    st = hs_prompts_choose(&p->prompts, j->max_prompts, j->prompt_head, j->prompt_seed, p->file_index, &k);
+    if (st) return hs_err_wrap(st, "%s", hs_job_where(j, "job", "max_prompts"));
+    hs_prompts_keep(&p->prompts, p->file_index, k);
+    p->n_prompts = (int)k;
+    if (p->n_prompts < j->shards)
         return hs_err(HS_EINPUT,
                       "%s: shards = %d but only %d evaluation prompts are used, so some cells would be empty",
-                      hs_job_where(&p->job, "job", "shards"), p->job.shards, n);
-    p->n_prompts = n;
+                      hs_job_where(j, "job", "shards"), j->shards, p->n_prompts);
     return HS_OK;
 }
 
@@ -53,7 +59,7 @@ hs_status hs_sweep_plan_make(hs_sweep_plan *p, const hs_sweep_opts *o)
         if (!(p->job.output = hs_strdup(o->output))) st = HS_ENOMEM;
     }
     if (!st) st = plan_levels(p);
-    if (!st) st = count_prompts(p);
+    if (!st) st = choose_prompts(p);
     if (st) {
         hs_sweep_plan_free(p);
         return st;
@@ -71,6 +77,8 @@ void hs_sweep_plan_free(hs_sweep_plan *p)
 {
     if (!p) return;
     if (p->have_prune) hs_prune_plan_free(&p->prune);
+    hs_prompts_free(&p->prompts);
+    free(p->file_index);
     if (p->job.path) hs_job_free(&p->job);
     memset(p, 0, sizeof *p);
 }

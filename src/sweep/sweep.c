@@ -46,6 +46,7 @@ typedef struct {
     hs_model model;
     int have_model;
     hs_prompt_set prompts;    /* the prompts used (max_prompts), in file order */
+    size_t *file_index;       /* (prompts.n) each one's index among the file's prompts */
     int have_prompts;
     const char *output;    /* --out, else the job's */
     hs_grid grid;
@@ -130,19 +131,17 @@ static hs_status init_plan(sweep *s)
 }
 
 /* max_prompts: a seeded sample stratified by book (docs/sweep.md, "Which prompts"), or the
- * file's first prompts with prompt_order = head. The set keeps only the prompts used. */
+ * file's first prompts with prompt_order = head. The set keeps only the prompts used, and
+ * s->file_index where each was in the file (written to /prompts/file_index, checked on resume). */
 static hs_status choose_prompts(sweep *s)
 {
     const hs_job *job = &s->job;
-    size_t k = (size_t)job->max_prompts;
-    if (k == 0 || k >= s->prompts.n) return HS_OK;
-    size_t *idx = hs_malloc(k * sizeof *idx, "prompt sample");
-    if (!idx) return HS_ENOMEM;
-    hs_status st = HS_OK;
-    for (size_t i = 0; i < k; i++) idx[i] = i;
-    if (!job->prompt_head) st = hs_prompts_sample(&s->prompts, k, job->prompt_seed, idx);
-    if (!st) hs_prompts_keep(&s->prompts, idx, k);
-    free(idx);
+    size_t k = 0;
+    s->file_index = hs_malloc((s->prompts.n ? s->prompts.n : 1) * sizeof *s->file_index, "prompt sample");
+    if (!s->file_index) return HS_ENOMEM;
+    hs_status st = hs_prompts_choose(&s->prompts, job->max_prompts, job->prompt_head, job->prompt_seed,
+                                     s->file_index, &k);
+    if (!st) hs_prompts_keep(&s->prompts, s->file_index, k);
     return st ? hs_err_wrap(st, "%s", hs_job_where(job, "job", "max_prompts")) : HS_OK;
 }
 
@@ -286,26 +285,74 @@ static hs_status make_scores(sweep *s, const hs_prompt_set *calib)
     return st ? st : hs_prune_plan_select(&s->plan, &s->spec);
 }
 
+/* Where each prompt used is in the prompt file: rows[i] its index among the file's prompts,
+ * rows[np + i] its line (2 np entries). */
+static int32_t *prompt_rows(const sweep *s)
+{
+    size_t np = (size_t)s->grid.n_prompts;
+    int32_t *rows = hs_malloc(2 * np * sizeof *rows, "prompt rows");
+    for (size_t i = 0; rows && i < np; i++) {
+        rows[i] = (int32_t)s->file_index[i];
+        rows[np + i] = s->prompts.items[i].line;
+    }
+    return rows;
+}
+
+/* The books (strata) of the prompts used, as the sample took them: books[i] points into buf. */
+static char *prompt_books(const sweep *s, const char **books)
+{
+    size_t np = (size_t)s->grid.n_prompts, size = 0;
+    for (size_t i = 0; i < np; i++) size += hs_prompt_book_len(s->prompts.items[i].id) + 1;
+    char *buf = hs_malloc(size ? size : 1, "prompt books"), *at = buf;
+    for (size_t i = 0; buf && i < np; i++) {
+        size_t len = hs_prompt_book_len(s->prompts.items[i].id);
+        memcpy(at, s->prompts.items[i].id, len);
+        at[len] = '\0';
+        books[i] = at;
+        at += len + 1;
+    }
+    return buf;
+}
+
 static hs_status create_output(sweep *s, const char *study, const hs_study_inputs *in, const hs_prompt_set *calib)
 {
     hs_status st = make_scores(s, calib);
     if (st) return st;
     size_t np = (size_t)s->grid.n_prompts;
-    const char **ids = hs_calloc(3 * np, sizeof *ids, "prompt ids"); /* ids, texts, references */
-    if (!ids) return HS_ENOMEM;
-    for (size_t i = 0; i < np; i++) {
+    const char **ids = hs_calloc(4 * np, sizeof *ids, "prompt ids"); /* ids, texts, references, books */
+    int32_t *rows = prompt_rows(s);
+    char *books = ids ? prompt_books(s, ids + 3 * np) : NULL;
+    if (!ids || !rows || !books) st = HS_ENOMEM;
+    for (size_t i = 0; !st && i < np; i++) {
         ids[i] = s->prompts.items[i].id;
         ids[np + i] = s->prompts.items[i].prompt;
         ids[2 * np + i] = s->prompts.items[i].reference;
     }
     hs_results_spec spec = {.grid = s->grid, .study = study, .inputs = in, .prompt_ids = ids,
-                            .prompt_text = ids + np, .reference_text = ids + 2 * np,
+                            .prompt_text = ids + np, .reference_text = ids + 2 * np, .prompt_file_index = rows,
+                            .prompt_line = rows + np, .prompt_book = ids + 3 * np,
                             .scores = s->plan.scores, .gates = s->plan.gates};
-    st = hs_job_results_view(&s->as_run, &spec.job);
+    if (!st) st = hs_job_results_view(&s->as_run, &spec.job);
     if (!st) st = hs_results_create(s->output, &spec);
     hs_job_results_view_free(&spec.job);
     free(ids);
+    free(rows);
+    free(books);
     s->created = !st;
+    return st;
+}
+
+/* Resuming: the file's prompts must be this run's, row for row of the prompt file. */
+static hs_status verify_prompts(sweep *s)
+{
+    size_t np = (size_t)s->grid.n_prompts;
+    const char **ids = hs_malloc((np ? np : 1) * sizeof *ids, "prompt ids");
+    int32_t *rows = prompt_rows(s);
+    hs_status st = ids && rows ? HS_OK : HS_ENOMEM;
+    for (size_t i = 0; !st && i < np; i++) ids[i] = s->prompts.items[i].id;
+    if (!st) st = hs_results_check_prompts(s->res, (int)np, ids, rows, rows + np);
+    free(ids);
+    free(rows);
     return st;
 }
 
@@ -364,6 +411,7 @@ static hs_status verify_output(sweep *s, const char *study)
         }
         if (!st) st = hs_prune_plan_set_scores(&s->plan, v, &sc);
     }
+    if (!st) st = verify_prompts(s);
     if (!st) st = hs_prune_plan_select(&s->plan, &s->spec);
     if (st) return st;
     const hs_grid *g = &s->grid;
@@ -1032,6 +1080,7 @@ static void sweep_free(sweep *s)
     free(s->group_start);
     free(s->todo);
     free(s->means);
+    free(s->file_index);
     free(s->occ);
     free(s->trans);
     free(s->hosts);

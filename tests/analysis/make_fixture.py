@@ -96,9 +96,16 @@ def parse_args():
                     help="prompt ids <book>-1-<verse> from three books (ruth, jonah, mark), in blocks")
     ap.add_argument("--ties", action="store_true",
                     help="plant known ties and drift (plant_ties) for the verdict tests")
-    ap.add_argument("--calibrated", action="append", default=[], metavar="VARIANT=P,U,C",
+    ap.add_argument("--calibrated", action="append", default=[], metavar="VARIANT=P,U,C[,R]",
                     help="agency_thresholds = calibrated for VARIANT: percentile P, overload_threshold U, "
-                         "alignment_threshold C in its line of the study text")
+                         "alignment_threshold C in its line of the study text; with R, agency_recovery = "
+                         "calibrated gave recovery_steps R")
+    ap.add_argument("--prompt-rows", action="store_true",
+                    help="write /prompts/file_index (5i + 2), /prompts/line (7i + 3) and /prompts/book (B0, B1, B2 "
+                         "in turn)")
+    ap.add_argument("--level-drift", type=float, default=1.0, metavar="F",
+                    help="a machine drifting between levels: every timing of the k-th level (in --levels "
+                         "order, the order the sweep runs them) is F^k times as fast, for all variants alike")
     ap.add_argument("--study", help="replace the `study` identity text (\\n for newlines)")
     ap.add_argument("--occupancy-no-shard", action="store_true",
                     help="store /agency/occupancy without the shard axis, as the first sketch of "
@@ -140,6 +147,13 @@ def write_scales(f, a, variants, levels, prompts):
     f.create_dataset("new_token", data=np.arange(a.max_new, dtype=np.int32))
     for name in ("variant", "level", "prompt", "layer", "head", "state", "shard", "new_token"):
         f[name].make_scale(name)
+    if a.prompt_rows:  # which rows of the prompt file, and books named unlike the ids, to tell where they come from
+        n = len(prompts)
+        f.create_dataset("prompts/file_index", data=np.arange(n, dtype=np.int32) * 5 + 2)
+        f.create_dataset("prompts/line", data=np.arange(n, dtype=np.int32) * 7 + 3)
+        f.create_dataset("prompts/book", data=np.array(["B%d" % (i % 3) for i in range(n)], dtype="S8"))
+        for name in ("prompts/file_index", "prompts/line", "prompts/book"):
+            attach(f, f[name], ["prompt"])
 
 
 def attach(f, dset, dims):
@@ -162,11 +176,13 @@ def study_text(a, variants, levels):
     for v, k in zip(variants, kinds(a, variants)):
         line = "variant.%s = gating %s, agency %s" % (v, k[0], "on" if k[1] else "off")
         if k[1]:  # as the sweep writes it (src/sweep/grid.c), the seed's thresholds unless calibrated
-            p, u, c = cal.get(v, (None, "0.850000024", "0.600000024"))
-            line += (", ema_alpha 0.899999976, overload_threshold %s, alignment_threshold %s, recovery_steps 100, "
-                     "factors 1 0.5 0.699999988 0" % (u, c))
+            p, u, c, *rec = cal.get(v, (None, "0.850000024", "0.600000024"))
+            line += (", ema_alpha 0.899999976, overload_threshold %s, alignment_threshold %s, recovery_steps %s, "
+                     "factors 1 0.5 0.699999988 0" % (u, c, rec[0] if rec else "100"))
             if p:
                 line += ", thresholds calibrated at percentile " + p
+            if rec:
+                line += ", recovery calibrated (mean run length)"
         lines.append(line)
     return "\n".join(lines) + "\n"
 
@@ -309,6 +325,11 @@ def write_metrics(f, a, variants, levels, done, rng):
     vals = metric_values(a, variants, levels, rng)
     if a.ties:
         plant_ties(vals, variants, levels)
+    if a.level_drift != 1.0:
+        drift = a.level_drift ** np.arange(len(levels))[None, :, None]
+        vals["decode_tokens_per_second"] = vals["decode_tokens_per_second"] * drift
+        for name in ("generation_seconds", "decode_seconds", "time_to_first_token", "prefill_seconds"):
+            vals[name] = vals[name] / drift
     prompt_done = done[:, :, np.arange(a.prompts) % a.shards].astype(bool)
     masks = [i for i, k in enumerate(kinds(a, variants)) if k[0] == "mask"]
     nan_v = variants.index("baseline") if "baseline" in variants else masks[0] if masks else None

@@ -1070,8 +1070,8 @@ def check_books(binary, work):
     p = report(binary, [f], out, "--no-figures", "--bootstrap", "500", "--cluster-books")
     check(p.returncode == 0, "--cluster-books runs: " + p.stderr)
     text = open(os.path.join(out, "REPORT.md")).read()
-    check("Prompts: 24 from 3 book(s) (from the ids): ruth 8, jonah 8, mark 8. Comparisons resample whole books"
-          in text, "REPORT.md names the books and counts")
+    check("Prompts: 24 from 3 book(s) (from the ids): ruth 8, jonah 8, mark 8; the file does not record their "
+          "rows of the prompt file. Comparisons resample whole books" in text, "REPORT.md names the books and counts")
     rows = read_csv(os.path.join(out, "comparisons.csv"))
     r = row(rows, comparison="agency-vs-baseline", metric="speed", level=50)
     a = values(f, "decode_tokens_per_second", "agency", 50.0)
@@ -1089,6 +1089,31 @@ def check_books(binary, work):
     p = report(binary, [f], os.path.join(work, "books_plain"), "--no-figures", "--bootstrap", "500")
     check("Comparisons resample prompts as if independent" in
           open(os.path.join(work, "books_plain", "REPORT.md")).read(), "without the option REPORT.md says so")
+
+
+def check_prompt_rows(binary, work):
+    """A file that records which rows of the prompt file its prompts are and their books
+    (/prompts/file_index, /prompts/line, /prompts/book): REPORT.md names the books and counts
+    from /prompts/book, not from the ids, with the lines' range, and prompts.csv lists each
+    prompt's row; a file without them says so and prompts.csv leaves the rows empty."""
+    f = fixture(os.path.join(work, "rows.h5"), "--book-ids", "--prompt-rows", "--no-partial")
+    out = os.path.join(work, "rows")
+    p = report(binary, [f], out, "--no-figures", "--bootstrap", "200")
+    check(p.returncode == 0, "a file with prompt rows is reported: " + p.stderr)
+    text = open(os.path.join(out, "REPORT.md")).read()
+    check("Prompts: 24 from 3 book(s) (as the sweep's sample recorded them, /prompts/book): B0 8, B1 8, B2 8; "
+          "lines 3 to 164 of the prompt file (each prompt's row: `prompts.csv`)." in text,
+          "REPORT.md names the recorded books and the lines")
+    with h5py.File(f, "r") as h:
+        ids = [x.decode() if isinstance(x, bytes) else x for x in h["prompt"][...]]
+        want = [{"prompt": i, "book": b.decode(), "file_index": str(k), "line": str(l)} for i, b, k, l in
+                zip(ids, h["prompts/book"][...], h["prompts/file_index"][...], h["prompts/line"][...])]
+    check(read_csv(os.path.join(out, "prompts.csv")) == want, "prompts.csv holds each prompt's book and rows")
+    g = fixture(os.path.join(work, "norows.h5"), "--book-ids", "--no-partial")
+    p = report(binary, [g], os.path.join(work, "norows"), "--no-figures", "--bootstrap", "200")
+    rows = read_csv(os.path.join(work, "norows", "prompts.csv"))
+    check(p.returncode == 0 and [r["book"] for r in rows[::8]] == ["ruth", "jonah", "mark"] and
+          all(r["file_index"] == r["line"] == "" for r in rows), "without rows: books from the ids, rows empty")
 
 
 def check_holm(binary, work, f):
@@ -1214,6 +1239,7 @@ def main():
     check_pvalue(f, out)
     check_holm(binary, work, f)
     check_books(binary, work)
+    check_prompt_rows(binary, work)
     check_strategies(binary, work, out)
     check_calibrated(binary, work)
     print("%d check(s), %d failure(s)" % (checks[0], len(failures)))

@@ -158,11 +158,41 @@ static void test_keep(void **state)
     hs_prompts_free(&set);
 }
 
+/* hs_prompts_choose, the rule the sweep, its resume check and --dry-run share: every prompt
+ * for max_prompts 0 or not below the count, the head with prompt_order = head, else the
+ * seeded sample itself. */
+static void test_choose(void **state)
+{
+    (void)state;
+    const char *books[] = {"a", "b", "c"};
+    const int sizes[] = {10, 20, 30};
+    hs_prompt_set set;
+    make_set(&set, books, sizes, 3, 0);
+    size_t idx[60], want[60], n = 0;
+    for (int max = 0; max <= 60; max += 60) {
+        assert_int_equal(hs_prompts_choose(&set, max, 0, 7, idx, &n), HS_OK);
+        assert_int_equal(n, 60);
+        for (size_t i = 0; i < n; i++) assert_int_equal(idx[i], i);
+    }
+    assert_int_equal(hs_prompts_choose(&set, 80, 0, 7, idx, &n), HS_OK);
+    assert_int_equal(n, 60);
+    assert_int_equal(hs_prompts_choose(&set, 12, 1, 7, idx, &n), HS_OK);
+    assert_int_equal(n, 12);
+    for (size_t i = 0; i < n; i++) assert_int_equal(idx[i], i);
+    assert_int_equal(hs_prompts_choose(&set, 12, 0, 7, idx, &n), HS_OK);
+    assert_int_equal(hs_prompts_sample(&set, 12, 7, want), HS_OK);
+    assert_int_equal(n, 12);
+    assert_memory_equal(idx, want, 12 * sizeof *idx);
+    assert_int_equal(count_book(&set, idx, n, "a"), 2); /* not the head: a sample across books */
+    assert_int_equal(count_book(&set, idx, n, "c"), 6);
+    hs_prompts_free(&set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_book_of_id), cmocka_unit_test(test_stratified_counts), cmocka_unit_test(test_seeded),
-        cmocka_unit_test(test_no_overlap), cmocka_unit_test(test_keep),
+        cmocka_unit_test(test_no_overlap), cmocka_unit_test(test_keep), cmocka_unit_test(test_choose),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

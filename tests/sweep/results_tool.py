@@ -68,6 +68,9 @@ LAYOUT = {
     "prompts/text": (["prompt"], None),
     "prompts/reference": (["prompt"], None),
     "prompts/generated": (["variant", "level", "prompt"], None),
+    "prompts/file_index": (["prompt"], np.int32),
+    "prompts/line": (["prompt"], np.int32),
+    "prompts/book": (["prompt"], None),
 }
 
 problems = []

@@ -110,6 +110,46 @@ sweep 1 --set job.prompts=tail.jsonl --set job.max_prompts=24 --out "$work/tail2
 grep -q "unused needs" sweep.err || fail "the over-context sampled prompt: $(cat sweep.err)"
 echo "  sampled: max_prompts = 12 of 24, seeded, in file order; an over-context prompt sampled is refused"
 
+# The sample's rows of the prompt file: /prompts/file_index, /prompts/line and /prompts/book
+# against the file read here (blank lines make line and index differ), the same rows in
+# `sweep --dry-run --json` and its text; a resume whose rows differ from the file's is refused.
+sample=(--set job.prompts=blank.jsonl --set job.max_prompts=12 --set job.prompt_seed=5)
+sweep 1 "${sample[@]}" --out "$work/rows.h5" || fail "max_prompts sample of blank.jsonl: $(cat sweep.err)"
+"$hs" sweep study.ini "${sample[@]}" --dry-run --json >rows.json || fail "dry run of the sample"
+"$hs" sweep study.ini "${sample[@]}" --dry-run >rows.txt || fail "dry run of the sample (text)"
+"$py" - "$work/rows.h5" rows.json rows.txt <<'EOF' || fail "the sample's rows"
+import json, re, sys
+import h5py
+h = h5py.File(sys.argv[1], "r")
+s = lambda x: x.decode() if isinstance(x, bytes) else str(x)
+ids = [s(x) for x in h["prompt"][...]]
+index, line = [int(x) for x in h["prompts/file_index"][...]], [int(x) for x in h["prompts/line"][...]]
+book = [s(x) for x in h["prompts/book"][...]]
+rows = [(n, json.loads(l)) for n, l in enumerate(open("blank.jsonl"), 1) if l.strip()]  # (line, prompt), file order
+assert len(ids) == 12 and index == sorted(index) and len(set(index)) == 12, index
+for i, k, n, b in zip(ids, index, line, book):
+    assert rows[k][1]["id"] == i and rows[k][0] == n and b == re.sub(r"(-[0-9]+){1,2}$", "", i), (i, k, n, b)
+assert any(n != k + 1 for k, n in zip(index, line)), "blank lines should make lines differ from indices"
+d = json.load(open(sys.argv[2]))["sample"]
+assert d["order"] == "sample" and d["seed"] == 5 and d["used"] == 12 and d["of"] == 24, d
+assert d["books"] == [{"book": "gen", "count": 12}], d["books"]
+assert [(p["id"], p["file_index"], p["line"], p["book"]) for p in d["prompts"]] == list(zip(ids, index, line, book))
+text = open(sys.argv[3]).read()
+assert "sample      sample, 12 of 24, prompt_seed 5; 1 book: gen 12\n" in text, text
+assert "rows        " + ", ".join("%s (line %d)" % (i, n) for i, n in zip(ids, line)) + "\n" in text, text
+EOF
+cp "$work/rows.h5" "$work/rows2.h5"
+"$py" -c 'import sys, h5py
+with h5py.File(sys.argv[1], "r+") as h:
+    v = h["prompts/line"][...]
+    v[3] += 1
+    h["prompts/line"][...] = v' "$work/rows2.h5" || fail "editing /prompts/line"
+sweep 1 "${sample[@]}" --out "$work/rows2.h5" && fail "a resume with other prompt rows was accepted"
+grep -q "rows2.h5: /prompts/line: prompt gen-[0-9]* is line [0-9]* of the prompt file there" sweep.err ||
+  fail "the refused resume: $(cat sweep.err)"
+sweep 1 "${sample[@]}" --out "$work/rows.h5" || fail "a resume of the same sample: $(cat sweep.err)"
+echo "  rows: /prompts/file_index, line and book match the prompt file, --dry-run shows them, a resume checks them"
+
 # 100,000 prompts: 1 variant x 1 level x 5,000 shards of 20 prompts; --cells 1/2500
 # computes cells 0 and 2500.
 "$py" - <<'EOF' || fail "writing big.jsonl"

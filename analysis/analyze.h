@@ -99,6 +99,8 @@ typedef struct {
                           carry a run_position and share host and sweep run); only these
                           are compared when there are any */
     int n_not_interleaved; /* timing pairs left out, or all pairs when none was interleaved */
+    int levels_apart;  /* a timing row of a variant against its own lowest level: the two levels ran as
+                          separate work items at different times, so every pair counts as not interleaved */
     hs_ci ci;      /* ci.n = pairs used */
     hs_perm perm;  /* sign-flip test of a zero mean; perm.n_nonzero pairs differ */
     double p_holm; /* Holm-adjusted p within its family (NaN when the row has no test) */

@@ -830,6 +830,11 @@ static void write_body(FILE *f, const hs_report *r, const hs_report_md_extra *x)
     fputs("## Comparisons between variants\n\n", f);
     for (int p = 0; p < r->n_variant_pairs; p++) hs_md_comparison(f, r, p, NULL);
     fputs("## Each variant against its own lowest level\n\n", f);
+    fputs("Levels run as separate work items, one after another, so a variant's timings at two levels were taken "
+          "minutes apart and the machine's drift between them is in every pair: speed rows here show their numbers "
+          "but no verdict (\"no verdict: levels timed apart\"). What pruning does to speed is read from the "
+          "interleaved comparisons between variants at each level, with the 0% rows (nothing pruned) as the "
+          "control.\n\n", f);
     for (int p = r->n_variant_pairs; p < r->npair; p++) hs_md_comparison(f, r, p, own_metrics);
     fputs("## Metrics\n\n", f);
     for (int t = 0; t < r->n_promised; t++) hs_md_metric_table(f, r, &r->tab[t]);

@@ -64,7 +64,8 @@ void hs_md_timing_order(FILE *f, const hs_report *r)
     else
         fputs("Each prompt's generation was timed once (`timing_repeats = 1`).", f);
     fputs(" Comparisons of a variant with its own lowest level are never interleaved (levels run in separate "
-          "work items), so their speed differences include the machine's drift between them.\n\n", f);
+          "work items, one after another), so their speed differences include the machine's drift between them "
+          "and get no verdict (\"no verdict: levels timed apart\").\n\n", f);
 }
 
 static const struct {

@@ -590,6 +590,49 @@ def check_interleaving(binary, work, out):
           "timings from different sweep runs were not interleaved with each other")
 
 
+def check_level_drift(binary, work, out):
+    """A machine that ran 25% faster for each later level (the levels' work items run one after
+    another): every timing of level index k is scaled by 1.25^k, for all variants alike. The
+    comparisons between variants at a level, timed interleaved, must not move; a variant
+    against its own lowest level would read the drift as a speed-up, so its speed rows get no
+    verdict and stay out of the Holm family, while its quality rows keep theirs."""
+    f = fixture(os.path.join(work, "drift.h5"), "--level-drift", "1.25")
+    o = os.path.join(work, "drift")
+    p = report(binary, [f], o, "--no-figures")
+    check(p.returncode == 0, "a file with drift between levels is reported: " + p.stderr)
+    rows, base = read_csv(os.path.join(o, "comparisons.csv")), read_csv(os.path.join(out, "comparisons.csv"))
+    with h5py.File(f, "r") as h:
+        a = h["metrics/decode_tokens_per_second"][1]  # agency, (level, prompt)
+    d = (a[2] - a[0]) / a[0] * 100                     # 50% vs 0%: the drift is +56% of it
+    check(np.nanmean(d) > 40, "the fixture's drift shows between levels (%.1f%%)" % np.nanmean(d))
+    timing_own = [r for r in rows if r["metric"] in ("speed", "efficiency") and r["b_level"] != "" and
+                  r["available"] == "1" and not r["verdict"].startswith("too few")]
+    check(timing_own and all(r["verdict"] == "no verdict: levels timed apart (confounded with run order)" and
+                             r["n_interleaved"] == "0" and r["n_not_interleaved"] == r["n_pairs"] and
+                             r["p_holm"] == "" for r in timing_own),
+          "speed against the own lowest level: no verdict, not tested (%d rows)" % len(timing_own))
+    r = row(rows, comparison="agency-vs-own-0", metric="speed", level=50)
+    check(abs(float(r["mean_pct"]) - float(np.nanmean(d[np.isfinite(d)]))) < 1e-6 * abs(float(r["mean_pct"])) + 1e-9,
+          "its numbers are kept (%s vs %.9g)" % (r["mean_pct"], np.nanmean(d)))
+    quality_own = [r for r in rows if r["metric"] == "corpus_perplexity" and r["b_level"] != "" and
+                   r["available"] == "1"]
+    check(quality_own and not any(r["verdict"].startswith("no verdict") for r in quality_own),
+          "quality rows against the own lowest level keep their verdicts")
+    for b in base:
+        if b["b_level"] != "" or b["metric"] not in ("speed", "efficiency"):
+            continue
+        r = row(rows, comparison=b["comparison"], metric=b["metric"], level=b["level"])
+        check(r["verdict"] == b["verdict"] and (b["mean_pct"] == "" or abs(float(r["mean_pct"]) -
+              float(b["mean_pct"])) < 1e-9 * (1 + abs(float(b["mean_pct"])))),
+              "drift between levels leaves the interleaved %s %s at %s alone (%s vs %s)"
+              % (b["comparison"], b["metric"], b["level"], r["verdict"], b["verdict"]))
+    check_verdicts(rows, 10, "level drift")
+    text = open(os.path.join(o, "REPORT.md")).read()
+    check("speed rows here show their numbers but no verdict" in text and
+          "| no verdict: levels timed apart (confounded with run order) |" in text,
+          "REPORT.md withholds level-vs-level speed verdicts and says why")
+
+
 def check_other_shapes(binary, work):
     f = fixture(os.path.join(work, "custom.h5"), "--variants", "baseline,agency,distil", "--levels",
                 "50,0,25", "--prompts", "10", "--shards", "3")
@@ -713,6 +756,8 @@ def want_verdict(r, min_pairs, holm=False):
         return "identical (all %d pairs equal)" % n
     if k < min_pairs:
         return "too few differing prompts (%d of %d differ)" % (k, n)
+    if r["metric"] in ("speed", "efficiency") and r["b_level"] != "":
+        return "no verdict: levels timed apart (confounded with run order)"
     if r["metric"] in ("speed", "efficiency") and r["b_level"] == "" and int(r["n_interleaved"]) == 0:
         return "no verdict: timings not interleaved (confounded with run order)"
     lo, hi, mean, m = float(r["ci_low_pct"]), float(r["ci_high_pct"]), float(r["mean_pct"]), float(r["margin_pct"])
@@ -740,7 +785,7 @@ def count_rows(rows, between):
     signif = [r for r in decided if r["verdict"].split(" (")[0] in
               ("faster", "slower", "better", "worse")]
     equiv = [r for r in decided if r["verdict"].startswith(("equivalent", "identical"))]
-    return len(decided), len(signif), len(equiv), len(sel) - len(decided)
+    return len(decided), len(signif), len(equiv), len([r for r in sel if r["verdict"].startswith("too few")])
 
 
 def check_caveats(out):
@@ -1124,7 +1169,8 @@ def check_holm(binary, work, f):
     check_verdicts(rows, 10, "--holm", holm=True)
     for between in (True, False):
         fam = [r for r in rows if (r["b_level"] == "") == between and r["available"] == "1"
-               and int(r["n_pairs"]) >= 10 and int(r["n_nonzero"]) >= 10]
+               and int(r["n_pairs"]) >= 10 and int(r["n_nonzero"]) >= 10
+               and not r["verdict"].startswith("no verdict")]
         ps = np.array([float(r["p_value"]) for r in fam])
         order = np.argsort(ps, kind="stable")
         adj = np.minimum(1, (len(ps) - np.arange(len(ps))) * ps[order])
@@ -1224,6 +1270,7 @@ def main():
     check_other_shapes(binary, work)
     check_cross_hosts(binary, work)
     check_interleaving(binary, work, out)
+    check_level_drift(binary, work, out)
     check_bad_inputs(binary, work)
     check_gnuplot_paths(binary, work, f)
     check_caveats(out)

@@ -339,12 +339,16 @@ static void agency_thresholds(FILE *f, const hs_report *r, int v)
     const char *line = study ? strstr(study, key) : NULL;
     if (!line || (line != study && line[-1] != '\n')) return;
     const char *end = strchr(line, '\n'), *o = strstr(line, "overload_threshold "),
-               *a = strstr(line, "alignment_threshold "), *c = strstr(line, "thresholds calibrated at percentile ");
+               *a = strstr(line, "alignment_threshold "), *c = strstr(line, "thresholds calibrated at percentile "),
+               *rs = strstr(line, "recovery_steps "), *rc = strstr(line, "recovery calibrated");
     if (!end) end = line + strlen(line);
     if (!o || !a || o > end || a > end) return;
     fprintf(f, " (overload_threshold %.4g, alignment_threshold %.4g", strtod(o + 19, NULL), strtod(a + 20, NULL));
     if (c && c < end) fprintf(f, ", calibrated: percentile %g of the calibration set's per-step statistics",
                              strtod(c + 36, NULL));
+    if (rs && rs < end) fprintf(f, "; recovery_steps %ld", strtol(rs + 15, NULL, 10));
+    if (rc && rc < end)
+        fputs(", calibrated: the mean length of the runs of steps in which a head met a condition there", f);
     fputs(")", f);
 }
 

@@ -74,12 +74,22 @@ typedef struct {
     float overload_threshold;  /* P_p of per-step utilisation */
     float alignment_threshold; /* -P_(100-p) of per-step cosine (may be negative) */
     int64_t n_util, n_cosine;  /* observations the percentiles were taken over */
+    /* Runs: with these thresholds and the variant's ema_alpha, a head-step "meets a condition"
+     * when the machine's test would move an active head out of active (EMA of utilisation
+     * above overload_threshold, or cosine below -alignment_threshold); a run is a maximal
+     * stretch of such steps of one head in one sequence. */
+    int64_t n_head_steps;      /* head-steps of the sequences (steps x L x H) */
+    int64_t n_exceed;          /* of them meeting a condition */
+    int64_t n_runs;            /* runs */
+    double mean_run;           /* n_exceed / n_runs */
+    int recovery_steps;        /* mean_run rounded (agency_recovery = calibrated); 0 without runs */
 } hs_agency_calib;
 
 /* Percentile p (0..100) of x (n > 0 finite values; sorted in place), definition 7. */
 double hs_agency_percentile(double *x, size_t n, double p);
-/* Runs the n_seqs sequences (those of 2+ tokens) and fills out for percentile p. */
-hs_status hs_agency_calibrate(const hs_model *m, const hs_token_seq *seqs, int n_seqs, double p,
+/* Runs the n_seqs sequences (those of 2+ tokens) and fills out for percentile p and a
+ * machine whose utilisation EMA keeps ema_alpha of its previous value. */
+hs_status hs_agency_calibrate(const hs_model *m, const hs_token_seq *seqs, int n_seqs, double p, float ema_alpha,
                               hs_agency_calib *out);
 
 #endif

@@ -34,6 +34,8 @@ typedef struct {
                                  calibration set's per-step statistics the sweep sets the
                                  overload and alignment thresholds to at plan time
                                  (hs_agency_calibrate); 0: the thresholds as set */
+    int recovery_calibrated;  /* agency_recovery = calibrated: recovery_steps is the mean run length of the
+                                 calibrated conditions on the calibration set (hs_agency_calib) */
     /* The variant's pruning: [variant.NAME] strategy, scores, per_layer and
      * keep_one_per_layer, each defaulting to [pruning]'s. Variants with the same strategy
      * and scores file share one set of scores. */

@@ -3,8 +3,10 @@
  * almost never fire on a small trained model (issue 18: median per-step utilisation 0.07),
  * so a study could not say what the mechanism does when it acts; thresholds at a
  * percentile of what the heads actually show make it act on a known share of steps.
- * Limits: every observation of every head is pooled (one threshold for all heads, as the
- * machine has), and the text is read token by token, not generated. */
+ * The recovery time comes from the same pass (agency_recovery = calibrated): the mean length
+ * of the runs of steps in which a head meets a transition's condition.
+ * Limits: every observation of every head is pooled (one threshold and one recovery time for
+ * all heads, as the machine has), and the text is read token by token, not generated. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +29,11 @@ double hs_agency_percentile(double *x, size_t n, double p)
 }
 
 typedef struct {
-    double *util, *cosine; /* (capacity) observations */
+    double *util, *cosine; /* (capacity) observations, pooled for the percentiles */
     int64_t n_util, n_cosine;
+    float *u_step, *c_step; /* (steps, L, H) the same in order, per sequence, step and head; utilisation
+                               NaN at a step whose row spans 1 key: the series the machine's runs come from */
+    int64_t n_step;         /* entries filled */
 } observations;
 
 /* Steps of 2+ tokens' sequences: upper bounds for the observation arrays. */
@@ -55,6 +60,8 @@ static hs_status observe_seq(hs_ctx *ctx, const hs_head_stats *st, const hs_toke
         for (size_t i = 0; i < LH; i++) {
             if (st->rows[i] > 0) o->util[o->n_util++] = st->util[i];
             o->cosine[o->n_cosine++] = st->cosine[i];
+            o->u_step[o->n_step] = st->rows[i] > 0 ? st->util[i] : NAN;
+            o->c_step[o->n_step++] = st->cosine[i];
         }
     }
     return HS_OK;
@@ -81,7 +88,48 @@ static hs_status observe(const hs_model *m, const hs_token_seq *seqs, int n_seqs
     return s;
 }
 
-hs_status hs_agency_calibrate(const hs_model *m, const hs_token_seq *seqs, int n_seqs, double p,
+/* One head's steps through one sequence (stride LH apart): the machine's own test of each
+ * step (agency.c head_step: the EMA of utilisation over its threshold, or the cosine below
+ * minus the alignment threshold, in the same float arithmetic), counting the steps that pass
+ * and the runs of consecutive such steps. */
+static void head_runs(const float *u, const float *c, int n, size_t LH, const hs_agency_calib *k, float alpha,
+                      int64_t *exceed, int64_t *runs)
+{
+    float ema = NAN;
+    int prev = 0;
+    for (int t = 0; t < n; t++) {
+        float obs = u[(size_t)t * LH];
+        if (!isnan(obs)) ema = isnan(ema) ? obs : alpha * ema + (1.0f - alpha) * obs;
+        int ex = (!isnan(ema) && ema > k->overload_threshold) || c[(size_t)t * LH] < -k->alignment_threshold;
+        *exceed += ex;
+        *runs += ex && !prev;
+        prev = ex;
+    }
+}
+
+/* agency_recovery = calibrated: recovery_steps = the mean length of the runs in which a head
+ * meets a transition's condition, rounded (at least 1, 0 without any run). A state then lasts as long as the
+ * condition that caused it does on average, so the expected occupied head-steps (runs x
+ * recovery) equal the steps that meet a condition: about 100 - p % of them, where a fixed
+ * recovery longer than the generation keeps every head that once fired in its state. */
+static void recovery_runs(const observations *o, const hs_token_seq *seqs, int n_seqs, size_t LH, float alpha,
+                          hs_agency_calib *k)
+{
+    int64_t base = 0, exceed = 0, runs = 0;
+    for (int q = 0; q < n_seqs; q++) {
+        if (seqs[q].n < 2) continue;
+        for (size_t i = 0; i < LH; i++)
+            head_runs(o->u_step + base + i, o->c_step + base + i, seqs[q].n, LH, k, alpha, &exceed, &runs);
+        base += (int64_t)seqs[q].n * (int64_t)LH;
+    }
+    k->n_head_steps = base;
+    k->n_exceed = exceed;
+    k->n_runs = runs;
+    k->mean_run = runs ? (double)exceed / (double)runs : 0.0;
+    k->recovery_steps = runs ? (int)lround(k->mean_run) : 0; /* mean_run >= 1: at least 1 */
+}
+
+hs_status hs_agency_calibrate(const hs_model *m, const hs_token_seq *seqs, int n_seqs, double p, float ema_alpha,
                               hs_agency_calib *out)
 {
     memset(out, 0, sizeof *out);
@@ -94,8 +142,10 @@ hs_status hs_agency_calibrate(const hs_model *m, const hs_token_seq *seqs, int n
                       m->cfg.n_positions);
     size_t cap = (size_t)steps * m->cfg.n_layer * m->cfg.n_head;
     observations o = {hs_malloc(cap * sizeof(double), "agency observations"),
-                      hs_malloc(cap * sizeof(double), "agency observations"), 0, 0};
-    hs_status s = o.util && o.cosine ? observe(m, seqs, n_seqs, longest, &o) : HS_ENOMEM;
+                      hs_malloc(cap * sizeof(double), "agency observations"), 0, 0,
+                      hs_malloc(cap * sizeof(float), "agency observations"),
+                      hs_malloc(cap * sizeof(float), "agency observations"), 0};
+    hs_status s = o.util && o.cosine && o.u_step && o.c_step ? observe(m, seqs, n_seqs, longest, &o) : HS_ENOMEM;
     if (!s && o.n_util == 0) s = hs_err(HS_EINPUT, "agency calibration: no attention row over 2 or more keys");
     if (!s) {
         out->percentile = p;
@@ -103,8 +153,11 @@ hs_status hs_agency_calibrate(const hs_model *m, const hs_token_seq *seqs, int n
         out->alignment_threshold = (float)-hs_agency_percentile(o.cosine, (size_t)o.n_cosine, 100.0 - p);
         out->n_util = o.n_util;
         out->n_cosine = o.n_cosine;
+        recovery_runs(&o, seqs, n_seqs, (size_t)m->cfg.n_layer * m->cfg.n_head, ema_alpha, out);
     }
     free(o.util);
     free(o.cosine);
+    free(o.u_step);
+    free(o.c_step);
     return s;
 }

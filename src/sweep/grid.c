@@ -124,6 +124,7 @@ static void variant_text(text_buf *t, const hs_variant *v, const char *scores_sh
         /* the thresholds above were derived at plan time (hs_agency_calibrate) */
         if (v->agency_percentile > 0)
             tb_printf(t, ", thresholds calibrated at percentile %.9g", v->agency_percentile);
+        if (v->recovery_calibrated) tb_printf(t, ", recovery calibrated (mean run length)");
     }
     tb_printf(t, "\n");
 }

@@ -58,7 +58,7 @@ static const char *const pruning_keys[] = {"strategy", "levels", "calibration", 
 static const char *const variant_keys[] = {"gating", "agency", "ema_alpha", "overload_threshold",
                                            "alignment_threshold", "recovery_steps", "factor_active",
                                            "factor_overloaded", "factor_misaligned", "factor_withdrawn",
-                                           "agency_thresholds", "agency_percentile",
+                                           "agency_thresholds", "agency_percentile", "agency_recovery",
                                            "strategy", "scores", "per_layer", "keep_one_per_layer", "ablation",
                                            NULL};
 /* Variant keys that are the variant's pruning, not its agency (ablation, what its pruned
@@ -556,7 +556,8 @@ static hs_status variant_key(hs_variant *v, const hs_job_entry *e)
     if (!strcmp(k, "overload_threshold")) return get_float(e, 0, 0, 1, 0, &a->overload_threshold);
     if (!strcmp(k, "alignment_threshold")) return get_float(e, 0, 0, 1, 0, &a->alignment_threshold);
     if (!strcmp(k, "recovery_steps")) return get_int(e, 1, 1 << 30, &a->recovery_steps);
-    if (!strcmp(k, "agency_thresholds") || !strcmp(k, "agency_percentile")) return HS_OK; /* variant_thresholds */
+    if (!strcmp(k, "agency_thresholds") || !strcmp(k, "agency_percentile") || !strcmp(k, "agency_recovery"))
+        return HS_OK; /* variant_thresholds */
     if (!strcmp(k, "factor_active")) return get_float(e, 0, 0, 1, 0, &a->factor[HS_AG_ACTIVE]);
     if (!strcmp(k, "factor_overloaded")) return get_float(e, 0, 0, 1, 0, &a->factor[HS_AG_OVERLOADED]);
     if (!strcmp(k, "factor_misaligned")) return get_float(e, 0, 0, 1, 0, &a->factor[HS_AG_MISALIGNED]);
@@ -622,6 +623,25 @@ static hs_status variant_thresholds(const hs_job *job, hs_variant *v, const char
     return p ? get_double(p, 0, 1, 100, 1, &v->agency_percentile) : HS_OK;
 }
 
+/* agency_recovery = calibrated: recovery_steps from the same calibration pass as the
+ * thresholds (the mean run length of the conditions they test), so it needs them calibrated
+ * and cannot also be set. */
+static hs_status variant_recovery(const hs_job *job, hs_variant *v, const char *section)
+{
+    const hs_job_entry *r = find_entry(job, section, "agency_recovery");
+    v->recovery_calibrated = r && !strcmp(r->value, "calibrated");
+    if (r && !v->recovery_calibrated && strcmp(r->value, "fixed")) return bad_value(r, "fixed or calibrated");
+    if (!v->recovery_calibrated) return HS_OK;
+    if (v->agency_percentile <= 0)
+        return hs_err(HS_EINPUT, "%s: agency_recovery = calibrated needs agency_thresholds = calibrated in variant %s "
+                                 "(the run lengths are those of the calibrated conditions)", r->where, v->name);
+    const hs_job_entry *e = find_entry(job, section, "recovery_steps");
+    if (e)
+        return hs_err(HS_EINPUT, "%s: recovery_steps cannot be set in variant %s: agency_recovery = calibrated (%s) "
+                                 "derives it from the calibration set", e->where, v->name, r->where);
+    return HS_OK;
+}
+
 /* Settings of [variant.NAME] on top of the predefined or default variant. */
 static hs_status fill_variant(hs_job *job, hs_variant *v)
 {
@@ -652,6 +672,7 @@ static hs_status fill_variant(hs_job *job, hs_variant *v)
                           v->name);
     }
     hs_status st = variant_thresholds(job, v, section);
+    if (!st) st = variant_recovery(job, v, section);
     return st ? st : check_agency_gating(job, v, section);
 }
 

@@ -263,15 +263,25 @@ static hs_status calibrate_agency(sweep *s, const hs_prompt_set *calib)
         if (var->agency_percentile <= 0) continue;
         if (!seqs) st = hs_calib_tokenize(&s->model, s->tok, calib, &s->job.score, &seqs, &n);
         hs_agency_calib c;
-        if (!st) st = hs_agency_calibrate(&s->model, seqs, n, var->agency_percentile, &c);
+        if (!st) st = hs_agency_calibrate(&s->model, seqs, n, var->agency_percentile, var->agency.ema_alpha, &c);
+        if (!st && var->recovery_calibrated && c.n_runs == 0)
+            st = hs_err(HS_EINPUT, "no head-step meets a condition at percentile %g, so there is no run length for "
+                                   "agency_recovery = calibrated", c.percentile);
         if (st) st = hs_err_wrap(st, "%s: variant %s", calib->path, var->name);
         if (st) break;
         var->agency.overload_threshold = c.overload_threshold;
         var->agency.alignment_threshold = c.alignment_threshold;
+        if (var->recovery_calibrated) var->agency.recovery_steps = c.recovery_steps;
         fprintf(stderr, "headsweep: variant %s: agency thresholds at percentile %g of %s: overload_threshold %.6g "
                         "(of %lld per-step utilisations), alignment_threshold %.6g (of %lld cosines)\n",
                 var->name, c.percentile, calib->path, c.overload_threshold, (long long)c.n_util,
                 c.alignment_threshold, (long long)c.n_cosine);
+        fprintf(stderr, "headsweep: variant %s: %lld of %lld head-steps (%.2f%%) meet a condition, in %lld runs of "
+                        "mean length %.6g%s%d\n",
+                var->name, (long long)c.n_exceed, (long long)c.n_head_steps,
+                c.n_head_steps ? 100.0 * (double)c.n_exceed / (double)c.n_head_steps : 0.0, (long long)c.n_runs,
+                c.mean_run, var->recovery_calibrated ? ": recovery_steps " : ": recovery_steps stays ",
+                var->agency.recovery_steps);
     }
     hs_calib_free(seqs, n);
     return st;
@@ -522,22 +532,31 @@ static hs_status share_means(sweep *s)
     return st ? st : bst;
 }
 
-/* Rank 0's agency thresholds (calibrated ones are derived there only). */
+/* Rank 0's agency thresholds and recovery times (calibrated ones are derived there only). */
 static hs_status share_thresholds(sweep *s)
 {
     int nv = s->job.n_variants;
     float *t = hs_malloc((size_t)nv * 2 * sizeof *t, "agency thresholds");
-    if (!t) return HS_ENOMEM;
+    int32_t *rec = hs_malloc((size_t)nv * sizeof *rec, "agency recovery");
+    if (!t || !rec) {
+        free(t);
+        free(rec);
+        return HS_ENOMEM;
+    }
     for (int v = 0; v < nv; v++) {
         t[2 * v] = s->job.variants[v].agency.overload_threshold;
         t[2 * v + 1] = s->job.variants[v].agency.alignment_threshold;
+        rec[v] = s->job.variants[v].agency.recovery_steps;
     }
     hs_status st = hs_comm_bcast(s->comm, t, (size_t)nv * 2 * sizeof *t);
+    if (!st) st = hs_comm_bcast(s->comm, rec, (size_t)nv * sizeof *rec);
     for (int v = 0; v < nv && !st; v++) {
         s->job.variants[v].agency.overload_threshold = t[2 * v];
         s->job.variants[v].agency.alignment_threshold = t[2 * v + 1];
+        s->job.variants[v].agency.recovery_steps = rec[v];
     }
     free(t);
+    free(rec);
     return st;
 }
 

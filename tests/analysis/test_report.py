@@ -1220,7 +1220,7 @@ def check_calibrated(binary, work):
     (recomputed here at 50%), and its speed and corpus perplexity against the reference and
     against baseline-skip."""
     g = fixture(os.path.join(work, "calibrated.h5"), "--variants", "baseline,agency,baseline-skip,agency-cal",
-                "--kinds", "mask:0,skip:1,skip:0,skip:1", "--calibrated", "agency-cal=95,0.123456789,-0.0525",
+                "--kinds", "mask:0,skip:1,skip:0,skip:1", "--calibrated", "agency-cal=95,0.123456789,-0.0525,3",
                 "--no-partial")
     o = os.path.join(work, "calibrated")
     p = report(binary, [g], o, "--no-figures", "--bootstrap", "200")
@@ -1230,7 +1230,8 @@ def check_calibrated(binary, work):
     check(len(bullet) == 1, "one bullet for agency-cal")
     b = bullet[0] if bullet else ""
     check("(overload_threshold 0.1235, alignment_threshold -0.0525, calibrated: percentile 95 of the calibration "
-          "set's per-step statistics)" in b, "the bullet names the calibrated thresholds: " + b[:300])
+          "set's per-step statistics; recovery_steps 3, calibrated: the mean length of the runs of steps in which a "
+          "head met a condition there)" in b, "the bullet names the calibrated thresholds and recovery: " + b[:400])
     check("Agency variant `agency`" not in text, "the subject gets no second bullet")
     for comp in ("agency-cal vs baseline, speed", "agency-cal vs baseline-skip, speed",
                  "agency-cal vs baseline, corpus reference perplexity",

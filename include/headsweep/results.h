@@ -19,9 +19,11 @@
 #include "headsweep/util.h"
 
 /* Version 2: CF-1.8 attributes (long_name, UDUNITS-2 units, _FillValue), fixed-length strings only (no
- * global heap), /cells/finished_utc as seconds since the epoch. headsweep-report reads versions 1 and 2;
- * resume and merge write into and from version 2 only (docs/results-format.md). */
-#define HS_RESULTS_SCHEMA_VERSION 2
+ * global heap), /cells/finished_utc as seconds since the epoch. Version 3: version 2 plus, on every
+ * chunked dataset, the attribute chunk_index_sha256 (a digest of its chunk addresses that every reader
+ * compares). headsweep-report reads versions 1 to 3; resume and merge write into and from version 3
+ * only (docs/results-format.md). */
+#define HS_RESULTS_SCHEMA_VERSION 3
 #define HS_RESULTS_SCHEMA_OLDEST 1 /* oldest version the report reads */
 #define HS_RESULTS_EPOCH_UNITS "seconds since 1970-01-01T00:00:00Z" /* CF units of a time */
 #define HS_RESULTS_DIM_MAX (1 << 24)            /* any one dimension (100,000 prompts is tested) */

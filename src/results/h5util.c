@@ -1,9 +1,10 @@
 /* h5util.c: HDF5 helpers every reader of a results file shares (results_impl.h): the
- * innermost error of a failed call, the entry-by-entry check of a chunk index, and the
- * in-memory file images of the fuzz targets, and the refusal of files without metadata
- * checksums. */
+ * innermost error of a failed call, the entry-by-entry check of a chunk index and its
+ * digest (which the writer records too), the in-memory file images of the fuzz targets,
+ * and the refusal of files without metadata checksums. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include "results_impl.h"
+
+#include "headsweep/util.h" /* hs_sha256_hex */
 
 static herr_t on_error(unsigned n, const H5E_error2_t *e, void *data)
 {
@@ -76,43 +79,134 @@ static int next_chunk(int nd, const hsize_t *dims, const hsize_t *chunk, hsize_t
     return 0;
 }
 
-const char *hs_h5_check_chunks(hid_t d, int rank, const hsize_t *dims, size_t elem, int strict, hs_h5_chunks *seen)
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Layout of chunked dataset d: its chunk shape, full-chunk bytes (elem each) and chunk count
+ * over dims, and *fletcher: 1 when fletcher32 is its only filter, 2 when it has others too, 0
+ * without it. 0 when not chunked, -1 on failure. */
+static int chunk_layout(hid_t d, int rank, const hsize_t *dims, size_t elem, hsize_t *chunk, size_t *bytes,
+                        hsize_t *count, int *fletcher)
 {
     hid_t dcpl = H5Dget_create_plist(d);
     H5D_layout_t lay = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
-    hsize_t chunk[H5S_MAX_RANK], at[H5S_MAX_RANK] = {0}, n = 0, want = 1;
     int ok = lay == H5D_CHUNKED ? H5Pget_chunk(dcpl, rank, chunk) == rank : lay >= 0;
-    int nf = ok && lay == H5D_CHUNKED ? H5Pget_nfilters(dcpl) : 0, fletcher = 0;
+    int nf = ok && lay == H5D_CHUNKED ? H5Pget_nfilters(dcpl) : 0, n_fletcher = 0;
     for (int i = 0; i < nf; i++)
-        fletcher += H5Pget_filter2(dcpl, (unsigned)i, NULL, NULL, NULL, 0, NULL, NULL) == H5Z_FILTER_FLETCHER32;
+        n_fletcher += H5Pget_filter2(dcpl, (unsigned)i, NULL, NULL, NULL, 0, NULL, NULL) == H5Z_FILTER_FLETCHER32;
+    *fletcher = n_fletcher ? (nf == 1 ? 1 : 2) : 0;
     if (dcpl >= 0) H5Pclose(dcpl);
-    if (!ok || nf < 0) return "cannot read its layout";
-    /* HDF5 1.10's fletcher32 filter reads before its buffer for a stored chunk under 4
-     * bytes, and with other filters in the pipeline no stored size can be checked:
-     * headsweep writes fletcher32 alone, so any other pipeline holding it is refused. */
-    if (fletcher && nf != 1) return "fletcher32 with other filters (headsweep writes it alone)";
-    if (lay != H5D_CHUNKED || (!strict && !fletcher)) return NULL; /* variable-length labels, h5py's files */
-    if (rank < 1) return NULL;
-    size_t bytes = elem;
+    if (!ok || nf < 0) return -1;
+    if (lay != H5D_CHUNKED) return 0;
+    *bytes = elem;
+    *count = 1;
     for (int i = 0; i < rank; i++) {
-        want *= (dims[i] + chunk[i] - 1) / chunk[i];
-        bytes *= (size_t)chunk[i];
+        *count *= (dims[i] + chunk[i] - 1) / chunk[i];
+        *bytes *= (size_t)chunk[i];
     }
-    hid_t fs = H5Dget_space(d);
-    ok = fs >= 0 && H5Dget_num_chunks(d, fs, &n) >= 0 && n == want;
-    if (fs >= 0) H5Sclose(fs);
-    if (!ok) return "chunks missing or extra";
-    if (want == 0) return NULL;
+    return 1;
+}
+
+/* Every chunk of d in row-major order: its address and stored size (as
+ * H5Dget_chunk_info_by_coord reports them) into rec, 16 bytes a chunk, little-endian. With
+ * check: also found by the lookup reads use, unfiltered, of size full + 4 (fletcher32), and
+ * remembered in seen. NULL when fine, else what is wrong. */
+static const char *walk_chunks(hid_t d, int rank, const hsize_t *dims, const hsize_t *chunk, size_t full,
+                               int check, hs_h5_chunks *seen, unsigned char *rec)
+{
+    hsize_t at[H5S_MAX_RANK] = {0};
     do {
         unsigned mask = 1;
         haddr_t addr = HADDR_UNDEF;
         hsize_t size = 0, found = 0;
-        if (H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF || mask != 0 ||
-            size != bytes + 4 || H5Dget_chunk_storage_size(d, at, &found) < 0 || found != size)
+        if (H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF)
             return "a chunk is missing, misplaced or of the wrong size";
-        if (!remember(seen, addr)) return "out of memory checking the chunk index";
+        if (check && (mask != 0 || size != full + 4 || H5Dget_chunk_storage_size(d, at, &found) < 0 || found != size))
+            return "a chunk is missing, misplaced or of the wrong size";
+        if (check && !remember(seen, addr)) return "out of memory checking the chunk index";
+        put_le64(rec, addr);
+        put_le64(rec + 8, size);
+        rec += 16;
     } while (next_chunk(rank, dims, chunk, at));
     return NULL;
+}
+
+/* The digest d carries: 1 and out filled, 0 when it has none, -1 when it is not one string of
+ * 64 characters (stored in 64 bytes, or 65 with its NUL as the writer does). */
+static int recorded_digest(hid_t d, char out[65])
+{
+    out[0] = '\0';
+    htri_t has = H5Aexists(d, HS_H5_DIGEST_ATTR);
+    if (has <= 0) return has < 0 ? -1 : 0;
+    hid_t a = H5Aopen(d, HS_H5_DIGEST_ATTR, H5P_DEFAULT);
+    hid_t t = a < 0 ? -1 : H5Aget_type(a), sp = a < 0 ? -1 : H5Aget_space(a);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    int ok = t >= 0 && sp >= 0 && mt >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0 &&
+             (H5Tget_size(t) == 64 || H5Tget_size(t) == 65) && H5Sget_simple_extent_type(sp) == H5S_SCALAR &&
+             H5Tset_size(mt, 65) >= 0 && H5Tset_cset(mt, H5Tget_cset(t)) >= 0 && H5Aread(a, mt, out) >= 0;
+    out[64] = '\0';
+    ok = ok && strlen(out) == 64; /* NUL inside: not the digest */
+    if (mt >= 0) H5Tclose(mt);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    return ok ? 1 : -1;
+}
+
+/* SHA-256 (hex) over the 16-byte records of n chunks of d; NULL or what went wrong. */
+static const char *index_digest(hid_t d, int rank, const hsize_t *dims, const hsize_t *chunk, size_t full,
+                                hsize_t n, int check, hs_h5_chunks *seen, char out[65])
+{
+    unsigned char *rec = malloc((size_t)n * 16);
+    if (!rec) return "out of memory checking the chunk index";
+    const char *bad = walk_chunks(d, rank, dims, chunk, full, check, seen, rec);
+    if (!bad) hs_sha256_hex(rec, (size_t)n * 16, out);
+    free(rec);
+    return bad;
+}
+
+const char *hs_h5_chunk_digest(hid_t d, char out[65])
+{
+    hid_t fs = H5Dget_space(d), t = H5Dget_type(d);
+    int rank = fs < 0 ? -1 : H5Sget_simple_extent_ndims(fs);
+    hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK], n = 0;
+    size_t full = 0, elem = t < 0 ? 0 : H5Tget_size(t);
+    int fletcher = 0;
+    int lay = rank < 1 || elem == 0 || H5Sget_simple_extent_dims(fs, dims, NULL) != rank
+                  ? -1 : chunk_layout(d, rank, dims, elem, chunk, &full, &n, &fletcher);
+    if (fs >= 0) H5Sclose(fs);
+    if (t >= 0) H5Tclose(t);
+    out[0] = '\0';
+    if (lay < 0) return "cannot read its layout";
+    return lay == 0 || n == 0 ? NULL : index_digest(d, rank, dims, chunk, full, n, 0, NULL, out);
+}
+
+const char *hs_h5_check_chunks(hid_t d, int rank, const hsize_t *dims, size_t elem, int flags, hs_h5_chunks *seen)
+{
+    hsize_t chunk[H5S_MAX_RANK], n = 0, want = 0;
+    size_t bytes = 0;
+    int fletcher = 0, lay = chunk_layout(d, rank, dims, elem, chunk, &bytes, &want, &fletcher);
+    if (lay < 0) return "cannot read its layout";
+    /* HDF5 1.10's fletcher32 filter reads before its buffer for a stored chunk under 4
+     * bytes, and with other filters in the pipeline no stored size can be checked:
+     * headsweep writes fletcher32 alone, so any other pipeline holding it is refused. */
+    if (fletcher == 2) return "fletcher32 with other filters (headsweep writes it alone)";
+    if (lay == 0 || (!(flags & HS_H5_STRICT) && !fletcher)) return NULL; /* variable-length labels, h5py's files */
+    if (rank < 1) return NULL;
+    hid_t fs = H5Dget_space(d);
+    int ok = fs >= 0 && H5Dget_num_chunks(d, fs, &n) >= 0 && n == want;
+    if (fs >= 0) H5Sclose(fs);
+    if (!ok) return "chunks missing or extra";
+    if (want == 0) return NULL;
+    char have[65], recorded[65];
+    const char *bad = index_digest(d, rank, dims, chunk, bytes, want, 1, seen, have);
+    int got = bad ? 0 : recorded_digest(d, recorded);
+    if (bad) return bad;
+    if (got < 0) return "its attribute " HS_H5_DIGEST_ATTR " is not one string of 64 characters";
+    if (got == 0) return flags & HS_H5_DIGEST ? "it has no attribute " HS_H5_DIGEST_ATTR : NULL;
+    return strcmp(have, recorded) ? "its chunk addresses are not those " HS_H5_DIGEST_ATTR " recorded" : NULL;
 }
 
 static int cmp_addr(const void *a, const void *b)

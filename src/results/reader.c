@@ -19,6 +19,7 @@ struct hs_results_reader {
     char *path_copy;
     hid_t f;
     hs_h5_chunks chunks; /* file address of every chunk read so far */
+    int chunk_flags;     /* for hs_h5_check_chunks: HS_H5_DIGEST from schema 3 on */
 };
 typedef struct hs_results_reader rd;
 
@@ -157,8 +158,9 @@ static hs_status read_numeric(rd *r, const char *obj, hid_t memtype, size_t elsi
         H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
         st = bad_h5(r, obj, "cannot read its values as numbers");
     hid_t t = st ? -1 : H5Dget_type(d);
-    const char *why = st ? NULL : t < 0 ? "cannot read its type"
-                                        : hs_h5_check_chunks(d, want->rank, dims, H5Tget_size(t), 0, &r->chunks);
+    const char *why = st      ? NULL
+                      : t < 0 ? "cannot read its type"
+                              : hs_h5_check_chunks(d, want->rank, dims, H5Tget_size(t), r->chunk_flags, &r->chunks);
     if (t >= 0) H5Tclose(t);
     if (why) st = hs_err(HS_EINPUT, "%s: %s%s: its chunk index is damaged (%s)", r->path, slash(obj), obj, why);
     if (H5Dclose(d) < 0 && !st) st = bad(r, obj, "cannot close");
@@ -411,7 +413,9 @@ static char *attr_as_text(const rd *r, hid_t a, const char *name)
     return text;
 }
 
-static hs_status read_schema_version(const rd *r)
+/* The schema version, which decides what the chunk checks require (HS_H5_DIGEST from 3 on:
+ * older files have no digest of their chunk index and are read with the checks of their time). */
+static hs_status read_schema_version(rd *r)
 {
     long long v = 0;
     int found = 0;
@@ -424,6 +428,7 @@ static hs_status read_schema_version(const rd *r)
     if (v < HS_RESULTS_SCHEMA_OLDEST || v > HS_RESULTS_SCHEMA_VERSION)
         return hs_err(HS_EINPUT, "%s: schema_version %lld; this headsweep-report reads versions %d to %d",
                       r->path, v, HS_RESULTS_SCHEMA_OLDEST, HS_RESULTS_SCHEMA_VERSION);
+    r->chunk_flags = v >= 3 ? HS_H5_DIGEST : 0;
     return HS_OK;
 }
 
@@ -688,8 +693,9 @@ hs_status hs_results_reader_strings(hs_results_reader *r, const char *obj, const
     /* Labels and /cells/host are chunked with fletcher32 since schema 2: their chunk index
      * is checked like the numbers' (a flipped key read another cell's host, bitflip.py). */
     hid_t t = st || n == 0 ? -1 : H5Dget_type(d);
-    const char *why = st || n == 0 ? NULL : t < 0 ? "cannot read its type"
-                                             : hs_h5_check_chunks(d, w.rank, dims, H5Tget_size(t), 0, &r->chunks);
+    const char *why = st || n == 0 ? NULL
+                      : t < 0      ? "cannot read its type"
+                                   : hs_h5_check_chunks(d, w.rank, dims, H5Tget_size(t), r->chunk_flags, &r->chunks);
     if (t >= 0) H5Tclose(t);
     if (why) st = hs_err(HS_EINPUT, "%s: %s: its chunk index is damaged (%s)", r->path, what, why);
     if (H5Dclose(d) < 0 && !st) st = bad(r, obj, "cannot close");

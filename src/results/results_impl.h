@@ -70,9 +70,25 @@ typedef struct {
  * H5Dget_chunk_info_by_coord matches a chunk on its dataset coordinates only, while
  * reads (and H5Dget_chunk_storage_size) search the B-tree on every key field, so a flip
  * in a key's last (element size) offset hides the chunk from reads alone.
- * strict (files a sweep opens): every chunked dataset must carry fletcher32; otherwise
- * datasets that are not chunked with fletcher32 alone (files made by h5py) are skipped. */
-const char *hs_h5_check_chunks(hid_t d, int rank, const hsize_t *dims, size_t elem, int strict, hs_h5_chunks *seen);
+ * Those checks cannot tell a chunk address whose flipped bit lands on other bytes that
+ * pass fletcher32 (zero-filled space: zeros have the checksum 0, tests/sweep/bitflip.py):
+ * so the writer records, in the dataset's checksummed object header, the SHA-256 of every
+ * chunk's address and size (HS_H5_DIGEST_ATTR, hs_h5_chunk_digest; schema 3), which is
+ * compared here. Chunks never move after creation (cells overwrite them in place with
+ * chunks of the same size), so the digest never changes.
+ * flags: HS_H5_STRICT (files a sweep opens): every chunked dataset must carry fletcher32;
+ * otherwise datasets that are not chunked with fletcher32 alone (files made by h5py) are
+ * skipped. HS_H5_DIGEST (schema 3 files): a checked dataset without the digest is refused;
+ * without it a digest present is still compared. */
+#define HS_H5_STRICT 1
+#define HS_H5_DIGEST 2
+#define HS_H5_DIGEST_ATTR "chunk_index_sha256"
+const char *hs_h5_check_chunks(hid_t d, int rank, const hsize_t *dims, size_t elem, int flags, hs_h5_chunks *seen);
+/* The digest HS_H5_DIGEST_ATTR holds for d: SHA-256 (64 hex characters) of every chunk's file
+ * address and stored size (little-endian uint64 each), chunks in row-major order, as
+ * H5Dget_chunk_info_by_coord reports them; "" for a dataset that is not chunked. NULL when
+ * done, else what went wrong. */
+const char *hs_h5_chunk_digest(hid_t d, char out[65]);
 /* Whether the absolute path exists, component by component: H5Lexists fails rather than
  * answering 0 when a group on the way is missing (/prompts/text in a schema 1 file). */
 htri_t hs_h5_path_exists(hid_t file, const char *path);

@@ -398,7 +398,7 @@ def check_bad_inputs(binary, work):
     empty = os.path.join(work, "empty.h5")
     h5py.File(empty, "w", libver="latest").close()
     expect2([empty], "no schema_version", "not a headsweep results file")
-    expect2([fixture(os.path.join(work, "v3.h5"), "--schema-version", "3")], "schema 3", "schema_version 3")
+    expect2([fixture(os.path.join(work, "v4.h5"), "--schema-version", "4")], "schema 4", "schema_version 4")
     for ds in ("metrics/distinct_2", "heads/pruned", "agency/occupancy", "cells/done"):
         f = fixture(os.path.join(work, "drop.h5"), "--drop", ds)
         expect2([f], "missing " + ds, ds)

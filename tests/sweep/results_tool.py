@@ -29,10 +29,13 @@
 
 Readers pass HDF5_USE_FILE_LOCKING=FALSE themselves when a sweep may hold the file.
 """
+import hashlib
+import itertools
 import math
 import os
 import random
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -127,6 +130,31 @@ def fixed_length(obj, where):
         t = h5py.check_string_dtype(obj.dtype)
         expect(t is None or t.length is not None, f"{where} holds variable-length strings")
         expect(t is None or (obj.chunks and obj.fletcher32), f"{where}: strings not chunked with fletcher32")
+
+
+def chunk_digest(ds):
+    """SHA-256 of the chunk index as docs/results-format.md defines it: every chunk's file
+    address and stored size (little-endian uint64 each), chunks in row-major order, read here
+    through h5py's own chunk query: an independent reading of what every headsweep reader
+    compares."""
+    steps = [range(0, n, c) for n, c in zip(ds.shape, ds.chunks)]
+    h = hashlib.sha256()
+    for at in itertools.product(*steps):
+        info = ds.id.get_chunk_info_by_coord(at)
+        h.update(struct.pack("<QQ", info.byte_offset, info.size))
+    return h.hexdigest()
+
+
+def check_digests(f):
+    """Every chunked dataset (schema 3) carries chunk_index_sha256, equal to chunk_digest."""
+    def visit(name, obj):
+        if not isinstance(obj, h5py.Dataset) or not obj.chunks:
+            return
+        rec = obj.attrs.get("chunk_index_sha256")
+        expect(rec is not None, f"/{name} has no chunk_index_sha256")
+        if rec is not None:
+            expect(text(rec) == chunk_digest(obj), f"/{name}: chunk_index_sha256 is not its chunk index's digest")
+    f.visititems(visit)
 
 
 def check_described(f):
@@ -244,7 +272,7 @@ def check(path, ranks):
     with h5py.File(path, "r") as f:
         for a in ROOT_ATTRS:
             expect(a in f.attrs, f"root attribute {a} missing")
-        expect(f.attrs["schema_version"] == 2, "schema_version")
+        expect(f.attrs["schema_version"] == 3, "schema_version")
         size = check_dims(f)
         for name, (dims, dtype) in LAYOUT.items():
             check_dataset(f, name, dims, dtype, size)
@@ -252,6 +280,7 @@ def check(path, ranks):
         check_metrics(f, size)
         check_heads(f, size)
         check_described(f)
+        check_digests(f)
         expect(ranks == 0 or int(f.attrs["n_ranks"]) == ranks, f"n_ranks {f.attrs['n_ranks']}, want {ranks}")
     if problems:
         sys.exit(f"{path}:\n  " + "\n  ".join(problems[:20]))

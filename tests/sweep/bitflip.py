@@ -6,9 +6,9 @@ the global heap included) and gives each damaged copy to headsweep-report and to
 file's output (the report's tables and REPORT.md, the merged file's numbers) or exit 2 with
 a message; a crash, a hang, another exit status or a changed result is a failure (issue 17).
 Prints one line per failure and a summary per region; exits 1 when anything failed.
-Not registered with CTest yet: one known class of damage still passes (a flipped child
-address in a chunk index B-tree that lands on zero-filled space, which fletcher32 accepts;
-docs/robustness.md). Run by hand, e.g. on the fuzz seed:
+The CTest test sweep_bitflip (test_bitflip.c) does the same in one process, thousands of
+flips, with resume too; this script runs the real programs (the report's output files, merge
+through the command line) and is for longer campaigns by hand. Run by hand, e.g. on the fuzz seed:
   tests/sweep/bitflip.py build/src/cli/headsweep build/analysis/headsweep-report \
       tests/fuzz/corpus/results_check/sweep-complete.h5 /tmp/bf 1500 9"""
 import filecmp

@@ -869,7 +869,7 @@ static hs_status put_digest(const creator *c, hid_t d, const char *name)
     char digest[65];
     const char *bad = hs_h5_chunk_digest(d, digest);
     if (bad) return hs_err(HS_EINTERNAL, "%s: %s: digest of its chunk index: %s", c->path, name, bad);
-    return digest[0] ? put_str(d, c->path, HS_H5_DIGEST_ATTR, digest) : HS_OK;
+    return digest[0] ? put_text(d, c->path, HS_RA_CHUNK_DIGEST, digest) : HS_OK;
 }
 
 /* Every dataset's digest, once every chunk is allocated and written (flushed first, so no

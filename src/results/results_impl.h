@@ -82,7 +82,7 @@ typedef struct {
  * without it a digest present is still compared. */
 #define HS_H5_STRICT 1
 #define HS_H5_DIGEST 2
-#define HS_H5_DIGEST_ATTR "chunk_index_sha256"
+#define HS_H5_DIGEST_ATTR "chunk_index_sha256" /* hs_results_attrs[HS_RA_CHUNK_DIGEST] */
 const char *hs_h5_check_chunks(hid_t d, int rank, const hsize_t *dims, size_t elem, int flags, hs_h5_chunks *seen);
 /* The digest HS_H5_DIGEST_ATTR holds for d: SHA-256 (64 hex characters) of every chunk's file
  * address and stored size (little-endian uint64 each), chunks in row-major order, as

@@ -189,6 +189,8 @@ const hs_results_attr_def hs_results_attrs[HS_RA_COUNT] = {
     [HS_RA_ENCODING] = {HS_RESULTS_ANY, "_Encoding", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL,
                         "utf-8 on text, so that xarray returns str"},
     [HS_RA_TIMING] = {HS_RESULTS_METRIC, "timing", HS_RT_U8, HS_RA_ONE, 0, 0, "1", "1: a timing number"},
+    [HS_RA_CHUNK_DIGEST] = {HS_RESULTS_ANY, "chunk_index_sha256", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL,
+                            "SHA-256 of the chunk addresses and sizes (schema 3; compared by hs_h5_check_chunks)"},
 };
 
 const char *hs_results_dim_name(int dim) { return hs_results_scales[dim].path + 1; }

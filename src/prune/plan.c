@@ -91,7 +91,7 @@ void hs_prune_plan_free(hs_prune_plan *p)
 
 int hs_prune_plan_needs_means(const hs_plan_spec *spec)
 {
-    for (int v = 0; !spec->heads_off && v < spec->n_variants; v++)
+    for (int v = 0; v < spec->n_variants; v++)
         if (!spec->variants[v].scores_path && spec->variants[v].ablation == HS_ABLATION_MEAN) return 1;
     return 0;
 }
@@ -233,7 +233,7 @@ hs_status hs_prune_plan_compute(hs_prune_plan *p, const hs_plan_spec *spec, hs_m
                                  : compute_variant(p, spec, v, m, tok, calib, log);
         if (st) return st;
     }
-    return spec->heads_off ? HS_OK : compute_means(p, spec, m, tok, calib, log);
+    return compute_means(p, spec, m, tok, calib, log);
 }
 
 hs_status hs_prune_plan_set_scores(hs_prune_plan *p, int v, hs_head_scores *sc)
@@ -258,9 +258,12 @@ static hs_status select_list(hs_prune_plan *p, const hs_plan_spec *spec)
         hs_status st = list_gates(spec, p->L, p->H, p->gates + v * LH);
         if (st) return st;
         hs_head_scores *sc = &p->scores[v];
+        hs_head_mean_set means = sc->means; /* mean ablation of the listed heads keeps its means */
+        memset(&sc->means, 0, sizeof sc->means);
         hs_scores_free(sc);
         sc->L = p->L;
         sc->H = p->H;
+        sc->means = means;
         if (!(sc->score = hs_malloc(LH * sizeof(double), "head scores"))) return HS_ENOMEM;
         for (size_t i = 0; i < LH; i++) sc->score[i] = p->gates[i];
     }

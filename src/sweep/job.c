@@ -773,6 +773,11 @@ static hs_status require(const hs_job *job, const char *section, const char *key
     return check_input(e, dir);
 }
 
+/* [pruning] keys beside heads_off: what a listed head contributes (ablation) and the
+ * calibration set mean ablation averages its head means over. */
+static const char *const heads_off_keys[] = {"ablation", "calibration", "calibration_max_prompts",
+                                             "calibration_max_tokens", NULL};
+
 /* heads_off is the whole pruning of the study: every other [pruning] key would select
  * heads too, or describe how scores are made, and so could only be ignored. */
 static hs_status check_heads_off(hs_job *job)
@@ -780,13 +785,11 @@ static hs_status check_heads_off(hs_job *job)
     const hs_job_entry *h = find_entry(job, "pruning", "heads_off");
     for (int i = 0; h && i < job->n_entries; i++) {
         const hs_job_entry *e = &job->entries[i];
-        if (e != h && !strcmp(e->section, "pruning"))
+        if (e != h && !strcmp(e->section, "pruning") && !in_list(heads_off_keys, e->key))
             return hs_err(HS_EINPUT, "%s: %s cannot be combined with heads_off (%s): an explicit head list is the "
                                      "study's only pruning level; remove %s", e->where, e->key, h->where, e->key);
     }
     if (!h) return HS_OK;
-    free(job->calib_path);
-    job->calib_path = NULL;
     job->levels = hs_calloc(1, sizeof *job->levels, "levels");
     job->n_levels = 1; /* its value, the share of heads listed, is set once the model is known */
     return job->levels ? HS_OK : HS_ENOMEM;
@@ -818,17 +821,45 @@ static const hs_variant *calib_variant(const hs_job *job)
     return NULL;
 }
 
-/* heads_off is the study's whole pruning: a variant cannot prune otherwise. */
+/* heads_off is the study's whole pruning: a variant cannot prune otherwise (its ablation
+ * kind, what a listed head contributes, it may set). */
 static hs_status check_variant_pruning(const hs_job *job)
 {
     for (int i = 0; job->heads_off && i < job->n_entries; i++) {
         const hs_job_entry *e = &job->entries[i];
-        int prunes = in_list(variant_pruning_keys, e->key) || !strcmp(e->key, "ablation");
+        int prunes = in_list(variant_pruning_keys, e->key);
         if (!strncmp(e->section, "variant.", 8) && prunes)
             return hs_err(HS_EINPUT, "%s: %s cannot be combined with heads_off (%s): an explicit head list is the "
                                      "study's only pruning level", e->where, e->key,
                           hs_job_where(job, "pruning", "heads_off"));
     }
+    return HS_OK;
+}
+
+/* A head list with mean ablation: the listed heads contribute their means over [pruning]
+ * calibration, which is then required; without a mean variant the calibration keys would do
+ * nothing and are refused, as before. */
+static hs_status check_list_means(hs_job *job)
+{
+    for (int v = 0; v < job->n_variants; v++) {
+        if (job->variants[v].ablation != HS_ABLATION_MEAN) continue;
+        if (find_entry(job, "pruning", "calibration")) return require(job, "pruning", "calibration", 0);
+        char section[HS_VARIANT_NAME_MAX + 16];
+        snprintf(section, sizeof section, "variant.%s", job->variants[v].name);
+        const char *where = hs_job_where(job, section, "ablation");
+        return hs_err(HS_EINPUT, "%s: [pruning] calibration is required with ablation = mean (%s): the listed "
+                                 "heads contribute their mean output over it", job->path,
+                      strcmp(where, "defaults") ? where : hs_job_where(job, "pruning", "ablation"));
+    }
+    for (int i = 1; heads_off_keys[i]; i++) {
+        const hs_job_entry *e = find_entry(job, "pruning", heads_off_keys[i]);
+        if (e)
+            return hs_err(HS_EINPUT, "%s: %s cannot be combined with heads_off (%s) unless a variant uses ablation "
+                                     "= mean (it averages the head means): remove %s", e->where, e->key,
+                          hs_job_where(job, "pruning", "heads_off"), e->key);
+    }
+    free(job->calib_path);
+    job->calib_path = NULL;
     return HS_OK;
 }
 
@@ -839,8 +870,9 @@ static hs_status check_inputs(hs_job *job)
     if (!st) st = check_heads_off(job);
     if (!st) st = check_variant_pruning(job);
     if (st) return st;
+    if (job->heads_off) return check_list_means(job);
     const hs_variant *cv = calib_variant(job);
-    if (job->heads_off || (job->scores_path && !cv)) return check_scores(job);
+    if (job->scores_path && !cv) return check_scores(job);
     if (!cv) {
         free(job->calib_path); /* ignored: magnitude and random need no calibration set */
         job->calib_path = NULL;

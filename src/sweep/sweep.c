@@ -173,7 +173,7 @@ static hs_status load_inputs(sweep *s)
         return hs_err(HS_EINPUT, "%s: the tokenizer has %d tokens, the model only %d", job->model_dir,
                       hs_tokenizer_vocab_size(s->tok), s->model.cfg.vocab_size);
     int mean = 0; /* a mean-ablation variant: the results file stores its head means */
-    for (int v = 0; v < job->n_variants; v++) mean |= !job->heads_off && job->variants[v].ablation == HS_ABLATION_MEAN;
+    for (int v = 0; v < job->n_variants; v++) mean |= job->variants[v].ablation == HS_ABLATION_MEAN;
     /* /prompts/generated's strings hold any text of max_new tokens (hs_tokenizer_text_bound) */
     size_t text_bytes = (size_t)job->sample.max_new * hs_tokenizer_text_bound(s->tok) + 1;
     if (text_bytes > HS_RESULTS_TEXT_MAX)
@@ -374,7 +374,7 @@ static hs_status resume_means(sweep *s, const hs_prompt_set *calib)
     hs_head_mean_set ms;
     memset(&ms, 0, sizeof ms);
     hs_status st = HS_OK;
-    for (int v = 0; !st && !s->job.heads_off && v < s->job.n_variants; v++) {
+    for (int v = 0; !st && v < s->job.n_variants; v++) {
         hs_head_scores *sc = &s->plan.scores[v];
         if (s->job.variants[v].ablation != HS_ABLATION_MEAN || sc->means.v) continue;
         if (!calib->path)
@@ -518,7 +518,7 @@ static hs_status share_means(sweep *s)
 {
     int any = 0;
     for (int v = 0; v < s->job.n_variants; v++) any |= s->job.variants[v].ablation == HS_ABLATION_MEAN;
-    if (!any || s->job.heads_off) return HS_OK;
+    if (!any) return HS_OK;
     size_t LHD = (size_t)s->model.cfg.n_layer * s->model.cfg.n_embd; /* L * H * D */
     if (!(s->means = hs_calloc((size_t)s->job.n_variants * LHD, sizeof *s->means, "head means"))) return HS_ENOMEM;
     hs_status st = HS_OK; /* rank 0 broadcasts even after a failure, so no rank waits forever */

@@ -12,7 +12,11 @@ On the bundled model, with the headsweep binary:
      /heads/pruned switched off, the stored means substituted for the mean variants)
      within 1e-4 relative (logits within 1e-4 absolute, check_logits.py's tolerance);
      mean ablation really differs from zero ablation where heads are off;
-  3. the results file holds the means it ran with (/heads/means) for the mean variants.
+  3. the results file holds the means it ran with (/heads/means) for the mean variants;
+  4. the same with an explicit head list ([pruning] heads_off, means computed by the sweep
+     on [pruning] calibration cut to calibration_max_tokens): /heads/means equals numpy's
+     averaged head outputs within 1e-5, and every reference_perplexity equals ref_gpt2's with
+     the listed heads off and those means substituted, within 1e-4 relative.
 Needs numpy and h5py. Run:
   /usr/bin/python3 tests/reference/ref_mean_ablation_sweep.py --headsweep BIN --model DIR --prompts-dir jobs/prompts
 """
@@ -98,6 +102,44 @@ ablation = mean
 [variant.meanmask]
 ablation = mean
 """
+
+
+JOB_LIST = """[job]
+model = {model}
+prompts = eval.jsonl
+shards = 1
+variants = zero, mean, meanmask
+measure_unpruned_ppl = off
+[generation]
+max_new_tokens = 4
+[pruning]
+heads_off = 0.0, 0.3, 1.2, 2.3, 4.5, 5.0
+calibration = calib.jsonl
+calibration_max_tokens = {max_tokens}
+[variant.zero]
+gating = skip
+[variant.mean]
+gating = skip
+ablation = mean
+[variant.meanmask]
+ablation = mean
+"""
+
+
+def check_list(a, m, calib, ev, work, fails):
+    """Mean ablation of an explicit head list: the sweep's own means and perplexities."""
+    import h5py
+    with open(os.path.join(work, "list.ini"), "w") as fh:
+        fh.write(JOB_LIST.format(model=a.model, max_tokens=MAX_TOKENS))
+    subprocess.run([a.headsweep, "sweep", "list.ini", "--out", "list.h5"], cwd=work, check=True, capture_output=True)
+    with h5py.File(os.path.join(work, "list.h5"), "r") as f:
+        check_stored = f["/heads/means"][...][1]  # the mean variant's, float32 widened
+        print("heads_off with ablation = mean:")
+        check_means(a, m, calib, check_stored, fails)
+        pruned = f["/heads/pruned"][...]
+        if int(pruned[:, 0].sum()) != 3 * 6:
+            fails.append("heads_off: /heads/pruned has %d heads off, want 6 per variant" % int(pruned.sum()))
+        check_sweep(a, m, ev, check_stored, f, fails)
 
 
 def check_means(a, m, calib, stored, fails):
@@ -190,6 +232,7 @@ def main():
         run("sweep", "job.ini", "--out", "r.h5")
         with h5py.File(os.path.join(work, "r.h5"), "r") as f:
             check_sweep(a, m, ev, stored, f, fails)
+        check_list(a, m, calib, ev, work, fails)
     for x in fails:
         print("FAIL " + x)
     print("FAILED" if fails else "ok")

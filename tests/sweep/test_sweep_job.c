@@ -294,8 +294,17 @@ static void test_ablation_key(void **state)
     const char *am[] = {"variant.agency.ablation=mean"};
     expect_error(mag, am, 1, "[pruning] calibration is required with ablation = mean",
                  "--set variant.agency.ablation=mean");
-    expect_error("[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\nheads_off = 0.1\n", am, 1,
-                 "--set variant.agency.ablation=mean: ablation cannot be combined with heads_off", NULL);
+    /* a head list with mean ablation: its means need the calibration set, and only then may it be given */
+    const char *list = "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\nheads_off = 0.1\n";
+    expect_error(list, am, 1, "[pruning] calibration is required with ablation = mean",
+                 "--set variant.agency.ablation=mean");
+    assert_int_equal(tu_write("c.jsonl", "{}", 2), 0);
+    const char *lc[] = {"variant.agency.ablation=mean", "pruning.calibration=c.jsonl"};
+    assert_int_equal(parse(&job, list, lc, 2), HS_OK);
+    assert_string_equal(job.calib_path, "c.jsonl");
+    assert_int_equal(job.variants[1].ablation, HS_ABLATION_MEAN);
+    hs_job_free(&job);
+    expect_error(list, lc + 1, 1, "calibration cannot be combined with heads_off", "unless a variant uses ablation");
 }
 
 static void test_set_errors(void **state)

@@ -98,9 +98,13 @@ static hs_status plan_print_text(const hs_sweep_plan *p, const hs_sweep_opts *o)
         printf(" %s (%s%s%s)%s", var->name, hs_gating_name(var->gating), var->agency_on ? ", agency" : "",
                var->ablation == HS_ABLATION_MEAN ? ", mean ablation" : "", v + 1 < j->n_variants ? "," : "\n");
     }
+    int listed = p->prune.n_levels - p->prune.n_single; /* each_head's single-head levels come last */
     printf("levels     ");
-    for (int l = 0; l < p->prune.n_levels; l++)
-        printf(" %g%s", p->prune.levels[l], l + 1 < p->prune.n_levels ? "," : "\n");
+    for (int l = 0; l < listed; l++) printf(" %g%s", p->prune.levels[l], l + 1 < listed ? "," : "");
+    if (p->prune.n_single)
+        printf(", and %d single-head levels (each_head: one head off each, %g%%)", p->prune.n_single,
+               p->prune.levels[listed]);
+    putchar('\n');
     if (j->heads_off) printf("heads_off   %s\n", j->heads_off);
     else printf("strategy    %s\n", hs_strategy_name(j->strategy));
     printf("cells       %lld (%d variants x %d levels x %d shards)\n", (long long)p->cells, j->n_variants,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run_fuzz.sh TARGET SECONDS [libFuzzer options...]: fuzzes one target of tests/fuzz for
-# SECONDS of wall time, at nice 19, from its working corpus plus the committed seeds,
-# and prints executions, coverage (cov/ft from libFuzzer's last status line), CPU time
+# SECONDS of wall time, at nice 19 (HS_FUZZ_NICE), from its working corpus plus the
+# committed seeds, and prints executions, coverage (cov/ft from libFuzzer's last status line), CPU time
 # and any crash. Builds the clang fuzz build first when needed.
 #   TARGET   st_parse model_load config tokenizer_files tokenizer_roundtrip job prompts
 #            scores results_check results_report (tests/fuzz/corpus/<TARGET>)
@@ -13,12 +13,14 @@
 #   HS_FUZZ_JOBS   parallel compile jobs for the build (default 2)
 #   HS_FUZZ_HISTORY  where the run's line goes (default tests/fuzz/history.tsv, committed:
 #                  the campaign's record outlasts build directories and machines)
+#   HS_FUZZ_NICE   the fuzzer's niceness (default 19: a campaign in the background; 0
+#                  when the CPU-hours themselves are the point on a shared machine)
 # Crashes are saved in $HS_FUZZ_BUILD/fuzz-artifacts/TARGET/, logs in
 # $HS_FUZZ_BUILD/fuzz-logs/. Exit status: libFuzzer's (0 when nothing was found).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 if [ $# -lt 2 ]; then
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 target=$1 secs=$2
@@ -45,6 +47,8 @@ fi
 nice -n 19 cmake --build "$build" --target "fuzz_$target" -j"${HS_FUZZ_JOBS:-2}" >"$build/fuzz-build-$target.log" 2>&1 ||
   { tail -n 40 "$build/fuzz-build-$target.log" >&2; exit 1; }
 bin=$build/tests/fuzz/fuzz_$target
+nice=${HS_FUZZ_NICE:-19}
+case $nice in ''|*[!0-9]*) echo "run_fuzz: HS_FUZZ_NICE must be 0-19, not '$nice'" >&2; exit 2 ;; esac
 
 work=$(realpath -m "${HS_FUZZ_WORK:-$build/fuzz-corpus/$target}")
 art=$build/fuzz-artifacts/$target
@@ -79,7 +83,7 @@ cpu0=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
 start=$(date +%s)
 if ((${#regress[@]})); then
   # Saved crashes first: each must now run clean.
-  nice -n 19 "$bin" "${opts[@]}" "${regress[@]}" >"$log.regressions" 2>&1 || rc=$?
+  nice -n "$nice" "$bin" "${opts[@]}" "${regress[@]}" >"$log.regressions" 2>&1 || rc=$?
   if ((rc)); then
     echo "fuzz $target: a regression input crashes again (log $log.regressions):" >&2
     grep -E "ERROR|invariant|runtime error|Running:" "$log.regressions" | head -n 20 >&2
@@ -88,9 +92,9 @@ if ((${#regress[@]})); then
   echo "fuzz $target: ${#regress[@]} regression input(s) replayed clean"
 fi
 if ((secs == 0)); then
-  nice -n 19 "$bin" "${opts[@]}" -runs=0 "$work" "$seeds" "$@" >"$log" 2>&1 || rc=$?
+  nice -n "$nice" "$bin" "${opts[@]}" -runs=0 "$work" "$seeds" "$@" >"$log" 2>&1 || rc=$?
 else
-  nice -n 19 "$bin" "${opts[@]}" -max_total_time="$secs" "$work" "$seeds" "$@" >"$log" 2>&1 || rc=$?
+  nice -n "$nice" "$bin" "${opts[@]}" -max_total_time="$secs" "$work" "$seeds" "$@" >"$log" 2>&1 || rc=$?
 fi
 wall=$(($(date +%s) - start))
 cpu=$(awk -v t="$(getconf CLK_TCK)" -v c0="$cpu0" '{printf "%.0f", ($14 + $15 + $16 + $17 - c0) / t}' /proc/$$/stat)

@@ -220,6 +220,25 @@ static hs_status same_attrs(const hs_study *a, const hs_study *b)
     return HS_OK;
 }
 
+/* Prompt p of s as the merge rule compares it. */
+static hs_prompt_row prompt_row(const hs_study *s, int p)
+{
+    return (hs_prompt_row){s->prompt[p], s->row ? s->row[2 * p] : -1, s->row ? s->row[2 * p + 1] : -1,
+                           s->book ? s->book[p] : NULL};
+}
+
+/* The same prompts, row for row of the prompt file (merge_rule.c, as `headsweep merge`). */
+static hs_status same_prompts(const hs_study *a, const hs_study *b)
+{
+    char what[512];
+    for (int p = 0; p < a->np; p++) {
+        hs_prompt_row x = prompt_row(a, p), y = prompt_row(b, p);
+        if (!hs_results_same_prompt(p, &x, &y, what, sizeof what))
+            return hs_results_prompts_conflict(a->src[0].path, b->src[0].path, what);
+    }
+    return HS_OK;
+}
+
 static hs_status same_grid(const hs_study *a, const hs_study *b)
 {
     char x[64], y[64];
@@ -233,8 +252,8 @@ static hs_status same_grid(const hs_study *a, const hs_study *b)
         snprintf(y, sizeof y, "%d", b->np);
         return mismatch(a, b, "number of prompts", x, y);
     }
-    for (int p = 0; p < a->np; p++)
-        if (strcmp(a->prompt[p], b->prompt[p])) return mismatch(a, b, "prompt id", a->prompt[p], b->prompt[p]);
+    hs_status st = same_prompts(a, b);
+    if (st) return st;
     if (a->gen_ids && b->gen_ids && a->max_new != b->max_new) {
         snprintf(x, sizeof x, "%d", a->max_new);
         snprintf(y, sizeof y, "%d", b->max_new);
@@ -424,9 +443,11 @@ static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b, 
     memset(m, 0, sizeof *m);
     m->np = a->np, m->L = a->L, m->H = a->H;
     hs_status st = dup_strv(&m->prompt, a->prompt, a->np);
-    if (!st && a->book) st = dup_strv(&m->book, a->book, a->np); /* the study text pins the sample: a's is b's */
-    if (!st && a->row && !(m->row = hs_malloc((size_t)a->np * 2 * sizeof *m->row, "prompt rows"))) st = HS_ENOMEM;
-    if (!st && a->row) memcpy(m->row, a->row, (size_t)a->np * 2 * sizeof *m->row);
+    /* same_prompts: where both record books and rows they agree; take them from either */
+    const hs_study *bk = a->book || !b ? a : b, *rw = a->row || !b ? a : b;
+    if (!st && bk->book) st = dup_strv(&m->book, bk->book, a->np);
+    if (!st && rw->row && !(m->row = hs_malloc((size_t)a->np * 2 * sizeof *m->row, "prompt rows"))) st = HS_ENOMEM;
+    if (!st && rw->row) memcpy(m->row, rw->row, (size_t)a->np * 2 * sizeof *m->row);
     m->ns = st ? 0 : a->ns;
     if (!st) st = dup_strv(&m->state, a->state, a->ns);
     if (!st) st = union_variants(m, a, b);

@@ -278,11 +278,22 @@ const char *hs_results_variant_name(const hs_results *r, int v);
 double hs_results_level(const hs_results *r, int l);
 const char *hs_results_prompt_id(const hs_results *r, int p);
 
-/* HS_EINPUT when the file's prompts are not these n (ids, and where /prompts/file_index
- * and /prompts/line exist, the rows of the prompt file): a resume must compute the prompts
- * the file's cells were computed on, whatever changed in the sampling code since. */
-hs_status hs_results_check_prompts(hs_results *r, int n, const char *const *ids, const int32_t *file_index,
-                                   const int32_t *line);
+/* One prompt of a study as its sweep's sample took it: /prompt, /prompts/file_index,
+ * /prompts/line and /prompts/book (-1, -1 and NULL or "" where a file predates them). */
+typedef struct {
+    const char *id;
+    int32_t file_index; /* index among the prompt file's prompts */
+    int32_t line;       /* 1-based line of the prompt file */
+    const char *book;   /* the stratum of the sample */
+} hs_prompt_row;
+/* HS_EINPUT when the file's prompts are not these n, by hs_results_same_prompt (ids, and
+ * where the file records them, the rows of the prompt file and the books): a resume must
+ * compute the prompts the file's cells were computed on, whatever changed in the sampling
+ * code since. run names this run's prompts in the message ("this run's sample of FILE"). */
+hs_status hs_results_check_prompts(hs_results *r, int n, const hs_prompt_row *want, const char *run);
+/* The file's prompts (n_prompts rows, owned by r until hs_results_close), read on the first
+ * call. */
+hs_status hs_results_prompt_rows(hs_results *r, const hs_prompt_row **rows);
 /* HS_EINPUT naming the first settings that differ when the file holds another study. */
 hs_status hs_results_check_study(const hs_results *r, const char *study);
 hs_status hs_results_read_done(hs_results *r, uint8_t *done /* (cells) */);
@@ -344,6 +355,15 @@ hs_status hs_results_cell_conflict(const char *variant, double level, int shard,
                                    const char *what);
 /* The refusal of files a and b whose pruned heads differ for a variant at a level. */
 hs_status hs_results_heads_conflict(const char *variant, double level, const char *a, const char *b);
+/* 1 when prompt p (0-based) is the same in both: the same id and, where both record them,
+ * the same index, line and book; else 0 and what says how: "prompt 3 (gen-5): /prompts/line
+ * is 9 vs 10". Two files (or a file and a resuming run) whose prompts differ were computed on
+ * different rows of the prompt file, whatever their study texts say (the sampling code may
+ * have changed between their builds). */
+int hs_results_same_prompt(int p, const hs_prompt_row *a, const hs_prompt_row *b, char *what, size_t cap);
+/* The refusal of a and b (two files, or a file and a run) whose prompts differ (HS_EINPUT,
+ * naming both and what differs). */
+hs_status hs_results_prompts_conflict(const char *a, const char *b, const char *what);
 
 /* ---- read-only access (headsweep-report) ---- */
 

@@ -2,6 +2,9 @@
  * used by `headsweep merge` (src/sweep/merge.c) and by the report's multi-file reading
  * (analysis/study.c), so the two never disagree about the same pair of files:
  *  - the study texts are equal (hs_results_same_study);
+ *  - the prompts are the same rows of the prompt file: ids, and where both record them,
+ *    /prompts/file_index, /prompts/line and /prompts/book (resume checks a file against
+ *    its run's sample by the same rule);
  *  - a (variant, level) present in both switches off the same heads;
  *  - a cell done in both agrees in every quality number (a metric with timing = 0, a
  *    generated token, its generated text, an agency count of its shard), NaN agreeing with
@@ -97,4 +100,30 @@ hs_status hs_results_heads_conflict(const char *variant, double level, const cha
     return hs_err(HS_EINPUT, "cannot merge %s with %s: they switch off different heads (/heads/pruned) in variant %s "
                              "at level %g",
                   b, a, variant, level);
+}
+
+/* The rows of two files agree where both record them: -1 (or no book) is a file that
+ * predates the dataset, not a different row. */
+static int rows_known(int32_t a, int32_t b) { return a >= 0 && b >= 0; }
+static int book_known(const char *a, const char *b) { return a && b && a[0] && b[0]; }
+
+int hs_results_same_prompt(int p, const hs_prompt_row *a, const hs_prompt_row *b, char *what, size_t cap)
+{
+    if (strcmp(a->id, b->id)) snprintf(what, cap, "prompt %d: /prompt is %s vs %s", p, a->id, b->id);
+    else if (rows_known(a->file_index, b->file_index) && a->file_index != b->file_index)
+        snprintf(what, cap, "prompt %d (%s): /prompts/file_index is %d vs %d", p, a->id, (int)a->file_index,
+                 (int)b->file_index);
+    else if (rows_known(a->line, b->line) && a->line != b->line)
+        snprintf(what, cap, "prompt %d (%s): /prompts/line is %d vs %d", p, a->id, (int)a->line, (int)b->line);
+    else if (book_known(a->book, b->book) && strcmp(a->book, b->book))
+        snprintf(what, cap, "prompt %d (%s): /prompts/book is %s vs %s", p, a->id, a->book, b->book);
+    else return 1;
+    return 0;
+}
+
+hs_status hs_results_prompts_conflict(const char *a, const char *b, const char *what)
+{
+    return hs_err(HS_EINPUT, "%s and %s hold different prompts: %s (the prompt file or the way max_prompts "
+                             "samples changed between their runs); refusing to mix results",
+                  a, b, what);
 }

@@ -70,6 +70,8 @@ struct hs_results {
     char **variants;          /* (n_variants) */
     double *levels;           /* (n_levels) */
     char **prompts;           /* (n_prompts) */
+    hs_prompt_row *rows;      /* (n_prompts) read by hs_results_prompt_rows, NULL before */
+    char **books;             /* (n_prompts) /prompts/book, NULL when the file predates it */
     hid_t metric[HS_M_COUNT];
     hid_t ds[DS_COUNT];
 };
@@ -1495,6 +1497,8 @@ hs_status hs_results_close(hs_results *r)
     if (r->file >= 0 && H5Fclose(r->file) < 0) st = h5_fail(r->path, "closing");
     free_strings(r->variants, r->grid.n_variants);
     free_strings(r->prompts, r->grid.n_prompts);
+    free_strings(r->books, r->grid.n_prompts);
+    free(r->rows);
     free(r->levels);
     free(r->study);
     free(r->last_version);
@@ -1523,36 +1527,53 @@ hs_status hs_results_check_study(const hs_results *r, const char *study)
                   r->path, differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "", a, b);
 }
 
-/* One row dataset of /prompts (file_index or line) against this run's values; -1 in the file
- * (not recorded) matches anything. */
-static hs_status check_prompt_rows(hs_results *r, int d, const char *what, const int32_t *want)
+/* One row dataset of /prompts (file_index or line) into field k of rows: -1 (not recorded)
+ * when the file predates it. */
+static hs_status read_prompt_ints(hs_results *r, int d, int k, hs_prompt_row *rows)
 {
     int n = r->grid.n_prompts;
-    if (r->ds[d] < 0 || !want) return HS_OK; /* a file from before the dataset */
-    int32_t *have = hs_malloc((size_t)n * sizeof *have, "prompt rows");
-    hs_status st = have ? read_all(r->ds[d], r->path, layout[d].path, H5T_NATIVE_INT32, have) : HS_ENOMEM;
-    for (int i = 0; !st && i < n; i++)
-        if (have[i] >= 0 && have[i] != want[i])
-            st = hs_err(HS_EINPUT, "%s: %s: prompt %s is %s %d of the prompt file there, %d in this run (the prompt "
-                                   "file or the way max_prompts samples changed); refusing to mix results",
-                        r->path, layout[d].path, r->prompts[i], what, (int)have[i], (int)want[i]);
-    free(have);
+    for (int i = 0; i < n; i++) *(k ? &rows[i].line : &rows[i].file_index) = -1;
+    if (r->ds[d] < 0) return HS_OK;
+    int32_t *v = hs_malloc((size_t)(n ? n : 1) * sizeof *v, "prompt rows");
+    hs_status st = v ? read_all(r->ds[d], r->path, layout[d].path, H5T_NATIVE_INT32, v) : HS_ENOMEM;
+    for (int i = 0; !st && i < n; i++) *(k ? &rows[i].line : &rows[i].file_index) = v[i];
+    free(v);
     return st;
 }
 
-hs_status hs_results_check_prompts(hs_results *r, int n, const char *const *ids, const int32_t *file_index,
-                                   const int32_t *line)
+hs_status hs_results_prompt_rows(hs_results *r, const hs_prompt_row **rows)
+{
+    int n = r->grid.n_prompts;
+    hs_status st = HS_OK;
+    if (!r->rows) {
+        hs_prompt_row *x = hs_calloc((size_t)(n ? n : 1), sizeof *x, "prompt rows");
+        st = x ? read_prompt_ints(r, DS_PROMPT_INDEX, 0, x) : HS_ENOMEM;
+        if (!st) st = read_prompt_ints(r, DS_PROMPT_LINE, 1, x);
+        if (!st && r->ds[DS_PROMPT_BOOK] >= 0)
+            st = read_strings(r->ds[DS_PROMPT_BOOK], r->path, layout[DS_PROMPT_BOOK].path, n, &r->books);
+        for (int i = 0; !st && i < n; i++) {
+            x[i].id = r->prompts[i];
+            x[i].book = r->books ? r->books[i] : NULL;
+        }
+        if (st) free(x);
+        else r->rows = x;
+    }
+    *rows = r->rows;
+    return st;
+}
+
+hs_status hs_results_check_prompts(hs_results *r, int n, const hs_prompt_row *want, const char *run)
 {
     if (n != r->grid.n_prompts)
-        return hs_err(HS_EINPUT, "%s holds %d prompts, this run uses %d; refusing to mix results", r->path,
-                      r->grid.n_prompts, n);
-    for (int i = 0; i < n; i++)
-        if (strcmp(r->prompts[i], ids[i]))
-            return hs_err(HS_EINPUT, "%s: prompt %d is %s there, %s in this run (the prompt file or the way "
-                                     "max_prompts samples changed); refusing to mix results",
-                          r->path, i, r->prompts[i], ids[i]);
-    hs_status st = check_prompt_rows(r, DS_PROMPT_INDEX, "prompt", file_index);
-    return st ? st : check_prompt_rows(r, DS_PROMPT_LINE, "line", line);
+        return hs_err(HS_EINPUT, "%s holds %d prompts, %s uses %d; refusing to mix results", r->path,
+                      r->grid.n_prompts, run, n);
+    const hs_prompt_row *have;
+    hs_status st = hs_results_prompt_rows(r, &have);
+    char what[512];
+    for (int i = 0; !st && i < n; i++)
+        if (!hs_results_same_prompt(i, &have[i], &want[i], what, sizeof what))
+            st = hs_results_prompts_conflict(r->path, run, what);
+    return st;
 }
 
 /* ---- reading ---- */

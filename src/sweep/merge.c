@@ -2,7 +2,8 @@
  * (job-array parts, collaborators' runs, resumed copies).
  *
  * Inputs must hold the same study (the study text: model, prompts and every setting that
- * changes a number), the same grid and the same pruned heads. The first input is copied
+ * changes a number), the same grid, the same prompts (ids, rows of the prompt file, books)
+ * and the same pruned heads. The first input is copied
  * to a temporary file, the cells the others add are written into it, and it is renamed
  * to OUT at the end (never over an existing file), so OUT is never half-merged. Merge
  * holds OUT.lock and every input's lock like a sweep, so it never runs beside a sweep
@@ -72,7 +73,22 @@ static hs_status same_optional(hs_results *first, hs_results *r, int (*has)(cons
                   hs_results_path(newer ? first : r));
 }
 
-/* Same study, same grid, same pruned heads as the first input. */
+/* The same prompts as the first input, row for row of the prompt file (the merge rule's
+ * hs_results_same_prompt): equal study texts do not prove it, since the sampling code may
+ * have changed between the builds that wrote the two files. */
+static hs_status same_prompts(hs_results *first, hs_results *r)
+{
+    const hs_prompt_row *a, *b;
+    hs_status st = hs_results_prompt_rows(first, &a);
+    if (!st) st = hs_results_prompt_rows(r, &b);
+    char what[512];
+    for (int p = 0; !st && p < hs_results_grid(first)->n_prompts; p++)
+        if (!hs_results_same_prompt(p, &a[p], &b[p], what, sizeof what))
+            st = hs_results_prompts_conflict(hs_results_path(first), hs_results_path(r), what);
+    return st;
+}
+
+/* Same study, same grid, same prompts, same pruned heads as the first input. */
 static hs_status check_same_study(hs_results *first, hs_results *r)
 {
     hs_status st = hs_results_check_study(r, hs_results_study(first));
@@ -81,7 +97,8 @@ static hs_status check_same_study(hs_results *first, hs_results *r)
     if (!same_grid(g, hs_results_grid(r)))
         return hs_err(HS_EINPUT, "cannot merge %s with %s: their dimensions differ", hs_results_path(r),
                       hs_results_path(first));
-    st = same_optional(first, r, hs_results_has_transitions, "/agency/transitions");
+    st = same_prompts(first, r);
+    if (!st) st = same_optional(first, r, hs_results_has_transitions, "/agency/transitions");
     if (!st) st = same_optional(first, r, hs_results_has_text, "/prompts/generated");
     if (st) return st;
     size_t LH = (size_t)g->n_layers * g->n_heads, n = (size_t)g->n_variants * g->n_levels * LH;

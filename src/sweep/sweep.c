@@ -352,17 +352,26 @@ static hs_status create_output(sweep *s, const char *study, const hs_study_input
     return st;
 }
 
-/* Resuming: the file's prompts must be this run's, row for row of the prompt file. */
+/* Resuming: the file's prompts must be this run's, row for row of the prompt file, by the
+ * merge rule's hs_results_same_prompt. */
 static hs_status verify_prompts(sweep *s)
 {
     size_t np = (size_t)s->grid.n_prompts;
-    const char **ids = hs_malloc((np ? np : 1) * sizeof *ids, "prompt ids");
-    int32_t *rows = prompt_rows(s);
-    hs_status st = ids && rows ? HS_OK : HS_ENOMEM;
-    for (size_t i = 0; !st && i < np; i++) ids[i] = s->prompts.items[i].id;
-    if (!st) st = hs_results_check_prompts(s->res, (int)np, ids, rows, rows + np);
-    free(ids);
-    free(rows);
+    hs_prompt_row *want = hs_calloc(np ? np : 1, sizeof *want, "prompt rows");
+    const char **books = hs_calloc(np ? np : 1, sizeof *books, "prompt books");
+    char *buf = books ? prompt_books(s, books) : NULL;
+    size_t n = strlen(s->job.prompts_path) + 32;
+    char *run = hs_malloc(n, "run name");
+    hs_status st = want && books && buf && run ? HS_OK : HS_ENOMEM;
+    for (size_t i = 0; !st && i < np; i++)
+        want[i] = (hs_prompt_row){s->prompts.items[i].id, (int32_t)s->file_index[i], s->prompts.items[i].line,
+                                  books[i]};
+    if (!st) snprintf(run, n, "this run's sample of %s", s->job.prompts_path);
+    if (!st) st = hs_results_check_prompts(s->res, (int)np, want, run);
+    free(want);
+    free(books);
+    free(buf);
+    free(run);
     return st;
 }
 

@@ -145,10 +145,39 @@ with h5py.File(sys.argv[1], "r+") as h:
     v[3] += 1
     h["prompts/line"][...] = v' "$work/rows2.h5" || fail "editing /prompts/line"
 sweep 1 "${sample[@]}" --out "$work/rows2.h5" && fail "a resume with other prompt rows was accepted"
-grep -q "rows2.h5: /prompts/line: prompt gen-[0-9]* is line [0-9]* of the prompt file there" sweep.err ||
+grep -q "rows2.h5 and this run's sample of blank.jsonl hold different prompts: prompt 3 (gen-[0-9]*): /prompts/line is [0-9]* vs [0-9]*" sweep.err ||
   fail "the refused resume: $(cat sweep.err)"
 sweep 1 "${sample[@]}" --out "$work/rows.h5" || fail "a resume of the same sample: $(cat sweep.err)"
-echo "  rows: /prompts/file_index, line and book match the prompt file, --dry-run shows them, a resume checks them"
+# The same rule (merge_rule.c) in `headsweep merge` and the report's multi-file reading: files
+# of one study text whose /prompts rows differ (line, book, file_index) are refused naming both.
+report=${HS_BINARY_DIR:?HS_BINARY_DIR must name the build directory}/analysis/headsweep-report
+edit_rows() { # FILE DATASET: prompt 5's entry of /prompts/DATASET changed
+  "$py" -c 'import sys, h5py
+with h5py.File(sys.argv[1], "r+") as h:
+    v = h["prompts/" + sys.argv[2]][...]
+    v[5] = b"exo" if v.dtype.kind == "S" else v[5] + 1  # a book as long as "gen": the strings are fixed-length
+    h["prompts/" + sys.argv[2]][...] = v' "$1" "$2" || fail "editing /prompts/$2 of $1"
+}
+for ds in line book file_index; do
+  cp "$work/rows.h5" "$work/e-$ds.h5"
+  edit_rows "$work/e-$ds.h5" "$ds"
+  rm -f "$work/m.h5"
+  "$hs" merge "$work/m.h5" "$work/rows.h5" "$work/e-$ds.h5" 2>merge.err && fail "merge with another /prompts/$ds"
+  want="rows.h5 and $work/e-$ds.h5 hold different prompts: prompt 5 (gen-[0-9]*): /prompts/$ds is"
+  grep -q -- "$want" merge.err || fail "merge with another /prompts/$ds: $(cat merge.err)"
+  [ ! -e "$work/m.h5" ] || fail "merge with another /prompts/$ds left an output"
+  "$report" "$work/rows.h5" "$work/e-$ds.h5" --out "rep-$ds" --no-figures --bootstrap 100 >/dev/null 2>report.err
+  rc=$?
+  [ "$rc" = 2 ] || fail "report of files with another /prompts/$ds: exit $rc, want 2: $(cat report.err)"
+  grep -q -- "$want" report.err || fail "report of files with another /prompts/$ds: $(cat report.err)"
+  echo "  refused (merge and report): another /prompts/$ds: $(grep -o 'hold different.*' merge.err | head -c 100)"
+done
+sweep 1 "${sample[@]}" --out "$work/e-book.h5" && fail "a resume with another /prompts/book was accepted"
+grep -q "e-book.h5 and this run's sample of blank.jsonl hold different prompts: prompt 5 (gen-[0-9]*): /prompts/book is exo vs gen" sweep.err ||
+  fail "the resume with another book: $(cat sweep.err)"
+cp "$work/rows.h5" "$work/rows3.h5"
+"$hs" merge "$work/m.h5" "$work/rows.h5" "$work/rows3.h5" 2>merge.err || fail "merge of the same sample: $(cat merge.err)"
+echo "  rows: /prompts/file_index, line and book match the prompt file, --dry-run shows them, resume, merge and the report check them"
 
 # 100,000 prompts: 1 variant x 1 level x 5,000 shards of 20 prompts; --cells 1/2500
 # computes cells 0 and 2500.

@@ -49,8 +49,9 @@ static const struct {
      "the 95% intervals of their tables (the spread between prompts, which the paired comparisons remove); labels: "
      "level %, where points of the same level coincide one label stands for them; rings, joined by a dashed line "
      "when there are several: each variant's Pareto frontier among the means.", hs_plot_pruning_summary},
-    {"radar_comparison", "At the highest level: speed, 1/perplexity, distinct-2 and 1/generation time, "
-     "each divided by the best variant's.", hs_plot_radar},
+    {"radar_comparison", "At the highest level: mean decode speed, 1/corpus reference perplexity "
+     "(token-weighted), mean distinct-2 and 1/mean generation time, each divided by the best variant's: "
+     "ratios of these numbers, not means of per-prompt ratios as in the paired comparisons.", hs_plot_radar},
     {"heads_pruned", "Heads switched off at each level (layer x head, dark = off), from /heads/pruned.",
      hs_plot_heads_pruned},
 };

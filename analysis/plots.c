@@ -358,14 +358,18 @@ hs_status hs_plot_pruning_summary(const hs_report *r, hs_figure *fig)
 /* ---- radar at the highest level ---- */
 
 #define RADAR_AXES 4
-static const char *const radar_axis[RADAR_AXES] = {"speed", "1/perplexity", "distinct-2", "1/time"};
-static const char *const radar_col[RADAR_AXES] = {"speed", "inv_perplexity", "distinct_2",
+static const char *const radar_axis[RADAR_AXES] = {"speed", "1/corpus perplexity", "distinct-2", "1/time"};
+static const char *const radar_col[RADAR_AXES] = {"speed", "inv_corpus_perplexity", "distinct_2",
                                                   "inv_generation_time"};
 
-/* The four raw values of variant v at level l (higher = better each); 0 if any missing. */
+/* The four raw values of variant v at level l (higher = better each); 0 if any missing.
+ * Quality is the corpus (token-weighted) reference perplexity, the report's primary quality
+ * number (issue 18), not the mean of per-prompt perplexities; the other axes are means over
+ * prompts (1/time: one over the mean time), so every axis is a ratio of such numbers between
+ * variants, never a mean of per-prompt ratios. */
 static int radar_values(const hs_report *r, int v, int l, double *val)
 {
-    const char *keys[RADAR_AXES] = {"decode_tokens_per_second", "reference_perplexity", "distinct_2",
+    const char *keys[RADAR_AXES] = {"decode_tokens_per_second", "corpus_reference_perplexity", "distinct_2",
                                     "generation_seconds"};
     for (int k = 0; k < RADAR_AXES; k++) {
         const hs_ci *c = &hs_report_table(r, keys[k])->cell[hs_vl(r->st, v, l)];
@@ -425,7 +429,7 @@ static void radar_write(const hs_report *r, int l, FILE *dat, FILE *gp, const ch
             for (int k = 0; k < RADAR_AXES; k++) best[k] = val[k] > best[k] ? val[k] : best[k];
     fputs("# variant axis angle_deg value normalised x y\n", dat);
     hs_gp_preamble(gp, name, 760, 700);
-    fprintf(gp, "set title \"level %g%%: each axis divided by the best variant\"\n"
+    fprintf(gp, "set title \"level %g%%: each axis divided by the best variant (ratios of means)\"\n"
                 "set size square\nunset border\nunset tics\nset key outside right top\n"
                 "set xrange [-1.4:1.4]\nset yrange [-1.4:1.4]\n", s->level[l]);
     radar_grid_gp(gp);

@@ -18,6 +18,8 @@ figures are checked against h5py/numpy and against its CSV tables:
   - heads_pruned: one row per level and one column per distinct head set, no empty slot,
     every block equal to /heads/pruned, the cell not done marked; one group of variants
     (the default fixture) wraps 10 levels in 2 rows of 5;
+  - radar_comparison: at 90%, 1/corpus perplexity (recomputed; not the mean of per-prompt
+    perplexities), mean speed, distinct-2 and 1/mean generation time, each over the best;
   - paired_differences: one panel per comparison metric of comparisons.csv (all seven), every
     point equal to its row, the key in the grid's empty slot;
   - PNG and PDF of each when gnuplot is on PATH.
@@ -192,6 +194,39 @@ def check_pareto(h5, out):
           "Pareto axes hold every bar (x %s, y reversed %s)" % (xr, yr))
 
 
+def check_radar(h5, out):
+    """radar_comparison at the highest level: 1/corpus perplexity (not 1/mean of per-prompt
+    perplexities), mean speed, mean distinct-2 and 1/mean generation time, each over the best."""
+    lev = "%g" % LEVELS[-1]
+    tab = {k: tr.read_csv(os.path.join(out, "table_%s.csv" % k)) for k in
+           ("decode_tokens_per_second", "corpus_reference_perplexity", "reference_perplexity", "distinct_2",
+            "generation_seconds")}
+    bl = blocks(os.path.join(out, "radar_comparison.dat"))
+    drawn = [v for v in VARIANTS if (v, LEVELS[-1]) != UNDONE]
+    check([b[0][0] for b in bl] == drawn, "radar: one block per variant done at %s%% (%s)" % (lev, [b[0][0] for b in bl]))
+    want, apart = {}, 0
+    for b in bl:
+        v = b[0][0]
+        mean = {k: float(tr.row(t, variant=v, level=lev)["mean"]) for k, t in tab.items()}
+        xs, ws = corpus(h5, v, LEVELS[-1])
+        want[v] = {"speed": mean["decode_tokens_per_second"], "inv_corpus_perplexity": 1 / np.exp(xs.sum() / ws.sum()),
+                   "distinct_2": mean["distinct_2"], "inv_generation_time": 1 / mean["generation_seconds"]}
+        check(close(want[v]["inv_corpus_perplexity"], 1 / mean["corpus_reference_perplexity"]),
+              "radar %s: the corpus table's mean is exp(sum NLL / sum tokens)" % v)
+        apart += not close(mean["reference_perplexity"], mean["corpus_reference_perplexity"], 1e-3)
+        check([r[1] for r in b] == list(want[v]) + ["speed"], "radar %s: the four axes, closed (%s)" % (v, b))
+    check(apart == len(bl), "radar fixture: corpus and mean-of-prompts perplexity differ for every variant")
+    for b in bl:
+        v = b[0][0]
+        for r in b:
+            best = max(want[u][r[1]] for u in want)
+            check(close(r[3], want[v][r[1]]) and close(r[4], want[v][r[1]] / best),
+                  "radar %s %s: value %s normalised %s, want %g / best %g" % (v, r[1], r[3], r[4], want[v][r[1]],
+                                                                                  best))
+    check("1/corpus perplexity" in open(os.path.join(out, "radar_comparison.gp")).read(),
+          "radar_comparison.gp: the axis names the corpus perplexity")
+
+
 def check_heads(maps, out):
     gp = open(os.path.join(out, "heads_pruned.gp")).read()
     rows, cols = map(int, re.search(r"set multiplot layout (\d+),(\d+)", gp).groups())
@@ -288,6 +323,7 @@ def main():
     check(p.returncode == 0, "strategies report runs: " + p.stderr[-2000:])
     check_corpus_figure(h5, maps, out)
     check_pareto(h5, out)
+    check_radar(h5, out)
     check_heads(maps, out)
     check_heads_one_group(work, binary)
     check_paired(out)

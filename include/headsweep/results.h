@@ -301,6 +301,9 @@ hs_status hs_results_read_done(hs_results *r, uint8_t *done /* (cells) */);
  * variant). sc->score is allocated; free with hs_scores_free. */
 hs_status hs_results_read_scores(hs_results *r, int v, hs_head_scores *sc);
 hs_status hs_results_read_pruned(hs_results *r, uint8_t *pruned /* (variants, levels, L, H) */);
+/* Which head each level switches off alone (/level attribute single_head: l*H + h for
+ * each_head's single-head levels, -1 for the others and for files without it). */
+hs_status hs_results_level_heads(hs_results *r, int32_t *head /* (n_levels) */);
 /* 1 when the file has /agency/transitions (files written before it existed do not: their
  * cells are read with zero transitions and written without them). */
 int hs_results_has_transitions(const hs_results *r);

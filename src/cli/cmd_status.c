@@ -34,6 +34,8 @@ static const char status_exits[] =
 typedef struct {
     hs_results *res;
     uint8_t *done;  /* (cells) */
+    int32_t *level_head; /* (levels) l*H + h for each_head's single-head levels, else -1 */
+    int n_single;        /* levels with a head of their own */
     int64_t n_done, cells;
     hs_slice slice;                 /* --cells K/N; n == 0 without it */
     int64_t slice_cells, slice_done; /* cells of that part, and those done */
@@ -56,6 +58,11 @@ static hs_status status_read(file_status *s, const char *path, hs_slice slice)
     s->cells = hs_grid_cells(hs_results_grid(s->res));
     if (!(s->done = hs_malloc((size_t)(s->cells ? s->cells : 1), "done flags"))) return HS_ENOMEM;
     st = hs_results_read_done(s->res, s->done);
+    int nl = hs_results_grid(s->res)->n_levels;
+    if (!st && !(s->level_head = hs_malloc((size_t)(nl ? nl : 1) * sizeof *s->level_head, "single-head levels")))
+        st = HS_ENOMEM;
+    if (!st) st = hs_results_level_heads(s->res, s->level_head);
+    for (int l = 0; !st && l < nl; l++) s->n_single += s->level_head[l] >= 0;
     if (!st) st = hs_results_read_complete(s->res, &s->complete);
     for (int64_t i = 0; !st && i < s->cells; i++) s->n_done += s->done[i] != 0;
     const char *study = hs_results_study(s->res);
@@ -75,6 +82,7 @@ static void status_free(file_status *s)
 {
     hs_results_close(s->res);
     free(s->done);
+    free(s->level_head);
 }
 
 /* Shards done of (variant v, level l). */
@@ -84,6 +92,36 @@ static int shards_done(const file_status *s, int v, int l)
     int n = 0;
     for (int k = 0; k < g->n_shards; k++) n += s->done[((int64_t)v * g->n_levels + l) * g->n_shards + k] != 0;
     return n;
+}
+
+/* Level l as people read it: its percentage, or for each_head's single-head levels (whose
+ * percentages are all 100 / (L*H)) the head it switches off alone, "1.3 alone". */
+static const char *level_label(const file_status *s, int l, const char *alone, char *buf, size_t cap)
+{
+    int h = s->level_head[l], H = hs_results_grid(s->res)->n_heads;
+    if (h >= 0) snprintf(buf, cap, "%d.%d%s", h / H, h % H, alone);
+    else snprintf(buf, cap, "%g", hs_results_level(s->res, l));
+    return buf;
+}
+
+/* The levels line: the study's levels, then each_head's single-head levels counted and
+ * their span, not L*H copies of one percentage. */
+static void print_levels(const file_status *s)
+{
+    const hs_grid *g = hs_results_grid(s->res);
+    int first = -1, last = -1, listed = 0;
+    printf("levels     ");
+    for (int l = 0; l < g->n_levels; l++) {
+        if (s->level_head[l] < 0) printf("%s %g", listed++ ? "," : "", hs_results_level(s->res, l));
+        else last = l, first = first < 0 ? l : first;
+    }
+    if (s->n_single) {
+        char a[32], b[32];
+        printf("%s %d single-head levels (each_head: heads %s to %s alone, layer by layer, one head off each, "
+               "%g%%)", listed ? ", and" : "", s->n_single, level_label(s, first, "", a, sizeof a),
+               level_label(s, last, "", b, sizeof b), hs_results_level(s->res, first));
+    }
+    putchar('\n');
 }
 
 static void print_text(const file_status *s, const char *path)
@@ -104,31 +142,46 @@ static void print_text(const file_status *s, const char *path)
         printf("lock        held by a live sweep: pid %ld on host %s\n", s->pid, s->host[0] ? s->host : "unknown");
     else printf("lock        free\n");
     printf("last build  %s\n", hs_results_last_version(s->res)[0] ? hs_results_last_version(s->res) : "(no cell yet)");
-    printf("\n%-20s %8s %8s %8s\n", "variant", "level", "done", "missing");
+    print_levels(s);
+    int w = s->n_single ? 12 : 8;
+    printf("\n%-20s %*s %8s %8s\n", "variant", w, "level", "done", "missing");
     for (int v = 0; v < g->n_variants; v++)
         for (int l = 0; l < g->n_levels; l++) {
             int d = shards_done(s, v, l);
-            printf("%-20s %8g %8d %8d\n", hs_results_variant_name(s->res, v), hs_results_level(s->res, l), d,
-                   g->n_shards - d);
+            char lab[32];
+            printf("%-20s %*s %8d %8d\n", hs_results_variant_name(s->res, v), w,
+                   level_label(s, l, " alone", lab, sizeof lab), d, g->n_shards - d);
         }
     printf("\nstudy settings:\n%s", hs_results_study(s->res));
     size_t n = strlen(hs_results_study(s->res));
     if (n && hs_results_study(s->res)[n - 1] != '\n') putchar('\n');
 }
 
+/* The head a single-head level switches off alone, "L.H", or null for other levels. */
+static json_t *head_json(const file_status *s, int l)
+{
+    char lab[32];
+    int h = s->level_head[l], H = hs_results_grid(s->res)->n_heads;
+    if (h < 0) return json_null();
+    snprintf(lab, sizeof lab, "%d.%d", h / H, h % H);
+    return json_string(lab);
+}
+
 static json_t *status_json(const file_status *s, const char *path)
 {
     const hs_grid *g = hs_results_grid(s->res);
-    json_t *by = json_array(), *variants = json_array(), *levels = json_array();
+    json_t *by = json_array(), *variants = json_array(), *levels = json_array(), *single = json_array();
     for (int v = 0; v < g->n_variants; v++)
         json_array_append_new(variants, json_string(hs_results_variant_name(s->res, v)));
     for (int l = 0; l < g->n_levels; l++) json_array_append_new(levels, json_real(hs_results_level(s->res, l)));
+    for (int l = 0; l < g->n_levels; l++) json_array_append_new(single, head_json(s, l));
     for (int v = 0; v < g->n_variants; v++)
         for (int l = 0; l < g->n_levels; l++) {
             int d = shards_done(s, v, l);
-            json_array_append_new(by, json_pack("{s:s, s:f, s:i, s:i}", "variant", hs_results_variant_name(s->res, v),
-                                                "level", hs_results_level(s->res, l), "done", d, "missing",
-                                                g->n_shards - d));
+            json_array_append_new(by, json_pack("{s:s, s:f, s:o, s:i, s:i}", "variant",
+                                                hs_results_variant_name(s->res, v), "level",
+                                                hs_results_level(s->res, l), "single_head", head_json(s, l), "done",
+                                                d, "missing", g->n_shards - d));
         }
     json_t *lock = s->locked ? json_pack("{s:b, s:I, s:s}", "held", 1, "pid", (json_int_t)s->pid, "host", s->host)
                              : json_pack("{s:b}", "held", 0);
@@ -136,14 +189,15 @@ static json_t *status_json(const file_status *s, const char *path)
                                            (json_int_t)s->slice_cells, "done", (json_int_t)s->slice_done, "missing",
                                            (json_int_t)(s->slice_cells - s->slice_done))
                                : json_null();
-    return json_pack("{s:s, s:{s:s, s:s}, s:{s:I, s:I, s:I}, s:o, s:b, s:o, s:s, s:i, s:i, s:o, s:o, s:o}", "file",
+    return json_pack("{s:s, s:{s:s, s:s}, s:{s:I, s:I, s:I}, s:o, s:b, s:o, s:s, s:i, s:i, s:o, s:o, s:o, s:o}",
+                     "file",
                      path,
                      "study", "sha256", s->study_sha256, "settings", hs_results_study(s->res), "cells", "total",
                      (json_int_t)s->cells, "done", (json_int_t)s->n_done, "missing", (json_int_t)(s->cells - s->n_done),
                      "slice", slice, "complete", s->complete, "lock", lock, "last_version",
                      hs_results_last_version(s->res),
                      "shards", g->n_shards, "prompts", g->n_prompts, "variants", variants, "levels", levels,
-                     "by_variant_level", by);
+                     "single_head", single, "by_variant_level", by);
 }
 
 static hs_status print_json(const file_status *s, const char *path)

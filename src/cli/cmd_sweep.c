@@ -102,8 +102,8 @@ static hs_status plan_print_text(const hs_sweep_plan *p, const hs_sweep_opts *o)
     printf("levels     ");
     for (int l = 0; l < listed; l++) printf(" %g%s", p->prune.levels[l], l + 1 < listed ? "," : "");
     if (p->prune.n_single)
-        printf(", and %d single-head levels (each_head: one head off each, %g%%)", p->prune.n_single,
-               p->prune.levels[listed]);
+        printf(", and %d single-head levels (each_head: heads 0.0 to %d.%d alone, layer by layer, one head off "
+               "each, %g%%)", p->prune.n_single, p->prune.L - 1, p->prune.H - 1, p->prune.levels[listed]);
     putchar('\n');
     if (j->heads_off) printf("heads_off   %s\n", j->heads_off);
     else printf("strategy    %s\n", hs_strategy_name(j->strategy));
@@ -147,13 +147,22 @@ static json_t *plan_json(const hs_sweep_plan *p, const hs_sweep_opts *o)
                               json_pack("{s:s, s:s, s:b}", "name", j->variants[v].name, "gating",
                                         hs_gating_name(j->variants[v].gating), "agency", j->variants[v].agency_on));
     for (int l = 0; l < p->prune.n_levels; l++) json_array_append_new(levels, json_real(p->prune.levels[l]));
+    /* each_head: which head a single-head level switches off alone ("L.H"), null elsewhere */
+    json_t *single = json_array();
+    for (int l = 0; l < p->prune.n_levels; l++) {
+        int h = p->prune.level_head[l];
+        char lab[32];
+        snprintf(lab, sizeof lab, "%d.%d", h / (p->prune.H ? p->prune.H : 1), h % (p->prune.H ? p->prune.H : 1));
+        json_array_append_new(single, h < 0 ? json_null() : json_string(lab));
+    }
     json_t *slice = o->slice.n ? json_pack("{s:i, s:i}", "k", o->slice.k, "n", o->slice.n) : json_null();
     json_t *sample = plan_sample_json(p);
     if (!sample) return NULL;
-    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i, s:i}, s:o, s:o, s:s, s:s?, s:i, s:I, s:o, s:I, s:o}",
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i, s:i}, s:o, s:o, s:o, s:s, s:s?, s:i, s:I, s:o, s:I, s:o}",
                      "job", j->name, "job_file", j->path, "output", j->output, "model", j->model_dir,
                      "prompts", "file", j->prompts_path, "used", p->n_prompts, "shards", j->shards,
-                     "variants", variants, "levels", levels, "strategy", hs_strategy_name(j->strategy),
+                     "variants", variants, "levels", levels, "single_head", single,
+                     "strategy", hs_strategy_name(j->strategy),
                      "heads_off", j->heads_off, "max_new_tokens", j->sample.max_new, "cells", (json_int_t)p->cells,
                      "slice", slice, "cells_in_slice", (json_int_t)p->cells_slice, "sample", sample);
 }

@@ -1632,6 +1632,23 @@ static hs_status get_i32s(hid_t obj, const char *path, const char *name, size_t 
     return st;
 }
 
+hs_status hs_results_level_heads(hs_results *r, int32_t *head)
+{
+    int nl = r->grid.n_levels;
+    for (int l = 0; l < nl; l++) head[l] = -1;
+    hid_t d = H5Dopen2(r->file, "/level", H5P_DEFAULT);
+    htri_t has = d < 0 ? -1 : H5Aexists(d, "single_head");
+    hs_status st = has < 0 ? h5_fail(r->path, "looking up /level's single_head attribute") : HS_OK;
+    if (!st && has) st = get_i32s(d, r->path, "single_head", (size_t)nl, head);
+    int LH = r->grid.n_layers * r->grid.n_heads;
+    for (int l = 0; !st && l < nl; l++)
+        if (head[l] < -1 || head[l] >= LH)
+            st = hs_err(HS_EINPUT, "%s: /level attribute single_head: entry %d is %d, not -1 or a head index below %d",
+                        r->path, l, (int)head[l], LH);
+    close_id(d);
+    return st;
+}
+
 /* Row v of /heads/means into sc->means with its provenance; none when the file has no means
  * or the row is NaN (a zero-ablation variant). */
 static hs_status read_means(hs_results *r, int v, hs_head_scores *sc)

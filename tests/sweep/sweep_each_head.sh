@@ -48,9 +48,27 @@ grep -q "cannot be combined with heads_off" err.txt || fail "heads_off: $(cat er
 # The dry run counts the single-head levels: 2 variants x (3 + 8) levels x 3 shards.
 "$hs" sweep each.ini --dry-run --json >dry.json || fail "dry run"
 "$py" -c 'import json,sys; d=json.load(open("dry.json")); sys.exit(d["cells"] != 66)' || fail "dry run: $(cat dry.json)"
+# The single-head levels say what they are (which head, how many), not 8 copies of 12.5: the
+# dry run's text and JSON, then (after the sweep) status's text and JSON.
+heads='["0.0", "0.1", "0.2", "0.3", "1.0", "1.1", "1.2", "1.3"]'
+"$py" -c 'import json,sys; d=json.load(open("dry.json")); h=d["single_head"]
+sys.exit(not (len(d["levels"]) == 11 and h[:3] == [None] * 3 and h[3:] == json.loads(sys.argv[1])))' "$heads" ||
+  fail "dry run --json single_head: $(cat dry.json)"
+"$hs" sweep each.ini --dry-run >dry.txt || fail "dry run (text)"
+singles="8 single-head levels (each_head: heads 0.0 to 1.3 alone, layer by layer, one head off each, 12.5%)"
+grep -qF "levels      0, 25, 50, and $singles" dry.txt || fail "dry run text: $(grep levels dry.txt)"
 
 "$mpiexec" -n 2 "$hs" sweep each.ini --out each.h5 --progress lines 2>sweep.err || fail "sweep: $(cat sweep.err)"
 "$report" each.h5 --out rep --bootstrap 500 >/dev/null 2>report.err || fail "report: $(cat report.err)"
+"$hs" status each.h5 >st.txt || fail "status: exit $?"
+grep -qF "levels      0, 25, 50, and $singles" st.txt || fail "status levels: $(grep levels st.txt)"
+grep -qE "^mean +1\.2 alone +3 +0$" st.txt && [ "$(grep -cE "^(zero|mean) +[0-9]\.[0-9] alone +3 +0$" st.txt)" = 16 ] &&
+  ! grep -qE "^(zero|mean) +12\.5 " st.txt || fail "status rows of the single-head levels: $(cat st.txt)"
+"$hs" status each.h5 --json >st.json || fail "status --json: exit $?"
+"$py" -c 'import json,sys; d=json.load(open("st.json")); h=d["single_head"]; by=d["by_variant_level"]
+ok = h[:3] == [None] * 3 and h[3:] == json.loads(sys.argv[1]) and len(by) == 22
+ok = ok and [c["single_head"] for c in by if c["variant"] == "mean"] == h and all(c["done"] == 3 for c in by)
+sys.exit(not ok)' "$heads" || fail "status --json single_head: $(cat st.json)"
 for f in head_effects.csv head_interactions.csv head_effects_zero.dat head_effects_mean.gp; do
   [ -s "rep/$f" ] || fail "report: no $f"
 done

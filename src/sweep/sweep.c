@@ -810,6 +810,29 @@ static hs_status timed_run(sweep *s, work_item *w, int k, int j, int r, int pos)
     return HS_OK;
 }
 
+/* HS_TEST_TIMING_LOG=FILE: every timed run's repeated metrics appended to FILE, one line
+ * per (variant, level, prompt, round): tests/sweep/sweep_timing.sh checks that the results
+ * file holds their medians. One write per line (O_APPEND), so ranks may share the file.
+ * Reads timings only, changes nothing. */
+static void log_rounds(const sweep *s, const work_item *w, int j)
+{
+    const char *path = getenv("HS_TEST_TIMING_LOG");
+    if (!path || !*path) return;
+    FILE *f = fopen(path, "a");
+    if (!f) return; /* a test hook: the test sees the missing lines */
+    setvbuf(f, NULL, _IOLBF, 0);
+    int R = s->job.timing_repeats;
+    for (int k = 0; k < w->nv; k++)
+        for (int r = 0; r < R; r++) {
+            const double *m = w->rounds + ((size_t)k * R + r) * HS_M_COUNT;
+            fprintf(f, "%s %.17g %s %d", s->job.variants[w->cell[k].variant].name, s->plan.levels[w->level],
+                    s->prompts.items[w->c[k].prompt[j]].id, r);
+            for (int i = 0; i < N_REPEATED; i++) fprintf(f, " %s=%.17g", hs_metrics[repeated[i]].name, m[repeated[i]]);
+            fputc('\n', f);
+        }
+    fclose(f);
+}
+
 /* Prompt j of every cell of the item: timing_repeats rounds of the variants back to back,
  * round r of prompt j in the order of Williams row j + shard + r, so that over a full
  * cycle of rows every variant runs at every position and after every other variant
@@ -824,6 +847,7 @@ static hs_status item_prompt(sweep *s, work_item *w, int j)
             if (st) return st;
         }
     }
+    log_rounds(s, w, j);
     double tmp[1000];
     for (int k = 0; k < nv && R > 1; k++)
         for (int i = 0; i < N_REPEATED; i++)

@@ -9,7 +9,9 @@ source "$(dirname "$0")/fixture.sh" "$1"
 sed -i 's/^max_new_tokens = .*/max_new_tokens = 8/' study.ini
 
 sweep 1 --out seq.h5 --set job.timing_order=sequential || fail "sequential sweep: $(cat sweep.err)"
-sweep 2 --out il.h5 --set job.timing_repeats=3 || fail "interleaved sweep: $(cat sweep.err)"
+# HS_TEST_TIMING_LOG: every timed run's repeated metrics, to check the file holds their medians.
+HS_TEST_TIMING_LOG="$work/rounds.log" sweep 2 --out il.h5 --set job.timing_repeats=3 ||
+  fail "interleaved sweep: $(cat sweep.err)"
 "$py" "$tool" compare --numbers-only seq.h5 il.h5 || fail "interleaving changed a quality number"
 "$py" "$tool" check il.h5 || fail "schema check"
 sweep 1 --out thr.h5 --set job.mode=throughput --set job.latency_prompts=2 --set job.timing_repeats=2 ||
@@ -78,7 +80,30 @@ with h5py.File("thr.h5", "r") as f:
         fail("throughput mode: run positions not exactly on the latency sample")
     if not (f["metrics/timing_repeats"][:, :, sampled] == 2).all():
         fail("throughput mode: latency sample not timed twice")
-print("sweep_timing: order, repeats and phases recorded")
+# timing_repeats = 3: each repeated metric is the median of its prompt's 3 timed runs (not
+# the first run, not the mean), for every variant, level and prompt.
+runs = {}
+for ln in open("rounds.log"):
+    v, lev, pid, r, *kv = ln.split()
+    runs.setdefault((v, float(lev), pid), {})[int(r)] = {k: float(x) for k, x in (t.split("=") for t in kv)}
+with h5py.File("il.h5", "r") as f:
+    names = [x.decode() for x in f["variant"][...]]
+    levels, ids = list(f["level"][...]), [x.decode() for x in f["prompt"][...]]
+    if len(runs) != len(names) * len(levels) * len(ids) or any(sorted(x) != [0, 1, 2] for x in runs.values()):
+        fail(f"timing log: {len(runs)} (variant, level, prompt) with 3 rounds each expected")
+    not_first = not_mean = 0
+    for (v, lev, pid), rr in runs.items():
+        vi, li, pi = names.index(v), levels.index(lev), ids.index(pid)
+        for name in rr[0]:
+            x = [rr[r][name] for r in range(3)]
+            got = float(f["metrics/" + name][vi, li, pi])
+            if got != float(np.median(x)):
+                fail(f"{name} of {v} at {lev}%, prompt {pid}: {got!r} is not the median of the runs {x}")
+            not_first += got != x[0]
+            not_mean += got != sum(x) / 3
+    if not (not_first and not_mean):
+        fail(f"the runs never differ ({not_first}, {not_mean}): the check cannot tell a median from one run")
+print("sweep_timing: order, repeats (medians of the logged runs) and phases recorded")
 PY
 
 # --cells with interleaving takes whole (level, shard) items: every part's done cells are

@@ -1131,6 +1131,17 @@ def check_books(binary, work):
           float(r["p_value"]) >= 0.25, "3 books: sign-flip over book sums, p >= 2/8 (%s)" % r["p_value"])
     check_verdicts(rows, 10, "--cluster-books")
     check(r["verdict"] == "no significant difference", "3 books cannot make a verdict: " + r["verdict"])
+    # One book (the demo's first prompts, Ruth 1:1-2:7): no clustered interval, no verdict.
+    one = os.path.join(work, "one_book.h5")
+    shutil.copy(f, one)
+    with h5py.File(one, "r+") as h:
+        ids = h["prompt"][...]
+        h["prompt"][...] = np.array([("ruth-1-%d" % (i + 1)).encode() for i in range(len(ids))], dtype=ids.dtype)
+    p = report(binary, [one], os.path.join(work, "one_book"), "--no-figures", "--bootstrap", "500", "--cluster-books")
+    rows1 = read_csv(os.path.join(work, "one_book", "comparisons.csv"))
+    r1 = row(rows1, comparison="agency-vs-baseline", metric="speed", level=50)
+    check(p.returncode == 0 and r1["verdict"] == "too few books (1) for a clustered interval" and
+          r1["ci_low_pct"] == r1["ci_high_pct"] == "", "one book, --cluster-books: %s (%s)" % (r1, p.stderr[-300:]))
     p = report(binary, [f], os.path.join(work, "books_plain"), "--no-figures", "--bootstrap", "500")
     check("Comparisons resample prompts as if independent" in
           open(os.path.join(work, "books_plain", "REPORT.md")).read(), "without the option REPORT.md says so")

@@ -142,17 +142,18 @@ static HS_AVX512 void kernel512_acc(int kc, const float *const a[MR], const floa
     }
 }
 
-/* Prefill (hs_k_gemm) on AVX-512: tile (mr, 64) = A rows x the NP packed panels at bp,
- * each element one FMA chain from zero in k order, as kernel_6x16 computes it; the caller
- * adds the tile to C as panel() does, so the bits are those of the AVX2 path. */
+/* Prefill (hs_k_gemm) on AVX-512: tile (mr, 64) = A rows x the NP packed panels at bp
+ * (panel p at bp + p * ps: kc * NR when packed per call, the k block's panel size when
+ * pre-packed), each element one FMA chain from zero in k order, as kernel_6x16 computes
+ * it; the caller adds the tile to C as panel() does, so the bits are those of the AVX2
+ * path. */
 static inline __attribute__((always_inline)) HS_AVX512 void tile512z(int kc, const float *const a[MR],
-                                                                     const float *restrict bp, float *restrict tile,
-                                                                     const int mr)
+                                                                     const float *restrict bp, size_t ps,
+                                                                     float *restrict tile, const int mr)
 {
     __m512 c[MR][NP];
     for (int r = 0; r < mr; r++)
         for (int p = 0; p < NP; p++) c[r][p] = _mm512_setzero_ps();
-    const size_t ps = (size_t)kc * NR;
     for (int k = 0; k < kc; k++) {
         __m512 b[NP];
         for (int p = 0; p < NP; p++) b[p] = _mm512_load_ps(bp + p * ps + (size_t)k * NR);
@@ -165,28 +166,29 @@ static inline __attribute__((always_inline)) HS_AVX512 void tile512z(int kc, con
         for (int p = 0; p < NP; p++) _mm512_storeu_ps(tile + r * NP * NR + p * NR, c[r][p]);
 }
 
-static HS_AVX512 void kernel512_6x64(int kc, const float *const a[MR], const float *restrict bp, float *tile, int mr)
+static HS_AVX512 void kernel512_6x64(int kc, const float *const a[MR], const float *restrict bp, size_t ps,
+                                    float *tile, int mr)
 {
     switch (mr) {
-    case 6: tile512z(kc, a, bp, tile, 6); break;
-    case 5: tile512z(kc, a, bp, tile, 5); break;
-    case 4: tile512z(kc, a, bp, tile, 4); break;
-    case 3: tile512z(kc, a, bp, tile, 3); break;
-    case 2: tile512z(kc, a, bp, tile, 2); break;
-    default: tile512z(kc, a, bp, tile, 1); break;
+    case 6: tile512z(kc, a, bp, ps, tile, 6); break;
+    case 5: tile512z(kc, a, bp, ps, tile, 5); break;
+    case 4: tile512z(kc, a, bp, ps, tile, 4); break;
+    case 3: tile512z(kc, a, bp, ps, tile, 3); break;
+    case 2: tile512z(kc, a, bp, ps, tile, 2); break;
+    default: tile512z(kc, a, bp, ps, tile, 1); break;
     }
 }
 
-/* panel() for NP packed panels at once (ncols <= 64 columns from j0). */
-static void panel512(float *C, int ldc, const float *A, int lda, const float *bp, int M, int k0, int kc, int j0,
-                     int ncols, int first, float beta)
+/* panel() for NP packed panels at once (ncols <= 64 columns from j0; panel p at bp + p * ps). */
+static void panel512(float *C, int ldc, const float *A, int lda, const float *bp, size_t ps, int M, int k0, int kc,
+                     int j0, int ncols, int first, float beta)
 {
     float tile[MR * NP * NR];
     for (int i0 = 0; i0 < M; i0 += MR) {
         int mr = M - i0 < MR ? M - i0 : MR;
         const float *a[MR];
         for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + k0;
-        kernel512_6x64(kc, a, bp, tile, mr);
+        kernel512_6x64(kc, a, bp, ps, tile, mr);
         tile_store(C, ldc, i0, mr, j0, ncols, tile, NP * NR, first, beta);
     }
 }
@@ -305,6 +307,51 @@ int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpac
     return 1;
 }
 
+/* The prefill's product (hs_k_tiles) reading a pre-packed matrix in place of packing the
+ * weights in every call, which took 12-17% of a throughput-mode evaluation of the bundled
+ * model (docs/performance.md). A per-call pack of k block [k0, k0+kc) and columns
+ * [j0, j0+16) holds exactly the values (weights widened exactly) of the pre-packed panel
+ * at the same rows and columns, and the kernels are the same, so the bits are the same,
+ * provided the k blocks are the same: the slice must start at a block's first row. Panels
+ * read past the slice's last column (the next ones of the block, or the zero panels at
+ * the end) only feed tile columns that are never stored. C (M, N) as hs_k_tiles. */
+static void tiles_packed_serial(float *C, int ldc, const float *A, int lda, const hs_wpack *P, int r0, int c0, int M,
+                                int K, int N, float beta)
+{
+    int np = npan(P->N), wide = hs_k_avx512();
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC, b0 = r0 + k0, kb = P->K - b0 < KC ? P->K - b0 : KC;
+        size_t ps = (size_t)kb * NR; /* one panel of this block */
+        const float *blk = P->data + (size_t)b0 * np * NR;
+        int step = wide ? NP * NR : NR;
+        for (int j0 = 0; j0 < N; j0 += step) {
+            const float *bp = blk + (size_t)((c0 + j0) / NR) * ps;
+            int ncols = N - j0 < step ? N - j0 : step;
+            if (wide) panel512(C, ldc, A, lda, bp, ps, M, k0, kc, j0, ncols, k0 == 0, beta);
+            else panel(C, ldc, A, lda, bp, M, k0, kc, j0, ncols, k0 == 0, beta);
+        }
+    }
+}
+
+int hs_k_tiles_packed(float *C, int ldc, const float *A, int lda, const hs_wpack *P, size_t off, int M, int K, int N,
+                      float beta)
+{
+    int r0 = (int)(off / (size_t)P->N), c0 = (int)(off % (size_t)P->N);
+    if (r0 % KC || c0 % NR || r0 + K > P->K || c0 + N > P->N) return 0;
+    int T = hs_k_threads_for((double)M * K * N);
+    if (T == 1) {
+        tiles_packed_serial(C, ldc, A, lda, P, r0, c0, M, K, N, beta);
+        return 1;
+    }
+    HS_PARALLEL
+    {
+        int lo, hi; /* the column slices of hs_k_tiles: the same bits whatever T */
+        hs_k_share(N, NR, HS_THREAD_ID, T, &lo, &hi);
+        if (lo < hi) tiles_packed_serial(C + lo, ldc, A, lda, P, r0, c0 + lo, M, K, hi - lo, beta);
+    }
+    return 1;
+}
+
 #else
 
 /* Without AVX2 nothing is pre-packed (hs_model_opts.pack makes no copy). */
@@ -314,6 +361,12 @@ int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpac
                        float beta)
 {
     (void)y, (void)ldy, (void)x, (void)ldx, (void)P, (void)off, (void)B, (void)K, (void)N, (void)beta;
+    return 0;
+}
+int hs_k_tiles_packed(float *C, int ldc, const float *A, int lda, const hs_wpack *P, size_t off, int M, int K, int N,
+                      float beta)
+{
+    (void)C, (void)ldc, (void)A, (void)lda, (void)P, (void)off, (void)M, (void)K, (void)N, (void)beta;
     return 0;
 }
 

@@ -36,7 +36,8 @@ static void KN(gemm_serial512)(float *C, int ldc, const float *A, int lda, const
                 if (nr > 0) KN(pack_b)(d, B, ldb, trans_b, k0, kc, jp, nr);
                 else memset(d, 0, (size_t)kc * NR * sizeof(float));
             }
-            panel512(C, ldc, A, lda, bp, M, k0, kc, j0, N - j0 < NP * NR ? N - j0 : NP * NR, k0 == 0, beta);
+            panel512(C, ldc, A, lda, bp, (size_t)kc * NR, M, k0, kc, j0, N - j0 < NP * NR ? N - j0 : NP * NR,
+                     k0 == 0, beta);
         }
     }
 }

@@ -174,6 +174,13 @@ size_t hs_k_pack_floats(int K, int N);
 void hs_k_pack(float *dst, hs_w W, int ldw, int K, int N);
 int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpack *P, size_t off, int B, int K, int N,
                        float beta);
+/* hs_k_tiles_packed: C (M, N) = beta * C + A (M, K) @ the slice of P starting at element
+ * off, hs_k_tiles' product (the prefill's, on our tiles) read from the packed panels
+ * instead of packing per call, with its bits; returns 0, doing nothing, when the slice's
+ * first row is not a multiple of 256 (hs_k_tiles' k blocks would differ) or its first
+ * column not of 16, or the build has no AVX2. */
+int hs_k_tiles_packed(float *C, int ldc, const float *A, int lda, const hs_wpack *P, size_t off, int M, int K, int N,
+                      float beta);
 
 /* cpu.c: whether the batched kernels (hs_k_gemm_acc, and hs_k_dot_rows for two rows or more)
  * take their AVX-512 paths: the CPU has avx512f and avx512dq and the environment does not

@@ -6,8 +6,10 @@
  *     the pre-packed copy when the model has one (throughput mode), with the same chains;
  *   - prefill, 48 rows and more: f32 weights to OpenBLAS's cblas_sgemm when it loaded
  *     AVX-512 kernels (or HS_GEMM_BLAS=1), else, and for bf16 weights and the LM head's
- *     transposed product, our tiles (gemm.c). This is where the forward pass uses
- *     OpenBLAS (backward.c's gate-gradient pass calls cblas_sgemm directly).
+ *     transposed product, our tiles (gemm.c; in throughput mode the layer products read
+ *     the pre-packed copy when the slice starts on its blocks, with the same bits). This
+ *     is where the forward pass uses OpenBLAS (backward.c's gate-gradient pass calls
+ *     cblas_sgemm directly).
  * Without AVX2 every f32 product goes to OpenBLAS. */
 #include <cblas.h>
 #include <math.h>
@@ -234,6 +236,8 @@ static void gemm_impl(float *C, int ldc, const float *A, int lda, hs_w B, int ld
         gemm_blas(C, ldc, A, lda, B.f, ldb, M, K, N, beta);
         return;
     }
+    /* throughput mode: the packed copy the decode batches read spares packing per call */
+    if (B.p && !trans_b && ldb == B.p->N && hs_k_tiles_packed(C, ldc, A, lda, B.p, B.poff, M, K, N, beta)) return;
     if (B.q) hs_k_tiles_i8(C, ldc, A, lda, B.q, ldb, trans_b, M, K, N, beta);
     else if (B.h) hs_k_tiles_bf16(C, ldc, A, lda, B.h, ldb, trans_b, M, K, N, beta);
     else hs_k_tiles_f32(C, ldc, A, lda, B.f, ldb, trans_b, M, K, N, beta);

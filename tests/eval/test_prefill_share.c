@@ -114,20 +114,26 @@ static long expected_shared(const hs_runner_config *rc, int batch)
     return n;
 }
 
-static void compare(const outcome *on, const outcome *off, const char *what)
+/* on and off: the two configurations compared (labels for the message). */
+static void compare_as(const outcome *on, const outcome *off, const char *what, const char *a, const char *b)
 {
     for (int i = 0; i < g.n; i++) {
         for (int k = 0; k < HS_M_COUNT; k++) {
             if (hs_metrics[k].timing) continue;
-            double a = on->metrics[i][k], b = off->metrics[i][k];
-            if (!(isnan(a) && isnan(b)) && memcmp(&a, &b, sizeof a))
-                fail_msg("%s, prompt %s: %s %.17g shared vs %.17g not", what, g.pp[i]->id, hs_metrics[k].name, a, b);
+            double x = on->metrics[i][k], y = off->metrics[i][k];
+            if (!(isnan(x) && isnan(y)) && memcmp(&x, &y, sizeof x))
+                fail_msg("%s, prompt %s: %s %.17g %s vs %.17g %s", what, g.pp[i]->id, hs_metrics[k].name, x, a, y, b);
         }
         assert_true(isfinite(on->metrics[i][HS_M_REFERENCE_PPL]));
     }
     assert_memory_equal(on->ids, off->ids, sizeof on->ids);
     assert_memory_equal(on->occ, off->occ, sizeof on->occ);
     assert_memory_equal(on->trans, off->trans, sizeof on->trans);
+}
+
+static void compare(const outcome *on, const outcome *off, const char *what)
+{
+    compare_as(on, off, what, "shared", "not");
 }
 
 static void check_case(hs_gating mode, int agency, int batch)
@@ -179,6 +185,55 @@ static void test_share_batch(void **state)
     check_case(HS_GATING_MASK, 0, 3);
     check_case(HS_GATING_SKIP, 0, 16);
     check_case(HS_GATING_SKIP, 1, 3); /* not shared: still equal */
+}
+
+/* Throughput mode's model keeps a pre-packed copy of the layers' matrices
+ * (hs_model_opts.pack), which decode batches and, on our tiles, the prefill's products
+ * read instead of packing per call (gemm.c, hs_k_tiles_packed): a packed model's
+ * evaluation, sharing on, equals the unpacked model's bit for bit: batched in mask mode
+ * with f32, bf16 and int8 weights; with f32 also in skip mode (it reads column slices of
+ * c_attn, packed, and row slices of c_proj off the 256-row blocks, packed per call) and
+ * one prompt at a time (few cases: the sanitizer build runs this test too). The
+ * prompts of 48 tokens or more are the case the packed prefill serves. */
+static void test_packed_model(void **state)
+{
+    (void)state;
+    const char *src = getenv("HS_SOURCE_DIR");
+    char dir[4096];
+    assert_non_null(src);
+    snprintf(dir, sizeof dir, "%s/models/kjv-gpt2", src);
+    int LH = g.m.cfg.n_layer * g.m.cfg.n_head;
+    float gates[64];
+    assert_true(LH <= 64);
+    for (int i = 0; i < LH; i++) gates[i] = (i % 3 == 1) ? 0.0f : 1.0f;
+    static outcome a, b;
+    for (int w = HS_WEIGHTS_F32; w <= HS_WEIGHTS_INT8; w++) {
+        hs_model m[2]; /* 0: packed, 1: not */
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(hs_model_load(&m[k], dir, &(hs_model_opts){.weights = (hs_weights)w, .pack = k == 0}),
+                             HS_OK);
+        /* every weight type batched in mask mode; f32 also skip, and one at a time */
+        static const int cases[][2] = {{0, 16}, {1, 16}, {0, 0}};
+        for (int c = 0; c < (w == HS_WEIGHTS_F32 ? 3 : 1); c++) {
+            int skip = cases[c][0], batch = cases[c][1];
+            hs_runner_config rc = {.tok = g.tok, .mode = skip ? HS_GATING_SKIP : HS_GATING_MASK, .gates = gates,
+                                   .max_t = 256, .measure_unpruned_ppl = 1};
+            hs_sample_params_default(&rc.sample);
+            rc.sample.max_new = MAXNEW;
+            rc.sample.temperature = 0.9f;
+            rc.sample.seed = 7;
+            rc.model = &m[0];
+            run(&rc, 1, batch, &a);
+            rc.model = &m[1];
+            run(&rc, 1, batch, &b);
+            char what[96];
+            snprintf(what, sizeof what, "weights %d, %s gating, batch %d", w, skip ? "skip" : "mask", batch);
+            compare_as(&a, &b, what, "packed", "unpacked");
+            assert_int_equal(a.shared, b.shared);
+        }
+        hs_model_free(&m[0]);
+        hs_model_free(&m[1]);
+    }
 }
 
 /* The model's part: a prompt marked, decode steps after it, a rewind and a continuation
@@ -234,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_forward_cont),
         cmocka_unit_test(test_share_single),
         cmocka_unit_test(test_share_batch),
+        cmocka_unit_test(test_packed_model),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

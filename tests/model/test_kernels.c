@@ -348,6 +348,88 @@ static void test_packed_same_bits(void **state)
     hs_k_set_threads(1);
 }
 
+/* The prefill's product (hs_k_gemm on our tiles) reading the pre-packed copy
+ * (hs_k_tiles_packed) gives exactly the bits of packing per call: whole matrices of the
+ * models' shapes, ragged ones, row slices starting on a 256-row block (ending inside one,
+ * where the block's panels are longer than the rows read), column slices at panel
+ * offsets (a head's Q columns, the last columns of a ragged matrix: its tiles read the
+ * zero panels at the end of the copy), f32, bf16 and int8, beta 0 and 1, AVX-512 and
+ * AVX2, 1 and 2 threads. Slices starting off a block's first row or off a panel are
+ * refused (0) and hs_k_gemm packs per call for them. Called directly, so a dispatch that
+ * never takes the packed path cannot pass for one. */
+static void check_packed_gemm(int M, int Kf, int Nf, int r0, int K, int c0, int N, int wt, float beta, unsigned *seed)
+{
+    size_t nw = (size_t)Kf * Nf, nc = (size_t)M * (N + 2);
+    int lda = K + 1, ldc = N + 2, taken = r0 % 256 == 0 && c0 % 16 == 0;
+    float *wf = malloc(nw * sizeof(float)), *qs = malloc((size_t)Kf * sizeof(float));
+    float *a = malloc((size_t)M * lda * sizeof(float));
+    uint16_t *wh = malloc(nw * sizeof(uint16_t));
+    int8_t *wq = malloc(nw);
+    for (size_t i = 0; i < nw; i++) wf[i] = frand(seed), wh[i] = hs_f32_to_bf16(wf[i]), wq[i] = (int8_t)(wh[i] >> 8);
+    for (int r = 0; r < Kf; r++) qs[r] = 0.01f * (1.0f + (float)(r % 7));
+    fill(a, (size_t)M * lda, seed);
+    hs_w W = wt == 2 ? hs_w_i8(wq, qs) : wt == 1 ? hs_w_bf16(wh) : hs_w_f32(wf);
+    float *packed = NULL;
+    assert_int_equal(posix_memalign((void **)&packed, 64, hs_k_pack_floats(Kf, Nf) * sizeof(float)), 0);
+    hs_k_pack(packed, W, Nf, Kf, Nf);
+    hs_wpack P = {packed, Kf, Nf};
+    hs_w Wp = W;
+    Wp.p = &P;
+    size_t off = (size_t)r0 * Nf + c0;
+    float *init = malloc(nc * sizeof(float)), *c[3] = {malloc(nc * sizeof(float)), malloc(nc * sizeof(float)),
+                                                      malloc(nc * sizeof(float))};
+    fill(init, nc, seed);
+    for (int i = 0; i < 3; i++) memcpy(c[i], init, nc * sizeof(float));
+    hs_k_gemm(c[0], ldc, a, lda, hs_w_at(W, off), Nf, 0, M, K, N, beta);  /* packing per call */
+    hs_k_gemm(c[1], ldc, a, lda, hs_w_at(Wp, off), Nf, 0, M, K, N, beta); /* the dispatch */
+    const char *what = wt == 2 ? "int8" : wt == 1 ? "bf16" : "f32";
+    if (wt < 2) { /* int8's activations are scaled by hs_k_gemm first: only through the dispatch */
+        int got = hs_k_tiles_packed(c[2], ldc, a, lda, &P, off, M, K, N, beta);
+        if (got != taken)
+            fail_msg("tiles_packed (%d, %d) rows %d+%d cols %d+%d: returned %d, expected %d", Kf, Nf, r0, K, c0, N,
+                     got, taken);
+        if (taken && memcmp(c[0], c[2], nc * sizeof(float)))
+            fail_msg("tiles_packed %s M %d (%d, %d) rows %d+%d cols %d+%d beta %g threads %d avx512 %d: differs from "
+                     "packing per call", what, M, Kf, Nf, r0, K, c0, N, beta, hs_k_threads(), hs_k_avx512());
+    }
+    if (memcmp(c[0], c[1], nc * sizeof(float)))
+        fail_msg("gemm on packed %s M %d (%d, %d) rows %d+%d cols %d+%d beta %g threads %d avx512 %d: differs from "
+                 "packing per call", what, M, Kf, Nf, r0, K, c0, N, beta, hs_k_threads(), hs_k_avx512());
+    free(wf), free(qs), free(a), free(wh), free(wq), free(packed), free(init), free(c[0]), free(c[1]), free(c[2]);
+}
+
+static void test_packed_gemm_same_bits(void **state)
+{
+    (void)state;
+    /* (Kf, Nf, r0, K, c0, N): the bundled model's c_attn, c_proj and mlp c_proj, ragged
+     * wholes, row slices from a block start (ending inside the last block), column slices
+     * (a head's 32 columns, the last 83 of 2003), and the refused ones (rows from 192, or
+     * columns from 8) */
+    static const int shapes[][6] = {{256, 768, 0, 256, 0, 768},   {256, 256, 0, 256, 0, 256},
+                                    {1024, 256, 0, 1024, 0, 256}, {300, 130, 0, 300, 0, 130},
+                                    {520, 203, 0, 520, 0, 203},   {600, 200, 256, 300, 32, 160},
+                                    {768, 96, 256, 256, 0, 96},   {256, 768, 0, 256, 288, 32},
+                                    {300, 2003, 0, 300, 1920, 83}, {64, 192, 0, 64, 64, 64},
+                                    {768, 96, 192, 128, 0, 96},   {64, 100, 0, 64, 8, 40}};
+    static const int Ms[] = {1, 6, 13, 50};
+    unsigned seed = 123;
+    int avx512 = hs_k_avx512_set(1);
+    for (int wide = 0; wide <= avx512; wide++) {
+        hs_k_avx512_set(wide);
+        for (int T = 1; T <= 2; T++) {
+            hs_k_set_threads(T);
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+                for (size_t m = 0; m < sizeof Ms / sizeof *Ms; m++) {
+                    const int *d = shapes[s];
+                    check_packed_gemm(Ms[m], d[0], d[1], d[2], d[3], d[4], d[5], (int)((s + m) % 3),
+                                      m % 2 ? 1.0f : 0.0f, &seed);
+                }
+        }
+    }
+    hs_k_avx512_set(1);
+    hs_k_set_threads(1);
+}
+
 /* Attention over a head's cache: scores have exactly hs_k_dot's bits times the scale, and
  * the weighted sum of values is the plain loop's (each product rounded, then added in key
  * order), for head sizes on and off the 8-float vector (D 8 .. 72, 12, 20) and key counts
@@ -521,6 +603,7 @@ int main(void)
                                        cmocka_unit_test(test_bf16_equals_widened_f32),
                                        cmocka_unit_test(test_avx512_same_bits),
                                        cmocka_unit_test(test_packed_same_bits),
+                                       cmocka_unit_test(test_packed_gemm_same_bits),
                                        cmocka_unit_test(test_attention_same_bits),
                                        cmocka_unit_test(test_gelu_accuracy),
                                        cmocka_unit_test(test_gemm_blas_route),

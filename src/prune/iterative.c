@@ -45,23 +45,21 @@ hs_status hs_prune_score_iterative(double *score, hs_model *m, const hs_token_se
     if (step < 1) step = 1;
     float *gates = hs_malloc((size_t)LH * sizeof *gates, "gates");
     int *pick = hs_malloc((size_t)step * sizeof *pick, "heads of a step");
-    if (!gates || !pick) return free(gates), free(pick), HS_ENOMEM;
-    for (int i = 0; i < LH; i++) gates[i] = 1.0f;
-    hs_score_opts bo = *o;
-    bo.gates = gates;
-    hs_status st = HS_OK;
+    double *sc = hs_malloc((size_t)LH * sizeof *sc, "head scores of a round"); /* (L, H) */
+    hs_status st = gates && pick && sc ? HS_OK : HS_ENOMEM;
+    for (int i = 0; !st && i < LH; i++) gates[i] = 1.0f;
     for (int removed = 0; !st && removed < LH;) {
-        hs_head_scores sc;
-        st = hs_scores_compute_ids(&sc, m, seqs, n_seqs, base, &bo);
+        memset(sc, 0, (size_t)LH * sizeof *sc); /* as a fresh hs_head_scores starts */
+        st = hs_prune_score_once(sc, m, seqs, n_seqs, base, gates, o->seed);
         if (st) break;
-        int n = pick_lowest(sc.score, gates, LH, step, pick);
+        int n = pick_lowest(sc, gates, LH, step, pick);
         for (int j = 0; j < n; j++) {
             score[pick[j]] = removed++;
             gates[pick[j]] = 0.0f;
         }
-        hs_scores_free(&sc);
     }
     free(gates);
     free(pick);
+    free(sc);
     return st;
 }

@@ -16,6 +16,11 @@ hs_status hs_prune_score_ablation(double *score, const hs_model *m, const hs_tok
 hs_status hs_prune_score_gradient(double *score, const hs_model *m, const hs_token_seq *seqs,
                                   int n_seqs, const float *gates, int taylor);
 
+/* One strategy other than iterative under gates: score (L, H) as the functions above (and
+ * magnitude, random) give it; HS_EINPUT for iterative (scorers.c). */
+hs_status hs_prune_score_once(double *score, const hs_model *m, const hs_token_seq *seqs, int n_seqs, hs_strategy s,
+                              const float *gates, uint64_t seed);
+
 /* iterative: score (L, H) = removal rank of iterative pruning with re-scoring by
  * o->iterative_base every o->iterative_step percent of heads (iterative.c). */
 hs_status hs_prune_score_iterative(double *score, hs_model *m, const hs_token_seq *seqs, int n_seqs,

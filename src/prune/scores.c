@@ -1,11 +1,10 @@
-/* scores.c: head scores (prune.h): strategy names, the weight-only strategies
- * (magnitude, random) and the driver that turns a calibration prompt set into token
- * sequences for the forward-pass strategies (entropy, ablation: calib.c; gradient,
- * taylor: gradient.c).
+/* scores.c: head scores (prune.h): strategy names, hs_scores_compute_ids (one strategy's
+ * scores of a model: iterative.c for iterative pruning, scorers.c for every other strategy,
+ * which iterative.c re-runs under its mask, so calls go one way) and the driver that turns a
+ * calibration prompt set into token sequences for the forward-pass strategies.
  *
  * Everything here is deterministic for a given model, calibration set and seed: no
  * threads of our own, a fixed order of accumulation, and a platform-independent RNG. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,68 +47,6 @@ hs_status hs_ablation_parse(const char *s, hs_ablation *out)
 
 const char *hs_ablation_name(hs_ablation a) { return a == HS_ABLATION_MEAN ? "mean" : "zero"; }
 
-/* splitmix64 (Steele, Lea, Flood 2014): seedable and the same on every platform. */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform integer in [0, n) without modulo bias: draws below 2^64 mod n are rejected, so
- * the accepted range is a whole number of copies of [0, n). */
-static uint64_t rng_below(uint64_t *s, uint64_t n)
-{
-    uint64_t reject_below = (0 - n) % n;
-    for (;;) {
-        uint64_t r = splitmix64(s);
-        if (r >= reject_below) return r % n;
-    }
-}
-
-/* random: score[i] = position of head i in a Fisher-Yates shuffle of 0 .. n-1 drawn from
- * splitmix64(seed), so the scores are a permutation (no ties) fixed by the seed. */
-static void score_random(double *score, int n, uint64_t seed)
-{
-    uint64_t s = seed;
-    for (int i = 0; i < n; i++) score[i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)rng_below(&s, (uint64_t)i + 1);
-        double t = score[i];
-        score[i] = score[j];
-        score[j] = t;
-    }
-}
-
-/* Sum of squares of the head's Q, K and V columns of c_attn (C, 3C). */
-static double qkv_sumsq(const hs_block *b, int C, int D, int h)
-{
-    double ss = 0;
-    for (int i = 0; i < C; i++)
-        for (int part = 0; part < 3; part++) {
-            const float *w = b->attn_w + (size_t)i * 3 * C + part * C + h * D;
-            for (int d = 0; d < D; d++) ss += (double)w[d] * w[d];
-        }
-    return ss;
-}
-
-/* magnitude: sqrt(||W_Q[:, h]||^2 + ||W_K[:, h]||^2 + ||W_V[:, h]||^2 + ||W_O[h, :]||^2),
- * the Frobenius norm of every weight that only head h uses (biases left out). */
-static void score_magnitude(double *score, const hs_model *m)
-{
-    int L = m->cfg.n_layer, H = m->cfg.n_head, C = m->cfg.n_embd, D = C / H;
-    for (int l = 0; l < L; l++) {
-        const hs_block *b = &m->blocks[l];
-        for (int h = 0; h < H; h++) {
-            double ss = qkv_sumsq(b, C, D, h);
-            const float *o = b->proj_w + (size_t)h * D * C;
-            for (size_t k = 0; k < (size_t)D * C; k++) ss += (double)o[k] * o[k];
-            score[l * H + h] = sqrt(ss);
-        }
-    }
-}
-
 static hs_status fill_header(hs_head_scores *out, hs_model *m, hs_strategy s, uint64_t seed)
 {
     memset(out, 0, sizeof *out);
@@ -142,18 +79,12 @@ hs_status hs_scores_compute_ids(hs_head_scores *out, hs_model *m, const hs_token
         for (int i = 0; i < LH; i++) ones[i] = 1.0f;
         gates = ones;
     }
-    switch (s) {
-    case HS_STRATEGY_RANDOM: score_random(out->score, LH, o->seed); break;
-    case HS_STRATEGY_MAGNITUDE: score_magnitude(out->score, m); break;
-    case HS_STRATEGY_ENTROPY: st = hs_prune_score_entropy(out->score, m, seqs, n_seqs, gates); break;
-    case HS_STRATEGY_ABLATION: st = hs_prune_score_ablation(out->score, m, seqs, n_seqs, gates); break;
-    case HS_STRATEGY_GRADIENT: st = hs_prune_score_gradient(out->score, m, seqs, n_seqs, gates, 0); break;
-    case HS_STRATEGY_TAYLOR: st = hs_prune_score_gradient(out->score, m, seqs, n_seqs, gates, 1); break;
-    case HS_STRATEGY_ITERATIVE:
+    if (s == HS_STRATEGY_ITERATIVE) {
         st = hs_prune_score_iterative(out->score, m, seqs, n_seqs, o);
         out->base = o->iterative_base;
         out->step = o->iterative_step > 0 ? o->iterative_step : 10.0;
-        break;
+    } else {
+        st = hs_prune_score_once(out->score, m, seqs, n_seqs, s, gates, o->seed);
     }
     free(ones);
     if (!st && hs_strategy_needs_calib(s)) out->n_prompts = n_seqs;

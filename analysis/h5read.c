@@ -2,7 +2,9 @@
  * through the results stage's read-only access (include/headsweep/results.h), which owns
  * the schema, the schema check, chunk-index checks and HDF5 itself. What is left here is
  * the report's own picture: per-prompt done flags, cell origins, summed occupancy, and the
- * checks on names before they reach file names, gnuplot and Markdown. */
+ * checks on names before they reach file names, gnuplot and Markdown. Every path, axis and
+ * attribute name it reads by comes from the stage's schema table (hs_results_scales,
+ * hs_results_datasets, hs_results_attrs), so the layout is written down once. */
 #include "h5read.h"
 
 #include <ctype.h>
@@ -22,6 +24,38 @@ typedef struct {
 } rd;
 
 typedef hs_results_shape shape;
+
+static const char *ds_path(int d) { return hs_results_datasets[d].path; }
+static const char *scale_path(int dim) { return hs_results_scales[dim].path; }
+static const char *attr_name(int a) { return hs_results_attrs[a].name; }
+
+/* Extent of axis dim (HS_RD_*) as read so far; 0 (any length) for an axis not known yet
+ * (the shards before /cells/done, the generated tokens). */
+static uint64_t extent(const rd *r, const hs_study *s, int dim)
+{
+    switch (dim) {
+    case HS_RD_VARIANT: return (uint64_t)s->nv;
+    case HS_RD_LEVEL: return (uint64_t)s->nl;
+    case HS_RD_PROMPT: return (uint64_t)s->np;
+    case HS_RD_LAYER: return (uint64_t)s->L;
+    case HS_RD_HEAD: return (uint64_t)s->H;
+    case HS_RD_STATE: return (uint64_t)s->ns;
+    case HS_RD_SHARD: return r->nshard;
+    default: return 0;
+    }
+}
+
+/* The shape a dataset of def must have: its axes as the table names them, their extents
+ * from what has been read. */
+static shape want_of(const rd *r, const hs_study *s, const hs_results_dataset_def *def)
+{
+    shape w = {def->rank, {0}, {NULL}};
+    for (int i = 0; i < def->rank; i++) {
+        w.dim[i] = extent(r, s, def->dims[i]);
+        w.name[i] = hs_results_dim_name(def->dims[i]);
+    }
+    return w;
+}
 
 /* Object paths are given relative to the root ("metrics/x") or absolute ("/variant");
  * messages always show them absolute. */
@@ -63,26 +97,26 @@ static hs_status read_source(const rd *r, hs_study *s)
 
 /* ---- dimension scales and variant attributes ---- */
 
-/* A 1-D string dataset (a dimension scale) of any length: *out gets n new strings. */
-static hs_status read_string_dataset(const rd *r, const char *obj, char ***out, int *n)
+/* A string dimension scale (HS_RD_*) of any length: *out gets n new strings. */
+static hs_status read_string_dataset(const rd *r, int dim, char ***out, int *n)
 {
-    shape want = {1, {0}, {obj}};
+    shape want = {1, {0}, {hs_results_dim_name(dim)}};
     uint64_t len = 0;
-    hs_status st = hs_results_reader_strings(r->f, obj, &want, &len, out);
+    hs_status st = hs_results_reader_strings(r->f, scale_path(dim), &want, &len, out);
     *n = (int)len;
     return st;
 }
 
 /* The layer and head scales are numbers: only their extent counts. */
-static hs_status scale_length(const rd *r, const char *obj, int *n)
+static hs_status scale_length(const rd *r, int dim, int *n)
 {
-    shape want = {1, {0}, {obj}};
+    shape want = {1, {0}, {hs_results_dim_name(dim)}};
     uint64_t len = 0;
     void *v = NULL;
-    hs_status st = hs_results_reader_numbers(r->f, obj, HS_RN_I64, &want, &len, &v);
+    hs_status st = hs_results_reader_numbers(r->f, scale_path(dim), HS_RN_I64, &want, &len, &v);
     free(v);
     *n = (int)len;
-    if (!st && *n <= 0) st = bad(r, obj, "is empty");
+    if (!st && *n <= 0) st = bad(r, scale_path(dim), "is empty");
     return st;
 }
 
@@ -93,12 +127,13 @@ static hs_status variant_attrs(const rd *r, hs_study *s)
     s->agency = hs_calloc((size_t)s->nv, 1, "agency flags");
     s->strategy = hs_calloc((size_t)s->nv, sizeof *s->strategy, "strategies");
     if (!s->gating || !s->agency || !s->strategy) st = HS_ENOMEM;
-    if (!st) st = hs_results_reader_attr_strings(r->f, "/variant", "gating", (size_t)s->nv, 1, s->gating);
+    const hs_results_attr_def *g = &hs_results_attrs[HS_RA_GATING], *vs = &hs_results_attrs[HS_RA_VARIANT_STRATEGY],
+                              *ag = &hs_results_attrs[HS_RA_AGENCY];
+    if (!st) st = hs_results_reader_attr_strings(r->f, g->obj, g->name, (size_t)s->nv, 1, s->gating);
     /* optional: files from before the strategy per variant have "" */
-    if (!st) st = hs_results_reader_attr_strings(r->f, "/variant", "strategy", (size_t)s->nv, 0, s->strategy);
+    if (!st) st = hs_results_reader_attr_strings(r->f, vs->obj, vs->name, (size_t)s->nv, 0, s->strategy);
     int found = 0;
-    if (!st)
-        st = hs_results_reader_attr_numbers(r->f, "/variant", "agency", HS_RN_U8, (size_t)s->nv, s->agency, &found);
+    if (!st) st = hs_results_reader_attr_numbers(r->f, ag->obj, ag->name, HS_RN_U8, (size_t)s->nv, s->agency, &found);
     if (!st && !found) st = bad(r, "/variant attribute agency", "missing (see docs/results-format.md)");
     return st;
 }
@@ -130,8 +165,8 @@ static hs_status read_level_heads(const rd *r, hs_study *s)
 {
     int found = 0;
     int *h = hs_malloc((size_t)s->nl * sizeof *h, "single-head levels");
-    hs_status st = h ? hs_results_reader_attr_numbers(r->f, "/level", "single_head", HS_RN_INT, (size_t)s->nl, h,
-                                                      &found)
+    const hs_results_attr_def *a = &hs_results_attrs[HS_RA_SINGLE_HEAD];
+    hs_status st = h ? hs_results_reader_attr_numbers(r->f, a->obj, a->name, HS_RN_INT, (size_t)s->nl, h, &found)
                      : HS_ENOMEM;
     if (!st && found) s->level_head = h;
     else free(h);
@@ -166,25 +201,25 @@ static hs_status check_printable(const rd *r, const char *obj, char *const *text
 
 static hs_status read_scales(const rd *r, hs_study *s)
 {
-    hs_status st = read_string_dataset(r, "variant", &s->variant, &s->nv);
-    if (!st) st = read_string_dataset(r, "prompt", &s->prompt, &s->np);
-    if (!st) st = read_string_dataset(r, "state", &s->state, &s->ns);
-    if (!st) st = scale_length(r, "layer", &s->L);
-    if (!st) st = scale_length(r, "head", &s->H);
+    hs_status st = read_string_dataset(r, HS_RD_VARIANT, &s->variant, &s->nv);
+    if (!st) st = read_string_dataset(r, HS_RD_PROMPT, &s->prompt, &s->np);
+    if (!st) st = read_string_dataset(r, HS_RD_STATE, &s->state, &s->ns);
+    if (!st) st = scale_length(r, HS_RD_LAYER, &s->L);
+    if (!st) st = scale_length(r, HS_RD_HEAD, &s->H);
     if (!st && (s->nv == 0 || s->np == 0 || s->ns == 0))
-        st = hs_err(HS_EINPUT, "%s: /variant, /prompt and /state must not be empty", r->path);
-    shape any = {1, {0}, {"level"}};
+        st = hs_err(HS_EINPUT, "%s: %s, %s and %s must not be empty", r->path, scale_path(HS_RD_VARIANT),
+                    scale_path(HS_RD_PROMPT), scale_path(HS_RD_STATE));
+    shape any = {1, {0}, {hs_results_dim_name(HS_RD_LEVEL)}};
     uint64_t nl = 0;
-    if (!st) st = hs_results_reader_numbers(r->f, "level", HS_RN_F64, &any, &nl,
-                               (void **)&s->level);
+    if (!st) st = hs_results_reader_numbers(r->f, scale_path(HS_RD_LEVEL), HS_RN_F64, &any, &nl, (void **)&s->level);
     s->nl = (int)nl;
-    if (!st && s->nl == 0) st = bad(r, "level", "is empty");
+    if (!st && s->nl == 0) st = bad(r, scale_path(HS_RD_LEVEL), "is empty");
     if (!st) st = variant_attrs(r, s);
     if (!st) st = read_level_heads(r, s);
-    if (!st) st = check_names(r, "/variant", s->variant, s->nv);
-    if (!st) st = check_names(r, "/state", s->state, s->ns);
+    if (!st) st = check_names(r, scale_path(HS_RD_VARIANT), s->variant, s->nv);
+    if (!st) st = check_names(r, scale_path(HS_RD_STATE), s->state, s->ns);
     if (!st) st = check_names(r, "/variant attribute gating", s->gating, s->nv);
-    if (!st) st = check_printable(r, "/prompt", s->prompt, s->np);
+    if (!st) st = check_printable(r, scale_path(HS_RD_PROMPT), s->prompt, s->np);
     if (!st) st = check_unique(r, s);
     return st;
 }
@@ -193,26 +228,27 @@ static hs_status read_scales(const rd *r, hs_study *s)
  * their books (/prompts/book): optional, files before them have none. */
 static hs_status read_prompt_rows(const rd *r, hs_study *s)
 {
-    static const char *const obj[2] = {"prompts/file_index", "prompts/line"};
-    shape want = {1, {(uint64_t)s->np}, {"prompt"}};
+    static const int ds[2] = {HS_RDS_PROMPT_INDEX, HS_RDS_PROMPT_LINE};
     int e = 0;
     hs_status st = HS_OK;
     for (int k = 0; !st && k < 2; k++) {
         int32_t *v = NULL;
-        if ((st = hs_results_reader_exists(r->f, obj[k], &e)) || !e) continue;
+        if ((st = hs_results_reader_exists(r->f, ds_path(ds[k]), &e)) || !e) continue;
         if (!s->row) {
             if (!(s->row = hs_malloc((size_t)s->np * 2 * sizeof *s->row, "prompt rows"))) return HS_ENOMEM;
             for (int p = 0; p < 2 * s->np; p++) s->row[p] = -1;
         }
-        st = hs_results_reader_numbers(r->f, obj[k], HS_RN_I32, &want, NULL, (void **)&v);
+        shape want = want_of(r, s, &hs_results_datasets[ds[k]]);
+        st = hs_results_reader_numbers(r->f, ds_path(ds[k]), HS_RN_I32, &want, NULL, (void **)&v);
         for (int p = 0; !st && p < s->np; p++) s->row[2 * p + k] = v[p] >= 0 ? v[p] : -1;
         free(v);
     }
-    if (!st) st = hs_results_reader_exists(r->f, "prompts/book", &e);
+    if (!st) st = hs_results_reader_exists(r->f, ds_path(HS_RDS_PROMPT_BOOK), &e);
     if (st || !e) return st;
     uint64_t n = 0;
-    st = hs_results_reader_strings(r->f, "prompts/book", &want, &n, &s->book);
-    if (!st) st = check_printable(r, "/prompts/book", s->book, s->np);
+    shape want = want_of(r, s, &hs_results_datasets[HS_RDS_PROMPT_BOOK]);
+    st = hs_results_reader_strings(r->f, ds_path(HS_RDS_PROMPT_BOOK), &want, &n, &s->book);
+    if (!st) st = check_printable(r, ds_path(HS_RDS_PROMPT_BOOK), s->book, s->np);
     return st;
 }
 
@@ -220,16 +256,16 @@ static hs_status read_prompt_rows(const rd *r, hs_study *s)
 
 static hs_status metric_attrs(const rd *r, const char *obj, hs_metric_data *m)
 {
-    hs_status st = hs_results_reader_attr_strings(r->f, obj, "units", 1, 0, &m->units);
+    hs_status st = hs_results_reader_attr_strings(r->f, obj, attr_name(HS_RA_UNITS), 1, 0, &m->units);
     /* CF's long_name since schema 2, description before */
-    if (!st) st = hs_results_reader_attr_strings(r->f, obj, "long_name", 1, 0, &m->description);
+    if (!st) st = hs_results_reader_attr_strings(r->f, obj, attr_name(HS_RA_LONG_NAME), 1, 0, &m->description);
     if (!st && !m->description[0]) {
         free(m->description);
         m->description = NULL;
-        st = hs_results_reader_attr_strings(r->f, obj, "description", 1, 0, &m->description);
+        st = hs_results_reader_attr_strings(r->f, obj, attr_name(HS_RA_DESCRIPTION), 1, 0, &m->description);
     }
     int found = 0, timing = 0;
-    if (!st) st = hs_results_reader_attr_numbers(r->f, obj, "timing", HS_RN_INT, 1, &timing, &found);
+    if (!st) st = hs_results_reader_attr_numbers(r->f, obj, attr_name(HS_RA_TIMING), HS_RN_INT, 1, &timing, &found);
     m->timing = found ? timing : -1;
     return st;
 }
@@ -242,11 +278,11 @@ static hs_status read_metric(const rd *r, hs_study *s, const char *name)
     hs_metric_data *m = &s->metric[s->nm++];
     memset(m, 0, sizeof *m);
     if (!(m->name = hs_strdup(name))) return HS_ENOMEM;
-    hs_status st = check_names(r, "/metrics", &m->name, 1);
+    hs_status st = check_names(r, HS_RESULTS_METRICS, &m->name, 1);
     if (st) return st;
     char obj[300];
-    snprintf(obj, sizeof obj, "metrics/%s", name);
-    shape want = {3, {(uint64_t)s->nv, (uint64_t)s->nl, (uint64_t)s->np}, {"variant", "level", "prompt"}};
+    snprintf(obj, sizeof obj, "%s/%s", HS_RESULTS_METRICS, name);
+    shape want = want_of(r, s, &hs_results_metric);
     st = hs_results_reader_numbers(r->f, obj, HS_RN_F64, &want, NULL, (void **)&m->v);
     if (!st) st = metric_attrs(r, obj, m);
     return st;
@@ -256,10 +292,10 @@ static hs_status read_metrics(const rd *r, hs_study *s)
 {
     char **names = NULL;
     int n = 0;
-    hs_status st = hs_results_reader_list(r->f, "metrics", &names, &n);
+    hs_status st = hs_results_reader_list(r->f, HS_RESULTS_METRICS, &names, &n);
     for (int i = 0; !st && i < n; i++) st = read_metric(r, s, names[i]);
     free_strings(names, (size_t)n);
-    if (!st && s->nm == 0) st = bad(r, "metrics", "holds no metrics");
+    if (!st && s->nm == 0) st = bad(r, HS_RESULTS_METRICS, "holds no metrics");
     return st;
 }
 
@@ -268,10 +304,10 @@ static hs_status read_metrics(const rd *r, hs_study *s)
 /* Per-prompt done flags from the per-shard cells: prompt i is in shard i % n_shards. */
 static hs_status read_cells(rd *r, hs_study *s)
 {
-    shape want = {3, {(uint64_t)s->nv, (uint64_t)s->nl, 0}, {"variant", "level", "shard"}};
+    shape want = want_of(r, s, &hs_results_datasets[HS_RDS_DONE]); /* any number of shards */
     uint64_t dims[3] = {0};
-    hs_status st = hs_results_reader_numbers(r->f, "cells/done", HS_RN_U8, &want, dims, (void **)&r->cells);
-    if (!st && dims[2] == 0) st = bad(r, "cells/done", "has no shards");
+    hs_status st = hs_results_reader_numbers(r->f, ds_path(HS_RDS_DONE), HS_RN_U8, &want, dims, (void **)&r->cells);
+    if (!st && dims[2] == 0) st = bad(r, ds_path(HS_RDS_DONE), "has no shards");
     r->nshard = dims[2];
     s->src->nshard = (int)r->nshard;
     size_t nvl = (size_t)s->nv * (size_t)s->nl, n = nvl * (size_t)s->np;
@@ -286,15 +322,15 @@ static hs_status read_cells(rd *r, hs_study *s)
     return st;
 }
 
-/* Optional int32 (variant, level, shard) dataset; *out = NULL when the file has none. */
-static hs_status read_optional_cells_int(const rd *r, const hs_study *s, const char *obj, int32_t **out)
+/* Optional int32 (variant, level, shard) dataset d; *out = NULL when the file has none. */
+static hs_status read_optional_cells_int(const rd *r, const hs_study *s, int d, int32_t **out)
 {
     *out = NULL;
     int e = 0;
-    hs_status st = hs_results_reader_exists(r->f, obj, &e);
+    hs_status st = hs_results_reader_exists(r->f, ds_path(d), &e);
     if (st || !e) return st;
-    shape want = {3, {(uint64_t)s->nv, (uint64_t)s->nl, r->nshard}, {"variant", "level", "shard"}};
-    return hs_results_reader_numbers(r->f, obj, HS_RN_I32, &want, NULL, (void **)out);
+    shape want = want_of(r, s, &hs_results_datasets[d]);
+    return hs_results_reader_numbers(r->f, ds_path(d), HS_RN_I32, &want, NULL, (void **)out);
 }
 
 /* Where and when each prompt's cell ran: "host, run k" from /cells/host and /cells/run.
@@ -306,13 +342,13 @@ static hs_status read_origins(const rd *r, hs_study *s)
     if (!(s->origin = hs_malloc(nvl * (size_t)s->np * sizeof *s->origin, "cell origins"))) return HS_ENOMEM;
     for (size_t i = 0; i < nvl * (size_t)s->np; i++) s->origin[i] = -1;
     int e = 0;
-    hs_status est = hs_results_reader_exists(r->f, "cells/host", &e);
+    hs_status est = hs_results_reader_exists(r->f, ds_path(HS_RDS_HOST), &e);
     if (est || !e) return est;
     int32_t *run = NULL;
     char **host = NULL;
-    shape want = {3, {(uint64_t)s->nv, (uint64_t)s->nl, r->nshard}, {"variant", "level", "shard"}};
-    hs_status st = hs_results_reader_strings(r->f, "cells/host", &want, NULL, &host);
-    if (!st) st = read_optional_cells_int(r, s, "cells/run", &run);
+    shape want = want_of(r, s, &hs_results_datasets[HS_RDS_HOST]);
+    hs_status st = hs_results_reader_strings(r->f, ds_path(HS_RDS_HOST), &want, NULL, &host);
+    if (!st) st = read_optional_cells_int(r, s, HS_RDS_RUN, &run);
     for (size_t vl = 0; !st && vl < nvl; vl++)
         for (int p = 0; !st && p < s->np; p++) {
             size_t c = vl * r->nshard + (size_t)hs_shard_of((size_t)p, (int)r->nshard), i = vl * (size_t)s->np + p;
@@ -331,15 +367,14 @@ static hs_status read_origins(const rd *r, hs_study *s)
 static hs_status read_occupancy(const rd *r, hs_study *s)
 {
     uint64_t nv = (uint64_t)s->nv, nl = (uint64_t)s->nl, L = (uint64_t)s->L, H = (uint64_t)s->H, S = (uint64_t)s->ns;
-    shape oc = {5, {nv, nl, L, H, S}, {"variant", "level", "layer", "head", "state"}};
-    shape os = {6, {nv, nl, r->nshard, L, H, S}, {"variant", "level", "shard", "layer", "head", "state"}};
+    const hs_results_dataset_def *sharded = &hs_results_datasets[HS_RDS_OCC];
+    shape oc = want_of(r, s, hs_results_older[HS_RDS_OCC]), os = want_of(r, s, sharded);
     int rank = 0;
-    hs_status st = hs_results_reader_rank(r->f, "agency/occupancy", &rank);
-    if (st || rank != 6)
-        return st ? st : hs_results_reader_numbers(r->f, "agency/occupancy", HS_RN_I64, &oc, NULL,
-                                      (void **)&s->occupancy);
+    hs_status st = hs_results_reader_rank(r->f, sharded->path, &rank);
+    if (st || rank != sharded->rank)
+        return st ? st : hs_results_reader_numbers(r->f, sharded->path, HS_RN_I64, &oc, NULL, (void **)&s->occupancy);
     int64_t *per_shard = NULL;
-    st = hs_results_reader_numbers(r->f, "agency/occupancy", HS_RN_I64, &os, NULL, (void **)&per_shard);
+    st = hs_results_reader_numbers(r->f, sharded->path, HS_RN_I64, &os, NULL, (void **)&per_shard);
     size_t block = (size_t)(L * H * S), nvl = (size_t)(nv * nl);
     if (!st && !(s->occupancy = hs_calloc(nvl * block, sizeof(int64_t), "occupancy"))) st = HS_ENOMEM;
     for (size_t vl = 0; !st && vl < nvl; vl++)
@@ -359,26 +394,24 @@ static hs_status read_occupancy(const rd *r, hs_study *s)
 static hs_status read_transitions(const rd *r, hs_study *s)
 {
     int e = 0;
-    hs_status st = hs_results_reader_exists(r->f, "agency/transitions", &e);
+    hs_status st = hs_results_reader_exists(r->f, ds_path(HS_RDS_TRANS), &e);
     if (st || !e || !s->occ_shard) return st;
-    shape want = {5, {(uint64_t)s->nv, (uint64_t)s->nl, r->nshard, (uint64_t)s->L, (uint64_t)s->H},
-                  {"variant", "level", "shard", "layer", "head"}};
-    return hs_results_reader_numbers(r->f, "agency/transitions", HS_RN_I64, &want, NULL, (void **)&s->trans_shard);
+    shape want = want_of(r, s, &hs_results_datasets[HS_RDS_TRANS]);
+    return hs_results_reader_numbers(r->f, ds_path(HS_RDS_TRANS), HS_RN_I64, &want, NULL, (void **)&s->trans_shard);
 }
 
 /* The generated tokens, and their texts where the file has them: quality numbers a
  * duplicate cell must repeat (study.c). */
 static hs_status read_generated(const rd *r, hs_study *s)
 {
-    shape ids = {4, {(uint64_t)s->nv, (uint64_t)s->nl, (uint64_t)s->np, 0},
-                 {"variant", "level", "prompt", "new_token"}};
+    shape ids = want_of(r, s, &hs_results_datasets[HS_RDS_GEN]); /* any number of new tokens */
     uint64_t got[4] = {0};
-    hs_status st = hs_results_reader_numbers(r->f, "text/generated_ids", HS_RN_I32, &ids, got, (void **)&s->gen_ids);
+    hs_status st = hs_results_reader_numbers(r->f, ds_path(HS_RDS_GEN), HS_RN_I32, &ids, got, (void **)&s->gen_ids);
     s->max_new = (int)got[3];
     int e = 0;
-    if (!st) st = hs_results_reader_exists(r->f, "prompts/generated", &e);
-    shape text = {3, {(uint64_t)s->nv, (uint64_t)s->nl, (uint64_t)s->np}, {"variant", "level", "prompt"}};
-    if (!st && e) st = hs_results_reader_strings(r->f, "prompts/generated", &text, NULL, &s->gen_text);
+    if (!st) st = hs_results_reader_exists(r->f, ds_path(HS_RDS_GEN_TEXT), &e);
+    shape text = want_of(r, s, &hs_results_datasets[HS_RDS_GEN_TEXT]);
+    if (!st && e) st = hs_results_reader_strings(r->f, ds_path(HS_RDS_GEN_TEXT), &text, NULL, &s->gen_text);
     return st;
 }
 
@@ -418,13 +451,10 @@ static hs_status check_single_heads(const rd *r, const hs_study *s)
 
 static hs_status read_heads(const rd *r, hs_study *s)
 {
-    uint64_t nv = (uint64_t)s->nv, nl = (uint64_t)s->nl, L = (uint64_t)s->L, H = (uint64_t)s->H;
-    shape sc = {2, {L, H}, {"layer", "head"}};
-    shape pr = {4, {nv, nl, L, H}, {"variant", "level", "layer", "head"}};
-    hs_status st = hs_results_reader_numbers(r->f, "heads/score", HS_RN_F64, &sc, NULL,
-                                (void **)&s->score);
-    if (!st) st = hs_results_reader_numbers(r->f, "heads/pruned", HS_RN_U8, &pr, NULL,
-                               (void **)&s->pruned);
+    shape sc = want_of(r, s, &hs_results_datasets[HS_RDS_SCORE]);
+    shape pr = want_of(r, s, &hs_results_datasets[HS_RDS_PRUNED]);
+    hs_status st = hs_results_reader_numbers(r->f, ds_path(HS_RDS_SCORE), HS_RN_F64, &sc, NULL, (void **)&s->score);
+    if (!st) st = hs_results_reader_numbers(r->f, ds_path(HS_RDS_PRUNED), HS_RN_U8, &pr, NULL, (void **)&s->pruned);
     if (!st) st = mark_known_maps(s);
     if (!st) st = check_single_heads(r, s);
     if (!st) st = read_occupancy(r, s);

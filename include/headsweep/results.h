@@ -104,7 +104,8 @@ enum { HS_RA_SCHEMA_VERSION, HS_RA_CONVENTIONS, HS_RA_HEADSWEEP_VERSION, HS_RA_G
        HS_RA_DESCRIPTION, HS_RA_ENCODING, HS_RA_TIMING, HS_RA_CHUNK_DIGEST, HS_RA_COUNT };
 
 #define HS_RESULTS_ANY "*"            /* hs_results_attr_def.obj: every dataset */
-#define HS_RESULTS_METRIC "/metrics/*" /* every /metrics/<name> */
+#define HS_RESULTS_METRICS "/metrics"   /* the group of the metrics, one dataset each */
+#define HS_RESULTS_METRIC HS_RESULTS_METRICS "/*" /* every /metrics/<name> */
 #define HS_RA_ONE (-1)                 /* hs_results_attr_def.per: one value */
 
 typedef struct {

@@ -169,8 +169,9 @@ hs_status hs_study_note(hs_study *s, const char *fmt, ...)
 
 /* ---- same study? ---- */
 
-/* Root attributes that define the study: two files differing in one of these measure
- * different things and must not be pooled. */
+/* Root attributes that tell two studies apart in files without the writer's study text
+ * (which `headsweep merge` does not open at all): two files differing in one of these
+ * measure different things and must not be pooled. */
 static const char *const study_keys[] = {
     "schema_version", "model_sha256", "prompts_sha256", "calibration_sha256", "strategy",
     "seed", "max_new_tokens", "temperature", "top_k", "top_p",
@@ -183,34 +184,21 @@ static hs_status mismatch(const hs_study *a, const hs_study *b, const char *what
                   a->src[0].path, b->src[0].path, what, x, y);
 }
 
-/* Copies the first line where x and y differ into lx, ly (cap bytes each). */
-static void first_diff_line(const char *x, const char *y, char *lx, char *ly, size_t cap)
-{
-    while (*x && *y) {
-        size_t nx = strcspn(x, "\n"), ny = strcspn(y, "\n");
-        if (nx != ny || strncmp(x, y, nx)) break;
-        x += nx + (x[nx] != 0), y += ny + (y[ny] != 0);
-    }
-    snprintf(lx, cap, "%.*s", (int)strcspn(x, "\n"), *x ? x : "(end)");
-    snprintf(ly, cap, "%.*s", (int)strcspn(y, "\n"), *y ? y : "(end)");
-}
-
 /* The sweep writer stores the study's identity as text (`study`: one "key = value" line
- * per setting that changes a result, variants and levels included); `headsweep merge`
- * joins only files with equal texts, and so does the report. */
-static hs_status same_study_text(const hs_study *a, const hs_study *b)
-{
-    const char *x = hs_study_attr(a, "study"), *y = hs_study_attr(b, "study");
-    if (!x || !y || !strcmp(x, y)) return HS_OK;
-    char lx[256], ly[256];
-    first_diff_line(x, y, lx, ly, sizeof lx);
-    return mismatch(a, b, "study (first differing setting)", lx, ly);
-}
-
+ * per setting that changes a result, variants and levels included). Files that both have
+ * it are one study when the texts are equal, by the results stage's one rule
+ * (hs_results_same_study, which `headsweep merge` applies too); the attributes above
+ * decide only for files without it. */
 static hs_status same_attrs(const hs_study *a, const hs_study *b)
 {
-    hs_status st = same_study_text(a, b);
-    if (st) return st;
+    const char *ta = hs_study_attr(a, hs_results_attrs[HS_RA_STUDY].name);
+    const char *tb = hs_study_attr(b, hs_results_attrs[HS_RA_STUDY].name);
+    if (ta && tb) {
+        char lx[256], ly[256];
+        int n_differ = 0;
+        if (hs_results_same_study(ta, tb, &n_differ, lx, ly, sizeof lx)) return HS_OK;
+        return mismatch(a, b, "study (first differing setting)", lx, ly);
+    }
     for (size_t i = 0; i < sizeof study_keys / sizeof study_keys[0]; i++) {
         const char *x = hs_study_attr(a, study_keys[i]), *y = hs_study_attr(b, study_keys[i]);
         if (!x && !y) continue;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""check_line_width.py SRC_DIR [LIMIT]: every tracked C source, header and CMake file of the
-tree keeps within the line width of .clang-format and .editorconfig (120 columns).
+"""check_line_width.py SRC_DIR [LIMIT]: every tracked C source, header, CMake file and Python
+script of the tree keeps within the line width of .clang-format and .editorconfig (120 columns).
+Shell scripts are not checked yet: about 135 of their lines are longer (docs/design.md).
 
 Lists the offending lines as FILE:LINE: N columns and exits 1; exits 2 when the file list
 cannot be had. Files come from `git ls-files` in a checkout, else from a walk of the tree
@@ -9,12 +10,12 @@ import os
 import subprocess
 import sys
 
-PATTERNS = ("*.c", "*.h", "*.h.in", "CMakeLists.txt", "*.cmake")
+PATTERNS = ("*.c", "*.h", "*.h.in", "CMakeLists.txt", "*.cmake", "*.py")
 
 
 def wanted(name):
     base = os.path.basename(name)
-    return base == "CMakeLists.txt" or base.endswith((".c", ".h", ".h.in", ".cmake"))
+    return base == "CMakeLists.txt" or base.endswith((".c", ".h", ".h.in", ".cmake", ".py"))
 
 
 def tracked(src):

@@ -197,7 +197,8 @@ def root_attrs(f, a, variants, levels, nranks=2):
     for k, v in {
         "headsweep_version": "0.1.0", "git_describe": "v0.1.0-fixture", "created_utc": "2024-01-01T00:00:00Z",
         "job_name": "fixture", "job_file": "jobs/fixture.ini",
-        "job_file_text": "[job]\nname = fixture\nmodel = models/tiny\n# ``` a fence inside\n; --set generation.seed=7\n",
+        "job_file_text": ("[job]\nname = fixture\nmodel = models/tiny\n# ``` a fence inside\n"
+                          "; --set generation.seed=7\n"),
         "model_dir": "models/tiny", "model_sha256": "ab" * 32,
         "prompts_path": "jobs/prompts/fixture.jsonl", "prompts_sha256": "cd" * 32,
         "calibration_path": "jobs/prompts/calib.jsonl", "calibration_sha256": "ef" * 32, "strategy": "entropy",

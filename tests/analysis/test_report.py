@@ -37,7 +37,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "make_fixture.py")
 PROMISED = ["decode_tokens_per_second", "generation_seconds", "time_to_first_token",
-            "corpus_reference_perplexity", "reference_perplexity", "generated_perplexity_unpruned", "distinct_1", "distinct_2",
+            "corpus_reference_perplexity", "reference_perplexity", "generated_perplexity_unpruned", "distinct_1",
+            "distinct_2",
             "type_token_ratio", "repetition_rate", "peak_rss_bytes", "cpu_seconds"]
 FIGURES = ["paired_differences", "speed_comparison", "perplexity_comparison", "pruning_summary", "radar_comparison",
            "heads_pruned", "agency_occupancy_agency"]
@@ -854,7 +855,8 @@ def credit_phrase(rows, comparison, level, same_code=False):
     if not directional(v0) and float(r0["ci_low_pct"]) <= float(r["mean_pct"]) <= float(r0["ci_high_pct"]):
         return "%s at %g%%, but the 0%% control is too noisy to tell: its interval" % (v, level)
     if not directional(v0):
-        return "%s at %g%% and no difference beyond the margin at 0%%, so the difference comes with pruning" % (v, level)
+        return ("%s at %g%% and no difference beyond the margin at 0%%, so the difference comes with pruning"
+                % (v, level))
     if same_code:
         return "already %s at 0%%, where both variants run the same code (nothing pruned, no agency): that much " \
                "is run order, machine load or noise, not overhead" % v0

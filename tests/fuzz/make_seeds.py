@@ -223,7 +223,8 @@ def job_seeds():
     put("job", "with-sets",
         "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\nstrategy = ablation\ncalibration = c.jsonl\n"
         "\0generation.seed=9\0job.variants=baseline, x\0pruning.levels = 0,50\0variant.x.gating=skip")
-    put("job", "with-bad-sets", "[job]\nmodel = m\nprompts = p.jsonl\n\0job.shards\0.x=1\0job.=2\0a.b.c.d=\0generation.top_p=1e-300")
+    put("job", "with-bad-sets",
+        "[job]\nmodel = m\nprompts = p.jsonl\n\0job.shards\0.x=1\0job.=2\0a.b.c.d=\0generation.top_p=1e-300")
     put("job", "errors",
         "\ufeff; comment\n# another\n[job]\nmodel = m ; inline\nprompts = p.jsonl\nprompts = x\n"
         "[variant.bad name]\n[nosuch]\nkey\n" + "x" * 250 + " = 1\n")

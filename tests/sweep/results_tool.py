@@ -48,7 +48,8 @@ METRICS = ["prompt_tokens", "reference_tokens", "generated_tokens", "prefill_sec
            "generation_seconds", "decode_tokens_per_second", "time_to_first_token", "reference_perplexity",
            "generated_perplexity_unpruned", "distinct_1", "distinct_2", "type_token_ratio", "repetition_rate",
            "peak_rss_bytes", "cpu_user_seconds", "cpu_system_seconds", "live_heads", "flops_per_token", "hit_eot"]
-ROOT_ATTRS = ["Conventions", "schema_version", "headsweep_version", "git_describe", "created_utc", "updated_utc", "command_line",
+ROOT_ATTRS = ["Conventions", "schema_version", "headsweep_version", "git_describe", "created_utc", "updated_utc",
+              "command_line",
               "job_name", "job_file", "job_file_text", "study", "study_sha256", "model_dir", "model_sha256",
               "prompts_path", "prompts_sha256", "max_prompts", "calibration_path", "calibration_sha256", "strategy",
               "pruning_seed", "per_layer", "keep_one_per_layer", "seed", "max_new_tokens", "temperature", "top_k",
@@ -344,7 +345,8 @@ def cf(path):
             fixed_length(obj, "/" + name)
         f.visititems(visit)
         for u, names in sorted(units.items()):
-            expect(udunits_parses(u), f"units {u!r} of /{names[0]} (and {len(names) - 1} more) do not parse with UDUNITS-2")
+            expect(udunits_parses(u),
+                   f"units {u!r} of /{names[0]} (and {len(names) - 1} more) do not parse with UDUNITS-2")
         cf_fill(f, "text/generated_ids", -1)
         cf_fill(f, "cells/rank", -1)
         for name in ["cells/seconds", "cells/finished_utc"] + ["metrics/" + m for m in f["metrics"]]:

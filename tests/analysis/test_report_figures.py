@@ -203,7 +203,8 @@ def check_radar(h5, out):
             "generation_seconds")}
     bl = blocks(os.path.join(out, "radar_comparison.dat"))
     drawn = [v for v in VARIANTS if (v, LEVELS[-1]) != UNDONE]
-    check([b[0][0] for b in bl] == drawn, "radar: one block per variant done at %s%% (%s)" % (lev, [b[0][0] for b in bl]))
+    check([b[0][0] for b in bl] == drawn,
+          "radar: one block per variant done at %s%% (%s)" % (lev, [b[0][0] for b in bl]))
     want, apart = {}, 0
     for b in bl:
         v = b[0][0]

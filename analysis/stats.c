@@ -6,18 +6,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 void hs_rng_seed(hs_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) r->s[i] = hs_splitmix64(&x);
 }
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
@@ -59,7 +51,7 @@ uint64_t hs_stream_seed(uint64_t seed, const char *key)
         h *= 0x100000001b3ULL;
     }
     uint64_t x = seed ^ h;
-    return splitmix64(&x);
+    return hs_splitmix64(&x);
 }
 
 double hs_quantile_sorted(const double *x, int n, double p)

@@ -104,6 +104,17 @@ void hs_unmap_file(hs_mapped_file *mf);
 /* Reads a whole file into a NUL-terminated buffer (*len excludes the NUL). */
 hs_status hs_read_file(const char *path, char **out, size_t *len);
 
+/* splitmix64 (Steele, Lea, Flood 2014): the next value of the seeded stream *s, the same
+ * on every platform; the one copy behind every seeded choice (random checkpoints, random
+ * head scores, the prompt sample, the report's bootstrap generator). */
+static inline uint64_t hs_splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 /* SHA-256 of a buffer as 64 lowercase hex chars + NUL, by OpenSSL's libcrypto (SHA-NI or
  * AVX2 code: ~6x the portable routine; docs/performance.md, "SHA-256"). */
 void hs_sha256_hex(const void *data, size_t len, char out[65]);

@@ -32,13 +32,7 @@ size_t hs_prompt_book_len(const char *id)
 
 /* ---- a seeded stream (splitmix64) ---- */
 
-static uint64_t next64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t next64(uint64_t *s) { return hs_splitmix64(s); }
 
 static size_t below(uint64_t *s, size_t n) /* uniform in [0, n), n >= 1, by rejection */
 {

@@ -10,22 +10,13 @@
 
 #include "prune_impl.h"
 
-/* splitmix64 (Steele, Lea, Flood 2014): seedable and the same on every platform. */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Uniform integer in [0, n) without modulo bias: draws below 2^64 mod n are rejected, so
  * the accepted range is a whole number of copies of [0, n). */
 static uint64_t rng_below(uint64_t *s, uint64_t n)
 {
     uint64_t reject_below = (0 - n) % n;
     for (;;) {
-        uint64_t r = splitmix64(s);
+        uint64_t r = hs_splitmix64(s); /* util.h */
         if (r >= reject_below) return r % n;
     }
 }

@@ -466,19 +466,24 @@ static void write_checks(FILE *f, const hs_report *r)
 
 /* ---- provenance ---- */
 
-static const char *const prov_order[] = {
-    "job_name", "headsweep_version", "git_describe", "created_utc", "updated_utc", "command_line",
-    "runs", "n_ranks", "hosts", "model_dir", "model_sha256", "prompts_path", "prompts_sha256",
-    "calibration_path", "calibration_sha256", "strategy", "seed", "max_new_tokens", "temperature",
-    "top_k", "top_p", "mpi_version", "hdf5_version", "openblas_version", "schema_version",
+/* Root attributes in the provenance table's order, as rows of the results stage's attribute
+ * table (results.h), which names them. */
+static const int prov_order[] = {
+    HS_RA_JOB_NAME, HS_RA_HEADSWEEP_VERSION, HS_RA_GIT_DESCRIBE, HS_RA_CREATED_UTC, HS_RA_UPDATED_UTC,
+    HS_RA_COMMAND_LINE, HS_RA_RUNS, HS_RA_N_RANKS, HS_RA_HOSTS, HS_RA_MODEL_DIR, HS_RA_MODEL_SHA256,
+    HS_RA_PROMPTS_PATH, HS_RA_PROMPTS_SHA256, HS_RA_CALIBRATION_PATH, HS_RA_CALIBRATION_SHA256, HS_RA_STRATEGY,
+    HS_RA_SEED, HS_RA_MAX_NEW_TOKENS, HS_RA_TEMPERATURE, HS_RA_TOP_K, HS_RA_TOP_P, HS_RA_MPI_VERSION,
+    HS_RA_HDF5_VERSION, HS_RA_OPENBLAS_VERSION, HS_RA_SCHEMA_VERSION,
 };
 #define N_PROV (int)(sizeof prov_order / sizeof prov_order[0])
+
+static const char *prov_key(int i) { return hs_results_attrs[prov_order[i]].name; }
 
 static int in_prov_order(const char *k)
 {
     for (int i = 0; i < N_PROV; i++)
-        if (!strcmp(prov_order[i], k)) return 1;
-    return !strcmp(k, "job_file_text") || !strcmp(k, "study");
+        if (!strcmp(prov_key(i), k)) return 1;
+    return !strcmp(k, hs_results_attrs[HS_RA_JOB_FILE_TEXT].name) || !strcmp(k, hs_results_attrs[HS_RA_STUDY].name);
 }
 
 static void prov_row(FILE *f, const char *k, const char *v)
@@ -521,8 +526,8 @@ static void write_source(FILE *f, const hs_source *src)
     hs_out_md_cell(f, src->path);
     fputs("\n\n| attribute | value |\n|---|---|\n", f);
     for (int i = 0; i < N_PROV; i++) {
-        const char *v = src_attr(src, prov_order[i]);
-        prov_row(f, prov_order[i], v ? v : "(absent)");
+        const char *v = src_attr(src, prov_key(i));
+        prov_row(f, prov_key(i), v ? v : "(absent)");
     }
     for (int k = 0; k < src->n_attrs; k++)
         if (!in_prov_order(src->attrs[k].key)) prov_row(f, src->attrs[k].key, src->attrs[k].value);

@@ -172,9 +172,9 @@ hs_status hs_study_note(hs_study *s, const char *fmt, ...)
 /* Root attributes that tell two studies apart in files without the writer's study text
  * (which `headsweep merge` does not open at all): two files differing in one of these
  * measure different things and must not be pooled. */
-static const char *const study_keys[] = {
-    "schema_version", "model_sha256", "prompts_sha256", "calibration_sha256", "strategy",
-    "seed", "max_new_tokens", "temperature", "top_k", "top_p",
+static const int study_keys[] = {
+    HS_RA_SCHEMA_VERSION, HS_RA_MODEL_SHA256, HS_RA_PROMPTS_SHA256, HS_RA_CALIBRATION_SHA256, HS_RA_STRATEGY,
+    HS_RA_SEED, HS_RA_MAX_NEW_TOKENS, HS_RA_TEMPERATURE, HS_RA_TOP_K, HS_RA_TOP_P,
 };
 
 static hs_status mismatch(const hs_study *a, const hs_study *b, const char *what, const char *x,
@@ -200,10 +200,10 @@ static hs_status same_attrs(const hs_study *a, const hs_study *b)
         return mismatch(a, b, "study (first differing setting)", lx, ly);
     }
     for (size_t i = 0; i < sizeof study_keys / sizeof study_keys[0]; i++) {
-        const char *x = hs_study_attr(a, study_keys[i]), *y = hs_study_attr(b, study_keys[i]);
+        const char *key = hs_results_attrs[study_keys[i]].name;
+        const char *x = hs_study_attr(a, key), *y = hs_study_attr(b, key);
         if (!x && !y) continue;
-        if (!x || !y || strcmp(x, y))
-            return mismatch(a, b, study_keys[i], x ? x : "absent", y ? y : "absent");
+        if (!x || !y || strcmp(x, y)) return mismatch(a, b, key, x ? x : "absent", y ? y : "absent");
     }
     return HS_OK;
 }

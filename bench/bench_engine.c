@@ -238,7 +238,7 @@ static void bench_sgemm(const hs_model *m, int n, int reps)
     }
 }
 
-/* bf16 (or int8) weight mode against f32 on the same token sequence (np tokens, logits at
+/* bf16 (or int8, or W8A8) weight mode against f32 on the same token sequence (np tokens, logits at
  * every position, decode-free so both see the same inputs): largest absolute logit
  * difference, the same relative to the f32 logits' spread, and how often the top token
  * agrees. */
@@ -369,14 +369,14 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] "
-                        "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16|int8] [--batch 1,8,16] [--sgemm 1] "
-                        "[--pack 0|1] [--bf16-error 1] [--int8-error 1] [--read-bw MB] [--paired R] "
+                        "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16|int8|w8a8] [--batch 1,8,16] [--sgemm 1] "
+                        "[--pack 0|1] [--bf16-error 1] [--int8-error 1] [--w8a8-error 1] [--read-bw MB] [--paired R] "
                         "[--huge-pages 0|1]\n");
         return 2;
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
-    int sgemm = 0, bf16_error = 0, int8_error = 0, read_bw = 0, paired = 0, pack = 1, huge = 0;
+    int sgemm = 0, bf16_error = 0, int8_error = 0, w8a8_error = 0, read_bw = 0, paired = 0, pack = 1, huge = 0;
     const char *batches = NULL, *weights = "f32";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
@@ -390,6 +390,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--weights")) weights = argv[i + 1];
         else if (!strcmp(argv[i], "--bf16-error")) bf16_error = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--int8-error")) int8_error = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--w8a8-error")) w8a8_error = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--read-bw")) read_bw = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--paired")) paired = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--pack")) pack = atoi(argv[i + 1]);
@@ -400,6 +401,7 @@ int main(int argc, char **argv)
     if (read_bw) return bench_read_bw(read_bw, reps, huge);
     if (bf16_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_BF16);
     if (int8_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_INT8);
+    if (w8a8_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_W8A8);
     hs_model m;
     hs_gating mode;
     hs_model_opts mo = {.pack = batches && pack, .huge_pages = huge};

@@ -45,6 +45,19 @@ typedef struct {
     int K, N;
 } hs_wpack;
 
+/* A weight matrix (K, N) in W8A8 weight mode (HS_WEIGHTS_W8A8), laid out for vpdpbusd:
+ * one int8 value per weight, stored as the unsigned byte q + 128, with one f32 scale per
+ * output column (W[k][n] = s[n] q[k][n]); 16-column panels one after another, panel p
+ * holding Kp / 4 groups of (16 columns x 4 consecutive rows), so element (k, n) is byte
+ *   q + (n / 16) * Kp * 16 + ((k / 4) * 16 + n % 16) * 4 + k % 4.
+ * Kp is K rounded up to 4 and the last panel is zero padded (bytes 128); src/model/w8a8.c
+ * has the kernels. q is NULL when the model has no such copy. */
+typedef struct {
+    const uint8_t *q;
+    const float *s; /* (N) */
+    int K, N, Kp;
+} hs_wq8;
+
 /* Weights of one block; every pointer is F32, row-major, Conv1D (in, out) orientation. */
 typedef struct {
     const float *ln1_w, *ln1_b;   /* (C) */
@@ -65,6 +78,9 @@ typedef struct {
      * (F)); NULL otherwise */
     const int8_t *attn_w8, *proj_w8, *fc_w8, *fc_proj_w8;
     const float *attn_w_s8, *proj_w_s8, *fc_w_s8, *fc_proj_w_s8;
+    /* W8A8 weight mode (HS_WEIGHTS_W8A8): the same four matrices, int8 in vpdpbusd panels
+     * with a scale per output column */
+    hs_wq8 attn_wv, proj_wv, fc_wv, fc_proj_wv;
     /* throughput mode (hs_model_opts.pack): the same four matrices pre-packed */
     hs_wpack attn_wp, proj_wp, fc_wp, fc_proj_wp;
 } hs_block;
@@ -81,10 +97,17 @@ typedef struct {
  * (Conv1D rows are inputs) x is multiplied by the scales first and the kernels multiply
  * by the int8 values widened exactly to f32 (weight-only quantization: activations stay
  * f32); the LM head's rows are its outputs, scaled after the sums. The error is that of
- * the weights' rounding to int8 (bench_engine --int8-error, docs/performance.md). */
-typedef enum { HS_WEIGHTS_F32 = 0, HS_WEIGHTS_BF16 = 1, HS_WEIGHTS_INT8 = 2 } hs_weights;
+ * the weights' rounding to int8 (bench_engine --int8-error, docs/performance.md).
+ * HS_WEIGHTS_W8A8: the same matrices as int8 with one f32 scale per output column (the LM
+ * head's per vocabulary row), and the activations quantized too, per row in blocks of 32
+ * values (absmax / 127, round to nearest even), so that the products are integer dot
+ * products (vpdpbusd with AVX512_VNNI, exact emulations without it), summed exactly per
+ * block and then scaled in f32 in a fixed order: every kernel gives the same bits, and a
+ * row of a batch or prefill the bits it gets alone. Larger error than HS_WEIGHTS_INT8
+ * (activations rounded too), fewer instructions per weight byte. */
+typedef enum { HS_WEIGHTS_F32 = 0, HS_WEIGHTS_BF16 = 1, HS_WEIGHTS_INT8 = 2, HS_WEIGHTS_W8A8 = 3 } hs_weights;
 
-/* Parses "f32"/"bf16"/"int8"; HS_EINPUT otherwise. */
+/* Parses "f32"/"bf16"/"int8"/"w8a8"; HS_EINPUT otherwise. */
 hs_status hs_weights_parse(const char *s, hs_weights *out);
 const char *hs_weights_name(hs_weights w);
 
@@ -121,8 +144,10 @@ typedef struct {
     const uint16_t *lm_head16;/* (V, C) bf16 weight mode, else NULL */
     const int8_t *lm_head8;   /* (V, C) int8 weight mode, else NULL */
     const float *lm_head_s8;  /* (V) its row scales */
+    hs_wq8 lm_headv;          /* W8A8 weight mode: lm_head^T (C, V) in panels, else q NULL */
     uint16_t *owned16;        /* the bf16 copies, NULL unless HS_WEIGHTS_BF16 */
-    void *owned8;             /* the int8 copies and their scales, NULL unless HS_WEIGHTS_INT8 */
+    void *owned8;             /* the int8 copies and their scales, NULL unless HS_WEIGHTS_INT8
+                                 or HS_WEIGHTS_W8A8 */
     float *owned_pack;        /* the packed copies, NULL unless opts.pack */
     void *owned_huge;         /* private copy of model.safetensors, NULL unless opts.huge_pages */
     int huge;                 /* weight blocks are allocated on huge pages */

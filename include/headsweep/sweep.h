@@ -72,7 +72,7 @@ typedef struct {
     int throughput;           /* mode = throughput: a cell's prompts decoded together */
     int batch;                /* sequences decoded together in throughput mode */
     int latency_prompts;      /* throughput mode: first prompts of each cell also timed alone */
-    hs_weights weights;       /* weights = f32|bf16|int8 (bf16, int8 change quality numbers) */
+    hs_weights weights;       /* weights = f32|bf16|int8|w8a8 (all but f32 change quality numbers) */
     int huge_pages;           /* huge_pages = true: hs_model_opts.huge_pages (timings only) */
     int sequential;           /* timing_order = sequential: a cell's variant alone, not interleaved */
     int timing_repeats;       /* timed generations per prompt, their median recorded (>= 1) */

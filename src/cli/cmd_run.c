@@ -31,8 +31,9 @@ enum { O_MODEL = 1000, O_GATING, O_AGENCY, O_MAX_NEW, O_TEMP, O_TOPK, O_TOPP, O_
 
 /* Engine options of every model-running subcommand (appended to each usage). */
 #define RUN_USAGE                                                                                \
-    "Engine: --weights f32|bf16|int8 (bf16: weight matrices rounded to bfloat16, half the\n"    \
-    "        bytes read per token; int8: int8 with a scale per row, about a quarter),\n"         \
+    "Engine: --weights f32|bf16|int8|w8a8 (bf16: weight matrices rounded to bfloat16, half\n"   \
+    "        the bytes read per token; int8: int8 with a scale per row, about a quarter;\n"      \
+    "        w8a8: int8 weights and activations, integer dot products (VNNI), same bytes),\n"  \
     "        --threads N (threads for the forward pass; default 1),\n"                           \
     "        --huge-pages (a private copy of the weights on 2 MB pages: fewer TLB misses).\n"
 
@@ -59,7 +60,7 @@ static int run_opt(const hs_opt *p, run_opts *o, int c, const char *arg)
     case O_THREADS: return hs_cli_parse_int(p, arg, "--threads", 1, 1024, &o->threads) ? 2 : 0;
     case O_WEIGHTS:
         if (hs_weights_parse(arg, &o->load.weights))
-            return hs_opt_error(p, "--weights %s: expected f32, bf16 or int8", arg);
+            return hs_opt_error(p, "--weights %s: expected f32, bf16, int8 or w8a8", arg);
         return 0;
     case O_MAX_NEW: return hs_cli_parse_int(p, arg, "--max-new", 1, 1 << 20, &o->sp.max_new) ? 2 : 0;
     case O_TEMP: return hs_cli_parse_float(p, arg, "--temperature", 0, 100, &o->sp.temperature) ? 2 : 0;

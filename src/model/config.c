@@ -89,13 +89,14 @@ hs_status hs_weights_parse(const char *s, hs_weights *out)
     if (!strcmp(s, "f32")) *out = HS_WEIGHTS_F32;
     else if (!strcmp(s, "bf16")) *out = HS_WEIGHTS_BF16;
     else if (!strcmp(s, "int8")) *out = HS_WEIGHTS_INT8;
-    else return hs_err(HS_EINPUT, "weights '%s': expected f32, bf16 or int8", s);
+    else if (!strcmp(s, "w8a8")) *out = HS_WEIGHTS_W8A8;
+    else return hs_err(HS_EINPUT, "weights '%s': expected f32, bf16, int8 or w8a8", s);
     return HS_OK;
 }
 
 const char *hs_weights_name(hs_weights w)
 {
-    return w == HS_WEIGHTS_BF16 ? "bf16" : w == HS_WEIGHTS_INT8 ? "int8" : "f32";
+    return w == HS_WEIGHTS_BF16 ? "bf16" : w == HS_WEIGHTS_INT8 ? "int8" : w == HS_WEIGHTS_W8A8 ? "w8a8" : "f32";
 }
 
 double hs_model_flops_per_token(const hs_config *c, int live_heads, int t)

@@ -23,13 +23,16 @@ typedef struct {
 } rowset;
 
 /* Weight matrix `field` of block b from element off on: its bf16 copy in bf16 weight
- * mode (HS_WEIGHTS_BF16), its int8 copy and row scales in int8 mode, else the F32 one;
+ * mode (HS_WEIGHTS_BF16), its int8 copy and row scales in int8 mode, its panels in W8A8
+ * mode (the whole matrix, the slice at off), else the F32 one;
  * with its packed copy when the model has one (hs_model_opts.pack), which decode batches
  * then read. */
 #define BW(b, field, off)                                                                               \
-    ((hs_w){(b)->field##16 || (b)->field##8 ? NULL : (b)->field + (off),                                \
-            (b)->field##16 ? (b)->field##16 + (off) : NULL, (b)->field##p.data ? &(b)->field##p : NULL, (off), \
-            (b)->field##8 ? (b)->field##8 + (off) : NULL, (b)->field##_s8})
+    ((b)->field##v.q ? (hs_w){.v = &(b)->field##v, .poff = (off)}                                        \
+                     : (hs_w){(b)->field##16 || (b)->field##8 ? NULL : (b)->field + (off),               \
+                              (b)->field##16 ? (b)->field##16 + (off) : NULL,                            \
+                              (b)->field##p.data ? &(b)->field##p : NULL, (off),                         \
+                              (b)->field##8 ? (b)->field##8 + (off) : NULL, (b)->field##_s8, NULL})
 
 /* Every weight matmul goes through here so that the lead context counts the FLOPs it
  * really performed (tests use it to show that skipped heads cost nothing). */
@@ -211,7 +214,9 @@ static void lm_head(const rowset *R, int first, int rows, float *logits)
     hs_k_layernorm(c->xn + (size_t)pre * C, c->x + (size_t)(first + pre) * C, m->lnf_w, m->lnf_b, rows - pre, C,
                    c->cfg.ln_eps);
     c->flops += 2.0 * rows * V * C;
-    hs_w W = {m->lm_head16 || m->lm_head8 ? NULL : m->lm_head, m->lm_head16, NULL, 0, m->lm_head8, m->lm_head_s8};
+    hs_w W = m->lm_headv.q ? hs_w_w8a8(&m->lm_headv)
+                           : (hs_w){m->lm_head16 || m->lm_head8 ? NULL : m->lm_head, m->lm_head16, NULL, 0,
+                                    m->lm_head8, m->lm_head_s8, NULL};
     if (rows > 1 && !R->batch) hs_k_gemm(logits, V, c->xn, C, W, C, 1, rows, C, V, 0.0f);
     else hs_k_dot_rows(logits, V, W, C, c->xn, C, rows, V, C);
 }

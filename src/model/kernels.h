@@ -3,7 +3,7 @@
  *   matmul.c   the one dispatcher of the matrix products (hs_k_matmul, _rows, _dot_rows,
  *              hs_k_gemm), and the only user of OpenBLAS among them
  *   rows.c     decode's row kernels (kernels_wt.h), gemm.c the register-blocked tiles
- *              and pre-packed weights (gemm_wt.h)
+ *              and pre-packed weights (gemm_wt.h), w8a8.c the W8A8 mode's products
  *   threads.c  thread count and work split; cpu.c the instruction sets in use
  * Calls go one way: forward -> matmul -> rows/gemm -> threads/cpu. */
 #ifndef HEADSWEEP_KERNELS_H
@@ -27,7 +27,8 @@
  * scale per stored row in qs (row r of the whole matrix is qs[r]: the weight is
  * q[r][c] * qs[r]); p, when set, is the same matrix pre-packed for decode batches
  * (hs_model_opts.pack) and poff the element offset (row * N + column) the slice starts
- * at. Offsets move f, h, q and poff; qs stays at the whole matrix's row 0. */
+ * at. Offsets move f, h, q and poff; qs stays at the whole matrix's row 0. v, when set,
+ * is the whole matrix in W8A8 mode (the slice at element poff), and the only field set. */
 typedef struct {
     const float *f;
     const uint16_t *h;
@@ -35,14 +36,17 @@ typedef struct {
     size_t poff;
     const int8_t *q;
     const float *qs;
+    const hs_wq8 *v;
 } hs_w;
 
-static inline hs_w hs_w_f32(const float *p) { return (hs_w){p, NULL, NULL, 0, NULL, NULL}; }
-static inline hs_w hs_w_bf16(const uint16_t *h) { return (hs_w){NULL, h, NULL, 0, NULL, NULL}; }
-static inline hs_w hs_w_i8(const int8_t *q, const float *qs) { return (hs_w){NULL, NULL, NULL, 0, q, qs}; }
+static inline hs_w hs_w_f32(const float *p) { return (hs_w){.f = p}; }
+static inline hs_w hs_w_bf16(const uint16_t *h) { return (hs_w){.h = h}; }
+static inline hs_w hs_w_i8(const int8_t *q, const float *qs) { return (hs_w){.q = q, .qs = qs}; }
+static inline hs_w hs_w_w8a8(const hs_wq8 *v) { return (hs_w){.v = v}; }
 static inline hs_w hs_w_at(hs_w w, size_t off)
 {
-    return (hs_w){w.f ? w.f + off : NULL, w.h ? w.h + off : NULL, w.p, w.poff + off, w.q ? w.q + off : NULL, w.qs};
+    return (hs_w){w.f ? w.f + off : NULL, w.h ? w.h + off : NULL, w.p, w.poff + off, w.q ? w.q + off : NULL, w.qs,
+                  w.v};
 }
 
 #ifdef __AVX2__
@@ -163,6 +167,22 @@ void hs_k_tiles_i8(float *C, int ldc, const float *A, int lda, const int8_t *B, 
                    int N, float beta);
 void hs_k_gemm_acc_i8(float *C, int ldc, const float *A, int lda, const int8_t *B, int ldb, int M, int K, int N,
                       float beta);
+
+/* W8A8 weights (w8a8.c). hs_k_w8a8: y (B, N) = beta * y + x (B, K) @ the slice of V at
+ * rows [r0, r0+K) and columns [c0, c0+N): each row of x quantized in blocks of 32 values,
+ * integer block sums, scaled in f32 in block order; every row its own bits whatever B,
+ * the thread count or the kernel level. hs_k_w8a8_make writes the panels and scales of W
+ * (K, N; row stride ldw; trans: W is stored (N, K), the LM head) into q (hs_k_w8a8_bytes(K,
+ * N) bytes) and s (N). hs_k_w8a8_level: the instruction set the integer sums use, 3
+ * AVX512_VNNI (vpdpbusd), 2 AVX-512BW, 1 AVX2 (both emulating vpdpbusd exactly), 0 scalar:
+ * the best the CPU has, capped by HS_W8A8_LEVEL in the environment (read once); _set caps
+ * it (tests, A/B runs) and returns the level in force. */
+void hs_k_w8a8(float *y, int ldy, const float *x, int ldx, const hs_wq8 *V, int r0, int c0, int B, int K, int N,
+               float beta);
+size_t hs_k_w8a8_bytes(int K, int N);
+void hs_k_w8a8_make(uint8_t *q, float *s, const float *W, int ldw, int trans, int K, int N);
+int hs_k_w8a8_level(void);
+int hs_k_w8a8_level_set(int level);
 
 /* Pre-packed weights (gemm.c; the layout is described there). hs_k_pack_floats: the
  * floats a (K, N) matrix takes packed (0 in a build without AVX2: nothing is packed);

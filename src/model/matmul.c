@@ -10,6 +10,7 @@
  *     the pre-packed copy when the slice starts on its blocks, with the same bits). This
  *     is where the forward pass uses OpenBLAS (backward.c's gate-gradient pass calls
  *     cblas_sgemm directly).
+ * W8A8 weights (hs_w.v) take w8a8.c's one kernel at every row count.
  * Without AVX2 every f32 product goes to OpenBLAS. */
 #include <cblas.h>
 #include <math.h>
@@ -97,8 +98,20 @@ static void dotrows_impl(float *y, int ldy, hs_w W, int ldw, const float *x, int
     else hs_k_dotrows_f32(y, ldy, W.f, ldw, x, ldx, B, N, K);
 }
 
+/* W8A8 weights: every product, whatever its row count, is hs_k_w8a8 on the slice at
+ * element poff of the whole matrix (row stride ldw); its rows never depend on each other,
+ * so every route gives a row the same bits. */
+static void w8a8(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta)
+{
+    hs_k_w8a8(y, ldy, x, ldx, W.v, (int)(W.poff / (size_t)ldw), (int)(W.poff % (size_t)ldw), B, K, N, beta);
+}
+
 void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta)
 {
+    if (W.v) {
+        w8a8(y, ldy, x, ldx, W, ldw, B, K, N, beta);
+        return;
+    }
     if (!W.q) {
         rows_impl(y, ldy, x, ldx, W, ldw, B, K, N, beta);
         return;
@@ -110,6 +123,10 @@ void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ld
 
 void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, int B, int N, int K)
 {
+    if (W.v) { /* stored transposed already (the LM head's panels are (K, N)) */
+        hs_k_w8a8(y, ldy, x, ldx, W.v, 0, 0, B, K, N, 0.0f);
+        return;
+    }
     dotrows_impl(y, ldy, W, ldw, x, ldx, B, N, K);
     if (!W.q) return;
     const float *s = i8_scales(W, ldw);
@@ -147,7 +164,11 @@ int hs_k_matmul_same_route(int a, int b) { return (a < HS_GEMM_MIN_ROWS) == (b <
 void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int trans_b, int M, int K, int N,
                float beta)
 {
-    if (!B.q) {
+    if (B.v && trans_b) {
+        hs_k_w8a8(C, ldc, A, lda, B.v, 0, 0, M, K, N, beta);
+    } else if (B.v) {
+        w8a8(C, ldc, A, lda, B, ldb, M, K, N, beta);
+    } else if (!B.q) {
         gemm_impl(C, ldc, A, lda, B, ldb, trans_b, M, K, N, beta);
     } else if (!trans_b) {
         float *as = i8_scale_x(A, lda, M, K, i8_scales(B, ldb));

@@ -200,6 +200,7 @@ static hs_status load_weights(hs_model *m, const char *path)
 
 static hs_status make_bf16(hs_model *m);
 static hs_status make_int8(hs_model *m);
+static hs_status make_w8a8(hs_model *m);
 static hs_status make_pack(hs_model *m);
 
 hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
@@ -218,7 +219,9 @@ hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
     /* the derived copies, each made once from the values the forward pass reads */
     if (!st && opts->weights == HS_WEIGHTS_BF16) st = make_bf16(m);
     if (!st && opts->weights == HS_WEIGHTS_INT8) st = make_int8(m);
-    if (!st && opts->pack) st = make_pack(m);
+    if (!st && opts->weights == HS_WEIGHTS_W8A8) st = make_w8a8(m);
+    /* W8A8 batches read the same panels as batch 1: nothing to pack */
+    if (!st && opts->pack && opts->weights != HS_WEIGHTS_W8A8) st = make_pack(m);
     if (!st) m->weights = opts->weights;
     free(cfg_path);
     free(st_path);
@@ -325,12 +328,48 @@ static hs_status make_int8(hs_model *m)
     return HS_OK;
 }
 
+/* One matrix (K, N; trans: stored (N, K)) in W8A8 panels at *q with its column scales
+ * at *s; advances both. */
+static hs_wq8 w8a8_one(uint8_t **q, float **s, const float *W, int trans, int K, int N)
+{
+    hs_wq8 v = {*q, *s, K, N, (K + 3) / 4 * 4};
+    hs_k_w8a8_make(*q, *s, W, trans ? K : N, trans, K, N);
+    *q += hs_k_w8a8_bytes(K, N);
+    *s += N;
+    return v;
+}
+
+/* W8A8 weight mode (hs_model_opts): the matrices of make_int8 in vpdpbusd panels, the LM
+ * head transposed (its rows are the outputs); the scales first in the block. */
+static hs_status make_w8a8(hs_model *m)
+{
+    const hs_config *c = &m->cfg;
+    int C = c->n_embd, F = c->n_inner, V = c->vocab_size;
+    size_t cols = (size_t)c->n_layer * (3 * C + C + F + C) + V;
+    size_t bytes = hs_k_w8a8_bytes(C, V) + (size_t)c->n_layer * (hs_k_w8a8_bytes(C, 3 * C) + hs_k_w8a8_bytes(C, C) +
+                                                                  hs_k_w8a8_bytes(C, F) + hs_k_w8a8_bytes(F, C));
+    void *blk = weights_alloc(m, cols * sizeof(float) + bytes, "w8a8 weights");
+    if (!blk) return HS_ENOMEM;
+    m->owned8 = blk;
+    float *s = blk;
+    uint8_t *q = (uint8_t *)(s + cols);
+    for (int l = 0; l < c->n_layer; l++) {
+        hs_block *b = &m->blocks[l];
+        b->attn_wv = w8a8_one(&q, &s, b->attn_w, 0, C, 3 * C);
+        b->proj_wv = w8a8_one(&q, &s, b->proj_w, 0, C, C);
+        b->fc_wv = w8a8_one(&q, &s, b->fc_w, 0, C, F);
+        b->fc_proj_wv = w8a8_one(&q, &s, b->fc_proj_w, 0, F, C);
+    }
+    m->lm_headv = w8a8_one(&q, &s, m->lm_head, 1, C, V);
+    return HS_OK;
+}
+
 /* Packs one matrix (K, N) at *p and advances it: the values the model's batch 1 reads
  * (bf16, or int8 unscaled: the kernels scale the activations). */
 static hs_wpack pack_one(float **p, const float *f, const uint16_t *h, const int8_t *q, int K, int N)
 {
     hs_wpack w = {*p, K, N};
-    hs_k_pack(*p, (hs_w){h || q ? NULL : f, h, NULL, 0, q, NULL}, N, K, N);
+    hs_k_pack(*p, (hs_w){h || q ? NULL : f, h, NULL, 0, q, NULL, NULL}, N, K, N);
     *p += hs_k_pack_floats(K, N);
     return w;
 }

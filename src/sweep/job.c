@@ -457,7 +457,7 @@ static hs_status job_key(hs_job *job, const hs_job_entry *e)
     }
     if (!strcmp(k, "batch")) return get_int(e, 1, 4096, &job->batch);
     if (!strcmp(k, "weights")) {
-        if (hs_weights_parse(e->value, &job->weights)) return bad_value(e, "f32, bf16 or int8");
+        if (hs_weights_parse(e->value, &job->weights)) return bad_value(e, "f32, bf16, int8 or w8a8");
         return HS_OK;
     }
     if (!strcmp(k, "huge_pages")) return get_bool(e, &job->huge_pages);

@@ -47,7 +47,7 @@ expect 2 "--temperature" -- "$hs" generate --model "$work/m" --prompt "hi" --tem
 expect 2 "--top-p" -- "$hs" generate --model "$work/m" --prompt "hi" --top-p 0
 expect 2 "unknown shape" -- "$hs" mkmodel --shape huge --seed 1 --out "$work/x"
 expect 2 "must both have tokens" -- "$hs" ppl --model "$work/m" --prompt "a b" --continuation ""
-expect 2 "expected f32, bf16 or int8" -- "$hs" logits --model "$work/m" --ids "1" --weights f16
+expect 2 "expected f32, bf16, int8 or w8a8" -- "$hs" logits --model "$work/m" --ids "1" --weights f16
 expect 2 "--threads" -- "$hs" logits --model "$work/m" --ids "1" --threads 0
 # the good paths work too (exit 0)
 expect 0 "" -- "$hs" logits --model "$work/m" --ids "1 2 3"

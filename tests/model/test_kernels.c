@@ -553,6 +553,109 @@ static void test_int8_vs_scalar(void **state)
     free(q), free(s), free(sn), free(x), free(y);
 }
 
+/* W8A8 (w8a8.c): the test's own quantization, absmax / 127 rounded to nearest even, of
+ * n values at stride `stride`, for the double-precision reference. */
+static float w8a8_quant(const float *v, int n, int stride, int *q)
+{
+    float amax = 0.0f;
+    for (int i = 0; i < n; i++) amax = fmaxf(amax, fabsf(v[(size_t)i * stride]));
+    float sc = amax / 127.0f;
+    for (int i = 0; i < n; i++) q[i] = sc > 0.0f ? (int)nearbyintf(v[(size_t)i * stride] / sc) : 0;
+    return sc;
+}
+
+/* One output of the slice (rows r0.., column n of W (Kf, Nf)) for the row x (K), in double
+ * from the quantized values: column scale x sum over blocks of 32 of block scale x the
+ * integer dot product. */
+static double w8a8_ref(const float *x, const float *W, int Kf, int Nf, int r0, int K, int n)
+{
+    int qw[600], qx[32];
+    double sw = w8a8_quant(W + n, Kf, Nf, qw), acc = 0;
+    for (int k0 = 0; k0 < K; k0 += 32) {
+        int len = K - k0 < 32 ? K - k0 : 32;
+        double sx = w8a8_quant(x + k0, len, 1, qx);
+        long dot = 0;
+        for (int k = 0; k < len; k++) dot += (long)qx[k] * qw[r0 + k0 + k];
+        acc += sx * (double)dot;
+    }
+    return sw * acc;
+}
+
+/* Every kernel level (VNNI, AVX-512BW, AVX2, scalar; forced with hs_k_w8a8_level_set as far
+ * as this CPU goes) gives the scalar reference's bits, a row of a batch its bits alone,
+ * with slices on and off the panel grid (r0 % 4, c0 % 16), ragged K and N, beta 0 and 1,
+ * 1 and 2 threads; all within float accuracy of the double reference, which also pins
+ * the rounding (to nearest even) and the scales. The transposed source (the LM head)
+ * gives the same panels as its transpose. */
+static void check_w8a8(int B, int Kf, int Nf, int r0, int K, int c0, int N, float beta, unsigned *seed)
+{
+    float *W = malloc((size_t)Kf * Nf * sizeof(float)), *Wt = malloc((size_t)Kf * Nf * sizeof(float));
+    float *x = malloc((size_t)B * (K + 1) * sizeof(float)), *init = malloc((size_t)B * (N + 2) * sizeof(float));
+    fill(W, (size_t)Kf * Nf, seed), fill(x, (size_t)B * (K + 1), seed), fill(init, (size_t)B * (N + 2), seed);
+    for (int i = 0; i < B * (K + 1); i += 7) x[i] *= 9.0f; /* outliers inside blocks */
+    for (int k = 0; k < Kf; k++)
+        for (int n = 0; n < Nf; n++) Wt[(size_t)n * Kf + k] = W[(size_t)k * Nf + n];
+    size_t nq = hs_k_w8a8_bytes(Kf, Nf), ny = (size_t)B * (N + 2);
+    uint8_t *q = malloc(nq), *qt = malloc(nq);
+    float *s = malloc((size_t)Nf * sizeof(float)), *st = malloc((size_t)Nf * sizeof(float));
+    hs_k_w8a8_make(q, s, W, Nf, 0, Kf, Nf);
+    hs_k_w8a8_make(qt, st, Wt, Kf, 1, Kf, Nf);
+    assert_memory_equal(q, qt, nq);
+    assert_memory_equal(s, st, (size_t)Nf * sizeof(float));
+    hs_wq8 V = {q, s, Kf, Nf, (Kf + 3) / 4 * 4};
+    float *ref = malloc(ny * sizeof(float)), *y = malloc(ny * sizeof(float));
+    memcpy(ref, init, ny * sizeof(float));
+    assert_int_equal(hs_k_w8a8_level_set(0), 0);
+    hs_k_w8a8(ref, N + 2, x, K + 1, &V, r0, c0, B, K, N, beta);
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < N; n++) {
+            double r = w8a8_ref(x + (size_t)b * (K + 1), W, Kf, Nf, r0, K, c0 + n);
+            double want = beta == 0.0f ? r : init[(size_t)b * (N + 2) + n] + r;
+            if (fabs(ref[(size_t)b * (N + 2) + n] - want) > 1e-5 * (1.0 + fabs(want)))
+                fail_msg("w8a8 B %d K %d N %d: row %d column %d: %g, reference %g", B, K, N, b, n,
+                         ref[(size_t)b * (N + 2) + n], want);
+        }
+    for (int level = 0; level <= 3; level++) {
+        if (hs_k_w8a8_level_set(level) != level) break; /* this CPU stops here */
+        memcpy(y, init, ny * sizeof(float));
+        hs_k_w8a8(y, N + 2, x, K + 1, &V, r0, c0, B, K, N, beta);
+        if (memcmp(y, ref, ny * sizeof(float)))
+            fail_msg("w8a8 level %d B %d Kf %d Nf %d r0 %d K %d c0 %d N %d beta %g threads %d: differs from scalar",
+                     level, B, Kf, Nf, r0, K, c0, N, beta, hs_k_threads());
+        for (int b = 0; b < B; b += 2) { /* rows alone */
+            float *y1 = y + (size_t)b * (N + 2);
+            memcpy(y1, init + (size_t)b * (N + 2), (size_t)(N + 2) * sizeof(float));
+            hs_k_w8a8(y1, N + 2, x + (size_t)b * (K + 1), K + 1, &V, r0, c0, 1, K, N, beta);
+            assert_memory_equal(y1, ref + (size_t)b * (N + 2), (size_t)(N + 2) * sizeof(float));
+        }
+    }
+    hs_k_w8a8_level_set(3);
+    free(W), free(Wt), free(x), free(init), free(q), free(qt), free(s), free(st), free(ref), free(y);
+}
+
+static void test_w8a8_levels_same_bits(void **state)
+{
+    (void)state;
+    static const int Bs[] = {1, 2, 5}, Ks[] = {1, 4, 5, 31, 32, 37, 64, 100}, Ns[] = {1, 15, 16, 17, 64, 70, 130};
+    unsigned seed = 41;
+    fprintf(stderr, "w8a8: kernel levels up to %d on this CPU (3 VNNI, 2 AVX-512BW, 1 AVX2, 0 scalar)\n",
+            hs_k_w8a8_level_set(3));
+    for (int T = 1; T <= 2; T++) {
+        hs_k_set_threads(T);
+        for (size_t b = 0; b < sizeof Bs / sizeof *Bs; b++)
+            for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++)
+                for (size_t n = 0; n < sizeof Ns / sizeof *Ns; n++)
+                    check_w8a8(Bs[b], Ks[k], Ns[n], 0, Ks[k], 0, Ns[n], (float)(n & 1), &seed);
+        /* slices: on the grid (skip mode's head runs), off it, K past a block edge */
+        check_w8a8(3, 100, 130, 32, 64, 16, 80, 0.0f, &seed);
+        check_w8a8(3, 100, 130, 4, 37, 32, 98, 1.0f, &seed);
+        check_w8a8(2, 100, 130, 3, 40, 5, 60, 1.0f, &seed);
+        check_w8a8(2, 100, 130, 8, 33, 17, 100, 0.0f, &seed);
+        check_w8a8(4, 520, 2003, 0, 520, 0, 2003, 0.0f, &seed); /* large enough to be split by threads */
+    }
+    hs_k_set_threads(1);
+}
+
 static void test_gemm_blas_route(void **state)
 {
     (void)state;
@@ -607,6 +710,7 @@ int main(void)
                                        cmocka_unit_test(test_attention_same_bits),
                                        cmocka_unit_test(test_gelu_accuracy),
                                        cmocka_unit_test(test_gemm_blas_route),
-                                       cmocka_unit_test(test_int8_vs_scalar)};
+                                       cmocka_unit_test(test_int8_vs_scalar),
+                                       cmocka_unit_test(test_w8a8_levels_same_bits)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -520,8 +520,8 @@ static void test_batch_decode_packed(void **state)
     }
 }
 
-/* int8 weight mode: a decode batch stays bit-identical to each sequence alone (packed or
- * not), and the logits stay close to f32's with the same top token. */
+/* int8 and W8A8 weight modes: a decode batch stays bit-identical to each sequence alone
+ * (packed or not), and the logits stay close to f32's with the same top token. */
 static void test_int8_weights(void **state)
 {
     (void)state;
@@ -529,11 +529,14 @@ static void test_int8_weights(void **state)
     int32_t ids[5] = {5, 6, 7, 300, 2};
     hs_model ref;
     assert_int_equal(hs_model_load(&ref, g_dir, NULL), HS_OK);
-    for (int pack = 0; pack < 2; pack++) {
+    for (int how = 0; how < 4; how++) {
+        int pack = how & 1, w8a8 = how >> 1;
         hs_model m;
-        hs_model_opts o = {.weights = HS_WEIGHTS_INT8, .pack = pack};
+        hs_model_opts o = {.weights = w8a8 ? HS_WEIGHTS_W8A8 : HS_WEIGHTS_INT8, .pack = pack};
         assert_int_equal(hs_model_load(&m, g_dir, &o), HS_OK);
-        assert_non_null(m.blocks[0].attn_w8);
+        assert_int_equal(m.weights, o.weights);
+        if (w8a8) assert_non_null(m.blocks[0].attn_wv.q), assert_non_null(m.lm_headv.q), assert_null(m.owned_pack);
+        else assert_non_null(m.blocks[0].attn_w8);
         batch_vs_single(&m, HS_GATING_MASK, all, 0);
         batch_vs_single(&m, HS_GATING_SKIP, some, 1);
         int V = m.cfg.vocab_size;
@@ -546,7 +549,7 @@ static void test_int8_weights(void **state)
             d = fabsf(la[v] - lb[v]) > d ? fabsf(la[v] - lb[v]) : d;
             ta = la[v] > la[ta] ? v : ta, tb = lb[v] > lb[tb] ? v : tb;
         }
-        print_message("int8: max |logit - f32| %.4g, f32 spread %.4g\n", d, hi - lo);
+        print_message("%s: max |logit - f32| %.4g, f32 spread %.4g\n", hs_weights_name(o.weights), d, hi - lo);
         assert_true(d <= 0.05f * (hi - lo));
         assert_int_equal(ta, tb);
         free(la);

@@ -67,8 +67,26 @@ rel = np.abs(pb[ok] / pa[ok] - 1)
 assert ok.sum() > 0 and np.median(rel) < 0.05, f"bf16 reference perplexity off by {np.median(rel):.3g} (median)"
 print(f"bf16: reference perplexity within {rel.max():.2%} of f32 (median {np.median(rel):.2%})")
 PY
+# W8A8 weights (job key weights = w8a8): recorded in the study, close to f32 in quality,
+# and throughput mode's batches give latency mode's every quality number and token.
+sweep 1 --out w8.h5 "${short[@]}" --set job.weights=w8a8 || fail "w8a8 sweep: $(cat sweep.err)"
+sweep 1 --out w8t.h5 "${short[@]}" "${thr[@]}" --set job.weights=w8a8 || fail "w8a8 throughput sweep: $(cat sweep.err)"
+"$py" - lat.h5 w8.h5 w8t.h5 <<'PY' || fail "w8a8 sweep"
+import sys, h5py, numpy as np
+a, b, t = (h5py.File(p, "r") for p in sys.argv[1:])
+assert "weights = w8a8" in b.attrs["study"].decode() and "weights = w8a8" in t.attrs["study"].decode()
+for name, ds in b["metrics"].items():
+    if ds.attrs["timing"] == 0:
+        assert np.array_equal(ds[...], t["metrics/" + name][...], equal_nan=True), f"w8a8 throughput: {name} differs"
+assert np.array_equal(b["text/generated_ids"][...], t["text/generated_ids"][...])
+pa, pb = a["metrics/reference_perplexity"][...], b["metrics/reference_perplexity"][...]
+ok = np.isfinite(pa) & np.isfinite(pb)
+rel = np.abs(pb[ok] / pa[ok] - 1)
+assert ok.sum() > 0 and np.median(rel) < 0.05, f"w8a8 reference perplexity off by {np.median(rel):.3g} (median)"
+print(f"w8a8: reference perplexity within {rel.max():.2%} of f32 (median {np.median(rel):.2%}), throughput = latency")
+PY
 "$hs" sweep study.ini --set job.weights=f16 2>guard.err
-[ $? = 2 ] && grep -q "f32, bf16 or int8" guard.err || fail "bad weights value: $(cat guard.err)"
+[ $? = 2 ] && grep -q "f32, bf16, int8 or w8a8" guard.err || fail "bad weights value: $(cat guard.err)"
 
 # Weights on huge pages: the same numbers and tokens (only timings may differ), recorded
 # in the study's identity; a bad value is refused.

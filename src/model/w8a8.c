@@ -1,0 +1,366 @@
+/* w8a8.c: the products of W8A8 weight mode (HS_WEIGHTS_W8A8): int8 weights with a scale
+ * per output column (hs_wq8, laid out for vpdpbusd) times activations quantized per row in
+ * blocks of 32 values (absmax / 127, round to nearest even).
+ *
+ * vpdpbusd multiplies unsigned bytes by signed bytes. The weights are stored as q + 128
+ * (1 .. 255) and the activations stay signed (-127 .. 127), so a block's sum carries 128
+ * times the sum of the block's activation values, which is known when the row is
+ * quantized: one integer per block of the row, whatever the matrix. (Offsetting the
+ * activations instead would need 128 x the sum of each block of weights, per column: an
+ * int32 per 32 weight bytes, 12.5% more bytes read per token.)
+ *
+ * Per output element: for each block b in order, the exact int32 sum S_b (the correction
+ * subtracted) is converted to f32 (exact: |S_b| <= 32 x 127 x 127 < 2^24) and added as
+ * acc = fma(S_b, xs_b, acc); then y = acc * s_n (and y = fma(beta, y, that) when
+ * accumulating). Integer sums are exact in any order, so the four kernels below (VNNI,
+ * AVX-512BW and AVX2 emulating vpdpbusd exactly with vpmaddwd, and scalar) give the same
+ * bits, and a row's result does not depend on the other rows of the call or the threads. */
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+enum { QB = 32, PW = 16 }; /* values per activation block; columns per panel */
+
+#define HS_AVX512BW __attribute__((target("avx512f,avx512bw")))
+#define HS_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+static int kpad(int K) { return (K + 3) / 4 * 4; }
+static int npanels(int N) { return (N + PW - 1) / PW; }
+
+size_t hs_k_w8a8_bytes(int K, int N) { return (size_t)npanels(N) * kpad(K) * PW; }
+
+/* Byte offset of element (k, n) in the panel layout of a matrix with Kp padded rows. */
+static size_t w8a8_at(int Kp, int k, int n)
+{
+    return (size_t)(n / PW) * Kp * PW + ((size_t)(k / 4) * PW + n % PW) * 4 + k % 4;
+}
+
+/* One weight to int8 with its column's scale (as make_int8 rounds: w / scale to nearest
+ * even), as the stored byte q + 128. */
+static uint8_t w8a8_byte(float w, float sc)
+{
+    float v = sc > 0.0f ? nearbyintf(w / sc) : 0.0f;
+    v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+    return (uint8_t)((int)v + 128);
+}
+
+void hs_k_w8a8_make(uint8_t *q, float *s, const float *W, int ldw, int trans, int K, int N)
+{
+    int Kp = kpad(K);
+    memset(q, 128, hs_k_w8a8_bytes(K, N)); /* padding: q = 0 */
+    for (int n = 0; n < N; n++) s[n] = 0.0f;
+    /* both loops walk W in memory order: the scales (column absmax / 127, so a column's
+     * largest weight is +-127 exactly) first, then the values */
+    for (int i = 0; i < (trans ? N : K); i++)
+        for (int j = 0; j < (trans ? K : N); j++) {
+            float w = fabsf(W[(size_t)i * ldw + j]);
+            int n = trans ? i : j;
+            s[n] = w > s[n] ? w : s[n];
+        }
+    for (int n = 0; n < N; n++) s[n] /= 127.0f;
+    for (int i = 0; i < (trans ? N : K); i++)
+        for (int j = 0; j < (trans ? K : N); j++) {
+            int k = trans ? j : i, n = trans ? i : j;
+            q[w8a8_at(Kp, k, n)] = w8a8_byte(W[(size_t)i * ldw + j], s[n]);
+        }
+}
+
+/* One row of activations x (K) quantized: q (nb * 32, zero past K), per block the scale
+ * s (nb) and the correction c (nb) = 128 x the block's sum of q. */
+static void quantize_row(const float *x, int K, int8_t *q, float *s, int32_t *c)
+{
+    for (int b = 0, k0 = 0; k0 < K; b++, k0 += QB) {
+        int k1 = K - k0 < QB ? K : k0 + QB, sum = 0;
+        float amax = 0.0f;
+        for (int k = k0; k < k1; k++) amax = fabsf(x[k]) > amax ? fabsf(x[k]) : amax;
+        float sc = amax / 127.0f;
+        for (int k = k0; k < k1; k++) {
+            float v = sc > 0.0f ? nearbyintf(x[k] / sc) : 0.0f;
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            q[k] = (int8_t)v;
+            sum += (int)v;
+        }
+        for (int k = k1; k < k0 + QB; k++) q[k] = 0;
+        s[b] = sc;
+        c[b] = 128 * sum;
+    }
+}
+
+/* The quantized rows of one call. */
+typedef struct {
+    int nb;     /* blocks per row */
+    int8_t *q;  /* (B, nb * 32) */
+    float *s;   /* (B, nb) */
+    int32_t *c; /* (B, nb) */
+} qrows;
+
+/* There is no error path below the forward pass's products (as in matmul.c): a failed
+ * allocation of a few rows of activations ends the process. */
+static void qrows_init(qrows *r, const float *x, int ldx, int B, int K)
+{
+    r->nb = (K + QB - 1) / QB;
+    size_t nb = (size_t)r->nb * B;
+    r->q = malloc(nb * QB + 64);
+    r->s = malloc(nb * sizeof(float));
+    r->c = malloc(nb * sizeof(int32_t));
+    if (!r->q || !r->s || !r->c) abort();
+    for (int b = 0; b < B; b++)
+        quantize_row(x + (size_t)b * ldx, K, r->q + (size_t)b * r->nb * QB, r->s + (size_t)b * r->nb,
+                     r->c + (size_t)b * r->nb);
+}
+
+static void qrows_free(qrows *r) { free(r->q), free(r->s), free(r->c); }
+
+/* One row, columns [j0, j1) of the slice (rows r0.., columns c0..): the reference every
+ * kernel must equal, and the path for slices off the panel grid. */
+static void row_scalar(float *y, const int8_t *xq, const float *xs, const int32_t *xc, const hs_wq8 *V, int r0,
+                       int c0, int K, int j0, int j1, float beta)
+{
+    for (int j = j0; j < j1; j++) {
+        int n = c0 + j;
+        float acc = 0.0f;
+        for (int b = 0, k0 = 0; k0 < K; b++, k0 += QB) {
+            int32_t sum = 0;
+            for (int k = k0; k < K && k < k0 + QB; k++) sum += (int32_t)V->q[w8a8_at(V->Kp, r0 + k, n)] * xq[k];
+            acc = fmaf((float)(sum - xc[b]), xs[b], acc);
+        }
+        float t = acc * V->s[n];
+        y[j] = beta == 0.0f ? t : fmaf(beta, y[j], t);
+    }
+}
+
+#ifdef __AVX2__
+/* The weights' 4-row groups in block b: at most 8, fewer in a last short block (never
+ * reading rows past the slice's last group of 4). */
+static inline int groups(int K, int b)
+{
+    int g = (K - b * QB + 3) / 4;
+    return g < QB / 4 ? g : QB / 4;
+}
+
+static inline int32_t load4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* ---- AVX512_VNNI: np (1-4) panels at w (panel p at w + p * ps, at the slice's first
+ * row), ncols (<= 16 np) columns of y. ---- */
+static inline __attribute__((always_inline)) HS_VNNI void panels_vnni(float *y, const uint8_t *w, size_t ps,
+                                                                       const int8_t *xq, const float *xs,
+                                                                       const int32_t *xc, int K, const float *sw,
+                                                                       int ncols, float beta, const int np)
+{
+    __m512 f[4];
+    for (int p = 0; p < np; p++) f[p] = _mm512_setzero_ps();
+    for (int b = 0; b * QB < K; b++) {
+        __m512i a[4];
+        for (int p = 0; p < np; p++) a[p] = _mm512_setzero_si512();
+        const uint8_t *wb = w + (size_t)b * (QB / 4) * PW * 4;
+        for (int i = 0, ng = groups(K, b); i < ng; i++) {
+            __m512i xb = _mm512_set1_epi32(load4(xq + b * QB + 4 * i));
+            for (int p = 0; p < np; p++)
+                a[p] = _mm512_dpbusd_epi32(a[p], _mm512_loadu_si512((const void *)(wb + p * ps + 64 * i)), xb);
+        }
+        __m512i corr = _mm512_set1_epi32(xc[b]);
+        __m512 sc = _mm512_set1_ps(xs[b]);
+        for (int p = 0; p < np; p++) f[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(a[p], corr)), sc, f[p]);
+    }
+    for (int p = 0; p < np; p++) {
+        int n = ncols - p * PW;
+        __mmask16 m = n >= PW ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+        __m512 t = _mm512_mul_ps(f[p], _mm512_maskz_loadu_ps(m, sw + p * PW));
+        if (beta != 0.0f) t = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, y + p * PW), t);
+        _mm512_mask_storeu_ps(y + p * PW, m, t);
+    }
+}
+
+static HS_VNNI void row_vnni(float *y, const uint8_t *w, size_t ps, const int8_t *xq, const float *xs,
+                             const int32_t *xc, int K, const float *sw, int ncols, float beta)
+{
+    switch ((ncols + PW - 1) / PW) {
+    case 4: panels_vnni(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 4); break;
+    case 3: panels_vnni(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 3); break;
+    case 2: panels_vnni(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 2); break;
+    default: panels_vnni(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 1); break;
+    }
+}
+
+/* ---- AVX-512BW without VNNI: vpdpbusd emulated exactly. In each 32-bit lane the four
+ * weight bytes are split into the even (0, 2) and odd (1, 3) ones as 16-bit words, the
+ * activations sign-extended alike, and vpmaddwd adds each pair into 32 bits: no
+ * saturation (vpmaddubsw would saturate at 2 x 255 x 127). ---- */
+static inline __attribute__((always_inline)) HS_AVX512BW __m512i dpbusd_bw(__m512i acc, __m512i w, __m512i xe,
+                                                                            __m512i xo)
+{
+    __m512i we = _mm512_and_si512(w, _mm512_set1_epi16(0xff)), wo = _mm512_srli_epi16(w, 8);
+    return _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_madd_epi16(we, xe), _mm512_madd_epi16(wo, xo)));
+}
+
+static inline __attribute__((always_inline)) HS_AVX512BW void panels_bw(float *y, const uint8_t *w, size_t ps,
+                                                                         const int8_t *xq, const float *xs,
+                                                                         const int32_t *xc, int K, const float *sw,
+                                                                         int ncols, float beta, const int np)
+{
+    __m512 f[4];
+    for (int p = 0; p < np; p++) f[p] = _mm512_setzero_ps();
+    for (int b = 0; b * QB < K; b++) {
+        __m512i a[4];
+        for (int p = 0; p < np; p++) a[p] = _mm512_setzero_si512();
+        const uint8_t *wb = w + (size_t)b * (QB / 4) * PW * 4;
+        for (int i = 0, ng = groups(K, b); i < ng; i++) {
+            __m512i xb = _mm512_set1_epi32(load4(xq + b * QB + 4 * i));
+            __m512i xe = _mm512_srai_epi16(_mm512_slli_epi16(xb, 8), 8), xo = _mm512_srai_epi16(xb, 8);
+            for (int p = 0; p < np; p++)
+                a[p] = dpbusd_bw(a[p], _mm512_loadu_si512((const void *)(wb + p * ps + 64 * i)), xe, xo);
+        }
+        __m512i corr = _mm512_set1_epi32(xc[b]);
+        __m512 sc = _mm512_set1_ps(xs[b]);
+        for (int p = 0; p < np; p++) f[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(a[p], corr)), sc, f[p]);
+    }
+    for (int p = 0; p < np; p++) {
+        int n = ncols - p * PW;
+        __mmask16 m = n >= PW ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+        __m512 t = _mm512_mul_ps(f[p], _mm512_maskz_loadu_ps(m, sw + p * PW));
+        if (beta != 0.0f) t = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, y + p * PW), t);
+        _mm512_mask_storeu_ps(y + p * PW, m, t);
+    }
+}
+
+static HS_AVX512BW void row_bw(float *y, const uint8_t *w, size_t ps, const int8_t *xq, const float *xs,
+                               const int32_t *xc, int K, const float *sw, int ncols, float beta)
+{
+    switch ((ncols + PW - 1) / PW) {
+    case 4: panels_bw(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 4); break;
+    case 3: panels_bw(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 3); break;
+    case 2: panels_bw(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 2); break;
+    default: panels_bw(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 1); break;
+    }
+}
+
+/* ---- AVX2: the same emulation on 8 lanes, one panel (two halves) at a time. ---- */
+static inline __m256i dpbusd_avx2(__m256i acc, __m256i w, __m256i xe, __m256i xo)
+{
+    __m256i we = _mm256_and_si256(w, _mm256_set1_epi16(0xff)), wo = _mm256_srli_epi16(w, 8);
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(we, xe), _mm256_madd_epi16(wo, xo)));
+}
+
+static void panel_avx2(float *y, const uint8_t *w, const int8_t *xq, const float *xs, const int32_t *xc, int K,
+                       const float *sw, int ncols, float beta)
+{
+    __m256 f[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int b = 0; b * QB < K; b++) {
+        __m256i a[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        const uint8_t *wb = w + (size_t)b * (QB / 4) * PW * 4;
+        for (int i = 0, ng = groups(K, b); i < ng; i++) {
+            __m256i xb = _mm256_set1_epi32(load4(xq + b * QB + 4 * i));
+            __m256i xe = _mm256_srai_epi16(_mm256_slli_epi16(xb, 8), 8), xo = _mm256_srai_epi16(xb, 8);
+            for (int h = 0; h < 2; h++)
+                a[h] = dpbusd_avx2(a[h], _mm256_loadu_si256((const __m256i *)(wb + 64 * i + 32 * h)), xe, xo);
+        }
+        __m256i corr = _mm256_set1_epi32(xc[b]);
+        __m256 sc = _mm256_set1_ps(xs[b]);
+        for (int h = 0; h < 2; h++) f[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(a[h], corr)), sc, f[h]);
+    }
+    float t[PW];
+    _mm256_storeu_ps(t, f[0]);
+    _mm256_storeu_ps(t + 8, f[1]);
+    for (int j = 0; j < ncols && j < PW; j++) { /* the scalar tail's operations, lane by lane */
+        float v = t[j] * sw[j];
+        y[j] = beta == 0.0f ? v : fmaf(beta, y[j], v);
+    }
+}
+
+static void row_avx2(float *y, const uint8_t *w, size_t ps, const int8_t *xq, const float *xs, const int32_t *xc,
+                     int K, const float *sw, int ncols, float beta)
+{
+    for (int p = 0; p * PW < ncols; p++)
+        panel_avx2(y + p * PW, w + p * ps, xq, xs, xc, K, sw + p * PW, ncols - p * PW, beta);
+}
+#endif
+
+static int g_level = -1; /* -1: not decided yet */
+
+static int cpu_level(void)
+{
+#ifdef __AVX2__
+    __builtin_cpu_init();
+    int bw = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    if (bw && __builtin_cpu_supports("avx512vnni")) return 3;
+    return bw ? 2 : 1;
+#else
+    return 0;
+#endif
+}
+
+int hs_k_w8a8_level(void)
+{
+    /* Racing first calls from several threads all store the same value. */
+    if (g_level < 0) {
+        const char *cap = getenv("HS_W8A8_LEVEL");
+        int lv = cpu_level();
+        if (cap && *cap >= '0' && *cap <= '3' && !cap[1] && *cap - '0' < lv) lv = *cap - '0';
+        g_level = lv;
+    }
+    return g_level;
+}
+
+int hs_k_w8a8_level_set(int level)
+{
+    int lv = cpu_level();
+    g_level = level < 0 ? 0 : level < lv ? level : lv;
+    return g_level;
+}
+
+/* Columns [lo, hi) of the slice for every row: 64 columns (4 panels, up to 4 x Kp x 16
+ * bytes, in L2) against each row in turn, so a prefill or batch reads the weights from
+ * memory once. */
+static void w8a8_cols(float *y, int ldy, const qrows *x, const hs_wq8 *V, int r0, int c0, int B, int K, int lo,
+                      int hi, float beta)
+{
+    int level = hs_k_w8a8_level();
+    if ((c0 + lo) % PW || r0 % 4) level = 0; /* a slice off the panel grid */
+    size_t ps = (size_t)V->Kp * PW;
+    for (int j = lo; j < hi; j += 4 * PW) {
+        int nc = hi - j < 4 * PW ? hi - j : 4 * PW;
+        const uint8_t *w = V->q + (size_t)((c0 + j) / PW) * ps + (size_t)r0 * PW;
+        for (int b = 0; b < B; b++) {
+            float *yb = y + (size_t)b * ldy + j;
+            const int8_t *xq = x->q + (size_t)b * x->nb * QB;
+            const float *xs = x->s + (size_t)b * x->nb;
+            const int32_t *xc = x->c + (size_t)b * x->nb;
+#ifdef __AVX2__
+            if (level == 3) row_vnni(yb, w, ps, xq, xs, xc, K, V->s + c0 + j, nc, beta);
+            else if (level == 2) row_bw(yb, w, ps, xq, xs, xc, K, V->s + c0 + j, nc, beta);
+            else if (level == 1) row_avx2(yb, w, ps, xq, xs, xc, K, V->s + c0 + j, nc, beta);
+            else
+#endif
+                row_scalar(yb - j, xq, xs, xc, V, r0, c0, K, j, j + nc, beta);
+        }
+    }
+}
+
+void hs_k_w8a8(float *y, int ldy, const float *x, int ldx, const hs_wq8 *V, int r0, int c0, int B, int K, int N,
+               float beta)
+{
+    qrows q;
+    qrows_init(&q, x, ldx, B, K);
+    int T = hs_k_threads_for((double)B * K * N);
+    if (T == 1) {
+        w8a8_cols(y, ldy, &q, V, r0, c0, B, K, 0, N, beta);
+    } else {
+        HS_PARALLEL
+        {
+            int lo, hi; /* whole panels */
+            hs_k_share(N, PW, HS_THREAD_ID, T, &lo, &hi);
+            if (lo < hi) w8a8_cols(y, ldy, &q, V, r0, c0, B, K, lo, hi, beta);
+        }
+    }
+    qrows_free(&q);
+}

@@ -47,11 +47,13 @@ typedef struct {
 
 /* A weight matrix (K, N) in W8A8 weight mode (HS_WEIGHTS_W8A8), laid out for vpdpbusd:
  * one int8 value per weight, stored as the unsigned byte q + 128, with one f32 scale per
- * output column (W[k][n] = s[n] q[k][n]); 16-column panels one after another, panel p
- * holding Kp / 4 groups of (16 columns x 4 consecutive rows), so element (k, n) is byte
- *   q + (n / 16) * Kp * 16 + ((k / 4) * 16 + n % 16) * 4 + k % 4.
- * Kp is K rounded up to 4 and the last panel is zero padded (bytes 128); src/model/w8a8.c
- * has the kernels. q is NULL when the model has no such copy. */
+ * output column (W[k][n] = s[n] q[k][n]); 64-column groups one after another, group g
+ * holding Kp / 4 rows of (64 columns x 4 consecutive weight rows), so element (k, n) is
+ * byte
+ *   q + (n / 64) * Kp * 64 + ((k / 4) * 64 + n % 64) * 4 + k % 4
+ * and batch 1 reads a group as one stream. Kp is K rounded up to 4 and the last group is
+ * zero padded (bytes 128); src/model/w8a8.c has the kernels. q is NULL when the model
+ * has no such copy. */
 typedef struct {
     const uint8_t *q;
     const float *s; /* (N) */

@@ -24,20 +24,23 @@
 
 #include "kernels.h"
 
-enum { QB = 32, PW = 16 }; /* values per activation block; columns per panel */
+/* Values per activation block; columns per panel (one register of int32 sums); columns
+ * per group, whose panels are interleaved so that batch 1 reads a matrix as one stream;
+ * bytes per group row (4 weight rows of its 64 columns). */
+enum { QB = 32, PW = 16, GW = 64, RS = GW * 4 };
 
 #define HS_AVX512BW __attribute__((target("avx512f,avx512bw")))
 #define HS_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
 static int kpad(int K) { return (K + 3) / 4 * 4; }
-static int npanels(int N) { return (N + PW - 1) / PW; }
+static int ngroups(int N) { return (N + GW - 1) / GW; }
 
-size_t hs_k_w8a8_bytes(int K, int N) { return (size_t)npanels(N) * kpad(K) * PW; }
+size_t hs_k_w8a8_bytes(int K, int N) { return (size_t)ngroups(N) * kpad(K) * GW; }
 
 /* Byte offset of element (k, n) in the panel layout of a matrix with Kp padded rows. */
 static size_t w8a8_at(int Kp, int k, int n)
 {
-    return (size_t)(n / PW) * Kp * PW + ((size_t)(k / 4) * PW + n % PW) * 4 + k % 4;
+    return (size_t)(n / GW) * Kp * GW + ((size_t)(k / 4) * GW + n % GW) * 4 + k % 4;
 }
 
 /* One weight to int8 with its column's scale (as make_int8 rounds: w / scale to nearest
@@ -150,9 +153,9 @@ static inline int32_t load4(const int8_t *p)
     return v;
 }
 
-/* ---- AVX512_VNNI: np (1-4) panels at w (panel p at w + p * ps, at the slice's first
- * row), ncols (<= 16 np) columns of y. ---- */
-static inline __attribute__((always_inline)) HS_VNNI void panels_vnni(float *y, const uint8_t *w, size_t ps,
+/* ---- AVX512_VNNI: np (1-4) panels of a group at w (at the slice's first row and the
+ * first panel; panel p at w + 64 p, 4 rows on at w + RS), ncols (<= 16 np) columns of y. ---- */
+static inline __attribute__((always_inline)) HS_VNNI void panels_vnni(float *y, const uint8_t *w,
                                                                        const int8_t *xq, const float *xs,
                                                                        const int32_t *xc, int K, const float *sw,
                                                                        int ncols, float beta, const int np)
@@ -162,11 +165,11 @@ static inline __attribute__((always_inline)) HS_VNNI void panels_vnni(float *y, 
     for (int b = 0; b * QB < K; b++) {
         __m512i a[4];
         for (int p = 0; p < np; p++) a[p] = _mm512_setzero_si512();
-        const uint8_t *wb = w + (size_t)b * (QB / 4) * PW * 4;
+        const uint8_t *wb = w + (size_t)b * (QB / 4) * RS;
         for (int i = 0, ng = groups(K, b); i < ng; i++) {
             __m512i xb = _mm512_set1_epi32(load4(xq + b * QB + 4 * i));
             for (int p = 0; p < np; p++)
-                a[p] = _mm512_dpbusd_epi32(a[p], _mm512_loadu_si512((const void *)(wb + p * ps + 64 * i)), xb);
+                a[p] = _mm512_dpbusd_epi32(a[p], _mm512_loadu_si512((const void *)(wb + 64 * p + RS * i)), xb);
         }
         __m512i corr = _mm512_set1_epi32(xc[b]);
         __m512 sc = _mm512_set1_ps(xs[b]);
@@ -181,14 +184,14 @@ static inline __attribute__((always_inline)) HS_VNNI void panels_vnni(float *y, 
     }
 }
 
-static HS_VNNI void row_vnni(float *y, const uint8_t *w, size_t ps, const int8_t *xq, const float *xs,
+static HS_VNNI void row_vnni(float *y, const uint8_t *w, const int8_t *xq, const float *xs,
                              const int32_t *xc, int K, const float *sw, int ncols, float beta)
 {
     switch ((ncols + PW - 1) / PW) {
-    case 4: panels_vnni(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 4); break;
-    case 3: panels_vnni(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 3); break;
-    case 2: panels_vnni(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 2); break;
-    default: panels_vnni(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 1); break;
+    case 4: panels_vnni(y, w, xq, xs, xc, K, sw, ncols, beta, 4); break;
+    case 3: panels_vnni(y, w, xq, xs, xc, K, sw, ncols, beta, 3); break;
+    case 2: panels_vnni(y, w, xq, xs, xc, K, sw, ncols, beta, 2); break;
+    default: panels_vnni(y, w, xq, xs, xc, K, sw, ncols, beta, 1); break;
     }
 }
 
@@ -203,7 +206,7 @@ static inline __attribute__((always_inline)) HS_AVX512BW __m512i dpbusd_bw(__m51
     return _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_madd_epi16(we, xe), _mm512_madd_epi16(wo, xo)));
 }
 
-static inline __attribute__((always_inline)) HS_AVX512BW void panels_bw(float *y, const uint8_t *w, size_t ps,
+static inline __attribute__((always_inline)) HS_AVX512BW void panels_bw(float *y, const uint8_t *w,
                                                                          const int8_t *xq, const float *xs,
                                                                          const int32_t *xc, int K, const float *sw,
                                                                          int ncols, float beta, const int np)
@@ -213,12 +216,12 @@ static inline __attribute__((always_inline)) HS_AVX512BW void panels_bw(float *y
     for (int b = 0; b * QB < K; b++) {
         __m512i a[4];
         for (int p = 0; p < np; p++) a[p] = _mm512_setzero_si512();
-        const uint8_t *wb = w + (size_t)b * (QB / 4) * PW * 4;
+        const uint8_t *wb = w + (size_t)b * (QB / 4) * RS;
         for (int i = 0, ng = groups(K, b); i < ng; i++) {
             __m512i xb = _mm512_set1_epi32(load4(xq + b * QB + 4 * i));
             __m512i xe = _mm512_srai_epi16(_mm512_slli_epi16(xb, 8), 8), xo = _mm512_srai_epi16(xb, 8);
             for (int p = 0; p < np; p++)
-                a[p] = dpbusd_bw(a[p], _mm512_loadu_si512((const void *)(wb + p * ps + 64 * i)), xe, xo);
+                a[p] = dpbusd_bw(a[p], _mm512_loadu_si512((const void *)(wb + 64 * p + RS * i)), xe, xo);
         }
         __m512i corr = _mm512_set1_epi32(xc[b]);
         __m512 sc = _mm512_set1_ps(xs[b]);
@@ -233,14 +236,14 @@ static inline __attribute__((always_inline)) HS_AVX512BW void panels_bw(float *y
     }
 }
 
-static HS_AVX512BW void row_bw(float *y, const uint8_t *w, size_t ps, const int8_t *xq, const float *xs,
+static HS_AVX512BW void row_bw(float *y, const uint8_t *w, const int8_t *xq, const float *xs,
                                const int32_t *xc, int K, const float *sw, int ncols, float beta)
 {
     switch ((ncols + PW - 1) / PW) {
-    case 4: panels_bw(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 4); break;
-    case 3: panels_bw(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 3); break;
-    case 2: panels_bw(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 2); break;
-    default: panels_bw(y, w, ps, xq, xs, xc, K, sw, ncols, beta, 1); break;
+    case 4: panels_bw(y, w, xq, xs, xc, K, sw, ncols, beta, 4); break;
+    case 3: panels_bw(y, w, xq, xs, xc, K, sw, ncols, beta, 3); break;
+    case 2: panels_bw(y, w, xq, xs, xc, K, sw, ncols, beta, 2); break;
+    default: panels_bw(y, w, xq, xs, xc, K, sw, ncols, beta, 1); break;
     }
 }
 
@@ -257,12 +260,12 @@ static void panel_avx2(float *y, const uint8_t *w, const int8_t *xq, const float
     __m256 f[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int b = 0; b * QB < K; b++) {
         __m256i a[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-        const uint8_t *wb = w + (size_t)b * (QB / 4) * PW * 4;
+        const uint8_t *wb = w + (size_t)b * (QB / 4) * RS;
         for (int i = 0, ng = groups(K, b); i < ng; i++) {
             __m256i xb = _mm256_set1_epi32(load4(xq + b * QB + 4 * i));
             __m256i xe = _mm256_srai_epi16(_mm256_slli_epi16(xb, 8), 8), xo = _mm256_srai_epi16(xb, 8);
             for (int h = 0; h < 2; h++)
-                a[h] = dpbusd_avx2(a[h], _mm256_loadu_si256((const __m256i *)(wb + 64 * i + 32 * h)), xe, xo);
+                a[h] = dpbusd_avx2(a[h], _mm256_loadu_si256((const __m256i *)(wb + RS * i + 32 * h)), xe, xo);
         }
         __m256i corr = _mm256_set1_epi32(xc[b]);
         __m256 sc = _mm256_set1_ps(xs[b]);
@@ -277,11 +280,11 @@ static void panel_avx2(float *y, const uint8_t *w, const int8_t *xq, const float
     }
 }
 
-static void row_avx2(float *y, const uint8_t *w, size_t ps, const int8_t *xq, const float *xs, const int32_t *xc,
+static void row_avx2(float *y, const uint8_t *w, const int8_t *xq, const float *xs, const int32_t *xc,
                      int K, const float *sw, int ncols, float beta)
 {
     for (int p = 0; p * PW < ncols; p++)
-        panel_avx2(y + p * PW, w + p * ps, xq, xs, xc, K, sw + p * PW, ncols - p * PW, beta);
+        panel_avx2(y + p * PW, w + 64 * p, xq, xs, xc, K, sw + p * PW, ncols - p * PW, beta);
 }
 #endif
 
@@ -318,7 +321,7 @@ int hs_k_w8a8_level_set(int level)
     return g_level;
 }
 
-/* Columns [lo, hi) of the slice for every row: 64 columns (4 panels, up to 4 x Kp x 16
+/* Columns [lo, hi) of the slice for every row, a group's columns (up to 64: Kp x 64
  * bytes, in L2) against each row in turn, so a prefill or batch reads the weights from
  * memory once. */
 static void w8a8_cols(float *y, int ldy, const qrows *x, const hs_wq8 *V, int r0, int c0, int B, int K, int lo,
@@ -326,19 +329,19 @@ static void w8a8_cols(float *y, int ldy, const qrows *x, const hs_wq8 *V, int r0
 {
     int level = hs_k_w8a8_level();
     if ((c0 + lo) % PW || r0 % 4) level = 0; /* a slice off the panel grid */
-    size_t ps = (size_t)V->Kp * PW;
-    for (int j = lo; j < hi; j += 4 * PW) {
-        int nc = hi - j < 4 * PW ? hi - j : 4 * PW;
-        const uint8_t *w = V->q + (size_t)((c0 + j) / PW) * ps + (size_t)r0 * PW;
+    for (int j = lo, nc; j < hi; j += nc) {
+        int col = c0 + j, rest = GW - col % GW; /* columns to the group's end */
+        nc = hi - j < rest ? hi - j : rest;
+        const uint8_t *w = V->q + (size_t)(col / GW) * V->Kp * GW + (size_t)r0 * GW + (size_t)(col % GW) * 4;
         for (int b = 0; b < B; b++) {
             float *yb = y + (size_t)b * ldy + j;
             const int8_t *xq = x->q + (size_t)b * x->nb * QB;
             const float *xs = x->s + (size_t)b * x->nb;
             const int32_t *xc = x->c + (size_t)b * x->nb;
 #ifdef __AVX2__
-            if (level == 3) row_vnni(yb, w, ps, xq, xs, xc, K, V->s + c0 + j, nc, beta);
-            else if (level == 2) row_bw(yb, w, ps, xq, xs, xc, K, V->s + c0 + j, nc, beta);
-            else if (level == 1) row_avx2(yb, w, ps, xq, xs, xc, K, V->s + c0 + j, nc, beta);
+            if (level == 3) row_vnni(yb, w, xq, xs, xc, K, V->s + col, nc, beta);
+            else if (level == 2) row_bw(yb, w, xq, xs, xc, K, V->s + col, nc, beta);
+            else if (level == 1) row_avx2(yb, w, xq, xs, xc, K, V->s + col, nc, beta);
             else
 #endif
                 row_scalar(yb - j, xq, xs, xc, V, r0, c0, K, j, j + nc, beta);
@@ -357,8 +360,8 @@ void hs_k_w8a8(float *y, int ldy, const float *x, int ldx, const hs_wq8 *V, int 
     } else {
         HS_PARALLEL
         {
-            int lo, hi; /* whole panels */
-            hs_k_share(N, PW, HS_THREAD_ID, T, &lo, &hi);
+            int lo, hi; /* whole groups */
+            hs_k_share(N, GW, HS_THREAD_ID, T, &lo, &hi);
             if (lo < hi) w8a8_cols(y, ldy, &q, V, r0, c0, B, K, lo, hi, beta);
         }
     }

@@ -154,45 +154,72 @@ static inline int32_t load4(const int8_t *p)
 }
 
 /* ---- AVX512_VNNI: np (1-4) panels of a group at w (at the slice's first row and the
- * first panel; panel p at w + 64 p, 4 rows on at w + RS), ncols (<= 16 np) columns of y. ---- */
-static inline __attribute__((always_inline)) HS_VNNI void panels_vnni(float *y, const uint8_t *w,
-                                                                       const int8_t *xq, const float *xs,
-                                                                       const int32_t *xc, int K, const float *sw,
-                                                                       int ncols, float beta, const int np)
+ * first panel; panel p at w + 64 p, 4 rows on at w + RS) against nr (1-2) rows of
+ * activations, each weight load serving every row; ncols (<= 16 np) columns of each y[r].
+ * A row's operations are those it gets alone. ---- */
+typedef struct {
+    const int8_t *q;
+    const float *s;
+    const int32_t *c;
+} qrow;
+
+static inline __attribute__((always_inline)) HS_VNNI void panels_vnni(float *const y[2], const qrow x[2],
+                                                                       const uint8_t *w, int K, const float *sw,
+                                                                       int ncols, float beta, const int np,
+                                                                       const int nr)
 {
-    __m512 f[4];
-    for (int p = 0; p < np; p++) f[p] = _mm512_setzero_ps();
+    __m512 f[2][4];
+    for (int r = 0; r < nr; r++)
+        for (int p = 0; p < np; p++) f[r][p] = _mm512_setzero_ps();
     for (int b = 0; b * QB < K; b++) {
-        __m512i a[4];
-        for (int p = 0; p < np; p++) a[p] = _mm512_setzero_si512();
+        __m512i a[2][4];
+        for (int r = 0; r < nr; r++)
+            for (int p = 0; p < np; p++) a[r][p] = _mm512_setzero_si512();
         const uint8_t *wb = w + (size_t)b * (QB / 4) * RS;
         for (int i = 0, ng = groups(K, b); i < ng; i++) {
-            __m512i xb = _mm512_set1_epi32(load4(xq + b * QB + 4 * i));
-            for (int p = 0; p < np; p++)
-                a[p] = _mm512_dpbusd_epi32(a[p], _mm512_loadu_si512((const void *)(wb + 64 * p + RS * i)), xb);
+            __m512i xb[2];
+            for (int r = 0; r < nr; r++) xb[r] = _mm512_set1_epi32(load4(x[r].q + b * QB + 4 * i));
+            for (int p = 0; p < np; p++) {
+                __m512i wv = _mm512_loadu_si512((const void *)(wb + 64 * p + RS * i));
+                for (int r = 0; r < nr; r++) a[r][p] = _mm512_dpbusd_epi32(a[r][p], wv, xb[r]);
+            }
         }
-        __m512i corr = _mm512_set1_epi32(xc[b]);
-        __m512 sc = _mm512_set1_ps(xs[b]);
-        for (int p = 0; p < np; p++) f[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(a[p], corr)), sc, f[p]);
+        for (int r = 0; r < nr; r++) {
+            __m512i corr = _mm512_set1_epi32(x[r].c[b]);
+            __m512 sc = _mm512_set1_ps(x[r].s[b]);
+            for (int p = 0; p < np; p++)
+                f[r][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(a[r][p], corr)), sc, f[r][p]);
+        }
     }
     for (int p = 0; p < np; p++) {
         int n = ncols - p * PW;
         __mmask16 m = n >= PW ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-        __m512 t = _mm512_mul_ps(f[p], _mm512_maskz_loadu_ps(m, sw + p * PW));
-        if (beta != 0.0f) t = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, y + p * PW), t);
-        _mm512_mask_storeu_ps(y + p * PW, m, t);
+        __m512 s = _mm512_maskz_loadu_ps(m, sw + p * PW);
+        for (int r = 0; r < nr; r++) {
+            __m512 t = _mm512_mul_ps(f[r][p], s);
+            if (beta != 0.0f) t = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, y[r] + p * PW), t);
+            _mm512_mask_storeu_ps(y[r] + p * PW, m, t);
+        }
     }
 }
 
-static HS_VNNI void row_vnni(float *y, const uint8_t *w, const int8_t *xq, const float *xs,
-                             const int32_t *xc, int K, const float *sw, int ncols, float beta)
+static HS_VNNI void rows_vnni(float *const y[2], const qrow x[2], int nr, const uint8_t *w, int K, const float *sw,
+                              int ncols, float beta)
 {
-    switch ((ncols + PW - 1) / PW) {
-    case 4: panels_vnni(y, w, xq, xs, xc, K, sw, ncols, beta, 4); break;
-    case 3: panels_vnni(y, w, xq, xs, xc, K, sw, ncols, beta, 3); break;
-    case 2: panels_vnni(y, w, xq, xs, xc, K, sw, ncols, beta, 2); break;
-    default: panels_vnni(y, w, xq, xs, xc, K, sw, ncols, beta, 1); break;
+    int np = (ncols + PW - 1) / PW;
+#define HS_CASE(NP)                                                               \
+    case NP:                                                                      \
+        if (nr == 2) panels_vnni(y, x, w, K, sw, ncols, beta, NP, 2);             \
+        else panels_vnni(y, x, w, K, sw, ncols, beta, NP, 1);                     \
+        break;
+    switch (np) {
+        HS_CASE(4)
+        HS_CASE(3)
+        HS_CASE(2)
+    default:
+        HS_CASE(1)
     }
+#undef HS_CASE
 }
 
 /* ---- AVX-512BW without VNNI: vpdpbusd emulated exactly. In each 32-bit lane the four
@@ -333,18 +360,33 @@ static void w8a8_cols(float *y, int ldy, const qrows *x, const hs_wq8 *V, int r0
         int col = c0 + j, rest = GW - col % GW; /* columns to the group's end */
         nc = hi - j < rest ? hi - j : rest;
         const uint8_t *w = V->q + (size_t)(col / GW) * V->Kp * GW + (size_t)r0 * GW + (size_t)(col % GW) * 4;
-        for (int b = 0; b < B; b++) {
+        for (int b = 0; b < B;) {
+#ifdef __AVX2__
+            if (level == 3) { /* two rows per weight load */
+                int nr = B - b < 2 ? B - b : 2;
+                float *yr[2];
+                qrow xr[2];
+                for (int r = 0; r < nr; r++) {
+                    yr[r] = y + (size_t)(b + r) * ldy + j;
+                    xr[r] = (qrow){x->q + (size_t)(b + r) * x->nb * QB, x->s + (size_t)(b + r) * x->nb,
+                                   x->c + (size_t)(b + r) * x->nb};
+                }
+                rows_vnni(yr, xr, nr, w, K, V->s + col, nc, beta);
+                b += nr;
+                continue;
+            }
+#endif
             float *yb = y + (size_t)b * ldy + j;
             const int8_t *xq = x->q + (size_t)b * x->nb * QB;
             const float *xs = x->s + (size_t)b * x->nb;
             const int32_t *xc = x->c + (size_t)b * x->nb;
 #ifdef __AVX2__
-            if (level == 3) row_vnni(yb, w, xq, xs, xc, K, V->s + col, nc, beta);
-            else if (level == 2) row_bw(yb, w, xq, xs, xc, K, V->s + col, nc, beta);
+            if (level == 2) row_bw(yb, w, xq, xs, xc, K, V->s + col, nc, beta);
             else if (level == 1) row_avx2(yb, w, xq, xs, xc, K, V->s + col, nc, beta);
             else
 #endif
                 row_scalar(yb - j, xq, xs, xc, V, r0, c0, K, j, j + nc, beta);
+            b++;
         }
     }
 }

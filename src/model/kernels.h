@@ -173,10 +173,11 @@ void hs_k_gemm_acc_i8(float *C, int ldc, const float *A, int lda, const int8_t *
  * integer block sums, scaled in f32 in block order; every row its own bits whatever B,
  * the thread count or the kernel level. hs_k_w8a8_make writes the panels and scales of W
  * (K, N; row stride ldw; trans: W is stored (N, K), the LM head) into q (hs_k_w8a8_bytes(K,
- * N) bytes) and s (N). hs_k_w8a8_level: the instruction set the integer sums use, 3
- * AVX512_VNNI (vpdpbusd), 2 AVX-512BW, 1 AVX2 (both emulating vpdpbusd exactly), 0 scalar:
- * the best the CPU has, capped by HS_W8A8_LEVEL in the environment (read once); _set caps
- * it (tests, A/B runs) and returns the level in force. */
+ * N) bytes) and s (N). hs_k_w8a8_level (cpu.c): the instruction set the integer sums
+ * use, 3 AVX512_VNNI (vpdpbusd), 2 AVX-512BW, 1 AVX2 (both emulating vpdpbusd exactly), 0
+ * scalar: the best the CPU has, at most 1 under HS_NO_AVX512, capped by HS_W8A8_LEVEL in
+ * the environment (both read once); _set caps it (tests, A/B runs) and returns the level
+ * in force. Every level gives the same bits. */
 void hs_k_w8a8(float *y, int ldy, const float *x, int ldx, const hs_wq8 *V, int r0, int c0, int B, int K, int N,
                float beta);
 size_t hs_k_w8a8_bytes(int K, int N);

@@ -315,39 +315,6 @@ static void row_avx2(float *y, const uint8_t *w, const int8_t *xq, const float *
 }
 #endif
 
-static int g_level = -1; /* -1: not decided yet */
-
-static int cpu_level(void)
-{
-#ifdef __AVX2__
-    __builtin_cpu_init();
-    int bw = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-    if (bw && __builtin_cpu_supports("avx512vnni")) return 3;
-    return bw ? 2 : 1;
-#else
-    return 0;
-#endif
-}
-
-int hs_k_w8a8_level(void)
-{
-    /* Racing first calls from several threads all store the same value. */
-    if (g_level < 0) {
-        const char *cap = getenv("HS_W8A8_LEVEL");
-        int lv = cpu_level();
-        if (cap && *cap >= '0' && *cap <= '3' && !cap[1] && *cap - '0' < lv) lv = *cap - '0';
-        g_level = lv;
-    }
-    return g_level;
-}
-
-int hs_k_w8a8_level_set(int level)
-{
-    int lv = cpu_level();
-    g_level = level < 0 ? 0 : level < lv ? level : lv;
-    return g_level;
-}
-
 /* Columns [lo, hi) of the slice for every row, a group's columns (up to 64: Kp x 64
  * bytes, in L2) against each row in turn, so a prefill or batch reads the weights from
  * memory once. */

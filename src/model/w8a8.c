@@ -48,7 +48,7 @@ static size_t w8a8_at(int Kp, int k, int n)
 static uint8_t w8a8_byte(float w, float sc)
 {
     float v = sc > 0.0f ? nearbyintf(w / sc) : 0.0f;
-    v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+    v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v == v ? v : 0.0f; /* NaN: see quantize_row */
     return (uint8_t)((int)v + 128);
 }
 
@@ -84,7 +84,7 @@ static void quantize_row(const float *x, int K, int8_t *q, float *s, int32_t *c)
         float sc = amax / 127.0f;
         for (int k = k0; k < k1; k++) {
             float v = sc > 0.0f ? nearbyintf(x[k] / sc) : 0.0f;
-            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v == v ? v : 0.0f; /* NaN: see quantize_row */
             q[k] = (int8_t)v;
             sum += (int)v;
         }

@@ -633,6 +633,31 @@ static void check_w8a8(int B, int Kf, int Nf, int r0, int K, int c0, int N, floa
     free(W), free(Wt), free(x), free(init), free(q), free(qt), free(s), free(st), free(ref), free(y);
 }
 
+/* An infinite activation makes its row's outputs NaN, as f32 arithmetic would, with the
+ * same bits at every level; the other row stays finite. */
+static void test_w8a8_nonfinite(void **state)
+{
+    (void)state;
+    enum { B = 2, K = 40, N = 20 };
+    unsigned seed = 3;
+    float W[K * N], x[B * K], y[B * N], ref[B * N];
+    fill(W, K * N, &seed), fill(x, B * K, &seed);
+    x[K + 33] = INFINITY;
+    uint8_t q[4096];
+    float s[N];
+    assert_true(hs_k_w8a8_bytes(K, N) <= sizeof q);
+    hs_k_w8a8_make(q, s, W, N, 0, K, N);
+    hs_wq8 V = {q, s, K, N, K};
+    hs_k_w8a8_level_set(0);
+    hs_k_w8a8(ref, N, x, K, &V, 0, 0, B, K, N, 0.0f);
+    for (int n = 0; n < N; n++) assert_true(isfinite(ref[n]) && isnan(ref[N + n]));
+    for (int level = 1; level <= 3 && hs_k_w8a8_level_set(level) == level; level++) {
+        hs_k_w8a8(y, N, x, K, &V, 0, 0, B, K, N, 0.0f);
+        assert_memory_equal(y, ref, sizeof y);
+    }
+    hs_k_w8a8_level_set(3);
+}
+
 static void test_w8a8_levels_same_bits(void **state)
 {
     (void)state;
@@ -711,6 +736,7 @@ int main(void)
                                        cmocka_unit_test(test_gelu_accuracy),
                                        cmocka_unit_test(test_gemm_blas_route),
                                        cmocka_unit_test(test_int8_vs_scalar),
-                                       cmocka_unit_test(test_w8a8_levels_same_bits)};
+                                       cmocka_unit_test(test_w8a8_levels_same_bits),
+                                       cmocka_unit_test(test_w8a8_nonfinite)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -468,13 +468,12 @@ static hs_status read_heads(const rd *r, hs_study *s)
  * writes ", ablation mean" on it; zero ablation writes nothing). */
 static int study_says_mean(const char *study, const char *name)
 {
-    size_t n = strlen(name);
-    for (const char *l = study; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-        size_t len = strcspn(l, "\n");
-        if (strncmp(l, "variant.", 8) || strncmp(l + 8, name, n) || strncmp(l + 8 + n, " = ", 3)) continue;
-        for (const char *k = l; k + 15 <= l + len; k++)
-            if (!strncmp(k, ", ablation mean", 15)) return 1;
-    }
+    char key[300];
+    size_t len = 0;
+    snprintf(key, sizeof key, "variant.%s", name);
+    const char *l = hs_results_study_value(study, key, &len);
+    for (const char *k = l; k && k + 15 <= l + len; k++)
+        if (!strncmp(k, ", ablation mean", 15)) return 1;
     return 0;
 }
 

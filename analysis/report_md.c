@@ -335,13 +335,13 @@ static void agency_thresholds(FILE *f, const hs_report *r, int v)
 {
     const char *study = hs_study_attr(r->st, "study");
     char key[300];
-    snprintf(key, sizeof key, "variant.%s = ", r->st->variant[v]);
-    const char *line = study ? strstr(study, key) : NULL;
-    if (!line || (line != study && line[-1] != '\n')) return;
-    const char *end = strchr(line, '\n'), *o = strstr(line, "overload_threshold "),
+    size_t len = 0;
+    snprintf(key, sizeof key, "variant.%s", r->st->variant[v]);
+    const char *line = hs_results_study_value(study, key, &len);
+    if (!line) return;
+    const char *end = line + len, *o = strstr(line, "overload_threshold "),
                *a = strstr(line, "alignment_threshold "), *c = strstr(line, "thresholds calibrated at percentile "),
                *rs = strstr(line, "recovery_steps "), *rc = strstr(line, "recovery calibrated");
-    if (!end) end = line + strlen(line);
     if (!o || !a || o > end || a > end) return;
     fprintf(f, " (overload_threshold %.4g, alignment_threshold %.4g", strtod(o + 19, NULL), strtod(a + 20, NULL));
     if (c && c < end) fprintf(f, ", calibrated: percentile %g of the calibration set's per-step statistics",
@@ -690,17 +690,16 @@ static void write_head(FILE *f, const hs_report *r)
 /* Integer value of "key = N" on a line of the study text, or -1. */
 static long study_int(const char *study, const char *key)
 {
-    size_t n = strlen(key);
-    for (const char *l = study; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (!strncmp(l, key, n) && !strncmp(l + n, " = ", 3)) return strtol(l + n + 3, NULL, 10);
-    return -1;
+    size_t len = 0;
+    const char *v = hs_results_study_value(study, key, &len);
+    return v ? strtol(v, NULL, 10) : -1;
 }
 
 /* Which numbers come from which measurement mode (job key `mode`, docs/sweep.md). */
 static void write_mode(FILE *f, const hs_report *r)
 {
     const char *study = hs_study_attr(r->st, "study");
-    if (!study || !strstr(study, "\nmode = throughput\n")) {
+    if (!hs_results_study_is(study, "mode", "throughput")) {
         fputs("Measurement mode: **latency** (prompts generated one at a time per rank and timed; speed, time and "
               "resource numbers are per prompt).\n\n", f);
         return;
@@ -725,7 +724,7 @@ static void write_mode(FILE *f, const hs_report *r)
 static long timed_alone(const hs_report *r)
 {
     const char *study = hs_study_attr(r->st, "study");
-    if (!study || !strstr(study, "\nmode = throughput\n")) return -1;
+    if (!hs_results_study_is(study, "mode", "throughput")) return -1;
     long k = study_int(study, "latency_prompts");
     return k > 0 ? k : 0;
 }

@@ -334,6 +334,12 @@ hs_status hs_results_set_merged_from(hs_results *r, const char *inputs);
  * changes a result). 1 when equal; else 0 with the number of differing lines and the first
  * differing line of each (NUL-terminated, "(end)" when one text is shorter) in a and b. */
 int hs_results_same_study(const char *x, const char *y, int *n_differ, char *a, char *b, size_t cap);
+/* The value of the study text's line "key = value" (a pointer into study, *len bytes up to
+ * the line's end), NULL when no line has that key (or study is NULL): the one reader of the
+ * text's lines for the sweep, status and the report. A variant's line has key "variant.NAME". */
+const char *hs_results_study_value(const char *study, const char *key, size_t *len);
+/* 1 when line key's value is exactly value. */
+int hs_results_study_is(const char *study, const char *key, const char *value);
 /* The merge rule (src/results/merge_rule.c), one for `headsweep merge` and the report's
  * multi-file reading: equal study texts; a (variant, level) in both files switches off the
  * same heads; a cell done in both agrees in every quality number (a metric with timing = 0,

@@ -47,6 +47,24 @@ int hs_results_same_study(const char *x, const char *y, int *n_differ, char *a, 
     return 0;
 }
 
+const char *hs_results_study_value(const char *study, const char *key, size_t *len)
+{
+    size_t n = strlen(key);
+    for (const char *l = study; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (!strncmp(l, key, n) && !strncmp(l + n, " = ", 3)) {
+            *len = strcspn(l + n + 3, "\n");
+            return l + n + 3;
+        }
+    return NULL;
+}
+
+int hs_results_study_is(const char *study, const char *key, const char *value)
+{
+    size_t len = 0;
+    const char *v = hs_results_study_value(study, key, &len);
+    return v && len == strlen(value) && !strncmp(v, value, len);
+}
+
 int hs_results_same_value(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
 
 int hs_results_same_metric(const char *name, int timing, const char *prompt, double a, double b, char *what,

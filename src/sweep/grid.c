@@ -58,14 +58,7 @@ int hs_order_variant(int nv, int64_t row, int pos)
     return (base + r) % nv;
 }
 
-int hs_study_interleaved(const char *study)
-{
-    static const char line[] = "timing_order = sequential\n";
-    size_t n = sizeof line - 1;
-    for (const char *q = study; q && *q; q = strchr(q, '\n'), q = q ? q + 1 : NULL)
-        if (!strncmp(q, line, n)) return 0;
-    return 1;
-}
+int hs_study_interleaved(const char *study) { return !hs_results_study_is(study, "timing_order", "sequential"); }
 
 /* ---- the study's identity ---- */
 

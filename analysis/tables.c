@@ -151,13 +151,21 @@ static int listed(const char *key, const char *const *metrics)
     return 0;
 }
 
+/* The per-token NLL difference D in nats (the log-ratio of the two corpus perplexities) and
+ * its interval, for the token-weighted metric: its percentages are 100 (exp(D) - 1) of them,
+ * a monotone map, so D's interval is the percentage interval mapped back. */
+static double nll_of_pct(double pct) { return log1p(pct / 100); }
+
 static void md_cmp_row(FILE *f, const hs_report *r, int p, int m, int l)
 {
     const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
     fprintf(f, "| %g | %s | %d/%d | %d |", r->st->level[l], r->cm[m].label, c->ci.n, c->n_prompts,
             c->perm.n_nonzero);
     char a[32], b[32], d[32], w[160], pv[96];
-    if (c->ci.n >= 1)
+    if (c->ci.n >= 1 && r->cm[m].weight) /* the primary quality effect: the per-token NLL difference too */
+        fprintf(f, " %s%% (D = %+.3g nats/token) | %s .. %s |", hs_fmt_pct(d, sizeof d, c->ci.mean),
+                nll_of_pct(c->ci.mean), hs_fmt_pct(a, sizeof a, c->ci.lo), hs_fmt_pct(b, sizeof b, c->ci.hi));
+    else if (c->ci.n >= 1)
         fprintf(f, " %s%% | %s .. %s |", hs_fmt_pct(d, sizeof d, c->ci.mean), hs_fmt_pct(a, sizeof a, c->ci.lo),
                 hs_fmt_pct(b, sizeof b, c->ci.hi));
     else
@@ -249,11 +257,20 @@ static void write_table_csv(FILE *f, const hs_report *r, const hs_table *t)
         }
 }
 
+/* D and its interval in comparisons.csv (nll_of_pct), empty for the other metrics. */
+static void cmp_nll_csv(FILE *f, const hs_report *r, int m, const hs_cmp_cell *c)
+{
+    int w = r->cm[m].weight != NULL && c->ci.n >= 1;
+    csv_num(f, w ? nll_of_pct(c->ci.mean) : NAN);
+    csv_num(f, w ? nll_of_pct(c->ci.lo) : NAN);
+    csv_num(f, w ? nll_of_pct(c->ci.hi) : NAN);
+}
+
 static void write_cmp_csv(FILE *f, const hs_report *r)
 {
     fputs("comparison,a,b,b_level,metric,level,available,n_pairs,n_prompts,n_zero,n_cross_host_or_run,mean_pct,"
           "sd_pct,ci_low_pct,ci_high_pct,verdict,seed_key,n_nonzero,p_value,p_method,p_holm,margin_pct,n_interleaved,"
-          "n_not_interleaved\n", f);
+          "n_not_interleaved,nll_nats,nll_ci_low_nats,nll_ci_high_nats\n", f);
     for (int p = 0; p < r->npair; p++)
         for (int m = 0; m < r->ncm; m++)
             for (int l = 0; l < r->st->nl; l++) {
@@ -279,7 +296,9 @@ static void write_cmp_csv(FILE *f, const hs_report *r)
                 fputs(c->ci.n < 2 ? "," : c->perm.exact ? ",exact" : ",monte-carlo", f);
                 csv_num(f, c->p_holm);
                 csv_num(f, c->margin);
-                fprintf(f, ",%d,%d\n", c->n_interleaved, c->n_not_interleaved);
+                fprintf(f, ",%d,%d", c->n_interleaved, c->n_not_interleaved);
+                cmp_nll_csv(f, r, m, c);
+                fputc('\n', f);
             }
 }
 

@@ -344,6 +344,16 @@ def check_corpus(h5, out):
     c = row(read_csv(os.path.join(out, "comparisons.csv")), comparison="agency-vs-baseline",
             metric="corpus_perplexity", level=50)
     check(abs(float(c["mean_pct"]) - d) < 1e-6, "corpus perplexity ratio %s vs %.9g" % (c["mean_pct"], d))
+    # The primary effect in nats: D = sum n (ln a - ln b) / sum n, its interval the percentage one mapped back.
+    dn = np.sum(n * (np.log(a) - np.log(ppl))) / np.sum(n)
+    check(abs(float(c["nll_nats"]) - dn) < 1e-9 and
+          all(abs(float(c["nll_%s_nats" % k]) - np.log1p(float(c["%s_pct" % k]) / 100)) < 1e-9
+              for k in ("ci_low", "ci_high")), "per-token NLL difference %s vs %.9g" % (c["nll_nats"], dn))
+    s = row(read_csv(os.path.join(out, "comparisons.csv")), comparison="agency-vs-baseline", metric="perplexity",
+            level=50)
+    check(s["nll_nats"] == s["nll_ci_low_nats"] == "", "no NLL difference for a mean of per-prompt ratios")
+    check("(D = %+.3g nats/token)" % dn in open(os.path.join(out, "REPORT.md")).read(),
+          "REPORT.md's comparison table gives D beside the corpus percentage")
     text = open(os.path.join(out, "REPORT.md")).read()
     check("agency vs baseline, corpus reference perplexity (per-token NLL): %+.2f%%" % d in text and
           "as a mean of per-prompt ratios: agency vs baseline, reference perplexity (mean of per-prompt ratios)"

@@ -13,6 +13,10 @@
 # the per-round ratios headsweep / PyTorch, and how PyTorch's tokens and NLLs agree with
 # headsweep's. Defaults: build/bench/bench_throughput, 3 rounds, build/bench-gpt2:32 (the
 # gpt2 shape, made if missing) and models/kjv-gpt2:64.
+# headsweep's prefill products take OpenBLAS when it loads AVX-512 kernels, else our tiles
+# on the pre-packed weights (src/model/matmul.c); each run names its route. HS_ROUTES
+# (default "default") lists the routes to time, each its own contender in the rotation:
+# default (the environment's choice), tiles (HS_GEMM_BLAS=0), openblas (HS_GEMM_BLAS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bt=${1:-build/bench/bench_throughput} rounds=${2:-3}
@@ -49,18 +53,29 @@ torch_run() {
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/torch_batched.py --model "$1" \
     --tokens "$work/$(basename "$1").jsonl" --batch "$2" --new $new --heads-off "${heads[$1]}" --threads 1
 }
+read -r -a routes <<<"${HS_ROUTES:-default}"
+for rt in "${routes[@]}"; do
+  case $rt in default | tiles | openblas) ;; *) echo "ab_throughput: HS_ROUTES: unknown route '$rt'" >&2; exit 2 ;; esac
+done
+# hs_run MODEL BATCH ROUTE: its JSON line with impl "headsweep ROUTE"
 hs_run() {
-  "$bt" "$1" "$prompts" --prompts "${n[$1]}" --new $new --batch "$2" --heads-off "${heads[$1]}"
+  local force=()
+  [ "$3" = tiles ] && force=(HS_GEMM_BLAS=0)
+  [ "$3" = openblas ] && force=(HS_GEMM_BLAS=1)
+  env "${force[@]}" "$bt" "$1" "$prompts" --prompts "${n[$1]}" --new $new --batch "$2" --heads-off "${heads[$1]}" |
+    sed "s|\"impl\": \"headsweep\"|\"impl\": \"headsweep $3\"|"
 }
+contenders=(torch_run)
+for rt in "${routes[@]}"; do contenders+=("hs_run $rt"); done
+k=${#contenders[@]}
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
   for s in "${specs[@]}"; do
     m=${s%%:*}
     for b in 16 32; do
-      order=(torch_run hs_run)
-      [ $((r % 2)) -eq 0 ] && order=(hs_run torch_run)
-      for f in "${order[@]}"; do
-        "$f" "$m" "$b" | sed "s|^|$r $m $b |" >>"$out"
+      for i in $(seq 0 $((k - 1))); do # who goes first turns each round
+        read -r -a f <<<"${contenders[$(((i + r - 1) % k))]}"
+        "${f[0]}" "$m" "$b" "${f[@]:1}" | sed "s|^|$r $m $b |" >>"$out"
       done
     done
   done
@@ -74,20 +89,22 @@ for l in open(sys.argv[1]):
     rows.append((r, m, int(b), json.loads(js)))
 def get(m, b, impl, key):
     return {r: d[key] for r, mm, bb, d in rows if mm == m and bb == b and d["impl"] == impl}
-print("| model | batch | prompts | PyTorch prompts/CPU-s | headsweep prompts/CPU-s | headsweep / PyTorch, CPU (rounds) "
-      "| same, wall | PyTorch kernel | tokens equal | largest NLL difference |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-for m in dict.fromkeys(x[1] for x in rows):
-    for b in (16, 32):
-        tc, hc = get(m, b, "torch-batched", "prompts_per_cpu_s"), get(m, b, "headsweep", "prompts_per_cpu_s")
-        tw, hw = get(m, b, "torch-batched", "prompts_per_s"), get(m, b, "headsweep", "prompts_per_s")
-        rc = [hc[k] / tc[k] for k in tc if k in hc]
-        rw = [hw[k] / tw[k] for k in tw if k in hw]
-        t = [d for r, mm, bb, d in rows if mm == m and bb == b and d["impl"] == "torch-batched"][0]
-        div = "; ".join(f"line {d['line']} step {d['step']} margin {d['torch_top2_margin']:.2g}" for d in t["diverged"])
-        print(f"| {m} | {b} | {t['prompts']} | {st.median(tc.values()):.3f} | {st.median(hc.values()):.3f} "
-              f"| **{st.median(rc):.2f}x** ({min(rc):.2f}-{max(rc):.2f}) | {st.median(rw):.2f}x "
-              f"| {t['openblas_core']} (err {t['matmul_max_rel_err']:.1e}) "
-              f"| {t['prompts_tokens_equal']} of {t['prompts']}{' (' + div + ')' if div else ''} "
-              f"| {t['reference_nll_max_abs_diff']:.1e} |")
+print("| model | batch | prompts | PyTorch prompts/CPU-s | headsweep (route) | headsweep prompts/CPU-s "
+      "| headsweep / PyTorch, CPU (rounds) | same, wall | PyTorch kernel | tokens equal | largest NLL difference |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+impls = [i for i in dict.fromkeys(x[3]["impl"] for x in rows) if i.startswith("headsweep")]
+for m, b, hs in ((m, b, hs) for m in dict.fromkeys(x[1] for x in rows) for b in (16, 32) for hs in impls):
+    tc, hc = get(m, b, "torch-batched", "prompts_per_cpu_s"), get(m, b, hs, "prompts_per_cpu_s")
+    tw, hw = get(m, b, "torch-batched", "prompts_per_s"), get(m, b, hs, "prompts_per_s")
+    route = "/".join(sorted(set(get(m, b, hs, "prefill_route").values())))
+    rc = [hc[k] / tc[k] for k in tc if k in hc]
+    rw = [hw[k] / tw[k] for k in tw if k in hw]
+    t = [d for r, mm, bb, d in rows if mm == m and bb == b and d["impl"] == "torch-batched"][0]
+    div = "; ".join(f"line {d['line']} step {d['step']} margin {d['torch_top2_margin']:.2g}" for d in t["diverged"])
+    print(f"| {m} | {b} | {t['prompts']} | {st.median(tc.values()):.3f} | {hs[10:]} ({route}) "
+          f"| {st.median(hc.values()):.3f} "
+          f"| **{st.median(rc):.2f}x** ({min(rc):.2f}-{max(rc):.2f}) | {st.median(rw):.2f}x "
+          f"| {t['openblas_core']} (err {t['matmul_max_rel_err']:.1e}) "
+          f"| {t['prompts_tokens_equal']} of {t['prompts']}{' (' + div + ')' if div else ''} "
+          f"| {t['reference_nll_max_abs_diff']:.1e} |")
 PY

@@ -10,16 +10,21 @@
  *
  * The prompts are the sweep's seeded sample of the file (hs_prompts_sample, as max_prompts
  * takes it). Prints one JSON line: wall and CPU seconds of the evaluation (tokenization
- * included, runner set-up not) and prompts per second of each. --dump FILE writes one JSON
- * line per prompt: its ids as the runner encodes them (prompt and reference apart), the
- * generated ids and the reference's mean NLL: torch_batched.py's input and its check. */
+ * included, runner set-up not), prompts per second of each, and the route of the prefill's
+ * products (prefill_route: "openblas CORE" or "tiles", matmul.c; HS_GEMM_BLAS=0|1 forces
+ * it). --dump FILE writes one JSON line per prompt: its ids as the runner encodes them
+ * (prompt and reference apart), the generated ids and the reference's mean NLL:
+ * torch_batched.py's input and its check. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <cblas.h>
+
 #include "headsweep/eval.h"
+#include "kernels.h"
 
 typedef struct {
     const char *model, *prompts, *heads_off, *dump;
@@ -139,10 +144,14 @@ static int run(const opts *o, const hs_model *mdl, const hs_tokenizer *tok, cons
     rc.sample.max_new = o->max_new;
     rc.sample.temperature = 0.0f; /* greedy: the tokens PyTorch must reproduce */
     if (evaluate(&rc, pp, n, m, gen, &wall, &cpu)) goto done;
+    /* the route the prefill's F32 layer products took (matmul.c): OpenBLAS when it loaded
+     * AVX-512 kernels (or HS_GEMM_BLAS=1), else our tiles on the pre-packed weights */
+    const char *core = openblas_get_corename();
     printf("{\"impl\": \"headsweep\", \"model\": \"%s\", \"prompts\": %d, \"batch\": %d, \"new_tokens\": %d, "
            "\"gating\": \"%s\", \"heads_off\": %d, \"threads\": 1, \"wall_s\": %.6f, \"cpu_s\": %.6f, "
-           "\"prompts_per_s\": %.6f, \"prompts_per_cpu_s\": %.6f}\n",
-           o->model, n, o->batch, o->max_new, o->skip ? "skip" : "mask", off, wall, cpu, n / wall, n / cpu);
+           "\"prompts_per_s\": %.6f, \"prompts_per_cpu_s\": %.6f, \"prefill_route\": \"%s%s\"}\n",
+           o->model, n, o->batch, o->max_new, o->skip ? "skip" : "mask", off, wall, cpu, n / wall, n / cpu,
+           hs_k_gemm_blas() ? "openblas " : "tiles", hs_k_gemm_blas() ? (core ? core : "?") : "");
     rc_exit = o->dump ? dump(o->dump, tok, pp, n, m, gen, o->max_new) : 0;
 done:
     free(pp);

@@ -93,6 +93,24 @@ static void kernel_acc(int kc, const float *const a[MR], const float *restrict b
 
 enum { NP = 4 }; /* panels packed together: each weight row is read 4 lines at a time */
 
+/* r[i][j] <-> r[j][i]: an 8 x 8 block of floats transposed in registers. */
+static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2)
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
 /* ---- AVX-512 (chosen at run time: the build's floor is AVX2, the Xeons we run on have
  * AVX-512, whose FMA rate is ~1.6x AVX2's here; bench/ab_batch.sh). The same packed
  * panels, a 6 x 64 tile (all NP panels at once: 24 zmm accumulators, 4 panel loads and 6

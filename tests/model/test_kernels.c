@@ -430,6 +430,60 @@ static void test_packed_gemm_same_bits(void **state)
     hs_k_set_threads(1);
 }
 
+/* The transposed product (the LM head's, B stored (N, K)) packs full panels through 8 x 8
+ * register transposes: it must give exactly the bits of the same product on B stored
+ * (K, N), which packs the same values by rows. f32, bf16 and int8 (unscaled, as the tiles
+ * take it), K and N around the 8- and 16-wide blocks, AVX-512 and AVX2, 1 and 2 threads. */
+static void check_trans_pack(int M, int K, int N, int wt, unsigned *seed)
+{
+    int lda = K + 1, ldc = N + 2, ldt = K + 3, ldn = N + 5; /* B^T (N, K) and B (K, N) */
+    size_t nc = (size_t)M * ldc;
+    float *a = malloc((size_t)M * lda * sizeof(float)), *c[2] = {malloc(nc * sizeof(float)), malloc(nc * sizeof(float))};
+    float *tf = malloc((size_t)N * ldt * sizeof(float)), *nf = malloc((size_t)K * ldn * sizeof(float));
+    uint16_t *th = malloc((size_t)N * ldt * sizeof(uint16_t)), *nh = malloc((size_t)K * ldn * sizeof(uint16_t));
+    int8_t *tq = malloc((size_t)N * ldt), *nq = malloc((size_t)K * ldn);
+    fill(a, (size_t)M * lda, seed);
+    for (int j = 0; j < N; j++)
+        for (int k = 0; k < K; k++) {
+            float v = frand(seed);
+            size_t t = (size_t)j * ldt + k, n = (size_t)k * ldn + j;
+            tf[t] = nf[n] = v, th[t] = nh[n] = hs_f32_to_bf16(v), tq[t] = nq[n] = (int8_t)(v * 127.0f);
+        }
+    for (int trans = 0; trans < 2; trans++) {
+        float *C = c[trans];
+        int ldb = trans ? ldt : ldn;
+        if (wt == 0) hs_k_tiles_f32(C, ldc, a, lda, trans ? tf : nf, ldb, trans, M, K, N, 0.0f);
+        else if (wt == 1) hs_k_tiles_bf16(C, ldc, a, lda, trans ? th : nh, ldb, trans, M, K, N, 0.0f);
+        else hs_k_tiles_i8(C, ldc, a, lda, trans ? tq : nq, ldb, trans, M, K, N, 0.0f);
+    }
+    for (int i = 0; i < M; i++)
+        if (memcmp(c[0] + (size_t)i * ldc, c[1] + (size_t)i * ldc, (size_t)N * sizeof(float)))
+            fail_msg("tiles %s M %d K %d N %d threads %d avx512 %d: transposed B differs from B", wt == 2 ? "int8"
+                     : wt == 1 ? "bf16" : "f32", M, K, N, hs_k_threads(), hs_k_avx512());
+    free(a), free(c[0]), free(c[1]), free(tf), free(nf), free(th), free(nh), free(tq), free(nq);
+}
+
+static void test_trans_pack_same_bits(void **state)
+{
+    (void)state;
+    static const int Ms[] = {1, 6, 50}, Ks[] = {1, 7, 8, 9, 37, 256, 300}, Ns[] = {1, 15, 16, 17, 64, 130};
+    unsigned seed = 55;
+    int avx512 = hs_k_avx512_set(1);
+    for (int wide = 0; wide <= avx512; wide++) {
+        hs_k_avx512_set(wide);
+        for (int T = 1; T <= 2; T++) {
+            hs_k_set_threads(T);
+            for (size_t m = 0; m < sizeof Ms / sizeof *Ms; m++)
+                for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++)
+                    for (size_t n = 0; n < sizeof Ns / sizeof *Ns; n++)
+                        for (int wt = 0; wt < 3; wt++) check_trans_pack(Ms[m], Ks[k], Ns[n], wt, &seed);
+            check_trans_pack(64, 520, 2003, 0, &seed); /* split by threads */
+        }
+    }
+    hs_k_avx512_set(1);
+    hs_k_set_threads(1);
+}
+
 /* Attention over a head's cache: scores have exactly hs_k_dot's bits times the scale, and
  * the weighted sum of values is the plain loop's (each product rounded, then added in key
  * order), for head sizes on and off the 8-float vector (D 8 .. 72, 12, 20) and key counts
@@ -732,6 +786,7 @@ int main(void)
                                        cmocka_unit_test(test_avx512_same_bits),
                                        cmocka_unit_test(test_packed_same_bits),
                                        cmocka_unit_test(test_packed_gemm_same_bits),
+                                       cmocka_unit_test(test_trans_pack_same_bits),
                                        cmocka_unit_test(test_attention_same_bits),
                                        cmocka_unit_test(test_gelu_accuracy),
                                        cmocka_unit_test(test_gemm_blas_route),

@@ -222,6 +222,45 @@ static HS_VNNI void rows_vnni(float *const y[2], const qrow x[2], int nr, const 
 #undef HS_CASE
 }
 
+/* Batch 1 on AVX512_VNNI: HS_STREAMS whole groups far apart in the matrix at once (w[g],
+ * outputs y[g], column scales sw[g]), so that that many weight streams are in flight
+ * instead of one, as the f32 LM head's dot4_far does with two. The f32 sums wait in
+ * memory between blocks (the int32 ones take the registers); each column's operations
+ * are panels_vnni's. */
+enum { HS_STREAMS = 4 };
+
+static HS_VNNI void groups_vnni(float *const y[HS_STREAMS], const qrow *x, const uint8_t *const w[HS_STREAMS], int K,
+                                const float *const sw[HS_STREAMS], float beta)
+{
+    __m512 f[HS_STREAMS][4];
+    for (int g = 0; g < HS_STREAMS; g++)
+        for (int p = 0; p < 4; p++) f[g][p] = _mm512_setzero_ps();
+    for (int b = 0; b * QB < K; b++) {
+        __m512i a[HS_STREAMS][4];
+        for (int g = 0; g < HS_STREAMS; g++)
+            for (int p = 0; p < 4; p++) a[g][p] = _mm512_setzero_si512();
+        size_t wb = (size_t)b * (QB / 4) * RS;
+        for (int i = 0, ng = groups(K, b); i < ng; i++) {
+            __m512i xb = _mm512_set1_epi32(load4(x->q + b * QB + 4 * i));
+            for (int g = 0; g < HS_STREAMS; g++)
+                for (int p = 0; p < 4; p++)
+                    a[g][p] = _mm512_dpbusd_epi32(
+                        a[g][p], _mm512_loadu_si512((const void *)(w[g] + wb + 64 * p + RS * i)), xb);
+        }
+        __m512i corr = _mm512_set1_epi32(x->c[b]);
+        __m512 sc = _mm512_set1_ps(x->s[b]);
+        for (int g = 0; g < HS_STREAMS; g++)
+            for (int p = 0; p < 4; p++)
+                f[g][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(a[g][p], corr)), sc, f[g][p]);
+    }
+    for (int g = 0; g < HS_STREAMS; g++)
+        for (int p = 0; p < 4; p++) {
+            __m512 t = _mm512_mul_ps(f[g][p], _mm512_loadu_ps(sw[g] + p * PW));
+            if (beta != 0.0f) t = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(y[g] + p * PW), t);
+            _mm512_storeu_ps(y[g] + p * PW, t);
+        }
+}
+
 /* ---- AVX-512BW without VNNI: vpdpbusd emulated exactly. In each 32-bit lane the four
  * weight bytes are split into the even (0, 2) and odd (1, 3) ones as 16-bit words, the
  * activations sign-extended alike, and vpmaddwd adds each pair into 32 bits: no
@@ -315,46 +354,82 @@ static void row_avx2(float *y, const uint8_t *w, const int8_t *xq, const float *
 }
 #endif
 
+/* The start of column j of the slice (rows r0.., columns c0..) in the groups. */
+static const uint8_t *w8a8_col(const hs_wq8 *V, int r0, int c0, int j)
+{
+    int col = c0 + j;
+    return V->q + (size_t)(col / GW) * V->Kp * GW + (size_t)r0 * GW + (size_t)(col % GW) * 4;
+}
+
+/* Columns [j, j + nc) of the slice, inside one group, for every row. */
+static void w8a8_chunk(float *y, int ldy, const qrows *x, const hs_wq8 *V, int r0, int c0, int B, int K, int j,
+                       int nc, float beta, int level)
+{
+    const uint8_t *w = w8a8_col(V, r0, c0, j);
+    const float *sw = V->s + c0 + j;
+    for (int b = 0; b < B;) {
+        const qrow xb = {x->q + (size_t)b * x->nb * QB, x->s + (size_t)b * x->nb, x->c + (size_t)b * x->nb};
+        float *yb = y + (size_t)b * ldy + j;
+#ifdef __AVX2__
+        if (level == 3) { /* two rows per weight load */
+            int nr = B - b < 2 ? B - b : 2;
+            float *yr[2] = {yb, nr == 2 ? yb + ldy : yb};
+            qrow xr[2] = {xb, xb};
+            if (nr == 2) xr[1] = (qrow){xb.q + x->nb * QB, xb.s + x->nb, xb.c + x->nb};
+            rows_vnni(yr, xr, nr, w, K, sw, nc, beta);
+            b += nr;
+            continue;
+        }
+        if (level == 2) row_bw(yb, w, xb.q, xb.s, xb.c, K, sw, nc, beta);
+        else if (level == 1) row_avx2(yb, w, xb.q, xb.s, xb.c, K, sw, nc, beta);
+        else
+#endif
+            row_scalar(yb - j, xb.q, xb.s, xb.c, V, r0, c0, K, j, j + nc, beta);
+        b++;
+    }
+}
+
 /* Columns [lo, hi) of the slice for every row, a group's columns (up to 64: Kp x 64
  * bytes, in L2) against each row in turn, so a prefill or batch reads the weights from
- * memory once. */
+ * memory once; batch 1 on VNNI takes the whole groups two at a time, from the first and
+ * the second half of the range. */
 static void w8a8_cols(float *y, int ldy, const qrows *x, const hs_wq8 *V, int r0, int c0, int B, int K, int lo,
                       int hi, float beta)
 {
     int level = hs_k_w8a8_level();
     if ((c0 + lo) % PW || r0 % 4) level = 0; /* a slice off the panel grid */
-    for (int j = lo, nc; j < hi; j += nc) {
-        int col = c0 + j, rest = GW - col % GW; /* columns to the group's end */
-        nc = hi - j < rest ? hi - j : rest;
-        const uint8_t *w = V->q + (size_t)(col / GW) * V->Kp * GW + (size_t)r0 * GW + (size_t)(col % GW) * 4;
-        for (int b = 0; b < B;) {
+    int ja = hi, nfull = 0; /* the whole groups: [ja, ja + 64 nfull) */
 #ifdef __AVX2__
-            if (level == 3) { /* two rows per weight load */
-                int nr = B - b < 2 ? B - b : 2;
-                float *yr[2];
-                qrow xr[2];
-                for (int r = 0; r < nr; r++) {
-                    yr[r] = y + (size_t)(b + r) * ldy + j;
-                    xr[r] = (qrow){x->q + (size_t)(b + r) * x->nb * QB, x->s + (size_t)(b + r) * x->nb,
-                                   x->c + (size_t)(b + r) * x->nb};
-                }
-                rows_vnni(yr, xr, nr, w, K, V->s + col, nc, beta);
-                b += nr;
-                continue;
-            }
+    if (level == 3 && B == 1) {
+        ja = lo + (GW - (c0 + lo) % GW) % GW;
+        ja = ja < hi ? ja : hi;
+        nfull = (hi - ja) / GW;
+    }
 #endif
-            float *yb = y + (size_t)b * ldy + j;
-            const int8_t *xq = x->q + (size_t)b * x->nb * QB;
-            const float *xs = x->s + (size_t)b * x->nb;
-            const int32_t *xc = x->c + (size_t)b * x->nb;
+    for (int j = lo, nc; j < ja; j += nc) {
+        int rest = GW - (c0 + j) % GW; /* columns to the group's end */
+        nc = ja - j < rest ? ja - j : rest;
+        w8a8_chunk(y, ldy, x, V, r0, c0, B, K, j, nc, beta, level);
+    }
 #ifdef __AVX2__
-            if (level == 2) row_bw(yb, w, xq, xs, xc, K, V->s + col, nc, beta);
-            else if (level == 1) row_avx2(yb, w, xq, xs, xc, K, V->s + col, nc, beta);
-            else
-#endif
-                row_scalar(yb - j, xq, xs, xc, V, r0, c0, K, j, j + nc, beta);
-            b++;
+    int part = nfull / HS_STREAMS; /* each stream takes `part` consecutive groups */
+    for (int g = 0; g < part; g++) {
+        float *yg[HS_STREAMS];
+        const uint8_t *wg[HS_STREAMS];
+        const float *sg[HS_STREAMS];
+        for (int t = 0; t < HS_STREAMS; t++) {
+            int jt = ja + (g + t * part) * GW;
+            yg[t] = y + jt, wg[t] = w8a8_col(V, r0, c0, jt), sg[t] = V->s + c0 + jt;
         }
+        groups_vnni(yg, &(qrow){x->q, x->s, x->c}, wg, K, sg, beta);
+    }
+    for (int g = part * HS_STREAMS; g < nfull; g++)
+        w8a8_chunk(y, ldy, x, V, r0, c0, B, K, ja + g * GW, GW, beta, level);
+#endif
+    for (int j = ja + nfull * GW, nc; j < hi; j += nc) {
+        int rest = GW - (c0 + j) % GW;
+        nc = hi - j < rest ? hi - j : rest;
+        w8a8_chunk(y, ldy, x, V, r0, c0, B, K, j, nc, beta, level);
     }
 }
 

@@ -730,6 +730,8 @@ static void test_w8a8_levels_same_bits(void **state)
         check_w8a8(3, 100, 130, 4, 37, 32, 98, 1.0f, &seed);
         check_w8a8(2, 100, 130, 3, 40, 5, 60, 1.0f, &seed);
         check_w8a8(2, 100, 130, 8, 33, 17, 100, 0.0f, &seed);
+        check_w8a8(1, 100, 330, 4, 96, 16, 300, 1.0f, &seed); /* batch 1: groups in pairs, an odd one, edges */
+        check_w8a8(1, 64, 512, 0, 64, 0, 512, 0.0f, &seed);
         check_w8a8(4, 520, 2003, 0, 520, 0, 2003, 0.0f, &seed); /* large enough to be split by threads */
     }
     hs_k_set_threads(1);

@@ -438,7 +438,8 @@ static void check_trans_pack(int M, int K, int N, int wt, unsigned *seed)
 {
     int lda = K + 1, ldc = N + 2, ldt = K + 3, ldn = N + 5; /* B^T (N, K) and B (K, N) */
     size_t nc = (size_t)M * ldc;
-    float *a = malloc((size_t)M * lda * sizeof(float)), *c[2] = {malloc(nc * sizeof(float)), malloc(nc * sizeof(float))};
+    float *a = malloc((size_t)M * lda * sizeof(float));
+    float *c[2] = {malloc(nc * sizeof(float)), malloc(nc * sizeof(float))};
     float *tf = malloc((size_t)N * ldt * sizeof(float)), *nf = malloc((size_t)K * ldn * sizeof(float));
     uint16_t *th = malloc((size_t)N * ldt * sizeof(uint16_t)), *nh = malloc((size_t)K * ldn * sizeof(uint16_t));
     int8_t *tq = malloc((size_t)N * ldt), *nq = malloc((size_t)K * ldn);

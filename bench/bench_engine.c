@@ -334,6 +334,23 @@ __attribute__((target("avx2"))) static float read_all(const float *a, size_t n)
     _mm256_storeu_ps(o, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
     return o[0] + o[1] + o[2] + o[3] + o[4] + o[5] + o[6] + o[7];
 }
+
+/* The same over 4 equal parts of a (n % 128 == 0) read side by side, 32 floats of each in
+ * turn: four streams in flight, as the W8A8 batch-1 kernel and the f32 LM head read. */
+__attribute__((target("avx2"))) static float read_all4(const float *a, size_t n)
+{
+    size_t q = n / 4;
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (size_t i = 0; i < q; i += 32)
+        for (int p = 0; p < 4; p++) {
+            const float *b = a + (size_t)p * q + i;
+            s[p] = _mm256_add_ps(s[p], _mm256_add_ps(_mm256_add_ps(_mm256_load_ps(b), _mm256_load_ps(b + 8)),
+                                                     _mm256_add_ps(_mm256_load_ps(b + 16), _mm256_load_ps(b + 24))));
+        }
+    float o[8];
+    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])));
+    return o[0] + o[1] + o[2] + o[3] + o[4] + o[5] + o[6] + o[7];
+}
 #else
 static float read_all(const float *a, size_t n)
 {
@@ -342,12 +359,15 @@ static float read_all(const float *a, size_t n)
         for (int k = 0; k < 4; k++) s[k] += a[i + k];
     return s[0] + s[1] + s[2] + s[3];
 }
+
+static float read_all4(const float *a, size_t n) { return read_all(a, n); }
 #endif
 
-/* One-core read bandwidth over a buffer far larger than the caches, median of reps. */
-static int bench_read_bw(int mb, int reps, int huge)
+/* One-core read bandwidth over a buffer far larger than the caches, median of reps, read as
+ * one stream or as four (--read-streams). */
+static int bench_read_bw(int mb, int reps, int huge, int streams)
 {
-    size_t n = (size_t)mb * (1u << 20) / sizeof(float) / 32 * 32;
+    size_t n = (size_t)mb * (1u << 20) / sizeof(float) / 128 * 128;
     float *a = !n ? NULL : huge ? hs_malloc_huge(n * sizeof *a, "read-bw buffer") : aligned_alloc(64, n * sizeof *a);
     double *t = calloc((size_t)reps, sizeof *t);
     if (!a || !t || reps < 1) return fprintf(stderr, "bench: cannot allocate %d MB\n", mb), free(a), free(t), 2;
@@ -356,11 +376,11 @@ static int bench_read_bw(int mb, int reps, int huge)
     volatile float sink = 0;
     for (int r = 0; r < reps; r++) {
         double t0 = now_s();
-        sink += read_all(a, n);
+        sink += streams == 4 ? read_all4(a, n) : read_all(a, n);
         t[r] = now_s() - t0;
     }
-    printf("{\"read_bw_gb_s\": %.3f, \"bytes\": %zu}\n", (double)(n * sizeof *a) / median(t, reps) / 1e9,
-           n * sizeof *a);
+    printf("{\"read_bw_gb_s\": %.3f, \"bytes\": %zu, \"streams\": %d}\n",
+           (double)(n * sizeof *a) / median(t, reps) / 1e9, n * sizeof *a, streams);
     free(a), free(t);
     return sink < 0;
 }
@@ -371,12 +391,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] "
                         "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16|int8|w8a8] [--batch 1,8,16] "
                         "[--sgemm 1] [--pack 0|1] [--bf16-error 1] [--int8-error 1] [--w8a8-error 1] [--read-bw MB] "
-                        "[--paired R] [--huge-pages 0|1]\n");
+                        "[--read-streams 1|4] [--paired R] [--huge-pages 0|1]\n");
         return 2;
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
-    int sgemm = 0, bf16_error = 0, int8_error = 0, w8a8_error = 0, read_bw = 0, paired = 0, pack = 1, huge = 0;
+    int sgemm = 0, bf16_error = 0, int8_error = 0, w8a8_error = 0, read_bw = 0, read_streams = 1, paired = 0;
+    int pack = 1, huge = 0;
     const char *batches = NULL, *weights = "f32";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
@@ -392,13 +413,15 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--int8-error")) int8_error = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--w8a8-error")) w8a8_error = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--read-bw")) read_bw = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--read-streams")) read_streams = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--paired")) paired = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--pack")) pack = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--huge-pages")) huge = atoi(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     hs_model_set_threads(threads);
-    if (read_bw) return bench_read_bw(read_bw, reps, huge);
+    if (read_streams != 1 && read_streams != 4) return fprintf(stderr, "bench: --read-streams 1 or 4\n"), 2;
+    if (read_bw) return bench_read_bw(read_bw, reps, huge, read_streams);
     if (bf16_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_BF16);
     if (int8_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_INT8);
     if (w8a8_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_W8A8);

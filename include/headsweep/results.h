@@ -325,6 +325,12 @@ hs_status hs_results_end_run(hs_results *r);
 hs_status hs_results_settle(hs_results *r);
 /* The root attribute `complete`: 1 once a run stamped every cell done. */
 hs_status hs_results_read_complete(hs_results *r, int *complete);
+/* Merge's output: every dimension scale attached afresh. The old DIMENSION_LIST and
+ * REFERENCE_LIST attributes are deleted unread: DIMENSION_LIST's references live in HDF5's
+ * global heap, which no checksum covers and headsweep never reads, so a flipped bit there in
+ * the first input would otherwise pass into the output, where netCDF and xarray follow it
+ * (issue 17; the old heap objects stay behind unreferenced). */
+hs_status hs_results_reattach_scales(hs_results *r);
 /* Adds a root attribute `merged_from` (merge). */
 hs_status hs_results_set_merged_from(hs_results *r, const char *inputs);
 

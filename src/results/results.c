@@ -21,7 +21,8 @@
  * B-tree, which HDF5 does not checksum) is checked entry by entry (hs_h5_check_chunks). Every
  * string is fixed-length (schema 2): attribute text sits in the checksummed object headers and
  * labels in chunked fletcher32 datasets, so HDF5's unchecksummed global heap holds no text (only
- * the dimension scales' DIMENSION_LIST references, which headsweep's readers do not use). The 1.10
+ * the dimension scales' DIMENSION_LIST references, which headsweep's readers do not use and merge
+ * writes afresh in its output: hs_results_reattach_scales). The 1.10
  * format would checksum the global heap too, but it marks a file "open for writing" in the
  * superblock, and a file whose writer was killed then needs h5clear before it opens again: a kill
  * must never make the file unusable. */
@@ -1959,6 +1960,61 @@ hs_status hs_results_settle(hs_results *r)
     if (!st && complete) st = get_scalar(r->file, r->path, "complete", H5T_NATIVE_UINT8, &stamped);
     if (st || !complete || stamped) return st;
     return hs_results_end_run(r);
+}
+
+/* Deletes attribute name of obj when it is there, without reading its value. */
+static hs_status drop_attr(hid_t obj, const char *path, const char *obj_name, const char *name)
+{
+    htri_t has = H5Aexists(obj, name);
+    if (has > 0 && H5Adelete(obj, name) < 0) has = -1;
+    return has < 0 ? h5_fail(path, "removing attribute %s of %s", name, obj_name) : HS_OK;
+}
+
+/* Detaches (without reading) and attaches again the scales of one dataset. */
+static hs_status reattach(hs_results *r, hid_t d, const char *name, const ds_layout *l, const hid_t *scales)
+{
+    hs_status st = drop_attr(d, r->path, name, "DIMENSION_LIST");
+    for (int i = 0; !st && i < l->rank; i++)
+        if (H5DSattach_scale(d, scales[l->dims[i]], (unsigned)i) < 0)
+            st = h5_fail(r->path, "attaching dimension %s to %s", dim_names(l->dims[i]), name);
+    return st;
+}
+
+/* In creation order (build_file), so each scale's REFERENCE_LIST lists the datasets as a
+ * new file's does. */
+static hs_status reattach_all(hs_results *r, const hid_t *scales)
+{
+    hs_status st = HS_OK;
+    for (int m = 0; !st && m < HS_M_COUNT; m++) {
+        char name[128];
+        snprintf(name, sizeof name, "/metrics/%s", hs_metrics[m].name);
+        st = reattach(r, r->metric[m], name, &metric_layout, scales);
+    }
+    static const int texts[] = {DS_PROMPT_TEXT, DS_REFERENCE_TEXT, DS_GEN_TEXT, DS_PROMPT_BOOK}; /* make_texts */
+    for (int i = 0; !st && i < DS_COUNT; i++)
+        if (r->ds[i] >= 0 && i != DS_PROMPT_TEXT && i != DS_REFERENCE_TEXT && i != DS_GEN_TEXT && i != DS_PROMPT_BOOK)
+            st = reattach(r, r->ds[i], layout[i].path, &layout[i], scales);
+    for (int k = 0; !st && k < 4; k++)
+        if (r->ds[texts[k]] >= 0) st = reattach(r, r->ds[texts[k]], layout[texts[k]].path, &layout[texts[k]], scales);
+    return st;
+}
+
+hs_status hs_results_reattach_scales(hs_results *r)
+{
+    hid_t scales[D_COUNT];
+    hs_status st = HS_OK;
+    for (int dim = 0; dim < D_COUNT; dim++) scales[dim] = -1;
+    for (int dim = 0; !st && dim < D_COUNT; dim++) {
+        if (dim == D_HEAD_DIM && !r->grid.head_dim) continue; /* absent without /heads/means */
+        char name[64];
+        snprintf(name, sizeof name, "/%s", dim_names(dim));
+        scales[dim] = H5Dopen2(r->file, name, H5P_DEFAULT);
+        st = scales[dim] < 0 ? h5_fail(r->path, "opening %s", name) : drop_attr(scales[dim], r->path, name,
+                                                                                "REFERENCE_LIST");
+    }
+    if (!st) st = reattach_all(r, scales);
+    for (int dim = 0; dim < D_COUNT; dim++) close_id(scales[dim]);
+    return st;
 }
 
 hs_status hs_results_set_merged_from(hs_results *r, const char *inputs)

@@ -3,9 +3,10 @@
  *
  * Inputs must hold the same study (the study text: model, prompts and every setting that
  * changes a number), the same grid, the same prompts (ids, rows of the prompt file, books)
- * and the same pruned heads. The first input is copied
- * to a temporary file, the cells the others add are written into it, and it is renamed
- * to OUT at the end (never over an existing file), so OUT is never half-merged. Merge
+ * and the same pruned heads. The first input is copied to a temporary file, its dimension
+ * scales are attached afresh (the copied references sit in HDF5's unchecksummed global
+ * heap, which no reader checks), the cells the others add are written into it, and it is
+ * renamed to OUT at the end (never over an existing file), so OUT is never half-merged. Merge
  * holds OUT.lock and every input's lock like a sweep, so it never runs beside a sweep
  * writing either. A cell done in several inputs must be identical in every quality number
  * (metrics with timing = 0, generated tokens and text, agency occupancy and transitions); otherwise
@@ -196,6 +197,7 @@ static hs_status merge_into(const char *tmp, hs_results **res, const char *const
 {
     merger m = {.inputs = inputs};
     hs_status st = hs_results_open(&m.out, tmp, 1);
+    if (!st) st = hs_results_reattach_scales(m.out); /* a copy of the first input's unchecked references */
     int64_t n = st ? 0 : hs_grid_cells(hs_results_grid(m.out));
     if (!st) {
         m.done = hs_calloc((size_t)n, 1, "done flags");

@@ -5,7 +5,8 @@
  * existing file: open for writing, study check, head scores, pruned heads, done flags, a run
  * stamp, the missing cells written, the end-of-run stamp). Every outcome must be HS_EINPUT
  * (exit 2) with a message, or a result identical to the undamaged file's: the same hs_study,
- * the same merged cells, the same resumed cells. Anything else prints the file, the offset,
+ * the same merged cells and dimension scales (which netCDF and xarray follow, and no headsweep
+ * reader reads), the same resumed cells. Anything else prints the file, the offset,
  * the bit and what differed, and the test fails. A crash names the offset too (signal
  * handler), and a flip that takes longer than HANG_SECONDS counts as a hang.
  *
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+#include <hdf5_hl.h>
 
 #include "h5read.h"
 #include "headsweep/results.h"
@@ -183,6 +185,58 @@ static hs_status file_bytes(const char *path, bytes *b)
     return st ? st : closed;
 }
 
+/* The dimension scales of every dataset of a merged file, as netCDF and xarray follow them:
+ * per dataset and dimension, the name of each attached scale (its DIMENSION_LIST reference
+ * dereferenced) and whether the scale's REFERENCE_LIST names the dataset back. headsweep's
+ * readers never follow these references (they live in HDF5's unchecksummed global heap), so
+ * file_bytes cannot see a flip there; a merge must not hand one on. */
+static herr_t on_scale(hid_t did, unsigned dim, hid_t dsid, void *data)
+{
+    bytes *b = data;
+    char name[256] = "";
+    if (H5Iget_name(dsid, name, sizeof name) < 0) return -1;
+    int attached = H5DSis_attached(did, dsid, dim) > 0;
+    put_str(b, name);
+    put(b, &attached, sizeof attached);
+    return 0;
+}
+
+#if H5_VERSION_GE(1, 12, 0)
+static herr_t on_dataset_scales(hid_t obj, const char *name, const H5O_info2_t *info, void *data)
+#else
+static herr_t on_dataset_scales(hid_t obj, const char *name, const H5O_info_t *info, void *data)
+#endif
+{
+    if (info->type != H5O_TYPE_DATASET) return 0;
+    bytes *b = data;
+    hid_t d = H5Dopen2(obj, name, H5P_DEFAULT), sp = d < 0 ? -1 : H5Dget_space(d);
+    int rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    herr_t ok = rank < 0 ? -1 : 0;
+    put_str(b, name);
+    if (ok >= 0 && H5DSis_scale(d) <= 0)
+        for (int i = 0; ok >= 0 && i < rank; i++) {
+            int n = H5DSget_num_scales(d, (unsigned)i);
+            put(b, &n, sizeof n);
+            if (n > 0) ok = H5DSiterate_scales(d, (unsigned)i, NULL, on_scale, b);
+        }
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    return ok;
+}
+
+static hs_status scale_bytes(const char *path, bytes *b)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return hs_err(HS_EINPUT, "%s: cannot open to read its dimension scales", path);
+#if H5_VERSION_GE(1, 12, 0)
+    herr_t ok = H5Ovisit3(f, H5_INDEX_NAME, H5_ITER_INC, on_dataset_scales, b, H5O_INFO_BASIC);
+#else
+    herr_t ok = H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, on_dataset_scales, b, H5O_INFO_BASIC);
+#endif
+    H5Fclose(f);
+    return ok < 0 ? hs_err(HS_EINPUT, "%s: its dimension scales cannot be followed", path) : HS_OK;
+}
+
 /* ---- the readers ---- */
 
 static const char *study_text; /* the undamaged file's, as the job of a resume would make it */
@@ -294,7 +348,8 @@ static void merge_on(const subject *s, outcome *o)
     bytes b = {0};
     hs_err_clear();
     if (file_bytes(m_path, &b)) o->why = "accepted, and its output is refused";
-    else if (b.n != s->merged.n || memcmp(b.p, s->merged.p, b.n)) o->why = "accepted with other cells";
+    else if (scale_bytes(m_path, &b)) o->why = "accepted, and its output's dimension scales cannot be followed";
+    else if (b.n != s->merged.n || memcmp(b.p, s->merged.p, b.n)) o->why = "accepted with other cells or scales";
     if (o->why) snprintf(o->msg, sizeof o->msg, "%s", b.n ? "" : hs_err_msg());
     free(b.p);
 }
@@ -478,6 +533,7 @@ static int reference(subject *s, int half)
     const char *in[1] = {f_path};
     if (!st) st = hs_merge(m_path, in, 1, &done, &total);
     if (!st) st = file_bytes(m_path, &s->merged);
+    if (!st) st = scale_bytes(m_path, &s->merged);
     if (!st) st = resume(f_path);
     if (!st) st = file_bytes(f_path, &s->resumed);
     if (st) fprintf(stderr, "test_bitflip: the undamaged %s is not accepted: %s\n", s->name, hs_err_msg());

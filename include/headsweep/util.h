@@ -129,6 +129,10 @@ void hs_sha256_hex_builtin(const void *data, size_t len, char out[65]);
  * hs_tmp_create opens it; hs_tmp_commit closes it and, when st is HS_OK and every write
  * succeeded, renames it to path; otherwise removes it. Returns the first error. */
 hs_status hs_tmp_create(const char *path, FILE **f, char **tmp);
+/* HS_EINPUT naming the mistake when path cannot name a new output file: empty, a directory,
+ * or in a directory that does not exist or is not one (hs_tmp_create checks it first;
+ * commands that compute for long check it before they start). */
+hs_status hs_out_path_check(const char *path);
 hs_status hs_tmp_commit(const char *path, FILE *f, char *tmp, hs_status st);
 /* rename(from, to) that fails (HS_EINPUT) instead of replacing an existing to
  * (renameat2 RENAME_NOREPLACE; link + unlink where the file system lacks it). */

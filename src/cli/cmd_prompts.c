@@ -342,6 +342,7 @@ static hs_status write_shard(const shard_opts *o, const hs_prompt_set *set, cons
 
 static hs_status make_dir(const char *dir)
 {
+    if (!dir[0]) return hs_err(HS_EINPUT, "the output directory path is empty");
     if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
         struct stat sb;
         if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) return HS_OK;

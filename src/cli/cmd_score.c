@@ -182,6 +182,7 @@ int hs_cmd_score(int argc, char **argv)
     hs_head_scores sc;
     memset(&sc, 0, sizeof sc);
     hs_status st = hs_strategy_parse(o.strategy, &s);
+    if (!st && o.out) st = hs_out_path_check(o.out); /* before minutes of scoring, not after */
     if (st) return hs_cli_fail(st);
     if ((st = hs_model_load(&m, o.model, NULL))) return hs_cli_fail(st);
     st = compute(&o, s, &m, &sc);

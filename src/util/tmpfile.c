@@ -15,9 +15,35 @@
 
 #include "headsweep/util.h"
 
+/* User mistakes in an output path are bad input (exit 2), named as such, not an I/O error
+ * about a temporary name the user never gave (issue 17). */
+hs_status hs_out_path_check(const char *path)
+{
+    struct stat sb;
+    if (!path[0]) return hs_err(HS_EINPUT, "the output path is empty");
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return hs_err(HS_EINPUT, "%s is a directory; give the output file's name (e.g. %s/out.json)", path, path);
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return HS_OK;
+    char *dir = hs_strdup(path);
+    if (!dir) return HS_ENOMEM;
+    dir[slash - path] = '\0';
+    int rc = stat(dir, &sb), err = errno;
+    hs_status st = HS_OK;
+    if (rc != 0 && (err == ENOENT || err == ENOTDIR))
+        st = hs_err(HS_EINPUT, "cannot use %s as the directory of output file %s: %s", dir, path, strerror(err));
+    else if (rc == 0 && !S_ISDIR(sb.st_mode))
+        st = hs_err(HS_EINPUT, "cannot use %s as the directory of output file %s: not a directory", dir, path);
+    free(dir);
+    return st;
+}
+
 hs_status hs_tmp_create(const char *path, FILE **f, char **tmp)
 {
     *f = NULL;
+    *tmp = NULL;
+    hs_status pst = hs_out_path_check(path);
+    if (pst) return pst;
     size_t n = strlen(path) + 12;
     if (!(*tmp = hs_malloc(n, "path"))) return HS_ENOMEM;
     snprintf(*tmp, n, "%s.tmp.XXXXXX", path);

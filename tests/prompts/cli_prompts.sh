@@ -109,6 +109,9 @@ expect_rc "shard of a bad file" 2 $?
 expect_line "shard bad file message" "^headsweep: .*bad.jsonl:2: not valid JSON" "$T/out"
 "$HS" prompts shard "$T/ten.jsonl" --shards 0 --out-dir "$T/s0" >"$T/out" 2>&1
 expect_rc "--shards 0" 2 $?
+"$HS" prompts shard "$T/ten.jsonl" --shards 2 --out-dir "" >"$T/out" 2>&1
+expect_rc "--out-dir \"\"" 2 $?
+expect_line "--out-dir \"\" message" "^headsweep: the output directory path is empty" "$T/out"
 
 # A link planted at the old fixed temporary name (OUT.tmp) is never written through.
 echo precious >"$T/victim"

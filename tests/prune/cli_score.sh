@@ -76,5 +76,21 @@ expect_rc 0 "$HS" score --model "$work/m" --strategy random --seed 5 --out "$wor
 [ "$(cat "$work/victim")" = precious ] && [ -f "$work/planted.json" ] && [ ! -L "$work/planted.json" ] &&
     [ -z "$(ls "$work" | grep '^planted.json.tmp.')" ] || fail "score --out followed a planted link or left a temporary file"
 
+# Output-path mistakes are bad input (exit 2) named as such, found before any scoring, and
+# leave nothing behind (issue 17: they were exit 1, "cannot rename .tmp.XXXXXX to it").
+echo text >"$work/plain"
+mkdir -p "$work/adir"
+for o in "" "$work/adir" "$work/plain/s.json" "$work/nodir/s.json"; do
+    expect_rc 2 "$HS" score --model "$work/m" --prompts "$work/c.jsonl" --strategy ablation --out "$o"
+    case "$o" in
+    "") want="the output path is empty" ;;
+    */adir) want="is a directory; give the output file's name" ;;
+    *) want="cannot use .* as the directory of output file $o" ;;
+    esac
+    grep -q "^headsweep: .*$want" "$work/err" || fail "score --out '$o': message '$(cat "$work/err")'"
+    grep -q "ablation" "$work/out" && fail "score --out '$o' scored before refusing the path"
+done
+[ -z "$(ls "$work" "$work/adir" | grep '\.tmp\.')" ] || fail "a refused --out left a temporary file"
+
 [ "$fails" = 0 ] && echo "all checks passed"
 [ "$fails" = 0 ]

@@ -22,7 +22,8 @@ figures are checked against h5py/numpy and against its CSV tables:
     perplexities), mean speed, distinct-2 and 1/mean generation time, each over the best;
   - paired_differences: one panel per comparison metric of comparisons.csv (all seven), every
     point equal to its row, the key in the grid's empty slot;
-  - PNG and PDF of each when gnuplot is on PATH.
+  - PNG and PDF of each when gnuplot is on PATH;
+  - 130 levels: every figure drawn, none past Cairo's 32767 pixels a side.
 """
 import os
 import re
@@ -314,6 +315,25 @@ def check_rendered(out):
         check(os.path.exists(pdf) and open(pdf, "rb").read(5) == b"%PDF-", fig + ".pdf drawn")
 
 
+def check_many_levels(work, binary):
+    """130 levels (issue 17: from 122 on, the head maps and occupancy figures were taller than
+    Cairo draws, 32767 pixels, and the report failed): every figure is drawn, none over the
+    limit, and the head maps keep one panel per level."""
+    n = 130
+    levels = ",".join("%g" % round(i * 90 / (n - 1), 3) for i in range(n))
+    g = tr.fixture(os.path.join(work, "many_levels.h5"), "--levels", levels, "--no-partial")
+    o = os.path.join(work, "many_levels")
+    p = tr.report(binary, [g], o, "--bootstrap", "100")
+    check(p.returncode == 0, "130 levels: the report runs: " + p.stderr[-2000:])
+    gp = open(os.path.join(o, "heads_pruned.gp")).read() if p.returncode == 0 else ""
+    check(gp.count("\nplot ") == n, "130 levels: one head map per level (%d)" % gp.count("\nplot "))
+    pngs = [f for f in os.listdir(o) if f.endswith(".png")] if os.path.isdir(o) else []
+    check(not shutil.which("gnuplot") or len(pngs) >= 8, "130 levels: every figure drawn (%s)" % sorted(pngs))
+    for f in pngs:
+        w, h = tr.png_size(os.path.join(o, f))
+        check(0 < w <= 32767 and 0 < h <= 32767, "130 levels: %s is %d x %d, inside Cairo's 32767" % (f, w, h))
+
+
 def main():
     binary, work = sys.argv[1], sys.argv[2]
     shutil.rmtree(work, ignore_errors=True)
@@ -328,6 +348,7 @@ def main():
     check_heads(maps, out)
     check_heads_one_group(work, binary)
     check_paired(out)
+    check_many_levels(work, binary)
     if shutil.which("gnuplot"):
         check_rendered(out)
     print("%d check(s), %d failure(s)" % (checks[0], len(failures)))

@@ -88,5 +88,10 @@ expect 2 "bad.ini:2: model = nomodel: No such file or directory" -- "$hs" sweep 
 expect 2 "--set job.shards=30: shards = 30 but only 24 evaluation prompts" -- "$hs" sweep study.ini --set job.shards=30 --out s.h5
 expect 2 "--set generation.top_p=2" -- "$hs" sweep study.ini --set generation.top_p=2
 expect 2 "--cells 3/2" -- "$hs" sweep study.ini --cells 3/2
+# A level keep-one-per-layer cannot satisfy names the job file, variant and level (issue 17:
+# the message named none), before any file or lock exists.
+expect 2 "study.ini: variant baseline, level 90: " "keep-one-per-layer allows at most" -- \
+  "$hs" sweep study.ini --set pruning.levels=0,90 --set pruning.keep_one_per_layer=on --out k1.h5
+[ ! -e k1.h5 ] && [ ! -e k1.h5.lock ] || fail "a refused level left k1.h5 or its lock"
 expect 2 "a job file is required" -- "$hs" sweep
 echo "sweep_guard: ok"

@@ -223,7 +223,7 @@ static hs_status table_cell(const hs_report *r, hs_table *t, int v, int l, doubl
 
 /* Units as the tables and figures show them: "1" (a ratio or a count, CF's way) shows nothing,
  * bytes become MiB (scaled), and a rate of tokens, "s-1" in CF units since schema 2 (the metric's
- * long_name says tokens), reads tokens/s as in schema 1 files. */
+ * long_name says tokens), reads tokens/s. */
 static const char *shown_units(const hs_metric_data *m, int bytes)
 {
     if (bytes) return "MiB";

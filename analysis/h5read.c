@@ -257,13 +257,7 @@ static hs_status read_prompt_rows(const rd *r, hs_study *s)
 static hs_status metric_attrs(const rd *r, const char *obj, hs_metric_data *m)
 {
     hs_status st = hs_results_reader_attr_strings(r->f, obj, attr_name(HS_RA_UNITS), 1, 0, &m->units);
-    /* CF's long_name since schema 2, description before */
     if (!st) st = hs_results_reader_attr_strings(r->f, obj, attr_name(HS_RA_LONG_NAME), 1, 0, &m->description);
-    if (!st && !m->description[0]) {
-        free(m->description);
-        m->description = NULL;
-        st = hs_results_reader_attr_strings(r->f, obj, attr_name(HS_RA_DESCRIPTION), 1, 0, &m->description);
-    }
     int found = 0, timing = 0;
     if (!st) st = hs_results_reader_attr_numbers(r->f, obj, attr_name(HS_RA_TIMING), HS_RN_INT, 1, &timing, &found);
     m->timing = found ? timing : -1;

@@ -21,10 +21,12 @@
 /* Version 2: CF-1.8 attributes (long_name, UDUNITS-2 units, _FillValue), fixed-length strings only (no
  * global heap), /cells/finished_utc as seconds since the epoch. Version 3: version 2 plus, on every
  * chunked dataset, the attribute chunk_index_sha256 (a digest of its chunk addresses that every reader
- * compares). headsweep-report reads versions 1 to 3; resume and merge write into and from version 3
- * only (docs/results-format.md). */
+ * compares). headsweep-report reads versions 2 and 3; resume and merge write into and from version 3
+ * only (docs/results-format.md). Version 1 kept its strings variable-length, in HDF5's global heap,
+ * which no checksum covers and which HDF5 reads without bounds checks (a crafted heap reference
+ * crashed the report inside H5HG_read): no reader takes a variable-length string any more. */
 #define HS_RESULTS_SCHEMA_VERSION 3
-#define HS_RESULTS_SCHEMA_OLDEST 1 /* oldest version the report reads */
+#define HS_RESULTS_SCHEMA_OLDEST 2 /* oldest version the report reads */
 #define HS_RESULTS_EPOCH_UNITS "seconds since 1970-01-01T00:00:00Z" /* CF units of a time */
 #define HS_RESULTS_DIM_MAX (1 << 24)            /* any one dimension (100,000 prompts is tested) */
 #define HS_RESULTS_CHUNKS_MAX (1 << 22)         /* chunks of one dataset (one per cell in practice) */
@@ -41,9 +43,8 @@ enum { HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_PROMPT, HS_RD_LAYER, HS_RD_HEAD, HS_RD_
 /* Element types as the writer stores them; readers accept any type of the same class. */
 typedef enum {
     HS_RT_I32, HS_RT_I64, HS_RT_U8, HS_RT_F64,
-    HS_RT_STRING, /* fixed length, sized to the longest value (schema 1: variable length) */
+    HS_RT_STRING, /* fixed length, sized to the longest value */
     HS_RT_HOST,   /* fixed, HS_HOST_MAX bytes */
-    HS_RT_UTC,    /* fixed, HS_UTC_MAX bytes (schema 1's /cells/finished_utc) */
     HS_RT_U64, HS_RT_F32 /* attributes only */
 } hs_results_type;
 typedef enum { HS_RC_INTEGER, HS_RC_FLOAT, HS_RC_STRING } hs_results_class;
@@ -101,7 +102,7 @@ enum { HS_RA_SCHEMA_VERSION, HS_RA_CONVENTIONS, HS_RA_HEADSWEEP_VERSION, HS_RA_G
        HS_RA_SCORE_STRATEGY, HS_RA_SCORE_CALIBRATION, HS_RA_SCORE_CALIBRATION_SHA256, HS_RA_SCORE_N_PROMPTS,
        HS_RA_SCORE_SEED, HS_RA_SCORE_CONVENTION, HS_RA_MEANS_CALIBRATION, HS_RA_MEANS_CALIBRATION_SHA256,
        HS_RA_MEANS_N_PROMPTS, HS_RA_MEANS_MAX_TOKENS, HS_RA_SINGLE_HEAD, HS_RA_UNITS, HS_RA_LONG_NAME,
-       HS_RA_DESCRIPTION, HS_RA_ENCODING, HS_RA_TIMING, HS_RA_CHUNK_DIGEST, HS_RA_COUNT };
+       HS_RA_ENCODING, HS_RA_TIMING, HS_RA_CHUNK_DIGEST, HS_RA_COUNT };
 
 #define HS_RESULTS_ANY "*"            /* hs_results_attr_def.obj: every dataset */
 #define HS_RESULTS_METRICS "/metrics"   /* the group of the metrics, one dataset each */

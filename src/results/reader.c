@@ -2,8 +2,9 @@
  * include/headsweep/results.h): open after the schema check, numbers and strings with
  * their shapes checked, every chunk index entry checked (hs_h5_check_chunks), attributes.
  *
- * Strings may be variable- or fixed-length (h5py writes the former, C writers often the
- * latter); numbers are converted by HDF5 to the memory type asked for. Every HDF5 call is
+ * Strings are fixed-length (a variable-length one is refused unread: its text would come
+ * from HDF5's global heap, which no checksum covers); numbers are converted by HDF5 to the
+ * memory type asked for. Every HDF5 call is
  * checked and every identifier closed on every path; HDF5's own error stack printing is
  * switched off so the user sees one message naming the file and the object. */
 #include <hdf5.h>
@@ -187,31 +188,6 @@ static herr_t obj_read(const strobj *o, hid_t memtype, void *buf)
                       : H5Dread(o->id, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
 }
 
-static hs_status copy_strings(char **src, size_t n, char **dst)
-{
-    for (size_t i = 0; i < n; i++) {
-        dst[i] = hs_strdup(src[i] ? src[i] : "");
-        if (!dst[i]) return HS_ENOMEM;
-    }
-    return HS_OK;
-}
-
-static hs_status read_vlen_strings(const rd *r, const strobj *o, hid_t memtype, size_t n,
-                                   char **out)
-{
-    char **tmp = hs_calloc(n, sizeof *tmp, o->what);
-    if (!tmp) return HS_ENOMEM;
-    hs_status st = HS_OK;
-    if (obj_read(o, memtype, tmp) < 0) st = bad_h5(r, o->what, "cannot read its strings");
-    if (!st) st = copy_strings(tmp, n, out);
-    hid_t sp = obj_space(o);
-    if (sp < 0 || H5Dvlen_reclaim(memtype, sp, H5P_DEFAULT, tmp) < 0)
-        if (!st) st = bad(r, o->what, "cannot release its strings");
-    if (sp >= 0) H5Sclose(sp);
-    free(tmp);
-    return st;
-}
-
 static hs_status read_fixed_strings(const rd *r, const strobj *o, hid_t memtype, size_t size,
                                     size_t n, char **out)
 {
@@ -228,19 +204,17 @@ static hs_status read_fixed_strings(const rd *r, const strobj *o, hid_t memtype,
     return st;
 }
 
-/* Memory string type matching ftype: variable-length, or fixed with one byte more for
- * the terminator; same character set. */
-static hid_t string_memtype(hid_t ftype, int *is_var, size_t *size)
+/* Memory string type matching the fixed-length ftype with one byte more for the terminator,
+ * same character set. */
+static hid_t string_memtype(hid_t ftype, size_t *size)
 {
-    htri_t var = H5Tis_variable_str(ftype);
     H5T_cset_t cset = H5Tget_cset(ftype);
-    if (var < 0 || cset < 0) return -1;
-    *is_var = var > 0;
-    *size = var ? 0 : H5Tget_size(ftype) + 1;
-    if (!var && *size == 1) return -1;
+    if (cset < 0) return -1;
+    *size = H5Tget_size(ftype) + 1;
+    if (*size == 1) return -1;
     hid_t m = H5Tcopy(H5T_C_S1);
     if (m < 0) return -1;
-    if (H5Tset_size(m, var ? H5T_VARIABLE : *size) < 0 || H5Tset_cset(m, cset) < 0 ||
+    if (H5Tset_size(m, *size) < 0 || H5Tset_cset(m, cset) < 0 ||
         H5Tset_strpad(m, H5T_STR_NULLTERM) < 0) {
         H5Tclose(m);
         return -1;
@@ -255,15 +229,18 @@ static hs_status read_strings(const rd *r, const strobj *o, size_t n, char **out
     if (ft < 0) return bad(r, o->what, "cannot read its type");
     hs_status st = HS_OK;
     H5T_class_t cls = H5Tget_class(ft);
-    int is_var = 0;
+    htri_t var = cls == H5T_STRING ? H5Tis_variable_str(ft) : 0;
     size_t size = 0;
     hid_t mt = -1;
     if (cls != H5T_STRING) st = bad(r, o->what, "is not a string");
-    if (!st && (mt = string_memtype(ft, &is_var, &size)) < 0)
+    /* never handed to HDF5: a variable-length string is a reference into the global heap,
+     * which no checksum covers (the schema check refuses them; this is for attributes it
+     * does not list) */
+    else if (var != 0) st = bad(r, o->what, var < 0 ? "has an unreadable string type"
+                                                    : "holds a variable-length string (global heap, no checksum)");
+    if (!st && (mt = string_memtype(ft, &size)) < 0)
         st = bad(r, o->what, "has an unsupported string type");
-    if (!st)
-        st = is_var ? read_vlen_strings(r, o, mt, n, out)
-                    : read_fixed_strings(r, o, mt, size, n, out);
+    if (!st) st = read_fixed_strings(r, o, mt, size, n, out);
     if (mt >= 0) H5Tclose(mt);
     H5Tclose(ft);
     return st;

@@ -157,6 +157,19 @@ static hid_t string_type(size_t n)
     return t;
 }
 
+/* A memory type for reading the fixed-length strings of file type ft: n bytes in ft's
+ * character set (HDF5 converts no ASCII to UTF-8: h5py writes bytes as ASCII). */
+static hid_t string_type_as(hid_t ft, size_t n)
+{
+    hid_t t = string_type(n);
+    H5T_cset_t cset = H5Tget_cset(ft);
+    if (t >= 0 && (cset < 0 || H5Tset_cset(t, cset) < 0)) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
 /* Writes attribute name of obj (n elements, 0: scalar), creating it when absent. */
 /* 1 when attribute `name` exists with exactly `type` and n elements (n = 0: scalar), 0 when
  * it does not exist, or is deleted here because another tool rewrote it with another type or
@@ -292,7 +305,16 @@ static hs_status put_u8(hid_t obj, const char *path, int id, uint8_t v)
     return put_def(obj, path, id, 0, &v);
 }
 
-/* Reads a string attribute (variable or fixed length) into a new string. */
+/* A variable-length string, anywhere: its text is in HDF5's global heap, which no
+ * checksum covers and which HDF5 reads without checking a reference (the schema check
+ * refuses them; this is the same refusal where a caller reads without it). */
+static hs_status refuse_vlen(const char *path, const char *what, const char *name)
+{
+    return hs_err(HS_EINPUT, "%s: %s %s holds variable-length strings (HDF5's global heap, outside every "
+                             "checksum); refusing to read it", path, what, name);
+}
+
+/* Reads a fixed-length string attribute into a new string. */
 static hs_status get_str(hid_t obj, const char *path, const char *name, char **out)
 {
     *out = NULL;
@@ -303,15 +325,10 @@ static hs_status get_str(hid_t obj, const char *path, const char *name, char **o
     if (vlen < 0 || H5Tget_class(ft) != H5T_STRING) {
         st = h5_fail(path, "reading string attribute %s", name);
     } else if (vlen) {
-        hid_t mt = string_type(0);
-        char *v = NULL;
-        if (mt < 0 || H5Aread(a, mt, &v) < 0) st = h5_fail(path, "reading attribute %s", name);
-        else if (!(*out = hs_strdup(v ? v : ""))) st = HS_ENOMEM;
-        if (v) H5free_memory(v);
-        close_id(mt);
+        st = refuse_vlen(path, "attribute", name);
     } else {
         size_t size = H5Tget_size(ft);
-        hid_t mt = string_type(size + 1);
+        hid_t mt = string_type_as(ft, size + 1);
         *out = hs_calloc(1, size + 1, "attribute");
         if (!*out) st = HS_ENOMEM;
         else if (mt < 0 || H5Aread(a, mt, *out) < 0) st = h5_fail(path, "reading attribute %s", name);
@@ -711,7 +728,6 @@ static hid_t file_type(hs_results_type t)
     case HS_RT_U8: return H5Tcopy(H5T_STD_U8LE);
     case HS_RT_F64: return H5Tcopy(H5T_IEEE_F64LE);
     case HS_RT_HOST: return string_type(HS_HOST_MAX);
-    case HS_RT_UTC: return string_type(HS_UTC_MAX);
     default: return string_type(0);
     }
 }
@@ -1097,7 +1113,7 @@ static hs_status get_fixed_str_at(hid_t a, hid_t ft, const char *path, const cha
 {
     size_t size = H5Tget_size(ft) + 1;
     char *buf = size > 1 ? hs_calloc(n, size, "attribute") : NULL;
-    hid_t mt = buf ? string_type(size) : -1;
+    hid_t mt = buf ? string_type_as(ft, size) : -1;
     hs_status st = !buf ? HS_ENOMEM : HS_OK;
     if (!st && (mt < 0 || H5Aread(a, mt, buf) < 0))
         st = h5_fail(path, "reading element %zu of attribute %s (%zu expected)", i, name, n);
@@ -1118,18 +1134,11 @@ static hs_status get_str_at(hid_t obj, const char *path, const char *name, size_
     hid_t sp = a < 0 ? -1 : H5Aget_space(a), ft = a < 0 ? -1 : H5Aget_type(a);
     hssize_t len = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
     htri_t vlen = ft < 0 ? -1 : H5Tis_variable_str(ft);
-    hid_t mt = vlen > 0 ? string_type(0) : -1;
-    char **v = vlen > 0 ? hs_calloc(n, sizeof *v, "attribute") : NULL;
     hs_status st = HS_OK;
-    if (len != (hssize_t)n || i >= n || vlen < 0 || (vlen > 0 && (mt < 0 || !v || H5Aread(a, mt, v) < 0)))
+    if (len != (hssize_t)n || i >= n || vlen < 0)
         st = h5_fail(path, "reading element %zu of attribute %s (%zu expected)", i, name, n);
-    else if (!vlen) st = get_fixed_str_at(a, ft, path, name, n, i, out);
-    else {
-        if (!(*out = hs_strdup(v[i] ? v[i] : ""))) st = HS_ENOMEM;
-        if (H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v) < 0 && !st) st = h5_fail(path, "freeing attribute %s", name);
-    }
-    free(v);
-    close_id(mt);
+    else if (vlen) st = refuse_vlen(path, "attribute", name);
+    else st = get_fixed_str_at(a, ft, path, name, n, i, out);
     close_id(ft);
     close_id(sp);
     close_id(a);
@@ -1138,13 +1147,12 @@ static hs_status get_str_at(hid_t obj, const char *path, const char *name, size_
 
 /* ---- opening ---- */
 
-/* The n strings of label dataset d, fixed-length (schema 2) or variable-length (schema 1),
- * each copied into a new string. */
+/* The n fixed-length strings of label dataset d, each copied into a new string. */
 static hs_status read_fixed_strings(hid_t d, hid_t ft, const char *path, const char *name, int n, char **copy)
 {
     size_t size = H5Tget_size(ft) + 1;
     char *buf = size > 1 ? hs_calloc((size_t)n, size, "strings") : NULL;
-    hid_t t = buf ? string_type(size) : -1;
+    hid_t t = buf ? string_type_as(ft, size) : -1;
     hs_status st = !buf ? HS_ENOMEM : t < 0 ? h5_fail(path, "creating a string type") : HS_OK;
     if (!st && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) st = h5_fail(path, "reading %s", name);
     for (int i = 0; !st && i < n; i++) {
@@ -1156,28 +1164,13 @@ static hs_status read_fixed_strings(hid_t d, hid_t ft, const char *path, const c
     return st;
 }
 
-static hs_status read_vlen_strings(hid_t d, const char *path, const char *name, int n, char **copy)
-{
-    char **raw = hs_calloc((size_t)n, sizeof *raw, "strings");
-    hid_t t = string_type(0);
-    hs_status st = !raw ? HS_ENOMEM : t < 0 ? h5_fail(path, "creating a string type") : HS_OK;
-    if (!st && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0) st = h5_fail(path, "reading %s", name);
-    for (int i = 0; i < n && raw; i++) {
-        if (!st && !(copy[i] = hs_strdup(raw[i] ? raw[i] : ""))) st = HS_ENOMEM;
-        if (raw[i]) H5free_memory(raw[i]);
-    }
-    close_id(t);
-    free(raw);
-    return st;
-}
-
 static hs_status read_strings(hid_t d, const char *path, const char *name, int n, char ***out)
 {
     char **copy = hs_calloc((size_t)n, sizeof *copy, "strings");
     hid_t ft = H5Dget_type(d);
     htri_t vlen = ft < 0 ? -1 : H5Tis_variable_str(ft);
     hs_status st = !copy ? HS_ENOMEM : vlen < 0 ? h5_fail(path, "reading the type of %s", name) : HS_OK;
-    if (!st) st = vlen ? read_vlen_strings(d, path, name, n, copy) : read_fixed_strings(d, ft, path, name, n, copy);
+    if (!st) st = vlen ? refuse_vlen(path, "dataset", name) : read_fixed_strings(d, ft, path, name, n, copy);
     close_id(ft);
     if (st) {
         for (int i = 0; i < n && copy; i++) free(copy[i]);
@@ -1296,11 +1289,13 @@ static herr_t read_back_attr(hid_t obj, const char *name, const H5A_info_t *info
         close_id(a);
         return 0;
     }
-    void *buf = n < 0 || size == 0 ? NULL : calloc((size_t)(n ? n : 1), size);
+    /* Nor variable-length data of any other attribute, for the same reason: refused. */
+    int vlen = t < 0 || H5Tdetect_class(t, H5T_VLEN) != 0 || H5Tis_variable_str(t) != 0;
+    void *buf = vlen || n < 0 || size == 0 ? NULL : calloc((size_t)(n ? n : 1), size);
     herr_t ok = buf && H5Aread(a, t, buf) >= 0 ? 0 : -1;
-    if (ok >= 0 && (H5Tdetect_class(t, H5T_VLEN) > 0 || H5Tis_variable_str(t) > 0))
-        ok = H5Dvlen_reclaim(t, sp, H5P_DEFAULT, buf);
-    if (ok < 0) h5_reason(data, 1024);
+    if (vlen) snprintf(data, 1024, "attribute %s holds variable-length data (HDF5's global heap, outside every "
+                                   "checksum)", name);
+    else if (ok < 0) h5_reason(data, 1024);
     free(buf);
     close_id(sp);
     close_id(t);
@@ -1339,16 +1334,19 @@ static hs_status verify_dataset(const hs_results *r, hid_t d, const char *name, 
     hsize_t count[H5S_MAX_RANK];
     for (int i = 0; i < nd; i++) count[i] = i ? dims[i] : 1;
     hid_t ms = nd < 1 ? -1 : H5Screate_simple(nd, count, NULL);
-    void *buf = ms < 0 ? NULL : hs_malloc(row ? row : 1, "read-back buffer");
+    /* variable-length data lives in the global heap, outside every checksum: refused unread */
+    int vlen = t < 0 || H5Tdetect_class(t, H5T_VLEN) != 0 || H5Tis_variable_str(t) != 0;
+    void *buf = ms < 0 || vlen ? NULL : hs_malloc(row ? row : 1, "read-back buffer");
     herr_t ok = buf ? 0 : -1;
     for (hsize_t i = 0; ok >= 0 && nd > 0 && i < dims[0] && row > 0; i++) {
         start[0] = i;
         ok = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
         if (ok >= 0) ok = H5Dread(d, t, ms, fs, H5P_DEFAULT, buf);
-        if (ok >= 0 && H5Tis_variable_str(t) > 0) ok = H5Dvlen_reclaim(t, ms, H5P_DEFAULT, buf);
     }
     /* Before any other HDF5 call, which would clear the error stack h5_fail reads. */
-    hs_status st = ok < 0 ? h5_fail(r->path, "reading back %s", name) : verify_attrs(r, d, name);
+    hs_status st = vlen     ? refuse_vlen(r->path, "dataset", name)
+                   : ok < 0 ? h5_fail(r->path, "reading back %s", name)
+                            : verify_attrs(r, d, name);
     int strict = HS_H5_STRICT | HS_H5_DIGEST; /* check_identity refused versions before 3 */
     const char *bad = st || nd <= 0 ? NULL : hs_h5_check_chunks(d, nd, dims, H5Tget_size(t), strict, seen);
     if (bad) st = damaged_index(r, name, bad); /* see hs_h5_check_chunks */
@@ -1422,12 +1420,13 @@ static hs_status check_identity(hs_results *r)
                                  "attributes); refusing to use it", r->path);
     int32_t version;
     hs_status st = get_scalar(r->file, r->path, "schema_version", H5T_NATIVE_INT32, &version);
-    /* Writing into a schema 1 file would need its variable-length strings and string times: a
-     * second writer for files that the build which made them can finish. */
+    /* Writing into an older file would need a second writer (version 2 has no chunk index
+     * digests): the build which made it can finish it. */
     if (!st && version != HS_RESULTS_SCHEMA_VERSION)
         st = hs_err(HS_EINPUT, "%s: results schema version %d; this headsweep resumes and merges version %d only: "
-                               "finish or merge it with the build that made it (headsweep-report still reads it; "
-                               "docs/results-format.md)", r->path, version, HS_RESULTS_SCHEMA_VERSION);
+                               "finish or merge it with the build that made it (headsweep-report reads versions "
+                               "%d to %d; docs/results-format.md)", r->path, version, HS_RESULTS_SCHEMA_VERSION,
+                    HS_RESULTS_SCHEMA_OLDEST, HS_RESULTS_SCHEMA_VERSION);
     if (!st) st = get_str(r->file, r->path, "study", &r->study);
     if (!st) st = get_str(r->file, r->path, "last_git_describe", &r->last_version);
     return st;

@@ -43,7 +43,7 @@ const hs_results_dataset_def hs_results_datasets[HS_RDS_COUNT] = {
                         "wall time of the cell (throughput mode: its batched evaluation, without the latency "
                         "sample)"},
     [HS_RDS_FINISHED] = {"/cells/finished_utc", 3, CELL, HS_RT_F64, 0, HS_RESULTS_EPOCH_UNITS,
-                         "time the cell finished (UTC; schema 1: an ISO 8601 string)"},
+                         "time the cell finished (UTC)"},
     [HS_RDS_RUN] = {"/cells/run", 3, CELL, HS_RT_I32, 0, "1",
                     "sweep invocation that wrote the cell (1 = the run that created the file), 0 if none"},
     [HS_RDS_PRUNED] = {"/heads/pruned", 4, {HS_RD_VARIANT, HS_RD_LEVEL, HS_RD_LAYER, HS_RD_HEAD}, HS_RT_U8, 0, "1",
@@ -184,8 +184,6 @@ const hs_results_attr_def hs_results_attrs[HS_RA_COUNT] = {
     /* every dataset (HS_RESULTS_ANY) and every metric; CF's _FillValue, in each dataset's own type, is not here */
     [HS_RA_UNITS] = {HS_RESULTS_ANY, "units", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "CF units (UDUNITS-2)"},
     [HS_RA_LONG_NAME] = {HS_RESULTS_ANY, "long_name", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL, "CF long_name (schema 2)"},
-    [HS_RA_DESCRIPTION] = {HS_RESULTS_ANY, "description", HS_RT_STRING, HS_RA_ONE, 0, 0,
-                           NULL, "what it holds (schema 1)"},
     [HS_RA_ENCODING] = {HS_RESULTS_ANY, "_Encoding", HS_RT_STRING, HS_RA_ONE, 0, 0, NULL,
                         "utf-8 on text, so that xarray returns str"},
     [HS_RA_TIMING] = {HS_RESULTS_METRIC, "timing", HS_RT_U8, HS_RA_ONE, 0, 0, "1", "1: a timing number"},
@@ -198,5 +196,5 @@ const char *hs_results_dim_name(int dim) { return hs_results_scales[dim].path + 
 hs_results_class hs_results_type_class(hs_results_type t)
 {
     if (t == HS_RT_F64 || t == HS_RT_F32) return HS_RC_FLOAT;
-    return t == HS_RT_STRING || t == HS_RT_HOST || t == HS_RT_UTC ? HS_RC_STRING : HS_RC_INTEGER;
+    return t == HS_RT_STRING || t == HS_RT_HOST ? HS_RC_STRING : HS_RC_INTEGER;
 }

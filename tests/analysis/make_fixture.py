@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """make_fixture.py: writes a synthetic headsweep results file for the report tests.
 
-The layout follows docs/results-format.md (schema version 1, which the report still reads) exactly: dimension scales
+The layout follows docs/results-format.md (schema version 2, the oldest the report reads) exactly: dimension scales
 attached to every dataset, NaN / -1 fill for cells that are not done, every root
-attribute with its documented type (fixed-length where the writer rewrites in place),
+attribute with its documented type, every string fixed-length UTF-8 (fixed_strings(): the readers
+refuse variable-length ones, whose text HDF5 keeps in its unchecksummed global heap),
 the `study` identity text, /agency/occupancy per shard. The numbers are synthetic but deterministic (seeded numpy), with
 a designed structure so a reader can tell the variants apart:
   - baseline (mask) does not get faster with pruning; skip variants do; agency is a bit
@@ -85,7 +86,7 @@ def parse_args():
     ap.add_argument("--no-nan", action="store_true", help="do not plant a NaN value")
     ap.add_argument("--undone", action="append", default=[], metavar="VARIANT@LEVEL",
                     help="leave every shard of this cell not done (repeatable)")
-    ap.add_argument("--schema-version", type=int, default=1)
+    ap.add_argument("--schema-version", type=int, default=2)
     ap.add_argument("--seed-attr", type=int, default=7, help="the study's sampling seed")
     ap.add_argument("--drop", action="append", default=[], help="dataset path to leave out")
     ap.add_argument("--cross-hosts", action="store_true",
@@ -126,23 +127,44 @@ def shape_names(a):
     return {"v": a.variants.split(","), "l": [float(x) for x in a.levels.split(",")]}
 
 
+def utf8_array(values, least=1):
+    """values as a fixed-length UTF-8 string array, as long as the longest (at least `least` bytes)."""
+    raw = [str(v).encode() for v in values]
+    n = max([least] + [len(b) for b in raw])
+    return np.array(raw, dtype="S%d" % n).astype(h5py.string_dtype("utf-8", n))
+
+
+def fixed_strings(f):
+    """Rewrites every variable-length string attribute of the file (h5py's default for a str)
+    as a fixed-length UTF-8 one of the same value, so tests may set attributes the h5py way
+    and still write what the readers take. Other tests import it."""
+    def visit(obj):
+        for k in list(obj.attrs):
+            t = h5py.check_string_dtype(obj.attrs.get_id(k).dtype)
+            if t is None or t.length is not None:
+                continue
+            v = obj.attrs[k]
+            arr = np.asarray(v, dtype=object)
+            out = utf8_array(arr.reshape(-1))
+            del obj.attrs[k]
+            obj.attrs.create(k, out.reshape(arr.shape) if arr.shape else out[0], dtype=out.dtype)
+    visit(f)
+    f.visititems(lambda name, obj: visit(obj))
+
+
 def write_scales(f, a, variants, levels, prompts):
-    vs = f.create_dataset("variant", data=np.array(variants, dtype=object),
-                          dtype=h5py.string_dtype("utf-8"))
-    vs.attrs.create("gating", np.array([k[0] for k in kinds(a, variants)],
-                                       dtype=object), dtype=h5py.string_dtype("utf-8"))
+    # room for any valid name (63 bytes), so that tests may rename variants in place
+    vs = f.create_dataset("variant", data=utf8_array(variants, 64))
+    vs.attrs["gating"] = utf8_array([k[0] for k in kinds(a, variants)])
     vs.attrs["agency"] = np.array([k[1] for k in kinds(a, variants)], dtype=np.uint8)
     if a.strategies:
-        vs.attrs.create("strategy", np.array(a.strategies.split(","), dtype=object),
-                        dtype=h5py.string_dtype("utf-8"))
+        vs.attrs["strategy"] = utf8_array(a.strategies.split(","))
     f.create_dataset("level", data=np.array(levels, dtype=np.float64))
-    f["level"].attrs["units"] = "percent of heads switched off"
-    f.create_dataset("prompt", data=np.array(prompts, dtype=object),
-                     dtype=h5py.string_dtype("utf-8"))
+    f["level"].attrs["units"] = "percent"
+    f.create_dataset("prompt", data=utf8_array(prompts))
     f.create_dataset("layer", data=np.arange(a.layers, dtype=np.int32))
     f.create_dataset("head", data=np.arange(a.heads, dtype=np.int32))
-    f.create_dataset("state", data=np.array(STATES, dtype=object),
-                     dtype=h5py.string_dtype("utf-8"))
+    f.create_dataset("state", data=utf8_array(STATES))
     f.create_dataset("shard", data=np.arange(a.shards, dtype=np.int32))
     f.create_dataset("new_token", data=np.arange(a.max_new, dtype=np.int32))
     for name in ("variant", "level", "prompt", "layer", "head", "state", "shard", "new_token"):
@@ -344,7 +366,7 @@ def write_metrics(f, a, variants, levels, done, rng):
             continue
         d = f.create_dataset(path, data=v)
         d.attrs["units"] = units
-        d.attrs["description"] = desc
+        d.attrs["long_name"] = desc
         d.attrs["timing"] = np.uint8(timing)
         attach(f, d, ["variant", "level", "prompt"])
 
@@ -427,8 +449,9 @@ def write_text_and_cells(f, a, variants, levels, done, rng):
     secs = np.where(done == 1, 1.5, np.nan)
     d = f.create_dataset("cells/seconds", data=secs)
     attach(f, d, ["variant", "level", "shard"])
-    fin = np.where(done == 1, "2024-01-01T00:30:00Z", "").astype("S32")
+    fin = np.where(done == 1, 1704069000.0, np.nan)  # 2024-01-01T00:30:00Z, seconds since the epoch
     d = f.create_dataset("cells/finished_utc", data=fin)
+    d.attrs["units"] = "seconds since 1970-01-01T00:00:00Z"
     attach(f, d, ["variant", "level", "shard"])
 
 
@@ -449,6 +472,7 @@ def main():
         write_heads(f, a, variants, levels, done, rng)
         write_text_and_cells(f, a, variants, levels, done, rng)
         f.attrs["complete"] = np.uint8(done.all())
+        fixed_strings(f)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ import sys
 
 import h5py
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixture import fixed_strings  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "make_fixture.py")
 FORMULA = "=+-@\t\r"
@@ -110,6 +113,7 @@ def refused(binary, work, name):
         f["variant"][...] = data
         for k, v in attrs.items():
             f["variant"].attrs[k] = v
+        fixed_strings(f)
     p = subprocess.run([binary, path, "--out", os.path.join(work, "out_refused"), "--no-figures"],
                        capture_output=True, text=True)
     check(p.returncode == 2 and path in p.stderr, f"variant {name!r}: exit {p.returncode}, {p.stderr.strip()[:200]}")
@@ -128,6 +132,7 @@ def main():
         for (name, ds), u in zip(tabled, HOSTILE):
             ds.attrs["units"] = u
             units[name] = u
+        fixed_strings(f)
     out = os.path.join(work, "out")
     p = subprocess.run([binary, path, "--out", out, "--no-figures"], capture_output=True, text=True, cwd=work)
     check(p.returncode == 0, f"report exit {p.returncode}: {p.stderr[-800:]}")

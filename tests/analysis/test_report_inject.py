@@ -23,6 +23,9 @@ import sys
 
 import h5py
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixture import fixed_strings, utf8_array  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "make_fixture.py")
 failures = []
@@ -46,10 +49,11 @@ def make(path, marker_dir):
     with h5py.File(path, "r+") as f:
         for name, ds in f["metrics"].items():
             ds.attrs["units"] = hostile("units_" + name, marker_dir)
-            ds.attrs["description"] = hostile("desc_" + name, marker_dir)
+            ds.attrs["long_name"] = hostile("desc_" + name, marker_dir)
         f.attrs["job_name"] = hostile("job", marker_dir)
         f.attrs[hostile("attrkey", marker_dir)] = hostile("attrval", marker_dir)
         f.attrs["job_file_text"] = "[job]\nname = x\n```\n" + hostile("jobtext", marker_dir) + "\n````\n"
+        fixed_strings(f)
 
 
 def run(binary, files, out, *args):
@@ -132,6 +136,7 @@ def refused(binary, work, marker_dir, what, edit):
     subprocess.run([sys.executable, FIXTURE, path], check=True)
     with h5py.File(path, "r+") as f:
         edit(f)
+        fixed_strings(f)
     out = os.path.join(work, "out_" + what)
     p = subprocess.run([binary, path, "--out", out], capture_output=True, text=True)
     check(p.returncode == 2 and path in p.stderr, f"{what}: exit {p.returncode}, {p.stderr.strip()[:200]}")
@@ -142,7 +147,7 @@ def replace_strings(f, path, i, value):
     data = [x.decode() if isinstance(x, bytes) else x for x in f[path][...]]
     data[i] = value
     del f[path]
-    f.create_dataset(path, data=data, dtype=h5py.string_dtype())
+    f.create_dataset(path, data=utf8_array(data))
 
 
 def main():

@@ -4,7 +4,7 @@
 # sweep files of a tiny study (mkmodel --shape tiny, 4 prompts, 2 shards, 2 new tokens,
 # 2 variants of which one runs agency, 2 levels), one complete and one half done
 # (--cells 1/2), and a file written by h5py in the documented schema (make_fixture.py,
-# variable-length strings as h5py writes them). Small on purpose: every byte is fuzzed.
+# its strings fixed-length as the readers require). Small on purpose: every byte is fuzzed.
 set -euo pipefail
 build=$(realpath "${1:?usage: make_results_seeds.sh BUILD_DIR}")
 src=$(cd "$(dirname "$0")/../.." && pwd)

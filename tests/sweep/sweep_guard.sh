@@ -43,17 +43,25 @@ expect 2 "g.h5 holds results of a different study" "sample_seed = 11" "sample_se
 expect 2 "different study" "levels = 0, 25, 50, 75" -- "$hs" sweep study.ini --out g.h5 --set pruning.levels=0,25
 [ "$sum" = "$(sha256sum g.h5)" ] || fail "a refused sweep changed g.h5"
 
-# Resuming a file another build wrote works, with a warning. h5py stores the attribute as
-# a variable-length string where the sweep keeps a fixed-size one; the resume (the whole
-# remainder, so that it surely has cells to write: the first sweep's progress depends on
-# timing) rewrites it in its own type.
-"$py" -c "import h5py; h5py.File('g.h5', 'r+').attrs['last_git_describe'] = 'old-build'"
+# A variable-length string attribute (h5py's default for a str) is refused unread, file
+# unchanged: its text would come from HDF5's global heap, which no checksum covers.
+cp g.h5 v.h5
+"$py" -c "import h5py; h5py.File('v.h5', 'r+').attrs['last_git_describe'] = 'old-build'"
+sum=$(sha256sum v.h5)
+expect 2 "v.h5" "attribute last_git_describe" "variable-length" -- "$hs" sweep study.ini --out v.h5
+[ "$sum" = "$(sha256sum v.h5)" ] || fail "a refused sweep changed v.h5"
+
+# Resuming a file another build wrote works, with a warning. The other tool stored the
+# attribute as a fixed-length string of another size than the sweep's; the resume (the
+# whole remainder, so that it surely has cells to write: the first sweep's progress
+# depends on timing) rewrites it in its own type.
+"$py" -c "import h5py, numpy as np; h5py.File('g.h5', 'r+').attrs.create('last_git_describe', np.bytes_('old-build'), dtype='S9')"
 expect 0 "warning: g.h5 was last written by headsweep old-build" -- "$hs" sweep study.ini --out g.h5
-"$py" - <<'PY' || fail "the resume did not restamp last_git_describe as a fixed-size string"
+"$py" - <<'PY' || fail "the resume did not restamp last_git_describe in its own type"
 import h5py
 a = h5py.File('g.h5', 'r').attrs
 t = h5py.h5a.open(h5py.File('g.h5', 'r').id, b'last_git_describe').get_type()
-assert not t.is_variable_str(), 'still variable-length'
+assert not t.is_variable_str() and t.get_size() != 9, 'not rewritten in the sweep\'s type'
 assert a['last_git_describe'] != b'old-build' and a['complete'] == 1, (a['last_git_describe'], a['complete'])
 PY
 

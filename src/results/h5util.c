@@ -271,6 +271,62 @@ hs_status hs_h5_require_checksums(const char *path, int version)
     return hs_err(HS_EINPUT,
                   "%s: its HDF5 superblock (version %d) and object headers carry no checksums, so the HDF5 "
                   "library could crash on damage in them; refusing it: headsweep reads only the checksummed "
-                  "format it writes (superblock version 2 or later; `h5repack --latest IN OUT` converts a file)",
+                  "format it writes (superblock version 2 or later, every attribute in its object's header: "
+                  "docs/results-format.md, \"Storage choices\")",
                   path, version);
+}
+
+herr_t hs_h5_keep_compact(hid_t cpl, int links)
+{
+    herr_t ok = H5Pset_attr_phase_change(cpl, HS_H5_MAX_COMPACT, 0);
+    if (ok >= 0 && links) ok = H5Pset_link_phase_change(cpl, HS_H5_MAX_COMPACT, 0);
+    return ok;
+}
+
+typedef struct {
+    char name[256]; /* the first object found with dense attributes */
+} dense_walk;
+
+/* Nonzero when an object's attributes sit in dense storage: the fractal heap and the name
+ * index that HDF5 sizes here from their checksummed headers, without reading an entry. */
+#if H5_VERSION_GE(1, 12, 0)
+static herr_t on_header(hid_t obj, const char *name, const H5O_info2_t *info, void *data)
+{
+    (void)info;
+    H5O_native_info_t ni;
+    if (H5Oget_native_info_by_name(obj, name, &ni, H5O_NATIVE_INFO_META_SIZE, H5P_DEFAULT) < 0) return -1;
+    const H5_ih_info_t *attr = &ni.meta_size.attr;
+#else
+static herr_t on_header(hid_t obj, const char *name, const H5O_info_t *info, void *data)
+{
+    (void)obj;
+    const H5_ih_info_t *attr = &info->meta_size.attr;
+#endif
+    if (!attr->heap_size && !attr->index_size) return 0;
+    dense_walk *w = data;
+    snprintf(w->name, sizeof w->name, "%s%s", strcmp(name, ".") ? "/" : "", strcmp(name, ".") ? name : "/");
+    return 1;
+}
+
+hs_status hs_h5_check_headers(hid_t file, const char *path)
+{
+    dense_walk w = {""};
+#if H5_VERSION_GE(1, 12, 0)
+    herr_t ok = H5Ovisit3(file, H5_INDEX_NAME, H5_ITER_NATIVE, on_header, &w, H5O_INFO_ALL);
+#else
+    herr_t ok = H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_NATIVE, on_header, &w, H5O_INFO_ALL);
+#endif
+    if (ok < 0) {
+        char why[256];
+        hs_h5_innermost(why, sizeof why);
+        return hs_err(HS_EINPUT, "%s: reading back every object header failed%s%s: the file is damaged; refusing it",
+                      path, why[0] ? ": " : "", why);
+    }
+    if (!w.name[0]) return HS_OK;
+    return hs_err(HS_EINPUT,
+                  "%s: the attributes of %s are kept in HDF5's dense storage, where an entry over 4 KiB lies outside "
+                  "every checksum and damage to it crashes HDF5 1.10; refusing the file: headsweep keeps every "
+                  "attribute in the checksummed object headers (files written before 2026-12-06 did not: run their "
+                  "sweep again)",
+                  path, w.name);
 }

@@ -541,7 +541,9 @@ hs_status hs_results_validate(hid_t file, const char *path, hs_results_dims *dim
     memset(dims, 0, sizeof *dims);
     ck c = {file, path, 0, 0, {0}};
     if (H5Fget_filesize(file, &c.file_size) < 0) return fail_h5(&c, "/", "cannot read the file size");
-    hs_status st = check_root_attrs(&c);
+    /* before any attribute is read: every header's checksum, and no dense attribute storage */
+    hs_status st = hs_h5_check_headers(file, path);
+    if (!st) st = check_root_attrs(&c);
     dims->schema_version = c.version;
     if (!st) st = check_scales(&c, dims);
     if (!st) st = check_datasets(&c, dims);

@@ -54,6 +54,19 @@ int hs_h5_superblock_version_file(const char *path);
 /* HS_OK for version >= 2, else a message naming path and exit 2. */
 hs_status hs_h5_require_checksums(const char *path, int version);
 
+/* Attribute and link messages kept in the object headers (which carry checksums), never in
+ * HDF5's "dense" storage: a fractal heap stores an entry over 4 KiB (a 4096-byte
+ * command_line attribute, say) as a "huge" object outside every checksum, and HDF5 1.10
+ * decodes a damaged one past its buffer (the regression inputs dense-attribute-huge-object-*.h5 of
+ * both results fuzz targets). The writer sets these on every file, group and dataset;
+ * the largest counts HDF5 accepts. */
+#define HS_H5_MAX_COMPACT 65535
+/* Sets the phase changes above on a file, group or dataset creation property list. */
+herr_t hs_h5_keep_compact(hid_t cpl, int links);
+/* Loads every object header whole (HDF5 checks each chunk's checksum) and refuses any
+ * object whose attributes are in dense storage, before anything reads an attribute. */
+hs_status hs_h5_check_headers(hid_t file, const char *path);
+
 /* Addresses of every chunk seen while reading a file: no two may be equal. */
 typedef struct {
     haddr_t *addr;

@@ -10,12 +10,22 @@
 
 static _Thread_local char err_buf[HS_ERR_CAP];
 
+/* Messages quote names and text from files (an HDF5 object's name, a job's value): a
+ * terminal escape sequence there must not reach the user's terminal, so every control
+ * character but newline and tab prints as '?'. */
+static void err_defang(void)
+{
+    for (unsigned char *p = (unsigned char *)err_buf; *p; p++)
+        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) *p = '?';
+}
+
 hs_status hs_err(hs_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err_buf, sizeof err_buf, fmt, ap);
     va_end(ap);
+    err_defang();
     return st;
 }
 
@@ -30,6 +40,7 @@ hs_status hs_err_wrap(hs_status st, const char *fmt, ...)
     /* Truncation of very long chains is acceptable; the return value is used only
      * to tell the compiler that it was considered. */
     if (snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old) < 0) err_buf[0] = '\0';
+    err_defang();
     return st;
 }
 

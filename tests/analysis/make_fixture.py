@@ -23,6 +23,7 @@ variants under other names (--variants with --kinds) and broken files (--schema-
 """
 import argparse
 import hashlib
+import os
 
 import h5py
 import numpy as np
@@ -127,6 +128,29 @@ def shape_names(a):
     return {"v": a.variants.split(","), "l": [float(x) for x in a.levels.split(",")]}
 
 
+def compact_dcpl():
+    """A dataset creation property list that keeps every attribute in the dataset's (checksummed)
+    object header, as the sweep writes: the readers refuse HDF5's dense attribute storage, whose
+    entries over 4 KiB lie outside every checksum."""
+    p = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    p.set_attr_phase_change(65535, 0)
+    return p
+
+
+def new_dataset(f, name, **kw):
+    return f.create_dataset(name, dcpl=compact_dcpl(), **kw)
+
+
+def new_file(path):
+    """An HDF5 file in the 1.8+ format (checksummed metadata) whose root keeps its attributes in
+    its header, as the sweep writes. Other tests import it."""
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_attr_phase_change(65535, 0)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
+    return h5py.File(h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fapl=fapl, fcpl=fcpl))
+
+
 def utf8_array(values, least=1):
     """values as a fixed-length UTF-8 string array, as long as the longest (at least `least` bytes)."""
     raw = [str(v).encode() for v in values]
@@ -154,26 +178,26 @@ def fixed_strings(f):
 
 def write_scales(f, a, variants, levels, prompts):
     # room for any valid name (63 bytes), so that tests may rename variants in place
-    vs = f.create_dataset("variant", data=utf8_array(variants, 64))
+    vs = new_dataset(f, "variant", data=utf8_array(variants, 64))
     vs.attrs["gating"] = utf8_array([k[0] for k in kinds(a, variants)])
     vs.attrs["agency"] = np.array([k[1] for k in kinds(a, variants)], dtype=np.uint8)
     if a.strategies:
         vs.attrs["strategy"] = utf8_array(a.strategies.split(","))
-    f.create_dataset("level", data=np.array(levels, dtype=np.float64))
+    new_dataset(f, "level", data=np.array(levels, dtype=np.float64))
     f["level"].attrs["units"] = "percent"
-    f.create_dataset("prompt", data=utf8_array(prompts))
-    f.create_dataset("layer", data=np.arange(a.layers, dtype=np.int32))
-    f.create_dataset("head", data=np.arange(a.heads, dtype=np.int32))
-    f.create_dataset("state", data=utf8_array(STATES))
-    f.create_dataset("shard", data=np.arange(a.shards, dtype=np.int32))
-    f.create_dataset("new_token", data=np.arange(a.max_new, dtype=np.int32))
+    new_dataset(f, "prompt", data=utf8_array(prompts))
+    new_dataset(f, "layer", data=np.arange(a.layers, dtype=np.int32))
+    new_dataset(f, "head", data=np.arange(a.heads, dtype=np.int32))
+    new_dataset(f, "state", data=utf8_array(STATES))
+    new_dataset(f, "shard", data=np.arange(a.shards, dtype=np.int32))
+    new_dataset(f, "new_token", data=np.arange(a.max_new, dtype=np.int32))
     for name in ("variant", "level", "prompt", "layer", "head", "state", "shard", "new_token"):
         f[name].make_scale(name)
     if a.prompt_rows:  # which rows of the prompt file, and books named unlike the ids, to tell where they come from
         n = len(prompts)
-        f.create_dataset("prompts/file_index", data=np.arange(n, dtype=np.int32) * 5 + 2)
-        f.create_dataset("prompts/line", data=np.arange(n, dtype=np.int32) * 7 + 3)
-        f.create_dataset("prompts/book", data=np.array(["B%d" % (i % 3) for i in range(n)], dtype="S8"))
+        new_dataset(f, "prompts/file_index", data=np.arange(n, dtype=np.int32) * 5 + 2)
+        new_dataset(f, "prompts/line", data=np.arange(n, dtype=np.int32) * 7 + 3)
+        new_dataset(f, "prompts/book", data=np.array(["B%d" % (i % 3) for i in range(n)], dtype="S8"))
         for name in ("prompts/file_index", "prompts/line", "prompts/book"):
             attach(f, f[name], ["prompt"])
 
@@ -364,7 +388,7 @@ def write_metrics(f, a, variants, levels, done, rng):
             v[nan_v, 1, 5] = np.nan
         if path in a.drop:
             continue
-        d = f.create_dataset(path, data=v)
+        d = new_dataset(f, path, data=v)
         d.attrs["units"] = units
         d.attrs["long_name"] = desc
         d.attrs["timing"] = np.uint8(timing)
@@ -374,7 +398,7 @@ def write_metrics(f, a, variants, levels, done, rng):
 def write_heads(f, a, variants, levels, done, rng):
     nv, nl, L, H = len(variants), len(levels), a.layers, a.heads
     score = rng.permutation(L * H).reshape(L, H).astype(np.float64) / (L * H)
-    d = f.create_dataset("heads/score", data=score)
+    d = new_dataset(f, "heads/score", data=score)
     d.attrs["strategy"] = "entropy"
     d.attrs["calibration_set"] = "jobs/prompts/calib.jsonl"
     d.attrs["calibration_sha256"] = "ef" * 32
@@ -390,7 +414,7 @@ def write_heads(f, a, variants, levels, done, rng):
         flat[order[:k]] = 1
         pruned[:, li] = flat.reshape(L, H)
     if "heads/pruned" not in a.drop:
-        d = f.create_dataset("heads/pruned", data=pruned)
+        d = new_dataset(f, "heads/pruned", data=pruned)
         attach(f, d, ["variant", "level", "layer", "head"])
     # Each cell's counts as a sweep writes them: its own, whatever other cells are done
     # (seeded by the cell), so parts of one study agree on the cells they share; cells not
@@ -415,10 +439,10 @@ def write_heads(f, a, variants, levels, done, rng):
     if "agency/occupancy" in a.drop:
         return
     if a.occupancy_no_shard:
-        d = f.create_dataset("agency/occupancy", data=per_shard.sum(axis=2))
+        d = new_dataset(f, "agency/occupancy", data=per_shard.sum(axis=2))
         attach(f, d, ["variant", "level", "layer", "head", "state"])
     else:
-        d = f.create_dataset("agency/occupancy", data=per_shard)
+        d = new_dataset(f, "agency/occupancy", data=per_shard)
         attach(f, d, ["variant", "level", "shard", "layer", "head", "state"])
 
 
@@ -428,29 +452,29 @@ def write_text_and_cells(f, a, variants, levels, done, rng):
     ids = np.random.default_rng(7).integers(0, 50257, size=(nv, nl, a.prompts, a.max_new)).astype(np.int32)
     prompt_done = done[:, :, np.arange(a.prompts) % a.shards].astype(bool)
     ids[~prompt_done] = -1
-    d = f.create_dataset("text/generated_ids", data=ids)
+    d = new_dataset(f, "text/generated_ids", data=ids)
     attach(f, d, ["variant", "level", "prompt", "new_token"])
     if "cells/done" not in a.drop:
-        d = f.create_dataset("cells/done", data=done)
+        d = new_dataset(f, "cells/done", data=done)
         attach(f, d, ["variant", "level", "shard"])
     rank = np.where(done == 1, np.arange(a.shards)[None, None, :] % 2, -1).astype(np.int32)
-    d = f.create_dataset("cells/rank", data=rank)
+    d = new_dataset(f, "cells/rank", data=rank)
     attach(f, d, ["variant", "level", "shard"])
     node = np.arange(nv)[:, None, None] + rank if a.cross_hosts else rank
     # Fixed-length strings here, as the sweep writer stores them (readers must take both).
     host = np.where(done == 1, np.char.add("node", (node + 1).astype(str)), "").astype("S64")
-    d = f.create_dataset("cells/host", data=host)
+    d = new_dataset(f, "cells/host", data=host)
     attach(f, d, ["variant", "level", "shard"])
     run = np.where(done == 1, 1, 0).astype(np.int32)
     if a.cross_runs:
         run[1:][done[1:] == 1] = 2
-    d = f.create_dataset("cells/run", data=run)
+    d = new_dataset(f, "cells/run", data=run)
     attach(f, d, ["variant", "level", "shard"])
     secs = np.where(done == 1, 1.5, np.nan)
-    d = f.create_dataset("cells/seconds", data=secs)
+    d = new_dataset(f, "cells/seconds", data=secs)
     attach(f, d, ["variant", "level", "shard"])
     fin = np.where(done == 1, 1704069000.0, np.nan)  # 2024-01-01T00:30:00Z, seconds since the epoch
-    d = f.create_dataset("cells/finished_utc", data=fin)
+    d = new_dataset(f, "cells/finished_utc", data=fin)
     d.attrs["units"] = "seconds since 1970-01-01T00:00:00Z"
     attach(f, d, ["variant", "level", "shard"])
 
@@ -464,7 +488,7 @@ def main():
         per = -(-a.prompts // 3)
         prompts = ["%s-1-%d" % (["ruth", "jonah", "mark"][i // per], i % per + 1) for i in range(a.prompts)]
     rng = np.random.default_rng(20240101)
-    with h5py.File(a.out, "w", libver="latest") as f:   # checksummed metadata, as the sweep writes
+    with new_file(a.out) as f:
         root_attrs(f, a, variants, levels)
         write_scales(f, a, variants, levels, prompts)
         done = done_mask(a, variants, levels)

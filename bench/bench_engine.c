@@ -11,7 +11,8 @@
  * --paired R instead times skip mode at --off-pct against mask 0% and 50% in R rounds of
  * turns, with ratios taken within each round.
  * --read-bw MB instead measures this core's streaming read bandwidth over MB megabytes
- * (the roofline of batch-1 decode: weight bytes per token / bandwidth).
+ * (the roofline of batch-1 decode: weight bytes per token / bandwidth); --read-streams 0
+ * tries every way of reading (streams, prefetch) and reports the fastest.
  * --huge-pages 1 puts the weights (or the --read-bw buffer) on 2 MB transparent huge
  * pages (hs_model_opts.huge_pages) and says on stderr how many kB the kernel gave.
  *
@@ -318,69 +319,104 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Sum of n floats (n % 32 == 0) with four independent AVX2 accumulators: the loads, not
- * the adds, bound it, as they bound a batch-1 product over weights. */
+/* The read-bandwidth probe: a pass reads every float of a once, as k streams side by side
+ * (k equal parts of a, 64 floats = 4 cache lines of each in turn), optionally prefetching
+ * pf bytes ahead in every stream. Batch-1 decode reads its weights as 8 prefetched row
+ * streams (src/model/kernels_wt.h), the W8A8 kernel as 4, the LM head as 1: a probe that
+ * reads only one way is no ceiling for the others (one stream read 12 GB/s on a CPU where
+ * W8A8 decode read 20.5). n % (64 * k) == 0. */
+#define READ_STEP 64
 #if defined(__x86_64__)
-__attribute__((target("avx2"))) static float read_all(const float *a, size_t n)
-{
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    for (size_t i = 0; i < n; i += 32) {
-        s0 = _mm256_add_ps(s0, _mm256_load_ps(a + i));
-        s1 = _mm256_add_ps(s1, _mm256_load_ps(a + i + 8));
-        s2 = _mm256_add_ps(s2, _mm256_load_ps(a + i + 16));
-        s3 = _mm256_add_ps(s3, _mm256_load_ps(a + i + 24));
+#define READ_PASS(NAME, TARGET, VEC, ZERO, LOAD, ADD, WIDTH)                                                     \
+    __attribute__((target(TARGET))) static float NAME(const float *a, size_t n, int k, size_t pf)              \
+    {                                                                                                         \
+        size_t q = n / (size_t)k;                                                                             \
+        VEC s[16];                                                                                            \
+        for (int p = 0; p < k; p++) s[p] = ZERO();                                                            \
+        for (size_t i = 0; i < q; i += READ_STEP)                                                             \
+            for (int p = 0; p < k; p++) {                                                                     \
+                const float *b = a + (size_t)p * q + i;                                                       \
+                if (pf && i * sizeof *a + pf < q * sizeof *a)                                                 \
+                    for (int l = 0; l < READ_STEP * (int)sizeof *a; l += 64)                                  \
+                        _mm_prefetch((const char *)b + pf + l, _MM_HINT_T0);                                  \
+                VEC t = ZERO();                                                                               \
+                for (int j = 0; j < READ_STEP; j += WIDTH) t = ADD(t, LOAD(b + j));                           \
+                s[p] = ADD(s[p], t);                                                                          \
+            }                                                                                                 \
+        float o[16] = {0}, sum = 0;                                                                           \
+        for (int p = 0; p < k; p++) {                                                                         \
+            VEC u = s[p];                                                                                     \
+            memcpy(o, &u, sizeof u);                                                                          \
+            for (int j = 0; j < WIDTH; j++) sum += o[j];                                                      \
+        }                                                                                                     \
+        return sum;                                                                                           \
     }
-    float o[8];
-    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    return o[0] + o[1] + o[2] + o[3] + o[4] + o[5] + o[6] + o[7];
-}
-
-/* The same over 4 equal parts of a (n % 128 == 0) read side by side, 32 floats of each in
- * turn: four streams in flight, as the W8A8 batch-1 kernel and the f32 LM head read. */
-__attribute__((target("avx2"))) static float read_all4(const float *a, size_t n)
+READ_PASS(read_pass_avx2, "avx2", __m256, _mm256_setzero_ps, _mm256_load_ps, _mm256_add_ps, 8)
+READ_PASS(read_pass_avx512, "avx512f", __m512, _mm512_setzero_ps, _mm512_load_ps, _mm512_add_ps, 16)
+static int read_wide(void) { return __builtin_cpu_supports("avx512f"); }
+static float read_pass(const float *a, size_t n, int k, size_t pf)
 {
-    size_t q = n / 4;
-    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (size_t i = 0; i < q; i += 32)
-        for (int p = 0; p < 4; p++) {
-            const float *b = a + (size_t)p * q + i;
-            s[p] = _mm256_add_ps(s[p], _mm256_add_ps(_mm256_add_ps(_mm256_load_ps(b), _mm256_load_ps(b + 8)),
-                                                     _mm256_add_ps(_mm256_load_ps(b + 16), _mm256_load_ps(b + 24))));
-        }
-    float o[8];
-    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])));
-    return o[0] + o[1] + o[2] + o[3] + o[4] + o[5] + o[6] + o[7];
+    return read_wide() ? read_pass_avx512(a, n, k, pf) : read_pass_avx2(a, n, k, pf);
 }
 #else
-static float read_all(const float *a, size_t n)
+static int read_wide(void) { return 0; }
+static float read_pass(const float *a, size_t n, int k, size_t pf)
 {
-    float s[4] = {0};
-    for (size_t i = 0; i < n; i += 4)
-        for (int k = 0; k < 4; k++) s[k] += a[i + k];
-    return s[0] + s[1] + s[2] + s[3];
+    (void)pf;
+    size_t q = n / (size_t)k;
+    float s[16] = {0}, sum = 0;
+    for (size_t i = 0; i < q; i++)
+        for (int p = 0; p < k; p++) s[p] += a[(size_t)p * q + i];
+    for (int p = 0; p < k; p++) sum += s[p];
+    return sum;
 }
-
-static float read_all4(const float *a, size_t n) { return read_all(a, n); }
 #endif
 
-/* One-core read bandwidth over a buffer far larger than the caches, median of reps, read as
- * one stream or as four (--read-streams). */
+/* Median seconds of reps passes over a (n floats) as k streams prefetching pf bytes ahead. */
+static double read_time(const float *a, size_t n, int k, size_t pf, int reps, double *t, volatile float *sink)
+{
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        *sink += read_pass(a, n, k, pf);
+        t[r] = now_s() - t0;
+    }
+    return median(t, reps);
+}
+
+/* One core's read bandwidth over MB megabytes (make it the weight bytes a token reads: on a
+ * CPU whose last-level cache holds part of them, a buffer of another size is cached
+ * differently), median of reps passes. streams 1, 2, 4, 8 or 16 reads that way without
+ * prefetch; streams 0 tries every stream count with prefetch 0, 1 KiB and 4 KiB ahead and
+ * reports the fastest as the ceiling (and every way tried). */
 static int bench_read_bw(int mb, int reps, int huge, int streams)
 {
-    size_t n = (size_t)mb * (1u << 20) / sizeof(float) / 128 * 128;
+    size_t n = (size_t)mb * (1u << 20) / sizeof(float) / (READ_STEP * 16) * (READ_STEP * 16);
     float *a = !n ? NULL : huge ? hs_malloc_huge(n * sizeof *a, "read-bw buffer") : aligned_alloc(64, n * sizeof *a);
-    double *t = calloc((size_t)reps, sizeof *t);
+    double *t = calloc((size_t)(reps > 0 ? reps : 1), sizeof *t);
     if (!a || !t || reps < 1) return fprintf(stderr, "bench: cannot allocate %d MB\n", mb), free(a), free(t), 2;
     for (size_t i = 0; i < n; i++) a[i] = 1.0f; /* touch every page before timing */
     if (huge) fprintf(stderr, "bench: %ld kB on huge pages\n", hs_anon_huge_kb());
     volatile float sink = 0;
-    for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
-        sink += streams == 4 ? read_all4(a, n) : read_all(a, n);
-        t[r] = now_s() - t0;
-    }
-    printf("{\"read_bw_gb_s\": %.3f, \"bytes\": %zu, \"streams\": %d}\n",
-           (double)(n * sizeof *a) / median(t, reps) / 1e9, n * sizeof *a, streams);
+    static const int ks[] = {1, 2, 4, 8, 16};
+    static const size_t pfs[] = {0, 1024, 4096};
+    double best = 0;
+    int best_k = streams, nk = streams ? 1 : 5, npf = streams ? 1 : 3;
+    size_t best_pf = 0;
+    char all[1024] = "";
+    size_t used = 0;
+    read_pass(a, n, streams ? streams : 1, 0); /* warm-up: the caches hold what a pass leaves */
+    for (int i = 0; i < nk; i++)
+        for (int j = 0; j < npf; j++) {
+            int k = streams ? streams : ks[i];
+            size_t pf = streams ? 0 : pfs[j];
+            double gb_s = (double)(n * sizeof *a) / read_time(a, n, k, pf, reps, t, &sink) / 1e9;
+            used += (size_t)snprintf(all + used, used < sizeof all ? sizeof all - used : 0, "%s[%d, %zu, %.3f]",
+                                     used ? ", " : "", k, pf, gb_s);
+            if (gb_s > best) best = gb_s, best_k = k, best_pf = pf;
+        }
+    printf("{\"read_bw_gb_s\": %.3f, \"bytes\": %zu, \"streams\": %d, \"prefetch_bytes\": %zu, \"loads\": \"%s\", "
+           "\"tried_streams_prefetch_gb_s\": [%s]}\n",
+           best, n * sizeof *a, best_k, best_pf, read_wide() ? "avx512" : "avx2", all);
     free(a), free(t);
     return sink < 0;
 }
@@ -391,7 +427,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] "
                         "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16|int8|w8a8] [--batch 1,8,16] "
                         "[--sgemm 1] [--pack 0|1] [--bf16-error 1] [--int8-error 1] [--w8a8-error 1] [--read-bw MB] "
-                        "[--read-streams 1|4] [--paired R] [--huge-pages 0|1]\n");
+                        "[--read-streams 0|1|2|4|8|16] [--paired R] [--huge-pages 0|1]\n");
         return 2;
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
@@ -420,7 +456,8 @@ int main(int argc, char **argv)
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     hs_model_set_threads(threads);
-    if (read_streams != 1 && read_streams != 4) return fprintf(stderr, "bench: --read-streams 1 or 4\n"), 2;
+    if (read_streams < 0 || read_streams > 16 || (read_streams & (read_streams - 1)))
+        return fprintf(stderr, "bench: --read-streams 1, 2, 4, 8, 16, or 0 (the fastest of all)\n"), 2;
     if (read_bw) return bench_read_bw(read_bw, reps, huge, read_streams);
     if (bf16_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_BF16);
     if (int8_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_INT8);

@@ -55,8 +55,8 @@ static double quantile(samples *s, double q)
 static void busy(double ms)
 {
     double t = hs_now();
-    volatile double x = 0;
-    while ((hs_now() - t) * 1e3 < ms) x += 1;
+    volatile double x = 0; /* volatile: the spin is the point, the compiler must keep it */
+    while ((hs_now() - t) * 1e3 < ms) x = x + 1;
 }
 
 /* Rank 0: takes in every waiting cell message, timing each. */

@@ -10,10 +10,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # autograd) run instead of skipping. udunits-bin, python3-xarray, python3-netcdf4,
 # python3-h5netcdf: the results file's CF units and the documented xarray snippets
 # (tests/sweep/sweep_netcdf.sh).
-HS_TEST_PACKAGES="python3-torch udunits-bin python3-xarray python3-netcdf4 python3-h5netcdf" tools/setup.sh
+# -DHS_WERROR=ON: a warning fails the tests' builds (a user's build only warns).
+HS_TEST_PACKAGES="python3-torch udunits-bin python3-xarray python3-netcdf4 python3-h5netcdf" \
+  HS_CMAKE_ARGS="-DHS_WERROR=ON" tools/setup.sh
 ctest --test-dir build --output-on-failure -j2 --timeout 1200
 
-HS_BUILD_DIR=build-asan HS_BUILD_TYPE=Debug HS_CMAKE_ARGS="-DHS_SANITIZE=ON" tools/setup.sh
+HS_BUILD_DIR=build-asan HS_BUILD_TYPE=Debug HS_CMAKE_ARGS="-DHS_SANITIZE=ON -DHS_WERROR=ON" tools/setup.sh
 # LeakSanitizer cannot follow MPI's and OpenBLAS's own allocations; leaks of our code
 # are checked by valgrind in the sweep tests instead.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

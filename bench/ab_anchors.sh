@@ -34,17 +34,22 @@ for l in open(sys.argv[1]):
     rows.append((r, who, env, json.loads(js)))
 def get(who, env, key):
     return [d[key] for r, w, e, d in rows if w == who and e == env]
-print("| run (OPENBLAS_* variables) | prefill tokens/s (128) | decode ms/token (32 new) | OpenBLAS kernel | float32 matmul error vs float64 |")
+print("| run (OPENBLAS_* variables) | prefill tokens/s (128) | decode ms/token (32 new) | OpenBLAS kernel "
+      "| float32 matmul error vs float64 |")
 print("| --- | --- | --- | --- | --- |")
-for who, pk, dk in (("torch", "prefill_tok_s", "decode_ms_per_tok"), ("engine", "prefill_tokens_per_s", "decode_ms_per_token")):
+for who, pk, dk in (("torch", "prefill_tok_s", "decode_ms_per_tok"),
+                    ("engine", "prefill_tokens_per_s", "decode_ms_per_token")):
     for env in ("machine", "unset"):
         core = ",".join(sorted(set(get(who, env, "openblas_core")))) if who == "torch" else ""
         err = f"{max(get(who, env, 'matmul_max_rel_err')):.1e}" if who == "torch" else ""
         name = "PyTorch eager" if who == "torch" else "headsweep"
-        print(f"| {name}, {env} | {st.median(get(who, env, pk)):.1f} | {st.median(get(who, env, dk)):.2f} | {core} | {err} |")
+        print(f"| {name}, {env} | {st.median(get(who, env, pk)):.1f} | {st.median(get(who, env, dk)):.2f} "
+              f"| {core} | {err} |")
 for env in ("machine", "unset"):
-    pre = st.median([a / b for a, b in zip(get("engine", env, "prefill_tokens_per_s"), get("torch", "unset", "prefill_tok_s"))])
-    dec = st.median([b / a for a, b in zip(get("engine", env, "decode_ms_per_token"), get("torch", "unset", "decode_ms_per_tok"))])
+    pre = st.median([a / b for a, b in zip(get("engine", env, "prefill_tokens_per_s"),
+                                           get("torch", "unset", "prefill_tok_s"))])
+    dec = st.median([b / a for a, b in zip(get("engine", env, "decode_ms_per_token"),
+                                           get("torch", "unset", "decode_ms_per_tok"))])
     print(f"\nheadsweep ({env}) against PyTorch in its best configuration (unset), median of per-round ratios: "
           f"prefill {pre:.2f}x, decode {dec:.2f}x faster", end="")
 print()

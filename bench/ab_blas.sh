@@ -16,10 +16,14 @@ ab_need_model "$be" "$model"
 ab_tmp
 best() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
 best "$be" "$model" --sgemm 1 --repeats 1 | sed -n 1p >&2
+# the fields of one --sgemm line (sed groups): n, K, N; GFLOP/s and largest error of both routes
+re_shape='"sgemm_shape": \[\([0-9]*\), \([0-9]*\), \([0-9]*\)\]'
+re_gflops='"openblas_gflops": \([0-9.]*\), "headsweep_gflops": \([0-9.]*\)'
+re_errs='"openblas_max_rel_err": \([0-9.e+-]*\), "headsweep_max_rel_err": \([0-9.e+-]*\)'
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
   best "$be" "$model" --sgemm 1 --repeats 5 |
-    sed -n 's/.*"sgemm_shape": \[\([0-9]*\), \([0-9]*\), \([0-9]*\)\], "openblas_gflops": \([0-9.]*\), "headsweep_gflops": \([0-9.]*\).*"openblas_max_rel_err": \([0-9.e+-]*\), "headsweep_max_rel_err": \([0-9.e+-]*\).*/\1x\2x\3 \4 \5 \6 \7/p' |
+    sed -n 's/.*'"$re_shape, $re_gflops"'.*'"$re_errs"'.*/\1x\2x\3 \4 \5 \6 \7/p' |
     while read -r shape ob hs eo eh; do
       echo "$r openblas $shape $ob $eo"
       echo "$r own $shape $hs $eh"

@@ -35,5 +35,6 @@ for what, unit in (("decode_f32", "ms/token"), ("decode_bf16", "ms/token"), ("re
     get = lambda h: {r[0]: float(r[3]) for r in rows if r[1] == h and r[2] == what}
     a, b = get("0"), get("1")
     ratio = st.median([b[k] / a[k] for k in a if k in b])
-    print(f"| {what.replace('_', ' ')} | {st.median(a.values()):.2f} {unit} | {st.median(b.values()):.2f} {unit} | {ratio:.3f} |")
+    print(f"| {what.replace('_', ' ')} | {st.median(a.values()):.2f} {unit} "
+          f"| {st.median(b.values()):.2f} {unit} | {ratio:.3f} |")
 PY

@@ -12,13 +12,15 @@ source bench/ab_common.sh
 ab_need_engine "$be" ab_prefill
 ab_need_model "$be" "$model"
 ab_tmp
+# n, K, N of one --sgemm line (sed groups 1-3)
+re_shape='"sgemm_shape": \[\([0-9]*\), \([0-9]*\), \([0-9]*\)\]'
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
   for path in avx512 avx2; do
     off=0
     [ "$path" = avx2 ] && off=1
     HS_NO_AVX512=$off "$be" "$model" --sgemm 1 --repeats 3 |
-      sed -n 's/.*"sgemm_shape": \[\([0-9]*\), \([0-9]*\), \([0-9]*\)\].*"headsweep_gflops": \([0-9.]*\).*/\1x\2x\3 \4/p' |
+      sed -n 's/.*'"$re_shape"'.*"headsweep_gflops": \([0-9.]*\).*/\1x\2x\3 \4/p' |
       while read -r shape v; do echo "$r $path $shape $v"; done >>"$out"
     v=$(HS_NO_AVX512=$off "$be" "$model" --prompt 128 --new 1 --repeats 3 |
       sed 's/.*"prefill_tokens_per_s": \([0-9.]*\).*/\1/')

@@ -46,7 +46,8 @@ for ((r = 1; r <= reps; r++)); do
   for layout in 1x2 2x1; do
     nodes=${layout%x*}
     out="results/$layout-$r.h5"
-    id=$("$src/slurm/hs-submit" --build "$build" --nodes "$nodes" --ranks 2 "${demo[@]}" --out "$out" 2>/dev/null | tail -n 1)
+    id=$("$src/slurm/hs-submit" --build "$build" --nodes "$nodes" --ranks 2 "${demo[@]}" --out "$out" 2>/dev/null |
+      tail -n 1)
     st=$(job_wait "$id" 600)
     [ "$st" = COMPLETED ] || { echo "job $id ($layout) ended $st" >&2; exit 1; }
     line=$(grep 'cells done (' "logs/hs-demo-$id.rank0.log")

@@ -28,11 +28,15 @@ for r in $(seq 1 "$rounds"); do
   "$be" "$model" --repeats 3 --gating mask --off-pct 0 >>"$out/hs_mask.jsonl"
   anchor /usr/bin/python3 bench/torch_gpt2.py --model "$model" --repeats 3 >>"$out/torch.jsonl"
   anchor "$be" "$model" --repeats 5 --sgemm 1 >>"$out/sgemm.jsonl"
-  "$be" "$model" --repeats 3 --gating mask --off-pct 0 --weights bf16 | sed 's/"engine": "headsweep"/"engine": "headsweep-bf16"/' >>"$out/variants.jsonl"
-  "$be" "$model" --repeats 3 --gating mask --off-pct 0 --threads 2 | sed 's/"engine": "headsweep"/"engine": "headsweep-2threads"/' >>"$out/variants.jsonl"
-  "$be" "$model" --repeats 3 --gating mask --off-pct 0 --huge-pages 1 2>/dev/null | sed 's/"engine": "headsweep"/"engine": "headsweep-huge"/' >>"$out/variants.jsonl"
+  "$be" "$model" --repeats 3 --gating mask --off-pct 0 --weights bf16 |
+    sed 's/"engine": "headsweep"/"engine": "headsweep-bf16"/' >>"$out/variants.jsonl"
+  "$be" "$model" --repeats 3 --gating mask --off-pct 0 --threads 2 |
+    sed 's/"engine": "headsweep"/"engine": "headsweep-2threads"/' >>"$out/variants.jsonl"
+  "$be" "$model" --repeats 3 --gating mask --off-pct 0 --huge-pages 1 2>/dev/null |
+    sed 's/"engine": "headsweep"/"engine": "headsweep-huge"/' >>"$out/variants.jsonl"
   "$be" "$model" --batch 1,8,16,32 --prompt 32 --new 32 --repeats 1 >>"$out/batch.jsonl"
-  "$be" "$model" --batch 1,16 --prompt 32 --new 32 --repeats 1 --weights bf16 | sed 's/"mode": "batch"/"mode": "batch-bf16"/' >>"$out/batch.jsonl"
+  "$be" "$model" --batch 1,16 --prompt 32 --new 32 --repeats 1 --weights bf16 |
+    sed 's/"mode": "batch"/"mode": "batch-bf16"/' >>"$out/batch.jsonl"
 done
 # skip against mask: every configuration once per round, ratios within rounds (drift cancels)
 echo "skip vs mask, $((5 * rounds)) paired rounds" >&2
@@ -54,7 +58,8 @@ print("| engine | prefill tokens/s (128) | decode ms/token (128 new) |\n| --- | 
 print(f"| headsweep (mask, all heads) | {h_pre:.1f} | {h_dec:.2f} |")
 print(f"| PyTorch eager + KV cache | {t_pre:.1f} | {t_dec:.2f} |")
 print(f"| ratio | {h_pre / t_pre:.2f}x | {t_dec / h_dec:.2f}x faster |\n")
-print(f"PyTorch {t[0]['torch']}: OpenBLAS core {t[0]['openblas_core']} (OPENBLAS_CORETYPE {t[0]['OPENBLAS_CORETYPE']}), "
+print(f"PyTorch {t[0]['torch']}: OpenBLAS core {t[0]['openblas_core']} "
+      f"(OPENBLAS_CORETYPE {t[0]['OPENBLAS_CORETYPE']}), "
       f"float32 matmul against float64: largest relative error {max(r['matmul_max_rel_err'] for r in t):.1e}\n")
 # Roofline of batch-1 decode: every weight matrix (and the LM head) read once per token.
 cfg = json.load(open(os.path.join(sys.argv[2], "config.json")))
@@ -67,7 +72,8 @@ print(f"read bandwidth of one core (median of rounds): {bw:.1f} GB/s; a decode s
       f"of f32 weights ({2 * mats / 1e6:.0f} MB in bf16): limit {lim32:.1f} ms/token f32, {lim16:.1f} ms/token bf16; "
       f"f32 decode runs at {100 * lim32 / h_dec:.0f}% of its limit\n")
 pr = rows("paired.jsonl")
-print(f"| heads off | skip decode ms/token | speedup vs skip 0% (quartiles) | vs mask 0% (quartiles) | vs mask at 50% | ideal (weight bytes not read) | share of ideal |")
+print(f"| heads off | skip decode ms/token | speedup vs skip 0% (quartiles) | vs mask 0% (quartiles) | vs mask at 50% "
+      "| ideal (weight bytes not read) | share of ideal |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
 # Ideal: decode time proportional to weight bytes read per token. Per layer attention
 # holds 4C^2 of the matrices; the LM head (V x C) and the MLP are never skipped.
@@ -81,15 +87,16 @@ for r in pr:
     a, b = r["speedup_vs_skip0_quartiles"]
     c, e = r["speedup_vs_mask0_quartiles"]
     mh = f'{r["speedup_vs_mask50"]:.2f}x' if p == 50 else ""
-    print(f"| {p:g}% | {r['decode_ms_per_token']:.2f} | {sp:.2f}x ({a:.2f}-{b:.2f}) | {r['speedup_vs_mask0']:.2f}x ({c:.2f}-{e:.2f}) | {mh} | {ideal:.2f}x | {share} |")
+    print(f"| {p:g}% | {r['decode_ms_per_token']:.2f} | {sp:.2f}x ({a:.2f}-{b:.2f}) "
+          f"| {r['speedup_vs_mask0']:.2f}x ({c:.2f}-{e:.2f}) | {mh} | {ideal:.2f}x | {share} |")
 m50 = [r for r in pr if r["gating"] == "mask" and r["off_pct"] == 50][0]
 print(f"\nmask mode, 50% heads off: {m50['decode_ms_per_token']:.2f} ms/token (computes every head; "
       f"{m50['speedup_vs_mask0']:.2f}x mask 0%), {pr[0]['paired']} paired rounds of prompt 32 + 32 new tokens\n")
 var = rows("variants.jsonl")
 print("| decode, all heads | ms/token | vs f32 1 thread | vs PyTorch |\n| --- | --- | --- | --- |")
 print(f"| f32, 1 thread | {h_dec:.2f} | 1.00x | {t_dec / h_dec:.2f}x |")
-for eng, label in (("headsweep-huge", "f32, weights on huge pages, 1 thread"), ("headsweep-bf16", "bf16 weights, 1 thread"),
-                   ("headsweep-2threads", "f32, 2 threads")):
+for eng, label in (("headsweep-huge", "f32, weights on huge pages, 1 thread"),
+                   ("headsweep-bf16", "bf16 weights, 1 thread"), ("headsweep-2threads", "f32, 2 threads")):
     v = med([r["decode_ms_per_token"] for r in var if r["engine"] == eng])
     print(f"| {label} | {v:.2f} | {h_dec / v:.2f}x | {t_dec / v:.2f}x |")
 e = json.load(open(os.path.join(d, "bf16err.json")))["bf16_vs_f32"]
@@ -106,9 +113,11 @@ print()
 sg = rows("sgemm.jsonl")
 core = [r for r in sg if "openblas_corename" in r][0]
 sg = [r for r in sg if "sgemm_shape" in r]
-print(f"OpenBLAS core {core['openblas_corename']} (OPENBLAS_CORETYPE {core['OPENBLAS_CORETYPE']}); headsweep's own tiles; "
+print(f"OpenBLAS core {core['openblas_corename']} (OPENBLAS_CORETYPE {core['OPENBLAS_CORETYPE']}); "
+      "headsweep's own tiles; "
       "ratio: median of the per-call ratios (the two alternate call by call)\n")
-print("| prefill shape (n, K, N) | OpenBLAS GFLOP/s | headsweep GFLOP/s | ratio | largest error vs float64 (OpenBLAS, ours) |\n| --- | --- | --- | --- | --- |")
+print("| prefill shape (n, K, N) | OpenBLAS GFLOP/s | headsweep GFLOP/s | ratio "
+      "| largest error vs float64 (OpenBLAS, ours) |\n| --- | --- | --- | --- | --- |")
 for shape in sorted({tuple(r["sgemm_shape"]) for r in sg}):
     ob = med([r["openblas_gflops"] for r in sg if tuple(r["sgemm_shape"]) == shape])
     me = med([r["headsweep_gflops"] for r in sg if tuple(r["sgemm_shape"]) == shape])

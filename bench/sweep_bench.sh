@@ -26,13 +26,15 @@ for c in $configs; do
   OMP_PROC_BIND=false mpirun "${flags[@]}" --bind-to none -n "$ranks" "$hs" sweep "$job" --out "$work/c$i.h5" \
     --progress lines --set job.threads="$threads" --set job.mode="$mode" "$@" 2>"$work/c$i.log"
   end=$EPOCHREALTIME
-  echo "$i $ranks $threads $mode $start $end $(grep -o 'writing results [0-9.]* s, [0-9.]*%' "$work/c$i.log" | tail -n 1)" >>"$work/times"
+  echo "$i $ranks $threads $mode $start $end" \
+    "$(grep -o 'writing results [0-9.]* s, [0-9.]*%' "$work/c$i.log" | tail -n 1)" >>"$work/times"
 done
 /usr/bin/python3 - "$work" <<'PY'
 import h5py, numpy as np, sys, os
 w = sys.argv[1]
 rows = [l.split() for l in open(os.path.join(w, "times"))]
-print("| ranks x threads | mode | wall s | cells/min | generated tokens/s | per core | vs first row | max peak RSS per rank (MB) | writing results |")
+print("| ranks x threads | mode | wall s | cells/min | generated tokens/s | per core | vs first row "
+      "| max peak RSS per rank (MB) | writing results |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 base, ref = None, None
 for r in rows:
@@ -51,8 +53,10 @@ for r in rows:
     base = base or tps
     share = " ".join(r[6:]) if len(r) > 6 else "n/a"
     print(f"| {ranks} x {threads} | {mode} | {wall:.1f} | {cells / wall * 60:.1f} | {tps:.1f} | "
-          f"{tps / (ranks * threads):.1f} | {tps / base:.2f}x | {rss:.0f} | {share} |" + ("" if same else " QUALITY DIFFERS"))
+          f"{tps / (ranks * threads):.1f} | {tps / base:.2f}x | {rss:.0f} | {share} |"
+          + ("" if same else " QUALITY DIFFERS"))
     if not same:
         sys.exit(f"configuration {i}: quality numbers differ from the first configuration")
-print("\nQuality numbers (every metric with timing = 0, and the generated tokens) are identical in every configuration.")
+print("\nQuality numbers (every metric with timing = 0, and the generated tokens) are identical "
+      "in every configuration.")
 PY

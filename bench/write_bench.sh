@@ -17,7 +17,8 @@ import json, sys
 n = int(sys.argv[1])
 with open("p.jsonl", "w") as f:
     for i in range(n):
-        f.write(json.dumps({"id": f"p{i}", "prompt": f"in the beginning {i % 97} was", "reference": " the word"}) + "\n")
+        f.write(json.dumps({"id": f"p{i}", "prompt": f"in the beginning {i % 97} was",
+                            "reference": " the word"}) + "\n")
 PY
 lv=$(/usr/bin/python3 -c "print(', '.join(str(round(70 * i / max(1, $levels - 1))) for i in range($levels)))")
 cat >w.ini <<INI
@@ -48,7 +49,9 @@ import sys
 p, l, s, t0, t1, t2, cells, wr, size = sys.argv[1:]
 p, l, s, cells = int(p), int(l), int(s), int(cells)
 t0, t1, t2, wr, size = float(t0), float(t1), float(t2), float(wr), int(size)
-print(f"| prompts | variants x levels | shards (prompts per cell) | file size | create s | cells written | write s per cell | ms per prompt written |")
+print(f"| prompts | variants x levels | shards (prompts per cell) | file size | create s | cells written "
+      "| write s per cell | ms per prompt written |")
 print(f"| --- | --- | --- | --- | --- | --- | --- | --- |")
-print(f"| {p} | 3 x {l} | {s} ({p // s}) | {size / 1e6:.0f} MB | {t1 - t0:.1f} | {cells} | {wr / cells:.4f} | {1000 * wr / cells / (p // s):.3f} |")
+print(f"| {p} | 3 x {l} | {s} ({p // s}) | {size / 1e6:.0f} MB | {t1 - t0:.1f} | {cells} | {wr / cells:.4f} "
+      f"| {1000 * wr / cells / (p // s):.3f} |")
 PY

@@ -42,7 +42,8 @@ expect 2 "does not exist" -- "$hs" logits --model "$work/m" --ids "1" --heads-of
 expect 2 "LAYER.HEAD" -- "$hs" logits --model "$work/m" --ids "1" --heads-off "1-2"
 expect 2 "merges.txt" -- "$hs" tokenize --model "$work/nomerges"
 expect 2 "vocab.json" -- "$hs" tokenize --model "$work/badvocab"
-expect 2 "exceed the context" -- "$hs" generate --model "$work/m" --prompt "$(printf 'abc %.0s' $(seq 1 200))" --max-new 8
+expect 2 "exceed the context" -- "$hs" generate --model "$work/m" --prompt "$(printf 'abc %.0s' $(seq 1 200))" \
+  --max-new 8
 expect 2 "--temperature" -- "$hs" generate --model "$work/m" --prompt "hi" --temperature -1
 expect 2 "--top-p" -- "$hs" generate --model "$work/m" --prompt "hi" --top-p 0
 expect 2 "unknown shape" -- "$hs" mkmodel --shape huge --seed 1 --out "$work/x"
@@ -58,11 +59,21 @@ expect 0 "" -- "$hs" ppl --model "$work/m" --prompt "a b c" --continuation " d e
 # --threads never changes a number; --weights bf16 changes them a little.
 "$hs" mkmodel --shape tiny --seed 5 --out "$work/t" 2>/dev/null
 ids="$(seq -s ' ' 1 100)"
-"$hs" logits --model "$work/t" --ids "$ids" >"$work/l1" && "$hs" logits --model "$work/t" --ids "$ids" --threads 3 >"$work/l3" &&
-  "$hs" logits --model "$work/t" --ids "$ids" --weights bf16 >"$work/lb" || { echo "FAIL: logits runs"; fails=$((fails + 1)); }
-if cmp -s "$work/l1" "$work/l3"; then passes=$((passes + 1)); else echo "FAIL: --threads 3 changed the logits"; fails=$((fails + 1)); fi
+"$hs" logits --model "$work/t" --ids "$ids" >"$work/l1" &&
+  "$hs" logits --model "$work/t" --ids "$ids" --threads 3 >"$work/l3" &&
+  "$hs" logits --model "$work/t" --ids "$ids" --weights bf16 >"$work/lb" ||
+  { echo "FAIL: logits runs"; fails=$((fails + 1)); }
+if cmp -s "$work/l1" "$work/l3"; then
+  passes=$((passes + 1))
+else
+  echo "FAIL: --threads 3 changed the logits"; fails=$((fails + 1))
+fi
 if paste "$work/l1" "$work/lb" | awk '{d = $1 - $2; d = d < 0 ? -d : d; if (d > m) m = d; if ($1 != $2) n++}
-     END {exit !(n > 0 && m < 0.05)}'; then passes=$((passes + 1)); else echo "FAIL: bf16 logits not close to f32 (or identical)"; fails=$((fails + 1)); fi
+     END {exit !(n > 0 && m < 0.05)}'; then
+  passes=$((passes + 1))
+else
+  echo "FAIL: bf16 logits not close to f32 (or identical)"; fails=$((fails + 1))
+fi
 
 # ---- one command-line style (cliopt.h): every command, the same options and wording ----
 report=${HS_BINARY_DIR:?}/analysis/headsweep-report
@@ -75,9 +86,14 @@ help_ok() {
   "$@" >"$work/out" 2>"$work/err" </dev/null
   local rc=$?
   if [ "$rc" -eq 0 ] && grep -q "^usage: " "$work/out" && grep -q "^Exit status: .*0 .*2 bad input" "$work/out" &&
-    [ ! -s "$work/err" ]; then ok; else bad "$name: exit $rc, stdout: $(head -c 200 "$work/out") stderr: $(head -c 200 "$work/err")"; fi
+    [ ! -s "$work/err" ]; then
+    ok
+  else
+    bad "$name: exit $rc, stdout: $(head -c 200 "$work/out") stderr: $(head -c 200 "$work/err")"
+  fi
 }
-for cmd in info tokenize detokenize logits generate ppl mkmodel prompts "prompts check" "prompts shard" score sweep merge status; do
+for cmd in info tokenize detokenize logits generate ppl mkmodel prompts "prompts check" "prompts shard" score sweep \
+  merge status; do
   # shellcheck disable=SC2086
   set -- $cmd
   help_ok "$cmd -h" "$hs" "$@" -h
@@ -90,7 +106,8 @@ for cmd in info tokenize detokenize logits generate ppl mkmodel prompts "prompts
   fi
   "$hs" "$@" --version >"$work/out" 2>"$work/err"
   rc=$?
-  [ "$rc" -eq 0 ] && grep -q "^headsweep [0-9]" "$work/out" && ok || bad "$cmd --version: exit $rc: $(cat "$work/out" "$work/err")"
+  [ "$rc" -eq 0 ] && grep -q "^headsweep [0-9]" "$work/out" && ok ||
+    bad "$cmd --version: exit $rc: $(cat "$work/out" "$work/err")"
   expect 2 "headsweep: $cmd: unknown option '--no-such-option'" -- "$hs" "$@" --no-such-option
   grep -qxF "see 'headsweep $cmd --help'" "$work/err" && ok || bad "$cmd: no --help hint: $(cat "$work/err")"
   expect 2 "headsweep: $cmd: option '--help' takes no value" -- "$hs" "$@" --help=yes
@@ -101,10 +118,14 @@ expect 2 "unknown command 'nope'" -- "$hs" help nope
 # missing values and bad numbers: one wording, whatever the command
 expect 2 "headsweep: info: option '--model' needs a value" -- "$hs" info --model
 expect 2 "headsweep: prompts shard: option '--shards' needs a value" -- "$hs" prompts shard f --shards
-expect 2 "headsweep: mkmodel: --seed: 'x' is not a non-negative integer" -- "$hs" mkmodel --shape tiny --out "$work/y" --seed x
-expect 2 "headsweep: score: --max-prompts: '0' is not an integer in [1, " -- "$hs" score --model "$work/m" --strategy random --max-prompts 0
-expect 2 "headsweep: generate: --top-p: '2' is not a number in [" -- "$hs" generate --model "$work/m" --prompt hi --top-p 2
-expect 2 "headsweep: logits: --prune-level: '101' is not a number in [0, 100]" -- "$hs" logits --model "$work/m" --ids 1 --prune-level 101
+expect 2 "headsweep: mkmodel: --seed: 'x' is not a non-negative integer" -- \
+  "$hs" mkmodel --shape tiny --out "$work/y" --seed x
+expect 2 "headsweep: score: --max-prompts: '0' is not an integer in [1, " -- \
+  "$hs" score --model "$work/m" --strategy random --max-prompts 0
+expect 2 "headsweep: generate: --top-p: '2' is not a number in [" -- \
+  "$hs" generate --model "$work/m" --prompt hi --top-p 2
+expect 2 "headsweep: logits: --prune-level: '101' is not a number in [0, 100]" -- \
+  "$hs" logits --model "$work/m" --ids 1 --prune-level 101
 expect 2 "headsweep: sweep: --progress: expected bar or lines" -- "$hs" sweep x.ini --progress fancy
 expect 2 "headsweep: info: info takes no operands" -- "$hs" info --model "$work/m" extra
 # --opt=VALUE works as --opt VALUE everywhere
@@ -112,7 +133,8 @@ expect 0 "" -- "$hs" info --model="$work/m"
 # headsweep-report: the same layer
 help_ok "report -h" "$report" -h
 help_ok "report --help" "$report" --help
-"$report" --version >"$work/out" 2>&1 && grep -q "^headsweep-report [0-9]" "$work/out" && ok || bad "report --version: $(cat "$work/out")"
+"$report" --version >"$work/out" 2>&1 && grep -q "^headsweep-report [0-9]" "$work/out" && ok ||
+  bad "report --version: $(cat "$work/out")"
 expect 2 "headsweep-report: unknown option '--no-such-option'" -- "$report" --no-such-option
 grep -qxF "see 'headsweep-report --help'" "$work/err" && ok || bad "report: no --help hint: $(cat "$work/err")"
 expect 2 "headsweep-report: option '--out' needs a value" -- "$report" x.h5 --out

@@ -40,8 +40,8 @@ INI
 HDF5_USE_FILE_LOCKING=FALSE "$hs" sweep study.ini --progress lines 2>sweep.err || { cat sweep.err >&2; exit 1; }
 HDF5_USE_FILE_LOCKING=FALSE "$hs" sweep study.ini --out half.h5 --cells 1/2 --progress lines 2>sweep.err ||
   { cat sweep.err >&2; exit 1; }
-"${HS_PYTHON3:-/usr/bin/python3}" "$src/tests/analysis/make_fixture.py" h5py.h5 --variants baseline,agency --levels 0,50 --prompts 4 \
-  --shards 2 --layers 2 --heads 2 --max-new 2
+"${HS_PYTHON3:-/usr/bin/python3}" "$src/tests/analysis/make_fixture.py" h5py.h5 \
+  --variants baseline,agency --levels 0,50 --prompts 4 --shards 2 --layers 2 --heads 2 --max-new 2
 seeds=$src/tests/fuzz/corpus/results_check
 mkdir -p "$seeds"
 cp full.h5 "$seeds/sweep-complete.h5"

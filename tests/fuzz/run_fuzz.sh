@@ -44,7 +44,8 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.configure.log" 2>&1 ||
     { cat "$build.configure.log" >&2; exit 1; }
 fi
-nice -n 19 cmake --build "$build" --target "fuzz_$target" -j"${HS_FUZZ_JOBS:-2}" >"$build/fuzz-build-$target.log" 2>&1 ||
+nice -n 19 cmake --build "$build" --target "fuzz_$target" -j"${HS_FUZZ_JOBS:-2}" \
+  >"$build/fuzz-build-$target.log" 2>&1 ||
   { tail -n 40 "$build/fuzz-build-$target.log" >&2; exit 1; }
 bin=$build/tests/fuzz/fuzz_$target
 nice=${HS_FUZZ_NICE:-19}
@@ -55,7 +56,8 @@ art=$build/fuzz-artifacts/$target
 logs=$build/fuzz-logs
 mkdir -p "$work" "$art" "$logs"
 log=$logs/$target-$(date -u +%Y%m%dT%H%M%SZ).log
-opts=(-print_final_stats=1 -error_exitcode=1 -timeout_exitcode=1 -timeout=60 -rss_limit_mb=2048 "-artifact_prefix=$art/")
+opts=(-print_final_stats=1 -error_exitcode=1 -timeout_exitcode=1 -timeout=60 -rss_limit_mb=2048
+  "-artifact_prefix=$art/")
 [ -f "$src/tests/fuzz/dict/$target.dict" ] && opts+=("-dict=$src/tests/fuzz/dict/$target.dict")
 case $target in tokenizer_roundtrip) opts+=(-max_len=16384) ;; esac
 

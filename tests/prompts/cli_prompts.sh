@@ -59,7 +59,8 @@ expect_line "line 2" "bad.jsonl:2: not valid JSON" "$T/out"
 expect_line "line 3 id" "bad.jsonl:3: missing \"id\"" "$T/out"
 expect_line "line 3 prompt" "bad.jsonl:3: empty \"prompt\"" "$T/out"
 expect_line "line 4" "bad.jsonl:4: duplicate id \"a\" (first at line 1)" "$T/out"
-expect_line "line 5 context" "bad.jsonl:5: prompt (6 tokens) + reference (3 tokens) = 9 tokens, over the model's context of 8" "$T/out"
+expect_line "line 5 context" \
+    "bad.jsonl:5: prompt (6 tokens) + reference (3 tokens) = 9 tokens, over the model's context of 8" "$T/out"
 expect_line "line 5 max-new" "bad.jsonl:5: prompt (6 tokens) + --max-new 4 = 10 tokens" "$T/out"
 expect_line "line 6" "bad.jsonl:6: expected a JSON object, found a JSON array" "$T/out"
 expect_line "line 7" "bad.jsonl:7: invalid UTF-8" "$T/out"
@@ -99,7 +100,11 @@ grep -v '^$' "$T/ten.jsonl" | sort >"$T/orig"
 if cmp -s "$T/union" "$T/orig"; then ok "shards partition the file"; else bad "shards do not partition the file"; fi
 cp -r "$T/shards" "$T/shards.first"
 "$HS" prompts shard "$T/ten.jsonl" --shards 3 --out-dir "$T/shards" >/dev/null 2>&1
-if diff -r "$T/shards" "$T/shards.first" >/dev/null; then ok "shard is reproducible"; else bad "shard output changed"; fi
+if diff -r "$T/shards" "$T/shards.first" >/dev/null; then
+    ok "shard is reproducible"
+else
+    bad "shard output changed"
+fi
 "$HS" prompts shard "$T/ten.jsonl" --shards 12 --out-dir "$T/many" >/dev/null 2>&1
 expect_rc "more shards than prompts" 0 $?
 if [ ! -s "$T/many/ten.shard-11-of-12.jsonl" ] && [ -e "$T/many/ten.shard-11-of-12.jsonl" ]; then
@@ -118,9 +123,13 @@ echo precious >"$T/victim"
 mkdir -p "$T/s3" && ln -s "$T/victim" "$T/s3/ten.shard-0-of-2.jsonl.tmp"
 "$HS" prompts shard "$T/ten.jsonl" --shards 2 --out-dir "$T/s3" >"$T/out" 2>&1
 expect_rc "shard beside a planted .tmp link" 0 $?
-if [ "$(cat "$T/victim")" = precious ] && [ -f "$T/s3/ten.shard-0-of-2.jsonl" ] && [ ! -L "$T/s3/ten.shard-0-of-2.jsonl" ] &&
+if [ "$(cat "$T/victim")" = precious ] && [ -f "$T/s3/ten.shard-0-of-2.jsonl" ] &&
+    [ ! -L "$T/s3/ten.shard-0-of-2.jsonl" ] &&
     [ -z "$(ls "$T/s3" | grep -v '^ten.shard-[01]-of-2.jsonl\(.tmp\)\?$')" ]; then
-    ok "shard writes through a unique temporary name"; else bad "shard followed a planted link or left a temporary file"; fi
+    ok "shard writes through a unique temporary name"
+else
+    bad "shard followed a planted link or left a temporary file"
+fi
 
 if [ "$fails" -ne 0 ]; then echo "$fails failed"; exit 1; fi
 echo "all passed"

@@ -19,10 +19,11 @@ expect_rc() { want=$1; shift; "$@" >"$work/out" 2>"$work/err"; rc=$?
     [ "$rc" = "$want" ] || fail "exit $rc, want $want: $* ($(cat "$work/err"))"; }
 
 "$HS" mkmodel --shape tiny --seed 1 --out "$work/m" 2>/dev/null || { echo "mkmodel failed"; exit 1; }
-cat >"$work/c.jsonl" <<'JSONL'
-{"id": "a", "prompt": "In the beginning ", "reference": "God created the heaven and the earth."}
-{"id": "b", "prompt": "And the earth was without form, and void; ", "reference": "and darkness was upon the face of the deep."}
-JSONL
+{
+    echo '{"id": "a", "prompt": "In the beginning ", "reference": "God created the heaven and the earth."}'
+    echo '{"id": "b", "prompt": "And the earth was without form, and void; ",' \
+        '"reference": "and darkness was upon the face of the deep."}'
+} >"$work/c.jsonl"
 
 for s in entropy magnitude random ablation gradient taylor iterative; do
     expect_rc 0 "$HS" score --model "$work/m" --prompts "$work/c.jsonl" --strategy $s --out "$work/$s.json"
@@ -64,7 +65,8 @@ b = [float(x) for x in open(sys.argv[2])]
 sys.exit(0 if len(a) == len(b) and max(abs(x - y) for x, y in zip(a, b)) > 1e-3 else 1)
 PY
     expect_rc 2 "$HS" logits --model "$work/m" --ids "$ids" --prune-level 50 --heads-off 0.1
-    expect_rc 2 "$HS" logits --model "$work/m" --ids "$ids" --prune-level 50 --scores "$work/magnitude.json" --strategy entropy
+    expect_rc 2 "$HS" logits --model "$work/m" --ids "$ids" --prune-level 50 --scores "$work/magnitude.json" \
+        --strategy entropy
 else
     echo "logits does not take --prune-level yet: that part skipped"
 fi
@@ -74,7 +76,8 @@ echo precious >"$work/victim"
 ln -s "$work/victim" "$work/planted.json.tmp"
 expect_rc 0 "$HS" score --model "$work/m" --strategy random --seed 5 --out "$work/planted.json"
 [ "$(cat "$work/victim")" = precious ] && [ -f "$work/planted.json" ] && [ ! -L "$work/planted.json" ] &&
-    [ -z "$(ls "$work" | grep '^planted.json.tmp.')" ] || fail "score --out followed a planted link or left a temporary file"
+    [ -z "$(ls "$work" | grep '^planted.json.tmp.')" ] ||
+    fail "score --out followed a planted link or left a temporary file"
 
 # Output-path mistakes are bad input (exit 2) named as such, found before any scoring, and
 # leave nothing behind (issue 17: they were exit 1, "cannot rename .tmp.XXXXXX to it").

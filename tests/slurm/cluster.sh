@@ -186,9 +186,10 @@ job_state() { scontrol -o show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-
 
 job_wait() {
   local id=$1 limit=$2 states
+  local final='^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED)$'
   for _ in $(seq "$limit"); do
     states=$(job_state "$id")
-    if [ -n "$states" ] && ! grep -qvE '^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED)$' <<<"$states"; then
+    if [ -n "$states" ] && ! grep -qvE "$final" <<<"$states"; then
       echo "$states"
       return 0
     fi

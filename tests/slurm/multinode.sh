@@ -59,7 +59,8 @@ if ! unshare --net --uts --mount true 2>unshare.err.$$; then
   skip "this machine does not allow new network, UTS and mount namespaces: $e"
 fi
 rm -f unshare.err.$$
-slurm_install || fail "slurm-wlm, munge or hdf5-tools are missing and apt-get cannot install them (tools/setup.sh installs them)"
+slurm_install ||
+  fail "slurm-wlm, munge or hdf5-tools are missing and apt-get cannot install them (tools/setup.sh installs them)"
 for b in nsenter unshare ip; do command -v "$b" >/dev/null || fail "$b is missing (util-linux, iproute2)"; done
 
 # Not under /tmp: each node has its own /tmp (netns_cluster.sh). /var/tmp plays the shared
@@ -143,7 +144,8 @@ runs_count() { h5values "$1" /cells/run | grep -c "^$2\$" || true; }
 two_hosts() {
   local h
   h=$(hosts "$1" | tr '\n' ' ')
-  [[ $h =~ ^hsnode1\ [1-9][0-9]*\ hsnode2\ [1-9][0-9]*\ $ ]] || fail "$1: /cells/host: '$h', want cells from hsnode1 and hsnode2"
+  [[ $h =~ ^hsnode1\ [1-9][0-9]*\ hsnode2\ [1-9][0-9]*\ $ ]] ||
+    fail "$1: /cells/host: '$h', want cells from hsnode1 and hsnode2"
   echo "$h"
 }
 
@@ -205,10 +207,14 @@ lose_node() {
     grep -q "Requeuing JobId=$id\$" cluster/log/slurmctld.log 2>/dev/null && { requeued=1; break; }
     sleep 1
   done
-  [ "$requeued" = 1 ] || fail "slurmctld did not requeue job $id after node $k died: $(grep -E "JobId=$id|hsnode$k" cluster/log/slurmctld.log | tail -n 8)"
-  step "   slurmctld: $(grep -oE "Nodes? hsnode$k not responding, setting DOWN" cluster/log/slurmctld.log | tail -n 1); Requeuing JobId=$id"
+  [ "$requeued" = 1 ] ||
+    fail "slurmctld did not requeue job $id after node $k died:" \
+      "$(grep -E "JobId=$id|hsnode$k" cluster/log/slurmctld.log | tail -n 8)"
+  step "   slurmctld: $(grep -oE "Nodes? hsnode$k not responding, setting DOWN" cluster/log/slurmctld.log |
+    tail -n 1); Requeuing JobId=$id"
   st=$(job_state "$id")
-  [[ $st =~ ^(PENDING|REQUEUED|REQUEUE_HOLD|CONFIGURING)$ ]] || fail "job $id is $st after the requeue, want PENDING (waiting for 2 nodes)"
+  [[ $st =~ ^(PENDING|REQUEUED|REQUEUE_HOLD|CONFIGURING)$ ]] ||
+    fail "job $id is $st after the requeue, want PENDING (waiting for 2 nodes)"
   [ "$(sinfo -h -n "hsnode$k" -o %T)" != idle ] || fail "hsnode$k is idle although it died"
   # Nothing saved is lost. When the writer died the file cannot have changed since; when
   # it survived, it may have saved more cells before the job was stopped.
@@ -225,10 +231,14 @@ lose_node() {
   check_complete "$f"
   # Every cell exactly once: the first run's cells are exactly those saved before the
   # restart, unchanged; the restart resumed them and computed the others.
-  [ "$(runs_count "$f" 1)" = "$kept" ] || fail "$f: $(runs_count "$f" 1) cells of run 1, want the $kept saved before the restart"
-  [ "$(runs_count "$f" 2)" = $((cells - kept)) ] || fail "$f: $(runs_count "$f" 2) cells of run 2, want $((cells - kept))"
-  grep -q "resuming, $kept of $cells cells done" "$r0" || fail "$r0: the restart did not resume the $kept saved cells: $(cat "$r0")"
-  grep -q "$cells of $cells cells done ($((cells - kept)) in this run" "$r0" || fail "$r0: the restart did not compute the $((cells - kept)) others once: $(cat "$r0")"
+  [ "$(runs_count "$f" 1)" = "$kept" ] ||
+    fail "$f: $(runs_count "$f" 1) cells of run 1, want the $kept saved before the restart"
+  [ "$(runs_count "$f" 2)" = $((cells - kept)) ] ||
+    fail "$f: $(runs_count "$f" 2) cells of run 2, want $((cells - kept))"
+  grep -q "resuming, $kept of $cells cells done" "$r0" ||
+    fail "$r0: the restart did not resume the $kept saved cells: $(cat "$r0")"
+  grep -q "$cells of $cells cells done ($((cells - kept)) in this run" "$r0" ||
+    fail "$r0: the restart did not compute the $((cells - kept)) others once: $(cat "$r0")"
   # Values are (variant, level, prompt), not per cell: every value present right after
   # the kill (not the fill value, NaN) must be there unchanged.
   for m in tokens ppl; do

@@ -4,8 +4,9 @@
 # bench/multinode_bench.sh. Sourced after cluster.sh (whose slurm_install, munge_start,
 # _start_daemon, cluster_stop, job_state and job_wait it uses). Needs root.
 #
-#   mn_cluster_start DIR N   (DIR not under /tmp: each node gets its own /tmp) N nodes hsnode1..hsnodeN and a controller; exports SLURM_CONF
-#                            and puts DIR/bin (sbatch, srun, ... wrappers, see below) first
+#   mn_cluster_start DIR N   (DIR not under /tmp: each node gets its own /tmp) N nodes
+#                            hsnode1..hsnodeN and a controller; exports SLURM_CONF and
+#                            puts DIR/bin (sbatch, srun, ... wrappers, see below) first
 #                            on PATH; status 1 (message on stderr) if the namespaces or
 #                            daemons cannot be made here at all, 2 if they run but the
 #                            nodes never become idle
@@ -97,7 +98,8 @@ mn_node_start() {
   ip -n "$(_mn_ns c)" link show "v$k" >/dev/null 2>&1 || _mn_link "$k" ||
     { echo "cannot connect node $k" >&2; return 1; }
   _mn_in "$(_mn_ns "n$k")" "hsnode$k"
-  _start_daemon "slurmd of hsnode$k" "$mn_dir/log/slurmd-hsnode$k.out" "${mn_in[@]}" slurmd -D -N "hsnode$k" -f "$SLURM_CONF"
+  _start_daemon "slurmd of hsnode$k" "$mn_dir/log/slurmd-hsnode$k.out" "${mn_in[@]}" \
+    slurmd -D -N "hsnode$k" -f "$SLURM_CONF"
 }
 
 mn_node_kill() {
@@ -119,7 +121,11 @@ mn_node_kill() {
 
 mn_cluster_start() {
   local d=$1 k c n b
-  case $d in /tmp/*) echo "mn_cluster_start $d: the cluster's directory must not be under /tmp (each node has its own /tmp)" >&2; return 1 ;; esac
+  case $d in
+    /tmp/*)
+      echo "mn_cluster_start $d: the cluster's directory must not be under /tmp (each node has its own /tmp)" >&2
+      return 1 ;;
+  esac
   mn_dir=$d mn_nodes=$2 mn_tag=$$
   # shellcheck disable=SC2034 # cluster.sh's, read by cluster_stop
   cluster_dir=$d
@@ -162,7 +168,8 @@ EOF
   local nodes_conf=""
   for ((k = 1; k <= mn_nodes; k++)); do
     # 2 CPUs each, whatever the machine has (the nodes share its cores; config_overrides).
-    nodes_conf+="NodeName=hsnode$k NodeAddr=$mn_net.1$k CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=2000 State=UNKNOWN"$'\n'
+    nodes_conf+="NodeName=hsnode$k NodeAddr=$mn_net.1$k CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2"
+    nodes_conf+=" ThreadsPerCore=1 RealMemory=2000 State=UNKNOWN"$'\n'
   done
   # SlurmdTimeout=10: a dead node is DOWN (and its jobs requeued) 10-20 s after its last
   # answer instead of 300 s. cred_expire=10: a requeued job may start again after 10 s.

@@ -36,7 +36,8 @@ t0=$(date +%s)
 
 step() { echo "[$(($(date +%s) - t0)) s] $*"; }
 skip() {
-  echo "SKIP: $* -- the SLURM test needs root, apt-get (or slurm-wlm, munge and hdf5-tools installed) and the right to run daemons"
+  echo "SKIP: $* -- the SLURM test needs root, apt-get (or slurm-wlm, munge and hdf5-tools installed)" \
+    "and the right to run daemons"
   exit 77
 }
 fail() {
@@ -96,8 +97,8 @@ demo=(jobs/demo.ini --set job.max_prompts=8 --set generation.max_new_tokens=16
 cells=64 # 4 variants x 4 levels x 4 shards
 # Step 3: 96 prompts in 32 shards, 512 cells of 3 prompts, paced (see there); its own
 # name (logs hs-demo-long-*) and results file, given as --set job.output (no --out).
-long=("${demo[@]}" --set job.prompts=jobs/prompts/kjv_heldout.jsonl --set job.max_prompts=96 --set job.shards=32 --set job.name=demo-long
-  --set job.output=results/long.h5)
+long=("${demo[@]}" --set job.prompts=jobs/prompts/kjv_heldout.jsonl --set job.max_prompts=96 --set job.shards=32
+  --set job.name=demo-long --set job.output=results/long.h5)
 long_cells=512
 
 export HDF5_USE_FILE_LOCKING=FALSE # the tests read files a sweep is writing
@@ -137,7 +138,8 @@ same_results() {
 computed_once() {
   local sum=0 k
   while read -r k; do sum=$((sum + k)); done < <(sed -n 's/.*cells done (\([0-9]*\) in this run.*/\1/p' "$1")
-  [ "$sum" = "$2" ] || fail "$1: the runs computed $sum cells in all, want $2 (each cell once): $(grep 'in this run' "$1")"
+  [ "$sum" = "$2" ] ||
+    fail "$1: the runs computed $sum cells in all, want $2 (each cell once): $(grep 'in this run' "$1")"
 }
 # runs_count FILE RUN: cells of FILE written by sweep run RUN (/cells/run).
 runs_count() { h5values "$1" /cells/run | grep -c "^$2\$" || true; }
@@ -150,7 +152,11 @@ share_of() { echo $((nvariants * ((items - $1 + 3) / 3))); } # share_of K: cells
 part_cells() {
   local i=0 v wrong=0
   while read -r v; do
-    if [ $((i % items % $3)) = $(($2 - 1)) ]; then [ "$v" = 1 ] || wrong=$((wrong + 1)); else [ "$v" = 0 ] || wrong=$((wrong + 1)); fi
+    if [ $((i % items % $3)) = $(($2 - 1)) ]; then
+      [ "$v" = 1 ] || wrong=$((wrong + 1))
+    else
+      [ "$v" = 0 ] || wrong=$((wrong + 1))
+    fi
     i=$((i + 1))
   done < <(h5values "$1" /cells/done)
   { [ "$i" = "$cells" ] && [ "$wrong" = 0 ]; } || fail "$1: $wrong of its $i cell flags are not those of part $2 of $3"
@@ -185,16 +191,19 @@ for want in "ARRAY_JOB_ID=\$(sbatch" "--array=0-2" "--output=logs/a%%b/%x-%A_%a.
   grep -qF -- "$want" dry.out || fail "hs-submit --dry-run --array lacks '$want': $(cat dry.out)"
 done
 # --set job.output=FILE is --out FILE; a different --out beside it is refused.
-"$submit" --build "$build" --dry-run "${demo[@]}" --set job.output=results/y.h5 >dry.out || fail "hs-submit --set job.output"
+"$submit" --build "$build" --dry-run "${demo[@]}" --set job.output=results/y.h5 >dry.out ||
+  fail "hs-submit --set job.output"
 grep -qF -- "--out results/y.h5 " dry.out || fail "hs-submit ignored --set job.output=results/y.h5: $(cat dry.out)"
 rc=0
-"$submit" --build "$build" --dry-run "${demo[@]}" --out results/x.h5 --set job.output=results/y.h5 >dry.out 2>dry.err || rc=$?
+"$submit" --build "$build" --dry-run "${demo[@]}" --out results/x.h5 --set job.output=results/y.h5 \
+  >dry.out 2>dry.err || rc=$?
 { [ "$rc" = 2 ] && grep -q "name different results files" dry.err; } ||
   fail "hs-submit --out x --set job.output=y: exit $rc, want 2 and a message: $(cat dry.err)"
 # More array tasks than cells: a warning.
 over=$((cells + 2))
 "$submit" --build "$build" --dry-run --array $over "${demo[@]}" >dry.out 2>dry.err || fail "hs-submit --array $over"
-grep -q "warning: --array $over is more than the job's $cells cells" dry.err || fail "no warning for --array $over: $(cat dry.err)"
+grep -q "warning: --array $over is more than the job's $cells cells" dry.err ||
+  fail "no warning for --array $over: $(cat dry.err)"
 "$submit" --build "$build" --dry-run --array "$cells" "${demo[@]}" >dry.out 2>dry.err || fail "hs-submit --array $cells"
 ! grep -q "warning" dry.err || fail "a warning for --array $cells: $(cat dry.err)"
 [ -z "$(squeue -h)" ] || fail "--dry-run submitted a job"
@@ -202,19 +211,23 @@ grep -q "warning: --array $over is more than the job's $cells cells" dry.err || 
 # of the job file counts (the awk reader hs-submit once had saw 2 levels of these 4).
 sed 's/^levels = .*/levels = 0, 30,\n  50, 70/' jobs/demo.ini >cont.ini
 grep -q "^  50, 70" cont.ini || fail "cont.ini has no continuation line"
-"$submit" --build "$build" --dry-run --array "$cells" cont.ini "${demo[@]:1}" >dry.out 2>dry.err || fail "hs-submit cont.ini"
+"$submit" --build "$build" --dry-run --array "$cells" cont.ini "${demo[@]:1}" >dry.out 2>dry.err ||
+  fail "hs-submit cont.ini"
 ! grep -q "warning" dry.err || fail "continued levels miscounted: $(cat dry.err)"
-"$submit" --build "$build" --dry-run --array $((cells + 1)) cont.ini "${demo[@]:1}" >dry.out 2>dry.err || fail "hs-submit cont.ini"
+"$submit" --build "$build" --dry-run --array $((cells + 1)) cont.ini "${demo[@]:1}" >dry.out 2>dry.err ||
+  fail "hs-submit cont.ini"
 grep -q "more than the job's $cells cells" dry.err || fail "no warning for --array $((cells + 1)): $(cat dry.err)"
 # A job the sweep refuses is refused before anything is written; so is a submit host
 # without sbatch (PATH without it: only what hs-submit needs before it checks).
 rc=0
 "$submit" --build "$build" --dry-run "${demo[@]}" --set job.shards=99 >dry.out 2>dry.err || rc=$?
-{ [ "$rc" = 2 ] && grep -q "shards = 99 but only 8" dry.err; } || fail "hs-submit of a bad job: exit $rc: $(cat dry.err)"
+{ [ "$rc" = 2 ] && grep -q "shards = 99 but only 8" dry.err; } ||
+  fail "hs-submit of a bad job: exit $rc: $(cat dry.err)"
 mkdir -p nosbatch
 for t in dirname basename python3; do ln -sf "$(command -v "$t")" "nosbatch/$t"; done
 rc=0
-PATH=$work/nosbatch "$submit" --build "$build" --logs nologs "${demo[@]}" --out results/nosb.h5 >dry.out 2>dry.err || rc=$?
+PATH=$work/nosbatch "$submit" --build "$build" --logs nologs "${demo[@]}" --out results/nosb.h5 \
+  >dry.out 2>dry.err || rc=$?
 { [ "$rc" = 2 ] && grep -q "sbatch not found" dry.err && [ ! -e nologs ]; } ||
   fail "hs-submit without sbatch: exit $rc (want 2, nothing written): $(cat dry.err)"
 # The merge script (outside SLURM, as it also runs by hand) with a headsweep whose status
@@ -251,15 +264,18 @@ st=$(job_wait "$id" 300) || fail "requeued run did not end"
 [ "$st" = COMPLETED ] || fail "requeued run ended $st"
 [ "$(restarts "$id")" = 1 ] || fail "want 1 restart, scontrol says $(restarts "$id")"
 log="logs/hs-demo-$id.out" r0="logs/hs-demo-$id.rank0.log"
-{ grep -q "restart count 0" "$log" && grep -q "restart count 1" "$log"; } || fail "$log lacks the restart counts: $(cat "$log")"
+{ grep -q "restart count 0" "$log" && grep -q "restart count 1" "$log"; } ||
+  fail "$log lacks the restart counts: $(cat "$log")"
 grep -q "caught SIGTERM" "$log" || fail "$log: the requeue's SIGTERM was not seen: $(cat "$log")"
 check_complete results/requeue.h5 "$cells"
 # Each cell once: the restart resumed exactly the cells the first run wrote (/cells/run 1)
 # and computed the others (run 2).
 first=$(runs_count results/requeue.h5 1)
 [ "$first" -ge 4 ] || fail "results/requeue.h5: the first run wrote $first cells, want at least 4"
-grep -q "resuming, $first of $cells cells done" "$r0" || fail "the requeued job did not resume the $first cells: $(cat "$r0")"
-[ $((first + $(runs_count results/requeue.h5 2))) = "$cells" ] || fail "results/requeue.h5: /cells/run is not 1 or 2 everywhere"
+grep -q "resuming, $first of $cells cells done" "$r0" ||
+  fail "the requeued job did not resume the $first cells: $(cat "$r0")"
+[ $((first + $(runs_count results/requeue.h5 2))) = "$cells" ] ||
+  fail "results/requeue.h5: /cells/run is not 1 or 2 everywhere"
 computed_once "$r0" "$cells"
 same_results results/straight.h5 results/requeue.h5
 
@@ -314,11 +330,13 @@ for k in 0 2; do
   [ "$(job_state "${aid}_$k")" = COMPLETED ] || fail "array task $k ended $(job_state "${aid}_$k")"
 done
 if [ "$resumable" = 1 ]; then
-  [[ $(job_state "${aid}_1") =~ ^(CANCELLED|FAILED)$ ]] || fail "array task 1 ended $(job_state "${aid}_1"), want CANCELLED"
+  [[ $(job_state "${aid}_1") =~ ^(CANCELLED|FAILED)$ ]] ||
+    fail "array task 1 ended $(job_state "${aid}_1"), want CANCELLED"
 fi
 grep -q "array task(s) 1 did not finish" "$mlog" || fail "$mlog does not name task 1: $(cat "$mlog")"
 again=$(sed -n 's/.*headsweep-merge.sbatch:   //p' "$mlog")
-[[ $again == *"hs-submit "*"--array 3 "*"--tasks 1" ]] || fail "$mlog gives no hs-submit command to run task 1 again: $(cat "$mlog")"
+[[ $again == *"hs-submit "*"--array 3 "*"--tasks 1" ]] ||
+  fail "$mlog gives no hs-submit command to run task 1 again: $(cat "$mlog")"
 { [ -f "logs/hs-demo-${aid}_0.out" ] && [ -f "logs/hs-demo-${aid}_0.rank0.log" ]; } || fail "array logs: $(ls logs)"
 log="logs/hs-demo-${aid}_0.out"
 if grep -q "stopped by SIGUSR1" "logs/hs-demo-${aid}_0.rank0.log"; then
@@ -343,13 +361,15 @@ mlog="logs/hs-demo-merge-${ids2[1]}.out"
 [ "$st" = COMPLETED ] || fail "second merge job ended $st: $(cat "$mlog")"
 r0="logs/hs-demo-${ids2[0]}_1.rank0.log"
 if [ "$resumable" = 1 ]; then
-  grep -q "resuming, $kept of $cells cells done" "$r0" || fail "task 1 did not resume its $kept saved cells: $(cat "$r0")"
+  grep -q "resuming, $kept of $cells cells done" "$r0" ||
+    fail "task 1 did not resume its $kept saved cells: $(cat "$r0")"
 fi
 # Every cell exactly once: each part holds exactly its own cells; the resubmitted task
 # computed only the cells the failed one had not saved; each task's runs add up to its share.
 for k in 1 2 3; do part_cells "results/array.parts/part-$k-of-3.h5" "$k" 3; done
 computed_once "$r0" $((share - kept))
-[ "$(runs_count "$part2" $((kept > 0 ? 2 : 1)))" = $((share - kept)) ] || fail "$part2: /cells/run: $(h5values "$part2" /cells/run | tr '\n' ' ')"
+[ "$(runs_count "$part2" $((kept > 0 ? 2 : 1)))" = $((share - kept)) ] ||
+  fail "$part2: /cells/run: $(h5values "$part2" /cells/run | tr '\n' ' ')"
 computed_once "logs/hs-demo-${aid}_0.rank0.log" "$(share_of 1)"
 computed_once "logs/hs-demo-${aid}_2.rank0.log" "$(share_of 3)"
 check_complete results/array.h5 "$cells"
@@ -361,7 +381,8 @@ step "   array: task 1 resubmitted alone, merged, every cell once, equal to step
 log="logs/hs-demo-long-$tl.out" r0="logs/hs-demo-long-$tl.rank0.log"
 for _ in $(seq 300); do
   grep -q "resuming, " "$r0" 2>/dev/null && break
-  [ "$(job_state "$tl")" != COMPLETED ] || fail "the time-limited job finished without reaching its limit: $(cat "$log")"
+  [ "$(job_state "$tl")" != COMPLETED ] ||
+    fail "the time-limited job finished without reaching its limit: $(cat "$log")"
   sleep 1
 done
 grep -q "resuming, " "$r0" || fail "the time-limited job never resumed: $(cat "$log")"
@@ -370,10 +391,12 @@ job_wait "$tl" 120 >/dev/null || fail "time-limited job did not end after scance
 grep -q "caught SIGUSR1" "$log" || fail "$log: no SIGUSR1 before the time limit: $(cat "$log")"
 grep -q "requeueing job $tl (restart 1 will resume)" "$log" || fail "$log: no self-requeue: $(cat "$log")"
 grep -q "restart count 1" "$log" || fail "$log: no restart 1: $(cat "$log")"
-grep -q "results/long.h5: resuming" "$r0" || fail "$r0: the sweep did not write --set job.output=results/long.h5: $(cat "$r0")"
+grep -q "results/long.h5: resuming" "$r0" ||
+  fail "$r0: the sweep did not write --set job.output=results/long.h5: $(cat "$r0")"
 saved=$(sed -n 's/.*cells done (\([0-9]*\) in this run.*/\1/p' "$r0" | head -n 1)
 [ "${saved:-0}" -ge 1 ] || fail "$r0: the first run saved no cell: $(cat "$r0")"
-grep -q "resuming, $saved of $long_cells cells done" "$r0" || fail "$r0: the restart did not resume the $saved saved cells: $(cat "$r0")"
+grep -q "resuming, $saved of $long_cells cells done" "$r0" ||
+  fail "$r0: the restart did not resume the $saved saved cells: $(cat "$r0")"
 step "   time limit: SIGUSR1 $(grep -m1 'caught SIGUSR1' "$log" | cut -c12-19), $saved cells saved, requeued, resumed"
 
 # --- 5. threads per rank: --threads 2 -> --cpus-per-task=2 -> --set job.threads=2 ----------
@@ -389,7 +412,8 @@ log="$pl/hs-demo-$id.out"
 grep -q "1 rank(s) x 2 thread(s) via srun" "$log" || fail "$log: $(cat "$log")"
 grep -q -- "--set job.threads=2 " "$log" || fail "$log: job.threads not passed: $(cat "$log")"
 [ -f "$pl/hs-demo-$id.rank0.log" ] || fail "no rank log $pl/hs-demo-$id.rank0.log: $(find logs -newer dry.out -type f)"
-grep -q "nothing to do, $cells of $cells cells done" "$pl/hs-demo-$id.rank0.log" || fail "$(cat "$pl/hs-demo-$id.rank0.log")"
+grep -q "nothing to do, $cells of $cells cells done" "$pl/hs-demo-$id.rank0.log" ||
+  fail "$(cat "$pl/hs-demo-$id.rank0.log")"
 
 # --- 6. the merge job cannot be submitted: hs-submit says how to submit it by hand ---------
 step "6. merge job refused by sbatch: hs-submit prints the command"

@@ -53,8 +53,8 @@ lines = {l.split(" = ")[0]: l for l in study.splitlines()}
 cal, plain = lines.get("variant.agency-cal", ""), lines.get("variant.agency", "")
 if "thresholds calibrated at percentile 90" not in cal:
     fail(f"the study text does not record the percentile: {cal!r}")
-if "calibrated" in plain or "overload_threshold 0.850000024," not in plain or "alignment_threshold 0.600000024," not in plain \
-        or "recovery_steps 100," not in plain:
+if "calibrated" in plain or "overload_threshold 0.850000024," not in plain \
+        or "alignment_threshold 0.600000024," not in plain or "recovery_steps 100," not in plain:
     fail(f"the plain agency variant lost the seed's defaults: {plain!r}")
 got_u = float(re.search(r"overload_threshold ([-0-9.e]+)", cal).group(1))
 got_c = float(re.search(r"alignment_threshold ([-0-9.e]+)", cal).group(1))

@@ -17,7 +17,8 @@ sweep 1 --out ref.h5 || fail "reference sweep: $(cat sweep.err)"
 sweep 1 --out p.h5 --cells 1/2 || fail "first half: $(cat sweep.err)"
 sweep 1 --out q.h5 --cells 2/2 || fail "second half: $(cat sweep.err)"
 cp p.h5 x.h5
-"$report" x.h5 --out rep-intact --no-figures --bootstrap 200 >/dev/null 2>&1 || fail "headsweep-report on the intact file"
+"$report" x.h5 --out rep-intact --no-figures --bootstrap 200 >/dev/null 2>&1 ||
+  fail "headsweep-report on the intact file"
 "$py" "$tool" damage p.h5 dmg "$seed" >cases.txt || fail "making damaged copies"
 
 # run CMD...: rc and err.txt; a signal (128+), a sanitizer report or a hang fails.
@@ -47,10 +48,12 @@ check_accepted() {
   case $reader in
     resume)
       "$py" "$tool" compare ref.h5 x.h5 >/dev/null || fail "$case: resume used wrong numbers"
-      "$py" "$tool" keeps p.h5 x.h5 >/dev/null || fail "$case: resume lost values: $("$py" "$tool" keeps p.h5 x.h5 2>&1)" ;;
+      "$py" "$tool" keeps p.h5 x.h5 >/dev/null ||
+        fail "$case: resume lost values: $("$py" "$tool" keeps p.h5 x.h5 2>&1)" ;;
     merge)
       "$py" "$tool" compare ref.h5 m.h5 >/dev/null || fail "$case: merge used wrong numbers"
-      "$py" "$tool" keeps p.h5 m.h5 >/dev/null || fail "$case: merge lost values: $("$py" "$tool" keeps p.h5 m.h5 2>&1)" ;;
+      "$py" "$tool" keeps p.h5 m.h5 >/dev/null ||
+        fail "$case: merge lost values: $("$py" "$tool" keeps p.h5 m.h5 2>&1)" ;;
     report) diff -r rep-intact rep >/dev/null || fail "$case: the report differs from the intact file's" ;;
   esac
   accepted=$((accepted + 1))
@@ -72,4 +75,5 @@ while read -r case cls; do
   done
 done <cases.txt
 [ "$cases" -ge 70 ] || fail "only $cases damaged copies"
-echo "sweep_corrupt: ok ($cases damaged copies x 3 readers: $refused refused, $accepted accepted with the intact numbers)"
+echo "sweep_corrupt: ok ($cases damaged copies x 3 readers: $refused refused," \
+  "$accepted accepted with the intact numbers)"

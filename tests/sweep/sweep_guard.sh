@@ -71,7 +71,8 @@ fi
 # attribute as a fixed-length string of another size than the sweep's; the resume (the
 # whole remainder, so that it surely has cells to write: the first sweep's progress
 # depends on timing) rewrites it in its own type.
-"$py" -c "import h5py, numpy as np; h5py.File('g.h5', 'r+').attrs.create('last_git_describe', np.bytes_('old-build'), dtype='S9')"
+"$py" -c "import h5py, numpy as np
+h5py.File('g.h5', 'r+').attrs.create('last_git_describe', np.bytes_('old-build'), dtype='S9')"
 expect 0 "warning: g.h5 was last written by headsweep old-build" -- "$hs" sweep study.ini --out g.h5
 "$py" - <<'PY' || fail "the resume did not restamp last_git_describe in its own type"
 import h5py
@@ -109,7 +110,8 @@ expect 2 "bad.ini:4: unknown key" -- "$mpiexec" -n 2 "$hs" sweep bad.ini
 [ "$(grep -c "unknown key" guard.err)" = 1 ] || fail "the job-file error was printed more than once"
 printf '[job]\nmodel = nomodel\nprompts = prompts.jsonl\n' >bad.ini
 expect 2 "bad.ini:2: model = nomodel: No such file or directory" -- "$hs" sweep bad.ini
-expect 2 "--set job.shards=30: shards = 30 but only 24 evaluation prompts" -- "$hs" sweep study.ini --set job.shards=30 --out s.h5
+expect 2 "--set job.shards=30: shards = 30 but only 24 evaluation prompts" -- \
+  "$hs" sweep study.ini --set job.shards=30 --out s.h5
 expect 2 "--set generation.top_p=2" -- "$hs" sweep study.ini --set generation.top_p=2
 expect 2 "--cells 3/2" -- "$hs" sweep study.ini --cells 3/2
 # A level keep-one-per-layer cannot satisfy names the job file, variant and level (issue 17:

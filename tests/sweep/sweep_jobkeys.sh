@@ -35,7 +35,11 @@ expect() {
   for n in "${needles[@]}"; do grep -qF -- "$n" err.txt || fail "$* -> stderr lacks '$n': $(cat err.txt)"; done
 }
 line_of() { grep -n "^$1 =" study.ini | cut -d: -f1; }
-attr() { "$py" -c "import h5py, sys; v = h5py.File(sys.argv[1], 'r').attrs[sys.argv[2]]; print(v.decode() if isinstance(v, bytes) else v)" "$@"; }
+attr() {
+  "$py" -c "import h5py, sys
+v = h5py.File(sys.argv[1], 'r').attrs[sys.argv[2]]
+print(v.decode() if isinstance(v, bytes) else v)" "$@"
+}
 
 # ---- scores = FILE ----
 "$hs" score --model model --prompts calib.jsonl --strategy entropy --out scores.json >/dev/null 2>&1 || fail "score"
@@ -59,7 +63,8 @@ echo '{"format": "headsweep-head-scores"' >broken.json
 expect 2 "--set pruning.scores=broken.json: scores" "broken.json" -- \
   "$hs" sweep study.ini --out x.h5 --set pruning.scores=broken.json
 "$hs" mkmodel --shape tiny --seed 4 --out other 2>/dev/null || fail "mkmodel other"
-"$hs" score --model other --prompts calib.jsonl --strategy magnitude --out other.json >/dev/null 2>&1 || fail "score other"
+"$hs" score --model other --prompts calib.jsonl --strategy magnitude --out other.json >/dev/null 2>&1 ||
+  fail "score other"
 expect 2 "--set pruning.scores=other.json: scores" "computed for model sha256" -- \
   "$hs" sweep study.ini --out x.h5 --set pruning.scores=other.json
 "$hs" score --model model --prompts calib.jsonl --strategy magnitude --out magnitude.json >/dev/null 2>&1
@@ -114,7 +119,10 @@ grep -q "nothing to do" sweep.err || fail "strategy per variant, rerun: $(cat sw
 expect 2 "different study" -- "$hs" sweep study.ini --out per.h5 --set variant.baseline.strategy=magnitude
 # a variant's scores file, and strategy = magnitude beside it, must agree
 sweep 1 --out pfile.h5 --set variant.baseline.scores=magnitude.json || fail "variant scores file: $(cat sweep.err)"
-"$py" -c "import h5py,sys; f=h5py.File('pfile.h5','r'); assert 'variant.baseline = gating mask, agency off, strategy magnitude, scores $(sha256sum magnitude.json | cut -d' ' -f1)' in f.attrs['study'].decode(), f.attrs['study']" ||
+magnitude_sha=$(sha256sum magnitude.json | cut -d' ' -f1)
+"$py" -c "import h5py,sys; f=h5py.File('pfile.h5','r')
+line = 'variant.baseline = gating mask, agency off, strategy magnitude, scores $magnitude_sha'
+assert line in f.attrs['study'].decode(), f.attrs['study']" ||
   fail "variant scores file not in the study"
 expect 2 "--set variant.baseline.strategy=random: strategy = random, but the scores file" "holds magnitude scores" -- \
   "$hs" sweep study.ini --out x.h5 --set variant.baseline.scores=magnitude.json --set variant.baseline.strategy=random
@@ -162,7 +170,8 @@ grep -q "computing head means" sweep.err && fail "means recomputed despite the s
 expect 2 "--set variant.agency.ablation=mean: variant agency has ablation = mean" "holds no head means" -- \
   "$hs" sweep study.ini --out x.h5 --set pruning.strategy=magnitude --set pruning.scores=nomeans.json \
   --set variant.agency.ablation=mean
-expect 2 "--set pruning.ablation=average" "zero or mean" -- "$hs" sweep study.ini --out x.h5 --set pruning.ablation=average
+expect 2 "--set pruning.ablation=average" "zero or mean" -- \
+  "$hs" sweep study.ini --out x.h5 --set pruning.ablation=average
 [ ! -e x.h5 ] || fail "a refused sweep left x.h5"
 
 # ---- heads_off = L.H,... ----

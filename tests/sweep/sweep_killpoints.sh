@@ -17,7 +17,8 @@ if ! command -v strace >/dev/null; then
   exit 77
 fi
 if ! strace -f -qq -o /dev/null true 2>/dev/null; then
-  echo "sweep_killpoints: skipped: strace cannot trace here (no ptrace permission, e.g. a container without CAP_SYS_PTRACE)"
+  echo "sweep_killpoints: skipped: strace cannot trace here (no ptrace permission," \
+    "e.g. a container without CAP_SYS_PTRACE)"
   exit 77
 fi
 # Only rank 0 runs under strace: the launcher starts this wrapper on every rank.
@@ -97,7 +98,9 @@ assert first_ok > 0, "no failed open of OUT before the file exists"
 print(f"core_open openat {first_ok}")
 print(f"after_rename openat {first_ok + 1}")
 EOF
-for n in 1 2; do "$py" points.py rec$n.trace $total >points$n.txt || fail "cannot read the trace of rank 0: $(tail rec$n.trace)"; done
+for n in 1 2; do
+  "$py" points.py rec$n.trace $total >points$n.txt || fail "cannot read the trace of rank 0: $(tail rec$n.trace)"
+done
 point() { grep "^$2 " "points$1.txt" | cut -d' ' -f2,3; }
 
 # runs_of OUT: "run:count ..." as results_tool prints it.
@@ -108,11 +111,14 @@ runs_of() { "$py" "$tool" runs "$1"; }
 rerun() {
   local n=$1 out=$2 before=$3 runs_before=$4 got
   sweep "$n" --out "$out" || fail "$name: rerun: $(cat sweep.err)"
-  if grep -q "is being written by another sweep\|is locked by" sweep.err; then fail "$name: a lock blocked the rerun"; fi
+  if grep -q "is being written by another sweep\|is locked by" sweep.err; then
+    fail "$name: a lock blocked the rerun"
+  fi
   if [ "$before" = "$total" ]; then
     grep -q "nothing to do, $total of $total cells done" sweep.err || fail "$name: rerun: $(cat sweep.err)"
   elif [ "$runs_before" = none ]; then
-    grep -q "created, 0 of $total cells done; computing $total cells\|resuming, 0 of $total cells done; computing $total cells" sweep.err ||
+    grep -q -e "created, 0 of $total cells done; computing $total cells" \
+      -e "resuming, 0 of $total cells done; computing $total cells" sweep.err ||
       fail "$name: rerun did not compute every cell: $(cat sweep.err)"
   else
     grep -q "resuming, $before of $total cells done; computing $((total - before)) cells" sweep.err ||
@@ -122,7 +128,8 @@ rerun() {
   got=$(runs_of "$out")
   case $runs_before in
     none) want="1:$total" ;;
-    *) want=$([ "$before" = 0 ] && echo "2:$total" || ([ "$before" = "$total" ] && echo "1:$total") || echo "1:$before 2:$((total - before))") ;;
+    *) want=$([ "$before" = 0 ] && echo "2:$total" || ([ "$before" = "$total" ] && echo "1:$total") ||
+         echo "1:$before 2:$((total - before))") ;;
   esac
   [ "$got" = "$want" ] || fail "$name: cells per run $got, want $want"
   [ -z "$(ls "$out".tmp.* 2>/dev/null)" ] || fail "$name: temporary files left: $(ls "$out".tmp.*)"
@@ -221,7 +228,8 @@ other_rank() {
   [ -s "$out.lock" ] || fail "$name: the sweep never took its lock"
   [ "$wait" != 0 ] || sleep 1 # held for 3 s at the first access() after the lock
   r0=$(cut -d' ' -f1 "$out.lock")
-  victim=$(ps -eo pid=,comm=,args= | awk -v o="$out" -v r0="$r0" '$2 == "headsweep" && index($0, o) && $1 != r0 {print $1; exit}')
+  victim=$(ps -eo pid=,comm=,args= |
+    awk -v o="$out" -v r0="$r0" '$2 == "headsweep" && index($0, o) && $1 != r0 {print $1; exit}')
   [ -n "$victim" ] || fail "$name: no rank other than rank 0 ($r0) found"
   kill -9 "$victim"
   wait $job && fail "$name: the run was not stopped by the kill"

@@ -18,16 +18,19 @@ expect() {
 
 sweep 1 --out full.h5 || fail "full run: $(cat sweep.err)"
 sweep 2 --out part1.h5 --cells 1/2 || fail "part 1: $(cat sweep.err)"
-grep -q "computing $((total / 2)) cells" sweep.err || fail "part 1 of 2 should compute $((total / 2)) of $total cells: $(cat sweep.err)"
+grep -q "computing $((total / 2)) cells" sweep.err ||
+  fail "part 1 of 2 should compute $((total / 2)) of $total cells: $(cat sweep.err)"
 sweep 2 --out part2.h5 --cells 2/2 || fail "part 2: $(cat sweep.err)"
-[ "$(cells_done part1.h5)" = $((total / 2)) ] && [ "$(cells_done part2.h5)" = $((total / 2)) ] || fail "parts should hold half the cells each"
+[ "$(cells_done part1.h5)" = $((total / 2)) ] && [ "$(cells_done part2.h5)" = $((total / 2)) ] ||
+  fail "parts should hold half the cells each"
 sweep 1 --out part1.h5 --cells 1/2 || fail "rerun of part 1"
 grep -q "nothing to do" sweep.err || fail "a finished part should have nothing to do: $(cat sweep.err)"
 
 expect 0 "merged 2 files into merged.h5: $total of $total cells done" -- "$hs" merge merged.h5 part1.h5 part2.h5
 "$py" "$tool" compare full.h5 merged.h5 || fail "merged parts differ from the single run"
 "$py" "$tool" check merged.h5 || fail "schema check of the merged file"
-"$py" -c "import h5py, sys; sys.exit(0 if h5py.File('merged.h5')['/'].attrs['merged_from'] == b'part1.h5, part2.h5' else 1)" ||
+"$py" -c "import h5py, sys
+sys.exit(0 if h5py.File('merged.h5')['/'].attrs['merged_from'] == b'part1.h5, part2.h5' else 1)" ||
   fail "merged_from attribute"
 
 # Overlapping inputs that agree are fine; the output is never overwritten.
@@ -44,8 +47,8 @@ expect 2 "cannot merge other.h5 with part1.h5" "different study" "sample_seed = 
 cp part1.h5 tampered.h5
 cell=$("$py" "$tool" tamper tampered.h5) || fail "tamper"
 read -r variant level shard <<<"$cell"
-expect 2 "cell (variant $variant, level $level, shard $shard) is done in both tampered.h5 and full.h5" "distinct_2 of prompt" -- \
-  "$hs" merge y.h5 tampered.h5 full.h5
+expect 2 "cell (variant $variant, level $level, shard $shard) is done in both tampered.h5 and full.h5" \
+  "distinct_2 of prompt" -- "$hs" merge y.h5 tampered.h5 full.h5
 [ ! -e y.h5 ] || fail "a refused merge left y.h5"
 
 expect 2 "an output and at least one input" -- "$hs" merge only.h5

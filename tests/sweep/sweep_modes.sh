@@ -51,7 +51,8 @@ PY
   fail "bad mode: $(cat guard.err)"
 printf '[job]\nmodel = model\nprompts = prompts.jsonl\nbatch = 8\n' >bad.ini
 "$hs" sweep bad.ini 2>guard.err
-[ $? = 2 ] && grep -q "bad.ini:4: batch applies to mode = throughput only" guard.err || fail "batch in latency mode: $(cat guard.err)"
+[ $? = 2 ] && grep -q "bad.ini:4: batch applies to mode = throughput only" guard.err ||
+  fail "batch in latency mode: $(cat guard.err)"
 "$hs" sweep study.ini "${thr[@]}" --set job.batch=0 2>guard.err
 [ $? = 2 ] && grep -q -- "--set job.batch=0" guard.err || fail "batch 0: $(cat guard.err)"
 
@@ -108,7 +109,8 @@ PY
 report=${HS_BINARY_DIR:?}/analysis/headsweep-report
 if [ -x "$report" ]; then
   "$report" thr.h5 --out rep >/dev/null 2>rep.err || fail "report: $(cat rep.err)"
-  grep -q "Measurement mode: \*\*throughput\*\*" rep/REPORT.md && grep -q "first 1 prompt(s) of each cell" rep/REPORT.md ||
+  grep -q "Measurement mode: \*\*throughput\*\*" rep/REPORT.md &&
+    grep -q "first 1 prompt(s) of each cell" rep/REPORT.md ||
     fail "the report does not say how thr.h5 was measured"
   "$report" lat.h5 --out rep2 >/dev/null 2>rep.err || fail "report: $(cat rep.err)"
   grep -q "Measurement mode: \*\*latency\*\*" rep2/REPORT.md || fail "latency report lacks its mode"

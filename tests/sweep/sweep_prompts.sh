@@ -23,7 +23,9 @@ refused() {
     [ "$rc" = 2 ] || fail "$name ($n ranks): exit $rc, want 2: $(cat sweep.err)"
     grep -q -- "$pattern" sweep.err || fail "$name ($n ranks): no message matching [$pattern]: $(cat sweep.err)"
     [ "$(grep -c "$pattern" sweep.err)" = 1 ] || fail "$name ($n ranks): the message is printed more than once"
-    if grep -q "cells done\|computing .* head scores" sweep.err; then fail "$name ($n ranks): refused too late: $(cat sweep.err)"; fi
+    if grep -q "cells done\|computing .* head scores" sweep.err; then
+      fail "$name ($n ranks): refused too late: $(cat sweep.err)"
+    fi
     [ -z "$(ls -A results 2>/dev/null)" ] || fail "$name ($n ranks): left files: $(ls -A results)"
   done
   echo "  refused: $name: $(grep -o -- "$pattern.*" sweep.err | head -c 160)"
@@ -44,10 +46,12 @@ refused "not JSON" cut.jsonl "cut.jsonl:4: not valid JSON"
 # max_new_tokens = 32 positions.
 words=$(printf 'and the earth %.0s' $(seq 60))
 line 6 "{\"id\": \"long-ref\", \"prompt\": \"in the beginning\", \"reference\": \"$words\"}" >ref.jsonl
-refused "prompt + reference over the context" ref.jsonl "ref.jsonl:6: prompt long-ref needs .* reference), over the model.s context of 128; shorten the prompt or its reference"
+too_long="ref.jsonl:6: prompt long-ref needs .* reference), over the model.s context of 128"
+refused "prompt + reference over the context" ref.jsonl "$too_long; shorten the prompt or its reference"
 long=$(printf 'and the earth %.0s' $(seq 9)) # 108 tokens
 line 24 "{\"id\": \"long-prompt\", \"prompt\": \"$long\"}" >gen.jsonl
-refused "prompt + max_new_tokens over the context" gen.jsonl "gen.jsonl:24: prompt long-prompt needs .* generated), over the model's context of 128"
+refused "prompt + max_new_tokens over the context" gen.jsonl \
+  "gen.jsonl:24: prompt long-prompt needs .* generated), over the model's context of 128"
 # The same prompt fits when fewer tokens are generated.
 sweep 1 --set job.prompts=gen.jsonl --set generation.max_new_tokens=4 --out "$work/short.h5" ||
   fail "a prompt that fits with max_new_tokens = 4 was refused: $(cat sweep.err)"
@@ -104,7 +108,8 @@ study = study.decode() if isinstance(study, bytes) else str(study)
 assert "prompt_order = sample\nprompt_seed = 5\n" in study, study
 EOF
 sweep 1 --set job.max_prompts=12 --set job.prompt_seed=5 --out "$work/s5b.h5" || fail "max_prompts sample again"
-"$py" "$tool" compare --numbers-only "$work/s5.h5" "$work/s5b.h5" >/dev/null || fail "max_prompts: a seed's sample differs"
+"$py" "$tool" compare --numbers-only "$work/s5.h5" "$work/s5b.h5" >/dev/null ||
+  fail "max_prompts: a seed's sample differs"
 sweep 1 --set job.prompts=tail.jsonl --set job.max_prompts=24 --out "$work/tail2.h5" &&
   fail "the sample left out the over-context prompt, a book of its own"
 grep -q "unused needs" sweep.err || fail "the over-context sampled prompt: $(cat sweep.err)"
@@ -145,7 +150,8 @@ with h5py.File(sys.argv[1], "r+") as h:
     v[3] += 1
     h["prompts/line"][...] = v' "$work/rows2.h5" || fail "editing /prompts/line"
 sweep 1 "${sample[@]}" --out "$work/rows2.h5" && fail "a resume with other prompt rows was accepted"
-grep -q "rows2.h5 and this run's sample of blank.jsonl hold different prompts: prompt 3 (gen-[0-9]*): /prompts/line is [0-9]* vs [0-9]*" sweep.err ||
+differ="and this run's sample of blank.jsonl hold different prompts:"
+grep -q "rows2.h5 $differ prompt 3 (gen-[0-9]*): /prompts/line is [0-9]* vs [0-9]*" sweep.err ||
   fail "the refused resume: $(cat sweep.err)"
 sweep 1 "${sample[@]}" --out "$work/rows.h5" || fail "a resume of the same sample: $(cat sweep.err)"
 # The same rule (merge_rule.c) in `headsweep merge` and the report's multi-file reading: files
@@ -173,11 +179,13 @@ for ds in line book file_index; do
   echo "  refused (merge and report): another /prompts/$ds: $(grep -o 'hold different.*' merge.err | head -c 100)"
 done
 sweep 1 "${sample[@]}" --out "$work/e-book.h5" && fail "a resume with another /prompts/book was accepted"
-grep -q "e-book.h5 and this run's sample of blank.jsonl hold different prompts: prompt 5 (gen-[0-9]*): /prompts/book is exo vs gen" sweep.err ||
+grep -q "e-book.h5 $differ prompt 5 (gen-[0-9]*): /prompts/book is exo vs gen" sweep.err ||
   fail "the resume with another book: $(cat sweep.err)"
 cp "$work/rows.h5" "$work/rows3.h5"
-"$hs" merge "$work/m.h5" "$work/rows.h5" "$work/rows3.h5" 2>merge.err || fail "merge of the same sample: $(cat merge.err)"
-echo "  rows: /prompts/file_index, line and book match the prompt file, --dry-run shows them, resume, merge and the report check them"
+"$hs" merge "$work/m.h5" "$work/rows.h5" "$work/rows3.h5" 2>merge.err ||
+  fail "merge of the same sample: $(cat merge.err)"
+echo "  rows: /prompts/file_index, line and book match the prompt file, --dry-run shows them," \
+  "resume, merge and the report check them"
 
 # 100,000 prompts: 1 variant x 1 level x 5,000 shards of 20 prompts; --cells 1/2500
 # computes cells 0 and 2500.
@@ -192,7 +200,8 @@ EOF
 for n in 1 2; do
   t0=$(date +%s)
   sweep "$n" --set job.prompts=big.jsonl --set job.shards=5000 --set job.variants=baseline --set pruning.levels=50 \
-    --set generation.max_new_tokens=4 --cells 1/2500 --out "$work/big$n.h5" || fail "100,000 prompts ($n ranks): $(cat sweep.err)"
+    --set generation.max_new_tokens=4 --cells 1/2500 --out "$work/big$n.h5" ||
+    fail "100,000 prompts ($n ranks): $(cat sweep.err)"
   secs=$(($(date +%s) - t0))
   grep -q "created, 0 of 5000 cells done; computing 2 cells (40 prompts)" sweep.err ||
     fail "100,000 prompts ($n ranks): wrong plan: $(cat sweep.err)"

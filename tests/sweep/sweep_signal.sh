@@ -15,7 +15,8 @@ sweep 2 --out ref.h5 || fail "reference sweep: $(cat sweep.err)"
 stop_run() {
   local n=$1 how=$2 before victim
   before=$(cells_done t.h5)
-  [ $((before + 2)) -lt $total ] || fail "$how: only $((total - before)) cells left; the study is too short for this test"
+  [ $((before + 2)) -lt $total ] ||
+    fail "$how: only $((total - before)) cells left; the study is too short for this test"
   HS_TEST_PROMPT_PACE_MS=20 sweep "$n" --out t.h5 &
   local job=$!
   wait_cells t.h5 $((before + 2))

@@ -19,11 +19,15 @@ sys.exit(0 if ok else 1)' "$1" "$2" || fail "$1: not true: $2 in $(cat "$1")"
 "$hs" sweep study.ini --dry-run --json >plan.json || fail "--dry-run --json"
 "$py" -m json.tool plan.json >/dev/null || fail "--dry-run --json is not JSON"
 json_check plan.json 'd["cells"] == 36 and d["cells_in_slice"] == 36 and d["slice"] is None'
-json_check plan.json 'd["levels"] == [0, 50] and [v["name"] for v in d["variants"]] == ["baseline", "agency", "baseline-skip"]'
-json_check plan.json 'd["prompts"] == {"file": "prompts.jsonl", "used": 24, "shards": 6} and d["output"] == "results/study.h5"'
-json_check plan.json 'd["variants"][1] == {"name": "agency", "gating": "skip", "agency": True} and d["max_new_tokens"] == 32'
+json_check plan.json \
+  'd["levels"] == [0, 50] and [v["name"] for v in d["variants"]] == ["baseline", "agency", "baseline-skip"]'
+json_check plan.json \
+  'd["prompts"] == {"file": "prompts.jsonl", "used": 24, "shards": 6} and d["output"] == "results/study.h5"'
+json_check plan.json \
+  'd["variants"][1] == {"name": "agency", "gating": "skip", "agency": True} and d["max_new_tokens"] == 32'
 [ ! -e results/study.h5 ] || fail "--dry-run created the results file"
-"$hs" sweep study.ini --dry-run --json --set pruning.levels=0,25,50 --set job.shards=4 --cells 2/5 >p2.json || fail "dry run with --set"
+"$hs" sweep study.ini --dry-run --json --set pruning.levels=0,25,50 --set job.shards=4 --cells 2/5 >p2.json ||
+  fail "dry run with --set"
 # 3 x 3 x 4 = 36 cells; timings interleaved (the default), a slice takes whole (level, shard)
 # items: cell i = (variant * 3 + level) * 4 + shard is in part 2 of 5 when (level * 4 + shard) % 5 == 1
 in_part='len([i for i in range(36) if ((i // 4 % 3) * 4 + i % 4) % 5 == 1])'
@@ -44,8 +48,10 @@ grep -q "^cells *36 (3 variants x 2 levels x 6 shards)" plan.txt || fail "dry-ru
 sweep 1 --cells 1/2 || fail "sweep --cells 1/2: $(cat sweep.err)"
 "$hs" status results/study.h5 --json >s1.json || fail "status --json (exit $?)"
 "$py" -m json.tool s1.json >/dev/null || fail "status --json is not JSON"
-json_check s1.json 'd["cells"] == {"total": 36, "done": 18, "missing": 18} and d["complete"] is False and d["lock"] == {"held": False}'
-json_check s1.json 'len(d["by_variant_level"]) == 6 and sum(c["done"] for c in d["by_variant_level"]) == 18 and all(c["done"] + c["missing"] == 6 for c in d["by_variant_level"])'
+json_check s1.json \
+  'd["cells"] == {"total": 36, "done": 18, "missing": 18} and d["complete"] is False and d["lock"] == {"held": False}'
+json_check s1.json '(len(d["by_variant_level"]) == 6 and sum(c["done"] for c in d["by_variant_level"]) == 18
+  and all(c["done"] + c["missing"] == 6 for c in d["by_variant_level"]))'
 json_check s1.json 'len(d["study"]["sha256"]) == 64 and "seed = 11" in d["study"]["settings"]'
 "$hs" status results/study.h5 >s1.txt || fail "status (text)"
 grep -q "^cells *18 of 36 done, 18 missing" s1.txt && grep -q "^lock *free" s1.txt || fail "status text: $(cat s1.txt)"
@@ -61,10 +67,12 @@ kill -STOP $pids || fail "the sweep ended before status could look (kill -STOP)"
 "$hs" status results/study.h5 --json >s2.json
 rc=$?
 [ "$rc" = 4 ] || fail "status of a file a live sweep holds: exit $rc, want 4"
-json_check s2.json "d['lock']['held'] is True and d['lock']['pid'] == $(cut -d' ' -f1 results/study.h5.lock) and d['cells']['done'] >= 19"
+json_check s2.json "(d['lock']['held'] is True and d['lock']['pid'] == $(cut -d' ' -f1 results/study.h5.lock)
+  and d['cells']['done'] >= 19)"
 "$hs" sweep study.ini 2>err.txt
 rc=$?
-[ "$rc" = 4 ] && grep -q "is being written by another sweep" err.txt || fail "second sweep: exit $rc, want 4: $(cat err.txt)"
+[ "$rc" = 4 ] && grep -q "is being written by another sweep" err.txt ||
+  fail "second sweep: exit $rc, want 4: $(cat err.txt)"
 kill -TERM $pids
 kill -CONT $pids
 wait $job
@@ -76,7 +84,8 @@ HS_TEST_PROMPT_PACE_MS=100 sweep 2 --progress-interval 0.1 || fail "the rest of 
 repeats=$(sed -n 's|^headsweep: \([0-9]*/[0-9]*\) cells, .*prompts/s.*|\1|p' sweep.err | uniq -d | wc -l)
 [ "$repeats" -ge 1 ] || fail "no progress line between cells with --progress-interval 0.1: $(grep cells, sweep.err)"
 "$hs" sweep study.ini --progress-interval 0 2>err.txt
-[ $? = 2 ] && grep -q "progress-interval: '0' is not a number in" err.txt || fail "--progress-interval 0: $(cat err.txt)"
+[ $? = 2 ] && grep -q "progress-interval: '0' is not a number in" err.txt ||
+  fail "--progress-interval 0: $(cat err.txt)"
 # The same as the job key progress_interval (here for a slice of 6 cells into another file).
 HS_TEST_PROMPT_PACE_MS=100 sweep 2 --set job.progress_interval=0.1 --cells 1/6 --out "$work/pi.h5" ||
   fail "progress_interval = 0.1: $(cat sweep.err)"

@@ -27,7 +27,8 @@ calibration_max_prompts = 2
 INI
 
 supp=$here/valgrind-mpi.supp
-vgopts=(-q --num-callers=40 --suppressions="$supp" --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99)
+vgopts=(-q --num-callers=40 --suppressions="$supp" --leak-check=full --errors-for-leak-kinds=definite
+  --error-exitcode=99)
 vg() {
   local want=$1
   shift
@@ -54,7 +55,8 @@ vg_mpi() {
   rm -f vg.*.log
   "$mpiexec" -n 2 valgrind "${vgopts[@]}" --log-file="$work/vg.%q{OMPI_COMM_WORLD_RANK}.log" "$hs" "$@" 2>vg.err
   local rc=$?
-  [ "$rc" = "$want" ] || fail "2 ranks under valgrind: $* -> exit $rc, want $want: $(tail -n 20 vg.err; cat vg.*.log | head -n 60)"
+  [ "$rc" = "$want" ] ||
+    fail "2 ranks under valgrind: $* -> exit $rc, want $want: $(tail -n 20 vg.err; cat vg.*.log | head -n 60)"
   [ "$(ls vg.*.log | wc -l)" = 2 ] || fail "2 ranks under valgrind: $*: want a log per rank, got: $(ls vg.*.log)"
   for log in vg.*.log; do
     [ ! -s "$log" ] || fail "2 ranks under valgrind: $*: $log: $(head -n 60 "$log")"

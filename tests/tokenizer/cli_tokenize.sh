@@ -37,15 +37,24 @@ i=0
 for spec in '\377\376\000abc\303' 'he\377llo \303\251\n\n\t<|endoftext|>' '\355\240\200\364\220\200\200\300\257'; do
     printf "$spec" >"$T/in.$i"
     "$HS" tokenize --model "$DATA" <"$T/in.$i" | "$HS" detokenize --model "$DATA" >"$T/back.$i"
-    if cmp -s "$T/in.$i" "$T/back.$i"; then echo "ok   round trip $i"; else echo "FAIL round trip $i"; fails=$((fails + 1)); fi
+    if cmp -s "$T/in.$i" "$T/back.$i"; then
+        echo "ok   round trip $i"
+    else
+        echo "FAIL round trip $i"; fails=$((fails + 1))
+    fi
     i=$((i + 1))
 done
 head -c 65536 /dev/urandom >"$T/rand"
 "$HS" tokenize --model "$DATA" <"$T/rand" | "$HS" detokenize --model "$DATA" >"$T/rand.back"
-if cmp -s "$T/rand" "$T/rand.back"; then echo "ok   round trip random"; else echo "FAIL round trip random"; fails=$((fails + 1)); fi
+if cmp -s "$T/rand" "$T/rand.back"; then
+    echo "ok   round trip random"
+else
+    echo "FAIL round trip random"; fails=$((fails + 1))
+fi
 
 "$HS" tokenize --help >"$T/help" 2>&1; check "tokenize --help exit" 0 $?
-grep -q -- "--jsonl" "$T/help" && echo "ok   --help documents --jsonl" || { echo "FAIL --help lacks --jsonl"; fails=$((fails + 1)); }
+grep -q -- "--jsonl" "$T/help" && echo "ok   --help documents --jsonl" ||
+    { echo "FAIL --help lacks --jsonl"; fails=$((fails + 1)); }
 "$HS" detokenize --help >/dev/null 2>&1; check "detokenize --help exit" 0 $?
 
 check_error "id out of range" 2 "277" "$HS" detokenize --model "$DATA" --ids "1 277"
@@ -54,7 +63,8 @@ check_error "negative id" 2 "'-1' is not a token id" sh -c "echo '-1' | \"$HS\" 
 check_error "missing model" 2 "vocab.json: cannot open" "$HS" tokenize --model "$T/nowhere"
 check_error "no --model" 2 "--model DIR is required" "$HS" tokenize
 check_error "unknown option" 2 "unknown option" "$HS" tokenize --model "$DATA" --frobnicate
-check_error "jsonl not a string" 2 "stdin:2: expected one JSON string" sh -c "printf '\"a\"\n[1]\n' | \"$HS\" tokenize --model \"$DATA\" --jsonl"
+check_error "jsonl not a string" 2 "stdin:2: expected one JSON string" \
+    sh -c "printf '\"a\"\n[1]\n' | \"$HS\" tokenize --model \"$DATA\" --jsonl"
 check_error "jsonl bad json" 2 "stdin:1:" sh -c "printf '\"a\n' | \"$HS\" tokenize --model \"$DATA\" --jsonl"
 mkdir "$T/badmodel" && cp "$DATA/vocab.json" "$T/badmodel/" && printf 'a b c\n' >"$T/badmodel/merges.txt"
 check_error "bad merges" 2 "merges.txt:1: expected two tokens" "$HS" tokenize --model "$T/badmodel"

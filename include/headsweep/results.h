@@ -1,8 +1,8 @@
 /* results.h: the results stage (src/results), the one owner of the HDF5 results file
  * (docs/results-format.md): its schema table, the grid of cells its datasets are shaped
  * by, creating, opening and the cell I/O of resume and merge, the schema check every
- * reader runs, the merge rule, and the read-only access the report uses; nothing outside
- * src/results includes hdf5.h.
+ * reader runs, the merge rule, the read-only access the report uses, and the format of a
+ * variant's line of the study text; nothing outside src/results includes hdf5.h.
  *
  * Every problem with a file (missing, not HDF5, not a headsweep file, another schema
  * version, a missing or misshapen dataset, a damaged chunk or checksum) is HS_EINPUT with a
@@ -347,6 +347,65 @@ int hs_results_same_study(const char *x, const char *y, int *n_differ, char *a, 
 const char *hs_results_study_value(const char *study, const char *key, size_t *len);
 /* 1 when line key's value is exactly value. */
 int hs_results_study_is(const char *study, const char *key, const char *value);
+
+/* ---- a variant's line of the study text (src/results/variant_line.c) ---- */
+
+/* One variant's settings that change a result, as its line of the study text records them:
+ * "variant.NAME = gating skip, agency on[, strategy S, scores X, per_layer on|off,
+ * keep_one_per_layer on|off][, ablation mean][, ema_alpha a, overload_threshold o,
+ * alignment_threshold t, recovery_steps n, factors f0 f1 f2 f3[, thresholds calibrated at
+ * percentile p][, recovery calibrated (mean run length)]]". The sweep writes it (hs_study_text
+ * fills one from each hs_variant), the report reads it back: the one definition of its
+ * fields. Agency numbers are doubles here, read with strtod as the report always read them:
+ * the line holds a float's %.9g, which a cast to float turns back into that float. */
+#define HS_VARIANT_LINE_MAX 1024  /* bytes of a whole line, with room; a longer name is refused */
+#define HS_VARIANT_FIELD_MAX 128  /* bytes of one ", "-separated field (the writer's longest is 71) */
+#define HS_VARIANT_LINE_FACTORS 4 /* gate factor per agency state: active, overloaded, misaligned, withdrawn */
+enum {
+    HS_VL_GATING = 1u << 0,
+    HS_VL_AGENCY = 1u << 1,
+    HS_VL_STRATEGY = 1u << 2,
+    HS_VL_SCORES = 1u << 3,
+    HS_VL_PER_LAYER = 1u << 4,
+    HS_VL_KEEP_ONE = 1u << 5,
+    HS_VL_ABLATION = 1u << 6,
+    HS_VL_EMA_ALPHA = 1u << 7,
+    HS_VL_OVERLOAD = 1u << 8,
+    HS_VL_ALIGNMENT = 1u << 9,
+    HS_VL_RECOVERY_STEPS = 1u << 10,
+    HS_VL_FACTORS = 1u << 11,
+    HS_VL_PERCENTILE = 1u << 12,
+    HS_VL_RECOVERY_CALIBRATED = 1u << 13,
+};
+typedef struct {
+    unsigned has; /* HS_VL_* bits: the fields a parsed line held, each well formed (the writer ignores it) */
+    hs_gating gating;
+    int agency_on;
+    int own_pruning;            /* the line names the variant's strategy, scores, per_layer and keep_one_per_layer */
+    hs_strategy strategy;       /* with own_pruning */
+    char scores[65];            /* with own_pruning: sha256 of the variant's scores file; "": none,
+                                   written and read as "computed" */
+    int per_layer, keep_one_per_layer;
+    hs_ablation ablation;       /* the line says only "mean"; zero writes nothing */
+    double ema_alpha, overload_threshold, alignment_threshold; /* with agency_on */
+    int recovery_steps;
+    double factor[HS_VARIANT_LINE_FACTORS];
+    double percentile;          /* > 0: thresholds calibrated at this percentile; 0: as set */
+    int recovery_calibrated;    /* recovery_steps is the calibrated mean run length */
+} hs_variant_line;
+
+/* Writes "variant.NAME = ..." (no newline) into buf (cap bytes, HS_VARIANT_LINE_MAX is enough
+ * for a name of up to 64 bytes); HS_EINTERNAL when it does not fit. Optional fields appear
+ * exactly where they always did, so a study's text, and so its identity, stays the same. */
+hs_status hs_variant_line_format(const char *name, const hs_variant_line *v, char *buf, size_t cap);
+/* Reads a line's value (the len bytes after "variant.NAME = ", not necessarily
+ * NUL-terminated: it comes from a file) into *out, zeroed first. Unknown fields are skipped;
+ * a known field that is malformed, repeated or longer than HS_VARIANT_FIELD_MAX is left out
+ * of out->has and keeps its zero value. Returns the number of such bad fields (0: clean). */
+int hs_variant_line_parse(const char *value, size_t len, hs_variant_line *out);
+/* Finds variant name's line in the study text (NULL: none) and parses it: -1 when there is no
+ * such line (*out zeroed), else what hs_variant_line_parse returns. */
+int hs_variant_line_read(const char *study, const char *name, hs_variant_line *out);
 /* The merge rule (src/results/merge_rule.c), one for `headsweep merge` and the report's
  * multi-file reading: equal study texts; a (variant, level) in both files switches off the
  * same heads; a cell done in both agrees in every quality number (a metric with timing = 0,

@@ -98,28 +98,29 @@ static void tb_printf(text_buf *t, const char *fmt, ...)
 
 static const char *onoff(int b) { return b ? "on" : "off"; }
 
+/* The variant as its line of the study text records it: the line's format and its reading
+ * both live in src/results/variant_line.c. */
+static hs_variant_line variant_fields(const hs_variant *v, const char *scores_sha256)
+{
+    const hs_agency_params *a = &v->agency;
+    hs_variant_line l = {.gating = v->gating, .agency_on = v->agency_on, .own_pruning = v->own_pruning,
+                         .strategy = v->strategy, .per_layer = v->select.per_layer,
+                         .keep_one_per_layer = v->select.keep_one_per_layer, .ablation = v->ablation,
+                         .ema_alpha = a->ema_alpha, .overload_threshold = a->overload_threshold,
+                         .alignment_threshold = a->alignment_threshold, .recovery_steps = a->recovery_steps,
+                         .factor = {a->factor[HS_AG_ACTIVE], a->factor[HS_AG_OVERLOADED], a->factor[HS_AG_MISALIGNED],
+                                    a->factor[HS_AG_WITHDRAWN]},
+                         .percentile = v->agency_percentile, .recovery_calibrated = v->recovery_calibrated};
+    if (scores_sha256) snprintf(l.scores, sizeof l.scores, "%s", scores_sha256);
+    return l;
+}
+
 static void variant_text(text_buf *t, const hs_variant *v, const char *scores_sha256)
 {
-    tb_printf(t, "variant.%s = gating %s, agency %s", v->name, hs_gating_name(v->gating), onoff(v->agency_on));
-    /* only a variant that prunes its own way says so: older studies keep their text */
-    if (v->own_pruning)
-        tb_printf(t, ", strategy %s, scores %s, per_layer %s, keep_one_per_layer %s", hs_strategy_name(v->strategy),
-                  scores_sha256 && scores_sha256[0] ? scores_sha256 : "computed", onoff(v->select.per_layer),
-                  onoff(v->select.keep_one_per_layer));
-    if (v->ablation != HS_ABLATION_ZERO) tb_printf(t, ", ablation %s", hs_ablation_name(v->ablation));
-    if (v->agency_on) {
-        const hs_agency_params *a = &v->agency;
-        tb_printf(t, ", ema_alpha %.9g, overload_threshold %.9g, alignment_threshold %.9g, recovery_steps %d, "
-                     "factors %.9g %.9g %.9g %.9g",
-                  a->ema_alpha, a->overload_threshold, a->alignment_threshold, a->recovery_steps,
-                  a->factor[HS_AG_ACTIVE], a->factor[HS_AG_OVERLOADED], a->factor[HS_AG_MISALIGNED],
-                  a->factor[HS_AG_WITHDRAWN]);
-        /* the thresholds above were derived at plan time (hs_agency_calibrate) */
-        if (v->agency_percentile > 0)
-            tb_printf(t, ", thresholds calibrated at percentile %.9g", v->agency_percentile);
-        if (v->recovery_calibrated) tb_printf(t, ", recovery calibrated (mean run length)");
-    }
-    tb_printf(t, "\n");
+    hs_variant_line l = variant_fields(v, scores_sha256);
+    char line[HS_VARIANT_LINE_MAX];
+    if (hs_variant_line_format(v->name, &l, line, sizeof line)) t->failed = 1;
+    else tb_printf(t, "%s\n", line);
 }
 
 char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
@@ -167,7 +168,7 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
         variant_text(&t, &job->variants[i], in->variant_scores_sha256 ? in->variant_scores_sha256[i] : NULL);
     if (t.failed) {
         free(t.buf);
-        hs_err(HS_ENOMEM, "study text: out of memory");
+        hs_err(HS_ENOMEM, "study text: out of memory, or a variant line too long");
         return NULL;
     }
     return t.buf;

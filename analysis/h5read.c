@@ -458,17 +458,12 @@ static hs_status read_heads(const rd *r, hs_study *s)
 
 /* ---- mean ablation ---- */
 
-/* 1 when variant name's line of the study text says `ablation mean` (src/sweep/grid.c
- * writes ", ablation mean" on it; zero ablation writes nothing). */
+/* 1 when variant name's line of the study text says `ablation mean` (hs_variant_line_read;
+ * zero ablation writes nothing). */
 static int study_says_mean(const char *study, const char *name)
 {
-    char key[300];
-    size_t len = 0;
-    snprintf(key, sizeof key, "variant.%s", name);
-    const char *l = hs_results_study_value(study, key, &len);
-    for (const char *k = l; k && k + 15 <= l + len; k++)
-        if (!strncmp(k, ", ablation mean", 15)) return 1;
-    return 0;
+    hs_variant_line l;
+    return hs_variant_line_read(study, name, &l) >= 0 && l.has & HS_VL_ABLATION && l.ablation == HS_ABLATION_MEAN;
 }
 
 /* A mean-ablation variant's strategy reads "S (mean ablation)" wherever the report names it

@@ -328,26 +328,19 @@ static void claim_occupancy(FILE *f, const hs_report *r)
           "they cover.\n", f);
 }
 
-/* Variant v's thresholds as its line of the study text records them ("variant.NAME = ...,
- * overload_threshold X, alignment_threshold Y, ..., thresholds calibrated at percentile
- * p"), or nothing when the text lacks them. */
+/* Variant v's thresholds as its line of the study text records them (overload and alignment
+ * threshold, the calibration percentile, recovery_steps: hs_variant_line_read), or nothing
+ * when the line lacks either threshold. */
 static void agency_thresholds(FILE *f, const hs_report *r, int v)
 {
-    const char *study = hs_study_attr(r->st, "study");
-    char key[300];
-    size_t len = 0;
-    snprintf(key, sizeof key, "variant.%s", r->st->variant[v]);
-    const char *line = hs_results_study_value(study, key, &len);
-    if (!line) return;
-    const char *end = line + len, *o = strstr(line, "overload_threshold "),
-               *a = strstr(line, "alignment_threshold "), *c = strstr(line, "thresholds calibrated at percentile "),
-               *rs = strstr(line, "recovery_steps "), *rc = strstr(line, "recovery calibrated");
-    if (!o || !a || o > end || a > end) return;
-    fprintf(f, " (overload_threshold %.4g, alignment_threshold %.4g", strtod(o + 19, NULL), strtod(a + 20, NULL));
-    if (c && c < end) fprintf(f, ", calibrated: percentile %g of the calibration set's per-step statistics",
-                             strtod(c + 36, NULL));
-    if (rs && rs < end) fprintf(f, "; recovery_steps %ld", strtol(rs + 15, NULL, 10));
-    if (rc && rc < end)
+    hs_variant_line l;
+    if (hs_variant_line_read(hs_study_attr(r->st, "study"), r->st->variant[v], &l) < 0) return;
+    if (!(l.has & HS_VL_OVERLOAD) || !(l.has & HS_VL_ALIGNMENT)) return;
+    fprintf(f, " (overload_threshold %.4g, alignment_threshold %.4g", l.overload_threshold, l.alignment_threshold);
+    if (l.has & HS_VL_PERCENTILE)
+        fprintf(f, ", calibrated: percentile %g of the calibration set's per-step statistics", l.percentile);
+    if (l.has & HS_VL_RECOVERY_STEPS) fprintf(f, "; recovery_steps %d", l.recovery_steps);
+    if (l.has & HS_VL_RECOVERY_CALIBRATED)
         fputs(", calibrated: the mean length of the runs of steps in which a head met a condition there", f);
     fputs(")", f);
 }

@@ -1365,16 +1365,8 @@ static hs_status verify_dataset(const hs_results *r, hid_t d, const char *name, 
     return st;
 }
 
-/* Every object header loaded whole (all its chunks, with their checksums), groups' too:
- * opening objects by path loads only what a lookup needs, so a flip in a part of the
- * /metrics group's header that no lookup reads passed every check, and merge copied it
- * into an output that h5py then refused (tests/sweep/bitflip.py). Run before any other
- * read: a header that H5Dopen has loaded passed without its continuation chunk's checksum
- * being checked again. It also refuses attributes in dense storage (hs_h5_keep_compact). */
-static hs_status verify_headers(const hs_results *r) { return hs_h5_check_headers(r->file, r->path); }
-
 /* Every dataset read once, so damage anywhere is found before any use (the object headers:
- * verify_headers, first). */
+ * hs_results_validate's hs_h5_check_headers, first). */
 static hs_status verify_data(hs_results *r)
 {
     hs_h5_chunks seen = {NULL, 0, 0};
@@ -1458,8 +1450,7 @@ hs_status hs_results_open(hs_results **out, const char *path, int writable)
         if (!st && r->file < 0) st = open_failure(path, writable);
     }
     hs_results_dims dims;
-    /* First of all reads: an object header another read has loaded is not checked again. */
-    if (!st) st = verify_headers(r);
+    /* The first read of all: it loads every object header whole (hs_h5_check_headers). */
     if (!st) st = hs_results_validate(r->file, path, &dims); /* shared with headsweep-report */
     if (!st) st = check_identity(r);
     if (!st) st = read_grid(r);

@@ -541,7 +541,12 @@ hs_status hs_results_validate(hid_t file, const char *path, hs_results_dims *dim
     memset(dims, 0, sizeof *dims);
     ck c = {file, path, 0, 0, {0}};
     if (H5Fget_filesize(file, &c.file_size) < 0) return fail_h5(&c, "/", "cannot read the file size");
-    /* before any attribute is read: every header's checksum, and no dense attribute storage */
+    /* Every object header loaded whole (all its chunks, with their checksums), groups' too,
+     * before any other read: opening objects by path loads only what a lookup needs, so a
+     * flip in a part of the /metrics group's header that no lookup reads passed every check,
+     * and merge copied it into an output that h5py then refused (tests/sweep/bitflip.py); and
+     * a header H5Dopen has loaded is not checked again. Attributes in dense storage are
+     * refused here, before any is read (hs_h5_keep_compact). */
     hs_status st = hs_h5_check_headers(file, path);
     if (!st) st = check_root_attrs(&c);
     dims->schema_version = c.version;

@@ -305,6 +305,8 @@ static herr_t on_header(hid_t obj, const char *name, const H5O_info_t *info, voi
     if (!attr->heap_size && !attr->index_size) return 0;
     dense_walk *w = data;
     snprintf(w->name, sizeof w->name, "%s%s", strcmp(name, ".") ? "/" : "", strcmp(name, ".") ? name : "/");
+    for (char *p = w->name; *p; p++) /* the name comes from the file: one line in the message */
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     return 1;
 }
 

@@ -5,7 +5,7 @@
  * (off / on) cancel most of a shared machine's drift.
  *
  *   bench_eval MODEL_DIR PROMPTS.jsonl [--prompts 12] [--new 32] [--rounds 5] [--batch 16]
- *              [--agency 0|1]
+ *              [--agency 0|1] [--pack 0|1]
  *
  * Prints one line per round and configuration (wall and CPU seconds), then per mode the
  * medians and the median of the per-round ratios, and how many prompts shared their
@@ -17,13 +17,17 @@
 #include <string.h>
 #include <time.h>
 
+#include <cblas.h>
+
 #include "headsweep/eval.h"
+#include "kernels.h"
 
 enum { MAX_ROUNDS = 64 };
 
 typedef struct {
     const char *model, *prompts;
     int n, max_new, rounds, batch, agency;
+    int pack; /* weights pre-packed as a throughput-mode sweep loads them; 0: as latency mode */
 } opts;
 
 static double cpu_now(void)
@@ -75,7 +79,7 @@ static hs_status eval_all(hs_runner_config *rc, int share, int batch, const hs_p
 
 static int parse(int argc, char **argv, opts *o)
 {
-    *o = (opts){NULL, NULL, 12, 32, 5, 16, 0};
+    *o = (opts){NULL, NULL, 12, 32, 5, 16, 0, 1};
     if (argc < 3) return 0;
     o->model = argv[1], o->prompts = argv[2];
     for (int i = 3; i + 1 < argc; i += 2) {
@@ -85,6 +89,7 @@ static int parse(int argc, char **argv, opts *o)
         else if (!strcmp(argv[i], "--rounds")) o->rounds = v;
         else if (!strcmp(argv[i], "--batch")) o->batch = v;
         else if (!strcmp(argv[i], "--agency")) o->agency = v;
+        else if (!strcmp(argv[i], "--pack")) o->pack = v;
         else return 0;
     }
     return o->n > 0 && o->max_new > 0 && o->rounds > 0 && o->rounds <= MAX_ROUNDS && o->batch > 0;
@@ -127,13 +132,13 @@ int main(int argc, char **argv)
     opts o;
     if (!parse(argc, argv, &o)) {
         fprintf(stderr, "usage: bench_eval MODEL_DIR PROMPTS.jsonl [--prompts N] [--new N] [--rounds N] [--batch N] "
-                        "[--agency 0|1]\n");
+                        "[--agency 0|1] [--pack 0|1]\n");
         return 2;
     }
     hs_model m;
     hs_tokenizer *tok = NULL;
     hs_prompt_set set = {0};
-    hs_model_opts mo = {.pack = 1}; /* as the sweep's throughput mode loads it */
+    hs_model_opts mo = {.pack = o.pack != 0}; /* 1: as the sweep's throughput mode loads it */
     hs_status st = hs_model_load(&m, o.model, &mo);
     if (!st) st = hs_tokenizer_load(&tok, o.model);
     if (!st) st = hs_prompts_load(&set, o.prompts);
@@ -151,8 +156,10 @@ int main(int argc, char **argv)
     rc.sample.temperature = 0.8f;
     rc.sample.top_k = 40;
     rc.sample.seed = 1234;
-    printf("bench_eval %s, %d prompts, %d new tokens, batch %d, agency %d, %d rounds\n", o.model, n, o.max_new,
-           o.batch, o.agency, o.rounds);
+    const char *core = openblas_get_corename(); /* the prefill's route (matmul.c) */
+    printf("bench_eval %s, %d prompts, %d new tokens, batch %d, agency %d, pack %d, %d rounds, prefill route %s%s\n",
+           o.model, n, o.max_new, o.batch, o.agency, mo.pack, o.rounds, hs_k_gemm_blas() ? "openblas " : "tiles",
+           hs_k_gemm_blas() ? (core ? core : "?") : "");
     int rc_exit = run(&o, &rc, pp, n);
     free(pp);
     free(gates);

@@ -258,6 +258,16 @@ hs_status hs_ctx_forward_cont(hs_ctx *ctx, const int32_t *ids, int n, float *log
  * every row is bit-identical to what hs_ctx_forward gives that sequence alone. */
 hs_status hs_ctx_forward_batch(hs_ctx *const *seqs, int B, const int32_t *ids, float *logits);
 
+/* Prefills of S sequences in one call (throughput mode starting several prompts): sequence
+ * s takes ids[s] (n[s] tokens) from its own position, and logits row s (S, V) receives its
+ * last position's logits. One weight pass serves every row, and each sequence gets the
+ * bits hs_ctx_forward(seqs[s], ids[s], n[s], ...) gives it alone, which holds when that
+ * call's products take the row route: hs_ctx_stackable(seqs[s], n[s]) (a prompt under 48
+ * tokens, no statistics collected). The rows together fit one context (hs_ctx_max_t);
+ * the sequences share what hs_ctx_forward_batch's share; each may be marked afterwards. */
+int hs_ctx_stackable(const hs_ctx *ctx, int n);
+hs_status hs_ctx_forward_stack(hs_ctx *const *seqs, int S, const int32_t *const *ids, const int *n, float *logits);
+
 /* Analytic FLOPs for one decode step at context length t with the given live heads. */
 double hs_model_flops_per_token(const hs_config *cfg, int live_heads, int t);
 

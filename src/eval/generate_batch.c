@@ -61,12 +61,10 @@ static hs_status score_from_prefill(const hs_batch_job *job, hs_ctx *c, int i)
     return st;
 }
 
-/* Starts prompt i in slot k: prefill alone (already a matrix product), the scoring that
- * shares it (job->score_seq), first sample. */
-static hs_status start_prompt(const hs_batch_job *job, int k, int i, slot_state *s, hs_sampler *smp, float *logits)
+/* Prompt i's generation starts in slot k's context, emptied. */
+static hs_status begin_prompt(const hs_batch_job *job, int k, int i)
 {
     hs_ctx *c = job->ctx[k];
-    hs_agency *ag = job->agency ? &job->agency[k] : NULL;
     hs_generation *g = &job->out[i];
     g->n = 0;
     g->hit_eot = 0;
@@ -75,17 +73,18 @@ static hs_status start_prompt(const hs_batch_job *job, int k, int i, slot_state 
         return hs_err(HS_EINPUT, "prompt %s: %d prompt tokens + %d new tokens exceed the context of %d",
                       job->prompt_ids[i], job->n_prompt[i], job->params->max_new, hs_ctx_max_t(c));
     hs_ctx_reset(c);
-    if (ag) {
-        hs_agency_begin(ag, hs_ctx_gates(c));
-        hs_ctx_scale_gates(c, ag->factors);
-    }
-    hs_status st = hs_ctx_forward(c, job->prompts[i], job->n_prompt[i], logits, 0);
-    if (st) return st;
-    if (ag) hs_agency_step(ag, &job->stats[k], 0);
+    return HS_OK;
+}
+
+/* After prompt i's prefill in slot k (its last logits): the scoring that shares it
+ * (job->score_seq), first sample. */
+static hs_status after_prefill(const hs_batch_job *job, int k, int i, slot_state *s, hs_sampler *smp,
+                               const float *logits)
+{
     if (job->score_seq && job->score_seq[i]) {
-        if (ag)
+        if (job->agency)
             return hs_err(HS_EINTERNAL, "prompt %s: throughput mode shares no prefill with agency", job->prompt_ids[i]);
-        st = score_from_prefill(job, c, i);
+        hs_status st = score_from_prefill(job, job->ctx[k], i);
         if (st) return st;
     }
     *s = (slot_state){i, 0, -1};
@@ -93,19 +92,86 @@ static hs_status start_prompt(const hs_batch_job *job, int k, int i, slot_state 
     return HS_OK;
 }
 
-/* Fills free slots from the queue; returns the number of active slots. */
-static hs_status refill(const hs_batch_job *job, slot_state *slots, int *next, hs_sampler *smp, float *logits,
-                        int *active)
+/* Starts prompt i in slot k: prefill alone (already a matrix product), then after_prefill. */
+static hs_status start_prompt(const hs_batch_job *job, int k, int i, slot_state *s, hs_sampler *smp, float *logits)
 {
-    *active = 0;
-    for (int k = 0; k < job->slots; k++) {
-        while (slots[k].prompt < 0 && *next < job->count) {
-            hs_status st = start_prompt(job, k, (*next)++, &slots[k], smp, logits);
-            if (st) return st;
-        }
-        *active += slots[k].prompt >= 0;
+    hs_ctx *c = job->ctx[k];
+    hs_agency *ag = job->agency ? &job->agency[k] : NULL;
+    hs_status st = begin_prompt(job, k, i);
+    if (st) return st;
+    if (ag) {
+        hs_agency_begin(ag, hs_ctx_gates(c));
+        hs_ctx_scale_gates(c, ag->factors);
     }
-    return HS_OK;
+    st = hs_ctx_forward(c, job->prompts[i], job->n_prompt[i], logits, 0);
+    if (st) return st;
+    if (ag) hs_agency_step(ag, &job->stats[k], 0);
+    return after_prefill(job, k, i, s, smp, logits);
+}
+
+/* Prompts whose prefills run stacked in one call (hs_ctx_forward_stack). */
+typedef struct {
+    int n;
+    int *k, *i;          /* (slots) slot and prompt of each */
+    hs_ctx **ctx;        /* (slots) */
+    const int32_t **ids; /* (slots) */
+    int *len;            /* (slots) */
+} stack_wave;
+
+/* Prompt i's prefill can join a stacked call (the bits of its own call; no agency). */
+static int stackable(const hs_batch_job *job, int k, int i)
+{
+    return !job->agency && hs_ctx_stackable(job->ctx[k], job->n_prompt[i]);
+}
+
+/* Runs the wave's prefills in one call, then each prompt's after_prefill. */
+static hs_status run_wave(const hs_batch_job *job, stack_wave *w, slot_state *slots, hs_sampler *smp, float *logits)
+{
+    int V = hs_ctx_vocab(job->ctx[0]);
+    hs_status st = HS_OK;
+    for (int j = 0; j < w->n && !st; j++) {
+        st = begin_prompt(job, w->k[j], w->i[j]);
+        w->ctx[j] = job->ctx[w->k[j]], w->ids[j] = job->prompts[w->i[j]], w->len[j] = job->n_prompt[w->i[j]];
+    }
+    if (!st) st = hs_ctx_forward_stack(w->ctx, w->n, w->ids, w->len, logits);
+    for (int j = 0; j < w->n && !st; j++)
+        st = after_prefill(job, w->k[j], w->i[j], &slots[w->k[j]], smp, logits + (size_t)j * V);
+    w->n = 0;
+    return st;
+}
+
+/* Fills free slots from the queue; returns the number of active slots. Prompts under the
+ * row route's limit start together, their prefills stacked in calls of up to a context's
+ * rows: the weights are read once per call instead of once per prompt (a short prompt's
+ * prefill alone reads every weight for a few rows); the others start alone. A prompt
+ * whose generation ends at its first sample frees its slot for the next round. */
+static hs_status refill(const hs_batch_job *job, slot_state *slots, int *next, hs_sampler *smp, float *logits,
+                        int *active, stack_wave *w)
+{
+    int cap = hs_ctx_max_t(job->ctx[0]), progress = 1;
+    hs_status st = HS_OK;
+    while (!st && progress && *next < job->count) {
+        int rows = 0;
+        progress = 0;
+        for (int k = 0; k < job->slots && *next < job->count && !st; k++) {
+            if (slots[k].prompt >= 0) continue;
+            int i = *next;
+            if (w->n && rows + job->n_prompt[i] > cap) break; /* the next wave's */
+            if (!stackable(job, k, i) || job->n_prompt[i] > cap) {
+                (*next)++, progress = 1;
+                st = start_prompt(job, k, i, &slots[k], smp, logits);
+                continue;
+            }
+            rows += job->n_prompt[i];
+            w->k[w->n] = k, w->i[w->n++] = i;
+            slots[k].prompt = i; /* taken until the wave runs */
+            (*next)++, progress = 1;
+        }
+        if (!st && w->n) st = run_wave(job, w, slots, smp, logits);
+    }
+    *active = 0;
+    for (int k = 0; k < job->slots; k++) *active += slots[k].prompt >= 0;
+    return st;
 }
 
 /* One decode step of every active slot together. */
@@ -136,14 +202,22 @@ hs_status hs_generate_batch(const hs_batch_job *job, hs_sampler *smp)
     hs_ctx **act = hs_malloc((size_t)S * sizeof *act, "batch");
     int32_t *tok = hs_malloc((size_t)S * sizeof *tok, "batch");
     int *map = hs_malloc((size_t)S * sizeof *map, "batch");
-    hs_status st = (slots && logits && act && tok && map) ? HS_OK : HS_ENOMEM;
+    stack_wave w = {0, hs_malloc((size_t)S * sizeof *w.k, "batch"), hs_malloc((size_t)S * sizeof *w.i, "batch"),
+                    hs_malloc((size_t)S * sizeof *w.ctx, "batch"), hs_malloc((size_t)S * sizeof *w.ids, "batch"),
+                    hs_malloc((size_t)S * sizeof *w.len, "batch")};
+    hs_status st = (slots && logits && act && tok && map && w.k && w.i && w.ctx && w.ids && w.len) ? HS_OK : HS_ENOMEM;
     for (int k = 0; k < S && !st; k++) slots[k].prompt = -1;
     int next = 0, active = 0;
-    if (!st) st = refill(job, slots, &next, smp, logits, &active);
+    if (!st) st = refill(job, slots, &next, smp, logits, &active, &w);
     while (!st && active > 0) {
         st = batch_step(job, slots, smp, logits, act, tok, map);
-        if (!st) st = refill(job, slots, &next, smp, logits, &active);
+        if (!st) st = refill(job, slots, &next, smp, logits, &active, &w);
     }
+    free(w.k);
+    free(w.i);
+    free(w.ctx);
+    free(w.ids);
+    free(w.len);
     free(slots);
     free(logits);
     free(act);

@@ -202,6 +202,14 @@ static void block_mlp(const rowset *R, int l)
     add_rows(c->x, c->xn, (long)n * C);
 }
 
+/* The LM head in its weight mode. */
+static hs_w lm_head_w(const hs_model *m)
+{
+    return m->lm_headv.q ? hs_w_w8a8(&m->lm_headv)
+                         : (hs_w){m->lm_head16 || m->lm_head8 ? NULL : m->lm_head, m->lm_head16, NULL, 0, m->lm_head8,
+                                  m->lm_head_s8, NULL};
+}
+
 /* logits (rows, V) = ln_f(x[first .. first + rows)) @ lm_head^T, where first = -1 is the
  * marked prefix's last position (hs_ctx_forward_cont). A prefill asking for every position
  * uses the GEMM; single rows and decode batches the dot-row kernel. */
@@ -214,9 +222,7 @@ static void lm_head(const rowset *R, int first, int rows, float *logits)
     hs_k_layernorm(c->xn + (size_t)pre * C, c->x + (size_t)(first + pre) * C, m->lnf_w, m->lnf_b, rows - pre, C,
                    c->cfg.ln_eps);
     c->flops += 2.0 * rows * V * C;
-    hs_w W = m->lm_headv.q ? hs_w_w8a8(&m->lm_headv)
-                           : (hs_w){m->lm_head16 || m->lm_head8 ? NULL : m->lm_head, m->lm_head16, NULL, 0,
-                                    m->lm_head8, m->lm_head_s8, NULL};
+    hs_w W = lm_head_w(m);
     if (rows > 1 && !R->batch) hs_k_gemm(logits, V, c->xn, C, W, C, 1, rows, C, V, 0.0f);
     else hs_k_dot_rows(logits, V, W, C, c->xn, C, rows, V, C);
 }
@@ -339,5 +345,75 @@ hs_status hs_ctx_forward_batch(hs_ctx *const *seqs, int B, const int32_t *ids, f
     rowset R = {lead, B, lead->row_seq, lead->row_pos, 1, B};
     run_rows(&R, ids, logits, 0, B);
     for (int i = 0; i < B; i++) seqs[i]->pos++, seqs[i]->last_n = 0;
+    return HS_OK;
+}
+
+int hs_ctx_stackable(const hs_ctx *c, int n)
+{
+    return n >= 1 && !c->stats && hs_k_matmul_same_route(n, 1);
+}
+
+/* hs_ctx_forward_stack's checks: stackable rows that fit the lead's scratch and each
+ * sequence's context, sequences that could share a decode batch. */
+static hs_status check_stack(hs_ctx *const *seqs, int S, const int32_t *const *ids, const int *n, int *rows)
+{
+    const hs_ctx *a = seqs[0];
+    *rows = 0;
+    for (int s = 0; s < S; s++) {
+        const hs_ctx *c = seqs[s];
+        if (!hs_ctx_stackable(c, n[s]))
+            return hs_err(HS_EINTERNAL, "stacked prefill: sequence %d (%d tokens) would not give its own call's bits",
+                          s, n[s]);
+        if (c->m != a->m || c->mode != a->mode || c->max_t != a->max_t)
+            return hs_err(HS_EINPUT, "stacked prefill: sequence %d has another model, gating mode or context size", s);
+        for (int l = 0; l < a->cfg.n_layer; l++)
+            if (memcmp(c->layers[l].slot, a->layers[l].slot, (size_t)a->cfg.n_head * sizeof(int)))
+                return hs_err(HS_EINPUT, "stacked prefill: sequence %d has other live heads in layer %d", s, l);
+        if (c->pos + n[s] > c->max_t)
+            return hs_err(HS_EINPUT, "sequence of %d tokens exceeds the context of %d", c->pos + n[s], c->max_t);
+        hs_status st = check_ids(c, ids[s], n[s]);
+        if (st) return st;
+        *rows += n[s];
+    }
+    if (*rows > a->max_t)
+        return hs_err(HS_EINPUT, "stacked prefill of %d rows exceeds %d rows of scratch", *rows, a->max_t);
+    return HS_OK;
+}
+
+hs_status hs_ctx_forward_stack(hs_ctx *const *seqs, int S, const int32_t *const *ids, const int *n, float *logits)
+{
+    if (S < 1) return hs_err(HS_EINPUT, "stacked prefill: no sequences");
+    int rows;
+    hs_status st = check_stack(seqs, S, ids, n, &rows);
+    if (st) return st;
+    hs_ctx *lead = seqs[0];
+    int C = lead->cfg.n_embd, V = lead->cfg.vocab_size;
+    int32_t *all = hs_malloc((size_t)rows * sizeof *all, "stacked prefill");
+    if (!all) return HS_ENOMEM;
+    for (int s = 0, r = 0; s < S; s++)
+        for (int t = 0; t < n[s]; t++, r++) {
+            lead->row_seq[r] = seqs[s], lead->row_pos[r] = seqs[s]->pos + t;
+            all[r] = ids[s][t];
+        }
+    /* batch: every product on the row route whatever the row count (mm) */
+    rowset R = {lead, rows, lead->row_seq, lead->row_pos, 1, rows};
+    run_rows(&R, all, NULL, 0, 0);
+    free(all);
+    /* the LM head of each sequence's last row, as a decode batch's (one row each) */
+    for (int s = 0, r = 0; s < S; s++) {
+        r += n[s];
+        hs_k_layernorm(lead->xn + (size_t)s * C, lead->x + (size_t)(r - 1) * C, lead->m->lnf_w, lead->m->lnf_b, 1, C,
+                       lead->cfg.ln_eps);
+    }
+    lead->flops += 2.0 * S * V * C;
+    hs_k_dot_rows(logits, V, lm_head_w(lead->m), C, lead->xn, C, S, V, C);
+    /* each sequence's last final hidden state where hs_ctx_mark looks for it (its own x) */
+    for (int s = 0, r = 0; s < S; s++) {
+        r += n[s];
+        if (s > 0)
+            memcpy(seqs[s]->x + (size_t)(n[s] - 1) * C, lead->x + (size_t)(r - 1) * C, (size_t)C * sizeof(float));
+        seqs[s]->pos += n[s];
+        seqs[s]->last_n = n[s];
+    }
     return HS_OK;
 }

@@ -494,6 +494,102 @@ static void test_batch_decode_identical(void **state)
     hs_model_free(&m);
 }
 
+/* Stacked prefills (hs_ctx_forward_stack, throughput mode starting several prompts): each
+ * sequence's last logits, its mark and continuation, and its later decode steps are
+ * bit-identical to its own hs_ctx_forward call's, for lengths 1 to 47 (the row route's
+ * whole range, the first sequence leading the call), mask and skip gating. */
+static void stack_vs_single(const hs_model *m, hs_gating mode, const float *gates)
+{
+    enum { S = 5, STEPS = 3 };
+    static const int len[S] = {20, 1, 4, 47, 3};
+    int V = m->cfg.vocab_size;
+    hs_ctx *solo[S], *st[S];
+    int32_t ids[S][48], tok[S];
+    const int32_t *idp[S];
+    float *ls = malloc((size_t)8 * V * sizeof(float)), *lb = malloc((size_t)S * V * sizeof(float)),
+          *lc = malloc((size_t)8 * V * sizeof(float));
+    for (int i = 0; i < S; i++) {
+        for (int t = 0; t < len[i]; t++) ids[i][t] = (int32_t)((t * 17 + i * 89 + 3) % V);
+        idp[i] = ids[i];
+        tok[i] = (int32_t)(i * 11 + 2);
+        assert_int_equal(hs_ctx_init(&solo[i], m, 128, mode), HS_OK);
+        assert_int_equal(hs_ctx_init(&st[i], m, 128, mode), HS_OK);
+        assert_int_equal(hs_ctx_set_gates(solo[i], gates), HS_OK);
+        assert_int_equal(hs_ctx_set_gates(st[i], gates), HS_OK);
+        assert_true(hs_ctx_stackable(st[i], len[i]));
+    }
+    assert_int_equal(hs_ctx_forward_stack(st, S, idp, len, lb), HS_OK);
+    for (int i = 0; i < S; i++) {
+        assert_int_equal(hs_ctx_forward(solo[i], ids[i], len[i], ls, 0), HS_OK);
+        assert_memory_equal(ls, lb + (size_t)i * V, (size_t)V * sizeof(float));
+        assert_int_equal(hs_ctx_pos(st[i]), len[i]);
+        /* the mark keeps the last final hidden state: a continuation from it matches */
+        assert_int_equal(hs_ctx_mark(solo[i]), HS_OK);
+        assert_int_equal(hs_ctx_mark(st[i]), HS_OK);
+        int32_t cont[4] = {7, 8, 9, 10};
+        int nc = len[i] + 4 < 48 ? 4 : 0;
+        if (nc) {
+            assert_int_equal(hs_ctx_forward_cont(solo[i], cont, nc, ls, -1, nc), HS_OK);
+            assert_int_equal(hs_ctx_forward_cont(st[i], cont, nc, lc, -1, nc), HS_OK);
+            assert_memory_equal(ls, lc, (size_t)(nc + 1) * V * sizeof(float));
+            assert_int_equal(hs_ctx_rewind(solo[i]), HS_OK);
+            assert_int_equal(hs_ctx_rewind(st[i]), HS_OK);
+        }
+    }
+    for (int step = 0; step < STEPS; step++) { /* the caches hold the same rows */
+        assert_int_equal(hs_ctx_forward_batch(st, S, tok, lb), HS_OK);
+        for (int i = 0; i < S; i++) {
+            assert_int_equal(hs_ctx_forward(solo[i], &tok[i], 1, ls, 0), HS_OK);
+            assert_memory_equal(ls, lb + (size_t)i * V, (size_t)V * sizeof(float));
+            tok[i] = (int32_t)((tok[i] * 29 + step) % V);
+        }
+    }
+    for (int i = 0; i < S; i++) {
+        hs_ctx_free(solo[i]);
+        hs_ctx_free(st[i]);
+    }
+    free(ls);
+    free(lb);
+    free(lc);
+}
+
+static void test_stacked_prefill_identical(void **state)
+{
+    (void)state;
+    float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f};
+    for (int how = 0; how < 3; how++) { /* f32, f32 pre-packed, bf16 pre-packed */
+        hs_model m;
+        hs_model_opts o = {.weights = how == 2 ? HS_WEIGHTS_BF16 : HS_WEIGHTS_F32, .pack = how > 0};
+        assert_int_equal(hs_model_load(&m, g_dir, &o), HS_OK);
+        stack_vs_single(&m, HS_GATING_MASK, all);
+        stack_vs_single(&m, HS_GATING_SKIP, some);
+        hs_model_free(&m);
+    }
+    /* refused: a prompt the tiles' route would take, rows past the scratch, statistics */
+    hs_model m;
+    assert_int_equal(hs_model_load(&m, g_dir, NULL), HS_OK);
+    hs_ctx *c[3];
+    for (int i = 0; i < 3; i++) assert_int_equal(hs_ctx_init(&c[i], &m, 64, HS_GATING_MASK), HS_OK);
+    int32_t ids[48] = {0};
+    const int32_t *idp[3] = {ids, ids, ids};
+    int n48[1] = {48}, n3x30[3] = {30, 30, 30};
+    float *lg = malloc((size_t)3 * m.cfg.vocab_size * sizeof(float));
+    assert_false(hs_ctx_stackable(c[0], 48));
+    assert_false(hs_ctx_stackable(c[0], 0));
+    assert_int_equal(hs_ctx_forward_stack(c, 1, idp, n48, lg), HS_EINTERNAL);
+    assert_int_equal(hs_ctx_forward_stack(c, 3, idp, n3x30, lg), HS_EINPUT);
+    assert_non_null(strstr(hs_err_msg(), "rows of scratch"));
+    assert_int_equal(hs_ctx_pos(c[0]), 0);
+    float sm[4][8];
+    int rows[8];
+    hs_head_stats hst = {sm[0], sm[1], rows, sm[2]};
+    assert_int_equal(hs_ctx_collect_stats(c[1], &hst), HS_OK);
+    assert_false(hs_ctx_stackable(c[1], 5));
+    free(lg);
+    for (int i = 0; i < 3; i++) hs_ctx_free(c[i]);
+    hs_model_free(&m);
+}
+
 /* Throughput mode's pre-packed weights (hs_model_opts.pack): the batch reads the packed
  * copy, each sequence alone the original matrices, and the logits stay bit-identical, for
  * f32 and bf16 weights, mask and skip gating (skip reads slices of rows and columns: the
@@ -634,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_layout_variants),
         cmocka_unit_test(test_batch_decode_identical),
         cmocka_unit_test(test_batch_decode_packed),
+        cmocka_unit_test(test_stacked_prefill_identical),
         cmocka_unit_test(test_int8_weights),
         cmocka_unit_test(test_forward_rows),
         cmocka_unit_test(test_hugepages),

@@ -5,8 +5,8 @@
  *   - 4-47 rows (decode batches, short prompts): the register-blocked tiles (gemm.c), on
  *     the pre-packed copy when the model has one (throughput mode), with the same chains;
  *   - prefill, 48 rows and more: f32 weights to OpenBLAS's cblas_sgemm when it loaded
- *     AVX-512 kernels (or HS_GEMM_BLAS=1), else, and for bf16 weights and the LM head's
- *     transposed product, our tiles (gemm.c; in throughput mode the layer products read
+ *     AVX-512 kernels on an AMD CPU (or HS_GEMM_BLAS=1), else, and for bf16 weights and
+ *     the LM head's transposed product, our tiles (gemm.c; in throughput mode the layer products read
  *     the pre-packed copy when the slice starts on its blocks, with the same bits). This
  *     is where the forward pass uses OpenBLAS (backward.c's gate-gradient pass calls
  *     cblas_sgemm directly).
@@ -187,9 +187,14 @@ void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int 
  * the library loads (OPENBLAS_CORETYPE, read then, forces a choice; nothing in this
  * process can change it afterwards through the public API): its AVX-512 sgemm kernels
  * (SkylakeX, Cooperlake, SapphireRapids) were faster than our tiles (gemm.c) on most gpt2
- * prefill shapes (bench/ab_blas.sh, docs/performance.md), its Haswell and older ones
- * slower. So F32 products with W in (K, N) layout go to cblas_sgemm when the loaded core
- * is one of those, to our tiles otherwise. bf16 weights, and the LM head's transposed
+ * prefill shapes on an AMD EPYC (bench/ab_blas.sh: a 128-token prefill 1.4x, 2026-12-04),
+ * but not on an Intel Xeon (Sapphire Rapids, SkylakeX kernels, 2026-12-06: the same in
+ * latency mode, and throughput mode 1.2-1.4x faster on our tiles, which read the
+ * pre-packed weights and let every prompt share its prefill; docs/performance.md), and
+ * its Haswell and older ones were slower everywhere. So F32 products with W in (K, N)
+ * layout go to cblas_sgemm when the loaded core is one of those and the CPU is an AMD
+ * one, to our tiles otherwise. The route is one per process, not per mode: a
+ * throughput-mode sweep must give latency mode's bits (sweep_modes). bf16 weights, and the LM head's transposed
  * product, always take our tiles: OpenBLAS's rounding of a row can depend on how many
  * rows are in the product, and teacher-forced perplexity relies on the LM head's rows not
  * doing so (test_forward_rows). HS_GEMM_BLAS=0 / 1 in the environment forces the choice
@@ -197,6 +202,13 @@ void hs_k_gemm(float *C, int ldc, const float *A, int lda, hs_w B, int ldb, int 
  * between routes. ---- */
 
 static int g_blas = -1; /* -1: not decided yet */
+
+/* The CPUs where OpenBLAS's AVX-512 sgemm was measured faster than our tiles. */
+static int blas_cpu_faster(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd");
+}
 
 static int blas_core_wide(void)
 {
@@ -211,7 +223,7 @@ int hs_k_gemm_blas(void)
 {
     if (g_blas < 0) {
         const char *force = getenv("HS_GEMM_BLAS");
-        int on = force && *force ? strcmp(force, "0") != 0 : blas_core_wide();
+        int on = force && *force ? strcmp(force, "0") != 0 : blas_core_wide() && blas_cpu_faster();
         if (on) openblas_set_num_threads(1); /* gemm_blas does the threading */
         g_blas = on;
     }

@@ -340,12 +340,15 @@ static hs_wq8 w8a8_one(uint8_t **q, float **s, const float *W, int trans, int K,
 }
 
 /* W8A8 weight mode (hs_model_opts): the matrices of make_int8 in vpdpbusd panels, the LM
- * head transposed (its rows are the outputs); the scales first in the block. */
+ * head transposed (its rows are the outputs); the scales first in the block, padded to
+ * 64 bytes so that every panel row starts a cache line (the kernels load 64 bytes at a
+ * time: off by 4 bytes, as the gpt2 shape's 133,201 scales left them, every load split
+ * over two lines). */
 static hs_status make_w8a8(hs_model *m)
 {
     const hs_config *c = &m->cfg;
     int C = c->n_embd, F = c->n_inner, V = c->vocab_size;
-    size_t cols = (size_t)c->n_layer * (3 * C + C + F + C) + V;
+    size_t cols = ((size_t)c->n_layer * (3 * C + C + F + C) + V + 15) / 16 * 16;
     size_t bytes = hs_k_w8a8_bytes(C, V) + (size_t)c->n_layer * (hs_k_w8a8_bytes(C, 3 * C) + hs_k_w8a8_bytes(C, C) +
                                                                   hs_k_w8a8_bytes(C, F) + hs_k_w8a8_bytes(F, C));
     void *blk = weights_alloc(m, cols * sizeof(float) + bytes, "w8a8 weights");

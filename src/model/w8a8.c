@@ -161,6 +161,13 @@ static void qrows_init(qrows *r, const float *x, int ldx, int B, int K)
 
 static void qrows_free(qrows *r) { free(r->q), free(r->s), free(r->c); }
 
+/* One quantized row of a call. */
+typedef struct {
+    const int8_t *q;
+    const float *s;
+    const int32_t *c;
+} qrow;
+
 /* One row, columns [j0, j1) of the slice (rows r0.., columns c0..): the reference every
  * kernel must equal, and the path for slices off the panel grid. */
 static void row_scalar(float *y, const int8_t *xq, const float *xs, const int32_t *xc, const hs_wq8 *V, int r0,
@@ -199,12 +206,6 @@ static inline int32_t load4(const int8_t *p)
  * first panel; panel p at w + 64 p, 4 rows on at w + RS) against nr (1-2) rows of
  * activations, each weight load serving every row; ncols (<= 16 np) columns of each y[r].
  * A row's operations are those it gets alone. ---- */
-typedef struct {
-    const int8_t *q;
-    const float *s;
-    const int32_t *c;
-} qrow;
-
 static inline __attribute__((always_inline)) HS_VNNI void panels_vnni(float *const y[2], const qrow x[2],
                                                                        const uint8_t *w, int K, const float *sw,
                                                                        int ncols, float beta, const int np,
@@ -404,19 +405,23 @@ static void row_avx2(float *y, const uint8_t *w, const int8_t *xq, const float *
 }
 #endif
 
+#ifdef __AVX2__
 /* The start of column j of the slice (rows r0.., columns c0..) in the groups. */
 static const uint8_t *w8a8_col(const hs_wq8 *V, int r0, int c0, int j)
 {
     int col = c0 + j;
     return V->q + (size_t)(col / GW) * V->Kp * GW + (size_t)r0 * GW + (size_t)(col % GW) * 4;
 }
+#endif
 
 /* Columns [j, j + nc) of the slice, inside one group, for every row. */
 static void w8a8_chunk(float *y, int ldy, const qrows *x, const hs_wq8 *V, int r0, int c0, int B, int K, int j,
                        int nc, float beta, int level)
 {
+#ifdef __AVX2__
     const uint8_t *w = w8a8_col(V, r0, c0, j);
     const float *sw = V->s + c0 + j;
+#endif
     for (int b = 0; b < B;) {
         const qrow xb = {x->q + (size_t)b * x->nb * QB, x->s + (size_t)b * x->nb, x->c + (size_t)b * x->nb};
         float *yb = y + (size_t)b * ldy + j;

@@ -78,6 +78,13 @@ hs_status hs_eval_nll(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const in
  * prompt's prefill kept in ctx (hs_eval_nll_fork) and give the same bits: one window,
  * and without agency a prefix whose products split exactly (hs_ctx_prefix_exact). */
 int hs_eval_nll_forkable(const hs_ctx *ctx, int agency, int first, int n);
+/* The row count the generation's prefill of prompt ids[0 .. first) is routed as when
+ * ids[first .. n) is scored after it: n where that lets the scoring continue from the
+ * prefill exactly (hs_ctx_prefix_route: a prompt under 48 tokens whose reference takes
+ * it past 48, on our tiles), else first. Without agency only (with agency the scoring's
+ * prefill is the prompt's own call). It does not depend on whether the prefill is then
+ * shared, so sharing on and off give the same bits. */
+int hs_eval_prefill_rows(const hs_ctx *ctx, int agency, int first, int n);
 /* hs_eval_nll from the prefill of ids[0 .. first) that f and ctx kept (f->n_prompt ==
  * first; after any later steps in ctx, which it rewinds), bit-identical to it. */
 hs_status hs_eval_nll_fork(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const hs_prefill_fork *f,
@@ -99,9 +106,11 @@ typedef struct {
 
 /* Generates up to p->max_new tokens after prompt (n_prompt ids). The caller sizes the
  * context for n_prompt + max_new. eot < 0 disables stopping at end of text. keep, when
- * not NULL, receives the prefill (above); its copies are part of the prefill phase. */
+ * not NULL, receives the prefill (above); its copies are part of the prefill phase.
+ * prefill_rows: the row count the prompt's prefill is routed as (hs_ctx_forward_prefix;
+ * hs_eval_prefill_rows for a prompt whose reference is scored after it), 0: n_prompt. */
 hs_status hs_generate(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, hs_sampler *smp,
-                      const int32_t *prompt, int n_prompt, const hs_sample_params *p,
+                      const int32_t *prompt, int n_prompt, int prefill_rows, const hs_sample_params *p,
                       const char *prompt_id, int eot, hs_generation *out, hs_prefill_fork *keep);
 
 /* Throughput mode: count prompts generated through `slots` contexts that decode together
@@ -132,6 +141,7 @@ typedef struct {
     const int *score_n;           /* (count) */
     double *score_nll;            /* (count) out */
     int *score_count;             /* (count) out */
+    const int *prefill_rows;      /* (count) as hs_generate's prefill_rows, or NULL: none */
 } hs_batch_job;
 
 hs_status hs_generate_batch(const hs_batch_job *job, hs_sampler *smp);

@@ -246,9 +246,17 @@ hs_status hs_ctx_forward_rows(hs_ctx *ctx, const int32_t *ids, int n, float *log
  * mark. */
 hs_status hs_ctx_mark(hs_ctx *ctx);
 hs_status hs_ctx_rewind(hs_ctx *ctx);
-/* 1 when a call of `prefix` tokens then a continuation to `whole` tokens gives exactly the
- * bits of one call of `whole` tokens (the prefix's own call included). */
+/* 1 when a call of `prefix` tokens (hs_ctx_forward_prefix with rows = whole) then a
+ * continuation to `whole` tokens gives exactly the bits of one call of `whole` tokens. */
 int hs_ctx_prefix_exact(const hs_ctx *ctx, int prefix, int whole);
+/* The row count a prompt of `prefix` tokens to be continued to `whole` is routed as:
+ * whole when the two counts take different routes and the tiles' rows allow computing
+ * the prefix on the whole's route (then the continuation can be exact), else prefix. */
+int hs_ctx_prefix_route(const hs_ctx *ctx, int prefix, int whole);
+/* hs_ctx_forward of a sequence's first n tokens (logits of the last), its products routed
+ * as hs_ctx_prefix_route(n, rows) says: the prefill of a prompt that a continuation to
+ * `rows` tokens will follow. rows <= n: a plain call. */
+hs_status hs_ctx_forward_prefix(hs_ctx *ctx, const int32_t *ids, int n, float *logits, int rows);
 hs_status hs_ctx_forward_cont(hs_ctx *ctx, const int32_t *ids, int n, float *logits, int lo, int hi);
 
 /* One decode step of B sequences together (throughput mode): sequence i takes token

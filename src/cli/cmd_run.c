@@ -253,7 +253,7 @@ static int generate_run(const run_opts *o, const char *prompt)
     hs_status st = encode_prompt(&e, o, prompt, &ids, &n);
     if (!st) st = env_ctx(&e, o, n + o->sp.max_new);
     if (!st) st = gen_setup(&g, &e, o);
-    if (!st) st = hs_generate(e.ctx, o->agency ? &g.ag : NULL, o->agency ? &g.stats : NULL, &g.smp, ids, n, &o->sp,
+    if (!st) st = hs_generate(e.ctx, o->agency ? &g.ag : NULL, o->agency ? &g.stats : NULL, &g.smp, ids, n, 0, &o->sp,
                               "cli", hs_tokenizer_eot(e.tok), &g.gen, NULL);
     char *text = NULL;
     size_t len = 0;

@@ -9,10 +9,10 @@
 /* Applies the agency factors chosen after the previous step, runs the step, and lets
  * the state machine read this step's statistics. */
 static hs_status step(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, const int32_t *ids, int n,
-                      float *logits, int decode)
+                      float *logits, int decode, int rows)
 {
     if (ag) hs_ctx_scale_gates(ctx, ag->factors);
-    hs_status st = hs_ctx_forward(ctx, ids, n, logits, 0);
+    hs_status st = decode ? hs_ctx_forward(ctx, ids, n, logits, 0) : hs_ctx_forward_prefix(ctx, ids, n, logits, rows);
     if (!st && ag) hs_agency_step(ag, stats, decode);
     return st;
 }
@@ -53,7 +53,7 @@ static hs_status keep_prefill(hs_ctx *ctx, const hs_agency *ag, const float *log
 }
 
 hs_status hs_generate(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, hs_sampler *smp,
-                      const int32_t *prompt, int n_prompt, const hs_sample_params *p,
+                      const int32_t *prompt, int n_prompt, int prefill_rows, const hs_sample_params *p,
                       const char *prompt_id, int eot, hs_generation *out, hs_prefill_fork *keep)
 {
     if (keep) keep->n_prompt = 0;
@@ -73,7 +73,7 @@ hs_status hs_generate(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, hs_sampl
     hs_phase ph;
     hs_phase_begin(&ph);
     double t0 = hs_now();
-    hs_status st = step(ctx, ag, stats, prompt, n_prompt, logits, 0);
+    hs_status st = step(ctx, ag, stats, prompt, n_prompt, logits, 0, prefill_rows);
     if (!st && keep) st = keep_prefill(ctx, ag, logits, n_prompt, keep);
     out->prefill_s = hs_now() - t0;
     double probe = hs_now();
@@ -88,7 +88,7 @@ hs_status hs_generate(hs_ctx *ctx, hs_agency *ag, hs_head_stats *stats, hs_sampl
             break;
         }
         out->ids[out->n++] = tok;
-        if (i + 1 < p->max_new) st = step(ctx, ag, stats, &tok, 1, logits, 1);
+        if (i + 1 < p->max_new) st = step(ctx, ag, stats, &tok, 1, logits, 1, 1);
     }
     out->total_s = hs_now() - t0;
     out->decode_use = hs_phase_end(&ph);

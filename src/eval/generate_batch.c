@@ -103,7 +103,8 @@ static hs_status start_prompt(const hs_batch_job *job, int k, int i, slot_state 
         hs_agency_begin(ag, hs_ctx_gates(c));
         hs_ctx_scale_gates(c, ag->factors);
     }
-    st = hs_ctx_forward(c, job->prompts[i], job->n_prompt[i], logits, 0);
+    int rows = job->prefill_rows ? job->prefill_rows[i] : 0;
+    st = hs_ctx_forward_prefix(c, job->prompts[i], job->n_prompt[i], logits, rows);
     if (st) return st;
     if (ag) hs_agency_step(ag, &job->stats[k], 0);
     return after_prefill(job, k, i, s, smp, logits);
@@ -118,10 +119,12 @@ typedef struct {
     int *len;            /* (slots) */
 } stack_wave;
 
-/* Prompt i's prefill can join a stacked call (the bits of its own call; no agency). */
+/* Prompt i's prefill can join a stacked call (the bits of its own call; no agency; not
+ * routed as a longer sequence, job->prefill_rows, whose route is not the stack's). */
 static int stackable(const hs_batch_job *job, int k, int i)
 {
-    return !job->agency && hs_ctx_stackable(job->ctx[k], job->n_prompt[i]);
+    int routed_longer = job->prefill_rows && job->prefill_rows[i] > job->n_prompt[i];
+    return !job->agency && !routed_longer && hs_ctx_stackable(job->ctx[k], job->n_prompt[i]);
 }
 
 /* Runs the wave's prefills in one call, then each prompt's after_prefill. */

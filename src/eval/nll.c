@@ -102,6 +102,12 @@ int hs_eval_nll_forkable(const hs_ctx *ctx, int agency, int first, int n)
     return agency || hs_ctx_prefix_exact(ctx, first, n);
 }
 
+int hs_eval_prefill_rows(const hs_ctx *ctx, int agency, int first, int n)
+{
+    if (agency || first < 1 || first >= n || n > hs_ctx_max_t(ctx)) return first;
+    return hs_ctx_prefix_route(ctx, first, n);
+}
+
 /* Without agency: the continuation in one call after the prompt, its products routed as
  * window_batched's one call of n rows, logits from the prompt's last position on. */
 static hs_status fork_batched(hs_ctx *ctx, const int32_t *ids, int n, int first, int V, double *sum, int *count)

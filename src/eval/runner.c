@@ -218,7 +218,8 @@ static hs_status generate(hs_runner *r, const hs_prompt *p, const prompt_ids *t)
 {
     hs_agency *ag = r->has_agency ? &r->ag : NULL;
     r->fork.n_prompt = 0;
-    return hs_generate(r->ctx, ag, ag ? &r->stats : NULL, &r->smp, t->pids, t->np, &r->cfg.sample, p->id,
+    int rows = t->nr > 0 ? hs_eval_prefill_rows(r->ctx, r->has_agency, t->np, t->np + t->nr) : 0;
+    return hs_generate(r->ctx, ag, ag ? &r->stats : NULL, &r->smp, t->pids, t->np, rows, &r->cfg.sample, p->id,
                        hs_tokenizer_eot(r->cfg.tok), &r->gen, wants_fork(r, t) ? &r->fork : NULL);
 }
 
@@ -333,6 +334,7 @@ typedef struct {
     const int32_t **share_seq; /* (n) seq[i] when scored from the generation's prefill, else NULL */
     double *share_nll;    /* (n) its NLL sum */
     int *share_count;     /* (n) */
+    int *prefill_rows;    /* (n) the rows each prompt's prefill is routed as (hs_eval_prefill_rows) */
 } batch_bufs;
 
 static void bufs_free(batch_bufs *b)
@@ -355,6 +357,7 @@ static void bufs_free(batch_bufs *b)
     free(b->share_seq);
     free(b->share_nll);
     free(b->share_count);
+    free(b->prefill_rows);
 }
 
 static hs_status bufs_init(batch_bufs *b, int n, int max_new)
@@ -376,8 +379,9 @@ static hs_status bufs_init(batch_bufs *b, int n, int max_new)
     b->share_seq = hs_calloc(N, sizeof *b->share_seq, "batch perplexity");
     b->share_nll = hs_calloc(N, sizeof *b->share_nll, "batch perplexity");
     b->share_count = hs_calloc(N, sizeof *b->share_count, "batch perplexity");
+    b->prefill_rows = hs_calloc(N, sizeof *b->prefill_rows, "batch prompts");
     if (!b->pids || !b->np || !b->keys || !b->gen || !b->gen_ids || !b->seq || !b->seq_n || !b->first || !b->nll ||
-        !b->count || !b->has_ref || !b->share_seq || !b->share_nll || !b->share_count)
+        !b->count || !b->has_ref || !b->share_seq || !b->share_nll || !b->share_count || !b->prefill_rows)
         return HS_ENOMEM;
     for (int i = 0; i < n; i++) b->gen[i].ids = b->gen_ids + (size_t)i * max_new;
     return HS_OK;
@@ -419,7 +423,7 @@ static hs_status batch_generate(hs_runner *r, batch_bufs *b, double *metrics, in
 {
     hs_batch_job job = {r->bctx, r->bag, r->bstats, r->slots, (const int32_t *const *)b->pids, b->np, b->keys,
                         b->n, &r->cfg.sample, hs_tokenizer_eot(r->cfg.tok), b->gen, occupancy, transitions,
-                        b->share_seq, b->seq_n, b->share_nll, b->share_count};
+                        b->share_seq, b->seq_n, b->share_nll, b->share_count, b->prefill_rows};
     hs_status st = hs_generate_batch(&job, &r->smp);
     static const hs_metric_id untimed[] = {HS_M_PREFILL_S, HS_M_TTFT_S, HS_M_DECODE_S, HS_M_GENERATION_S,
                                            HS_M_DECODE_TOKENS_PER_S, HS_M_PREFILL_CPU_S, HS_M_DECODE_CPU_S,
@@ -476,6 +480,8 @@ static hs_status batch_reference_prepare(hs_runner *r, batch_bufs *b, const hs_p
         metrics[(size_t)i * HS_M_COUNT + HS_M_REFERENCE_TOKENS] = (double)nr;
         if (nr > 0) st = bufs_seq(r, b, i, rids, (int)nr, p);
         b->has_ref[i] = !st && nr > 0;
+        if (b->has_ref[i])
+            b->prefill_rows[i] = hs_eval_prefill_rows(r->bctx[0], r->cfg.agency_on, b->np[i], b->seq_n[i]);
         if (b->has_ref[i] && r->share && !r->cfg.agency_on &&
             hs_eval_nll_forkable(r->bctx[0], 0, b->np[i], b->seq_n[i]))
             b->share_seq[i] = b->seq[i];

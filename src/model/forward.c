@@ -171,7 +171,7 @@ hs_status hs_ctx_set_gates(hs_ctx *c, const float *gates)
         if (st) return st;
     }
     if (c->head_mean) mean_offsets(c);
-    c->pos = c->mark_pos = c->last_n = 0;
+    c->pos = c->mark_pos = c->last_n = c->last_as = c->mark_as = 0;
     return HS_OK;
 }
 
@@ -181,7 +181,7 @@ void hs_ctx_scale_gates(hs_ctx *c, const float *factors)
     for (int i = 0; i < LH; i++) c->eff[i] = c->gates[i] * factors[i];
 }
 
-void hs_ctx_reset(hs_ctx *c) { c->pos = c->mark_pos = c->last_n = 0; }
+void hs_ctx_reset(hs_ctx *c) { c->pos = c->mark_pos = c->last_n = c->last_as = c->mark_as = 0; }
 
 hs_status hs_ctx_mark(hs_ctx *c)
 {
@@ -190,6 +190,7 @@ hs_status hs_ctx_mark(hs_ctx *c)
     if (!c->x_mark && !(c->x_mark = hs_malloc((size_t)C * sizeof(float), "shared prefix"))) return HS_ENOMEM;
     memcpy(c->x_mark, c->x + (size_t)(c->last_n - 1) * C, (size_t)C * sizeof(float));
     c->mark_pos = c->pos;
+    c->mark_as = c->last_n == c->pos ? c->last_as : -1;
     return HS_OK;
 }
 
@@ -201,10 +202,19 @@ hs_status hs_ctx_rewind(hs_ctx *c)
     return HS_OK;
 }
 
-int hs_ctx_prefix_exact(const hs_ctx *c, int prefix, int whole)
+int hs_ctx_prefix_route(const hs_ctx *c, int prefix, int whole)
 {
     (void)c;
-    return prefix < whole && hs_k_matmul_same_route(prefix, whole) && hs_k_matmul_split_exact(whole - prefix, whole);
+    if (prefix < 1 || prefix >= whole || hs_k_matmul_same_route(prefix, whole)) return prefix;
+    /* prefix and whole on different routes (the row kernels under 48 rows, the tiles
+     * from 48): the prefix's rows computed on the whole's route, which our tiles allow */
+    return hs_k_matmul_split_exact(prefix, whole) && hs_k_matmul_split_exact(whole - prefix, whole) ? whole : prefix;
+}
+
+int hs_ctx_prefix_exact(const hs_ctx *c, int prefix, int whole)
+{
+    if (prefix < 1 || prefix >= whole || !hs_k_matmul_split_exact(whole - prefix, whole)) return 0;
+    return hs_k_matmul_same_route(prefix, whole) || hs_ctx_prefix_route(c, prefix, whole) == whole;
 }
 
 int hs_ctx_pos(const hs_ctx *c) { return c->pos; }

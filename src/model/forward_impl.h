@@ -46,6 +46,8 @@ struct hs_ctx {
     int mark_pos;
     float *x_mark;        /* (C) */
     int last_n;           /* rows of the last single-sequence forward call, 0 after others */
+    int last_as;          /* rows that call's products were routed as (hs_ctx_forward_prefix) */
+    int mark_as;          /* the same for the marked prefix; -1: not one call from position 0 */
 };
 
 #endif

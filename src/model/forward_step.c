@@ -298,6 +298,7 @@ static hs_status forward_seq(hs_ctx *c, const int32_t *ids, int n, float *logits
     run_rows(&R, ids, logits, lo, hi);
     c->pos += n;
     c->last_n = n;
+    c->last_as = whole;
     return HS_OK;
 }
 
@@ -306,12 +307,22 @@ hs_status hs_ctx_forward_rows(hs_ctx *c, const int32_t *ids, int n, float *logit
     return forward_seq(c, ids, n, logits, lo, hi, n);
 }
 
+hs_status hs_ctx_forward_prefix(hs_ctx *c, const int32_t *ids, int n, float *logits, int rows)
+{
+    if (c->pos != 0) return hs_err(HS_EINTERNAL, "prefix: the sequence is at %d, not at its start", c->pos);
+    if (rows < n) rows = n;
+    return forward_seq(c, ids, n, logits, n - 1, n, hs_ctx_prefix_route(c, n, rows));
+}
+
 hs_status hs_ctx_forward_cont(hs_ctx *c, const int32_t *ids, int n, float *logits, int lo, int hi)
 {
     if (c->mark_pos < 1 || c->pos != c->mark_pos)
         return hs_err(HS_EINTERNAL, "continuation: the sequence is not at a marked prefix (at %d, mark %d)", c->pos,
                       c->mark_pos);
-    if (!hs_ctx_prefix_exact(c, c->pos, c->pos + n))
+    int whole = c->pos + n;
+    /* the prefix must have been one call, on the route hs_ctx_prefix_route plans for it
+     * (its own row count where that is already the whole's route) */
+    if (!hs_ctx_prefix_exact(c, c->pos, whole) || c->mark_as != hs_ctx_prefix_route(c, c->pos, whole))
         return hs_err(HS_EINTERNAL, "continuation: %d + %d tokens would not give the bits of one call", c->pos, n);
     return forward_seq(c, ids, n, logits, lo, hi, c->pos + n);
 }
@@ -413,7 +424,7 @@ hs_status hs_ctx_forward_stack(hs_ctx *const *seqs, int S, const int32_t *const 
         if (s > 0)
             memcpy(seqs[s]->x + (size_t)(n[s] - 1) * C, lead->x + (size_t)(r - 1) * C, (size_t)C * sizeof(float));
         seqs[s]->pos += n[s];
-        seqs[s]->last_n = n[s];
+        seqs[s]->last_n = seqs[s]->last_as = n[s]; /* the row route of its own call */
     }
     return HS_OK;
 }

@@ -269,7 +269,7 @@ static void test_agency_equals_baseline_when_quiet(void **state)
         }
         hs_generation gen = {.ids = out[variant]};
         assert_int_equal(
-            hs_generate(c, variant ? &ag : NULL, variant ? &st : NULL, &smp, prompt, 6, &sp, "p1", -1, &gen, NULL),
+            hs_generate(c, variant ? &ag : NULL, variant ? &st : NULL, &smp, prompt, 6, 0, &sp, "p1", -1, &gen, NULL),
             HS_OK);
         n[variant] = gen.n;
         logits_last[variant] = malloc((size_t)m.cfg.vocab_size * sizeof(float));

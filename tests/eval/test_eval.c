@@ -253,7 +253,7 @@ static void batch_vs_single(int with_agency)
     int32_t probe_mem[MAXNEW];
     hs_generation probe = {.ids = probe_mem};
     assert_int_equal(hs_generate(ctx[0], with_agency ? &ag[0] : NULL, with_agency ? &st[0] : NULL, &smp, prompts[0],
-                                 n_prompt[0], &sp, ids[0], -1, &probe, NULL), HS_OK);
+                                 n_prompt[0], 0, &sp, ids[0], -1, &probe, NULL), HS_OK);
     int eot = probe_mem[3];
     hs_batch_job job = {.ctx = ctx, .agency = with_agency ? ag : NULL, .stats = with_agency ? st : NULL, .slots = S,
                         .prompts = prompts, .n_prompt = n_prompt, .prompt_ids = ids, .count = P, .params = &sp,
@@ -264,7 +264,7 @@ static void batch_vs_single(int with_agency)
     for (int i = 0; i < P; i++) {
         hs_generation solo = {.ids = solo_mem};
         assert_int_equal(hs_generate(ctx[0], with_agency ? &ag[0] : NULL, with_agency ? &st[0] : NULL, &smp, prompts[i],
-                                     n_prompt[i], &sp, ids[i], eot, &solo, NULL), HS_OK);
+                                     n_prompt[i], 0, &sp, ids[i], eot, &solo, NULL), HS_OK);
         assert_int_equal(solo.n, out[i].n);
         assert_int_equal(solo.hit_eot, out[i].hit_eot);
         assert_memory_equal(solo.ids, out[i].ids, (size_t)solo.n * sizeof(int32_t));

@@ -6,9 +6,10 @@
  * more than 256 inputs (the MLP's 1024), where the two routes of a product (matmul.c) sum
  * in different orders: a continuation routed wrongly would change bits here, which it
  * would not on the tiny test model. The prompts cover the three cases: prompt + reference
- * under 48 tokens (shared), prompt alone 48 or more (shared), and a prompt under 48 whose
- * reference takes it past 48 (not shared without agency: it would change bits); the test
- * also checks that sharing really happened where it should. */
+ * under 48 tokens, prompt alone 48 or more, and a prompt under 48 whose reference takes
+ * it past 48 (its prefill routed as the whole sequence, hs_eval_prefill_rows, so that it
+ * shares on our tiles too); the test also checks that sharing really happened where it
+ * should (hs_eval_nll_forkable). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 
 #include "headsweep/eval.h"
 #include "headsweep/prompts.h"
+#include "kernels.h" /* hs_k_gemm_blas_set: the OpenBLAS route forced on */
 
 enum { MAXNEW = 8, MAXP = 6 };
 
@@ -110,7 +112,7 @@ static long expected_shared(const hs_runner_config *rc, int batch)
         cross += np < 48 && np + nr >= 48;
     }
     hs_ctx_free(c);
-    assert_true(cross > 0); /* the case that must not share without agency is covered */
+    assert_true(cross > 0); /* the prompts whose prefill is routed as the whole are covered */
     return n;
 }
 
@@ -266,12 +268,31 @@ static void test_forward_cont(void **state)
         if (memcmp(part, whole, (size_t)(n - np) * V * sizeof(float)))
             fail_msg("prompt %d + continuation to %d: logits differ from one call", np, n);
     }
-    /* a prompt under 48 tokens whose continuation passes 48: the routes differ */
-    assert_false(hs_ctx_prefix_exact(a, 20, 60));
+    /* a prompt under 48 tokens whose continuation passes 48: the routes differ, so the
+     * prompt must be prefilled on the whole's route (our tiles) for the split to be exact */
+    assert_int_equal(hs_ctx_prefix_route(a, 20, 60), 60);
+    assert_true(hs_ctx_prefix_exact(a, 20, 60));
+    hs_ctx_reset(a);
+    assert_int_equal(hs_ctx_forward_rows(a, ids, 60, whole, 19, 60), HS_OK);
+    hs_ctx_reset(b);
+    assert_int_equal(hs_ctx_forward_prefix(b, ids, 20, part, 60), HS_OK);
+    assert_int_equal(hs_ctx_mark(b), HS_OK);
+    assert_int_equal(hs_ctx_forward_cont(b, ids + 20, 40, part, -1, 40), HS_OK);
+    if (memcmp(part, whole, (size_t)41 * V * sizeof(float)))
+        fail_msg("prompt 20 on the route of 60 + continuation: logits differ from one call");
+    /* the same prompt prefilled on its own route: the continuation is refused */
     hs_ctx_reset(b);
     assert_int_equal(hs_ctx_forward(b, ids, 20, part, 0), HS_OK);
     assert_int_equal(hs_ctx_mark(b), HS_OK);
     assert_int_equal(hs_ctx_forward_cont(b, ids + 20, 40, part, -1, 39), HS_EINTERNAL);
+    /* on OpenBLAS's route rows may depend on the row count: no route planned, no split */
+    int blas = hs_k_gemm_blas_set(1);
+    if (blas) {
+        assert_int_equal(hs_ctx_prefix_route(a, 20, 60), 20);
+        assert_false(hs_ctx_prefix_exact(a, 20, 60));
+        assert_false(hs_ctx_prefix_exact(a, 50, 120));
+    }
+    hs_k_gemm_blas_set(0);
     hs_ctx_reset(b);
     assert_int_equal(hs_ctx_rewind(b), HS_EINTERNAL); /* a reset drops the mark */
     free(whole);

@@ -16,7 +16,9 @@
 # headsweep's prefill products take OpenBLAS when it loads AVX-512 kernels, else our tiles
 # on the pre-packed weights (src/model/matmul.c); each run names its route. HS_ROUTES
 # (default "default") lists the routes to time, each its own contender in the rotation:
-# default (the environment's choice), tiles (HS_GEMM_BLAS=0), openblas (HS_GEMM_BLAS=1).
+# default (the environment's choice), tiles (HS_GEMM_BLAS=0), openblas (HS_GEMM_BLAS=1), and
+# old: HS_OLD_BT (another build's bench_throughput, e.g. main before a change) on its
+# default route, for old-against-new ratios in the same rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bt=${1:-build/bench/bench_throughput} rounds=${2:-3}
@@ -55,14 +57,17 @@ torch_run() {
 }
 read -r -a routes <<<"${HS_ROUTES:-default}"
 for rt in "${routes[@]}"; do
-  case $rt in default | tiles | openblas) ;; *) echo "ab_throughput: HS_ROUTES: unknown route '$rt'" >&2; exit 2 ;; esac
+  case $rt in default | tiles | openblas) ;; old) [ -x "${HS_OLD_BT:-}" ] ||
+    { echo "ab_throughput: route old needs HS_OLD_BT, an executable bench_throughput" >&2; exit 2; } ;;
+  *) echo "ab_throughput: HS_ROUTES: unknown route '$rt'" >&2; exit 2 ;; esac
 done
 # hs_run MODEL BATCH ROUTE: its JSON line with impl "headsweep ROUTE"
 hs_run() {
-  local force=()
+  local force=() b=$bt
   [ "$3" = tiles ] && force=(HS_GEMM_BLAS=0)
   [ "$3" = openblas ] && force=(HS_GEMM_BLAS=1)
-  env "${force[@]}" "$bt" "$1" "$prompts" --prompts "${n[$1]}" --new $new --batch "$2" --heads-off "${heads[$1]}" |
+  [ "$3" = old ] && b=$HS_OLD_BT
+  env "${force[@]}" "$b" "$1" "$prompts" --prompts "${n[$1]}" --new $new --batch "$2" --heads-off "${heads[$1]}" |
     sed "s|\"impl\": \"headsweep\"|\"impl\": \"headsweep $3\"|"
 }
 contenders=(torch_run)

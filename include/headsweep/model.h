@@ -284,4 +284,9 @@ double hs_model_flops_per_token(const hs_config *cfg, int live_heads, int t);
  * default; returns the count in effect (1 when built without OpenMP). */
 int hs_model_set_threads(int n);
 
+/* Where this process's prefill products (F32 layer products of 48 rows or more) go:
+ * "openblas" or "tiles" (src/model/matmul.c; their rows round differently, so a results
+ * file records it beside OpenBLAS's configuration). */
+const char *hs_model_prefill_route(void);
+
 #endif

@@ -249,6 +249,8 @@ void hs_model_free(hs_model *m)
     memset(m, 0, sizeof *m);
 }
 
+const char *hs_model_prefill_route(void) { return hs_k_gemm_blas() ? "openblas" : "tiles"; }
+
 int hs_model_set_threads(int n)
 {
     hs_k_set_threads(n);

@@ -468,8 +468,11 @@ static hs_status plan_cells(sweep *s)
 
 static hs_status begin_run(sweep *s)
 {
-    hs_run_info info = {s->o->command_line, hs_comm_size(s->comm), s->hosts, hs_comm_library(s->comm),
-                        openblas_get_config()};
+    /* the prefill's route beside OpenBLAS's configuration: the two routes' rows round
+     * differently, and which one runs depends on the CPU and the core OpenBLAS loaded */
+    char blas[256];
+    snprintf(blas, sizeof blas, "%s; prefill route: %s", openblas_get_config(), hs_model_prefill_route());
+    hs_run_info info = {s->o->command_line, hs_comm_size(s->comm), s->hosts, hs_comm_library(s->comm), blas};
     int run = 0;
     hs_status st = hs_results_begin_run(s->res, &info, &run);
     s->run = run;

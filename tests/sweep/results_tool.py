@@ -274,6 +274,9 @@ def check(path, ranks):
         for a in ROOT_ATTRS:
             expect(a in f.attrs, f"root attribute {a} missing")
         expect(f.attrs["schema_version"] == 3, "schema_version")
+        route = text(f.attrs["openblas_version"]).rsplit("; prefill route: ", 1)
+        expect(len(route) == 2 and route[1] in ("tiles", "openblas"),
+               f"openblas_version {text(f.attrs['openblas_version'])!r} names no prefill route")
         size = check_dims(f)
         for name, (dims, dtype) in LAYOUT.items():
             check_dataset(f, name, dims, dtype, size)

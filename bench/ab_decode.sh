@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ab_decode.sh OLD_BENCH NEW_BENCH [MODEL_DIR] [ROUNDS] [WEIGHTS]: two builds of bench_engine
 # (for example before and after a kernel change: copy build/bench/bench_engine aside, change,
-# rebuild) timed in alternation, round by round, on decode in mask 0%, skip 30% and skip
-# 50%; prints per configuration the median ms/token of each and the median of the
+# rebuild) timed in alternation, round by round, on decode in mask 0%, skip 30%, skip 50%
+# and skip 70%; prints per configuration the median ms/token of each and the median of the
 # per-round new/old ratios, which cancels the machine's drift between rounds, and the
 # 1-minute load of each round. WEIGHTS (f32, bf16, int8 or w8a8; default f32) is passed
 # as --weights.
@@ -16,7 +16,7 @@ for r in $(seq 1 "$rounds"); do
   for b in old new; do
     bin=$old
     [ "$b" = new ] && bin=$new
-    for cfg in "mask 0" "skip 30" "skip 50"; do
+    for cfg in "mask 0" "skip 30" "skip 50" "skip 70"; do
       set -- $cfg
       ms=$("$bin" "$model" --gating "$1" --off-pct "$2" --prompt 32 --new 48 --repeats 1 \
         --weights "$weights" |
@@ -30,7 +30,7 @@ import sys, statistics as st
 rows = [l.split() for l in open(sys.argv[1])]
 get = lambda b, c: [float(r[3]) for r in rows if r[1] == b and r[2] == c]
 print("| decode | old ms/token | new ms/token | new/old (median of rounds) |\n| --- | --- | --- | --- |")
-for c in ("mask0", "skip30", "skip50"):
+for c in ("mask0", "skip30", "skip50", "skip70"):
     o, n = get("old", c), get("new", c)
     print(f"| {c} | {st.median(o):.2f} | {st.median(n):.2f} | {st.median([b / a for a, b in zip(o, n)]):.3f} |")
 print("\n1-minute load per round:", ", ".join(r[2] for r in rows if r[1] == "load"))

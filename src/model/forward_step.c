@@ -32,7 +32,17 @@ typedef struct {
                      : (hs_w){(b)->field##16 || (b)->field##8 ? NULL : (b)->field + (off),               \
                               (b)->field##16 ? (b)->field##16 + (off) : NULL,                            \
                               (b)->field##p.data ? &(b)->field##p : NULL, (off),                         \
-                              (b)->field##8 ? (b)->field##8 + (off) : NULL, (b)->field##_s8, NULL})
+                              (b)->field##8 ? (b)->field##8 + (off) : NULL, (b)->field##_s8, NULL, 0})
+
+/* A weight of layer lc's products. In a skip-mode layer with heads off the batch-1 kernel
+ * does not prefetch: there its prefetch made decode 8-11% slower (every product of the
+ * layer, the MLP's too), while in layers read whole it makes decode 1-3% faster
+ * (docs/performance.md, "Batch-1 layer products"). Results are the same either way. */
+static hs_w layer_w(hs_w w, const hs_ctx *c, const hs_layer_cache *lc)
+{
+    w.no_prefetch = lc->n_live < c->cfg.n_head;
+    return w;
+}
 
 /* Every weight matmul goes through here so that the lead context counts the FLOPs it
  * really performed (tests use it to show that skipped heads cost nothing). */
@@ -50,14 +60,14 @@ static void attn_qkv(const rowset *R, const hs_block *b, const hs_layer_cache *l
     hs_ctx *c = R->lead;
     int C = c->cfg.n_embd, D = c->D, n = R->n;
     if (lc->n_live == c->cfg.n_head) {
-        mm(R, c->qkv, 3 * C, c->xn, C, BW(b, attn_w, 0), 3 * C, C, 3 * C, 0.0f);
+        mm(R, c->qkv, 3 * C, c->xn, C, layer_w(BW(b, attn_w, 0), c, lc), 3 * C, C, 3 * C, 0.0f);
         hs_k_add_bias(c->qkv, 3 * C, b->attn_b, n, 3 * C);
         return;
     }
     for (int r = 0; r < lc->n_runs; r++)
         for (int part = 0; part < 3; part++) {
             int col = part * C + lc->runs[r].h0 * D, w = lc->runs[r].len * D;
-            mm(R, c->qkv + col, 3 * C, c->xn, C, BW(b, attn_w, col), 3 * C, C, w, 0.0f);
+            mm(R, c->qkv + col, 3 * C, c->xn, C, layer_w(BW(b, attn_w, col), c, lc), 3 * C, C, w, 0.0f);
             hs_k_add_bias(c->qkv + col, 3 * C, b->attn_b + col, n, w);
         }
 }
@@ -150,13 +160,14 @@ static void attn_proj(const rowset *R, const hs_block *b, const hs_layer_cache *
     hs_ctx *c = R->lead;
     int C = c->cfg.n_embd, D = c->D;
     if (lc->n_live == c->cfg.n_head) {
-        mm(R, c->o, C, c->a, C, BW(b, proj_w, 0), C, C, C, 0.0f);
+        mm(R, c->o, C, c->a, C, layer_w(BW(b, proj_w, 0), c, lc), C, C, C, 0.0f);
     } else if (lc->n_live == 0) {
         memset(c->o, 0, (size_t)R->n * C * sizeof(float));
     } else {
         for (int r = 0; r < lc->n_runs; r++) {
             int h0 = lc->runs[r].h0, w = lc->runs[r].len * D;
-            mm(R, c->o, C, c->a + h0 * D, C, BW(b, proj_w, (size_t)h0 * D * C), C, w, C, r == 0 ? 0.0f : 1.0f);
+            hs_w W = layer_w(BW(b, proj_w, (size_t)h0 * D * C), c, lc);
+            mm(R, c->o, C, c->a + h0 * D, C, W, C, w, C, r == 0 ? 0.0f : 1.0f);
         }
     }
     hs_k_add_bias(c->o, C, b->proj_b, R->n, C);
@@ -191,13 +202,14 @@ static void block_mlp(const rowset *R, int l)
 {
     hs_ctx *c = R->lead;
     const hs_block *b = &c->m->blocks[l];
+    const hs_layer_cache *lc = &c->layers[l];
     int C = c->cfg.n_embd, F = c->cfg.n_inner, n = R->n;
     hs_k_layernorm(c->xn, c->x, b->ln2_w, b->ln2_b, n, C, c->cfg.ln_eps);
-    mm(R, c->o, F, c->xn, C, BW(b, fc_w, 0), F, C, F, 0.0f);
+    mm(R, c->o, F, c->xn, C, layer_w(BW(b, fc_w, 0), c, lc), F, C, F, 0.0f);
     hs_k_add_bias(c->o, F, b->fc_b, n, F);
     hs_k_gelu_new(c->o, (long)n * F);
     /* xn is free again: use it for the MLP output before adding to the residual */
-    mm(R, c->xn, C, c->o, F, BW(b, fc_proj_w, 0), C, F, C, 0.0f);
+    mm(R, c->xn, C, c->o, F, layer_w(BW(b, fc_proj_w, 0), c, lc), C, F, C, 0.0f);
     hs_k_add_bias(c->xn, C, b->fc_proj_b, n, C);
     add_rows(c->x, c->xn, (long)n * C);
 }
@@ -207,7 +219,7 @@ static hs_w lm_head_w(const hs_model *m)
 {
     return m->lm_headv.q ? hs_w_w8a8(&m->lm_headv)
                          : (hs_w){m->lm_head16 || m->lm_head8 ? NULL : m->lm_head, m->lm_head16, NULL, 0, m->lm_head8,
-                                  m->lm_head_s8, NULL};
+                                  m->lm_head_s8, NULL, 0};
 }
 
 /* logits (rows, V) = ln_f(x[first .. first + rows)) @ lm_head^T, where first = -1 is the

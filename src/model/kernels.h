@@ -37,6 +37,7 @@ typedef struct {
     const int8_t *q;
     const float *qs;
     const hs_wq8 *v;
+    int no_prefetch; /* read without software prefetch (a skip-mode layer with heads off) */
 } hs_w;
 
 static inline hs_w hs_w_f32(const float *p) { return (hs_w){.f = p}; }
@@ -46,7 +47,7 @@ static inline hs_w hs_w_w8a8(const hs_wq8 *v) { return (hs_w){.v = v}; }
 static inline hs_w hs_w_at(hs_w w, size_t off)
 {
     return (hs_w){w.f ? w.f + off : NULL, w.h ? w.h + off : NULL, w.p, w.poff + off, w.q ? w.q + off : NULL, w.qs,
-                  w.v};
+                  w.v, w.no_prefetch};
 }
 
 #ifdef __AVX2__
@@ -142,14 +143,14 @@ void hs_k_share(int n, int align, int t, int T, int *lo, int *hi);
  * element one chain of FMAs in k order (so a row of a batch equals the row alone);
  * hs_k_dotrows y (B, N) = x (B, K) @ W^T for W (N, K), each row bit-identical to B = 1. */
 void hs_k_rows_f32(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, int B, int K, int N,
-                   float beta);
+                   float beta, int prefetch);
 void hs_k_rows_bf16(float *y, int ldy, const float *x, int ldx, const uint16_t *W, int ldw, int B, int K, int N,
-                    float beta);
+                    float beta, int prefetch);
 void hs_k_dotrows_f32(float *y, int ldy, const float *W, int ldw, const float *x, int ldx, int B, int N, int K);
 void hs_k_dotrows_bf16(float *y, int ldy, const uint16_t *W, int ldw, const float *x, int ldx, int B, int N, int K);
 /* int8: the unscaled values q, widened exactly (matmul.c applies the row scales). */
 void hs_k_rows_i8(float *y, int ldy, const float *x, int ldx, const int8_t *W, int ldw, int B, int K, int N,
-                  float beta);
+                  float beta, int prefetch);
 void hs_k_dotrows_i8(float *y, int ldy, const int8_t *W, int ldw, const float *x, int ldx, int B, int N, int K);
 /* AVX2 only (gemm.c). hs_k_tiles: hs_k_gemm's product on our tiles. hs_k_gemm_acc: C (M, N)
  * = beta * C + A (M, K) @ B (K, N), each element one fused multiply-add per k in order onto

@@ -34,7 +34,7 @@ static void KN(rows4_update)(float *restrict y, const float *restrict x, const W
 /* The same for eight weight rows: y is loaded and stored half as often per weight byte,
  * which is what single-sequence decode (reading every weight once) is bound by next. */
 static void KN(rows8_update)(float *restrict y, const float *restrict x, const WT *restrict W, int ldw, int k,
-                             int j0, int j1, int next)
+                             int j0, int j1, hs_pf pf)
 {
 #ifdef __AVX2__
     const WT *w[8];
@@ -43,14 +43,17 @@ static void KN(rows8_update)(float *restrict y, const float *restrict x, const W
     int j = j0;
     /* Prefetch only inside [j0, j1): skip mode reads column runs of live heads (a run of
      * 384 of 2304 floats per row at 50% off), and prefetching past a run's end would
-     * fetch the switched-off heads' weights this mode exists not to read. With next set
-     * (batch 1, another group of eight rows to come) the same columns of the next eight
-     * rows are fetched instead: eight streams a whole group ahead, and rows of 768
-     * floats (c_proj, the MLP's down projection) no longer end the prefetch early. */
+     * fetch the switched-off heads' weights this mode exists not to read. HS_PF_NEXT
+     * (batch 1, another group of eight rows to come) fetches the same columns of the next
+     * eight rows instead: eight streams a whole group ahead, and rows of 768 floats
+     * (c_proj, the MLP's down projection) no longer end the prefetch early. Into L2 only
+     * (T1): a group ahead is 24-74 KB on gpt2's full rows against a 48 KB L1, and T1 made
+     * mask-mode decode 1-3% faster than T0 (docs/performance.md). HS_PF_NONE: callers
+     * switch prefetch off in skip-mode layers with heads off, where it cost 8-11%. */
     for (; j + 8 <= j1; j += 8) {
-        if (!(j & 15) && next)
-            for (int i = 0; i < 8; i++) _mm_prefetch((const char *)(w[i] + 8 * (size_t)ldw + j), _MM_HINT_T0);
-        else if (!(j & 15) && j + HS_PREFETCH_ELEMS < j1)
+        if (!(j & 15) && pf == HS_PF_NEXT)
+            for (int i = 0; i < 8; i++) _mm_prefetch((const char *)(w[i] + 8 * (size_t)ldw + j), _MM_HINT_T1);
+        else if (!(j & 15) && pf == HS_PF_AHEAD && j + HS_PREFETCH_ELEMS < j1)
             for (int i = 0; i < 8; i++) _mm_prefetch((const char *)(w[i] + j + HS_PREFETCH_ELEMS), _MM_HINT_T0);
         __m256 acc = _mm256_loadu_ps(y + j);
         for (int i = 0; i < 8; i++) acc = _mm256_fmadd_ps(b[i], WLOAD8(w[i] + j), acc);
@@ -76,14 +79,16 @@ static void KN(row1_update)(float *restrict y, const float *restrict x, const WT
 }
 
 static void KN(matmul_rows_serial)(float *y, int ldy, const float *x, int ldx, const WT *W, int ldw, int B, int K,
-                                   int N)
+                                   int N, int prefetch)
 {
     int jstep = B == 1 ? N : HS_BATCH_COLS;
     for (int j0 = 0; j0 < N; j0 += jstep) {
         int j1 = j0 + jstep < N ? j0 + jstep : N, k = 0;
-        for (; k + 8 <= K; k += 8)
+        for (; k + 8 <= K; k += 8) {
+            hs_pf pf = !prefetch ? HS_PF_NONE : B == 1 && k + 16 <= K ? HS_PF_NEXT : HS_PF_AHEAD;
             for (int b = 0; b < B; b++)
-                KN(rows8_update)(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1, B == 1 && k + 16 <= K);
+                KN(rows8_update)(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1, pf);
+        }
         for (; k + 4 <= K; k += 4)
             for (int b = 0; b < B; b++) KN(rows4_update)(y + (size_t)b * ldy, x + (size_t)b * ldx, W, ldw, k, j0, j1);
         for (; k < K; k++)
@@ -91,22 +96,23 @@ static void KN(matmul_rows_serial)(float *y, int ldy, const float *x, int ldx, c
     }
 }
 
-/* y (B, N) = beta * y + x (B, K) @ W, threads splitting the columns. */
+/* y (B, N) = beta * y + x (B, K) @ W, threads splitting the columns; prefetch 0: no
+ * software prefetch of W (results are the same either way). */
 void KN(hs_k_rows)(float *y, int ldy, const float *x, int ldx, const WT *W, int ldw, int B, int K, int N,
-                    float beta)
+                    float beta, int prefetch)
 {
     if (beta == 0.0f)
         for (int b = 0; b < B; b++) memset(y + (size_t)b * ldy, 0, (size_t)N * sizeof(float));
     int T = hs_k_threads_for((double)B * K * N);
     if (T == 1) {
-        KN(matmul_rows_serial)(y, ldy, x, ldx, W, ldw, B, K, N);
+        KN(matmul_rows_serial)(y, ldy, x, ldx, W, ldw, B, K, N, prefetch);
         return;
     }
     HS_PARALLEL
     {
         int lo, hi; /* 16 columns = one cache line of y */
         hs_k_share(N, 16, HS_THREAD_ID, T, &lo, &hi);
-        if (lo < hi) KN(matmul_rows_serial)(y + lo, ldy, x, ldx, W + lo, ldw, B, K, hi - lo);
+        if (lo < hi) KN(matmul_rows_serial)(y + lo, ldy, x, ldx, W + lo, ldw, B, K, hi - lo, prefetch);
     }
 }
 

@@ -85,9 +85,9 @@ static void rows_impl(float *y, int ldy, const float *x, int ldx, hs_w W, int ld
         return;
     }
 #endif
-    if (W.q) hs_k_rows_i8(y, ldy, x, ldx, W.q, ldw, B, K, N, beta);
-    else if (W.h) hs_k_rows_bf16(y, ldy, x, ldx, W.h, ldw, B, K, N, beta);
-    else hs_k_rows_f32(y, ldy, x, ldx, W.f, ldw, B, K, N, beta);
+    if (W.q) hs_k_rows_i8(y, ldy, x, ldx, W.q, ldw, B, K, N, beta, !W.no_prefetch);
+    else if (W.h) hs_k_rows_bf16(y, ldy, x, ldx, W.h, ldw, B, K, N, beta, !W.no_prefetch);
+    else hs_k_rows_f32(y, ldy, x, ldx, W.f, ldw, B, K, N, beta, !W.no_prefetch);
 }
 
 /* y = x @ W^T, unscaled int8 values when W is int8. */

@@ -374,7 +374,7 @@ static hs_status make_w8a8(hs_model *m)
 static hs_wpack pack_one(float **p, const float *f, const uint16_t *h, const int8_t *q, int K, int N)
 {
     hs_wpack w = {*p, K, N};
-    hs_k_pack(*p, (hs_w){h || q ? NULL : f, h, NULL, 0, q, NULL, NULL}, N, K, N);
+    hs_k_pack(*p, (hs_w){h || q ? NULL : f, h, NULL, 0, q, NULL, NULL, 0}, N, K, N);
     *p += hs_k_pack_floats(K, N);
     return w;
 }

@@ -64,6 +64,10 @@ static float *hs_k_pair_rows(const float *x, int ldx, int B, int K8)
 /* Weights prefetched this many elements ahead along a row in the decode kernel. */
 #define HS_PREFETCH_ELEMS 256
 
+/* The software prefetch of one call of rows8_update: none, HS_PREFETCH_ELEMS ahead along
+ * its own rows, or the same columns of the next group of eight rows. */
+typedef enum { HS_PF_NONE, HS_PF_AHEAD, HS_PF_NEXT } hs_pf;
+
 #define WT float
 #define KN(name) name##_f32
 #define WLOAD8(p) _mm256_loadu_ps(p)

@@ -273,12 +273,12 @@ static HS_VNNI void rows_vnni(float *const y[2], const qrow x[2], int nr, const 
  * the read probe's fastest way at w8a8's size (4 streams, 1 KiB ahead), and in a kernel-only
  * timing of the gpt2 shape's 49 products it took the kernel from 93% to 97-99% of that
  * probe's rate (the hardware prefetcher stops at every 4 KiB page of each stream). A
- * stream's groups are consecutive, so the prefetch runs on into its next group; past its
- * last it touches bytes another stream has read or will read, and it never faults. */
+ * stream's groups are consecutive, so the prefetch runs on into its next group, but
+ * never past `room[g]` bytes from w[g] (the end of the matrix's panels). */
 enum { HS_STREAMS = 4, HS_PF = 1024 };
 
 static HS_VNNI void groups_vnni(float *const y[HS_STREAMS], const qrow *x, const uint8_t *const w[HS_STREAMS], int K,
-                                const float *const sw[HS_STREAMS], float beta)
+                                const float *const sw[HS_STREAMS], const size_t room[HS_STREAMS], float beta)
 {
     __m512 f[HS_STREAMS][4];
     for (int g = 0; g < HS_STREAMS; g++)
@@ -291,8 +291,9 @@ static HS_VNNI void groups_vnni(float *const y[HS_STREAMS], const qrow *x, const
         for (int i = 0, ng = groups(K, b); i < ng; i++) {
             __m512i xb = _mm512_set1_epi32(load4(x->q + b * QB + 4 * i));
             for (int g = 0; g < HS_STREAMS; g++)
-                for (int p = 0; p < 4; p++)
-                    _mm_prefetch((const char *)w[g] + wb + RS * i + HS_PF + 64 * p, _MM_HINT_T0);
+                if (wb + RS * (size_t)i + HS_PF + 256 <= room[g])
+                    for (int p = 0; p < 4; p++)
+                        _mm_prefetch((const char *)w[g] + wb + RS * i + HS_PF + 64 * p, _MM_HINT_T0);
             for (int g = 0; g < HS_STREAMS; g++)
                 for (int p = 0; p < 4; p++)
                     a[g][p] = _mm512_dpbusd_epi32(
@@ -468,15 +469,18 @@ static void w8a8_cols(float *y, int ldy, const qrows *x, const hs_wq8 *V, int r0
     }
 #ifdef __AVX2__
     int part = nfull / HS_STREAMS; /* each stream takes `part` consecutive groups */
+    const uint8_t *end = V->q + (size_t)((V->N + GW - 1) / GW) * V->Kp * GW;
     for (int g = 0; g < part; g++) {
         float *yg[HS_STREAMS];
         const uint8_t *wg[HS_STREAMS];
         const float *sg[HS_STREAMS];
+        size_t room[HS_STREAMS];
         for (int t = 0; t < HS_STREAMS; t++) {
             int jt = ja + (g + t * part) * GW;
             yg[t] = y + jt, wg[t] = w8a8_col(V, r0, c0, jt), sg[t] = V->s + c0 + jt;
+            room[t] = (size_t)(end - wg[t]);
         }
-        groups_vnni(yg, &(qrow){x->q, x->s, x->c}, wg, K, sg, beta);
+        groups_vnni(yg, &(qrow){x->q, x->s, x->c}, wg, K, sg, room, beta);
     }
     for (int g = part * HS_STREAMS; g < nfull; g++)
         w8a8_chunk(y, ldy, x, V, r0, c0, B, K, ja + g * GW, GW, beta, level);

@@ -284,9 +284,10 @@ double hs_model_flops_per_token(const hs_config *cfg, int live_heads, int t);
  * default; returns the count in effect (1 when built without OpenMP). */
 int hs_model_set_threads(int n);
 
-/* Where this process's prefill products (F32 layer products of 48 rows or more) go:
- * "openblas" or "tiles" (src/model/matmul.c; their rows round differently, so a results
- * file records it beside OpenBLAS's configuration). */
-const char *hs_model_prefill_route(void);
+/* Where this process's prefill products (layer products of 48 rows or more, and of
+ * shorter prompts routed as prompt + reference) go with weights w: "openblas" (F32 only,
+ * src/model/matmul.c) or "tiles". Their rows round differently, so a sweep's ranks must
+ * agree on it and its study text names it. */
+const char *hs_model_prefill_route(hs_weights w);
 
 #endif

@@ -195,6 +195,7 @@ typedef struct {
     char scores_sha256[65];      /* of the [pruning] scores file, "" without one */
     char (*variant_scores_sha256)[65]; /* (n_variants) of each variant's scores file, ""
                                           without one; NULL: no variant has its own */
+    const char *prefill_route;   /* hs_model_prefill_route; NULL or "tiles": no line */
 } hs_study_inputs;
 
 /* One variant as a results file records it (/variant and its attributes). */

@@ -249,7 +249,10 @@ void hs_model_free(hs_model *m)
     memset(m, 0, sizeof *m);
 }
 
-const char *hs_model_prefill_route(void) { return hs_k_gemm_blas() ? "openblas" : "tiles"; }
+const char *hs_model_prefill_route(hs_weights w)
+{
+    return w == HS_WEIGHTS_F32 && hs_k_gemm_blas() ? "openblas" : "tiles";
+}
 
 int hs_model_set_threads(int n)
 {

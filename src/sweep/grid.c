@@ -146,6 +146,10 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
     /* Defaults (f32, latency mode, computed scores) write no line, so files from before
      * these keys keep their identity. */
     if (job->weights != HS_WEIGHTS_F32) tb_printf(&t, "weights = %s\n", hs_weights_name(job->weights));
+    /* OpenBLAS's prefill rows round otherwise than our tiles': a file is of one route
+     * (resume and merge compare this text); the tiles write no line, as before the key */
+    if (in->prefill_route && strcmp(in->prefill_route, "tiles"))
+        tb_printf(&t, "prefill_route = %s\n", in->prefill_route);
     if (!job->heads_off && job->strategy == HS_STRATEGY_ITERATIVE)
         tb_printf(&t, "iterative_base = %s\niterative_step = %.9g\n", hs_strategy_name(job->score.iterative_base),
                   job->score.iterative_step);

@@ -231,6 +231,7 @@ static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *i
     snprintf(in->model_sha256, sizeof in->model_sha256, "%s", sha);
     snprintf(in->prompts_sha256, sizeof in->prompts_sha256, "%s", s->prompts.sha256);
     in->n_prompts = s->grid.n_prompts;
+    in->prefill_route = hs_model_prefill_route(s->job.weights);
     for (int v = 0; v < s->job.n_variants; v++)
         if (s->plan.scores_sha256[v][0]) in->variant_scores_sha256 = s->plan.scores_sha256;
     if (s->job.scores_path) {
@@ -471,7 +472,8 @@ static hs_status begin_run(sweep *s)
     /* the prefill's route beside OpenBLAS's configuration: the two routes' rows round
      * differently, and which one runs depends on the CPU and the core OpenBLAS loaded */
     char blas[256];
-    snprintf(blas, sizeof blas, "%s; prefill route: %s", openblas_get_config(), hs_model_prefill_route());
+    snprintf(blas, sizeof blas, "%s; prefill route: %s", openblas_get_config(),
+             hs_model_prefill_route(s->job.weights));
     hs_run_info info = {s->o->command_line, hs_comm_size(s->comm), s->hosts, hs_comm_library(s->comm), blas};
     int run = 0;
     hs_status st = hs_results_begin_run(s->res, &info, &run);
@@ -1106,11 +1108,29 @@ static hs_status stop_status(const sweep *s, hs_status st)
                             "the %lld cells left", hs_sweep_signal_name(s->stop), s->output, (long long)left);
 }
 
+/* Collective: every rank's prefill takes rank 0's route (hs_model_prefill_route). It
+ * depends on the CPU and on the core OpenBLAS loaded, so ranks on different kinds of
+ * node would write cells that round differently into one file. */
+static hs_status agree_route(sweep *s)
+{
+    char *route0 = s->rank == 0 ? (char *)hs_model_prefill_route(s->job.weights) : NULL;
+    hs_status st = hs_comm_bcast_string(s->comm, &route0);
+    if (st) return st;
+    const char *mine = hs_model_prefill_route(s->job.weights);
+    if (s->rank != 0 && route0 && strcmp(route0, mine))
+        st = hs_err(HS_EINPUT, "this rank's prefill products run on %s, rank 0's on %s, and the two round "
+                               "differently: run every rank on one kind of node, or set HS_GEMM_BLAS=0 (our tiles) "
+                               "or HS_GEMM_BLAS=1 (OpenBLAS) for all of them", mine, route0);
+    if (s->rank != 0) free(route0);
+    return st;
+}
+
 static hs_status run(sweep *s)
 {
     hs_status st = load_job(s);
     if (!st) st = agree(s, load_inputs(s));
     if (!st) st = hs_comm_agree(s->comm, hs_comm_hosts(s->comm, &s->hosts));
+    if (!st) st = hs_comm_agree(s->comm, agree_route(s));
     if (!st) st = agree(s, s->rank == 0 ? prepare_output(s) : HS_OK);
     if (!st) st = hs_comm_agree(s->comm, share_plan(s));
     if (!st) st = hs_comm_agree(s->comm, share_arrays(s));

@@ -41,7 +41,14 @@ sum=$(sha256sum g.h5)
 expect 2 "g.h5 holds results of a different study" "sample_seed = 11" "sample_seed = 99" -- \
   "$hs" sweep study.ini --out g.h5 --set generation.seed=99
 expect 2 "different study" "levels = 0, 25, 50, 75" -- "$hs" sweep study.ini --out g.h5 --set pruning.levels=0,25
+# The prefill's route (our tiles or OpenBLAS, whose rows round otherwise) is part of the
+# study: resuming on the other one is refused; so are ranks that disagree on it.
+expect 2 "different study" "prefill_route = openblas" -- env HS_GEMM_BLAS=1 "$hs" sweep study.ini --out g.h5
 [ "$sum" = "$(sha256sum g.h5)" ] || fail "a refused sweep changed g.h5"
+rank_on=("$hs" sweep study.ini --out routes.h5)
+expect 2 "rank 1 (" "this rank's prefill products run on openblas, rank 0's on tiles" -- \
+  "$mpiexec" -n 1 env HS_GEMM_BLAS=0 "${rank_on[@]}" : -n 1 env HS_GEMM_BLAS=1 "${rank_on[@]}"
+[ ! -e routes.h5 ] || fail "ranks on two prefill routes left routes.h5"
 
 # A variable-length string attribute (h5py's default for a str) is refused unread, file
 # unchanged: its text would come from HDF5's global heap, which no checksum covers.

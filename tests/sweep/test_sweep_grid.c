@@ -136,7 +136,7 @@ static char *study_of(const char *set, const hs_study_inputs *in)
 /* Settings that change a number change the study; paths, threads and names do not. */
 static void test_study_text(void **state)
 {
-    hs_study_inputs in = {"aa", "bb", "cc", 10, "", NULL};
+    hs_study_inputs in = {"aa", "bb", "cc", 10, "", NULL, NULL};
     char *base = study_of(NULL, &in);
     assert_non_null(strstr(base, "model_sha256 = aa\n"));
     assert_non_null(strstr(base, "levels = 0, 30, 50, 70\n"));
@@ -163,6 +163,17 @@ static void test_study_text(void **state)
     other.n_prompts = 11;
     char *t = study_of(NULL, &other);
     assert_string_not_equal(t, base);
+    free(t);
+    /* the prefill's route: our tiles write no line (files from before keep their
+     * identity), OpenBLAS's rows round otherwise and name themselves */
+    other = in;
+    other.prefill_route = "tiles";
+    t = study_of(NULL, &other);
+    assert_string_equal(t, base);
+    free(t);
+    other.prefill_route = "openblas";
+    t = study_of(NULL, &other);
+    assert_non_null(strstr(t, "\nprefill_route = openblas\n"));
     free(t);
     free(base);
 }

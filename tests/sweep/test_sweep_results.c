@@ -19,7 +19,7 @@ static char *dir;
 static hs_job job;
 static hs_grid grid;
 static char *study;
-static const hs_study_inputs inputs = {"model-sha", "prompts-sha", "calib-sha", 7, "", NULL};
+static const hs_study_inputs inputs = {"model-sha", "prompts-sha", "calib-sha", 7, "", NULL, NULL};
 
 static int setup(void **state)
 {

@@ -238,6 +238,44 @@ static void test_packed_model(void **state)
     }
 }
 
+/* The prompts routed as prompt + reference (hs_eval_prefill_rows) get that route in both
+ * paths: one prompt at a time on the unpacked model equals throughput mode on a packed
+ * one (batch 16, the short prompts' prefills stacked beside them), mask and skip, sharing
+ * on. Without agency (occupancy and transitions stay zero in both). */
+static void test_single_equals_batch(void **state)
+{
+    (void)state;
+    const char *src = getenv("HS_SOURCE_DIR");
+    char dir[4096];
+    assert_non_null(src);
+    snprintf(dir, sizeof dir, "%s/models/kjv-gpt2", src);
+    int LH = g.m.cfg.n_layer * g.m.cfg.n_head;
+    float gates[64];
+    assert_true(LH <= 64);
+    for (int i = 0; i < LH; i++) gates[i] = (i % 3 == 1) ? 0.0f : 1.0f;
+    hs_model packed;
+    assert_int_equal(hs_model_load(&packed, dir, &(hs_model_opts){.pack = 1}), HS_OK);
+    static outcome one, many;
+    for (int skip = 0; skip < 2; skip++) {
+        hs_runner_config rc = {.tok = g.tok, .mode = skip ? HS_GATING_SKIP : HS_GATING_MASK, .gates = gates,
+                               .max_t = 256, .measure_unpruned_ppl = 1};
+        hs_sample_params_default(&rc.sample);
+        rc.sample.max_new = MAXNEW;
+        rc.sample.temperature = 0.9f;
+        rc.sample.seed = 7;
+        rc.model = &g.m;
+        run(&rc, 1, 0, &one);
+        rc.model = &packed;
+        run(&rc, 1, 16, &many);
+        char what[96];
+        snprintf(what, sizeof what, "%s gating, one at a time vs batch 16 packed", skip ? "skip" : "mask");
+        compare_as(&one, &many, what, "single", "batch");
+        assert_int_equal(one.shared, many.shared);
+        assert_int_equal(one.shared, g.n); /* every prompt, the routed ones too */
+    }
+    hs_model_free(&packed);
+}
+
 /* The model's part: a prompt marked, decode steps after it, a rewind and a continuation
  * give the logits one call gives, and a split that would change bits is refused. */
 static void test_forward_cont(void **state)
@@ -311,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_share_single),
         cmocka_unit_test(test_share_batch),
         cmocka_unit_test(test_packed_model),
+        cmocka_unit_test(test_single_equals_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

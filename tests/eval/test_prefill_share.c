@@ -37,6 +37,7 @@ typedef struct {
     hs_prompt_set set;
     const hs_prompt *pp[MAXP];
     int n;
+    char dir[4096]; /* the bundled model's */
 } fixture;
 
 static fixture g;
@@ -45,11 +46,11 @@ static int setup(void **state)
 {
     (void)state;
     const char *src = getenv("HS_SOURCE_DIR");
-    char model[4096], prompts[4096];
+    char prompts[4096];
     if (!src) return -1;
-    snprintf(model, sizeof model, "%s/models/kjv-gpt2", src);
+    snprintf(g.dir, sizeof g.dir, "%s/models/kjv-gpt2", src);
     snprintf(prompts, sizeof prompts, "%s/jobs/prompts/kjv_heldout_sample24.jsonl", src);
-    if (hs_model_load(&g.m, model, NULL) || hs_tokenizer_load(&g.tok, model) || hs_prompts_load(&g.set, prompts))
+    if (hs_model_load(&g.m, g.dir, NULL) || hs_tokenizer_load(&g.tok, g.dir) || hs_prompts_load(&g.set, prompts))
         return -1;
     for (size_t i = 0; i < g.set.n; i++)
         for (int k = 0; k < MAXP; k++)
@@ -138,21 +139,31 @@ static void compare(const outcome *on, const outcome *off, const char *what)
     compare_as(on, off, what, "shared", "not");
 }
 
-static void check_case(hs_gating mode, int agency, int batch)
+/* The variant under test: every third head off (gates (64) filled), MAXNEW sampled
+ * tokens, the unpruned model's perplexity on. */
+static hs_runner_config variant_config(const hs_model *m, hs_gating mode, float *gates)
 {
     int LH = g.m.cfg.n_layer * g.m.cfg.n_head;
-    float gates[64];
     assert_true(LH <= 64 && LH <= 6 * 8);
     for (int i = 0; i < LH; i++) gates[i] = (i % 3 == 1) ? 0.0f : 1.0f;
-    hs_runner_config rc = {.model = &g.m, .tok = g.tok, .mode = mode, .agency_on = agency, .gates = gates,
-                           .max_t = 256, .measure_unpruned_ppl = 1};
-    hs_agency_params_default(&rc.agency);
-    rc.agency.overload_threshold = 0.3f; /* states change during the prompts */
-    rc.agency.recovery_steps = 3;
+    hs_runner_config rc = {.model = m, .tok = g.tok, .mode = mode, .gates = gates, .max_t = 256,
+                           .measure_unpruned_ppl = 1};
     hs_sample_params_default(&rc.sample);
     rc.sample.max_new = MAXNEW;
     rc.sample.temperature = 0.9f;
     rc.sample.seed = 7;
+    return rc;
+}
+
+static void check_case(hs_gating mode, int agency, int batch)
+{
+    int LH = g.m.cfg.n_layer * g.m.cfg.n_head;
+    float gates[64];
+    hs_runner_config rc = variant_config(&g.m, mode, gates);
+    rc.agency_on = agency;
+    hs_agency_params_default(&rc.agency);
+    rc.agency.overload_threshold = 0.3f; /* states change during the prompts */
+    rc.agency.recovery_steps = 3;
     static outcome on, off;
     char what[96];
     snprintf(what, sizeof what, "%s gating, agency %d, batch %d", hs_gating_name(mode), agency, batch);
@@ -200,31 +211,18 @@ static void test_share_batch(void **state)
 static void test_packed_model(void **state)
 {
     (void)state;
-    const char *src = getenv("HS_SOURCE_DIR");
-    char dir[4096];
-    assert_non_null(src);
-    snprintf(dir, sizeof dir, "%s/models/kjv-gpt2", src);
-    int LH = g.m.cfg.n_layer * g.m.cfg.n_head;
     float gates[64];
-    assert_true(LH <= 64);
-    for (int i = 0; i < LH; i++) gates[i] = (i % 3 == 1) ? 0.0f : 1.0f;
     static outcome a, b;
     for (int w = HS_WEIGHTS_F32; w <= HS_WEIGHTS_INT8; w++) {
         hs_model m[2]; /* 0: packed, 1: not */
         for (int k = 0; k < 2; k++)
-            assert_int_equal(hs_model_load(&m[k], dir, &(hs_model_opts){.weights = (hs_weights)w, .pack = k == 0}),
+            assert_int_equal(hs_model_load(&m[k], g.dir, &(hs_model_opts){.weights = (hs_weights)w, .pack = k == 0}),
                              HS_OK);
         /* every weight type batched in mask mode; f32 also skip, and one at a time */
         static const int cases[][2] = {{0, 16}, {1, 16}, {0, 0}};
         for (int c = 0; c < (w == HS_WEIGHTS_F32 ? 3 : 1); c++) {
             int skip = cases[c][0], batch = cases[c][1];
-            hs_runner_config rc = {.tok = g.tok, .mode = skip ? HS_GATING_SKIP : HS_GATING_MASK, .gates = gates,
-                                   .max_t = 256, .measure_unpruned_ppl = 1};
-            hs_sample_params_default(&rc.sample);
-            rc.sample.max_new = MAXNEW;
-            rc.sample.temperature = 0.9f;
-            rc.sample.seed = 7;
-            rc.model = &m[0];
+            hs_runner_config rc = variant_config(&m[0], skip ? HS_GATING_SKIP : HS_GATING_MASK, gates);
             run(&rc, 1, batch, &a);
             rc.model = &m[1];
             run(&rc, 1, batch, &b);
@@ -245,25 +243,12 @@ static void test_packed_model(void **state)
 static void test_single_equals_batch(void **state)
 {
     (void)state;
-    const char *src = getenv("HS_SOURCE_DIR");
-    char dir[4096];
-    assert_non_null(src);
-    snprintf(dir, sizeof dir, "%s/models/kjv-gpt2", src);
-    int LH = g.m.cfg.n_layer * g.m.cfg.n_head;
     float gates[64];
-    assert_true(LH <= 64);
-    for (int i = 0; i < LH; i++) gates[i] = (i % 3 == 1) ? 0.0f : 1.0f;
     hs_model packed;
-    assert_int_equal(hs_model_load(&packed, dir, &(hs_model_opts){.pack = 1}), HS_OK);
+    assert_int_equal(hs_model_load(&packed, g.dir, &(hs_model_opts){.pack = 1}), HS_OK);
     static outcome one, many;
     for (int skip = 0; skip < 2; skip++) {
-        hs_runner_config rc = {.tok = g.tok, .mode = skip ? HS_GATING_SKIP : HS_GATING_MASK, .gates = gates,
-                               .max_t = 256, .measure_unpruned_ppl = 1};
-        hs_sample_params_default(&rc.sample);
-        rc.sample.max_new = MAXNEW;
-        rc.sample.temperature = 0.9f;
-        rc.sample.seed = 7;
-        rc.model = &g.m;
+        hs_runner_config rc = variant_config(&g.m, skip ? HS_GATING_SKIP : HS_GATING_MASK, gates);
         run(&rc, 1, 0, &one);
         rc.model = &packed;
         run(&rc, 1, 16, &many);

@@ -1115,9 +1115,8 @@ static hs_status agree_route(sweep *s)
 {
     char *route0 = s->rank == 0 ? (char *)hs_model_prefill_route(s->job.weights) : NULL;
     hs_status st = hs_comm_bcast_string(s->comm, &route0);
-    if (st) return st;
     const char *mine = hs_model_prefill_route(s->job.weights);
-    if (s->rank != 0 && route0 && strcmp(route0, mine))
+    if (!st && s->rank != 0 && route0 && strcmp(route0, mine))
         st = hs_err(HS_EINPUT, "this rank's prefill products run on %s, rank 0's on %s, and the two round "
                                "differently: run every rank on one kind of node, or set HS_GEMM_BLAS=0 (our tiles) "
                                "or HS_GEMM_BLAS=1 (OpenBLAS) for all of them", mine, route0);

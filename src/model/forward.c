@@ -202,18 +202,22 @@ hs_status hs_ctx_rewind(hs_ctx *c)
     return HS_OK;
 }
 
+/* Whether this context's weights are F32, the only mode whose products may reach OpenBLAS. */
+static int ctx_f32(const hs_ctx *c) { return c->m->weights == HS_WEIGHTS_F32; }
+
 int hs_ctx_prefix_route(const hs_ctx *c, int prefix, int whole)
 {
-    (void)c;
     if (prefix < 1 || prefix >= whole || hs_k_matmul_same_route(prefix, whole)) return prefix;
     /* prefix and whole on different routes (the row kernels under 48 rows, the tiles
      * from 48): the prefix's rows computed on the whole's route, which our tiles allow */
-    return hs_k_matmul_split_exact(prefix, whole) && hs_k_matmul_split_exact(whole - prefix, whole) ? whole : prefix;
+    int f32 = ctx_f32(c);
+    return hs_k_matmul_split_exact(prefix, whole, f32) && hs_k_matmul_split_exact(whole - prefix, whole, f32) ? whole
+                                                                                                            : prefix;
 }
 
 int hs_ctx_prefix_exact(const hs_ctx *c, int prefix, int whole)
 {
-    if (prefix < 1 || prefix >= whole || !hs_k_matmul_split_exact(whole - prefix, whole)) return 0;
+    if (prefix < 1 || prefix >= whole || !hs_k_matmul_split_exact(whole - prefix, whole, ctx_f32(c))) return 0;
     return hs_k_matmul_same_route(prefix, whole) || hs_ctx_prefix_route(c, prefix, whole) == whole;
 }
 

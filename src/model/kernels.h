@@ -86,8 +86,9 @@ void hs_k_matmul(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, in
 void hs_k_matmul_as(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int n, int whole, int K, int N,
                     float beta);
 /* 1 when `part` rows of a product of `whole` rows, computed alone through hs_k_matmul_as
- * (whole), get exactly the bits they get in the whole product. */
-int hs_k_matmul_split_exact(int part, int whole);
+ * (whole), get exactly the bits they get in the whole product. f32: 1 when the weights
+ * are F32 (only those reach OpenBLAS, whose rows may depend on the row count). */
+int hs_k_matmul_split_exact(int part, int whole, int f32);
 /* 1 when products of a and b rows take the same route (so a row gets the same bits). */
 int hs_k_matmul_same_route(int a, int b);
 /* C (M, N) = beta * C + A (M, K) @ B, where B is (K, N) with row stride ldb, or with

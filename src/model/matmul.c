@@ -151,12 +151,13 @@ void hs_k_matmul_as(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw,
 
 /* The row kernels and our tiles give each row its own chains, whatever the row count; only
  * the two routes' chains differ (the tiles sum each 256-wide k block apart). OpenBLAS's
- * rounding of a row can depend on the product's row count, so its route never splits. */
-int hs_k_matmul_split_exact(int part, int whole)
+ * rounding of a row can depend on the product's row count, so its route never splits;
+ * it only ever takes F32 weights (hs_k_gemm), so the other modes always may. */
+int hs_k_matmul_split_exact(int part, int whole, int f32)
 {
     int small = whole < HS_GEMM_MIN_ROWS;
     if (part < 1 || part > whole) return 0;
-    return small || !hs_k_gemm_blas();
+    return small || !f32 || !hs_k_gemm_blas();
 }
 
 int hs_k_matmul_same_route(int a, int b) { return (a < HS_GEMM_MIN_ROWS) == (b < HS_GEMM_MIN_ROWS); }

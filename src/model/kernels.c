@@ -97,10 +97,30 @@ void hs_k_add_bias(float *y, int ldy, const float *restrict bias, int n, int N)
         for (int j = 0; j < N; j++) y[(long)i * ldy + j] += bias[j];
 }
 
-void hs_k_softmax(float *x, int n)
+/* The largest of x[0 .. n), n >= 1: a maximum is exact in any order, and where +0 and -0
+ * tie the softmax below gets the same bits from either (x - 0 is x, expf(+-0) is 1). A
+ * scalar chain of compares waited 4 cycles per key, a fifth of a decode step's softmax. */
+static float max_of(const float *x, int n)
 {
     float mx = x[0];
-    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    int i = 1;
+#ifdef __AVX2__
+    if (n >= 16) {
+        __m256 m = _mm256_loadu_ps(x);
+        for (i = 8; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        mx = _mm_cvtss_f32(h);
+    }
+#endif
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    return mx;
+}
+
+void hs_k_softmax(float *x, int n)
+{
+    float mx = max_of(x, n);
     double sum = 0;
     for (int i = 0; i < n; i++) {
         x[i] = expf(x[i] - mx);
@@ -162,15 +182,18 @@ static void transpose8(__m256 a[8], __m256 t[8])
 
 /* p[0 .. 8) = scale * (q . K row j) for 8 keys: each key's 8-lane partial sums exactly as
  * hs_k_dot builds them, then the 8 horizontal sums at once, lanes added in hsum256's
- * order ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). D % 8 == 0. */
-static void scores8(float *p, const float *q, const float *K, int D, float scale)
+ * order ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). D % 8 == 0. The 8 keys' chains
+ * advance together (d outer, keys inner), each still one FMA per 8 values in d order; key
+ * after key, each chain waited on its own FMA latency and the call took 2.7x the time. */
+static inline __attribute__((always_inline)) void scores8(float *p, const float *q, const float *K, int D,
+                                                          float scale)
 {
     __m256 a[8], t[8];
-    for (int j = 0; j < 8; j++) {
-        __m256 acc = _mm256_setzero_ps();
-        for (int d = 0; d < D; d += 8)
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(K + (size_t)j * D + d), acc);
-        a[j] = acc;
+    for (int j = 0; j < 8; j++) a[j] = _mm256_setzero_ps();
+    for (int d = 0; d < D; d += 8) {
+        __m256 qv = _mm256_loadu_ps(q + d);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) a[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(K + (size_t)j * D + d), a[j]);
     }
     transpose8(a, t);
     __m256 lo = _mm256_add_ps(_mm256_add_ps(t[0], t[4]), _mm256_add_ps(t[2], t[6]));
@@ -189,22 +212,43 @@ void hs_k_attn_scores(float *p, const float *q, const float *K, int T, int D, fl
     for (; t < T; t++) p[t] = hs_k_dot(q, K + (size_t)t * D, D) * scale;
 }
 
+#ifdef __AVX2__
+/* out[d0 .. d0 + 8n) over all keys, n (a constant after inlining) 8-float accumulators in
+ * registers: out[d] = out[d] + p[t] * V[t][d], a multiply then an add, in t order, as the
+ * scalar loop of hs_k_attn_values computes it. With n a run-time count the accumulators
+ * lived on the stack, and each key's add waited on a store and a load. */
+static inline __attribute__((always_inline)) void values_cols(float *restrict out, const float *restrict p,
+                                                              const float *restrict V, int T, int D, int d0,
+                                                              const int n)
+{
+    __m256 acc[8];
+    for (int i = 0; i < n; i++) acc[i] = _mm256_setzero_ps();
+    for (int t = 0; t < T; t++) {
+        __m256 pt = _mm256_set1_ps(p[t]);
+        const float *vt = V + (size_t)t * D + d0;
+        for (int i = 0; i < n; i++) acc[i] = _mm256_add_ps(acc[i], _mm256_mul_ps(pt, _mm256_loadu_ps(vt + 8 * i)));
+    }
+    for (int i = 0; i < n; i++) _mm256_storeu_ps(out + d0 + 8 * i, acc[i]);
+}
+#endif
+
 void hs_k_attn_values(float *restrict out, const float *restrict p, const float *restrict V, int T, int D)
 {
     int d0 = 0;
 #ifdef __AVX2__
-    /* up to 64 outputs in registers across all keys: out[d] = out[d] + p[t] * V[t][d], a
-     * multiply then an add, in t order, as the scalar loop below computes it */
+    /* up to 64 outputs in registers across all keys */
     for (; d0 + 8 <= D; d0 += 64) {
         int n = (D - d0) / 8 < 8 ? (D - d0) / 8 : 8;
-        __m256 acc[8];
-        for (int i = 0; i < n; i++) acc[i] = _mm256_setzero_ps();
-        for (int t = 0; t < T; t++) {
-            __m256 pt = _mm256_set1_ps(p[t]);
-            const float *vt = V + (size_t)t * D + d0;
-            for (int i = 0; i < n; i++) acc[i] = _mm256_add_ps(acc[i], _mm256_mul_ps(pt, _mm256_loadu_ps(vt + 8 * i)));
+        switch (n) {
+        case 8: values_cols(out, p, V, T, D, d0, 8); break;
+        case 7: values_cols(out, p, V, T, D, d0, 7); break;
+        case 6: values_cols(out, p, V, T, D, d0, 6); break;
+        case 5: values_cols(out, p, V, T, D, d0, 5); break;
+        case 4: values_cols(out, p, V, T, D, d0, 4); break;
+        case 3: values_cols(out, p, V, T, D, d0, 3); break;
+        case 2: values_cols(out, p, V, T, D, d0, 2); break;
+        default: values_cols(out, p, V, T, D, d0, 1); break;
         }
-        for (int i = 0; i < n; i++) _mm256_storeu_ps(out + d0 + 8 * i, acc[i]);
         if (n < 8) {
             d0 += 8 * n;
             break;

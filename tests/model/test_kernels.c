@@ -485,6 +485,52 @@ static void test_trans_pack_same_bits(void **state)
     hs_k_set_threads(1);
 }
 
+/* hs_k_softmax of x (n) against the scalar loop it replaced (the maximum by compares in
+ * order, then expf and the double sum in order), bit for bit. */
+static void check_softmax(const float *x, int n)
+{
+    float *a = malloc((size_t)n * sizeof(float)), *b = malloc((size_t)n * sizeof(float));
+    memcpy(a, x, (size_t)n * sizeof(float));
+    memcpy(b, x, (size_t)n * sizeof(float));
+    float mx = b[0];
+    for (int i = 1; i < n; i++) mx = b[i] > mx ? b[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        b[i] = expf(b[i] - mx);
+        sum += b[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) b[i] *= inv;
+    hs_k_softmax(a, n);
+    if (memcmp(a, b, (size_t)n * sizeof(float))) fail_msg("softmax of %d values differs from the scalar loop", n);
+    free(a), free(b);
+}
+
+/* The softmax's maximum found 8 lanes at a time: lengths around the 16-value threshold
+ * and the 8-lane block, the maximum at every position, and ties of +0 and -0 as the
+ * maximum (either zero gives the same bits). */
+static void test_softmax_same_bits(void **state)
+{
+    (void)state;
+    unsigned seed = 17;
+    float x[80];
+    for (int n = 1; n <= 80; n++) {
+        fill(x, (size_t)n, &seed);
+        check_softmax(x, n);
+        for (int at = 0; at < n; at++) {
+            float keep = x[at];
+            x[at] = 9.0f;
+            check_softmax(x, n);
+            x[at] = keep;
+        }
+        for (int i = 0; i < n; i++) x[i] = -fabsf(x[i]) - 1.0f;
+        x[n / 3] = 0.0f, x[(2 * n) / 3] = -0.0f;
+        check_softmax(x, n);
+        x[n / 3] = -0.0f, x[(2 * n) / 3] = 0.0f;
+        check_softmax(x, n);
+    }
+}
+
 /* Attention over a head's cache: scores have exactly hs_k_dot's bits times the scale, and
  * the weighted sum of values is the plain loop's (each product rounded, then added in key
  * order), for head sizes on and off the 8-float vector (D 8 .. 72, 12, 20) and key counts
@@ -508,6 +554,7 @@ static void test_attention_same_bits(void **state)
                 if (memcmp(&want, &p[t], sizeof want))
                     fail_msg("scores D %d T %d: key %d differs from hs_k_dot", D, T, t);
             }
+            check_softmax(p, T);
             hs_k_attn_values(out, p, V, T, D);
             for (int d = 0; d < D; d++) {
                 float acc = 0.0f;
@@ -791,6 +838,7 @@ int main(void)
                                        cmocka_unit_test(test_packed_gemm_same_bits),
                                        cmocka_unit_test(test_trans_pack_same_bits),
                                        cmocka_unit_test(test_attention_same_bits),
+                                       cmocka_unit_test(test_softmax_same_bits),
                                        cmocka_unit_test(test_gelu_accuracy),
                                        cmocka_unit_test(test_gemm_blas_route),
                                        cmocka_unit_test(test_int8_vs_scalar),

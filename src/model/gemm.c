@@ -164,14 +164,17 @@ static HS_AVX512 void kernel512_acc(int kc, const float *const a[MR], const floa
  * (panel p at bp + p * ps: kc * NR when packed per call, the k block's panel size when
  * pre-packed), each element one FMA chain from zero in k order, as kernel_6x16 computes
  * it; the caller adds the tile to C as panel() does, so the bits are those of the AVX2
- * path. */
+ * path. With cont set the chains go on from the values the tile holds (the same chain
+ * over a block's k rows cut in two passes: a float stored and loaded is the same float). */
 static inline __attribute__((always_inline)) HS_AVX512 void tile512z(int kc, const float *const a[MR],
                                                                      const float *restrict bp, size_t ps,
-                                                                     float *restrict tile, const int mr)
+                                                                     float *restrict tile, const int mr,
+                                                                     const int cont)
 {
     __m512 c[MR][NP];
     for (int r = 0; r < mr; r++)
-        for (int p = 0; p < NP; p++) c[r][p] = _mm512_setzero_ps();
+        for (int p = 0; p < NP; p++)
+            c[r][p] = cont ? _mm512_loadu_ps(tile + r * NP * NR + p * NR) : _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m512 b[NP];
         for (int p = 0; p < NP; p++) b[p] = _mm512_load_ps(bp + p * ps + (size_t)k * NR);
@@ -185,29 +188,48 @@ static inline __attribute__((always_inline)) HS_AVX512 void tile512z(int kc, con
 }
 
 static HS_AVX512 void kernel512_6x64(int kc, const float *const a[MR], const float *restrict bp, size_t ps,
-                                    float *tile, int mr)
+                                    float *tile, int mr, int cont)
 {
+#define HS_TILE512Z(n) cont ? tile512z(kc, a, bp, ps, tile, n, 1) : tile512z(kc, a, bp, ps, tile, n, 0)
     switch (mr) {
-    case 6: tile512z(kc, a, bp, ps, tile, 6); break;
-    case 5: tile512z(kc, a, bp, ps, tile, 5); break;
-    case 4: tile512z(kc, a, bp, ps, tile, 4); break;
-    case 3: tile512z(kc, a, bp, ps, tile, 3); break;
-    case 2: tile512z(kc, a, bp, ps, tile, 2); break;
-    default: tile512z(kc, a, bp, ps, tile, 1); break;
+    case 6: HS_TILE512Z(6); break;
+    case 5: HS_TILE512Z(5); break;
+    case 4: HS_TILE512Z(4); break;
+    case 3: HS_TILE512Z(3); break;
+    case 2: HS_TILE512Z(2); break;
+    default: HS_TILE512Z(1); break;
     }
+#undef HS_TILE512Z
 }
 
-/* panel() for NP packed panels at once (ncols <= 64 columns from j0; panel p at bp + p * ps). */
+/* The k rows of a block's panels that one pass of the row tiles reads: 128 rows of 64
+ * columns are 32 KB, which stay in L1 from one row tile to the next; a whole 256-row
+ * block (64 KB) did not, and every row tile read it from L2 again (a decode batch's
+ * product ran 1.3x slower on 256-row blocks than on 128: bench_engine shapes C 256 vs
+ * 128). Cutting a chain into passes keeps its operations and their order. */
+enum { KS = 128 };
+/* Row tiles whose partial sums wait in a scratch between the passes (12 KB). */
+enum { GT = 8 };
+
+/* panel() for NP packed panels at once (ncols <= 64 columns from j0; panel p at bp + p * ps),
+ * GT row tiles at a time, each pass of KS rows of the panels over all of them. */
 static void panel512(float *C, int ldc, const float *A, int lda, const float *bp, size_t ps, int M, int k0, int kc,
                      int j0, int ncols, int first, float beta)
 {
-    float tile[MR * NP * NR];
-    for (int i0 = 0; i0 < M; i0 += MR) {
-        int mr = M - i0 < MR ? M - i0 : MR;
-        const float *a[MR];
-        for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + k0;
-        kernel512_6x64(kc, a, bp, ps, tile, mr);
-        tile_store(C, ldc, i0, mr, j0, ncols, tile, NP * NR, first, beta);
+    float tile[GT][MR * NP * NR];
+    for (int g0 = 0; g0 < M; g0 += GT * MR) {
+        int g1 = M - g0 < GT * MR ? M : g0 + GT * MR;
+        for (int s0 = 0; s0 < kc; s0 += KS) {
+            int ks = kc - s0 < KS ? kc - s0 : KS;
+            for (int i0 = g0, t = 0; i0 < g1; i0 += MR, t++) {
+                int mr = M - i0 < MR ? M - i0 : MR;
+                const float *a[MR];
+                for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + k0 + s0;
+                kernel512_6x64(ks, a, bp + (size_t)s0 * NR, ps, tile[t], mr, s0 > 0);
+            }
+        }
+        for (int i0 = g0, t = 0; i0 < g1; i0 += MR, t++)
+            tile_store(C, ldc, i0, M - i0 < MR ? M - i0 : MR, j0, ncols, tile[t], NP * NR, first, beta);
     }
 }
 
@@ -287,17 +309,23 @@ static void gemm_acc_packed(float *C, int ldc, const float *A, int lda, const hs
         for (int j0 = c0; j0 < c0 + N; j0 += NP * NR) {
             const float *bp = blk + (size_t)(j0 / NR) * ps;
             int ncols = c0 + N - j0 < NP * NR ? c0 + N - j0 : NP * NR;
-            for (int i0 = 0; i0 < M; i0 += MR) {
-                int mr = M - i0 < MR ? M - i0 : MR;
-                const float *a[MR];
-                for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + (k0 - r0);
-                float *c = C + (size_t)i0 * ldc + (j0 - c0);
-                if (wide) {
-                    kernel512_acc(kc, a, bp, ps, c, ldc, mr, ncols);
-                    continue;
+            /* AVX-512: passes of KS rows of the panels over all row tiles, as panel512,
+             * each tile's chains going on in C */
+            for (int s0 = 0; s0 < kc; s0 += wide ? KS : kc) {
+                int ks = wide && kc - s0 > KS ? KS : kc - s0;
+                for (int i0 = 0; i0 < M; i0 += MR) {
+                    int mr = M - i0 < MR ? M - i0 : MR;
+                    const float *a[MR];
+                    for (int r = 0; r < MR; r++)
+                        a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + (k0 - r0) + s0;
+                    float *c = C + (size_t)i0 * ldc + (j0 - c0);
+                    if (wide) {
+                        kernel512_acc(ks, a, bp + (size_t)s0 * NR, ps, c, ldc, mr, ncols);
+                        continue;
+                    }
+                    for (int p = 0; p < NP && p * NR < ncols; p++)
+                        kernel_acc(kc, a, bp + p * ps, c + p * NR, ldc, mr, ncols - p * NR < NR ? ncols - p * NR : NR);
                 }
-                for (int p = 0; p < NP && p * NR < ncols; p++)
-                    kernel_acc(kc, a, bp + p * ps, c + p * NR, ldc, mr, ncols - p * NR < NR ? ncols - p * NR : NR);
             }
         }
         k0 = k1;

@@ -485,6 +485,42 @@ static void test_trans_pack_same_bits(void **state)
     hs_k_set_threads(1);
 }
 
+/* LayerNorm of n rows in one call (rows four at a time, their chains interleaved) equals
+ * each row alone and the plain loop (double sums in column order), bit for bit. */
+static void test_layernorm_rows_same_bits(void **state)
+{
+    (void)state;
+    static const int Cs[] = {1, 7, 64, 256, 768};
+    unsigned seed = 23;
+    for (size_t c = 0; c < sizeof Cs / sizeof *Cs; c++) {
+        int C = Cs[c], n = 11;
+        float *x = malloc((size_t)n * C * sizeof(float)), *w = malloc((size_t)C * sizeof(float));
+        float *b = malloc((size_t)C * sizeof(float)), *y = malloc((size_t)n * C * sizeof(float));
+        float *one = malloc((size_t)C * sizeof(float)), *ref = malloc((size_t)C * sizeof(float));
+        fill(x, (size_t)n * C, &seed), fill(w, (size_t)C, &seed), fill(b, (size_t)C, &seed);
+        for (int i = 0; i < C; i++) x[i] += 3.0f; /* a row whose mean is far from 0 */
+        hs_k_layernorm(y, x, w, b, n, C, 1e-5f);
+        for (int i = 0; i < n; i++) {
+            const float *xi = x + (size_t)i * C;
+            hs_k_layernorm(one, xi, w, b, 1, C, 1e-5f);
+            double mean = 0, var = 0;
+            for (int j = 0; j < C; j++) mean += xi[j];
+            mean /= C;
+            for (int j = 0; j < C; j++) {
+                double d = xi[j] - mean;
+                var += d * d;
+            }
+            float rstd = (float)(1.0 / sqrt(var / C + 1e-5f)), m = (float)mean;
+            for (int j = 0; j < C; j++) ref[j] = (xi[j] - m) * rstd * w[j] + b[j];
+            if (memcmp(one, ref, (size_t)C * sizeof(float)))
+                fail_msg("layernorm C %d row %d alone differs from the loop", C, i);
+            if (memcmp(y + (size_t)i * C, ref, (size_t)C * sizeof(float)))
+                fail_msg("layernorm C %d row %d of %d differs from the loop", C, i, n);
+        }
+        free(x), free(w), free(b), free(y), free(one), free(ref);
+    }
+}
+
 /* hs_k_softmax of x (n) against the scalar loop it replaced (the maximum by compares in
  * order, then expf and the double sum in order), bit for bit. */
 static void check_softmax(const float *x, int n)
@@ -839,6 +875,7 @@ int main(void)
                                        cmocka_unit_test(test_trans_pack_same_bits),
                                        cmocka_unit_test(test_attention_same_bits),
                                        cmocka_unit_test(test_softmax_same_bits),
+                                       cmocka_unit_test(test_layernorm_rows_same_bits),
                                        cmocka_unit_test(test_gelu_accuracy),
                                        cmocka_unit_test(test_gemm_blas_route),
                                        cmocka_unit_test(test_int8_vs_scalar),

@@ -128,6 +128,9 @@ static inline __attribute__((always_inline)) HS_AVX512 void tile512(int kc, cons
     __m512 c[MR][NP];
     for (int r = 0; r < mr; r++)
         for (int p = 0; p < NP; p++) c[r][p] = _mm512_maskz_loadu_ps(m[p], C + (size_t)r * ldc + p * NR);
+    /* unrolled: the six row pointers' increments took issue slots from the FMAs (the
+     * product ran 4-5% faster, bench shapes of both models) */
+#pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
         __m512 b[NP];
         for (int p = 0; p < NP; p++) b[p] = _mm512_load_ps(bp + p * ps + (size_t)k * NR);
@@ -175,6 +178,9 @@ static inline __attribute__((always_inline)) HS_AVX512 void tile512z(int kc, con
     for (int r = 0; r < mr; r++)
         for (int p = 0; p < NP; p++)
             c[r][p] = cont ? _mm512_loadu_ps(tile + r * NP * NR + p * NR) : _mm512_setzero_ps();
+    /* unrolled: the six row pointers' increments took issue slots from the FMAs (the
+     * product ran 4-5% faster, bench shapes of both models) */
+#pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
         __m512 b[NP];
         for (int p = 0; p < NP; p++) b[p] = _mm512_load_ps(bp + p * ps + (size_t)k * NR);

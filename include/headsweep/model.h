@@ -85,6 +85,14 @@ typedef struct {
     hs_wq8 attn_wv, proj_wv, fc_wv, fc_proj_wv;
     /* throughput mode (hs_model_opts.pack): the same four matrices pre-packed */
     hs_wpack attn_wp, proj_wp, fc_wp, fc_proj_wp;
+    /* skip mode's head-major c_attn (hs_model_opts.head_major): the values batch 1 reads
+     * (f32, bf16 or int8 as above; int8 keeps attn_w_s8, its rows being attn_w's rows)
+     * laid out (3, H, C, D): block (part, h) holds head h's D columns of Q (part 0), K (1)
+     * or V (2) for all C input rows, contiguous. NULL otherwise (and in W8A8 mode, whose
+     * 64-column panels already hold a gpt2 head's columns together). */
+    const float *attn_wh;
+    const uint16_t *attn_wh16;
+    const int8_t *attn_wh8;
 } hs_block;
 
 /* How the weight matrices are stored for the forward pass (job key `weights`).
@@ -130,6 +138,14 @@ typedef struct {
      * gained). The price: a private copy of the weights per process instead of one
      * page-cache copy shared by the node's ranks. Results are the same bits (tested). */
     int huge_pages;
+    /* Skip mode's copy of each block's c_attn with every head's Q, K and V columns
+     * contiguous (hs_block.attn_wh), which batch-1 decode in skip mode then reads: a live
+     * head's columns are 64 of a 2304-float row in the checkpoint's layout (a 256-byte
+     * run every 9 KB), which neither the hardware nor our software prefetch streams well,
+     * and the copy makes them one 192 KB block (docs/performance.md, "Skip mode reads
+     * head-major c_attn"). Costs a quarter of the layers' weights once more per process
+     * (gpt2 f32: 85 MB; bf16 42 MB; int8 21 MB); none in W8A8 mode. Same bits. */
+    int head_major;
 } hs_model_opts;
 
 typedef struct {
@@ -151,6 +167,7 @@ typedef struct {
     void *owned8;             /* the int8 copies and their scales, NULL unless HS_WEIGHTS_INT8
                                  or HS_WEIGHTS_W8A8 */
     float *owned_pack;        /* the packed copies, NULL unless opts.pack */
+    void *owned_heads;        /* the head-major c_attn copies, NULL unless opts.head_major */
     void *owned_huge;         /* private copy of model.safetensors, NULL unless opts.huge_pages */
     int huge;                 /* weight blocks are allocated on huge pages */
     const float *lnf_w, *lnf_b; /* (C) */

@@ -93,7 +93,9 @@ static int env_load(run_env *e, const run_opts *o, int need_tok)
 {
     memset(e, 0, sizeof *e);
     hs_model_set_threads(o->threads > 0 ? o->threads : 1);
-    hs_status st = hs_model_load(&e->m, o->model_dir, &o->load);
+    hs_model_opts load = o->load;
+    load.head_major = o->gating == HS_GATING_SKIP; /* skip mode's decode reads it */
+    hs_status st = hs_model_load(&e->m, o->model_dir, &load);
     if (!st && need_tok) st = hs_tokenizer_load(&e->tok, o->model_dir);
     int LH = e->m.cfg.n_layer * e->m.cfg.n_head;
     if (!st && !(e->gates = hs_malloc((size_t)LH * sizeof(float), "gates"))) st = HS_ENOMEM;

@@ -34,13 +34,32 @@ typedef struct {
                               (b)->field##p.data ? &(b)->field##p : NULL, (off),                         \
                               (b)->field##8 ? (b)->field##8 + (off) : NULL, (b)->field##_s8, NULL, 0})
 
-/* A weight of layer lc's products. In a skip-mode layer with heads off the batch-1 kernel
- * does not prefetch: there its prefetch made decode 8-11% slower (every product of the
- * layer, the MLP's too), while in layers read whole it makes decode 1-3% faster
- * (docs/performance.md, "Batch-1 layer products"). Results are the same either way. */
-static hs_w layer_w(hs_w w, const hs_ctx *c, const hs_layer_cache *lc)
+/* Block b's head-major c_attn (hs_model_opts.head_major) from head h of part (0 Q, 1 K,
+ * 2 V) on; every pointer NULL when the model has none. */
+static hs_w heads_w(const hs_block *b, int part, int h, int C, int H)
 {
-    w.no_prefetch = lc->n_live < c->cfg.n_head;
+    size_t at = ((size_t)part * H + h) * (size_t)C * (C / H);
+    return (hs_w){b->attn_wh ? b->attn_wh + at : NULL, b->attn_wh16 ? b->attn_wh16 + at : NULL, NULL, 0,
+                  b->attn_wh8 ? b->attn_wh8 + at : NULL, b->attn_w_s8, NULL, 0};
+}
+
+/* 1 when the rows' live Q/K/V columns are read from the head-major copy: one row on the
+ * row kernels' route (hs_k_matmul_heads keeps their chains), in a layer with heads off. */
+static int reads_heads(const rowset *R, const hs_block *b, const hs_layer_cache *lc)
+{
+    return lc->n_live < R->lead->cfg.n_head && (b->attn_wh || b->attn_wh16 || b->attn_wh8) && R->n == 1 &&
+           (R->batch || hs_k_matmul_same_route(R->whole, 1));
+}
+
+/* A weight of layer lc's products. In a skip-mode layer with heads off that reads the
+ * live heads' Q/K/V as column runs of the checkpoint's c_attn, the batch-1 kernel does not
+ * prefetch: there its prefetch made decode 8-11% slower (every product of the layer, the
+ * MLP's too), while in layers read whole it makes decode 1-3% faster, and in layers
+ * reading the head-major copy it helps too (docs/performance.md, "Batch-1 layer products"
+ * and "Skip mode reads head-major c_attn"). Results are the same either way. */
+static hs_w layer_w(hs_w w, const rowset *R, const hs_block *b, const hs_layer_cache *lc)
+{
+    w.no_prefetch = lc->n_live < R->lead->cfg.n_head && !reads_heads(R, b, lc);
     return w;
 }
 
@@ -60,14 +79,25 @@ static void attn_qkv(const rowset *R, const hs_block *b, const hs_layer_cache *l
     hs_ctx *c = R->lead;
     int C = c->cfg.n_embd, D = c->D, n = R->n;
     if (lc->n_live == c->cfg.n_head) {
-        mm(R, c->qkv, 3 * C, c->xn, C, layer_w(BW(b, attn_w, 0), c, lc), 3 * C, C, 3 * C, 0.0f);
+        mm(R, c->qkv, 3 * C, c->xn, C, layer_w(BW(b, attn_w, 0), R, b, lc), 3 * C, C, 3 * C, 0.0f);
         hs_k_add_bias(c->qkv, 3 * C, b->attn_b, n, 3 * C);
+        return;
+    }
+    if (reads_heads(R, b, lc)) { /* each live head's columns one contiguous block */
+        for (int r = 0; r < lc->n_runs; r++)
+            for (int part = 0; part < 3; part++) {
+                int col = part * C + lc->runs[r].h0 * D, w = lc->runs[r].len * D;
+                c->flops += 2.0 * C * w; /* mm()'s count for the same product */
+                hs_k_matmul_heads(c->qkv + col, c->xn, heads_w(b, part, lc->runs[r].h0, C, c->cfg.n_head), C, D,
+                                  lc->runs[r].len);
+                hs_k_add_bias(c->qkv + col, 3 * C, b->attn_b + col, n, w);
+            }
         return;
     }
     for (int r = 0; r < lc->n_runs; r++)
         for (int part = 0; part < 3; part++) {
             int col = part * C + lc->runs[r].h0 * D, w = lc->runs[r].len * D;
-            mm(R, c->qkv + col, 3 * C, c->xn, C, layer_w(BW(b, attn_w, col), c, lc), 3 * C, C, w, 0.0f);
+            mm(R, c->qkv + col, 3 * C, c->xn, C, layer_w(BW(b, attn_w, col), R, b, lc), 3 * C, C, w, 0.0f);
             hs_k_add_bias(c->qkv + col, 3 * C, b->attn_b + col, n, w);
         }
 }
@@ -160,13 +190,13 @@ static void attn_proj(const rowset *R, const hs_block *b, const hs_layer_cache *
     hs_ctx *c = R->lead;
     int C = c->cfg.n_embd, D = c->D;
     if (lc->n_live == c->cfg.n_head) {
-        mm(R, c->o, C, c->a, C, layer_w(BW(b, proj_w, 0), c, lc), C, C, C, 0.0f);
+        mm(R, c->o, C, c->a, C, layer_w(BW(b, proj_w, 0), R, b, lc), C, C, C, 0.0f);
     } else if (lc->n_live == 0) {
         memset(c->o, 0, (size_t)R->n * C * sizeof(float));
     } else {
         for (int r = 0; r < lc->n_runs; r++) {
             int h0 = lc->runs[r].h0, w = lc->runs[r].len * D;
-            hs_w W = layer_w(BW(b, proj_w, (size_t)h0 * D * C), c, lc);
+            hs_w W = layer_w(BW(b, proj_w, (size_t)h0 * D * C), R, b, lc);
             mm(R, c->o, C, c->a + h0 * D, C, W, C, w, C, r == 0 ? 0.0f : 1.0f);
         }
     }
@@ -205,11 +235,11 @@ static void block_mlp(const rowset *R, int l)
     const hs_layer_cache *lc = &c->layers[l];
     int C = c->cfg.n_embd, F = c->cfg.n_inner, n = R->n;
     hs_k_layernorm(c->xn, c->x, b->ln2_w, b->ln2_b, n, C, c->cfg.ln_eps);
-    mm(R, c->o, F, c->xn, C, layer_w(BW(b, fc_w, 0), c, lc), F, C, F, 0.0f);
+    mm(R, c->o, F, c->xn, C, layer_w(BW(b, fc_w, 0), R, b, lc), F, C, F, 0.0f);
     hs_k_add_bias(c->o, F, b->fc_b, n, F);
     hs_k_gelu_new(c->o, (long)n * F);
     /* xn is free again: use it for the MLP output before adding to the residual */
-    mm(R, c->xn, C, c->o, F, layer_w(BW(b, fc_proj_w, 0), c, lc), C, F, C, 0.0f);
+    mm(R, c->xn, C, c->o, F, layer_w(BW(b, fc_proj_w, 0), R, b, lc), C, F, C, 0.0f);
     hs_k_add_bias(c->xn, C, b->fc_proj_b, n, C);
     add_rows(c->x, c->xn, (long)n * C);
 }

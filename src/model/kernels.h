@@ -119,6 +119,11 @@ void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, 
 /* y (B, N) = beta * y + x (B, K) @ W: independent rows (a decode batch) streaming W once
  * per step; each row is bit-identical to the B = 1 product (decode). */
 void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ldw, int B, int K, int N, float beta);
+/* y (len * D) = x (K) @ [W_0 | .. | W_len-1] for one row x and len weight blocks (K, D)
+ * stored one after another (skip mode's head-major c_attn, hs_block.attn_wh: W the first
+ * block; int8: W.qs the K row scales): the same chain per output as hs_k_matmul_rows on
+ * the (K, len * D) matrix they were copied from, so the same bits. Threads split heads. */
+void hs_k_matmul_heads(float *y, const float *x, hs_w W, int K, int D, int len);
 
 /* threads.c: threads of the kernels (1 by default; > 1 only when built with OpenMP). Products are
  * split by output columns, so results do not depend on the count. */

@@ -121,6 +121,34 @@ void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ld
     free(xs);
 }
 
+/* One head's block (K, D) of hs_k_matmul_heads, x already scaled when W is int8. */
+static void head_rows(float *y, const float *x, hs_w W, int K, int D, int h)
+{
+    size_t at = (size_t)h * K * D;
+    int pf = !W.no_prefetch;
+    if (W.q) hs_k_rows_i8(y + h * D, D, x, K, W.q + at, D, 1, K, D, 0.0f, pf);
+    else if (W.h) hs_k_rows_bf16(y + h * D, D, x, K, W.h + at, D, 1, K, D, 0.0f, pf);
+    else hs_k_rows_f32(y + h * D, D, x, K, W.f + at, D, 1, K, D, 0.0f, pf);
+}
+
+void hs_k_matmul_heads(float *y, const float *x, hs_w W, int K, int D, int len)
+{
+    float *xs = W.q ? i8_scale_x(x, K, 1, K, W.qs) : NULL;
+    const float *xr = xs ? xs : x;
+    int T = hs_k_threads_for((double)len * K * D);
+    if (T == 1) {
+        for (int h = 0; h < len; h++) head_rows(y, xr, W, K, D, h);
+    } else {
+        HS_PARALLEL
+        {
+            int lo, hi;
+            hs_k_share(len, 1, HS_THREAD_ID, T, &lo, &hi);
+            for (int h = lo; h < hi; h++) head_rows(y, xr, W, K, D, h);
+        }
+    }
+    free(xs);
+}
+
 void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, int B, int N, int K)
 {
     if (W.v) { /* stored transposed already (the LM head's panels are (K, N)) */

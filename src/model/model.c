@@ -202,6 +202,7 @@ static hs_status make_bf16(hs_model *m);
 static hs_status make_int8(hs_model *m);
 static hs_status make_w8a8(hs_model *m);
 static hs_status make_pack(hs_model *m);
+static hs_status make_heads(hs_model *m);
 
 hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
 {
@@ -222,6 +223,7 @@ hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
     if (!st && opts->weights == HS_WEIGHTS_W8A8) st = make_w8a8(m);
     /* W8A8 batches read the same panels as batch 1: nothing to pack */
     if (!st && opts->pack && opts->weights != HS_WEIGHTS_W8A8) st = make_pack(m);
+    if (!st && opts->head_major && opts->weights != HS_WEIGHTS_W8A8) st = make_heads(m);
     if (!st) m->weights = opts->weights;
     free(cfg_path);
     free(st_path);
@@ -243,6 +245,7 @@ void hs_model_free(hs_model *m)
     free(m->owned16);
     free(m->owned8);
     free(m->owned_pack);
+    free(m->owned_heads);
     free(m->owned_huge);
     free(m->blocks);
     free(m->dir);
@@ -400,6 +403,38 @@ static hs_status make_pack(hs_model *m)
         b->proj_wp = pack_one(&p, b->proj_w, b->proj_w16, b->proj_w8, C, C);
         b->fc_wp = pack_one(&p, b->fc_w, b->fc_w16, b->fc_w8, C, F);
         b->fc_proj_wp = pack_one(&p, b->fc_proj_w, b->fc_proj_w16, b->fc_proj_w8, F, C);
+    }
+    return HS_OK;
+}
+
+/* Copies src (C, 3C, elements of `size` bytes) into dst as (3, H, C, D): head h's D
+ * columns of part p for every row, one block after another. */
+static void to_heads(void *dst, const void *src, size_t size, int C, int H)
+{
+    size_t D = (size_t)C / H, row = 3 * (size_t)C * size, run = D * size;
+    char *d = dst;
+    for (int p = 0; p < 3; p++)
+        for (int h = 0; h < H; h++)
+            for (int k = 0; k < C; k++, d += run)
+                memcpy(d, (const char *)src + k * row + ((size_t)p * C + h * D) * size, run);
+}
+
+/* Skip mode's head-major c_attn (hs_model_opts.head_major), from the values batch 1
+ * reads in the model's weight mode. */
+static hs_status make_heads(hs_model *m)
+{
+    const hs_config *c = &m->cfg;
+    int C = c->n_embd, H = c->n_head;
+    const hs_block *b0 = &m->blocks[0];
+    size_t size = b0->attn_w8 ? 1 : b0->attn_w16 ? 2 : 4, per_layer = 3 * (size_t)C * C * size;
+    char *p = weights_alloc(m, per_layer * (size_t)c->n_layer, "head-major attention weights");
+    if (!p) return HS_ENOMEM;
+    m->owned_heads = p;
+    for (int l = 0; l < c->n_layer; l++, p += per_layer) {
+        hs_block *b = &m->blocks[l];
+        if (b->attn_w8) to_heads(p, b->attn_w8, 1, C, H), b->attn_wh8 = (const int8_t *)p;
+        else if (b->attn_w16) to_heads(p, b->attn_w16, 2, C, H), b->attn_wh16 = (const uint16_t *)p;
+        else to_heads(p, b->attn_w, 4, C, H), b->attn_wh = (const float *)p;
     }
     return HS_OK;
 }

@@ -156,6 +156,10 @@ static hs_status load_inputs(sweep *s)
      * layers' matrices per rank; docs/sweep.md, "Memory per rank") */
     hs_model_opts mo = {.weights = job->weights, .pack = job->throughput,
                         .huge_pages = job->huge_pages};
+    /* latency mode with skip-mode variants: their one-token decode reads the head-major
+     * c_attn (a quarter of the layers' weights once more per rank; "Memory per rank") */
+    for (int v = 0; v < job->n_variants && !job->throughput; v++)
+        if (job->variants[v].gating == HS_GATING_SKIP) mo.head_major = 1;
     if (!st) st = hs_model_load(&s->model, job->model_dir, &mo);
     s->have_model = !st;
     if (st) return hs_err_wrap(st, "%s: model = %s", hs_job_where(job, "job", "model"), job->model_dir);

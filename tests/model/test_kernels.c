@@ -141,6 +141,55 @@ static void test_threads_same_bits(void **state)
     free(W), free(Wt), free(x), free(out);
 }
 
+/* Skip mode's head-major product (hs_k_matmul_heads): len blocks (K, D) copied from the
+ * columns of a (K, len * D) matrix give exactly hs_k_matmul_rows's bits on that matrix,
+ * for f32, bf16 and int8 (its row scales shared), on 1 and 2 threads (the gpt2 shape of a
+ * whole c_attn part is above the threading threshold), and shapes with ragged edges
+ * (K not a multiple of 8 or 4, D not of 8). */
+static void check_heads(int K, int D, int len)
+{
+    int N = len * D;
+    unsigned seed = (unsigned)(K * 131 + D * 7 + len);
+    float *f = malloc((size_t)K * N * sizeof(float)), *fh = malloc((size_t)K * N * sizeof(float));
+    uint16_t *h = malloc((size_t)K * N * sizeof(uint16_t)), *hh = malloc((size_t)K * N * sizeof(uint16_t));
+    int8_t *q = malloc((size_t)K * N), *qh = malloc((size_t)K * N);
+    float *qs = malloc((size_t)K * sizeof(float)), *x = malloc((size_t)K * sizeof(float));
+    float *a = malloc((size_t)N * sizeof(float)), *b = malloc((size_t)N * sizeof(float));
+    fill(f, (size_t)K * N, &seed), fill(x, (size_t)K, &seed);
+    for (int k = 0; k < K; k++) qs[k] = 0.01f + 0.001f * (float)k;
+    for (size_t i = 0; i < (size_t)K * N; i++) h[i] = hs_f32_to_bf16(f[i]), q[i] = (int8_t)((int)(f[i] * 127.0f));
+    for (int t = 0; t < len; t++)
+        for (int k = 0; k < K; k++)
+            for (int d = 0; d < D; d++) {
+                size_t src = (size_t)k * N + (size_t)t * D + d, dst = ((size_t)t * K + k) * D + d;
+                fh[dst] = f[src], hh[dst] = h[src], qh[dst] = q[src];
+            }
+    hs_w whole[3] = {hs_w_f32(f), hs_w_bf16(h), hs_w_i8(q, qs)}, heads[3] = {hs_w_f32(fh), hs_w_bf16(hh),
+                                                                             hs_w_i8(qh, qs)};
+    for (int T = 1; T <= 2; T++) {
+        hs_k_set_threads(T);
+        for (int w = 0; w < 3; w++) {
+            memset(a, 0, (size_t)N * sizeof(float));
+            for (int i = 0; i < N; i++) b[i] = 1e30f; /* every output written */
+            hs_k_matmul_rows(a, N, x, K, whole[w], N, 1, K, N, 0.0f);
+            hs_k_matmul_heads(b, x, heads[w], K, D, len);
+            if (memcmp(a, b, (size_t)N * sizeof(float)))
+                fail_msg("K %d D %d heads %d, weights %d, %d threads: head-major differs", K, D, len, w, T);
+        }
+    }
+    hs_k_set_threads(1);
+    free(f), free(fh), free(h), free(hh), free(q), free(qh), free(qs), free(x), free(a), free(b);
+}
+
+static void test_heads_equal_rows(void **state)
+{
+    (void)state;
+    check_heads(768, 64, 12); /* gpt2's whole Q part: 590K multiply-adds, threaded */
+    check_heads(768, 64, 5);
+    check_heads(37, 5, 3);
+    check_heads(20, 12, 1);
+}
+
 /* bf16 weights: every kernel gives exactly what it gives with the same weights widened to
  * f32 beforehand (the widening is exact and the chains are shared), batched or not,
  * threaded or not, ragged shapes included. */
@@ -880,6 +929,7 @@ int main(void)
                                        cmocka_unit_test(test_gemm_blas_route),
                                        cmocka_unit_test(test_int8_vs_scalar),
                                        cmocka_unit_test(test_w8a8_levels_same_bits),
-                                       cmocka_unit_test(test_w8a8_nonfinite)};
+                                       cmocka_unit_test(test_w8a8_nonfinite),
+                                       cmocka_unit_test(test_heads_equal_rows)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -655,6 +655,69 @@ static void test_int8_weights(void **state)
     hs_model_free(&ref);
 }
 
+/* Skip mode's head-major c_attn (hs_model_opts.head_major): decode reads each live head's
+ * Q/K/V columns from the copy and gets the bits (and the FLOP count) of the model without
+ * it, in f32, bf16 and int8, for live sets of one run, several runs and a single head,
+ * prefill and one-token calls alike; a decode batch (which keeps the column runs) still
+ * equals each sequence alone. W8A8 makes no copy. */
+static void head_major_vs_plain(const hs_model *plain, const hs_model *hm, const float *gates)
+{
+    enum { NP = 5, STEPS = 7 };
+    int V = plain->cfg.vocab_size;
+    hs_ctx *c[2];
+    float *lg[2];
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(hs_ctx_init(&c[k], k ? hm : plain, NP + STEPS, HS_GATING_SKIP), HS_OK);
+        assert_int_equal(hs_ctx_set_gates(c[k], gates), HS_OK);
+        lg[k] = malloc((size_t)V * sizeof(float));
+    }
+    int32_t prompt[NP] = {5, 6, 7, 300, 2}, tok = 11;
+    for (int k = 0; k < 2; k++) assert_int_equal(hs_ctx_forward(c[k], prompt, NP, lg[k], 0), HS_OK);
+    assert_memory_equal(lg[0], lg[1], (size_t)V * sizeof(float));
+    for (int step = 0; step < STEPS; step++) {
+        for (int k = 0; k < 2; k++) assert_int_equal(hs_ctx_forward(c[k], &tok, 1, lg[k], 0), HS_OK);
+        assert_memory_equal(lg[0], lg[1], (size_t)V * sizeof(float));
+        tok = (int32_t)((tok * 29 + step) % V);
+    }
+    assert_true(hs_ctx_flops(c[0]) == hs_ctx_flops(c[1]));
+    for (int k = 0; k < 2; k++) hs_ctx_free(c[k]), free(lg[k]);
+}
+
+static void test_head_major(void **state)
+{
+    (void)state;
+    float some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f}, first[8] = {0, 1, 1, 1, 1, 1, 1, 1},
+          one[8] = {0, 0, 1, 0, 1, 1, 1, 1}, all[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    for (int w = 0; w < 4; w++) {
+        hs_weights mode = w == 0 ? HS_WEIGHTS_F32 : w == 1 ? HS_WEIGHTS_BF16 : w == 2 ? HS_WEIGHTS_INT8 : HS_WEIGHTS_W8A8;
+        hs_model plain, hm;
+        hs_model_opts o = {.weights = mode};
+        assert_int_equal(hs_model_load(&plain, g_dir, &o), HS_OK);
+        o.head_major = 1;
+        assert_int_equal(hs_model_load(&hm, g_dir, &o), HS_OK);
+        const hs_block *b = &hm.blocks[1];
+        if (mode == HS_WEIGHTS_W8A8) {
+            assert_null(hm.owned_heads);
+        } else {
+            assert_non_null(hm.owned_heads);
+            assert_true((b->attn_wh != NULL) + (b->attn_wh16 != NULL) + (b->attn_wh8 != NULL) == 1);
+            /* element (k, column of part 1, head 2, d 3) where the layout says */
+            int C = hm.cfg.n_embd, H = hm.cfg.n_head, D = C / H, k = 5;
+            size_t src = (size_t)k * 3 * C + C + 2 * D + 3, dst = (((size_t)1 * H + 2) * C + k) * D + 3;
+            if (b->attn_wh) assert_true(b->attn_wh[dst] == b->attn_w[src]);
+            if (b->attn_wh16) assert_true(b->attn_wh16[dst] == b->attn_w16[src]);
+            if (b->attn_wh8) assert_true(b->attn_wh8[dst] == b->attn_w8[src]);
+        }
+        head_major_vs_plain(&plain, &hm, some);
+        head_major_vs_plain(&plain, &hm, first);
+        head_major_vs_plain(&plain, &hm, one);
+        head_major_vs_plain(&plain, &hm, all);
+        batch_vs_single(&hm, HS_GATING_SKIP, some, 1);
+        hs_model_free(&plain);
+        hs_model_free(&hm);
+    }
+}
+
 static int in_block(const void *p, const void *block, size_t n)
 {
     return (const char *)p >= (const char *)block && (const char *)p < (const char *)block + n;
@@ -734,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_int8_weights),
         cmocka_unit_test(test_forward_rows),
         cmocka_unit_test(test_hugepages),
+        cmocka_unit_test(test_head_major),
     };
     return cmocka_run_group_tests_name("model", tests, setup, teardown);
 }

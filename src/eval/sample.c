@@ -3,6 +3,9 @@
  * The random number of step s for a prompt is a pure function of (seed, prompt id, s),
  * a counter-based scheme in the spirit of Salmon et al. 2011 (Random123): no generator
  * state travels between prompts, so results never depend on which rank ran what. */
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +69,47 @@ void hs_sampler_free(hs_sampler *s)
     s->idx = NULL;
 }
 
+#ifdef __AVX2__
+/* argmax's index by vectors, -1 when x holds a NaN (argmax's scalar loop decides then):
+ * the largest value 8 lanes at a time (exact in any order), then the first index that
+ * equals it, which is the first maximum the scalar loop keeps (+0 and -0 compare equal
+ * there too). The scalar loop's compare chain was a cycle-bound step per vocabulary
+ * entry of every decode row. */
+static int32_t argmax8(const float *x, int n)
+{
+    __m256 m = _mm256_loadu_ps(x), nan = _mm256_cmp_ps(m, m, _CMP_UNORD_Q);
+    int i = 8;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        m = _mm256_max_ps(m, v);
+        nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    }
+    if (_mm256_movemask_ps(nan)) return -1;
+    float lane[8], mx;
+    _mm256_storeu_ps(lane, m);
+    mx = lane[0];
+    for (int j = 1; j < 8; j++) mx = lane[j] > mx ? lane[j] : mx;
+    for (int j = i; j < n; j++) {
+        if (x[j] != x[j]) return -1;
+        mx = x[j] > mx ? x[j] : mx;
+    }
+    __m256 want = _mm256_set1_ps(mx);
+    for (i = 0; i + 8 <= n; i += 8) {
+        int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), want, _CMP_EQ_OQ));
+        if (hit) return i + __builtin_ctz((unsigned)hit);
+    }
+    for (; i < n; i++)
+        if (x[i] == mx) return i;
+    return -1;
+}
+#endif
+
 static int32_t argmax(const float *x, int n)
 {
+#ifdef __AVX2__
+    int32_t at = n >= 16 ? argmax8(x, n) : -1;
+    if (at >= 0) return at;
+#endif
     int32_t best = 0;
     for (int i = 1; i < n; i++)
         if (x[i] > x[best]) best = i; /* first maximum wins: ties are deterministic */

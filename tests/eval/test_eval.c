@@ -67,6 +67,47 @@ static void test_sampling_rules(void **state)
     assert_int_equal(hs_sample_params_check(&p), HS_EINPUT);
 }
 
+/* Greedy sampling's argmax (8 lanes at a time from 16 logits) against the plain loop:
+ * lengths around the vector block and a vocabulary's, the maximum at every position,
+ * the maximum twice (the first wins), +0/-0 ties, NaN anywhere. */
+static int32_t argmax_ref(const float *x, int n)
+{
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static void test_greedy_argmax(void **state)
+{
+    (void)state;
+    enum { N = 4099 };
+    hs_sample_params p;
+    hs_sample_params_default(&p);
+    float *x = malloc(N * sizeof(float));
+    assert_non_null(x);
+    static const int lens[] = {1, 2, 7, 8, 15, 16, 17, 23, 24, 31, 64, 100, 4096, 4099};
+    for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+        int n = lens[l];
+        hs_sampler smp; /* greedy sampling reads the sampler's vocabulary of n logits */
+        assert_int_equal(hs_sampler_init(&smp, n), HS_OK);
+        for (int at = 0; at < n; at += n > 100 ? 97 : 1) {
+            for (int i = 0; i < n; i++) x[i] = (float)hs_rng_uniform(5, "g", (uint64_t)(i + 7 * n)) - 2.0f;
+            x[at] = 1.5f;
+            assert_int_equal(hs_sample(&smp, x, &p, 0.5), argmax_ref(x, n));
+            x[(at * 7 + 3) % n] = 1.5f; /* a second maximum, before or after */
+            assert_int_equal(hs_sample(&smp, x, &p, 0.5), argmax_ref(x, n));
+            for (int i = 0; i < n; i++) x[i] = -1.0f - x[i] * x[i];
+            x[at] = -0.0f, x[(at * 5 + 1) % n] = 0.0f; /* zero ties as the maximum */
+            assert_int_equal(hs_sample(&smp, x, &p, 0.5), argmax_ref(x, n));
+            x[(at * 3 + 2) % n] = NAN;
+            assert_int_equal(hs_sample(&smp, x, &p, 0.5), argmax_ref(x, n));
+        }
+        hs_sampler_free(&smp);
+    }
+    free(x);
+}
+
 /* top-k through quickselect equals a straightforward full-sort implementation. */
 static int ref_cmp_desc(const void *a, const void *b)
 {
@@ -369,7 +410,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_keyed),   cmocka_unit_test(test_sampling_rules),
-        cmocka_unit_test(test_top_k_matches_full_sort),
+        cmocka_unit_test(test_top_k_matches_full_sort), cmocka_unit_test(test_greedy_argmax),
         cmocka_unit_test(test_lexical),     cmocka_unit_test(test_nll),
         cmocka_unit_test(test_runner),      cmocka_unit_test(test_generate_batch_identical),
         cmocka_unit_test(test_runner_batch_identical),

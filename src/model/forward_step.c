@@ -6,6 +6,9 @@
  * own caches, gates and statistics. Every row's arithmetic is the same in both cases,
  * so a sequence decoded in a batch gets bit-identical logits to the one-at-a-time path.
  * Shapes: n rows; C = n_embd, D = C / H, F = n_inner, V = vocab. */
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +211,28 @@ static void add_rows(float *x, const float *y, long n)
     for (long i = 0; i < n; i++) x[i] += y[i];
 }
 
+/* In a batch, prefetches the keys and values that attention reads after row i's head h
+ * (the row's next live head, else the next row's first): each row is another sequence,
+ * whose cache was last read a whole step ago and has left the near caches since; its
+ * reads then overlap this head's arithmetic. No arithmetic: same bits. */
+static void prefetch_next_head(const rowset *R, int l, int i, int h)
+{
+#ifdef __AVX2__
+    const hs_layer_cache *lc = &R->lead->layers[l];
+    int H = R->lead->cfg.n_head, D = R->lead->D;
+    do {
+        if (++h == H) h = 0, i++;
+    } while (i < R->n && lc->slot[h] < 0);
+    if (i >= R->n) return;
+    const hs_ctx *s = R->seq[i];
+    size_t at = (size_t)s->layers[l].slot[h] * s->max_t * D, bytes = (size_t)(R->pos[i] + 1) * D * sizeof(float);
+    const char *k = (const char *)(s->layers[l].k + at), *v = (const char *)(s->layers[l].v + at);
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(k + o, _MM_HINT_T0), _mm_prefetch(v + o, _MM_HINT_T0);
+#else
+    (void)R, (void)l, (void)i, (void)h;
+#endif
+}
+
 static void block_attn(const rowset *R, int l)
 {
     hs_ctx *c = R->lead;
@@ -218,8 +243,11 @@ static void block_attn(const rowset *R, int l)
     attn_qkv(R, b, lc);
     cache_append(R, l);
     for (int i = 0; i < R->n; i++)
-        for (int h = 0; h < H; h++)
-            if (lc->slot[h] >= 0) attn_row_head(R, i, l, h);
+        for (int h = 0; h < H; h++) {
+            if (lc->slot[h] < 0) continue;
+            if (R->batch) prefetch_next_head(R, l, i, h);
+            attn_row_head(R, i, l, h);
+        }
     for (int i = 0; i < R->n; i++)
         if (R->seq[i]->stats) stats_contrib_row(R, i, b, l);
     attn_proj(R, b, lc);

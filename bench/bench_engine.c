@@ -15,6 +15,8 @@
  * tries every way of reading (streams, prefetch) and reports the fastest.
  * --head-major 0|1 loads skip mode's head-major c_attn (hs_model_opts.head_major; default
  * 1 with --gating skip or --paired, as the sweep loads a model for skip-mode variants).
+ * --panels 0 decodes batch 1 on the row kernels without latency mode's panels (which it
+ * loads by default outside --batch, as the sweep's latency mode does).
  * --huge-pages 1 puts the weights (or the --read-bw buffer) on 2 MB transparent huge
  * pages (hs_model_opts.huge_pages) and says on stderr how many kB the kernel gave.
  *
@@ -429,13 +431,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] "
                         "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16|int8|w8a8] [--batch 1,8,16] "
                         "[--sgemm 1] [--pack 0|1] [--bf16-error 1] [--int8-error 1] [--w8a8-error 1] [--read-bw MB] "
-                        "[--read-streams 0|1|2|4|8|16] [--paired R] [--huge-pages 0|1] [--head-major 0|1]\n");
+                        "[--read-streams 0|1|2|4|8|16] [--paired R] [--huge-pages 0|1] [--head-major 0|1] "
+                        "[--panels 0|1]\n");
         return 2;
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
     int head_major = -1, sgemm = 0, bf16_error = 0, int8_error = 0, w8a8_error = 0, read_bw = 0, read_streams = 1, paired = 0;
-    int pack = 1, huge = 0;
+    int pack = 1, huge = 0, panels = 1;
     const char *batches = NULL, *weights = "f32";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--prompt")) np = atoi(argv[i + 1]);
@@ -456,6 +459,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--pack")) pack = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--huge-pages")) huge = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--head-major")) head_major = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--panels")) panels = atoi(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     hs_model_set_threads(threads);
@@ -467,7 +471,8 @@ int main(int argc, char **argv)
     if (w8a8_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_W8A8);
     hs_model m;
     hs_gating mode;
-    hs_model_opts mo = {.pack = batches && pack, .huge_pages = huge};
+    /* latency mode's batch-1 panels unless throughput mode (--batch) or --panels 0 */
+    hs_model_opts mo = {.pack = batches && pack, .huge_pages = huge, .panels = !batches && panels};
     int bad = hs_gating_parse(gating, &mode) || hs_weights_parse(weights, &mo.weights);
     /* skip mode's head-major c_attn, as the sweep loads the model for skip variants */
     mo.head_major = head_major >= 0 ? head_major : mode == HS_GATING_SKIP || paired;

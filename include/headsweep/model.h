@@ -45,6 +45,19 @@ typedef struct {
     int K, N;
 } hs_wpack;
 
+/* A weight matrix (K, N) laid out for batch-1 decode (hs_model_opts.panels): N / 64 column
+ * groups one after another, group g the (K, 64) block of columns 64g .. 64g+63 with its
+ * rows in order, so that a matrix-vector product reads each group as one sequential
+ * stream. f holds F32 values, or h bf16 ones (bf16 weight mode; there each 32-column half
+ * of a group row pairs columns i and 16 + i in one 32-bit word); src/model/panels.c has
+ * the kernels. Both NULL when the model has no such copy. The LM head (hs_model.lm_headg)
+ * has a layout of its own in the same struct (its rows are the outputs). */
+typedef struct {
+    const float *f;
+    const uint16_t *h;
+    int K, N;
+} hs_wpanel;
+
 /* A weight matrix (K, N) in W8A8 weight mode (HS_WEIGHTS_W8A8), laid out for vpdpbusd:
  * one int8 value per weight, stored as the unsigned byte q + 128, with one f32 scale per
  * output column (W[k][n] = s[n] q[k][n]); 64-column groups one after another, group g
@@ -93,6 +106,8 @@ typedef struct {
     const float *attn_wh;
     const uint16_t *attn_wh16;
     const int8_t *attn_wh8;
+    /* latency mode (hs_model_opts.panels): the same four matrices in batch-1 panels */
+    hs_wpanel attn_wg, proj_wg, fc_wg, fc_proj_wg;
 } hs_block;
 
 /* How the weight matrices are stored for the forward pass (job key `weights`).
@@ -146,6 +161,17 @@ typedef struct {
      * head-major c_attn"). Costs a quarter of the layers' weights once more per process
      * (gpt2 f32: 85 MB; bf16 42 MB; int8 21 MB); none in W8A8 mode. Same bits. */
     int head_major;
+    /* Latency mode: the four weight matrices of every block and the LM head also copied,
+     * in the values batch 1 reads (F32 or bf16), into panels (hs_wpanel), which batch-1
+     * decode then reads as four sequential streams instead of eight (layers) or two (LM
+     * head) interleaved weight rows (docs/performance.md, "Batch-1 products on panels").
+     * Costs one more copy of those matrices per process (494 MB F32, 247 MB bf16 for a
+     * gpt2); the originals stay (prefill, skip mode's partial layers and decode batches
+     * read them). Made only on a CPU with AVX-512 (the kernels' instruction set): the
+     * layers' when every matrix width is a multiple of 64, the LM head's when n_embd is
+     * one of 8; not for int8 or W8A8 weights. Every product gives the same bits with or
+     * without it. */
+    int panels;
 } hs_model_opts;
 
 typedef struct {
@@ -163,11 +189,14 @@ typedef struct {
     const int8_t *lm_head8;   /* (V, C) int8 weight mode, else NULL */
     const float *lm_head_s8;  /* (V) its row scales */
     hs_wq8 lm_headv;          /* W8A8 weight mode: lm_head^T (C, V) in panels, else q NULL */
+    hs_wpanel lm_headg;       /* opts.panels: lm_head's rows [0, V / 8 * 8) in batch-1 blocks of
+                                 8 rows (K = C, N = V / 8 * 8; src/model/panels.c), else NULL */
     uint16_t *owned16;        /* the bf16 copies, NULL unless HS_WEIGHTS_BF16 */
     void *owned8;             /* the int8 copies and their scales, NULL unless HS_WEIGHTS_INT8
                                  or HS_WEIGHTS_W8A8 */
     float *owned_pack;        /* the packed copies, NULL unless opts.pack */
     void *owned_heads;        /* the head-major c_attn copies, NULL unless opts.head_major */
+    void *owned_panels;       /* the batch-1 panels, NULL unless opts.panels made them */
     void *owned_huge;         /* private copy of model.safetensors, NULL unless opts.huge_pages */
     int huge;                 /* weight blocks are allocated on huge pages */
     const float *lnf_w, *lnf_b; /* (C) */

@@ -29,13 +29,14 @@ typedef struct {
  * mode (HS_WEIGHTS_BF16), its int8 copy and row scales in int8 mode, its panels in W8A8
  * mode (the whole matrix, the slice at off), else the F32 one;
  * with its packed copy when the model has one (hs_model_opts.pack), which decode batches
- * then read. */
+ * then read, and its batch-1 panels (hs_model_opts.panels), which batch 1 then reads. */
 #define BW(b, field, off)                                                                               \
     ((b)->field##v.q ? (hs_w){.v = &(b)->field##v, .poff = (off)}                                        \
                      : (hs_w){(b)->field##16 || (b)->field##8 ? NULL : (b)->field + (off),               \
                               (b)->field##16 ? (b)->field##16 + (off) : NULL,                            \
                               (b)->field##p.data ? &(b)->field##p : NULL, (off),                         \
-                              (b)->field##8 ? (b)->field##8 + (off) : NULL, (b)->field##_s8, NULL, 0})
+                              (b)->field##8 ? (b)->field##8 + (off) : NULL, (b)->field##_s8, NULL, 0,             \
+                              (b)->field##g.f || (b)->field##g.h ? &(b)->field##g : NULL})
 
 /* Block b's head-major c_attn (hs_model_opts.head_major) from head h of part (0 Q, 1 K,
  * 2 V) on; every pointer NULL when the model has none. */
@@ -43,7 +44,7 @@ static hs_w heads_w(const hs_block *b, int part, int h, int C, int H)
 {
     size_t at = ((size_t)part * H + h) * (size_t)C * (C / H);
     return (hs_w){b->attn_wh ? b->attn_wh + at : NULL, b->attn_wh16 ? b->attn_wh16 + at : NULL, NULL, 0,
-                  b->attn_wh8 ? b->attn_wh8 + at : NULL, b->attn_w_s8, NULL, 0};
+                  b->attn_wh8 ? b->attn_wh8 + at : NULL, b->attn_w_s8, NULL, 0, NULL};
 }
 
 /* 1 when the rows' live Q/K/V columns are read from the head-major copy: one row on the
@@ -272,12 +273,12 @@ static void block_mlp(const rowset *R, int l)
     add_rows(c->x, c->xn, (long)n * C);
 }
 
-/* The LM head in its weight mode. */
+/* The LM head in its weight mode, with its batch-1 panels when the model has them. */
 static hs_w lm_head_w(const hs_model *m)
 {
     return m->lm_headv.q ? hs_w_w8a8(&m->lm_headv)
                          : (hs_w){m->lm_head16 || m->lm_head8 ? NULL : m->lm_head, m->lm_head16, NULL, 0, m->lm_head8,
-                                  m->lm_head_s8, NULL, 0};
+                                  m->lm_head_s8, NULL, 0, m->lm_headg.f || m->lm_headg.h ? &m->lm_headg : NULL};
 }
 
 /* logits (rows, V) = ln_f(x[first .. first + rows)) @ lm_head^T, where first = -1 is the

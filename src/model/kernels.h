@@ -38,6 +38,7 @@ typedef struct {
     const float *qs;
     const hs_wq8 *v;
     int no_prefetch; /* read without software prefetch (a skip-mode layer with heads off) */
+    const hs_wpanel *g; /* the whole matrix in batch-1 panels (slice at poff), or NULL */
 } hs_w;
 
 static inline hs_w hs_w_f32(const float *p) { return (hs_w){.f = p}; }
@@ -47,7 +48,7 @@ static inline hs_w hs_w_w8a8(const hs_wq8 *v) { return (hs_w){.v = v}; }
 static inline hs_w hs_w_at(hs_w w, size_t off)
 {
     return (hs_w){w.f ? w.f + off : NULL, w.h ? w.h + off : NULL, w.p, w.poff + off, w.q ? w.q + off : NULL, w.qs,
-                  w.v, w.no_prefetch};
+                  w.v, w.no_prefetch, w.g};
 }
 
 #ifdef __AVX2__
@@ -209,6 +210,28 @@ int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpac
  * column not of 16, or the build has no AVX2. */
 int hs_k_tiles_packed(float *C, int ldc, const float *A, int lda, const hs_wpack *P, size_t off, int M, int K, int N,
                       float beta);
+
+/* Batch-1 panels (panels.c; hs_wpanel in model.h has the layout). hs_k_panels_fit: whether
+ * a (K, N) matrix can be laid out so (N a multiple of 64). hs_k_panels_make_*: write W
+ * (K, N, row-major) so, K * N values. hs_k_panels: y (N) = beta * y + x (K) @ the slice of
+ * P starting at element off (row off / P->N, column off % P->N), with the chains of
+ * hs_k_matmul_rows, so the same bits (beta 0 or 1); returns 0, doing nothing, when the
+ * slice is off the 64-column grid or the AVX-512 paths are off. */
+int hs_k_panels_fit(int K, int N);
+void hs_k_panels_make_f32(float *dst, const float *W, int K, int N);
+void hs_k_panels_make_bf16(uint16_t *dst, const uint16_t *W, int K, int N);
+int hs_k_panels(float *y, const float *x, const hs_wpanel *P, size_t off, int K, int N, float beta);
+/* The LM head W (V, K) in 8-row blocks (P->K = K, P->N = the rows in blocks, V / 8 * 8):
+ * hs_k_panels_head_fit: whether it can be laid out so (K a multiple of 8);
+ * hs_k_panels_make_head_*: write rows [0, V / 8 * 8) of W so; hs_k_panels_head: y[n] =
+ * row n . x (K) for the rows in blocks, each with dot4's chain (the bits of
+ * hs_k_dot_rows for one row of x); returns how many rows it did (P->N), 0 when the
+ * AVX-512 paths are off. The rows past them are the caller's. */
+int hs_k_panels_head_fit(int V, int K);
+int hs_k_panels_head_rows(int V);
+void hs_k_panels_make_head_f32(float *dst, const float *W, int V, int K);
+void hs_k_panels_make_head_bf16(uint16_t *dst, const uint16_t *W, int V, int K);
+int hs_k_panels_head(float *y, const hs_wpanel *P, const float *x, int K);
 
 /* cpu.c: whether the batched kernels (hs_k_gemm_acc, and hs_k_dot_rows for two rows or more)
  * take their AVX-512 paths: the CPU has avx512f and avx512dq and the environment does not

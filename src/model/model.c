@@ -203,6 +203,7 @@ static hs_status make_int8(hs_model *m);
 static hs_status make_w8a8(hs_model *m);
 static hs_status make_pack(hs_model *m);
 static hs_status make_heads(hs_model *m);
+static hs_status make_panels(hs_model *m);
 
 hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
 {
@@ -224,6 +225,8 @@ hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
     /* W8A8 batches read the same panels as batch 1: nothing to pack */
     if (!st && opts->pack && opts->weights != HS_WEIGHTS_W8A8) st = make_pack(m);
     if (!st && opts->head_major && opts->weights != HS_WEIGHTS_W8A8) st = make_heads(m);
+    if (!st && opts->panels && (opts->weights == HS_WEIGHTS_F32 || opts->weights == HS_WEIGHTS_BF16))
+        st = make_panels(m);
     if (!st) m->weights = opts->weights;
     free(cfg_path);
     free(st_path);
@@ -246,6 +249,7 @@ void hs_model_free(hs_model *m)
     free(m->owned8);
     free(m->owned_pack);
     free(m->owned_heads);
+    free(m->owned_panels);
     free(m->owned_huge);
     free(m->blocks);
     free(m->dir);
@@ -380,7 +384,7 @@ static hs_status make_w8a8(hs_model *m)
 static hs_wpack pack_one(float **p, const float *f, const uint16_t *h, const int8_t *q, int K, int N)
 {
     hs_wpack w = {*p, K, N};
-    hs_k_pack(*p, (hs_w){h || q ? NULL : f, h, NULL, 0, q, NULL, NULL, 0}, N, K, N);
+    hs_k_pack(*p, (hs_w){h || q ? NULL : f, h, NULL, 0, q, NULL, NULL, 0, NULL}, N, K, N);
     *p += hs_k_pack_floats(K, N);
     return w;
 }
@@ -435,6 +439,52 @@ static hs_status make_heads(hs_model *m)
         if (b->attn_w8) to_heads(p, b->attn_w8, 1, C, H), b->attn_wh8 = (const int8_t *)p;
         else if (b->attn_w16) to_heads(p, b->attn_w16, 2, C, H), b->attn_wh16 = (const uint16_t *)p;
         else to_heads(p, b->attn_w, 4, C, H), b->attn_wh = (const float *)p;
+    }
+    return HS_OK;
+}
+
+/* One matrix (K, N) in batch-1 panels at *p (F32 values f, or bf16 ones h when set);
+ * advances *p by its bytes. */
+static hs_wpanel panel_one(char **p, const float *f, const uint16_t *h, int K, int N)
+{
+    hs_wpanel w = {h ? NULL : (const float *)(void *)*p, h ? (const uint16_t *)(void *)*p : NULL, K, N};
+    if (h) hs_k_panels_make_bf16((uint16_t *)(void *)*p, h, K, N);
+    else hs_k_panels_make_f32((float *)(void *)*p, f, K, N);
+    *p += (size_t)K * N * (h ? sizeof(uint16_t) : sizeof(float));
+    return w;
+}
+
+/* Latency mode (hs_model_opts): the four matrices of every block and the LM head in
+ * batch-1 panels, from the values batch 1 reads (bf16 in bf16 weight mode), the head's
+ * last. Nothing without AVX-512 (the kernels' instruction set); the layers' only when
+ * every width is a multiple of 64, the head's only when n_embd is one of 8. */
+static hs_status make_panels(hs_model *m)
+{
+    const hs_config *c = &m->cfg;
+    int C = c->n_embd, F = c->n_inner, V = c->vocab_size;
+    int layers = hs_k_panels_fit(C, 3 * C) && hs_k_panels_fit(C, F), head = hs_k_panels_head_fit(V, C);
+    if (!hs_k_avx512() || (!layers && !head)) return HS_OK;
+    size_t es = m->owned16 ? sizeof(uint16_t) : sizeof(float);
+    size_t per_layer = layers ? ((size_t)C * 3 * C + (size_t)C * C + 2 * (size_t)C * F) * es : 0;
+    size_t head_bytes = head ? (size_t)hs_k_panels_head_rows(V) * C * es : 0;
+    char *p = weights_alloc(m, per_layer * (size_t)c->n_layer + head_bytes, "batch-1 panels");
+    if (!p) return HS_ENOMEM;
+    m->owned_panels = p;
+    for (int l = 0; l < c->n_layer && layers; l++) {
+        hs_block *b = &m->blocks[l];
+        b->attn_wg = panel_one(&p, b->attn_w, b->attn_w16, C, 3 * C);
+        b->proj_wg = panel_one(&p, b->proj_w, b->proj_w16, C, C);
+        b->fc_wg = panel_one(&p, b->fc_w, b->fc_w16, C, F);
+        b->fc_proj_wg = panel_one(&p, b->fc_proj_w, b->fc_proj_w16, F, C);
+    }
+    if (!head) return HS_OK;
+    int rows = hs_k_panels_head_rows(V);
+    if (m->lm_head16) {
+        hs_k_panels_make_head_bf16((uint16_t *)(void *)p, m->lm_head16, V, C);
+        m->lm_headg = (hs_wpanel){NULL, (const uint16_t *)(void *)p, C, rows};
+    } else {
+        hs_k_panels_make_head_f32((float *)(void *)p, m->lm_head, V, C);
+        m->lm_headg = (hs_wpanel){(const float *)(void *)p, NULL, C, rows};
     }
     return HS_OK;
 }

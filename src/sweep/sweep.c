@@ -152,9 +152,10 @@ static hs_status load_inputs(sweep *s)
         fprintf(stderr, "headsweep: warning: %s: threads = %d, but this build has no OpenMP: 1 thread per rank\n",
                 hs_job_where(job, "job", "threads"), job->threads);
     hs_status st = hs_tokenizer_load(&s->tok, job->model_dir);
-    /* throughput mode: decode batches stream pre-packed weights (one more f32 copy of the
-     * layers' matrices per rank; docs/sweep.md, "Memory per rank") */
-    hs_model_opts mo = {.weights = job->weights, .pack = job->throughput,
+    /* throughput mode: decode batches stream pre-packed weights; latency mode: batch 1
+     * reads the layers' matrices in panels (each one more copy of those matrices per rank;
+     * docs/sweep.md, "Memory per rank") */
+    hs_model_opts mo = {.weights = job->weights, .pack = job->throughput, .panels = !job->throughput,
                         .huge_pages = job->huge_pages};
     /* latency mode with skip-mode variants: their one-token decode reads the head-major
      * c_attn (a quarter of the layers' weights once more per rank; "Memory per rank") */

@@ -397,6 +397,110 @@ static void test_packed_same_bits(void **state)
     hs_k_set_threads(1);
 }
 
+/* Latency mode's batch-1 panels (hs_k_panels, hs_model_opts.panels): the product of one
+ * row on the panels gives exactly the bits of the row kernel on the original layout, for
+ * whole matrices (groups in 4 streams, the rest one at a time: 1, 3, 4, 5, 7, 9 and 36
+ * groups), row slices (agency's 64 rows of one head of c_proj, rows ending before the
+ * matrix does) and column slices on the 64-column grid (a run of heads' Q/K/V columns),
+ * f32 and bf16, beta 0 and 1, 1 and 2 threads, called directly and through the dispatch
+ * (hs_w.g). Off the grid (a column start or width not a multiple of 64) or with the
+ * AVX-512 paths off it returns 0 and does nothing. The LM head's panels: check_panels_head. */
+static void check_panels(int Kf, int Nf, int r0, int K, int c0, int N, int bf16, float beta, unsigned *seed)
+{
+    size_t nw = (size_t)Kf * Nf;
+    int taken = hs_k_avx512() && c0 % 64 == 0 && N % 64 == 0 && Nf % 64 == 0;
+    float *wf = malloc(nw * sizeof(float)), *x = malloc((size_t)K * sizeof(float)), *panel = NULL;
+    uint16_t *wh = malloc(nw * sizeof(uint16_t));
+    for (size_t i = 0; i < nw; i++) wf[i] = frand(seed), wh[i] = hs_f32_to_bf16(wf[i]);
+    fill(x, (size_t)K, seed);
+    assert_int_equal(posix_memalign((void **)&panel, 64, nw * sizeof(float)), 0);
+    hs_wpanel P = {NULL, NULL, Kf, Nf};
+    if (Nf % 64 == 0 && bf16) hs_k_panels_make_bf16((uint16_t *)(void *)panel, wh, Kf, Nf), P.h = (uint16_t *)(void *)panel;
+    else if (Nf % 64 == 0) hs_k_panels_make_f32(panel, wf, Kf, Nf), P.f = panel;
+    hs_w W = bf16 ? hs_w_bf16(wh) : hs_w_f32(wf), Wg = W;
+    Wg.g = Nf % 64 == 0 ? &P : NULL;
+    size_t off = (size_t)r0 * Nf + c0;
+    float *init = malloc((size_t)N * sizeof(float)), *y[3];
+    fill(init, (size_t)N, seed);
+    for (int i = 0; i < 3; i++) y[i] = malloc((size_t)N * sizeof(float)), memcpy(y[i], init, (size_t)N * sizeof(float));
+    hs_k_matmul_rows(y[0], N, x, K, hs_w_at(W, off), Nf, 1, K, N, beta);  /* the row kernel */
+    hs_k_matmul_rows(y[1], N, x, K, hs_w_at(Wg, off), Nf, 1, K, N, beta); /* the dispatch */
+    int got = Nf % 64 == 0 ? hs_k_panels(y[2], x, &P, off, K, N, beta) : 0;
+    const char *what = bf16 ? "bf16" : "f32";
+    if (got != taken)
+        fail_msg("panels (%d, %d) rows %d+%d cols %d+%d: returned %d, expected %d", Kf, Nf, r0, K, c0, N, got, taken);
+    if (!got) assert_memory_equal(y[2], init, (size_t)N * sizeof(float));
+    for (int i = 1; i < 3; i++)
+        if ((i == 1 || got) && memcmp(y[0], y[i], (size_t)N * sizeof(float)))
+            fail_msg("panels %s (%d, %d) rows %d+%d cols %d+%d beta %g threads %d avx512 %d: %s differs from the row "
+                     "kernel", what, Kf, Nf, r0, K, c0, N, beta, hs_k_threads(), hs_k_avx512(),
+                     i == 1 ? "the dispatch" : "hs_k_panels");
+    free(wf), free(x), free(panel), free(wh), free(init), free(y[0]), free(y[1]), free(y[2]);
+}
+
+/* The LM head on its batch-1 panels (8-row blocks): hs_k_dot_rows for one row of x gives
+ * the bits of the row layout, with the rows past the blocks (V % 8, among them the last V
+ * % 4 rows, which take a scalar chain) from the original rows; blocks in 4 streams and
+ * one at a time (V / 8 = 1, 4, 5, 25, 128), f32 and bf16, 1 and 2 threads; 0 rows with
+ * the AVX-512 paths off. */
+static void check_panels_head(int V, int K, int bf16, unsigned *seed)
+{
+    size_t nw = (size_t)V * K;
+    int rows = hs_k_panels_head_rows(V);
+    float *wf = malloc(nw * sizeof(float)), *x = malloc((size_t)K * sizeof(float)), *panel = NULL;
+    float *y[3] = {malloc((size_t)V * sizeof(float)), malloc((size_t)V * sizeof(float)), malloc((size_t)V * sizeof(float))};
+    uint16_t *wh = malloc(nw * sizeof(uint16_t));
+    for (size_t i = 0; i < nw; i++) wf[i] = frand(seed), wh[i] = hs_f32_to_bf16(wf[i]);
+    fill(x, (size_t)K, seed);
+    assert_true(hs_k_panels_head_fit(V, K));
+    assert_int_equal(posix_memalign((void **)&panel, 64, nw * sizeof(float)), 0);
+    hs_wpanel P = {NULL, NULL, K, rows};
+    if (bf16) hs_k_panels_make_head_bf16((uint16_t *)(void *)panel, wh, V, K), P.h = (uint16_t *)(void *)panel;
+    else hs_k_panels_make_head_f32(panel, wf, V, K), P.f = panel;
+    hs_w W = bf16 ? hs_w_bf16(wh) : hs_w_f32(wf), Wg = W;
+    Wg.g = &P;
+    for (int i = 0; i < 3; i++) memset(y[i], 0xff, (size_t)V * sizeof(float));
+    hs_k_dot_rows(y[0], V, W, K, x, K, 1, V, K);
+    hs_k_dot_rows(y[1], V, Wg, K, x, K, 1, V, K);
+    int got = hs_k_panels_head(y[2], &P, x, K);
+    assert_int_equal(got, hs_k_avx512() ? rows : 0);
+    if (memcmp(y[0], y[1], (size_t)V * sizeof(float)) || memcmp(y[0], y[2], (size_t)got * sizeof(float)))
+        fail_msg("head panels %s (%d, %d) threads %d avx512 %d: differ from the row layout", bf16 ? "bf16" : "f32", V,
+                 K, hs_k_threads(), hs_k_avx512());
+    free(wf), free(x), free(panel), free(wh), free(y[0]), free(y[1]), free(y[2]);
+}
+
+static void test_panels_same_bits(void **state)
+{
+    (void)state;
+    /* (Kf, Nf, r0, K, c0, N) */
+    static const int shapes[][6] = {{37, 64, 0, 37, 0, 64},       {64, 192, 0, 64, 0, 192},
+                                    {96, 256, 0, 96, 0, 256},     {33, 320, 0, 33, 0, 320},
+                                    {64, 448, 0, 64, 0, 448},     {256, 64, 0, 256, 0, 64},
+                                    {128, 2304, 0, 128, 0, 2304}, {768, 128, 64, 64, 0, 128},
+                                    {300, 576, 10, 250, 0, 576},  {64, 2304, 0, 64, 768, 192},
+                                    {64, 2304, 0, 64, 1664, 576}, {64, 192, 0, 64, 32, 64},
+                                    {64, 192, 0, 64, 0, 100},     {64, 100, 0, 64, 0, 100}};
+    unsigned seed = 23;
+    int avx512 = hs_k_avx512_set(1);
+    for (int wide = avx512; wide >= 0; wide--) {
+        hs_k_avx512_set(wide);
+        for (int T = 1; T <= 2; T++) {
+            hs_k_set_threads(T);
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+                for (int v = 0; v < 4; v++) {
+                    const int *d = shapes[s];
+                    check_panels(d[0], d[1], d[2], d[3], d[4], d[5], v & 1, v & 2 ? 1.0f : 0.0f, &seed);
+                }
+            static const int heads[][2] = {{8, 64}, {13, 40}, {37, 768}, {203, 64}, {1031, 96}};
+            for (size_t h = 0; h < sizeof heads / sizeof *heads; h++)
+                for (int bf16 = 0; bf16 < 2; bf16++) check_panels_head(heads[h][0], heads[h][1], bf16, &seed);
+        }
+    }
+    hs_k_avx512_set(1);
+    hs_k_set_threads(1);
+}
+
 /* The prefill's product (hs_k_gemm on our tiles) reading the pre-packed copy
  * (hs_k_tiles_packed) gives exactly the bits of packing per call: whole matrices of the
  * models' shapes, ragged ones, row slices starting on a 256-row block (ending inside one,
@@ -933,6 +1037,7 @@ int main(void)
                                        cmocka_unit_test(test_avx512_same_bits),
                                        cmocka_unit_test(test_packed_same_bits),
                                        cmocka_unit_test(test_packed_gemm_same_bits),
+                                       cmocka_unit_test(test_panels_same_bits),
                                        cmocka_unit_test(test_trans_pack_same_bits),
                                        cmocka_unit_test(test_attention_same_bits),
                                        cmocka_unit_test(test_softmax_same_bits),

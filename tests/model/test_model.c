@@ -616,6 +616,63 @@ static void test_batch_decode_packed(void **state)
     }
 }
 
+/* Latency mode's batch-1 panels (hs_model_opts.panels; layers and LM head): decoding
+ * token by token on the panels gives the logits of the row kernels on the original matrices bit for bit, f32 and
+ * bf16, in mask mode (every layer on the panels), in skip mode with heads off (those
+ * layers keep the row kernels) and with every head live, and with head statistics on
+ * (agency's per-head c_proj rows read from the panels). No copy without AVX-512. */
+static void test_panels_decode(void **state)
+{
+    (void)state;
+    float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f};
+    int32_t ids[6] = {5, 6, 7, 300, 2, 1000};
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        hs_model ref, m;
+        hs_model_opts o = {.weights = bf16 ? HS_WEIGHTS_BF16 : HS_WEIGHTS_F32}, op = o;
+        op.panels = 1;
+        assert_int_equal(hs_model_load(&ref, g_dir, &o), HS_OK);
+        assert_int_equal(hs_model_load(&m, g_dir, &op), HS_OK);
+        assert_null(ref.owned_panels);
+        const char *no512 = getenv("HS_NO_AVX512");
+        int wide = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                   !(no512 && *no512 && strcmp(no512, "0"));
+        if (m.owned_panels) {
+            const hs_wpanel *g = &m.blocks[1].fc_proj_wg;
+            assert_true(bf16 ? g->h && !g->f : g->f && !g->h);
+            assert_int_equal(g->K, m.cfg.n_inner);
+            assert_int_equal(g->N, m.cfg.n_embd);
+            assert_true(bf16 ? m.lm_headg.h != NULL : m.lm_headg.f != NULL);
+            assert_int_equal(m.lm_headg.N, m.cfg.vocab_size / 8 * 8);
+        }
+        assert_int_equal(m.owned_panels != NULL, wide);
+        const float *gates[3] = {all, some, all};
+        hs_gating modes[3] = {HS_GATING_MASK, HS_GATING_SKIP, HS_GATING_SKIP};
+        for (int i = 0; i < 3; i++) {
+            float *la = run_logits(&ref, modes[i], gates[i], ids, 6, 1);
+            float *lb = run_logits(&m, modes[i], gates[i], ids, 6, 1);
+            assert_memory_equal(la, lb, (size_t)m.cfg.vocab_size * sizeof(float));
+            free(la);
+            free(lb);
+        }
+        /* head statistics: agency's per-head c_proj rows (64-row slices) read from the panels */
+        hs_ctx *c[2];
+        float sm[2][3][8];
+        int rows[2][8];
+        for (int k = 0; k < 2; k++) {
+            hs_head_stats hst = {sm[k][0], sm[k][1], rows[k], sm[k][2]};
+            assert_int_equal(hs_ctx_init(&c[k], k ? &m : &ref, 6, HS_GATING_MASK), HS_OK);
+            assert_int_equal(hs_ctx_set_gates(c[k], some), HS_OK);
+            assert_int_equal(hs_ctx_collect_stats(c[k], &hst), HS_OK);
+            for (int t = 0; t < 6; t++) assert_int_equal(hs_ctx_forward(c[k], ids + t, 1, NULL, 0), HS_OK);
+            hs_ctx_free(c[k]);
+        }
+        assert_memory_equal(sm[0], sm[1], sizeof sm[0]);
+        batch_vs_single(&m, HS_GATING_MASK, some, 1); /* the batch's tiles: the same chains */
+        hs_model_free(&ref);
+        hs_model_free(&m);
+    }
+}
+
 /* int8 and W8A8 weight modes: a decode batch stays bit-identical to each sequence alone
  * (packed or not), and the logits stay close to f32's with the same top token. */
 static void test_int8_weights(void **state)
@@ -793,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_layout_variants),
         cmocka_unit_test(test_batch_decode_identical),
         cmocka_unit_test(test_batch_decode_packed),
+        cmocka_unit_test(test_panels_decode),
         cmocka_unit_test(test_stacked_prefill_identical),
         cmocka_unit_test(test_int8_weights),
         cmocka_unit_test(test_forward_rows),

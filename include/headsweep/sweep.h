@@ -74,6 +74,7 @@ typedef struct {
     int latency_prompts;      /* throughput mode: first prompts of each cell also timed alone */
     hs_weights weights;       /* weights = f32|bf16|int8|w8a8 (all but f32 change quality numbers) */
     int huge_pages;           /* huge_pages = true: hs_model_opts.huge_pages (timings only) */
+    int panels;               /* panels = false: no hs_model_opts.panels in latency mode (timings, memory) */
     int sequential;           /* timing_order = sequential: a cell's variant alone, not interleaved */
     int timing_repeats;       /* timed generations per prompt, their median recorded (>= 1) */
     int measure_unpruned_ppl; /* score generations under the unpruned model too */

@@ -48,7 +48,7 @@ typedef struct {
 
 static const char *const job_keys[] = {"name", "model", "prompts", "max_prompts", "shards", "threads",
                                        "output", "variants", "measure_unpruned_ppl", "mode", "batch",
-                                       "latency_prompts", "weights", "huge_pages", "timing_order",
+                                       "latency_prompts", "weights", "huge_pages", "panels", "timing_order",
                                        "timing_repeats", "prompt_order", "prompt_seed", "progress_interval", NULL};
 static const char *const generation_keys[] = {"max_new_tokens", "temperature", "top_k", "top_p", "seed", NULL};
 static const char *const pruning_keys[] = {"strategy", "levels", "calibration", "calibration_max_prompts",
@@ -461,6 +461,7 @@ static hs_status job_key(hs_job *job, const hs_job_entry *e)
         return HS_OK;
     }
     if (!strcmp(k, "huge_pages")) return get_bool(e, &job->huge_pages);
+    if (!strcmp(k, "panels")) return get_bool(e, &job->panels);
     if (!strcmp(k, "latency_prompts")) return get_int(e, 0, 100000000, &job->latency_prompts);
     if (!strcmp(k, "timing_repeats")) return get_int(e, 1, 1000, &job->timing_repeats);
     if (!strcmp(k, "timing_order")) {
@@ -948,6 +949,7 @@ static void job_defaults(hs_job *job)
     job->threads = 1;
     job->batch = 16;
     job->timing_repeats = 1;
+    job->panels = 1;
     job->measure_unpruned_ppl = 1;
     job->strategy = HS_STRATEGY_ENTROPY;
     job->score.iterative_base = HS_STRATEGY_GRADIENT;

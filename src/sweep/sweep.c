@@ -155,7 +155,7 @@ static hs_status load_inputs(sweep *s)
     /* throughput mode: decode batches stream pre-packed weights; latency mode: batch 1
      * reads the layers' matrices in panels (each one more copy of those matrices per rank;
      * docs/sweep.md, "Memory per rank") */
-    hs_model_opts mo = {.weights = job->weights, .pack = job->throughput, .panels = !job->throughput,
+    hs_model_opts mo = {.weights = job->weights, .pack = job->throughput, .panels = job->panels && !job->throughput,
                         .huge_pages = job->huge_pages};
     /* latency mode with skip-mode variants: their one-token decode reads the head-major
      * c_attn (a quarter of the layers' weights once more per rank; "Memory per rank") */

@@ -3,7 +3,7 @@
 # number, token and agency count (occupancy, transitions) that latency mode gives, on 1 and
 # 2 ranks; per-prompt timings exist exactly for the latency sample (the first
 # latency_prompts of each cell);
-# the mode is part of the study's identity; huge_pages = true changes no number; misuse of the mode keys is refused with
+# the mode is part of the study's identity; huge_pages = true and panels = false change no number; misuse of the mode keys is refused with
 # file:line; and the report says where its numbers came from.
 source "$(dirname "$0")/fixture.sh" "$1"
 short=(--set generation.max_new_tokens=20)
@@ -104,6 +104,22 @@ print("huge_pages: every non-timing metric and token equal to the 4 KB-page run"
 PY
 "$hs" sweep study.ini --set job.huge_pages=maybe 2>guard.err
 [ $? = 2 ] && grep -q "huge_pages" guard.err || fail "bad huge_pages value: $(cat guard.err)"
+
+# Latency mode without the batch-1 panels (panels = false): the same numbers and tokens as
+# with them (the default), recorded in the study's identity; a bad value is refused.
+sweep 1 --out nopanels.h5 "${short[@]}" --set job.panels=false || fail "sweep without panels: $(cat sweep.err)"
+"$py" - lat.h5 nopanels.h5 <<'PY' || fail "sweep without panels differs"
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, "r") for p in sys.argv[1:])
+assert "panels = off" in b.attrs["study"].decode() and "panels" not in a.attrs["study"].decode()
+for name, ds in a["metrics"].items():
+    if ds.attrs["timing"] == 0:
+        assert np.array_equal(ds[...], b["metrics/" + name][...], equal_nan=True), f"{name} differs"
+assert np.array_equal(a["text/generated_ids"][...], b["text/generated_ids"][...])
+print("panels = false: every non-timing metric and token equal to the run on panels")
+PY
+"$hs" sweep study.ini --set job.panels=sometimes 2>guard.err
+[ $? = 2 ] && grep -q "panels" guard.err || fail "bad panels value: $(cat guard.err)"
 
 # The report tells which numbers came from which mode.
 report=${HS_BINARY_DIR:?}/analysis/headsweep-report

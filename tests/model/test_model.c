@@ -619,7 +619,8 @@ static void test_batch_decode_packed(void **state)
 /* Latency mode's batch-1 panels (hs_model_opts.panels; layers and LM head): decoding
  * token by token on the panels gives the logits of the row kernels on the original matrices bit for bit, f32 and
  * bf16, in mask mode (every layer on the panels), in skip mode with heads off (those
- * layers keep the row kernels) and with every head live, and with head statistics on
+ * layers keep the row kernels, or with the head-major c_attn read c_proj's live rows and
+ * the MLP from the panels) and with every head live, and with head statistics on
  * (agency's per-head c_proj rows read from the panels). No copy without AVX-512. */
 static void test_panels_decode(void **state)
 {
@@ -668,6 +669,18 @@ static void test_panels_decode(void **state)
         }
         assert_memory_equal(sm[0], sm[1], sizeof sm[0]);
         batch_vs_single(&m, HS_GATING_MASK, some, 1); /* the batch's tiles: the same chains */
+        hs_model_free(&ref);
+        hs_model_free(&m);
+        /* skip mode on the head-major c_attn: its layers with heads off read c_proj's live
+         * rows and the MLP from the panels */
+        o.head_major = op.head_major = 1;
+        assert_int_equal(hs_model_load(&ref, g_dir, &o), HS_OK);
+        assert_int_equal(hs_model_load(&m, g_dir, &op), HS_OK);
+        float *la = run_logits(&ref, HS_GATING_SKIP, some, ids, 6, 1);
+        float *lb = run_logits(&m, HS_GATING_SKIP, some, ids, 6, 1);
+        assert_memory_equal(la, lb, (size_t)m.cfg.vocab_size * sizeof(float));
+        free(la);
+        free(lb);
         hs_model_free(&ref);
         hs_model_free(&m);
     }

@@ -1,14 +1,14 @@
-/* panels.c: batch-1 decode's layer products on weights laid out in the order the kernel
- * reads them (hs_model_opts.panels, hs_wpanel in model.h): a (K, N) matrix as N / 64
+/* panels.c: batch-1 decode's layer products and LM head on weights laid out in the order
+ * the kernels read them (hs_model_opts.panels, hs_wpanel in model.h): a (K, N) matrix as N / 64
  * column groups one after another, group g the (K, 64) block of columns 64g .. 64g+63,
  * rows in order. A product reads four groups far apart at a time, each a sequential
  * stream of K x 256 bytes (f32) with a software prefetch 1 KiB ahead, and keeps each
  * group's 64 outputs in registers over all K: the way of reading that the read probe
  * (bench_engine --read-bw --read-streams 0) found fastest, and that w8a8.c's batch-1
  * kernel uses. The row kernel (kernels_wt.h rows8_update) reads eight weight rows of the
- * original layout at a time and was at 76-81% of the probe on the gpt2 shape's layer
- * products where this one is at 97-102% (docs/performance.md, "Batch-1 products on
- * panels").
+ * original layout at a time and was at 70-91% of the probe on the gpt2 shape's layer
+ * products where this one is at 95-102% (bench/bench_kern.c; docs/performance.md,
+ * "Batch-1 products on panels").
  *
  * Same bits: each output element starts from y (beta != 0) or zero and takes one fused
  * multiply-add per k in k order, fma(x[k], W[k][j], acc), which is rows8_update's chain

@@ -3,9 +3,10 @@
  *   matmul.c   the one dispatcher of the matrix products (hs_k_matmul, _rows, _dot_rows,
  *              hs_k_gemm), and the only user of OpenBLAS among them
  *   rows.c     decode's row kernels (kernels_wt.h), gemm.c the register-blocked tiles
- *              and pre-packed weights (gemm_wt.h), w8a8.c the W8A8 mode's products
+ *              and pre-packed weights (gemm_wt.h), w8a8.c the W8A8 mode's products,
+ *              panels.c batch-1 decode on latency mode's panels (hs_model_opts.panels)
  *   threads.c  thread count and work split; cpu.c the instruction sets in use
- * Calls go one way: forward -> matmul -> rows/gemm -> threads/cpu. */
+ * Calls go one way: forward -> matmul -> rows/gemm/w8a8/panels -> threads/cpu. */
 #ifndef HEADSWEEP_KERNELS_H
 #define HEADSWEEP_KERNELS_H
 

@@ -87,14 +87,16 @@ static void env_free(run_env *e)
     hs_model_free(&e->m);
 }
 
-/* Loads the model (and tokenizer) and computes the gates. Returns an exit code: the
+/* Loads the model (and tokenizer) and computes the gates; decode: token-by-token
+ * generation follows, which reads latency mode's batch-1 panels. Returns an exit code: the
  * pruning helper prints its own messages, so errors are reported here. */
-static int env_load(run_env *e, const run_opts *o, int need_tok)
+static int env_load(run_env *e, const run_opts *o, int need_tok, int decode)
 {
     memset(e, 0, sizeof *e);
     hs_model_set_threads(o->threads > 0 ? o->threads : 1);
     hs_model_opts load = o->load;
     load.head_major = o->gating == HS_GATING_SKIP; /* skip mode's decode reads it */
+    load.panels = decode;
     hs_status st = hs_model_load(&e->m, o->model_dir, &load);
     if (!st && need_tok) st = hs_tokenizer_load(&e->tok, o->model_dir);
     int LH = e->m.cfg.n_layer * e->m.cfg.n_head;
@@ -121,7 +123,7 @@ static const char logits_usage[] =
 static int logits_run(const run_opts *o, const int32_t *ids, int n)
 {
     run_env e;
-    int rc = env_load(&e, o, 0);
+    int rc = env_load(&e, o, 0, 0);
     if (rc) return env_free(&e), rc;
     hs_status st = HS_OK;
     if (n > e.m.cfg.n_positions)
@@ -250,7 +252,7 @@ static int generate_run(const run_opts *o, const char *prompt)
     int32_t *ids = NULL;
     int n = 0;
     if (hs_sample_params_check(&o->sp)) return hs_cli_fail(HS_EINPUT);
-    int rc = env_load(&e, o, 1);
+    int rc = env_load(&e, o, 1, 1);
     if (rc) return env_free(&e), rc;
     hs_status st = encode_prompt(&e, o, prompt, &ids, &n);
     if (!st) st = env_ctx(&e, o, n + o->sp.max_new);
@@ -317,7 +319,7 @@ static int ppl_run(const run_opts *o, const char *prompt, const char *cont)
     run_env e;
     int32_t *a = NULL, *b = NULL, *seq = NULL;
     size_t na = 0, nb = 0;
-    int rc = env_load(&e, o, 1);
+    int rc = env_load(&e, o, 1, 0);
     if (rc) return env_free(&e), rc;
     hs_status st = hs_tokenizer_encode(e.tok, prompt, strlen(prompt), 0, &a, &na);
     if (!st) st = hs_tokenizer_encode(e.tok, cont, strlen(cont), 0, &b, &nb);

@@ -1,7 +1,8 @@
 /* gemm.c: our register-blocked single-precision products, for the prefill and decode
  * batches (matmul.c decides when they run, and when OpenBLAS runs instead). Goto & van de
  * Geijn's layout: B packed into KC x 16 panels that stay in L1, a 6 x 16 register tile of
- * C, A read in place; an AVX-512 6 x 64 tile chosen at run time (cpu.c). The accumulating
+ * C, A read in place; an AVX-512 6 x 64 tile chosen at run time (cpu.c), which passes
+ * over KS rows of four panels at a time so that they stay in L1 too. The accumulating
  * product of decode batches (hs_k_gemm_acc) reads weights in place or pre-packed once
  * (throughput mode). AVX2 builds only: without AVX2 matmul.c sends products elsewhere. */
 #include <stdlib.h>

@@ -48,14 +48,16 @@ typedef struct {
 /* A weight matrix (K, N) laid out for batch-1 decode (hs_model_opts.panels): N / 64 column
  * groups one after another, group g the (K, 64) block of columns 64g .. 64g+63 with its
  * rows in order, so that a matrix-vector product reads each group as one sequential
- * stream. f holds F32 values, or h bf16 ones (bf16 weight mode; there each 32-column half
- * of a group row pairs columns i and 16 + i in one 32-bit word); src/model/panels.c has
+ * stream. f holds F32 values, q int8 ones (int8 weight mode, unscaled), or h bf16 ones
+ * (bf16 weight mode; there each 32-column half of a group row pairs columns i and 16 + i
+ * in one 32-bit word); src/model/panels.c has
  * the kernels. Both NULL when the model has no such copy. The LM head (hs_model.lm_headg)
  * has a layout of its own in the same struct (its rows are the outputs). */
 typedef struct {
     const float *f;
     const uint16_t *h;
     int K, N;
+    const int8_t *q; /* int8 weight mode's unscaled values (laid out as f), or NULL */
 } hs_wpanel;
 
 /* A weight matrix (K, N) in W8A8 weight mode (HS_WEIGHTS_W8A8), laid out for vpdpbusd:
@@ -162,15 +164,15 @@ typedef struct {
      * (gpt2 f32: 85 MB; bf16 42 MB; int8 21 MB); none in W8A8 mode. Same bits. */
     int head_major;
     /* Latency mode: the four weight matrices of every block and the LM head also copied,
-     * in the values batch 1 reads (F32 or bf16), into panels (hs_wpanel), which batch-1
-     * decode then reads as four sequential streams instead of eight (layers) or two (LM
-     * head) interleaved weight rows (docs/performance.md, "Batch-1 products on panels").
-     * Costs one more copy of those matrices per process (494 MB F32, 247 MB bf16 for a
-     * gpt2); the originals stay (prefill, skip mode's partial layers and decode batches
-     * read them). Made only on a CPU with AVX-512 (the kernels' instruction set): the
-     * layers' when every matrix width is a multiple of 64, the LM head's when n_embd is
-     * one of 8; not for int8 or W8A8 weights. Every product gives the same bits with or
-     * without it. */
+     * in the values batch 1 reads (F32, bf16 or int8), into panels (hs_wpanel), which
+     * batch-1 decode then reads as four sequential streams instead of eight (layers) or two
+     * (LM head) interleaved weight rows (docs/performance.md, "Batch-1 products on
+     * panels"). Costs one more copy of those matrices per process (494 MB F32, 247 MB
+     * bf16, 124 MB int8 for a gpt2); the originals stay (prefill, skip mode's partial
+     * layers and decode batches read them). Made only on a CPU with AVX-512 (the kernels'
+     * instruction set): the layers' when every matrix width is a multiple of 64, the LM
+     * head's when n_embd is one of 8; not for W8A8 weights (whose own panels are read this
+     * way already). Every product gives the same bits with or without it. */
     int panels;
 } hs_model_opts;
 

@@ -36,7 +36,7 @@ typedef struct {
                               (b)->field##16 ? (b)->field##16 + (off) : NULL,                            \
                               (b)->field##p.data ? &(b)->field##p : NULL, (off),                         \
                               (b)->field##8 ? (b)->field##8 + (off) : NULL, (b)->field##_s8, NULL, 0,             \
-                              (b)->field##g.f || (b)->field##g.h ? &(b)->field##g : NULL})
+                              (b)->field##g.f || (b)->field##g.h || (b)->field##g.q ? &(b)->field##g : NULL})
 
 /* Block b's head-major c_attn (hs_model_opts.head_major) from head h of part (0 Q, 1 K,
  * 2 V) on; every pointer NULL when the model has none. */
@@ -278,7 +278,7 @@ static hs_w lm_head_w(const hs_model *m)
 {
     return m->lm_headv.q ? hs_w_w8a8(&m->lm_headv)
                          : (hs_w){m->lm_head16 || m->lm_head8 ? NULL : m->lm_head, m->lm_head16, NULL, 0, m->lm_head8,
-                                  m->lm_head_s8, NULL, 0, m->lm_headg.f || m->lm_headg.h ? &m->lm_headg : NULL};
+                                  m->lm_head_s8, NULL, 0, m->lm_headg.f || m->lm_headg.h || m->lm_headg.q ? &m->lm_headg : NULL};
 }
 
 /* logits (rows, V) = ln_f(x[first .. first + rows)) @ lm_head^T, where first = -1 is the

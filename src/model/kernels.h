@@ -221,6 +221,7 @@ int hs_k_tiles_packed(float *C, int ldc, const float *A, int lda, const hs_wpack
 int hs_k_panels_fit(int K, int N);
 void hs_k_panels_make_f32(float *dst, const float *W, int K, int N);
 void hs_k_panels_make_bf16(uint16_t *dst, const uint16_t *W, int K, int N);
+void hs_k_panels_make_i8(int8_t *dst, const int8_t *W, int K, int N);
 int hs_k_panels(float *y, const float *x, const hs_wpanel *P, size_t off, int K, int N, float beta);
 /* The LM head W (V, K) in 8-row blocks (P->K = K, P->N = the rows in blocks, V / 8 * 8):
  * hs_k_panels_head_fit: whether it can be laid out so (K a multiple of 8);
@@ -232,6 +233,7 @@ int hs_k_panels_head_fit(int V, int K);
 int hs_k_panels_head_rows(int V);
 void hs_k_panels_make_head_f32(float *dst, const float *W, int V, int K);
 void hs_k_panels_make_head_bf16(uint16_t *dst, const uint16_t *W, int V, int K);
+void hs_k_panels_make_head_i8(int8_t *dst, const int8_t *W, int V, int K);
 int hs_k_panels_head(float *y, const hs_wpanel *P, const float *x, int K);
 
 /* cpu.c: whether the batched kernels (hs_k_gemm_acc, and hs_k_dot_rows for two rows or more)

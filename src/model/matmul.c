@@ -76,7 +76,7 @@ static void rows_impl(float *y, int ldy, const float *x, int ldx, hs_w W, int ld
 {
     /* batch 1 on the panels (latency mode), the layers read whole: skip-mode layers with
      * heads off keep the row kernel, without prefetch (forward_step.c layer_w) */
-    if (W.g && B == 1 && !W.no_prefetch && !W.q && ldw == W.g->N && hs_k_panels(y, x, W.g, W.poff, K, N, beta))
+    if (W.g && B == 1 && !W.no_prefetch && ldw == W.g->N && hs_k_panels(y, x, W.g, W.poff, K, N, beta))
         return;
     if (W.p && B >= HS_PACKED_MIN_ROWS && ldw == W.p->N &&
         hs_k_matmul_packed(y, ldy, x, ldx, W.p, W.poff, B, K, N, beta))
@@ -160,7 +160,7 @@ void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, 
         return;
     }
     int done = 0; /* batch 1 on the LM head's panels (latency mode), the rows past them as before */
-    if (W.g && B == 1 && !W.q && ldw == K && W.poff == 0) done = hs_k_panels_head(y, W.g, x, K);
+    if (W.g && B == 1 && ldw == K && W.poff == 0) done = hs_k_panels_head(y, W.g, x, K);
     if (done < N) dotrows_impl(y + done, ldy, hs_w_at(W, (size_t)done * ldw), ldw, x, ldx, B, N - done, K);
     if (!W.q) return;
     const float *s = i8_scales(W, ldw);

@@ -225,8 +225,7 @@ hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
     /* W8A8 batches read the same panels as batch 1: nothing to pack */
     if (!st && opts->pack && opts->weights != HS_WEIGHTS_W8A8) st = make_pack(m);
     if (!st && opts->head_major && opts->weights != HS_WEIGHTS_W8A8) st = make_heads(m);
-    if (!st && opts->panels && (opts->weights == HS_WEIGHTS_F32 || opts->weights == HS_WEIGHTS_BF16))
-        st = make_panels(m);
+    if (!st && opts->panels && opts->weights != HS_WEIGHTS_W8A8) st = make_panels(m);
     if (!st) m->weights = opts->weights;
     free(cfg_path);
     free(st_path);
@@ -445,17 +444,18 @@ static hs_status make_heads(hs_model *m)
 
 /* One matrix (K, N) in batch-1 panels at *p (F32 values f, or bf16 ones h when set);
  * advances *p by its bytes. */
-static hs_wpanel panel_one(char **p, const float *f, const uint16_t *h, int K, int N)
+static hs_wpanel panel_one(char **p, const float *f, const uint16_t *h, const int8_t *q, int K, int N)
 {
-    hs_wpanel w = {h ? NULL : (const float *)(void *)*p, h ? (const uint16_t *)(void *)*p : NULL, K, N};
-    if (h) hs_k_panels_make_bf16((uint16_t *)(void *)*p, h, K, N);
-    else hs_k_panels_make_f32((float *)(void *)*p, f, K, N);
-    *p += (size_t)K * N * (h ? sizeof(uint16_t) : sizeof(float));
+    hs_wpanel w = {.K = K, .N = N};
+    if (h) hs_k_panels_make_bf16((uint16_t *)(void *)*p, h, K, N), w.h = (const uint16_t *)(void *)*p;
+    else if (q) hs_k_panels_make_i8((int8_t *)*p, q, K, N), w.q = (const int8_t *)*p;
+    else hs_k_panels_make_f32((float *)(void *)*p, f, K, N), w.f = (const float *)(void *)*p;
+    *p += (size_t)K * N * (h ? sizeof(uint16_t) : q ? 1 : sizeof(float));
     return w;
 }
 
 /* Latency mode (hs_model_opts): the four matrices of every block and the LM head in
- * batch-1 panels, from the values batch 1 reads (bf16 in bf16 weight mode), the head's
+ * batch-1 panels, from the values batch 1 reads (bf16 or int8 in those modes), the head's
  * last. Nothing without AVX-512 (the kernels' instruction set); the layers' only when
  * every width is a multiple of 64, the head's only when n_embd is one of 8. */
 static hs_status make_panels(hs_model *m)
@@ -464,7 +464,7 @@ static hs_status make_panels(hs_model *m)
     int C = c->n_embd, F = c->n_inner, V = c->vocab_size;
     int layers = hs_k_panels_fit(C, 3 * C) && hs_k_panels_fit(C, F), head = hs_k_panels_head_fit(V, C);
     if (!hs_k_avx512() || (!layers && !head)) return HS_OK;
-    size_t es = m->owned16 ? sizeof(uint16_t) : sizeof(float);
+    size_t es = m->owned16 ? sizeof(uint16_t) : m->lm_head8 ? 1 : sizeof(float);
     size_t per_layer = layers ? ((size_t)C * 3 * C + (size_t)C * C + 2 * (size_t)C * F) * es : 0;
     size_t head_bytes = head ? (size_t)hs_k_panels_head_rows(V) * C * es : 0;
     char *p = weights_alloc(m, per_layer * (size_t)c->n_layer + head_bytes, "batch-1 panels");
@@ -472,19 +472,23 @@ static hs_status make_panels(hs_model *m)
     m->owned_panels = p;
     for (int l = 0; l < c->n_layer && layers; l++) {
         hs_block *b = &m->blocks[l];
-        b->attn_wg = panel_one(&p, b->attn_w, b->attn_w16, C, 3 * C);
-        b->proj_wg = panel_one(&p, b->proj_w, b->proj_w16, C, C);
-        b->fc_wg = panel_one(&p, b->fc_w, b->fc_w16, C, F);
-        b->fc_proj_wg = panel_one(&p, b->fc_proj_w, b->fc_proj_w16, F, C);
+        b->attn_wg = panel_one(&p, b->attn_w, b->attn_w16, b->attn_w8, C, 3 * C);
+        b->proj_wg = panel_one(&p, b->proj_w, b->proj_w16, b->proj_w8, C, C);
+        b->fc_wg = panel_one(&p, b->fc_w, b->fc_w16, b->fc_w8, C, F);
+        b->fc_proj_wg = panel_one(&p, b->fc_proj_w, b->fc_proj_w16, b->fc_proj_w8, F, C);
     }
     if (!head) return HS_OK;
     int rows = hs_k_panels_head_rows(V);
+    m->lm_headg = (hs_wpanel){.K = C, .N = rows};
     if (m->lm_head16) {
         hs_k_panels_make_head_bf16((uint16_t *)(void *)p, m->lm_head16, V, C);
-        m->lm_headg = (hs_wpanel){NULL, (const uint16_t *)(void *)p, C, rows};
+        m->lm_headg.h = (const uint16_t *)(void *)p;
+    } else if (m->lm_head8) {
+        hs_k_panels_make_head_i8((int8_t *)p, m->lm_head8, V, C);
+        m->lm_headg.q = (const int8_t *)p;
     } else {
         hs_k_panels_make_head_f32((float *)(void *)p, m->lm_head, V, C);
-        m->lm_headg = (hs_wpanel){(const float *)(void *)p, NULL, C, rows};
+        m->lm_headg.f = (const float *)(void *)p;
     }
     return HS_OK;
 }

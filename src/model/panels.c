@@ -12,8 +12,10 @@
  *
  * Same bits: each output element starts from y (beta != 0) or zero and takes one fused
  * multiply-add per k in k order, fma(x[k], W[k][j], acc), which is rows8_update's chain
- * (it stores and reloads acc between groups of eight rows, exactly). bf16 weights are
- * widened exactly before the multiply-add, as there.
+ * (it stores and reloads acc between groups of eight rows, exactly). bf16 and int8
+ * weights are widened exactly before the multiply-add, as there (int8: the unscaled
+ * values, x scaled by the caller, matmul.c; a group row is 64 bytes, the LM head's k-step
+ * of 8 rows one 64-byte line, 16 bytes per pair of rows).
  *
  * bf16 groups: each 32-column half of a group row is one 64-byte line whose 32-bit word i
  * holds column i in its low half and column 16 + i in its high half, so a shift and a
@@ -63,6 +65,12 @@ void hs_k_panels_make_bf16(uint16_t *dst, const uint16_t *W, int K, int N)
         }
 }
 
+void hs_k_panels_make_i8(int8_t *dst, const int8_t *W, int K, int N)
+{
+    for (int g = 0; g < N / GW; g++)
+        for (int k = 0; k < K; k++) memcpy(dst + ((size_t)g * K + k) * GW, W + (size_t)k * N + (size_t)g * GW, GW);
+}
+
 int hs_k_panels_head_fit(int V, int K) { return V >= HR && K > 0 && K % 8 == 0; }
 
 int hs_k_panels_head_rows(int V) { return V / HR * HR; }
@@ -73,6 +81,13 @@ void hs_k_panels_make_head_f32(float *dst, const float *W, int V, int K)
         for (int k = 0; k < K; k += 8)
             for (int r = 0; r < HR; r++)
                 memcpy(dst + ((size_t)b * K + k) * HR + 8 * r, W + (size_t)(b * HR + r) * K + k, 8 * sizeof(float));
+}
+
+void hs_k_panels_make_head_i8(int8_t *dst, const int8_t *W, int V, int K)
+{
+    for (int b = 0; b < V / HR; b++)
+        for (int k = 0; k < K; k += 8)
+            for (int r = 0; r < HR; r++) memcpy(dst + ((size_t)b * K + k) * HR + 8 * r, W + (size_t)(b * HR + r) * K + k, 8);
 }
 
 void hs_k_panels_make_head_bf16(uint16_t *dst, const uint16_t *W, int V, int K)
@@ -140,6 +155,42 @@ static inline __attribute__((always_inline)) HS_AVX512 void groups_bf16(float *c
         for (int p = 0; p < 4; p++) _mm512_storeu_ps(y[t] + 16 * p, a[t][p]);
 }
 
+/* int8 (unscaled values; x comes scaled): each 16 bytes widened exactly to 16 floats, as
+ * rows8_update_i8's hs_i8x8_load does 8 at a time. */
+static inline __attribute__((always_inline)) HS_AVX512 void groups_i8(float *const y[NS], const float *x,
+                                                                      const int8_t *const w[NS], int K, int acc,
+                                                                      const char *end, const int ns)
+{
+    __m512 a[NS][4];
+    for (int t = 0; t < ns; t++)
+        for (int p = 0; p < 4; p++) a[t][p] = acc ? _mm512_loadu_ps(y[t] + 16 * p) : _mm512_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        __m512 xb = _mm512_set1_ps(x[k]);
+        for (int t = 0; t < ns; t++) {
+            const char *q = (const char *)(w[t] + (size_t)k * GW) + PF_BYTES;
+            if (q + GW <= end) _mm_prefetch(q, _MM_HINT_T0);
+        }
+        for (int t = 0; t < ns; t++)
+            for (int p = 0; p < 4; p++) {
+                __m128i v = _mm_load_si128((const __m128i *)(const void *)(w[t] + (size_t)k * GW + 16 * p));
+                a[t][p] = _mm512_fmadd_ps(xb, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)), a[t][p]);
+            }
+    }
+    for (int t = 0; t < ns; t++)
+        for (int p = 0; p < 4; p++) _mm512_storeu_ps(y[t] + 16 * p, a[t][p]);
+}
+
+static HS_AVX512 void groups4_i8(float *const y[NS], const float *x, const int8_t *const w[NS], int K, int acc,
+                                 const char *end)
+{
+    groups_i8(y, x, w, K, acc, end, NS);
+}
+static HS_AVX512 void groups1_i8(float *const y[NS], const float *x, const int8_t *const w[NS], int K, int acc,
+                                 const char *end)
+{
+    groups_i8(y, x, w, K, acc, end, 1);
+}
+
 static HS_AVX512 void groups4_f32(float *const y[NS], const float *x, const float *const w[NS], int K, int acc,
                                   const char *end)
 {
@@ -166,8 +217,8 @@ static HS_AVX512 void groups1_bf16(float *const y[NS], const float *x, const uin
 static void panels_run(float *y, const float *x, const hs_wpanel *P, int r0, int gc, int K, int g, int step, int ns,
                        int acc)
 {
-    size_t es = P->f ? sizeof(float) : sizeof(uint16_t), gbytes = (size_t)P->K * GW * es;
-    const char *base = P->f ? (const char *)P->f : (const char *)P->h;
+    size_t es = P->f ? sizeof(float) : P->h ? sizeof(uint16_t) : 1, gbytes = (size_t)P->K * GW * es;
+    const char *base = P->f ? (const char *)P->f : P->h ? (const char *)P->h : (const char *)P->q;
     const char *end = base + (size_t)(P->N / GW) * gbytes;
     float *yy[NS];
     const char *ww[NS];
@@ -177,6 +228,8 @@ static void panels_run(float *y, const float *x, const hs_wpanel *P, int r0, int
     }
     if (P->f && ns == NS) groups4_f32(yy, x, (const float *const *)ww, K, acc, end);
     else if (P->f) groups1_f32(yy, x, (const float *const *)ww, K, acc, end);
+    else if (P->q && ns == NS) groups4_i8(yy, x, (const int8_t *const *)ww, K, acc, end);
+    else if (P->q) groups1_i8(yy, x, (const int8_t *const *)ww, K, acc, end);
     else if (ns == NS) groups4_bf16(yy, x, (const uint16_t *const *)ww, K, acc, end);
     else groups1_bf16(yy, x, (const uint16_t *const *)ww, K, acc, end);
 }
@@ -225,8 +278,9 @@ static inline __attribute__((always_inline)) HS_AVX512 float hsum_hi(__m512 v)
 static inline __attribute__((always_inline)) HS_AVX512 void head_blocks(float *y, const hs_wpanel *P, const int *b,
                                                                         const float *x, int K, const int ns)
 {
-    size_t es = P->f ? sizeof(float) : sizeof(uint16_t), bbytes = (size_t)HR * K * es;
-    const char *base = P->f ? (const char *)P->f : (const char *)P->h, *end = base + (size_t)(P->N / HR) * bbytes;
+    size_t es = P->f ? sizeof(float) : P->h ? sizeof(uint16_t) : 1, bbytes = (size_t)HR * K * es;
+    const char *base = P->f ? (const char *)P->f : P->h ? (const char *)P->h : (const char *)P->q;
+    const char *end = base + (size_t)(P->N / HR) * bbytes;
     const char *w[NS];
     __m512 a[NS][4];
     const __m512i hm = _mm512_set1_epi32((int)0xffff0000u);
@@ -246,6 +300,11 @@ static inline __attribute__((always_inline)) HS_AVX512 void head_blocks(float *y
                 for (int i = 0; i < 4; i++)
                     a[t][i] = _mm512_fmadd_ps(_mm512_load_ps((const float *)(const void *)(w[t] + at) + 16 * i), xv,
                                               a[t][i]);
+            } else if (P->q) { /* one line per k-step: rows 2i, 2i + 1 in each 16 bytes */
+                for (int i = 0; i < 4; i++) {
+                    __m128i v = _mm_load_si128((const __m128i *)(const void *)(w[t] + at + 16 * i));
+                    a[t][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)), xv, a[t][i]);
+                }
             } else {
                 for (int q = 0; q < 2; q++) {
                     __m512i v = _mm512_load_si512((const void *)(w[t] + at + 64 * q));
@@ -258,7 +317,7 @@ static inline __attribute__((always_inline)) HS_AVX512 void head_blocks(float *y
     for (int t = 0; t < ns; t++) {
         float *yb = y + (size_t)b[t] * HR;
         for (int i = 0; i < 4; i++) {
-            int r = P->f ? 2 * i : 4 * (i / 2) + 2 * (i % 2); /* the row in the lower lanes */
+            int r = P->h ? 4 * (i / 2) + 2 * (i % 2) : 2 * i; /* the row in the lower lanes */
             yb[r] = hsum_lo(a[t][i]);
             yb[r + 1] = hsum_hi(a[t][i]);
         }

@@ -402,72 +402,86 @@ static void test_packed_same_bits(void **state)
  * whole matrices (groups in 4 streams, the rest one at a time: 1, 3, 4, 5, 7, 9 and 36
  * groups), row slices (agency's 64 rows of one head of c_proj, rows ending before the
  * matrix does) and column slices on the 64-column grid (a run of heads' Q/K/V columns),
- * f32 and bf16, beta 0 and 1, 1 and 2 threads, called directly and through the dispatch
+ * f32, bf16 and int8, beta 0 and 1, 1 and 2 threads, called directly and through the dispatch
  * (hs_w.g). Off the grid (a column start or width not a multiple of 64) or with the
  * AVX-512 paths off it returns 0 and does nothing. The LM head's panels: check_panels_head. */
-static void check_panels(int Kf, int Nf, int r0, int K, int c0, int N, int bf16, float beta, unsigned *seed)
+static void check_panels(int Kf, int Nf, int r0, int K, int c0, int N, int wt, float beta, unsigned *seed)
 {
     size_t nw = (size_t)Kf * Nf;
     int taken = hs_k_avx512() && c0 % 64 == 0 && N % 64 == 0 && Nf % 64 == 0;
     float *wf = malloc(nw * sizeof(float)), *x = malloc((size_t)K * sizeof(float)), *panel = NULL;
+    float *qs = malloc((size_t)Kf * sizeof(float));
     uint16_t *wh = malloc(nw * sizeof(uint16_t));
-    for (size_t i = 0; i < nw; i++) wf[i] = frand(seed), wh[i] = hs_f32_to_bf16(wf[i]);
+    int8_t *wq = malloc(nw);
+    for (size_t i = 0; i < nw; i++) wf[i] = frand(seed), wh[i] = hs_f32_to_bf16(wf[i]), wq[i] = (int8_t)(wh[i] >> 8);
+    for (int r = 0; r < Kf; r++) qs[r] = 0.01f * (1.0f + (float)(r % 7));
     fill(x, (size_t)K, seed);
     assert_int_equal(posix_memalign((void **)&panel, 64, nw * sizeof(float)), 0);
-    hs_wpanel P = {NULL, NULL, Kf, Nf};
-    if (Nf % 64 == 0 && bf16) hs_k_panels_make_bf16((uint16_t *)(void *)panel, wh, Kf, Nf), P.h = (uint16_t *)(void *)panel;
+    hs_wpanel P = {.K = Kf, .N = Nf};
+    if (Nf % 64 == 0 && wt == 1) hs_k_panels_make_bf16((uint16_t *)(void *)panel, wh, Kf, Nf), P.h = (uint16_t *)(void *)panel;
+    else if (Nf % 64 == 0 && wt == 2) hs_k_panels_make_i8((int8_t *)(void *)panel, wq, Kf, Nf), P.q = (int8_t *)(void *)panel;
     else if (Nf % 64 == 0) hs_k_panels_make_f32(panel, wf, Kf, Nf), P.f = panel;
-    hs_w W = bf16 ? hs_w_bf16(wh) : hs_w_f32(wf), Wg = W;
+    hs_w W = wt == 2 ? hs_w_i8(wq, qs) : wt == 1 ? hs_w_bf16(wh) : hs_w_f32(wf), Wg = W;
     Wg.g = Nf % 64 == 0 ? &P : NULL;
     size_t off = (size_t)r0 * Nf + c0;
-    float *init = malloc((size_t)N * sizeof(float)), *y[3];
+    float *init = malloc((size_t)N * sizeof(float)), *y[4];
     fill(init, (size_t)N, seed);
-    for (int i = 0; i < 3; i++) y[i] = malloc((size_t)N * sizeof(float)), memcpy(y[i], init, (size_t)N * sizeof(float));
+    for (int i = 0; i < 4; i++) y[i] = malloc((size_t)N * sizeof(float)), memcpy(y[i], init, (size_t)N * sizeof(float));
     hs_k_matmul_rows(y[0], N, x, K, hs_w_at(W, off), Nf, 1, K, N, beta);  /* the row kernel */
     hs_k_matmul_rows(y[1], N, x, K, hs_w_at(Wg, off), Nf, 1, K, N, beta); /* the dispatch */
     int got = Nf % 64 == 0 ? hs_k_panels(y[2], x, &P, off, K, N, beta) : 0;
-    const char *what = bf16 ? "bf16" : "f32";
+    /* int8: the dispatch scales x first, hs_k_panels takes it as given: against the row
+     * kernel on the same unscaled x */
+    if (wt == 2) hs_k_rows_i8(y[3], N, x, K, wq + off, Nf, 1, K, N, beta, 1);
+    const float *ref2 = wt == 2 ? y[3] : y[0];
+    const char *what = wt == 2 ? "int8" : wt == 1 ? "bf16" : "f32";
     if (got != taken)
         fail_msg("panels (%d, %d) rows %d+%d cols %d+%d: returned %d, expected %d", Kf, Nf, r0, K, c0, N, got, taken);
     if (!got) assert_memory_equal(y[2], init, (size_t)N * sizeof(float));
     for (int i = 1; i < 3; i++)
-        if ((i == 1 || got) && memcmp(y[0], y[i], (size_t)N * sizeof(float)))
+        if ((i == 1 || got) && memcmp(i == 1 ? y[0] : ref2, y[i], (size_t)N * sizeof(float)))
             fail_msg("panels %s (%d, %d) rows %d+%d cols %d+%d beta %g threads %d avx512 %d: %s differs from the row "
                      "kernel", what, Kf, Nf, r0, K, c0, N, beta, hs_k_threads(), hs_k_avx512(),
                      i == 1 ? "the dispatch" : "hs_k_panels");
-    free(wf), free(x), free(panel), free(wh), free(init), free(y[0]), free(y[1]), free(y[2]);
+    free(wf), free(x), free(panel), free(qs), free(wh), free(wq), free(init);
+    for (int i = 0; i < 4; i++) free(y[i]);
 }
 
 /* The LM head on its batch-1 panels (8-row blocks): hs_k_dot_rows for one row of x gives
  * the bits of the row layout, with the rows past the blocks (V % 8, among them the last V
  * % 4 rows, which take a scalar chain) from the original rows; blocks in 4 streams and
- * one at a time (V / 8 = 1, 4, 5, 25, 128), f32 and bf16, 1 and 2 threads; 0 rows with
+ * one at a time (V / 8 = 1, 4, 5, 25, 128), f32, bf16 and int8, 1 and 2 threads; 0 rows with
  * the AVX-512 paths off. */
-static void check_panels_head(int V, int K, int bf16, unsigned *seed)
+static void check_panels_head(int V, int K, int wt, unsigned *seed)
 {
     size_t nw = (size_t)V * K;
     int rows = hs_k_panels_head_rows(V);
     float *wf = malloc(nw * sizeof(float)), *x = malloc((size_t)K * sizeof(float)), *panel = NULL;
-    float *y[3] = {malloc((size_t)V * sizeof(float)), malloc((size_t)V * sizeof(float)), malloc((size_t)V * sizeof(float))};
+    float *qs = malloc((size_t)V * sizeof(float)), *y[4];
+    for (int i = 0; i < 4; i++) y[i] = malloc((size_t)V * sizeof(float)), memset(y[i], 0xff, (size_t)V * sizeof(float));
     uint16_t *wh = malloc(nw * sizeof(uint16_t));
-    for (size_t i = 0; i < nw; i++) wf[i] = frand(seed), wh[i] = hs_f32_to_bf16(wf[i]);
+    int8_t *wq = malloc(nw);
+    for (size_t i = 0; i < nw; i++) wf[i] = frand(seed), wh[i] = hs_f32_to_bf16(wf[i]), wq[i] = (int8_t)(wh[i] >> 8);
+    for (int r = 0; r < V; r++) qs[r] = 0.01f * (1.0f + (float)(r % 7));
     fill(x, (size_t)K, seed);
     assert_true(hs_k_panels_head_fit(V, K));
     assert_int_equal(posix_memalign((void **)&panel, 64, nw * sizeof(float)), 0);
-    hs_wpanel P = {NULL, NULL, K, rows};
-    if (bf16) hs_k_panels_make_head_bf16((uint16_t *)(void *)panel, wh, V, K), P.h = (uint16_t *)(void *)panel;
+    hs_wpanel P = {.K = K, .N = rows};
+    if (wt == 1) hs_k_panels_make_head_bf16((uint16_t *)(void *)panel, wh, V, K), P.h = (uint16_t *)(void *)panel;
+    else if (wt == 2) hs_k_panels_make_head_i8((int8_t *)(void *)panel, wq, V, K), P.q = (int8_t *)(void *)panel;
     else hs_k_panels_make_head_f32(panel, wf, V, K), P.f = panel;
-    hs_w W = bf16 ? hs_w_bf16(wh) : hs_w_f32(wf), Wg = W;
+    hs_w W = wt == 2 ? hs_w_i8(wq, qs) : wt == 1 ? hs_w_bf16(wh) : hs_w_f32(wf), Wg = W;
     Wg.g = &P;
-    for (int i = 0; i < 3; i++) memset(y[i], 0xff, (size_t)V * sizeof(float));
     hs_k_dot_rows(y[0], V, W, K, x, K, 1, V, K);
     hs_k_dot_rows(y[1], V, Wg, K, x, K, 1, V, K);
     int got = hs_k_panels_head(y[2], &P, x, K);
+    if (wt == 2) hs_k_dotrows_i8(y[3], V, wq, K, x, K, 1, V, K); /* unscaled, as hs_k_panels_head */
     assert_int_equal(got, hs_k_avx512() ? rows : 0);
-    if (memcmp(y[0], y[1], (size_t)V * sizeof(float)) || memcmp(y[0], y[2], (size_t)got * sizeof(float)))
-        fail_msg("head panels %s (%d, %d) threads %d avx512 %d: differ from the row layout", bf16 ? "bf16" : "f32", V,
-                 K, hs_k_threads(), hs_k_avx512());
-    free(wf), free(x), free(panel), free(wh), free(y[0]), free(y[1]), free(y[2]);
+    if (memcmp(y[0], y[1], (size_t)V * sizeof(float)) || memcmp(wt == 2 ? y[3] : y[0], y[2], (size_t)got * sizeof(float)))
+        fail_msg("head panels %s (%d, %d) threads %d avx512 %d: differ from the row layout",
+                 wt == 2 ? "int8" : wt == 1 ? "bf16" : "f32", V, K, hs_k_threads(), hs_k_avx512());
+    free(wf), free(x), free(panel), free(qs), free(wh), free(wq);
+    for (int i = 0; i < 4; i++) free(y[i]);
 }
 
 static void test_panels_same_bits(void **state)
@@ -488,13 +502,13 @@ static void test_panels_same_bits(void **state)
         for (int T = 1; T <= 2; T++) {
             hs_k_set_threads(T);
             for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-                for (int v = 0; v < 4; v++) {
+                for (int v = 0; v < 6; v++) {
                     const int *d = shapes[s];
-                    check_panels(d[0], d[1], d[2], d[3], d[4], d[5], v & 1, v & 2 ? 1.0f : 0.0f, &seed);
+                    check_panels(d[0], d[1], d[2], d[3], d[4], d[5], v % 3, v >= 3 ? 1.0f : 0.0f, &seed);
                 }
             static const int heads[][2] = {{8, 64}, {13, 40}, {37, 768}, {203, 64}, {1031, 96}};
             for (size_t h = 0; h < sizeof heads / sizeof *heads; h++)
-                for (int bf16 = 0; bf16 < 2; bf16++) check_panels_head(heads[h][0], heads[h][1], bf16, &seed);
+                for (int wt = 0; wt < 3; wt++) check_panels_head(heads[h][0], heads[h][1], wt, &seed);
         }
     }
     hs_k_avx512_set(1);

@@ -617,19 +617,20 @@ static void test_batch_decode_packed(void **state)
 }
 
 /* Latency mode's batch-1 panels (hs_model_opts.panels; layers and LM head): decoding
- * token by token on the panels gives the logits of the row kernels on the original matrices bit for bit, f32 and
- * bf16, in mask mode (every layer on the panels), in skip mode with heads off (those
- * layers keep the row kernels, or with the head-major c_attn read c_proj's live rows and
- * the MLP from the panels) and with every head live, and with head statistics on
+ * token by token on the panels gives the logits of the row kernels on the original
+ * matrices bit for bit, f32, bf16 and int8, in mask mode (every layer on the panels), in
+ * skip mode with heads off (those layers keep the row kernels, or with the head-major
+ * c_attn read c_proj's live rows and the MLP from the panels) and with every head live, and with head statistics on
  * (agency's per-head c_proj rows read from the panels). No copy without AVX-512. */
 static void test_panels_decode(void **state)
 {
     (void)state;
     float all[8] = {1, 1, 1, 1, 1, 1, 1, 1}, some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f};
     int32_t ids[6] = {5, 6, 7, 300, 2, 1000};
-    for (int bf16 = 0; bf16 < 2; bf16++) {
+    static const hs_weights wts[3] = {HS_WEIGHTS_F32, HS_WEIGHTS_BF16, HS_WEIGHTS_INT8};
+    for (int wt = 0; wt < 3; wt++) {
         hs_model ref, m;
-        hs_model_opts o = {.weights = bf16 ? HS_WEIGHTS_BF16 : HS_WEIGHTS_F32}, op = o;
+        hs_model_opts o = {.weights = wts[wt]}, op = o;
         op.panels = 1;
         assert_int_equal(hs_model_load(&ref, g_dir, &o), HS_OK);
         assert_int_equal(hs_model_load(&m, g_dir, &op), HS_OK);
@@ -639,10 +640,11 @@ static void test_panels_decode(void **state)
                    !(no512 && *no512 && strcmp(no512, "0"));
         if (m.owned_panels) {
             const hs_wpanel *g = &m.blocks[1].fc_proj_wg;
-            assert_true(bf16 ? g->h && !g->f : g->f && !g->h);
+            assert_true((g->f != NULL) + (g->h != NULL) + (g->q != NULL) == 1);
+            assert_true(wt == 1 ? g->h != NULL : wt == 2 ? g->q != NULL : g->f != NULL);
             assert_int_equal(g->K, m.cfg.n_inner);
             assert_int_equal(g->N, m.cfg.n_embd);
-            assert_true(bf16 ? m.lm_headg.h != NULL : m.lm_headg.f != NULL);
+            assert_true(wt == 1 ? m.lm_headg.h != NULL : wt == 2 ? m.lm_headg.q != NULL : m.lm_headg.f != NULL);
             assert_int_equal(m.lm_headg.N, m.cfg.vocab_size / 8 * 8);
         }
         assert_int_equal(m.owned_panels != NULL, wide);

@@ -2,6 +2,9 @@
  * LM-head rows), so each output element is computed by one thread with the same chain
  * whatever the count: results do not depend on the number of threads. */
 #include "kernels.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static int g_threads = 1;
 
@@ -26,6 +29,13 @@ int hs_k_threads(void) { return g_threads; }
 #endif
 int hs_k_threads_for(double work)
 {
+#ifdef _OPENMP
+    /* A kernel called from inside another's team (hs_k_matmul_heads runs the row kernels
+     * per head on its threads) must run whole on its caller's thread: a nested region
+     * gets one thread, and splitting its columns for g_threads would leave all but the
+     * first share uncomputed. */
+    if (omp_in_parallel()) return 1;
+#endif
     return work < HS_THREAD_MIN_WORK ? 1 : g_threads;
 }
 

@@ -186,6 +186,10 @@ static void test_heads_equal_rows(void **state)
     (void)state;
     check_heads(768, 64, 12); /* gpt2's whole Q part: 590K multiply-adds, threaded */
     check_heads(768, 64, 5);
+    /* one head's block alone at the threading threshold (a 4096-wide model with 128-wide
+     * heads has 524,288): the row kernel, called on hs_k_matmul_heads's threads, must not
+     * split its columns again */
+    check_heads(1024, 512, 2);
     check_heads(37, 5, 3);
     check_heads(20, 12, 1);
 }

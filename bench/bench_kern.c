@@ -112,8 +112,9 @@ static void head(const bench *b, int panels)
 static long check_bits(const bench *b)
 {
     long bad = 0;
-    int V = b->m->cfg.vocab_size;
-    float *t = malloc((size_t)V * sizeof(float));
+    int V = b->m->cfg.vocab_size, n = V; /* t holds a product's outputs or the logits */
+    for (int i = 0; i < b->np; i++) n = b->p[i].N > n ? b->p[i].N : n;
+    float *t = malloc((size_t)n * sizeof(float));
     if (!t) return -1;
     for (int i = 0; i < b->np; i++) {
         const product *p = &b->p[i];

@@ -4,6 +4,7 @@
  * ranks on one node share the page cache and no process holds a copy. F16 and BF16
  * tensors (and misaligned F32 ones) are widened once into a single owned block. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -205,6 +206,20 @@ static hs_status make_pack(hs_model *m);
 static hs_status make_heads(hs_model *m);
 static hs_status make_panels(hs_model *m);
 
+/* The packed, head-major and panel copies only make products faster (every product gives
+ * the same bits without them), so when memory for one is short the model loads without it
+ * and says so, rather than failing a sweep over an optimisation. Each make_* fails only at
+ * its one allocation, before it points any block at the copy. */
+static hs_status speed_copy(hs_model *m, hs_status (*make)(hs_model *))
+{
+    hs_status st = make(m);
+    if (st != HS_ENOMEM) return st;
+    /* the message names the copy ("... for batch-1 panels") */
+    fprintf(stderr, "headsweep: warning: %s; going on without that copy (same results, slower)\n", hs_err_msg());
+    hs_err_clear();
+    return HS_OK;
+}
+
 hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
 {
     static const hs_model_opts plain = {0};
@@ -223,9 +238,9 @@ hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
     if (!st && opts->weights == HS_WEIGHTS_INT8) st = make_int8(m);
     if (!st && opts->weights == HS_WEIGHTS_W8A8) st = make_w8a8(m);
     /* W8A8 batches read the same panels as batch 1: nothing to pack */
-    if (!st && opts->pack && opts->weights != HS_WEIGHTS_W8A8) st = make_pack(m);
-    if (!st && opts->head_major && opts->weights != HS_WEIGHTS_W8A8) st = make_heads(m);
-    if (!st && opts->panels && opts->weights != HS_WEIGHTS_W8A8) st = make_panels(m);
+    if (!st && opts->pack && opts->weights != HS_WEIGHTS_W8A8) st = speed_copy(m, make_pack);
+    if (!st && opts->head_major && opts->weights != HS_WEIGHTS_W8A8) st = speed_copy(m, make_heads);
+    if (!st && opts->panels && opts->weights != HS_WEIGHTS_W8A8) st = speed_copy(m, make_panels);
     if (!st) m->weights = opts->weights;
     free(cfg_path);
     free(st_path);

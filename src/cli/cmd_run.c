@@ -95,7 +95,7 @@ static int env_load(run_env *e, const run_opts *o, int need_tok, int decode)
     memset(e, 0, sizeof *e);
     hs_model_set_threads(o->threads > 0 ? o->threads : 1);
     hs_model_opts load = o->load;
-    load.head_major = o->gating == HS_GATING_SKIP; /* skip mode's decode reads it */
+    load.head_major = decode && o->gating == HS_GATING_SKIP; /* skip mode's one-token decode reads it */
     load.panels = decode;
     hs_status st = hs_model_load(&e->m, o->model_dir, &load);
     if (!st && need_tok) st = hs_tokenizer_load(&e->tok, o->model_dir);

@@ -16,7 +16,8 @@
  * --head-major 0|1 loads skip mode's head-major c_attn (hs_model_opts.head_major; default
  * 1 with --gating skip or --paired, as the sweep loads a model for skip-mode variants).
  * --panels 0 decodes batch 1 on the row kernels without latency mode's panels (which it
- * loads by default outside --batch, as the sweep's latency mode does).
+ * loads by default, as the sweep's latency mode does; with --batch too, so that batch 1,
+ * throughput mode's baseline, runs as in latency mode).
  * --huge-pages 1 puts the weights (or the --read-bw buffer) on 2 MB transparent huge
  * pages (hs_model_opts.huge_pages) and says on stderr how many kB the kernel gave.
  *
@@ -304,7 +305,10 @@ static void bench_batch(const hs_model *m, int B, int np, int nn, int reps, int 
         }
         double t0 = hs_now();
         for (int s = 0; s < nn; s++) {
-            hs_ctx_forward_batch(seqs, B, tok, lg);
+            /* batch 1 as latency mode decodes (its panels), the baseline throughput mode
+             * is judged against; the batch step gives the same bits either way */
+            if (B == 1) hs_ctx_forward(seqs[0], tok, 1, lg, 0);
+            else hs_ctx_forward_batch(seqs, B, tok, lg);
             for (int b = 0; b < B; b++) tok[b] = (int32_t)argmax(lg + (size_t)b * V, V);
         }
         tps[r] = (double)B * nn / (hs_now() - t0);
@@ -471,8 +475,9 @@ int main(int argc, char **argv)
     if (w8a8_error) return bench_weights_error(argv[1], np, HS_WEIGHTS_W8A8);
     hs_model m;
     hs_gating mode;
-    /* latency mode's batch-1 panels unless throughput mode (--batch) or --panels 0 */
-    hs_model_opts mo = {.pack = batches && pack, .huge_pages = huge, .panels = !batches && panels};
+    /* latency mode's batch-1 panels unless --panels 0, also with --batch: its batch 1 is
+     * the baseline throughput mode is judged against, so it runs as latency mode would */
+    hs_model_opts mo = {.pack = batches && pack, .huge_pages = huge, .panels = panels};
     int bad = hs_gating_parse(gating, &mode) || hs_weights_parse(weights, &mo.weights);
     /* skip mode's head-major c_attn, as the sweep loads the model for skip variants */
     mo.head_major = head_major >= 0 ? head_major : mode == HS_GATING_SKIP || paired;

@@ -155,8 +155,10 @@ static hs_status load_inputs(sweep *s)
     /* throughput mode: decode batches stream pre-packed weights; latency mode: batch 1
      * reads the layers' matrices in panels (each one more copy of those matrices per rank;
      * docs/sweep.md, "Memory per rank") */
-    hs_model_opts mo = {.weights = job->weights, .pack = job->throughput, .panels = job->panels && !job->throughput,
+    hs_model_opts mo = {.weights = job->weights, .pack = job->throughput, .panels = job->panels,
                         .huge_pages = job->huge_pages};
+    /* throughput mode needs the panels only for latency_prompts, which time latency mode */
+    if (job->throughput && job->latency_prompts == 0) mo.panels = 0;
     /* latency mode with skip-mode variants: their one-token decode reads the head-major
      * c_attn (a quarter of the layers' weights once more per rank; "Memory per rank") */
     for (int v = 0; v < job->n_variants && !job->throughput; v++)

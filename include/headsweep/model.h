@@ -338,4 +338,8 @@ int hs_model_set_threads(int n);
  * agree on it and its study text names it. */
 const char *hs_model_prefill_route(hs_weights w);
 
+/* The largest of x[0 .. n), n >= 1, 8 at a time where the CPU allows: the same value as a
+ * scalar scan in any order (the softmax's and the NLL's maximum; test_softmax_same_bits). */
+float hs_model_max(const float *x, int n);
+
 #endif

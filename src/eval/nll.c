@@ -1,39 +1,15 @@
 /* nll.c: teacher-forced negative log-likelihood with a sliding window past the context,
  * from scratch or from a prompt's prefill that a generation kept (hs_eval_nll_fork). */
-#ifdef __AVX2__
-#include <immintrin.h>
-#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "headsweep/eval.h"
 
-/* The largest logit, 8 at a time: a maximum is exact in any order, and where +0 and -0
- * tie, logits[i] - mx below is the same either way. The chain of compares, one a
- * cycle-bound step per vocabulary entry, was a sixth of a reference token's scoring. */
-static float max_logit(const float *x, int n)
-{
-    float mx = x[0];
-    int i = 1;
-#ifdef __AVX2__
-    if (n >= 16) {
-        __m256 m = _mm256_loadu_ps(x);
-        for (i = 8; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
-        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_max_ss(h, _mm_movehdup_ps(h));
-        mx = _mm_cvtss_f32(h);
-    }
-#endif
-    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    return mx;
-}
-
 /* -log softmax(logits)[target], in double for long vocabularies. */
 static double token_nll(const float *logits, int V, int32_t target)
 {
-    float mx = max_logit(logits, V);
+    float mx = hs_model_max(logits, V); /* 8 at a time, exact in any order */
     double sum = 0;
     for (int i = 0; i < V; i++) sum += exp((double)(logits[i] - mx));
     return log(sum) - (double)(logits[target] - mx);

@@ -157,10 +157,12 @@ void hs_k_add_bias(float *y, int ldy, const float *restrict bias, int n, int N)
         for (int j = 0; j < N; j++) y[(long)i * ldy + j] += bias[j];
 }
 
-/* The largest of x[0 .. n), n >= 1: a maximum is exact in any order, and where +0 and -0
- * tie the softmax below gets the same bits from either (x - 0 is x, expf(+-0) is 1). A
- * scalar chain of compares waited 4 cycles per key, a fifth of a decode step's softmax. */
-static float max_of(const float *x, int n)
+/* The largest of x[0 .. n), n >= 1 (headsweep/model.h): a maximum is exact in any order,
+ * and where +0 and -0 tie the softmax below gets the same bits from either (x - 0 is x,
+ * expf(+-0) is 1), as does the NLL's logit - max. A scalar chain of compares waited 4
+ * cycles per key, a fifth of a decode step's softmax and a sixth of a reference token's
+ * scoring. */
+float hs_model_max(const float *x, int n)
 {
     float mx = x[0];
     int i = 1;
@@ -180,7 +182,7 @@ static float max_of(const float *x, int n)
 
 void hs_k_softmax(float *x, int n)
 {
-    float mx = max_of(x, n);
+    float mx = hs_model_max(x, n);
     double sum = 0;
     for (int i = 0; i < n; i++) {
         x[i] = expf(x[i] - mx);

@@ -441,7 +441,8 @@ int main(int argc, char **argv)
     }
     int np = 128, nn = 128, reps = 5, threads = 1;
     const char *gating = "mask", *pcts = "0";
-    int head_major = -1, sgemm = 0, bf16_error = 0, int8_error = 0, w8a8_error = 0, read_bw = 0, read_streams = 1, paired = 0;
+    int head_major = -1, sgemm = 0, bf16_error = 0, int8_error = 0, w8a8_error = 0;
+    int read_bw = 0, read_streams = 1, paired = 0;
     int pack = 1, huge = 0, panels = 1;
     const char *batches = NULL, *weights = "f32";
     for (int i = 2; i + 1 < argc; i += 2) {

@@ -278,7 +278,8 @@ static hs_w lm_head_w(const hs_model *m)
 {
     return m->lm_headv.q ? hs_w_w8a8(&m->lm_headv)
                          : (hs_w){m->lm_head16 || m->lm_head8 ? NULL : m->lm_head, m->lm_head16, NULL, 0, m->lm_head8,
-                                  m->lm_head_s8, NULL, 0, m->lm_headg.f || m->lm_headg.h || m->lm_headg.q ? &m->lm_headg : NULL};
+                                  m->lm_head_s8, NULL, 0,
+                                  m->lm_headg.f || m->lm_headg.h || m->lm_headg.q ? &m->lm_headg : NULL};
 }
 
 /* logits (rows, V) = ln_f(x[first .. first + rows)) @ lm_head^T, where first = -1 is the

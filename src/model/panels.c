@@ -61,7 +61,8 @@ void hs_k_panels_make_bf16(uint16_t *dst, const uint16_t *W, int K, int N)
             uint16_t *d = dst + ((size_t)g * K + k) * GW;
             const uint16_t *s = W + (size_t)k * N + (size_t)g * GW;
             for (int h = 0; h < 2; h++)
-                for (int i = 0; i < 16; i++) d[32 * h + 2 * i] = s[32 * h + i], d[32 * h + 2 * i + 1] = s[32 * h + 16 + i];
+                for (int i = 0; i < 16; i++)
+                    d[32 * h + 2 * i] = s[32 * h + i], d[32 * h + 2 * i + 1] = s[32 * h + 16 + i];
         }
 }
 
@@ -87,7 +88,8 @@ void hs_k_panels_make_head_i8(int8_t *dst, const int8_t *W, int V, int K)
 {
     for (int b = 0; b < V / HR; b++)
         for (int k = 0; k < K; k += 8)
-            for (int r = 0; r < HR; r++) memcpy(dst + ((size_t)b * K + k) * HR + 8 * r, W + (size_t)(b * HR + r) * K + k, 8);
+            for (int r = 0; r < HR; r++)
+                memcpy(dst + ((size_t)b * K + k) * HR + 8 * r, W + (size_t)(b * HR + r) * K + k, 8);
 }
 
 void hs_k_panels_make_head_bf16(uint16_t *dst, const uint16_t *W, int V, int K)
@@ -309,7 +311,8 @@ static inline __attribute__((always_inline)) HS_AVX512 void head_blocks(float *y
                 for (int q = 0; q < 2; q++) {
                     __m512i v = _mm512_load_si512((const void *)(w[t] + at + 64 * q));
                     a[t][2 * q] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xv, a[t][2 * q]);
-                    a[t][2 * q + 1] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, hm)), xv, a[t][2 * q + 1]);
+                    a[t][2 * q + 1] =
+                        _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, hm)), xv, a[t][2 * q + 1]);
                 }
             }
         }

@@ -422,8 +422,10 @@ static void check_panels(int Kf, int Nf, int r0, int K, int c0, int N, int wt, f
     fill(x, (size_t)K, seed);
     assert_int_equal(posix_memalign((void **)&panel, 64, nw * sizeof(float)), 0);
     hs_wpanel P = {.K = Kf, .N = Nf};
-    if (Nf % 64 == 0 && wt == 1) hs_k_panels_make_bf16((uint16_t *)(void *)panel, wh, Kf, Nf), P.h = (uint16_t *)(void *)panel;
-    else if (Nf % 64 == 0 && wt == 2) hs_k_panels_make_i8((int8_t *)(void *)panel, wq, Kf, Nf), P.q = (int8_t *)(void *)panel;
+    uint16_t *ph = (uint16_t *)(void *)panel;
+    int8_t *pq = (int8_t *)(void *)panel;
+    if (Nf % 64 == 0 && wt == 1) hs_k_panels_make_bf16(ph, wh, Kf, Nf), P.h = ph;
+    else if (Nf % 64 == 0 && wt == 2) hs_k_panels_make_i8(pq, wq, Kf, Nf), P.q = pq;
     else if (Nf % 64 == 0) hs_k_panels_make_f32(panel, wf, Kf, Nf), P.f = panel;
     hs_w W = wt == 2 ? hs_w_i8(wq, qs) : wt == 1 ? hs_w_bf16(wh) : hs_w_f32(wf), Wg = W;
     Wg.g = Nf % 64 == 0 ? &P : NULL;
@@ -481,7 +483,8 @@ static void check_panels_head(int V, int K, int wt, unsigned *seed)
     int got = hs_k_panels_head(y[2], &P, x, K);
     if (wt == 2) hs_k_dotrows_i8(y[3], V, wq, K, x, K, 1, V, K); /* unscaled, as hs_k_panels_head */
     assert_int_equal(got, hs_k_avx512() ? rows : 0);
-    if (memcmp(y[0], y[1], (size_t)V * sizeof(float)) || memcmp(wt == 2 ? y[3] : y[0], y[2], (size_t)got * sizeof(float)))
+    if (memcmp(y[0], y[1], (size_t)V * sizeof(float)) ||
+        memcmp(wt == 2 ? y[3] : y[0], y[2], (size_t)got * sizeof(float)))
         fail_msg("head panels %s (%d, %d) threads %d avx512 %d: differ from the row layout",
                  wt == 2 ? "int8" : wt == 1 ? "bf16" : "f32", V, K, hs_k_threads(), hs_k_avx512());
     free(wf), free(x), free(panel), free(qs), free(wh), free(wq);

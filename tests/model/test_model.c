@@ -765,7 +765,8 @@ static void test_head_major(void **state)
     float some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f}, first[8] = {0, 1, 1, 1, 1, 1, 1, 1},
           one[8] = {0, 0, 1, 0, 1, 1, 1, 1}, all[8] = {1, 1, 1, 1, 1, 1, 1, 1};
     for (int w = 0; w < 4; w++) {
-        hs_weights mode = w == 0 ? HS_WEIGHTS_F32 : w == 1 ? HS_WEIGHTS_BF16 : w == 2 ? HS_WEIGHTS_INT8 : HS_WEIGHTS_W8A8;
+        static const hs_weights modes[4] = {HS_WEIGHTS_F32, HS_WEIGHTS_BF16, HS_WEIGHTS_INT8, HS_WEIGHTS_W8A8};
+        hs_weights mode = modes[w];
         hs_model plain, hm;
         hs_model_opts o = {.weights = mode};
         assert_int_equal(hs_model_load(&plain, g_dir, &o), HS_OK);

@@ -3,8 +3,8 @@
 # number, token and agency count (occupancy, transitions) that latency mode gives, on 1 and
 # 2 ranks; per-prompt timings exist exactly for the latency sample (the first
 # latency_prompts of each cell);
-# the mode is part of the study's identity; huge_pages = true and panels = false change no number; misuse of the mode keys is refused with
-# file:line; and the report says where its numbers came from.
+# the mode is part of the study's identity; huge_pages = true and panels = false change no number; misuse of
+# the mode keys is refused with file:line; and the report says where its numbers came from.
 source "$(dirname "$0")/fixture.sh" "$1"
 short=(--set generation.max_new_tokens=20)
 thr=(--set job.mode=throughput --set job.batch=3)

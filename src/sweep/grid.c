@@ -155,7 +155,8 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
                   job->score.iterative_step);
     /* same results, other timings: resuming with it changed would mix two speeds */
     if (job->huge_pages) tb_printf(&t, "huge_pages = on\n");
-    if (!job->panels && !job->throughput) tb_printf(&t, "panels = off\n");
+    /* the panels time latency mode, and in throughput mode its latency_prompts */
+    if (!job->panels && (!job->throughput || job->latency_prompts > 0)) tb_printf(&t, "panels = off\n");
     if (job->sequential) tb_printf(&t, "timing_order = sequential\n");
     if (job->timing_repeats != 1) tb_printf(&t, "timing_repeats = %d\n", job->timing_repeats);
     /* max_prompts took a seeded sample (hs_prompts_sample), not the head of the file; files

@@ -808,11 +808,6 @@ static void setup_model(hs_model *m, const char *dir, int how, int huge)
     assert_int_equal(hs_model_load(m, dir, &o), HS_OK);
 }
 
-/* Huge-page mode (hs_model_opts.huge_pages) reads every weight of the forward pass from
- * private memory instead of the shared file mapping, makes the widened/bf16/packed blocks
- * there, and changes no bit of any logit (batch 1, prefill, decode batches). Whether the
- * kernel really gave 2 MB pages depends on its THP setting, so that is printed, not
- * asserted. */
 /* The speed-only copies give way when memory is short: a child process whose address space
  * leaves room for the bundled model's mapping but not for its packed copy still loads the
  * model (a warning, no copy) instead of failing. Not under ASan, whose shadow memory does
@@ -861,6 +856,11 @@ static void test_copy_gives_way(void **state)
 #endif
 }
 
+/* Huge-page mode (hs_model_opts.huge_pages) reads every weight of the forward pass from
+ * private memory instead of the shared file mapping, makes the widened/bf16/packed blocks
+ * there, and changes no bit of any logit (batch 1, prefill, decode batches). Whether the
+ * kernel really gave 2 MB pages depends on its THP setting, so that is printed, not
+ * asserted. */
 static void test_hugepages(void **state)
 {
     (void)state;

@@ -120,17 +120,22 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *study_of(const char *set, const hs_study_inputs *in)
+static char *study_of_sets(const char *const *sets, int n, const hs_study_inputs *in)
 {
     hs_job job;
-    const char *sets[] = {set};
     hs_status st = hs_job_parse(
-        &job, "t.ini", "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\ncalibration = c.jsonl\n", sets, set ? 1 : 0);
+        &job, "t.ini", "[job]\nmodel = m\nprompts = p.jsonl\n[pruning]\ncalibration = c.jsonl\n", sets, n);
     assert_int_equal(st, HS_OK);
     char *text = hs_study_text(&job, in);
     hs_job_free(&job);
     assert_non_null(text);
     return text;
+}
+
+static char *study_of(const char *set, const hs_study_inputs *in)
+{
+    const char *sets[] = {set};
+    return study_of_sets(sets, set ? 1 : 0, in);
 }
 
 /* Settings that change a number change the study; paths, threads and names do not. */
@@ -174,6 +179,19 @@ static void test_study_text(void **state)
     other.prefill_route = "openblas";
     t = study_of(NULL, &other);
     assert_non_null(strstr(t, "\nprefill_route = openblas\n"));
+    free(t);
+    /* panels = false changes latency mode's timings, and throughput mode's only through
+     * its latency_prompts (which time latency mode) */
+    static const char *const lat[] = {"job.panels=false"}, *const tp[] = {"job.mode=throughput", "job.panels=false"},
+                             *const tpl[] = {"job.mode=throughput", "job.latency_prompts=2", "job.panels=false"};
+    t = study_of_sets(lat, 1, &in);
+    assert_non_null(strstr(t, "\npanels = off\n"));
+    free(t);
+    t = study_of_sets(tp, 2, &in);
+    assert_null(strstr(t, "panels"));
+    free(t);
+    t = study_of_sets(tpl, 3, &in);
+    assert_non_null(strstr(t, "\npanels = off\n"));
     free(t);
     free(base);
 }

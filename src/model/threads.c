@@ -12,6 +12,12 @@ void hs_k_set_threads(int n)
 {
 #ifdef _OPENMP
     g_threads = n < 1 ? 1 : n > 256 ? 256 : n;
+    /* Every parallel region splits its work for the T threads it asks for, so it must get
+     * them all: no dynamic adjustment (OMP_DYNAMIC=true could hand a region fewer, whose
+     * shares would go uncomputed), and no more than the runtime's limit (OMP_THREAD_LIMIT). */
+    omp_set_dynamic(0);
+    int limit = omp_get_thread_limit();
+    if (limit > 0 && g_threads > limit) g_threads = limit;
 #else
     g_threads = 1; /* built without OpenMP: the kernels run on the calling thread */
     (void)n;

@@ -148,9 +148,12 @@ static hs_status choose_prompts(sweep *s)
 static hs_status load_inputs(sweep *s)
 {
     const hs_job *job = &s->job;
-    if (hs_model_set_threads(job->threads) < job->threads && s->rank == 0)
-        fprintf(stderr, "headsweep: warning: %s: threads = %d, but this build has no OpenMP: 1 thread per rank\n",
-                hs_job_where(job, "job", "threads"), job->threads);
+    int got = hs_model_set_threads(job->threads);
+    if (got < job->threads && s->rank == 0)
+        fprintf(stderr,
+                "headsweep: warning: %s: threads = %d, but %d per rank are available (a build without OpenMP, "
+                "or OMP_THREAD_LIMIT)\n",
+                hs_job_where(job, "job", "threads"), job->threads, got);
     hs_status st = hs_tokenizer_load(&s->tok, job->model_dir);
     /* throughput mode: decode batches stream pre-packed weights; latency mode: batch 1
      * reads the layers' matrices in panels (each one more copy of those matrices per rank;

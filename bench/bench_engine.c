@@ -37,21 +37,10 @@
 #include <string.h>
 
 #include "headsweep/model.h"
+#include "bench_util.h"
 #include "kernels.h"
 
 void openblas_set_num_threads(int);
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static int argmax(const float *x, int n)
 {
@@ -101,7 +90,7 @@ static int run(const hs_model *m, hs_gating mode, double pct, int np, int nn, in
     }
     printf("{\"engine\": \"headsweep\", \"gating\": \"%s\", \"off_pct\": %g, \"prompt\": %d, \"new\": %d, "
            "\"prefill_tokens_per_s\": %.2f, \"decode_ms_per_token\": %.3f}\n",
-           hs_gating_name(mode), pct, np, nn, median(pre, reps), median(dec, reps));
+           hs_gating_name(mode), pct, np, nn, hs_bench_median(pre, reps), hs_bench_median(dec, reps));
     fflush(stdout);
     hs_ctx_free(c);
     free(g), free(lg), free(ids), free(pre), free(dec);
@@ -157,20 +146,20 @@ static int bench_paired(const hs_model *m, const char *pcts, int np, int nn, int
     for (int k = 0; k < n && !rc; k++) {
         double rm, rs = NAN, rmh, q1 = NAN, q3 = NAN;
         for (int r = 0; r < reps; r++) ratio[r] = ms[r] / ms[k * reps + r];
-        rm = median(ratio, reps); /* sorts ratio: quartiles follow */
+        rm = hs_bench_median(ratio, reps); /* sorts ratio: quartiles follow */
         double q1m = ratio[(reps - 1) / 4], q3m = ratio[(3 * (reps - 1) + 3) / 4];
         for (int r = 0; r < reps; r++) ratio[r] = ms[1 * reps + r] / ms[k * reps + r];
-        rmh = median(ratio, reps);
+        rmh = hs_bench_median(ratio, reps);
         if (skip0 >= 0) {
             for (int r = 0; r < reps; r++) ratio[r] = ms[skip0 * reps + r] / ms[k * reps + r];
-            rs = median(ratio, reps);
+            rs = hs_bench_median(ratio, reps);
             q1 = ratio[(reps - 1) / 4], q3 = ratio[(3 * (reps - 1) + 3) / 4];
         }
         printf(
             "{\"paired\": %d, \"gating\": \"%s\", \"off_pct\": %g, \"decode_ms_per_token\": %.3f, "
             "\"speedup_vs_mask0\": %.4f, \"speedup_vs_mask0_quartiles\": [%.4f, %.4f], "
             "\"speedup_vs_mask50\": %.4f, \"speedup_vs_skip0\": %.4f, \"speedup_vs_skip0_quartiles\": [%.4f, %.4f]}\n",
-            reps, hs_gating_name(mode[k]), pct[k], median(ms + k * reps, reps), rm, q1m, q3m, rmh, rs, q1, q3);
+            reps, hs_gating_name(mode[k]), pct[k], hs_bench_median(ms + k * reps, reps), rm, q1m, q3m, rmh, rs, q1, q3);
     }
     for (int k = 0; k < n; k++) hs_ctx_free(c[k]);
     free(g), free(lg), free(ids), free(ms), free(ratio);
@@ -237,8 +226,8 @@ static void bench_sgemm(const hs_model *m, int n, int reps)
         hs_k_gemm_blas_set(route);
         printf("{\"sgemm_shape\": [%d, %d, %d], \"openblas_gflops\": %.2f, \"headsweep_gflops\": %.2f, "
                "\"ratio_median\": %.3f, \"openblas_max_rel_err\": %.2g, \"headsweep_max_rel_err\": %.2g}\n",
-               n, K, N, median(tb, reps), median(to, reps), median(rt, reps), sgemm_error(x, w[s], y, n, K, N),
-               sgemm_error(x, w[s], z, n, K, N));
+               n, K, N, hs_bench_median(tb, reps), hs_bench_median(to, reps), hs_bench_median(rt, reps),
+               sgemm_error(x, w[s], y, n, K, N), sgemm_error(x, w[s], z, n, K, N));
         fflush(stdout);
         free(x), free(y), free(z), free(tb);
     }
@@ -314,7 +303,7 @@ static void bench_batch(const hs_model *m, int B, int np, int nn, int reps, int 
         tps[r] = (double)B * nn / (hs_now() - t0);
     }
     printf("{\"engine\": \"headsweep\", \"mode\": \"batch\", \"batch\": %d, \"prompt\": %d, \"new\": %d, "
-           "\"packed\": %d, \"decode_tokens_per_s\": %.2f}\n", B, np, nn, pack, median(tps, reps));
+           "\"packed\": %d, \"decode_tokens_per_s\": %.2f}\n", B, np, nn, pack, hs_bench_median(tps, reps));
     fflush(stdout);
     for (int b = 0; b < B; b++) hs_ctx_free(seqs[b]);
     free(seqs), free(ids), free(tok), free(lg), free(tps);
@@ -388,7 +377,7 @@ static double read_time(const float *a, size_t n, int k, size_t pf, int reps, do
         *sink += read_pass(a, n, k, pf);
         t[r] = now_s() - t0;
     }
-    return median(t, reps);
+    return hs_bench_median(t, reps);
 }
 
 /* One core's read bandwidth over MB megabytes (make it the weight bytes a token reads: on a

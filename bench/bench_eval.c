@@ -20,6 +20,7 @@
 #include <cblas.h>
 
 #include "headsweep/eval.h"
+#include "bench_util.h"
 #include "kernels.h"
 
 enum { MAX_ROUNDS = 64 };
@@ -37,18 +38,12 @@ static double cpu_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
+/* Median of v (n <= MAX_ROUNDS), v left as it is. */
 static double median(const double *v, int n)
 {
     double s[MAX_ROUNDS];
     memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_d);
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    return hs_bench_median(s, n);
 }
 
 /* One evaluation of the n prompts (batch 0: one at a time); reference perplexities to ppl. */

@@ -23,20 +23,8 @@
 #include <string.h>
 
 #include "headsweep/model.h"
+#include "bench_util.h"
 #include "kernels.h"
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of v (n), v reordered. */
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 enum { STEP = 256 }; /* floats per stream per turn, as bench_engine's read pass */
 
@@ -189,8 +177,8 @@ static void report(double *t[NPART], int passes, size_t lbytes, size_t hbytes)
         int pr = v == ROWS_L || v == PANELS_L || v == PROBE_L ? PROBE_L : PROBE_H;
         double mb = (pr == PROBE_L ? lbytes : hbytes) / 1e6;
         for (int r = 0; r < passes; r++) f[r] = t[pr][r] / t[v][r], tt[r] = t[v][r];
-        double ms = median(tt, passes) * 1e3;
-        printf("| %s | %.1f | %.3f | %.2f | %.3f |\n", names[v], mb, ms, mb / ms, median(f, passes));
+        double ms = hs_bench_median(tt, passes) * 1e3;
+        printf("| %s | %.1f | %.3f | %.2f | %.3f |\n", names[v], mb, ms, mb / ms, hs_bench_median(f, passes));
     }
     free(f), free(tt);
 }

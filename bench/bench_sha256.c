@@ -9,13 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "headsweep/util.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* Median MB/s of fn over r runs; out gets the last hash. */
 static double measure(void (*fn)(const void *, size_t, char *), const void *p, size_t n, int r, char out[65])
@@ -27,7 +22,7 @@ static double measure(void (*fn)(const void *, size_t, char *), const void *p, s
         fn(p, n, out);
         mbs[i] = n / 1e6 / (hs_now() - t);
     }
-    qsort(mbs, (size_t)r, sizeof *mbs, cmp_double);
+    qsort(mbs, (size_t)r, sizeof *mbs, hs_bench_cmp_double);
     double med = mbs[r / 2];
     free(mbs);
     return med;

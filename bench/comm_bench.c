@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "sweep_impl.h"
 
 enum { OP_NEXT, OP_PROGRESS, OP_STOP, OP_SEND, OP_RECV, OP_COUNT };
@@ -39,16 +40,10 @@ static int add(samples *s, double x)
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double quantile(samples *s, double q)
 {
     if (!s->n) return 0;
-    qsort(s->v, s->n, sizeof *s->v, cmp_double);
+    qsort(s->v, s->n, sizeof *s->v, hs_bench_cmp_double);
     return s->v[(size_t)(q * (double)(s->n - 1))];
 }
 

@@ -261,6 +261,24 @@ static void test_single_equals_batch(void **state)
     hs_model_free(&packed);
 }
 
+/* A prompt of 20 tokens whose continuation to 60 passes 48 rows: the route of the whole is
+ * planned for the prompt, which prefilled on it (b) then continues to the logits one call
+ * gives (a); what names the case in the failure. Resets both contexts first. */
+static void check_split_20_60(hs_ctx *a, hs_ctx *b, const int32_t *ids, float *whole, float *part, int V,
+                              const char *what)
+{
+    assert_int_equal(hs_ctx_prefix_route(a, 20, 60), 60);
+    assert_true(hs_ctx_prefix_exact(a, 20, 60));
+    hs_ctx_reset(a);
+    assert_int_equal(hs_ctx_forward_rows(a, ids, 60, whole, 19, 60), HS_OK);
+    hs_ctx_reset(b);
+    assert_int_equal(hs_ctx_forward_prefix(b, ids, 20, part, 60), HS_OK);
+    assert_int_equal(hs_ctx_mark(b), HS_OK);
+    assert_int_equal(hs_ctx_forward_cont(b, ids + 20, 40, part, -1, 40), HS_OK);
+    if (memcmp(part, whole, (size_t)41 * V * sizeof(float)))
+        fail_msg("%s: prompt 20 + continuation to 60 differs from one call", what);
+}
+
 /* The model's part: a prompt marked, decode steps after it, a rewind and a continuation
  * give the logits one call gives, and a split that would change bits is refused. */
 /* With the OpenBLAS route on, bf16 weights still take our tiles (only F32 reaches
@@ -276,15 +294,8 @@ static void split_bf16_on_blas(const int32_t *ids, int n, float *whole, float *p
     V = m.cfg.vocab_size;
     assert_int_equal(hs_ctx_init(&a, &m, n, HS_GATING_MASK), HS_OK);
     assert_int_equal(hs_ctx_init(&b, &m, n, HS_GATING_MASK), HS_OK);
-    assert_int_equal(hs_ctx_prefix_route(a, 20, 60), 60);
-    assert_true(hs_ctx_prefix_exact(a, 20, 60));
     assert_true(hs_ctx_prefix_exact(a, 50, 120));
-    assert_int_equal(hs_ctx_forward_rows(a, ids, 60, whole, 19, 60), HS_OK);
-    assert_int_equal(hs_ctx_forward_prefix(b, ids, 20, part, 60), HS_OK);
-    assert_int_equal(hs_ctx_mark(b), HS_OK);
-    assert_int_equal(hs_ctx_forward_cont(b, ids + 20, 40, part, -1, 40), HS_OK);
-    if (memcmp(part, whole, (size_t)41 * V * sizeof(float)))
-        fail_msg("bf16 on the OpenBLAS route: prompt 20 + continuation differs from one call");
+    check_split_20_60(a, b, ids, whole, part, V, "bf16 on the OpenBLAS route");
     hs_ctx_free(a);
     hs_ctx_free(b);
     hs_model_free(&m);
@@ -328,16 +339,7 @@ static void test_forward_cont(void **state)
     }
     /* a prompt under 48 tokens whose continuation passes 48: the routes differ, so the
      * prompt must be prefilled on the whole's route (our tiles) for the split to be exact */
-    assert_int_equal(hs_ctx_prefix_route(a, 20, 60), 60);
-    assert_true(hs_ctx_prefix_exact(a, 20, 60));
-    hs_ctx_reset(a);
-    assert_int_equal(hs_ctx_forward_rows(a, ids, 60, whole, 19, 60), HS_OK);
-    hs_ctx_reset(b);
-    assert_int_equal(hs_ctx_forward_prefix(b, ids, 20, part, 60), HS_OK);
-    assert_int_equal(hs_ctx_mark(b), HS_OK);
-    assert_int_equal(hs_ctx_forward_cont(b, ids + 20, 40, part, -1, 40), HS_OK);
-    if (memcmp(part, whole, (size_t)41 * V * sizeof(float)))
-        fail_msg("prompt 20 on the route of 60 + continuation: logits differ from one call");
+    check_split_20_60(a, b, ids, whole, part, V, "f32 on our tiles");
     /* the same prompt prefilled on its own route: the continuation is refused */
     hs_ctx_reset(b);
     assert_int_equal(hs_ctx_forward(b, ids, 20, part, 0), HS_OK);

@@ -176,6 +176,15 @@ typedef struct {
     int panels;
 } hs_model_opts;
 
+/* The speed copies (hs_model.copies_asked, copies_made): bits of one mask, as the results
+ * file records them per cell (/cells/copies_requested, /cells/copies_used). */
+enum {
+    HS_COPY_PACK = 1u << 0,       /* opts.pack: decode batches' packed weights */
+    HS_COPY_HEAD_MAJOR = 1u << 1, /* opts.head_major: skip mode's head-major c_attn */
+    HS_COPY_PANELS = 1u << 2,     /* opts.panels: batch-1 panels */
+    HS_COPY_ALL = (1u << 3) - 1
+};
+
 typedef struct {
     hs_config cfg;
     hs_weights weights;       /* as loaded */
@@ -201,6 +210,9 @@ typedef struct {
     void *owned_panels;       /* the batch-1 panels, NULL unless opts.panels made them */
     void *owned_huge;         /* private copy of model.safetensors, NULL unless opts.huge_pages */
     int huge;                 /* weight blocks are allocated on huge pages */
+    unsigned copies_asked;    /* HS_COPY_* the options asked for and the weight mode has (none in W8A8) */
+    unsigned copies_made;     /* HS_COPY_* made: less than asked when one gave way for memory (a
+                                 warning on stderr), or the CPU or the shapes have no such layout */
     const float *lnf_w, *lnf_b; /* (C) */
     hs_block *blocks;         /* (L) */
     char dtype[16];            /* dtype of the checkpoint's weights: F32, F16 or BF16 */

@@ -32,6 +32,7 @@
 #define HS_RESULTS_CHUNKS_MAX (1 << 22)         /* chunks of one dataset (one per cell in practice) */
 #define HS_RESULTS_COUNT_MAX ((int64_t)1 << 38) /* agency counters: sums over HS_RESULTS_DIM_MAX shards stay < 2^62 */
 #define HS_RESULTS_TEXT_MAX (1 << 20)           /* bytes of one fixed-length string (the schema check's limit) */
+#define HS_RESULTS_COPIES_UNKNOWN 255           /* /cells/copies_*: not recorded (the fill; HS_COPY_ALL or less else) */
 
 /* ---- the schema table: one row per dimension scale and per dataset ---- */
 
@@ -58,12 +59,13 @@ typedef struct {
 /* Datasets besides /metrics/<name>, in the order the writer creates them. TRANS and
  * VSCORE came after the first files were written, PROMPT_TEXT and REFERENCE_TEXT with
  * schema 2, GEN_TEXT after them, PROMPT_INDEX, PROMPT_LINE and PROMPT_BOOK (which rows of
- * the prompt file the study uses) after it: files without them still open. MEANS is written
+ * the prompt file the study uses) after it, COPIES_REQUESTED and COPIES_USED (the speed copies
+ * a cell's timings had) after them: files without them still open. MEANS is written
  * only by studies with a mean-ablation variant. */
 enum { HS_RDS_GEN, HS_RDS_OCC, HS_RDS_DONE, HS_RDS_RANK, HS_RDS_HOST, HS_RDS_SECONDS, HS_RDS_FINISHED, HS_RDS_RUN,
        HS_RDS_PRUNED, HS_RDS_SCORE, HS_RDS_TRANS, HS_RDS_VSCORE, HS_RDS_MEANS, HS_RDS_PROMPT_TEXT,
        HS_RDS_REFERENCE_TEXT, HS_RDS_GEN_TEXT, HS_RDS_PROMPT_INDEX, HS_RDS_PROMPT_LINE, HS_RDS_PROMPT_BOOK,
-       HS_RDS_COUNT };
+       HS_RDS_COPIES_REQUESTED, HS_RDS_COPIES_USED, HS_RDS_COUNT };
 
 typedef struct {
     const char *path;     /* "/cells/done" */
@@ -134,6 +136,8 @@ typedef struct {
     int n_variants, n_levels, n_prompts, n_layers, n_heads, n_states, n_shards, max_new;
     int n_head_dim;      /* /head_dim's length, 0 without /heads/means */
     int has_transitions; /* /agency/transitions exists (files before it do not have it) */
+    int has_copies;      /* bit 0: /cells/copies_requested exists, bit 1: /cells/copies_used (files before them
+                            have neither) */
 } hs_results_dims;
 
 /* ---- the grid of cells (src/results/cells.c): the shape of a file's cell datasets ---- */
@@ -176,6 +180,9 @@ typedef struct {
     double seconds;         /* wall time of the cell */
     int32_t rank;           /* rank that computed it */
     int32_t run;            /* sweep invocation that wrote it (1, 2, ...) */
+    uint8_t copies_requested; /* HS_COPY_* (model.h) speed copies the cell's work reads and its rank asked
+                                 for; HS_RESULTS_COPIES_UNKNOWN: not recorded (older files) */
+    uint8_t copies_used;      /* those of them the rank had (a copy gives way when memory is short) */
     char host[HS_HOST_MAX];
     char finished_utc[HS_UTC_MAX];
 } hs_cell_result;

@@ -206,13 +206,31 @@ static hs_status make_pack(hs_model *m);
 static hs_status make_heads(hs_model *m);
 static hs_status make_panels(hs_model *m);
 
+static const char *copy_name(unsigned bit)
+{
+    return bit == HS_COPY_PACK ? "the packed copy" : bit == HS_COPY_HEAD_MAJOR ? "head-major c_attn" : "batch-1 panels";
+}
+
+/* HS_TEST_COPY_ENOMEM (tests only): a mask of HS_COPY_* bits whose copy fails as if out of
+ * memory, so that a sweep's tests take the path a full node takes (test_copy_gives_way
+ * caps a process's address space instead, which a sweep's threads and MPI make too
+ * unpredictable to aim). */
+static int test_no_memory(unsigned bit)
+{
+    const char *v = getenv("HS_TEST_COPY_ENOMEM");
+    return v && (strtoul(v, NULL, 0) & bit);
+}
+
 /* The packed, head-major and panel copies only make products faster (every product gives
  * the same bits without them), so when memory for one is short the model loads without it
  * and says so, rather than failing a sweep over an optimisation. Each make_* fails only at
  * its one allocation, before it points any block at the copy. */
-static hs_status speed_copy(hs_model *m, hs_status (*make)(hs_model *))
+static hs_status speed_copy(hs_model *m, hs_status (*make)(hs_model *), unsigned bit)
 {
-    hs_status st = make(m);
+    m->copies_asked |= bit;
+    hs_status st = test_no_memory(bit) ? hs_err(HS_ENOMEM, "out of memory (HS_TEST_COPY_ENOMEM) for %s",
+                                                copy_name(bit))
+                                       : make(m);
     if (st != HS_ENOMEM) return st;
     /* the message names the copy ("... for batch-1 panels") */
     fprintf(stderr, "headsweep: warning: %s; going on without that copy (same results, slower)\n", hs_err_msg());
@@ -238,9 +256,14 @@ hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
     if (!st && opts->weights == HS_WEIGHTS_INT8) st = make_int8(m);
     if (!st && opts->weights == HS_WEIGHTS_W8A8) st = make_w8a8(m);
     /* W8A8 batches read the same panels as batch 1: nothing to pack */
-    if (!st && opts->pack && opts->weights != HS_WEIGHTS_W8A8) st = speed_copy(m, make_pack);
-    if (!st && opts->head_major && opts->weights != HS_WEIGHTS_W8A8) st = speed_copy(m, make_heads);
-    if (!st && opts->panels && opts->weights != HS_WEIGHTS_W8A8) st = speed_copy(m, make_panels);
+    if (!st && opts->pack && opts->weights != HS_WEIGHTS_W8A8) st = speed_copy(m, make_pack, HS_COPY_PACK);
+    if (!st && opts->head_major && opts->weights != HS_WEIGHTS_W8A8)
+        st = speed_copy(m, make_heads, HS_COPY_HEAD_MAJOR);
+    if (!st && opts->panels && opts->weights != HS_WEIGHTS_W8A8) st = speed_copy(m, make_panels, HS_COPY_PANELS);
+    /* what the forward pass reads is what was made (a make_* may make nothing: no AVX-512, shapes) */
+    if (!st)
+        m->copies_made = (m->owned_pack ? HS_COPY_PACK : 0u) | (m->owned_heads ? HS_COPY_HEAD_MAJOR : 0u) |
+                         (m->owned_panels ? HS_COPY_PANELS : 0u);
     if (!st) m->weights = opts->weights;
     free(cfg_path);
     free(st_path);

@@ -61,6 +61,7 @@ hs_status hs_cell_result_init(hs_cell_result *c, const hs_grid *g, int n)
     c->text_bytes = g->text_bytes;
     c->n = n;
     c->rank = -1;
+    c->copies_requested = c->copies_used = HS_RESULTS_COPIES_UNKNOWN;
     return HS_OK;
 }
 

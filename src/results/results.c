@@ -55,7 +55,8 @@ enum { DS_GEN = HS_RDS_GEN, DS_OCC = HS_RDS_OCC, DS_DONE = HS_RDS_DONE, DS_RANK 
        DS_SCORE = HS_RDS_SCORE, DS_TRANS = HS_RDS_TRANS, DS_VSCORE = HS_RDS_VSCORE,
        DS_MEANS = HS_RDS_MEANS, DS_PROMPT_TEXT = HS_RDS_PROMPT_TEXT, DS_REFERENCE_TEXT = HS_RDS_REFERENCE_TEXT,
        DS_GEN_TEXT = HS_RDS_GEN_TEXT, DS_PROMPT_INDEX = HS_RDS_PROMPT_INDEX, DS_PROMPT_LINE = HS_RDS_PROMPT_LINE,
-       DS_PROMPT_BOOK = HS_RDS_PROMPT_BOOK, DS_COUNT = HS_RDS_COUNT };
+       DS_PROMPT_BOOK = HS_RDS_PROMPT_BOOK, DS_COPIES_REQUESTED = HS_RDS_COPIES_REQUESTED,
+       DS_COPIES_USED = HS_RDS_COPIES_USED, DS_COUNT = HS_RDS_COUNT };
 typedef hs_results_dataset_def ds_layout;
 #define layout hs_results_datasets
 #define metric_layout hs_results_metric
@@ -741,15 +742,17 @@ static hs_status make_cell_datasets(creator *c, hid_t *ds)
 {
     static const int32_t minus1 = -1, zero32 = 0;
     static const int64_t zero64 = 0;
-    static const uint8_t zero8 = 0;
+    static const uint8_t zero8 = 0, unknown8 = HS_RESULTS_COPIES_UNKNOWN;
     const double nan = NAN;
     const void *fill[DS_COUNT] = {[DS_GEN] = &minus1, [DS_OCC] = &zero64, [DS_DONE] = &zero8, [DS_RANK] = &minus1,
                                   [DS_SECONDS] = &nan, [DS_RUN] = &zero32, [DS_PRUNED] = &zero8,
                                   [DS_TRANS] = &zero64, [DS_VSCORE] = &nan, [DS_MEANS] = &nan, [DS_FINISHED] = &nan,
-                                  [DS_PROMPT_INDEX] = &minus1, [DS_PROMPT_LINE] = &minus1};
+                                  [DS_PROMPT_INDEX] = &minus1, [DS_PROMPT_LINE] = &minus1,
+                                  [DS_COPIES_REQUESTED] = &unknown8, [DS_COPIES_USED] = &unknown8};
     /* padding and cells not done yet, rows not recorded; the rest is written at creation or counts from 0 */
     const void *missing[DS_COUNT] = {[DS_GEN] = &minus1, [DS_RANK] = &minus1, [DS_SECONDS] = &nan,
-                                     [DS_FINISHED] = &nan, [DS_PROMPT_INDEX] = &minus1, [DS_PROMPT_LINE] = &minus1};
+                                     [DS_FINISHED] = &nan, [DS_PROMPT_INDEX] = &minus1, [DS_PROMPT_LINE] = &minus1,
+                                     [DS_COPIES_REQUESTED] = &unknown8, [DS_COPIES_USED] = &unknown8};
     hs_status st = HS_OK;
     for (int i = 0; !st && i < DS_COUNT; i++) {
         if (i == DS_MEANS && !c->spec->grid.head_dim) continue; /* no mean-ablation variant */
@@ -1839,6 +1842,25 @@ static void epoch_to_utc(double t, char out[HS_UTC_MAX])
     if (isfinite(t) && fabs(t) < 1e12 && gmtime_r(&s, &tm)) strftime(out, HS_UTC_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* A cell's speed copies (/cells/copies_requested, /cells/copies_used); a file without them
+ * reads as not recorded and is written without them. A value the schema check did not
+ * allow cannot come back here (it refuses the file), but reading keeps to the mask anyway. */
+static hs_status cell_copies(hs_results *r, int reading, const hs_cell *cell, hs_cell_result *c)
+{
+    uint8_t *v[2] = {&c->copies_requested, &c->copies_used};
+    const int ds[2] = {DS_COPIES_REQUESTED, DS_COPIES_USED};
+    hs_status st = HS_OK;
+    for (int i = 0; !st && i < 2; i++) {
+        if (r->ds[ds[i]] < 0) {
+            if (reading) *v[i] = HS_RESULTS_COPIES_UNKNOWN;
+            continue;
+        }
+        st = cell_field(r, reading, ds[i], cell, H5T_NATIVE_UINT8, v[i]);
+        if (!st && reading && *v[i] > HS_COPY_ALL) *v[i] = HS_RESULTS_COPIES_UNKNOWN;
+    }
+    return st;
+}
+
 static hs_status cell_info(hs_results *r, int reading, const hs_cell *cell, hs_cell_result *c)
 {
     hid_t host_t = string_type(HS_HOST_MAX);
@@ -1850,6 +1872,7 @@ static hs_status cell_info(hs_results *r, int reading, const hs_cell *cell, hs_c
     if (!st) st = cell_field(r, reading, DS_HOST, cell, host_t, c->host);
     if (!st) st = cell_field(r, reading, DS_FINISHED, cell, H5T_NATIVE_DOUBLE, &finished);
     if (!st && reading) epoch_to_utc(finished, c->finished_utc);
+    if (!st) st = cell_copies(r, reading, cell, c);
     close_id(host_t);
     return st;
 }

@@ -296,8 +296,8 @@ static hs_status check_root_attrs(ck *c)
 }
 
 /* Reads the whole dataset obj (already shape-checked) as int64 and checks every value
- * is in [lo, hi]. */
-static hs_status check_values(const ck *c, const char *obj, int64_t lo, int64_t hi)
+ * is in [lo, hi] or equal to also (a fill that means "not recorded"; lo when there is none). */
+static hs_status check_values_or(const ck *c, const char *obj, int64_t lo, int64_t hi, int64_t also)
 {
     hid_t d = H5Dopen2(c->file, obj, H5P_DEFAULT), sp = d < 0 ? -1 : H5Dget_space(d);
     hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
@@ -308,13 +308,18 @@ static hs_status check_values(const ck *c, const char *obj, int64_t lo, int64_t 
     else if (H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
         st = fail_h5(c, obj, "cannot read it");
     for (hssize_t i = 0; !st && i < n; i++)
-        if (v[i] < lo || v[i] > hi)
-            st = fail(c, obj, "value %lld at index %lld is outside [%lld, %lld]", (long long)v[i], (long long)i,
-                      (long long)lo, (long long)hi);
+        if ((v[i] < lo || v[i] > hi) && v[i] != also)
+            st = fail(c, obj, "value %lld at index %lld is outside [%lld, %lld]%s", (long long)v[i], (long long)i,
+                      (long long)lo, (long long)hi, also != lo ? " and not the fill (not recorded)" : "");
     free(v);
     close_id(sp);
     close_id(d);
     return st;
+}
+
+static hs_status check_values(const ck *c, const char *obj, int64_t lo, int64_t hi)
+{
+    return check_values_or(c, obj, lo, hi, lo);
 }
 
 static hs_status check_levels(const ck *c)
@@ -382,6 +387,8 @@ static hs_status check_datasets(const ck *c, hs_results_dims *dims)
         if (!st) st = check_attrs(c, d, def->path, 0); /* /heads/score's, /heads/means' per variant */
         close_id(d);
         if (i == HS_RDS_TRANS) dims->has_transitions = 1;
+        if (i == HS_RDS_COPIES_REQUESTED || i == HS_RDS_COPIES_USED)
+            dims->has_copies |= 1 << (i - HS_RDS_COPIES_REQUESTED);
     }
     return st;
 }
@@ -480,6 +487,11 @@ static hs_status check_all_values(const ck *c, const hs_results_dims *dims)
     if (!st) st = check_values(c, "/heads/pruned", 0, 1);
     if (!st) st = check_values(c, "/agency/occupancy", 0, HS_RESULTS_COUNT_MAX);
     if (!st && dims->has_transitions) st = check_values(c, "/agency/transitions", 0, HS_RESULTS_COUNT_MAX);
+    /* speed copies: HS_COPY_* bits, or the fill of a cell not recorded */
+    for (int k = 0; !st && k < 2; k++)
+        if (dims->has_copies >> k & 1)
+            st = check_values_or(c, hs_results_datasets[HS_RDS_COPIES_REQUESTED + k].path, 0, HS_COPY_ALL,
+                                 HS_RESULTS_COPIES_UNKNOWN);
     if (!st) st = check_texts(c);
     return st;
 }

@@ -79,6 +79,13 @@ const hs_results_dataset_def hs_results_datasets[HS_RDS_COUNT] = {
     [HS_RDS_PROMPT_BOOK] = {"/prompts/book", 1, {HS_RD_PROMPT}, HS_RT_STRING, 1, "1",
                             "the prompt's book, the stratum of the max_prompts sample: its id without up to two "
                             "trailing -<digits> parts"},
+    [HS_RDS_COPIES_REQUESTED] = {"/cells/copies_requested", 3, CELL, HS_RT_U8, 1, "1",
+                                 "speed copies the cell's work reads that its rank asked for, bits: 1 packed "
+                                 "weights (throughput), 2 head-major c_attn (skip), 4 batch-1 panels; 255 not "
+                                 "recorded"},
+    [HS_RDS_COPIES_USED] = {"/cells/copies_used", 3, CELL, HS_RT_U8, 1, "1",
+                            "those of the requested speed copies the rank had (a copy gives way when memory is "
+                            "short: its timings are slower), same bits; 255 not recorded"},
 };
 
 const hs_results_dataset_def hs_results_metric = {

@@ -184,7 +184,8 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
  * share the byte order and the build, so raw bytes are enough. */
 typedef struct {
     int64_t index;
-    int32_t n, rank, run, pad;
+    int32_t n, rank, run;
+    uint8_t copies_requested, copies_used, pad[2];
     double seconds;
     char host[HS_HOST_MAX];
     char finished_utc[HS_UTC_MAX];
@@ -195,7 +196,7 @@ hs_status hs_cell_pack(const hs_cell_result *c, const hs_grid *g, void **buf, si
     size_t block = hs_cell_result_bytes(g, c->n);
     char *out = hs_malloc(sizeof(wire_header) + block, "cell message");
     if (!out) return HS_ENOMEM;
-    wire_header h = {c->index, c->n, c->rank, c->run, 0, c->seconds, {0}, {0}};
+    wire_header h = {c->index, c->n, c->rank, c->run, c->copies_requested, c->copies_used, {0}, c->seconds, {0}, {0}};
     memcpy(h.host, c->host, sizeof h.host);
     memcpy(h.finished_utc, c->finished_utc, sizeof h.finished_utc);
     memcpy(out, &h, sizeof h);
@@ -219,6 +220,8 @@ hs_status hs_cell_unpack(hs_cell_result *c, const hs_grid *g, const void *buf, s
     c->index = h.index;
     c->rank = h.rank;
     c->run = h.run;
+    c->copies_requested = h.copies_requested;
+    c->copies_used = h.copies_used;
     c->seconds = h.seconds;
     memcpy(c->host, h.host, sizeof c->host);
     memcpy(c->finished_utc, h.finished_utc, sizeof c->finished_utc);

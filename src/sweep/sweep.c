@@ -971,6 +971,17 @@ static hs_status decode_texts(sweep *s, hs_cell_result *c)
     return st;
 }
 
+/* The speed copies (HS_COPY_*) a variant's cells read when the rank has them: the packed
+ * copy (throughput mode's batches) and the panels (batch 1) whatever the gating, the
+ * head-major c_attn in skip mode only. A cell records those the rank asked for and those
+ * it had (/cells/copies_requested, /cells/copies_used), so the report can tell a cell timed
+ * without a copy that gave way for memory from one timed with it. */
+static unsigned cell_copies(const sweep *s, int variant)
+{
+    unsigned skip = s->job.variants[variant].gating == HS_GATING_SKIP;
+    return HS_COPY_PACK | HS_COPY_PANELS | (skip ? HS_COPY_HEAD_MAJOR : 0u);
+}
+
 /* Evaluates work item g (its cells todo[group_start[g] ..]) into w; HS_EINTR when a stop
  * abandoned it. */
 static hs_status run_item(sweep *s, int64_t g, work_item *w)
@@ -985,6 +996,9 @@ static hs_status run_item(sweep *s, int64_t g, work_item *w)
         c->seconds = w->busy[k];
         c->rank = s->rank;
         c->run = s->run;
+        unsigned reads = cell_copies(s, w->cell[k].variant);
+        c->copies_requested = (uint8_t)(s->model.copies_asked & reads);
+        c->copies_used = (uint8_t)(s->model.copies_made & reads);
         snprintf(c->host, sizeof c->host, "%s", hs_comm_host(s->comm));
         hs_utc_now(c->finished_utc);
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "headsweep/model.h"
 #include "headsweep/prompts.h"
 
 typedef struct {
@@ -509,6 +510,40 @@ static void levels_apart(const hs_study *s, const double *xa, const double *xb, 
     c->n_not_interleaved = n;
 }
 
+/* The requested speed copies a prompt's cell ran without (HS_COPY_* bits), -1 when the cell
+ * does not record them. */
+static int copies_missing(const hs_study *s, size_t i)
+{
+    const uint8_t *c = s->copies ? s->copies + 2 * i : NULL;
+    if (!c || c[0] > HS_COPY_ALL || c[1] > HS_COPY_ALL) return -1;
+    return c[0] & ~c[1];
+}
+
+/* Timings measured with a speed copy and without it (one gave way for memory on the rank:
+ * docs/sweep.md, "Memory per rank") differ by the copy, not by the variants: like run order,
+ * a confound. A pair whose cells ran without different copies is left out when other pairs
+ * remain (NaN in xa); when none remains, every pair stays and the verdict is withheld.
+ * Pairs with a cell that records nothing (older files) count as unknown and stay. */
+static void copies_pairs(const hs_study *s, int va, int la, int vb, int lb, double *xa, const double *xb,
+                         hs_cmp_cell *c)
+{
+    int n = 0, mixed = 0, unknown = 0;
+    for (int p = 0; p < s->np; p++) {
+        if (!isfinite(xa[p]) || !isfinite(xb[p])) continue;
+        int ma = copies_missing(s, hs_vlp(s, va, la, p)), mb = copies_missing(s, hs_vlp(s, vb, lb, p));
+        n++;
+        unknown += ma < 0 || mb < 0;
+        mixed += ma >= 0 && mb >= 0 && ma != mb;
+    }
+    c->n_copies_mixed = mixed;
+    c->n_copies_unknown = unknown;
+    c->copies_withheld = mixed > 0 && mixed == n;
+    for (int p = 0; p < s->np && mixed < n; p++) {
+        int ma = copies_missing(s, hs_vlp(s, va, la, p)), mb = copies_missing(s, hs_vlp(s, vb, lb, p));
+        if (ma >= 0 && mb >= 0 && ma != mb) xa[p] = NAN;
+    }
+}
+
 static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
 {
     const hs_study *s = r->st;
@@ -531,6 +566,8 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     c->n_interleaved = c->n_not_interleaved = c->levels_apart = 0;
     if (cm->timing && p->b_level < 0) interleaved_pairs(s, p->a, p->b, l, xa, xb, c);
     if (cm->timing && p->b_level >= 0) levels_apart(s, xa, xb, c);
+    c->n_copies_mixed = c->n_copies_unknown = c->copies_withheld = 0;
+    if (cm->timing) copies_pairs(s, p->a, l, p->b, lb, xa, xb, c);
     c->n_cross = cross_origin_pairs(s, xa, xb, p->a, l, p->b, lb);
     char key[700], pkey[710];
     hs_report_cmp_key(r, pi, mi, l, key, sizeof key);
@@ -550,12 +587,16 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     return st;
 }
 
+/* Every timing pair left mixes a cell with a speed copy and one without it. */
+static int copies_confound(const hs_cmp_cell *c) { return c->copies_withheld; }
+
 /* A row is tested (has a p-value that can decide it) when it has enough pairs and enough
  * of them differ: ties carry no information about the sign of an effect. */
 static int tested(const hs_report *r, const hs_cmp_cell *c)
 {
     return c->available && c->ci.n >= r->opt.min_pairs && c->perm.n_nonzero >= r->opt.min_pairs &&
-           !(c->n_not_interleaved > 0 && c->n_interleaved == 0); /* no verdict: run order confounds it */
+           !(c->n_not_interleaved > 0 && c->n_interleaved == 0) && /* no verdict: run order confounds it */
+           !copies_confound(c);
 }
 
 /* The verdict rule of docs/report.md, in order: too few pairs or differing pairs; all
@@ -569,6 +610,7 @@ static int decide(const hs_report *r, const hs_cmp_cell *c)
     if (c->perm.n_nonzero < r->opt.min_pairs) return HS_V_FEW;
     if (r->opt.cluster_books && c->n_clusters < 2) return HS_V_FEW; /* no clustered interval */
     if (c->n_not_interleaved > 0 && c->n_interleaved == 0) return HS_V_ORDER;
+    if (copies_confound(c)) return HS_V_COPIES;
     if (m > 0 && c->ci.lo > -m && c->ci.hi < m) return HS_V_EQUIV;
     int excl = hs_ci_sign(&c->ci);
     if ((excl == 1 || excl == -1) && hs_report_p(r, c) < alpha)
@@ -645,6 +687,7 @@ const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c, c
     case HS_V_ORDER:
         return c->levels_apart ? "no verdict: levels timed apart (confounded with run order)"
                                : "no verdict: timings not interleaved (confounded with run order)";
+    case HS_V_COPIES: return "no verdict: speed copies differ (a copy gave way for memory in some cells)";
     case HS_V_IDENTICAL: snprintf(buf, cap, "identical (all %d pairs equal)", c->ci.n); return buf;
     case HS_V_EQUIV: snprintf(buf, cap, "equivalent (within +-%g%%)", c->margin); return buf;
     case HS_V_SMALL:

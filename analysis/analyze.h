@@ -77,6 +77,7 @@ enum {
     HS_V_IDENTICAL = 3, /* every paired difference is exactly 0 */
     HS_V_SMALL = 4,     /* significant, but the mean lies within the margin: inconclusive */
     HS_V_ORDER = 5,     /* timings between variants that were not interleaved: run order confounds them */
+    HS_V_COPIES = 6,    /* timings whose every pair mixes a cell with a speed copy and one without it */
 };
 
 /* One comparison: a against b at every level (b_level < 0), or a at every level against a
@@ -101,6 +102,11 @@ typedef struct {
     int n_not_interleaved; /* timing pairs left out, or all pairs when none was interleaved */
     int levels_apart;  /* a timing row of a variant against its own lowest level: the two levels ran as
                           separate work items at different times, so every pair counts as not interleaved */
+    int n_copies_mixed;   /* timing pairs whose two cells differ in which requested speed copies they ran
+                             without (a copy gave way for memory on one rank): left out when other pairs
+                             remain, else every pair stays and the verdict is withheld (HS_V_COPIES) */
+    int n_copies_unknown; /* timing pairs with a cell that does not record its speed copies (older files) */
+    int copies_withheld;  /* every timing pair was mixed: the verdict is HS_V_COPIES */
     hs_ci ci;      /* ci.n = pairs used */
     hs_perm perm;  /* sign-flip test of a zero mean; perm.n_nonzero pairs differ */
     double p_holm; /* Holm-adjusted p within its family (NaN when the row has no test) */

@@ -327,6 +327,34 @@ static hs_status read_optional_cells_int(const rd *r, const hs_study *s, int d, 
     return hs_results_reader_numbers(r->f, ds_path(d), HS_RN_I32, &want, NULL, (void **)out);
 }
 
+/* The speed copies each done prompt's cell requested and used (/cells/copies_requested,
+ * /cells/copies_used); HS_RESULTS_COPIES_UNKNOWN where the file has no such dataset (files
+ * before them) and for a value that is not HS_COPY_* bits (the schema check refuses those;
+ * the report never trusts a bit outside the mask). */
+static hs_status read_copies(const rd *r, hs_study *s)
+{
+    size_t nvl = (size_t)s->nv * (size_t)s->nl, n = nvl * (size_t)s->np;
+    if (!(s->copies = hs_malloc(n * 2, "speed copies"))) return HS_ENOMEM;
+    memset(s->copies, HS_RESULTS_COPIES_UNKNOWN, n * 2);
+    hs_status st = HS_OK;
+    for (int k = 0; !st && k < 2; k++) {
+        int d = HS_RDS_COPIES_REQUESTED + k, e = 0;
+        uint8_t *v = NULL;
+        st = hs_results_reader_exists(r->f, ds_path(d), &e);
+        if (st || !e) continue;
+        shape want = want_of(r, s, &hs_results_datasets[d]);
+        st = hs_results_reader_numbers(r->f, ds_path(d), HS_RN_U8, &want, NULL, (void **)&v);
+        for (size_t vl = 0; !st && vl < nvl; vl++)
+            for (int p = 0; p < s->np; p++) {
+                size_t i = vl * (size_t)s->np + p;
+                uint8_t x = v[vl * r->nshard + (size_t)hs_shard_of((size_t)p, (int)r->nshard)];
+                if (s->done[i]) s->copies[2 * i + k] = x <= HS_COPY_ALL ? x : HS_RESULTS_COPIES_UNKNOWN;
+            }
+        free(v);
+    }
+    return st;
+}
+
 /* Where and when each prompt's cell ran: "host, run k" from /cells/host and /cells/run.
  * Both are optional for the report: without them timing pairs cannot be checked for
  * having run side by side. */
@@ -496,6 +524,7 @@ static hs_status read_study(rd *r, hs_study *s)
     if (!st) st = read_metrics(r, s);
     if (!st) st = read_cells(r, s);
     if (!st) st = read_origins(r, s);
+    if (!st) st = read_copies(r, s);
     if (!st) st = read_heads(r, s);
     if (!st) st = read_generated(r, s);
     free(r->cells);

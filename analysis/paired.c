@@ -230,6 +230,7 @@ static hs_status pd_cells_note(hs_figure *fig, const hs_report *r, const pd_plan
 static int pd_no_pairs(const hs_cmp_cell *c) { return c->available && !pd_drawn(c); }
 static int pd_no_bar(const hs_cmp_cell *c) { return pd_drawn(c) && c->ci.n < 2; }
 static int pd_not_interleaved(const hs_cmp_cell *c) { return pd_drawn(c) && c->verdict == HS_V_ORDER; }
+static int pd_copies(const hs_cmp_cell *c) { return pd_drawn(c) && c->verdict == HS_V_COPIES; }
 
 /* What the figure leaves out or draws differently: comparisons it cannot make (a variant
  * is missing), cells without pairs, points without an interval, timings not interleaved. */
@@ -251,6 +252,8 @@ static hs_status pd_notes(hs_figure *fig, const hs_report *r, const pd_plan *pl)
     if (!st) st = pd_cells_note(fig, r, pl, "One pair, drawn without an interval", pd_no_bar);
     if (!st) st = pd_cells_note(fig, r, pl, "Timings not interleaved (run order confounds them; no verdict, drawn "
                                 "open)", pd_not_interleaved);
+    if (!st) st = pd_cells_note(fig, r, pl, "Timings with and without a speed copy that gave way for memory (no "
+                                "verdict)", pd_copies);
     return st;
 }
 

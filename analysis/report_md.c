@@ -178,6 +178,9 @@ static void credit(FILE *f, const hs_report *r, int p, int l, const char *what)
     if (c->verdict == HS_V_ORDER || c0->verdict == HS_V_ORDER)
         fprintf(f, "timings not interleaved at %g%% or at 0%%, so run order confounds them and no speed difference "
                    "can be put down to %s", r->st->level[l], what);
+    else if (c->verdict == HS_V_COPIES || c0->verdict == HS_V_COPIES)
+        fprintf(f, "at %g%% or at 0%% every pair mixes a cell timed with a speed copy and one timed without it (the "
+                   "copy gave way for memory), so no speed difference can be put down to %s", r->st->level[l], what);
     else if (c->verdict == HS_V_FEW || c0->verdict == HS_V_FEW)
         fprintf(f, "too few paired prompts at %g%% or at 0%% to put a difference down to %s", r->st->level[l],
                 what);
@@ -739,7 +742,7 @@ static void count_rows(const hs_report *r, int p0, int p1, cmp_count *k)
             for (int l = 0; l < r->st->nl; l++) {
                 const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
                 if (!c->available) continue;
-                k->decided += c->verdict != HS_V_FEW && c->verdict != HS_V_ORDER;
+                k->decided += c->verdict != HS_V_FEW && c->verdict != HS_V_ORDER && c->verdict != HS_V_COPIES;
                 k->significant += hs_verdict_directional(c->verdict);
                 k->equivalent += c->verdict == HS_V_EQUIV || c->verdict == HS_V_IDENTICAL;
                 k->few += c->verdict == HS_V_FEW;
@@ -821,6 +824,7 @@ static void write_body(FILE *f, const hs_report *r, const hs_report_md_extra *x)
     write_head(f, r);
     write_mode(f, r);
     hs_md_timing_order(f, r);
+    hs_md_speed_copies(f, r);
     /* the seed document's claims are about its agency model: a study without one (a
      * comparison of pruning strategies, say) has nothing to say about them */
     if (r->subject >= 0) write_summary(f, r);

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "headsweep/model.h"
+#include "headsweep/results.h"
+
 /* Pairs of the speed comparisons between variants: interleaved, and not (left out or, when
  * none was interleaved, compared with the verdict withheld). */
 static void count_speed_pairs(const hs_report *r, int *il, int *not_il, int *rows_order)
@@ -31,6 +34,77 @@ static int timing_repeats(const hs_study *s)
     for (size_t i = 0; m && i < n; i++)
         if (s->done[i] && isfinite(m->v[i]) && m->v[i] > most) most = m->v[i];
     return (int)most;
+}
+
+/* Done prompts whose cell ran without a speed copy its rank requested (*without), whose cell
+ * records none (*unknown), of *done; and the union of the copies that were missing. */
+static unsigned count_copies(const hs_study *s, size_t *done, size_t *without, size_t *unknown)
+{
+    unsigned missing = 0;
+    size_t n = (size_t)s->nv * (size_t)s->nl * (size_t)s->np;
+    *done = *without = *unknown = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!s->done[i]) continue;
+        (*done)++;
+        const uint8_t *c = s->copies ? s->copies + 2 * i : NULL;
+        if (!c || c[0] > HS_COPY_ALL || c[1] > HS_COPY_ALL) {
+            (*unknown)++;
+            continue;
+        }
+        unsigned m = (unsigned)(c[0] & ~c[1]);
+        *without += m != 0;
+        missing |= m;
+    }
+    return missing;
+}
+
+/* Timing rows of comparisons that mixed cells with and without a speed copy. */
+static void count_copies_rows(const hs_report *r, int *pairs_mixed, int *rows_withheld)
+{
+    *pairs_mixed = *rows_withheld = 0;
+    for (int p = 0; p < r->npair; p++)
+        for (int m = 0; m < r->ncm; m++)
+            for (int l = 0; r->cm[m].timing && l < r->st->nl; l++) {
+                const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
+                if (!c->available) continue;
+                *pairs_mixed += c->n_copies_mixed;
+                *rows_withheld += c->verdict == HS_V_COPIES;
+            }
+}
+
+/* Which speed copies the timings had (/cells/copies_requested, /cells/copies_used): a copy
+ * that gave way for memory on a rank leaves that rank's timings slower (docs/sweep.md). */
+void hs_md_speed_copies(FILE *f, const hs_report *r)
+{
+    size_t done, without, unknown;
+    unsigned missing = count_copies(r->st, &done, &without, &unknown);
+    if (!done) return;
+    if (unknown == done) {
+        fputs("Speed copies: **not recorded** (the file predates `/cells/copies_used`): whether a rank ran without "
+              "a speed copy that gave way for memory (slower timings) cannot be told from it.\n\n", f);
+        return;
+    }
+    if (!without) {
+        fputs("Speed copies: every timed cell ran with the speed copies its rank requested", f);
+        if (unknown) fprintf(f, " (%zu of %zu prompts' cells record none: older files)", unknown, done);
+        fputs(".\n\n", f);
+        return;
+    }
+    int mixed, withheld;
+    count_copies_rows(r, &mixed, &withheld);
+    char names[64];
+    snprintf(names, sizeof names, "%s%s%s", missing & HS_COPY_PACK ? "packed weights; " : "",
+             missing & HS_COPY_HEAD_MAJOR ? "head-major c_attn; " : "",
+             missing & HS_COPY_PANELS ? "batch-1 panels; " : "");
+    names[strlen(names) - 2] = '\0'; /* missing is not 0: one name at least */
+    fprintf(f, "Speed copies: **%zu of %zu** prompts' cells were timed without a speed copy their rank requested "
+               "(%s), which gave way for memory (or which the rank's CPU has no layout for): their timings are "
+               "slower than the others' for that reason alone. %d timing pair(s) that mixed such a cell with one "
+               "that had the copy were left out of the comparisons; %d comparison row(s) had no other pair and show "
+               "\"no verdict: speed copies differ\".",
+            without, done, names, mixed, withheld);
+    if (unknown) fprintf(f, " %zu prompts' cells record no speed copies (older files).", unknown);
+    fputs("\n\n", f);
 }
 
 void hs_md_timing_order(FILE *f, const hs_report *r)

@@ -51,6 +51,7 @@ void hs_study_free(hs_study *s)
     free_strv(s->notes, s->nnotes);
     free_strv(s->origins, s->norigins);
     free(s->origin);
+    free(s->copies);
     free(s->metric);
     free(s->src);
     free(s->agency);
@@ -449,6 +450,8 @@ static hs_status alloc_union(hs_study *m, const hs_study *a, const hs_study *b, 
     if (!st) st = alloc_fill((void **)&m->score, LH, sizeof(double), "head scores");
     if (!st) st = alloc_fill((void **)&m->origin, vl * (size_t)m->np, sizeof(int), "cell origins");
     if (!st) st = alloc_fill((void **)&m->source, vl * (size_t)m->np, sizeof(int), "value sources");
+    if (!st) st = alloc_fill((void **)&m->copies, vl * (size_t)m->np * 2, 1, "speed copies");
+    if (!st) memset(m->copies, HS_RESULTS_COPIES_UNKNOWN, vl * (size_t)m->np * 2);
     if (!st) st = alloc_fill((void **)&m->map_source, vl, sizeof(int), "head map sources");
     if (!st) st = alloc_cells(m, a, b);
     for (size_t i = 0; !st && i < vl * (size_t)m->np; i++) m->origin[i] = m->source[i] = -1;
@@ -532,6 +535,7 @@ static hs_status absorb_prompts(hs_study *m, const absorb_at *at, int *n_new, in
             snprintf(name, sizeof name, "%s, %s", src->origins[src->origin[si]], src->src[0].path);
         st = hs_study_origin(m, name, &m->origin[mi]);
         if (st) return st;
+        if (src->copies) memcpy(m->copies + 2 * mi, src->copies + 2 * si, 2);
     }
     return HS_OK;
 }

@@ -72,6 +72,10 @@ typedef struct {
                                  invocation cells ran (/cells/host, /cells/run) */
     int *origin;              /* (nv, nl, np) index into origins for the prompt's cell; -1
                                  unknown (no /cells/host, or not done) */
+    uint8_t *copies;          /* (nv, nl, np, 2) the speed copies (HS_COPY_* bits of headsweep/model.h) the
+                                 prompt's cell read when its rank had them, requested [0] and used [1]
+                                 (/cells/copies_requested, /cells/copies_used); HS_RESULTS_COPIES_UNKNOWN where
+                                 not recorded (files before them, cells not done) */
     int nsrc;
     hs_source *src;           /* (nsrc) one per input file */
     int nnotes;

@@ -270,7 +270,7 @@ static void write_cmp_csv(FILE *f, const hs_report *r)
 {
     fputs("comparison,a,b,b_level,metric,level,available,n_pairs,n_prompts,n_zero,n_cross_host_or_run,mean_pct,"
           "sd_pct,ci_low_pct,ci_high_pct,verdict,seed_key,n_nonzero,p_value,p_method,p_holm,margin_pct,n_interleaved,"
-          "n_not_interleaved,nll_nats,nll_ci_low_nats,nll_ci_high_nats\n", f);
+          "n_not_interleaved,nll_nats,nll_ci_low_nats,nll_ci_high_nats,n_copies_mixed,n_copies_unknown\n", f);
     for (int p = 0; p < r->npair; p++)
         for (int m = 0; m < r->ncm; m++)
             for (int l = 0; l < r->st->nl; l++) {
@@ -298,7 +298,7 @@ static void write_cmp_csv(FILE *f, const hs_report *r)
                 csv_num(f, c->margin);
                 fprintf(f, ",%d,%d", c->n_interleaved, c->n_not_interleaved);
                 cmp_nll_csv(f, r, m, c);
-                fputc('\n', f);
+                fprintf(f, ",%d,%d\n", c->n_copies_mixed, c->n_copies_unknown);
             }
 }
 

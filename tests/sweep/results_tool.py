@@ -64,6 +64,8 @@ LAYOUT = {
     "cells/rank": (["variant", "level", "shard"], np.int32),
     "cells/run": (["variant", "level", "shard"], np.int32),
     "cells/seconds": (["variant", "level", "shard"], np.float64),
+    "cells/copies_requested": (["variant", "level", "shard"], np.uint8),
+    "cells/copies_used": (["variant", "level", "shard"], np.uint8),
     "cells/host": (["variant", "level", "shard"], None),
     "cells/finished_utc": (["variant", "level", "shard"], None),
     "heads/pruned": (["variant", "level", "layer", "head"], np.uint8),
@@ -213,6 +215,9 @@ def check_cells(f, size, ranks):
     expect((f["cells/seconds"][...] > 0).all(), "/cells/seconds not positive")
     expect((f["cells/run"][...] >= 1).all() and (f["cells/run"][...] <= f.attrs["runs"]).all(), "/cells/run")
     expect(all(h for h in f["cells/host"][...].ravel()), "empty /cells/host")
+    req, used = f["cells/copies_requested"][...], f["cells/copies_used"][...]
+    expect((req <= 7).all() and (used <= 7).all(), "/cells/copies_* of a done cell not recorded (255) or not bits")
+    expect(((used & ~req) == 0).all(), "/cells/copies_used holds a copy not requested")
     fin, created = f["cells/finished_utc"][...], f.attrs["created_utc"].decode()
     start = (np.datetime64(created.rstrip("Z")) - np.datetime64("1970-01-01T00:00:00")) / np.timedelta64(1, "s")
     expect(((fin >= start) & (fin <= time.time() + 1)).all(), "/cells/finished_utc not seconds since the epoch "

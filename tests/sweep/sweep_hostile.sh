@@ -11,6 +11,8 @@
 #   done-7            a done flag of 7 (merge said "9180 of 36 cells done")
 #   runs-max          runs = INT32_MAX (the next run number overflowed)
 #   score-nan         a non-finite head score (the level's message named no file)
+#   copies-200, copies-8, copies-text  a speed-copies value outside the HS_COPY_* bits and not
+#                     the fill 255, and the dataset as 300-byte strings
 #   chunk-huge        a dataset chunked in chunks larger than the dataset
 # and output paths that are user mistakes: empty (read out of bounds), a directory (was
 # "corrupt or truncated?"), under a regular file (was exit 1).
@@ -62,6 +64,15 @@ craft("occupancy-max", setitem("agency/occupancy", 2**63 - 10))
 craft("transitions-max", setitem("agency/transitions", 2**63 - 10))
 craft("done-7", setitem("cells/done", 7))
 craft("score-nan", setitem("heads/score", float("nan")))
+craft("copies-200", setitem("cells/copies_used", 200))
+craft("copies-8", setitem("cells/copies_requested", 8))
+
+def copies_as_text(f):
+    shape = f["cells/copies_used"].shape
+    del f["cells/copies_used"]
+    f.create_dataset("cells/copies_used", data=np.full(shape, b"x" * 300, dtype="S300"), chunks=shape,
+                     fletcher32=True)
+craft("copies-text", copies_as_text)
 
 def huge_chunks(f):
     attrs = dict(f["metrics/hit_eot"].attrs)
@@ -85,7 +96,7 @@ run() {
 
 n=0
 for case in bigger-grid long-dim dim-2^32 schema-array study-array runs-array runs-max occupancy-max \
-  transitions-max done-7 score-nan chunk-huge; do
+  transitions-max done-7 score-nan chunk-huge copies-200 copies-8 copies-text; do
   for reader in resume merge report; do
     cp "$case.h5" x.h5
     rm -rf m.h5 rep x.h5.lock
@@ -103,6 +114,9 @@ for case in bigger-grid long-dim dim-2^32 schema-array study-array runs-array ru
     fi
     [ "$rc" = 2 ] || fail "$case ($reader): exit $rc, want 2: $(cat err.txt)"
     grep -q "x.h5" err.txt || fail "$case ($reader): the message does not name the file: $(cat err.txt)"
+    case $case in
+      copies-*) grep -q "/cells/copies_" err.txt || fail "$case ($reader): not the dataset: $(cat err.txt)" ;;
+    esac
     [ "$sum" = "$(sha256sum <x.h5)" ] || fail "$case ($reader): the file was changed"
     [ ! -e m.h5 ] || fail "$case ($reader): merge left an output"
     n=$((n + 1))

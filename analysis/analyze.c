@@ -687,7 +687,7 @@ const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c, c
     case HS_V_ORDER:
         return c->levels_apart ? "no verdict: levels timed apart (confounded with run order)"
                                : "no verdict: timings not interleaved (confounded with run order)";
-    case HS_V_COPIES: return "no verdict: speed copies differ (a copy gave way for memory in some cells)";
+    case HS_V_COPIES: return "no verdict: speed copies differ (some cells ran without a copy: memory or CPU)";
     case HS_V_IDENTICAL: snprintf(buf, cap, "identical (all %d pairs equal)", c->ci.n); return buf;
     case HS_V_EQUIV: snprintf(buf, cap, "equivalent (within +-%g%%)", c->margin); return buf;
     case HS_V_SMALL:

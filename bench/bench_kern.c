@@ -2,7 +2,7 @@
  * same bytes, interleaved pass by pass, to split "products vs memory" from "the rest of a
  * token" (attention, LayerNorm, GELU, argmax), which bench/ab_weights.sh sees together.
  *
- *   bench_kern MODEL_DIR [--weights f32|bf16] [--passes 15]
+ *   bench_kern MODEL_DIR [--weights f32|bf16|int8|w8a8] [--passes 15]
  *
  * Loads the model with latency mode's panels (hs_model_opts.panels), takes a fixed
  * activation vector and, in each pass and in an order rotated pass by pass, times:
@@ -15,7 +15,12 @@
  * Prints per part the median ms, GB/s and the median over passes of its rate over the
  * pass's probe rate, after checking that rows and panels give the same bits. Decode
  * reads the layers and head back to back; here each part is timed alone, so the head's
- * probe (a smaller buffer) may be served partly from the last-level cache. */
+ * probe (a smaller buffer) may be served partly from the last-level cache.
+ *
+ * int8 times the whole product as decode calls it (hs_k_matmul_rows scales x by the row
+ * scales first, hs_k_dot_rows scales the logits after). W8A8 has one layout (its vpdpbusd
+ * panels), so its "rows" and "panels" parts are the same call, timed twice; activation
+ * quantizing is included, as in decode. */
 #include <immintrin.h>
 #include <math.h>
 #include <stdio.h>
@@ -123,7 +128,7 @@ static long check_bits(const bench *b)
 static int bench_init(bench *b, const hs_model *m, size_t *layer_bytes)
 {
     int L = m->cfg.n_layer, C = m->cfg.n_embd, F = m->cfg.n_inner;
-    size_t es = m->owned16 ? sizeof(uint16_t) : sizeof(float);
+    size_t es = m->owned16 ? sizeof(uint16_t) : m->owned8 ? 1 : sizeof(float);
     b->m = m, b->np = 4 * L, *layer_bytes = 0;
     if (!(b->p = calloc((size_t)b->np, sizeof *b->p))) return 0;
     for (int l = 0; l < L; l++) {
@@ -131,18 +136,29 @@ static int bench_init(bench *b, const hs_model *m, size_t *layer_bytes)
         const int Ks[4] = {C, C, C, F}, Ns[4] = {3 * C, C, F, C};
         const float *wf[4] = {k->attn_w, k->proj_w, k->fc_w, k->fc_proj_w};
         const uint16_t *wh[4] = {k->attn_w16, k->proj_w16, k->fc_w16, k->fc_proj_w16};
+        const int8_t *wq[4] = {k->attn_w8, k->proj_w8, k->fc_w8, k->fc_proj_w8};
+        const float *ws[4] = {k->attn_w_s8, k->proj_w_s8, k->fc_w_s8, k->fc_proj_w_s8};
+        const hs_wq8 *wv[4] = {&k->attn_wv, &k->proj_wv, &k->fc_wv, &k->fc_proj_wv};
         const hs_wpanel *wg[4] = {&k->attn_wg, &k->proj_wg, &k->fc_wg, &k->fc_proj_wg};
         for (int i = 0; i < 4; i++) {
             product *p = &b->p[4 * l + i];
             p->K = Ks[i], p->N = Ns[i];
-            p->rows = m->owned16 ? hs_w_bf16(wh[i]) : hs_w_f32(wf[i]);
-            p->panels = p->rows, p->panels.g = wg[i];
+            p->rows = m->owned16 ? hs_w_bf16(wh[i])
+                      : wv[i]->q ? hs_w_w8a8(wv[i])
+                      : wq[i]    ? hs_w_i8(wq[i], ws[i])
+                                 : hs_w_f32(wf[i]);
+            p->panels = p->rows;
+            if (!wv[i]->q) p->panels.g = wg[i];
             if (!(p->y = malloc((size_t)p->N * sizeof(float)))) return 0;
             *layer_bytes += (size_t)p->K * p->N * es;
         }
     }
-    b->head_rows = m->lm_head16 ? hs_w_bf16(m->lm_head16) : hs_w_f32(m->lm_head);
-    b->head_panels = b->head_rows, b->head_panels.g = &m->lm_headg;
+    b->head_rows = m->lm_head16   ? hs_w_bf16(m->lm_head16)
+                   : m->lm_headv.q ? hs_w_w8a8(&m->lm_headv)
+                   : m->lm_head8   ? hs_w_i8(m->lm_head8, m->lm_head_s8)
+                                   : hs_w_f32(m->lm_head);
+    b->head_panels = b->head_rows;
+    if (!m->lm_headv.q) b->head_panels.g = &m->lm_headg;
     return 1;
 }
 
@@ -186,28 +202,27 @@ static void report(double *t[NPART], int passes, size_t lbytes, size_t hbytes)
 int main(int argc, char **argv)
 {
     if (argc < 2 || argc % 2) {
-        fprintf(stderr, "usage: bench_kern MODEL_DIR [--weights f32|bf16] [--passes 15]\n");
+        fprintf(stderr, "usage: bench_kern MODEL_DIR [--weights f32|bf16|int8|w8a8] [--passes 15]\n");
         return 2;
     }
     hs_model_opts o = {.panels = 1};
     int passes = 15;
     for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--weights") && !hs_weights_parse(argv[i + 1], &o.weights) &&
-            (o.weights == HS_WEIGHTS_F32 || o.weights == HS_WEIGHTS_BF16))
-            continue;
+        if (!strcmp(argv[i], "--weights") && !hs_weights_parse(argv[i + 1], &o.weights)) continue;
         if (!strcmp(argv[i], "--passes") && (passes = atoi(argv[i + 1])) > 0) continue;
-        fprintf(stderr, "bench_kern: bad option %s %s (--weights f32|bf16, --passes N > 0)\n", argv[i], argv[i + 1]);
+        fprintf(stderr, "bench_kern: bad option %s %s (--weights f32|bf16|int8|w8a8, --passes N > 0)\n", argv[i],
+                argv[i + 1]);
         return 2;
     }
     hs_model m;
     if (hs_model_load(&m, argv[1], &o)) return fprintf(stderr, "bench_kern: %s\n", hs_err_msg()), 1;
-    if (!m.owned_panels || !m.lm_headg.N) {
+    if (m.weights != HS_WEIGHTS_W8A8 && (!m.owned_panels || !m.lm_headg.N)) {
         fprintf(stderr, "bench_kern: %s: no batch-1 panels (AVX-512 off, or widths not multiples of 64)\n", argv[1]);
         return 1;
     }
     int C = m.cfg.n_embd, F = m.cfg.n_inner, V = m.cfg.vocab_size;
     bench b = {0};
-    size_t lbytes, hbytes = (size_t)V * C * (m.owned16 ? 2 : 4);
+    size_t lbytes, hbytes = (size_t)V * C * (m.owned16 ? 2 : m.owned8 ? 1 : 4);
     float *x = malloc((size_t)F * sizeof(float)), *lg = malloc((size_t)V * sizeof(float)), *buf = NULL;
     double *t[NPART] = {0};
     int ok = bench_init(&b, &m, &lbytes) && x && lg;

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # ab_weights.sh [BENCH_ENGINE] [ROUNDS] [MODEL_DIR] [MODES]: decode of each weight mode
-# against its read-bandwidth roofline, measured in the same run. Per round: the 1-minute
-# load (uptime), then for each mode, in an order rotated round by round so that no mode
-# always runs first, `--prompt 16 --new 32 --repeats 1 --weights W` and the mode's own
-# probe: `--read-bw MB --read-streams 0 --repeats 3`, one core reading as many bytes as a
-# token of that mode reads (the weight matrices and LM head in its storage, scales
-# included, from config.json), every way the engine reads (1 to 16 streams, prefetch 0,
-# 1 or 4 KiB ahead), the fastest taken. The buffer has the mode's size because a
-# last-level cache that holds part of the weights (480 MiB on the CPU of 2026-12-05)
-# serves a smaller or larger buffer at another rate; the fastest way because the engine's
-# kernels read as 8 prefetched streams and one stream read half that rate. A mode's limit
-# in a round is its bytes over its probe's rate. Prints per mode the median ms/token, the
-# median limit and the median of the per-round fractions of the limit, the probes' rates
-# and ways, and the loads.
+# against its read-bandwidth roofline, token by token. Per round: the 1-minute load
+# (uptime), then for each mode, in an order rotated round by round so that no mode always
+# runs first, `--prompt 16 --new 32 --repeats 1 --weights W --roofline MB`: 32 decoded
+# tokens, each followed by the probe (one core reading MB megabytes, as many bytes as a
+# token of that mode reads: the weight matrices and LM head in its storage, scales
+# included, from config.json, the three ways of reading found fastest at the start, the
+# fastest of the three). A token's fraction of its limit is that read's time over the
+# token's: the two are a microsecond apart, so the memory system's drift (other tenants'
+# traffic: one core of the 2026-12-06 AMD EPYC read 25-40 GB/s from minute to minute)
+# cancels out, where a probe run seconds apart from the decode moved the fraction by
+# +-15% (docs/performance.md, "Decode and its probe token by token"). The buffer has the
+# mode's size because a last-level cache that holds part of the weights serves a smaller
+# or larger buffer at another rate. Prints per mode the median ms/token, the median probe
+# rate, the median over rounds of each round's median fraction (and their range), the
+# probe's ways, and the loads.
 # Defaults: build/bench/bench_engine, 5 rounds, the gpt2 shape in build/bench-gpt2,
 # modes "f32 bf16 int8 w8a8".
 set -euo pipefail
@@ -23,53 +25,42 @@ ab_need_engine "$be" ab_weights
 ab_need_model "$be" "$model"
 ab_tmp
 read -r -a ms <<<"$modes"
-# MB a token reads in each mode (bench/weight_bytes.py, printed as "mode MB")
+# MiB a token reads in each mode (bench/weight_bytes.py, printed as "mode MiB")
 declare -A mb
 while read -r w m; do mb[$w]=$m; done < <(/usr/bin/python3 - "$model/config.json" "$modes" <<'PY'
 import json, sys
 exec(open("bench/weight_bytes.py").read())
 for w in sys.argv[2].split():
-    print(w, -(-bytes_per_token(json.load(open(sys.argv[1])), w) // (1 << 20)))
+    print(w, f"{bytes_per_token(json.load(open(sys.argv[1])), w) / (1 << 20):.6f}")
 PY
 )
-# the probe's JSON line -> "GB/s STREAMSxPREFETCH"
-probe_fields='s/.*"read_bw_gb_s": \([0-9.]*\), "bytes": [0-9]*, '
-probe_fields+='"streams": \([0-9]*\), "prefetch_bytes": \([0-9]*\).*/\1 \2x\3/'
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
   echo "$r load $(cut -d' ' -f1 /proc/loadavg)" >>"$out"
   n=${#ms[@]}
   for i in $(seq 0 $((n - 1))); do
     w=${ms[$(((i + r) % n))]}
-    echo "$r $w $("$be" "$model" --prompt 16 --new 32 --repeats 1 --weights "$w" |
-      sed 's/.*"decode_ms_per_token": \([0-9.]*\).*/\1/')" >>"$out"
-    echo "$r bw-$w $("$be" "$model" --read-bw "${mb[$w]}" --repeats 3 --read-streams 0 | sed "$probe_fields")" >>"$out"
+    echo "$r $w $("$be" "$model" --prompt 16 --new 32 --repeats 1 --weights "$w" --roofline "${mb[$w]}")" >>"$out"
   done
 done
-/usr/bin/python3 - "$out" "$model/config.json" "$modes" <<'PY'
+/usr/bin/python3 - "$out" "$modes" <<'PY'
 import json, sys, statistics as st
-exec(open("bench/weight_bytes.py").read())
-rows = [l.split() for l in open(sys.argv[1])]
-c = json.load(open(sys.argv[2]))
-load = [r[2] for r in rows if r[1] == "load"]
-print("| weights | MB per token | decode ms/token (median) | probe GB/s at that size (median; fastest ways) | "
-      "limit ms (median) | fraction of the limit (median, range) | rounds |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
-for w in sys.argv[3].split():
-    tok = bytes_per_token(c, w)
-    t = {r[0]: float(r[2]) for r in rows if r[1] == w}
-    bw = {r[0]: float(r[2]) for r in rows if r[1] == "bw-" + w}
-    ways = sorted({r[3] for r in rows if r[1] == "bw-" + w}, key=lambda x: [int(v) for v in x.split("x")])
-    ways = "; ".join(f"{x.split('x')[0]} streams, prefetch {x.split('x')[1]} B" for x in ways)
-    lim = {k: tok / (bw[k] * 1e9) * 1e3 for k in t}
-    frac = [lim[k] / t[k] for k in t]
-    print(f"| {w} | {tok / 1e6:.1f} | {st.median(t.values()):.2f} | {st.median(bw.values()):.1f} "
-          f"({ways}) | {st.median(lim.values()):.2f} | "
-          f"{st.median(frac):.0%} ({min(frac):.0%}-{max(frac):.0%}) | {len(t)} |")
-print(f"\n1-minute load per round: {', '.join(load)}")
-ms = sys.argv[3].split()
+rows = [l.split(" ", 2) for l in open(sys.argv[1])]
+load = [r[2].strip() for r in rows if r[1] == "load"]
+print("| weights | MB per token | decode ms/token (median) | probe GB/s (median; ways) | "
+      "fraction of the limit (median of rounds, range) | rounds |")
+print("| --- | --- | --- | --- | --- | --- |")
+for w in sys.argv[2].split():
+    d = [json.loads(r[2]) for r in rows if r[1] == w]
+    frac = [x["fraction_median"] for x in d]
+    ways = sorted({(k, pf) for x in d for k, pf in x["ways"]})
+    ways = "; ".join(f"{k}x{pf}" for k, pf in ways)
+    print(f"| {w} | {d[0]['bytes'] / 1e6:.1f} | {st.median(x['decode_ms_per_token'] for x in d):.2f} | "
+          f"{st.median(x['probe_gb_s'] for x in d):.1f} ({ways}) | "
+          f"{st.median(frac):.0%} ({min(frac):.0%}-{max(frac):.0%}) | {len(d)} |")
+print(f"\nways: streams x prefetch bytes; 1-minute load per round: {', '.join(load)}")
+ms = sys.argv[2].split()
 if "int8" in ms and "w8a8" in ms:
-    ra = {r[0]: float(r[2]) for r in rows if r[1] == "int8"}
-    rb = {r[0]: float(r[2]) for r in rows if r[1] == "w8a8"}
-    print(f"w8a8/int8 decode time, median of rounds: {st.median(rb[k] / ra[k] for k in ra):.3f}")
+    t = {w: {r[0]: json.loads(r[2])["decode_ms_per_token"] for r in rows if r[1] == w} for w in ("int8", "w8a8")}
+    print(f"w8a8/int8 decode time, median of rounds: {st.median(t['w8a8'][k] / t['int8'][k] for k in t['int8']):.3f}")
 PY

@@ -13,6 +13,13 @@
  * --read-bw MB instead measures this core's streaming read bandwidth over MB megabytes
  * (the roofline of batch-1 decode: weight bytes per token / bandwidth); --read-streams 0
  * tries every way of reading (streams, prefetch) and reports the fastest.
+ * --roofline MB instead times decode against the read probe token by token: after each
+ * decoded token, a read of MB MiB (a decimal number) (the bytes a token of the weight mode reads) the
+ * three ways found fastest at the start, the fastest of the three taken; each token's
+ * fraction of its limit is that read's time over the token's. Pairs a microsecond apart
+ * see the same memory system, where a probe run seconds before or after the decode does
+ * not on a host whose other tenants' traffic drifts (the 2026-12-06 AMD EPYC: one core
+ * read 25-40 GB/s from minute to minute).
  * --head-major 0|1 loads skip mode's head-major c_attn (hs_model_opts.head_major; default
  * 1 with --gating skip or --paired, as the sweep loads a model for skip-mode variants).
  * --panels 0 decodes batch 1 on the row kernels without latency mode's panels (which it
@@ -418,13 +425,98 @@ static int bench_read_bw(int mb, int reps, int huge, int streams)
     return sink < 0;
 }
 
+/* The ways of reading (bench_read_bw's, streams 0) ordered fastest first over a. */
+typedef struct {
+    int k;
+    size_t pf;
+    double gb_s;
+} read_way;
+
+static int way_faster(const void *a, const void *b)
+{
+    double x = ((const read_way *)a)->gb_s, y = ((const read_way *)b)->gb_s;
+    return (x < y) - (x > y);
+}
+
+static void rank_ways(const float *a, size_t n, read_way w[15], volatile float *sink)
+{
+    static const int ks[] = {1, 2, 4, 8, 16};
+    static const size_t pfs[] = {0, 1024, 4096};
+    double t[3];
+    read_pass(a, n, 4, 0); /* warm-up */
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 3; j++) {
+            read_way *v = &w[3 * i + j];
+            v->k = ks[i], v->pf = pfs[j];
+            v->gb_s = (double)(n * sizeof *a) / read_time(a, n, v->k, v->pf, 3, t, sink) / 1e9;
+        }
+    qsort(w, 15, sizeof *w, way_faster);
+}
+
+enum { ROOF_WAYS = 3 }; /* the fastest ways read after each token */
+
+/* Decode of nn tokens after an np-token prompt, reps times, each token followed by the
+ * probe (see the file's comment). Prints the medians over all tokens. */
+static int bench_roofline(const hs_model *m, double mb, int np, int nn, int reps)
+{
+    int V = m->cfg.vocab_size;
+    size_t n = (size_t)(mb * (1u << 20)) / sizeof(float) / (READ_STEP * 16) * (READ_STEP * 16);
+    size_t nt = (size_t)nn * (size_t)reps;
+    float *a = n ? aligned_alloc(64, n * sizeof *a) : NULL, *lg = malloc((size_t)V * sizeof *lg);
+    int32_t *ids = malloc((size_t)np * sizeof *ids);
+    double *tok = malloc(nt * sizeof *tok), *pr = malloc(nt * sizeof *pr), *fr = malloc(nt * sizeof *fr);
+    hs_ctx *c = NULL;
+    int ok = a && lg && ids && tok && pr && fr && nn > 0 && reps > 0 && np > 0;
+    if (!ok || hs_ctx_init(&c, m, np + nn, HS_GATING_MASK)) {
+        fprintf(stderr, "bench: --roofline: %s\n", !ok ? "out of memory or bad sizes" : hs_err_msg());
+        free(a), free(lg), free(ids), free(tok), free(pr), free(fr);
+        return 2;
+    }
+    for (size_t i = 0; i < n; i++) a[i] = 1.0f; /* touch every page before timing */
+    for (int i = 0; i < np; i++) ids[i] = (int32_t)((i * 7919 + 13) % V);
+    volatile float sink = 0;
+    read_way w[15];
+    rank_ways(a, n, w, &sink);
+    for (int r = -1; r < reps; r++) { /* r = -1: the warm-up, not recorded */
+        hs_ctx_reset(c);
+        hs_ctx_forward(c, ids, np, lg, 0);
+        for (int i = 0; i < nn; i++) {
+            int32_t t = argmax(lg, V);
+            double t0 = now_s();
+            hs_ctx_forward(c, &t, 1, lg, 0);
+            double dt = now_s() - t0, best = 1e30;
+            for (int j = 0; j < ROOF_WAYS; j++) {
+                double p0 = now_s();
+                sink += read_pass(a, n, w[j].k, w[j].pf);
+                best = fmin(best, now_s() - p0);
+            }
+            if (r < 0) continue;
+            size_t at = (size_t)r * nn + i;
+            tok[at] = dt, pr[at] = best, fr[at] = best / dt;
+        }
+    }
+    double q1, q3, fmed;
+    qsort(fr, nt, sizeof *fr, hs_bench_cmp_double);
+    q1 = fr[nt / 4], q3 = fr[(3 * nt) / 4], fmed = hs_bench_median(fr, (int)nt);
+    double tmed = hs_bench_median(tok, (int)nt), pmed = hs_bench_median(pr, (int)nt);
+    printf("{\"roofline\": \"%s\", \"bytes\": %zu, \"prompt\": %d, \"new\": %d, \"repeats\": %d, "
+           "\"decode_ms_per_token\": %.3f, \"probe_ms\": %.3f, \"probe_gb_s\": %.3f, \"fraction_median\": %.4f, "
+           "\"fraction_q1\": %.4f, \"fraction_q3\": %.4f, \"ways\": [[%d, %zu], [%d, %zu], [%d, %zu]]}\n",
+           hs_weights_name(m->weights), n * sizeof *a, np, nn, reps, 1e3 * tmed, 1e3 * pmed,
+           (double)(n * sizeof *a) / pmed / 1e9, fmed, q1, q3, w[0].k, w[0].pf, w[1].k, w[1].pf, w[2].k, w[2].pf);
+    hs_ctx_free(c);
+    free(a), free(lg), free(ids), free(tok), free(pr), free(fr);
+    return sink < 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_engine MODEL_DIR [--prompt N] [--new N] [--repeats N] [--threads N] "
                         "[--gating mask|skip] [--off-pct 0,50] [--weights f32|bf16|int8|w8a8] [--batch 1,8,16] "
                         "[--sgemm 1] [--pack 0|1] [--bf16-error 1] [--int8-error 1] [--w8a8-error 1] [--read-bw MB] "
-                        "[--read-streams 0|1|2|4|8|16] [--paired R] [--huge-pages 0|1] [--head-major 0|1] "
+                        "[--read-streams 0|1|2|4|8|16] [--roofline MiB] [--paired R] [--huge-pages 0|1] "
+                        "[--head-major 0|1] "
                         "[--panels 0|1]\n");
         return 2;
     }
@@ -432,6 +524,7 @@ int main(int argc, char **argv)
     const char *gating = "mask", *pcts = "0";
     int head_major = -1, sgemm = 0, bf16_error = 0, int8_error = 0, w8a8_error = 0;
     int read_bw = 0, read_streams = 1, paired = 0;
+    double roofline = 0;
     int pack = 1, huge = 0, panels = 1;
     const char *batches = NULL, *weights = "f32";
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -449,6 +542,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--w8a8-error")) w8a8_error = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--read-bw")) read_bw = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--read-streams")) read_streams = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--roofline")) roofline = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--paired")) paired = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--pack")) pack = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--huge-pages")) huge = atoi(argv[i + 1]);
@@ -482,6 +576,11 @@ int main(int argc, char **argv)
         free(bl);
         hs_model_free(&m);
         return 0;
+    }
+    if (roofline > 0) {
+        int rc = bench_roofline(&m, roofline, np, nn, reps);
+        hs_model_free(&m);
+        return rc;
     }
     if (paired) {
         int rc = bench_paired(&m, pcts, np, nn, paired);

@@ -307,6 +307,11 @@ hs_status hs_results_prompt_rows(hs_results *r, const hs_prompt_row **rows);
 /* HS_EINPUT naming the first settings that differ when the file holds another study. */
 hs_status hs_results_check_study(const hs_results *r, const char *study);
 hs_status hs_results_read_done(hs_results *r, uint8_t *done /* (cells) */);
+/* Every cell's speed copies (/cells/copies_requested, /cells/copies_used), HS_COPY_* bits;
+ * HS_RESULTS_COPIES_UNKNOWN for a cell not recorded, and for every cell of a file without
+ * the datasets. *recorded: whether the file has them. */
+hs_status hs_results_read_copies(hs_results *r, uint8_t *requested /* (cells) */, uint8_t *used /* (cells) */,
+                                 int *recorded);
 /* Variant v's scores (/heads/variant_score; files without it: /heads/score for every
  * variant). sc->score is allocated; free with hs_scores_free. */
 hs_status hs_results_read_scores(hs_results *r, int v, hs_head_scores *sc);

@@ -1,7 +1,8 @@
 /* cmd_status.c: `headsweep status FILE [--json]`: what a results file holds and who is
  * writing it, for people and for scripts (slurm/): cells done and missing per variant and
- * level, the study's identity, the complete flag, and the holder of the lock when a live
- * sweep has it (exit 4 then). Reads only; never takes the lock.
+ * level, the study's identity, the complete flag, the cells timed without a speed copy
+ * their rank asked for (whose timings the report keeps apart), and the holder of the lock
+ * when a live sweep has it (exit 4 then). Reads only; never takes the lock.
  *
  * A running sweep keeps its file open for writing, and HDF5's own file lock would refuse
  * this reader; status then opens it without that lock (HDF5_USE_FILE_LOCKING=FALSE). The
@@ -20,8 +21,9 @@ static const char status_usage[] =
     "usage: headsweep status FILE.h5 [--json] [--cells K/N]\n"
     "Prints what the results file holds: the study (its identity: a sha256 of the settings\n"
     "that decide every result, and the settings), cells done and missing per variant and\n"
-    "level, whether the file is complete, and the pid and host of the sweep writing it when\n"
-    "a live one holds its lock (FILE.h5.lock).\n"
+    "level, whether the file is complete, how many cells ran without a speed copy their\n"
+    "rank asked for (their timings are not compared with others'), and the pid and host of\n"
+    "the sweep writing it when a live one holds its lock (FILE.h5.lock).\n"
     "  --json        the same as one JSON object on stdout (docs/sweep.md, \"Status\")\n"
     "  --cells K/N   also count the cells of part K of N, as `sweep --cells K/N` divides them\n"
     "                (whole work items unless the study has timing_order = sequential)\n";
@@ -40,11 +42,40 @@ typedef struct {
     hs_slice slice;                 /* --cells K/N; n == 0 without it */
     int64_t slice_cells, slice_done; /* cells of that part, and those done */
     int complete;
+    /* speed copies (/cells/copies_*) of the cells done: whether the file records them, the
+     * done cells not recorded, those that ran without a copy they asked for, and those by
+     * HS_COPY_* bit (pack, head-major, panels) */
+    uint8_t *req, *used; /* (cells) */
+    int copies_recorded;
+    int64_t n_unknown, n_without, without_by[3];
     int locked;
     long pid;
     char host[HS_HOST_MAX];
     char study_sha256[65];
 } file_status;
+
+/* A done cell ran without a speed copy its rank asked for (1), with all of them (0), or is
+ * not recorded (-1). */
+static int cell_without_copy(const file_status *s, int64_t i)
+{
+    if (s->req[i] == HS_RESULTS_COPIES_UNKNOWN || s->used[i] == HS_RESULTS_COPIES_UNKNOWN) return -1;
+    return (s->req[i] & ~s->used[i]) != 0;
+}
+
+static hs_status status_copies(file_status *s)
+{
+    size_t n = (size_t)(s->cells ? s->cells : 1);
+    if (!(s->req = hs_malloc(n, "speed copies")) || !(s->used = hs_malloc(n, "speed copies"))) return HS_ENOMEM;
+    hs_status st = hs_results_read_copies(s->res, s->req, s->used, &s->copies_recorded);
+    for (int64_t i = 0; !st && i < s->cells; i++) {
+        if (!s->done[i]) continue;
+        int w = cell_without_copy(s, i);
+        s->n_unknown += w < 0;
+        s->n_without += w > 0;
+        for (int b = 0; w > 0 && b < 3; b++) s->without_by[b] += (s->req[i] & ~s->used[i]) >> b & 1;
+    }
+    return st;
+}
 
 static hs_status status_read(file_status *s, const char *path, hs_slice slice)
 {
@@ -65,6 +96,7 @@ static hs_status status_read(file_status *s, const char *path, hs_slice slice)
     for (int l = 0; !st && l < nl; l++) s->n_single += s->level_head[l] >= 0;
     if (!st) st = hs_results_read_complete(s->res, &s->complete);
     for (int64_t i = 0; !st && i < s->cells; i++) s->n_done += s->done[i] != 0;
+    if (!st) st = status_copies(s);
     const char *study = hs_results_study(s->res);
     /* The part's cells by the sweep's own rule (hs_slice_has on hs_grid_slice_key), so the
      * array scripts never restate how --cells divides a study. */
@@ -83,6 +115,8 @@ static void status_free(file_status *s)
     hs_results_close(s->res);
     free(s->done);
     free(s->level_head);
+    free(s->req);
+    free(s->used);
 }
 
 /* Shards done of (variant v, level l). */
@@ -92,6 +126,44 @@ static int shards_done(const file_status *s, int v, int l)
     int n = 0;
     for (int k = 0; k < g->n_shards; k++) n += s->done[((int64_t)v * g->n_levels + l) * g->n_shards + k] != 0;
     return n;
+}
+
+/* Done shards of (variant v, level l) that ran without a speed copy their rank asked for. */
+static int shards_without_copy(const file_status *s, int v, int l)
+{
+    const hs_grid *g = hs_results_grid(s->res);
+    int n = 0;
+    for (int k = 0; k < g->n_shards; k++) {
+        int64_t i = ((int64_t)v * g->n_levels + l) * g->n_shards + k;
+        n += s->done[i] && cell_without_copy(s, i) > 0;
+    }
+    return n;
+}
+
+/* The copies line: what the report's "Speed copies" paragraph will say of the done cells. */
+static void print_copies(const file_status *s)
+{
+    static const char *names[3] = {"packed weights", "head-major c_attn", "batch-1 panels"};
+    printf("copies      ");
+    if (!s->copies_recorded) {
+        printf("not recorded (the file predates /cells/copies_requested)\n");
+        return;
+    }
+    int64_t rec = s->n_done - s->n_unknown;
+    if (!s->n_without) printf("all %lld done cells with a record ran with the speed copies their rank asked for",
+                              (long long)rec);
+    else {
+        printf("%lld of %lld done cells with a record ran without a speed copy their rank asked for (",
+               (long long)s->n_without, (long long)rec);
+        for (int b = 0, first = 1; b < 3; b++)
+            if (s->without_by[b]) {
+                printf("%s%s %lld", first ? "" : ", ", names[b], (long long)s->without_by[b]);
+                first = 0;
+            }
+        printf("): the report withholds speed verdicts that would compare them with cells that had it");
+    }
+    if (s->n_unknown) printf("; %lld done cells not recorded", (long long)s->n_unknown);
+    putchar('\n');
 }
 
 /* Level l as people read it: its percentage, or for each_head's single-head levels (whose
@@ -136,6 +208,7 @@ static void print_text(const file_status *s, const char *path)
         printf("this part   %lld of %lld done (--cells %d/%d)\n", (long long)s->slice_done, (long long)s->slice_cells,
                s->slice.k, s->slice.n);
     printf("complete    %s\n", s->complete ? "yes" : "no");
+    print_copies(s);
     if (s->locked && s->pid <= 0) /* only the lock on the file itself: held through another path to it */
         printf("lock        held by a live sweep or merge through another path to this file (pid unknown)\n");
     else if (s->locked)
@@ -178,10 +251,11 @@ static json_t *status_json(const file_status *s, const char *path)
     for (int v = 0; v < g->n_variants; v++)
         for (int l = 0; l < g->n_levels; l++) {
             int d = shards_done(s, v, l);
-            json_array_append_new(by, json_pack("{s:s, s:f, s:o, s:i, s:i}", "variant",
+            json_array_append_new(by, json_pack("{s:s, s:f, s:o, s:i, s:i, s:i}", "variant",
                                                 hs_results_variant_name(s->res, v), "level",
                                                 hs_results_level(s->res, l), "single_head", head_json(s, l), "done",
-                                                d, "missing", g->n_shards - d));
+                                                d, "missing", g->n_shards - d, "without_copy",
+                                                shards_without_copy(s, v, l)));
         }
     json_t *lock = s->locked ? json_pack("{s:b, s:I, s:s}", "held", 1, "pid", (json_int_t)s->pid, "host", s->host)
                              : json_pack("{s:b}", "held", 0);
@@ -189,12 +263,16 @@ static json_t *status_json(const file_status *s, const char *path)
                                            (json_int_t)s->slice_cells, "done", (json_int_t)s->slice_done, "missing",
                                            (json_int_t)(s->slice_cells - s->slice_done))
                                : json_null();
-    return json_pack("{s:s, s:{s:s, s:s}, s:{s:I, s:I, s:I}, s:o, s:b, s:o, s:s, s:i, s:i, s:o, s:o, s:o, s:o}",
+    json_t *copies = json_pack("{s:b, s:I, s:I, s:{s:I, s:I, s:I}}", "recorded", s->copies_recorded,
+                               "without_copy", (json_int_t)s->n_without, "not_recorded", (json_int_t)s->n_unknown,
+                               "without_by_copy", "packed", (json_int_t)s->without_by[0], "head_major",
+                               (json_int_t)s->without_by[1], "panels", (json_int_t)s->without_by[2]);
+    return json_pack("{s:s, s:{s:s, s:s}, s:{s:I, s:I, s:I}, s:o, s:b, s:o, s:o, s:s, s:i, s:i, s:o, s:o, s:o, s:o}",
                      "file",
                      path,
                      "study", "sha256", s->study_sha256, "settings", hs_results_study(s->res), "cells", "total",
                      (json_int_t)s->cells, "done", (json_int_t)s->n_done, "missing", (json_int_t)(s->cells - s->n_done),
-                     "slice", slice, "complete", s->complete, "lock", lock, "last_version",
+                     "slice", slice, "complete", s->complete, "copies", copies, "lock", lock, "last_version",
                      hs_results_last_version(s->res),
                      "shards", g->n_shards, "prompts", g->n_prompts, "variants", variants, "levels", levels,
                      "single_head", single, "by_variant_level", by);

@@ -1567,6 +1567,23 @@ hs_status hs_results_read_done(hs_results *r, uint8_t *done)
     return read_all(r->ds[DS_DONE], r->path, "/cells/done", H5T_NATIVE_UINT8, done);
 }
 
+hs_status hs_results_read_copies(hs_results *r, uint8_t *requested, uint8_t *used, int *recorded)
+{
+    int64_t n = hs_grid_cells(&r->grid);
+    uint8_t *v[2] = {requested, used};
+    const int ds[2] = {DS_COPIES_REQUESTED, DS_COPIES_USED};
+    hs_status st = HS_OK;
+    *recorded = r->ds[DS_COPIES_REQUESTED] >= 0 && r->ds[DS_COPIES_USED] >= 0;
+    for (int i = 0; !st && i < 2; i++) {
+        if (!*recorded) memset(v[i], HS_RESULTS_COPIES_UNKNOWN, (size_t)n);
+        else st = read_all(r->ds[ds[i]], r->path, layout[ds[i]].path, H5T_NATIVE_UINT8, v[i]);
+        /* the schema check refuses other values; keep to the mask anyway (cell_copies) */
+        for (int64_t c = 0; !st && c < n; c++)
+            if (v[i][c] > HS_COPY_ALL) v[i][c] = HS_RESULTS_COPIES_UNKNOWN;
+    }
+    return st;
+}
+
 int hs_results_has_transitions(const hs_results *r) { return r->ds[DS_TRANS] >= 0; }
 
 int hs_results_has_text(const hs_results *r) { return r->ds[DS_GEN_TEXT] >= 0; }

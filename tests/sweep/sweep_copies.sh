@@ -56,6 +56,38 @@ for name, gave_way in (("full.h5", 0), ("short.h5", HEAD_MAJOR)):
                 fail(f"{name}: variant {v} ({g}) ran without {np.unique(lost)}")
 PY
 
+# headsweep status counts the done cells that ran without a copy (text and --json), by
+# variant and level, as the file records them (the skip variants' cells in short.h5).
+for f in full short; do
+  "$hs" status $f.h5 >st-$f.txt || fail "status $f.h5: exit $?"
+  "$hs" status $f.h5 --json >st-$f.json || fail "status $f.h5 --json: exit $?"
+done
+grep -qE "^copies +all [0-9]+ done cells with a record ran with the speed copies" st-full.txt ||
+  fail "status of full.h5: $(grep copies st-full.txt)"
+want="^copies +[1-9][0-9]* of [0-9]+ done cells with a record ran without a speed copy their rank asked for"
+grep -qE "$want \(head-major c_attn [1-9]" st-short.txt ||
+  fail "status of short.h5: $(grep copies st-short.txt)"
+"$py" - <<'PY' || fail "status --json copies"
+import json, sys
+import h5py
+for name, gave_way in (("full", False), ("short", True)):
+    d = json.load(open(f"st-{name}.json"))
+    with h5py.File(f"{name}.h5", "r") as f:
+        gating = [g.decode() for g in f["variant"].attrs["gating"]]
+        names = [n.decode() for n in f["variant"][...]]
+        lost = (f["cells/copies_requested"][...] & ~f["cells/copies_used"][...]) != 0
+    c = d["copies"]
+    want = int(lost.sum())
+    if (want > 0) != gave_way or c != {"recorded": True, "without_copy": want, "not_recorded": 0,
+                                        "without_by_copy": {"packed": 0, "head_major": want, "panels": 0}}:
+        sys.exit(f"{name}: copies {c}, want {want} cells without the head-major copy")
+    for row in d["by_variant_level"]:
+        v = names.index(row["variant"])
+        skip = gating[v] == "skip"
+        if row["without_copy"] != (row["done"] if skip and gave_way else 0):
+            sys.exit(f"{name}: {row}")
+PY
+
 "$report" full.h5 --out rep-full --no-figures --bootstrap 200 >/dev/null 2>report.err ||
   fail "report on the full file: $(cat report.err)"
 grep -q "Speed copies: every timed cell ran with the speed copies its rank requested" rep-full/REPORT.md ||
@@ -93,6 +125,11 @@ PY
 "$report" old.h5 --out rep-old --no-figures --bootstrap 200 >/dev/null 2>report.err ||
   fail "report on a file without the copies: $(cat report.err)"
 grep -q "Speed copies: \*\*not recorded\*\*" rep-old/REPORT.md || fail "REPORT.md on an old file"
+"$hs" status old.h5 >st-old.txt || fail "status of a file without the copies: exit $?"
+grep -qE "^copies +not recorded" st-old.txt || fail "status of old.h5: $(grep copies st-old.txt)"
+"$hs" status old.h5 --json >st-old.json || fail "status --json of a file without the copies: exit $?"
+"$py" -c 'import json; c = json.load(open("st-old.json"))["copies"]; exit(c["recorded"] is not False)' ||
+  fail "status --json of old.h5: $(cat st-old.json)"
 "$hs" merge merged.h5 full.h5 old.h5 2>merge.err || fail "merge of a new and an old file: $(cat merge.err)"
 sweep 1 --out old.h5 || fail "resuming the old file: $(cat sweep.err)"
 "$py" - <<'PY' || fail "the resumed old file"

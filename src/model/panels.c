@@ -108,7 +108,8 @@ void hs_k_panels_make_head_bf16(uint16_t *dst, const uint16_t *W, int V, int K)
 
 #ifdef __AVX2__
 /* ns (1 or NS, a constant after inlining) groups: y[t] (64) = beta y[t] + x (K) @ group
- * w[t] (K, 64). No prefetch at or past end (the matrix's last byte). */
+ * w[t] (K, 64). No prefetch at or past end (the matrix's last byte); end NULL (a constant
+ * after inlining): no prefetch can reach it, and the loop has no check. */
 static inline __attribute__((always_inline)) HS_AVX512 void groups_f32(float *const y[NS], const float *x,
                                                                        const float *const w[NS], int K, int acc,
                                                                        const char *end, const int ns)
@@ -120,7 +121,7 @@ static inline __attribute__((always_inline)) HS_AVX512 void groups_f32(float *co
         __m512 xb = _mm512_set1_ps(x[k]);
         for (int t = 0; t < ns; t++) {
             const char *q = (const char *)(w[t] + (size_t)k * GW) + PF_BYTES;
-            if (q + GW * sizeof(float) <= end)
+            if (!end || q + GW * sizeof(float) <= end)
                 for (int p = 0; p < 4; p++) _mm_prefetch(q + 64 * p, _MM_HINT_T0);
         }
         for (int t = 0; t < ns; t++)
@@ -143,7 +144,7 @@ static inline __attribute__((always_inline)) HS_AVX512 void groups_bf16(float *c
         __m512 xb = _mm512_set1_ps(x[k]);
         for (int t = 0; t < ns; t++) {
             const char *q = (const char *)(w[t] + (size_t)k * GW) + PF_BYTES;
-            if (q + GW * sizeof(uint16_t) <= end)
+            if (!end || q + GW * sizeof(uint16_t) <= end)
                 for (int p = 0; p < 2; p++) _mm_prefetch(q + 64 * p, _MM_HINT_T0);
         }
         for (int t = 0; t < ns; t++)
@@ -170,7 +171,7 @@ static inline __attribute__((always_inline)) HS_AVX512 void groups_i8(float *con
         __m512 xb = _mm512_set1_ps(x[k]);
         for (int t = 0; t < ns; t++) {
             const char *q = (const char *)(w[t] + (size_t)k * GW) + PF_BYTES;
-            if (q + GW <= end) _mm_prefetch(q, _MM_HINT_T0);
+            if (!end || q + GW <= end) _mm_prefetch(q, _MM_HINT_T0);
         }
         for (int t = 0; t < ns; t++)
             for (int p = 0; p < 4; p++) {
@@ -182,6 +183,12 @@ static inline __attribute__((always_inline)) HS_AVX512 void groups_i8(float *con
         for (int p = 0; p < 4; p++) _mm512_storeu_ps(y[t] + 16 * p, a[t][p]);
 }
 
+static HS_AVX512 void groups4_i8_free(float *const y[NS], const float *x, const int8_t *const w[NS], int K, int acc,
+                                      const char *end)
+{
+    (void)end;
+    groups_i8(y, x, w, K, acc, NULL, NS);
+}
 static HS_AVX512 void groups4_i8(float *const y[NS], const float *x, const int8_t *const w[NS], int K, int acc,
                                  const char *end)
 {
@@ -193,6 +200,12 @@ static HS_AVX512 void groups1_i8(float *const y[NS], const float *x, const int8_
     groups_i8(y, x, w, K, acc, end, 1);
 }
 
+static HS_AVX512 void groups4_f32_free(float *const y[NS], const float *x, const float *const w[NS], int K, int acc,
+                                      const char *end)
+{
+    (void)end;
+    groups_f32(y, x, w, K, acc, NULL, NS);
+}
 static HS_AVX512 void groups4_f32(float *const y[NS], const float *x, const float *const w[NS], int K, int acc,
                                   const char *end)
 {
@@ -202,6 +215,12 @@ static HS_AVX512 void groups1_f32(float *const y[NS], const float *x, const floa
                                   const char *end)
 {
     groups_f32(y, x, w, K, acc, end, 1);
+}
+static HS_AVX512 void groups4_bf16_free(float *const y[NS], const float *x, const uint16_t *const w[NS], int K, int acc,
+                                      const char *end)
+{
+    (void)end;
+    groups_bf16(y, x, w, K, acc, NULL, NS);
 }
 static HS_AVX512 void groups4_bf16(float *const y[NS], const float *x, const uint16_t *const w[NS], int K, int acc,
                                    const char *end)
@@ -228,10 +247,15 @@ static void panels_run(float *y, const float *x, const hs_wpanel *P, int r0, int
         yy[t] = y + (size_t)(g + t * step) * GW;
         ww[t] = base + (size_t)(gc + g + t * step) * gbytes + (size_t)r0 * GW * es;
     }
-    if (P->f && ns == NS) groups4_f32(yy, x, (const float *const *)ww, K, acc, end);
+    /* the last stream is furthest on: when its prefetches stay inside, all do */
+    int free_ = ns == NS && ww[NS - 1] + (size_t)K * GW * es + PF_BYTES <= end;
+    if (P->f && free_) groups4_f32_free(yy, x, (const float *const *)ww, K, acc, end);
+    else if (P->f && ns == NS) groups4_f32(yy, x, (const float *const *)ww, K, acc, end);
     else if (P->f) groups1_f32(yy, x, (const float *const *)ww, K, acc, end);
+    else if (P->q && free_) groups4_i8_free(yy, x, (const int8_t *const *)ww, K, acc, end);
     else if (P->q && ns == NS) groups4_i8(yy, x, (const int8_t *const *)ww, K, acc, end);
     else if (P->q) groups1_i8(yy, x, (const int8_t *const *)ww, K, acc, end);
+    else if (free_) groups4_bf16_free(yy, x, (const uint16_t *const *)ww, K, acc, end);
     else if (ns == NS) groups4_bf16(yy, x, (const uint16_t *const *)ww, K, acc, end);
     else groups1_bf16(yy, x, (const uint16_t *const *)ww, K, acc, end);
 }
@@ -275,14 +299,19 @@ static inline __attribute__((always_inline)) HS_AVX512 float hsum_hi(__m512 v)
 }
 
 /* ns (1 or NS) head blocks b[t]: y[8 b[t] .. 8 b[t] + 8) = rows of the block . x (K). a[t][i]
- * holds rows 2i and 2i + 1 (f32) or, for bf16, a[t][2q] rows 4q, 4q + 1 and a[t][2q + 1]
- * rows 4q + 2, 4q + 3. */
-static inline __attribute__((always_inline)) HS_AVX512 void head_blocks(float *y, const hs_wpanel *P, const int *b,
-                                                                        const float *x, int K, const int ns)
+ * holds rows 2i and 2i + 1 (f32, int8) or, for bf16, a[t][2q] rows 4q, 4q + 1 and a[t][2q + 1]
+ * rows 4q + 2, 4q + 3. ty (HT_F32, HT_BF16, HT_I8) and ns are constants after inlining, so
+ * the k loop holds the widening of one type only; guard: some prefetch would pass the
+ * matrix's end (the last blocks only), checked per step then, else never. */
+enum { HT_F32, HT_BF16, HT_I8 };
+
+static inline __attribute__((always_inline)) HS_AVX512 void head_blocks(float *y, const char *base, size_t bbytes,
+                                                                        const char *end, const int *b,
+                                                                        const float *x, int K, const int ty,
+                                                                        const int ns, const int guard)
 {
-    size_t es = P->f ? sizeof(float) : P->h ? sizeof(uint16_t) : 1, bbytes = (size_t)HR * K * es;
-    const char *base = P->f ? (const char *)P->f : P->h ? (const char *)P->h : (const char *)P->q;
-    const char *end = base + (size_t)(P->N / HR) * bbytes;
+    const size_t es = ty == HT_F32 ? sizeof(float) : ty == HT_BF16 ? sizeof(uint16_t) : 1;
+    const size_t step = HR * 8 * es; /* bytes per 8 k */
     const char *w[NS];
     __m512 a[NS][4];
     const __m512i hm = _mm512_set1_epi32((int)0xffff0000u);
@@ -290,29 +319,28 @@ static inline __attribute__((always_inline)) HS_AVX512 void head_blocks(float *y
         w[t] = base + (size_t)b[t] * bbytes;
         for (int i = 0; i < 4; i++) a[t][i] = _mm512_setzero_ps();
     }
-    size_t step = HR * 8 * es; /* bytes per 8 k */
     for (int k = 0; k < K; k += 8) {
         __m512 xv = _mm512_broadcast_f32x8(_mm256_loadu_ps(x + k));
         const size_t at = (size_t)(k / 8) * step;
         for (int t = 0; t < ns; t++)
-            if (w[t] + at + PF_BYTES + step <= end)
+            if (!guard || w[t] + at + PF_BYTES + step <= end)
                 for (size_t l = 0; l < step; l += 64) _mm_prefetch(w[t] + at + PF_BYTES + l, _MM_HINT_T0);
         for (int t = 0; t < ns; t++) {
-            if (P->f) {
+            const char *q = w[t] + at;
+            if (ty == HT_F32) {
                 for (int i = 0; i < 4; i++)
-                    a[t][i] = _mm512_fmadd_ps(_mm512_load_ps((const float *)(const void *)(w[t] + at) + 16 * i), xv,
-                                              a[t][i]);
-            } else if (P->q) { /* one line per k-step: rows 2i, 2i + 1 in each 16 bytes */
+                    a[t][i] = _mm512_fmadd_ps(_mm512_load_ps((const float *)(const void *)q + 16 * i), xv, a[t][i]);
+            } else if (ty == HT_I8) { /* one line per k-step: rows 2i, 2i + 1 in each 16 bytes */
                 for (int i = 0; i < 4; i++) {
-                    __m128i v = _mm_load_si128((const __m128i *)(const void *)(w[t] + at + 16 * i));
+                    __m128i v = _mm_load_si128((const __m128i *)(const void *)(q + 16 * i));
                     a[t][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)), xv, a[t][i]);
                 }
             } else {
-                for (int q = 0; q < 2; q++) {
-                    __m512i v = _mm512_load_si512((const void *)(w[t] + at + 64 * q));
-                    a[t][2 * q] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xv, a[t][2 * q]);
-                    a[t][2 * q + 1] =
-                        _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, hm)), xv, a[t][2 * q + 1]);
+                for (int h = 0; h < 2; h++) {
+                    __m512i v = _mm512_load_si512((const void *)(q + 64 * h));
+                    a[t][2 * h] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xv, a[t][2 * h]);
+                    a[t][2 * h + 1] =
+                        _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, hm)), xv, a[t][2 * h + 1]);
                 }
             }
         }
@@ -320,28 +348,51 @@ static inline __attribute__((always_inline)) HS_AVX512 void head_blocks(float *y
     for (int t = 0; t < ns; t++) {
         float *yb = y + (size_t)b[t] * HR;
         for (int i = 0; i < 4; i++) {
-            int r = P->h ? 4 * (i / 2) + 2 * (i % 2) : 2 * i; /* the row in the lower lanes */
+            int r = ty == HT_BF16 ? 4 * (i / 2) + 2 * (i % 2) : 2 * i; /* the row in the lower lanes */
             yb[r] = hsum_lo(a[t][i]);
             yb[r + 1] = hsum_hi(a[t][i]);
         }
     }
 }
 
-static HS_AVX512 void head_blocks4(float *y, const hs_wpanel *P, const int *b, const float *x, int K)
-{
-    head_blocks(y, P, b, x, K, NS);
-}
-static HS_AVX512 void head_blocks1(float *y, const hs_wpanel *P, const int *b, const float *x, int K)
-{
-    head_blocks(y, P, b, x, K, 1);
-}
+#define HS_HEAD_FN(NAME, TY, NSV, GUARD)                                                                        \
+    static HS_AVX512 void NAME(float *y, const char *base, size_t bbytes, const char *end, const int *b,       \
+                               const float *x, int K)                                                        \
+    {                                                                                                         \
+        head_blocks(y, base, bbytes, end, b, x, K, TY, NSV, GUARD);                                           \
+    }
+HS_HEAD_FN(head4_f32, HT_F32, NS, 0)
+HS_HEAD_FN(head4_f32_guard, HT_F32, NS, 1)
+HS_HEAD_FN(head1_f32_guard, HT_F32, 1, 1)
+HS_HEAD_FN(head4_bf16, HT_BF16, NS, 0)
+HS_HEAD_FN(head4_bf16_guard, HT_BF16, NS, 1)
+HS_HEAD_FN(head1_bf16_guard, HT_BF16, 1, 1)
+HS_HEAD_FN(head4_i8, HT_I8, NS, 0)
+HS_HEAD_FN(head4_i8_guard, HT_I8, NS, 1)
+HS_HEAD_FN(head1_i8_guard, HT_I8, 1, 1)
+#undef HS_HEAD_FN
 
-/* Blocks [b0, b1): NS streams, each through its own quarter, then the rest one at a time. */
+typedef void (*head_fn)(float *, const char *, size_t, const char *, const int *, const float *, int);
+
+/* Blocks [b0, b1): NS streams, each through its own quarter, then the rest one at a time.
+ * The guarded kernels (a bounds check per prefetch) only where a stream's block and its
+ * prefetch distance reach past the matrix's end. */
 static void head_serial(float *y, const hs_wpanel *P, const float *x, int K, int b0, int b1)
 {
+    int ty = P->f ? HT_F32 : P->h ? HT_BF16 : HT_I8;
+    static const head_fn four[3] = {head4_f32, head4_bf16, head4_i8};
+    static const head_fn four_guard[3] = {head4_f32_guard, head4_bf16_guard, head4_i8_guard};
+    static const head_fn one[3] = {head1_f32_guard, head1_bf16_guard, head1_i8_guard};
+    size_t es = ty == HT_F32 ? sizeof(float) : ty == HT_BF16 ? sizeof(uint16_t) : 1, bbytes = (size_t)HR * K * es;
+    const char *base = P->f ? (const char *)P->f : P->h ? (const char *)P->h : (const char *)P->q;
+    const char *end = base + (size_t)(P->N / HR) * bbytes;
     int part = (b1 - b0) / NS;
-    for (int b = b0; b < b0 + part; b++) head_blocks4(y, P, (int[NS]){b, b + part, b + 2 * part, b + 3 * part}, x, K);
-    for (int b = b0 + NS * part; b < b1; b++) head_blocks1(y, P, (int[NS]){b, 0, 0, 0}, x, K);
+    for (int b = b0; b < b0 + part; b++) {
+        int bs[NS] = {b, b + part, b + 2 * part, b + 3 * part};
+        int safe = base + (size_t)(bs[NS - 1] + 1) * bbytes + PF_BYTES <= end; /* the last stream is furthest on */
+        (safe ? four : four_guard)[ty](y, base, bbytes, end, bs, x, K);
+    }
+    for (int b = b0 + NS * part; b < b1; b++) one[ty](y, base, bbytes, end, (int[NS]){b, 0, 0, 0}, x, K);
 }
 
 int hs_k_panels_head(float *y, const hs_wpanel *P, const float *x, int K)

@@ -277,8 +277,11 @@ static HS_VNNI void rows_vnni(float *const y[2], const qrow x[2], int nr, const 
  * never past `room[g]` bytes from w[g] (the end of the matrix's panels). */
 enum { HS_STREAMS = 4, HS_PF = 1024 };
 
-static HS_VNNI void groups_vnni(float *const y[HS_STREAMS], const qrow *x, const uint8_t *const w[HS_STREAMS], int K,
-                                const float *const sw[HS_STREAMS], const size_t room[HS_STREAMS], float beta)
+static inline __attribute__((always_inline)) HS_VNNI void groups_vnni(float *const y[HS_STREAMS], const qrow *x,
+                                                                       const uint8_t *const w[HS_STREAMS], int K,
+                                                                       const float *const sw[HS_STREAMS],
+                                                                       const size_t room[HS_STREAMS], float beta,
+                                                                       const int guard)
 {
     __m512 f[HS_STREAMS][4];
     for (int g = 0; g < HS_STREAMS; g++)
@@ -291,7 +294,7 @@ static HS_VNNI void groups_vnni(float *const y[HS_STREAMS], const qrow *x, const
         for (int i = 0, ng = groups(K, b); i < ng; i++) {
             __m512i xb = _mm512_set1_epi32(load4(x->q + b * QB + 4 * i));
             for (int g = 0; g < HS_STREAMS; g++)
-                if (wb + RS * (size_t)i + HS_PF + 256 <= room[g])
+                if (!guard || wb + RS * (size_t)i + HS_PF + 256 <= room[g])
                     for (int p = 0; p < 4; p++)
                         _mm_prefetch((const char *)w[g] + wb + RS * i + HS_PF + 64 * p, _MM_HINT_T0);
             for (int g = 0; g < HS_STREAMS; g++)
@@ -311,6 +314,21 @@ static HS_VNNI void groups_vnni(float *const y[HS_STREAMS], const qrow *x, const
             if (beta != 0.0f) t = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(y[g] + p * PW), t);
             _mm512_storeu_ps(y[g] + p * PW, t);
         }
+}
+
+/* groups_vnni with the prefetch's bounds check per stream and step (the matrix's last
+ * groups) and without it (every prefetch of the call stays inside: the loop has no check). */
+static HS_VNNI void groups_vnni_guard(float *const y[HS_STREAMS], const qrow *x, const uint8_t *const w[HS_STREAMS],
+                                      int K, const float *const sw[HS_STREAMS], const size_t room[HS_STREAMS],
+                                      float beta)
+{
+    groups_vnni(y, x, w, K, sw, room, beta, 1);
+}
+static HS_VNNI void groups_vnni_free(float *const y[HS_STREAMS], const qrow *x, const uint8_t *const w[HS_STREAMS],
+                                     int K, const float *const sw[HS_STREAMS], const size_t room[HS_STREAMS],
+                                     float beta)
+{
+    groups_vnni(y, x, w, K, sw, room, beta, 0);
 }
 
 /* ---- AVX-512BW without VNNI: vpdpbusd emulated exactly. In each 32-bit lane the four
@@ -480,7 +498,10 @@ static void w8a8_cols(float *y, int ldy, const qrows *x, const hs_wq8 *V, int r0
             yg[t] = y + jt, wg[t] = w8a8_col(V, r0, c0, jt), sg[t] = V->s + c0 + jt;
             room[t] = (size_t)(end - wg[t]);
         }
-        groups_vnni(yg, &(qrow){x->q, x->s, x->c}, wg, K, sg, room, beta);
+        /* the last stream is furthest on; its prefetches reach at most this far */
+        size_t reach = (size_t)((K + QB - 1) / QB) * (QB / 4) * RS + HS_PF + 256;
+        if (reach <= room[HS_STREAMS - 1]) groups_vnni_free(yg, &(qrow){x->q, x->s, x->c}, wg, K, sg, room, beta);
+        else groups_vnni_guard(yg, &(qrow){x->q, x->s, x->c}, wg, K, sg, room, beta);
     }
     for (int g = part * HS_STREAMS; g < nfull; g++)
         w8a8_chunk(y, ldy, x, V, r0, c0, B, K, ja + g * GW, GW, beta, level);

@@ -3,14 +3,14 @@
 # against its read-bandwidth roofline, token by token. Per round: the 1-minute load
 # (uptime), then for each mode, in an order rotated round by round so that no mode always
 # runs first, `--prompt 16 --new 32 --repeats 1 --weights W --roofline MB`: 32 decoded
-# tokens, each followed by the probe (one core reading MB megabytes, as many bytes as a
+# tokens, each followed by one read of the probe (one core reading as many bytes as a
 # token of that mode reads: the weight matrices and LM head in its storage, scales
-# included, from config.json, the three ways of reading found fastest at the start, the
-# fastest of the three). A token's fraction of its limit is that read's time over the
-# token's: the two are a microsecond apart, so the memory system's drift (other tenants'
-# traffic: one core of the 2026-12-06 AMD EPYC read 25-40 GB/s from minute to minute)
-# cancels out, where a probe run seconds apart from the decode moved the fraction by
-# +-15% (docs/performance.md, "Decode and its probe token by token"). The buffer has the
+# included, from config.json; the three ways of reading found fastest at the start take
+# turns, and the way whose reads were fastest counts). A token's fraction of its limit is
+# that read's time over the token's: the two are a microsecond apart, so the memory
+# system's drift (other tenants' traffic: one core of the 2026-12-06 AMD EPYC read 25-40
+# GB/s from minute to minute) cancels out, where a probe run seconds apart from the decode
+# moved the fraction by +-15% (docs/performance.md, "Decode and its probe token by token"). The buffer has the
 # mode's size because a last-level cache that holds part of the weights serves a smaller
 # or larger buffer at another rate. Prints per mode the median ms/token, the median probe
 # rate, the median over rounds of each round's median fraction (and their range), the
@@ -53,7 +53,7 @@ print("| --- | --- | --- | --- | --- | --- |")
 for w in sys.argv[2].split():
     d = [json.loads(r[2]) for r in rows if r[1] == w]
     frac = [x["fraction_median"] for x in d]
-    ways = sorted({(k, pf) for x in d for k, pf in x["ways"]})
+    ways = sorted({tuple(x["way"]) for x in d})
     ways = "; ".join(f"{k}x{pf}" for k, pf in ways)
     print(f"| {w} | {d[0]['bytes'] / 1e6:.1f} | {st.median(x['decode_ms_per_token'] for x in d):.2f} | "
           f"{st.median(x['probe_gb_s'] for x in d):.1f} ({ways}) | "

@@ -13,13 +13,14 @@
  * --read-bw MB instead measures this core's streaming read bandwidth over MB megabytes
  * (the roofline of batch-1 decode: weight bytes per token / bandwidth); --read-streams 0
  * tries every way of reading (streams, prefetch) and reports the fastest.
- * --roofline MB instead times decode against the read probe token by token: after each
- * decoded token, a read of MB MiB (a decimal number) (the bytes a token of the weight mode reads) the
- * three ways found fastest at the start, the fastest of the three taken; each token's
- * fraction of its limit is that read's time over the token's. Pairs a microsecond apart
- * see the same memory system, where a probe run seconds before or after the decode does
- * not on a host whose other tenants' traffic drifts (the 2026-12-06 AMD EPYC: one core
- * read 25-40 GB/s from minute to minute).
+ * --roofline MiB instead times decode against the read probe token by token: after each
+ * decoded token, one read of MiB mebibytes (a decimal number: the bytes a token of the
+ * weight mode reads), by one of the three ways found fastest at the start, in turn; a
+ * token's fraction of its limit is that read's time over the token's, reported for the
+ * way whose reads were fastest. A token and its read are a microsecond apart and see the
+ * same memory system, where a probe run seconds before or after the decode does not on a
+ * host whose other tenants' traffic drifts (the 2026-12-06 AMD EPYC: one core read 25-40
+ * GB/s from minute to minute).
  * --head-major 0|1 loads skip mode's head-major c_attn (hs_model_opts.head_major; default
  * 1 with --gating skip or --paired, as the sweep loads a model for skip-mode variants).
  * --panels 0 decodes batch 1 on the row kernels without latency mode's panels (which it
@@ -453,18 +454,25 @@ static void rank_ways(const float *a, size_t n, read_way w[15], volatile float *
     qsort(w, 15, sizeof *w, way_faster);
 }
 
-enum { ROOF_WAYS = 3 }; /* the fastest ways read after each token */
+enum { ROOF_WAYS = 3 }; /* the fastest ways of the start, read after the tokens in turn */
 
-/* Decode of nn tokens after an np-token prompt, reps times, each token followed by the
- * probe (see the file's comment). Prints the medians over all tokens. */
+/* Decode of nn tokens after an np-token prompt, reps times, each token followed by one
+ * read of the probe buffer, the ways taking turns token by token (see the file's comment).
+ * One read per token, so that each read, like each token, follows a pass over other
+ * bytes (the token's weights, the probe's buffer): three reads in a row would let the
+ * second and third find the buffer's tail in the last-level cache, which the token never
+ * finds its weights in. Prints, for the way whose reads were fastest (median), the
+ * medians of its tokens' fractions and times, and each way's median fraction. */
 static int bench_roofline(const hs_model *m, double mb, int np, int nn, int reps)
 {
     int V = m->cfg.vocab_size;
     size_t n = (size_t)(mb * (1u << 20)) / sizeof(float) / (READ_STEP * 16) * (READ_STEP * 16);
-    size_t nt = (size_t)nn * (size_t)reps;
+    size_t nt = (size_t)nn * (size_t)reps, cap = nt / ROOF_WAYS + 1;
     float *a = n ? aligned_alloc(64, n * sizeof *a) : NULL, *lg = malloc((size_t)V * sizeof *lg);
     int32_t *ids = malloc((size_t)np * sizeof *ids);
-    double *tok = malloc(nt * sizeof *tok), *pr = malloc(nt * sizeof *pr), *fr = malloc(nt * sizeof *fr);
+    double *tok = malloc(nt * sizeof *tok), *pr = malloc(ROOF_WAYS * cap * sizeof *pr);
+    double *fr = malloc(ROOF_WAYS * cap * sizeof *fr);
+    size_t cnt[ROOF_WAYS] = {0};
     hs_ctx *c = NULL;
     int ok = a && lg && ids && tok && pr && fr && nn > 0 && reps > 0 && np > 0;
     if (!ok || hs_ctx_init(&c, m, np + nn, HS_GATING_MASK)) {
@@ -477,6 +485,7 @@ static int bench_roofline(const hs_model *m, double mb, int np, int nn, int reps
     volatile float sink = 0;
     read_way w[15];
     rank_ways(a, n, w, &sink);
+    size_t done = 0;
     for (int r = -1; r < reps; r++) { /* r = -1: the warm-up, not recorded */
         hs_ctx_reset(c);
         hs_ctx_forward(c, ids, np, lg, 0);
@@ -484,26 +493,33 @@ static int bench_roofline(const hs_model *m, double mb, int np, int nn, int reps
             int32_t t = argmax(lg, V);
             double t0 = now_s();
             hs_ctx_forward(c, &t, 1, lg, 0);
-            double dt = now_s() - t0, best = 1e30;
-            for (int j = 0; j < ROOF_WAYS; j++) {
-                double p0 = now_s();
-                sink += read_pass(a, n, w[j].k, w[j].pf);
-                best = fmin(best, now_s() - p0);
-            }
+            double dt = now_s() - t0;
+            int j = (int)((r + 1 + i) % ROOF_WAYS); /* r + 1: each repeat starts on another way */
+            double p0 = now_s();
+            sink += read_pass(a, n, w[j].k, w[j].pf);
+            double dp = now_s() - p0;
             if (r < 0) continue;
-            size_t at = (size_t)r * nn + i;
-            tok[at] = dt, pr[at] = best, fr[at] = best / dt;
+            tok[done++] = dt;
+            pr[j * cap + cnt[j]] = dp, fr[j * cap + cnt[j]] = dp / dt;
+            cnt[j]++;
         }
     }
-    double q1, q3, fmed;
-    qsort(fr, nt, sizeof *fr, hs_bench_cmp_double);
-    q1 = fr[nt / 4], q3 = fr[(3 * nt) / 4], fmed = hs_bench_median(fr, (int)nt);
-    double tmed = hs_bench_median(tok, (int)nt), pmed = hs_bench_median(pr, (int)nt);
+    double pmed[ROOF_WAYS], fmed[ROOF_WAYS];
+    int best = 0;
+    for (int j = 0; j < ROOF_WAYS; j++) {
+        pmed[j] = hs_bench_median(pr + j * cap, (int)cnt[j]);
+        fmed[j] = hs_bench_median(fr + j * cap, (int)cnt[j]);
+        if (pmed[j] < pmed[best]) best = j;
+    }
+    double *fb = fr + best * cap; /* sorted by hs_bench_median */
+    double tmed = hs_bench_median(tok, (int)nt);
     printf("{\"roofline\": \"%s\", \"bytes\": %zu, \"prompt\": %d, \"new\": %d, \"repeats\": %d, "
            "\"decode_ms_per_token\": %.3f, \"probe_ms\": %.3f, \"probe_gb_s\": %.3f, \"fraction_median\": %.4f, "
-           "\"fraction_q1\": %.4f, \"fraction_q3\": %.4f, \"ways\": [[%d, %zu], [%d, %zu], [%d, %zu]]}\n",
-           hs_weights_name(m->weights), n * sizeof *a, np, nn, reps, 1e3 * tmed, 1e3 * pmed,
-           (double)(n * sizeof *a) / pmed / 1e9, fmed, q1, q3, w[0].k, w[0].pf, w[1].k, w[1].pf, w[2].k, w[2].pf);
+           "\"fraction_q1\": %.4f, \"fraction_q3\": %.4f, \"way\": [%d, %zu], "
+           "\"ways_fraction\": [[%d, %zu, %.4f], [%d, %zu, %.4f], [%d, %zu, %.4f]]}\n",
+           hs_weights_name(m->weights), n * sizeof *a, np, nn, reps, 1e3 * tmed, 1e3 * pmed[best],
+           (double)(n * sizeof *a) / pmed[best] / 1e9, fmed[best], fb[cnt[best] / 4], fb[(3 * cnt[best]) / 4],
+           w[best].k, w[best].pf, w[0].k, w[0].pf, fmed[0], w[1].k, w[1].pf, fmed[1], w[2].k, w[2].pf, fmed[2]);
     hs_ctx_free(c);
     free(a), free(lg), free(ids), free(tok), free(pr), free(fr);
     return sink < 0;

@@ -2,17 +2,18 @@
 # ab_weights.sh [BENCH_ENGINE] [ROUNDS] [MODEL_DIR] [MODES]: decode of each weight mode
 # against its read-bandwidth roofline, token by token. Per round: the 1-minute load
 # (uptime), then for each mode, in an order rotated round by round so that no mode always
-# runs first, `--prompt 16 --new 32 --repeats 1 --weights W --roofline MB`: 32 decoded
+# runs first, `--prompt 16 --new 32 --repeats 3 --weights W --roofline MiB`: 96 decoded
 # tokens, each followed by one read of the probe (one core reading as many bytes as a
 # token of that mode reads: the weight matrices and LM head in its storage, scales
-# included, from config.json; the three ways of reading found fastest at the start take
+# included, from config.json; the 15 ways of reading of `--read-bw --read-streams 0` take
 # turns, and the way whose reads were fastest counts). A token's fraction of its limit is
 # that read's time over the token's: the two are a microsecond apart, so the memory
 # system's drift (other tenants' traffic: one core of the 2026-12-06 AMD EPYC read 25-40
 # GB/s from minute to minute) cancels out, where a probe run seconds apart from the decode
-# moved the fraction by +-15% (docs/performance.md, "Decode and its probe token by token"). The buffer has the
-# mode's size because a last-level cache that holds part of the weights serves a smaller
-# or larger buffer at another rate. Prints per mode the median ms/token, the median probe
+# moved the fraction by +-15%; and each read, like each token, starts cold, after a pass
+# over other bytes (docs/performance.md, "Decode and its probe token by token"). The
+# buffer has the mode's size because a last-level cache that holds part of the weights
+# serves a smaller or larger buffer at another rate. Prints per mode the median ms/token, the median probe
 # rate, the median over rounds of each round's median fraction (and their range), the
 # probe's ways, and the loads.
 # Defaults: build/bench/bench_engine, 5 rounds, the gpt2 shape in build/bench-gpt2,
@@ -40,7 +41,7 @@ for r in $(seq 1 "$rounds"); do
   n=${#ms[@]}
   for i in $(seq 0 $((n - 1))); do
     w=${ms[$(((i + r) % n))]}
-    echo "$r $w $("$be" "$model" --prompt 16 --new 32 --repeats 1 --weights "$w" --roofline "${mb[$w]}")" >>"$out"
+    echo "$r $w $("$be" "$model" --prompt 16 --new 32 --repeats 3 --weights "$w" --roofline "${mb[$w]}")" >>"$out"
   done
 done
 /usr/bin/python3 - "$out" "$modes" <<'PY'

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # sweep_hostile.sh: results files crafted by hand (h5py) to crash the readers (issue 17)
-# are refused by all three, resume, `headsweep merge` and headsweep-report, with exit 2
-# and a message naming the file: never a signal, a sanitizer report, a hang or a file
-# changed. Each case is one that crashed or misled a reader before the shared schema
+# are refused by all four, resume, `headsweep merge`, headsweep-report and `headsweep
+# status`, with exit 2 and a message naming the file: never a signal, a sanitizer report,
+# a hang or a file changed. Each case is one that crashed or misled a reader before the shared schema
 # check (src/results/results_check.c):
 #   bigger-grid       the study text of the job, the grid of a larger study (resume overflowed)
 #   long-dim, dim-2^32  a dimension scale declaring 2^31+5 or 2^32 entries (int truncation, hours of loops)
@@ -97,7 +97,7 @@ run() {
 n=0
 for case in bigger-grid long-dim dim-2^32 schema-array study-array runs-array runs-max occupancy-max \
   transitions-max done-7 score-nan chunk-huge copies-200 copies-8 copies-text; do
-  for reader in resume merge report; do
+  for reader in resume merge report status; do
     cp "$case.h5" x.h5
     rm -rf m.h5 rep x.h5.lock
     sum=$(sha256sum <x.h5)
@@ -105,10 +105,11 @@ for case in bigger-grid long-dim dim-2^32 schema-array study-array runs-array ru
       resume) run "$hs" sweep study.ini --out x.h5 ;;
       merge) run "$hs" merge m.h5 q.h5 x.h5 ;;
       report) run "$report" x.h5 --out rep --no-figures ;;
+      status) run "$hs" status x.h5 --json ;;
     esac
-    # The report reads no grid from a job: the bigger grid is a valid file to it.
+    # The report and status read no grid from a job: the bigger grid is a valid file to them.
     if [ "$case" = bigger-grid ] && [ "$reader" != resume ]; then
-      [ "$reader" = report ] && { [ "$rc" = 0 ] || fail "$case (report): exit $rc: $(cat err.txt)"; }
+      [ "$reader" != merge ] && { [ "$rc" = 0 ] || fail "$case ($reader): exit $rc: $(cat err.txt)"; }
       [ "$reader" = merge ] && { [ "$rc" = 2 ] || fail "$case (merge): exit $rc: $(cat err.txt)"; }
       continue
     fi

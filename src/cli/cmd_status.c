@@ -150,8 +150,9 @@ static void print_copies(const file_status *s)
         return;
     }
     int64_t rec = s->n_done - s->n_unknown;
-    if (!s->n_without) printf("all %lld done cells with a record ran with the speed copies their rank asked for",
-                              (long long)rec);
+    if (!rec) printf("no done cell with a record yet");
+    else if (!s->n_without)
+        printf("all %lld done cells with a record ran with the speed copies their rank asked for", (long long)rec);
     else {
         printf("%lld of %lld done cells with a record ran without a speed copy their rank asked for (",
                (long long)s->n_without, (long long)rec);

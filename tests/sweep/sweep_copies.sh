@@ -67,6 +67,11 @@ grep -qE "^copies +all [0-9]+ done cells with a record ran with the speed copies
 want="^copies +[1-9][0-9]* of [0-9]+ done cells with a record ran without a speed copy their rank asked for"
 grep -qE "$want \(head-major c_attn [1-9]" st-short.txt ||
   fail "status of short.h5: $(grep copies st-short.txt)"
+# no cell done yet (the done flags cleared): nothing to count
+cp full.h5 none.h5
+"$py" -c 'import h5py; f = h5py.File("none.h5", "r+"); f["cells/done"][...] = 0; f.close()' || fail "clearing done"
+"$hs" status none.h5 >st-none.txt || fail "status of a file with no cell done: exit $?"
+grep -qE "^copies +no done cell with a record yet$" st-none.txt || fail "status of none.h5: $(grep copies st-none.txt)"
 "$py" - <<'PY' || fail "status --json copies"
 import json, sys
 import h5py

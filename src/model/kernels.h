@@ -126,6 +126,11 @@ void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ld
  * block; int8: W.qs the K row scales): the same chain per output as hs_k_matmul_rows on
  * the (K, len * D) matrix they were copied from, so the same bits. Threads split heads. */
 void hs_k_matmul_heads(float *y, const float *x, hs_w W, int K, int D, int len);
+/* The same for the listed head blocks (ascending, n of the copy's nblocks: block i into
+ * y[i * D ..)) read at once as batch-1 panel groups, when W (the whole copy) is f32 or
+ * int8, D is 64 and the CPU has AVX-512; the same bits as hs_k_matmul_heads. Returns 0,
+ * doing nothing, otherwise. */
+int hs_k_matmul_head_list(float *y, const float *x, hs_w W, int K, int D, int nblocks, const int *blocks, int n);
 
 /* threads.c: threads of the kernels (1 by default; > 1 only when built with OpenMP). Products are
  * split by output columns, so results do not depend on the count. */
@@ -223,6 +228,11 @@ void hs_k_panels_make_f32(float *dst, const float *W, int K, int N);
 void hs_k_panels_make_bf16(uint16_t *dst, const uint16_t *W, int K, int N);
 void hs_k_panels_make_i8(int8_t *dst, const int8_t *W, int K, int N);
 int hs_k_panels(float *y, const float *x, const hs_wpanel *P, size_t off, int K, int N, float beta);
+/* Listed groups of P (ascending group indices g, ng of them; every row, beta 0): y[64 g[i]
+ * .. 64 g[i] + 64) = x (P->K) @ group g[i], with hs_k_panels' chains, so the same bits;
+ * skip mode reads the live heads' Q/K/V so from its head-major c_attn, whose (C, 64) head
+ * blocks are laid out as groups. Returns 0, doing nothing, without AVX-512. */
+int hs_k_panels_list(float *y, const float *x, const hs_wpanel *P, const int *g, int ng);
 /* The LM head W (V, K) in 8-row blocks (P->K = K, P->N = the rows in blocks, V / 8 * 8):
  * hs_k_panels_head_fit: whether it can be laid out so (K a multiple of 8);
  * hs_k_panels_make_head_*: write rows [0, V / 8 * 8) of W so; hs_k_panels_head: y[n] =

@@ -233,20 +233,14 @@ static HS_AVX512 void groups1_bf16(float *const y[NS], const float *x, const uin
     groups_bf16(y, x, w, K, acc, end, 1);
 }
 
-/* Groups g, g + step, .. (ns of them; ns 1 or NS) of the slice: rows r0 .. r0+K of the
- * matrix, its first group gc. */
-static void panels_run(float *y, const float *x, const hs_wpanel *P, int r0, int gc, int K, int g, int step, int ns,
-                       int acc)
+/* ns (1 or NS) groups of P, K rows from ww[t] each, into yy[t]; the streams in ascending
+ * order of address. */
+static void groups_call(const hs_wpanel *P, float *const yy[NS], const char *const ww[NS], const float *x, int K,
+                        int ns, int acc)
 {
     size_t es = P->f ? sizeof(float) : P->h ? sizeof(uint16_t) : 1, gbytes = (size_t)P->K * GW * es;
     const char *base = P->f ? (const char *)P->f : P->h ? (const char *)P->h : (const char *)P->q;
     const char *end = base + (size_t)(P->N / GW) * gbytes;
-    float *yy[NS];
-    const char *ww[NS];
-    for (int t = 0; t < ns; t++) {
-        yy[t] = y + (size_t)(g + t * step) * GW;
-        ww[t] = base + (size_t)(gc + g + t * step) * gbytes + (size_t)r0 * GW * es;
-    }
     /* the last stream is furthest on: when its prefetches stay inside, all do */
     int free_ = ns == NS && ww[NS - 1] + (size_t)K * GW * es + PF_BYTES <= end;
     if (P->f && free_) groups4_f32_free(yy, x, (const float *const *)ww, K, acc, end);
@@ -258,6 +252,60 @@ static void panels_run(float *y, const float *x, const hs_wpanel *P, int r0, int
     else if (free_) groups4_bf16_free(yy, x, (const uint16_t *const *)ww, K, acc, end);
     else if (ns == NS) groups4_bf16(yy, x, (const uint16_t *const *)ww, K, acc, end);
     else groups1_bf16(yy, x, (const uint16_t *const *)ww, K, acc, end);
+}
+
+/* Groups g, g + step, .. (ns of them; ns 1 or NS) of the slice: rows r0 .. r0+K of the
+ * matrix, its first group gc. */
+static void panels_run(float *y, const float *x, const hs_wpanel *P, int r0, int gc, int K, int g, int step, int ns,
+                       int acc)
+{
+    size_t es = P->f ? sizeof(float) : P->h ? sizeof(uint16_t) : 1, gbytes = (size_t)P->K * GW * es;
+    const char *base = P->f ? (const char *)P->f : P->h ? (const char *)P->h : (const char *)P->q;
+    float *yy[NS];
+    const char *ww[NS];
+    for (int t = 0; t < ns; t++) {
+        yy[t] = y + (size_t)(g + t * step) * GW;
+        ww[t] = base + (size_t)(gc + g + t * step) * gbytes + (size_t)r0 * GW * es;
+    }
+    groups_call(P, yy, ww, x, K, ns, acc);
+}
+
+/* Listed groups [i0, i1) of list g (ascending): NS streams, each through its own quarter,
+ * then the rest one at a time; group g[i] into y[64 g[i] ..). */
+static void panels_list_serial(float *y, const float *x, const hs_wpanel *P, const int *g, int i0, int i1)
+{
+    size_t es = P->f ? sizeof(float) : P->h ? sizeof(uint16_t) : 1, gbytes = (size_t)P->K * GW * es;
+    const char *base = P->f ? (const char *)P->f : P->h ? (const char *)P->h : (const char *)P->q;
+    int part = (i1 - i0) / NS;
+    for (int i = i0; i < i1;) {
+        int ns = i < i0 + part ? NS : 1, step = ns == NS ? part : 0;
+        float *yy[NS];
+        const char *ww[NS];
+        for (int t = 0; t < ns; t++) {
+            int j = g[i + t * step];
+            yy[t] = y + (size_t)j * GW;
+            ww[t] = base + (size_t)j * gbytes;
+        }
+        groups_call(P, yy, ww, x, P->K, ns, 0);
+        i = ns == NS && i + 1 == i0 + part ? i0 + NS * part : i + 1;
+    }
+}
+
+int hs_k_panels_list(float *y, const float *x, const hs_wpanel *P, const int *g, int ng)
+{
+    if (!hs_k_avx512() || ng <= 0) return 0;
+    int T = hs_k_threads_for((double)ng * P->K * GW);
+    if (T == 1) {
+        panels_list_serial(y, x, P, g, 0, ng);
+        return 1;
+    }
+    HS_PARALLEL
+    {
+        int lo, hi;
+        hs_k_share(ng, 1, HS_THREAD_ID, T, &lo, &hi);
+        if (lo < hi) panels_list_serial(y, x, P, g, lo, hi);
+    }
+    return 1;
 }
 
 /* Groups [g0, g1): NS streams, each through its own quarter of consecutive groups, then
@@ -412,6 +460,10 @@ int hs_k_panels_head(float *y, const hs_wpanel *P, const float *x, int K)
     return nb * HR;
 }
 #else
+int hs_k_panels_list(float *y, const float *x, const hs_wpanel *P, const int *g, int ng)
+{
+    return (void)y, (void)x, (void)P, (void)g, (void)ng, 0;
+}
 int hs_k_panels(float *y, const float *x, const hs_wpanel *P, size_t off, int K, int N, float beta)
 {
     return (void)y, (void)x, (void)P, (void)off, (void)K, (void)N, (void)beta, 0;

@@ -491,6 +491,66 @@ static void check_panels_head(int V, int K, int wt, unsigned *seed)
     for (int i = 0; i < 4; i++) free(y[i]);
 }
 
+/* Skip mode's live heads from the head-major c_attn (nb blocks of (K, 64), block i at
+ * i K 64) read as listed panel groups (hs_k_matmul_head_list) give each block's outputs
+ * the bits of hs_k_matmul_heads on that block, f32 and int8 (x scaled by the row scales
+ * inside both); bf16 (its panels pair columns) and D != 64 are declined and leave y as
+ * it was, and so does every type with the AVX-512 paths off. */
+static void check_head_list(int K, int nb, const int *list, int n, int wt, int D, unsigned *seed)
+{
+    size_t nw = (size_t)nb * K * D;
+    float *wf = NULL, *x = malloc((size_t)K * sizeof(float)), *qs = malloc((size_t)K * sizeof(float));
+    assert_int_equal(posix_memalign((void **)&wf, 64, nw * sizeof(float)), 0);
+    uint16_t *wh = malloc(nw * sizeof(uint16_t));
+    int8_t *wq = NULL;
+    assert_int_equal(posix_memalign((void **)&wq, 64, nw), 0);
+    for (size_t i = 0; i < nw; i++) wf[i] = frand(seed), wh[i] = hs_f32_to_bf16(wf[i]), wq[i] = (int8_t)(wh[i] >> 8);
+    for (int r = 0; r < K; r++) qs[r] = 0.01f * (1.0f + (float)(r % 7));
+    fill(x, (size_t)K, seed);
+    hs_w W = wt == 2 ? hs_w_i8(wq, qs) : wt == 1 ? hs_w_bf16(wh) : hs_w_f32(wf);
+    size_t ny = (size_t)nb * D;
+    float *y = malloc(ny * sizeof(float)), *ref = malloc(ny * sizeof(float));
+    for (size_t i = 0; i < ny; i++) y[i] = ref[i] = -7.0f; /* untouched outside the list */
+    for (int i = 0; i < n; i++) {
+        size_t at = (size_t)list[i] * K * D;
+        hs_w Wb = wt == 2 ? hs_w_i8(wq + at, qs) : wt == 1 ? hs_w_bf16(wh + at) : hs_w_f32(wf + at);
+        hs_k_matmul_heads(ref + (size_t)list[i] * D, x, Wb, K, D, 1);
+    }
+    int taken = hs_k_avx512() && D == 64 && wt != 1;
+    int got = hs_k_matmul_head_list(y, x, W, K, D, nb, list, n);
+    if (got != taken) fail_msg("head list type %d D %d: returned %d, expected %d", wt, D, got, taken);
+    for (size_t i = 0; got && i < ny; i++)
+        if (memcmp(&y[i], &ref[i], sizeof(float)))
+            fail_msg("head list type %d (K %d, %d of %d blocks) threads %d: output %zu is %a, heads kernel %a", wt, K,
+                     n, nb, hs_k_threads(), i, (double)y[i], (double)ref[i]);
+    for (size_t i = 0; !got && i < ny; i++) assert_true(y[i] == -7.0f);
+    free(wf), free(x), free(qs), free(wh), free(wq), free(y), free(ref);
+}
+
+static void test_head_list_same_bits(void **state)
+{
+    (void)state;
+    static const int all[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, some[7] = {0, 2, 3, 6, 7, 9, 11},
+                     last[1] = {11}, ends[5] = {0, 1, 9, 10, 11};
+    unsigned seed = 31;
+    int avx512 = hs_k_avx512_set(1);
+    for (int wide = avx512; wide >= 0; wide--) {
+        hs_k_avx512_set(wide);
+        for (int T = 1; T <= 2; T++) {
+            hs_k_set_threads(T);
+            for (int wt = 0; wt < 3; wt++) {
+                check_head_list(96, 12, all, 12, wt, 64, &seed);  /* 3 streams' worth: 4 x 3 */
+                check_head_list(96, 12, some, 7, wt, 64, &seed);  /* 4 streams of 1, then 3 alone */
+                check_head_list(40, 12, last, 1, wt, 64, &seed);  /* the matrix's last block */
+                check_head_list(64, 12, ends, 5, wt, 64, &seed);  /* its ends: the prefetch's bound */
+                check_head_list(64, 12, some, 7, wt, 32, &seed);  /* D 32: declined */
+            }
+        }
+    }
+    hs_k_avx512_set(1);
+    hs_k_set_threads(1);
+}
+
 static void test_panels_same_bits(void **state)
 {
     (void)state;
@@ -1059,6 +1119,7 @@ int main(void)
                                        cmocka_unit_test(test_packed_same_bits),
                                        cmocka_unit_test(test_packed_gemm_same_bits),
                                        cmocka_unit_test(test_panels_same_bits),
+                                       cmocka_unit_test(test_head_list_same_bits),
                                        cmocka_unit_test(test_trans_pack_same_bits),
                                        cmocka_unit_test(test_attention_same_bits),
                                        cmocka_unit_test(test_softmax_same_bits),

@@ -388,6 +388,11 @@ static double read_time(const float *a, size_t n, int k, size_t pf, int reps, do
     return hs_bench_median(t, reps);
 }
 
+/* The ways of reading the probe tries (--read-streams 0, --roofline): stream counts and
+ * prefetch distances. */
+static const int read_ks[] = {1, 2, 4, 8, 16};
+static const size_t read_pfs[] = {0, 1024, 4096};
+
 /* One core's read bandwidth over MB megabytes (make it the weight bytes a token reads: on a
  * CPU whose last-level cache holds part of them, a buffer of another size is cached
  * differently), median of reps passes. streams 1, 2, 4, 8 or 16 reads that way without
@@ -402,8 +407,6 @@ static int bench_read_bw(int mb, int reps, int huge, int streams)
     for (size_t i = 0; i < n; i++) a[i] = 1.0f; /* touch every page before timing */
     if (huge) fprintf(stderr, "bench: %ld kB on huge pages\n", hs_anon_huge_kb());
     volatile float sink = 0;
-    static const int ks[] = {1, 2, 4, 8, 16};
-    static const size_t pfs[] = {0, 1024, 4096};
     double best = 0;
     int best_k = streams, nk = streams ? 1 : 5, npf = streams ? 1 : 3;
     size_t best_pf = 0;
@@ -412,8 +415,8 @@ static int bench_read_bw(int mb, int reps, int huge, int streams)
     read_pass(a, n, streams ? streams : 1, 0); /* warm-up: the caches hold what a pass leaves */
     for (int i = 0; i < nk; i++)
         for (int j = 0; j < npf; j++) {
-            int k = streams ? streams : ks[i];
-            size_t pf = streams ? 0 : pfs[j];
+            int k = streams ? streams : read_ks[i];
+            size_t pf = streams ? 0 : read_pfs[j];
             double gb_s = (double)(n * sizeof *a) / read_time(a, n, k, pf, reps, t, &sink) / 1e9;
             used += (size_t)snprintf(all + used, used < sizeof all ? sizeof all - used : 0, "%s[%d, %zu, %.3f]",
                                      used ? ", " : "", k, pf, gb_s);
@@ -464,10 +467,8 @@ static int bench_roofline(const hs_model *m, double mb, int np, int nn, int reps
     for (size_t i = 0; i < n; i++) a[i] = 1.0f; /* touch every page before timing */
     for (int i = 0; i < np; i++) ids[i] = (int32_t)((i * 7919 + 13) % V);
     volatile float sink = 0;
-    static const int ks[] = {1, 2, 4, 8, 16};
-    static const size_t pfs[] = {0, 1024, 4096};
     read_way w[ROOF_WAYS];
-    for (int j = 0; j < ROOF_WAYS; j++) w[j] = (read_way){ks[j / 3], pfs[j % 3]};
+    for (int j = 0; j < ROOF_WAYS; j++) w[j] = (read_way){read_ks[j / 3], read_pfs[j % 3]};
     read_pass(a, n, 4, 0); /* warm-up */
     size_t done = 0;
     for (int r = -1; r < reps; r++) { /* r = -1: the warm-up, not recorded */

@@ -233,14 +233,22 @@ static HS_AVX512 void groups1_bf16(float *const y[NS], const float *x, const uin
     groups_bf16(y, x, w, K, acc, end, 1);
 }
 
+/* The first group of P and the bytes of one group (P->K rows of 64 values). */
+static const char *groups_base(const hs_wpanel *P, size_t *gbytes)
+{
+    size_t es = P->f ? sizeof(float) : P->h ? sizeof(uint16_t) : 1;
+    *gbytes = (size_t)P->K * GW * es;
+    return P->f ? (const char *)P->f : P->h ? (const char *)P->h : (const char *)P->q;
+}
+
 /* ns (1 or NS) groups of P, K rows from ww[t] each, into yy[t]; the streams in ascending
  * order of address. */
 static void groups_call(const hs_wpanel *P, float *const yy[NS], const char *const ww[NS], const float *x, int K,
                         int ns, int acc)
 {
-    size_t es = P->f ? sizeof(float) : P->h ? sizeof(uint16_t) : 1, gbytes = (size_t)P->K * GW * es;
-    const char *base = P->f ? (const char *)P->f : P->h ? (const char *)P->h : (const char *)P->q;
-    const char *end = base + (size_t)(P->N / GW) * gbytes;
+    size_t gbytes;
+    const char *base = groups_base(P, &gbytes), *end = base + (size_t)(P->N / GW) * gbytes;
+    size_t es = gbytes / ((size_t)P->K * GW);
     /* the last stream is furthest on: when its prefetches stay inside, all do */
     int free_ = ns == NS && ww[NS - 1] + (size_t)K * GW * es + PF_BYTES <= end;
     if (P->f && free_) groups4_f32_free(yy, x, (const float *const *)ww, K, acc, end);
@@ -259,8 +267,9 @@ static void groups_call(const hs_wpanel *P, float *const yy[NS], const char *con
 static void panels_run(float *y, const float *x, const hs_wpanel *P, int r0, int gc, int K, int g, int step, int ns,
                        int acc)
 {
-    size_t es = P->f ? sizeof(float) : P->h ? sizeof(uint16_t) : 1, gbytes = (size_t)P->K * GW * es;
-    const char *base = P->f ? (const char *)P->f : P->h ? (const char *)P->h : (const char *)P->q;
+    size_t gbytes;
+    const char *base = groups_base(P, &gbytes);
+    size_t es = gbytes / ((size_t)P->K * GW);
     float *yy[NS];
     const char *ww[NS];
     for (int t = 0; t < ns; t++) {
@@ -274,8 +283,8 @@ static void panels_run(float *y, const float *x, const hs_wpanel *P, int r0, int
  * then the rest one at a time; group g[i] into y[64 g[i] ..). */
 static void panels_list_serial(float *y, const float *x, const hs_wpanel *P, const int *g, int i0, int i1)
 {
-    size_t es = P->f ? sizeof(float) : P->h ? sizeof(uint16_t) : 1, gbytes = (size_t)P->K * GW * es;
-    const char *base = P->f ? (const char *)P->f : P->h ? (const char *)P->h : (const char *)P->q;
+    size_t gbytes;
+    const char *base = groups_base(P, &gbytes);
     int part = (i1 - i0) / NS;
     for (int i = i0; i < i1;) {
         int ns = i < i0 + part ? NS : 1, step = ns == NS ? part : 0;

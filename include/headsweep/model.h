@@ -104,9 +104,12 @@ typedef struct {
      * (f32, bf16 or int8 as above; int8 keeps attn_w_s8, its rows being attn_w's rows)
      * laid out (3, H, C, D): block (part, h) holds head h's D columns of Q (part 0), K (1)
      * or V (2) for all C input rows, contiguous. NULL otherwise (and in W8A8 mode, whose
-     * 64-column panels already hold a gpt2 head's columns together). */
+     * 64-column panels already hold a gpt2 head's columns together). bf16's copy is
+     * attn_wh16p instead when heads are 64 wide and the CPU has AVX-512 at load: the same
+     * blocks with each 64-value row in the batch-1 panels' paired order (hs_wpanel), so
+     * that the panels' kernel reads it; only that kernel can (src/model/forward_step.c). */
     const float *attn_wh;
-    const uint16_t *attn_wh16;
+    const uint16_t *attn_wh16, *attn_wh16p;
     const int8_t *attn_wh8;
     /* latency mode (hs_model_opts.panels): the same four matrices in batch-1 panels */
     hs_wpanel attn_wg, proj_wg, fc_wg, fc_proj_wg;

@@ -45,8 +45,8 @@ int hs_cmd_info(int argc, char **argv)
 static const char mk_usage[] =
     "usage: headsweep mkmodel --shape SHAPE --seed S --out DIR [--dtype f32|f16|bf16]\n"
     "Writes a randomly initialised GPT-2 checkpoint (normal, std 0.02) in the Hugging Face\n"
-    "layout with a synthetic byte-level BPE vocabulary. SHAPE: tiny, distilgpt2, gpt2,\n"
-    "gpt2-medium, gpt2-large, gpt2-xl.\n";
+    "layout with a synthetic byte-level BPE vocabulary. SHAPE: tiny, tiny64 (2 heads of\n"
+    "64, as wide as every GPT-2's), distilgpt2, gpt2, gpt2-medium, gpt2-large, gpt2-xl.\n";
 
 int hs_cmd_mkmodel(int argc, char **argv)
 {

@@ -48,11 +48,12 @@ static hs_w heads_w(const hs_block *b, int part, int h, int C, int H)
 }
 
 /* 1 when the rows' live Q/K/V columns are read from the head-major copy: one row on the
- * row kernels' route (hs_k_matmul_heads keeps their chains), in a layer with heads off. */
+ * row kernels' route (hs_k_matmul_heads keeps their chains), in a layer with heads off.
+ * bf16's paired copy only while the panels' kernel, the one that reads it, is on. */
 static int reads_heads(const rowset *R, const hs_block *b, const hs_layer_cache *lc)
 {
-    return lc->n_live < R->lead->cfg.n_head && (b->attn_wh || b->attn_wh16 || b->attn_wh8) && R->n == 1 &&
-           (R->batch || hs_k_matmul_same_route(R->whole, 1));
+    int copy = b->attn_wh || b->attn_wh16 || b->attn_wh8 || (b->attn_wh16p && hs_k_avx512());
+    return lc->n_live < R->lead->cfg.n_head && copy && R->n == 1 && (R->batch || hs_k_matmul_same_route(R->whole, 1));
 }
 
 /* A weight of layer lc's products. In a skip-mode layer with heads off that reads the
@@ -89,7 +90,8 @@ static int attn_qkv_list(hs_ctx *c, const hs_block *b, const hs_layer_cache *lc)
     for (int part = 0; part < 3; part++)
         for (int r = 0; r < lc->n_runs; r++)
             for (int h = lc->runs[r].h0; h < lc->runs[r].h0 + lc->runs[r].len; h++) blocks[n++] = part * H + h;
-    return hs_k_matmul_head_list(c->qkv, c->xn, heads_w(b, 0, 0, C, H), C, D, 3 * H, blocks, n);
+    hs_w W = b->attn_wh16p ? hs_w_bf16(b->attn_wh16p) : heads_w(b, 0, 0, C, H);
+    return hs_k_matmul_head_list(c->qkv, c->xn, W, C, D, 3 * H, blocks, n);
 }
 
 /* qkv (n, 3C) = xn (n, C) @ c_attn + b, only the live heads' Q, K and V columns. */
@@ -102,8 +104,10 @@ static void attn_qkv(const rowset *R, const hs_block *b, const hs_layer_cache *l
         hs_k_add_bias(c->qkv, 3 * C, b->attn_b, n, 3 * C);
         return;
     }
-    if (reads_heads(R, b, lc)) { /* each live head's columns one contiguous block */
-        int listed = attn_qkv_list(c, b, lc);
+    /* each live head's columns one contiguous block; the row kernel cannot read bf16's
+     * paired copy, so without the list those go on below as column runs */
+    int listed = reads_heads(R, b, lc) ? attn_qkv_list(c, b, lc) : 0;
+    if (listed || (reads_heads(R, b, lc) && !b->attn_wh16p)) {
         for (int r = 0; r < lc->n_runs; r++)
             for (int part = 0; part < 3; part++) {
                 int col = part * C + lc->runs[r].h0 * D, w = lc->runs[r].len * D;

@@ -127,9 +127,10 @@ void hs_k_matmul_rows(float *y, int ldy, const float *x, int ldx, hs_w W, int ld
  * the (K, len * D) matrix they were copied from, so the same bits. Threads split heads. */
 void hs_k_matmul_heads(float *y, const float *x, hs_w W, int K, int D, int len);
 /* The same for the listed head blocks (ascending, n of the copy's nblocks: block i into
- * y[i * D ..)) read at once as batch-1 panel groups, when W (the whole copy) is f32 or
- * int8, D is 64 and the CPU has AVX-512; the same bits as hs_k_matmul_heads. Returns 0,
- * doing nothing, otherwise. */
+ * y[i * D ..)) read at once as batch-1 panel groups, when W (the whole copy) is f32,
+ * int8 or bf16 with its rows paired (hs_k_panels_pair_bf16: a layout hs_k_matmul_heads
+ * cannot read), D is 64 and the CPU has AVX-512; the same bits as hs_k_matmul_heads on
+ * the unpaired copy. Returns 0, doing nothing, otherwise. */
 int hs_k_matmul_head_list(float *y, const float *x, hs_w W, int K, int D, int nblocks, const int *blocks, int n);
 
 /* threads.c: threads of the kernels (1 by default; > 1 only when built with OpenMP). Products are
@@ -226,12 +227,18 @@ int hs_k_tiles_packed(float *C, int ldc, const float *A, int lda, const hs_wpack
 int hs_k_panels_fit(int K, int N);
 void hs_k_panels_make_f32(float *dst, const float *W, int K, int N);
 void hs_k_panels_make_bf16(uint16_t *dst, const uint16_t *W, int K, int N);
+/* n rows of 64 bf16 values at rows, each rewritten in place into a bf16 group row's
+ * paired order (column i in word i's low half, 16 + i in its high half, per 32-column
+ * half): skip mode's head-major bf16 c_attn is made so, its (C, 64) head blocks then
+ * being groups hs_k_panels_list reads. */
+void hs_k_panels_pair_bf16(uint16_t *rows, size_t n);
 void hs_k_panels_make_i8(int8_t *dst, const int8_t *W, int K, int N);
 int hs_k_panels(float *y, const float *x, const hs_wpanel *P, size_t off, int K, int N, float beta);
 /* Listed groups of P (ascending group indices g, ng of them; every row, beta 0): y[64 g[i]
  * .. 64 g[i] + 64) = x (P->K) @ group g[i], with hs_k_panels' chains, so the same bits;
  * skip mode reads the live heads' Q/K/V so from its head-major c_attn, whose (C, 64) head
- * blocks are laid out as groups. Returns 0, doing nothing, without AVX-512. */
+ * blocks are laid out as groups (bf16's paired by hs_k_panels_pair_bf16). Returns 0,
+ * doing nothing, without AVX-512. */
 int hs_k_panels_list(float *y, const float *x, const hs_wpanel *P, const int *g, int ng);
 /* The LM head W (V, K) in 8-row blocks (P->K = K, P->N = the rows in blocks, V / 8 * 8):
  * hs_k_panels_head_fit: whether it can be laid out so (K a multiple of 8);

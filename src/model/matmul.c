@@ -156,9 +156,9 @@ void hs_k_matmul_heads(float *y, const float *x, hs_w W, int K, int D, int len)
 int hs_k_matmul_head_list(float *y, const float *x, hs_w W, int K, int D, int nblocks, const int *blocks, int n)
 {
     /* a (K, 64) head block is one panel group: the panels' four-stream kernel reads the
-     * listed blocks; bf16's panels pair columns within a group, which the copy does not */
-    if (D != 64 || W.h || !(W.f || W.q) || !hs_k_avx512()) return 0;
-    hs_wpanel P = {.f = W.f, .q = W.q, .K = K, .N = nblocks * D};
+     * listed blocks (bf16's with their rows paired as its groups' are) */
+    if (D != 64 || !(W.f || W.h || W.q) || !hs_k_avx512()) return 0;
+    hs_wpanel P = {.f = W.f, .h = W.h, .q = W.q, .K = K, .N = nblocks * D};
     float *xs = W.q ? i8_scale_x(x, K, 1, K, W.qs) : NULL;
     int done = hs_k_panels_list(y, xs ? xs : x, &P, blocks, n);
     free(xs);

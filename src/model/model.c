@@ -466,6 +466,8 @@ static hs_status make_heads(hs_model *m)
 {
     const hs_config *c = &m->cfg;
     int C = c->n_embd, H = c->n_head;
+    /* bf16 rows paired for the panels' kernel, the only one that then reads the copy */
+    int paired = C / H == 64 && hs_k_avx512();
     const hs_block *b0 = &m->blocks[0];
     size_t size = b0->attn_w8 ? 1 : b0->attn_w16 ? 2 : 4, per_layer = 3 * (size_t)C * C * size;
     char *p = weights_alloc(m, per_layer * (size_t)c->n_layer, "head-major attention weights");
@@ -474,7 +476,11 @@ static hs_status make_heads(hs_model *m)
     for (int l = 0; l < c->n_layer; l++, p += per_layer) {
         hs_block *b = &m->blocks[l];
         if (b->attn_w8) to_heads(p, b->attn_w8, 1, C, H), b->attn_wh8 = (const int8_t *)p;
-        else if (b->attn_w16) to_heads(p, b->attn_w16, 2, C, H), b->attn_wh16 = (const uint16_t *)p;
+        else if (b->attn_w16 && paired) {
+            to_heads(p, b->attn_w16, 2, C, H);
+            hs_k_panels_pair_bf16((uint16_t *)(void *)p, 3 * (size_t)C * H);
+            b->attn_wh16p = (const uint16_t *)(void *)p;
+        } else if (b->attn_w16) to_heads(p, b->attn_w16, 2, C, H), b->attn_wh16 = (const uint16_t *)p;
         else to_heads(p, b->attn_w, 4, C, H), b->attn_wh = (const float *)p;
     }
     return HS_OK;

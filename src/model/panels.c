@@ -54,16 +54,26 @@ void hs_k_panels_make_f32(float *dst, const float *W, int K, int N)
             memcpy(dst + ((size_t)g * K + k) * GW, W + (size_t)k * N + (size_t)g * GW, GW * sizeof(float));
 }
 
+/* One group row of 64 bf16 values (s) in the paired order (d; not s). */
+static void pair_row_bf16(uint16_t *restrict d, const uint16_t *restrict s)
+{
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < 16; i++) d[32 * h + 2 * i] = s[32 * h + i], d[32 * h + 2 * i + 1] = s[32 * h + 16 + i];
+}
+
 void hs_k_panels_make_bf16(uint16_t *dst, const uint16_t *W, int K, int N)
 {
     for (int g = 0; g < N / GW; g++)
-        for (int k = 0; k < K; k++) {
-            uint16_t *d = dst + ((size_t)g * K + k) * GW;
-            const uint16_t *s = W + (size_t)k * N + (size_t)g * GW;
-            for (int h = 0; h < 2; h++)
-                for (int i = 0; i < 16; i++)
-                    d[32 * h + 2 * i] = s[32 * h + i], d[32 * h + 2 * i + 1] = s[32 * h + 16 + i];
-        }
+        for (int k = 0; k < K; k++) pair_row_bf16(dst + ((size_t)g * K + k) * GW, W + (size_t)k * N + (size_t)g * GW);
+}
+
+void hs_k_panels_pair_bf16(uint16_t *rows, size_t n)
+{
+    uint16_t s[GW];
+    for (size_t r = 0; r < n; r++) {
+        memcpy(s, rows + r * GW, sizeof s);
+        pair_row_bf16(rows + r * GW, s);
+    }
 }
 
 void hs_k_panels_make_i8(int8_t *dst, const int8_t *W, int K, int N)

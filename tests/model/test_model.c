@@ -14,6 +14,7 @@
 #include "headsweep/fixture.h"
 #include "headsweep/model.h"
 #include "headsweep/safetensors.h"
+#include "kernels.h"
 #include "test_util.h"
 
 static char *g_dir; /* a valid tiny model, made once */
@@ -759,40 +760,67 @@ static void head_major_vs_plain(const hs_model *plain, const hs_model *hm, const
     for (int k = 0; k < 2; k++) hs_ctx_free(c[k]), free(lg[k]);
 }
 
+/* The copy of hm's block 1 holds element (k 5, part 1, head 1, d 3) where the layout
+ * says: bf16's paired copy (64-wide heads, AVX-512 at load) at d 3's paired place. */
+static void head_major_layout(const hs_model *hm, hs_weights mode)
+{
+    const hs_block *b = &hm->blocks[1];
+    if (mode == HS_WEIGHTS_W8A8) {
+        assert_null(hm->owned_heads);
+        return;
+    }
+    assert_non_null(hm->owned_heads);
+    int C = hm->cfg.n_embd, H = hm->cfg.n_head, D = C / H, k = 5, paired = D == 64 && hs_k_avx512();
+    int copies = (b->attn_wh != NULL) + (b->attn_wh16 != NULL) + (b->attn_wh16p != NULL) + (b->attn_wh8 != NULL);
+    assert_int_equal(copies, 1);
+    assert_true((b->attn_wh16p != NULL) == (mode == HS_WEIGHTS_BF16 && paired));
+    size_t src = (size_t)k * 3 * C + C + 1 * D + 3, dst = (((size_t)1 * H + 1) * C + k) * D + 3;
+    if (b->attn_wh) assert_true(b->attn_wh[dst] == b->attn_w[src]);
+    if (b->attn_wh16) assert_true(b->attn_wh16[dst] == b->attn_w16[src]);
+    if (b->attn_wh16p) assert_true(b->attn_wh16p[dst + 3] == b->attn_w16[src]); /* word 3's low half */
+    if (b->attn_wh16p) assert_true(b->attn_wh16p[dst + 4] == b->attn_w16[src + 16]); /* its high half */
+    if (b->attn_wh8) assert_true(b->attn_wh8[dst] == b->attn_w8[src]);
+}
+
+/* tiny (heads of 16: the row kernel reads the copy) and tiny64 (heads of 64: the panels'
+ * kernel reads the live heads as a list, bf16's copy paired), every weight mode; tiny64
+ * also with the AVX-512 paths turned off after loading, when bf16's paired copy is not
+ * read and the column runs of c_attn give the same bits. Gates per (layer, head): a layer
+ * with one live head, one with none (tiny64), a gate between 0 and 1. */
 static void test_head_major(void **state)
 {
     (void)state;
-    float some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f}, first[8] = {0, 1, 1, 1, 1, 1, 1, 1},
-          one[8] = {0, 0, 1, 0, 1, 1, 1, 1}, all[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-    for (int w = 0; w < 4; w++) {
-        static const hs_weights modes[4] = {HS_WEIGHTS_F32, HS_WEIGHTS_BF16, HS_WEIGHTS_INT8, HS_WEIGHTS_W8A8};
-        hs_weights mode = modes[w];
-        hs_model plain, hm;
-        hs_model_opts o = {.weights = mode};
-        assert_int_equal(hs_model_load(&plain, g_dir, &o), HS_OK);
-        o.head_major = 1;
-        assert_int_equal(hs_model_load(&hm, g_dir, &o), HS_OK);
-        const hs_block *b = &hm.blocks[1];
-        if (mode == HS_WEIGHTS_W8A8) {
-            assert_null(hm.owned_heads);
-        } else {
-            assert_non_null(hm.owned_heads);
-            assert_true((b->attn_wh != NULL) + (b->attn_wh16 != NULL) + (b->attn_wh8 != NULL) == 1);
-            /* element (k, column of part 1, head 2, d 3) where the layout says */
-            int C = hm.cfg.n_embd, H = hm.cfg.n_head, D = C / H, k = 5;
-            size_t src = (size_t)k * 3 * C + C + 2 * D + 3, dst = (((size_t)1 * H + 2) * C + k) * D + 3;
-            if (b->attn_wh) assert_true(b->attn_wh[dst] == b->attn_w[src]);
-            if (b->attn_wh16) assert_true(b->attn_wh16[dst] == b->attn_w16[src]);
-            if (b->attn_wh8) assert_true(b->attn_wh8[dst] == b->attn_w8[src]);
+    static const float some[8] = {1, 0, 0.5f, 1, 0, 1, 1, 0.25f}, first[8] = {0, 1, 1, 1, 1, 1, 1, 1},
+                       one[8] = {0, 0, 1, 0, 1, 1, 1, 1}, all[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    static const float some64[4] = {1, 0, 0, 0.5f}, first64[4] = {0, 1, 1, 1}, none64[4] = {0, 0, 1, 1},
+                       all64[4] = {1, 1, 1, 1};
+    const float *const sets[2][4] = {{some, first, one, all}, {some64, first64, none64, all64}};
+    char *d64 = tu_mkdtemp("model64");
+    assert_non_null(d64);
+    assert_int_equal(hs_model_make_random(d64, "tiny64", 3, "f32"), HS_OK);
+    int avx512 = hs_k_avx512();
+    for (int s = 0; s < 2; s++)
+        for (int w = 0; w < 4; w++) {
+            static const hs_weights modes[4] = {HS_WEIGHTS_F32, HS_WEIGHTS_BF16, HS_WEIGHTS_INT8, HS_WEIGHTS_W8A8};
+            hs_weights mode = modes[w];
+            hs_model plain, hm;
+            hs_model_opts o = {.weights = mode};
+            const char *dir = s ? d64 : g_dir;
+            assert_int_equal(hs_model_load(&plain, dir, &o), HS_OK);
+            o.head_major = 1;
+            assert_int_equal(hs_model_load(&hm, dir, &o), HS_OK);
+            head_major_layout(&hm, mode);
+            for (int wide = avx512; wide >= (s ? 0 : avx512); wide--) {
+                hs_k_avx512_set(wide);
+                for (int g = 0; g < 4; g++) head_major_vs_plain(&plain, &hm, sets[s][g]);
+                batch_vs_single(&hm, HS_GATING_SKIP, sets[s][0], 1);
+            }
+            hs_k_avx512_set(avx512);
+            hs_model_free(&plain);
+            hs_model_free(&hm);
         }
-        head_major_vs_plain(&plain, &hm, some);
-        head_major_vs_plain(&plain, &hm, first);
-        head_major_vs_plain(&plain, &hm, one);
-        head_major_vs_plain(&plain, &hm, all);
-        batch_vs_single(&hm, HS_GATING_SKIP, some, 1);
-        hs_model_free(&plain);
-        hs_model_free(&hm);
-    }
+    tu_rmtree(d64);
+    free(d64);
 }
 
 static int in_block(const void *p, const void *block, size_t n)

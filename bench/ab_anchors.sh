@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ab_anchors.sh [BENCH_ENGINE] [ROUNDS] [MODEL_DIR]: the PyTorch anchor (bench/torch_gpt2.py,
 # 1 thread) and the engine, each with this machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
-# and with both unset (OpenBLAS then picks its kernels itself; the engine's prefill
-# products then go to OpenBLAS's AVX-512 sgemm, gemm.c), all four in alternation per
+# and in the anchors' configuration (both unset, and OPENBLAS_CORETYPE set only where
+# OpenBLAS's own choice is clearly slower: ab_common.sh's ab_anchor_env; the engine's
+# prefill products may then go to OpenBLAS's AVX-512 sgemm, matmul.c), all four in alternation per
 # round: 128-token prefill (tokens/s) and 32 greedy tokens (ms/token). Prints medians,
 # the kernel each PyTorch run loaded and its float32 matmul error against float64.
 # Defaults: build/bench/bench_engine, 3 rounds, the gpt2 shape in build/bench-gpt2.
@@ -15,7 +16,8 @@ ab_need_model "$be" "$model"
 /usr/bin/python3 -c 'import torch' 2>/dev/null ||
   { echo "ab_anchors: needs Debian's PyTorch: apt-get install python3-torch" >&2; exit 2; }
 ab_tmp
-unset_env() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
+ab_anchor_env
+unset_env() { "${anchor_env[@]}" "$@"; }
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
   for env in machine unset; do

@@ -2,7 +2,8 @@
 # ab_blas.sh [BENCH_ENGINE] [ROUNDS] [MODEL_DIR]: the prefill products through OpenBLAS
 # (cblas_sgemm, HS_GEMM_BLAS=1) against our own AVX-512 tiles (HS_GEMM_BLAS=0), OpenBLAS in
 # its best configuration: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in this script's
-# commands, so it picks its kernels itself (the core it loaded is printed). Per round: the
+# commands, so it picks its kernels itself, unless that choice is clearly slower than a
+# core the CPU can run (ab_common.sh's ab_anchor_env; the core it loaded is printed). Per round: the
 # gpt2 prefill shapes (bench_engine --sgemm 1: both in one process, call by call, checked
 # against float64) and a 128-token prefill (tokens/s) on both routes in alternation; prints
 # medians and the median of the per-round ratios. Defaults: build/bench/bench_engine, 5
@@ -14,7 +15,8 @@ source bench/ab_common.sh
 ab_need_engine "$be" ab_blas
 ab_need_model "$be" "$model"
 ab_tmp
-best() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
+ab_anchor_env
+best() { "${anchor_env[@]}" "$@"; }
 best "$be" "$model" --sgemm 1 --repeats 1 | sed -n 1p >&2
 # the fields of one --sgemm line (sed groups): n, K, N; GFLOP/s and largest error of both routes
 re_shape='"sgemm_shape": \[\([0-9]*\), \([0-9]*\), \([0-9]*\)\]'

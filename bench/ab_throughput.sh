@@ -8,7 +8,8 @@
 # Per round and model, at batch 16 and 32, PyTorch and bench_throughput in alternation (who
 # goes first turns each round); both on 1 thread per process, so prompts per second are per
 # core. PyTorch runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in its own command
-# (OpenBLAS's own kernel choice, named in the output), headsweep with the machine's
+# (OpenBLAS's own kernel choice, or the core ab_common.sh's ab_anchor_env found clearly
+# faster where that choice is an old fallback; named in the output), headsweep with the machine's
 # environment. Prints medians of prompts per CPU second and per wall second, the median of
 # the per-round ratios headsweep / PyTorch, and how PyTorch's tokens and NLLs agree with
 # headsweep's. Defaults: build/bench/bench_throughput, 3 rounds, build/bench-gpt2:32 (the
@@ -51,8 +52,9 @@ for s in "${specs[@]}"; do
   "$bt" "$m" "$prompts" --prompts "${n[$m]}" --new $new --batch 16 --heads-off "${heads[$m]}" \
     --dump "$work/$(basename "$m").jsonl" >/dev/null
 done
+ab_anchor_env
 torch_run() {
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/torch_batched.py --model "$1" \
+  "${anchor_env[@]}" /usr/bin/python3 bench/torch_batched.py --model "$1" \
     --tokens "$work/$(basename "$1").jsonl" --batch "$2" --new $new --heads-off "${heads[$1]}" --threads 1
 }
 read -r -a routes <<<"${HS_ROUTES:-default}"

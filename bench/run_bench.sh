@@ -5,8 +5,10 @@
 # roofline of batch-1 decode); prints medians and ratios as markdown. The anchors (PyTorch,
 # and OpenBLAS sgemm in --sgemm) run in their best correct configuration: OPENBLAS_CORETYPE
 # and OPENBLAS_L2_SIZE, which this machine sets and which force OpenBLAS's kernel choice at
-# load, are unset in their commands alone; the kernel that ran and its error against
-# float64 are printed with the results.
+# load, are unset in their commands alone, and OPENBLAS_CORETYPE is set there only where
+# OpenBLAS's own choice is clearly slower than a core the CPU can run (ab_common.sh's
+# ab_anchor_env); the kernel that ran and its error against float64 are printed with the
+# results.
 #   bench/run_bench.sh [MODEL_DIR] [ROUNDS]
 # MODEL_DIR defaults to a gpt2 (124M) shape random model made in build/bench-gpt2.
 set -euo pipefail
@@ -19,7 +21,9 @@ rounds=${2:-3}
 /usr/bin/python3 -c 'import torch' 2>/dev/null ||
   { echo "run_bench: the PyTorch baseline needs Debian's PyTorch: apt-get install python3-torch" >&2; exit 2; }
 [ -f "$model/model.safetensors" ] || "$hs" mkmodel --shape gpt2 --seed 1 --out "$model"
-anchor() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
+source bench/ab_common.sh
+ab_anchor_env
+anchor() { "${anchor_env[@]}" "$@"; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for r in $(seq 1 "$rounds"); do

@@ -357,4 +357,12 @@ const char *hs_model_prefill_route(hs_weights w);
  * scalar scan in any order (the softmax's and the NLL's maximum; test_softmax_same_bits). */
 float hs_model_max(const float *x, int n);
 
+/* sum over i of exp((double)(x[i] - mx)), x[0 .. n) with n >= 1 and mx their maximum: the
+ * NLL's log-sum-exp over a vocabulary. One exp of our own (an error of about 1 ulp
+ * against the correctly rounded value; test_sum_exp) in 8 double lanes, lane j summing
+ * the i with i % 8 == j in order, the lanes then added in a fixed tree: the same bits with
+ * AVX-512 (8 at a time) and without it (the same operations one at a time). A NaN in x
+ * gives NaN. */
+double hs_model_sum_exp(const float *x, int n, float mx);
+
 #endif

@@ -180,6 +180,88 @@ float hs_model_max(const float *x, int n)
     return mx;
 }
 
+/* exp(d) for d <= 0 (or NaN) in double, the same operations in both versions below:
+ * d clamped at -746 (exp is 0 there after rounding; the clamp keeps NaN, as maxpd with d
+ * second does), n = round(d / ln 2) by the 1.5 2^52 shifter, r = d - n ln 2 in two FMAs
+ * (|r| <= 0.35), e^r by its Taylor polynomial to degree 13 (truncation below 5e-18) in
+ * Horner form, times 2^n as two powers of two 2^(n >> 1) and 2^(n - (n >> 1)), each a
+ * normal number for n >= -1076, so only the last product can round to a subnormal. */
+#define SE_SHIFT 6755399441055744.0 /* 1.5 2^52 */
+#define SE_LOG2E 1.4426950408889634
+#define SE_LN2HI 0x1.62e42fefa39efp-1
+#define SE_LN2LO 0x1.abc9e3b39803fp-56
+static const double se_coef[14] = {
+    1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+    1.0 / 40320.0,      1.0 / 5040.0,      1.0 / 720.0,      1.0 / 120.0,     1.0 / 24.0,
+    1.0 / 6.0,          0.5,               1.0,              1.0}; /* 1/13!, .., 1/2, 1, 1 */
+
+static double se_pow2(int64_t n)
+{
+    uint64_t b = (uint64_t)(n + 1023) << 52;
+    double v;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+static double se_exp(double d)
+{
+    d = d < -746.0 ? -746.0 : d;
+    double t = fma(d, SE_LOG2E, SE_SHIFT), n = t - SE_SHIFT;
+    double r = fma(n, -SE_LN2HI, d);
+    r = fma(n, -SE_LN2LO, r);
+    double p = se_coef[0];
+    for (int i = 1; i < 14; i++) p = fma(p, r, se_coef[i]);
+    int64_t tb, sb, k;
+    double sh = SE_SHIFT;
+    memcpy(&tb, &t, sizeof tb), memcpy(&sb, &sh, sizeof sb);
+    k = tb - sb; /* n as an integer: t and the shifter share their exponent */
+    return p * se_pow2(k >> 1) * se_pow2(k - (k >> 1));
+}
+
+/* The fixed tree the 8 lanes are added in. */
+static double se_lanes(const double s[8])
+{
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+#ifdef __AVX2__
+static HS_AVX512 double sum_exp512(const float *x, int n, float mx)
+{
+    __m512d acc = _mm512_setzero_pd(), lo = _mm512_set1_pd(-746.0), shift = _mm512_set1_pd(SE_SHIFT);
+    __m512i bias = _mm512_set1_epi64(1023), sbits = _mm512_castpd_si512(shift);
+    __m256 m = _mm256_set1_ps(mx);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m512d d = _mm512_cvtps_pd(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        d = _mm512_max_pd(lo, d); /* NaN stays: maxpd returns the second operand */
+        __m512d t = _mm512_fmadd_pd(d, _mm512_set1_pd(SE_LOG2E), shift), nn = _mm512_sub_pd(t, shift);
+        __m512d r = _mm512_fmadd_pd(nn, _mm512_set1_pd(-SE_LN2HI), d);
+        r = _mm512_fmadd_pd(nn, _mm512_set1_pd(-SE_LN2LO), r);
+        __m512d p = _mm512_set1_pd(se_coef[0]);
+        for (int c = 1; c < 14; c++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(se_coef[c]));
+        __m512i k = _mm512_sub_epi64(_mm512_castpd_si512(t), sbits), k1 = _mm512_srai_epi64(k, 1);
+        __m512i k2 = _mm512_sub_epi64(k, k1);
+        __m512d s1 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(k1, bias), 52));
+        __m512d s2 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(k2, bias), 52));
+        acc = _mm512_add_pd(acc, _mm512_mul_pd(_mm512_mul_pd(p, s1), s2));
+    }
+    double s[8];
+    _mm512_storeu_pd(s, acc);
+    for (; i < n; i++) s[i % 8] += se_exp((double)(x[i] - mx));
+    return se_lanes(s);
+}
+#endif
+
+double hs_model_sum_exp(const float *x, int n, float mx)
+{
+#ifdef __AVX2__
+    if (hs_k_avx512()) return sum_exp512(x, n, mx);
+#endif
+    double s[8] = {0};
+    for (int i = 0; i < n; i++) s[i % 8] += se_exp((double)(x[i] - mx));
+    return se_lanes(s);
+}
+
 void hs_k_softmax(float *x, int n)
 {
     float mx = hs_model_max(x, n);

@@ -806,6 +806,61 @@ static void test_softmax_same_bits(void **state)
     }
 }
 
+/* ulps between two finite doubles of the same sign */
+static double ulps(double a, double b)
+{
+    int64_t ia, ib;
+    memcpy(&ia, &a, sizeof ia), memcpy(&ib, &b, sizeof ib);
+    return fabs((double)(ia - ib));
+}
+
+/* hs_model_sum_exp with AVX-512 on and off: the same bits (n around the 8-lane block, and
+ * a vocabulary's 50257); one value's exp within 2 ulps of libm's (itself within 1 of the
+ * exact value) over [-745, 0] where the result is normal, 0 below -746, 1 at 0, NaN for
+ * NaN; a long sum within 1e-14 of a long-double sum of libm's. */
+static void test_sum_exp(void **state)
+{
+    (void)state;
+    int avx512 = hs_k_avx512_set(1);
+    unsigned seed = 23;
+    static const int ns[] = {1, 7, 8, 9, 15, 16, 17, 100, 50257};
+    float *x = malloc(50257 * sizeof(float));
+    for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
+        int n = ns[c];
+        for (int i = 0; i < n; i++) x[i] = 12.0f * frand(&seed);
+        float mx = hs_model_max(x, n);
+        double got[2];
+        for (int wide = 0; wide < 2; wide++) hs_k_avx512_set(wide && avx512), got[wide] = hs_model_sum_exp(x, n, mx);
+        if (memcmp(&got[0], &got[1], sizeof got[0]))
+            fail_msg("sum_exp of %d values: %a without AVX-512, %a with", n, got[0], got[1]);
+        long double ref = 0;
+        for (int i = 0; i < n; i++) ref += expl((long double)(x[i] - mx));
+        if (fabsl(got[1] - ref) > 1e-14L * ref)
+            fail_msg("sum_exp of %d values: %.17g, long double %.17Lg", n, got[1], ref);
+    }
+    for (int wide = 0; wide < 2; wide++) {
+        hs_k_avx512_set(wide && avx512);
+        double worst = 0;
+        for (int i = 0; i <= 200000; i++) {
+            float d = -745.0f * (float)i / 200000.0f, zero = 0.0f;
+            double e = hs_model_sum_exp(&d, 1, zero), want = exp((double)d);
+            if (want >= 0x1p-1022 && ulps(e, want) > worst) worst = ulps(e, want);
+        }
+        print_message("sum_exp: worst %.0f ulps from libm's exp over [-745, 0] (AVX-512 %d)\n", worst, wide && avx512);
+        assert_true(worst <= 2);
+        float zero = 0.0f, far = -800.0f, ninf = -INFINITY, nan = NAN;
+        assert_true(hs_model_sum_exp(&zero, 1, zero) == 1.0);
+        assert_true(hs_model_sum_exp(&far, 1, zero) == 0.0);
+        assert_true(hs_model_sum_exp(&ninf, 1, zero) == 0.0);
+        assert_true(isnan(hs_model_sum_exp(&nan, 1, zero)));
+        for (int i = 0; i < 20; i++) x[i] = (float)-i;
+        x[13] = NAN;
+        assert_true(isnan(hs_model_sum_exp(x, 20, 0.0f)));
+    }
+    hs_k_avx512_set(avx512);
+    free(x);
+}
+
 /* Attention over a head's cache: scores have exactly hs_k_dot's bits times the scale, and
  * the weighted sum of values is the plain loop's (each product rounded, then added in key
  * order), for head sizes on and off the 8-float vector (D 8 .. 72, 12, 20) and key counts
@@ -1128,6 +1183,7 @@ int main(void)
                                        cmocka_unit_test(test_trans_pack_same_bits),
                                        cmocka_unit_test(test_attention_same_bits),
                                        cmocka_unit_test(test_softmax_same_bits),
+                                       cmocka_unit_test(test_sum_exp),
                                        cmocka_unit_test(test_layernorm_rows_same_bits),
                                        cmocka_unit_test(test_gelu_accuracy),
                                        cmocka_unit_test(test_gemm_blas_route),

@@ -106,8 +106,8 @@ static void attn_qkv(const rowset *R, const hs_block *b, const hs_layer_cache *l
     }
     /* each live head's columns one contiguous block; the row kernel cannot read bf16's
      * paired copy, so without the list those go on below as column runs */
-    int listed = reads_heads(R, b, lc) ? attn_qkv_list(c, b, lc) : 0;
-    if (listed || (reads_heads(R, b, lc) && !b->attn_wh16p)) {
+    int heads = reads_heads(R, b, lc), listed = heads && attn_qkv_list(c, b, lc);
+    if (listed || (heads && !b->attn_wh16p)) {
         for (int r = 0; r < lc->n_runs; r++)
             for (int part = 0; part < 3; part++) {
                 int col = part * C + lc->runs[r].h0 * D, w = lc->runs[r].len * D;

@@ -17,12 +17,12 @@ ab_need_model "$be" "$model"
   { echo "ab_anchors: needs Debian's PyTorch: apt-get install python3-torch" >&2; exit 2; }
 ab_tmp
 ab_anchor_env
-unset_env() { "${anchor_env[@]}" "$@"; }
+anchor_run() { "${anchor_env[@]}" "$@"; }
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
-  for env in machine unset; do
+  for env in machine anchor; do
     run=
-    [ "$env" = unset ] && run=unset_env
+    [ "$env" = anchor ] && run=anchor_run
     $run /usr/bin/python3 bench/torch_gpt2.py --model "$model" --prompt-len 128 --new-tokens 32 --repeats 1 |
       sed "s/^/$r torch $env /" >>"$out"
     $run "$be" "$model" --prompt 128 --new 32 --repeats 1 | sed "s/^/$r engine $env /" >>"$out"
@@ -41,18 +41,19 @@ print("| run (OPENBLAS_* variables) | prefill tokens/s (128) | decode ms/token (
 print("| --- | --- | --- | --- | --- |")
 for who, pk, dk in (("torch", "prefill_tok_s", "decode_ms_per_tok"),
                     ("engine", "prefill_tokens_per_s", "decode_ms_per_token")):
-    for env in ("machine", "unset"):
+    for env in ("machine", "anchor"):
         core = ",".join(sorted(set(get(who, env, "openblas_core")))) if who == "torch" else ""
         err = f"{max(get(who, env, 'matmul_max_rel_err')):.1e}" if who == "torch" else ""
         name = "PyTorch eager" if who == "torch" else "headsweep"
         print(f"| {name}, {env} | {st.median(get(who, env, pk)):.1f} | {st.median(get(who, env, dk)):.2f} "
               f"| {core} | {err} |")
-for env in ("machine", "unset"):
+for env in ("machine", "anchor"):
     pre = st.median([a / b for a, b in zip(get("engine", env, "prefill_tokens_per_s"),
-                                           get("torch", "unset", "prefill_tok_s"))])
+                                           get("torch", "anchor", "prefill_tok_s"))])
     dec = st.median([b / a for a, b in zip(get("engine", env, "decode_ms_per_token"),
-                                           get("torch", "unset", "decode_ms_per_tok"))])
-    print(f"\nheadsweep ({env}) against PyTorch in its best configuration (unset), median of per-round ratios: "
+                                           get("torch", "anchor", "decode_ms_per_tok"))])
+    print(f"\nheadsweep ({env}) against PyTorch in its best configuration (anchor: ab_anchor_env), "
+          "median of per-round ratios: "
           f"prefill {pre:.2f}x, decode {dec:.2f}x faster", end="")
 print()
 PY

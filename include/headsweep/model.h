@@ -203,6 +203,9 @@ typedef struct {
     const int8_t *lm_head8;   /* (V, C) int8 weight mode, else NULL */
     const float *lm_head_s8;  /* (V) its row scales */
     hs_wq8 lm_headv;          /* W8A8 weight mode: lm_head^T (C, V) in panels, else q NULL */
+    hs_wpack lm_head_wp;      /* opts.pack: lm_head for decode batches' tiles, as 8 lane matrices
+                                 (C/8, V) (src/model/gemm.c), in owned_pack; data NULL when C is
+                                 not a multiple of 8 or the model is not packed */
     hs_wpanel lm_headg;       /* opts.panels: lm_head's rows [0, V / 8 * 8) in batch-1 blocks of
                                  8 rows (K = C, N = V / 8 * 8; src/model/panels.c), else NULL */
     uint16_t *owned16;        /* the bf16 copies, NULL unless HS_WEIGHTS_BF16 */

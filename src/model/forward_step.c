@@ -316,8 +316,12 @@ static void lm_head(const rowset *R, int first, int rows, float *logits)
                    c->cfg.ln_eps);
     c->flops += 2.0 * rows * V * C;
     hs_w W = lm_head_w(m);
-    if (rows > 1 && !R->batch) hs_k_gemm(logits, V, c->xn, C, W, C, 1, rows, C, V, 0.0f);
-    else hs_k_dot_rows(logits, V, W, C, c->xn, C, rows, V, C);
+    if (rows > 1 && !R->batch) {
+        hs_k_gemm(logits, V, c->xn, C, W, C, 1, rows, C, V, 0.0f);
+        return;
+    }
+    if (R->batch && m->lm_head_wp.data) W.p = &m->lm_head_wp; /* the batch's tiles, same bits */
+    hs_k_dot_rows(logits, V, W, C, c->xn, C, rows, V, C);
 }
 
 static void stats_begin(hs_ctx *s)

@@ -5,6 +5,7 @@
  * over KS rows of four panels at a time so that they stay in L1 too. The accumulating
  * product of decode batches (hs_k_gemm_acc) reads weights in place or pre-packed once
  * (throughput mode). AVX2 builds only: without AVX2 matmul.c sends products elsewhere. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,18 +122,25 @@ static inline void transpose8(__m256 r[8])
 /* C rows (mr of them, a compile-time constant after inlining) x 64 columns += A rows x
  * the NP packed panels at bp (panel p at bp + p * ps; ps is kc * NR for a block packed
  * per call, the k block's panel size for a pre-packed matrix). Columns past the edge are
- * masked off (m[p]): the panels are zero padded and those lanes are never stored. */
+ * masked off (m[p]): the panels are zero padded and those lanes are never stored. Each k
+ * step also prefetches one cache line of each of pfon (0, 1 or 2, a constant after
+ * inlining) streams into L2, pf[i] + 64 k; addresses as integers: a prefetch never
+ * faults, so a stream may run past its matrix. */
 static inline __attribute__((always_inline)) HS_AVX512 void tile512(int kc, const float *const a[MR],
                                                                     const float *restrict bp, size_t ps, float *C,
-                                                                    int ldc, const __mmask16 m[NP], const int mr)
+                                                                    int ldc, const __mmask16 m[NP], const int mr,
+                                                                    const uintptr_t *pf, const int pfon)
 {
     __m512 c[MR][NP];
     for (int r = 0; r < mr; r++)
         for (int p = 0; p < NP; p++) c[r][p] = _mm512_maskz_loadu_ps(m[p], C + (size_t)r * ldc + p * NR);
+    uintptr_t pf0 = pfon ? pf[0] : 0, pf1 = pfon > 1 ? pf[1] : 0;
     /* unrolled: the six row pointers' increments took issue slots from the FMAs (the
      * product ran 4-5% faster, bench shapes of both models) */
 #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
+        if (pfon) _mm_prefetch((const char *)(pf0 + 64 * (uintptr_t)k), _MM_HINT_T1);
+        if (pfon > 1) _mm_prefetch((const char *)(pf1 + 64 * (uintptr_t)k), _MM_HINT_T1);
         __m512 b[NP];
         for (int p = 0; p < NP; p++) b[p] = _mm512_load_ps(bp + p * ps + (size_t)k * NR);
         for (int r = 0; r < mr; r++) {
@@ -145,23 +153,29 @@ static inline __attribute__((always_inline)) HS_AVX512 void tile512(int kc, cons
 }
 
 /* C[0 .. mr, 0 .. ncols) += A rows (a, at the block's first k) x the packed block. One
- * copy of the tile per row count, so a short last tile does only its own rows' work. */
+ * copy of the tile per row count, so a short last tile does only its own rows' work.
+ * pf: tile512's npf prefetch streams (0 to 2). */
 static HS_AVX512 void kernel512_acc(int kc, const float *const a[MR], const float *restrict bp, size_t ps, float *C,
-                                    int ldc, int mr, int ncols)
+                                    int ldc, int mr, int ncols, const uintptr_t *pf, int npf)
 {
     __mmask16 m[NP];
     for (int p = 0; p < NP; p++) {
         int n = ncols - p * NR;
         m[p] = n >= NR ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
     }
+#define HS_TILE512(n)                                                                                                  \
+    npf == 2   ? tile512(kc, a, bp, ps, C, ldc, m, n, pf, 2)                                                           \
+    : npf == 1 ? tile512(kc, a, bp, ps, C, ldc, m, n, pf, 1)                                                           \
+               : tile512(kc, a, bp, ps, C, ldc, m, n, pf, 0)
     switch (mr) {
-    case 6: tile512(kc, a, bp, ps, C, ldc, m, 6); break;
-    case 5: tile512(kc, a, bp, ps, C, ldc, m, 5); break;
-    case 4: tile512(kc, a, bp, ps, C, ldc, m, 4); break;
-    case 3: tile512(kc, a, bp, ps, C, ldc, m, 3); break;
-    case 2: tile512(kc, a, bp, ps, C, ldc, m, 2); break;
-    default: tile512(kc, a, bp, ps, C, ldc, m, 1); break;
+    case 6: HS_TILE512(6); break;
+    case 5: HS_TILE512(5); break;
+    case 4: HS_TILE512(4); break;
+    case 3: HS_TILE512(3); break;
+    case 2: HS_TILE512(2); break;
+    default: HS_TILE512(1); break;
     }
+#undef HS_TILE512
 }
 
 /* Prefill (hs_k_gemm) on AVX-512: tile (mr, 64) = A rows x the NP packed panels at bp
@@ -301,9 +315,56 @@ void hs_k_pack(float *dst, hs_w W, int ldw, int K, int N)
     memset(dst + (size_t)K * np * NR, 0, (size_t)(NP - 1) * KC * NR * sizeof(float));
 }
 
+/* One pass of the AVX-512 row tiles: C (M, ncols <= 64) += A (M, kc; row stride lda) @ the
+ * NP panels at bp (panel p at bp + p * ps, kc rows), each tile's chains going on in C. The
+ * tiles also prefetch the nn (0 or NP) streams nx of the next pass into L2, kc lines
+ * each: tile t takes streams t and t + (the number of tiles). */
+static void tiles512_pass(float *C, int ldc, const float *A, int lda, const float *bp, size_t ps, int M, int kc,
+                          int ncols, const uintptr_t nx[NP], int nn)
+{
+    int nt = (M + MR - 1) / MR;
+    for (int i0 = 0, t = 0; i0 < M; i0 += MR, t++) {
+        int mr = M - i0 < MR ? M - i0 : MR;
+        const float *a[MR];
+        for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda;
+        uintptr_t pf[2] = {t < nn ? nx[t] : 0, t + nt < nn ? nx[t + nt] : 0};
+        int npf = t >= nn ? 0 : t + nt < nn ? 2 : 1;
+        kernel512_acc(kc, a, bp, ps, C + (size_t)i0 * ldc, ldc, mr, ncols, pf, npf);
+    }
+}
+
+/* The first rows of the pass gemm_acc_packed makes after the one at (block b0 of kb rows,
+ * first row k0, last k1; column group j0; pass s0): its NP panel streams as integers
+ * (tile512's prefetch), *n = 0 when this is the last pass. */
+static void next_pass(uintptr_t nx[NP], int *n, const hs_wpack *P, int np, int r0, int c0, int K, int N, int b0,
+                      int kb, int k0, int k1, int j0, int s0)
+{
+    int kc = k1 - k0;
+    size_t ps = (size_t)kb * NR;
+    const float *base;
+    *n = NP;
+    if (s0 + KS < kc) {
+        base = P->data + (size_t)b0 * np * NR + (size_t)(j0 / NR) * ps + (size_t)(k0 - b0 + s0 + KS) * NR;
+    } else if (j0 + NP * NR < c0 + N) {
+        base = P->data + (size_t)b0 * np * NR + (size_t)((j0 + NP * NR) / NR) * ps + (size_t)(k0 - b0) * NR;
+    } else if (k1 < r0 + K) { /* k1 starts the next block */
+        int kb1 = P->K - k1 < KC ? P->K - k1 : KC;
+        ps = (size_t)kb1 * NR;
+        base = P->data + (size_t)k1 * np * NR + (size_t)(c0 / NR) * ps;
+    } else {
+        *n = 0;
+        return;
+    }
+    for (int p = 0; p < NP; p++) nx[p] = (uintptr_t)(base + p * ps);
+}
+
 /* C (M, N) += A (M, K) @ the packed matrix's rows [r0, r0+K) and columns [c0, c0+N)
  * (c0 a multiple of 16): the tiles of hs_k_gemm_acc reading the panels in place, so every
- * element gets the same chain (one FMA per k, in k order, onto C's value). */
+ * element gets the same chain (one FMA per k, in k order, onto C's value). On AVX-512 the
+ * row tiles of a pass also prefetch the next pass's panels into L2, one line of one or two
+ * of its NP streams per k step each: a pass reads the weights from memory once, and the
+ * hardware prefetcher did not follow four streams of 8 KB (batch 32 on gpt2's products ran
+ * at 56% of the FMA peak on an AMD EPYC Zen 5, weights hot in cache at 93%). */
 static void gemm_acc_packed(float *C, int ldc, const float *A, int lda, const hs_wpack *P, int r0, int c0, int M,
                             int K, int N)
 {
@@ -319,17 +380,19 @@ static void gemm_acc_packed(float *C, int ldc, const float *A, int lda, const hs
             /* AVX-512: passes of KS rows of the panels over all row tiles, as panel512,
              * each tile's chains going on in C */
             for (int s0 = 0; s0 < kc; s0 += wide ? KS : kc) {
-                int ks = wide && kc - s0 > KS ? KS : kc - s0;
+                if (wide) {
+                    int ks = kc - s0 > KS ? KS : kc - s0, nn;
+                    uintptr_t nx[NP];
+                    next_pass(nx, &nn, P, np, r0, c0, K, N, b0, kb, k0, k1, j0, s0);
+                    tiles512_pass(C + (j0 - c0), ldc, A + (k0 - r0) + s0, lda, bp + (size_t)s0 * NR, ps, M, ks,
+                                  ncols, nx, nn);
+                    continue;
+                }
                 for (int i0 = 0; i0 < M; i0 += MR) {
                     int mr = M - i0 < MR ? M - i0 : MR;
                     const float *a[MR];
-                    for (int r = 0; r < MR; r++)
-                        a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + (k0 - r0) + s0;
+                    for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + (k0 - r0);
                     float *c = C + (size_t)i0 * ldc + (j0 - c0);
-                    if (wide) {
-                        kernel512_acc(ks, a, bp + (size_t)s0 * NR, ps, c, ldc, mr, ncols);
-                        continue;
-                    }
                     for (int p = 0; p < NP && p * NR < ncols; p++)
                         kernel_acc(kc, a, bp + p * ps, c + p * NR, ldc, mr, ncols - p * NR < NR ? ncols - p * NR : NR);
                 }
@@ -358,6 +421,100 @@ int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpac
         if (lo < hi) gemm_acc_packed(y + lo, ldy, x, ldx, P, r0, c0 + lo, B, K, hi - lo);
     }
     return 1;
+}
+
+/* ---- The LM head of decode batches on the tiles (throughput mode). hs_k_dot_rows gives
+ * row n of W (N, K) against a row of x dot4's chain: eight lane sums, lane l over
+ * k = l, l + 8, l + 16, ... in order (one FMA each, from zero), then added as hsum256 adds
+ * them, ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)). Each lane is a product of its
+ * own, x's lane-l values (B, K/8) @ W's lane-l values transposed (K/8, N), and the tiles
+ * compute it with the same chain; so the head is packed as 8 such (K/8, N) matrices (lane
+ * l's after lane l-1's, each in hs_k_pack's layout), the tiles fill 8 scratch sums per
+ * output, and the last step adds them in hsum256's order: the bits of hs_k_dot_rows, at
+ * the tiles' rate (dot_rows512 ran at half the FMA peak on an AMD EPYC Zen 5). ---- */
+
+/* one k block per lane (K/8 <= KC: every GPT-2 size, K <= 1600) */
+size_t hs_k_pack_head_floats(int N, int K) { return K % 8 || K / 8 > KC ? 0 : 8 * hs_k_pack_floats(K / 8, N); }
+
+void hs_k_pack_head(float *dst, hs_w W, int ldw, int N, int K)
+{
+    int K8 = K / 8, np = npan(N);
+    size_t lane = hs_k_pack_floats(K8, N);
+    for (int n = 0; n < np * NR; n++) /* row n of W (in L1 for its 8 lanes) is column n */
+        for (int l = 0; l < 8; l++) {
+            /* lane l's row k, column n: panel n / 16's row k, element n % 16 */
+            float *d = dst + l * lane + (size_t)(n / NR) * K8 * NR + n % NR;
+            size_t at = (size_t)n * ldw + l;
+            for (int k = 0; k < K8; k++, at += 8)
+                d[(size_t)k * NR] = n >= N ? 0.0f
+                                    : W.q  ? (float)W.q[at]
+                                    : W.h  ? hs_bf16_to_f32(W.h[at])
+                                           : W.f[at];
+        }
+    for (int l = 0; l < 8; l++)
+        memset(dst + l * lane + (size_t)K8 * np * NR, 0, (size_t)(NP - 1) * KC * NR * sizeof(float));
+}
+
+/* Columns [c0, c0 + n) (c0 a multiple of 16) of the head for rows x (B, K) in lane order
+ * (xl: row b's lane l at xl + b K + l K/8), into y; S: scratch of 8 B 64 floats. */
+static void head_packed_serial(float *y, int ldy, const float *xl, const hs_wpack *P, int B, int c0, int n, float *S)
+{
+    int K8 = P->K / 8;
+    size_t lane = hs_k_pack_floats(K8, P->N), ps = (size_t)K8 * NR, ls = (size_t)B * NP * NR;
+    for (int j0 = c0; j0 < c0 + n; j0 += NP * NR) {
+        int ncols = c0 + n - j0 < NP * NR ? c0 + n - j0 : NP * NR;
+        memset(S, 0, 8 * ls * sizeof(float));
+        for (int l = 0; l < 8; l++) {
+            const float *bp = P->data + l * lane + (size_t)(j0 / NR) * ps;
+            /* the next lane's panels of this group, or lane 0's of the next group */
+            const float *nb = l < 7 ? bp + lane : j0 + NP * NR < c0 + n ? P->data + (size_t)(j0 / NR + NP) * ps : NULL;
+            uintptr_t nx[NP];
+            for (int p = 0; p < NP; p++) nx[p] = nb ? (uintptr_t)(nb + p * ps) : 0;
+            tiles512_pass(S + l * ls, NP * NR, xl + (size_t)l * K8, P->K, bp, ps, B, K8, ncols, nx, nb ? NP : 0);
+        }
+        for (int b = 0; b < B; b++) {
+            const float *s = S + (size_t)b * NP * NR;
+            float *yb = y + (size_t)b * ldy + (j0 - c0);
+            for (int j = 0; j < ncols; j++) {
+                const float *v = s + j; /* lane l's sum at v[l * ls] */
+                float lo = (v[0] + v[4 * ls]) + (v[2 * ls] + v[6 * ls]);
+                yb[j] = lo + ((v[ls] + v[5 * ls]) + (v[3 * ls] + v[7 * ls]));
+            }
+        }
+    }
+}
+
+int hs_k_dot_rows_packed(float *y, int ldy, const float *x, int ldx, const hs_wpack *P, int B, int N, int K)
+{
+    int n1 = N / 4 * 4; /* the rows dot4 does; the caller's scalar loop does the rest */
+    if (!hs_k_avx512() || !P->data || !hs_k_pack_head_floats(N, K) || K != P->K || N != P->N || B < 1 || n1 == 0)
+        return 0;
+    int K8 = K / 8;
+    float *xl = malloc((size_t)B * K * sizeof(float));
+    if (!xl) return 0;
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < 8; l++)
+            for (int k = 0; k < K8; k++) xl[(size_t)b * K + (size_t)l * K8 + k] = x[(size_t)b * ldx + 8 * k + l];
+    int T = hs_k_threads_for((double)B * K * N), ok = 1;
+    size_t sfl = 8 * (size_t)B * NP * NR;
+    if (T == 1) {
+        float *S = malloc(sfl * sizeof(float));
+        if ((ok = S != NULL)) head_packed_serial(y, ldy, xl, P, B, 0, n1, S);
+        free(S);
+    } else {
+        float *S = malloc((size_t)T * sfl * sizeof(float));
+        if ((ok = S != NULL)) {
+            HS_PARALLEL
+            {
+                int lo, hi;
+                hs_k_share(n1, NR, HS_THREAD_ID, T, &lo, &hi);
+                if (lo < hi) head_packed_serial(y + lo, ldy, xl, P, B, lo, hi - lo, S + HS_THREAD_ID * sfl);
+            }
+        }
+        free(S);
+    }
+    free(xl);
+    return ok ? n1 : 0;
 }
 
 /* The prefill's product (hs_k_tiles) reading a pre-packed matrix in place of packing the
@@ -409,6 +566,12 @@ int hs_k_tiles_packed(float *C, int ldc, const float *A, int lda, const hs_wpack
 
 /* Without AVX2 nothing is pre-packed (hs_model_opts.pack makes no copy). */
 size_t hs_k_pack_floats(int K, int N) { return (void)K, (void)N, 0; }
+size_t hs_k_pack_head_floats(int N, int K) { return (void)N, (void)K, 0; }
+void hs_k_pack_head(float *dst, hs_w W, int ldw, int N, int K) { (void)dst, (void)W, (void)ldw, (void)N, (void)K; }
+int hs_k_dot_rows_packed(float *y, int ldy, const float *x, int ldx, const hs_wpack *P, int B, int N, int K)
+{
+    return (void)y, (void)ldy, (void)x, (void)ldx, (void)P, (void)B, (void)N, (void)K, 0;
+}
 void hs_k_pack(float *dst, hs_w W, int ldw, int K, int N) { (void)dst, (void)W, (void)ldw, (void)K, (void)N; }
 int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpack *P, size_t off, int B, int K, int N,
                        float beta)

@@ -146,7 +146,8 @@ static void KN(block512)(float *C, int ldc, const float *A, int lda, const float
         int mr = M - i0 < MR ? M - i0 : MR;
         const float *a[MR];
         for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda + k0;
-        kernel512_acc(kc, a, bp, (size_t)kc * NR, C + (size_t)i0 * ldc + j0, ldc, mr, ncols);
+        /* no prefetch in the tile: prefetch_block reads the next block's weights ahead */
+        kernel512_acc(kc, a, bp, (size_t)kc * NR, C + (size_t)i0 * ldc + j0, ldc, mr, ncols, NULL, 0);
         KN(prefetch_block)(B, ldb, k0, j0 + NP * NR, N, kc * t / tiles, kc * (t + 1) / tiles);
     }
 }

@@ -210,6 +210,15 @@ size_t hs_k_pack_floats(int K, int N);
 void hs_k_pack(float *dst, hs_w W, int ldw, int K, int N);
 int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpack *P, size_t off, int B, int K, int N,
                        float beta);
+/* The LM head W (N, K) of decode batches, pre-packed (gemm.c: 8 lane matrices (K/8, N) in
+ * hs_k_pack's layout). hs_k_pack_head_floats: its size, 0 when K is not a multiple of 8
+ * (no such copy); hs_k_pack_head writes it (W's values widened: bf16, or int8 unscaled as
+ * hs_k_dot_rows reads them); hs_k_dot_rows_packed: y (B, N) = x (B, K) @ W^T for rows
+ * [0, N / 4 * 4) of W with hs_k_dot_rows' bits (the int8 scales are the caller's, after),
+ * returning how many rows it did, 0 (nothing done) without AVX-512 or memory. */
+size_t hs_k_pack_head_floats(int N, int K);
+void hs_k_pack_head(float *dst, hs_w W, int ldw, int N, int K);
+int hs_k_dot_rows_packed(float *y, int ldy, const float *x, int ldx, const hs_wpack *P, int B, int N, int K);
 /* hs_k_tiles_packed: C (M, N) = beta * C + A (M, K) @ the slice of P starting at element
  * off, hs_k_tiles' product (the prefill's, on our tiles) read from the packed panels
  * instead of packing per call, with its bits; returns 0, doing nothing, when the slice's

@@ -174,6 +174,8 @@ void hs_k_dot_rows(float *y, int ldy, hs_w W, int ldw, const float *x, int ldx, 
     int done = 0; /* batch 1 on the LM head's panels (latency mode), the rows past them as before */
     /* the panels hold W.g->N rows and write all of them: only when the caller wants as many */
     if (W.g && B == 1 && ldw == K && W.poff == 0 && N >= W.g->N) done = hs_k_panels_head(y, W.g, x, K);
+    /* decode batches on the packed head's tiles (throughput mode), the same bits */
+    if (W.p && B >= 2 && ldw == K && W.poff == 0) done = hs_k_dot_rows_packed(y, ldy, x, ldx, W.p, B, N, K);
     if (done < N) dotrows_impl(y + done, ldy, hs_w_at(W, (size_t)done * ldw), ldw, x, ldx, B, N - done, K);
     if (!W.q) return;
     const float *s = i8_scales(W, ldw);

@@ -427,17 +427,26 @@ static hs_wpack pack_one(float **p, const float *f, const uint16_t *h, const int
 }
 
 /* Throughput mode (hs_model_opts): the four matrices of every block packed, from the
- * bf16 values in bf16 weight mode (what batch 1 reads too). */
+ * bf16 values in bf16 weight mode (what batch 1 reads too), and the LM head for the
+ * batches' tiles (from its bf16 or unscaled int8 values likewise). */
 static hs_status make_pack(hs_model *m)
 {
     const hs_config *c = &m->cfg;
-    int C = c->n_embd, F = c->n_inner;
+    int C = c->n_embd, F = c->n_inner, V = c->vocab_size;
     size_t per_layer = hs_k_pack_floats(C, 3 * C) + hs_k_pack_floats(C, C) + hs_k_pack_floats(C, F) +
                        hs_k_pack_floats(F, C);
+    size_t head = hs_k_pack_head_floats(V, C);
     if (per_layer == 0) return HS_OK;
-    float *p = weights_alloc(m, per_layer * (size_t)c->n_layer * sizeof(float), "packed weights");
+    float *p = weights_alloc(m, (per_layer * (size_t)c->n_layer + head) * sizeof(float), "packed weights");
     if (!p) return HS_ENOMEM;
     m->owned_pack = p;
+    if (head) {
+        hs_w W = {m->lm_head16 || m->lm_head8 ? NULL : m->lm_head, m->lm_head16, NULL, 0, m->lm_head8, NULL, NULL, 0,
+                  NULL};
+        hs_k_pack_head(p, W, C, V, C);
+        m->lm_head_wp = (hs_wpack){p, C, V};
+        p += head;
+    }
     for (int l = 0; l < c->n_layer; l++) {
         hs_block *b = &m->blocks[l];
         b->attn_wp = pack_one(&p, b->attn_w, b->attn_w16, b->attn_w8, C, 3 * C);

@@ -401,6 +401,78 @@ static void test_packed_same_bits(void **state)
     hs_k_set_threads(1);
 }
 
+/* The LM head of decode batches on its packed copy (throughput mode, hs_k_dot_rows_packed
+ * through hs_k_dot_rows with hs_w.p) gives exactly the bits of hs_k_dot_rows on the rows
+ * and of each row alone: f32, bf16 and int8 (scaled after, as the rows are), V not a
+ * multiple of 4 or of 64 (the rows past N / 4 * 4 are the scalar loop's), one 64-column
+ * group or many, K from one lane step to gpt2-xl's 1600, batches around the 6-row tile,
+ * 1 and 2 threads. The copy lives in a buffer with no slack past hs_k_pack_head_floats, so
+ * ASan catches a tile that reads past it. */
+static void check_packed_head(int B, int N, int K, int type, unsigned *seed)
+{
+    size_t nw = (size_t)N * K, ny = (size_t)B * (N + 3);
+    float *wf = malloc(nw * sizeof(float)), *qs = malloc((size_t)N * sizeof(float));
+    float *x = malloc((size_t)B * (K + 2) * sizeof(float));
+    uint16_t *wh = malloc(nw * sizeof(uint16_t));
+    int8_t *wq = malloc(nw);
+    for (size_t i = 0; i < nw; i++) {
+        wf[i] = frand(seed), wh[i] = hs_f32_to_bf16(wf[i]);
+        wq[i] = (int8_t)(((unsigned)(wf[i] * 1e6f) % 255u) - 127);
+    }
+    for (int n = 0; n < N; n++) qs[n] = 0.01f + 0.001f * (float)(n % 7);
+    fill(x, (size_t)B * (K + 2), seed);
+    hs_w W = type == 2 ? hs_w_i8(wq, qs) : type == 1 ? hs_w_bf16(wh) : hs_w_f32(wf);
+    size_t np = hs_k_pack_head_floats(N, K);
+    assert_true(np > 0);
+    float *packed = NULL;
+    assert_int_equal(posix_memalign((void **)&packed, 64, np * sizeof(float)), 0);
+    hs_k_pack_head(packed, W, K, N, K);
+    hs_wpack P = {packed, K, N};
+    hs_w Wp = W;
+    Wp.p = &P;
+    float *y[3] = {malloc(ny * sizeof(float)), malloc(ny * sizeof(float)), malloc(ny * sizeof(float))};
+    for (int path = 0; path < 3; path++) { /* 0: packed batch, 1: rows batch, 2: rows alone */
+        memset(y[path], 0, ny * sizeof(float));
+        if (path < 2) hs_k_dot_rows(y[path], N + 3, path ? W : Wp, K, x, K + 2, B, N, K);
+        else
+            for (int b = 0; b < B; b++)
+                hs_k_dot_rows(y[path] + (size_t)b * (N + 3), N + 3, W, K, x + (size_t)b * (K + 2), K + 2, 1, N, K);
+    }
+    static const char *names[] = {"f32", "bf16", "int8"};
+    for (int path = 1; path < 3; path++)
+        if (memcmp(y[0], y[path], ny * sizeof(float)))
+            fail_msg("packed head %s B %d N %d K %d threads %d avx512 %d: differs from %s", names[type], B, N, K,
+                     hs_k_threads(), hs_k_avx512(), path == 1 ? "the rows batch" : "rows alone");
+    /* and the packed call did the work: without AVX-512 it returns 0 and the rows run */
+    float *yp = malloc(ny * sizeof(float));
+    int done = hs_k_dot_rows_packed(yp, N + 3, x, K + 2, &P, B, N, K);
+    assert_int_equal(done, hs_k_avx512() ? N / 4 * 4 : 0);
+    free(yp), free(wf), free(qs), free(x), free(wh), free(wq), free(packed), free(y[0]), free(y[1]), free(y[2]);
+}
+
+static void test_packed_head_same_bits(void **state)
+{
+    (void)state;
+    static const int Bs[] = {2, 3, 6, 7, 13, 32, 33};
+    static const int shapes[][2] = {{4, 8}, {17, 16}, {64, 64}, {65, 200}, {130, 768}, {1003, 96}, {203, 1600}};
+    unsigned seed = 123;
+    assert_int_equal(hs_k_pack_head_floats(100, 13), 0);   /* K not a multiple of 8: no copy */
+    assert_int_equal(hs_k_pack_head_floats(100, 2056), 0); /* K / 8 past one k block */
+    int avx512 = hs_k_avx512_set(1);
+    for (int wide = 0; wide <= avx512; wide++) {
+        hs_k_avx512_set(wide);
+        for (int T = 1; T <= 2; T++) {
+            hs_k_set_threads(T);
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+                for (size_t b = 0; b < sizeof Bs / sizeof *Bs; b++)
+                    check_packed_head(Bs[b], shapes[s][0], shapes[s][1], (int)((s + b) % 3), &seed);
+        }
+        check_packed_head(32, 4003, 768, 0, &seed); /* large enough to be split by threads */
+    }
+    hs_k_avx512_set(1);
+    hs_k_set_threads(1);
+}
+
 /* Latency mode's batch-1 panels (hs_k_panels, hs_model_opts.panels): the product of one
  * row on the panels gives exactly the bits of the row kernel on the original layout, for
  * whole matrices (groups in 4 streams, the rest one at a time: 1, 3, 4, 5, 7, 9 and 36
@@ -1178,6 +1250,7 @@ int main(void)
                                        cmocka_unit_test(test_avx512_same_bits),
                                        cmocka_unit_test(test_packed_same_bits),
                                        cmocka_unit_test(test_packed_gemm_same_bits),
+                                       cmocka_unit_test(test_packed_head_same_bits),
                                        cmocka_unit_test(test_panels_same_bits),
                                        cmocka_unit_test(test_head_list_same_bits),
                                        cmocka_unit_test(test_trans_pack_same_bits),

@@ -596,8 +596,8 @@ static void test_stacked_prefill_identical(void **state)
 }
 
 /* Throughput mode's pre-packed weights (hs_model_opts.pack): the batch reads the packed
- * copy, each sequence alone the original matrices, and the logits stay bit-identical, for
- * f32 and bf16 weights, mask and skip gating (skip reads slices of rows and columns: the
+ * copy (the LM head too), each sequence alone the original matrices, and the logits stay
+ * bit-identical, for f32 and bf16 weights, mask and skip gating (skip reads slices of rows and columns: the
  * live heads' Q/K/V columns and c_proj rows). */
 static void test_batch_decode_packed(void **state)
 {
@@ -613,6 +613,8 @@ static void test_batch_decode_packed(void **state)
         assert_non_null(m.owned_pack);
         assert_non_null(m.blocks[0].attn_wp.data);
         assert_int_equal(m.blocks[1].fc_proj_wp.K, m.cfg.n_inner);
+        assert_non_null(m.lm_head_wp.data); /* the batch's LM head on the tiles */
+        assert_int_equal(m.lm_head_wp.N, m.cfg.vocab_size);
 #endif
         batch_vs_single(&m, HS_GATING_MASK, all, 0);
         batch_vs_single(&m, HS_GATING_SKIP, some, 1);

@@ -225,30 +225,46 @@ static double se_lanes(const double s[8])
 }
 
 #ifdef __AVX2__
+/* se_exp on 8 lanes (d <= 0 or NaN), the same operations in the same order. */
+static inline __attribute__((always_inline)) HS_AVX512 __m512d se_exp8(__m512d d)
+{
+    __m512d lo = _mm512_set1_pd(-746.0), shift = _mm512_set1_pd(SE_SHIFT);
+    __m512i bias = _mm512_set1_epi64(1023), sbits = _mm512_castpd_si512(shift);
+    d = _mm512_max_pd(lo, d); /* NaN stays: maxpd returns the second operand */
+    __m512d t = _mm512_fmadd_pd(d, _mm512_set1_pd(SE_LOG2E), shift), nn = _mm512_sub_pd(t, shift);
+    __m512d r = _mm512_fmadd_pd(nn, _mm512_set1_pd(-SE_LN2HI), d);
+    r = _mm512_fmadd_pd(nn, _mm512_set1_pd(-SE_LN2LO), r);
+    __m512d p = _mm512_set1_pd(se_coef[0]);
+    for (int c = 1; c < 14; c++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(se_coef[c]));
+    __m512i k = _mm512_sub_epi64(_mm512_castpd_si512(t), sbits), k1 = _mm512_srai_epi64(k, 1);
+    __m512i k2 = _mm512_sub_epi64(k, k1);
+    __m512d s1 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(k1, bias), 52));
+    __m512d s2 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(k2, bias), 52));
+    return _mm512_mul_pd(_mm512_mul_pd(p, s1), s2);
+}
+
 static HS_AVX512 double sum_exp512(const float *x, int n, float mx)
 {
-    __m512d acc = _mm512_setzero_pd(), lo = _mm512_set1_pd(-746.0), shift = _mm512_set1_pd(SE_SHIFT);
-    __m512i bias = _mm512_set1_epi64(1023), sbits = _mm512_castpd_si512(shift);
+    __m512d acc = _mm512_setzero_pd();
     __m256 m = _mm256_set1_ps(mx);
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m512d d = _mm512_cvtps_pd(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
-        d = _mm512_max_pd(lo, d); /* NaN stays: maxpd returns the second operand */
-        __m512d t = _mm512_fmadd_pd(d, _mm512_set1_pd(SE_LOG2E), shift), nn = _mm512_sub_pd(t, shift);
-        __m512d r = _mm512_fmadd_pd(nn, _mm512_set1_pd(-SE_LN2HI), d);
-        r = _mm512_fmadd_pd(nn, _mm512_set1_pd(-SE_LN2LO), r);
-        __m512d p = _mm512_set1_pd(se_coef[0]);
-        for (int c = 1; c < 14; c++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(se_coef[c]));
-        __m512i k = _mm512_sub_epi64(_mm512_castpd_si512(t), sbits), k1 = _mm512_srai_epi64(k, 1);
-        __m512i k2 = _mm512_sub_epi64(k, k1);
-        __m512d s1 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(k1, bias), 52));
-        __m512d s2 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(k2, bias), 52));
-        acc = _mm512_add_pd(acc, _mm512_mul_pd(_mm512_mul_pd(p, s1), s2));
-    }
+    for (; i + 8 <= n; i += 8)
+        acc = _mm512_add_pd(acc, se_exp8(_mm512_cvtps_pd(_mm256_sub_ps(_mm256_loadu_ps(x + i), m))));
     double s[8];
     _mm512_storeu_pd(s, acc);
     for (; i < n; i++) s[i % 8] += se_exp((double)(x[i] - mx));
     return se_lanes(s);
+}
+
+/* x[i] = se_exp(x[i] - mx) rounded to float for the first n / 8 * 8 values; returns how
+ * many. */
+static HS_AVX512 int exp_shifted512(float *x, int n, float mx)
+{
+    __m256 m = _mm256_set1_ps(mx);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm512_cvtpd_ps(se_exp8(_mm512_cvtps_pd(_mm256_sub_ps(_mm256_loadu_ps(x + i), m)))));
+    return i;
 }
 #endif
 
@@ -262,16 +278,22 @@ double hs_model_sum_exp(const float *x, int n, float mx)
     return se_lanes(s);
 }
 
+/* Each exp is se_exp's double rounded to float (nearly always libm's expf's value too: that
+ * is within an ulp of the exact one, se_exp's double within an ulp of a double), 8 at a
+ * time on AVX-512 with the same bits; the sum in double in key order. libm's expf, one
+ * call per key, was a tenth of a decode batch's attention on the bundled model. */
 void hs_k_softmax(float *x, int n)
 {
     float mx = hs_model_max(x, n);
+    int i = 0;
+#ifdef __AVX2__
+    if (hs_k_avx512()) i = exp_shifted512(x, n, mx);
+#endif
+    for (; i < n; i++) x[i] = (float)se_exp((double)(x[i] - mx));
     double sum = 0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
-        sum += x[i];
-    }
+    for (i = 0; i < n; i++) sum += x[i];
     float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) x[i] *= inv;
+    for (i = 0; i < n; i++) x[i] *= inv;
 }
 
 double hs_k_entropy(const float *p, int n)

@@ -839,23 +839,30 @@ static void check_softmax(const float *x, int n)
     float *a = malloc((size_t)n * sizeof(float)), *b = malloc((size_t)n * sizeof(float));
     memcpy(a, x, (size_t)n * sizeof(float));
     memcpy(b, x, (size_t)n * sizeof(float));
-    float mx = b[0];
-    for (int i = 1; i < n; i++) mx = b[i] > mx ? b[i] : mx;
-    double sum = 0;
-    for (int i = 0; i < n; i++) {
-        b[i] = expf(b[i] - mx);
-        sum += b[i];
-    }
-    float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) b[i] *= inv;
+    int avx512 = hs_k_avx512_set(1);
     hs_k_softmax(a, n);
-    if (memcmp(a, b, (size_t)n * sizeof(float))) fail_msg("softmax of %d values differs from the scalar loop", n);
+    hs_k_avx512_set(0);
+    hs_k_softmax(b, n);
+    hs_k_avx512_set(avx512);
+    if (memcmp(a, b, (size_t)n * sizeof(float))) fail_msg("softmax of %d values: AVX-512 and scalar differ", n);
+    /* against exp and the sum in double: the exps' and the final product's roundings */
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += exp((double)x[i] - mx);
+    for (int i = 0; i < n; i++) {
+        double ref = exp((double)x[i] - mx) / sum;
+        if (fabs(a[i] - ref) > 3e-7 * ref + 1e-44)
+            fail_msg("softmax of %d values: p[%d] = %.9g, exact %.9g", n, i, (double)a[i], ref);
+    }
     free(a), free(b);
 }
 
-/* The softmax's maximum found 8 lanes at a time: lengths around the 16-value threshold
- * and the 8-lane block, the maximum at every position, and ties of +0 and -0 as the
- * maximum (either zero gives the same bits). */
+/* The softmax (attention's): its maximum found 8 lanes at a time and its exps 8 at a time
+ * on AVX-512, the same bits as one at a time: lengths around the 16-value threshold and the
+ * 8-lane block, the maximum at every position, ties of +0 and -0 as the maximum (either
+ * zero gives the same bits), keys far below the maximum (exps subnormal or 0 in float);
+ * every value within its roundings of the exact softmax. */
 static void test_softmax_same_bits(void **state)
 {
     (void)state;
@@ -874,6 +881,8 @@ static void test_softmax_same_bits(void **state)
         x[n / 3] = 0.0f, x[(2 * n) / 3] = -0.0f;
         check_softmax(x, n);
         x[n / 3] = -0.0f, x[(2 * n) / 3] = 0.0f;
+        check_softmax(x, n);
+        for (int i = 0; i < n; i++) x[i] = -(float)(i % 13) * 9.5f; /* down to -114: subnormal and 0 */
         check_softmax(x, n);
     }
 }

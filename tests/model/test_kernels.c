@@ -895,10 +895,11 @@ static double ulps(double a, double b)
     return fabs((double)(ia - ib));
 }
 
-/* hs_model_sum_exp with AVX-512 on and off: the same bits (n around the 8-lane block, and
- * a vocabulary's 50257); one value's exp within 2 ulps of libm's (itself within 1 of the
- * exact value) over [-745, 0] where the result is normal, 0 below -746, 1 at 0, NaN for
- * NaN; a long sum within 1e-14 of a long-double sum of libm's. */
+/* hs_model_sum_exp with AVX-512 on and off (AVX2): the same bits (n around the 8-lane
+ * block, and a vocabulary's 50257), and each vector lane the scalar tail's bits; one
+ * value's exp within 2 ulps of libm's (itself within 1 of the exact value) over [-745, 0]
+ * where the result is normal, 0 below -746, 1 at 0, NaN for NaN; a long sum within 1e-14
+ * of a long-double sum of libm's. */
 static void test_sum_exp(void **state)
 {
     (void)state;
@@ -937,6 +938,17 @@ static void test_sum_exp(void **state)
         for (int i = 0; i < 20; i++) x[i] = (float)-i;
         x[13] = NAN;
         assert_true(isnan(hs_model_sum_exp(x, 20, 0.0f)));
+        /* a vector lane's exp (the value at lane j of a block of 8, the others' exps 0)
+         * is the scalar one's (the value alone, the tail's code) */
+        for (int v = 0; v < 2000; v++) {
+            float y[8], one = -(float)v * 0.3731f;
+            for (int j = 0; j < 8; j++) {
+                for (int i = 0; i < 8; i++) y[i] = i == j ? one : -INFINITY;
+                if (hs_model_sum_exp(y, 8, 0.0f) != hs_model_sum_exp(&one, 1, 0.0f))
+                    fail_msg("sum_exp: exp(%g) in lane %d differs from the scalar one (AVX-512 %d)", (double)one, j,
+                             wide && avx512);
+            }
+        }
     }
     hs_k_avx512_set(avx512);
     free(x);

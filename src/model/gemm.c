@@ -119,21 +119,17 @@ static inline void transpose8(__m256 r[8])
  * broadcasts per k). Every element is still one FMA per k, in k order, onto C's value:
  * the bits are those of kernel_acc and of the batch-1 chain. ---- */
 
-/* C rows (mr of them, a compile-time constant after inlining) x 64 columns += A rows x
- * the NP packed panels at bp (panel p at bp + p * ps; ps is kc * NR for a block packed
- * per call, the k block's panel size for a pre-packed matrix). Columns past the edge are
- * masked off (m[p]): the panels are zero padded and those lanes are never stored. Each k
- * step also prefetches one cache line of each of pfon (0, 1 or 2, a constant after
- * inlining) streams into L2, pf[i] + 64 k; addresses as integers: a prefetch never
- * faults, so a stream may run past its matrix. */
-static inline __attribute__((always_inline)) HS_AVX512 void tile512(int kc, const float *const a[MR],
-                                                                    const float *restrict bp, size_t ps, float *C,
-                                                                    int ldc, const __mmask16 m[NP], const int mr,
-                                                                    const uintptr_t *pf, const int pfon)
+/* The chains of a tile: c (mr rows, a compile-time constant after inlining, x 64 columns)
+ * += A rows x the NP packed panels at bp (panel p at bp + p * ps; ps is kc * NR for a
+ * block packed per call, the k block's panel size for a pre-packed matrix), one FMA per
+ * element and k, in k order. Each k step also prefetches one cache line of each of pfon
+ * (0, 1 or 2, a constant after inlining) streams into L2, pf[i] + 64 k; addresses as
+ * integers: a prefetch never faults, so a stream may run past its matrix. */
+static inline __attribute__((always_inline)) HS_AVX512 void tile512_chains(int kc, const float *const a[MR],
+                                                                           const float *restrict bp, size_t ps,
+                                                                           __m512 c[MR][NP], const int mr,
+                                                                           const uintptr_t *pf, const int pfon)
 {
-    __m512 c[MR][NP];
-    for (int r = 0; r < mr; r++)
-        for (int p = 0; p < NP; p++) c[r][p] = _mm512_maskz_loadu_ps(m[p], C + (size_t)r * ldc + p * NR);
     uintptr_t pf0 = pfon ? pf[0] : 0, pf1 = pfon > 1 ? pf[1] : 0;
     /* unrolled: the six row pointers' increments took issue slots from the FMAs (the
      * product ran 4-5% faster, bench shapes of both models) */
@@ -148,8 +144,30 @@ static inline __attribute__((always_inline)) HS_AVX512 void tile512(int kc, cons
             for (int p = 0; p < NP; p++) c[r][p] = _mm512_fmadd_ps(av, b[p], c[r][p]);
         }
     }
+}
+
+/* C rows x 64 columns += the chains, going on from C's values. Columns past the edge are
+ * masked off (m[p]): the panels are zero padded and those lanes are never stored. */
+static inline __attribute__((always_inline)) HS_AVX512 void tile512(int kc, const float *const a[MR],
+                                                                    const float *restrict bp, size_t ps, float *C,
+                                                                    int ldc, const __mmask16 m[NP], const int mr,
+                                                                    const uintptr_t *pf, const int pfon)
+{
+    __m512 c[MR][NP];
+    for (int r = 0; r < mr; r++)
+        for (int p = 0; p < NP; p++) c[r][p] = _mm512_maskz_loadu_ps(m[p], C + (size_t)r * ldc + p * NR);
+    tile512_chains(kc, a, bp, ps, c, mr, pf, pfon);
     for (int r = 0; r < mr; r++)
         for (int p = 0; p < NP; p++) _mm512_mask_storeu_ps(C + (size_t)r * ldc + p * NR, m[p], c[r][p]);
+}
+
+/* m[p]: the lanes of panel p inside the first ncols columns. */
+static void tile_masks(__mmask16 m[NP], int ncols)
+{
+    for (int p = 0; p < NP; p++) {
+        int n = ncols - p * NR;
+        m[p] = n >= NR ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+    }
 }
 
 /* C[0 .. mr, 0 .. ncols) += A rows (a, at the block's first k) x the packed block. One
@@ -159,10 +177,7 @@ static HS_AVX512 void kernel512_acc(int kc, const float *const a[MR], const floa
                                     int ldc, int mr, int ncols, const uintptr_t *pf, int npf)
 {
     __mmask16 m[NP];
-    for (int p = 0; p < NP; p++) {
-        int n = ncols - p * NR;
-        m[p] = n >= NR ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-    }
+    tile_masks(m, ncols);
 #define HS_TILE512(n)                                                                                                  \
     npf == 2   ? tile512(kc, a, bp, ps, C, ldc, m, n, pf, 2)                                                           \
     : npf == 1 ? tile512(kc, a, bp, ps, C, ldc, m, n, pf, 1)                                                           \
@@ -176,6 +191,50 @@ static HS_AVX512 void kernel512_acc(int kc, const float *const a[MR], const floa
     default: HS_TILE512(1); break;
     }
 #undef HS_TILE512
+}
+
+/* A tile of one lane of the LM head's packed copy (below): chains from zero, then the
+ * nadd sums already made for the same rows and columns added on in add's order (row
+ * stride lds; c = add[i] + c), the result stored in D (row stride ldd), columns past the
+ * edge masked off. */
+static inline __attribute__((always_inline)) HS_AVX512 void tile512_lane(int kc, const float *const a[MR],
+                                                                         const float *restrict bp, size_t ps,
+                                                                         const float *const add[3], int nadd,
+                                                                         int lds, float *D, int ldd,
+                                                                         const __mmask16 m[NP], const int mr,
+                                                                         const uintptr_t *pf, const int pfon)
+{
+    __m512 c[MR][NP];
+    for (int r = 0; r < mr; r++)
+        for (int p = 0; p < NP; p++) c[r][p] = _mm512_setzero_ps();
+    tile512_chains(kc, a, bp, ps, c, mr, pf, pfon);
+    for (int i = 0; i < nadd; i++)
+        for (int r = 0; r < mr; r++)
+            for (int p = 0; p < NP; p++)
+                c[r][p] = _mm512_add_ps(_mm512_maskz_loadu_ps(m[p], add[i] + (size_t)r * lds + p * NR), c[r][p]);
+    for (int r = 0; r < mr; r++)
+        for (int p = 0; p < NP; p++) _mm512_mask_storeu_ps(D + (size_t)r * ldd + p * NR, m[p], c[r][p]);
+}
+
+static HS_AVX512 void kernel512_lane(int kc, const float *const a[MR], const float *restrict bp, size_t ps,
+                                     const float *const add[3], int nadd, int lds, float *D, int ldd, int mr,
+                                     int ncols, const uintptr_t *pf, int npf)
+{
+    __mmask16 m[NP];
+    tile_masks(m, ncols);
+#define HS_LANE512(n)                                                                                                  \
+    npf == 2   ? tile512_lane(kc, a, bp, ps, add, nadd, lds, D, ldd, m, n, pf, 2)                                      \
+    : npf == 1 ? tile512_lane(kc, a, bp, ps, add, nadd, lds, D, ldd, m, n, pf, 1)                                      \
+               : tile512_lane(kc, a, bp, ps, add, nadd, lds, D, ldd, m, n, pf, 0)
+    switch (mr) {
+    case 6: HS_LANE512(6); break;
+    case 5: HS_LANE512(5); break;
+    case 4: HS_LANE512(4); break;
+    case 3: HS_LANE512(3); break;
+    case 2: HS_LANE512(2); break;
+    default: HS_LANE512(1); break;
+    }
+#undef HS_LANE512
 }
 
 /* Prefill (hs_k_gemm) on AVX-512: tile (mr, 64) = A rows x the NP packed panels at bp
@@ -315,6 +374,20 @@ void hs_k_pack(float *dst, hs_w W, int ldw, int K, int N)
     memset(dst + (size_t)K * np * NR, 0, (size_t)(NP - 1) * KC * NR * sizeof(float));
 }
 
+/* a: row tile i0's mr rows of A (the last one repeated to MR). */
+static void tile_rows(const float *a[MR], const float *A, int lda, int i0, int mr)
+{
+    for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda;
+}
+
+/* The streams of the next pass that row tile t of nt prefetches (nx, nn of them): t and
+ * t + nt, into pf; returns how many. */
+static int tile_prefetch(uintptr_t pf[2], const uintptr_t nx[NP], int nn, int t, int nt)
+{
+    pf[0] = t < nn ? nx[t] : 0, pf[1] = t + nt < nn ? nx[t + nt] : 0;
+    return t >= nn ? 0 : t + nt < nn ? 2 : 1;
+}
+
 /* One pass of the AVX-512 row tiles: C (M, ncols <= 64) += A (M, kc; row stride lda) @ the
  * NP panels at bp (panel p at bp + p * ps, kc rows), each tile's chains going on in C. The
  * tiles also prefetch the nn (0 or NP) streams nx of the next pass into L2, kc lines
@@ -326,9 +399,9 @@ static void tiles512_pass(float *C, int ldc, const float *A, int lda, const floa
     for (int i0 = 0, t = 0; i0 < M; i0 += MR, t++) {
         int mr = M - i0 < MR ? M - i0 : MR;
         const float *a[MR];
-        for (int r = 0; r < MR; r++) a[r] = A + (size_t)(i0 + (r < mr ? r : mr - 1)) * lda;
-        uintptr_t pf[2] = {t < nn ? nx[t] : 0, t + nt < nn ? nx[t + nt] : 0};
-        int npf = t >= nn ? 0 : t + nt < nn ? 2 : 1;
+        uintptr_t pf[2];
+        tile_rows(a, A, lda, i0, mr);
+        int npf = tile_prefetch(pf, nx, nn, t, nt);
         kernel512_acc(kc, a, bp, ps, C + (size_t)i0 * ldc, ldc, mr, ncols, pf, npf);
     }
 }
@@ -429,9 +502,10 @@ int hs_k_matmul_packed(float *y, int ldy, const float *x, int ldx, const hs_wpac
  * them, ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)). Each lane is a product of its
  * own, x's lane-l values (B, K/8) @ W's lane-l values transposed (K/8, N), and the tiles
  * compute it with the same chain; so the head is packed as 8 such (K/8, N) matrices (lane
- * l's after lane l-1's, each in hs_k_pack's layout), the tiles fill 8 scratch sums per
- * output, and the last step adds them in hsum256's order: the bits of hs_k_dot_rows, at
- * the tiles' rate (dot_rows512 ran at half the FMA peak on an AMD EPYC Zen 5). ---- */
+ * l's after lane l-1's, each in hs_k_pack's layout), the tiles make each lane's sums from
+ * zero, and the tiles of lanes 4 to 7 add the earlier lanes' on in hsum256's order: the
+ * bits of hs_k_dot_rows, at the tiles' rate (dot_rows512 ran at half the FMA peak on an
+ * AMD EPYC Zen 5). ---- */
 
 /* one k block per lane (K/8 <= KC: every GPT-2 size, K <= 1600) */
 size_t hs_k_pack_head_floats(int N, int K) { return K % 8 || K / 8 > KC ? 0 : 8 * hs_k_pack_floats(K / 8, N); }
@@ -455,30 +529,46 @@ void hs_k_pack_head(float *dst, hs_w W, int ldw, int N, int K)
         memset(dst + l * lane + (size_t)K8 * np * NR, 0, (size_t)(NP - 1) * KC * NR * sizeof(float));
 }
 
+/* The lanes in the order their tiles run (memory order: lane l's matrix follows lane
+ * l-1's, and lane 7's panels of a group lie before lane 0's of the next; visiting them as
+ * hsum256 pairs them made the cold head 1.2x slower), and what each tile does at its end:
+ * add the sums of scratch buffers add[0 .. nadd) in turn, then store into buffer dst (4:
+ * y itself). That builds ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) in four
+ * (B, 64) buffers that stay in cache, where 8 sums per output cleared, filled and then
+ * added kept the bundled model's head at 0.44 of the FMA peak (its lanes are 32 k steps). */
+static const struct {
+    int lane, dst, nadd, add[3];
+} lane_steps[8] = {
+    {0, 0, 0, {0}}, {1, 1, 0, {0}}, {2, 2, 0, {0}}, {3, 3, 0, {0}},
+    {4, 0, 1, {0}}, {5, 1, 1, {1}}, {6, 0, 2, {2, 0}}, {7, 4, 3, {3, 1, 0}},
+};
+
 /* Columns [c0, c0 + n) (c0 a multiple of 16) of the head for rows x (B, K) in lane order
- * (xl: row b's lane l at xl + b K + l K/8), into y; S: scratch of 8 B 64 floats. */
+ * (xl: row b's lane l at xl + b K + l K/8), into y; S: scratch of 4 B 64 floats. Each
+ * lane's panels of a column group (K/8 x 64) serve every row tile from L1, and its tiles
+ * prefetch the next lane's (or the next group's first lane's). */
 static void head_packed_serial(float *y, int ldy, const float *xl, const hs_wpack *P, int B, int c0, int n, float *S)
 {
-    int K8 = P->K / 8;
-    size_t lane = hs_k_pack_floats(K8, P->N), ps = (size_t)K8 * NR, ls = (size_t)B * NP * NR;
-    for (int j0 = c0; j0 < c0 + n; j0 += NP * NR) {
-        int ncols = c0 + n - j0 < NP * NR ? c0 + n - j0 : NP * NR;
-        memset(S, 0, 8 * ls * sizeof(float));
-        for (int l = 0; l < 8; l++) {
-            const float *bp = P->data + l * lane + (size_t)(j0 / NR) * ps;
-            /* the next lane's panels of this group, or lane 0's of the next group */
-            const float *nb = l < 7 ? bp + lane : j0 + NP * NR < c0 + n ? P->data + (size_t)(j0 / NR + NP) * ps : NULL;
+    int K8 = P->K / 8, nt = (B + MR - 1) / MR, G = NP * NR;
+    size_t lane = hs_k_pack_floats(K8, P->N), ps = (size_t)K8 * NR, bs = (size_t)B * G;
+    for (int j0 = c0; j0 < c0 + n; j0 += G) {
+        int ncols = c0 + n - j0 < G ? c0 + n - j0 : G;
+        const float *grp = P->data + (size_t)(j0 / NR) * ps;
+        for (int i = 0; i < 8; i++) {
+            const float *bp = grp + lane_steps[i].lane * lane;
+            const float *nb = i < 7 ? grp + lane_steps[i + 1].lane * lane : j0 + G < c0 + n ? grp + NP * ps : NULL;
             uintptr_t nx[NP];
             for (int p = 0; p < NP; p++) nx[p] = nb ? (uintptr_t)(nb + p * ps) : 0;
-            tiles512_pass(S + l * ls, NP * NR, xl + (size_t)l * K8, P->K, bp, ps, B, K8, ncols, nx, nb ? NP : 0);
-        }
-        for (int b = 0; b < B; b++) {
-            const float *s = S + (size_t)b * NP * NR;
-            float *yb = y + (size_t)b * ldy + (j0 - c0);
-            for (int j = 0; j < ncols; j++) {
-                const float *v = s + j; /* lane l's sum at v[l * ls] */
-                float lo = (v[0] + v[4 * ls]) + (v[2 * ls] + v[6 * ls]);
-                yb[j] = lo + ((v[ls] + v[5 * ls]) + (v[3 * ls] + v[7 * ls]));
+            int dst = lane_steps[i].dst, nadd = lane_steps[i].nadd;
+            for (int i0 = 0, t = 0; i0 < B; i0 += MR, t++) {
+                int mr = B - i0 < MR ? B - i0 : MR;
+                const float *a[MR], *add[3];
+                uintptr_t pf[2];
+                tile_rows(a, xl + lane_steps[i].lane * K8, P->K, i0, mr);
+                int npf = tile_prefetch(pf, nx, nb ? NP : 0, t, nt);
+                for (int q = 0; q < nadd; q++) add[q] = S + lane_steps[i].add[q] * bs + (size_t)i0 * G;
+                float *D = dst == 4 ? y + (size_t)i0 * ldy + (j0 - c0) : S + dst * bs + (size_t)i0 * G;
+                kernel512_lane(K8, a, bp, ps, add, nadd, G, D, dst == 4 ? ldy : G, mr, ncols, pf, npf);
             }
         }
     }
@@ -496,7 +586,7 @@ int hs_k_dot_rows_packed(float *y, int ldy, const float *x, int ldx, const hs_wp
         for (int l = 0; l < 8; l++)
             for (int k = 0; k < K8; k++) xl[(size_t)b * K + (size_t)l * K8 + k] = x[(size_t)b * ldx + 8 * k + l];
     int T = hs_k_threads_for((double)B * K * N), ok = 1;
-    size_t sfl = 8 * (size_t)B * NP * NR;
+    size_t sfl = 4 * (size_t)B * NP * NR;
     if (T == 1) {
         float *S = malloc(sfl * sizeof(float));
         if ((ok = S != NULL)) head_packed_serial(y, ldy, xl, P, B, 0, n1, S);

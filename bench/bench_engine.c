@@ -44,19 +44,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "headsweep/eval.h"
 #include "headsweep/model.h"
 #include "bench_util.h"
 #include "kernels.h"
 
 void openblas_set_num_threads(int);
 
-static int argmax(const float *x, int n)
-{
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
+/* greedy decode's pick, as the sweep's sampler makes it (hs_argmax, 8 lanes at a time) */
+static int argmax(const float *x, int n) { return (int)hs_argmax(x, n); }
 
 /* Every k-th head off, spread over layers: off heads per layer differ by at most one. */
 static void make_gates(float *g, int L, int H, double pct)

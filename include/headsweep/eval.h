@@ -35,6 +35,10 @@ typedef struct {
     int32_t *idx;  /* (V) */
 } hs_sampler;
 
+/* The index of the first largest of x[0 .. n), n >= 1, as the loop keeping the first
+ * x[i] > x[best] finds it (NaN included): greedy sampling's pick, 8 lanes at a time. */
+int32_t hs_argmax(const float *x, int n);
+
 hs_status hs_sampler_init(hs_sampler *s, int vocab);
 void hs_sampler_free(hs_sampler *s);
 int32_t hs_sample(hs_sampler *s, const float *logits, const hs_sample_params *p, double u);

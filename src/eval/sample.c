@@ -104,7 +104,7 @@ static int32_t argmax8(const float *x, int n)
 }
 #endif
 
-static int32_t argmax(const float *x, int n)
+int32_t hs_argmax(const float *x, int n)
 {
 #ifdef __AVX2__
     int32_t at = n >= 16 ? argmax8(x, n) : -1;
@@ -170,8 +170,8 @@ static int top_candidates(hs_sampler *s, int k)
 int32_t hs_sample(hs_sampler *s, const float *logits, const hs_sample_params *p, double u)
 {
     int V = s->V;
-    if (p->temperature == 0.0f || p->top_k == 1) return argmax(logits, V);
-    float mx = logits[argmax(logits, V)];
+    if (p->temperature == 0.0f || p->top_k == 1) return hs_argmax(logits, V);
+    float mx = logits[hs_argmax(logits, V)];
     double sum = 0;
     for (int i = 0; i < V; i++) {
         s->prob[i] = expf((logits[i] - mx) / p->temperature);

@@ -67,7 +67,7 @@ static void test_sampling_rules(void **state)
     assert_int_equal(hs_sample_params_check(&p), HS_EINPUT);
 }
 
-/* Greedy sampling's argmax (8 lanes at a time from 16 logits) against the plain loop:
+/* Greedy sampling's argmax (hs_argmax: 8 lanes at a time from 16 logits) against the plain loop:
  * lengths around the vector block and a vocabulary's, the maximum at every position,
  * the maximum twice (the first wins), +0/-0 ties, NaN anywhere. */
 static int32_t argmax_ref(const float *x, int n)
@@ -102,6 +102,7 @@ static void test_greedy_argmax(void **state)
             assert_int_equal(hs_sample(&smp, x, &p, 0.5), argmax_ref(x, n));
             x[(at * 3 + 2) % n] = NAN;
             assert_int_equal(hs_sample(&smp, x, &p, 0.5), argmax_ref(x, n));
+            assert_int_equal(hs_argmax(x, n), argmax_ref(x, n)); /* the same pick, called alone */
         }
         hs_sampler_free(&smp);
     }

@@ -144,13 +144,14 @@ const char *hs_weights_name(hs_weights w);
 /* Options of hs_model_load; {0} is plain F32 weights read in place. */
 typedef struct {
     hs_weights weights;
-    /* Throughput mode: the four weight matrices of every block (not the LM head, whose
-     * product already serves two sequences per load) also copied into the layout the
-     * products of a decode batch read, so that a batch streams each weight once instead
-     * of gathering 64-column strips row by row at every step. Batch 1 and prefill keep
-     * reading the original matrices. One more f32 copy of those matrices per process
-     * (also for bf16 weights, widened exactly); every product gives the same bits as
-     * without it. No copy in a build without AVX2. */
+    /* Throughput mode: the four weight matrices of every block and the LM head (as 8
+     * lane matrices, hs_model.lm_head_wp) also copied into the layout the products of a
+     * decode batch read, so that a batch streams each weight once instead of gathering
+     * 64-column strips row by row at every step. Batch 1 and prefill keep reading the
+     * original matrices. One more f32 copy of those matrices per process (also for bf16
+     * weights, widened exactly), on 2 MB transparent huge pages when it is 16 MB or more
+     * (private memory either way); every product gives the same bits as without it. No
+     * copy in a build without AVX2. */
     int pack;
     /* Huge-page mode, for speed measurements: a private copy of model.safetensors and
      * every derived block on 2 MB transparent huge pages (hs_malloc_huge), where a decode

@@ -447,8 +447,8 @@ static hs_status make_pack(hs_model *m)
      * streams at a time, ran 1.07x faster on 2 MB pages than on 4 KB ones (gpt2 shape,
      * batch 32, AMD EPYC Zen 5; docs/performance.md), where batch 1 on huge pages did
      * not gain */
-    float *p = m->huge || bytes >= PACK_HUGE_MIN ? hs_malloc_huge(bytes, "packed weights")
-                                                 : weights_alloc(m, bytes, "packed weights");
+    const char *what = "packed weights";
+    float *p = bytes >= PACK_HUGE_MIN ? hs_malloc_huge(bytes, what) : weights_alloc(m, bytes, what);
     if (!p) return HS_ENOMEM;
     m->owned_pack = p;
     if (head) {

@@ -14,9 +14,11 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 HS_TEST_PACKAGES="python3-torch udunits-bin python3-xarray python3-netcdf4 python3-h5netcdf" \
   HS_CMAKE_ARGS="-DHS_WERROR=ON" tools/setup.sh
 ctest --test-dir build --output-on-failure -j2 --timeout 1200
+echo "test.sh: release build and tests done at ${SECONDS} s"
 
 HS_BUILD_DIR=build-asan HS_BUILD_TYPE=Debug HS_CMAKE_ARGS="-DHS_SANITIZE=ON -DHS_WERROR=ON" tools/setup.sh
 # LeakSanitizer cannot follow MPI's and OpenBLAS's own allocations; leaks of our code
 # are checked by valgrind in the sweep tests instead.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j2 --timeout 1200 -LE slow
+echo "test.sh: sanitizer build and tests done at ${SECONDS} s"

@@ -356,7 +356,7 @@ static void runner_batch_case(const hs_model *m, const hs_tokenizer *tok, hs_gat
                                  " be light and there was light and it was good", " that it was good"};
     hs_prompt prompts[P];
     const hs_prompt *pp[P];
-    char idbuf[P][8];
+    char idbuf[P][16]; /* "p" and any int: gcc -O1 checks the bound */
     for (int i = 0; i < P; i++) {
         snprintf(idbuf[i], sizeof idbuf[i], "p%d", i);
         prompts[i] = (hs_prompt){.id = idbuf[i], .prompt = (char *)text[i], .reference = (char *)ref[i], .line = i + 1};

@@ -284,47 +284,107 @@ herr_t hs_h5_keep_compact(hid_t cpl, int links)
 }
 
 typedef struct {
-    char name[256]; /* the first object found with dense attributes */
-} dense_walk;
+    char name[256];  /* the first object found wrong */
+    const char *why; /* what is wrong with it; NULL while all is well */
+} object_walk;
 
-/* Nonzero when an object's attributes sit in dense storage: the fractal heap and the name
- * index that HDF5 sizes here from their checksummed headers, without reading an entry. */
+/* Records the first wrong object and stops the walk. */
+static herr_t walk_fail(object_walk *w, const char *name, const char *why)
+{
+    snprintf(w->name, sizeof w->name, "%s%s", strcmp(name, ".") ? "/" : "", strcmp(name, ".") ? name : "/");
+    for (char *p = w->name; *p; p++) /* the name comes from the file: one line in the message */
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    w->why = why;
+    return 1;
+}
+
+/* Every link a hard link. The lookups by path that come later follow soft, external and
+ * user-defined links, and an external link opens whatever file it names: a FIFO there hung
+ * headsweep-report, and a path like /dev/zero or another of the reader's files would be read
+ * as part of a shared file. headsweep writes hard links only. */
+#if H5_VERSION_GE(1, 12, 0)
+static herr_t on_link(hid_t g, const char *name, const H5L_info2_t *info, void *data)
+#else
+static herr_t on_link(hid_t g, const char *name, const H5L_info_t *info, void *data)
+#endif
+{
+    (void)g;
+    if (info->type == H5L_TYPE_HARD) return 0;
+    return walk_fail(data, name,
+                     info->type == H5L_TYPE_SOFT       ? "is a soft link"
+                     : info->type == H5L_TYPE_EXTERNAL ? "is an external link (to another file)"
+                                                       : "is a user-defined link");
+}
+
+/* A dataset's raw data in this file, stored the ways HDF5 itself checks: not a virtual
+ * dataset (it maps other files' datasets, opened on a read), no external storage (raw data
+ * in files the dataset names: a FIFO there hung the reader), and no filter but fletcher32,
+ * the only one headsweep writes (anything else is unchecked decompression of hostile
+ * bytes, or an attempt to load a plugin, which hs_h5_check_headers turns off anyway). */
+static const char *dataset_storage(hid_t file, const char *name)
+{
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t dcpl = d < 0 ? -1 : H5Dget_create_plist(d);
+    H5D_layout_t lay = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
+    int n_ext = lay < 0 ? -1 : H5Pget_external_count(dcpl);
+    int nf = lay == H5D_CHUNKED ? H5Pget_nfilters(dcpl) : 0;
+    H5Z_filter_t f0 = nf == 1 ? H5Pget_filter2(dcpl, 0, NULL, NULL, NULL, 0, NULL, NULL) : H5Z_FILTER_NONE;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (d >= 0) H5Dclose(d);
+    if (lay < 0 || n_ext < 0 || nf < 0) return "cannot be opened as a dataset";
+    if (lay == H5D_VIRTUAL) return "is a virtual dataset (its data would be read from other files)";
+    if (lay != H5D_COMPACT && lay != H5D_CONTIGUOUS && lay != H5D_CHUNKED) return "has an unknown storage layout";
+    if (n_ext > 0) return "keeps its data in external files";
+    if (nf > 1 || (nf == 1 && f0 != H5Z_FILTER_FLETCHER32))
+        return "passes its data through a filter other than fletcher32 (headsweep writes no other)";
+    return NULL;
+}
+
+/* Stops at an object whose attributes sit in dense storage (the fractal heap and the name
+ * index that HDF5 sizes here from their checksummed headers, without reading an entry) or a
+ * dataset stored in a way dataset_storage refuses. */
 #if H5_VERSION_GE(1, 12, 0)
 static herr_t on_header(hid_t obj, const char *name, const H5O_info2_t *info, void *data)
 {
-    (void)info;
     H5O_native_info_t ni;
     if (H5Oget_native_info_by_name(obj, name, &ni, H5O_NATIVE_INFO_META_SIZE, H5P_DEFAULT) < 0) return -1;
     const H5_ih_info_t *attr = &ni.meta_size.attr;
 #else
 static herr_t on_header(hid_t obj, const char *name, const H5O_info_t *info, void *data)
 {
-    (void)obj;
     const H5_ih_info_t *attr = &info->meta_size.attr;
 #endif
-    if (!attr->heap_size && !attr->index_size) return 0;
-    dense_walk *w = data;
-    snprintf(w->name, sizeof w->name, "%s%s", strcmp(name, ".") ? "/" : "", strcmp(name, ".") ? name : "/");
-    for (char *p = w->name; *p; p++) /* the name comes from the file: one line in the message */
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-    return 1;
+    if (attr->heap_size || attr->index_size) return walk_fail(data, name, NULL);
+    const char *why = info->type == H5O_TYPE_DATASET ? dataset_storage(obj, name) : NULL;
+    return why ? walk_fail(data, name, why) : 0;
 }
 
 hs_status hs_h5_check_headers(hid_t file, const char *path)
 {
-    dense_walk w = {""};
+    /* No filter plugin is ever loaded on a shared file's word (process-wide; headsweep
+     * needs none). */
+    if (H5PLset_loading_state(0) < 0) return hs_err(HS_EINTERNAL, "%s: cannot turn off HDF5's filter plugins", path);
+    object_walk w = {"", NULL};
 #if H5_VERSION_GE(1, 12, 0)
-    herr_t ok = H5Ovisit3(file, H5_INDEX_NAME, H5_ITER_NATIVE, on_header, &w, H5O_INFO_ALL);
+    herr_t ok = H5Lvisit2(file, H5_INDEX_NAME, H5_ITER_NATIVE, on_link, &w);
 #else
-    herr_t ok = H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_NATIVE, on_header, &w, H5O_INFO_ALL);
+    herr_t ok = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, on_link, &w);
+#endif
+    if (ok >= 0 && !w.name[0])
+#if H5_VERSION_GE(1, 12, 0)
+        ok = H5Ovisit3(file, H5_INDEX_NAME, H5_ITER_NATIVE, on_header, &w, H5O_INFO_ALL);
+#else
+        ok = H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_NATIVE, on_header, &w, H5O_INFO_ALL);
 #endif
     if (ok < 0) {
         char why[256];
         hs_h5_innermost(why, sizeof why);
-        return hs_err(HS_EINPUT, "%s: reading back every object header failed%s%s: the file is damaged; refusing it",
-                      path, why[0] ? ": " : "", why);
+        return hs_err(HS_EINPUT, "%s: reading back every link and object header failed%s%s: the file is damaged; "
+                      "refusing it", path, why[0] ? ": " : "", why);
     }
     if (!w.name[0]) return HS_OK;
+    if (w.why) return hs_err(HS_EINPUT, "%s: %s %s; refusing the file: headsweep writes no such object (see "
+                             "docs/results-format.md, \"Storage choices\")", path, w.name, w.why);
     return hs_err(HS_EINPUT,
                   "%s: the attributes of %s are kept in HDF5's dense storage, where an entry over 4 KiB lies outside "
                   "every checksum and damage to it crashes HDF5 1.10; refusing the file: headsweep keeps every "

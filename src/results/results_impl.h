@@ -63,8 +63,10 @@ hs_status hs_h5_require_checksums(const char *path, int version);
 #define HS_H5_MAX_COMPACT 65535
 /* Sets the phase changes above on a file, group or dataset creation property list. */
 herr_t hs_h5_keep_compact(hid_t cpl, int links);
-/* Loads every object header whole (HDF5 checks each chunk's checksum) and refuses any
- * object whose attributes are in dense storage, before anything reads an attribute. */
+/* Turns off HDF5's filter plugins, refuses any link but a hard link, loads every object
+ * header whole (HDF5 checks each chunk's checksum) and refuses any object whose attributes
+ * are in dense storage and any dataset stored outside the file (virtual, external) or
+ * filtered by anything but fletcher32, before anything reads an attribute or a value. */
 hs_status hs_h5_check_headers(hid_t file, const char *path);
 
 /* Addresses of every chunk seen while reading a file: no two may be equal. */

@@ -63,7 +63,7 @@ def fixture(path, *args):
 
 def report(binary, files, out, *args, env=None):
     cmd = [binary, *files, "--out", out, *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 
 def read_csv(path):
@@ -440,6 +440,7 @@ def check_bad_inputs(binary, work):
             texts.flat[5] = bad
             f.create_dataset("prompts/generated", data=texts)
         expect2([path], "generated text " + name, "/prompts/generated: " + needle)
+    check_foreign_storage(binary, work, expect2)
     other = fixture(os.path.join(work, "other.h5"), "--seed-attr", "8")
     expect2([fixture(os.path.join(work, "one.h5")), other], "mismatched studies",
             "not the same study: study (first differing setting) differs (sample_seed = 7 vs sample_seed = 8)")
@@ -455,6 +456,52 @@ def check_bad_inputs(binary, work):
             "(levels = 0, 30, 50, 70 vs levels = 0, 30, 50, 80)")
     p = report(binary, [os.path.join(work, "one.h5")], os.path.join(work, "bad"), "--bootstrap", "x")
     check(p.returncode == 2, "bad option -> exit 2")
+
+
+def check_foreign_storage(binary, work, expect2):
+    """Links and datasets that would make HDF5 open other files: refused before any is followed.
+    Their target is a FIFO with no writer, which hung the report in open() until 2026-12-07."""
+    fifo = os.path.join(work, "fifo")
+    if not os.path.exists(fifo):
+        os.mkfifo(fifo)
+    metric = "metrics/decode_seconds"
+
+    def soft(f):
+        f["metrics/zz_soft"] = h5py.SoftLink("/" + metric)
+
+    def external_link(f):
+        del f[metric]
+        f[metric] = h5py.ExternalLink(fifo, "/" + metric)
+
+    def virtual(f):
+        shape, dtype = f[metric].shape, f[metric].dtype
+        layout = h5py.VirtualLayout(shape=shape, dtype=dtype)
+        layout[...] = h5py.VirtualSource(fifo, "/" + metric, shape=shape)
+        del f[metric]
+        f.create_virtual_dataset(metric, layout)
+
+    def external_raw(f):
+        shape, dtype = f[metric].shape, f[metric].dtype
+        del f[metric]
+        f.create_dataset(metric, shape=shape, dtype=dtype, external=[(fifo, 0, h5py.h5f.UNLIMITED)])
+
+    def gzip(f):
+        data = f[metric][...]
+        del f[metric]
+        f.create_dataset(metric, data=data, chunks=data.shape, compression="gzip")
+
+    for name, edit, needle in (("soft", soft, "/metrics/zz_soft is a soft link"),
+                               ("elink", external_link, "/%s is an external link" % metric),
+                               ("virtual", virtual, "/%s is a virtual dataset" % metric),
+                               ("external", external_raw, "/%s keeps its data in external files" % metric),
+                               ("gzip", gzip, "/%s passes its data through a filter other than fletcher32" % metric)):
+        path = fixture(os.path.join(work, "storage_%s.h5" % name))
+        with h5py.File(path, "a") as f:
+            edit(f)
+        try:
+            expect2([path], "a file with a %s object" % name, path + ": " + needle)
+        except subprocess.TimeoutExpired:
+            check(False, "a file with a %s object: the report hung" % name)
 
 
 def check_merge(binary, work, full_out):

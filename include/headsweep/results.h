@@ -196,6 +196,9 @@ size_t hs_cell_result_bytes(const hs_grid *g, int n);
 /* Digests of the inputs that, with the job's settings, decide every quality number. */
 typedef struct {
     char model_sha256[65];
+    char config_sha256[65]; /* the model directory's config.json, vocab.json and merges.txt */
+    char vocab_sha256[65];
+    char merges_sha256[65];
     char prompts_sha256[65];
     char calibration_sha256[65]; /* "" without a calibration set */
     int n_prompts;               /* evaluation prompts used */

@@ -127,8 +127,12 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
 {
     text_buf t = {0};
     const hs_sample_params *s = &job->sample;
-    tb_printf(&t, "schema_version = %d\nmodel_sha256 = %s\nprompts_sha256 = %s\nprompts_used = %d\nshards = %d\n",
-              HS_RESULTS_SCHEMA_VERSION, in->model_sha256, in->prompts_sha256, in->n_prompts, job->shards);
+    tb_printf(&t, "schema_version = %d\nmodel_sha256 = %s\n", HS_RESULTS_SCHEMA_VERSION, in->model_sha256);
+    /* the model's shape and its tokenizer decide every number as much as its weights do */
+    tb_printf(&t, "config_sha256 = %s\nvocab_sha256 = %s\nmerges_sha256 = %s\n", in->config_sha256,
+              in->vocab_sha256, in->merges_sha256);
+    tb_printf(&t, "prompts_sha256 = %s\nprompts_used = %d\nshards = %d\n", in->prompts_sha256, in->n_prompts,
+              job->shards);
     tb_printf(&t, "max_new_tokens = %d\ntemperature = %.9g\ntop_k = %d\ntop_p = %.9g\nsample_seed = %llu\n",
               s->max_new, s->temperature, s->top_k, s->top_p, (unsigned long long)s->seed);
     tb_printf(&t, "measure_unpruned_ppl = %s\nstrategy = %s\ncalibration_sha256 = %s\n",

@@ -62,6 +62,7 @@ typedef struct {
     int64_t n_todo, todo_prompts, n_done_before;
     int32_t run;
     char *hosts;           /* rank 0 */
+    hs_study_inputs digests; /* every rank: the SHA-256 of the model's files and the prompt file */
     /* rank 0: the output */
     hs_lock lock;
     hs_results *res;
@@ -235,11 +236,7 @@ static hs_status context_size(sweep *s)
 
 static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *in)
 {
-    memset(in, 0, sizeof *in);
-    const char *sha = hs_model_sha256(&s->model);
-    if (!sha) return hs_err(HS_EIO, "%s: cannot compute the sha256 of model.safetensors", s->job.model_dir);
-    snprintf(in->model_sha256, sizeof in->model_sha256, "%s", sha);
-    snprintf(in->prompts_sha256, sizeof in->prompts_sha256, "%s", s->prompts.sha256);
+    *in = s->digests; /* agree_inputs */
     in->n_prompts = s->grid.n_prompts;
     in->prefill_route = hs_model_prefill_route(s->job.weights);
     for (int v = 0; v < s->job.n_variants; v++)
@@ -1148,12 +1145,59 @@ static hs_status agree_route(sweep *s)
     return st;
 }
 
+/* The SHA-256 of model.safetensors (as loaded), of config.json, vocab.json and merges.txt
+ * beside it, and of the prompt file (as loaded), into s->digests. */
+static hs_status digest_inputs(sweep *s)
+{
+    hs_study_inputs *d = &s->digests;
+    const char *sha = hs_model_sha256(&s->model);
+    if (!sha) return hs_err(HS_EIO, "%s: cannot compute the sha256 of model.safetensors", s->job.model_dir);
+    snprintf(d->model_sha256, sizeof d->model_sha256, "%s", sha);
+    snprintf(d->prompts_sha256, sizeof d->prompts_sha256, "%s", s->prompts.sha256);
+    static const char *const name[] = {"config.json", "vocab.json", "merges.txt"};
+    char *out[] = {d->config_sha256, d->vocab_sha256, d->merges_sha256};
+    hs_status st = HS_OK;
+    for (int i = 0; i < 3 && !st; i++) {
+        char *path = hs_path_join(s->job.model_dir, name[i]);
+        st = path ? hs_sha256_file(path, out[i]) : HS_ENOMEM;
+        free(path);
+    }
+    return st;
+}
+
+/* Collective: every rank computes from the same bytes as rank 0. Each rank reads the model
+ * and the prompts from its own file system, and a stale node-local copy, or a file edited
+ * while the job starts, put another model's or other prompts' numbers under rank 0's study
+ * (the file's identity) without a word. */
+static hs_status agree_inputs(sweep *s)
+{
+    hs_status st = digest_inputs(s);
+    const hs_study_inputs *d = &s->digests;
+    char mine[5 * 64 + 1]; /* five hex digests, one after the other */
+    snprintf(mine, sizeof mine, "%s%s%s%s%s", d->model_sha256, d->config_sha256, d->vocab_sha256, d->merges_sha256,
+             d->prompts_sha256);
+    char *ref = s->rank == 0 ? mine : NULL;
+    hs_status bst = hs_comm_bcast_string(s->comm, &ref);
+    if (!st) st = bst;
+    static const char *const what[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt", NULL};
+    for (int i = 0; !st && s->rank != 0 && ref && i < 5; i++)
+        if (strlen(ref) != strlen(mine) || memcmp(ref + 64 * i, mine + 64 * i, 64))
+            st = hs_err(HS_EINPUT, "this rank read another %s than rank 0 (SHA-256 %.12s… against %.12s…): every rank "
+                                   "must read the same files (a stale copy on this node, or a file changed while the "
+                                   "job started?)",
+                        what[i] ? what[i] : s->job.prompts_path, mine + 64 * i,
+                        strlen(ref) == strlen(mine) ? ref + 64 * i : "?");
+    if (s->rank != 0) free(ref);
+    return st;
+}
+
 static hs_status run(sweep *s)
 {
     hs_status st = load_job(s);
     if (!st) st = agree(s, load_inputs(s));
     if (!st) st = hs_comm_agree(s->comm, hs_comm_hosts(s->comm, &s->hosts));
     if (!st) st = hs_comm_agree(s->comm, agree_route(s));
+    if (!st) st = hs_comm_agree(s->comm, agree_inputs(s));
     if (!st) st = agree(s, s->rank == 0 ? prepare_output(s) : HS_OK);
     if (!st) st = hs_comm_agree(s->comm, share_plan(s));
     if (!st) st = hs_comm_agree(s->comm, share_arrays(s));

@@ -49,6 +49,24 @@ rank_on=("$hs" sweep study.ini --out routes.h5)
 expect 2 "rank 1 (" "this rank's prefill products run on openblas, rank 0's on tiles" -- \
   "$mpiexec" -n 1 env HS_GEMM_BLAS=0 "${rank_on[@]}" : -n 1 env HS_GEMM_BLAS=1 "${rank_on[@]}"
 [ ! -e routes.h5 ] || fail "ranks on two prefill routes left routes.h5"
+# Every rank computes from the bytes rank 0 does (a stale node-local copy of the model or the
+# prompts would put other numbers under rank 0's study): one rank given other prompts, or a
+# model directory whose config.json or merges.txt differs, is refused before any output.
+sed 's/"prompt": "/"prompt": "And /' prompts.jsonl > other-prompts.jsonl
+cmp -s prompts.jsonl other-prompts.jsonl && fail "other-prompts.jsonl is no other"
+expect 2 "rank 1 (" "this rank read another other-prompts.jsonl than rank 0" "every rank must read the same files" -- \
+  "$mpiexec" -n 1 "${rank_on[@]}" : -n 1 "${rank_on[@]}" --set job.prompts=other-prompts.jsonl
+for f in config.json merges.txt; do
+  rm -rf model2 && cp -r model model2
+  if [ $f = config.json ]; then sed -i 's/"layer_norm_epsilon": [0-9.e-]*/"layer_norm_epsilon": 0.001/' model2/$f
+  else sed -i '$d' model2/$f; fi
+  cmp -s model/$f model2/$f && fail "model2/$f is no other"
+  expect 2 "rank 1 (" "this rank read another $f than rank 0" -- \
+    "$mpiexec" -n 1 "${rank_on[@]}" : -n 1 "${rank_on[@]}" --set job.model=model2
+done
+[ ! -e routes.h5 ] || fail "ranks on other inputs left routes.h5"
+# config.json and the tokenizer are part of the study: resuming with either changed is refused.
+expect 2 "different study" "merges_sha256 = " -- "$hs" sweep study.ini --out g.h5 --set job.model=model2
 
 # A variable-length string attribute (h5py's default for a str) is refused unread, file
 # unchanged: its text would come from HDF5's global heap, which no checksum covers.

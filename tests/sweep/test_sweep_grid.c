@@ -141,7 +141,7 @@ static char *study_of(const char *set, const hs_study_inputs *in)
 /* Settings that change a number change the study; paths, threads and names do not. */
 static void test_study_text(void **state)
 {
-    hs_study_inputs in = {"aa", "bb", "cc", 10, "", NULL, NULL};
+    hs_study_inputs in = {"aa", "a1", "a2", "a3", "bb", "cc", 10, "", NULL, NULL};
     char *base = study_of(NULL, &in);
     assert_non_null(strstr(base, "model_sha256 = aa\n"));
     assert_non_null(strstr(base, "levels = 0, 30, 50, 70\n"));
@@ -169,6 +169,16 @@ static void test_study_text(void **state)
     char *t = study_of(NULL, &other);
     assert_string_not_equal(t, base);
     free(t);
+    /* every file of the model directory the numbers come from: its shape and its tokenizer */
+    char *digest[] = {other.model_sha256, other.config_sha256, other.vocab_sha256, other.merges_sha256,
+                      other.prompts_sha256};
+    for (size_t i = 0; i < sizeof digest / sizeof digest[0]; i++) {
+        other = in;
+        digest[i][0] = 'z';
+        t = study_of(NULL, &other);
+        if (!strcmp(t, base)) fail_msg("digest %zu did not change the study text", i);
+        free(t);
+    }
     /* the prefill's route: our tiles write no line (files from before keep their
      * identity), OpenBLAS's rows round otherwise and name themselves */
     other = in;

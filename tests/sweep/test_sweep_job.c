@@ -268,7 +268,7 @@ static void test_pruning_sources(void **state)
  * mean ablation needs the calibration set even where the strategy does not. */
 static void test_ablation_key(void **state)
 {
-    static const hs_study_inputs in = {"m-sha", "p-sha", "c-sha", 1, "", NULL, NULL};
+    static const hs_study_inputs in = {"m-sha", "cfg-sha", "v-sha", "mg-sha", "p-sha", "c-sha", 1, "", NULL, NULL};
     hs_job job;
     assert_int_equal(parse(&job, BASE, NULL, 0), HS_OK);
     for (int v = 0; v < job.n_variants; v++) assert_int_equal(job.variants[v].ablation, HS_ABLATION_ZERO);

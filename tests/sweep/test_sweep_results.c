@@ -19,7 +19,8 @@ static char *dir;
 static hs_job job;
 static hs_grid grid;
 static char *study;
-static const hs_study_inputs inputs = {"model-sha", "prompts-sha", "calib-sha", 7, "", NULL, NULL};
+static const hs_study_inputs inputs = {"model-sha",   "config-sha", "vocab-sha", "merges-sha",
+                                        "prompts-sha", "calib-sha",  7,           "", NULL, NULL};
 
 static int setup(void **state)
 {

@@ -250,7 +250,7 @@ int hs_h5_superblock_version(const void *image, size_t size)
 
 int hs_h5_superblock_version_file(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* O_NONBLOCK: a FIFO must not hang */
     if (fd < 0) return -2;
     struct stat sb;
     int version = fstat(fd, &sb) == 0 ? -1 : -2;
@@ -291,32 +291,97 @@ typedef struct {
 /* Records the first wrong object and stops the walk. */
 static herr_t walk_fail(object_walk *w, const char *name, const char *why)
 {
-    snprintf(w->name, sizeof w->name, "%s%s", strcmp(name, ".") ? "/" : "", strcmp(name, ".") ? name : "/");
+    int root = !strcmp(name, ".");
+    if (snprintf(w->name, sizeof w->name, "%s%s", root ? "" : "/", root ? "/" : name) >= (int)sizeof w->name)
+        memcpy(w->name + sizeof w->name - 4, "...", 4); /* a long name, cut: the message stays one line */
     for (char *p = w->name; *p; p++) /* the name comes from the file: one line in the message */
         if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     w->why = why;
     return 1;
 }
 
-/* Every link a hard link. The lookups by path that come later follow soft, external and
- * user-defined links, and an external link opens whatever file it names: a FIFO there hung
- * headsweep-report, and a path like /dev/zero or another of the reader's files would be read
- * as part of a shared file. headsweep writes hard links only. */
+/* The walk of every link, group by group without recursion (HDF5's own H5Lvisit and H5Ovisit
+ * recurse: a file of 20,000 nested groups overflowed the stack of every reader, and walked
+ * 2,000 of them in 20 s looking each up by its whole path). headsweep's objects sit at most
+ * two names deep (/metrics/decode_seconds), a group holds at most a few dozen, and each has
+ * one name. Every link a hard link: the lookups by path that come later follow soft,
+ * external and user-defined links, and an external link opens whatever file it names (a FIFO
+ * there hung headsweep-report; /dev/zero or another of the reader's files would be read as
+ * part of a shared file). One name per object: a dataset hard-linked under two metric names
+ * made a resume write one metric's values over the other's. */
+#define WALK_DEPTH_MAX 2   /* groups below the root */
+#define WALK_LINKS_MAX 1024 /* links in one group (the most headsweep writes: /metrics, ~40) */
+#define WALK_GROUPS_MAX 64  /* groups in the file (headsweep writes 8) */
+
+typedef struct {
+    object_walk *w;
+    const char *dir;   /* the group's path, "" for the root */
+    int depth;         /* of the group */
+    char (*groups)[256]; /* (WALK_GROUPS_MAX) groups still to walk, as paths */
+    int *n_groups;
+} link_walk;
+
 #if H5_VERSION_GE(1, 12, 0)
 static herr_t on_link(hid_t g, const char *name, const H5L_info2_t *info, void *data)
 #else
 static herr_t on_link(hid_t g, const char *name, const H5L_info_t *info, void *data)
 #endif
 {
-    (void)g;
-    if (info->type == H5L_TYPE_HARD) return 0;
-    return walk_fail(data, name,
-                     info->type == H5L_TYPE_SOFT       ? "is a soft link"
-                     : info->type == H5L_TYPE_EXTERNAL ? "is an external link (to another file)"
-                                                       : "is a user-defined link");
+    link_walk *lw = data;
+    char path[256];
+    if (snprintf(path, sizeof path, "%s%s%s", lw->dir, lw->dir[0] ? "/" : "", name) >= (int)sizeof path)
+        return walk_fail(lw->w, lw->dir[0] ? lw->dir : ".", "holds a name longer than headsweep writes");
+    if (info->type != H5L_TYPE_HARD)
+        return walk_fail(lw->w, path, info->type == H5L_TYPE_SOFT       ? "is a soft link"
+                                      : info->type == H5L_TYPE_EXTERNAL ? "is an external link (to another file)"
+                                                                        : "is a user-defined link");
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t oi;
+    if (H5Oget_info_by_name3(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+#else
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+#endif
+    if (oi.rc != 1) return walk_fail(lw->w, path, "is linked from more than one place (hard links to one object)");
+    if (oi.type != H5O_TYPE_GROUP) return 0;
+    if (lw->depth + 1 > WALK_DEPTH_MAX) return walk_fail(lw->w, path, "is a group nested deeper than headsweep writes");
+    if (*lw->n_groups == WALK_GROUPS_MAX) return walk_fail(lw->w, path, "is one group more than headsweep writes");
+    snprintf(lw->groups[(*lw->n_groups)++], 256, "%s", path);
+    return 0;
 }
 
-/* A dataset's raw data in this file, stored the ways HDF5 itself checks: not a virtual
+/* One group's links; its subgroups appended to groups. -1 when HDF5 fails. */
+static herr_t walk_group(hid_t file, object_walk *w, char (*groups)[256], int *n_groups, int at)
+{
+    const char *dir = groups[at];
+    int depth = 0;
+    for (const char *p = dir; *p; p++) depth += *p == '/';
+    depth += dir[0] != '\0';
+    hid_t g = H5Gopen2(file, dir[0] ? dir : "/", H5P_DEFAULT);
+    H5G_info_t gi;
+    herr_t ok = g < 0 ? -1 : H5Gget_info(g, &gi);
+    if (ok >= 0 && gi.nlinks > WALK_LINKS_MAX) ok = walk_fail(w, dir[0] ? dir : ".", "holds more links than headsweep "
+                                                                                     "writes in a group (over 1024)");
+    link_walk lw = {w, dir, depth, groups, n_groups};
+    hsize_t idx = 0;
+    if (ok == 0) ok = H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, on_link, &lw);
+    if (g >= 0) H5Gclose(g);
+    return ok;
+}
+
+/* Every group breadth first from the root; stops at the first wrong link (w). */
+static herr_t walk_links(hid_t file, object_walk *w)
+{
+    char(*groups)[256] = calloc(WALK_GROUPS_MAX + 1, 256);
+    if (!groups) return -1;
+    int n = 1; /* groups[0] = "" is the root */
+    herr_t ok = 0;
+    for (int at = 0; at < n && ok == 0 && !w->name[0]; at++) ok = walk_group(file, w, groups, &n, at);
+    free(groups);
+    return ok < 0 ? -1 : 0;
+}
+
+/* A dataset's raw data in this file, stored the ways HDF5 itself checks: chunked, not a virtual
  * dataset (it maps other files' datasets, opened on a read), no external storage (raw data
  * in files the dataset names: a FIFO there hung the reader), and no filter but fletcher32,
  * the only one headsweep writes (anything else is unchecked decompression of hostile
@@ -324,17 +389,22 @@ static herr_t on_link(hid_t g, const char *name, const H5L_info_t *info, void *d
 static const char *dataset_storage(hid_t file, const char *name)
 {
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    hid_t dcpl = d < 0 ? -1 : H5Dget_create_plist(d);
+    hid_t dcpl = d < 0 ? -1 : H5Dget_create_plist(d), sp = d < 0 ? -1 : H5Dget_space(d);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    if (sp >= 0) H5Sclose(sp);
     H5D_layout_t lay = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
     int n_ext = lay < 0 ? -1 : H5Pget_external_count(dcpl);
     int nf = lay == H5D_CHUNKED ? H5Pget_nfilters(dcpl) : 0;
     H5Z_filter_t f0 = nf == 1 ? H5Pget_filter2(dcpl, 0, NULL, NULL, NULL, 0, NULL, NULL) : H5Z_FILTER_NONE;
     if (dcpl >= 0) H5Pclose(dcpl);
     if (d >= 0) H5Dclose(d);
-    if (lay < 0 || n_ext < 0 || nf < 0) return "cannot be opened as a dataset";
+    if (lay < 0 || n_ext < 0 || nf < 0 || n < 0) return "cannot be opened as a dataset";
     if (lay == H5D_VIRTUAL) return "is a virtual dataset (its data would be read from other files)";
     if (lay != H5D_COMPACT && lay != H5D_CONTIGUOUS && lay != H5D_CHUNKED) return "has an unknown storage layout";
     if (n_ext > 0) return "keeps its data in external files";
+    /* the writer chunks every dataset that has a value, each chunk with its fletcher32 sum and
+     * the index with its digest: data stored contiguous or compact escapes every check */
+    if (lay != H5D_CHUNKED && n > 0) return "is not stored in checksummed chunks (as headsweep stores every dataset)";
     if (nf > 1 || (nf == 1 && f0 != H5Z_FILTER_FLETCHER32))
         return "passes its data through a filter other than fletcher32 (headsweep writes no other)";
     return NULL;
@@ -365,11 +435,7 @@ hs_status hs_h5_check_headers(hid_t file, const char *path)
      * needs none). */
     if (H5PLset_loading_state(0) < 0) return hs_err(HS_EINTERNAL, "%s: cannot turn off HDF5's filter plugins", path);
     object_walk w = {"", NULL};
-#if H5_VERSION_GE(1, 12, 0)
-    herr_t ok = H5Lvisit2(file, H5_INDEX_NAME, H5_ITER_NATIVE, on_link, &w);
-#else
-    herr_t ok = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, on_link, &w);
-#endif
+    herr_t ok = walk_links(file, &w); /* first: it bounds the recursion of H5Ovisit below */
     if (ok >= 0 && !w.name[0])
 #if H5_VERSION_GE(1, 12, 0)
         ok = H5Ovisit3(file, H5_INDEX_NAME, H5_ITER_NATIVE, on_header, &w, H5O_INFO_ALL);

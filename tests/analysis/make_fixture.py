@@ -138,6 +138,13 @@ def compact_dcpl():
 
 
 def new_dataset(f, name, **kw):
+    """Chunked with fletcher32 sums when it holds a value, as the sweep writes: the readers refuse
+    data stored otherwise, which no checksum covers."""
+    data = kw.get("data")
+    shape = kw.get("shape", None if data is None else np.shape(data))
+    if shape and all(shape):
+        kw.setdefault("chunks", True)
+        kw.setdefault("fletcher32", True)
     return f.create_dataset(name, dcpl=compact_dcpl(), **kw)
 
 

@@ -415,7 +415,7 @@ def check_bad_inputs(binary, work):
         expect2([f], "missing " + ds, ds)
     with h5py.File(fixture(os.path.join(work, "shape.h5")), "a") as f:
         del f["metrics/hit_eot"]
-        f["metrics/hit_eot"] = np.zeros((3, 4, 5))
+        f.create_dataset("metrics/hit_eot", data=np.zeros((3, 4, 5)), chunks=True, fletcher32=True)
     expect2([os.path.join(work, "shape.h5")], "misshapen dataset", "metrics/hit_eot: has shape")
     # Every attribute of the attribute table (src/results/schema.c) is checked, not only those
     # a reader reads: of its class, one value or one per variant.
@@ -438,7 +438,7 @@ def check_bad_inputs(binary, work):
             ids = f["text/generated_ids"]
             texts = np.full(ids.shape[:3], b"a text", dtype="S16")
             texts.flat[5] = bad
-            f.create_dataset("prompts/generated", data=texts)
+            f.create_dataset("prompts/generated", data=texts, chunks=True, fletcher32=True)
         expect2([path], "generated text " + name, "/prompts/generated: " + needle)
     check_foreign_storage(binary, work, expect2)
     other = fixture(os.path.join(work, "other.h5"), "--seed-attr", "8")
@@ -490,7 +490,22 @@ def check_foreign_storage(binary, work, expect2):
         del f[metric]
         f.create_dataset(metric, data=data, chunks=data.shape, compression="gzip")
 
+    def contiguous(f):
+        data = f[metric][...]
+        del f[metric]
+        f.create_dataset(metric, data=data)
+
+    def aliased(f):
+        del f["metrics/distinct_1"]
+        f["metrics/distinct_1"] = f["metrics/distinct_2"]
+
+    def nested(f):
+        f.create_group("metrics/g/h")
+
     for name, edit, needle in (("soft", soft, "/metrics/zz_soft is a soft link"),
+                               ("contiguous", contiguous, "/%s is not stored in checksummed chunks" % metric),
+                               ("aliased", aliased, "/metrics/distinct_1 is linked from more than one place"),
+                               ("nested", nested, "/metrics/g/h is a group nested deeper than headsweep writes"),
                                ("elink", external_link, "/%s is an external link" % metric),
                                ("virtual", virtual, "/%s is a virtual dataset" % metric),
                                ("external", external_raw, "/%s keeps its data in external files" % metric),
@@ -722,6 +737,11 @@ def check_other_shapes(binary, work):
     check(p.returncode == 0, "a file with no cell done: " + p.stderr)
 
 
+# The report runs `gnuplot -e "hs_png_out = '...'; hs_pdf_out = '...'" NAME.gp` (the figure files it
+# renames into place: docs/report.md, "Output directory"); a fake reads them as a real one does.
+FAKE_OUTPUTS = "eval \"$(printf '%s\\n' \"$2\" | tr ';' '\\n' | sed 's/ = /=/')\"\n"
+
+
 def fake_gnuplot(work, name, body):
     d = os.path.join(work, name)
     os.makedirs(d, exist_ok=True)
@@ -738,14 +758,14 @@ def check_fake_gnuplot(binary, work, f):
     out = os.path.join(work, "nopdf")
     os.makedirs(out, exist_ok=True)
     open(os.path.join(out, "heads_pruned.pdf"), "wb").write(b"%PDF-1.5 stale")
-    env = fake_gnuplot(work, "png-only", "echo png > \"${1%.gp}.png\"\n")
+    env = fake_gnuplot(work, "png-only", FAKE_OUTPUTS + "echo png > \"$hs_png_out\"\n")
     p = report(binary, [f], out, "--bootstrap", "200", env=env)
     rep = open(os.path.join(out, "REPORT.md")).read() if p.returncode == 0 else ""
     check(p.returncode == 0 and ".pdf)" not in rep and "no `pdfcairo` terminal" in rep and
           not os.path.exists(os.path.join(out, "heads_pruned.pdf")),
           "gnuplot without pdfcairo: no PDF listed, the note, the stale PDF removed (%d: %s)"
           % (p.returncode, p.stderr))
-    env = fake_gnuplot(work, "bad-pdf", "echo png > \"${1%.gp}.png\"; echo not-a-pdf > \"${1%.gp}.pdf\"\n")
+    env = fake_gnuplot(work, "bad-pdf", FAKE_OUTPUTS + "echo png > \"$hs_png_out\"; echo not-a-pdf > \"$hs_pdf_out\"\n")
     p = report(binary, [f], os.path.join(work, "badpdf"), "--bootstrap", "200", env=env)
     check(p.returncode == 1 and "without a PDF header" in p.stderr,
           "a PDF without its header fails the report (%d: %s)" % (p.returncode, p.stderr[-300:]))

@@ -192,7 +192,22 @@ typedef struct {
     const char *units;
     const char *description;
     int timing;              /* 1 for timing/memory (vary run to run), 0 for quality (exact) */
+    double lo, hi;           /* every value a run can record is in [lo, hi] (or NaN: not recorded) */
 } hs_metric_info;
+
+/* The bounds of hs_metric_info: what no run of this tool can exceed, so that readers refuse
+ * a shared file's impossible numbers (a perplexity of -5 was a "better" verdict; speeds of
+ * 1e308 overflowed the mean to inf, "no difference, p = 1") and the statistics over up to
+ * 2^24 values of each stay far from overflow. Perplexity is exp of a mean NLL >= 0, so >= 1
+ * up to the rounding of the NLL's sum. */
+#define HS_METRIC_COUNT_MAX 1e9
+#define HS_METRIC_SECONDS_MAX 1e9   /* 31 years */
+#define HS_METRIC_RATE_MAX 1e9      /* tokens per second */
+#define HS_METRIC_BYTES_MAX 1e15    /* a petabyte */
+#define HS_METRIC_FLOPS_MAX 1e18
+#define HS_METRIC_EPOCH_MAX 1e11    /* the year 5138 */
+#define HS_METRIC_PPL_MIN 0.999
+#define HS_METRIC_PPL_MAX 1e30
 
 extern const hs_metric_info hs_metrics[HS_M_COUNT];
 

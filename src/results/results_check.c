@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "headsweep/agency.h"    /* HS_AG_NSTATES */
+#include "headsweep/eval.h"      /* hs_metrics: each metric's possible values */
 #include "headsweep/tokenizer.h" /* hs_utf8_valid_prefix */
 
 enum { S_VARIANT = HS_RD_VARIANT, S_LEVEL = HS_RD_LEVEL, S_PROMPT = HS_RD_PROMPT, S_LAYER = HS_RD_LAYER,
@@ -502,6 +503,34 @@ typedef struct {
     hs_status st;
 } metric_walk;
 
+/* Every value of metric obj (a dataset of /metrics named name) NaN (not recorded) or in what
+ * a run of headsweep can record: hs_metrics' bounds for its own metrics, and for a name it
+ * does not know (a newer build's) finite and within what the statistics sum safely. The
+ * report's verdicts are quoted: from an impossible value (a perplexity of -5, a speed of
+ * 1e308 whose mean overflowed) it gave one as if the file were sound. */
+static hs_status check_metric_values(const ck *c, const char *obj, const char *name)
+{
+    double lo = -HS_METRIC_FLOPS_MAX, hi = HS_METRIC_FLOPS_MAX;
+    for (int m = 0; m < HS_M_COUNT; m++)
+        if (!strcmp(hs_metrics[m].name, name)) lo = hs_metrics[m].lo, hi = hs_metrics[m].hi;
+    hid_t d = H5Dopen2(c->file, obj, H5P_DEFAULT), sp = d < 0 ? -1 : H5Dget_space(d);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    double *v = n < 0 ? NULL : malloc((size_t)(n ? n : 1) * sizeof *v);
+    hs_status st = HS_OK;
+    if (n < 0) st = fail_h5(c, obj, "cannot read its shape");
+    else if (!v) st = hs_err(HS_ENOMEM, "%s: %s: out of memory checking its values", c->path, obj);
+    else if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+        st = fail_h5(c, obj, "cannot read it");
+    for (hssize_t i = 0; !st && i < n; i++)
+        if (!isnan(v[i]) && !(v[i] >= lo && v[i] <= hi))
+            st = fail(c, obj, "value %g at index %lld is not one a run records (NaN, or in [%g, %g])", v[i],
+                      (long long)i, lo, hi);
+    free(v);
+    close_id(sp);
+    close_id(d);
+    return st;
+}
+
 static herr_t on_metric(hid_t g, const char *name, const H5L_info_t *info, void *data)
 {
     (void)g, (void)info;
@@ -514,6 +543,7 @@ static herr_t on_metric(hid_t g, const char *name, const H5L_info_t *info, void 
     hid_t d = -1;
     w->st = check_dataset(w->c, obj, 3, w->want, H5T_FLOAT, NULL, &d); /* and its timing attribute */
     close_id(d);
+    if (!w->st) w->st = check_metric_values(w->c, obj, name);
     return w->st ? -1 : 0;
 }
 

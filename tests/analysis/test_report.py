@@ -441,6 +441,20 @@ def check_bad_inputs(binary, work):
             f.create_dataset("prompts/generated", data=texts, chunks=True, fletcher32=True)
         expect2([path], "generated text " + name, "/prompts/generated: " + needle)
     check_foreign_storage(binary, work, expect2)
+    # Values no run records (a perplexity below 1, a speed of inf or 1e308, a share above 1) are
+    # refused, not turned into verdicts: -5 read "better", 1e308 overflowed the mean to "p = 1".
+    for name, metric, value, needle in (
+            ("neg_ppl", "reference_perplexity", -5.0, "value -5 at index 7 is not one a run records"),
+            ("inf_speed", "decode_tokens_per_second", np.inf, "value inf at index 7 is not one a run records"),
+            ("huge_speed", "decode_tokens_per_second", 1.7e308, "value 1.7e+308 at index 7"),
+            ("share", "distinct_2", 1.25, "value 1.25 at index 7 is not one a run records (NaN, or in [0, 1])")):
+        path = fixture(os.path.join(work, "value_%s.h5" % name))
+        with h5py.File(path, "a") as f:
+            d = f["metrics/" + metric]
+            v = d[...]
+            v.flat[7] = value
+            d[...] = v
+        expect2([path], "a metric value " + name, path + ": /metrics/%s: %s" % (metric, needle))
     other = fixture(os.path.join(work, "other.h5"), "--seed-attr", "8")
     expect2([fixture(os.path.join(work, "one.h5")), other], "mismatched studies",
             "not the same study: study (first differing setting) differs (sample_seed = 7 vs sample_seed = 8)")
@@ -573,7 +587,7 @@ def check_duplicates(binary, work, full_out):
             d[index] = d[index] * factor if factor else 1 - d[index]
         return path
 
-    c = tampered("dup_quality.h5", "metrics/distinct_1", (0, 2, 1), 1.5)
+    c = tampered("dup_quality.h5", "metrics/distinct_1", (0, 2, 1), 0.5)
     out, p = run([a, c], "dup_quality")
     needle = ("cell (variant baseline, level 50, shard 1) is done in both %s and %s with different results: "
               "distinct_1 of prompt p001 is " % (a, c))

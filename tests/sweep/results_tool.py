@@ -551,7 +551,8 @@ def main():
         with h5py.File(path, "r+") as f:
             v, lv, s = np.argwhere(f["cells/done"][...] == 1)[0]
             p = s  # the first prompt of shard s
-            f["metrics/distinct_2"][v, lv, p] = f["metrics/distinct_2"][v, lv, p] + 0.125
+            d2 = f["metrics/distinct_2"][v, lv, p]  # a share: moved, and kept in [0, 1]
+            f["metrics/distinct_2"][v, lv, p] = d2 - 0.125 if d2 >= 0.125 else d2 + 0.125
             print(f"{text(f['variant'][v])} {f['level'][lv]:g} {s}")
     elif cmd == "damage":
         damage(path, sys.argv[3], int(sys.argv[4]))

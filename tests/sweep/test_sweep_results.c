@@ -75,7 +75,9 @@ static void fill_cell(hs_cell_result *c, int64_t index, double base)
     assert_int_equal(hs_cell_result_init(c, &grid, hs_grid_shard_size(&grid, cell.shard)), HS_OK);
     hs_grid_shard_prompts(&grid, cell.shard, c->prompt);
     c->index = index;
-    for (int i = 0; i < c->n * HS_M_COUNT; i++) c->metrics[i] = base + i;
+    /* distinct values, each within what its metric can record (a reader refuses the rest) */
+    for (int i = 0; i < c->n * HS_M_COUNT; i++)
+        c->metrics[i] = hs_metrics[i % HS_M_COUNT].hi <= 1 ? (base + i) / (base + 1e4) : base + i;
     for (int i = 0; i < c->n * grid.max_new; i++) c->gen_ids[i] = (int32_t)(base + i);
     for (int i = 0; i < grid.n_layers * grid.n_heads * HS_AG_NSTATES; i++) c->occupancy[i] = (int64_t)base * 10 + i;
     for (int i = 0; i < grid.n_layers * grid.n_heads; i++) c->transitions[i] = (int64_t)base * 3 + i;

@@ -450,6 +450,62 @@ static hs_status check_fixed_texts(const ck *c, const char *obj, hid_t d, hid_t 
     return st;
 }
 
+typedef struct {
+    const char *p;
+    size_t size;
+} id_ref;
+
+static int cmp_id(const void *a, const void *b)
+{
+    const id_ref *x = a, *y = b;
+    return memcmp(x->p, y->p, x->size);
+}
+
+/* No two entries of the (n, size) fixed strings ids equal: sorted references, neighbours compared. */
+static hs_status check_unique(const ck *c, const char *obj, const char *ids, size_t n, size_t size)
+{
+    id_ref *r = malloc((n ? n : 1) * sizeof *r);
+    if (!r) return hs_err(HS_ENOMEM, "%s: %s: out of memory checking its entries", c->path, obj);
+    for (size_t i = 0; i < n; i++) r[i] = (id_ref){ids + i * size, size};
+    qsort(r, n, sizeof *r, cmp_id);
+    hs_status st = HS_OK;
+    for (size_t i = 1; !st && i < n; i++)
+        if (!memcmp(r[i - 1].p, r[i].p, size))
+            st = fail(c, obj, "entries %zu and %zu are the same id", (size_t)(r[i - 1].p - ids) / size,
+                      (size_t)(r[i].p - ids) / size);
+    free(r);
+    return st;
+}
+
+/* /prompt (already shape-checked): ids as the prompt loader takes them, which every reader
+ * matches prompts by and prints: UTF-8 up to a NUL and nothing after it (C and h5py then read
+ * one id), not empty, no control character (they reach messages, tables and file names), no two alike
+ * (merge and the report pair prompts by id). */
+static hs_status check_prompt_ids(const ck *c)
+{
+    const char *obj = "/prompt";
+    hid_t d = H5Dopen2(c->file, obj, H5P_DEFAULT), t = d < 0 ? -1 : H5Dget_type(d);
+    size_t size = t < 0 ? 0 : H5Tget_size(t), n = c->len[S_PROMPT];
+    char *ids = size ? malloc(n * size) : NULL;
+    hs_status st = size == 0 ? fail_h5(c, obj, "cannot open it")
+                   : !ids    ? hs_err(HS_ENOMEM, "%s: %s: out of memory checking its entries", c->path, obj)
+                   : H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids) < 0 ? fail_h5(c, obj, "cannot read it")
+                                                                            : HS_OK;
+    for (size_t i = 0; !st && i < n; i++) {
+        const char *e = ids + i * size;
+        st = check_text_element(c, obj, e, size, i);
+        if (!st && !e[0]) st = fail(c, obj, "entry %zu is empty", i);
+        for (size_t k = 0; !st && k < size && e[k]; k++)
+            if ((unsigned char)e[k] < 0x20 || e[k] == 0x7f)
+                st = fail(c, obj, "entry %zu holds a control character (byte %zu)", i, k + 1);
+    }
+    if (!st) st = check_unique(c, obj, ids, n, size);
+    free(ids);
+    close_id(t);
+    close_id(d);
+    return st;
+}
+
 /* Texts of the file (already shape-checked; absent ones skipped): UTF-8, as the prompt
  * loader and the writer of generated text (hs_tokenizer_decode_text) make them. Control
  * characters are text (a newline in a prompt). */
@@ -494,6 +550,7 @@ static hs_status check_all_values(const ck *c, const hs_results_dims *dims)
             st = check_values_or(c, hs_results_datasets[HS_RDS_COPIES_REQUESTED + k].path, 0, HS_COPY_ALL,
                                  HS_RESULTS_COPIES_UNKNOWN);
     if (!st) st = check_texts(c);
+    if (!st) st = check_prompt_ids(c);
     return st;
 }
 

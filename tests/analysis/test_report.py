@@ -441,6 +441,15 @@ def check_bad_inputs(binary, work):
             f.create_dataset("prompts/generated", data=texts, chunks=True, fletcher32=True)
         expect2([path], "generated text " + name, "/prompts/generated: " + needle)
     check_foreign_storage(binary, work, expect2)
+    # Prompt ids as the prompt loader takes them: merge and the report pair prompts by id.
+    for name, i, value, needle in (("dup", 3, None, "/prompt: entries 2 and 3 are the same id"),
+                                   ("empty", 4, b"", "/prompt: entry 4 is empty")):
+        path = fixture(os.path.join(work, "id_%s.h5" % name))
+        with h5py.File(path, "a") as f:
+            ids = f["prompt"][...]
+            ids[i] = ids[i - 1] if value is None else value
+            f["prompt"][...] = ids
+        expect2([path], "prompt ids " + name, path + ": " + needle)
     # Values no run records (a perplexity below 1, a speed of inf or 1e308, a share above 1) are
     # refused, not turned into verdicts: -5 read "better", 1e308 overflowed the mean to "p = 1".
     for name, metric, value, needle in (

@@ -208,6 +208,38 @@ static hs_status check_attrs(const ck *c, hid_t o, const char *obj, int generic)
     return st;
 }
 
+/* CLASS of a dimension scale as H5DSset_scale writes it: one NUL-terminated string of 16
+ * bytes, "DIMENSION_SCALE". H5DS reads it with strlen: merge's H5DSattach_scale ran past a
+ * CLASS of 200 bytes without a NUL (valgrind). */
+static hs_status check_scale_class(const ck *c, hid_t d, const char *obj)
+{
+    static const char want[16] = "DIMENSION_SCALE";
+    hid_t a = H5Aopen(d, "CLASS", H5P_DEFAULT), t = a < 0 ? -1 : H5Aget_type(a), sp = a < 0 ? -1 : H5Aget_space(a);
+    char got[16] = {0};
+    int ok = t >= 0 && sp >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0 &&
+             H5Tget_size(t) == sizeof want && H5Tget_strpad(t) == H5T_STR_NULLTERM &&
+             H5Sget_simple_extent_type(sp) == H5S_SCALAR && H5Aread(a, t, got) >= 0 && !memcmp(got, want, sizeof want);
+    close_id(sp);
+    close_id(t);
+    close_id(a);
+    return ok ? HS_OK : fail(c, obj, "attribute CLASS is not the 16-byte string \"DIMENSION_SCALE\" of a scale");
+}
+
+/* The dimension-scale attributes where HDF5's H5DS functions (merge attaches every scale
+ * again) expect them: CLASS and REFERENCE_LIST on the scales only (a CLASS on a metric made
+ * merge's attaching fail, blaming its own output), no DIMENSION_LIST on a scale. */
+static hs_status check_scale_attrs(const ck *c, hid_t d, const char *obj)
+{
+    int scale = 0;
+    for (int s = 0; s < S_COUNT; s++) scale |= !strcmp(obj, hs_results_scales[s].path);
+    htri_t cls = H5Aexists(d, "CLASS"), refs = H5Aexists(d, "REFERENCE_LIST"), dims = H5Aexists(d, "DIMENSION_LIST");
+    if (cls < 0 || refs < 0 || dims < 0) return fail_h5(c, obj, "cannot look up its attributes");
+    if (!scale && (cls || refs))
+        return fail(c, obj, "carries a dimension scale's attribute %s but is no scale", cls ? "CLASS" : "REFERENCE_LIST");
+    if (scale && dims) return fail(c, obj, "is a dimension scale with scales of its own (DIMENSION_LIST)");
+    return scale && cls ? check_scale_class(c, d, obj) : HS_OK;
+}
+
 /* Opens obj as a dataset of rank `rank`, type class cls; checks its shape against want
  * (NULL: any, stored in got), its bytes against the file size, chunks and units. */
 static hs_status check_dataset(const ck *c, const char *obj, int rank, const hsize_t *want, H5T_class_t cls,
@@ -234,6 +266,7 @@ static hs_status check_dataset(const ck *c, const char *obj, int rank, const hsi
         st = fail(c, obj, "declares more data than the file holds (%llu bytes)", (unsigned long long)c->file_size);
     if (!st) st = check_chunks(c, obj, d, rank, dims, elem);
     if (!st) st = check_attrs(c, d, obj, 1); /* units, long_name, ... */
+    if (!st) st = check_scale_attrs(c, d, obj);
     for (int i = 0; !st && got && i < rank; i++) got[i] = dims[i];
     close_id(sp);
     close_id(t);

@@ -441,6 +441,18 @@ def check_bad_inputs(binary, work):
             f.create_dataset("prompts/generated", data=texts, chunks=True, fletcher32=True)
         expect2([path], "generated text " + name, "/prompts/generated: " + needle)
     check_foreign_storage(binary, work, expect2)
+    # Dimension-scale attributes where HDF5's H5DS functions expect them (merge attaches scales
+    # again): a CLASS on a metric made merge fail naming its own output; one without a NUL on a
+    # scale was read past its end.
+    for name, obj, attr, value, needle in (
+            ("class_metric", "metrics/distinct_2", "CLASS", np.bytes_(b""),
+             "/metrics/distinct_2: carries a dimension scale's attribute CLASS but is no scale"),
+            ("class_noterm", "level", "CLASS", np.bytes_(b"D" * 200),
+             "/level: attribute CLASS is not the 16-byte string \"DIMENSION_SCALE\" of a scale")):
+        path = fixture(os.path.join(work, "attr_%s.h5" % name))
+        with h5py.File(path, "a") as f:
+            f[obj].attrs.modify(attr, value)
+        expect2([path], "attribute " + name, path + ": " + needle)
     # Prompt ids as the prompt loader takes them: merge and the report pair prompts by id.
     for name, i, value, needle in (("dup", 3, None, "/prompt: entries 2 and 3 are the same id"),
                                    ("empty", 4, b"", "/prompt: entry 4 is empty")):

@@ -621,6 +621,25 @@ static hs_status check_metric_values(const ck *c, const char *obj, const char *n
     return st;
 }
 
+/* A metric's timing attribute, when present, 0 (quality: exact) or 1 (timing: varies), as
+ * the report sorts metrics by it. */
+static hs_status check_timing_flag(const ck *c, hid_t d, const char *obj)
+{
+    htri_t has = H5Aexists(d, "timing");
+    if (has <= 0) return has < 0 ? fail_h5(c, obj, "cannot look up its attribute timing") : HS_OK;
+    hid_t a = H5Aopen(d, "timing", H5P_DEFAULT);
+    int64_t v = -1;
+    herr_t ok = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_INT64, &v);
+    close_id(a);
+    if (ok < 0) return fail_h5(c, obj, "cannot read its attribute timing");
+    return v == 0 || v == 1 ? HS_OK : fail(c, obj, "attribute timing is %lld, not 0 or 1", (long long)v);
+}
+
+/* The metrics are what the report reads one by one (each its tables and figures): at most
+ * this many, several times the ~30 headsweep writes (2,000 aliases of one dataset made a
+ * 10 MB report in a minute). */
+#define METRICS_MAX 256
+
 static herr_t on_metric(hid_t g, const char *name, const H5L_info_t *info, void *data)
 {
     (void)g, (void)info;
@@ -632,6 +651,7 @@ static herr_t on_metric(hid_t g, const char *name, const H5L_info_t *info, void 
     }
     hid_t d = -1;
     w->st = check_dataset(w->c, obj, 3, w->want, H5T_FLOAT, NULL, &d); /* and its timing attribute */
+    if (!w->st) w->st = check_timing_flag(w->c, d, obj);
     close_id(d);
     if (!w->st) w->st = check_metric_values(w->c, obj, name);
     return w->st ? -1 : 0;
@@ -643,6 +663,14 @@ static hs_status check_metrics(const ck *c)
     metric_walk w = {c, want, HS_OK};
     hid_t g = H5Gopen2(c->file, "/metrics", H5P_DEFAULT);
     if (g < 0) return fail_h5(c, "/metrics", "cannot open it as a group");
+    H5G_info_t gi;
+    herr_t counted = H5Gget_info(g, &gi);
+    if (counted < 0 || gi.nlinks > METRICS_MAX) {
+        H5Gclose(g);
+        return counted < 0 ? fail_h5(c, "/metrics", "cannot count its metrics")
+                           : fail(c, "/metrics", "holds %llu metrics (at most %d)", (unsigned long long)gi.nlinks,
+                                  METRICS_MAX);
+    }
     hsize_t idx = 0;
     herr_t it = H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, on_metric, &w);
     H5Gclose(g);

@@ -453,6 +453,10 @@ def check_bad_inputs(binary, work):
         with h5py.File(path, "a") as f:
             f[obj].attrs.modify(attr, value)
         expect2([path], "attribute " + name, path + ": " + needle)
+    path = fixture(os.path.join(work, "timing_7.h5"))
+    with h5py.File(path, "a") as f:
+        f["metrics/distinct_2"].attrs.modify("timing", np.uint8(7))
+    expect2([path], "a timing flag of 7", path + ": /metrics/distinct_2: attribute timing is 7, not 0 or 1")
     # Prompt ids as the prompt loader takes them: merge and the report pair prompts by id.
     for name, i, value, needle in (("dup", 3, None, "/prompt: entries 2 and 3 are the same id"),
                                    ("empty", 4, b"", "/prompt: entry 4 is empty")):

@@ -87,6 +87,12 @@ typedef struct {
                                    (<= 0: 10) */
 } hs_score_opts;
 
+/* A poll for a stop request (the sweep's signal flag: nonzero when one arrived), called
+ * between calibration sequences by every scorer and the head means: they then return
+ * HS_EINTR, so a stop does not wait for the whole scoring (an hour on a large model with
+ * ablation). Process-wide, as signals are; NULL (the default) never stops. */
+void hs_prune_set_interrupt(int (*poll)(void));
+
 hs_status hs_scores_compute(hs_head_scores *out, hs_model *m, const hs_tokenizer *tok,
                             const hs_prompt_set *calib, hs_strategy s, const hs_score_opts *o);
 hs_status hs_scores_save(const hs_head_scores *sc, const char *path);

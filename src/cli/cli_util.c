@@ -6,6 +6,14 @@
 
 #include "cli_util.h"
 
+void hs_cli_put_safe(FILE *f, const char *s, int keep_lines)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        int ctl = *c < 0x20 || *c == 0x7f;
+        putc(ctl && !(keep_lines && (*c == '\n' || *c == '\t')) ? '?' : *c, f);
+    }
+}
+
 int hs_cli_fail(hs_status st)
 {
     fprintf(stderr, "headsweep: %s\n", hs_err_msg());

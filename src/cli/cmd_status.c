@@ -16,6 +16,7 @@
 #include "cli_util.h"
 #include "cmd_sweep.h"
 #include "headsweep/sweep.h"
+#include "headsweep/tokenizer.h"
 
 static const char status_usage[] =
     "usage: headsweep status FILE.h5 [--json] [--cells K/N]\n"
@@ -212,10 +213,15 @@ static void print_text(const file_status *s, const char *path)
     print_copies(s);
     if (s->locked && s->pid <= 0) /* only the lock on the file itself: held through another path to it */
         printf("lock        held by a live sweep or merge through another path to this file (pid unknown)\n");
-    else if (s->locked)
-        printf("lock        held by a live sweep: pid %ld on host %s\n", s->pid, s->host[0] ? s->host : "unknown");
-    else printf("lock        free\n");
-    printf("last build  %s\n", hs_results_last_version(s->res)[0] ? hs_results_last_version(s->res) : "(no cell yet)");
+    else if (s->locked) {
+        printf("lock        held by a live sweep: pid %ld on host ", s->pid);
+        hs_cli_put_safe(stdout, s->host[0] ? s->host : "unknown", 0); /* from the lock file */
+        putchar('\n');
+    } else printf("lock        free\n");
+    printf("last build  ");
+    const char *last = hs_results_last_version(s->res);
+    hs_cli_put_safe(stdout, last[0] ? last : "(no cell yet)", 0);
+    putchar('\n');
     print_levels(s);
     int w = s->n_single ? 12 : 8;
     printf("\n%-20s %*s %8s %8s\n", "variant", w, "level", "done", "missing");
@@ -223,10 +229,13 @@ static void print_text(const file_status *s, const char *path)
         for (int l = 0; l < g->n_levels; l++) {
             int d = shards_done(s, v, l);
             char lab[32];
-            printf("%-20s %*s %8d %8d\n", hs_results_variant_name(s->res, v), w,
+            hs_cli_put_safe(stdout, hs_results_variant_name(s->res, v), 0);
+            size_t nl = strlen(hs_results_variant_name(s->res, v));
+            printf("%*s %*s %8d %8d\n", nl < 20 ? (int)(20 - nl) : 0, "", w,
                    level_label(s, l, " alone", lab, sizeof lab), d, g->n_shards - d);
         }
-    printf("\nstudy settings:\n%s", hs_results_study(s->res));
+    printf("\nstudy settings:\n");
+    hs_cli_put_safe(stdout, hs_results_study(s->res), 1); /* the file's text: no escape sequence */
     size_t n = strlen(hs_results_study(s->res));
     if (n && hs_results_study(s->res)[n - 1] != '\n') putchar('\n');
 }
@@ -279,8 +288,31 @@ static json_t *status_json(const file_status *s, const char *path)
                      "single_head", single, "by_variant_level", by);
 }
 
+/* JSON strings are UTF-8: a file string that is not is named (exit 2) rather than failing
+ * the whole object without a word. */
+static hs_status check_utf8(const char *path, const char *what, const char *text)
+{
+    size_t n = strlen(text), ok = hs_utf8_valid_prefix(text, n);
+    if (ok == n) return HS_OK;
+    return hs_err(HS_EINPUT, "%s: %s is not valid UTF-8 (byte %zu of %zu), which --json cannot hold; refusing it",
+                  path, what, ok + 1, n);
+}
+
+static hs_status check_json_text(const file_status *s, const char *path)
+{
+    hs_status st = check_utf8(path, "the root attribute study", hs_results_study(s->res));
+    if (!st) st = check_utf8(path, "the root attribute last_git_describe", hs_results_last_version(s->res));
+    if (!st && s->locked) st = check_utf8(path, "the host in its lock file", s->host);
+    for (int v = 0; !st && v < hs_results_grid(s->res)->n_variants; v++)
+        st = check_utf8(path, "a name in /variant", hs_results_variant_name(s->res, v));
+    if (!st) st = check_utf8("--json", "the results file's path", path);
+    return st;
+}
+
 static hs_status print_json(const file_status *s, const char *path)
 {
+    hs_status cst = check_json_text(s, path);
+    if (cst) return cst;
     json_t *js = status_json(s, path);
     hs_status st = HS_OK;
     if (!js || json_dumpf(js, stdout, JSON_INDENT(2)) != 0) st = hs_err(HS_ENOMEM, "--json: cannot build the JSON");

@@ -78,6 +78,27 @@ static hs_status id_table_grow(parser *p)
     return HS_OK;
 }
 
+/* Bytes of an id at most. The results file stores every id at the longest one's size
+ * (fixed-length strings, /prompt), so one huge id would multiply the file by the prompt
+ * count; the results reader takes no string over HS_RESULTS_TEXT_MAX (1 MiB) at all. */
+#define HS_PROMPT_ID_MAX 1024
+
+/* HS_OK, or the problem with an id that the results file's reader would refuse
+ * (analysis/h5read.c check_printable: a control character, below 0x20 or 0x7f) or that is
+ * too long to store. The line is valid UTF-8 already, so the id is too. */
+static hs_status check_id(parser *p, const char *id, size_t len)
+{
+    if (len > HS_PROMPT_ID_MAX)
+        return problem(p, "\"id\" is %zu bytes long, over the limit of %d", len, HS_PROMPT_ID_MAX);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (c < 0x20 || c == 0x7f)
+            return problem(p, "\"id\" holds a control character (0x%02x at byte %zu of the id), which a results "
+                              "file does not keep in an id", c, i + 1);
+    }
+    return HS_OK;
+}
+
 /* Text of the "id" field into buf (integers kept as their decimal text), or NULL. */
 static const char *id_text(parser *p, json_t *obj, char *buf, size_t cap, hs_status *st)
 {
@@ -89,7 +110,8 @@ static const char *id_text(parser *p, json_t *obj, char *buf, size_t cap, hs_sta
         return buf;
     } else if (!json_is_string(v)) *st = problem(p, "\"id\" must be a string or an integer");
     else if (json_string_length(v) == 0) *st = problem(p, "empty \"id\"");
-    else return json_string_value(v);
+    else if (!(*st = check_id(p, json_string_value(v), json_string_length(v))) && !p->line_bad)
+        return json_string_value(v);
     return NULL;
 }
 

@@ -98,7 +98,8 @@ hs_status hs_prune_score_entropy(double *score, const hs_model *m, const hs_toke
     if (!st) st = hs_ctx_collect_stats(ctx, &a.st);
     for (int i = 0; !st && i < n_seqs; i++)
         if (seqs[i].n >= 2) {
-            st = entropy_one(ctx, &a, &seqs[i], LH);
+            st = hs_prune_poll();
+            if (!st) st = entropy_one(ctx, &a, &seqs[i], LH);
             if (st) hs_err_wrap(st, "calibration sequence %d", i + 1);
         }
     for (size_t i = 0; !st && i < LH; i++) {
@@ -120,6 +121,8 @@ static hs_status mean_nll(hs_ctx *ctx, const hs_token_seq *seqs, int n_seqs, dou
         if (seqs[i].n < 2) continue;
         double s = 0;
         int c = 0;
+        hs_status stop = hs_prune_poll(); /* ablation: L*H + 1 passes over the set */
+        if (stop) return stop;
         hs_ctx_reset(ctx);
         hs_status st = hs_eval_nll(ctx, NULL, NULL, seqs[i].ids, seqs[i].n, 1, &s, &c);
         if (st) return hs_err_wrap(st, "calibration sequence %d", i + 1);

@@ -47,7 +47,9 @@ static hs_status grad_walk(hs_grad_ctx *gc, const float *gates, const hs_token_s
     for (int i = 0; i < n_seqs; i++) {
         if (seqs[i].n < 2) continue;
         double loss = 0;
-        hs_status st = hs_grad_gates(gc, gates, seqs[i].ids, seqs[i].n, &loss, a->g, head_sum);
+        hs_status st = hs_prune_poll();
+        if (st) return st;
+        st = hs_grad_gates(gc, gates, seqs[i].ids, seqs[i].n, &loss, a->g, head_sum);
         if (st) return hs_err_wrap(st, "calibration sequence %d", i + 1);
         for (size_t k = 0; k < LH; k++) {
             a->abs_sum[k] += fabs(a->g[k]);
@@ -74,7 +76,8 @@ hs_status hs_head_means(const hs_model *m, const hs_token_seq *seqs, int n_seqs,
     for (int i = 0; !st && i < n_seqs; i++) {
         double loss;
         if (seqs[i].n < 2) continue;
-        st = hs_grad_gates(gc, ones, seqs[i].ids, seqs[i].n, &loss, g, sum);
+        st = hs_prune_poll();
+        if (!st) st = hs_grad_gates(gc, ones, seqs[i].ids, seqs[i].n, &loss, g, sum);
         positions += seqs[i].n;
     }
     for (size_t k = 0; !st && k < n; k++) means[k] = (float)(sum[k] / (double)positions);

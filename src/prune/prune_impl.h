@@ -4,6 +4,10 @@
 
 #include "headsweep/prune.h"
 
+/* HS_EINTR when the poll of hs_prune_set_interrupt asks to stop (scorers.c); checked
+ * before each calibration sequence. */
+hs_status hs_prune_poll(void);
+
 /* Every scorer runs under gates (L, H): all 1 for the first scores, the current mask when
  * iterative pruning re-scores the heads still on. */
 /* entropy: score (L, H) = row-weighted mean over the sequences of 1 - H_row / ln T_row. */

@@ -10,6 +10,16 @@
 
 #include "prune_impl.h"
 
+static int (*interrupt_poll)(void);
+
+void hs_prune_set_interrupt(int (*poll)(void)) { interrupt_poll = poll; }
+
+hs_status hs_prune_poll(void)
+{
+    if (!interrupt_poll || !interrupt_poll()) return HS_OK;
+    return hs_err(HS_EINTR, "stopped by a signal while scoring the heads");
+}
+
 /* Uniform integer in [0, n) without modulo bias: draws below 2^64 mod n are rejected, so
  * the accepted range is a whole number of copies of [0, n). */
 static uint64_t rng_below(uint64_t *s, uint64_t n)

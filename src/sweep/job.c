@@ -968,6 +968,18 @@ static hs_status default_levels(hs_job *job)
     return HS_OK;
 }
 
+/* Bytes of the job's text (the file plus its "; --set" lines) a results file can record.
+ * The text is the root attribute job_file_text, and HDF5 keeps an attribute in its
+ * object's checksummed header only while the attribute's message fits in 64 KiB
+ * (H5O_MESG_MAX_SIZE); a larger one goes to dense storage, which the results reader
+ * refuses, so a sweep would compute everything and then refuse its own file. Measured with
+ * every other root attribute at its usual size: 64,856 bytes of text stayed in the header,
+ * 65,686 did not. The other root attributes are messages of their own (fixed ones of at
+ * most 4 KiB: command_line 4096, hosts 2048, the versions 256 each; paths up to PATH_MAX),
+ * so the limit is on this one message: half of it, which leaves the message's own header
+ * (name, datatype, dataspace: under 100 bytes) and a later HDF5's larger one far inside. */
+#define HS_JOB_TEXT_MAX (32 * 1024)
+
 /* The job's text for provenance: the file, then the overrides as comments. */
 static hs_status record_text(hs_job *job, const char *text, const char *const *sets, int n_sets)
 {
@@ -978,7 +990,12 @@ static hs_status record_text(hs_job *job, const char *text, const char *const *s
     size_t len = (size_t)snprintf(job->text, n, "%s", text);
     if (n_sets && len && job->text[len - 1] != '\n') len += (size_t)snprintf(job->text + len, n - len, "\n");
     for (int i = 0; i < n_sets; i++) len += (size_t)snprintf(job->text + len, n - len, "; --set %s\n", sets[i]);
-    return HS_OK;
+    if (len <= HS_JOB_TEXT_MAX) return HS_OK;
+    char with_sets[64] = "";
+    if (n_sets) snprintf(with_sets, sizeof with_sets, " (%zu with its --set lines)", len);
+    return hs_err(HS_EINPUT, "%s: job file is %zu bytes%s, over the limit of %d bytes: a results file records the "
+                             "job's text in one attribute (job_file_text) of at most 64 KiB; shorten its comments",
+                  job->path, strlen(text), with_sets, HS_JOB_TEXT_MAX);
 }
 
 hs_status hs_job_parse(hs_job *job, const char *path, const char *text, const char *const *sets, int n_sets)

@@ -12,8 +12,10 @@
  *
  * The lock file is opened with O_NOFOLLOW and must be a regular file with one link: a
  * symlink or hard link planted as OUT.lock would otherwise make the sweep truncate and
- * write its target. `headsweep merge` takes the lock of its output and of every input,
- * so it never runs beside a sweep writing either (hs_lock_input).
+ * write its target. An existing one must also be empty or hold a lock line ("pid host"):
+ * another file of that name (a results file called OUT.lock) is refused, never truncated.
+ * `headsweep merge` takes the lock of its output and of every input, so it never runs
+ * beside a sweep writing either (hs_lock_input).
  *
  * One file, one lock, whatever the path (issue 17). OUT.lock lives in the canonical path
  * of OUT's directory (realpath), so dir/OUT and link-to-dir/OUT share it, also before OUT
@@ -98,6 +100,34 @@ static hs_status check_plain(const hs_lock *lk, const char *results)
     return HS_OK;
 }
 
+/* 1 when buf (n bytes) is a lock line as write_holder writes it: "PID HOST\n", PID a
+ * positive decimal, HOST a gethostname() (no space or control character). */
+static int is_lock_line(const char *buf, size_t n)
+{
+    size_t i = 0;
+    while (i < n && buf[i] >= '0' && buf[i] <= '9') i++;
+    if (i == 0 || i > 19 || i >= n || buf[i] != ' ') return 0;
+    size_t host = ++i;
+    while (i < n && (unsigned char)buf[i] > 0x20 && buf[i] != 0x7f) i++;
+    return i > host && i - host < HS_HOST_MAX && i + 1 == n && buf[i] == '\n';
+}
+
+/* A file already at OUT.lock is ours to truncate only when it is empty (just created, or
+ * a holder between its truncate and its write) or holds a lock line: anything else is
+ * somebody's file that happens to have the name (a results file called x.h5.lock). */
+static hs_status check_content(const hs_lock *lk, const char *results)
+{
+    char buf[HS_HOST_MAX + 32];
+    ssize_t n = pread(lk->fd, buf, sizeof buf, 0);
+    if (n < 0) return hs_err(HS_EIO, "%s: cannot read lock file: %s", lk->path, strerror(errno));
+    if (n == 0 || is_lock_line(buf, (size_t)n)) return HS_OK;
+    struct stat sb;
+    long long size = fstat(lk->fd, &sb) == 0 ? (long long)sb.st_size : (long long)n;
+    return hs_err(HS_EINPUT, "lock file %s of results file %s already exists and is not a lock (%lld bytes, not the "
+                             "line \"pid host\" a sweep writes there); refusing to overwrite it: move it away if it "
+                             "is not a lock", lk->path, results, size);
+}
+
 /* One attempt: 1 in *retry when the locked file was replaced under us. */
 static hs_status try_lock(hs_lock *lk, const char *results, int *retry)
 {
@@ -109,6 +139,7 @@ static hs_status try_lock(hs_lock *lk, const char *results, int *retry)
     if (lk->fd < 0)
         return hs_err(HS_EIO, "cannot create lock file %s for results file %s: %s", lk->path, results, strerror(errno));
     hs_status plain = check_plain(lk, results);
+    if (!plain) plain = check_content(lk, results);
     if (plain) return plain;
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     if (fcntl(lk->fd, F_SETLK, &fl) != 0) {
@@ -196,6 +227,29 @@ hs_status hs_lock_identity(hs_lock *lk, const char *results)
     return st;
 }
 
+hs_status hs_lock_note_file(hs_lock *lk, const char *results)
+{
+    struct stat sb; /* the file the identity lock holds, else the one the path names now */
+    if (lk->id_fd >= 0 ? fstat(lk->id_fd, &sb) != 0 : stat(results, &sb) != 0)
+        return hs_err(HS_EIO, "%s: cannot stat the results file: %s", results, strerror(errno));
+    lk->file_dev = (uint64_t)sb.st_dev;
+    lk->file_ino = (uint64_t)sb.st_ino;
+    lk->have_file = 1;
+    return HS_OK;
+}
+
+int hs_lock_file_moved(const hs_lock *lk, const char *results, int *gone)
+{
+    struct stat sb;
+    *gone = 0;
+    if (!lk->have_file) return 0;
+    if (stat(results, &sb) != 0) {
+        *gone = errno == ENOENT || errno == ENOTDIR;
+        return *gone; /* another error (EACCES, EIO) proves nothing about the file */
+    }
+    return (uint64_t)sb.st_dev != lk->file_dev || (uint64_t)sb.st_ino != lk->file_ino;
+}
+
 /* 1 when another process holds a write lock on the identity of results. */
 static int identity_held(const char *results)
 {
@@ -263,6 +317,7 @@ static hs_status take_lock(hs_lock *lk, const char *results_path, int writer)
     lk->fd = lk->id_fd = -1;
     lk->path = NULL;
     lk->writer = writer;
+    lk->have_file = 0;
     if (!results_path[0]) return hs_err(HS_EINPUT, "the results file path is empty");
     struct stat sb;
     if (stat(results_path, &sb) == 0 && S_ISDIR(sb.st_mode))
@@ -357,7 +412,7 @@ int hs_lock_holder(const char *results_path, long *pid, char host[HS_HOST_MAX])
     host[0] = '\0';
     char *path;
     if (lock_path_of(results_path, &path)) hs_err_clear();
-    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    int fd = path ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1; /* a FIFO planted there must not hang */
     free(path);
     if (fd < 0) return identity_held(results_path); /* no lock file: held only through another path */
     read_holder(fd, pid, host, HS_HOST_MAX);

@@ -82,6 +82,7 @@ typedef struct {
     int stop_sent;
     double start;
     long pace_ms;          /* HS_TEST_PROMPT_PACE_MS: pause after each prompt (fault tests) */
+    double output_checked; /* rank 0: when check_output last found the results file in place */
 } sweep;
 
 /* HS_EINTR when a signal arrived (checked at the ends of the set-up phases). */
@@ -296,11 +297,16 @@ static hs_status calibrate_agency(sweep *s, const hs_prompt_set *calib)
 }
 
 /* Rank 0, a new file: the head scores (unless read from scores files), the gates of
- * every level. */
+ * every level. A signal stops the scoring between calibration prompts (hs_prune_poll),
+ * and one that arrives after it still comes before the file is created. */
 static hs_status make_scores(sweep *s, const hs_prompt_set *calib)
 {
     hs_status st = hs_prune_plan_compute(&s->plan, &s->spec, &s->model, s->tok, calib->path ? calib : NULL, stderr);
-    return st ? st : hs_prune_plan_select(&s->plan, &s->spec);
+    if (!st) st = hs_prune_plan_select(&s->plan, &s->spec);
+    if (st == HS_EINTR || (!st && hs_sweep_signal()))
+        return hs_err(HS_EINTR, "stopped by %s while computing the head scores, before any cell: no results file was "
+                                "created; run the same command again", hs_sweep_signal_name(hs_sweep_signal()));
+    return st;
 }
 
 /* Where each prompt used is in the prompt file: rows[i] its index among the file's prompts,
@@ -505,6 +511,7 @@ static hs_status prepare_output(sweep *s)
     if (!st && access(s->output, F_OK) != 0) st = create_output(s, study, &in, &calib);
     if (!st) st = hs_lock_identity(&s->lock, s->output); /* a file just created: key the lock on it too */
     if (!st) st = hs_results_open(&s->res, s->output, 1);
+    if (!st) st = hs_lock_note_file(&s->lock, s->output); /* for check_output */
     if (!st && !s->created) st = verify_output(s, study);
     if (!st && !s->created) st = resume_means(s, &calib);
     if (!st) st = plan_cells(s);
@@ -643,6 +650,25 @@ static hs_status collect_cells(sweep *s, int block)
     }
 }
 
+/* Rank 0: HS_EIO (exit 1) when the results path no longer names the file the sweep writes
+ * (removed, or moved away and replaced): its cells would go on into a file nobody finds
+ * while the run ended in success. One stat, at most once a second (and at the end). */
+static hs_status check_output(sweep *s, int now)
+{
+    double t = hs_now();
+    if (!now && t - s->output_checked < 1.0) return HS_OK;
+    s->output_checked = t;
+    int gone;
+    if (!hs_lock_file_moved(&s->lock, s->output, &gone)) return HS_OK;
+    unsigned long long dev = s->lock.file_dev, ino = s->lock.file_ino;
+    return hs_err(HS_EIO, "results file %s was %s while the sweep ran: every cell written to it (%lld in this run) "
+                          "went into the file the sweep had open (device %llu, inode %llu), %s; stopping: run the "
+                          "sweep again to compute them", s->output, gone ? "removed" : "replaced by another file",
+                  (long long)s->cells_written, dev, ino,
+                  gone ? "which is lost if it was deleted, or is wherever it was moved to" : "not into the file now "
+                  "at that path (the earlier file is lost if it was deleted, or is wherever it was moved to)");
+}
+
 /* Between prompts: signals, the stop flag, rank 0's mail and progress. Sets s->stop. */
 static hs_status check_in(sweep *s)
 {
@@ -658,6 +684,7 @@ static hs_status check_in(sweep *s)
         st = hs_comm_progress(s->comm, &prompts);
         hs_progress_update(&s->progress, s->cells_written, prompts, 0);
     }
+    if (!st && s->rank == 0) st = check_output(s, 0);
     return st;
 }
 
@@ -708,6 +735,17 @@ static void pace(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) && errno == EINTR && !hs_sweep_signal()) {
     }
+}
+
+/* The head scoring's poll (hs_prune_set_interrupt), before each calibration prompt: the
+ * signal flag, after HS_TEST_PROMPT_PACE_MS's pause there too, so that a test can stop a
+ * sweep during its scoring on any machine. */
+static long score_pace_ms;
+
+static int score_poll(void)
+{
+    if (score_pace_ms > 0 && !hs_sweep_signal()) pace(score_pace_ms);
+    return hs_sweep_signal();
 }
 
 /* Adds one prompt's (or batch's) agency counts to the cell's sums. */
@@ -1099,6 +1137,10 @@ static hs_status finish_output(sweep *s, hs_status st)
         }
         hs_status end = hs_results_end_run(s->res);
         if (!st) st = end;
+        /* the last word on where the cells are: also over a stop by a signal, whose
+         * message would say they are saved in s->output */
+        hs_status moved = s->rank == 0 ? check_output(s, 1) : HS_OK;
+        if (moved && (!st || st == HS_EINTR)) st = moved;
     } else if (s->res && !st) {
         st = hs_results_settle(s->res);
     }
@@ -1251,6 +1293,8 @@ hs_status hs_sweep_run(const hs_sweep_opts *o)
     }
     s.rank = hs_comm_rank(s.comm);
     hs_sweep_signals_install();
+    score_pace_ms = s.pace_ms;
+    hs_prune_set_interrupt(score_poll); /* the head scoring stops at a signal too */
     st = run(&s);
     /* Rank 0 prints the outcome every rank agreed on, and only then may the others leave:
      * mpirun ends the whole job as soon as one rank exits non-zero. */

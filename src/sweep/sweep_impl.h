@@ -86,6 +86,8 @@ typedef struct {
     int fd;
     int id_fd;   /* OUT itself, holding the lock on its identity; -1 before it exists */
     int writer;  /* hs_lock_acquire (1) or hs_lock_input (0) */
+    int have_file;              /* hs_lock_note_file was called: */
+    uint64_t file_dev, file_ino; /* the results file the sweep opened */
 } hs_lock;
 
 /* Takes OUT.lock beside the results file (in its directory's canonical path, so a path
@@ -97,6 +99,11 @@ hs_status hs_lock_acquire(hs_lock *lk, const char *results_path);
  * or merge holds it. HS_OK without taking it when the file does not exist yet (call again
  * once it does) or its file system may not have independent record locks (see lock.c). */
 hs_status hs_lock_identity(hs_lock *lk, const char *results_path);
+/* Remembers the results file's (device, inode) once the sweep has opened it. */
+hs_status hs_lock_note_file(hs_lock *lk, const char *results_path);
+/* 0 while results_path still names the file noted; else 1 with *gone 1 when nothing is
+ * there any more (removed or moved away), 0 when another file took its place. One stat. */
+int hs_lock_file_moved(const hs_lock *lk, const char *results_path, int *gone);
 /* Removes the lock file and releases it; NULL-safe and idempotent. */
 void hs_lock_release(hs_lock *lk);
 /* The lock of a file merge reads: taken like a sweep's, so no sweep writes it meanwhile;

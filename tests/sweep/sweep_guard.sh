@@ -2,7 +2,8 @@
 # sweep_guard.sh: what the sweep refuses, always with a clear message and never touching
 # the file in the way: a second sweep on the same output, a file of another study, a
 # corrupt or foreign file, an impossible output path, a file-size limit hit while the
-# file is created, and job-file mistakes (file:line).
+# file is created, and job-file mistakes (file:line); and a results file removed or
+# replaced while the sweep writes it (exit 1 saying so, not a success).
 source "$(dirname "$0")/fixture.sh" "$1"
 # Paced prompts (see fixture.sh), and the first sweep's ranks frozen (SIGSTOP) while the
 # others try, so it still holds the lock however fast the machine is: unpaced, the tiny
@@ -145,4 +146,25 @@ expect 2 "study.ini: variant baseline, level 90: " "keep-one-per-layer allows at
   "$hs" sweep study.ini --set pruning.levels=0,90 --set pruning.keep_one_per_layer=on --out k1.h5
 [ ! -e k1.h5 ] && [ ! -e k1.h5.lock ] || fail "a refused level left k1.h5 or its lock"
 expect 2 "a job file is required" -- "$hs" sweep
+
+# The results file removed (rm), or moved away and replaced, while a paced sweep writes
+# it: the sweep used to go on and end with exit 0, "N of N cells done", every result lost.
+# Now it stops at its next prompt (it looks once a second) with exit 1 saying so.
+for how in removed replaced; do
+  HS_TEST_PROMPT_PACE_MS=50 sweep 2 --out "$how.h5" &
+  job=$!
+  wait_cells "$how.h5" 1
+  if [ $how = removed ]; then rm "$how.h5"; else mv "$how.h5" moved.h5 && echo other >"$how.h5"; fi
+  wait $job
+  rc=$?
+  [ $rc = 1 ] || fail "results file $how mid-run: exit $rc, want 1: $(tail -3 sweep.err)"
+  want="results file $how.h5 was $how"
+  [ $how = replaced ] && want="results file $how.h5 was replaced by another file while the sweep ran"
+  grep -qF "$want" sweep.err && grep -qF "run the sweep again" sweep.err ||
+    fail "results file $how mid-run: $(tail -3 sweep.err)"
+  grep -q "cells done (" sweep.err && fail "results file $how mid-run: reported as done: $(tail -3 sweep.err)"
+  [ ! -e "$how.h5.lock" ] || fail "results file $how mid-run: the lock file was left"
+done
+[ "$(cat replaced.h5)" = other ] || fail "the file put in the results file's place was changed"
+[ "$(cells_done moved.h5)" -ge 1 ] || fail "the moved results file lost its cells"
 echo "sweep_guard: ok"

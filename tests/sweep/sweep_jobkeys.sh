@@ -15,6 +15,8 @@
 #    ablation and a pruned level does not; a resumed run (kill after some cells) recomputes
 #    nothing differently; a scores file without means and a bad value are refused;
 #  - agency = on with gating = mask is refused with file:line;
+#  - a job file over 32 KiB (too large for the results file's job_file_text) is refused up
+#    front, by --dry-run too, and leaves no results file;
 #  - a model directory without vocab.json, or with a damaged model.safetensors, is an error
 #    naming the job file and the line of `model`;
 #  - a file written before /agency/transitions (or /prompts/generated) existed is resumed (without them) and is
@@ -248,6 +250,16 @@ assert "prompts/generated" not in old and "prompts/generated" in new and old["ce
 for k in ("text/generated_ids", "agency/occupancy", "agency/transitions", "metrics/distinct_2"):
     assert np.array_equal(old[k][...], new[k][...], equal_nan=True), k
 PY
+# ---- a job file too large for the results file's job_file_text attribute ----
+# (HDF5 moves an attribute over 64 KiB into dense storage, which the reader refuses: the
+# sweep used to compute everything and then refuse its own file, on every rerun.)
+cp study.ini big.ini
+for i in $(seq 600); do echo "; comment line $i, padding padding padding padding padding padding"; done >>big.ini
+big_size=$(stat -c %s big.ini)
+expect 2 "big.ini: job file is $big_size bytes, over the limit of 32768 bytes" "job_file_text" -- \
+  "$hs" sweep big.ini --dry-run
+expect 2 "big.ini: job file is $big_size bytes, over the limit of 32768 bytes" -- "$hs" sweep big.ini --out big.h5
+[ -e big.h5 ] && fail "a refused job file left a results file"
 # ---- the usage text is printed as it is (no printf escapes) ----
 "$hs" sweep --help >help.txt || fail "sweep --help"
 grep -qF "cell index % N == K-1" help.txt && ! grep -qF "%%" help.txt || fail "sweep --help: $(grep cells help.txt)"

@@ -2,7 +2,8 @@
 # sweep_prompts.sh: hostile prompt sets through `headsweep sweep` (docs/sweep.md, "Prompt
 # files"), serially and on 2 ranks. Refused before any cell runs, with exit 2, file:line in
 # the message and no output, lock or temporary file left: invalid UTF-8, a duplicate id,
-# an empty prompt, a line that is not JSON, a prompt whose reference or whose
+# an empty prompt, a line that is not JSON, an id holding a control character (newline,
+# tab, DEL: the results reader refuses them) or over 1024 bytes, a prompt whose reference or whose
 # max_new_tokens would run past the model's context (n_positions = 128). Accepted: blank
 # and whitespace-only lines (skipped; the numbers equal those of the file without them, and
 # a later error still names its real line), an over-context prompt past max_prompts (never
@@ -42,6 +43,20 @@ line 9 '{"id": "empty", "prompt": ""}' >empty.jsonl
 refused "empty prompt" empty.jsonl 'empty.jsonl:9: empty "prompt"'
 line 4 '{"id": "cut", "prompt": "no end' >cut.jsonl
 refused "not JSON" cut.jsonl "cut.jsonl:4: not valid JSON"
+# Ids the results file's reader refuses (a control character: headsweep-report used to
+# refuse the file after the whole study ran) or that are too long to store.
+# line_raw K TEXT: line K replaced by TEXT as it is (JSON escapes stay escapes).
+line_raw() { T="$2" awk -v k="$1" 'NR == k {print ENVIRON["T"]; next} {print}' prompts.jsonl; }
+line_raw 8 '{"id": "c\nd", "prompt": "a newline in the id"}' >idnl.jsonl
+refused "newline in an id" idnl.jsonl 'idnl.jsonl:8: "id" holds a control character (0x0a at byte 2 of the id)'
+line_raw 3 '{"id": "tab\there", "prompt": "a tab in the id"}' >idtab.jsonl
+refused "tab in an id" idtab.jsonl 'idtab.jsonl:3: "id" holds a control character (0x09 at byte 4 of the id)'
+line_raw 2 '{"id": "del\u007f", "prompt": "a DEL in the id"}' >iddel.jsonl
+refused "DEL in an id" iddel.jsonl 'iddel.jsonl:2: "id" holds a control character (0x7f at byte 4 of the id)'
+line_raw 6 "{\"id\": \"$(head -c 1025 /dev/zero | tr '\0' x)\", \"prompt\": \"a long id\"}" >idlong.jsonl
+refused "over-long id" idlong.jsonl 'idlong.jsonl:6: "id" is 1025 bytes long, over the limit of 1024'
+"$hs" prompts check idnl.jsonl >check.out 2>&1 && fail "prompts check accepted a control character in an id"
+grep -qF 'idnl.jsonl:8: "id" holds a control character' check.out || fail "prompts check: $(cat check.out)"
 # Over the context of 128 tokens: a long reference; a prompt that leaves less than
 # max_new_tokens = 32 positions.
 words=$(printf 'and the earth %.0s' $(seq 60))

@@ -2,7 +2,8 @@
 # sweep_signal.sh: SIGTERM / SIGINT / SIGUSR1 (what SLURM and mpirun send before a time
 # limit or on preemption) stop the sweep with exit code 3 after saving the finished cells
 # and removing the lock; the same command then continues, and the finished file equals an
-# uninterrupted run.
+# uninterrupted run. A stop during the head scoring comes within a calibration prompt's
+# time and leaves no results file.
 source "$(dirname "$0")/fixture.sh" "$1"
 # Enough cells for four interrupted runs and a last one.
 sed -i -e 's/^levels = .*/levels = 0, 25, 50, 75/' -e 's/^max_new_tokens = .*/max_new_tokens = 64/' study.ini
@@ -38,6 +39,31 @@ stop_run() {
   [ "$now" -ge $((before + 2)) ] && [ "$now" -lt $total ] || fail "$how: $now cells done (had $before)"
   grep -q "$((now - before)) in this run" sweep.err || fail "$how: saved cells not reported: $(cat sweep.err)"
 }
+
+# SIGTERM during the head scoring (ablation: L*H + 1 passes over the calibration set, each
+# calibration prompt paced like an evaluation prompt): exit 3 within about a prompt's
+# time and no results file. The scoring used to run to its end, then create the file.
+for n in 1 2; do
+  rm -f sc.h5
+  HS_TEST_PROMPT_PACE_MS=300 sweep $n --out sc.h5 --set pruning.strategy=ablation &
+  job=$!
+  for _ in $(seq 300); do
+    grep -q "computing ablation head scores" sweep.err 2>/dev/null && [ -s sc.h5.lock ] && break
+    sleep 0.1
+  done
+  grep -q "computing ablation head scores" sweep.err || fail "scoring stop ($n ranks): no scoring: $(cat sweep.err)"
+  sleep 0.5
+  start=$(date +%s%N)
+  kill -TERM $(rank_pids sc.h5)
+  wait $job
+  rc=$?
+  ms=$((($(date +%s%N) - start) / 1000000))
+  [ $rc = 3 ] || fail "scoring stop ($n ranks): exit $rc, want 3: $(cat sweep.err)"
+  grep -q "stopped by SIGTERM while computing the head scores, before any cell: no results file" sweep.err ||
+    fail "scoring stop ($n ranks): $(cat sweep.err)"
+  [ ! -e sc.h5 ] && [ ! -e sc.h5.lock ] || fail "scoring stop ($n ranks): left $(ls sc.h5*)"
+  [ $ms -lt 5000 ] || fail "scoring stop ($n ranks): took $ms ms after SIGTERM"
+done
 
 stop_run 2 term-all
 stop_run 3 term-one

@@ -110,4 +110,35 @@ done
 [ "$sum" = 36 ] || fail "the five parts hold $sum cells, not 36"
 "$hs" status results/study.h5 --cells 6/5 2>err.txt
 [ $? = 2 ] && grep -q "expected K/N" err.txt || fail "status --cells 6/5: $(cat err.txt)"
+
+# ---- strings of a hostile shared file: no terminal escape reaches stdout ----
+# The study text and last_git_describe with escape sequences (ESC ]0;...BEL sets the
+# window title, ESC [31m colours): printed with every control character but the study's
+# newlines as '?'. A study that is not UTF-8: --json names the file and the attribute.
+cp results/study.h5 esc.h5 && cp results/study.h5 latin.h5
+"$py" - <<'PY' || fail "making the hostile files"
+import h5py, numpy as np
+E = b"\x1b]0;PWNED-TITLE\x07\x1b[31;1mRED\x1b[0m"
+def put(f, name, value, size=None):
+    t = f.attrs.get_id(name).dtype if size else np.dtype("S%d" % len(value))
+    v = np.zeros((), dtype=t); v[()] = value
+    del f.attrs[name]; f.attrs.create(name, v, dtype=t)
+with h5py.File("esc.h5", "r+") as f:
+    put(f, "study", bytes(f.attrs["study"]) + b"zz = " + E + b"\n")
+    put(f, "last_git_describe", b"v1" + E, size=True)
+with h5py.File("latin.h5", "r+") as f:
+    put(f, "study", bytes(f.attrs["study"]) + b"zz = caf\xe9\n")
+PY
+"$hs" status esc.h5 >esc.out 2>err.txt || fail "status of the file with escapes: $(cat err.txt)"
+grep -q $'[\x01-\x08\x0b-\x1f\x7f]' esc.out && fail "status printed control characters: $(cat -v esc.out | tail -3)"
+grep -qF 'zz = ?]0;PWNED-TITLE??[31;1mRED?[0m' esc.out && grep -qF 'last build  v1?]0;PWNED' esc.out ||
+  fail "status of the file with escapes: $(cat -v esc.out)"
+[ "$(grep -c '' esc.out)" -gt 10 ] || fail "the study text lost its newlines"
+"$hs" status esc.h5 --json >esc.json || fail "status --json of the file with escapes"
+"$py" -m json.tool esc.json >/dev/null || fail "status --json with escapes is not JSON"
+grep -q $'\x1b' esc.json && fail "status --json printed a raw escape"
+"$hs" status latin.h5 --json >/dev/null 2>err.txt
+rc=$?
+[ $rc = 2 ] && grep -qF "latin.h5: the root attribute study is not valid UTF-8" err.txt ||
+  fail "status --json of a study that is not UTF-8: exit $rc: $(cat err.txt)"
 echo "sweep_status: ok"

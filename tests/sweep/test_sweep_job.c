@@ -325,6 +325,40 @@ static void test_load_missing_file(void **state)
     assert_non_null(strstr(hs_err_msg(), "no/such.ini"));
 }
 
+/* BASE padded with comment lines to exactly n bytes (n > strlen(BASE) + 2). */
+static char *padded_job(size_t n)
+{
+    char *t = malloc(n + 1);
+    assert_non_null(t);
+    size_t at = strlen(BASE);
+    memcpy(t, BASE, at);
+    while (at < n) {
+        size_t k = n - at < 80 ? n - at : 80; /* "; xxx...\n" lines of k bytes */
+        memset(t + at, 'x', k);
+        t[at] = k > 1 ? ';' : '\n';
+        t[at + k - 1] = '\n';
+        at += k;
+    }
+    t[n] = '\0';
+    return t;
+}
+
+/* A results file records the job's text in one attribute, which HDF5 moves out of the
+ * checksummed header (and the reader then refuses the file) past 64 KiB: refused up front,
+ * with the file, its size and the limit, also when --set lines push it over. */
+static void test_job_text_limit(void **state)
+{
+    hs_job job;
+    char *ok = padded_job(32 * 1024), *big = padded_job(64 * 1024 + 100);
+    assert_int_equal(parse(&job, ok, NULL, 0), HS_OK);
+    hs_job_free(&job);
+    expect_error(big, NULL, 0, "jobs/t.ini: job file is 65636 bytes, over the limit of 32768 bytes", "job_file_text");
+    const char *sets[] = {"job.shards=2"};
+    expect_error(ok, sets, 1, "job file is 32768 bytes (32789 with its --set lines), over the limit of 32768", NULL);
+    free(ok);
+    free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,7 +368,7 @@ int main(void)
         cmocka_unit_test(test_variant_errors),    cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_set_errors),        cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_agency_needs_skip), cmocka_unit_test(test_pruning_sources),
-        cmocka_unit_test(test_ablation_key),
+        cmocka_unit_test(test_ablation_key),      cmocka_unit_test(test_job_text_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,7 +3,8 @@
  * missing directories are created and an impossible path is named in the message. One
  * file is one lock whatever the path: a hard link (same or other directory), a symbolic
  * link to the file, and a path through a symbolic link to its directory (also before the
- * file exists) are refused with HS_EBUSY (exit 4), for sweeps and merge inputs alike. */
+ * file exists) are refused with HS_EBUSY (exit 4), for sweeps and merge inputs alike. A
+ * file at OUT.lock that is not a lock is refused (exit 2) and kept as it was. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,6 +125,36 @@ static void test_dead_holder_taken_over(void **state)
     hs_lock_release(&lk);
 }
 
+/* A file that merely has the lock's name (a results file called x.h5.lock, notes) is
+ * refused (exit 2) and left as it was: never truncated, written or removed. An empty file
+ * and a lock line of a dead sweep are taken. */
+static void test_foreign_lock_name_kept(void **state)
+{
+    static const char *const foreign[] = {"\x89HDF\r\n\x1a\nresults", "notes\n", "123 host\nmore\n", "123 host",
+                                          "-5 host\n", "12 \n", "12 ho st\n"};
+    hs_lock lk;
+    for (size_t i = 0; i < sizeof foreign / sizeof *foreign; i++) {
+        assert_int_equal(tu_write("x.h5.lock", foreign[i], strlen(foreign[i])), 0);
+        assert_int_equal(hs_lock_acquire(&lk, "x.h5"), HS_EINPUT);
+        if (!strstr(hs_err_msg(), "x.h5.lock of results file x.h5 already exists and is not a lock") ||
+            !strstr(hs_err_msg(), "move it away if it is not a lock"))
+            fail_msg("unexpected message: %s", hs_err_msg());
+        char buf[64] = "";
+        FILE *f = fopen("x.h5.lock", "rb");
+        assert_non_null(f);
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        assert_int_equal(n, strlen(foreign[i]));
+        assert_memory_equal(buf, foreign[i], n);
+    }
+    static const char *const locks[] = {"", "4000000 node17\n", "1 unknown\n"};
+    for (size_t i = 0; i < sizeof locks / sizeof *locks; i++) {
+        assert_int_equal(tu_write("x.h5.lock", locks[i], strlen(locks[i])), 0);
+        assert_int_equal(hs_lock_acquire(&lk, "x.h5"), HS_OK);
+        hs_lock_release(&lk);
+    }
+}
+
 static void test_impossible_path_named(void **state)
 {
     assert_int_equal(tu_write("afile", "x", 1), 0);
@@ -205,6 +236,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_holder_refused),
         cmocka_unit_test(test_dead_holder_taken_over),
+        cmocka_unit_test(test_foreign_lock_name_kept),
         cmocka_unit_test(test_impossible_path_named),
         cmocka_unit_test(test_other_paths_to_one_file),
         cmocka_unit_test(test_inputs_share),

@@ -235,7 +235,8 @@ static hs_status check_scale_attrs(const ck *c, hid_t d, const char *obj)
     htri_t cls = H5Aexists(d, "CLASS"), refs = H5Aexists(d, "REFERENCE_LIST"), dims = H5Aexists(d, "DIMENSION_LIST");
     if (cls < 0 || refs < 0 || dims < 0) return fail_h5(c, obj, "cannot look up its attributes");
     if (!scale && (cls || refs))
-        return fail(c, obj, "carries a dimension scale's attribute %s but is no scale", cls ? "CLASS" : "REFERENCE_LIST");
+        return fail(c, obj, "carries a dimension scale's attribute %s but is no scale",
+                    cls ? "CLASS" : "REFERENCE_LIST");
     if (scale && dims) return fail(c, obj, "is a dimension scale with scales of its own (DIMENSION_LIST)");
     return scale && cls ? check_scale_class(c, d, obj) : HS_OK;
 }

@@ -26,9 +26,14 @@ typedef struct {
     int vocab_size;  /* V */
     int n_inner;     /* MLP width, 4C when config.json has none */
     float ln_eps;    /* layer_norm_epsilon */
+    int tied;        /* tie_word_embeddings (default 1): the LM head is wte */
 } hs_config;
 
-/* Reads and validates a config.json (missing or absurd values are HS_EINPUT). */
+/* Reads and validates a config.json (missing or absurd values are HS_EINPUT, and so is
+ * every GPT2Config key that asks for a computation the engine does not implement:
+ * model_type other than gpt2, scale_attn_weights false, scale_attn_by_inverse_layer_idx
+ * or add_cross_attention true, an activation other than gelu_new, an alias such as
+ * num_attention_heads that disagrees with the GPT-2 name). */
 hs_status hs_config_load(hs_config *cfg, const char *path);
 
 typedef enum { HS_GATING_MASK = 0, HS_GATING_SKIP = 1 } hs_gating;
@@ -230,7 +235,10 @@ typedef struct {
  * builds, once each, the derived weight copies opts asks for (NULL: F32 weights as in the
  * checkpoint, no copies). The modes combine in any way and never change each other's
  * values: huge pages first (every block is then made there), then the bf16 copy from the
- * F32 values, then the packed copy from what batch 1 reads (bf16 or F32). */
+ * F32 values, then the packed copy from what batch 1 reads (bf16 or F32). HS_EINPUT, naming
+ * the file, for a checkpoint that disagrees with config.json: a missing tensor or a wrong
+ * shape, a tensor the model never reads (attention buffers h.N.attn.bias/masked_bias of its
+ * layers aside), a NaN or infinite value, tie_word_embeddings against lm_head.weight. */
 hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts);
 void hs_model_free(hs_model *m);
 /* SHA-256 of model.safetensors, computed on first use (reads the whole file). */

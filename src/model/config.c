@@ -1,6 +1,9 @@
 /* config.c: GPT-2 config.json as Hugging Face writes it. Values outside what any GPT-2
- * checkpoint could have are refused, so a corrupt config fails here and not in a kernel. */
+ * checkpoint could have are refused, so a corrupt config fails here and not in a kernel,
+ * and so are GPT2Config keys whose value asks for a computation forward.c does not do. */
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "headsweep/model.h"
@@ -30,6 +33,82 @@ static hs_status check_activation(json_t *root, const char *path)
     return HS_OK;
 }
 
+/* v as compact JSON for a message, cut to fit buf. */
+static const char *json_text(const json_t *v, char *buf, size_t cap)
+{
+    char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    snprintf(buf, cap, "%s", s ? s : "?");
+    if (s && strlen(s) >= cap && cap > 4) memcpy(buf + cap - 4, "...", 4);
+    free(s);
+    return buf;
+}
+
+/* A GPT2Config flag whose other value changes the computation (Hugging Face's modeling_gpt2
+ * honours it) and that this engine does not implement: refused unless absent or `want`.
+ * null is what Python reads as false, so it passes only where false is wanted. */
+static hs_status check_flag(json_t *root, const char *key, int want, const char *path)
+{
+    json_t *v = json_object_get(root, key);
+    if (!v || (json_is_boolean(v) && json_boolean_value(v) == want) || (json_is_null(v) && !want)) return HS_OK;
+    char val[48];
+    return hs_err(HS_EINPUT, "%s: \"%s\": %s is not supported (this engine computes GPT-2 with %s: %s only)", path,
+                  key, json_text(v, val, sizeof val), key, want ? "true" : "false");
+}
+
+/* Hugging Face's attribute_map names for the keys read here: GPT2Config assigns the alias
+ * after the GPT-2 name, so an alias that disagrees is the value Hugging Face would use. */
+static hs_status check_alias(json_t *root, const char *alias, const char *key, int value, const char *path)
+{
+    json_t *v = json_object_get(root, alias);
+    if (!v || (json_is_integer(v) && json_integer_value(v) == value)) return HS_OK;
+    char val[48];
+    return hs_err(HS_EINPUT, "%s: \"%s\": %s disagrees with \"%s\": %d (Hugging Face would use %s)", path, alias,
+                  json_text(v, val, sizeof val), key, value, alias);
+}
+
+/* Keys of GPT2Config (and PretrainedConfig) that would change what the model computes, each
+ * refused where it asks for something forward.c does not do, so that a checkpoint is never
+ * run as a plain GPT-2 when Hugging Face would run it otherwise. */
+static hs_status check_architecture(json_t *root, const hs_config *c, const char *path)
+{
+    json_t *mt = json_object_get(root, "model_type");
+    char val[48];
+    if (mt && !(json_is_string(mt) && !strcmp(json_string_value(mt), "gpt2")))
+        return hs_err(HS_EINPUT, "%s: \"model_type\": %s is not supported (gpt2 only)", path,
+                      json_text(mt, val, sizeof val));
+    hs_status st;
+    if ((st = check_flag(root, "scale_attn_weights", 1, path))) return st;
+    if ((st = check_flag(root, "scale_attn_by_inverse_layer_idx", 0, path))) return st;
+    if ((st = check_flag(root, "add_cross_attention", 0, path))) return st;
+    /* reorder_and_upcast_attn true is accepted: it computes q.k^T and its softmax in f32
+     * with the 1/sqrt(D) scale folded into the product, which differs from the plain path
+     * only when the weights are f16/bf16 in PyTorch; this engine computes all attention
+     * in f32 already, so both values are the same model here (to f32 rounding). */
+    json_t *ru = json_object_get(root, "reorder_and_upcast_attn");
+    if (ru && !json_is_boolean(ru) && !json_is_null(ru))
+        return hs_err(HS_EINPUT, "%s: \"reorder_and_upcast_attn\": %s is not a boolean", path,
+                      json_text(ru, val, sizeof val));
+    if ((st = check_alias(root, "hidden_size", "n_embd", c->n_embd, path))) return st;
+    if ((st = check_alias(root, "num_attention_heads", "n_head", c->n_head, path))) return st;
+    if ((st = check_alias(root, "num_hidden_layers", "n_layer", c->n_layer, path))) return st;
+    return check_alias(root, "max_position_embeddings", "n_positions", c->n_positions, path);
+}
+
+/* tie_word_embeddings (PretrainedConfig, default true): whether the LM head is wte. model.c
+ * checks it against the checkpoint's lm_head.weight. */
+static hs_status read_tied(hs_config *c, json_t *root, const char *path)
+{
+    json_t *v = json_object_get(root, "tie_word_embeddings");
+    c->tied = 1;
+    if (!v) return HS_OK;
+    char val[48];
+    if (!json_is_boolean(v))
+        return hs_err(HS_EINPUT, "%s: \"tie_word_embeddings\": %s is not a boolean", path,
+                      json_text(v, val, sizeof val));
+    c->tied = json_boolean_value(v);
+    return HS_OK;
+}
+
 static hs_status read_fields(hs_config *c, json_t *root, const char *path)
 {
     hs_status st;
@@ -55,19 +134,22 @@ static hs_status read_fields(hs_config *c, json_t *root, const char *path)
     }
     if (c->n_embd % c->n_head)
         return hs_err(HS_EINPUT, "%s: n_embd %d is not a multiple of n_head %d", path, c->n_embd, c->n_head);
-    return check_activation(root, path);
+    if ((st = check_activation(root, path))) return st;
+    if ((st = check_architecture(root, c, path))) return st;
+    return read_tied(c, root, path);
 }
 
 hs_status hs_config_load(hs_config *cfg, const char *path)
 {
     memset(cfg, 0, sizeof *cfg);
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        if (strstr(jerr.text, "unable to open"))
-            return hs_err(HS_EINPUT, "%s: cannot open (a model directory needs config.json)", path);
-        return hs_err(HS_EINPUT, "%s:%d: not valid JSON: %s", path, jerr.line, jerr.text);
-    }
+    char *text; /* through hs_read_file: a regular file only (a FIFO hung json_load_file) */
+    size_t len;
+    hs_status rst = hs_read_file(path, &text, &len);
+    if (rst) return rst;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    if (!root) return hs_err(HS_EINPUT, "%s:%d: not valid JSON: %s", path, jerr.line, jerr.text);
     hs_status st = json_is_object(root) ? read_fields(cfg, root, path)
                                         : hs_err(HS_EINPUT, "%s: not a JSON object", path);
     json_decref(root);

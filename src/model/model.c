@@ -3,7 +3,9 @@
  * F32 tensors that are 4-byte aligned are used straight from the read-only mapping, so
  * ranks on one node share the page cache and no process holds a copy. F16 and BF16
  * tensors (and misaligned F32 ones) are widened once into a single owned block. */
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +137,89 @@ static void widen(float *dst, const hs_st_tensor *t)
     if (t->dtype == HS_DT_F32) memcpy(dst, p, t->nbytes);
 }
 
+/* Index of the first value of x[0..n) that is NaN or infinite, or -1. A chunk is first
+ * tested with a branch-free count the compiler vectorises (the check reads every weight at
+ * each load, so it must cost about a memory pass), and searched only when it has one. */
+static int64_t first_nonfinite(const float *x, int64_t n)
+{
+    enum { CHUNK = 4096 };
+    for (int64_t i = 0; i < n; i += CHUNK) {
+        int64_t e = n - i < CHUNK ? n : i + CHUNK;
+        int bad = 0;
+        for (int64_t j = i; j < e; j++) bad |= !(fabsf(x[j]) <= FLT_MAX); /* NaN compares false */
+        for (int64_t j = i; bad && j < e; j++)
+            if (!(fabsf(x[j]) <= FLT_MAX)) return j;
+    }
+    return -1;
+}
+
+/* A NaN or infinite weight turns every logit into NaN (LayerNorm and softmax spread it), and
+ * a run would finish with garbage numbers: refused here, on the F32 values the forward pass
+ * and every derived copy read (after widening, so one test serves F32, F16 and BF16). */
+static hs_status check_finite(const spec_list *l, const hs_st_tensor **found, const char *path)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const hs_st_tensor *t = found[i];
+        int64_t k = t ? first_nonfinite(*l->v[i].dst, t->n_elems) : -1;
+        if (k < 0) continue;
+        char at[64] = "";
+        if (t->ndim == 2)
+            snprintf(at, sizeof at, " (row %lld, column %lld)", (long long)(k / t->shape[1]),
+                     (long long)(k % t->shape[1]));
+        return hs_err(HS_EINPUT, "%s: tensor %s: value %g at index %lld%s is not finite (a NaN or infinite weight "
+                      "makes the logits NaN)", path, t->name, (double)(*l->v[i].dst)[k], (long long)k, at);
+    }
+    return HS_OK;
+}
+
+/* Layer number of a block tensor's name ("h.N." after an optional "transformer."), or -1. */
+static long layer_of(const char *name, const char **rest)
+{
+    if (!strncmp(name, "transformer.", 12)) name += 12;
+    if (strncmp(name, "h.", 2) || name[2] < '0' || name[2] > '9') return -1;
+    char *end;
+    long n = strtol(name + 2, &end, 10);
+    if (*end != '.' || n > INT32_MAX) return -1;
+    *rest = end + 1;
+    return n;
+}
+
+/* Tensors that Hugging Face's GPT-2 checkpoints carry and that are no weights: each
+ * layer's causal mask (attn.bias, (1, 1, T, T)) and its masking constant (attn.masked_bias,
+ * shape []). The engine builds both into its attention kernel. */
+static int is_buffer(const char *name, int n_layer)
+{
+    const char *rest = NULL;
+    long n = layer_of(name, &rest);
+    return n >= 0 && n < n_layer && (!strcmp(rest, "attn.bias") || !strcmp(rest, "attn.masked_bias"));
+}
+
+/* A tensor the model never reads means config.json and the checkpoint disagree (n_layer 5
+ * over six layers' weights silently runs five) or the checkpoint is not a GPT-2 LM (another
+ * head, a duplicate under both names): refused rather than ignored. */
+static hs_status check_unused(const hs_st_index *idx, const hs_st_tensor **found, size_t n_found,
+                              const hs_config *c, const char *path)
+{
+    char *used = hs_calloc(idx->n ? idx->n : 1, 1, "tensor use marks");
+    if (!used) return HS_ENOMEM;
+    for (size_t i = 0; i < n_found; i++)
+        if (found[i]) used[found[i] - idx->tensors] = 1;
+    hs_status st = HS_OK;
+    for (size_t i = 0; i < idx->n && !st; i++) {
+        const char *name = idx->tensors[i].name, *rest = NULL;
+        long layer = layer_of(name, &rest);
+        if (used[i] || is_buffer(name, c->n_layer)) continue;
+        if (layer >= c->n_layer)
+            st = hs_err(HS_EINPUT, "%s: tensor %s belongs to layer %ld, but config.json has n_layer %d (layers 0..%d)",
+                        path, name, layer, c->n_layer, c->n_layer - 1);
+        else
+            st = hs_err(HS_EINPUT, "%s: tensor %s is not used by the GPT-2 that config.json describes (a "
+                        "checkpoint of another model, or one tensor under two names?)", path, name);
+    }
+    free(used);
+    return st;
+}
+
 /* Resolves every spec; F32 aligned tensors point into the mapping, others are widened
  * into one block sized in a first pass. */
 static hs_status bind_tensors(hs_model *m, const hs_st_index *idx, spec_list *l, const char *path)
@@ -165,8 +250,28 @@ static hs_status bind_tensors(hs_model *m, const hs_st_index *idx, spec_list *l,
         m->n_params += (size_t)t->n_elems;
         if (l->v[i].dst == &m->wte) snprintf(m->dtype, sizeof m->dtype, "%s", t->dtype_name);
     }
+    if (!st) st = check_unused(idx, found, l->n, &m->cfg, path);
+    if (!st) st = check_finite(l, found, path);
     free(found);
     return st;
+}
+
+/* tie_word_embeddings against the checkpoint, as Hugging Face reads them: untied needs an
+ * lm_head.weight (Hugging Face would start one at random); tied makes wte the head and
+ * ignores a stored lm_head.weight, so one that differs from wte is a contradiction. */
+static hs_status check_head(hs_model *m, const char *path)
+{
+    const hs_config *c = &m->cfg;
+    if (!m->lm_head && !c->tied)
+        return hs_err(HS_EINPUT, "%s: no tensor lm_head.weight, but config.json has tie_word_embeddings false "
+                      "(an LM head of its own)", path);
+    if (m->lm_head && c->tied &&
+        memcmp(m->lm_head, m->wte, (size_t)c->vocab_size * (size_t)c->n_embd * sizeof(float)))
+        return hs_err(HS_EINPUT, "%s: tensor lm_head.weight differs from wte.weight, but config.json ties the LM "
+                      "head to wte (tie_word_embeddings true, the default), so Hugging Face would use wte.weight; "
+                      "set tie_word_embeddings false to use lm_head.weight", path);
+    if (!m->lm_head) m->lm_head = m->wte; /* tied, as in the hub's gpt2 */
+    return HS_OK;
 }
 
 /* Huge-page mode: the whole file, header included, copied to private memory on huge pages
@@ -193,7 +298,7 @@ static hs_status load_weights(hs_model *m, const char *path)
     spec_list l = {0};
     st = build_specs(&l, m);
     if (!st) st = bind_tensors(m, &idx, &l, path);
-    if (!st && !m->lm_head) m->lm_head = m->wte; /* tied, as in the hub's gpt2 */
+    if (!st) st = check_head(m, path);
     free(l.v);
     hs_st_free(&idx);
     return st;

@@ -4,8 +4,9 @@
  * "left right" per line, in priority order (line order = rank), after an optional first
  * line "#version: ...". Everything is checked, and every problem is HS_EINPUT naming the
  * file (and the line of merges.txt): ids must be distinct non-negative integers, tokens
- * non-empty byte-level text, all 256 single-byte tokens present, merge parts and their
- * concatenation in the vocabulary, no rule twice. Empty lines of merges.txt are skipped. */
+ * non-empty byte-level text, every id 0..n-1 given (no gap), all 256 single-byte tokens
+ * present, merge parts and their concatenation in the vocabulary, no rule twice. Empty
+ * lines of merges.txt are skipped. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,25 @@ static hs_status vocab_add(hs_tokenizer *tok, const char *path, const char *key,
     return HS_OK;
 }
 
+/* Ids must run 0..n-1 without a gap. GPT-2's vocab.json numbers its tokens densely (the
+ * special tokens of Hugging Face's added_tokens.json are not read here), and a model's
+ * logits cover every id below its vocab_size: an id with no token would be sampled and then
+ * fail to decode mid-run, far from the file at fault. */
+static hs_status vocab_check_dense(const hs_tokenizer *tok, const char *path)
+{
+    int32_t first = -1, missing = 0;
+    for (int32_t i = 0; i < tok->n_vocab; i++) {
+        if (tok->tok_off[i] != HS_TOK_NONE) continue;
+        if (first < 0) first = i;
+        missing++;
+    }
+    if (first < 0) return HS_OK;
+    return hs_err(HS_EINPUT,
+                  "%s: no token has id %d, though ids run up to %d (%d of the ids 0..%d are missing; "
+                  "GPT-2's vocab.json numbers its tokens without gaps)",
+                  path, first, tok->n_vocab - 1, missing, tok->n_vocab - 1);
+}
+
 static hs_status vocab_find_bytes(hs_tokenizer *tok, const char *path)
 {
     for (int b = 0; b < 256; b++) {
@@ -162,7 +182,8 @@ hs_status hs_bpe_load_vocab(hs_tokenizer *tok, const char *path)
         if (st) break;
         st = vocab_add(tok, path, key, (int32_t)json_integer_value(val));
     }
-    if (!st) st = vocab_find_bytes(tok, path);
+    if (!st) st = vocab_find_bytes(tok, path); /* first: a missing byte token is the clearer message */
+    if (!st) st = vocab_check_dense(tok, path);
     json_decref(root);
     return st;
 }

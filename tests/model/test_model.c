@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <sys/resource.h>
@@ -139,6 +140,17 @@ static void expect_bad(const char *dir, const char *needle1, const char *needle2
     free((void *)dir);
 }
 
+/* Loads dir and requires HS_OK. */
+static void expect_good(const char *dir)
+{
+    hs_model m;
+    hs_status st = hs_model_load(&m, dir, NULL);
+    if (st != HS_OK) fail_msg("status %d, message: %s (wanted a load)", st, hs_err_msg());
+    hs_model_free(&m);
+    tu_rmtree(dir);
+    free((void *)dir);
+}
+
 static char *variant_from_header(st_image *im, json_t *hdr, size_t data_len)
 {
     char *txt = json_dumps(hdr, JSON_COMPACT);
@@ -224,13 +236,131 @@ static void test_bad_entries(void **state)
     image_free(&im);
 }
 
+/* A header with one more entry, name, over the bytes [b, e) of the data (shape [n]). */
+static char *with_extra(st_image *im, const char *name, const char *dtype, json_int_t n, json_int_t b, json_int_t e)
+{
+    json_t *h = json_deep_copy(im->header);
+    json_object_set_new(h, name, json_pack("{s:s, s:[I], s:[I,I]}", "dtype", dtype, "shape", n, "data_offsets", b, e));
+    char *d = variant_from_header(im, h, im->data_len);
+    json_decref(h);
+    return d;
+}
+
+/* Tensors the model never reads are refused (config.json and checkpoint disagree, or the
+ * checkpoint is not a GPT-2 LM); Hugging Face's attention buffers of real layers are not. */
+static void test_unused_tensors(void **state)
+{
+    st_image im;
+    image_load(&im);
+    json_int_t end = (json_int_t)im.data_len;
+    /* the data block is all tensors back to back: extra entries may only cover 0 bytes */
+    expect_bad(with_extra(&im, "score.weight", "F32", 0, end, end), "tensor score.weight is not used", NULL);
+    expect_bad(with_extra(&im, "h.2.ln_1.weight", "F32", 0, end, end), "h.2.ln_1.weight belongs to layer 2",
+               "n_layer 2 (layers 0..1)");
+    expect_bad(with_extra(&im, "transformer.h.7.attn.bias", "U8", 0, end, end), "belongs to layer 7", NULL);
+    expect_bad(with_extra(&im, "h.0.attn.c_attn.weight_scale", "F32", 0, end, end), "is not used", NULL);
+    /* a tensor under both names: the plain one is read, the other would be ignored */
+    expect_bad(with_extra(&im, "transformer.ln_f.bias", "F32", 0, end, end), "transformer.ln_f.bias is not used",
+               NULL);
+    expect_good(with_extra(&im, "h.1.attn.masked_bias", "F32", 0, end, end));
+    expect_good(with_extra(&im, "transformer.h.0.attn.bias", "U8", 0, end, end));
+    image_free(&im);
+}
+
+/* An lm_head.weight that differs from wte.weight is used only when config.json unties them
+ * (Hugging Face ties by default and then reads wte.weight). */
+static void test_tied_head(void **state)
+{
+    st_image im;
+    image_load(&im);
+    json_t *off = json_object_get(json_object_get(im.header, "wte.weight"), "data_offsets");
+    size_t wb = (size_t)json_integer_value(json_array_get(off, 0));
+    size_t we = (size_t)json_integer_value(json_array_get(off, 1));
+    size_t n2 = im.data_len + (we - wb);
+    uint8_t *data2 = malloc(n2);
+    memcpy(data2, im.data, im.data_len);
+    memcpy(data2 + im.data_len, im.data + wb, we - wb);
+    data2[n2 - 1] ^= 0x80; /* the last value of the head, its sign flipped */
+    json_t *h = json_deep_copy(im.header);
+    json_object_set_new(h, "lm_head.weight", json_pack("{s:s, s:[i,i], s:[I,I]}", "dtype", "F32", "shape", 1024, 64,
+                                                        "data_offsets", (json_int_t)im.data_len, (json_int_t)n2));
+    char *htxt = json_dumps(h, JSON_COMPACT), *cfg_txt;
+    expect_bad(write_variant(htxt, data2, n2, NULL), "lm_head.weight differs from wte.weight", "tie_word_embeddings");
+    char *cfg_path = tu_join(g_dir, "config.json");
+    size_t n;
+    assert_int_equal(hs_read_file(cfg_path, &cfg_txt, &n), HS_OK);
+    json_t *cfg = json_loads(cfg_txt, 0, NULL);
+    json_object_set_new(cfg, "tie_word_embeddings", json_false());
+    char *untied = json_dumps(cfg, JSON_COMPACT);
+    char *d = write_variant(htxt, data2, n2, untied);
+    hs_model m;
+    assert_int_equal(hs_model_load(&m, d, NULL), HS_OK);
+    assert_true(m.lm_head != m.wte && m.lm_head[1024 * 64 - 1] == -m.wte[1024 * 64 - 1]);
+    hs_model_free(&m);
+    tu_rmtree(d);
+    free(d), free(untied), free(cfg_path), free(cfg_txt), free(htxt), free(data2);
+    json_decref(cfg);
+    json_decref(h);
+    image_free(&im);
+}
+
+/* Writes a variant whose value k of tensor name is the F32 value x. */
+static char *with_value(st_image *im, const char *name, size_t k, float x)
+{
+    json_t *off = json_object_get(json_object_get(im->header, name), "data_offsets");
+    size_t b = (size_t)json_integer_value(json_array_get(off, 0));
+    uint8_t *data = malloc(im->data_len);
+    memcpy(data, im->data, im->data_len);
+    memcpy(data + b + 4 * k, &x, 4);
+    char *hdr = json_dumps(im->header, JSON_COMPACT);
+    char *d = write_variant(hdr, data, im->data_len, NULL);
+    free(hdr);
+    free(data);
+    return d;
+}
+
+/* NaN and infinite weights are refused at load with the tensor and the first bad index,
+ * F32 in place and F16/BF16 after widening alike. */
+static void test_nonfinite_weights(void **state)
+{
+    st_image im;
+    image_load(&im);
+    expect_bad(with_value(&im, "h.0.ln_1.weight", 5, NAN), "tensor h.0.ln_1.weight: value nan at index 5",
+               "not finite");
+    /* (C, 3C) = (64, 192): index 200 is row 1, column 8 */
+    expect_bad(with_value(&im, "h.1.attn.c_attn.weight", 200, -INFINITY), "h.1.attn.c_attn.weight: value -inf",
+               "index 200 (row 1, column 8)");
+    expect_bad(with_value(&im, "wte.weight", 64 * 1024 - 1, INFINITY), "wte.weight: value inf at index 65535", NULL);
+    expect_good(with_value(&im, "ln_f.bias", 0, FLT_MAX)); /* large but finite */
+    image_free(&im);
+    char *d = tu_mkdtemp("half"), *p = tu_join(d, "model.safetensors");
+    assert_int_equal(hs_model_make_random(d, "tiny", 7, "bf16"), HS_OK);
+    hs_mapped_file mf;
+    assert_int_equal(hs_map_file(&mf, p), HS_OK);
+    uint8_t *copy = malloc(mf.size);
+    memcpy(copy, mf.data, mf.size);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | copy[i];
+    json_t *hdr = json_loadb((const char *)copy + 8, hl, 0, NULL);
+    json_t *off = json_object_get(json_object_get(hdr, "ln_f.weight"), "data_offsets");
+    size_t at = 8 + hl + (size_t)json_integer_value(json_array_get(off, 0)) + 2 * 3;
+    copy[at] = 0x80, copy[at + 1] = 0x7f; /* bf16 +inf at index 3 */
+    size_t size = mf.size;
+    hs_unmap_file(&mf);
+    assert_int_equal(tu_write(p, copy, size), 0);
+    expect_bad(d, "tensor ln_f.weight: value inf at index 3", NULL);
+    json_decref(hdr);
+    free(copy);
+    free(p);
+}
+
 static void test_bad_config(void **state)
 {
     st_image im;
     image_load(&im);
     char *hdr = json_dumps(im.header, JSON_COMPACT);
     const char *base = "\"n_head\": 4, \"n_layer\": 2, \"n_positions\": 128, \"layer_norm_epsilon\": 1e-5";
-    char cfg[512];
+    char cfg[1024];
     snprintf(cfg, sizeof cfg, "{\"n_embd\": 64, \"vocab_size\": 1000, %s}", base); /* vocab disagrees */
     expect_bad(write_variant(hdr, im.data, im.data_len, cfg), "wte.weight has shape [1024, 64]", "[1000, 64]");
     snprintf(cfg, sizeof cfg, "{\"vocab_size\": 1024, %s}", base);
@@ -243,6 +373,38 @@ static void test_bad_config(void **state)
     expect_bad(write_variant(hdr, im.data, im.data_len, cfg), "config.json", "not an integer");
     snprintf(cfg, sizeof cfg, "{\"n_embd\": 64, \"vocab_size\": 1024, \"activation_function\": \"relu\", %s}", base);
     expect_bad(write_variant(hdr, im.data, im.data_len, cfg), "config.json", "relu");
+    /* keys of GPT2Config that change the computation, where the engine does not implement the value */
+    static const struct { const char *kv, *needle; } refused[] = {
+        {"\"model_type\": \"llama\"", "\"model_type\": \"llama\" is not supported"},
+        {"\"model_type\": 2", "\"model_type\": 2 is not supported"},
+        {"\"scale_attn_weights\": false", "\"scale_attn_weights\": false is not supported"},
+        {"\"scale_attn_weights\": null", "\"scale_attn_weights\": null is not supported"},
+        {"\"scale_attn_by_inverse_layer_idx\": true", "\"scale_attn_by_inverse_layer_idx\": true is not supported"},
+        {"\"scale_attn_by_inverse_layer_idx\": 1", "\"scale_attn_by_inverse_layer_idx\": 1 is not supported"},
+        {"\"add_cross_attention\": true", "\"add_cross_attention\": true is not supported"},
+        {"\"reorder_and_upcast_attn\": \"yes\"", "\"reorder_and_upcast_attn\": \"yes\" is not a boolean"},
+        {"\"activation_function\": \"gelu\"", "activation_function \"gelu\" is not supported"},
+        {"\"num_attention_heads\": 8", "\"num_attention_heads\": 8 disagrees with \"n_head\": 4"},
+        {"\"num_hidden_layers\": 3", "\"num_hidden_layers\": 3 disagrees with \"n_layer\": 2"},
+        {"\"hidden_size\": 32", "\"hidden_size\": 32 disagrees with \"n_embd\": 64"},
+        {"\"max_position_embeddings\": 64", "\"max_position_embeddings\": 64 disagrees"},
+        {"\"tie_word_embeddings\": 0", "\"tie_word_embeddings\": 0 is not a boolean"},
+        {"\"tie_word_embeddings\": false", "no tensor lm_head.weight, but config.json has tie_word_embeddings false"},
+        {"\"n_layer\": 1", "h.1.attn.c_attn.bias belongs to layer 1, but config.json has n_layer 1"},
+    };
+    const char *tail = "\"n_embd\": 64, \"n_head\": 4, \"n_positions\": 128, \"vocab_size\": 1024";
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        /* a repeated key would be invalid JSON: n_layer comes from the case when it has one */
+        snprintf(cfg, sizeof cfg, "{%s, %s%s}", refused[i].kv, tail, strstr(refused[i].kv, "\"n_layer\"") ? "" :
+                 ", \"n_layer\": 2");
+        expect_bad(write_variant(hdr, im.data, im.data_len, cfg), "config.json", refused[i].needle);
+    }
+    /* the values that mean plain GPT-2 load, and reorder_and_upcast_attn true (only an f32 upcast) */
+    snprintf(cfg, sizeof cfg, "{%s, \"n_layer\": 2, \"model_type\": \"gpt2\", \"scale_attn_weights\": true, "
+             "\"scale_attn_by_inverse_layer_idx\": false, \"add_cross_attention\": null, \"reorder_and_upcast_attn\": "
+             "true, \"tie_word_embeddings\": true, \"num_attention_heads\": 4, \"hidden_size\": 64, "
+             "\"activation_function\": \"gelu_pytorch_tanh\"}", tail);
+    expect_good(write_variant(hdr, im.data, im.data_len, cfg));
     expect_bad(write_variant(hdr, im.data, im.data_len, "{\"n_embd\": 64,"), "config.json", "not valid JSON");
     expect_bad(write_variant(hdr, im.data, im.data_len, "[64]"), "config.json", "not a JSON object");
     char *nodir = tu_mkdtemp("empty");
@@ -946,6 +1108,9 @@ int main(void)
         cmocka_unit_test(test_bad_container),
         cmocka_unit_test(test_bad_entries),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_unused_tensors),
+        cmocka_unit_test(test_nonfinite_weights),
+        cmocka_unit_test(test_tied_head),
         cmocka_unit_test(test_forward_invariants),
         cmocka_unit_test(test_forward_bad_input),
         cmocka_unit_test(test_layout_variants),

@@ -395,6 +395,10 @@ static void test_bad_vocab(void **state)
     v = byte_vocab("", 'q');
     expect_load_error(v, m, "vocab.json", "no token for byte 0x71");
     free(v);
+    /* ids with no token: the model would sample them and fail to decode mid-run */
+    v = byte_vocab("\"ab\": 256, \"abc\": 300", -1);
+    expect_load_error(v, m, "vocab.json", "no token has id 257, though ids run up to 300 (43 of the ids 0..300");
+    free(v);
     free(ok);
 }
 

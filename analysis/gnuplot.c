@@ -108,19 +108,21 @@ void hs_gp_preamble(FILE *f, const char *name, int width, int height)
                "# %s.png, then loads itself again with hs_pdf = 1 to draw the same figure as %s.pdf.\n"
                "reset\n"
                "if (!exists(\"hs_pdf\")) { hs_pdf = 0 }\n"
+               "if (!exists(\"hs_png_out\")) { hs_png_out = \"%s.png\" }\n"
+               "if (!exists(\"hs_pdf_out\")) { hs_pdf_out = \"%s.pdf\" }\n"
                "if (hs_pdf) {\n"
                "    set terminal pdfcairo size %.4fin,%.4fin noenhanced font \",10\" fontscale %.4g linewidth %.4g\n"
-               "    set output \"%s.pdf\"\n"
+               "    set output hs_pdf_out\n"
                "} else {\n"
                "    if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
                "        set terminal pngcairo size %d,%d noenhanced font \",10\"\n"
                "    } else {\n"
                "        set terminal png size %d,%d noenhanced\n"
                "    }\n"
-               "    set output \"%s.png\"\n"
+               "    set output hs_png_out\n"
                "}\n",
-            name, name, name, name, width * s / 72.0, height * s / 72.0, s, s, name, width, height, width, height,
-            name);
+            name, name, name, name, name, name, width * s / 72.0, height * s / 72.0, s, s, width, height, width,
+            height);
 }
 
 /* The second pass: the same script with the PDF terminal, when gnuplot has one (Debian's
@@ -137,7 +139,7 @@ static void gp_trailer(FILE *f, const char *name)
 hs_status hs_gp_open(const char *dir, const char *name, hs_out *dat, hs_out *gp)
 {
     char file[300];
-    gp->f = NULL, gp->path = NULL;
+    gp->f = NULL, gp->path = NULL, gp->tmp = NULL;
     snprintf(file, sizeof file, "%s.dat", name);
     hs_status st = hs_out_open(dat, dir, file);
     if (st) return st;
@@ -174,16 +176,77 @@ int hs_gnuplot_find(char *path, size_t cap)
     return 0;
 }
 
-/* Child side: output to the pipe, into dir, exec gnuplot. Never returns. */
-static void child_exec(const char *gnuplot, const char *dir, const char *script, int wfd)
+/* A figure's PNG and PDF while gnuplot draws them (docs/report.md, "Output directory"): new
+ * files beside their names (NAME.png.tmp.XXXXXX: mkstemp, O_EXCL, so never through a symlink
+ * planted in a shared directory) that gnuplot writes through the descriptors it inherits
+ * (set output '/dev/fd/3', '/dev/fd/4': no name anyone could swap meanwhile), renamed over
+ * NAME.png and NAME.pdf when good. rename() replaces a symlink there, never its target. */
+typedef struct {
+    char *path[2]; /* dir/NAME.png, dir/NAME.pdf */
+    char *tmp[2];  /* their temporary names */
+    FILE *f[2];
+} fig_out;
+
+enum { FIG_PNG, FIG_PDF };
+#define HS_GP_FD0 3 /* the child's descriptor of the PNG; the PDF's is the next */
+
+static hs_status fig_out_open(fig_out *o, const char *dir, const char *name)
+{
+    static const char *const ext[2] = {"png", "pdf"};
+    char file[300];
+    memset(o, 0, sizeof *o);
+    hs_status st = HS_OK;
+    for (int i = 0; i < 2 && !st; i++) {
+        snprintf(file, sizeof file, "%s.%s", name, ext[i]);
+        o->path[i] = hs_path_join(dir, file);
+        st = o->path[i] ? hs_tmp_open(o->path[i], &o->f[i], &o->tmp[i]) : HS_ENOMEM;
+    }
+    return st;
+}
+
+/* Renames output i to its name when keep is HS_OK, else removes it; frees its paths. */
+static hs_status fig_out_finish(fig_out *o, int i, hs_status keep)
+{
+    hs_status st = o->f[i] ? hs_tmp_commit(o->path[i], o->f[i], o->tmp[i], keep) : HS_OK;
+    free(o->path[i]);
+    o->path[i] = o->tmp[i] = NULL;
+    o->f[i] = NULL;
+    return keep ? HS_OK : st;
+}
+
+static void fig_out_discard(fig_out *o)
+{
+    for (int i = 0; i < 2; i++) fig_out_finish(o, i, HS_EINTERNAL);
+}
+
+/* The -e argument that points the script's outputs at the inherited descriptors, or, where
+ * /dev/fd does not exist, at the temporary files' names (created O_EXCL just before). */
+static void outputs_arg(const fig_out *o, char *buf, size_t cap)
+{
+    if (access("/dev/fd", X_OK) == 0) {
+        snprintf(buf, cap, "hs_png_out = '/dev/fd/%d'; hs_pdf_out = '/dev/fd/%d'", HS_GP_FD0, HS_GP_FD0 + 1);
+        return;
+    }
+    const char *a = strrchr(o->tmp[FIG_PNG], '/'), *b = strrchr(o->tmp[FIG_PDF], '/');
+    snprintf(buf, cap, "hs_png_out = '%s'; hs_pdf_out = '%s'", a ? a + 1 : o->tmp[FIG_PNG],
+             b ? b + 1 : o->tmp[FIG_PDF]); /* mkstemp names: letters, digits, '.', '_' and '-' only */
+}
+
+/* Child side: output to the pipe, the figure files as descriptors 3 and 4, into dir, exec
+ * gnuplot. Never returns. */
+static void child_exec(const char *gnuplot, const char *dir, const char *script, const char *outputs, int wfd,
+                       const fig_out *o)
 {
     if (dup2(wfd, STDOUT_FILENO) < 0 || dup2(wfd, STDERR_FILENO) < 0) _exit(126);
     close(wfd);
+    /* Copies above 3 and 4 first, so that dup2 cannot close one before it is copied. */
+    int png = fcntl(fileno(o->f[FIG_PNG]), F_DUPFD, 10), pdf = fcntl(fileno(o->f[FIG_PDF]), F_DUPFD, 10);
+    if (png < 0 || pdf < 0 || dup2(png, HS_GP_FD0) < 0 || dup2(pdf, HS_GP_FD0 + 1) < 0) _exit(126);
     if (chdir(dir) != 0) {
         fprintf(stderr, "cannot change into %s: %s\n", dir, strerror(errno));
         _exit(126);
     }
-    execl(gnuplot, "gnuplot", script, (char *)NULL);
+    execl(gnuplot, "gnuplot", "-e", outputs, script, (char *)NULL);
     fprintf(stderr, "cannot run %s: %s\n", gnuplot, strerror(errno));
     _exit(127);
 }
@@ -229,36 +292,34 @@ static hs_status remove_old(const char *dir, const char *name, const char *ext)
     return HS_OK;
 }
 
-/* The PNG must exist; the PDF exists when gnuplot has pdfcairo (*pdf = 1), and must then
- * start with the PDF header (cairo writes the file as it goes: a failed page leaves a stub). */
-static hs_status check_outputs(const char *dir, const char *name, const char *output, int *pdf)
+/* The PNG must have bytes; the PDF has bytes when gnuplot has pdfcairo (*pdf = 1), and must
+ * then start with the PDF header (cairo writes the file as it goes: a failed page leaves a
+ * stub). Both are read through the descriptors gnuplot wrote, not by name. */
+static hs_status check_outputs(const fig_out *o, const char *name, const char *output, int *pdf)
 {
-    char path[1024], head[5] = {0};
-    snprintf(path, sizeof path, "%s/%s.png", dir, name);
+    char head[5] = {0};
     struct stat sb;
-    if (stat(path, &sb) != 0 || sb.st_size == 0)
-        return hs_err(HS_EIO, "gnuplot %s.gp made no %s%s%s", name, path,
+    int png_fd = fileno(o->f[FIG_PNG]), pdf_fd = fileno(o->f[FIG_PDF]);
+    if (fstat(png_fd, &sb) != 0 || sb.st_size == 0)
+        return hs_err(HS_EIO, "gnuplot %s.gp made no %s%s%s", name, o->path[FIG_PNG],
                       output[0] ? "; its output:\n" : "", output);
-    snprintf(path, sizeof path, "%s/%s.pdf", dir, name);
-    FILE *f = fopen(path, "rb");
-    *pdf = f != NULL;
-    if (f && (fread(head, 1, sizeof head, f) != sizeof head || memcmp(head, "%PDF-", 5) != 0)) *pdf = -1;
-    if (f) fclose(f);
-    if (*pdf < 0)
-        return hs_err(HS_EIO, "gnuplot %s.gp made %s without a PDF header%s%s", name, path,
+    *pdf = fstat(pdf_fd, &sb) == 0 && sb.st_size > 0;
+    if (*pdf && (pread(pdf_fd, head, sizeof head, 0) != (ssize_t)sizeof head || memcmp(head, "%PDF-", 5) != 0)) {
+        *pdf = -1;
+        return hs_err(HS_EIO, "gnuplot %s.gp made %s without a PDF header%s%s", name, o->path[FIG_PDF],
                       output[0] ? "; its output:\n" : "", output);
+    }
     if (output[0]) fprintf(stderr, "headsweep-report: gnuplot %s.gp: %s", name, output);
     return HS_OK;
 }
 
-hs_status hs_gnuplot_run(const char *gnuplot, const char *dir, const char *name, int *pdf)
+/* Runs `gnuplot -e OUTPUTS script` in dir onto the files o; *output: what it printed (64 KiB
+ * at most), shown when it fails. */
+static hs_status run_child(const char *gnuplot, const char *dir, const char *script, const fig_out *o,
+                           char **output)
 {
-    char script[300];
-    snprintf(script, sizeof script, "%s.gp", name);
-    *pdf = 0;
-    hs_status st = remove_old(dir, name, "png");
-    if (!st) st = remove_old(dir, name, "pdf");
-    if (st) return st;
+    char outputs[800];
+    outputs_arg(o, outputs, sizeof outputs);
     int fd[2];
     if (pipe(fd) != 0) return hs_err(HS_EIO, "gnuplot: pipe failed: %s", strerror(errno));
     fflush(NULL);
@@ -269,20 +330,41 @@ hs_status hs_gnuplot_run(const char *gnuplot, const char *dir, const char *name,
     }
     if (pid == 0) {
         close(fd[0]);
-        child_exec(gnuplot, dir, script, fd[1]);
+        child_exec(gnuplot, dir, script, outputs, fd[1], o);
     }
     close(fd[1]);
-    char *output = hs_malloc(HS_GP_CAPTURE, "gnuplot output");
-    if (output) drain(fd[0], output, HS_GP_CAPTURE);
+    *output = hs_malloc(HS_GP_CAPTURE, "gnuplot output");
+    if (*output) drain(fd[0], *output, HS_GP_CAPTURE);
     close(fd[0]);
     int status = 0;
-    st = wait_child(pid, &status);
-    if (!st && !output) st = HS_ENOMEM;
+    hs_status st = wait_child(pid, &status);
+    if (!st && !*output) st = HS_ENOMEM;
     if (!st && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
         st = hs_err(HS_EIO, "gnuplot %s/%s failed (%s %d); its output:\n%s", dir, script,
                     WIFEXITED(status) ? "exit status" : "signal",
-                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), tail(output));
-    if (!st) st = check_outputs(dir, name, output, pdf);
-    free(output);
+                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), tail(*output));
     return st;
+}
+
+hs_status hs_gnuplot_run(const char *gnuplot, const char *dir, const char *name, int *pdf)
+{
+    char script[300], *output = NULL;
+    snprintf(script, sizeof script, "%s.gp", name);
+    *pdf = 0;
+    fig_out o;
+    memset(&o, 0, sizeof o);
+    hs_status st = remove_old(dir, name, "png");
+    if (!st) st = remove_old(dir, name, "pdf");
+    if (!st) st = fig_out_open(&o, dir, name);
+    if (!st) st = run_child(gnuplot, dir, script, &o, &output);
+    if (!st) st = check_outputs(&o, name, output, pdf);
+    free(output);
+    if (st) {
+        fig_out_discard(&o);
+        return st;
+    }
+    st = fig_out_finish(&o, FIG_PNG, HS_OK);
+    hs_status b = fig_out_finish(&o, FIG_PDF, *pdf == 1 && !st ? HS_OK : HS_EINTERNAL); /* none: removed */
+    if (st) *pdf = 0;
+    return st ? st : b;
 }

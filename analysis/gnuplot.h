@@ -39,7 +39,9 @@ hs_status hs_gp_close(hs_out *dat, hs_out *gp, const char *name);
 int hs_gnuplot_find(char *path, size_t cap);
 /* Runs `gnuplot NAME.gp` in dir (after removing an old NAME.png and NAME.pdf); HS_EIO with its
  * output when it fails, makes no PNG or makes a NAME.pdf that is not a PDF. *pdf = 1 when it
- * made NAME.pdf (0: this gnuplot has no pdfcairo). Warnings of a successful run go to stderr. */
+ * made NAME.pdf (0: this gnuplot has no pdfcairo). Warnings of a successful run go to stderr.
+ * gnuplot draws into new temporary files through inherited descriptors, renamed over NAME.png
+ * and NAME.pdf: a symlink at either name is replaced, never written through. */
 hs_status hs_gnuplot_run(const char *gnuplot, const char *dir, const char *name, int *pdf);
 
 #endif

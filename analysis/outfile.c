@@ -1,4 +1,4 @@
-/* outfile.c: output directory and files with checked writes (see outfile.h). */
+/* outfile.c: output directory and files with checked writes, renamed into place (see outfile.h). */
 #include "outfile.h"
 
 #include <errno.h>
@@ -31,29 +31,23 @@ hs_status hs_mkdir_p(const char *dir)
 hs_status hs_out_open(hs_out *o, const char *dir, const char *name)
 {
     o->f = NULL;
+    o->tmp = NULL;
     o->path = hs_path_join(dir, name);
     if (!o->path) return HS_ENOMEM;
-    o->f = fopen(o->path, "w");
-    if (!o->f) {
-        hs_status st = hs_err(HS_EIO, "%s: cannot create: %s", o->path, strerror(errno));
+    hs_status st = hs_tmp_open(o->path, &o->f, &o->tmp);
+    if (st) {
         free(o->path);
         o->path = NULL;
-        return st;
     }
-    return HS_OK;
+    return st;
 }
 
 hs_status hs_out_close(hs_out *o)
 {
-    if (!o || !o->f) {
-        if (o) free(o->path), o->path = NULL;
-        return HS_OK;
-    }
-    hs_status st = HS_OK;
-    int write_err = ferror(o->f);
-    if (fclose(o->f) != 0 || write_err)
-        st = hs_err(HS_EIO, "%s: write failed: %s", o->path, strerror(errno ? errno : EIO));
+    if (!o) return HS_OK;
+    hs_status st = o->f ? hs_tmp_commit(o->path, o->f, o->tmp, HS_OK) : HS_OK;
     o->f = NULL;
+    o->tmp = NULL; /* hs_tmp_commit freed it */
     free(o->path);
     o->path = NULL;
     return st;

@@ -1,7 +1,10 @@
 /* outfile.h: checked creation of the report's output files.
  *
  * Every output goes through hs_out_open / hs_out_close so a full disk or a directory we
- * cannot write is reported with the file's path instead of leaving a truncated report. */
+ * cannot write is reported with the file's path instead of leaving a truncated report.
+ * The output directory may be shared: a file is written under a fresh temporary name
+ * (mkstemp, O_EXCL, never through a symlink) and renamed over its name when closed, so a
+ * symlink planted at that name is replaced, never written through (docs/report.md). */
 #ifndef HS_REPORT_OUTFILE_H
 #define HS_REPORT_OUTFILE_H
 
@@ -15,11 +18,13 @@ hs_status hs_mkdir_p(const char *dir);
 typedef struct {
     FILE *f;
     char *path; /* dir/name */
+    char *tmp;  /* dir/name.tmp.XXXXXX, the file f writes until hs_out_close renames it */
 } hs_out;
 
-/* Opens dir/name for writing (truncating). */
+/* Opens a new file that hs_out_close gives the name dir/name (replacing what is there). */
 hs_status hs_out_open(hs_out *o, const char *dir, const char *name);
-/* Closes, reporting any earlier write error; NULL-safe and frees the path. */
+/* Closes and renames the file to its name, reporting any earlier write error (the file is
+ * then removed); NULL-safe and frees the paths. */
 hs_status hs_out_close(hs_out *o);
 /* Writes s (any bytes from a results file) as Markdown text that renders as itself:
  * markup characters backslash-escaped, control characters as spaces. Safe in table cells. */

@@ -91,7 +91,17 @@ typedef struct {
 void hs_phase_begin(hs_phase *p);
 hs_phase_use hs_phase_end(const hs_phase *p);
 
-/* Read-only mapping of a whole file. */
+/* Opens a file the user named as an input (job, prompts, model or score file) for reading,
+ * refusing anything but a regular file (a directory, a FIFO, a device such as /dev/zero,
+ * a socket) with HS_EINPUT: "PATH: is a FIFO (named pipe), not a regular file". The open is
+ * O_NONBLOCK, so a FIFO cannot hang it, and the check is fstat of the opened descriptor;
+ * symlinks are followed (users link models). *fd: O_RDONLY | O_CLOEXEC, blocking, the
+ * caller closes it; *size (may be NULL): its size in bytes. A missing path is HS_EINPUT. */
+hs_status hs_file_open_regular(const char *path, int *fd, int64_t *size);
+/* The same check for an input a library opens by its name (HDF5): opens, checks, closes. */
+hs_status hs_file_check_regular(const char *path);
+
+/* Read-only mapping of a whole file (a regular file only: hs_file_open_regular). */
 typedef struct {
     const uint8_t *data; /* (size) bytes, PROT_READ, MAP_SHARED: ranks on a node share pages */
     size_t size;
@@ -101,7 +111,9 @@ typedef struct {
 hs_status hs_map_file(hs_mapped_file *mf, const char *path);
 void hs_unmap_file(hs_mapped_file *mf);
 
-/* Reads a whole file into a NUL-terminated buffer (*len excludes the NUL). */
+/* Reads a whole file into a NUL-terminated buffer (*len excludes the NUL). A regular file
+ * only (hs_file_open_regular); one larger than the machine's physical memory is refused
+ * (HS_ENOMEM, naming the file and both sizes) before anything is allocated. */
 hs_status hs_read_file(const char *path, char **out, size_t *len);
 
 /* splitmix64 (Steele, Lea, Flood 2014): the next value of the seeded stream *s, the same
@@ -133,6 +145,9 @@ hs_status hs_tmp_create(const char *path, FILE **f, char **tmp);
  * or in a directory that does not exist or is not one (hs_tmp_create checks it first;
  * commands that compute for long check it before they start). */
 hs_status hs_out_path_check(const char *path);
+/* hs_tmp_create without that check, for a directory the caller made itself (headsweep-report's
+ * --out DIR): the new file never follows a symlink at path, and hs_tmp_commit replaces one. */
+hs_status hs_tmp_open(const char *path, FILE **f, char **tmp);
 hs_status hs_tmp_commit(const char *path, FILE *f, char *tmp, hs_status st);
 /* rename(from, to) that fails (HS_EINPUT) instead of replacing an existing to
  * (renameat2 RENAME_NOREPLACE; link + unlink where the file system lacks it). */

@@ -1444,6 +1444,7 @@ hs_status hs_results_open(hs_results **out, const char *path, int writable)
     if (!st) {
         htri_t is_h5 = 1;
         if (access(path, F_OK) != 0) st = hs_err(HS_EINPUT, "%s: %s", path, strerror(errno));
+        else if ((st = hs_file_check_regular(path))) is_h5 = -1; /* a FIFO would hang H5Fis_hdf5 */
         else if ((is_h5 = H5Fis_hdf5(path)) == 0)
             st = hs_err(HS_EINPUT, "%s is not an HDF5 file (corrupt or truncated?)%s", path,
                         writable ? "; refusing to overwrite it: move it away or choose another output" : "");

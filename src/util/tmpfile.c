@@ -2,8 +2,9 @@
  *
  * The temporary name is unique (mkstemp: PATH.tmp.XXXXXX, created O_EXCL, never through
  * a symlink), so two writers never share one and a link planted at a fixed PATH.tmp
- * cannot redirect the write. hs_rename_noreplace gives a finished file its name without
- * ever replacing one that appeared meanwhile (results files, merge outputs). */
+ * cannot redirect the write; the rename replaces whatever has the final name, a symlink
+ * included, and never writes through one. hs_rename_noreplace gives a finished file its
+ * name without ever replacing one that appeared meanwhile (results files, merge outputs). */
 #define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +44,13 @@ hs_status hs_tmp_create(const char *path, FILE **f, char **tmp)
     *f = NULL;
     *tmp = NULL;
     hs_status pst = hs_out_path_check(path);
-    if (pst) return pst;
+    return pst ? pst : hs_tmp_open(path, f, tmp);
+}
+
+hs_status hs_tmp_open(const char *path, FILE **f, char **tmp)
+{
+    *f = NULL;
+    *tmp = NULL;
     size_t n = strlen(path) + 12;
     if (!(*tmp = hs_malloc(n, "path"))) return HS_ENOMEM;
     snprintf(*tmp, n, "%s.tmp.XXXXXX", path);

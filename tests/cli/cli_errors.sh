@@ -27,6 +27,26 @@ cp -r "$work/m" "$work/nomerges" && rm "$work/nomerges/merges.txt"
 cp -r "$work/m" "$work/badvocab" && echo '{"a": "x"}' >"$work/badvocab/vocab.json"
 cp -r "$work/m" "$work/badcfg" && echo '{"n_embd": 64}' >"$work/badcfg/config.json"
 mkdir -p "$work/empty"
+# a model directory that contradicts itself or Hugging Face's reading of it is refused at load
+variant() { # variant NAME SED-SCRIPT FILE: a copy of m with FILE edited
+  cp -r "$work/m" "$work/$1" && sed -i "$2" "$work/$1/$3"
+}
+variant inv 's/"n_head": 4,/"n_head": 4, "scale_attn_by_inverse_layer_idx": true,/' config.json
+variant noscale 's/"n_head": 4,/"n_head": 4, "scale_attn_weights": false,/' config.json
+variant llama 's/"model_type": "gpt2"/"model_type": "llama"/' config.json
+variant layers 's/"n_layer": 2/"n_layer": 1/' config.json
+variant untied 's/"n_head": 4,/"n_head": 4, "tie_word_embeddings": false,/' config.json
+variant gap 's/"<|endoftext|>":1023/"<|endoftext|>":2000/' vocab.json
+cp -r "$work/m" "$work/nan"
+${HS_PYTHON3:-/usr/bin/python3} - "$work/nan/model.safetensors" <<'PY'
+import json, struct, sys
+with open(sys.argv[1], "r+b") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    begin = json.loads(f.read(n))["h.0.ln_1.weight"]["data_offsets"][0]
+    f.seek(8 + n + begin + 4 * 3)
+    f.write(struct.pack("<f", float("nan")))
+PY
+[ $? -eq 0 ] || { echo "FAIL: cannot write the NaN model"; fails=$((fails + 1)); }
 
 expect 2 "unknown command" -- "$hs" frobnicate
 expect 2 "required" -- "$hs" logits --ids "1 2"
@@ -42,6 +62,17 @@ expect 2 "does not exist" -- "$hs" logits --model "$work/m" --ids "1" --heads-of
 expect 2 "LAYER.HEAD" -- "$hs" logits --model "$work/m" --ids "1" --heads-off "1-2"
 expect 2 "merges.txt" -- "$hs" tokenize --model "$work/nomerges"
 expect 2 "vocab.json" -- "$hs" tokenize --model "$work/badvocab"
+expect 2 "config.json: \"scale_attn_by_inverse_layer_idx\": true is not supported" -- "$hs" info --model "$work/inv"
+expect 2 "config.json: \"scale_attn_weights\": false is not supported" -- \
+  "$hs" logits --model "$work/noscale" --ids "1 2"
+expect 2 "config.json: \"model_type\": \"llama\" is not supported" -- "$hs" info --model "$work/llama"
+expect 2 "model.safetensors: tensor h.1.attn.c_attn.bias belongs to layer 1, but config.json has n_layer 1" -- \
+  "$hs" info --model "$work/layers"
+expect 2 "model.safetensors: no tensor lm_head.weight, but config.json has tie_word_embeddings false" -- \
+  "$hs" info --model "$work/untied"
+expect 2 "model.safetensors: tensor h.0.ln_1.weight: value nan at index 3" -- \
+  "$hs" generate --model "$work/nan" --prompt "the" --max-new 2
+expect 2 "vocab.json: no token has id 1023, though ids run up to 2000" -- "$hs" tokenize --model "$work/gap"
 expect 2 "exceed the context" -- "$hs" generate --model "$work/m" --prompt "$(printf 'abc %.0s' $(seq 1 200))" \
   --max-new 8
 expect 2 "--temperature" -- "$hs" generate --model "$work/m" --prompt "hi" --temperature -1
@@ -139,6 +170,50 @@ expect 2 "headsweep-report: unknown option '--no-such-option'" -- "$report" --no
 grep -qxF "see 'headsweep-report --help'" "$work/err" && ok || bad "report: no --help hint: $(cat "$work/err")"
 expect 2 "headsweep-report: option '--out' needs a value" -- "$report" x.h5 --out
 expect 2 "headsweep-report: --seed: 'x' is not a non-negative integer" -- "$report" x.h5 --out "$work/r" --seed x
+
+# ---- special files as inputs: refused as bad input (exit 2) naming the file, never a hang or an endless read ----
+# Each run has a timeout (exit 124 fails the case): a FIFO without a writer used to block the open forever.
+mkfifo "$work/fifo"
+cat >"$work/job.ini" <<EOF2
+[job]
+model = $work/m
+prompts = $work/p.jsonl
+shards = 1
+variants = baseline
+[pruning]
+strategy = magnitude
+levels = 0
+EOF2
+echo '{"id": 1, "prompt": "the quick brown fox"}' >"$work/p.jsonl"
+sed "s#^prompts = .*#prompts = $work/fifo#" "$work/job.ini" >"$work/fifo_prompts.ini"
+sed "s#^prompts = .*#prompts = /dev/zero#" "$work/job.ini" >"$work/zero_prompts.ini"
+expect 0 "" -- timeout 60 "$hs" sweep "$work/job.ini" --dry-run
+expect 2 "fifo: is a FIFO (named pipe), not a regular file" -- timeout 20 "$hs" sweep "$work/fifo" --dry-run
+expect 2 "fifo: is a FIFO (named pipe), not a regular file" -- timeout 20 "$hs" sweep "$work/fifo" --out "$work/x.h5"
+expect 2 "$work: is a directory, not a regular file" -- timeout 20 "$hs" sweep "$work" --dry-run
+expect 2 "fifo: is a FIFO" -- timeout 20 "$hs" sweep "$work/fifo_prompts.ini" --dry-run
+expect 2 "fifo: is a FIFO" -- timeout 20 "$hs" sweep "$work/fifo_prompts.ini" --out "$work/x.h5"
+expect 2 "/dev/zero: is a character device, not a regular file" -- \
+  timeout 20 "$hs" sweep "$work/zero_prompts.ini" --dry-run
+expect 2 "/dev/zero: is a character device" -- timeout 20 "$hs" prompts check /dev/zero
+expect 2 "fifo: is a FIFO" -- timeout 20 "$hs" prompts check "$work/fifo"
+expect 2 "fifo: is a FIFO" -- timeout 20 "$hs" score --model "$work/m" --prompts "$work/fifo" --strategy entropy
+for f in config.json vocab.json merges.txt model.safetensors; do
+  cp -r "$work/m" "$work/fifo_$f" && rm "$work/fifo_$f/$f" && mkfifo "$work/fifo_$f/$f"
+  expect 2 "$f: is a FIFO" -- timeout 20 "$hs" generate --model "$work/fifo_$f" --prompt hi --max-new 1
+done
+expect 2 "fifo: is a FIFO" -- timeout 20 "$hs" status "$work/fifo"
+expect 2 "fifo: is a FIFO" -- timeout 20 "$hs" merge "$work/merged.h5" "$work/fifo" "$work/fifo"
+expect 2 "fifo: not a regular file" -- timeout 20 "$report" "$work/fifo" --out "$work/rep"
+# a model directory of symlinks still loads (users link models)
+mkdir "$work/links" && for f in config.json vocab.json merges.txt model.safetensors; do
+  ln -s "$work/m/$f" "$work/links/$f"; done
+expect 0 "" -- timeout 60 "$hs" logits --model "$work/links" --ids "1 2"
+# a FIFO where a results file's lock file goes: status reads no holder from it instead of hanging
+printf '[generation]\nmax_new_tokens = 2\n' >>"$work/job.ini"
+expect 0 "" -- timeout 120 "$hs" sweep "$work/job.ini" --out "$work/done.h5"
+rm -f "$work/done.h5.lock" && mkfifo "$work/done.h5.lock"
+expect 0 "" -- timeout 20 "$hs" status "$work/done.h5"
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -40,6 +40,10 @@ typedef struct {
 int32_t hs_argmax(const float *x, int n);
 
 hs_status hs_sampler_init(hs_sampler *s, int vocab);
+/* The ids generation samples from: the model's, but only those tok has a token for (tok
+ * NULL: all). A padded model (nanoGPT pads GPT-2's 50,257 ids to 50,304) has logits for ids
+ * no token has, and one sampled there failed the sweep when its text was decoded. */
+int hs_sample_vocab(const hs_model *m, const hs_tokenizer *tok);
 void hs_sampler_free(hs_sampler *s);
 int32_t hs_sample(hs_sampler *s, const float *logits, const hs_sample_params *p, double u);
 

@@ -226,7 +226,7 @@ typedef struct {
 
 static hs_status gen_setup(gen_state *g, run_env *e, const run_opts *o)
 {
-    hs_status st = hs_sampler_init(&g->smp, e->m.cfg.vocab_size);
+    hs_status st = hs_sampler_init(&g->smp, hs_sample_vocab(&e->m, e->tok));
     if (!st && !(g->gen.ids = hs_malloc((size_t)o->sp.max_new * sizeof(int32_t), "generation"))) st = HS_ENOMEM;
     if (st || !o->agency) return st;
     hs_agency_params ap;

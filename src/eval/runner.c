@@ -39,7 +39,7 @@ static hs_status runner_setup(hs_runner *r)
     if (!st) st = hs_ctx_set_head_means(r->ctx, c->head_means);
     if (!st) st = hs_ctx_set_gates(r->ctx, c->gates);
     if (!st && c->measure_unpruned_ppl) st = hs_ctx_init(&r->unpruned, c->model, c->max_t, HS_GATING_MASK);
-    if (!st) st = hs_sampler_init(&r->smp, c->model->cfg.vocab_size);
+    if (!st) st = hs_sampler_init(&r->smp, hs_sample_vocab(c->model, c->tok));
     if (!st && !(r->gen.ids = hs_malloc((size_t)c->sample.max_new * sizeof(int32_t), "generation"))) st = HS_ENOMEM;
     if (!st && !(r->seq = hs_malloc((size_t)c->max_t * sizeof(int32_t), "sequence"))) st = HS_ENOMEM;
     if (!st && c->agency_on) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "headsweep/eval.h"
+#include "headsweep/tokenizer.h" /* hs_tokenizer_vocab_size */
 
 void hs_sample_params_default(hs_sample_params *p)
 {
@@ -165,6 +166,12 @@ static int top_candidates(hs_sampler *s, int k)
     sort_prob = s->prob;
     qsort(s->idx, (size_t)n, sizeof(int32_t), by_prob_desc);
     return n;
+}
+
+int hs_sample_vocab(const hs_model *m, const hs_tokenizer *tok)
+{
+    int v = m->cfg.vocab_size, t = tok ? hs_tokenizer_vocab_size(tok) : v;
+    return t < v ? t : v; /* equal in every Hugging Face GPT-2: the same ids as before */
 }
 
 int32_t hs_sample(hs_sampler *s, const float *logits, const hs_sample_params *p, double u)

@@ -215,5 +215,36 @@ expect 0 "" -- timeout 120 "$hs" sweep "$work/job.ini" --out "$work/done.h5"
 rm -f "$work/done.h5.lock" && mkfifo "$work/done.h5.lock"
 expect 0 "" -- timeout 20 "$hs" status "$work/done.h5"
 
+# A padded model (nanoGPT pads GPT-2's 50,257 ids to 50,304): 512 ids past the tokenizer's 1,024,
+# with large embeddings so that their logits win. Generation samples among the tokenizer's ids
+# only; it failed when it sampled a padded id (decoding: "not in the vocabulary").
+cp -r "$work/m" "$work/padded"
+python3 - "$work/padded" <<'PY' || { echo "FAIL: padding the model"; fails=$((fails + 1)); }
+import json, random, struct, sys
+d = sys.argv[1]
+raw = open(d + "/model.safetensors", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+extra, rng, out, off = 512, random.Random(7), {}, 0
+blobs = []
+for name, t in sorted(((k, v) for k, v in head.items() if k != "__metadata__"), key=lambda kv: kv[1]["data_offsets"]):
+    b = data[t["data_offsets"][0]:t["data_offsets"][1]]
+    if name.endswith("wte.weight"):
+        b += struct.pack("<%df" % (extra * t["shape"][1]), *(rng.gauss(0, 2.0) for _ in range(extra * t["shape"][1])))
+        t["shape"] = [t["shape"][0] + extra, t["shape"][1]]
+    t["data_offsets"] = [off, off + len(b)]
+    off += len(b)
+    out[name] = t
+    blobs.append(b)
+txt = json.dumps(out).encode()
+txt += b" " * (-len(txt) % 8)
+open(d + "/model.safetensors", "wb").write(struct.pack("<Q", len(txt)) + txt + b"".join(blobs))
+cfg = json.load(open(d + "/config.json"))
+cfg["vocab_size"] += extra
+json.dump(cfg, open(d + "/config.json", "w"))
+PY
+expect 0 "" -- timeout 60 "$hs" generate --model "$work/padded" --prompt "in the beginning" --max-new 16 \
+  --temperature 1 --seed 3
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

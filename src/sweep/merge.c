@@ -192,6 +192,29 @@ static hs_status merge_input(merger *m, hs_results *in, int i)
     return st;
 }
 
+/* merged_from's text: the inputs' names, ", " between them. It is one root attribute, and
+ * HDF5 keeps an attribute in its object's checksummed header only up to 64 KiB (a larger one
+ * goes to dense storage, which every reader refuses): the merge of a job array of thousands
+ * of parts names its first inputs and the last, and how many it left out. */
+char *hs_merge_input_list(const char *const *inputs, int n)
+{
+    char *list = hs_calloc(1, HS_MERGED_FROM_MAX + 1, "input list");
+    if (!list) return NULL;
+    size_t len = 0, last = n > 0 ? strlen(inputs[n - 1]) : 0;
+    int i = 0;
+    for (; i < n; i++) {
+        size_t need = strlen(inputs[i]) + 2;
+        /* room for this one, and then for the note and the last input if others follow */
+        if (len + need + (i < n - 1 ? 64 + last : 0) > HS_MERGED_FROM_MAX && i < n - 1) break;
+        if (len + need > HS_MERGED_FROM_MAX) break;
+        len += (size_t)snprintf(list + len, HS_MERGED_FROM_MAX + 1 - len, "%s%s", i ? ", " : "", inputs[i]);
+    }
+    if (i < n - 1)
+        snprintf(list + len, HS_MERGED_FROM_MAX + 1 - len, ", ... (%d inputs not named), %s", n - 1 - i,
+                 last + len + 64 <= HS_MERGED_FROM_MAX ? inputs[n - 1] : "");
+    return list;
+}
+
 static hs_status merge_into(const char *tmp, hs_results **res, const char *const *inputs, int n_inputs,
                             int64_t *done_out)
 {
@@ -205,11 +228,8 @@ static hs_status merge_into(const char *tmp, hs_results **res, const char *const
         st = m.done && m.origin ? hs_results_read_done(m.out, m.done) : HS_ENOMEM;
     }
     for (int i = 1; i < n_inputs && !st; i++) st = merge_input(&m, res[i], i);
-    size_t len = 1;
-    for (int i = 0; i < n_inputs; i++) len += strlen(inputs[i]) + 2;
-    char *list = st ? NULL : hs_calloc(1, len, "input list");
+    char *list = st ? NULL : hs_merge_input_list(inputs, n_inputs);
     if (!st && !list) st = HS_ENOMEM;
-    for (int i = 0; !st && i < n_inputs; i++) strcat(strcat(list, i ? ", " : ""), inputs[i]);
     if (!st) st = hs_results_set_merged_from(m.out, list);
     if (!st) st = hs_results_end_run(m.out);
     *done_out = 0;

@@ -148,4 +148,9 @@ int hs_sweep_signal(void);
 /* "SIGTERM", ...; "a signal" for any other number. */
 const char *hs_sweep_signal_name(int sig);
 
+/* headsweep merge's merged_from text for inputs (n): their names, ", " between them, at most
+ * HS_MERGED_FROM_MAX bytes (the first ones and the last, with how many it leaves out). */
+#define HS_MERGED_FROM_MAX (16 * 1024)
+char *hs_merge_input_list(const char *const *inputs, int n);
+
 #endif

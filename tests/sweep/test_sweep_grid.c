@@ -249,9 +249,35 @@ static void test_pack_unpack(void **state)
     hs_cell_result_free(&d);
 }
 
+/* merged_from stays in one attribute HDF5 keeps in the object header (64 KiB at most): a
+ * merge of thousands of parts names the first ones and the last. */
+static void test_merge_input_list(void **state)
+{
+    (void)state;
+    const char *two[] = {"a.h5", "b.h5"};
+    char *l = hs_merge_input_list(two, 2);
+    assert_string_equal(l, "a.h5, b.h5");
+    free(l);
+    enum { N = 3000 };
+    static char names[N][48];
+    const char *many[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "results/study-part-%04d-of-3000.h5", i + 1);
+        many[i] = names[i];
+    }
+    l = hs_merge_input_list(many, N);
+    assert_true(strlen(l) <= HS_MERGED_FROM_MAX);
+    assert_true(strncmp(l, "results/study-part-0001-of-3000.h5, results/study-part-0002", 59) == 0);
+    const char *end = ", results/study-part-3000-of-3000.h5";
+    assert_string_equal(l + strlen(l) - strlen(end), end);
+    assert_non_null(strstr(l, "inputs not named)"));
+    free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_merge_input_list),
         cmocka_unit_test(test_cells_round_trip), cmocka_unit_test(test_shards_partition),
         cmocka_unit_test(test_slices),           cmocka_unit_test(test_study_text),
         cmocka_unit_test(test_pack_unpack),        cmocka_unit_test(test_order_balanced),

@@ -507,6 +507,14 @@ static hs_status prepare_output(sweep *s)
     if (!st) st = hs_job_as_run(&s->job, &s->plan, &s->as_run);
     s->have_as_run = !st;
     if (!st && !(study = hs_study_text(&s->as_run, &in))) st = HS_ENOMEM;
+    /* the root attribute study, like job_file_text, must stay in the checksummed object
+     * header (64 KiB an attribute): hundreds of variants would pass it, and the file made
+     * would be refused by every reader, this sweep's resume included */
+    if (!st && strlen(study) > HS_STUDY_TEXT_MAX)
+        st = hs_err(HS_EINPUT, "%s: the study's identity text would be %zu bytes (%d variants), over the %d a "
+                               "results file keeps: split the variants over several jobs and merge nothing, or "
+                               "compare them in fewer", s->o->job_path, strlen(study), s->job.n_variants,
+                    HS_STUDY_TEXT_MAX);
     if (!st) st = hs_lock_acquire(&s->lock, s->output);
     if (!st && access(s->output, F_OK) != 0) st = create_output(s, study, &in, &calib);
     if (!st) st = hs_lock_identity(&s->lock, s->output); /* a file just created: key the lock on it too */

@@ -151,6 +151,9 @@ const char *hs_sweep_signal_name(int sig);
 /* headsweep merge's merged_from text for inputs (n): their names, ", " between them, at most
  * HS_MERGED_FROM_MAX bytes (the first ones and the last, with how many it leaves out). */
 #define HS_MERGED_FROM_MAX (16 * 1024)
+/* The longest study text a sweep writes (the root attribute study; HDF5 keeps an attribute
+ * in its checksummed object header up to 64 KiB). */
+#define HS_STUDY_TEXT_MAX (60 * 1024)
 char *hs_merge_input_list(const char *const *inputs, int n);
 
 #endif

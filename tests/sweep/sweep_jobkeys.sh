@@ -260,6 +260,16 @@ expect 2 "big.ini: job file is $big_size bytes, over the limit of 32768 bytes" "
   "$hs" sweep big.ini --dry-run
 expect 2 "big.ini: job file is $big_size bytes, over the limit of 32768 bytes" -- "$hs" sweep big.ini --out big.h5
 [ -e big.h5 ] && fail "a refused job file left a results file"
+# ---- a study text too large for the results file's study attribute ----
+# 360 agency variants: a short job file, but each variant's settings are a line of the study
+# text (~180 bytes), over the 60 KiB the attribute may take: refused before any work.
+{ sed '/^variants = /d; /^\[generation\]/,$d' study.ini
+  printf 'variants = v001'; for i in $(seq 2 360); do printf ',\n  v%03d' "$i"; done; echo
+  sed -n '/^\[generation\]/,$p' study.ini
+  for i in $(seq 360); do printf '[variant.v%03d]\ngating = skip\nagency = on\n' "$i"; done; } >wide.ini
+expect 2 "wide.ini: the study's identity text would be" "(360 variants), over the 61440 a results file keeps" -- \
+  "$hs" sweep wide.ini --out wide.h5
+[ -e wide.h5 ] && fail "a refused study left a results file"
 # ---- the usage text is printed as it is (no printf escapes) ----
 "$hs" sweep --help >help.txt || fail "sweep --help"
 grep -qF "cell index % N == K-1" help.txt && ! grep -qF "%%" help.txt || fail "sweep --help: $(grep cells help.txt)"

@@ -91,5 +91,9 @@ double hs_agency_percentile(double *x, size_t n, double p);
  * machine whose utilisation EMA keeps ema_alpha of its previous value. */
 hs_status hs_agency_calibrate(const hs_model *m, const hs_token_seq *seqs, int n_seqs, double p, float ema_alpha,
                               hs_agency_calib *out);
+/* A poll for a stop request, called before each calibration sequence (NULL: none); when it
+ * returns nonzero hs_agency_calibrate stops with HS_EINTR. Process-wide, like a signal flag:
+ * the sweep stops within one sequence's time at SIGTERM, not at the calibration's end. */
+void hs_agency_set_interrupt(int (*poll)(void));
 
 #endif

@@ -67,6 +67,10 @@ static hs_status observe_seq(hs_ctx *ctx, const hs_head_stats *st, const hs_toke
     return HS_OK;
 }
 
+static int (*interrupt_poll)(void);
+
+void hs_agency_set_interrupt(int (*poll)(void)) { interrupt_poll = poll; }
+
 static hs_status observe(const hs_model *m, const hs_token_seq *seqs, int n_seqs, int longest, observations *o)
 {
     size_t LH = (size_t)m->cfg.n_layer * m->cfg.n_head;
@@ -79,9 +83,12 @@ static hs_status observe(const hs_model *m, const hs_token_seq *seqs, int n_seqs
     if (!s) s = hs_ctx_init(&ctx, m, longest, HS_GATING_MASK);
     if (!s) s = hs_ctx_set_gates(ctx, gates);
     if (!s) s = hs_ctx_collect_stats(ctx, &st);
-    for (int i = 0; !s && i < n_seqs; i++)
-        if (seqs[i].n >= 2 && (s = observe_seq(ctx, &st, &seqs[i], LH, o)))
+    for (int i = 0; !s && i < n_seqs; i++) {
+        if (interrupt_poll && interrupt_poll())
+            s = hs_err(HS_EINTR, "agency calibration: stopped before sequence %d of %d", i + 1, n_seqs);
+        else if (seqs[i].n >= 2 && (s = observe_seq(ctx, &st, &seqs[i], LH, o)))
             s = hs_err_wrap(s, "agency calibration: sequence %d", i + 1);
+    }
     hs_ctx_free(ctx);
     hs_head_stats_free(&st);
     free(gates);

@@ -271,12 +271,20 @@ static hs_status calibrate_agency(sweep *s, const hs_prompt_set *calib)
         hs_variant *var = &s->job.variants[v];
         if (var->agency_percentile <= 0) continue;
         if (!seqs) st = hs_calib_tokenize(&s->model, s->tok, calib, &s->job.score, &seqs, &n);
+        /* it runs the calibration set token by token: minutes on a large model */
+        if (!st)
+            fprintf(stderr, "headsweep: variant %s: calibrating agency thresholds on %s (%d sequences)\n", var->name,
+                    calib->path, n);
         hs_agency_calib c;
         if (!st) st = hs_agency_calibrate(&s->model, seqs, n, var->agency_percentile, var->agency.ema_alpha, &c);
         if (!st && var->recovery_calibrated && c.n_runs == 0)
             st = hs_err(HS_EINPUT, "no head-step meets a condition at percentile %g, so there is no run length for "
                                    "agency_recovery = calibrated", c.percentile);
-        if (st) st = hs_err_wrap(st, "%s: variant %s", calib->path, var->name);
+        if (st == HS_EINTR)
+            st = hs_err(HS_EINTR, "stopped by %s while calibrating the agency thresholds of variant %s, before any "
+                                  "cell: no results file was created; run the same command again",
+                        hs_sweep_signal_name(hs_sweep_signal()), var->name);
+        else if (st) st = hs_err_wrap(st, "%s: variant %s", calib->path, var->name);
         if (st) break;
         var->agency.overload_threshold = c.overload_threshold;
         var->agency.alignment_threshold = c.alignment_threshold;
@@ -1303,6 +1311,7 @@ hs_status hs_sweep_run(const hs_sweep_opts *o)
     hs_sweep_signals_install();
     score_pace_ms = s.pace_ms;
     hs_prune_set_interrupt(score_poll); /* the head scoring stops at a signal too */
+    hs_agency_set_interrupt(score_poll); /* and so does the agency thresholds' calibration */
     st = run(&s);
     /* Rank 0 prints the outcome every rank agreed on, and only then may the others leave:
      * mpirun ends the whole job as soon as one rank exits non-zero. */

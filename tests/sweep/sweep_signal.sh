@@ -65,6 +65,23 @@ for n in 1 2; do
   [ $ms -lt 5000 ] || fail "scoring stop ($n ranks): took $ms ms after SIGTERM"
 done
 
+# SIGTERM while the agency thresholds are calibrated (before the lock, so serial; each
+# calibration sequence paced): exit 3 at once, no results file. It used to run to its end.
+rm -f ac.h5
+HS_TEST_PROMPT_PACE_MS=1000 "$hs" sweep study.ini --out ac.h5 --set variant.agency.agency_thresholds=calibrated \
+  2>ac.err &
+job=$!
+for _ in $(seq 300); do grep -q "calibrating agency thresholds" ac.err 2>/dev/null && break; sleep 0.1; done
+grep -q "calibrating agency thresholds" ac.err || fail "calibration stop: no calibration: $(cat ac.err)"
+sleep 0.3
+kill -TERM $job
+wait $job
+rc=$?
+[ $rc = 3 ] || fail "calibration stop: exit $rc, want 3: $(cat ac.err)"
+grep -q "stopped by SIGTERM while calibrating the agency thresholds of variant agency, before any cell" ac.err ||
+  fail "calibration stop: $(cat ac.err)"
+[ ! -e ac.h5 ] && [ ! -e ac.h5.lock ] || fail "calibration stop: left $(ls ac.h5*)"
+
 stop_run 2 term-all
 stop_run 3 term-one
 stop_run 2 usr1-launcher

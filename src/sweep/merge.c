@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sweep_impl.h"
@@ -269,11 +270,32 @@ static void unlock_all(hs_lock *locks, int n)
     free(locks);
 }
 
+/* No file among the inputs twice (by name or by another link to it): its second lock waited
+ * on its first, reported as "being written by another sweep" (exit 4). Inputs that do not
+ * exist are left to the open, which names them. */
+static hs_status distinct_inputs(const char *const *inputs, int n)
+{
+    struct stat *sb = hs_calloc((size_t)n, sizeof *sb, "input identities");
+    if (!sb) return HS_ENOMEM;
+    hs_status st = HS_OK;
+    for (int i = 0; i < n && !st; i++) {
+        if (stat(inputs[i], &sb[i]) != 0) sb[i].st_ino = 0; /* no identity: never equal below */
+        for (int j = 0; j < i && !st && sb[i].st_ino; j++)
+            if (sb[j].st_ino == sb[i].st_ino && sb[j].st_dev == sb[i].st_dev)
+                st = hs_err(HS_EINPUT, "merge: %s and %s are the same file: give each input once", inputs[j],
+                            inputs[i]);
+    }
+    free(sb);
+    return st;
+}
+
 hs_status hs_merge(const char *out, const char *const *inputs, int n_inputs, int64_t *done, int64_t *total)
 {
     *done = *total = 0;
     if (n_inputs < 1) return hs_err(HS_EINPUT, "merge: no input files");
     if (!out[0]) return hs_err(HS_EINPUT, "merge: the output path is empty");
+    hs_status dst = distinct_inputs(inputs, n_inputs);
+    if (dst) return dst;
     hs_lock *locks = hs_calloc((size_t)n_inputs + 1, sizeof *locks, "locks");
     if (!locks) return HS_ENOMEM;
     for (int i = 0; i <= n_inputs; i++) locks[i].fd = -1;

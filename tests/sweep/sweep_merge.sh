@@ -53,4 +53,9 @@ expect 2 "cell (variant $variant, level $level, shard $shard) is done in both ta
 
 expect 2 "an output and at least one input" -- "$hs" merge only.h5
 expect 2 "nothing.h5: No such file or directory" -- "$hs" merge z.h5 nothing.h5
+# one input twice, by its name or through another link: said so (it waited on its own lock, exit 4)
+ln -sf part1.h5 alias1.h5
+expect 2 "merge: part1.h5 and part1.h5 are the same file: give each input once" -- "$hs" merge z.h5 part1.h5 part1.h5
+expect 2 "merge: part1.h5 and alias1.h5 are the same file" -- "$hs" merge z.h5 part1.h5 part2.h5 alias1.h5
+[ ! -e z.h5 ] || fail "a refused merge left z.h5"
 echo "sweep_merge: ok"

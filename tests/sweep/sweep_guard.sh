@@ -123,6 +123,10 @@ done
 : >afile
 expect 2 "afile/out.h5" -- "$hs" sweep study.ini --out afile/out.h5
 expect 1 "/proc/headsweep.h5" -- "$hs" sweep study.ini --out /proc/headsweep.h5
+# a symbolic link to nothing: refused before the head scores, as what it is
+ln -sf nowhere/x.h5 dangling.h5
+expect 2 "dangling.h5 is a symbolic link to a file that does not exist" -- "$hs" sweep study.ini --out dangling.h5
+grep -q "head scores" guard.err && fail "a dangling output link was refused only after the head scores"
 (ulimit -f 16 && "$hs" sweep study.ini --out big/out.h5 2>guard.err)
 rc=$?
 [ "$rc" = 1 ] || fail "file-size limit: exit $rc, want 1: $(cat guard.err)"

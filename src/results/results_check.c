@@ -330,25 +330,35 @@ static hs_status check_root_attrs(ck *c)
     return st;
 }
 
+/* The whole dataset obj (already shape-checked) in memory type mem (elem bytes a value):
+ * *v (malloc'ed, free it also on failure) and *n values. */
+static hs_status read_whole(const ck *c, const char *obj, hid_t mem, size_t elem, void **v, hssize_t *n)
+{
+    hid_t d = H5Dopen2(c->file, obj, H5P_DEFAULT), sp = d < 0 ? -1 : H5Dget_space(d);
+    *n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    *v = *n < 0 ? NULL : malloc((size_t)(*n ? *n : 1) * elem);
+    hs_status st = HS_OK;
+    if (*n < 0) st = fail_h5(c, obj, "cannot read its shape");
+    else if (!*v) st = hs_err(HS_ENOMEM, "%s: %s: out of memory checking its values", c->path, obj);
+    else if (H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, *v) < 0) st = fail_h5(c, obj, "cannot read it");
+    close_id(sp);
+    close_id(d);
+    return st;
+}
+
 /* Reads the whole dataset obj (already shape-checked) as int64 and checks every value
  * is in [lo, hi] or equal to also (a fill that means "not recorded"; lo when there is none). */
 static hs_status check_values_or(const ck *c, const char *obj, int64_t lo, int64_t hi, int64_t also)
 {
-    hid_t d = H5Dopen2(c->file, obj, H5P_DEFAULT), sp = d < 0 ? -1 : H5Dget_space(d);
-    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
-    int64_t *v = n < 0 ? NULL : malloc((size_t)(n ? n : 1) * sizeof *v);
-    hs_status st = HS_OK;
-    if (n < 0) st = fail_h5(c, obj, "cannot read its shape");
-    else if (!v) st = hs_err(HS_ENOMEM, "%s: %s: out of memory checking its values", c->path, obj);
-    else if (H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
-        st = fail_h5(c, obj, "cannot read it");
+    void *buf;
+    hssize_t n;
+    hs_status st = read_whole(c, obj, H5T_NATIVE_INT64, sizeof(int64_t), &buf, &n);
+    const int64_t *v = buf;
     for (hssize_t i = 0; !st && i < n; i++)
         if ((v[i] < lo || v[i] > hi) && v[i] != also)
             st = fail(c, obj, "value %lld at index %lld is outside [%lld, %lld]%s", (long long)v[i], (long long)i,
                       (long long)lo, (long long)hi, also != lo ? " and not the fill (not recorded)" : "");
-    free(v);
-    close_id(sp);
-    close_id(d);
+    free(buf);
     return st;
 }
 
@@ -604,21 +614,15 @@ static hs_status check_metric_values(const ck *c, const char *obj, const char *n
     double lo = -HS_METRIC_FLOPS_MAX, hi = HS_METRIC_FLOPS_MAX;
     for (int m = 0; m < HS_M_COUNT; m++)
         if (!strcmp(hs_metrics[m].name, name)) lo = hs_metrics[m].lo, hi = hs_metrics[m].hi;
-    hid_t d = H5Dopen2(c->file, obj, H5P_DEFAULT), sp = d < 0 ? -1 : H5Dget_space(d);
-    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
-    double *v = n < 0 ? NULL : malloc((size_t)(n ? n : 1) * sizeof *v);
-    hs_status st = HS_OK;
-    if (n < 0) st = fail_h5(c, obj, "cannot read its shape");
-    else if (!v) st = hs_err(HS_ENOMEM, "%s: %s: out of memory checking its values", c->path, obj);
-    else if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
-        st = fail_h5(c, obj, "cannot read it");
+    void *buf;
+    hssize_t n;
+    hs_status st = read_whole(c, obj, H5T_NATIVE_DOUBLE, sizeof(double), &buf, &n);
+    const double *v = buf;
     for (hssize_t i = 0; !st && i < n; i++)
         if (!isnan(v[i]) && !(v[i] >= lo && v[i] <= hi))
             st = fail(c, obj, "value %g at index %lld is not one a run records (NaN, or in [%g, %g])", v[i],
                       (long long)i, lo, hi);
-    free(v);
-    close_id(sp);
-    close_id(d);
+    free(buf);
     return st;
 }
 

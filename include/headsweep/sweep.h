@@ -107,6 +107,9 @@ void hs_job_free(hs_job *job);
 /* Where section.key was set: "jobs/demo.ini:7" or "--set job.shards=9"; "defaults"
  * when it was not. The string lives as long as the job. */
 const char *hs_job_where(const hs_job *job, const char *section, const char *key);
+/* Checks the job against the number of evaluation prompts it uses: every shard gets one,
+ * and in throughput mode the smallest shard holds latency_prompts. Names the job's line. */
+hs_status hs_job_check_prompts(const hs_job *job, int n_prompts);
 
 /* The study's identity as "key = value" lines, one per setting that changes a result
  * (not paths, threads or the output). Two runs with equal texts may fill the same file.

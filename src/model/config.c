@@ -91,7 +91,17 @@ static hs_status check_architecture(json_t *root, const hs_config *c, const char
     if ((st = check_alias(root, "hidden_size", "n_embd", c->n_embd, path))) return st;
     if ((st = check_alias(root, "num_attention_heads", "n_head", c->n_head, path))) return st;
     if ((st = check_alias(root, "num_hidden_layers", "n_layer", c->n_layer, path))) return st;
-    return check_alias(root, "max_position_embeddings", "n_positions", c->n_positions, path);
+    if ((st = check_alias(root, "max_position_embeddings", "n_positions", c->n_positions, path))) return st;
+    /* n_ctx: older transformers releases sized the causal mask by it, newer ones ignore it,
+     * so a config where it disagrees with n_positions is two models depending on version */
+    json_t *ctx = json_object_get(root, "n_ctx");
+    if (ctx && json_object_get(root, "n_positions") &&
+        !(json_is_integer(ctx) && json_integer_value(ctx) == c->n_positions))
+        return hs_err(HS_EINPUT,
+                      "%s: \"n_ctx\": %s disagrees with \"n_positions\": %d (older transformers releases limit "
+                      "attention to n_ctx, newer ones ignore it); make them equal",
+                      path, json_text(ctx, val, sizeof val), c->n_positions);
+    return HS_OK;
 }
 
 /* tie_word_embeddings (PretrainedConfig, default true): whether the LM head is wte. model.c

@@ -42,11 +42,7 @@ static hs_status choose_prompts(hs_sweep_plan *p)
     if (st) return hs_err_wrap(st, "%s", hs_job_where(j, "job", "max_prompts"));
     hs_prompts_keep(&p->prompts, p->file_index, k);
     p->n_prompts = (int)k;
-    if (p->n_prompts < j->shards)
-        return hs_err(HS_EINPUT,
-                      "%s: shards = %d but only %d evaluation prompts are used, so some cells would be empty",
-                      hs_job_where(j, "job", "shards"), j->shards, p->n_prompts);
-    return HS_OK;
+    return hs_job_check_prompts(j, p->n_prompts);
 }
 
 hs_status hs_sweep_plan_make(hs_sweep_plan *p, const hs_sweep_opts *o)

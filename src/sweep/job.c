@@ -355,6 +355,22 @@ static hs_status get_double(const hs_job_entry *e, double lo, int lo_open, doubl
     return HS_OK;
 }
 
+/* The study text (hs_study_text) writes these numbers with %.9g, and resume and merge
+ * compare that text: a number needing more digits would share its text with another one
+ * and run other heads under the same study, so it is refused rather than rounded. -0 is 0
+ * (it would print as "-0", another study). tok is the number as written. */
+static hs_status study_digits(const hs_job_entry *e, const char *tok, double *v)
+{
+    if (*v == 0) *v = 0;
+    char text[32];
+    snprintf(text, sizeof text, "%.9g", *v);
+    if (strtod(text, NULL) == *v) return HS_OK;
+    return hs_err(HS_EINPUT,
+                  "%s: %s: %s has more than 9 significant digits, which the results file's study text keeps; "
+                  "write %s",
+                  e->where, e->key, tok, text);
+}
+
 static hs_status get_float(const hs_job_entry *e, double lo, int lo_open, double hi, int hi_open, float *out)
 {
     double v = 0;
@@ -427,6 +443,7 @@ static hs_status set_levels(hs_job *job, const hs_job_entry *e)
         char *end;
         double v = strtod(tok, &end);
         if (*end || !isfinite(v) || v < 0 || v > 100) st = bad_value(e, "percentages in [0, 100] separated by commas");
+        if (!st) st = study_digits(e, tok, &v);
         for (int i = 0; !st && i < job->n_levels; i++)
             if (job->levels[i] == v) st = hs_err(HS_EINPUT, "%s: levels: %g is listed twice", e->where, v);
         if (!st) job->levels[job->n_levels++] = v;
@@ -518,7 +535,10 @@ static hs_status pruning_key(hs_job *job, const hs_job_entry *e)
         job->score.iterative_base = b;
         return HS_OK;
     }
-    if (!strcmp(k, "iterative_step")) return get_double(e, 0.0, 1, 100.0, 0, &job->score.iterative_step);
+    if (!strcmp(k, "iterative_step")) {
+        hs_status st = get_double(e, 0.0, 1, 100.0, 0, &job->score.iterative_step);
+        return st ? st : study_digits(e, e->value, &job->score.iterative_step);
+    }
     if (!strcmp(k, "ablation")) return get_ablation(e, &job->ablation);
     if (!strcmp(k, "each_head")) return get_bool(e, &job->each_head);
     if (!strcmp(k, "heads_off")) {
@@ -621,7 +641,9 @@ static hs_status variant_thresholds(const hs_job *job, hs_variant *v, const char
                                      "derives it from the calibration set", e->where, derived[i], v->name, t->where);
     }
     v->agency_percentile = HS_AGENCY_PERCENTILE;
-    return p ? get_double(p, 0, 1, 100, 1, &v->agency_percentile) : HS_OK;
+    if (!p) return HS_OK;
+    hs_status st = get_double(p, 0, 1, 100, 1, &v->agency_percentile);
+    return st ? st : study_digits(p, p->value, &v->agency_percentile);
 }
 
 /* agency_recovery = calibrated: recovery_steps from the same calibration pass as the
@@ -1061,4 +1083,22 @@ const char *hs_job_where(const hs_job *job, const char *section, const char *key
 {
     const hs_job_entry *e = find_entry(job, section, key);
     return e ? e->where : "defaults";
+}
+
+hs_status hs_job_check_prompts(const hs_job *job, int n_prompts)
+{
+    if (n_prompts < job->shards)
+        return hs_err(HS_EINPUT,
+                      "%s: shards = %d but only %d evaluation prompts are used, so some cells would be empty",
+                      hs_job_where(job, "job", "shards"), job->shards, n_prompts);
+    /* hs_shard_size: shards differ by one prompt at most, the smallest has n / shards. A
+     * cell with fewer would time fewer prompts than the study text says, silently. */
+    int smallest = n_prompts / job->shards;
+    if (job->throughput && job->latency_prompts > smallest)
+        return hs_err(HS_EINPUT,
+                      "%s: latency_prompts = %d but the smallest of the %d shards has %d of the %d evaluation "
+                      "prompts; set it to %d or less",
+                      hs_job_where(job, "job", "latency_prompts"), job->latency_prompts, job->shards, smallest,
+                      n_prompts, smallest);
+    return HS_OK;
 }

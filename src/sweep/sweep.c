@@ -178,10 +178,7 @@ static hs_status load_inputs(sweep *s)
     if (!st) st = choose_prompts(s);
     if (st) return st;
     int n = (int)s->prompts.n;
-    if (n < job->shards)
-        return hs_err(HS_EINPUT,
-                      "%s: shards = %d but only %d evaluation prompts are used, so some cells would be empty",
-                      hs_job_where(job, "job", "shards"), job->shards, n);
+    if ((st = hs_job_check_prompts(job, n))) return st;
     if (hs_tokenizer_vocab_size(s->tok) > s->model.cfg.vocab_size)
         return hs_err(HS_EINPUT, "%s: the tokenizer has %d tokens, the model only %d", job->model_dir,
                       hs_tokenizer_vocab_size(s->tok), s->model.cfg.vocab_size);

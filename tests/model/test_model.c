@@ -388,6 +388,8 @@ static void test_bad_config(void **state)
         {"\"num_hidden_layers\": 3", "\"num_hidden_layers\": 3 disagrees with \"n_layer\": 2"},
         {"\"hidden_size\": 32", "\"hidden_size\": 32 disagrees with \"n_embd\": 64"},
         {"\"max_position_embeddings\": 64", "\"max_position_embeddings\": 64 disagrees"},
+        {"\"n_ctx\": 64", "\"n_ctx\": 64 disagrees with \"n_positions\": 128"},
+        {"\"n_ctx\": \"128\"", "\"n_ctx\": \"128\" disagrees"},
         {"\"tie_word_embeddings\": 0", "\"tie_word_embeddings\": 0 is not a boolean"},
         {"\"tie_word_embeddings\": false", "no tensor lm_head.weight, but config.json has tie_word_embeddings false"},
         {"\"n_layer\": 1", "h.1.attn.c_attn.bias belongs to layer 1, but config.json has n_layer 1"},
@@ -403,7 +405,7 @@ static void test_bad_config(void **state)
     snprintf(cfg, sizeof cfg, "{%s, \"n_layer\": 2, \"model_type\": \"gpt2\", \"scale_attn_weights\": true, "
              "\"scale_attn_by_inverse_layer_idx\": false, \"add_cross_attention\": null, \"reorder_and_upcast_attn\": "
              "true, \"tie_word_embeddings\": true, \"num_attention_heads\": 4, \"hidden_size\": 64, "
-             "\"activation_function\": \"gelu_pytorch_tanh\"}", tail);
+             "\"activation_function\": \"gelu_pytorch_tanh\", \"n_ctx\": 128}", tail);
     expect_good(write_variant(hdr, im.data, im.data_len, cfg));
     expect_bad(write_variant(hdr, im.data, im.data_len, "{\"n_embd\": 64,"), "config.json", "not valid JSON");
     expect_bad(write_variant(hdr, im.data, im.data_len, "[64]"), "config.json", "not a JSON object");

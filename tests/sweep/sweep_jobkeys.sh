@@ -75,6 +75,19 @@ expect 2 "study.ini:$(line_of strategy): strategy = entropy, but the scores file
 expect 2 "--set pruning.scores=nowhere.json" "No such file" -- \
   "$hs" sweep study.ini --out x.h5 --set pruning.scores=nowhere.json
 [ ! -e x.h5 ] || fail "a refused sweep left x.h5"
+# throughput mode's latency sample must fit the smallest shard (6 prompts in 2 shards: 3);
+# levels are kept to the 9 digits of the study text
+for run in --dry-run "--out x.h5"; do
+  # shellcheck disable=SC2086 # run holds two words on purpose
+  expect 2 "--set job.latency_prompts=4: latency_prompts = 4 but the smallest of the 2 shards has 3" -- \
+    "$hs" sweep study.ini $run --set job.mode=throughput --set job.latency_prompts=4
+  # shellcheck disable=SC2086
+  expect 2 "--set pruning.levels=0,0.1000000001: levels: 0.1000000001 has more than 9 significant" -- \
+    "$hs" sweep study.ini $run --set pruning.levels=0,0.1000000001
+done
+"$hs" sweep study.ini --dry-run --set job.mode=throughput --set job.latency_prompts=3 >/dev/null 2>err.txt ||
+  fail "latency_prompts = 3 in shards of 3 refused: $(cat err.txt)"
+[ ! -e x.h5 ] || fail "a refused sweep left x.h5"
 
 # ---- a strategy per variant ----
 "$hs" score --model model --strategy random --seed 0 --out random.json >/dev/null 2>&1 || fail "score random"

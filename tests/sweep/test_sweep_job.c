@@ -1,5 +1,6 @@
 /* test_sweep_job.c: job files: defaults, predefined and custom variants, --set, and every
  * kind of mistake reported with the file:line (or --set argument) that causes it. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -191,6 +192,26 @@ static void test_value_errors(void **state)
     expect_error(BASE "[variant.agency]\nfactor_withdrawn = 0.5\n", NULL, 0, "jobs/t.ini:7:", "never computed");
 }
 
+/* The study text keeps levels, iterative_step and agency_percentile to 9 significant digits
+ * (resume and merge compare it): a number needing more would share its text with another,
+ * so it is refused with the digits to write; -0 is 0. */
+static void test_study_digits(void **state)
+{
+    hs_job job;
+    assert_int_equal(parse(&job, BASE "levels = -0, 33.3333333, 1e-7\n", NULL, 0), HS_OK);
+    assert_true(job.n_levels == 3 && job.levels[0] == 0 && !signbit(job.levels[0]) && job.levels[1] == 33.3333333);
+    hs_job_free(&job);
+    expect_error(BASE "levels = 0, -0\n", NULL, 0, "jobs/t.ini:6:", "0 is listed twice");
+    expect_error(BASE "levels = 0.1, 0.1000000001\n", NULL, 0,
+                 "jobs/t.ini:6: levels: 0.1000000001 has more than 9 significant digits", "write 0.1");
+    expect_error(BASE "levels = 33.33333333333\n", NULL, 0, "more than 9 significant digits", "write 33.3333333");
+    expect_error(BASE "strategy = iterative\niterative_step = 12.50000000001\n", NULL, 0,
+                 "jobs/t.ini:7: iterative_step: 12.50000000001 has more than 9", "write 12.5");
+    const char *cal = BASE "[job]\nvariants = agency\n[variant.agency]\ngating = skip\n"
+                           "agency_thresholds = calibrated\nagency_percentile = 90.00000000001\n";
+    expect_error(cal, NULL, 0, "jobs/t.ini:11: agency_percentile: 90.00000000001 has more than 9", "write 90");
+}
+
 static void test_variant_errors(void **state)
 {
     expect_error(BASE "[job]\nvariants = baseline, fancy\n", NULL, 0, "jobs/t.ini:7:", "'fancy' is neither predefined");
@@ -359,6 +380,26 @@ static void test_job_text_limit(void **state)
     free(big);
 }
 
+/* Every shard needs a prompt; in throughput mode the smallest shard (n / shards) must hold
+ * latency_prompts, or some cells would time fewer than the study text says. */
+static void test_prompt_count(void **state)
+{
+    hs_job job;
+    const char *sets[] = {"job.shards=3", "job.mode=throughput", "job.latency_prompts=3"};
+    assert_int_equal(parse(&job, BASE, sets, 3), HS_OK);
+    assert_int_equal(hs_job_check_prompts(&job, 9), HS_OK);
+    assert_int_equal(hs_job_check_prompts(&job, 11), HS_OK);
+    assert_int_equal(hs_job_check_prompts(&job, 8), HS_EINPUT);
+    assert_non_null(strstr(hs_err_msg(), "--set job.latency_prompts=3: latency_prompts = 3 but the smallest of the "
+                                         "3 shards has 2 of the 8 evaluation prompts; set it to 2 or less"));
+    assert_int_equal(hs_job_check_prompts(&job, 2), HS_EINPUT);
+    assert_non_null(strstr(hs_err_msg(), "--set job.shards=3: shards = 3 but only 2 evaluation prompts"));
+    hs_job_free(&job);
+    assert_int_equal(parse(&job, BASE, sets, 1), HS_OK); /* latency mode: latency_prompts is 0 */
+    assert_int_equal(hs_job_check_prompts(&job, 3), HS_OK);
+    hs_job_free(&job);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_set_errors),        cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_agency_needs_skip), cmocka_unit_test(test_pruning_sources),
         cmocka_unit_test(test_ablation_key),      cmocka_unit_test(test_job_text_limit),
+        cmocka_unit_test(test_study_digits),      cmocka_unit_test(test_prompt_count),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

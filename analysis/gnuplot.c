@@ -33,7 +33,7 @@ void hs_gp_str(FILE *f, const char *s)
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '\'') fputc('\'', f);
-        fputc(c < 0x20 || c == 0x7f ? ' ' : c, f);
+        fputc(hs_is_control(c) ? ' ' : c, f);
     }
     fputc('\'', f);
 }

@@ -194,7 +194,7 @@ static hs_status check_printable(const rd *r, const char *obj, char *const *text
 {
     for (int i = 0; i < n; i++)
         for (const unsigned char *c = (const unsigned char *)text[i]; *c; c++)
-            if (*c < 0x20 || *c == 0x7f)
+            if (hs_is_control(*c))
                 return hs_err(HS_EINPUT, "%s: %s: entry %d holds a control character", r->path, obj, i);
     return HS_OK;
 }

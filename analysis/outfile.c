@@ -53,8 +53,6 @@ hs_status hs_out_close(hs_out *o)
     return st;
 }
 
-static int is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
-
 /* Backslash before every character Markdown could read as markup (CommonMark lets any
  * ASCII punctuation be escaped so), so a string from a file can neither close a table
  * cell nor open a code span, link, emphasis or HTML tag; control characters (a newline
@@ -63,7 +61,7 @@ void hs_out_md_cell(FILE *f, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (is_control(c)) c = ' ';
+        if (hs_is_control(c)) c = ' ';
         else if (strchr("\\`|*_[]<>#!&~", c)) fputc('\\', f);
         fputc(c, f);
     }
@@ -83,7 +81,7 @@ void hs_out_md_code(FILE *f, const char *s)
     if (pad) fputc(' ', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        fputc(is_control(c) ? ' ' : c, f);
+        fputc(hs_is_control(c) ? ' ' : c, f);
     }
     if (pad) fputc(' ', f);
     for (int i = 0; i <= longest; i++) fputc('`', f);
@@ -105,7 +103,7 @@ void hs_out_csv_cell(FILE *f, const char *s)
 {
     int quote = 0;
     for (const char *p = s; *p; p++)
-        quote |= *p == ',' || *p == ';' || *p == '"' || is_control((unsigned char)*p);
+        quote |= *p == ',' || *p == ';' || *p == '"' || hs_is_control((unsigned char)*p);
     size_t n = strlen(s);
     quote |= n && (s[0] == ' ' || s[n - 1] == ' ');
     if (quote) fputc('"', f);

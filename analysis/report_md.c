@@ -510,7 +510,7 @@ static void fenced(FILE *f, const char *text, const char *lang)
     for (int i = 0; i < n; i++) fputc('`', f);
     fprintf(f, "%s\n", lang);
     for (const char *p = text; *p; p++) /* control characters but newline and tab as spaces */
-        fputc((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t' ? ' ' : *p == 0x7f ? ' ' : *p, f);
+        fputc(hs_is_control((unsigned char)*p) && *p != '\n' && *p != '\t' ? ' ' : *p, f);
     fputs(text[0] && text[strlen(text) - 1] == '\n' ? "" : "\n", f);
     for (int i = 0; i < n; i++) fputc('`', f);
     fputs("\n\n", f);

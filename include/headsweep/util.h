@@ -116,6 +116,10 @@ void hs_unmap_file(hs_mapped_file *mf);
  * (HS_ENOMEM, naming the file and both sizes) before anything is allocated. */
 hs_status hs_read_file(const char *path, char **out, size_t *len);
 
+/* A C0 control character or DEL: the bytes of a file's text (a results file, a prompt id)
+ * that a terminal, a Markdown viewer or gnuplot would act on, never shown or stored raw. */
+static inline int hs_is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
 /* splitmix64 (Steele, Lea, Flood 2014): the next value of the seeded stream *s, the same
  * on every platform; the one copy behind every seeded choice (random checkpoints, random
  * head scores, the prompt sample, the report's bootstrap generator). */

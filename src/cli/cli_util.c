@@ -9,8 +9,7 @@
 void hs_cli_put_safe(FILE *f, const char *s, int keep_lines)
 {
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        int ctl = *c < 0x20 || *c == 0x7f;
-        putc(ctl && !(keep_lines && (*c == '\n' || *c == '\t')) ? '?' : *c, f);
+        putc(hs_is_control(*c) && !(keep_lines && (*c == '\n' || *c == '\t')) ? '?' : *c, f);
     }
 }
 

@@ -84,7 +84,7 @@ static hs_status id_table_grow(parser *p)
 #define HS_PROMPT_ID_MAX 1024
 
 /* HS_OK, or the problem with an id that the results file's reader would refuse
- * (analysis/h5read.c check_printable: a control character, below 0x20 or 0x7f) or that is
+ * (analysis/h5read.c check_printable: a control character, hs_is_control) or that is
  * too long to store. The line is valid UTF-8 already, so the id is too. */
 static hs_status check_id(parser *p, const char *id, size_t len)
 {
@@ -92,7 +92,7 @@ static hs_status check_id(parser *p, const char *id, size_t len)
         return problem(p, "\"id\" is %zu bytes long, over the limit of %d", len, HS_PROMPT_ID_MAX);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)id[i];
-        if (c < 0x20 || c == 0x7f)
+        if (hs_is_control(c))
             return problem(p, "\"id\" holds a control character (0x%02x at byte %zu of the id), which a results "
                               "file does not keep in an id", c, i + 1);
     }

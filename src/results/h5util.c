@@ -295,7 +295,7 @@ static herr_t walk_fail(object_walk *w, const char *name, const char *why)
     if (snprintf(w->name, sizeof w->name, "%s%s", root ? "" : "/", root ? "/" : name) >= (int)sizeof w->name)
         memcpy(w->name + sizeof w->name - 4, "...", 4); /* a long name, cut: the message stays one line */
     for (char *p = w->name; *p; p++) /* the name comes from the file: one line in the message */
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+        if (hs_is_control((unsigned char)*p)) *p = '?';
     w->why = why;
     return 1;
 }

@@ -540,7 +540,7 @@ static hs_status check_prompt_ids(const ck *c)
         st = check_text_element(c, obj, e, size, i);
         if (!st && !e[0]) st = fail(c, obj, "entry %zu is empty", i);
         for (size_t k = 0; !st && k < size && e[k]; k++)
-            if ((unsigned char)e[k] < 0x20 || e[k] == 0x7f)
+            if (hs_is_control((unsigned char)e[k]))
                 st = fail(c, obj, "entry %zu holds a control character (byte %zu)", i, k + 1);
     }
     if (!st) st = check_unique(c, obj, ids, n, size);

@@ -16,7 +16,7 @@ static _Thread_local char err_buf[HS_ERR_CAP];
 static void err_defang(void)
 {
     for (unsigned char *p = (unsigned char *)err_buf; *p; p++)
-        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) *p = '?';
+        if (hs_is_control(*p) && *p != '\n' && *p != '\t') *p = '?';
 }
 
 hs_status hs_err(hs_status st, const char *fmt, ...)

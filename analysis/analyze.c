@@ -45,9 +45,9 @@ static const hs_cmp_metric cmp_metrics[] = {
     {"efficiency", "efficiency (1 / generation time)", "generation_seconds", 1, 1, "faster", "slower", 2.0, NULL},
     {"corpus_perplexity", "corpus reference perplexity (per-token NLL)", "reference_perplexity", 0, 0, "worse",
      "better", 1.0, "reference_tokens"},
-    {"perplexity", "reference perplexity (mean of per-prompt ratios)", "reference_perplexity", 0, 0, "worse",
+    {"perplexity", "reference perplexity (geometric mean of per-prompt ratios)", "reference_perplexity", 0, 0, "worse",
      "better", 1.0, NULL},
-    {"quality", "quality (1 / reference perplexity, mean of per-prompt ratios)", "reference_perplexity", 1, 0,
+    {"quality", "quality (1 / reference perplexity, geometric mean of per-prompt ratios)", "reference_perplexity", 1, 0,
      "better", "worse", 1.0, NULL},
     {"diversity", "lexical diversity (distinct-2)", "distinct_2", 0, 0, "better (more diverse)",
      "worse (less diverse)", 1.0, NULL},
@@ -426,21 +426,30 @@ static int corpus_pairs(const hs_study *s, const hs_cmp_metric *cm, int vb, int 
     return k;
 }
 
+/* An interval of log ratios (a mean per-token NLL difference, or a mean per-prompt log ratio)
+ * as percent changes: 100 (exp(x) - 1), monotone, so the interval and its sign map through;
+ * sd stays on the log scale, times 100. */
+static void pct_of_log(hs_ci *c)
+{
+    c->mean = 100.0 * expm1(c->mean), c->lo = 100.0 * expm1(c->lo), c->hi = 100.0 * expm1(c->hi);
+    c->sd *= 100.0;
+}
+
 /* Bootstrap of sum x / sum w (per-token NLL difference), shown in percent of the corpus
  * perplexity: 100 (exp(.) - 1), monotone, so the interval maps through as well. */
 static hs_status corpus_ci(const hs_report *r, const double *x, const double *w, int n, uint64_t seed, hs_ci *c)
 {
     hs_status st = hs_bootstrap_ratio(x, w, n, r->opt.bootstrap, r->opt.conf, seed, c);
-    c->mean = 100.0 * expm1(c->mean), c->lo = 100.0 * expm1(c->lo), c->hi = 100.0 * expm1(c->hi);
+    pct_of_log(c);
     return st;
 }
 
-/* hs_paired_pct, also noting which prompt each difference comes from (idx). */
-static int paired_pct_idx(const double *a, const double *b, int n, int invert, double *d, int *idx, int *n_zero)
+/* hs_paired_logratio, also noting which prompt each ratio comes from (idx). */
+static int paired_log_idx(const double *a, const double *b, int n, int invert, double *d, int *idx, int *n_zero)
 {
     int k = 0, zero = 0, z;
     for (int p = 0; p < n; p++) {
-        if (hs_paired_pct(a + p, b + p, 1, invert, d + k, &z) == 1) idx[k++] = p;
+        if (hs_paired_logratio(a + p, b + p, 1, invert, d + k, &z) == 1) idx[k++] = p;
         zero += z;
     }
     *n_zero = zero;
@@ -460,8 +469,7 @@ static hs_status cluster_cell(const hs_report *r, hs_cmp_cell *c, const double *
     for (int i = 0; !st && i < n; i++) cl[i] = r->book[idx[i]], sum[cl[i]] += x[i];
     if (!st) st = hs_bootstrap_cluster_ratio(x, w, cl, n, r->opt.bootstrap, r->opt.conf,
                                              hs_stream_seed(r->opt.seed, key), &c->ci, &c->n_clusters);
-    if (!st && w) c->ci.mean = 100.0 * expm1(c->ci.mean), c->ci.lo = 100.0 * expm1(c->ci.lo),
-                  c->ci.hi = 100.0 * expm1(c->ci.hi);
+    if (!st) pct_of_log(&c->ci); /* both kinds are log ratios */
     hs_perm q;
     if (!st) st = hs_signflip_test(sum, r->nbooks, HS_PERM_EXACT, r->opt.bootstrap,
                                    hs_stream_seed(r->opt.seed, pkey), &q);
@@ -578,8 +586,9 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
         n = corpus_pairs(s, cm, p->b, lb, xa, xb, d, d + s->np, idx, &c->n_zero);
         st = corpus_ci(r, d, d + s->np, n, hs_stream_seed(r->opt.seed, key), &c->ci);
     } else {
-        n = paired_pct_idx(xa, xb, s->np, cm->invert, d, idx, &c->n_zero);
+        n = paired_log_idx(xa, xb, s->np, cm->invert, d, idx, &c->n_zero);
         st = hs_bootstrap_mean(d, n, r->opt.bootstrap, r->opt.conf, hs_stream_seed(r->opt.seed, key), &c->ci);
+        pct_of_log(&c->ci);
     }
     if (!st) st = hs_signflip_test(d, n, HS_PERM_EXACT, r->opt.bootstrap, hs_stream_seed(r->opt.seed, pkey),
                                    &c->perm);

@@ -29,8 +29,9 @@ static const struct {
      "(prompts resampled in pairs), one panel for each comparison metric of the tables: corpus perplexity as the "
      "ratio of the two corpus perplexities minus 1, i.e. 100 (exp(D) - 1) for the per-token NLL difference D "
      "(nats, the data's nll_nats column); every other panel (speed, efficiency = 1 / generation time, reference "
-     "perplexity and quality = 1 / reference perplexity as per-prompt ratios, distinct-2, the perplexity of the "
-     "generated text) as a mean of per-prompt differences. The line is zero, the grey band the equivalence "
+     "perplexity and quality = 1 / reference perplexity, distinct-2, the perplexity of the generated text) as "
+     "the geometric mean of the per-prompt ratios, 100 (exp(mean log ratio) - 1). The line is zero, the grey "
+     "band the equivalence "
      "margin; a filled point has a verdict of a difference (interval excluding 0, p < 0.05, mean beyond the "
      "margin), an open one any other verdict. The 0% level, where nothing is pruned, is the control.",
      hs_plot_paired_differences},

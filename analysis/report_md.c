@@ -93,7 +93,8 @@ static void claim_speed_ppl(FILE *f, const hs_report *r, int ab)
     level_intro(f, r->st, 50);
     fputs(", ", f);
     claim_line(f, r, ab, "corpus_perplexity", l);
-    fputs(" (ratio of corpus perplexities, from per-token NLL differences); as a mean of per-prompt ratios: ", f);
+    fputs(" (ratio of corpus perplexities, from per-token NLL differences); as a geometric mean of per-prompt "
+          "ratios: ", f);
     claim_line(f, r, ab, "perplexity", l);
     claim_split(f, r, "corpus_perplexity", l, ".  \n  ");
     fputs(".\n", f);
@@ -379,8 +380,9 @@ static void write_summary(FILE *f, const hs_report *r)
     int ab = claim_pair(r);
     fprintf(f, "## The seed document's claims, measured\n\n"
                "Each line quotes a claim of the seed document and gives the paired per-prompt difference "
-               "measured here: mean of (a - b) / b x 100 over the prompts both variants completed (a mean of "
-               "per-prompt ratios; for corpus perplexity instead the ratio of the two corpus perplexities, "
+               "measured here: the geometric mean of the per-prompt ratios a / b over the prompts both variants "
+               "completed, as a percent change, 100 (exp(mean of ln(a / b)) - 1) (log ratios, so that swapping "
+               "a and b only flips the sign; for corpus perplexity instead the ratio of the two corpus perplexities, "
                "exp of the token-weighted mean per-token NLL difference, the primary quality effect), a 95%% "
                "paired bootstrap interval and a sign-flip p-value%s. The verdict is "
                "\"faster\"/\"slower\" or \"better\"/\"worse\" only when the interval excludes 0, p < %g and "

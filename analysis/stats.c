@@ -233,17 +233,17 @@ int hs_finite_values(const double *x, int n, double *out)
     return k;
 }
 
-int hs_paired_pct(const double *a, const double *b, int n, int invert, double *d, int *n_zero)
+int hs_paired_logratio(const double *a, const double *b, int n, int invert, double *d, int *n_zero)
 {
     int k = 0, zero = 0;
     for (int i = 0; i < n; i++) {
         if (!isfinite(a[i]) || !isfinite(b[i])) continue;
-        double div = invert ? a[i] : b[i];
-        if (div == 0.0) {
+        if (!(a[i] > 0.0 && b[i] > 0.0)) {
             zero++;
             continue;
         }
-        d[k++] = invert ? 100.0 * (b[i] / a[i] - 1.0) : 100.0 * (a[i] - b[i]) / b[i];
+        double x = log(a[i]) - log(b[i]);
+        d[k++] = invert ? -x : x;
     }
     if (n_zero) *n_zero = zero;
     return k;

@@ -64,11 +64,15 @@ hs_status hs_bootstrap_cluster_ratio(const double *x, const double *w, const int
 /* Keeps the finite values of x[0..n) in out (which may be x); returns how many. */
 int hs_finite_values(const double *x, int n, double *out);
 
-/* Per-prompt percent differences of a against b, 100 * (a_i - b_i) / b_i, for every i where
- * both are finite and b_i != 0 (with invert, of 1/a against 1/b: 100 * (b_i / a_i - 1),
- * needing a_i != 0). Writes them to d in prompt order and returns how many; *n_zero (if
- * not NULL) receives the number of pairs left out because the divisor was 0. */
-int hs_paired_pct(const double *a, const double *b, int n, int invert, double *d, int *n_zero);
+/* Per-prompt log ratios of a against b, ln a_i - ln b_i, for every i where both are finite
+ * and above 0 (with invert, of 1/a against 1/b: ln b_i - ln a_i). Writes them to d in prompt
+ * order and returns how many; *n_zero (if not NULL) receives the number of pairs left out
+ * because a value was 0 (or below). Unlike the percent difference (a_i - b_i) / b_i, a log
+ * ratio changes sign when a and b swap, so two exchangeable variants have mean 0 and a
+ * sign-flip test of it is fair; the percent difference's mean is biased upwards by about
+ * half the variance of the log ratios (exchangeable variants read "worse" and "faster" at
+ * once). 100 (exp(mean) - 1) is the percent change of the geometric mean ratio. */
+int hs_paired_logratio(const double *a, const double *b, int n, int invert, double *d, int *n_zero);
 
 /* Two-sided sign-flip test of "the mean of d is 0" (Fisher 1935, ch. 21; Good 2005,
  * "Permutation, Parametric and Bootstrap Tests of Hypotheses", sec. 3.1.2): under the null

@@ -187,20 +187,21 @@ void hs_md_comparison(FILE *f, const hs_report *r, int p, const char *const *met
         return;
     }
     if (pr->b_level < 0) {
-        fprintf(f, "Per prompt: (%s - %s) / %s x 100 at the same level; every percentage is the mean of these "
-                "per-prompt ratios over the prompts done in both, except corpus reference perplexity's, the ratio "
+        fprintf(f, "Per prompt: ln(%s / %s) at the same level; every percentage is 100 (exp(mean) - 1) of these "
+                "log ratios over the prompts done in both (the geometric mean ratio's change: swapping the two "
+                "variants flips its sign), except corpus reference perplexity's, the ratio "
                 "of the two corpus perplexities minus 1 (from the per-token NLL difference); with a paired "
                 "bootstrap 95%% CI and a sign-flip p-value; no verdict from fewer than %d pairs or differing pairs.",
-                pr->a_name, pr->b_name, pr->b_name, r->opt.min_pairs);
+                pr->a_name, pr->b_name, r->opt.min_pairs);
         /* Both variants compute every head at 0%: that row is the control for the others. */
         if (r->st->level[0] == 0)
             fputs(" The 0% rows are the control: nothing is pruned there, so a speed difference at 0% is "
                   "noise, machine load or gating/agency overhead, not pruning.", f);
         fputs("\n\n", f);
     } else
-        fprintf(f, "Per prompt: (level L - level %g) / level %g x 100 within %s; means of these per-prompt "
-                "ratios, except corpus reference perplexity's, the ratio of the two corpus perplexities minus 1.\n\n",
-                r->st->level[pr->b_level], r->st->level[pr->b_level], pr->a_name);
+        fprintf(f, "Per prompt: ln(level L / level %g) within %s; 100 (exp(mean) - 1) of these log ratios, "
+                "except corpus reference perplexity's, the ratio of the two corpus perplexities minus 1.\n\n",
+                r->st->level[pr->b_level], pr->a_name);
     fputs("| level % | metric | pairs | differ | mean difference | 95% CI (%) | p (sign-flip) | verdict |\n"
           "|---:|---|---:|---:|---:|---:|---|---|\n", f);
     for (int l = 0; l < r->st->nl; l++)

@@ -216,11 +216,21 @@ def check_table_mean(h5, out):
           "bootstrap CI reproduced independently (%s %s vs %.9g %.9g)" % (r["ci_low"], r["ci_high"], lo, hi))
 
 
+def log_ratio(a, b):
+    """Per-prompt log ratios ln a - ln b, what the report's paired comparisons average
+    (docs/report.md): antisymmetric, unlike the percent (a - b) / b."""
+    return np.log(a) - np.log(b)
+
+
+def pct(x):
+    """A mean log ratio as the report shows it: the geometric mean ratio's percent change."""
+    return 100 * np.expm1(x)
+
+
 def check_paired(h5, out):
     a = values(h5, "decode_tokens_per_second", "agency", 50.0)
     b = values(h5, "decode_tokens_per_second", "baseline", 50.0)
-    d = (a - b) / b * 100
-    want = np.nanmean(d)
+    want = pct(np.nanmean(log_ratio(a, b)))
     rows = read_csv(os.path.join(out, "comparisons.csv"))
     r = row(rows, comparison="agency-vs-baseline", metric="speed", level=50)
     check(abs(float(r["mean_pct"]) - want) < 1e-7, "CSV paired mean %s vs %.9g" % (r["mean_pct"], want))
@@ -237,7 +247,7 @@ def check_paired(h5, out):
     e = row(rows, comparison="agency-vs-baseline", metric="efficiency", level=50)
     ta = values(h5, "generation_seconds", "agency", 50.0)
     tb = values(h5, "generation_seconds", "baseline", 50.0)
-    check(abs(float(e["mean_pct"]) - np.mean((tb / ta - 1) * 100)) < 1e-7, "efficiency = 1/time paired")
+    check(abs(float(e["mean_pct"]) - pct(np.mean(log_ratio(tb, ta)))) < 1e-7, "efficiency = 1/time paired")
     check(r["n_cross_host_or_run"] == "0", "pairs run side by side are not flagged")
     check(r["verdict"] == want_verdict(r, 10), "verdict rule")
 
@@ -351,12 +361,13 @@ def check_corpus(h5, out):
               for k in ("ci_low", "ci_high")), "per-token NLL difference %s vs %.9g" % (c["nll_nats"], dn))
     s = row(read_csv(os.path.join(out, "comparisons.csv")), comparison="agency-vs-baseline", metric="perplexity",
             level=50)
-    check(s["nll_nats"] == s["nll_ci_low_nats"] == "", "no NLL difference for a mean of per-prompt ratios")
+    check(s["nll_nats"] == s["nll_ci_low_nats"] == "", "no NLL difference for a geometric mean of per-prompt ratios")
     check("(D = %+.3g nats/token)" % dn in open(os.path.join(out, "REPORT.md")).read(),
           "REPORT.md's comparison table gives D beside the corpus percentage")
     text = open(os.path.join(out, "REPORT.md")).read()
     check("agency vs baseline, corpus reference perplexity (per-token NLL): %+.2f%%" % d in text and
-          "as a mean of per-prompt ratios: agency vs baseline, reference perplexity (mean of per-prompt ratios)"
+          "as a geometric mean of per-prompt ratios: agency vs baseline, reference perplexity (geometric mean of "
+          "per-prompt ratios)"
           in text, "the perplexity claim leads with the corpus ratio and names the mean of ratios")
 
 
@@ -715,8 +726,8 @@ def check_level_drift(binary, work, out):
     rows, base = read_csv(os.path.join(o, "comparisons.csv")), read_csv(os.path.join(out, "comparisons.csv"))
     with h5py.File(f, "r") as h:
         a = h["metrics/decode_tokens_per_second"][1]  # agency, (level, prompt)
-    d = (a[2] - a[0]) / a[0] * 100                     # 50% vs 0%: the drift is +56% of it
-    check(np.nanmean(d) > 40, "the fixture's drift shows between levels (%.1f%%)" % np.nanmean(d))
+    d = log_ratio(a[2], a[0])                          # 50% vs 0%: the drift is +56% of it
+    check(pct(np.nanmean(d)) > 40, "the fixture's drift shows between levels (%.1f%%)" % pct(np.nanmean(d)))
     timing_own = [r for r in rows if r["metric"] in ("speed", "efficiency") and r["b_level"] != "" and
                   r["available"] == "1" and not r["verdict"].startswith("too few")]
     check(timing_own and all(r["verdict"] == "no verdict: levels timed apart (confounded with run order)" and
@@ -724,8 +735,9 @@ def check_level_drift(binary, work, out):
                              r["p_holm"] == "" for r in timing_own),
           "speed against the own lowest level: no verdict, not tested (%d rows)" % len(timing_own))
     r = row(rows, comparison="agency-vs-own-0", metric="speed", level=50)
-    check(abs(float(r["mean_pct"]) - float(np.nanmean(d[np.isfinite(d)]))) < 1e-6 * abs(float(r["mean_pct"])) + 1e-9,
-          "its numbers are kept (%s vs %.9g)" % (r["mean_pct"], np.nanmean(d)))
+    want = pct(float(np.nanmean(d[np.isfinite(d)])))
+    check(abs(float(r["mean_pct"]) - want) < 1e-6 * abs(float(r["mean_pct"])) + 1e-9,
+          "its numbers are kept (%s vs %.9g)" % (r["mean_pct"], want))
     quality_own = [r for r in rows if r["metric"] == "corpus_perplexity" and r["b_level"] != "" and
                    r["available"] == "1"]
     check(quality_own and not any(r["verdict"].startswith("no verdict") for r in quality_own),
@@ -1013,7 +1025,7 @@ def check_reference(binary, work, f):
                                               "gated-vs-own-0", "fast-vs-own-0"}, "every variant against plain")
     a = values(ren, "decode_tokens_per_second", "gated", 50.0)
     b = values(ren, "decode_tokens_per_second", "plain", 50.0)
-    want = np.nanmean((a - b) / b * 100)
+    want = pct(np.nanmean(log_ratio(a, b)))
     got = float(row(rows, comparison="gated-vs-plain", metric="speed", level=50)["mean_pct"])
     check(abs(got - want) < 1e-7, "paired mean against the reference (%.9g vs %.9g)" % (got, want))
     text = open(os.path.join(out, "REPORT.md")).read()
@@ -1159,7 +1171,7 @@ def check_pvalue(h5, out):
     rows = read_csv(os.path.join(out, "comparisons.csv"))
     r = row(rows, comparison="agency-vs-baseline", metric="diversity", level=70)
     a, b = values(h5, "distinct_2", "agency", 70.0), values(h5, "distinct_2", "baseline", 70.0)
-    d = [x for x in (a - b) / b * 100 if np.isfinite(x)]
+    d = [x for x in log_ratio(a, b) if np.isfinite(x)]
     want = signflip_p(d)
     check(r["p_method"] == "exact" and int(r["n_nonzero"]) == len(d) == 12 and
           abs(float(r["p_value"]) - want) < 1e-9, "exact sign-flip p %s vs enumeration %.9g" % (r["p_value"], want))
@@ -1227,6 +1239,43 @@ def cluster_ci(x, cl, B, seed):
     return np.quantile(sorted(means), 0.025), np.quantile(sorted(means), 0.975)
 
 
+def check_exchangeable(binary, work):
+    """Two variants that differ only by noise: at 50% agency's per-prompt ratios to baseline
+    are exp(+z) and exp(-z) equally often, so both corpus perplexities are equal and neither
+    variant is faster. A mean of percent differences read "+19.6%, worse" for perplexity,
+    "better" for quality and "faster" for speed, whichever variant was named first (outside
+    review, 2026-12-07); the log ratios must say no difference, both ways round."""
+    f = fixture(os.path.join(work, "exch.h5"), "--prompts", "96", "--no-partial", "--no-nan")
+    z = np.concatenate([np.linspace(0.1, 1.0, 48), -np.linspace(0.1, 1.0, 48)])
+    with h5py.File(f, "r+") as h:
+        v, lv = [x.decode() for x in h["variant"][:]], list(h["level"][:])
+        a, b, l = v.index("agency"), v.index("baseline"), lv.index(50.0)
+        for name, sign in (("reference_perplexity", 1), ("decode_tokens_per_second", 1), ("generation_seconds", -1)):
+            x = h["metrics/" + name][:]
+            x[a, l] = x[b, l] * np.exp(sign * z)
+            h["metrics/" + name][...] = x
+        t = h["metrics/reference_tokens"][:]
+        t[...] = 20.0
+        h["metrics/reference_tokens"][...] = t
+    for swap in (False, True):
+        if swap:
+            with h5py.File(f, "r+") as h:
+                for name in ("reference_perplexity", "decode_tokens_per_second", "generation_seconds"):
+                    x = h["metrics/" + name][:]
+                    x[[a, b], l] = x[[b, a], l]
+                    h["metrics/" + name][...] = x
+        out = os.path.join(work, "exch-%d" % swap)
+        p = report(binary, [f], out, "--no-figures")
+        check(p.returncode == 0, "exchangeable variants reported: " + p.stderr)
+        rows = read_csv(os.path.join(out, "comparisons.csv"))
+        for m in ("corpus_perplexity", "perplexity", "quality", "speed", "efficiency"):
+            r = row(rows, comparison="agency-vs-baseline", metric=m, level=50)
+            check(abs(float(r["mean_pct"])) < 1e-9 and float(r["p_value"]) > 0.5 and
+                  r["verdict"] == "no significant difference",
+                  "exchangeable variants, %s%s: %s%% p %s, %s" % (m, " (swapped)" if swap else "", r["mean_pct"],
+                                                                 r["p_value"], r["verdict"]))
+
+
 def check_books(binary, work):
     f = fixture(os.path.join(work, "books.h5"), "--book-ids", "--no-partial", "--no-nan")
     out = os.path.join(work, "books")
@@ -1239,9 +1288,9 @@ def check_books(binary, work):
     r = row(rows, comparison="agency-vs-baseline", metric="speed", level=50)
     a = values(f, "decode_tokens_per_second", "agency", 50.0)
     b = values(f, "decode_tokens_per_second", "baseline", 50.0)
-    d = list((a - b) / b * 100)
+    d = list(log_ratio(a, b))
     cl = [i // 8 for i in range(24)]
-    lo, hi = cluster_ci(d, cl, 500, stream_seed(DEFAULT_SEED, r["seed_key"]))
+    lo, hi = (pct(x) for x in cluster_ci(d, cl, 500, stream_seed(DEFAULT_SEED, r["seed_key"])))
     check(abs(float(r["ci_low_pct"]) - lo) < 1e-7 and abs(float(r["ci_high_pct"]) - hi) < 1e-7,
           "cluster bootstrap reproduced (%s %s vs %.9g %.9g)" % (r["ci_low_pct"], r["ci_high_pct"], lo, hi))
     sums = [sum(x for x, c in zip(d, cl) if c == k) for k in range(3)]
@@ -1416,6 +1465,7 @@ def main():
     check_pvalue(f, out)
     check_holm(binary, work, f)
     check_books(binary, work)
+    check_exchangeable(binary, work)
     check_prompt_rows(binary, work)
     check_strategies(binary, work, out)
     check_calibrated(binary, work)

@@ -135,39 +135,42 @@ static void test_bootstrap_reproducible_with_seed(void **state)
     assert_true(a.lo <= a.mean && a.mean <= a.hi);
 }
 
-static void test_paired_pct_per_prompt(void **state)
+static void test_paired_logratio_per_prompt(void **state)
 {
-    /* Prompt 3 is missing in a, prompt 4 has a zero baseline: both left out. The mean of
-     * per-prompt differences (33.33%) is not the difference of means (33.33% here too only
-     * by accident of equal b), so test a case where they differ as well. */
-    const double a[] = {110, 90, 200, NAN, 5};
-    const double b[] = {100, 100, 100, 100, 0};
-    double d[5];
+    /* Prompt 3 is missing in a, prompt 4 has a zero baseline, prompt 5 a zero value: all
+     * three left out, the last two counted. */
+    const double a[] = {110, 90, 200, NAN, 5, 0};
+    const double b[] = {100, 100, 100, 100, 0, 7};
+    double d[6];
     int zero = -1;
-    int n = hs_paired_pct(a, b, 5, 0, d, &zero);
+    int n = hs_paired_logratio(a, b, 6, 0, d, &zero);
     assert_int_equal(n, 3);
-    assert_int_equal(zero, 1);
-    assert_true(fabs(d[0] - 10) < 1e-12 && fabs(d[1] + 10) < 1e-12 && fabs(d[2] - 100) < 1e-12);
+    assert_int_equal(zero, 2);
+    assert_true(fabs(d[0] - log(1.1)) < 1e-15 && fabs(d[1] - log(0.9)) < 1e-15 && fabs(d[2] - log(2.0)) < 1e-15);
 
-    const double a2[] = {2, 30};
-    const double b2[] = {1, 30};
-    n = hs_paired_pct(a2, b2, 2, 0, d, NULL);
+    /* Antisymmetry, the reason for logs: a = 2b on one prompt and b = 2a on another is no
+     * change (mean 0), where the mean of percent differences would say +25% (+100%, -50%),
+     * and +25% again with a and b swapped. */
+    const double x[] = {2, 1}, y[] = {1, 2};
+    n = hs_paired_logratio(x, y, 2, 0, d, NULL);
     assert_int_equal(n, 2);
-    /* per prompt: +100% and 0% -> mean 50%; the ratio of means would say +3.2%. */
-    assert_true(fabs((d[0] + d[1]) / 2 - 50) < 1e-12);
+    assert_true(d[0] + d[1] == 0.0);
+    n = hs_paired_logratio(y, x, 2, 0, d + 2, NULL);
+    assert_true(n == 2 && d[2] == -d[0] && d[3] == -d[1]);
 }
 
-static void test_paired_pct_inverted(void **state)
+static void test_paired_logratio_inverted(void **state)
 {
-    /* 1/a against 1/b: times 2 s and 4 s against 4 s -> efficiency +100% and 0%. */
+    /* 1/a against 1/b: times 2 s and 4 s against 4 s -> efficiency ratio 2 and 1. */
     const double a[] = {2, 4, 0};
     const double b[] = {4, 4, 4};
     double d[3];
     int zero = 0;
-    int n = hs_paired_pct(a, b, 3, 1, d, &zero);
+    int n = hs_paired_logratio(a, b, 3, 1, d, &zero);
     assert_int_equal(n, 2);
     assert_int_equal(zero, 1);
-    assert_true(fabs(d[0] - 100) < 1e-12 && fabs(d[1]) < 1e-12);
+    assert_true(fabs(d[0] - log(2.0)) < 1e-15 && d[1] == 0.0);
+    assert_true(fabs(100.0 * expm1(d[0]) - 100.0) < 1e-12);
 }
 
 static void test_pareto_front(void **state)
@@ -343,8 +346,8 @@ int main(void)
         cmocka_unit_test(test_bootstrap_two_point_exact),
         cmocka_unit_test(test_bootstrap_matches_normal_theory),
         cmocka_unit_test(test_bootstrap_reproducible_with_seed),
-        cmocka_unit_test(test_paired_pct_per_prompt),
-        cmocka_unit_test(test_paired_pct_inverted),
+        cmocka_unit_test(test_paired_logratio_per_prompt),
+        cmocka_unit_test(test_paired_logratio_inverted),
         cmocka_unit_test(test_pareto_front),
         cmocka_unit_test(test_ci_sign),
         cmocka_unit_test(test_finite_values),

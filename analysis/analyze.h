@@ -148,9 +148,10 @@ hs_status hs_report_check_input(const hs_study *s, const char *path);
 hs_status hs_report_check_reference(const hs_study *s, const char *reference);
 
 #define HS_DEFAULT_MIN_PAIRS 10
-/* Sign-flip p-values are exact (every assignment enumerated) up to this many non-zero
- * pairs, Monte Carlo with --bootstrap draws above. */
-#define HS_PERM_EXACT 20
+/* Sign-flip p-values are exact (every assignment enumerated, meeting in the middle: 2 x 2^13
+ * sums) up to this many non-zero pairs, Monte Carlo with --bootstrap draws above, or exact
+ * again in the far tail (hs_signflip_test). */
+#define HS_PERM_EXACT 26
 
 hs_status hs_report_compute(hs_report *r, const hs_study *st, const hs_report_opts *opt);
 void hs_report_free(hs_report *r);

@@ -677,8 +677,10 @@ static void write_head(FILE *f, const hs_report *r)
                "%d file(s):", s->nv, s->nl, s->np, s->L, s->H, s->nsrc);
     for (int i = 0; i < s->nsrc; i++) fputc(' ', f), hs_out_md_code(f, s->src[i].path);
     fprintf(f, ". Intervals: %g%% percentile bootstrap, %d resamples, seed %llu; p-values: sign-flip test, exact "
-               "up to %d differing pairs, else %d Monte Carlo draws%s; equivalence margins:",
+               "up to %d differing pairs, else %d Monte Carlo draws (exact again in the far tail, where fewer than "
+               "%d draws reach the observed sum)%s; equivalence margins:",
             100 * r->opt.conf, r->opt.bootstrap, (unsigned long long)r->opt.seed, HS_PERM_EXACT, r->opt.bootstrap,
+            HS_PERM_TAIL_DRAWS,
             r->opt.holm ? ", Holm-adjusted" : ", not adjusted for multiplicity");
     for (int m = 0; m < r->ncm; m++) fprintf(f, "%s %s +-%g%%", m ? "," : "", r->cm[m].key, r->margin[m]);
     fputs(" (docs/report.md). All tables: [tables.md](tables.md) and the CSV files beside it.\n\n", f);
@@ -729,6 +731,8 @@ static long timed_alone(const hs_report *r)
 
 typedef struct {
     int decided;     /* rows with a verdict (enough differing pairs) */
+    int tested;      /* of them, rows with a p-value that decides (the Holm family): not identical */
+    int at_floor;    /* tested rows whose Monte Carlo p is within HS_PERM_TAIL_DRAWS draws of its floor */
     int significant; /* of them, a direction (faster/slower, better/worse) */
     int equivalent;  /* of them, equivalent within the margin or identical */
     int few;         /* rows with fewer than --min-pairs pairs or differing pairs */
@@ -738,13 +742,17 @@ typedef struct {
 
 static void count_rows(const hs_report *r, int p0, int p1, cmp_count *k)
 {
-    *k = (cmp_count){0, 0, 0, 0, -1, -1, 0};
+    *k = (cmp_count){0, 0, 0, 0, 0, 0, -1, -1, 0};
     for (int p = p0; p < p1; p++)
         for (int m = 0; m < r->ncm; m++)
             for (int l = 0; l < r->st->nl; l++) {
                 const hs_cmp_cell *c = hs_report_cmp(r, p, m, l);
                 if (!c->available) continue;
                 k->decided += c->verdict != HS_V_FEW && c->verdict != HS_V_ORDER && c->verdict != HS_V_COPIES;
+                int tested = !isnan(c->p_holm); /* analyze.c sets p_holm on tested rows only */
+                k->tested += tested;
+                k->at_floor += tested && !c->perm.exact &&
+                               c->perm.p * (r->opt.bootstrap + 1.0) < 1.0 + HS_PERM_TAIL_DRAWS;
                 k->significant += hs_verdict_directional(c->verdict);
                 k->equivalent += c->verdict == HS_V_EQUIV || c->verdict == HS_V_IDENTICAL;
                 k->few += c->verdict == HS_V_FEW;
@@ -776,13 +784,20 @@ static void caveat_multiple(FILE *f, const hs_report *r, const cmp_count *betwee
     }
     fprintf(f, "- **Multiple comparisons.** Between variants, %d comparison row(s) (pair x metric x level) have a "
                "verdict: %d significant beyond their margin (faster/slower, better/worse) and %d equivalent or "
-               "identical; at alpha = %g about %.1f of the %d would pass the p-value test by chance alone if no "
-               "variant differed from another. Against each variant's own lowest level: %d row(s), %d significant. ",
-            between->decided, between->significant, between->equivalent, 1.0 - r->opt.conf,
-            between->decided * (1.0 - r->opt.conf), between->decided, own->decided, own->significant);
+               "identical; %d of them have a p-value test (identical rows have none), and at alpha = %g about %.1f "
+               "of those %d would pass it by chance alone if no variant differed from another. Against each "
+               "variant's own lowest level: %d row(s), %d significant. ",
+            between->decided, between->significant, between->equivalent, between->tested, 1.0 - r->opt.conf,
+            between->tested * (1.0 - r->opt.conf), between->tested, own->decided, own->significant);
     if (r->opt.holm)
         fputs("Verdicts use Holm-adjusted p-values (--holm), each of the two groups of rows a family, so the "
               "chance of any false \"significant\" row in a group is at most alpha. ", f);
+    int floor = between->at_floor + own->at_floor;
+    if (r->opt.holm && floor > 0)
+        fprintf(f, "%d tested row(s) have a Monte Carlo p-value within %d draws of its floor 1/(B + 1) = %.2g "
+                   "(the exact tail count gave up): Holm multiplies that floor by the family's size, so those rows "
+                   "may lack a verdict they would have with more draws (--bootstrap). ",
+                floor, HS_PERM_TAIL_DRAWS, 1.0 / (r->opt.bootstrap + 1.0));
     else
         fputs("The p-values are not corrected for multiplicity (--holm corrects them); ", f);
     fputs("the rows are not independent (the same prompts in every row; perplexity and 1/perplexity are one "

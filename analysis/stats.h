@@ -92,6 +92,11 @@ typedef struct {
  * and p = (1 + #{|S*| >= |S|}) / (B + 1) (Phipson & Smyth 2010), never 0. Sums within a
  * relative 1e-9 of the observed one count as ties (>=). Fails only on allocation. */
 #define HS_PERM_EXACT_MAX 26
+/* Above max_exact, when fewer than HS_PERM_TAIL_DRAWS of the B draws reach |S|, the tail is
+ * counted exactly by branch and bound if that takes at most HS_PERM_TAIL_NODES steps (then
+ * exact = 1, resamples = 0), else the Monte Carlo p stays. */
+#define HS_PERM_TAIL_DRAWS 10
+#define HS_PERM_TAIL_NODES 4000000L
 hs_status hs_signflip_test(const double *d, int n, int max_exact, int B, uint64_t seed, hs_perm *out);
 
 /* Holm's step-down adjustment (Holm 1979) of the m p-values p[0..m): with p sorted

@@ -914,16 +914,19 @@ def count_rows(rows, between):
     signif = [r for r in decided if r["verdict"].split(" (")[0] in
               ("faster", "slower", "better", "worse")]
     equiv = [r for r in decided if r["verdict"].startswith(("equivalent", "identical"))]
-    return len(decided), len(signif), len(equiv), len([r for r in sel if r["verdict"].startswith("too few")])
+    tested = [r for r in sel if r["p_holm"] != ""]
+    return (len(decided), len(signif), len(equiv), len([r for r in sel if r["verdict"].startswith("too few")]),
+            len(tested))
 
 
 def check_caveats(out):
     rows = read_csv(os.path.join(out, "comparisons.csv"))
     text = open(os.path.join(out, "REPORT.md")).read()
-    (c1, k1, e1, f1), (c2, k2, _, f2) = count_rows(rows, True), count_rows(rows, False)
+    (c1, k1, e1, f1, t1), (c2, k2, _, f2, _) = count_rows(rows, True), count_rows(rows, False)
     want = ("Between variants, %d comparison row(s) (pair x metric x level) have a verdict: %d significant beyond "
-            "their margin (faster/slower, better/worse) and %d equivalent or identical; at alpha = 0.05 about %.1f "
-            "of the %d would pass" % (c1, k1, e1, c1 * 0.05, c1))
+            "their margin (faster/slower, better/worse) and %d equivalent or identical; %d of them have a p-value "
+            "test (identical rows have none), and at alpha = 0.05 about %.1f of those %d would pass it"
+            % (c1, k1, e1, t1, t1 * 0.05, t1))
     check(want in text, "caveats count the comparisons: " + want)
     check("Against each variant's own lowest level: %d row(s), %d significant." % (c2, k2) in text,
           "caveats count the degradation rows")
@@ -1153,6 +1156,17 @@ def check_incomplete(binary, work, f, p, out):
 
 # ---- ties, drift, p-values, margins, Holm ----
 
+def signflip_p_halves(d):
+    """signflip_p for up to about 26 values: every sum of each half, then all pairs of them."""
+    v = np.array([x for x in d if x != 0])
+    t = abs(v.sum()) - 1e-9 * np.abs(v).sum()
+    if len(v) == 0 or t <= 0:
+        return 1.0
+    h = len(v) // 2
+    sums = [(((np.arange(1 << len(u))[:, None] >> np.arange(len(u))) & 1) * -2 + 1) @ u for u in (v[:h], v[h:])]
+    return float(np.mean(np.abs(sums[0][:, None] + sums[1][None, :]) >= t))
+
+
 def signflip_p(d):
     """Two-sided sign-flip p-value by enumerating every sign assignment of the non-zero d."""
     v = [x for x in d if x != 0]
@@ -1177,7 +1191,10 @@ def check_pvalue(h5, out):
           abs(float(r["p_value"]) - want) < 1e-9, "exact sign-flip p %s vs enumeration %.9g" % (r["p_value"], want))
     mc = row(rows, comparison="agency-vs-baseline", metric="diversity", level=50)
     a, b = values(h5, "distinct_2", "agency", 50.0), values(h5, "distinct_2", "baseline", 50.0)
-    check(mc["p_method"] == "monte-carlo" and int(mc["n_nonzero"]) == 24, "24 differing pairs: Monte Carlo p")
+    d = log_ratio(a, b)
+    check(mc["p_method"] == "exact" and int(mc["n_nonzero"]) == 24 and
+          abs(float(mc["p_value"]) - signflip_p_halves(d)) < 1e-9, "24 differing pairs: exact p %s vs %.9g (halves)"
+          % (mc["p_value"], signflip_p_halves(d)))
 
 
 def check_ties(binary, work):

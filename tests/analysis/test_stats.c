@@ -3,6 +3,7 @@
  * the bootstrap standard error sigma_hat / sqrt(n) of a mean, paired percent differences
  * computed per prompt, Pareto dominance, and the sign-flip test's p-values against a
  * brute-force enumeration of every sign assignment written out here. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -283,6 +284,40 @@ static void test_signflip_monte_carlo(void **state)
     assert_true(u.exact && fabs(u.p - want) < 1e-15);
 }
 
+/* Above max_exact, a tail the Monte Carlo draws barely reach is counted exactly (branch and
+ * bound): 30 values of one sign give 2 / 2^30, where 1000 draws could say no less than
+ * 1 / 1001 and Holm over a few hundred rows could then never reach 0.05 (outside review,
+ * 2026-12-07); random strong effects of 8..26 values agree with the meet-in-the-middle
+ * count to rounding; 100,000 values of one sign take k + 1 steps, not a k-deep recursion. */
+static void test_signflip_tail_exact(void **state)
+{
+    double d[30];
+    for (int i = 0; i < 30; i++) d[i] = 1.0 + 0.01 * i;
+    hs_perm t;
+    assert_int_equal(hs_signflip_test(d, 30, 26, 1000, 3, &t), HS_OK);
+    assert_true(t.exact && t.resamples == 0 && t.p == ldexp(1.0, -29));
+    hs_rng r;
+    hs_rng_seed(&r, 11);
+    for (int trial = 0; trial < 40; trial++) {
+        int n = 8 + (int)hs_rng_below(&r, 19);
+        double v[26];
+        for (int i = 0; i < n; i++) v[i] = 0.8 + (double)hs_rng_below(&r, 1000) / 1000.0 - (i % 7 == 0 ? 1.2 : 0.0);
+        hs_perm mm, bb;
+        assert_int_equal(hs_signflip_test(v, n, 26, 100, 1, &mm), HS_OK);
+        assert_int_equal(hs_signflip_test(v, n, 0, 100, 1, &bb), HS_OK);
+        assert_true(mm.exact);
+        if (bb.exact) assert_true(fabs(bb.p - mm.p) <= 1e-12 * mm.p);
+        else assert_true(bb.resamples == 100 && bb.p >= 10.0 / 101); /* drawn often: the estimate stays */
+    }
+    int big = 100000;
+    double *w = malloc((size_t)big * sizeof *w);
+    assert_non_null(w);
+    for (int i = 0; i < big; i++) w[i] = 1.0 + (double)(i % 97);
+    assert_int_equal(hs_signflip_test(w, big, 26, 200, 2, &t), HS_OK);
+    assert_true(t.exact && t.p == DBL_MIN); /* 2 / 2^100000 underflows: the smallest double, above it */
+    free(w);
+}
+
 /* Holm 1979 by hand: p = (0.01, 0.04, 0.03, 0.005), m = 4 -> sorted 0.005, 0.01, 0.03, 0.04
  * times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.02, 0.03, 0.06, 0.06. */
 static void test_holm(void **state)
@@ -354,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_signflip_ties_dropped),
         cmocka_unit_test(test_signflip_exact_vs_enumeration),
         cmocka_unit_test(test_signflip_monte_carlo),
+        cmocka_unit_test(test_signflip_tail_exact),
         cmocka_unit_test(test_holm),
         cmocka_unit_test(test_bootstrap_ratio),
         cmocka_unit_test(test_bootstrap_cluster),

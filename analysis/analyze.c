@@ -94,11 +94,18 @@ double hs_report_p(const hs_report *r, const hs_cmp_cell *c)
     return r->opt.holm ? c->p_holm : c->perm.p;
 }
 
-static const char *fmt_pval(char *buf, size_t cap, double p)
+const char *hs_fmt_p_value(char *buf, size_t cap, double p, double alpha)
 {
-    if (isnan(p)) snprintf(buf, cap, "n/a");
-    else if (p >= 0.001) snprintf(buf, cap, "%.3f", p);
-    else snprintf(buf, cap, "%.1e", p);
+    if (isnan(p)) {
+        snprintf(buf, cap, "n/a");
+        return buf;
+    }
+    /* more digits until the printed number is on p's side of alpha: 0.0496 is "0.0496", not
+     * "0.050" beside a verdict that needs p < 0.05 */
+    for (int d = 0; d < 8; d++) {
+        snprintf(buf, cap, p >= 0.001 ? "%.*f" : "%.*e", p >= 0.001 ? 3 + d : 1 + d, p);
+        if ((strtod(buf, NULL) < alpha) == (p < alpha)) break;
+    }
     return buf;
 }
 
@@ -110,9 +117,9 @@ const char *hs_fmt_p(const hs_report *r, const hs_cmp_cell *c, char *buf, size_t
         return buf;
     }
     if (c->perm.exact)
-        snprintf(buf, cap, "p = %s (exact, %d differ)", fmt_pval(a, sizeof a, c->perm.p), c->perm.n_nonzero);
+        snprintf(buf, cap, "p = %s (exact, %d differ)", hs_fmt_p_value(a, sizeof a, c->perm.p, 1.0 - r->opt.conf), c->perm.n_nonzero);
     else
-        snprintf(buf, cap, "p = %s (Monte Carlo, %d draws, %d differ)", fmt_pval(a, sizeof a, c->perm.p),
+        snprintf(buf, cap, "p = %s (Monte Carlo, %d draws, %d differ)", hs_fmt_p_value(a, sizeof a, c->perm.p, 1.0 - r->opt.conf),
                  c->perm.resamples, c->perm.n_nonzero);
     if (r->opt.cluster_books) {
         size_t k = strlen(buf);
@@ -120,7 +127,7 @@ const char *hs_fmt_p(const hs_report *r, const hs_cmp_cell *c, char *buf, size_t
     }
     if (r->opt.holm && !isnan(c->p_holm)) {
         size_t k = strlen(buf);
-        snprintf(buf + k, cap - k, ", Holm %s", fmt_pval(b, sizeof b, c->p_holm));
+        snprintf(buf + k, cap - k, ", Holm %s", hs_fmt_p_value(b, sizeof b, c->p_holm, 1.0 - r->opt.conf));
     }
     return buf;
 }
@@ -552,12 +559,14 @@ static void copies_pairs(const hs_study *s, int va, int la, int vb, int lb, doub
     }
 }
 
-static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
+/* The paired values of row (pi, mi, l) into xa and xb (np each), NaN where a pair is left
+ * out: not done, or a timing pair the row's rules drop (not interleaved, speed copies); the
+ * counters of c say which. 0 when the row is unavailable. */
+static int row_values(const hs_report *r, int pi, int mi, int l, double *xa, double *xb, hs_cmp_cell *c)
 {
     const hs_study *s = r->st;
     const hs_pair *p = &r->pair[pi];
     const hs_cmp_metric *cm = &r->cm[mi];
-    hs_cmp_cell *c = hs_report_cmp(r, pi, mi, l);
     c->n_prompts = s->np;
     c->ci = (hs_ci){0, NAN, NAN, NAN, NAN};
     c->perm = (hs_perm){0, 1, 0, NAN};
@@ -566,8 +575,7 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     c->verdict = HS_V_FEW;
     const hs_metric_data *m = hs_study_metric(s, cm->metric);
     c->available = p->a >= 0 && p->b >= 0 && m && l != p->b_level;
-    if (!c->available) return HS_OK;
-    double *xa = buf, *xb = buf + s->np, *d = buf + 2 * s->np;
+    if (!c->available) return 0;
     int lb = p->b_level < 0 ? l : p->b_level;
     cmp_values(s, m, p->a, l, xa);
     cmp_values(s, m, p->b, lb, xb);
@@ -577,6 +585,18 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     c->n_copies_mixed = c->n_copies_unknown = c->copies_withheld = 0;
     if (cm->timing) copies_pairs(s, p->a, l, p->b, lb, xa, xb, c);
     c->n_cross = cross_origin_pairs(s, xa, xb, p->a, l, p->b, lb);
+    return 1;
+}
+
+static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
+{
+    const hs_study *s = r->st;
+    const hs_cmp_metric *cm = &r->cm[mi];
+    hs_cmp_cell *c = hs_report_cmp(r, pi, mi, l);
+    double *xa = buf, *xb = buf + s->np, *d = buf + 2 * s->np;
+    if (!row_values(r, pi, mi, l, xa, xb, c)) return HS_OK;
+    const hs_pair *p = &r->pair[pi];
+    int lb = p->b_level < 0 ? l : p->b_level;
     char key[700], pkey[710];
     hs_report_cmp_key(r, pi, mi, l, key, sizeof key);
     snprintf(pkey, sizeof pkey, "perm/%s", key);
@@ -593,6 +613,46 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
     if (!st) st = hs_signflip_test(d, n, HS_PERM_EXACT, r->opt.bootstrap, hs_stream_seed(r->opt.seed, pkey),
                                    &c->perm);
     if (!st && r->opt.cluster_books) st = cluster_cell(r, c, d, cm->weight ? d + s->np : NULL, idx, n, key, pkey);
+    return st;
+}
+
+hs_status hs_report_level_contrast(const hs_report *r, int pi, int mi, int l, hs_contrast *out)
+{
+    const hs_study *s = r->st;
+    *out = (hs_contrast){{0, NAN, NAN, NAN, NAN}, {0, 1, 0, NAN}, 0};
+    if (r->cm[mi].weight || l == 0) return HS_OK; /* per-prompt log ratios only; level 0 is the control */
+    size_t np = (size_t)s->np;
+    double *buf = hs_malloc(8 * np * sizeof *buf, "level contrast");
+    int *idx = hs_malloc(2 * np * sizeof *idx, "level contrast");
+    hs_status st = buf && idx ? HS_OK : HS_ENOMEM;
+    double *d[2] = {buf + 2 * np, buf + 3 * np}, *e = buf + 4 * np;
+    int n[2] = {0, 0};
+    for (int k = 0; !st && k < 2; k++) {
+        hs_cmp_cell scratch;
+        if (!row_values(r, pi, mi, k ? 0 : l, buf, buf + np, &scratch)) goto done;
+        int z;
+        n[k] = paired_log_idx(buf, buf + np, s->np, r->cm[mi].invert, d[k], idx + k * np, &z);
+    }
+    /* prompts in both rows: paired_log_idx keeps prompt order, so one merge pass */
+    int m = 0;
+    for (int i = 0, j = 0; !st && i < n[0] && j < n[1];) {
+        int pa = idx[i], pb = idx[np + (size_t)j];
+        if (pa == pb) e[m++] = d[0][i++] - d[1][j++];
+        else if (pa < pb) i++;
+        else j++;
+    }
+    char base[700], key[720], pkey[720];
+    hs_report_cmp_key(r, pi, mi, l, base, sizeof base);
+    snprintf(key, sizeof key, "contrast/%s", base);
+    snprintf(pkey, sizeof pkey, "contrast/perm/%s", base);
+    out->n_pairs = m;
+    if (!st) st = hs_bootstrap_mean(e, m, r->opt.bootstrap, r->opt.conf, hs_stream_seed(r->opt.seed, key), &out->ci);
+    if (!st) pct_of_log(&out->ci);
+    if (!st) st = hs_signflip_test(e, m, HS_PERM_EXACT, r->opt.bootstrap, hs_stream_seed(r->opt.seed, pkey),
+                                   &out->perm);
+done:
+    free(buf);
+    free(idx);
     return st;
 }
 

@@ -173,6 +173,9 @@ void hs_report_cmp_key(const hs_report *r, int pair, int m, int l, char *buf, si
 
 /* Four significant digits (no exponent between 0.001 and 10^6), "n/a" for NaN. */
 const char *hs_fmt(char *buf, size_t cap, double x);
+/* A p-value: "0.125" (3 decimals), "1.2e-05" below 0.001, with more digits when fewer would
+ * put the printed number on the other side of alpha than p; "n/a" for NaN. */
+const char *hs_fmt_p_value(char *buf, size_t cap, double p, double alpha);
 /* A percentage: "%+.2f", or "%+.1e" when it would print as +0.00 without being 0. */
 const char *hs_fmt_pct(char *buf, size_t cap, double x);
 
@@ -185,6 +188,19 @@ double hs_report_p(const hs_report *r, const hs_cmp_cell *c);
  * agency state machine and neither switches a head off there (mask and skip gating are
  * then one code path), so a timing difference can only be run order, load or noise. */
 int hs_report_same_code(const hs_report *r, int p, int l);
+/* Whether a comparison's difference at level l exceeds its difference at level 0 (the
+ * control, where nothing is pruned): per prompt, e_i = d_i(l) - d_i(0) with d the row's
+ * log ratio (same pair rules as the rows), over the prompts in both rows; ci is 100
+ * (exp(mean e) - 1), the change of the a/b ratio from 0% to l, with its bootstrap interval
+ * (key "contrast/" + the row's key), perm the sign-flip test of e (key "contrast/perm/...").
+ * Machine drift between the two levels' runs is in both variants' timings alike and
+ * cancels in each log ratio. n_pairs 0 (ci NaN) for corpus metrics and l = 0. */
+typedef struct {
+    hs_ci ci;
+    hs_perm perm;
+    int n_pairs;
+} hs_contrast;
+hs_status hs_report_level_contrast(const hs_report *r, int pi, int mi, int l, hs_contrast *out);
 /* Significant and beyond the margin: the verdict says "faster"/"worse"/... */
 static inline int hs_verdict_directional(int v) { return v == HS_V_UP || v == HS_V_DOWN; }
 

@@ -166,15 +166,48 @@ static void claim_variance(FILE *f, const hs_report *r)
     fputs(". Prompts differ in length, so much of this spread is the prompts', not the variant's.\n", f);
 }
 
+/* A difference at level l (directional) against the 0% control, by the paired test of the
+ * change between them (hs_report_level_contrast): "comes with pruning" only when that
+ * change is significant in the same direction; an interval of the 0% row that merely
+ * holds the difference, or a 0% row without a verdict, decides nothing either way. */
+static void credit_contrast(FILE *f, const hs_report *r, int p, int m, int l, const char *what)
+{
+    const hs_cmp_cell *c = hs_report_cmp(r, p, m, l), *c0 = hs_report_cmp(r, p, m, 0);
+    hs_contrast k;
+    char w[160], w0[160], a[32], lo[32], hi[32], pv[32];
+    if (hs_report_level_contrast(r, p, m, l, &k)) {
+        fprintf(f, "%s at %g%%; its change from the 0%% control could not be computed (%s)",
+                hs_report_verdict(r, m, c, w, sizeof w), r->st->level[l], hs_err_msg());
+        return;
+    }
+    int dir = c->verdict == HS_V_UP ? 1 : -1, shown = k.ci.n >= r->opt.min_pairs &&
+              k.perm.n_nonzero >= r->opt.min_pairs && hs_ci_sign(&k.ci) == dir && k.perm.p < 1.0 - r->opt.conf;
+    fprintf(f, "%s at %g%%", hs_report_verdict(r, m, c, w, sizeof w), r->st->level[l]);
+    if (hs_verdict_directional(c0->verdict))
+        fprintf(f, hs_report_same_code(r, p, 0) ? " (already %s at 0%%, where both variants run the same code: "
+                                                  "run order, machine load or noise, not overhead)"
+                                                : " (already %s at 0%%, where nothing is pruned: gating or agency "
+                                                  "overhead, machine load or noise)",
+                hs_report_verdict(r, m, c0, w0, sizeof w0));
+    fprintf(f, "; from 0%% to %g%% the ratio changes by %s%% (95%% CI %s .. %s, p = %s, %d paired prompts), ",
+            r->st->level[l],
+            hs_fmt_pct(a, sizeof a, k.ci.mean), hs_fmt_pct(lo, sizeof lo, k.ci.lo), hs_fmt_pct(hi, sizeof hi, k.ci.hi),
+            hs_fmt_p_value(pv, sizeof pv, k.perm.p, 1.0 - r->opt.conf), k.ci.n);
+    if (shown)
+        fprintf(f, "so the difference grows with pruning and that growth can be put down to %s", what);
+    else
+        fprintf(f, "which does not show the difference growing beyond the 0%% control, so it cannot be put down "
+                   "to %s", what);
+}
+
 /* What the 0% control says about comparison p at level l (speed): a difference can be
- * put down to pruning only when the same two variants do not already differ at 0%, where
- * nothing is pruned. When the two run the same code at 0% (hs_report_same_code), a
+ * put down to pruning only when it grows from 0%, where nothing is pruned, to l
+ * (credit_contrast). When the two run the same code at 0% (hs_report_same_code), a
  * difference there is run order, machine load or noise, never overhead. */
 static void credit(FILE *f, const hs_report *r, int p, int l, const char *what)
 {
     int m = hs_report_cm(r, "speed");
     const hs_cmp_cell *c = hs_report_cmp(r, p, m, l), *c0 = hs_report_cmp(r, p, m, 0);
-    char w[160];
     fprintf(f, "%s: ", r->pair[p].title);
     if (c->verdict == HS_V_ORDER || c0->verdict == HS_V_ORDER)
         fprintf(f, "timings not interleaved at %g%% or at 0%%, so run order confounds them and no speed difference "
@@ -191,24 +224,8 @@ static void credit(FILE *f, const hs_report *r, int p, int l, const char *what)
     else if (!hs_verdict_directional(c->verdict))
         fprintf(f, "no significant difference beyond the +-%g%% margin at %g%%, so no speed difference can be put "
                    "down to %s", c->margin, r->st->level[l], what);
-    else if (!hs_verdict_directional(c0->verdict) && c0->ci.lo <= c->ci.mean && c->ci.mean <= c0->ci.hi) {
-        char a[32], b[32];
-        fprintf(f, "%s at %g%%, but the 0%% control is too noisy to tell: its interval (%s .. %s) contains the %g%% "
-                   "difference, so it cannot be put down to %s", hs_report_verdict(r, m, c, w, sizeof w),
-                r->st->level[l], hs_fmt_pct(a, sizeof a, c0->ci.lo), hs_fmt_pct(b, sizeof b, c0->ci.hi),
-                r->st->level[l], what);
-    } else if (!hs_verdict_directional(c0->verdict))
-        fprintf(f, "%s at %g%% and no difference beyond the margin at 0%%, so the difference comes with pruning "
-                   "and can be put down to %s", hs_report_verdict(r, m, c, w, sizeof w), r->st->level[l], what);
-    else if (hs_report_same_code(r, p, 0))
-        fprintf(f, "already %s at 0%%, where both variants run the same code (nothing pruned, no agency): that "
-                   "much is run order, machine load or noise, not overhead, and only a difference at %g%% beyond "
-                   "it (compare the two intervals) can be put down to %s",
-                hs_report_verdict(r, m, c0, w, sizeof w), r->st->level[l], what);
     else
-        fprintf(f, "already %s at 0%%, where nothing is pruned: that much is gating or agency overhead, machine "
-                   "load or noise, and only a difference at %g%% beyond it (compare the two intervals) can be put "
-                   "down to %s", hs_report_verdict(r, m, c0, w, sizeof w), r->st->level[l], what);
+        credit_contrast(f, r, p, m, l, what);
 }
 
 static void attribution_control(FILE *f, const hs_report *r, int sb, int as, int l)

@@ -116,10 +116,12 @@ const char *hs_fmt_p(const hs_report *r, const hs_cmp_cell *c, char *buf, size_t
         snprintf(buf, cap, "p n/a");
         return buf;
     }
+    double alpha = 1.0 - r->opt.conf;
     if (c->perm.exact)
-        snprintf(buf, cap, "p = %s (exact, %d differ)", hs_fmt_p_value(a, sizeof a, c->perm.p, 1.0 - r->opt.conf), c->perm.n_nonzero);
+        snprintf(buf, cap, "p = %s (exact, %d differ)", hs_fmt_p_value(a, sizeof a, c->perm.p, alpha),
+                 c->perm.n_nonzero);
     else
-        snprintf(buf, cap, "p = %s (Monte Carlo, %d draws, %d differ)", hs_fmt_p_value(a, sizeof a, c->perm.p, 1.0 - r->opt.conf),
+        snprintf(buf, cap, "p = %s (Monte Carlo, %d draws, %d differ)", hs_fmt_p_value(a, sizeof a, c->perm.p, alpha),
                  c->perm.resamples, c->perm.n_nonzero);
     if (r->opt.cluster_books) {
         size_t k = strlen(buf);
@@ -127,7 +129,7 @@ const char *hs_fmt_p(const hs_report *r, const hs_cmp_cell *c, char *buf, size_t
     }
     if (r->opt.holm && !isnan(c->p_holm)) {
         size_t k = strlen(buf);
-        snprintf(buf + k, cap - k, ", Holm %s", hs_fmt_p_value(b, sizeof b, c->p_holm, 1.0 - r->opt.conf));
+        snprintf(buf + k, cap - k, ", Holm %s", hs_fmt_p_value(b, sizeof b, c->p_holm, alpha));
     }
     return buf;
 }

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "analyze.h"
 #include "stats.h"
 
 static void test_rng_reproducible(void **state)
@@ -318,6 +319,21 @@ static void test_signflip_tail_exact(void **state)
     free(w);
 }
 
+/* A p-value just under alpha never prints as alpha or above beside a verdict that needs
+ * p < alpha (0.0496 read "0.050", outside review 2026-12-07), nor one at alpha below it. */
+static void test_fmt_p_value(void **state)
+{
+    char b[32];
+    assert_string_equal(hs_fmt_p_value(b, sizeof b, 0.125, 0.05), "0.125");
+    assert_string_equal(hs_fmt_p_value(b, sizeof b, 0.049637, 0.05), "0.0496");
+    assert_string_equal(hs_fmt_p_value(b, sizeof b, 0.0499996, 0.05), "0.0499996");
+    assert_string_equal(hs_fmt_p_value(b, sizeof b, 0.05, 0.05), "0.050");
+    assert_string_equal(hs_fmt_p_value(b, sizeof b, 0.0504, 0.05), "0.050");
+    assert_string_equal(hs_fmt_p_value(b, sizeof b, 1.2e-5, 0.05), "1.2e-05");
+    assert_string_equal(hs_fmt_p_value(b, sizeof b, 0.00995, 0.01), "0.00995");
+    assert_string_equal(hs_fmt_p_value(b, sizeof b, NAN, 0.05), "n/a");
+}
+
 /* Holm 1979 by hand: p = (0.01, 0.04, 0.03, 0.005), m = 4 -> sorted 0.005, 0.01, 0.03, 0.04
  * times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.02, 0.03, 0.06, 0.06. */
 static void test_holm(void **state)
@@ -390,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_signflip_exact_vs_enumeration),
         cmocka_unit_test(test_signflip_monte_carlo),
         cmocka_unit_test(test_signflip_tail_exact),
+        cmocka_unit_test(test_fmt_p_value),
         cmocka_unit_test(test_holm),
         cmocka_unit_test(test_bootstrap_ratio),
         cmocka_unit_test(test_bootstrap_cluster),

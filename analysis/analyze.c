@@ -667,7 +667,7 @@ static int tested(const hs_report *r, const hs_cmp_cell *c)
 {
     return c->available && c->ci.n >= r->opt.min_pairs && c->perm.n_nonzero >= r->opt.min_pairs &&
            !(c->n_not_interleaved > 0 && c->n_interleaved == 0) && /* no verdict: run order confounds it */
-           !copies_confound(c);
+           !copies_confound(c) && !(r->opt.cluster_books && c->n_clusters < HS_MIN_BOOKS);
 }
 
 /* The verdict rule of docs/report.md, in order: too few pairs or differing pairs; all
@@ -679,7 +679,7 @@ static int decide(const hs_report *r, const hs_cmp_cell *c)
     if (c->ci.n < r->opt.min_pairs || c->ci.n < 2) return HS_V_FEW;
     if (c->perm.n_nonzero == 0) return HS_V_IDENTICAL;
     if (c->perm.n_nonzero < r->opt.min_pairs) return HS_V_FEW;
-    if (r->opt.cluster_books && c->n_clusters < 2) return HS_V_FEW; /* no clustered interval */
+    if (r->opt.cluster_books && c->n_clusters < HS_MIN_BOOKS) return HS_V_FEW; /* no verdict, equivalence too */
     if (c->n_not_interleaved > 0 && c->n_interleaved == 0) return HS_V_ORDER;
     if (copies_confound(c)) return HS_V_COPIES;
     if (m > 0 && c->ci.lo > -m && c->ci.hi < m) return HS_V_EQUIV;
@@ -766,7 +766,7 @@ const char *hs_report_verdict(const hs_report *r, int m, const hs_cmp_cell *c, c
         return buf;
     default:
         if (r->opt.cluster_books && c->ci.n >= r->opt.min_pairs && c->perm.n_nonzero >= r->opt.min_pairs)
-            snprintf(buf, cap, "too few books (%d) for a clustered interval", c->n_clusters);
+            snprintf(buf, cap, "too few books (%d; a clustered verdict needs %d)", c->n_clusters, HS_MIN_BOOKS);
         else if (c->ci.n < r->opt.min_pairs || c->perm.n_nonzero == c->ci.n)
             snprintf(buf, cap, "too few prompts (n=%d)", c->ci.n);
         else

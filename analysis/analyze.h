@@ -148,6 +148,11 @@ hs_status hs_report_check_input(const hs_study *s, const char *path);
 hs_status hs_report_check_reference(const hs_study *s, const char *reference);
 
 #define HS_DEFAULT_MIN_PAIRS 10
+/* --cluster-books: books a verdict needs. With k books the percentile interval of the
+ * cluster bootstrap is about the range of the k book means (3 books: "equivalent" from a
+ * tighter interval than the unclustered one, an outside review found) and the sign-flip p
+ * is at least 2/2^k; 10 books give a usable interval and p down to 0.002. */
+#define HS_MIN_BOOKS 10
 /* Sign-flip p-values are exact (every assignment enumerated, meeting in the middle: 2 x 2^13
  * sums) up to this many non-zero pairs, Monte Carlo with --bootstrap draws above, or exact
  * again in the far tail (hs_signflip_test). */

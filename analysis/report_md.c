@@ -644,6 +644,11 @@ static void write_books(FILE *f, const hs_report *r)
         fprintf(f, "; lines %d to %d of the prompt file (each prompt's row: `prompts.csv`)", lo, hi);
     else
         fputs("; the file does not record their rows of the prompt file", f);
+    /* hs_prompts_sample: one prompt a book first, the rest in proportion (docs/sweep.md) */
+    if (hs_results_study_is(hs_study_attr(r->st, "study"), "prompt_order", "sample"))
+        fputs(". They are the sweep's `max_prompts` sample, which gives every book at least one prompt and the "
+              "rest in proportion, so small books weigh more here than in the prompt file: every mean and "
+              "comparison below is over these prompts, unweighted, and speaks for the sample", f);
     if (r->opt.cluster_books)
         fputs(". Comparisons resample whole books and flip each book's sum of differences (--cluster-books); "
               "metric tables still resample prompts.\n\n", f);
@@ -712,6 +717,16 @@ static long study_int(const char *study, const char *key)
     return v ? strtol(v, NULL, 10) : -1;
 }
 
+/* Which prompts of a cell throughput mode timed alone: spread over it since the study text's
+ * `latency_sample = spread` (src/sweep/grid.c hs_latency_prompt), its first ones before. */
+static const char *latency_sample_words(const char *study)
+{
+    return hs_results_study_is(study, "latency_sample", "spread")
+               ? "spread evenly through it"
+               : "its first ones (a file from before the sample was spread: with a prompt file that keeps books "
+                 "together, these are the file's first books)";
+}
+
 /* Which numbers come from which measurement mode (job key `mode`, docs/sweep.md). */
 static void write_mode(FILE *f, const hs_report *r)
 {
@@ -727,9 +742,9 @@ static void write_mode(FILE *f, const hs_report *r)
                "latency mode gives. ", batch);
     if (k > 0)
         fprintf(f, "Speed, time and resource numbers (tokens/s, generation time, time to first token, CPU seconds, "
-                   "peak RSS) come only from the first %ld prompt(s) of each cell, run again alone in latency mode "
+                   "peak RSS) come only from %ld prompt(s) of each cell, %s, run again alone in latency mode "
                    "(their tokens checked equal to the batch's); the n of those tables counts them. Batched wall "
-                   "time per cell is in /cells/seconds.\n\n", k);
+                   "time per cell is in /cells/seconds.\n\n", k, latency_sample_words(study));
     else
         fputs("No prompt was timed alone (`latency_prompts = 0`): the per-prompt speed and time tables are empty "
               "by design; batched wall time per cell is in /cells/seconds. Peak RSS is each batch's.\n\n", f);
@@ -829,8 +844,9 @@ static void caveat_timing(FILE *f, const hs_report *r, const cmp_count *between)
           "machine and on what else ran on it: they hold for this machine and its load only. ", f);
     if (k < 0) fputs("They come from latency-mode prompts (one prompt at a time per rank; ranks sharing a node "
                      "still compete for its cores and memory bandwidth). ", f);
-    else if (k > 0) fprintf(f, "They come only from latency-mode prompts (the first %ld of each cell, run alone), "
-                               "not from the batched runs. ", k);
+    else if (k > 0)
+        fprintf(f, "They come only from latency-mode prompts (%ld of each cell, %s, run alone), not from the batched "
+                   "runs. ", k, latency_sample_words(hs_study_attr(r->st, "study")));
     else fputs("No prompt was run alone in latency mode, so there are none here. ", f);
     if (between->cross > 0)
         fprintf(f, "%d timing pair(s) between variants ran on different hosts or in different sweep runs "

@@ -225,6 +225,8 @@ def study_text(a, variants, levels):
              "top_p = 0.949999988", "sample_seed = %d" % a.seed_attr, "measure_unpruned_ppl = on",
              "strategy = entropy", "calibration_sha256 = " + "ef" * 32,
              "levels = " + ", ".join("%g" % x for x in levels), "variants = " + ", ".join(variants)]
+    if a.prompt_rows:  # a max_prompts sample records its rows, and says so in the study text
+        lines[-1:-1] = ["prompt_order = sample", "prompt_seed = 1"]
     cal = {c.split("=")[0]: c.split("=")[1].split(",") for c in a.calibrated}
     for v, k in zip(variants, kinds(a, variants)):
         line = "variant.%s = gating %s, agency %s" % (v, k[0], "on" if k[1] else "off")

@@ -241,6 +241,10 @@ typedef struct {
  * layers aside), a NaN or infinite value, tie_word_embeddings against lm_head.weight. */
 hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts);
 void hs_model_free(hs_model *m);
+/* What identifies a model without its weights: DIR/config.json and the SHA-256 of
+ * DIR/model.safetensors (read, not mapped or checked), enough for hs_scores_check_model
+ * (sweep --dry-run). No forward pass may run on it; free with hs_model_free. */
+hs_status hs_model_load_identity(hs_model *m, const char *dir);
 /* SHA-256 of model.safetensors, computed on first use (reads the whole file). */
 const char *hs_model_sha256(hs_model *m);
 

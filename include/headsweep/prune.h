@@ -140,6 +140,9 @@ hs_status hs_prune_order(const hs_head_scores *sc, int *order);
  * break by (layer, head) order so every rank picks the same set. */
 hs_status hs_prune_select(const hs_head_scores *sc, double pct, const hs_select_opts *o,
                           float *gates);
+/* HS_EINPUT when no scores could satisfy level pct under o on an L x H model (keep-one-per-layer
+ * leaves too few heads to switch off); hs_prune_select makes the same check. */
+hs_status hs_prune_check_level(double pct, int L, int H, const hs_select_opts *o);
 /* Selection rules (o NULL = defaults: global, no keep-one):
  *   global     the round(pct/100 x L x H) lowest-scoring heads over the whole model;
  *   per_layer  each layer loses its round(pct/100 x H) lowest-scoring heads (the total
@@ -210,7 +213,8 @@ typedef struct {
     float *gates;               /* (n_variants, n_levels, L, H): 1 on, 0 off */
 } hs_prune_plan;
 
-/* Checks the head list against an L x H model and sizes the plan; no scores yet. Needs no
+/* Checks the head list against an L x H model, and every variant's levels against its
+ * selection rules (hs_prune_check_level), and sizes the plan; no scores yet. Needs no
  * weights (sweep --dry-run calls it with config.json's shape). */
 hs_status hs_prune_plan_init(hs_prune_plan *p, const hs_plan_spec *spec, int L, int H);
 void hs_prune_plan_free(hs_prune_plan *p);

@@ -134,6 +134,10 @@ int hs_slice_has(const hs_slice *s, int64_t index);
 /* What a slice divides: the cell index, or with interleaved timings its (level, shard)
  * (level * n_shards + shard), so that the variants timed together stay in one part. */
 int64_t hs_grid_slice_key(const hs_grid *g, int64_t cell, int interleaved);
+/* HS_EINPUT when --cells K/N has more parts than the study has work items (or cells, not
+ * interleaved): parts above that would hold nothing, yet a sweep of one would compute the
+ * head scores and create a results file with no cell to fill. */
+hs_status hs_slice_check(const hs_slice *s, const hs_grid *g, int interleaved);
 /* Whether a study's cells were sliced by work item (timings interleaved, the default) or
  * cell by cell (timing_order = sequential), from the study text the file records. */
 int hs_study_interleaved(const char *study);
@@ -160,8 +164,9 @@ typedef struct {
 } hs_sweep_opts;
 
 /* What a sweep would compute, without computing: the job after every --set, the prompts
- * used and the cells (sweep --dry-run, src/sweep/dryrun.c). Reads the job file, the prompt file and the
- * model's config.json (for a heads_off list), nothing else; no MPI. */
+ * used and the cells (sweep --dry-run, src/sweep/dryrun.c). Reads the job file, the prompt file, the
+ * model's config.json and tokenizer, the calibration set and scores files (and hashes
+ * model.safetensors for the latter), and refuses what the sweep refuses for them; no MPI. */
 typedef struct {
     hs_job job;            /* as parsed, with --out */
     hs_prune_plan prune;   /* its levels as run (a heads_off list's share of the heads);

@@ -34,7 +34,8 @@ static const char prompts_usage[] =
     "        --require-reference  a prompt without \"reference\" is a problem (an\n"
     "                     evaluation set needs one for reference perplexity)\n"
     "shard   writes N files DIR/STEM.shard-K-of-N.jsonl (K = 0..N-1): prompt i goes to\n"
-    "        shard i mod N, as in a sweep; lines are copied unchanged.\n";
+    "        shard i mod N, as in a sweep; lines are copied unchanged. N is at most the\n"
+    "        number of prompts (an empty shard would be a prompt file a sweep refuses).\n";
 
 static const char prompts_exits[] =
     "Exit status: 0 done (check: no problem), 2 bad input or usage (check: any problem\n"
@@ -359,6 +360,10 @@ static int shard_file(const shard_opts *o)
     hs_prompt_set set = {0};
     hs_status st = hs_read_file(o->file, &data, &len);
     if (!st) st = hs_prompts_parse(&set, data, len, o->file);
+    /* an empty shard would be an empty prompt file, which a sweep refuses */
+    if (!st && set.n < (size_t)o->shards)
+        st = hs_err(HS_EINPUT, "%s: %zu prompts cannot fill %d shards (one prompt each at least); give --shards %zu or "
+                               "fewer", o->file, set.n, o->shards, set.n ? set.n : 1);
     if (!st) st = line_index(data, len, &starts, &n_lines);
     if (!st) st = make_dir(o->out_dir);
     for (int k = 0; !st && k < o->shards; k++) st = write_shard(o, &set, data, starts, k);

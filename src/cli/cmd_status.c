@@ -336,6 +336,7 @@ int hs_cmd_status(int argc, char **argv)
     }
     if (hs_opt_operands(&p, argc, 1, 1, "exactly one results file is required")) return 2;
     const char *path = argv[p.next];
+    if (!path[0]) return hs_opt_error(&p, "the results file path is empty");
     file_status s;
     hs_status st = status_read(&s, path, slice);
     if (!st && as_json) st = print_json(&s, path);

@@ -376,6 +376,21 @@ hs_status hs_model_load(hs_model *m, const char *dir, const hs_model_opts *opts)
     return st;
 }
 
+hs_status hs_model_load_identity(hs_model *m, const char *dir)
+{
+    memset(m, 0, sizeof *m);
+    char *cfg_path = hs_path_join(dir, "config.json");
+    char *st_path = hs_path_join(dir, "model.safetensors");
+    hs_status st = (!cfg_path || !st_path) ? HS_ENOMEM : HS_OK;
+    if (!st) st = hs_config_load(&m->cfg, cfg_path);
+    if (!st && !(m->dir = hs_strdup(dir))) st = HS_ENOMEM;
+    if (!st) st = hs_sha256_file(st_path, m->sha256);
+    free(cfg_path);
+    free(st_path);
+    if (st) hs_model_free(m);
+    return st;
+}
+
 const char *hs_model_sha256(hs_model *m)
 {
     if (!m->sha256[0]) hs_sha256_hex(m->st.data, m->st.size, m->sha256);

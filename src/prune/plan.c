@@ -47,6 +47,22 @@ static void single_head_levels(hs_prune_plan *p, int n_listed)
     for (int l = n_listed; l < p->n_levels; l++) p->levels[l] = 100.0 / (p->L * p->H);
 }
 
+/* Levels a variant's selection rules cannot meet whatever the scores (keep_one_per_layer),
+ * refused before any score is computed, as hs_prune_plan_select would refuse them after. */
+static hs_status check_levels(const hs_prune_plan *p, const hs_plan_spec *spec)
+{
+    for (int v = 0; !spec->heads_off && v < p->n_variants; v++)
+        for (int l = 0; l < p->n_levels; l++) {
+            if (p->level_head[l] >= 0) continue; /* each_head: one head, whatever the rules */
+            const hs_plan_variant *var = &spec->variants[v];
+            hs_status st = hs_prune_check_level(p->levels[l], p->L, p->H, &var->select);
+            if (st && spec->levels_where)
+                return hs_err_wrap(st, "%s: variant %s, level %g", spec->levels_where, var->name, p->levels[l]);
+            if (st) return st;
+        }
+    return HS_OK;
+}
+
 hs_status hs_prune_plan_init(hs_prune_plan *p, const hs_plan_spec *spec, int L, int H)
 {
     memset(p, 0, sizeof *p);
@@ -71,6 +87,7 @@ hs_status hs_prune_plan_init(hs_prune_plan *p, const hs_plan_spec *spec, int L, 
     if (!st) single_head_levels(p, n_listed);
     if (!st && spec->heads_off) st = list_level(p, spec);
     else if (!st) memcpy(p->levels, spec->levels, (size_t)n_listed * sizeof *p->levels);
+    if (!st) st = check_levels(p, spec);
     if (st) hs_prune_plan_free(p);
     return st;
 }

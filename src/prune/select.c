@@ -71,6 +71,14 @@ static hs_status level_counts(double pct, int L, int H, const hs_select_opts *o,
     return HS_OK;
 }
 
+hs_status hs_prune_check_level(double pct, int L, int H, const hs_select_opts *o)
+{
+    static const hs_select_opts defaults = {0, 0};
+    int total = 0, per_layer_max = 0;
+    if (!o) o = &defaults;
+    return level_counts(pct, L, H, o, &total, &per_layer_max);
+}
+
 /* Walks the removal order switching heads off (gate 0) until total are off; off (L) is
  * scratch counting each layer's heads switched off so far. */
 static void walk_order(const int *order, int L, int H, int total, int per_layer_max,

@@ -37,6 +37,20 @@ int64_t hs_grid_slice_key(const hs_grid *g, int64_t cell, int interleaved)
     return (int64_t)c.level * g->n_shards + c.shard;
 }
 
+hs_status hs_slice_check(const hs_slice *s, const hs_grid *g, int interleaved)
+{
+    int64_t items = interleaved ? (int64_t)g->n_levels * g->n_shards : hs_grid_cells(g);
+    if (s->n == 0 || s->n <= items) return HS_OK;
+    return hs_err(HS_EINPUT, "--cells %d/%d: the study has %lld %s, which go to the N parts by index modulo N, so "
+                             "parts above %lld would hold no cell; give N of at most %lld",
+                  s->k, s->n, (long long)items,
+                  interleaved ? "work items (levels x shards: the variants of a level and shard are timed together)"
+                              : "cells (timing_order = sequential)",
+                  (long long)items, (long long)items);
+}
+
+int hs_latency_prompt(int t, int k, int n) { return (int)(((int64_t)2 * t + 1) * n / (2 * (int64_t)k)); }
+
 int hs_order_rows(int nv)
 {
     return nv % 2 ? 2 * nv : nv;
@@ -171,6 +185,9 @@ char *hs_study_text(const hs_job *job, const hs_study_inputs *in)
     if (job->heads_off) tb_printf(&t, "heads_off = %s\n", job->heads_off);
     if (job->throughput)
         tb_printf(&t, "mode = throughput\nbatch = %d\nlatency_prompts = %d\n", job->batch, job->latency_prompts);
+    /* which prompts are timed: spread over each cell (hs_latency_prompt), where files from
+     * before this line timed each cell's first ones */
+    if (job->throughput && job->latency_prompts > 0) tb_printf(&t, "latency_sample = spread\n");
     tb_printf(&t, "variants =");
     for (int i = 0; i < job->n_variants; i++) tb_printf(&t, "%s %s", i ? "," : "", job->variants[i].name);
     tb_printf(&t, "\n");

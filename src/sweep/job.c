@@ -20,6 +20,11 @@
 #include <unistd.h>
 
 #include "headsweep/sweep.h"
+#include "headsweep/tokenizer.h"
+
+/* Bytes of a job file's line, not counting its end (\n or \r\n): docs/sweep.md's limit, one
+ * more than inih's line buffer holds (read_line, collect). */
+#define HS_JOB_LINE_MAX 200
 
 struct hs_job_entry {
     char *section, *key, *value;
@@ -39,7 +44,12 @@ typedef struct {
     const char *p;        /* reader position in the text */
     const char *line;     /* start of the line inih is processing */
     int lineno;
-    int long_line;        /* first line longer than inih's buffer, 0 if none */
+    int long_line;        /* first line over HS_JOB_LINE_MAX bytes, 0 if none */
+    size_t long_len;      /* its length (without the line end) */
+    int long_comment;     /* it is a comment */
+    char *buf;            /* inih's copy of the line (read_line) */
+    char *cut;            /* a line of HS_JOB_LINE_MAX bytes: where inih's copy ends, one byte short */
+    char cut_byte;        /* the byte left out there */
     section_mark *sections;
     int n_sections;
     hs_job_entry *last;   /* entry of the previous key, for continuation lines */
@@ -170,7 +180,7 @@ static const char *section_where(const parse_state *ps, const char *section, con
     return fallback;
 }
 
-static hs_status collect(parse_state *ps, const char *section, const char *key, const char *value)
+static hs_status collect_value(parse_state *ps, const char *section, const char *key, const char *value)
 {
     char where[1100];
     snprintf(where, sizeof where, "%s:%d", ps->path, ps->lineno);
@@ -190,6 +200,33 @@ static hs_status collect(parse_state *ps, const char *section, const char *key, 
     return st;
 }
 
+/* Whether value (in inih's copy of the line) ran to the end of a line inih got one byte short
+ * (read_line): then the byte left out, and the blanks before it that inih trimmed, belong to
+ * it, unless inih would have dropped the byte too (a blank, or ';' after a blank: an inline
+ * comment). A value that ended earlier (an inline comment) never included it. */
+static int value_cut(const parse_state *ps, const char *value)
+{
+    if (!ps->cut || value < ps->buf || value > ps->cut) return 0;
+    size_t end = (size_t)(value - ps->buf) + strlen(value), keep = (size_t)(ps->cut - ps->buf);
+    for (size_t i = end; i < keep; i++)
+        if (!isspace((unsigned char)ps->line[i])) return 0;
+    char c = ps->cut_byte;
+    return !isspace((unsigned char)c) && !(c == ';' && keep > 0 && isspace((unsigned char)ps->line[keep - 1]));
+}
+
+static hs_status collect(parse_state *ps, const char *section, const char *key, const char *value)
+{
+    if (!value_cut(ps, value)) return collect_value(ps, section, key, value);
+    size_t at = (size_t)(value - ps->buf), n = (size_t)(ps->cut - ps->buf) + 1 - at;
+    char *whole = malloc(n + 1); /* the value as the file has it, from the original line */
+    if (!whole) return hs_err(HS_ENOMEM, "job file: out of memory");
+    memcpy(whole, ps->line + at, n);
+    whole[n] = '\0';
+    hs_status st = collect_value(ps, section, key, whole);
+    free(whole);
+    return st;
+}
+
 static int on_ini_entry(void *user, const char *section, const char *key, const char *value)
 {
     parse_state *ps = user;
@@ -198,11 +235,17 @@ static int on_ini_entry(void *user, const char *section, const char *key, const 
     return ps->st == HS_OK;
 }
 
-/* Remembers a [section] header and its line, so empty or unlisted sections can be named. */
+/* Remembers a [section] header and its line, so empty or unlisted sections can be named.
+ * An indented one is refused: inih reads it as the continuation of the key before it (a
+ * list's next line), which gave "'levels' in [pruning] is already set" for the keys after it. */
 static void mark_section(parse_state *ps, const char *line)
 {
+    const char *start = line;
     while (isspace((unsigned char)*line)) line++;
     if (*line != '[') return;
+    if (line > start && !ps->st)
+        ps->st = hs_err(HS_EINPUT, "%s:%d: a [section] header must not be indented (an indented line continues "
+                                   "the list before it); remove the blanks before '['", ps->path, ps->lineno);
     ps->last = NULL;
     const char *end = strchr(line, ']');
     if (!end) return; /* inih reports the syntax error */
@@ -217,23 +260,48 @@ static void mark_section(parse_state *ps, const char *line)
     grown[ps->n_sections++] = (section_mark){name, where_line(ps->path, ps->lineno)};
 }
 
-/* fgets-like reader over the text that counts lines (inih calls it once per line). */
+static int is_comment(const char *line)
+{
+    while (*line == ' ' || *line == '\t') line++;
+    return *line == ';' || *line == '#';
+}
+
+/* A line over HS_JOB_LINE_MAX bytes: remembered (the first one) for collect_file's message. */
+static void mark_long_line(parse_state *ps, size_t len)
+{
+    if (ps->long_line) return;
+    ps->long_line = ps->lineno;
+    ps->long_len = len;
+    ps->long_comment = is_comment(ps->line);
+}
+
+/* fgets-like reader over the text that counts lines (inih calls it once per line). It gives
+ * inih the line without its end (\n or \r\n, which inih would strip anyway), so a line may
+ * hold HS_JOB_LINE_MAX bytes either way; inih's buffer (INI_MAX_LINE, 200 with its NUL in
+ * Debian's build) holds one byte less, which collect puts back. */
 static char *read_line(char *buf, int size, void *stream)
 {
     parse_state *ps = stream;
     if (!*ps->p) return NULL;
     const char *nl = strchr(ps->p, '\n');
-    size_t len = nl ? (size_t)(nl - ps->p) + 1 : strlen(ps->p);
+    size_t len = nl ? (size_t)(nl - ps->p) : strlen(ps->p), next = nl ? len + 1 : len;
+    if (nl && len > 0 && ps->p[len - 1] == '\r') len--;
     ps->line = ps->p;
     ps->lineno++;
+    ps->cut = NULL;
     size_t keep = len;
-    if (keep > (size_t)size - 1) {
-        keep = (size_t)size - 1;
-        if (!ps->long_line) ps->long_line = ps->lineno;
-    }
+    if (len > HS_JOB_LINE_MAX) mark_long_line(ps, len);
+    if (keep > (size_t)size - 1) keep = (size_t)size - 1;
     memcpy(buf, ps->p, keep);
     buf[keep] = '\0';
-    ps->p += len;
+    ps->buf = buf;
+    if (keep < len && len <= HS_JOB_LINE_MAX && keep + 1 == len) {
+        ps->cut = buf + keep;
+        ps->cut_byte = ps->p[keep];
+    } else if (keep < len) {
+        mark_long_line(ps, len); /* an inih with a smaller buffer: no longer line gets through it */
+    }
+    ps->p += next;
     mark_section(ps, buf);
     return buf;
 }
@@ -253,7 +321,11 @@ static hs_status collect_file(parse_state *ps, const char *text)
     int rc = ini_parse_stream(read_line, ps, on_ini_entry, ps);
     if (ps->st) return ps->st;
     if (ps->long_line)
-        return hs_err(HS_EINPUT, "%s:%d: line too long (split a list over indented lines)", ps->path, ps->long_line);
+        return hs_err(HS_EINPUT,
+                      "%s:%d: line too long: %zu bytes, over the limit of %d (not counting the line end); %s", ps->path,
+                      ps->long_line, ps->long_len, HS_JOB_LINE_MAX,
+                      ps->long_comment ? "split the comment over several lines"
+                                       : "split a list (variants, levels) over indented lines, or shorten the value");
     if (rc > 0)
         return hs_err(HS_EINPUT, "%s:%d: syntax error: expected [section], key = value, or a ';' or '#' comment",
                       ps->path, rc);
@@ -943,7 +1015,10 @@ static hs_status check_each_head(const hs_job *job)
                   hs_job_where(job, "pruning", "levels"));
 }
 
-/* Job name default: the file name without directory and .ini. */
+/* Job name default: the file name without directory and .ini, held to the rule of an
+ * explicit `name =` (valid_name) by making every other byte '_': the name goes into the
+ * results file's path, the report and log names, where a newline or an escape sequence
+ * from a file name would do harm. */
 static hs_status default_names(hs_job *job)
 {
     if (!job->name) {
@@ -953,7 +1028,8 @@ static hs_status default_names(hs_job *job)
         if (n > 4 && !strcmp(base + n - 4, ".ini")) n -= 4;
         job->name = malloc(n + 1);
         if (!job->name) return HS_ENOMEM;
-        memcpy(job->name, base, n);
+        for (size_t i = 0; i < n; i++)
+            job->name[i] = isalnum((unsigned char)base[i]) || base[i] == '_' || base[i] == '-' ? base[i] : '_';
         job->name[n] = '\0';
     }
     if (!job->output) {
@@ -1020,6 +1096,30 @@ static hs_status record_text(hs_job *job, const char *text, const char *const *s
                   job->path, strlen(text), with_sets, HS_JOB_TEXT_MAX);
 }
 
+/* The job's text goes into the results file (job_file_text) and the report as it is: a byte
+ * that is not UTF-8 (a comment saved in Latin-1) would reach them raw, so it is refused with
+ * its line. The --set arguments are recorded too. */
+static hs_status check_utf8(const char *path, const char *text, const char *const *sets, int n_sets)
+{
+    size_t len = strlen(text), valid = hs_utf8_valid_prefix(text, len);
+    if (valid < len) {
+        int line = 1;
+        size_t start = 0;
+        for (size_t i = 0; i < valid; i++)
+            if (text[i] == '\n') line++, start = i + 1;
+        return hs_err(HS_EINPUT, "%s:%d: not valid UTF-8 (byte %zu of the line): a results file records the job "
+                                 "file's text; save it as UTF-8", path, line, valid - start + 1);
+    }
+    for (int i = 0; i < n_sets; i++) {
+        size_t n = strlen(sets[i]), ok = hs_utf8_valid_prefix(sets[i], n);
+        int shown = (int)hs_utf8_valid_prefix(sets[i], ok < 40 ? ok : 40); /* whole characters */
+        if (ok < n)
+            return hs_err(HS_EINPUT, "--set argument %d (after '%.*s'): not valid UTF-8 (byte %zu)", i + 1, shown,
+                          sets[i], ok + 1);
+    }
+    return HS_OK;
+}
+
 hs_status hs_job_parse(hs_job *job, const char *path, const char *text, const char *const *sets, int n_sets)
 {
     memset(job, 0, sizeof *job);
@@ -1027,6 +1127,7 @@ hs_status hs_job_parse(hs_job *job, const char *path, const char *text, const ch
     parse_state ps = {.job = job, .path = path};
     hs_status st = (job->path = hs_strdup(path)) ? HS_OK : HS_ENOMEM;
     if (!st) st = record_text(job, text, sets, n_sets);
+    if (!st) st = check_utf8(path, text, sets, n_sets);
     if (!st) st = collect_file(&ps, text);
     for (int i = 0; !st && i < n_sets; i++) st = apply_set(job, sets[i]);
     if (!st) st = interpret(job);
@@ -1087,6 +1188,9 @@ const char *hs_job_where(const hs_job *job, const char *section, const char *key
 
 hs_status hs_job_check_prompts(const hs_job *job, int n_prompts)
 {
+    if (n_prompts == 0) /* max_prompts takes at least one: the file has none */
+        return hs_err(HS_EINPUT, "%s: prompts = %s: the prompt file holds no prompts (only blank lines, or nothing)",
+                      hs_job_where(job, "job", "prompts"), job->prompts_path);
     if (n_prompts < job->shards)
         return hs_err(HS_EINPUT,
                       "%s: shards = %d but only %d evaluation prompts are used, so some cells would be empty",

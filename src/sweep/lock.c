@@ -269,8 +269,6 @@ static hs_status lock_path_of(const char *results, char **out)
 {
     *out = NULL;
     const char *slash = strrchr(results, '/'), *name = slash ? slash + 1 : results;
-    if (!name[0]) return hs_err(HS_EINPUT, "%s ends with '/'; give the results file's name (e.g. %sstudy.h5)", results,
-                                results);
     size_t dlen = !slash || slash == results ? 1 : (size_t)(slash - results);
     char *dir = hs_malloc(dlen + 1, "directory");
     if (!dir) return HS_ENOMEM;
@@ -319,6 +317,11 @@ static hs_status take_lock(hs_lock *lk, const char *results_path, int writer)
     lk->writer = writer;
     lk->have_file = 0;
     if (!results_path[0]) return hs_err(HS_EINPUT, "the results file path is empty");
+    /* before make_parents: a path that names no file must not leave directories behind */
+    size_t len = strlen(results_path);
+    if (results_path[len - 1] == '/')
+        return hs_err(HS_EINPUT, "%s ends with '/'; give the results file's name (e.g. %sstudy.h5)", results_path,
+                      results_path);
     struct stat sb;
     if (stat(results_path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return hs_err(HS_EINPUT, "%s is a directory; give the results file's name (e.g. %s/study.h5)", results_path,

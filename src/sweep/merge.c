@@ -270,20 +270,25 @@ static void unlock_all(hs_lock *locks, int n)
     free(locks);
 }
 
-/* No file among the inputs twice (by name or by another link to it): its second lock waited
- * on its first, reported as "being written by another sweep" (exit 4). Inputs that do not
- * exist are left to the open, which names them. */
-static hs_status distinct_inputs(const char *const *inputs, int n)
+/* No file among the inputs twice (by name or by another link to it), nor the output among
+ * them: a second lock on one file waited on its first, reported as "being written by another
+ * sweep" (exit 4). Inputs that do not exist are left to the open, which names them. */
+static hs_status distinct_files(const char *out, const char *const *inputs, int n)
 {
-    struct stat *sb = hs_calloc((size_t)n, sizeof *sb, "input identities");
+    struct stat *sb = hs_calloc((size_t)n + 1, sizeof *sb, "input identities");
     if (!sb) return HS_ENOMEM;
     hs_status st = HS_OK;
-    for (int i = 0; i < n && !st; i++) {
-        if (stat(inputs[i], &sb[i]) != 0) sb[i].st_ino = 0; /* no identity: never equal below */
-        for (int j = 0; j < i && !st && sb[i].st_ino; j++)
-            if (sb[j].st_ino == sb[i].st_ino && sb[j].st_dev == sb[i].st_dev)
-                st = hs_err(HS_EINPUT, "merge: %s and %s are the same file: give each input once", inputs[j],
-                            inputs[i]);
+    for (int i = 0; i <= n && !st; i++) {
+        const char *path = i < n ? inputs[i] : out;
+        if (stat(path, &sb[i]) != 0) sb[i].st_ino = 0; /* no identity: never equal below */
+        for (int j = 0; j < i && !st && sb[i].st_ino; j++) {
+            if (sb[j].st_ino != sb[i].st_ino || sb[j].st_dev != sb[i].st_dev) continue;
+            if (i < n)
+                st = hs_err(HS_EINPUT, "merge: %s and %s are the same file: give each input once", inputs[j], path);
+            else
+                st = hs_err(HS_EINPUT, "merge: the output %s is one of the inputs (%s): merge writes a new file; "
+                                       "give an output path that does not exist", out, inputs[j]);
+        }
     }
     free(sb);
     return st;
@@ -294,7 +299,7 @@ hs_status hs_merge(const char *out, const char *const *inputs, int n_inputs, int
     *done = *total = 0;
     if (n_inputs < 1) return hs_err(HS_EINPUT, "merge: no input files");
     if (!out[0]) return hs_err(HS_EINPUT, "merge: the output path is empty");
-    hs_status dst = distinct_inputs(inputs, n_inputs);
+    hs_status dst = distinct_files(out, inputs, n_inputs);
     if (dst) return dst;
     hs_lock *locks = hs_calloc((size_t)n_inputs + 1, sizeof *locks, "locks");
     if (!locks) return HS_ENOMEM;

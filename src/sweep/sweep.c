@@ -179,19 +179,14 @@ static hs_status load_inputs(sweep *s)
     if (st) return st;
     int n = (int)s->prompts.n;
     if ((st = hs_job_check_prompts(job, n))) return st;
-    if (hs_tokenizer_vocab_size(s->tok) > s->model.cfg.vocab_size)
-        return hs_err(HS_EINPUT, "%s: the tokenizer has %d tokens, the model only %d", job->model_dir,
-                      hs_tokenizer_vocab_size(s->tok), s->model.cfg.vocab_size);
+    int text_bytes = 0;
+    if ((st = hs_sweep_check_vocab(job, s->tok, &s->model.cfg))) return st;
+    if ((st = hs_sweep_text_bytes(job, s->tok, &text_bytes))) return st;
     int mean = 0; /* a mean-ablation variant: the results file stores its head means */
     for (int v = 0; v < job->n_variants; v++) mean |= job->variants[v].ablation == HS_ABLATION_MEAN;
-    /* /prompts/generated's strings hold any text of max_new tokens (hs_tokenizer_text_bound) */
-    size_t text_bytes = (size_t)job->sample.max_new * hs_tokenizer_text_bound(s->tok) + 1;
-    if (text_bytes > HS_RESULTS_TEXT_MAX)
-        return hs_err(HS_EINPUT, "%s: max_new_tokens = %d: the generated texts could take %zu bytes each, more than "
-                                 "the %d a results file stores", hs_job_where(job, "generation", "max_new_tokens"),
-                      job->sample.max_new, text_bytes, HS_RESULTS_TEXT_MAX);
     s->grid = (hs_grid){job->n_variants, s->plan.n_levels, job->shards, n, s->model.cfg.n_layer, s->model.cfg.n_head,
-                        job->sample.max_new, mean ? s->model.cfg.n_embd / s->model.cfg.n_head : 0, (int)text_bytes};
+                        job->sample.max_new, mean ? s->model.cfg.n_embd / s->model.cfg.n_head : 0, text_bytes};
+    if ((st = hs_slice_check(&s->o->slice, &s->grid, !job->sequential))) return st;
     size_t LH = (size_t)s->grid.n_layers * s->grid.n_heads;
     s->occ = hs_malloc(LH * HS_AG_NSTATES * sizeof *s->occ, "occupancy");
     s->trans = hs_malloc(LH * sizeof *s->trans, "transitions");
@@ -199,39 +194,6 @@ static hs_status load_inputs(sweep *s)
 }
 
 /* ---- phase 3: the output (rank 0) ---- */
-
-static hs_status count_tokens(const hs_tokenizer *tok, const char *text, int *n)
-{
-    int32_t *ids = NULL;
-    size_t len = 0;
-    hs_status st = hs_tokenizer_encode(tok, text, strlen(text), 0, &ids, &len);
-    free(ids);
-    *n = (int)len;
-    return st;
-}
-
-/* Context every runner allocates: the longest prompt + max(reference, max_new). */
-static hs_status context_size(sweep *s)
-{
-    int worst = 0, n_pos = s->model.cfg.n_positions;
-    for (int i = 0; i < s->grid.n_prompts; i++) {
-        const hs_prompt *p = &s->prompts.items[i];
-        int np, nr = 0;
-        hs_status st = count_tokens(s->tok, p->prompt, &np);
-        if (!st && p->reference) st = count_tokens(s->tok, p->reference, &nr);
-        if (st) return hs_err_wrap(st, "%s:%d: prompt %s", s->job.prompts_path, p->line, p->id);
-        int need = np + (nr > s->grid.max_new ? nr : s->grid.max_new);
-        if (need > n_pos)
-            return hs_err(HS_EINPUT, "%s:%d: prompt %s needs %d tokens (%d prompt + %d %s), over the model's context "
-                                     "of %d; shorten %s",
-                          s->job.prompts_path, p->line, p->id, need, np, need - np,
-                          nr > s->grid.max_new ? "reference" : "generated", n_pos,
-                          nr > s->grid.max_new ? "the prompt or its reference" : "it or lower max_new_tokens");
-        if (need > worst) worst = need;
-    }
-    s->max_t = worst;
-    return HS_OK;
-}
 
 static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *in)
 {
@@ -251,7 +213,7 @@ static hs_status study_inputs(sweep *s, hs_prompt_set *calib, hs_study_inputs *i
         if (st || !s->job.calib_path) return st; /* else variants compute scores too */
     }
     if (!s->job.calib_path) return HS_OK;
-    hs_status st = hs_prompts_load(calib, s->job.calib_path);
+    hs_status st = hs_sweep_load_calib(&s->job, calib);
     if (!st) snprintf(in->calibration_sha256, sizeof in->calibration_sha256, "%s", calib->sha256);
     return st;
 }
@@ -518,7 +480,8 @@ static hs_status prepare_output(sweep *s)
     hs_study_inputs in;
     char *study = NULL;
     hs_status st = check_output_path(s->output);
-    if (!st) st = context_size(s);
+    /* the context every runner allocates: the longest prompt + max(reference, max_new) */
+    if (!st) st = hs_sweep_context(&s->job, s->tok, &s->prompts, s->model.cfg.n_positions, &s->max_t);
     if (!st) st = hs_prune_plan_read_files(&s->plan, &s->spec, &s->model);
     if (!st) st = study_inputs(s, &calib, &in);
     if (!st) st = calibrate_agency(s, &calib);
@@ -972,14 +935,15 @@ static hs_status cell_batches(sweep *s, hs_cell_result *c, const hs_cell *cell, 
     return st;
 }
 
-/* Throughput mode: each cell's batches, then the latency sample (the first
- * latency_prompts prompts of the shard) timed like latency mode, interleaved. */
+/* Throughput mode: each cell's batches, then the latency sample (latency_prompts prompts
+ * spread over the shard, hs_latency_prompt) timed like latency mode, interleaved. */
 static hs_status item_throughput(sweep *s, work_item *w)
 {
     hs_status st = HS_OK;
     for (int k = 0; k < w->nv && !st && !s->stop; k++) st = cell_batches(s, &w->c[k], &w->cell[k], &w->busy[k]);
-    for (int j = 0; j < w->c[0].n && j < s->job.latency_prompts && !st && !s->stop; j++) {
-        st = item_prompt(s, w, j);
+    int n = w->c[0].n, k = s->job.latency_prompts < n ? s->job.latency_prompts : n;
+    for (int t = 0; t < k && !st && !s->stop; t++) {
+        st = item_prompt(s, w, hs_latency_prompt(t, k, n));
         if (!st) st = check_in(s);
     }
     return !st && s->stop ? HS_EINTR : st;

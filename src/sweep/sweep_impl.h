@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "headsweep/sweep.h"
+#include "headsweep/tokenizer.h"
 
 /* ---- comm.c: ranks, collectives, the work queue, results to the writer ----
  * Without an MPI launcher (no mpirun/srun environment) everything runs serially as rank 0
@@ -70,6 +71,13 @@ hs_status hs_cell_pack(const hs_cell_result *c, const hs_grid *g, void **buf, si
 hs_status hs_cell_unpack(hs_cell_result *c, const hs_grid *g, const void *buf, size_t n);
 
 /* ---- the order of interleaved timed runs (grid.c, docs/timing.md) ---- */
+
+/* Throughput mode's latency sample: the cell prompt (0 .. n-1) timed t-th of k (k <= n),
+ * spread evenly over the cell, floor((2t + 1) n / 2k), distinct. Not the first k: prompt
+ * files keep books together and a shard holds every S-th prompt, so the first prompts of
+ * every cell are the file's first k x S, its first books (the demo's sample of 3 a cell held
+ * six Old Testament books and none of mark, 42% of the set: an outside review, 2026-12-07). */
+int hs_latency_prompt(int t, int k, int n);
 
 /* Rows of a Williams design for nv variants (Williams 1949, Aust. J. Sci. Res. A 2:149):
  * nv rows for even nv, 2 nv (a square and its mirror image) for odd nv. Over these rows
@@ -138,6 +146,20 @@ void hs_job_plan_spec_free(hs_plan_spec *spec);
  * both (never hs_job_free it): free with hs_job_as_run_free. */
 hs_status hs_job_as_run(const hs_job *job, const hs_prune_plan *p, hs_job *view);
 void hs_job_as_run_free(hs_job *view);
+
+/* ---- inputs.c: input checks the sweep and its dry run share (one message each) ---- */
+
+/* The tokenizer's vocabulary must fit the model's (config.json's vocab_size). */
+hs_status hs_sweep_check_vocab(const hs_job *job, const hs_tokenizer *tok, const hs_config *cfg);
+/* *text_bytes: the size of a generated text's string in the results file (max_new_tokens of
+ * the longest token text, plus its NUL); HS_EINPUT, naming the job line, over HS_RESULTS_TEXT_MAX. */
+hs_status hs_sweep_text_bytes(const hs_job *job, const hs_tokenizer *tok, int *text_bytes);
+/* Every prompt used fits n_positions with max(reference, max_new_tokens) tokens after it
+ * (HS_EINPUT naming the prompt file's line); *max_t: the most any prompt needs. */
+hs_status hs_sweep_context(const hs_job *job, const hs_tokenizer *tok, const hs_prompt_set *prompts, int n_positions,
+                           int *max_t);
+/* The job's calibration set, read and checked (calib zeroed, HS_OK, without one). */
+hs_status hs_sweep_load_calib(const hs_job *job, hs_prompt_set *calib);
 
 /* ---- signals.c ---- */
 

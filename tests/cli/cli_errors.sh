@@ -203,6 +203,7 @@ for f in config.json vocab.json merges.txt model.safetensors; do
   expect 2 "$f: is a FIFO" -- timeout 20 "$hs" generate --model "$work/fifo_$f" --prompt hi --max-new 1
 done
 expect 2 "fifo: is a FIFO" -- timeout 20 "$hs" status "$work/fifo"
+expect 2 "status: the results file path is empty" -- "$hs" status ""
 expect 2 "fifo: is a FIFO" -- timeout 20 "$hs" merge "$work/merged.h5" "$work/fifo"
 expect 2 "fifo: not a regular file" -- timeout 20 "$report" "$work/fifo" --out "$work/rep"
 # a model directory of symlinks still loads (users link models)

@@ -105,10 +105,12 @@ if diff -r "$T/shards" "$T/shards.first" >/dev/null; then
 else
     bad "shard output changed"
 fi
-"$HS" prompts shard "$T/ten.jsonl" --shards 12 --out-dir "$T/many" >/dev/null 2>&1
-expect_rc "more shards than prompts" 0 $?
-if [ ! -s "$T/many/ten.shard-11-of-12.jsonl" ] && [ -e "$T/many/ten.shard-11-of-12.jsonl" ]; then
-    ok "empty shard written"; else bad "empty shard"; fi
+# More shards than prompts: an empty shard is an empty prompt file, which a sweep refuses.
+"$HS" prompts shard "$T/ten.jsonl" --shards 12 --out-dir "$T/many" >"$T/out" 2>&1
+expect_rc "more shards than prompts" 2 $?
+expect_line "more shards than prompts message" "ten.jsonl: 10 prompts cannot fill 12 shards.*--shards 10 or fewer" \
+    "$T/out"
+if [ ! -e "$T/many" ]; then ok "nothing written for more shards than prompts"; else bad "wrote $T/many"; fi
 "$HS" prompts shard "$T/bad.jsonl" --shards 2 --out-dir "$T/s2" >"$T/out" 2>&1
 expect_rc "shard of a bad file" 2 $?
 expect_line "shard bad file message" "^headsweep: .*bad.jsonl:2: not valid JSON" "$T/out"

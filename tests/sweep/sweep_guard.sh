@@ -144,6 +144,18 @@ expect 2 "--set job.shards=30: shards = 30 but only 24 evaluation prompts" -- \
   "$hs" sweep study.ini --set job.shards=30 --out s.h5
 expect 2 "--set generation.top_p=2" -- "$hs" sweep study.ini --set generation.top_p=2
 expect 2 "--cells 3/2" -- "$hs" sweep study.ini --cells 3/2
+# More parts than work items (levels x shards): every part above their count would be empty;
+# the sweep computed the head scores and made a results file with no cell for it (exit 0).
+items=$("$py" -c 'import json, sys; d = json.load(sys.stdin); print(len(d["levels"]) * d["prompts"]["shards"])' \
+  < <("$hs" sweep study.ini --dry-run --json)) || fail "work items from the dry run"
+for run in --dry-run "--out empty.h5"; do
+  # shellcheck disable=SC2086 # run holds two words on purpose
+  expect 2 "--cells $((items + 1))/1000: the study has $items work items" "give N of at most $items" -- \
+    "$hs" sweep study.ini --cells $((items + 1))/1000 $run
+done
+"$hs" sweep study.ini --dry-run --cells "$items/$items" >/dev/null 2>guard.err ||
+  fail "--cells $items/$items refused: $(cat guard.err)"
+[ ! -e empty.h5 ] || fail "a sweep of an empty part made a results file"
 # A level keep-one-per-layer cannot satisfy names the job file, variant and level (issue 17:
 # the message named none), before any file or lock exists.
 expect 2 "study.ini: variant baseline, level 90: " "keep-one-per-layer allows at most" -- \

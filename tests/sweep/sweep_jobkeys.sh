@@ -84,7 +84,30 @@ for run in --dry-run "--out x.h5"; do
   # shellcheck disable=SC2086
   expect 2 "--set pruning.levels=0,0.1000000001: levels: 0.1000000001 has more than 9 significant" -- \
     "$hs" sweep study.ini $run --set pruning.levels=0,0.1000000001
+  # The dry run refuses what the sweep refuses (slurm/hs-submit trusts it before queueing an
+  # array): prompts over the context, texts too long for the file, levels keep_one_per_layer
+  # cannot meet, bad scores and calibration files; the same message from either.
+  # shellcheck disable=SC2086
+  expect 2 "prompts.jsonl:1: prompt gen-0 needs" "over the model's context of 128" -- \
+    "$hs" sweep study.ini $run --set generation.max_new_tokens=200
+  # shellcheck disable=SC2086
+  expect 2 "--set generation.max_new_tokens=1048576: max_new_tokens = 1048576: the generated texts could take" -- \
+    "$hs" sweep study.ini $run --set generation.max_new_tokens=1048576
+  # shellcheck disable=SC2086
+  expect 2 "variant baseline, level 100: level 100% switches off 8 heads, but keep-one-per-layer allows at most 6" \
+    -- "$hs" sweep study.ini $run --set pruning.keep_one_per_layer=on --set pruning.levels=0,100
+  # shellcheck disable=SC2086
+  expect 2 "broken.json:1: not valid JSON" -- "$hs" sweep study.ini $run --set pruning.calibration=broken.json
+  # shellcheck disable=SC2086
+  expect 2 "--set pruning.scores=broken.json: scores" "broken.json" -- \
+    "$hs" sweep study.ini $run --set pruning.scores=broken.json
+  # shellcheck disable=SC2086
+  expect 2 "--set pruning.scores=other.json: scores" "computed for model sha256" -- \
+    "$hs" sweep study.ini $run --set pruning.scores=other.json
 done
+grep -q "computing" err.txt && fail "a sweep refused for its scores file computed something: $(cat err.txt)"
+"$hs" sweep study.ini --dry-run --set pruning.scores=scores.json >/dev/null 2>err.txt ||
+  fail "--dry-run refuses the model's own scores file: $(cat err.txt)"
 "$hs" sweep study.ini --dry-run --set job.mode=throughput --set job.latency_prompts=3 >/dev/null 2>err.txt ||
   fail "latency_prompts = 3 in shards of 3 refused: $(cat err.txt)"
 [ ! -e x.h5 ] || fail "a refused sweep left x.h5"

@@ -58,4 +58,9 @@ ln -sf part1.h5 alias1.h5
 expect 2 "merge: part1.h5 and part1.h5 are the same file: give each input once" -- "$hs" merge z.h5 part1.h5 part1.h5
 expect 2 "merge: part1.h5 and alias1.h5 are the same file" -- "$hs" merge z.h5 part1.h5 part2.h5 alias1.h5
 [ ! -e z.h5 ] || fail "a refused merge left z.h5"
+# the output one of the inputs, by its name or another link: said so (exit 2, not 4)
+cp part1.h5 self.h5 && ln -f self.h5 self-link.h5
+expect 2 "merge: the output self.h5 is one of the inputs (self.h5)" -- "$hs" merge self.h5 self.h5
+expect 2 "merge: the output self-link.h5 is one of the inputs (self.h5)" -- "$hs" merge self-link.h5 part2.h5 self.h5
+cmp -s part1.h5 self.h5 || fail "a refused merge changed its output (an input)"
 echo "sweep_merge: ok"

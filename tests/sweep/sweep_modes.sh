@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # sweep_modes.sh: mode = throughput (a cell's prompts decoded together) gives every quality
 # number, token and agency count (occupancy, transitions) that latency mode gives, on 1 and
-# 2 ranks; per-prompt timings exist exactly for the latency sample (the first
-# latency_prompts of each cell);
+# 2 ranks; per-prompt timings exist exactly for the latency sample (latency_prompts of
+# each cell, spread over it: src/sweep/grid.c hs_latency_prompt);
 # the mode is part of the study's identity; huge_pages = true and panels = false change no number; misuse of
 # the mode keys is refused with file:line; and the report says where its numbers came from.
 source "$(dirname "$0")/fixture.sh" "$1"
@@ -26,13 +26,18 @@ for name, ds in lat["metrics"].items():
 for k in ("text/generated_ids", "agency/occupancy", "agency/transitions", "heads/pruned", "heads/score"):
     for f in (thr, thr1):
         assert np.array_equal(lat[k][...], f[k][...]), f"{f.filename}: {k} differs"
-# The latency sample: the first prompt of each cell (shard s holds prompts s, s+6, ...).
+# The latency sample: one prompt of each cell, its middle one (shard s holds prompts s, s+6,
+# ...: the sample is spread over the file, not its first 6 prompts).
 shards = 6
 gen_s = thr["metrics/generation_seconds"][...]
 timed = np.isfinite(gen_s)
 want = np.zeros_like(timed)
-want[:, :, :shards] = True
-assert (timed == want).all(), f"timed prompts {np.argwhere(timed)[:8]} are not the first of each cell"
+n_prompts = timed.shape[2]
+for s in range(shards):
+    cell = list(range(s, n_prompts, shards))
+    want[:, :, cell[len(cell) // 2]] = True
+assert (timed == want).all(), f"timed prompts {np.argwhere(timed)[:8]} are not the middle one of each cell"
+assert "latency_sample = spread" in thr.attrs["study"].decode()
 assert (gen_s[timed] > 0).all() and np.isfinite(thr["metrics/decode_tokens_per_second"][...][timed]).all()
 assert not np.isfinite(thr1["metrics/generation_seconds"][...]).any(), "untimed run has timings"
 assert (thr1["metrics/peak_rss_bytes"][...] > 0).all(), "peak RSS missing in throughput mode"
@@ -126,7 +131,7 @@ report=${HS_BINARY_DIR:?}/analysis/headsweep-report
 if [ -x "$report" ]; then
   "$report" thr.h5 --out rep >/dev/null 2>rep.err || fail "report: $(cat rep.err)"
   grep -q "Measurement mode: \*\*throughput\*\*" rep/REPORT.md &&
-    grep -q "first 1 prompt(s) of each cell" rep/REPORT.md ||
+    grep -q "from 1 prompt(s) of each cell, spread evenly through it" rep/REPORT.md ||
     fail "the report does not say how thr.h5 was measured"
   "$report" lat.h5 --out rep2 >/dev/null 2>rep.err || fail "report: $(cat rep.err)"
   grep -q "Measurement mode: \*\*latency\*\*" rep2/REPORT.md || fail "latency report lacks its mode"

@@ -75,7 +75,10 @@ with h5py.File("il.h5", "r") as f, h5py.File("seq.h5", "r") as s:
 
 with h5py.File("thr.h5", "r") as f:
     pos, shards = f["metrics/run_position"][...], int(f.attrs["n_shards"])
-    sampled = (np.arange(pos.shape[2]) // shards) < 2   # the first 2 prompts of each shard
+    sampled = np.zeros(pos.shape[2], bool)   # 2 prompts of each shard, spread: hs_latency_prompt
+    for s in range(shards):
+        cell = list(range(s, pos.shape[2], shards))
+        sampled[[cell[(2 * t + 1) * len(cell) // 4] for t in range(2)]] = True
     if not np.isfinite(pos[:, :, sampled]).all() or not np.isnan(pos[:, :, ~sampled]).all():
         fail("throughput mode: run positions not exactly on the latency sample")
     if not (f["metrics/timing_repeats"][:, :, sampled] == 2).all():

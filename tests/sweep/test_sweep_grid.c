@@ -75,6 +75,25 @@ static char *dir;
  * offset does) every variant takes every position equally often, and every ordered pair
  * (a, b), a != b, occurs as "b directly after a" equally often (rows / nv times), which a
  * cyclic rotation fails for 3 or more variants. */
+/* Throughput mode's latency sample: k distinct prompts of the cell's n, spread over it (the
+ * t-th within one prompt of the t-th n/k-wide stretch), so a file that keeps books together
+ * is sampled in every part; k = n is every prompt, k = 1 the middle one. */
+static void test_latency_spread(void **state)
+{
+    for (int n = 1; n <= 40; n++)
+        for (int k = 1; k <= n; k++) {
+            int prev = -1;
+            for (int t = 0; t < k; t++) {
+                int j = hs_latency_prompt(t, k, n);
+                assert_true(j > prev && j < n);
+                assert_true((int64_t)j * k > (int64_t)t * n - k && (int64_t)j * k < (int64_t)(t + 1) * n);
+                prev = j;
+            }
+        }
+    assert_int_equal(hs_latency_prompt(0, 1, 24), 12);
+    assert_int_equal(hs_latency_prompt(4, 5, 5), 4);
+}
+
 static void test_order_balanced(void **state)
 {
     (void)state;
@@ -277,7 +296,7 @@ static void test_merge_input_list(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_merge_input_list),
+        cmocka_unit_test(test_merge_input_list),  cmocka_unit_test(test_latency_spread),
         cmocka_unit_test(test_cells_round_trip), cmocka_unit_test(test_shards_partition),
         cmocka_unit_test(test_slices),           cmocka_unit_test(test_study_text),
         cmocka_unit_test(test_pack_unpack),        cmocka_unit_test(test_order_balanced),

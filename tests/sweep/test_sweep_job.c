@@ -389,6 +389,8 @@ static void test_prompt_count(void **state)
     assert_int_equal(parse(&job, BASE, sets, 3), HS_OK);
     assert_int_equal(hs_job_check_prompts(&job, 9), HS_OK);
     assert_int_equal(hs_job_check_prompts(&job, 11), HS_OK);
+    assert_int_equal(hs_job_check_prompts(&job, 0), HS_EINPUT); /* a file without prompts says so */
+    assert_non_null(strstr(hs_err_msg(), "prompts = p.jsonl: the prompt file holds no prompts"));
     assert_int_equal(hs_job_check_prompts(&job, 8), HS_EINPUT);
     assert_non_null(strstr(hs_err_msg(), "--set job.latency_prompts=3: latency_prompts = 3 but the smallest of the "
                                          "3 shards has 2 of the 8 evaluation prompts; set it to 2 or less"));
@@ -398,6 +400,88 @@ static void test_prompt_count(void **state)
     assert_int_equal(parse(&job, BASE, sets, 1), HS_OK); /* latency mode: latency_prompts is 0 */
     assert_int_equal(hs_job_check_prompts(&job, 3), HS_OK);
     hs_job_free(&job);
+}
+
+/* A default name from the file name keeps to the rule of `name =` (letters, digits, _ and -):
+ * any other byte becomes '_' (an escape sequence or a newline in a file name reached the
+ * results file's name and the report). */
+static void test_default_name_rule(void **state)
+{
+    hs_job job;
+    assert_int_equal(hs_job_parse(&job, "jobs/nm\x1b[31mRED\nline.ini", BASE, NULL, 0), HS_OK);
+    assert_string_equal(job.name, "nm__31mRED_line");
+    assert_string_equal(job.output, "results/nm__31mRED_line.h5");
+    hs_job_free(&job);
+    assert_int_equal(hs_job_parse(&job, "caf\xc3\xa9 v2.ini", BASE, NULL, 0), HS_OK);
+    assert_string_equal(job.name, "caf___v2");
+    hs_job_free(&job);
+}
+
+/* Every byte of a job file and its --set lines is UTF-8 (the results file records the text). */
+static void test_not_utf8(void **state)
+{
+    expect_error(BASE "; caf\xe9\n", NULL, 0, "jobs/t.ini:6: not valid UTF-8 (byte 6 of the line)", NULL);
+    expect_error("[job]\nmodel = m\xff\n", NULL, 0, "jobs/t.ini:2: not valid UTF-8 (byte 10", NULL);
+    const char *sets[] = {"generation.seed=7", "job.name=caf\xe9"};
+    expect_error(BASE, sets, 2, "--set argument 2 (after 'job.name=caf'): not valid UTF-8 (byte 13)", NULL);
+    hs_job job; /* valid multi-byte text is fine */
+    assert_int_equal(parse(&job, BASE "; caf\xc3\xa9 \xe2\x80\x94 ok\n", NULL, 0), HS_OK);
+    hs_job_free(&job);
+}
+
+/* BASE, then "[job]" and the line "output = " + fill bytes 'o' + tail, ending in end. */
+static char *output_line(int fill, const char *tail, const char *end)
+{
+    size_t n = strlen(BASE) + 16 + (size_t)fill + strlen(tail) + strlen(end) + 16;
+    char *t = malloc(n);
+    int at = snprintf(t, n, BASE "[job]\noutput = ");
+    memset(t + at, 'o', (size_t)fill);
+    snprintf(t + at + fill, n - (size_t)(at + fill), "%s%s", tail, end);
+    return t;
+}
+
+/* Lines hold 200 bytes without their end, whether that is \n or \r\n (inih's buffer holds one
+ * byte less: the parser gives it back), and the message over it fits the kind of line. */
+static void test_line_limit(void **state)
+{
+    static const char *const ends[] = {"\n", "\r\n", ""};
+    hs_job job;
+    for (int e = 0; e < 3; e++) {
+        char *t = output_line(200 - 9, "", ends[e]); /* "output = " is 9 bytes */
+        assert_int_equal(parse(&job, t, NULL, 0), HS_OK);
+        assert_int_equal(strlen(job.output), 191);
+        hs_job_free(&job);
+        free(t);
+        t = output_line(200 - 9 - 2, " b", ends[e]); /* the blank inih trimmed comes back with the b */
+        assert_int_equal(parse(&job, t, NULL, 0), HS_OK);
+        assert_int_equal(strlen(job.output), 191);
+        assert_string_equal(job.output + 189, " b");
+        hs_job_free(&job);
+        free(t);
+        t = output_line(200 - 9 - 2, " ;", ends[e]); /* an inline comment starts at byte 200 */
+        assert_int_equal(parse(&job, t, NULL, 0), HS_OK);
+        assert_int_equal(strlen(job.output), 189);
+        hs_job_free(&job);
+        free(t);
+        t = output_line(201 - 9, "", ends[e]);
+        expect_error(t, NULL, 0, "jobs/t.ini:7: line too long: 201 bytes, over the limit of 200", "split a list");
+        free(t);
+        char comment[300];
+        snprintf(comment, sizeof comment, BASE "; %0198d%s[job]\nshards = 2\n", 0, ends[e][0] ? ends[e] : "\n");
+        assert_int_equal(parse(&job, comment, NULL, 0), HS_OK);
+        assert_int_equal(job.shards, 2);
+        hs_job_free(&job);
+        snprintf(comment, sizeof comment, BASE "; %0199d%s", 0, ends[e]);
+        expect_error(comment, NULL, 0, "jobs/t.ini:6: line too long: 201 bytes", "split the comment");
+    }
+}
+
+/* An indented [section] header after a list: inih would read it as the list's next line. */
+static void test_indented_section(void **state)
+{
+    expect_error(BASE "levels = 0, 10\n  [variant.x]\ngating = skip\n", NULL, 0,
+                 "jobs/t.ini:7: a [section] header must not be indented", NULL);
+    expect_error("  [job]\nmodel = m\n", NULL, 0, "jobs/t.ini:1: a [section] header must not be indented", NULL);
 }
 
 int main(void)
@@ -411,6 +495,8 @@ int main(void)
         cmocka_unit_test(test_agency_needs_skip), cmocka_unit_test(test_pruning_sources),
         cmocka_unit_test(test_ablation_key),      cmocka_unit_test(test_job_text_limit),
         cmocka_unit_test(test_study_digits),      cmocka_unit_test(test_prompt_count),
+        cmocka_unit_test(test_default_name_rule), cmocka_unit_test(test_not_utf8),
+        cmocka_unit_test(test_line_limit),        cmocka_unit_test(test_indented_section),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -166,6 +166,18 @@ static void test_impossible_path_named(void **state)
     hs_lock_release(&lk);
 }
 
+/* A path ending in '/' names no file: refused before any directory of it is made. */
+static void test_trailing_slash_makes_nothing(void **state)
+{
+    hs_lock lk;
+    assert_int_equal(hs_lock_acquire(&lk, "sw3/"), HS_EINPUT);
+    assert_non_null(strstr(hs_err_msg(), "sw3/ ends with '/'"));
+    assert_int_equal(hs_lock_acquire(&lk, "new/sub/"), HS_EINPUT);
+    struct stat sb;
+    assert_int_not_equal(stat("sw3", &sb), 0);
+    assert_int_not_equal(stat("new", &sb), 0);
+}
+
 /* HS_EBUSY with a message naming the path the child was given. */
 static void expect_busy(const char *results, int input)
 {
@@ -238,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_dead_holder_taken_over),
         cmocka_unit_test(test_foreign_lock_name_kept),
         cmocka_unit_test(test_impossible_path_named),
+        cmocka_unit_test(test_trailing_slash_makes_nothing),
         cmocka_unit_test(test_other_paths_to_one_file),
         cmocka_unit_test(test_inputs_share),
         cmocka_unit_test(test_symlinked_directory),

@@ -621,11 +621,11 @@ static hs_status cmp_cell(hs_report *r, int pi, int mi, int l, double *buf)
 hs_status hs_report_level_contrast(const hs_report *r, int pi, int mi, int l, hs_contrast *out)
 {
     const hs_study *s = r->st;
-    *out = (hs_contrast){{0, NAN, NAN, NAN, NAN}, {0, 1, 0, NAN}, 0};
+    *out = (hs_contrast){{0, NAN, NAN, NAN, NAN}, {0, 1, 0, NAN}, 0, 0};
     if (r->cm[mi].weight || l == 0) return HS_OK; /* per-prompt log ratios only; level 0 is the control */
     size_t np = (size_t)s->np;
-    double *buf = hs_malloc(8 * np * sizeof *buf, "level contrast");
-    int *idx = hs_malloc(2 * np * sizeof *idx, "level contrast");
+    double *buf = hs_malloc(5 * np * sizeof *buf, "level contrast"); /* xa, xb, d at l, d at 0, e */
+    int *idx = hs_malloc(3 * np * sizeof *idx, "level contrast");       /* prompts of d at l, at 0, of e */
     hs_status st = buf && idx ? HS_OK : HS_ENOMEM;
     double *d[2] = {buf + 2 * np, buf + 3 * np}, *e = buf + 4 * np;
     int n[2] = {0, 0};
@@ -636,10 +636,10 @@ hs_status hs_report_level_contrast(const hs_report *r, int pi, int mi, int l, hs
         n[k] = paired_log_idx(buf, buf + np, s->np, r->cm[mi].invert, d[k], idx + k * np, &z);
     }
     /* prompts in both rows: paired_log_idx keeps prompt order, so one merge pass */
-    int m = 0;
+    int m = 0, *pe = idx + 2 * np;
     for (int i = 0, j = 0; !st && i < n[0] && j < n[1];) {
         int pa = idx[i], pb = idx[np + (size_t)j];
-        if (pa == pb) e[m++] = d[0][i++] - d[1][j++];
+        if (pa == pb) pe[m] = pa, e[m++] = d[0][i++] - d[1][j++];
         else if (pa < pb) i++;
         else j++;
     }
@@ -652,6 +652,11 @@ hs_status hs_report_level_contrast(const hs_report *r, int pi, int mi, int l, hs
     if (!st) pct_of_log(&out->ci);
     if (!st) st = hs_signflip_test(e, m, HS_PERM_EXACT, r->opt.bootstrap, hs_stream_seed(r->opt.seed, pkey),
                                    &out->perm);
+    if (!st && r->opt.cluster_books) { /* as the rows: whole books resampled and sign-flipped */
+        hs_cmp_cell sc = {.perm = out->perm};
+        st = cluster_cell(r, &sc, e, NULL, pe, m, key, pkey);
+        out->ci = sc.ci, out->perm = sc.perm, out->n_clusters = sc.n_clusters;
+    }
 done:
     free(buf);
     free(idx);

@@ -3,8 +3,8 @@
  *
  * - Tables: for each metric and each (variant, level), the mean over the prompts whose
  *   cell is done and whose value is finite, with a percentile-bootstrap 95% interval.
- * - Comparisons: paired per-prompt percent differences between two variants at the same
- *   level (or a variant against its own lowest level), mean and paired-bootstrap interval,
+ * - Comparisons: paired per-prompt log ratios (shown as percent changes) between two
+ *   variants at the same level (or a variant against its own lowest level), mean and paired-bootstrap interval,
  *   a sign-flip p-value (optionally Holm-adjusted), and a verdict in words that also
  *   weighs a practical-equivalence margin per metric. Each bootstrap is seeded by
  *   hs_stream_seed(seed, key) and each Monte Carlo sign-flip test by
@@ -58,7 +58,7 @@ typedef struct {
     const char *up_word;  /* verdict when the difference is > 0: "faster" */
     const char *down_word;/* when < 0: "slower" */
     double margin_pct;    /* default practical-equivalence margin, percent (--margin) */
-    const char *weight;   /* NULL: mean of per-prompt percentages. Else a perplexity compared
+    const char *weight;   /* NULL: mean of per-prompt log ratios. Else a perplexity compared
                              as a corpus: the per-token NLL difference sum w_i ln(a_i / b_i) /
                              sum w_i with w the reference's token count, shown as
                              100 x (exp(.) - 1), the ratio of the corpus perplexities */
@@ -199,11 +199,13 @@ int hs_report_same_code(const hs_report *r, int p, int l);
  * (exp(mean e) - 1), the change of the a/b ratio from 0% to l, with its bootstrap interval
  * (key "contrast/" + the row's key), perm the sign-flip test of e (key "contrast/perm/...").
  * Machine drift between the two levels' runs is in both variants' timings alike and
- * cancels in each log ratio. n_pairs 0 (ci NaN) for corpus metrics and l = 0. */
+ * cancels in each log ratio. With --cluster-books, ci and perm resample and flip books, as
+ * the rows do. n_pairs 0 (ci NaN) for corpus metrics and l = 0. */
 typedef struct {
     hs_ci ci;
     hs_perm perm;
     int n_pairs;
+    int n_clusters; /* --cluster-books: books among the pairs, which ci and perm resample (else 0) */
 } hs_contrast;
 hs_status hs_report_level_contrast(const hs_report *r, int pi, int mi, int l, hs_contrast *out);
 /* Significant and beyond the margin: the verdict says "faster"/"worse"/... */

@@ -1,6 +1,7 @@
 /* paired.c: the paired-difference figure, the report's result as a picture: for each
- * comparison between variants, the mean paired difference against pruning level with its
- * bootstrap 95% interval as error bars, one panel per comparison metric the report computes
+ * comparison between variants, the paired difference (the geometric mean ratio's percent
+ * change; for corpus perplexity the ratio of the corpus perplexities) against pruning
+ * level with its bootstrap 95% interval as error bars, one panel per comparison metric the report computes
  * (all of them, in the tables' order: a reader looking up a row of comparisons.csv finds
  * its panel), a zero line and the equivalence margin as a grey band. The numbers are those
  * of comparisons.csv (analyze.c), so figure and tables agree; comparisons of a variant with
@@ -152,7 +153,7 @@ static void pd_panel_head(FILE *f, const hs_report *r, int m)
     fputs("set title ", f);
     hs_gp_str(f, title);
     fputs("\nset ylabel ", f);
-    hs_gp_str(f, cm->weight ? "ratio of corpus perplexities - 1 (%)" : "mean paired difference (%)");
+    hs_gp_str(f, cm->weight ? "ratio of corpus perplexities - 1 (%)" : "geometric mean ratio - 1 (%)");
     /* The band is clipped to the plot: where the data lie inside the margin it fills it. */
     fprintf(f, "\nset object 1 rectangle from graph 0, first %g to graph 1, first %g fillcolor rgb \"#e3e3e3\" "
                "fillstyle solid noborder behind clip\n", -r->margin[m], r->margin[m]);

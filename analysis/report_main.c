@@ -48,7 +48,8 @@ static const char *usage(void)
              "  comparison with fewer than --min-pairs paired prompts, or prompts that differ, gets\n"
              "  no verdict. --bootstrap N also sets the Monte Carlo draws of the sign-flip test.\n"
              "  --holm: verdicts use Holm-adjusted p-values. --cluster-books: comparisons resample\n"
-             "  and sign-flip whole books (prompt ids <book>-<chapter>-<verse>), not prompts.\n"
+             "  and sign-flip whole books (prompt ids <book>-<chapter>-<verse>), not prompts; a\n"
+             "  verdict then needs at least 10 books.\n"
              "  --margin METRIC=PCT (repeatable):\n"
              "  equivalence margin in percent of a comparison metric.\n"
              "  Defaults: --seed %llu, --bootstrap %d, --reference %s, --min-pairs %d, margins",

@@ -181,7 +181,8 @@ static void credit_contrast(FILE *f, const hs_report *r, int p, int m, int l, co
         return;
     }
     int dir = c->verdict == HS_V_UP ? 1 : -1, shown = k.ci.n >= r->opt.min_pairs &&
-              k.perm.n_nonzero >= r->opt.min_pairs && hs_ci_sign(&k.ci) == dir && k.perm.p < 1.0 - r->opt.conf;
+              k.perm.n_nonzero >= r->opt.min_pairs && hs_ci_sign(&k.ci) == dir && k.perm.p < 1.0 - r->opt.conf &&
+              !(r->opt.cluster_books && k.n_clusters < HS_MIN_BOOKS);
     fprintf(f, "%s at %g%%", hs_report_verdict(r, m, c, w, sizeof w), r->st->level[l]);
     if (hs_verdict_directional(c0->verdict))
         fprintf(f, hs_report_same_code(r, p, 0) ? " (already %s at 0%%, where both variants run the same code: "
@@ -215,9 +216,12 @@ static void credit(FILE *f, const hs_report *r, int p, int l, const char *what)
     else if (c->verdict == HS_V_COPIES || c0->verdict == HS_V_COPIES)
         fprintf(f, "at %g%% or at 0%% every pair mixes a cell timed with a speed copy and one timed without it (the "
                    "copy gave way for memory), so no speed difference can be put down to %s", r->st->level[l], what);
-    else if (c->verdict == HS_V_FEW || c0->verdict == HS_V_FEW)
-        fprintf(f, "too few paired prompts at %g%% or at 0%% to put a difference down to %s", r->st->level[l],
-                what);
+    else if (c->verdict == HS_V_FEW || c0->verdict == HS_V_FEW) {
+        char w[160];
+        const hs_cmp_cell *few = c->verdict == HS_V_FEW ? c : c0;
+        fprintf(f, "%s at %g%%, so no difference can be put down to %s", hs_report_verdict(r, m, few, w, sizeof w),
+                r->st->level[few == c ? l : 0], what);
+    }
     else if (c->verdict == HS_V_EQUIV)
         fprintf(f, "equivalent within +-%g%% at %g%%, so no speed difference beyond that margin can be put down "
                    "to %s", c->margin, r->st->level[l], what);
@@ -821,18 +825,19 @@ static void caveat_multiple(FILE *f, const hs_report *r, const cmp_count *betwee
                "variant's own lowest level: %d row(s), %d significant. ",
             between->decided, between->significant, between->equivalent, between->tested, 1.0 - r->opt.conf,
             between->tested * (1.0 - r->opt.conf), between->tested, own->decided, own->significant);
-    if (r->opt.holm)
+    int floor = between->at_floor + own->at_floor;
+    if (!r->opt.holm)
+        fputs("The p-values are not corrected for multiplicity (--holm corrects them); ", f);
+    else
         fputs("Verdicts use Holm-adjusted p-values (--holm), each of the two groups of rows a family, so the "
               "chance of any false \"significant\" row in a group is at most alpha. ", f);
-    int floor = between->at_floor + own->at_floor;
     if (r->opt.holm && floor > 0)
         fprintf(f, "%d tested row(s) have a Monte Carlo p-value within %d draws of its floor 1/(B + 1) = %.2g "
                    "(the exact tail count gave up): Holm multiplies that floor by the family's size, so those rows "
                    "may lack a verdict they would have with more draws (--bootstrap). ",
                 floor, HS_PERM_TAIL_DRAWS, 1.0 / (r->opt.bootstrap + 1.0));
-    else
-        fputs("The p-values are not corrected for multiplicity (--holm corrects them); ", f);
-    fputs("the rows are not independent (the same prompts in every row; perplexity and 1/perplexity are one "
+    fputs(r->opt.holm ? "The rows" : "the rows", f); /* after a sentence, or after the ';' above */
+    fputs(" are not independent (the same prompts in every row; perplexity and 1/perplexity are one "
           "measurement), and \"no significant difference\" is not evidence of equality: only \"equivalent\" "
           "is.\n", f);
 }

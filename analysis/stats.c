@@ -336,7 +336,7 @@ static int cmp_double_desc(const void *a, const void *b) { return cmp_double(b, 
  * x - R_i >= t every completion counts (2^(k-i) of 2^k: 2^-i of the probability), if
  * x + R_i < t none does, else both signs of a_i are tried. The work grows with the number
  * of nodes near the boundary, so it is cheap exactly where the Monte Carlo estimate is
- * poor: far in the tail, where few assignments reach t (all signs alike: k + 1 nodes). */
+ * poor: far in the tail, where few assignments reach t (all signs alike: 2k + 1 nodes). */
 static double tail_exact(const double *v, int k, double t, long max_nodes)
 {
     double *a = hs_malloc((size_t)(2 * k + 2) * sizeof *a, "sign-flip bound");

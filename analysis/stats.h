@@ -5,7 +5,7 @@
  * - Percentile bootstrap of the mean (Efron & Tibshirani 1993, ch. 13) with quantiles
  *   by linear interpolation between order statistics (Hyndman & Fan 1996 type 7, numpy's
  *   default), so an independent reader can recompute them.
- * - Paired per-prompt percent differences, the design behind every variant comparison.
+ * - Paired per-prompt log ratios, the design behind every variant comparison.
  * - Sign-flip (permutation) test of a zero mean difference, exact by enumeration when the
  *   non-zero differences are few, Monte Carlo otherwise, and Holm's step-down adjustment.
  * - Pareto frontier of (speed up, perplexity down) points.

@@ -4,7 +4,7 @@
  *   tables.md                 every table below in markdown
  *   coverage.csv              prompts done per variant and level
  *   table_<metric>.csv        mean, sd and bootstrap interval per variant and level
- *   comparisons.csv           paired percent differences of every comparison
+ *   comparisons.csv           paired differences (percent changes) of every comparison
  * CSV numbers are printed with %.9g; markdown with 4 significant digits (percentages with
  * two decimals). */
 #ifndef HS_REPORT_TABLES_H

@@ -71,7 +71,7 @@ typedef struct {
     int threads;              /* BLAS threads per rank */
     int throughput;           /* mode = throughput: a cell's prompts decoded together */
     int batch;                /* sequences decoded together in throughput mode */
-    int latency_prompts;      /* throughput mode: first prompts of each cell also timed alone */
+    int latency_prompts;      /* throughput mode: prompts of each cell, spread over it, also timed alone */
     hs_weights weights;       /* weights = f32|bf16|int8|w8a8 (all but f32 change quality numbers) */
     int huge_pages;           /* huge_pages = true: hs_model_opts.huge_pages (timings only) */
     int panels;               /* panels = false: no hs_model_opts.panels in latency mode (timings, memory) */

@@ -105,6 +105,7 @@ hs_status hs_sweep_plan_make(hs_sweep_plan *p, const hs_sweep_opts *o)
     if (!st) st = plan_levels(p, &cfg);
     if (!st) st = choose_prompts(p);
     if (!st) st = check_inputs(p, &cfg);
+    if (!st) st = hs_sweep_check_output(p->job.output); /* hs-submit's array writes beside it */
     if (st) {
         hs_sweep_plan_free(p);
         return st;

@@ -6,6 +6,7 @@
  * alone (vocab.json and merges.txt load in milliseconds on the bundled model). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "headsweep/prompts.h"
 #include "headsweep/tokenizer.h"
@@ -66,4 +67,18 @@ hs_status hs_sweep_load_calib(const hs_job *job, hs_prompt_set *calib)
 {
     memset(calib, 0, sizeof *calib);
     return job->calib_path ? hs_prompts_load(calib, job->calib_path) : HS_OK;
+}
+
+hs_status hs_sweep_check_output(const char *out)
+{
+    struct stat ls, ts;
+    size_t n = strlen(out);
+    if (!n) return hs_err(HS_EINPUT, "the results file path is empty");
+    if (out[n - 1] == '/')
+        return hs_err(HS_EINPUT, "%s ends with '/'; give the results file's name (e.g. %sstudy.h5)", out, out);
+    if (stat(out, &ts) == 0 && S_ISDIR(ts.st_mode))
+        return hs_err(HS_EINPUT, "%s is a directory; give the results file's name (e.g. %s/study.h5)", out, out);
+    if (lstat(out, &ls) != 0 || !S_ISLNK(ls.st_mode) || stat(out, &ts) == 0) return HS_OK;
+    return hs_err(HS_EINPUT, "%s is a symbolic link to a file that does not exist: give the results file's own path "
+                             "(or remove the link)", out);
 }

@@ -8,8 +8,8 @@
  * Checks that need the model (a heads_off list against its shape, a scores file against
  * its sha256) are made by the sweep once the model is loaded, still naming file:line
  * through hs_job_where.
- * Limits: no per-variant model directory (one model per study); lines are at most as
- * long as inih's line buffer (200 bytes in Debian's build). */
+ * Limits: no per-variant model directory (one model per study); lines of at most 200
+ * bytes without their end (HS_JOB_LINE_MAX), section names of at most 49 (inih's). */
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -25,6 +25,9 @@
 /* Bytes of a job file's line, not counting its end (\n or \r\n): docs/sweep.md's limit, one
  * more than inih's line buffer holds (read_line, collect). */
 #define HS_JOB_LINE_MAX 200
+/* Bytes of a [section] name inih keeps (its MAX_SECTION, 50 with the NUL): a longer one was
+ * cut silently, so [variant.<42 or more bytes>] set the variant named by its first 41. */
+#define HS_JOB_SECTION_MAX 49
 
 struct hs_job_entry {
     char *section, *key, *value;
@@ -249,6 +252,10 @@ static void mark_section(parse_state *ps, const char *line)
     ps->last = NULL;
     const char *end = strchr(line, ']');
     if (!end) return; /* inih reports the syntax error */
+    if (end - line - 1 > HS_JOB_SECTION_MAX && !ps->st)
+        ps->st = hs_err(HS_EINPUT, "%s:%d: section name of %d bytes, over the limit of %d (the INI reader cuts it, "
+                                   "and [variant.NAME] would set the variant of the cut name): shorten the variant "
+                                   "name", ps->path, ps->lineno, (int)(end - line - 1), HS_JOB_SECTION_MAX);
     section_mark *grown = realloc(ps->sections, (size_t)(ps->n_sections + 1) * sizeof *grown);
     if (!grown) return;
     ps->sections = grown;
@@ -293,6 +300,10 @@ static char *read_line(char *buf, int size, void *stream)
     if (len > HS_JOB_LINE_MAX) mark_long_line(ps, len);
     if (keep > (size_t)size - 1) keep = (size_t)size - 1;
     memcpy(buf, ps->p, keep);
+    /* with its newline when that fits, as fgets gives it: newer inih releases (benhoyt/inih
+     * #188) read on until a chunk ends in '\n', so only lines that fill the buffer depend on
+     * the release (tests/sweep/test_sweep_job.c covers them) */
+    if (nl && keep == len && keep + 1 <= (size_t)size - 1) buf[keep++] = '\n';
     buf[keep] = '\0';
     ps->buf = buf;
     if (keep < len && len <= HS_JOB_LINE_MAX && keep + 1 == len) {

@@ -465,21 +465,13 @@ static hs_status begin_run(sweep *s)
 /* An output path that is a symbolic link to nothing: the file would be created through it
  * (elsewhere than the user sees), and was refused only after the head scores, as a file that
  * "appeared while it was being written". */
-static hs_status check_output_path(const char *out)
-{
-    struct stat ls, ts;
-    if (lstat(out, &ls) != 0 || !S_ISLNK(ls.st_mode) || stat(out, &ts) == 0) return HS_OK;
-    return hs_err(HS_EINPUT, "%s is a symbolic link to a file that does not exist: give the results file's own path "
-                             "(or remove the link)", out);
-}
-
 static hs_status prepare_output(sweep *s)
 {
     hs_prompt_set calib;
     memset(&calib, 0, sizeof calib);
     hs_study_inputs in;
     char *study = NULL;
-    hs_status st = check_output_path(s->output);
+    hs_status st = hs_sweep_check_output(s->output);
     /* the context every runner allocates: the longest prompt + max(reference, max_new) */
     if (!st) st = hs_sweep_context(&s->job, s->tok, &s->prompts, s->model.cfg.n_positions, &s->max_t);
     if (!st) st = hs_prune_plan_read_files(&s->plan, &s->spec, &s->model);

@@ -158,6 +158,9 @@ hs_status hs_sweep_text_bytes(const hs_job *job, const hs_tokenizer *tok, int *t
  * (HS_EINPUT naming the prompt file's line); *max_t: the most any prompt needs. */
 hs_status hs_sweep_context(const hs_job *job, const hs_tokenizer *tok, const hs_prompt_set *prompts, int n_positions,
                            int *max_t);
+/* The results file path names a file to be: not empty, not ending in '/', not a directory,
+ * not a symbolic link to nothing (HS_EINPUT naming it; the same words as the lock's). */
+hs_status hs_sweep_check_output(const char *out);
 /* The job's calibration set, read and checked (calib zeroed, HS_OK, without one). */
 hs_status hs_sweep_load_calib(const hs_job *job, hs_prompt_set *calib);
 

@@ -1004,7 +1004,7 @@ def credit_phrase(rows, comparison, level, h5, same_code=False):
     r = row(rows, comparison=comparison, metric="speed", level=level)
     v, v0 = r["verdict"], row(rows, comparison=comparison, metric="speed", level=0)["verdict"]
     if v.startswith("too few") or v0.startswith("too few"):
-        return "too few paired prompts at %g%% or at 0%%" % level
+        return "%s at %g%%, so no difference can be put down to" % ((v, level) if v.startswith("too few") else (v0, 0))
     if v.startswith("equivalent"):
         return "equivalent within +-%s%% at %g%%, so no speed difference beyond that margin" % (r["margin_pct"], level)
     if not directional(v):
@@ -1372,6 +1372,9 @@ def check_books(binary, work):
     check(few and all(x["verdict"] == "too few books (3; a clustered verdict needs 10)" and x["p_holm"] == ""
                       for x in few), "3 books: no verdict, equivalence included, and no test (%d rows; %s)"
           % (len(few), sorted({x["verdict"] for x in few})))
+    check("Reading: baseline-skip vs baseline: too few books (3; a clustered verdict needs 10) at 50%, so no "
+          "difference can be put down to skipping pruned heads" in text,
+          "the attribution under --cluster-books names the missing books")
     # One book (the demo's first prompts, Ruth 1:1-2:7): no clustered interval, no verdict.
     one = os.path.join(work, "one_book.h5")
     shutil.copy(f, one)
@@ -1433,8 +1436,10 @@ def check_holm(binary, work, f):
         got = np.array([float(fam[i]["p_holm"]) for i in order])
         check(len(fam) > 0 and np.allclose(got, adj, rtol=1e-7, atol=0),
               "Holm-adjusted p recomputed (%s family of %d)" % ("between" if between else "own", len(fam)))
-    check("Verdicts use Holm-adjusted p-values (--holm)" in open(os.path.join(out, "REPORT.md")).read(),
-          "REPORT.md says the p-values are Holm-adjusted")
+    text = open(os.path.join(out, "REPORT.md")).read()
+    check("Verdicts use Holm-adjusted p-values (--holm)" in text and "are not corrected for multiplicity" not in text
+          and "is at most alpha. The rows are not independent" in text,
+          "REPORT.md says the p-values are Holm-adjusted, and only that")
 
 
 def check_strategies(binary, work, out):

@@ -289,7 +289,7 @@ static void test_signflip_monte_carlo(void **state)
  * bound): 30 values of one sign give 2 / 2^30, where 1000 draws could say no less than
  * 1 / 1001 and Holm over a few hundred rows could then never reach 0.05 (outside review,
  * 2026-12-07); random strong effects of 8..26 values agree with the meet-in-the-middle
- * count to rounding; 100,000 values of one sign take k + 1 steps, not a k-deep recursion. */
+ * count to rounding; 100,000 values of one sign take 2k + 1 steps, not a k-deep recursion. */
 static void test_signflip_tail_exact(void **state)
 {
     double d[30];

@@ -108,6 +108,13 @@ done
 grep -q "computing" err.txt && fail "a sweep refused for its scores file computed something: $(cat err.txt)"
 "$hs" sweep study.ini --dry-run --set pruning.scores=scores.json >/dev/null 2>err.txt ||
   fail "--dry-run refuses the model's own scores file: $(cat err.txt)"
+# the dry run (which hs-submit trusts) refuses a results path that names no file to be
+mkdir -p adir
+expect 2 "adir/ ends with '/'" -- "$hs" sweep study.ini --dry-run --out adir/
+expect 2 "adir is a directory" -- "$hs" sweep study.ini --dry-run --out adir
+ln -s nowhere/x.h5 dangling.h5
+expect 2 "dangling.h5 is a symbolic link to a file that does not exist" -- \
+  "$hs" sweep study.ini --dry-run --out dangling.h5
 "$hs" sweep study.ini --dry-run --set job.mode=throughput --set job.latency_prompts=3 >/dev/null 2>err.txt ||
   fail "latency_prompts = 3 in shards of 3 refused: $(cat err.txt)"
 [ ! -e x.h5 ] || fail "a refused sweep left x.h5"
@@ -308,5 +315,5 @@ expect 2 "wide.ini: the study's identity text would be" "(360 variants), over th
 [ -e wide.h5 ] && fail "a refused study left a results file"
 # ---- the usage text is printed as it is (no printf escapes) ----
 "$hs" sweep --help >help.txt || fail "sweep --help"
-grep -qF "cell index % N == K-1" help.txt && ! grep -qF "%%" help.txt || fail "sweep --help: $(grep cells help.txt)"
+grep -qF "item % N == K-1" help.txt && ! grep -qF "%%" help.txt || fail "sweep --help: $(grep cells help.txt)"
 echo "sweep_jobkeys: ok"

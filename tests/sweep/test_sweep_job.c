@@ -221,6 +221,11 @@ static void test_variant_errors(void **state)
                  "[variant.agency] is not listed in variants (jobs/t.ini:7)");
     expect_error(BASE "[variant.baseline]\noverload_threshold = 0.5\n", NULL, 0, "jobs/t.ini:7:",
                  "no effect in variant baseline, which has agency = off");
+    /* inih keeps 49 bytes of a section name: [variant.<42 bytes>] was cut to the name's
+     * first 41 and set that variant, or none */
+#define V42 "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+    expect_error(BASE "[job]\nvariants = baseline, " V42 "\n[variant." V42 "]\ngating = skip\n", NULL, 0,
+                 "jobs/t.ini:8:", "section name of 50 bytes, over the limit of 49");
     const char *set[] = {"variant.extra.gating=skip"};
     expect_error(BASE, set, 1, "--set variant.extra.gating=skip", "not listed in variants");
 }

@@ -650,9 +650,9 @@ static void write_books(FILE *f, const hs_report *r)
         fputs("; the file does not record their rows of the prompt file", f);
     /* hs_prompts_sample: one prompt a book first, the rest in proportion (docs/sweep.md) */
     if (hs_results_study_is(hs_study_attr(r->st, "study"), "prompt_order", "sample"))
-        fputs(". They are the sweep's `max_prompts` sample, which gives every book at least one prompt and the "
-              "rest in proportion, so small books weigh more here than in the prompt file: every mean and "
-              "comparison below is over these prompts, unweighted, and speaks for the sample", f);
+        fputs(". Every mean and comparison below is over these prompts, unweighted, and speaks for them: the "
+              "sweep's `max_prompts` sample gives every book at least one prompt before the rest in proportion, "
+              "so when it takes fewer prompts than the file holds, small books weigh more here than there", f);
     if (r->opt.cluster_books)
         fputs(". Comparisons resample whole books and flip each book's sum of differences (--cluster-books); "
               "metric tables still resample prompts.\n\n", f);

@@ -1404,8 +1404,9 @@ def check_prompt_rows(binary, work):
     check("Prompts: 24 from 3 book(s) (as the sweep's sample recorded them, /prompts/book): B0 8, B1 8, B2 8; "
           "lines 3 to 164 of the prompt file (each prompt's row: `prompts.csv`)." in text,
           "REPORT.md names the recorded books and the lines")
-    check("They are the sweep's `max_prompts` sample, which gives every book at least one prompt and the rest in "
-          "proportion, so small books weigh more here than in the prompt file" in text,
+    check("Every mean and comparison below is over these prompts, unweighted, and speaks for them: the sweep's "
+          "`max_prompts` sample gives every book at least one prompt before the rest in proportion, so when it takes "
+          "fewer prompts than the file holds, small books weigh more here than there" in text,
           "REPORT.md says a max_prompts sample is not weighted to the file's books")
     with h5py.File(f, "r") as h:
         ids = [x.decode() if isinstance(x, bytes) else x for x in h["prompt"][...]]

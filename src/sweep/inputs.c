@@ -72,12 +72,8 @@ hs_status hs_sweep_load_calib(const hs_job *job, hs_prompt_set *calib)
 hs_status hs_sweep_check_output(const char *out)
 {
     struct stat ls, ts;
-    size_t n = strlen(out);
-    if (!n) return hs_err(HS_EINPUT, "the results file path is empty");
-    if (out[n - 1] == '/')
-        return hs_err(HS_EINPUT, "%s ends with '/'; give the results file's name (e.g. %sstudy.h5)", out, out);
-    if (stat(out, &ts) == 0 && S_ISDIR(ts.st_mode))
-        return hs_err(HS_EINPUT, "%s is a directory; give the results file's name (e.g. %s/study.h5)", out, out);
+    hs_status st = hs_lock_check_path(out);
+    if (st) return st;
     if (lstat(out, &ls) != 0 || !S_ISLNK(ls.st_mode) || stat(out, &ts) == 0) return HS_OK;
     return hs_err(HS_EINPUT, "%s is a symbolic link to a file that does not exist: give the results file's own path "
                              "(or remove the link)", out);

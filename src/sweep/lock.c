@@ -309,16 +309,10 @@ static hs_status make_parents(const char *path)
     return st;
 }
 
-/* OUT.lock, then OUT's identity when OUT exists. */
-static hs_status take_lock(hs_lock *lk, const char *results_path, int writer)
+hs_status hs_lock_check_path(const char *results_path)
 {
-    lk->fd = lk->id_fd = -1;
-    lk->path = NULL;
-    lk->writer = writer;
-    lk->have_file = 0;
-    if (!results_path[0]) return hs_err(HS_EINPUT, "the results file path is empty");
-    /* before make_parents: a path that names no file must not leave directories behind */
     size_t len = strlen(results_path);
+    if (!len) return hs_err(HS_EINPUT, "the results file path is empty");
     if (results_path[len - 1] == '/')
         return hs_err(HS_EINPUT, "%s ends with '/'; give the results file's name (e.g. %sstudy.h5)", results_path,
                       results_path);
@@ -326,6 +320,19 @@ static hs_status take_lock(hs_lock *lk, const char *results_path, int writer)
     if (stat(results_path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return hs_err(HS_EINPUT, "%s is a directory; give the results file's name (e.g. %s/study.h5)", results_path,
                       results_path);
+    return HS_OK;
+}
+
+/* OUT.lock, then OUT's identity when OUT exists. */
+static hs_status take_lock(hs_lock *lk, const char *results_path, int writer)
+{
+    lk->fd = lk->id_fd = -1;
+    lk->path = NULL;
+    lk->writer = writer;
+    lk->have_file = 0;
+    /* before make_parents: a path that names no file must not leave directories behind */
+    hs_status cst = hs_lock_check_path(results_path);
+    if (cst) return cst;
     hs_status pst = make_parents(results_path);
     if (pst) return pst;
     hs_status lst = lock_path_of(results_path, &lk->path);

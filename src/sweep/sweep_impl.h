@@ -102,6 +102,9 @@ typedef struct {
  * through a symbolic link to the directory finds the same lock), and when the file exists
  * the lock on its identity (hs_lock_identity); or fails naming the holder (pid, host). */
 hs_status hs_lock_acquire(hs_lock *lk, const char *results_path);
+/* HS_EINPUT unless results_path can name a results file: not empty, not ending in '/', not
+ * an existing directory (checked before a lock or a parent directory is made). */
+hs_status hs_lock_check_path(const char *results_path);
 /* The lock on the results file's identity (device, inode), so that another path to the
  * same file (a hard link, a symbolic link) is the same lock: HS_EBUSY when another sweep
  * or merge holds it. HS_OK without taking it when the file does not exist yet (call again
@@ -158,8 +161,8 @@ hs_status hs_sweep_text_bytes(const hs_job *job, const hs_tokenizer *tok, int *t
  * (HS_EINPUT naming the prompt file's line); *max_t: the most any prompt needs. */
 hs_status hs_sweep_context(const hs_job *job, const hs_tokenizer *tok, const hs_prompt_set *prompts, int n_positions,
                            int *max_t);
-/* The results file path names a file to be: not empty, not ending in '/', not a directory,
- * not a symbolic link to nothing (HS_EINPUT naming it; the same words as the lock's). */
+/* The results file path names a file to be: hs_lock_check_path, and not a symbolic link to
+ * nothing (HS_EINPUT naming it). */
 hs_status hs_sweep_check_output(const char *out);
 /* The job's calibration set, read and checked (calib zeroed, HS_OK, without one). */
 hs_status hs_sweep_load_calib(const hs_job *job, hs_prompt_set *calib);

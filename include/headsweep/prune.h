@@ -105,6 +105,8 @@ void hs_scores_free(hs_head_scores *sc);
  * with hs_calib_free), as hs_scores_compute does. hs_token_seq is in model.h. */
 hs_status hs_calib_tokenize(const hs_model *m, const hs_tokenizer *tok, const hs_prompt_set *calib,
                             const hs_score_opts *o, hs_token_seq **out, int *n_out);
+/* How many of calib's prompts those are: calib->n, or o->max_prompts when fewer. */
+int hs_calib_prompts_used(const hs_prompt_set *calib, const hs_score_opts *o);
 void hs_calib_free(hs_token_seq *seqs, int n);
 
 /* hs_scores_compute on already tokenized calibration sequences (tests, tools): the

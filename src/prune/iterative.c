@@ -7,9 +7,10 @@
  * it was removed in, refined by its place in that round: score = removal rank (0 for
  * the first head off, L*H - 1 for the last). So the scores are a permutation, and the
  * removal order of hs_prune_order is exactly the iterative order: the head set of a
- * level is its first round(p/100 L H) heads, nested across levels by construction, and
- * a level that is a multiple of the step is exactly the set the loop had switched off
- * at that point. step = round(step_pct/100 x L x H), at least 1. */
+ * level is its first round(p/100 L H) heads, nested across levels by construction; it is
+ * the set of whole rounds only when that count is a multiple of step (on 48 heads and
+ * step 5, 30% is 14 heads: two rounds and 4 of the third). step = round(step_pct/100 x
+ * L x H), at least 1. */
 #include <stdlib.h>
 #include <string.h>
 

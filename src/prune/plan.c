@@ -203,6 +203,20 @@ hs_status hs_prune_plan_read_files(hs_prune_plan *p, const hs_plan_spec *spec, h
     return st;
 }
 
+/* "8 of 192 prompts" when calibration_max_prompts takes fewer than the file holds. */
+typedef struct {
+    char s[64];
+} calib_words;
+
+static calib_words calib_count(const hs_prompt_set *calib, const hs_score_opts *o)
+{
+    calib_words w;
+    int used = hs_calib_prompts_used(calib, o);
+    if ((size_t)used < calib->n) snprintf(w.s, sizeof w.s, "%d of %zu prompts", used, calib->n);
+    else snprintf(w.s, sizeof w.s, "%zu prompts", calib->n);
+    return w;
+}
+
 static hs_status compute_variant(hs_prune_plan *p, const hs_plan_spec *spec, int v, hs_model *m,
                                  const hs_tokenizer *tok, const hs_prompt_set *calib, FILE *log)
 {
@@ -210,8 +224,8 @@ static hs_status compute_variant(hs_prune_plan *p, const hs_plan_spec *spec, int
     int uses_calib = hs_strategy_needs_calib(s);
     if (uses_calib && !calib) return hs_err(HS_EINTERNAL, "%s head scores: no calibration set", hs_strategy_name(s));
     if (log && uses_calib)
-        fprintf(log, "headsweep: computing %s head scores on %s (%zu prompts)\n", hs_strategy_name(s), calib->path,
-                calib->n);
+        fprintf(log, "headsweep: computing %s head scores on %s (%s)\n", hs_strategy_name(s), calib->path,
+                calib_count(calib, &spec->score).s);
     else if (log)
         fprintf(log, "headsweep: computing %s head scores\n", hs_strategy_name(s));
     hs_status st = hs_scores_compute(&p->scores[v], m, tok, uses_calib ? calib : NULL, s, &p->score);
@@ -225,7 +239,8 @@ static hs_status compute_means(hs_prune_plan *p, const hs_plan_spec *spec, const
 {
     if (!hs_prune_plan_needs_means(spec)) return HS_OK;
     if (!calib) return hs_err(HS_EINTERNAL, "head means: no calibration set");
-    if (log) fprintf(log, "headsweep: computing head means on %s (%zu prompts)\n", calib->path, calib->n);
+    if (log)
+        fprintf(log, "headsweep: computing head means on %s (%s)\n", calib->path, calib_count(calib, &spec->score).s);
     hs_head_mean_set ms;
     hs_status st = hs_head_mean_set_compute(&ms, m, tok, calib, &spec->score);
     for (int v = 0; !st && v < p->n_variants; v++) {

@@ -129,11 +129,16 @@ static hs_status tokenize_one(const hs_tokenizer *tok, const hs_prompt *p, int m
     return HS_OK;
 }
 
+int hs_calib_prompts_used(const hs_prompt_set *calib, const hs_score_opts *o)
+{
+    int n = (int)calib->n;
+    return o->max_prompts > 0 && o->max_prompts < n ? o->max_prompts : n;
+}
+
 hs_status hs_calib_tokenize(const hs_model *m, const hs_tokenizer *tok, const hs_prompt_set *calib,
                             const hs_score_opts *o, hs_token_seq **out, int *n_out)
 {
-    int n = (int)calib->n;
-    if (o->max_prompts > 0 && o->max_prompts < n) n = o->max_prompts;
+    int n = hs_calib_prompts_used(calib, o);
     int max_t = m->cfg.n_positions;
     if (o->max_tokens > 0 && o->max_tokens < max_t) max_t = o->max_tokens;
     hs_token_seq *seqs = hs_calloc(n ? (size_t)n : 1, sizeof *seqs, "calibration sequences");

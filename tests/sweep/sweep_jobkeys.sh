@@ -177,7 +177,13 @@ expect 2 "--set variant.baseline.strategy=random: strategy = random, but the sco
 sweep 1 --out zero.h5 --set pruning.strategy=magnitude || fail "magnitude, zero ablation: $(cat sweep.err)"
 sweep 1 --out mean1.h5 --set pruning.strategy=magnitude --set variant.baseline.ablation=mean \
   --set variant.agency.ablation=mean || fail "mean ablation: $(cat sweep.err)"
-grep -q "computing head means on calib.jsonl" sweep.err || fail "head means not computed: $(cat sweep.err)"
+grep -q "computing head means on calib.jsonl (4 prompts)" sweep.err || fail "head means not computed: $(cat sweep.err)"
+# the log names the prompts used, not the file's count, under calibration_max_prompts
+sweep 1 --out meancap.h5 --set pruning.strategy=entropy --set variant.baseline.ablation=mean \
+  --set pruning.calibration_max_prompts=3 || fail "calibration_max_prompts: $(cat sweep.err)"
+grep -q "computing entropy head scores on calib.jsonl (3 of 4 prompts)" sweep.err &&
+  grep -q "computing head means on calib.jsonl (3 of 4 prompts)" sweep.err ||
+  fail "calibration_max_prompts: the log does not say 3 of 4 prompts: $(cat sweep.err)"
 sweep 2 --out mean2.h5 --set pruning.strategy=magnitude --set variant.baseline.ablation=mean \
   --set variant.agency.ablation=mean || fail "mean ablation, 2 ranks: $(cat sweep.err)"
 "$py" "$tool" check mean2.h5 --ranks 2 || fail "schema check (mean ablation)"

@@ -193,6 +193,7 @@ void hs_k_gemm_acc_i8(float *C, int ldc, const float *A, int lda, const int8_t *
  * scalar: the best the CPU has, at most 1 under HS_NO_AVX512, capped by HS_W8A8_LEVEL in
  * the environment (both read once); _set caps it (tests, A/B runs) and returns the level
  * in force. Every level gives the same bits. */
+enum { HS_W8A8_BLOCK = 32 }; /* activation values per quantization block */
 void hs_k_w8a8(float *y, int ldy, const float *x, int ldx, const hs_wq8 *V, int r0, int c0, int B, int K, int N,
                float beta);
 size_t hs_k_w8a8_bytes(int K, int N);

@@ -27,7 +27,7 @@
 /* Values per activation block; columns per panel (one register of int32 sums); columns
  * per group, whose panels are interleaved so that batch 1 reads a matrix as one stream;
  * bytes per group row (4 weight rows of its 64 columns). */
-enum { QB = 32, PW = 16, GW = 64, RS = GW * 4 };
+enum { QB = HS_W8A8_BLOCK, PW = 16, GW = 64, RS = GW * 4 };
 
 #define HS_AVX512BW __attribute__((target("avx512f,avx512bw")))
 #define HS_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))

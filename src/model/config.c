@@ -127,7 +127,8 @@ static hs_status read_fields(hs_config *c, json_t *root, const char *path)
     if ((st = get_int(root, "n_layer", 1, 1024, &c->n_layer, path))) return st;
     if ((st = get_int(root, "vocab_size", 1, 1 << 22, &c->vocab_size, path))) return st;
     const char *pos_key = json_object_get(root, "n_positions") ? "n_positions" : "n_ctx";
-    if ((st = get_int(root, pos_key, 1, 1 << 20, &c->n_positions, path))) return st;
+    /* at least 2: a context of 1 token holds no (context, next token) pair to score */
+    if ((st = get_int(root, pos_key, 2, 1 << 20, &c->n_positions, path))) return st;
     json_t *inner = json_object_get(root, "n_inner");
     c->n_inner = 4 * c->n_embd;
     if (inner && !json_is_null(inner) && (st = get_int(root, "n_inner", 1, 1 << 20, &c->n_inner, path)))

@@ -407,6 +407,9 @@ static void test_bad_config(void **state)
              "true, \"tie_word_embeddings\": true, \"num_attention_heads\": 4, \"hidden_size\": 64, "
              "\"activation_function\": \"gelu_pytorch_tanh\", \"n_ctx\": 128}", tail);
     expect_good(write_variant(hdr, im.data, im.data_len, cfg));
+    snprintf(cfg, sizeof cfg, "{\"n_embd\": 64, \"n_head\": 4, \"n_positions\": 1, \"vocab_size\": 1024, "
+             "\"n_layer\": 2}");
+    expect_bad(write_variant(hdr, im.data, im.data_len, cfg), "config.json", "\"n_positions\" = 1 is out of range [2,");
     expect_bad(write_variant(hdr, im.data, im.data_len, "{\"n_embd\": 64,"), "config.json", "not valid JSON");
     expect_bad(write_variant(hdr, im.data, im.data_len, "[64]"), "config.json", "not a JSON object");
     char *nodir = tu_mkdtemp("empty");

@@ -69,8 +69,9 @@ static void corpus_gp(FILE *f, const hs_study *s, const char *name, const int *s
     for (int v = 0; v < s->nv; v++) {
         if (!series[v]) continue;
         double dx = (i - (nseries - 1) / 2.0) * 0.6;
-        fprintf(f, "  \"%s.dat\" index %d using ($3%+g):4:5:6 with yerrorlines lw 2 pt 7 lc rgb \"%s\" title ", name,
-                i, dx, hs_gp_color(v));
+        fprintf(f, "  \"%s.dat\" index %d using ($3%+g):4:5:6 with yerrorlines ", name, i, dx);
+        hs_gp_series(f, v, 0);
+        fputs(" title ", f);
         char title[200];
         /* "variant: strategy", since a strategy may carry its own parentheses: "ablation (mean ablation)". */
         if (s->strategy[v][0] && strcmp(s->strategy[v], s->variant[v]))

@@ -238,19 +238,41 @@ static int variant_measured(const hs_effects *e, int v)
     return 0;
 }
 
-/* The data (layer x head, NaN where not measured) and the script: a diverging palette
- * centred on 0 (red: the perplexity rises without the head). */
-static void heatmap_files(FILE *dat, FILE *gp, const hs_effects *e, int v, const char *name)
+/* The largest |effect| (%) of any measured head of any variant: one colour scale for every
+ * map, so that the same colour is the same effect in the maps set side by side. */
+static double heatmap_top(const hs_effects *e)
 {
     double top = 0;
-    fputs("# layer head ppl_change_pct delta_nll ci_low ci_high prompts\n", dat);
+    for (int v = 0; v < e->nv; v++)
+        for (int k = 0; k < e->L * e->H; k++) {
+            const hs_ci *c = effect_at(e, v, k);
+            if (c->n > 0 && fabs(pct(c->mean)) > top) top = fabs(pct(c->mean));
+        }
+    return top > 0 ? top : 1;
+}
+
+/* A cell's label: the effect to 0.1% ("0.0", never "-0.0"), and "*" when its 95% interval
+ * excludes 0. */
+static void heatmap_label(const hs_ci *c, char *out, size_t cap)
+{
+    double p = pct(c->mean);
+    if (fabs(p) < 0.05) p = 0;
+    int sure = c->n >= 2 && isfinite(c->lo) && isfinite(c->hi) && (c->lo > 0 || c->hi < 0);
+    snprintf(out, cap, "%.1f%s", p, sure ? "*" : "");
+}
+
+/* The data (layer x head, NaN where not measured) and the script: a diverging palette
+ * centred on 0 (red: the perplexity rises without the head), top % at either end. */
+static void heatmap_files(FILE *dat, FILE *gp, const hs_effects *e, int v, const char *name, double top)
+{
+    fputs("# layer head ppl_change_pct delta_nll ci_low ci_high prompts label\n", dat);
     for (int k = 0; k < e->L * e->H; k++) {
         const hs_ci *c = effect_at(e, v, k);
-        if (c->n > 0 && fabs(pct(c->mean)) > top) top = fabs(pct(c->mean));
-        fprintf(dat, "%d %d %.9g %.9g %.9g %.9g %d\n", k / e->H, k % e->H, c->n ? pct(c->mean) : NAN, c->mean, c->lo,
-                c->hi, c->n);
+        char label[32];
+        heatmap_label(c, label, sizeof label);
+        fprintf(dat, "%d %d %.9g %.9g %.9g %.9g %d %s\n", k / e->H, k % e->H, c->n ? pct(c->mean) : NAN, c->mean,
+                c->lo, c->hi, c->n, c->n ? label : "-");
     }
-    if (!(top > 0)) top = 1;
     hs_gp_preamble(gp, name, 140 + 60 * e->H, 120 + 50 * e->L);
     fprintf(gp, "set palette defined (-1 \"#2166ac\", 0 \"#f7f7f7\", 1 \"#b2182b\")\nset cbrange [%g:%g]\n"
                 "set cblabel \"corpus perplexity change (%%)\"\nset xrange [-0.5:%g]\nset yrange [-0.5:%g]\n"
@@ -261,24 +283,26 @@ static void heatmap_files(FILE *dat, FILE *gp, const hs_effects *e, int v, const
     hs_gp_str(gp, title);
     fprintf(gp, "\nplot \"%s.dat\" using 2:1:3 with image notitle", name);
     if (e->L * e->H <= LABELLED_HEADS_MAX)
-        fprintf(gp, ", \\\n  \"%s.dat\" using 2:1:(sprintf(\"%%.1f\", $3)) with labels font \",8\" notitle", name);
+        fprintf(gp, ", \\\n  \"%s.dat\" using 2:1:8 with labels font \",8\" notitle", name);
     fputc('\n', gp);
 }
 
-static hs_status heatmap(const hs_effects *e, const hs_report *r, hs_figures *figs, int v)
+static hs_status heatmap(const hs_effects *e, const hs_report *r, hs_figures *figs, int v, double top)
 {
     char name[160], safe[128];
     hs_out_safe_name(e->st->variant[v], safe, sizeof safe);
     snprintf(name, sizeof name, "head_effects_%s", safe);
     hs_figure *fig = hs_fig_add(figs, name, "Each head of variant %s switched off alone: the change of the corpus "
                                 "perplexity of the references (%%, i.e. 100 (exp(D) - 1) for the per-token NLL "
-                                "difference D) against the variant at level 0, paired per prompt; the intervals are "
-                                "in head_effects.csv and the section \"Each head alone\".", e->st->variant[v]);
+                                "difference D) against the variant at level 0, paired per prompt; * marks a head "
+                                "whose 95%% interval excludes 0 (not corrected for the number of heads); the "
+                                "intervals are in head_effects.csv and the section \"Each head alone\". Every "
+                                "head map of the report has the same colour scale.", e->st->variant[v]);
     if (!fig) return HS_ENOMEM;
     hs_out dat, gp;
     hs_status st = hs_gp_open(r->opt.out, name, &dat, &gp);
     if (st) return st;
-    heatmap_files(dat.f, gp.f, e, v, name);
+    heatmap_files(dat.f, gp.f, e, v, name, top);
     fig->has_data = 1;
     st = hs_gp_close(&dat, &gp, name);
     if (!st && figs->attempted) {
@@ -291,8 +315,9 @@ static hs_status heatmap(const hs_effects *e, const hs_report *r, hs_figures *fi
 hs_status hs_effects_figures(const hs_effects *e, const hs_report *r, hs_figures *figs)
 {
     hs_status st = HS_OK;
+    double top = heatmap_top(e);
     for (int v = 0; !st && v < e->nv; v++)
-        if (variant_measured(e, v)) st = heatmap(e, r, figs, v);
+        if (variant_measured(e, v)) st = heatmap(e, r, figs, v, top);
     return st;
 }
 

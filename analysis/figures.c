@@ -35,9 +35,13 @@ static const struct {
      "margin; a filled point has a verdict of a difference (interval excluding 0, p < 0.05, mean beyond the "
      "margin), an open one any other verdict. The 0% level, where nothing is pruned, is the control.",
      hs_plot_paired_differences},
-    {"speed_comparison", "Decode speed (tokens/s) against pruning level, mean with 95% CI, one line "
-     "per variant. The bars include the spread between prompts; whether two variants differ is "
-     "answered by the paired comparisons above, which remove it.", plot_speed},
+    {"speed_comparison", "Decode speed (tokens/s) against pruning level, mean over the cell's prompts with its "
+     "95% bootstrap interval (prompts resampled), one line per variant, the axis from 0. The variants of a level "
+     "were timed interleaved, prompt by prompt, but the levels ran one after another, minutes apart: a line's "
+     "change from level to level carries the machine's drift between those minutes as well as pruning's effect "
+     "(the report gives it no verdict), so compare variants within a level. The bars include the spread between "
+     "prompts; whether two variants differ is answered by the paired comparisons above, which remove it.",
+     plot_speed},
     {"perplexity_comparison", "Corpus reference perplexity (exp(sum NLL / sum tokens) over the cell's prompts, "
      "log scale) against pruning level, with the 95% interval of the corpus perplexity table. Overlapping bars do "
      "not mean no difference: see the paired comparisons.", plot_perplexity},
@@ -49,7 +53,10 @@ static const struct {
      "reference perplexity (exp(sum NLL / sum tokens) over the cell's prompts, as in the figure above), thin bars "
      "the 95% intervals of their tables (the spread between prompts, which the paired comparisons remove); labels: "
      "level %, where points of the same level coincide one label stands for them; rings, joined by a dashed line "
-     "when there are several: each variant's Pareto frontier among the means.", hs_plot_pruning_summary},
+     "when there are several: each variant's Pareto frontier among the means. The levels were timed minutes apart "
+     "(see the speed figure), so a frontier's steps in speed may be the machine's load at the time rather than "
+     "pruning: its quality axis is sound, its speed axis compares levels only as far as the load held still.",
+     hs_plot_pruning_summary},
     {"radar_comparison", "At the highest level: mean decode speed, 1/corpus reference perplexity "
      "(token-weighted), mean distinct-2 and 1/mean generation time, each divided by the best variant's: "
      "ratios of these numbers, not means of per-prompt ratios as in the paired comparisons.", hs_plot_radar},

@@ -16,11 +16,31 @@
 
 #include "gnuplot.h"
 
+/* Okabe and Ito's palette without its yellow (too light on white), and Tol's wine. */
 const char *hs_gp_color(int i)
 {
-    static const char *const colors[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a",
-                                         "#66a61e", "#e6ab02", "#a6761d", "#666666"};
+    static const char *const colors[] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7",
+                                         "#e69f00", "#56b4e9", "#000000", "#882255"};
     return colors[(unsigned)i % 8];
+}
+
+/* Filled circle, square, triangle, inverted triangle, diamond. */
+int hs_gp_point(int i)
+{
+    static const int points[] = {7, 5, 9, 11, 13};
+    return points[(unsigned)i % 5];
+}
+
+/* Solid, dashed, dash-dot, dash-dot-dot (gnuplot's dotted type 3 reads as a gap at lw 2). */
+int hs_gp_dash(int i)
+{
+    static const int dashes[] = {1, 2, 4, 5};
+    return dashes[(unsigned)i % 4];
+}
+
+void hs_gp_series(FILE *f, int i, int open)
+{
+    fprintf(f, "lw 2 pt %d dt %d lc rgb \"%s\"", hs_gp_point(i) - (open ? 1 : 0), hs_gp_dash(i), hs_gp_color(i));
 }
 
 /* A single-quoted gnuplot string: gnuplot expands backquotes (command substitution) and

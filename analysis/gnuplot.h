@@ -10,8 +10,15 @@
 #include "headsweep/util.h"
 #include "outfile.h"
 
-/* Colour of series i (cycles through 8 colours that print well). */
+/* Series i's marks: a colour (8, told apart by colour-blind readers too), a point shape
+ * (a filled gnuplot point type, 5 shapes; its open twin is one less) and a dash type (4):
+ * shape and dash keep series apart in grayscale, where colours of like lightness merge.
+ * hs_gp_series writes all three and lw 2 ("lw 2 pt P dt D lc rgb C"; open: the open
+ * shape). */
 const char *hs_gp_color(int i);
+int hs_gp_point(int i);
+int hs_gp_dash(int i);
+void hs_gp_series(FILE *f, int i, int open);
 /* Writes s (any bytes, e.g. a variant name from a results file) as a gnuplot string that
  * gnuplot takes literally: single-quoted, quotes doubled, control characters as spaces. */
 void hs_gp_str(FILE *f, const char *s);

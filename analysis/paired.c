@@ -118,7 +118,7 @@ static void pd_layout(FILE *f, const hs_report *r, const pd_plan *pl, const char
                "set xzeroaxis linetype -1 linewidth 1.5\n",
             s->level[0] - 0.08 * span, s->level[s->nl - 1] + 0.08 * span);
     /* Margins and spacing as fractions of the figure (left, right, bottom, top; x, y). */
-    double l = 75.0 / w, rm = 1 - (key_w - 10.0) / w, b = 55.0 / h, t = 1 - 45.0 / h, sx = 85.0 / w, sy = 95.0 / h;
+    double l = 75.0 / w, rm = 1 - (key_w - 10.0) / w, b = 55.0 / h, t = 1 - 60.0 / h, sx = 85.0 / w, sy = 110.0 / h;
     fprintf(f, "set multiplot layout %d,%d margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f\n", rows, cols, l, rm, b, t,
             sx, sy);
     if (!pl->in_slot) {
@@ -135,8 +135,9 @@ static void pd_layout(FILE *f, const hs_report *r, const pd_plan *pl, const char
 static void pd_key(FILE *f, const hs_report *r, const pd_plan *pl)
 {
     for (int j = 0; j < pl->np; j++) {
-        fprintf(f, ", \\\n  keyentry with yerrorlines lw 2 pt 6 ps 1.2 lc rgb \"%s\" title ",
-                hs_gp_color(pl->color[j]));
+        fputs(", \\\n  keyentry with yerrorlines ps 1.2 ", f);
+        hs_gp_series(f, pl->color[j], 1);
+        fputs(" title ", f);
         hs_gp_str(f, r->pair[pl->p[j]].title);
     }
     fputs(", \\\n  keyentry with boxes fs solid noborder fc rgb \"#e3e3e3\" title \"equivalence margin\""
@@ -148,10 +149,14 @@ static void pd_key(FILE *f, const hs_report *r, const pd_plan *pl)
 static void pd_panel_head(FILE *f, const hs_report *r, int m)
 {
     const hs_cmp_metric *cm = &r->cm[m];
-    char title[200];
-    snprintf(title, sizeof title, "%s: above 0 = %s", cm->label, cm->up_word);
+    char below[100];
+    snprintf(below, sizeof below, "above 0 = %s", cm->up_word);
+    /* two lines: the longest label and its verdict word are wider than a panel */
     fputs("set title ", f);
-    hs_gp_str(f, title);
+    hs_gp_str(f, cm->label);
+    fputs(".\"\\n\".", f);
+    hs_gp_str(f, below);
+    fputs(" font \",11\"", f);
     fputs("\nset ylabel ", f);
     hs_gp_str(f, cm->weight ? "ratio of corpus perplexities - 1 (%)" : "geometric mean ratio - 1 (%)");
     /* The band is clipped to the plot: where the data lie inside the margin it fills it. */
@@ -191,11 +196,12 @@ static void pd_panel(FILE *f, const hs_report *r, const pd_plan *pl, int i, cons
         int p = pl->p[j];
         if (!pd_series_has(r, p, m)) continue;
         double dx = (j - (pl->np - 1) / 2.0) * 0.012 * span;
-        const char *c = hs_gp_color(pl->color[j]);
-        fprintf(f, "%s  \"%s.dat\" index %d using ($3%+g):4:5:6 with yerrorlines lw 2 pt 6 ps 1.2 lc rgb \"%s\" "
-                   "notitle, \\\n  \"%s.dat\" index %d using ($3%+g):($8 > 0 ? $4 : NaN) with points pt 7 ps 1.2 "
-                   "lc rgb \"%s\" notitle",
-                first ? "" : ", \\\n", name, *block, dx, c, name, *block, dx, c);
+        int k = pl->color[j];
+        fprintf(f, "%s  \"%s.dat\" index %d using ($3%+g):4:5:6 with yerrorlines ps 1.2 ", first ? "" : ", \\\n", name,
+                *block, dx);
+        hs_gp_series(f, k, 1);
+        fprintf(f, " notitle, \\\n  \"%s.dat\" index %d using ($3%+g):($8 > 0 ? $4 : NaN) with points pt %d ps 1.2 "
+                   "lc rgb \"%s\" notitle", name, *block, dx, hs_gp_point(k), hs_gp_color(k));
         (*block)++, first = 0;
     }
     if (i == 0) pd_key(f, r, pl);

@@ -130,13 +130,19 @@ static void level_lines_gp(FILE *f, const hs_report *r, const hs_table *t, const
             s->level[s->nl - 1] + 0.08 * span);
     if (logy && level_lines_span(s, t, &lo, &hi)) hs_gp_log_axis(f, 'y', lo, hi, 0);
     else if (logy) fputs("set logscale y\n", f);
+    else fputs("set yrange [0:*]\n", f); /* a magnitude: an axis from 0 does not magnify gaps */
+    /* What every slide that shows the figure should say too (the caption is not on it). */
+    fputs(logy ? "set title \"log scale; bars: 95% bootstrap intervals over prompts\"\n"
+               : "set title \"bars: 95% bootstrap intervals over prompts; levels were timed minutes apart: "
+                 "compare variants within a level\"\n", f);
     fputs("plot \\\n", f);
     int i = 0;
     for (int v = 0; v < s->nv; v++) {
         if (!variant_has_data(t, s, v)) continue;
         double dx = (i - (nseries - 1) / 2.0) * 0.012 * span;
-        fprintf(f, "  \"%s.dat\" index %d using ($2%+g):3:4:5 with yerrorlines lw 2 pt 7 lc rgb \"%s\" title ",
-                name, i, dx, hs_gp_color(v));
+        fprintf(f, "  \"%s.dat\" index %d using ($2%+g):3:4:5 with yerrorlines ", name, i, dx);
+        hs_gp_series(f, v, 0);
+        fputs(" title ", f);
         hs_gp_str(f, s->variant[v]);
         fputs(++i < nseries ? ", \\\n" : "\n", f);
     }
@@ -232,16 +238,17 @@ static void sq_range(const sq_pt *pt, int n, int bars, double *x0, double *x1, d
 }
 
 /* Labels that would overlap: one of the same level is hidden (the other says it), one of
- * another level goes to the other side of its point. Closeness is 4% of the plot in both
- * directions (y on the log scale it is drawn with). */
+ * another level goes to the other side of its point. Closeness is measured on the axes as
+ * sq_gp_head draws them (the bars' span, x widened by a fifth, y on its log scale and
+ * padded): within 6% of the width (a "100%" label is about 4%) and 4% of the height. */
 static void sq_place_labels(sq_pt *pt, int n)
 {
     double x0, x1, y0, y1;
-    sq_range(pt, n, 0, &x0, &x1, &y0, &y1);
-    double sx = x1 > x0 ? x1 - x0 : 1, sy = y1 > y0 ? log(y1 / y0) : 1;
+    sq_range(pt, n, 1, &x0, &x1, &y0, &y1);
+    double sx = x1 > x0 ? 1.2 * (x1 - x0) : 1, sy = y1 > y0 && y0 > 0 ? 1.1 * log(y1 / y0) : 1;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < i && pt[i].label; j++) {
-            if (!pt[j].label || fabs(pt[i].x - pt[j].x) / sx > 0.04 || fabs(log(pt[i].y / pt[j].y)) / sy > 0.04)
+            if (!pt[j].label || fabs(pt[i].x - pt[j].x) / sx > 0.06 || fabs(log(pt[i].y / pt[j].y)) / sy > 0.04)
                 continue;
             if (pt[i].l == pt[j].l) pt[i].label = 0;
             else if (pt[i].label == pt[j].label) pt[i].label = 3 - pt[j].label;
@@ -270,7 +277,8 @@ static void sq_gp_series(FILE *f, const hs_report *r, int v, int i, int nfront)
      * the bars of seven strategies. */
     fprintf(f, "  \"pruning_summary.dat\" index %d using 3:4:7:8:9:10 with xyerrorbars pt -1 lw 0.8 "
                "lc rgb \"#80%s\" notitle, \\\n", i, c + 1);
-    fprintf(f, "  \"pruning_summary.dat\" index %d using 3:4 with points pt 7 ps 1.5 lc rgb \"%s\" title ", i, c);
+    fprintf(f, "  \"pruning_summary.dat\" index %d using 3:4 with points pt %d ps 1.5 lc rgb \"%s\" title ", i,
+            hs_gp_point(v), c);
     hs_gp_str(f, r->st->variant[v]);
     fprintf(f, ", \\\n  \"pruning_summary.dat\" index %d using 3:4:($6 == 1 ? sprintf(\"%%g%%%%\", $2) : \"\") "
                "with labels left offset 0.9,0.7 tc rgb \"%s\" notitle", i, c);
@@ -297,6 +305,8 @@ static void sq_gp_head(FILE *f, const sq_pt *pt, int n)
                "set ylabel \"corpus reference perplexity, log scale, reversed (up = better)\"\n"
                "set xrange [%.6g:%.6g]\n", a, b);
     hs_gp_log_axis(f, 'y', y0, y1, 1);
+    fputs("set title \"bars: 95% bootstrap intervals over prompts; levels were timed minutes apart, so speeds of "
+          "two levels may differ by the load\" font \",10\"\n", f);
     fputs("set grid\nset key outside right top\nplot \\\n", f);
 }
 
@@ -441,8 +451,9 @@ static void radar_write(const hs_report *r, int l, FILE *dat, FILE *gp, const ch
         hs_out_safe_name(s->variant[v], safe, sizeof safe);
         if (i) fputs("\n\n", dat), fputs(", \\\n", gp);
         radar_block(dat, safe, val, best);
-        fprintf(gp, "  \"%s.dat\" index %d using 6:7 with linespoints lw 2 pt 7 lc rgb \"%s\" title ",
-                name, i++, hs_gp_color(v));
+        fprintf(gp, "  \"%s.dat\" index %d using 6:7 with linespoints ", name, i++);
+        hs_gp_series(gp, v, 0);
+        fputs(" title ", gp);
         hs_gp_str(gp, s->variant[v]);
     }
     fputc('\n', gp);

@@ -302,7 +302,10 @@ def check_paired(out):
                  re.findall(r'with yerrorlines [^\n]*lc rgb "(#[0-9a-f]+)" title \'([^\']*)\'', corpus_gp))
     check(len(keys) == 6 and all(keys[v] == lines[v] for v in keys),
           "each comparison against random has its strategy's colour of the corpus figure (%s, %s)" % (keys, lines))
-    panel_titles = re.findall(r"set title '([^']*): above 0", gp)
+    # apart in grayscale too: every line its own (point shape, dash) pair
+    marks = re.findall(r'with yerrorlines lw 2 pt (\d+) dt (\d+) lc rgb', corpus_gp)
+    check(len(marks) >= 7 and len(set(marks)) == len(marks), "corpus_perplexity.gp: distinct marks %s" % marks)
+    panel_titles = re.findall(r"set title '([^']*)'\.\"\\n\"\.'above 0", gp)
     check(len(panel_titles) == 7 and panel_titles[1].startswith("efficiency") and
           panel_titles[4].startswith("quality"), "one panel per metric in the tables' order: %s" % panel_titles)
 

@@ -73,6 +73,18 @@ for f in head_effects.csv head_interactions.csv head_effects_zero.dat head_effec
   [ -s "rep/$f" ] || fail "report: no $f"
 done
 grep -q "^## Each head alone" rep/REPORT.md || fail "REPORT.md has no section Each head alone"
+# the two maps on one colour scale, labels never "-0.0", a star where the interval excludes 0
+[ "$(grep -h "set cbrange" rep/head_effects_zero.gp)" = "$(grep -h "set cbrange" rep/head_effects_mean.gp)" ] ||
+  fail "head maps on different colour scales: $(grep -h "set cbrange" rep/head_effects_*.gp)"
+"$py" - rep/head_effects_zero.dat rep/head_effects_mean.dat <<'PY' || fail "head map labels"
+import sys
+for path in sys.argv[1:]:
+    for line in open(path):
+        if line.startswith("#"): continue
+        f = line.split()
+        lo, hi, label = float(f[4]), float(f[5]), f[7]
+        assert label != "-0.0" and label.endswith("*") == (lo > 0 or hi < 0), (path, line)
+PY
 # The mean-ablation variant is labelled as such in the title (and provenance), the zero one not.
 head -1 rep/REPORT.md | grep -qF "(head pruning: magnitude, magnitude (mean ablation))" ||
   fail "REPORT.md title: $(head -1 rep/REPORT.md)"

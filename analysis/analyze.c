@@ -801,24 +801,34 @@ static void book_of(const char *id, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)hs_prompt_book_len(id), id);
 }
 
+/* Books numbered in order of first appearance, found through a hash table of their
+ * indices (-1 free; at most half full): ids without a "-<digits>" tail are each their
+ * own book, and a linear search made 64,000 of them a quadratic 10 s. */
 static hs_status find_books(hs_report *r)
 {
     const hs_study *s = r->st;
-    r->book = hs_malloc((size_t)(s->np > 0 ? s->np : 1) * sizeof *r->book, "books");
-    r->book_name = hs_calloc((size_t)(s->np > 0 ? s->np : 1), sizeof *r->book_name, "book names");
-    r->book_count = hs_calloc((size_t)(s->np > 0 ? s->np : 1), sizeof *r->book_count, "book counts");
-    if (!r->book || !r->book_name || !r->book_count) return HS_ENOMEM;
-    for (int p = 0; p < s->np; p++) {
+    size_t n = (size_t)(s->np > 0 ? s->np : 1), cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    r->book = hs_malloc(n * sizeof *r->book, "books");
+    r->book_name = hs_calloc(n, sizeof *r->book_name, "book names");
+    r->book_count = hs_calloc(n, sizeof *r->book_count, "book counts");
+    int *slot = hs_malloc(cap * sizeof *slot, "book table");
+    hs_status st = r->book && r->book_name && r->book_count && slot ? HS_OK : HS_ENOMEM;
+    for (size_t i = 0; !st && i < cap; i++) slot[i] = -1;
+    for (int p = 0; !st && p < s->np; p++) {
         char b[256];
         if (s->book && s->book[p][0]) snprintf(b, sizeof b, "%s", s->book[p]); /* as the sample took it */
         else book_of(s->prompt[p], b, sizeof b);
-        int k = 0;
-        while (k < r->nbooks && strcmp(r->book_name[k], b)) k++;
-        if (k == r->nbooks && !(r->book_name[r->nbooks++] = hs_strdup(b))) return HS_ENOMEM;
-        r->book[p] = k;
-        r->book_count[k]++;
+        size_t i = hs_hash_bytes(b, strlen(b)) & (cap - 1);
+        while (slot[i] >= 0 && strcmp(r->book_name[slot[i]], b)) i = (i + 1) & (cap - 1);
+        if (slot[i] < 0) {
+            if (!(r->book_name[r->nbooks] = hs_strdup(b))) st = HS_ENOMEM;
+            else slot[i] = r->nbooks++;
+        }
+        if (!st) r->book[p] = slot[i], r->book_count[slot[i]]++;
     }
-    return HS_OK;
+    free(slot);
+    return st;
 }
 
 hs_status hs_report_compute(hs_report *r, const hs_study *st, const hs_report_opts *opt)

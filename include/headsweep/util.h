@@ -131,6 +131,16 @@ static inline uint64_t hs_splitmix64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+/* 64-bit FNV-1a of len bytes: the hash of the project's open-addressing tables (token
+ * bytes, prompt ids, book names), whose keys are short. */
+static inline uint64_t hs_hash_bytes(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
 /* SHA-256 of a buffer as 64 lowercase hex chars + NUL, by OpenSSL's libcrypto (SHA-NI or
  * AVX2 code: ~6x the portable routine; docs/performance.md, "SHA-256"). */
 void hs_sha256_hex(const void *data, size_t len, char out[65]);

@@ -48,18 +48,11 @@ static hs_status problem(parser *p, const char *fmt, ...)
     return HS_OK;
 }
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
-}
-
 /* Slot of id in the table: where it is, or the free slot where it would go. */
 static size_t *id_slot(const parser *p, const char *id)
 {
     size_t mask = p->id_cap - 1;
-    for (size_t i = hash_str(id) & mask;; i = (i + 1) & mask) {
+    for (size_t i = hs_hash_bytes(id, strlen(id)) & mask;; i = (i + 1) & mask) {
         size_t *s = &p->ids[i];
         if (*s == SIZE_MAX || !strcmp(p->set->items[*s].id, id)) return s;
     }

@@ -66,7 +66,6 @@ long hs_bytelevel_decode(const char *text, size_t len, char *out, uint32_t *bad)
 size_t hs_utf8_seq_len(const unsigned char *s, size_t n);
 
 /* tables.c */
-uint64_t hs_hash_bytes(const void *data, size_t len);
 hs_status hs_tokmap_init(hs_tokmap *m, size_t n_tokens);
 void hs_tokmap_free(hs_tokmap *m);
 /* Id of the token with these bytes, or -1. */

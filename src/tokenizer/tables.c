@@ -8,15 +8,6 @@
 
 #include "bpe_impl.h"
 
-/* 64-bit FNV-1a: short keys (tokens average ~6 bytes), so no need for anything wider. */
-uint64_t hs_hash_bytes(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* splitmix64 finalizer: spreads the bits of an id pair over the whole word. */
 static uint64_t hash_u64(uint64_t x)
 {

@@ -37,13 +37,29 @@ void hs_md_coverage(FILE *f, const hs_report *r)
     fputc('\n', f);
 }
 
+/* 1 when table t is NaN for every done prompt of every cell that has one: a metric the
+ * study did not measure (e.g. measure_unpruned_ppl = off), said once, not per cell. */
+static int never_measured(const hs_report *r, int t)
+{
+    const hs_study *s = r->st;
+    int cells = 0;
+    for (int v = 0; v < s->nv; v++)
+        for (int l = 0; l < s->nl; l++) {
+            int done = hs_study_done_count(s, v, l);
+            if (done == 0) continue;
+            if (r->tab[t].n_bad[hs_vl(s, v, l)] != done) return 0;
+            cells++;
+        }
+    return cells > 0;
+}
+
 static int md_bad_values(FILE *f, const hs_report *r, int v, int l)
 {
     const hs_study *s = r->st;
     int k = 0;
     for (int t = 0; t < r->ntab; t++) {
         int bad = r->tab[t].n_bad[hs_vl(s, v, l)];
-        if (bad == 0) continue;
+        if (bad == 0 || never_measured(r, t)) continue;
         fprintf(f, "- level %g, %s: %s is missing (NaN) for %d of %d done prompts; left out\n",
                 s->level[l], s->variant[v], r->tab[t].label, bad, hs_study_done_count(s, v, l));
         k++;
@@ -55,6 +71,12 @@ int hs_md_missing(FILE *f, const hs_report *r)
 {
     const hs_study *s = r->st;
     int k = 0;
+    for (int t = 0; t < r->ntab; t++)
+        if (never_measured(r, t)) {
+            fprintf(f, "- %s: not measured in this study (NaN in every cell, e.g. switched off in the job)\n",
+                    r->tab[t].label);
+            k++;
+        }
     for (int l = 0; l < s->nl; l++)
         for (int v = 0; v < s->nv; v++) {
             int done = hs_study_done_count(s, v, l);

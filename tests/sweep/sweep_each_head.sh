@@ -73,6 +73,10 @@ for f in head_effects.csv head_interactions.csv head_effects_zero.dat head_effec
   [ -s "rep/$f" ] || fail "report: no $f"
 done
 grep -q "^## Each head alone" rep/REPORT.md || fail "REPORT.md has no section Each head alone"
+# measure_unpruned_ppl = off: said once, not as a missing value of every cell
+grep -qF -- "- perplexity of the generated text under the unpruned model: not measured in this study" rep/REPORT.md &&
+  ! grep -q "generated text under the unpruned model is missing (NaN)" rep/REPORT.md ||
+  fail "REPORT.md: the metric switched off is listed per cell: $(grep -i "unpruned model" rep/REPORT.md)"
 # the two maps on one colour scale, labels never "-0.0", a star where the interval excludes 0
 [ "$(grep -h "set cbrange" rep/head_effects_zero.gp)" = "$(grep -h "set cbrange" rep/head_effects_mean.gp)" ] ||
   fail "head maps on different colour scales: $(grep -h "set cbrange" rep/head_effects_*.gp)"

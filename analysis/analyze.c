@@ -32,7 +32,7 @@ static const table_spec promised[] = {
     {"type_token_ratio", "type-token ratio", "type_token_ratio", NULL, NULL},
     {"repetition_rate", "repetition rate", "repetition_rate", NULL, NULL},
     {"peak_rss_bytes", "peak RSS", "peak_rss_bytes", NULL, NULL},
-    {"cpu_seconds", "CPU seconds (user + system)", "cpu_user_seconds", "cpu_system_seconds", NULL},
+    {"cpu_seconds", "CPU seconds, user + system", "cpu_user_seconds", "cpu_system_seconds", NULL},
 };
 #define N_PROMISED (int)(sizeof promised / sizeof promised[0])
 

@@ -131,8 +131,7 @@ typedef struct {
 
 static uint64_t run_hash(const char *s, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a; 0 marks a free slot, so it becomes 1 */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    uint64_t h = hs_hash_bytes(s, n); /* 0 marks a free slot, so it becomes 1 */
     return h ? h : 1;
 }
 
